@@ -1,0 +1,39 @@
+# `make demo` and `make test` work as the first command on a fresh machine with Python 3.10+,
+# a C++17 compiler and CMake: each creates/updates .venv and (re)builds the package.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip --disable-pip-version-check -q
+SOURCES := $(shell find cpp src -name '*.cpp' -o -name '*.hpp' -o -name '*.py') CMakeLists.txt pyproject.toml
+
+.PHONY: demo test bench fuzz install clean
+
+$(VENV)/.deps: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install "scikit-build-core>=0.10" "nanobind>=2.4" "numpy>=1.24" "pytest>=7" "hypothesis>=6"
+	touch $@
+
+$(VENV)/.built: $(VENV)/.deps $(SOURCES)
+	$(PIP) install --no-build-isolation --no-deps .
+	touch $@
+
+install: $(VENV)/.built
+
+demo: install
+	$(PY) -m tenfold demo
+
+test: install
+	$(PY) -m pytest -q tests
+
+$(VENV)/.bench: $(VENV)/.deps
+	$(PIP) install "faiss-cpu>=1.8" "threadpoolctl>=3" "matplotlib>=3.7"
+	touch $@
+
+bench: install $(VENV)/.bench
+	$(PY) benchmarks/bench_bolt.py
+
+fuzz: install
+	TENFOLD_FUZZ_EXAMPLES=20000 $(PY) -m pytest -q tests -m fuzz
+
+clean:
+	rm -rf build $(VENV)

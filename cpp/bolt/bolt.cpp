@@ -1,0 +1,90 @@
+// Dispatch to the active ISA and split work over threads (baseline translation unit).
+#include "bolt/bolt.hpp"
+
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+#include "common/isa.hpp"
+#include "common/parallel.hpp"
+
+namespace tenfold {
+namespace bolt {
+
+namespace {
+// Rows per thread below which starting threads costs more than it saves.
+constexpr size_t kEncodeGrain = 4096;
+constexpr size_t kScanGrainBlocks = 2048;  // 64k rows
+}  // namespace
+
+void encode(const EncodeModel& m, const float* X, size_t n, size_t ldx, uint8_t* out, int n_threads) {
+  const Isa isa = active_isa();
+  const size_t ncols = static_cast<size_t>(m.ncodebooks / 2);
+  parallel_for(n, n_threads, kEncodeGrain, [&](int, size_t b, size_t e) {
+    const float* x = X + b * ldx;
+    uint8_t* o = out + b * ncols;
+    switch (isa) {
+      case Isa::Avx512: avx512::encode(m, x, e - b, ldx, o); break;
+      case Isa::Avx2: avx2::encode(m, x, e - b, ldx, o); break;
+      default: scalar::encode(m, x, e - b, ldx, o); break;
+    }
+  });
+}
+
+void pack_blocked(const uint8_t* rowmajor, size_t n, int ncols, uint8_t* blocked, size_t row0) {
+  for (size_t i = 0; i < n; ++i) {
+    const size_t row = row0 + i, b = row / kBlockRows, r = row % kBlockRows;
+    uint8_t* blk = blocked + b * kBlockRows * ncols;
+    for (int j = 0; j < ncols; ++j) blk[j * kBlockRows + r] = rowmajor[i * ncols + j];
+  }
+}
+
+void unpack_blocked(const uint8_t* blocked, size_t n, int ncols, uint8_t* rowmajor) {
+  for (size_t row = 0; row < n; ++row) {
+    const size_t b = row / kBlockRows, r = row % kBlockRows;
+    const uint8_t* blk = blocked + b * kBlockRows * ncols;
+    for (int j = 0; j < ncols; ++j) rowmajor[row * ncols + j] = blk[j * kBlockRows + r];
+  }
+}
+
+void scan_u16(const uint8_t* codes, size_t n, int ncols, const uint8_t* luts, int nq,
+              uint16_t* out, int n_threads) {
+  const Isa isa = active_isa();
+  const size_t nblocks = (n + kBlockRows - 1) / kBlockRows, ldo = nblocks * kBlockRows;
+  parallel_for(nblocks, n_threads, kScanGrainBlocks, [&](int, size_t b0, size_t b1) {
+    switch (isa) {
+      case Isa::Avx512: avx512::scan_u16(codes, b0, b1, ncols, luts, nq, out, ldo); break;
+      case Isa::Avx2: avx2::scan_u16(codes, b0, b1, ncols, luts, nq, out, ldo); break;
+      default: scalar::scan_u16(codes, b0, b1, ncols, luts, nq, out, ldo); break;
+    }
+  });
+}
+
+void search(const uint8_t* codes, size_t n, int ncols, const uint8_t* luts, int nq, int k,
+            uint32_t* dist, int64_t* ids, int n_threads) {
+  const Isa isa = active_isa();
+  const size_t nblocks = (n + kBlockRows - 1) / kBlockRows;
+  const int t = std::max(1, std::min<int>(n_threads, static_cast<int>((nblocks + kScanGrainBlocks - 1) / kScanGrainBlocks)));
+  std::vector<std::vector<TopK>> heaps(static_cast<size_t>(t), std::vector<TopK>(static_cast<size_t>(nq), TopK(k)));
+  parallel_for(nblocks, t, kScanGrainBlocks, [&](int ti, size_t b0, size_t b1) {
+    TopK* h = heaps[static_cast<size_t>(ti)].data();
+    switch (isa) {
+      case Isa::Avx512: avx512::scan_topk(codes, b0, b1, ncols, luts, nq, h, static_cast<int64_t>(n)); break;
+      case Isa::Avx2: avx2::scan_topk(codes, b0, b1, ncols, luts, nq, h, static_cast<int64_t>(n)); break;
+      default: scalar::scan_topk(codes, b0, b1, ncols, luts, nq, h, static_cast<int64_t>(n)); break;
+    }
+  });
+  for (int q = 0; q < nq; ++q) {
+    TopK& h = heaps[0][static_cast<size_t>(q)];
+    for (int ti = 1; ti < t; ++ti) h.merge(heaps[static_cast<size_t>(ti)][static_cast<size_t>(q)]);
+    const auto best = h.sorted();
+    for (int i = 0; i < k; ++i) {
+      const bool have = i < static_cast<int>(best.size());
+      dist[static_cast<size_t>(q) * k + i] = have ? best[static_cast<size_t>(i)].first : 0xffffffffu;
+      ids[static_cast<size_t>(q) * k + i] = have ? best[static_cast<size_t>(i)].second : -1;
+    }
+  }
+}
+
+}  // namespace bolt
+}  // namespace tenfold

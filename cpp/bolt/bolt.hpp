@@ -1,0 +1,59 @@
+// Bolt kernels: nearest-of-16 encoding and lookup-table scans over 4-bit codes.
+//
+// Code layouts
+//   row-major: (n, C/2) bytes; byte j of a row holds codebook 2j in its low nibble and
+//              codebook 2j+1 in its high nibble.
+//   blocked:   rows grouped in blocks of 32; a block is C/2 byte columns of 32 bytes each,
+//              stored one after the other (byte r of column j = byte j of row r). The last
+//              block is zero-padded. This is what the scans read: one 32-byte load yields one
+//              codebook pair for 32 rows, split into nibbles and looked up with byte shuffles.
+// Lookup tables: (nq, C, 16) uint8, table c of query q at luts + (q*C + c)*16.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+
+#include "common/topk.hpp"
+
+namespace tenfold {
+namespace bolt {
+
+constexpr int kBlockRows = 32;
+
+struct EncodeModel {
+  const float* centroids_t;  // (d, 16): coordinate j of centroid k at [j*16 + k]
+  const float* norms;        // (C, 16): squared norm of centroid k restricted to subspace c
+  const int32_t* bounds;     // (C + 1): subspace c covers dims [bounds[c], bounds[c+1])
+  int ncodebooks;
+  int d;
+};
+
+#define TENFOLD_BOLT_KERNELS                                                                  \
+  /* rows [0, n) of X (row stride ldx floats) -> row-major codes (n, C/2) */                  \
+  void encode(const EncodeModel& m, const float* X, size_t n, size_t ldx, uint8_t* out);      \
+  /* sums for blocks [b0, b1): out[q*ldo + row] for row in [32*b0, 32*b1) */                  \
+  void scan_u16(const uint8_t* codes, size_t b0, size_t b1, int ncols, const uint8_t* luts,   \
+                int nq, uint16_t* out, size_t ldo);                                           \
+  /* fused scan + top-k over blocks [b0, b1); heaps[q] receives rows < n_valid */              \
+  void scan_topk(const uint8_t* codes, size_t b0, size_t b1, int ncols, const uint8_t* luts,  \
+                 int nq, TopK* heaps, int64_t n_valid);
+
+namespace scalar { TENFOLD_BOLT_KERNELS }
+namespace avx2 { TENFOLD_BOLT_KERNELS }
+namespace avx512 { TENFOLD_BOLT_KERNELS }
+#undef TENFOLD_BOLT_KERNELS
+
+// Dispatching, multi-threaded entry points (baseline translation unit bolt.cpp).
+void encode(const EncodeModel& m, const float* X, size_t n, size_t ldx, uint8_t* out,
+            int n_threads);
+// Copies row-major codes for rows [row0, row0 + n) into a blocked buffer.
+void pack_blocked(const uint8_t* rowmajor, size_t n, int ncols, uint8_t* blocked, size_t row0);
+// Inverse of pack_blocked for rows [0, n).
+void unpack_blocked(const uint8_t* blocked, size_t n, int ncols, uint8_t* rowmajor);
+void scan_u16(const uint8_t* codes, size_t n, int ncols, const uint8_t* luts, int nq,
+              uint16_t* out, int n_threads);
+// dist/ids: (nq, k); missing entries get dist 0xFFFFFFFF and id -1.
+void search(const uint8_t* codes, size_t n, int ncols, const uint8_t* luts, int nq, int k,
+            uint32_t* dist, int64_t* ids, int n_threads);
+
+}  // namespace bolt
+}  // namespace tenfold

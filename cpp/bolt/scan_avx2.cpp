@@ -1,0 +1,119 @@
+// AVX2 Bolt scans: one 32-byte load per codebook pair per block of 32 rows, nibbles looked
+// up with vpshufb, sums kept exact in uint16. The uint16 trick: adding the 32 looked-up bytes
+// as 16 uint16 words accumulates even rows + 256 * odd rows; a second accumulator of the
+// words shifted right by 8 holds the odd rows alone, and the even rows follow by subtraction
+// (exact modulo 2^16 as long as C * 255 < 2^16, i.e. C <= 256).
+#include <immintrin.h>
+
+#include "bolt/bolt.hpp"
+
+namespace tenfold {
+namespace bolt {
+namespace avx2 {
+
+namespace {
+
+// Sums of one block, rows 0-15 in lo and 16-31 in hi.
+struct BlockSums {
+  __m256i lo, hi;
+};
+
+inline __m256i table(const uint8_t* lut) {
+  return _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(lut)));
+}
+
+// Scans one block for QB queries at once, sharing the code loads and nibble splits.
+template <int QB>
+inline void block_sums(const uint8_t* blk, int ncols, const uint8_t* luts, size_t lut_stride,
+                       BlockSums* out) {
+  const __m256i low4 = _mm256_set1_epi8(0x0f);
+  __m256i acc[QB], odd[QB];
+  for (int q = 0; q < QB; ++q) acc[q] = odd[q] = _mm256_setzero_si256();
+  for (int j = 0; j < ncols; ++j) {
+    const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + j * kBlockRows));
+    const __m256i lo = _mm256_and_si256(v, low4);
+    const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), low4);
+    for (int q = 0; q < QB; ++q) {
+      const uint8_t* lut = luts + q * lut_stride + j * 32;
+      const __m256i r0 = _mm256_shuffle_epi8(table(lut), lo);
+      const __m256i r1 = _mm256_shuffle_epi8(table(lut + 16), hi);
+      acc[q] = _mm256_add_epi16(acc[q], _mm256_add_epi16(r0, r1));
+      odd[q] = _mm256_add_epi16(odd[q],
+                                _mm256_add_epi16(_mm256_srli_epi16(r0, 8), _mm256_srli_epi16(r1, 8)));
+    }
+  }
+  for (int q = 0; q < QB; ++q) {
+    const __m256i even = _mm256_sub_epi16(acc[q], _mm256_slli_epi16(odd[q], 8));
+    const __m256i a = _mm256_unpacklo_epi16(even, odd[q]);  // rows 0-7 | 16-23
+    const __m256i b = _mm256_unpackhi_epi16(even, odd[q]);  // rows 8-15 | 24-31
+    out[q].lo = _mm256_permute2x128_si256(a, b, 0x20);
+    out[q].hi = _mm256_permute2x128_si256(a, b, 0x31);
+  }
+}
+
+template <int QB>
+void scan_u16_group(const uint8_t* codes, size_t b0, size_t b1, int ncols, const uint8_t* luts,
+                    size_t lut_stride, uint16_t* out, size_t ldo) {
+  BlockSums s[QB];
+  for (size_t b = b0; b < b1; ++b) {
+    block_sums<QB>(codes + b * kBlockRows * ncols, ncols, luts, lut_stride, s);
+    for (int q = 0; q < QB; ++q) {
+      uint16_t* o = out + q * ldo + b * kBlockRows;
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(o), s[q].lo);
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(o + 16), s[q].hi);
+    }
+  }
+}
+
+inline uint32_t below(__m256i d, __m256i limit) {
+  // Unsigned d <= limit, one bit per 16-bit lane.
+  const __m256i le = _mm256_cmpeq_epi16(_mm256_min_epu16(d, limit), d);
+  return static_cast<uint32_t>(_pext_u32(static_cast<uint32_t>(_mm256_movemask_epi8(le)), 0x55555555u));
+}
+
+template <int QB>
+void scan_topk_group(const uint8_t* codes, size_t b0, size_t b1, int ncols, const uint8_t* luts,
+                     size_t lut_stride, TopK* heaps, int64_t n_valid) {
+  BlockSums s[QB];
+  alignas(32) uint16_t buf[kBlockRows];
+  for (size_t b = b0; b < b1; ++b) {
+    block_sums<QB>(codes + b * kBlockRows * ncols, ncols, luts, lut_stride, s);
+    for (int q = 0; q < QB; ++q) {
+      const uint32_t t = heaps[q].threshold;
+      if (t == 0) continue;
+      const __m256i limit = _mm256_set1_epi16(static_cast<short>(t > 0xffff ? 0xffff : t - 1));
+      const uint32_t mask = below(s[q].lo, limit) | (below(s[q].hi, limit) << 16);
+      if (mask) {
+        _mm256_store_si256(reinterpret_cast<__m256i*>(buf), s[q].lo);
+        _mm256_store_si256(reinterpret_cast<__m256i*>(buf + 16), s[q].hi);
+        heaps[q].push_block(buf, mask, static_cast<int64_t>(b * kBlockRows), n_valid);
+      }
+    }
+  }
+}
+
+constexpr int kQueriesPerPass = 4;
+
+}  // namespace
+
+void scan_u16(const uint8_t* codes, size_t b0, size_t b1, int ncols, const uint8_t* luts,
+              int nq, uint16_t* out, size_t ldo) {
+  const size_t stride = static_cast<size_t>(ncols) * 32;
+  int q = 0;
+  for (; q + kQueriesPerPass <= nq; q += kQueriesPerPass)
+    scan_u16_group<kQueriesPerPass>(codes, b0, b1, ncols, luts + q * stride, stride, out + q * ldo, ldo);
+  for (; q < nq; ++q) scan_u16_group<1>(codes, b0, b1, ncols, luts + q * stride, stride, out + q * ldo, ldo);
+}
+
+void scan_topk(const uint8_t* codes, size_t b0, size_t b1, int ncols, const uint8_t* luts,
+               int nq, TopK* heaps, int64_t n_valid) {
+  const size_t stride = static_cast<size_t>(ncols) * 32;
+  int q = 0;
+  for (; q + kQueriesPerPass <= nq; q += kQueriesPerPass)
+    scan_topk_group<kQueriesPerPass>(codes, b0, b1, ncols, luts + q * stride, stride, heaps + q, n_valid);
+  for (; q < nq; ++q) scan_topk_group<1>(codes, b0, b1, ncols, luts + q * stride, stride, heaps + q, n_valid);
+}
+
+}  // namespace avx2
+}  // namespace bolt
+}  // namespace tenfold

@@ -1,0 +1,63 @@
+"""Input validation shared by every algorithm: clear errors before anything reaches C++."""
+
+from __future__ import annotations
+
+import numbers
+from typing import Any
+
+import numpy as np
+
+from . import _core
+
+
+def as_float_matrix(x: Any, name: str, *, cols: int | None = None, allow_empty: bool = True,
+                    n_threads: int = 1) -> np.ndarray:
+    """Return `x` as a C-contiguous float32 (n, d) array of finite values.
+
+    Integers and booleans are converted, other floats are cast; complex, object and string
+    arrays are refused with TypeError. Non-contiguous input is copied.
+    """
+    arr = np.asarray(x) if not isinstance(x, np.ndarray) else x
+    kind = arr.dtype.kind
+    if kind not in "fiub":
+        raise TypeError(f"{name} must be a real numeric array, got dtype {arr.dtype}")
+    if arr.ndim != 2:
+        hint = "; for one vector use x.reshape(1, -1)" if arr.ndim == 1 else ""
+        raise ValueError(f"{name} must be a 2-D array (n, d), got shape {arr.shape}{hint}")
+    if cols is not None and arr.shape[1] != cols:
+        raise ValueError(f"{name} must have {cols} columns (the fitted dimension), got {arr.shape[1]}")
+    if arr.shape[1] == 0:
+        raise ValueError(f"{name} must have at least one column, got shape {arr.shape}")
+    if not allow_empty and arr.shape[0] == 0:
+        raise ValueError(f"{name} is empty (shape {arr.shape}); at least one row is needed")
+    with np.errstate(over="ignore"):  # overflow is reported below as out of range
+        out = np.ascontiguousarray(arr, dtype=np.float32)
+    bad = _core.first_nonfinite_row(out, n_threads) if out.size else -1
+    if bad >= 0:
+        if np.isfinite(arr[bad]).all():
+            raise ValueError(f"{name} holds values beyond float32 range (row {bad})")
+        raise ValueError(f"{name} contains NaN or infinite values (first in row {bad})")
+    return out
+
+
+def check_int(value: Any, name: str, *, minimum: int | None = None, maximum: int | None = None) -> int:
+    """Validate an integer argument (bools refused) within optional bounds."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
+    value = int(value)
+    if minimum is not None and value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value}")
+    if maximum is not None and value > maximum:
+        raise ValueError(f"{name} must be <= {maximum}, got {value}")
+    return value
+
+
+def check_choice(value: Any, name: str, choices: tuple[str, ...]) -> str:
+    if not isinstance(value, str) or value not in choices:
+        raise ValueError(f"{name} must be one of {choices}, got {value!r}")
+    return value
+
+
+def check_fitted(obj: Any, attr: str) -> None:
+    if getattr(obj, attr, None) is None:
+        raise ValueError(f"this {type(obj).__name__} is not fitted yet: call fit() first")

@@ -1,0 +1,134 @@
+"""Persistence without pickle.
+
+File layout (little-endian):
+  8 bytes   magic b"TENFOLD\\0"
+  4 bytes   format version (uint32)
+  4 bytes   header length H (uint32)
+  H bytes   JSON header: {"type", "meta", "arrays": [{"name", "dtype", "shape", "offset",
+            "nbytes", "crc32"}]}; offsets are from the start of the file, 64-byte aligned
+  ...       raw C-ordered array data
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import struct
+import zlib
+from pathlib import Path
+from typing import Any, Callable, Union
+
+import numpy as np
+
+MAGIC = b"TENFOLD\x00"
+FORMAT_VERSION = 1
+_PREFIX = struct.Struct("<8sII")
+_ALIGN = 64
+_DTYPES = {"uint8", "int8", "uint16", "int16", "uint32", "int32", "int64", "uint64", "float32", "float64"}
+
+PathLike = Union[str, "os.PathLike[str]"]
+
+# type name -> constructor from (meta, arrays); filled by the modules that define the types.
+_LOADERS: dict[str, Callable[[dict, dict], Any]] = {}
+
+
+def register(type_name: str, loader: Callable[[dict, dict], Any]) -> None:
+    _LOADERS[type_name] = loader
+
+
+def save(path: PathLike, type_name: str, meta: dict, arrays: dict[str, np.ndarray]) -> None:
+    """Write an object atomically (a temporary file renamed into place)."""
+    entries, blobs = [], []
+    for name, arr in arrays.items():
+        arr = np.ascontiguousarray(arr)
+        if arr.dtype.name not in _DTYPES:
+            raise TypeError(f"cannot save array {name!r} of dtype {arr.dtype}")
+        arr = arr.astype(arr.dtype.newbyteorder("<"), copy=False)
+        entries.append({"name": name, "dtype": arr.dtype.name, "shape": list(arr.shape),
+                        "nbytes": int(arr.nbytes), "crc32": zlib.crc32(arr.data) & 0xFFFFFFFF})
+        blobs.append(arr)
+    # Offsets depend on the header length, which depends on the offsets: iterate to a fixpoint.
+    offsets = [0] * len(entries)
+    while True:
+        for e, off in zip(entries, offsets):
+            e["offset"] = off
+        header = json.dumps({"type": type_name, "meta": meta, "arrays": entries}).encode()
+        pos = _PREFIX.size + len(header)
+        new_offsets = []
+        for e in entries:
+            pos = (pos + _ALIGN - 1) // _ALIGN * _ALIGN
+            new_offsets.append(pos)
+            pos += e["nbytes"]
+        if new_offsets == offsets:
+            break
+        offsets = new_offsets
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as f:
+        f.write(_PREFIX.pack(MAGIC, FORMAT_VERSION, len(header)))
+        f.write(header)
+        for e, arr in zip(entries, blobs):
+            f.write(b"\0" * (e["offset"] - f.tell()))
+            f.write(arr.data)
+    os.replace(tmp, path)
+
+
+def read(path: PathLike) -> tuple[str, dict, dict[str, np.ndarray]]:
+    """Read and verify a file written by :func:`save`; ValueError names what is wrong."""
+    path = Path(path)
+    data = path.read_bytes()
+    where = f"{str(path)!r}"
+    if len(data) < _PREFIX.size:
+        raise ValueError(f"{where} is not a tenfold file: only {len(data)} bytes")
+    magic, version, hlen = _PREFIX.unpack_from(data)
+    if magic != MAGIC:
+        raise ValueError(f"{where} is not a tenfold file (bad magic {magic!r})")
+    if version != FORMAT_VERSION:
+        raise ValueError(f"{where} has format version {version}; this tenfold reads version {FORMAT_VERSION}")
+    if _PREFIX.size + hlen > len(data):
+        raise ValueError(f"{where} is truncated: header of {hlen} bytes does not fit in {len(data)} bytes")
+    try:
+        header = json.loads(data[_PREFIX.size:_PREFIX.size + hlen].decode())
+        type_name, meta, entries = header["type"], header["meta"], header["arrays"]
+        if not isinstance(type_name, str) or not isinstance(meta, dict) or not isinstance(entries, list):
+            raise TypeError
+    except (UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError) as err:
+        raise ValueError(f"{where} has a corrupt header") from err
+    arrays = {}
+    for e in entries:
+        try:
+            name, dtype, shape = str(e["name"]), str(e["dtype"]), tuple(int(s) for s in e["shape"])
+            off, nbytes, crc = int(e["offset"]), int(e["nbytes"]), int(e["crc32"])
+        except (KeyError, TypeError, ValueError) as err:
+            raise ValueError(f"{where} has a corrupt array entry") from err
+        if dtype not in _DTYPES or any(s < 0 for s in shape):
+            raise ValueError(f"{where}: array {name!r} has an invalid dtype or shape")
+        if int(np.prod(shape, dtype=np.int64)) * np.dtype(dtype).itemsize != nbytes:
+            raise ValueError(f"{where}: array {name!r} size does not match its shape")
+        if off < _PREFIX.size + hlen or off + nbytes > len(data):
+            raise ValueError(f"{where} is truncated or corrupt: array {name!r} lies outside the file")
+        blob = memoryview(data)[off:off + nbytes]
+        if zlib.crc32(blob) & 0xFFFFFFFF != crc:
+            raise ValueError(f"{where} is corrupt: checksum of array {name!r} does not match")
+        arrays[name] = np.frombuffer(blob, dtype=np.dtype(dtype).newbyteorder("<")).reshape(shape).copy()
+    return type_name, meta, arrays
+
+
+def load(path: PathLike) -> Any:
+    """Load any object saved with ``.save(path)``; never unpickles.
+
+    >>> import tenfold, numpy as np, tempfile, os
+    >>> enc = tenfold.BoltEncoder(ncodebooks=4).fit(np.random.default_rng(0).normal(size=(200, 8)))
+    >>> path = os.path.join(tempfile.mkdtemp(), "enc.tfz")
+    >>> enc.save(path)
+    >>> tenfold.load(path).ncodebooks
+    4
+    """
+    type_name, meta, arrays = read(path)
+    loader = _LOADERS.get(type_name)
+    if loader is None:
+        raise ValueError(f"{str(path)!r} holds an object of unknown type {type_name!r}")
+    try:
+        return loader(meta, arrays)
+    except (KeyError, TypeError) as err:
+        raise ValueError(f"{str(path)!r} is missing fields for a {type_name}: {err}") from err

@@ -1,0 +1,345 @@
+"""Bolt: 4-bit product-quantization codes and lookup-table scans (Blalock & Guttag, KDD'17).
+
+Vectors are split into ``ncodebooks`` subspaces; each subspace is quantized to the nearest of
+16 centroids learned by k-means, so a vector becomes ``ncodebooks`` 4-bit codes (two per byte).
+A query becomes one 16-entry table per subspace holding its distance (or negated dot product)
+to each centroid, quantized to uint8; the approximate distance to a coded vector is the sum of
+its table entries, computed for 32 vectors at a time with byte shuffles.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from . import _core, _io
+from ._checks import as_float_matrix, check_choice, check_fitted, check_int
+from ._runtime import resolve_threads
+
+__all__ = ["BoltEncoder", "BoltIndex"]
+
+_METRICS = ("l2", "dot")
+_BLOCK = 32
+_MAX_TRAIN = 1 << 17  # k-means sees at most this many rows (a random sample beyond it)
+
+
+def _subspace_bounds(d: int, ncodebooks: int) -> np.ndarray:
+    """Boundaries of ncodebooks contiguous subspaces whose widths differ by at most one."""
+    return np.array([(c * d) // ncodebooks for c in range(ncodebooks + 1)], dtype=np.int32)
+
+
+def _kmeans16(X: np.ndarray, rng: np.random.Generator, n_iter: int) -> np.ndarray:
+    """Lloyd's k-means with k-means++ seeding; returns (16, w) float32 centroids."""
+    n = X.shape[0]
+    X64 = X.astype(np.float64)
+    sq = np.einsum("ij,ij->i", X64, X64)
+    seed_rows = X64 if n <= 16384 else X64[rng.choice(n, 16384, replace=False)]
+    seed_sq = np.einsum("ij,ij->i", seed_rows, seed_rows)
+    cent = np.empty((16, X.shape[1]))
+    cent[0] = seed_rows[rng.integers(len(seed_rows))]
+    closest = seed_sq - 2 * seed_rows @ cent[0] + cent[0] @ cent[0]
+    for k in range(1, 16):
+        total = closest.clip(min=0).sum()
+        if total <= 0:  # fewer than 16 distinct points: duplicates are harmless
+            cent[k:] = cent[0]
+            break
+        idx = rng.choice(len(seed_rows), p=closest.clip(min=0) / total)
+        cent[k] = seed_rows[idx]
+        closest = np.minimum(closest, seed_sq - 2 * seed_rows @ cent[k] + cent[k] @ cent[k])
+    for _ in range(n_iter):
+        dist = sq[:, None] - 2 * (X64 @ cent.T) + np.einsum("ij,ij->i", cent, cent)[None, :]
+        labels = dist.argmin(axis=1)
+        counts = np.bincount(labels, minlength=16)
+        sums = np.stack([np.bincount(labels, weights=X64[:, j], minlength=16)
+                         for j in range(X64.shape[1])], axis=1)
+        new = cent.copy()
+        filled = counts > 0
+        new[filled] = sums[filled] / counts[filled, None]
+        if not filled.all():  # re-seed empty clusters on the worst-fit points
+            worst = np.argsort(dist[np.arange(n), labels])[::-1]
+            new[~filled] = X64[worst[: int((~filled).sum())]]
+        if np.allclose(new, cent, rtol=0, atol=1e-12):
+            cent = new
+            break
+        cent = new
+    return cent.astype(np.float32)
+
+
+class BoltEncoder:
+    """Learns 4-bit product-quantization codebooks and encodes vectors with them.
+
+    Parameters
+    ----------
+    ncodebooks : even int in [2, 256] and <= d. Bytes per vector = ncodebooks / 2.
+    metric : "l2" (squared Euclidean, smaller is closer) or "dot" (inner product, larger is closer).
+    n_iter : k-means iterations per subspace.
+    random_state : seed for k-means++ seeding and row sampling.
+
+    >>> import numpy as np, tenfold
+    >>> X = np.random.default_rng(0).normal(size=(1000, 32)).astype(np.float32)
+    >>> enc = tenfold.BoltEncoder(ncodebooks=8).fit(X)
+    >>> codes = enc.encode(X[:5])
+    >>> codes.shape, codes.dtype
+    ((5, 4), dtype('uint8'))
+    >>> enc.decode(codes).shape
+    (5, 32)
+    """
+
+    def __init__(self, ncodebooks: int = 16, metric: str = "l2", *, n_iter: int = 16,
+                 random_state: int | None = 0) -> None:
+        self.ncodebooks = ncodebooks
+        self.metric = metric
+        self.n_iter = n_iter
+        self.random_state = random_state
+        self._validate_params()
+        self.centroids_: np.ndarray | None = None  # (16, d): row k = centroid k of every subspace
+        self.bounds_: np.ndarray | None = None     # (ncodebooks + 1,) subspace boundaries
+
+    # ---------------------------------------------------------------- scikit-learn conventions
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
+        return {"ncodebooks": self.ncodebooks, "metric": self.metric, "n_iter": self.n_iter,
+                "random_state": self.random_state}
+
+    def set_params(self, **params: Any) -> "BoltEncoder":
+        for key, value in params.items():
+            if key not in self.get_params():
+                raise ValueError(f"unknown parameter {key!r} for BoltEncoder")
+            setattr(self, key, value)
+        self._validate_params()
+        return self
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
+        return f"BoltEncoder({args})"
+
+    def _validate_params(self) -> None:
+        c = check_int(self.ncodebooks, "ncodebooks", minimum=2, maximum=256)
+        if c % 2:
+            raise ValueError(f"ncodebooks must be even (two 4-bit codes per byte), got {c}")
+        check_choice(self.metric, "metric", _METRICS)
+        check_int(self.n_iter, "n_iter", minimum=0)
+        if self.random_state is not None:
+            check_int(self.random_state, "random_state", minimum=0)
+
+    # ---------------------------------------------------------------- fitting
+    @property
+    def d(self) -> int | None:
+        return None if self.centroids_ is None else int(self.centroids_.shape[1])
+
+    def fit(self, X: Any) -> "BoltEncoder":
+        """Learn 16 centroids per subspace from training vectors X (n >= 16, d >= ncodebooks)."""
+        self._validate_params()
+        X = as_float_matrix(X, "X", allow_empty=False, n_threads=resolve_threads(None))
+        n, d = X.shape
+        if n < 16:
+            raise ValueError(f"X needs at least 16 rows to learn 16 centroids per subspace, got {n}")
+        if d < self.ncodebooks:
+            raise ValueError(f"ncodebooks ({self.ncodebooks}) must be <= the dimension d ({d})")
+        rng = np.random.default_rng(self.random_state)
+        if n > _MAX_TRAIN:
+            X = X[np.sort(rng.choice(n, _MAX_TRAIN, replace=False))]
+        bounds = _subspace_bounds(d, self.ncodebooks)
+        cent = np.empty((16, d), dtype=np.float32)
+        for c in range(self.ncodebooks):
+            lo, hi = bounds[c], bounds[c + 1]
+            cent[:, lo:hi] = _kmeans16(X[:, lo:hi], rng, self.n_iter)
+        self.centroids_, self.bounds_ = cent, bounds
+        self._prepare()
+        return self
+
+    def _prepare(self) -> None:
+        """Derived tables the C++ encoder reads."""
+        cent, bounds = self.centroids_, self.bounds_
+        self._centroids_t = np.ascontiguousarray(cent.T)
+        sq = cent.astype(np.float32) ** 2
+        self._norms = np.ascontiguousarray(np.add.reduceat(sq, bounds[:-1], axis=1).T, dtype=np.float32)
+
+    # ---------------------------------------------------------------- codes
+    def encode(self, X: Any, *, n_threads: int | None = None) -> np.ndarray:
+        """Codes of X as uint8 (n, ncodebooks // 2): codebook 2j in the low nibble of byte j."""
+        check_fitted(self, "centroids_")
+        threads = resolve_threads(n_threads)
+        X = as_float_matrix(X, "X", cols=self.d, n_threads=threads)
+        return _core.bolt_encode(X, self._centroids_t, self._norms, self.bounds_, threads)
+
+    def decode(self, codes: Any) -> np.ndarray:
+        """Reconstruction (n, d) float32: the chosen centroid of every subspace."""
+        check_fitted(self, "centroids_")
+        codes = self._check_codes(codes)
+        idx = np.empty((codes.shape[0], self.ncodebooks), dtype=np.intp)
+        idx[:, 0::2] = codes & 15
+        idx[:, 1::2] = codes >> 4
+        widths = np.diff(self.bounds_)
+        per_dim = np.repeat(idx, widths, axis=1)  # (n, d): centroid index used for each dim
+        return np.take_along_axis(self.centroids_, per_dim, axis=0) if len(codes) else \
+            np.empty((0, self.d), dtype=np.float32)
+
+    def _check_codes(self, codes: Any) -> np.ndarray:
+        codes = np.asarray(codes)
+        if codes.dtype != np.uint8:
+            raise TypeError(f"codes must be uint8 (as returned by encode), got {codes.dtype}")
+        if codes.ndim != 2 or codes.shape[1] != self.ncodebooks // 2:
+            raise ValueError(f"codes must have shape (n, {self.ncodebooks // 2}), got {codes.shape}")
+        return np.ascontiguousarray(codes)
+
+    # ---------------------------------------------------------------- query tables
+    def lookup_tables(self, Q: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Quantized tables for validated float32 queries Q (nq, d).
+
+        Returns (luts uint8 (nq, C, 16), scale (nq,), offset (nq,)) such that the approximate
+        distance is ``sum(luts entries) / scale + offset``. Every table is shifted by its own
+        minimum (ranking is unaffected, no resolution is spent below the smallest entry) and
+        all tables of a query share one scale that maps the widest table onto 0..255.
+        """
+        C, starts = self.ncodebooks, self.bounds_[:-1]
+        nq = Q.shape[0]
+        luts = np.empty((nq, C, 16), dtype=np.uint8)
+        scale = np.empty(nq, dtype=np.float64)
+        offset = np.empty(nq, dtype=np.float64)
+        cent = self.centroids_
+        for q0 in range(0, nq, 512):
+            q = Q[q0:q0 + 512]
+            if self.metric == "l2":
+                per_dim = (q[:, None, :] - cent[None, :, :]) ** 2
+            else:  # negated so that smaller is better in both metrics
+                per_dim = -(q[:, None, :] * cent[None, :, :])
+            tables = np.add.reduceat(per_dim, starts, axis=2).transpose(0, 2, 1).astype(np.float64)
+            low = tables.min(axis=2)
+            shifted = tables - low[:, :, None]
+            span = shifted.max(axis=(1, 2))
+            s = np.where(span > 0, 255.0 / np.where(span > 0, span, 1.0), 1.0)
+            luts[q0:q0 + 512] = np.rint(shifted * s[:, None, None]).clip(0, 255)
+            scale[q0:q0 + 512] = s
+            offset[q0:q0 + 512] = low.sum(axis=1)
+        return luts, scale, offset
+
+    # ---------------------------------------------------------------- persistence
+    def _state(self) -> tuple[dict, dict]:
+        check_fitted(self, "centroids_")
+        return self.get_params(), {"centroids": self.centroids_, "bounds": self.bounds_}
+
+    @classmethod
+    def _from_state(cls, meta: dict, arrays: dict) -> "BoltEncoder":
+        enc = cls(**{k: meta[k] for k in ("ncodebooks", "metric", "n_iter", "random_state")})
+        cent = np.ascontiguousarray(arrays["centroids"], dtype=np.float32)
+        bounds = np.ascontiguousarray(arrays["bounds"], dtype=np.int32)
+        if cent.ndim != 2 or cent.shape[0] != 16 or bounds.shape != (enc.ncodebooks + 1,) \
+                or not np.isfinite(cent).all() or bounds[0] != 0 or bounds[-1] != cent.shape[1] \
+                or np.any(np.diff(bounds) < 1):
+            raise ValueError("saved BoltEncoder has inconsistent centroids or subspace bounds")
+        enc.centroids_, enc.bounds_ = cent, bounds
+        enc._prepare()
+        return enc
+
+    def save(self, path: _io.PathLike) -> None:
+        """Save to a file readable by :func:`tenfold.load`."""
+        meta, arrays = self._state()
+        _io.save(path, "BoltEncoder", meta, arrays)
+
+
+class BoltIndex:
+    """Brute-force approximate search over Bolt codes (no index structure needed).
+
+    >>> import numpy as np, tenfold
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(2000, 32)).astype(np.float32)
+    >>> index = tenfold.BoltIndex(tenfold.BoltEncoder(ncodebooks=8).fit(X))
+    >>> index.add(X)
+    >>> D, I = index.search(X[:3], k=5)
+    >>> I.shape, I.dtype, D.dtype
+    ((3, 5), dtype('int64'), dtype('float32'))
+    """
+
+    def __init__(self, encoder: BoltEncoder) -> None:
+        if not isinstance(encoder, BoltEncoder):
+            raise TypeError(f"encoder must be a BoltEncoder, got {type(encoder).__name__}")
+        check_fitted(encoder, "centroids_")
+        self.encoder = encoder
+        self._ncols = encoder.ncodebooks // 2
+        self._n = 0
+        self._blocked = np.zeros(0, dtype=np.uint8)  # blocked layout, capacity in whole blocks
+
+    def __len__(self) -> int:
+        return self._n
+
+    @property
+    def ntotal(self) -> int:
+        """Number of vectors in the index."""
+        return self._n
+
+    @property
+    def codes(self) -> np.ndarray:
+        """Row-major codes of every vector added, uint8 (ntotal, ncodebooks // 2)."""
+        return _core.bolt_unpack_blocked(self._blocked, self._n, self._ncols)
+
+    def add(self, X: Any, *, n_threads: int | None = None) -> None:
+        """Encode vectors X (n, d) and append them; their ids continue from ntotal."""
+        self.add_codes(self.encoder.encode(X, n_threads=n_threads))
+
+    def add_codes(self, codes: Any) -> None:
+        """Append codes already produced by ``encoder.encode``."""
+        codes = self.encoder._check_codes(codes)
+        n_new = self._n + codes.shape[0]
+        need = (n_new + _BLOCK - 1) // _BLOCK * _BLOCK * self._ncols
+        if need > self._blocked.size:
+            grown = np.zeros(max(need, 2 * self._blocked.size), dtype=np.uint8)
+            grown[: self._blocked.size] = self._blocked
+            self._blocked = grown
+        _core.bolt_pack_blocked(codes, self._blocked, self._n)
+        self._n = n_new
+
+    def _queries(self, Q: Any, threads: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        if self._n == 0:
+            raise ValueError("the index is empty: add() vectors before searching")
+        Q = as_float_matrix(Q, "Q", cols=self.encoder.d, n_threads=threads)
+        return self.encoder.lookup_tables(Q)
+
+    def search(self, Q: Any, k: int = 10, *, n_threads: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Approximate k nearest neighbours (l2) or largest inner products (dot).
+
+        Returns D float32 (nq, k), the approximate squared distances (l2) or inner products
+        (dot), and I int64 (nq, k), the ids, both sorted best first with ties going to the
+        smaller id. If k > ntotal the missing places hold id -1 and D = +inf (l2) / -inf (dot).
+        """
+        k = check_int(k, "k", minimum=1)
+        threads = resolve_threads(n_threads)
+        luts, scale, offset = self._queries(Q, threads)
+        k_run = min(k, self._n)
+        raw, ids = _core.bolt_search(self._blocked, self._n, self._ncols, luts, k_run, threads)
+        est = raw / scale[:, None] + offset[:, None]
+        D = np.full((luts.shape[0], k), np.inf, dtype=np.float32)
+        I = np.full((luts.shape[0], k), -1, dtype=np.int64)
+        D[:, :k_run] = est
+        I[:, :k_run] = ids
+        if self.encoder.metric == "dot":
+            D = -D
+        return D, I
+
+    def scores(self, Q: Any, *, n_threads: int | None = None) -> np.ndarray:
+        """Approximate squared distances (l2) or inner products (dot), float32 (nq, ntotal)."""
+        threads = resolve_threads(n_threads)
+        luts, scale, offset = self._queries(Q, threads)
+        raw = _core.bolt_scan(self._blocked, self._n, self._ncols, luts, threads)[:, : self._n]
+        sign = -1.0 if self.encoder.metric == "dot" else 1.0
+        out = raw.astype(np.float32)
+        out *= (sign / scale)[:, None].astype(np.float32)
+        out += (sign * offset)[:, None].astype(np.float32)
+        return out
+
+    def save(self, path: _io.PathLike) -> None:
+        """Save encoder and codes to a file readable by :func:`tenfold.load`."""
+        meta, arrays = self.encoder._state()
+        arrays = dict(arrays)
+        arrays["codes"] = self.codes
+        _io.save(path, "BoltIndex", meta, arrays)
+
+    @classmethod
+    def _from_state(cls, meta: dict, arrays: dict) -> "BoltIndex":
+        index = cls(BoltEncoder._from_state(meta, arrays))
+        index.add_codes(arrays["codes"])
+        return index
+
+
+_io.register("BoltEncoder", BoltEncoder._from_state)
+_io.register("BoltIndex", BoltIndex._from_state)

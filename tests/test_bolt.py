@@ -1,0 +1,228 @@
+"""Bolt public API: accuracy on structured data, persistence and bad input."""
+
+import numpy as np
+import pytest
+
+import tenfold
+from conftest import structured_data
+
+
+@pytest.fixture(scope="module")
+def data():
+    rng = np.random.default_rng(0)
+    both = structured_data(6020, 48, rng)  # queries drawn from the same distribution
+    return both[:6000], both[6000:]
+
+
+@pytest.fixture(scope="module")
+def fitted(data):
+    X, _ = data
+    return {m: tenfold.BoltEncoder(ncodebooks=16, metric=m).fit(X) for m in ("l2", "dot")}
+
+
+def test_encode_decode_shapes_and_error(data, fitted):
+    X, _ = data
+    enc = fitted["l2"]
+    codes = enc.encode(X)
+    assert codes.dtype == np.uint8 and codes.shape == (len(X), 8)
+    Xh = enc.decode(codes)
+    assert Xh.dtype == np.float32 and Xh.shape == X.shape
+    rel = ((X - Xh) ** 2).sum() / ((X - X.mean(0)) ** 2).sum()
+    assert rel < 0.2, rel  # 16 centroids per 3-dim subspace explain most of the variance
+
+
+def test_any_dimension_near_equal_subspaces():
+    X = np.random.default_rng(2).normal(size=(300, 37))
+    enc = tenfold.BoltEncoder(ncodebooks=6).fit(X)
+    widths = np.diff(enc.bounds_)
+    assert widths.sum() == 37 and widths.max() - widths.min() <= 1
+
+
+@pytest.mark.parametrize("metric", ["l2", "dot"])
+def test_scores_correlate_with_exact(data, fitted, metric, isa):
+    X, Q = data
+    index = tenfold.BoltIndex(fitted[metric])
+    index.add(X)
+    approx = index.scores(Q)
+    exact = ((Q[:, None, :] - X[None]) ** 2).sum(-1) if metric == "l2" else Q @ X.T
+    assert approx.shape == (len(Q), len(X)) and approx.dtype == np.float32
+    assert np.corrcoef(approx.ravel(), exact.ravel())[0, 1] > 0.95
+
+
+@pytest.mark.parametrize("metric", ["l2", "dot"])
+def test_search_consistent_with_scores_and_recall(data, fitted, metric, isa):
+    X, Q = data
+    index = tenfold.BoltIndex(fitted[metric])
+    index.add(X[:3000])
+    index.add(X[3000:])  # appending mid-block keeps ids continuous
+    D, I = index.search(Q, k=10)
+    assert D.dtype == np.float32 and I.dtype == np.int64 and I.shape == (len(Q), 10)
+    S = index.scores(Q)
+    np.testing.assert_allclose(np.take_along_axis(S, I, axis=1), D, rtol=1e-5, atol=1e-3)
+    step = 1 if metric == "l2" else -1
+    assert np.all(np.diff(D, axis=1) * step >= 0)  # best first
+    exact = ((Q[:, None, :] - X[None]) ** 2).sum(-1) if metric == "l2" else -(Q @ X.T)
+    truth = np.argsort(exact, axis=1)[:, :10]
+    _, I100 = index.search(Q, k=100)
+    recall = np.mean([len(set(t) & set(r)) / 10 for t, r in zip(truth, I100)])
+    assert recall > 0.7, recall
+
+
+def test_k_larger_than_index_pads(fitted, data):
+    X, Q = data
+    index = tenfold.BoltIndex(fitted["l2"])
+    index.add(X[:5])
+    D, I = index.search(Q[:2], k=8)
+    assert (I[:, 5:] == -1).all() and np.isinf(D[:, 5:]).all()
+    assert sorted(I[0, :5]) == list(range(5))
+    index_dot = tenfold.BoltIndex(fitted["dot"])
+    index_dot.add(X[:5])
+    D, _ = index_dot.search(Q[:2], k=8)
+    assert (D[:, 5:] == -np.inf).all()
+
+
+def test_save_load_round_trip(tmp_path, data, fitted):
+    X, Q = data
+    index = tenfold.BoltIndex(fitted["dot"])
+    index.add(X[:777])
+    index.save(tmp_path / "i.tfz")
+    loaded = tenfold.load(tmp_path / "i.tfz")
+    assert isinstance(loaded, tenfold.BoltIndex) and len(loaded) == 777
+    np.testing.assert_array_equal(loaded.codes, index.codes)
+    for a, b in zip(loaded.search(Q, 7), index.search(Q, 7)):
+        np.testing.assert_array_equal(a, b)
+    fitted["l2"].save(tmp_path / "e.tfz")
+    enc = tenfold.load(tmp_path / "e.tfz")
+    assert enc.get_params() == fitted["l2"].get_params()
+    np.testing.assert_array_equal(enc.encode(X[:50]), fitted["l2"].encode(X[:50]))
+
+
+def test_corrupt_files_raise_value_error(tmp_path, fitted):
+    path = tmp_path / "e.tfz"
+    fitted["l2"].save(path)
+    blob = path.read_bytes()
+    cases = {
+        "truncated": blob[: len(blob) // 2],
+        "tiny": blob[:5],
+        "magic": b"XXXXXXXX" + blob[8:],
+        "version": blob[:8] + (99).to_bytes(4, "little") + blob[12:],
+        "flipped": blob[:-10] + bytes([blob[-10] ^ 0xFF]) + blob[-9:],
+        "header": blob[:16] + b"[" + blob[17:],
+    }
+    for name, bad in cases.items():
+        p = tmp_path / f"{name}.tfz"
+        p.write_bytes(bad)
+        with pytest.raises(ValueError):
+            tenfold.load(p)
+    (tmp_path / "empty.tfz").write_bytes(b"")
+    with pytest.raises(ValueError, match="not a tenfold file"):
+        tenfold.load(tmp_path / "empty.tfz")
+
+
+def test_random_corruption_never_crashes(tmp_path, fitted):
+    path = tmp_path / "e.tfz"
+    fitted["l2"].save(path)
+    blob = bytearray(path.read_bytes())
+    rng = np.random.default_rng(0)
+    for trial in range(200):
+        bad = bytearray(blob)
+        for pos in rng.integers(0, len(bad), size=rng.integers(1, 4)):
+            bad[pos] = rng.integers(0, 256)
+        p = tmp_path / "bad.tfz"
+        p.write_bytes(bytes(bad))
+        try:
+            obj = tenfold.load(p)
+        except ValueError:
+            continue
+        assert obj.encode(np.zeros((1, obj.d), dtype=np.float32)).shape == (1, 8)
+
+
+class TestBadInput:
+    def test_params(self):
+        for bad in (3, 0, 1, 258):
+            with pytest.raises(ValueError, match="ncodebooks"):
+                tenfold.BoltEncoder(ncodebooks=bad)
+        with pytest.raises(TypeError, match="ncodebooks"):
+            tenfold.BoltEncoder(ncodebooks=4.0)
+        with pytest.raises(ValueError, match="metric"):
+            tenfold.BoltEncoder(metric="cosine")
+
+    def test_unfitted(self):
+        enc = tenfold.BoltEncoder(4)
+        with pytest.raises(ValueError, match="not fitted"):
+            enc.encode(np.zeros((2, 8)))
+        with pytest.raises(ValueError, match="not fitted"):
+            tenfold.BoltIndex(enc)
+        with pytest.raises(TypeError, match="BoltEncoder"):
+            tenfold.BoltIndex("nope")
+
+    def test_fit_inputs(self):
+        enc = tenfold.BoltEncoder(4)
+        with pytest.raises(ValueError, match="16 rows"):
+            enc.fit(np.zeros((10, 8)))
+        with pytest.raises(ValueError, match="<= the dimension"):
+            enc.fit(np.zeros((100, 3)))
+        with pytest.raises(ValueError, match="empty"):
+            enc.fit(np.zeros((0, 8)))
+        X = np.random.default_rng(0).normal(size=(100, 8))
+        X[7, 3] = np.nan
+        with pytest.raises(ValueError, match="NaN or infinite.*row 7"):
+            enc.fit(X)
+        with pytest.raises(ValueError, match="float32 range"):
+            enc.fit(np.full((100, 8), 1e300))
+        with pytest.raises(TypeError, match="real numeric"):
+            enc.fit(np.zeros((100, 8), dtype=complex))
+        with pytest.raises(TypeError, match="real numeric"):
+            enc.fit(np.array([["a"] * 8] * 100))
+        with pytest.raises(ValueError, match="2-D"):
+            enc.fit(np.zeros(100))
+
+    def test_int_input_is_converted(self, data):
+        X, _ = data
+        Xi = np.rint(X * 10).astype(np.int32)
+        enc = tenfold.BoltEncoder(8).fit(Xi)
+        np.testing.assert_array_equal(enc.encode(Xi), enc.encode(Xi.astype(np.float32)))
+
+    def test_query_inputs(self, fitted, data):
+        X, Q = data
+        index = tenfold.BoltIndex(fitted["l2"])
+        with pytest.raises(ValueError, match="empty"):
+            index.search(Q, 1)
+        index.add(X[:100])
+        with pytest.raises(ValueError, match="48 columns"):
+            index.search(Q[:, :10], 1)
+        with pytest.raises(ValueError, match="k must be >= 1"):
+            index.search(Q, 0)
+        with pytest.raises(TypeError, match="k must be an int"):
+            index.search(Q, 2.5)
+        bad = Q.copy()
+        bad[3, 0] = np.inf
+        with pytest.raises(ValueError, match="NaN or infinite"):
+            index.search(bad, 1)
+        with pytest.raises(ValueError, match="n_threads"):
+            index.search(Q, 1, n_threads=0)
+        with pytest.raises(TypeError, match="codes must be uint8"):
+            index.add_codes(np.zeros((3, 8), dtype=np.int64))
+        with pytest.raises(ValueError, match="codes must have shape"):
+            fitted["l2"].decode(np.zeros((3, 5), dtype=np.uint8))
+        D, I = index.search(Q[:0], 3)
+        assert D.shape == (0, 3) and I.shape == (0, 3)
+
+
+def test_isa_controls():
+    assert tenfold.isa() in tenfold.supported_isas()
+    with pytest.raises(ValueError, match="isa must be one of"):
+        tenfold.set_isa("sse9")
+    if "avx512" not in tenfold.supported_isas():
+        with pytest.raises(ValueError, match="cannot run"):
+            tenfold.set_isa("avx512")
+
+
+def test_environment_forces_isa():
+    import subprocess
+    import sys
+
+    code = "import tenfold; print(tenfold.isa())"
+    out = subprocess.run([sys.executable, "-c", code], env={**__import__("os").environ, "TENFOLD_ISA": "scalar"},
+                         capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "scalar"

@@ -1,0 +1,114 @@
+"""Every SIMD path of the Bolt kernels against the scalar reference, bit for bit."""
+
+import numpy as np
+import pytest
+from hypothesis import given, strategies as st
+
+import tenfold
+from tenfold import _core
+
+SIMD = [i for i in tenfold.supported_isas() if i != "scalar"]
+
+
+def _blocked(codes):
+    n, ncols = codes.shape
+    buf = np.zeros(((n + 31) // 32) * 32 * ncols, dtype=np.uint8)
+    _core.bolt_pack_blocked(np.ascontiguousarray(codes), buf, 0)
+    return buf
+
+
+def _reference_sums(codes, luts):
+    """Plain numpy: sum over codebooks of the table entry each code selects."""
+    idx = np.empty((codes.shape[0], 2 * codes.shape[1]), dtype=np.intp)
+    idx[:, 0::2], idx[:, 1::2] = codes & 15, codes >> 4
+    C = idx.shape[1]
+    return np.stack([luts[q][np.arange(C), idx].sum(axis=1) for q in range(luts.shape[0])])
+
+
+@pytest.mark.parametrize("n", [1, 5, 31, 32, 33, 63, 100, 1000])
+@pytest.mark.parametrize("ncols", [1, 3, 8, 9, 32])
+def test_scan_matches_reference_all_paths(n, ncols):
+    rng = np.random.default_rng(n * 100 + ncols)
+    codes = rng.integers(0, 256, size=(n, ncols), dtype=np.uint8)
+    luts = rng.integers(0, 256, size=(7, 2 * ncols, 16), dtype=np.uint8)
+    expected = _reference_sums(codes, luts)
+    blocked = _blocked(codes)
+    for name in tenfold.supported_isas():
+        with tenfold.use_isa(name):
+            got = _core.bolt_scan(blocked, n, ncols, luts, 1)[:, :n]
+        np.testing.assert_array_equal(got, expected, err_msg=name)
+
+
+def test_scan_exact_at_largest_codebook_count():
+    # C = 256 tables of 255 sum to 65280: the uint16 accumulation must not wrap.
+    n, ncols = 70, 128
+    codes = np.zeros((n, ncols), dtype=np.uint8)
+    luts = np.full((2, 256, 16), 255, dtype=np.uint8)
+    for name in tenfold.supported_isas():
+        with tenfold.use_isa(name):
+            got = _core.bolt_scan(_blocked(codes), n, ncols, luts, 1)[:, :n]
+        assert (got == 65280).all(), name
+
+
+@given(n=st.integers(1, 300), ncols=st.integers(1, 20), nq=st.integers(1, 9), k=st.integers(1, 40),
+       seed=st.integers(0, 2**32 - 1), levels=st.sampled_from([2, 16, 256]))
+def test_search_paths_agree_with_sorted_reference(n, ncols, nq, k, seed, levels):
+    rng = np.random.default_rng(seed)
+    codes = rng.integers(0, 256, size=(n, ncols), dtype=np.uint8)
+    # few levels force many ties: the tie rule (smaller id first) must hold on every path
+    luts = rng.integers(0, levels, size=(nq, 2 * ncols, 16), dtype=np.uint8)
+    sums = _reference_sums(codes, luts)
+    k_run = min(k, n)
+    order = np.lexsort((np.broadcast_to(np.arange(n), sums.shape), sums), axis=1)[:, :k_run]
+    blocked = _blocked(codes)
+    for name in tenfold.supported_isas():
+        with tenfold.use_isa(name):
+            dist, ids = _core.bolt_search(blocked, n, ncols, luts, k_run, 1)
+        np.testing.assert_array_equal(ids, order, err_msg=name)
+        np.testing.assert_array_equal(dist, np.take_along_axis(sums, order, axis=1), err_msg=name)
+
+
+def test_search_threads_agree():
+    rng = np.random.default_rng(3)
+    n, ncols = 300_000, 4
+    codes = rng.integers(0, 256, size=(n, ncols), dtype=np.uint8)
+    luts = rng.integers(0, 8, size=(5, 8, 16), dtype=np.uint8)
+    blocked = _blocked(codes)
+    one = _core.bolt_search(blocked, n, ncols, luts, 25, 1)
+    four = _core.bolt_search(blocked, n, ncols, luts, 25, 4)
+    np.testing.assert_array_equal(one[0], four[0])
+    np.testing.assert_array_equal(one[1], four[1])
+
+
+@pytest.mark.parametrize("n", [1, 3, 4, 5, 37])
+@pytest.mark.parametrize("ncodebooks,d", [(2, 2), (4, 13), (16, 128), (8, 31), (6, 50)])
+def test_encode_paths_agree(n, ncodebooks, d):
+    rng = np.random.default_rng(d * n)
+    X = rng.normal(size=(max(n, 40), d)).astype(np.float32)
+    enc = tenfold.BoltEncoder(ncodebooks=ncodebooks).fit(X)
+    X = X[:n]
+    with tenfold.use_isa("scalar"):
+        expected = enc.encode(X)
+    # brute-force nearest centroid per subspace
+    b = enc.bounds_
+    for c in range(ncodebooks):
+        diff = ((X[:, None, b[c]:b[c + 1]] - enc.centroids_[None, :, b[c]:b[c + 1]]) ** 2).sum(-1)
+        got = (expected[:, c // 2] >> (4 * (c % 2))) & 15
+        chosen = diff[np.arange(n), got]
+        assert np.all(chosen <= diff.min(axis=1) * (1 + 1e-5) + 1e-5)
+    for name in SIMD:
+        with tenfold.use_isa(name):
+            np.testing.assert_array_equal(enc.encode(X), expected, err_msg=name)
+
+
+def test_encode_non_contiguous_and_unaligned_input(isa):
+    rng = np.random.default_rng(1)
+    base = rng.normal(size=(101, 64)).astype(np.float32)
+    enc = tenfold.BoltEncoder(ncodebooks=8).fit(base)
+    strided = np.asfortranarray(base)[::2]
+    raw = np.zeros(base.size * 4 + 4, dtype=np.uint8)
+    unaligned = raw[1:1 + base.size * 4].view(np.float32).reshape(base.shape)  # off 16-byte alignment
+    unaligned[:] = base
+    expected = enc.encode(np.ascontiguousarray(base))
+    np.testing.assert_array_equal(enc.encode(strided), expected[::2])
+    np.testing.assert_array_equal(enc.encode(unaligned), expected)
