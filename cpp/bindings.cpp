@@ -57,6 +57,10 @@ size_t blocked_bytes(size_t n, size_t ncols) {
 
 void check_luts(const In<uint8_t, nb::ndim<3>>& luts, size_t ncols) {
   require(luts.shape(1) == 2 * ncols && luts.shape(2) == 16, "luts must have shape (nq, 2 * ncols, 16)");
+  const uint8_t* p = luts.data();
+  uint8_t top = 0;
+  for (size_t i = 0, n = luts.shape(0) * luts.shape(1) * 16; i < n; ++i) top = p[i] > top ? p[i] : top;
+  require(top <= tenfold::bolt::kMaxLutEntry, "lookup table entries must be <= 127");
 }
 
 }  // namespace
@@ -64,6 +68,7 @@ void check_luts(const In<uint8_t, nb::ndim<3>>& luts, size_t ncols) {
 NB_MODULE(_core, m) {
   m.doc() = "tenfold's C++ kernels (internal; use the tenfold package)";
 
+  m.attr("BOLT_MAX_LUT_ENTRY") = tenfold::bolt::kMaxLutEntry;
   m.def("detect_isa", [] { return std::string(tenfold::isa_name(tenfold::detect_isa())); });
   m.def("active_isa", [] { return std::string(tenfold::isa_name(tenfold::active_isa())); });
   m.def("set_isa", [](const std::string& name) { tenfold::set_active_isa(tenfold::isa_from_name(name)); });
@@ -84,14 +89,15 @@ NB_MODULE(_core, m) {
         require(X.shape(1) == static_cast<size_t>(model.d), "X has the wrong number of columns");
         const size_t n = X.shape(0), ncols = static_cast<size_t>(model.ncodebooks / 2);
         auto out = new_array<uint8_t>({n, ncols});
+        bool finite;
         {
           nb::gil_scoped_release release;
-          tenfold::bolt::encode(model, X.data(), n, static_cast<size_t>(model.d), out.data(), n_threads);
+          finite = tenfold::bolt::encode(model, X.data(), n, static_cast<size_t>(model.d), out.data(), n_threads);
         }
-        return out;
+        return std::make_pair(out, finite);
       },
       "X"_a.noconvert(), "centroids_t"_a.noconvert(), "norms"_a.noconvert(), "bounds"_a.noconvert(),
-      "n_threads"_a);
+      "n_threads"_a, "Returns (codes, all_finite).");
 
   m.def(
       "bolt_pack_blocked",

@@ -2,6 +2,7 @@
 #include "bolt/bolt.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 #include <vector>
 
@@ -17,18 +18,22 @@ constexpr size_t kEncodeGrain = 4096;
 constexpr size_t kScanGrainBlocks = 2048;  // 64k rows
 }  // namespace
 
-void encode(const EncodeModel& m, const float* X, size_t n, size_t ldx, uint8_t* out, int n_threads) {
+bool encode(const EncodeModel& m, const float* X, size_t n, size_t ldx, uint8_t* out, int n_threads) {
   const Isa isa = active_isa();
   const size_t ncols = static_cast<size_t>(m.ncodebooks / 2);
+  std::atomic<bool> finite{true};
   parallel_for(n, n_threads, kEncodeGrain, [&](int, size_t b, size_t e) {
     const float* x = X + b * ldx;
     uint8_t* o = out + b * ncols;
+    bool ok;
     switch (isa) {
-      case Isa::Avx512: avx512::encode(m, x, e - b, ldx, o); break;
-      case Isa::Avx2: avx2::encode(m, x, e - b, ldx, o); break;
-      default: scalar::encode(m, x, e - b, ldx, o); break;
+      case Isa::Avx512: ok = avx512::encode(m, x, e - b, ldx, o); break;
+      case Isa::Avx2: ok = avx2::encode(m, x, e - b, ldx, o); break;
+      default: ok = scalar::encode(m, x, e - b, ldx, o); break;
     }
+    if (!ok) finite = false;
   });
+  return finite;
 }
 
 void pack_blocked(const uint8_t* rowmajor, size_t n, int ncols, uint8_t* blocked, size_t row0) {

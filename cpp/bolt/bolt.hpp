@@ -7,7 +7,8 @@
 //              stored one after the other (byte r of column j = byte j of row r). The last
 //              block is zero-padded. This is what the scans read: one 32-byte load yields one
 //              codebook pair for 32 rows, split into nibbles and looked up with byte shuffles.
-// Lookup tables: (nq, C, 16) uint8, table c of query q at luts + (q*C + c)*16.
+// Lookup tables: (nq, C, 16) uint8 with entries <= kMaxLutEntry, table c of query q at
+// luts + (q*C + c)*16. Sums are exact: C * 127 < 2^16 for every C <= 256.
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -18,9 +19,11 @@ namespace tenfold {
 namespace bolt {
 
 constexpr int kBlockRows = 32;
+// Largest table entry the scans accept: two entries must add in a byte without overflow.
+constexpr int kMaxLutEntry = 127;
 
 struct EncodeModel {
-  const float* centroids_t;  // (d, 16): coordinate j of centroid k at [j*16 + k]
+  const float* centroids_t;  // (d, 16): -2 * coordinate j of centroid k at [j*16 + k]
   const float* norms;        // (C, 16): squared norm of centroid k restricted to subspace c
   const int32_t* bounds;     // (C + 1): subspace c covers dims [bounds[c], bounds[c+1])
   int ncodebooks;
@@ -28,8 +31,9 @@ struct EncodeModel {
 };
 
 #define TENFOLD_BOLT_KERNELS                                                                  \
-  /* rows [0, n) of X (row stride ldx floats) -> row-major codes (n, C/2) */                  \
-  void encode(const EncodeModel& m, const float* X, size_t n, size_t ldx, uint8_t* out);      \
+  /* rows [0, n) of X (row stride ldx floats) -> row-major codes (n, C/2); returns false   */ \
+  /* if X holds NaN or inf (checked in the same pass, so validation costs no extra read)   */ \
+  bool encode(const EncodeModel& m, const float* X, size_t n, size_t ldx, uint8_t* out);      \
   /* sums for blocks [b0, b1): out[q*ldo + row] for row in [32*b0, 32*b1) */                  \
   void scan_u16(const uint8_t* codes, size_t b0, size_t b1, int ncols, const uint8_t* luts,   \
                 int nq, uint16_t* out, size_t ldo);                                           \
@@ -43,7 +47,7 @@ namespace avx512 { TENFOLD_BOLT_KERNELS }
 #undef TENFOLD_BOLT_KERNELS
 
 // Dispatching, multi-threaded entry points (baseline translation unit bolt.cpp).
-void encode(const EncodeModel& m, const float* X, size_t n, size_t ldx, uint8_t* out,
+bool encode(const EncodeModel& m, const float* X, size_t n, size_t ldx, uint8_t* out,
             int n_threads);
 // Copies row-major codes for rows [row0, row0 + n) into a blocked buffer.
 void pack_blocked(const uint8_t* rowmajor, size_t n, int ncols, uint8_t* blocked, size_t row0);

@@ -2,6 +2,8 @@
 // a time. Same arithmetic order as encode_scalar.cpp.
 #include <immintrin.h>
 
+#include <cmath>
+
 #include "bolt/bolt.hpp"
 
 namespace tenfold {
@@ -25,7 +27,7 @@ inline void encode_rows(const EncodeModel& m, const float* X, size_t ldx, uint8_
     for (int r = 0; r < R; ++r) acc[r] = nrm;
     for (int j = m.bounds[c]; j < m.bounds[c + 1]; ++j) {
       const __m512 ct = _mm512_loadu_ps(m.centroids_t + static_cast<size_t>(j) * 16);
-      for (int r = 0; r < R; ++r) acc[r] = _mm512_fmadd_ps(_mm512_set1_ps(-2.0f * X[r * ldx + j]), ct, acc[r]);
+      for (int r = 0; r < R; ++r) acc[r] = _mm512_fmadd_ps(_mm512_set1_ps(X[r * ldx + j]), ct, acc[r]);
     }
     for (int r = 0; r < R; ++r)
       out[r * ncols + (c >> 1)] |= static_cast<uint8_t>(argmin16(acc[r]) << (4 * (c & 1)));
@@ -34,11 +36,21 @@ inline void encode_rows(const EncodeModel& m, const float* X, size_t ldx, uint8_
 
 }  // namespace
 
-void encode(const EncodeModel& m, const float* X, size_t n, size_t ldx, uint8_t* out) {
+bool encode(const EncodeModel& m, const float* X, size_t n, size_t ldx, uint8_t* out) {
   const int ncols = m.ncodebooks / 2;
+  const __m512i exponent = _mm512_set1_epi32(0x7f800000);
+  __mmask16 bad = 0;
+  for (size_t r = 0; r < n; ++r) {
+    const float* x = X + r * ldx;
+    int j = 0;
+    for (; j + 16 <= m.d; j += 16)
+      bad |= _mm512_cmpeq_epi32_mask(_mm512_and_si512(_mm512_castps_si512(_mm512_loadu_ps(x + j)), exponent), exponent);
+    for (; j < m.d; ++j) bad |= static_cast<__mmask16>(!std::isfinite(x[j]));
+  }
   size_t i = 0;
   for (; i + 4 <= n; i += 4) encode_rows<4>(m, X + i * ldx, ldx, out + i * ncols, ncols);
   for (; i < n; ++i) encode_rows<1>(m, X + i * ldx, ldx, out + i * ncols, ncols);
+  return bad == 0;
 }
 
 }  // namespace avx512

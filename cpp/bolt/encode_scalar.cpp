@@ -1,6 +1,7 @@
 // Portable reference for Bolt encoding: nearest of 16 centroids per subspace, scored as
-// |c|^2 - 2 x.c accumulated with fused multiply-adds in the same order as the SIMD paths,
-// so all paths pick the same code (ties go to the smaller index).
+// |c|^2 + x.(-2c) accumulated with fused multiply-adds in the same order as the SIMD paths,
+// so all paths pick the same code (ties go to the smaller index). The factor -2 is stored in
+// the centroid table (scaling by a power of two is exact).
 #include <cmath>
 
 #include "bolt/bolt.hpp"
@@ -9,17 +10,19 @@ namespace tenfold {
 namespace bolt {
 namespace scalar {
 
-void encode(const EncodeModel& m, const float* X, size_t n, size_t ldx, uint8_t* out) {
+bool encode(const EncodeModel& m, const float* X, size_t n, size_t ldx, uint8_t* out) {
   const int ncols = m.ncodebooks / 2;
+  bool finite = true;
   for (size_t i = 0; i < n; ++i) {
     const float* x = X + i * ldx;
+    for (int j = 0; j < m.d; ++j) finite &= std::isfinite(x[j]);
     uint8_t* o = out + i * ncols;
     for (int j = 0; j < ncols; ++j) o[j] = 0;
     for (int c = 0; c < m.ncodebooks; ++c) {
       float acc[16];
       for (int k = 0; k < 16; ++k) acc[k] = m.norms[c * 16 + k];
       for (int j = m.bounds[c]; j < m.bounds[c + 1]; ++j) {
-        const float xj = -2.0f * x[j];
+        const float xj = x[j];
         const float* ct = m.centroids_t + static_cast<size_t>(j) * 16;
         for (int k = 0; k < 16; ++k) acc[k] = std::fma(xj, ct[k], acc[k]);
       }
@@ -29,6 +32,7 @@ void encode(const EncodeModel& m, const float* X, size_t n, size_t ldx, uint8_t*
       o[c >> 1] |= static_cast<uint8_t>(best << (4 * (c & 1)));
     }
   }
+  return finite;
 }
 
 }  // namespace scalar

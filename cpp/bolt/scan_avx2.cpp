@@ -1,8 +1,12 @@
 // AVX2 Bolt scans: one 32-byte load per codebook pair per block of 32 rows, nibbles looked
-// up with vpshufb, sums kept exact in uint16. The uint16 trick: adding the 32 looked-up bytes
-// as 16 uint16 words accumulates even rows + 256 * odd rows; a second accumulator of the
-// words shifted right by 8 holds the odd rows alone, and the even rows follow by subtraction
-// (exact modulo 2^16 as long as C * 255 < 2^16, i.e. C <= 256).
+// up with vpshufb, sums kept exact in uint16.
+// - Table entries are at most 127 (see kMaxLutEntry), so the two look-ups of a byte column
+//   add in uint8 without overflow: one add instead of a widening per look-up.
+// - The uint16 trick: adding the 32 byte sums as 16 uint16 words accumulates even rows +
+//   256 * odd rows; a second accumulator of the words shifted right by 8 holds the odd rows
+//   alone, and the even rows follow by subtraction (exact modulo 2^16 since C * 127 < 2^16).
+// - Tables are copied once per call into 32-byte broadcast form so the inner loop reads them
+//   with plain loads (a memory-operand broadcast would cost a shuffle-port uop per table).
 #include <immintrin.h>
 
 #include "bolt/bolt.hpp"
@@ -18,14 +22,25 @@ struct BlockSums {
   __m256i lo, hi;
 };
 
-inline __m256i table(const uint8_t* lut) {
-  return _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(lut)));
-}
+constexpr int kQueriesPerPass = 4;
+constexpr int kMaxCodebooks = 256;
+
+// Tables of up to kQueriesPerPass queries, each 16-byte table duplicated to 32 bytes.
+struct Expanded {
+  alignas(32) uint8_t data[kQueriesPerPass][kMaxCodebooks * 32];
+  Expanded(const uint8_t* luts, int nq, int ncodebooks) {
+    for (int q = 0; q < nq; ++q)
+      for (int c = 0; c < ncodebooks; ++c)
+        for (int h = 0; h < 2; ++h)
+          for (int b = 0; b < 16; ++b) data[q][c * 32 + h * 16 + b] = luts[(q * ncodebooks + c) * 16 + b];
+  }
+};
+
+inline __m256i table(const uint8_t* t) { return _mm256_load_si256(reinterpret_cast<const __m256i*>(t)); }
 
 // Scans one block for QB queries at once, sharing the code loads and nibble splits.
 template <int QB>
-inline void block_sums(const uint8_t* blk, int ncols, const uint8_t* luts, size_t lut_stride,
-                       BlockSums* out) {
+inline void block_sums(const uint8_t* blk, int ncols, const Expanded& luts, BlockSums* out) {
   const __m256i low4 = _mm256_set1_epi8(0x0f);
   __m256i acc[QB], odd[QB];
   for (int q = 0; q < QB; ++q) acc[q] = odd[q] = _mm256_setzero_si256();
@@ -34,12 +49,10 @@ inline void block_sums(const uint8_t* blk, int ncols, const uint8_t* luts, size_
     const __m256i lo = _mm256_and_si256(v, low4);
     const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), low4);
     for (int q = 0; q < QB; ++q) {
-      const uint8_t* lut = luts + q * lut_stride + j * 32;
-      const __m256i r0 = _mm256_shuffle_epi8(table(lut), lo);
-      const __m256i r1 = _mm256_shuffle_epi8(table(lut + 16), hi);
-      acc[q] = _mm256_add_epi16(acc[q], _mm256_add_epi16(r0, r1));
-      odd[q] = _mm256_add_epi16(odd[q],
-                                _mm256_add_epi16(_mm256_srli_epi16(r0, 8), _mm256_srli_epi16(r1, 8)));
+      const uint8_t* t = luts.data[q] + j * 64;
+      const __m256i pair = _mm256_add_epi8(_mm256_shuffle_epi8(table(t), lo), _mm256_shuffle_epi8(table(t + 32), hi));
+      acc[q] = _mm256_add_epi16(acc[q], pair);
+      odd[q] = _mm256_add_epi16(odd[q], _mm256_srli_epi16(pair, 8));
     }
   }
   for (int q = 0; q < QB; ++q) {
@@ -53,10 +66,11 @@ inline void block_sums(const uint8_t* blk, int ncols, const uint8_t* luts, size_
 
 template <int QB>
 void scan_u16_group(const uint8_t* codes, size_t b0, size_t b1, int ncols, const uint8_t* luts,
-                    size_t lut_stride, uint16_t* out, size_t ldo) {
+                    uint16_t* out, size_t ldo) {
+  const Expanded tables(luts, QB, 2 * ncols);
   BlockSums s[QB];
   for (size_t b = b0; b < b1; ++b) {
-    block_sums<QB>(codes + b * kBlockRows * ncols, ncols, luts, lut_stride, s);
+    block_sums<QB>(codes + b * kBlockRows * ncols, ncols, tables, s);
     for (int q = 0; q < QB; ++q) {
       uint16_t* o = out + q * ldo + b * kBlockRows;
       _mm256_storeu_si256(reinterpret_cast<__m256i*>(o), s[q].lo);
@@ -73,11 +87,12 @@ inline uint32_t below(__m256i d, __m256i limit) {
 
 template <int QB>
 void scan_topk_group(const uint8_t* codes, size_t b0, size_t b1, int ncols, const uint8_t* luts,
-                     size_t lut_stride, TopK* heaps, int64_t n_valid) {
+                     TopK* heaps, int64_t n_valid) {
+  const Expanded tables(luts, QB, 2 * ncols);
   BlockSums s[QB];
   alignas(32) uint16_t buf[kBlockRows];
   for (size_t b = b0; b < b1; ++b) {
-    block_sums<QB>(codes + b * kBlockRows * ncols, ncols, luts, lut_stride, s);
+    block_sums<QB>(codes + b * kBlockRows * ncols, ncols, tables, s);
     for (int q = 0; q < QB; ++q) {
       const uint32_t t = heaps[q].threshold;
       if (t == 0) continue;
@@ -92,8 +107,6 @@ void scan_topk_group(const uint8_t* codes, size_t b0, size_t b1, int ncols, cons
   }
 }
 
-constexpr int kQueriesPerPass = 4;
-
 }  // namespace
 
 void scan_u16(const uint8_t* codes, size_t b0, size_t b1, int ncols, const uint8_t* luts,
@@ -101,8 +114,8 @@ void scan_u16(const uint8_t* codes, size_t b0, size_t b1, int ncols, const uint8
   const size_t stride = static_cast<size_t>(ncols) * 32;
   int q = 0;
   for (; q + kQueriesPerPass <= nq; q += kQueriesPerPass)
-    scan_u16_group<kQueriesPerPass>(codes, b0, b1, ncols, luts + q * stride, stride, out + q * ldo, ldo);
-  for (; q < nq; ++q) scan_u16_group<1>(codes, b0, b1, ncols, luts + q * stride, stride, out + q * ldo, ldo);
+    scan_u16_group<kQueriesPerPass>(codes, b0, b1, ncols, luts + q * stride, out + q * ldo, ldo);
+  for (; q < nq; ++q) scan_u16_group<1>(codes, b0, b1, ncols, luts + q * stride, out + q * ldo, ldo);
 }
 
 void scan_topk(const uint8_t* codes, size_t b0, size_t b1, int ncols, const uint8_t* luts,
@@ -110,8 +123,8 @@ void scan_topk(const uint8_t* codes, size_t b0, size_t b1, int ncols, const uint
   const size_t stride = static_cast<size_t>(ncols) * 32;
   int q = 0;
   for (; q + kQueriesPerPass <= nq; q += kQueriesPerPass)
-    scan_topk_group<kQueriesPerPass>(codes, b0, b1, ncols, luts + q * stride, stride, heaps + q, n_valid);
-  for (; q < nq; ++q) scan_topk_group<1>(codes, b0, b1, ncols, luts + q * stride, stride, heaps + q, n_valid);
+    scan_topk_group<kQueriesPerPass>(codes, b0, b1, ncols, luts + q * stride, heaps + q, n_valid);
+  for (; q < nq; ++q) scan_topk_group<1>(codes, b0, b1, ncols, luts + q * stride, heaps + q, n_valid);
 }
 
 }  // namespace avx2

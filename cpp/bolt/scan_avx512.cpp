@@ -1,7 +1,7 @@
 // AVX-512 (BW) Bolt scans. One 64-byte load covers two byte columns of a 32-row block
 // (four codebooks); tables are pre-expanded so lanes 0-1 see the first column's tables and
-// lanes 2-3 the second's. Same uint16 trick as scan_avx2.cpp; the two 256-bit halves are
-// added at the end of the block (addition modulo 2^16 keeps the trick exact).
+// lanes 2-3 the second's. Same uint8 pair sums and uint16 trick as scan_avx2.cpp; the two
+// 256-bit halves are added at the end of the block (addition modulo 2^16 keeps it exact).
 #include <immintrin.h>
 
 #include <type_traits>
@@ -54,10 +54,10 @@ inline void block_sums(const uint8_t* blk, int ncols, const uint8_t* xl, size_t 
     const __m512i hi = _mm512_and_si512(_mm512_srli_epi16(v, 4), low4);
     for (int q = 0; q < QB; ++q) {
       const uint8_t* t = xl + q * xstride + j * 64;
-      const __m512i r0 = _mm512_shuffle_epi8(_mm512_load_si512(t), lo);
-      const __m512i r1 = _mm512_shuffle_epi8(_mm512_load_si512(t + 64), hi);
-      acc[q] = _mm512_add_epi16(acc[q], _mm512_add_epi16(r0, r1));
-      odd[q] = _mm512_add_epi16(odd[q], _mm512_add_epi16(_mm512_srli_epi16(r0, 8), _mm512_srli_epi16(r1, 8)));
+      const __m512i pair = _mm512_add_epi8(_mm512_shuffle_epi8(_mm512_load_si512(t), lo),
+                                           _mm512_shuffle_epi8(_mm512_load_si512(t + 64), hi));
+      acc[q] = _mm512_add_epi16(acc[q], pair);
+      odd[q] = _mm512_add_epi16(odd[q], _mm512_srli_epi16(pair, 8));
     }
   }
   __m256i acc2[QB], odd2[QB];
@@ -72,10 +72,11 @@ inline void block_sums(const uint8_t* blk, int ncols, const uint8_t* xl, size_t 
     const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), low4y);
     for (int q = 0; q < QB; ++q) {
       const uint8_t* t = xl + q * xstride + j * 64;
-      const __m256i r0 = _mm256_shuffle_epi8(_mm256_load_si256(reinterpret_cast<const __m256i*>(t)), lo);
-      const __m256i r1 = _mm256_shuffle_epi8(_mm256_load_si256(reinterpret_cast<const __m256i*>(t + 32)), hi);
-      acc2[q] = _mm256_add_epi16(acc2[q], _mm256_add_epi16(r0, r1));
-      odd2[q] = _mm256_add_epi16(odd2[q], _mm256_add_epi16(_mm256_srli_epi16(r0, 8), _mm256_srli_epi16(r1, 8)));
+      const __m256i pair =
+          _mm256_add_epi8(_mm256_shuffle_epi8(_mm256_load_si256(reinterpret_cast<const __m256i*>(t)), lo),
+                          _mm256_shuffle_epi8(_mm256_load_si256(reinterpret_cast<const __m256i*>(t + 32)), hi));
+      acc2[q] = _mm256_add_epi16(acc2[q], pair);
+      odd2[q] = _mm256_add_epi16(odd2[q], _mm256_srli_epi16(pair, 8));
     }
   }
   for (int q = 0; q < QB; ++q) {

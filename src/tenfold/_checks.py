@@ -11,11 +11,13 @@ from . import _core
 
 
 def as_float_matrix(x: Any, name: str, *, cols: int | None = None, allow_empty: bool = True,
-                    n_threads: int = 1) -> np.ndarray:
+                    n_threads: int = 1, check_finite: bool = True) -> np.ndarray:
     """Return `x` as a C-contiguous float32 (n, d) array of finite values.
 
     Integers and booleans are converted, other floats are cast; complex, object and string
-    arrays are refused with TypeError. Non-contiguous input is copied.
+    arrays are refused with TypeError. Non-contiguous input is copied. With
+    check_finite=False the caller must check (kernels that do it in their own pass call
+    :func:`raise_nonfinite` when they find a bad value).
     """
     arr = np.asarray(x) if not isinstance(x, np.ndarray) else x
     kind = arr.dtype.kind
@@ -32,12 +34,18 @@ def as_float_matrix(x: Any, name: str, *, cols: int | None = None, allow_empty: 
         raise ValueError(f"{name} is empty (shape {arr.shape}); at least one row is needed")
     with np.errstate(over="ignore"):  # overflow is reported below as out of range
         out = np.ascontiguousarray(arr, dtype=np.float32)
-    bad = _core.first_nonfinite_row(out, n_threads) if out.size else -1
+    if check_finite:
+        raise_nonfinite(arr, out, name, n_threads)
+    return out
+
+
+def raise_nonfinite(original: Any, converted: np.ndarray, name: str, n_threads: int = 1) -> None:
+    """Raise ValueError naming the first row of `converted` holding NaN/inf, if any."""
+    bad = _core.first_nonfinite_row(converted, n_threads) if converted.size else -1
     if bad >= 0:
-        if np.isfinite(arr[bad]).all():
+        if np.isfinite(np.asarray(original)[bad]).all():
             raise ValueError(f"{name} holds values beyond float32 range (row {bad})")
         raise ValueError(f"{name} contains NaN or infinite values (first in row {bad})")
-    return out
 
 
 def check_int(value: Any, name: str, *, minimum: int | None = None, maximum: int | None = None) -> int:

@@ -14,13 +14,14 @@ from typing import Any
 import numpy as np
 
 from . import _core, _io
-from ._checks import as_float_matrix, check_choice, check_fitted, check_int
+from ._checks import as_float_matrix, check_choice, check_fitted, check_int, raise_nonfinite
 from ._runtime import resolve_threads
 
 __all__ = ["BoltEncoder", "BoltIndex"]
 
 _METRICS = ("l2", "dot")
 _BLOCK = 32
+_LUT_TOP = _core.BOLT_MAX_LUT_ENTRY  # 127
 _MAX_TRAIN = 1 << 17  # k-means sees at most this many rows (a random sample beyond it)
 
 
@@ -151,7 +152,7 @@ class BoltEncoder:
     def _prepare(self) -> None:
         """Derived tables the C++ encoder reads."""
         cent, bounds = self.centroids_, self.bounds_
-        self._centroids_t = np.ascontiguousarray(cent.T)
+        self._centroids_t = np.ascontiguousarray(-2.0 * cent.T, dtype=np.float32)
         sq = cent.astype(np.float32) ** 2
         self._norms = np.ascontiguousarray(np.add.reduceat(sq, bounds[:-1], axis=1).T, dtype=np.float32)
 
@@ -160,8 +161,12 @@ class BoltEncoder:
         """Codes of X as uint8 (n, ncodebooks // 2): codebook 2j in the low nibble of byte j."""
         check_fitted(self, "centroids_")
         threads = resolve_threads(n_threads)
-        X = as_float_matrix(X, "X", cols=self.d, n_threads=threads)
-        return _core.bolt_encode(X, self._centroids_t, self._norms, self.bounds_, threads)
+        original = X
+        X = as_float_matrix(X, "X", cols=self.d, n_threads=threads, check_finite=False)
+        codes, finite = _core.bolt_encode(X, self._centroids_t, self._norms, self.bounds_, threads)
+        if not finite:  # the kernel checks as it reads; find the row for the message
+            raise_nonfinite(original, X, "X", threads)
+        return codes
 
     def decode(self, codes: Any) -> np.ndarray:
         """Reconstruction (n, d) float32: the chosen centroid of every subspace."""
@@ -190,7 +195,9 @@ class BoltEncoder:
         Returns (luts uint8 (nq, C, 16), scale (nq,), offset (nq,)) such that the approximate
         distance is ``sum(luts entries) / scale + offset``. Every table is shifted by its own
         minimum (ranking is unaffected, no resolution is spent below the smallest entry) and
-        all tables of a query share one scale that maps the widest table onto 0..255.
+        all tables of a query share one scale that maps the widest table onto 0..127: 7-bit
+        entries let the scan add two look-ups in one byte (measured: no recall lost against
+        8 bits on 128-d data with C = 16, and a faster inner loop).
         """
         C, starts = self.ncodebooks, self.bounds_[:-1]
         nq = Q.shape[0]
@@ -208,8 +215,8 @@ class BoltEncoder:
             low = tables.min(axis=2)
             shifted = tables - low[:, :, None]
             span = shifted.max(axis=(1, 2))
-            s = np.where(span > 0, 255.0 / np.where(span > 0, span, 1.0), 1.0)
-            luts[q0:q0 + 512] = np.rint(shifted * s[:, None, None]).clip(0, 255)
+            s = np.where(span > 0, _LUT_TOP / np.where(span > 0, span, 1.0), 1.0)
+            luts[q0:q0 + 512] = np.rint(shifted * s[:, None, None]).clip(0, _LUT_TOP)
             scale[q0:q0 + 512] = s
             offset[q0:q0 + 512] = low.sum(axis=1)
         return luts, scale, offset
