@@ -11,6 +11,9 @@
 from ._io import load
 from ._runtime import isa, set_isa, supported_isas, use_isa
 from .bolt import BoltEncoder, BoltIndex
+from ._selfcheck import verify_simd_paths as _verify_simd_paths
+
+_verify_simd_paths()
 
 __version__ = "0.1.0"
 __all__ = ["BoltEncoder", "BoltIndex", "isa", "load", "set_isa", "supported_isas", "use_isa"]
