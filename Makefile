@@ -32,6 +32,7 @@ $(VENV)/.bench: $(VENV)/.deps
 
 bench: install $(VENV)/.bench
 	$(PY) benchmarks/bench_bolt.py
+	$(PY) benchmarks/collect.py
 
 fuzz: install
 	TENFOLD_FUZZ_EXAMPLES=20000 $(PY) -m pytest -q tests -m fuzz
