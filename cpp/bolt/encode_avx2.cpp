@@ -1,7 +1,8 @@
 // AVX2 Bolt encoding. Main path: eight rows at a time, transposed so that each SIMD lane is a
 // row; the score of every centroid is then a vertical FMA chain and the argmin a vertical
 // compare-and-blend, with no horizontal reductions. Leftover rows use one row per call with
-// the 16 scores in two registers. Same arithmetic order as encode_scalar.cpp.
+// the 16 scores in two registers. Same arithmetic (multiply, then add; no FMA) and order as
+// encode_scalar.cpp.
 #include <immintrin.h>
 
 #include <cmath>
@@ -47,8 +48,8 @@ inline void encode_rows(const EncodeModel& m, const float* X, size_t ldx, uint8_
       const __m256 c0 = _mm256_loadu_ps(ct), c1 = _mm256_loadu_ps(ct + 8);
       for (int r = 0; r < R; ++r) {
         const __m256 xj = _mm256_broadcast_ss(X + r * ldx + j);
-        lo[r] = _mm256_fmadd_ps(xj, c0, lo[r]);
-        hi[r] = _mm256_fmadd_ps(xj, c1, hi[r]);
+        lo[r] = _mm256_add_ps(lo[r], _mm256_mul_ps(xj, c0));
+        hi[r] = _mm256_add_ps(hi[r], _mm256_mul_ps(xj, c1));
       }
     }
     for (int r = 0; r < R; ++r)
@@ -110,7 +111,7 @@ bool encode8(const EncodeModel& m, const float* X, size_t ldx, uint8_t* out, int
       for (int jj = m.bounds[c]; jj < m.bounds[c + 1]; ++jj) {
         const __m256 xj = _mm256_load_ps(xt + jj * 8);
         const float* ct = m.centroids_t + static_cast<size_t>(jj) * 16 + half * 8;
-        for (int k = 0; k < 8; ++k) acc[k] = _mm256_fmadd_ps(xj, _mm256_broadcast_ss(ct + k), acc[k]);
+        for (int k = 0; k < 8; ++k) acc[k] = _mm256_add_ps(acc[k], _mm256_mul_ps(xj, _mm256_broadcast_ss(ct + k)));
       }
       for (int k = 0; k < 8; ++k) {
         if (half == 0 && k == 0) {

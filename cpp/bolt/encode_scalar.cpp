@@ -1,7 +1,9 @@
 // Portable reference for Bolt encoding: nearest of 16 centroids per subspace, scored as
-// |c|^2 + x.(-2c) accumulated with fused multiply-adds in the same order as the SIMD paths,
-// so all paths pick the same code (ties go to the smaller index). The factor -2 is stored in
-// the centroid table (scaling by a power of two is exact).
+// |c|^2 + x.(-2c), accumulated one dimension at a time as a rounded product then a rounded
+// sum, in the same order as the SIMD paths, so all paths pick the same code (ties go to the
+// smaller index). No fused multiply-add: CPUs without FMA would have to emulate it in
+// software, and the compiler must not contract (the build uses -ffp-contract=off). The factor
+// -2 is stored in the centroid table (scaling by a power of two is exact).
 #include <cmath>
 
 #include "bolt/bolt.hpp"
@@ -24,7 +26,7 @@ bool encode(const EncodeModel& m, const float* X, size_t n, size_t ldx, uint8_t*
       for (int j = m.bounds[c]; j < m.bounds[c + 1]; ++j) {
         const float xj = x[j];
         const float* ct = m.centroids_t + static_cast<size_t>(j) * 16;
-        for (int k = 0; k < 16; ++k) acc[k] = std::fma(xj, ct[k], acc[k]);
+        for (int k = 0; k < 16; ++k) acc[k] = acc[k] + xj * ct[k];
       }
       int best = 0;
       for (int k = 1; k < 16; ++k)
