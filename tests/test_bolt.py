@@ -226,3 +226,21 @@ def test_environment_forces_isa():
     out = subprocess.run([sys.executable, "-c", code], env={**__import__("os").environ, "TENFOLD_ISA": "scalar"},
                          capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "scalar"
+
+
+def test_mmap_load_searches_from_the_file(tmp_path):
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(140_000, 16)).astype(np.float32)  # codes of 1.1 MB: mapped, not read
+    index = tenfold.BoltIndex(tenfold.BoltEncoder(ncodebooks=16).fit(X[:5000]))
+    index.add(X)
+    index.save(tmp_path / "big.tfz")
+    mapped = tenfold.load(tmp_path / "big.tfz", mmap=True)
+    assert isinstance(mapped._blocked, np.memmap) and not mapped._blocked.flags.writeable
+    for a, b in zip(mapped.search(X[:9], 12), index.search(X[:9], 12)):
+        np.testing.assert_array_equal(a, b)
+    mapped.add(X[:3])  # appending copies the mapped codes into memory
+    assert len(mapped) == len(X) + 3 and mapped.search(X[:1], 1)[1][0, 0] in (0, len(X))
+    blob = (tmp_path / "big.tfz").read_bytes()
+    (tmp_path / "cut.tfz").write_bytes(blob[: len(blob) - 100])
+    with pytest.raises(ValueError, match="truncated"):
+        tenfold.load(tmp_path / "cut.tfz", mmap=True)

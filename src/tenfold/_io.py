@@ -73,20 +73,34 @@ def save(path: PathLike, type_name: str, meta: dict, arrays: dict[str, np.ndarra
     os.replace(tmp, path)
 
 
-def read(path: PathLike) -> tuple[str, dict, dict[str, np.ndarray]]:
-    """Read and verify a file written by :func:`save`; ValueError names what is wrong."""
+def read(path: PathLike, mmap: bool = False) -> tuple[str, dict, dict[str, np.ndarray]]:
+    """Read and verify a file written by :func:`save`; ValueError names what is wrong.
+
+    With mmap=True, arrays of 1 MiB or more are read-only memory maps of the file; their
+    checksums are not verified (that would read them whole), everything else is.
+    """
     path = Path(path)
-    data = path.read_bytes()
+    if not path.is_file():
+        raise ValueError(f"{str(path)!r} is not a file")
+    size = path.stat().st_size
+    if mmap:
+        with open(path, "rb") as f:
+            head = f.read(_PREFIX.size)
+            hlen = _PREFIX.unpack_from(head)[2] if len(head) == _PREFIX.size else 0
+            data = head + f.read(min(hlen, max(size - _PREFIX.size, 0)))
+        file_map = np.memmap(path, dtype=np.uint8, mode="r") if size else None
+    else:
+        data = path.read_bytes()
     where = f"{str(path)!r}"
-    if len(data) < _PREFIX.size:
-        raise ValueError(f"{where} is not a tenfold file: only {len(data)} bytes")
+    if size < _PREFIX.size:
+        raise ValueError(f"{where} is not a tenfold file: only {size} bytes")
     magic, version, hlen = _PREFIX.unpack_from(data)
     if magic != MAGIC:
         raise ValueError(f"{where} is not a tenfold file (bad magic {magic!r})")
     if version != FORMAT_VERSION:
         raise ValueError(f"{where} has format version {version}; this tenfold reads version {FORMAT_VERSION}")
-    if _PREFIX.size + hlen > len(data):
-        raise ValueError(f"{where} is truncated: header of {hlen} bytes does not fit in {len(data)} bytes")
+    if _PREFIX.size + hlen > size:
+        raise ValueError(f"{where} is truncated: header of {hlen} bytes does not fit in {size} bytes")
     try:
         header = json.loads(data[_PREFIX.size:_PREFIX.size + hlen].decode())
         type_name, meta, entries = header["type"], header["meta"], header["arrays"]
@@ -105,17 +119,24 @@ def read(path: PathLike) -> tuple[str, dict, dict[str, np.ndarray]]:
             raise ValueError(f"{where}: array {name!r} has an invalid dtype or shape")
         if int(np.prod(shape, dtype=np.int64)) * np.dtype(dtype).itemsize != nbytes:
             raise ValueError(f"{where}: array {name!r} size does not match its shape")
-        if off < _PREFIX.size + hlen or off + nbytes > len(data):
+        if off < _PREFIX.size + hlen or off + nbytes > size:
             raise ValueError(f"{where} is truncated or corrupt: array {name!r} lies outside the file")
-        blob = memoryview(data)[off:off + nbytes]
+        dt = np.dtype(dtype).newbyteorder("<")
+        if mmap and nbytes >= 1 << 20:
+            arrays[name] = file_map[off:off + nbytes].view(dt).reshape(shape)
+            continue
+        blob = memoryview(file_map[off:off + nbytes]) if mmap else memoryview(data)[off:off + nbytes]
         if zlib.crc32(blob) & 0xFFFFFFFF != crc:
             raise ValueError(f"{where} is corrupt: checksum of array {name!r} does not match")
-        arrays[name] = np.frombuffer(blob, dtype=np.dtype(dtype).newbyteorder("<")).reshape(shape).copy()
+        arrays[name] = np.frombuffer(blob, dtype=dt).reshape(shape).copy()
     return type_name, meta, arrays
 
 
-def load(path: PathLike) -> Any:
+def load(path: PathLike, *, mmap: bool = False) -> Any:
     """Load any object saved with ``.save(path)``; never unpickles.
+
+    ``mmap=True`` maps large arrays (e.g. a BoltIndex's codes) from the file instead of reading
+    them, so an index larger than memory can be searched; adding to it copies the codes.
 
     >>> import tenfold, numpy as np, tempfile, os
     >>> enc = tenfold.BoltEncoder(ncodebooks=4).fit(np.random.default_rng(0).normal(size=(200, 8)))
@@ -124,7 +145,7 @@ def load(path: PathLike) -> Any:
     >>> tenfold.load(path).ncodebooks
     4
     """
-    type_name, meta, arrays = read(path)
+    type_name, meta, arrays = read(path, mmap=mmap)
     loader = _LOADERS.get(type_name)
     if loader is None:
         raise ValueError(f"{str(path)!r} holds an object of unknown type {type_name!r}")

@@ -245,6 +245,17 @@ class BoltEncoder:
         _io.save(path, "BoltEncoder", meta, arrays)
 
 
+def finish_search(raw: np.ndarray, ids: np.ndarray, scale: np.ndarray, offset: np.ndarray, k: int,
+                  metric: str) -> tuple[np.ndarray, np.ndarray]:
+    """Dequantize integer sums (nq, k') into (D, I) of width k, padding with -1 / +-inf."""
+    nq, found = raw.shape
+    D = np.full((nq, k), np.inf, dtype=np.float32)
+    I = np.full((nq, k), -1, dtype=np.int64)
+    D[:, :found] = raw / scale[:, None] + offset[:, None]
+    I[:, :found] = ids
+    return (-D if metric == "dot" else D), I
+
+
 class BoltIndex:
     """Brute-force approximate search over Bolt codes (no index structure needed).
 
@@ -289,7 +300,7 @@ class BoltIndex:
         codes = self.encoder._check_codes(codes)
         n_new = self._n + codes.shape[0]
         need = (n_new + _BLOCK - 1) // _BLOCK * _BLOCK * self._ncols
-        if need > self._blocked.size:
+        if need > self._blocked.size or not self._blocked.flags.writeable:
             grown = np.zeros(max(need, 2 * self._blocked.size), dtype=np.uint8)
             grown[: self._blocked.size] = self._blocked
             self._blocked = grown
@@ -312,16 +323,14 @@ class BoltIndex:
         k = check_int(k, "k", minimum=1)
         threads = resolve_threads(n_threads)
         luts, scale, offset = self._queries(Q, threads)
-        k_run = min(k, self._n)
-        raw, ids = _core.bolt_search(self._blocked, self._n, self._ncols, luts, k_run, threads)
-        est = raw / scale[:, None] + offset[:, None]
-        D = np.full((luts.shape[0], k), np.inf, dtype=np.float32)
-        I = np.full((luts.shape[0], k), -1, dtype=np.int64)
-        D[:, :k_run] = est
-        I[:, :k_run] = ids
-        if self.encoder.metric == "dot":
-            D = -D
-        return D, I
+        raw, ids = self._search_raw(luts, k, threads)
+        return finish_search(raw, ids, scale, offset, k, self.encoder.metric)
+
+    def _search_raw(self, luts: np.ndarray, k: int, threads: int) -> tuple[np.ndarray, np.ndarray]:
+        """Integer sums and ids of the best min(k, ntotal) codes per query (tables precomputed)."""
+        if self._n == 0:
+            return np.zeros((luts.shape[0], 0), np.uint32), np.zeros((luts.shape[0], 0), np.int64)
+        return _core.bolt_search(self._blocked, self._n, self._ncols, luts, min(k, self._n), threads)
 
     def scores(self, Q: Any, *, n_threads: int | None = None) -> np.ndarray:
         """Approximate squared distances (l2) or inner products (dot), float32 (nq, ntotal)."""
@@ -335,16 +344,26 @@ class BoltIndex:
         return out
 
     def save(self, path: _io.PathLike) -> None:
-        """Save encoder and codes to a file readable by :func:`tenfold.load`."""
+        """Save encoder and codes to a file readable by :func:`tenfold.load`.
+
+        Codes are stored in the scan's blocked layout, so ``tenfold.load(path, mmap=True)``
+        can search an index larger than memory straight from the file.
+        """
         meta, arrays = self.encoder._state()
-        arrays = dict(arrays)
-        arrays["codes"] = self.codes
+        meta = dict(meta, ntotal=self._n)
+        used = (self._n + _BLOCK - 1) // _BLOCK * _BLOCK * self._ncols
+        arrays = dict(arrays, codes_blocked=self._blocked[:used])
         _io.save(path, "BoltIndex", meta, arrays)
 
     @classmethod
     def _from_state(cls, meta: dict, arrays: dict) -> "BoltIndex":
         index = cls(BoltEncoder._from_state(meta, arrays))
-        index.add_codes(arrays["codes"])
+        n = check_int(meta["ntotal"], "ntotal", minimum=0)
+        blocked = arrays["codes_blocked"]
+        if blocked.dtype != np.uint8 or blocked.ndim != 1 or \
+                blocked.size != (n + _BLOCK - 1) // _BLOCK * _BLOCK * index._ncols:
+            raise ValueError("saved BoltIndex: codes do not match ntotal and ncodebooks")
+        index._blocked, index._n = blocked, n
         return index
 
 
