@@ -1,0 +1,194 @@
+"""Scale-out on Dask: encode and search vectors that outgrow one machine (extra ``[dask]``).
+
+The same code runs on a laptop (``distributed.LocalCluster``) and on a real cluster
+(dask-jobqueue, Kubernetes, Coiled): pass that cluster's ``Client``.
+
+>>> import numpy as np, tenfold, tenfold.dask
+>>> from distributed import Client, LocalCluster
+>>> X = np.random.default_rng(0).normal(size=(20_000, 32)).astype(np.float32)
+>>> enc = tenfold.BoltEncoder(ncodebooks=8).fit(X[:5000])
+>>> with LocalCluster(n_workers=2, processes=False) as cluster, Client(cluster) as client:
+...     index = tenfold.dask.ShardedIndex(enc, client=client)
+...     index.add(X, chunk_rows=5000)
+...     D, I = index.search(X[:3], k=5)
+>>> I.shape
+(3, 5)
+
+Every shard of codes is built by a task from the source array's chunk, so Dask knows how to
+rebuild it: losing a worker costs the time to re-encode its shards, not the answer.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import _io
+from ._checks import as_float_matrix, check_fitted, check_int
+from .bolt import BoltEncoder, BoltIndex, finish_search
+
+__all__ = ["encode", "ShardedIndex", "load_index"]
+
+
+def _dask_array():
+    try:
+        import dask.array as da
+    except ImportError as err:  # pragma: no cover - exercised only without the extra
+        raise ImportError("tenfold.dask needs Dask: pip install 'tenfold[dask]'") from err
+    return da
+
+
+def _as_dask_rows(X: Any, d: int | None, chunk_rows: int | None, name: str = "X"):
+    """A 2-D float Dask array chunked by rows only (numpy and Zarr arrays are wrapped)."""
+    da = _dask_array()
+    if not isinstance(X, da.Array):
+        if not hasattr(X, "shape") or not hasattr(X, "dtype"):
+            X = np.asarray(X)
+        rows = chunk_rows or max(1, min(X.shape[0] if X.shape else 1, 262_144))
+        X = da.from_array(X, chunks=(rows,) + tuple(-1 for _ in X.shape[1:]))
+    elif chunk_rows is not None:
+        X = X.rechunk({0: chunk_rows})
+    if X.ndim != 2:
+        raise ValueError(f"{name} must be a 2-D array (n, d), got shape {X.shape}")
+    if X.dtype.kind not in "fiub":
+        raise TypeError(f"{name} must be a real numeric array, got dtype {X.dtype}")
+    if d is not None and X.shape[1] != d:
+        raise ValueError(f"{name} must have {d} columns (the fitted dimension), got {X.shape[1]}")
+    if len(X.chunks[1]) > 1:
+        X = X.rechunk({1: -1})
+    return X
+
+
+def _encode_block(block: np.ndarray, encoder: Any) -> np.ndarray:
+    return encoder.encode(block, n_threads=1)
+
+
+def encode(encoder: Any, X: Any, *, chunk_rows: int | None = None):
+    """Codes of every row of X as a Dask array (one task per chunk of rows).
+
+    Works for any fitted tenfold encoder with ``encode`` (BoltEncoder, Maddness).
+    """
+    if not hasattr(encoder, "encode"):
+        raise TypeError(f"encoder must be a fitted tenfold encoder, got {type(encoder).__name__}")
+    d = getattr(encoder, "d", None)
+    if isinstance(encoder, BoltEncoder):
+        check_fitted(encoder, "centroids_")
+    X = _as_dask_rows(X, d, chunk_rows)
+    probe = encoder.encode(np.zeros((1, X.shape[1]), dtype=np.float32), n_threads=1)
+    return X.map_blocks(_encode_block, encoder, dtype=probe.dtype,
+                        chunks=(X.chunks[0], (probe.shape[1],)), meta=np.empty((0, probe.shape[1]), probe.dtype))
+
+
+# ---------------------------------------------------------------- sharded index
+def _build_shard(block: np.ndarray, encoder: BoltEncoder) -> BoltIndex:
+    shard = BoltIndex(encoder)
+    shard.add(block, n_threads=1)
+    return shard
+
+
+def _load_shard(path: str) -> BoltIndex:
+    return _io.load(path)
+
+
+def _search_shard(shard: BoltIndex, luts: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    return shard._search_raw(luts, k, 1)
+
+
+def _save_shard(shard: BoltIndex, path: str) -> int:
+    shard.save(path)
+    return len(shard)
+
+
+class ShardedIndex:
+    """A BoltIndex split by rows over Dask workers; same answers as one BoltIndex.
+
+    Shards stay in the workers' memory (built there, never re-sent); each search sends the
+    queries' lookup tables, every shard returns its own top-k, and the client merges them
+    exactly (ties to the smaller global id, as BoltIndex does). Ids are global row numbers in
+    the order rows were added.
+    """
+
+    def __init__(self, encoder: BoltEncoder, client: Any = None) -> None:
+        if not isinstance(encoder, BoltEncoder):
+            raise TypeError(f"encoder must be a BoltEncoder, got {type(encoder).__name__}")
+        check_fitted(encoder, "centroids_")
+        if client is None:
+            from distributed import get_client
+
+            try:
+                client = get_client()
+            except ValueError as err:
+                raise ValueError("no Dask client: pass client=Client(...) or create one first") from err
+        self.encoder = encoder
+        self.client = client
+        self._shards: list[Any] = []  # futures of BoltIndex, one per chunk of rows
+        self._sizes: list[int] = []
+
+    def __len__(self) -> int:
+        return int(sum(self._sizes))
+
+    @property
+    def nshards(self) -> int:
+        return len(self._shards)
+
+    def add(self, X: Any, *, chunk_rows: int | None = None) -> None:
+        """Encode X (Dask, numpy or Zarr array) on the workers, one shard per chunk of rows."""
+        X = _as_dask_rows(X, self.encoder.d, chunk_rows)
+        from dask import delayed
+
+        enc = delayed(self.encoder, pure=True)
+        parts = [delayed(_build_shard, pure=True)(block, enc) for block in X.to_delayed().ravel()]
+        self._shards.extend(self.client.compute(parts))
+        self._sizes.extend(int(c) for c in X.chunks[0])
+
+    def search(self, Q: Any, k: int = 10) -> tuple[np.ndarray, np.ndarray]:
+        """As :meth:`BoltIndex.search`, over every shard."""
+        k = check_int(k, "k", minimum=1)
+        if len(self) == 0:
+            raise ValueError("the index is empty: add() vectors before searching")
+        Q = as_float_matrix(Q, "Q", cols=self.encoder.d)
+        luts, scale, offset = self.encoder.lookup_tables(Q)
+        # The tables travel inside each task (nq * C * 16 bytes): nothing to lose with a worker.
+        futures = [self.client.submit(_search_shard, shard, luts, k, pure=False) for shard in self._shards]
+        parts = self.client.gather(futures)
+        starts = np.concatenate([[0], np.cumsum(self._sizes)[:-1]]).astype(np.int64)
+        raw = np.concatenate([p[0].astype(np.int64) for p in parts], axis=1)
+        ids = np.concatenate([p[1] + s for p, s in zip(parts, starts)], axis=1)
+        order = np.lexsort((ids, raw), axis=1)[:, :min(k, raw.shape[1])]
+        return finish_search(np.take_along_axis(raw, order, 1), np.take_along_axis(ids, order, 1),
+                             scale, offset, k, self.encoder.metric)
+
+    def save(self, directory: Any) -> None:
+        """Each worker writes its shards to `directory` (shared storage on a real cluster)."""
+        path = Path(directory)
+        path.mkdir(parents=True, exist_ok=True)
+        names = [f"shard-{i:05d}.tfz" for i in range(len(self._shards))]
+        done = [self.client.submit(_save_shard, s, str(path / n), pure=False) for s, n in zip(self._shards, names)]
+        sizes = self.client.gather(done)
+        self.encoder.save(path / "encoder.tfz")
+        (path / "index.json").write_text(json.dumps({"format": "tenfold.ShardedIndex", "version": 1,
+                                                     "shards": names, "sizes": sizes}))
+
+
+def load_index(directory: Any, client: Any = None) -> ShardedIndex:
+    """Load a ShardedIndex saved with :meth:`ShardedIndex.save`; shards load on the workers."""
+    path = Path(directory)
+    try:
+        manifest = json.loads((path / "index.json").read_text())
+        names, sizes = manifest["shards"], [int(s) for s in manifest["sizes"]]
+        if manifest.get("format") != "tenfold.ShardedIndex" or len(names) != len(sizes):
+            raise KeyError("format")
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise ValueError(f"{str(path)!r} does not hold a saved ShardedIndex: {err}") from err
+    if manifest.get("version") != 1:
+        raise ValueError(f"{str(path)!r}: ShardedIndex version {manifest.get('version')} is not supported")
+    index = ShardedIndex(_io.load(path / "encoder.tfz"), client=client)
+    for name in names:
+        if Path(name).name != name:
+            raise ValueError(f"{str(path)!r}: shard name {name!r} is not a plain file name")
+    index._shards = [index.client.submit(_load_shard, str(path / n), pure=False) for n in names]
+    index._sizes = sizes
+    return index

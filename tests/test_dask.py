@@ -1,0 +1,110 @@
+"""tenfold.dask on a real two-process LocalCluster: same answers as the single-process API."""
+
+import os
+import signal
+import time
+
+import numpy as np
+import pytest
+
+da = pytest.importorskip("dask.array")
+distributed = pytest.importorskip("distributed")
+
+import tenfold  # noqa: E402
+import tenfold.dask as tdask  # noqa: E402
+from conftest import structured_data  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def client():
+    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None)
+    client = distributed.Client(cluster)
+    pids = list(client.run(os.getpid).values())
+    yield client
+    client.close()
+    cluster.close()
+    time.sleep(0.5)
+    for pid in pids:  # clean shutdown: no worker process left behind
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
+
+
+@pytest.fixture(scope="module")
+def data():
+    both = structured_data(23_457, 40, np.random.default_rng(3))
+    return both[:23_400], both[23_400:]
+
+
+@pytest.fixture(scope="module", params=["l2", "dot"])
+def encoder(request, data):
+    return tenfold.BoltEncoder(ncodebooks=10, metric=request.param).fit(data[0][:4000])
+
+
+def test_encode_matches_single_process(client, data, encoder):
+    X, _ = data
+    expected = encoder.encode(X)
+    for source in (X, da.from_array(X, chunks=(5000, 17))):
+        codes = tdask.encode(encoder, source, chunk_rows=3001)
+        assert codes.chunks[1] == (5,)
+        np.testing.assert_array_equal(client.compute(codes).result(), expected)
+
+
+@pytest.mark.parametrize("k", [1, 10, 100])
+def test_sharded_search_identical(client, data, encoder, k):
+    X, Q = data
+    single = tenfold.BoltIndex(encoder)
+    single.add(X)
+    index = tdask.ShardedIndex(encoder, client=client)
+    index.add(X[:10_000], chunk_rows=3333)  # 10,000 is not a multiple of the chunk
+    index.add(da.from_array(X[10_000:], chunks=4000))
+    assert len(index) == len(X) and index.nshards == 4 + 4
+    for got, want in zip(index.search(Q, k), single.search(Q, k)):
+        np.testing.assert_array_equal(got, want)
+
+
+def test_k_beyond_size_and_bad_input(client, data, encoder):
+    X, Q = data
+    index = tdask.ShardedIndex(encoder, client=client)
+    with pytest.raises(ValueError, match="empty"):
+        index.search(Q, 3)
+    index.add(X[:7], chunk_rows=3)
+    D, I = index.search(Q[:2], 9)
+    assert (I[:, 7:] == -1).all() and sorted(I[0, :7]) == list(range(7))
+    with pytest.raises(ValueError, match="40 columns"):
+        index.add(X[:, :5])
+    with pytest.raises(ValueError, match="k must be >= 1"):
+        index.search(Q, 0)
+    with pytest.raises(TypeError, match="BoltEncoder"):
+        tdask.ShardedIndex("nope", client=client)
+
+
+def test_save_and_load_index(client, data, encoder, tmp_path):
+    X, Q = data
+    index = tdask.ShardedIndex(encoder, client=client)
+    index.add(X, chunk_rows=6000)
+    index.save(tmp_path / "idx")
+    loaded = tdask.load_index(tmp_path / "idx", client=client)
+    for got, want in zip(loaded.search(Q, 10), index.search(Q, 10)):
+        np.testing.assert_array_equal(got, want)
+    with pytest.raises(ValueError, match="does not hold"):
+        tdask.load_index(tmp_path / "nothing", client=client)
+
+
+def test_killed_worker_costs_time_not_correctness(client, data):
+    X, Q = data
+    encoder = tenfold.BoltEncoder(ncodebooks=8).fit(X[:3000])
+    single = tenfold.BoltIndex(encoder)
+    single.add(X)
+    expected = single.search(Q, 10)
+    index = tdask.ShardedIndex(encoder, client=client)
+    index.add(X, chunk_rows=2000)
+    distributed.wait(index._shards)
+    holders = {w for ws in client.who_has(index._shards).values() for w in ws}
+    assert len(holders) == 2  # shards live on both workers
+    victim = sorted(holders)[0]
+    pid = client.run(os.getpid, workers=[victim])[victim]
+    os.kill(pid, signal.SIGKILL)  # its shards are gone; search must rebuild them from the source
+    got = index.search(Q, 10)
+    for a, b in zip(got, expected):
+        np.testing.assert_array_equal(a, b)
+    client.wait_for_workers(2, timeout=60)  # the nanny restarts the worker
