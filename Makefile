@@ -32,6 +32,7 @@ $(VENV)/.bench: $(VENV)/.deps
 
 bench: install $(VENV)/.bench
 	$(PY) benchmarks/bench_bolt.py
+	$(PY) benchmarks/bench_dask.py
 	$(PY) benchmarks/collect.py
 
 fuzz: install
