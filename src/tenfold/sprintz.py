@@ -121,8 +121,11 @@ def info(buf: Any) -> dict:
             "chunk_rows": h["chunk_rows"], "checksum": h["checksum"]}
 
 
-def decompress(buf: Any) -> np.ndarray:
+def decompress(buf: Any, out: np.ndarray | None = None) -> np.ndarray:
     """Decode a stream from :func:`compress`; returns the original array bit for bit.
+
+    ``out``, if given, must be a writeable array of the stream's dtype and shape in its memory
+    order (see :func:`info`); it is filled and returned (no allocation).
 
     Raises ValueError for anything that is not an intact stream (truncation, corruption,
     unknown version), after checking every length against the buffer and the checksum.
@@ -135,9 +138,18 @@ def decompress(buf: Any) -> np.ndarray:
     arr = _as_bytes_array(buf)
     meta = info(arr)
     dtype, shape = meta["dtype"], meta["shape"]
-    out = np.empty(int(np.prod(shape, dtype=np.int64)) * dtype.itemsize, dtype=np.uint8)
-    _core.sprintz_decompress_into(arr, out)
-    return out.view(dtype).reshape(shape, order=meta["order"])
+    if out is not None:
+        if not isinstance(out, np.ndarray):
+            raise TypeError(f"out must be a numpy array, got {type(out).__name__}")
+        contiguous = out.flags.f_contiguous if meta["order"] == "F" else out.flags.c_contiguous
+        if out.dtype != dtype or out.shape != shape or not contiguous or not out.flags.writeable:
+            raise ValueError(f"out must be a writeable {meta['order']}-contiguous {dtype} array of shape {shape}, "
+                             f"got {out.dtype} {out.shape}")
+        _core.sprintz_decompress_into(arr, out.ravel(order="K").view(np.uint8))
+        return out
+    raw = np.empty(int(np.prod(shape, dtype=np.int64)) * dtype.itemsize, dtype=np.uint8)
+    _core.sprintz_decompress_into(arr, raw)
+    return raw.view(dtype).reshape(shape, order=meta["order"])
 
 
 def quantize(x: Any, bits: int = 16) -> tuple[np.ndarray, float, float]:
