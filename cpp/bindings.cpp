@@ -13,6 +13,7 @@
 #include "bolt/bolt.hpp"
 #include "common/checks.hpp"
 #include "common/isa.hpp"
+#include "sprintz/sprintz.hpp"
 
 namespace nb = nanobind;
 using namespace nb::literals;
@@ -159,4 +160,61 @@ NB_MODULE(_core, m) {
         return std::make_pair(dist, ids);
       },
       "blocked"_a.noconvert(), "n"_a, "ncols"_a, "luts"_a.noconvert(), "k"_a, "n_threads"_a);
+
+  // ---- sprintz
+  m.def(
+      "sprintz_compress",
+      [](In<uint8_t, nb::ndim<1>> data, int dtype, size_t n, size_t nvars, int ndim, int order, int forecaster,
+         bool entropy, size_t chunk_rows) {
+        require(dtype >= 0 && dtype <= 3, "dtype code must be in [0, 3]");
+        require(order == 0 || order == 1, "order must be 0 (C) or 1 (F)");
+        require(forecaster == 0 || forecaster == 1, "forecaster must be 0 (delta) or 1 (fire)");
+        require(nvars >= 1 && (n == 0 || nvars <= data.shape(0)), "nvars out of range");
+        const size_t isz = dtype < 2 ? 1 : 2;
+        require(n <= data.shape(0) / nvars / isz && data.shape(0) == n * nvars * isz,
+                "data must hold exactly n * nvars items");
+        std::vector<uint8_t> out;
+        {
+          nb::gil_scoped_release release;
+          out = tenfold::sprintz::compress(data.data(), dtype, n, nvars, ndim, order, forecaster, entropy,
+                                           chunk_rows);
+        }
+        return nb::bytes(reinterpret_cast<const char*>(out.data()), out.size());
+      },
+      "data"_a.noconvert(), "dtype"_a, "n"_a, "nvars"_a, "ndim"_a, "order"_a, "forecaster"_a, "entropy"_a,
+      "chunk_rows"_a);
+
+  m.def(
+      "sprintz_header",
+      [](In<uint8_t, nb::ndim<1>> buf) {
+        const auto h = tenfold::sprintz::parse_header(buf.data(), buf.shape(0));
+        nb::dict d;
+        d["dtype"] = h.dtype;
+        d["ndim"] = h.ndim;
+        d["order"] = h.order;
+        d["forecaster"] = h.forecaster;
+        d["entropy"] = h.flags & 1;
+        d["chunk_rows"] = h.chunk_rows;
+        d["n"] = h.n;
+        d["nvars"] = h.nvars;
+        d["checksum"] = h.checksum;
+        return d;
+      },
+      "buf"_a.noconvert());
+
+  m.def(
+      "sprintz_decompress_into",
+      [](In<uint8_t, nb::ndim<1>> buf, nb::ndarray<uint8_t, nb::ndim<1>, nb::c_contig, nb::device::cpu> out) {
+        nb::gil_scoped_release release;
+        tenfold::sprintz::decompress(buf.data(), buf.shape(0), out.data(), out.shape(0));
+      },
+      "buf"_a.noconvert(), "out"_a.noconvert());
+
+  m.def(
+      "sprintz_checksum",
+      [](In<uint8_t, nb::ndim<1>> data) {
+        nb::gil_scoped_release release;
+        return tenfold::sprintz::checksum(data.data(), data.shape(0));
+      },
+      "data"_a.noconvert());
 }

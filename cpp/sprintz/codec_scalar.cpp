@@ -1,0 +1,64 @@
+// Portable Sprintz kernels: the reference every SIMD path is tested against.
+#include <cstring>
+#include <type_traits>
+
+#include "sprintz/sprintz.hpp"
+
+namespace tenfold {
+namespace sprintz {
+namespace scalar {
+namespace {
+#define SPRINTZ_RECON(T, tile, nv, st, out, rs, cs, fc) recon_generic<T>(tile, nv, st, out, rs, cs, fc)
+#include "sprintz/codec_impl.inc"
+#include "sprintz/checksum.inc"
+#undef SPRINTZ_RECON
+
+template <class T>
+void unpack_fast(const uint8_t* p, int b, T* out) {
+  uint64_t lo, hi;
+  std::memcpy(&lo, p, 8);
+  std::memcpy(&hi, p + 8, 8);
+  unpack_bits<T>(lo, hi, b, out);
+}
+template <class T>
+void unpack_safe(const uint8_t* p, int b, T* out) {
+  uint8_t buf[16] = {0};
+  std::memcpy(buf, p, size_t(b));
+  uint64_t lo, hi;
+  std::memcpy(&lo, buf, 8);
+  std::memcpy(&hi, buf + 8, 8);
+  unpack_bits<T>(lo, hi, b, out);
+}
+}  // namespace
+
+size_t encode8(const uint8_t* x, const View& v, int fc, uint8_t* dst, int32_t* scratch) {
+  return encode_impl<uint8_t>(x, v, fc, dst, scratch);
+}
+size_t encode16(const uint16_t* x, const View& v, int fc, uint8_t* dst, int32_t* scratch) {
+  return encode_impl<uint16_t>(x, v, fc, dst, scratch);
+}
+const char* decode8(const uint8_t* src, size_t len, size_t readable, uint8_t* out, const View& v, int fc,
+                    int32_t* scratch) {
+  return decode_impl<uint8_t>(src, len, readable, out, v, fc, scratch);
+}
+const char* decode16(const uint8_t* src, size_t len, size_t readable, uint16_t* out, const View& v, int fc,
+                     int32_t* scratch) {
+  return decode_impl<uint16_t>(src, len, readable, out, v, fc, scratch);
+}
+
+uint32_t checksum(const uint8_t* data, size_t len) {
+  uint32_t acc[16];
+  checksum_init(acc);
+  size_t i = 0;
+  for (; i + 64 <= len; i += 64)
+    for (int j = 0; j < 16; ++j) {
+      uint32_t w;
+      std::memcpy(&w, data + i + 4 * j, 4);
+      acc[j] = rotl32(acc[j] + w * kP2, 13) * kP1;
+    }
+  return checksum_finish(acc, data + i, len - i, len);
+}
+
+}  // namespace scalar
+}  // namespace sprintz
+}  // namespace tenfold

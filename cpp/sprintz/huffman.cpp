@@ -1,0 +1,256 @@
+// Byte-wise canonical Huffman coding for the packed Sprintz stream (our own implementation).
+//
+// Layout: 128 bytes of code lengths (symbol 2k in the low nibble of byte k, 2k+1 in the high
+// nibble; 0 = unused, max 11), three u32 byte lengths of streams 0-2 (stream 3 takes the rest),
+// then four bit streams. The n symbols are split into four runs: q = n / 4 symbols for streams
+// 0-2, the remainder for stream 3, so the decoder runs four independent dependency chains.
+// Bits are written LSB first, each code bit-reversed, so the decoder peeks the low 11 bits and
+// looks up a 2048-entry table. The decoder checks the Kraft sum, treats unassigned table slots
+// as errors, never reads past a stream and checks no stream was over-consumed.
+#include <algorithm>
+#include <cstring>
+#include <queue>
+#include <vector>
+
+#include "sprintz/sprintz.hpp"
+
+namespace tenfold {
+namespace sprintz {
+
+namespace {
+
+constexpr int kMaxLen = 11;
+constexpr size_t kTableBytes = 128 + 12;
+
+// Huffman code lengths limited to kMaxLen (frequencies are flattened until they fit).
+void code_lengths(const uint64_t* freq_in, uint8_t* len) {
+  std::vector<uint64_t> freq(freq_in, freq_in + 256);
+  for (;;) {
+    std::fill(len, len + 256, 0);
+    std::vector<int> used;
+    for (int s = 0; s < 256; ++s)
+      if (freq[s]) used.push_back(s);
+    if (used.empty()) return;
+    if (used.size() == 1) {
+      len[used[0]] = 1;
+      return;
+    }
+    // nodes: leaves 0..255, internal 256..; parent links give depths
+    std::vector<int> parent(512, -1);
+    using Item = std::pair<uint64_t, int>;
+    std::priority_queue<Item, std::vector<Item>, std::greater<Item>> pq;
+    for (int s : used) pq.push({freq[s], s});
+    int next = 256;
+    while (pq.size() > 1) {
+      Item a = pq.top();
+      pq.pop();
+      Item b = pq.top();
+      pq.pop();
+      parent[a.second] = next;
+      parent[b.second] = next;
+      pq.push({a.first + b.first, next});
+      ++next;
+    }
+    int maxlen = 0;
+    for (int s : used) {
+      int depth = 0;
+      for (int x = s; parent[x] >= 0; x = parent[x]) ++depth;
+      len[s] = uint8_t(std::min(depth, 255));
+      maxlen = std::max(maxlen, depth);
+    }
+    if (maxlen <= kMaxLen) return;
+    for (int s : used) freq[s] = (freq[s] >> 1) | 1;
+  }
+}
+
+// Canonical codes (MSB-first value), returned bit-reversed for LSB-first writing.
+void canonical_codes(const uint8_t* len, uint16_t* code) {
+  int count[kMaxLen + 1] = {0};
+  for (int s = 0; s < 256; ++s) count[len[s]]++;
+  count[0] = 0;
+  int next[kMaxLen + 2] = {0};
+  int c = 0;
+  for (int l = 1; l <= kMaxLen; ++l) {
+    c = (c + count[l - 1]) << 1;
+    next[l] = c;
+  }
+  for (int s = 0; s < 256; ++s) {
+    const int l = len[s];
+    if (!l) continue;
+    const int v = next[l]++;
+    int r = 0;
+    for (int i = 0; i < l; ++i) r |= ((v >> i) & 1) << (l - 1 - i);
+    code[s] = uint16_t(r);
+  }
+}
+
+struct BitWriter {
+  uint8_t* p;
+  uint8_t* end;
+  uint64_t acc = 0;
+  int n = 0;
+  bool overflow = false;
+  void put(uint32_t bits, int len) {
+    acc |= uint64_t(bits) << n;
+    n += len;
+    while (n >= 8) {
+      if (p == end) {
+        overflow = true;
+        return;
+      }
+      *p++ = uint8_t(acc);
+      acc >>= 8;
+      n -= 8;
+    }
+  }
+  void flush() {
+    if (n > 0) {
+      if (p == end) overflow = true;
+      else *p++ = uint8_t(acc);
+    }
+    acc = 0;
+    n = 0;
+  }
+};
+
+struct BitReader {
+  const uint8_t* p;
+  const uint8_t* end;
+  uint64_t acc = 0;
+  int n = 0;
+  size_t phantom = 0;  // zero bytes supplied beyond the end of the stream
+  inline void refill() {
+    if (end - p >= 8) {
+      uint64_t w;
+      std::memcpy(&w, p, 8);
+      acc |= w << n;
+      p += (63 - n) >> 3;
+      n |= 56;
+    } else {
+      while (n <= 56) {
+        if (p < end) acc |= uint64_t(*p++) << n;
+        else ++phantom;
+        n += 8;
+      }
+    }
+  }
+};
+
+}  // namespace
+
+size_t huffman_max_bytes(size_t n) { return kTableBytes + n + 64; }
+
+size_t huffman_encode(const uint8_t* src, size_t n, uint8_t* dst, size_t cap) {
+  if (n < 256 || cap < kTableBytes) return 0;
+  uint64_t freq[256] = {0};
+  for (size_t i = 0; i < n; ++i) freq[src[i]]++;
+  uint8_t len[256];
+  code_lengths(freq, len);
+  uint64_t bits = 0;
+  for (int s = 0; s < 256; ++s) bits += freq[s] * len[s];
+  const size_t est = kTableBytes + bits / 8 + 4;
+  if (est >= n - n / 50) return 0;  // does not pay
+  uint16_t code[256] = {0};
+  canonical_codes(len, code);
+  for (int k = 0; k < 128; ++k) dst[k] = uint8_t(len[2 * k] | (len[2 * k + 1] << 4));
+  const size_t q = n / 4;
+  uint8_t* o = dst + kTableBytes;
+  uint8_t* const end = dst + cap;
+  for (int s = 0; s < 4; ++s) {
+    const size_t a = s * q, b = s == 3 ? n : a + q;
+    BitWriter w{o, end};
+    for (size_t i = a; i < b && !w.overflow; ++i) w.put(code[src[i]], len[src[i]]);
+    w.flush();
+    if (w.overflow) return 0;
+    const uint32_t bytes = uint32_t(w.p - o);
+    if (s < 3) std::memcpy(dst + 128 + 4 * s, &bytes, 4);
+    o = w.p;
+  }
+  const size_t total = size_t(o - dst);
+  return total < n ? total : 0;
+}
+
+const char* huffman_decode(const uint8_t* src, size_t len, uint8_t* dst, size_t n) {
+  if (len < kTableBytes) return "truncated Huffman table";
+  uint8_t lens[256];
+  for (int k = 0; k < 128; ++k) {
+    lens[2 * k] = src[k] & 15;
+    lens[2 * k + 1] = src[k] >> 4;
+  }
+  uint32_t kraft = 0;
+  int used = 0;
+  for (int s = 0; s < 256; ++s) {
+    if (lens[s] > kMaxLen) return "invalid Huffman code length";
+    if (lens[s]) {
+      kraft += 1u << (kMaxLen - lens[s]);
+      ++used;
+    }
+  }
+  if (used == 0 || kraft > (1u << kMaxLen)) return "invalid Huffman code lengths";
+  uint16_t code[256] = {0};
+  canonical_codes(lens, code);
+  // table entry: symbol | length << 8; length 0 marks an unassigned slot
+  std::vector<uint16_t> table(1u << kMaxLen, 0);
+  for (int s = 0; s < 256; ++s) {
+    const int l = lens[s];
+    if (!l) continue;
+    for (uint32_t hi = 0; hi < (1u << (kMaxLen - l)); ++hi) table[code[s] | (hi << l)] = uint16_t(s | (l << 8));
+  }
+  uint32_t sizes[4];
+  std::memcpy(sizes, src + 128, 12);
+  size_t rest = len - kTableBytes;
+  for (int s = 0; s < 3; ++s) {
+    if (sizes[s] > rest) return "Huffman stream length exceeds the chunk";
+    rest -= sizes[s];
+  }
+  sizes[3] = uint32_t(rest);
+  if (rest != len - kTableBytes - size_t(sizes[0]) - sizes[1] - sizes[2]) return "Huffman stream too long";
+  BitReader r[4];
+  const uint8_t* p = src + kTableBytes;
+  for (int s = 0; s < 4; ++s) {
+    r[s].p = p;
+    r[s].end = p + sizes[s];
+    p += sizes[s];
+  }
+  const size_t q = n / 4;
+  uint8_t* out[4] = {dst, dst + q, dst + 2 * q, dst + 3 * q};
+  const size_t cnt[4] = {q, q, q, n - 3 * q};
+  const uint16_t* tab = table.data();
+  constexpr uint64_t kMask = (1u << kMaxLen) - 1;
+  bool bad = false;
+  // main loop: 4 symbols per stream per refill (4 * 11 <= 56 bits)
+  size_t i = 0;
+  for (; i + 4 <= q; i += 4) {
+    for (int s = 0; s < 4; ++s) {
+      BitReader& br = r[s];
+      br.refill();
+      for (int k = 0; k < 4; ++k) {
+        const uint16_t e = tab[br.acc & kMask];
+        const int l = e >> 8;
+        bad |= (l == 0);
+        out[s][i + k] = uint8_t(e);
+        br.acc >>= l;
+        br.n -= l;
+      }
+    }
+    if (bad) return "invalid Huffman code";
+  }
+  for (int s = 0; s < 4; ++s) {
+    BitReader& br = r[s];
+    for (size_t j = i; j < cnt[s]; ++j) {
+      if (br.n < kMaxLen) br.refill();
+      const uint16_t e = tab[br.acc & kMask];
+      const int l = e >> 8;
+      if (l == 0) return "invalid Huffman code";
+      out[s][j] = uint8_t(e);
+      br.acc >>= l;
+      br.n -= l;
+    }
+    // bits consumed must not include phantom padding
+    if (size_t(br.n) < br.phantom * 8) return "Huffman stream overrun";
+  }
+  return nullptr;
+}
+
+}  // namespace sprintz
+}  // namespace tenfold

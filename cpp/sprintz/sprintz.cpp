@@ -1,0 +1,188 @@
+// Sprintz stream format and dispatch (baseline translation unit). See sprintz.hpp for the layout.
+#include "sprintz/sprintz.hpp"
+
+#include <cstring>
+#include <stdexcept>
+#include <string>
+
+#include "common/isa.hpp"
+
+namespace tenfold {
+namespace sprintz {
+
+namespace {
+
+constexpr uint8_t kMagic[4] = {'T', 'F', 'S', 'Z'};
+constexpr uint8_t kVersion = 1;
+constexpr uint64_t kMaxChunkBytes = uint64_t(1) << 24;
+
+template <class U>
+void put(std::vector<uint8_t>& o, size_t at, U v) {
+  std::memcpy(o.data() + at, &v, sizeof(U));
+}
+template <class U>
+U get(const uint8_t* p) {
+  U v;
+  std::memcpy(&v, p, sizeof(U));
+  return v;
+}
+
+bool use_avx2() { return active_isa() != Isa::Scalar; }
+
+size_t encode_chunk(const uint8_t* x, int bits, const View& v, int fc, uint8_t* dst, int32_t* scratch) {
+  if (bits == 8)
+    return use_avx2() ? avx2::encode8(x, v, fc, dst, scratch) : scalar::encode8(x, v, fc, dst, scratch);
+  const uint16_t* x16 = reinterpret_cast<const uint16_t*>(x);
+  return use_avx2() ? avx2::encode16(x16, v, fc, dst, scratch) : scalar::encode16(x16, v, fc, dst, scratch);
+}
+
+const char* decode_chunk(const uint8_t* src, size_t len, size_t readable, uint8_t* out, int bits, const View& v,
+                         int fc, int32_t* scratch) {
+  if (bits == 8)
+    return use_avx2() ? avx2::decode8(src, len, readable, out, v, fc, scratch)
+                      : scalar::decode8(src, len, readable, out, v, fc, scratch);
+  uint16_t* o16 = reinterpret_cast<uint16_t*>(out);
+  return use_avx2() ? avx2::decode16(src, len, readable, o16, v, fc, scratch)
+                    : scalar::decode16(src, len, readable, o16, v, fc, scratch);
+}
+
+void fail(const std::string& what) { throw std::invalid_argument("corrupt or invalid Sprintz stream: " + what); }
+
+}  // namespace
+
+size_t scratch_words(size_t nvars) { return 3 * nvars + 8 * nvars + nvars / 2 + 16; }
+
+size_t max_packed_bytes(size_t rows, size_t nvars, int bits) {
+  const size_t nsb = rows / 16;
+  return nsb * (nvars + 2 * nvars * size_t(bits)) + 10 + (rows % 16) * nvars * size_t(bits / 8);
+}
+
+int dtype_bits(int dtype) { return dtype < 2 ? 8 : 16; }
+
+uint32_t checksum(const uint8_t* data, size_t len) {
+  return use_avx2() ? avx2::checksum(data, len) : scalar::checksum(data, len);
+}
+
+std::vector<uint8_t> compress(const uint8_t* data, int dtype, size_t n, size_t nvars, int ndim, int order,
+                              int forecaster, bool entropy, size_t chunk_rows) {
+  if (dtype < 0 || dtype > 3) throw std::invalid_argument("dtype code must be in [0, 3]");
+  if (nvars == 0 || (ndim == 1 && nvars != 1) || ndim < 1 || ndim > 2)
+    throw std::invalid_argument("shape must be (n,) or (n, nvars) with nvars >= 1");
+  const int bits = dtype_bits(dtype);
+  const size_t isz = size_t(bits / 8);
+  if (chunk_rows == 0 || chunk_rows % 16 || chunk_rows > 0xFFFFFFF0u ||
+      (chunk_rows > 16 && uint64_t(chunk_rows) * nvars * isz > kMaxChunkBytes))
+    throw std::invalid_argument("chunk_rows must be a positive multiple of 16 within the chunk size limit");
+  if (n > (uint64_t(1) << 62) / nvars / isz) throw std::invalid_argument("array too large");
+  std::vector<uint8_t> out(kHeaderBytes);
+  std::memcpy(out.data(), kMagic, 4);
+  out[4] = kVersion;
+  out[5] = uint8_t(dtype);
+  out[6] = uint8_t(ndim);
+  out[7] = uint8_t(order);
+  out[8] = uint8_t(forecaster);
+  out[9] = entropy ? 1 : 0;
+  put<uint16_t>(out, 10, 0);
+  put<uint32_t>(out, 12, uint32_t(chunk_rows));
+  put<uint64_t>(out, 16, uint64_t(n));
+  put<uint64_t>(out, 24, uint64_t(nvars));
+  put<uint32_t>(out, 32, checksum(data, n * nvars * isz));
+  put<uint32_t>(out, 36, 0);
+  std::vector<int32_t> scratch(scratch_words(nvars));
+  std::vector<uint8_t> packed(max_packed_bytes(chunk_rows, nvars, bits));
+  std::vector<uint8_t> coded(entropy ? huffman_max_bytes(packed.size()) : 0);
+  const ptrdiff_t rs = order == 0 ? ptrdiff_t(nvars) : 1, cs = order == 0 ? 1 : ptrdiff_t(n);
+  for (size_t r0 = 0; r0 < n; r0 += chunk_rows) {
+    const size_t rows = std::min(chunk_rows, n - r0);
+    View v{rows, nvars, rs, cs};
+    const size_t plen = encode_chunk(data + r0 * size_t(rs) * isz, bits, v, forecaster, packed.data(), scratch.data());
+    size_t clen = entropy ? huffman_encode(packed.data(), plen, coded.data(), coded.size()) : 0;
+    const uint8_t mode = clen ? 1 : 0;
+    const uint8_t* body = clen ? coded.data() : packed.data();
+    const size_t blen = clen ? clen : plen;
+    const size_t at = out.size();
+    out.resize(at + kChunkHeaderBytes + blen);
+    out[at] = mode;
+    out[at + 1] = out[at + 2] = out[at + 3] = 0;
+    put<uint32_t>(out, at + 4, uint32_t(blen));
+    put<uint32_t>(out, at + 8, uint32_t(plen));
+    std::memcpy(out.data() + at + kChunkHeaderBytes, body, blen);
+  }
+  return out;
+}
+
+Header parse_header(const uint8_t* buf, size_t len) {
+  if (len < kHeaderBytes) fail("shorter than the 40-byte header");
+  if (std::memcmp(buf, kMagic, 4) != 0) fail("bad magic (not a tenfold Sprintz stream)");
+  if (buf[4] != kVersion)
+    throw std::invalid_argument("unsupported Sprintz format version " + std::to_string(buf[4]) +
+                                " (this build reads version 1)");
+  Header h;
+  h.dtype = buf[5];
+  h.ndim = buf[6];
+  h.order = buf[7];
+  h.forecaster = buf[8];
+  h.flags = buf[9];
+  h.chunk_rows = get<uint32_t>(buf + 12);
+  h.n = get<uint64_t>(buf + 16);
+  h.nvars = get<uint64_t>(buf + 24);
+  h.checksum = get<uint32_t>(buf + 32);
+  if (h.dtype > 3) fail("unknown dtype code");
+  if (h.ndim < 1 || h.ndim > 2) fail("ndim must be 1 or 2");
+  if (h.order > 1) fail("unknown order");
+  if (h.forecaster > 1) fail("unknown forecaster");
+  if (h.flags > 1 || get<uint16_t>(buf + 10) != 0 || get<uint32_t>(buf + 36) != 0) fail("reserved bits set");
+  if (h.nvars == 0 || (h.ndim == 1 && h.nvars != 1)) fail("invalid number of variables");
+  if (h.chunk_rows == 0 || h.chunk_rows % 16) fail("invalid chunk size");
+  const size_t isz = size_t(dtype_bits(h.dtype) / 8);
+  if (h.nvars > (uint64_t(1) << 40) || h.n > (uint64_t(1) << 62) / h.nvars / isz) fail("array too large");
+  if (h.chunk_rows > 16 && uint64_t(h.chunk_rows) * h.nvars * isz > kMaxChunkBytes) fail("chunk too large");
+  // every chunk needs at least its 12-byte header: rejects absurd sizes before any allocation
+  const uint64_t nchunks = (h.n + h.chunk_rows - 1) / h.chunk_rows;
+  if (nchunks > (len - kHeaderBytes) / kChunkHeaderBytes) fail("truncated (fewer bytes than chunks)");
+  // every non-empty chunk stores at least nvars header bytes, or 1/8 of them when Huffman-coded
+  if (nchunks && (h.nvars / 8 + kChunkHeaderBytes) > (len - kHeaderBytes) / nchunks)
+    fail("truncated (too few bytes for the number of variables)");
+  return h;
+}
+
+void decompress(const uint8_t* buf, size_t len, uint8_t* out, size_t out_len) {
+  const Header h = parse_header(buf, len);
+  const int bits = dtype_bits(h.dtype);
+  const size_t isz = size_t(bits / 8), n = size_t(h.n), nvars = size_t(h.nvars);
+  if (out_len != n * nvars * isz) throw std::invalid_argument("output buffer has the wrong size");
+  const ptrdiff_t rs = h.order == 0 ? ptrdiff_t(nvars) : 1, cs = h.order == 0 ? 1 : ptrdiff_t(n);
+  std::vector<int32_t> scratch(scratch_words(nvars));
+  std::vector<uint8_t> plain;
+  size_t pos = kHeaderBytes;
+  for (size_t r0 = 0; r0 < n; r0 += h.chunk_rows) {
+    const size_t rows = std::min(size_t(h.chunk_rows), n - r0);
+    if (len - pos < kChunkHeaderBytes) fail("truncated chunk header");
+    const uint8_t mode = buf[pos];
+    if (mode > 1 || buf[pos + 1] || buf[pos + 2] || buf[pos + 3]) fail("invalid chunk mode");
+    const size_t blen = get<uint32_t>(buf + pos + 4), plen = get<uint32_t>(buf + pos + 8);
+    pos += kChunkHeaderBytes;
+    if (blen > len - pos) fail("chunk longer than the buffer (truncated?)");
+    if (plen > max_packed_bytes(rows, nvars, bits)) fail("chunk claims an impossible size");
+    const uint8_t* src = buf + pos;
+    size_t readable = len - pos;
+    if (mode == 0) {
+      if (blen != plen) fail("stored chunk length mismatch");
+    } else {
+      if (plain.size() < plen + 16) plain.resize(plen + 16);
+      if (const char* err = huffman_decode(src, blen, plain.data(), plen)) fail(err);
+      src = plain.data();
+      readable = plain.size();
+    }
+    View v{rows, nvars, rs, cs};
+    if (const char* err = decode_chunk(src, plen, readable, out + r0 * size_t(rs) * isz, bits, v, h.forecaster,
+                                       scratch.data()))
+      fail(err);
+    pos += blen;
+  }
+  if (pos != len) fail("trailing bytes after the last chunk");
+  if (checksum(out, out_len) != h.checksum) fail("checksum mismatch (data corrupted)");
+}
+
+}  // namespace sprintz
+}  // namespace tenfold

@@ -1,0 +1,81 @@
+// Sprintz: lossless compression of 8/16-bit integer time series (Blalock et al., 2018), our format.
+//
+// Stream (all integers little-endian):
+//   header (40 bytes): "TFSZ", u8 version=1, u8 dtype (0 int8, 1 uint8, 2 int16, 3 uint16),
+//     u8 ndim (1|2), u8 order (0 C, 1 F), u8 forecaster (0 delta, 1 FIRE), u8 flags (bit0: entropy
+//     requested), u16 reserved=0, u32 chunk_rows (multiple of 16), u64 n, u64 nvars,
+//     u32 checksum of the decoded array's bytes in memory order, u32 reserved=0.
+//   ceil(n / chunk_rows) chunks, each: u8 mode (0 packed, 1 Huffman-coded packed), 3 zero bytes,
+//     u32 stored length, u32 packed length, then the stored bytes.
+// A chunk's packed stream covers `rows` rows of the (n, nvars) matrix; forecaster state starts at
+// zero in every chunk. Rows go in superblocks of 16 = two blocks of 8 rows:
+//   nvars header bytes: var v's low nibble = width code of block 0, high nibble = block 1
+//     (code w < 15 means w bits; 15 means 16 bits; 8-bit data allows 0..8);
+//   if every header byte is zero: a LEB128 count k of further all-zero superblocks (the run is 1+k);
+//   else block 0 then block 1, each: for every var, 8 zigzagged residuals bit-packed LSB-first in
+//     exactly `width` bytes (value i occupies bits [i*width, (i+1)*width)).
+// The last rows % 16 rows of a chunk are stored raw, row-major, little-endian.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+namespace tenfold {
+namespace sprintz {
+
+constexpr int kForecastDelta = 0;
+constexpr int kForecastFire = 1;
+
+// Geometry of one chunk: element (r, v) lives at base[r * rs + v * cs].
+struct View {
+  size_t rows, nvars;
+  ptrdiff_t rs, cs;
+};
+
+// Per-call scratch, sized by scratch_words(nvars): forecaster state and a 16 x nvars tile.
+size_t scratch_words(size_t nvars);
+
+// Worst-case packed size of a chunk of `rows` rows.
+size_t max_packed_bytes(size_t rows, size_t nvars, int bits);
+
+#define TENFOLD_SPRINTZ_KERNELS                                                                   \
+  size_t encode8(const uint8_t* x, const View& v, int forecaster, uint8_t* dst, int32_t* scratch);  \
+  size_t encode16(const uint16_t* x, const View& v, int forecaster, uint8_t* dst, int32_t* scratch); \
+  /* src[0, len) is the packed stream; bytes up to src + readable may be read (readable >= len). */ \
+  /* Returns nullptr on success or a static error message. */                                     \
+  const char* decode8(const uint8_t* src, size_t len, size_t readable, uint8_t* out, const View& v, \
+                      int forecaster, int32_t* scratch);                                           \
+  const char* decode16(const uint8_t* src, size_t len, size_t readable, uint16_t* out, const View& v, \
+                       int forecaster, int32_t* scratch);                                          \
+  uint32_t checksum(const uint8_t* data, size_t len);
+
+namespace scalar { TENFOLD_SPRINTZ_KERNELS }
+namespace avx2 { TENFOLD_SPRINTZ_KERNELS }
+#undef TENFOLD_SPRINTZ_KERNELS
+
+// Huffman stage (huffman.cpp). encode returns 0 when coding would not save at least ~2%.
+size_t huffman_encode(const uint8_t* src, size_t n, uint8_t* dst, size_t cap);
+const char* huffman_decode(const uint8_t* src, size_t len, uint8_t* dst, size_t n);
+size_t huffman_max_bytes(size_t n);
+
+struct Header {
+  int dtype, ndim, order, forecaster, flags;
+  uint32_t chunk_rows, checksum;
+  uint64_t n, nvars;
+};
+constexpr size_t kHeaderBytes = 40;
+constexpr size_t kChunkHeaderBytes = 12;
+
+int dtype_bits(int dtype);
+// Parses and validates the header; throws std::invalid_argument.
+Header parse_header(const uint8_t* buf, size_t len);
+
+// data: the array's bytes in memory order (C: row-major, F: column-major).
+std::vector<uint8_t> compress(const uint8_t* data, int dtype, size_t n, size_t nvars, int ndim, int order,
+                              int forecaster, bool entropy, size_t chunk_rows);
+// out must hold n * nvars * itemsize bytes of the parsed header. Throws std::invalid_argument.
+void decompress(const uint8_t* buf, size_t len, uint8_t* out, size_t out_len);
+uint32_t checksum(const uint8_t* data, size_t len);
+
+}  // namespace sprintz
+}  // namespace tenfold

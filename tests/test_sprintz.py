@@ -1,0 +1,235 @@
+"""Sprintz: bit-exact round trips, SIMD paths against scalar, hostile input, API errors."""
+
+import os
+
+import numpy as np
+import pytest
+
+import tenfold
+from tenfold import _core, sprintz
+
+hyp = pytest.importorskip("hypothesis")
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+DTYPES = [np.int8, np.uint8, np.int16, np.uint16]
+PATTERNS = ["constant", "ramp", "random", "extreme", "walk", "smooth", "sparse"]
+
+
+def make(dtype, n, nvars, pattern, seed):
+    rng = np.random.default_rng(seed)
+    info = np.iinfo(dtype)
+    shape = (n,) if nvars is None else (n, nvars)
+    if pattern == "constant":
+        x = np.full(shape, rng.integers(info.min, info.max + 1), dtype=np.int64)
+    elif pattern == "ramp":
+        x = np.arange(n, dtype=np.int64).reshape(-1, *([1] if nvars else [])) * rng.integers(-5, 6) + np.zeros(shape, np.int64)
+    elif pattern == "random":
+        x = rng.integers(info.min, info.max + 1, size=shape)
+    elif pattern == "extreme":
+        x = rng.choice([info.min, info.max, 0, info.min + 1, info.max - 1], size=shape)
+    elif pattern == "walk":
+        x = np.cumsum(rng.integers(-3, 4, size=shape), axis=0)
+    elif pattern == "smooth":
+        t = np.arange(n).reshape(-1, *([1] if nvars else []))
+        x = np.rint(0.4 * (info.max - info.min) * np.sin(t / rng.uniform(3, 80) + rng.uniform(0, 6, size=shape[1:])))
+        x = x + rng.integers(-2, 3, size=shape)
+    else:
+        x = np.where(rng.random(shape) < 0.02, rng.integers(info.min, info.max + 1, size=shape), 0)
+    # wrap into the dtype's range the way the hardware would
+    return (np.asarray(x, dtype=np.int64) % (1 << (8 * np.dtype(dtype).itemsize))).astype(np.uint64).astype(dtype)
+
+
+def roundtrip(x, forecaster, entropy):
+    buf = sprintz.compress(x, forecaster=forecaster, entropy=entropy)
+    y = sprintz.decompress(buf)
+    assert y.dtype == x.dtype and y.shape == x.shape
+    assert np.array_equal(y, x)
+    if x.ndim == 2 and x.shape[0] > 1 and x.shape[1] > 1:
+        assert y.flags.f_contiguous == x.flags.f_contiguous
+    return buf
+
+
+@settings(max_examples=int(os.environ.get("TENFOLD_FUZZ_EXAMPLES", "60")))
+@given(
+    dtype=st.sampled_from(DTYPES),
+    n=st.integers(0, 1000),
+    nvars=st.sampled_from([None, 1, 2, 3, 7, 16, 33]),
+    pattern=st.sampled_from(PATTERNS),
+    order=st.sampled_from("CF"),
+    forecaster=st.sampled_from(["delta", "fire"]),
+    entropy=st.booleans(),
+    seed=st.integers(0, 2**31),
+)
+def test_roundtrip_hypothesis(dtype, n, nvars, pattern, order, forecaster, entropy, seed):
+    x = make(dtype, n, nvars, pattern, seed)
+    x = np.asfortranarray(x) if order == "F" else x
+    for isa_name in tenfold.supported_isas():
+        with tenfold.use_isa(isa_name):
+            roundtrip(x, forecaster, entropy)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("nvars", [None, 5, 64])
+def test_large_roundtrip_and_simd_equals_scalar(dtype, nvars):
+    n = 400_000 if nvars is None else 30_000
+    x = make(dtype, n, nvars, "smooth", 1)
+    for forecaster in ("delta", "fire"):
+        bufs = {}
+        for isa_name in tenfold.supported_isas():
+            with tenfold.use_isa(isa_name):
+                bufs[isa_name] = roundtrip(x, forecaster, True)
+                roundtrip(np.asfortranarray(x), forecaster, False)
+        # every ISA writes the same bytes
+        assert len(set(bufs.values())) == 1
+
+
+def test_compresses_structured_data():
+    t = np.arange(100_000)
+    x = (2000 * np.sin(t / 200) + np.random.default_rng(0).normal(0, 2, t.size)).astype(np.int16)
+    assert len(sprintz.compress(x)) < x.nbytes / 2.5
+    z = np.zeros((50_000, 4), np.uint8)
+    assert len(sprintz.compress(z, entropy=False)) < 300  # zero runs collapse to counts
+    # FIRE learns a ramp (constant delta) exactly: residuals go to zero
+    ramp = (np.arange(200_000) * 3).astype(np.uint16)
+    assert len(sprintz.compress(ramp, forecaster="fire")) < len(sprintz.compress(ramp, forecaster="delta")) / 4
+
+
+def test_noncontiguous_and_byteorder():
+    x = make(np.int16, 500, 6, "walk", 3)
+    roundtrip(x[::2, 1::2], "fire", True)
+    y = x.astype(">i2")
+    assert np.array_equal(sprintz.decompress(sprintz.compress(y)), x)
+    assert np.array_equal(sprintz.decompress(bytearray(sprintz.compress(x))), x)
+    assert np.array_equal(sprintz.decompress(np.frombuffer(sprintz.compress(x), np.uint8)), x)
+
+
+def test_info():
+    x = np.asfortranarray(make(np.uint16, 100, 3, "walk", 0))
+    meta = sprintz.info(sprintz.compress(x, forecaster="delta", entropy=False))
+    assert meta["shape"] == (100, 3) and meta["dtype"] == np.uint16 and meta["order"] == "F"
+    assert meta["forecaster"] == "delta" and meta["entropy"] is False
+
+
+def test_bad_arguments():
+    with pytest.raises(TypeError, match="quantize"):
+        sprintz.compress(np.zeros(10, np.float32))
+    with pytest.raises(TypeError, match="int8, uint8, int16 or uint16"):
+        sprintz.compress(np.zeros(10, np.int32))
+    with pytest.raises(ValueError, match="shape"):
+        sprintz.compress(np.zeros((2, 2, 2), np.int8))
+    with pytest.raises(ValueError, match="column"):
+        sprintz.compress(np.zeros((5, 0), np.int8))
+    with pytest.raises(ValueError, match="forecaster"):
+        sprintz.compress(np.zeros(10, np.int8), forecaster="lpc")
+    with pytest.raises(TypeError, match="entropy"):
+        sprintz.compress(np.zeros(10, np.int8), entropy="yes")
+    with pytest.raises(TypeError, match="buf"):
+        sprintz.decompress("not bytes")
+    with pytest.raises(ValueError, match="bits"):
+        sprintz.quantize(np.zeros(3), bits=12)
+    with pytest.raises(ValueError, match="NaN"):
+        sprintz.quantize(np.array([0.0, np.nan]))
+
+
+def test_quantize_roundtrip():
+    x = np.random.default_rng(0).normal(size=(1000, 3)) * 50 + 7
+    for bits in (8, 16):
+        q, scale, offset = sprintz.quantize(x, bits)
+        assert q.dtype == (np.uint8 if bits == 8 else np.uint16)
+        assert np.abs(sprintz.dequantize(q, scale, offset) - x).max() <= scale / 2 * (1 + 1e-9)
+        assert np.array_equal(sprintz.decompress(sprintz.compress(q)), q)
+    q, scale, offset = sprintz.quantize(np.full(4, 3.0))
+    assert np.array_equal(sprintz.dequantize(q, scale, offset), np.full(4, 3.0))
+
+
+def test_checksum_paths_agree():
+    rng = np.random.default_rng(0)
+    for n in [0, 1, 3, 63, 64, 65, 1000, 4099]:
+        data = rng.integers(0, 256, n, dtype=np.uint8)
+        values = set()
+        for isa_name in tenfold.supported_isas():
+            with tenfold.use_isa(isa_name):
+                values.add(_core.sprintz_checksum(data))
+        assert len(values) == 1
+
+
+# ------------------------------------------------------------------ hostile input
+def _streams():
+    rng = np.random.default_rng(5)
+    out = []
+    for dtype, nvars, fc, ent in [(np.int16, None, "fire", True), (np.uint8, 4, "delta", True),
+                                  (np.int8, 3, "fire", False), (np.uint16, 2, "delta", False)]:
+        x = make(dtype, 700, nvars, "smooth", int(rng.integers(1 << 30)))
+        x[300:500] = x[300]  # a zero run
+        out.append((x, sprintz.compress(x, forecaster=fc, entropy=ent)))
+    big = make(np.int16, 5000, None, "walk", 9)
+    out.append((big, sprintz.compress(big, forecaster="fire", entropy=True)))
+    return out
+
+
+def _must_reject_or_match(buf, x):
+    try:
+        y = sprintz.decompress(buf)
+    except ValueError:
+        return
+    # a change that does not alter the data (e.g. the informational entropy flag) may decode
+    assert np.array_equal(y, x) and y.dtype == x.dtype
+
+
+def fuzz_streams(n_mutations, seed):
+    rng = np.random.default_rng(seed)
+    for x, buf in _streams():
+        assert np.array_equal(sprintz.decompress(buf), x)
+        for cut in sorted(set(rng.integers(0, len(buf), size=min(len(buf), n_mutations)).tolist()) | {0, 39, 40, 52}):
+            with pytest.raises(ValueError):
+                sprintz.decompress(buf[:cut])
+        with pytest.raises(ValueError):
+            sprintz.decompress(buf + b"\x00")
+        for _ in range(n_mutations):
+            b = bytearray(buf)
+            for _ in range(int(rng.integers(1, 4))):
+                pos = int(rng.integers(len(b)))
+                if rng.random() < 0.7:
+                    b[pos] ^= 1 << int(rng.integers(8))
+                else:
+                    b[pos] = int(rng.integers(256))
+            _must_reject_or_match(bytes(b), x)
+        for _ in range(n_mutations // 4):
+            junk = rng.integers(0, 256, int(rng.integers(0, 400)), dtype=np.uint8).tobytes()
+            with pytest.raises(ValueError):
+                sprintz.decompress(junk)
+            # a valid header followed by junk
+            _must_reject_or_match(buf[:40] + junk, x)
+
+
+def test_hostile_buffers(isa):
+    fuzz_streams(150, seed=hash(isa) & 0xFFFF)
+
+
+def test_hostile_headers():
+    x = make(np.int16, 100, 2, "walk", 0)
+    buf = bytearray(sprintz.compress(x))
+    for pos, val, msg in [(0, ord("X"), "magic"), (4, 2, "version"), (5, 9, "dtype"), (6, 3, "ndim"),
+                          (7, 2, "order"), (8, 5, "forecaster"), (10, 1, "reserved")]:
+        b = bytearray(buf)
+        b[pos] = val
+        with pytest.raises(ValueError, match=msg):
+            sprintz.decompress(bytes(b))
+    b = bytearray(buf)
+    b[16:24] = (1 << 60).to_bytes(8, "little")  # absurd n: refused before allocating
+    with pytest.raises(ValueError):
+        sprintz.decompress(bytes(b))
+    b = bytearray(buf)
+    b[24:32] = (1 << 39).to_bytes(8, "little")  # absurd nvars
+    with pytest.raises(ValueError):
+        sprintz.decompress(bytes(b))
+
+
+@pytest.mark.fuzz
+@pytest.mark.skipif(not os.environ.get("TENFOLD_FUZZ_EXAMPLES"), reason="long fuzz run: make fuzz")
+def test_hostile_buffers_long():
+    n = int(os.environ.get("TENFOLD_FUZZ_EXAMPLES", "2000"))
+    for isa_name in tenfold.supported_isas():
+        with tenfold.use_isa(isa_name):
+            fuzz_streams(n, seed=n)
