@@ -10,7 +10,7 @@ SOURCES := $(shell find cpp src -name '*.cpp' -o -name '*.hpp' -o -name '*.py') 
 
 $(VENV)/.deps: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(PIP) install "scikit-build-core>=0.10" "nanobind>=2.4" "numpy>=1.24" "pytest>=7" "hypothesis>=6"
+	$(PIP) install "scikit-build-core>=0.10" "nanobind>=2.4" "numpy>=1.24" "pytest>=7" "hypothesis>=6" "torch==2.13.0"
 	touch $@
 
 $(VENV)/.built: $(VENV)/.deps $(SOURCES)
@@ -26,11 +26,12 @@ test: install
 	$(PY) -m pytest -q tests
 
 $(VENV)/.bench: $(VENV)/.deps
-	$(PIP) install "faiss-cpu>=1.8" "threadpoolctl>=3" "matplotlib>=3.7"
+	$(PIP) install "faiss-cpu>=1.8" "threadpoolctl>=3" "matplotlib>=3.7" "scikit-learn>=1.3"
 	touch $@
 
 bench: install $(VENV)/.bench
 	$(PY) benchmarks/bench_bolt.py
+	$(PY) benchmarks/bench_maddness.py
 
 fuzz: install
 	TENFOLD_FUZZ_EXAMPLES=20000 $(PY) -m pytest -q tests -m fuzz

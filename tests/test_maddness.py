@@ -193,3 +193,11 @@ def test_bad_inputs(data, fitted):
         amm.matmul_codes(np.zeros((3, 5), dtype=np.uint8))
     with pytest.raises(ValueError, match="bias"):
         amm.set_B(B, bias=np.zeros(3))
+
+
+def test_docstring_examples():
+    import doctest
+
+    import tenfold.maddness
+
+    assert doctest.testmod(tenfold.maddness).failed == 0

