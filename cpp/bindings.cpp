@@ -196,8 +196,11 @@ NB_MODULE(_core, m) {
         require(blocked.shape(0) >= blocked_bytes(n, C / 2), "blocked buffer too small");
         require(mul.shape(0) == M && add.shape(0) == M, "mul and add must have M entries");
         require(log2g >= 0 && log2g <= 4 && C % (size_t(1) << log2g) == 0, "bad averaging group size");
-        // Column-major (n, M): returned as the transpose of an (M, n) C-ordered buffer.
-        auto out = new_array<float>({M, n});
+        // Column-major (n, M): returned as the transpose of an (M, n) C-ordered buffer. Not
+        // zero-initialized: the kernel writes every element.
+        float* data = new float[M * n > 0 ? M * n : 1];
+        nb::capsule owner(data, [](void* p) noexcept { delete[] static_cast<float*>(p); });
+        Out<float> out(data, {M, n}, owner);
         {
           nb::gil_scoped_release release;
           tenfold::maddness::ScanModel s{luts.data(), mul.data(), add.data(), static_cast<int>(C),

@@ -97,6 +97,7 @@ def test_simd_paths_equal_scalar(data, fitted, aggregate, isa):
     for n in (1, 5, 31, 32, 33, 97, 1000):
         A = A_test[rng.choice(len(A_test), n)] * np.float32(rng.uniform(0.5, 3))
         A[0, :] = 1e30  # far outside the quantization range: clamped
+        A[-1, ::2] = -1e30
         variants = [A, np.asfortranarray(A), A_test[:2 * n:2] if 2 * n <= len(A_test) else A, A[:, ::1][::-1]]
         for X in variants:
             got_c, got = amm.encode(X), amm.matmul(X)

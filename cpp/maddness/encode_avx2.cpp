@@ -20,7 +20,7 @@ namespace avx2 {
 namespace {
 
 struct Consts {
-  __m256 lo = _mm256_set1_ps(-128.0f), hi = _mm256_set1_ps(127.0f), zero = _mm256_setzero_ps();
+  __m256 hi = _mm256_set1_ps(127.0f), zero = _mm256_setzero_ps();
 };
 
 // 32 rows of column `col` (row stride 1) -> 32 signed bytes in the packed row order.
@@ -34,8 +34,8 @@ inline __m256i quantize32(const float* col, ptrdiff_t rs, const __m256i& gidx, _
     else
       a = _mm256_i32gather_ps(col + 8 * t * rs, gidx, 4);
     probe = _mm256_fmadd_ps(a, k.zero, probe);
-    __m256 u = _mm256_mul_ps(_mm256_sub_ps(a, off), scale);
-    u = _mm256_min_ps(_mm256_max_ps(u, k.lo), k.hi);
+    // Only the upper clamp is needed: below -2^31 cvtps gives INT_MIN, and packs saturate.
+    const __m256 u = _mm256_min_ps(_mm256_mul_ps(_mm256_sub_ps(a, off), scale), k.hi);
     q[t] = _mm256_cvtps_epi32(u);
   }
   const __m256i p01 = _mm256_packs_epi32(q[0], q[1]);
@@ -62,8 +62,8 @@ inline __m256i tree_codes(const EncodeModel& m, int c, const float* A, ptrdiff_t
 // Scalar tail for the rows of a partial last block (same arithmetic as the scalar path).
 inline int quantize1(float a, float offset, float scale) {
   float u = (a - offset) * scale;
-  u = u > -128.0f ? u : -128.0f;
-  u = u < 127.0f ? u : 127.0f;
+  u = u < 127.0f ? u : 127.0f;    // NaN -> 127, like min_ps(u, 127)
+  u = u > -128.0f ? u : -128.0f;  // the SIMD path gets this from cvtps + saturating packs
   return static_cast<int>(std::nearbyint(u));
 }
 

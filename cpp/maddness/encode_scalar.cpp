@@ -9,12 +9,12 @@ namespace maddness {
 namespace scalar {
 
 namespace {
-// Same operations, order and NaN behaviour as the SIMD paths (max_ps/min_ps pick the second
-// operand when the first is NaN), so every path yields identical codes.
+// Same results as the SIMD paths, NaN included (min_ps picks its second operand on NaN), so
+// every path yields identical codes.
 inline int quantize(float a, float offset, float scale) {
   float u = (a - offset) * scale;
-  u = u > -128.0f ? u : -128.0f;
-  u = u < 127.0f ? u : 127.0f;
+  u = u < 127.0f ? u : 127.0f;    // NaN -> 127, like min_ps(u, 127)
+  u = u > -128.0f ? u : -128.0f;  // the SIMD path gets this from cvtps + saturating packs
   return static_cast<int>(std::nearbyint(u));
 }
 
