@@ -114,6 +114,31 @@ def _one_hot(codes: np.ndarray) -> np.ndarray:
     return G
 
 
+def _tables(T: np.ndarray, bias: np.ndarray, aggregate: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """Quantize float tables T (m, C, 16) to uint8 LUTs plus the per-column dequantization.
+
+    Offset per (column, codebook), one scale per output column. Returns (luts, mul, add, log2g)
+    such that the scan kernel's ``fma(float(s), mul, add)`` estimates ``sum_c T[m, c, code_c] + bias``.
+    """
+    C = T.shape[1]
+    off = T.min(axis=2)                                        # (m, C)
+    width = (T.max(axis=2) - off).max(axis=1)                  # (m,)
+    scale = np.where(width > 0, 255.0 / np.where(width > 0, width, 1.0), 1.0)
+    luts = np.rint((T - off[:, :, None]) * scale[:, None, None]).clip(0, 255).astype(np.uint8)
+    add = off.sum(axis=1) + bias
+    if aggregate == "exact":
+        log2g = 0
+        mul = 1.0 / scale
+    else:
+        log2g = min(4, (C & -C).bit_length() - 1)              # largest power of two <= 16 dividing C
+        g, ngroups = 1 << log2g, C >> log2g
+        # Each rounding average adds 1/4 on average; a tree of L levels: 1/4 * (2 - 2^(1-L)).
+        beta = 0.25 * (2.0 - 2.0 ** (1 - log2g))
+        mul = g / scale
+        add = add - ngroups * g * beta / scale
+    return np.ascontiguousarray(luts), mul.astype(np.float32), add.astype(np.float32), int(log2g)
+
+
 def _ridge(GtG: np.ndarray, GtA: np.ndarray, lam: float) -> np.ndarray:
     k = GtG.shape[0]
     return np.linalg.solve(GtG + lam * np.eye(k), GtA)
@@ -302,22 +327,8 @@ class Maddness:
             if not np.isfinite(b).all():
                 raise ValueError("bias contains NaN or infinite values")
         C = self.ncodebooks
-        T = np.einsum("ckd,dm->mck", self.prototypes_.astype(np.float64), Bf.astype(np.float64))  # (m, C, 16)
-        off = T.min(axis=2)                                        # (m, C)
-        width = (T.max(axis=2) - off).max(axis=1)                  # (m,)
-        scale = np.where(width > 0, 255.0 / np.where(width > 0, width, 1.0), 1.0)
-        luts = np.rint((T - off[:, :, None]) * scale[:, None, None]).clip(0, 255).astype(np.uint8)
-        add = off.sum(axis=1) + b
-        if self.aggregate == "exact":
-            log2g = 0
-            mul = 1.0 / scale
-        else:
-            log2g = min(4, (C & -C).bit_length() - 1)              # largest power of two <= 16 dividing C
-            g, ngroups = 1 << log2g, C >> log2g
-            # Each rounding average adds 1/4 on average; a tree of L levels: 1/4 * (2 - 2^(1-L)).
-            beta = 0.25 * (2.0 - 2.0 ** (1 - log2g))
-            mul = g / scale
-            add = add - ngroups * g * beta / scale
+        T = (self.prototypes_.reshape(16 * C, -1) @ Bf).reshape(C, 16, m).transpose(2, 0, 1).astype(np.float64)
+        luts, mul, add, log2g = _tables(T, b, self.aggregate)
         self.luts_ = np.ascontiguousarray(luts)
         self.mul_ = mul.astype(np.float32)
         self.add_ = add.astype(np.float32)
