@@ -11,6 +11,7 @@
 #include <string>
 
 #include "bolt/bolt.hpp"
+#include "maddness/maddness.hpp"
 #include "common/checks.hpp"
 #include "common/isa.hpp"
 #include "sprintz/sprintz.hpp"
@@ -217,4 +218,60 @@ NB_MODULE(_core, m) {
         return tenfold::sprintz::checksum(data.data(), data.shape(0));
       },
       "data"_a.noconvert());
+  // ---------------------------------------------------------------- maddness
+  m.def(
+      "maddness_encode",
+      [](nb::ndarray<const float, nb::ndim<2>, nb::device::cpu> A, In<int64_t, nb::ndim<2>> dims,
+         In<float, nb::ndim<2>> offsets, In<float, nb::ndim<2>> scales, In<int8_t, nb::ndim<3>> thresholds,
+         int n_threads) {
+        const size_t n = A.shape(0), d = A.shape(1), C = dims.shape(0);
+        require(C >= 2 && C % 2 == 0 && C <= 256, "ncodebooks must be even and in [2, 256]");
+        require(dims.shape(1) == 4 && offsets.shape(0) == C && offsets.shape(1) == 4 && scales.shape(0) == C &&
+                    scales.shape(1) == 4 && thresholds.shape(0) == C && thresholds.shape(1) == 4 &&
+                    thresholds.shape(2) == 16,
+                "split tables must have shapes (C, 4) and thresholds (C, 4, 16)");
+        for (size_t i = 0; i < 4 * C; ++i)
+          require(dims.data()[i] >= 0 && static_cast<size_t>(dims.data()[i]) < d, "split dimension out of range");
+        const ptrdiff_t rs = static_cast<ptrdiff_t>(A.stride(0)), cs = static_cast<ptrdiff_t>(A.stride(1));
+        const ptrdiff_t lim = ptrdiff_t(1) << 25;
+        require(rs > -lim && rs < lim, "row stride of A too large; pass a contiguous array");
+        const size_t nblocks = (n + tenfold::maddness::kBlockRows - 1) / tenfold::maddness::kBlockRows;
+        auto out = new_array<uint8_t>({nblocks * tenfold::maddness::kBlockRows * (C / 2)});
+        tenfold::maddness::EncodeModel model{dims.data(), offsets.data(), scales.data(), thresholds.data(),
+                                             static_cast<int>(C)};
+        bool ok;
+        {
+          nb::gil_scoped_release release;
+          ok = n == 0 || tenfold::maddness::encode(model, A.data(), n, rs, cs, out.data(), n_threads);
+        }
+        return std::make_pair(out, ok);
+      },
+      "A"_a.noconvert(), "dims"_a.noconvert(), "offsets"_a.noconvert(), "scales"_a.noconvert(),
+      "thresholds"_a.noconvert(), "n_threads"_a,
+      "Blocked 4-bit codes (nblocks*32*C/2,) and False if a value read was NaN/inf.");
+
+  m.def(
+      "maddness_scan",
+      [](In<uint8_t, nb::ndim<1>> blocked, size_t n, In<uint8_t, nb::ndim<3>> luts, In<float, nb::ndim<1>> mul,
+         In<float, nb::ndim<1>> add, int log2g, int n_threads) {
+        const size_t M = luts.shape(0), C = luts.shape(1);
+        require(C >= 2 && C % 2 == 0 && C <= 256 && luts.shape(2) == 16, "luts must have shape (M, C, 16), C even <= 256");
+        require(blocked.shape(0) >= blocked_bytes(n, C / 2), "blocked buffer too small");
+        require(mul.shape(0) == M && add.shape(0) == M, "mul and add must have M entries");
+        require(log2g >= 0 && log2g <= 4 && C % (size_t(1) << log2g) == 0, "bad averaging group size");
+        // Column-major (n, M): returned as the transpose of an (M, n) C-ordered buffer. Not
+        // zero-initialized: the kernel writes every element.
+        float* data = new float[M * n > 0 ? M * n : 1];
+        nb::capsule owner(data, [](void* p) noexcept { delete[] static_cast<float*>(p); });
+        Out<float> out(data, {M, n}, owner);
+        {
+          nb::gil_scoped_release release;
+          tenfold::maddness::ScanModel s{luts.data(), mul.data(), add.data(), static_cast<int>(C),
+                                         static_cast<int>(M), log2g};
+          if (n > 0 && M > 0) tenfold::maddness::scan(s, blocked.data(), n, out.data(), n, n_threads);
+        }
+        return out;
+      },
+      "blocked"_a.noconvert(), "n"_a, "luts"_a.noconvert(), "mul"_a.noconvert(), "add"_a.noconvert(),
+      "log2g"_a, "n_threads"_a, "Dequantized products, shape (M, n) float32 (transpose for (n, M)).");
 }

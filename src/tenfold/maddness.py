@@ -1,0 +1,454 @@
+"""MADDNESS: approximate matrix products with hash trees and lookup tables (Blalock & Guttag, ICML'21).
+
+Each of ``ncodebooks`` codebooks is a balanced binary tree of 4 levels (16 leaves). Every node of
+one level splits on the same input dimension, so encoding a row costs 4 comparisons per codebook
+and no arithmetic on the whole row: only the ``4 * ncodebooks`` split columns of A are read. A
+row's codes select one learned prototype per codebook; the prototypes times B are precomputed into
+16-entry uint8 tables, so ``A @ B`` becomes ``ncodebooks`` table look-ups per output entry.
+
+Learning (numpy, deterministic):
+
+- the split values are quantized to signed bytes with an offset/scale per input dimension
+  (fitted on the training rows' 0.1-99.9 percentiles), so the encoder compares bytes;
+- codebook by codebook, on the running residual of A: at each level the candidate dimensions
+  are the ``n_candidates`` with the largest summed squared error over the level's nodes; for each
+  candidate every node's threshold comes from an exact scan of the cumulative SSE over the 256
+  byte values; the candidate with the lowest total SSE wins; leaf means become prototypes and
+  are subtracted from the residual;
+- the prototypes of all codebooks are then refitted jointly by ridge regression of A on the
+  one-hot codes (closed form); ``lam="auto"`` picks the ridge penalty on a held-out fifth of the
+  training rows by the error of the product itself.
+
+Tables: the prototypes times B, quantized to uint8 with an offset per (codebook, output column)
+and one scale per output column. Aggregation (``aggregate``): ``"exact"`` sums the bytes in
+uint16; ``"average"`` (the paper's) combines groups of up to 16 codebooks with a tree of rounding
+byte averages (faster, a little less accurate; the rounding bias is removed in expectation).
+"""
+
+from __future__ import annotations
+
+import numbers
+from typing import Any, Union
+
+import numpy as np
+
+from . import _core, _io
+from ._checks import as_float_matrix, check_choice, check_fitted, check_int
+from ._runtime import resolve_threads
+
+__all__ = ["Maddness"]
+
+_LEVELS = 4
+_BLOCK = 32
+_MIN_ROWS = 64
+_AGGREGATES = ("average", "exact")
+_LAM_GRID = (1e-2, 1e-1, 1.0, 10.0, 100.0, 1e3, 1e4)
+
+
+def _quant_params(A: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-dimension (offset, scale): q = rint(clip((a - offset) * scale, -128, 127))."""
+    lo, hi = np.percentile(A, [0.1, 99.9], axis=0)
+    width = hi - lo
+    scale = np.where(width > 0, 255.0 / np.where(width > 0, width, 1.0), 1.0).astype(np.float32)
+    offset = (lo + 128.0 / scale).astype(np.float32)
+    return offset, scale
+
+
+def _quantize(a: np.ndarray, offset: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    """Exactly the encoder's arithmetic (float32 sub, mul, clamp, round half to even)."""
+    u = (a.astype(np.float32, copy=False) - offset) * scale
+    return np.rint(np.clip(u, np.float32(-128), np.float32(127))).astype(np.int8)
+
+
+def _best_splits(q: np.ndarray, node: np.ndarray, nnodes: int, R: np.ndarray, R2: np.ndarray):
+    """Best byte threshold per node for one split column, by an exact cumulative-SSE scan.
+
+    q: (n,) int8 split values; node: (n,) node of each row; R: (n, d) residual; R2: (n,) squared
+    row norms. Returns (total SSE after the split, thresholds (nnodes,) int8); a row goes right
+    iff q > threshold.
+    """
+    key = node.astype(np.int64) * 256 + (q.astype(np.int64) + 128)
+    order = np.argsort(key, kind="stable")
+    ks = key[order]
+    starts = np.flatnonzero(np.r_[True, ks[1:] != ks[:-1]])
+    ukeys = ks[starts]
+    S1 = np.add.reduceat(R[order], starts, axis=0)
+    SQ = np.add.reduceat(R2[order], starts)
+    cnt = np.diff(np.r_[starts, len(ks)]).astype(np.float64)
+    bnode = ukeys // 256
+    bval = ukeys % 256 - 128
+    cS1 = np.cumsum(S1, axis=0)
+    cSQ = np.cumsum(SQ)
+    cN = np.cumsum(cnt)
+    # Cumulative values just before each node's first bin.
+    first = np.flatnonzero(np.r_[True, bnode[1:] != bnode[:-1]])
+    last = np.r_[first[1:], len(bnode)] - 1
+    run = np.repeat(np.arange(len(first)), np.diff(np.r_[first, len(bnode)]))
+    zero_d = np.zeros((1, R.shape[1]))
+    base_S1 = np.vstack([zero_d, cS1])[first][run]
+    base_SQ = np.r_[0.0, cSQ][first][run]
+    base_N = np.r_[0.0, cN][first][run]
+    lS1 = cS1 - base_S1
+    lSQ = cSQ - base_SQ
+    lN = cN - base_N
+    tS1 = cS1[last][run] - base_S1
+    tSQ = cSQ[last][run] - base_SQ
+    tN = cN[last][run] - base_N
+    rS1, rSQ, rN = tS1 - lS1, tSQ - lSQ, tN - lN
+    left = lSQ - np.einsum("ij,ij->i", lS1, lS1) / lN
+    right = np.where(rN > 0, rSQ - np.einsum("ij,ij->i", rS1, rS1) / np.maximum(rN, 1), 0.0)
+    loss = left + right
+    thresholds = np.full(nnodes, 127, dtype=np.int8)
+    total = 0.0
+    for f, l in zip(first, last):
+        u = f + int(np.argmin(loss[f:l + 1]))
+        total += float(loss[u])
+        thresholds[bnode[f]] = bval[u] if u < l else 127  # the last bin means "no split"
+    return total, thresholds
+
+
+def _one_hot(codes: np.ndarray) -> np.ndarray:
+    n, C = codes.shape
+    G = np.zeros((n, 16 * C), dtype=np.float32)
+    G[np.arange(n)[:, None], codes.astype(np.int64) + 16 * np.arange(C)] = 1.0
+    return G
+
+
+def _tables(T: np.ndarray, bias: np.ndarray, aggregate: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """Quantize float tables T (m, C, 16) to uint8 LUTs plus the per-column dequantization.
+
+    Offset per (column, codebook), one scale per output column. Returns (luts, mul, add, log2g)
+    such that the scan kernel's ``fma(float(s), mul, add)`` estimates ``sum_c T[m, c, code_c] + bias``.
+    """
+    C = T.shape[1]
+    off = T.min(axis=2)                                        # (m, C)
+    width = (T.max(axis=2) - off).max(axis=1)                  # (m,)
+    scale = np.where(width > 0, 255.0 / np.where(width > 0, width, 1.0), 1.0)
+    luts = np.rint((T - off[:, :, None]) * scale[:, None, None]).clip(0, 255).astype(np.uint8)
+    add = off.sum(axis=1) + bias
+    if aggregate == "exact":
+        log2g = 0
+        mul = 1.0 / scale
+    else:
+        log2g = min(4, (C & -C).bit_length() - 1)              # largest power of two <= 16 dividing C
+        g, ngroups = 1 << log2g, C >> log2g
+        # Each rounding average adds 1/4 on average; a tree of L levels: 1/4 * (2 - 2^(1-L)).
+        beta = 0.25 * (2.0 - 2.0 ** (1 - log2g))
+        mul = g / scale
+        add = add - ngroups * g * beta / scale
+    return np.ascontiguousarray(luts), mul.astype(np.float32), add.astype(np.float32), int(log2g)
+
+
+def _ridge(GtG: np.ndarray, GtA: np.ndarray, lam: float) -> np.ndarray:
+    k = GtG.shape[0]
+    return np.linalg.solve(GtG + lam * np.eye(k), GtA)
+
+
+class Maddness:
+    """Approximate ``A @ B`` for a fixed B (or a few B's) and many rows A, with 4-bit codes.
+
+    Parameters
+    ----------
+    ncodebooks : even int in [2, 256]. Encoding reads ``4 * ncodebooks`` columns of A; the
+        aggregation costs ``ncodebooks`` byte look-ups per output entry. More is more accurate.
+    lam : ridge penalty for the prototypes (float >= 0), or ``"auto"`` (default) to choose it from
+        ``(0.01, ..., 1e4)`` on a held-out fifth of the training rows (a small lam overfits when
+        there are few training rows).
+    aggregate : ``"average"`` (default; the paper's tree of rounding byte averages, fastest) or
+        ``"exact"`` (exact uint16 sums of the table bytes).
+    n_candidates : split dimensions tried per tree level (the ones with the largest SSE).
+    random_state : seed for the row sample (``max_train_rows``) and the ``lam="auto"`` split.
+    max_train_rows : at most this many training rows are used (a random sample beyond it).
+    n_threads : threads for encoding and aggregation (None: TENFOLD_NUM_THREADS or all cores).
+
+    Memory layout: ``matmul`` reads A in place whatever its strides. Fortran order (contiguous
+    columns, e.g. ``np.asfortranarray(A)``) is the fast path: each split column is one
+    contiguous read. The result is a float32 (n, m) array in Fortran order.
+
+    >>> import numpy as np, tenfold
+    >>> rng = np.random.default_rng(0)
+    >>> A = (rng.normal(size=(2000, 8)) @ rng.normal(size=(8, 32))).astype(np.float32)
+    >>> B = rng.normal(size=(32, 5)).astype(np.float32)
+    >>> amm = tenfold.Maddness(ncodebooks=16).fit(A, B)
+    >>> C = amm.matmul(A)
+    >>> C.shape
+    (2000, 5)
+    >>> bool(np.linalg.norm(C - A @ B) / np.linalg.norm(A @ B) < 0.3)
+    True
+    """
+
+    def __init__(self, ncodebooks: int = 16, lam: Union[float, str] = "auto", aggregate: str = "average",
+                 n_candidates: int = 4, random_state: int = 0, max_train_rows: int = 1 << 16,
+                 n_threads: int | None = None) -> None:
+        self.ncodebooks = ncodebooks
+        self.lam = lam
+        self.aggregate = aggregate
+        self.n_candidates = n_candidates
+        self.random_state = random_state
+        self.max_train_rows = max_train_rows
+        self.n_threads = n_threads
+        self.split_dims_: np.ndarray | None = None
+
+    # ---------------------------------------------------------------- sklearn-style params
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in ("ncodebooks", "lam", "aggregate", "n_candidates",
+                                              "random_state", "max_train_rows", "n_threads")}
+
+    def set_params(self, **params: Any) -> "Maddness":
+        for k, v in params.items():
+            if k not in self.get_params():
+                raise ValueError(f"unknown parameter {k!r} for Maddness")
+            setattr(self, k, v)
+        return self
+
+    def _check_params(self) -> None:
+        C = check_int(self.ncodebooks, "ncodebooks", minimum=2, maximum=256)
+        if C % 2:
+            raise ValueError(f"ncodebooks must be even (two 4-bit codes per byte), got {C}")
+        if isinstance(self.lam, str):
+            check_choice(self.lam, "lam", ("auto",))
+        elif isinstance(self.lam, bool) or not isinstance(self.lam, numbers.Real) or not np.isfinite(self.lam) \
+                or self.lam < 0:
+            raise ValueError(f"lam must be a finite float >= 0 or 'auto', got {self.lam!r}")
+        check_choice(self.aggregate, "aggregate", _AGGREGATES)
+        check_int(self.n_candidates, "n_candidates", minimum=1)
+        check_int(self.random_state, "random_state", minimum=0)
+        check_int(self.max_train_rows, "max_train_rows", minimum=_MIN_ROWS)
+
+    # ---------------------------------------------------------------- learning
+    def fit(self, A_train: Any, B: Any, bias: Any = None) -> "Maddness":
+        """Learn the hash trees and prototypes from ``A_train`` (n, d), then tables for ``B`` (d, m).
+
+        ``bias`` (m,) is added to every output row (folded into the dequantization).
+        """
+        self._check_params()
+        nt = resolve_threads(self.n_threads)
+        A = as_float_matrix(A_train, "A_train", n_threads=nt)
+        n, d = A.shape
+        if n < _MIN_ROWS:
+            raise ValueError(f"A_train has {n} rows; MADDNESS needs at least {_MIN_ROWS} training rows "
+                             f"(16 leaves per tree), and many more for good accuracy")
+        self._check_B(B, d)  # fail before the expensive part
+        rng = np.random.default_rng(self.random_state)
+        if n > self.max_train_rows:
+            A = A[np.sort(rng.choice(n, self.max_train_rows, replace=False))]
+            n = A.shape[0]
+        C = self.ncodebooks
+        offset, scale = _quant_params(A)
+        Q = _quantize(A, offset, scale)                           # (n, d) int8
+        R = A.astype(np.float64)                                  # running residual
+        dims = np.zeros((C, _LEVELS), dtype=np.int64)
+        thresholds = np.zeros((C, _LEVELS, 16), dtype=np.int8)
+        codes = np.zeros((n, C), dtype=np.uint8)
+        greedy = np.zeros((C, 16, d))
+        k = min(self.n_candidates, d)
+        for c in range(C):
+            node = np.zeros(n, dtype=np.int64)
+            R2 = np.einsum("ij,ij->i", R, R)
+            for level in range(_LEVELS):
+                nnodes = 1 << level
+                onehot = (node[:, None] == np.arange(nnodes)).astype(np.float64)
+                counts = onehot.sum(0)
+                S1 = onehot.T @ R
+                S2 = onehot.T @ (R * R)
+                sse = (S2 - S1 ** 2 / np.maximum(counts, 1)[:, None]).sum(0)
+                cands = np.argsort(-sse, kind="stable")[:k]
+                best = None
+                for j in cands:
+                    loss, thr = _best_splits(Q[:, j], node, nnodes, R, R2)
+                    if best is None or loss < best[0]:
+                        best = (loss, int(j), thr)
+                _, j, thr = best
+                dims[c, level] = j
+                thresholds[c, level, :nnodes] = thr
+                node = 2 * node + (Q[:, j] > thr[node])
+            codes[:, c] = node
+            onehot = (node[:, None] == np.arange(16)).astype(np.float64)
+            greedy[c] = (onehot.T @ R) / np.maximum(onehot.sum(0), 1)[:, None]
+            R -= greedy[c][node]
+        self.split_dims_ = dims
+        self.offsets_ = np.ascontiguousarray(offset[dims])
+        self.scales_ = np.ascontiguousarray(scale[dims])
+        self.thresholds_ = thresholds
+        self.n_features_in_ = d
+        # Ridge refinement of all prototypes at once.
+        G = _one_hot(codes)
+        if self.lam == "auto":
+            lam = self._choose_lam(G, A, B, rng)
+        else:
+            lam = float(self.lam)
+        GtG = (G.T @ G).astype(np.float64)
+        GtA = G.T.astype(np.float64) @ A.astype(np.float64)
+        self.lam_ = lam
+        self.greedy_prototypes_ = greedy.astype(np.float32)
+        self.prototypes_ = _ridge(GtG, GtA, lam).reshape(C, 16, d).astype(np.float32)
+        self.set_B(B, bias)
+        return self
+
+    def _choose_lam(self, G: np.ndarray, A: np.ndarray, B: Any, rng: np.random.Generator) -> float:
+        n = G.shape[0]
+        Bf = np.asarray(B, dtype=np.float64)
+        perm = rng.permutation(n)
+        nval = max(n // 5, 1)
+        va, tr = perm[:nval], perm[nval:]
+        Gt = G[tr].astype(np.float64)
+        GtG, GtA = Gt.T @ Gt, Gt.T @ A[tr].astype(np.float64)
+        target = A[va].astype(np.float64) @ Bf
+        Gv = G[va].astype(np.float64)
+        errs = [np.linalg.norm(Gv @ (_ridge(GtG, GtA, lam) @ Bf) - target) for lam in _LAM_GRID]
+        return float(_LAM_GRID[int(np.argmin(errs))])
+
+    def _check_B(self, B: Any, d: int) -> np.ndarray:
+        Bf = as_float_matrix(B, "B")
+        if Bf.shape[0] != d:
+            raise ValueError(f"B must have {d} rows to multiply A with {d} columns, got shape {Bf.shape}")
+        return Bf
+
+    def set_B(self, B: Any, bias: Any = None) -> "Maddness":
+        """Rebuild the lookup tables for a new right-hand matrix B (d, m), keeping the encoder.
+
+        >>> import numpy as np, tenfold
+        >>> rng = np.random.default_rng(0)
+        >>> A = rng.normal(size=(500, 16)).astype(np.float32)
+        >>> amm = tenfold.Maddness(ncodebooks=8).fit(A, np.eye(16, 3, dtype=np.float32))
+        >>> amm.set_B(rng.normal(size=(16, 7))).matmul(A).shape
+        (500, 7)
+        """
+        check_fitted(self, "split_dims_")
+        check_choice(self.aggregate, "aggregate", _AGGREGATES)
+        Bf = self._check_B(B, self.n_features_in_)
+        m = Bf.shape[1]
+        if bias is None:
+            b = np.zeros(m)
+        else:
+            b = np.asarray(bias, dtype=np.float64).reshape(-1)
+            if b.shape != (m,):
+                raise ValueError(f"bias must have {m} entries (the columns of B), got shape {np.shape(bias)}")
+            if not np.isfinite(b).all():
+                raise ValueError("bias contains NaN or infinite values")
+        C = self.ncodebooks
+        T = (self.prototypes_.reshape(16 * C, -1) @ Bf).reshape(C, 16, m).transpose(2, 0, 1).astype(np.float64)
+        luts, mul, add, log2g = _tables(T, b, self.aggregate)
+        self.luts_ = np.ascontiguousarray(luts)
+        self.mul_ = mul.astype(np.float32)
+        self.add_ = add.astype(np.float32)
+        self.log2g_ = int(log2g)
+        self.n_outputs_ = m
+        return self
+
+    # ---------------------------------------------------------------- inference
+    def _as_input(self, A: Any) -> np.ndarray:
+        check_fitted(self, "split_dims_")
+        arr = A if isinstance(A, np.ndarray) else np.asarray(A)
+        if arr.dtype.kind not in "fiub":
+            raise TypeError(f"A must be a real numeric array, got dtype {arr.dtype}")
+        if arr.ndim != 2:
+            raise ValueError(f"A must be a 2-D array (n, d), got shape {arr.shape}")
+        if arr.shape[1] != self.n_features_in_:
+            raise ValueError(f"A has {arr.shape[1]} columns but the model was fitted on "
+                             f"{self.n_features_in_} (B has {self.n_features_in_} rows)")
+        if arr.dtype != np.float32 or any(s % 4 for s in arr.strides) or any(s < 0 for s in arr.strides) \
+                or abs(arr.strides[0]) >= (1 << 27):
+            with np.errstate(over="ignore"):
+                arr = np.asarray(arr, dtype=np.float32, order="F" if arr.flags.f_contiguous else "C")
+            if arr.strides[0] < 0 or arr.strides[1] < 0 or arr.strides[0] >= (1 << 27):
+                arr = np.ascontiguousarray(arr)
+        return arr
+
+    def _encode_blocked(self, A: np.ndarray) -> np.ndarray:
+        blocked, ok = _core.maddness_encode(A, self.split_dims_, self.offsets_, self.scales_, self.thresholds_,
+                                            resolve_threads(self.n_threads))
+        if not ok:
+            raise ValueError("A contains NaN or infinite values (in a column the encoder reads)")
+        return blocked
+
+    def encode(self, A: Any) -> np.ndarray:
+        """Codes of the rows of A: uint8 (n, ncodebooks // 2), two 4-bit codes per byte
+        (codebook 2j in the low nibble of byte j), as :class:`tenfold.BoltEncoder` returns them.
+
+        >>> import numpy as np, tenfold
+        >>> A = np.random.default_rng(0).normal(size=(300, 12)).astype(np.float32)
+        >>> amm = tenfold.Maddness(ncodebooks=4).fit(A, np.ones((12, 2)))
+        >>> codes = amm.encode(A)
+        >>> codes.shape, bool(np.allclose(amm.matmul_codes(codes), amm.matmul(A)))
+        ((300, 2), True)
+        """
+        A = self._as_input(A)
+        return _core.bolt_unpack_blocked(self._encode_blocked(A), A.shape[0], self.ncodebooks // 2)
+
+    def matmul_codes(self, codes: Any) -> np.ndarray:
+        """Approximate products from codes returned by :meth:`encode`; float32 (n, m), Fortran order."""
+        check_fitted(self, "split_dims_")
+        codes = np.asarray(codes)
+        ncols = self.ncodebooks // 2
+        if codes.dtype != np.uint8 or codes.ndim != 2 or codes.shape[1] != ncols:
+            raise ValueError(f"codes must be uint8 of shape (n, {ncols}), got {codes.dtype} {codes.shape}")
+        n = codes.shape[0]
+        blocked = np.zeros(((n + _BLOCK - 1) // _BLOCK) * _BLOCK * ncols, dtype=np.uint8)
+        if n:
+            _core.bolt_pack_blocked(np.ascontiguousarray(codes), blocked, 0)
+        return self._scan(blocked, n)
+
+    def _scan(self, blocked: np.ndarray, n: int) -> np.ndarray:
+        out = _core.maddness_scan(blocked, n, self.luts_, self.mul_, self.add_, self.log2g_,
+                                  resolve_threads(self.n_threads))
+        return out.T
+
+    def matmul(self, A: Any) -> np.ndarray:
+        """Approximate ``A @ B (+ bias)``: float32 (n, m) in Fortran order.
+
+        A is read in place (any layout; Fortran order is fastest). Only the split columns of A
+        are read, and a NaN or infinity there raises ValueError.
+        """
+        A = self._as_input(A)
+        return self._scan(self._encode_blocked(A), A.shape[0])
+
+    def __call__(self, A: Any) -> np.ndarray:
+        return self.matmul(A)
+
+    # ---------------------------------------------------------------- persistence
+    def save(self, path: _io.PathLike) -> None:
+        """Save the fitted model (encoder, prototypes and tables); reload with :func:`tenfold.load`."""
+        check_fitted(self, "split_dims_")
+        meta = {"params": {k: v for k, v in self.get_params().items()}, "lam_": self.lam_,
+                "n_features_in_": self.n_features_in_, "n_outputs_": self.n_outputs_, "log2g_": self.log2g_}
+        arrays = {"split_dims": self.split_dims_, "offsets": self.offsets_, "scales": self.scales_,
+                  "thresholds": self.thresholds_, "prototypes": self.prototypes_,
+                  "greedy_prototypes": self.greedy_prototypes_, "luts": self.luts_, "mul": self.mul_,
+                  "add": self.add_}
+        _io.save(path, "Maddness", meta, arrays)
+
+    @classmethod
+    def _from_state(cls, meta: dict, arrays: dict) -> "Maddness":
+        obj = cls(**meta["params"])
+        obj._check_params()
+        C, d, m = obj.ncodebooks, int(meta["n_features_in_"]), int(meta["n_outputs_"])
+        shapes = {"split_dims": (C, 4), "offsets": (C, 4), "scales": (C, 4), "thresholds": (C, 4, 16),
+                  "prototypes": (C, 16, d), "greedy_prototypes": (C, 16, d), "luts": (m, C, 16),
+                  "mul": (m,), "add": (m,)}
+        for name, shape in shapes.items():
+            if arrays[name].shape != shape:
+                raise ValueError(f"Maddness file: array {name!r} has shape {arrays[name].shape}, expected {shape}")
+        if (arrays["split_dims"] < 0).any() or (arrays["split_dims"] >= d).any():
+            raise ValueError("Maddness file: split dimension out of range")
+        log2g = int(meta["log2g_"])
+        if not 0 <= log2g <= 4 or C % (1 << log2g):
+            raise ValueError("Maddness file: bad averaging group size")
+        obj.split_dims_ = arrays["split_dims"].astype(np.int64)
+        obj.offsets_ = arrays["offsets"].astype(np.float32)
+        obj.scales_ = arrays["scales"].astype(np.float32)
+        obj.thresholds_ = arrays["thresholds"].astype(np.int8)
+        obj.prototypes_ = arrays["prototypes"].astype(np.float32)
+        obj.greedy_prototypes_ = arrays["greedy_prototypes"].astype(np.float32)
+        obj.luts_ = np.ascontiguousarray(arrays["luts"].astype(np.uint8))
+        obj.mul_ = arrays["mul"].astype(np.float32)
+        obj.add_ = arrays["add"].astype(np.float32)
+        obj.log2g_, obj.lam_ = log2g, float(meta["lam_"])
+        obj.n_features_in_, obj.n_outputs_ = d, m
+        return obj
+
+    def __repr__(self) -> str:
+        return (f"Maddness(ncodebooks={self.ncodebooks!r}, lam={self.lam!r}, aggregate={self.aggregate!r})")
+
+
+_io.register("Maddness", Maddness._from_state)

@@ -1,0 +1,204 @@
+import numpy as np
+import pytest
+
+import tenfold
+from tenfold.maddness import _one_hot, _quantize
+
+from conftest import structured_data
+
+hypothesis = pytest.importorskip("hypothesis")
+from hypothesis import given, strategies as st  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def data():
+    rng = np.random.default_rng(0)
+    A = structured_data(3000, 48, rng, rank=6, clusters=12, noise=0.05)
+    B = rng.normal(size=(48, 7)).astype(np.float32)
+    return A[:2000], A[2000:], B
+
+
+@pytest.fixture(scope="module")
+def fitted(data):
+    A_train, _, B = data
+    return {agg: tenfold.Maddness(ncodebooks=16, aggregate=agg).fit(A_train, B) for agg in ("exact", "average")}
+
+
+def _codes_matrix(packed):
+    return np.stack([packed & 15, packed >> 4], axis=2).reshape(packed.shape[0], -1)
+
+
+def _python_codes(amm, A):
+    """Reference encoder in numpy (the learning code's arithmetic)."""
+    n, C = A.shape[0], amm.ncodebooks
+    codes = np.zeros((n, C), dtype=np.uint8)
+    for c in range(C):
+        node = np.zeros(n, dtype=np.int64)
+        for level in range(4):
+            j = amm.split_dims_[c, level]
+            q = _quantize(A[:, j], amm.offsets_[c, level], amm.scales_[c, level])
+            node = 2 * node + (q > amm.thresholds_[c, level][node])
+        codes[:, c] = node
+    return codes
+
+
+def test_accuracy_vs_exact(data, fitted):
+    _, A_test, B = data
+    exact = A_test @ B
+    for agg, amm in fitted.items():
+        out = amm.matmul(A_test)
+        assert out.shape == exact.shape and out.dtype == np.float32
+        rel = np.linalg.norm(out - exact) / np.linalg.norm(exact)
+        # Structured (low-rank, clustered) data; 16 codebooks of 4 bits.
+        assert rel < 0.2, (agg, rel)
+
+
+def test_more_codebooks_more_accurate(data):
+    A_train, A_test, B = data
+    exact = A_test @ B
+    errs = [np.linalg.norm(tenfold.Maddness(ncodebooks=C, aggregate="exact", lam=1.0).fit(A_train, B).matmul(A_test)
+                           - exact) for C in (2, 8, 16)]
+    assert errs[0] > errs[1] > errs[2]
+
+
+def test_encoder_matches_numpy_reference(data, fitted):
+    _, A_test, _ = data
+    amm = fitted["exact"]
+    assert np.array_equal(_codes_matrix(amm.encode(A_test)), _python_codes(amm, A_test))
+
+
+def test_ridge_lowers_training_error(data, fitted):
+    A_train, _, B = data
+    amm = fitted["exact"]
+    G = _one_hot(_codes_matrix(amm.encode(A_train)))
+    C, d = amm.ncodebooks, A_train.shape[1]
+    ridge = np.linalg.norm(G @ amm.prototypes_.reshape(16 * C, d) - A_train)
+    greedy = np.linalg.norm(G @ amm.greedy_prototypes_.reshape(16 * C, d) - A_train)
+    assert ridge < 0.9 * greedy
+
+
+def test_tables_close_to_float_prototypes(data, fitted):
+    _, A_test, B = data
+    for amm in fitted.values():
+        G = _one_hot(_codes_matrix(amm.encode(A_test)))
+        ref = G @ amm.prototypes_.reshape(-1, B.shape[0]) @ B
+        out = amm.matmul(A_test)
+        # uint8 tables: error per entry bounded by the quantization step of each column.
+        step = amm.mul_ if amm.aggregate == "exact" else amm.mul_ / (1 << amm.log2g_)
+        bound = amm.ncodebooks * step * (0.5 if amm.aggregate == "exact" else 2.0) + 1e-4
+        assert (np.abs(out - ref) <= bound[None, :]).all()
+
+
+@pytest.mark.parametrize("aggregate", ["exact", "average"])
+def test_simd_paths_equal_scalar(data, fitted, aggregate, isa):
+    _, A_test, _ = data
+    amm = fitted[aggregate]
+    rng = np.random.default_rng(1)
+    for n in (1, 5, 31, 32, 33, 97, 1000):
+        A = A_test[rng.choice(len(A_test), n)] * np.float32(rng.uniform(0.5, 3))
+        A[0, :] = 1e30  # far outside the quantization range: clamped
+        A[-1, ::2] = -1e30
+        variants = [A, np.asfortranarray(A), A_test[:2 * n:2] if 2 * n <= len(A_test) else A, A[:, ::1][::-1]]
+        for X in variants:
+            got_c, got = amm.encode(X), amm.matmul(X)
+            with tenfold.use_isa("scalar"):
+                ref_c, ref = amm.encode(X), amm.matmul(X)
+            assert np.array_equal(got_c, ref_c)
+            assert np.array_equal(got, ref)
+
+
+@given(n=st.integers(0, 200), f_order=st.booleans(), seed=st.integers(0, 2**31 - 1))
+def test_layouts_and_paths_hypothesis(fitted, n, f_order, seed):
+    amm = fitted["average"]
+    rng = np.random.default_rng(seed)
+    A = (rng.normal(size=(n, 48)) * rng.uniform(0.01, 100)).astype(np.float32)
+    X = np.asfortranarray(A) if f_order else A
+    ref = amm.matmul(np.ascontiguousarray(A))
+    for name in tenfold.supported_isas():
+        with tenfold.use_isa(name):
+            assert np.array_equal(amm.matmul(X), ref)
+            assert np.array_equal(amm.encode(X), amm.encode(A))
+
+
+def test_codes_roundtrip_and_layout(data, fitted):
+    _, A_test, _ = data
+    amm = fitted["average"]
+    codes = amm.encode(A_test)
+    assert codes.shape == (len(A_test), 8) and codes.dtype == np.uint8
+    assert np.array_equal(amm.matmul_codes(codes), amm.matmul(A_test))
+    assert np.array_equal(amm.matmul(A_test.astype(np.float64)), amm.matmul(A_test))
+
+
+def test_bias_and_set_B(data, fitted):
+    A_train, A_test, B = data
+    amm = tenfold.Maddness(ncodebooks=16, aggregate="exact", lam=1.0).fit(A_train, B)
+    bias = np.arange(7, dtype=np.float32)
+    with_bias = tenfold.Maddness(ncodebooks=16, aggregate="exact", lam=1.0).fit(A_train, B, bias=bias)
+    np.testing.assert_allclose(with_bias.matmul(A_test), amm.matmul(A_test) + bias, atol=1e-3)
+    B2 = np.random.default_rng(3).normal(size=(48, 3))
+    out = amm.set_B(B2).matmul(A_test)
+    exact = A_test @ B2
+    assert out.shape == (len(A_test), 3)
+    assert np.linalg.norm(out - exact) / np.linalg.norm(exact) < 0.2
+
+
+def test_deterministic(data):
+    A_train, A_test, B = data
+    a = tenfold.Maddness(ncodebooks=8, random_state=3).fit(A_train, B)
+    b = tenfold.Maddness(ncodebooks=8, random_state=3).fit(A_train, B)
+    assert np.array_equal(a.thresholds_, b.thresholds_) and np.array_equal(a.luts_, b.luts_)
+    assert np.array_equal(a.matmul(A_test), b.matmul(A_test))
+
+
+def test_save_load(tmp_path, data, fitted):
+    _, A_test, _ = data
+    for agg, amm in fitted.items():
+        path = tmp_path / f"m_{agg}.tfz"
+        amm.save(path)
+        back = tenfold.load(path)
+        assert isinstance(back, tenfold.Maddness) and back.aggregate == agg
+        assert np.array_equal(back.matmul(A_test), amm.matmul(A_test))
+
+
+def test_bad_inputs(data, fitted):
+    A_train, A_test, B = data
+    amm = fitted["exact"]
+    with pytest.raises(ValueError, match="not fitted"):
+        tenfold.Maddness().matmul(A_test)
+    with pytest.raises(ValueError, match="48 rows"):
+        tenfold.Maddness(ncodebooks=4).fit(A_train, B[:10])
+    with pytest.raises(ValueError, match="columns"):
+        amm.matmul(A_test[:, :10])
+    with pytest.raises(ValueError, match="at least 64 training rows"):
+        tenfold.Maddness(ncodebooks=4).fit(A_train[:20], B)
+    bad = A_train.copy()
+    bad[5, 3] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        tenfold.Maddness(ncodebooks=4).fit(bad, B)
+    X = A_test.copy()
+    X[7, amm.split_dims_[0, 0]] = np.inf
+    for name in tenfold.supported_isas():
+        with tenfold.use_isa(name), pytest.raises(ValueError, match="NaN or infinite"):
+            amm.matmul(X)
+    with pytest.raises(ValueError, match="even"):
+        tenfold.Maddness(ncodebooks=3).fit(A_train, B)
+    with pytest.raises(ValueError, match="aggregate"):
+        tenfold.Maddness(aggregate="mean").fit(A_train, B)
+    with pytest.raises(ValueError, match="lam"):
+        tenfold.Maddness(lam=-1.0).fit(A_train, B)
+    with pytest.raises(TypeError):
+        amm.matmul(np.array([["a"] * 48]))
+    with pytest.raises(ValueError, match="2-D"):
+        amm.matmul(A_test[0])
+    with pytest.raises(ValueError, match="codes"):
+        amm.matmul_codes(np.zeros((3, 5), dtype=np.uint8))
+    with pytest.raises(ValueError, match="bias"):
+        amm.set_B(B, bias=np.zeros(3))
+
+
+def test_docstring_examples():
+    import doctest
+
+    import tenfold.maddness
+
+    assert doctest.testmod(tenfold.maddness).failed == 0
