@@ -11,6 +11,7 @@
 from ._io import load
 from ._runtime import isa, set_isa, supported_isas, use_isa
 from .bolt import BoltEncoder, BoltIndex
+from . import extract
 
 __version__ = "0.1.0"
-__all__ = ["BoltEncoder", "BoltIndex", "isa", "load", "set_isa", "supported_isas", "use_isa"]
+__all__ = ["BoltEncoder", "BoltIndex", "extract", "isa", "load", "set_isa", "supported_isas", "use_isa"]
