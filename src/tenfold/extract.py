@@ -470,7 +470,7 @@ class ExtractResult:
     # model (used by match)
     _bank: _ShapeletBank = field(repr=False)
     _filter: np.ndarray = field(repr=False)       # (W, F) float32
-    _offset: tuple[int, int] = field(repr=False)  # segment [a, b) within the W-long window
+    _offset: tuple[int, int] = field(repr=False)  # event [loc + a, loc + b) for a filter peak at loc
     _match_threshold: float = field(repr=False)
     _n_dims: int = field(repr=False)
 
@@ -506,16 +506,19 @@ class ExtractResult:
         Xs = _as_series(X)
         if Xs.shape[1] != self._n_dims:
             raise ValueError(f"X has {Xs.shape[1]} dimensions; the event was learned on {self._n_dims}")
-        W = self._filter.shape[0]
+        We = self._filter.shape[0]
         a, b = self._offset
+        P = self.max_length // 2      # the filter spans [loc - P, loc - P + We)
+        n = Xs.shape[0]
         empty = np.zeros(0, np.int64)
-        if len(self.starts) == 0 or Xs.shape[0] < W:
+        if len(self.starts) == 0 or n < self.max_length:
             return self._derived(empty, empty, np.zeros(0), Xs)
-        feats = _feature_matrix(Xs, self._bank, self.threshold)
-        dots = _slide(self._filter, np.ascontiguousarray(feats.T))
+        feats = np.pad(_feature_matrix(Xs, self._bank, self.threshold).T, ((P, We), (0, 0)))
+        dots = _slide(self._filter, feats)[:n]
         thr = self._match_threshold if min_score is None else float(min_score)
         locs = np.sort(_nonoverlapping_maxima(dots, max(b - a, self.min_length), floor=thr))
-        return self._derived(locs + a, locs + b, dots[locs], Xs)
+        starts, ends = _place(locs + a, locs + b, n)
+        return self._derived(starts, ends, dots[locs], Xs)
 
     def _derived(self, starts, ends, scores, Xs) -> "ExtractResult":
         return ExtractResult(starts.astype(np.int64), ends.astype(np.int64), np.asarray(scores, np.float64),
@@ -630,7 +633,7 @@ def find_instances(X: Any, min_length: int, max_length: int, *, random_state: An
 
     def nothing() -> ExtractResult:
         return ExtractResult(empty_i, empty_i.copy(), np.zeros(0), np.zeros((0, d)), 0.0, lo, hi,
-                             float(threshold), blur, bank, np.zeros((W, len(bank.dims)), np.float32),
+                             float(threshold), blur, bank, np.zeros((W + 2 * (hi // 2), len(bank.dims)), np.float32),
                              (0, lo), np.inf, d)
 
     if len(bank.dims) == 0 or n < W + 1:
@@ -648,32 +651,43 @@ def find_instances(X: Any, min_length: int, max_length: int, *, random_state: An
     best = _search(XT, BT, dots, W, lo, log0, p0blur, max_instances)
     if len(best.locs) < 2:
         return nothing()
-    filt = _filter_for(XT, BT, best.locs, W, log0)
-    a, b = _segment_offsets(filt, len(best.locs), F, p0, lo, hi)
+    # Seeds need not start where the event starts: learn the filter and the bounds on windows
+    # widened by P on both sides (zero features beyond the series ends). Offsets are from loc.
+    P = hi // 2
+    XTp = np.pad(XT, ((P, P), (0, 0)))
+    BTp = np.pad(BT, ((P, P), (0, 0)))
+    We = W + 2 * P
+
+    def model(locs: np.ndarray) -> tuple[np.ndarray, int, int]:
+        filt = _filter_for(XTp, BTp, locs, We, log0)
+        a, b = _segment_offsets(filt, BTp, locs, log0, lo, hi)
+        return filt, a - P, b - P
+
+    filt, a, b = model(best.locs)
     if b - a > lo:
         # Wide range: candidates only min_length apart can put two peaks in one long instance.
         # Search again with candidates at least the learned event length apart; keep the better.
         again = _search(XT, BT, dots, W, int(b - a), log0, p0blur, max_instances)
         if len(again.locs) >= 2 and again.score >= best.score:
             best = again
-            filt = _filter_for(XT, BT, best.locs, W, log0)
-            a, b = _segment_offsets(filt, len(best.locs), F, p0, lo, hi)
+            filt, a, b = model(best.locs)
     locs = best.locs
-    inst_scores = np.einsum("kwf,wf->k", _windows(XT, locs, W), filt).astype(np.float64)
+    inst_scores = np.einsum("kwf,wf->k", _windows(XTp, locs, We), filt).astype(np.float64)
     # instances must not overlap: drop the weaker of any pair closer than the event length
     kept = _nonoverlapping_maxima(_scatter(inst_scores, locs, n), max(b - a, 1), floor=-np.inf)
     locs = np.sort(kept)
     inst_scores = inst_scores[np.searchsorted(best.locs, locs)]
-    starts, ends = locs + a, locs + b
+    starts, ends = _place(locs + a, locs + b, n)
     if per_instance_bounds and hi > lo:
         # each instance's own extent: max-sum segment of its evidence per column, within range
-        ev = np.einsum("kwf,wf->kw", _windows(BT, locs, W), filt).astype(np.float64)
+        ev = np.einsum("kwf,wf->kw", _windows(BTp, locs, We), filt).astype(np.float64)
         ev -= (filt * np.exp(log0)).sum(axis=1)[None, :]
         sa, sb = _best_segment(ev, lo, hi)
-        if np.all(locs[1:] + sa[1:] >= locs[:-1] + sb[:-1]):   # keep only if still disjoint
-            starts, ends = locs + sa, locs + sb
+        s2, e2 = _place(locs + sa - P, locs + sb - P, n)
+        if np.all(s2[1:] >= e2[:-1]):   # keep only if still disjoint
+            starts, ends = s2, e2
     # threshold for match(): halfway between the weakest instance and the best non-instance peak
-    fdots = _slide(filt, XT)
+    fdots = _slide(filt, np.pad(XTp, ((0, We), (0, 0))))[:n]
     near = np.zeros(len(fdots) + 1)
     np.add.at(near, np.clip(locs - (b - a) + 1, 0, len(fdots)), 1)
     np.add.at(near, np.clip(locs + (b - a), 0, len(fdots)), -1)
@@ -692,104 +706,17 @@ def _scatter(values: np.ndarray, locs: np.ndarray, n: int) -> np.ndarray:
     return out
 
 
-def _segment_offsets(filt: np.ndarray, k: int, n_features: int, p0: float, lo: int,
-                     hi: int) -> tuple[int, int]:
-    """Event bounds within the window: the max-sum segment of column weights minus chance."""
-    sums = filt.sum(axis=1).astype(np.float64)
-    sums -= (p0 ** (k - 1)) * n_features
-    a, b = _best_segment(sums[None, :], lo, hi)
+def _place(starts: np.ndarray, ends: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Shift intervals that stick out of [0, n) back inside, keeping their lengths."""
+    shift = np.maximum(0, -starts) - np.maximum(0, ends - n)
+    return (starts + shift).astype(np.int64), (ends + shift).astype(np.int64)
+
+
+def _segment_offsets(filt: np.ndarray, BT: np.ndarray, locs: np.ndarray, log0: np.ndarray,
+                     lo: int, hi: int) -> tuple[int, int]:
+    """Event bounds within the window: max-sum segment of the mean evidence above chance."""
+    We = filt.shape[0]
+    ev = np.einsum("kwf,wf->w", _windows(BT, locs, We), filt).astype(np.float64) / len(locs)
+    ev -= (filt * np.exp(log0)).sum(axis=1)
+    a, b = _best_segment(ev[None, :], lo, hi)
     return int(a[0]), int(b[0])
-
-
-# ---------------------------------------------------------------------------------------------
-# Audio front end (numpy only)
-# ---------------------------------------------------------------------------------------------
-
-def read_wav(path: Any) -> tuple[np.ndarray, int]:
-    """Read a PCM WAV file (8/16/24/32-bit) with the standard library.
-
-    Returns ``(audio, sample_rate)``: float64 in [-1, 1], shape (n,) for mono or (n, channels).
-    """
-    import wave
-
-    try:
-        with wave.open(str(path), "rb") as w:
-            ch, width, sr, nframes = w.getnchannels(), w.getsampwidth(), w.getframerate(), w.getnframes()
-            raw = w.readframes(nframes)
-    except (wave.Error, EOFError) as err:
-        raise ValueError(f"{str(path)!r} is not a readable PCM WAV file: {err}") from err
-    if width not in (1, 2, 3, 4) or ch < 1 or sr <= 0:
-        raise ValueError(f"{str(path)!r}: unsupported WAV format ({width}-byte samples, {ch} channels)")
-    usable = len(raw) // (width * ch) * (width * ch)
-    b = np.frombuffer(raw[:usable], dtype=np.uint8)
-    if width == 1:
-        a = (b.astype(np.float64) - 128.0) / 128.0
-    elif width == 3:
-        t = b.reshape(-1, 3).astype(np.int32)
-        v = t[:, 0] | (t[:, 1] << 8) | (t[:, 2] << 16)
-        a = np.where(v >= 1 << 23, v - (1 << 24), v) / float(1 << 23)
-    else:
-        a = np.frombuffer(b.tobytes(), dtype="<i2" if width == 2 else "<i4") / float(1 << (8 * width - 1))
-    a = a.reshape(-1, ch)
-    return (a[:, 0] if ch == 1 else a), int(sr)
-
-
-def _mel(f: np.ndarray) -> np.ndarray:
-    return 2595.0 * np.log10(1.0 + f / 700.0)
-
-
-def _mel_inv(m: np.ndarray) -> np.ndarray:
-    return 700.0 * (10.0 ** (m / 2595.0) - 1.0)
-
-
-def mfcc(audio: Any, sample_rate: int, *, n_mfcc: int = 13, frame_length: float = 0.025,
-         hop_length: float = 0.010, n_mels: int = 40, fmin: float = 20.0,
-         fmax: float | None = None, preemphasis: float = 0.97) -> np.ndarray:
-    """Mel-frequency cepstral coefficients, one row per frame (numpy only).
-
-    Pre-emphasis, frames of ``frame_length`` seconds every ``hop_length`` seconds, Hamming
-    window, power spectrum, triangular mel filterbank, log, orthonormal DCT-II. Frame ``i``
-    starts at sample ``i * round(hop_length * sample_rate)``. Stereo input is averaged.
-
-    >>> import numpy as np
-    >>> sr = 16000
-    >>> t = np.arange(sr) / sr
-    >>> feats = mfcc(np.sin(2 * np.pi * 440 * t), sr)
-    >>> feats.shape
-    (98, 13)
-    """
-    a = np.asarray(audio)
-    if a.dtype.kind not in "fiu":
-        raise TypeError(f"audio must be a real numeric array, got dtype {a.dtype}")
-    if a.ndim == 2:
-        a = a.mean(axis=1)
-    if a.ndim != 1:
-        raise ValueError(f"audio must have shape (n,) or (n, channels), got {a.shape}")
-    if isinstance(sample_rate, bool) or not isinstance(sample_rate, numbers.Integral) or sample_rate <= 0:
-        raise ValueError(f"sample_rate must be a positive int, got {sample_rate!r}")
-    a = a.astype(np.float64)
-    if not np.isfinite(a).all():
-        raise ValueError("audio contains NaN or infinite values")
-    frame = int(round(frame_length * sample_rate))
-    hop = int(round(hop_length * sample_rate))
-    if frame < 2 or hop < 1:
-        raise ValueError("frame_length and hop_length are too short for this sample_rate")
-    if not 1 <= n_mfcc <= n_mels:
-        raise ValueError(f"n_mfcc must be in [1, n_mels={n_mels}], got {n_mfcc}")
-    if len(a) < frame:
-        raise ValueError(f"audio has {len(a)} samples, fewer than one frame ({frame})")
-    a = np.concatenate([a[:1], a[1:] - preemphasis * a[:-1]])
-    n_frames = 1 + (len(a) - frame) // hop
-    frames = np.lib.stride_tricks.sliding_window_view(a, frame)[::hop][:n_frames] * np.hamming(frame)
-    nfft = 1 << int(np.ceil(np.log2(frame)))
-    power = np.abs(np.fft.rfft(frames, nfft, axis=1)) ** 2 / nfft
-    fmax = sample_rate / 2.0 if fmax is None else float(fmax)
-    pts = _mel_inv(np.linspace(_mel(np.array(fmin)), _mel(np.array(fmax)), n_mels + 2))
-    freqs = np.fft.rfftfreq(nfft, 1.0 / sample_rate)
-    lower, centre, upper = pts[:-2, None], pts[1:-1, None], pts[2:, None]
-    bank = np.maximum(0.0, np.minimum((freqs - lower) / (centre - lower), (upper - freqs) / (upper - centre)))
-    logmel = np.log(power @ bank.T + 1e-10)
-    k = np.arange(n_mfcc)[:, None]
-    dct = np.cos(np.pi * k * (2 * np.arange(n_mels)[None, :] + 1) / (2 * n_mels)) * np.sqrt(2.0 / n_mels)
-    dct[0] /= np.sqrt(2.0)
-    return logmel @ dct.T
