@@ -11,11 +11,12 @@
 from ._io import load
 from ._runtime import isa, set_isa, supported_isas, use_isa
 from .bolt import BoltEncoder, BoltIndex
-from . import sprintz
+from . import extract, sprintz
 from .maddness import Maddness
 from ._selfcheck import verify_simd_paths as _verify_simd_paths
 
 _verify_simd_paths()
 
 __version__ = "0.1.0"
-__all__ = ["BoltEncoder", "BoltIndex", "Maddness", "isa", "load", "set_isa", "sprintz", "supported_isas", "use_isa"]
+__all__ = ["BoltEncoder", "BoltIndex", "Maddness", "extract", "isa", "load", "set_isa", "sprintz",
+           "supported_isas", "use_isa"]

@@ -1,0 +1,212 @@
+"""EXTRACT: objective vs a naive reference, planted-pattern recovery, match, determinism, bad input."""
+
+import numpy as np
+import pytest
+
+import tenfold
+from tenfold import extract as ex
+
+
+def iou(a, b):
+    inter = max(0, min(a[1], b[1]) - max(a[0], b[0]))
+    return inter / (max(a[1], b[1]) - min(a[0], b[0]))
+
+
+def f1_at(starts, ends, truth, thr=0.5):
+    """One-to-one matching (greedy on IoU, highest first)."""
+    pred = list(zip(starts, ends))
+    if not pred or not truth:
+        return 0.0
+    M = np.array([[iou(p, t) for t in truth] for p in pred])
+    tp = 0
+    while M.size and M.max() >= thr:
+        i, j = np.unravel_index(M.argmax(), M.shape)
+        tp += 1
+        M[i, :] = -1
+        M[:, j] = -1
+    return 0.0 if tp == 0 else 2 * tp / (len(pred) + len(truth))
+
+
+def planted(rng, n, d, K, lo, hi, noise=0.3, walk=False, shape=None):
+    """K instances (each time-stretched to a length in [lo, hi]) of one smooth shape in noise."""
+    if shape is None:
+        shape = rng.normal(size=(hi, d)).cumsum(0)
+        shape = (shape - shape.mean(0)) / shape.std(0)
+    x = rng.normal(size=(n, d)) * noise
+    if walk:
+        x = x.cumsum(0)
+    sp = hi + hi // 4 + 1
+    slots = np.sort(rng.choice(np.arange(n // sp - 1), K, replace=False)) * sp + rng.integers(0, hi // 4, K)
+    truth = []
+    for s in slots:
+        L = int(rng.integers(lo, hi + 1))
+        inst = np.stack([np.interp(np.linspace(0, hi - 1, L), np.arange(hi), shape[:, j]) for j in range(d)], 1)
+        x[s:s + L] += 2 * inst * np.hanning(L)[:, None] ** 0.5
+        truth.append((int(s), int(s + L)))
+    return x, truth, shape
+
+
+# ------------------------------------------------------------------ objective vs naive reference
+
+def naive_prefix_scores(X, B, cands, W, log0, p0blur):
+    """Straightforward loop over k, written from the objective's definition."""
+    out = np.full(len(cands) + 1, -np.inf)
+    for k in range(2, len(cands) + 1):
+        cnt = sum(X[c:c + W] for c in cands[:k]).astype(np.float64)
+        cb = sum(B[c:c + W] for c in cands[:k]).astype(np.float64)
+        theta = cb / k
+        logdiff = np.log(np.maximum(theta, 1e-300)) - log0
+        filt = np.where((cnt * logdiff > 0) & (theta > 0.5), logdiff, 0.0)
+        odds = (cnt * filt).sum()
+        enemy = (filt * X[cands[k]:cands[k] + W]).sum() * k if k < len(cands) else -np.inf
+        noise = filt.sum() * p0blur * k
+        out[k] = odds - max(noise, enemy)
+    return out
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_prefix_scores_match_naive(seed):
+    rng = np.random.default_rng(seed)
+    n, F, W = 600, 23, 17
+    X = (rng.random((n, F)) < 0.05).astype(np.float32)
+    B = ex._blur(X.T.copy(), 9).T.copy()
+    keep = X.sum(0) > 0
+    X, B = np.ascontiguousarray(X[:, keep]), np.ascontiguousarray(B[:, keep])
+    log0 = np.log(B.mean(0)).astype(np.float32)
+    cands = rng.choice(n - W, size=40, replace=False)
+    fast = ex._prefix_scores(X, B, cands, W, log0, float(B.mean()), chunk_elems=1)  # smallest chunks
+    ref = naive_prefix_scores(X, B, cands, W, log0, float(B.mean()))
+    done = np.isfinite(fast)  # the fast version may stop early; what it computed must agree
+    assert done[2:10].all()
+    np.testing.assert_allclose(fast[done], ref[done], rtol=2e-4, atol=1e-3)
+    assert np.isneginf(fast[:2]).all()
+
+
+def test_slide_and_seed_dots_match_direct():
+    rng = np.random.default_rng(3)
+    n, F, W = 300, 7, 11
+    XT = rng.random((n, F)).astype(np.float32)
+    BT = rng.random((n, F)).astype(np.float32)
+    seeds = np.array([5, 9, 13, 200, 204])
+    dots = ex._seed_dots(XT, BT, seeds, W, max_elems=2000)
+    direct = np.array([[np.sum(BT[s:s + W] * XT[t:t + W]) for t in range(n - W + 1)] for s in seeds])
+    np.testing.assert_allclose(dots, direct, rtol=1e-4)
+    f = rng.random((W, F)).astype(np.float32)
+    np.testing.assert_allclose(ex._slide(f, XT, block=50),
+                               [np.sum(f * XT[t:t + W]) for t in range(n - W + 1)], rtol=1e-4)
+
+
+def test_feature_matrix_matches_direct_distance():
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=(400, 2)).cumsum(0)
+    bank = ex._sample_shapelets(x, 16, rng, 5)
+    feats = ex._feature_matrix(x, bank, 0.25)
+    for f in range(len(bank.dims)):
+        L, j = int(bank.lengths[f]), int(bank.dims[f])
+        s = bank.values[f, :L]
+        win = np.lib.stride_tricks.sliding_window_view(x[:, j], L)
+        win = win - win.mean(1, keepdims=True)
+        D = ((win - s) ** 2).sum(1) / (L * bank.variances[f])
+        fire = (D < 0.25) & ex._local_min_mask(D)
+        assert np.array_equal(feats[f, L // 2:L // 2 + len(D)].astype(bool), fire)
+
+
+def test_best_segment_brute_force():
+    rng = np.random.default_rng(5)
+    w = rng.normal(size=(4, 30))
+    a, b = ex._best_segment(w, 5, 12)
+    for r in range(4):
+        best = max((w[r, i:j].sum(), i, j) for i in range(30) for j in range(i + 5, min(30, i + 12) + 1))
+        assert np.isclose(w[r, a[r]:b[r]].sum(), best[0]) and 5 <= b[r] - a[r] <= 12
+
+
+# ------------------------------------------------------------------ recovery on synthetic data
+
+@pytest.mark.parametrize("lo,hi,d,iou_thr", [(50, 60, 1, 0.5), (50, 70, 3, 0.5), (40, 100, 1, 0.25)])
+def test_planted_recovery(lo, hi, d, iou_thr):
+    """Mean F1 over 4 series >= 0.75 at IoU 0.5; for the 2.5x range (each instance time-stretched
+    to a length anywhere in 40..100) only at IoU 0.25: bounds of stretched instances are loose."""
+    scores = []
+    for seed in range(4):
+        rng = np.random.default_rng(seed)
+        K = int(rng.integers(3, 9))
+        x, truth, _ = planted(rng, 3000, d, K, lo, hi)
+        hits = ex.find_instances(x, lo, hi, random_state=0)
+        assert np.all(np.diff(hits.starts) > 0) and np.all(hits.starts[1:] >= hits.ends[:-1])
+        assert np.all((hits.lengths >= lo) & (hits.lengths <= hi))
+        assert len(hits) <= 1.5 * K + 1   # a wide range must not produce many false instances
+        scores.append(f1_at(hits.starts, hits.ends, truth, iou_thr))
+    assert np.mean(scores) >= 0.75, scores
+
+
+def test_match_finds_event_in_new_series():
+    rng = np.random.default_rng(7)
+    x, truth, shape = planted(rng, 3000, 2, 5, 50, 70)
+    hits = ex.find_instances(x, 50, 70, random_state=0)
+    assert f1_at(hits.starts, hits.ends, truth) >= 0.8
+    y, truth_y, _ = planted(rng, 2500, 2, 4, 50, 70, shape=shape)
+    found = hits.match(y)
+    assert f1_at(found.starts, found.ends, truth_y) >= 0.75
+    z = rng.normal(size=(2500, 2)) * 0.3             # no event at all: (almost) nothing found
+    assert len(hits.match(z)) <= 1
+    with pytest.raises(ValueError, match="dimensions"):
+        hits.match(rng.normal(size=(500, 3)))
+
+
+def test_deterministic_and_pattern():
+    rng = np.random.default_rng(8)
+    x, truth, _ = planted(rng, 2000, 1, 4, 40, 60)
+    a = ex.find_instances(x[:, 0], 40, 60, random_state=3)
+    b = ex.find_instances(x[:, 0], 40, 60, random_state=3)
+    assert np.array_equal(a.starts, b.starts) and np.array_equal(a.ends, b.ends)
+    assert np.array_equal(a.scores, b.scores)
+    assert a.pattern.shape == (int(np.median(a.lengths)), 1)
+    assert a.starts.dtype == np.int64 and a.ends.dtype == np.int64
+
+
+def test_save_load_roundtrip(tmp_path):
+    rng = np.random.default_rng(9)
+    x, truth, _ = planted(rng, 2000, 2, 4, 40, 60)
+    hits = ex.find_instances(x, 40, 60, random_state=0)
+    hits.save(tmp_path / "e.tfz")
+    back = tenfold.load(tmp_path / "e.tfz")
+    assert np.array_equal(back.starts, hits.starts)
+    assert np.array_equal(back.match(x).starts, hits.match(x).starts)
+
+
+# ------------------------------------------------------------------ degenerate and bad input
+
+def test_constant_and_pure_noise():
+    assert len(ex.find_instances(np.full(500, 3.0), 20, 40)) == 0
+    assert len(ex.find_instances(np.zeros((500, 3)), 20, 40)) == 0
+    res = ex.find_instances(np.ones(500), 20, 40)
+    assert len(res.match(np.ones(300))) == 0
+
+
+@pytest.mark.parametrize("bad,err,msg", [
+    (np.array([1.0, np.nan] * 100), ValueError, "NaN"),
+    (np.array([1.0, np.inf] * 100), ValueError, "NaN or inf"),
+    (np.array(["a"] * 200), TypeError, "numeric"),
+    (np.zeros((10, 10, 10)), ValueError, "shape"),
+    (np.zeros(50), ValueError, "2 \\* max_length"),
+    (np.zeros((200, 0)), ValueError, "at least one dimension"),
+])
+def test_bad_series(bad, err, msg):
+    with pytest.raises(err, match=msg):
+        ex.find_instances(bad, 10, 30)
+
+
+def test_bad_lengths():
+    x = np.random.default_rng(0).normal(size=500)
+    with pytest.raises(ValueError, match="min_length .* must be <= max_length"):
+        ex.find_instances(x, 50, 40)
+    with pytest.raises(TypeError, match="min_length"):
+        ex.find_instances(x, "10", 40)
+    with pytest.raises(TypeError, match="max_length"):
+        ex.find_instances(x, 10, 40.5)
+    with pytest.raises(ValueError, match="min_length must be >= 2"):
+        ex.find_instances(x, 1, 40)
+    with pytest.raises(ValueError, match="threshold"):
+        ex.find_instances(x, 10, 40, threshold=-1)
+    with pytest.raises(ValueError, match="max_instances"):
+        ex.find_instances(x, 10, 40, max_instances=1)
