@@ -108,3 +108,15 @@ def test_killed_worker_costs_time_not_correctness(client, data):
     for a, b in zip(got, expected):
         np.testing.assert_array_equal(a, b)
     client.wait_for_workers(2, timeout=60)  # the nanny restarts the worker
+
+
+def test_maddness_encode_and_matmul(client, data):
+    X, _ = data
+    B = np.random.default_rng(4).normal(size=(40, 7)).astype(np.float32)
+    amm = tenfold.Maddness(ncodebooks=8, lam=1.0).fit(X[:5000], B)
+    A = da.from_array(X[:9_999], chunks=(2500, 40))
+    np.testing.assert_array_equal(client.compute(tdask.encode(amm, A)).result(), amm.encode(X[:9_999]))
+    got = client.compute(tdask.matmul(amm, A)).result()
+    np.testing.assert_array_equal(got, amm.matmul(X[:9_999]))
+    with pytest.raises(TypeError, match="Maddness"):
+        tdask.matmul(tenfold.BoltEncoder(4).fit(X[:100]), A)

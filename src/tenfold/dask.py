@@ -20,6 +20,7 @@ rebuild it: losing a worker costs the time to re-encode its shards, not the answ
 
 from __future__ import annotations
 
+import copy
 import json
 from pathlib import Path
 from typing import Any
@@ -30,7 +31,7 @@ from . import _io
 from ._checks import as_float_matrix, check_fitted, check_int
 from .bolt import BoltEncoder, BoltIndex, finish_search
 
-__all__ = ["encode", "ShardedIndex", "load_index"]
+__all__ = ["encode", "matmul", "ShardedIndex", "load_index"]
 
 
 def _dask_array():
@@ -63,23 +64,61 @@ def _as_dask_rows(X: Any, d: int | None, chunk_rows: int | None, name: str = "X"
 
 
 def _encode_block(block: np.ndarray, encoder: Any) -> np.ndarray:
-    return encoder.encode(block, n_threads=1)
+    # one thread per task: Dask already runs one task per worker thread
+    if isinstance(encoder, BoltEncoder):
+        return encoder.encode(block, n_threads=1)
+    return encoder.encode(block)
+
+
+def _single_threaded(model: Any) -> Any:
+    from .maddness import Maddness
+
+    if isinstance(model, Maddness) and model.n_threads != 1:
+        model = copy.copy(model)
+        model.n_threads = 1
+    return model
+
+
+def _input_dim(model: Any) -> int:
+    from .maddness import Maddness
+
+    if isinstance(model, BoltEncoder):
+        check_fitted(model, "centroids_")
+        return int(model.d)
+    if isinstance(model, Maddness):
+        check_fitted(model, "split_dims_")
+        return int(model.n_features_in_)
+    raise TypeError(f"expected a fitted BoltEncoder or Maddness, got {type(model).__name__}")
 
 
 def encode(encoder: Any, X: Any, *, chunk_rows: int | None = None):
-    """Codes of every row of X as a Dask array (one task per chunk of rows).
-
-    Works for any fitted tenfold encoder with ``encode`` (BoltEncoder, Maddness).
-    """
-    if not hasattr(encoder, "encode"):
-        raise TypeError(f"encoder must be a fitted tenfold encoder, got {type(encoder).__name__}")
-    d = getattr(encoder, "d", None)
-    if isinstance(encoder, BoltEncoder):
-        check_fitted(encoder, "centroids_")
+    """Codes of every row of X as a Dask array (one task per chunk of rows), for a fitted
+    BoltEncoder or Maddness model; identical to ``encoder.encode(X)``."""
+    d = _input_dim(encoder)
+    encoder = _single_threaded(encoder)
     X = _as_dask_rows(X, d, chunk_rows)
-    probe = encoder.encode(np.zeros((1, X.shape[1]), dtype=np.float32), n_threads=1)
-    return X.map_blocks(_encode_block, encoder, dtype=probe.dtype,
-                        chunks=(X.chunks[0], (probe.shape[1],)), meta=np.empty((0, probe.shape[1]), probe.dtype))
+    ncols = encoder.ncodebooks // 2
+    return X.map_blocks(_encode_block, encoder, dtype=np.uint8, chunks=(X.chunks[0], (ncols,)),
+                        meta=np.empty((0, ncols), np.uint8))
+
+
+def _matmul_block(block: np.ndarray, model: Any) -> np.ndarray:
+    return np.ascontiguousarray(model.matmul(block))
+
+
+def matmul(model: Any, A: Any, *, chunk_rows: int | None = None):
+    """MADDNESS ``A @ B`` over a Dask array of rows: a Dask array (n, m) of float32, identical
+    to ``model.matmul(A)`` chunk by chunk."""
+    from .maddness import Maddness
+
+    if not isinstance(model, Maddness):
+        raise TypeError(f"model must be a fitted Maddness, got {type(model).__name__}")
+    d = _input_dim(model)
+    model = _single_threaded(model)
+    A = _as_dask_rows(A, d, chunk_rows, name="A")
+    m = int(model.matmul(np.zeros((1, d), dtype=np.float32)).shape[1])
+    return A.map_blocks(_matmul_block, model, dtype=np.float32, chunks=(A.chunks[0], (m,)),
+                        meta=np.empty((0, m), np.float32))
 
 
 # ---------------------------------------------------------------- sharded index
