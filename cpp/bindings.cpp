@@ -11,6 +11,7 @@
 #include <string>
 
 #include "bolt/bolt.hpp"
+#include "extract/extract.hpp"
 #include "common/checks.hpp"
 #include "common/isa.hpp"
 
@@ -153,4 +154,27 @@ NB_MODULE(_core, m) {
         return std::make_pair(dist, ids);
       },
       "blocked"_a.noconvert(), "n"_a, "ncols"_a, "luts"_a.noconvert(), "k"_a, "n_threads"_a);
+
+  // ---- extract
+  m.def(
+      "extract_prefix_scores",
+      [](In<float, nb::ndim<2>> XT, In<float, nb::ndim<2>> BT, In<int64_t, nb::ndim<1>> cands, size_t W,
+         In<float, nb::ndim<1>> log0, double p0blur) {
+        const size_t n = XT.shape(0), F = XT.shape(1), C = cands.shape(0);
+        require(BT.shape(0) == n && BT.shape(1) == F, "XT and BT must have the same shape");
+        require(log0.shape(0) == F, "log0 must have one entry per feature");
+        require(W >= 1 && W <= n, "window length must be in [1, n]");
+        const int64_t* c = cands.data();
+        for (size_t i = 0; i < C; ++i)
+          require(c[i] >= 0 && static_cast<size_t>(c[i]) + W <= n, "candidate window out of range");
+        auto out = new_array<double>({C + 1});
+        {
+          nb::gil_scoped_release release;
+          tenfold::extract::prefix_scores(XT.data(), BT.data(), n, F, c, C, W, log0.data(), p0blur,
+                                          out.data());
+        }
+        return out;
+      },
+      "XT"_a.noconvert(), "BT"_a.noconvert(), "cands"_a.noconvert(), "W"_a, "log0"_a.noconvert(),
+      "p0blur"_a);
 }

@@ -74,12 +74,24 @@ def test_prefix_scores_match_naive(seed):
     X, B = np.ascontiguousarray(X[:, keep]), np.ascontiguousarray(B[:, keep])
     log0 = np.log(B.mean(0)).astype(np.float32)
     cands = rng.choice(n - W, size=40, replace=False)
-    fast = ex._prefix_scores(X, B, cands, W, log0, float(B.mean()), chunk_elems=1)  # smallest chunks
     ref = naive_prefix_scores(X, B, cands, W, log0, float(B.mean()))
-    done = np.isfinite(fast)  # the fast version may stop early; what it computed must agree
-    assert done[2:10].all()
-    np.testing.assert_allclose(fast[done], ref[done], rtol=2e-4, atol=1e-3)
-    assert np.isneginf(fast[:2]).all()
+    for fast in (ex._prefix_scores(X, B, cands, W, log0, float(B.mean())),                  # C++
+                 ex._prefix_scores_numpy(X, B, cands, W, log0, float(B.mean()), chunk_elems=1)):
+        done = np.isfinite(fast)  # both may stop early; what they computed must agree
+        assert done[2:10].all()
+        np.testing.assert_allclose(fast[done], ref[done], rtol=2e-4, atol=1e-3)
+        assert np.isneginf(fast[:2]).all()
+
+
+def test_prefix_scores_kernel_rejects_bad_windows():
+    X = np.zeros((50, 3), np.float32)
+    log0 = np.zeros(3, np.float32)
+    with pytest.raises(ValueError, match="out of range"):
+        ex._prefix_scores(X, X, np.array([0, 45]), 10, log0, 0.1)
+    with pytest.raises(ValueError, match="out of range"):
+        ex._prefix_scores(X, X, np.array([-1, 5]), 10, log0, 0.1)
+    with pytest.raises(ValueError, match="log0"):
+        ex._prefix_scores(X, X, np.array([0, 5]), 10, np.zeros(2, np.float32), 0.1)
 
 
 def test_slide_and_seed_dots_match_direct():
