@@ -9,6 +9,7 @@
 #include <cstring>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "bolt/bolt.hpp"
 #include "extract/extract.hpp"
@@ -177,4 +178,20 @@ NB_MODULE(_core, m) {
       },
       "XT"_a.noconvert(), "BT"_a.noconvert(), "cands"_a.noconvert(), "W"_a, "log0"_a.noconvert(),
       "p0blur"_a);
+  m.def(
+      "extract_nonoverlapping_maxima",
+      [](In<double, nb::ndim<1>> v, size_t sep, double floor, size_t limit) {
+        const size_t n = v.shape(0);
+        require(sep >= 1, "sep must be >= 1");
+        std::vector<int64_t> tmp(n > 0 ? n : 1);
+        size_t k;
+        {
+          nb::gil_scoped_release release;
+          k = tenfold::extract::nonoverlapping_maxima(v.data(), n, sep, floor, limit, tmp.data());
+        }
+        auto out = new_array<int64_t>({k});
+        std::memcpy(out.data(), tmp.data(), k * sizeof(int64_t));
+        return out;
+      },
+      "v"_a.noconvert(), "sep"_a, "floor"_a, "limit"_a);
 }

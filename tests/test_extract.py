@@ -123,6 +123,19 @@ def test_feature_matrix_matches_direct_distance():
         assert np.array_equal(feats[f, L // 2:L // 2 + len(D)].astype(bool), fire)
 
 
+@pytest.mark.parametrize("seed", range(5))
+def test_nonoverlapping_maxima_kernel_matches_numpy(seed):
+    rng = np.random.default_rng(seed)
+    v = rng.normal(size=int(rng.integers(1, 500)))
+    if seed == 1:
+        v = np.round(v, 1)                     # ties
+    for sep, floor, limit in [(1, -np.inf, None), (7, 0.0, None), (40, -1.0, 3), (1000, 0.5, None)]:
+        got = ex._nonoverlapping_maxima(v, sep, limit, floor)
+        want = ex._nonoverlapping_maxima_numpy(v, sep, limit, floor)
+        assert np.array_equal(got, want)
+    assert len(ex._nonoverlapping_maxima(np.zeros(0), 3)) == 0
+
+
 def test_best_segment_brute_force():
     rng = np.random.default_rng(5)
     w = rng.normal(size=(4, 30))

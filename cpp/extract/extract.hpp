@@ -19,3 +19,13 @@ size_t prefix_scores(const float* XT, const float* BT, size_t n, size_t F, const
                      size_t C, size_t W, const float* log0, double p0blur, double* scores);
 
 }  // namespace tenfold::extract
+
+namespace tenfold::extract {
+
+// Greedy non-overlapping maxima: repeatedly take the largest v[i] > floor whose index is at
+// least `sep` away from every index taken so far (ties: smaller index first), until `limit`
+// are taken. Writes them to out (largest first) and returns how many.
+size_t nonoverlapping_maxima(const double* v, size_t n, size_t sep, double floor, size_t limit,
+                             int64_t* out);
+
+}  // namespace tenfold::extract

@@ -145,10 +145,15 @@ def _local_min_mask(D: np.ndarray) -> np.ndarray:
 
 def _nonoverlapping_maxima(v: np.ndarray, sep: int, limit: int | None = None,
                            floor: float = 0.0) -> np.ndarray:
-    """Indices of greedy maxima of v (largest first) at least `sep` apart, with v > floor.
+    """Indices of greedy maxima of v (largest first) at least `sep` apart, with v > floor (C++)."""
+    v = np.ascontiguousarray(v, dtype=np.float64)
+    limit = len(v) if limit is None else int(limit)
+    return _core.extract_nonoverlapping_maxima(v, max(1, int(sep)), float(floor), limit)
 
-    Loops once per selected peak (at most len(v) / sep + 1), each step vectorised.
-    """
+
+def _nonoverlapping_maxima_numpy(v: np.ndarray, sep: int, limit: int | None = None,
+                                 floor: float = 0.0) -> np.ndarray:
+    """Reference for the kernel: one vectorised step per selected peak."""
     v = np.array(v, dtype=np.float64)
     n = len(v)
     out: list[int] = []
