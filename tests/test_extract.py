@@ -235,3 +235,9 @@ def test_bad_lengths():
         ex.find_instances(x, 10, 40, threshold=-1)
     with pytest.raises(ValueError, match="max_instances"):
         ex.find_instances(x, 10, 40, max_instances=1)
+
+
+def test_docstring_examples():
+    import doctest
+
+    assert doctest.testmod(ex, raise_on_error=False).failed == 0
