@@ -26,11 +26,12 @@ test: install
 	$(PY) -m pytest -q tests
 
 $(VENV)/.bench: $(VENV)/.deps
-	$(PIP) install "faiss-cpu>=1.8" "threadpoolctl>=3" "matplotlib>=3.7"
+	$(PIP) install "faiss-cpu>=1.8" "threadpoolctl>=3" "matplotlib>=3.7" "stumpy>=1.12" "pyts>=0.13"
 	touch $@
 
 bench: install $(VENV)/.bench
 	$(PY) benchmarks/bench_bolt.py
+	$(PY) benchmarks/bench_extract.py
 
 fuzz: install
 	TENFOLD_FUZZ_EXAMPLES=20000 $(PY) -m pytest -q tests -m fuzz
