@@ -117,4 +117,5 @@ def test_cli_npy_and_errors(capsys, tmp_path):
 
 def test_demo_section_runs():
     rows = cli.demo_extract(n_series=1)
-    assert rows and rows[0][0].startswith("tenfold") and "F1" in rows[0][-1]
+    assert rows and rows[0][0].startswith("tenfold") and "F1" in rows[0][2]
+    assert "skipped" in rows[1][1]   # stumpy only on request
