@@ -235,6 +235,16 @@ def test_bad_lengths():
         ex.find_instances(x, 10, 40, threshold=-1)
     with pytest.raises(ValueError, match="max_instances"):
         ex.find_instances(x, 10, 40, max_instances=1)
+    with pytest.raises(ValueError, match="shapelets_per_length"):
+        ex.find_instances(x, 10, 40, shapelets_per_length=0)
+    with pytest.raises(ValueError, match="n_shifts"):
+        ex.find_instances(x, 10, 40, n_shifts=-1)
+
+
+def test_too_long_is_refused_before_allocating(monkeypatch):
+    monkeypatch.setattr(ex, "MAX_FEATURE_CELLS", 10_000)
+    with pytest.raises(ValueError, match="too long"):
+        ex.find_instances(np.random.default_rng(0).normal(size=2000), 10, 40)
 
 
 def test_docstring_examples():

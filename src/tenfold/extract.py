@@ -51,6 +51,7 @@ from . import _core, _io
 __all__ = ["ExtractResult", "find_instances", "mfcc", "read_wav"]
 
 _TYPE_NAME = "tenfold.ExtractResult"
+MAX_FEATURE_CELLS = 400_000_000   # n x features of the binary feature matrix (float32)
 MATCH_FRACTION = 0.35   # default match() threshold, as a fraction of the median instance score
 
 
@@ -623,9 +624,18 @@ def find_instances(X: Any, min_length: int, max_length: int, *, random_state: An
     if not (isinstance(threshold, numbers.Real) and 0 < threshold < 4):
         raise ValueError(f"threshold must be a number in (0, 4), got {threshold!r}")
     blur = max(2, int(round(0.6 * lo))) if blur_length is None else _check_length(blur_length, "blur_length")
-    per_length = (int(np.ceil(np.log2(n))) if shapelets_per_length is None
-                  else _check_length(shapelets_per_length, "shapelets_per_length") if shapelets_per_length != 1
-                  else 1)
+    if shapelets_per_length is None:
+        per_length = int(np.ceil(np.log2(n)))
+    elif isinstance(shapelets_per_length, bool) or not isinstance(shapelets_per_length, numbers.Integral) \
+            or shapelets_per_length < 1:
+        raise ValueError(f"shapelets_per_length must be a positive int, got {shapelets_per_length!r}")
+    else:
+        per_length = int(shapelets_per_length)
+    n_features = d * len(_shapelet_lengths(hi)) * per_length
+    if n_features * n > MAX_FEATURE_CELLS:
+        raise ValueError(f"X is too long for one call: {n} steps x up to {n_features} features exceeds "
+                         f"{MAX_FEATURE_CELLS:.0e} cells (~{MAX_FEATURE_CELLS * 4 / 2**30:.0f} GiB); "
+                         "split the series or downsample it")
     if isinstance(n_shifts, bool) or not isinstance(n_shifts, numbers.Integral) or n_shifts < 0:
         raise ValueError(f"n_shifts must be a non-negative int, got {n_shifts!r}")
     if max_instances is not None:
@@ -662,8 +672,6 @@ def find_instances(X: Any, min_length: int, max_length: int, *, random_state: An
     BT = np.ascontiguousarray(fblur.T)
     seeds = _seed_starts(Xc, lo, hi, W, n_shifts, step)
     dots = _seed_dots(XT, BT, seeds, W)
-    F = XT.shape[1]
-    p0 = float(XT.mean())
 
     best = _search(XT, BT, dots, W, lo, log0, p0blur, max_instances)
     if len(best.locs) < 2:
