@@ -17,10 +17,11 @@ instance starts and ends. How it works:
    feature and offset, against each feature's background rate), minus the larger of the score
    expected from noise and the score of the best window left out (the "nearest enemy").
 3. **Search.** Seed windows (the two most structured, plus shifts of them) are cross-correlated
-   with the whole feature matrix (FFT); the local maxima at least ``min_length`` apart become
+   with the whole feature matrix; the local maxima at least ``min_length`` apart become
    candidates, added in order of similarity; the best prefix over all seeds wins. Instance
-   bounds come from a maximum-sum segment, of length within the range, of the chosen features'
-   column weights.
+   bounds come from a maximum-sum segment, of length within the range, of each instance's
+   evidence per time step minus its 60th percentile (so that consistent background, such as
+   the silence around a word, is not counted as part of the event).
 
 Unlike the authors' research code, this handles length ranges wider than 2x: a long instance can
 hold two candidate peaks ``min_length`` apart, so the search is repeated with candidates kept at
@@ -52,7 +53,8 @@ __all__ = ["ExtractResult", "find_instances", "mfcc", "read_wav"]
 
 _TYPE_NAME = "tenfold.ExtractResult"
 MAX_FEATURE_CELLS = 400_000_000   # n x features of the binary feature matrix (float32)
-MATCH_FRACTION = 0.35   # default match() threshold, as a fraction of the median instance score
+MATCH_FRACTION = 0.35
+BOUNDARY_QUANTILE = 0.6  # per-instance bounds: evidence above this quantile of the window   # default match() threshold, as a fraction of the median instance score
 
 
 # ---------------------------------------------------------------------------------------------
@@ -706,7 +708,9 @@ def find_instances(X: Any, min_length: int, max_length: int, *, random_state: An
     if per_instance_bounds and hi > lo:
         # each instance's own extent: max-sum segment of its evidence per column, within range
         ev = np.einsum("kwf,wf->kw", _windows(BTp, locs, We), filt).astype(np.float64)
-        ev -= (filt * np.exp(log0)).sum(axis=1)[None, :]
+        # consistent background (e.g. the silence around a word) also carries evidence; count
+        # a column as inside only where it beats this quantile of the instance's window
+        ev -= np.quantile(ev, BOUNDARY_QUANTILE, axis=1, keepdims=True)
         sa, sb = _best_segment(ev, lo, hi)
         s2, e2 = _place(locs + sa - P, locs + sb - P, n)
         if np.all(s2[1:] >= e2[:-1]):   # keep only if still disjoint
