@@ -197,6 +197,12 @@ def test_save_load_roundtrip(tmp_path):
     back = tenfold.load(tmp_path / "e.tfz")
     assert np.array_equal(back.starts, hits.starts)
     assert np.array_equal(back.match(x).starts, hits.match(x).starts)
+    from tenfold import _io
+    type_name, meta, arrays = _io.read(tmp_path / "e.tfz")
+    arrays["bank_dims"] = arrays["bank_dims"] + 5          # points at a dimension that does not exist
+    _io.save(tmp_path / "bad.tfz", type_name, meta, arrays)
+    with pytest.raises(ValueError, match="invalid shapelet bank"):
+        tenfold.load(tmp_path / "bad.tfz")
 
 
 # ------------------------------------------------------------------ degenerate and bad input
