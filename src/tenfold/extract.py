@@ -532,11 +532,15 @@ class ExtractResult:
         empty = np.zeros(0, np.int64)
         if len(self.starts) == 0 or n < self.max_length:
             return self._derived(empty, empty, np.zeros(0), Xs)
-        feats = np.pad(_feature_matrix(Xs, self._bank, self.threshold).T, ((P, We), (0, 0)))
-        dots = _slide(self._filter, feats)[:n]
+        raw = _feature_matrix(Xs, self._bank, self.threshold)
+        dots = _slide(self._filter, np.pad(raw.T, ((P, We), (0, 0))))[:n]
         thr = self._match_threshold if min_score is None else float(min_score)
         locs = np.sort(_nonoverlapping_maxima(dots, max(b - a, self.min_length), floor=thr))
         starts, ends = _place(locs + a, locs + b, n)
+        if self.max_length > self.min_length and len(locs):
+            blurred = np.pad(_blur(raw, self.blur_length).T, ((P, We), (0, 0)))
+            starts, ends = _instance_bounds(blurred, locs, self._filter, P, self.min_length,
+                                            self.max_length, n, starts, ends)
         return self._derived(starts, ends, dots[locs], Xs)
 
     def _derived(self, starts, ends, scores, Xs) -> "ExtractResult":
@@ -710,15 +714,7 @@ def find_instances(X: Any, min_length: int, max_length: int, *, random_state: An
     inst_scores = inst_scores[np.searchsorted(best.locs, locs)]
     starts, ends = _place(locs + a, locs + b, n)
     if per_instance_bounds and hi > lo:
-        # each instance's own extent: max-sum segment of its evidence per column, within range
-        ev = np.einsum("kwf,wf->kw", _windows(BTp, locs, We), filt).astype(np.float64)
-        # consistent background (e.g. the silence around a word) also carries evidence; count
-        # a column as inside only where it beats this quantile of the instance's window
-        ev -= np.quantile(ev, BOUNDARY_QUANTILE, axis=1, keepdims=True)
-        sa, sb = _best_segment(ev, lo, hi)
-        s2, e2 = _place(locs + sa - P, locs + sb - P, n)
-        if np.all(s2[1:] >= e2[:-1]):   # keep only if still disjoint
-            starts, ends = s2, e2
+        starts, ends = _instance_bounds(BTp, locs, filt, P, lo, hi, n, starts, ends)
     # threshold for match(): the filter was fit to these very instances, and instances in new
     # recordings score about half as much (speech benchmark); 0.35 x the median keeps most of
     # them while rejecting other words.
@@ -726,6 +722,27 @@ def find_instances(X: Any, min_length: int, max_length: int, *, random_state: An
     return ExtractResult(starts.astype(np.int64), ends.astype(np.int64), inst_scores,
                          _mean_pattern(Xs, starts, ends), best.score, lo, hi, float(threshold), blur,
                          bank, filt, (int(a), int(b)), match_thr, d)
+
+
+def _instance_bounds(BTp: np.ndarray, locs: np.ndarray, filt: np.ndarray, P: int, lo: int, hi: int,
+                     n: int, starts: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each instance's own extent: max-sum segment (length in range) of its evidence per column.
+
+    BTp is the blurred feature matrix padded by P rows in front; the window of the instance at
+    loc covers BTp[loc : loc + len(filt)]. Consistent background (e.g. the silence around a
+    word) also carries evidence, so a column counts as inside only by how much it beats the
+    BOUNDARY_QUANTILE of the instance's window. Falls back to (starts, ends) if the refined
+    intervals would overlap.
+    """
+    if len(locs) == 0:
+        return starts, ends
+    ev = np.einsum("kwf,wf->kw", _windows(BTp, locs, filt.shape[0]), filt).astype(np.float64)
+    ev -= np.quantile(ev, BOUNDARY_QUANTILE, axis=1, keepdims=True)
+    sa, sb = _best_segment(ev, lo, hi)
+    s2, e2 = _place(locs + sa - P, locs + sb - P, n)
+    if np.all(s2[1:] >= e2[:-1]):
+        return s2, e2
+    return starts, ends
 
 
 def _scatter(values: np.ndarray, locs: np.ndarray, n: int) -> np.ndarray:
