@@ -616,6 +616,9 @@ def find_instances(X: Any, min_length: int, max_length: int, *, random_state: An
         ``|k| <= n_shifts``.
     max_instances : int, optional
         Upper bound on the number of instances returned.
+    per_instance_bounds : bool
+        Give each instance its own start and end (default); if False, all instances share the
+        offsets learned for the event (they then all have the same length).
 
     Returns
     -------
