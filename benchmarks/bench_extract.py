@@ -239,6 +239,10 @@ def main(argv=None) -> int:
     if with_stumpy:
         md.append(f"stumpy gets the true K and the mean true length as its window; its numba "
                   f"compilation ({compile_s:.1f} s) is excluded.\n")
+    md.append("Length range given to tenfold: [0.85 x shortest, 1.15 x longest] true length; in the "
+              "\"2.5x\" rows [max / 2.5, 1.15 x longest]. Wall times include interference from other "
+              "jobs on this shared 2-core machine; CPU is this process's own time. match() is scored on "
+              "a second recording (2-5 instances) of the same word and voice.\n")
     md.append("| data | method | F1@.25 | F1@.5 | F1@.75 | wall / CPU per series | CPU per 10 s audio | audio / series |")
     md.append("|---|---|---|---|---|---|---|---|")
 
