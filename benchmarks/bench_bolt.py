@@ -143,7 +143,7 @@ def run(name: str, X: np.ndarray, QR: np.ndarray, C: int, metric: str, threads: 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--n", type=int, default=1_000_000)
-    ap.add_argument("--n-real", type=int, default=20_000)
+    ap.add_argument("--n-real", type=int, default=10_000)
     ap.add_argument("--quick", action="store_true", help="small sizes, for checking the script")
     args = ap.parse_args()
     if args.quick:

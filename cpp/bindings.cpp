@@ -9,9 +9,11 @@
 #include <cstring>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "bolt/bolt.hpp"
 #include "maddness/maddness.hpp"
+#include "extract/extract.hpp"
 #include "common/checks.hpp"
 #include "common/isa.hpp"
 #include "sprintz/sprintz.hpp"
@@ -274,4 +276,42 @@ NB_MODULE(_core, m) {
       },
       "blocked"_a.noconvert(), "n"_a, "luts"_a.noconvert(), "mul"_a.noconvert(), "add"_a.noconvert(),
       "log2g"_a, "n_threads"_a, "Dequantized products, shape (M, n) float32 (transpose for (n, M)).");
+  // ---- extract
+  m.def(
+      "extract_prefix_scores",
+      [](In<float, nb::ndim<2>> XT, In<float, nb::ndim<2>> BT, In<int64_t, nb::ndim<1>> cands, size_t W,
+         In<float, nb::ndim<1>> log0, double p0blur) {
+        const size_t n = XT.shape(0), F = XT.shape(1), C = cands.shape(0);
+        require(BT.shape(0) == n && BT.shape(1) == F, "XT and BT must have the same shape");
+        require(log0.shape(0) == F, "log0 must have one entry per feature");
+        require(W >= 1 && W <= n, "window length must be in [1, n]");
+        const int64_t* c = cands.data();
+        for (size_t i = 0; i < C; ++i)
+          require(c[i] >= 0 && static_cast<size_t>(c[i]) + W <= n, "candidate window out of range");
+        auto out = new_array<double>({C + 1});
+        {
+          nb::gil_scoped_release release;
+          tenfold::extract::prefix_scores(XT.data(), BT.data(), n, F, c, C, W, log0.data(), p0blur,
+                                          out.data());
+        }
+        return out;
+      },
+      "XT"_a.noconvert(), "BT"_a.noconvert(), "cands"_a.noconvert(), "W"_a, "log0"_a.noconvert(),
+      "p0blur"_a);
+  m.def(
+      "extract_nonoverlapping_maxima",
+      [](In<double, nb::ndim<1>> v, size_t sep, double floor, size_t limit) {
+        const size_t n = v.shape(0);
+        require(sep >= 1, "sep must be >= 1");
+        std::vector<int64_t> tmp(n > 0 ? n : 1);
+        size_t k;
+        {
+          nb::gil_scoped_release release;
+          k = tenfold::extract::nonoverlapping_maxima(v.data(), n, sep, floor, limit, tmp.data());
+        }
+        auto out = new_array<int64_t>({k});
+        std::memcpy(out.data(), tmp.data(), k * sizeof(int64_t));
+        return out;
+      },
+      "v"_a.noconvert(), "sep"_a, "floor"_a, "limit"_a);
 }

@@ -74,12 +74,24 @@ def test_prefix_scores_match_naive(seed):
     X, B = np.ascontiguousarray(X[:, keep]), np.ascontiguousarray(B[:, keep])
     log0 = np.log(B.mean(0)).astype(np.float32)
     cands = rng.choice(n - W, size=40, replace=False)
-    fast = ex._prefix_scores(X, B, cands, W, log0, float(B.mean()), chunk_elems=1)  # smallest chunks
     ref = naive_prefix_scores(X, B, cands, W, log0, float(B.mean()))
-    done = np.isfinite(fast)  # the fast version may stop early; what it computed must agree
-    assert done[2:10].all()
-    np.testing.assert_allclose(fast[done], ref[done], rtol=2e-4, atol=1e-3)
-    assert np.isneginf(fast[:2]).all()
+    for fast in (ex._prefix_scores(X, B, cands, W, log0, float(B.mean())),                  # C++
+                 ex._prefix_scores_numpy(X, B, cands, W, log0, float(B.mean()), chunk_elems=1)):
+        done = np.isfinite(fast)  # both may stop early; what they computed must agree
+        assert done[2:10].all()
+        np.testing.assert_allclose(fast[done], ref[done], rtol=2e-4, atol=1e-3)
+        assert np.isneginf(fast[:2]).all()
+
+
+def test_prefix_scores_kernel_rejects_bad_windows():
+    X = np.zeros((50, 3), np.float32)
+    log0 = np.zeros(3, np.float32)
+    with pytest.raises(ValueError, match="out of range"):
+        ex._prefix_scores(X, X, np.array([0, 45]), 10, log0, 0.1)
+    with pytest.raises(ValueError, match="out of range"):
+        ex._prefix_scores(X, X, np.array([-1, 5]), 10, log0, 0.1)
+    with pytest.raises(ValueError, match="log0"):
+        ex._prefix_scores(X, X, np.array([0, 5]), 10, np.zeros(2, np.float32), 0.1)
 
 
 def test_slide_and_seed_dots_match_direct():
@@ -109,6 +121,19 @@ def test_feature_matrix_matches_direct_distance():
         D = ((win - s) ** 2).sum(1) / (L * bank.variances[f])
         fire = (D < 0.25) & ex._local_min_mask(D)
         assert np.array_equal(feats[f, L // 2:L // 2 + len(D)].astype(bool), fire)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_nonoverlapping_maxima_kernel_matches_numpy(seed):
+    rng = np.random.default_rng(seed)
+    v = rng.normal(size=int(rng.integers(1, 500)))
+    if seed == 1:
+        v = np.round(v, 1)                     # ties
+    for sep, floor, limit in [(1, -np.inf, None), (7, 0.0, None), (40, -1.0, 3), (1000, 0.5, None)]:
+        got = ex._nonoverlapping_maxima(v, sep, limit, floor)
+        want = ex._nonoverlapping_maxima_numpy(v, sep, limit, floor)
+        assert np.array_equal(got, want)
+    assert len(ex._nonoverlapping_maxima(np.zeros(0), 3)) == 0
 
 
 def test_best_segment_brute_force():
@@ -172,6 +197,12 @@ def test_save_load_roundtrip(tmp_path):
     back = tenfold.load(tmp_path / "e.tfz")
     assert np.array_equal(back.starts, hits.starts)
     assert np.array_equal(back.match(x).starts, hits.match(x).starts)
+    from tenfold import _io
+    type_name, meta, arrays = _io.read(tmp_path / "e.tfz")
+    arrays["bank_dims"] = arrays["bank_dims"] + 5          # points at a dimension that does not exist
+    _io.save(tmp_path / "bad.tfz", type_name, meta, arrays)
+    with pytest.raises(ValueError, match="invalid shapelet bank"):
+        tenfold.load(tmp_path / "bad.tfz")
 
 
 # ------------------------------------------------------------------ degenerate and bad input
@@ -210,3 +241,19 @@ def test_bad_lengths():
         ex.find_instances(x, 10, 40, threshold=-1)
     with pytest.raises(ValueError, match="max_instances"):
         ex.find_instances(x, 10, 40, max_instances=1)
+    with pytest.raises(ValueError, match="shapelets_per_length"):
+        ex.find_instances(x, 10, 40, shapelets_per_length=0)
+    with pytest.raises(ValueError, match="n_shifts"):
+        ex.find_instances(x, 10, 40, n_shifts=-1)
+
+
+def test_too_long_is_refused_before_allocating(monkeypatch):
+    monkeypatch.setattr(ex, "MAX_FEATURE_CELLS", 10_000)
+    with pytest.raises(ValueError, match="too long"):
+        ex.find_instances(np.random.default_rng(0).normal(size=2000), 10, 40)
+
+
+def test_docstring_examples():
+    import doctest
+
+    assert doctest.testmod(ex, raise_on_error=False).failed == 0
