@@ -10,7 +10,8 @@ SOURCES := $(shell find cpp src -name '*.cpp' -o -name '*.hpp' -o -name '*.py') 
 
 $(VENV)/.deps: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(PIP) install "scikit-build-core>=0.10" "nanobind>=2.4" "numpy>=1.24" "pytest>=7" "hypothesis>=6"
+	$(PIP) install "scikit-build-core>=0.10" "nanobind>=2.4" "numpy>=1.24" "pytest>=7" "hypothesis>=6" \
+		"numcodecs>=0.12" "zarr>=2.16" "dask[array]"
 	touch $@
 
 $(VENV)/.built: $(VENV)/.deps $(SOURCES)
