@@ -208,7 +208,7 @@ def compress_file(src: Any, dst: Any, forecaster: str = "fire", entropy: bool = 
     >>> import numpy as np, os, tempfile
     >>> from tenfold import sprintz
     >>> d = tempfile.mkdtemp()
-    >>> x = np.cumsum(np.ones((1000, 3), np.int16), axis=0)
+    >>> x = np.cumsum(np.ones((1000, 3), np.int16), axis=0, dtype=np.int16)
     >>> np.save(os.path.join(d, "x.npy"), x)
     >>> stats = sprintz.compress_file(os.path.join(d, "x.npy"), os.path.join(d, "x.tfsz"))
     >>> _ = sprintz.decompress_file(os.path.join(d, "x.tfsz"), os.path.join(d, "y.npy"))
