@@ -15,6 +15,7 @@ namespace sprintz {
 namespace avx2 {
 namespace {
 
+
 template <class T>
 void recon_avx2(const T* tile, size_t nv, struct State st, T* out, ptrdiff_t rs, ptrdiff_t cs, int fc);
 
@@ -151,6 +152,131 @@ inline void rows_delta(const uint16_t* tile, size_t nv, int32_t* prev, uint16_t*
   }
 }
 
+// ---------------------------------------------------------------- one variable, delta
+// The whole superblock stays in registers: two pdep unpacks, in-register prefix sums, and the
+// running value kept broadcast in a vector (no scalar round trip on the dependency chain).
+inline const char* read_run(const uint8_t* src, size_t len, size_t& pos, uint64_t& k) {
+  k = 0;
+  int shift = 0;
+  for (;;) {
+    if (pos >= len) return "truncated zero-run length";
+    const uint8_t byte = src[pos++];
+    if (shift == 63 && byte > 1) return "zero-run length overflows";
+    k |= uint64_t(byte & 0x7f) << shift;
+    if (!(byte & 0x80)) return nullptr;
+    shift += 7;
+    if (shift > 63) return "zero-run length overflows";
+  }
+}
+
+template <class T>
+const char* raw_tail(const uint8_t* src, size_t len, size_t pos, T* out, size_t r0, size_t rows) {
+  if ((len - pos) / sizeof(T) < rows - r0) return "truncated raw tail";
+  std::memcpy(out + r0, src + pos, (rows - r0) * sizeof(T));
+  pos += (rows - r0) * sizeof(T);
+  if (pos != len) return "unexpected bytes at the end of a chunk";
+  return nullptr;
+}
+
+inline __m128i unpack16_reg(const uint8_t* p, int b) {
+  const uint64_t m = 0x0001000100010001ull * ((1u << b) - 1);
+  const int off = 4 * b;
+  const uint64_t lo = _pdep_u64(load64(p), m);
+  const uint64_t hi = _pdep_u64(load64(p + (off >> 3)) >> (off & 7), m);
+  return _mm_set_epi64x(int64_t(hi), int64_t(lo));
+}
+
+const char* single_delta(const uint8_t* src, size_t len, size_t readable, uint16_t* out, size_t rows) {
+  const size_t nsb = rows / 16;
+  size_t pos = 0, sb = 0;
+  __m128i prev = _mm_setzero_si128();
+  const __m128i last = _mm_set1_epi16(0x0f0e);
+  while (sb < nsb) {
+    if (pos >= len) return "truncated block header";
+    const uint8_t hdr = src[pos++];
+    const int b0 = code_bits<uint16_t>(hdr & 15), b1 = code_bits<uint16_t>(hdr >> 4);
+    uint16_t* o = out + sb * 16;
+    if (b0 + b1 == 0) {
+      uint64_t k;
+      if (const char* err = read_run(src, len, pos, k)) return err;
+      if (k > nsb - sb - 1) return "zero run longer than the chunk";
+      for (uint64_t j = 0; j <= k; ++j) {
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(o + 16 * j), prev);
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(o + 16 * j + 8), prev);
+      }
+      sb += size_t(k) + 1;
+      continue;
+    }
+    if (len - pos < size_t(b0 + b1)) return "truncated block payload";
+    const uint8_t* p = src + pos;
+    alignas(16) uint8_t tmp[48];
+    if (pos + 32 > readable) {
+      std::memset(tmp, 0, sizeof tmp);
+      std::memcpy(tmp, p, size_t(b0 + b1));
+      p = tmp;
+    }
+    __m128i e0 = unzz16(unpack16_reg(p, b0));
+    __m128i e1 = unzz16(unpack16_reg(p + b0, b1));
+    e0 = _mm_add_epi16(e0, _mm_slli_si128(e0, 2));
+    e1 = _mm_add_epi16(e1, _mm_slli_si128(e1, 2));
+    e0 = _mm_add_epi16(e0, _mm_slli_si128(e0, 4));
+    e1 = _mm_add_epi16(e1, _mm_slli_si128(e1, 4));
+    e0 = _mm_add_epi16(e0, _mm_slli_si128(e0, 8));
+    e1 = _mm_add_epi16(e1, _mm_slli_si128(e1, 8));
+    const __m128i x0 = _mm_add_epi16(e0, prev);
+    const __m128i x1 = _mm_add_epi16(e1, _mm_shuffle_epi8(x0, last));
+    prev = _mm_shuffle_epi8(x1, last);
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(o), x0);
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(o + 8), x1);
+    pos += size_t(b0 + b1);
+    ++sb;
+  }
+  return raw_tail(src, len, pos, out, nsb * 16, rows);
+}
+
+const char* single_delta(const uint8_t* src, size_t len, size_t readable, uint8_t* out, size_t rows) {
+  const size_t nsb = rows / 16;
+  size_t pos = 0, sb = 0;
+  __m128i prev = _mm_setzero_si128();
+  const __m128i last = _mm_set1_epi8(15);
+  while (sb < nsb) {
+    if (pos >= len) return "truncated block header";
+    const uint8_t hdr = src[pos++];
+    const int b0 = hdr & 15, b1 = hdr >> 4;
+    if (b0 > 8 || b1 > 8) return "invalid bit width for 8-bit data";
+    uint8_t* o = out + sb * 16;
+    if (b0 + b1 == 0) {
+      uint64_t k;
+      if (const char* err = read_run(src, len, pos, k)) return err;
+      if (k > nsb - sb - 1) return "zero run longer than the chunk";
+      for (uint64_t j = 0; j <= k; ++j) _mm_storeu_si128(reinterpret_cast<__m128i*>(o + 16 * j), prev);
+      sb += size_t(k) + 1;
+      continue;
+    }
+    if (len - pos < size_t(b0 + b1)) return "truncated block payload";
+    const uint8_t* p = src + pos;
+    alignas(16) uint8_t tmp[32];
+    if (pos + 16 > readable) {
+      std::memset(tmp, 0, sizeof tmp);
+      std::memcpy(tmp, p, size_t(b0 + b1));
+      p = tmp;
+    }
+    const uint64_t lo = _pdep_u64(load64(p), 0x0101010101010101ull * ((1u << b0) - 1));
+    const uint64_t hi = _pdep_u64(load64(p + b0), 0x0101010101010101ull * ((1u << b1) - 1));
+    __m128i e = unzz8(_mm_set_epi64x(int64_t(hi), int64_t(lo)));
+    e = _mm_add_epi8(e, _mm_slli_si128(e, 1));
+    e = _mm_add_epi8(e, _mm_slli_si128(e, 2));
+    e = _mm_add_epi8(e, _mm_slli_si128(e, 4));
+    e = _mm_add_epi8(e, _mm_slli_si128(e, 8));
+    const __m128i x = _mm_add_epi8(e, prev);
+    prev = _mm_shuffle_epi8(x, last);
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(o), x);
+    pos += size_t(b0 + b1);
+    ++sb;
+  }
+  return raw_tail(src, len, pos, out, nsb * 16, rows);
+}
+
 template <class T>
 void recon_avx2(const T* tile, size_t nv, State st, T* out, ptrdiff_t rs, ptrdiff_t cs, int fc) {
   if (fc == kForecastDelta) {
@@ -170,10 +296,12 @@ size_t encode16(const uint16_t* x, const View& v, int fc, uint8_t* dst, int32_t*
 }
 const char* decode8(const uint8_t* src, size_t len, size_t readable, uint8_t* out, const View& v, int fc,
                     int32_t* scratch) {
+  if (fc == kForecastDelta && v.nvars == 1) return single_delta(src, len, readable, out, v.rows);
   return decode_impl<uint8_t>(src, len, readable, out, v, fc, scratch);
 }
 const char* decode16(const uint8_t* src, size_t len, size_t readable, uint16_t* out, const View& v, int fc,
                      int32_t* scratch) {
+  if (fc == kForecastDelta && v.nvars == 1) return single_delta(src, len, readable, out, v.rows);
   return decode_impl<uint16_t>(src, len, readable, out, v, fc, scratch);
 }
 
