@@ -95,6 +95,16 @@ def test_compresses_structured_data():
     assert len(sprintz.compress(ramp, forecaster="fire")) < len(sprintz.compress(ramp, forecaster="delta")) / 4
 
 
+def test_incompressible_data_is_stored_raw():
+    rng = np.random.default_rng(0)
+    for x in [rng.integers(0, 256, 100_000, dtype=np.uint8),
+              np.asfortranarray(rng.integers(-32768, 32768, (50_000, 3)).astype(np.int16))]:
+        for entropy in (False, True):
+            buf = roundtrip(x, "fire", entropy)
+            nchunks = -(-x.shape[0] // sprintz.info(buf)["chunk_rows"])
+            assert len(buf) <= x.nbytes + 40 + 12 * nchunks
+
+
 def test_noncontiguous_and_byteorder():
     x = make(np.int16, 500, 6, "walk", 3)
     roundtrip(x[::2, 1::2], "fire", True)

@@ -277,11 +277,157 @@ const char* single_delta(const uint8_t* src, size_t len, size_t readable, uint8_
   return raw_tail(src, len, pos, out, nsb * 16, rows);
 }
 
+// ---------------------------------------------------------------- FIRE
+// C order: residual rows of 8 variables are transposed as for delta, then the recurrence runs
+// in 8 int32 lanes (one per variable): pd = (a * d) >> 8; d = sext(pd + e); x += d.
+inline void rows_of(const uint8_t* t, __m128i* row) {
+  __m128i a[8];
+  for (int j = 0; j < 8; ++j) a[j] = unzz8(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(t + 8 * j)));
+  const __m128i t0 = _mm_unpacklo_epi8(a[0], a[1]), t1 = _mm_unpacklo_epi8(a[2], a[3]);
+  const __m128i t2 = _mm_unpacklo_epi8(a[4], a[5]), t3 = _mm_unpacklo_epi8(a[6], a[7]);
+  const __m128i u0 = _mm_unpacklo_epi16(t0, t1), u1 = _mm_unpackhi_epi16(t0, t1);
+  const __m128i u2 = _mm_unpacklo_epi16(t2, t3), u3 = _mm_unpackhi_epi16(t2, t3);
+  const __m128i w[4] = {_mm_unpacklo_epi32(u0, u2), _mm_unpackhi_epi32(u0, u2), _mm_unpacklo_epi32(u1, u3),
+                        _mm_unpackhi_epi32(u1, u3)};
+  for (int k = 0; k < 4; ++k) {
+    row[2 * k] = w[k];
+    row[2 * k + 1] = _mm_unpackhi_epi64(w[k], w[k]);
+  }
+}
+inline void rows_of(const uint16_t* t, __m128i* row) {
+  __m128i a[8];
+  for (int j = 0; j < 8; ++j) a[j] = unzz16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(t + 8 * j)));
+  const __m128i t0 = _mm_unpacklo_epi16(a[0], a[1]), t1 = _mm_unpackhi_epi16(a[0], a[1]);
+  const __m128i t2 = _mm_unpacklo_epi16(a[2], a[3]), t3 = _mm_unpackhi_epi16(a[2], a[3]);
+  const __m128i t4 = _mm_unpacklo_epi16(a[4], a[5]), t5 = _mm_unpackhi_epi16(a[4], a[5]);
+  const __m128i t6 = _mm_unpacklo_epi16(a[6], a[7]), t7 = _mm_unpackhi_epi16(a[6], a[7]);
+  const __m128i u0 = _mm_unpacklo_epi32(t0, t2), u1 = _mm_unpackhi_epi32(t0, t2);
+  const __m128i u2 = _mm_unpacklo_epi32(t1, t3), u3 = _mm_unpackhi_epi32(t1, t3);
+  const __m128i u4 = _mm_unpacklo_epi32(t4, t6), u5 = _mm_unpackhi_epi32(t4, t6);
+  const __m128i u6 = _mm_unpacklo_epi32(t5, t7), u7 = _mm_unpackhi_epi32(t5, t7);
+  row[0] = _mm_unpacklo_epi64(u0, u4);
+  row[1] = _mm_unpackhi_epi64(u0, u4);
+  row[2] = _mm_unpacklo_epi64(u1, u5);
+  row[3] = _mm_unpackhi_epi64(u1, u5);
+  row[4] = _mm_unpacklo_epi64(u2, u6);
+  row[5] = _mm_unpackhi_epi64(u2, u6);
+  row[6] = _mm_unpacklo_epi64(u3, u7);
+  row[7] = _mm_unpackhi_epi64(u3, u7);
+}
+inline __m256i widen(__m128i r, uint8_t*) { return _mm256_cvtepi8_epi32(r); }
+inline __m256i widen(__m128i r, uint16_t*) { return _mm256_cvtepi16_epi32(r); }
+inline void store_row(uint8_t* o, __m256i p) {
+  const __m128i w = _mm_packus_epi32(_mm256_castsi256_si128(p), _mm256_extracti128_si256(p, 1));
+  _mm_storel_epi64(reinterpret_cast<__m128i*>(o), _mm_packus_epi16(w, w));
+}
+inline void store_row(uint16_t* o, __m256i p) {
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(o),
+                   _mm_packus_epi32(_mm256_castsi256_si128(p), _mm256_extracti128_si256(p, 1)));
+}
+
+template <class T>
+void rows_fire(const T* tile, size_t nv, State st, T* out, ptrdiff_t rs) {
+  constexpr int W = Tr<T>::W;
+  const __m256i one = _mm256_set1_epi32(1), mask = _mm256_set1_epi32((1 << W) - 1);
+  const __m256i amax = _mm256_set1_epi32(kFireMax), amin = _mm256_set1_epi32(-kFireMax);
+  size_t g = 0;
+  for (; g + 8 <= nv; g += 8) {
+    __m128i row[8];
+    rows_of(tile + g * 8, row);
+    __m256i p = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(st.prev + g));
+    __m256i d = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(st.d + g));
+    const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(st.a + g));
+    __m256i gs = _mm256_setzero_si256();
+    for (int i = 0; i < 8; ++i) {
+      const __m256i e = widen(row[i], static_cast<T*>(nullptr));
+      const __m256i pd = _mm256_srai_epi32(_mm256_mullo_epi32(a, d), kFireShift);
+      const __m256i dn = _mm256_srai_epi32(_mm256_slli_epi32(_mm256_add_epi32(pd, e), 32 - W), 32 - W);
+      gs = _mm256_add_epi32(gs, _mm256_sign_epi32(_mm256_sign_epi32(one, e), d));
+      d = dn;
+      p = _mm256_and_si256(_mm256_add_epi32(p, dn), mask);
+      store_row(out + g + i * rs, p);
+    }
+    const __m256i an = _mm256_min_epi32(_mm256_max_epi32(_mm256_add_epi32(a, gs), amin), amax);
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(st.prev + g), p);
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(st.d + g), d);
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(st.a + g), an);
+  }
+  if (g < nv) {
+    State rest{st.prev + g, st.d + g, st.a + g};
+    recon_generic<T>(tile + g * 8, nv - g, rest, out + g, rs, 1, kForecastFire);
+  }
+}
+
+// One variable: the recurrence is serial, so keep every state variable in a register.
+template <class T>
+const char* single_fire(const uint8_t* src, size_t len, size_t readable, T* out, size_t rows) {
+  constexpr int W = Tr<T>::W;
+  const size_t nsb = rows / 16;
+  size_t pos = 0, sb = 0;
+  int32_t p = 0, d = 0, a = 0;
+  alignas(32) int16_t E[16];
+  auto run16 = [&](T* o, const int16_t* e, int nblocks) {
+    for (int h = 0; h < nblocks; ++h) {
+      int32_t gsum = 0;
+      for (int i = 0; i < 8; ++i) {
+        const int32_t ei = e[8 * h + i];
+        const int32_t dn = int32_t(uint32_t((a * d) >> kFireShift) + uint32_t(ei)) << (32 - W) >> (32 - W);
+        gsum += sgn(ei) * sgn(d);
+        d = dn;
+        p = (p + dn) & ((1 << W) - 1);
+        o[8 * h + i] = T(p);
+      }
+      a += gsum;
+      a = a > kFireMax ? kFireMax : (a < -kFireMax ? -kFireMax : a);
+    }
+  };
+  while (sb < nsb) {
+    if (pos >= len) return "truncated block header";
+    const uint8_t hdr = src[pos++];
+    const int c0 = hdr & 15, c1 = hdr >> 4;
+    if (W == 8 && (c0 > 8 || c1 > 8)) return "invalid bit width for 8-bit data";
+    const int b0 = code_bits<T>(c0), b1 = code_bits<T>(c1);
+    T* o = out + sb * 16;
+    if (b0 + b1 == 0) {
+      uint64_t k;
+      if (const char* err = read_run(src, len, pos, k)) return err;
+      if (k > nsb - sb - 1) return "zero run longer than the chunk";
+      alignas(32) int16_t zero[16] = {0};
+      for (uint64_t j = 0; j <= k; ++j) run16(o + 16 * j, zero, 2);
+      sb += size_t(k) + 1;
+      continue;
+    }
+    if (len - pos < size_t(b0 + b1)) return "truncated block payload";
+    const uint8_t* q = src + pos;
+    alignas(16) uint8_t tmp[48];
+    if (pos + 32 > readable) {
+      std::memset(tmp, 0, sizeof tmp);
+      std::memcpy(tmp, q, size_t(b0 + b1));
+      q = tmp;
+    }
+    if (W == 16) {
+      _mm_store_si128(reinterpret_cast<__m128i*>(E), unzz16(unpack16_reg(q, b0)));
+      _mm_store_si128(reinterpret_cast<__m128i*>(E + 8), unzz16(unpack16_reg(q + b0, b1)));
+    } else {
+      const uint64_t lo = _pdep_u64(load64(q), 0x0101010101010101ull * ((1u << b0) - 1));
+      const uint64_t hi = _pdep_u64(load64(q + b0), 0x0101010101010101ull * ((1u << b1) - 1));
+      _mm256_store_si256(reinterpret_cast<__m256i*>(E),
+                         _mm256_cvtepi8_epi16(unzz8(_mm_set_epi64x(int64_t(hi), int64_t(lo)))));
+    }
+    run16(o, E, 2);
+    pos += size_t(b0 + b1);
+    ++sb;
+  }
+  return raw_tail(src, len, pos, out, nsb * 16, rows);
+}
+
 template <class T>
 void recon_avx2(const T* tile, size_t nv, State st, T* out, ptrdiff_t rs, ptrdiff_t cs, int fc) {
   if (fc == kForecastDelta) {
     if (rs == 1) return column_delta(tile, nv, st.prev, out, cs);
     if (cs == 1) return rows_delta(tile, nv, st.prev, out, rs);
+  } else if (cs == 1 && nv >= 8) {
+    return rows_fire<T>(tile, nv, st, out, rs);
   }
   recon_generic<T>(tile, nv, st, out, rs, cs, fc);
 }
@@ -297,11 +443,13 @@ size_t encode16(const uint16_t* x, const View& v, int fc, uint8_t* dst, int32_t*
 const char* decode8(const uint8_t* src, size_t len, size_t readable, uint8_t* out, const View& v, int fc,
                     int32_t* scratch) {
   if (fc == kForecastDelta && v.nvars == 1) return single_delta(src, len, readable, out, v.rows);
+  if (fc == kForecastFire && v.nvars == 1) return single_fire<uint8_t>(src, len, readable, out, v.rows);
   return decode_impl<uint8_t>(src, len, readable, out, v, fc, scratch);
 }
 const char* decode16(const uint8_t* src, size_t len, size_t readable, uint16_t* out, const View& v, int fc,
                      int32_t* scratch) {
   if (fc == kForecastDelta && v.nvars == 1) return single_delta(src, len, readable, out, v.rows);
+  if (fc == kForecastFire && v.nvars == 1) return single_fire<uint16_t>(src, len, readable, out, v.rows);
   return decode_impl<uint16_t>(src, len, readable, out, v, fc, scratch);
 }
 

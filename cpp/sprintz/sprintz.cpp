@@ -46,6 +46,26 @@ const char* decode_chunk(const uint8_t* src, size_t len, size_t readable, uint8_
                     : scalar::decode16(src, len, readable, o16, v, fc, scratch);
 }
 
+// Raw chunks (mode 2) hold their rows row-major.
+void gather_rows(const uint8_t* base, const View& v, size_t isz, uint8_t* dst) {
+  if (v.cs == 1) {
+    std::memcpy(dst, base, v.rows * v.nvars * isz);
+    return;
+  }
+  for (size_t r = 0; r < v.rows; ++r)
+    for (size_t j = 0; j < v.nvars; ++j, dst += isz)
+      std::memcpy(dst, base + (ptrdiff_t(r) * v.rs + ptrdiff_t(j) * v.cs) * ptrdiff_t(isz), isz);
+}
+void scatter_rows(const uint8_t* src, const View& v, size_t isz, uint8_t* base) {
+  if (v.cs == 1) {
+    std::memcpy(base, src, v.rows * v.nvars * isz);
+    return;
+  }
+  for (size_t r = 0; r < v.rows; ++r)
+    for (size_t j = 0; j < v.nvars; ++j, src += isz)
+      std::memcpy(base + (ptrdiff_t(r) * v.rs + ptrdiff_t(j) * v.cs) * ptrdiff_t(isz), src, isz);
+}
+
 void fail(const std::string& what) { throw std::invalid_argument("corrupt or invalid Sprintz stream: " + what); }
 
 }  // namespace
@@ -97,15 +117,23 @@ std::vector<uint8_t> compress(const uint8_t* data, int dtype, size_t n, size_t n
     View v{rows, nvars, rs, cs};
     const size_t plen = encode_chunk(data + r0 * size_t(rs) * isz, bits, v, forecaster, packed.data(), scratch.data());
     size_t clen = entropy ? huffman_encode(packed.data(), plen, coded.data(), coded.size()) : 0;
-    const uint8_t mode = clen ? 1 : 0;
+    uint8_t mode = clen ? 1 : 0;
     const uint8_t* body = clen ? coded.data() : packed.data();
-    const size_t blen = clen ? clen : plen;
+    size_t blen = clen ? clen : plen;
+    size_t stored_plen = plen;
+    const size_t raw_bytes = rows * nvars * isz;
+    if (blen >= raw_bytes) {  // incompressible chunk: store the rows verbatim (row-major)
+      mode = 2;
+      gather_rows(data + r0 * size_t(rs) * isz, v, isz, packed.data());
+      body = packed.data();
+      blen = stored_plen = raw_bytes;
+    }
     const size_t at = out.size();
     out.resize(at + kChunkHeaderBytes + blen);
     out[at] = mode;
     out[at + 1] = out[at + 2] = out[at + 3] = 0;
     put<uint32_t>(out, at + 4, uint32_t(blen));
-    put<uint32_t>(out, at + 8, uint32_t(plen));
+    put<uint32_t>(out, at + 8, uint32_t(stored_plen));
     std::memcpy(out.data() + at + kChunkHeaderBytes, body, blen);
   }
   return out;
@@ -159,13 +187,19 @@ void decompress(const uint8_t* buf, size_t len, uint8_t* out, size_t out_len) {
     const size_t rows = std::min(size_t(h.chunk_rows), n - r0);
     if (len - pos < kChunkHeaderBytes) fail("truncated chunk header");
     const uint8_t mode = buf[pos];
-    if (mode > 1 || buf[pos + 1] || buf[pos + 2] || buf[pos + 3]) fail("invalid chunk mode");
+    if (mode > 2 || buf[pos + 1] || buf[pos + 2] || buf[pos + 3]) fail("invalid chunk mode");
     const size_t blen = get<uint32_t>(buf + pos + 4), plen = get<uint32_t>(buf + pos + 8);
     pos += kChunkHeaderBytes;
     if (blen > len - pos) fail("chunk longer than the buffer (truncated?)");
     if (plen > max_packed_bytes(rows, nvars, bits)) fail("chunk claims an impossible size");
     const uint8_t* src = buf + pos;
     size_t readable = len - pos;
+    if (mode == 2) {
+      if (blen != plen || plen != rows * nvars * isz) fail("raw chunk length mismatch");
+      scatter_rows(src, View{rows, nvars, rs, cs}, isz, out + r0 * size_t(rs) * isz);
+      pos += blen;
+      continue;
+    }
     if (mode == 0) {
       if (blen != plen) fail("stored chunk length mismatch");
     } else {

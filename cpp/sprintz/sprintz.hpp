@@ -5,7 +5,8 @@
 //     u8 ndim (1|2), u8 order (0 C, 1 F), u8 forecaster (0 delta, 1 FIRE), u8 flags (bit0: entropy
 //     requested), u16 reserved=0, u32 chunk_rows (multiple of 16), u64 n, u64 nvars,
 //     u32 checksum of the decoded array's bytes in memory order, u32 reserved=0.
-//   ceil(n / chunk_rows) chunks, each: u8 mode (0 packed, 1 Huffman-coded packed), 3 zero bytes,
+//   ceil(n / chunk_rows) chunks, each: u8 mode (0 packed, 1 Huffman-coded packed, 2 raw rows,
+//     row-major, used when coding does not pay), 3 zero bytes,
 //     u32 stored length, u32 packed length, then the stored bytes.
 // A chunk's packed stream covers `rows` rows of the (n, nvars) matrix; forecaster state starts at
 // zero in every chunk. Rows go in superblocks of 16 = two blocks of 8 rows:
