@@ -66,6 +66,15 @@ void scatter_rows(const uint8_t* src, const View& v, size_t isz, uint8_t* base) 
       std::memcpy(base + (ptrdiff_t(r) * v.rs + ptrdiff_t(j) * v.cs) * ptrdiff_t(isz), src, isz);
 }
 
+// The stored checksum covers the header fields (bytes 4-31) as well as the decoded data, so a
+// corrupted dtype, order or shape cannot decode "successfully" into different values.
+uint32_t stream_checksum(const uint8_t* header, uint32_t data_sum) {
+  uint8_t tmp[32];
+  std::memcpy(tmp, header + 4, 28);
+  std::memcpy(tmp + 28, &data_sum, 4);
+  return scalar::checksum(tmp, sizeof tmp);
+}
+
 void fail(const std::string& what) { throw std::invalid_argument("corrupt or invalid Sprintz stream: " + what); }
 
 }  // namespace
@@ -106,7 +115,7 @@ std::vector<uint8_t> compress(const uint8_t* data, int dtype, size_t n, size_t n
   put<uint32_t>(out, 12, uint32_t(chunk_rows));
   put<uint64_t>(out, 16, uint64_t(n));
   put<uint64_t>(out, 24, uint64_t(nvars));
-  put<uint32_t>(out, 32, checksum(data, n * nvars * isz));
+  put<uint32_t>(out, 32, stream_checksum(out.data(), checksum(data, n * nvars * isz)));
   put<uint32_t>(out, 36, 0);
   std::vector<int32_t> scratch(scratch_words(nvars));
   std::vector<uint8_t> packed(max_packed_bytes(chunk_rows, nvars, bits));
@@ -215,7 +224,7 @@ void decompress(const uint8_t* buf, size_t len, uint8_t* out, size_t out_len) {
     pos += blen;
   }
   if (pos != len) fail("trailing bytes after the last chunk");
-  if (checksum(out, out_len) != h.checksum) fail("checksum mismatch (data corrupted)");
+  if (stream_checksum(buf, checksum(out, out_len)) != h.checksum) fail("checksum mismatch (data or header corrupted)");
 }
 
 }  // namespace sprintz

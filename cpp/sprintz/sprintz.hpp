@@ -4,7 +4,8 @@
 //   header (40 bytes): "TFSZ", u8 version=1, u8 dtype (0 int8, 1 uint8, 2 int16, 3 uint16),
 //     u8 ndim (1|2), u8 order (0 C, 1 F), u8 forecaster (0 delta, 1 FIRE), u8 flags (bit0: entropy
 //     requested), u16 reserved=0, u32 chunk_rows (multiple of 16), u64 n, u64 nvars,
-//     u32 checksum of the decoded array's bytes in memory order, u32 reserved=0.
+//     u32 checksum (of header bytes 4-31 followed by the checksum of the decoded array's bytes in
+//     memory order), u32 reserved=0.
 //   ceil(n / chunk_rows) chunks, each: u8 mode (0 packed, 1 Huffman-coded packed, 2 raw rows,
 //     row-major, used when coding does not pay), 3 zero bytes,
 //     u32 stored length, u32 packed length, then the stored bytes.
