@@ -22,6 +22,7 @@ void recon_avx2(const T* tile, size_t nv, struct State st, T* out, ptrdiff_t rs,
 #define SPRINTZ_RECON(T, tile, nv, st, out, rs, cs, fc) recon_avx2<T>(tile, nv, st, out, rs, cs, fc)
 #include "sprintz/codec_impl.inc"
 #include "sprintz/checksum.inc"
+#include "sprintz/huffman_decode.inc"
 #undef SPRINTZ_RECON
 
 inline uint64_t load64(const uint8_t* p) {
@@ -451,6 +452,10 @@ const char* decode16(const uint8_t* src, size_t len, size_t readable, uint16_t* 
   if (fc == kForecastDelta && v.nvars == 1) return single_delta(src, len, readable, out, v.rows);
   if (fc == kForecastFire && v.nvars == 1) return single_fire<uint16_t>(src, len, readable, out, v.rows);
   return decode_impl<uint16_t>(src, len, readable, out, v, fc, scratch);
+}
+
+const char* huffman_decode(const uint8_t* src, size_t len, uint8_t* dst, size_t n) {
+  return huffman_decode_impl(src, len, dst, n);
 }
 
 uint32_t checksum(const uint8_t* data, size_t len) {

@@ -88,6 +88,10 @@ size_t max_packed_bytes(size_t rows, size_t nvars, int bits) {
 
 int dtype_bits(int dtype) { return dtype < 2 ? 8 : 16; }
 
+const char* huffman_decode(const uint8_t* src, size_t len, uint8_t* dst, size_t n) {
+  return use_avx2() ? avx2::huffman_decode(src, len, dst, n) : scalar::huffman_decode(src, len, dst, n);
+}
+
 uint32_t checksum(const uint8_t* data, size_t len) {
   return use_avx2() ? avx2::checksum(data, len) : scalar::checksum(data, len);
 }

@@ -49,7 +49,8 @@ size_t max_packed_bytes(size_t rows, size_t nvars, int bits);
                       int forecaster, int32_t* scratch);                                           \
   const char* decode16(const uint8_t* src, size_t len, size_t readable, uint16_t* out, const View& v, \
                        int forecaster, int32_t* scratch);                                          \
-  uint32_t checksum(const uint8_t* data, size_t len);
+  uint32_t checksum(const uint8_t* data, size_t len);                                              \
+  const char* huffman_decode(const uint8_t* src, size_t len, uint8_t* dst, size_t n);
 
 namespace scalar { TENFOLD_SPRINTZ_KERNELS }
 namespace avx2 { TENFOLD_SPRINTZ_KERNELS }
@@ -57,7 +58,7 @@ namespace avx2 { TENFOLD_SPRINTZ_KERNELS }
 
 // Huffman stage (huffman.cpp). encode returns 0 when coding would not save at least ~2%.
 size_t huffman_encode(const uint8_t* src, size_t n, uint8_t* dst, size_t cap);
-const char* huffman_decode(const uint8_t* src, size_t len, uint8_t* dst, size_t n);
+const char* huffman_decode(const uint8_t* src, size_t len, uint8_t* dst, size_t n);  // dispatching
 size_t huffman_max_bytes(size_t n);
 
 struct Header {
