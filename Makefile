@@ -28,10 +28,12 @@ test: install
 
 $(VENV)/.bench: $(VENV)/.deps
 	$(PIP) install "faiss-cpu>=1.8" "threadpoolctl>=3" "matplotlib>=3.7"
+	$(PIP) install pcodec zstandard lz4 blosc2
 	touch $@
 
 bench: install $(VENV)/.bench
 	$(PY) benchmarks/bench_bolt.py
+	$(PY) benchmarks/bench_sprintz.py
 
 fuzz: install
 	TENFOLD_FUZZ_EXAMPLES=20000 $(PY) -m pytest -q tests -m fuzz

@@ -367,20 +367,25 @@ const char* single_fire(const uint8_t* src, size_t len, size_t readable, T* out,
   size_t pos = 0, sb = 0;
   int32_t p = 0, d = 0, a = 0;
   alignas(32) int16_t E[16];
+  // state copied into locals: stores through T* (char for 8-bit) must not force reloads
   auto run16 = [&](T* o, const int16_t* e, int nblocks) {
+    int32_t lp = p, ld = d, la = a;
     for (int h = 0; h < nblocks; ++h) {
       int32_t gsum = 0;
       for (int i = 0; i < 8; ++i) {
         const int32_t ei = e[8 * h + i];
-        const int32_t dn = int32_t(uint32_t((a * d) >> kFireShift) + uint32_t(ei)) << (32 - W) >> (32 - W);
-        gsum += sgn(ei) * sgn(d);
-        d = dn;
-        p = (p + dn) & ((1 << W) - 1);
-        o[8 * h + i] = T(p);
+        const int32_t dn = int32_t(typename Tr<T>::S(T(uint32_t((la * ld) >> kFireShift) + uint32_t(ei))));
+        gsum += sgn(ei) * sgn(ld);
+        ld = dn;
+        lp = (lp + dn) & ((1 << W) - 1);
+        o[8 * h + i] = T(lp);
       }
-      a += gsum;
-      a = a > kFireMax ? kFireMax : (a < -kFireMax ? -kFireMax : a);
+      la += gsum;
+      la = la > kFireMax ? kFireMax : (la < -kFireMax ? -kFireMax : la);
     }
+    p = lp;
+    d = ld;
+    a = la;
   };
   while (sb < nsb) {
     if (pos >= len) return "truncated block header";
@@ -422,13 +427,48 @@ const char* single_fire(const uint8_t* src, size_t len, size_t readable, T* out,
   return raw_tail(src, len, pos, out, nsb * 16, rows);
 }
 
+// C order, the last nv % 8 variables: run the 8-wide kernels on zero-padded copies.
+template <class T>
+void rows_partial(const T* tile, size_t k, State st, T* out, ptrdiff_t rs, int fc) {
+  alignas(32) T t8[64] = {0};
+  alignas(32) T o8[64];
+  alignas(32) int32_t s8[24] = {0};
+  std::memcpy(t8, tile, k * 8 * sizeof(T));
+  for (size_t j = 0; j < k; ++j) {
+    s8[j] = st.prev[j];
+    if (fc == kForecastFire) {
+      s8[8 + j] = st.d[j];
+      s8[16 + j] = st.a[j];
+    }
+  }
+  State s{s8, s8 + 8, s8 + 16};
+  if (fc == kForecastDelta) rows_delta(t8, 8, s.prev, o8, 8);
+  else rows_fire<T>(t8, 8, s, o8, 8);
+  for (int i = 0; i < 8; ++i) std::memcpy(out + i * rs, o8 + 8 * i, k * sizeof(T));
+  for (size_t j = 0; j < k; ++j) {
+    st.prev[j] = s8[j];
+    if (fc == kForecastFire) {
+      st.d[j] = s8[8 + j];
+      st.a[j] = s8[16 + j];
+    }
+  }
+}
+
 template <class T>
 void recon_avx2(const T* tile, size_t nv, State st, T* out, ptrdiff_t rs, ptrdiff_t cs, int fc) {
-  if (fc == kForecastDelta) {
-    if (rs == 1) return column_delta(tile, nv, st.prev, out, cs);
-    if (cs == 1) return rows_delta(tile, nv, st.prev, out, rs);
-  } else if (cs == 1 && nv >= 8) {
-    return rows_fire<T>(tile, nv, st, out, rs);
+  if (fc == kForecastDelta && rs == 1) return column_delta(tile, nv, st.prev, out, cs);
+  if (cs == 1) {
+    const size_t full = nv / 8 * 8;
+    if (full) {
+      if (fc == kForecastDelta) rows_delta(tile, full, st.prev, out, rs);
+      else rows_fire<T>(tile, full, st, out, rs);
+    }
+    if (full < nv) {
+      State rest{st.prev + full, fc == kForecastFire ? st.d + full : nullptr,
+                 fc == kForecastFire ? st.a + full : nullptr};
+      rows_partial<T>(tile + full * 8, nv - full, rest, out + full, rs, fc);
+    }
+    return;
   }
   recon_generic<T>(tile, nv, st, out, rs, cs, fc);
 }
