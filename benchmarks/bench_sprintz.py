@@ -171,7 +171,13 @@ def nbytes(buf) -> int:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true", help="3 repeats instead of 7")
+    ap.add_argument("--report-only", action="store_true", help="rewrite the table and plot from the JSON")
     args = ap.parse_args()
+    if args.report_only:
+        saved = json.loads((RESULTS / "sprintz.json").read_text())
+        write_markdown(saved["meta"], saved["rows"])
+        plot(saved["rows"])
+        return
     repeat = 3 if args.quick else 7
     data = load_datasets()
     cs = codecs()
@@ -211,6 +217,16 @@ def write_markdown(meta: dict, rows: list[dict]) -> None:
         for r in sub:
             lines.append(f"| {r['codec']} | {r['ratio']:.2f} | {r['compress_MBps']:.0f} | {r['decompress_MBps']:.0f} "
                          f"| {r['ratio'] / pco['ratio']:.2f}x | {r['decompress_MBps'] / pco['decompress_MBps']:.1f}x |")
+    lines.append("\n## Summary: best-ratio Sprintz configuration per dataset vs pcodec\n")
+    lines.append("| data | sprintz config | ratio | pcodec ratio | decompress MB/s | pcodec MB/s | speed vs pcodec |")
+    lines.append("|---|---|---:|---:|---:|---:|---:|")
+    for dname in dict.fromkeys(r["data"] for r in rows):
+        sub = [r for r in rows if r["data"] == dname]
+        pco = next(r for r in sub if r["codec"] == "pcodec")
+        best = max((r for r in sub if r["codec"].startswith("sprintz")), key=lambda r: (r["ratio"], r["decompress_MBps"]))
+        lines.append(f"| {dname} | {best['codec']} | {best['ratio']:.2f} | {pco['ratio']:.2f} | "
+                     f"{best['decompress_MBps']:.0f} | {pco['decompress_MBps']:.0f} | "
+                     f"{best['decompress_MBps'] / pco['decompress_MBps']:.1f}x |")
     (RESULTS / "sprintz.md").write_text("\n".join(lines) + "\n")
 
 
@@ -219,6 +235,7 @@ def plot(rows: list[dict]) -> None:
         import matplotlib
 
         matplotlib.use("Agg")
+        import matplotlib.ticker
         import matplotlib.pyplot as plt
     except ImportError:
         return
@@ -230,6 +247,7 @@ def plot(rows: list[dict]) -> None:
             ax.scatter(r["decompress_MBps"], r["ratio"], marker=mark)
             ax.annotate(r["codec"], (r["decompress_MBps"], r["ratio"]), fontsize=7)
         ax.set_xscale("log")
+        ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
         ax.set_xlabel("decompress MB/s (1 thread)")
         ax.set_ylabel("compression ratio")
         ax.set_title(dname)
