@@ -10,6 +10,7 @@
 
 #include "sprintz/sprintz.hpp"
 
+
 namespace tenfold {
 namespace sprintz {
 namespace avx2 {
@@ -327,7 +328,7 @@ inline void store_row(uint16_t* o, __m256i p) {
 }
 
 template <class T>
-void rows_fire(const T* tile, size_t nv, State st, T* out, ptrdiff_t rs) {
+inline void rows_fire(const T* tile, size_t nv, State st, T* out, ptrdiff_t rs) {
   constexpr int W = Tr<T>::W;
   const __m256i one = _mm256_set1_epi32(1), mask = _mm256_set1_epi32((1 << W) - 1);
   const __m256i amax = _mm256_set1_epi32(kFireMax), amin = _mm256_set1_epi32(-kFireMax);
@@ -427,13 +428,15 @@ const char* single_fire(const uint8_t* src, size_t len, size_t readable, T* out,
   return raw_tail(src, len, pos, out, nsb * 16, rows);
 }
 
-// C order, the last nv % 8 variables: run the 8-wide kernels on zero-padded copies.
+// C order, the last k = nv % 8 variables: run the 8-wide kernels into an 8 x 8 buffer (the tile
+// read covers 8 variables; scratch_words() leaves slack for it and the extra lanes are discarded),
+// then copy the k columns out. A row is copied with one fixed 8-wide store when that stays inside
+// this block's 8 rows; the spill lands on columns of later rows that are rewritten afterwards
+// (this runs before the full groups, and rows go in increasing order).
 template <class T>
-void rows_partial(const T* tile, size_t k, State st, T* out, ptrdiff_t rs, int fc) {
-  alignas(32) T t8[64] = {0};
+inline void rows_partial(const T* tile, size_t k, State st, T* out, ptrdiff_t rs, size_t full, int fc) {
   alignas(32) T o8[64];
   alignas(32) int32_t s8[24] = {0};
-  std::memcpy(t8, tile, k * 8 * sizeof(T));
   for (size_t j = 0; j < k; ++j) {
     s8[j] = st.prev[j];
     if (fc == kForecastFire) {
@@ -442,9 +445,16 @@ void rows_partial(const T* tile, size_t k, State st, T* out, ptrdiff_t rs, int f
     }
   }
   State s{s8, s8 + 8, s8 + 16};
-  if (fc == kForecastDelta) rows_delta(t8, 8, s.prev, o8, 8);
-  else rows_fire<T>(t8, 8, s, o8, 8);
-  for (int i = 0; i < 8; ++i) std::memcpy(out + i * rs, o8 + 8 * i, k * sizeof(T));
+  if (fc == kForecastDelta) rows_delta(tile, 8, s.prev, o8, 8);
+  else rows_fire<T>(tile, 8, s, o8, 8);
+  for (int i = 0; i < 8; ++i) {
+    T* dst = out + i * rs;
+    if (size_t(i * rs) + full + 8 <= size_t(8 * rs)) {
+      std::memcpy(dst, o8 + 8 * i, 8 * sizeof(T));
+    } else {
+      for (size_t j = 0; j < k; ++j) dst[j] = o8[8 * i + j];
+    }
+  }
   for (size_t j = 0; j < k; ++j) {
     st.prev[j] = s8[j];
     if (fc == kForecastFire) {
@@ -455,18 +465,18 @@ void rows_partial(const T* tile, size_t k, State st, T* out, ptrdiff_t rs, int f
 }
 
 template <class T>
-void recon_avx2(const T* tile, size_t nv, State st, T* out, ptrdiff_t rs, ptrdiff_t cs, int fc) {
+inline void recon_avx2(const T* tile, size_t nv, State st, T* out, ptrdiff_t rs, ptrdiff_t cs, int fc) {
   if (fc == kForecastDelta && rs == 1) return column_delta(tile, nv, st.prev, out, cs);
   if (cs == 1) {
     const size_t full = nv / 8 * 8;
+    if (full < nv) {  // first: its wide stores may spill onto columns the full groups rewrite
+      State rest{st.prev + full, fc == kForecastFire ? st.d + full : nullptr,
+                 fc == kForecastFire ? st.a + full : nullptr};
+      rows_partial<T>(tile + full * 8, nv - full, rest, out + full, rs, full, fc);
+    }
     if (full) {
       if (fc == kForecastDelta) rows_delta(tile, full, st.prev, out, rs);
       else rows_fire<T>(tile, full, st, out, rs);
-    }
-    if (full < nv) {
-      State rest{st.prev + full, fc == kForecastFire ? st.d + full : nullptr,
-                 fc == kForecastFire ? st.a + full : nullptr};
-      rows_partial<T>(tile + full * 8, nv - full, rest, out + full, rs, fc);
     }
     return;
   }
