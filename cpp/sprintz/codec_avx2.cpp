@@ -434,32 +434,18 @@ const char* single_fire(const uint8_t* src, size_t len, size_t readable, T* out,
 // this block's 8 rows; the spill lands on columns of later rows that are rewritten afterwards
 // (this runs before the full groups, and rows go in increasing order).
 template <class T>
-inline void rows_partial(const T* tile, size_t k, State st, T* out, ptrdiff_t rs, size_t full, int fc) {
+__attribute__((always_inline)) inline void rows_partial(const T* tile, size_t k, State st, T* out, ptrdiff_t rs,
+                                                        size_t full, int fc) {
   alignas(32) T o8[64];
-  alignas(32) int32_t s8[24] = {0};
-  for (size_t j = 0; j < k; ++j) {
-    s8[j] = st.prev[j];
-    if (fc == kForecastFire) {
-      s8[8 + j] = st.d[j];
-      s8[16 + j] = st.a[j];
-    }
-  }
-  State s{s8, s8 + 8, s8 + 16};
-  if (fc == kForecastDelta) rows_delta(tile, 8, s.prev, o8, 8);
-  else rows_fire<T>(tile, 8, s, o8, 8);
+  // the state arrays are padded to 8 lanes: lanes >= k carry junk that is never written out
+  if (fc == kForecastDelta) rows_delta(tile, 8, st.prev, o8, 8);
+  else rows_fire<T>(tile, 8, st, o8, 8);
   for (int i = 0; i < 8; ++i) {
     T* dst = out + i * rs;
     if (size_t(i * rs) + full + 8 <= size_t(8 * rs)) {
       std::memcpy(dst, o8 + 8 * i, 8 * sizeof(T));
     } else {
       for (size_t j = 0; j < k; ++j) dst[j] = o8[8 * i + j];
-    }
-  }
-  for (size_t j = 0; j < k; ++j) {
-    st.prev[j] = s8[j];
-    if (fc == kForecastFire) {
-      st.d[j] = s8[8 + j];
-      st.a[j] = s8[16 + j];
     }
   }
 }

@@ -79,9 +79,9 @@ void fail(const std::string& what) { throw std::invalid_argument("corrupt or inv
 
 }  // namespace
 
-// state (3 nvars) + tile (16 nvars values) + width codes (2 nvars bytes) + slack: the AVX2 path
+// state (3 x nvars rounded up to 8) + tile (16 nvars values) + width codes (2 nvars bytes) + slack: the AVX2 path
 // reads a whole 8-variable tile group (up to 64 values) past the last variable's tile.
-size_t scratch_words(size_t nvars) { return 3 * nvars + 8 * nvars + nvars / 2 + 16 + 64; }
+size_t scratch_words(size_t nvars) { return 3 * ((nvars + 7) / 8 * 8) + 8 * nvars + nvars / 2 + 16 + 64; }
 
 size_t max_packed_bytes(size_t rows, size_t nvars, int bits) {
   const size_t nsb = rows / 16;
