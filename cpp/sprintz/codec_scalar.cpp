@@ -11,6 +11,7 @@ namespace {
 #define SPRINTZ_RECON(T, tile, nv, st, out, rs, cs, fc) recon_generic<T>(tile, nv, st, out, rs, cs, fc)
 #include "sprintz/codec_impl.inc"
 #include "sprintz/checksum.inc"
+#include "sprintz/huffman_decode.inc"
 #undef SPRINTZ_RECON
 
 template <class T>
@@ -44,6 +45,10 @@ const char* decode8(const uint8_t* src, size_t len, size_t readable, uint8_t* ou
 const char* decode16(const uint8_t* src, size_t len, size_t readable, uint16_t* out, const View& v, int fc,
                      int32_t* scratch) {
   return decode_impl<uint16_t>(src, len, readable, out, v, fc, scratch);
+}
+
+const char* huffman_decode(const uint8_t* src, size_t len, uint8_t* dst, size_t n) {
+  return huffman_decode_impl(src, len, dst, n);
 }
 
 uint32_t checksum(const uint8_t* data, size_t len) {

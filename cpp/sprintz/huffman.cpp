@@ -113,28 +113,7 @@ struct BitWriter {
   }
 };
 
-struct BitReader {
-  const uint8_t* p;
-  const uint8_t* end;
-  uint64_t acc = 0;
-  int n = 0;
-  size_t phantom = 0;  // zero bytes supplied beyond the end of the stream
-  inline void refill() {
-    if (end - p >= 8) {
-      uint64_t w;
-      std::memcpy(&w, p, 8);
-      acc |= w << n;
-      p += (63 - n) >> 3;
-      n |= 56;
-    } else {
-      while (n <= 56) {
-        if (p < end) acc |= uint64_t(*p++) << n;
-        else ++phantom;
-        n += 8;
-      }
-    }
-  }
-};
+
 
 }  // namespace
 
@@ -168,88 +147,6 @@ size_t huffman_encode(const uint8_t* src, size_t n, uint8_t* dst, size_t cap) {
   }
   const size_t total = size_t(o - dst);
   return total < n ? total : 0;
-}
-
-const char* huffman_decode(const uint8_t* src, size_t len, uint8_t* dst, size_t n) {
-  if (len < kTableBytes) return "truncated Huffman table";
-  uint8_t lens[256];
-  for (int k = 0; k < 128; ++k) {
-    lens[2 * k] = src[k] & 15;
-    lens[2 * k + 1] = src[k] >> 4;
-  }
-  uint32_t kraft = 0;
-  int used = 0;
-  for (int s = 0; s < 256; ++s) {
-    if (lens[s] > kMaxLen) return "invalid Huffman code length";
-    if (lens[s]) {
-      kraft += 1u << (kMaxLen - lens[s]);
-      ++used;
-    }
-  }
-  if (used == 0 || kraft > (1u << kMaxLen)) return "invalid Huffman code lengths";
-  uint16_t code[256] = {0};
-  canonical_codes(lens, code);
-  // table entry: symbol | length << 8; length 0 marks an unassigned slot
-  std::vector<uint16_t> table(1u << kMaxLen, 0);
-  for (int s = 0; s < 256; ++s) {
-    const int l = lens[s];
-    if (!l) continue;
-    for (uint32_t hi = 0; hi < (1u << (kMaxLen - l)); ++hi) table[code[s] | (hi << l)] = uint16_t(s | (l << 8));
-  }
-  uint32_t sizes[4];
-  std::memcpy(sizes, src + 128, 12);
-  size_t rest = len - kTableBytes;
-  for (int s = 0; s < 3; ++s) {
-    if (sizes[s] > rest) return "Huffman stream length exceeds the chunk";
-    rest -= sizes[s];
-  }
-  sizes[3] = uint32_t(rest);
-  if (rest != len - kTableBytes - size_t(sizes[0]) - sizes[1] - sizes[2]) return "Huffman stream too long";
-  BitReader r[4];
-  const uint8_t* p = src + kTableBytes;
-  for (int s = 0; s < 4; ++s) {
-    r[s].p = p;
-    r[s].end = p + sizes[s];
-    p += sizes[s];
-  }
-  const size_t q = n / 4;
-  uint8_t* out[4] = {dst, dst + q, dst + 2 * q, dst + 3 * q};
-  const size_t cnt[4] = {q, q, q, n - 3 * q};
-  const uint16_t* tab = table.data();
-  constexpr uint64_t kMask = (1u << kMaxLen) - 1;
-  bool bad = false;
-  // main loop: 4 symbols per stream per refill (4 * 11 <= 56 bits)
-  size_t i = 0;
-  for (; i + 4 <= q; i += 4) {
-    for (int s = 0; s < 4; ++s) {
-      BitReader& br = r[s];
-      br.refill();
-      for (int k = 0; k < 4; ++k) {
-        const uint16_t e = tab[br.acc & kMask];
-        const int l = e >> 8;
-        bad |= (l == 0);
-        out[s][i + k] = uint8_t(e);
-        br.acc >>= l;
-        br.n -= l;
-      }
-    }
-    if (bad) return "invalid Huffman code";
-  }
-  for (int s = 0; s < 4; ++s) {
-    BitReader& br = r[s];
-    for (size_t j = i; j < cnt[s]; ++j) {
-      if (br.n < kMaxLen) br.refill();
-      const uint16_t e = tab[br.acc & kMask];
-      const int l = e >> 8;
-      if (l == 0) return "invalid Huffman code";
-      out[s][j] = uint8_t(e);
-      br.acc >>= l;
-      br.n -= l;
-    }
-    // bits consumed must not include phantom padding
-    if (size_t(br.n) < br.phantom * 8) return "Huffman stream overrun";
-  }
-  return nullptr;
 }
 
 }  // namespace sprintz

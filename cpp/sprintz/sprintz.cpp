@@ -46,11 +46,42 @@ const char* decode_chunk(const uint8_t* src, size_t len, size_t readable, uint8_
                     : scalar::decode16(src, len, readable, o16, v, fc, scratch);
 }
 
+// Raw chunks (mode 2) hold their rows row-major.
+void gather_rows(const uint8_t* base, const View& v, size_t isz, uint8_t* dst) {
+  if (v.cs == 1) {
+    std::memcpy(dst, base, v.rows * v.nvars * isz);
+    return;
+  }
+  for (size_t r = 0; r < v.rows; ++r)
+    for (size_t j = 0; j < v.nvars; ++j, dst += isz)
+      std::memcpy(dst, base + (ptrdiff_t(r) * v.rs + ptrdiff_t(j) * v.cs) * ptrdiff_t(isz), isz);
+}
+void scatter_rows(const uint8_t* src, const View& v, size_t isz, uint8_t* base) {
+  if (v.cs == 1) {
+    std::memcpy(base, src, v.rows * v.nvars * isz);
+    return;
+  }
+  for (size_t r = 0; r < v.rows; ++r)
+    for (size_t j = 0; j < v.nvars; ++j, src += isz)
+      std::memcpy(base + (ptrdiff_t(r) * v.rs + ptrdiff_t(j) * v.cs) * ptrdiff_t(isz), src, isz);
+}
+
+// The stored checksum covers the header fields (bytes 4-31) as well as the decoded data, so a
+// corrupted dtype, order or shape cannot decode "successfully" into different values.
+uint32_t stream_checksum(const uint8_t* header, uint32_t data_sum) {
+  uint8_t tmp[32];
+  std::memcpy(tmp, header + 4, 28);
+  std::memcpy(tmp + 28, &data_sum, 4);
+  return scalar::checksum(tmp, sizeof tmp);
+}
+
 void fail(const std::string& what) { throw std::invalid_argument("corrupt or invalid Sprintz stream: " + what); }
 
 }  // namespace
 
-size_t scratch_words(size_t nvars) { return 3 * nvars + 8 * nvars + nvars / 2 + 16; }
+// state (3 x nvars rounded up to 8) + tile (16 nvars values) + width codes (2 nvars bytes) + slack: the AVX2 path
+// reads a whole 8-variable tile group (up to 64 values) past the last variable's tile.
+size_t scratch_words(size_t nvars) { return 3 * ((nvars + 7) / 8 * 8) + 8 * nvars + nvars / 2 + 16 + 64; }
 
 size_t max_packed_bytes(size_t rows, size_t nvars, int bits) {
   const size_t nsb = rows / 16;
@@ -58,6 +89,10 @@ size_t max_packed_bytes(size_t rows, size_t nvars, int bits) {
 }
 
 int dtype_bits(int dtype) { return dtype < 2 ? 8 : 16; }
+
+const char* huffman_decode(const uint8_t* src, size_t len, uint8_t* dst, size_t n) {
+  return use_avx2() ? avx2::huffman_decode(src, len, dst, n) : scalar::huffman_decode(src, len, dst, n);
+}
 
 uint32_t checksum(const uint8_t* data, size_t len) {
   return use_avx2() ? avx2::checksum(data, len) : scalar::checksum(data, len);
@@ -86,7 +121,7 @@ std::vector<uint8_t> compress(const uint8_t* data, int dtype, size_t n, size_t n
   put<uint32_t>(out, 12, uint32_t(chunk_rows));
   put<uint64_t>(out, 16, uint64_t(n));
   put<uint64_t>(out, 24, uint64_t(nvars));
-  put<uint32_t>(out, 32, checksum(data, n * nvars * isz));
+  put<uint32_t>(out, 32, stream_checksum(out.data(), checksum(data, n * nvars * isz)));
   put<uint32_t>(out, 36, 0);
   std::vector<int32_t> scratch(scratch_words(nvars));
   std::vector<uint8_t> packed(max_packed_bytes(chunk_rows, nvars, bits));
@@ -97,15 +132,23 @@ std::vector<uint8_t> compress(const uint8_t* data, int dtype, size_t n, size_t n
     View v{rows, nvars, rs, cs};
     const size_t plen = encode_chunk(data + r0 * size_t(rs) * isz, bits, v, forecaster, packed.data(), scratch.data());
     size_t clen = entropy ? huffman_encode(packed.data(), plen, coded.data(), coded.size()) : 0;
-    const uint8_t mode = clen ? 1 : 0;
+    uint8_t mode = clen ? 1 : 0;
     const uint8_t* body = clen ? coded.data() : packed.data();
-    const size_t blen = clen ? clen : plen;
+    size_t blen = clen ? clen : plen;
+    size_t stored_plen = plen;
+    const size_t raw_bytes = rows * nvars * isz;
+    if (blen >= raw_bytes) {  // incompressible chunk: store the rows verbatim (row-major)
+      mode = 2;
+      gather_rows(data + r0 * size_t(rs) * isz, v, isz, packed.data());
+      body = packed.data();
+      blen = stored_plen = raw_bytes;
+    }
     const size_t at = out.size();
     out.resize(at + kChunkHeaderBytes + blen);
     out[at] = mode;
     out[at + 1] = out[at + 2] = out[at + 3] = 0;
     put<uint32_t>(out, at + 4, uint32_t(blen));
-    put<uint32_t>(out, at + 8, uint32_t(plen));
+    put<uint32_t>(out, at + 8, uint32_t(stored_plen));
     std::memcpy(out.data() + at + kChunkHeaderBytes, body, blen);
   }
   return out;
@@ -159,13 +202,19 @@ void decompress(const uint8_t* buf, size_t len, uint8_t* out, size_t out_len) {
     const size_t rows = std::min(size_t(h.chunk_rows), n - r0);
     if (len - pos < kChunkHeaderBytes) fail("truncated chunk header");
     const uint8_t mode = buf[pos];
-    if (mode > 1 || buf[pos + 1] || buf[pos + 2] || buf[pos + 3]) fail("invalid chunk mode");
+    if (mode > 2 || buf[pos + 1] || buf[pos + 2] || buf[pos + 3]) fail("invalid chunk mode");
     const size_t blen = get<uint32_t>(buf + pos + 4), plen = get<uint32_t>(buf + pos + 8);
     pos += kChunkHeaderBytes;
     if (blen > len - pos) fail("chunk longer than the buffer (truncated?)");
     if (plen > max_packed_bytes(rows, nvars, bits)) fail("chunk claims an impossible size");
     const uint8_t* src = buf + pos;
     size_t readable = len - pos;
+    if (mode == 2) {
+      if (blen != plen || plen != rows * nvars * isz) fail("raw chunk length mismatch");
+      scatter_rows(src, View{rows, nvars, rs, cs}, isz, out + r0 * size_t(rs) * isz);
+      pos += blen;
+      continue;
+    }
     if (mode == 0) {
       if (blen != plen) fail("stored chunk length mismatch");
     } else {
@@ -181,7 +230,7 @@ void decompress(const uint8_t* buf, size_t len, uint8_t* out, size_t out_len) {
     pos += blen;
   }
   if (pos != len) fail("trailing bytes after the last chunk");
-  if (checksum(out, out_len) != h.checksum) fail("checksum mismatch (data corrupted)");
+  if (stream_checksum(buf, checksum(out, out_len)) != h.checksum) fail("checksum mismatch (data or header corrupted)");
 }
 
 }  // namespace sprintz

@@ -4,8 +4,10 @@
 //   header (40 bytes): "TFSZ", u8 version=1, u8 dtype (0 int8, 1 uint8, 2 int16, 3 uint16),
 //     u8 ndim (1|2), u8 order (0 C, 1 F), u8 forecaster (0 delta, 1 FIRE), u8 flags (bit0: entropy
 //     requested), u16 reserved=0, u32 chunk_rows (multiple of 16), u64 n, u64 nvars,
-//     u32 checksum of the decoded array's bytes in memory order, u32 reserved=0.
-//   ceil(n / chunk_rows) chunks, each: u8 mode (0 packed, 1 Huffman-coded packed), 3 zero bytes,
+//     u32 checksum (of header bytes 4-31 followed by the checksum of the decoded array's bytes in
+//     memory order), u32 reserved=0.
+//   ceil(n / chunk_rows) chunks, each: u8 mode (0 packed, 1 Huffman-coded packed, 2 raw rows,
+//     row-major, used when coding does not pay), 3 zero bytes,
 //     u32 stored length, u32 packed length, then the stored bytes.
 // A chunk's packed stream covers `rows` rows of the (n, nvars) matrix; forecaster state starts at
 // zero in every chunk. Rows go in superblocks of 16 = two blocks of 8 rows:
@@ -47,7 +49,8 @@ size_t max_packed_bytes(size_t rows, size_t nvars, int bits);
                       int forecaster, int32_t* scratch);                                           \
   const char* decode16(const uint8_t* src, size_t len, size_t readable, uint16_t* out, const View& v, \
                        int forecaster, int32_t* scratch);                                          \
-  uint32_t checksum(const uint8_t* data, size_t len);
+  uint32_t checksum(const uint8_t* data, size_t len);                                              \
+  const char* huffman_decode(const uint8_t* src, size_t len, uint8_t* dst, size_t n);
 
 namespace scalar { TENFOLD_SPRINTZ_KERNELS }
 namespace avx2 { TENFOLD_SPRINTZ_KERNELS }
@@ -55,7 +58,7 @@ namespace avx2 { TENFOLD_SPRINTZ_KERNELS }
 
 // Huffman stage (huffman.cpp). encode returns 0 when coding would not save at least ~2%.
 size_t huffman_encode(const uint8_t* src, size_t n, uint8_t* dst, size_t cap);
-const char* huffman_decode(const uint8_t* src, size_t len, uint8_t* dst, size_t n);
+const char* huffman_decode(const uint8_t* src, size_t len, uint8_t* dst, size_t n);  // dispatching
 size_t huffman_max_bytes(size_t n);
 
 struct Header {

@@ -206,6 +206,56 @@ def demo_extract(n_series: int = 5, with_stumpy: bool = False) -> list[list[str]
         sf1.append(interval_f1([(s, s + m) for s in starts], truth))
     rows.append(["stumpy mstump + mmotifs", f"{np.median(stimes) * 1e3:.0f} ms", f"F1@IoU.5 {np.mean(sf1):.2f}",
                  f"told true K and length; +{compile_s:.1f} s numba compile"])
+
+
+def synthetic_sensors(n: int, nvars: int, bits: int, seed: int = 0) -> np.ndarray:
+    """Multichannel sensor-like integers: drifting oscillations, steps, plateaus and noise."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(n)[:, None]
+    freq = rng.uniform(1 / 400, 1 / 40, size=nvars)
+    sig = np.sin(2 * np.pi * freq * t + rng.uniform(0, 6, nvars)) + 0.3 * np.sin(2 * np.pi * 7 * freq * t)
+    steps = np.cumsum(rng.random((n, nvars)) < 0.0005, axis=0) % 3 * 0.3
+    sig = sig + steps
+    top = (1 << (bits - 1)) - 1
+    x = np.rint(sig / np.abs(sig).max() * 0.8 * top + rng.normal(0, 3 if bits == 16 else 0.6, size=(n, nvars)))
+    return x.astype(np.int8 if bits == 8 else np.int16)
+
+
+def demo_sprintz(n: int) -> list[list[str]]:
+    """Sprintz vs the stdlib's zlib and lzma (and zstd if installed) on synthesised sensor data."""
+    import lzma
+    import zlib
+
+    from . import sprintz
+
+    datasets = [("16-bit, 1 var", synthetic_sensors(n, 1, 16)[:, 0]),
+                ("16-bit, 8 vars", synthetic_sensors(n // 8, 8, 16, 1)),
+                ("8-bit, 32 vars", synthetic_sensors(n // 16, 32, 8, 2))]
+    codecs: list[tuple[str, Callable, Callable]] = [
+        ("sprintz fire+huffman", lambda x: sprintz.compress(x), sprintz.decompress),
+        ("sprintz delta", lambda x: sprintz.compress(x, forecaster="delta", entropy=False), sprintz.decompress),
+        ("zlib level 6", lambda x: zlib.compress(x.tobytes(), 6), zlib.decompress),
+        ("lzma preset 1", lambda x: lzma.compress(x.tobytes(), preset=1), lzma.decompress),
+    ]
+    try:
+        import zstandard
+    except ImportError:
+        pass
+    else:
+        codecs.append(("zstd level 3", lambda x: zstandard.ZstdCompressor(level=3).compress(x.tobytes()),
+                       lambda b: zstandard.ZstdDecompressor().decompress(b)))
+    rows = []
+    for (dname, x), (cname, comp, decomp) in progress([(d, c) for d in datasets for c in codecs],
+                                                      len(datasets) * len(codecs), "sprintz demo", enabled=True):
+        repeat = 1 if cname.startswith("lzma") else 3
+        buf = comp(x)
+        tc = _median_time(lambda: comp(x), repeat)
+        td = _median_time(lambda: decomp(buf), repeat)
+        back = decomp(buf)
+        ok = np.array_equal(np.frombuffer(back, x.dtype).reshape(x.shape) if isinstance(back, bytes) else back, x)
+        rows.append([f"{dname}: {cname}", f"{x.nbytes / len(buf):.2f}", f"{x.nbytes / tc / 1e6:.0f}",
+                     f"{x.nbytes / td / 1e6:.0f}", "lossless" if ok else "MISMATCH"])
+    print(f"\nSprintz on synthesised sensor data ({n:,} samples per set, 1 thread, {tenfold.isa()} path)")
     return rows
 
 
@@ -218,6 +268,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
           "B (512 x 100) class means, B known ahead, 10,000 training rows")
     rows = demo_maddness(10_000, 512, 100, 16, args.threads)
     print(_table(rows, ["method", "time", "speed-up", "accuracy"]))
+    print()
+    rows = demo_sprintz(min(args.n, 2_000_000))
+    print(_table(rows, ["data: method", "ratio", "compress MB/s", "decompress MB/s", "check"]))
     print()
     print(_table(demo_extract(with_stumpy=args.stumpy), ["method", "time/series", "accuracy", "notes"]))
     return 0
@@ -286,6 +339,34 @@ def cmd_find_instances(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_compress(args: argparse.Namespace) -> int:
+    from . import sprintz
+
+    t = time.perf_counter()
+    try:
+        stats = sprintz.compress_file(args.src, args.dst, forecaster=args.forecaster, entropy=not args.no_entropy)
+    except (ValueError, TypeError, OSError) as exc:
+        print(f"tenfold compress: error: {exc}", file=sys.stderr)
+        return 2
+    dt = time.perf_counter() - t
+    print(f"{args.src} -> {args.dst}: {stats['raw_bytes']:,} -> {stats['compressed_bytes']:,} bytes "
+          f"(ratio {stats['ratio']:.2f}, {stats['raw_bytes'] / max(dt, 1e-9) / 1e6:.0f} MB/s)")
+    return 0
+
+
+def cmd_decompress(args: argparse.Namespace) -> int:
+    from . import sprintz
+
+    t = time.perf_counter()
+    try:
+        shape = sprintz.decompress_file(args.src, args.dst)
+    except (ValueError, OSError) as exc:
+        print(f"tenfold decompress: error: {exc}", file=sys.stderr)
+        return 2
+    print(f"{args.src} -> {args.dst}: shape {shape} in {time.perf_counter() - t:.2f} s")
+    return 0
+
+
 def cmd_info(args: argparse.Namespace) -> int:
     print(f"tenfold {tenfold.__version__}")
     print(f"isa: {tenfold.isa()} (supported: {', '.join(tenfold.supported_isas())})")
@@ -309,6 +390,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--plot", default=None, help="write a picture with the instances shaded (needs matplotlib)")
     p.set_defaults(fn=cmd_find_instances)
+    p = sub.add_parser("compress", help="compress an integer .npy file with Sprintz (lossless)")
+    p.add_argument("src", help="input .npy (int8/uint8/int16/uint16, shape (n,) or (n, nvars))")
+    p.add_argument("dst", help="output file")
+    p.add_argument("--forecaster", choices=["fire", "delta"], default="fire")
+    p.add_argument("--no-entropy", action="store_true", help="skip the Huffman stage (faster decoding)")
+    p.set_defaults(fn=cmd_compress)
+    p = sub.add_parser("decompress", help="decompress a file from `tenfold compress` to .npy")
+    p.add_argument("src", help="input written by `tenfold compress`")
+    p.add_argument("dst", help="output .npy")
+    p.set_defaults(fn=cmd_decompress)
     p = sub.add_parser("info", help="print the SIMD path and thread count in use")
     p.set_defaults(fn=cmd_info)
     args = parser.parse_args(argv)

@@ -184,3 +184,143 @@ def quantize(x: Any, bits: int = 16) -> tuple[np.ndarray, float, float]:
 def dequantize(q: np.ndarray, scale: float, offset: float) -> np.ndarray:
     """Inverse of :func:`quantize` (float64)."""
     return np.asarray(q, dtype=np.float64) * scale + offset
+
+
+# ---------------------------------------------------------------------------- files
+_FILE_MAGIC = b"TFSF"
+_FILE_VERSION = 1
+_FRAME_BYTES = 1 << 24  # raw bytes per frame: memory stays bounded by a few frames
+
+
+def _check_path(path: Any, name: str) -> str:
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"{name} must be a path, got {type(path).__name__}")
+    return os.fspath(path)
+
+
+def compress_file(src: Any, dst: Any, forecaster: str = "fire", entropy: bool = True,
+                  progress: bool | None = None) -> dict:
+    """Compress a ``.npy`` file to ``dst`` frame by frame (memory stays bounded for any size).
+
+    The file holds a small header (dtype, shape, order) then independent Sprintz frames of
+    about 16 MiB of raw data each. Returns ``{"raw_bytes", "compressed_bytes", "ratio"}``.
+
+    >>> import numpy as np, os, tempfile
+    >>> from tenfold import sprintz
+    >>> d = tempfile.mkdtemp()
+    >>> x = np.cumsum(np.ones((1000, 3), np.int16), axis=0, dtype=np.int16)
+    >>> np.save(os.path.join(d, "x.npy"), x)
+    >>> stats = sprintz.compress_file(os.path.join(d, "x.npy"), os.path.join(d, "x.tfsz"))
+    >>> _ = sprintz.decompress_file(os.path.join(d, "x.tfsz"), os.path.join(d, "y.npy"))
+    >>> np.array_equal(np.load(os.path.join(d, "y.npy")), x)
+    True
+    """
+    import json
+
+    from ._progress import progress as _progress
+
+    src, dst = _check_path(src, "src"), _check_path(dst, "dst")
+    check_choice(forecaster, "forecaster", _FORECASTERS)
+    try:
+        x = np.load(src, mmap_mode="r", allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"src must be a readable .npy file: {exc}") from exc
+    _dtype_code(x, "src")
+    if x.ndim not in (1, 2) or (x.ndim == 2 and x.shape[1] == 0):
+        raise ValueError(f"src must hold an array of shape (n,) or (n, nvars), got shape {x.shape}")
+    n = x.shape[0]
+    nvars = 1 if x.ndim == 1 else x.shape[1]
+    order = "F" if (x.ndim == 2 and x.flags.f_contiguous and not x.flags.c_contiguous) else "C"
+    frame_rows = max(16, _FRAME_BYTES // (nvars * x.dtype.itemsize) // 16 * 16)
+    header = json.dumps({"dtype": np.dtype(x.dtype).newbyteorder("=").str if x.dtype.byteorder != "|" else x.dtype.str,
+                         "shape": list(x.shape), "order": order, "frame_rows": frame_rows}).encode()
+    nframes = (n + frame_rows - 1) // frame_rows
+    total = 0
+    with open(dst, "wb") as f:
+        f.write(_FILE_MAGIC + bytes([_FILE_VERSION, 0, 0, 0]) + len(header).to_bytes(4, "little") + header)
+        for i in _progress(range(nframes), nframes, "sprintz compress", enabled=progress):
+            part = np.ascontiguousarray(x[i * frame_rows:(i + 1) * frame_rows])
+            buf = compress(part, forecaster=forecaster, entropy=entropy)
+            f.write(len(buf).to_bytes(8, "little"))
+            f.write(buf)
+        total = f.tell()
+    raw = int(x.nbytes)
+    return {"raw_bytes": raw, "compressed_bytes": total, "ratio": raw / total if total else 0.0}
+
+
+def _read_file_header(f: Any, size: int) -> tuple[np.dtype, tuple, str, int]:
+    import json
+
+    head = f.read(12)
+    if len(head) < 12 or head[:4] != _FILE_MAGIC:
+        raise ValueError("not a tenfold Sprintz file (bad magic)")
+    if head[4] != _FILE_VERSION:
+        raise ValueError(f"unsupported Sprintz file version {head[4]} (this build reads version {_FILE_VERSION})")
+    hlen = int.from_bytes(head[8:12], "little")
+    if hlen > min(size - 12, 1 << 16):
+        raise ValueError("corrupt Sprintz file: header length exceeds the file")
+    try:
+        meta = json.loads(f.read(hlen).decode())
+        dtype = np.dtype(meta["dtype"])
+        shape = tuple(int(s) for s in meta["shape"])
+        order, frame_rows = meta["order"], int(meta["frame_rows"])
+    except (ValueError, KeyError, TypeError, UnicodeDecodeError) as exc:
+        raise ValueError(f"corrupt Sprintz file header: {exc}") from exc
+    if (dtype not in _DTYPES or len(shape) not in (1, 2) or min(shape) < 0 or order not in ("C", "F")
+            or frame_rows < 16 or frame_rows % 16 or (len(shape) == 2 and shape[1] == 0)):
+        raise ValueError("corrupt Sprintz file header: invalid dtype, shape, order or frame size")
+    nframes = (shape[0] + frame_rows - 1) // frame_rows
+    if nframes * 48 > size:
+        raise ValueError("corrupt Sprintz file: too short for its declared shape")
+    return dtype, shape, order, frame_rows
+
+
+def decompress_file(src: Any, dst: Any, progress: bool | None = None) -> tuple:
+    """Decode a file from :func:`compress_file` into the ``.npy`` file ``dst``; returns its shape.
+
+    Frames are decoded one at a time into a memory-mapped output, so memory stays bounded.
+    Raises ValueError for a corrupt or truncated file (a partial ``dst`` is removed).
+    """
+    from ._progress import progress as _progress
+
+    src, dst = _check_path(src, "src"), _check_path(dst, "dst")
+    size = os.path.getsize(src)
+    with open(src, "rb") as f:
+        dtype, shape, order, frame_rows = _read_file_header(f, size)
+        n = shape[0]
+        nframes = (n + frame_rows - 1) // frame_rows
+        out = np.lib.format.open_memmap(dst, mode="w+", dtype=dtype, shape=shape, fortran_order=order == "F")
+        try:
+            for i in _progress(range(nframes), nframes, "sprintz decompress", enabled=progress):
+                raw_len = f.read(8)
+                if len(raw_len) < 8:
+                    raise ValueError("corrupt Sprintz file: truncated frame length")
+                blen = int.from_bytes(raw_len, "little")
+                if blen > size - f.tell():
+                    raise ValueError("corrupt Sprintz file: frame longer than the file (truncated?)")
+                frame = decompress(f.read(blen))
+                rows = min(frame_rows, n - i * frame_rows)
+                if frame.dtype != dtype or frame.shape != (rows,) + tuple(shape[1:]):
+                    raise ValueError("corrupt Sprintz file: frame does not match the declared shape")
+                out[i * frame_rows:i * frame_rows + rows] = frame
+            if f.read(1):
+                raise ValueError("corrupt Sprintz file: trailing bytes after the last frame")
+            out.flush()
+        except BaseException:
+            del out
+            os.remove(dst)
+            raise
+        del out
+    return shape
+
+
+def __getattr__(name: str) -> Any:
+    # SprintzCodec (numcodecs) and SprintzZarrCodec (zarr v3) load their optional dependency lazily
+    if name in ("SprintzCodec", "SprintzZarrCodec"):
+        from . import sprintz_codecs
+
+        if not hasattr(sprintz_codecs, name):
+            need = "numcodecs" if name == "SprintzCodec" else "zarr>=3"
+            raise ImportError(f"tenfold.sprintz.{name} needs {need}: pip install {need.split('>')[0]}")
+        return getattr(sprintz_codecs, name)
+    raise AttributeError(f"module 'tenfold.sprintz' has no attribute {name!r}")
