@@ -104,6 +104,26 @@ NB_MODULE(_core, m) {
       "n_threads"_a, "Returns (codes, all_finite).");
 
   m.def(
+      "bolt_query_tables",
+      [](In<float, nb::ndim<2>> Q, In<float, nb::ndim<2>> centroids, In<int32_t, nb::ndim<1>> bounds, bool dot,
+         int n_threads) {
+        const size_t d = centroids.shape(1), C = bounds.shape(0) - 1;
+        require(centroids.shape(0) == 16 && Q.shape(1) == d, "Q and centroids must have d columns");
+        require(bounds.shape(0) >= 3 && bounds.data()[0] == 0 && static_cast<size_t>(bounds.data()[C]) == d,
+                "bounds must span [0, d]");
+        for (size_t c = 0; c < C; ++c) require(bounds.data()[c] <= bounds.data()[c + 1], "bounds must increase");
+        const size_t nq = Q.shape(0);
+        auto out = new_array<double>({nq, C, 16});
+        {
+          nb::gil_scoped_release release;
+          tenfold::bolt::query_tables(Q.data(), nq, centroids.data(), bounds.data(), static_cast<int>(C),
+                                      static_cast<int>(d), dot, out.data(), n_threads);
+        }
+        return out;
+      },
+      "Q"_a.noconvert(), "centroids"_a.noconvert(), "bounds"_a.noconvert(), "dot"_a, "n_threads"_a);
+
+  m.def(
       "bolt_pack_blocked",
       [](In<uint8_t, nb::ndim<2>> codes, nb::ndarray<uint8_t, nb::ndim<1>, nb::c_contig, nb::device::cpu> blocked,
          size_t row0) {

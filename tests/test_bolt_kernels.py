@@ -125,3 +125,19 @@ def test_encode_detects_nonfinite_on_every_path(row, col, value, isa):
     X[row, col] = value
     with pytest.raises(ValueError, match=f"NaN or infinite values \\(first in row {row}\\)"):
         enc.encode(X)
+
+
+@pytest.mark.parametrize("metric", ["l2", "dot"])
+def test_query_tables_match_numpy(metric):
+    rng = np.random.default_rng(9)
+    X = rng.normal(size=(300, 37)).astype(np.float32)
+    enc = tenfold.BoltEncoder(ncodebooks=6, metric=metric).fit(X)
+    Q = X[:13]
+    b, cent = enc.bounds_, enc.centroids_.astype(np.float64)
+    for c in range(6):
+        q, k = Q[:, None, b[c]:b[c + 1]].astype(np.float64), cent[None, :, b[c]:b[c + 1]]
+        want = ((q - k) ** 2).sum(-1) if metric == "l2" else -(q * k).sum(-1)
+        got = _core.bolt_query_tables(Q, enc.centroids_, enc.bounds_, metric == "dot", 2)[:, c]
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-9)
+    luts, scale, offset = enc.lookup_tables(Q)
+    assert luts.max() <= _core.BOLT_MAX_LUT_ENTRY and (luts.min(axis=2) == 0).all()

@@ -65,6 +65,31 @@ void scan_u16(const uint8_t* codes, size_t n, int ncols, const uint8_t* luts, in
   });
 }
 
+void query_tables(const float* Q, size_t nq, const float* centroids, const int32_t* bounds, int ncodebooks,
+                  int d, bool dot, double* out, int n_threads) {
+  parallel_for(nq, n_threads, 256, [&](int, size_t q0, size_t q1) {
+    for (size_t q = q0; q < q1; ++q) {
+      const float* x = Q + q * static_cast<size_t>(d);
+      double* t = out + q * static_cast<size_t>(ncodebooks) * 16;
+      for (int c = 0; c < ncodebooks; ++c) {
+        for (int k = 0; k < 16; ++k) {
+          const float* cent = centroids + static_cast<size_t>(k) * d;
+          double acc = 0.0;
+          if (dot) {
+            for (int j = bounds[c]; j < bounds[c + 1]; ++j) acc -= static_cast<double>(x[j]) * cent[j];
+          } else {
+            for (int j = bounds[c]; j < bounds[c + 1]; ++j) {
+              const double diff = static_cast<double>(x[j]) - cent[j];
+              acc += diff * diff;
+            }
+          }
+          t[c * 16 + k] = acc;
+        }
+      }
+    }
+  });
+}
+
 void search(const uint8_t* codes, size_t n, int ncols, const uint8_t* luts, int nq, int k,
             uint32_t* dist, int64_t* ids, int n_threads) {
   const Isa isa = active_isa();

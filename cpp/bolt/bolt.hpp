@@ -55,6 +55,10 @@ void pack_blocked(const uint8_t* rowmajor, size_t n, int ncols, uint8_t* blocked
 void unpack_blocked(const uint8_t* blocked, size_t n, int ncols, uint8_t* rowmajor);
 void scan_u16(const uint8_t* codes, size_t n, int ncols, const uint8_t* luts, int nq,
               uint16_t* out, int n_threads);
+// Unquantized query tables (nq, C, 16) in double: squared distance of each query subspace to
+// each centroid (dot = false) or minus their inner product (dot = true). centroids: (16, d).
+void query_tables(const float* Q, size_t nq, const float* centroids, const int32_t* bounds, int ncodebooks,
+                  int d, bool dot, double* out, int n_threads);
 // dist/ids: (nq, k); missing entries get dist 0xFFFFFFFF and id -1.
 void search(const uint8_t* codes, size_t n, int ncols, const uint8_t* luts, int nq, int k,
             uint32_t* dist, int64_t* ids, int n_threads);

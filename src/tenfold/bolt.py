@@ -189,7 +189,7 @@ class BoltEncoder:
         return np.ascontiguousarray(codes)
 
     # ---------------------------------------------------------------- query tables
-    def lookup_tables(self, Q: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def lookup_tables(self, Q: np.ndarray, n_threads: int = 1) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Quantized tables for validated float32 queries Q (nq, d).
 
         Returns (luts uint8 (nq, C, 16), scale (nq,), offset (nq,)) such that the approximate
@@ -204,21 +204,18 @@ class BoltEncoder:
         luts = np.empty((nq, C, 16), dtype=np.uint8)
         scale = np.empty(nq, dtype=np.float64)
         offset = np.empty(nq, dtype=np.float64)
-        cent = self.centroids_
-        for q0 in range(0, nq, 512):
-            q = Q[q0:q0 + 512]
-            if self.metric == "l2":
-                per_dim = (q[:, None, :] - cent[None, :, :]) ** 2
-            else:  # negated so that smaller is better in both metrics
-                per_dim = -(q[:, None, :] * cent[None, :, :])
-            tables = np.add.reduceat(per_dim, starts, axis=2).transpose(0, 2, 1).astype(np.float64)
+        for q0 in range(0, nq, 4096):
+            # exact tables in double precision (C++): distances, or negated inner products so
+            # that smaller is better in both metrics
+            tables = _core.bolt_query_tables(np.ascontiguousarray(Q[q0:q0 + 4096]), self.centroids_, self.bounds_,
+                                             self.metric == "dot", n_threads)
             low = tables.min(axis=2)
             shifted = tables - low[:, :, None]
             span = shifted.max(axis=(1, 2))
             s = np.where(span > 0, _LUT_TOP / np.where(span > 0, span, 1.0), 1.0)
-            luts[q0:q0 + 512] = np.rint(shifted * s[:, None, None]).clip(0, _LUT_TOP)
-            scale[q0:q0 + 512] = s
-            offset[q0:q0 + 512] = low.sum(axis=1)
+            luts[q0:q0 + 4096] = np.rint(shifted * s[:, None, None]).clip(0, _LUT_TOP)
+            scale[q0:q0 + 4096] = s
+            offset[q0:q0 + 4096] = low.sum(axis=1)
         return luts, scale, offset
 
     # ---------------------------------------------------------------- persistence
@@ -311,7 +308,7 @@ class BoltIndex:
         if self._n == 0:
             raise ValueError("the index is empty: add() vectors before searching")
         Q = as_float_matrix(Q, "Q", cols=self.encoder.d, n_threads=threads)
-        return self.encoder.lookup_tables(Q)
+        return self.encoder.lookup_tables(Q, threads)
 
     def search(self, Q: Any, k: int = 10, *, n_threads: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Approximate k nearest neighbours (l2) or largest inner products (dot).
