@@ -120,3 +120,34 @@ def test_maddness_encode_and_matmul(client, data):
     np.testing.assert_array_equal(got, amm.matmul(X[:9_999]))
     with pytest.raises(TypeError, match="Maddness"):
         tdask.matmul(tenfold.BoltEncoder(4).fit(X[:100]), A)
+
+
+def _slow_copy(block):
+    time.sleep(0.05)  # long enough that a worker is killed while chunks are in flight
+    return block
+
+
+def test_compress_to_zarr_round_trip_and_killed_worker(client, tmp_path):
+    zarr = pytest.importorskip("zarr")
+    rng = np.random.default_rng(8)
+    x = np.cumsum(rng.integers(-3, 4, size=(40_000, 3)), axis=0).astype(np.int16)
+    z = tdask.compress_to_zarr(da.from_array(x, chunks=(7_000, 3)), tmp_path / "a.zarr")
+    np.testing.assert_array_equal(zarr.open_array(tmp_path / "a.zarr")[:], x)
+    np.testing.assert_array_equal(da.from_zarr(str(tmp_path / "a.zarr")).compute(), x)
+    assert z.nbytes_stored() < x.nbytes / 2  # actually compressed
+    y = np.arange(1001, dtype=np.uint8)
+    tdask.compress_to_zarr(y, tmp_path / "b.zarr", chunk_rows=100, forecaster="delta", entropy=False)
+    np.testing.assert_array_equal(zarr.open_array(tmp_path / "b.zarr")[:], y)
+    with pytest.raises(TypeError, match="quantize"):
+        tdask.compress_to_zarr(np.zeros(10), tmp_path / "c.zarr")
+
+    # a worker killed mid-write: the call still completes with every chunk intact
+    big = da.from_array(x, chunks=(1_000, 3)).map_blocks(_slow_copy, dtype=x.dtype)
+    pid = next(iter(client.run(os.getpid).values()))
+    import threading
+    killer = threading.Timer(0.4, os.kill, args=(pid, signal.SIGKILL))
+    killer.start()
+    tdask.compress_to_zarr(big, tmp_path / "d.zarr")
+    killer.join()
+    np.testing.assert_array_equal(zarr.open_array(tmp_path / "d.zarr")[:], x)
+    client.wait_for_workers(2, timeout=60)
