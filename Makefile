@@ -11,7 +11,7 @@ SOURCES := $(shell find cpp src -name '*.cpp' -o -name '*.hpp' -o -name '*.py') 
 $(VENV)/.deps: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install "scikit-build-core>=0.10" "nanobind>=2.4" "numpy>=1.24" "pytest>=7" "hypothesis>=6" \
-		"dask[array,distributed]>=2023.1" "numcodecs>=0.12" "zarr>=2.16" "torch==2.13.0"
+		"dask[array,distributed]>=2023.1" "numcodecs>=0.12" "zarr>=2.16" "torch==2.13.0" "threadpoolctl>=3"
 	touch $@
 
 $(VENV)/.built: $(VENV)/.deps $(SOURCES)
