@@ -141,3 +141,17 @@ def test_query_tables_match_numpy(metric):
         np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-9)
     luts, scale, offset = enc.lookup_tables(Q)
     assert luts.max() <= _core.BOLT_MAX_LUT_ENTRY and (luts.min(axis=2) == 0).all()
+
+
+def test_encode_refuses_huge_values_on_every_path(isa):
+    # |x| >= 2**60 would overflow the float32 scores; such rows are refused, never mis-coded
+    X = np.random.default_rng(1).normal(size=(17, 64)).astype(np.float32)
+    enc = tenfold.BoltEncoder(ncodebooks=8).fit(X)
+    for row in (2, 16):
+        Y = X.copy()
+        Y[row, 7] = -3e18
+        with pytest.raises(ValueError, match=f"too large.*row {row}"):
+            enc.encode(Y)
+    Y = X.copy()
+    Y[5, 1] = 1e17  # below the limit: encoded
+    assert enc.encode(Y).shape == (17, 4)

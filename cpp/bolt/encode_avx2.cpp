@@ -6,9 +6,11 @@
 #include <immintrin.h>
 
 #include <cmath>
+#include <cstring>
 #include <new>
 
 #include "bolt/bolt.hpp"
+#include "common/checks.hpp"
 
 namespace tenfold {
 namespace bolt {
@@ -23,12 +25,18 @@ inline int argmin16(__m256 lo, __m256 hi) {
   m = _mm256_min_ps(m, _mm256_shuffle_ps(m, m, _MM_SHUFFLE(2, 3, 0, 1)));
   const unsigned mask = static_cast<unsigned>(_mm256_movemask_ps(_mm256_cmp_ps(lo, m, _CMP_EQ_OQ))) |
                         (static_cast<unsigned>(_mm256_movemask_ps(_mm256_cmp_ps(hi, m, _CMP_EQ_OQ))) << 8);
-  return __builtin_ctz(mask);
+  return mask ? __builtin_ctz(mask) : 0;  // no lane equal only if every score is NaN (refused input)
+}
+
+inline bool in_range(float v) {
+  uint32_t bits;
+  std::memcpy(&bits, &v, 4);
+  return (bits & 0x7fffffffu) < kMagnitudeLimitBits;
 }
 
 inline bool row_finite(const float* x, int d) {
   bool finite = true;
-  for (int j = 0; j < d; ++j) finite &= std::isfinite(x[j]);
+  for (int j = 0; j < d; ++j) finite &= in_range(x[j]);
   return finite;
 }
 
@@ -81,15 +89,16 @@ inline void transpose8(__m256 r[8]) {
 // any of the rows holds NaN or inf (exponent bits all ones).
 bool encode8(const EncodeModel& m, const float* X, size_t ldx, uint8_t* out, int ncols, float* xt) {
   const int d = m.d;
-  const __m256i exponent = _mm256_set1_epi32(0x7f800000);
+  const __m256i magnitude = _mm256_set1_epi32(0x7fffffff);
+  const __m256i limit = _mm256_set1_epi32(static_cast<int>(kMagnitudeLimitBits - 1));
   __m256i bad = _mm256_setzero_si256();
   int j = 0;
   for (; j + 8 <= d; j += 8) {
     __m256 r[8];
     for (int i = 0; i < 8; ++i) {
       r[i] = _mm256_loadu_ps(X + i * ldx + j);
-      const __m256i e = _mm256_and_si256(_mm256_castps_si256(r[i]), exponent);
-      bad = _mm256_or_si256(bad, _mm256_cmpeq_epi32(e, exponent));
+      const __m256i e = _mm256_and_si256(_mm256_castps_si256(r[i]), magnitude);
+      bad = _mm256_or_si256(bad, _mm256_cmpgt_epi32(e, limit));
     }
     transpose8(r);
     for (int i = 0; i < 8; ++i) _mm256_store_ps(xt + (j + i) * 8, r[i]);
@@ -98,7 +107,7 @@ bool encode8(const EncodeModel& m, const float* X, size_t ldx, uint8_t* out, int
   for (; j < d; ++j)
     for (int i = 0; i < 8; ++i) {
       xt[j * 8 + i] = X[i * ldx + j];
-      finite &= std::isfinite(X[i * ldx + j]);
+      finite &= in_range(X[i * ldx + j]);
     }
   alignas(32) int32_t codes[8];
   __m256i packed = _mm256_setzero_si256();  // 32-bit lane i collects row i's codes for a byte

@@ -3,8 +3,10 @@
 #include <immintrin.h>
 
 #include <cmath>
+#include <cstring>
 
 #include "bolt/bolt.hpp"
+#include "common/checks.hpp"
 
 namespace tenfold {
 namespace bolt {
@@ -14,7 +16,8 @@ namespace {
 
 inline int argmin16(__m512 s) {
   const float m = _mm512_reduce_min_ps(s);
-  return __builtin_ctz(static_cast<unsigned>(_mm512_cmp_ps_mask(s, _mm512_set1_ps(m), _CMP_EQ_OQ)));
+  const unsigned mask = static_cast<unsigned>(_mm512_cmp_ps_mask(s, _mm512_set1_ps(m), _CMP_EQ_OQ));
+  return mask ? __builtin_ctz(mask) : 0;  // no lane equal only if every score is NaN (refused input)
 }
 
 template <int R>
@@ -38,14 +41,19 @@ inline void encode_rows(const EncodeModel& m, const float* X, size_t ldx, uint8_
 
 bool encode(const EncodeModel& m, const float* X, size_t n, size_t ldx, uint8_t* out) {
   const int ncols = m.ncodebooks / 2;
-  const __m512i exponent = _mm512_set1_epi32(0x7f800000);
+  const __m512i magnitude = _mm512_set1_epi32(0x7fffffff);
+  const __m512i limit = _mm512_set1_epi32(static_cast<int>(kMagnitudeLimitBits - 1));
   __mmask16 bad = 0;
   for (size_t r = 0; r < n; ++r) {
     const float* x = X + r * ldx;
     int j = 0;
     for (; j + 16 <= m.d; j += 16)
-      bad |= _mm512_cmpeq_epi32_mask(_mm512_and_si512(_mm512_castps_si512(_mm512_loadu_ps(x + j)), exponent), exponent);
-    for (; j < m.d; ++j) bad |= static_cast<__mmask16>(!std::isfinite(x[j]));
+      bad |= _mm512_cmpgt_epi32_mask(_mm512_and_si512(_mm512_castps_si512(_mm512_loadu_ps(x + j)), magnitude), limit);
+    for (; j < m.d; ++j) {
+      uint32_t bits;
+      std::memcpy(&bits, x + j, 4);
+      bad |= static_cast<__mmask16>((bits & 0x7fffffffu) >= kMagnitudeLimitBits);
+    }
   }
   size_t i = 0;
   for (; i + 4 <= n; i += 4) encode_rows<4>(m, X + i * ldx, ldx, out + i * ncols, ncols);

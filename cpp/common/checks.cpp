@@ -14,11 +14,11 @@ long long first_nonfinite_row(const float* X, size_t n, size_t d, size_t ld, int
     for (size_t i = b; i < e; ++i) {
       const float* row = X + i * ld;
       uint32_t bad = 0;
-      // An exponent of all ones means inf or NaN; written branch-free so it vectorizes.
+      // Compare the magnitude bits (NaN and inf are the largest); branch-free so it vectorizes.
       for (size_t j = 0; j < d; ++j) {
         uint32_t bits;
         std::memcpy(&bits, row + j, 4);
-        bad |= static_cast<uint32_t>((bits & 0x7f800000u) == 0x7f800000u);
+        bad |= static_cast<uint32_t>((bits & 0x7fffffffu) >= kMagnitudeLimitBits);
       }
       if (bad) {
         long long cur = first.load();

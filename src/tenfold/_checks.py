@@ -40,11 +40,12 @@ def as_float_matrix(x: Any, name: str, *, cols: int | None = None, allow_empty: 
 
 
 def raise_nonfinite(original: Any, converted: np.ndarray, name: str, n_threads: int = 1) -> None:
-    """Raise ValueError naming the first row of `converted` holding NaN/inf, if any."""
+    """Raise ValueError naming the first row of `converted` holding NaN, inf or |x| >= 2**60."""
     bad = _core.first_nonfinite_row(converted, n_threads) if converted.size else -1
     if bad >= 0:
         if np.isfinite(np.asarray(original)[bad]).all():
-            raise ValueError(f"{name} holds values beyond float32 range (row {bad})")
+            raise ValueError(f"{name} holds values too large to compute with in float32 "
+                             f"(|x| >= 2**60, row {bad}): scale the data down")
         raise ValueError(f"{name} contains NaN or infinite values (first in row {bad})")
 
 
