@@ -2,6 +2,7 @@
 #include "sprintz/sprintz.hpp"
 
 #include <cstring>
+#include <utility>
 #include <stdexcept>
 #include <string>
 
@@ -125,12 +126,25 @@ std::vector<uint8_t> compress(const uint8_t* data, int dtype, size_t n, size_t n
   put<uint32_t>(out, 36, 0);
   std::vector<int32_t> scratch(scratch_words(nvars));
   std::vector<uint8_t> packed(max_packed_bytes(chunk_rows, nvars, bits));
+  std::vector<uint8_t> alt(forecaster == kForecastFire ? packed.size() : 0);
   std::vector<uint8_t> coded(entropy ? huffman_max_bytes(packed.size()) : 0);
   const ptrdiff_t rs = order == 0 ? ptrdiff_t(nvars) : 1, cs = order == 0 ? 1 : ptrdiff_t(n);
   for (size_t r0 = 0; r0 < n; r0 += chunk_rows) {
     const size_t rows = std::min(chunk_rows, n - r0);
     View v{rows, nvars, rs, cs};
-    const size_t plen = encode_chunk(data + r0 * size_t(rs) * isz, bits, v, forecaster, packed.data(), scratch.data());
+    const uint8_t* chunk_data = data + r0 * size_t(rs) * isz;
+    size_t plen = encode_chunk(chunk_data, bits, v, forecaster, packed.data(), scratch.data());
+    // FIRE is kept for a chunk only where it beats delta by >= 1%: its serial recurrence
+    // decodes several times slower than delta's SIMD prefix sums.
+    int chunk_fc = forecaster;
+    if (forecaster == kForecastFire) {
+      const size_t dlen = encode_chunk(chunk_data, bits, v, kForecastDelta, alt.data(), scratch.data());
+      if (plen >= dlen - dlen / 100) {
+        std::swap(packed, alt);
+        plen = dlen;
+        chunk_fc = kForecastDelta;
+      }
+    }
     size_t clen = entropy ? huffman_encode(packed.data(), plen, coded.data(), coded.size()) : 0;
     uint8_t mode = clen ? 1 : 0;
     const uint8_t* body = clen ? coded.data() : packed.data();
@@ -139,14 +153,15 @@ std::vector<uint8_t> compress(const uint8_t* data, int dtype, size_t n, size_t n
     const size_t raw_bytes = rows * nvars * isz;
     if (blen >= raw_bytes) {  // incompressible chunk: store the rows verbatim (row-major)
       mode = 2;
-      gather_rows(data + r0 * size_t(rs) * isz, v, isz, packed.data());
+      gather_rows(chunk_data, v, isz, packed.data());
       body = packed.data();
       blen = stored_plen = raw_bytes;
     }
     const size_t at = out.size();
     out.resize(at + kChunkHeaderBytes + blen);
     out[at] = mode;
-    out[at + 1] = out[at + 2] = out[at + 3] = 0;
+    out[at + 1] = uint8_t(chunk_fc);
+    out[at + 2] = out[at + 3] = 0;
     put<uint32_t>(out, at + 4, uint32_t(blen));
     put<uint32_t>(out, at + 8, uint32_t(stored_plen));
     std::memcpy(out.data() + at + kChunkHeaderBytes, body, blen);
@@ -202,7 +217,9 @@ void decompress(const uint8_t* buf, size_t len, uint8_t* out, size_t out_len) {
     const size_t rows = std::min(size_t(h.chunk_rows), n - r0);
     if (len - pos < kChunkHeaderBytes) fail("truncated chunk header");
     const uint8_t mode = buf[pos];
-    if (mode > 2 || buf[pos + 1] || buf[pos + 2] || buf[pos + 3]) fail("invalid chunk mode");
+    if (mode > 2 || buf[pos + 1] > 1 || buf[pos + 2] || buf[pos + 3]) fail("invalid chunk mode");
+    if (buf[pos + 1] == kForecastFire && h.forecaster != kForecastFire) fail("chunk forecaster not allowed");
+    const int chunk_fc = buf[pos + 1];
     const size_t blen = get<uint32_t>(buf + pos + 4), plen = get<uint32_t>(buf + pos + 8);
     pos += kChunkHeaderBytes;
     if (blen > len - pos) fail("chunk longer than the buffer (truncated?)");
@@ -224,7 +241,7 @@ void decompress(const uint8_t* buf, size_t len, uint8_t* out, size_t out_len) {
       readable = plain.size();
     }
     View v{rows, nvars, rs, cs};
-    if (const char* err = decode_chunk(src, plen, readable, out + r0 * size_t(rs) * isz, bits, v, h.forecaster,
+    if (const char* err = decode_chunk(src, plen, readable, out + r0 * size_t(rs) * isz, bits, v, chunk_fc,
                                        scratch.data()))
       fail(err);
     pos += blen;

@@ -62,8 +62,9 @@ def compress(x: Any, forecaster: str = "fire", entropy: bool = True) -> bytes:
     Parameters
     ----------
     x : array of int8, uint8, int16 or uint16, shape (n,) or (n, nvars); n may be 0.
-    forecaster : ``"fire"`` (learned autoregression on deltas, best on smooth signals) or
-        ``"delta"`` (previous sample; slightly faster).
+    forecaster : ``"fire"`` (learned autoregression on deltas, best on smooth signals; used
+        per chunk only where it beats delta by >= 1%, since it decodes slower) or ``"delta"``
+        (previous sample; fastest to decode).
     entropy : add the Huffman stage where it makes a chunk at least 2% smaller.
 
     >>> import numpy as np
