@@ -171,7 +171,8 @@ def _streams():
     for dtype, nvars, fc, ent in [(np.int16, None, "fire", True), (np.uint8, 4, "delta", True),
                                   (np.int8, 3, "fire", False), (np.uint16, 2, "delta", False),
                                   (np.int16, None, "delta", False), (np.uint8, None, "delta", True),
-                                  (np.uint8, 11, "fire", True), (np.int16, 9, "delta", False)]:
+                                  (np.uint8, 11, "fire", True), (np.int16, 9, "delta", False),
+                                  (np.uint8, 40, "delta", False), (np.uint16, 35, "fire", False)]:
         x = make(dtype, 700, nvars, "smooth", int(rng.integers(1 << 30)))
         x[300:500] = x[300]  # a zero run
         out.append((x, sprintz.compress(x, forecaster=fc, entropy=ent)))

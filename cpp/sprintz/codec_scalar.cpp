@@ -15,6 +15,11 @@ namespace {
 #undef SPRINTZ_RECON
 
 template <class T>
+bool header_total(const uint8_t* hdr, size_t nv, size_t& total) {
+  return header_total_scalar<T>(hdr, nv, total);
+}
+
+template <class T>
 void unpack_fast(const uint8_t* p, int b, T* out) {
   uint64_t lo, hi;
   std::memcpy(&lo, p, 8);

@@ -24,7 +24,7 @@ int main(int argc, char** argv) {
     tenfold::set_active_isa(isa ? tenfold::Isa::Avx2 : tenfold::Isa::Scalar);
     for (int cfg = 0; cfg < 48; ++cfg) {
       int dtype = cfg % 4, fc = (cfg / 4) % 2, ent = (cfg / 8) % 2, order = (cfg / 16) % 3;
-      size_t nv = order == 2 ? 1 : 1 + rng() % 12, n = 1 + rng() % 3000;
+      size_t nv = order == 2 ? 1 : (cfg % 3 ? 1 + rng() % 12 : 30 + rng() % 20), n = 1 + rng() % 3000;
       size_t isz = dtype < 2 ? 1 : 2;
       std::vector<uint8_t> x(n * nv * isz);
       for (size_t i = 0; i < x.size(); ++i) x[i] = uint8_t(40 * std::sin(i / (7.0 * nv)) + (rng() % 3));
