@@ -521,14 +521,11 @@ const char* huffman_decode(const uint8_t* src, size_t len, uint8_t* dst, size_t 
   return huffman_decode_impl(src, len, dst, n);
 }
 
-uint32_t checksum(const uint8_t* data, size_t len) {
-  alignas(32) uint32_t acc[16];
-  checksum_init(acc);
-  __m256i a0 = _mm256_load_si256(reinterpret_cast<const __m256i*>(acc));
-  __m256i a1 = _mm256_load_si256(reinterpret_cast<const __m256i*>(acc + 8));
+void checksum_stripes(uint32_t* acc, const uint8_t* data, size_t nstripes) {
+  __m256i a0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(acc));
+  __m256i a1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(acc + 8));
   const __m256i p1 = _mm256_set1_epi32(int(kP1)), p2 = _mm256_set1_epi32(int(kP2));
-  size_t i = 0;
-  for (; i + 64 <= len; i += 64) {
+  for (size_t i = 0; i < nstripes * 64; i += 64) {
     const __m256i w0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(data + i));
     const __m256i w1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(data + i + 32));
     a0 = _mm256_add_epi32(a0, _mm256_mullo_epi32(w0, p2));
@@ -536,8 +533,15 @@ uint32_t checksum(const uint8_t* data, size_t len) {
     a0 = _mm256_mullo_epi32(_mm256_or_si256(_mm256_slli_epi32(a0, 13), _mm256_srli_epi32(a0, 19)), p1);
     a1 = _mm256_mullo_epi32(_mm256_or_si256(_mm256_slli_epi32(a1, 13), _mm256_srli_epi32(a1, 19)), p1);
   }
-  _mm256_store_si256(reinterpret_cast<__m256i*>(acc), a0);
-  _mm256_store_si256(reinterpret_cast<__m256i*>(acc + 8), a1);
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(acc), a0);
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(acc + 8), a1);
+}
+
+uint32_t checksum(const uint8_t* data, size_t len) {
+  uint32_t acc[16];
+  checksum_init(acc);
+  checksum_stripes(acc, data, len / 64);
+  const size_t i = len / 64 * 64;
   return checksum_finish(acc, data + i, len - i, len);
 }
 

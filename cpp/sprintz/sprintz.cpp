@@ -76,6 +76,41 @@ uint32_t stream_checksum(const uint8_t* header, uint32_t data_sum) {
   return scalar::checksum(tmp, sizeof tmp);
 }
 
+namespace chk {
+#include "sprintz/checksum.inc"
+}
+
+// The data checksum computed incrementally, chunk by chunk, while each chunk's output is still
+// in cache (C order, where chunks are consecutive byte ranges). Same value as checksum().
+struct StreamingChecksum {
+  uint32_t acc[16];
+  uint8_t buf[64];
+  size_t nbuf = 0;
+  uint64_t total = 0;
+  StreamingChecksum() { chk::checksum_init(acc); }
+  void stripes(const uint8_t* p, size_t n) {
+    if (use_avx2()) avx2::checksum_stripes(acc, p, n);
+    else scalar::checksum_stripes(acc, p, n);
+  }
+  void update(const uint8_t* p, size_t len) {
+    total += len;
+    if (nbuf) {
+      const size_t take = std::min(len, 64 - nbuf);
+      std::memcpy(buf + nbuf, p, take);
+      nbuf += take;
+      p += take;
+      len -= take;
+      if (nbuf < 64) return;
+      stripes(buf, 1);
+      nbuf = 0;
+    }
+    stripes(p, len / 64);
+    nbuf = len % 64;
+    std::memcpy(buf, p + len / 64 * 64, nbuf);
+  }
+  uint32_t finish() const { return chk::checksum_finish(acc, buf, nbuf, size_t(total)); }
+};
+
 void fail(const std::string& what) { throw std::invalid_argument("corrupt or invalid Sprintz stream: " + what); }
 
 }  // namespace
@@ -212,6 +247,7 @@ void decompress(const uint8_t* buf, size_t len, uint8_t* out, size_t out_len) {
   const ptrdiff_t rs = h.order == 0 ? ptrdiff_t(nvars) : 1, cs = h.order == 0 ? 1 : ptrdiff_t(n);
   std::vector<int32_t> scratch(scratch_words(nvars));
   std::vector<uint8_t> plain;
+  StreamingChecksum running;
   size_t pos = kHeaderBytes;
   for (size_t r0 = 0; r0 < n; r0 += h.chunk_rows) {
     const size_t rows = std::min(size_t(h.chunk_rows), n - r0);
@@ -229,6 +265,7 @@ void decompress(const uint8_t* buf, size_t len, uint8_t* out, size_t out_len) {
     if (mode == 2) {
       if (blen != plen || plen != rows * nvars * isz) fail("raw chunk length mismatch");
       scatter_rows(src, View{rows, nvars, rs, cs}, isz, out + r0 * size_t(rs) * isz);
+      if (h.order == 0) running.update(out + r0 * nvars * isz, rows * nvars * isz);
       pos += blen;
       continue;
     }
@@ -244,10 +281,12 @@ void decompress(const uint8_t* buf, size_t len, uint8_t* out, size_t out_len) {
     if (const char* err = decode_chunk(src, plen, readable, out + r0 * size_t(rs) * isz, bits, v, chunk_fc,
                                        scratch.data()))
       fail(err);
+    if (h.order == 0) running.update(out + r0 * nvars * isz, rows * nvars * isz);
     pos += blen;
   }
   if (pos != len) fail("trailing bytes after the last chunk");
-  if (stream_checksum(buf, checksum(out, out_len)) != h.checksum) fail("checksum mismatch (data or header corrupted)");
+  const uint32_t data_sum = h.order == 0 ? running.finish() : checksum(out, out_len);
+  if (stream_checksum(buf, data_sum) != h.checksum) fail("checksum mismatch (data or header corrupted)");
 }
 
 }  // namespace sprintz

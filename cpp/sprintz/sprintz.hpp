@@ -51,6 +51,8 @@ size_t max_packed_bytes(size_t rows, size_t nvars, int bits);
   const char* decode16(const uint8_t* src, size_t len, size_t readable, uint16_t* out, const View& v, \
                        int forecaster, int32_t* scratch);                                          \
   uint32_t checksum(const uint8_t* data, size_t len);                                              \
+  /* the checksum's inner loop: nstripes 64-byte stripes into the 16 lane accumulators */          \
+  void checksum_stripes(uint32_t* acc, const uint8_t* data, size_t nstripes);                       \
   const char* huffman_decode(const uint8_t* src, size_t len, uint8_t* dst, size_t n);
 
 namespace scalar { TENFOLD_SPRINTZ_KERNELS }
