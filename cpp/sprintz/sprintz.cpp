@@ -15,7 +15,7 @@ namespace {
 
 constexpr uint8_t kMagic[4] = {'T', 'F', 'S', 'Z'};
 constexpr uint8_t kVersion = 1;
-constexpr uint64_t kMaxChunkBytes = uint64_t(1) << 24;
+constexpr uint64_t kMaxChunkBytes = uint64_t(1) << 20;  // raw bytes per chunk (16 rows always allowed)
 
 template <class U>
 void put(std::vector<uint8_t>& o, size_t at, U v) {

@@ -148,7 +148,11 @@ def decompress(buf: Any, out: np.ndarray | None = None) -> np.ndarray:
                              f"got {out.dtype} {out.shape}")
         _core.sprintz_decompress_into(arr, out.ravel(order="K").view(np.uint8))
         return out
-    raw = np.empty(int(np.prod(shape, dtype=np.int64)) * dtype.itemsize, dtype=np.uint8)
+    nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    try:
+        raw = np.empty(nbytes, dtype=np.uint8)
+    except MemoryError as exc:  # a (possibly hostile) header may declare a huge array
+        raise ValueError(f"the stream declares {nbytes:,} bytes of output, more than can be allocated") from exc
     _core.sprintz_decompress_into(arr, raw)
     return raw.view(dtype).reshape(shape, order=meta["order"])
 
