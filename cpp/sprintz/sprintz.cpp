@@ -1,6 +1,8 @@
 // Sprintz stream format and dispatch (baseline translation unit). See sprintz.hpp for the layout.
 #include "sprintz/sprintz.hpp"
 
+#include <cpuid.h>
+
 #include <cstring>
 #include <utility>
 #include <stdexcept>
@@ -28,7 +30,23 @@ U get(const uint8_t* p) {
   return v;
 }
 
-bool use_avx2() { return active_isa() != Isa::Scalar; }
+// AMD Zen 1/2 (family 17h, and Hygon 18h) run pdep in microcode, ~20x slower than elsewhere;
+// the AVX2 kernels unpack with pdep, so those CPUs keep the portable kernels.
+bool pdep_is_slow() {
+  static const bool slow = [] {
+    unsigned a, b, c, d;
+    if (!__get_cpuid(0, &a, &b, &c, &d)) return false;
+    const bool amd = (b == 0x68747541 && d == 0x69746e65 && c == 0x444d4163);    // AuthenticAMD
+    const bool hygon = (b == 0x6f677948 && d == 0x6e65476e && c == 0x656e6975);  // HygonGenuine
+    if (!(amd || hygon) || !__get_cpuid(1, &a, &b, &c, &d)) return false;
+    unsigned family = (a >> 8) & 0xf;
+    if (family == 0xf) family += (a >> 20) & 0xff;
+    return family == 0x17 || family == 0x18;
+  }();
+  return slow;
+}
+
+bool use_avx2() { return active_isa() != Isa::Scalar && !pdep_is_slow(); }
 
 size_t encode_chunk(const uint8_t* x, int bits, const View& v, int fc, uint8_t* dst, int32_t* scratch) {
   if (bits == 8)
