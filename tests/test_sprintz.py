@@ -171,7 +171,8 @@ def _streams():
     for dtype, nvars, fc, ent in [(np.int16, None, "fire", True), (np.uint8, 4, "delta", True),
                                   (np.int8, 3, "fire", False), (np.uint16, 2, "delta", False),
                                   (np.int16, None, "delta", False), (np.uint8, None, "delta", True),
-                                  (np.uint8, 11, "fire", True), (np.int16, 9, "delta", False)]:
+                                  (np.uint8, 11, "fire", True), (np.int16, 9, "delta", False),
+                                  (np.uint8, 40, "delta", False), (np.uint16, 35, "fire", False)]:
         x = make(dtype, 700, nvars, "smooth", int(rng.integers(1 << 30)))
         x[300:500] = x[300]  # a zero run
         out.append((x, sprintz.compress(x, forecaster=fc, entropy=ent)))
@@ -292,3 +293,30 @@ def test_demo_section_runs():
     sprintz_16 = [float(r[1]) for r in rows if r[0].startswith("16-bit, 1 var: sprintz")]
     zlib_16 = [float(r[1]) for r in rows if r[0].startswith("16-bit, 1 var: zlib")]
     assert max(sprintz_16) > zlib_16[0]
+
+
+@pytest.mark.fuzz
+@pytest.mark.skipif(not os.environ.get("TENFOLD_FUZZ_EXAMPLES"), reason="long fuzz run: make fuzz")
+def test_native_sanitizer_fuzz(tmp_path):
+    """Builds tests/native/sprintz_fuzz.cpp with ASan + UBSan and runs it on both ISA paths."""
+    import shutil
+    import subprocess
+    from pathlib import Path
+
+    cxx = shutil.which("g++") or shutil.which("clang++")
+    if cxx is None:
+        pytest.skip("no C++ compiler")
+    root = Path(__file__).resolve().parent.parent
+    cpp = root / "cpp"
+    flags = ["-O1", "-g", "-fsanitize=address,undefined", "-fno-sanitize-recover=undefined", "-std=c++17", f"-I{cpp}"]
+    obj = tmp_path / "avx2.o"
+    subprocess.run([cxx, *flags, "-mavx2", "-mfma", "-mbmi", "-mbmi2", "-mpopcnt", "-c",
+                    str(cpp / "sprintz" / "codec_avx2.cpp"), "-o", str(obj)], check=True)
+    exe = tmp_path / "fz"
+    subprocess.run([cxx, *flags, str(root / "tests" / "native" / "sprintz_fuzz.cpp"),
+                    *(str(cpp / f) for f in ("sprintz/sprintz.cpp", "sprintz/codec_scalar.cpp", "sprintz/huffman.cpp",
+                                              "common/isa.cpp")), str(obj), "-o", str(exe), "-lpthread"], check=True)
+    rounds = max(50, int(os.environ["TENFOLD_FUZZ_EXAMPLES"]) // 20)
+    res = subprocess.run([str(exe), str(rounds)], capture_output=True, text=True)
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "rejected" in res.stdout

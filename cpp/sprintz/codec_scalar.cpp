@@ -15,6 +15,11 @@ namespace {
 #undef SPRINTZ_RECON
 
 template <class T>
+bool header_total(const uint8_t* hdr, size_t nv, size_t& total) {
+  return header_total_scalar<T>(hdr, nv, total);
+}
+
+template <class T>
 void unpack_fast(const uint8_t* p, int b, T* out) {
   uint64_t lo, hi;
   std::memcpy(&lo, p, 8);
@@ -51,16 +56,20 @@ const char* huffman_decode(const uint8_t* src, size_t len, uint8_t* dst, size_t 
   return huffman_decode_impl(src, len, dst, n);
 }
 
-uint32_t checksum(const uint8_t* data, size_t len) {
-  uint32_t acc[16];
-  checksum_init(acc);
-  size_t i = 0;
-  for (; i + 64 <= len; i += 64)
+void checksum_stripes(uint32_t* acc, const uint8_t* data, size_t nstripes) {
+  for (size_t i = 0; i < nstripes * 64; i += 64)
     for (int j = 0; j < 16; ++j) {
       uint32_t w;
       std::memcpy(&w, data + i + 4 * j, 4);
       acc[j] = rotl32(acc[j] + w * kP2, 13) * kP1;
     }
+}
+
+uint32_t checksum(const uint8_t* data, size_t len) {
+  uint32_t acc[16];
+  checksum_init(acc);
+  checksum_stripes(acc, data, len / 64);
+  const size_t i = len / 64 * 64;
   return checksum_finish(acc, data + i, len - i, len);
 }
 

@@ -1,7 +1,10 @@
 // Sprintz stream format and dispatch (baseline translation unit). See sprintz.hpp for the layout.
 #include "sprintz/sprintz.hpp"
 
+#include <cpuid.h>
+
 #include <cstring>
+#include <utility>
 #include <stdexcept>
 #include <string>
 
@@ -14,7 +17,7 @@ namespace {
 
 constexpr uint8_t kMagic[4] = {'T', 'F', 'S', 'Z'};
 constexpr uint8_t kVersion = 1;
-constexpr uint64_t kMaxChunkBytes = uint64_t(1) << 24;
+constexpr uint64_t kMaxChunkBytes = uint64_t(1) << 20;  // raw bytes per chunk (16 rows always allowed)
 
 template <class U>
 void put(std::vector<uint8_t>& o, size_t at, U v) {
@@ -27,7 +30,23 @@ U get(const uint8_t* p) {
   return v;
 }
 
-bool use_avx2() { return active_isa() != Isa::Scalar; }
+// AMD Zen 1/2 (family 17h, and Hygon 18h) run pdep in microcode, ~20x slower than elsewhere;
+// the AVX2 kernels unpack with pdep, so those CPUs keep the portable kernels.
+bool pdep_is_slow() {
+  static const bool slow = [] {
+    unsigned a, b, c, d;
+    if (!__get_cpuid(0, &a, &b, &c, &d)) return false;
+    const bool amd = (b == 0x68747541 && d == 0x69746e65 && c == 0x444d4163);    // AuthenticAMD
+    const bool hygon = (b == 0x6f677948 && d == 0x6e65476e && c == 0x656e6975);  // HygonGenuine
+    if (!(amd || hygon) || !__get_cpuid(1, &a, &b, &c, &d)) return false;
+    unsigned family = (a >> 8) & 0xf;
+    if (family == 0xf) family += (a >> 20) & 0xff;
+    return family == 0x17 || family == 0x18;
+  }();
+  return slow;
+}
+
+bool use_avx2() { return active_isa() != Isa::Scalar && !pdep_is_slow(); }
 
 size_t encode_chunk(const uint8_t* x, int bits, const View& v, int fc, uint8_t* dst, int32_t* scratch) {
   if (bits == 8)
@@ -74,6 +93,41 @@ uint32_t stream_checksum(const uint8_t* header, uint32_t data_sum) {
   std::memcpy(tmp + 28, &data_sum, 4);
   return scalar::checksum(tmp, sizeof tmp);
 }
+
+namespace chk {
+#include "sprintz/checksum.inc"
+}
+
+// The data checksum computed incrementally, chunk by chunk, while each chunk's output is still
+// in cache (C order, where chunks are consecutive byte ranges). Same value as checksum().
+struct StreamingChecksum {
+  uint32_t acc[16];
+  uint8_t buf[64];
+  size_t nbuf = 0;
+  uint64_t total = 0;
+  StreamingChecksum() { chk::checksum_init(acc); }
+  void stripes(const uint8_t* p, size_t n) {
+    if (use_avx2()) avx2::checksum_stripes(acc, p, n);
+    else scalar::checksum_stripes(acc, p, n);
+  }
+  void update(const uint8_t* p, size_t len) {
+    total += len;
+    if (nbuf) {
+      const size_t take = std::min(len, 64 - nbuf);
+      std::memcpy(buf + nbuf, p, take);
+      nbuf += take;
+      p += take;
+      len -= take;
+      if (nbuf < 64) return;
+      stripes(buf, 1);
+      nbuf = 0;
+    }
+    stripes(p, len / 64);
+    nbuf = len % 64;
+    std::memcpy(buf, p + len / 64 * 64, nbuf);
+  }
+  uint32_t finish() const { return chk::checksum_finish(acc, buf, nbuf, size_t(total)); }
+};
 
 void fail(const std::string& what) { throw std::invalid_argument("corrupt or invalid Sprintz stream: " + what); }
 
@@ -125,12 +179,25 @@ std::vector<uint8_t> compress(const uint8_t* data, int dtype, size_t n, size_t n
   put<uint32_t>(out, 36, 0);
   std::vector<int32_t> scratch(scratch_words(nvars));
   std::vector<uint8_t> packed(max_packed_bytes(chunk_rows, nvars, bits));
+  std::vector<uint8_t> alt(forecaster == kForecastFire ? packed.size() : 0);
   std::vector<uint8_t> coded(entropy ? huffman_max_bytes(packed.size()) : 0);
   const ptrdiff_t rs = order == 0 ? ptrdiff_t(nvars) : 1, cs = order == 0 ? 1 : ptrdiff_t(n);
   for (size_t r0 = 0; r0 < n; r0 += chunk_rows) {
     const size_t rows = std::min(chunk_rows, n - r0);
     View v{rows, nvars, rs, cs};
-    const size_t plen = encode_chunk(data + r0 * size_t(rs) * isz, bits, v, forecaster, packed.data(), scratch.data());
+    const uint8_t* chunk_data = data + r0 * size_t(rs) * isz;
+    size_t plen = encode_chunk(chunk_data, bits, v, forecaster, packed.data(), scratch.data());
+    // FIRE is kept for a chunk only where it beats delta by >= 1%: its serial recurrence
+    // decodes several times slower than delta's SIMD prefix sums.
+    int chunk_fc = forecaster;
+    if (forecaster == kForecastFire) {
+      const size_t dlen = encode_chunk(chunk_data, bits, v, kForecastDelta, alt.data(), scratch.data());
+      if (plen >= dlen - dlen / 100) {
+        std::swap(packed, alt);
+        plen = dlen;
+        chunk_fc = kForecastDelta;
+      }
+    }
     size_t clen = entropy ? huffman_encode(packed.data(), plen, coded.data(), coded.size()) : 0;
     uint8_t mode = clen ? 1 : 0;
     const uint8_t* body = clen ? coded.data() : packed.data();
@@ -139,14 +206,15 @@ std::vector<uint8_t> compress(const uint8_t* data, int dtype, size_t n, size_t n
     const size_t raw_bytes = rows * nvars * isz;
     if (blen >= raw_bytes) {  // incompressible chunk: store the rows verbatim (row-major)
       mode = 2;
-      gather_rows(data + r0 * size_t(rs) * isz, v, isz, packed.data());
+      gather_rows(chunk_data, v, isz, packed.data());
       body = packed.data();
       blen = stored_plen = raw_bytes;
     }
     const size_t at = out.size();
     out.resize(at + kChunkHeaderBytes + blen);
     out[at] = mode;
-    out[at + 1] = out[at + 2] = out[at + 3] = 0;
+    out[at + 1] = uint8_t(chunk_fc);
+    out[at + 2] = out[at + 3] = 0;
     put<uint32_t>(out, at + 4, uint32_t(blen));
     put<uint32_t>(out, at + 8, uint32_t(stored_plen));
     std::memcpy(out.data() + at + kChunkHeaderBytes, body, blen);
@@ -197,12 +265,15 @@ void decompress(const uint8_t* buf, size_t len, uint8_t* out, size_t out_len) {
   const ptrdiff_t rs = h.order == 0 ? ptrdiff_t(nvars) : 1, cs = h.order == 0 ? 1 : ptrdiff_t(n);
   std::vector<int32_t> scratch(scratch_words(nvars));
   std::vector<uint8_t> plain;
+  StreamingChecksum running;
   size_t pos = kHeaderBytes;
   for (size_t r0 = 0; r0 < n; r0 += h.chunk_rows) {
     const size_t rows = std::min(size_t(h.chunk_rows), n - r0);
     if (len - pos < kChunkHeaderBytes) fail("truncated chunk header");
     const uint8_t mode = buf[pos];
-    if (mode > 2 || buf[pos + 1] || buf[pos + 2] || buf[pos + 3]) fail("invalid chunk mode");
+    if (mode > 2 || buf[pos + 1] > 1 || buf[pos + 2] || buf[pos + 3]) fail("invalid chunk mode");
+    if (buf[pos + 1] == kForecastFire && h.forecaster != kForecastFire) fail("chunk forecaster not allowed");
+    const int chunk_fc = buf[pos + 1];
     const size_t blen = get<uint32_t>(buf + pos + 4), plen = get<uint32_t>(buf + pos + 8);
     pos += kChunkHeaderBytes;
     if (blen > len - pos) fail("chunk longer than the buffer (truncated?)");
@@ -212,6 +283,7 @@ void decompress(const uint8_t* buf, size_t len, uint8_t* out, size_t out_len) {
     if (mode == 2) {
       if (blen != plen || plen != rows * nvars * isz) fail("raw chunk length mismatch");
       scatter_rows(src, View{rows, nvars, rs, cs}, isz, out + r0 * size_t(rs) * isz);
+      if (h.order == 0) running.update(out + r0 * nvars * isz, rows * nvars * isz);
       pos += blen;
       continue;
     }
@@ -224,13 +296,15 @@ void decompress(const uint8_t* buf, size_t len, uint8_t* out, size_t out_len) {
       readable = plain.size();
     }
     View v{rows, nvars, rs, cs};
-    if (const char* err = decode_chunk(src, plen, readable, out + r0 * size_t(rs) * isz, bits, v, h.forecaster,
+    if (const char* err = decode_chunk(src, plen, readable, out + r0 * size_t(rs) * isz, bits, v, chunk_fc,
                                        scratch.data()))
       fail(err);
+    if (h.order == 0) running.update(out + r0 * nvars * isz, rows * nvars * isz);
     pos += blen;
   }
   if (pos != len) fail("trailing bytes after the last chunk");
-  if (stream_checksum(buf, checksum(out, out_len)) != h.checksum) fail("checksum mismatch (data or header corrupted)");
+  const uint32_t data_sum = h.order == 0 ? running.finish() : checksum(out, out_len);
+  if (stream_checksum(buf, data_sum) != h.checksum) fail("checksum mismatch (data or header corrupted)");
 }
 
 }  // namespace sprintz

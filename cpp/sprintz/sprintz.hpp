@@ -7,7 +7,8 @@
 //     u32 checksum (of header bytes 4-31 followed by the checksum of the decoded array's bytes in
 //     memory order), u32 reserved=0.
 //   ceil(n / chunk_rows) chunks, each: u8 mode (0 packed, 1 Huffman-coded packed, 2 raw rows,
-//     row-major, used when coding does not pay), 3 zero bytes,
+//     row-major, used when coding does not pay), u8 forecaster of this chunk (FIRE streams use
+//     FIRE only in chunks where it beats delta by >= 1%), 2 zero bytes,
 //     u32 stored length, u32 packed length, then the stored bytes.
 // A chunk's packed stream covers `rows` rows of the (n, nvars) matrix; forecaster state starts at
 // zero in every chunk. Rows go in superblocks of 16 = two blocks of 8 rows:
@@ -50,6 +51,8 @@ size_t max_packed_bytes(size_t rows, size_t nvars, int bits);
   const char* decode16(const uint8_t* src, size_t len, size_t readable, uint16_t* out, const View& v, \
                        int forecaster, int32_t* scratch);                                          \
   uint32_t checksum(const uint8_t* data, size_t len);                                              \
+  /* the checksum's inner loop: nstripes 64-byte stripes into the 16 lane accumulators */          \
+  void checksum_stripes(uint32_t* acc, const uint8_t* data, size_t nstripes);                       \
   const char* huffman_decode(const uint8_t* src, size_t len, uint8_t* dst, size_t n);
 
 namespace scalar { TENFOLD_SPRINTZ_KERNELS }

@@ -62,8 +62,9 @@ def compress(x: Any, forecaster: str = "fire", entropy: bool = True) -> bytes:
     Parameters
     ----------
     x : array of int8, uint8, int16 or uint16, shape (n,) or (n, nvars); n may be 0.
-    forecaster : ``"fire"`` (learned autoregression on deltas, best on smooth signals) or
-        ``"delta"`` (previous sample; slightly faster).
+    forecaster : ``"fire"`` (learned autoregression on deltas, best on smooth signals; used
+        per chunk only where it beats delta by >= 1%, since it decodes slower) or ``"delta"``
+        (previous sample; fastest to decode).
     entropy : add the Huffman stage where it makes a chunk at least 2% smaller.
 
     >>> import numpy as np
@@ -147,7 +148,11 @@ def decompress(buf: Any, out: np.ndarray | None = None) -> np.ndarray:
                              f"got {out.dtype} {out.shape}")
         _core.sprintz_decompress_into(arr, out.ravel(order="K").view(np.uint8))
         return out
-    raw = np.empty(int(np.prod(shape, dtype=np.int64)) * dtype.itemsize, dtype=np.uint8)
+    nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    try:
+        raw = np.empty(nbytes, dtype=np.uint8)
+    except MemoryError as exc:  # a (possibly hostile) header may declare a huge array
+        raise ValueError(f"the stream declares {nbytes:,} bytes of output, more than can be allocated") from exc
     _core.sprintz_decompress_into(arr, raw)
     return raw.view(dtype).reshape(shape, order=meta["order"])
 
