@@ -10,14 +10,17 @@ Learning (numpy, deterministic):
 
 - the split values are quantized to signed bytes with an offset/scale per input dimension
   (fitted on the training rows' 0.1-99.9 percentiles), so the encoder compares bytes;
-- codebook by codebook, on the running residual of A: at each level the candidate dimensions
-  are the ``n_candidates`` with the largest summed squared error over the level's nodes; for each
-  candidate every node's threshold comes from an exact scan of the cumulative SSE over the 256
-  byte values; the candidate with the lowest total SSE wins; leaf means become prototypes and
-  are subtracted from the residual;
+- codebook by codebook, on a running residual: with ``objective="output"`` (default) the residual
+  of the product ``A @ B`` for the B given to ``fit`` (the trees then spend their splits on what
+  B sees; a departure from the paper that cuts the error sharply at small ``ncodebooks``), with
+  ``objective="input"`` the residual of A itself, as in the paper. At each level the candidate
+  dimensions are those with the largest summed squared error over the level's nodes (input) or
+  that best explain the residual linearly within the nodes (output); for each candidate every
+  node's threshold comes from an exact scan of the cumulative SSE over the 256 byte values; the
+  candidate with the lowest total SSE wins; leaf means are subtracted from the residual;
 - the prototypes of all codebooks are then refitted jointly by ridge regression of A on the
   one-hot codes (closed form); ``lam="auto"`` picks the ridge penalty on a held-out fifth of the
-  training rows by the error of the product itself.
+  training rows by the error of the product itself. ``set_B`` reuses these prototypes for any B.
 
 Tables: the prototypes times B, quantized to uint8 with an offset per (codebook, output column)
 and one scale per output column. Aggregation (``aggregate``): ``"exact"`` sums the bytes in
@@ -42,6 +45,7 @@ _LEVELS = 4
 _BLOCK = 32
 _MIN_ROWS = 64
 _AGGREGATES = ("average", "exact")
+_OBJECTIVES = ("output", "input")
 _LAM_GRID = (1e-2, 1e-1, 1.0, 10.0, 100.0, 1e3, 1e4)
 
 
@@ -156,7 +160,9 @@ class Maddness:
         there are few training rows).
     aggregate : ``"average"`` (default; the paper's tree of rounding byte averages, fastest) or
         ``"exact"`` (exact uint16 sums of the table bytes).
-    n_candidates : split dimensions tried per tree level (the ones with the largest SSE).
+    objective : ``"output"`` (default: trees fitted to the residual of ``A @ B``) or ``"input"``
+        (the paper's: trees fitted to the residual of A, agnostic of B).
+    n_candidates : split dimensions evaluated exactly per tree level (twice as many for "output").
     random_state : seed for the row sample (``max_train_rows``) and the ``lam="auto"`` split.
     max_train_rows : at most this many training rows are used (a random sample beyond it).
     n_threads : threads for encoding and aggregation (None: TENFOLD_NUM_THREADS or all cores).
@@ -178,9 +184,10 @@ class Maddness:
     """
 
     def __init__(self, ncodebooks: int = 16, lam: Union[float, str] = "auto", aggregate: str = "average",
-                 n_candidates: int = 4, random_state: int = 0, max_train_rows: int = 1 << 16,
-                 n_threads: int | None = None) -> None:
+                 objective: str = "output", n_candidates: int = 4, random_state: int = 0,
+                 max_train_rows: int = 1 << 16, n_threads: int | None = None) -> None:
         self.ncodebooks = ncodebooks
+        self.objective = objective
         self.lam = lam
         self.aggregate = aggregate
         self.n_candidates = n_candidates
@@ -191,7 +198,7 @@ class Maddness:
 
     # ---------------------------------------------------------------- sklearn-style params
     def get_params(self, deep: bool = True) -> dict[str, Any]:
-        return {k: getattr(self, k) for k in ("ncodebooks", "lam", "aggregate", "n_candidates",
+        return {k: getattr(self, k) for k in ("ncodebooks", "lam", "aggregate", "objective", "n_candidates",
                                               "random_state", "max_train_rows", "n_threads")}
 
     def set_params(self, **params: Any) -> "Maddness":
@@ -211,6 +218,7 @@ class Maddness:
                 or self.lam < 0:
             raise ValueError(f"lam must be a finite float >= 0 or 'auto', got {self.lam!r}")
         check_choice(self.aggregate, "aggregate", _AGGREGATES)
+        check_choice(self.objective, "objective", _OBJECTIVES)
         check_int(self.n_candidates, "n_candidates", minimum=1)
         check_int(self.random_state, "random_state", minimum=0)
         check_int(self.max_train_rows, "max_train_rows", minimum=_MIN_ROWS)
@@ -228,7 +236,7 @@ class Maddness:
         if n < _MIN_ROWS:
             raise ValueError(f"A_train has {n} rows; MADDNESS needs at least {_MIN_ROWS} training rows "
                              f"(16 leaves per tree), and many more for good accuracy")
-        self._check_B(B, d)  # fail before the expensive part
+        Bf = self._check_B(B, d)  # fail before the expensive part
         rng = np.random.default_rng(self.random_state)
         if n > self.max_train_rows:
             A = A[np.sort(rng.choice(n, self.max_train_rows, replace=False))]
@@ -236,23 +244,34 @@ class Maddness:
         C = self.ncodebooks
         offset, scale = _quant_params(A)
         Q = _quantize(A, offset, scale)                           # (n, d) int8
-        R = A.astype(np.float64)                                  # running residual
+        A64 = A.astype(np.float64)
+        output = self.objective == "output"
+        Y = A64 @ Bf.astype(np.float64) if output else None
+        R = (Y if output else A64).copy()                         # running residual
+        Ac = A64 - A64.mean(0) if output else None
         dims = np.zeros((C, _LEVELS), dtype=np.int64)
         thresholds = np.zeros((C, _LEVELS, 16), dtype=np.int8)
         codes = np.zeros((n, C), dtype=np.uint8)
-        greedy = np.zeros((C, 16, d))
-        k = min(self.n_candidates, d)
+        k = min(self.n_candidates * (2 if output else 1), d)
         for c in range(C):
             node = np.zeros(n, dtype=np.int64)
             R2 = np.einsum("ij,ij->i", R, R)
             for level in range(_LEVELS):
                 nnodes = 1 << level
                 onehot = (node[:, None] == np.arange(nnodes)).astype(np.float64)
-                counts = onehot.sum(0)
-                S1 = onehot.T @ R
-                S2 = onehot.T @ (R * R)
-                sse = (S2 - S1 ** 2 / np.maximum(counts, 1)[:, None]).sum(0)
-                cands = np.argsort(-sse, kind="stable")[:k]
+                counts = np.maximum(onehot.sum(0), 1)
+                if output:
+                    # Candidates: the input dimensions that best explain the residual linearly
+                    # within the nodes (largest between-split SSE reduction of a linear fit).
+                    Am = Ac - (onehot @ ((onehot.T @ Ac) / counts[:, None]))
+                    Rm = R - (onehot @ ((onehot.T @ R) / counts[:, None]))
+                    cross = Am.T @ Rm                                       # (d, m)
+                    score = np.einsum("ij,ij->i", cross, cross) / np.maximum(np.einsum("ij,ij->j", Am, Am), 1e-12)
+                else:
+                    S1 = onehot.T @ R
+                    S2 = onehot.T @ (R * R)
+                    score = (S2 - S1 ** 2 / counts[:, None]).sum(0)        # SSE per dimension
+                cands = np.argsort(-score, kind="stable")[:k]
                 best = None
                 for j in cands:
                     loss, thr = _best_splits(Q[:, j], node, nnodes, R, R2)
@@ -264,30 +283,27 @@ class Maddness:
                 node = 2 * node + (Q[:, j] > thr[node])
             codes[:, c] = node
             onehot = (node[:, None] == np.arange(16)).astype(np.float64)
-            greedy[c] = (onehot.T @ R) / np.maximum(onehot.sum(0), 1)[:, None]
-            R -= greedy[c][node]
+            R -= ((onehot.T @ R) / np.maximum(onehot.sum(0), 1)[:, None])[node]
         self.split_dims_ = dims
         self.offsets_ = np.ascontiguousarray(offset[dims])
         self.scales_ = np.ascontiguousarray(scale[dims])
         self.thresholds_ = thresholds
         self.n_features_in_ = d
-        # Ridge refinement of all prototypes at once.
-        G = _one_hot(codes)
-        if self.lam == "auto":
-            lam = self._choose_lam(G, A, B, rng)
-        else:
-            lam = float(self.lam)
-        GtG = (G.T @ G).astype(np.float64)
-        GtA = G.T.astype(np.float64) @ A.astype(np.float64)
+        # Ridge refinement of all prototypes at once (input space, so set_B works for any B).
+        G = _one_hot(codes).astype(np.float64)
+        lam = self._choose_lam(G, A64, Bf, rng) if self.lam == "auto" else float(self.lam)
+        GtG = G.T @ G
         self.lam_ = lam
-        self.greedy_prototypes_ = greedy.astype(np.float32)
-        self.prototypes_ = _ridge(GtG, GtA, lam).reshape(C, 16, d).astype(np.float32)
-        self.set_B(B, bias)
+        self.prototypes_ = _ridge(GtG, G.T @ A64, lam).reshape(C, 16, d).astype(np.float32)
+        # Diagnostic: training error of the greedy (leaf-mean) fit, in the objective's space.
+        self.greedy_train_error_ = float(np.linalg.norm(R))
+        self.set_B(Bf, bias)
         return self
 
     def _choose_lam(self, G: np.ndarray, A: np.ndarray, B: Any, rng: np.random.Generator) -> float:
         n = G.shape[0]
         Bf = np.asarray(B, dtype=np.float64)
+        A = np.asarray(A, dtype=np.float64)
         perm = rng.permutation(n)
         nval = max(n // 5, 1)
         va, tr = perm[:nval], perm[nval:]
@@ -414,7 +430,7 @@ class Maddness:
                 "n_features_in_": self.n_features_in_, "n_outputs_": self.n_outputs_, "log2g_": self.log2g_}
         arrays = {"split_dims": self.split_dims_, "offsets": self.offsets_, "scales": self.scales_,
                   "thresholds": self.thresholds_, "prototypes": self.prototypes_,
-                  "greedy_prototypes": self.greedy_prototypes_, "luts": self.luts_, "mul": self.mul_,
+                  "luts": self.luts_, "mul": self.mul_,
                   "add": self.add_}
         _io.save(path, "Maddness", meta, arrays)
 
@@ -424,7 +440,7 @@ class Maddness:
         obj._check_params()
         C, d, m = obj.ncodebooks, int(meta["n_features_in_"]), int(meta["n_outputs_"])
         shapes = {"split_dims": (C, 4), "offsets": (C, 4), "scales": (C, 4), "thresholds": (C, 4, 16),
-                  "prototypes": (C, 16, d), "greedy_prototypes": (C, 16, d), "luts": (m, C, 16),
+                  "prototypes": (C, 16, d), "luts": (m, C, 16),
                   "mul": (m,), "add": (m,)}
         for name, shape in shapes.items():
             if arrays[name].shape != shape:
@@ -439,7 +455,6 @@ class Maddness:
         obj.scales_ = arrays["scales"].astype(np.float32)
         obj.thresholds_ = arrays["thresholds"].astype(np.int8)
         obj.prototypes_ = arrays["prototypes"].astype(np.float32)
-        obj.greedy_prototypes_ = arrays["greedy_prototypes"].astype(np.float32)
         obj.luts_ = np.ascontiguousarray(arrays["luts"].astype(np.uint8))
         obj.mul_ = arrays["mul"].astype(np.float32)
         obj.add_ = arrays["add"].astype(np.float32)
