@@ -162,12 +162,34 @@ inline void store_rows(__m256i even, __m256i odd, __m256 mul, __m256 add, float*
   }
 }
 
+// Two output columns at once: the nibble loads are shared.
+template <int L>
+inline void avg_tree2(const __m256i* nib, const uint8_t* lut0, const uint8_t* lut1, int p, __m256i& o0,
+                      __m256i& o1) {
+  if constexpr (L == 1) {
+    const __m256i n0 = _mm256_load_si256(nib + 2 * p), n1 = _mm256_load_si256(nib + 2 * p + 1);
+    o0 = _mm256_avg_epu8(_mm256_shuffle_epi8(table(lut0 + (2 * p) * 16), n0),
+                         _mm256_shuffle_epi8(table(lut0 + (2 * p + 1) * 16), n1));
+    o1 = _mm256_avg_epu8(_mm256_shuffle_epi8(table(lut1 + (2 * p) * 16), n0),
+                         _mm256_shuffle_epi8(table(lut1 + (2 * p + 1) * 16), n1));
+  } else {
+    __m256i a0, a1, b0, b1;
+    avg_tree2<L - 1>(nib, lut0, lut1, p, a0, a1);
+    avg_tree2<L - 1>(nib, lut0, lut1, p + (1 << (L - 2)), b0, b1);
+    o0 = _mm256_avg_epu8(a0, b0);
+    o1 = _mm256_avg_epu8(a1, b1);
+  }
+}
+
 template <int L>
 void scan_avg(const ScanModel& s, const uint8_t* blocked, size_t n, size_t b0, size_t b1, float* out,
               size_t ldo) {
-  const int C = s.ncodebooks, ncols = C / 2, g = 1 << L, ngroups = C / g;
+  const int C = s.ncodebooks, ncols = C / 2, g = 1 << L, ngroups = C / g, M = s.m;
+  const uint8_t* luts = s.luts;
+  const float* mulp = s.mul;
+  const float* addp = s.add;
   const __m256i low4 = _mm256_set1_epi8(0x0f), low8 = _mm256_set1_epi16(0x00ff);
-  __m256i nib[256];
+  alignas(32) __m256i nib[256];
   for (size_t b = b0; b < b1; ++b) {
     const uint8_t* blk = blocked + b * kBlockRows * ncols;
     for (int j = 0; j < ncols; ++j) {
@@ -176,15 +198,33 @@ void scan_avg(const ScanModel& s, const uint8_t* blocked, size_t n, size_t b0, s
       nib[2 * j + 1] = _mm256_and_si256(_mm256_srli_epi16(v, 4), low4);
     }
     const size_t rows = n - b * kBlockRows < kBlockRows ? n - b * kBlockRows : kBlockRows;
-    for (int mm = 0; mm < s.m; ++mm) {
-      const uint8_t* lut = s.luts + static_cast<size_t>(mm) * C * 16;
+    int mm = 0;
+    for (; mm + 2 <= M; mm += 2) {
+      const uint8_t* lut0 = luts + static_cast<size_t>(mm) * C * 16;
+      const uint8_t* lut1 = lut0 + static_cast<size_t>(C) * 16;
+      __m256i even0 = _mm256_setzero_si256(), odd0 = even0, even1 = even0, odd1 = even0;
+      for (int gi = 0; gi < ngroups; ++gi) {
+        __m256i v0, v1;
+        avg_tree2<L>(nib, lut0, lut1, gi * (g / 2), v0, v1);
+        even0 = _mm256_add_epi16(even0, _mm256_and_si256(v0, low8));
+        odd0 = _mm256_add_epi16(odd0, _mm256_srli_epi16(v0, 8));
+        even1 = _mm256_add_epi16(even1, _mm256_and_si256(v1, low8));
+        odd1 = _mm256_add_epi16(odd1, _mm256_srli_epi16(v1, 8));
+      }
+      store_rows(even0, odd0, _mm256_set1_ps(mulp[mm]), _mm256_set1_ps(addp[mm]),
+                 out + static_cast<size_t>(mm) * ldo + b * kBlockRows, rows);
+      store_rows(even1, odd1, _mm256_set1_ps(mulp[mm + 1]), _mm256_set1_ps(addp[mm + 1]),
+                 out + static_cast<size_t>(mm + 1) * ldo + b * kBlockRows, rows);
+    }
+    for (; mm < M; ++mm) {
+      const uint8_t* lut = luts + static_cast<size_t>(mm) * C * 16;
       __m256i even = _mm256_setzero_si256(), odd = _mm256_setzero_si256();
       for (int gi = 0; gi < ngroups; ++gi) {
         const __m256i v = avg_tree<L>(nib, lut, gi * (g / 2));
         even = _mm256_add_epi16(even, _mm256_and_si256(v, low8));
         odd = _mm256_add_epi16(odd, _mm256_srli_epi16(v, 8));
       }
-      store_rows(even, odd, _mm256_set1_ps(s.mul[mm]), _mm256_set1_ps(s.add[mm]),
+      store_rows(even, odd, _mm256_set1_ps(mulp[mm]), _mm256_set1_ps(addp[mm]),
                  out + static_cast<size_t>(mm) * ldo + b * kBlockRows, rows);
     }
   }
