@@ -160,7 +160,8 @@ NB_MODULE(_core, m) {
       "maddness_encode",
       [](nb::ndarray<const float, nb::ndim<2>, nb::device::cpu> A, In<int64_t, nb::ndim<2>> dims,
          In<float, nb::ndim<2>> offsets, In<float, nb::ndim<2>> scales, In<int8_t, nb::ndim<3>> thresholds,
-         int n_threads) {
+         In<int32_t, nb::ndim<1>> slot, In<int64_t, nb::ndim<1>> slot_dims, In<float, nb::ndim<1>> slot_offsets,
+         In<float, nb::ndim<1>> slot_scales, int n_threads) {
         const size_t n = A.shape(0), d = A.shape(1), C = dims.shape(0);
         require(C >= 2 && C % 2 == 0 && C <= 256, "ncodebooks must be even and in [2, 256]");
         require(dims.shape(1) == 4 && offsets.shape(0) == C && offsets.shape(1) == 4 && scales.shape(0) == C &&
@@ -174,8 +175,21 @@ NB_MODULE(_core, m) {
         require(rs > -lim && rs < lim, "row stride of A too large; pass a contiguous array");
         const size_t nblocks = (n + tenfold::maddness::kBlockRows - 1) / tenfold::maddness::kBlockRows;
         auto out = new_array<uint8_t>({nblocks * tenfold::maddness::kBlockRows * (C / 2)});
-        tenfold::maddness::EncodeModel model{dims.data(), offsets.data(), scales.data(), thresholds.data(),
-                                             static_cast<int>(C)};
+        const size_t nslots = slot_dims.shape(0);
+        require(slot.shape(0) == 4 * C && nslots >= 1 && nslots <= 4 * C && slot_offsets.shape(0) == nslots &&
+                    slot_scales.shape(0) == nslots,
+                "slot tables must have 4 * ncodebooks and nslots <= 4 * ncodebooks entries");
+        for (size_t i = 0; i < 4 * C; ++i) {
+          const int32_t t = slot.data()[i];
+          require(t >= 0 && static_cast<size_t>(t) < nslots, "slot index out of range");
+          require(slot_dims.data()[t] == dims.data()[i] && slot_offsets.data()[t] == offsets.data()[i] &&
+                      slot_scales.data()[t] == scales.data()[i],
+                  "slot tables disagree with the split tables");
+        }
+        tenfold::maddness::EncodeModel model{dims.data(),  offsets.data(),      scales.data(),
+                                             thresholds.data(), static_cast<int>(C), slot.data(),
+                                             slot_dims.data(), slot_offsets.data(), slot_scales.data(),
+                                             static_cast<int>(nslots)};
         bool ok;
         {
           nb::gil_scoped_release release;
@@ -184,7 +198,8 @@ NB_MODULE(_core, m) {
         return std::make_pair(out, ok);
       },
       "A"_a.noconvert(), "dims"_a.noconvert(), "offsets"_a.noconvert(), "scales"_a.noconvert(),
-      "thresholds"_a.noconvert(), "n_threads"_a,
+      "thresholds"_a.noconvert(), "slot"_a.noconvert(), "slot_dims"_a.noconvert(), "slot_offsets"_a.noconvert(),
+      "slot_scales"_a.noconvert(), "n_threads"_a,
       "Blocked 4-bit codes (nblocks*32*C/2,) and False if a value read was NaN/inf.");
 
   m.def(

@@ -24,8 +24,10 @@ struct Consts {
 };
 
 // 32 rows of column `col` (row stride 1) -> 32 signed bytes in the packed row order.
+// probe[t] ORs the bits of a * 0 (+-0, or NaN for NaN/inf inputs): four independent
+// accumulators with a one-cycle OR keep this off the critical path.
 inline __m256i quantize32(const float* col, ptrdiff_t rs, const __m256i& gidx, __m256 off, __m256 scale,
-                          const Consts& k, __m256& probe) {
+                          const Consts& k, __m256* probe) {
   __m256i q[4];
   for (int t = 0; t < 4; ++t) {
     __m256 a;
@@ -33,7 +35,7 @@ inline __m256i quantize32(const float* col, ptrdiff_t rs, const __m256i& gidx, _
       a = _mm256_loadu_ps(col + 8 * t);
     else
       a = _mm256_i32gather_ps(col + 8 * t * rs, gidx, 4);
-    probe = _mm256_fmadd_ps(a, k.zero, probe);
+    probe[t] = _mm256_or_ps(probe[t], _mm256_mul_ps(a, k.zero));
     // Only the upper clamp is needed: below -2^31 cvtps gives INT_MIN, and packs saturate.
     const __m256 u = _mm256_min_ps(_mm256_mul_ps(_mm256_sub_ps(a, off), scale), k.hi);
     q[t] = _mm256_cvtps_epi32(u);
@@ -43,13 +45,11 @@ inline __m256i quantize32(const float* col, ptrdiff_t rs, const __m256i& gidx, _
   return _mm256_packs_epi16(p01, p23);
 }
 
-inline __m256i tree_codes(const EncodeModel& m, int c, const float* A, ptrdiff_t rs, ptrdiff_t cs,
-                          const __m256i& gidx, const Consts& k, __m256& probe) {
+inline __m256i tree_codes(const EncodeModel& m, int c, const __m256i* qcols) {
   __m256i node = _mm256_setzero_si256();
   for (int l = 0; l < kLevels; ++l) {
     const int s = c * kLevels + l;
-    const __m256i q = quantize32(A + m.dims[s] * cs, rs, gidx, _mm256_set1_ps(m.offsets[s]),
-                                 _mm256_set1_ps(m.scales[s]), k, probe);
+    const __m256i q = _mm256_load_si256(qcols + m.slot[s]);
     const __m256i tab = _mm256_broadcastsi128_si256(
         _mm_loadu_si128(reinterpret_cast<const __m128i*>(m.thresholds + s * 16)));
     const __m256i t = _mm256_shuffle_epi8(tab, node);
@@ -73,18 +73,22 @@ bool encode(const EncodeModel& m, const float* A, size_t n, ptrdiff_t rs, ptrdif
             size_t r0, size_t r1, uint8_t* blocked) {
   const int ncols = m.ncodebooks / 2;
   const Consts k;
-  __m256 probe = _mm256_setzero_ps();
+  __m256 probe[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
   float probe1 = 0.0f;
   const __m256i gidx = _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7),
                                           _mm256_set1_epi32(static_cast<int>(rs)));
   const __m256i unperm = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+  alignas(32) __m256i qcols[4 * 256];
   for (size_t i = r0; i < r1; i += kBlockRows) {
     uint8_t* blk = blocked + (i / kBlockRows) * kBlockRows * ncols;
     if (i + kBlockRows <= n) {
       const float* rows = A + static_cast<ptrdiff_t>(i) * rs;
+      for (int t = 0; t < m.nslots; ++t)
+        qcols[t] = quantize32(rows + m.slot_dims[t] * cs, rs, gidx, _mm256_set1_ps(m.slot_offsets[t]),
+                              _mm256_set1_ps(m.slot_scales[t]), k, probe);
       for (int j = 0; j < ncols; ++j) {
-        const __m256i lo = tree_codes(m, 2 * j, rows, rs, cs, gidx, k, probe);
-        const __m256i hi = tree_codes(m, 2 * j + 1, rows, rs, cs, gidx, k, probe);
+        const __m256i lo = tree_codes(m, 2 * j, qcols);
+        const __m256i hi = tree_codes(m, 2 * j + 1, qcols);
         const __m256i v = _mm256_or_si256(lo, _mm256_slli_epi16(hi, 4));
         _mm256_storeu_si256(reinterpret_cast<__m256i*>(blk + j * kBlockRows),
                             _mm256_permutevar8x32_epi32(v, unperm));
@@ -114,11 +118,12 @@ bool encode(const EncodeModel& m, const float* A, size_t n, ptrdiff_t rs, ptrdif
       }
     }
   }
-  alignas(32) float pv[8];
-  _mm256_store_ps(pv, probe);
-  bool ok = probe1 == 0.0f;
-  for (float p : pv) ok = ok && p == 0.0f;
-  return ok;
+  const __m256i bits = _mm256_castps_si256(
+      _mm256_or_ps(_mm256_or_ps(probe[0], probe[1]), _mm256_or_ps(probe[2], probe[3])));
+  const __m256i expo = _mm256_set1_epi32(0x7f800000);
+  const bool simd_bad = !_mm256_testz_si256(
+      _mm256_cmpeq_epi32(_mm256_and_si256(bits, expo), expo), _mm256_set1_epi32(-1));
+  return probe1 == 0.0f && !simd_bad;
 }
 
 namespace {

@@ -36,6 +36,13 @@ struct EncodeModel {
   const float* scales;        // (C, 4)
   const int8_t* thresholds;   // (C, 4, 16)
   int ncodebooks;             // even
+  // Distinct (dim, offset, scale) triples: split s uses quantized column slot[s]; the SIMD path
+  // quantizes each distinct column once per block of rows.
+  const int32_t* slot;        // (C * 4), values in [0, nslots)
+  const int64_t* slot_dims;   // (nslots)
+  const float* slot_offsets;  // (nslots)
+  const float* slot_scales;   // (nslots)
+  int nslots;                 // <= 4 * C
 };
 
 struct ScanModel {

@@ -111,6 +111,17 @@ def _best_splits(q: np.ndarray, node: np.ndarray, nnodes: int, R: np.ndarray, R2
     return total, thresholds
 
 
+def _slots(dims: np.ndarray, offsets: np.ndarray, scales: np.ndarray):
+    """Distinct (dim, offset, scale) split columns: (slot per split, dims, offsets, scales)."""
+    keys = {}
+    slot = np.empty(dims.size, dtype=np.int32)
+    for i, key in enumerate(zip(dims.ravel().tolist(), offsets.ravel().tolist(), scales.ravel().tolist())):
+        slot[i] = keys.setdefault(key, len(keys))
+    uniq = list(keys)
+    return (slot, np.array([k[0] for k in uniq], dtype=np.int64), np.array([k[1] for k in uniq], dtype=np.float32),
+            np.array([k[2] for k in uniq], dtype=np.float32))
+
+
 def _one_hot(codes: np.ndarray) -> np.ndarray:
     n, C = codes.shape
     G = np.zeros((n, 16 * C), dtype=np.float32)
@@ -372,8 +383,10 @@ class Maddness:
         return arr
 
     def _encode_blocked(self, A: np.ndarray) -> np.ndarray:
+        if getattr(self, "_slots", None) is None or self._slots[0] is not self.split_dims_:
+            self._slots = (self.split_dims_,) + _slots(self.split_dims_, self.offsets_, self.scales_)
         blocked, ok = _core.maddness_encode(A, self.split_dims_, self.offsets_, self.scales_, self.thresholds_,
-                                            resolve_threads(self.n_threads))
+                                            *self._slots[1:], resolve_threads(self.n_threads))
         if not ok:
             raise ValueError("A contains NaN or infinite values (in a column the encoder reads)")
         return blocked
