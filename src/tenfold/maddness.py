@@ -334,6 +334,9 @@ class Maddness:
     def set_B(self, B: Any, bias: Any = None) -> "Maddness":
         """Rebuild the lookup tables for a new right-hand matrix B (d, m), keeping the encoder.
 
+        With ``objective="output"`` the trees were chosen for the B given to ``fit``; for a
+        model meant to serve many B's, fit with ``objective="input"``.
+
         >>> import numpy as np, tenfold
         >>> rng = np.random.default_rng(0)
         >>> A = rng.normal(size=(500, 16)).astype(np.float32)
@@ -418,19 +421,28 @@ class Maddness:
             _core.bolt_pack_blocked(np.ascontiguousarray(codes), blocked, 0)
         return self._scan(blocked, n)
 
-    def _scan(self, blocked: np.ndarray, n: int) -> np.ndarray:
-        out = _core.maddness_scan(blocked, n, self.luts_, self.mul_, self.add_, self.log2g_,
-                                  resolve_threads(self.n_threads))
-        return out.T
+    def _scan(self, blocked: np.ndarray, n: int, out: np.ndarray | None = None) -> np.ndarray:
+        threads = resolve_threads(self.n_threads)
+        if out is None:
+            return _core.maddness_scan(blocked, n, self.luts_, self.mul_, self.add_, self.log2g_, threads).T
+        m = self.n_outputs_
+        if not isinstance(out, np.ndarray) or out.dtype != np.float32 or out.shape != (n, m) \
+                or not (out.flags.f_contiguous and out.flags.writeable):
+            raise ValueError(f"out must be a writeable Fortran-ordered float32 array of shape ({n}, {m}), "
+                             f"e.g. np.empty(({n}, {m}), np.float32, order='F')")
+        _core.maddness_scan(blocked, n, self.luts_, self.mul_, self.add_, self.log2g_, threads, out.T)
+        return out
 
-    def matmul(self, A: Any) -> np.ndarray:
+    def matmul(self, A: Any, out: np.ndarray | None = None) -> np.ndarray:
         """Approximate ``A @ B (+ bias)``: float32 (n, m) in Fortran order.
 
         A is read in place (any layout; Fortran order is fastest). Only the split columns of A
-        are read, and a NaN or infinity there raises ValueError.
+        are read, and a NaN or infinity there raises ValueError. ``out``: an optional
+        preallocated Fortran-ordered float32 (n, m) array to write into (saves the allocation
+        and page faults of a new result on repeated calls).
         """
         A = self._as_input(A)
-        return self._scan(self._encode_blocked(A), A.shape[0])
+        return self._scan(self._encode_blocked(A), A.shape[0], out)
 
     def __call__(self, A: Any) -> np.ndarray:
         return self.matmul(A)
