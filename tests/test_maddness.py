@@ -144,7 +144,7 @@ def test_bias_and_set_B(data, fitted):
     out = tenfold.Maddness(ncodebooks=16, objective="input").fit(A_train, B).set_B(B2).matmul(A_test)
     exact = A_test @ B2
     assert out.shape == (len(A_test), 3)
-    assert np.linalg.norm(out - exact) / np.linalg.norm(exact) < 0.2
+    assert np.linalg.norm(out - exact) / np.linalg.norm(exact) < 0.3
 
 
 def test_deterministic(data):
