@@ -78,23 +78,41 @@ bool encode(const EncodeModel& m, const float* A, size_t n, ptrdiff_t rs, ptrdif
   const __m256i gidx = _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7),
                                           _mm256_set1_epi32(static_cast<int>(rs)));
   const __m256i unperm = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
-  alignas(32) __m256i qcols[4 * 256];
-  for (size_t i = r0; i < r1; i += kBlockRows) {
-    uint8_t* blk = blocked + (i / kBlockRows) * kBlockRows * ncols;
-    if (i + kBlockRows <= n) {
-      const float* rows = A + static_cast<ptrdiff_t>(i) * rs;
-      for (int t = 0; t < m.nslots; ++t)
-        qcols[t] = quantize32(rows + m.slot_dims[t] * cs, rs, gidx, _mm256_set1_ps(m.slot_offsets[t]),
-                              _mm256_set1_ps(m.slot_scales[t]), k, probe);
+  // Full blocks go in chunks of up to 8: each split column is then read as one contiguous
+  // run of up to 256 rows (prefetcher-friendly), quantized once into qcols[block][slot].
+  constexpr int kChunkCap = 2048;  // quantized vectors held at once (64 KB)
+  alignas(32) __m256i qcols[kChunkCap];
+  // (No std::min/max here: no shared inline templates in an ISA translation unit.)
+  const int per_chunk = kChunkCap / m.nslots;
+  const size_t chunk_blocks = static_cast<size_t>(per_chunk < 1 ? 1 : (per_chunk > 8 ? 8 : per_chunk));
+  size_t i = r0;
+  const size_t n_full = n / kBlockRows * kBlockRows;
+  const size_t full_end = r1 < n_full ? r1 : n_full;
+  while (i < full_end) {
+    const size_t left = (full_end - i) / kBlockRows;
+    const size_t nb = chunk_blocks < left ? chunk_blocks : left;
+    for (int t = 0; t < m.nslots; ++t) {
+      const float* col = A + static_cast<ptrdiff_t>(i) * rs + m.slot_dims[t] * cs;
+      const __m256 off = _mm256_set1_ps(m.slot_offsets[t]), scale = _mm256_set1_ps(m.slot_scales[t]);
+      for (size_t b = 0; b < nb; ++b)
+        qcols[b * m.nslots + t] =
+            quantize32(col + static_cast<ptrdiff_t>(b * kBlockRows) * rs, rs, gidx, off, scale, k, probe);
+    }
+    for (size_t b = 0; b < nb; ++b) {
+      uint8_t* blk = blocked + (i / kBlockRows + b) * kBlockRows * ncols;
+      const __m256i* q = qcols + b * m.nslots;
       for (int j = 0; j < ncols; ++j) {
-        const __m256i lo = tree_codes(m, 2 * j, qcols);
-        const __m256i hi = tree_codes(m, 2 * j + 1, qcols);
+        const __m256i lo = tree_codes(m, 2 * j, q);
+        const __m256i hi = tree_codes(m, 2 * j + 1, q);
         const __m256i v = _mm256_or_si256(lo, _mm256_slli_epi16(hi, 4));
         _mm256_storeu_si256(reinterpret_cast<__m256i*>(blk + j * kBlockRows),
                             _mm256_permutevar8x32_epi32(v, unperm));
       }
-      continue;
     }
+    i += nb * kBlockRows;
+  }
+  for (; i < r1; i += kBlockRows) {
+    uint8_t* blk = blocked + (i / kBlockRows) * kBlockRows * ncols;
     for (size_t ii = i; ii < i + kBlockRows; ++ii) {
       const size_t r = ii % kBlockRows;
       if (ii >= n) {

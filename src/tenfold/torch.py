@@ -99,8 +99,10 @@ class MaddnessLinear(nn.Module):
         X = x.detach().reshape(-1, self.in_features)
         if X.dtype != torch.float32:
             X = X.float()
-        out = self.amm.matmul(X.numpy())                            # (n, out) Fortran order
-        return torch.from_numpy(np.ascontiguousarray(out)).reshape(*lead, self.out_features)
+        # (n, out) in Fortran order, handed over without a transposing copy: torch ops accept the
+        # strides, and a following MaddnessLinear reads column-major input on its fast path.
+        out = self.amm.matmul(X.numpy())
+        return torch.from_numpy(out).reshape(*lead, self.out_features)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if torch.is_grad_enabled() and x.requires_grad:
