@@ -207,3 +207,11 @@ def test_docstring_examples():
     import tenfold.maddness
 
     assert doctest.testmod(tenfold.maddness).failed == 0
+
+
+def test_refit_passes_lower_training_error(data):
+    A_train, _, B = data
+    exact = A_train @ B
+    errs = [np.linalg.norm(tenfold.Maddness(ncodebooks=8, lam=0.01, refit_passes=p, aggregate="exact")
+                           .fit(A_train, B).matmul(A_train) - exact) for p in (0, 1)]
+    assert errs[1] < errs[0]
