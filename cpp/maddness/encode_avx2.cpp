@@ -257,7 +257,7 @@ void scan_exact(const ScanModel& s, const uint8_t* blocked, size_t n, size_t b0,
                 size_t ldo) {
   const int C = s.ncodebooks, ncols = C / 2;
   const __m256i low4 = _mm256_set1_epi8(0x0f);
-  __m256i nib[256];
+  alignas(32) __m256i nib[256];
   for (size_t b = b0; b < b1; ++b) {
     const uint8_t* blk = blocked + b * kBlockRows * ncols;
     for (int j = 0; j < ncols; ++j) {
@@ -266,7 +266,29 @@ void scan_exact(const ScanModel& s, const uint8_t* blocked, size_t n, size_t b0,
       nib[2 * j + 1] = _mm256_and_si256(_mm256_srli_epi16(v, 4), low4);
     }
     const size_t rows = n - b * kBlockRows < kBlockRows ? n - b * kBlockRows : kBlockRows;
-    for (int mm = 0; mm < s.m; ++mm) {
+    const int M = s.m;
+    int mm = 0;
+    for (; mm + 2 <= M; mm += 2) {  // two columns per pass share the nibble loads
+      const uint8_t* lut0 = s.luts + static_cast<size_t>(mm) * C * 16;
+      const uint8_t* lut1 = lut0 + static_cast<size_t>(C) * 16;
+      __m256i acc0 = _mm256_setzero_si256(), odd0 = acc0, acc1 = acc0, odd1 = acc0;
+      for (int c = 0; c < C; c += 2) {
+        const __m256i n0 = _mm256_load_si256(nib + c), n1 = _mm256_load_si256(nib + c + 1);
+        const __m256i r0 = _mm256_shuffle_epi8(table(lut0 + c * 16), n0);
+        const __m256i r1 = _mm256_shuffle_epi8(table(lut0 + (c + 1) * 16), n1);
+        const __m256i q0 = _mm256_shuffle_epi8(table(lut1 + c * 16), n0);
+        const __m256i q1 = _mm256_shuffle_epi8(table(lut1 + (c + 1) * 16), n1);
+        acc0 = _mm256_add_epi16(acc0, _mm256_add_epi16(r0, r1));
+        odd0 = _mm256_add_epi16(odd0, _mm256_add_epi16(_mm256_srli_epi16(r0, 8), _mm256_srli_epi16(r1, 8)));
+        acc1 = _mm256_add_epi16(acc1, _mm256_add_epi16(q0, q1));
+        odd1 = _mm256_add_epi16(odd1, _mm256_add_epi16(_mm256_srli_epi16(q0, 8), _mm256_srli_epi16(q1, 8)));
+      }
+      store_rows(_mm256_sub_epi16(acc0, _mm256_slli_epi16(odd0, 8)), odd0, _mm256_set1_ps(s.mul[mm]),
+                 _mm256_set1_ps(s.add[mm]), out + static_cast<size_t>(mm) * ldo + b * kBlockRows, rows);
+      store_rows(_mm256_sub_epi16(acc1, _mm256_slli_epi16(odd1, 8)), odd1, _mm256_set1_ps(s.mul[mm + 1]),
+                 _mm256_set1_ps(s.add[mm + 1]), out + static_cast<size_t>(mm + 1) * ldo + b * kBlockRows, rows);
+    }
+    for (; mm < M; ++mm) {
       const uint8_t* lut = s.luts + static_cast<size_t>(mm) * C * 16;
       // Words of acc hold even + 256 * odd rows; odd holds the odd rows (exact mod 2^16).
       __m256i acc = _mm256_setzero_si256(), odd = _mm256_setzero_si256();
