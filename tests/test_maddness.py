@@ -215,3 +215,12 @@ def test_refit_passes_lower_training_error(data):
     errs = [np.linalg.norm(tenfold.Maddness(ncodebooks=8, lam=0.01, refit_passes=p, aggregate="exact")
                            .fit(A_train, B).matmul(A_train) - exact) for p in (0, 1)]
     assert errs[1] < errs[0]
+
+
+def test_threads_agree(fitted):
+    amm = fitted["average"]
+    A = np.random.default_rng(5).normal(size=(9000, 48)).astype(np.float32)
+    one = amm.set_params(n_threads=1).matmul(A)
+    two = amm.set_params(n_threads=2).matmul(A)
+    amm.set_params(n_threads=None)
+    assert np.array_equal(one, two)
