@@ -82,21 +82,35 @@ bool encode(const EncodeModel& m, const float* A, size_t n, ptrdiff_t rs, ptrdif
   // run of up to 256 rows (prefetcher-friendly), quantized once into qcols[block][slot].
   constexpr int kChunkCap = 2048;  // quantized vectors held at once (64 KB)
   alignas(32) __m256i qcols[kChunkCap];
+  alignas(32) float colbuf[4 * 256 * kBlockRows];  // row-major path: copied split columns
   // (No std::min/max here: no shared inline templates in an ISA translation unit.)
   const int per_chunk = kChunkCap / m.nslots;
-  const size_t chunk_blocks = static_cast<size_t>(per_chunk < 1 ? 1 : (per_chunk > 8 ? 8 : per_chunk));
+  // Row-major A (rs != 1): one block at a time keeps the 32 rows being gathered in L1/L2.
+  const size_t chunk_blocks =
+      rs != 1 ? 1 : static_cast<size_t>(per_chunk < 1 ? 1 : (per_chunk > 8 ? 8 : per_chunk));
   size_t i = r0;
   const size_t n_full = n / kBlockRows * kBlockRows;
   const size_t full_end = r1 < n_full ? r1 : n_full;
   while (i < full_end) {
     const size_t left = (full_end - i) / kBlockRows;
     const size_t nb = chunk_blocks < left ? chunk_blocks : left;
-    for (int t = 0; t < m.nslots; ++t) {
-      const float* col = A + static_cast<ptrdiff_t>(i) * rs + m.slot_dims[t] * cs;
-      const __m256 off = _mm256_set1_ps(m.slot_offsets[t]), scale = _mm256_set1_ps(m.slot_scales[t]);
-      for (size_t b = 0; b < nb; ++b)
-        qcols[b * m.nslots + t] =
-            quantize32(col + static_cast<ptrdiff_t>(b * kBlockRows) * rs, rs, gidx, off, scale, k, probe);
+    if (rs == 1) {
+      for (int t = 0; t < m.nslots; ++t) {
+        const float* col = A + static_cast<ptrdiff_t>(i) + m.slot_dims[t] * cs;
+        const __m256 off = _mm256_set1_ps(m.slot_offsets[t]), scale = _mm256_set1_ps(m.slot_scales[t]);
+        for (size_t b = 0; b < nb; ++b)
+          qcols[b * m.nslots + t] = quantize32(col + b * kBlockRows, 1, gidx, off, scale, k, probe);
+      }
+    } else {
+      // Row-major A: copy the split values of the 32 rows row by row (sequential reads of
+      // each row), then quantize the copied columns with contiguous loads.
+      for (int r = 0; r < kBlockRows; ++r) {
+        const float* row = A + static_cast<ptrdiff_t>(i + r) * rs;
+        for (int t = 0; t < m.nslots; ++t) colbuf[t * kBlockRows + r] = row[m.slot_dims[t] * cs];
+      }
+      for (int t = 0; t < m.nslots; ++t)
+        qcols[t] = quantize32(colbuf + t * kBlockRows, 1, gidx, _mm256_set1_ps(m.slot_offsets[t]),
+                              _mm256_set1_ps(m.slot_scales[t]), k, probe);
     }
     for (size_t b = 0; b < nb; ++b) {
       uint8_t* blk = blocked + (i / kBlockRows + b) * kBlockRows * ncols;

@@ -113,11 +113,10 @@ def _best_splits(q: np.ndarray, node: np.ndarray, nnodes: int, R: np.ndarray, R2
 
 def _slots(dims: np.ndarray, offsets: np.ndarray, scales: np.ndarray):
     """Distinct (dim, offset, scale) split columns: (slot per split, dims, offsets, scales)."""
-    keys = {}
-    slot = np.empty(dims.size, dtype=np.int32)
-    for i, key in enumerate(zip(dims.ravel().tolist(), offsets.ravel().tolist(), scales.ravel().tolist())):
-        slot[i] = keys.setdefault(key, len(keys))
-    uniq = list(keys)
+    triples = list(zip(dims.ravel().tolist(), offsets.ravel().tolist(), scales.ravel().tolist()))
+    uniq = sorted(set(triples))  # by dimension: ascending reads within a row of row-major A
+    index = {key: i for i, key in enumerate(uniq)}
+    slot = np.array([index[key] for key in triples], dtype=np.int32)
     return (slot, np.array([k[0] for k in uniq], dtype=np.int64), np.array([k[1] for k in uniq], dtype=np.float32),
             np.array([k[2] for k in uniq], dtype=np.float32))
 
