@@ -207,34 +207,38 @@ NB_MODULE(_core, m) {
       "maddness_scan",
       [](In<uint8_t, nb::ndim<1>> blocked, size_t n, In<uint8_t, nb::ndim<3>> luts, In<float, nb::ndim<1>> mul,
          In<float, nb::ndim<1>> add, int log2g, int n_threads,
-         std::optional<nb::ndarray<float, nb::ndim<2>, nb::c_contig, nb::device::cpu>> into) -> nb::object {
+         std::optional<nb::ndarray<float, nb::ndim<2>, nb::c_contig, nb::device::cpu>> into,
+         bool row_major) -> nb::object {
         const size_t M = luts.shape(0), C = luts.shape(1);
         require(C >= 2 && C % 2 == 0 && C <= 256 && luts.shape(2) == 16, "luts must have shape (M, C, 16), C even <= 256");
         require(blocked.shape(0) >= blocked_bytes(n, C / 2), "blocked buffer too small");
         require(mul.shape(0) == M && add.shape(0) == M, "mul and add must have M entries");
         require(log2g >= 0 && log2g <= 4 && C % (size_t(1) << log2g) == 0, "bad averaging group size");
-        // Column-major (n, M): written as an (M, n) C-ordered buffer (the caller transposes),
-        // either `into` or a new array (not zero-filled: the kernel writes every element).
+        // Column-major (n, M): written as an (M, n) C-ordered buffer (the caller transposes);
+        // row_major: an (n, M) C-ordered buffer. Either `into` or a new array (not zero-filled:
+        // the kernel writes every element).
         float* data;
         nb::object result;
+        const size_t d0 = row_major ? n : M, d1 = row_major ? M : n;
         if (into) {
-          require(into->shape(0) == M && into->shape(1) == n, "out buffer must have shape (M, n)");
+          require(into->shape(0) == d0 && into->shape(1) == d1, "out buffer has the wrong shape");
           data = into->data();
           result = nb::none();
         } else {
           data = new float[M * n > 0 ? M * n : 1];
           nb::capsule owner(data, [](void* p) noexcept { delete[] static_cast<float*>(p); });
-          result = nb::cast(Out<float>(data, {M, n}, owner));
+          result = nb::cast(Out<float>(data, {d0, d1}, owner));
         }
         {
           nb::gil_scoped_release release;
           tenfold::maddness::ScanModel s{luts.data(), mul.data(), add.data(), static_cast<int>(C),
-                                         static_cast<int>(M), log2g};
-          if (n > 0 && M > 0) tenfold::maddness::scan(s, blocked.data(), n, data, n, n_threads);
+                                         static_cast<int>(M), log2g, row_major ? M : 1};
+          if (n > 0 && M > 0) tenfold::maddness::scan(s, blocked.data(), n, data, row_major ? 1 : n, n_threads);
         }
         return result;
       },
       "blocked"_a.noconvert(), "n"_a, "luts"_a.noconvert(), "mul"_a.noconvert(), "add"_a.noconvert(),
-      "log2g"_a, "n_threads"_a, "out"_a.noconvert() = nb::none(),
-      "Dequantized products, shape (M, n) float32 (transpose for (n, M)); into `out` if given (returns None).");
+      "log2g"_a, "n_threads"_a, "out"_a.noconvert() = nb::none(), "row_major"_a = false,
+      "Dequantized products, float32 (M, n) (transpose for (n, M)) or (n, M) if row_major; into `out` if given "
+      "(returns None).");
 }

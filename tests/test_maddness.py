@@ -100,11 +100,11 @@ def test_simd_paths_equal_scalar(data, fitted, aggregate, isa):
         A[-1, ::2] = -1e30
         variants = [A, np.asfortranarray(A), A_test[:2 * n:2] if 2 * n <= len(A_test) else A, A[:, ::1][::-1]]
         for X in variants:
-            got_c, got = amm.encode(X), amm.matmul(X)
+            got_c, got, got_r = amm.encode(X), amm.matmul(X), amm.matmul(X, order="C")
             with tenfold.use_isa("scalar"):
-                ref_c, ref = amm.encode(X), amm.matmul(X)
+                ref_c, ref, ref_r = amm.encode(X), amm.matmul(X), amm.matmul(X, order="C")
             assert np.array_equal(got_c, ref_c)
-            assert np.array_equal(got, ref)
+            assert np.array_equal(got, ref) and np.array_equal(got_r, ref_r) and np.array_equal(got_r, ref)
 
 
 @given(n=st.integers(0, 200), f_order=st.booleans(), seed=st.integers(0, 2**31 - 1))
@@ -131,6 +131,10 @@ def test_codes_roundtrip_and_layout(data, fitted):
     assert amm.matmul(A_test, out=buf) is buf and np.array_equal(buf, amm.matmul(A_test))
     with pytest.raises(ValueError, match="out must be"):
         amm.matmul(A_test, out=np.empty((len(A_test), 7), np.float32))
+    rowm = amm.matmul(A_test, order="C")
+    assert rowm.flags.c_contiguous and np.array_equal(rowm, amm.matmul(A_test))
+    buf_c = np.empty((len(A_test), 7), np.float32)
+    assert amm.matmul(A_test, out=buf_c, order="C") is buf_c and np.array_equal(buf_c, rowm)
 
 
 def test_bias_and_set_B(data, fitted):

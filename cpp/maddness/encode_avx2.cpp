@@ -177,14 +177,22 @@ inline __m256i avg_tree(const __m256i* nib, const uint8_t* lut, int p) {
 }
 
 // Writes fma(float(s), mul, add) for the 32 rows whose even rows are in `even`, odd in `odd`.
-inline void store_rows(__m256i even, __m256i odd, __m256 mul, __m256 add, float* o, size_t rows) {
+inline void store_rows(__m256i even, __m256i odd, __m256 mul, __m256 add, float* o, size_t rows,
+                       size_t rstride) {
   const __m256i a = _mm256_unpacklo_epi16(even, odd);  // rows 0-7 | 16-23
   const __m256i b = _mm256_unpackhi_epi16(even, odd);  // rows 8-15 | 24-31
   const __m256 f0 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_cvtepu16_epi32(_mm256_castsi256_si128(a))), mul, add);
   const __m256 f1 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_cvtepu16_epi32(_mm256_castsi256_si128(b))), mul, add);
   const __m256 f2 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_cvtepu16_epi32(_mm256_extracti128_si256(a, 1))), mul, add);
   const __m256 f3 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_cvtepu16_epi32(_mm256_extracti128_si256(b, 1))), mul, add);
-  if (rows == kBlockRows) {
+  if (rstride != 1) {  // row-major output: strided scalar stores
+    alignas(32) float buf[kBlockRows];
+    _mm256_store_ps(buf, f0);
+    _mm256_store_ps(buf + 8, f1);
+    _mm256_store_ps(buf + 16, f2);
+    _mm256_store_ps(buf + 24, f3);
+    for (size_t r = 0; r < rows; ++r) o[r * rstride] = buf[r];
+  } else if (rows == kBlockRows) {
     _mm256_storeu_ps(o, f0);
     _mm256_storeu_ps(o + 8, f1);
     _mm256_storeu_ps(o + 16, f2);
@@ -249,9 +257,9 @@ void scan_avg(const ScanModel& s, const uint8_t* blocked, size_t n, size_t b0, s
         odd1 = _mm256_add_epi16(odd1, _mm256_srli_epi16(v1, 8));
       }
       store_rows(even0, odd0, _mm256_set1_ps(mulp[mm]), _mm256_set1_ps(addp[mm]),
-                 out + static_cast<size_t>(mm) * ldo + b * kBlockRows, rows);
+                 out + static_cast<size_t>(mm) * ldo + b * kBlockRows * s.rstride, rows, s.rstride);
       store_rows(even1, odd1, _mm256_set1_ps(mulp[mm + 1]), _mm256_set1_ps(addp[mm + 1]),
-                 out + static_cast<size_t>(mm + 1) * ldo + b * kBlockRows, rows);
+                 out + static_cast<size_t>(mm + 1) * ldo + b * kBlockRows * s.rstride, rows, s.rstride);
     }
     for (; mm < M; ++mm) {
       const uint8_t* lut = luts + static_cast<size_t>(mm) * C * 16;
@@ -262,7 +270,7 @@ void scan_avg(const ScanModel& s, const uint8_t* blocked, size_t n, size_t b0, s
         odd = _mm256_add_epi16(odd, _mm256_srli_epi16(v, 8));
       }
       store_rows(even, odd, _mm256_set1_ps(mulp[mm]), _mm256_set1_ps(addp[mm]),
-                 out + static_cast<size_t>(mm) * ldo + b * kBlockRows, rows);
+                 out + static_cast<size_t>(mm) * ldo + b * kBlockRows * s.rstride, rows, s.rstride);
     }
   }
 }
@@ -298,9 +306,9 @@ void scan_exact(const ScanModel& s, const uint8_t* blocked, size_t n, size_t b0,
         odd1 = _mm256_add_epi16(odd1, _mm256_add_epi16(_mm256_srli_epi16(q0, 8), _mm256_srli_epi16(q1, 8)));
       }
       store_rows(_mm256_sub_epi16(acc0, _mm256_slli_epi16(odd0, 8)), odd0, _mm256_set1_ps(s.mul[mm]),
-                 _mm256_set1_ps(s.add[mm]), out + static_cast<size_t>(mm) * ldo + b * kBlockRows, rows);
+                 _mm256_set1_ps(s.add[mm]), out + static_cast<size_t>(mm) * ldo + b * kBlockRows * s.rstride, rows, s.rstride);
       store_rows(_mm256_sub_epi16(acc1, _mm256_slli_epi16(odd1, 8)), odd1, _mm256_set1_ps(s.mul[mm + 1]),
-                 _mm256_set1_ps(s.add[mm + 1]), out + static_cast<size_t>(mm + 1) * ldo + b * kBlockRows, rows);
+                 _mm256_set1_ps(s.add[mm + 1]), out + static_cast<size_t>(mm + 1) * ldo + b * kBlockRows * s.rstride, rows, s.rstride);
     }
     for (; mm < M; ++mm) {
       const uint8_t* lut = s.luts + static_cast<size_t>(mm) * C * 16;
@@ -314,7 +322,7 @@ void scan_exact(const ScanModel& s, const uint8_t* blocked, size_t n, size_t b0,
       }
       const __m256i even = _mm256_sub_epi16(acc, _mm256_slli_epi16(odd, 8));
       store_rows(even, odd, _mm256_set1_ps(s.mul[mm]), _mm256_set1_ps(s.add[mm]),
-                 out + static_cast<size_t>(mm) * ldo + b * kBlockRows, rows);
+                 out + static_cast<size_t>(mm) * ldo + b * kBlockRows * s.rstride, rows, s.rstride);
     }
   }
 }

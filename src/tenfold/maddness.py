@@ -453,28 +453,34 @@ class Maddness:
             _core.bolt_pack_blocked(np.ascontiguousarray(codes), blocked, 0)
         return self._scan(blocked, n)
 
-    def _scan(self, blocked: np.ndarray, n: int, out: np.ndarray | None = None) -> np.ndarray:
+    def _scan(self, blocked: np.ndarray, n: int, out: np.ndarray | None = None, order: str = "F") -> np.ndarray:
         threads = resolve_threads(self.n_threads)
+        check_choice(order, "order", ("F", "C"))
+        row_major = order == "C"
         if out is None:
-            return _core.maddness_scan(blocked, n, self.luts_, self.mul_, self.add_, self.log2g_, threads).T
+            res = _core.maddness_scan(blocked, n, self.luts_, self.mul_, self.add_, self.log2g_, threads, None,
+                                      row_major)
+            return res if row_major else res.T
         m = self.n_outputs_
         if not isinstance(out, np.ndarray) or out.dtype != np.float32 or out.shape != (n, m) \
-                or not (out.flags.f_contiguous and out.flags.writeable):
-            raise ValueError(f"out must be a writeable Fortran-ordered float32 array of shape ({n}, {m}), "
-                             f"e.g. np.empty(({n}, {m}), np.float32, order='F')")
-        _core.maddness_scan(blocked, n, self.luts_, self.mul_, self.add_, self.log2g_, threads, out.T)
+                or not ((out.flags.c_contiguous if row_major else out.flags.f_contiguous) and out.flags.writeable):
+            raise ValueError(f"out must be a writeable {order}-ordered float32 array of shape ({n}, {m}), "
+                             f"e.g. np.empty(({n}, {m}), np.float32, order={order!r})")
+        _core.maddness_scan(blocked, n, self.luts_, self.mul_, self.add_, self.log2g_, threads,
+                            out if row_major else out.T, row_major)
         return out
 
-    def matmul(self, A: Any, out: np.ndarray | None = None) -> np.ndarray:
-        """Approximate ``A @ B (+ bias)``: float32 (n, m) in Fortran order.
+    def matmul(self, A: Any, out: np.ndarray | None = None, order: str = "F") -> np.ndarray:
+        """Approximate ``A @ B (+ bias)``: float32 (n, m), Fortran order unless ``order="C"``.
 
         A is read in place (any layout; Fortran order is fastest). Only the split columns of A
         are read, and a NaN or infinity there raises ValueError. ``out``: an optional
-        preallocated Fortran-ordered float32 (n, m) array to write into (saves the allocation
-        and page faults of a new result on repeated calls).
+        preallocated float32 (n, m) array of the requested order to write into (saves the
+        allocation and page faults of a new result on repeated calls). Column-major output is
+        the faster one to write; ``order="C"`` writes rows directly (no transposing copy).
         """
         A = self._as_input(A)
-        return self._scan(self._encode_blocked(A), A.shape[0], out)
+        return self._scan(self._encode_blocked(A), A.shape[0], out, order)
 
     def __call__(self, A: Any) -> np.ndarray:
         return self.matmul(A)

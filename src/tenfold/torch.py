@@ -99,9 +99,9 @@ class MaddnessLinear(nn.Module):
         X = x.detach().reshape(-1, self.in_features)
         if X.dtype != torch.float32:
             X = X.float()
-        # (n, out) in Fortran order, handed over without a transposing copy: torch ops accept the
-        # strides, and a following MaddnessLinear reads column-major input on its fast path.
-        out = self.amm.matmul(X.numpy())
+        # Row-major output written directly by the kernel: downstream torch ops (an nn.Linear in
+        # particular) are much slower on column-major tensors than this costs.
+        out = self.amm.matmul(X.numpy(), order="C")
         return torch.from_numpy(out).reshape(*lead, self.out_features)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
