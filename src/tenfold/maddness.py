@@ -221,7 +221,9 @@ class Maddness:
 
     Memory layout: ``matmul`` reads A in place whatever its strides. Fortran order (contiguous
     columns, e.g. ``np.asfortranarray(A)``) is the fast path: each split column is one
-    contiguous read. The result is a float32 (n, m) array in Fortran order.
+    contiguous read. Row-major A works without a copy (the split values are gathered row by row)
+    but reads nearly every cache line of A. The result is a float32 (n, m) array in Fortran order
+    (the fastest to write), or C order with ``matmul(A, order="C")``.
 
     >>> import numpy as np, tenfold
     >>> rng = np.random.default_rng(0)
