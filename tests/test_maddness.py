@@ -228,3 +228,10 @@ def test_threads_agree(fitted):
     two = amm.set_params(n_threads=2).matmul(A)
     amm.set_params(n_threads=None)
     assert np.array_equal(one, two)
+
+
+def test_constant_outputs_exact():
+    A = np.random.default_rng(0).normal(size=(300, 8)).astype(np.float32)
+    for agg in ("average", "exact"):
+        amm = tenfold.Maddness(ncodebooks=4, aggregate=agg).fit(A, np.zeros((8, 2)), bias=np.array([1.5, -2.0]))
+        assert np.array_equal(amm.matmul(A[:40]), np.tile(np.float32([1.5, -2.0]), (40, 1)))

@@ -189,6 +189,10 @@ def _tables(T: np.ndarray, bias: np.ndarray, aggregate: str) -> tuple[np.ndarray
         beta = 0.25 * (2.0 - 2.0 ** (1 - log2g))
         mul = g / scale
         add = add - ngroups * g * beta / scale
+    # Constant columns (all tables flat): the bytes are all 0, the result is exactly `add`.
+    flat = width <= 0
+    mul = np.where(flat, 0.0, mul)
+    add = np.where(flat, off.sum(axis=1) + bias, add)
     return np.ascontiguousarray(luts), mul.astype(np.float32), add.astype(np.float32), int(log2g)
 
 
