@@ -185,8 +185,9 @@ def _tables(T: np.ndarray, bias: np.ndarray, aggregate: str) -> tuple[np.ndarray
     else:
         log2g = min(4, (C & -C).bit_length() - 1)              # largest power of two <= 16 dividing C
         g, ngroups = 1 << log2g, C >> log2g
-        # Each rounding average adds 1/4 on average; a tree of L levels: 1/4 * (2 - 2^(1-L)).
-        beta = 0.25 * (2.0 - 2.0 ** (1 - log2g))
+        # Each rounding average adds 1/4 on average, and averaging keeps the bias of its inputs:
+        # a tree of L levels returns sum / g + L / 4 in expectation.
+        beta = 0.25 * log2g
         mul = g / scale
         add = add - ngroups * g * beta / scale
     # Constant columns (all tables flat): the bytes are all 0, the result is exactly `add`.
