@@ -15,6 +15,9 @@ def main() -> None:
     names = sorted(p.stem for p in results.glob("*.md"))
     for name in sorted(names, key=lambda n: (ORDER.index(n) if n in ORDER else len(ORDER), n)):
         parts.append((results / f"{name}.md").read_text())
+        note = ROOT / "benchmarks" / "notes" / f"{name}.md"  # hand-written reading of the numbers
+        if note.exists():
+            parts.append(note.read_text())
         png = sorted(results.glob(f"{name}*.png"))
         parts.extend(f"![{p.stem}](benchmarks/results/{p.name})\n" for p in png)
     (ROOT / "BENCHMARKS.md").write_text("\n".join(parts))

@@ -4,6 +4,7 @@
 #include <nanobind/nanobind.h>
 #include <nanobind/ndarray.h>
 #include <nanobind/stl/pair.h>
+#include <nanobind/stl/optional.h>
 #include <nanobind/stl/string.h>
 
 #include <cstring>
@@ -245,7 +246,8 @@ NB_MODULE(_core, m) {
       "maddness_encode",
       [](nb::ndarray<const float, nb::ndim<2>, nb::device::cpu> A, In<int64_t, nb::ndim<2>> dims,
          In<float, nb::ndim<2>> offsets, In<float, nb::ndim<2>> scales, In<int8_t, nb::ndim<3>> thresholds,
-         int n_threads) {
+         In<int32_t, nb::ndim<1>> slot, In<int64_t, nb::ndim<1>> slot_dims, In<float, nb::ndim<1>> slot_offsets,
+         In<float, nb::ndim<1>> slot_scales, int n_threads) {
         const size_t n = A.shape(0), d = A.shape(1), C = dims.shape(0);
         require(C >= 2 && C % 2 == 0 && C <= 256, "ncodebooks must be even and in [2, 256]");
         require(dims.shape(1) == 4 && offsets.shape(0) == C && offsets.shape(1) == 4 && scales.shape(0) == C &&
@@ -259,8 +261,21 @@ NB_MODULE(_core, m) {
         require(rs > -lim && rs < lim, "row stride of A too large; pass a contiguous array");
         const size_t nblocks = (n + tenfold::maddness::kBlockRows - 1) / tenfold::maddness::kBlockRows;
         auto out = new_array<uint8_t>({nblocks * tenfold::maddness::kBlockRows * (C / 2)});
-        tenfold::maddness::EncodeModel model{dims.data(), offsets.data(), scales.data(), thresholds.data(),
-                                             static_cast<int>(C)};
+        const size_t nslots = slot_dims.shape(0);
+        require(slot.shape(0) == 4 * C && nslots >= 1 && nslots <= 4 * C && slot_offsets.shape(0) == nslots &&
+                    slot_scales.shape(0) == nslots,
+                "slot tables must have 4 * ncodebooks and nslots <= 4 * ncodebooks entries");
+        for (size_t i = 0; i < 4 * C; ++i) {
+          const int32_t t = slot.data()[i];
+          require(t >= 0 && static_cast<size_t>(t) < nslots, "slot index out of range");
+          require(slot_dims.data()[t] == dims.data()[i] && slot_offsets.data()[t] == offsets.data()[i] &&
+                      slot_scales.data()[t] == scales.data()[i],
+                  "slot tables disagree with the split tables");
+        }
+        tenfold::maddness::EncodeModel model{dims.data(),  offsets.data(),      scales.data(),
+                                             thresholds.data(), static_cast<int>(C), slot.data(),
+                                             slot_dims.data(), slot_offsets.data(), slot_scales.data(),
+                                             static_cast<int>(nslots)};
         bool ok;
         {
           nb::gil_scoped_release release;
@@ -269,33 +284,48 @@ NB_MODULE(_core, m) {
         return std::make_pair(out, ok);
       },
       "A"_a.noconvert(), "dims"_a.noconvert(), "offsets"_a.noconvert(), "scales"_a.noconvert(),
-      "thresholds"_a.noconvert(), "n_threads"_a,
+      "thresholds"_a.noconvert(), "slot"_a.noconvert(), "slot_dims"_a.noconvert(), "slot_offsets"_a.noconvert(),
+      "slot_scales"_a.noconvert(), "n_threads"_a,
       "Blocked 4-bit codes (nblocks*32*C/2,) and False if a value read was NaN/inf.");
 
   m.def(
       "maddness_scan",
       [](In<uint8_t, nb::ndim<1>> blocked, size_t n, In<uint8_t, nb::ndim<3>> luts, In<float, nb::ndim<1>> mul,
-         In<float, nb::ndim<1>> add, int log2g, int n_threads) {
+         In<float, nb::ndim<1>> add, int log2g, int n_threads,
+         std::optional<nb::ndarray<float, nb::ndim<2>, nb::c_contig, nb::device::cpu>> into,
+         bool row_major) -> nb::object {
         const size_t M = luts.shape(0), C = luts.shape(1);
         require(C >= 2 && C % 2 == 0 && C <= 256 && luts.shape(2) == 16, "luts must have shape (M, C, 16), C even <= 256");
         require(blocked.shape(0) >= blocked_bytes(n, C / 2), "blocked buffer too small");
         require(mul.shape(0) == M && add.shape(0) == M, "mul and add must have M entries");
         require(log2g >= 0 && log2g <= 4 && C % (size_t(1) << log2g) == 0, "bad averaging group size");
-        // Column-major (n, M): returned as the transpose of an (M, n) C-ordered buffer. Not
-        // zero-initialized: the kernel writes every element.
-        float* data = new float[M * n > 0 ? M * n : 1];
-        nb::capsule owner(data, [](void* p) noexcept { delete[] static_cast<float*>(p); });
-        Out<float> out(data, {M, n}, owner);
+        // Column-major (n, M): written as an (M, n) C-ordered buffer (the caller transposes);
+        // row_major: an (n, M) C-ordered buffer. Either `into` or a new array (not zero-filled:
+        // the kernel writes every element).
+        float* data;
+        nb::object result;
+        const size_t d0 = row_major ? n : M, d1 = row_major ? M : n;
+        if (into) {
+          require(into->shape(0) == d0 && into->shape(1) == d1, "out buffer has the wrong shape");
+          data = into->data();
+          result = nb::none();
+        } else {
+          data = new float[M * n > 0 ? M * n : 1];
+          nb::capsule owner(data, [](void* p) noexcept { delete[] static_cast<float*>(p); });
+          result = nb::cast(Out<float>(data, {d0, d1}, owner));
+        }
         {
           nb::gil_scoped_release release;
           tenfold::maddness::ScanModel s{luts.data(), mul.data(), add.data(), static_cast<int>(C),
-                                         static_cast<int>(M), log2g};
-          if (n > 0 && M > 0) tenfold::maddness::scan(s, blocked.data(), n, out.data(), n, n_threads);
+                                         static_cast<int>(M), log2g, row_major ? M : 1};
+          if (n > 0 && M > 0) tenfold::maddness::scan(s, blocked.data(), n, data, row_major ? 1 : n, n_threads);
         }
-        return out;
+        return result;
       },
       "blocked"_a.noconvert(), "n"_a, "luts"_a.noconvert(), "mul"_a.noconvert(), "add"_a.noconvert(),
-      "log2g"_a, "n_threads"_a, "Dequantized products, shape (M, n) float32 (transpose for (n, M)).");
+      "log2g"_a, "n_threads"_a, "out"_a.noconvert() = nb::none(), "row_major"_a = false,
+      "Dequantized products, float32 (M, n) (transpose for (n, M)) or (n, M) if row_major; into `out` if given "
+      "(returns None).");
   // ---- extract
   m.def(
       "extract_prefix_scores",

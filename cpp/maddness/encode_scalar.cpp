@@ -79,7 +79,7 @@ void scan(const ScanModel& s, const uint8_t* blocked, size_t n, size_t b0, size_
             sum += vals[g0];
           }
         }
-        out[static_cast<size_t>(mm) * ldo + b * kBlockRows + r] =
+        out[static_cast<size_t>(mm) * ldo + (b * kBlockRows + r) * s.rstride] =
             std::fma(static_cast<float>(sum), s.mul[mm], s.add[mm]);
       }
     }

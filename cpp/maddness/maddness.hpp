@@ -19,7 +19,8 @@
 // Mode average (group size g = 2^log2g dividing C): within each group of g consecutive
 // codebooks the looked-up bytes are combined by a balanced tree of rounding averages
 // (avg(x, y) = (x + y + 1) >> 1, pairs (2j, 2j+1) first); s = sum of the group results.
-// Output: out[m*ldo + i] = fma(float(s), mul[m], add[m]) for rows i in [0, n) (column-major).
+// Output: out[m*ldo + i*rstride] = fma(float(s), mul[m], add[m]) for rows i in [0, n):
+// column-major with rstride = 1, ldo = n; row-major with rstride = M, ldo = 1.
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -36,6 +37,13 @@ struct EncodeModel {
   const float* scales;        // (C, 4)
   const int8_t* thresholds;   // (C, 4, 16)
   int ncodebooks;             // even
+  // Distinct (dim, offset, scale) triples: split s uses quantized column slot[s]; the SIMD path
+  // quantizes each distinct column once per block of rows.
+  const int32_t* slot;        // (C * 4), values in [0, nslots)
+  const int64_t* slot_dims;   // (nslots)
+  const float* slot_offsets;  // (nslots)
+  const float* slot_scales;   // (nslots)
+  int nslots;                 // <= 4 * C
 };
 
 struct ScanModel {
@@ -45,6 +53,7 @@ struct ScanModel {
   int ncodebooks;       // even
   int m;
   int log2g;            // 0: exact uint16 sums; 1..4: averaging in groups of 2^log2g codebooks
+  size_t rstride;       // output row stride: 1 for column-major output, M for row-major
 };
 
 #define TENFOLD_MADDNESS_KERNELS                                                               \

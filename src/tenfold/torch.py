@@ -99,8 +99,10 @@ class MaddnessLinear(nn.Module):
         X = x.detach().reshape(-1, self.in_features)
         if X.dtype != torch.float32:
             X = X.float()
-        out = self.amm.matmul(X.numpy())                            # (n, out) Fortran order
-        return torch.from_numpy(np.ascontiguousarray(out)).reshape(*lead, self.out_features)
+        # Row-major output written directly by the kernel: downstream torch ops (an nn.Linear in
+        # particular) are much slower on column-major tensors than this costs.
+        out = self.amm.matmul(X.numpy(), order="C")
+        return torch.from_numpy(out).reshape(*lead, self.out_features)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if torch.is_grad_enabled() and x.requires_grad:
