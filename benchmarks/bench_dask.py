@@ -35,7 +35,10 @@ def main() -> None:
     single.add(X, n_threads=1)
     base = median_time(lambda: single.search(Q, 10, n_threads=1), 5)
     base_1q = median_time(lambda: single.search(Q[:1], 10, n_threads=1), 5)
-    rows = [{"setup": "BoltIndex, 1 thread", "workers": 0, "batch_s": base, "one_query_s": base_1q}]
+    rows = [{"setup": "BoltIndex, 1 thread", "workers": 0, "batch_s": base, "one_query_s": base_1q},
+            {"setup": "BoltIndex, 2 threads (machine's own scaling)", "workers": 0,
+             "batch_s": median_time(lambda: single.search(Q, 10, n_threads=2), 5),
+             "one_query_s": median_time(lambda: single.search(Q[:1], 10, n_threads=2), 5)}]
     for workers in (1, 2):
         with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
                 Client(cluster) as client:

@@ -29,6 +29,7 @@ import numpy as np
 
 from . import _io
 from ._checks import as_float_matrix, check_fitted, check_int
+from ._runtime import resolve_threads
 from .bolt import BoltEncoder, BoltIndex, finish_search
 
 __all__ = ["encode", "matmul", "compress_to_zarr", "ShardedIndex", "load_index"]
@@ -189,7 +190,7 @@ class ShardedIndex:
         if len(self) == 0:
             raise ValueError("the index is empty: add() vectors before searching")
         Q = as_float_matrix(Q, "Q", cols=self.encoder.d)
-        luts, scale, offset = self.encoder.lookup_tables(Q)
+        luts, scale, offset = self.encoder.lookup_tables(Q, resolve_threads(None))
         # The tables travel inside each task (nq * C * 16 bytes): nothing to lose with a worker.
         futures = [self.client.submit(_search_shard, shard, luts, k, pure=False) for shard in self._shards]
         parts = self.client.gather(futures)
