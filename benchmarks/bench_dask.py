@@ -26,7 +26,7 @@ def main() -> None:
 
     ap = argparse.ArgumentParser()
     ap.add_argument("--n", type=int, default=1_000_000)
-    ap.add_argument("--nq", type=int, default=1000)
+    ap.add_argument("--nq", type=int, default=3000)
     args = ap.parse_args()
     data = synthetic_embeddings(args.n + args.nq, 128, seed=11)
     X, Q = data[:args.n], data[args.n:]
