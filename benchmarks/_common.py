@@ -6,10 +6,13 @@ import json
 import os
 import platform
 import time
+from functools import partial
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
+
+from tenfold._bench import cpu_name
+from tenfold._bench import median_time as _median_time
 
 RESULTS = Path(__file__).resolve().parent / "results"
 CACHE = Path(__file__).resolve().parent / ".cache"
@@ -19,27 +22,12 @@ def machine() -> dict:
     """CPU model, core count, SIMD path in use: stated with every result."""
     import tenfold
 
-    model = "unknown"
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {"cpu": model, "cores": os.cpu_count(), "isa": tenfold.isa(), "python": platform.python_version(),
+    return {"cpu": cpu_name(), "cores": os.cpu_count(), "isa": tenfold.isa(), "python": platform.python_version(),
             "numpy": np.__version__, "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
 
 
-def median_time(fn: Callable[[], object], repeat: int = 5, warmup: int = 1) -> float:
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return float(np.median(times))
+# Benchmarks time after one untimed warm-up call.
+median_time = partial(_median_time, warmup=1)
 
 
 def read_bandwidth_gbs(nbytes: int = 1 << 30, repeat: int = 5) -> float:

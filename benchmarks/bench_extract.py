@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import shutil
 import subprocess
 import sys
@@ -32,6 +31,7 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMB
 import numpy as np
 
 from tenfold import extract
+from tenfold._bench import cpu_name
 from tenfold.cli import interval_f1
 
 RATE = 100.0                       # MFCC frames per second (10 ms hop)
@@ -207,16 +207,6 @@ def scaling(seed: int):
         cpu = [timed(extract.find_instances, x, 40, 60, random_state=0)[2] for _ in range(5)]
         out.append((n, float(np.median(cpu))))
     return out
-
-
-def cpu_name() -> str:
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def main(argv=None) -> int:

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import sys
 import time
 from pathlib import Path
@@ -22,6 +20,8 @@ from threadpoolctl import threadpool_limits
 
 import tenfold
 from tenfold import _core
+from tenfold._bench import cpu_name
+from tenfold._bench import median_time as med
 from tenfold.maddness import _one_hot, _ridge, _tables
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -32,15 +32,6 @@ SHAPES = [  # name, N, D, M (the paper's tasks)
     ("3x3 filters", 49_284, 27, 2),
 ]
 C_LIST = (2, 4, 8, 16, 32, 64)
-
-
-def med(fn, repeat):
-    times = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return float(np.median(times))
 
 
 def paired(ref, new, repeat):
@@ -58,16 +49,6 @@ def paired(ref, new, repeat):
         tn.append(t2 - t1)
     ratios = np.array(tr) / np.array(tn)
     return float(np.median(tr)), float(np.median(tn)), float(np.median(ratios))
-
-
-def cpu_name() -> str:
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def cpu_mhz() -> float:

@@ -10,16 +10,8 @@ from typing import Callable, Sequence
 import numpy as np
 
 import tenfold
+from ._bench import median_time as _median_time
 from ._progress import progress
-
-
-def _median_time(fn: Callable[[], object], repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return float(np.median(times))
 
 
 def _table(rows: list[list[str]], header: list[str]) -> str:
@@ -139,6 +131,8 @@ def demo_maddness(n: int, d: int, m: int, ncodebooks: int, threads: int) -> list
     rows.append([f"tenfold Maddness C={ncodebooks}, A C order", f"{t_amm_c * 1e3:.2f} ms",
                  f"{t_exact / t_amm_c:.1f}x", "same"])
     return rows
+
+
 def planted_series(n: int, d: int, K: int, lo: int, hi: int, seed: int = 0):
     """K time-stretched instances (lengths in [lo, hi]) of one random smooth shape in noise."""
     rng = np.random.default_rng(seed)

@@ -1,0 +1,32 @@
+"""Timing and machine description shared by `tenfold demo` and benchmarks/."""
+
+from __future__ import annotations
+
+import platform
+import time
+from typing import Callable
+
+import numpy as np
+
+
+def median_time(fn: Callable[[], object], repeat: int = 5, warmup: int = 0) -> float:
+    """Median wall time of `repeat` calls of fn, after `warmup` untimed calls."""
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return float(np.median(times))
+
+
+def cpu_name() -> str:
+    """The CPU's model name (from /proc/cpuinfo on Linux)."""
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
