@@ -199,7 +199,7 @@ class BoltEncoder:
         entries let the scan add two look-ups in one byte (measured: no recall lost against
         8 bits on 128-d data with C = 16, and a faster inner loop).
         """
-        C, starts = self.ncodebooks, self.bounds_[:-1]
+        C = self.ncodebooks
         nq = Q.shape[0]
         luts = np.empty((nq, C, 16), dtype=np.uint8)
         scale = np.empty(nq, dtype=np.float64)

@@ -43,16 +43,21 @@ def _dask_array():
     return da
 
 
-def _as_dask_rows(X: Any, d: int | None, chunk_rows: int | None, name: str = "X"):
-    """A 2-D float Dask array chunked by rows only (numpy and Zarr arrays are wrapped)."""
+def _chunked_by_rows(X: Any, chunk_rows: int | None, default_rows: int):
+    """X as a Dask array: numpy and Zarr arrays are wrapped in chunks of rows (`chunk_rows`, else
+    at most `default_rows`); a Dask array is rechunked only if `chunk_rows` is given."""
     da = _dask_array()
     if not isinstance(X, da.Array):
         if not hasattr(X, "shape") or not hasattr(X, "dtype"):
             X = np.asarray(X)
-        rows = chunk_rows or max(1, min(X.shape[0] if X.shape else 1, 262_144))
-        X = da.from_array(X, chunks=(rows,) + tuple(-1 for _ in X.shape[1:]))
-    elif chunk_rows is not None:
-        X = X.rechunk({0: chunk_rows})
+        rows = chunk_rows or max(1, min(X.shape[0] if X.shape else 1, default_rows))
+        return da.from_array(X, chunks=(rows,) + tuple(-1 for _ in X.shape[1:]))
+    return X.rechunk({0: chunk_rows}) if chunk_rows is not None else X
+
+
+def _as_dask_rows(X: Any, d: int | None, chunk_rows: int | None, name: str = "X"):
+    """A 2-D float Dask array chunked by rows only (numpy and Zarr arrays are wrapped)."""
+    X = _chunked_by_rows(X, chunk_rows, 262_144)
     if X.ndim != 2:
         raise ValueError(f"{name} must be a 2-D array (n, d), got shape {X.shape}")
     if X.dtype.kind not in "fiub":
@@ -245,19 +250,12 @@ def compress_to_zarr(x: Any, store: Any, *, forecaster: str = "fire", entropy: b
     A worker lost mid-write costs time: its chunks are recomputed from the source and written
     again (chunk writes replace whole objects, so a retried write leaves no trace).
     """
-    da = _dask_array()
     try:
         import zarr
         from .sprintz_codecs import SprintzZarrCodec
     except ImportError as err:
         raise ImportError("compress_to_zarr needs zarr >= 3: pip install 'tenfold[zarr]'") from err
-    if not isinstance(x, da.Array):
-        if not hasattr(x, "shape") or not hasattr(x, "dtype"):
-            x = np.asarray(x)
-        rows = chunk_rows or max(1, min(x.shape[0] if x.shape else 1, 1 << 20))
-        x = da.from_array(x, chunks=(rows,) + tuple(-1 for _ in x.shape[1:]))
-    elif chunk_rows is not None:
-        x = x.rechunk({0: chunk_rows})
+    x = _chunked_by_rows(x, chunk_rows, 1 << 20)
     if x.ndim not in (1, 2):
         raise ValueError(f"x must be 1-D or 2-D (time first), got shape {x.shape}")
     if np.dtype(x.dtype) not in (np.int8, np.uint8, np.int16, np.uint16):
