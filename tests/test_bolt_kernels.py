@@ -68,6 +68,23 @@ def test_search_paths_agree_with_sorted_reference(n, ncols, nq, k, seed, levels)
         np.testing.assert_array_equal(dist, np.take_along_axis(sums, order, axis=1), err_msg=name)
 
 
+def test_scan_and_search_span_several_code_tiles():
+    # Codes are scanned tile by tile (256 KiB: 64 blocks of 32 rows at 128 byte columns); top-k
+    # heaps and sums must carry across tiles, including a partial last tile.
+    rng = np.random.default_rng(21)
+    n, ncols, nq, k = 64 * 32 * 3 + 45, 128, 5, 7
+    codes = rng.integers(0, 256, size=(n, ncols), dtype=np.uint8)
+    luts = rng.integers(0, 100, size=(nq, 2 * ncols, 16), dtype=np.uint8)
+    sums = _reference_sums(codes, luts)
+    order = np.lexsort((np.broadcast_to(np.arange(n), sums.shape), sums), axis=1)[:, :k]
+    blocked = _blocked(codes)
+    for name in tenfold.supported_isas():
+        with tenfold.use_isa(name):
+            np.testing.assert_array_equal(_core.bolt_scan(blocked, n, ncols, luts, 1)[:, :n], sums, err_msg=name)
+            dist, ids = _core.bolt_search(blocked, n, ncols, luts, k, 1)
+        np.testing.assert_array_equal(ids, order, err_msg=name)
+
+
 def test_search_threads_agree():
     rng = np.random.default_rng(3)
     n, ncols = 300_000, 4

@@ -16,6 +16,15 @@ namespace {
 // Rows per thread below which starting threads costs more than it saves.
 constexpr size_t kEncodeGrain = 4096;
 constexpr size_t kScanGrainBlocks = 2048;  // 64k rows
+
+// Codes are scanned in tiles of about this many bytes, every query over one tile before the
+// next: a batch of queries then reads the codes from L2 instead of memory (or L3) once per
+// group of queries, which is what lets a large batch scale with threads.
+constexpr size_t kTileBytes = 256 * 1024;
+
+size_t tile_blocks(int ncols) {
+  return std::max<size_t>(16, kTileBytes / (kBlockRows * static_cast<size_t>(ncols)));
+}
 }  // namespace
 
 bool encode(const EncodeModel& m, const float* X, size_t n, size_t ldx, uint8_t* out, int n_threads) {
@@ -56,11 +65,15 @@ void scan_u16(const uint8_t* codes, size_t n, int ncols, const uint8_t* luts, in
               uint16_t* out, int n_threads) {
   const Isa isa = active_isa();
   const size_t nblocks = (n + kBlockRows - 1) / kBlockRows, ldo = nblocks * kBlockRows;
+  const size_t tile = tile_blocks(ncols);
   parallel_for(nblocks, n_threads, kScanGrainBlocks, [&](int, size_t b0, size_t b1) {
-    switch (isa) {
-      case Isa::Avx512: avx512::scan_u16(codes, b0, b1, ncols, luts, nq, out, ldo); break;
-      case Isa::Avx2: avx2::scan_u16(codes, b0, b1, ncols, luts, nq, out, ldo); break;
-      default: scalar::scan_u16(codes, b0, b1, ncols, luts, nq, out, ldo); break;
+    for (size_t t0 = b0; t0 < b1; t0 += tile) {
+      const size_t t1 = std::min(b1, t0 + tile);
+      switch (isa) {
+        case Isa::Avx512: avx512::scan_u16(codes, t0, t1, ncols, luts, nq, out, ldo); break;
+        case Isa::Avx2: avx2::scan_u16(codes, t0, t1, ncols, luts, nq, out, ldo); break;
+        default: scalar::scan_u16(codes, t0, t1, ncols, luts, nq, out, ldo); break;
+      }
     }
   });
 }
@@ -96,12 +109,16 @@ void search(const uint8_t* codes, size_t n, int ncols, const uint8_t* luts, int 
   const size_t nblocks = (n + kBlockRows - 1) / kBlockRows;
   const int t = std::max(1, std::min<int>(n_threads, static_cast<int>((nblocks + kScanGrainBlocks - 1) / kScanGrainBlocks)));
   std::vector<std::vector<TopK>> heaps(static_cast<size_t>(t), std::vector<TopK>(static_cast<size_t>(nq), TopK(k)));
+  const size_t tile = tile_blocks(ncols);
   parallel_for(nblocks, t, kScanGrainBlocks, [&](int ti, size_t b0, size_t b1) {
     TopK* h = heaps[static_cast<size_t>(ti)].data();
-    switch (isa) {
-      case Isa::Avx512: avx512::scan_topk(codes, b0, b1, ncols, luts, nq, h, static_cast<int64_t>(n)); break;
-      case Isa::Avx2: avx2::scan_topk(codes, b0, b1, ncols, luts, nq, h, static_cast<int64_t>(n)); break;
-      default: scalar::scan_topk(codes, b0, b1, ncols, luts, nq, h, static_cast<int64_t>(n)); break;
+    for (size_t t0 = b0; t0 < b1; t0 += tile) {
+      const size_t t1 = std::min(b1, t0 + tile);
+      switch (isa) {
+        case Isa::Avx512: avx512::scan_topk(codes, t0, t1, ncols, luts, nq, h, static_cast<int64_t>(n)); break;
+        case Isa::Avx2: avx2::scan_topk(codes, t0, t1, ncols, luts, nq, h, static_cast<int64_t>(n)); break;
+        default: scalar::scan_topk(codes, t0, t1, ncols, luts, nq, h, static_cast<int64_t>(n)); break;
+      }
     }
   });
   for (int q = 0; q < nq; ++q) {

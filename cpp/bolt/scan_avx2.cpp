@@ -29,10 +29,12 @@ constexpr int kMaxCodebooks = 256;
 struct Expanded {
   alignas(32) uint8_t data[kQueriesPerPass][kMaxCodebooks * 32];
   Expanded(const uint8_t* luts, int nq, int ncodebooks) {
+    // Built once per tile of codes, so it must be cheap: one broadcast per table.
     for (int q = 0; q < nq; ++q)
-      for (int c = 0; c < ncodebooks; ++c)
-        for (int h = 0; h < 2; ++h)
-          for (int b = 0; b < 16; ++b) data[q][c * 32 + h * 16 + b] = luts[(q * ncodebooks + c) * 16 + b];
+      for (int c = 0; c < ncodebooks; ++c) {
+        const __m128i t = _mm_loadu_si128(reinterpret_cast<const __m128i*>(luts + (q * ncodebooks + c) * 16));
+        _mm256_store_si256(reinterpret_cast<__m256i*>(data[q] + c * 32), _mm256_broadcastsi128_si256(t));
+      }
   }
 };
 
