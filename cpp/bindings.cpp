@@ -105,6 +105,26 @@ NB_MODULE(_core, m) {
       "n_threads"_a, "Returns (codes, all_finite).");
 
   m.def(
+      "bolt_centroid_sums",
+      [](In<float, nb::ndim<2>> X, In<uint8_t, nb::ndim<2>> codes, In<int32_t, nb::ndim<1>> bounds, int n_threads) {
+        const size_t n = X.shape(0), d = X.shape(1), C = bounds.shape(0) - 1;
+        require(bounds.shape(0) >= 3 && C % 2 == 0 && bounds.data()[0] == 0 && static_cast<size_t>(bounds.data()[C]) == d,
+                "bounds must span [0, d] with an even number of codebooks");
+        for (size_t c = 0; c < C; ++c) require(bounds.data()[c] <= bounds.data()[c + 1], "bounds must increase");
+        require(codes.shape(0) == n && codes.shape(1) == C / 2, "codes must have shape (n, ncodebooks / 2)");
+        auto sums = new_array<double>({16, d});
+        auto counts = new_array<int64_t>({C, 16});
+        {
+          nb::gil_scoped_release release;
+          tenfold::bolt::centroid_sums(X.data(), n, d, codes.data(), bounds.data(), static_cast<int>(C),
+                                       static_cast<int>(d), sums.data(), counts.data(), n_threads);
+        }
+        return std::make_pair(sums, counts);
+      },
+      "X"_a.noconvert(), "codes"_a.noconvert(), "bounds"_a.noconvert(), "n_threads"_a,
+      "k-means update step: per-centroid sums (16, d) and counts (C, 16) of rows by code.");
+
+  m.def(
       "bolt_query_tables",
       [](In<float, nb::ndim<2>> Q, In<float, nb::ndim<2>> centroids, In<int32_t, nb::ndim<1>> bounds, bool dot,
          int n_threads) {

@@ -172,3 +172,39 @@ def test_encode_refuses_huge_values_on_every_path(isa):
     Y = X.copy()
     Y[5, 1] = 1e17  # below the limit: encoded
     assert enc.encode(Y).shape == (17, 4)
+
+
+def test_centroid_sums_match_numpy_for_any_thread_count():
+    # k-means update step: rows summed per code in every subspace (uneven widths, several
+    # 8192-row chunks); bits identical for any number of threads
+    rng = np.random.default_rng(5)
+    n, d, C = 2 * 8192 + 37, 13, 4
+    X = rng.normal(size=(n, d)).astype(np.float32)
+    codes = rng.integers(0, 256, size=(n, C // 2), dtype=np.uint8)
+    bounds = np.array([0, 3, 6, 9, 13], dtype=np.int32)
+    sums, counts = _core.bolt_centroid_sums(X, codes, bounds, 1)
+    for c in range(C):
+        own = (codes[:, c // 2] >> (4 * (c % 2))) & 15
+        np.testing.assert_array_equal(counts[c], np.bincount(own, minlength=16))
+        for k in range(16):
+            want = X[own == k, bounds[c]:bounds[c + 1]].astype(np.float64).sum(axis=0)
+            np.testing.assert_allclose(sums[k, bounds[c]:bounds[c + 1]], want, rtol=1e-12, atol=1e-9)
+    for threads in (2, 3):
+        again = _core.bolt_centroid_sums(X, codes, bounds, threads)
+        np.testing.assert_array_equal(again[0], sums)
+        np.testing.assert_array_equal(again[1], counts)
+    with pytest.raises(ValueError, match="codes must have shape"):
+        _core.bolt_centroid_sums(X, codes[:-1], bounds, 1)
+
+
+def test_kmeans_fit_is_deterministic_and_lloyd_lowers_error(monkeypatch):
+    X = np.random.default_rng(8).normal(size=(3000, 24)).astype(np.float32)
+
+    def fit(n_iter, threads):
+        monkeypatch.setenv("TENFOLD_NUM_THREADS", str(threads))
+        enc = tenfold.BoltEncoder(ncodebooks=6, n_iter=n_iter, random_state=3).fit(X)
+        return enc, float(((enc.decode(enc.encode(X)) - X) ** 2).sum(axis=1).mean())
+
+    (one, err1), (full, err16), (full2, _) = fit(1, 1), fit(16, 1), fit(16, 2)
+    np.testing.assert_array_equal(full.centroids_, full2.centroids_)
+    assert err16 < 0.9 * err1

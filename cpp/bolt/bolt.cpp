@@ -103,6 +103,40 @@ void query_tables(const float* Q, size_t nq, const float* centroids, const int32
   });
 }
 
+void centroid_sums(const float* X, size_t n, size_t ldx, const uint8_t* codes, const int32_t* bounds,
+                   int ncodebooks, int d, double* sums, int64_t* counts, int n_threads) {
+  // Rows are summed in fixed chunks (each read once, row by row) and the chunks' partial sums
+  // added in chunk order: the same bits for any thread count.
+  constexpr size_t kChunk = 8192;
+  const size_t ncols = static_cast<size_t>(ncodebooks / 2), D = static_cast<size_t>(d);
+  const size_t nchunks = std::max<size_t>(1, (n + kChunk - 1) / kChunk);
+  const size_t nsum = 16 * D, ncount = static_cast<size_t>(ncodebooks) * 16;
+  std::vector<double> part_sums(nchunks * nsum, 0.0);
+  std::vector<int64_t> part_counts(nchunks * ncount, 0);
+  parallel_for(nchunks, n_threads, 1, [&](int, size_t k0, size_t k1) {
+    for (size_t k = k0; k < k1; ++k) {
+      double* ps = part_sums.data() + k * nsum;
+      int64_t* pc = part_counts.data() + k * ncount;
+      for (size_t i = k * kChunk; i < std::min(n, (k + 1) * kChunk); ++i) {
+        const float* x = X + i * ldx;
+        const uint8_t* code = codes + i * ncols;
+        for (int c = 0; c < ncodebooks; ++c) {
+          const size_t q = (code[c / 2] >> ((c % 2) * 4)) & 15;
+          ++pc[c * 16 + q];
+          double* s = ps + q * D;
+          for (int j = bounds[c]; j < bounds[c + 1]; ++j) s[j] += x[j];
+        }
+      }
+    }
+  });
+  std::fill(sums, sums + nsum, 0.0);
+  std::fill(counts, counts + ncount, int64_t{0});
+  for (size_t k = 0; k < nchunks; ++k) {
+    for (size_t j = 0; j < nsum; ++j) sums[j] += part_sums[k * nsum + j];
+    for (size_t j = 0; j < ncount; ++j) counts[j] += part_counts[k * ncount + j];
+  }
+}
+
 void search(const uint8_t* codes, size_t n, int ncols, const uint8_t* luts, int nq, int k,
             uint32_t* dist, int64_t* ids, int n_threads) {
   const Isa isa = active_isa();

@@ -59,6 +59,11 @@ void scan_u16(const uint8_t* codes, size_t n, int ncols, const uint8_t* luts, in
 // each centroid (dot = false) or minus their inner product (dot = true). centroids: (16, d).
 void query_tables(const float* Q, size_t nq, const float* centroids, const int32_t* bounds, int ncodebooks,
                   int d, bool dot, double* out, int n_threads);
+// k-means update step for all codebooks at once: sums[k*d + j] = sum of X[i][j] over rows i
+// whose code in the codebook owning dim j is k; counts[c*16 + k] = rows with code k in
+// codebook c. Codes are row-major. The result does not depend on n_threads.
+void centroid_sums(const float* X, size_t n, size_t ldx, const uint8_t* codes, const int32_t* bounds,
+                   int ncodebooks, int d, double* sums, int64_t* counts, int n_threads);
 // dist/ids: (nq, k); missing entries get dist 0xFFFFFFFF and id -1.
 void search(const uint8_t* codes, size_t n, int ncols, const uint8_t* luts, int nq, int k,
             uint32_t* dist, int64_t* ids, int n_threads);

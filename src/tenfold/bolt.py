@@ -30,41 +30,63 @@ def _subspace_bounds(d: int, ncodebooks: int) -> np.ndarray:
     return np.array([(c * d) // ncodebooks for c in range(ncodebooks + 1)], dtype=np.int32)
 
 
-def _kmeans16(X: np.ndarray, rng: np.random.Generator, n_iter: int) -> np.ndarray:
-    """Lloyd's k-means with k-means++ seeding; returns (16, w) float32 centroids."""
-    n = X.shape[0]
+def _kmeanspp16(X: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """k-means++ seeding: 16 rows of X (n, w), each drawn with probability ~ its squared
+    distance to the nearest row already chosen."""
     X64 = X.astype(np.float64)
     sq = np.einsum("ij,ij->i", X64, X64)
-    seed_rows = X64 if n <= 16384 else X64[rng.choice(n, 16384, replace=False)]
-    seed_sq = np.einsum("ij,ij->i", seed_rows, seed_rows)
     cent = np.empty((16, X.shape[1]))
-    cent[0] = seed_rows[rng.integers(len(seed_rows))]
-    closest = seed_sq - 2 * seed_rows @ cent[0] + cent[0] @ cent[0]
+    cent[0] = X64[rng.integers(len(X64))]
+    closest = sq - 2 * X64 @ cent[0] + cent[0] @ cent[0]
     for k in range(1, 16):
         total = closest.clip(min=0).sum()
         if total <= 0:  # fewer than 16 distinct points: duplicates are harmless
             cent[k:] = cent[0]
             break
-        idx = rng.choice(len(seed_rows), p=closest.clip(min=0) / total)
-        cent[k] = seed_rows[idx]
-        closest = np.minimum(closest, seed_sq - 2 * seed_rows @ cent[k] + cent[k] @ cent[k])
-    for _ in range(n_iter):
-        dist = sq[:, None] - 2 * (X64 @ cent.T) + np.einsum("ij,ij->i", cent, cent)[None, :]
-        labels = dist.argmin(axis=1)
-        counts = np.bincount(labels, minlength=16)
-        sums = np.stack([np.bincount(labels, weights=X64[:, j], minlength=16)
-                         for j in range(X64.shape[1])], axis=1)
-        new = cent.copy()
-        filled = counts > 0
-        new[filled] = sums[filled] / counts[filled, None]
-        if not filled.all():  # re-seed empty clusters on the worst-fit points
-            worst = np.argsort(dist[np.arange(n), labels])[::-1]
-            new[~filled] = X64[worst[: int((~filled).sum())]]
-        if np.allclose(new, cent, rtol=0, atol=1e-12):
-            cent = new
-            break
-        cent = new
+        cent[k] = X64[rng.choice(len(X64), p=closest.clip(min=0) / total)]
+        closest = np.minimum(closest, sq - 2 * X64 @ cent[k] + cent[k] @ cent[k])
     return cent.astype(np.float32)
+
+
+def _encoder_tables(cent: np.ndarray, bounds: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """What the C++ encoder reads: -2 * centroids transposed (d, 16), per-subspace norms (C, 16)."""
+    cent_t = np.ascontiguousarray(-2.0 * cent.T, dtype=np.float32)
+    sq = cent.astype(np.float32) ** 2
+    return cent_t, np.ascontiguousarray(np.add.reduceat(sq, bounds[:-1], axis=1).T, dtype=np.float32)
+
+
+def _kmeans(X: np.ndarray, bounds: np.ndarray, rng: np.random.Generator, n_iter: int,
+            threads: int) -> np.ndarray:
+    """Lloyd's k-means in every subspace at once; returns (16, d) float32 centroids.
+
+    The assignment step is the encoder itself (nearest of 16 per subspace, all subspaces in
+    one pass) and the update step one C++ pass of per-code sums, so a fit costs about
+    2 * n_iter passes over X. Stops early once no code changes.
+    """
+    n, d = X.shape
+    seed_rows = X if n <= 16384 else X[rng.choice(n, 16384, replace=False)]
+    cent = np.empty((16, d), dtype=np.float32)
+    for c in range(len(bounds) - 1):
+        cent[:, bounds[c]:bounds[c + 1]] = _kmeanspp16(seed_rows[:, bounds[c]:bounds[c + 1]], rng)
+    widths = np.diff(bounds)
+    codes = None
+    for _ in range(n_iter):
+        # X passed fit's finiteness and magnitude checks, so the flag is always set here
+        new_codes, _ = _core.bolt_encode(X, *_encoder_tables(cent, bounds), bounds, threads)
+        if codes is not None and np.array_equal(new_codes, codes):
+            break
+        codes = new_codes
+        sums, counts = _core.bolt_centroid_sums(X, codes, bounds, threads)
+        per_dim = np.repeat(counts.T, widths, axis=1)  # (16, d): count of the codebook owning dim j
+        cent = np.where(per_dim > 0, sums / np.maximum(per_dim, 1), cent).astype(np.float32)
+        for c in np.flatnonzero((counts == 0).any(axis=1)):
+            # re-seed empty clusters on the rows worst served by their centroid
+            lo, hi = bounds[c], bounds[c + 1]
+            own = (codes[:, c // 2] >> (4 * (c % 2))) & 15
+            err = ((X[:, lo:hi] - cent[own, lo:hi]) ** 2).sum(axis=1)
+            empty = np.flatnonzero(counts[c] == 0)
+            cent[empty, lo:hi] = X[np.argsort(err)[::-1][:len(empty)], lo:hi]
+    return cent
 
 
 class BoltEncoder:
@@ -141,20 +163,14 @@ class BoltEncoder:
         if n > _MAX_TRAIN:
             X = X[np.sort(rng.choice(n, _MAX_TRAIN, replace=False))]
         bounds = _subspace_bounds(d, self.ncodebooks)
-        cent = np.empty((16, d), dtype=np.float32)
-        for c in range(self.ncodebooks):
-            lo, hi = bounds[c], bounds[c + 1]
-            cent[:, lo:hi] = _kmeans16(X[:, lo:hi], rng, self.n_iter)
-        self.centroids_, self.bounds_ = cent, bounds
+        self.centroids_ = _kmeans(X, bounds, rng, self.n_iter, resolve_threads(None))
+        self.bounds_ = bounds
         self._prepare()
         return self
 
     def _prepare(self) -> None:
         """Derived tables the C++ encoder reads."""
-        cent, bounds = self.centroids_, self.bounds_
-        self._centroids_t = np.ascontiguousarray(-2.0 * cent.T, dtype=np.float32)
-        sq = cent.astype(np.float32) ** 2
-        self._norms = np.ascontiguousarray(np.add.reduceat(sq, bounds[:-1], axis=1).T, dtype=np.float32)
+        self._centroids_t, self._norms = _encoder_tables(self.centroids_, self.bounds_)
 
     # ---------------------------------------------------------------- codes
     def encode(self, X: Any, *, n_threads: int | None = None) -> np.ndarray:
