@@ -80,24 +80,31 @@ void scan_u16(const uint8_t* codes, size_t n, int ncols, const uint8_t* luts, in
 
 void query_tables(const float* Q, size_t nq, const float* centroids, const int32_t* bounds, int ncodebooks,
                   int d, bool dot, double* out, int n_threads) {
+  // Centroids transposed so the innermost loop runs over the 16 centroids (independent sums
+  // the compiler vectorizes); each sum still adds its terms in dimension order, so results
+  // do not depend on the vector width.
+  std::vector<float> cent_t(static_cast<size_t>(d) * 16);
+  for (int k = 0; k < 16; ++k)
+    for (int j = 0; j < d; ++j) cent_t[static_cast<size_t>(j) * 16 + k] = centroids[static_cast<size_t>(k) * d + j];
   parallel_for(nq, n_threads, 256, [&](int, size_t q0, size_t q1) {
     for (size_t q = q0; q < q1; ++q) {
       const float* x = Q + q * static_cast<size_t>(d);
       double* t = out + q * static_cast<size_t>(ncodebooks) * 16;
       for (int c = 0; c < ncodebooks; ++c) {
-        for (int k = 0; k < 16; ++k) {
-          const float* cent = centroids + static_cast<size_t>(k) * d;
-          double acc = 0.0;
+        double acc[16] = {};
+        for (int j = bounds[c]; j < bounds[c + 1]; ++j) {
+          const double xj = x[j];
+          const float* cj = cent_t.data() + static_cast<size_t>(j) * 16;
           if (dot) {
-            for (int j = bounds[c]; j < bounds[c + 1]; ++j) acc -= static_cast<double>(x[j]) * cent[j];
+            for (int k = 0; k < 16; ++k) acc[k] -= xj * cj[k];
           } else {
-            for (int j = bounds[c]; j < bounds[c + 1]; ++j) {
-              const double diff = static_cast<double>(x[j]) - cent[j];
-              acc += diff * diff;
+            for (int k = 0; k < 16; ++k) {
+              const double diff = xj - cj[k];
+              acc[k] += diff * diff;
             }
           }
-          t[c * 16 + k] = acc;
         }
+        for (int k = 0; k < 16; ++k) t[c * 16 + k] = acc[k];
       }
     }
   });
