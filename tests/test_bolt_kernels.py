@@ -208,3 +208,16 @@ def test_kmeans_fit_is_deterministic_and_lloyd_lowers_error(monkeypatch):
     (one, err1), (full, err16), (full2, _) = fit(1, 1), fit(16, 1), fit(16, 2)
     np.testing.assert_array_equal(full.centroids_, full2.centroids_)
     assert err16 < 0.9 * err1
+
+
+def test_search_stops_taking_rows_once_k_zero_distances_are_held():
+    # all-zero tables: every row ties at 0; the first k ids win and the heap closes (threshold 0)
+    codes = np.random.default_rng(2).integers(0, 256, size=(200, 4), dtype=np.uint8)
+    luts = np.zeros((5, 8, 16), dtype=np.uint8)
+    luts[1] = 1  # a query whose heap never closes
+    for name in tenfold.supported_isas():
+        with tenfold.use_isa(name):
+            dist, ids = _core.bolt_search(_blocked(codes), 200, 4, luts, 3, 1)
+        np.testing.assert_array_equal(ids, np.tile([0, 1, 2], (5, 1)), err_msg=name)
+        np.testing.assert_array_equal(dist[1], [8, 8, 8], err_msg=name)
+        assert (dist[[0, 2, 3, 4]] == 0).all(), name

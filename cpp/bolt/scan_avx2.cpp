@@ -22,6 +22,12 @@ struct BlockSums {
   __m256i lo, hi;
 };
 
+// Sums of one block as the scan leaves them: 16-bit words of even + 256 * odd rows (acc) and
+// of odd rows (odd); word i covers rows 2i and 2i+1 (rows 0-15 in the low 128-bit lane).
+struct RawSums {
+  __m256i acc, odd;
+};
+
 constexpr int kQueriesPerPass = 4;
 constexpr int kMaxCodebooks = 256;
 
@@ -42,7 +48,7 @@ inline __m256i table(const uint8_t* t) { return _mm256_load_si256(reinterpret_ca
 
 // Scans one block for QB queries at once, sharing the code loads and nibble splits.
 template <int QB>
-inline void block_sums(const uint8_t* blk, int ncols, const Expanded& luts, BlockSums* out) {
+inline void block_sums(const uint8_t* blk, int ncols, const Expanded& luts, RawSums* out) {
   const __m256i low4 = _mm256_set1_epi8(0x0f);
   __m256i acc[QB], odd[QB];
   for (int q = 0; q < QB; ++q) acc[q] = odd[q] = _mm256_setzero_si256();
@@ -57,26 +63,30 @@ inline void block_sums(const uint8_t* blk, int ncols, const Expanded& luts, Bloc
       odd[q] = _mm256_add_epi16(odd[q], _mm256_srli_epi16(pair, 8));
     }
   }
-  for (int q = 0; q < QB; ++q) {
-    const __m256i even = _mm256_sub_epi16(acc[q], _mm256_slli_epi16(odd[q], 8));
-    const __m256i a = _mm256_unpacklo_epi16(even, odd[q]);  // rows 0-7 | 16-23
-    const __m256i b = _mm256_unpackhi_epi16(even, odd[q]);  // rows 8-15 | 24-31
-    out[q].lo = _mm256_permute2x128_si256(a, b, 0x20);
-    out[q].hi = _mm256_permute2x128_si256(a, b, 0x31);
-  }
+  for (int q = 0; q < QB; ++q) out[q] = {acc[q], odd[q]};
+}
+
+inline __m256i even_rows(const RawSums& r) { return _mm256_sub_epi16(r.acc, _mm256_slli_epi16(r.odd, 8)); }
+
+inline BlockSums in_row_order(const RawSums& r) {
+  const __m256i even = even_rows(r);
+  const __m256i a = _mm256_unpacklo_epi16(even, r.odd);  // rows 0-7 | 16-23
+  const __m256i b = _mm256_unpackhi_epi16(even, r.odd);  // rows 8-15 | 24-31
+  return {_mm256_permute2x128_si256(a, b, 0x20), _mm256_permute2x128_si256(a, b, 0x31)};
 }
 
 template <int QB>
 void scan_u16_group(const uint8_t* codes, size_t b0, size_t b1, int ncols, const uint8_t* luts,
                     uint16_t* out, size_t ldo) {
   const Expanded tables(luts, QB, 2 * ncols);
-  BlockSums s[QB];
+  RawSums s[QB];
   for (size_t b = b0; b < b1; ++b) {
     block_sums<QB>(codes + b * kBlockRows * ncols, ncols, tables, s);
     for (int q = 0; q < QB; ++q) {
+      const BlockSums r = in_row_order(s[q]);
       uint16_t* o = out + q * ldo + b * kBlockRows;
-      _mm256_storeu_si256(reinterpret_cast<__m256i*>(o), s[q].lo);
-      _mm256_storeu_si256(reinterpret_cast<__m256i*>(o + 16), s[q].hi);
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(o), r.lo);
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(o + 16), r.hi);
     }
   }
 }
@@ -87,24 +97,38 @@ inline uint32_t below(__m256i d, __m256i limit) {
   return static_cast<uint32_t>(_pext_u32(static_cast<uint32_t>(_mm256_movemask_epi8(le)), 0x55555555u));
 }
 
+// Largest sum that can still enter a heap, in every 16-bit lane.
+inline __m256i entry_limit(uint32_t threshold) {
+  return _mm256_set1_epi16(static_cast<short>(threshold > 0xffff ? 0xffff : threshold - 1));
+}
+
 template <int QB>
 void scan_topk_group(const uint8_t* codes, size_t b0, size_t b1, int ncols, const uint8_t* luts,
                      TopK* heaps, int64_t n_valid) {
   const Expanded tables(luts, QB, 2 * ncols);
-  BlockSums s[QB];
+  RawSums s[QB];
+  __m256i limit[QB];
+  bool open[QB];  // a heap whose threshold reached 0 takes nothing more
+  for (int q = 0; q < QB; ++q) {
+    open[q] = heaps[q].threshold != 0;
+    limit[q] = entry_limit(heaps[q].threshold);
+  }
   alignas(32) uint16_t buf[kBlockRows];
   for (size_t b = b0; b < b1; ++b) {
     block_sums<QB>(codes + b * kBlockRows * ncols, ncols, tables, s);
     for (int q = 0; q < QB; ++q) {
-      const uint32_t t = heaps[q].threshold;
-      if (t == 0) continue;
-      const __m256i limit = _mm256_set1_epi16(static_cast<short>(t > 0xffff ? 0xffff : t - 1));
-      const uint32_t mask = below(s[q].lo, limit) | (below(s[q].hi, limit) << 16);
-      if (mask) {
-        _mm256_store_si256(reinterpret_cast<__m256i*>(buf), s[q].lo);
-        _mm256_store_si256(reinterpret_cast<__m256i*>(buf + 16), s[q].hi);
-        heaps[q].push_block(buf, mask, static_cast<int64_t>(b * kBlockRows), n_valid);
-      }
+      // Common case first, on the sums as the scan leaves them: does any row of the block
+      // reach the heap? (min of even and odd rows against the limit; no reordering)
+      const __m256i lowest = _mm256_min_epu16(even_rows(s[q]), s[q].odd);
+      const __m256i hit = _mm256_cmpeq_epi16(_mm256_min_epu16(lowest, limit[q]), lowest);
+      if (!open[q] || _mm256_testz_si256(hit, hit)) continue;
+      const BlockSums r = in_row_order(s[q]);
+      const uint32_t mask = below(r.lo, limit[q]) | (below(r.hi, limit[q]) << 16);
+      _mm256_store_si256(reinterpret_cast<__m256i*>(buf), r.lo);
+      _mm256_store_si256(reinterpret_cast<__m256i*>(buf + 16), r.hi);
+      heaps[q].push_block(buf, mask, static_cast<int64_t>(b * kBlockRows), n_valid);
+      open[q] = heaps[q].threshold != 0;
+      limit[q] = entry_limit(heaps[q].threshold);
     }
   }
 }
