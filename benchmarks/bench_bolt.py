@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import os
 import re
 import sys
 import sysconfig
@@ -109,7 +110,15 @@ def run(name: str, X: np.ndarray, QR: np.ndarray, C: int, metric: str, threads: 
         res["numpy_s"] = median_time(lambda: exact_topk(X, Q, K, metric), 3)
     truth = exact_topk(X, QR, K, metric)
     train = X[np.random.default_rng(0).choice(n, min(n, 100_000), replace=False)]
-    enc = tenfold.BoltEncoder(ncodebooks=C, metric=metric).fit(train)
+    def fit() -> tenfold.BoltEncoder:
+        os.environ["TENFOLD_NUM_THREADS"] = str(threads)  # fit has no n_threads argument
+        try:
+            return tenfold.BoltEncoder(ncodebooks=C, metric=metric).fit(train)
+        finally:
+            del os.environ["TENFOLD_NUM_THREADS"]
+
+    res["tenfold_fit_s"] = median_time(fit, 3, warmup=0)
+    enc = fit()
     res["tenfold_encode_s"] = median_time(lambda: enc.encode(X, n_threads=threads), 5)
     index = tenfold.BoltIndex(enc)
     index.add(X, n_threads=threads)
@@ -120,6 +129,7 @@ def run(name: str, X: np.ndarray, QR: np.ndarray, C: int, metric: str, threads: 
     if faiss is not None:
         faiss.omp_set_num_threads(threads)
         ftype = faiss.METRIC_L2 if metric == "l2" else faiss.METRIC_INNER_PRODUCT
+        res["faiss_train_s"] = median_time(lambda: faiss.IndexPQFastScan(d, C, 4, ftype).train(train), 3, warmup=0)
         fi = faiss.IndexPQFastScan(d, C, 4, ftype)
         fi.train(train)
 
@@ -181,8 +191,9 @@ def main() -> None:
              "thread count (threadpoolctl); FAISS = `IndexPQFastScan(d, C, 4)` with `omp_set_num_threads`.\n",
              "| data | n | d | C (bytes) | metric | threads | tenfold G codes/s | FAISS G codes/s | tenfold/FAISS | "
              "numpy G/s | tenfold/numpy | 1 query: GB/s of codes (% of read BW) | recall 10@10 tenfold / FAISS | "
-             "recall 10@100 tenfold / FAISS | encode M vec/s tenfold / FAISS add | encode ratio |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "recall 10@100 tenfold / FAISS | encode M vec/s tenfold / FAISS add | encode ratio | "
+             "fit s (k-means on min(n, 100k) rows) tenfold / FAISS train |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in runs + sweep[:3]:
         tf, fa = r["tenfold_gcodes_per_s"], r.get("faiss_gcodes_per_s", float("nan"))
         one_q = r["n"] * r["bytes_per_vector"] / r["tenfold_search_1q_s"] / 1e9  # GB/s of codes, one query
@@ -193,7 +204,8 @@ def main() -> None:
             f"{r['threads']} | {tf:.2f} | {fa:.2f} | {tf / fa:.2f}x | {r['numpy_gcodes_per_s']:.2f} | "
             f"{tf / r['numpy_gcodes_per_s']:.1f}x | {one_q:.1f} ({100 * one_q / bw:.0f}%) | {r['tenfold_recall_10_10']:.3f} / "
             f"{r.get('faiss_recall_10_10', float('nan')):.3f} | {r['tenfold_recall_10_100']:.3f} / "
-            f"{r.get('faiss_recall_10_100', float('nan')):.3f} | {enc_tf:.2f} / {enc_fa:.2f} | {enc_tf / enc_fa:.1f}x |")
+            f"{r.get('faiss_recall_10_100', float('nan')):.3f} | {enc_tf:.2f} / {enc_fa:.2f} | {enc_tf / enc_fa:.1f}x | "
+            f"{r['tenfold_fit_s']:.2f} / {r.get('faiss_train_s', float('nan')):.2f} |")
     lines.append("\nWith one query the scan must read every code once: its GB/s of codes against the measured "
                  "single-thread read bandwidth says how close it comes to the memory limit (codes of 1M vectors, "
                  "8 MB, may sit in the L3 cache, which is why this can exceed 100%). With many queries the "
