@@ -4,6 +4,7 @@
 // 256-bit halves are added at the end of the block (addition modulo 2^16 keeps it exact).
 #include <immintrin.h>
 
+#include <cstring>
 #include <type_traits>
 
 #include "bolt/bolt.hpp"
@@ -25,16 +26,16 @@ void expand(const uint8_t* lut, int ncols, uint8_t* x) {
   for (; j + 2 <= ncols; j += 2, x += 128) {
     const uint8_t* t = lut + j * 32;
     for (int h = 0; h < 2; ++h) {       // h = 0: low nibbles, 1: high nibbles
-      for (int lane = 0; lane < 4; ++lane) {
-        const uint8_t* src = t + (lane < 2 ? 0 : 32) + h * 16;
-        for (int b = 0; b < 16; ++b) x[h * 64 + lane * 16 + b] = src[b];
-      }
+      for (int lane = 0; lane < 4; ++lane)  // 16-byte copies: this runs once per tile of codes
+        std::memcpy(x + h * 64 + lane * 16, t + (lane < 2 ? 0 : 32) + h * 16, 16);
     }
   }
   if (j < ncols) {
     const uint8_t* t = lut + j * 32;
-    for (int b = 0; b < 16; ++b) x[b] = x[16 + b] = t[b];
-    for (int b = 0; b < 16; ++b) x[32 + b] = x[48 + b] = t[16 + b];
+    for (int r = 0; r < 2; ++r) {
+      std::memcpy(x + r * 16, t, 16);
+      std::memcpy(x + 32 + r * 16, t + 16, 16);
+    }
   }
 }
 
