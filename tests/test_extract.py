@@ -5,45 +5,11 @@ import pytest
 
 import tenfold
 from tenfold import extract as ex
-
-
-def iou(a, b):
-    inter = max(0, min(a[1], b[1]) - max(a[0], b[0]))
-    return inter / (max(a[1], b[1]) - min(a[0], b[0]))
+from tenfold.cli import interval_f1, planted_series
 
 
 def f1_at(starts, ends, truth, thr=0.5):
-    """One-to-one matching (greedy on IoU, highest first)."""
-    pred = list(zip(starts, ends))
-    if not pred or not truth:
-        return 0.0
-    M = np.array([[iou(p, t) for t in truth] for p in pred])
-    tp = 0
-    while M.size and M.max() >= thr:
-        i, j = np.unravel_index(M.argmax(), M.shape)
-        tp += 1
-        M[i, :] = -1
-        M[:, j] = -1
-    return 0.0 if tp == 0 else 2 * tp / (len(pred) + len(truth))
-
-
-def planted(rng, n, d, K, lo, hi, noise=0.3, walk=False, shape=None):
-    """K instances (each time-stretched to a length in [lo, hi]) of one smooth shape in noise."""
-    if shape is None:
-        shape = rng.normal(size=(hi, d)).cumsum(0)
-        shape = (shape - shape.mean(0)) / shape.std(0)
-    x = rng.normal(size=(n, d)) * noise
-    if walk:
-        x = x.cumsum(0)
-    sp = hi + hi // 4 + 1
-    slots = np.sort(rng.choice(np.arange(n // sp - 1), K, replace=False)) * sp + rng.integers(0, hi // 4, K)
-    truth = []
-    for s in slots:
-        L = int(rng.integers(lo, hi + 1))
-        inst = np.stack([np.interp(np.linspace(0, hi - 1, L), np.arange(hi), shape[:, j]) for j in range(d)], 1)
-        x[s:s + L] += 2 * inst * np.hanning(L)[:, None] ** 0.5
-        truth.append((int(s), int(s + L)))
-    return x, truth, shape
+    return interval_f1(list(zip(starts, ends)), truth, thr)
 
 
 # ------------------------------------------------------------------ objective vs naive reference
@@ -155,7 +121,7 @@ def test_planted_recovery(lo, hi, d, iou_thr):
     for seed in range(4):
         rng = np.random.default_rng(seed)
         K = int(rng.integers(3, 9))
-        x, truth, _ = planted(rng, 3000, d, K, lo, hi)
+        x, truth, _ = planted_series(3000, d, K, lo, hi, rng)
         hits = ex.find_instances(x, lo, hi, random_state=0)
         assert np.all(np.diff(hits.starts) > 0) and np.all(hits.starts[1:] >= hits.ends[:-1])
         assert np.all((hits.lengths >= lo) & (hits.lengths <= hi))
@@ -166,10 +132,10 @@ def test_planted_recovery(lo, hi, d, iou_thr):
 
 def test_match_finds_event_in_new_series():
     rng = np.random.default_rng(7)
-    x, truth, shape = planted(rng, 3000, 2, 5, 50, 70)
+    x, truth, shape = planted_series(3000, 2, 5, 50, 70, rng)
     hits = ex.find_instances(x, 50, 70, random_state=0)
     assert f1_at(hits.starts, hits.ends, truth) >= 0.8
-    y, truth_y, _ = planted(rng, 2500, 2, 4, 50, 70, shape=shape)
+    y, truth_y, _ = planted_series(2500, 2, 4, 50, 70, rng, shape=shape)
     found = hits.match(y)
     assert f1_at(found.starts, found.ends, truth_y) >= 0.75
     z = rng.normal(size=(2500, 2)) * 0.3             # no event at all: (almost) nothing found
@@ -180,7 +146,7 @@ def test_match_finds_event_in_new_series():
 
 def test_deterministic_and_pattern():
     rng = np.random.default_rng(8)
-    x, truth, _ = planted(rng, 2000, 1, 4, 40, 60)
+    x, truth, _ = planted_series(2000, 1, 4, 40, 60, rng)
     a = ex.find_instances(x[:, 0], 40, 60, random_state=3)
     b = ex.find_instances(x[:, 0], 40, 60, random_state=3)
     assert np.array_equal(a.starts, b.starts) and np.array_equal(a.ends, b.ends)
@@ -191,7 +157,7 @@ def test_deterministic_and_pattern():
 
 def test_save_load_roundtrip(tmp_path):
     rng = np.random.default_rng(9)
-    x, truth, _ = planted(rng, 2000, 2, 4, 40, 60)
+    x, truth, _ = planted_series(2000, 2, 4, 40, 60, rng)
     hits = ex.find_instances(x, 40, 60, random_state=0)
     hits.save(tmp_path / "e.tfz")
     back = tenfold.load(tmp_path / "e.tfz")

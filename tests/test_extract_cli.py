@@ -104,7 +104,7 @@ def test_cli_find_instances_on_spoken_word(capsys, tmp_path):
 
 
 def test_cli_npy_and_errors(capsys, tmp_path):
-    x, truth = cli.planted_series(2000, 2, 4, 40, 60, seed=1)
+    x, truth, _ = cli.planted_series(2000, 2, 4, 40, 60, seed=1)
     np.save(tmp_path / "x.npy", x)
     assert cli.main(["find-instances", str(tmp_path / "x.npy"), "--min-length", "40", "--max-length", "60"]) == 0
     rows = _parse_table(capsys.readouterr().out)

@@ -133,12 +133,18 @@ def demo_maddness(n: int, d: int, m: int, ncodebooks: int, threads: int) -> list
     return rows
 
 
-def planted_series(n: int, d: int, K: int, lo: int, hi: int, seed: int = 0):
-    """K time-stretched instances (lengths in [lo, hi]) of one random smooth shape in noise."""
+def planted_series(n: int, d: int, K: int, lo: int, hi: int, seed: int = 0, *, noise: float = 0.3,
+                   walk: bool = False, shape: np.ndarray | None = None):
+    """K time-stretched instances (lengths in [lo, hi]) of one smooth shape in noise (a random
+    walk of it if walk=True). The shape (hi, d) is random unless given. Returns (x, truth, shape)
+    with truth the [start, end) of every instance."""
     rng = np.random.default_rng(seed)
-    shape = rng.normal(size=(hi, d)).cumsum(0)
-    shape = (shape - shape.mean(0)) / shape.std(0)
-    x = rng.normal(size=(n, d)) * 0.3
+    if shape is None:
+        shape = rng.normal(size=(hi, d)).cumsum(0)
+        shape = (shape - shape.mean(0)) / shape.std(0)
+    x = rng.normal(size=(n, d)) * noise
+    if walk:
+        x = x.cumsum(0)
     sp = hi + hi // 4 + 1
     slots = np.sort(rng.choice(np.arange(n // sp - 1), K, replace=False)) * sp + rng.integers(0, hi // 4, K)
     truth = []
@@ -147,7 +153,7 @@ def planted_series(n: int, d: int, K: int, lo: int, hi: int, seed: int = 0):
         inst = np.stack([np.interp(np.linspace(0, hi - 1, L), np.arange(hi), shape[:, j]) for j in range(d)], 1)
         x[s:s + L] += 2 * inst * np.hanning(L)[:, None] ** 0.5
         truth.append((int(s), int(s + L)))
-    return x, truth
+    return x, truth, shape
 
 
 def interval_f1(pred: list, truth: list, iou: float = 0.5) -> float:
@@ -170,7 +176,7 @@ def demo_extract(n_series: int = 5, with_stumpy: bool = False) -> list[list[str]
     against stumpy's multidimensional motifs (told the true K and the mean length) if installed."""
     from . import extract
 
-    data = [planted_series(3000, 4, 3 + seed % 6, 50, 70, seed=seed) for seed in range(n_series)]
+    data = [planted_series(3000, 4, 3 + seed % 6, 50, 70, seed=seed)[:2] for seed in range(n_series)]
     f1s, times = [], []
     for x, truth in progress(data, n_series, "extract demo", enabled=True):
         t = time.perf_counter()
