@@ -151,3 +151,30 @@ def test_compress_to_zarr_round_trip_and_killed_worker(client, tmp_path):
     killer.join()
     np.testing.assert_array_equal(zarr.open_array(tmp_path / "d.zarr")[:], x)
     client.wait_for_workers(2, timeout=60)
+
+
+def test_relative_paths_mean_the_clients_directory(client, data, tmp_path, monkeypatch):
+    # Workers may run elsewhere (another cwd, another machine on shared storage): a relative
+    # path given to the client must still land in the client's directory.
+    zarr = pytest.importorskip("zarr")
+    elsewhere = tmp_path / "worker-cwd"
+    elsewhere.mkdir()
+    before = client.run(os.getcwd)
+    client.run(os.chdir, str(elsewhere))
+    monkeypatch.chdir(tmp_path)
+    try:
+        X, Q = data
+        enc = tenfold.BoltEncoder(ncodebooks=4).fit(X[:2000])
+        index = tdask.ShardedIndex(enc, client=client)
+        index.add(X[:5000], chunk_rows=2000)
+        index.save("idx")
+        assert len(list((tmp_path / "idx").glob("shard-*.tfz"))) == 3
+        loaded = tdask.load_index("idx", client=client)
+        np.testing.assert_array_equal(loaded.search(Q, 5)[1], index.search(Q, 5)[1])
+        x = np.arange(3000, dtype=np.int16).reshape(1000, 3)
+        tdask.compress_to_zarr(x, "s.zarr", chunk_rows=300)
+        np.testing.assert_array_equal(zarr.open_array(tmp_path / "s.zarr")[:], x)
+        assert not any(elsewhere.iterdir())
+    finally:
+        for addr, cwd in before.items():
+            client.run(os.chdir, cwd, workers=[addr])

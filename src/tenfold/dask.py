@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -208,7 +209,7 @@ class ShardedIndex:
 
     def save(self, directory: Any) -> None:
         """Each worker writes its shards to `directory` (shared storage on a real cluster)."""
-        path = Path(directory)
+        path = Path(directory).absolute()  # workers need not share the client's working directory
         path.mkdir(parents=True, exist_ok=True)
         names = [f"shard-{i:05d}.tfz" for i in range(len(self._shards))]
         done = [self.client.submit(_save_shard, s, str(path / n), pure=False) for s, n in zip(self._shards, names)]
@@ -220,7 +221,7 @@ class ShardedIndex:
 
 def load_index(directory: Any, client: Any = None) -> ShardedIndex:
     """Load a ShardedIndex saved with :meth:`ShardedIndex.save`; shards load on the workers."""
-    path = Path(directory)
+    path = Path(directory).absolute()
     try:
         manifest = json.loads((path / "index.json").read_text())
         names, sizes = manifest["shards"], [int(s) for s in manifest["sizes"]]
@@ -255,6 +256,8 @@ def compress_to_zarr(x: Any, store: Any, *, forecaster: str = "fire", entropy: b
         from .sprintz_codecs import SprintzZarrCodec
     except ImportError as err:
         raise ImportError("compress_to_zarr needs zarr >= 3: pip install 'tenfold[zarr]'") from err
+    if isinstance(store, (str, os.PathLike)) and "://" not in str(store):
+        store = os.path.abspath(store)  # a local path means the client's, whatever the workers' cwd
     x = _chunked_by_rows(x, chunk_rows, 1 << 20)
     if x.ndim not in (1, 2):
         raise ValueError(f"x must be 1-D or 2-D (time first), got shape {x.shape}")
