@@ -424,11 +424,17 @@ class Maddness:
                 arr = np.ascontiguousarray(arr)
         return arr
 
+    def _plan(self) -> Any:
+        # C++ cache of the encoder tables derived from the split arrays (checked by value on
+        # every call, so it never goes stale); not persisted.
+        plan = self.__dict__.get("_plan_cache")
+        if plan is None:
+            plan = self._plan_cache = _core.maddness_Plan()
+        return plan
+
     def _encode_blocked(self, A: np.ndarray) -> np.ndarray:
-        if getattr(self, "_slots", None) is None or self._slots[0] is not self.split_dims_:
-            self._slots = (self.split_dims_,) + _slots(self.split_dims_, self.offsets_, self.scales_)
-        blocked, ok = _core.maddness_encode(A, self.split_dims_, self.offsets_, self.scales_, self.thresholds_,
-                                            *self._slots[1:], resolve_threads(self.n_threads))
+        blocked, ok = _core.maddness_encode(self._plan(), A, self.split_dims_, self.offsets_, self.scales_,
+                                            self.thresholds_, resolve_threads(self.n_threads))
         if not ok:
             raise ValueError("A contains NaN or infinite values (in a column the encoder reads)")
         return blocked
@@ -468,14 +474,18 @@ class Maddness:
             res = _core.maddness_scan(blocked, n, self.luts_, self.mul_, self.add_, self.log2g_, threads, None,
                                       row_major)
             return res if row_major else res.T
+        self._check_out(out, n, order)
+        _core.maddness_scan(blocked, n, self.luts_, self.mul_, self.add_, self.log2g_, threads,
+                            out if row_major else out.T, row_major)
+        return out
+
+    def _check_out(self, out: Any, n: int, order: str) -> None:
         m = self.n_outputs_
+        row_major = order == "C"
         if not isinstance(out, np.ndarray) or out.dtype != np.float32 or out.shape != (n, m) \
                 or not ((out.flags.c_contiguous if row_major else out.flags.f_contiguous) and out.flags.writeable):
             raise ValueError(f"out must be a writeable {order}-ordered float32 array of shape ({n}, {m}), "
                              f"e.g. np.empty(({n}, {m}), np.float32, order={order!r})")
-        _core.maddness_scan(blocked, n, self.luts_, self.mul_, self.add_, self.log2g_, threads,
-                            out if row_major else out.T, row_major)
-        return out
 
     def matmul(self, A: Any, out: np.ndarray | None = None, order: str = "F") -> np.ndarray:
         """Approximate ``A @ B (+ bias)``: float32 (n, m), Fortran order unless ``order="C"``.
@@ -487,7 +497,21 @@ class Maddness:
         the faster one to write; ``order="C"`` writes rows directly (no transposing copy).
         """
         A = self._as_input(A)
-        return self._scan(self._encode_blocked(A), A.shape[0], out, order)
+        n = A.shape[0]
+        row_major = order == "C"
+        if not row_major and order != "F":
+            check_choice(order, "order", ("F", "C"))
+        if out is not None:
+            self._check_out(out, n, order)
+        res, ok = _core.maddness_matmul(self._plan(), A, self.split_dims_, self.offsets_, self.scales_,
+                                        self.thresholds_, self.luts_, self.mul_, self.add_, self.log2g_,
+                                        resolve_threads(self.n_threads),
+                                        None if out is None else (out if row_major else out.T), row_major)
+        if not ok:
+            raise ValueError("A contains NaN or infinite values (in a column the encoder reads)")
+        if out is not None:
+            return out
+        return res if row_major else res.T
 
     def __call__(self, A: Any) -> np.ndarray:
         return self.matmul(A)
