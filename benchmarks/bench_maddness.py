@@ -4,7 +4,7 @@ replace_linear on a small PyTorch MLP.
 
 Writes benchmarks/results/maddness.json, benchmarks/results/maddness.md and
 benchmarks/results/maddness_digits.png. Run: `.venv/bin/python benchmarks/bench_maddness.py`
-(`--quick` for fewer repeats).
+(`--quick` for fewer repeats, `--speed-only` to rerun only the speed section).
 """
 
 from __future__ import annotations
@@ -112,12 +112,17 @@ def bench_shapes(repeat, bw):
             _, t_fo, sp_fo = paired(blas, lambda: amm.matmul(A_f, out=buf), repeat)
             _, t_c, sp_c = paired(blas, lambda: amm.matmul(A_c), repeat)
             _, t_setb_f, sp_t = paired(blas, lambda: amm.set_B(B).matmul(A_f), repeat)
-            blocked = amm._encode_blocked(A_f)
-            t_enc = med(lambda: amm._encode_blocked(A_f), repeat)
-            t_scan = med(lambda: amm._scan(blocked, N), repeat)
+            bufc = np.empty((N, M), np.float32)
+            _, t_cc, sp_cc = paired(blas, lambda: amm.matmul(A_c, out=bufc, order="C"), repeat)
+            # The fused kernel's two phases timed apart (same call, out= given): encoding only,
+            # aggregation only (of all-zero codes; its cost does not depend on the codes).
+            core = (amm._plan(), A_f, amm.split_dims_, amm.offsets_, amm.scales_, amm.thresholds_, amm.luts_,
+                    amm.mul_, amm.add_, amm.log2g_, 1, buf.T, False)
+            t_enc = med(lambda: _core.maddness_matmul(*core, 1), repeat)
+            t_scan = med(lambda: _core.maddness_matmul(*core, 2), repeat)
             # Physical limit: the split columns the encoder must read (Fortran order), at the
             # in-cache read bandwidth measured above, plus N*M*C look-ups at 32 per vpshufb and
-            # 2 vpshufb per cycle (Zen 3 / most AVX2 cores), plus writing the float32 output.
+            # 2 vpshufb per cycle at the reported clock, plus writing the float32 output.
             ndims = len(np.unique(amm.split_dims_))
             read_bytes_f = N * ndims * 4
             lines = len(np.unique(amm.split_dims_ * 4 // 64))  # cache lines touched per row (C order)
@@ -130,7 +135,8 @@ def bench_shapes(repeat, bw):
             rows.append(dict(
                 shape=name, N=N, D=D, M=M, ncodebooks=16, aggregate=agg, rel_err=rel,
                 blas_c_ms=t_blas_c * 1e3, blas_f_ms=t_blas_f * 1e3,
-                maddness_f_ms=t_f * 1e3, maddness_f_out_ms=t_fo * 1e3, speedup_f_out=sp_fo, maddness_c_ms=t_c * 1e3, maddness_f_with_tables_ms=t_setb_f * 1e3,
+                maddness_f_ms=t_f * 1e3, maddness_f_out_ms=t_fo * 1e3, speedup_f_out=sp_fo, maddness_c_ms=t_c * 1e3,
+                maddness_c_in_c_out_ms=t_cc * 1e3, speedup_c_in_c_out=sp_cc, maddness_f_with_tables_ms=t_setb_f * 1e3,
                 encode_f_ms=t_enc * 1e3, scan_ms=t_scan * 1e3,
                 blas_ms=t_blas * 1e3, speedup_f=sp_f, speedup_c=sp_c, speedup_f_with_tables=sp_t,
                 limit_f_ms=limit_f * 1e3, limit_c_ms=limit_c * 1e3,
@@ -139,7 +145,7 @@ def bench_shapes(repeat, bw):
                 fraction_of_limit_f=limit_f / t_fo))
             print(f"{name:15s} {agg:7s} blas {t_blas * 1e3:7.3f} ms | F {t_f * 1e3:6.3f} ms ({sp_f:5.1f}x) "
                   f"F+out {t_fo * 1e3:6.3f} ms ({sp_fo:5.1f}x) "
-                  f"C {t_c * 1e3:6.3f} ms ({sp_c:5.1f}x) +tables {t_setb_f * 1e3:6.3f} ms ({sp_t:5.1f}x) | "
+                  f"C {t_c * 1e3:6.3f} ms ({sp_c:5.1f}x) C->C {t_cc * 1e3:6.3f} ms ({sp_cc:5.1f}x) +tables {t_setb_f * 1e3:6.3f} ms ({sp_t:5.1f}x) | "
                   f"enc {t_enc * 1e3:.3f} scan {t_scan * 1e3:.3f} | limit F {limit_f * 1e3:.3f} ms | rel.err {rel:.3f}",
                   flush=True)
     return rows
@@ -340,19 +346,25 @@ def write_md(res, path):
              f"{bw['read_dram_GBps']:.1f} GB/s (256 MB); write {bw['write_GBps']:.1f} GB/s.\n")
     L.append("## Speed, ncodebooks=16 (synthesised structured data; B known ahead unless said)\n")
     L.append("| shape | N | D | M | aggregate | BLAS ms | F-order ms (x) | F-order, out= given ms (x) | C-order ms (x) | "
-             "F + tables ms (x) | encode / scan ms | limit F ms (% reached) | rel. err |")
-    L.append("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+             "C-order in and out, out= ms (x) | F + tables ms (x) | encode / aggregate ms | limit F ms (% reached) | "
+             "rel. err |")
+    L.append("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in res["shapes"]:
+        cc = (f"{r['maddness_c_in_c_out_ms']:.3f} ({r['speedup_c_in_c_out']:.1f}x)" if "speedup_c_in_c_out" in r
+              else "n/a")
         L.append(f"| {r['shape']} | {r['N']} | {r['D']} | {r['M']} | {r['aggregate']} | "
                  f"{r['blas_ms']:.3f} | {r['maddness_f_ms']:.3f} ({r['speedup_f']:.1f}x) | "
                  f"{r['maddness_f_out_ms']:.3f} ({r['speedup_f_out']:.1f}x) | "
-                 f"{r['maddness_c_ms']:.3f} ({r['speedup_c']:.1f}x) | {r['maddness_f_with_tables_ms']:.3f} "
+                 f"{r['maddness_c_ms']:.3f} ({r['speedup_c']:.1f}x) | {cc} | {r['maddness_f_with_tables_ms']:.3f} "
                  f"({r['speedup_f_with_tables']:.1f}x) | {r['encode_f_ms']:.3f} / {r['scan_ms']:.3f} | "
                  f"{r['limit_f_ms']:.3f} ({100 * r['fraction_of_limit_f']:.0f}% with out=) | {r['rel_err']:.3f} |")
-    L.append("\nLimit (F order) = split columns read at the in-cache read bandwidth + N*M*16 look-ups at 64 per "
+    L.append("\nOne C++ call per matmul: rows are encoded and aggregated 256 at a time, so the codes never "
+             "leave L1. encode / aggregate: the two phases of that call timed apart (F-order A, out= given). "
+             "Limit (F order) = split columns read at the in-cache read bandwidth + N*M*16 look-ups at 64 per "
              "cycle (2 vpshufb of 32 bytes) at the reported clock + writing the float32 (N, M) output at the "
              "measured write bandwidth. C order must read every cache line that holds a split dimension "
-             "(for D=512 and C=16 nearly the whole row).\n")
+             "(for D=512 and C=16 nearly the whole row). C-order in and out is the layout of the torch "
+             "wrapper (row-major activations in, row-major output written through 8x8 register transposes).\n")
     d = res["digits"]
     L.append("## Accuracy: scikit-learn digits, logistic regression final layer replaced\n")
     L.append(f"{d['n_train']} training rows (also MADDNESS's training rows), {d['n_test']} test rows; exact accuracy "
@@ -389,18 +401,24 @@ def write_md(res, path):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--speed-only", action="store_true",
+                    help="rerun only the speed section; keep the other sections of the existing results")
     args = ap.parse_args()
     repeat = 5 if args.quick else 9
     RESULTS.mkdir(parents=True, exist_ok=True)
     res = dict(cpu=cpu_name(), cpu_mhz=cpu_mhz(), isa=tenfold.isa(), numpy=np.__version__, repeat=repeat,
                python=sys.version.split()[0])
+    if args.speed_only:
+        old = json.loads((RESULTS / "maddness.json").read_text())
+        res.update({k: v for k, v in old.items() if k not in res and k not in ("bandwidth", "shapes")})
     with threadpool_limits(1):
         res["bandwidth"] = bandwidths(repeat)
         print("bandwidth", res["bandwidth"], flush=True)
         res["shapes"] = bench_shapes(repeat, res["bandwidth"])
-        res["digits"] = bench_digits(repeat)
-        plot_digits(res["digits"], RESULTS / "maddness_digits.png")
-        res["torch"] = bench_torch(repeat)
+        if not args.speed_only:
+            res["digits"] = bench_digits(repeat)
+            plot_digits(res["digits"], RESULTS / "maddness_digits.png")
+            res["torch"] = bench_torch(repeat)
     (RESULTS / "maddness.json").write_text(json.dumps(res, indent=1))
     write_md(res, RESULTS / "maddness.md")
     print((RESULTS / "maddness.md").read_text())

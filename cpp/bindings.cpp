@@ -8,6 +8,7 @@
 #include <nanobind/stl/string.h>
 
 #include <cstring>
+#include <limits>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -265,10 +266,7 @@ NB_MODULE(_core, m) {
     return plan.get(dm, sp.offsets.data(), sp.scales.data(), sp.thresholds.data(), static_cast<int>(C));
   };
   static auto maddness_strides = [](const nb::ndarray<const float, nb::ndim<2>, nb::device::cpu>& A) {
-    const ptrdiff_t rs = static_cast<ptrdiff_t>(A.stride(0)), cs = static_cast<ptrdiff_t>(A.stride(1));
-    const ptrdiff_t lim = ptrdiff_t(1) << 25;
-    require(rs > -lim && rs < lim && cs > -lim && cs < lim, "strides of A too large; pass a contiguous array");
-    return std::make_pair(rs, cs);
+    return std::make_pair(static_cast<ptrdiff_t>(A.stride(0)), static_cast<ptrdiff_t>(A.stride(1)));
   };
   // Output buffer: `into` (checked) or a new array (not zero-filled: every element is written).
   // Column-major (n, M) results are an (M, n) C-ordered buffer (the caller transposes).
@@ -326,6 +324,58 @@ NB_MODULE(_core, m) {
       "Encode + aggregate: (products, ok). Products float32 (M, n) (transpose for (n, M)) or (n, M) if row_major; "
       "into `out` if given (then None). ok is False if a value read was NaN/inf. phases (timing): 1 = encode only, "
       "2 = aggregate only, 3 = both.");
+
+  // A model bound once (references to its arrays, shapes validated): per call only A and out
+  // are converted, the split parameters compared with the plan's copy and the split dimensions
+  // checked against A. Arrays edited in place are seen; replaced arrays need a new bind.
+  struct MaddnessBound {
+    tenfold::maddness::Plan plan;
+    std::optional<MaddnessSplits> sp;
+    std::optional<In<uint8_t, nb::ndim<3>>> luts;
+    std::optional<In<float, nb::ndim<1>>> mul, add;
+    int log2g = 0;
+  };
+  nb::class_<MaddnessBound>(m, "maddness_Bound")
+      .def(nb::init<>())
+      .def(
+          "bind",
+          [](MaddnessBound& b, In<int64_t, nb::ndim<2>> dims, In<float, nb::ndim<2>> offsets,
+             In<float, nb::ndim<2>> scales, In<int8_t, nb::ndim<3>> thresholds, In<uint8_t, nb::ndim<3>> luts,
+             In<float, nb::ndim<1>> mul, In<float, nb::ndim<1>> add, int log2g) {
+            const auto s = maddness_scan_model(luts, mul, add, log2g);
+            require(static_cast<size_t>(s.ncodebooks) == dims.shape(0), "luts and split tables disagree on ncodebooks");
+            MaddnessSplits sp{dims, offsets, scales, thresholds};
+            maddness_prepared(b.plan, sp, std::numeric_limits<size_t>::max());  // shapes, and the tables
+            b.sp = sp;
+            b.luts = luts;
+            b.mul = mul;
+            b.add = add;
+            b.log2g = log2g;
+          },
+          "dims"_a.noconvert(), "offsets"_a.noconvert(), "scales"_a.noconvert(), "thresholds"_a.noconvert(),
+          "luts"_a.noconvert(), "mul"_a.noconvert(), "add"_a.noconvert(), "log2g"_a);
+  m.def(
+      "maddness_run",
+      [](MaddnessBound& b, nb::ndarray<const float, nb::ndim<2>, nb::device::cpu> A, int n_threads,
+         std::optional<nb::ndarray<float, nb::ndim<2>, nb::c_contig, nb::device::cpu>> into, bool row_major) {
+        require(b.sp.has_value(), "model not bound");
+        const size_t n = A.shape(0), d = A.shape(1), M = b.luts->shape(0);
+        auto prep = maddness_prepared(b.plan, *b.sp, d);
+        const auto s = maddness_scan_model(*b.luts, *b.mul, *b.add, b.log2g);
+        const auto [rs, cs] = maddness_strides(A);
+        float* data;
+        nb::object result = maddness_output(into, n, M, row_major, data);
+        bool ok = true;
+        {
+          nb::gil_scoped_release release;
+          if (n > 0)
+            ok = tenfold::maddness::matmul(prep->model(), s, A.data(), n, rs, cs, data, row_major ? M : n, row_major,
+                                           n_threads);
+        }
+        return std::make_pair(result, ok);
+      },
+      "bound"_a, "A"_a.noconvert(), "n_threads"_a, "out"_a.noconvert() = nb::none(), "row_major"_a = false,
+      "maddness_matmul for a bound model: (products, ok).");
 
   m.def(
       "maddness_encode",

@@ -87,39 +87,21 @@ bool encode(const EncodeModel& m, const float* A, size_t n, ptrdiff_t rs, ptrdif
   const float* cols[4 * 256];                       // per split: its 32 values
   size_t i = r0;
   if (rs == 1 && full_end > i) {
-    // Fortran order: split columns are read in place, 32 contiguous floats per level, in steps
-    // of 64 rows: the step's split values (64 x up to 4C floats) stay in L1 between the NaN
-    // probe, which also prefetches the next step, and the trees.
-#ifndef ENC_STEP
-#define ENC_STEP 64
-#endif
-#ifndef ENC_PF
-#define ENC_PF 2
-#endif
-    constexpr size_t kStep = ENC_STEP;
-    for (size_t nb; i < full_end; i += nb * kBlockRows) {
-      nb = full_end - i >= kStep ? kStep / kBlockRows : (full_end - i) / kBlockRows;
-#ifndef NOPROBE
-      for (int t = 0; t < m.nslots; ++t) {
-        const float* p = A + static_cast<ptrdiff_t>(i) + m.slot_dims[t] * cs;
-        probe_run(p, nb * kBlockRows, probe);
-        if (ENC_PF)
-          for (size_t f = 0; f < kStep; f += 16) _mm_prefetch(reinterpret_cast<const char*>(p + ENC_PF * kStep + f), _MM_HINT_T0);
+    // Fortran order: every split column is read in place, 32 contiguous floats per level; the
+    // NaN probe first streams each distinct column's run of rows (up to 256 rows, 1 KB).
+    const size_t nrows = full_end - i;
+    for (int t = 0; t < m.nslots; ++t) probe_run(A + static_cast<ptrdiff_t>(i) + m.slot_dims[t] * cs, nrows, probe);
+    for (int j = 0; j < ncols; ++j) {
+      const float* base[2 * kLevels];
+      for (int l = 0; l < 2 * kLevels; ++l) base[l] = A + static_cast<ptrdiff_t>(i) + m.dims[2 * j * kLevels + l] * cs;
+      for (size_t b = 0; b < nrows / kBlockRows; ++b) {
+        const float* c8[2 * kLevels];
+        for (int l = 0; l < 2 * kLevels; ++l) c8[l] = base[l] + b * kBlockRows;
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(codes + b * kBlockRows * ncols + j * kBlockRows),
+                            pair32(m, j, c8));
       }
-#endif
-#ifndef NOTREE
-      for (int j = 0; j < ncols; ++j) {
-        const float* base[2 * kLevels];
-        for (int l = 0; l < 2 * kLevels; ++l) base[l] = A + static_cast<ptrdiff_t>(i) + m.dims[2 * j * kLevels + l] * cs;
-        for (size_t b = 0; b < nb; ++b) {
-          const float* c8[2 * kLevels];
-          for (int l = 0; l < 2 * kLevels; ++l) c8[l] = base[l] + b * kBlockRows;
-          _mm256_storeu_si256(reinterpret_cast<__m256i*>(codes + ((i - r0) / kBlockRows + b) * kBlockRows * ncols + j * kBlockRows),
-                              pair32(m, j, c8));
-        }
-      }
-#endif
     }
+    i = full_end;
   }
   // Other layouts and the partial last block: gather the split values of 32 rows (padding
   // rows read as 0), then the same trees on the gathered columns.

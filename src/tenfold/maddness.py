@@ -407,6 +407,9 @@ class Maddness:
 
     # ---------------------------------------------------------------- inference
     def _as_input(self, A: Any) -> np.ndarray:
+        if type(A) is np.ndarray and A.dtype == np.float32 and A.ndim == 2 and self.split_dims_ is not None \
+                and A.shape[1] == self.n_features_in_ and (A.flags.f_contiguous or A.flags.c_contiguous):
+            return A  # fast path: a contiguous float32 matrix of the right width
         check_fitted(self, "split_dims_")
         arr = A if isinstance(A, np.ndarray) else np.asarray(A)
         if arr.dtype.kind not in "fiub":
@@ -431,6 +434,19 @@ class Maddness:
         if plan is None:
             plan = self._plan_cache = _core.maddness_Plan()
         return plan
+
+    def _bound(self) -> Any:
+        # The model's arrays bound once to a C++ object (rebound when an attribute is replaced).
+        c = self.__dict__.get("_bound_cache")
+        if c is None or not (c[1] is self.split_dims_ and c[2] is self.offsets_ and c[3] is self.scales_
+                             and c[4] is self.thresholds_ and c[5] is self.luts_ and c[6] is self.mul_
+                             and c[7] is self.add_ and c[8] == self.log2g_):
+            arrays = (self.split_dims_, self.offsets_, self.scales_, self.thresholds_, self.luts_, self.mul_,
+                      self.add_, self.log2g_)
+            bound = _core.maddness_Bound()
+            bound.bind(*arrays)
+            c = self._bound_cache = (bound,) + arrays
+        return c[0]
 
     def _encode_blocked(self, A: np.ndarray) -> np.ndarray:
         blocked, ok = _core.maddness_encode(self._plan(), A, self.split_dims_, self.offsets_, self.scales_,
@@ -503,10 +519,8 @@ class Maddness:
             check_choice(order, "order", ("F", "C"))
         if out is not None:
             self._check_out(out, n, order)
-        res, ok = _core.maddness_matmul(self._plan(), A, self.split_dims_, self.offsets_, self.scales_,
-                                        self.thresholds_, self.luts_, self.mul_, self.add_, self.log2g_,
-                                        resolve_threads(self.n_threads),
-                                        None if out is None else (out if row_major else out.T), row_major)
+        res, ok = _core.maddness_run(self._bound(), A, resolve_threads(self.n_threads),
+                                     None if out is None else (out if row_major else out.T), row_major)
         if not ok:
             raise ValueError("A contains NaN or infinite values (in a column the encoder reads)")
         if out is not None:
