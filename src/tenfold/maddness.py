@@ -111,16 +111,6 @@ def _best_splits(q: np.ndarray, node: np.ndarray, nnodes: int, R: np.ndarray, R2
     return total, thresholds
 
 
-def _slots(dims: np.ndarray, offsets: np.ndarray, scales: np.ndarray):
-    """Distinct (dim, offset, scale) split columns: (slot per split, dims, offsets, scales)."""
-    triples = list(zip(dims.ravel().tolist(), offsets.ravel().tolist(), scales.ravel().tolist()))
-    uniq = sorted(set(triples))  # by dimension: ascending reads within a row of row-major A
-    index = {key: i for i, key in enumerate(uniq)}
-    slot = np.array([index[key] for key in triples], dtype=np.int32)
-    return (slot, np.array([k[0] for k in uniq], dtype=np.int64), np.array([k[1] for k in uniq], dtype=np.float32),
-            np.array([k[2] for k in uniq], dtype=np.float32))
-
-
 def _leaf_means(node: np.ndarray, R: np.ndarray) -> np.ndarray:
     onehot = (node[:, None] == np.arange(16)).astype(np.float64)
     return (onehot.T @ R) / np.maximum(onehot.sum(0), 1)[:, None]
