@@ -162,3 +162,16 @@ def test_core_matmul_checks_shapes(models):
         other = mods[(32, "average")]
         _core.maddness_matmul(plan, A_all[:50], amm.split_dims_, amm.offsets_, amm.scales_, amm.thresholds_,
                               other.luts_, other.mul_, other.add_, other.log2g_, 1)
+
+
+def test_copy_and_pickle_after_use(models):
+    # Dask pickles models to ship them; the cached C++ tables must not get in the way.
+    import copy
+    import pickle
+
+    A_all, mods = models
+    amm = mods[(16, "average")]
+    ref = amm.matmul(A_all[:100])
+    amm.encode(A_all[:10])
+    for clone in (copy.deepcopy(amm), pickle.loads(pickle.dumps(amm))):
+        assert np.array_equal(clone.matmul(A_all[:100]), ref)

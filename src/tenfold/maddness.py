@@ -425,6 +425,14 @@ class Maddness:
             plan = self._plan_cache = _core.maddness_Plan()
         return plan
 
+    def __getstate__(self) -> dict:
+        # The C++ caches are rebuilt on demand and cannot be pickled (Dask ships models to
+        # workers, copy.deepcopy copies them).
+        state = self.__dict__.copy()
+        state.pop("_plan_cache", None)
+        state.pop("_bound_cache", None)
+        return state
+
     def _bound(self) -> Any:
         # The model's arrays bound once to a C++ object (rebound when an attribute is replaced).
         c = self.__dict__.get("_bound_cache")
