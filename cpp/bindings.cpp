@@ -8,6 +8,7 @@
 #include <nanobind/stl/string.h>
 
 #include <cstring>
+#include <limits>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -262,51 +263,160 @@ NB_MODULE(_core, m) {
       },
       "data"_a.noconvert());
   // ---------------------------------------------------------------- maddness
+  // A model's encoder tables (float thresholds, distinct split columns) are derived once and
+  // cached in a maddness_Plan held by the Python object; every call checks by value that the
+  // split arrays it passes still match (a few hundred bytes compared) and rebuilds otherwise.
+  nb::class_<tenfold::maddness::Plan>(m, "maddness_Plan").def(nb::init<>());
+  struct MaddnessSplits {
+    In<int64_t, nb::ndim<2>> dims;
+    In<float, nb::ndim<2>> offsets, scales;
+    In<int8_t, nb::ndim<3>> thresholds;
+  };
+  // Validates the split tables against A (n, d) and returns the prepared encoder tables.
+  static auto maddness_prepared = [](tenfold::maddness::Plan& plan, const MaddnessSplits& sp, size_t d) {
+    const size_t C = sp.dims.shape(0);
+    require(C >= 2 && C % 2 == 0 && C <= 256, "ncodebooks must be even and in [2, 256]");
+    require(sp.dims.shape(1) == 4 && sp.offsets.shape(0) == C && sp.offsets.shape(1) == 4 && sp.scales.shape(0) == C &&
+                sp.scales.shape(1) == 4 && sp.thresholds.shape(0) == C && sp.thresholds.shape(1) == 4 &&
+                sp.thresholds.shape(2) == 16,
+            "split tables must have shapes (C, 4) and thresholds (C, 4, 16)");
+    const int64_t* dm = sp.dims.data();
+    for (size_t i = 0; i < 4 * C; ++i)
+      require(dm[i] >= 0 && static_cast<size_t>(dm[i]) < d, "split dimension out of range");
+    return plan.get(dm, sp.offsets.data(), sp.scales.data(), sp.thresholds.data(), static_cast<int>(C));
+  };
+  static auto maddness_strides = [](const nb::ndarray<const float, nb::ndim<2>, nb::device::cpu>& A) {
+    return std::make_pair(static_cast<ptrdiff_t>(A.stride(0)), static_cast<ptrdiff_t>(A.stride(1)));
+  };
+  // Output buffer: `into` (checked) or a new array (not zero-filled: every element is written).
+  // Column-major (n, M) results are an (M, n) C-ordered buffer (the caller transposes).
+  static auto maddness_output = [](std::optional<nb::ndarray<float, nb::ndim<2>, nb::c_contig, nb::device::cpu>>& into,
+                                   size_t n, size_t M, bool row_major, float*& data) -> nb::object {
+    const size_t d0 = row_major ? n : M, d1 = row_major ? M : n;
+    if (into) {
+      require(into->shape(0) == d0 && into->shape(1) == d1, "out buffer has the wrong shape");
+      data = into->data();
+      return nb::none();
+    }
+    data = new float[M * n > 0 ? M * n : 1];
+    nb::capsule owner(data, [](void* p) noexcept { delete[] static_cast<float*>(p); });
+    return nb::cast(Out<float>(data, {d0, d1}, owner));
+  };
+  static auto maddness_scan_model = [](const In<uint8_t, nb::ndim<3>>& luts, const In<float, nb::ndim<1>>& mul,
+                                       const In<float, nb::ndim<1>>& add, int log2g) {
+    const size_t M = luts.shape(0), C = luts.shape(1);
+    require(C >= 2 && C % 2 == 0 && C <= 256 && luts.shape(2) == 16, "luts must have shape (M, C, 16), C even <= 256");
+    require(mul.shape(0) == M && add.shape(0) == M, "mul and add must have M entries");
+    require(log2g >= 0 && log2g <= 4 && C % (size_t(1) << log2g) == 0, "bad averaging group size");
+    return tenfold::maddness::ScanModel{luts.data(), mul.data(), add.data(), static_cast<int>(C), static_cast<int>(M),
+                                        log2g};
+  };
+
+  m.def(
+      "maddness_matmul",
+      [](tenfold::maddness::Plan& plan, nb::ndarray<const float, nb::ndim<2>, nb::device::cpu> A,
+         In<int64_t, nb::ndim<2>> dims, In<float, nb::ndim<2>> offsets, In<float, nb::ndim<2>> scales,
+         In<int8_t, nb::ndim<3>> thresholds, In<uint8_t, nb::ndim<3>> luts, In<float, nb::ndim<1>> mul,
+         In<float, nb::ndim<1>> add, int log2g, int n_threads,
+         std::optional<nb::ndarray<float, nb::ndim<2>, nb::c_contig, nb::device::cpu>> into, bool row_major,
+         int phases) {
+        const size_t n = A.shape(0), d = A.shape(1);
+        auto prep = maddness_prepared(plan, MaddnessSplits{dims, offsets, scales, thresholds}, d);
+        const auto s = maddness_scan_model(luts, mul, add, log2g);
+        require(static_cast<size_t>(s.ncodebooks) == dims.shape(0), "luts and split tables disagree on ncodebooks");
+        require(phases >= 1 && phases <= 3, "phases must be 1, 2 or 3");
+        const auto [rs, cs] = maddness_strides(A);
+        const size_t M = luts.shape(0);
+        float* data;
+        nb::object result = maddness_output(into, n, M, row_major, data);
+        bool ok = true;
+        {
+          nb::gil_scoped_release release;
+          if (n > 0)
+            ok = tenfold::maddness::matmul(prep->model(), s, A.data(), n, rs, cs, data, row_major ? M : n, row_major,
+                                           n_threads, phases);
+        }
+        return std::make_pair(result, ok);
+      },
+      "plan"_a, "A"_a.noconvert(), "dims"_a.noconvert(), "offsets"_a.noconvert(), "scales"_a.noconvert(),
+      "thresholds"_a.noconvert(), "luts"_a.noconvert(), "mul"_a.noconvert(), "add"_a.noconvert(), "log2g"_a,
+      "n_threads"_a, "out"_a.noconvert() = nb::none(), "row_major"_a = false, "phases"_a = 3,
+      "Encode + aggregate: (products, ok). Products float32 (M, n) (transpose for (n, M)) or (n, M) if row_major; "
+      "into `out` if given (then None). ok is False if a value read was NaN/inf. phases (timing): 1 = encode only, "
+      "2 = aggregate only, 3 = both.");
+
+  // A model bound once (references to its arrays, shapes validated): per call only A and out
+  // are converted, the split parameters compared with the plan's copy and the split dimensions
+  // checked against A. Arrays edited in place are seen; replaced arrays need a new bind.
+  struct MaddnessBound {
+    tenfold::maddness::Plan plan;
+    std::optional<MaddnessSplits> sp;
+    std::optional<In<uint8_t, nb::ndim<3>>> luts;
+    std::optional<In<float, nb::ndim<1>>> mul, add;
+    int log2g = 0;
+  };
+  nb::class_<MaddnessBound>(m, "maddness_Bound")
+      .def(nb::init<>())
+      .def(
+          "bind",
+          [](MaddnessBound& b, In<int64_t, nb::ndim<2>> dims, In<float, nb::ndim<2>> offsets,
+             In<float, nb::ndim<2>> scales, In<int8_t, nb::ndim<3>> thresholds, In<uint8_t, nb::ndim<3>> luts,
+             In<float, nb::ndim<1>> mul, In<float, nb::ndim<1>> add, int log2g) {
+            const auto s = maddness_scan_model(luts, mul, add, log2g);
+            require(static_cast<size_t>(s.ncodebooks) == dims.shape(0), "luts and split tables disagree on ncodebooks");
+            MaddnessSplits sp{dims, offsets, scales, thresholds};
+            maddness_prepared(b.plan, sp, std::numeric_limits<size_t>::max());  // shapes, and the tables
+            b.sp = sp;
+            b.luts = luts;
+            b.mul = mul;
+            b.add = add;
+            b.log2g = log2g;
+          },
+          "dims"_a.noconvert(), "offsets"_a.noconvert(), "scales"_a.noconvert(), "thresholds"_a.noconvert(),
+          "luts"_a.noconvert(), "mul"_a.noconvert(), "add"_a.noconvert(), "log2g"_a);
+  m.def(
+      "maddness_run",
+      [](MaddnessBound& b, nb::ndarray<const float, nb::ndim<2>, nb::device::cpu> A, int n_threads,
+         std::optional<nb::ndarray<float, nb::ndim<2>, nb::c_contig, nb::device::cpu>> into, bool row_major) {
+        require(b.sp.has_value(), "model not bound");
+        const size_t n = A.shape(0), d = A.shape(1), M = b.luts->shape(0);
+        auto prep = maddness_prepared(b.plan, *b.sp, d);
+        const auto s = maddness_scan_model(*b.luts, *b.mul, *b.add, b.log2g);
+        const auto [rs, cs] = maddness_strides(A);
+        float* data;
+        nb::object result = maddness_output(into, n, M, row_major, data);
+        bool ok = true;
+        {
+          nb::gil_scoped_release release;
+          if (n > 0)
+            ok = tenfold::maddness::matmul(prep->model(), s, A.data(), n, rs, cs, data, row_major ? M : n, row_major,
+                                           n_threads);
+        }
+        return std::make_pair(result, ok);
+      },
+      "bound"_a, "A"_a.noconvert(), "n_threads"_a, "out"_a.noconvert() = nb::none(), "row_major"_a = false,
+      "maddness_matmul for a bound model: (products, ok).");
+
   m.def(
       "maddness_encode",
-      [](nb::ndarray<const float, nb::ndim<2>, nb::device::cpu> A, In<int64_t, nb::ndim<2>> dims,
-         In<float, nb::ndim<2>> offsets, In<float, nb::ndim<2>> scales, In<int8_t, nb::ndim<3>> thresholds,
-         In<int32_t, nb::ndim<1>> slot, In<int64_t, nb::ndim<1>> slot_dims, In<float, nb::ndim<1>> slot_offsets,
-         In<float, nb::ndim<1>> slot_scales, int n_threads) {
+      [](tenfold::maddness::Plan& plan, nb::ndarray<const float, nb::ndim<2>, nb::device::cpu> A,
+         In<int64_t, nb::ndim<2>> dims, In<float, nb::ndim<2>> offsets, In<float, nb::ndim<2>> scales,
+         In<int8_t, nb::ndim<3>> thresholds, int n_threads) {
         const size_t n = A.shape(0), d = A.shape(1), C = dims.shape(0);
-        require(C >= 2 && C % 2 == 0 && C <= 256, "ncodebooks must be even and in [2, 256]");
-        require(dims.shape(1) == 4 && offsets.shape(0) == C && offsets.shape(1) == 4 && scales.shape(0) == C &&
-                    scales.shape(1) == 4 && thresholds.shape(0) == C && thresholds.shape(1) == 4 &&
-                    thresholds.shape(2) == 16,
-                "split tables must have shapes (C, 4) and thresholds (C, 4, 16)");
-        for (size_t i = 0; i < 4 * C; ++i)
-          require(dims.data()[i] >= 0 && static_cast<size_t>(dims.data()[i]) < d, "split dimension out of range");
-        const ptrdiff_t rs = static_cast<ptrdiff_t>(A.stride(0)), cs = static_cast<ptrdiff_t>(A.stride(1));
-        const ptrdiff_t lim = ptrdiff_t(1) << 25;
-        require(rs > -lim && rs < lim, "row stride of A too large; pass a contiguous array");
+        auto prep = maddness_prepared(plan, MaddnessSplits{dims, offsets, scales, thresholds}, d);
+        const auto [rs, cs] = maddness_strides(A);
         const size_t nblocks = (n + tenfold::maddness::kBlockRows - 1) / tenfold::maddness::kBlockRows;
         auto out = new_array<uint8_t>({nblocks * tenfold::maddness::kBlockRows * (C / 2)});
-        const size_t nslots = slot_dims.shape(0);
-        require(slot.shape(0) == 4 * C && nslots >= 1 && nslots <= 4 * C && slot_offsets.shape(0) == nslots &&
-                    slot_scales.shape(0) == nslots,
-                "slot tables must have 4 * ncodebooks and nslots <= 4 * ncodebooks entries");
-        for (size_t i = 0; i < 4 * C; ++i) {
-          const int32_t t = slot.data()[i];
-          require(t >= 0 && static_cast<size_t>(t) < nslots, "slot index out of range");
-          require(slot_dims.data()[t] == dims.data()[i] && slot_offsets.data()[t] == offsets.data()[i] &&
-                      slot_scales.data()[t] == scales.data()[i],
-                  "slot tables disagree with the split tables");
-        }
-        tenfold::maddness::EncodeModel model{dims.data(),  offsets.data(),      scales.data(),
-                                             thresholds.data(), static_cast<int>(C), slot.data(),
-                                             slot_dims.data(), slot_offsets.data(), slot_scales.data(),
-                                             static_cast<int>(nslots)};
         bool ok;
         {
           nb::gil_scoped_release release;
-          ok = n == 0 || tenfold::maddness::encode(model, A.data(), n, rs, cs, out.data(), n_threads);
+          ok = n == 0 || tenfold::maddness::encode(prep->model(), A.data(), n, rs, cs, out.data(), n_threads);
         }
         return std::make_pair(out, ok);
       },
-      "A"_a.noconvert(), "dims"_a.noconvert(), "offsets"_a.noconvert(), "scales"_a.noconvert(),
-      "thresholds"_a.noconvert(), "slot"_a.noconvert(), "slot_dims"_a.noconvert(), "slot_offsets"_a.noconvert(),
-      "slot_scales"_a.noconvert(), "n_threads"_a,
-      "Blocked 4-bit codes (nblocks*32*C/2,) and False if a value read was NaN/inf.");
+      "plan"_a, "A"_a.noconvert(), "dims"_a.noconvert(), "offsets"_a.noconvert(), "scales"_a.noconvert(),
+      "thresholds"_a.noconvert(), "n_threads"_a,
+      "Blocked 4-bit codes (nblocks*32*C/2,) in Bolt's layout and False if a value read was NaN/inf.");
 
   m.def(
       "maddness_scan",
@@ -314,38 +424,22 @@ NB_MODULE(_core, m) {
          In<float, nb::ndim<1>> add, int log2g, int n_threads,
          std::optional<nb::ndarray<float, nb::ndim<2>, nb::c_contig, nb::device::cpu>> into,
          bool row_major) -> nb::object {
-        const size_t M = luts.shape(0), C = luts.shape(1);
-        require(C >= 2 && C % 2 == 0 && C <= 256 && luts.shape(2) == 16, "luts must have shape (M, C, 16), C even <= 256");
-        require(blocked.shape(0) >= blocked_bytes(n, C / 2), "blocked buffer too small");
-        require(mul.shape(0) == M && add.shape(0) == M, "mul and add must have M entries");
-        require(log2g >= 0 && log2g <= 4 && C % (size_t(1) << log2g) == 0, "bad averaging group size");
-        // Column-major (n, M): written as an (M, n) C-ordered buffer (the caller transposes);
-        // row_major: an (n, M) C-ordered buffer. Either `into` or a new array (not zero-filled:
-        // the kernel writes every element).
+        const auto s = maddness_scan_model(luts, mul, add, log2g);
+        require(blocked.shape(0) >= blocked_bytes(n, s.ncodebooks / 2), "blocked buffer too small");
+        const size_t M = luts.shape(0);
         float* data;
-        nb::object result;
-        const size_t d0 = row_major ? n : M, d1 = row_major ? M : n;
-        if (into) {
-          require(into->shape(0) == d0 && into->shape(1) == d1, "out buffer has the wrong shape");
-          data = into->data();
-          result = nb::none();
-        } else {
-          data = new float[M * n > 0 ? M * n : 1];
-          nb::capsule owner(data, [](void* p) noexcept { delete[] static_cast<float*>(p); });
-          result = nb::cast(Out<float>(data, {d0, d1}, owner));
-        }
+        nb::object result = maddness_output(into, n, M, row_major, data);
         {
           nb::gil_scoped_release release;
-          tenfold::maddness::ScanModel s{luts.data(), mul.data(), add.data(), static_cast<int>(C),
-                                         static_cast<int>(M), log2g, row_major ? M : 1};
-          if (n > 0 && M > 0) tenfold::maddness::scan(s, blocked.data(), n, data, row_major ? 1 : n, n_threads);
+          if (n > 0 && M > 0)
+            tenfold::maddness::scan(s, blocked.data(), n, data, row_major ? M : n, row_major, n_threads);
         }
         return result;
       },
       "blocked"_a.noconvert(), "n"_a, "luts"_a.noconvert(), "mul"_a.noconvert(), "add"_a.noconvert(),
       "log2g"_a, "n_threads"_a, "out"_a.noconvert() = nb::none(), "row_major"_a = false,
-      "Dequantized products, float32 (M, n) (transpose for (n, M)) or (n, M) if row_major; into `out` if given "
-      "(returns None).");
+      "Dequantized products of codes in Bolt's blocked layout, float32 (M, n) (transpose for (n, M)) or (n, M) if "
+      "row_major; into `out` if given (returns None).");
   // ---- extract
   m.def(
       "extract_prefix_scores",

@@ -1,15 +1,19 @@
 // AVX2 MADDNESS kernels.
-// Encoder: 32 rows at a time; per tree level 4x8 floats are quantized to 32 signed bytes, the
-// node thresholds are fetched with one vpshufb indexed by the current node, and one byte
-// compare advances all 32 rows (node = 2*node + (q > t)). The packs leave rows in the order
-// 0-3,8-11,16-19,24-27,4-7,... consistently across levels; one vpermd per codebook pair puts
-// them back before the store.
-// Scan: per block the nibbles are split once into a scratch buffer, then for each output
-// column the looked-up bytes are summed exactly in uint16 (Bolt's even/odd trick) or combined
-// by a tree of vpavgb, widened, converted and written as 32 floats.
+// Encoder: float domain, 8 rows per vector. Level 0 is one compare against a broadcast
+// threshold; at levels 1-3 the threshold of each row's node comes from one permute of the
+// level's float thresholds (vpermilps at levels 1-2: 3-cycle latency against vpermps' 8 on Zen 3;
+// vpermps at level 3), indexed by minus the node so that the compare mask is added without a
+// negation (s' = 2s + mask, s = -node). NaN/inf are detected by accumulating a * 0 over every
+// distinct split column once per chunk. Split columns are read where they are
+// (Fortran order: 32 contiguous floats per level) or gathered once per block of 32 rows into a
+// small column buffer (any other layout). Codes of a codebook pair are combined with shifts
+// into the scan-order byte layout (row 8k+j at byte 4j+k), no shuffles.
+// Scan: per pair of blocks the nibbles are split once; per output column each table is
+// broadcast once and used for both blocks; bytes are summed exactly in uint16 (Bolt's
+// even/odd trick) or combined by a tree of vpavgb; the 32 results per block are extracted
+// with shifts and masks, converted and written as floats (column-major directly, row-major
+// through 8x8 register transposes).
 #include <immintrin.h>
-
-#include <cmath>
 
 #include "maddness/maddness.hpp"
 
@@ -19,323 +23,298 @@ namespace avx2 {
 
 namespace {
 
-struct Consts {
-  __m256 hi = _mm256_set1_ps(127.0f), zero = _mm256_setzero_ps();
-};
+#define TF_INLINE inline __attribute__((always_inline))
 
-// 32 rows of column `col` (row stride 1) -> 32 signed bytes in the packed row order.
-// probe[t] ORs the bits of a * 0 (+-0, or NaN for NaN/inf inputs): four independent
-// accumulators with a one-cycle OR keep this off the critical path.
-inline __m256i quantize32(const float* col, ptrdiff_t rs, const __m256i& gidx, __m256 off, __m256 scale,
-                          const Consts& k, __m256* probe) {
-  __m256i q[4];
+// ---------------------------------------------------------------- encoder
+// Tree of one codebook over 32 rows. col[l]: the 32 values of the level-l split column;
+// th: the codebook's (4, 8) float thresholds. s[t] (rows 8t..8t+7) receives minus the code.
+// Node thresholds come from in-lane permutes (vpermilps, 3-cycle latency) of 4-entry tables
+// indexed by s & 3 at levels 1-2, and from vpermps (8 entries) at level 3.
+TF_INLINE void tree32(const float* th, const float* const col[kLevels], __m256i s[4]) {
+  const __m256 t0 = _mm256_broadcast_ss(th);
+  const __m256 t1 = _mm256_broadcast_ps(reinterpret_cast<const __m128*>(th + 8));
+  const __m256 t2 = _mm256_broadcast_ps(reinterpret_cast<const __m128*>(th + 16));
+  const __m256 t3 = _mm256_loadu_ps(th + 24);
   for (int t = 0; t < 4; ++t) {
-    __m256 a;
-    if (rs == 1)
-      a = _mm256_loadu_ps(col + 8 * t);
-    else
-      a = _mm256_i32gather_ps(col + 8 * t * rs, gidx, 4);
-    probe[t] = _mm256_or_ps(probe[t], _mm256_mul_ps(a, k.zero));
-    // Only the upper clamp is needed: below -2^31 cvtps gives INT_MIN, and packs saturate.
-    const __m256 u = _mm256_min_ps(_mm256_mul_ps(_mm256_sub_ps(a, off), scale), k.hi);
-    q[t] = _mm256_cvtps_epi32(u);
+    __m256i x = _mm256_castps_si256(_mm256_cmp_ps(_mm256_loadu_ps(col[0] + 8 * t), t0, _CMP_GT_OQ));
+    __m256 m = _mm256_cmp_ps(_mm256_loadu_ps(col[1] + 8 * t), _mm256_permutevar_ps(t1, x), _CMP_GT_OQ);
+    x = _mm256_add_epi32(_mm256_add_epi32(x, x), _mm256_castps_si256(m));
+    m = _mm256_cmp_ps(_mm256_loadu_ps(col[2] + 8 * t), _mm256_permutevar_ps(t2, x), _CMP_GT_OQ);
+    x = _mm256_add_epi32(_mm256_add_epi32(x, x), _mm256_castps_si256(m));
+    m = _mm256_cmp_ps(_mm256_loadu_ps(col[3] + 8 * t), _mm256_permutevar8x32_ps(t3, x), _CMP_GT_OQ);
+    s[t] = _mm256_add_epi32(_mm256_add_epi32(x, x), _mm256_castps_si256(m));
   }
-  const __m256i p01 = _mm256_packs_epi32(q[0], q[1]);
-  const __m256i p23 = _mm256_packs_epi32(q[2], q[3]);
-  return _mm256_packs_epi16(p01, p23);
 }
 
-inline __m256i tree_codes(const EncodeModel& m, int c, const __m256i* qcols) {
-  __m256i node = _mm256_setzero_si256();
-  for (int l = 0; l < kLevels; ++l) {
-    const int s = c * kLevels + l;
-    const __m256i q = _mm256_load_si256(qcols + m.slot[s]);
-    const __m256i tab = _mm256_broadcastsi128_si256(
-        _mm_loadu_si128(reinterpret_cast<const __m128i*>(m.thresholds + s * 16)));
-    const __m256i t = _mm256_shuffle_epi8(tab, node);
-    const __m256i right = _mm256_cmpgt_epi8(q, t);  // -1 where q > t
-    node = _mm256_sub_epi8(_mm256_add_epi8(node, node), right);
-  }
-  return node;
+// Codes of codebooks 2j (low nibble) and 2j+1 (high nibble) for 32 rows, scan-order bytes.
+TF_INLINE __m256i pair32(const EncodeModel& m, int j, const float* const* cols) {
+  __m256i lo[4], hi[4];
+  tree32(m.fthr + (2 * j) * kLevels * 8, cols, lo);
+  tree32(m.fthr + (2 * j + 1) * kLevels * 8, cols + kLevels, hi);
+  __m256i x[4];
+  for (int t = 0; t < 4; ++t) x[t] = _mm256_add_epi32(lo[t], _mm256_slli_epi32(hi[t], 4));  // -(lo + 16 hi)
+  const __m256i v = _mm256_add_epi32(_mm256_add_epi32(x[0], _mm256_slli_epi32(x[1], 8)),
+                                     _mm256_add_epi32(_mm256_slli_epi32(x[2], 16), _mm256_slli_epi32(x[3], 24)));
+  return _mm256_sub_epi32(_mm256_setzero_si256(), v);
 }
 
-// Scalar tail for the rows of a partial last block (same arithmetic as the scalar path).
-inline int quantize1(float a, float offset, float scale) {
-  float u = (a - offset) * scale;
-  u = u < 127.0f ? u : 127.0f;    // NaN -> 127, like min_ps(u, 127)
-  u = u > -128.0f ? u : -128.0f;  // the SIMD path gets this from cvtps + saturating packs
-  return static_cast<int>(std::nearbyint(u));
+// probe += a * 0 over `count` floats (a multiple of 32; 8 accumulators hide the FMA latency): NaN once an infinity or NaN was seen.
+TF_INLINE void probe_run(const float* p, size_t count, __m256* probe) {
+  const __m256 zero = _mm256_setzero_ps();
+  size_t i = 0;
+  for (; i + 64 <= count; i += 64)
+    for (int t = 0; t < 8; ++t) probe[t] = _mm256_fmadd_ps(_mm256_loadu_ps(p + i + 8 * t), zero, probe[t]);
+  if (i < count)
+    for (int t = 0; t < 4; ++t) probe[t] = _mm256_fmadd_ps(_mm256_loadu_ps(p + i + 8 * t), zero, probe[t]);
+}
+
+// Scan-order byte positions of rows >= rows (for zeroing the codes of padding rows).
+inline __m256i valid_rows_mask(size_t rows) {
+  // Byte p holds row 8*(p%4) + p/4.
+  const __m256i row_of = _mm256_setr_epi8(0, 8, 16, 24, 1, 9, 17, 25, 2, 10, 18, 26, 3, 11, 19, 27, 4, 12, 20, 28,
+                                          5, 13, 21, 29, 6, 14, 22, 30, 7, 15, 23, 31);
+  return _mm256_cmpgt_epi8(_mm256_set1_epi8(static_cast<char>(rows)), row_of);
 }
 
 }  // namespace
 
-bool encode(const EncodeModel& m, const float* A, size_t n, ptrdiff_t rs, ptrdiff_t cs,
-            size_t r0, size_t r1, uint8_t* blocked) {
-  const int ncols = m.ncodebooks / 2;
-  const Consts k;
-  __m256 probe[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
-  float probe1 = 0.0f;
-  const __m256i gidx = _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7),
-                                          _mm256_set1_epi32(static_cast<int>(rs)));
-  const __m256i unperm = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
-  // Full blocks go in chunks of up to 8: each split column is then read as one contiguous
-  // run of up to 256 rows (prefetcher-friendly), quantized once into qcols[block][slot].
-  constexpr int kChunkCap = 2048;  // quantized vectors held at once (64 KB)
-  alignas(32) __m256i qcols[kChunkCap];
-  alignas(32) float colbuf[4 * 256 * kBlockRows];  // row-major path: copied split columns
-  // (No std::min/max here: no shared inline templates in an ISA translation unit.)
-  const int per_chunk = kChunkCap / m.nslots;
-  // Row-major A (rs != 1): one block at a time keeps the 32 rows being gathered in L1/L2.
-  const size_t chunk_blocks =
-      rs != 1 ? 1 : static_cast<size_t>(per_chunk < 1 ? 1 : (per_chunk > 8 ? 8 : per_chunk));
-  size_t i = r0;
+bool encode(const EncodeModel& m, const float* A, size_t n, ptrdiff_t rs, ptrdiff_t cs, size_t r0, size_t r1,
+            uint8_t* codes) {
+  const int ncols = m.ncodebooks / 2, C = m.ncodebooks;
+  __m256 probe[8];
+  for (int t = 0; t < 8; ++t) probe[t] = _mm256_setzero_ps();
   const size_t n_full = n / kBlockRows * kBlockRows;
   const size_t full_end = r1 < n_full ? r1 : n_full;
-  while (i < full_end) {
-    const size_t left = (full_end - i) / kBlockRows;
-    const size_t nb = chunk_blocks < left ? chunk_blocks : left;
-    if (rs == 1) {
-      for (int t = 0; t < m.nslots; ++t) {
-        const float* col = A + static_cast<ptrdiff_t>(i) + m.slot_dims[t] * cs;
-        const __m256 off = _mm256_set1_ps(m.slot_offsets[t]), scale = _mm256_set1_ps(m.slot_scales[t]);
-        for (size_t b = 0; b < nb; ++b)
-          qcols[b * m.nslots + t] = quantize32(col + b * kBlockRows, 1, gidx, off, scale, k, probe);
+  alignas(32) float colbuf[4 * 256 * kBlockRows];  // gathered split columns (up to 1024)
+  const float* cols[4 * 256];                       // per split: its 32 values
+  size_t i = r0;
+  if (rs == 1 && full_end > i) {
+    // Fortran order: every split column is read in place, 32 contiguous floats per level; the
+    // NaN probe first streams each distinct column's run of rows (up to 256 rows, 1 KB).
+    const size_t nrows = full_end - i;
+    for (int t = 0; t < m.nslots; ++t) probe_run(A + static_cast<ptrdiff_t>(i) + m.slot_dims[t] * cs, nrows, probe);
+    for (int j = 0; j < ncols; ++j) {
+      const float* base[2 * kLevels];
+      for (int l = 0; l < 2 * kLevels; ++l) base[l] = A + static_cast<ptrdiff_t>(i) + m.dims[2 * j * kLevels + l] * cs;
+      for (size_t b = 0; b < nrows / kBlockRows; ++b) {
+        const float* c8[2 * kLevels];
+        for (int l = 0; l < 2 * kLevels; ++l) c8[l] = base[l] + b * kBlockRows;
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(codes + b * kBlockRows * ncols + j * kBlockRows),
+                            pair32(m, j, c8));
       }
-    } else {
-      // Row-major A: copy the split values of the 32 rows row by row (sequential reads of
-      // each row), then quantize the copied columns with contiguous loads.
-      for (int r = 0; r < kBlockRows; ++r) {
+    }
+    i = full_end;
+  }
+  // Other layouts and the partial last block: gather the split values of 32 rows (padding
+  // rows read as 0), then the same trees on the gathered columns.
+  for (; i < r1; i += kBlockRows) {
+    const size_t rows = i + kBlockRows <= n ? kBlockRows : (i < n ? n - i : 0);
+    for (size_t r = 0; r < static_cast<size_t>(kBlockRows); ++r) {
+      if (r < rows) {
         const float* row = A + static_cast<ptrdiff_t>(i + r) * rs;
         for (int t = 0; t < m.nslots; ++t) colbuf[t * kBlockRows + r] = row[m.slot_dims[t] * cs];
-      }
-      for (int t = 0; t < m.nslots; ++t)
-        qcols[t] = quantize32(colbuf + t * kBlockRows, 1, gidx, _mm256_set1_ps(m.slot_offsets[t]),
-                              _mm256_set1_ps(m.slot_scales[t]), k, probe);
-    }
-    for (size_t b = 0; b < nb; ++b) {
-      uint8_t* blk = blocked + (i / kBlockRows + b) * kBlockRows * ncols;
-      const __m256i* q = qcols + b * m.nslots;
-      for (int j = 0; j < ncols; ++j) {
-        const __m256i lo = tree_codes(m, 2 * j, q);
-        const __m256i hi = tree_codes(m, 2 * j + 1, q);
-        const __m256i v = _mm256_or_si256(lo, _mm256_slli_epi16(hi, 4));
-        _mm256_storeu_si256(reinterpret_cast<__m256i*>(blk + j * kBlockRows),
-                            _mm256_permutevar8x32_epi32(v, unperm));
+      } else {
+        for (int t = 0; t < m.nslots; ++t) colbuf[t * kBlockRows + r] = 0.0f;
       }
     }
-    i += nb * kBlockRows;
+    probe_run(colbuf, static_cast<size_t>(m.nslots) * kBlockRows, probe);
+    for (int s = 0; s < C * kLevels; ++s) cols[s] = colbuf + m.slot[s] * kBlockRows;
+    const __m256i keep = valid_rows_mask(rows);
+    uint8_t* blk = codes + (i - r0) / kBlockRows * kBlockRows * ncols;
+    for (int j = 0; j < ncols; ++j)
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(blk + j * kBlockRows),
+                          _mm256_and_si256(pair32(m, j, cols + 2 * j * kLevels), keep));
   }
-  for (; i < r1; i += kBlockRows) {
-    uint8_t* blk = blocked + (i / kBlockRows) * kBlockRows * ncols;
-    for (size_t ii = i; ii < i + kBlockRows; ++ii) {
-      const size_t r = ii % kBlockRows;
-      if (ii >= n) {
-        for (int j = 0; j < ncols; ++j) blk[j * kBlockRows + r] = 0;
-        continue;
-      }
-      const float* row = A + static_cast<ptrdiff_t>(ii) * rs;
-      for (int j = 0; j < ncols; ++j) {
-        int code[2];
-        for (int h = 0; h < 2; ++h) {
-          int node = 0;
-          for (int l = 0; l < kLevels; ++l) {
-            const int s = (2 * j + h) * kLevels + l;
-            const float a = row[m.dims[s] * cs];
-            probe1 += a * 0.0f;
-            node = 2 * node + (quantize1(a, m.offsets[s], m.scales[s]) > m.thresholds[s * 16 + node] ? 1 : 0);
-          }
-          code[h] = node;
-        }
-        blk[j * kBlockRows + r] = static_cast<uint8_t>(code[0] | (code[1] << 4));
-      }
-    }
-  }
-  const __m256i bits = _mm256_castps_si256(
-      _mm256_or_ps(_mm256_or_ps(probe[0], probe[1]), _mm256_or_ps(probe[2], probe[3])));
-  const __m256i expo = _mm256_set1_epi32(0x7f800000);
-  const bool simd_bad = !_mm256_testz_si256(
-      _mm256_cmpeq_epi32(_mm256_and_si256(bits, expo), expo), _mm256_set1_epi32(-1));
-  return probe1 == 0.0f && !simd_bad;
+  __m256 all = probe[0];
+  for (int t = 1; t < 8; ++t) all = _mm256_or_ps(all, probe[t]);
+  return _mm256_movemask_ps(_mm256_cmp_ps(all, all, _CMP_UNORD_Q)) == 0;
 }
 
 namespace {
 
-inline __m256i table(const uint8_t* lut) {
+// ---------------------------------------------------------------- scan
+TF_INLINE __m256i table(const uint8_t* lut) {
   return _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(lut)));
 }
 
-// Tree of rounding averages over 2^L codebooks starting at pair p (codebooks 2p .. 2p+2^L-1).
-template <int L>
-inline __m256i avg_tree(const __m256i* nib, const uint8_t* lut, int p) {
-  if constexpr (L == 1) {
-    const __m256i r0 = _mm256_shuffle_epi8(table(lut + (2 * p) * 16), nib[2 * p]);
-    const __m256i r1 = _mm256_shuffle_epi8(table(lut + (2 * p + 1) * 16), nib[2 * p + 1]);
-    return _mm256_avg_epu8(r0, r1);
+// Tree of rounding averages over codebooks [c0, c0 + 2^L), for R blocks of nibbles.
+template <int L, int R>
+TF_INLINE void avg_tree(const __m256i* const* nib, const uint8_t* lut, int c0, __m256i* out) {
+  if constexpr (L == 0) {
+    const __m256i t = table(lut + c0 * 16);
+    for (int r = 0; r < R; ++r) out[r] = _mm256_shuffle_epi8(t, _mm256_load_si256(nib[r] + c0));
   } else {
-    return _mm256_avg_epu8(avg_tree<L - 1>(nib, lut, p), avg_tree<L - 1>(nib, lut, p + (1 << (L - 2))));
+    __m256i a[R], b[R];
+    avg_tree<L - 1, R>(nib, lut, c0, a);
+    avg_tree<L - 1, R>(nib, lut, c0 + (1 << (L - 1)), b);
+    for (int r = 0; r < R; ++r) out[r] = _mm256_avg_epu8(a[r], b[r]);
   }
 }
 
-// Writes fma(float(s), mul, add) for the 32 rows whose even rows are in `even`, odd in `odd`.
-inline void store_rows(__m256i even, __m256i odd, __m256 mul, __m256 add, float* o, size_t rows,
-                       size_t rstride) {
-  const __m256i a = _mm256_unpacklo_epi16(even, odd);  // rows 0-7 | 16-23
-  const __m256i b = _mm256_unpackhi_epi16(even, odd);  // rows 8-15 | 24-31
-  const __m256 f0 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_cvtepu16_epi32(_mm256_castsi256_si128(a))), mul, add);
-  const __m256 f1 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_cvtepu16_epi32(_mm256_castsi256_si128(b))), mul, add);
-  const __m256 f2 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_cvtepu16_epi32(_mm256_extracti128_si256(a, 1))), mul, add);
-  const __m256 f3 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_cvtepu16_epi32(_mm256_extracti128_si256(b, 1))), mul, add);
-  if (rstride != 1) {  // row-major output: strided scalar stores
-    alignas(32) float buf[kBlockRows];
-    _mm256_store_ps(buf, f0);
-    _mm256_store_ps(buf + 8, f1);
-    _mm256_store_ps(buf + 16, f2);
-    _mm256_store_ps(buf + 24, f3);
-    for (size_t r = 0; r < rows; ++r) o[r * rstride] = buf[r];
-  } else if (rows == kBlockRows) {
-    _mm256_storeu_ps(o, f0);
-    _mm256_storeu_ps(o + 8, f1);
-    _mm256_storeu_ps(o + 16, f2);
-    _mm256_storeu_ps(o + 24, f3);
-  } else {
-    alignas(32) float buf[kBlockRows];
-    _mm256_store_ps(buf, f0);
-    _mm256_store_ps(buf + 8, f1);
-    _mm256_store_ps(buf + 16, f2);
-    _mm256_store_ps(buf + 24, f3);
-    for (size_t r = 0; r < rows; ++r) o[r] = buf[r];
-  }
+// 32 results as bytes in scan order (row 8k+j at byte 4j+k) -> dst[0..32).
+TF_INLINE void emit_bytes(__m256i v, __m256 mul, __m256 add, float* dst) {
+  const __m256i ff = _mm256_set1_epi32(0xff);
+  const __m256i q0 = _mm256_and_si256(v, ff);
+  const __m256i q1 = _mm256_and_si256(_mm256_srli_epi32(v, 8), ff);
+  const __m256i q2 = _mm256_and_si256(_mm256_srli_epi32(v, 16), ff);
+  const __m256i q3 = _mm256_srli_epi32(v, 24);
+  _mm256_storeu_ps(dst, _mm256_fmadd_ps(_mm256_cvtepi32_ps(q0), mul, add));
+  _mm256_storeu_ps(dst + 8, _mm256_fmadd_ps(_mm256_cvtepi32_ps(q1), mul, add));
+  _mm256_storeu_ps(dst + 16, _mm256_fmadd_ps(_mm256_cvtepi32_ps(q2), mul, add));
+  _mm256_storeu_ps(dst + 24, _mm256_fmadd_ps(_mm256_cvtepi32_ps(q3), mul, add));
 }
 
-// Two output columns at once: the nibble loads are shared.
-template <int L>
-inline void avg_tree2(const __m256i* nib, const uint8_t* lut0, const uint8_t* lut1, int p, __m256i& o0,
-                      __m256i& o1) {
-  if constexpr (L == 1) {
-    const __m256i n0 = _mm256_load_si256(nib + 2 * p), n1 = _mm256_load_si256(nib + 2 * p + 1);
-    o0 = _mm256_avg_epu8(_mm256_shuffle_epi8(table(lut0 + (2 * p) * 16), n0),
-                         _mm256_shuffle_epi8(table(lut0 + (2 * p + 1) * 16), n1));
-    o1 = _mm256_avg_epu8(_mm256_shuffle_epi8(table(lut1 + (2 * p) * 16), n0),
-                         _mm256_shuffle_epi8(table(lut1 + (2 * p + 1) * 16), n1));
-  } else {
-    __m256i a0, a1, b0, b1;
-    avg_tree2<L - 1>(nib, lut0, lut1, p, a0, a1);
-    avg_tree2<L - 1>(nib, lut0, lut1, p + (1 << (L - 2)), b0, b1);
-    o0 = _mm256_avg_epu8(a0, b0);
-    o1 = _mm256_avg_epu8(a1, b1);
-  }
+// 32 uint16 sums: `even` has the bytes 4j (row j) and 4j+2 (row 16+j) of each 32-bit lane j,
+// `odd` the bytes 4j+1 (row 8+j) and 4j+3 (row 24+j).
+TF_INLINE void emit_u16(__m256i even, __m256i odd, __m256 mul, __m256 add, float* dst) {
+  const __m256i lo16 = _mm256_set1_epi32(0xffff);
+  _mm256_storeu_ps(dst, _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_and_si256(even, lo16)), mul, add));
+  _mm256_storeu_ps(dst + 8, _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_and_si256(odd, lo16)), mul, add));
+  _mm256_storeu_ps(dst + 16, _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_srli_epi32(even, 16)), mul, add));
+  _mm256_storeu_ps(dst + 24, _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_srli_epi32(odd, 16)), mul, add));
 }
 
-template <int L>
-void scan_avg(const ScanModel& s, const uint8_t* blocked, size_t n, size_t b0, size_t b1, float* out,
-              size_t ldo) {
-  const int C = s.ncodebooks, ncols = C / 2, g = 1 << L, ngroups = C / g, M = s.m;
-  const uint8_t* luts = s.luts;
-  const float* mulp = s.mul;
-  const float* addp = s.add;
-  const __m256i low4 = _mm256_set1_epi8(0x0f), low8 = _mm256_set1_epi16(0x00ff);
-  alignas(32) __m256i nib[256];
-  for (size_t b = b0; b < b1; ++b) {
-    const uint8_t* blk = blocked + b * kBlockRows * ncols;
-    for (int j = 0; j < ncols; ++j) {
-      const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + j * kBlockRows));
-      nib[2 * j] = _mm256_and_si256(v, low4);
-      nib[2 * j + 1] = _mm256_and_si256(_mm256_srli_epi16(v, 4), low4);
-    }
-    const size_t rows = n - b * kBlockRows < kBlockRows ? n - b * kBlockRows : kBlockRows;
-    int mm = 0;
-    for (; mm + 2 <= M; mm += 2) {
-      const uint8_t* lut0 = luts + static_cast<size_t>(mm) * C * 16;
-      const uint8_t* lut1 = lut0 + static_cast<size_t>(C) * 16;
-      __m256i even0 = _mm256_setzero_si256(), odd0 = even0, even1 = even0, odd1 = even0;
-      for (int gi = 0; gi < ngroups; ++gi) {
-        __m256i v0, v1;
-        avg_tree2<L>(nib, lut0, lut1, gi * (g / 2), v0, v1);
-        even0 = _mm256_add_epi16(even0, _mm256_and_si256(v0, low8));
-        odd0 = _mm256_add_epi16(odd0, _mm256_srli_epi16(v0, 8));
-        even1 = _mm256_add_epi16(even1, _mm256_and_si256(v1, low8));
-        odd1 = _mm256_add_epi16(odd1, _mm256_srli_epi16(v1, 8));
+// Output column mm for R blocks of 32 rows: dst[r] receives rows 32r..32r+31.
+template <int L, int R>
+TF_INLINE void column(const ScanModel& s, const __m256i* const* nib, int mm, float* const* dst) {
+  const int C = s.ncodebooks;
+  const uint8_t* lut = s.luts + static_cast<size_t>(mm) * C * 16;
+  const __m256 mul = _mm256_set1_ps(s.mul[mm]), add = _mm256_set1_ps(s.add[mm]);
+  if constexpr (L == 0) {
+    // Words of acc hold even + 256 * odd bytes (mod 2^16); odd holds the odd bytes.
+    __m256i acc[R], odd[R];
+    for (int r = 0; r < R; ++r) acc[r] = odd[r] = _mm256_setzero_si256();
+    for (int c = 0; c < C; c += 2) {
+      const __m256i t0 = table(lut + c * 16), t1 = table(lut + (c + 1) * 16);
+      for (int r = 0; r < R; ++r) {
+        const __m256i x0 = _mm256_shuffle_epi8(t0, _mm256_load_si256(nib[r] + c));
+        const __m256i x1 = _mm256_shuffle_epi8(t1, _mm256_load_si256(nib[r] + c + 1));
+        acc[r] = _mm256_add_epi16(acc[r], _mm256_add_epi16(x0, x1));
+        odd[r] = _mm256_add_epi16(odd[r], _mm256_add_epi16(_mm256_srli_epi16(x0, 8), _mm256_srli_epi16(x1, 8)));
       }
-      store_rows(even0, odd0, _mm256_set1_ps(mulp[mm]), _mm256_set1_ps(addp[mm]),
-                 out + static_cast<size_t>(mm) * ldo + b * kBlockRows * s.rstride, rows, s.rstride);
-      store_rows(even1, odd1, _mm256_set1_ps(mulp[mm + 1]), _mm256_set1_ps(addp[mm + 1]),
-                 out + static_cast<size_t>(mm + 1) * ldo + b * kBlockRows * s.rstride, rows, s.rstride);
     }
-    for (; mm < M; ++mm) {
-      const uint8_t* lut = luts + static_cast<size_t>(mm) * C * 16;
-      __m256i even = _mm256_setzero_si256(), odd = _mm256_setzero_si256();
+    for (int r = 0; r < R; ++r)
+      emit_u16(_mm256_sub_epi16(acc[r], _mm256_slli_epi16(odd[r], 8)), odd[r], mul, add, dst[r]);
+  } else {
+    const int ngroups = C >> L;
+    __m256i v[R];
+    if (ngroups == 1) {
+      avg_tree<L, R>(nib, lut, 0, v);
+      for (int r = 0; r < R; ++r) emit_bytes(v[r], mul, add, dst[r]);
+    } else {
+      const __m256i low8 = _mm256_set1_epi16(0xff);
+      __m256i even[R], odd[R];
+      for (int r = 0; r < R; ++r) even[r] = odd[r] = _mm256_setzero_si256();
       for (int gi = 0; gi < ngroups; ++gi) {
-        const __m256i v = avg_tree<L>(nib, lut, gi * (g / 2));
-        even = _mm256_add_epi16(even, _mm256_and_si256(v, low8));
-        odd = _mm256_add_epi16(odd, _mm256_srli_epi16(v, 8));
+        avg_tree<L, R>(nib, lut, gi << L, v);
+        for (int r = 0; r < R; ++r) {
+          even[r] = _mm256_add_epi16(even[r], _mm256_and_si256(v[r], low8));
+          odd[r] = _mm256_add_epi16(odd[r], _mm256_srli_epi16(v[r], 8));
+        }
       }
-      store_rows(even, odd, _mm256_set1_ps(mulp[mm]), _mm256_set1_ps(addp[mm]),
-                 out + static_cast<size_t>(mm) * ldo + b * kBlockRows * s.rstride, rows, s.rstride);
+      for (int r = 0; r < R; ++r) emit_u16(even[r], odd[r], mul, add, dst[r]);
     }
   }
 }
 
-void scan_exact(const ScanModel& s, const uint8_t* blocked, size_t n, size_t b0, size_t b1, float* out,
-                size_t ldo) {
-  const int C = s.ncodebooks, ncols = C / 2;
+// Transposes the 8x8 floats rows[0..8) in place.
+TF_INLINE void transpose8(__m256* r) {
+  const __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
+  const __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
+  const __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
+  const __m256 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
+  const __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xee);
+  const __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xee);
+  const __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xee);
+  const __m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xee);
+  r[0] = _mm256_permute2f128_ps(u0, u4, 0x20);
+  r[1] = _mm256_permute2f128_ps(u1, u5, 0x20);
+  r[2] = _mm256_permute2f128_ps(u2, u6, 0x20);
+  r[3] = _mm256_permute2f128_ps(u3, u7, 0x20);
+  r[4] = _mm256_permute2f128_ps(u0, u4, 0x31);
+  r[5] = _mm256_permute2f128_ps(u1, u5, 0x31);
+  r[6] = _mm256_permute2f128_ps(u2, u6, 0x31);
+  r[7] = _mm256_permute2f128_ps(u3, u7, 0x31);
+}
+
+template <int L, int R>
+void scan_blocks(const ScanModel& s, const __m256i* const* nib, size_t row0, size_t rows, float* out, size_t ldo,
+                 bool row_major) {
+  const int M = s.m;
+  if (!row_major && rows == static_cast<size_t>(R * kBlockRows)) {
+    for (int mm = 0; mm < M; ++mm) {
+      float* dst[R];
+      for (int r = 0; r < R; ++r) dst[r] = out + static_cast<size_t>(mm) * ldo + row0 + r * kBlockRows;
+      column<L, R>(s, nib, mm, dst);
+    }
+    return;
+  }
+  // Row-major output or a partial block: 8 columns at a time through a small tile.
+  alignas(32) float tile[8][R * kBlockRows];
+  for (int m0 = 0; m0 < M; m0 += 8) {
+    const int mc = M - m0 < 8 ? M - m0 : 8;
+    for (int k = 0; k < mc; ++k) {
+      float* dst[R];
+      for (int r = 0; r < R; ++r) dst[r] = tile[k] + r * kBlockRows;
+      column<L, R>(s, nib, m0 + k, dst);
+    }
+    if (!row_major) {
+      for (int k = 0; k < mc; ++k)
+        for (size_t i = 0; i < rows; ++i) out[static_cast<size_t>(m0 + k) * ldo + row0 + i] = tile[k][i];
+      continue;
+    }
+    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    const __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(mc), lane);
+    for (size_t r8 = 0; r8 < rows; r8 += 8) {
+      __m256 v[8];
+      for (int k = 0; k < 8; ++k) v[k] = _mm256_load_ps(tile[k < mc ? k : 0] + r8);
+      transpose8(v);
+      const size_t nr = rows - r8 < 8 ? rows - r8 : 8;
+      float* o = out + (row0 + r8) * ldo + m0;
+      if (mc == 8) {
+        for (size_t i = 0; i < nr; ++i) _mm256_storeu_ps(o + i * ldo, v[i]);
+      } else {
+        for (size_t i = 0; i < nr; ++i) _mm256_maskstore_ps(o + i * ldo, mask, v[i]);
+      }
+    }
+  }
+}
+
+template <int L>
+void scan_impl(const ScanModel& s, const uint8_t* codes, size_t rows, float* out, size_t ldo, bool row_major) {
+  const int ncols = s.ncodebooks / 2;
   const __m256i low4 = _mm256_set1_epi8(0x0f);
-  alignas(32) __m256i nib[256];
-  for (size_t b = b0; b < b1; ++b) {
-    const uint8_t* blk = blocked + b * kBlockRows * ncols;
-    for (int j = 0; j < ncols; ++j) {
-      const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + j * kBlockRows));
-      nib[2 * j] = _mm256_and_si256(v, low4);
-      nib[2 * j + 1] = _mm256_and_si256(_mm256_srli_epi16(v, 4), low4);
-    }
-    const size_t rows = n - b * kBlockRows < kBlockRows ? n - b * kBlockRows : kBlockRows;
-    const int M = s.m;
-    int mm = 0;
-    for (; mm + 2 <= M; mm += 2) {  // two columns per pass share the nibble loads
-      const uint8_t* lut0 = s.luts + static_cast<size_t>(mm) * C * 16;
-      const uint8_t* lut1 = lut0 + static_cast<size_t>(C) * 16;
-      __m256i acc0 = _mm256_setzero_si256(), odd0 = acc0, acc1 = acc0, odd1 = acc0;
-      for (int c = 0; c < C; c += 2) {
-        const __m256i n0 = _mm256_load_si256(nib + c), n1 = _mm256_load_si256(nib + c + 1);
-        const __m256i r0 = _mm256_shuffle_epi8(table(lut0 + c * 16), n0);
-        const __m256i r1 = _mm256_shuffle_epi8(table(lut0 + (c + 1) * 16), n1);
-        const __m256i q0 = _mm256_shuffle_epi8(table(lut1 + c * 16), n0);
-        const __m256i q1 = _mm256_shuffle_epi8(table(lut1 + (c + 1) * 16), n1);
-        acc0 = _mm256_add_epi16(acc0, _mm256_add_epi16(r0, r1));
-        odd0 = _mm256_add_epi16(odd0, _mm256_add_epi16(_mm256_srli_epi16(r0, 8), _mm256_srli_epi16(r1, 8)));
-        acc1 = _mm256_add_epi16(acc1, _mm256_add_epi16(q0, q1));
-        odd1 = _mm256_add_epi16(odd1, _mm256_add_epi16(_mm256_srli_epi16(q0, 8), _mm256_srli_epi16(q1, 8)));
+  alignas(32) __m256i nibs[2][256];
+  const __m256i* nib[2] = {nibs[0], nibs[1]};
+  const size_t nblocks = (rows + kBlockRows - 1) / kBlockRows;
+  for (size_t b = 0; b < nblocks; b += 2) {
+    const int R = b + 1 < nblocks ? 2 : 1;
+    for (int r = 0; r < R; ++r) {
+      const uint8_t* blk = codes + (b + r) * kBlockRows * ncols;
+      for (int j = 0; j < ncols; ++j) {
+        const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + j * kBlockRows));
+        nibs[r][2 * j] = _mm256_and_si256(v, low4);
+        nibs[r][2 * j + 1] = _mm256_and_si256(_mm256_srli_epi16(v, 4), low4);
       }
-      store_rows(_mm256_sub_epi16(acc0, _mm256_slli_epi16(odd0, 8)), odd0, _mm256_set1_ps(s.mul[mm]),
-                 _mm256_set1_ps(s.add[mm]), out + static_cast<size_t>(mm) * ldo + b * kBlockRows * s.rstride, rows, s.rstride);
-      store_rows(_mm256_sub_epi16(acc1, _mm256_slli_epi16(odd1, 8)), odd1, _mm256_set1_ps(s.mul[mm + 1]),
-                 _mm256_set1_ps(s.add[mm + 1]), out + static_cast<size_t>(mm + 1) * ldo + b * kBlockRows * s.rstride, rows, s.rstride);
     }
-    for (; mm < M; ++mm) {
-      const uint8_t* lut = s.luts + static_cast<size_t>(mm) * C * 16;
-      // Words of acc hold even + 256 * odd rows; odd holds the odd rows (exact mod 2^16).
-      __m256i acc = _mm256_setzero_si256(), odd = _mm256_setzero_si256();
-      for (int c = 0; c < C; c += 2) {
-        const __m256i r0 = _mm256_shuffle_epi8(table(lut + c * 16), nib[c]);
-        const __m256i r1 = _mm256_shuffle_epi8(table(lut + (c + 1) * 16), nib[c + 1]);
-        acc = _mm256_add_epi16(acc, _mm256_add_epi16(r0, r1));
-        odd = _mm256_add_epi16(odd, _mm256_add_epi16(_mm256_srli_epi16(r0, 8), _mm256_srli_epi16(r1, 8)));
-      }
-      const __m256i even = _mm256_sub_epi16(acc, _mm256_slli_epi16(odd, 8));
-      store_rows(even, odd, _mm256_set1_ps(s.mul[mm]), _mm256_set1_ps(s.add[mm]),
-                 out + static_cast<size_t>(mm) * ldo + b * kBlockRows * s.rstride, rows, s.rstride);
-    }
+    const size_t row0 = b * kBlockRows;
+    const size_t here = rows - row0 < static_cast<size_t>(R * kBlockRows) ? rows - row0 : R * kBlockRows;
+    if (R == 2)
+      scan_blocks<L, 2>(s, nib, row0, here, out, ldo, row_major);
+    else
+      scan_blocks<L, 1>(s, nib, row0, here, out, ldo, row_major);
   }
 }
 
 }  // namespace
 
-void scan(const ScanModel& s, const uint8_t* blocked, size_t n, size_t b0, size_t b1, float* out, size_t ldo) {
+void scan(const ScanModel& s, const uint8_t* codes, size_t rows, float* out, size_t ldo, bool row_major) {
   switch (s.log2g) {
-    case 1: scan_avg<1>(s, blocked, n, b0, b1, out, ldo); break;
-    case 2: scan_avg<2>(s, blocked, n, b0, b1, out, ldo); break;
-    case 3: scan_avg<3>(s, blocked, n, b0, b1, out, ldo); break;
-    case 4: scan_avg<4>(s, blocked, n, b0, b1, out, ldo); break;
-    default: scan_exact(s, blocked, n, b0, b1, out, ldo); break;
+    case 1: scan_impl<1>(s, codes, rows, out, ldo, row_major); break;
+    case 2: scan_impl<2>(s, codes, rows, out, ldo, row_major); break;
+    case 3: scan_impl<3>(s, codes, rows, out, ldo, row_major); break;
+    case 4: scan_impl<4>(s, codes, rows, out, ldo, row_major); break;
+    default: scan_impl<0>(s, codes, rows, out, ldo, row_major); break;
   }
 }
 

@@ -1,7 +1,12 @@
-// Dispatch to the active ISA and split work over threads (baseline translation unit).
+// Preparation of the encoder tables, dispatch to the active ISA and work split over threads
+// (baseline translation unit).
 #include "maddness/maddness.hpp"
 
+#include <algorithm>
 #include <atomic>
+#include <cmath>
+#include <cstring>
+#include <stdexcept>
 
 #include "common/isa.hpp"
 #include "common/parallel.hpp"
@@ -10,32 +15,147 @@ namespace tenfold {
 namespace maddness {
 
 namespace {
-constexpr size_t kEncodeGrain = 4096;     // rows (a multiple of 32)
-constexpr size_t kScanGrainBlocks = 128;  // 4096 rows
+constexpr size_t kChunkRows = kChunkBlocks * kBlockRows;
+constexpr size_t kGrainRows = 4096;  // rows per thread at least (a multiple of kChunkRows)
+
+bool encode_rows(Isa isa, const EncodeModel& m, const float* A, size_t n, ptrdiff_t rs, ptrdiff_t cs, size_t r0,
+                 size_t r1, uint8_t* codes) {
+  return isa == Isa::Scalar ? scalar::encode(m, A, n, rs, cs, r0, r1, codes)
+                            : avx2::encode(m, A, n, rs, cs, r0, r1, codes);
+}
+
+void scan_rows(Isa isa, const ScanModel& s, const uint8_t* codes, size_t rows, float* out, size_t ldo,
+               bool row_major) {
+  if (isa == Isa::Scalar)
+    scalar::scan(s, codes, rows, out, ldo, row_major);
+  else
+    avx2::scan(s, codes, rows, out, ldo, row_major);
+}
+
+// Byte of row r inside a 32-byte code column in scan order.
+inline size_t pos(size_t r) { return 4 * (r & 7) + (r >> 3); }
+
+// One block of code columns: natural row order <-> scan order.
+void permute_block(const uint8_t* src, uint8_t* dst, int ncols, bool to_scan) {
+  for (int j = 0; j < ncols; ++j) {
+    const uint8_t* s = src + j * kBlockRows;
+    uint8_t* d = dst + j * kBlockRows;
+    for (size_t r = 0; r < static_cast<size_t>(kBlockRows); ++r) {
+      if (to_scan)
+        d[pos(r)] = s[r];
+      else
+        d[r] = s[pos(r)];
+    }
+  }
+}
 }  // namespace
 
-bool encode(const EncodeModel& m, const float* A, size_t n, ptrdiff_t rs, ptrdiff_t cs,
-            uint8_t* blocked, int n_threads) {
+bool Prepared::same(const int64_t* d, const float* o, const float* s, const int8_t* t, int C) const {
+  const size_t k = static_cast<size_t>(C) * kLevels;
+  return C == ncodebooks && std::memcmp(d, dims.data(), k * sizeof(int64_t)) == 0 &&
+         std::memcmp(o, offsets.data(), k * sizeof(float)) == 0 && std::memcmp(s, scales.data(), k * sizeof(float)) == 0 &&
+         std::memcmp(t, thresholds.data(), k * 16) == 0;
+}
+
+EncodeModel Prepared::model() const {
+  return {dims.data(), offsets.data(),  scales.data(),     thresholds.data(),
+          fthr.data(), ncodebooks,      slot.data(),       slot_dims.data(),
+          static_cast<int>(slot_dims.size())};
+}
+
+Prepared prepare(const int64_t* d, const float* o, const float* s, const int8_t* t, int C) {
+  const size_t k = static_cast<size_t>(C) * kLevels;
+  for (size_t i = 0; i < k; ++i) {
+    if (!(std::isfinite(s[i]) && s[i] > 0.0f) || !std::isfinite(o[i]))
+      throw std::invalid_argument("MADDNESS split scales must be positive and finite, offsets finite");
+    if (d[i] < 0) throw std::invalid_argument("split dimension out of range");
+  }
+  Prepared p;
+  p.ncodebooks = C;
+  p.dims.assign(d, d + k);
+  p.offsets.assign(o, o + k);
+  p.scales.assign(s, s + k);
+  p.thresholds.assign(t, t + k * 16);
+  p.fthr.assign(k * 8, INFINITY);
+  for (size_t i = 0; i < k; ++i) {
+    const int nnodes = 1 << (i % kLevels);
+    for (int node = 0; node < nnodes; ++node)
+      p.fthr[i * 8 + (nnodes == 8 ? (8 - node) & 7 : (4 - node) & 3)] =
+          scalar::float_threshold(o[i], s[i], t[i * 16 + node]);
+  }
+  p.slot_dims.assign(d, d + k);
+  std::sort(p.slot_dims.begin(), p.slot_dims.end());
+  p.slot_dims.erase(std::unique(p.slot_dims.begin(), p.slot_dims.end()), p.slot_dims.end());
+  p.slot.resize(k);
+  for (size_t i = 0; i < k; ++i)
+    p.slot[i] = static_cast<int32_t>(std::lower_bound(p.slot_dims.begin(), p.slot_dims.end(), d[i]) -
+                                     p.slot_dims.begin());
+  return p;
+}
+
+std::shared_ptr<const Prepared> Plan::get(const int64_t* d, const float* o, const float* s, const int8_t* t,
+                                         int C) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!cur_ || !cur_->same(d, o, s, t, C)) cur_ = std::make_shared<const Prepared>(prepare(d, o, s, t, C));
+  return cur_;
+}
+
+bool matmul(const EncodeModel& em, const ScanModel& sm, const float* A, size_t n, ptrdiff_t rs, ptrdiff_t cs,
+            float* out, size_t ldo, bool row_major, int n_threads, int phases) {
   const Isa isa = active_isa();
-  const size_t nblocks = (n + kBlockRows - 1) / kBlockRows;
+  const int ncols = em.ncodebooks / 2;
   std::atomic<bool> ok{true};
-  parallel_for(nblocks * kBlockRows, n_threads, kEncodeGrain, [&](int, size_t b, size_t e) {
-    const bool good = isa == Isa::Scalar ? scalar::encode(m, A, n, rs, cs, b, e, blocked)
-                                         : avx2::encode(m, A, n, rs, cs, b, e, blocked);
+  parallel_for(n, n_threads, kGrainRows, [&](int, size_t b, size_t e) {
+    alignas(64) uint8_t codes[kChunkRows * 128];  // up to 256 codebooks
+    bool good = true;
+    if (!(phases & 1)) std::memset(codes, 0, kChunkRows * ncols);
+    for (size_t r0 = b; r0 < e; r0 += kChunkRows) {
+      const size_t r1 = r0 + kChunkRows < e ? r0 + kChunkRows : e;
+      const size_t rows_end = (r1 + kBlockRows - 1) / kBlockRows * kBlockRows;
+      if (phases & 1) good = encode_rows(isa, em, A, n, rs, cs, r0, rows_end, codes) && good;
+      if (phases & 2)
+        scan_rows(isa, sm, codes, r1 - r0, row_major ? out + r0 * ldo : out + r0, ldo, row_major);
+    }
     if (!good) ok.store(false);
   });
   return ok.load();
 }
 
-void scan(const ScanModel& s, const uint8_t* blocked, size_t n, float* out, size_t ldo,
+bool encode(const EncodeModel& m, const float* A, size_t n, ptrdiff_t rs, ptrdiff_t cs, uint8_t* blocked,
+            int n_threads) {
+  const Isa isa = active_isa();
+  const int ncols = m.ncodebooks / 2;
+  const size_t nblocks = (n + kBlockRows - 1) / kBlockRows;
+  std::atomic<bool> ok{true};
+  parallel_for(nblocks * kBlockRows, n_threads, kGrainRows, [&](int, size_t b, size_t e) {
+    alignas(64) uint8_t codes[kChunkRows * 128];
+    bool good = true;
+    for (size_t r0 = b; r0 < e; r0 += kChunkRows) {
+      const size_t r1 = r0 + kChunkRows < e ? r0 + kChunkRows : e;
+      good = encode_rows(isa, m, A, n, rs, cs, r0, r1, codes) && good;
+      for (size_t blk = 0; blk < (r1 - r0) / kBlockRows; ++blk)
+        permute_block(codes + blk * kBlockRows * ncols, blocked + (r0 / kBlockRows + blk) * kBlockRows * ncols,
+                      ncols, false);
+    }
+    if (!good) ok.store(false);
+  });
+  return ok.load();
+}
+
+void scan(const ScanModel& s, const uint8_t* blocked, size_t n, float* out, size_t ldo, bool row_major,
           int n_threads) {
   const Isa isa = active_isa();
-  const size_t nblocks = (n + kBlockRows - 1) / kBlockRows;
-  parallel_for(nblocks, n_threads, kScanGrainBlocks, [&](int, size_t b0, size_t b1) {
-    if (isa == Isa::Scalar)
-      scalar::scan(s, blocked, n, b0, b1, out, ldo);
-    else
-      avx2::scan(s, blocked, n, b0, b1, out, ldo);
+  const int ncols = s.ncodebooks / 2;
+  parallel_for(n, n_threads, kGrainRows, [&](int, size_t b, size_t e) {
+    alignas(64) uint8_t codes[kChunkRows * 128];
+    for (size_t r0 = b; r0 < e; r0 += kChunkRows) {
+      const size_t r1 = r0 + kChunkRows < e ? r0 + kChunkRows : e;
+      const size_t nb = (r1 - r0 + kBlockRows - 1) / kBlockRows;
+      for (size_t blk = 0; blk < nb; ++blk)
+        permute_block(blocked + (r0 / kBlockRows + blk) * kBlockRows * ncols, codes + blk * kBlockRows * ncols,
+                      ncols, true);
+      scan_rows(isa, s, codes, r1 - r0, row_major ? out + r0 * ldo : out + r0, ldo, row_major);
+    }
   });
 }
 

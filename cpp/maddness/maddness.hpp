@@ -6,44 +6,58 @@
 //     q = nearbyint(clamp((a - offset) * scale, -128, 127))        (round half to even)
 // with offset/scale = offsets/scales[c*4 + l], and the row goes right at node k iff
 // q > thresholds[(c*4 + l)*16 + k] (int8). After 4 levels the node index (0..15) is the code.
-// Codes are written in Bolt's blocked layout (bolt/bolt.hpp): blocks of 32 rows, C/2 byte
-// columns of 32 bytes, codebook 2j in the low nibble of column j, 2j+1 in the high nibble;
-// rows past n in the last block get code 0.
+// The scalar path computes exactly this (the reference). Since q is a non-decreasing function
+// of a (scale > 0), "q > t" is the same as "a > tau" for tau = the largest float whose q is
+// <= t; the SIMD paths compare the float32 values directly against these float thresholds
+// (prepare() derives them with the scalar quantizer, so both paths give identical codes for
+// every non-NaN input).
+//
+// Code layout ("scan order"). Codes live in blocks of 32 rows: C/2 byte columns of 32 bytes,
+// codebook 2j in the low nibble of column j, 2j+1 in the high nibble. Inside a column, row r of
+// the block is at byte 4*(r%8) + r/8: 32-bit lane k then holds rows k, k+8, k+16, k+24 in its
+// four bytes, so the SIMD paths build and unpack code vectors with shifts and masks (no byte
+// shuffles). Rows past n in the last block get code 0. Bolt's blocked layout (bolt/bolt.hpp)
+// is the same with natural row order; to_scan_order/to_natural_order convert.
 //
 // A is addressed with strides in elements: element (i, j) at A[i*rs + j*cs], so C order
 // (rs = ld, cs = 1), Fortran order (rs = 1, cs = ld) and strided views all work without a copy;
-// only the 4C split columns are read. rs == 1 is the fast path (contiguous 32-row loads).
+// only the split columns are read. rs == 1 is the fast path (contiguous 32-row loads).
 //
 // Aggregation. luts (M, C, 16) uint8, table of codebook c for output column m at
 // luts + (m*C + c)*16. Mode exact: s = sum_c lut[c][code_c] (uint16, exact for C <= 256).
 // Mode average (group size g = 2^log2g dividing C): within each group of g consecutive
 // codebooks the looked-up bytes are combined by a balanced tree of rounding averages
 // (avg(x, y) = (x + y + 1) >> 1, pairs (2j, 2j+1) first); s = sum of the group results.
-// Output: out[m*ldo + i*rstride] = fma(float(s), mul[m], add[m]) for rows i in [0, n):
-// column-major with rstride = 1, ldo = n; row-major with rstride = M, ldo = 1.
+// Output: fma(float(s), mul[m], add[m]) for rows i in [0, rows), written column-major
+// (out[m*ldo + i]) or row-major (out[i*ldo + m]).
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <memory>
+#include <mutex>
+#include <vector>
 
 namespace tenfold {
 namespace maddness {
 
 constexpr int kBlockRows = 32;
 constexpr int kLevels = 4;
+constexpr size_t kChunkBlocks = 8;  // rows encoded then aggregated together: 256
 
 struct EncodeModel {
   const int64_t* dims;        // (C, 4)
   const float* offsets;       // (C, 4)
   const float* scales;        // (C, 4)
   const int8_t* thresholds;   // (C, 4, 16)
+  // Float thresholds (C, 4, 8): at level l the row goes right at node k iff
+  // a > fthr[(c*4 + l)*8 + ((4 - k) & 3)] for l < 3, a > fthr[(c*4 + 3)*8 + ((8 - k) & 7)] at
+  // level 3 (+inf where no node): tables indexed by minus the node, for 4- and 8-way permutes.
+  const float* fthr;
   int ncodebooks;             // even
-  // Distinct (dim, offset, scale) triples: split s uses quantized column slot[s]; the SIMD path
-  // quantizes each distinct column once per block of rows.
+  // Distinct split dimensions, ascending: split s reads column slot_dims[slot[s]].
   const int32_t* slot;        // (C * 4), values in [0, nslots)
   const int64_t* slot_dims;   // (nslots)
-  const float* slot_offsets;  // (nslots)
-  const float* slot_scales;   // (nslots)
-  int nslots;                 // <= 4 * C
+  int nslots;
 };
 
 struct ScanModel {
@@ -53,27 +67,67 @@ struct ScanModel {
   int ncodebooks;       // even
   int m;
   int log2g;            // 0: exact uint16 sums; 1..4: averaging in groups of 2^log2g codebooks
-  size_t rstride;       // output row stride: 1 for column-major output, M for row-major
+};
+
+// Encoder tables derived from (dims, offsets, scales, thresholds): float thresholds and the
+// distinct split columns. Throws std::invalid_argument if a scale is not positive and finite
+// or an offset is not finite (the float-threshold equivalence needs a monotone quantizer).
+struct Prepared {
+  std::vector<int64_t> dims;
+  std::vector<float> offsets, scales;
+  std::vector<int8_t> thresholds;
+  std::vector<float> fthr;
+  std::vector<int32_t> slot;
+  std::vector<int64_t> slot_dims;
+  int ncodebooks = 0;
+  // True if these tables were built from exactly these parameters.
+  bool same(const int64_t* dims, const float* offsets, const float* scales, const int8_t* thresholds,
+            int ncodebooks) const;
+  EncodeModel model() const;
+};
+Prepared prepare(const int64_t* dims, const float* offsets, const float* scales, const int8_t* thresholds,
+                 int ncodebooks);
+
+// Cache of the last Prepared tables (one per Python model): get() rebuilds them only when the
+// parameters differ (compared by value, so in-place edits of the arrays are seen).
+class Plan {
+ public:
+  std::shared_ptr<const Prepared> get(const int64_t* dims, const float* offsets, const float* scales,
+                                      const int8_t* thresholds, int ncodebooks);
+
+ private:
+  std::mutex mu_;
+  std::shared_ptr<const Prepared> cur_;
 };
 
 #define TENFOLD_MADDNESS_KERNELS                                                               \
-  /* rows [r0, r1) (r0 a multiple of 32) -> their blocks of codes; false if a value read */  \
-  /* was NaN or infinite (codes are still written) */                                          \
+  /* rows [r0, r1) (r0 a multiple of 32, r1 <= round_up(n, 32)) -> their blocks of codes in */ \
+  /* scan order, written from `codes` on; false if a value read was NaN or infinite */        \
   bool encode(const EncodeModel& m, const float* A, size_t n, ptrdiff_t rs, ptrdiff_t cs,     \
-              size_t r0, size_t r1, uint8_t* blocked);                                        \
-  /* blocks [b0, b1) of codes -> out columns, rows < n only */                                 \
-  void scan(const ScanModel& s, const uint8_t* blocked, size_t n, size_t b0, size_t b1,       \
-            float* out, size_t ldo);
+              size_t r0, size_t r1, uint8_t* codes);                                          \
+  /* `rows` rows of codes (scan order, from `codes` on) -> out; column-major: out[m*ldo + i], */ \
+  /* row-major: out[i*ldo + m] */                                                              \
+  void scan(const ScanModel& s, const uint8_t* codes, size_t rows, float* out, size_t ldo, bool row_major);
 
-namespace scalar { TENFOLD_MADDNESS_KERNELS }
+namespace scalar {
+TENFOLD_MADDNESS_KERNELS
+// Largest float a with quantize(a, offset, scale) <= t (+inf if every a qualifies).
+float float_threshold(float offset, float scale, int t);
+}  // namespace scalar
 namespace avx2 { TENFOLD_MADDNESS_KERNELS }
 #undef TENFOLD_MADDNESS_KERNELS
 
 // Dispatching, multi-threaded entry points (baseline translation unit maddness.cpp).
-// Returns false if any value read (only split dimensions are read) was NaN or infinite.
-bool encode(const EncodeModel& m, const float* A, size_t n, ptrdiff_t rs, ptrdiff_t cs,
-            uint8_t* blocked, int n_threads);
-void scan(const ScanModel& s, const uint8_t* blocked, size_t n, float* out, size_t ldo,
+// Fused: encode + aggregate rows [0, n) chunk by chunk (codes stay in cache). phases: 3 = both,
+// 1 = encode only (out untouched), 2 = aggregate all-zero codes only (for timing the parts).
+// Returns false if any value read was NaN or infinite (out is then unspecified).
+bool matmul(const EncodeModel& em, const ScanModel& sm, const float* A, size_t n, ptrdiff_t rs, ptrdiff_t cs,
+            float* out, size_t ldo, bool row_major, int n_threads, int phases = 3);
+// Codes in Bolt's blocked layout (natural row order); false if a value read was NaN or infinite.
+bool encode(const EncodeModel& m, const float* A, size_t n, ptrdiff_t rs, ptrdiff_t cs, uint8_t* blocked,
+            int n_threads);
+// Aggregation of codes in Bolt's blocked layout.
+void scan(const ScanModel& s, const uint8_t* blocked, size_t n, float* out, size_t ldo, bool row_major,
           int n_threads);
 
 }  // namespace maddness

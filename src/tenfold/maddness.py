@@ -111,16 +111,6 @@ def _best_splits(q: np.ndarray, node: np.ndarray, nnodes: int, R: np.ndarray, R2
     return total, thresholds
 
 
-def _slots(dims: np.ndarray, offsets: np.ndarray, scales: np.ndarray):
-    """Distinct (dim, offset, scale) split columns: (slot per split, dims, offsets, scales)."""
-    triples = list(zip(dims.ravel().tolist(), offsets.ravel().tolist(), scales.ravel().tolist()))
-    uniq = sorted(set(triples))  # by dimension: ascending reads within a row of row-major A
-    index = {key: i for i, key in enumerate(uniq)}
-    slot = np.array([index[key] for key in triples], dtype=np.int32)
-    return (slot, np.array([k[0] for k in uniq], dtype=np.int64), np.array([k[1] for k in uniq], dtype=np.float32),
-            np.array([k[2] for k in uniq], dtype=np.float32))
-
-
 def _leaf_means(node: np.ndarray, R: np.ndarray) -> np.ndarray:
     onehot = (node[:, None] == np.arange(16)).astype(np.float64)
     return (onehot.T @ R) / np.maximum(onehot.sum(0), 1)[:, None]
@@ -407,6 +397,9 @@ class Maddness:
 
     # ---------------------------------------------------------------- inference
     def _as_input(self, A: Any) -> np.ndarray:
+        if type(A) is np.ndarray and A.dtype == np.float32 and A.ndim == 2 and self.split_dims_ is not None \
+                and A.shape[1] == self.n_features_in_ and (A.flags.f_contiguous or A.flags.c_contiguous):
+            return A  # fast path: a contiguous float32 matrix of the right width
         check_fitted(self, "split_dims_")
         arr = A if isinstance(A, np.ndarray) else np.asarray(A)
         if arr.dtype.kind not in "fiub":
@@ -424,11 +417,38 @@ class Maddness:
                 arr = np.ascontiguousarray(arr)
         return arr
 
+    def _plan(self) -> Any:
+        # C++ cache of the encoder tables derived from the split arrays (checked by value on
+        # every call, so it never goes stale); not persisted.
+        plan = self.__dict__.get("_plan_cache")
+        if plan is None:
+            plan = self._plan_cache = _core.maddness_Plan()
+        return plan
+
+    def __getstate__(self) -> dict:
+        # The C++ caches are rebuilt on demand and cannot be pickled (Dask ships models to
+        # workers, copy.deepcopy copies them).
+        state = self.__dict__.copy()
+        state.pop("_plan_cache", None)
+        state.pop("_bound_cache", None)
+        return state
+
+    def _bound(self) -> Any:
+        # The model's arrays bound once to a C++ object (rebound when an attribute is replaced).
+        c = self.__dict__.get("_bound_cache")
+        if c is None or not (c[1] is self.split_dims_ and c[2] is self.offsets_ and c[3] is self.scales_
+                             and c[4] is self.thresholds_ and c[5] is self.luts_ and c[6] is self.mul_
+                             and c[7] is self.add_ and c[8] == self.log2g_):
+            arrays = (self.split_dims_, self.offsets_, self.scales_, self.thresholds_, self.luts_, self.mul_,
+                      self.add_, self.log2g_)
+            bound = _core.maddness_Bound()
+            bound.bind(*arrays)
+            c = self._bound_cache = (bound,) + arrays
+        return c[0]
+
     def _encode_blocked(self, A: np.ndarray) -> np.ndarray:
-        if getattr(self, "_slots", None) is None or self._slots[0] is not self.split_dims_:
-            self._slots = (self.split_dims_,) + _slots(self.split_dims_, self.offsets_, self.scales_)
-        blocked, ok = _core.maddness_encode(A, self.split_dims_, self.offsets_, self.scales_, self.thresholds_,
-                                            *self._slots[1:], resolve_threads(self.n_threads))
+        blocked, ok = _core.maddness_encode(self._plan(), A, self.split_dims_, self.offsets_, self.scales_,
+                                            self.thresholds_, resolve_threads(self.n_threads))
         if not ok:
             raise ValueError("A contains NaN or infinite values (in a column the encoder reads)")
         return blocked
@@ -468,14 +488,18 @@ class Maddness:
             res = _core.maddness_scan(blocked, n, self.luts_, self.mul_, self.add_, self.log2g_, threads, None,
                                       row_major)
             return res if row_major else res.T
+        self._check_out(out, n, order)
+        _core.maddness_scan(blocked, n, self.luts_, self.mul_, self.add_, self.log2g_, threads,
+                            out if row_major else out.T, row_major)
+        return out
+
+    def _check_out(self, out: Any, n: int, order: str) -> None:
         m = self.n_outputs_
+        row_major = order == "C"
         if not isinstance(out, np.ndarray) or out.dtype != np.float32 or out.shape != (n, m) \
                 or not ((out.flags.c_contiguous if row_major else out.flags.f_contiguous) and out.flags.writeable):
             raise ValueError(f"out must be a writeable {order}-ordered float32 array of shape ({n}, {m}), "
                              f"e.g. np.empty(({n}, {m}), np.float32, order={order!r})")
-        _core.maddness_scan(blocked, n, self.luts_, self.mul_, self.add_, self.log2g_, threads,
-                            out if row_major else out.T, row_major)
-        return out
 
     def matmul(self, A: Any, out: np.ndarray | None = None, order: str = "F") -> np.ndarray:
         """Approximate ``A @ B (+ bias)``: float32 (n, m), Fortran order unless ``order="C"``.
@@ -487,7 +511,19 @@ class Maddness:
         the faster one to write; ``order="C"`` writes rows directly (no transposing copy).
         """
         A = self._as_input(A)
-        return self._scan(self._encode_blocked(A), A.shape[0], out, order)
+        n = A.shape[0]
+        row_major = order == "C"
+        if not row_major and order != "F":
+            check_choice(order, "order", ("F", "C"))
+        if out is not None:
+            self._check_out(out, n, order)
+        res, ok = _core.maddness_run(self._bound(), A, resolve_threads(self.n_threads),
+                                     None if out is None else (out if row_major else out.T), row_major)
+        if not ok:
+            raise ValueError("A contains NaN or infinite values (in a column the encoder reads)")
+        if out is not None:
+            return out
+        return res if row_major else res.T
 
     def __call__(self, A: Any) -> np.ndarray:
         return self.matmul(A)

@@ -1,0 +1,177 @@
+"""MADDNESS kernels: every SIMD path equals the scalar reference bit for bit, on the fused
+encode + aggregate call, on odd sizes, all layouts and both output orders."""
+import numpy as np
+import pytest
+
+import tenfold
+from tenfold import _core
+from tenfold.maddness import _quantize
+
+from conftest import structured_data
+
+
+def _codes(packed):
+    return np.stack([packed & 15, packed >> 4], axis=2).reshape(packed.shape[0], -1)
+
+
+def _numpy_codes(amm, A):
+    """The learning code's arithmetic: quantize to int8, compare with the int8 thresholds."""
+    n, C = A.shape[0], amm.ncodebooks
+    codes = np.zeros((n, C), dtype=np.uint8)
+    for c in range(C):
+        node = np.zeros(n, dtype=np.int64)
+        for level in range(4):
+            j = amm.split_dims_[c, level]
+            q = _quantize(A[:, j], amm.offsets_[c, level], amm.scales_[c, level])
+            node = 2 * node + (q > amm.thresholds_[c, level][node])
+        codes[:, c] = node
+    return codes
+
+
+@pytest.fixture(scope="module")
+def models():
+    rng = np.random.default_rng(3)
+    A = structured_data(1200, 40, rng, rank=6, clusters=10, noise=0.1)
+    out = {}
+    for C, M, agg in ((16, 13, "average"), (16, 7, "exact"), (2, 3, "average"), (6, 9, "average"),
+                      (32, 8, "average"), (48, 17, "exact")):
+        B = rng.normal(size=(40, M)).astype(np.float32)
+        out[(C, agg)] = tenfold.Maddness(ncodebooks=C, aggregate=agg, lam=1.0).fit(A, B)
+    return A, out
+
+
+def test_float_thresholds_exact_at_quantization_boundaries(models, isa):
+    # Values on both sides of every quantization step of every split column: the SIMD
+    # encoder compares floats against derived thresholds and must give the quantizer's codes.
+    _, mods = models
+    amm = mods[(16, "average")]
+    rng = np.random.default_rng(0)
+    n = 3000
+    A = rng.normal(size=(n, 40)).astype(np.float32)
+    for c in range(amm.ncodebooks):
+        for level in range(4):
+            j, off, sc = amm.split_dims_[c, level], amm.offsets_[c, level], amm.scales_[c, level]
+            k = rng.integers(-129, 128, size=n).astype(np.float32)
+            a = (off + (k + np.float32(0.5)) / sc).astype(np.float32)
+            steps = rng.integers(-3, 4, size=n)
+            for _ in range(3):
+                a = np.where(steps > 0, np.nextafter(a, np.float32(np.inf)), a)
+                a = np.where(steps < 0, np.nextafter(a, np.float32(-np.inf)), a)
+                steps = steps - np.sign(steps)
+            rows = rng.random(n) < 0.5
+            A[rows, j] = a[rows]
+    for X in (A, np.asfortranarray(A)):
+        assert np.array_equal(_codes(amm.encode(X)), _numpy_codes(amm, A))
+
+
+@pytest.mark.parametrize("n", [1, 31, 32, 33, 64, 65, 255, 256, 257, 300, 1000])
+def test_fused_paths_equal_scalar_all_sizes_layouts_orders(models, n):
+    A_all, mods = models
+    rng = np.random.default_rng(n)
+    A = A_all[rng.integers(len(A_all), size=2 * n + 2)] * np.float32(rng.uniform(0.5, 2))
+    A[0, :] = 1e30
+    A[-1, ::3] = -1e30
+    base = A[:n]
+    f_rows = np.zeros((2 * n, 40), np.float32, order="F")
+    f_rows[::2] = base
+    c_rows = np.zeros((2 * n, 40), np.float32)
+    c_rows[::2] = base
+    wide_f = np.asfortranarray(np.hstack([A[:n] * 0, base]))
+    layouts = {
+        "C": np.ascontiguousarray(base),
+        "F": np.asfortranarray(base),
+        "F rows strided": f_rows[::2],                         # column-major, row stride 2
+        "F cols offset": wide_f[:, 40:],                       # column-major view into a wider array
+        "C rows strided": c_rows[::2],
+        "C cols strided": np.ascontiguousarray(np.repeat(base, 2, axis=1))[:, ::2],
+    }
+    for amm in mods.values():
+        with tenfold.use_isa("scalar"):
+            ref = amm.matmul(layouts["C"])
+            ref_codes = amm.encode(layouts["C"])
+        for name, X in layouts.items():
+            assert np.array_equal(X, layouts["C"]), name
+            for isa_name in tenfold.supported_isas():
+                with tenfold.use_isa(isa_name):
+                    got_f = amm.matmul(X)
+                    got_c = amm.matmul(X, order="C")
+                    assert got_f.flags.f_contiguous and got_c.flags.c_contiguous
+                    assert np.array_equal(got_f, ref), (name, isa_name, amm.ncodebooks)
+                    assert np.array_equal(got_c, ref), (name, isa_name, amm.ncodebooks)
+                    assert np.array_equal(amm.encode(X), ref_codes), (name, isa_name)
+                    assert np.array_equal(amm.matmul_codes(ref_codes), ref), (name, isa_name)
+
+
+def test_threads_split_rows_identically(models):
+    A_all, mods = models
+    A = np.asfortranarray(np.tile(A_all, (8, 1))[:9001])
+    for amm in mods.values():
+        ref = amm.set_params(n_threads=1).matmul(A)
+        assert np.array_equal(amm.set_params(n_threads=2).matmul(A), ref)
+        assert np.array_equal(amm.set_params(n_threads=2).matmul(A, order="C"), ref)
+        amm.set_params(n_threads=None)
+
+
+def test_in_place_parameter_edits_are_seen(models):
+    # The C++ plan caches tables derived from the split arrays; edits in place (as
+    # torch's load_state_dict does on shared buffers) must not leave it stale.
+    A_all, mods = models
+    amm = mods[(16, "average")]
+    X = A_all[:200]
+    before = amm.matmul(X)
+    saved = amm.thresholds_.copy(), amm.luts_.copy()
+    try:
+        amm.thresholds_[:, 0, 0] = -128          # level 0: every row goes right
+        amm.luts_[:] = 255 - amm.luts_
+        after = amm.matmul(X)
+        assert not np.array_equal(after, before)
+        with tenfold.use_isa("scalar"):
+            assert np.array_equal(amm.matmul(X), after)
+        assert (_codes(amm.encode(X))[:, 0] >= 8).mean() > 0.95
+    finally:
+        amm.thresholds_[:], amm.luts_[:] = saved
+    assert np.array_equal(amm.matmul(X), before)
+
+
+def test_bad_split_scales_rejected(models):
+    A_all, mods = models
+    amm = mods[(2, "average")]
+    scales = amm.scales_.copy()
+    try:
+        for bad in (0.0, -1.0, np.inf, np.nan):
+            amm.scales_[0, 1] = bad
+            with pytest.raises(ValueError, match="scales must be positive"):
+                amm.matmul(A_all[:10])
+    finally:
+        amm.scales_[:] = scales
+    amm.matmul(A_all[:10])
+
+
+def test_core_matmul_checks_shapes(models):
+    A_all, mods = models
+    amm = mods[(16, "average")]
+    plan = _core.maddness_Plan()
+    args = (amm.split_dims_, amm.offsets_, amm.scales_, amm.thresholds_, amm.luts_, amm.mul_, amm.add_, amm.log2g_, 1)
+    res, ok = _core.maddness_matmul(plan, A_all[:50], *args)
+    assert ok and res.shape == (amm.n_outputs_, 50)
+    with pytest.raises(ValueError, match="out buffer"):
+        _core.maddness_matmul(plan, A_all[:50], *args, np.empty((3, 3), np.float32), False)
+    with pytest.raises(ValueError, match="split dimension"):
+        _core.maddness_matmul(plan, A_all[:50, :10], *args)
+    with pytest.raises(ValueError, match="ncodebooks"):
+        other = mods[(32, "average")]
+        _core.maddness_matmul(plan, A_all[:50], amm.split_dims_, amm.offsets_, amm.scales_, amm.thresholds_,
+                              other.luts_, other.mul_, other.add_, other.log2g_, 1)
+
+
+def test_copy_and_pickle_after_use(models):
+    # Dask pickles models to ship them; the cached C++ tables must not get in the way.
+    import copy
+    import pickle
+
+    A_all, mods = models
+    amm = mods[(16, "average")]
+    ref = amm.matmul(A_all[:100])
+    amm.encode(A_all[:10])
+    for clone in (copy.deepcopy(amm), pickle.loads(pickle.dumps(amm))):
+        assert np.array_equal(clone.matmul(A_all[:100]), ref)
