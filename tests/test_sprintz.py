@@ -223,7 +223,7 @@ def test_hostile_buffers(isa):
 def test_hostile_headers():
     x = make(np.int16, 100, 2, "walk", 0)
     buf = bytearray(sprintz.compress(x))
-    for pos, val, msg in [(0, ord("X"), "magic"), (4, 2, "version"), (5, 9, "dtype"), (6, 3, "ndim"),
+    for pos, val, msg in [(0, ord("X"), "magic"), (4, 1, "version"), (4, 3, "version"), (5, 9, "dtype"), (6, 3, "ndim"),
                           (7, 2, "order"), (8, 5, "forecaster"), (10, 1, "reserved")]:
         b = bytearray(buf)
         b[pos] = val

@@ -455,6 +455,156 @@ const char* single_fire(const uint8_t* src, size_t len, size_t readable, T* out,
   return raw_tail(src, len, pos, out, nsb * 16, rows);
 }
 
+// ---------------------------------------------------------------- FIRE, contiguous columns
+// rs == 1 (Fortran order, and the 8 segments of a 1-variable FIRE chunk): 8 variables at a time,
+// the residual tile (var-major) is transposed to rows, the recurrence runs on 8 int16 lanes, and
+// the reconstructed rows are transposed back. 16-bit lanes are exact: the next delta only needs
+// bits 8..23 of a * d (|a| <= 256), assembled from mullo/mulhi, and everything else wraps mod 2^16
+// (8-bit data sign-extends the new delta from its low byte, as the scalar code does).
+inline void transpose8x16(__m128i* r) {
+  const __m128i t0 = _mm_unpacklo_epi16(r[0], r[1]), t1 = _mm_unpackhi_epi16(r[0], r[1]);
+  const __m128i t2 = _mm_unpacklo_epi16(r[2], r[3]), t3 = _mm_unpackhi_epi16(r[2], r[3]);
+  const __m128i t4 = _mm_unpacklo_epi16(r[4], r[5]), t5 = _mm_unpackhi_epi16(r[4], r[5]);
+  const __m128i t6 = _mm_unpacklo_epi16(r[6], r[7]), t7 = _mm_unpackhi_epi16(r[6], r[7]);
+  const __m128i u0 = _mm_unpacklo_epi32(t0, t2), u1 = _mm_unpackhi_epi32(t0, t2);
+  const __m128i u2 = _mm_unpacklo_epi32(t1, t3), u3 = _mm_unpackhi_epi32(t1, t3);
+  const __m128i u4 = _mm_unpacklo_epi32(t4, t6), u5 = _mm_unpackhi_epi32(t4, t6);
+  const __m128i u6 = _mm_unpacklo_epi32(t5, t7), u7 = _mm_unpackhi_epi32(t5, t7);
+  r[0] = _mm_unpacklo_epi64(u0, u4);
+  r[1] = _mm_unpackhi_epi64(u0, u4);
+  r[2] = _mm_unpacklo_epi64(u1, u5);
+  r[3] = _mm_unpackhi_epi64(u1, u5);
+  r[4] = _mm_unpacklo_epi64(u2, u6);
+  r[5] = _mm_unpackhi_epi64(u2, u6);
+  r[6] = _mm_unpacklo_epi64(u3, u7);
+  r[7] = _mm_unpackhi_epi64(u3, u7);
+}
+inline __m128i resid16(const uint8_t* t) {
+  return _mm_cvtepi8_epi16(unzz8(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(t))));
+}
+inline __m128i resid16(const uint16_t* t) { return unzz16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(t))); }
+inline __m128i load_state16(const int32_t* s, bool sgn) {
+  const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(s));
+  const __m128i lo = _mm256_castsi256_si128(v), hi = _mm256_extracti128_si256(v, 1);
+  return sgn ? _mm_packs_epi32(lo, hi) : _mm_packus_epi32(lo, hi);
+}
+inline void store_cols(uint16_t* o, ptrdiff_t cs, const __m128i* c) {
+  for (int j = 0; j < 8; ++j) _mm_storeu_si128(reinterpret_cast<__m128i*>(o + j * cs), c[j]);
+}
+inline void store_cols(uint8_t* o, ptrdiff_t cs, const __m128i* c) {
+  const __m128i m = _mm_set1_epi16(0xff);
+  for (int j = 0; j < 8; j += 2) {
+    const __m128i b = _mm_packus_epi16(_mm_and_si128(c[j], m), _mm_and_si128(c[j + 1], m));
+    _mm_storel_epi64(reinterpret_cast<__m128i*>(o + j * cs), b);
+    _mm_storeh_pi(reinterpret_cast<__m64*>(o + (j + 1) * cs), _mm_castsi128_ps(b));
+  }
+}
+
+template <int W>
+__attribute__((always_inline)) inline void fire_rows16(__m128i* r, __m128i& p, __m128i& d, __m128i& a) {
+  const __m128i one = _mm_set1_epi16(1), amax = _mm_set1_epi16(kFireMax), amin = _mm_set1_epi16(-kFireMax);
+  __m128i gs = _mm_setzero_si128();
+  for (int i = 0; i < 8; ++i) {
+    const __m128i e = r[i];
+    const __m128i lo = _mm_mullo_epi16(a, d), hi = _mm_mulhi_epi16(a, d);
+    __m128i s = _mm_add_epi16(_mm_or_si128(_mm_srli_epi16(lo, kFireShift), _mm_slli_epi16(hi, 16 - kFireShift)), e);
+    if (W == 8) s = _mm_srai_epi16(_mm_slli_epi16(s, 8), 8);
+    gs = _mm_add_epi16(gs, _mm_sign_epi16(_mm_sign_epi16(one, e), d));
+    d = s;
+    p = _mm_add_epi16(p, s);
+    r[i] = p;
+  }
+  a = _mm_min_epi16(_mm_max_epi16(_mm_add_epi16(a, gs), amin), amax);
+}
+
+template <class T>
+inline void cols_fire(const T* tile, size_t nv, State st, T* out, ptrdiff_t cs) {
+  constexpr int W = Tr<T>::W;
+  const __m128i pmask = _mm_set1_epi16(short((1 << W) - 1));
+  size_t g = 0;
+  for (; g + 8 <= nv; g += 8) {
+    __m128i r[8];
+    for (int j = 0; j < 8; ++j) r[j] = resid16(tile + (g + size_t(j)) * 8);
+    transpose8x16(r);
+    __m128i p = load_state16(st.prev + g, false), d = load_state16(st.d + g, true);
+    __m128i a = load_state16(st.a + g, true);
+    fire_rows16<W>(r, p, d, a);
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(st.prev + g), _mm256_cvtepu16_epi32(_mm_and_si128(p, pmask)));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(st.d + g), _mm256_cvtepi16_epi32(d));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(st.a + g), _mm256_cvtepi16_epi32(a));
+    transpose8x16(r);
+    store_cols(out + ptrdiff_t(g) * cs, cs, r);
+  }
+  if (g < nv) {
+    State rest{st.prev + g, st.d + g, st.a + g};
+    recon_generic<T>(tile + g * 8, nv - g, rest, out + ptrdiff_t(g) * cs, 1, cs, kForecastFire);
+  }
+}
+
+
+// Exactly 8 contiguous columns of a multiple of 16 rows (the segments of a 1-variable FIRE
+// chunk): residuals are unpacked straight into registers and the state never leaves them.
+inline __m128i resid_reg(const uint8_t* q, int b, uint8_t*) {
+  const uint64_t v = _pdep_u64(load64(q), 0x0101010101010101ull * ((1u << b) - 1));
+  return _mm_cvtepi8_epi16(unzz8(_mm_cvtsi64_si128(int64_t(v))));
+}
+inline __m128i resid_reg(const uint8_t* q, int b, uint16_t*) { return unzz16(unpack16_reg(q, b)); }
+
+template <class T>
+const char* seg_fire(const uint8_t* src, size_t len, size_t readable, T* out, size_t rows, ptrdiff_t cs) {
+  constexpr int W = Tr<T>::W;
+  const size_t nsb = rows / 16;
+  size_t pos = 0, sb = 0;
+  __m128i p = _mm_setzero_si128(), d = _mm_setzero_si128(), a = _mm_setzero_si128();
+  alignas(16) uint8_t tmp[2 * 8 * 16 + 32];
+  while (sb < nsb) {
+    if (len - pos < 8) return "truncated block header";
+    const uint8_t* hp = src + pos;
+    const uint64_t hdr = load64(hp);
+    pos += 8;
+    size_t total = 0;
+    if (!header_total_scalar<T>(hp, 8, total)) return "invalid bit width for 8-bit data";
+    T* o = out + sb * 16;
+    if (total == 0) {
+      uint64_t k;
+      if (const char* err = read_run(src, len, pos, k)) return err;
+      if (k > nsb - sb - 1) return "zero run longer than the chunk";
+      for (uint64_t j = 0; j < 2 * (k + 1); ++j) {
+        __m128i r[8];
+        for (int i = 0; i < 8; ++i) r[i] = _mm_setzero_si128();
+        fire_rows16<W>(r, p, d, a);
+        transpose8x16(r);
+        store_cols(o + 8 * j, cs, r);
+      }
+      sb += size_t(k) + 1;
+      continue;
+    }
+    if (len - pos < total) return "truncated block payload";
+    const uint8_t* q = src + pos;
+    if (readable - pos < total + 16) {
+      std::memset(tmp, 0, sizeof tmp);
+      std::memcpy(tmp, q, total);
+      q = tmp;
+    }
+    for (int h = 0; h < 2; ++h) {
+      __m128i r[8];
+      for (int j = 0; j < 8; ++j) {
+        const int b = code_bits<T>(int(hdr >> (8 * j + 4 * h)) & 15);
+        r[j] = resid_reg(q, b, static_cast<T*>(nullptr));
+        q += b;
+      }
+      transpose8x16(r);
+      fire_rows16<W>(r, p, d, a);
+      transpose8x16(r);
+      store_cols(o + 8 * h, cs, r);
+    }
+    pos += total;
+    ++sb;
+  }
+  if (pos != len) return "unexpected bytes at the end of a chunk";
+  return nullptr;
+}
+
 // C order, the last k = nv % 8 variables: run the 8-wide kernels into an 8 x 8 buffer (the tile
 // read covers 8 variables; scratch_words() leaves slack for it and the extra lanes are discarded),
 // then copy the k columns out. A row is copied with one fixed 8-wide store when that stays inside
@@ -480,6 +630,7 @@ __attribute__((always_inline)) inline void rows_partial(const T* tile, size_t k,
 template <class T>
 inline void recon_avx2(const T* tile, size_t nv, State st, T* out, ptrdiff_t rs, ptrdiff_t cs, int fc) {
   if (fc == kForecastDelta && rs == 1) return column_delta(tile, nv, st.prev, out, cs);
+  if (fc == kForecastFire && rs == 1 && nv >= 8) return cols_fire<T>(tile, nv, st, out, cs);
   if (cs == 1) {
     const size_t full = nv / 8 * 8;
     if (full < nv) {  // first: its wide stores may spill onto columns the full groups rewrite
@@ -508,12 +659,16 @@ const char* decode8(const uint8_t* src, size_t len, size_t readable, uint8_t* ou
                     int32_t* scratch) {
   if (fc == kForecastDelta && v.nvars == 1) return single_delta(src, len, readable, out, v.rows);
   if (fc == kForecastFire && v.nvars == 1) return single_fire<uint8_t>(src, len, readable, out, v.rows);
+  if (fc == kForecastFire && v.nvars == 8 && v.rs == 1 && v.rows % 16 == 0)
+    return seg_fire<uint8_t>(src, len, readable, out, v.rows, v.cs);
   return decode_impl<uint8_t>(src, len, readable, out, v, fc, scratch);
 }
 const char* decode16(const uint8_t* src, size_t len, size_t readable, uint16_t* out, const View& v, int fc,
                      int32_t* scratch) {
   if (fc == kForecastDelta && v.nvars == 1) return single_delta(src, len, readable, out, v.rows);
   if (fc == kForecastFire && v.nvars == 1) return single_fire<uint16_t>(src, len, readable, out, v.rows);
+  if (fc == kForecastFire && v.nvars == 8 && v.rs == 1 && v.rows % 16 == 0)
+    return seg_fire<uint16_t>(src, len, readable, out, v.rows, v.cs);
   return decode_impl<uint16_t>(src, len, readable, out, v, fc, scratch);
 }
 

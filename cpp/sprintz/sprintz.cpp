@@ -3,6 +3,7 @@
 
 #include <cpuid.h>
 
+#include <algorithm>
 #include <cstring>
 #include <utility>
 #include <stdexcept>
@@ -16,7 +17,7 @@ namespace sprintz {
 namespace {
 
 constexpr uint8_t kMagic[4] = {'T', 'F', 'S', 'Z'};
-constexpr uint8_t kVersion = 1;
+constexpr uint8_t kVersion = 2;
 constexpr uint64_t kMaxChunkBytes = uint64_t(1) << 20;  // raw bytes per chunk (16 rows always allowed)
 
 template <class U>
@@ -48,14 +49,14 @@ bool pdep_is_slow() {
 
 bool use_avx2() { return active_isa() != Isa::Scalar && !pdep_is_slow(); }
 
-size_t encode_chunk(const uint8_t* x, int bits, const View& v, int fc, uint8_t* dst, int32_t* scratch) {
+size_t encode_plain(const uint8_t* x, int bits, const View& v, int fc, uint8_t* dst, int32_t* scratch) {
   if (bits == 8)
     return use_avx2() ? avx2::encode8(x, v, fc, dst, scratch) : scalar::encode8(x, v, fc, dst, scratch);
   const uint16_t* x16 = reinterpret_cast<const uint16_t*>(x);
   return use_avx2() ? avx2::encode16(x16, v, fc, dst, scratch) : scalar::encode16(x16, v, fc, dst, scratch);
 }
 
-const char* decode_chunk(const uint8_t* src, size_t len, size_t readable, uint8_t* out, int bits, const View& v,
+const char* decode_plain(const uint8_t* src, size_t len, size_t readable, uint8_t* out, int bits, const View& v,
                          int fc, int32_t* scratch) {
   if (bits == 8)
     return use_avx2() ? avx2::decode8(src, len, readable, out, v, fc, scratch)
@@ -63,6 +64,42 @@ const char* decode_chunk(const uint8_t* src, size_t len, size_t readable, uint8_
   uint16_t* o16 = reinterpret_cast<uint16_t*>(out);
   return use_avx2() ? avx2::decode16(src, len, readable, o16, v, fc, scratch)
                     : scalar::decode16(src, len, readable, o16, v, fc, scratch);
+}
+
+// A 1-variable FIRE chunk of `rows` samples is coded as kSegments independent segments of
+// m = rows / (16 kSegments) * 16 samples each, i.e. an (m, kSegments) Fortran-ordered matrix,
+// so the decoder runs the serial FIRE recurrence of all segments at once in SIMD lanes; the
+// last rows - kSegments m (< 16 kSegments) samples follow as one variable. Packed stream:
+// u32 byte length L of the matrix part, the matrix part (L bytes), then the rest.
+constexpr size_t kSegments = 8;
+bool segmented(const View& v, int fc) { return fc == kForecastFire && v.nvars == 1; }
+size_t segment_rows(size_t rows) { return rows / (16 * kSegments) * 16; }
+
+size_t encode_chunk(const uint8_t* x, int bits, const View& v, int fc, uint8_t* dst, int32_t* scratch) {
+  if (!segmented(v, fc)) return encode_plain(x, bits, v, fc, dst, scratch);
+  const size_t m = segment_rows(v.rows), isz = size_t(bits / 8);
+  const size_t l1 = encode_plain(x, bits, View{m, kSegments, v.rs, ptrdiff_t(m) * v.rs}, fc, dst + 4, scratch);
+  const uint32_t l32 = uint32_t(l1);
+  std::memcpy(dst, &l32, 4);
+  const size_t done = m * kSegments;
+  return 4 + l1 +
+         encode_plain(x + done * size_t(v.rs) * isz, bits, View{v.rows - done, 1, v.rs, v.cs}, fc, dst + 4 + l1,
+                      scratch);
+}
+
+const char* decode_chunk(const uint8_t* src, size_t len, size_t readable, uint8_t* out, int bits, const View& v,
+                         int fc, int32_t* scratch) {
+  if (!segmented(v, fc)) return decode_plain(src, len, readable, out, bits, v, fc, scratch);
+  if (len < 4) return "truncated segment length";
+  uint32_t l1;
+  std::memcpy(&l1, src, 4);
+  if (l1 > len - 4) return "segment length exceeds the chunk";
+  const size_t m = segment_rows(v.rows), isz = size_t(bits / 8), done = m * kSegments;
+  if (const char* err = decode_plain(src + 4, l1, readable - 4, out, bits,
+                                     View{m, kSegments, v.rs, ptrdiff_t(m) * v.rs}, fc, scratch))
+    return err;
+  return decode_plain(src + 4 + l1, len - 4 - l1, readable - 4 - l1, out + done * size_t(v.rs) * isz, bits,
+                      View{v.rows - done, 1, v.rs, v.cs}, fc, scratch);
 }
 
 // Raw chunks (mode 2) hold their rows row-major.
@@ -135,11 +172,15 @@ void fail(const std::string& what) { throw std::invalid_argument("corrupt or inv
 
 // state (3 x nvars rounded up to 8) + tile (16 nvars values) + width codes (2 nvars bytes) + slack: the AVX2 path
 // reads a whole 8-variable tile group (up to 64 values) past the last variable's tile.
-size_t scratch_words(size_t nvars) { return 3 * ((nvars + 7) / 8 * 8) + 8 * nvars + nvars / 2 + 16 + 64; }
+size_t scratch_words(size_t nvars) {
+  nvars = std::max(nvars, kSegments);  // 1-variable FIRE chunks decode as kSegments variables
+  return 3 * ((nvars + 7) / 8 * 8) + 8 * nvars + nvars / 2 + 16 + 64;
+}
 
 size_t max_packed_bytes(size_t rows, size_t nvars, int bits) {
   const size_t nsb = rows / 16;
-  return nsb * (nvars + 2 * nvars * size_t(bits)) + 10 + (rows % 16) * nvars * size_t(bits / 8);
+  // + 4-byte segment length and a second zero-run count for segmented 1-variable FIRE chunks
+  return nsb * (nvars + 2 * nvars * size_t(bits)) + 32 + (rows % 16) * nvars * size_t(bits / 8);
 }
 
 int dtype_bits(int dtype) { return dtype < 2 ? 8 : 16; }
@@ -227,7 +268,7 @@ Header parse_header(const uint8_t* buf, size_t len) {
   if (std::memcmp(buf, kMagic, 4) != 0) fail("bad magic (not a tenfold Sprintz stream)");
   if (buf[4] != kVersion)
     throw std::invalid_argument("unsupported Sprintz format version " + std::to_string(buf[4]) +
-                                " (this build reads version 1)");
+                                " (this build reads version " + std::to_string(kVersion) + ")");
   Header h;
   h.dtype = buf[5];
   h.ndim = buf[6];
