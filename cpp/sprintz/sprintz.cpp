@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <memory>
 #include <utility>
 #include <stdexcept>
 #include <string>
@@ -166,6 +167,19 @@ struct StreamingChecksum {
   uint32_t finish() const { return chk::checksum_finish(acc, buf, nbuf, size_t(total)); }
 };
 
+// An uninitialized byte buffer (std::vector would zero it on every call).
+struct Buffer {
+  std::unique_ptr<uint8_t[]> p;
+  size_t n;
+  explicit Buffer(size_t size) : p(size ? new uint8_t[size] : nullptr), n(size) {}
+  uint8_t* data() { return p.get(); }
+  size_t size() const { return n; }
+  void swap(Buffer& o) {
+    p.swap(o.p);
+    std::swap(n, o.n);
+  }
+};
+
 void fail(const std::string& what) { throw std::invalid_argument("corrupt or invalid Sprintz stream: " + what); }
 
 }  // namespace
@@ -185,8 +199,9 @@ size_t max_packed_bytes(size_t rows, size_t nvars, int bits) {
 
 int dtype_bits(int dtype) { return dtype < 2 ? 8 : 16; }
 
-const char* huffman_decode(const uint8_t* src, size_t len, uint8_t* dst, size_t n) {
-  return use_avx2() ? avx2::huffman_decode(src, len, dst, n) : scalar::huffman_decode(src, len, dst, n);
+const char* huffman_decode(const uint8_t* src, size_t len, size_t readable, uint8_t* dst, size_t n) {
+  return use_avx2() ? avx2::huffman_decode(src, len, readable, dst, n)
+                    : scalar::huffman_decode(src, len, readable, dst, n);
 }
 
 uint32_t checksum(const uint8_t* data, size_t len) {
@@ -219,9 +234,11 @@ std::vector<uint8_t> compress(const uint8_t* data, int dtype, size_t n, size_t n
   put<uint32_t>(out, 32, stream_checksum(out.data(), checksum(data, n * nvars * isz)));
   put<uint32_t>(out, 36, 0);
   std::vector<int32_t> scratch(scratch_words(nvars));
-  std::vector<uint8_t> packed(max_packed_bytes(chunk_rows, nvars, bits));
-  std::vector<uint8_t> alt(forecaster == kForecastFire ? packed.size() : 0);
-  std::vector<uint8_t> coded(entropy ? huffman_max_bytes(packed.size()) : 0);
+  // scratch sized for the largest chunk actually present, left uninitialized
+  const size_t max_rows = std::min(size_t(chunk_rows), (n + 15) / 16 * 16);
+  const size_t psize = max_packed_bytes(max_rows, nvars, bits);
+  Buffer packed(psize), alt(forecaster == kForecastFire ? psize : 0);
+  Buffer coded(entropy ? huffman_max_bytes(psize) : 0);
   const ptrdiff_t rs = order == 0 ? ptrdiff_t(nvars) : 1, cs = order == 0 ? 1 : ptrdiff_t(n);
   for (size_t r0 = 0; r0 < n; r0 += chunk_rows) {
     const size_t rows = std::min(chunk_rows, n - r0);
@@ -234,7 +251,7 @@ std::vector<uint8_t> compress(const uint8_t* data, int dtype, size_t n, size_t n
     if (forecaster == kForecastFire) {
       const size_t dlen = encode_chunk(chunk_data, bits, v, kForecastDelta, alt.data(), scratch.data());
       if (plen >= dlen - dlen / 100) {
-        std::swap(packed, alt);
+        packed.swap(alt);
         plen = dlen;
         chunk_fc = kForecastDelta;
       }
@@ -305,7 +322,7 @@ void decompress(const uint8_t* buf, size_t len, uint8_t* out, size_t out_len) {
   if (out_len != n * nvars * isz) throw std::invalid_argument("output buffer has the wrong size");
   const ptrdiff_t rs = h.order == 0 ? ptrdiff_t(nvars) : 1, cs = h.order == 0 ? 1 : ptrdiff_t(n);
   std::vector<int32_t> scratch(scratch_words(nvars));
-  std::vector<uint8_t> plain;
+  Buffer plain(0);
   StreamingChecksum running;
   size_t pos = kHeaderBytes;
   for (size_t r0 = 0; r0 < n; r0 += h.chunk_rows) {
@@ -331,8 +348,8 @@ void decompress(const uint8_t* buf, size_t len, uint8_t* out, size_t out_len) {
     if (mode == 0) {
       if (blen != plen) fail("stored chunk length mismatch");
     } else {
-      if (plain.size() < plen + 16) plain.resize(plen + 16);
-      if (const char* err = huffman_decode(src, blen, plain.data(), plen)) fail(err);
+      if (plain.size() < plen + 16) plain = Buffer(plen + 16);
+      if (const char* err = huffman_decode(src, blen, len - pos, plain.data(), plen)) fail(err);
       src = plain.data();
       readable = plain.size();
     }

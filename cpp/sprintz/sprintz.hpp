@@ -53,7 +53,8 @@ size_t max_packed_bytes(size_t rows, size_t nvars, int bits);
   uint32_t checksum(const uint8_t* data, size_t len);                                              \
   /* the checksum's inner loop: nstripes 64-byte stripes into the 16 lane accumulators */          \
   void checksum_stripes(uint32_t* acc, const uint8_t* data, size_t nstripes);                       \
-  const char* huffman_decode(const uint8_t* src, size_t len, uint8_t* dst, size_t n);
+  /* src[0, len) is the coded chunk; bytes up to src + readable may be read */                   \
+  const char* huffman_decode(const uint8_t* src, size_t len, size_t readable, uint8_t* dst, size_t n);
 
 namespace scalar { TENFOLD_SPRINTZ_KERNELS }
 namespace avx2 { TENFOLD_SPRINTZ_KERNELS }
@@ -61,7 +62,8 @@ namespace avx2 { TENFOLD_SPRINTZ_KERNELS }
 
 // Huffman stage (huffman.cpp). encode returns 0 when coding would not save at least ~2%.
 size_t huffman_encode(const uint8_t* src, size_t n, uint8_t* dst, size_t cap);
-const char* huffman_decode(const uint8_t* src, size_t len, uint8_t* dst, size_t n);  // dispatching
+const char* huffman_decode(const uint8_t* src, size_t len, size_t readable, uint8_t* dst,
+                           size_t n);  // dispatching
 size_t huffman_max_bytes(size_t n);
 
 struct Header {

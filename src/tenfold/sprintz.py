@@ -137,24 +137,19 @@ def decompress(buf: Any, out: np.ndarray | None = None) -> np.ndarray:
     array([1, 2, 3], dtype=int8)
     """
     arr = _as_bytes_array(buf)
+    if out is None:
+        raw, code, n, nvars, ndim, order = _core.sprintz_decompress(arr)
+        return raw.view(_DTYPES[code]).reshape((n,) if ndim == 1 else (n, nvars), order="CF"[order])
     meta = info(arr)
     dtype, shape = meta["dtype"], meta["shape"]
-    if out is not None:
-        if not isinstance(out, np.ndarray):
-            raise TypeError(f"out must be a numpy array, got {type(out).__name__}")
-        contiguous = out.flags.f_contiguous if meta["order"] == "F" else out.flags.c_contiguous
-        if out.dtype != dtype or out.shape != shape or not contiguous or not out.flags.writeable:
-            raise ValueError(f"out must be a writeable {meta['order']}-contiguous {dtype} array of shape {shape}, "
-                             f"got {out.dtype} {out.shape}")
-        _core.sprintz_decompress_into(arr, out.ravel(order="K").view(np.uint8))
-        return out
-    nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
-    try:
-        raw = np.empty(nbytes, dtype=np.uint8)
-    except MemoryError as exc:  # a (possibly hostile) header may declare a huge array
-        raise ValueError(f"the stream declares {nbytes:,} bytes of output, more than can be allocated") from exc
-    _core.sprintz_decompress_into(arr, raw)
-    return raw.view(dtype).reshape(shape, order=meta["order"])
+    if not isinstance(out, np.ndarray):
+        raise TypeError(f"out must be a numpy array, got {type(out).__name__}")
+    contiguous = out.flags.f_contiguous if meta["order"] == "F" else out.flags.c_contiguous
+    if out.dtype != dtype or out.shape != shape or not contiguous or not out.flags.writeable:
+        raise ValueError(f"out must be a writeable {meta['order']}-contiguous {dtype} array of shape {shape}, "
+                         f"got {out.dtype} {out.shape}")
+    _core.sprintz_decompress_into(arr, out.ravel(order="K").view(np.uint8))
+    return out
 
 
 def quantize(x: Any, bits: int = 16) -> tuple[np.ndarray, float, float]:
