@@ -84,6 +84,49 @@ def test_large_roundtrip_and_simd_equals_scalar(dtype, nvars):
         assert len(set(bufs.values())) == 1
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_new_kernel_paths_equal_scalar_on_odd_sizes(dtype):
+    """The fused/segmented kernels (1-variable FIRE segments, F-order FIRE column groups, C-order
+    8-bit delta groups incl. the overlapping last group, Huffman) against scalar, odd sizes."""
+    cases = []
+    for n in (127, 128, 129, 255, 1001, 4099):
+        cases.append(make(dtype, n, None, "smooth", n))              # 1 variable: segmented FIRE
+    for n, nv in ((130, 8), (333, 9), (257, 17), (1000, 23)):
+        x = make(dtype, n, nv, "walk", n + nv)
+        x[40:90] = x[40]                                               # zero runs (zero residuals)
+        cases += [x, np.asfortranarray(x)]
+    for x in cases:
+        for forecaster in ("delta", "fire"):
+            for entropy in (False, True):
+                bufs = set()
+                for isa_name in tenfold.supported_isas():
+                    with tenfold.use_isa(isa_name):
+                        bufs.add(roundtrip(x, forecaster, entropy))
+                assert len(bufs) == 1
+                buf = bufs.pop()
+                for isa_name in tenfold.supported_isas():  # each path decodes the shared stream
+                    with tenfold.use_isa(isa_name):
+                        assert np.array_equal(sprintz.decompress(buf), x)
+
+
+def test_old_format_version_is_rejected():
+    buf = bytearray(sprintz.compress(make(np.int16, 300, None, "walk", 0)))
+    buf[4] = 1  # format version 1 (before the segmented FIRE layout)
+    with pytest.raises(ValueError, match="version 1"):
+        sprintz.decompress(bytes(buf))
+
+
+def test_huffman_stage_only_where_it_pays():
+    rng = np.random.default_rng(3)
+    # a residual distribution with strong byte-level skew: Huffman must be used and pay >= 5%
+    x = np.cumsum(rng.geometric(0.6, 200_000) * rng.choice([-1, 1], 200_000)).astype(np.uint8)
+    with_h, without = sprintz.compress(x, "delta", True), sprintz.compress(x, "delta", False)
+    assert len(with_h) <= 0.95 * len(without)
+    # white noise of the full width: packed bytes are uniform, Huffman cannot pay
+    y = rng.integers(-2000, 2000, 100_000).astype(np.int16)
+    assert len(sprintz.compress(y, "delta", True)) == len(sprintz.compress(y, "delta", False))
+
+
 def test_compresses_structured_data():
     t = np.arange(100_000)
     x = (2000 * np.sin(t / 200) + np.random.default_rng(0).normal(0, 2, t.size)).astype(np.int16)

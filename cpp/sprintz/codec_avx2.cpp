@@ -606,6 +606,89 @@ const char* seg_fire(const uint8_t* src, size_t len, size_t readable, T* out, si
   return nullptr;
 }
 
+
+// ---------------------------------------------------------------- C order, 8-bit, delta, >= 8 vars
+// Fused: each group of 8 variables is unpacked with pdep straight into registers, transposed to
+// rows, unzigzagged, prefix-added onto the previous output row and stored; no tile, no state
+// (the previous row is read back from the output). When nv % 8 != 0 the last group is the
+// overlapping one [nv - 8, nv): it rewrites a few values with identical results.
+const char* rows8_delta(const uint8_t* src, size_t len, size_t readable, uint8_t* out, size_t rows, size_t nv,
+                        int32_t* scratch) {
+  const size_t nsb = rows / 16;
+  uint8_t* tmp = reinterpret_cast<uint8_t*>(scratch);  // superblock payload copy near the end
+  uint32_t* off = reinterpret_cast<uint32_t*>(tmp + 16 * nv + 16);
+  size_t pos = 0, sb = 0;
+  while (sb < nsb) {
+    if (len - pos < nv) return "truncated block header";
+    const uint8_t* hdr = src + pos;
+    pos += nv;
+    size_t total = 0;
+    if (!header_total<uint8_t>(hdr, nv, total)) return "invalid bit width for 8-bit data";
+    uint8_t* o = out + sb * 16 * nv;
+    if (total == 0) {
+      uint64_t k;
+      if (const char* err = read_run(src, len, pos, k)) return err;
+      if (k > nsb - sb - 1) return "zero run longer than the chunk";
+      const size_t nrows = 16 * (size_t(k) + 1);
+      if (sb == 0) std::memset(o, 0, nrows * nv);
+      else
+        for (size_t r = 0; r < nrows; ++r) std::memcpy(o + r * nv, o + (ptrdiff_t(r) - 1) * ptrdiff_t(nv), nv);
+      sb += size_t(k) + 1;
+      continue;
+    }
+    if (len - pos < total) return "truncated block payload";
+    const uint8_t* q = src + pos;
+    if (readable - pos < total + 8) {
+      std::memcpy(tmp, q, total);
+      std::memset(tmp + total, 0, 8);
+      q = tmp;
+    }
+    for (int h = 0; h < 2; ++h) {
+      uint32_t acc = 0;
+      for (size_t j = 0; j < nv; ++j) {
+        off[j] = acc;
+        acc += uint32_t(h ? hdr[j] >> 4 : hdr[j] & 15);
+      }
+      off[nv] = acc;
+      uint8_t* ob = o + size_t(8 * h) * nv;
+      const bool first = sb == 0 && h == 0;
+      for (size_t g = 0; g < nv; g += 8) {
+        const size_t j0 = g + 8 <= nv ? g : nv - 8;
+        __m128i a[8];
+        for (int j = 0; j < 8; ++j) {
+          const uint32_t s0 = off[j0 + size_t(j)], b = off[j0 + size_t(j) + 1] - s0;
+          a[j] = _mm_cvtsi64_si128(int64_t(_pdep_u64(load64(q + s0), 0x0101010101010101ull * ((1u << b) - 1))));
+        }
+        const __m128i t0 = _mm_unpacklo_epi8(a[0], a[1]), t1 = _mm_unpacklo_epi8(a[2], a[3]);
+        const __m128i t2 = _mm_unpacklo_epi8(a[4], a[5]), t3 = _mm_unpacklo_epi8(a[6], a[7]);
+        const __m128i u0 = _mm_unpacklo_epi16(t0, t1), u1 = _mm_unpackhi_epi16(t0, t1);
+        const __m128i u2 = _mm_unpacklo_epi16(t2, t3), u3 = _mm_unpackhi_epi16(t2, t3);
+        const __m128i w[4] = {unzz8(_mm_unpacklo_epi32(u0, u2)), unzz8(_mm_unpackhi_epi32(u0, u2)),
+                              unzz8(_mm_unpacklo_epi32(u1, u3)), unzz8(_mm_unpackhi_epi32(u1, u3))};
+        __m128i p = first ? _mm_setzero_si128()
+                          : _mm_loadl_epi64(reinterpret_cast<const __m128i*>(ob - nv + j0));
+        p = _mm_unpacklo_epi64(p, p);
+        uint8_t* od = ob + j0;
+        for (int k = 0; k < 4; ++k) {
+          const __m128i sum = _mm_add_epi8(_mm_add_epi8(w[k], _mm_slli_si128(w[k], 8)), p);
+          _mm_storel_epi64(reinterpret_cast<__m128i*>(od + size_t(2 * k) * nv), sum);
+          _mm_storeh_pi(reinterpret_cast<__m64*>(od + size_t(2 * k + 1) * nv), _mm_castsi128_ps(sum));
+          p = _mm_unpackhi_epi64(sum, sum);
+        }
+      }
+      q += acc;
+    }
+    pos += total;
+    ++sb;
+  }
+  const size_t tail = rows - nsb * 16;
+  if ((len - pos) / nv < tail) return "truncated raw tail";
+  std::memcpy(out + nsb * 16 * nv, src + pos, tail * nv);
+  pos += tail * nv;
+  if (pos != len) return "unexpected bytes at the end of a chunk";
+  return nullptr;
+}
+
 // C order, the last k = nv % 8 variables: run the 8-wide kernels into an 8 x 8 buffer (the tile
 // read covers 8 variables; scratch_words() leaves slack for it and the extra lanes are discarded),
 // then copy the k columns out. A row is copied with one fixed 8-wide store when that stays inside
@@ -658,6 +741,8 @@ size_t encode16(const uint16_t* x, const View& v, int fc, uint8_t* dst, int32_t*
 }
 const char* decode8(const uint8_t* src, size_t len, size_t readable, uint8_t* out, const View& v, int fc,
                     int32_t* scratch) {
+  if (fc == kForecastDelta && v.nvars >= 8 && v.cs == 1 && v.rs == ptrdiff_t(v.nvars))
+    return rows8_delta(src, len, readable, out, v.rows, v.nvars, scratch);
   if (fc == kForecastDelta && v.nvars == 1) return single_delta(src, len, readable, out, v.rows);
   if (fc == kForecastFire && v.nvars == 1) return single_fire<uint8_t>(src, len, readable, out, v.rows);
   if (fc == kForecastFire && v.nvars == 8 && v.rs == 1 && v.rows % 16 == 0)

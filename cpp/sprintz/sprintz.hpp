@@ -1,14 +1,14 @@
 // Sprintz: lossless compression of 8/16-bit integer time series (Blalock et al., 2018), our format.
 //
 // Stream (all integers little-endian):
-//   header (40 bytes): "TFSZ", u8 version=1, u8 dtype (0 int8, 1 uint8, 2 int16, 3 uint16),
+//   header (40 bytes): "TFSZ", u8 version=2, u8 dtype (0 int8, 1 uint8, 2 int16, 3 uint16),
 //     u8 ndim (1|2), u8 order (0 C, 1 F), u8 forecaster (0 delta, 1 FIRE), u8 flags (bit0: entropy
 //     requested), u16 reserved=0, u32 chunk_rows (multiple of 16), u64 n, u64 nvars,
 //     u32 checksum (of header bytes 4-31 followed by the checksum of the decoded array's bytes in
 //     memory order), u32 reserved=0.
 //   ceil(n / chunk_rows) chunks, each: u8 mode (0 packed, 1 Huffman-coded packed, 2 raw rows,
-//     row-major, used when coding does not pay), u8 forecaster of this chunk (FIRE streams use
-//     FIRE only in chunks where it beats delta by >= 1%), 2 zero bytes,
+//     row-major, used when coding does not pay; Huffman only where it saves >= 5%), u8 forecaster
+//     of this chunk (FIRE streams use FIRE only in chunks where it beats delta by >= 1%), 2 zero bytes,
 //     u32 stored length, u32 packed length, then the stored bytes.
 // A chunk's packed stream covers `rows` rows of the (n, nvars) matrix; forecaster state starts at
 // zero in every chunk. Rows go in superblocks of 16 = two blocks of 8 rows:
@@ -18,6 +18,10 @@
 //   else block 0 then block 1, each: for every var, 8 zigzagged residuals bit-packed LSB-first in
 //     exactly `width` bytes (value i occupies bits [i*width, (i+1)*width)).
 // The last rows % 16 rows of a chunk are stored raw, row-major, little-endian.
+// Exception (version 2): a 1-variable FIRE chunk is split into 8 segments of m = rows / 128 * 16
+// samples coded as an (m, 8) column-major matrix (independent FIRE states, so the decoder runs
+// them in SIMD lanes), prefixed by that part's u32 byte length, then the remaining rows - 8m
+// samples as one variable (see sprintz.cpp).
 #pragma once
 #include <cstddef>
 #include <cstdint>
