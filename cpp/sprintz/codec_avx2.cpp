@@ -607,16 +607,49 @@ const char* seg_fire(const uint8_t* src, size_t len, size_t readable, T* out, si
 }
 
 
-// ---------------------------------------------------------------- C order, 8-bit, delta, >= 8 vars
+// ---------------------------------------------------------------- C order, 8-bit, delta, >= 2 vars
 // Fused: each group of 8 variables is unpacked with pdep straight into registers, transposed to
-// rows, unzigzagged, prefix-added onto the previous output row and stored; no tile, no state
-// (the previous row is read back from the output). When nv % 8 != 0 the last group is the
-// overlapping one [nv - 8, nv): it rewrites a few values with identical results.
+// rows, unzigzagged, prefix-added onto the previous output row and stored; no tile and no state
+// (the previous row is read back from the output). A last partial group (nv % 8 variables, or
+// all of them when nv < 8) runs FIRST with 8-byte row stores whose spill lands on the next row's
+// first variables, which the full groups (or the next block) rewrite afterwards; the extra lanes
+// decode zero-width residuals. Only the chunk's very last row is stored exactly.
+__attribute__((always_inline)) inline void rows8_group(const uint8_t* q, const uint32_t* off, size_t j0,
+                                                       const uint8_t* prev, uint8_t* od, size_t nv, bool exact_last) {
+  __m128i a[8];
+  for (int j = 0; j < 8; ++j) {
+    const uint32_t s0 = off[j0 + size_t(j)], b = off[j0 + size_t(j) + 1] - s0;
+    a[j] = _mm_cvtsi64_si128(int64_t(_pdep_u64(load64(q + s0), 0x0101010101010101ull * ((1u << b) - 1))));
+  }
+  const __m128i t0 = _mm_unpacklo_epi8(a[0], a[1]), t1 = _mm_unpacklo_epi8(a[2], a[3]);
+  const __m128i t2 = _mm_unpacklo_epi8(a[4], a[5]), t3 = _mm_unpacklo_epi8(a[6], a[7]);
+  const __m128i u0 = _mm_unpacklo_epi16(t0, t1), u1 = _mm_unpackhi_epi16(t0, t1);
+  const __m128i u2 = _mm_unpacklo_epi16(t2, t3), u3 = _mm_unpackhi_epi16(t2, t3);
+  const __m128i w[4] = {unzz8(_mm_unpacklo_epi32(u0, u2)), unzz8(_mm_unpackhi_epi32(u0, u2)),
+                        unzz8(_mm_unpacklo_epi32(u1, u3)), unzz8(_mm_unpackhi_epi32(u1, u3))};
+  __m128i p = prev ? _mm_loadl_epi64(reinterpret_cast<const __m128i*>(prev)) : _mm_setzero_si128();
+  p = _mm_unpacklo_epi64(p, p);
+  for (int k = 0; k < 4; ++k) {
+    const __m128i sum = _mm_add_epi8(_mm_add_epi8(w[k], _mm_slli_si128(w[k], 8)), p);
+    _mm_storel_epi64(reinterpret_cast<__m128i*>(od + size_t(2 * k) * nv), sum);
+    if (k == 3 && exact_last) {
+      alignas(16) uint8_t row[16];
+      _mm_store_si128(reinterpret_cast<__m128i*>(row), sum);
+      std::memcpy(od + 7 * nv, row + 8, nv - j0 < 8 ? nv - j0 : 8);
+    } else {
+      _mm_storeh_pi(reinterpret_cast<__m64*>(od + size_t(2 * k + 1) * nv), _mm_castsi128_ps(sum));
+    }
+    p = _mm_unpackhi_epi64(sum, sum);
+  }
+}
+
 const char* rows8_delta(const uint8_t* src, size_t len, size_t readable, uint8_t* out, size_t rows, size_t nv,
                         int32_t* scratch) {
-  const size_t nsb = rows / 16;
+  const size_t nsb = rows / 16, full = nv / 8 * 8;
   uint8_t* tmp = reinterpret_cast<uint8_t*>(scratch);  // superblock payload copy near the end
-  uint32_t* off = reinterpret_cast<uint32_t*>(tmp + 16 * nv + 16);
+  uint32_t* off = reinterpret_cast<uint32_t*>(tmp + 16 * nv + 16);  // nv + 8 entries
+  // the chunk's last row is the last row of the last superblock only if there is no raw tail
+  const bool tail_rows = rows % 16 != 0;
   size_t pos = 0, sb = 0;
   while (sb < nsb) {
     if (len - pos < nv) return "truncated block header";
@@ -649,33 +682,14 @@ const char* rows8_delta(const uint8_t* src, size_t len, size_t readable, uint8_t
         off[j] = acc;
         acc += uint32_t(h ? hdr[j] >> 4 : hdr[j] & 15);
       }
-      off[nv] = acc;
+      for (size_t j = nv; j < nv + 8; ++j) off[j] = acc;  // lanes past the last variable: width 0
       uint8_t* ob = o + size_t(8 * h) * nv;
       const bool first = sb == 0 && h == 0;
-      for (size_t g = 0; g < nv; g += 8) {
-        const size_t j0 = g + 8 <= nv ? g : nv - 8;
-        __m128i a[8];
-        for (int j = 0; j < 8; ++j) {
-          const uint32_t s0 = off[j0 + size_t(j)], b = off[j0 + size_t(j) + 1] - s0;
-          a[j] = _mm_cvtsi64_si128(int64_t(_pdep_u64(load64(q + s0), 0x0101010101010101ull * ((1u << b) - 1))));
-        }
-        const __m128i t0 = _mm_unpacklo_epi8(a[0], a[1]), t1 = _mm_unpacklo_epi8(a[2], a[3]);
-        const __m128i t2 = _mm_unpacklo_epi8(a[4], a[5]), t3 = _mm_unpacklo_epi8(a[6], a[7]);
-        const __m128i u0 = _mm_unpacklo_epi16(t0, t1), u1 = _mm_unpackhi_epi16(t0, t1);
-        const __m128i u2 = _mm_unpacklo_epi16(t2, t3), u3 = _mm_unpackhi_epi16(t2, t3);
-        const __m128i w[4] = {unzz8(_mm_unpacklo_epi32(u0, u2)), unzz8(_mm_unpackhi_epi32(u0, u2)),
-                              unzz8(_mm_unpacklo_epi32(u1, u3)), unzz8(_mm_unpackhi_epi32(u1, u3))};
-        __m128i p = first ? _mm_setzero_si128()
-                          : _mm_loadl_epi64(reinterpret_cast<const __m128i*>(ob - nv + j0));
-        p = _mm_unpacklo_epi64(p, p);
-        uint8_t* od = ob + j0;
-        for (int k = 0; k < 4; ++k) {
-          const __m128i sum = _mm_add_epi8(_mm_add_epi8(w[k], _mm_slli_si128(w[k], 8)), p);
-          _mm_storel_epi64(reinterpret_cast<__m128i*>(od + size_t(2 * k) * nv), sum);
-          _mm_storeh_pi(reinterpret_cast<__m64*>(od + size_t(2 * k + 1) * nv), _mm_castsi128_ps(sum));
-          p = _mm_unpackhi_epi64(sum, sum);
-        }
-      }
+      const bool last = sb + 1 == nsb && h == 1 && !tail_rows;
+      if (full < nv)
+        rows8_group(q, off, full, first ? nullptr : ob - nv + full, ob + full, nv, last);
+      for (size_t g = 0; g < full; g += 8)
+        rows8_group(q, off, g, first ? nullptr : ob - nv + g, ob + g, nv, false);
       q += acc;
     }
     pos += total;
@@ -686,6 +700,114 @@ const char* rows8_delta(const uint8_t* src, size_t len, size_t readable, uint8_t
   std::memcpy(out + nsb * 16 * nv, src + pos, tail * nv);
   pos += tail * nv;
   if (pos != len) return "unexpected bytes at the end of a chunk";
+  return nullptr;
+}
+
+// ---------------------------------------------------------------- C order, FIRE, >= 2 vars
+// Fused like rows8_delta: per group of 8 variables, residuals go from pdep straight into int16
+// lanes, are transposed to rows, run through the FIRE recurrence (fire_rows16, state in the
+// padded per-variable arrays) and stored row by row; the partial group runs first with
+// spilling row stores, and the chunk's very last row is stored exactly.
+inline void store_row16(uint16_t* o, __m128i r, size_t n) {
+  if (n >= 8) {
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(o), r);
+  } else {
+    alignas(16) uint16_t tmp[8];
+    _mm_store_si128(reinterpret_cast<__m128i*>(tmp), r);
+    std::memcpy(o, tmp, n * 2);
+  }
+}
+inline void store_row16(uint8_t* o, __m128i r, size_t n) {
+  const __m128i b = _mm_packus_epi16(_mm_and_si128(r, _mm_set1_epi16(0xff)), _mm_setzero_si128());
+  if (n >= 8) {
+    _mm_storel_epi64(reinterpret_cast<__m128i*>(o), b);
+  } else {
+    alignas(16) uint8_t tmp[16];
+    _mm_store_si128(reinterpret_cast<__m128i*>(tmp), b);
+    std::memcpy(o, tmp, n);
+  }
+}
+
+template <class T>
+__attribute__((always_inline)) inline void rows_fire_group(const uint8_t* q, const uint32_t* off, size_t j0,
+                                                           State st, T* od, size_t nv, bool exact_last) {
+  constexpr int W = Tr<T>::W;
+  __m128i r[8];
+  for (int j = 0; j < 8; ++j) {
+    const uint32_t s0 = off[j0 + size_t(j)], b = off[j0 + size_t(j) + 1] - s0;
+    r[j] = resid_reg(q + s0, int(b), static_cast<T*>(nullptr));
+  }
+  transpose8x16(r);
+  __m128i p = load_state16(st.prev + j0, false), d = load_state16(st.d + j0, true);
+  __m128i a = load_state16(st.a + j0, true);
+  fire_rows16<W>(r, p, d, a);
+  const __m128i pmask = _mm_set1_epi16(short((1 << W) - 1));
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(st.prev + j0), _mm256_cvtepu16_epi32(_mm_and_si128(p, pmask)));
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(st.d + j0), _mm256_cvtepi16_epi32(d));
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(st.a + j0), _mm256_cvtepi16_epi32(a));
+  for (int i = 0; i < 8; ++i) store_row16(od + size_t(i) * nv, r[i], (i == 7 && exact_last) ? nv - j0 : 8);
+}
+
+template <class T>
+const char* rows_fire_fused(const uint8_t* src, size_t len, size_t readable, T* out, size_t rows, size_t nv,
+                            int32_t* scratch) {
+  constexpr int W = Tr<T>::W;
+  const size_t nsb = rows / 16, full = nv / 8 * 8;
+  State st = state_of(scratch, nv);
+  for (size_t v = 0; v < 3 * padded(nv); ++v) scratch[v] = 0;
+  uint8_t* tmp = reinterpret_cast<uint8_t*>(scratch + 3 * padded(nv));  // payload copy near the end
+  uint32_t* off = reinterpret_cast<uint32_t*>(tmp + 2 * nv * sizeof(T) * 8 + 16);  // nv + 8 entries
+  const bool tail_rows = rows % 16 != 0;
+  size_t pos = 0, sb = 0;
+  while (sb < nsb) {
+    if (len - pos < nv) return "truncated block header";
+    const uint8_t* hdr = src + pos;
+    pos += nv;
+    size_t total = 0;
+    if (!header_total<T>(hdr, nv, total)) return "invalid bit width for 8-bit data";
+    const uint8_t* q = src + pos;
+    size_t nblocks = 2;
+    if (total == 0) {  // a run of all-zero superblocks: zero residuals, the recurrence still runs
+      uint64_t k;
+      if (const char* err = read_run(src, len, pos, k)) return err;
+      if (k > nsb - sb - 1) return "zero run longer than the chunk";
+      nblocks = 2 * (size_t(k) + 1);
+      std::memset(off, 0, (nv + 8) * sizeof(uint32_t));
+      std::memset(tmp, 0, 16);
+      q = tmp;  // zero widths: the unpacks still load (and ignore) 16 bytes
+    } else {
+      if (len - pos < total) return "truncated block payload";
+      if (readable - pos < total + 16) {
+        std::memcpy(tmp, q, total);
+        std::memset(tmp + total, 0, 16);
+        q = tmp;
+      }
+      pos += total;
+    }
+    T* o = out + sb * 16 * nv;
+    for (size_t h = 0; h < nblocks; ++h) {
+      uint32_t acc = 0;
+      if (total) {
+        for (size_t j = 0; j < nv; ++j) {
+          off[j] = acc;
+          acc += uint32_t(code_bits<T>((h & 1) ? hdr[j] >> 4 : hdr[j] & 15));
+        }
+        for (size_t j = nv; j < nv + 8; ++j) off[j] = acc;
+      }
+      T* ob = o + 8 * h * nv;
+      const bool last = sb * 2 + h + 1 == 2 * nsb && !tail_rows;
+      if (full < nv) rows_fire_group<T>(q, off, full, st, ob + full, nv, last);
+      for (size_t g = 0; g < full; g += 8) rows_fire_group<T>(q, off, g, st, ob + g, nv, false);
+      q += acc;
+    }
+    sb += nblocks / 2;
+  }
+  const size_t tail = rows - nsb * 16;
+  if ((len - pos) / sizeof(T) / nv < tail) return "truncated raw tail";
+  std::memcpy(out + nsb * 16 * nv, src + pos, tail * nv * sizeof(T));
+  pos += tail * nv * sizeof(T);
+  if (pos != len) return "unexpected bytes at the end of a chunk";
+  (void)W;
   return nullptr;
 }
 
@@ -741,12 +863,14 @@ size_t encode16(const uint16_t* x, const View& v, int fc, uint8_t* dst, int32_t*
 }
 const char* decode8(const uint8_t* src, size_t len, size_t readable, uint8_t* out, const View& v, int fc,
                     int32_t* scratch) {
-  if (fc == kForecastDelta && v.nvars >= 8 && v.cs == 1 && v.rs == ptrdiff_t(v.nvars))
+  if (fc == kForecastDelta && v.nvars >= 2 && v.cs == 1 && v.rs == ptrdiff_t(v.nvars))
     return rows8_delta(src, len, readable, out, v.rows, v.nvars, scratch);
   if (fc == kForecastDelta && v.nvars == 1) return single_delta(src, len, readable, out, v.rows);
   if (fc == kForecastFire && v.nvars == 1) return single_fire<uint8_t>(src, len, readable, out, v.rows);
   if (fc == kForecastFire && v.nvars == 8 && v.rs == 1 && v.rows % 16 == 0)
     return seg_fire<uint8_t>(src, len, readable, out, v.rows, v.cs);
+  if (fc == kForecastFire && v.nvars >= 2 && v.cs == 1 && v.rs == ptrdiff_t(v.nvars))
+    return rows_fire_fused<uint8_t>(src, len, readable, out, v.rows, v.nvars, scratch);
   return decode_impl<uint8_t>(src, len, readable, out, v, fc, scratch);
 }
 const char* decode16(const uint8_t* src, size_t len, size_t readable, uint16_t* out, const View& v, int fc,
@@ -755,6 +879,8 @@ const char* decode16(const uint8_t* src, size_t len, size_t readable, uint16_t* 
   if (fc == kForecastFire && v.nvars == 1) return single_fire<uint16_t>(src, len, readable, out, v.rows);
   if (fc == kForecastFire && v.nvars == 8 && v.rs == 1 && v.rows % 16 == 0)
     return seg_fire<uint16_t>(src, len, readable, out, v.rows, v.cs);
+  if (fc == kForecastFire && v.nvars >= 2 && v.cs == 1 && v.rs == ptrdiff_t(v.nvars))
+    return rows_fire_fused<uint16_t>(src, len, readable, out, v.rows, v.nvars, scratch);
   return decode_impl<uint16_t>(src, len, readable, out, v, fc, scratch);
 }
 

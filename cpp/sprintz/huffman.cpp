@@ -22,7 +22,7 @@ namespace sprintz {
 namespace {
 
 constexpr int kMaxLen = 11;
-constexpr size_t kTableBytes = 128 + 12;
+constexpr size_t kTableBytes = 128 + 4 * (kHuffmanStreams - 1);
 
 // Huffman code lengths limited to kMaxLen (frequencies are flattened until they fit).
 void code_lengths(const uint64_t* freq_in, uint8_t* len) {
@@ -137,17 +137,17 @@ size_t huffman_encode(const uint8_t* src, size_t n, uint8_t* dst, size_t cap) {
   uint16_t code[256] = {0};
   canonical_codes(len, code);
   for (int k = 0; k < 128; ++k) dst[k] = uint8_t(len[2 * k] | (len[2 * k + 1] << 4));
-  const size_t q = n / 4;
+  const size_t q = n / kHuffmanStreams;
   uint8_t* o = dst + kTableBytes;
   uint8_t* const end = dst + cap;
-  for (int s = 0; s < 4; ++s) {
-    const size_t a = s * q, b = s == 3 ? n : a + q;
+  for (int s = 0; s < kHuffmanStreams; ++s) {
+    const size_t a = s * q, b = s == kHuffmanStreams - 1 ? n : a + q;
     BitWriter w{o, end};
     for (size_t i = a; i < b && !w.overflow; ++i) w.put(code[src[i]], len[src[i]]);
     w.flush();
     if (w.overflow) return 0;
     const uint32_t bytes = uint32_t(w.p - o);
-    if (s < 3) std::memcpy(dst + 128 + 4 * s, &bytes, 4);
+    if (s < kHuffmanStreams - 1) std::memcpy(dst + 128 + 4 * s, &bytes, 4);
     o = w.p;
   }
   const size_t total = size_t(o - dst);

@@ -188,7 +188,8 @@ void fail(const std::string& what) { throw std::invalid_argument("corrupt or inv
 // reads a whole 8-variable tile group (up to 64 values) past the last variable's tile.
 size_t scratch_words(size_t nvars) {
   nvars = std::max(nvars, kSegments);  // 1-variable FIRE chunks decode as kSegments variables
-  return 3 * ((nvars + 7) / 8 * 8) + 8 * nvars + nvars / 2 + 16 + 64;
+  // + room for the fused AVX2 kernels' payload copy and offset table
+  return 3 * ((nvars + 7) / 8 * 8) + 8 * nvars + nvars / 2 + 16 + 64 + 2 * nvars + 32;
 }
 
 size_t max_packed_bytes(size_t rows, size_t nvars, int bits) {

@@ -64,7 +64,9 @@ namespace scalar { TENFOLD_SPRINTZ_KERNELS }
 namespace avx2 { TENFOLD_SPRINTZ_KERNELS }
 #undef TENFOLD_SPRINTZ_KERNELS
 
-// Huffman stage (huffman.cpp). encode returns 0 when coding would not save at least ~2%.
+// Huffman stage (huffman.cpp): kHuffmanStreams interleaved bit streams per coded chunk.
+constexpr int kHuffmanStreams = 4;
+// encode returns 0 when coding would not save at least 5%.
 size_t huffman_encode(const uint8_t* src, size_t n, uint8_t* dst, size_t cap);
 const char* huffman_decode(const uint8_t* src, size_t len, size_t readable, uint8_t* dst,
                            size_t n);  // dispatching
