@@ -617,9 +617,11 @@ const char* seg_fire(const uint8_t* src, size_t len, size_t readable, T* out, si
 __attribute__((always_inline)) inline void rows8_group(const uint8_t* q, const uint32_t* off, size_t j0,
                                                        const uint8_t* prev, uint8_t* od, size_t nv, bool exact_last) {
   __m128i a[8];
-  for (int j = 0; j < 8; ++j) {
-    const uint32_t s0 = off[j0 + size_t(j)], b = off[j0 + size_t(j) + 1] - s0;
-    a[j] = _mm_cvtsi64_si128(int64_t(_pdep_u64(load64(q + s0), 0x0101010101010101ull * ((1u << b) - 1))));
+  const size_t nreal = nv - j0 < 8 ? nv - j0 : 8;  // lanes past the last variable stay zero
+  for (size_t j = 0; j < 8; ++j) {
+    const uint32_t s0 = off[j0 + j], b = off[j0 + j + 1] - s0;
+    a[j] = j < nreal ? _mm_cvtsi64_si128(int64_t(_pdep_u64(load64(q + s0), 0x0101010101010101ull * ((1u << b) - 1))))
+                     : _mm_setzero_si128();
   }
   const __m128i t0 = _mm_unpacklo_epi8(a[0], a[1]), t1 = _mm_unpacklo_epi8(a[2], a[3]);
   const __m128i t2 = _mm_unpacklo_epi8(a[4], a[5]), t3 = _mm_unpacklo_epi8(a[6], a[7]);
@@ -733,9 +735,10 @@ __attribute__((always_inline)) inline void rows_fire_group(const uint8_t* q, con
                                                            State st, T* od, size_t nv, bool exact_last) {
   constexpr int W = Tr<T>::W;
   __m128i r[8];
-  for (int j = 0; j < 8; ++j) {
-    const uint32_t s0 = off[j0 + size_t(j)], b = off[j0 + size_t(j) + 1] - s0;
-    r[j] = resid_reg(q + s0, int(b), static_cast<T*>(nullptr));
+  const size_t nreal = nv - j0 < 8 ? nv - j0 : 8;  // lanes past the last variable stay zero
+  for (size_t j = 0; j < 8; ++j) {
+    const uint32_t s0 = off[j0 + j], b = off[j0 + j + 1] - s0;
+    r[j] = j < nreal ? resid_reg(q + s0, int(b), static_cast<T*>(nullptr)) : _mm_setzero_si128();
   }
   transpose8x16(r);
   __m128i p = load_state16(st.prev + j0, false), d = load_state16(st.d + j0, true);
@@ -811,6 +814,82 @@ const char* rows_fire_fused(const uint8_t* src, size_t len, size_t readable, T* 
   return nullptr;
 }
 
+// ---------------------------------------------------------------- C order, 16-bit, delta, >= 2 vars
+// The 16-bit counterpart of rows8_delta (also decodes lagged 1-variable chunks), same spill rules.
+__attribute__((always_inline)) inline void rows16_group(const uint8_t* q, const uint32_t* off, size_t j0,
+                                                        const uint16_t* prev, uint16_t* od, size_t nv,
+                                                        bool exact_last) {
+  __m128i r[8];
+  const size_t nreal = nv - j0 < 8 ? nv - j0 : 8;  // lanes past the last variable stay zero
+  for (size_t j = 0; j < 8; ++j) {
+    const uint32_t s0 = off[j0 + j], b = off[j0 + j + 1] - s0;
+    r[j] = j < nreal ? unzz16(unpack16_reg(q + s0, int(b))) : _mm_setzero_si128();
+  }
+  transpose8x16(r);
+  __m128i p = prev ? _mm_loadu_si128(reinterpret_cast<const __m128i*>(prev)) : _mm_setzero_si128();
+  for (int i = 0; i < 8; ++i) {
+    p = _mm_add_epi16(p, r[i]);
+    store_row16(od + size_t(i) * nv, p, (i == 7 && exact_last) ? nv - j0 : 8);
+  }
+}
+
+const char* rows16_delta(const uint8_t* src, size_t len, size_t readable, uint16_t* out, size_t rows, size_t nv,
+                         int32_t* scratch) {
+  const size_t nsb = rows / 16, full = nv / 8 * 8;
+  uint8_t* tmp = reinterpret_cast<uint8_t*>(scratch);  // superblock payload copy near the end
+  uint32_t* off = reinterpret_cast<uint32_t*>(tmp + 32 * nv + 16);  // nv + 8 entries
+  const bool tail_rows = rows % 16 != 0;
+  size_t pos = 0, sb = 0;
+  while (sb < nsb) {
+    if (len - pos < nv) return "truncated block header";
+    const uint8_t* hdr = src + pos;
+    pos += nv;
+    size_t total = 0;
+    header_total<uint16_t>(hdr, nv, total);  // every 16-bit width code is valid
+    uint16_t* o = out + sb * 16 * nv;
+    if (total == 0) {
+      uint64_t k;
+      if (const char* err = read_run(src, len, pos, k)) return err;
+      if (k > nsb - sb - 1) return "zero run longer than the chunk";
+      const size_t nrows = 16 * (size_t(k) + 1);
+      if (sb == 0) std::memset(o, 0, nrows * nv * 2);
+      else
+        for (size_t r = 0; r < nrows; ++r) std::memcpy(o + r * nv, o + (ptrdiff_t(r) - 1) * ptrdiff_t(nv), nv * 2);
+      sb += size_t(k) + 1;
+      continue;
+    }
+    if (len - pos < total) return "truncated block payload";
+    const uint8_t* q = src + pos;
+    if (readable - pos < total + 16) {
+      std::memcpy(tmp, q, total);
+      std::memset(tmp + total, 0, 16);
+      q = tmp;
+    }
+    for (int h = 0; h < 2; ++h) {
+      uint32_t acc = 0;
+      for (size_t j = 0; j < nv; ++j) {
+        off[j] = acc;
+        acc += uint32_t(code_bits<uint16_t>(h ? hdr[j] >> 4 : hdr[j] & 15));
+      }
+      for (size_t j = nv; j < nv + 8; ++j) off[j] = acc;
+      uint16_t* ob = o + size_t(8 * h) * nv;
+      const bool first = sb == 0 && h == 0;
+      const bool last = sb + 1 == nsb && h == 1 && !tail_rows;
+      if (full < nv) rows16_group(q, off, full, first ? nullptr : ob - nv + full, ob + full, nv, last);
+      for (size_t g = 0; g < full; g += 8) rows16_group(q, off, g, first ? nullptr : ob - nv + g, ob + g, nv, false);
+      q += acc;
+    }
+    pos += total;
+    ++sb;
+  }
+  const size_t tail = rows - nsb * 16;
+  if ((len - pos) / 2 / nv < tail) return "truncated raw tail";
+  std::memcpy(out + nsb * 16 * nv, src + pos, tail * nv * 2);
+  pos += tail * nv * 2;
+  if (pos != len) return "unexpected bytes at the end of a chunk";
+  return nullptr;
+}
+
 // C order, the last k = nv % 8 variables: run the 8-wide kernels into an 8 x 8 buffer (the tile
 // read covers 8 variables; scratch_words() leaves slack for it and the extra lanes are discarded),
 // then copy the k columns out. A row is copied with one fixed 8-wide store when that stays inside
@@ -875,6 +954,8 @@ const char* decode8(const uint8_t* src, size_t len, size_t readable, uint8_t* ou
 }
 const char* decode16(const uint8_t* src, size_t len, size_t readable, uint16_t* out, const View& v, int fc,
                      int32_t* scratch) {
+  if (fc == kForecastDelta && v.nvars >= 2 && v.cs == 1 && v.rs == ptrdiff_t(v.nvars))
+    return rows16_delta(src, len, readable, out, v.rows, v.nvars, scratch);
   if (fc == kForecastDelta && v.nvars == 1) return single_delta(src, len, readable, out, v.rows);
   if (fc == kForecastFire && v.nvars == 1) return single_fire<uint16_t>(src, len, readable, out, v.rows);
   if (fc == kForecastFire && v.nvars == 8 && v.rs == 1 && v.rows % 16 == 0)

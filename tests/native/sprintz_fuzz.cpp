@@ -28,6 +28,9 @@ int main(int argc, char** argv) {
       size_t isz = dtype < 2 ? 1 : 2;
       std::vector<uint8_t> x(n * nv * isz);
       for (size_t i = 0; i < x.size(); ++i) x[i] = uint8_t(40 * std::sin(i / (7.0 * nv)) + (rng() % 3));
+      // periodic 1-variable data (period 3..9) so the lagged-delta chunks are exercised too
+      if (nv == 1 && cfg % 2 == 0)
+        for (size_t i = 0; i < x.size(); ++i) x[i] = uint8_t(((i / isz) % (3 + cfg % 7)) * 37 + (rng() % 3));
       size_t chunk = 16 * (1 + rng() % 40);
       auto buf = compress(x.data(), dtype, n, nv, order == 2 ? 1 : 2, order == 1, fc, ent, chunk);
       std::vector<uint8_t> out(x.size());
