@@ -16,8 +16,9 @@ Every codec sees the same array; multi-variable data is given row-major (as reco
 everything except pcodec, which gets each column as its own series (its best case; the
 transpose is not timed). pcodec needs enable_8_bit for 8-bit data. blosc2 uses
 shuffle + bytedelta + zstd level 5 with 1 thread. Times are CPU time (time.process_time) of
-the calling thread's process, median of >= 5 repeats, each repeat looping to >= 20 ms; every
-decompression is checked for equality. MB/s are of uncompressed bytes.
+the process, median of 9 rounds; in each round every codec is timed once (looping to >= 20 ms),
+so load from other processes affects all codecs alike. Every decompression is checked for
+equality. MB/s are of uncompressed bytes.
 
 Run: python benchmarks/bench_sprintz.py [--quick]
 """
@@ -156,19 +157,20 @@ def codecs() -> dict[str, tuple]:
     return out
 
 
-def clock(fn, repeat: int) -> float:
-    """Median CPU seconds of fn over `repeat` repeats (each looping to >= 20 ms)."""
+def loops_for(fn) -> int:
+    """How many calls of fn make one timed sample of >= 20 ms."""
+    fn()
     t = time.process_time()
     fn()
     once = max(time.process_time() - t, 1e-6)
-    loops = max(1, int(0.02 / once))
-    times = []
-    for _ in range(repeat):
-        t = time.process_time()
-        for _ in range(loops):
-            fn()
-        times.append((time.process_time() - t) / loops)
-    return float(np.median(times))
+    return max(1, int(0.02 / once))
+
+
+def timed(fn, loops: int) -> float:
+    t = time.process_time()
+    for _ in range(loops):
+        fn()
+    return (time.process_time() - t) / loops
 
 
 def nbytes(buf) -> int:
@@ -177,7 +179,7 @@ def nbytes(buf) -> int:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--quick", action="store_true", help="3 repeats instead of 7")
+    ap.add_argument("--quick", action="store_true", help="3 rounds instead of 9")
     ap.add_argument("--report-only", action="store_true", help="rewrite the table and plot from the JSON")
     args = ap.parse_args()
     if args.report_only:
@@ -185,19 +187,29 @@ def main() -> None:
         write_markdown(saved["meta"], saved["rows"])
         plot(saved["rows"])
         return
-    repeat = 3 if args.quick else 7
+    repeat = 3 if args.quick else 9
     data = load_datasets()
     cs = codecs()
     rows = []
     for dname, x in data.items():
+        # every codec is timed once per round, round after round (median over the rounds), so
+        # that load from other processes on a shared machine hits all codecs alike
+        jobs = []
         for cname, (comp, decomp) in cs.items():
             buf = comp(x)
             y = decomp(buf, x)
             assert np.array_equal(np.asarray(y).reshape(x.shape), x), (dname, cname)
-            tc = clock(lambda: comp(x), repeat)
-            td = clock(lambda: decomp(buf, x), repeat)
+            c = (lambda comp=comp: comp(x))
+            d = (lambda decomp=decomp, buf=buf: decomp(buf, x))
+            jobs.append((cname, nbytes(buf), c, loops_for(c), d, loops_for(d), [], []))
+        for _ in range(repeat):
+            for cname, size, c, lc, d, ld, tcs, tds in jobs:
+                tcs.append(timed(c, lc))
+                tds.append(timed(d, ld))
+        for cname, size, c, lc, d, ld, tcs, tds in jobs:
+            tc, td = float(np.median(tcs)), float(np.median(tds))
             rows.append({"data": dname, "dtype": str(x.dtype), "shape": list(x.shape), "codec": cname,
-                         "ratio": x.nbytes / nbytes(buf), "compress_MBps": x.nbytes / tc / 1e6,
+                         "ratio": x.nbytes / size, "compress_MBps": x.nbytes / tc / 1e6,
                          "decompress_MBps": x.nbytes / td / 1e6})
             r = rows[-1]
             print(f"{dname:11s} {cname:28s} ratio {r['ratio']:6.2f}  comp {r['compress_MBps']:8.0f} MB/s  "
@@ -214,7 +226,7 @@ def main() -> None:
 
 def write_markdown(meta: dict, rows: list[dict]) -> None:
     lines = [f"# Sprintz benchmark\n", f"CPU: {meta['cpu']}, path {meta['isa']}, 1 thread, median of "
-             f"{meta['repeats']} repeats of CPU time. MB/s of uncompressed data. Ratio = raw / compressed.\n"]
+             f"{meta['repeats']} rounds of CPU time (codecs timed round-robin). MB/s of uncompressed data. Ratio = raw / compressed.\n"]
     for dname in dict.fromkeys(r["data"] for r in rows):
         sub = [r for r in rows if r["data"] == dname]
         pco = next(r for r in sub if r["codec"] == "pcodec")

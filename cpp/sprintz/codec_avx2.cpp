@@ -614,12 +614,22 @@ const char* seg_fire(const uint8_t* src, size_t len, size_t readable, T* out, si
 // all of them when nv < 8) runs FIRST with 8-byte row stores whose spill lands on the next row's
 // first variables, which the full groups (or the next block) rewrite afterwards; the extra lanes
 // decode zero-width residuals. Only the chunk's very last row is stored exactly.
-__attribute__((always_inline)) inline void rows8_group(const uint8_t* q, const uint32_t* off, size_t j0,
-                                                       const uint8_t* prev, uint8_t* od, size_t nv, bool exact_last) {
+// Widths of 8 consecutive variables for block h, one per byte (8-bit data: codes are bit counts),
+// from their 8 header bytes (lanes past the last variable are zero).
+inline uint64_t widths8(uint64_t hdr8, int h) { return (h ? hdr8 >> 4 : hdr8) & 0x0F0F0F0F0F0F0F0Full; }
+inline uint64_t header8(const uint8_t* hdr, size_t n) {  // n <= 8 bytes, zero-padded
+  uint64_t v = 0;
+  std::memcpy(&v, hdr, n);
+  return v;
+}
+
+__attribute__((always_inline)) inline void rows8_group(const uint8_t* q, uint64_t w, const uint8_t* prev,
+                                                       uint8_t* od, size_t nv, size_t nreal, bool exact_last) {
+  // exclusive prefix sums of the widths, one per byte (at most 7 * 8 = 56: no carries)
+  const uint64_t pre = (w * 0x0101010101010101ull) << 8;
   __m128i a[8];
-  const size_t nreal = nv - j0 < 8 ? nv - j0 : 8;  // lanes past the last variable stay zero
   for (size_t j = 0; j < 8; ++j) {
-    const uint32_t s0 = off[j0 + j], b = off[j0 + j + 1] - s0;
+    const uint32_t s0 = uint32_t(pre >> (8 * j)) & 0xff, b = uint32_t(w >> (8 * j)) & 0xff;
     a[j] = j < nreal ? _mm_cvtsi64_si128(int64_t(_pdep_u64(load64(q + s0), 0x0101010101010101ull * ((1u << b) - 1))))
                      : _mm_setzero_si128();
   }
@@ -627,17 +637,17 @@ __attribute__((always_inline)) inline void rows8_group(const uint8_t* q, const u
   const __m128i t2 = _mm_unpacklo_epi8(a[4], a[5]), t3 = _mm_unpacklo_epi8(a[6], a[7]);
   const __m128i u0 = _mm_unpacklo_epi16(t0, t1), u1 = _mm_unpackhi_epi16(t0, t1);
   const __m128i u2 = _mm_unpacklo_epi16(t2, t3), u3 = _mm_unpackhi_epi16(t2, t3);
-  const __m128i w[4] = {unzz8(_mm_unpacklo_epi32(u0, u2)), unzz8(_mm_unpackhi_epi32(u0, u2)),
-                        unzz8(_mm_unpacklo_epi32(u1, u3)), unzz8(_mm_unpackhi_epi32(u1, u3))};
+  const __m128i wr[4] = {unzz8(_mm_unpacklo_epi32(u0, u2)), unzz8(_mm_unpackhi_epi32(u0, u2)),
+                         unzz8(_mm_unpacklo_epi32(u1, u3)), unzz8(_mm_unpackhi_epi32(u1, u3))};
   __m128i p = prev ? _mm_loadl_epi64(reinterpret_cast<const __m128i*>(prev)) : _mm_setzero_si128();
   p = _mm_unpacklo_epi64(p, p);
   for (int k = 0; k < 4; ++k) {
-    const __m128i sum = _mm_add_epi8(_mm_add_epi8(w[k], _mm_slli_si128(w[k], 8)), p);
+    const __m128i sum = _mm_add_epi8(_mm_add_epi8(wr[k], _mm_slli_si128(wr[k], 8)), p);
     _mm_storel_epi64(reinterpret_cast<__m128i*>(od + size_t(2 * k) * nv), sum);
     if (k == 3 && exact_last) {
       alignas(16) uint8_t row[16];
       _mm_store_si128(reinterpret_cast<__m128i*>(row), sum);
-      std::memcpy(od + 7 * nv, row + 8, nv - j0 < 8 ? nv - j0 : 8);
+      std::memcpy(od + 7 * nv, row + 8, nreal);
     } else {
       _mm_storeh_pi(reinterpret_cast<__m64*>(od + size_t(2 * k + 1) * nv), _mm_castsi128_ps(sum));
     }
@@ -647,9 +657,8 @@ __attribute__((always_inline)) inline void rows8_group(const uint8_t* q, const u
 
 const char* rows8_delta(const uint8_t* src, size_t len, size_t readable, uint8_t* out, size_t rows, size_t nv,
                         int32_t* scratch) {
-  const size_t nsb = rows / 16, full = nv / 8 * 8;
+  const size_t nsb = rows / 16, full = nv / 8 * 8, part = nv - full;
   uint8_t* tmp = reinterpret_cast<uint8_t*>(scratch);  // superblock payload copy near the end
-  uint32_t* off = reinterpret_cast<uint32_t*>(tmp + 16 * nv + 16);  // nv + 8 entries
   // the chunk's last row is the last row of the last superblock only if there is no raw tail
   const bool tail_rows = rows % 16 != 0;
   size_t pos = 0, sb = 0;
@@ -678,21 +687,27 @@ const char* rows8_delta(const uint8_t* src, size_t len, size_t readable, uint8_t
       std::memset(tmp + total, 0, 8);
       q = tmp;
     }
+    const uint64_t hpart = part ? header8(hdr + full, part) : 0;
     for (int h = 0; h < 2; ++h) {
-      uint32_t acc = 0;
-      for (size_t j = 0; j < nv; ++j) {
-        off[j] = acc;
-        acc += uint32_t(h ? hdr[j] >> 4 : hdr[j] & 15);
-      }
-      for (size_t j = nv; j < nv + 8; ++j) off[j] = acc;  // lanes past the last variable: width 0
       uint8_t* ob = o + size_t(8 * h) * nv;
       const bool first = sb == 0 && h == 0;
       const bool last = sb + 1 == nsb && h == 1 && !tail_rows;
-      if (full < nv)
-        rows8_group(q, off, full, first ? nullptr : ob - nv + full, ob + full, nv, last);
-      for (size_t g = 0; g < full; g += 8)
-        rows8_group(q, off, g, first ? nullptr : ob - nv + g, ob + g, nv, false);
-      q += acc;
+      // the partial group first (its payload follows all full groups' payload in this block)
+      size_t base = 0;
+      if (part) {
+        for (size_t g = 0; g < full; g += 8)
+          base += size_t((widths8(load64(hdr + g), h) * 0x0101010101010101ull) >> 56);
+        const uint64_t w = widths8(hpart, h);
+        rows8_group(q + base, w, first ? nullptr : ob - nv + full, ob + full, nv, part, last);
+        base += size_t((w * 0x0101010101010101ull) >> 56);
+      }
+      size_t at = 0;
+      for (size_t g = 0; g < full; g += 8) {
+        const uint64_t w = widths8(load64(hdr + g), h);
+        rows8_group(q + at, w, first ? nullptr : ob - nv + g, ob + g, nv, 8, false);
+        at += size_t((w * 0x0101010101010101ull) >> 56);
+      }
+      q += part ? base : at;
     }
     pos += total;
     ++sb;
