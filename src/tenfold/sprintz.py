@@ -63,9 +63,11 @@ def compress(x: Any, forecaster: str = "fire", entropy: bool = True) -> bytes:
     ----------
     x : array of int8, uint8, int16 or uint16, shape (n,) or (n, nvars); n may be 0.
     forecaster : ``"fire"`` (learned autoregression on deltas, best on smooth signals; used
-        per chunk only where it beats delta by >= 1%, since it decodes slower) or ``"delta"``
-        (previous sample; fastest to decode).
-    entropy : add the Huffman stage where it makes a chunk at least 2% smaller.
+        per chunk only where it beats delta by >= 1%) or ``"delta"`` (previous sample; fastest
+        to decode). With either, a single variable whose chunk is periodic (e.g. appliance
+        cycles) is coded as lag-L deltas (L <= 16, chosen per chunk) where that is >= 2% smaller.
+    entropy : add the Huffman stage where it makes a chunk at least 5% smaller (it costs about
+        as much decode time as the rest of the decoder).
 
     >>> import numpy as np
     >>> from tenfold import sprintz
