@@ -623,6 +623,33 @@ inline uint64_t header8(const uint8_t* hdr, size_t n) {  // n <= 8 bytes, zero-p
   return v;
 }
 
+// Bit widths of 8 variables for block h, one per byte, for T (16-bit code 15 means 16 bits).
+template <class T>
+inline uint64_t widths_of(uint64_t h8, int h) {
+  uint64_t w = widths8(h8, h);
+  if (Tr<T>::W == 16) w += ((w + 0x0101010101010101ull) >> 4) & 0x0101010101010101ull;
+  return w;
+}
+inline size_t wsum(uint64_t w) { return size_t((w * 0x0101010101010101ull) >> 56); }  // <= 8 * 16
+
+// A superblock header of nv bytes at hdr (readable bytes from hdr on: `readable`): the partial
+// group's header bytes (zero-padded), the payload size, and false if an 8-bit width exceeds 8.
+template <class T>
+inline bool sb_header(const uint8_t* hdr, size_t nv, size_t readable, uint64_t& hpart, size_t& total) {
+  const size_t full = nv / 8 * 8, part = nv - full;
+  hpart = 0;
+  if (part) hpart = readable - full >= 8 ? _bzhi_u64(load64(hdr + full), unsigned(8 * part)) : header8(hdr + full, part);
+  total = 0;
+  uint64_t bad = 0;
+  for (size_t g = 0; g < full + (part ? 8 : 0); g += 8) {
+    const uint64_t h8 = g < full ? load64(hdr + g) : hpart;
+    const uint64_t w0 = widths_of<T>(h8, 0), w1 = widths_of<T>(h8, 1);
+    if (Tr<T>::W == 8) bad |= (w0 + 0x0707070707070707ull) | (w1 + 0x0707070707070707ull);
+    total += wsum(w0 + w1);
+  }
+  return !(bad & 0x1010101010101010ull);
+}
+
 __attribute__((always_inline)) inline void rows8_group(const uint8_t* q, uint64_t w, const uint8_t* prev,
                                                        uint8_t* od, size_t nv, size_t nreal, bool exact_last) {
   // exclusive prefix sums of the widths, one per byte (at most 7 * 8 = 56: no carries)
@@ -666,8 +693,23 @@ const char* rows8_delta(const uint8_t* src, size_t len, size_t readable, uint8_t
     if (len - pos < nv) return "truncated block header";
     const uint8_t* hdr = src + pos;
     pos += nv;
+    // the partial group's header bytes, zero-padded (a plain load when 8 bytes are readable)
+    uint64_t hpart = 0;
+    if (part) {
+      if (readable - (pos - nv + full) >= 8) hpart = _bzhi_u64(load64(hdr + full), unsigned(8 * part));
+      else hpart = header8(hdr + full, part);
+    }
+    // payload bytes of this superblock and width validation (8-bit codes <= 8), 8 headers at a time
     size_t total = 0;
-    if (!header_total<uint8_t>(hdr, nv, total)) return "invalid bit width for 8-bit data";
+    uint64_t bad = 0;
+    for (size_t g = 0; g <= full; g += 8) {
+      if (g == full && !part) break;
+      const uint64_t h8 = g < full ? load64(hdr + g) : hpart;
+      const uint64_t w0 = widths8(h8, 0), w1 = widths8(h8, 1);
+      bad |= (w0 + 0x0707070707070707ull) | (w1 + 0x0707070707070707ull);
+      total += size_t(((w0 + w1) * 0x0101010101010101ull) >> 56);
+    }
+    if (bad & 0x1010101010101010ull) return "invalid bit width for 8-bit data";
     uint8_t* o = out + sb * 16 * nv;
     if (total == 0) {
       uint64_t k;
@@ -687,7 +729,6 @@ const char* rows8_delta(const uint8_t* src, size_t len, size_t readable, uint8_t
       std::memset(tmp + total, 0, 8);
       q = tmp;
     }
-    const uint64_t hpart = part ? header8(hdr + full, part) : 0;
     for (int h = 0; h < 2; ++h) {
       uint8_t* ob = o + size_t(8 * h) * nv;
       const bool first = sb == 0 && h == 0;
@@ -746,13 +787,14 @@ inline void store_row16(uint8_t* o, __m128i r, size_t n) {
 }
 
 template <class T>
-__attribute__((always_inline)) inline void rows_fire_group(const uint8_t* q, const uint32_t* off, size_t j0,
-                                                           State st, T* od, size_t nv, bool exact_last) {
+__attribute__((always_inline)) inline void rows_fire_group(const uint8_t* q, uint64_t w, size_t j0, State st, T* od,
+                                                           size_t nv, bool exact_last) {
   constexpr int W = Tr<T>::W;
+  const uint64_t pre = (w * 0x0101010101010101ull) << 8;  // exclusive prefix sums (<= 112)
   __m128i r[8];
   const size_t nreal = nv - j0 < 8 ? nv - j0 : 8;  // lanes past the last variable stay zero
   for (size_t j = 0; j < 8; ++j) {
-    const uint32_t s0 = off[j0 + j], b = off[j0 + j + 1] - s0;
+    const uint32_t s0 = uint32_t(pre >> (8 * j)) & 0xff, b = uint32_t(w >> (8 * j)) & 0xff;
     r[j] = j < nreal ? resid_reg(q + s0, int(b), static_cast<T*>(nullptr)) : _mm_setzero_si128();
   }
   transpose8x16(r);
@@ -769,30 +811,30 @@ __attribute__((always_inline)) inline void rows_fire_group(const uint8_t* q, con
 template <class T>
 const char* rows_fire_fused(const uint8_t* src, size_t len, size_t readable, T* out, size_t rows, size_t nv,
                             int32_t* scratch) {
-  constexpr int W = Tr<T>::W;
-  const size_t nsb = rows / 16, full = nv / 8 * 8;
+  const size_t nsb = rows / 16, full = nv / 8 * 8, part = nv - full;
   State st = state_of(scratch, nv);
   for (size_t v = 0; v < 3 * padded(nv); ++v) scratch[v] = 0;
   uint8_t* tmp = reinterpret_cast<uint8_t*>(scratch + 3 * padded(nv));  // payload copy near the end
-  uint32_t* off = reinterpret_cast<uint32_t*>(tmp + 2 * nv * sizeof(T) * 8 + 16);  // nv + 8 entries
   const bool tail_rows = rows % 16 != 0;
   size_t pos = 0, sb = 0;
   while (sb < nsb) {
     if (len - pos < nv) return "truncated block header";
     const uint8_t* hdr = src + pos;
+    uint64_t hpart;
+    size_t total;
+    if (!sb_header<T>(hdr, nv, readable - pos, hpart, total)) return "invalid bit width for 8-bit data";
     pos += nv;
-    size_t total = 0;
-    if (!header_total<T>(hdr, nv, total)) return "invalid bit width for 8-bit data";
     const uint8_t* q = src + pos;
     size_t nblocks = 2;
+    bool zero = false;
     if (total == 0) {  // a run of all-zero superblocks: zero residuals, the recurrence still runs
       uint64_t k;
       if (const char* err = read_run(src, len, pos, k)) return err;
       if (k > nsb - sb - 1) return "zero run longer than the chunk";
       nblocks = 2 * (size_t(k) + 1);
-      std::memset(off, 0, (nv + 8) * sizeof(uint32_t));
       std::memset(tmp, 0, 16);
       q = tmp;  // zero widths: the unpacks still load (and ignore) 16 bytes
+      zero = true;
     } else {
       if (len - pos < total) return "truncated block payload";
       if (readable - pos < total + 16) {
@@ -804,19 +846,27 @@ const char* rows_fire_fused(const uint8_t* src, size_t len, size_t readable, T* 
     }
     T* o = out + sb * 16 * nv;
     for (size_t h = 0; h < nblocks; ++h) {
-      uint32_t acc = 0;
-      if (total) {
-        for (size_t j = 0; j < nv; ++j) {
-          off[j] = acc;
-          acc += uint32_t(code_bits<T>((h & 1) ? hdr[j] >> 4 : hdr[j] & 15));
-        }
-        for (size_t j = nv; j < nv + 8; ++j) off[j] = acc;
-      }
+      const int hb = int(h & 1);
       T* ob = o + 8 * h * nv;
       const bool last = sb * 2 + h + 1 == 2 * nsb && !tail_rows;
-      if (full < nv) rows_fire_group<T>(q, off, full, st, ob + full, nv, last);
-      for (size_t g = 0; g < full; g += 8) rows_fire_group<T>(q, off, g, st, ob + g, nv, false);
-      q += acc;
+      size_t at = 0;
+      if (part) {
+        size_t base = 0;
+        if (!zero)
+          for (size_t g = 0; g < full; g += 8) base += wsum(widths_of<T>(load64(hdr + g), hb));
+        const uint64_t w = zero ? 0 : widths_of<T>(hpart, hb);
+        rows_fire_group<T>(q + base, w, full, st, ob + full, nv, last);
+      }
+      for (size_t g = 0; g < full; g += 8) {
+        const uint64_t w = zero ? 0 : widths_of<T>(load64(hdr + g), hb);
+        rows_fire_group<T>(q + at, w, g, st, ob + g, nv, false);
+        at += wsum(w);
+      }
+      if (!zero && hb == 0) {  // on to block 1's payload
+        size_t half = at;
+        if (part) half += wsum(widths_of<T>(hpart, 0));
+        q += half;
+      }
     }
     sb += nblocks / 2;
   }
@@ -825,7 +875,6 @@ const char* rows_fire_fused(const uint8_t* src, size_t len, size_t readable, T* 
   std::memcpy(out + nsb * 16 * nv, src + pos, tail * nv * sizeof(T));
   pos += tail * nv * sizeof(T);
   if (pos != len) return "unexpected bytes at the end of a chunk";
-  (void)W;
   return nullptr;
 }
 
