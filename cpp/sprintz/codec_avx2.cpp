@@ -613,7 +613,8 @@ const char* seg_fire(const uint8_t* src, size_t len, size_t readable, T* out, si
 // (the previous row is read back from the output). A last partial group (nv % 8 variables, or
 // all of them when nv < 8) runs FIRST with 8-byte row stores whose spill lands on the next row's
 // first variables, which the full groups (or the next block) rewrite afterwards; the extra lanes
-// decode zero-width residuals. Only the chunk's very last row is stored exactly.
+// decode zero-width residuals. In the chunk's last block, rows whose store would reach past the
+// block are stored exactly.
 // Widths of 8 consecutive variables for block h, one per byte (8-bit data: codes are bit counts),
 // from their 8 header bytes (lanes past the last variable are zero).
 inline uint64_t widths8(uint64_t hdr8, int h) { return (h ? hdr8 >> 4 : hdr8) & 0x0F0F0F0F0F0F0F0Full; }
@@ -651,7 +652,8 @@ inline bool sb_header(const uint8_t* hdr, size_t nv, size_t readable, uint64_t& 
 }
 
 __attribute__((always_inline)) inline void rows8_group(const uint8_t* q, uint64_t w, const uint8_t* prev,
-                                                       uint8_t* od, size_t nv, size_t nreal, bool exact_last) {
+                                                       uint8_t* od, size_t nv, size_t nreal, bool exact_last,
+                                                       size_t j0) {
   // exclusive prefix sums of the widths, one per byte (at most 7 * 8 = 56: no carries)
   const uint64_t pre = (w * 0x0101010101010101ull) << 8;
   __m128i a[8];
@@ -670,13 +672,16 @@ __attribute__((always_inline)) inline void rows8_group(const uint8_t* q, uint64_
   p = _mm_unpacklo_epi64(p, p);
   for (int k = 0; k < 4; ++k) {
     const __m128i sum = _mm_add_epi8(_mm_add_epi8(wr[k], _mm_slli_si128(wr[k], 8)), p);
-    _mm_storel_epi64(reinterpret_cast<__m128i*>(od + size_t(2 * k) * nv), sum);
-    if (k == 3 && exact_last) {
+    if (!exact_last) {
+      _mm_storel_epi64(reinterpret_cast<__m128i*>(od + size_t(2 * k) * nv), sum);
+      _mm_storeh_pi(reinterpret_cast<__m64*>(od + size_t(2 * k + 1) * nv), _mm_castsi128_ps(sum));
+    } else {  // the chunk's last block: an 8-byte store may not reach past the block's end
       alignas(16) uint8_t row[16];
       _mm_store_si128(reinterpret_cast<__m128i*>(row), sum);
-      std::memcpy(od + 7 * nv, row + 8, nreal);
-    } else {
-      _mm_storeh_pi(reinterpret_cast<__m64*>(od + size_t(2 * k + 1) * nv), _mm_castsi128_ps(sum));
+      for (size_t i = size_t(2 * k); i < size_t(2 * k + 2); ++i) {
+        const size_t n8 = j0 + i * nv + 8 <= 8 * nv ? 8 : nreal;
+        std::memcpy(od + i * nv, row + 8 * (i & 1), n8);
+      }
     }
     p = _mm_unpackhi_epi64(sum, sum);
   }
@@ -686,8 +691,6 @@ const char* rows8_delta(const uint8_t* src, size_t len, size_t readable, uint8_t
                         int32_t* scratch) {
   const size_t nsb = rows / 16, full = nv / 8 * 8, part = nv - full;
   uint8_t* tmp = reinterpret_cast<uint8_t*>(scratch);  // superblock payload copy near the end
-  // the chunk's last row is the last row of the last superblock only if there is no raw tail
-  const bool tail_rows = rows % 16 != 0;
   size_t pos = 0, sb = 0;
   while (sb < nsb) {
     if (len - pos < nv) return "truncated block header";
@@ -732,20 +735,20 @@ const char* rows8_delta(const uint8_t* src, size_t len, size_t readable, uint8_t
     for (int h = 0; h < 2; ++h) {
       uint8_t* ob = o + size_t(8 * h) * nv;
       const bool first = sb == 0 && h == 0;
-      const bool last = sb + 1 == nsb && h == 1 && !tail_rows;
+      const bool last = sb + 1 == nsb && h == 1;  // no spill past the block (a raw tail may be shorter)
       // the partial group first (its payload follows all full groups' payload in this block)
       size_t base = 0;
       if (part) {
         for (size_t g = 0; g < full; g += 8)
           base += size_t((widths8(load64(hdr + g), h) * 0x0101010101010101ull) >> 56);
         const uint64_t w = widths8(hpart, h);
-        rows8_group(q + base, w, first ? nullptr : ob - nv + full, ob + full, nv, part, last);
+        rows8_group(q + base, w, first ? nullptr : ob - nv + full, ob + full, nv, part, last, full);
         base += size_t((w * 0x0101010101010101ull) >> 56);
       }
       size_t at = 0;
       for (size_t g = 0; g < full; g += 8) {
         const uint64_t w = widths8(load64(hdr + g), h);
-        rows8_group(q + at, w, first ? nullptr : ob - nv + g, ob + g, nv, 8, false);
+        rows8_group(q + at, w, first ? nullptr : ob - nv + g, ob + g, nv, 8, false, g);
         at += size_t((w * 0x0101010101010101ull) >> 56);
       }
       q += part ? base : at;
@@ -805,7 +808,8 @@ __attribute__((always_inline)) inline void rows_fire_group(const uint8_t* q, uin
   _mm256_storeu_si256(reinterpret_cast<__m256i*>(st.prev + j0), _mm256_cvtepu16_epi32(_mm_and_si128(p, pmask)));
   _mm256_storeu_si256(reinterpret_cast<__m256i*>(st.d + j0), _mm256_cvtepi16_epi32(d));
   _mm256_storeu_si256(reinterpret_cast<__m256i*>(st.a + j0), _mm256_cvtepi16_epi32(a));
-  for (int i = 0; i < 8; ++i) store_row16(od + size_t(i) * nv, r[i], (i == 7 && exact_last) ? nv - j0 : 8);
+  for (int i = 0; i < 8; ++i)  // in the chunk's last block no store may reach past the block
+    store_row16(od + size_t(i) * nv, r[i], (exact_last && j0 + size_t(i) * nv + 8 > 8 * nv) ? nv - j0 : 8);
 }
 
 template <class T>
@@ -815,7 +819,6 @@ const char* rows_fire_fused(const uint8_t* src, size_t len, size_t readable, T* 
   State st = state_of(scratch, nv);
   for (size_t v = 0; v < 3 * padded(nv); ++v) scratch[v] = 0;
   uint8_t* tmp = reinterpret_cast<uint8_t*>(scratch + 3 * padded(nv));  // payload copy near the end
-  const bool tail_rows = rows % 16 != 0;
   size_t pos = 0, sb = 0;
   while (sb < nsb) {
     if (len - pos < nv) return "truncated block header";
@@ -848,7 +851,7 @@ const char* rows_fire_fused(const uint8_t* src, size_t len, size_t readable, T* 
     for (size_t h = 0; h < nblocks; ++h) {
       const int hb = int(h & 1);
       T* ob = o + 8 * h * nv;
-      const bool last = sb * 2 + h + 1 == 2 * nsb && !tail_rows;
+      const bool last = sb * 2 + h + 1 == 2 * nsb;  // no spill past the block (a raw tail may be shorter)
       size_t at = 0;
       if (part) {
         size_t base = 0;
@@ -880,36 +883,36 @@ const char* rows_fire_fused(const uint8_t* src, size_t len, size_t readable, T* 
 
 // ---------------------------------------------------------------- C order, 16-bit, delta, >= 2 vars
 // The 16-bit counterpart of rows8_delta (also decodes lagged 1-variable chunks), same spill rules.
-__attribute__((always_inline)) inline void rows16_group(const uint8_t* q, const uint32_t* off, size_t j0,
+__attribute__((always_inline)) inline void rows16_group(const uint8_t* q, uint64_t w, size_t j0,
                                                         const uint16_t* prev, uint16_t* od, size_t nv,
                                                         bool exact_last) {
+  const uint64_t pre = (w * 0x0101010101010101ull) << 8;  // exclusive prefix sums (<= 112)
   __m128i r[8];
   const size_t nreal = nv - j0 < 8 ? nv - j0 : 8;  // lanes past the last variable stay zero
   for (size_t j = 0; j < 8; ++j) {
-    const uint32_t s0 = off[j0 + j], b = off[j0 + j + 1] - s0;
+    const uint32_t s0 = uint32_t(pre >> (8 * j)) & 0xff, b = uint32_t(w >> (8 * j)) & 0xff;
     r[j] = j < nreal ? unzz16(unpack16_reg(q + s0, int(b))) : _mm_setzero_si128();
   }
   transpose8x16(r);
   __m128i p = prev ? _mm_loadu_si128(reinterpret_cast<const __m128i*>(prev)) : _mm_setzero_si128();
   for (int i = 0; i < 8; ++i) {
     p = _mm_add_epi16(p, r[i]);
-    store_row16(od + size_t(i) * nv, p, (i == 7 && exact_last) ? nv - j0 : 8);
+    store_row16(od + size_t(i) * nv, p, (exact_last && j0 + size_t(i) * nv + 8 > 8 * nv) ? nv - j0 : 8);
   }
 }
 
 const char* rows16_delta(const uint8_t* src, size_t len, size_t readable, uint16_t* out, size_t rows, size_t nv,
                          int32_t* scratch) {
-  const size_t nsb = rows / 16, full = nv / 8 * 8;
+  const size_t nsb = rows / 16, full = nv / 8 * 8, part = nv - full;
   uint8_t* tmp = reinterpret_cast<uint8_t*>(scratch);  // superblock payload copy near the end
-  uint32_t* off = reinterpret_cast<uint32_t*>(tmp + 32 * nv + 16);  // nv + 8 entries
-  const bool tail_rows = rows % 16 != 0;
   size_t pos = 0, sb = 0;
   while (sb < nsb) {
     if (len - pos < nv) return "truncated block header";
     const uint8_t* hdr = src + pos;
+    uint64_t hpart;
+    size_t total;
+    sb_header<uint16_t>(hdr, nv, readable - pos, hpart, total);  // every 16-bit width code is valid
     pos += nv;
-    size_t total = 0;
-    header_total<uint16_t>(hdr, nv, total);  // every 16-bit width code is valid
     uint16_t* o = out + sb * 16 * nv;
     if (total == 0) {
       uint64_t k;
@@ -930,18 +933,24 @@ const char* rows16_delta(const uint8_t* src, size_t len, size_t readable, uint16
       q = tmp;
     }
     for (int h = 0; h < 2; ++h) {
-      uint32_t acc = 0;
-      for (size_t j = 0; j < nv; ++j) {
-        off[j] = acc;
-        acc += uint32_t(code_bits<uint16_t>(h ? hdr[j] >> 4 : hdr[j] & 15));
-      }
-      for (size_t j = nv; j < nv + 8; ++j) off[j] = acc;
       uint16_t* ob = o + size_t(8 * h) * nv;
       const bool first = sb == 0 && h == 0;
-      const bool last = sb + 1 == nsb && h == 1 && !tail_rows;
-      if (full < nv) rows16_group(q, off, full, first ? nullptr : ob - nv + full, ob + full, nv, last);
-      for (size_t g = 0; g < full; g += 8) rows16_group(q, off, g, first ? nullptr : ob - nv + g, ob + g, nv, false);
-      q += acc;
+      const bool last = sb + 1 == nsb && h == 1;  // no spill past the block (a raw tail may be shorter)
+      size_t at = 0;
+      for (size_t g = 0; g < full; g += 8) at += wsum(widths_of<uint16_t>(load64(hdr + g), h));
+      size_t half = at;
+      if (part) {  // first: its spilling row stores are rewritten by the full groups
+        const uint64_t w = widths_of<uint16_t>(hpart, h);
+        rows16_group(q + at, w, full, first ? nullptr : ob - nv + full, ob + full, nv, last);
+        half += wsum(w);
+      }
+      at = 0;
+      for (size_t g = 0; g < full; g += 8) {
+        const uint64_t w = widths_of<uint16_t>(load64(hdr + g), h);
+        rows16_group(q + at, w, g, first ? nullptr : ob - nv + g, ob + g, nv, false);
+        at += wsum(w);
+      }
+      q += half;
     }
     pos += total;
     ++sb;
