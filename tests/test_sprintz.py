@@ -95,6 +95,13 @@ def test_new_kernel_paths_equal_scalar_on_odd_sizes(dtype):
         x = make(dtype, n, nv, "walk", n + nv)
         x[40:90] = x[40]                                               # zero runs (zero residuals)
         cases += [x, np.asfortranarray(x)]
+    # widest codes in every lane of a superblock (regression: 16-bit width sums overflowed a
+    # byte) and few variables with a raw tail shorter than a SIMD row store (regression: spill)
+    for n, nv in ((32, 16), (33, 8), (48, 24), (17, 2), (18, 3), (19, 5), (161, 7)):
+        x = make(dtype, n, nv, "extreme", n * nv)
+        y = make(dtype, n, nv, "walk", n)
+        y[:16] = make(dtype, 16, nv, "random", nv)  # one full-width superblock, the rest narrow
+        cases += [x, y]
     for x in cases:
         for forecaster in ("delta", "fire"):
             for entropy in (False, True):

@@ -646,7 +646,7 @@ inline bool sb_header(const uint8_t* hdr, size_t nv, size_t readable, uint64_t& 
     const uint64_t h8 = g < full ? load64(hdr + g) : hpart;
     const uint64_t w0 = widths_of<T>(h8, 0), w1 = widths_of<T>(h8, 1);
     if (Tr<T>::W == 8) bad |= (w0 + 0x0707070707070707ull) | (w1 + 0x0707070707070707ull);
-    total += wsum(w0 + w1);
+    total += wsum(w0) + wsum(w1);  // each <= 8 * 16 = 128: no byte overflow
   }
   return !(bad & 0x1010101010101010ull);
 }

@@ -27,10 +27,11 @@ int main(int argc, char** argv) {
     for (int dtype = 0; dtype < 4; ++dtype)
       for (int fc = 0; fc < 2; ++fc)
         for (size_t nv = 2; nv <= 17; ++nv)
-          for (size_t n : {16, 17, 18, 19, 33, 47, 130}) {
+          for (size_t n : {16, 17, 18, 19, 32, 33, 47, 130, 161}) {
             const size_t isz = dtype < 2 ? 1 : 2;
             std::vector<uint8_t> x(n * nv * isz);
-            for (size_t i = 0; i < x.size(); ++i) x[i] = uint8_t(rng() % 7 + (i % 5) * 3);
+            for (size_t i = 0; i < x.size(); ++i)  // odd n: a first superblock of full-range noise (widest codes)
+              x[i] = (n & 1) && i < 16 * nv * isz ? uint8_t(rng()) : uint8_t(rng() % 7 + (i % 5) * 3);
             auto buf = compress(x.data(), dtype, n, nv, 2, 0, fc, fc == 1, 16 * (1 + n % 3));
             uint8_t* o = new uint8_t[x.size()];
             decompress(buf.data(), buf.size(), o, x.size());
