@@ -8,7 +8,6 @@
 #include <nanobind/stl/string.h>
 
 #include <cstring>
-#include <new>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -236,21 +235,11 @@ NB_MODULE(_core, m) {
       "buf"_a.noconvert(), "out"_a.noconvert());
 
   m.def(
-      "sprintz_decompress",
+      "sprintz_layout",
       [](In<uint8_t, nb::ndim<1>> buf) {
-        // one call: parse, allocate (uninitialized) and decode; returns (bytes, dtype, n, nvars, ndim, order)
+        // (dtype code, n, nvars, ndim, order) of a validated header: a light call for decompress()
         const auto h = tenfold::sprintz::parse_header(buf.data(), buf.shape(0));
-        const size_t total = size_t(h.n) * size_t(h.nvars) * size_t(tenfold::sprintz::dtype_bits(h.dtype) / 8);
-        uint8_t* data = new (std::nothrow) uint8_t[total ? total : 1];
-        if (!data)
-          throw std::invalid_argument("the stream declares " + std::to_string(total) +
-                                      " bytes of output, more than can be allocated");
-        nb::capsule owner(data, [](void* p) noexcept { delete[] static_cast<uint8_t*>(p); });
-        {
-          nb::gil_scoped_release release;
-          tenfold::sprintz::decompress(buf.data(), buf.shape(0), data, total);
-        }
-        return nb::make_tuple(Out<uint8_t>(data, {total}, owner), h.dtype, h.n, h.nvars, h.ndim, h.order);
+        return nb::make_tuple(h.dtype, h.n, h.nvars, h.ndim, h.order);
       },
       "buf"_a.noconvert());
 

@@ -140,8 +140,15 @@ def decompress(buf: Any, out: np.ndarray | None = None) -> np.ndarray:
     """
     arr = _as_bytes_array(buf)
     if out is None:
-        raw, code, n, nvars, ndim, order = _core.sprintz_decompress(arr)
-        return raw.view(_DTYPES[code]).reshape((n,) if ndim == 1 else (n, nvars), order="CF"[order])
+        code, n, nvars, ndim, order = _core.sprintz_layout(arr)
+        dtype = _DTYPES[code]
+        try:
+            res = np.empty((n,) if ndim == 1 else (n, nvars), dtype=dtype, order="CF"[order])
+        except (MemoryError, ValueError) as exc:  # a (possibly hostile) header may declare a huge array
+            raise ValueError(f"the stream declares {n * nvars * dtype.itemsize:,} bytes of output, "
+                             "more than can be allocated") from exc
+        _core.sprintz_decompress_into(arr, res.ravel(order="K").view(np.uint8))
+        return res
     meta = info(arr)
     dtype, shape = meta["dtype"], meta["shape"]
     if not isinstance(out, np.ndarray):
