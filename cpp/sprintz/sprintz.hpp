@@ -8,7 +8,8 @@
 //     memory order), u32 reserved=0.
 //   ceil(n / chunk_rows) chunks, each: u8 mode (0 packed, 1 Huffman-coded packed, 2 raw rows,
 //     row-major, used when coding does not pay; Huffman only where it saves >= 5%), u8 forecaster
-//     of this chunk (FIRE streams use FIRE only in chunks where it beats delta by >= 1%), 2 zero bytes,
+//     of this chunk (FIRE streams use FIRE only in chunks where it beats delta by >= 1%), u8 lag
+//     (0, or 2..16 for a lagged-delta 1-variable chunk, see sprintz.cpp), 1 zero byte,
 //     u32 stored length, u32 packed length, then the stored bytes.
 // A chunk's packed stream covers `rows` rows of the (n, nvars) matrix; forecaster state starts at
 // zero in every chunk. Rows go in superblocks of 16 = two blocks of 8 rows:
