@@ -256,6 +256,15 @@ NB_MODULE(_core, m) {
       "buf"_a.noconvert(), "out"_a.noconvert());
 
   m.def(
+      "sprintz_layout",
+      [](In<uint8_t, nb::ndim<1>> buf) {
+        // (dtype code, n, nvars, ndim, order) of a validated header: a light call for decompress()
+        const auto h = tenfold::sprintz::parse_header(buf.data(), buf.shape(0));
+        return nb::make_tuple(h.dtype, h.n, h.nvars, h.ndim, h.order);
+      },
+      "buf"_a.noconvert());
+
+  m.def(
       "sprintz_checksum",
       [](In<uint8_t, nb::ndim<1>> data) {
         nb::gil_scoped_release release;

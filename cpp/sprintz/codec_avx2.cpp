@@ -5,6 +5,7 @@
 // reconstructed with one vector add.
 #include <immintrin.h>
 
+#include <algorithm>
 #include <cstring>
 #include <type_traits>
 
@@ -455,6 +456,513 @@ const char* single_fire(const uint8_t* src, size_t len, size_t readable, T* out,
   return raw_tail(src, len, pos, out, nsb * 16, rows);
 }
 
+// ---------------------------------------------------------------- FIRE, contiguous columns
+// rs == 1 (Fortran order, and the 8 segments of a 1-variable FIRE chunk): 8 variables at a time,
+// the residual tile (var-major) is transposed to rows, the recurrence runs on 8 int16 lanes, and
+// the reconstructed rows are transposed back. 16-bit lanes are exact: the next delta only needs
+// bits 8..23 of a * d (|a| <= 256), assembled from mullo/mulhi, and everything else wraps mod 2^16
+// (8-bit data sign-extends the new delta from its low byte, as the scalar code does).
+inline void transpose8x16(__m128i* r) {
+  const __m128i t0 = _mm_unpacklo_epi16(r[0], r[1]), t1 = _mm_unpackhi_epi16(r[0], r[1]);
+  const __m128i t2 = _mm_unpacklo_epi16(r[2], r[3]), t3 = _mm_unpackhi_epi16(r[2], r[3]);
+  const __m128i t4 = _mm_unpacklo_epi16(r[4], r[5]), t5 = _mm_unpackhi_epi16(r[4], r[5]);
+  const __m128i t6 = _mm_unpacklo_epi16(r[6], r[7]), t7 = _mm_unpackhi_epi16(r[6], r[7]);
+  const __m128i u0 = _mm_unpacklo_epi32(t0, t2), u1 = _mm_unpackhi_epi32(t0, t2);
+  const __m128i u2 = _mm_unpacklo_epi32(t1, t3), u3 = _mm_unpackhi_epi32(t1, t3);
+  const __m128i u4 = _mm_unpacklo_epi32(t4, t6), u5 = _mm_unpackhi_epi32(t4, t6);
+  const __m128i u6 = _mm_unpacklo_epi32(t5, t7), u7 = _mm_unpackhi_epi32(t5, t7);
+  r[0] = _mm_unpacklo_epi64(u0, u4);
+  r[1] = _mm_unpackhi_epi64(u0, u4);
+  r[2] = _mm_unpacklo_epi64(u1, u5);
+  r[3] = _mm_unpackhi_epi64(u1, u5);
+  r[4] = _mm_unpacklo_epi64(u2, u6);
+  r[5] = _mm_unpackhi_epi64(u2, u6);
+  r[6] = _mm_unpacklo_epi64(u3, u7);
+  r[7] = _mm_unpackhi_epi64(u3, u7);
+}
+inline __m128i resid16(const uint8_t* t) {
+  return _mm_cvtepi8_epi16(unzz8(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(t))));
+}
+inline __m128i resid16(const uint16_t* t) { return unzz16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(t))); }
+inline __m128i load_state16(const int32_t* s, bool sgn) {
+  const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(s));
+  const __m128i lo = _mm256_castsi256_si128(v), hi = _mm256_extracti128_si256(v, 1);
+  return sgn ? _mm_packs_epi32(lo, hi) : _mm_packus_epi32(lo, hi);
+}
+inline void store_cols(uint16_t* o, ptrdiff_t cs, const __m128i* c) {
+  for (int j = 0; j < 8; ++j) _mm_storeu_si128(reinterpret_cast<__m128i*>(o + j * cs), c[j]);
+}
+inline void store_cols(uint8_t* o, ptrdiff_t cs, const __m128i* c) {
+  const __m128i m = _mm_set1_epi16(0xff);
+  for (int j = 0; j < 8; j += 2) {
+    const __m128i b = _mm_packus_epi16(_mm_and_si128(c[j], m), _mm_and_si128(c[j + 1], m));
+    _mm_storel_epi64(reinterpret_cast<__m128i*>(o + j * cs), b);
+    _mm_storeh_pi(reinterpret_cast<__m64*>(o + (j + 1) * cs), _mm_castsi128_ps(b));
+  }
+}
+
+template <int W>
+__attribute__((always_inline)) inline void fire_rows16(__m128i* r, __m128i& p, __m128i& d, __m128i& a) {
+  const __m128i one = _mm_set1_epi16(1), amax = _mm_set1_epi16(kFireMax), amin = _mm_set1_epi16(-kFireMax);
+  __m128i gs = _mm_setzero_si128();
+  for (int i = 0; i < 8; ++i) {
+    const __m128i e = r[i];
+    const __m128i lo = _mm_mullo_epi16(a, d), hi = _mm_mulhi_epi16(a, d);
+    __m128i s = _mm_add_epi16(_mm_or_si128(_mm_srli_epi16(lo, kFireShift), _mm_slli_epi16(hi, 16 - kFireShift)), e);
+    if (W == 8) s = _mm_srai_epi16(_mm_slli_epi16(s, 8), 8);
+    gs = _mm_add_epi16(gs, _mm_sign_epi16(_mm_sign_epi16(one, e), d));
+    d = s;
+    p = _mm_add_epi16(p, s);
+    r[i] = p;
+  }
+  a = _mm_min_epi16(_mm_max_epi16(_mm_add_epi16(a, gs), amin), amax);
+}
+
+template <class T>
+inline void cols_fire(const T* tile, size_t nv, State st, T* out, ptrdiff_t cs) {
+  constexpr int W = Tr<T>::W;
+  const __m128i pmask = _mm_set1_epi16(short((1 << W) - 1));
+  size_t g = 0;
+  for (; g + 8 <= nv; g += 8) {
+    __m128i r[8];
+    for (int j = 0; j < 8; ++j) r[j] = resid16(tile + (g + size_t(j)) * 8);
+    transpose8x16(r);
+    __m128i p = load_state16(st.prev + g, false), d = load_state16(st.d + g, true);
+    __m128i a = load_state16(st.a + g, true);
+    fire_rows16<W>(r, p, d, a);
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(st.prev + g), _mm256_cvtepu16_epi32(_mm_and_si128(p, pmask)));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(st.d + g), _mm256_cvtepi16_epi32(d));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(st.a + g), _mm256_cvtepi16_epi32(a));
+    transpose8x16(r);
+    store_cols(out + ptrdiff_t(g) * cs, cs, r);
+  }
+  if (g < nv) {
+    State rest{st.prev + g, st.d + g, st.a + g};
+    recon_generic<T>(tile + g * 8, nv - g, rest, out + ptrdiff_t(g) * cs, 1, cs, kForecastFire);
+  }
+}
+
+
+// Exactly 8 contiguous columns of a multiple of 16 rows (the segments of a 1-variable FIRE
+// chunk): residuals are unpacked straight into registers and the state never leaves them.
+inline __m128i resid_reg(const uint8_t* q, int b, uint8_t*) {
+  const uint64_t v = _pdep_u64(load64(q), 0x0101010101010101ull * ((1u << b) - 1));
+  return _mm_cvtepi8_epi16(unzz8(_mm_cvtsi64_si128(int64_t(v))));
+}
+inline __m128i resid_reg(const uint8_t* q, int b, uint16_t*) { return unzz16(unpack16_reg(q, b)); }
+
+template <class T>
+const char* seg_fire(const uint8_t* src, size_t len, size_t readable, T* out, size_t rows, ptrdiff_t cs) {
+  constexpr int W = Tr<T>::W;
+  const size_t nsb = rows / 16;
+  size_t pos = 0, sb = 0;
+  __m128i p = _mm_setzero_si128(), d = _mm_setzero_si128(), a = _mm_setzero_si128();
+  alignas(16) uint8_t tmp[2 * 8 * 16 + 32];
+  while (sb < nsb) {
+    if (len - pos < 8) return "truncated block header";
+    const uint8_t* hp = src + pos;
+    const uint64_t hdr = load64(hp);
+    pos += 8;
+    size_t total = 0;
+    if (!header_total_scalar<T>(hp, 8, total)) return "invalid bit width for 8-bit data";
+    T* o = out + sb * 16;
+    if (total == 0) {
+      uint64_t k;
+      if (const char* err = read_run(src, len, pos, k)) return err;
+      if (k > nsb - sb - 1) return "zero run longer than the chunk";
+      for (uint64_t j = 0; j < 2 * (k + 1); ++j) {
+        __m128i r[8];
+        for (int i = 0; i < 8; ++i) r[i] = _mm_setzero_si128();
+        fire_rows16<W>(r, p, d, a);
+        transpose8x16(r);
+        store_cols(o + 8 * j, cs, r);
+      }
+      sb += size_t(k) + 1;
+      continue;
+    }
+    if (len - pos < total) return "truncated block payload";
+    const uint8_t* q = src + pos;
+    if (readable - pos < total + 16) {
+      std::memset(tmp, 0, sizeof tmp);
+      std::memcpy(tmp, q, total);
+      q = tmp;
+    }
+    for (int h = 0; h < 2; ++h) {
+      __m128i r[8];
+      for (int j = 0; j < 8; ++j) {
+        const int b = code_bits<T>(int(hdr >> (8 * j + 4 * h)) & 15);
+        r[j] = resid_reg(q, b, static_cast<T*>(nullptr));
+        q += b;
+      }
+      transpose8x16(r);
+      fire_rows16<W>(r, p, d, a);
+      transpose8x16(r);
+      store_cols(o + 8 * h, cs, r);
+    }
+    pos += total;
+    ++sb;
+  }
+  if (pos != len) return "unexpected bytes at the end of a chunk";
+  return nullptr;
+}
+
+
+// ---------------------------------------------------------------- C order, 8-bit, delta, >= 2 vars
+// Fused: each group of 8 variables is unpacked with pdep straight into registers, transposed to
+// rows, unzigzagged, prefix-added onto the previous output row and stored; no tile and no state
+// (the previous row is read back from the output). A last partial group (nv % 8 variables, or
+// all of them when nv < 8) runs FIRST with 8-byte row stores whose spill lands on the next row's
+// first variables, which the full groups (or the next block) rewrite afterwards; the extra lanes
+// decode zero-width residuals. In the chunk's last block, rows whose store would reach past the
+// block are stored exactly.
+// Widths of 8 consecutive variables for block h, one per byte (8-bit data: codes are bit counts),
+// from their 8 header bytes (lanes past the last variable are zero).
+inline uint64_t widths8(uint64_t hdr8, int h) { return (h ? hdr8 >> 4 : hdr8) & 0x0F0F0F0F0F0F0F0Full; }
+inline uint64_t header8(const uint8_t* hdr, size_t n) {  // n <= 8 bytes, zero-padded
+  uint64_t v = 0;
+  std::memcpy(&v, hdr, n);
+  return v;
+}
+
+// Bit widths of 8 variables for block h, one per byte, for T (16-bit code 15 means 16 bits).
+template <class T>
+inline uint64_t widths_of(uint64_t h8, int h) {
+  uint64_t w = widths8(h8, h);
+  if (Tr<T>::W == 16) w += ((w + 0x0101010101010101ull) >> 4) & 0x0101010101010101ull;
+  return w;
+}
+inline size_t wsum(uint64_t w) { return size_t((w * 0x0101010101010101ull) >> 56); }  // <= 8 * 16
+
+// A superblock header of nv bytes at hdr (readable bytes from hdr on: `readable`): the partial
+// group's header bytes (zero-padded), the payload size, and false if an 8-bit width exceeds 8.
+template <class T>
+inline bool sb_header(const uint8_t* hdr, size_t nv, size_t readable, uint64_t& hpart, size_t& total) {
+  const size_t full = nv / 8 * 8, part = nv - full;
+  hpart = 0;
+  if (part) hpart = readable - full >= 8 ? _bzhi_u64(load64(hdr + full), unsigned(8 * part)) : header8(hdr + full, part);
+  total = 0;
+  uint64_t bad = 0;
+  for (size_t g = 0; g < full + (part ? 8 : 0); g += 8) {
+    const uint64_t h8 = g < full ? load64(hdr + g) : hpart;
+    const uint64_t w0 = widths_of<T>(h8, 0), w1 = widths_of<T>(h8, 1);
+    if (Tr<T>::W == 8) bad |= (w0 + 0x0707070707070707ull) | (w1 + 0x0707070707070707ull);
+    total += wsum(w0) + wsum(w1);  // each <= 8 * 16 = 128: no byte overflow
+  }
+  return !(bad & 0x1010101010101010ull);
+}
+
+__attribute__((always_inline)) inline void rows8_group(const uint8_t* q, uint64_t w, const uint8_t* prev,
+                                                       uint8_t* od, size_t nv, size_t nreal, bool exact_last,
+                                                       size_t j0) {
+  // exclusive prefix sums of the widths, one per byte (at most 7 * 8 = 56: no carries)
+  const uint64_t pre = (w * 0x0101010101010101ull) << 8;
+  __m128i a[8];
+  for (size_t j = 0; j < 8; ++j) {
+    const uint32_t s0 = uint32_t(pre >> (8 * j)) & 0xff, b = uint32_t(w >> (8 * j)) & 0xff;
+    a[j] = j < nreal ? _mm_cvtsi64_si128(int64_t(_pdep_u64(load64(q + s0), 0x0101010101010101ull * ((1u << b) - 1))))
+                     : _mm_setzero_si128();
+  }
+  const __m128i t0 = _mm_unpacklo_epi8(a[0], a[1]), t1 = _mm_unpacklo_epi8(a[2], a[3]);
+  const __m128i t2 = _mm_unpacklo_epi8(a[4], a[5]), t3 = _mm_unpacklo_epi8(a[6], a[7]);
+  const __m128i u0 = _mm_unpacklo_epi16(t0, t1), u1 = _mm_unpackhi_epi16(t0, t1);
+  const __m128i u2 = _mm_unpacklo_epi16(t2, t3), u3 = _mm_unpackhi_epi16(t2, t3);
+  const __m128i wr[4] = {unzz8(_mm_unpacklo_epi32(u0, u2)), unzz8(_mm_unpackhi_epi32(u0, u2)),
+                         unzz8(_mm_unpacklo_epi32(u1, u3)), unzz8(_mm_unpackhi_epi32(u1, u3))};
+  __m128i p = prev ? _mm_loadl_epi64(reinterpret_cast<const __m128i*>(prev)) : _mm_setzero_si128();
+  p = _mm_unpacklo_epi64(p, p);
+  for (int k = 0; k < 4; ++k) {
+    const __m128i sum = _mm_add_epi8(_mm_add_epi8(wr[k], _mm_slli_si128(wr[k], 8)), p);
+    if (!exact_last) {
+      _mm_storel_epi64(reinterpret_cast<__m128i*>(od + size_t(2 * k) * nv), sum);
+      _mm_storeh_pi(reinterpret_cast<__m64*>(od + size_t(2 * k + 1) * nv), _mm_castsi128_ps(sum));
+    } else {  // the chunk's last block: an 8-byte store may not reach past the block's end
+      alignas(16) uint8_t row[16];
+      _mm_store_si128(reinterpret_cast<__m128i*>(row), sum);
+      for (size_t i = size_t(2 * k); i < size_t(2 * k + 2); ++i) {
+        const size_t n8 = j0 + i * nv + 8 <= 8 * nv ? 8 : nreal;
+        std::memcpy(od + i * nv, row + 8 * (i & 1), n8);
+      }
+    }
+    p = _mm_unpackhi_epi64(sum, sum);
+  }
+}
+
+const char* rows8_delta(const uint8_t* src, size_t len, size_t readable, uint8_t* out, size_t rows, size_t nv,
+                        int32_t* scratch) {
+  const size_t nsb = rows / 16, full = nv / 8 * 8, part = nv - full;
+  uint8_t* tmp = reinterpret_cast<uint8_t*>(scratch);  // superblock payload copy near the end
+  size_t pos = 0, sb = 0;
+  while (sb < nsb) {
+    if (len - pos < nv) return "truncated block header";
+    const uint8_t* hdr = src + pos;
+    pos += nv;
+    // the partial group's header bytes, zero-padded (a plain load when 8 bytes are readable)
+    uint64_t hpart = 0;
+    if (part) {
+      if (readable - (pos - nv + full) >= 8) hpart = _bzhi_u64(load64(hdr + full), unsigned(8 * part));
+      else hpart = header8(hdr + full, part);
+    }
+    // payload bytes of this superblock and width validation (8-bit codes <= 8), 8 headers at a time
+    size_t total = 0;
+    uint64_t bad = 0;
+    for (size_t g = 0; g <= full; g += 8) {
+      if (g == full && !part) break;
+      const uint64_t h8 = g < full ? load64(hdr + g) : hpart;
+      const uint64_t w0 = widths8(h8, 0), w1 = widths8(h8, 1);
+      bad |= (w0 + 0x0707070707070707ull) | (w1 + 0x0707070707070707ull);
+      total += size_t(((w0 + w1) * 0x0101010101010101ull) >> 56);
+    }
+    if (bad & 0x1010101010101010ull) return "invalid bit width for 8-bit data";
+    uint8_t* o = out + sb * 16 * nv;
+    if (total == 0) {
+      uint64_t k;
+      if (const char* err = read_run(src, len, pos, k)) return err;
+      if (k > nsb - sb - 1) return "zero run longer than the chunk";
+      const size_t nrows = 16 * (size_t(k) + 1);
+      if (sb == 0) std::memset(o, 0, nrows * nv);
+      else
+        for (size_t r = 0; r < nrows; ++r) std::memcpy(o + r * nv, o + (ptrdiff_t(r) - 1) * ptrdiff_t(nv), nv);
+      sb += size_t(k) + 1;
+      continue;
+    }
+    if (len - pos < total) return "truncated block payload";
+    const uint8_t* q = src + pos;
+    if (readable - pos < total + 8) {
+      std::memcpy(tmp, q, total);
+      std::memset(tmp + total, 0, 8);
+      q = tmp;
+    }
+    for (int h = 0; h < 2; ++h) {
+      uint8_t* ob = o + size_t(8 * h) * nv;
+      const bool first = sb == 0 && h == 0;
+      const bool last = sb + 1 == nsb && h == 1;  // no spill past the block (a raw tail may be shorter)
+      // the partial group first (its payload follows all full groups' payload in this block)
+      size_t base = 0;
+      if (part) {
+        for (size_t g = 0; g < full; g += 8)
+          base += size_t((widths8(load64(hdr + g), h) * 0x0101010101010101ull) >> 56);
+        const uint64_t w = widths8(hpart, h);
+        rows8_group(q + base, w, first ? nullptr : ob - nv + full, ob + full, nv, part, last, full);
+        base += size_t((w * 0x0101010101010101ull) >> 56);
+      }
+      size_t at = 0;
+      for (size_t g = 0; g < full; g += 8) {
+        const uint64_t w = widths8(load64(hdr + g), h);
+        rows8_group(q + at, w, first ? nullptr : ob - nv + g, ob + g, nv, 8, false, g);
+        at += size_t((w * 0x0101010101010101ull) >> 56);
+      }
+      q += part ? base : at;
+    }
+    pos += total;
+    ++sb;
+  }
+  const size_t tail = rows - nsb * 16;
+  if ((len - pos) / nv < tail) return "truncated raw tail";
+  std::memcpy(out + nsb * 16 * nv, src + pos, tail * nv);
+  pos += tail * nv;
+  if (pos != len) return "unexpected bytes at the end of a chunk";
+  return nullptr;
+}
+
+// ---------------------------------------------------------------- C order, FIRE, >= 2 vars
+// Fused like rows8_delta: per group of 8 variables, residuals go from pdep straight into int16
+// lanes, are transposed to rows, run through the FIRE recurrence (fire_rows16, state in the
+// padded per-variable arrays) and stored row by row; the partial group runs first with
+// spilling row stores, and the chunk's very last row is stored exactly.
+inline void store_row16(uint16_t* o, __m128i r, size_t n) {
+  if (n >= 8) {
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(o), r);
+  } else {
+    alignas(16) uint16_t tmp[8];
+    _mm_store_si128(reinterpret_cast<__m128i*>(tmp), r);
+    std::memcpy(o, tmp, n * 2);
+  }
+}
+inline void store_row16(uint8_t* o, __m128i r, size_t n) {
+  const __m128i b = _mm_packus_epi16(_mm_and_si128(r, _mm_set1_epi16(0xff)), _mm_setzero_si128());
+  if (n >= 8) {
+    _mm_storel_epi64(reinterpret_cast<__m128i*>(o), b);
+  } else {
+    alignas(16) uint8_t tmp[16];
+    _mm_store_si128(reinterpret_cast<__m128i*>(tmp), b);
+    std::memcpy(o, tmp, n);
+  }
+}
+
+template <class T>
+__attribute__((always_inline)) inline void rows_fire_group(const uint8_t* q, uint64_t w, size_t j0, State st, T* od,
+                                                           size_t nv, bool exact_last) {
+  constexpr int W = Tr<T>::W;
+  const uint64_t pre = (w * 0x0101010101010101ull) << 8;  // exclusive prefix sums (<= 112)
+  __m128i r[8];
+  const size_t nreal = nv - j0 < 8 ? nv - j0 : 8;  // lanes past the last variable stay zero
+  for (size_t j = 0; j < 8; ++j) {
+    const uint32_t s0 = uint32_t(pre >> (8 * j)) & 0xff, b = uint32_t(w >> (8 * j)) & 0xff;
+    r[j] = j < nreal ? resid_reg(q + s0, int(b), static_cast<T*>(nullptr)) : _mm_setzero_si128();
+  }
+  transpose8x16(r);
+  __m128i p = load_state16(st.prev + j0, false), d = load_state16(st.d + j0, true);
+  __m128i a = load_state16(st.a + j0, true);
+  fire_rows16<W>(r, p, d, a);
+  const __m128i pmask = _mm_set1_epi16(short((1 << W) - 1));
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(st.prev + j0), _mm256_cvtepu16_epi32(_mm_and_si128(p, pmask)));
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(st.d + j0), _mm256_cvtepi16_epi32(d));
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(st.a + j0), _mm256_cvtepi16_epi32(a));
+  for (int i = 0; i < 8; ++i)  // in the chunk's last block no store may reach past the block
+    store_row16(od + size_t(i) * nv, r[i], (exact_last && j0 + size_t(i) * nv + 8 > 8 * nv) ? nv - j0 : 8);
+}
+
+template <class T>
+const char* rows_fire_fused(const uint8_t* src, size_t len, size_t readable, T* out, size_t rows, size_t nv,
+                            int32_t* scratch) {
+  const size_t nsb = rows / 16, full = nv / 8 * 8, part = nv - full;
+  State st = state_of(scratch, nv);
+  for (size_t v = 0; v < 3 * padded(nv); ++v) scratch[v] = 0;
+  uint8_t* tmp = reinterpret_cast<uint8_t*>(scratch + 3 * padded(nv));  // payload copy near the end
+  size_t pos = 0, sb = 0;
+  while (sb < nsb) {
+    if (len - pos < nv) return "truncated block header";
+    const uint8_t* hdr = src + pos;
+    uint64_t hpart;
+    size_t total;
+    if (!sb_header<T>(hdr, nv, readable - pos, hpart, total)) return "invalid bit width for 8-bit data";
+    pos += nv;
+    const uint8_t* q = src + pos;
+    size_t nblocks = 2;
+    bool zero = false;
+    if (total == 0) {  // a run of all-zero superblocks: zero residuals, the recurrence still runs
+      uint64_t k;
+      if (const char* err = read_run(src, len, pos, k)) return err;
+      if (k > nsb - sb - 1) return "zero run longer than the chunk";
+      nblocks = 2 * (size_t(k) + 1);
+      std::memset(tmp, 0, 16);
+      q = tmp;  // zero widths: the unpacks still load (and ignore) 16 bytes
+      zero = true;
+    } else {
+      if (len - pos < total) return "truncated block payload";
+      if (readable - pos < total + 16) {
+        std::memcpy(tmp, q, total);
+        std::memset(tmp + total, 0, 16);
+        q = tmp;
+      }
+      pos += total;
+    }
+    T* o = out + sb * 16 * nv;
+    for (size_t h = 0; h < nblocks; ++h) {
+      const int hb = int(h & 1);
+      T* ob = o + 8 * h * nv;
+      const bool last = sb * 2 + h + 1 == 2 * nsb;  // no spill past the block (a raw tail may be shorter)
+      size_t at = 0;
+      if (part) {
+        size_t base = 0;
+        if (!zero)
+          for (size_t g = 0; g < full; g += 8) base += wsum(widths_of<T>(load64(hdr + g), hb));
+        const uint64_t w = zero ? 0 : widths_of<T>(hpart, hb);
+        rows_fire_group<T>(q + base, w, full, st, ob + full, nv, last);
+      }
+      for (size_t g = 0; g < full; g += 8) {
+        const uint64_t w = zero ? 0 : widths_of<T>(load64(hdr + g), hb);
+        rows_fire_group<T>(q + at, w, g, st, ob + g, nv, false);
+        at += wsum(w);
+      }
+      if (!zero && hb == 0) {  // on to block 1's payload
+        size_t half = at;
+        if (part) half += wsum(widths_of<T>(hpart, 0));
+        q += half;
+      }
+    }
+    sb += nblocks / 2;
+  }
+  const size_t tail = rows - nsb * 16;
+  if ((len - pos) / sizeof(T) / nv < tail) return "truncated raw tail";
+  std::memcpy(out + nsb * 16 * nv, src + pos, tail * nv * sizeof(T));
+  pos += tail * nv * sizeof(T);
+  if (pos != len) return "unexpected bytes at the end of a chunk";
+  return nullptr;
+}
+
+// ---------------------------------------------------------------- C order, 16-bit, delta, >= 2 vars
+// The 16-bit counterpart of rows8_delta (also decodes lagged 1-variable chunks), same spill rules.
+__attribute__((always_inline)) inline void rows16_group(const uint8_t* q, uint64_t w, size_t j0,
+                                                        const uint16_t* prev, uint16_t* od, size_t nv,
+                                                        bool exact_last) {
+  const uint64_t pre = (w * 0x0101010101010101ull) << 8;  // exclusive prefix sums (<= 112)
+  __m128i r[8];
+  const size_t nreal = nv - j0 < 8 ? nv - j0 : 8;  // lanes past the last variable stay zero
+  for (size_t j = 0; j < 8; ++j) {
+    const uint32_t s0 = uint32_t(pre >> (8 * j)) & 0xff, b = uint32_t(w >> (8 * j)) & 0xff;
+    r[j] = j < nreal ? unzz16(unpack16_reg(q + s0, int(b))) : _mm_setzero_si128();
+  }
+  transpose8x16(r);
+  __m128i p = prev ? _mm_loadu_si128(reinterpret_cast<const __m128i*>(prev)) : _mm_setzero_si128();
+  for (int i = 0; i < 8; ++i) {
+    p = _mm_add_epi16(p, r[i]);
+    store_row16(od + size_t(i) * nv, p, (exact_last && j0 + size_t(i) * nv + 8 > 8 * nv) ? nv - j0 : 8);
+  }
+}
+
+const char* rows16_delta(const uint8_t* src, size_t len, size_t readable, uint16_t* out, size_t rows, size_t nv,
+                         int32_t* scratch) {
+  const size_t nsb = rows / 16, full = nv / 8 * 8, part = nv - full;
+  uint8_t* tmp = reinterpret_cast<uint8_t*>(scratch);  // superblock payload copy near the end
+  size_t pos = 0, sb = 0;
+  while (sb < nsb) {
+    if (len - pos < nv) return "truncated block header";
+    const uint8_t* hdr = src + pos;
+    uint64_t hpart;
+    size_t total;
+    sb_header<uint16_t>(hdr, nv, readable - pos, hpart, total);  // every 16-bit width code is valid
+    pos += nv;
+    uint16_t* o = out + sb * 16 * nv;
+    if (total == 0) {
+      uint64_t k;
+      if (const char* err = read_run(src, len, pos, k)) return err;
+      if (k > nsb - sb - 1) return "zero run longer than the chunk";
+      const size_t nrows = 16 * (size_t(k) + 1);
+      if (sb == 0) std::memset(o, 0, nrows * nv * 2);
+      else
+        for (size_t r = 0; r < nrows; ++r) std::memcpy(o + r * nv, o + (ptrdiff_t(r) - 1) * ptrdiff_t(nv), nv * 2);
+      sb += size_t(k) + 1;
+      continue;
+    }
+    if (len - pos < total) return "truncated block payload";
+    const uint8_t* q = src + pos;
+    if (readable - pos < total + 16) {
+      std::memcpy(tmp, q, total);
+      std::memset(tmp + total, 0, 16);
+      q = tmp;
+    }
+    for (int h = 0; h < 2; ++h) {
+      uint16_t* ob = o + size_t(8 * h) * nv;
+      const bool first = sb == 0 && h == 0;
+      const bool last = sb + 1 == nsb && h == 1;  // no spill past the block (a raw tail may be shorter)
+      size_t at = 0;
+      for (size_t g = 0; g < full; g += 8) at += wsum(widths_of<uint16_t>(load64(hdr + g), h));
+      size_t half = at;
+      if (part) {  // first: its spilling row stores are rewritten by the full groups
+        const uint64_t w = widths_of<uint16_t>(hpart, h);
+        rows16_group(q + at, w, full, first ? nullptr : ob - nv + full, ob + full, nv, last);
+        half += wsum(w);
+      }
+      at = 0;
+      for (size_t g = 0; g < full; g += 8) {
+        const uint64_t w = widths_of<uint16_t>(load64(hdr + g), h);
+        rows16_group(q + at, w, g, first ? nullptr : ob - nv + g, ob + g, nv, false);
+        at += wsum(w);
+      }
+      q += half;
+    }
+    pos += total;
+    ++sb;
+  }
+  const size_t tail = rows - nsb * 16;
+  if ((len - pos) / 2 / nv < tail) return "truncated raw tail";
+  std::memcpy(out + nsb * 16 * nv, src + pos, tail * nv * 2);
+  pos += tail * nv * 2;
+  if (pos != len) return "unexpected bytes at the end of a chunk";
+  return nullptr;
+}
+
 // C order, the last k = nv % 8 variables: run the 8-wide kernels into an 8 x 8 buffer (the tile
 // read covers 8 variables; scratch_words() leaves slack for it and the extra lanes are discarded),
 // then copy the k columns out. A row is copied with one fixed 8-wide store when that stays inside
@@ -480,6 +988,7 @@ __attribute__((always_inline)) inline void rows_partial(const T* tile, size_t k,
 template <class T>
 inline void recon_avx2(const T* tile, size_t nv, State st, T* out, ptrdiff_t rs, ptrdiff_t cs, int fc) {
   if (fc == kForecastDelta && rs == 1) return column_delta(tile, nv, st.prev, out, cs);
+  if (fc == kForecastFire && rs == 1 && nv >= 8) return cols_fire<T>(tile, nv, st, out, cs);
   if (cs == 1) {
     const size_t full = nv / 8 * 8;
     if (full < nv) {  // first: its wide stores may spill onto columns the full groups rewrite
@@ -506,19 +1015,31 @@ size_t encode16(const uint16_t* x, const View& v, int fc, uint8_t* dst, int32_t*
 }
 const char* decode8(const uint8_t* src, size_t len, size_t readable, uint8_t* out, const View& v, int fc,
                     int32_t* scratch) {
+  if (fc == kForecastDelta && v.nvars >= 2 && v.cs == 1 && v.rs == ptrdiff_t(v.nvars))
+    return rows8_delta(src, len, readable, out, v.rows, v.nvars, scratch);
   if (fc == kForecastDelta && v.nvars == 1) return single_delta(src, len, readable, out, v.rows);
   if (fc == kForecastFire && v.nvars == 1) return single_fire<uint8_t>(src, len, readable, out, v.rows);
+  if (fc == kForecastFire && v.nvars == 8 && v.rs == 1 && v.rows % 16 == 0)
+    return seg_fire<uint8_t>(src, len, readable, out, v.rows, v.cs);
+  if (fc == kForecastFire && v.nvars >= 2 && v.cs == 1 && v.rs == ptrdiff_t(v.nvars))
+    return rows_fire_fused<uint8_t>(src, len, readable, out, v.rows, v.nvars, scratch);
   return decode_impl<uint8_t>(src, len, readable, out, v, fc, scratch);
 }
 const char* decode16(const uint8_t* src, size_t len, size_t readable, uint16_t* out, const View& v, int fc,
                      int32_t* scratch) {
+  if (fc == kForecastDelta && v.nvars >= 2 && v.cs == 1 && v.rs == ptrdiff_t(v.nvars))
+    return rows16_delta(src, len, readable, out, v.rows, v.nvars, scratch);
   if (fc == kForecastDelta && v.nvars == 1) return single_delta(src, len, readable, out, v.rows);
   if (fc == kForecastFire && v.nvars == 1) return single_fire<uint16_t>(src, len, readable, out, v.rows);
+  if (fc == kForecastFire && v.nvars == 8 && v.rs == 1 && v.rows % 16 == 0)
+    return seg_fire<uint16_t>(src, len, readable, out, v.rows, v.cs);
+  if (fc == kForecastFire && v.nvars >= 2 && v.cs == 1 && v.rs == ptrdiff_t(v.nvars))
+    return rows_fire_fused<uint16_t>(src, len, readable, out, v.rows, v.nvars, scratch);
   return decode_impl<uint16_t>(src, len, readable, out, v, fc, scratch);
 }
 
-const char* huffman_decode(const uint8_t* src, size_t len, uint8_t* dst, size_t n) {
-  return huffman_decode_impl(src, len, dst, n);
+const char* huffman_decode(const uint8_t* src, size_t len, size_t readable, uint8_t* dst, size_t n) {
+  return huffman_decode_impl(src, len, readable, dst, n);
 }
 
 void checksum_stripes(uint32_t* acc, const uint8_t* data, size_t nstripes) {

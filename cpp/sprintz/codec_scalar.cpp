@@ -1,4 +1,5 @@
 // Portable Sprintz kernels: the reference every SIMD path is tested against.
+#include <algorithm>
 #include <cstring>
 #include <type_traits>
 
@@ -52,8 +53,8 @@ const char* decode16(const uint8_t* src, size_t len, size_t readable, uint16_t* 
   return decode_impl<uint16_t>(src, len, readable, out, v, fc, scratch);
 }
 
-const char* huffman_decode(const uint8_t* src, size_t len, uint8_t* dst, size_t n) {
-  return huffman_decode_impl(src, len, dst, n);
+const char* huffman_decode(const uint8_t* src, size_t len, size_t readable, uint8_t* dst, size_t n) {
+  return huffman_decode_impl(src, len, readable, dst, n);
 }
 
 void checksum_stripes(uint32_t* acc, const uint8_t* data, size_t nstripes) {

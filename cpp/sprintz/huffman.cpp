@@ -5,8 +5,10 @@
 // then four bit streams. The n symbols are split into four runs: q = n / 4 symbols for streams
 // 0-2, the remainder for stream 3, so the decoder runs four independent dependency chains.
 // Bits are written LSB first, each code bit-reversed, so the decoder peeks the low 11 bits and
-// looks up a 2048-entry table. The decoder checks the Kraft sum, treats unassigned table slots
-// as errors, never reads past a stream and checks no stream was over-consumed.
+// looks up a 2048-entry table. Codes are always complete (Kraft sum exactly 1; a lone symbol
+// gets an unused partner), and the decoder rejects any other code, so every table slot is
+// valid. The decoder reads only inside the input buffer and rejects any stream whose symbols
+// consumed bits beyond its own bytes. Used only where it saves >= 5% (see huffman_encode).
 #include <algorithm>
 #include <cstring>
 #include <queue>
@@ -20,7 +22,7 @@ namespace sprintz {
 namespace {
 
 constexpr int kMaxLen = 11;
-constexpr size_t kTableBytes = 128 + 12;
+constexpr size_t kTableBytes = 128 + 4 * (kHuffmanStreams - 1);
 
 // Huffman code lengths limited to kMaxLen (frequencies are flattened until they fit).
 void code_lengths(const uint64_t* freq_in, uint8_t* len) {
@@ -31,8 +33,9 @@ void code_lengths(const uint64_t* freq_in, uint8_t* len) {
     for (int s = 0; s < 256; ++s)
       if (freq[s]) used.push_back(s);
     if (used.empty()) return;
-    if (used.size() == 1) {
+    if (used.size() == 1) {  // a complete code needs two leaves: add an unused one
       len[used[0]] = 1;
+      len[used[0] ^ 1] = 1;
       return;
     }
     // nodes: leaves 0..255, internal 256..; parent links give depths
@@ -128,25 +131,27 @@ size_t huffman_encode(const uint8_t* src, size_t n, uint8_t* dst, size_t cap) {
   uint64_t bits = 0;
   for (int s = 0; s < 256; ++s) bits += freq[s] * len[s];
   const size_t est = kTableBytes + bits / 8 + 4;
-  if (est >= n - n / 50) return 0;  // does not pay
+  // Decoding the Huffman stage costs about as much time as the rest of the decoder, so it is
+  // used only where it makes the chunk at least 5% smaller.
+  if (est > n - n / 20) return 0;
   uint16_t code[256] = {0};
   canonical_codes(len, code);
   for (int k = 0; k < 128; ++k) dst[k] = uint8_t(len[2 * k] | (len[2 * k + 1] << 4));
-  const size_t q = n / 4;
+  const size_t q = n / kHuffmanStreams;
   uint8_t* o = dst + kTableBytes;
   uint8_t* const end = dst + cap;
-  for (int s = 0; s < 4; ++s) {
-    const size_t a = s * q, b = s == 3 ? n : a + q;
+  for (int s = 0; s < kHuffmanStreams; ++s) {
+    const size_t a = s * q, b = s == kHuffmanStreams - 1 ? n : a + q;
     BitWriter w{o, end};
     for (size_t i = a; i < b && !w.overflow; ++i) w.put(code[src[i]], len[src[i]]);
     w.flush();
     if (w.overflow) return 0;
     const uint32_t bytes = uint32_t(w.p - o);
-    if (s < 3) std::memcpy(dst + 128 + 4 * s, &bytes, 4);
+    if (s < kHuffmanStreams - 1) std::memcpy(dst + 128 + 4 * s, &bytes, 4);
     o = w.p;
   }
   const size_t total = size_t(o - dst);
-  return total < n ? total : 0;
+  return total <= n - n / 20 ? total : 0;
 }
 
 }  // namespace sprintz

@@ -3,7 +3,9 @@
 
 #include <cpuid.h>
 
+#include <algorithm>
 #include <cstring>
+#include <memory>
 #include <utility>
 #include <stdexcept>
 #include <string>
@@ -16,7 +18,7 @@ namespace sprintz {
 namespace {
 
 constexpr uint8_t kMagic[4] = {'T', 'F', 'S', 'Z'};
-constexpr uint8_t kVersion = 1;
+constexpr uint8_t kVersion = 2;
 constexpr uint64_t kMaxChunkBytes = uint64_t(1) << 20;  // raw bytes per chunk (16 rows always allowed)
 
 template <class U>
@@ -48,14 +50,14 @@ bool pdep_is_slow() {
 
 bool use_avx2() { return active_isa() != Isa::Scalar && !pdep_is_slow(); }
 
-size_t encode_chunk(const uint8_t* x, int bits, const View& v, int fc, uint8_t* dst, int32_t* scratch) {
+size_t encode_plain(const uint8_t* x, int bits, const View& v, int fc, uint8_t* dst, int32_t* scratch) {
   if (bits == 8)
     return use_avx2() ? avx2::encode8(x, v, fc, dst, scratch) : scalar::encode8(x, v, fc, dst, scratch);
   const uint16_t* x16 = reinterpret_cast<const uint16_t*>(x);
   return use_avx2() ? avx2::encode16(x16, v, fc, dst, scratch) : scalar::encode16(x16, v, fc, dst, scratch);
 }
 
-const char* decode_chunk(const uint8_t* src, size_t len, size_t readable, uint8_t* out, int bits, const View& v,
+const char* decode_plain(const uint8_t* src, size_t len, size_t readable, uint8_t* out, int bits, const View& v,
                          int fc, int32_t* scratch) {
   if (bits == 8)
     return use_avx2() ? avx2::decode8(src, len, readable, out, v, fc, scratch)
@@ -63,6 +65,102 @@ const char* decode_chunk(const uint8_t* src, size_t len, size_t readable, uint8_
   uint16_t* o16 = reinterpret_cast<uint16_t*>(out);
   return use_avx2() ? avx2::decode16(src, len, readable, o16, v, fc, scratch)
                     : scalar::decode16(src, len, readable, o16, v, fc, scratch);
+}
+
+// A 1-variable FIRE chunk of `rows` samples is coded as kSegments independent segments of
+// m = rows / (16 kSegments) * 16 samples each, i.e. an (m, kSegments) Fortran-ordered matrix,
+// so the decoder runs the serial FIRE recurrence of all segments at once in SIMD lanes; the
+// last rows - kSegments m (< 16 kSegments) samples follow as one variable. Packed stream:
+// u32 byte length L of the matrix part, the matrix part (L bytes), then the rest.
+constexpr size_t kSegments = 8;
+bool segmented(const View& v, int fc) { return fc == kForecastFire && v.nvars == 1; }
+size_t segment_rows(size_t rows) { return rows / (16 * kSegments) * 16; }
+
+size_t encode_unlagged(const uint8_t* x, int bits, const View& v, int fc, uint8_t* dst, int32_t* scratch) {
+  if (!segmented(v, fc)) return encode_plain(x, bits, v, fc, dst, scratch);
+  const size_t m = segment_rows(v.rows), isz = size_t(bits / 8);
+  const size_t l1 = encode_plain(x, bits, View{m, kSegments, v.rs, ptrdiff_t(m) * v.rs}, fc, dst + 4, scratch);
+  const uint32_t l32 = uint32_t(l1);
+  std::memcpy(dst, &l32, 4);
+  const size_t done = m * kSegments;
+  return 4 + l1 +
+         encode_plain(x + done * size_t(v.rs) * isz, bits, View{v.rows - done, 1, v.rs, v.cs}, fc, dst + 4 + l1,
+                      scratch);
+}
+
+const char* decode_unlagged(const uint8_t* src, size_t len, size_t readable, uint8_t* out, int bits,
+                            const View& v, int fc, int32_t* scratch) {
+  if (!segmented(v, fc)) return decode_plain(src, len, readable, out, bits, v, fc, scratch);
+  if (len < 4) return "truncated segment length";
+  uint32_t l1;
+  std::memcpy(&l1, src, 4);
+  if (l1 > len - 4) return "segment length exceeds the chunk";
+  const size_t m = segment_rows(v.rows), isz = size_t(bits / 8), done = m * kSegments;
+  if (const char* err = decode_plain(src + 4, l1, readable - 4, out, bits,
+                                     View{m, kSegments, v.rs, ptrdiff_t(m) * v.rs}, fc, scratch))
+    return err;
+  return decode_plain(src + 4 + l1, len - 4 - l1, readable - 4 - l1, out + done * size_t(v.rs) * isz, bits,
+                      View{v.rows - done, 1, v.rs, v.cs}, fc, scratch);
+}
+
+// Lagged delta (1-variable chunks, chunk header byte 2 = L in [2, kMaxLag]): the chunk's first
+// m = rows / L * L samples are coded as an (rows / L, L) C-ordered matrix, i.e. each sample is
+// predicted from the one L steps earlier (periodic signals such as appliance cycles), decoded by
+// the many-variable kernels; the last rows - m samples follow as one variable. Packed stream:
+// u32 byte length of the matrix part, the matrix part, then the rest.
+constexpr int kMaxLag = 16;
+
+// The lag whose deltas look cheapest on the chunk's first 4096 samples (0 if none beats lag 1
+// by 25%); estimated cost of a delta d: its bit length.
+int pick_lag(const uint8_t* x, int bits, size_t rows) {
+  const size_t n = std::min<size_t>(rows, 4096);
+  if (n < 4 * kMaxLag) return 0;
+  auto at = [&](size_t t) -> int32_t {
+    if (bits == 8) return x[t];
+    uint16_t w;
+    std::memcpy(&w, x + 2 * t, 2);
+    return w;
+  };
+  uint64_t cost[kMaxLag + 1] = {0};
+  for (size_t t = kMaxLag; t < n; ++t) {
+    const int32_t xt = at(t);
+    for (int L = 1; L <= kMaxLag; ++L) {
+      const int32_t d = xt - at(t - size_t(L));
+      const uint32_t ad = uint32_t(d < 0 ? -d : d);
+      cost[L] += ad ? 33 - uint64_t(__builtin_clz(ad)) : 0;
+    }
+  }
+  int best = 0;
+  uint64_t best_cost = cost[1] - cost[1] / 4;
+  for (int L = 2; L <= kMaxLag; ++L)  // a longer lag must be clearly better (multiples of a period tie)
+    if (cost[L] < (best ? best_cost - best_cost / 8 : best_cost)) {
+      best = L;
+      best_cost = cost[L];
+    }
+  return best;
+}
+
+size_t encode_chunk(const uint8_t* x, int bits, const View& v, int fc, int lag, uint8_t* dst, int32_t* scratch) {
+  if (lag < 2) return encode_unlagged(x, bits, v, fc, dst, scratch);
+  const size_t L = size_t(lag), m = v.rows / L, isz = size_t(bits / 8);
+  const size_t l1 = encode_plain(x, bits, View{m, L, ptrdiff_t(L), 1}, fc, dst + 4, scratch);
+  const uint32_t l32 = uint32_t(l1);
+  std::memcpy(dst, &l32, 4);
+  return 4 + l1 + encode_plain(x + m * L * isz, bits, View{v.rows - m * L, 1, 1, 1}, fc, dst + 4 + l1, scratch);
+}
+
+const char* decode_chunk(const uint8_t* src, size_t len, size_t readable, uint8_t* out, int bits, const View& v,
+                         int fc, int lag, int32_t* scratch) {
+  if (lag < 2) return decode_unlagged(src, len, readable, out, bits, v, fc, scratch);
+  if (len < 4) return "truncated lag part length";
+  uint32_t l1;
+  std::memcpy(&l1, src, 4);
+  if (l1 > len - 4) return "lag part length exceeds the chunk";
+  const size_t L = size_t(lag), m = v.rows / L, isz = size_t(bits / 8);
+  if (const char* err = decode_plain(src + 4, l1, readable - 4, out, bits, View{m, L, ptrdiff_t(L), 1}, fc, scratch))
+    return err;
+  return decode_plain(src + 4 + l1, len - 4 - l1, readable - 4 - l1, out + m * L * isz, bits,
+                      View{v.rows - m * L, 1, 1, 1}, fc, scratch);
 }
 
 // Raw chunks (mode 2) hold their rows row-major.
@@ -129,23 +227,44 @@ struct StreamingChecksum {
   uint32_t finish() const { return chk::checksum_finish(acc, buf, nbuf, size_t(total)); }
 };
 
+// An uninitialized byte buffer (std::vector would zero it on every call).
+struct Buffer {
+  std::unique_ptr<uint8_t[]> p;
+  size_t n;
+  explicit Buffer(size_t size) : p(size ? new uint8_t[size] : nullptr), n(size) {}
+  uint8_t* data() { return p.get(); }
+  size_t size() const { return n; }
+  void swap(Buffer& o) {
+    p.swap(o.p);
+    std::swap(n, o.n);
+  }
+};
+
 void fail(const std::string& what) { throw std::invalid_argument("corrupt or invalid Sprintz stream: " + what); }
 
 }  // namespace
 
 // state (3 x nvars rounded up to 8) + tile (16 nvars values) + width codes (2 nvars bytes) + slack: the AVX2 path
 // reads a whole 8-variable tile group (up to 64 values) past the last variable's tile.
-size_t scratch_words(size_t nvars) { return 3 * ((nvars + 7) / 8 * 8) + 8 * nvars + nvars / 2 + 16 + 64; }
+size_t scratch_words(size_t nvars) {
+  // 1-variable chunks decode as kSegments (FIRE) or up to kMaxLag (lagged) variables
+  nvars = std::max(nvars, std::max(kSegments, size_t(kMaxLag)));
+  // + room for the fused AVX2 kernels' payload copy and offset table
+  return 3 * ((nvars + 7) / 8 * 8) + 8 * nvars + nvars / 2 + 16 + 64 + 2 * nvars + 32;
+}
 
 size_t max_packed_bytes(size_t rows, size_t nvars, int bits) {
   const size_t nsb = rows / 16;
-  return nsb * (nvars + 2 * nvars * size_t(bits)) + 10 + (rows % 16) * nvars * size_t(bits / 8);
+  // + 4-byte part length, a second zero-run count and (lagged chunks) up to 15 L raw samples,
+  // each costing no more than its worst-case packed size, for 1-variable chunks
+  return nsb * (nvars + 2 * nvars * size_t(bits)) + 160 + (rows % 16) * nvars * size_t(bits / 8);
 }
 
 int dtype_bits(int dtype) { return dtype < 2 ? 8 : 16; }
 
-const char* huffman_decode(const uint8_t* src, size_t len, uint8_t* dst, size_t n) {
-  return use_avx2() ? avx2::huffman_decode(src, len, dst, n) : scalar::huffman_decode(src, len, dst, n);
+const char* huffman_decode(const uint8_t* src, size_t len, size_t readable, uint8_t* dst, size_t n) {
+  return use_avx2() ? avx2::huffman_decode(src, len, readable, dst, n)
+                    : scalar::huffman_decode(src, len, readable, dst, n);
 }
 
 uint32_t checksum(const uint8_t* data, size_t len) {
@@ -178,24 +297,38 @@ std::vector<uint8_t> compress(const uint8_t* data, int dtype, size_t n, size_t n
   put<uint32_t>(out, 32, stream_checksum(out.data(), checksum(data, n * nvars * isz)));
   put<uint32_t>(out, 36, 0);
   std::vector<int32_t> scratch(scratch_words(nvars));
-  std::vector<uint8_t> packed(max_packed_bytes(chunk_rows, nvars, bits));
-  std::vector<uint8_t> alt(forecaster == kForecastFire ? packed.size() : 0);
-  std::vector<uint8_t> coded(entropy ? huffman_max_bytes(packed.size()) : 0);
+  // scratch sized for the largest chunk actually present, left uninitialized
+  const size_t max_rows = std::min(size_t(chunk_rows), (n + 15) / 16 * 16);
+  const size_t psize = max_packed_bytes(max_rows, nvars, bits);
+  Buffer packed(psize), alt(forecaster == kForecastFire || nvars == 1 ? psize : 0);
+  Buffer coded(entropy ? huffman_max_bytes(psize) : 0);
   const ptrdiff_t rs = order == 0 ? ptrdiff_t(nvars) : 1, cs = order == 0 ? 1 : ptrdiff_t(n);
   for (size_t r0 = 0; r0 < n; r0 += chunk_rows) {
     const size_t rows = std::min(chunk_rows, n - r0);
     View v{rows, nvars, rs, cs};
     const uint8_t* chunk_data = data + r0 * size_t(rs) * isz;
-    size_t plen = encode_chunk(chunk_data, bits, v, forecaster, packed.data(), scratch.data());
-    // FIRE is kept for a chunk only where it beats delta by >= 1%: its serial recurrence
-    // decodes several times slower than delta's SIMD prefix sums.
-    int chunk_fc = forecaster;
+    size_t plen = encode_chunk(chunk_data, bits, v, forecaster, 0, packed.data(), scratch.data());
+    // FIRE is kept for a chunk only where it beats delta by >= 1% (delta decodes faster).
+    int chunk_fc = forecaster, lag = 0;
     if (forecaster == kForecastFire) {
-      const size_t dlen = encode_chunk(chunk_data, bits, v, kForecastDelta, alt.data(), scratch.data());
+      const size_t dlen = encode_chunk(chunk_data, bits, v, kForecastDelta, 0, alt.data(), scratch.data());
       if (plen >= dlen - dlen / 100) {
-        std::swap(packed, alt);
+        packed.swap(alt);
         plen = dlen;
         chunk_fc = kForecastDelta;
+      }
+    }
+    // 1 variable: a lagged delta where the estimate says it may pay and it is >= 2% smaller
+    if (nvars == 1) {
+      const int L = pick_lag(chunk_data, bits, rows);
+      if (L) {
+        const size_t llen = encode_chunk(chunk_data, bits, v, kForecastDelta, L, alt.data(), scratch.data());
+        if (llen < plen - plen / 50) {
+          packed.swap(alt);
+          plen = llen;
+          chunk_fc = kForecastDelta;
+          lag = L;
+        }
       }
     }
     size_t clen = entropy ? huffman_encode(packed.data(), plen, coded.data(), coded.size()) : 0;
@@ -214,7 +347,8 @@ std::vector<uint8_t> compress(const uint8_t* data, int dtype, size_t n, size_t n
     out.resize(at + kChunkHeaderBytes + blen);
     out[at] = mode;
     out[at + 1] = uint8_t(chunk_fc);
-    out[at + 2] = out[at + 3] = 0;
+    out[at + 2] = uint8_t(mode == 2 ? 0 : lag);
+    out[at + 3] = 0;
     put<uint32_t>(out, at + 4, uint32_t(blen));
     put<uint32_t>(out, at + 8, uint32_t(stored_plen));
     std::memcpy(out.data() + at + kChunkHeaderBytes, body, blen);
@@ -227,7 +361,7 @@ Header parse_header(const uint8_t* buf, size_t len) {
   if (std::memcmp(buf, kMagic, 4) != 0) fail("bad magic (not a tenfold Sprintz stream)");
   if (buf[4] != kVersion)
     throw std::invalid_argument("unsupported Sprintz format version " + std::to_string(buf[4]) +
-                                " (this build reads version 1)");
+                                " (this build reads version " + std::to_string(kVersion) + ")");
   Header h;
   h.dtype = buf[5];
   h.ndim = buf[6];
@@ -264,14 +398,17 @@ void decompress(const uint8_t* buf, size_t len, uint8_t* out, size_t out_len) {
   if (out_len != n * nvars * isz) throw std::invalid_argument("output buffer has the wrong size");
   const ptrdiff_t rs = h.order == 0 ? ptrdiff_t(nvars) : 1, cs = h.order == 0 ? 1 : ptrdiff_t(n);
   std::vector<int32_t> scratch(scratch_words(nvars));
-  std::vector<uint8_t> plain;
+  Buffer plain(0);
   StreamingChecksum running;
   size_t pos = kHeaderBytes;
   for (size_t r0 = 0; r0 < n; r0 += h.chunk_rows) {
     const size_t rows = std::min(size_t(h.chunk_rows), n - r0);
     if (len - pos < kChunkHeaderBytes) fail("truncated chunk header");
     const uint8_t mode = buf[pos];
-    if (mode > 2 || buf[pos + 1] > 1 || buf[pos + 2] || buf[pos + 3]) fail("invalid chunk mode");
+    if (mode > 2 || buf[pos + 1] > 1 || buf[pos + 3]) fail("invalid chunk mode");
+    const int lag = buf[pos + 2];
+    if (lag && (lag < 2 || lag > kMaxLag || nvars != 1 || buf[pos + 1] != kForecastDelta || mode == 2))
+      fail("invalid chunk lag");
     if (buf[pos + 1] == kForecastFire && h.forecaster != kForecastFire) fail("chunk forecaster not allowed");
     const int chunk_fc = buf[pos + 1];
     const size_t blen = get<uint32_t>(buf + pos + 4), plen = get<uint32_t>(buf + pos + 8);
@@ -290,13 +427,13 @@ void decompress(const uint8_t* buf, size_t len, uint8_t* out, size_t out_len) {
     if (mode == 0) {
       if (blen != plen) fail("stored chunk length mismatch");
     } else {
-      if (plain.size() < plen + 16) plain.resize(plen + 16);
-      if (const char* err = huffman_decode(src, blen, plain.data(), plen)) fail(err);
+      if (plain.size() < plen + 16) plain = Buffer(plen + 16);
+      if (const char* err = huffman_decode(src, blen, len - pos, plain.data(), plen)) fail(err);
       src = plain.data();
       readable = plain.size();
     }
     View v{rows, nvars, rs, cs};
-    if (const char* err = decode_chunk(src, plen, readable, out + r0 * size_t(rs) * isz, bits, v, chunk_fc,
+    if (const char* err = decode_chunk(src, plen, readable, out + r0 * size_t(rs) * isz, bits, v, chunk_fc, lag,
                                        scratch.data()))
       fail(err);
     if (h.order == 0) running.update(out + r0 * nvars * isz, rows * nvars * isz);

@@ -1,14 +1,15 @@
 // Sprintz: lossless compression of 8/16-bit integer time series (Blalock et al., 2018), our format.
 //
 // Stream (all integers little-endian):
-//   header (40 bytes): "TFSZ", u8 version=1, u8 dtype (0 int8, 1 uint8, 2 int16, 3 uint16),
+//   header (40 bytes): "TFSZ", u8 version=2, u8 dtype (0 int8, 1 uint8, 2 int16, 3 uint16),
 //     u8 ndim (1|2), u8 order (0 C, 1 F), u8 forecaster (0 delta, 1 FIRE), u8 flags (bit0: entropy
 //     requested), u16 reserved=0, u32 chunk_rows (multiple of 16), u64 n, u64 nvars,
 //     u32 checksum (of header bytes 4-31 followed by the checksum of the decoded array's bytes in
 //     memory order), u32 reserved=0.
 //   ceil(n / chunk_rows) chunks, each: u8 mode (0 packed, 1 Huffman-coded packed, 2 raw rows,
-//     row-major, used when coding does not pay), u8 forecaster of this chunk (FIRE streams use
-//     FIRE only in chunks where it beats delta by >= 1%), 2 zero bytes,
+//     row-major, used when coding does not pay; Huffman only where it saves >= 5%), u8 forecaster
+//     of this chunk (FIRE streams use FIRE only in chunks where it beats delta by >= 1%), u8 lag
+//     (0, or 2..16 for a lagged-delta 1-variable chunk, see sprintz.cpp), 1 zero byte,
 //     u32 stored length, u32 packed length, then the stored bytes.
 // A chunk's packed stream covers `rows` rows of the (n, nvars) matrix; forecaster state starts at
 // zero in every chunk. Rows go in superblocks of 16 = two blocks of 8 rows:
@@ -18,6 +19,10 @@
 //   else block 0 then block 1, each: for every var, 8 zigzagged residuals bit-packed LSB-first in
 //     exactly `width` bytes (value i occupies bits [i*width, (i+1)*width)).
 // The last rows % 16 rows of a chunk are stored raw, row-major, little-endian.
+// Exception (version 2): a 1-variable FIRE chunk is split into 8 segments of m = rows / 128 * 16
+// samples coded as an (m, 8) column-major matrix (independent FIRE states, so the decoder runs
+// them in SIMD lanes), prefixed by that part's u32 byte length, then the remaining rows - 8m
+// samples as one variable (see sprintz.cpp).
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -53,15 +58,19 @@ size_t max_packed_bytes(size_t rows, size_t nvars, int bits);
   uint32_t checksum(const uint8_t* data, size_t len);                                              \
   /* the checksum's inner loop: nstripes 64-byte stripes into the 16 lane accumulators */          \
   void checksum_stripes(uint32_t* acc, const uint8_t* data, size_t nstripes);                       \
-  const char* huffman_decode(const uint8_t* src, size_t len, uint8_t* dst, size_t n);
+  /* src[0, len) is the coded chunk; bytes up to src + readable may be read */                   \
+  const char* huffman_decode(const uint8_t* src, size_t len, size_t readable, uint8_t* dst, size_t n);
 
 namespace scalar { TENFOLD_SPRINTZ_KERNELS }
 namespace avx2 { TENFOLD_SPRINTZ_KERNELS }
 #undef TENFOLD_SPRINTZ_KERNELS
 
-// Huffman stage (huffman.cpp). encode returns 0 when coding would not save at least ~2%.
+// Huffman stage (huffman.cpp): kHuffmanStreams interleaved bit streams per coded chunk.
+constexpr int kHuffmanStreams = 4;
+// encode returns 0 when coding would not save at least 5%.
 size_t huffman_encode(const uint8_t* src, size_t n, uint8_t* dst, size_t cap);
-const char* huffman_decode(const uint8_t* src, size_t len, uint8_t* dst, size_t n);  // dispatching
+const char* huffman_decode(const uint8_t* src, size_t len, size_t readable, uint8_t* dst,
+                           size_t n);  // dispatching
 size_t huffman_max_bytes(size_t n);
 
 struct Header {
