@@ -116,7 +116,7 @@ def main() -> None:
         with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
                 Client(cluster) as client:
             index = tdask.ShardedIndex(enc, client=client)
-            index.add(X, chunk_rows=(args.n + 2 * workers - 1) // (2 * workers))
+            index.add(X, chunk_rows=(args.n + workers - 1) // workers)  # one shard per worker
             index.search(Q[:1], 10)  # shards built
             rows.append({"setup": f"ShardedIndex, {workers} worker(s)", "workers": workers,
                          "batch_s": median_time(lambda: index.search(Q, 10), 5),
