@@ -1,0 +1,100 @@
+"""Learning-side options of Maddness: cross-validated ridge penalty, shrinkage of the greedy
+residual updates, determinism."""
+
+import numpy as np
+import pytest
+
+import tenfold
+from tenfold.maddness import _LAM_GRID, _cv_lam, _one_hot, _ridge
+
+from conftest import structured_data
+
+
+def _codes_matrix(packed):
+    return np.stack([packed & 15, packed >> 4], axis=2).reshape(packed.shape[0], -1)
+
+
+@pytest.fixture(scope="module")
+def few_rows():
+    """Few training rows for many one-hot columns (ridge overfits at small lam), plus a big
+    held-out set drawn from the same distribution."""
+    rng = np.random.default_rng(1)
+    A = structured_data(3400, 32, rng, rank=8, clusters=10, noise=0.3)
+    B = rng.normal(size=(32, 5)).astype(np.float32)
+    return A[:400], A[400:], B
+
+
+def _heldout_errors(amm, A_train, A_test, B, grid):
+    """Held-out error of the product for ridge prototypes fitted at each lam on the codes of amm."""
+    G = _one_hot(_codes_matrix(amm.encode(A_train))).astype(np.float64)
+    Gt = _one_hot(_codes_matrix(amm.encode(A_test))).astype(np.float64)
+    GtG, GtA = G.T @ G, G.T @ A_train.astype(np.float64)
+    return [np.linalg.norm(Gt @ _ridge(GtG, GtA, lam) @ B - A_test @ B) for lam in grid]
+
+
+def test_cv_lam_picks_from_grid_and_beats_worst(few_rows):
+    A_train, A_test, B = few_rows
+    amm = tenfold.Maddness(ncodebooks=32, lam="auto").fit(A_train, B)
+    assert amm.lam_ in _LAM_GRID
+    cv = amm.lam_cv_errors_
+    assert set(cv) == set(_LAM_GRID) and cv[amm.lam_] == min(cv.values())
+    # The chosen lam is much better than the worst of the grid on fresh rows too...
+    held = dict(zip(_LAM_GRID, _heldout_errors(amm, A_train, A_test, B, _LAM_GRID)))
+    assert held[amm.lam_] < 0.9 * max(held.values())
+    # ...and within a few percent of the best lam in hindsight.
+    assert held[amm.lam_] <= 1.05 * min(held.values())
+    # With 400 rows and 512 one-hot columns, a tiny penalty overfits.
+    assert amm.lam_ > _LAM_GRID[0]
+
+
+def test_cv_lam_function_direct():
+    rng = np.random.default_rng(0)
+    codes = rng.integers(16, size=(300, 4))
+    G = _one_hot(codes).astype(np.float64)
+    P = rng.normal(size=(64, 6))
+    A = G @ P + 0.01 * rng.normal(size=(300, 6))   # A is almost exactly a function of the codes
+    B = rng.normal(size=(6, 3))
+    lam, errs = _cv_lam(G, A, B, 5, np.random.default_rng(0))
+    assert len(errs) == len(_LAM_GRID) and lam == _LAM_GRID[int(np.argmin(errs))]
+    assert lam <= 1.0   # little noise: a small penalty wins
+    assert np.all(np.diff(errs[_LAM_GRID.index(lam):]) >= 0)  # larger penalties only add bias here
+
+
+def test_lam_auto_deterministic_and_seed_used(few_rows):
+    A_train, A_test, B = few_rows
+    a = tenfold.Maddness(ncodebooks=16, random_state=5).fit(A_train, B)
+    b = tenfold.Maddness(ncodebooks=16, random_state=5).fit(A_train, B)
+    assert a.lam_ == b.lam_ and a.lam_cv_errors_ == b.lam_cv_errors_
+    assert np.array_equal(a.prototypes_, b.prototypes_) and np.array_equal(a.matmul(A_test), b.matmul(A_test))
+    c = tenfold.Maddness(ncodebooks=16, random_state=6).fit(A_train, B)
+    assert c.lam_cv_errors_ != a.lam_cv_errors_  # the folds depend on the seed
+
+
+def test_shrinkage(few_rows):
+    A_train, A_test, B = few_rows
+    exact = A_test @ B
+    fits = {s: tenfold.Maddness(ncodebooks=16, shrinkage=s, lam=10.0).fit(A_train, B) for s in (1.0, 0.5)}
+    assert not np.array_equal(fits[1.0].split_dims_, fits[0.5].split_dims_) \
+        or not np.array_equal(fits[1.0].thresholds_, fits[0.5].thresholds_)
+    for s, amm in fits.items():
+        assert np.linalg.norm(amm.matmul(A_test) - exact) / np.linalg.norm(exact) < 0.5, s
+    assert tenfold.Maddness().shrinkage == 0.5 and tenfold.Maddness().get_params()["shrinkage"] == 0.5
+
+
+def test_bad_learning_params(few_rows):
+    A_train, _, B = few_rows
+    for bad in (0, -0.5, 1.5, float("nan"), True, "0.5"):
+        with pytest.raises(ValueError, match="shrinkage"):
+            tenfold.Maddness(shrinkage=bad).fit(A_train, B)
+    for bad in (1, 21):
+        with pytest.raises(ValueError, match="lam_folds"):
+            tenfold.Maddness(lam_folds=bad).fit(A_train, B)
+
+
+def test_new_params_survive_save_load(tmp_path, few_rows):
+    A_train, A_test, B = few_rows
+    amm = tenfold.Maddness(ncodebooks=8, shrinkage=0.3, lam_folds=3).fit(A_train, B)
+    amm.save(tmp_path / "m.tfz")
+    back = tenfold.load(tmp_path / "m.tfz")
+    assert back.shrinkage == 0.3 and back.lam_folds == 3
+    assert np.array_equal(back.matmul(A_test), amm.matmul(A_test))
