@@ -9,8 +9,8 @@ Bolt-style PQ and PQ with ridge-fitted prototypes, on
 
 Speed-ups are measured single-threaded at N=10,000 rows of each task's shape against numpy
 `A @ B + bias` with BLAS pinned to 1 thread (threadpoolctl), B known ahead.
-Writes benchmarks/results/maddness_accuracy.{json,md} and the plots maddness_digits.png and
-maddness_text.png. Run: `.venv/bin/python benchmarks/bench_maddness_accuracy.py` (`--quick`:
+Writes benchmarks/results/maddness_accuracy.{json,md} and the plots maddness_accuracy_digits.png
+and maddness_accuracy_text.png. Run: `.venv/bin/python benchmarks/bench_maddness_accuracy.py` (`--quick`:
 fewer splits and repeats).
 """
 
@@ -390,7 +390,7 @@ def write_md(res, path):
     L.append(f"\nC=16 on split 0 alone (the split of the earlier single-split report): MADDNESS "
              f"{pct(r0['maddness']['acc'])}%, + noisy copies {pct(r0['maddness_noise']['acc'])}%, exact "
              f"{pct(d['exact_accs'][0])}%.\n")
-    L.append("![digits](maddness_digits.png)\n")
+    L.append("![digits](maddness_accuracy_digits.png)\n")
     t = res["text"]
     L.append("## (b) Sentence embeddings: stdlib docstring sentences by module (hard task)\n")
     if "skipped" in t:
@@ -416,7 +416,7 @@ def write_md(res, path):
         L.append("\n" + ("MADDNESS is at least as accurate as PQ+ridge at every C." if not worse else
                          f"MADDNESS is less accurate than PQ+ridge at C in {worse} (the goal 'at least as accurate "
                          f"as PQ+ridge' is not met there)."))
-        L.append("\n![text](maddness_text.png)\n")
+        L.append("\n![text](maddness_accuracy_text.png)\n")
     tt = res["torch"]
     if "skipped" not in tt:
         L.append("## (c) replace_linear on a PyTorch MLP\n")
@@ -450,11 +450,11 @@ def main():
     res = dict(cpu=cpu_name(), isa=tenfold.isa(), numpy=np.__version__, repeat=repeat, python=sys.version.split()[0])
     with threadpool_limits(1):
         res["digits"] = bench_digits(repeat, nd)
-        plot(res["digits"], RESULTS / "maddness_digits.png", "digits, logistic-regression layer replaced",
+        plot(res["digits"], RESULTS / "maddness_accuracy_digits.png", "digits, logistic-regression layer replaced",
              "speed-up over numpy A @ B (1 thread, N=10,000, D=64, M=10)", noise=True)
         res["text"] = bench_text(repeat, nt)
         if "skipped" not in res["text"]:
-            plot(res["text"], RESULTS / "maddness_text.png",
+            plot(res["text"], RESULTS / "maddness_accuracy_text.png",
                  "MiniLM embeddings of stdlib docstrings, 64 modules",
                  "speed-up over numpy A @ B (1 thread, N=10,000, D=384, M=64)")
         res["torch"] = bench_torch(repeat)
