@@ -98,3 +98,33 @@ def test_new_params_survive_save_load(tmp_path, few_rows):
     back = tenfold.load(tmp_path / "m.tfz")
     assert back.shrinkage == 0.3 and back.lam_folds == 3
     assert np.array_equal(back.matmul(A_test), amm.matmul(A_test))
+
+
+def test_set_tables(few_rows):
+    A_train, A_test, B = few_rows
+    for agg in ("exact", "average"):
+        amm = tenfold.Maddness(ncodebooks=8, aggregate=agg).fit(A_train, B)
+        bias = np.arange(B.shape[1], dtype=np.float32)
+        ref = amm.set_B(B, bias).matmul(A_test)
+        T = (amm.prototypes_.reshape(16 * 8, -1) @ B).reshape(8, 16, -1).transpose(2, 0, 1)
+        assert np.array_equal(amm.set_tables(T, bias).matmul(A_test), ref)
+        # Arbitrary tables: the result is the sum of the looked-up entries, to the uint8 precision.
+        rng = np.random.default_rng(0)
+        T2 = rng.normal(size=(3, 8, 16))
+        codes = _codes_matrix(amm.encode(A_test))
+        want = sum(T2[:, c, codes[:, c]].T for c in range(8))
+        got = amm.set_tables(T2).matmul(A_test)
+        assert got.shape == (len(A_test), 3) and amm.n_outputs_ == 3
+        step = (T2.max(2) - T2.min(2)).max(1) / 255  # one table step per output column
+        # Rounding each of the 8 entries: half a step each; the averaging tree adds up to half a
+        # step (times the group size 8) per level of its 3 levels.
+        bound = 4 * step if agg == "exact" else (4 + 8 * 3 * 0.5) * step
+        assert np.all(np.abs(got - want) <= bound + 1e-4), agg
+    with pytest.raises(ValueError, match="tables must have shape"):
+        amm.set_tables(np.zeros((3, 7, 16)))
+    with pytest.raises(ValueError, match="NaN"):
+        amm.set_tables(np.full((3, 8, 16), np.nan))
+    with pytest.raises(ValueError, match="bias"):
+        amm.set_tables(np.zeros((3, 8, 16)), bias=np.zeros(4))
+    with pytest.raises(ValueError, match="not fitted"):
+        tenfold.Maddness(ncodebooks=8).set_tables(np.zeros((3, 8, 16)))

@@ -424,16 +424,39 @@ class Maddness:
         check_choice(self.aggregate, "aggregate", _AGGREGATES)
         Bf = self._check_B(B, self.n_features_in_)
         m = Bf.shape[1]
-        if bias is None:
-            b = np.zeros(m)
-        else:
-            b = np.asarray(bias, dtype=np.float64).reshape(-1)
-            if b.shape != (m,):
-                raise ValueError(f"bias must have {m} entries (the columns of B), got shape {np.shape(bias)}")
-            if not np.isfinite(b).all():
-                raise ValueError("bias contains NaN or infinite values")
+        b = self._check_bias(bias, m)
         C = self.ncodebooks
         T = (self.prototypes_.reshape(16 * C, -1) @ Bf).reshape(C, 16, m).transpose(2, 0, 1).astype(np.float64)
+        return self.set_tables(T, b)
+
+    def set_tables(self, tables: Any, bias: Any = None) -> "Maddness":
+        """Set the float lookup tables directly, keeping the encoder: ``tables`` (m, ncodebooks, 16)
+        holds each output column's contribution of each codebook's 16 codes, so that
+        ``matmul(A)[i, j] ~= sum_c tables[j, c, code_c(A[i])] + bias[j]``. They are quantized to
+        the uint8 tables exactly as :meth:`set_B` quantizes ``prototypes_ @ B``.
+
+        For tables fitted by other means than the ridge prototypes, e.g. distilled to a
+        classifier's softmax on the codes of many (unlabeled) rows. ``prototypes_`` are left
+        unchanged, so a later :meth:`set_B` rebuilds the tables from them.
+
+        >>> import numpy as np, tenfold
+        >>> rng = np.random.default_rng(0)
+        >>> A, B = rng.normal(size=(500, 16)).astype(np.float32), rng.normal(size=(16, 3)).astype(np.float32)
+        >>> amm = tenfold.Maddness(ncodebooks=4).fit(A, B)
+        >>> T = (amm.prototypes_.reshape(64, 16) @ B).reshape(4, 16, 3).transpose(2, 0, 1)
+        >>> bool(np.array_equal(amm.set_tables(T).matmul(A), amm.set_B(B).matmul(A)))
+        True
+        """
+        check_fitted(self, "split_dims_")
+        check_choice(self.aggregate, "aggregate", _AGGREGATES)
+        T = np.asarray(tables, dtype=np.float64)
+        C = self.ncodebooks
+        if T.ndim != 3 or T.shape[1:] != (C, 16) or T.shape[0] < 1:
+            raise ValueError(f"tables must have shape (m, {C}, 16), got {T.shape}")
+        if not np.isfinite(T).all():
+            raise ValueError("tables contain NaN or infinite values")
+        m = T.shape[0]
+        b = self._check_bias(bias, m)
         luts, mul, add, log2g = _tables(T, b, self.aggregate)
         self.luts_ = np.ascontiguousarray(luts)
         self.mul_ = mul.astype(np.float32)
@@ -441,6 +464,17 @@ class Maddness:
         self.log2g_ = int(log2g)
         self.n_outputs_ = m
         return self
+
+    @staticmethod
+    def _check_bias(bias: Any, m: int) -> np.ndarray:
+        if bias is None:
+            return np.zeros(m)
+        b = np.asarray(bias, dtype=np.float64).reshape(-1)
+        if b.shape != (m,):
+            raise ValueError(f"bias must have {m} entries (the columns of B), got shape {np.shape(bias)}")
+        if not np.isfinite(b).all():
+            raise ValueError("bias contains NaN or infinite values")
+        return b
 
     # ---------------------------------------------------------------- inference
     def _as_input(self, A: Any) -> np.ndarray:
