@@ -29,6 +29,8 @@ Tables: the prototypes times B, quantized to uint8 with an offset per (codebook,
 and one scale per output column. Aggregation (``aggregate``): ``"exact"`` sums the bytes in
 uint16; ``"average"`` (the paper's) combines groups of up to 16 codebooks with a tree of rounding
 byte averages (faster, a little less accurate; the rounding bias is removed in expectation).
+``set_tables`` installs float tables fitted by other means (e.g. distilled to a classifier's
+softmax on many unlabeled rows, see benchmarks/bench_maddness_accuracy.py), quantized the same way.
 """
 
 from __future__ import annotations
