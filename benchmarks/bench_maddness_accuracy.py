@@ -309,6 +309,8 @@ def plot(res, path, title, xlabel, noise=False):
                 label="PQ + ridge, tables distilled" + (" (noisy copies)" if noise else ""))
     ax.axhline(100 * res["exact_acc"], color="k", lw=1, label="exact (numpy, 1x)")
     ax.plot([1.0], [100 * res["exact_acc"]], "k*", ms=9)
+    if noise:  # digits: the "within 1 point" line
+        ax.axhline(100 * res["exact_acc"] - 1, color="grey", lw=0.8, ls=":", label="exact - 1 point")
     for r in rows:
         ax.annotate(f"C={r['C']}", (r["maddness_speedup"], 100 * r["maddness_acc"]),
                     textcoords="offset points", xytext=(4, -10), fontsize=7)
