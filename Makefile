@@ -35,6 +35,7 @@ $(VENV)/.bench: $(VENV)/.deps
 bench: install $(VENV)/.bench
 	$(PY) benchmarks/bench_bolt.py
 	$(PY) benchmarks/bench_maddness.py
+	$(PY) benchmarks/bench_maddness_accuracy.py
 	$(PY) benchmarks/bench_sprintz.py
 	$(PY) benchmarks/bench_extract.py
 	$(PY) benchmarks/bench_dask.py

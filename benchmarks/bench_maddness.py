@@ -1,10 +1,8 @@
-"""MADDNESS benchmark: speed against numpy A @ B (BLAS pinned to 1 thread), physical limits,
-accuracy on scikit-learn digits (speed-accuracy curve against PQ and PQ+ridge), and
-replace_linear on a small PyTorch MLP.
+"""MADDNESS benchmark: speed against numpy A @ B (BLAS pinned to 1 thread) and physical limits.
+Accuracy (digits, sentence embeddings, replace_linear) is in bench_maddness_accuracy.py.
 
-Writes benchmarks/results/maddness.json, benchmarks/results/maddness.md and
-benchmarks/results/maddness_digits.png. Run: `.venv/bin/python benchmarks/bench_maddness.py`
-(`--quick` for fewer repeats, `--speed-only` to rerun only the speed section).
+Writes benchmarks/results/maddness.json and benchmarks/results/maddness.md. Run: `.venv/bin/python benchmarks/bench_maddness.py`
+(`--quick` for fewer repeats).
 """
 
 from __future__ import annotations
@@ -22,7 +20,6 @@ import tenfold
 from tenfold import _core
 from tenfold._bench import cpu_name
 from tenfold._bench import median_time as med
-from tenfold.maddness import _one_hot, _ridge, _tables
 
 RESULTS = Path(__file__).resolve().parent / "results"
 SHAPES = [  # name, N, D, M (the paper's tasks)
@@ -179,189 +176,6 @@ def bench_shapes(repeat, bw):
     return rows
 
 
-# ---------------------------------------------------------------- accuracy on digits
-def pq_prototypes(enc, d):
-    C = enc.ncodebooks
-    P = np.zeros((C, 16, d), dtype=np.float32)
-    for c in range(C):
-        lo, hi = enc.bounds_[c], enc.bounds_[c + 1]
-        P[c, :, lo:hi] = enc.centroids_[:, lo:hi]
-    return P
-
-
-def codes_matrix(packed):
-    return np.stack([packed & 15, packed >> 4], axis=2).reshape(packed.shape[0], -1)
-
-
-def table_output(P, codes_packed, B, bias, aggregate="exact"):
-    """Approximate A @ B + bias through tenfold's uint8 tables and scan kernel."""
-    C, m = P.shape[0], B.shape[1]
-    T = (P.reshape(16 * C, -1) @ B).reshape(C, 16, m).transpose(2, 0, 1).astype(np.float64)
-    luts, mul, add, log2g = _tables(T, bias, aggregate)
-    n, ncols = codes_packed.shape
-    blocked = np.zeros(((n + 31) // 32) * 32 * ncols, dtype=np.uint8)
-    _core.bolt_pack_blocked(np.ascontiguousarray(codes_packed), blocked, 0)
-    return _core.maddness_scan(blocked, n, luts, mul, add, log2g, 1).T
-
-
-def bench_digits(repeat):
-    from sklearn.datasets import load_digits
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.model_selection import train_test_split
-    from sklearn.preprocessing import StandardScaler
-
-    X, y = load_digits(return_X_y=True)
-    X_tr, X_te, y_tr, y_te = train_test_split(X, y, test_size=0.25, random_state=0, stratify=y)
-    scaler = StandardScaler().fit(X_tr)
-    X_tr = scaler.transform(X_tr).astype(np.float32)
-    X_te = scaler.transform(X_te).astype(np.float32)
-    clf = LogisticRegression(max_iter=2000, C=1.0).fit(X_tr, y_tr)
-    B = clf.coef_.T.astype(np.float32)                     # (64, 10)
-    bias = clf.intercept_.astype(np.float64)
-    acc_exact = float(((X_te @ B + bias).argmax(1) == y_te).mean())
-    # Timing at N=10,000 rows of that shape (test rows tiled), B known ahead.
-    rng = np.random.default_rng(0)
-    A_big = X_te[rng.integers(len(X_te), size=10_000)]
-    A_big_f = np.asfortranarray(A_big)
-    t_blas = med(lambda: A_big @ B + bias, repeat)
-    rows = []
-    for C in C_LIST:
-        res = dict(C=C)
-        for agg in ("exact", "average"):
-            amm = tenfold.Maddness(ncodebooks=C, aggregate=agg, n_threads=1).fit(X_tr, B, bias=bias)
-            out = amm.matmul(X_te)
-            res[f"maddness_{agg}_acc"] = float((out.argmax(1) == y_te).mean())
-            res[f"maddness_{agg}_rel_err"] = float(np.linalg.norm(out - (X_te @ B + bias)) /
-                                                   np.linalg.norm(X_te @ B + bias))
-            _, t, sp = paired(lambda: A_big @ B + bias, lambda: amm.matmul(A_big_f), repeat)
-            res[f"maddness_{agg}_ms"] = t * 1e3
-            res[f"maddness_{agg}_speedup"] = sp
-            res["lam"] = amm.lam_
-        # Bolt-style PQ (k-means codebooks on C subspaces, uint8 tables) and PQ + ridge prototypes.
-        if C <= X.shape[1]:
-            enc = tenfold.BoltEncoder(ncodebooks=C, random_state=0).fit(X_tr)
-            codes_tr, codes_te = enc.encode(X_tr, n_threads=1), enc.encode(X_te, n_threads=1)
-            P = pq_prototypes(enc, X.shape[1])
-            out = table_output(P, codes_te, B, bias)
-            res["pq_acc"] = float((out.argmax(1) == y_te).mean())
-            G = _one_hot(codes_matrix(codes_tr)).astype(np.float64)
-            best = None
-            for lam in (0.1, 1.0, 10.0, 100.0):  # chosen on the training rows' held-out fifth
-                perm = np.random.default_rng(0).permutation(len(X_tr))
-                va, tr = perm[: len(perm) // 5], perm[len(perm) // 5:]
-                Pr = _ridge(G[tr].T @ G[tr], G[tr].T @ X_tr[tr], lam)
-                err = np.linalg.norm(G[va] @ Pr @ B - X_tr[va] @ B)
-                if best is None or err < best[0]:
-                    best = (err, lam)
-            Pr = _ridge(G.T @ G, G.T @ X_tr.astype(np.float64), best[1]).reshape(C, 16, -1).astype(np.float32)
-            out = table_output(Pr, codes_te, B, bias)
-            res["pq_ridge_acc"] = float((out.argmax(1) == y_te).mean())
-            A_big_c = np.ascontiguousarray(A_big)
-            _, t_pq, sp = paired(lambda: A_big @ B + bias,
-                                 lambda: table_output(P, enc.encode(A_big_c, n_threads=1), B, bias), repeat)
-            res["pq_ms"] = t_pq * 1e3
-            res["pq_speedup"] = sp
-        rows.append(res)
-        print(f"digits C={C:3d}: maddness exact {res['maddness_exact_acc']:.3f} avg {res['maddness_average_acc']:.3f} "
-              f"({res['maddness_average_speedup']:.1f}x) pq {res.get('pq_acc', float('nan')):.3f} "
-              f"pq+ridge {res.get('pq_ridge_acc', float('nan')):.3f} (lam {res['lam']})", flush=True)
-    within = [r for r in rows if r["maddness_average_acc"] >= acc_exact - 0.01]
-    best = max(within, key=lambda r: r["maddness_average_speedup"]) if within else None
-    return dict(exact_acc=acc_exact, blas_ms_10k=t_blas * 1e3, n_train=len(X_tr), n_test=len(X_te), rows=rows,
-                best_within_1pt=None if best is None else dict(C=best["C"], speedup=best["maddness_average_speedup"],
-                                                               acc=best["maddness_average_acc"]))
-
-
-def plot_digits(res, path):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6.5, 4.2))
-    rows = res["rows"]
-    ax.plot([r["maddness_average_speedup"] for r in rows], [100 * r["maddness_average_acc"] for r in rows], "o-",
-            label="MADDNESS (averaging)")
-    ax.plot([r["maddness_exact_speedup"] for r in rows], [100 * r["maddness_exact_acc"] for r in rows], "s--",
-            label="MADDNESS (exact sums)")
-    pq = [r for r in rows if "pq_acc" in r]
-    ax.plot([r["pq_speedup"] for r in pq], [100 * r["pq_acc"] for r in pq], "^-", label="PQ (Bolt-style)")
-    ax.plot([r["pq_speedup"] for r in pq], [100 * r["pq_ridge_acc"] for r in pq], "v-", label="PQ + ridge prototypes")
-    ax.axhline(100 * res["exact_acc"], color="k", lw=1, label="exact (numpy)")
-    for r in rows:
-        ax.annotate(f"C={r['C']}", (r["maddness_average_speedup"], 100 * r["maddness_average_acc"]),
-                    textcoords="offset points", xytext=(4, -10), fontsize=7)
-    ax.set_xscale("log")
-    ax.set_xlabel("speed-up over numpy A @ B (1 thread, N=10,000, D=64, M=10)")
-    ax.set_ylabel("test accuracy (%)")
-    ax.set_title("digits, logistic-regression layer replaced")
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-
-
-# ---------------------------------------------------------------- replace_linear on an MLP
-def bench_torch(repeat):
-    try:
-        import torch
-        import tenfold.torch as tt
-    except ImportError:
-        return {"skipped": "torch not installed"}
-    from sklearn.datasets import load_digits
-    from sklearn.model_selection import train_test_split
-
-    torch.set_num_threads(1)
-    torch.manual_seed(0)
-    X, y = load_digits(return_X_y=True)
-    X = (X / 16.0).astype(np.float32)
-    X_tr, X_te, y_tr, y_te = train_test_split(X, y, test_size=0.25, random_state=0, stratify=y)
-    Xt, yt = torch.from_numpy(X_tr), torch.from_numpy(y_tr)
-    net = torch.nn.Sequential(torch.nn.Linear(64, 512), torch.nn.ReLU(), torch.nn.Linear(512, 512), torch.nn.ReLU(),
-                              torch.nn.Linear(512, 256), torch.nn.ReLU(), torch.nn.Linear(256, 10))
-    opt = torch.optim.Adam(net.parameters(), lr=1e-3)
-    for epoch in range(30):
-        perm = torch.randperm(len(Xt))
-        for i in range(0, len(Xt), 128):
-            idx = perm[i:i + 128]
-            opt.zero_grad()
-            torch.nn.functional.cross_entropy(net(Xt[idx]), yt[idx]).backward()
-            opt.step()
-    net.eval()
-    Xte = torch.from_numpy(X_te)
-    rng = np.random.default_rng(0)
-    big = torch.from_numpy(X_te[rng.integers(len(X_te), size=4096)])
-    with torch.no_grad():
-        acc_exact = float((net(Xte).argmax(1).numpy() == y_te).mean())
-        logits_exact = net(Xte)
-        feats = {}
-        hooks = [net[int(k) * 2].register_forward_hook(lambda m, i, o, k=k: feats.__setitem__(k, i[0]))
-                 for k in ("1", "2")]
-        net(big)
-        for h in hooks:
-            h.remove()
-        t_exact_layers = sum(med(lambda k=k: net[int(k) * 2](feats[k]), repeat) for k in ("1", "2"))
-        t_exact_model = med(lambda: net(big), repeat)
-    out = {}
-    for C in (16, 64):
-        model = __import__("copy").deepcopy(net)
-        tt.replace_linear(model, torch.from_numpy(X_tr), filter_fn=lambda name, m: m.in_features == 512,
-                          ncodebooks=C, n_threads=1)
-        with torch.no_grad():
-            logits = model(Xte)
-            acc = float((logits.argmax(1).numpy() == y_te).mean())
-            rel = float((logits - logits_exact).norm() / logits_exact.norm())
-            t_layers = sum(med(lambda k=k: model[int(k) * 2](feats[k]), repeat) for k in ("1", "2"))
-            t_model = med(lambda: model(big), repeat)
-        out[str(C)] = dict(acc=acc, logits_rel_err=rel, swapped_layers_ms=t_layers * 1e3,
-                           swapped_layers_speedup=t_exact_layers / t_layers, model_ms=t_model * 1e3,
-                           model_speedup=t_exact_model / t_model)
-        print(f"torch MLP C={C}: acc {acc:.3f} (exact {acc_exact:.3f}), swapped layers {t_exact_layers * 1e3:.2f} -> "
-              f"{t_layers * 1e3:.2f} ms, whole model {t_exact_model * 1e3:.2f} -> {t_model * 1e3:.2f} ms", flush=True)
-    return dict(model="MLP 64-512-512-256-10 trained on digits (30 epochs Adam)",
-                swapped="Linear(512, 512) and Linear(512, 256)", rows_timed=4096, exact_acc=acc_exact,
-                exact_layers_ms=t_exact_layers * 1e3, exact_model_ms=t_exact_model * 1e3, by_C=out)
-
-
 def write_md(res, path):
     L = []
     L.append("# MADDNESS benchmark\n")
@@ -404,60 +218,23 @@ def write_md(res, path):
              "measured write bandwidth. C order must read every cache line that holds a split dimension "
              "(for D=512 and C=16 nearly the whole row). C in and out is the layout of the torch wrapper "
              "(row-major activations in, row-major output written through 8x8 register transposes).\n")
-    d = res["digits"]
-    L.append("## Accuracy: scikit-learn digits, logistic regression final layer replaced\n")
-    L.append(f"{d['n_train']} training rows (also MADDNESS's training rows), {d['n_test']} test rows; exact accuracy "
-             f"{100 * d['exact_acc']:.2f}%. Speed-ups timed at N=10,000 rows (D=64, M=10); BLAS "
-             f"{d['blas_ms_10k']:.3f} ms.\n")
-    L.append("| C | MADDNESS avg acc | speed-up | MADDNESS exact acc | speed-up | PQ acc | PQ+ridge acc | PQ speed-up | lam |")
-    L.append("|---|---|---|---|---|---|---|---|---|")
-    for r in d["rows"]:
-        pq = f"{100 * r['pq_acc']:.2f} | {100 * r['pq_ridge_acc']:.2f} | {r['pq_speedup']:.1f}x" if "pq_acc" in r \
-            else "n/a | n/a | n/a"
-        L.append(f"| {r['C']} | {100 * r['maddness_average_acc']:.2f} | {r['maddness_average_speedup']:.1f}x | "
-                 f"{100 * r['maddness_exact_acc']:.2f} | {r['maddness_exact_speedup']:.1f}x | {pq} | {r['lam']} |")
-    b = d["best_within_1pt"]
-    L.append("\n" + ("No C stays within 1 point of exact." if b is None else
-                     f"Largest speed-up within 1 point of exact: C={b['C']}, {b['speedup']:.1f}x, "
-                     f"accuracy {100 * b['acc']:.2f}%.") + "\n")
-    L.append("![digits](maddness_digits.png)\n")
-    t = res["torch"]
-    if "skipped" not in t:
-        L.append("## replace_linear on a PyTorch MLP\n")
-        L.append(f"{t['model']}; swapped {t['swapped']}; timed on {t['rows_timed']} rows, torch 1 thread. "
-                 f"Exact accuracy {100 * t['exact_acc']:.2f}%.\n")
-        L.append("| C | accuracy | logits rel. err | swapped layers ms (exact "
-                 f"{t['exact_layers_ms']:.2f}) | speed-up | whole model ms (exact {t['exact_model_ms']:.2f}) | speed-up |")
-        L.append("|---|---|---|---|---|---|---|")
-        for C, r in t["by_C"].items():
-            L.append(f"| {C} | {100 * r['acc']:.2f} | {r['logits_rel_err']:.3f} | {r['swapped_layers_ms']:.2f} | "
-                     f"{r['swapped_layers_speedup']:.1f}x | {r['model_ms']:.2f} | {r['model_speedup']:.1f}x |")
-    L.append("\nNot done: the hard real task (sentence embeddings) - no real embedding set is available offline "
-             "on this machine.\n")
+    L.append("Accuracy (digits, sentence embeddings, replace_linear on a PyTorch MLP): see "
+             "[maddness_accuracy.md](maddness_accuracy.md) (benchmarks/bench_maddness_accuracy.py).\n")
     path.write_text("\n".join(L))
 
 
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true")
-    ap.add_argument("--speed-only", action="store_true",
-                    help="rerun only the speed section; keep the other sections of the existing results")
     args = ap.parse_args()
     repeat = 5 if args.quick else 9
     RESULTS.mkdir(parents=True, exist_ok=True)
     res = dict(cpu=cpu_name(), cpu_mhz=cpu_mhz(), isa=tenfold.isa(), numpy=np.__version__, repeat=repeat,
                python=sys.version.split()[0])
-    if args.speed_only:
-        old = json.loads((RESULTS / "maddness.json").read_text())
-        res.update({k: v for k, v in old.items() if k not in res and k not in ("bandwidth", "shapes")})
     with threadpool_limits(1):
         res["bandwidth"] = bandwidths(repeat)
         print("bandwidth", res["bandwidth"], flush=True)
         res["shapes"] = bench_shapes(repeat, res["bandwidth"])
-        if not args.speed_only:
-            res["digits"] = bench_digits(repeat)
-            plot_digits(res["digits"], RESULTS / "maddness_digits.png")
-            res["torch"] = bench_torch(repeat)
     (RESULTS / "maddness.json").write_text(json.dumps(res, indent=1))
     write_md(res, RESULTS / "maddness.md")
     print((RESULTS / "maddness.md").read_text())

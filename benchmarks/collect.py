@@ -3,7 +3,7 @@
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-ORDER = ["bolt", "maddness", "sprintz", "extract"]
+ORDER = ["bolt", "maddness", "maddness_accuracy", "sprintz", "extract"]
 
 
 def main() -> None:
@@ -18,7 +18,9 @@ def main() -> None:
         note = ROOT / "benchmarks" / "notes" / f"{name}.md"  # hand-written reading of the numbers
         if note.exists():
             parts.append(note.read_text())
-        png = sorted(results.glob(f"{name}*.png"))
+        # A longer result name owns its own plots (maddness_accuracy_*.png is not maddness's).
+        png = sorted(p for p in results.glob(f"{name}*.png")
+                     if not any(o != name and o.startswith(name) and p.stem.startswith(o) for o in names))
         parts.extend(f"![{p.stem}](benchmarks/results/{p.name})\n" for p in png)
     (ROOT / "BENCHMARKS.md").write_text("\n".join(parts))
 
