@@ -178,3 +178,18 @@ def test_relative_paths_mean_the_clients_directory(client, data, tmp_path, monke
     finally:
         for addr, cwd in before.items():
             client.run(os.chdir, cwd, workers=[addr])
+
+
+def test_ties_across_shards_go_to_the_smaller_global_id(client, data):
+    # the same 50 rows repeated 30 times: every query meets many exact ties, spread over shards
+    X, Q = data
+    rep = np.tile(X[:50], (30, 1))
+    enc = tenfold.BoltEncoder(ncodebooks=8).fit(X[:2000])
+    single = tenfold.BoltIndex(enc)
+    single.add(rep)
+    index = tdask.ShardedIndex(enc, client=client)
+    index.add(rep, chunk_rows=170)
+    for k in (1, 7, 40):
+        got, want = index.search(Q[:20], k), single.search(Q[:20], k)
+        np.testing.assert_array_equal(got[1], want[1])
+        np.testing.assert_array_equal(got[0], want[0])
