@@ -43,3 +43,19 @@ def write_results(name: str, payload: dict, markdown: str) -> None:
     (RESULTS / f"{name}.json").write_text(json.dumps(payload, indent=2))
     (RESULTS / f"{name}.md").write_text(markdown)
     print(markdown)
+
+
+def paired(ref, new, repeat: int) -> tuple[float, float, float]:
+    """Alternate the two calls so both see the same machine load; returns (median ref time,
+    median new time, median of the per-pair ratios ref/new)."""
+    ref(), new()
+    tr, tn = [], []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        ref()
+        t1 = time.perf_counter()
+        new()
+        t2 = time.perf_counter()
+        tr.append(t1 - t)
+        tn.append(t2 - t1)
+    return float(np.median(tr)), float(np.median(tn)), float(np.median(np.array(tr) / np.array(tn)))

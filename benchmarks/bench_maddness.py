@@ -21,6 +21,9 @@ from tenfold import _core
 from tenfold._bench import cpu_name
 from tenfold._bench import median_time as med
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import paired  # noqa: E402
+
 RESULTS = Path(__file__).resolve().parent / "results"
 SHAPES = [  # name, N, D, M (the paper's tasks)
     ("CIFAR-10-like", 10_000, 512, 10),
@@ -29,23 +32,6 @@ SHAPES = [  # name, N, D, M (the paper's tasks)
     ("3x3 filters", 49_284, 27, 2),
 ]
 C_LIST = (2, 4, 8, 16, 32, 64)
-
-
-def paired(ref, new, repeat):
-    """Alternate the two calls so both see the same machine load; returns (median ref time,
-    median new time, median of the per-pair ratios ref/new)."""
-    ref(), new()
-    tr, tn = [], []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        ref()
-        t1 = time.perf_counter()
-        new()
-        t2 = time.perf_counter()
-        tr.append(t1 - t)
-        tn.append(t2 - t1)
-    ratios = np.array(tr) / np.array(tn)
-    return float(np.median(tr)), float(np.median(tn)), float(np.median(ratios))
 
 
 def hot_rounds(ref, new, rounds):

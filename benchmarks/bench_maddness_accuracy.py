@@ -20,7 +20,6 @@ import argparse
 import copy
 import json
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +27,7 @@ from threadpoolctl import threadpool_limits
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _docstring_task  # noqa: E402
+from _common import paired  # noqa: E402
 
 import tenfold  # noqa: E402
 from tenfold import _core  # noqa: E402
@@ -38,22 +38,6 @@ from tenfold.maddness import _cv_lam, _one_hot, _ridge, _tables  # noqa: E402
 RESULTS = Path(__file__).resolve().parent / "results"
 C_LIST = (2, 4, 8, 16, 32, 64)
 NOISE_COPIES, NOISE_SIGMA = 7, 0.3
-
-
-def paired(ref, new, repeat):
-    """Alternate the two calls so both see the same machine load; returns (median ref time,
-    median new time, median of the per-pair ratios ref/new)."""
-    ref(), new()
-    tr, tn = [], []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        ref()
-        t1 = time.perf_counter()
-        new()
-        t2 = time.perf_counter()
-        tr.append(t1 - t)
-        tn.append(t2 - t1)
-    return float(np.median(tr)), float(np.median(tn)), float(np.median(np.array(tr) / np.array(tn)))
 
 
 def noisy_copies(X, rng, copies=NOISE_COPIES, sigma=NOISE_SIGMA):

@@ -33,3 +33,25 @@ def structured_data(n, d, rng, rank=12, clusters=40, noise=0.2):
     centers = rng.normal(size=(clusters, rank)) * 2.0
     latent = centers[rng.integers(clusters, size=n)] + rng.normal(size=(n, rank))
     return (latent @ basis + noise * rng.normal(size=(n, d))).astype(np.float32)
+
+
+def unpack_maddness_codes(packed):
+    """(n, C/2) packed nibbles -> (n, C) codes, codebook 2j in the low nibble of byte j."""
+    return np.stack([packed & 15, packed >> 4], axis=2).reshape(packed.shape[0], -1)
+
+
+def reference_maddness_codes(amm, A):
+    """MADDNESS encoder in numpy, with the learning code's arithmetic: quantize the split value
+    to int8, compare with the int8 threshold of the node, descend."""
+    from tenfold.maddness import _quantize
+
+    n, C = A.shape[0], amm.ncodebooks
+    codes = np.zeros((n, C), dtype=np.uint8)
+    for c in range(C):
+        node = np.zeros(n, dtype=np.int64)
+        for level in range(4):
+            j = amm.split_dims_[c, level]
+            q = _quantize(A[:, j], amm.offsets_[c, level], amm.scales_[c, level])
+            node = 2 * node + (q > amm.thresholds_[c, level][node])
+        codes[:, c] = node
+    return codes

@@ -2,9 +2,9 @@ import numpy as np
 import pytest
 
 import tenfold
-from tenfold.maddness import _one_hot, _quantize
+from tenfold.maddness import _one_hot
 
-from conftest import structured_data
+from conftest import reference_maddness_codes, structured_data, unpack_maddness_codes
 
 hypothesis = pytest.importorskip("hypothesis")
 from hypothesis import given, strategies as st  # noqa: E402
@@ -22,24 +22,6 @@ def data():
 def fitted(data):
     A_train, _, B = data
     return {agg: tenfold.Maddness(ncodebooks=16, aggregate=agg).fit(A_train, B) for agg in ("exact", "average")}
-
-
-def _codes_matrix(packed):
-    return np.stack([packed & 15, packed >> 4], axis=2).reshape(packed.shape[0], -1)
-
-
-def _python_codes(amm, A):
-    """Reference encoder in numpy (the learning code's arithmetic)."""
-    n, C = A.shape[0], amm.ncodebooks
-    codes = np.zeros((n, C), dtype=np.uint8)
-    for c in range(C):
-        node = np.zeros(n, dtype=np.int64)
-        for level in range(4):
-            j = amm.split_dims_[c, level]
-            q = _quantize(A[:, j], amm.offsets_[c, level], amm.scales_[c, level])
-            node = 2 * node + (q > amm.thresholds_[c, level][node])
-        codes[:, c] = node
-    return codes
 
 
 def test_accuracy_vs_exact(data, fitted):
@@ -64,14 +46,14 @@ def test_more_codebooks_more_accurate(data):
 def test_encoder_matches_numpy_reference(data, fitted):
     _, A_test, _ = data
     amm = fitted["exact"]
-    assert np.array_equal(_codes_matrix(amm.encode(A_test)), _python_codes(amm, A_test))
+    assert np.array_equal(unpack_maddness_codes(amm.encode(A_test)), reference_maddness_codes(amm, A_test))
 
 
 def test_ridge_lowers_training_error(data):
     A_train, _, B = data
     for objective in ("output", "input"):
         amm = tenfold.Maddness(ncodebooks=16, lam=0.01, objective=objective).fit(A_train, B)
-        G = _one_hot(_codes_matrix(amm.encode(A_train)))
+        G = _one_hot(unpack_maddness_codes(amm.encode(A_train)))
         approx = G @ amm.prototypes_.reshape(16 * amm.ncodebooks, -1)
         ridge = np.linalg.norm(approx @ B - A_train @ B) if objective == "output" else np.linalg.norm(approx - A_train)
         assert ridge < 0.9 * amm.greedy_train_error_, objective
@@ -80,7 +62,7 @@ def test_ridge_lowers_training_error(data):
 def test_tables_close_to_float_prototypes(data, fitted):
     _, A_test, B = data
     for amm in fitted.values():
-        G = _one_hot(_codes_matrix(amm.encode(A_test)))
+        G = _one_hot(unpack_maddness_codes(amm.encode(A_test)))
         ref = G @ amm.prototypes_.reshape(-1, B.shape[0]) @ B
         out = amm.matmul(A_test)
         # uint8 tables: error per entry bounded by the quantization step of each column.

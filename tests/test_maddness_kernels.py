@@ -5,27 +5,8 @@ import pytest
 
 import tenfold
 from tenfold import _core
-from tenfold.maddness import _quantize
 
-from conftest import structured_data
-
-
-def _codes(packed):
-    return np.stack([packed & 15, packed >> 4], axis=2).reshape(packed.shape[0], -1)
-
-
-def _numpy_codes(amm, A):
-    """The learning code's arithmetic: quantize to int8, compare with the int8 thresholds."""
-    n, C = A.shape[0], amm.ncodebooks
-    codes = np.zeros((n, C), dtype=np.uint8)
-    for c in range(C):
-        node = np.zeros(n, dtype=np.int64)
-        for level in range(4):
-            j = amm.split_dims_[c, level]
-            q = _quantize(A[:, j], amm.offsets_[c, level], amm.scales_[c, level])
-            node = 2 * node + (q > amm.thresholds_[c, level][node])
-        codes[:, c] = node
-    return codes
+from conftest import reference_maddness_codes, structured_data, unpack_maddness_codes
 
 
 @pytest.fixture(scope="module")
@@ -61,7 +42,7 @@ def test_float_thresholds_exact_at_quantization_boundaries(models, isa):
             rows = rng.random(n) < 0.5
             A[rows, j] = a[rows]
     for X in (A, np.asfortranarray(A)):
-        assert np.array_equal(_codes(amm.encode(X)), _numpy_codes(amm, A))
+        assert np.array_equal(unpack_maddness_codes(amm.encode(X)), reference_maddness_codes(amm, A))
 
 
 @pytest.mark.parametrize("n", [1, 31, 32, 33, 64, 65, 255, 256, 257, 300, 1000])
@@ -127,7 +108,7 @@ def test_in_place_parameter_edits_are_seen(models):
         assert not np.array_equal(after, before)
         with tenfold.use_isa("scalar"):
             assert np.array_equal(amm.matmul(X), after)
-        assert (_codes(amm.encode(X))[:, 0] >= 8).mean() > 0.95
+        assert (unpack_maddness_codes(amm.encode(X))[:, 0] >= 8).mean() > 0.95
     finally:
         amm.thresholds_[:], amm.luts_[:] = saved
     assert np.array_equal(amm.matmul(X), before)
