@@ -311,6 +311,25 @@ NB_MODULE(_core, m) {
     nb::capsule owner(data, [](void* p) noexcept { delete[] static_cast<float*>(p); });
     return nb::cast(Out<float>(data, {d0, d1}, owner));
   };
+  // Encode + aggregate A into `into` or a new array: (the new array or None, false if a value
+  // read was NaN/inf). Shared by maddness_matmul and a bound model's maddness_run.
+  static auto maddness_product = [](const tenfold::maddness::EncodeModel& em, const tenfold::maddness::ScanModel& sm,
+                                    const nb::ndarray<const float, nb::ndim<2>, nb::device::cpu>& A,
+                                    std::optional<nb::ndarray<float, nb::ndim<2>, nb::c_contig, nb::device::cpu>>& into,
+                                    bool row_major, int n_threads, int phases) {
+    const size_t n = A.shape(0), M = static_cast<size_t>(sm.m);
+    const auto [rs, cs] = maddness_strides(A);
+    float* data;
+    nb::object result = maddness_output(into, n, M, row_major, data);
+    bool ok = true;
+    {
+      nb::gil_scoped_release release;
+      if (n > 0)
+        ok = tenfold::maddness::matmul(em, sm, A.data(), n, rs, cs, data, row_major ? M : n, row_major, n_threads,
+                                       phases);
+    }
+    return std::make_pair(result, ok);
+  };
   static auto maddness_scan_model = [](const In<uint8_t, nb::ndim<3>>& luts, const In<float, nb::ndim<1>>& mul,
                                        const In<float, nb::ndim<1>>& add, int log2g) {
     const size_t M = luts.shape(0), C = luts.shape(1);
@@ -329,23 +348,11 @@ NB_MODULE(_core, m) {
          In<float, nb::ndim<1>> add, int log2g, int n_threads,
          std::optional<nb::ndarray<float, nb::ndim<2>, nb::c_contig, nb::device::cpu>> into, bool row_major,
          int phases) {
-        const size_t n = A.shape(0), d = A.shape(1);
-        auto prep = maddness_prepared(plan, MaddnessSplits{dims, offsets, scales, thresholds}, d);
+        auto prep = maddness_prepared(plan, MaddnessSplits{dims, offsets, scales, thresholds}, A.shape(1));
         const auto s = maddness_scan_model(luts, mul, add, log2g);
         require(static_cast<size_t>(s.ncodebooks) == dims.shape(0), "luts and split tables disagree on ncodebooks");
         require(phases >= 1 && phases <= 3, "phases must be 1, 2 or 3");
-        const auto [rs, cs] = maddness_strides(A);
-        const size_t M = luts.shape(0);
-        float* data;
-        nb::object result = maddness_output(into, n, M, row_major, data);
-        bool ok = true;
-        {
-          nb::gil_scoped_release release;
-          if (n > 0)
-            ok = tenfold::maddness::matmul(prep->model(), s, A.data(), n, rs, cs, data, row_major ? M : n, row_major,
-                                           n_threads, phases);
-        }
-        return std::make_pair(result, ok);
+        return maddness_product(prep->model(), s, A, into, row_major, n_threads, phases);
       },
       "plan"_a, "A"_a.noconvert(), "dims"_a.noconvert(), "offsets"_a.noconvert(), "scales"_a.noconvert(),
       "thresholds"_a.noconvert(), "luts"_a.noconvert(), "mul"_a.noconvert(), "add"_a.noconvert(), "log2g"_a,
@@ -388,20 +395,9 @@ NB_MODULE(_core, m) {
       [](MaddnessBound& b, nb::ndarray<const float, nb::ndim<2>, nb::device::cpu> A, int n_threads,
          std::optional<nb::ndarray<float, nb::ndim<2>, nb::c_contig, nb::device::cpu>> into, bool row_major) {
         require(b.sp.has_value(), "model not bound");
-        const size_t n = A.shape(0), d = A.shape(1), M = b.luts->shape(0);
-        auto prep = maddness_prepared(b.plan, *b.sp, d);
+        auto prep = maddness_prepared(b.plan, *b.sp, A.shape(1));
         const auto s = maddness_scan_model(*b.luts, *b.mul, *b.add, b.log2g);
-        const auto [rs, cs] = maddness_strides(A);
-        float* data;
-        nb::object result = maddness_output(into, n, M, row_major, data);
-        bool ok = true;
-        {
-          nb::gil_scoped_release release;
-          if (n > 0)
-            ok = tenfold::maddness::matmul(prep->model(), s, A.data(), n, rs, cs, data, row_major ? M : n, row_major,
-                                           n_threads);
-        }
-        return std::make_pair(result, ok);
+        return maddness_product(prep->model(), s, A, into, row_major, n_threads, 3);
       },
       "bound"_a, "A"_a.noconvert(), "n_threads"_a, "out"_a.noconvert() = nb::none(), "row_major"_a = false,
       "maddness_matmul for a bound model: (products, ok).");
