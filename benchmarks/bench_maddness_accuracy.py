@@ -168,6 +168,19 @@ def mean_over(splits, method, key):
     return float(np.mean(vals)) if vals else None
 
 
+def mean_row(per_split: list, methods: tuple) -> dict:
+    """Mean over splits of each method's accuracy, relative error and argmax agreement (where
+    measured), and the ridge penalty MADDNESS picked on each split."""
+    r = {}
+    for method in methods:
+        for key in ("acc", "rel_err", "agree"):
+            v = mean_over(per_split, method, key)
+            if v is not None:
+                r[f"{method}_{key}"] = v
+    r["lams"] = [s["maddness"]["lam"] for s in per_split]
+    return r
+
+
 # ---------------------------------------------------------------- (a) digits
 def bench_digits(repeat, nsplits):
     from sklearn.datasets import load_digits
@@ -198,13 +211,8 @@ def bench_digits(repeat, nsplits):
     A_big = X_te[np.random.default_rng(0).integers(len(X_te), size=10_000)]
     rows = []
     for C in C_LIST:
-        r = dict(C=C, split0=per_C[C][0])
-        for method in ("maddness", "maddness_noise", "maddness_distill", "pq", "pq_ridge", "pq_ridge_distill"):
-            for key in ("acc", "rel_err", "agree"):
-                v = mean_over(per_C[C], method, key)
-                if v is not None:
-                    r[f"{method}_{key}"] = v
-        r["lams"] = [s["maddness"]["lam"] for s in per_C[C]]
+        r = dict(C=C, split0=per_C[C][0], **mean_row(per_C[C], ("maddness", "maddness_noise", "maddness_distill",
+                                                                   "pq", "pq_ridge", "pq_ridge_distill")))
         r.update(time_methods(C, X_tr, B, bias, A_big, repeat))
         rows.append(r)
         print(f"digits C={C:3d}: mean acc maddness {100 * r['maddness_acc']:.2f} +noise "
@@ -252,13 +260,7 @@ def bench_text(repeat, nsplits):
     A_big = X_te[np.random.default_rng(0).integers(len(X_te), size=10_000)]
     rows = []
     for C in C_LIST:
-        r = dict(C=C)
-        for method in ("maddness", "maddness_distill", "pq", "pq_ridge", "pq_ridge_distill"):
-            for key in ("acc", "rel_err", "agree"):
-                v = mean_over(per_C[C], method, key)
-                if v is not None:
-                    r[f"{method}_{key}"] = v
-        r["lams"] = [s["maddness"]["lam"] for s in per_C[C]]
+        r = dict(C=C, **mean_row(per_C[C], ("maddness", "maddness_distill", "pq", "pq_ridge", "pq_ridge_distill")))
         r.update(time_methods(C, X_tr, B, bias, A_big, repeat))
         rows.append(r)
         print(f"text C={C:3d}: maddness {100 * r['maddness_acc']:.2f} pq {100 * r['pq_acc']:.2f} "
