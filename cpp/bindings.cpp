@@ -218,13 +218,17 @@ NB_MODULE(_core, m) {
         const size_t isz = dtype < 2 ? 1 : 2;
         require(n <= data.shape(0) / nvars / isz && data.shape(0) == n * nvars * isz,
                 "data must hold exactly n * nvars items");
-        std::vector<uint8_t> out;
+        // The stream is built in a per-thread buffer kept between calls (fresh multi-MB memory
+        // costs page faults), then copied once into the bytes object.
+        static thread_local std::vector<uint8_t> out;
         {
           nb::gil_scoped_release release;
-          out = tenfold::sprintz::compress(data.data(), dtype, n, nvars, ndim, order, forecaster, entropy,
-                                           chunk_rows);
+          tenfold::sprintz::compress(out, data.data(), dtype, n, nvars, ndim, order, forecaster, entropy,
+                                     chunk_rows);
         }
-        return nb::bytes(reinterpret_cast<const char*>(out.data()), out.size());
+        nb::bytes result(reinterpret_cast<const char*>(out.data()), out.size());
+        if (out.capacity() > (size_t(64) << 20)) std::vector<uint8_t>().swap(out);  // keep at most 64 MiB
+        return result;
       },
       "data"_a.noconvert(), "dtype"_a, "n"_a, "nvars"_a, "ndim"_a, "order"_a, "forecaster"_a, "entropy"_a,
       "chunk_rows"_a);

@@ -227,17 +227,32 @@ struct StreamingChecksum {
   uint32_t finish() const { return chk::checksum_finish(acc, buf, nbuf, size_t(total)); }
 };
 
-// An uninitialized byte buffer (std::vector would zero it on every call).
+// An uninitialized byte buffer (std::vector would zero it on every call). at_least() keeps the
+// memory across calls: a fresh multi-MB allocation costs a page fault per 4 KiB, over 10% of a
+// compress call, and more where malloc returns memory to the OS eagerly (Dask workers).
 struct Buffer {
   std::unique_ptr<uint8_t[]> p;
-  size_t n;
-  explicit Buffer(size_t size) : p(size ? new uint8_t[size] : nullptr), n(size) {}
+  size_t n = 0;
+  Buffer() = default;
+  explicit Buffer(size_t size) { at_least(size); }
   uint8_t* data() { return p.get(); }
   size_t size() const { return n; }
+  void at_least(size_t size) {
+    if (size > n) {
+      p.reset(new uint8_t[size]);
+      n = size;
+    }
+  }
   void swap(Buffer& o) {
     p.swap(o.p);
     std::swap(n, o.n);
   }
+};
+
+// Per-thread scratch of compress(), sized by the largest chunk seen (chunks are <= 1 MiB raw).
+struct CompressScratch {
+  Buffer packed, alt, coded;
+  std::vector<int32_t> words;
 };
 
 void fail(const std::string& what) { throw std::invalid_argument("corrupt or invalid Sprintz stream: " + what); }
@@ -271,8 +286,8 @@ uint32_t checksum(const uint8_t* data, size_t len) {
   return use_avx2() ? avx2::checksum(data, len) : scalar::checksum(data, len);
 }
 
-std::vector<uint8_t> compress(const uint8_t* data, int dtype, size_t n, size_t nvars, int ndim, int order,
-                              int forecaster, bool entropy, size_t chunk_rows) {
+void compress(std::vector<uint8_t>& out, const uint8_t* data, int dtype, size_t n, size_t nvars, int ndim, int order,
+              int forecaster, bool entropy, size_t chunk_rows) {
   if (dtype < 0 || dtype > 3) throw std::invalid_argument("dtype code must be in [0, 3]");
   if (nvars == 0 || (ndim == 1 && nvars != 1) || ndim < 1 || ndim > 2)
     throw std::invalid_argument("shape must be (n,) or (n, nvars) with nvars >= 1");
@@ -282,7 +297,7 @@ std::vector<uint8_t> compress(const uint8_t* data, int dtype, size_t n, size_t n
       (chunk_rows > 16 && uint64_t(chunk_rows) * nvars * isz > kMaxChunkBytes))
     throw std::invalid_argument("chunk_rows must be a positive multiple of 16 within the chunk size limit");
   if (n > (uint64_t(1) << 62) / nvars / isz) throw std::invalid_argument("array too large");
-  std::vector<uint8_t> out(kHeaderBytes);
+  out.resize(kHeaderBytes);
   std::memcpy(out.data(), kMagic, 4);
   out[4] = kVersion;
   out[5] = uint8_t(dtype);
@@ -296,22 +311,26 @@ std::vector<uint8_t> compress(const uint8_t* data, int dtype, size_t n, size_t n
   put<uint64_t>(out, 24, uint64_t(nvars));
   put<uint32_t>(out, 32, stream_checksum(out.data(), checksum(data, n * nvars * isz)));
   put<uint32_t>(out, 36, 0);
-  std::vector<int32_t> scratch(scratch_words(nvars));
+  static thread_local CompressScratch tls;
+  if (tls.words.size() < scratch_words(nvars)) tls.words.resize(scratch_words(nvars));
+  int32_t* const scratch = tls.words.data();
   // scratch sized for the largest chunk actually present, left uninitialized
   const size_t max_rows = std::min(size_t(chunk_rows), (n + 15) / 16 * 16);
   const size_t psize = max_packed_bytes(max_rows, nvars, bits);
-  Buffer packed(psize), alt(forecaster == kForecastFire || nvars == 1 ? psize : 0);
-  Buffer coded(entropy ? huffman_max_bytes(psize) : 0);
+  Buffer &packed = tls.packed, &alt = tls.alt, &coded = tls.coded;
+  packed.at_least(psize);
+  if (forecaster == kForecastFire || nvars == 1) alt.at_least(psize);
+  if (entropy) coded.at_least(huffman_max_bytes(psize));
   const ptrdiff_t rs = order == 0 ? ptrdiff_t(nvars) : 1, cs = order == 0 ? 1 : ptrdiff_t(n);
   for (size_t r0 = 0; r0 < n; r0 += chunk_rows) {
     const size_t rows = std::min(chunk_rows, n - r0);
     View v{rows, nvars, rs, cs};
     const uint8_t* chunk_data = data + r0 * size_t(rs) * isz;
-    size_t plen = encode_chunk(chunk_data, bits, v, forecaster, 0, packed.data(), scratch.data());
+    size_t plen = encode_chunk(chunk_data, bits, v, forecaster, 0, packed.data(), scratch);
     // FIRE is kept for a chunk only where it beats delta by >= 1% (delta decodes faster).
     int chunk_fc = forecaster, lag = 0;
     if (forecaster == kForecastFire) {
-      const size_t dlen = encode_chunk(chunk_data, bits, v, kForecastDelta, 0, alt.data(), scratch.data());
+      const size_t dlen = encode_chunk(chunk_data, bits, v, kForecastDelta, 0, alt.data(), scratch);
       if (plen >= dlen - dlen / 100) {
         packed.swap(alt);
         plen = dlen;
@@ -322,7 +341,7 @@ std::vector<uint8_t> compress(const uint8_t* data, int dtype, size_t n, size_t n
     if (nvars == 1) {
       const int L = pick_lag(chunk_data, bits, rows);
       if (L) {
-        const size_t llen = encode_chunk(chunk_data, bits, v, kForecastDelta, L, alt.data(), scratch.data());
+        const size_t llen = encode_chunk(chunk_data, bits, v, kForecastDelta, L, alt.data(), scratch);
         if (llen < plen - plen / 50) {
           packed.swap(alt);
           plen = llen;
@@ -353,7 +372,6 @@ std::vector<uint8_t> compress(const uint8_t* data, int dtype, size_t n, size_t n
     put<uint32_t>(out, at + 8, uint32_t(stored_plen));
     std::memcpy(out.data() + at + kChunkHeaderBytes, body, blen);
   }
-  return out;
 }
 
 Header parse_header(const uint8_t* buf, size_t len) {

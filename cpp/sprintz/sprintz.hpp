@@ -85,9 +85,10 @@ int dtype_bits(int dtype);
 // Parses and validates the header; throws std::invalid_argument.
 Header parse_header(const uint8_t* buf, size_t len);
 
-// data: the array's bytes in memory order (C: row-major, F: column-major).
-std::vector<uint8_t> compress(const uint8_t* data, int dtype, size_t n, size_t nvars, int ndim, int order,
-                              int forecaster, bool entropy, size_t chunk_rows);
+// data: the array's bytes in memory order (C: row-major, F: column-major). The stream replaces
+// out's contents; pass the same vector again to reuse its memory.
+void compress(std::vector<uint8_t>& out, const uint8_t* data, int dtype, size_t n, size_t nvars, int ndim, int order,
+              int forecaster, bool entropy, size_t chunk_rows);
 // out must hold n * nvars * itemsize bytes of the parsed header. Throws std::invalid_argument.
 void decompress(const uint8_t* buf, size_t len, uint8_t* out, size_t out_len);
 uint32_t checksum(const uint8_t* data, size_t len);

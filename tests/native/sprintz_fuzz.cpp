@@ -32,7 +32,8 @@ int main(int argc, char** argv) {
             std::vector<uint8_t> x(n * nv * isz);
             for (size_t i = 0; i < x.size(); ++i)  // odd n: a first superblock of full-range noise (widest codes)
               x[i] = (n & 1) && i < 16 * nv * isz ? uint8_t(rng()) : uint8_t(rng() % 7 + (i % 5) * 3);
-            auto buf = compress(x.data(), dtype, n, nv, 2, 0, fc, fc == 1, 16 * (1 + n % 3));
+            std::vector<uint8_t> buf;
+            compress(buf, x.data(), dtype, n, nv, 2, 0, fc, fc == 1, 16 * (1 + n % 3));
             uint8_t* o = new uint8_t[x.size()];
             decompress(buf.data(), buf.size(), o, x.size());
             if (std::memcmp(o, x.data(), x.size()) != 0) { printf("SMALL-NV ROUNDTRIP FAIL\n"); return 1; }
@@ -48,7 +49,8 @@ int main(int argc, char** argv) {
       if (nv == 1 && cfg % 2 == 0)
         for (size_t i = 0; i < x.size(); ++i) x[i] = uint8_t(((i / isz) % (3 + cfg % 7)) * 37 + (rng() % 3));
       size_t chunk = 16 * (1 + rng() % 40);
-      auto buf = compress(x.data(), dtype, n, nv, order == 2 ? 1 : 2, order == 1, fc, ent, chunk);
+      std::vector<uint8_t> buf;
+      compress(buf, x.data(), dtype, n, nv, order == 2 ? 1 : 2, order == 1, fc, ent, chunk);
       std::vector<uint8_t> out(x.size());
       decompress(buf.data(), buf.size(), out.data(), out.size());
       if (out != x) { printf("ROUNDTRIP FAIL\n"); return 1; }
