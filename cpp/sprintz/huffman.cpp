@@ -11,7 +11,6 @@
 // consumed bits beyond its own bytes. Used only where it saves >= 5% (see huffman_encode).
 #include <algorithm>
 #include <cstring>
-#include <queue>
 #include <vector>
 
 #include "sprintz/sprintz.hpp"
@@ -24,45 +23,57 @@ namespace {
 constexpr int kMaxLen = 11;
 constexpr size_t kTableBytes = 128 + 4 * (kHuffmanStreams - 1);
 
-// Huffman code lengths limited to kMaxLen (frequencies are flattened until they fit).
-void code_lengths(const uint64_t* freq_in, uint8_t* len) {
-  std::vector<uint64_t> freq(freq_in, freq_in + 256);
-  for (;;) {
-    std::fill(len, len + 256, 0);
-    std::vector<int> used;
-    for (int s = 0; s < 256; ++s)
-      if (freq[s]) used.push_back(s);
-    if (used.empty()) return;
-    if (used.size() == 1) {  // a complete code needs two leaves: add an unused one
-      len[used[0]] = 1;
-      len[used[0] ^ 1] = 1;
-      return;
+// Huffman code lengths limited to kMaxLen (frequencies are flattened until they fit). Leaves are
+// sorted once per round and merged with the queue of internal nodes (created in order of
+// weight), the two-queue form of Huffman's algorithm: the same merges, in the same order, as a
+// priority queue of (weight, id) pairs, without a heap or any allocation.
+void code_lengths(const uint64_t* freq, uint8_t* len) {
+  uint64_t leaf[256];  // weight << 8 | symbol (weights stay below 2^56: n < 2^32)
+  int m = 0;
+  for (int s = 0; s < 256; ++s)
+    if (freq[s]) leaf[m++] = freq[s] << 8 | uint64_t(s);
+  std::fill(len, len + 256, 0);
+  if (m == 0) return;
+  if (m == 1) {  // a complete code needs two leaves: add an unused one
+    const int s = int(leaf[0] & 255);
+    len[s] = 1;
+    len[s ^ 1] = 1;
+    return;
+  }
+  std::sort(leaf, leaf + m);
+  for (int round = 0;; ++round) {
+    if (round) {  // flatten: w -> w / 2 | 1 keeps the order but for new ties, so an insertion sort is quick
+      for (int k = 0; k < m; ++k) leaf[k] = (((leaf[k] >> 9) | 1) << 8) | (leaf[k] & 255);
+      for (int k = 1; k < m; ++k)
+        for (int j = k; j > 0 && leaf[j] < leaf[j - 1]; --j) std::swap(leaf[j], leaf[j - 1]);
     }
-    // nodes: leaves 0..255, internal 256..; parent links give depths
-    std::vector<int> parent(512, -1);
-    using Item = std::pair<uint64_t, int>;
-    std::priority_queue<Item, std::vector<Item>, std::greater<Item>> pq;
-    for (int s : used) pq.push({freq[s], s});
-    int next = 256;
-    while (pq.size() > 1) {
-      Item a = pq.top();
-      pq.pop();
-      Item b = pq.top();
-      pq.pop();
-      parent[a.second] = next;
-      parent[b.second] = next;
-      pq.push({a.first + b.first, next});
-      ++next;
+    uint64_t weight[255];
+    int parent[512];  // leaves 0..255, internal node k is 256 + k
+    int li = 0, ni = 0, nn = 0;
+    auto pop = [&](uint64_t& w) {
+      if (li < m && (ni == nn || (leaf[li] >> 8) <= weight[ni])) {  // ties: the leaf (smaller id)
+        w = leaf[li] >> 8;
+        return int(leaf[li++] & 255);
+      }
+      w = weight[ni];
+      return 256 + ni++;
+    };
+    for (int k = 0; k < m - 1; ++k) {
+      uint64_t wa, wb;
+      const int a = pop(wa), b = pop(wb);
+      parent[a] = parent[b] = 256 + nn;
+      weight[nn++] = wa + wb;
     }
+    int depth[255];  // of internal nodes; a node's parent was created after it
+    depth[nn - 1] = 0;
+    for (int k = nn - 2; k >= 0; --k) depth[k] = depth[parent[256 + k] - 256] + 1;
     int maxlen = 0;
-    for (int s : used) {
-      int depth = 0;
-      for (int x = s; parent[x] >= 0; x = parent[x]) ++depth;
-      len[s] = uint8_t(std::min(depth, 255));
-      maxlen = std::max(maxlen, depth);
+    for (int k = 0; k < m; ++k) {
+      const int s = int(leaf[k] & 255), d = depth[parent[s] - 256] + 1;
+      len[s] = uint8_t(d);
+      maxlen = std::max(maxlen, d);
     }
     if (maxlen <= kMaxLen) return;
-    for (int s : used) freq[s] = (freq[s] >> 1) | 1;
   }
 }
 
@@ -87,70 +98,112 @@ void canonical_codes(const uint8_t* len, uint16_t* code) {
   }
 }
 
+// One stream's bit writer: LSB first, flushed whole bytes at a time. put4() appends up to 4 codes
+// (<= 44 bits) and stores 8 bytes at once, so the caller must leave 8 bytes of room; put() and
+// finish() write byte by byte and are used for a stream's last bytes.
 struct BitWriter {
   uint8_t* p;
-  uint8_t* end;
   uint64_t acc = 0;
   int n = 0;
-  bool overflow = false;
-  void put(uint32_t bits, int len) {
-    acc |= uint64_t(bits) << n;
-    n += len;
+  void put4(const uint32_t* tab, const uint8_t* sym) {
+    for (int k = 0; k < 4; ++k) {
+      const uint32_t e = tab[sym[k]];
+      acc |= uint64_t(e & 0xFFFF) << n;
+      n += int(e >> 16);
+    }
+    std::memcpy(p, &acc, 8);
+    p += n >> 3;
+    acc >>= n & ~7;
+    n &= 7;
+  }
+  void put(uint32_t e) {
+    acc |= uint64_t(e & 0xFFFF) << n;
+    n += int(e >> 16);
     while (n >= 8) {
-      if (p == end) {
-        overflow = true;
-        return;
-      }
       *p++ = uint8_t(acc);
       acc >>= 8;
       n -= 8;
     }
   }
-  void flush() {
-    if (n > 0) {
-      if (p == end) overflow = true;
-      else *p++ = uint8_t(acc);
-    }
-    acc = 0;
-    n = 0;
+  void finish() {
+    if (n > 0) *p++ = uint8_t(acc);
   }
 };
-
-
 
 }  // namespace
 
 size_t huffman_max_bytes(size_t n) { return kTableBytes + n + 64; }
 
 size_t huffman_encode(const uint8_t* src, size_t n, uint8_t* dst, size_t cap) {
-  if (n < 256 || cap < kTableBytes) return 0;
-  uint64_t freq[256] = {0};
-  for (size_t i = 0; i < n; ++i) freq[src[i]]++;
+  constexpr int S = kHuffmanStreams;
+  if (n < 256 || n > 0xFFFFFFFFu || cap < huffman_max_bytes(n)) return 0;
+  // Stream s codes symbols [s q, (s + 1) q) (the last one up to n). One histogram per stream,
+  // filled in one interleaved pass (4 independent counters per step instead of 1), gives both
+  // the code and each stream's exact size, so all four streams can be written at once.
+  const size_t q = n / S;
+  size_t first[S + 1];
+  for (int s = 0; s < S; ++s) first[s] = size_t(s) * q;
+  first[S] = n;
+  // Two counter tables per stream (even and odd positions): runs of one symbol, common here,
+  // would otherwise wait on the previous increment of the same counter.
+  uint32_t freq2[2][S][256] = {};
+  size_t i = 0;
+  for (; i + 2 <= q; i += 2)
+    for (int s = 0; s < S; ++s) {
+      freq2[0][s][src[first[s] + i]]++;
+      freq2[1][s][src[first[s] + i + 1]]++;
+    }
+  if (i < q)  // odd q: the last of each stream's first q symbols
+    for (int s = 0; s < S; ++s) freq2[0][s][src[first[s] + i]]++;
+  for (size_t k = first[S - 1] + q; k < n; ++k) freq2[0][S - 1][src[k]]++;  // the last stream's extra n % S
+  uint32_t freq[S][256];
+  uint64_t total_freq[256] = {};
+  for (int s = 0; s < S; ++s)
+    for (int c = 0; c < 256; ++c) {
+      freq[s][c] = freq2[0][s][c] + freq2[1][s][c];
+      total_freq[c] += freq[s][c];
+    }
   uint8_t len[256];
-  code_lengths(freq, len);
-  uint64_t bits = 0;
-  for (int s = 0; s < 256; ++s) bits += freq[s] * len[s];
-  const size_t est = kTableBytes + bits / 8 + 4;
+  code_lengths(total_freq, len);
+  uint64_t stream_bits[S] = {}, bits = 0;
+  for (int s = 0; s < S; ++s) {
+    for (int c = 0; c < 256; ++c) stream_bits[s] += uint64_t(freq[s][c]) * len[c];
+    bits += stream_bits[s];
+  }
+  const size_t est = kTableBytes + bits / 8 + S;
   // Decoding the Huffman stage costs about as much time as the rest of the decoder, so it is
   // used only where it makes the chunk at least 5% smaller.
   if (est > n - n / 20) return 0;
   uint16_t code[256] = {0};
   canonical_codes(len, code);
+  uint32_t tab[256];
+  for (int c = 0; c < 256; ++c) tab[c] = code[c] | uint32_t(len[c]) << 16;
   for (int k = 0; k < 128; ++k) dst[k] = uint8_t(len[2 * k] | (len[2 * k + 1] << 4));
-  const size_t q = n / kHuffmanStreams;
-  uint8_t* o = dst + kTableBytes;
-  uint8_t* const end = dst + cap;
-  for (int s = 0; s < kHuffmanStreams; ++s) {
-    const size_t a = s * q, b = s == kHuffmanStreams - 1 ? n : a + q;
-    BitWriter w{o, end};
-    for (size_t i = a; i < b && !w.overflow; ++i) w.put(code[src[i]], len[src[i]]);
-    w.flush();
-    if (w.overflow) return 0;
-    const uint32_t bytes = uint32_t(w.p - o);
-    if (s < kHuffmanStreams - 1) std::memcpy(dst + 128 + 4 * s, &bytes, 4);
-    o = w.p;
+  // Stream s occupies [start[s], start[s + 1]); its 8-byte stores must stay inside it, since the
+  // next stream is being written at the same time.
+  uint8_t* start[S + 1];
+  start[0] = dst + kTableBytes;
+  for (int s = 0; s < S; ++s) {
+    start[s + 1] = start[s] + (stream_bits[s] + 7) / 8;
+    if (s < S - 1) {
+      const uint32_t bytes = uint32_t(start[s + 1] - start[s]);
+      std::memcpy(dst + 128 + 4 * s, &bytes, 4);
+    }
   }
-  const size_t total = size_t(o - dst);
+  const uint8_t* const limit_last = dst + cap;  // the last stream may overrun its end (room checked above)
+  BitWriter w[S] = {{start[0]}, {start[1]}, {start[2]}, {start[3]}};
+  for (i = 0; i + 4 <= q; i += 4) {
+    bool room = w[S - 1].p + 8 <= limit_last;
+    for (int s = 0; s < S - 1; ++s) room &= w[s].p + 8 <= start[s + 1];
+    if (!room) break;
+    for (int s = 0; s < S; ++s) w[s].put4(tab, src + first[s] + i);
+  }
+  for (int s = 0; s < S; ++s) {
+    for (size_t k = first[s] + i; k < first[s + 1]; ++k) w[s].put(tab[src[k]]);
+    w[s].finish();
+    if (w[s].p != start[s + 1]) return 0;  // cannot happen: sizes are exact
+  }
+  const size_t total = size_t(start[S] - dst);
   return total <= n - n / 20 ? total : 0;
 }
 
