@@ -21,11 +21,16 @@ namespace {
 template <class T>
 void recon_avx2(const T* tile, size_t nv, struct State st, T* out, ptrdiff_t rs, ptrdiff_t cs, int fc);
 
+template <class T>
+int forecast_rows_avx2(const T* base, size_t nv, int fc, struct State st, T* tile, uint8_t* codes);
+
 #define SPRINTZ_RECON(T, tile, nv, st, out, rs, cs, fc) recon_avx2<T>(tile, nv, st, out, rs, cs, fc)
+#define SPRINTZ_FORECAST_ROWS(T, base, nv, fc, st, tile, codes) forecast_rows_avx2<T>(base, nv, fc, st, tile, codes)
 #include "sprintz/codec_impl.inc"
 #include "sprintz/checksum.inc"
 #include "sprintz/huffman_decode.inc"
 #undef SPRINTZ_RECON
+#undef SPRINTZ_FORECAST_ROWS
 
 // 32 header bytes at a time: nibble widths summed with psadbw (16-bit code 15 counts 16 bits).
 template <class T>
@@ -1003,6 +1008,79 @@ inline void recon_avx2(const T* tile, size_t nv, State st, T* out, ptrdiff_t rs,
     return;
   }
   recon_generic<T>(tile, nv, st, out, rs, cs, fc);
+}
+
+
+// ---------------------------------------------------------------- encoder
+// 8 rows of C-ordered data, 8 variables per vector (int32 lanes): the same forecasts, residuals
+// and width codes as encode_impl's scalar loop, written to the var-major tile. Returns the OR of
+// the width codes.
+template <class T>
+int forecast_rows_avx2(const T* base, size_t nv, int fc, State st, T* tile, uint8_t* codes) {
+  constexpr int W = Tr<T>::W;
+  const __m256i zero = _mm256_setzero_si256(), mask = _mm256_set1_epi32((1 << W) - 1);
+  const __m256i amax = _mm256_set1_epi32(kFireMax), amin = _mm256_set1_epi32(-kFireMax);
+  int any = 0;
+  for (size_t v0 = 0; v0 < nv; v0 += 8) {
+    const size_t w = std::min<size_t>(8, nv - v0);
+    __m256i p = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(st.prev + v0));
+    __m256i d = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(st.d + v0));
+    __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(st.a + v0));
+    __m256i ored = zero, g = zero;
+    alignas(32) int32_t u[8][8];  // [row][variable]
+    for (int i = 0; i < 8; ++i) {
+      const T* row = base + size_t(i) * nv + v0;
+      __m128i raw;
+      if (w == 8) {
+        raw = W == 8 ? _mm_loadl_epi64(reinterpret_cast<const __m128i*>(row))
+                     : _mm_loadu_si128(reinterpret_cast<const __m128i*>(row));
+      } else {  // the last, partial group: never read past the row
+        alignas(16) T tmp[8] = {};
+        std::memcpy(tmp, row, w * sizeof(T));
+        raw = _mm_load_si128(reinterpret_cast<const __m128i*>(tmp));
+      }
+      const __m256i xi = W == 8 ? _mm256_cvtepu8_epi32(raw) : _mm256_cvtepu16_epi32(raw);
+      __m256i e;
+      if (fc == kForecastDelta) {
+        e = _mm256_sub_epi32(xi, p);
+      } else {
+        const __m256i pred = _mm256_add_epi32(p, _mm256_srai_epi32(_mm256_mullo_epi32(a, d), kFireShift));
+        e = _mm256_sub_epi32(xi, pred);
+      }
+      e = _mm256_srai_epi32(_mm256_slli_epi32(e, 32 - W), 32 - W);  // sign-extend the low W bits
+      if (fc != kForecastDelta) {
+        const __m256i sgn_e = _mm256_sub_epi32(_mm256_cmpgt_epi32(zero, e), _mm256_cmpgt_epi32(e, zero));
+        g = _mm256_add_epi32(g, _mm256_sign_epi32(sgn_e, d));  // += sgn(e) * sgn(d)
+        const __m256i dn = _mm256_sub_epi32(xi, p);
+        d = _mm256_srai_epi32(_mm256_slli_epi32(dn, 32 - W), 32 - W);
+      }
+      const __m256i zz = _mm256_and_si256(_mm256_xor_si256(_mm256_add_epi32(e, e), _mm256_srai_epi32(e, 31)), mask);
+      ored = _mm256_or_si256(ored, zz);
+      _mm256_store_si256(reinterpret_cast<__m256i*>(u[i]), zz);
+      p = xi;
+    }
+    alignas(32) int32_t pv[8], dv[8], av[8], ov[8];
+    _mm256_store_si256(reinterpret_cast<__m256i*>(pv), p);
+    _mm256_store_si256(reinterpret_cast<__m256i*>(ov), ored);
+    if (fc != kForecastDelta) {
+      a = _mm256_min_epi32(_mm256_max_epi32(_mm256_add_epi32(a, g), amin), amax);
+      _mm256_store_si256(reinterpret_cast<__m256i*>(dv), d);
+      _mm256_store_si256(reinterpret_cast<__m256i*>(av), a);
+    }
+    for (size_t j = 0; j < w; ++j) {  // state of the real variables only (padding lanes stay as they were)
+      st.prev[v0 + j] = pv[j];
+      if (fc != kForecastDelta) {
+        st.d[v0 + j] = dv[j];
+        st.a[v0 + j] = av[j];
+      }
+      T* t = tile + (v0 + j) * 8;
+      for (int i = 0; i < 8; ++i) t[i] = T(u[i][j]);
+      const int c = width_code<T>(uint32_t(ov[j]));
+      codes[v0 + j] = uint8_t(c);
+      any |= c;
+    }
+  }
+  return any;
 }
 
 }  // namespace
