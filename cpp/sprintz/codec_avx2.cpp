@@ -1035,7 +1035,7 @@ int forecast_rows_avx2(const T* base, size_t nv, int fc, State st, T* tile, uint
         raw = W == 8 ? _mm_loadl_epi64(reinterpret_cast<const __m128i*>(row))
                      : _mm_loadu_si128(reinterpret_cast<const __m128i*>(row));
       } else {  // the last, partial group: never read past the row
-        alignas(16) T tmp[8] = {};
+        alignas(16) uint8_t tmp[16] = {};
         std::memcpy(tmp, row, w * sizeof(T));
         raw = _mm_load_si128(reinterpret_cast<const __m128i*>(tmp));
       }
