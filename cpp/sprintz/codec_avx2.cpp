@@ -1031,10 +1031,11 @@ int forecast_rows_avx2(const T* base, size_t nv, int fc, State st, T* tile, uint
     for (int i = 0; i < 8; ++i) {
       const T* row = base + size_t(i) * nv + v0;
       __m128i raw;
-      if (w == 8) {
+      // a partial group's over-read (8 - w values) must land in the block's later rows
+      if (w == 8 || size_t(7 - i) * nv >= 8 - w) {
         raw = W == 8 ? _mm_loadl_epi64(reinterpret_cast<const __m128i*>(row))
                      : _mm_loadu_si128(reinterpret_cast<const __m128i*>(row));
-      } else {  // the last, partial group: never read past the row
+      } else {  // near the block's end: never read past it
         alignas(16) uint8_t tmp[16] = {};
         std::memcpy(tmp, row, w * sizeof(T));
         raw = _mm_load_si128(reinterpret_cast<const __m128i*>(tmp));
