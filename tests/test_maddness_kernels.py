@@ -156,3 +156,25 @@ def test_copy_and_pickle_after_use(models):
     amm.encode(A_all[:10])
     for clone in (copy.deepcopy(amm), pickle.loads(pickle.dumps(amm))):
         assert np.array_equal(clone.matmul(A_all[:100]), ref)
+
+
+def test_nan_and_inf_in_any_split_value_rejected(models, isa):
+    # The AVX2 encoder checks values as its trees load them (no separate pass): every split
+    # column, first/last rows of a 32-row block and of the partial last block, both layouts.
+    A, mods = models
+    amm = mods[(6, "average")]
+    n = 301
+    X = np.ascontiguousarray(A[:n])
+    assert np.all(np.isfinite(amm.matmul(X)))
+    for dim in np.unique(amm.split_dims_):
+        for row in (0, 31, 32, 287, 288, n - 1):
+            for value in (np.nan, np.inf, -np.inf):
+                bad = X.copy()
+                bad[row, dim] = value
+                for layout in (bad, np.asfortranarray(bad)):
+                    with pytest.raises(ValueError, match="NaN or infinite"):
+                        amm.matmul(layout)
+    ok = X.copy()
+    unused = np.setdiff1d(np.arange(X.shape[1]), amm.split_dims_)
+    ok[:, unused] = np.nan  # columns no tree reads do not enter the result
+    np.testing.assert_array_equal(amm.matmul(ok), amm.matmul(X))
