@@ -22,10 +22,12 @@ template <class T>
 void recon_avx2(const T* tile, size_t nv, struct State st, T* out, ptrdiff_t rs, ptrdiff_t cs, int fc);
 
 template <class T>
-int forecast_rows_avx2(const T* base, size_t nv, int fc, struct State st, T* tile, uint8_t* codes);
+int forecast_rows_avx2(const T* base, size_t nv, ptrdiff_t rs, ptrdiff_t cs, int fc, struct State st, T* tile,
+                       uint8_t* codes);
 
 #define SPRINTZ_RECON(T, tile, nv, st, out, rs, cs, fc) recon_avx2<T>(tile, nv, st, out, rs, cs, fc)
-#define SPRINTZ_FORECAST_ROWS(T, base, nv, fc, st, tile, codes) forecast_rows_avx2<T>(base, nv, fc, st, tile, codes)
+#define SPRINTZ_FORECAST_ROWS(T, base, nv, rs, cs, fc, st, tile, codes) \
+  forecast_rows_avx2<T>(base, nv, rs, cs, fc, st, tile, codes)
 #include "sprintz/codec_impl.inc"
 #include "sprintz/checksum.inc"
 #include "sprintz/huffman_decode.inc"
@@ -1012,11 +1014,13 @@ inline void recon_avx2(const T* tile, size_t nv, State st, T* out, ptrdiff_t rs,
 
 
 // ---------------------------------------------------------------- encoder
-// 8 rows of C-ordered data, 8 variables per vector (int32 lanes): the same forecasts, residuals
-// and width codes as encode_impl's scalar loop, written to the var-major tile. Returns the OR of
-// the width codes.
+// 8 rows, 8 variables per vector (int32 lanes): the same forecasts, residuals and width codes as
+// encode_impl's scalar loop, written to the var-major tile. Rows are C-ordered (cs == 1, rs ==
+// nv) or columns contiguous (rs == 1: Fortran order, and the 8 segments of a 1-variable FIRE
+// chunk), transposed through a small buffer. Returns the OR of the width codes.
 template <class T>
-int forecast_rows_avx2(const T* base, size_t nv, int fc, State st, T* tile, uint8_t* codes) {
+int forecast_rows_avx2(const T* base, size_t nv, ptrdiff_t rs, ptrdiff_t cs, int fc, State st, T* tile,
+                       uint8_t* codes) {
   constexpr int W = Tr<T>::W;
   const __m256i zero = _mm256_setzero_si256(), mask = _mm256_set1_epi32((1 << W) - 1);
   const __m256i amax = _mm256_set1_epi32(kFireMax), amin = _mm256_set1_epi32(-kFireMax);
@@ -1028,16 +1032,22 @@ int forecast_rows_avx2(const T* base, size_t nv, int fc, State st, T* tile, uint
     __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(st.a + v0));
     __m256i ored = zero, g = zero;
     alignas(32) int32_t u[8][8];  // [row][variable]
+    alignas(16) T rows_t[8][16 / sizeof(T)] = {};  // columns-contiguous layout: the 8 x w block transposed
+    if (cs != 1)
+      for (size_t j = 0; j < w; ++j) {
+        const T* col = base + ptrdiff_t(v0 + j) * cs;
+        for (int i = 0; i < 8; ++i) rows_t[i][j] = col[i];
+      }
     for (int i = 0; i < 8; ++i) {
-      const T* row = base + size_t(i) * nv + v0;
+      const T* row = cs != 1 ? rows_t[i] : base + size_t(i) * nv + v0;
       __m128i raw;
       // a partial group's over-read (8 - w values) must land in the block's later rows
-      if (w == 8 || size_t(7 - i) * nv >= 8 - w) {
+      if (cs != 1 || w == 8 || size_t(7 - i) * nv >= 8 - w) {
         raw = W == 8 ? _mm_loadl_epi64(reinterpret_cast<const __m128i*>(row))
                      : _mm_loadu_si128(reinterpret_cast<const __m128i*>(row));
       } else {  // near the block's end: never read past it
         alignas(16) uint8_t tmp[16] = {};
-        std::memcpy(tmp, row, w * sizeof(T));
+        for (size_t j = 0; j < w; ++j) std::memcpy(tmp + j * sizeof(T), row + j, sizeof(T));
         raw = _mm_load_si128(reinterpret_cast<const __m128i*>(tmp));
       }
       const __m256i xi = W == 8 ? _mm256_cvtepu8_epi32(raw) : _mm256_cvtepu16_epi32(raw);
