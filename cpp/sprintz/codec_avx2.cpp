@@ -25,7 +25,28 @@ template <class T>
 int forecast_rows_avx2(const T* base, size_t nv, ptrdiff_t rs, ptrdiff_t cs, int fc, struct State st, T* tile,
                        uint8_t* codes);
 
+// 8 residuals of b bits packed LSB first with pext (the layout of pack8); writes 8 bytes (8-bit
+// data) or 16 (16-bit), of which the first b are the block.
+template <class T>
+inline void pack8_pext(const T* u, int b, uint8_t* o) {
+  uint64_t w0, w1 = 0;
+  std::memcpy(&w0, u, 8);
+  if (sizeof(T) == 1) {
+    const uint64_t v = _pext_u64(w0, 0x0101010101010101ull * ((1u << b) - 1));
+    std::memcpy(o, &v, 8);
+    return;
+  }
+  std::memcpy(&w1, u + 4, 8);
+  const uint64_t m = 0x0001000100010001ull * ((1u << b) - 1);
+  const uint64_t lo = _pext_u64(w0, m), hi = _pext_u64(w1, m);
+  const int s = 4 * b;  // bits from the first 4 values, 4..64
+  const uint64_t out0 = s == 64 ? lo : lo | (hi << s), out1 = s == 64 ? hi : hi >> (64 - s);
+  std::memcpy(o, &out0, 8);
+  std::memcpy(o + 8, &out1, 8);
+}
+
 #define SPRINTZ_RECON(T, tile, nv, st, out, rs, cs, fc) recon_avx2<T>(tile, nv, st, out, rs, cs, fc)
+#define SPRINTZ_PACK8(T, u, b, o) pack8_pext<T>(u, b, o)
 #define SPRINTZ_FORECAST_ROWS(T, base, nv, rs, cs, fc, st, tile, codes) \
   forecast_rows_avx2<T>(base, nv, rs, cs, fc, st, tile, codes)
 #include "sprintz/codec_impl.inc"
@@ -33,6 +54,7 @@ int forecast_rows_avx2(const T* base, size_t nv, ptrdiff_t rs, ptrdiff_t cs, int
 #include "sprintz/huffman_decode.inc"
 #undef SPRINTZ_RECON
 #undef SPRINTZ_FORECAST_ROWS
+#undef SPRINTZ_PACK8
 
 // 32 header bytes at a time: nibble widths summed with psadbw (16-bit code 15 counts 16 bits).
 template <class T>
