@@ -162,6 +162,27 @@ def bench_shapes(repeat, bw):
     return rows
 
 
+def bench_threads(repeat):
+    """Thread scaling on the CIFAR-100 shape (hot, F-order A, out= given): MADDNESS with
+    n_threads = 1 and all cores against BLAS pinned to the same counts."""
+    import os
+
+    rng = np.random.default_rng(1)
+    N, D, M = 10_000, 512, 100
+    X = structured(N + 10_000, D, rng, rank=D // 8)
+    A_f = np.asfortranarray(X[10_000:])
+    B = (rng.normal(size=(D, M)) / np.sqrt(D)).astype(np.float32)
+    out = np.empty((N, M), np.float32, order="F")
+    rows = []
+    for t in sorted({1, os.cpu_count() or 1}):
+        amm = tenfold.Maddness(ncodebooks=16, n_threads=t).fit(X[:10_000], B)
+        with threadpool_limits(t):
+            t_blas, t_amm, _, _ = hot_rounds(lambda: A_f @ B, lambda: amm.matmul(A_f, out=out), repeat)
+        rows.append(dict(threads=t, blas_ms=t_blas * 1e3, maddness_ms=t_amm * 1e3, speedup=t_blas / t_amm))
+        print(f"threads {t}: BLAS {t_blas * 1e3:.3f} ms, MADDNESS {t_amm * 1e3:.3f} ms ({t_blas / t_amm:.1f}x)", flush=True)
+    return rows
+
+
 def write_md(res, path):
     L = []
     L.append("# MADDNESS benchmark\n")
@@ -206,6 +227,15 @@ def write_md(res, path):
              "design (float32 A and output) could show on this machine. C order must read every cache line that holds a split dimension "
              "(for D=512 and C=16 nearly the whole row). C in and out is the layout of the torch wrapper "
              "(row-major activations in, row-major output written through 8x8 register transposes).\n")
+    if res.get("threads"):
+        one = res["threads"][0]
+        L.append("## Thread scaling (CIFAR-100 shape, C=16, hot, F-order A, out= given)\n")
+        L.append("| threads | BLAS ms | MADDNESS ms | speed-up vs BLAS | MADDNESS scaling | BLAS scaling |")
+        L.append("|---|---|---|---|---|---|")
+        for r in res["threads"]:
+            L.append(f"| {r['threads']} | {r['blas_ms']:.3f} | {r['maddness_ms']:.3f} | {r['speedup']:.1f}x | "
+                     f"{one['maddness_ms'] / r['maddness_ms']:.2f}x | {one['blas_ms'] / r['blas_ms']:.2f}x |")
+        L.append("")
     L.append("Accuracy (digits, sentence embeddings, replace_linear on a PyTorch MLP): see "
              "[maddness_accuracy.md](maddness_accuracy.md) (benchmarks/bench_maddness_accuracy.py).\n")
     path.write_text("\n".join(L))
@@ -223,6 +253,7 @@ def main():
         res["bandwidth"] = bandwidths(repeat)
         print("bandwidth", res["bandwidth"], flush=True)
         res["shapes"] = bench_shapes(repeat, res["bandwidth"])
+    res["threads"] = bench_threads(repeat)
     (RESULTS / "maddness.json").write_text(json.dumps(res, indent=1))
     write_md(res, RESULTS / "maddness.md")
     print((RESULTS / "maddness.md").read_text())
