@@ -764,6 +764,207 @@ const char* rows8_delta(const uint8_t* src, size_t len, size_t readable, uint8_t
   return nullptr;
 }
 
+// ---------------------------------------------------------------- C order, 8-bit, delta, 2..16 vars
+// Few variables (nv a compile-time constant NV <= 16, e.g. sensor sets of 3-12 channels): each
+// variable's 8 residuals of a block are unpacked with pdep into one 64-bit lane, 4 variables per
+// ymm; unzigzag and the prefix sum over the 8 rows run inside the lanes, starting from the
+// previous row's values, kept broadcast in registers (no state in memory). The variable-major
+// block is then turned into its 8 * NV row-major output bytes with compile-time byte shuffles
+// (each pair of variables duplicated into both 128-bit lanes, one vpshufb per output vector and
+// pair, or-ed) and stored with exact-size stores, so nothing spills past the block.
+template <size_t NV>
+struct FewTables {
+  static constexpr size_t K = (NV + 3) / 4, NP = (NV + 1) / 2, M = (8 * NV + 31) / 32;
+  alignas(32) int8_t shuf[M][NP][32];  // output vector m, pair p: source byte or -128 (zero)
+  bool used[M][NP];                    // pair p contributes to output vector m
+  constexpr FewTables() : shuf(), used() {
+    for (size_t m = 0; m < M; ++m)
+      for (size_t p = 0; p < NP; ++p) {
+        used[m][p] = false;
+        for (size_t t = 0; t < 32; ++t) {
+          const size_t j = 32 * m + t, i = j / NV, v = j % NV;  // output byte j = row i, variable v
+          const bool in = j < 8 * NV && v / 2 == p;
+          shuf[m][p][t] = in ? int8_t((v % 2) * 8 + i) : int8_t(-128);
+          used[m][p] = used[m][p] || in;
+        }
+      }
+  }
+};
+template <size_t NV>
+constexpr FewTables<NV> kFewTables{};
+
+// pdep masks: b low bits of every byte
+constexpr uint64_t kByteMask[9] = {0,
+                                   0x0101010101010101ull,
+                                   0x0303030303030303ull,
+                                   0x0707070707070707ull,
+                                   0x0F0F0F0F0F0F0F0Full,
+                                   0x1F1F1F1F1F1F1F1Full,
+                                   0x3F3F3F3F3F3F3F3Full,
+                                   0x7F7F7F7F7F7F7F7Full,
+                                   0xFFFFFFFFFFFFFFFFull};
+
+inline __m256i unzz8x32(__m256i e) {
+  const __m256i t = _mm256_and_si256(_mm256_srli_epi16(e, 1), _mm256_set1_epi8(0x7f));
+  const __m256i s = _mm256_sub_epi8(_mm256_setzero_si256(), _mm256_and_si256(e, _mm256_set1_epi8(1)));
+  return _mm256_xor_si256(t, s);
+}
+
+// Row-major output vectors O[0, M) of the variable-major block X (variable v in byte lane v % 4
+// of X[v / 4], rows 0..7 in its 8 bytes).
+template <size_t NV>
+__attribute__((always_inline)) inline void few8_transpose(const __m256i* X, __m256i* O) {
+  constexpr const FewTables<NV>& tb = kFewTables<NV>;
+#pragma GCC unroll 16
+  for (size_t m = 0; m < FewTables<NV>::M; ++m) {
+    __m256i acc = _mm256_setzero_si256();
+#pragma GCC unroll 16
+    for (size_t p = 0; p < FewTables<NV>::NP; ++p) {
+      if (!tb.used[m][p]) continue;
+      const __m256i d = (p % 2) ? _mm256_permute4x64_epi64(X[p / 2], 0xEE) : _mm256_permute4x64_epi64(X[p / 2], 0x44);
+      const __m256i s = _mm256_load_si256(reinterpret_cast<const __m256i*>(tb.shuf[m][p]));
+      acc = _mm256_or_si256(acc, _mm256_shuffle_epi8(d, s));
+    }
+    O[m] = acc;
+  }
+}
+
+template <size_t NV>
+__attribute__((always_inline)) inline void few8_store(const __m256i* O, uint8_t* o) {
+#pragma GCC unroll 16
+  for (size_t m = 0; m < FewTables<NV>::M; ++m) {
+    const size_t n = 8 * NV - 32 * m < 32 ? 8 * NV - 32 * m : 32;
+    uint8_t* d = o + 32 * m;
+    if (n == 32) {
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(d), O[m]);
+    } else {
+      const __m128i lo = _mm256_castsi256_si128(O[m]);
+      if (n == 8) {
+        _mm_storel_epi64(reinterpret_cast<__m128i*>(d), lo);
+      } else {
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(d), lo);
+        if (n == 24) _mm_storel_epi64(reinterpret_cast<__m128i*>(d + 16), _mm256_extracti128_si256(O[m], 1));
+      }
+    }
+  }
+}
+
+// One block (8 rows) of block half H of a superblock: widths from the header nibbles in h0
+// (variables 0-7) and h1 (8-15), payload at q; P holds the previous row broadcast per variable.
+template <size_t NV, int H>
+__attribute__((always_inline)) inline void few8_block(uint64_t h0, uint64_t h1, const uint8_t* q, __m256i* P,
+                                                      uint8_t* o) {
+  constexpr size_t K = FewTables<NV>::K;
+  uint64_t u[4 * K];
+  size_t off = 0;
+#pragma GCC unroll 16
+  for (size_t v = 0; v < NV; ++v) {
+    const unsigned b = unsigned((v < 8 ? h0 >> (8 * v + 4 * H) : h1 >> (8 * (v - 8) + 4 * H)) & 15);
+    u[v] = _pdep_u64(load64(q + off), kByteMask[b]);
+    off += b;
+  }
+#pragma GCC unroll 4
+  for (size_t v = NV; v < 4 * K; ++v) u[v] = 0;
+  const __m256i last = _mm256_setr_epi8(7, 7, 7, 7, 7, 7, 7, 7, 15, 15, 15, 15, 15, 15, 15, 15, 7, 7, 7, 7, 7, 7, 7,
+                                        7, 15, 15, 15, 15, 15, 15, 15, 15);
+  __m256i X[K];
+#pragma GCC unroll 4
+  for (size_t k = 0; k < K; ++k) {
+    __m256i e = unzz8x32(_mm256_set_epi64x(int64_t(u[4 * k + 3]), int64_t(u[4 * k + 2]), int64_t(u[4 * k + 1]),
+                                           int64_t(u[4 * k])));
+    e = _mm256_add_epi8(e, _mm256_slli_epi64(e, 8));
+    e = _mm256_add_epi8(e, _mm256_slli_epi64(e, 16));
+    e = _mm256_add_epi8(e, _mm256_slli_epi64(e, 32));
+    X[k] = _mm256_add_epi8(e, P[k]);
+    P[k] = _mm256_shuffle_epi8(X[k], last);
+  }
+  __m256i O[FewTables<NV>::M];
+  few8_transpose<NV>(X, O);
+  few8_store<NV>(O, o);
+}
+
+template <size_t NV>
+const char* few8_delta(const uint8_t* src, size_t len, size_t readable, uint8_t* out, size_t rows) {
+  static_assert(NV >= 2 && NV <= 16, "few8_delta is for 2..16 variables");
+  constexpr size_t K = FewTables<NV>::K;
+  const size_t nsb = rows / 16;
+  __m256i P[K];
+  for (size_t k = 0; k < K; ++k) P[k] = _mm256_setzero_si256();
+  alignas(32) uint8_t tmp[2 * 8 * NV + 16];  // a superblock payload near the end of the readable bytes
+  size_t pos = 0, sb = 0;
+  while (sb < nsb) {
+    if (len - pos < NV) return "truncated block header";
+    const uint8_t* hdr = src + pos;
+    uint64_t h0, h1 = 0;  // header bytes 0-7 and 8-15, zero past NV
+    if (readable - pos >= 16) {
+      h0 = _bzhi_u64(load64(hdr), unsigned(NV < 8 ? 8 * NV : 64));
+      if (NV > 8) h1 = _bzhi_u64(load64(hdr + 8), unsigned(8 * (NV > 8 ? NV - 8 : 0)));
+    } else {
+      h0 = header8(hdr, NV < 8 ? NV : 8);
+      if (NV > 8) h1 = header8(hdr + 8, NV > 8 ? NV - 8 : 0);
+    }
+    pos += NV;
+    // payload bytes and width validation (8-bit codes <= 8), 8 header bytes at a time
+    const uint64_t w00 = widths8(h0, 0), w01 = widths8(h0, 1), w10 = widths8(h1, 0), w11 = widths8(h1, 1);
+    const uint64_t seven = 0x0707070707070707ull;
+    if (((w00 + seven) | (w01 + seven) | (w10 + seven) | (w11 + seven)) & 0x1010101010101010ull)
+      return "invalid bit width for 8-bit data";
+    const size_t total0 = wsum(w00) + wsum(w10), total = total0 + wsum(w01) + wsum(w11);
+    uint8_t* o = out + sb * 16 * NV;
+    if (total == 0) {  // a run of all-zero superblocks: every row repeats the previous one
+      uint64_t k;
+      if (const char* err = read_run(src, len, pos, k)) return err;
+      if (k > nsb - sb - 1) return "zero run longer than the chunk";
+      __m256i O[FewTables<NV>::M];
+      few8_transpose<NV>(P, O);
+      for (size_t j = 0; j < 2 * (size_t(k) + 1); ++j) few8_store<NV>(O, o + j * 8 * NV);
+      sb += size_t(k) + 1;
+      continue;
+    }
+    if (len - pos < total) return "truncated block payload";
+    const uint8_t* q = src + pos;
+    if (readable - pos < total + 8) {  // the unpacks read 8 bytes from each variable's offset
+      std::memcpy(tmp, q, total);
+      std::memset(tmp + total, 0, 8);
+      q = tmp;
+    }
+    few8_block<NV, 0>(h0, h1, q, P, o);
+    few8_block<NV, 1>(h0, h1, q + total0, P, o + 8 * NV);
+    pos += total;
+    ++sb;
+  }
+  const size_t tail = rows - nsb * 16;
+  if ((len - pos) / NV < tail) return "truncated raw tail";
+  std::memcpy(out + nsb * 16 * NV, src + pos, tail * NV);
+  pos += tail * NV;
+  if (pos != len) return "unexpected bytes at the end of a chunk";
+  return nullptr;
+}
+
+// nullptr result and ok = false when nv has no specialized kernel
+inline const char* few8_dispatch(const uint8_t* src, size_t len, size_t readable, uint8_t* out, size_t rows, size_t nv,
+                                 bool& ok) {
+  ok = true;
+  switch (nv) {
+    case 2: return few8_delta<2>(src, len, readable, out, rows);
+    case 3: return few8_delta<3>(src, len, readable, out, rows);
+    case 4: return few8_delta<4>(src, len, readable, out, rows);
+    case 5: return few8_delta<5>(src, len, readable, out, rows);
+    case 6: return few8_delta<6>(src, len, readable, out, rows);
+    case 7: return few8_delta<7>(src, len, readable, out, rows);
+    case 8: return few8_delta<8>(src, len, readable, out, rows);
+    case 9: return few8_delta<9>(src, len, readable, out, rows);
+    case 10: return few8_delta<10>(src, len, readable, out, rows);
+    case 11: return few8_delta<11>(src, len, readable, out, rows);
+    case 12: return few8_delta<12>(src, len, readable, out, rows);
+    case 13: return few8_delta<13>(src, len, readable, out, rows);
+    case 14: return few8_delta<14>(src, len, readable, out, rows);
+    case 15: return few8_delta<15>(src, len, readable, out, rows);
+    case 16: return few8_delta<16>(src, len, readable, out, rows);
+    default: ok = false; return nullptr;
+  }
+}
+
 // ---------------------------------------------------------------- C order, FIRE, >= 2 vars
 // Fused like rows8_delta: per group of 8 variables, residuals go from pdep straight into int16
 // lanes, are transposed to rows, run through the FIRE recurrence (fire_rows16, state in the
@@ -1015,8 +1216,12 @@ size_t encode16(const uint16_t* x, const View& v, int fc, uint8_t* dst, int32_t*
 }
 const char* decode8(const uint8_t* src, size_t len, size_t readable, uint8_t* out, const View& v, int fc,
                     int32_t* scratch) {
-  if (fc == kForecastDelta && v.nvars >= 2 && v.cs == 1 && v.rs == ptrdiff_t(v.nvars))
+  if (fc == kForecastDelta && v.nvars >= 2 && v.cs == 1 && v.rs == ptrdiff_t(v.nvars)) {
+    bool ok;
+    const char* err = few8_dispatch(src, len, readable, out, v.rows, v.nvars, ok);
+    if (ok) return err;
     return rows8_delta(src, len, readable, out, v.rows, v.nvars, scratch);
+  }
   if (fc == kForecastDelta && v.nvars == 1) return single_delta(src, len, readable, out, v.rows);
   if (fc == kForecastFire && v.nvars == 1) return single_fire<uint8_t>(src, len, readable, out, v.rows);
   if (fc == kForecastFire && v.nvars == 8 && v.rs == 1 && v.rows % 16 == 0)

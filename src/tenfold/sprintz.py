@@ -138,17 +138,13 @@ def decompress(buf: Any, out: np.ndarray | None = None) -> np.ndarray:
     >>> sprintz.decompress(sprintz.compress(np.array([1, 2, 3], np.int8)))
     array([1, 2, 3], dtype=int8)
     """
-    arr = _as_bytes_array(buf)
     if out is None:
-        code, n, nvars, ndim, order = _core.sprintz_layout(arr)
-        dtype = _DTYPES[code]
-        try:
-            res = np.empty((n,) if ndim == 1 else (n, nvars), dtype=dtype, order="CF"[order])
-        except (MemoryError, ValueError) as exc:  # a (possibly hostile) header may declare a huge array
-            raise ValueError(f"the stream declares {n * nvars * dtype.itemsize:,} bytes of output, "
-                             "more than can be allocated") from exc
-        _core.sprintz_decompress_into(arr, res.ravel(order="K").view(np.uint8))
-        return res
+        # one native call parses the header, allocates the array and decodes (small streams are
+        # dominated by fixed costs); a header declaring more than can be allocated is a ValueError
+        if type(buf) is bytes:
+            return _core.sprintz_decompress_bytes(buf)
+        return _core.sprintz_decompress(_as_bytes_array(buf))
+    arr = _as_bytes_array(buf)
     meta = info(arr)
     dtype, shape = meta["dtype"], meta["shape"]
     if not isinstance(out, np.ndarray):
