@@ -117,6 +117,54 @@ def test_new_kernel_paths_equal_scalar_on_odd_sizes(dtype):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
+def test_every_column_count_equals_scalar(dtype):
+    """1..70 variables (the AVX2 path has register kernels specialised per count for 2..16
+    8-bit variables, group kernels beyond), odd n with raw tails and zero runs, C and F order,
+    both forecasters: every ISA writes the same stream and every ISA decodes it exactly, also
+    from an unaligned buffer and into a preallocated array."""
+    isas = tenfold.supported_isas()
+    patterns = ["walk", "smooth", "random", "extreme"]
+    for nv in range(1, 71):
+        n = 16 * (3 + nv % 5) + 2 * (nv % 8) + 1  # odd, every raw tail length 1..15 over the counts
+        x = make(dtype, n, nv, patterns[nv % 4], 1000 + nv)
+        if nv % 3 == 0:
+            x[16:64] = x[15]  # a run of all-zero superblocks
+        for arr in (x, np.asfortranarray(x)):
+            for forecaster in ("delta", "fire"):
+                bufs = set()
+                for isa_name in isas:
+                    with tenfold.use_isa(isa_name):
+                        bufs.add(sprintz.compress(arr, forecaster=forecaster, entropy=False))
+                assert len(bufs) == 1, (nv, forecaster)
+                buf = bufs.pop()
+                unaligned = np.frombuffer(b"\x00" + buf, np.uint8)[1:]
+                for isa_name in isas:
+                    with tenfold.use_isa(isa_name):
+                        y = sprintz.decompress(buf)
+                        assert np.array_equal(y, x) and y.dtype == x.dtype, (nv, forecaster, isa_name)
+                        assert y.flags.f_contiguous == arr.flags.f_contiguous and y.flags.writeable
+                        assert np.array_equal(sprintz.decompress(unaligned), x)
+                        out = np.empty_like(arr)
+                        assert sprintz.decompress(memoryview(buf), out=out) is out and np.array_equal(out, x)
+
+
+def test_decompress_accepts_buffers_and_noncontiguous_arrays():
+    x = make(np.uint8, 333, 9, "walk", 3)
+    buf = sprintz.compress(x[::-1, ::1])  # non-contiguous input
+    assert np.array_equal(sprintz.decompress(buf), x[::-1])
+    arr = np.frombuffer(buf, np.uint8)
+    strided = np.repeat(arr, 2)[::2]  # a non-contiguous uint8 view of the stream
+    for b in (bytearray(buf), memoryview(buf), arr, strided):
+        assert np.array_equal(sprintz.decompress(b), x[::-1])
+    with pytest.raises(TypeError, match="buf"):
+        sprintz.decompress(arr.astype(np.int16))
+    with pytest.raises(ValueError, match="truncated"):
+        sprintz.decompress(buf[:-1])
+    with pytest.raises(ValueError, match="truncated"):
+        sprintz.decompress(bytearray(buf[:-1]))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
 def test_lagged_delta_for_periodic_single_variable(dtype):
     """Periodic 1-variable data (appliance cycles) is coded as lag-L deltas: far smaller than plain
     deltas, bit-exact, identical across ISAs, for odd lengths and both memory orders."""
