@@ -148,6 +148,38 @@ def test_every_column_count_equals_scalar(dtype):
                         assert sprintz.decompress(memoryview(buf), out=out) is out and np.array_equal(out, x)
 
 
+def test_decompress_out_is_checked_against_the_header():
+    x = make(np.int16, 301, 5, "walk", 4)
+    for arr in (x, np.asfortranarray(x)):
+        buf = sprintz.compress(arr)
+        good = np.empty_like(arr)
+        for b in (buf, bytearray(buf), np.frombuffer(buf, np.uint8)):
+            good[...] = 0
+            assert sprintz.decompress(b, out=good) is good and np.array_equal(good, x)
+        other = "C" if arr.flags.f_contiguous else "F"
+        bad = [np.zeros(x.shape, np.uint16, order=other), np.zeros((301, 4), np.int16),  # dtype, shape
+               np.zeros(x.shape, np.int16, order=other),  # memory order
+               np.zeros((301, 10), np.int16)[:, ::2],  # not contiguous
+               np.zeros(x.size, np.int16), np.zeros((301, 5, 1), np.int16),  # ndim
+               np.zeros(x.shape, ">i2", order=arr.flags.f_contiguous and "F" or "C"),  # byte order
+               np.zeros(x.shape, object, order=arr.flags.f_contiguous and "F" or "C")]
+        ro = np.zeros_like(arr)
+        ro.flags.writeable = False
+        for out in bad + [ro]:
+            with pytest.raises(ValueError, match="out must be"):
+                sprintz.decompress(buf, out=out)
+            assert not out.any()  # nothing written
+        with pytest.raises(TypeError, match="out"):
+            sprintz.decompress(buf, out=[0] * x.size)
+        with pytest.raises(ValueError, match="truncated"):  # the stream is checked first
+            sprintz.decompress(buf[:-3], out=good)
+    # 1-D, a single column, and empty arrays
+    for y in (make(np.uint8, 1001, None, "walk", 1), make(np.uint8, 77, 1, "walk", 2),
+              np.asfortranarray(make(np.uint8, 77, 1, "walk", 2)), np.zeros((0, 3), np.uint8), np.zeros(0, np.int8)):
+        out = np.empty_like(y)
+        assert sprintz.decompress(sprintz.compress(y), out=out) is out and np.array_equal(out, y)
+
+
 def test_decompress_accepts_buffers_and_noncontiguous_arrays():
     x = make(np.uint8, 333, 9, "walk", 3)
     buf = sprintz.compress(x[::-1, ::1])  # non-contiguous input

@@ -144,17 +144,21 @@ def decompress(buf: Any, out: np.ndarray | None = None) -> np.ndarray:
         if type(buf) is bytes:
             return _core.sprintz_decompress_bytes(buf)
         return _core.sprintz_decompress(_as_bytes_array(buf))
-    arr = _as_bytes_array(buf)
-    meta = info(arr)
-    dtype, shape = meta["dtype"], meta["shape"]
     if not isinstance(out, np.ndarray):
         raise TypeError(f"out must be a numpy array, got {type(out).__name__}")
-    contiguous = out.flags.f_contiguous if meta["order"] == "F" else out.flags.c_contiguous
-    if out.dtype != dtype or out.shape != shape or not contiguous or not out.flags.writeable:
-        raise ValueError(f"out must be a writeable {meta['order']}-contiguous {dtype} array of shape {shape}, "
-                         f"got {out.dtype} {out.shape}")
-    _core.sprintz_decompress_into(arr, out.ravel(order="K").view(np.uint8))
-    return out
+    if type(buf) is bytes:
+        data, native = buf, _core.sprintz_decompress_out_bytes
+    else:
+        data, native = _as_bytes_array(buf), _core.sprintz_decompress_out
+    if out.flags.writeable:  # the native call checks dtype, shape and contiguity against the header
+        try:
+            if native(data, out):
+                return out
+        except TypeError:  # an array the native layer cannot take (e.g. non-native byte order)
+            pass
+    meta = info(data)
+    raise ValueError(f"out must be a writeable {meta['order']}-contiguous {meta['dtype']} array of shape "
+                     f"{meta['shape']}, got {out.dtype} {out.shape}")
 
 
 def quantize(x: Any, bits: int = 16) -> tuple[np.ndarray, float, float]:
