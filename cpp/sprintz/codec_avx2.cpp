@@ -849,13 +849,11 @@ __attribute__((always_inline)) inline void few8_store(const __m256i* O, uint8_t*
   }
 }
 
-// One block (8 rows) of block half H of a superblock: widths from the header nibbles in h0
-// (variables 0-7) and h1 (8-15), payload at q; P holds the previous row broadcast per variable.
-template <size_t NV, int H>
-__attribute__((always_inline)) inline void few8_block(uint64_t h0, uint64_t h1, const uint8_t* q, __m256i* P,
-                                                      uint8_t* o) {
-  constexpr size_t K = FewTables<NV>::K;
-  uint64_t u[4 * K];
+// The residual bytes of one block (8 rows) of block half H of a superblock, unpacked with pdep:
+// u[v] = variable v's 8 zigzagged residuals (rows in bytes 0..7), zero for v >= NV. Widths from
+// the header nibbles in h0 (variables 0-7) and h1 (8-15); payload at q.
+template <size_t NV, int H, size_t NU>
+__attribute__((always_inline)) inline void few8_unpack(uint64_t h0, uint64_t h1, const uint8_t* q, uint64_t* u) {
   size_t off = 0;
 #pragma GCC unroll 16
   for (size_t v = 0; v < NV; ++v) {
@@ -863,34 +861,177 @@ __attribute__((always_inline)) inline void few8_block(uint64_t h0, uint64_t h1, 
     u[v] = _pdep_u64(load64(q + off), kByteMask[b]);
     off += b;
   }
-#pragma GCC unroll 4
-  for (size_t v = NV; v < 4 * K; ++v) u[v] = 0;
-  const __m256i last = _mm256_setr_epi8(7, 7, 7, 7, 7, 7, 7, 7, 15, 15, 15, 15, 15, 15, 15, 15, 7, 7, 7, 7, 7, 7, 7,
-                                        7, 15, 15, 15, 15, 15, 15, 15, 15);
-  __m256i X[K];
-#pragma GCC unroll 4
-  for (size_t k = 0; k < K; ++k) {
-    __m256i e = unzz8x32(_mm256_set_epi64x(int64_t(u[4 * k + 3]), int64_t(u[4 * k + 2]), int64_t(u[4 * k + 1]),
-                                           int64_t(u[4 * k])));
-    e = _mm256_add_epi8(e, _mm256_slli_epi64(e, 8));
-    e = _mm256_add_epi8(e, _mm256_slli_epi64(e, 16));
-    e = _mm256_add_epi8(e, _mm256_slli_epi64(e, 32));
-    X[k] = _mm256_add_epi8(e, P[k]);
-    P[k] = _mm256_shuffle_epi8(X[k], last);
-  }
-  __m256i O[FewTables<NV>::M];
-  few8_transpose<NV>(X, O);
-  few8_store<NV>(O, o);
+#pragma GCC unroll 16
+  for (size_t v = NV; v < NU; ++v) u[v] = 0;
 }
 
+// Delta: P holds the previous row broadcast per variable (byte lanes of 4 variables per vector).
 template <size_t NV>
-const char* few8_delta(const uint8_t* src, size_t len, size_t readable, uint8_t* out, size_t rows) {
-  static_assert(NV >= 2 && NV <= 16, "few8_delta is for 2..16 variables");
-  constexpr size_t K = FewTables<NV>::K;
-  const size_t nsb = rows / 16;
+struct FewDelta {
+  static constexpr size_t K = FewTables<NV>::K;
   __m256i P[K];
-  for (size_t k = 0; k < K; ++k) P[k] = _mm256_setzero_si256();
-  alignas(32) uint8_t tmp[2 * 8 * NV + 16];  // a superblock payload near the end of the readable bytes
+  FewDelta() {
+    for (size_t k = 0; k < K; ++k) P[k] = _mm256_setzero_si256();
+  }
+  template <int H>
+  __attribute__((always_inline)) void block(uint64_t h0, uint64_t h1, const uint8_t* q, uint8_t* o, bool) {
+    uint64_t u[4 * K];
+    few8_unpack<NV, H, 4 * K>(h0, h1, q, u);
+    const __m256i last = _mm256_setr_epi8(7, 7, 7, 7, 7, 7, 7, 7, 15, 15, 15, 15, 15, 15, 15, 15, 7, 7, 7, 7, 7, 7,
+                                          7, 7, 15, 15, 15, 15, 15, 15, 15, 15);
+    __m256i X[K];
+#pragma GCC unroll 4
+    for (size_t k = 0; k < K; ++k) {
+      __m256i e = unzz8x32(_mm256_set_epi64x(int64_t(u[4 * k + 3]), int64_t(u[4 * k + 2]), int64_t(u[4 * k + 1]),
+                                             int64_t(u[4 * k])));
+      e = _mm256_add_epi8(e, _mm256_slli_epi64(e, 8));
+      e = _mm256_add_epi8(e, _mm256_slli_epi64(e, 16));
+      e = _mm256_add_epi8(e, _mm256_slli_epi64(e, 32));
+      X[k] = _mm256_add_epi8(e, P[k]);
+      P[k] = _mm256_shuffle_epi8(X[k], last);
+    }
+    __m256i O[FewTables<NV>::M];
+    few8_transpose<NV>(X, O);
+    few8_store<NV>(O, o);
+  }
+  // nblocks all-zero blocks: every row repeats the previous one
+  void zeros(uint8_t* o, size_t nblocks, bool) {
+    __m256i O[FewTables<NV>::M];
+    few8_transpose<NV>(P, O);
+    for (size_t j = 0; j < nblocks; ++j) few8_store<NV>(O, o + j * 8 * NV);
+  }
+};
+
+// FIRE: the recurrence runs on the rows, one int16 lane per variable (8 lanes of an xmm for
+// NV <= 8, 16 of a ymm beyond). The residual block is transposed to rows with byte unpacks. For
+// 8-bit data (a * d) >> 8 is mulhi(a, d << 8) exactly (|d| <= 128, |a| <= 256), so the state
+// keeps D = d << 8, and the next D is just (pd + e) << 8 (the sign extension from the low byte
+// comes for free); the output keeps the low byte of p += pd + e. Rows are stored with 8- or
+// 16-byte stores whose spill past NV bytes lands on the next rows (rewritten right after); the
+// chunk's last block is stored exactly.
+inline void transpose8x8_bytes(const uint64_t* u, __m128i* w) {  // w[k] = rows 2k, 2k+1 of 8 variables
+  __m128i a[8];
+  for (int j = 0; j < 8; ++j) a[j] = _mm_cvtsi64_si128(int64_t(u[j]));
+  const __m128i t0 = _mm_unpacklo_epi8(a[0], a[1]), t1 = _mm_unpacklo_epi8(a[2], a[3]);
+  const __m128i t2 = _mm_unpacklo_epi8(a[4], a[5]), t3 = _mm_unpacklo_epi8(a[6], a[7]);
+  const __m128i u0 = _mm_unpacklo_epi16(t0, t1), u1 = _mm_unpackhi_epi16(t0, t1);
+  const __m128i u2 = _mm_unpacklo_epi16(t2, t3), u3 = _mm_unpackhi_epi16(t2, t3);
+  w[0] = _mm_unpacklo_epi32(u0, u2);
+  w[1] = _mm_unpackhi_epi32(u0, u2);
+  w[2] = _mm_unpacklo_epi32(u1, u3);
+  w[3] = _mm_unpackhi_epi32(u1, u3);
+}
+
+template <size_t NV, bool Wide = (NV > 8)>
+struct FewFire;
+
+template <size_t NV>
+struct FewFire<NV, false> {  // 2..8 variables: xmm, 8 int16 lanes
+  __m128i p = _mm_setzero_si128(), D = _mm_setzero_si128(), a = _mm_setzero_si128();
+  __attribute__((always_inline)) void run(const __m128i* e, uint8_t* o, bool exact) {
+    const __m128i one = _mm_set1_epi16(1), amax = _mm_set1_epi16(kFireMax), amin = _mm_set1_epi16(-kFireMax);
+    const __m128i low = _mm_set1_epi16(0xff);
+    __m128i gs = _mm_setzero_si128(), x[8];
+    for (int i = 0; i < 8; ++i) {
+      const __m128i s = _mm_add_epi16(_mm_mulhi_epi16(a, D), e[i]);
+      gs = _mm_add_epi16(gs, _mm_sign_epi16(_mm_sign_epi16(one, e[i]), D));
+      D = _mm_slli_epi16(s, 8);
+      p = _mm_add_epi16(p, s);
+      x[i] = _mm_and_si128(p, low);
+    }
+    a = _mm_min_epi16(_mm_max_epi16(_mm_add_epi16(a, gs), amin), amax);
+    if (!exact) {
+      for (int k = 0; k < 4; ++k) {
+        const __m128i b = _mm_packus_epi16(x[2 * k], x[2 * k + 1]);
+        _mm_storel_epi64(reinterpret_cast<__m128i*>(o + 2 * k * NV), b);
+        _mm_storeh_pi(reinterpret_cast<__m64*>(o + (2 * k + 1) * NV), _mm_castsi128_ps(b));
+      }
+    } else {  // the chunk's last block: nothing may land past its 8 * NV bytes
+      alignas(16) uint8_t rows[64];
+      for (int k = 0; k < 4; ++k)
+        _mm_store_si128(reinterpret_cast<__m128i*>(rows + 16 * k), _mm_packus_epi16(x[2 * k], x[2 * k + 1]));
+      for (size_t i = 0; i < 8; ++i) std::memcpy(o + i * NV, rows + 8 * i, NV);
+    }
+  }
+  template <int H>
+  __attribute__((always_inline)) void block(uint64_t h0, uint64_t h1, const uint8_t* q, uint8_t* o, bool exact) {
+    uint64_t u[8];
+    few8_unpack<NV, H, 8>(h0, h1, q, u);
+    __m128i w[4], e[8];
+    transpose8x8_bytes(u, w);
+    for (int k = 0; k < 4; ++k) {
+      const __m128i r = unzz8(w[k]);
+      e[2 * k] = _mm_cvtepi8_epi16(r);
+      e[2 * k + 1] = _mm_cvtepi8_epi16(_mm_unpackhi_epi64(r, r));
+    }
+    run(e, o, exact);
+  }
+  void zeros(uint8_t* o, size_t nblocks, bool exact) {
+    __m128i e[8];
+    for (int i = 0; i < 8; ++i) e[i] = _mm_setzero_si128();
+    for (size_t j = 0; j < nblocks; ++j) run(e, o + j * 8 * NV, exact && j + 1 == nblocks);
+  }
+};
+
+template <size_t NV>
+struct FewFire<NV, true> {  // 9..16 variables: ymm, 16 int16 lanes
+  __m256i p = _mm256_setzero_si256(), D = _mm256_setzero_si256(), a = _mm256_setzero_si256();
+  __attribute__((always_inline)) void run(const __m256i* e, uint8_t* o, bool exact) {
+    const __m256i one = _mm256_set1_epi16(1), amax = _mm256_set1_epi16(kFireMax), amin = _mm256_set1_epi16(-kFireMax);
+    const __m256i low = _mm256_set1_epi16(0xff);
+    __m256i gs = _mm256_setzero_si256(), x[8];
+    for (int i = 0; i < 8; ++i) {
+      const __m256i s = _mm256_add_epi16(_mm256_mulhi_epi16(a, D), e[i]);
+      gs = _mm256_add_epi16(gs, _mm256_sign_epi16(_mm256_sign_epi16(one, e[i]), D));
+      D = _mm256_slli_epi16(s, 8);
+      p = _mm256_add_epi16(p, s);
+      x[i] = _mm256_and_si256(p, low);
+    }
+    a = _mm256_min_epi16(_mm256_max_epi16(_mm256_add_epi16(a, gs), amin), amax);
+    if (!exact) {
+      for (int k = 0; k < 4; ++k) {  // rows 2k, 2k+1 as 16 + 16 bytes
+        const __m256i b = _mm256_permute4x64_epi64(_mm256_packus_epi16(x[2 * k], x[2 * k + 1]), 0xD8);
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(o + 2 * k * NV), _mm256_castsi256_si128(b));
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(o + (2 * k + 1) * NV), _mm256_extracti128_si256(b, 1));
+      }
+    } else {  // the chunk's last block: nothing may land past its 8 * NV bytes
+      alignas(32) uint8_t rows[128];
+      for (int k = 0; k < 4; ++k)
+        _mm256_store_si256(reinterpret_cast<__m256i*>(rows + 32 * k),
+                           _mm256_permute4x64_epi64(_mm256_packus_epi16(x[2 * k], x[2 * k + 1]), 0xD8));
+      for (size_t i = 0; i < 8; ++i) std::memcpy(o + i * NV, rows + 16 * i, NV);
+    }
+  }
+  template <int H>
+  __attribute__((always_inline)) void block(uint64_t h0, uint64_t h1, const uint8_t* q, uint8_t* o, bool exact) {
+    uint64_t u[16];
+    few8_unpack<NV, H, 16>(h0, h1, q, u);
+    __m128i w0[4], w1[4];
+    __m256i e[8];
+    transpose8x8_bytes(u, w0);
+    transpose8x8_bytes(u + 8, w1);
+    for (int k = 0; k < 4; ++k) {
+      e[2 * k] = _mm256_cvtepi8_epi16(unzz8(_mm_unpacklo_epi64(w0[k], w1[k])));
+      e[2 * k + 1] = _mm256_cvtepi8_epi16(unzz8(_mm_unpackhi_epi64(w0[k], w1[k])));
+    }
+    run(e, o, exact);
+  }
+  void zeros(uint8_t* o, size_t nblocks, bool exact) {
+    __m256i e[8];
+    for (int i = 0; i < 8; ++i) e[i] = _mm256_setzero_si256();
+    for (size_t j = 0; j < nblocks; ++j) run(e, o + j * 8 * NV, exact && j + 1 == nblocks);
+  }
+};
+
+// The chunk loop shared by both forecasters: superblock headers (validated 8 bytes at a time),
+// zero runs, payload bounds (copied to a zero-padded buffer near the end of the readable bytes,
+// as every unpack reads 8 bytes), the raw tail.
+template <size_t NV, class Codec>
+const char* few8_run(const uint8_t* src, size_t len, size_t readable, uint8_t* out, size_t rows) {
+  static_assert(NV >= 2 && NV <= 16, "the few-variable kernels are for 2..16 variables");
+  const size_t nsb = rows / 16;
+  Codec codec;
+  alignas(32) uint8_t tmp[2 * 8 * NV + 16];
   size_t pos = 0, sb = 0;
   while (sb < nsb) {
     if (len - pos < NV) return "truncated block header";
@@ -911,25 +1052,23 @@ const char* few8_delta(const uint8_t* src, size_t len, size_t readable, uint8_t*
       return "invalid bit width for 8-bit data";
     const size_t total0 = wsum(w00) + wsum(w10), total = total0 + wsum(w01) + wsum(w11);
     uint8_t* o = out + sb * 16 * NV;
-    if (total == 0) {  // a run of all-zero superblocks: every row repeats the previous one
+    if (total == 0) {  // a run of all-zero superblocks
       uint64_t k;
       if (const char* err = read_run(src, len, pos, k)) return err;
       if (k > nsb - sb - 1) return "zero run longer than the chunk";
-      __m256i O[FewTables<NV>::M];
-      few8_transpose<NV>(P, O);
-      for (size_t j = 0; j < 2 * (size_t(k) + 1); ++j) few8_store<NV>(O, o + j * 8 * NV);
       sb += size_t(k) + 1;
+      codec.zeros(o, 2 * (size_t(k) + 1), sb == nsb);
       continue;
     }
     if (len - pos < total) return "truncated block payload";
     const uint8_t* q = src + pos;
-    if (readable - pos < total + 8) {  // the unpacks read 8 bytes from each variable's offset
+    if (readable - pos < total + 8) {
       std::memcpy(tmp, q, total);
       std::memset(tmp + total, 0, 8);
       q = tmp;
     }
-    few8_block<NV, 0>(h0, h1, q, P, o);
-    few8_block<NV, 1>(h0, h1, q + total0, P, o + 8 * NV);
+    codec.template block<0>(h0, h1, q, o, false);
+    codec.template block<1>(h0, h1, q + total0, o + 8 * NV, sb + 1 == nsb);
     pos += total;
     ++sb;
   }
@@ -941,26 +1080,32 @@ const char* few8_delta(const uint8_t* src, size_t len, size_t readable, uint8_t*
   return nullptr;
 }
 
-// nullptr result and ok = false when nv has no specialized kernel
+template <size_t NV>
+const char* few8(const uint8_t* src, size_t len, size_t readable, uint8_t* out, size_t rows, int fc) {
+  return fc == kForecastDelta ? few8_run<NV, FewDelta<NV>>(src, len, readable, out, rows)
+                              : few8_run<NV, FewFire<NV>>(src, len, readable, out, rows);
+}
+
+// C order, 8-bit, 2..16 variables; ok = false (nothing decoded) for other counts
 inline const char* few8_dispatch(const uint8_t* src, size_t len, size_t readable, uint8_t* out, size_t rows, size_t nv,
-                                 bool& ok) {
+                                 int fc, bool& ok) {
   ok = true;
   switch (nv) {
-    case 2: return few8_delta<2>(src, len, readable, out, rows);
-    case 3: return few8_delta<3>(src, len, readable, out, rows);
-    case 4: return few8_delta<4>(src, len, readable, out, rows);
-    case 5: return few8_delta<5>(src, len, readable, out, rows);
-    case 6: return few8_delta<6>(src, len, readable, out, rows);
-    case 7: return few8_delta<7>(src, len, readable, out, rows);
-    case 8: return few8_delta<8>(src, len, readable, out, rows);
-    case 9: return few8_delta<9>(src, len, readable, out, rows);
-    case 10: return few8_delta<10>(src, len, readable, out, rows);
-    case 11: return few8_delta<11>(src, len, readable, out, rows);
-    case 12: return few8_delta<12>(src, len, readable, out, rows);
-    case 13: return few8_delta<13>(src, len, readable, out, rows);
-    case 14: return few8_delta<14>(src, len, readable, out, rows);
-    case 15: return few8_delta<15>(src, len, readable, out, rows);
-    case 16: return few8_delta<16>(src, len, readable, out, rows);
+    case 2: return few8<2>(src, len, readable, out, rows, fc);
+    case 3: return few8<3>(src, len, readable, out, rows, fc);
+    case 4: return few8<4>(src, len, readable, out, rows, fc);
+    case 5: return few8<5>(src, len, readable, out, rows, fc);
+    case 6: return few8<6>(src, len, readable, out, rows, fc);
+    case 7: return few8<7>(src, len, readable, out, rows, fc);
+    case 8: return few8<8>(src, len, readable, out, rows, fc);
+    case 9: return few8<9>(src, len, readable, out, rows, fc);
+    case 10: return few8<10>(src, len, readable, out, rows, fc);
+    case 11: return few8<11>(src, len, readable, out, rows, fc);
+    case 12: return few8<12>(src, len, readable, out, rows, fc);
+    case 13: return few8<13>(src, len, readable, out, rows, fc);
+    case 14: return few8<14>(src, len, readable, out, rows, fc);
+    case 15: return few8<15>(src, len, readable, out, rows, fc);
+    case 16: return few8<16>(src, len, readable, out, rows, fc);
     default: ok = false; return nullptr;
   }
 }
@@ -1216,12 +1361,13 @@ size_t encode16(const uint16_t* x, const View& v, int fc, uint8_t* dst, int32_t*
 }
 const char* decode8(const uint8_t* src, size_t len, size_t readable, uint8_t* out, const View& v, int fc,
                     int32_t* scratch) {
-  if (fc == kForecastDelta && v.nvars >= 2 && v.cs == 1 && v.rs == ptrdiff_t(v.nvars)) {
+  if (v.nvars >= 2 && v.nvars <= 16 && v.cs == 1 && v.rs == ptrdiff_t(v.nvars)) {
     bool ok;
-    const char* err = few8_dispatch(src, len, readable, out, v.rows, v.nvars, ok);
+    const char* err = few8_dispatch(src, len, readable, out, v.rows, v.nvars, fc, ok);
     if (ok) return err;
-    return rows8_delta(src, len, readable, out, v.rows, v.nvars, scratch);
   }
+  if (fc == kForecastDelta && v.nvars >= 2 && v.cs == 1 && v.rs == ptrdiff_t(v.nvars))
+    return rows8_delta(src, len, readable, out, v.rows, v.nvars, scratch);
   if (fc == kForecastDelta && v.nvars == 1) return single_delta(src, len, readable, out, v.rows);
   if (fc == kForecastFire && v.nvars == 1) return single_fire<uint8_t>(src, len, readable, out, v.rows);
   if (fc == kForecastFire && v.nvars == 8 && v.rs == 1 && v.rows % 16 == 0)
