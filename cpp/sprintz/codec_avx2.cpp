@@ -973,55 +973,151 @@ struct FewFire<NV, false> {  // 2..8 variables: xmm, 8 int16 lanes
   }
 };
 
+// 16 variables' FIRE recurrence over one block (rows e[0..7], int16 lanes), rows stored at
+// o + i * stride: 16-byte stores whose spill past `nbytes` lands on the next row, or, when
+// `exact`, exactly nbytes per row.
+__attribute__((always_inline)) inline void fire16_rows(const __m256i* e, __m256i& p, __m256i& D, __m256i& a, uint8_t* o,
+                                                       size_t stride, size_t nbytes, bool exact) {
+  const __m256i one = _mm256_set1_epi16(1), amax = _mm256_set1_epi16(kFireMax), amin = _mm256_set1_epi16(-kFireMax);
+  const __m256i low = _mm256_set1_epi16(0xff);
+  __m256i gs = _mm256_setzero_si256(), x[8];
+  for (int i = 0; i < 8; ++i) {
+    const __m256i s = _mm256_add_epi16(_mm256_mulhi_epi16(a, D), e[i]);
+    gs = _mm256_add_epi16(gs, _mm256_sign_epi16(_mm256_sign_epi16(one, e[i]), D));
+    D = _mm256_slli_epi16(s, 8);
+    p = _mm256_add_epi16(p, s);
+    x[i] = _mm256_and_si256(p, low);
+  }
+  a = _mm256_min_epi16(_mm256_max_epi16(_mm256_add_epi16(a, gs), amin), amax);
+  if (!exact) {
+    for (int k = 0; k < 4; ++k) {  // rows 2k, 2k+1 as 16 + 16 bytes
+      const __m256i b = _mm256_permute4x64_epi64(_mm256_packus_epi16(x[2 * k], x[2 * k + 1]), 0xD8);
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(o + 2 * k * stride), _mm256_castsi256_si128(b));
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(o + (2 * k + 1) * stride), _mm256_extracti128_si256(b, 1));
+    }
+  } else {  // nothing may land past the row's nbytes
+    alignas(32) uint8_t rows[128];
+    for (int k = 0; k < 4; ++k)
+      _mm256_store_si256(reinterpret_cast<__m256i*>(rows + 32 * k),
+                         _mm256_permute4x64_epi64(_mm256_packus_epi16(x[2 * k], x[2 * k + 1]), 0xD8));
+    for (size_t i = 0; i < 8; ++i) std::memcpy(o + i * stride, rows + 16 * i, nbytes);
+  }
+}
+// Residual rows (int16 lanes) of 16 variables from their unpacked bytes u[0..15].
+__attribute__((always_inline)) inline void resid_rows16(const uint64_t* u, __m256i* e) {
+  __m128i w0[4], w1[4];
+  transpose8x8_bytes(u, w0);
+  transpose8x8_bytes(u + 8, w1);
+  for (int k = 0; k < 4; ++k) {
+    e[2 * k] = _mm256_cvtepi8_epi16(unzz8(_mm_unpacklo_epi64(w0[k], w1[k])));
+    e[2 * k + 1] = _mm256_cvtepi8_epi16(unzz8(_mm_unpackhi_epi64(w0[k], w1[k])));
+  }
+}
+
 template <size_t NV>
 struct FewFire<NV, true> {  // 9..16 variables: ymm, 16 int16 lanes
   __m256i p = _mm256_setzero_si256(), D = _mm256_setzero_si256(), a = _mm256_setzero_si256();
-  __attribute__((always_inline)) void run(const __m256i* e, uint8_t* o, bool exact) {
-    const __m256i one = _mm256_set1_epi16(1), amax = _mm256_set1_epi16(kFireMax), amin = _mm256_set1_epi16(-kFireMax);
-    const __m256i low = _mm256_set1_epi16(0xff);
-    __m256i gs = _mm256_setzero_si256(), x[8];
-    for (int i = 0; i < 8; ++i) {
-      const __m256i s = _mm256_add_epi16(_mm256_mulhi_epi16(a, D), e[i]);
-      gs = _mm256_add_epi16(gs, _mm256_sign_epi16(_mm256_sign_epi16(one, e[i]), D));
-      D = _mm256_slli_epi16(s, 8);
-      p = _mm256_add_epi16(p, s);
-      x[i] = _mm256_and_si256(p, low);
-    }
-    a = _mm256_min_epi16(_mm256_max_epi16(_mm256_add_epi16(a, gs), amin), amax);
-    if (!exact) {
-      for (int k = 0; k < 4; ++k) {  // rows 2k, 2k+1 as 16 + 16 bytes
-        const __m256i b = _mm256_permute4x64_epi64(_mm256_packus_epi16(x[2 * k], x[2 * k + 1]), 0xD8);
-        _mm_storeu_si128(reinterpret_cast<__m128i*>(o + 2 * k * NV), _mm256_castsi256_si128(b));
-        _mm_storeu_si128(reinterpret_cast<__m128i*>(o + (2 * k + 1) * NV), _mm256_extracti128_si256(b, 1));
-      }
-    } else {  // the chunk's last block: nothing may land past its 8 * NV bytes
-      alignas(32) uint8_t rows[128];
-      for (int k = 0; k < 4; ++k)
-        _mm256_store_si256(reinterpret_cast<__m256i*>(rows + 32 * k),
-                           _mm256_permute4x64_epi64(_mm256_packus_epi16(x[2 * k], x[2 * k + 1]), 0xD8));
-      for (size_t i = 0; i < 8; ++i) std::memcpy(o + i * NV, rows + 16 * i, NV);
-    }
-  }
   template <int H>
   __attribute__((always_inline)) void block(uint64_t h0, uint64_t h1, const uint8_t* q, uint8_t* o, bool exact) {
     uint64_t u[16];
     few8_unpack<NV, H, 16>(h0, h1, q, u);
-    __m128i w0[4], w1[4];
     __m256i e[8];
-    transpose8x8_bytes(u, w0);
-    transpose8x8_bytes(u + 8, w1);
-    for (int k = 0; k < 4; ++k) {
-      e[2 * k] = _mm256_cvtepi8_epi16(unzz8(_mm_unpacklo_epi64(w0[k], w1[k])));
-      e[2 * k + 1] = _mm256_cvtepi8_epi16(unzz8(_mm_unpackhi_epi64(w0[k], w1[k])));
-    }
-    run(e, o, exact);
+    resid_rows16(u, e);
+    fire16_rows(e, p, D, a, o, NV, NV, exact);
   }
   void zeros(uint8_t* o, size_t nblocks, bool exact) {
     __m256i e[8];
     for (int i = 0; i < 8; ++i) e[i] = _mm256_setzero_si256();
-    for (size_t j = 0; j < nblocks; ++j) run(e, o + j * 8 * NV, exact && j + 1 == nblocks);
+    for (size_t j = 0; j < nblocks; ++j) fire16_rows(e, p, D, a, o + j * 8 * NV, NV, NV, exact && j + 1 == nblocks);
   }
 };
+
+// ---------------------------------------------------------------- C order, 8-bit, FIRE, > 16 vars
+// Groups of 16 variables through the same 16-lane recurrence, the state (p, d << 8, a as int16)
+// kept per variable in scratch between blocks. The last partial group (nv % 16 variables) runs
+// first in each block: its spilling row stores land on the next row's first variables, which the
+// full groups (or the next block) rewrite; the chunk's last block is stored exactly.
+const char* wide8_fire(const uint8_t* src, size_t len, size_t readable, uint8_t* out, size_t rows, size_t nv,
+                       int32_t* scratch) {
+  const size_t nsb = rows / 16, ng = (nv + 15) / 16, part = nv % 16;
+  int16_t* state = reinterpret_cast<int16_t*>(scratch);  // p, D, a: 3 x 16 ng int16 (<= 3 x padded(nv) words)
+  std::memset(state, 0, 3 * 16 * ng * sizeof(int16_t));
+  uint8_t* tmp = reinterpret_cast<uint8_t*>(scratch + 3 * padded(nv));  // payload copy near the end
+  auto group = [&](size_t g, int h, const uint8_t* hdr, const uint8_t* q, uint8_t* o, bool exact, bool zero) {
+    const size_t n = g + 1 == ng && part ? part : 16;
+    uint64_t u[16];
+    size_t off = 0;
+    for (size_t v = 0; v < 16; ++v) {
+      const unsigned b = v < n && !zero ? unsigned(hdr[16 * g + v] >> (4 * h)) & 15 : 0;
+      u[v] = b ? _pdep_u64(load64(q + off), kByteMask[b]) : 0;
+      off += b;
+    }
+    __m256i e[8];
+    resid_rows16(u, e);
+    int16_t* st = state + 48 * g;
+    __m256i p = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(st));
+    __m256i D = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(st + 16));
+    __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(st + 32));
+    fire16_rows(e, p, D, a, o + 16 * g, nv, n, exact);
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(st), p);
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(st + 16), D);
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(st + 32), a);
+  };
+  size_t pos = 0, sb = 0;
+  while (sb < nsb) {
+    if (len - pos < nv) return "truncated block header";
+    const uint8_t* hdr = src + pos;
+    uint64_t hpart;
+    size_t total;
+    if (!sb_header<uint8_t>(hdr, nv, readable - pos, hpart, total)) return "invalid bit width for 8-bit data";
+    pos += nv;
+    uint8_t* o = out + sb * 16 * nv;
+    if (total == 0) {  // a run of all-zero superblocks: zero residuals, the recurrence still runs
+      uint64_t k;
+      if (const char* err = read_run(src, len, pos, k)) return err;
+      if (k > nsb - sb - 1) return "zero run longer than the chunk";
+      const size_t nblocks = 2 * (size_t(k) + 1);
+      sb += size_t(k) + 1;
+      for (size_t j = 0; j < nblocks; ++j) {
+        const bool last = sb == nsb && j + 1 == nblocks;
+        for (size_t g = ng; g-- > 0;) group(g, 0, hdr, nullptr, o + j * 8 * nv, last, true);
+      }
+      continue;
+    }
+    if (len - pos < total) return "truncated block payload";
+    const uint8_t* q = src + pos;
+    if (readable - pos < total + 8) {
+      std::memcpy(tmp, q, total);
+      std::memset(tmp + total, 0, 8);
+      q = tmp;
+    }
+    for (int h = 0; h < 2; ++h) {
+      const bool last = sb + 1 == nsb && h == 1;
+      size_t full = 0;  // payload bytes of the full groups in this block (8 header bytes at a time)
+      for (size_t g8 = 0; g8 < nv / 16 * 16; g8 += 8) full += wsum(widths8(load64(hdr + g8), h));
+      size_t block = full;
+      if (part) {  // first: its spilling stores are rewritten by the full groups
+        group(ng - 1, h, hdr, q + full, o + 8 * size_t(h) * nv, last, false);
+        if (part >= 8) block += wsum(widths8(load64(hdr + nv / 16 * 16), h));
+        block += wsum(widths8(hpart, h));  // the last nv % 8 header bytes (zero if none)
+      }
+      size_t at = 0;
+      for (size_t g = 0; g < nv / 16; ++g) {
+        group(g, h, hdr, q + at, o + 8 * size_t(h) * nv, false, false);
+        at += wsum(widths8(load64(hdr + 16 * g), h)) + wsum(widths8(load64(hdr + 16 * g + 8), h));
+      }
+      q += block;
+    }
+    pos += total;
+    ++sb;
+  }
+  const size_t tail = rows - nsb * 16;
+  if ((len - pos) / nv < tail) return "truncated raw tail";
+  std::memcpy(out + nsb * 16 * nv, src + pos, tail * nv);
+  pos += tail * nv;
+  if (pos != len) return "unexpected bytes at the end of a chunk";
+  return nullptr;
+}
 
 // The chunk loop shared by both forecasters: superblock headers (validated 8 bytes at a time),
 // zero runs, payload bounds (copied to a zero-padded buffer near the end of the readable bytes,
@@ -1368,6 +1464,8 @@ const char* decode8(const uint8_t* src, size_t len, size_t readable, uint8_t* ou
   }
   if (fc == kForecastDelta && v.nvars >= 2 && v.cs == 1 && v.rs == ptrdiff_t(v.nvars))
     return rows8_delta(src, len, readable, out, v.rows, v.nvars, scratch);
+  if (fc == kForecastFire && v.nvars > 16 && v.cs == 1 && v.rs == ptrdiff_t(v.nvars))
+    return wide8_fire(src, len, readable, out, v.rows, v.nvars, scratch);
   if (fc == kForecastDelta && v.nvars == 1) return single_delta(src, len, readable, out, v.rows);
   if (fc == kForecastFire && v.nvars == 1) return single_fire<uint8_t>(src, len, readable, out, v.rows);
   if (fc == kForecastFire && v.nvars == 8 && v.rs == 1 && v.rows % 16 == 0)

@@ -38,11 +38,12 @@ int main(int argc, char** argv) {
             if (std::memcmp(o, x.data(), x.size()) != 0) { printf("SMALL-NV ROUNDTRIP FAIL\n"); return 1; }
             delete[] o;
           }
-    // deterministic: fast sines, so that FIRE chunks (not delta) are chosen, 8-bit, 2..17 C-order
-    // variables, with and without raw tails and zero runs; exact-size heap input and output
+    // deterministic: fast sines, so that FIRE chunks (not delta) are chosen, 8-bit, 2..17 and
+    // 20..41 C-order variables (groups of 16 plus partial groups of 0, 1, 8, 9, 15 and others), with and without raw
+    // tails and zero runs; exact-size heap input and output
     long fire_chunks = 0;
     for (int dtype = 0; dtype < 2; ++dtype)
-      for (size_t nv = 2; nv <= 17; ++nv)
+      for (size_t nv : {2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 20, 24, 25, 31, 32, 33, 40, 41})
         for (size_t n : {161, 256, 511, 1040}) {
           std::vector<uint8_t> x(n * nv);
           for (size_t r = 0; r < n; ++r)
@@ -58,7 +59,7 @@ int main(int argc, char** argv) {
           delete[] o;
           delete[] in;
         }
-    if (fire_chunks < 80) {  // of 128 streams: most first chunks must be FIRE-coded
+    if (fire_chunks < 130) {  // of 192 streams: most first chunks must be FIRE-coded
       printf("too few FIRE chunks (%ld)\n", fire_chunks); return 1; }
     for (int cfg = 0; cfg < 48; ++cfg) {
       int dtype = cfg % 4, fc = (cfg / 4) % 2, ent = (cfg / 8) % 2, order = (cfg / 16) % 3;
