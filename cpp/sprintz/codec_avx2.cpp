@@ -2,7 +2,8 @@
 // decoding: pdep unpacks 8 residuals in one instruction, prefix sums run in SIMD registers for
 // contiguous columns (1-D and Fortran-ordered input), and for C-ordered many-variable data the
 // residual tile is transposed 8 variables at a time with byte/word unpacks so every row is
-// reconstructed with one vector add.
+// reconstructed with one vector add. 8-bit C-ordered data with 2..16 variables (typical sensor
+// sets) has kernels specialised per variable count that keep the whole state in registers.
 #include <immintrin.h>
 
 #include <algorithm>
@@ -607,8 +608,8 @@ const char* seg_fire(const uint8_t* src, size_t len, size_t readable, T* out, si
 }
 
 
-// ---------------------------------------------------------------- C order, 8-bit, delta, >= 2 vars
-// Fused: each group of 8 variables is unpacked with pdep straight into registers, transposed to
+// ---------------------------------------------------------------- C order, 8-bit, delta, > 16 vars
+// (2..16 variables run the register kernels further below.) Fused: each group of 8 variables is unpacked with pdep straight into registers, transposed to
 // rows, unzigzagged, prefix-added onto the previous output row and stored; no tile and no state
 // (the previous row is read back from the output). A last partial group (nv % 8 variables, or
 // all of them when nv < 8) runs FIRST with 8-byte row stores whose spill lands on the next row's
@@ -1470,8 +1471,6 @@ const char* decode8(const uint8_t* src, size_t len, size_t readable, uint8_t* ou
   if (fc == kForecastFire && v.nvars == 1) return single_fire<uint8_t>(src, len, readable, out, v.rows);
   if (fc == kForecastFire && v.nvars == 8 && v.rs == 1 && v.rows % 16 == 0)
     return seg_fire<uint8_t>(src, len, readable, out, v.rows, v.cs);
-  if (fc == kForecastFire && v.nvars >= 2 && v.cs == 1 && v.rs == ptrdiff_t(v.nvars))
-    return rows_fire_fused<uint8_t>(src, len, readable, out, v.rows, v.nvars, scratch);
   return decode_impl<uint8_t>(src, len, readable, out, v, fc, scratch);
 }
 const char* decode16(const uint8_t* src, size_t len, size_t readable, uint16_t* out, const View& v, int fc,
