@@ -9,6 +9,7 @@
 
 #include <cstring>
 #include <limits>
+#include <new>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -251,22 +252,67 @@ NB_MODULE(_core, m) {
       },
       "buf"_a.noconvert());
 
+  // Parse, allocate and decode in one call (the fixed cost matters for small streams): returns a
+  // new numpy array of the stream's dtype, shape and memory order.
+  static auto sprintz_decode_new = [](const uint8_t* p, size_t len) {
+    const auto h = tenfold::sprintz::parse_header(p, len);
+    const size_t isz = h.dtype < 2 ? 1 : 2, n = size_t(h.n), nvars = size_t(h.nvars);
+    const size_t nbytes = n * nvars * isz;  // parse_header bounds it by 2^62
+    uint8_t* data = new (std::nothrow) uint8_t[nbytes ? nbytes : 1];
+    if (!data)
+      throw std::invalid_argument("the stream declares " + std::to_string(nbytes) +
+                                  " bytes of output, more than can be allocated");
+    nb::capsule owner(data, [](void* q) noexcept { delete[] static_cast<uint8_t*>(q); });
+    {
+      nb::gil_scoped_release release;
+      tenfold::sprintz::decompress(p, len, data, nbytes);  // on error, owner frees data
+    }
+    const size_t shape[2] = {n, nvars};
+    const int64_t strides[2] = {h.order == 0 ? int64_t(nvars) : 1, h.order == 0 ? 1 : int64_t(n)};
+    const nb::dlpack::dtype dts[4] = {nb::dtype<int8_t>(), nb::dtype<uint8_t>(), nb::dtype<int16_t>(),
+                                      nb::dtype<uint16_t>()};
+    return nb::ndarray<nb::numpy>(data, size_t(h.ndim), shape, owner, h.ndim == 1 ? nullptr : strides, dts[h.dtype]);
+  };
+  // Decode into `out` if it has the stream's dtype and shape and is contiguous in its order
+  // (writeable: the caller checks); returns false, writing nothing, otherwise.
+  using AnyArray = nb::ndarray<nb::device::cpu>;
+  static auto sprintz_decode_out = [](const uint8_t* p, size_t len, AnyArray& out) {
+    const auto h = tenfold::sprintz::parse_header(p, len);
+    const size_t isz = h.dtype < 2 ? 1 : 2, n = size_t(h.n), nvars = size_t(h.nvars);
+    const nb::dlpack::dtype dts[4] = {nb::dtype<int8_t>(), nb::dtype<uint8_t>(), nb::dtype<int16_t>(),
+                                      nb::dtype<uint16_t>()};
+    if (out.dtype() != dts[h.dtype] || out.ndim() != size_t(h.ndim) || out.shape(0) != n ||
+        (h.ndim == 2 && out.shape(1) != nvars))
+      return false;
+    if (n * nvars > 1) {  // contiguous in the stream's order (strides of length-1 axes do not matter)
+      const int64_t s0 = out.stride(0), s1 = h.ndim == 2 ? out.stride(1) : 1;
+      const bool c = (n <= 1 || s0 == int64_t(h.ndim == 2 ? nvars : 1)) && (h.ndim == 1 || nvars <= 1 || s1 == 1);
+      const bool f = (n <= 1 || s0 == 1) && (h.ndim == 1 || nvars <= 1 || s1 == int64_t(n));
+      if (!(h.order == 0 ? c : f)) return false;
+    }
+    uint8_t* data = static_cast<uint8_t*>(out.data());
+    nb::gil_scoped_release release;
+    tenfold::sprintz::decompress(p, len, data, n * nvars * isz);
+    return true;
+  };
   m.def(
-      "sprintz_decompress_into",
-      [](In<uint8_t, nb::ndim<1>> buf, nb::ndarray<uint8_t, nb::ndim<1>, nb::c_contig, nb::device::cpu> out) {
-        nb::gil_scoped_release release;
-        tenfold::sprintz::decompress(buf.data(), buf.shape(0), out.data(), out.shape(0));
-      },
+      "sprintz_decompress_out",
+      [](In<uint8_t, nb::ndim<1>> buf, AnyArray out) { return sprintz_decode_out(buf.data(), buf.shape(0), out); },
       "buf"_a.noconvert(), "out"_a.noconvert());
-
   m.def(
-      "sprintz_layout",
-      [](In<uint8_t, nb::ndim<1>> buf) {
-        // (dtype code, n, nvars, ndim, order) of a validated header: a light call for decompress()
-        const auto h = tenfold::sprintz::parse_header(buf.data(), buf.shape(0));
-        return nb::make_tuple(h.dtype, h.n, h.nvars, h.ndim, h.order);
+      "sprintz_decompress_out_bytes",
+      [](nb::bytes buf, AnyArray out) {
+        return sprintz_decode_out(reinterpret_cast<const uint8_t*>(buf.c_str()), buf.size(), out);
       },
+      "buf"_a, "out"_a.noconvert());
+  m.def(
+      "sprintz_decompress",
+      [](In<uint8_t, nb::ndim<1>> buf) { return sprintz_decode_new(buf.data(), buf.shape(0)); },
       "buf"_a.noconvert());
+  m.def(
+      "sprintz_decompress_bytes",
+      [](nb::bytes buf) { return sprintz_decode_new(reinterpret_cast<const uint8_t*>(buf.c_str()), buf.size()); },
+      "buf"_a);
 
   m.def(
       "sprintz_checksum",

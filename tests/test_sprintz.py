@@ -117,6 +117,107 @@ def test_new_kernel_paths_equal_scalar_on_odd_sizes(dtype):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
+def test_every_column_count_equals_scalar(dtype):
+    """1..70 variables (the AVX2 path has register kernels specialised per count for 2..16
+    8-bit variables, group kernels beyond), odd n with raw tails and zero runs, C and F order,
+    both forecasters: every ISA writes the same stream and every ISA decodes it exactly, also
+    from an unaligned buffer and into a preallocated array."""
+    isas = tenfold.supported_isas()
+    patterns = ["walk", "smooth", "random", "extreme"]
+    for nv in range(1, 71):
+        n = 16 * (3 + nv % 5) + 2 * (nv % 8) + 1  # odd, every raw tail length 1..15 over the counts
+        x = make(dtype, n, nv, patterns[nv % 4], 1000 + nv)
+        if nv % 3 == 0:
+            x[16:64] = x[15]  # a run of all-zero superblocks
+        for arr in (x, np.asfortranarray(x)):
+            for forecaster in ("delta", "fire"):
+                bufs = set()
+                for isa_name in isas:
+                    with tenfold.use_isa(isa_name):
+                        bufs.add(sprintz.compress(arr, forecaster=forecaster, entropy=False))
+                assert len(bufs) == 1, (nv, forecaster)
+                buf = bufs.pop()
+                unaligned = np.frombuffer(b"\x00" + buf, np.uint8)[1:]
+                for isa_name in isas:
+                    with tenfold.use_isa(isa_name):
+                        y = sprintz.decompress(buf)
+                        assert np.array_equal(y, x) and y.dtype == x.dtype, (nv, forecaster, isa_name)
+                        assert y.flags.f_contiguous == arr.flags.f_contiguous and y.flags.writeable
+                        assert np.array_equal(sprintz.decompress(unaligned), x)
+                        out = np.empty_like(arr)
+                        assert sprintz.decompress(memoryview(buf), out=out) is out and np.array_equal(out, x)
+
+
+@pytest.mark.parametrize("dtype", [np.int8, np.uint8])
+def test_fire_chunks_with_few_variables_equal_scalar(dtype):
+    """Fast sines make FIRE win over delta per chunk (chunk header byte 1), so the AVX2 FIRE
+    recurrence for C-order 8-bit variables runs (2..16 in registers, more in groups of 16 with
+    a partial group of every size); exact against scalar, incl. zero runs."""
+    rng = np.random.default_rng(11)
+    fire = 0
+    for nv in [*range(2, 18), 24, 31, 32, 33, 40, 64]:
+        for n in (257, 1040, 4099):
+            t = np.arange(n)[:, None]
+            x = np.rint(120 * np.sin(t / (4 + 0.3 * np.arange(nv))) + rng.integers(0, 2, (n, nv)))
+            x[64:112] = 7  # a run of all-zero residual superblocks (FIRE state keeps running)
+            x = (x.astype(np.int64) % 256).astype(np.uint8).astype(dtype)
+            buf = sprintz.compress(x, forecaster="fire", entropy=False)
+            fire += buf[41] == 1
+            for isa_name in tenfold.supported_isas():
+                with tenfold.use_isa(isa_name):
+                    assert np.array_equal(sprintz.decompress(buf), x), (nv, n, isa_name)
+    assert fire >= 55  # of 66 streams, most start with a FIRE-coded chunk
+
+
+def test_decompress_out_is_checked_against_the_header():
+    x = make(np.int16, 301, 5, "walk", 4)
+    for arr in (x, np.asfortranarray(x)):
+        buf = sprintz.compress(arr)
+        good = np.empty_like(arr)
+        for b in (buf, bytearray(buf), np.frombuffer(buf, np.uint8)):
+            good[...] = 0
+            assert sprintz.decompress(b, out=good) is good and np.array_equal(good, x)
+        other = "C" if arr.flags.f_contiguous else "F"
+        bad = [np.zeros(x.shape, np.uint16, order=other), np.zeros((301, 4), np.int16),  # dtype, shape
+               np.zeros(x.shape, np.int16, order=other),  # memory order
+               np.zeros((301, 10), np.int16)[:, ::2],  # not contiguous
+               np.zeros(x.size, np.int16), np.zeros((301, 5, 1), np.int16),  # ndim
+               np.zeros(x.shape, ">i2", order=arr.flags.f_contiguous and "F" or "C"),  # byte order
+               np.zeros(x.shape, object, order=arr.flags.f_contiguous and "F" or "C")]
+        ro = np.zeros_like(arr)
+        ro.flags.writeable = False
+        for out in bad + [ro]:
+            with pytest.raises(ValueError, match="out must be"):
+                sprintz.decompress(buf, out=out)
+            assert not out.any()  # nothing written
+        with pytest.raises(TypeError, match="out"):
+            sprintz.decompress(buf, out=[0] * x.size)
+        with pytest.raises(ValueError, match="truncated"):  # the stream is checked first
+            sprintz.decompress(buf[:-3], out=good)
+    # 1-D, a single column, and empty arrays
+    for y in (make(np.uint8, 1001, None, "walk", 1), make(np.uint8, 77, 1, "walk", 2),
+              np.asfortranarray(make(np.uint8, 77, 1, "walk", 2)), np.zeros((0, 3), np.uint8), np.zeros(0, np.int8)):
+        out = np.empty_like(y)
+        assert sprintz.decompress(sprintz.compress(y), out=out) is out and np.array_equal(out, y)
+
+
+def test_decompress_accepts_buffers_and_noncontiguous_arrays():
+    x = make(np.uint8, 333, 9, "walk", 3)
+    buf = sprintz.compress(x[::-1, ::1])  # non-contiguous input
+    assert np.array_equal(sprintz.decompress(buf), x[::-1])
+    arr = np.frombuffer(buf, np.uint8)
+    strided = np.repeat(arr, 2)[::2]  # a non-contiguous uint8 view of the stream
+    for b in (bytearray(buf), memoryview(buf), arr, strided):
+        assert np.array_equal(sprintz.decompress(b), x[::-1])
+    with pytest.raises(TypeError, match="buf"):
+        sprintz.decompress(arr.astype(np.int16))
+    with pytest.raises(ValueError, match="truncated"):
+        sprintz.decompress(buf[:-1])
+    with pytest.raises(ValueError, match="truncated"):
+        sprintz.decompress(bytearray(buf[:-1]))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
 def test_lagged_delta_for_periodic_single_variable(dtype):
     """Periodic 1-variable data (appliance cycles) is coded as lag-L deltas: far smaller than plain
     deltas, bit-exact, identical across ISAs, for odd lengths and both memory orders."""

@@ -2,7 +2,8 @@
 // decoding: pdep unpacks 8 residuals in one instruction, prefix sums run in SIMD registers for
 // contiguous columns (1-D and Fortran-ordered input), and for C-ordered many-variable data the
 // residual tile is transposed 8 variables at a time with byte/word unpacks so every row is
-// reconstructed with one vector add.
+// reconstructed with one vector add. 8-bit C-ordered data with 2..16 variables (typical sensor
+// sets) has kernels specialised per variable count that keep the whole state in registers.
 #include <immintrin.h>
 
 #include <algorithm>
@@ -636,8 +637,8 @@ const char* seg_fire(const uint8_t* src, size_t len, size_t readable, T* out, si
 }
 
 
-// ---------------------------------------------------------------- C order, 8-bit, delta, >= 2 vars
-// Fused: each group of 8 variables is unpacked with pdep straight into registers, transposed to
+// ---------------------------------------------------------------- C order, 8-bit, delta, > 16 vars
+// (2..16 variables run the register kernels further below.) Fused: each group of 8 variables is unpacked with pdep straight into registers, transposed to
 // rows, unzigzagged, prefix-added onto the previous output row and stored; no tile and no state
 // (the previous row is read back from the output). A last partial group (nv % 8 variables, or
 // all of them when nv < 8) runs FIRST with 8-byte row stores whose spill lands on the next row's
@@ -791,6 +792,448 @@ const char* rows8_delta(const uint8_t* src, size_t len, size_t readable, uint8_t
   pos += tail * nv;
   if (pos != len) return "unexpected bytes at the end of a chunk";
   return nullptr;
+}
+
+// ---------------------------------------------------------------- C order, 8-bit, delta, 2..16 vars
+// Few variables (nv a compile-time constant NV <= 16, e.g. sensor sets of 3-12 channels): each
+// variable's 8 residuals of a block are unpacked with pdep into one 64-bit lane, 4 variables per
+// ymm; unzigzag and the prefix sum over the 8 rows run inside the lanes, starting from the
+// previous row's values, kept broadcast in registers (no state in memory). The variable-major
+// block is then turned into its 8 * NV row-major output bytes with compile-time byte shuffles
+// (each pair of variables duplicated into both 128-bit lanes, one vpshufb per output vector and
+// pair, or-ed) and stored with exact-size stores, so nothing spills past the block.
+template <size_t NV>
+struct FewTables {
+  static constexpr size_t K = (NV + 3) / 4, NP = (NV + 1) / 2, M = (8 * NV + 31) / 32;
+  alignas(32) int8_t shuf[M][NP][32];  // output vector m, pair p: source byte or -128 (zero)
+  bool used[M][NP];                    // pair p contributes to output vector m
+  constexpr FewTables() : shuf(), used() {
+    for (size_t m = 0; m < M; ++m)
+      for (size_t p = 0; p < NP; ++p) {
+        used[m][p] = false;
+        for (size_t t = 0; t < 32; ++t) {
+          const size_t j = 32 * m + t, i = j / NV, v = j % NV;  // output byte j = row i, variable v
+          const bool in = j < 8 * NV && v / 2 == p;
+          shuf[m][p][t] = in ? int8_t((v % 2) * 8 + i) : int8_t(-128);
+          used[m][p] = used[m][p] || in;
+        }
+      }
+  }
+};
+template <size_t NV>
+constexpr FewTables<NV> kFewTables{};
+
+// pdep masks: b low bits of every byte
+constexpr uint64_t kByteMask[9] = {0,
+                                   0x0101010101010101ull,
+                                   0x0303030303030303ull,
+                                   0x0707070707070707ull,
+                                   0x0F0F0F0F0F0F0F0Full,
+                                   0x1F1F1F1F1F1F1F1Full,
+                                   0x3F3F3F3F3F3F3F3Full,
+                                   0x7F7F7F7F7F7F7F7Full,
+                                   0xFFFFFFFFFFFFFFFFull};
+
+inline __m256i unzz8x32(__m256i e) {
+  const __m256i t = _mm256_and_si256(_mm256_srli_epi16(e, 1), _mm256_set1_epi8(0x7f));
+  const __m256i s = _mm256_sub_epi8(_mm256_setzero_si256(), _mm256_and_si256(e, _mm256_set1_epi8(1)));
+  return _mm256_xor_si256(t, s);
+}
+
+// Row-major output vectors O[0, M) of the variable-major block X (variable v in byte lane v % 4
+// of X[v / 4], rows 0..7 in its 8 bytes).
+template <size_t NV>
+__attribute__((always_inline)) inline void few8_transpose(const __m256i* X, __m256i* O) {
+  constexpr const FewTables<NV>& tb = kFewTables<NV>;
+#pragma GCC unroll 16
+  for (size_t m = 0; m < FewTables<NV>::M; ++m) {
+    __m256i acc = _mm256_setzero_si256();
+#pragma GCC unroll 16
+    for (size_t p = 0; p < FewTables<NV>::NP; ++p) {
+      if (!tb.used[m][p]) continue;
+      const __m256i d = (p % 2) ? _mm256_permute4x64_epi64(X[p / 2], 0xEE) : _mm256_permute4x64_epi64(X[p / 2], 0x44);
+      const __m256i s = _mm256_load_si256(reinterpret_cast<const __m256i*>(tb.shuf[m][p]));
+      acc = _mm256_or_si256(acc, _mm256_shuffle_epi8(d, s));
+    }
+    O[m] = acc;
+  }
+}
+
+template <size_t NV>
+__attribute__((always_inline)) inline void few8_store(const __m256i* O, uint8_t* o) {
+#pragma GCC unroll 16
+  for (size_t m = 0; m < FewTables<NV>::M; ++m) {
+    const size_t n = 8 * NV - 32 * m < 32 ? 8 * NV - 32 * m : 32;
+    uint8_t* d = o + 32 * m;
+    if (n == 32) {
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(d), O[m]);
+    } else {
+      const __m128i lo = _mm256_castsi256_si128(O[m]);
+      if (n == 8) {
+        _mm_storel_epi64(reinterpret_cast<__m128i*>(d), lo);
+      } else {
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(d), lo);
+        if (n == 24) _mm_storel_epi64(reinterpret_cast<__m128i*>(d + 16), _mm256_extracti128_si256(O[m], 1));
+      }
+    }
+  }
+}
+
+// The residual bytes of one block (8 rows) of block half H of a superblock, unpacked with pdep:
+// u[v] = variable v's 8 zigzagged residuals (rows in bytes 0..7), zero for v >= NV. Widths from
+// the header nibbles in h0 (variables 0-7) and h1 (8-15); payload at q.
+template <size_t NV, int H, size_t NU>
+__attribute__((always_inline)) inline void few8_unpack(uint64_t h0, uint64_t h1, const uint8_t* q, uint64_t* u) {
+  size_t off = 0;
+#pragma GCC unroll 16
+  for (size_t v = 0; v < NV; ++v) {
+    const unsigned b = unsigned((v < 8 ? h0 >> (8 * v + 4 * H) : h1 >> (8 * (v - 8) + 4 * H)) & 15);
+    u[v] = _pdep_u64(load64(q + off), kByteMask[b]);
+    off += b;
+  }
+#pragma GCC unroll 16
+  for (size_t v = NV; v < NU; ++v) u[v] = 0;
+}
+
+// Delta: P holds the previous row broadcast per variable (byte lanes of 4 variables per vector).
+template <size_t NV>
+struct FewDelta {
+  static constexpr size_t K = FewTables<NV>::K;
+  __m256i P[K];
+  FewDelta() {
+    for (size_t k = 0; k < K; ++k) P[k] = _mm256_setzero_si256();
+  }
+  template <int H>
+  __attribute__((always_inline)) void block(uint64_t h0, uint64_t h1, const uint8_t* q, uint8_t* o, bool) {
+    uint64_t u[4 * K];
+    few8_unpack<NV, H, 4 * K>(h0, h1, q, u);
+    const __m256i last = _mm256_setr_epi8(7, 7, 7, 7, 7, 7, 7, 7, 15, 15, 15, 15, 15, 15, 15, 15, 7, 7, 7, 7, 7, 7,
+                                          7, 7, 15, 15, 15, 15, 15, 15, 15, 15);
+    __m256i X[K];
+#pragma GCC unroll 4
+    for (size_t k = 0; k < K; ++k) {
+      __m256i e = unzz8x32(_mm256_set_epi64x(int64_t(u[4 * k + 3]), int64_t(u[4 * k + 2]), int64_t(u[4 * k + 1]),
+                                             int64_t(u[4 * k])));
+      e = _mm256_add_epi8(e, _mm256_slli_epi64(e, 8));
+      e = _mm256_add_epi8(e, _mm256_slli_epi64(e, 16));
+      e = _mm256_add_epi8(e, _mm256_slli_epi64(e, 32));
+      X[k] = _mm256_add_epi8(e, P[k]);
+      P[k] = _mm256_shuffle_epi8(X[k], last);
+    }
+    __m256i O[FewTables<NV>::M];
+    few8_transpose<NV>(X, O);
+    few8_store<NV>(O, o);
+  }
+  // nblocks all-zero blocks: every row repeats the previous one
+  void zeros(uint8_t* o, size_t nblocks, bool) {
+    __m256i O[FewTables<NV>::M];
+    few8_transpose<NV>(P, O);
+    for (size_t j = 0; j < nblocks; ++j) few8_store<NV>(O, o + j * 8 * NV);
+  }
+};
+
+// FIRE: the recurrence runs on the rows, one int16 lane per variable (8 lanes of an xmm for
+// NV <= 8, 16 of a ymm beyond). The residual block is transposed to rows with byte unpacks. For
+// 8-bit data (a * d) >> 8 is mulhi(a, d << 8) exactly (|d| <= 128, |a| <= 256), so the state
+// keeps D = d << 8, and the next D is just (pd + e) << 8 (the sign extension from the low byte
+// comes for free); the output keeps the low byte of p += pd + e. Rows are stored with 8- or
+// 16-byte stores whose spill past NV bytes lands on the next rows (rewritten right after); the
+// chunk's last block is stored exactly.
+inline void transpose8x8_bytes(const uint64_t* u, __m128i* w) {  // w[k] = rows 2k, 2k+1 of 8 variables
+  __m128i a[8];
+  for (int j = 0; j < 8; ++j) a[j] = _mm_cvtsi64_si128(int64_t(u[j]));
+  const __m128i t0 = _mm_unpacklo_epi8(a[0], a[1]), t1 = _mm_unpacklo_epi8(a[2], a[3]);
+  const __m128i t2 = _mm_unpacklo_epi8(a[4], a[5]), t3 = _mm_unpacklo_epi8(a[6], a[7]);
+  const __m128i u0 = _mm_unpacklo_epi16(t0, t1), u1 = _mm_unpackhi_epi16(t0, t1);
+  const __m128i u2 = _mm_unpacklo_epi16(t2, t3), u3 = _mm_unpackhi_epi16(t2, t3);
+  w[0] = _mm_unpacklo_epi32(u0, u2);
+  w[1] = _mm_unpackhi_epi32(u0, u2);
+  w[2] = _mm_unpacklo_epi32(u1, u3);
+  w[3] = _mm_unpackhi_epi32(u1, u3);
+}
+
+template <size_t NV, bool Wide = (NV > 8)>
+struct FewFire;
+
+template <size_t NV>
+struct FewFire<NV, false> {  // 2..8 variables: xmm, 8 int16 lanes
+  __m128i p = _mm_setzero_si128(), D = _mm_setzero_si128(), a = _mm_setzero_si128();
+  __attribute__((always_inline)) void run(const __m128i* e, uint8_t* o, bool exact) {
+    const __m128i one = _mm_set1_epi16(1), amax = _mm_set1_epi16(kFireMax), amin = _mm_set1_epi16(-kFireMax);
+    const __m128i low = _mm_set1_epi16(0xff);
+    __m128i gs = _mm_setzero_si128(), x[8];
+    for (int i = 0; i < 8; ++i) {
+      const __m128i s = _mm_add_epi16(_mm_mulhi_epi16(a, D), e[i]);
+      gs = _mm_add_epi16(gs, _mm_sign_epi16(_mm_sign_epi16(one, e[i]), D));
+      D = _mm_slli_epi16(s, 8);
+      p = _mm_add_epi16(p, s);
+      x[i] = _mm_and_si128(p, low);
+    }
+    a = _mm_min_epi16(_mm_max_epi16(_mm_add_epi16(a, gs), amin), amax);
+    if (!exact) {
+      for (int k = 0; k < 4; ++k) {
+        const __m128i b = _mm_packus_epi16(x[2 * k], x[2 * k + 1]);
+        _mm_storel_epi64(reinterpret_cast<__m128i*>(o + 2 * k * NV), b);
+        _mm_storeh_pi(reinterpret_cast<__m64*>(o + (2 * k + 1) * NV), _mm_castsi128_ps(b));
+      }
+    } else {  // the chunk's last block: nothing may land past its 8 * NV bytes
+      alignas(16) uint8_t rows[64];
+      for (int k = 0; k < 4; ++k)
+        _mm_store_si128(reinterpret_cast<__m128i*>(rows + 16 * k), _mm_packus_epi16(x[2 * k], x[2 * k + 1]));
+      for (size_t i = 0; i < 8; ++i) std::memcpy(o + i * NV, rows + 8 * i, NV);
+    }
+  }
+  template <int H>
+  __attribute__((always_inline)) void block(uint64_t h0, uint64_t h1, const uint8_t* q, uint8_t* o, bool exact) {
+    uint64_t u[8];
+    few8_unpack<NV, H, 8>(h0, h1, q, u);
+    __m128i w[4], e[8];
+    transpose8x8_bytes(u, w);
+    for (int k = 0; k < 4; ++k) {
+      const __m128i r = unzz8(w[k]);
+      e[2 * k] = _mm_cvtepi8_epi16(r);
+      e[2 * k + 1] = _mm_cvtepi8_epi16(_mm_unpackhi_epi64(r, r));
+    }
+    run(e, o, exact);
+  }
+  void zeros(uint8_t* o, size_t nblocks, bool exact) {
+    __m128i e[8];
+    for (int i = 0; i < 8; ++i) e[i] = _mm_setzero_si128();
+    for (size_t j = 0; j < nblocks; ++j) run(e, o + j * 8 * NV, exact && j + 1 == nblocks);
+  }
+};
+
+// 16 variables' FIRE recurrence over one block (rows e[0..7], int16 lanes), rows stored at
+// o + i * stride: 16-byte stores whose spill past `nbytes` lands on the next row, or, when
+// `exact`, exactly nbytes per row.
+__attribute__((always_inline)) inline void fire16_rows(const __m256i* e, __m256i& p, __m256i& D, __m256i& a, uint8_t* o,
+                                                       size_t stride, size_t nbytes, bool exact) {
+  const __m256i one = _mm256_set1_epi16(1), amax = _mm256_set1_epi16(kFireMax), amin = _mm256_set1_epi16(-kFireMax);
+  const __m256i low = _mm256_set1_epi16(0xff);
+  __m256i gs = _mm256_setzero_si256(), x[8];
+  for (int i = 0; i < 8; ++i) {
+    const __m256i s = _mm256_add_epi16(_mm256_mulhi_epi16(a, D), e[i]);
+    gs = _mm256_add_epi16(gs, _mm256_sign_epi16(_mm256_sign_epi16(one, e[i]), D));
+    D = _mm256_slli_epi16(s, 8);
+    p = _mm256_add_epi16(p, s);
+    x[i] = _mm256_and_si256(p, low);
+  }
+  a = _mm256_min_epi16(_mm256_max_epi16(_mm256_add_epi16(a, gs), amin), amax);
+  if (!exact) {
+    for (int k = 0; k < 4; ++k) {  // rows 2k, 2k+1 as 16 + 16 bytes
+      const __m256i b = _mm256_permute4x64_epi64(_mm256_packus_epi16(x[2 * k], x[2 * k + 1]), 0xD8);
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(o + 2 * k * stride), _mm256_castsi256_si128(b));
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(o + (2 * k + 1) * stride), _mm256_extracti128_si256(b, 1));
+    }
+  } else {  // nothing may land past the row's nbytes
+    alignas(32) uint8_t rows[128];
+    for (int k = 0; k < 4; ++k)
+      _mm256_store_si256(reinterpret_cast<__m256i*>(rows + 32 * k),
+                         _mm256_permute4x64_epi64(_mm256_packus_epi16(x[2 * k], x[2 * k + 1]), 0xD8));
+    for (size_t i = 0; i < 8; ++i) std::memcpy(o + i * stride, rows + 16 * i, nbytes);
+  }
+}
+// Residual rows (int16 lanes) of 16 variables from their unpacked bytes u[0..15].
+__attribute__((always_inline)) inline void resid_rows16(const uint64_t* u, __m256i* e) {
+  __m128i w0[4], w1[4];
+  transpose8x8_bytes(u, w0);
+  transpose8x8_bytes(u + 8, w1);
+  for (int k = 0; k < 4; ++k) {
+    e[2 * k] = _mm256_cvtepi8_epi16(unzz8(_mm_unpacklo_epi64(w0[k], w1[k])));
+    e[2 * k + 1] = _mm256_cvtepi8_epi16(unzz8(_mm_unpackhi_epi64(w0[k], w1[k])));
+  }
+}
+
+template <size_t NV>
+struct FewFire<NV, true> {  // 9..16 variables: ymm, 16 int16 lanes
+  __m256i p = _mm256_setzero_si256(), D = _mm256_setzero_si256(), a = _mm256_setzero_si256();
+  template <int H>
+  __attribute__((always_inline)) void block(uint64_t h0, uint64_t h1, const uint8_t* q, uint8_t* o, bool exact) {
+    uint64_t u[16];
+    few8_unpack<NV, H, 16>(h0, h1, q, u);
+    __m256i e[8];
+    resid_rows16(u, e);
+    fire16_rows(e, p, D, a, o, NV, NV, exact);
+  }
+  void zeros(uint8_t* o, size_t nblocks, bool exact) {
+    __m256i e[8];
+    for (int i = 0; i < 8; ++i) e[i] = _mm256_setzero_si256();
+    for (size_t j = 0; j < nblocks; ++j) fire16_rows(e, p, D, a, o + j * 8 * NV, NV, NV, exact && j + 1 == nblocks);
+  }
+};
+
+// ---------------------------------------------------------------- C order, 8-bit, FIRE, > 16 vars
+// Groups of 16 variables through the same 16-lane recurrence, the state (p, d << 8, a as int16)
+// kept per variable in scratch between blocks. The last partial group (nv % 16 variables) runs
+// first in each block: its spilling row stores land on the next row's first variables, which the
+// full groups (or the next block) rewrite; the chunk's last block is stored exactly.
+const char* wide8_fire(const uint8_t* src, size_t len, size_t readable, uint8_t* out, size_t rows, size_t nv,
+                       int32_t* scratch) {
+  const size_t nsb = rows / 16, ng = (nv + 15) / 16, part = nv % 16;
+  int16_t* state = reinterpret_cast<int16_t*>(scratch);  // p, D, a: 3 x 16 ng int16 (<= 3 x padded(nv) words)
+  std::memset(state, 0, 3 * 16 * ng * sizeof(int16_t));
+  uint8_t* tmp = reinterpret_cast<uint8_t*>(scratch + 3 * padded(nv));  // payload copy near the end
+  auto group = [&](size_t g, int h, const uint8_t* hdr, const uint8_t* q, uint8_t* o, bool exact, bool zero) {
+    const size_t n = g + 1 == ng && part ? part : 16;
+    uint64_t u[16];
+    size_t off = 0;
+    for (size_t v = 0; v < 16; ++v) {
+      const unsigned b = v < n && !zero ? unsigned(hdr[16 * g + v] >> (4 * h)) & 15 : 0;
+      u[v] = b ? _pdep_u64(load64(q + off), kByteMask[b]) : 0;
+      off += b;
+    }
+    __m256i e[8];
+    resid_rows16(u, e);
+    int16_t* st = state + 48 * g;
+    __m256i p = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(st));
+    __m256i D = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(st + 16));
+    __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(st + 32));
+    fire16_rows(e, p, D, a, o + 16 * g, nv, n, exact);
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(st), p);
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(st + 16), D);
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(st + 32), a);
+  };
+  size_t pos = 0, sb = 0;
+  while (sb < nsb) {
+    if (len - pos < nv) return "truncated block header";
+    const uint8_t* hdr = src + pos;
+    uint64_t hpart;
+    size_t total;
+    if (!sb_header<uint8_t>(hdr, nv, readable - pos, hpart, total)) return "invalid bit width for 8-bit data";
+    pos += nv;
+    uint8_t* o = out + sb * 16 * nv;
+    if (total == 0) {  // a run of all-zero superblocks: zero residuals, the recurrence still runs
+      uint64_t k;
+      if (const char* err = read_run(src, len, pos, k)) return err;
+      if (k > nsb - sb - 1) return "zero run longer than the chunk";
+      const size_t nblocks = 2 * (size_t(k) + 1);
+      sb += size_t(k) + 1;
+      for (size_t j = 0; j < nblocks; ++j) {
+        const bool last = sb == nsb && j + 1 == nblocks;
+        for (size_t g = ng; g-- > 0;) group(g, 0, hdr, nullptr, o + j * 8 * nv, last, true);
+      }
+      continue;
+    }
+    if (len - pos < total) return "truncated block payload";
+    const uint8_t* q = src + pos;
+    if (readable - pos < total + 8) {
+      std::memcpy(tmp, q, total);
+      std::memset(tmp + total, 0, 8);
+      q = tmp;
+    }
+    for (int h = 0; h < 2; ++h) {
+      const bool last = sb + 1 == nsb && h == 1;
+      size_t full = 0;  // payload bytes of the full groups in this block (8 header bytes at a time)
+      for (size_t g8 = 0; g8 < nv / 16 * 16; g8 += 8) full += wsum(widths8(load64(hdr + g8), h));
+      size_t block = full;
+      if (part) {  // first: its spilling stores are rewritten by the full groups
+        group(ng - 1, h, hdr, q + full, o + 8 * size_t(h) * nv, last, false);
+        if (part >= 8) block += wsum(widths8(load64(hdr + nv / 16 * 16), h));
+        block += wsum(widths8(hpart, h));  // the last nv % 8 header bytes (zero if none)
+      }
+      size_t at = 0;
+      for (size_t g = 0; g < nv / 16; ++g) {
+        group(g, h, hdr, q + at, o + 8 * size_t(h) * nv, false, false);
+        at += wsum(widths8(load64(hdr + 16 * g), h)) + wsum(widths8(load64(hdr + 16 * g + 8), h));
+      }
+      q += block;
+    }
+    pos += total;
+    ++sb;
+  }
+  const size_t tail = rows - nsb * 16;
+  if ((len - pos) / nv < tail) return "truncated raw tail";
+  std::memcpy(out + nsb * 16 * nv, src + pos, tail * nv);
+  pos += tail * nv;
+  if (pos != len) return "unexpected bytes at the end of a chunk";
+  return nullptr;
+}
+
+// The chunk loop shared by both forecasters: superblock headers (validated 8 bytes at a time),
+// zero runs, payload bounds (copied to a zero-padded buffer near the end of the readable bytes,
+// as every unpack reads 8 bytes), the raw tail.
+template <size_t NV, class Codec>
+const char* few8_run(const uint8_t* src, size_t len, size_t readable, uint8_t* out, size_t rows) {
+  static_assert(NV >= 2 && NV <= 16, "the few-variable kernels are for 2..16 variables");
+  const size_t nsb = rows / 16;
+  Codec codec;
+  alignas(32) uint8_t tmp[2 * 8 * NV + 16];
+  size_t pos = 0, sb = 0;
+  while (sb < nsb) {
+    if (len - pos < NV) return "truncated block header";
+    const uint8_t* hdr = src + pos;
+    uint64_t h0, h1 = 0;  // header bytes 0-7 and 8-15, zero past NV
+    if (readable - pos >= 16) {
+      h0 = _bzhi_u64(load64(hdr), unsigned(NV < 8 ? 8 * NV : 64));
+      if (NV > 8) h1 = _bzhi_u64(load64(hdr + 8), unsigned(8 * (NV > 8 ? NV - 8 : 0)));
+    } else {
+      h0 = header8(hdr, NV < 8 ? NV : 8);
+      if (NV > 8) h1 = header8(hdr + 8, NV > 8 ? NV - 8 : 0);
+    }
+    pos += NV;
+    // payload bytes and width validation (8-bit codes <= 8), 8 header bytes at a time
+    const uint64_t w00 = widths8(h0, 0), w01 = widths8(h0, 1), w10 = widths8(h1, 0), w11 = widths8(h1, 1);
+    const uint64_t seven = 0x0707070707070707ull;
+    if (((w00 + seven) | (w01 + seven) | (w10 + seven) | (w11 + seven)) & 0x1010101010101010ull)
+      return "invalid bit width for 8-bit data";
+    const size_t total0 = wsum(w00) + wsum(w10), total = total0 + wsum(w01) + wsum(w11);
+    uint8_t* o = out + sb * 16 * NV;
+    if (total == 0) {  // a run of all-zero superblocks
+      uint64_t k;
+      if (const char* err = read_run(src, len, pos, k)) return err;
+      if (k > nsb - sb - 1) return "zero run longer than the chunk";
+      sb += size_t(k) + 1;
+      codec.zeros(o, 2 * (size_t(k) + 1), sb == nsb);
+      continue;
+    }
+    if (len - pos < total) return "truncated block payload";
+    const uint8_t* q = src + pos;
+    if (readable - pos < total + 8) {
+      std::memcpy(tmp, q, total);
+      std::memset(tmp + total, 0, 8);
+      q = tmp;
+    }
+    codec.template block<0>(h0, h1, q, o, false);
+    codec.template block<1>(h0, h1, q + total0, o + 8 * NV, sb + 1 == nsb);
+    pos += total;
+    ++sb;
+  }
+  const size_t tail = rows - nsb * 16;
+  if ((len - pos) / NV < tail) return "truncated raw tail";
+  std::memcpy(out + nsb * 16 * NV, src + pos, tail * NV);
+  pos += tail * NV;
+  if (pos != len) return "unexpected bytes at the end of a chunk";
+  return nullptr;
+}
+
+template <size_t NV>
+const char* few8(const uint8_t* src, size_t len, size_t readable, uint8_t* out, size_t rows, int fc) {
+  return fc == kForecastDelta ? few8_run<NV, FewDelta<NV>>(src, len, readable, out, rows)
+                              : few8_run<NV, FewFire<NV>>(src, len, readable, out, rows);
+}
+
+// C order, 8-bit, 2..16 variables; ok = false (nothing decoded) for other counts
+inline const char* few8_dispatch(const uint8_t* src, size_t len, size_t readable, uint8_t* out, size_t rows, size_t nv,
+                                 int fc, bool& ok) {
+  ok = true;
+  switch (nv) {
+    case 2: return few8<2>(src, len, readable, out, rows, fc);
+    case 3: return few8<3>(src, len, readable, out, rows, fc);
+    case 4: return few8<4>(src, len, readable, out, rows, fc);
+    case 5: return few8<5>(src, len, readable, out, rows, fc);
+    case 6: return few8<6>(src, len, readable, out, rows, fc);
+    case 7: return few8<7>(src, len, readable, out, rows, fc);
+    case 8: return few8<8>(src, len, readable, out, rows, fc);
+    case 9: return few8<9>(src, len, readable, out, rows, fc);
+    case 10: return few8<10>(src, len, readable, out, rows, fc);
+    case 11: return few8<11>(src, len, readable, out, rows, fc);
+    case 12: return few8<12>(src, len, readable, out, rows, fc);
+    case 13: return few8<13>(src, len, readable, out, rows, fc);
+    case 14: return few8<14>(src, len, readable, out, rows, fc);
+    case 15: return few8<15>(src, len, readable, out, rows, fc);
+    case 16: return few8<16>(src, len, readable, out, rows, fc);
+    default: ok = false; return nullptr;
+  }
 }
 
 // ---------------------------------------------------------------- C order, FIRE, >= 2 vars
@@ -1126,14 +1569,19 @@ size_t encode16(const uint16_t* x, const View& v, int fc, uint8_t* dst, int32_t*
 }
 const char* decode8(const uint8_t* src, size_t len, size_t readable, uint8_t* out, const View& v, int fc,
                     int32_t* scratch) {
+  if (v.nvars >= 2 && v.nvars <= 16 && v.cs == 1 && v.rs == ptrdiff_t(v.nvars)) {
+    bool ok;
+    const char* err = few8_dispatch(src, len, readable, out, v.rows, v.nvars, fc, ok);
+    if (ok) return err;
+  }
   if (fc == kForecastDelta && v.nvars >= 2 && v.cs == 1 && v.rs == ptrdiff_t(v.nvars))
     return rows8_delta(src, len, readable, out, v.rows, v.nvars, scratch);
+  if (fc == kForecastFire && v.nvars > 16 && v.cs == 1 && v.rs == ptrdiff_t(v.nvars))
+    return wide8_fire(src, len, readable, out, v.rows, v.nvars, scratch);
   if (fc == kForecastDelta && v.nvars == 1) return single_delta(src, len, readable, out, v.rows);
   if (fc == kForecastFire && v.nvars == 1) return single_fire<uint8_t>(src, len, readable, out, v.rows);
   if (fc == kForecastFire && v.nvars == 8 && v.rs == 1 && v.rows % 16 == 0)
     return seg_fire<uint8_t>(src, len, readable, out, v.rows, v.cs);
-  if (fc == kForecastFire && v.nvars >= 2 && v.cs == 1 && v.rs == ptrdiff_t(v.nvars))
-    return rows_fire_fused<uint8_t>(src, len, readable, out, v.rows, v.nvars, scratch);
   return decode_impl<uint8_t>(src, len, readable, out, v, fc, scratch);
 }
 const char* decode16(const uint8_t* src, size_t len, size_t readable, uint16_t* out, const View& v, int fc,

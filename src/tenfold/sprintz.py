@@ -138,27 +138,27 @@ def decompress(buf: Any, out: np.ndarray | None = None) -> np.ndarray:
     >>> sprintz.decompress(sprintz.compress(np.array([1, 2, 3], np.int8)))
     array([1, 2, 3], dtype=int8)
     """
-    arr = _as_bytes_array(buf)
     if out is None:
-        code, n, nvars, ndim, order = _core.sprintz_layout(arr)
-        dtype = _DTYPES[code]
-        try:
-            res = np.empty((n,) if ndim == 1 else (n, nvars), dtype=dtype, order="CF"[order])
-        except (MemoryError, ValueError) as exc:  # a (possibly hostile) header may declare a huge array
-            raise ValueError(f"the stream declares {n * nvars * dtype.itemsize:,} bytes of output, "
-                             "more than can be allocated") from exc
-        _core.sprintz_decompress_into(arr, res.ravel(order="K").view(np.uint8))
-        return res
-    meta = info(arr)
-    dtype, shape = meta["dtype"], meta["shape"]
+        # one native call parses the header, allocates the array and decodes (small streams are
+        # dominated by fixed costs); a header declaring more than can be allocated is a ValueError
+        if type(buf) is bytes:
+            return _core.sprintz_decompress_bytes(buf)
+        return _core.sprintz_decompress(_as_bytes_array(buf))
     if not isinstance(out, np.ndarray):
         raise TypeError(f"out must be a numpy array, got {type(out).__name__}")
-    contiguous = out.flags.f_contiguous if meta["order"] == "F" else out.flags.c_contiguous
-    if out.dtype != dtype or out.shape != shape or not contiguous or not out.flags.writeable:
-        raise ValueError(f"out must be a writeable {meta['order']}-contiguous {dtype} array of shape {shape}, "
-                         f"got {out.dtype} {out.shape}")
-    _core.sprintz_decompress_into(arr, out.ravel(order="K").view(np.uint8))
-    return out
+    if type(buf) is bytes:
+        data, native = buf, _core.sprintz_decompress_out_bytes
+    else:
+        data, native = _as_bytes_array(buf), _core.sprintz_decompress_out
+    if out.flags.writeable:  # the native call checks dtype, shape and contiguity against the header
+        try:
+            if native(data, out):
+                return out
+        except TypeError:  # an array the native layer cannot take (e.g. non-native byte order)
+            pass
+    meta = info(data)
+    raise ValueError(f"out must be a writeable {meta['order']}-contiguous {meta['dtype']} array of shape "
+                     f"{meta['shape']}, got {out.dtype} {out.shape}")
 
 
 def quantize(x: Any, bits: int = 16) -> tuple[np.ndarray, float, float]:

@@ -39,6 +39,29 @@ int main(int argc, char** argv) {
             if (std::memcmp(o, x.data(), x.size()) != 0) { printf("SMALL-NV ROUNDTRIP FAIL\n"); return 1; }
             delete[] o;
           }
+    // deterministic: fast sines, so that FIRE chunks (not delta) are chosen, 8-bit, 2..17 and
+    // 20..41 C-order variables (groups of 16 plus partial groups of 0, 1, 8, 9, 15 and others), with and without raw
+    // tails and zero runs; exact-size heap input and output
+    long fire_chunks = 0;
+    for (int dtype = 0; dtype < 2; ++dtype)
+      for (size_t nv : {2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 20, 24, 25, 31, 32, 33, 40, 41})
+        for (size_t n : {161, 256, 511, 1040}) {
+          std::vector<uint8_t> x(n * nv);
+          for (size_t r = 0; r < n; ++r)
+            for (size_t v = 0; v < nv; ++v)
+              x[r * nv + v] = (r >= 64 && r < 112) ? 7 : uint8_t(120 * std::sin(r / (4.0 + 0.3 * v)) + (rng() % 2));
+          auto buf = compress(x.data(), dtype, n, nv, 2, 0, 1, false, n > 256 ? 256 : 128);
+          fire_chunks += buf[41] == 1;
+          uint8_t* in = new uint8_t[buf.size()];
+          std::memcpy(in, buf.data(), buf.size());
+          uint8_t* o = new uint8_t[x.size()];
+          decompress(in, buf.size(), o, x.size());
+          if (std::memcmp(o, x.data(), x.size()) != 0) { printf("FIRE SMALL-NV ROUNDTRIP FAIL\n"); return 1; }
+          delete[] o;
+          delete[] in;
+        }
+    if (fire_chunks < 130) {  // of 192 streams: most first chunks must be FIRE-coded
+      printf("too few FIRE chunks (%ld)\n", fire_chunks); return 1; }
     for (int cfg = 0; cfg < 48; ++cfg) {
       int dtype = cfg % 4, fc = (cfg / 4) % 2, ent = (cfg / 8) % 2, order = (cfg / 16) % 3;
       size_t nv = order == 2 ? 1 : (cfg % 3 ? 1 + rng() % 12 : 30 + rng() % 20), n = 1 + rng() % 3000;
