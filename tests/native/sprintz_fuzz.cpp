@@ -50,7 +50,8 @@ int main(int argc, char** argv) {
           for (size_t r = 0; r < n; ++r)
             for (size_t v = 0; v < nv; ++v)
               x[r * nv + v] = (r >= 64 && r < 112) ? 7 : uint8_t(120 * std::sin(r / (4.0 + 0.3 * v)) + (rng() % 2));
-          auto buf = compress(x.data(), dtype, n, nv, 2, 0, 1, false, n > 256 ? 256 : 128);
+          std::vector<uint8_t> buf;
+          compress(buf, x.data(), dtype, n, nv, 2, 0, 1, false, n > 256 ? 256 : 128);
           fire_chunks += buf[41] == 1;
           uint8_t* in = new uint8_t[buf.size()];
           std::memcpy(in, buf.data(), buf.size());
