@@ -8,7 +8,6 @@ Writes benchmarks/results/maddness.json and benchmarks/results/maddness.md. Run:
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -19,12 +18,12 @@ from threadpoolctl import threadpool_limits
 import tenfold
 from tenfold import _core
 from tenfold._bench import cpu_name
+from tenfold._bench import call_times
 from tenfold._bench import median_time as med
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import paired  # noqa: E402
+from _common import paired, write_results  # noqa: E402
 
-RESULTS = Path(__file__).resolve().parent / "results"
 SHAPES = [  # name, N, D, M (the paper's tasks)
     ("CIFAR-10-like", 10_000, 512, 10),
     ("CIFAR-100-like", 10_000, 512, 100),
@@ -70,13 +69,7 @@ def structured(n, d, rng, rank, clusters=64, noise=0.2):
 
 
 def best(fn, repeat):
-    fn()
-    times = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return min(times)
+    return min(call_times(fn, repeat, warmup=1))
 
 
 def bandwidths(repeat):
@@ -183,7 +176,7 @@ def bench_threads(repeat):
     return rows
 
 
-def write_md(res, path):
+def render_md(res) -> str:
     L = []
     L.append("# MADDNESS benchmark\n")
     L.append(f"CPU: {res['cpu']} ({res['cpu_mhz']:.0f} MHz reported), ISA path `{res['isa']}`, 1 thread for "
@@ -238,7 +231,7 @@ def write_md(res, path):
         L.append("")
     L.append("Accuracy (digits, sentence embeddings, replace_linear on a PyTorch MLP): see "
              "[maddness_accuracy.md](maddness_accuracy.md) (benchmarks/bench_maddness_accuracy.py).\n")
-    path.write_text("\n".join(L))
+    return "\n".join(L)
 
 
 def main():
@@ -246,7 +239,6 @@ def main():
     ap.add_argument("--quick", action="store_true")
     args = ap.parse_args()
     repeat = 5 if args.quick else 9
-    RESULTS.mkdir(parents=True, exist_ok=True)
     res = dict(cpu=cpu_name(), cpu_mhz=cpu_mhz(), isa=tenfold.isa(), numpy=np.__version__, repeat=repeat,
                python=sys.version.split()[0])
     with threadpool_limits(1):
@@ -254,9 +246,7 @@ def main():
         print("bandwidth", res["bandwidth"], flush=True)
         res["shapes"] = bench_shapes(repeat, res["bandwidth"])
     res["threads"] = bench_threads(repeat)
-    (RESULTS / "maddness.json").write_text(json.dumps(res, indent=1))
-    write_md(res, RESULTS / "maddness.md")
-    print((RESULTS / "maddness.md").read_text())
+    write_results("maddness", res, render_md(res))
 
 
 if __name__ == "__main__":

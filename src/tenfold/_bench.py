@@ -9,8 +9,8 @@ from typing import Callable
 import numpy as np
 
 
-def median_time(fn: Callable[[], object], repeat: int = 5, warmup: int = 0) -> float:
-    """Median wall time of `repeat` calls of fn, after `warmup` untimed calls."""
+def call_times(fn: Callable[[], object], repeat: int = 5, warmup: int = 0) -> list[float]:
+    """Wall times of `repeat` calls of fn, after `warmup` untimed calls."""
     for _ in range(warmup):
         fn()
     times = []
@@ -18,7 +18,12 @@ def median_time(fn: Callable[[], object], repeat: int = 5, warmup: int = 0) -> f
         t = time.perf_counter()
         fn()
         times.append(time.perf_counter() - t)
-    return float(np.median(times))
+    return times
+
+
+def median_time(fn: Callable[[], object], repeat: int = 5, warmup: int = 0) -> float:
+    """Median wall time of `repeat` calls of fn, after `warmup` untimed calls."""
+    return float(np.median(call_times(fn, repeat, warmup)))
 
 
 def cpu_name() -> str:
