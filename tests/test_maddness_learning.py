@@ -187,3 +187,40 @@ def test_distill_softmax_bad_input(classes):
         amm.distill_softmax(A_train, B, bias=np.zeros(2))
     with pytest.raises(ValueError, match="not fitted"):
         tenfold.Maddness(ncodebooks=4).distill_softmax(A_train, B)
+
+
+@pytest.fixture(scope="module")
+def weighted_B():
+    """Structured rows and a B that weighs a few input dimensions much more than the rest (a
+    layer that reads some features more than others): what the output objective exploits."""
+    rng = np.random.default_rng(5)
+    A = structured_data(1500, 40, rng, rank=10, clusters=20, noise=0.3)
+    B = (rng.normal(size=(40, 6)) * np.where(np.arange(40) < 8, 3.0, 0.3)[:, None]).astype(np.float32)
+    return A, B
+
+
+def _output_train_error(amm, A, B):
+    G = _one_hot(_codes_matrix(amm.encode(A))).astype(np.float64)
+    P = amm.prototypes_.reshape(16 * amm.ncodebooks, -1).astype(np.float64)
+    return float(np.linalg.norm(G @ P @ B - A.astype(np.float64) @ B))
+
+
+@pytest.mark.parametrize("C", [4, 8])
+def test_output_objective_lowers_output_training_error(weighted_B, C):
+    A, B = weighted_B
+    errs = {obj: _output_train_error(tenfold.Maddness(ncodebooks=C, lam=1.0, objective=obj).fit(A, B), A, B)
+            for obj in ("output", "input")}
+    assert errs["output"] < 0.9 * errs["input"], errs
+
+
+def test_objectives_deterministic_and_saved(tmp_path, weighted_B):
+    A, B = weighted_B
+    for obj in ("output", "input"):
+        a = tenfold.Maddness(ncodebooks=4, objective=obj, random_state=2).fit(A, B)
+        b = tenfold.Maddness(ncodebooks=4, objective=obj, random_state=2).fit(A, B)
+        assert np.array_equal(a.split_dims_, b.split_dims_) and np.array_equal(a.thresholds_, b.thresholds_)
+        assert np.array_equal(a.prototypes_, b.prototypes_) and np.array_equal(a.matmul(A), b.matmul(A))
+        a.save(tmp_path / f"{obj}.tfz")
+        back = tenfold.load(tmp_path / f"{obj}.tfz")
+        assert back.objective == obj and np.array_equal(back.split_dims_, a.split_dims_)
+        assert np.array_equal(back.matmul(A), a.matmul(A))

@@ -245,12 +245,20 @@ class Maddness:
         ``lam_``, the cross-validated errors ``lam_cv_errors_``.
     aggregate : ``"average"`` (default; the paper's tree of rounding byte averages, fastest) or
         ``"exact"`` (exact uint16 sums of the table bytes).
-    objective : ``"output"`` (default: trees fitted to the residual of ``A @ B``) or ``"input"``
-        (the paper's: trees fitted to the residual of A, agnostic of B).
+    objective : ``"output"`` (default: trees fitted to the residual of ``A @ B``, i.e. A's
+        residual in the metric ``B @ B.T``: split dimensions and thresholds minimise the SSE of
+        the output) or ``"input"`` (the paper's: trees fitted to the residual of A, agnostic of
+        B). Use ``"output"`` for one B (a layer's weights): scikit-learn digits, mean of 5 splits,
+        77% vs 46% accurate at C=2 and 94.8% vs 93.0% at C=16, level from C=32; MiniLM
+        sentence embeddings (64 classes) 32.9% vs 30.3% at C=16. Use ``"input"`` when one
+        encoder must serve many B's through :meth:`set_B`.
     refit_passes : extra backfitting passes (default 0, as in the paper): each tree is relearned
         on the target minus the fit of all the others. Lowers the error (e.g. relative error
         0.30 -> 0.27 on digits at C=16) at the cost of fitting time.
-    n_candidates : split dimensions evaluated exactly per tree level (twice as many for "output").
+    n_candidates : split dimensions evaluated exactly per tree level (twice as many for "output",
+        picked by how well each explains the residual linearly within the nodes). Scanning all
+        dimensions instead changed the greedy training error by < 0.2% on the sentence-embedding
+        benchmark (384 dims) at 8-70x the fitting time.
     shrinkage : float in (0, 1], default 0.5: fraction of each tree's leaf means removed from the
         residual before the next tree is learned (1.0 is the paper's greedy fit). Smaller values
         spread the fit over more trees and overfit less (digits, C=16, mean of 5 splits: 3.3 ->
@@ -276,6 +284,12 @@ class Maddness:
     (2000, 5)
     >>> bool(np.linalg.norm(C - A @ B) / np.linalg.norm(A @ B) < 0.3)
     True
+
+    Trees fitted to A alone (B-agnostic), to serve several right-hand matrices:
+
+    >>> amm_in = tenfold.Maddness(ncodebooks=16, objective="input").fit(A, B)
+    >>> amm_in.set_B(rng.normal(size=(32, 3))).matmul(A).shape
+    (2000, 3)
     """
 
     def __init__(self, ncodebooks: int = 16, lam: Union[float, str] = "auto", aggregate: str = "average",
