@@ -146,19 +146,46 @@ inline void column_delta(const uint16_t* tile, size_t nv, int32_t* prev, uint16_
   }
 }
 
+// 8 x 8 transposes. Bytes: the low 8 bytes of a[0..7] (8 values of 8 variables) become rows,
+// w[k] = rows 2k (low half) and 2k+1 (high half).
+__attribute__((always_inline)) inline void transpose8x8_epi8(const __m128i* a, __m128i* w) {
+  const __m128i t0 = _mm_unpacklo_epi8(a[0], a[1]), t1 = _mm_unpacklo_epi8(a[2], a[3]);
+  const __m128i t2 = _mm_unpacklo_epi8(a[4], a[5]), t3 = _mm_unpacklo_epi8(a[6], a[7]);
+  const __m128i u0 = _mm_unpacklo_epi16(t0, t1), u1 = _mm_unpackhi_epi16(t0, t1);
+  const __m128i u2 = _mm_unpacklo_epi16(t2, t3), u3 = _mm_unpackhi_epi16(t2, t3);
+  w[0] = _mm_unpacklo_epi32(u0, u2);
+  w[1] = _mm_unpackhi_epi32(u0, u2);
+  w[2] = _mm_unpacklo_epi32(u1, u3);
+  w[3] = _mm_unpackhi_epi32(u1, u3);
+}
+// 16-bit words, in place: r[j] = 8 values of variable j becomes r[i] = row i.
+inline void transpose8x16(__m128i* r) {
+  const __m128i t0 = _mm_unpacklo_epi16(r[0], r[1]), t1 = _mm_unpackhi_epi16(r[0], r[1]);
+  const __m128i t2 = _mm_unpacklo_epi16(r[2], r[3]), t3 = _mm_unpackhi_epi16(r[2], r[3]);
+  const __m128i t4 = _mm_unpacklo_epi16(r[4], r[5]), t5 = _mm_unpackhi_epi16(r[4], r[5]);
+  const __m128i t6 = _mm_unpacklo_epi16(r[6], r[7]), t7 = _mm_unpackhi_epi16(r[6], r[7]);
+  const __m128i u0 = _mm_unpacklo_epi32(t0, t2), u1 = _mm_unpackhi_epi32(t0, t2);
+  const __m128i u2 = _mm_unpacklo_epi32(t1, t3), u3 = _mm_unpackhi_epi32(t1, t3);
+  const __m128i u4 = _mm_unpacklo_epi32(t4, t6), u5 = _mm_unpackhi_epi32(t4, t6);
+  const __m128i u6 = _mm_unpacklo_epi32(t5, t7), u7 = _mm_unpackhi_epi32(t5, t7);
+  r[0] = _mm_unpacklo_epi64(u0, u4);
+  r[1] = _mm_unpackhi_epi64(u0, u4);
+  r[2] = _mm_unpacklo_epi64(u1, u5);
+  r[3] = _mm_unpackhi_epi64(u1, u5);
+  r[4] = _mm_unpacklo_epi64(u2, u6);
+  r[5] = _mm_unpackhi_epi64(u2, u6);
+  r[6] = _mm_unpacklo_epi64(u3, u7);
+  r[7] = _mm_unpackhi_epi64(u3, u7);
+}
+
 // C order (cs == 1): transpose 8 variables x 8 rows, then one add per row.
 inline void rows_delta(const uint8_t* tile, size_t nv, int32_t* prev, uint8_t* out, ptrdiff_t rs) {
   size_t g = 0;
   for (; g + 8 <= nv; g += 8) {
     const uint8_t* t = tile + g * 8;
-    __m128i a[8];
+    __m128i a[8], w[4];  // w[k] = rows 2k (low 8 bytes), 2k+1 (high)
     for (int j = 0; j < 8; ++j) a[j] = unzz8(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(t + 8 * j)));
-    const __m128i t0 = _mm_unpacklo_epi8(a[0], a[1]), t1 = _mm_unpacklo_epi8(a[2], a[3]);
-    const __m128i t2 = _mm_unpacklo_epi8(a[4], a[5]), t3 = _mm_unpacklo_epi8(a[6], a[7]);
-    const __m128i u0 = _mm_unpacklo_epi16(t0, t1), u1 = _mm_unpackhi_epi16(t0, t1);
-    const __m128i u2 = _mm_unpacklo_epi16(t2, t3), u3 = _mm_unpackhi_epi16(t2, t3);
-    __m128i w[4] = {_mm_unpacklo_epi32(u0, u2), _mm_unpackhi_epi32(u0, u2), _mm_unpacklo_epi32(u1, u3),
-                    _mm_unpackhi_epi32(u1, u3)};  // w[k] = rows 2k (low 8 bytes), 2k+1 (high)
+    transpose8x8_epi8(a, w);
     const __m256i p32 = _mm256_and_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(prev + g)),
                                          _mm256_set1_epi32(0xff));
     __m128i p16 = _mm_packus_epi32(_mm256_castsi256_si128(p32), _mm256_extracti128_si256(p32, 1));
@@ -182,20 +209,9 @@ inline void rows_delta(const uint16_t* tile, size_t nv, int32_t* prev, uint16_t*
   size_t g = 0;
   for (; g + 8 <= nv; g += 8) {
     const uint16_t* t = tile + g * 8;
-    __m128i a[8];
-    for (int j = 0; j < 8; ++j) a[j] = unzz16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(t + 8 * j)));
-    const __m128i t0 = _mm_unpacklo_epi16(a[0], a[1]), t1 = _mm_unpackhi_epi16(a[0], a[1]);
-    const __m128i t2 = _mm_unpacklo_epi16(a[2], a[3]), t3 = _mm_unpackhi_epi16(a[2], a[3]);
-    const __m128i t4 = _mm_unpacklo_epi16(a[4], a[5]), t5 = _mm_unpackhi_epi16(a[4], a[5]);
-    const __m128i t6 = _mm_unpacklo_epi16(a[6], a[7]), t7 = _mm_unpackhi_epi16(a[6], a[7]);
-    // t0: rows 0-3 of vars 0,1 ; t1: rows 4-7 of vars 0,1; ...
-    const __m128i u0 = _mm_unpacklo_epi32(t0, t2), u1 = _mm_unpackhi_epi32(t0, t2);  // rows 0,1 / 2,3 vars 0-3
-    const __m128i u2 = _mm_unpacklo_epi32(t1, t3), u3 = _mm_unpackhi_epi32(t1, t3);  // rows 4,5 / 6,7 vars 0-3
-    const __m128i u4 = _mm_unpacklo_epi32(t4, t6), u5 = _mm_unpackhi_epi32(t4, t6);
-    const __m128i u6 = _mm_unpacklo_epi32(t5, t7), u7 = _mm_unpackhi_epi32(t5, t7);
-    __m128i r[8] = {_mm_unpacklo_epi64(u0, u4), _mm_unpackhi_epi64(u0, u4), _mm_unpacklo_epi64(u1, u5),
-                    _mm_unpackhi_epi64(u1, u5), _mm_unpacklo_epi64(u2, u6), _mm_unpackhi_epi64(u2, u6),
-                    _mm_unpacklo_epi64(u3, u7), _mm_unpackhi_epi64(u3, u7)};
+    __m128i r[8];  // residuals of 8 variables, transposed to rows
+    for (int j = 0; j < 8; ++j) r[j] = unzz16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(t + 8 * j)));
+    transpose8x16(r);
     const __m256i p32 = _mm256_and_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(prev + g)),
                                          _mm256_set1_epi32(0xffff));
     __m128i p = _mm_packus_epi32(_mm256_castsi256_si128(p32), _mm256_extracti128_si256(p32, 1));
@@ -364,38 +380,17 @@ const char* single_delta(const uint8_t* src, size_t len, size_t readable, uint8_
 // C order: residual rows of 8 variables are transposed as for delta, then the recurrence runs
 // in 8 int32 lanes (one per variable): pd = (a * d) >> 8; d = sext(pd + e); x += d.
 inline void rows_of(const uint8_t* t, __m128i* row) {
-  __m128i a[8];
+  __m128i a[8], w[4];
   for (int j = 0; j < 8; ++j) a[j] = unzz8(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(t + 8 * j)));
-  const __m128i t0 = _mm_unpacklo_epi8(a[0], a[1]), t1 = _mm_unpacklo_epi8(a[2], a[3]);
-  const __m128i t2 = _mm_unpacklo_epi8(a[4], a[5]), t3 = _mm_unpacklo_epi8(a[6], a[7]);
-  const __m128i u0 = _mm_unpacklo_epi16(t0, t1), u1 = _mm_unpackhi_epi16(t0, t1);
-  const __m128i u2 = _mm_unpacklo_epi16(t2, t3), u3 = _mm_unpackhi_epi16(t2, t3);
-  const __m128i w[4] = {_mm_unpacklo_epi32(u0, u2), _mm_unpackhi_epi32(u0, u2), _mm_unpacklo_epi32(u1, u3),
-                        _mm_unpackhi_epi32(u1, u3)};
+  transpose8x8_epi8(a, w);
   for (int k = 0; k < 4; ++k) {
     row[2 * k] = w[k];
     row[2 * k + 1] = _mm_unpackhi_epi64(w[k], w[k]);
   }
 }
 inline void rows_of(const uint16_t* t, __m128i* row) {
-  __m128i a[8];
-  for (int j = 0; j < 8; ++j) a[j] = unzz16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(t + 8 * j)));
-  const __m128i t0 = _mm_unpacklo_epi16(a[0], a[1]), t1 = _mm_unpackhi_epi16(a[0], a[1]);
-  const __m128i t2 = _mm_unpacklo_epi16(a[2], a[3]), t3 = _mm_unpackhi_epi16(a[2], a[3]);
-  const __m128i t4 = _mm_unpacklo_epi16(a[4], a[5]), t5 = _mm_unpackhi_epi16(a[4], a[5]);
-  const __m128i t6 = _mm_unpacklo_epi16(a[6], a[7]), t7 = _mm_unpackhi_epi16(a[6], a[7]);
-  const __m128i u0 = _mm_unpacklo_epi32(t0, t2), u1 = _mm_unpackhi_epi32(t0, t2);
-  const __m128i u2 = _mm_unpacklo_epi32(t1, t3), u3 = _mm_unpackhi_epi32(t1, t3);
-  const __m128i u4 = _mm_unpacklo_epi32(t4, t6), u5 = _mm_unpackhi_epi32(t4, t6);
-  const __m128i u6 = _mm_unpacklo_epi32(t5, t7), u7 = _mm_unpackhi_epi32(t5, t7);
-  row[0] = _mm_unpacklo_epi64(u0, u4);
-  row[1] = _mm_unpackhi_epi64(u0, u4);
-  row[2] = _mm_unpacklo_epi64(u1, u5);
-  row[3] = _mm_unpackhi_epi64(u1, u5);
-  row[4] = _mm_unpacklo_epi64(u2, u6);
-  row[5] = _mm_unpackhi_epi64(u2, u6);
-  row[6] = _mm_unpacklo_epi64(u3, u7);
-  row[7] = _mm_unpackhi_epi64(u3, u7);
+  for (int j = 0; j < 8; ++j) row[j] = unzz16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(t + 8 * j)));
+  transpose8x16(row);
 }
 inline __m256i widen(__m128i r, uint8_t*) { return _mm256_cvtepi8_epi32(r); }
 inline __m256i widen(__m128i r, uint16_t*) { return _mm256_cvtepi16_epi32(r); }
@@ -489,24 +484,6 @@ const char* single_fire(const uint8_t* src, size_t len, size_t readable, T* out,
 // the reconstructed rows are transposed back. 16-bit lanes are exact: the next delta only needs
 // bits 8..23 of a * d (|a| <= 256), assembled from mullo/mulhi, and everything else wraps mod 2^16
 // (8-bit data sign-extends the new delta from its low byte, as the scalar code does).
-inline void transpose8x16(__m128i* r) {
-  const __m128i t0 = _mm_unpacklo_epi16(r[0], r[1]), t1 = _mm_unpackhi_epi16(r[0], r[1]);
-  const __m128i t2 = _mm_unpacklo_epi16(r[2], r[3]), t3 = _mm_unpackhi_epi16(r[2], r[3]);
-  const __m128i t4 = _mm_unpacklo_epi16(r[4], r[5]), t5 = _mm_unpackhi_epi16(r[4], r[5]);
-  const __m128i t6 = _mm_unpacklo_epi16(r[6], r[7]), t7 = _mm_unpackhi_epi16(r[6], r[7]);
-  const __m128i u0 = _mm_unpacklo_epi32(t0, t2), u1 = _mm_unpackhi_epi32(t0, t2);
-  const __m128i u2 = _mm_unpacklo_epi32(t1, t3), u3 = _mm_unpackhi_epi32(t1, t3);
-  const __m128i u4 = _mm_unpacklo_epi32(t4, t6), u5 = _mm_unpackhi_epi32(t4, t6);
-  const __m128i u6 = _mm_unpacklo_epi32(t5, t7), u7 = _mm_unpackhi_epi32(t5, t7);
-  r[0] = _mm_unpacklo_epi64(u0, u4);
-  r[1] = _mm_unpackhi_epi64(u0, u4);
-  r[2] = _mm_unpacklo_epi64(u1, u5);
-  r[3] = _mm_unpackhi_epi64(u1, u5);
-  r[4] = _mm_unpacklo_epi64(u2, u6);
-  r[5] = _mm_unpackhi_epi64(u2, u6);
-  r[6] = _mm_unpacklo_epi64(u3, u7);
-  r[7] = _mm_unpackhi_epi64(u3, u7);
-}
 inline __m128i resid16(const uint8_t* t) {
   return _mm_cvtepi8_epi16(unzz8(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(t))));
 }
@@ -726,12 +703,9 @@ __attribute__((always_inline)) inline void rows8_group(const uint8_t* q, uint64_
     a[j] = j < nreal ? _mm_cvtsi64_si128(int64_t(_pdep_u64(load64(q + s0), 0x0101010101010101ull * ((1u << b) - 1))))
                      : _mm_setzero_si128();
   }
-  const __m128i t0 = _mm_unpacklo_epi8(a[0], a[1]), t1 = _mm_unpacklo_epi8(a[2], a[3]);
-  const __m128i t2 = _mm_unpacklo_epi8(a[4], a[5]), t3 = _mm_unpacklo_epi8(a[6], a[7]);
-  const __m128i u0 = _mm_unpacklo_epi16(t0, t1), u1 = _mm_unpackhi_epi16(t0, t1);
-  const __m128i u2 = _mm_unpacklo_epi16(t2, t3), u3 = _mm_unpackhi_epi16(t2, t3);
-  const __m128i wr[4] = {unzz8(_mm_unpacklo_epi32(u0, u2)), unzz8(_mm_unpackhi_epi32(u0, u2)),
-                         unzz8(_mm_unpacklo_epi32(u1, u3)), unzz8(_mm_unpackhi_epi32(u1, u3))};
+  __m128i wr[4];
+  transpose8x8_epi8(a, wr);
+  for (int k = 0; k < 4; ++k) wr[k] = unzz8(wr[k]);
   __m128i p = prev ? _mm_loadl_epi64(reinterpret_cast<const __m128i*>(prev)) : _mm_setzero_si128();
   p = _mm_unpacklo_epi64(p, p);
   for (int k = 0; k < 4; ++k) {
@@ -930,14 +904,7 @@ struct FewDelta {
 inline void transpose8x8_bytes(const uint64_t* u, __m128i* w) {  // w[k] = rows 2k, 2k+1 of 8 variables
   __m128i a[8];
   for (int j = 0; j < 8; ++j) a[j] = _mm_cvtsi64_si128(int64_t(u[j]));
-  const __m128i t0 = _mm_unpacklo_epi8(a[0], a[1]), t1 = _mm_unpacklo_epi8(a[2], a[3]);
-  const __m128i t2 = _mm_unpacklo_epi8(a[4], a[5]), t3 = _mm_unpacklo_epi8(a[6], a[7]);
-  const __m128i u0 = _mm_unpacklo_epi16(t0, t1), u1 = _mm_unpackhi_epi16(t0, t1);
-  const __m128i u2 = _mm_unpacklo_epi16(t2, t3), u3 = _mm_unpackhi_epi16(t2, t3);
-  w[0] = _mm_unpacklo_epi32(u0, u2);
-  w[1] = _mm_unpackhi_epi32(u0, u2);
-  w[2] = _mm_unpacklo_epi32(u1, u3);
-  w[3] = _mm_unpackhi_epi32(u1, u3);
+  transpose8x8_epi8(a, w);
 }
 
 template <size_t NV, bool Wide = (NV > 8)>
