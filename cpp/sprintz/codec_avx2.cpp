@@ -146,19 +146,46 @@ inline void column_delta(const uint16_t* tile, size_t nv, int32_t* prev, uint16_
   }
 }
 
+// 8 x 8 transposes. Bytes: the low 8 bytes of a[0..7] (8 values of 8 variables) become rows,
+// w[k] = rows 2k (low half) and 2k+1 (high half).
+__attribute__((always_inline)) inline void transpose8x8_epi8(const __m128i* a, __m128i* w) {
+  const __m128i t0 = _mm_unpacklo_epi8(a[0], a[1]), t1 = _mm_unpacklo_epi8(a[2], a[3]);
+  const __m128i t2 = _mm_unpacklo_epi8(a[4], a[5]), t3 = _mm_unpacklo_epi8(a[6], a[7]);
+  const __m128i u0 = _mm_unpacklo_epi16(t0, t1), u1 = _mm_unpackhi_epi16(t0, t1);
+  const __m128i u2 = _mm_unpacklo_epi16(t2, t3), u3 = _mm_unpackhi_epi16(t2, t3);
+  w[0] = _mm_unpacklo_epi32(u0, u2);
+  w[1] = _mm_unpackhi_epi32(u0, u2);
+  w[2] = _mm_unpacklo_epi32(u1, u3);
+  w[3] = _mm_unpackhi_epi32(u1, u3);
+}
+// 16-bit words, in place: r[j] = 8 values of variable j becomes r[i] = row i.
+inline void transpose8x16(__m128i* r) {
+  const __m128i t0 = _mm_unpacklo_epi16(r[0], r[1]), t1 = _mm_unpackhi_epi16(r[0], r[1]);
+  const __m128i t2 = _mm_unpacklo_epi16(r[2], r[3]), t3 = _mm_unpackhi_epi16(r[2], r[3]);
+  const __m128i t4 = _mm_unpacklo_epi16(r[4], r[5]), t5 = _mm_unpackhi_epi16(r[4], r[5]);
+  const __m128i t6 = _mm_unpacklo_epi16(r[6], r[7]), t7 = _mm_unpackhi_epi16(r[6], r[7]);
+  const __m128i u0 = _mm_unpacklo_epi32(t0, t2), u1 = _mm_unpackhi_epi32(t0, t2);
+  const __m128i u2 = _mm_unpacklo_epi32(t1, t3), u3 = _mm_unpackhi_epi32(t1, t3);
+  const __m128i u4 = _mm_unpacklo_epi32(t4, t6), u5 = _mm_unpackhi_epi32(t4, t6);
+  const __m128i u6 = _mm_unpacklo_epi32(t5, t7), u7 = _mm_unpackhi_epi32(t5, t7);
+  r[0] = _mm_unpacklo_epi64(u0, u4);
+  r[1] = _mm_unpackhi_epi64(u0, u4);
+  r[2] = _mm_unpacklo_epi64(u1, u5);
+  r[3] = _mm_unpackhi_epi64(u1, u5);
+  r[4] = _mm_unpacklo_epi64(u2, u6);
+  r[5] = _mm_unpackhi_epi64(u2, u6);
+  r[6] = _mm_unpacklo_epi64(u3, u7);
+  r[7] = _mm_unpackhi_epi64(u3, u7);
+}
+
 // C order (cs == 1): transpose 8 variables x 8 rows, then one add per row.
 inline void rows_delta(const uint8_t* tile, size_t nv, int32_t* prev, uint8_t* out, ptrdiff_t rs) {
   size_t g = 0;
   for (; g + 8 <= nv; g += 8) {
     const uint8_t* t = tile + g * 8;
-    __m128i a[8];
+    __m128i a[8], w[4];  // w[k] = rows 2k (low 8 bytes), 2k+1 (high)
     for (int j = 0; j < 8; ++j) a[j] = unzz8(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(t + 8 * j)));
-    const __m128i t0 = _mm_unpacklo_epi8(a[0], a[1]), t1 = _mm_unpacklo_epi8(a[2], a[3]);
-    const __m128i t2 = _mm_unpacklo_epi8(a[4], a[5]), t3 = _mm_unpacklo_epi8(a[6], a[7]);
-    const __m128i u0 = _mm_unpacklo_epi16(t0, t1), u1 = _mm_unpackhi_epi16(t0, t1);
-    const __m128i u2 = _mm_unpacklo_epi16(t2, t3), u3 = _mm_unpackhi_epi16(t2, t3);
-    __m128i w[4] = {_mm_unpacklo_epi32(u0, u2), _mm_unpackhi_epi32(u0, u2), _mm_unpacklo_epi32(u1, u3),
-                    _mm_unpackhi_epi32(u1, u3)};  // w[k] = rows 2k (low 8 bytes), 2k+1 (high)
+    transpose8x8_epi8(a, w);
     const __m256i p32 = _mm256_and_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(prev + g)),
                                          _mm256_set1_epi32(0xff));
     __m128i p16 = _mm_packus_epi32(_mm256_castsi256_si128(p32), _mm256_extracti128_si256(p32, 1));
@@ -182,20 +209,9 @@ inline void rows_delta(const uint16_t* tile, size_t nv, int32_t* prev, uint16_t*
   size_t g = 0;
   for (; g + 8 <= nv; g += 8) {
     const uint16_t* t = tile + g * 8;
-    __m128i a[8];
-    for (int j = 0; j < 8; ++j) a[j] = unzz16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(t + 8 * j)));
-    const __m128i t0 = _mm_unpacklo_epi16(a[0], a[1]), t1 = _mm_unpackhi_epi16(a[0], a[1]);
-    const __m128i t2 = _mm_unpacklo_epi16(a[2], a[3]), t3 = _mm_unpackhi_epi16(a[2], a[3]);
-    const __m128i t4 = _mm_unpacklo_epi16(a[4], a[5]), t5 = _mm_unpackhi_epi16(a[4], a[5]);
-    const __m128i t6 = _mm_unpacklo_epi16(a[6], a[7]), t7 = _mm_unpackhi_epi16(a[6], a[7]);
-    // t0: rows 0-3 of vars 0,1 ; t1: rows 4-7 of vars 0,1; ...
-    const __m128i u0 = _mm_unpacklo_epi32(t0, t2), u1 = _mm_unpackhi_epi32(t0, t2);  // rows 0,1 / 2,3 vars 0-3
-    const __m128i u2 = _mm_unpacklo_epi32(t1, t3), u3 = _mm_unpackhi_epi32(t1, t3);  // rows 4,5 / 6,7 vars 0-3
-    const __m128i u4 = _mm_unpacklo_epi32(t4, t6), u5 = _mm_unpackhi_epi32(t4, t6);
-    const __m128i u6 = _mm_unpacklo_epi32(t5, t7), u7 = _mm_unpackhi_epi32(t5, t7);
-    __m128i r[8] = {_mm_unpacklo_epi64(u0, u4), _mm_unpackhi_epi64(u0, u4), _mm_unpacklo_epi64(u1, u5),
-                    _mm_unpackhi_epi64(u1, u5), _mm_unpacklo_epi64(u2, u6), _mm_unpackhi_epi64(u2, u6),
-                    _mm_unpacklo_epi64(u3, u7), _mm_unpackhi_epi64(u3, u7)};
+    __m128i r[8];  // residuals of 8 variables, transposed to rows
+    for (int j = 0; j < 8; ++j) r[j] = unzz16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(t + 8 * j)));
+    transpose8x16(r);
     const __m256i p32 = _mm256_and_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(prev + g)),
                                          _mm256_set1_epi32(0xffff));
     __m128i p = _mm_packus_epi32(_mm256_castsi256_si128(p32), _mm256_extracti128_si256(p32, 1));
@@ -212,10 +228,13 @@ inline void rows_delta(const uint16_t* tile, size_t nv, int32_t* prev, uint16_t*
   }
 }
 
-// ---------------------------------------------------------------- one variable, delta
-// The whole superblock stays in registers: two pdep unpacks, in-register prefix sums, and the
-// running value kept broadcast in a vector (no scalar round trip on the dependency chain).
-inline const char* read_run(const uint8_t* src, size_t len, size_t& pos, uint64_t& k) {
+// ---------------------------------------------------------------- chunk driver pieces
+// Shared by the chunk decoders below: each returns nullptr on success or the error message. The
+// many-variable chunk decoders are marked noinline: once their loops are written through these
+// helpers the compiler would inline them into decode8/decode16, which measured slower.
+
+// The LEB128 count k after an all-zero superblock header; at most `left` more superblocks follow.
+inline const char* read_run(const uint8_t* src, size_t len, size_t& pos, size_t left, uint64_t& k) {
   k = 0;
   int shift = 0;
   for (;;) {
@@ -223,18 +242,43 @@ inline const char* read_run(const uint8_t* src, size_t len, size_t& pos, uint64_
     const uint8_t byte = src[pos++];
     if (shift == 63 && byte > 1) return "zero-run length overflows";
     k |= uint64_t(byte & 0x7f) << shift;
-    if (!(byte & 0x80)) return nullptr;
+    if (!(byte & 0x80)) return k > left ? "zero run longer than the chunk" : nullptr;
     shift += 7;
     if (shift > 63) return "zero-run length overflows";
   }
 }
 
+// A superblock's payload of `total` bytes at p, which has `readable` bytes readable from it: p
+// itself when the unpacks' over-read of up to Slack bytes past the payload stays readable, else a
+// zero-padded copy in tmp (total + Slack bytes).
+template <size_t Slack>
+inline const uint8_t* padded_payload(const uint8_t* p, size_t total, size_t readable, uint8_t* tmp) {
+  if (readable >= total + Slack) return p;
+  std::memcpy(tmp, p, total);
+  std::memset(tmp + total, 0, Slack);
+  return tmp;
+}
+
+// The chunk's last rows r0..rows, stored raw and row-major (nv variables per row), which must
+// end the chunk exactly. out is a contiguous row-major (or 1-variable) output.
 template <class T>
-const char* raw_tail(const uint8_t* src, size_t len, size_t pos, T* out, size_t r0, size_t rows) {
-  if ((len - pos) / sizeof(T) < rows - r0) return "truncated raw tail";
-  std::memcpy(out + r0, src + pos, (rows - r0) * sizeof(T));
-  pos += (rows - r0) * sizeof(T);
+const char* raw_tail(const uint8_t* src, size_t len, size_t pos, T* out, size_t r0, size_t rows, size_t nv = 1) {
+  if ((len - pos) / sizeof(T) / nv < rows - r0) return "truncated raw tail";
+  std::memcpy(out + r0 * nv, src + pos, (rows - r0) * nv * sizeof(T));
+  pos += (rows - r0) * nv * sizeof(T);
   if (pos != len) return "unexpected bytes at the end of a chunk";
+  return nullptr;
+}
+
+// A one-variable superblock header byte: the two blocks' bit widths.
+template <class T>
+inline const char* single_header(const uint8_t* src, size_t len, size_t& pos, int& b0, int& b1) {
+  if (pos >= len) return "truncated block header";
+  const uint8_t hdr = src[pos++];
+  const int c0 = hdr & 15, c1 = hdr >> 4;
+  if (Tr<T>::W == 8 && (c0 > 8 || c1 > 8)) return "invalid bit width for 8-bit data";
+  b0 = code_bits<T>(c0);
+  b1 = code_bits<T>(c1);
   return nullptr;
 }
 
@@ -246,35 +290,56 @@ inline __m128i unpack16_reg(const uint8_t* p, int b) {
   return _mm_set_epi64x(int64_t(hi), int64_t(lo));
 }
 
-const char* single_delta(const uint8_t* src, size_t len, size_t readable, uint16_t* out, size_t rows) {
+// 8-bit data: both blocks of a superblock (widths b0, b1) unpacked into one register.
+inline __m128i unpack8x2_reg(const uint8_t* p, int b0, int b1) {
+  const uint64_t lo = _pdep_u64(load64(p), 0x0101010101010101ull * ((1u << b0) - 1));
+  const uint64_t hi = _pdep_u64(load64(p + b0), 0x0101010101010101ull * ((1u << b1) - 1));
+  return _mm_set_epi64x(int64_t(hi), int64_t(lo));
+}
+
+// The chunk loop of the one-variable kernels: `zeros(o, n)` writes n superblocks of zero
+// residuals at o, `block(o, q, b0, b1)` decodes one superblock from its payload q (the unpacks
+// may read 8 * sizeof(T) bytes past it), then the raw tail.
+template <class T, class Zeros, class Block>
+__attribute__((always_inline)) inline const char* single_chunk(const uint8_t* src, size_t len, size_t readable,
+                                                               T* out, size_t rows, Zeros zeros, Block block) {
+  constexpr size_t kSlack = 8 * sizeof(T);
   const size_t nsb = rows / 16;
+  alignas(16) uint8_t tmp[2 * 8 * sizeof(T) + kSlack];
   size_t pos = 0, sb = 0;
-  __m128i prev = _mm_setzero_si128();
-  const __m128i last = _mm_set1_epi16(0x0f0e);
   while (sb < nsb) {
-    if (pos >= len) return "truncated block header";
-    const uint8_t hdr = src[pos++];
-    const int b0 = code_bits<uint16_t>(hdr & 15), b1 = code_bits<uint16_t>(hdr >> 4);
-    uint16_t* o = out + sb * 16;
+    int b0, b1;
+    if (const char* err = single_header<T>(src, len, pos, b0, b1)) return err;
+    T* o = out + sb * 16;
     if (b0 + b1 == 0) {
       uint64_t k;
-      if (const char* err = read_run(src, len, pos, k)) return err;
-      if (k > nsb - sb - 1) return "zero run longer than the chunk";
-      for (uint64_t j = 0; j <= k; ++j) {
-        _mm_storeu_si128(reinterpret_cast<__m128i*>(o + 16 * j), prev);
-        _mm_storeu_si128(reinterpret_cast<__m128i*>(o + 16 * j + 8), prev);
-      }
+      if (const char* err = read_run(src, len, pos, nsb - sb - 1, k)) return err;
+      zeros(o, size_t(k) + 1);
       sb += size_t(k) + 1;
       continue;
     }
     if (len - pos < size_t(b0 + b1)) return "truncated block payload";
-    const uint8_t* p = src + pos;
-    alignas(16) uint8_t tmp[48];
-    if (pos + 32 > readable) {
-      std::memset(tmp, 0, sizeof tmp);
-      std::memcpy(tmp, p, size_t(b0 + b1));
-      p = tmp;
+    const uint8_t* q = padded_payload<kSlack>(src + pos, size_t(b0 + b1), readable - pos, tmp);
+    block(o, q, b0, b1);
+    pos += size_t(b0 + b1);
+    ++sb;
+  }
+  return raw_tail(src, len, pos, out, nsb * 16, rows);
+}
+
+// ---------------------------------------------------------------- one variable, delta
+// The whole superblock stays in registers: two pdep unpacks, in-register prefix sums, and the
+// running value kept broadcast in a vector (no scalar round trip on the dependency chain).
+const char* single_delta(const uint8_t* src, size_t len, size_t readable, uint16_t* out, size_t rows) {
+  __m128i prev = _mm_setzero_si128();
+  const __m128i last = _mm_set1_epi16(0x0f0e);
+  auto zeros = [&](uint16_t* o, size_t n) {
+    for (size_t j = 0; j < n; ++j) {
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(o + 16 * j), prev);
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(o + 16 * j + 8), prev);
     }
+  };
+  auto block = [&](uint16_t* o, const uint8_t* p, int b0, int b1) {
     __m128i e0 = unzz16(unpack16_reg(p, b0));
     __m128i e1 = unzz16(unpack16_reg(p + b0, b1));
     e0 = _mm_add_epi16(e0, _mm_slli_si128(e0, 2));
@@ -288,42 +353,18 @@ const char* single_delta(const uint8_t* src, size_t len, size_t readable, uint16
     prev = _mm_shuffle_epi8(x1, last);
     _mm_storeu_si128(reinterpret_cast<__m128i*>(o), x0);
     _mm_storeu_si128(reinterpret_cast<__m128i*>(o + 8), x1);
-    pos += size_t(b0 + b1);
-    ++sb;
-  }
-  return raw_tail(src, len, pos, out, nsb * 16, rows);
+  };
+  return single_chunk(src, len, readable, out, rows, zeros, block);
 }
 
 const char* single_delta(const uint8_t* src, size_t len, size_t readable, uint8_t* out, size_t rows) {
-  const size_t nsb = rows / 16;
-  size_t pos = 0, sb = 0;
   __m128i prev = _mm_setzero_si128();
   const __m128i last = _mm_set1_epi8(15);
-  while (sb < nsb) {
-    if (pos >= len) return "truncated block header";
-    const uint8_t hdr = src[pos++];
-    const int b0 = hdr & 15, b1 = hdr >> 4;
-    if (b0 > 8 || b1 > 8) return "invalid bit width for 8-bit data";
-    uint8_t* o = out + sb * 16;
-    if (b0 + b1 == 0) {
-      uint64_t k;
-      if (const char* err = read_run(src, len, pos, k)) return err;
-      if (k > nsb - sb - 1) return "zero run longer than the chunk";
-      for (uint64_t j = 0; j <= k; ++j) _mm_storeu_si128(reinterpret_cast<__m128i*>(o + 16 * j), prev);
-      sb += size_t(k) + 1;
-      continue;
-    }
-    if (len - pos < size_t(b0 + b1)) return "truncated block payload";
-    const uint8_t* p = src + pos;
-    alignas(16) uint8_t tmp[32];
-    if (pos + 16 > readable) {
-      std::memset(tmp, 0, sizeof tmp);
-      std::memcpy(tmp, p, size_t(b0 + b1));
-      p = tmp;
-    }
-    const uint64_t lo = _pdep_u64(load64(p), 0x0101010101010101ull * ((1u << b0) - 1));
-    const uint64_t hi = _pdep_u64(load64(p + b0), 0x0101010101010101ull * ((1u << b1) - 1));
-    __m128i e = unzz8(_mm_set_epi64x(int64_t(hi), int64_t(lo)));
+  auto zeros = [&](uint8_t* o, size_t n) {
+    for (size_t j = 0; j < n; ++j) _mm_storeu_si128(reinterpret_cast<__m128i*>(o + 16 * j), prev);
+  };
+  auto block = [&](uint8_t* o, const uint8_t* p, int b0, int b1) {
+    __m128i e = unzz8(unpack8x2_reg(p, b0, b1));
     e = _mm_add_epi8(e, _mm_slli_si128(e, 1));
     e = _mm_add_epi8(e, _mm_slli_si128(e, 2));
     e = _mm_add_epi8(e, _mm_slli_si128(e, 4));
@@ -331,48 +372,25 @@ const char* single_delta(const uint8_t* src, size_t len, size_t readable, uint8_
     const __m128i x = _mm_add_epi8(e, prev);
     prev = _mm_shuffle_epi8(x, last);
     _mm_storeu_si128(reinterpret_cast<__m128i*>(o), x);
-    pos += size_t(b0 + b1);
-    ++sb;
-  }
-  return raw_tail(src, len, pos, out, nsb * 16, rows);
+  };
+  return single_chunk(src, len, readable, out, rows, zeros, block);
 }
 
 // ---------------------------------------------------------------- FIRE
 // C order: residual rows of 8 variables are transposed as for delta, then the recurrence runs
 // in 8 int32 lanes (one per variable): pd = (a * d) >> 8; d = sext(pd + e); x += d.
 inline void rows_of(const uint8_t* t, __m128i* row) {
-  __m128i a[8];
+  __m128i a[8], w[4];
   for (int j = 0; j < 8; ++j) a[j] = unzz8(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(t + 8 * j)));
-  const __m128i t0 = _mm_unpacklo_epi8(a[0], a[1]), t1 = _mm_unpacklo_epi8(a[2], a[3]);
-  const __m128i t2 = _mm_unpacklo_epi8(a[4], a[5]), t3 = _mm_unpacklo_epi8(a[6], a[7]);
-  const __m128i u0 = _mm_unpacklo_epi16(t0, t1), u1 = _mm_unpackhi_epi16(t0, t1);
-  const __m128i u2 = _mm_unpacklo_epi16(t2, t3), u3 = _mm_unpackhi_epi16(t2, t3);
-  const __m128i w[4] = {_mm_unpacklo_epi32(u0, u2), _mm_unpackhi_epi32(u0, u2), _mm_unpacklo_epi32(u1, u3),
-                        _mm_unpackhi_epi32(u1, u3)};
+  transpose8x8_epi8(a, w);
   for (int k = 0; k < 4; ++k) {
     row[2 * k] = w[k];
     row[2 * k + 1] = _mm_unpackhi_epi64(w[k], w[k]);
   }
 }
 inline void rows_of(const uint16_t* t, __m128i* row) {
-  __m128i a[8];
-  for (int j = 0; j < 8; ++j) a[j] = unzz16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(t + 8 * j)));
-  const __m128i t0 = _mm_unpacklo_epi16(a[0], a[1]), t1 = _mm_unpackhi_epi16(a[0], a[1]);
-  const __m128i t2 = _mm_unpacklo_epi16(a[2], a[3]), t3 = _mm_unpackhi_epi16(a[2], a[3]);
-  const __m128i t4 = _mm_unpacklo_epi16(a[4], a[5]), t5 = _mm_unpackhi_epi16(a[4], a[5]);
-  const __m128i t6 = _mm_unpacklo_epi16(a[6], a[7]), t7 = _mm_unpackhi_epi16(a[6], a[7]);
-  const __m128i u0 = _mm_unpacklo_epi32(t0, t2), u1 = _mm_unpackhi_epi32(t0, t2);
-  const __m128i u2 = _mm_unpacklo_epi32(t1, t3), u3 = _mm_unpackhi_epi32(t1, t3);
-  const __m128i u4 = _mm_unpacklo_epi32(t4, t6), u5 = _mm_unpackhi_epi32(t4, t6);
-  const __m128i u6 = _mm_unpacklo_epi32(t5, t7), u7 = _mm_unpackhi_epi32(t5, t7);
-  row[0] = _mm_unpacklo_epi64(u0, u4);
-  row[1] = _mm_unpackhi_epi64(u0, u4);
-  row[2] = _mm_unpacklo_epi64(u1, u5);
-  row[3] = _mm_unpackhi_epi64(u1, u5);
-  row[4] = _mm_unpacklo_epi64(u2, u6);
-  row[5] = _mm_unpackhi_epi64(u2, u6);
-  row[6] = _mm_unpacklo_epi64(u3, u7);
-  row[7] = _mm_unpackhi_epi64(u3, u7);
+  for (int j = 0; j < 8; ++j) row[j] = unzz16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(t + 8 * j)));
+  transpose8x16(row);
 }
 inline __m256i widen(__m128i r, uint8_t*) { return _mm256_cvtepi8_epi32(r); }
 inline __m256i widen(__m128i r, uint16_t*) { return _mm256_cvtepi16_epi32(r); }
@@ -422,8 +440,6 @@ inline void rows_fire(const T* tile, size_t nv, State st, T* out, ptrdiff_t rs) 
 template <class T>
 const char* single_fire(const uint8_t* src, size_t len, size_t readable, T* out, size_t rows) {
   constexpr int W = Tr<T>::W;
-  const size_t nsb = rows / 16;
-  size_t pos = 0, sb = 0;
   int32_t p = 0, d = 0, a = 0;
   alignas(32) int16_t E[16];
   // state copied into locals: stores through T* (char for 8-bit) must not force reloads
@@ -446,44 +462,20 @@ const char* single_fire(const uint8_t* src, size_t len, size_t readable, T* out,
     d = ld;
     a = la;
   };
-  while (sb < nsb) {
-    if (pos >= len) return "truncated block header";
-    const uint8_t hdr = src[pos++];
-    const int c0 = hdr & 15, c1 = hdr >> 4;
-    if (W == 8 && (c0 > 8 || c1 > 8)) return "invalid bit width for 8-bit data";
-    const int b0 = code_bits<T>(c0), b1 = code_bits<T>(c1);
-    T* o = out + sb * 16;
-    if (b0 + b1 == 0) {
-      uint64_t k;
-      if (const char* err = read_run(src, len, pos, k)) return err;
-      if (k > nsb - sb - 1) return "zero run longer than the chunk";
-      alignas(32) int16_t zero[16] = {0};
-      for (uint64_t j = 0; j <= k; ++j) run16(o + 16 * j, zero, 2);
-      sb += size_t(k) + 1;
-      continue;
-    }
-    if (len - pos < size_t(b0 + b1)) return "truncated block payload";
-    const uint8_t* q = src + pos;
-    alignas(16) uint8_t tmp[48];
-    if (pos + 32 > readable) {
-      std::memset(tmp, 0, sizeof tmp);
-      std::memcpy(tmp, q, size_t(b0 + b1));
-      q = tmp;
-    }
+  auto zeros = [&](T* o, size_t n) {
+    alignas(32) int16_t zero[16] = {0};
+    for (size_t j = 0; j < n; ++j) run16(o + 16 * j, zero, 2);
+  };
+  auto block = [&](T* o, const uint8_t* q, int b0, int b1) {
     if (W == 16) {
       _mm_store_si128(reinterpret_cast<__m128i*>(E), unzz16(unpack16_reg(q, b0)));
       _mm_store_si128(reinterpret_cast<__m128i*>(E + 8), unzz16(unpack16_reg(q + b0, b1)));
     } else {
-      const uint64_t lo = _pdep_u64(load64(q), 0x0101010101010101ull * ((1u << b0) - 1));
-      const uint64_t hi = _pdep_u64(load64(q + b0), 0x0101010101010101ull * ((1u << b1) - 1));
-      _mm256_store_si256(reinterpret_cast<__m256i*>(E),
-                         _mm256_cvtepi8_epi16(unzz8(_mm_set_epi64x(int64_t(hi), int64_t(lo)))));
+      _mm256_store_si256(reinterpret_cast<__m256i*>(E), _mm256_cvtepi8_epi16(unzz8(unpack8x2_reg(q, b0, b1))));
     }
     run16(o, E, 2);
-    pos += size_t(b0 + b1);
-    ++sb;
-  }
-  return raw_tail(src, len, pos, out, nsb * 16, rows);
+  };
+  return single_chunk(src, len, readable, out, rows, zeros, block);
 }
 
 // ---------------------------------------------------------------- FIRE, contiguous columns
@@ -492,24 +484,6 @@ const char* single_fire(const uint8_t* src, size_t len, size_t readable, T* out,
 // the reconstructed rows are transposed back. 16-bit lanes are exact: the next delta only needs
 // bits 8..23 of a * d (|a| <= 256), assembled from mullo/mulhi, and everything else wraps mod 2^16
 // (8-bit data sign-extends the new delta from its low byte, as the scalar code does).
-inline void transpose8x16(__m128i* r) {
-  const __m128i t0 = _mm_unpacklo_epi16(r[0], r[1]), t1 = _mm_unpackhi_epi16(r[0], r[1]);
-  const __m128i t2 = _mm_unpacklo_epi16(r[2], r[3]), t3 = _mm_unpackhi_epi16(r[2], r[3]);
-  const __m128i t4 = _mm_unpacklo_epi16(r[4], r[5]), t5 = _mm_unpackhi_epi16(r[4], r[5]);
-  const __m128i t6 = _mm_unpacklo_epi16(r[6], r[7]), t7 = _mm_unpackhi_epi16(r[6], r[7]);
-  const __m128i u0 = _mm_unpacklo_epi32(t0, t2), u1 = _mm_unpackhi_epi32(t0, t2);
-  const __m128i u2 = _mm_unpacklo_epi32(t1, t3), u3 = _mm_unpackhi_epi32(t1, t3);
-  const __m128i u4 = _mm_unpacklo_epi32(t4, t6), u5 = _mm_unpackhi_epi32(t4, t6);
-  const __m128i u6 = _mm_unpacklo_epi32(t5, t7), u7 = _mm_unpackhi_epi32(t5, t7);
-  r[0] = _mm_unpacklo_epi64(u0, u4);
-  r[1] = _mm_unpackhi_epi64(u0, u4);
-  r[2] = _mm_unpacklo_epi64(u1, u5);
-  r[3] = _mm_unpackhi_epi64(u1, u5);
-  r[4] = _mm_unpacklo_epi64(u2, u6);
-  r[5] = _mm_unpackhi_epi64(u2, u6);
-  r[6] = _mm_unpacklo_epi64(u3, u7);
-  r[7] = _mm_unpackhi_epi64(u3, u7);
-}
 inline __m128i resid16(const uint8_t* t) {
   return _mm_cvtepi8_epi16(unzz8(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(t))));
 }
@@ -582,7 +556,7 @@ inline __m128i resid_reg(const uint8_t* q, int b, uint8_t*) {
 inline __m128i resid_reg(const uint8_t* q, int b, uint16_t*) { return unzz16(unpack16_reg(q, b)); }
 
 template <class T>
-const char* seg_fire(const uint8_t* src, size_t len, size_t readable, T* out, size_t rows, ptrdiff_t cs) {
+__attribute__((noinline)) const char* seg_fire(const uint8_t* src, size_t len, size_t readable, T* out, size_t rows, ptrdiff_t cs) {
   constexpr int W = Tr<T>::W;
   const size_t nsb = rows / 16;
   size_t pos = 0, sb = 0;
@@ -598,8 +572,7 @@ const char* seg_fire(const uint8_t* src, size_t len, size_t readable, T* out, si
     T* o = out + sb * 16;
     if (total == 0) {
       uint64_t k;
-      if (const char* err = read_run(src, len, pos, k)) return err;
-      if (k > nsb - sb - 1) return "zero run longer than the chunk";
+      if (const char* err = read_run(src, len, pos, nsb - sb - 1, k)) return err;
       for (uint64_t j = 0; j < 2 * (k + 1); ++j) {
         __m128i r[8];
         for (int i = 0; i < 8; ++i) r[i] = _mm_setzero_si128();
@@ -611,12 +584,7 @@ const char* seg_fire(const uint8_t* src, size_t len, size_t readable, T* out, si
       continue;
     }
     if (len - pos < total) return "truncated block payload";
-    const uint8_t* q = src + pos;
-    if (readable - pos < total + 16) {
-      std::memset(tmp, 0, sizeof tmp);
-      std::memcpy(tmp, q, total);
-      q = tmp;
-    }
+    const uint8_t* q = padded_payload<16>(src + pos, total, readable - pos, tmp);
     for (int h = 0; h < 2; ++h) {
       __m128i r[8];
       for (int j = 0; j < 8; ++j) {
@@ -681,6 +649,49 @@ inline bool sb_header(const uint8_t* hdr, size_t nv, size_t readable, uint64_t& 
   return !(bad & 0x1010101010101010ull);
 }
 
+// The chunk loop of the C-ordered many-variable kernels (row stride nv): superblock headers
+// (sb_header), runs of all-zero superblocks, where `zeros(o, hdr, sb, n)` decodes the n superblocks
+// of zero residuals from superblock sb on at o; `superblock(o, hdr, hpart, q, sb)` decodes superblock
+// sb from its payload q (the unpacks may read Slack bytes past it; tmp holds a padded copy near the
+// end of the readable bytes); then the raw tail.
+template <class T, size_t Slack, class Zeros, class Superblock>
+__attribute__((always_inline)) inline const char* rows_chunk(const uint8_t* src, size_t len, size_t readable, T* out,
+                                                             size_t rows, size_t nv, uint8_t* tmp, Zeros zeros,
+                                                             Superblock superblock) {
+  const size_t nsb = rows / 16;
+  size_t pos = 0, sb = 0;
+  while (sb < nsb) {
+    if (len - pos < nv) return "truncated block header";
+    const uint8_t* hdr = src + pos;
+    uint64_t hpart;
+    size_t total;
+    if (!sb_header<T>(hdr, nv, readable - pos, hpart, total)) return "invalid bit width for 8-bit data";
+    pos += nv;
+    T* o = out + sb * 16 * nv;
+    if (total == 0) {
+      uint64_t k;
+      if (const char* err = read_run(src, len, pos, nsb - sb - 1, k)) return err;
+      zeros(o, hdr, sb, size_t(k) + 1);
+      sb += size_t(k) + 1;
+      continue;
+    }
+    if (len - pos < total) return "truncated block payload";
+    const uint8_t* q = padded_payload<Slack>(src + pos, total, readable - pos, tmp);
+    superblock(o, hdr, hpart, q, sb);
+    pos += total;
+    ++sb;
+  }
+  return raw_tail(src, len, pos, out, nsb * 16, rows, nv);
+}
+
+// Delta, all-zero superblocks: every row repeats the previous one (zeros in the chunk's first rows).
+template <class T>
+inline void repeat_rows(T* o, size_t nrows, size_t nv, bool first) {
+  if (first) std::memset(o, 0, nrows * nv * sizeof(T));
+  else
+    for (size_t r = 0; r < nrows; ++r) std::memcpy(o + r * nv, o + (ptrdiff_t(r) - 1) * ptrdiff_t(nv), nv * sizeof(T));
+}
+
 __attribute__((always_inline)) inline void rows8_group(const uint8_t* q, uint64_t w, const uint8_t* prev,
                                                        uint8_t* od, size_t nv, size_t nreal, bool exact_last,
                                                        size_t j0) {
@@ -692,12 +703,9 @@ __attribute__((always_inline)) inline void rows8_group(const uint8_t* q, uint64_
     a[j] = j < nreal ? _mm_cvtsi64_si128(int64_t(_pdep_u64(load64(q + s0), 0x0101010101010101ull * ((1u << b) - 1))))
                      : _mm_setzero_si128();
   }
-  const __m128i t0 = _mm_unpacklo_epi8(a[0], a[1]), t1 = _mm_unpacklo_epi8(a[2], a[3]);
-  const __m128i t2 = _mm_unpacklo_epi8(a[4], a[5]), t3 = _mm_unpacklo_epi8(a[6], a[7]);
-  const __m128i u0 = _mm_unpacklo_epi16(t0, t1), u1 = _mm_unpackhi_epi16(t0, t1);
-  const __m128i u2 = _mm_unpacklo_epi16(t2, t3), u3 = _mm_unpackhi_epi16(t2, t3);
-  const __m128i wr[4] = {unzz8(_mm_unpacklo_epi32(u0, u2)), unzz8(_mm_unpackhi_epi32(u0, u2)),
-                         unzz8(_mm_unpacklo_epi32(u1, u3)), unzz8(_mm_unpackhi_epi32(u1, u3))};
+  __m128i wr[4];
+  transpose8x8_epi8(a, wr);
+  for (int k = 0; k < 4; ++k) wr[k] = unzz8(wr[k]);
   __m128i p = prev ? _mm_loadl_epi64(reinterpret_cast<const __m128i*>(prev)) : _mm_setzero_si128();
   p = _mm_unpacklo_epi64(p, p);
   for (int k = 0; k < 4; ++k) {
@@ -717,51 +725,11 @@ __attribute__((always_inline)) inline void rows8_group(const uint8_t* q, uint64_
   }
 }
 
-const char* rows8_delta(const uint8_t* src, size_t len, size_t readable, uint8_t* out, size_t rows, size_t nv,
+__attribute__((noinline)) const char* rows8_delta(const uint8_t* src, size_t len, size_t readable, uint8_t* out, size_t rows, size_t nv,
                         int32_t* scratch) {
   const size_t nsb = rows / 16, full = nv / 8 * 8, part = nv - full;
-  uint8_t* tmp = reinterpret_cast<uint8_t*>(scratch);  // superblock payload copy near the end
-  size_t pos = 0, sb = 0;
-  while (sb < nsb) {
-    if (len - pos < nv) return "truncated block header";
-    const uint8_t* hdr = src + pos;
-    pos += nv;
-    // the partial group's header bytes, zero-padded (a plain load when 8 bytes are readable)
-    uint64_t hpart = 0;
-    if (part) {
-      if (readable - (pos - nv + full) >= 8) hpart = _bzhi_u64(load64(hdr + full), unsigned(8 * part));
-      else hpart = header8(hdr + full, part);
-    }
-    // payload bytes of this superblock and width validation (8-bit codes <= 8), 8 headers at a time
-    size_t total = 0;
-    uint64_t bad = 0;
-    for (size_t g = 0; g <= full; g += 8) {
-      if (g == full && !part) break;
-      const uint64_t h8 = g < full ? load64(hdr + g) : hpart;
-      const uint64_t w0 = widths8(h8, 0), w1 = widths8(h8, 1);
-      bad |= (w0 + 0x0707070707070707ull) | (w1 + 0x0707070707070707ull);
-      total += size_t(((w0 + w1) * 0x0101010101010101ull) >> 56);
-    }
-    if (bad & 0x1010101010101010ull) return "invalid bit width for 8-bit data";
-    uint8_t* o = out + sb * 16 * nv;
-    if (total == 0) {
-      uint64_t k;
-      if (const char* err = read_run(src, len, pos, k)) return err;
-      if (k > nsb - sb - 1) return "zero run longer than the chunk";
-      const size_t nrows = 16 * (size_t(k) + 1);
-      if (sb == 0) std::memset(o, 0, nrows * nv);
-      else
-        for (size_t r = 0; r < nrows; ++r) std::memcpy(o + r * nv, o + (ptrdiff_t(r) - 1) * ptrdiff_t(nv), nv);
-      sb += size_t(k) + 1;
-      continue;
-    }
-    if (len - pos < total) return "truncated block payload";
-    const uint8_t* q = src + pos;
-    if (readable - pos < total + 8) {
-      std::memcpy(tmp, q, total);
-      std::memset(tmp + total, 0, 8);
-      q = tmp;
-    }
+  auto zeros = [&](uint8_t* o, const uint8_t*, size_t sb, size_t n) { repeat_rows(o, 16 * n, nv, sb == 0); };
+  auto superblock = [&](uint8_t* o, const uint8_t* hdr, uint64_t hpart, const uint8_t* q, size_t sb) {
     for (int h = 0; h < 2; ++h) {
       uint8_t* ob = o + size_t(8 * h) * nv;
       const bool first = sb == 0 && h == 0;
@@ -769,29 +737,23 @@ const char* rows8_delta(const uint8_t* src, size_t len, size_t readable, uint8_t
       // the partial group first (its payload follows all full groups' payload in this block)
       size_t base = 0;
       if (part) {
-        for (size_t g = 0; g < full; g += 8)
-          base += size_t((widths8(load64(hdr + g), h) * 0x0101010101010101ull) >> 56);
+        for (size_t g = 0; g < full; g += 8) base += wsum(widths8(load64(hdr + g), h));
         const uint64_t w = widths8(hpart, h);
         rows8_group(q + base, w, first ? nullptr : ob - nv + full, ob + full, nv, part, last, full);
-        base += size_t((w * 0x0101010101010101ull) >> 56);
+        base += wsum(w);
       }
       size_t at = 0;
       for (size_t g = 0; g < full; g += 8) {
         const uint64_t w = widths8(load64(hdr + g), h);
         rows8_group(q + at, w, first ? nullptr : ob - nv + g, ob + g, nv, 8, false, g);
-        at += size_t((w * 0x0101010101010101ull) >> 56);
+        at += wsum(w);
       }
       q += part ? base : at;
     }
-    pos += total;
-    ++sb;
-  }
-  const size_t tail = rows - nsb * 16;
-  if ((len - pos) / nv < tail) return "truncated raw tail";
-  std::memcpy(out + nsb * 16 * nv, src + pos, tail * nv);
-  pos += tail * nv;
-  if (pos != len) return "unexpected bytes at the end of a chunk";
-  return nullptr;
+  };
+  // superblock payload copy near the end: scratch
+  return rows_chunk<uint8_t, 8>(src, len, readable, out, rows, nv, reinterpret_cast<uint8_t*>(scratch), zeros,
+                                superblock);
 }
 
 // ---------------------------------------------------------------- C order, 8-bit, delta, 2..16 vars
@@ -942,14 +904,7 @@ struct FewDelta {
 inline void transpose8x8_bytes(const uint64_t* u, __m128i* w) {  // w[k] = rows 2k, 2k+1 of 8 variables
   __m128i a[8];
   for (int j = 0; j < 8; ++j) a[j] = _mm_cvtsi64_si128(int64_t(u[j]));
-  const __m128i t0 = _mm_unpacklo_epi8(a[0], a[1]), t1 = _mm_unpacklo_epi8(a[2], a[3]);
-  const __m128i t2 = _mm_unpacklo_epi8(a[4], a[5]), t3 = _mm_unpacklo_epi8(a[6], a[7]);
-  const __m128i u0 = _mm_unpacklo_epi16(t0, t1), u1 = _mm_unpackhi_epi16(t0, t1);
-  const __m128i u2 = _mm_unpacklo_epi16(t2, t3), u3 = _mm_unpackhi_epi16(t2, t3);
-  w[0] = _mm_unpacklo_epi32(u0, u2);
-  w[1] = _mm_unpackhi_epi32(u0, u2);
-  w[2] = _mm_unpacklo_epi32(u1, u3);
-  w[3] = _mm_unpackhi_epi32(u1, u3);
+  transpose8x8_epi8(a, w);
 }
 
 template <size_t NV, bool Wide = (NV > 8)>
@@ -1067,7 +1022,7 @@ struct FewFire<NV, true> {  // 9..16 variables: ymm, 16 int16 lanes
 // kept per variable in scratch between blocks. The last partial group (nv % 16 variables) runs
 // first in each block: its spilling row stores land on the next row's first variables, which the
 // full groups (or the next block) rewrite; the chunk's last block is stored exactly.
-const char* wide8_fire(const uint8_t* src, size_t len, size_t readable, uint8_t* out, size_t rows, size_t nv,
+__attribute__((noinline)) const char* wide8_fire(const uint8_t* src, size_t len, size_t readable, uint8_t* out, size_t rows, size_t nv,
                        int32_t* scratch) {
   const size_t nsb = rows / 16, ng = (nv + 15) / 16, part = nv % 16;
   int16_t* state = reinterpret_cast<int16_t*>(scratch);  // p, D, a: 3 x 16 ng int16 (<= 3 x padded(nv) words)
@@ -1093,34 +1048,13 @@ const char* wide8_fire(const uint8_t* src, size_t len, size_t readable, uint8_t*
     _mm256_storeu_si256(reinterpret_cast<__m256i*>(st + 16), D);
     _mm256_storeu_si256(reinterpret_cast<__m256i*>(st + 32), a);
   };
-  size_t pos = 0, sb = 0;
-  while (sb < nsb) {
-    if (len - pos < nv) return "truncated block header";
-    const uint8_t* hdr = src + pos;
-    uint64_t hpart;
-    size_t total;
-    if (!sb_header<uint8_t>(hdr, nv, readable - pos, hpart, total)) return "invalid bit width for 8-bit data";
-    pos += nv;
-    uint8_t* o = out + sb * 16 * nv;
-    if (total == 0) {  // a run of all-zero superblocks: zero residuals, the recurrence still runs
-      uint64_t k;
-      if (const char* err = read_run(src, len, pos, k)) return err;
-      if (k > nsb - sb - 1) return "zero run longer than the chunk";
-      const size_t nblocks = 2 * (size_t(k) + 1);
-      sb += size_t(k) + 1;
-      for (size_t j = 0; j < nblocks; ++j) {
-        const bool last = sb == nsb && j + 1 == nblocks;
-        for (size_t g = ng; g-- > 0;) group(g, 0, hdr, nullptr, o + j * 8 * nv, last, true);
-      }
-      continue;
+  auto zeros = [&](uint8_t* o, const uint8_t* hdr, size_t sb, size_t n) {  // the recurrence still runs
+    for (size_t j = 0; j < 2 * n; ++j) {
+      const bool last = sb + n == nsb && j + 1 == 2 * n;
+      for (size_t g = ng; g-- > 0;) group(g, 0, hdr, nullptr, o + j * 8 * nv, last, true);
     }
-    if (len - pos < total) return "truncated block payload";
-    const uint8_t* q = src + pos;
-    if (readable - pos < total + 8) {
-      std::memcpy(tmp, q, total);
-      std::memset(tmp + total, 0, 8);
-      q = tmp;
-    }
+  };
+  auto superblock = [&](uint8_t* o, const uint8_t* hdr, uint64_t hpart, const uint8_t* q, size_t sb) {
     for (int h = 0; h < 2; ++h) {
       const bool last = sb + 1 == nsb && h == 1;
       size_t full = 0;  // payload bytes of the full groups in this block (8 header bytes at a time)
@@ -1138,15 +1072,8 @@ const char* wide8_fire(const uint8_t* src, size_t len, size_t readable, uint8_t*
       }
       q += block;
     }
-    pos += total;
-    ++sb;
-  }
-  const size_t tail = rows - nsb * 16;
-  if ((len - pos) / nv < tail) return "truncated raw tail";
-  std::memcpy(out + nsb * 16 * nv, src + pos, tail * nv);
-  pos += tail * nv;
-  if (pos != len) return "unexpected bytes at the end of a chunk";
-  return nullptr;
+  };
+  return rows_chunk<uint8_t, 8>(src, len, readable, out, rows, nv, tmp, zeros, superblock);
 }
 
 // The chunk loop shared by both forecasters: superblock headers (validated 8 bytes at a time),
@@ -1180,30 +1107,19 @@ const char* few8_run(const uint8_t* src, size_t len, size_t readable, uint8_t* o
     uint8_t* o = out + sb * 16 * NV;
     if (total == 0) {  // a run of all-zero superblocks
       uint64_t k;
-      if (const char* err = read_run(src, len, pos, k)) return err;
-      if (k > nsb - sb - 1) return "zero run longer than the chunk";
+      if (const char* err = read_run(src, len, pos, nsb - sb - 1, k)) return err;
       sb += size_t(k) + 1;
       codec.zeros(o, 2 * (size_t(k) + 1), sb == nsb);
       continue;
     }
     if (len - pos < total) return "truncated block payload";
-    const uint8_t* q = src + pos;
-    if (readable - pos < total + 8) {
-      std::memcpy(tmp, q, total);
-      std::memset(tmp + total, 0, 8);
-      q = tmp;
-    }
+    const uint8_t* q = padded_payload<8>(src + pos, total, readable - pos, tmp);
     codec.template block<0>(h0, h1, q, o, false);
     codec.template block<1>(h0, h1, q + total0, o + 8 * NV, sb + 1 == nsb);
     pos += total;
     ++sb;
   }
-  const size_t tail = rows - nsb * 16;
-  if ((len - pos) / NV < tail) return "truncated raw tail";
-  std::memcpy(out + nsb * 16 * NV, src + pos, tail * NV);
-  pos += tail * NV;
-  if (pos != len) return "unexpected bytes at the end of a chunk";
-  return nullptr;
+  return raw_tail(src, len, pos, out, nsb * 16, rows, NV);
 }
 
 template <size_t NV>
@@ -1285,41 +1201,14 @@ __attribute__((always_inline)) inline void rows_fire_group(const uint8_t* q, uin
 }
 
 template <class T>
-const char* rows_fire_fused(const uint8_t* src, size_t len, size_t readable, T* out, size_t rows, size_t nv,
+__attribute__((noinline)) const char* rows_fire_fused(const uint8_t* src, size_t len, size_t readable, T* out, size_t rows, size_t nv,
                             int32_t* scratch) {
   const size_t nsb = rows / 16, full = nv / 8 * 8, part = nv - full;
   State st = state_of(scratch, nv);
   for (size_t v = 0; v < 3 * padded(nv); ++v) scratch[v] = 0;
   uint8_t* tmp = reinterpret_cast<uint8_t*>(scratch + 3 * padded(nv));  // payload copy near the end
-  size_t pos = 0, sb = 0;
-  while (sb < nsb) {
-    if (len - pos < nv) return "truncated block header";
-    const uint8_t* hdr = src + pos;
-    uint64_t hpart;
-    size_t total;
-    if (!sb_header<T>(hdr, nv, readable - pos, hpart, total)) return "invalid bit width for 8-bit data";
-    pos += nv;
-    const uint8_t* q = src + pos;
-    size_t nblocks = 2;
-    bool zero = false;
-    if (total == 0) {  // a run of all-zero superblocks: zero residuals, the recurrence still runs
-      uint64_t k;
-      if (const char* err = read_run(src, len, pos, k)) return err;
-      if (k > nsb - sb - 1) return "zero run longer than the chunk";
-      nblocks = 2 * (size_t(k) + 1);
-      std::memset(tmp, 0, 16);
-      q = tmp;  // zero widths: the unpacks still load (and ignore) 16 bytes
-      zero = true;
-    } else {
-      if (len - pos < total) return "truncated block payload";
-      if (readable - pos < total + 16) {
-        std::memcpy(tmp, q, total);
-        std::memset(tmp + total, 0, 16);
-        q = tmp;
-      }
-      pos += total;
-    }
-    T* o = out + sb * 16 * nv;
+  // nblocks blocks from superblock sb on (2 of a superblock's payload q, or zero residuals)
+  auto blocks = [&](T* o, const uint8_t* hdr, uint64_t hpart, const uint8_t* q, size_t sb, size_t nblocks, bool zero) {
     for (size_t h = 0; h < nblocks; ++h) {
       const int hb = int(h & 1);
       T* ob = o + 8 * h * nv;
@@ -1343,14 +1232,15 @@ const char* rows_fire_fused(const uint8_t* src, size_t len, size_t readable, T* 
         q += half;
       }
     }
-    sb += nblocks / 2;
-  }
-  const size_t tail = rows - nsb * 16;
-  if ((len - pos) / sizeof(T) / nv < tail) return "truncated raw tail";
-  std::memcpy(out + nsb * 16 * nv, src + pos, tail * nv * sizeof(T));
-  pos += tail * nv * sizeof(T);
-  if (pos != len) return "unexpected bytes at the end of a chunk";
-  return nullptr;
+  };
+  auto zeros = [&](T* o, const uint8_t* hdr, size_t sb, size_t n) {  // the recurrence still runs
+    std::memset(tmp, 0, 16);  // zero widths: the unpacks still load (and ignore) 16 bytes
+    blocks(o, hdr, 0, tmp, sb, 2 * n, true);
+  };
+  auto superblock = [&](T* o, const uint8_t* hdr, uint64_t hpart, const uint8_t* q, size_t sb) {
+    blocks(o, hdr, hpart, q, sb, 2, false);
+  };
+  return rows_chunk<T, 16>(src, len, readable, out, rows, nv, tmp, zeros, superblock);
 }
 
 // ---------------------------------------------------------------- C order, 16-bit, delta, >= 2 vars
@@ -1373,37 +1263,11 @@ __attribute__((always_inline)) inline void rows16_group(const uint8_t* q, uint64
   }
 }
 
-const char* rows16_delta(const uint8_t* src, size_t len, size_t readable, uint16_t* out, size_t rows, size_t nv,
+__attribute__((noinline)) const char* rows16_delta(const uint8_t* src, size_t len, size_t readable, uint16_t* out, size_t rows, size_t nv,
                          int32_t* scratch) {
   const size_t nsb = rows / 16, full = nv / 8 * 8, part = nv - full;
-  uint8_t* tmp = reinterpret_cast<uint8_t*>(scratch);  // superblock payload copy near the end
-  size_t pos = 0, sb = 0;
-  while (sb < nsb) {
-    if (len - pos < nv) return "truncated block header";
-    const uint8_t* hdr = src + pos;
-    uint64_t hpart;
-    size_t total;
-    sb_header<uint16_t>(hdr, nv, readable - pos, hpart, total);  // every 16-bit width code is valid
-    pos += nv;
-    uint16_t* o = out + sb * 16 * nv;
-    if (total == 0) {
-      uint64_t k;
-      if (const char* err = read_run(src, len, pos, k)) return err;
-      if (k > nsb - sb - 1) return "zero run longer than the chunk";
-      const size_t nrows = 16 * (size_t(k) + 1);
-      if (sb == 0) std::memset(o, 0, nrows * nv * 2);
-      else
-        for (size_t r = 0; r < nrows; ++r) std::memcpy(o + r * nv, o + (ptrdiff_t(r) - 1) * ptrdiff_t(nv), nv * 2);
-      sb += size_t(k) + 1;
-      continue;
-    }
-    if (len - pos < total) return "truncated block payload";
-    const uint8_t* q = src + pos;
-    if (readable - pos < total + 16) {
-      std::memcpy(tmp, q, total);
-      std::memset(tmp + total, 0, 16);
-      q = tmp;
-    }
+  auto zeros = [&](uint16_t* o, const uint8_t*, size_t sb, size_t n) { repeat_rows(o, 16 * n, nv, sb == 0); };
+  auto superblock = [&](uint16_t* o, const uint8_t* hdr, uint64_t hpart, const uint8_t* q, size_t sb) {
     for (int h = 0; h < 2; ++h) {
       uint16_t* ob = o + size_t(8 * h) * nv;
       const bool first = sb == 0 && h == 0;
@@ -1424,15 +1288,10 @@ const char* rows16_delta(const uint8_t* src, size_t len, size_t readable, uint16
       }
       q += half;
     }
-    pos += total;
-    ++sb;
-  }
-  const size_t tail = rows - nsb * 16;
-  if ((len - pos) / 2 / nv < tail) return "truncated raw tail";
-  std::memcpy(out + nsb * 16 * nv, src + pos, tail * nv * 2);
-  pos += tail * nv * 2;
-  if (pos != len) return "unexpected bytes at the end of a chunk";
-  return nullptr;
+  };
+  // superblock payload copy near the end: scratch
+  return rows_chunk<uint16_t, 16>(src, len, readable, out, rows, nv, reinterpret_cast<uint8_t*>(scratch), zeros,
+                                  superblock);
 }
 
 // C order, the last k = nv % 8 variables: run the 8-wide kernels into an 8 x 8 buffer (the tile
@@ -1617,13 +1476,7 @@ void checksum_stripes(uint32_t* acc, const uint8_t* data, size_t nstripes) {
   _mm256_storeu_si256(reinterpret_cast<__m256i*>(acc + 8), a1);
 }
 
-uint32_t checksum(const uint8_t* data, size_t len) {
-  uint32_t acc[16];
-  checksum_init(acc);
-  checksum_stripes(acc, data, len / 64);
-  const size_t i = len / 64 * 64;
-  return checksum_finish(acc, data + i, len - i, len);
-}
+uint32_t checksum(const uint8_t* data, size_t len) { return checksum_with(checksum_stripes, data, len); }
 
 }  // namespace avx2
 }  // namespace sprintz

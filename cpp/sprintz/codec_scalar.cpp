@@ -66,13 +66,7 @@ void checksum_stripes(uint32_t* acc, const uint8_t* data, size_t nstripes) {
     }
 }
 
-uint32_t checksum(const uint8_t* data, size_t len) {
-  uint32_t acc[16];
-  checksum_init(acc);
-  checksum_stripes(acc, data, len / 64);
-  const size_t i = len / 64 * 64;
-  return checksum_finish(acc, data + i, len - i, len);
-}
+uint32_t checksum(const uint8_t* data, size_t len) { return checksum_with(checksum_stripes, data, len); }
 
 }  // namespace scalar
 }  // namespace sprintz
