@@ -9,7 +9,7 @@ LocalCluster with processes (one thread each).
   disk with Sprintz (FIRE + entropy stage); against the same graph run in-process, one thread.
 Writes benchmarks/results/dask.{json,md}.
 
-    python benchmarks/bench_dask.py [--n 1000000] [--nq 3000] [--zarr-chunks 16]
+    python benchmarks/bench_dask.py [--n 1000000] [--nq 10000] [--zarr-chunks 16] [--zarr-rows 1048576 4194304]
 """
 
 from __future__ import annotations
@@ -31,45 +31,45 @@ import tenfold.dask as tdask  # noqa: E402
 from tenfold.cli import synthetic_embeddings  # noqa: E402
 
 
-ZARR_ROWS, ZARR_CHANNELS = 1 << 20, 8
+ZARR_CHANNELS = 8
 
 
 @functools.lru_cache(maxsize=1)
-def _sensor_base() -> np.ndarray:
+def _sensor_base(rows: int) -> np.ndarray:
     # One recording per process; chunks are shifted copies of it so generating a chunk costs
     # a copy, not the random numbers (the benchmark is about compressing and writing).
     rng = np.random.default_rng(1000)
-    walk = np.cumsum(rng.normal(0, 3, size=(ZARR_ROWS, ZARR_CHANNELS)), axis=0)
-    wave = 400 * np.sin(np.arange(ZARR_ROWS)[:, None] / (50 + 20 * np.arange(ZARR_CHANNELS)))
+    walk = np.cumsum(rng.normal(0, 3, size=(rows, ZARR_CHANNELS)), axis=0)
+    wave = 400 * np.sin(np.arange(rows)[:, None] / (50 + 20 * np.arange(ZARR_CHANNELS)))
     return np.clip(walk + wave + rng.normal(0, 2, size=walk.shape), -30000, 30000).astype(np.int16)
 
 
-def _sensor_chunk(i: int) -> np.ndarray:
+def _sensor_chunk(i: int, rows: int) -> np.ndarray:
     """Chunk i of a synthetic 8-channel int16 sensor recording (random walks + waves + noise)."""
-    return np.roll(_sensor_base(), 7919 * i, axis=0)
+    return np.roll(_sensor_base(rows), 7919 * i, axis=0)
 
 
-def _sensor_array(nchunks: int):
+def _sensor_array(nchunks: int, rows: int):
     import dask
     import dask.array as da
 
-    parts = [da.from_delayed(dask.delayed(_sensor_chunk, pure=True)(i), (ZARR_ROWS, ZARR_CHANNELS), np.int16)
+    parts = [da.from_delayed(dask.delayed(_sensor_chunk, pure=True)(i, rows), (rows, ZARR_CHANNELS), np.int16)
              for i in range(nchunks)]
     return da.concatenate(parts, axis=0)
 
 
-def bench_zarr(nchunks: int) -> tuple[list[dict], str]:
+def bench_zarr(nchunks: int, chunk_rows: int) -> tuple[list[dict], str]:
     import dask
     from distributed import Client, LocalCluster
 
-    nbytes = nchunks * ZARR_ROWS * ZARR_CHANNELS * 2
+    nbytes = nchunks * chunk_rows * ZARR_CHANNELS * 2
     tmp = Path(tempfile.mkdtemp(prefix="tenfold-bench-zarr-"))
     try:
         def run() -> None:
-            tdask.compress_to_zarr(_sensor_array(nchunks), tmp / "store", overwrite=True)
+            tdask.compress_to_zarr(_sensor_array(nchunks, chunk_rows), tmp / "store", overwrite=True)
 
         with dask.config.set(scheduler="synchronous"):
-            gen = median_time(lambda: _sensor_array(nchunks).sum().compute(), 3)
+            gen = median_time(lambda: _sensor_array(nchunks, chunk_rows).sum().compute(), 3)
             base = median_time(run, 5)
         rows = [{"setup": "in-process, 1 thread (synchronous scheduler)", "workers": 0, "s": base}]
         # Dask starts workers with MALLOC_TRIM_THRESHOLD_=65536, which makes glibc map every buffer
@@ -83,11 +83,11 @@ def bench_zarr(nchunks: int) -> tuple[list[dict], str]:
                 rows.append({"setup": setup, "workers": workers, "malloc_trim": trim, "s": median_time(run, 5)})
         z = __import__("zarr").open_array(tmp / "store", mode="r")
         stored = sum(f.stat().st_size for f in (tmp / "store").rglob("*") if f.is_file())
-        assert np.array_equal(z[:ZARR_ROWS], _sensor_chunk(0))  # the store holds what was generated
+        assert np.array_equal(z[:chunk_rows], _sensor_chunk(0, chunk_rows))  # the store holds what was generated
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    lines = ["## compress_to_zarr\n",
-             f"{nchunks} chunks of {ZARR_ROWS:,} rows x {ZARR_CHANNELS} int16 channels ({nbytes / 1e6:.0f} MB raw), "
+    lines = [f"## compress_to_zarr, {chunk_rows * ZARR_CHANNELS * 2 // (1 << 20)} MiB chunks\n",
+             f"{nchunks} chunks of {chunk_rows:,} rows x {ZARR_CHANNELS} int16 channels ({nbytes / 1e6:.0f} MB raw), "
              f"synthetic sensor series generated inside the tasks (generation alone, in-process: "
              f"{gen * 1e3:.0f} ms); Sprintz FIRE + entropy stage, ratio {nbytes / stored:.2f}; store on local disk; "
              "medians of 5.\n",
@@ -102,8 +102,10 @@ def main() -> None:
 
     ap = argparse.ArgumentParser()
     ap.add_argument("--n", type=int, default=1_000_000)
-    ap.add_argument("--nq", type=int, default=3000)
+    ap.add_argument("--nq", type=int, default=10_000)
     ap.add_argument("--zarr-chunks", type=int, default=16)
+    ap.add_argument("--zarr-rows", type=int, nargs="+", default=[1 << 20, 1 << 22],
+                    help="rows per chunk (8 int16 channels): one table per size")
     args = ap.parse_args()
     data = synthetic_embeddings(args.n + args.nq, 128, seed=11)
     X, Q = data[:args.n], data[args.n:]
@@ -126,7 +128,11 @@ def main() -> None:
                          "batch_s": median_time(lambda: index.search(Q, 10), 5),
                          "one_query_s": median_time(lambda: index.search(Q[:1], 10), 5)})
     info = machine()
-    zarr_rows, zarr_md = bench_zarr(args.zarr_chunks)
+    zarr_rows, zarr_md = [], []
+    for chunk_rows in args.zarr_rows:
+        r, md = bench_zarr(args.zarr_chunks, chunk_rows)
+        zarr_rows.append({"chunk_rows": chunk_rows, "rows": r})
+        zarr_md.append(md)
     lines = ["# Dask scale-out\n",
              f"Machine: {info['cpu']}, {info['cores']} cores, `{info['isa']}`, {info['date']}. LocalCluster with "
              "processes, 1 thread per worker; the client and scheduler share the same 2 cores.\n",
@@ -139,7 +145,7 @@ def main() -> None:
                      f"{base / r['batch_s']:.2f}x | {r['one_query_s'] * 1e3:.1f} ms | "
                      f"{(r['one_query_s'] - base_1q) * 1e3:+.1f} ms |")
     write_results("dask", {"machine": info, "n": args.n, "nq": args.nq, "rows": rows, "zarr": zarr_rows},
-                  "\n".join(lines) + "\n\n" + zarr_md)
+                  "\n".join(lines) + "\n\n" + "\n".join(zarr_md))
 
 
 if __name__ == "__main__":
