@@ -23,6 +23,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -279,16 +280,16 @@ def compress_to_zarr(x: Any, store: Any, *, forecaster: str = "fire", entropy: b
                           # an all-zero chunk compresses to a few bytes anyway
                           config={"write_empty_chunks": True})
     if x.size:
-        # One write per Dask chunk; chunk boundaries equal Zarr's, so writes never overlap.
-        import dask
-
-        starts = np.concatenate([[0], np.cumsum(x.chunks[0])[:-1]]).astype(int)
-        writes = [dask.delayed(_write_rows, pure=False)(block, z, int(start))
-                  for block, start in zip(x.to_delayed().ravel(), starts)]
-        dask.compute(*writes)
+        # One write per Dask chunk; chunk boundaries equal Zarr's, so writes never overlap. As a
+        # blockwise task the write fuses with a blockwise source (from_zarr, from_array, map_blocks,
+        # elementwise steps): read, compress and write a chunk in one task, no hand-off between.
+        written = x.map_blocks(_write_block, z, dtype=np.int64, chunks=tuple((1,) * len(c) for c in x.chunks),
+                               name=f"tenfold-compress-to-zarr-{uuid.uuid4().hex}")
+        written.compute()
     return z
 
 
-def _write_rows(block: np.ndarray, z: Any, start: int) -> int:
+def _write_block(block: np.ndarray, z: Any, block_info: dict | None = None) -> np.ndarray:
+    start = block_info[0]["array-location"][0][0]
     z[start:start + block.shape[0]] = block
-    return int(block.shape[0])
+    return np.full((1,) * block.ndim, block.shape[0], dtype=np.int64)
