@@ -9,7 +9,7 @@ LocalCluster with processes (one thread each).
   disk with Sprintz (FIRE + entropy stage); against the same graph run in-process, one thread.
 Writes benchmarks/results/dask.{json,md}.
 
-    python benchmarks/bench_dask.py [--n 1000000] [--nq 10000] [--zarr-chunks 16] [--zarr-rows 1048576 4194304]
+    python benchmarks/bench_dask.py [--n 1000000] [--nq 10000] [--zarr 16x1048576 32x4194304]
 """
 
 from __future__ import annotations
@@ -106,9 +106,8 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--n", type=int, default=1_000_000)
     ap.add_argument("--nq", type=int, default=10_000)
-    ap.add_argument("--zarr-chunks", type=int, default=16)
-    ap.add_argument("--zarr-rows", type=int, nargs="+", default=[1 << 20, 1 << 22],
-                    help="rows per chunk (8 int16 channels): one table per size")
+    ap.add_argument("--zarr", nargs="+", default=["16x1048576", "32x4194304"],
+                    help="compress_to_zarr configurations CHUNKSxROWS (8 int16 channels per row): one table each")
     args = ap.parse_args()
     data = synthetic_embeddings(args.n + args.nq, 128, seed=11)
     X, Q = data[:args.n], data[args.n:]
@@ -132,9 +131,10 @@ def main() -> None:
                          "one_query_s": median_time(lambda: index.search(Q[:1], 10), 5)})
     info = machine()
     zarr_rows, zarr_md = [], []
-    for chunk_rows in args.zarr_rows:
-        r, md = bench_zarr(args.zarr_chunks, chunk_rows)
-        zarr_rows.append({"chunk_rows": chunk_rows, "rows": r})
+    for config in args.zarr:
+        nchunks, chunk_rows = (int(v) for v in config.split("x"))
+        r, md = bench_zarr(nchunks, chunk_rows)
+        zarr_rows.append({"chunks": nchunks, "chunk_rows": chunk_rows, "rows": r})
         zarr_md.append(md)
     lines = ["# Dask scale-out\n",
              f"Machine: {info['cpu']}, {info['cores']} cores, `{info['isa']}`, {info['date']}. LocalCluster with "
