@@ -253,7 +253,9 @@ def compress_to_zarr(x: Any, store: Any, *, forecaster: str = "fire", entropy: b
     read it back with ``zarr.open_array(store)`` or ``dask.array.from_zarr(store)``.
 
     A worker lost mid-write costs time: its chunks are recomputed from the source and written
-    again (chunk writes replace whole objects, so a retried write leaves no trace).
+    again (chunk writes replace whole objects, so a retried write leaves no trace). The write of
+    a chunk is a blockwise task, so with a blockwise source (``da.from_zarr``, ``da.from_array``,
+    ``map_blocks``, elementwise steps) Dask makes, compresses and writes each chunk in one task.
     """
     try:
         import zarr
