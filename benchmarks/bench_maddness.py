@@ -189,7 +189,7 @@ def render_md(res) -> str:
     L.append("# MADDNESS benchmark\n")
     L.append(f"CPU: {res['cpu']} ({res['cpu_mhz']:.0f} MHz reported), ISA path `{res['isa']}`, 1 thread for "
              f"tenfold and BLAS (threadpoolctl), numpy {res['numpy']}, median of {res['repeat']} runs. "
-             f"Shared machine: other jobs ran at the same time, so absolute times are noisy; ratios are "
+             f"Absolute times move with the load of this shared machine (this run: no other jobs); ratios are "
              f"measured in the same run.\n")
     bw = res["bandwidth"]
     L.append(f"Measured single-thread bandwidth: read {bw['read_cache_GBps']:.1f} GB/s (2 MB, cache), "
