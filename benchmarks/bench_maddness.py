@@ -8,6 +8,7 @@ Writes benchmarks/results/maddness.json and benchmarks/results/maddness.md. Run:
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -189,8 +190,9 @@ def render_md(res) -> str:
     L.append("# MADDNESS benchmark\n")
     L.append(f"CPU: {res['cpu']} ({res['cpu_mhz']:.0f} MHz reported), ISA path `{res['isa']}`, 1 thread for "
              f"tenfold and BLAS (threadpoolctl), numpy {res['numpy']}, median of {res['repeat']} runs. "
-             f"Absolute times move with the load of this shared machine (this run: no other jobs); ratios are "
-             f"measured in the same run.\n")
+             "Absolute times move with the machine's load"
+             + (f" (1-minute load average {res['loadavg']:.1f} on {res.get('cores', '?')} cores when the run started)"
+                if "loadavg" in res else "") + "; ratios are measured in the same run.\n")
     bw = res["bandwidth"]
     L.append(f"Measured single-thread bandwidth: read {bw['read_cache_GBps']:.1f} GB/s (2 MB, cache), "
              f"{bw['read_dram_GBps']:.1f} GB/s (256 MB); write {bw['write_GBps']:.1f} GB/s.\n")
@@ -251,7 +253,7 @@ def main():
     args = ap.parse_args()
     repeat = 5 if args.quick else 9
     res = dict(cpu=cpu_name(), cpu_mhz=cpu_mhz(), isa=tenfold.isa(), numpy=np.__version__, repeat=repeat,
-               python=sys.version.split()[0])
+               python=sys.version.split()[0], loadavg=os.getloadavg()[0], cores=os.cpu_count())
     with threadpool_limits(1):
         res["bandwidth"] = bandwidths(repeat)
         print("bandwidth", res["bandwidth"], flush=True)
