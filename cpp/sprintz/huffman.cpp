@@ -102,7 +102,7 @@ void canonical_codes(const uint8_t* len, uint16_t* code) {
 // (<= 44 bits) and stores 8 bytes at once, so the caller must leave 8 bytes of room; put() and
 // finish() write byte by byte and are used for a stream's last bytes.
 struct BitWriter {
-  uint8_t* p;
+  uint8_t* p = nullptr;
   uint64_t acc = 0;
   int n = 0;
   void put4(const uint32_t* tab, const uint8_t* sym) {
@@ -156,11 +156,11 @@ size_t huffman_encode(const uint8_t* src, size_t n, uint8_t* dst, size_t cap) {
   if (i < q)  // odd q: the last of each stream's first q symbols
     for (int s = 0; s < S; ++s) freq2[0][s][src[first[s] + i]]++;
   for (size_t k = first[S - 1] + q; k < n; ++k) freq2[0][S - 1][src[k]]++;  // the last stream's extra n % S
-  uint32_t freq[S][256];
+  uint32_t (&freq)[S][256] = freq2[0];  // per stream: the two tables summed
   uint64_t total_freq[256] = {};
   for (int s = 0; s < S; ++s)
     for (int c = 0; c < 256; ++c) {
-      freq[s][c] = freq2[0][s][c] + freq2[1][s][c];
+      freq[s][c] += freq2[1][s][c];
       total_freq[c] += freq[s][c];
     }
   uint8_t len[256];
@@ -191,7 +191,8 @@ size_t huffman_encode(const uint8_t* src, size_t n, uint8_t* dst, size_t cap) {
     }
   }
   const uint8_t* const limit_last = dst + cap;  // the last stream may overrun its end (room checked above)
-  BitWriter w[S] = {{start[0]}, {start[1]}, {start[2]}, {start[3]}};
+  BitWriter w[S];
+  for (int s = 0; s < S; ++s) w[s].p = start[s];
   for (i = 0; i + 4 <= q; i += 4) {
     bool room = w[S - 1].p + 8 <= limit_last;
     for (int s = 0; s < S - 1; ++s) room &= w[s].p + 8 <= start[s + 1];

@@ -233,8 +233,6 @@ struct StreamingChecksum {
 struct Buffer {
   std::unique_ptr<uint8_t[]> p;
   size_t n = 0;
-  Buffer() = default;
-  explicit Buffer(size_t size) { at_least(size); }
   uint8_t* data() { return p.get(); }
   size_t size() const { return n; }
   void at_least(size_t size) {
@@ -416,7 +414,7 @@ void decompress(const uint8_t* buf, size_t len, uint8_t* out, size_t out_len) {
   if (out_len != n * nvars * isz) throw std::invalid_argument("output buffer has the wrong size");
   const ptrdiff_t rs = h.order == 0 ? ptrdiff_t(nvars) : 1, cs = h.order == 0 ? 1 : ptrdiff_t(n);
   std::vector<int32_t> scratch(scratch_words(nvars));
-  Buffer plain(0);
+  Buffer plain;
   StreamingChecksum running;
   size_t pos = kHeaderBytes;
   for (size_t r0 = 0; r0 < n; r0 += h.chunk_rows) {
@@ -445,7 +443,7 @@ void decompress(const uint8_t* buf, size_t len, uint8_t* out, size_t out_len) {
     if (mode == 0) {
       if (blen != plen) fail("stored chunk length mismatch");
     } else {
-      if (plain.size() < plen + 16) plain = Buffer(plen + 16);
+      plain.at_least(plen + 16);
       if (const char* err = huffman_decode(src, blen, len - pos, plain.data(), plen)) fail(err);
       src = plain.data();
       readable = plain.size();
