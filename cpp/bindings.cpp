@@ -520,6 +520,30 @@ NB_MODULE(_core, m) {
       "log2g"_a, "n_threads"_a, "out"_a.noconvert() = nb::none(), "row_major"_a = false,
       "Dequantized products of codes in Bolt's blocked layout, float32 (M, n) (transpose for (n, M)) or (n, M) if "
       "row_major; into `out` if given (returns None).");
+  m.def(
+      "maddness_project",
+      [](nb::ndarray<const float, nb::ndim<2>, nb::device::cpu> A, In<int64_t, nb::ndim<2>> cols,
+         In<int32_t, nb::ndim<1>> npos, int n_threads) {
+        const size_t n = A.shape(0), d = A.shape(1), F = cols.shape(0), w = cols.shape(1);
+        require(F >= 1 && w >= 1 && npos.shape(0) == F, "cols must be (nfeat, width) and npos (nfeat,), both >= 1");
+        require(F <= (size_t(1) << 20) && w <= (size_t(1) << 20), "too many features or terms");
+        const int64_t* c = cols.data();
+        for (size_t k = 0; k < F * w; ++k) require(c[k] >= 0 && static_cast<size_t>(c[k]) < d, "column out of range");
+        for (size_t f = 0; f < F; ++f)
+          require(npos.data()[f] >= 0 && static_cast<size_t>(npos.data()[f]) <= w, "npos out of range");
+        const auto [rs, cs] = maddness_strides(A);
+        auto out = new_array<float>({F, n});
+        {
+          nb::gil_scoped_release release;
+          if (n > 0)
+            tenfold::maddness::project(c, npos.data(), static_cast<int>(F), static_cast<int>(w), A.data(), n, rs, cs,
+                                       out.data(), n_threads);
+        }
+        return out;
+      },
+      "A"_a.noconvert(), "cols"_a.noconvert(), "npos"_a.noconvert(), "n_threads"_a,
+      "Signed-sum split features float32 (nfeat, n) (transpose for (n, nfeat)): feature f of row i adds "
+      "A[i, cols[f, :npos[f]]] and subtracts A[i, cols[f, npos[f]:]] (order: see maddness.hpp).");
   // ---- extract
   m.def(
       "extract_prefix_scores",

@@ -30,6 +30,14 @@
 // (avg(x, y) = (x + y + 1) >> 1, pairs (2j, 2j+1) first); s = sum of the group results.
 // Output: fma(float(s), mul[m], add[m]) for rows i in [0, rows), written column-major
 // (out[m*ldo + i]) or row-major (out[i*ldo + m]).
+//
+// Signed-sum splits (split_width > 1). Instead of one input dimension, each split may read a
+// feature: a signed sum of `width` input columns (no multiplies). Feature f adds columns
+// cols[f][0..npos) and subtracts columns cols[f][npos..width), in four interleaved float32
+// partial sums (term k goes to sum k % 4, in order of k) combined as (s0 + s1) + (s2 + s3):
+// the independent sums let the SIMD path overlap its additions, and this order is the
+// definition both paths follow bit for bit. project() writes the features of all rows; the
+// encoder then treats them as its input columns.
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -58,6 +66,14 @@ struct EncodeModel {
   const int32_t* slot;        // (C * 4), values in [0, nslots)
   const int64_t* slot_dims;   // (nslots)
   int nslots;
+};
+
+// Kernel view of the features: term k of feature f reads A[offs[f*width + k] + r] for row r.
+struct ProjectModel {
+  const int64_t* offs;  // (nfeat, width) element offsets of the columns
+  const int32_t* npos;  // (nfeat) terms added; the rest are subtracted
+  int nfeat;
+  int width;
 };
 
 struct ScanModel {
@@ -111,10 +127,15 @@ class Plan {
 
 namespace scalar {
 TENFOLD_MADDNESS_KERNELS
+// Features of `rows` consecutive rows -> feature f of row r at feat[f*ldf + r].
+void project(const ProjectModel& p, const float* A, size_t rows, float* feat, size_t ldf);
 // Largest float a with quantize(a, offset, scale) <= t (+inf if every a qualifies).
 float float_threshold(float offset, float scale, int t);
 }  // namespace scalar
-namespace avx2 { TENFOLD_MADDNESS_KERNELS }
+namespace avx2 {
+TENFOLD_MADDNESS_KERNELS
+void project(const ProjectModel& p, const float* A, size_t rows, float* feat, size_t ldf);
+}  // namespace avx2
 #undef TENFOLD_MADDNESS_KERNELS
 
 // Dispatching, multi-threaded entry points (baseline translation unit maddness.cpp).
@@ -129,6 +150,11 @@ bool encode(const EncodeModel& m, const float* A, size_t n, ptrdiff_t rs, ptrdif
 // Aggregation of codes in Bolt's blocked layout.
 void scan(const ScanModel& s, const uint8_t* blocked, size_t n, float* out, size_t ldo, bool row_major,
           int n_threads);
+
+// Features of all n rows of A (element (i, j) at A[i*rs + j*cs]) -> feat[f*n + i]. cols (nfeat,
+// width) columns of A in [0, d), npos (nfeat) in [0, width].
+void project(const int64_t* cols, const int32_t* npos, int nfeat, int width, const float* A, size_t n,
+             ptrdiff_t rs, ptrdiff_t cs, float* feat, int n_threads);
 
 }  // namespace maddness
 }  // namespace tenfold

@@ -20,6 +20,9 @@ Learning (numpy, deterministic):
   candidate with the lowest total SSE wins; the leaf means times ``shrinkage`` (default 0.5, as
   in gradient boosting; the paper's 1.0 overfits the greedy residual with few training rows) are
   subtracted from the residual;
+- with ``split_width=w > 1`` (a departure from the paper) a level splits not on one dimension
+  but on a signed sum of ``w`` dimensions: the sign pattern of the ``w`` largest entries of the
+  leading singular vector of the within-node cross-covariance of A and the residual;
 - the prototypes of all codebooks are then refitted jointly by ridge regression of A on the
   one-hot codes (closed form); ``lam="auto"`` picks the ridge penalty from a grid by
   ``lam_folds``-fold cross-validation of the error of the product itself (with few training rows
@@ -155,6 +158,45 @@ def _learn_tree(Q: np.ndarray, R: np.ndarray, Ac: np.ndarray | None, k: int, out
     return dims, thresholds, node
 
 
+def _learn_tree_sums(A: np.ndarray, Ac: np.ndarray, R: np.ndarray, width: int, n_threads: int):
+    """One 4-level tree whose level l splits on a signed sum of ``width`` columns of A.
+
+    The direction of each level is the leading left singular vector of the cross-covariance of A
+    and the residual R within the level's nodes (the direction that best explains R linearly),
+    kept to its ``width`` largest entries, each replaced by its sign (so encoding adds and
+    subtracts, no multiplies). Returns (cols (4, width), npos (4,), offsets (4,), scales (4,),
+    thresholds (4, 16), leaf of each row); the terms added come first in cols.
+    """
+    n = A.shape[0]
+    cols = np.zeros((_LEVELS, width), dtype=np.int64)
+    npos = np.zeros(_LEVELS, dtype=np.int32)
+    offsets = np.zeros(_LEVELS, dtype=np.float32)
+    scales = np.ones(_LEVELS, dtype=np.float32)
+    thresholds = np.zeros((_LEVELS, 16), dtype=np.int8)
+    node = np.zeros(n, dtype=np.int64)
+    R2 = np.einsum("ij,ij->i", R, R)
+    for level in range(_LEVELS):
+        nnodes = 1 << level
+        onehot = (node[:, None] == np.arange(nnodes)).astype(np.float64)
+        counts = np.maximum(onehot.sum(0), 1)
+        Am = Ac - (onehot @ ((onehot.T @ Ac) / counts[:, None]))
+        Rm = R - (onehot @ ((onehot.T @ R) / counts[:, None]))
+        u = np.linalg.svd(Am.T @ Rm, full_matrices=False)[0][:, 0]
+        top = np.argsort(-np.abs(u), kind="stable")[:width]
+        plus, minus = np.sort(top[u[top] >= 0]), np.sort(top[u[top] < 0])
+        cols[level], npos[level] = np.r_[plus, minus], len(plus)
+        # The features exactly as the encoder computes them (float32, the kernel's order); finite,
+        # since fit rejects |a| >= 2**60 and width <= 4096.
+        f = _core.maddness_project(A, cols[level:level + 1], npos[level:level + 1], n_threads)[0][:, None]
+        off, sc = _quant_params(f)
+        q = _quantize(f, off, sc)[:, 0]
+        _, thr = _best_splits(q, node, nnodes, R, R2)
+        offsets[level], scales[level] = off[0], sc[0]
+        thresholds[level, :nnodes] = thr
+        node = 2 * node + (q > thr[node])
+    return cols, npos, offsets, scales, thresholds, node
+
+
 def _one_hot(codes: np.ndarray) -> np.ndarray:
     n, C = codes.shape
     G = np.zeros((n, 16 * C), dtype=np.float32)
@@ -264,6 +306,17 @@ class Maddness:
         spread the fit over more trees and overfit less (digits, C=16, mean of 5 splits: 3.3 ->
         2.2 points lost against exact); the final prototypes are refitted jointly either way.
     lam_folds : folds of the cross-validation of ``lam="auto"`` (2 to 20, default 5).
+    split_width : input columns read by each split (default 1, the paper's: one dimension per
+        tree level). With ``w > 1`` each level splits on a signed sum of ``w`` columns (added or
+        subtracted, still no multiplies), chosen as the ``w`` largest entries of the direction
+        that best explains the residual within the level's nodes. For near-isotropic inputs
+        (sentence embeddings), where one dimension says little about a row: on the MiniLM
+        benchmark (64 classes, one split) C=16 reaches 39.4% with ``w=32`` against 32.6% with
+        ``w=1`` (PQ+ridge 39.5%), C=32 49.4% against 44.6% (PQ+ridge 48.1%). Encoding then costs
+        ``4 * ncodebooks * w`` additions per row instead of ``4 * ncodebooks`` comparisons, so it
+        is far slower than ``w=1``; see BENCHMARKS.md. ``split_dims_`` then indexes the
+        ``4 * ncodebooks`` sums, whose columns are ``sum_cols_`` (added first, ``sum_npos_`` of
+        them, then subtracted).
     random_state : seed for the row sample (``max_train_rows``) and the ``lam="auto"`` folds.
     max_train_rows : at most this many training rows are used (a random sample beyond it).
     n_threads : threads for encoding and aggregation (None: TENFOLD_NUM_THREADS or all cores).
@@ -290,13 +343,22 @@ class Maddness:
     >>> amm_in = tenfold.Maddness(ncodebooks=16, objective="input").fit(A, B)
     >>> amm_in.set_B(rng.normal(size=(32, 3))).matmul(A).shape
     (2000, 3)
+
+    Splits on signed sums of 8 columns, for inputs where single dimensions carry little:
+
+    >>> X = rng.normal(size=(3000, 64)).astype(np.float32)
+    >>> B2 = rng.normal(size=(64, 4)).astype(np.float32)
+    >>> err = lambda m: np.linalg.norm(m.fit(X, B2).matmul(X) - X @ B2) / np.linalg.norm(X @ B2)
+    >>> bool(err(tenfold.Maddness(split_width=8)) < err(tenfold.Maddness()))
+    True
     """
 
     def __init__(self, ncodebooks: int = 16, lam: Union[float, str] = "auto", aggregate: str = "average",
                  objective: str = "output", refit_passes: int = 0, n_candidates: int = 4, random_state: int = 0,
                  max_train_rows: int = 1 << 16, n_threads: int | None = None, shrinkage: float = 0.5,
-                 lam_folds: int = 5) -> None:
+                 lam_folds: int = 5, split_width: int = 1) -> None:
         self.ncodebooks = ncodebooks
+        self.split_width = split_width
         self.shrinkage = shrinkage
         self.lam_folds = lam_folds
         self.objective = objective
@@ -313,7 +375,7 @@ class Maddness:
     def get_params(self, deep: bool = True) -> dict[str, Any]:
         return {k: getattr(self, k) for k in ("ncodebooks", "lam", "aggregate", "objective", "refit_passes", "n_candidates",
                                               "random_state", "max_train_rows", "n_threads", "shrinkage",
-                                              "lam_folds")}
+                                              "lam_folds", "split_width")}
 
     def set_params(self, **params: Any) -> "Maddness":
         for k, v in params.items():
@@ -337,6 +399,7 @@ class Maddness:
         check_int(self.random_state, "random_state", minimum=0)
         check_int(self.max_train_rows, "max_train_rows", minimum=_MIN_ROWS)
         check_int(self.lam_folds, "lam_folds", minimum=2, maximum=20)
+        check_int(self.split_width, "split_width", minimum=1, maximum=4096)
         if isinstance(self.shrinkage, bool) or not isinstance(self.shrinkage, numbers.Real) \
                 or not 0 < self.shrinkage <= 1:
             raise ValueError(f"shrinkage must be a float in (0, 1], got {self.shrinkage!r}")
@@ -360,20 +423,38 @@ class Maddness:
             A = A[np.sort(rng.choice(n, self.max_train_rows, replace=False))]
             n = A.shape[0]
         C = self.ncodebooks
-        offset, scale = _quant_params(A)
-        Q = _quantize(A, offset, scale)                           # (n, d) int8
         A64 = A.astype(np.float64)
         output = self.objective == "output"
         Y = A64 @ Bf.astype(np.float64) if output else None
         R = (Y if output else A64).copy()                         # running residual
-        Ac = A64 - A64.mean(0) if output else None
+        width = min(int(self.split_width), d)
+        sums = width > 1
+        Ac = A64 - A64.mean(0) if output or sums else None
         dims = np.zeros((C, _LEVELS), dtype=np.int64)
+        offsets = np.zeros((C, _LEVELS), dtype=np.float32)
+        scales = np.ones((C, _LEVELS), dtype=np.float32)
         thresholds = np.zeros((C, _LEVELS, 16), dtype=np.int8)
+        sum_cols = np.zeros((C, _LEVELS, width), dtype=np.int64) if sums else None
+        sum_npos = np.zeros((C, _LEVELS), dtype=np.int32) if sums else None
         codes = np.zeros((n, C), dtype=np.uint8)
         k = min(self.n_candidates * (2 if output else 1), d)
+        if sums:
+            def learn(c: int, R: np.ndarray) -> np.ndarray:
+                sum_cols[c], sum_npos[c], offsets[c], scales[c], thresholds[c], node = \
+                    _learn_tree_sums(A, Ac, R, width, nt)
+                dims[c] = np.arange(c * _LEVELS, (c + 1) * _LEVELS)  # the encoder reads feature columns
+                return node
+        else:
+            offset, scale = _quant_params(A)
+            Q = _quantize(A, offset, scale)                       # (n, d) int8
+
+            def learn(c: int, R: np.ndarray) -> np.ndarray:
+                dims[c], thresholds[c], node = _learn_tree(Q, R, Ac, k, output)
+                offsets[c], scales[c] = offset[dims[c]], scale[dims[c]]
+                return node
         target = R.copy()
         for c in range(C):  # greedy pass: each tree on the residual of the previous ones
-            dims[c], thresholds[c], node = _learn_tree(Q, R, Ac, k, output)
+            node = learn(c, R)
             codes[:, c] = node
             R -= float(self.shrinkage) * _leaf_means(node, R)[node]
         # Diagnostic: training error of the greedy (leaf-mean) fit, in the objective's space.
@@ -388,16 +469,17 @@ class Maddness:
                 cols = slice(16 * c, 16 * c + 16)
                 fit -= G[:, cols] @ P[cols]
                 R = target - fit
-                dims[c], thresholds[c], node = _learn_tree(Q, R, Ac, k, output)
+                node = learn(c, R)
                 codes[:, c] = node
                 G[:, cols] = 0.0
                 G[np.arange(n), 16 * c + node] = 1.0
                 P[cols] = _leaf_means(node, R)
                 fit += G[:, cols] @ P[cols]
         self.split_dims_ = dims
-        self.offsets_ = np.ascontiguousarray(offset[dims])
-        self.scales_ = np.ascontiguousarray(scale[dims])
+        self.offsets_ = offsets
+        self.scales_ = scales
         self.thresholds_ = thresholds
+        self.sum_cols_, self.sum_npos_ = sum_cols, sum_npos
         self.n_features_in_ = d
         # Ridge refinement of all prototypes at once (input space, so set_B works for any B).
         G = _one_hot(codes).astype(np.float64)
@@ -587,7 +669,18 @@ class Maddness:
             c = self._bound_cache = (bound,) + arrays
         return c[0]
 
+    def _split_input(self, A: np.ndarray) -> np.ndarray:
+        """What the encoder reads: A itself, or with split_width > 1 the signed-sum features
+        (n, 4 * ncodebooks), Fortran order."""
+        sum_cols = self.__dict__.get("sum_cols_")
+        if sum_cols is None:
+            return A
+        C = self.ncodebooks
+        return _core.maddness_project(A, sum_cols.reshape(C * _LEVELS, -1), self.sum_npos_.reshape(-1),
+                                      resolve_threads(self.n_threads)).T
+
     def _encode_blocked(self, A: np.ndarray) -> np.ndarray:
+        A = self._split_input(A)
         blocked, ok = _core.maddness_encode(self._plan(), A, self.split_dims_, self.offsets_, self.scales_,
                                             self.thresholds_, resolve_threads(self.n_threads))
         if not ok:
@@ -658,7 +751,7 @@ class Maddness:
             check_choice(order, "order", ("F", "C"))
         if out is not None:
             self._check_out(out, n, order)
-        res, ok = _core.maddness_run(self._bound(), A, resolve_threads(self.n_threads),
+        res, ok = _core.maddness_run(self._bound(), self._split_input(A), resolve_threads(self.n_threads),
                                      None if out is None else (out if row_major else out.T), row_major)
         if not ok:
             raise ValueError("A contains NaN or infinite values (in a column the encoder reads)")
@@ -679,6 +772,8 @@ class Maddness:
                   "thresholds": self.thresholds_, "prototypes": self.prototypes_,
                   "luts": self.luts_, "mul": self.mul_,
                   "add": self.add_}
+        if self.__dict__.get("sum_cols_") is not None:
+            arrays.update(sum_cols=self.sum_cols_, sum_npos=self.sum_npos_)
         _io.save(path, "Maddness", meta, arrays)
 
     @classmethod
@@ -692,7 +787,21 @@ class Maddness:
         for name, shape in shapes.items():
             if arrays[name].shape != shape:
                 raise ValueError(f"Maddness file: array {name!r} has shape {arrays[name].shape}, expected {shape}")
-        if (arrays["split_dims"] < 0).any() or (arrays["split_dims"] >= d).any():
+        width = min(int(obj.split_width), d)
+        nsplit = d
+        obj.sum_cols_ = obj.sum_npos_ = None
+        if width > 1:
+            for name, shape in (("sum_cols", (C, 4, width)), ("sum_npos", (C, 4))):
+                if name not in arrays or arrays[name].shape != shape:
+                    raise ValueError(f"Maddness file: array {name!r} missing or not of shape {shape}")
+            if (arrays["sum_cols"] < 0).any() or (arrays["sum_cols"] >= d).any():
+                raise ValueError("Maddness file: signed-sum column out of range")
+            if (arrays["sum_npos"] < 0).any() or (arrays["sum_npos"] > width).any():
+                raise ValueError("Maddness file: signed-sum term count out of range")
+            obj.sum_cols_ = arrays["sum_cols"].astype(np.int64)
+            obj.sum_npos_ = arrays["sum_npos"].astype(np.int32)
+            nsplit = 4 * C
+        if (arrays["split_dims"] < 0).any() or (arrays["split_dims"] >= nsplit).any():
             raise ValueError("Maddness file: split dimension out of range")
         log2g = int(meta["log2g_"])
         if not 0 <= log2g <= 4 or C % (1 << log2g):
@@ -710,7 +819,8 @@ class Maddness:
         return obj
 
     def __repr__(self) -> str:
-        return (f"Maddness(ncodebooks={self.ncodebooks!r}, lam={self.lam!r}, aggregate={self.aggregate!r})")
+        width = "" if self.split_width == 1 else f", split_width={self.split_width!r}"
+        return f"Maddness(ncodebooks={self.ncodebooks!r}, lam={self.lam!r}, aggregate={self.aggregate!r}{width})"
 
 
 _io.register("Maddness", Maddness._from_state)

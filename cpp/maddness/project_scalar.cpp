@@ -1,0 +1,27 @@
+// Portable reference for the signed-sum split features (split_width > 1); the SIMD path must
+// match it bit for bit, so the order of the additions below is the definition.
+#include "maddness/maddness.hpp"
+
+namespace tenfold {
+namespace maddness {
+namespace scalar {
+
+void project(const ProjectModel& p, const float* A, size_t rows, float* feat, size_t ldf) {
+  for (int f = 0; f < p.nfeat; ++f) {
+    const int64_t* offs = p.offs + static_cast<size_t>(f) * p.width;
+    const int npos = p.npos[f];
+    float* out = feat + static_cast<size_t>(f) * ldf;
+    for (size_t r = 0; r < rows; ++r) {
+      float s[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+      for (int k = 0; k < p.width; ++k) {
+        const float x = A[offs[k] + static_cast<ptrdiff_t>(r)];
+        s[k & 3] = k < npos ? s[k & 3] + x : s[k & 3] - x;
+      }
+      out[r] = (s[0] + s[1]) + (s[2] + s[3]);
+    }
+  }
+}
+
+}  // namespace scalar
+}  // namespace maddness
+}  // namespace tenfold
