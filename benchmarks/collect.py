@@ -3,7 +3,7 @@
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-ORDER = ["bolt", "maddness", "maddness_accuracy", "sprintz", "extract"]
+ORDER = ["bolt", "maddness", "maddness_accuracy", "maddness_signed_sums", "sprintz", "extract"]
 
 
 def main() -> None:

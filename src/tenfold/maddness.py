@@ -124,6 +124,11 @@ def _leaf_means(node: np.ndarray, R: np.ndarray) -> np.ndarray:
     return (onehot.T @ R) / np.maximum(onehot.sum(0), 1)[:, None]
 
 
+def _node_centred(X: np.ndarray, onehot: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """X minus the mean of each row's node (onehot (n, nnodes), counts (nnodes,))."""
+    return X - onehot @ ((onehot.T @ X) / counts[:, None])
+
+
 def _learn_tree(Q: np.ndarray, R: np.ndarray, Ac: np.ndarray | None, k: int, output: bool):
     """One balanced 4-level tree on residual R: (dims (4,), thresholds (4, 16), leaf of each row)."""
     n = Q.shape[0]
@@ -138,8 +143,7 @@ def _learn_tree(Q: np.ndarray, R: np.ndarray, Ac: np.ndarray | None, k: int, out
         if output:
             # Candidates: the input dimensions that best explain the residual linearly within
             # the nodes (largest SSE reduction of a per-node linear fit).
-            Am = Ac - (onehot @ ((onehot.T @ Ac) / counts[:, None]))
-            Rm = R - (onehot @ ((onehot.T @ R) / counts[:, None]))
+            Am, Rm = _node_centred(Ac, onehot, counts), _node_centred(R, onehot, counts)
             cross = Am.T @ Rm                                               # (d, m)
             score = np.einsum("ij,ij->i", cross, cross) / np.maximum(np.einsum("ij,ij->j", Am, Am), 1e-12)
         else:
@@ -179,9 +183,8 @@ def _learn_tree_sums(A: np.ndarray, Ac: np.ndarray, R: np.ndarray, width: int, n
         nnodes = 1 << level
         onehot = (node[:, None] == np.arange(nnodes)).astype(np.float64)
         counts = np.maximum(onehot.sum(0), 1)
-        Am = Ac - (onehot @ ((onehot.T @ Ac) / counts[:, None]))
-        Rm = R - (onehot @ ((onehot.T @ R) / counts[:, None]))
-        u = np.linalg.svd(Am.T @ Rm, full_matrices=False)[0][:, 0]
+        cross = _node_centred(Ac, onehot, counts).T @ _node_centred(R, onehot, counts)
+        u = np.linalg.svd(cross, full_matrices=False)[0][:, 0]
         top = np.argsort(-np.abs(u), kind="stable")[:width]
         plus, minus = np.sort(top[u[top] >= 0]), np.sort(top[u[top] < 0])
         cols[level], npos[level] = np.r_[plus, minus], len(plus)
