@@ -182,7 +182,9 @@ void project(const int64_t* cols, const int32_t* npos, int nfeat, int width, con
     else
       avx2::project(q, src, rows, out, ldf);
   };
-  if (rs == 1) {  // contiguous columns: read in place
+  if (rs == 1) {
+    // Contiguous columns: read in place. (Copying the used columns into the compact layout below
+    // first measured slower: the copy costs more than the kernel's first-level TLB misses.)
     std::vector<int64_t> direct(cols, cols + nterms);
     for (auto& o : direct) o *= cs;
     const ProjectModel q{direct.data(), npos, nfeat, width};
@@ -192,10 +194,9 @@ void project(const int64_t* cols, const int32_t* npos, int nfeat, int width, con
     return;
   }
   const size_t nused = used.size();
-  // Rows go through a scratch copy in groups of 16: group g holds, for each used column, its 16
-  // values contiguously (16 * nused floats, 24 KB for 384 columns), so the kernel's loads stay
-  // within a few pages and in L1. Reading A's columns in place instead touches one page per
-  // column for every 16 rows (measured ~2x slower for 384 columns).
+  // Other layouts: copy the used columns of 256 rows into groups of 16 rows, where group g
+  // holds each used column's 16 values contiguously (16 * nused floats, 24 KB for 384 columns),
+  // then run the same kernel on each group.
   constexpr size_t kGroup = 16;  // the factor of `offs` above
   // One cache line of padding between groups: group starts a multiple of 4 KiB apart (384
   // columns) made the copy's stores alias in the store buffer (measured 2x slower).
@@ -205,31 +206,13 @@ void project(const int64_t* cols, const int32_t* npos, int nfeat, int width, con
     for (size_t r0 = b; r0 < e; r0 += kChunkRows) {
       const size_t rows = std::min(kChunkRows, e - r0);
       const size_t ngroups = (rows + kGroup - 1) / kGroup;
-      if (rs == 1) {
-        for (size_t j = 0; j < nused; ++j) {
-          const float* col = A + used[j] * cs + r0;
-          const size_t full = rows / kGroup;
-          for (size_t g = 0; g < full; ++g)  // fixed size: inlined as two 32-byte moves
-            std::memcpy(&chunk[g * gstride + j * kGroup], col + g * kGroup, kGroup * sizeof(float));
-          if (full < ngroups)
-            std::memcpy(&chunk[full * gstride + j * kGroup], col + full * kGroup, (rows - full * kGroup) * sizeof(float));
-        }
-      } else {
-        for (size_t r = 0; r < rows; ++r) {
-          const float* row = A + static_cast<ptrdiff_t>(r0 + r) * rs;
-          float* dst = &chunk[(r / kGroup) * gstride + r % kGroup];
-          for (size_t j = 0; j < nused; ++j) dst[j * kGroup] = row[used[j] * cs];
-        }
+      for (size_t r = 0; r < rows; ++r) {
+        const float* row = A + static_cast<ptrdiff_t>(r0 + r) * rs;
+        float* dst = &chunk[(r / kGroup) * gstride + r % kGroup];
+        for (size_t j = 0; j < nused; ++j) dst[j * kGroup] = row[used[j] * cs];
       }
-      for (size_t g = 0; g < ngroups; ++g) {
-        const size_t rg = std::min(kGroup, rows - g * kGroup);
-        const float* src = &chunk[g * gstride];
-        float* out = feat + r0 + g * kGroup;
-        if (isa == Isa::Scalar)
-          scalar::project(p, src, rg, out, n);
-        else
-          avx2::project(p, src, rg, out, n);
-      }
+      for (size_t g = 0; g < ngroups; ++g)
+        kernel(p, &chunk[g * gstride], std::min(kGroup, rows - g * kGroup), feat + r0 + g * kGroup, n);
     }
   }, kMinRowsPerThread);
 }
