@@ -153,3 +153,21 @@ def test_width_capped_at_dimensions(data):
     m = tenfold.Maddness(ncodebooks=2, split_width=100).fit(A_train, B)
     assert m.sum_cols_.shape == (2, 4, 48)
     assert m.matmul(A_test).shape == (len(A_test), 7)
+
+
+def test_torch_layer_carries_the_sums():
+    torch = pytest.importorskip("torch")
+    import tenfold.torch as tt
+
+    torch.manual_seed(0)
+    lin = torch.nn.Linear(64, 8)
+    X = torch.randn(2000, 64)
+    a = tt.MaddnessLinear.from_linear(lin, X, ncodebooks=8, split_width=8)
+    b = tt.MaddnessLinear.from_linear(lin, X * 2 + 1, ncodebooks=8, split_width=8)  # other sums
+    assert {"sum_cols", "sum_npos"} <= set(dict(a.named_buffers()))
+    with torch.no_grad():
+        ya = a(X)
+        assert not torch.equal(b(X), ya)
+        b.load_state_dict(a.state_dict())
+        assert torch.equal(b(X), ya)
+    assert torch.equal(ya, torch.from_numpy(a.amm.matmul(X.numpy(), order="C")))

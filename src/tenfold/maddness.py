@@ -314,8 +314,8 @@ class Maddness:
         subtracted, still no multiplies), chosen as the ``w`` largest entries of the direction
         that best explains the residual within the level's nodes. For near-isotropic inputs
         (sentence embeddings), where one dimension says little about a row: on the MiniLM
-        benchmark (64 classes, one split) C=16 reaches 39.4% with ``w=32`` against 32.6% with
-        ``w=1`` (PQ+ridge 39.5%), C=32 49.4% against 44.6% (PQ+ridge 48.1%). Encoding then costs
+        benchmark (64 classes, mean of 2 splits) C=16 reaches 39.1% with ``w=32`` against 32.9%
+        with ``w=1`` (PQ+ridge 39.9%), C=32 48.6% against 44.2% (PQ+ridge 48.5%). Encoding then costs
         ``4 * ncodebooks * w`` additions per row instead of ``4 * ncodebooks`` comparisons, so it
         is far slower than ``w=1``; see BENCHMARKS.md. ``split_dims_`` then indexes the
         ``4 * ncodebooks`` sums, whose columns are ``sum_cols_`` (added first, ``sum_npos_`` of

@@ -57,8 +57,12 @@ class MaddnessLinear(nn.Module):
         self.in_features = in_features
         self.out_features = out_features
         self.amm = amm
-        for name in ("split_dims_", "offsets_", "scales_", "thresholds_", "luts_", "mul_", "add_"):
-            self.register_buffer(name.rstrip("_"), torch.from_numpy(np.ascontiguousarray(getattr(amm, name))))
+        # The signed-sum columns too when the model has them (split_width > 1).
+        self._buffers_of_model = [name for name in ("split_dims", "offsets", "scales", "thresholds", "luts", "mul",
+                                                    "add", "sum_cols", "sum_npos")
+                                  if getattr(amm, name + "_", None) is not None]
+        for name in self._buffers_of_model:
+            self.register_buffer(name, torch.from_numpy(np.ascontiguousarray(getattr(amm, name + "_"))))
 
     @classmethod
     def from_linear(cls, linear: nn.Linear, calibration_inputs: Any, ncodebooks: int = 16,
@@ -79,7 +83,7 @@ class MaddnessLinear(nn.Module):
 
     def _sync(self) -> None:
         # Buffers may have been replaced by load_state_dict: refresh the numpy model from them.
-        for name in ("split_dims", "offsets", "scales", "thresholds", "luts", "mul", "add"):
+        for name in self._buffers_of_model:
             buf = getattr(self, name)
             cur = getattr(self.amm, name + "_")
             if buf.data_ptr() != getattr(self, "_ptr_" + name, None):
