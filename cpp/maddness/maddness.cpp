@@ -168,14 +168,6 @@ void project(const int64_t* cols, const int32_t* npos, int nfeat, int width, con
              ptrdiff_t rs, ptrdiff_t cs, float* feat, int n_threads) {
   const Isa isa = active_isa();
   const size_t nterms = static_cast<size_t>(nfeat) * width;
-  // The distinct columns the features read; each term's offset in the scratch layout below.
-  std::vector<int64_t> used(cols, cols + nterms);
-  std::sort(used.begin(), used.end());
-  used.erase(std::unique(used.begin(), used.end()), used.end());
-  std::vector<int64_t> offs(nterms);
-  for (size_t k = 0; k < nterms; ++k)
-    offs[k] = (std::lower_bound(used.begin(), used.end(), cols[k]) - used.begin()) * 16;
-  const ProjectModel p{offs.data(), npos, nfeat, width};
   auto kernel = [isa](const ProjectModel& q, const float* src, size_t rows, float* out, size_t ldf) {
     if (isa == Isa::Scalar)
       scalar::project(q, src, rows, out, ldf);
@@ -193,11 +185,19 @@ void project(const int64_t* cols, const int32_t* npos, int nfeat, int width, con
     }, kMinRowsPerThread);
     return;
   }
-  const size_t nused = used.size();
   // Other layouts: copy the used columns of 256 rows into groups of 16 rows, where group g
   // holds each used column's 16 values contiguously (16 * nused floats, 24 KB for 384 columns),
   // then run the same kernel on each group.
-  constexpr size_t kGroup = 16;  // the factor of `offs` above
+  constexpr size_t kGroup = 16;
+  // The distinct columns the features read, and each term's offset within a group.
+  std::vector<int64_t> used(cols, cols + nterms);
+  std::sort(used.begin(), used.end());
+  used.erase(std::unique(used.begin(), used.end()), used.end());
+  const size_t nused = used.size();
+  std::vector<int64_t> offs(nterms);
+  for (size_t k = 0; k < nterms; ++k)
+    offs[k] = (std::lower_bound(used.begin(), used.end(), cols[k]) - used.begin()) * kGroup;
+  const ProjectModel p{offs.data(), npos, nfeat, width};
   // One cache line of padding between groups: group starts a multiple of 4 KiB apart (384
   // columns) made the copy's stores alias in the store buffer (measured 2x slower).
   const size_t gstride = nused * kGroup + 16;
