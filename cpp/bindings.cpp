@@ -536,7 +536,7 @@ NB_MODULE(_core, m) {
         {
           nb::gil_scoped_release release;
           if (n > 0)
-            tenfold::maddness::project(c, npos.data(), static_cast<int>(F), static_cast<int>(w), A.data(), n, rs, cs,
+            tenfold::maddness::project(c, npos.data(), static_cast<int>(F), static_cast<int>(w), A.data(), n, d, rs, cs,
                                        out.data(), n_threads);
         }
         return out;

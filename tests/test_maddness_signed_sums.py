@@ -34,8 +34,13 @@ def test_features_equal_reference_bit_for_bit(n, width):
     buf = np.zeros(A.size + 1, np.float32)
     unaligned = buf[1:].reshape(A.shape, order="F")  # columns start 4 bytes off any vector boundary
     unaligned[...] = A
+    unaligned_c = np.zeros(A.size + 1, np.float32)[1:].reshape(A.shape)  # rows start 4 bytes off any vector boundary
+    unaligned_c[...] = A
+    # C order with rows longer than A's 37 columns: the last 8-column block (32..39) is partial
+    # and must not read the next row's values.
+    long_rows = np.ascontiguousarray(np.hstack([A, np.full((n, 6), np.nan, np.float32)]))[:, :37]
     layouts = {"F": np.asfortranarray(A), "C": np.ascontiguousarray(A), "strided": wide[:, ::3],
-               "unaligned F": unaligned}
+               "unaligned F": unaligned, "unaligned C": unaligned_c, "C, long rows": long_rows}
     for isa in tenfold.supported_isas():
         with tenfold.use_isa(isa):
             for name, X in layouts.items():

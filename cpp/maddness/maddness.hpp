@@ -129,12 +129,17 @@ namespace scalar {
 TENFOLD_MADDNESS_KERNELS
 // Features of `rows` consecutive rows -> feature f of row r at feat[f*ldf + r].
 void project(const ProjectModel& p, const float* A, size_t rows, float* feat, size_t ldf);
+// Copies rows [0, rows) (rows <= 16) of a row-major A (row stride rs, unit column stride, d
+// columns) into a 16-row group for project(): column 8 * blocks[b] + j (if < d) goes to
+// grp[(8 * b + j) * 16 + r].
+void stage_rows(const float* A, ptrdiff_t rs, size_t rows, const int32_t* blocks, int nblk, size_t d, float* grp);
 // Largest float a with quantize(a, offset, scale) <= t (+inf if every a qualifies).
 float float_threshold(float offset, float scale, int t);
 }  // namespace scalar
 namespace avx2 {
 TENFOLD_MADDNESS_KERNELS
 void project(const ProjectModel& p, const float* A, size_t rows, float* feat, size_t ldf);
+void stage_rows(const float* A, ptrdiff_t rs, size_t rows, const int32_t* blocks, int nblk, size_t d, float* grp);
 }  // namespace avx2
 #undef TENFOLD_MADDNESS_KERNELS
 
@@ -151,9 +156,9 @@ bool encode(const EncodeModel& m, const float* A, size_t n, ptrdiff_t rs, ptrdif
 void scan(const ScanModel& s, const uint8_t* blocked, size_t n, float* out, size_t ldo, bool row_major,
           int n_threads);
 
-// Features of all n rows of A (element (i, j) at A[i*rs + j*cs]) -> feat[f*n + i]. cols (nfeat,
-// width) columns of A in [0, d), npos (nfeat) in [0, width].
-void project(const int64_t* cols, const int32_t* npos, int nfeat, int width, const float* A, size_t n,
+// Features of all n rows of A (n x d, element (i, j) at A[i*rs + j*cs]) -> feat[f*n + i]. cols
+// (nfeat, width) columns of A in [0, d), npos (nfeat) in [0, width].
+void project(const int64_t* cols, const int32_t* npos, int nfeat, int width, const float* A, size_t n, size_t d,
              ptrdiff_t rs, ptrdiff_t cs, float* feat, int n_threads);
 
 }  // namespace maddness

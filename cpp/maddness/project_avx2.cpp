@@ -4,6 +4,7 @@
 #include <immintrin.h>
 
 #include "maddness/maddness.hpp"
+#include "maddness/transpose_avx2.hpp"
 
 namespace tenfold {
 namespace maddness {
@@ -44,6 +45,23 @@ void project(const ProjectModel& p, const float* A, size_t rows, float* feat, si
   for (; r + 16 <= rows; r += 16) features<2>(p, A + r, feat + r, ldf);
   for (; r + 8 <= rows; r += 8) features<1>(p, A + r, feat + r, ldf);
   if (r < rows) scalar::project(p, A + r, rows - r, feat + r, ldf);  // the last rows % 8
+}
+
+void stage_rows(const float* A, ptrdiff_t rs, size_t rows, const int32_t* blocks, int nblk, size_t d, float* grp) {
+  if (rows < 16) return scalar::stage_rows(A, rs, rows, blocks, nblk, d, grp);
+  for (int b = 0; b < nblk; ++b) {
+    const size_t c0 = 8 * static_cast<size_t>(blocks[b]);
+    if (c0 + 8 > d) {  // a partial last block: loading 8 columns would read past the row
+      scalar::stage_rows(A, rs, rows, blocks + b, 1, d, grp + 8 * 16 * static_cast<size_t>(b));
+      continue;
+    }
+    for (int h = 0; h < 2; ++h) {  // rows 8h..8h+7: one 8x8 transpose
+      __m256 v[8];
+      for (int r = 0; r < 8; ++r) v[r] = _mm256_loadu_ps(A + static_cast<ptrdiff_t>(8 * h + r) * rs + c0);
+      transpose8(v);
+      for (int j = 0; j < 8; ++j) _mm256_storeu_ps(grp + (8 * static_cast<size_t>(b) + j) * 16 + 8 * h, v[j]);
+    }
+  }
 }
 
 }  // namespace avx2

@@ -22,6 +22,15 @@ void project(const ProjectModel& p, const float* A, size_t rows, float* feat, si
   }
 }
 
+void stage_rows(const float* A, ptrdiff_t rs, size_t rows, const int32_t* blocks, int nblk, size_t d, float* grp) {
+  for (int b = 0; b < nblk; ++b)
+    for (size_t j = 0; j < 8 && 8 * static_cast<size_t>(blocks[b]) + j < d; ++j) {
+      const float* col = A + 8 * static_cast<ptrdiff_t>(blocks[b]) + static_cast<ptrdiff_t>(j);
+      float* dst = grp + (8 * static_cast<size_t>(b) + j) * 16;
+      for (size_t r = 0; r < rows; ++r) dst[r] = col[static_cast<ptrdiff_t>(r) * rs];
+    }
+}
+
 }  // namespace scalar
 }  // namespace maddness
 }  // namespace tenfold
