@@ -48,6 +48,19 @@ def test_features_equal_reference_bit_for_bit(n, width):
                 assert np.array_equal(got.view(np.uint32), ref.view(np.uint32)), (isa, name)
 
 
+def test_features_threads_equal_one_thread():
+    # 64 features of 32 terms: a second thread starts from ~1,000 rows; its chunk must line up.
+    rng = np.random.default_rng(5)
+    A = rng.normal(size=(3001, 50)).astype(np.float32)
+    cols = rng.integers(0, 50, size=(64, 32))
+    npos = rng.integers(0, 33, size=64).astype(np.int32)
+    ref = reference_features(A, cols, npos)
+    for X in (np.asfortranarray(A), A):
+        for threads in (1, 2, 3):
+            got = _core.maddness_project(X, cols, npos, threads)
+            assert np.array_equal(got.view(np.uint32), ref.view(np.uint32)), threads
+
+
 def test_project_checks_arguments():
     A = np.zeros((5, 4), np.float32)
     with pytest.raises(ValueError, match="column out of range"):

@@ -168,6 +168,9 @@ void project(const int64_t* cols, const int32_t* npos, int nfeat, int width, con
              ptrdiff_t rs, ptrdiff_t cs, float* feat, int n_threads) {
   const Isa isa = active_isa();
   const size_t nterms = static_cast<size_t>(nfeat) * width;
+  // A row costs ~0.1 ns per term, so a second thread pays off from ~2M term-rows per thread
+  // (~0.2 ms), far fewer rows than the encoder needs.
+  const size_t min_rows = std::max<size_t>(kChunkRows, (size_t(1) << 21) / nterms);
   auto kernel = [isa](const ProjectModel& q, const float* src, size_t rows, float* out, size_t ldf) {
     if (isa == Isa::Scalar)
       scalar::project(q, src, rows, out, ldf);
@@ -180,9 +183,9 @@ void project(const int64_t* cols, const int32_t* npos, int nfeat, int width, con
     std::vector<int64_t> direct(cols, cols + nterms);
     for (auto& o : direct) o *= cs;
     const ProjectModel q{direct.data(), npos, nfeat, width};
-    parallel_for(n, n_threads, kGrainRows, [&](int, size_t b, size_t e) {
+    parallel_for(n, n_threads, kChunkRows, [&](int, size_t b, size_t e) {
       for (size_t r0 = b; r0 < e; r0 += kChunkRows) kernel(q, A + r0, std::min(kChunkRows, e - r0), feat + r0, n);
-    }, kMinRowsPerThread);
+    }, min_rows);
     return;
   }
   // Other layouts: 16 rows at a time are copied into a compact group that holds each used column's
@@ -203,7 +206,7 @@ void project(const int64_t* cols, const int32_t* npos, int nfeat, int width, con
       offs[k] = (8 * b + cols[k] % 8) * static_cast<int64_t>(kGroup);
     }
     const ProjectModel p{offs.data(), npos, nfeat, width};
-    parallel_for(n, n_threads, kGrainRows, [&](int, size_t b, size_t e) {
+    parallel_for(n, n_threads, kChunkRows, [&](int, size_t b, size_t e) {
       std::vector<float> group(static_cast<size_t>(nblk) * 8 * kGroup);
       for (size_t r0 = b; r0 < e; r0 += kGroup) {
         const size_t rows = std::min(kGroup, e - r0);
@@ -214,7 +217,7 @@ void project(const int64_t* cols, const int32_t* npos, int nfeat, int width, con
           avx2::stage_rows(src, rs, rows, blocks.data(), nblk, d, group.data());
         kernel(p, group.data(), rows, feat + r0, n);
       }
-    }, kMinRowsPerThread);
+    }, min_rows);
     return;
   }
   // Any other strides: element by element, 256 rows at a time into groups.
@@ -229,7 +232,7 @@ void project(const int64_t* cols, const int32_t* npos, int nfeat, int width, con
   // One cache line of padding between groups: group starts a multiple of 4 KiB apart (384
   // columns) made the copy's stores alias in the store buffer (measured 2x slower).
   const size_t gstride = nused * kGroup + 16;
-  parallel_for(n, n_threads, kGrainRows, [&](int, size_t b, size_t e) {
+  parallel_for(n, n_threads, kChunkRows, [&](int, size_t b, size_t e) {
     std::vector<float> chunk(gstride * (kChunkRows / kGroup));
     for (size_t r0 = b; r0 < e; r0 += kChunkRows) {
       const size_t rows = std::min(kChunkRows, e - r0);
@@ -242,7 +245,7 @@ void project(const int64_t* cols, const int32_t* npos, int nfeat, int width, con
       for (size_t g = 0; g < ngroups; ++g)
         kernel(p, &chunk[g * gstride], std::min(kGroup, rows - g * kGroup), feat + r0 + g * kGroup, n);
     }
-  }, kMinRowsPerThread);
+  }, min_rows);
 }
 
 }  // namespace maddness
