@@ -133,6 +133,11 @@ void project(const ProjectModel& p, const float* A, size_t rows, float* feat, si
 // columns) into a 16-row group for project(): column 8 * blocks[b] + j (if < d) goes to
 // grp[(8 * b + j) * 16 + r].
 void stage_rows(const float* A, ptrdiff_t rs, size_t rows, const int32_t* blocks, int nblk, size_t d, float* grp);
+// Copies rows [0, rows) (rows <= 16) of the columns used[0..nused) of a column-major A (unit row
+// stride, column stride cs) into a group: column used[j] goes to grp[j * 16 + r]. ahead > 0: also
+// prefetch each column's values `ahead` floats further on (rows the caller will stage next).
+void stage_cols(const float* A, ptrdiff_t cs, size_t rows, const int64_t* used, size_t nused, float* grp,
+                ptrdiff_t ahead);
 // Largest float a with quantize(a, offset, scale) <= t (+inf if every a qualifies).
 float float_threshold(float offset, float scale, int t);
 }  // namespace scalar
@@ -140,6 +145,8 @@ namespace avx2 {
 TENFOLD_MADDNESS_KERNELS
 void project(const ProjectModel& p, const float* A, size_t rows, float* feat, size_t ldf);
 void stage_rows(const float* A, ptrdiff_t rs, size_t rows, const int32_t* blocks, int nblk, size_t d, float* grp);
+void stage_cols(const float* A, ptrdiff_t cs, size_t rows, const int64_t* used, size_t nused, float* grp,
+                ptrdiff_t ahead);
 }  // namespace avx2
 #undef TENFOLD_MADDNESS_KERNELS
 

@@ -82,6 +82,18 @@ void stage_rows(const float* A, ptrdiff_t rs, size_t rows, const int32_t* blocks
   }
 }
 
+void stage_cols(const float* A, ptrdiff_t cs, size_t rows, const int64_t* used, size_t nused, float* grp,
+                ptrdiff_t ahead) {
+  if (rows < 16) return scalar::stage_cols(A, cs, rows, used, nused, grp, ahead);
+  for (size_t j = 0; j < nused; ++j) {
+    const float* col = A + used[j] * cs;
+    // Hundreds of columns are hundreds of streams, more than the hardware prefetchers follow.
+    if (ahead) _mm_prefetch(reinterpret_cast<const char*>(col + ahead), _MM_HINT_T0);
+    _mm256_storeu_ps(grp + j * 16, _mm256_loadu_ps(col));
+    _mm256_storeu_ps(grp + j * 16 + 8, _mm256_loadu_ps(col + 8));
+  }
+}
+
 }  // namespace avx2
 }  // namespace maddness
 }  // namespace tenfold
