@@ -527,6 +527,7 @@ NB_MODULE(_core, m) {
         const size_t n = A.shape(0), d = A.shape(1), F = cols.shape(0), w = cols.shape(1);
         require(F >= 1 && w >= 1 && npos.shape(0) == F, "cols must be (nfeat, width) and npos (nfeat,), both >= 1");
         require(F <= (size_t(1) << 20) && w <= (size_t(1) << 20), "too many features or terms");
+        require(d < (size_t(1) << 27), "A has too many columns (the staged groups use 32-bit offsets)");
         const int64_t* c = cols.data();
         for (size_t k = 0; k < F * w; ++k) require(c[k] >= 0 && static_cast<size_t>(c[k]) < d, "column out of range");
         for (size_t f = 0; f < F; ++f)

@@ -166,13 +166,13 @@ void scan(const ScanModel& s, const uint8_t* blocked, size_t n, float* out, size
 
 namespace {
 // The distinct columns of cols[0..nterms), ascending; offs[k] = stride * (position of cols[k]).
-std::vector<int64_t> used_columns(const int64_t* cols, size_t nterms, size_t stride, std::vector<int64_t>& offs) {
+std::vector<int64_t> used_columns(const int64_t* cols, size_t nterms, size_t stride, std::vector<uint32_t>& offs) {
   std::vector<int64_t> used(cols, cols + nterms);
   std::sort(used.begin(), used.end());
   used.erase(std::unique(used.begin(), used.end()), used.end());
   offs.resize(nterms);
   for (size_t k = 0; k < nterms; ++k)
-    offs[k] = (std::lower_bound(used.begin(), used.end(), cols[k]) - used.begin()) * static_cast<int64_t>(stride);
+    offs[k] = static_cast<uint32_t>((std::lower_bound(used.begin(), used.end(), cols[k]) - used.begin()) * stride);
   return used;
 }
 
@@ -199,7 +199,7 @@ void project(const int64_t* cols, const int32_t* npos, int nfeat, int width, con
   if (rs == 1) {
     // Contiguous columns (Fortran order): one cache line of each used column per group, the
     // line two groups on prefetched.
-    std::vector<int64_t> offs;
+    std::vector<uint32_t> offs;
     const std::vector<int64_t> used = used_columns(cols, nterms, kGroup, offs);
     const ProjectModel p{offs.data(), npos, nfeat, width};
     parallel_for(n, n_threads, kChunkRows, [&](int, size_t b, size_t e) {
@@ -224,10 +224,10 @@ void project(const int64_t* cols, const int32_t* npos, int nfeat, int width, con
     std::sort(blocks.begin(), blocks.end());
     blocks.erase(std::unique(blocks.begin(), blocks.end()), blocks.end());
     const int nblk = static_cast<int>(blocks.size());
-    std::vector<int64_t> offs(nterms);
+    std::vector<uint32_t> offs(nterms);
     for (size_t k = 0; k < nterms; ++k) {
       const int64_t b = std::lower_bound(blocks.begin(), blocks.end(), static_cast<int32_t>(cols[k] / 8)) - blocks.begin();
-      offs[k] = (8 * b + cols[k] % 8) * static_cast<int64_t>(kGroup);
+      offs[k] = static_cast<uint32_t>((8 * b + cols[k] % 8) * static_cast<int64_t>(kGroup));
     }
     const ProjectModel p{offs.data(), npos, nfeat, width};
     parallel_for(n, n_threads, kChunkRows, [&](int, size_t b, size_t e) {
@@ -245,7 +245,7 @@ void project(const int64_t* cols, const int32_t* npos, int nfeat, int width, con
     return;
   }
   // Any other strides: element by element, 256 rows at a time into groups.
-  std::vector<int64_t> offs;
+  std::vector<uint32_t> offs;
   const std::vector<int64_t> used = used_columns(cols, nterms, kGroup, offs);
   const size_t nused = used.size();
   const ProjectModel p{offs.data(), npos, nfeat, width};

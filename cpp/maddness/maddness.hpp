@@ -70,7 +70,7 @@ struct EncodeModel {
 
 // Kernel view of the features: term k of feature f reads A[offs[f*width + k] + r] for row r.
 struct ProjectModel {
-  const int64_t* offs;  // (nfeat, width) element offsets of the columns
+  const uint32_t* offs;  // (nfeat, width) element offsets of the columns in a staged group
   const int32_t* npos;  // (nfeat) terms added; the rest are subtracted
   int nfeat;
   int width;

@@ -23,12 +23,16 @@ TF_INLINE void term(__m256 (&s)[V], const float* x) {
 // sum is named by a constant, so the accumulators stay in registers (an index computed at run
 // time, k & 3, made the compiler keep them on the stack: 1.7x slower).
 template <int V, bool Add, int P>
-TF_INLINE void terms(__m256 (&s)[4][V], const float* A, const int64_t* offs, int k, int end) {
+TF_INLINE void terms(__m256 (&s)[4][V], const float* A, const uint32_t* offs, int k, int end) {
   for (; k + 4 <= end; k += 4) {
-    term<V, Add>(s[P], A + offs[k]);
-    term<V, Add>(s[(P + 1) & 3], A + offs[k + 1]);
-    term<V, Add>(s[(P + 2) & 3], A + offs[k + 2]);
-    term<V, Add>(s[(P + 3) & 3], A + offs[k + 3]);
+    // Two offsets per 8-byte load, split with a shift: loads, not additions, limit this loop.
+    uint64_t lo, hi;
+    __builtin_memcpy(&lo, offs + k, 8);
+    __builtin_memcpy(&hi, offs + k + 2, 8);
+    term<V, Add>(s[P], A + static_cast<uint32_t>(lo));
+    term<V, Add>(s[(P + 1) & 3], A + (lo >> 32));
+    term<V, Add>(s[(P + 2) & 3], A + static_cast<uint32_t>(hi));
+    term<V, Add>(s[(P + 3) & 3], A + (hi >> 32));
   }
   if (k < end) term<V, Add>(s[P], A + offs[k]);
   if (k + 1 < end) term<V, Add>(s[(P + 1) & 3], A + offs[k + 1]);
@@ -36,7 +40,7 @@ TF_INLINE void terms(__m256 (&s)[4][V], const float* A, const int64_t* offs, int
 }
 
 template <int V>
-inline void feature(const float* A, const int64_t* offs, int npos, int width, float* out) {
+inline void feature(const float* A, const uint32_t* offs, int npos, int width, float* out) {
   __m256 s[4][V];
   for (int i = 0; i < 4; ++i)
     for (int v = 0; v < V; ++v) s[i][v] = _mm256_setzero_ps();

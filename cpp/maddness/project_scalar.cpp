@@ -8,7 +8,7 @@ namespace scalar {
 
 void project(const ProjectModel& p, const float* A, size_t rows, float* feat, size_t ldf) {
   for (int f = 0; f < p.nfeat; ++f) {
-    const int64_t* offs = p.offs + static_cast<size_t>(f) * p.width;
+    const uint32_t* offs = p.offs + static_cast<size_t>(f) * p.width;
     const int npos = p.npos[f];
     float* out = feat + static_cast<size_t>(f) * ldf;
     for (size_t r = 0; r < rows; ++r) {
