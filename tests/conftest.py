@@ -35,6 +35,14 @@ def structured_data(n, d, rng, rank=12, clusters=40, noise=0.2):
     return (latent @ basis + noise * rng.normal(size=(n, d))).astype(np.float32)
 
 
+def maddness_task(seed):
+    """(A_train (1500, 48), A_test (1000, 48), B (48, 7)): structured rows and a random B."""
+    rng = np.random.default_rng(seed)
+    A = structured_data(2500, 48, rng, rank=6, clusters=12, noise=0.05)
+    B = rng.normal(size=(48, 7)).astype(np.float32)
+    return A[:1500], A[1500:], B
+
+
 def unpack_maddness_codes(packed):
     """(n, C/2) packed nibbles -> (n, C) codes, codebook 2j in the low nibble of byte j."""
     return np.stack([packed & 15, packed >> 4], axis=2).reshape(packed.shape[0], -1)

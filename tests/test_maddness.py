@@ -4,7 +4,7 @@ import pytest
 import tenfold
 from tenfold.maddness import _one_hot
 
-from conftest import reference_maddness_codes, structured_data, unpack_maddness_codes
+from conftest import maddness_task, reference_maddness_codes, unpack_maddness_codes
 
 hypothesis = pytest.importorskip("hypothesis")
 from hypothesis import given, strategies as st  # noqa: E402
@@ -12,10 +12,7 @@ from hypothesis import given, strategies as st  # noqa: E402
 
 @pytest.fixture(scope="module")
 def data():
-    rng = np.random.default_rng(0)
-    A = structured_data(2500, 48, rng, rank=6, clusters=12, noise=0.05)
-    B = rng.normal(size=(48, 7)).astype(np.float32)
-    return A[:1500], A[1500:], B
+    return maddness_task(0)
 
 
 @pytest.fixture(scope="module")

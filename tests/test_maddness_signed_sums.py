@@ -6,7 +6,7 @@ import pytest
 import tenfold
 from tenfold import _core
 
-from conftest import structured_data
+from conftest import maddness_task
 
 
 def reference_features(A, cols, npos):
@@ -73,10 +73,7 @@ def test_project_checks_arguments():
 
 @pytest.fixture(scope="module")
 def data():
-    rng = np.random.default_rng(1)
-    A = structured_data(2500, 48, rng, rank=6, clusters=12, noise=0.05)
-    B = rng.normal(size=(48, 7)).astype(np.float32)
-    return A[:1500], A[1500:], B
+    return maddness_task(1)
 
 
 @pytest.fixture(scope="module")

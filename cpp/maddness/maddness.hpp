@@ -123,30 +123,27 @@ class Plan {
               size_t r0, size_t r1, uint8_t* codes);                                          \
   /* `rows` rows of codes (scan order, from `codes` on) -> out; column-major: out[m*ldo + i], */ \
   /* row-major: out[i*ldo + m] */                                                              \
-  void scan(const ScanModel& s, const uint8_t* codes, size_t rows, float* out, size_t ldo, bool row_major);
+  void scan(const ScanModel& s, const uint8_t* codes, size_t rows, float* out, size_t ldo, bool row_major);   \
+  /* signed-sum features of `rows` consecutive rows of a staged group -> feature f of row r */ \
+  /* at feat[f*ldf + r] */                                                                     \
+  void project(const ProjectModel& p, const float* A, size_t rows, float* feat, size_t ldf);   \
+  /* rows [0, rows) (rows <= 16) of a row-major A (row stride rs, unit column stride, d */     \
+  /* columns) -> a 16-row group: column 8*blocks[b] + j (if < d) at grp[(8*b + j)*16 + r] */   \
+  void stage_rows(const float* A, ptrdiff_t rs, size_t rows, const int32_t* blocks, int nblk, size_t d, \
+                  float* grp);                                                                 \
+  /* rows [0, rows) (rows <= 16) of the columns used[0..nused) of a column-major A (unit row */ \
+  /* stride, column stride cs) -> a group: column used[j] at grp[j*16 + r]; ahead > 0: also */ \
+  /* prefetch each column `ahead` floats further on (the rows staged next) */                  \
+  void stage_cols(const float* A, ptrdiff_t cs, size_t rows, const int64_t* used, size_t nused, float* grp, \
+                  ptrdiff_t ahead);
 
 namespace scalar {
 TENFOLD_MADDNESS_KERNELS
-// Features of `rows` consecutive rows -> feature f of row r at feat[f*ldf + r].
-void project(const ProjectModel& p, const float* A, size_t rows, float* feat, size_t ldf);
-// Copies rows [0, rows) (rows <= 16) of a row-major A (row stride rs, unit column stride, d
-// columns) into a 16-row group for project(): column 8 * blocks[b] + j (if < d) goes to
-// grp[(8 * b + j) * 16 + r].
-void stage_rows(const float* A, ptrdiff_t rs, size_t rows, const int32_t* blocks, int nblk, size_t d, float* grp);
-// Copies rows [0, rows) (rows <= 16) of the columns used[0..nused) of a column-major A (unit row
-// stride, column stride cs) into a group: column used[j] goes to grp[j * 16 + r]. ahead > 0: also
-// prefetch each column's values `ahead` floats further on (rows the caller will stage next).
-void stage_cols(const float* A, ptrdiff_t cs, size_t rows, const int64_t* used, size_t nused, float* grp,
-                ptrdiff_t ahead);
 // Largest float a with quantize(a, offset, scale) <= t (+inf if every a qualifies).
 float float_threshold(float offset, float scale, int t);
 }  // namespace scalar
 namespace avx2 {
 TENFOLD_MADDNESS_KERNELS
-void project(const ProjectModel& p, const float* A, size_t rows, float* feat, size_t ldf);
-void stage_rows(const float* A, ptrdiff_t rs, size_t rows, const int32_t* blocks, int nblk, size_t d, float* grp);
-void stage_cols(const float* A, ptrdiff_t cs, size_t rows, const int64_t* used, size_t nused, float* grp,
-                ptrdiff_t ahead);
 }  // namespace avx2
 #undef TENFOLD_MADDNESS_KERNELS
 
