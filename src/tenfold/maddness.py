@@ -166,7 +166,8 @@ def _learn_tree(Q: np.ndarray, R: np.ndarray, Ac: np.ndarray | None, k: int, out
     return dims, thresholds, node
 
 
-_SWAP_BUDGET = 1 << 26  # bound on (swap passes x width x d) per level: a cap on the refinement's cost
+_SHORTLIST = 64        # additions scored exactly per pass of the column search (_refine_signs)
+_SWAP_BUDGET = 1 << 24  # bound on passes x (width x shortlist + d) per level: caps the search for huge w, d
 
 
 def _sign_pattern(u: np.ndarray, width: int) -> np.ndarray:
@@ -191,44 +192,62 @@ def _sum_fit(v: np.ndarray, K: np.ndarray, S: np.ndarray) -> float:
 def _refine_signs(v: np.ndarray, K: np.ndarray, S: np.ndarray, max_swaps: int) -> np.ndarray:
     """Best-improvement local search on ``_sum_fit`` over sign patterns with ``v``'s support size.
 
-    A move drops one used column and adds an unused one with either sign, or flips the sign of a
-    used column; all ``2 * width * d`` moves are scored at once from K v and S v (rank-2 updates of
-    the quadratic forms), and the best is taken while it raises the fit. Why: the sign pattern of
-    a singular vector's largest entries is only a rounding of a dense direction; on correlated
-    inputs (embeddings) the columns it keeps overlap, and an explicit search over the columns of
-    the sum recovers much of what the rounding lost (text task: +6 points at C=16, w=32).
+    A move flips the sign of a used column, or drops a used column and adds an unused one with
+    either sign. Moves are scored exactly from K v and S v (rank-2 updates of the quadratic
+    forms); the added column is one of the ``_SHORTLIST`` (column, sign) pairs that would raise
+    the fit most if added alone, so a pass costs O(d + width * _SHORTLIST), not O(width * d) (K v and S v are updated
+    in place, O(d) per move).
+    The best move is taken while it raises the fit. Why: the sign pattern of a dense
+    direction's largest entries is only a rounding of it; on correlated inputs (embeddings) the
+    columns it keeps overlap, and an explicit search over the sum's columns recovers much of what
+    the rounding lost (text task: +6 points at C=16, w=32).
     """
     v = v.copy()
     dK, dS = np.diag(K), np.diag(S)
     floor = 1e-12 * max(float(dS.mean()), 1e-300)  # a feature constant within every node explains nothing
+    signs = np.array([[1.0], [-1.0]])
+
+    def ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
+        return np.where(den > floor, num / np.maximum(den, floor), 0.0)
+
+    Kv, Sv = K @ v, S @ v
     for _ in range(max_swaps):
-        Kv, Sv = K @ v, S @ v
         num, den = float(v @ Kv), float(v @ Sv)
-        fit = num / max(den, floor)
-        used = np.flatnonzero(v)
-        vi = v[used][:, None]
-        best_fit, move = fit * (1 + 1e-9), None
-        for s in (1.0, -1.0):
-            # v' = v - v_i e_i + s e_j: quadratic forms from K v, S v and entries of K and S.
-            n2 = num - 2 * vi * Kv[used][:, None] + dK[used][:, None] + 2 * s * (Kv - vi * K[used]) + dK
-            d2 = den - 2 * vi * Sv[used][:, None] + dS[used][:, None] + 2 * s * (Sv - vi * S[used]) + dS
-            cand = np.where(d2 > floor, n2 / np.maximum(d2, floor), 0.0)
-            taken = np.repeat((v != 0)[None, :], len(used), axis=0)
-            taken[np.arange(len(used)), used] = v[used] == s  # j == i: only a sign flip is a move
-            cand[taken] = -np.inf
-            a = np.unravel_index(int(np.argmax(cand)), cand.shape)
-            if cand[a] > best_fit:
-                best_fit, move = float(cand[a]), (used[a[0]], a[1], s)
+        best_fit, move = float(ratio(np.array(num), np.array(den))) * (1 + 1e-9), None
+        used, free = np.flatnonzero(v), np.flatnonzero(v == 0)
+        vi = v[used]
+        # Flip used column i: v' = v - 2 v_i e_i.
+        flip = ratio(num - 4 * vi * Kv[used] + 4 * dK[used], den - 4 * vi * Sv[used] + 4 * dS[used])
+        a = int(np.argmax(flip))
+        if flip[a] > best_fit:
+            best_fit, move = float(flip[a]), (used[a], used[a], -vi[a])
+        if free.size:
+            # Shortlist of additions (column j, sign s) by their fit alone...
+            alone = ratio(num + 2 * signs * Kv[free] + dK[free], den + 2 * signs * Sv[free] + dS[free])
+            sj, jj = np.unravel_index(np.argsort(-alone, axis=None, kind="stable")[:_SHORTLIST], alone.shape)
+            sg, j = signs[sj, 0], free[jj]
+            # ...then every (drop i, add j with sign s) pair exactly: v' = v - v_i e_i + s e_j.
+            vc = vi[:, None]
+            n2 = (num - 2 * vc * Kv[used][:, None] + dK[used][:, None]
+                  + 2 * sg * (Kv[j] - vc * K[np.ix_(used, j)]) + dK[j])
+            d2 = (den - 2 * vc * Sv[used][:, None] + dS[used][:, None]
+                  + 2 * sg * (Sv[j] - vc * S[np.ix_(used, j)]) + dS[j])
+            pair = ratio(n2, d2)
+            a2 = np.unravel_index(int(np.argmax(pair)), pair.shape)
+            if pair[a2] > best_fit:
+                best_fit, move = float(pair[a2]), (used[a2[0]], j[a2[1]], sg[a2[1]])
         if move is None:
             break
-        i, j, s = move
-        v[i], v[j] = 0.0, s
+        i, j_, s_ = move
+        Kv += s_ * K[:, j_] - v[i] * K[:, i]
+        Sv += s_ * S[:, j_] - v[i] * S[:, i]
+        v[i], v[j_] = 0.0, s_
     return v
 
 
-def _sum_candidates(cross: np.ndarray, S: np.ndarray, width: int) -> list[np.ndarray]:
+def _sum_candidates(cross: np.ndarray, S: np.ndarray, S_inv_cross: np.ndarray, width: int) -> list[np.ndarray]:
     """Sign patterns to try at one level, from the within-node cross-covariance ``cross`` (d, m)
-    of A and the residual and the within-node covariance ``S`` (d, d) of A.
+    of A and the residual, the within-node covariance ``S`` (d, d) of A, and (S + eps I)⁻¹ cross.
 
     1. the first version's: the leading left singular vector of ``cross``, rounded to signs;
     2. the direction that maximises ``_sum_fit`` among dense ones (the generalised eigenvector of
@@ -237,25 +256,31 @@ def _sum_candidates(cross: np.ndarray, S: np.ndarray, width: int) -> list[np.nda
     3. pattern 2 refined by ``_refine_signs``.
     """
     d = S.shape[0]
-    K = cross @ cross.T
     first = _sign_pattern(np.linalg.svd(cross, full_matrices=False)[0][:, 0], width)
-    ridge = 1e-6 * float(np.trace(S)) / d
-    Y = np.linalg.solve(S + (ridge if ridge > 0 else 1.0) * np.eye(d), cross)   # S⁻¹ cross
-    z = np.linalg.eigh(cross.T @ Y)[1][:, -1]
-    general = _sign_pattern(Y @ z, width)
-    swaps = min(2 * width, max(1, _SWAP_BUDGET // (width * d)))
-    return [first, general, _refine_signs(general, K, S, swaps)]
+    z = np.linalg.eigh(cross.T @ S_inv_cross)[1][:, -1]
+    general = _sign_pattern(S_inv_cross @ z, width)
+    swaps = min(2 * width, max(1, _SWAP_BUDGET // (width * min(d, _SHORTLIST) + d)))
+    return [first, general, _refine_signs(general, cross @ cross.T, S, swaps)]
+
+
+def _sum_gram(Ac: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(Acᵀ Ac, (Acᵀ Ac + eps I)⁻¹): the same for every tree of a fit, so computed once. A small
+    ridge eps keeps the inverse finite when columns are constant or collinear."""
+    G = Ac.T @ Ac
+    d = G.shape[0]
+    eps = 1e-6 * float(np.trace(G)) / d
+    return G, np.linalg.inv(G + (eps if eps > 0 else 1.0) * np.eye(d))
 
 
 def _learn_tree_sums(A: np.ndarray, Ac: np.ndarray, R: np.ndarray, width: int, n_threads: int,
-                     gram: np.ndarray | None = None):
+                     gram: tuple[np.ndarray, np.ndarray] | None = None):
     """One 4-level tree whose level l splits on a signed sum of ``width`` columns of A.
 
     Each level tries the sign patterns of ``_sum_candidates`` (from the within-node statistics of
     Ac, A centred, and the residual R) and keeps the one whose exact threshold scan gives the
     lowest SSE of R, so a level is never worse on the training rows than the first version's
-    single candidate (the singular vector's sign pattern). ``gram`` is Acᵀ Ac if the caller has
-    it (it is the same for every tree). Returns (cols (4, width), npos (4,), offsets (4,),
+    single candidate (the singular vector's sign pattern). ``gram`` is ``_sum_gram(Ac)`` if the
+    caller has it (it is the same for every tree). Returns (cols (4, width), npos (4,), offsets (4,),
     scales (4,), thresholds (4, 16), leaf of each row); the terms added come first in cols.
     """
     n = A.shape[0]
@@ -267,7 +292,7 @@ def _learn_tree_sums(A: np.ndarray, Ac: np.ndarray, R: np.ndarray, width: int, n
     node = np.zeros(n, dtype=np.int64)
     R2 = np.einsum("ij,ij->i", R, R)
     # Within-node moments from the global ones minus the node means' part (no n x d centred copies).
-    G = Ac.T @ Ac if gram is None else gram
+    G, G_inv = _sum_gram(Ac) if gram is None else gram
     AcR = Ac.T @ R
     for level in range(_LEVELS):
         nnodes = 1 << level
@@ -276,8 +301,12 @@ def _learn_tree_sums(A: np.ndarray, Ac: np.ndarray, R: np.ndarray, width: int, n
         SA, SR = onehot.T @ Ac, onehot.T @ R                                 # node sums
         S = G - SA.T @ (SA / counts)
         cross = AcR - SA.T @ (SR / counts)
+        # (S + eps I)⁻¹ cross by the Woodbury identity: S + eps I = (G + eps I) - SAᵀ diag(counts)⁻¹ SA
+        # is a rank-nnodes update of the fit-wide matrix, so no d x d solve per level.
+        GU, Gc = G_inv @ SA.T, G_inv @ cross
+        S_inv_cross = Gc + GU @ np.linalg.solve(np.diag(counts[:, 0]) - SA @ GU, SA @ Gc)
         best = None
-        for v in _sum_candidates(cross, S, width):
+        for v in _sum_candidates(cross, S, S_inv_cross, width):
             plus, minus = np.flatnonzero(v > 0), np.flatnonzero(v < 0)
             c, p = np.r_[plus, minus].astype(np.int64)[None], np.array([len(plus)], dtype=np.int32)
             # The features exactly as the encoder computes them (float32, the kernel's order);
@@ -536,7 +565,7 @@ class Maddness:
         codes = np.zeros((n, C), dtype=np.uint8)
         k = min(self.n_candidates * (2 if output else 1), d)
         if sums:
-            gram = Ac.T @ Ac
+            gram = _sum_gram(Ac)
 
             def learn(c: int, R: np.ndarray) -> np.ndarray:
                 sum_cols[c], sum_npos[c], offsets[c], scales[c], thresholds[c], node = \
