@@ -195,12 +195,11 @@ def _refine_signs(v: np.ndarray, K: np.ndarray, S: np.ndarray, max_swaps: int) -
     A move flips the sign of a used column, or drops a used column and adds an unused one with
     either sign. Moves are scored exactly from K v and S v (rank-2 updates of the quadratic
     forms); the added column is one of the ``_SHORTLIST`` (column, sign) pairs that would raise
-    the fit most if added alone, so a pass costs O(d + width * _SHORTLIST), not O(width * d) (K v and S v are updated
-    in place, O(d) per move).
-    The best move is taken while it raises the fit. Why: the sign pattern of a dense
-    direction's largest entries is only a rounding of it; on correlated inputs (embeddings) the
-    columns it keeps overlap, and an explicit search over the sum's columns recovers much of what
-    the rounding lost (text task, with the eigenvector start: +7 points at C=16, w=32).
+    the fit most if added alone, so a pass costs O(d + width * _SHORTLIST), not O(width * d)
+    (K v and S v are updated in place, O(d) per move). The best move is taken while it raises
+    the fit. Why: the sign pattern of a dense direction's largest entries is only a rounding of
+    it, and on correlated inputs (embeddings) an explicit search over the sum's columns recovers
+    what the rounding lost (text task, with the eigenvector start: +7 points at C=16, w=32).
     """
     v = v.copy()
     dK, dS = np.diag(K), np.diag(S)
@@ -213,7 +212,7 @@ def _refine_signs(v: np.ndarray, K: np.ndarray, S: np.ndarray, max_swaps: int) -
     Kv, Sv = K @ v, S @ v
     for _ in range(max_swaps):
         num, den = float(v @ Kv), float(v @ Sv)
-        best_fit, move = float(ratio(np.array(num), np.array(den))) * (1 + 1e-9), None
+        best_fit, move = (num / den if den > floor else 0.0) * (1 + 1e-9), None
         used, free = np.flatnonzero(v), np.flatnonzero(v == 0)
         vi = v[used]
         # Flip used column i: v' = v - 2 v_i e_i.
@@ -280,8 +279,9 @@ def _learn_tree_sums(A: np.ndarray, Ac: np.ndarray, R: np.ndarray, width: int, n
     Ac, A centred, and the residual R) and keeps the one whose exact threshold scan gives the
     lowest SSE of R, so a level is never worse on the training rows than the first version's
     single candidate (the singular vector's sign pattern). ``gram`` is ``_sum_gram(Ac)`` if the
-    caller has it (it is the same for every tree). Returns (cols (4, width), npos (4,), offsets (4,),
-    scales (4,), thresholds (4, 16), leaf of each row); the terms added come first in cols.
+    caller has it (it is the same for every tree). Returns (cols (4, width), npos (4,),
+    offsets (4,), scales (4,), thresholds (4, 16), leaf of each row); the terms added come first
+    in cols.
     """
     n = A.shape[0]
     cols = np.zeros((_LEVELS, width), dtype=np.int64)
@@ -301,8 +301,8 @@ def _learn_tree_sums(A: np.ndarray, Ac: np.ndarray, R: np.ndarray, width: int, n
         SA, SR = onehot.T @ Ac, onehot.T @ R                                 # node sums
         S = G - SA.T @ (SA / counts)
         cross = AcR - SA.T @ (SR / counts)
-        # (S + eps I)⁻¹ cross by the Woodbury identity: S + eps I = (G + eps I) - SAᵀ diag(counts)⁻¹ SA
-        # is a rank-nnodes update of the fit-wide matrix, so no d x d solve per level.
+        # (S + eps I)⁻¹ cross by the Woodbury identity: S + eps I = (G + eps I) - SAᵀ diag(counts)⁻¹
+        # SA is a rank-nnodes update of the fit-wide matrix, so no d x d solve per level.
         GU, Gc = G_inv @ SA.T, G_inv @ cross
         S_inv_cross = Gc + GU @ np.linalg.solve(np.diag(counts[:, 0]) - SA @ GU, SA @ Gc)
         best = None
@@ -438,8 +438,8 @@ class Maddness:
         that best explains the residual within the level's nodes. For near-isotropic inputs
         (sentence embeddings), where one dimension says little about a row: on the MiniLM
         benchmark (64 classes, mean of 2 splits) C=16 reaches 46.5% with ``w=32`` against 32.9%
-        with ``w=1`` (PQ+ridge 39.9%), C=8 33.4% (PQ+ridge 31.1%), C=32 54.4% (PQ+ridge 48.5%). Encoding then costs
-        ``4 * ncodebooks * w`` additions per row instead of ``4 * ncodebooks`` comparisons, so it
+        with ``w=1`` (PQ+ridge 39.9%), C=8 33.4% (PQ+ridge 31.1%), C=32 54.4% (PQ+ridge 48.5%).
+        Encoding then costs ``4 * ncodebooks * w`` additions per row instead of ``4 * ncodebooks`` comparisons, so it
         is far slower than ``w=1``; see BENCHMARKS.md. ``split_dims_`` then indexes the
         ``4 * ncodebooks`` sums, whose columns are ``sum_cols_`` (added first, ``sum_npos_`` of
         them, then subtracted).
