@@ -1423,12 +1423,6 @@ int forecast_rows_avx2(const T* base, size_t nv, ptrdiff_t rs, ptrdiff_t cs, int
 
 }  // namespace
 
-size_t encode8(const uint8_t* x, const View& v, int fc, uint8_t* dst, int32_t* scratch) {
-  return encode_impl<uint8_t>(x, v, fc, dst, scratch);
-}
-size_t encode16(const uint16_t* x, const View& v, int fc, uint8_t* dst, int32_t* scratch) {
-  return encode_impl<uint16_t>(x, v, fc, dst, scratch);
-}
 const char* decode8(const uint8_t* src, size_t len, size_t readable, uint8_t* out, const View& v, int fc,
                     int32_t* scratch) {
   if (v.nvars >= 2 && v.nvars <= 16 && v.cs == 1 && v.rs == ptrdiff_t(v.nvars)) {
@@ -1459,10 +1453,6 @@ const char* decode16(const uint8_t* src, size_t len, size_t readable, uint16_t* 
   return decode_impl<uint16_t>(src, len, readable, out, v, fc, scratch);
 }
 
-const char* huffman_decode(const uint8_t* src, size_t len, size_t readable, uint8_t* dst, size_t n) {
-  return huffman_decode_impl(src, len, readable, dst, n);
-}
-
 void checksum_stripes(uint32_t* acc, const uint8_t* data, size_t nstripes) {
   __m256i a0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(acc));
   __m256i a1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(acc + 8));
@@ -1479,7 +1469,7 @@ void checksum_stripes(uint32_t* acc, const uint8_t* data, size_t nstripes) {
   _mm256_storeu_si256(reinterpret_cast<__m256i*>(acc + 8), a1);
 }
 
-uint32_t checksum(const uint8_t* data, size_t len) { return checksum_with(checksum_stripes, data, len); }
+#include "sprintz/entry_points.inc"  // encode8, encode16, huffman_decode, checksum
 
 }  // namespace avx2
 }  // namespace sprintz
