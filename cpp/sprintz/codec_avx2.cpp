@@ -907,113 +907,116 @@ inline void transpose8x8_bytes(const uint64_t* u, __m128i* w) {  // w[k] = rows 
   transpose8x8_epi8(a, w);
 }
 
-template <size_t NV, bool Wide = (NV > 8)>
-struct FewFire;
-
-template <size_t NV>
-struct FewFire<NV, false> {  // 2..8 variables: xmm, 8 int16 lanes
-  __m128i p = _mm_setzero_si128(), D = _mm_setzero_si128(), a = _mm_setzero_si128();
-  __attribute__((always_inline)) void run(const __m128i* e, uint8_t* o, bool exact) {
-    const __m128i one = _mm_set1_epi16(1), amax = _mm_set1_epi16(kFireMax), amin = _mm_set1_epi16(-kFireMax);
-    const __m128i low = _mm_set1_epi16(0xff);
-    __m128i gs = _mm_setzero_si128(), x[8];
-    for (int i = 0; i < 8; ++i) {
-      const __m128i s = _mm_add_epi16(_mm_mulhi_epi16(a, D), e[i]);
-      gs = _mm_add_epi16(gs, _mm_sign_epi16(_mm_sign_epi16(one, e[i]), D));
-      D = _mm_slli_epi16(s, 8);
-      p = _mm_add_epi16(p, s);
-      x[i] = _mm_and_si128(p, low);
-    }
-    a = _mm_min_epi16(_mm_max_epi16(_mm_add_epi16(a, gs), amin), amax);
-    if (!exact) {
-      for (int k = 0; k < 4; ++k) {
-        const __m128i b = _mm_packus_epi16(x[2 * k], x[2 * k + 1]);
-        _mm_storel_epi64(reinterpret_cast<__m128i*>(o + 2 * k * NV), b);
-        _mm_storeh_pi(reinterpret_cast<__m64*>(o + (2 * k + 1) * NV), _mm_castsi128_ps(b));
-      }
-    } else {  // the chunk's last block: nothing may land past its 8 * NV bytes
-      alignas(16) uint8_t rows[64];
-      for (int k = 0; k < 4; ++k)
-        _mm_store_si128(reinterpret_cast<__m128i*>(rows + 16 * k), _mm_packus_epi16(x[2 * k], x[2 * k + 1]));
-      for (size_t i = 0; i < 8; ++i) std::memcpy(o + i * NV, rows + 8 * i, NV);
-    }
+// The two register widths of the recurrence: the int16 operations it uses, the residual rows of
+// kLanes variables from their unpacked bytes u[0..kLanes-1], and rows 2k, 2k+1 (lanes < 256)
+// packed to bytes in row order (kLanes bytes each) and stored to two row addresses.
+struct Fire8Lanes {  // 2..8 variables: xmm
+  using V = __m128i;
+  static constexpr size_t kLanes = 8;
+  __attribute__((always_inline)) static V zero() { return _mm_setzero_si128(); }
+  __attribute__((always_inline)) static V set1(int16_t x) { return _mm_set1_epi16(x); }
+  __attribute__((always_inline)) static V add(V x, V y) { return _mm_add_epi16(x, y); }
+  __attribute__((always_inline)) static V mulhi(V x, V y) { return _mm_mulhi_epi16(x, y); }
+  __attribute__((always_inline)) static V sign(V x, V y) { return _mm_sign_epi16(x, y); }
+  __attribute__((always_inline)) static V shl8(V x) { return _mm_slli_epi16(x, 8); }
+  __attribute__((always_inline)) static V and_(V x, V y) { return _mm_and_si128(x, y); }
+  __attribute__((always_inline)) static V clamp(V x, V lo, V hi) { return _mm_min_epi16(_mm_max_epi16(x, lo), hi); }
+  __attribute__((always_inline)) static V pack_rows(V x0, V x1) { return _mm_packus_epi16(x0, x1); }
+  __attribute__((always_inline)) static void store_rows(uint8_t* o0, uint8_t* o1, V b) {
+    _mm_storel_epi64(reinterpret_cast<__m128i*>(o0), b);
+    _mm_storeh_pi(reinterpret_cast<__m64*>(o1), _mm_castsi128_ps(b));
   }
-  template <int H>
-  __attribute__((always_inline)) void block(uint64_t h0, uint64_t h1, const uint8_t* q, uint8_t* o, bool exact) {
-    uint64_t u[8];
-    few8_unpack<NV, H, 8>(h0, h1, q, u);
-    __m128i w[4], e[8];
+  __attribute__((always_inline)) static void store_aligned(uint8_t* o, V b) {
+    _mm_store_si128(reinterpret_cast<__m128i*>(o), b);
+  }
+  __attribute__((always_inline)) static void resid_rows(const uint64_t* u, V* e) {
+    __m128i w[4];
     transpose8x8_bytes(u, w);
     for (int k = 0; k < 4; ++k) {
       const __m128i r = unzz8(w[k]);
       e[2 * k] = _mm_cvtepi8_epi16(r);
       e[2 * k + 1] = _mm_cvtepi8_epi16(_mm_unpackhi_epi64(r, r));
     }
-    run(e, o, exact);
   }
-  void zeros(uint8_t* o, size_t nblocks, bool exact) {
-    __m128i e[8];
-    for (int i = 0; i < 8; ++i) e[i] = _mm_setzero_si128();
-    for (size_t j = 0; j < nblocks; ++j) run(e, o + j * 8 * NV, exact && j + 1 == nblocks);
+};
+struct Fire16Lanes {  // 9..16 variables (and the groups of 16 of wide8_fire): ymm
+  using V = __m256i;
+  static constexpr size_t kLanes = 16;
+  __attribute__((always_inline)) static V zero() { return _mm256_setzero_si256(); }
+  __attribute__((always_inline)) static V set1(int16_t x) { return _mm256_set1_epi16(x); }
+  __attribute__((always_inline)) static V add(V x, V y) { return _mm256_add_epi16(x, y); }
+  __attribute__((always_inline)) static V mulhi(V x, V y) { return _mm256_mulhi_epi16(x, y); }
+  __attribute__((always_inline)) static V sign(V x, V y) { return _mm256_sign_epi16(x, y); }
+  __attribute__((always_inline)) static V shl8(V x) { return _mm256_slli_epi16(x, 8); }
+  __attribute__((always_inline)) static V and_(V x, V y) { return _mm256_and_si256(x, y); }
+  __attribute__((always_inline)) static V clamp(V x, V lo, V hi) {
+    return _mm256_min_epi16(_mm256_max_epi16(x, lo), hi);
+  }
+  __attribute__((always_inline)) static V pack_rows(V x0, V x1) {  // packus works per 128-bit half
+    return _mm256_permute4x64_epi64(_mm256_packus_epi16(x0, x1), 0xD8);
+  }
+  __attribute__((always_inline)) static void store_rows(uint8_t* o0, uint8_t* o1, V b) {
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(o0), _mm256_castsi256_si128(b));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(o1), _mm256_extracti128_si256(b, 1));
+  }
+  __attribute__((always_inline)) static void store_aligned(uint8_t* o, V b) {
+    _mm256_store_si256(reinterpret_cast<__m256i*>(o), b);
+  }
+  __attribute__((always_inline)) static void resid_rows(const uint64_t* u, V* e) {
+    __m128i w0[4], w1[4];
+    transpose8x8_bytes(u, w0);
+    transpose8x8_bytes(u + 8, w1);
+    for (int k = 0; k < 4; ++k) {
+      e[2 * k] = _mm256_cvtepi8_epi16(unzz8(_mm_unpacklo_epi64(w0[k], w1[k])));
+      e[2 * k + 1] = _mm256_cvtepi8_epi16(unzz8(_mm_unpackhi_epi64(w0[k], w1[k])));
+    }
   }
 };
 
-// 16 variables' FIRE recurrence over one block (rows e[0..7], int16 lanes), rows stored at
-// o + i * stride: 16-byte stores whose spill past `nbytes` lands on the next row, or, when
-// `exact`, exactly nbytes per row.
-__attribute__((always_inline)) inline void fire16_rows(const __m256i* e, __m256i& p, __m256i& D, __m256i& a, uint8_t* o,
-                                                       size_t stride, size_t nbytes, bool exact) {
-  const __m256i one = _mm256_set1_epi16(1), amax = _mm256_set1_epi16(kFireMax), amin = _mm256_set1_epi16(-kFireMax);
-  const __m256i low = _mm256_set1_epi16(0xff);
-  __m256i gs = _mm256_setzero_si256(), x[8];
+// The FIRE recurrence of kLanes variables over one block (residual rows e[0..7], int16 lanes),
+// rows stored at o + i * stride: kLanes-byte stores whose spill past `nbytes` lands on the next
+// row, or, when `exact`, exactly nbytes per row.
+template <class L>
+__attribute__((always_inline)) inline void fire_rows(const typename L::V* e, typename L::V& p, typename L::V& D,
+                                                     typename L::V& a, uint8_t* o, size_t stride, size_t nbytes,
+                                                     bool exact) {
+  using V = typename L::V;
+  const V one = L::set1(1), amax = L::set1(kFireMax), amin = L::set1(-kFireMax), low = L::set1(0xff);
+  V gs = L::zero(), x[8];
   for (int i = 0; i < 8; ++i) {
-    const __m256i s = _mm256_add_epi16(_mm256_mulhi_epi16(a, D), e[i]);
-    gs = _mm256_add_epi16(gs, _mm256_sign_epi16(_mm256_sign_epi16(one, e[i]), D));
-    D = _mm256_slli_epi16(s, 8);
-    p = _mm256_add_epi16(p, s);
-    x[i] = _mm256_and_si256(p, low);
+    const V s = L::add(L::mulhi(a, D), e[i]);
+    gs = L::add(gs, L::sign(L::sign(one, e[i]), D));  // += sgn(e) * sgn(d)
+    D = L::shl8(s);
+    p = L::add(p, s);
+    x[i] = L::and_(p, low);
   }
-  a = _mm256_min_epi16(_mm256_max_epi16(_mm256_add_epi16(a, gs), amin), amax);
+  a = L::clamp(L::add(a, gs), amin, amax);
   if (!exact) {
-    for (int k = 0; k < 4; ++k) {  // rows 2k, 2k+1 as 16 + 16 bytes
-      const __m256i b = _mm256_permute4x64_epi64(_mm256_packus_epi16(x[2 * k], x[2 * k + 1]), 0xD8);
-      _mm_storeu_si128(reinterpret_cast<__m128i*>(o + 2 * k * stride), _mm256_castsi256_si128(b));
-      _mm_storeu_si128(reinterpret_cast<__m128i*>(o + (2 * k + 1) * stride), _mm256_extracti128_si256(b, 1));
-    }
+    for (int k = 0; k < 4; ++k) L::store_rows(o + 2 * k * stride, o + (2 * k + 1) * stride, L::pack_rows(x[2 * k], x[2 * k + 1]));
   } else {  // nothing may land past the row's nbytes
-    alignas(32) uint8_t rows[128];
-    for (int k = 0; k < 4; ++k)
-      _mm256_store_si256(reinterpret_cast<__m256i*>(rows + 32 * k),
-                         _mm256_permute4x64_epi64(_mm256_packus_epi16(x[2 * k], x[2 * k + 1]), 0xD8));
-    for (size_t i = 0; i < 8; ++i) std::memcpy(o + i * stride, rows + 16 * i, nbytes);
-  }
-}
-// Residual rows (int16 lanes) of 16 variables from their unpacked bytes u[0..15].
-__attribute__((always_inline)) inline void resid_rows16(const uint64_t* u, __m256i* e) {
-  __m128i w0[4], w1[4];
-  transpose8x8_bytes(u, w0);
-  transpose8x8_bytes(u + 8, w1);
-  for (int k = 0; k < 4; ++k) {
-    e[2 * k] = _mm256_cvtepi8_epi16(unzz8(_mm_unpacklo_epi64(w0[k], w1[k])));
-    e[2 * k + 1] = _mm256_cvtepi8_epi16(unzz8(_mm_unpackhi_epi64(w0[k], w1[k])));
+    alignas(32) uint8_t rows[8 * L::kLanes];
+    for (int k = 0; k < 4; ++k) L::store_aligned(rows + 2 * L::kLanes * k, L::pack_rows(x[2 * k], x[2 * k + 1]));
+    for (size_t i = 0; i < 8; ++i) std::memcpy(o + i * stride, rows + L::kLanes * i, nbytes);
   }
 }
 
+// 2..16 variables, the whole state (p, D = d << 8, a) in registers.
 template <size_t NV>
-struct FewFire<NV, true> {  // 9..16 variables: ymm, 16 int16 lanes
-  __m256i p = _mm256_setzero_si256(), D = _mm256_setzero_si256(), a = _mm256_setzero_si256();
+struct FewFire {
+  using L = std::conditional_t<(NV > 8), Fire16Lanes, Fire8Lanes>;
+  typename L::V p = L::zero(), D = L::zero(), a = L::zero();
   template <int H>
   __attribute__((always_inline)) void block(uint64_t h0, uint64_t h1, const uint8_t* q, uint8_t* o, bool exact) {
-    uint64_t u[16];
-    few8_unpack<NV, H, 16>(h0, h1, q, u);
-    __m256i e[8];
-    resid_rows16(u, e);
-    fire16_rows(e, p, D, a, o, NV, NV, exact);
+    uint64_t u[L::kLanes];
+    few8_unpack<NV, H, L::kLanes>(h0, h1, q, u);
+    typename L::V e[8];
+    L::resid_rows(u, e);
+    fire_rows<L>(e, p, D, a, o, NV, NV, exact);
   }
   void zeros(uint8_t* o, size_t nblocks, bool exact) {
-    __m256i e[8];
-    for (int i = 0; i < 8; ++i) e[i] = _mm256_setzero_si256();
-    for (size_t j = 0; j < nblocks; ++j) fire16_rows(e, p, D, a, o + j * 8 * NV, NV, NV, exact && j + 1 == nblocks);
+    typename L::V e[8];
+    for (int i = 0; i < 8; ++i) e[i] = L::zero();
+    for (size_t j = 0; j < nblocks; ++j) fire_rows<L>(e, p, D, a, o + j * 8 * NV, NV, NV, exact && j + 1 == nblocks);
   }
 };
 
@@ -1038,12 +1041,12 @@ __attribute__((noinline)) const char* wide8_fire(const uint8_t* src, size_t len,
       off += b;
     }
     __m256i e[8];
-    resid_rows16(u, e);
+    Fire16Lanes::resid_rows(u, e);
     int16_t* st = state + 48 * g;
     __m256i p = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(st));
     __m256i D = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(st + 16));
     __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(st + 32));
-    fire16_rows(e, p, D, a, o + 16 * g, nv, n, exact);
+    fire_rows<Fire16Lanes>(e, p, D, a, o + 16 * g, nv, n, exact);
     _mm256_storeu_si256(reinterpret_cast<__m256i*>(st), p);
     _mm256_storeu_si256(reinterpret_cast<__m256i*>(st + 16), D);
     _mm256_storeu_si256(reinterpret_cast<__m256i*>(st + 32), a);
@@ -1420,12 +1423,6 @@ int forecast_rows_avx2(const T* base, size_t nv, ptrdiff_t rs, ptrdiff_t cs, int
 
 }  // namespace
 
-size_t encode8(const uint8_t* x, const View& v, int fc, uint8_t* dst, int32_t* scratch) {
-  return encode_impl<uint8_t>(x, v, fc, dst, scratch);
-}
-size_t encode16(const uint16_t* x, const View& v, int fc, uint8_t* dst, int32_t* scratch) {
-  return encode_impl<uint16_t>(x, v, fc, dst, scratch);
-}
 const char* decode8(const uint8_t* src, size_t len, size_t readable, uint8_t* out, const View& v, int fc,
                     int32_t* scratch) {
   if (v.nvars >= 2 && v.nvars <= 16 && v.cs == 1 && v.rs == ptrdiff_t(v.nvars)) {
@@ -1456,10 +1453,6 @@ const char* decode16(const uint8_t* src, size_t len, size_t readable, uint16_t* 
   return decode_impl<uint16_t>(src, len, readable, out, v, fc, scratch);
 }
 
-const char* huffman_decode(const uint8_t* src, size_t len, size_t readable, uint8_t* dst, size_t n) {
-  return huffman_decode_impl(src, len, readable, dst, n);
-}
-
 void checksum_stripes(uint32_t* acc, const uint8_t* data, size_t nstripes) {
   __m256i a0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(acc));
   __m256i a1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(acc + 8));
@@ -1476,7 +1469,7 @@ void checksum_stripes(uint32_t* acc, const uint8_t* data, size_t nstripes) {
   _mm256_storeu_si256(reinterpret_cast<__m256i*>(acc + 8), a1);
 }
 
-uint32_t checksum(const uint8_t* data, size_t len) { return checksum_with(checksum_stripes, data, len); }
+#include "sprintz/entry_points.inc"  // encode8, encode16, huffman_decode, checksum
 
 }  // namespace avx2
 }  // namespace sprintz

@@ -38,12 +38,6 @@ void unpack_safe(const uint8_t* p, int b, T* out) {
 }
 }  // namespace
 
-size_t encode8(const uint8_t* x, const View& v, int fc, uint8_t* dst, int32_t* scratch) {
-  return encode_impl<uint8_t>(x, v, fc, dst, scratch);
-}
-size_t encode16(const uint16_t* x, const View& v, int fc, uint8_t* dst, int32_t* scratch) {
-  return encode_impl<uint16_t>(x, v, fc, dst, scratch);
-}
 const char* decode8(const uint8_t* src, size_t len, size_t readable, uint8_t* out, const View& v, int fc,
                     int32_t* scratch) {
   return decode_impl<uint8_t>(src, len, readable, out, v, fc, scratch);
@@ -51,10 +45,6 @@ const char* decode8(const uint8_t* src, size_t len, size_t readable, uint8_t* ou
 const char* decode16(const uint8_t* src, size_t len, size_t readable, uint16_t* out, const View& v, int fc,
                      int32_t* scratch) {
   return decode_impl<uint16_t>(src, len, readable, out, v, fc, scratch);
-}
-
-const char* huffman_decode(const uint8_t* src, size_t len, size_t readable, uint8_t* dst, size_t n) {
-  return huffman_decode_impl(src, len, readable, dst, n);
 }
 
 void checksum_stripes(uint32_t* acc, const uint8_t* data, size_t nstripes) {
@@ -66,7 +56,7 @@ void checksum_stripes(uint32_t* acc, const uint8_t* data, size_t nstripes) {
     }
 }
 
-uint32_t checksum(const uint8_t* data, size_t len) { return checksum_with(checksum_stripes, data, len); }
+#include "sprintz/entry_points.inc"  // encode8, encode16, huffman_decode, checksum
 
 }  // namespace scalar
 }  // namespace sprintz

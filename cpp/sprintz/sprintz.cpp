@@ -163,24 +163,23 @@ const char* decode_chunk(const uint8_t* src, size_t len, size_t readable, uint8_
                       View{v.rows - m * L, 1, 1, 1}, fc, scratch);
 }
 
-// Raw chunks (mode 2) hold their rows row-major.
-void gather_rows(const uint8_t* base, const View& v, size_t isz, uint8_t* dst) {
+// Raw chunks (mode 2) hold their rows row-major. Copies isz-byte elements between the view
+// (rows x nvars at strides rs, cs) and its packed rows: gather (view -> packed) when compressing,
+// scatter (packed -> view) when decompressing.
+void copy_rows(const View& v, size_t isz, const uint8_t* from, uint8_t* to, bool gather) {
   if (v.cs == 1) {
-    std::memcpy(dst, base, v.rows * v.nvars * isz);
+    std::memcpy(to, from, v.rows * v.nvars * isz);
     return;
   }
+  size_t k = 0;  // byte offset in the packed rows
   for (size_t r = 0; r < v.rows; ++r)
-    for (size_t j = 0; j < v.nvars; ++j, dst += isz)
-      std::memcpy(dst, base + (ptrdiff_t(r) * v.rs + ptrdiff_t(j) * v.cs) * ptrdiff_t(isz), isz);
-}
-void scatter_rows(const uint8_t* src, const View& v, size_t isz, uint8_t* base) {
-  if (v.cs == 1) {
-    std::memcpy(base, src, v.rows * v.nvars * isz);
-    return;
-  }
-  for (size_t r = 0; r < v.rows; ++r)
-    for (size_t j = 0; j < v.nvars; ++j, src += isz)
-      std::memcpy(base + (ptrdiff_t(r) * v.rs + ptrdiff_t(j) * v.cs) * ptrdiff_t(isz), src, isz);
+    for (size_t j = 0; j < v.nvars; ++j, k += isz) {
+      const ptrdiff_t at = (ptrdiff_t(r) * v.rs + ptrdiff_t(j) * v.cs) * ptrdiff_t(isz);
+      if (gather)
+        std::memcpy(to + k, from + at, isz);
+      else
+        std::memcpy(to + at, from + k, isz);
+    }
 }
 
 // The stored checksum covers the header fields (bytes 4-31) as well as the decoded data, so a
@@ -356,7 +355,7 @@ void compress(std::vector<uint8_t>& out, const uint8_t* data, int dtype, size_t 
     const size_t raw_bytes = rows * nvars * isz;
     if (blen >= raw_bytes) {  // incompressible chunk: store the rows verbatim (row-major)
       mode = 2;
-      gather_rows(chunk_data, v, isz, packed.data());
+      copy_rows(v, isz, chunk_data, packed.data(), /*gather=*/true);
       body = packed.data();
       blen = stored_plen = raw_bytes;
     }
@@ -435,7 +434,7 @@ void decompress(const uint8_t* buf, size_t len, uint8_t* out, size_t out_len) {
     size_t readable = len - pos;
     if (mode == 2) {
       if (blen != plen || plen != rows * nvars * isz) fail("raw chunk length mismatch");
-      scatter_rows(src, View{rows, nvars, rs, cs}, isz, out + r0 * size_t(rs) * isz);
+      copy_rows(View{rows, nvars, rs, cs}, isz, src, out + r0 * size_t(rs) * isz, /*gather=*/false);
       if (h.order == 0) running.update(out + r0 * nvars * isz, rows * nvars * isz);
       pos += blen;
       continue;
