@@ -1,5 +1,6 @@
 """Concatenate benchmarks/results/*.md into BENCHMARKS.md (run after the bench scripts)."""
 
+import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -14,14 +15,17 @@ def main() -> None:
              "measured within one run, not absolute times across runs.\n"]
     names = sorted(p.stem for p in results.glob("*.md"))
     for name in sorted(names, key=lambda n: (ORDER.index(n) if n in ORDER else len(ORDER), n)):
-        parts.append((results / f"{name}.md").read_text())
+        # Plots a result file links beside itself are linked from the repository root here.
+        text = re.sub(r"\]\(([\w.-]+\.png)\)", r"](benchmarks/results/\1)", (results / f"{name}.md").read_text())
+        parts.append(text)
         note = ROOT / "benchmarks" / "notes" / f"{name}.md"  # hand-written reading of the numbers
         if note.exists():
             parts.append(note.read_text())
         # A longer result name owns its own plots (maddness_accuracy_*.png is not maddness's).
         png = sorted(p for p in results.glob(f"{name}*.png")
                      if not any(o != name and o.startswith(name) and p.stem.startswith(o) for o in names))
-        parts.extend(f"![{p.stem}](benchmarks/results/{p.name})\n" for p in png)
+        parts.extend(f"![{p.stem}](benchmarks/results/{p.name})\n" for p in png
+                     if f"(benchmarks/results/{p.name})" not in text)
     (ROOT / "BENCHMARKS.md").write_text("\n".join(parts))
 
 
