@@ -65,6 +65,39 @@ def plot(res: dict, path) -> None:
     plt.close(fig)
 
 
+def bench_threads(model, X_te, B, bias, repeat: int) -> list[dict]:
+    """Thread scaling of one w=32 model: n_threads 1 and all cores against BLAS pinned to the same
+    counts, at 10,000 and 100,000 rows, Fortran and row-major A; medians of back-to-back calls,
+    BLAS and MADDNESS timed apart (OpenBLAS's threads spin on after a call)."""
+    import time
+
+    def med(f, k):
+        f()
+        ts = []
+        for _ in range(k):
+            t0 = time.perf_counter()
+            f()
+            ts.append(time.perf_counter() - t0)
+        return float(np.median(ts))
+
+    rows = []
+    for N in (10_000, 100_000):
+        A = X_te[np.random.default_rng(1).integers(len(X_te), size=N)]
+        for order, A_in in (("F", np.asfortranarray(A)), ("C", np.ascontiguousarray(A))):
+            for t in sorted({1, os.cpu_count() or 1}):
+                with threadpool_limits(t):
+                    t_blas = med(lambda: A_in @ B + bias, repeat)
+                time.sleep(0.5)
+                model.n_threads = t
+                t_m = med(lambda: model.matmul(A_in), repeat)
+                rows.append(dict(N=N, order=order, threads=t, blas_ms=t_blas * 1e3, ms=t_m * 1e3,
+                                 speedup=t_blas / t_m))
+                print(f"threads: N={N} {order} t={t}: BLAS {t_blas * 1e3:.2f} ms, MADDNESS {t_m * 1e3:.2f} ms",
+                      flush=True)
+    model.n_threads = 1
+    return rows
+
+
 def main() -> None:
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import train_test_split
@@ -98,6 +131,8 @@ def main() -> None:
                 models = {w: tenfold.Maddness(ncodebooks=C, split_width=w, n_threads=1).fit(X_tr, B, bias=bias)
                           for w in WIDTHS}
                 models["pq_ridge"] = PQAmm(C, X_tr, B, bias, ridge=True)
+                if s == 0 and C == 16:
+                    thread_model, thread_data = models[32], (X_te, B, bias)
                 for key, m in models.items():
                     r = scores(m.matmul(X_te), exact, y_te)
                     acc[(C, key)].append(r["acc"])
@@ -111,6 +146,7 @@ def main() -> None:
                             _, t_c, sp_c = paired(lambda: A_c @ B + bias, lambda: m.matmul(A_c), args.repeat)
                             timing[(C, key)].update(c_ms=t_c * 1e3, c_speedup=sp_c)
                 print(f"split {s} C={C}: " + ", ".join(f"{k} {100 * acc[(C, k)][-1]:.2f}" for k in models), flush=True)
+    threads = bench_threads(thread_model, *thread_data, args.repeat) if 16 in c_list else []
     rows = []
     for C in c_list:
         row = dict(C=C)
@@ -125,7 +161,8 @@ def main() -> None:
         row["blas_ms"] = float(np.median([timing[(C, k)]["blas_ms"] for k in [*WIDTHS, "pq_ridge"]]))
         rows.append(row)
     res = dict(cpu=cpu_name(), isa=tenfold.isa(), numpy=np.__version__, splits=args.splits, repeat=args.repeat,
-               exact_acc=float(np.mean(exact_accs)), n=len(X), loadavg=os.getloadavg()[0], rows=rows)
+               exact_acc=float(np.mean(exact_accs)), n=len(X), loadavg=os.getloadavg()[0], rows=rows,
+               threads=threads)
     L = ["# MADDNESS with signed-sum splits (split_width)\n",
          f"CPU: {res['cpu']}, ISA path `{res['isa']}`, 1 thread for tenfold and BLAS, numpy {res['numpy']}; "
          f"load average at the end {res['loadavg']:.2f}. Task: the accuracy benchmark's (b), {len(X)} MiniLM "
@@ -152,6 +189,17 @@ def main() -> None:
              f"w=8 at C in {[r['C'] for r in rows if r['8_acc'] >= r['pq_ridge_acc']]}; "
              f"w=1 at C in {[r['C'] for r in rows if r['1_acc'] >= r['pq_ridge_acc']]}.\n")
     L.append("![speed-accuracy](maddness_signed_sums.png)\n")
+    if threads:
+        L += ["## Thread scaling (C=16, split_width=32, the first split's model)\n",
+              "Rows drawn from the test sentences; medians of back-to-back calls, BLAS (`A @ B + bias`) pinned "
+              "to the same thread count and timed apart.\n",
+              "| rows | A | threads | BLAS ms | MADDNESS ms | speed-up | MADDNESS scaling | BLAS scaling |",
+              "|---|---|---|---|---|---|---|---|"]
+        for r in threads:
+            one = next(o for o in threads if o["N"] == r["N"] and o["order"] == r["order"] and o["threads"] == 1)
+            L.append(f"| {r['N']:,} | {r['order']} | {r['threads']} | {r['blas_ms']:.2f} | {r['ms']:.2f} | "
+                     f"{r['speedup']:.1f}x | {one['ms'] / r['ms']:.2f}x | {one['blas_ms'] / r['blas_ms']:.2f}x |")
+        L.append("")
     write_results("maddness_signed_sums", res, "\n".join(L) + "\n")
     plot(res, RESULTS / "maddness_signed_sums.png")
 

@@ -7,6 +7,7 @@
 #include <nanobind/stl/optional.h>
 #include <nanobind/stl/string.h>
 
+#include <cstdlib>
 #include <cstring>
 #if defined(__linux__)
 #include <sys/mman.h>
@@ -34,12 +35,43 @@ using In = nb::ndarray<const T, nb::c_contig, nb::device::cpu, Dims...>;
 template <class T>
 using Out = nb::ndarray<nb::numpy, T>;
 
+// Multi-MB buffers are advised for transparent huge pages (as numpy does for its large arrays):
+// writing a fresh 25 MB result then faults in a dozen 2 MB pages instead of ~6,000 small ones
+// (those cost ~30 ms here, more than a MADDNESS product of 100,000 rows), which matters where
+// malloc hands back fresh memory on every call.
+void advise_huge_pages(void* ptr, size_t n) {
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+  constexpr uintptr_t kHuge = uintptr_t(1) << 21;
+  if (n >= 2 * kHuge) {
+    const uintptr_t p = reinterpret_cast<uintptr_t>(ptr);
+    const uintptr_t a = (p + kHuge - 1) & ~(kHuge - 1), b = (p + n) & ~(kHuge - 1);
+    if (b > a) madvise(reinterpret_cast<void*>(a), b - a, MADV_HUGEPAGE);  // advice only: errors ignored
+  }
+#else
+  (void)ptr;
+  (void)n;
+#endif
+}
+
+// Memory for an array handed to Python, freed by its capsule with std::free; 2 MiB-aligned when
+// large, so that all of it can be huge pages.
+void* array_memory(size_t bytes) {
+  constexpr size_t kHuge = size_t(1) << 21;
+  void* p = bytes >= 2 * kHuge ? std::aligned_alloc(kHuge, (bytes + kHuge - 1) / kHuge * kHuge)
+                               : std::malloc(bytes > 0 ? bytes : 1);
+  if (!p) throw std::bad_alloc();
+  advise_huge_pages(p, bytes);
+  return p;
+}
+
+// A new numpy array; zeroed unless the caller writes every element.
 template <class T>
-Out<T> new_array(std::initializer_list<size_t> shape) {
+Out<T> new_array(std::initializer_list<size_t> shape, bool zero = true) {
   size_t total = 1;
   for (size_t s : shape) total *= s;
-  T* data = new T[total > 0 ? total : 1]();
-  nb::capsule owner(data, [](void* p) noexcept { delete[] static_cast<T*>(p); });
+  T* data = static_cast<T*>(array_memory(total * sizeof(T)));
+  if (zero) std::memset(data, 0, total * sizeof(T));
+  nb::capsule owner(data, [](void* p) noexcept { std::free(p); });
   return Out<T>(data, shape, owner);
 }
 
@@ -75,21 +107,12 @@ void check_luts(const In<uint8_t, nb::ndim<3>>& luts, size_t ncols) {
 
 }  // namespace
 
-// A bytes object of n uninitialized bytes, to be filled before it is shared. Multi-MB ones are
-// advised for transparent huge pages (as numpy does for its large arrays): writing a fresh
-// 16 MB object then faults in a few 2 MB pages instead of 4,096 small ones, which matters where
-// malloc hands back fresh memory on every call (Dask workers set MALLOC_TRIM_THRESHOLD_).
+// A bytes object of n uninitialized bytes, to be filled before it is shared (huge pages as for
+// arrays: Dask workers set MALLOC_TRIM_THRESHOLD_, so malloc hands back fresh memory every call).
 static nb::bytes bytes_for_writing(size_t n) {
   PyObject* o = PyBytes_FromStringAndSize(nullptr, static_cast<Py_ssize_t>(n));
   if (!o) throw nb::python_error();
-#if defined(__linux__) && defined(MADV_HUGEPAGE)
-  constexpr uintptr_t kHuge = uintptr_t(1) << 21;
-  if (n >= 2 * kHuge) {
-    const uintptr_t p = reinterpret_cast<uintptr_t>(PyBytes_AS_STRING(o));
-    const uintptr_t a = (p + kHuge - 1) & ~(kHuge - 1), b = (p + n) & ~(kHuge - 1);
-    if (b > a) madvise(reinterpret_cast<void*>(a), b - a, MADV_HUGEPAGE);  // advice only: errors ignored
-  }
-#endif
+  advise_huge_pages(PyBytes_AS_STRING(o), n);
   return nb::steal<nb::bytes>(o);
 }
 
@@ -382,9 +405,9 @@ NB_MODULE(_core, m) {
       data = into->data();
       return nb::none();
     }
-    data = new float[M * n > 0 ? M * n : 1];
-    nb::capsule owner(data, [](void* p) noexcept { delete[] static_cast<float*>(p); });
-    return nb::cast(Out<float>(data, {d0, d1}, owner));
+    auto out = new_array<float>({d0, d1}, false);  // every element is written (or the call raises)
+    data = out.data();
+    return nb::cast(out);
   };
   // Encode + aggregate A into `into` or a new array: (the new array or None, false if a value
   // read was NaN/inf). Shared by maddness_matmul and a bound model's maddness_run.
@@ -533,7 +556,7 @@ NB_MODULE(_core, m) {
         for (size_t f = 0; f < F; ++f)
           require(npos.data()[f] >= 0 && static_cast<size_t>(npos.data()[f]) <= w, "npos out of range");
         const auto [rs, cs] = maddness_strides(A);
-        auto out = new_array<float>({F, n});
+        auto out = new_array<float>({F, n}, false);  // every element is written
         {
           nb::gil_scoped_release release;
           if (n > 0)
