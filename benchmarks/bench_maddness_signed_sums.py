@@ -68,7 +68,7 @@ def plot(res: dict, path) -> None:
 def bench_threads(model, X_te, B, bias, repeat: int) -> list[dict]:
     """Thread scaling of one w=32 model: n_threads 1 and all cores against BLAS pinned to the same
     counts, at 10,000 and 100,000 rows, Fortran and row-major A; medians of back-to-back calls,
-    BLAS and MADDNESS timed apart (OpenBLAS's threads spin on after a call)."""
+    MADDNESS first, then BLAS, then a pause (OpenBLAS's threads spin on after a call)."""
     import time
 
     def med(f, k):
@@ -85,11 +85,11 @@ def bench_threads(model, X_te, B, bias, repeat: int) -> list[dict]:
         A = X_te[np.random.default_rng(1).integers(len(X_te), size=N)]
         for order, A_in in (("F", np.asfortranarray(A)), ("C", np.ascontiguousarray(A))):
             for t in sorted({1, os.cpu_count() or 1}):
+                model.n_threads = t
+                t_m = med(lambda: model.matmul(A_in), 3 * repeat)  # first: BLAS's threads not yet spinning
                 with threadpool_limits(t):
                     t_blas = med(lambda: A_in @ B + bias, repeat)
                 time.sleep(0.5)
-                model.n_threads = t
-                t_m = med(lambda: model.matmul(A_in), repeat)
                 rows.append(dict(N=N, order=order, threads=t, blas_ms=t_blas * 1e3, ms=t_m * 1e3,
                                  speedup=t_blas / t_m))
                 print(f"threads: N={N} {order} t={t}: BLAS {t_blas * 1e3:.2f} ms, MADDNESS {t_m * 1e3:.2f} ms",
