@@ -61,6 +61,42 @@ def test_features_threads_equal_one_thread():
             assert np.array_equal(got.view(np.uint32), ref.view(np.uint32)), threads
 
 
+@pytest.mark.fuzz
+def test_native_sanitizer_project(tmp_path):
+    """Builds tests/native/maddness_project_fuzz.cpp with ASan + UBSan: random layouts and sizes,
+    each A an exact-size heap block, AVX2 == scalar bit for bit (100 rounds here, ~20 s with the
+    build; more under `make fuzz`)."""
+    import os
+    import shutil
+    import subprocess
+    from pathlib import Path
+
+    cxx = shutil.which("g++") or shutil.which("clang++")
+    if cxx is None:
+        pytest.skip("no C++ compiler")
+    root = Path(__file__).resolve().parent.parent
+    cpp = root / "cpp"
+    flags = ["-O1", "-g", "-fsanitize=address,undefined", "-fno-sanitize-recover=undefined", "-std=c++17", f"-I{cpp}"]
+    probe = tmp_path / "probe.cpp"
+    probe.write_text("int main() { return 0; }\n")
+    if subprocess.run([cxx, *flags, str(probe), "-o", str(tmp_path / "probe")], capture_output=True).returncode:
+        pytest.skip("the C++ compiler has no ASan/UBSan runtime")
+    objs = []
+    for name in ("project_avx2", "encode_avx2"):
+        objs.append(tmp_path / f"{name}.o")
+        subprocess.run([cxx, *flags, "-mavx2", "-mfma", "-mbmi2", "-c", str(cpp / "maddness" / f"{name}.cpp"),
+                        "-o", str(objs[-1])], check=True)
+    exe = tmp_path / "fz"
+    sources = [cpp / "maddness" / f for f in ("maddness.cpp", "project_scalar.cpp", "encode_scalar.cpp")]
+    sources += sorted((cpp / "common").glob("*.cpp"))
+    subprocess.run([cxx, *flags, str(root / "tests" / "native" / "maddness_project_fuzz.cpp"),
+                    *map(str, sources), *map(str, objs), "-o", str(exe), "-lpthread"], check=True)
+    rounds = max(100, int(os.environ.get("TENFOLD_FUZZ_EXAMPLES", "0")) // 10)
+    res = subprocess.run([str(exe), str(rounds)], capture_output=True, text=True)
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert res.stdout.startswith("ok:"), res.stdout
+
+
 def test_project_checks_arguments():
     A = np.zeros((5, 4), np.float32)
     with pytest.raises(ValueError, match="column out of range"):
