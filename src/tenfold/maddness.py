@@ -440,7 +440,7 @@ class Maddness:
         benchmark (64 classes, mean of 2 splits) C=16 reaches 46.5% with ``w=32`` against 32.9%
         with ``w=1`` (PQ+ridge 39.9%), C=8 33.4% (PQ+ridge 31.1%), C=32 54.4% (PQ+ridge 48.5%).
         Encoding then costs ``4 * ncodebooks * w`` additions per row and reads every column, so
-        it is far slower than ``w=1`` (C=16, w=32: 2.5x over BLAS against 22x); see BENCHMARKS.md. ``split_dims_`` then indexes the
+        it is far slower than ``w=1`` (C=16, w=32: 2.7x over BLAS against 21x); see BENCHMARKS.md. ``split_dims_`` then indexes the
         ``4 * ncodebooks`` sums, whose columns are ``sum_cols_`` (added first, ``sum_npos_`` of
         them, then subtracted).
     random_state : seed for the row sample (``max_train_rows``) and the ``lam="auto"`` folds.
