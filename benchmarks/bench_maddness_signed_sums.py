@@ -72,14 +72,7 @@ def bench_threads(model, X_te, B, bias, repeat: int) -> list[dict]:
     MADDNESS first, then BLAS, then a pause (OpenBLAS's threads spin on after a call)."""
     import time
 
-    def med(f, k):
-        f()
-        ts = []
-        for _ in range(k):
-            t0 = time.perf_counter()
-            f()
-            ts.append(time.perf_counter() - t0)
-        return float(np.median(ts))
+    from tenfold._bench import median_time
 
     rows = []
     for N in (10_000, 100_000):
@@ -87,9 +80,9 @@ def bench_threads(model, X_te, B, bias, repeat: int) -> list[dict]:
         for order, A_in in (("F", np.asfortranarray(A)), ("C", np.ascontiguousarray(A))):
             for t in sorted({1, os.cpu_count() or 1}):
                 model.n_threads = t
-                t_m = med(lambda: model.matmul(A_in), 3 * repeat)  # first: BLAS's threads not yet spinning
+                t_m = median_time(lambda: model.matmul(A_in), 3 * repeat, warmup=1)  # before BLAS
                 with threadpool_limits(t):
-                    t_blas = med(lambda: A_in @ B + bias, repeat)
+                    t_blas = median_time(lambda: A_in @ B + bias, repeat, warmup=1)
                 time.sleep(0.5)
                 rows.append(dict(N=N, order=order, threads=t, blas_ms=t_blas * 1e3, ms=t_m * 1e3,
                                  speedup=t_blas / t_m))

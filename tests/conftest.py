@@ -1,4 +1,5 @@
 import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -33,6 +34,24 @@ def structured_data(n, d, rng, rank=12, clusters=40, noise=0.2):
     centers = rng.normal(size=(clusters, rank)) * 2.0
     latent = centers[rng.integers(clusters, size=n)] + rng.normal(size=(n, rank))
     return (latent @ basis + noise * rng.normal(size=(n, d))).astype(np.float32)
+
+
+def sanitizer_compiler(tmp_path):
+    """(compiler, flags) for an ASan + UBSan build of a native test, or skip the test when this
+    machine cannot build one."""
+    import shutil
+    import subprocess
+
+    cxx = shutil.which("g++") or shutil.which("clang++")
+    if cxx is None:
+        pytest.skip("no C++ compiler")
+    cpp = Path(__file__).resolve().parent.parent / "cpp"
+    flags = ["-O1", "-g", "-fsanitize=address,undefined", "-fno-sanitize-recover=undefined", "-std=c++17", f"-I{cpp}"]
+    probe = tmp_path / "probe.cpp"
+    probe.write_text("int main() { return 0; }\n")
+    if subprocess.run([cxx, *flags, str(probe), "-o", str(tmp_path / "probe")], capture_output=True).returncode:
+        pytest.skip("the C++ compiler has no ASan/UBSan runtime")
+    return cxx, flags
 
 
 def maddness_task(seed):

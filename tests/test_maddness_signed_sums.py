@@ -6,7 +6,7 @@ import pytest
 import tenfold
 from tenfold import _core
 
-from conftest import maddness_task
+from conftest import maddness_task, sanitizer_compiler
 
 
 def reference_features(A, cols, npos):
@@ -67,20 +67,12 @@ def test_native_sanitizer_project(tmp_path):
     each A an exact-size heap block, AVX2 == scalar bit for bit (100 rounds here, ~20 s with the
     build; more under `make fuzz`)."""
     import os
-    import shutil
     import subprocess
     from pathlib import Path
 
-    cxx = shutil.which("g++") or shutil.which("clang++")
-    if cxx is None:
-        pytest.skip("no C++ compiler")
+    cxx, flags = sanitizer_compiler(tmp_path)
     root = Path(__file__).resolve().parent.parent
     cpp = root / "cpp"
-    flags = ["-O1", "-g", "-fsanitize=address,undefined", "-fno-sanitize-recover=undefined", "-std=c++17", f"-I{cpp}"]
-    probe = tmp_path / "probe.cpp"
-    probe.write_text("int main() { return 0; }\n")
-    if subprocess.run([cxx, *flags, str(probe), "-o", str(tmp_path / "probe")], capture_output=True).returncode:
-        pytest.skip("the C++ compiler has no ASan/UBSan runtime")
     objs = []
     for name in ("project_avx2", "encode_avx2"):
         objs.append(tmp_path / f"{name}.o")

@@ -7,6 +7,7 @@ import pytest
 
 import tenfold
 from tenfold import _core, sprintz
+from conftest import sanitizer_compiler
 
 hyp = pytest.importorskip("hypothesis")
 from hypothesis import given, settings  # noqa: E402
@@ -481,20 +482,12 @@ def test_demo_section_runs():
 def test_native_sanitizer_fuzz(tmp_path):
     """Builds tests/native/sprintz_fuzz.cpp with ASan + UBSan and runs it on both ISA paths: its
     deterministic cases and 50 random rounds here (~15 s), many more under `make fuzz`."""
-    import shutil
     import subprocess
     from pathlib import Path
 
-    cxx = shutil.which("g++") or shutil.which("clang++")
-    if cxx is None:
-        pytest.skip("no C++ compiler")
+    cxx, flags = sanitizer_compiler(tmp_path)
     root = Path(__file__).resolve().parent.parent
     cpp = root / "cpp"
-    flags = ["-O1", "-g", "-fsanitize=address,undefined", "-fno-sanitize-recover=undefined", "-std=c++17", f"-I{cpp}"]
-    probe = tmp_path / "probe.cpp"
-    probe.write_text("int main() { return 0; }\n")
-    if subprocess.run([cxx, *flags, str(probe), "-o", str(tmp_path / "probe")], capture_output=True).returncode:
-        pytest.skip("the C++ compiler has no ASan/UBSan runtime")
     obj = tmp_path / "avx2.o"
     subprocess.run([cxx, *flags, "-mavx2", "-mfma", "-mbmi", "-mbmi2", "-mpopcnt", "-c",
                     str(cpp / "sprintz" / "codec_avx2.cpp"), "-o", str(obj)], check=True)
