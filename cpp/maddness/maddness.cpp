@@ -180,90 +180,52 @@ std::vector<int64_t> used_columns(const int64_t* cols, size_t nterms, size_t str
 
 void project(const int64_t* cols, const int32_t* npos, int nfeat, int width, const float* A, size_t n, size_t d,
              ptrdiff_t rs, ptrdiff_t cs, float* feat, int n_threads) {
-  const Isa isa = active_isa();
+  const bool simd = active_isa() != Isa::Scalar;
   const size_t nterms = static_cast<size_t>(nfeat) * width;
   // A row costs ~0.1 ns per term, so a second thread pays off from ~2M term-rows per thread
   // (~0.2 ms), far fewer rows than the encoder needs.
   const size_t min_rows = std::max<size_t>(kChunkRows, (size_t(1) << 21) / nterms);
-  auto kernel = [isa](const ProjectModel& q, const float* src, size_t rows, float* out, size_t ldf) {
-    if (isa == Isa::Scalar)
-      scalar::project(q, src, rows, out, ldf);
-    else
-      avx2::project(q, src, rows, out, ldf);
-  };
   // 16 rows at a time are copied into a compact group that holds each used column's 16 values
   // contiguously (24 KB for 384 columns), then the kernel runs on the group: its loads stay in
   // the first-level cache and TLB. (Reading Fortran-order columns in place instead measured
   // 10-30% slower: each term's load touched another page, 64 bytes per page and group.)
   constexpr size_t kGroup = 16;
-  if (rs == 1) {
-    // Contiguous columns (Fortran order): one cache line of each used column per group, the
-    // line two groups on prefetched.
-    std::vector<uint32_t> offs;
-    const std::vector<int64_t> used = used_columns(cols, nterms, kGroup, offs);
-    const ProjectModel p{offs.data(), npos, nfeat, width};
-    parallel_for(n, n_threads, kChunkRows, [&](int, size_t b, size_t e) {
-      std::vector<float> group(used.size() * kGroup);
-      for (size_t r0 = b; r0 < e; r0 += kGroup) {
-        const size_t rows = std::min(kGroup, e - r0);
-        const ptrdiff_t ahead = r0 + 3 * kGroup <= n ? 2 * kGroup : 0;
-        if (isa == Isa::Scalar)
-          scalar::stage_cols(A + r0, cs, rows, used.data(), used.size(), group.data(), ahead);
-        else
-          avx2::stage_cols(A + r0, cs, rows, used.data(), used.size(), group.data(), ahead);
-        kernel(p, group.data(), rows, feat + r0, n);
-      }
-    }, min_rows);
-    return;
-  }
-  if (cs == 1) {
-    // Rows of contiguous columns (C order): copy the 8-column blocks that hold a used column with
-    // 8x8 register transposes; the term offsets point into those blocks.
-    std::vector<int32_t> blocks(nterms);
+  // Rows of contiguous columns (C order) are copied by 8-column blocks (8x8 register transposes)
+  // that hold a used column; any other layout column by column (Fortran order: one cache line of
+  // each used column per group, the line two groups on prefetched).
+  const bool by_rows = cs == 1 && rs != 1;
+  std::vector<int64_t> used;
+  std::vector<int32_t> blocks;
+  std::vector<uint32_t> offs;
+  if (by_rows) {
+    blocks.resize(nterms);
     for (size_t k = 0; k < nterms; ++k) blocks[k] = static_cast<int32_t>(cols[k] / 8);
     std::sort(blocks.begin(), blocks.end());
     blocks.erase(std::unique(blocks.begin(), blocks.end()), blocks.end());
-    const int nblk = static_cast<int>(blocks.size());
-    std::vector<uint32_t> offs(nterms);
+    offs.resize(nterms);
     for (size_t k = 0; k < nterms; ++k) {
       const int64_t b = std::lower_bound(blocks.begin(), blocks.end(), static_cast<int32_t>(cols[k] / 8)) - blocks.begin();
       offs[k] = static_cast<uint32_t>((8 * b + cols[k] % 8) * static_cast<int64_t>(kGroup));
     }
-    const ProjectModel p{offs.data(), npos, nfeat, width};
-    parallel_for(n, n_threads, kChunkRows, [&](int, size_t b, size_t e) {
-      std::vector<float> group(static_cast<size_t>(nblk) * 8 * kGroup);
-      for (size_t r0 = b; r0 < e; r0 += kGroup) {
-        const size_t rows = std::min(kGroup, e - r0);
-        const float* src = A + static_cast<ptrdiff_t>(r0) * rs;
-        if (isa == Isa::Scalar)
-          scalar::stage_rows(src, rs, rows, blocks.data(), nblk, d, group.data());
-        else
-          avx2::stage_rows(src, rs, rows, blocks.data(), nblk, d, group.data());
-        kernel(p, group.data(), rows, feat + r0, n);
-      }
-    }, min_rows);
-    return;
+  } else {
+    used = used_columns(cols, nterms, kGroup, offs);
   }
-  // Any other strides: element by element, 256 rows at a time into groups.
-  std::vector<uint32_t> offs;
-  const std::vector<int64_t> used = used_columns(cols, nterms, kGroup, offs);
-  const size_t nused = used.size();
+  const int nblk = static_cast<int>(blocks.size());
+  const size_t group_floats = (by_rows ? 8 * blocks.size() : used.size()) * kGroup;
   const ProjectModel p{offs.data(), npos, nfeat, width};
-  // One cache line of padding between groups: group starts a multiple of 4 KiB apart (384
-  // columns) made the copy's stores alias in the store buffer (measured 2x slower).
-  const size_t gstride = nused * kGroup + 16;
   parallel_for(n, n_threads, kChunkRows, [&](int, size_t b, size_t e) {
-    std::vector<float> chunk(gstride * (kChunkRows / kGroup));
-    for (size_t r0 = b; r0 < e; r0 += kChunkRows) {
-      const size_t rows = std::min(kChunkRows, e - r0);
-      const size_t ngroups = (rows + kGroup - 1) / kGroup;
-      for (size_t r = 0; r < rows; ++r) {
-        const float* row = A + static_cast<ptrdiff_t>(r0 + r) * rs;
-        float* dst = &chunk[(r / kGroup) * gstride + r % kGroup];
-        for (size_t j = 0; j < nused; ++j) dst[j * kGroup] = row[used[j] * cs];
+    std::vector<float> group(group_floats);
+    for (size_t r0 = b; r0 < e; r0 += kGroup) {
+      const size_t rows = std::min(kGroup, e - r0);
+      const float* src = A + static_cast<ptrdiff_t>(r0) * rs;
+      if (by_rows) {
+        (simd ? avx2::stage_rows : scalar::stage_rows)(src, rs, rows, blocks.data(), nblk, d, group.data());
+      } else {
+        const ptrdiff_t ahead = rs == 1 && r0 + 3 * kGroup <= n ? 2 * kGroup : 0;
+        (simd ? avx2::stage_cols : scalar::stage_cols)(src, rs, cs, rows, used.data(), used.size(), group.data(),
+                                                       ahead);
       }
-      for (size_t g = 0; g < ngroups; ++g)
-        kernel(p, &chunk[g * gstride], std::min(kGroup, rows - g * kGroup), feat + r0 + g * kGroup, n);
+      (simd ? avx2::project : scalar::project)(p, group.data(), rows, feat + r0, n);
     }
   }, min_rows);
 }

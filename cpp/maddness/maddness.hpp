@@ -131,11 +131,11 @@ class Plan {
   /* columns) -> a 16-row group: column 8*blocks[b] + j (if < d) at grp[(8*b + j)*16 + r] */   \
   void stage_rows(const float* A, ptrdiff_t rs, size_t rows, const int32_t* blocks, int nblk, size_t d, \
                   float* grp);                                                                 \
-  /* rows [0, rows) (rows <= 16) of the columns used[0..nused) of a column-major A (unit row */ \
-  /* stride, column stride cs) -> a group: column used[j] at grp[j*16 + r]; ahead > 0: also */ \
-  /* prefetch each column `ahead` floats further on (the rows staged next) */                  \
-  void stage_cols(const float* A, ptrdiff_t cs, size_t rows, const int64_t* used, size_t nused, float* grp, \
-                  ptrdiff_t ahead);
+  /* rows [0, rows) (rows <= 16) of the columns used[0..nused) of A (element (r, j) at */     \
+  /* A[r*rs + j*cs]) -> a group: column used[j] at grp[j*16 + r]; ahead > 0 (unit row stride */ \
+  /* only): also prefetch each column `ahead` floats further on (the rows staged next) */      \
+  void stage_cols(const float* A, ptrdiff_t rs, ptrdiff_t cs, size_t rows, const int64_t* used, size_t nused, \
+                  float* grp, ptrdiff_t ahead);
 
 namespace scalar {
 TENFOLD_MADDNESS_KERNELS

@@ -86,9 +86,9 @@ void stage_rows(const float* A, ptrdiff_t rs, size_t rows, const int32_t* blocks
   }
 }
 
-void stage_cols(const float* A, ptrdiff_t cs, size_t rows, const int64_t* used, size_t nused, float* grp,
-                ptrdiff_t ahead) {
-  if (rows < 16) return scalar::stage_cols(A, cs, rows, used, nused, grp, ahead);
+void stage_cols(const float* A, ptrdiff_t rs, ptrdiff_t cs, size_t rows, const int64_t* used, size_t nused,
+                float* grp, ptrdiff_t ahead) {
+  if (rows < 16 || rs != 1) return scalar::stage_cols(A, rs, cs, rows, used, nused, grp, ahead);
   for (size_t j = 0; j < nused; ++j) {
     const float* col = A + used[j] * cs;
     // Hundreds of columns are hundreds of streams, more than the hardware prefetchers follow.

@@ -31,10 +31,12 @@ void stage_rows(const float* A, ptrdiff_t rs, size_t rows, const int32_t* blocks
     }
 }
 
-void stage_cols(const float* A, ptrdiff_t cs, size_t rows, const int64_t* used, size_t nused, float* grp,
-                ptrdiff_t) {
-  for (size_t j = 0; j < nused; ++j)
-    for (size_t r = 0; r < rows; ++r) grp[j * 16 + r] = A[used[j] * cs + static_cast<ptrdiff_t>(r)];
+void stage_cols(const float* A, ptrdiff_t rs, ptrdiff_t cs, size_t rows, const int64_t* used, size_t nused,
+                float* grp, ptrdiff_t) {
+  for (size_t r = 0; r < rows; ++r) {
+    const float* row = A + static_cast<ptrdiff_t>(r) * rs;
+    for (size_t j = 0; j < nused; ++j) grp[j * 16 + r] = row[used[j] * cs];
+  }
 }
 
 }  // namespace scalar
