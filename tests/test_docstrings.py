@@ -5,7 +5,7 @@ import importlib
 
 import pytest
 
-MODULES = ["tenfold", "tenfold.bolt", "tenfold._io", "tenfold._runtime", "tenfold.dask"]
+MODULES = ["tenfold", "tenfold.bolt", "tenfold._io", "tenfold._atomic", "tenfold._runtime", "tenfold.dask"]
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -20,6 +20,8 @@ from typing import Any, Callable, Union
 
 import numpy as np
 
+from ._atomic import atomic_output
+
 MAGIC = b"TENFOLD\x00"
 FORMAT_VERSION = 1
 _PREFIX = struct.Struct("<8sII")
@@ -62,15 +64,12 @@ def save(path: PathLike, type_name: str, meta: dict, arrays: dict[str, np.ndarra
         if new_offsets == offsets:
             break
         offsets = new_offsets
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as f:
+    with atomic_output(path) as tmp, open(tmp, "wb") as f:
         f.write(_PREFIX.pack(MAGIC, FORMAT_VERSION, len(header)))
         f.write(header)
         for e, arr in zip(entries, blobs):
             f.write(b"\0" * (e["offset"] - f.tell()))
             f.write(arr.data)
-    os.replace(tmp, path)
 
 
 def read(path: PathLike, mmap: bool = False) -> tuple[str, dict, dict[str, np.ndarray]]:
