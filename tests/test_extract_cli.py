@@ -111,10 +111,11 @@ def test_cli_npy_and_errors(capsys, tmp_path):
     assert cli.main(["find-instances", str(tmp_path / "x.npy"), "--min-length", "40", "--max-length", "60"]) == 0
     rows = _parse_table(capsys.readouterr().out)
     assert interval_f1(rows, truth, 0.5) >= 0.75
-    with pytest.raises(SystemExit, match="--min-length"):
-        cli.main(["find-instances", str(tmp_path / "x.npy"), "--min-length", "abc", "--max-length", "60"])
-    with pytest.raises(SystemExit, match="min_length"):
-        cli.main(["find-instances", str(tmp_path / "x.npy"), "--min-length", "80", "--max-length", "60"])
+    assert cli.main(["find-instances", str(tmp_path / "x.npy"), "--min-length", "abc", "--max-length", "60"]) == 2
+    assert "--min-length" in capsys.readouterr().err
+    assert cli.main(["find-instances", str(tmp_path / "x.npy"), "--min-length", "80", "--max-length", "60"]) == 2
+    assert capsys.readouterr().err == ("tenfold find-instances: error: --min-length 80 is longer than "
+                                       "--max-length 60\n")
 
 
 def test_demo_section_runs():

@@ -12,6 +12,7 @@ import tenfold
 from ._bench import median_time as _median_time
 from ._progress import progress
 from ._table import table
+from .cli import version
 from .datasets import planted_series, synthetic_embeddings, synthetic_sensors
 from .metrics import interval_f1
 
@@ -21,7 +22,7 @@ def demo_bolt(n: int, d: int, nq: int, k: int, ncodebooks: int, threads: int) ->
     rows: list[list[str]] = []
     results: dict[str, object] = {}
     X = Q = None
-    for step in progress(steps, len(steps), "bolt demo", enabled=True):
+    for step in progress(steps, len(steps), "bolt demo"):
         if step == "data":
             X = synthetic_embeddings(n + nq, d)
             X, Q = X[:n], X[n:]
@@ -126,7 +127,7 @@ def demo_extract(n_series: int = 5, with_stumpy: bool = False) -> list[list[str]
 
     data = [planted_series(3000, 4, 3 + seed % 6, 50, 70, seed=seed)[:2] for seed in range(n_series)]
     f1s, times = [], []
-    for x, truth in progress(data, n_series, "extract demo", enabled=True):
+    for x, truth in progress(data, n_series, "extract demo"):
         t = time.perf_counter()
         hits = extract.find_instances(x, 50, 70, random_state=0)
         times.append(time.perf_counter() - t)
@@ -158,6 +159,7 @@ def demo_extract(n_series: int = 5, with_stumpy: bool = False) -> list[list[str]
         sf1.append(interval_f1([(s, s + m) for s in starts], truth))
     rows.append(["stumpy mstump + mmotifs", f"{np.median(stimes) * 1e3:.0f} ms", f"F1@IoU.5 {np.mean(sf1):.2f}",
                  f"told true K and length; +{compile_s:.1f} s numba compile"])
+    return rows
 
 
 def demo_sprintz(n: int) -> list[list[str]]:
@@ -185,7 +187,7 @@ def demo_sprintz(n: int) -> list[list[str]]:
                        lambda b: zstandard.ZstdDecompressor().decompress(b)))
     rows = []
     for (dname, x), (cname, comp, decomp) in progress([(d, c) for d in datasets for c in codecs],
-                                                      len(datasets) * len(codecs), "sprintz demo", enabled=True):
+                                                      len(datasets) * len(codecs), "sprintz demo"):
         repeat = 1 if cname.startswith("lzma") else 3
         buf = comp(x)
         tc = _median_time(lambda: comp(x), repeat)
@@ -200,7 +202,7 @@ def demo_sprintz(n: int) -> list[list[str]]:
 
 def run(n: int, threads: int, stumpy: bool) -> None:
     """Print every section's table (what `tenfold demo` shows)."""
-    print(f"tenfold {tenfold.__version__} on the {tenfold.isa()} path (supported: {', '.join(tenfold.supported_isas())})")
+    print(f"tenfold {version()} on the {tenfold.isa()} path (supported: {', '.join(tenfold.supported_isas())})")
     rows = demo_bolt(n, 128, 100, 10, 16, threads)
     print(table(rows, ["method", "time", "G codes/s", "speed-up", "accuracy"]))
     print()
