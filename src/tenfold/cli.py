@@ -34,7 +34,7 @@ def _parse_length(text: str, rate: float, name: str) -> int:
 
 
 def cmd_find_instances(args: argparse.Namespace) -> int:
-    from . import extract
+    from . import audio, extract
 
     path = args.recording
     if path.lower().endswith(".npy"):
@@ -42,10 +42,13 @@ def cmd_find_instances(args: argparse.Namespace) -> int:
         rate, unit = args.rate, "s" if args.rate != 1.0 else "samples"
         label = f"{series.shape[0]} samples"
     else:
-        audio, sr = extract.read_wav(path)
-        series = extract.mfcc(audio, sr, hop_length=0.01)
-        rate, unit = 100.0, "s"
-        label = f"{len(audio) / sr:.2f} s of audio at {sr} Hz -> {series.shape[0]} MFCC frames"
+        try:
+            sound, sr = audio.read_wav(path)
+        except ValueError as err:
+            raise SystemExit(f"tenfold find-instances: error: {err}")
+        series = audio.speech_features(sound, sr)
+        rate, unit = 1.0 / audio.SPEECH_HOP_S, "s"
+        label = f"{len(sound) / sr:.2f} s of audio at {sr} Hz -> {series.shape[0]} frames of speech features"
     lo = _parse_length(args.min_length, rate, "--min-length")
     hi = _parse_length(args.max_length, rate, "--max-length")
     t = time.perf_counter()
