@@ -1,80 +1,15 @@
-"""EXTRACT front ends: WAV reader, MFCC, and the `tenfold find-instances` command end to end."""
+"""The `tenfold find-instances` command end to end (WAV reading and MFCCs: test_audio.py)."""
 
 import json
-import wave
 from pathlib import Path
 
 import numpy as np
-import pytest
 
 from tenfold import _demo, cli
-from tenfold import extract as ex
 from tenfold.datasets import planted_series
 from tenfold.metrics import interval_f1
 
 DATA = Path(__file__).parent / "data"
-
-
-def write_wav(path, samples, sr, width=2, channels=1):
-    scale = float(1 << (8 * width - 1))
-    ints = np.clip(np.round(np.asarray(samples) * scale), -scale, scale - 1).astype(np.int64)
-    if width == 1:
-        raw = (ints + 128).astype(np.uint8).tobytes()
-    elif width == 3:
-        u = ints.astype(np.int64) & 0xFFFFFF
-        raw = np.stack([u & 0xFF, (u >> 8) & 0xFF, (u >> 16) & 0xFF], -1).astype(np.uint8).tobytes()
-    else:
-        raw = ints.astype("<i2" if width == 2 else "<i4").tobytes()
-    with wave.open(str(path), "wb") as w:
-        w.setnchannels(channels)
-        w.setsampwidth(width)
-        w.setframerate(sr)
-        w.writeframes(raw)
-
-
-@pytest.mark.parametrize("width", [1, 2, 3, 4])
-def test_read_wav_widths(tmp_path, width):
-    x = np.sin(np.linspace(0, 20, 1000)) * 0.5
-    write_wav(tmp_path / "a.wav", x, 8000, width)
-    a, sr = ex.read_wav(tmp_path / "a.wav")
-    assert sr == 8000 and a.shape == (1000,)
-    assert np.abs(a - x).max() < 2.0 / (1 << (8 * width - 1)) + 1e-9
-
-
-def test_read_wav_stereo_and_garbage(tmp_path):
-    x = np.stack([np.linspace(-0.5, 0.5, 400), np.zeros(400)], 1)
-    write_wav(tmp_path / "s.wav", x.ravel(), 8000, 2, channels=2)
-    a, _ = ex.read_wav(tmp_path / "s.wav")
-    assert a.shape == (400, 2)
-    (tmp_path / "bad.wav").write_bytes(b"RIFF\x00\x00not a wav at all")
-    with pytest.raises(ValueError, match="not a readable PCM WAV"):
-        ex.read_wav(tmp_path / "bad.wav")
-
-
-def test_mfcc_properties():
-    sr = 16000
-    t = np.arange(sr) / sr
-    rng = np.random.default_rng(0)
-    tone = ex.mfcc(np.sin(2 * np.pi * 300 * t), sr)
-    noise = ex.mfcc(rng.normal(size=sr), sr)
-    assert tone.shape == (98, 13) and noise.shape == (98, 13)
-    assert np.isfinite(tone).all()
-    # a louder copy of the same signal: only c0 (orthonormal DCT of the log energies) moves,
-    # by sqrt(n_mels) * log(gain^2)
-    z = rng.normal(size=sr)
-    loud, quiet = ex.mfcc(4 * z, sr), ex.mfcc(z, sr)
-    np.testing.assert_allclose(loud[:, 0] - quiet[:, 0], np.sqrt(40) * np.log(16), rtol=1e-6)
-    np.testing.assert_allclose(loud[:, 1:], quiet[:, 1:], atol=1e-6)
-    # a stereo copy gives the same features
-    np.testing.assert_allclose(ex.mfcc(np.stack([t * 0 + np.sin(2 * np.pi * 300 * t)] * 2, 1), sr), tone)
-    with pytest.raises(ValueError, match="sample_rate"):
-        ex.mfcc(np.zeros(1000), 0)
-    with pytest.raises(ValueError, match="NaN"):
-        ex.mfcc(np.full(1000, np.nan), 8000)
-    with pytest.raises(ValueError, match="fewer than one frame"):
-        ex.mfcc(np.zeros(10), 8000)
-    with pytest.raises(TypeError, match="numeric"):
-        ex.mfcc(np.array(["a"] * 1000), 8000)
 
 
 def _parse_table(out):

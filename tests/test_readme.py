@@ -30,15 +30,15 @@ def rel_err(approx, exact):
 
 
 def check_bolt(ns):
-    X, index, D, I, S = ns["X"], ns["index"], ns["D"], ns["I"], ns["S"]
-    assert D.shape == I.shape == (5, 10) and D.dtype == np.float32 and I.dtype == np.int64
+    X, index, D, ids, S = ns["X"], ns["index"], ns["D"], ns["I"], ns["S"]
+    assert D.shape == ids.shape == (5, 10) and D.dtype == np.float32 and ids.dtype == np.int64
     assert (np.diff(D, axis=1) >= 0).all()                       # best first
     assert S.shape == (5, 100_000)
-    np.testing.assert_allclose(np.take_along_axis(S, I, 1), D, rtol=1e-5, atol=1e-3)   # scores agree with search
-    D2, I2 = index.search(X[:5], k=10)                           # `index` is the reloaded one
-    np.testing.assert_array_equal(I2, I)
+    np.testing.assert_allclose(np.take_along_axis(S, ids, 1), D, rtol=1e-5, atol=1e-3)   # scores agree with search
+    D2, ids2 = index.search(X[:5], k=10)                         # `index` is the reloaded one
+    np.testing.assert_array_equal(ids2, ids)
     np.testing.assert_array_equal(D2, D)
-    assert (I[:, 0] == np.arange(5)).all()                       # each query finds itself first
+    assert (ids[:, 0] == np.arange(5)).all()                     # each query finds itself first
 
 
 def check_maddness(ns):

@@ -38,7 +38,6 @@ EXIT_OK, EXIT_FILE, EXIT_USAGE = 0, 1, 2
 EXIT_INTERRUPTED = 128 + 2   # the shell's code for a process ended by SIGINT
 EXIT_BROKEN_PIPE = 128 + 13  # ... and by SIGPIPE (what a C tool piped into `head` reports)
 MAX_THREADS = 1024           # far above any CPU this runs on; catches typos such as 10**9
-SPEECH_FRAMES_PER_S = 100.0  # the WAV front end's MFCC hop is 10 ms
 NPY_MAGIC = b"\x93NUMPY"     # first bytes of every .npy file (numpy's format specification)
 
 EXIT_CODES = """exit status:
@@ -188,17 +187,17 @@ def _read_npy_series(path: str) -> np.ndarray:
 
 
 def _speech_series(path: str) -> tuple[np.ndarray, str]:
-    """MFCC frames of a WAV recording (SPEECH_FRAMES_PER_S per second) and a description."""
-    from . import extract
+    """Speech features of a WAV recording (one frame per ``audio.SPEECH_HOP_S``) and a description."""
+    from . import audio
 
     try:
-        sound, sr = extract.read_wav(path)
-        series = extract.mfcc(sound, sr, hop_length=1.0 / SPEECH_FRAMES_PER_S)
+        sound, sr = audio.read_wav(path)
+        series = audio.speech_features(sound, sr)
     except OSError as err:
         raise _file_error(err) from None
     except ValueError as err:
         raise CommandError(str(err) if repr(path) in str(err) else f"{path!r}: {err}") from None
-    return series, f"{len(sound) / sr:.2f} s of audio at {sr} Hz -> {series.shape[0]} MFCC frames"
+    return series, f"{len(sound) / sr:.2f} s of audio at {sr} Hz -> {series.shape[0]} frames of speech features"
 
 
 def _plot_instances(plt: Any, fmt: str, dst: str, series: np.ndarray, hits: Any, rate: float, unit: str) -> None:
@@ -226,19 +225,20 @@ def _plot_instances(plt: Any, fmt: str, dst: str, series: np.ndarray, hits: Any,
 
 
 def cmd_find_instances(args: argparse.Namespace) -> int:
-    from . import extract
+    from . import audio, extract
 
     path = args.recording
     is_npy = path.lower().endswith(".npy")
+    speech_rate = 1.0 / audio.SPEECH_HOP_S
     if args.rate is not None and not is_npy:
         raise _usage("--rate is for .npy series; a WAV file's sample rate is read from the file "
-                     f"(its features are {SPEECH_FRAMES_PER_S:g} MFCC frames per second)")
+                     f"(its features are {speech_rate:g} frames per second)")
     if args.rate is not None and not (math.isfinite(args.rate) and args.rate > 0):
         raise _usage(f"--rate must be a positive number of samples per second, got {args.rate:g}")
     if is_npy:
         rate, unit, frame = args.rate, ("s" if args.rate is not None else "samples"), "samples"
     else:
-        rate, unit, frame = SPEECH_FRAMES_PER_S, "s", "frames"
+        rate, unit, frame = speech_rate, "s", "frames"
     lo_arg, hi_arg = _Length(args.min_length, "--min-length"), _Length(args.max_length, "--max-length")
     lo, hi = lo_arg.frames(rate, frame), hi_arg.frames(rate, frame)
     if lo > hi:
@@ -358,6 +358,7 @@ def _int_in(lo: int, hi: int | None = None) -> Any:
 
 def build_parser() -> argparse.ArgumentParser:
     import tenfold
+    from . import audio
 
     parser = _Parser(prog="tenfold", description=tenfold.__doc__.splitlines()[0], epilog=EXIT_CODES,
                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -371,7 +372,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(fn=cmd_demo, parser=p)
     p = sub.add_parser("find-instances", help="find every instance of the repeated event in a WAV (or .npy) file",
                        epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("recording", help="a PCM .wav file (described by MFCCs, 100 frames per second) "
+    hop_ms = audio.SPEECH_HOP_S * 1e3
+    p.add_argument("recording", help=f"a .wav file (described by speech features every {hop_ms:g} ms) "
                                      "or a .npy array (n,) or (n, d)")
     p.add_argument("--min-length", required=True,
                    help="shortest instance: 0.3s, 300ms, or a number of frames (WAV) / samples (.npy)")
