@@ -6,7 +6,7 @@ import importlib
 import pytest
 
 MODULES = ["tenfold", "tenfold.bolt", "tenfold._io", "tenfold._atomic", "tenfold._runtime", "tenfold.dask",
-           "tenfold.datasets", "tenfold.metrics", "tenfold._table"]
+           "tenfold.datasets", "tenfold.metrics", "tenfold._table", "tenfold.cli"]
 
 
 @pytest.mark.parametrize("name", MODULES)

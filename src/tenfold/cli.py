@@ -66,7 +66,12 @@ def _file_error(err: OSError, doing: str = "read") -> CommandError:
 
 
 def version() -> str:
-    """The installed package's version (its distribution metadata: the one source of truth)."""
+    """The installed package's version (its distribution metadata: the one source of truth).
+
+    >>> from importlib import metadata
+    >>> version() == metadata.version("tenfold")
+    True
+    """
     from importlib import metadata
 
     try:
@@ -414,7 +419,16 @@ def _silence_stdout() -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the ``tenfold`` command line; returns the exit status (see the module docstring)."""
+    """Run the ``tenfold`` command line; returns the exit status (see the module docstring).
+
+    Errors go to stderr as one line; the status says what kind they were:
+
+    >>> from tenfold.cli import main
+    >>> main(["find-instances", "x.npy", "--min-length", "0.6s", "--max-length", "0.3s", "--rate", "100"])
+    2
+    >>> main(["decompress", "no-such-file.tfsz", "out.npy"])
+    1
+    """
     prog = "tenfold"
     try:
         args, extra = build_parser().parse_known_args(argv)
