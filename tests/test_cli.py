@@ -52,7 +52,7 @@ CASES = {
                                       ["--min-length 0.6s", "--max-length 0.3s"], ["frame", "min_length"]),
     "lengths swapped, samples": (lambda d: fi(d / "x.npy", "80", "60"), 2,
                                  ["--min-length 80", "--max-length 60"], ["min_length"]),
-    "length not a length": (lambda d: fi(d / "x.npy", "abc", "60"), 2, ["--min-length", "'abc'"], []),
+    "length not a length": (lambda d: fi(d / "x.npy", "abc", "60"), 2, ["--min-length", "'abc'", "samples"], []),
     "length negative": (lambda d: fi(d / "x.npy", "-3", "60"), 2, ["--min-length", "positive"], []),
     "length below 2 frames": (lambda d: fi(WAV, "5ms", "0.3s"), 2, ["--min-length 5ms", "2 frames"], []),
     "seconds on .npy without --rate": (lambda d: fi(d / "x.npy", "0.3s", "0.6s"), 2, ["--min-length 0.3s", "--rate"],

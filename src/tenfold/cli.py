@@ -107,7 +107,7 @@ def cmd_info(args: argparse.Namespace) -> int:
 class _Length:
     """A --min-length / --max-length value as typed: seconds ('0.3s', '300ms') or a count."""
 
-    def __init__(self, text: str, option: str) -> None:
+    def __init__(self, text: str, option: str, unit: str) -> None:
         self.text, self.option = text, option
         t = text.strip().lower()
         scale = 1e-3 if t.endswith("ms") else 1.0 if t.endswith("s") else None
@@ -115,7 +115,7 @@ class _Length:
         try:
             value = float(number) if scale is not None else int(number)
         except ValueError:
-            raise _usage(f"{option} must look like 0.3s, 300ms or a whole number of frames, got {text!r}") from None
+            raise _usage(f"{option} must look like 0.3s, 300ms or a whole number of {unit}, got {text!r}") from None
         if not math.isfinite(value) or value <= 0:
             raise _usage(f"{option} must be positive, got {text!r}")
         self.seconds = value * scale if scale is not None else None
@@ -244,7 +244,7 @@ def cmd_find_instances(args: argparse.Namespace) -> int:
         rate, unit, frame = args.rate, ("s" if args.rate is not None else "samples"), "samples"
     else:
         rate, unit, frame = speech_rate, "s", "frames"
-    lo_arg, hi_arg = _Length(args.min_length, "--min-length"), _Length(args.max_length, "--max-length")
+    lo_arg, hi_arg = _Length(args.min_length, "--min-length", frame), _Length(args.max_length, "--max-length", frame)
     lo, hi = lo_arg.frames(rate, frame), hi_arg.frames(rate, frame)
     if lo > hi:
         raise _usage(f"--min-length {lo_arg.text} is longer than --max-length {hi_arg.text}")
