@@ -12,7 +12,7 @@ in the terms the user typed (option names, file names, seconds or frames), and e
 2
     the command line itself is wrong: unknown or malformed options, values out of range or
     inconsistent with each other, or an option that cannot be honoured here (``--plot``
-    without matplotlib); nothing was read or written
+    without matplotlib, an output that is the input itself); nothing was written
 130
     interrupted (Ctrl-C)
 141
@@ -43,7 +43,7 @@ NPY_MAGIC = b"\x93NUMPY"     # first bytes of every .npy file (numpy's format sp
 EXIT_CODES = """exit status:
   0    success
   1    a file could not be used (missing, unreadable, invalid content, too short) or written
-  2    the command line is wrong (malformed or inconsistent options); nothing was read or written
+  2    the command line is wrong (malformed or inconsistent options); nothing was written
   130  interrupted
   141  standard output closed early (e.g. piped into head)"""
 
