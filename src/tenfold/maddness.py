@@ -50,6 +50,7 @@ import numpy as np
 from . import _core, _io
 from ._checks import as_float_matrix, check_choice, check_fitted, check_int
 from ._runtime import resolve_threads
+from ._validate import validate_maddness
 
 __all__ = ["Maddness"]
 
@@ -908,6 +909,7 @@ class Maddness:
     def _from_state(cls, meta: dict, arrays: dict) -> "Maddness":
         obj = cls(**meta["params"])
         obj._check_params()
+        validate_maddness(meta, arrays)
         C, d, m = obj.ncodebooks, int(meta["n_features_in_"]), int(meta["n_outputs_"])
         shapes = {"split_dims": (C, 4), "offsets": (C, 4), "scales": (C, 4), "thresholds": (C, 4, 16),
                   "prototypes": (C, 16, d), "luts": (m, C, 16),
