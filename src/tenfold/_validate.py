@@ -22,6 +22,9 @@ FLOAT32_MAX = float(np.finfo(np.float32).max)
 INPUT_LIMIT = 2.0 ** 60
 INT32_MAX = 2**31 - 1  # the kernels take counts and thread numbers as C ints
 UINT8_MAX = 255
+# Largest EXTRACT filter weight: a log-odds log(theta / p0) with theta <= 1 and p0 a positive
+# float32 mean, so at most -log of float32's smallest subnormal (~103.3).
+MAX_LOG_ODDS = -math.log(float(np.finfo(np.float32).smallest_subnormal))
 # Largest series find_instances accepts (n x features <= its MAX_FEATURE_CELLS, features >= 1).
 MAX_SERIES = 400_000_000
 
@@ -275,7 +278,7 @@ def validate_extract_result(meta: Any, arrays: dict[str, np.ndarray]) -> None:
     f.array("pattern", "float64", (None, n_dims))
     if k == 0 and f.arrays["pattern"].shape[0]:
         f.fail("a pattern without instances")
-    filt = f.array("filter", "float", (W, None))
+    filt = f.array("filter", "float", (W, None), 0.0, MAX_LOG_ODDS)
     F = filt.shape[1]
     bank = "invalid shapelet bank"
     f.array("bank_dims", "int", (F,), 0, n_dims - 1, note=bank)

@@ -50,7 +50,7 @@ import numpy as np
 from . import _core, _io
 from ._checks import as_float_matrix, check_choice, check_fitted, check_int
 from ._runtime import resolve_threads
-from ._validate import validate_maddness
+from ._validate import check_maddness_output_range, maddness_log2g, validate_maddness
 
 __all__ = ["Maddness"]
 
@@ -347,7 +347,7 @@ def _tables(T: np.ndarray, bias: np.ndarray, aggregate: str) -> tuple[np.ndarray
         log2g = 0
         mul = 1.0 / scale
     else:
-        log2g = min(4, (C & -C).bit_length() - 1)              # largest power of two <= 16 dividing C
+        log2g = maddness_log2g(C, aggregate)                   # largest power of two <= 16 dividing C
         g, ngroups = 1 << log2g, C >> log2g
         # Each rounding average adds 1/4 on average, and averaging keeps the bias of its inputs:
         # a tree of L levels returns sum / g + L / 4 in expectation.
@@ -680,7 +680,9 @@ class Maddness:
             raise ValueError("tables contain NaN or infinite values")
         m = T.shape[0]
         b = self._check_bias(bias, m)
-        luts, mul, add, log2g = _tables(T, b, self.aggregate)
+        with np.errstate(over="ignore"):  # float32 overflow is reported just below
+            luts, mul, add, log2g = _tables(T, b, self.aggregate)
+        check_maddness_output_range(mul, add, C, log2g, "tables (plus bias)")
         self.luts_ = np.ascontiguousarray(luts)
         self.mul_ = mul.astype(np.float32)
         self.add_ = add.astype(np.float32)
