@@ -67,7 +67,7 @@ def test_resaved_files_are_format2_and_identical_in_use(tmp_path):
 
 def test_mmap_load_of_both_versions(tmp_path):
     index = tenfold.load(v1("bolt_index"), mmap=True)
-    D, I = index.search(Q, k=7)
+    _, I = index.search(Q, k=7)
     np.testing.assert_array_equal(I, np.load(DATA / "v1_expected.npz")["index_I"])
     index.save(tmp_path / "i.tfz")
     assert np.array_equal(tenfold.load(tmp_path / "i.tfz", mmap=True).search(Q, k=7)[1], I)
@@ -122,7 +122,7 @@ def test_trailing_bytes_padding_and_truncation(tmp_path, version):
         tenfold.load(src).save(tmp_path / "m.tfz")
         src = tmp_path / "m.tfz"
     blob = src.read_bytes()
-    start, end = header_span(blob)
+    _, end = header_span(blob)
     cases = {"trailing": blob + b"\0", "trailing text": blob + b"junk", "truncated": blob[:-1],
              "padding": blob[:end] + b"\1" + blob[end + 1:],
              "header only": blob[:end]}
@@ -134,7 +134,7 @@ def test_trailing_bytes_padding_and_truncation(tmp_path, version):
 
 
 def test_header_structure_errors(tmp_path):
-    type_name, meta, arrays = _io.read(v1("bolt_encoder"))
+    _, _, arrays = _io.read(v1("bolt_encoder"))
     blob = v1("bolt_encoder").read_bytes()
     start, end = header_span(blob)
     header = json.loads(blob[start:end])

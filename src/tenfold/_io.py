@@ -68,7 +68,8 @@ def _layout(header_end: int, sizes: list[int]) -> list[int]:
 def save(path: PathLike, type_name: str, meta: dict, arrays: dict[str, np.ndarray]) -> None:
     """Write an object atomically (a temporary file renamed into place)."""
     prefix = _PREFIXES[FORMAT_VERSION]
-    entries, blobs = [], []
+    entries: list[dict[str, Any]] = []
+    blobs = []
     for name, arr in arrays.items():
         arr = np.ascontiguousarray(arr)
         if arr.dtype.name not in _DTYPES:

@@ -254,7 +254,7 @@ def validate_extract_result(meta: Any, arrays: dict[str, np.ndarray]) -> None:
             "bank_variances"))
     n_dims = f.int("n_dims", 1, INT32_MAX)
     hi = f.int("max_length", 2, MAX_SERIES // 2)
-    lo = f.int("min_length", 2, hi)
+    f.int("min_length", 2, hi)
     f.int("blur_length", 2, MAX_SERIES)
     f.real("threshold", 0.0, 4.0, open_lo=True)
     f.real("objective")

@@ -14,9 +14,9 @@ from typing import Any
 import numpy as np
 
 from . import _core, _io
-from ._validate import validate_bolt_encoder, validate_bolt_index
 from ._checks import as_float_matrix, check_choice, check_fitted, check_int, raise_nonfinite
 from ._runtime import resolve_threads
+from ._validate import validate_bolt_encoder, validate_bolt_index
 
 __all__ = ["BoltEncoder", "BoltIndex"]
 
