@@ -109,6 +109,8 @@ class _Fields:
             if kind == "float":
                 lo = -FLOAT32_MAX if lo is None else lo
                 hi = FLOAT32_MAX if hi is None else hi
+        if lo is None and hi is None:
+            return a   # no pass over the values (a memory-mapped index's codes stay unread)
         amin, amax = a.min(), a.max()
         if lo is not None and (amin <= lo if open_lo else amin < lo) or hi is not None and amax > hi:
             self.fail(f"array {name!r} has values out of range: [{amin}, {amax}] not within "
