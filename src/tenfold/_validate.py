@@ -44,15 +44,17 @@ class _Fields:
     def fail(self, message: str) -> None:
         raise ValueError(f"{self.type_name} file: {message}")
 
-    def keys(self, meta: Iterable[str], arrays: Iterable[str], optional_arrays: Iterable[str] = ()) -> None:
-        """Exactly these meta keys; these arrays plus any of the optional ones."""
-        meta, arrays, optional = set(meta), set(arrays), set(optional_arrays)
-        if set(self.meta) != meta:
-            missing, unknown = sorted(meta - set(self.meta)), sorted(set(self.meta) - meta)
-            self.fail(f"meta fields missing {missing} / unknown {unknown}")
+    def keys(self, meta: Iterable[str], arrays: Iterable[str], optional_arrays: Iterable[str] = (),
+             optional_meta: Iterable[str] = ()) -> None:
+        """Exactly these meta keys and arrays, plus any of the optional ones."""
+        meta, arrays = set(meta), set(arrays)
+        opt_meta, opt_arrays = set(optional_meta), set(optional_arrays)
+        have = set(self.meta)
+        if not meta <= have or not have <= meta | opt_meta:
+            self.fail(f"meta fields missing {sorted(meta - have)} / unknown {sorted(have - meta - opt_meta)}")
         have = set(self.arrays)
-        if not arrays <= have or not have <= arrays | optional:
-            self.fail(f"arrays missing {sorted(arrays - have)} / unknown {sorted(have - arrays - optional)}")
+        if not arrays <= have or not have <= arrays | opt_arrays:
+            self.fail(f"arrays missing {sorted(arrays - have)} / unknown {sorted(have - arrays - opt_arrays)}")
 
     # ------------------------------------------------------------ meta fields
     def int(self, key: str, lo: int, hi: int, value: Any = _META) -> int:
@@ -154,10 +156,12 @@ def validate_bolt_encoder(meta: Any, arrays: dict[str, np.ndarray]) -> None:
     _bolt_encoder_fields(f)
 
 
-def validate_bolt_index(meta: Any, arrays: dict[str, np.ndarray], block: int) -> None:
-    """Check a BoltIndex's saved fields (its encoder's, ntotal, the codes in blocks of `block` rows)."""
+def validate_bolt_index(meta: Any, arrays: dict[str, np.ndarray], block: int, *,
+                        own_meta: Iterable[str] = (), own_arrays: Iterable[str] = ()) -> None:
+    """Check a BoltIndex's saved fields (its encoder's, ntotal, the codes in blocks of `block`
+    rows). ``own_meta`` / ``own_arrays``: optional further fields the caller checks itself."""
     f = _Fields("BoltIndex", meta, arrays)
-    f.keys(_BOLT_PARAMS + ("ntotal",), ("centroids", "bounds", "codes_blocked"))
+    f.keys(_BOLT_PARAMS + ("ntotal",), ("centroids", "bounds", "codes_blocked"), own_arrays, own_meta)
     C, _ = _bolt_encoder_fields(f)
     n = f.int("ntotal", 0, 2**62)
     f.array("codes_blocked", "int", ((n + block - 1) // block * block * (C // 2),))
