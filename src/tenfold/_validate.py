@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 import numbers
-from typing import Any, Iterable
+from typing import Any, Iterable, NoReturn
 
 import numpy as np
 
@@ -25,8 +25,6 @@ UINT8_MAX = 255
 # Largest EXTRACT filter weight: a log-odds log(theta / p0) with theta <= 1 and p0 a positive
 # float32 mean, so at most -log of float32's smallest subnormal (~103.3).
 MAX_LOG_ODDS = -math.log(float(np.finfo(np.float32).smallest_subnormal))
-# Largest series find_instances accepts (n x features <= its MAX_FEATURE_CELLS, features >= 1).
-MAX_SERIES = 400_000_000
 
 
 _META = object()  # "read the value from meta[key]"
@@ -41,7 +39,7 @@ class _Fields:
             self.fail(f"meta must be a JSON object, got {type(meta).__name__}")
         self.meta, self.arrays = meta, arrays
 
-    def fail(self, message: str) -> None:
+    def fail(self, message: str) -> NoReturn:
         raise ValueError(f"{self.type_name} file: {message}")
 
     def keys(self, meta: Iterable[str], arrays: Iterable[str], optional_arrays: Iterable[str] = (),
@@ -253,15 +251,18 @@ def extract_filter_length(max_length: int) -> int:
 
 def validate_extract_result(meta: Any, arrays: dict[str, np.ndarray]) -> None:
     """Check a saved ExtractResult (instances and event model)."""
+    # the longest series find_instances accepts (n x features <= MAX_FEATURE_CELLS, features >= 1)
+    from .extract import MAX_FEATURE_CELLS as max_series
+
     f = _Fields("ExtractResult", meta, arrays)
     f.keys(("objective", "min_length", "max_length", "threshold", "blur_length", "offset",
             "match_threshold", "n_dims"),
            ("starts", "ends", "scores", "pattern", "filter", "bank_dims", "bank_lengths", "bank_values",
             "bank_variances"))
     n_dims = f.int("n_dims", 1, INT32_MAX)
-    hi = f.int("max_length", 2, MAX_SERIES // 2)
+    hi = f.int("max_length", 2, max_series // 2)
     f.int("min_length", 2, hi)
-    f.int("blur_length", 2, MAX_SERIES)
+    f.int("blur_length", 2, max_series)
     f.real("threshold", 0.0, 4.0, open_lo=True)
     f.real("objective")
     mt = f.real("match_threshold", allow_inf=True)
@@ -275,9 +276,9 @@ def validate_extract_result(meta: Any, arrays: dict[str, np.ndarray]) -> None:
     b = f.int("offset[1]", -W, W, value=offset[1])
     if not a < b:
         f.fail(f"offset must have offset[0] < offset[1], got {offset}")
-    starts = f.array("starts", "int", (None,), 0, MAX_SERIES)
+    starts = f.array("starts", "int", (None,), 0, max_series)
     k = len(starts)
-    ends = f.array("ends", "int", (k,), 1, MAX_SERIES)
+    ends = f.array("ends", "int", (k,), 1, max_series)
     if k and (np.any(ends <= starts) or np.any(ends[:-1] > starts[1:])):
         f.fail("instances must be sorted, non-empty and non-overlapping (starts < ends <= next start)")
     f.array("scores", "float64", (k,))
