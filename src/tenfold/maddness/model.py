@@ -60,6 +60,8 @@ __all__ = ["Maddness"]
 _BLOCK = 32
 _MIN_ROWS = 64
 _AGGREGATES = ("average", "exact")
+_NONFINITE_A = ("A contains NaN or infinite values, or values beyond float32's range (~3.4e38), in a "
+                "column the encoder reads")
 _OBJECTIVES = ("output", "input")
 
 
@@ -513,7 +515,7 @@ class Maddness:
         blocked, ok = _core.maddness_encode(self._plan(), A, self.split_dims_, self.offsets_, self.scales_,
                                             self.thresholds_, resolve_threads(self.n_threads))
         if not ok:
-            raise ValueError("A contains NaN or infinite values (in a column the encoder reads)")
+            raise ValueError(_NONFINITE_A)
         return blocked
 
     def encode(self, A: Any) -> np.ndarray:
@@ -583,7 +585,7 @@ class Maddness:
         res, ok = _core.maddness_run(self._bound(), self._split_input(A), resolve_threads(self.n_threads),
                                      None if out is None else (out if row_major else out.T), row_major)
         if not ok:
-            raise ValueError("A contains NaN or infinite values (in a column the encoder reads)")
+            raise ValueError(_NONFINITE_A)
         if out is not None:
             return out
         return res if row_major else res.T
