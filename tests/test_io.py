@@ -423,3 +423,28 @@ def test_fuzzed_files_long(tmp_path, name):
     seed = int(os.environ.get("TENFOLD_FUZZ_SEED", "1000")) + NAMES.index(name)
     with memory_limit(2 << 30):
         fuzz_file(tmp_path, name, FUZZ_CASES // 4, seed=seed)
+
+
+def test_sharded_index_manifest_is_checked_against_its_shards(tmp_path):
+    """index.json lists the shards' sizes, from which global ids are computed: a wrong size or a
+    shard of another encoder is an error at load (was: shifted ids at every search)."""
+    distributed = pytest.importorskip("distributed")
+    from tenfold import dask as tdask
+
+    enc, other = tenfold.load(v1("bolt_encoder")), tenfold.BoltEncoder(ncodebooks=4, random_state=1).fit(X)
+    with distributed.Client(processes=False, n_workers=1, threads_per_worker=1, dashboard_address=":0") as client:
+        index = tdask.ShardedIndex(enc, client=client)
+        index.add(X, chunk_rows=100)
+        index.save(tmp_path / "idx")
+        manifest = json.loads((tmp_path / "idx" / "index.json").read_text())
+        assert manifest["sizes"] == [100, 100, 100]
+        assert np.array_equal(tdask.load_index(tmp_path / "idx", client=client).search(Q, 5)[1], index.search(Q, 5)[1])
+        (tmp_path / "idx" / "index.json").write_text(json.dumps(dict(manifest, sizes=[90, 110, 100])))
+        with pytest.raises(ValueError, match="shard-00000"):
+            tdask.load_index(tmp_path / "idx", client=client)
+        (tmp_path / "idx" / "index.json").write_text(json.dumps(manifest))
+        shard = tenfold.BoltIndex(other)
+        shard.add(X[:100])
+        shard.save(tmp_path / "idx" / "shard-00001.tfz")
+        with pytest.raises(ValueError, match="another encoder"):
+            tdask.load_index(tmp_path / "idx", client=client)
