@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from . import _io
+from ._atomic import atomic_output
 from ._checks import as_float_matrix, check_fitted, check_int
 from ._runtime import resolve_threads
 from .bolt import BoltEncoder, BoltIndex, finish_search
@@ -224,8 +225,9 @@ class ShardedIndex:
         done = [self.client.submit(_save_shard, s, str(path / n), pure=False) for s, n in zip(self._shards, names)]
         sizes = self.client.gather(done)
         self.encoder.save(path / "encoder.tfz")
-        (path / "index.json").write_text(json.dumps({"format": "tenfold.ShardedIndex", "version": 1,
-                                                     "shards": names, "sizes": sizes}))
+        with atomic_output(path / "index.json") as tmp:
+            tmp.write_text(json.dumps({"format": "tenfold.ShardedIndex", "version": 1,
+                                       "shards": names, "sizes": sizes}))
 
 
 def load_index(directory: Any, client: Any = None) -> ShardedIndex:
