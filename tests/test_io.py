@@ -374,7 +374,7 @@ def fuzz_case(rng, blob, bad, type_name, meta, arrays):
         mutate_meta(rng, m) if rng.random() < 0.5 else mutate_array(rng, a)
     _io.save(bad, type_name, m, a)
     try:
-        model = tenfold.load(bad)
+        model = tenfold.load(bad, mmap=bool(rng.integers(2)))
     except ValueError:
         return False
     try:
