@@ -197,6 +197,7 @@ def test_threads_follow_torch(monkeypatch, calib, layer_pair):
             return super().matmul(A, out=out, order=order)
 
     monkeypatch.setattr(tt._ops, "Maddness", Spy)
+    tt._ops._CACHE.clear()
     old = torch.get_num_threads()
     try:
         outs = []

@@ -16,7 +16,9 @@ of the model is an argument, so a traced or exported graph takes them from the m
 
 from __future__ import annotations
 
-from typing import Optional
+import atexit
+from collections import OrderedDict
+from typing import Callable, Optional
 
 import numpy as np
 import torch
@@ -53,6 +55,32 @@ def _model(split_dims: torch.Tensor, offsets: torch.Tensor, scales: torch.Tensor
     return amm
 
 
+# Models built from the same tensors are reused (binding a model costs more than a small batch's
+# products). Keyed by each tensor's identity, storage and version counter (bumped by any in-place
+# edit), so an edited or replaced tensor never meets a stale model; the entry holds the tensors,
+# so an id cannot be reused while it is cached. Bounded: least recently used entries are dropped.
+_CACHE: "OrderedDict[tuple, tuple]" = OrderedDict()
+_CACHE_SIZE = 128
+atexit.register(_CACHE.clear)     # the C++ objects must go before the extension module does
+
+
+def _cached(tensors: tuple, build: Callable[[], Maddness]) -> Maddness:
+    try:
+        key = tuple((id(t), t.data_ptr(), t._version, t.dtype) if isinstance(t, torch.Tensor) else t
+                    for t in tensors)
+    except RuntimeError:                         # inference tensors have no version counter
+        return build()
+    hit = _CACHE.get(key)
+    if hit is not None:
+        _CACHE.move_to_end(key)
+        return hit[1]
+    amm = build()
+    _CACHE[key] = (tensors, amm)
+    if len(_CACHE) > _CACHE_SIZE:
+        _CACHE.popitem(last=False)
+    return amm
+
+
 def _rows(x: torch.Tensor) -> np.ndarray:
     """x (..., d) as a float32 (n, d) array the kernel reads in place (a copy only for other
     dtypes or layouts a reshape cannot view)."""
@@ -75,12 +103,18 @@ def maddness_matmul(x: torch.Tensor, split_dims: torch.Tensor, offsets: torch.Te
     """Approximate ``x @ B + bias`` over the last dimension of x with the lookup kernel:
     (..., d) -> (..., m), m = ``luts.shape[0]``, in x's dtype."""
     X = _rows(x)
-    amm = _model(split_dims, offsets, scales, thresholds, sum_cols, sum_npos, X.shape[1])
-    amm.luts_ = _np(luts, np.uint8, "luts")
-    amm.mul_ = _np(mul, np.float32, "mul")
-    amm.add_ = _np(add, np.float32, "add")
-    amm.log2g_ = int(log2g)
-    amm.n_outputs_ = int(luts.shape[0])
+
+    def build() -> Maddness:
+        amm = _model(split_dims, offsets, scales, thresholds, sum_cols, sum_npos, X.shape[1])
+        amm.luts_ = _np(luts, np.uint8, "luts")
+        amm.mul_ = _np(mul, np.float32, "mul")
+        amm.add_ = _np(add, np.float32, "add")
+        amm.log2g_ = int(log2g)
+        amm.n_outputs_ = int(luts.shape[0])
+        return amm
+    amm = _cached((split_dims, offsets, scales, thresholds, sum_cols, sum_npos, luts, mul, add, int(log2g),
+                   X.shape[1]), build)
+    amm.n_threads = torch.get_num_threads()
     out = torch.from_numpy(amm.matmul(X, order="C")).reshape(*x.shape[:-1], amm.n_outputs_)
     return out if out.dtype == x.dtype else out.to(x.dtype)
 
@@ -96,7 +130,9 @@ def maddness_encode(x: torch.Tensor, split_dims: torch.Tensor, offsets: torch.Te
                     sum_npos: Optional[torch.Tensor]) -> torch.Tensor:
     """Codes of x (..., d): uint8 (..., ncodebooks), one 4-bit code (0..15) per codebook."""
     X = _rows(x)
-    amm = _model(split_dims, offsets, scales, thresholds, sum_cols, sum_npos, X.shape[1])
+    amm = _cached((split_dims, offsets, scales, thresholds, sum_cols, sum_npos, X.shape[1]),
+                  lambda: _model(split_dims, offsets, scales, thresholds, sum_cols, sum_npos, X.shape[1]))
+    amm.n_threads = torch.get_num_threads()
     packed = amm.encode(X)                                              # (n, C/2), two codes a byte
     codes = np.stack([packed & 15, packed >> 4], axis=2).reshape(X.shape[0], -1)
     return torch.from_numpy(codes).reshape(*x.shape[:-1], codes.shape[1])
