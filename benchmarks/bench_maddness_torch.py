@@ -39,11 +39,16 @@ from torch import nn  # noqa: E402
 
 import tenfold.torch as tt  # noqa: E402
 
-# Fine-tuning recipe (the same for every C): distillation (KL divergence to the exact model's
+# Fine-tuning recipes (the same for every C): distillation (KL divergence to the exact model's
 # softmax, no labels needed), Adam, lr 3e-3 for the replaced layers' tables and biases and 1e-4
-# for the model's other parameters, batches of 128, Gaussian noise of ACT_NOISE x each feature's
-# std added to the replaced layers' inputs during training (their codes then vary as on unseen rows).
-FINETUNE = dict(epochs=5, lr_tables=3e-3, lr_rest=1e-4, batch=128, act_noise=0.6)
+# for the model's other parameters, batches of 128, Gaussian noise of act_noise x each feature's
+# std added to the replaced layers' inputs during training (their codes then vary as on unseen
+# rows). "rows": each epoch is the training rows; "noisy": each epoch is the training rows plus
+# `copies` copies with input noise of input_noise x each column's std (fresh every epoch).
+FINETUNE = dict(epochs=5, lr_tables=3e-3, lr_rest=1e-4, batch=128)
+RECIPES = {"rows": dict(act_noise=0.6, copies=0, input_noise=0.0),
+           "noisy": dict(act_noise=0.3, copies=7, input_noise=0.3)}
+MAX_FIT_ROWS = 8192      # rows the MiniLM encoders are fitted on (a random sample of the calibration rows)
 TIMED_ROWS = 4096
 
 
@@ -95,19 +100,22 @@ def layer_inputs(model: nn.Module, names: list, *args) -> dict:
 
 
 def finetune(model: nn.Module, teacher: nn.Module, X: torch.Tensor, replaced: list, loss_fn, epochs: int,
-             lr_tables: float, lr_rest: float, batch: int, act_noise: float, seed: int = 1, log=None) -> float:
+             lr_tables: float, lr_rest: float, batch: int, act_noise: float, copies: int = 0,
+             input_noise: float = 0.0, seed: int = 1, log=None) -> float:
     """The FINETUNE recipe on rows X; returns the seconds it took. `loss_fn(out, teacher_out)`."""
     torch.manual_seed(seed)
     mine = [p for n, p in model.named_parameters() if n.rpartition(".")[0] in replaced]
     rest = [p for n, p in model.named_parameters() if n.rpartition(".")[0] not in replaced]
     opt = torch.optim.Adam([dict(params=mine, lr=lr_tables), dict(params=rest, lr=lr_rest)])
     hooks = add_input_noise(model, replaced, layer_inputs(teacher, replaced, X), act_noise) if act_noise else []
+    std = X.std(0)
     t0 = time.perf_counter()
     for ep in range(epochs):
         model.train()
-        perm = torch.randperm(len(X))
-        for i in range(0, len(X), batch):
-            xb = X[perm[i:i + batch]]
+        Xa = torch.cat([X] + [X + input_noise * std * torch.randn_like(X) for _ in range(copies)])
+        perm = torch.randperm(len(Xa))
+        for i in range(0, len(Xa), batch):
+            xb = Xa[perm[i:i + batch]]
             with torch.no_grad():
                 target = teacher(xb)
             opt.zero_grad()
@@ -161,15 +169,17 @@ def bench_mlp(c_list, repeat):
         fast = tt.replace_linear(net, Xt, filter_fn=lambda name, m: name in hidden, ncodebooks=C, n_threads=1)
         fit_s = time.perf_counter() - t0
         before = acc(fast)
-        curve = []
-        tuned = copy.deepcopy(fast)
-        ft_s = finetune(tuned, net, Xt, hidden, kl, log=lambda ep, m: curve.append(acc(m)), **FINETUNE)
         variants[f"MADDNESS C={C}"] = fast
-        variants[f"MADDNESS C={C} fine-tuned"] = tuned
-        rows.append(dict(C=C, fit_s=fit_s, finetune_s=ft_s, acc_before=before, acc_after=acc(tuned),
-                         acc_per_epoch=curve))
-        print(f"MLP C={C}: acc {before:.4f} -> {acc(tuned):.4f} (per epoch {curve}), fit {fit_s:.1f} s, "
-              f"fine-tuning {ft_s:.1f} s", flush=True)
+        row = dict(C=C, fit_s=fit_s, acc_before=before)
+        for rname, recipe in RECIPES.items():
+            curve = []
+            tuned = copy.deepcopy(fast)
+            ft_s = finetune(tuned, net, Xt, hidden, kl, log=lambda ep, m: curve.append(acc(m)), **FINETUNE, **recipe)
+            variants[f"MADDNESS C={C} fine-tuned ({rname})"] = tuned
+            row[rname] = dict(finetune_s=ft_s, acc_after=acc(tuned), acc_per_epoch=curve)
+            print(f"MLP C={C}: acc {before:.4f} -> {acc(tuned):.4f} ({rname}; per epoch {curve}), fit {fit_s:.1f} s, "
+                  f"fine-tuning {ft_s:.1f} s", flush=True)
+        rows.append(row)
     big = torch.from_numpy(X_te[np.random.default_rng(0).integers(len(X_te), size=TIMED_ROWS)])
     with torch.no_grad():
         timing = rounds({k: (lambda m=m: m(big)) for k, m in variants.items()}, repeat)
@@ -244,13 +254,13 @@ def bench_minilm(c_list, repeat, layer, n_train_sent, n_test_sent):
     rows = []
     for C in c_list:
         t0 = time.perf_counter()
-        fast = tt.replace_linear(block, train, ncodebooks=C, n_threads=1)
+        fast = tt.replace_linear(block, train, ncodebooks=C, n_threads=1, max_train_rows=MAX_FIT_ROWS)
         fit_s = time.perf_counter() - t0
         tuned = copy.deepcopy(fast)
         curve = []
         ft_s = finetune(tuned, block, train, names, nn.functional.mse_loss,
-                        log=lambda ep, m: curve.append(errs(m)[0]), **dict(FINETUNE, lr_tables=1e-3, act_noise=0.0,
-                                                                          batch=256))
+                        log=lambda ep, m: curve.append(errs(m)[0]), **dict(FINETUNE, lr_tables=1e-3, batch=256),
+                        act_noise=0.0)
         variants[f"MADDNESS C={C}"] = fast
         variants[f"MADDNESS C={C} fine-tuned"] = tuned
         rows.append(dict(C=C, fit_s=fit_s, finetune_s=ft_s, err_before=errs(fast), err_after=errs(tuned),
@@ -279,7 +289,7 @@ def plot(res, path):
 
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
     style = lambda k: ("k*" if k == "fp32" else "s" if k.startswith("int8") else  # noqa: E731
-                       "D" if "fine-tuned" in k else "o")
+                       "D" if "(rows)" in k else "P" if "fine-tuned" in k else "o")
     ax = axes[0]
     for r in res["mlp"]["table"]:
         ax.plot(r["speedup"], 100 * r["acc"], style(r["variant"]), ms=8, label=r["variant"])
@@ -316,28 +326,36 @@ def write_md(res) -> str:
          f"`{res['qengine']}`). Fine-tuning: {res['finetune']['epochs']} epochs, Adam (lr "
          f"{res['finetune']['lr_tables']:g} for the replaced layers' tables and biases, {res['finetune']['lr_rest']:g} "
          f"for the other parameters), distillation from the exact model, encoders fixed.\n"]
+    rec = res["recipes"]
     m = res["mlp"]
     L.append("## (a) digits MLP, both hidden layers replaced\n")
     L.append(f"{m['model']}; replaced {m['replaced']} (calibration: the training rows). Fine-tuning loss: KL "
-             f"divergence to the exact model's softmax on the training rows (no labels), with noise of "
-             f"{res['finetune']['act_noise']} x each feature's std on the replaced layers' inputs, batches of "
-             f"{res['finetune']['batch']}. Exact accuracy {100 * m['exact_acc']:.2f}% (one test row = 0.22 points). "
-             f"Timed on {m['timed_rows']} rows.\n")
+             f"divergence to the exact model's softmax (no labels), batches of {res['finetune']['batch']}; "
+             f"'rows': each epoch = the training rows, with Gaussian noise of {rec['rows']['act_noise']} x each "
+             f"feature's std on the replaced layers' inputs; 'noisy': each epoch = the training rows plus "
+             f"{rec['noisy']['copies']} fresh copies with input noise of {rec['noisy']['input_noise']} x each "
+             f"pixel's std ({rec['noisy']['copies'] + 1}x the rows per epoch), noise "
+             f"{rec['noisy']['act_noise']} on the replaced layers' inputs. Exact accuracy "
+             f"{100 * m['exact_acc']:.2f}% (one test row = 0.22 points). Timed on {m['timed_rows']} rows.\n")
     L.append("| variant | accuracy | drop (points) | ms | speed-up vs fp32 |")
     L.append("|---|---|---|---|---|")
     for r in m["table"]:
         L.append(f"| {r['variant']} | {100 * r['acc']:.2f} | {100 * (m['exact_acc'] - r['acc']):.2f} | {r['ms']:.2f} | "
                  f"{r['speedup']:.2f}x |")
-    L.append("\n| C | fit s | fine-tuning s | accuracy before | after each epoch |")
-    L.append("|---|---|---|---|---|")
+    L.append("\n| C | fit s | accuracy before | recipe | fine-tuning s | accuracy after each epoch |")
+    L.append("|---|---|---|---|---|---|")
     for r in m["rows"]:
-        L.append(f"| {r['C']} | {r['fit_s']:.1f} | {r['finetune_s']:.1f} | {100 * r['acc_before']:.2f} | "
-                 + ", ".join(f"{100 * a:.2f}" for a in r["acc_per_epoch"]) + " |")
+        for rname in rec:
+            f = r[rname]
+            L.append(f"| {r['C']} | {r['fit_s']:.1f} | {100 * r['acc_before']:.2f} | {rname} | {f['finetune_s']:.1f} | "
+                     + ", ".join(f"{100 * a:.2f}" for a in f["acc_per_epoch"]) + " |")
     t16 = {r["variant"]: r for r in m["table"]}
-    if "MADDNESS C=16 fine-tuned" in t16:
-        r = t16["MADDNESS C=16 fine-tuned"]
+    for rname in rec:
+        r = t16.get(f"MADDNESS C=16 fine-tuned ({rname})")
+        if r is None:
+            continue
         ok_acc, ok_speed = m["exact_acc"] - r["acc"] <= 0.01, r["speedup"] >= 3
-        L.append(f"\nTarget (C=16, <= 5 epochs: within 1 point of exact at >= 3x): accuracy "
+        L.append(f"\nTarget (C=16, <= 5 epochs: within 1 point of exact at >= 3x), recipe '{rname}': accuracy "
                  f"{100 * r['acc']:.2f}% vs {100 * m['exact_acc']:.2f}% ({'met' if ok_acc else 'NOT met'}), "
                  f"speed-up {r['speedup']:.2f}x ({'met' if ok_speed else 'NOT met'}).")
     n = res["minilm"]
@@ -348,7 +366,8 @@ def write_md(res) -> str:
         L.append(f"Encoder layer {n['layer']}: LayerNorm(W2 GELU(W1 h + b1) + b2 + h), W1 384->1536, W2 1536->384, "
                  f"the packaged model's weights. h: the layer's attention outputs on stdlib docstring sentences "
                  f"(token rows, no padding): {n['train_rows']} rows from {n['train_sentences']} sentences for "
-                 f"calibration and fine-tuning, {n['test_rows']} rows from {n['test_sentences']} other sentences "
+                 f"fine-tuning (the encoders fitted on {min(MAX_FIT_ROWS, n['train_rows'])} of them), "
+                 f"{n['test_rows']} rows from {n['test_sentences']} other sentences "
                  f"for the errors. Fine-tuning loss: MSE of the block's output against the exact block's "
                  f"(lr 1e-3 for the tables, batches of 256, no input noise). 'block' = relative error of the "
                  f"block's output (after the residual and LayerNorm); 'branch' = of W2 GELU(W1 h) + b2 alone "
@@ -379,7 +398,7 @@ def main():
     c_list = tuple(int(c) for c in args.c_list.split(",")) if args.c_list else ((16,) if args.quick else (8, 16, 32))
     repeat = 7 if args.quick else 15
     res = dict(machine=machine(), torch=torch.__version__, qengine=torch.backends.quantized.engine, repeat=repeat,
-               finetune=FINETUNE)
+               finetune=FINETUNE, recipes=RECIPES)
     res["mlp"] = bench_mlp(c_list, repeat)
     res["minilm"] = {"skipped": "--skip-minilm"} if args.skip_minilm else \
         bench_minilm(c_list, repeat, args.layer, 300 if args.quick else 600, 200)
