@@ -16,7 +16,7 @@ Two modes, as ``nn.Module.train``/``eval`` select:
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Optional
 
 import numpy as np
 import torch
@@ -92,6 +92,18 @@ class MaddnessLinear(nn.Module):
     >>> bool(torch.equal(twin.eval()(X[:5]), y))
     True
     """
+
+    split_dims: torch.Tensor
+    offsets: torch.Tensor
+    scales: torch.Tensor
+    thresholds: torch.Tensor
+    sum_cols: Optional[torch.Tensor]
+    sum_npos: Optional[torch.Tensor]
+    luts: torch.Tensor
+    mul: torch.Tensor
+    add: torch.Tensor
+    ste_weight: Optional[torch.Tensor]
+    _code_base: torch.Tensor
 
     def __init__(self, in_features: int, out_features: int, ncodebooks: int = 16, aggregate: str = "average",
                  split_width: int = 1, bias: bool = True, input_grad: bool = True) -> None:

@@ -31,9 +31,7 @@ _ENCODE_SCHEMA = ("(Tensor x, Tensor split_dims, Tensor offsets, Tensor scales, 
                   "Tensor? sum_cols, Tensor? sum_npos) -> Tensor")
 
 
-def _np(t: Optional[torch.Tensor], dtype: type, name: str) -> Optional[np.ndarray]:
-    if t is None:
-        return None
+def _np(t: torch.Tensor, dtype: type, name: str) -> np.ndarray:
     if t.device.type != "cpu":
         raise ValueError(f"{name} must be a CPU tensor, got device {t.device}")
     return np.ascontiguousarray(t.detach().numpy(), dtype=dtype)
@@ -49,8 +47,8 @@ def _model(split_dims: torch.Tensor, offsets: torch.Tensor, scales: torch.Tensor
     amm.offsets_ = _np(offsets, np.float32, "offsets")
     amm.scales_ = _np(scales, np.float32, "scales")
     amm.thresholds_ = _np(thresholds, np.int8, "thresholds")
-    amm.sum_cols_ = _np(sum_cols, np.int64, "sum_cols")
-    amm.sum_npos_ = _np(sum_npos, np.int32, "sum_npos")
+    amm.sum_cols_ = None if sum_cols is None else _np(sum_cols, np.int64, "sum_cols")
+    amm.sum_npos_ = None if sum_npos is None else _np(sum_npos, np.int32, "sum_npos")
     amm.n_features_in_ = d
     return amm
 
