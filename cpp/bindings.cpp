@@ -501,6 +501,24 @@ NB_MODULE(_core, m) {
       },
       "bound"_a, "A"_a.noconvert(), "n_threads"_a, "out"_a.noconvert() = nb::none(), "row_major"_a = false,
       "maddness_matmul for a bound model: (products, ok).");
+  m.def(
+      "maddness_run_argmax",
+      [](MaddnessBound& b, nb::ndarray<const float, nb::ndim<2>, nb::device::cpu> A, int n_threads) {
+        require(b.sp.has_value(), "model not bound");
+        auto prep = maddness_prepared(b.plan, *b.sp, A.shape(1));
+        const auto s = maddness_scan_model(*b.luts, *b.mul, *b.add, b.log2g);
+        const size_t n = A.shape(0);
+        const auto [rs, cs] = maddness_strides(A);
+        auto idx = new_array<int64_t>({n}, false);  // every entry is written (or the call raises)
+        bool ok = true;
+        {
+          nb::gil_scoped_release release;
+          if (n > 0) ok = tenfold::maddness::matmul_argmax(prep->model(), s, A.data(), n, rs, cs, idx.data(), n_threads);
+        }
+        return std::make_pair(idx, ok);
+      },
+      "bound"_a, "A"_a.noconvert(), "n_threads"_a,
+      "Argmax over the columns of a bound model's products, fused (no (n, M) result): (int64 (n,), ok).");
 
   m.def(
       "maddness_encode",

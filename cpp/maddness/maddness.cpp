@@ -126,6 +126,40 @@ bool matmul(const EncodeModel& em, const ScanModel& sm, const float* A, size_t n
   return ok.load();
 }
 
+bool matmul_argmax(const EncodeModel& em, const ScanModel& sm, const float* A, size_t n, ptrdiff_t rs, ptrdiff_t cs,
+                   int64_t* idx, int n_threads) {
+  const Isa isa = active_isa();
+  const size_t M = static_cast<size_t>(sm.m);
+  std::atomic<bool> ok{true};
+  parallel_for(n, n_threads, kGrainRows, [&](int, size_t b, size_t e) {
+    alignas(64) uint8_t codes[kChunkRows * 128];  // up to 256 codebooks
+    std::vector<float> buf(M * kChunkRows);       // one chunk's products, column-major (stays in L2)
+    float best[kChunkRows];
+    bool good = true;
+    for (size_t r0 = b; r0 < e; r0 += kChunkRows) {
+      const size_t r1 = r0 + kChunkRows < e ? r0 + kChunkRows : e, rows = r1 - r0;
+      const size_t rows_end = (r1 + kBlockRows - 1) / kBlockRows * kBlockRows;
+      good = encode_rows(isa, em, A, n, rs, cs, r0, rows_end, codes) && good;
+      scan_rows(isa, sm, codes, rows, buf.data(), kChunkRows, false);
+      // First maximum of each row, as numpy's argmax of the same floats (they are finite).
+      for (size_t r = 0; r < rows; ++r) {
+        best[r] = buf[r];
+        idx[r0 + r] = 0;
+      }
+      for (size_t m = 1; m < M; ++m) {
+        const float* col = buf.data() + m * kChunkRows;
+        for (size_t r = 0; r < rows; ++r)
+          if (col[r] > best[r]) {
+            best[r] = col[r];
+            idx[r0 + r] = static_cast<int64_t>(m);
+          }
+      }
+    }
+    if (!good) ok.store(false);
+  }, kMinRowsPerThread);
+  return ok.load();
+}
+
 bool encode(const EncodeModel& m, const float* A, size_t n, ptrdiff_t rs, ptrdiff_t cs, uint8_t* blocked,
             int n_threads) {
   const Isa isa = active_isa();
