@@ -170,7 +170,7 @@ def test_onehot_products_and_cv_lam_match_dense():
     np.testing.assert_array_equal(GtG, G.T @ G)
     np.testing.assert_allclose(GtA, G.T @ A, rtol=1e-12, atol=1e-12)
     # The expanded held-out error equals the direct one (the formula _cv_lam replaced).
-    lam, errs = _cv_lam(codes, A, B, 4, np.random.default_rng(0))
+    lam, errs, (GtG_cv, GtA_cv) = _cv_lam(codes, A, B, 4, np.random.default_rng(0))
     fold = np.empty(400, dtype=np.int64)
     fold[np.random.default_rng(0).permutation(400)] = np.arange(400) % 4
     direct = np.zeros(len(_LAM_GRID))
@@ -180,6 +180,8 @@ def test_onehot_products_and_cv_lam_match_dense():
             P = np.linalg.solve(G[tr].T @ G[tr] + lam_i * np.eye(80), G[tr].T @ A[tr])
             direct[i] += np.sum((G[va] @ P @ B - A[va] @ B) ** 2)
     np.testing.assert_allclose(errs, direct, rtol=1e-7)
+    np.testing.assert_array_equal(GtG_cv, GtG)
+    np.testing.assert_allclose(GtA_cv, GtA, rtol=1e-12, atol=1e-12)
     assert lam == _LAM_GRID[int(np.argmin(direct))]
 
 

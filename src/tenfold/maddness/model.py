@@ -334,17 +334,16 @@ class Maddness:
         self.sum_cols_, self.sum_npos_ = sum_cols, sum_npos
         self.n_features_in_ = d
         # Ridge refinement of all prototypes at once (input space, so set_B works for any B).
-        lam = self._choose_lam(codes, A, Bf, rng, nt) if self.lam == "auto" else float(self.lam)
-        GtG, GtA = _onehot_products(codes, A, nt)
+        if self.lam == "auto":
+            lam, errs, (GtG, GtA) = _cv_lam(codes, A, Bf, self.lam_folds, rng, n_threads=nt, AB=Y)
+            self.lam_cv_errors_ = dict(zip(_LAM_GRID, errs))
+        else:
+            lam = float(self.lam)
+            GtG, GtA = _onehot_products(codes, A, nt)
         self.lam_ = lam
         self.prototypes_ = _ridge(GtG, GtA, lam).reshape(C, 16, d).astype(np.float32)
         self.set_B(Bf, bias)
         return self
-
-    def _choose_lam(self, codes: np.ndarray, A: np.ndarray, B: Any, rng: np.random.Generator, nt: int) -> float:
-        lam, errs = _cv_lam(codes, A, np.asarray(B, dtype=np.float64), self.lam_folds, rng, n_threads=nt)
-        self.lam_cv_errors_ = dict(zip(_LAM_GRID, errs))
-        return lam
 
     def _check_B(self, B: Any, d: int) -> np.ndarray:
         Bf = as_float_matrix(B, "B")

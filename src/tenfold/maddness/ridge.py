@@ -32,12 +32,14 @@ def _onehot_products(codes: np.ndarray, A: np.ndarray, n_threads: int) -> tuple[
 
 
 def _cv_lam(codes: np.ndarray, A: np.ndarray, B: np.ndarray, folds: int, rng: np.random.Generator,
-            grid: tuple = _LAM_GRID, n_threads: int = 1) -> tuple[float, list[float]]:
+            grid: tuple = _LAM_GRID, n_threads: int = 1, AB: np.ndarray | None = None
+            ) -> tuple[float, list[float], tuple[np.ndarray, np.ndarray]]:
     """Ridge penalty from ``grid`` with the lowest ``folds``-fold cross-validated error of the
     product: sum over folds of ||G_val P(lam) B - A_val B||^2, P(lam) fitted on the other folds.
 
-    codes: (n, C) codes in [0, 16) (G their one-hot matrix), A: (n, d) training rows, B: (d, m).
-    Returns (lam, errors per lam). Each fold's training part uses the full GᵀG, GᵀA minus the
+    codes: (n, C) codes in [0, 16) (G their one-hot matrix), A: (n, d) training rows, B: (d, m),
+    AB: A @ B if the caller has it. Returns (lam, errors per lam, (GᵀG, GᵀA) of all rows: the
+    sums over the folds, for the final fit). Each fold's training part is the total minus the
     held-out part. One eigendecomposition GᵀG_f = V diag(e) Vᵀ per fold serves every lam, and
     the held-out error is expanded so that no (n, 16C) matrix is formed: with W = diag(1 / (e +
     lam)) Vᵀ GᵀA_f B, the estimate is G_v V W and ||G_v V W - T||² = tr(Wᵀ H W) - 2 tr(Wᵀ P)
@@ -47,19 +49,19 @@ def _cv_lam(codes: np.ndarray, A: np.ndarray, B: np.ndarray, folds: int, rng: np
     folds = max(2, min(folds, n))
     fold = np.empty(n, dtype=np.int64)
     fold[rng.permutation(n)] = np.arange(n) % folds
-    GtG, GtA = _onehot_products(codes, A, n_threads)
     B = np.asarray(B, dtype=np.float64)
+    parts = [_onehot_products(codes[fold == f], A[fold == f], n_threads) for f in range(folds)]
+    GtG, GtA = sum(p[0] for p in parts), sum(p[1] for p in parts)
+    if AB is None:
+        AB = A.astype(np.float64) @ B
+    target_sq = np.bincount(fold, weights=np.einsum("ij,ij->i", AB, AB), minlength=folds)
     errs = np.zeros(len(grid))
-    for f in range(folds):
-        va = fold == f
-        Av = A[va]
-        GvG, GvA = _onehot_products(codes[va], Av, n_threads)
+    for f, (GvG, GvA) in enumerate(parts):
         evals, V = np.linalg.eigh(GtG - GvG)
         VtY = V.T @ ((GtA - GvA) @ B)
         H = V.T @ GvG @ V
         P = V.T @ (GvA @ B)
-        target_sq = float(np.sum(np.square(Av.astype(np.float64) @ B)))
         for i, lam in enumerate(grid):
             W = VtY / (np.maximum(evals, 0.0) + lam)[:, None]
-            errs[i] += float(np.sum(W * (H @ W))) - 2.0 * float(np.sum(W * P)) + target_sq
-    return float(grid[int(np.argmin(errs))]), [float(e) for e in errs]
+            errs[i] += float(np.sum(W * (H @ W))) - 2.0 * float(np.sum(W * P)) + float(target_sq[f])
+    return float(grid[int(np.argmin(errs))]), [float(e) for e in errs], (GtG, GtA)
