@@ -6,7 +6,8 @@ and no arithmetic on the whole row: only the ``4 * ncodebooks`` split columns of
 row's codes select one learned prototype per codebook; the prototypes times B are precomputed into
 16-entry uint8 tables, so ``A @ B`` becomes ``ncodebooks`` table look-ups per output entry.
 
-Learning (numpy, deterministic):
+Learning (deterministic, the same model for any thread count and SIMD path; the sums over rows in
+C++, see trees.py):
 
 - the split values are quantized to signed bytes with an offset/scale per input dimension
   (fitted on the training rows' 0.1-99.9 percentiles), so the encoder compares bytes;
