@@ -221,14 +221,21 @@ def bench_cold(repeat, bw):
     except ImportError:
         pass
     # Same conditions for all: each round times every method once, so all see the same machine load.
+    # Wall time, and the calling thread's CPU time (every method runs on the calling thread here):
+    # on a shared machine a long call (BLAS) is preempted more often than a short one, which
+    # inflates wall-time ratios; CPU time is immune to that (not to shared caches and bandwidth).
     times = {k: [] for k in methods}
+    cpu = {k: [] for k in methods}
     for _ in range(repeat):
         for k, fn in methods.items():
             flush()
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.thread_time()
             fn()
+            cpu[k].append(time.thread_time() - c0)
             times[k].append(time.perf_counter() - t0)
     t = {k: float(np.median(v)) for k, v in times.items()}
+    tc = {k: float(np.median(v)) for k, v in cpu.items()}
+    blas_cpu = min(tc["blas_c"], tc["blas_f"])
     blas = min(t["blas_c"], t["blas_f"])
     ndims = len(np.unique(amm.split_dims_))
     lines = len(np.unique(amm.split_dims_ * 4 // 64))
@@ -239,12 +246,14 @@ def bench_cold(repeat, bw):
     row = dict(N=N, D=D, M=M, C=16, llc_mb=llc_bytes() / 2 ** 20, split_dims=ndims,
                ms={k: v * 1e3 for k, v in t.items()}, blas_ms=blas * 1e3,
                speedup={k: blas / v for k, v in t.items()}, rel_err=errs,
+               cpu_ms={k: v * 1e3 for k, v in tc.items()}, cpu_speedup={k: blas_cpu / v for k, v in tc.items()},
                limit_f_ms=limit_f * 1e3, limit_c_ms=limit_c * 1e3, limit_f_speedup=blas / limit_f,
                limit_c_speedup=blas / limit_c,
                limit_parts_ms=dict(read_f=N * ndims * 4 / (bw["read_dram_GBps"] * 1e9) * 1e3,
                                    read_c=N * min(lines * 64, D * 4) / (bw["read_dram_GBps"] * 1e9) * 1e3,
                                    lookups=t_lookup * 1e3, write_out=t_write * 1e3))
-    print("cold", {k: f"{v:.3f} ms ({blas / (v / 1e3):.1f}x)" for k, v in row["ms"].items()},
+    print("cold", {k: f"{v:.3f} ms ({blas / (v / 1e3):.1f}x), CPU {tc[k] * 1e3:.3f} ms ({blas_cpu / tc[k]:.1f}x)"
+                   for k, v in row["ms"].items()},
           f"limit F {limit_f * 1e3:.3f} ms ({blas / limit_f:.0f}x), C {limit_c * 1e3:.3f} ms", flush=True)
     return row
 
@@ -337,12 +346,17 @@ def render_md(res) -> str:
         L.append(f"Before every timed call the caches are flushed (a buffer of 3x the {c['llc_mb']:.0f} MB last-level "
                  "cache is written and read), and every call allocates its result (no out=). Medians over rounds "
                  "that time every method once. Speed-ups against the faster BLAS layout under the same condition.\n")
-        L.append("| method | ms | speed-up vs BLAS | rel. err |")
-        L.append("|---|---:|---:|---:|")
+        L.append("| method | wall ms | speed-up vs BLAS (wall) | thread CPU ms | speed-up vs BLAS (CPU) | rel. err |")
+        L.append("|---|---:|---:|---:|---:|---:|")
         for k, name in names.items():
             if k in c["ms"]:
                 err = c["rel_err"].get(k)
-                L.append(f"| {name} | {c['ms'][k]:.3f} | {c['speedup'][k]:.1f}x | {'' if err is None else f'{err:.3f}'} |")
+                cpu = (f"{c['cpu_ms'][k]:.3f} | {c['cpu_speedup'][k]:.1f}x" if "cpu_ms" in c else "n/a | n/a")
+                L.append(f"| {name} | {c['ms'][k]:.3f} | {c['speedup'][k]:.1f}x | {cpu} | "
+                         f"{'' if err is None else f'{err:.3f}'} |")
+        L.append("\nOn a shared machine a long call (BLAS, tens of ms) is preempted more often than a short one, "
+                 "which inflates wall-time ratios; the calling thread's CPU time is immune to that (not to caches "
+                 "and memory bandwidth shared with other jobs).")
         p = c["limit_parts_ms"]
         L.append(f"\nCold limit, F order: {c['split_dims']} split columns ({c['N'] * c['split_dims'] * 4 / 1e6:.2f} MB) at "
                  f"the DRAM read bandwidth ({p['read_f']:.3f} ms) + look-ups ({p['lookups']:.3f} ms) + the "
