@@ -72,10 +72,14 @@ def check_maddness(ns):
 def check_torch(ns):
     import torch
 
-    logits = ns["logits"]
-    swapped = ns.get("fast", ns["model"])        # replace_linear's result (a copy, or the model itself)
-    assert tuple(logits.shape) == (len(ns["A"]), 10) and torch.isfinite(logits.float()).all()
-    assert not any(type(m) is torch.nn.Linear for m in swapped.modules())   # every nn.Linear was swapped
+    logits, fast, model = ns["logits"], ns["fast"], ns["model"]
+    assert tuple(logits.shape) == (2_000, 10) and logits.dtype == torch.bfloat16      # input dtype kept
+    assert torch.isfinite(logits.float()).all()
+    assert not any(type(m) is torch.nn.Linear for m in fast.modules())    # every nn.Linear was swapped
+    assert sum(type(m) is torch.nn.Linear for m in model.modules()) == 2  # ... in a copy
+    with torch.no_grad():
+        exact = model(torch.as_tensor(ns["A"][1_000:]))
+    assert float(torch.linalg.norm(logits.float() - exact) / torch.linalg.norm(exact)) < 0.7
 
 
 def check_sprintz(ns):
