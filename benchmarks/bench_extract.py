@@ -42,6 +42,7 @@ import numpy as np
 
 from tenfold import audio, extract
 from tenfold._bench import cpu_name
+from tenfold.metrics import interval_f1
 
 SR = 16000                         # every engine's output is resampled to this
 HOP_S = audio.SPEECH_HOP_S         # 10 ms frames
@@ -150,21 +151,6 @@ def make_recording(rng, pool, K, *, voice_per_word: bool, many: bool, target=Non
     x = np.concatenate(parts)
     x = x + rng.normal(scale=0.003, size=len(x))      # light noise (~-50 dBFS)
     return Recording(x, truth, target, used)
-
-
-def interval_f1(pred, truth, iou: float) -> float:
-    """F1 with one-to-one matching of intervals (greedy on IoU, highest first)."""
-    if not pred or not truth:
-        return 0.0
-    M = np.array([[max(0, min(p[1], t[1]) - max(p[0], t[0])) / (max(p[1], t[1]) - min(p[0], t[0]))
-                   for t in truth] for p in pred])
-    tp = 0
-    while M.size and M.max() >= iou:
-        i, j = np.unravel_index(M.argmax(), M.shape)
-        tp += 1
-        M[i, :] = -1
-        M[:, j] = -1
-    return 2 * tp / (len(pred) + len(truth))
 
 
 def cpu_timed(fn, *a, **k):

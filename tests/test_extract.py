@@ -5,7 +5,8 @@ import pytest
 
 import tenfold
 from tenfold import extract as ex
-from tenfold.cli import interval_f1, planted_series
+from tenfold.datasets import planted_series
+from tenfold.metrics import interval_f1
 
 
 def f1_at(starts, ends, truth, thr=0.5):

@@ -7,7 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tenfold import cli
+from tenfold import _demo, cli
+from tenfold.datasets import planted_series
+from tenfold.metrics import interval_f1
 
 DATA = Path(__file__).parent / "data"
 
@@ -52,17 +54,17 @@ def test_cli_find_instances_on_spoken_word(capsys, tmp_path):
     assert cli.main(argv) == 0
     out = capsys.readouterr().out
     rows = _parse_table(out)
-    assert cli.interval_f1(rows, [tuple(t) for t in truth], 0.5) >= 0.75, out
+    assert interval_f1(rows, [tuple(t) for t in truth], 0.5) >= 0.75, out
     if png is not None:
         assert png.stat().st_size > 1000
 
 
 def test_cli_npy_and_errors(capsys, tmp_path):
-    x, truth, _ = cli.planted_series(2000, 2, 4, 40, 60, seed=1)
+    x, truth, _ = planted_series(2000, 2, 4, 40, 60, seed=1)
     np.save(tmp_path / "x.npy", x)
     assert cli.main(["find-instances", str(tmp_path / "x.npy"), "--min-length", "40", "--max-length", "60"]) == 0
     rows = _parse_table(capsys.readouterr().out)
-    assert cli.interval_f1(rows, truth, 0.5) >= 0.75
+    assert interval_f1(rows, truth, 0.5) >= 0.75
     with pytest.raises(SystemExit, match="--min-length"):
         cli.main(["find-instances", str(tmp_path / "x.npy"), "--min-length", "abc", "--max-length", "60"])
     with pytest.raises(SystemExit, match="min_length"):
@@ -70,6 +72,6 @@ def test_cli_npy_and_errors(capsys, tmp_path):
 
 
 def test_demo_section_runs():
-    rows = cli.demo_extract(n_series=1)
+    rows = _demo.demo_extract(n_series=1)
     assert rows and rows[0][0].startswith("tenfold") and "F1" in rows[0][2]
     assert "skipped" in rows[1][1]   # stumpy only on request
