@@ -16,12 +16,18 @@ instance starts and ends. How it works:
    that fire in the same relative positions across them (a MAP estimate of a Bernoulli model per
    feature and offset, against each feature's background rate), minus the larger of the score
    expected from noise and the score of the best window left out (the "nearest enemy").
-3. **Search.** Seed windows (the two most structured, plus shifts of them) are cross-correlated
-   with the whole feature matrix; the local maxima at least ``min_length`` apart become
+3. **Search.** Seed windows (the eight most structured at least ``min_length`` apart, plus
+   shifts of them) are cross-correlated with the whole feature matrix; the local maxima at least ``min_length`` apart become
    candidates, added in order of similarity; the best prefix over all seeds wins. Instance
    bounds come from a maximum-sum segment, of length within the range, of each instance's
    evidence per time step minus its 60th percentile (so that consistent background, such as
    the silence around a word, is not counted as part of the event).
+4. **Significance.** Each instance (up to 8) is held out in turn and scored by the filter learned
+   from the others, in standard deviations above that filter's response away from every
+   instance; the median is ``significance``. Sets below ``min_significance`` are not reported.
+
+Speech (WAV reading, MFCCs, the feature recipe) lives in :mod:`tenfold.audio`; nothing here is
+specific to it.
 
 Unlike the authors' research code, this handles length ranges wider than 2x: a long instance can
 hold two candidate peaks ``min_length`` apart, so the search is repeated with candidates kept at
@@ -786,7 +792,7 @@ def _significance(XTp: np.ndarray, BTp: np.ndarray, locs: np.ndarray, We: int, l
     npos = XTp.shape[0] - We + 1
     far = np.ones(npos, bool)
     for c in locs:
-        far[max(0, c - sep):c + sep] = False
+        far[max(0, c - sep + 1):c + sep] = False     # |t - c| < sep
     if far.sum() < 10:
         return 0.0
     z = []
