@@ -499,7 +499,8 @@ class ExtractResult:
     significance : how well the set generalises: for each instance, the filter learned from the
         other instances is slid over the series, and the instance's response is measured in
         standard deviations above the responses far from every instance; the median over
-        instances. Spoken words scored 1-30 (median 7-15) on our benchmark, MFCCs of noise about 0.
+        instances (0 if the series has almost no stretch away from the instances). Spoken words
+        scored 1-30 (median 7-15) on our benchmark, MFCCs of noise about 0.
         Threshold it with
         ``find_instances(min_significance=...)``.
     """
@@ -786,7 +787,8 @@ def _significance(XTp: np.ndarray, BTp: np.ndarray, locs: np.ndarray, We: int, l
     least ``sep`` away from all instances (mean and standard deviation). A repeated event scores
     high on held-out instances; a set picked out of noise or generic shapes does not generalise.
     Returns the median over instances of these z-scores (at most SIGNIFICANCE_FOLDS instances,
-    evenly spaced, are held out: each costs one slide of the filter).
+    evenly spaced, are held out: each costs one slide of the filter), or 0 when fewer than 10
+    positions lie away from the instances (no background to compare with).
     """
     k = len(locs)
     if k < 2:
