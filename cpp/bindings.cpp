@@ -6,11 +6,14 @@
 #include <nanobind/stl/pair.h>
 #include <nanobind/stl/optional.h>
 #include <nanobind/stl/string.h>
+#include <nanobind/stl/vector.h>
 
 #include <cstdlib>
 #include <cstring>
 #if defined(__linux__)
+#if defined(__linux__)
 #include <sys/mman.h>
+#endif
 #endif
 #include <limits>
 #include <new>
@@ -56,9 +59,13 @@ void advise_huge_pages(void* ptr, size_t n) {
 // Memory for an array handed to Python, freed by its capsule with std::free; 2 MiB-aligned when
 // large, so that all of it can be huge pages.
 void* array_memory(size_t bytes) {
+#if defined(__linux__)
   constexpr size_t kHuge = size_t(1) << 21;
   void* p = bytes >= 2 * kHuge ? std::aligned_alloc(kHuge, (bytes + kHuge - 1) / kHuge * kHuge)
                                : std::malloc(bytes > 0 ? bytes : 1);
+#else  // no huge-page advice elsewhere (and MSVC has no std::aligned_alloc)
+  void* p = std::malloc(bytes > 0 ? bytes : 1);
+#endif
   if (!p) throw std::bad_alloc();
   advise_huge_pages(p, bytes);
   return p;
@@ -105,6 +112,33 @@ void check_luts(const In<uint8_t, nb::ndim<3>>& luts, size_t ncols) {
   require(top <= tenfold::bolt::kMaxLutEntry, "lookup table entries must be <= 127");
 }
 
+std::vector<std::string> feature_list(uint32_t bits) {
+  std::vector<std::string> out;
+  for (const auto& f : tenfold::feature_names())
+    if (bits & f.first) out.emplace_back(f.second);
+  return out;
+}
+
+uint32_t feature_bits(const std::vector<std::string>& names) {
+  uint32_t bits = 0;
+  for (const std::string& name : names) {
+    bool known = false;
+    for (const auto& f : tenfold::feature_names())
+      if (name == f.second) {
+        bits |= f.first;
+        known = true;
+      }
+    if (!known) throw nb::value_error(("features: unknown CPU feature '" + name + "'").c_str());
+  }
+  return bits;
+}
+
+std::vector<std::string> isa_list(const std::vector<tenfold::Isa>& isas) {
+  std::vector<std::string> out;
+  for (tenfold::Isa isa : isas) out.emplace_back(tenfold::isa_name(isa));
+  return out;
+}
+
 }  // namespace
 
 // A bytes object of n uninitialized bytes, to be filled before it is shared (huge pages as for
@@ -123,6 +157,19 @@ NB_MODULE(_core, m) {
   m.def("detect_isa", [] { return std::string(tenfold::isa_name(tenfold::detect_isa())); });
   m.def("active_isa", [] { return std::string(tenfold::isa_name(tenfold::active_isa())); });
   m.def("set_isa", [](const std::string& name) { tenfold::set_active_isa(tenfold::isa_from_name(name)); });
+  m.def("cpu_features", [] { return feature_list(tenfold::cpu_features()); },
+        "Features of this CPU and OS that the SIMD units depend on.");
+  m.def("isa_requirements", [](const std::string& name) {
+        return feature_list(tenfold::required_features(tenfold::isa_from_name(name)));
+      }, "name"_a, "Features the unit of ISA `name` was compiled for.");
+  m.def("compiled_isas", [] { return isa_list(tenfold::compiled_isas()); },
+        "ISAs whose kernels this build holds, portable first.");
+  m.def("usable_isas", [](const std::vector<std::string>& features) {
+        return isa_list(tenfold::usable_isas(feature_bits(features)));
+      }, "features"_a, "ISAs runnable on a CPU with `features`, portable first (pure: for tests).");
+  m.def("choose_isa", [](const std::vector<std::string>& features) {
+        return std::string(tenfold::isa_name(tenfold::choose_isa(feature_bits(features))));
+      }, "features"_a, "The ISA the dispatchers would pick on a CPU with `features` (pure: for tests).");
 
   m.def(
       "first_nonfinite_row",

@@ -1,8 +1,6 @@
 // Sprintz stream format and dispatch (baseline translation unit). See sprintz.hpp for the layout.
 #include "sprintz/sprintz.hpp"
 
-#include <cpuid.h>
-
 #include <algorithm>
 #include <cstring>
 #include <memory>
@@ -11,6 +9,7 @@
 #include <string>
 
 #include "common/isa.hpp"
+#include "common/portable.hpp"
 
 namespace tenfold {
 namespace sprintz {
@@ -32,38 +31,32 @@ U get(const uint8_t* p) {
   return v;
 }
 
-// AMD Zen 1/2 (family 17h, and Hygon 18h) run pdep in microcode, ~20x slower than elsewhere;
-// the AVX2 kernels unpack with pdep, so those CPUs keep the portable kernels.
-bool pdep_is_slow() {
-  static const bool slow = [] {
-    unsigned a, b, c, d;
-    if (!__get_cpuid(0, &a, &b, &c, &d)) return false;
-    const bool amd = (b == 0x68747541 && d == 0x69746e65 && c == 0x444d4163);    // AuthenticAMD
-    const bool hygon = (b == 0x6f677948 && d == 0x6e65476e && c == 0x656e6975);  // HygonGenuine
-    if (!(amd || hygon) || !__get_cpuid(1, &a, &b, &c, &d)) return false;
-    unsigned family = (a >> 8) & 0xf;
-    if (family == 0xf) family += (a >> 20) & 0xff;
-    return family == 0x17 || family == 0x18;
-  }();
-  return slow;
+// The AVX2 kernels unpack with pdep: CPUs that run it in microcode keep the portable kernels.
+#if defined(TENFOLD_X86)
+namespace simd = avx2;
+bool use_avx2() {
+  const Isa isa = active_isa();
+  return (isa == Isa::Avx2 || isa == Isa::Avx512) && !slow_pdep();
 }
-
-bool use_avx2() { return active_isa() != Isa::Scalar && !pdep_is_slow(); }
+#else
+namespace simd = scalar;  // no x86 units in this build
+bool use_avx2() { return false; }
+#endif
 
 size_t encode_plain(const uint8_t* x, int bits, const View& v, int fc, uint8_t* dst, int32_t* scratch) {
   if (bits == 8)
-    return use_avx2() ? avx2::encode8(x, v, fc, dst, scratch) : scalar::encode8(x, v, fc, dst, scratch);
+    return use_avx2() ? simd::encode8(x, v, fc, dst, scratch) : scalar::encode8(x, v, fc, dst, scratch);
   const uint16_t* x16 = reinterpret_cast<const uint16_t*>(x);
-  return use_avx2() ? avx2::encode16(x16, v, fc, dst, scratch) : scalar::encode16(x16, v, fc, dst, scratch);
+  return use_avx2() ? simd::encode16(x16, v, fc, dst, scratch) : scalar::encode16(x16, v, fc, dst, scratch);
 }
 
 const char* decode_plain(const uint8_t* src, size_t len, size_t readable, uint8_t* out, int bits, const View& v,
                          int fc, int32_t* scratch) {
   if (bits == 8)
-    return use_avx2() ? avx2::decode8(src, len, readable, out, v, fc, scratch)
+    return use_avx2() ? simd::decode8(src, len, readable, out, v, fc, scratch)
                       : scalar::decode8(src, len, readable, out, v, fc, scratch);
   uint16_t* o16 = reinterpret_cast<uint16_t*>(out);
-  return use_avx2() ? avx2::decode16(src, len, readable, o16, v, fc, scratch)
+  return use_avx2() ? simd::decode16(src, len, readable, o16, v, fc, scratch)
                     : scalar::decode16(src, len, readable, o16, v, fc, scratch);
 }
 
@@ -127,7 +120,7 @@ int pick_lag(const uint8_t* x, int bits, size_t rows) {
     for (int L = 1; L <= kMaxLag; ++L) {
       const int32_t d = xt - at(t - size_t(L));
       const uint32_t ad = uint32_t(d < 0 ? -d : d);
-      cost[L] += ad ? 33 - uint64_t(__builtin_clz(ad)) : 0;
+      cost[L] += ad ? 33 - uint64_t(clz32(ad)) : 0;
     }
   }
   int best = 0;
@@ -204,7 +197,7 @@ struct StreamingChecksum {
   uint64_t total = 0;
   StreamingChecksum() { chk::checksum_init(acc); }
   void stripes(const uint8_t* p, size_t n) {
-    if (use_avx2()) avx2::checksum_stripes(acc, p, n);
+    if (use_avx2()) simd::checksum_stripes(acc, p, n);
     else scalar::checksum_stripes(acc, p, n);
   }
   void update(const uint8_t* p, size_t len) {
@@ -275,12 +268,12 @@ size_t max_packed_bytes(size_t rows, size_t nvars, int bits) {
 int dtype_bits(int dtype) { return dtype < 2 ? 8 : 16; }
 
 const char* huffman_decode(const uint8_t* src, size_t len, size_t readable, uint8_t* dst, size_t n) {
-  return use_avx2() ? avx2::huffman_decode(src, len, readable, dst, n)
+  return use_avx2() ? simd::huffman_decode(src, len, readable, dst, n)
                     : scalar::huffman_decode(src, len, readable, dst, n);
 }
 
 uint32_t checksum(const uint8_t* data, size_t len) {
-  return use_avx2() ? avx2::checksum(data, len) : scalar::checksum(data, len);
+  return use_avx2() ? simd::checksum(data, len) : scalar::checksum(data, len);
 }
 
 void compress(std::vector<uint8_t>& out, const uint8_t* data, int dtype, size_t n, size_t nvars, int ndim, int order,
