@@ -146,7 +146,7 @@ std::vector<std::string> isa_list(const std::vector<tenfold::Isa>& isas) {
 static nb::bytes bytes_for_writing(size_t n) {
   PyObject* o = PyBytes_FromStringAndSize(nullptr, static_cast<Py_ssize_t>(n));
   if (!o) throw nb::python_error();
-  advise_huge_pages(PyBytes_AS_STRING(o), n);
+  advise_huge_pages(PyBytes_AsString(o), n);
   return nb::steal<nb::bytes>(o);
 }
 
@@ -321,7 +321,7 @@ NB_MODULE(_core, m) {
         nb::bytes result = bytes_for_writing(out.size());
         {
           nb::gil_scoped_release release;  // the new object is not shared yet
-          std::memcpy(PyBytes_AS_STRING(result.ptr()), out.data(), out.size());
+          std::memcpy(PyBytes_AsString(result.ptr()), out.data(), out.size());
         }
         if (out.capacity() > (size_t(64) << 20)) std::vector<uint8_t>().swap(out);  // keep at most 64 MiB
         return result;

@@ -21,7 +21,7 @@ int main(int argc, char** argv) {
   long rejected = 0, accepted = 0;
   const int nisa = tenfold::detect_isa() == tenfold::Isa::Scalar ? 1 : 2;
   for (int isa = 0; isa < nisa; ++isa) {
-    tenfold::set_active_isa(isa ? tenfold::Isa::Avx2 : tenfold::Isa::Scalar);
+    tenfold::set_active_isa(isa ? tenfold::detect_isa() : tenfold::Isa::Scalar);
     // deterministic: few C-order variables with short raw tails (wide SIMD row stores must not
     // spill past the output), both forecasters, all dtypes, exact-size heap output
     for (int dtype = 0; dtype < 4; ++dtype)
