@@ -14,7 +14,7 @@ import numpy as np
 from . import _core, _runtime
 
 
-def _bolt_outputs() -> tuple:
+def _bolt_outputs() -> tuple[np.ndarray, ...]:
     rng = np.random.default_rng(12345)
     n, ncols, d = 45, 3, 13
     codes = rng.integers(0, 256, size=(n, ncols), dtype=np.uint8)

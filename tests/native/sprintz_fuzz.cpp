@@ -49,7 +49,7 @@ int main(int argc, char** argv) {
           std::vector<uint8_t> x(n * nv);
           for (size_t r = 0; r < n; ++r)
             for (size_t v = 0; v < nv; ++v)
-              x[r * nv + v] = (r >= 64 && r < 112) ? 7 : uint8_t(120 * std::sin(r / (4.0 + 0.3 * v)) + (rng() % 2));
+              x[r * nv + v] = (r >= 64 && r < 112) ? 7 : uint8_t(int(120 * std::sin(r / (4.0 + 0.3 * v)) + (rng() % 2)));
           std::vector<uint8_t> buf;
           compress(buf, x.data(), dtype, n, nv, 2, 0, 1, false, n > 256 ? 256 : 128);
           fire_chunks += buf[41] == 1;
@@ -68,7 +68,7 @@ int main(int argc, char** argv) {
       size_t nv = order == 2 ? 1 : (cfg % 3 ? 1 + rng() % 12 : 30 + rng() % 20), n = 1 + rng() % 3000;
       size_t isz = dtype < 2 ? 1 : 2;
       std::vector<uint8_t> x(n * nv * isz);
-      for (size_t i = 0; i < x.size(); ++i) x[i] = uint8_t(40 * std::sin(i / (7.0 * nv)) + (rng() % 3));
+      for (size_t i = 0; i < x.size(); ++i) x[i] = uint8_t(int(40 * std::sin(i / (7.0 * nv)) + (rng() % 3)));
       // periodic 1-variable data (period 3..9) so the lagged-delta chunks are exercised too
       if (nv == 1 && cfg % 2 == 0)
         for (size_t i = 0; i < x.size(); ++i) x[i] = uint8_t(((i / isz) % (3 + cfg % 7)) * 37 + (rng() % 3));
