@@ -31,32 +31,36 @@ U get(const uint8_t* p) {
   return v;
 }
 
-// The AVX2 kernels unpack with pdep: CPUs that run it in microcode keep the portable kernels.
+// The SIMD unit of this build: AVX2 on x86 (its kernels unpack with pdep: CPUs that run it in
+// microcode keep the portable kernels), NEON on AArch64.
 #if defined(TENFOLD_X86)
 namespace simd = avx2;
-bool use_avx2() {
+bool use_simd() {
   const Isa isa = active_isa();
   return (isa == Isa::Avx2 || isa == Isa::Avx512) && !slow_pdep();
 }
+#elif defined(TENFOLD_ARM64)
+namespace simd = neon;
+bool use_simd() { return active_isa() == Isa::Neon; }
 #else
-namespace simd = scalar;  // no x86 units in this build
-bool use_avx2() { return false; }
+namespace simd = scalar;  // no SIMD unit in this build
+bool use_simd() { return false; }
 #endif
 
 size_t encode_plain(const uint8_t* x, int bits, const View& v, int fc, uint8_t* dst, int32_t* scratch) {
   if (bits == 8)
-    return use_avx2() ? simd::encode8(x, v, fc, dst, scratch) : scalar::encode8(x, v, fc, dst, scratch);
+    return use_simd() ? simd::encode8(x, v, fc, dst, scratch) : scalar::encode8(x, v, fc, dst, scratch);
   const uint16_t* x16 = reinterpret_cast<const uint16_t*>(x);
-  return use_avx2() ? simd::encode16(x16, v, fc, dst, scratch) : scalar::encode16(x16, v, fc, dst, scratch);
+  return use_simd() ? simd::encode16(x16, v, fc, dst, scratch) : scalar::encode16(x16, v, fc, dst, scratch);
 }
 
 const char* decode_plain(const uint8_t* src, size_t len, size_t readable, uint8_t* out, int bits, const View& v,
                          int fc, int32_t* scratch) {
   if (bits == 8)
-    return use_avx2() ? simd::decode8(src, len, readable, out, v, fc, scratch)
+    return use_simd() ? simd::decode8(src, len, readable, out, v, fc, scratch)
                       : scalar::decode8(src, len, readable, out, v, fc, scratch);
   uint16_t* o16 = reinterpret_cast<uint16_t*>(out);
-  return use_avx2() ? simd::decode16(src, len, readable, o16, v, fc, scratch)
+  return use_simd() ? simd::decode16(src, len, readable, o16, v, fc, scratch)
                     : scalar::decode16(src, len, readable, o16, v, fc, scratch);
 }
 
@@ -197,7 +201,7 @@ struct StreamingChecksum {
   uint64_t total = 0;
   StreamingChecksum() { chk::checksum_init(acc); }
   void stripes(const uint8_t* p, size_t n) {
-    if (use_avx2()) simd::checksum_stripes(acc, p, n);
+    if (use_simd()) simd::checksum_stripes(acc, p, n);
     else scalar::checksum_stripes(acc, p, n);
   }
   void update(const uint8_t* p, size_t len) {
@@ -268,12 +272,12 @@ size_t max_packed_bytes(size_t rows, size_t nvars, int bits) {
 int dtype_bits(int dtype) { return dtype < 2 ? 8 : 16; }
 
 const char* huffman_decode(const uint8_t* src, size_t len, size_t readable, uint8_t* dst, size_t n) {
-  return use_avx2() ? simd::huffman_decode(src, len, readable, dst, n)
+  return use_simd() ? simd::huffman_decode(src, len, readable, dst, n)
                     : scalar::huffman_decode(src, len, readable, dst, n);
 }
 
 uint32_t checksum(const uint8_t* data, size_t len) {
-  return use_avx2() ? simd::checksum(data, len) : scalar::checksum(data, len);
+  return use_simd() ? simd::checksum(data, len) : scalar::checksum(data, len);
 }
 
 void compress(std::vector<uint8_t>& out, const uint8_t* data, int dtype, size_t n, size_t nvars, int ndim, int order,

@@ -63,6 +63,7 @@ size_t max_packed_bytes(size_t rows, size_t nvars, int bits);
 
 namespace scalar { TENFOLD_SPRINTZ_KERNELS }
 namespace avx2 { TENFOLD_SPRINTZ_KERNELS }
+namespace neon { TENFOLD_SPRINTZ_KERNELS }
 #undef TENFOLD_SPRINTZ_KERNELS
 
 // Huffman stage (huffman.cpp): kHuffmanStreams interleaved bit streams per coded chunk.

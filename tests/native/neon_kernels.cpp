@@ -11,12 +11,14 @@
 #include <cstring>
 #include <limits>
 #include <random>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
 #include "bolt/bolt.hpp"
 #include "common/isa.hpp"
 #include "maddness/maddness.hpp"
+#include "sprintz/sprintz.hpp"
 
 using namespace tenfold;
 
@@ -188,6 +190,74 @@ void maddness_scan(int round) {
   }
 }
 
+// ---------------------------------------------------------------- Sprintz
+// Compressed by each path's encoder (streams must be equal) and decoded by each path (outputs,
+// or error messages for corrupted streams, must be equal). Walks whose step sizes vary by block
+// exercise every bit width, constant stretches the zero runs.
+std::string decompress_as(Isa isa, const std::vector<uint8_t>& buf, std::vector<uint8_t>& out) {
+  set_active_isa(isa);
+  try {
+    sprintz::decompress(buf.data(), buf.size(), out.data(), out.size());
+  } catch (const std::invalid_argument& e) {
+    return e.what();
+  }
+  return "";
+}
+
+void sprintz_codec(int round) {
+  const int dtype = round % 4, fc = (round / 4) % 2, isz = dtype < 2 ? 1 : 2;
+  const size_t n = uniform(1, 700), nv = round % 5 == 0 ? 1 : uniform(1, 20);
+  const int order = static_cast<int>(uniform(0, 1)), ndim = nv == 1 && uniform(0, 1) ? 1 : 2;
+  const bool entropy = uniform(0, 2) == 0;
+  std::vector<uint8_t> x(n * nv * isz);
+  const int maxbits = isz * 8;
+  for (size_t v = 0; v < nv; ++v) {
+    uint32_t level = static_cast<uint32_t>(rng());
+    int bits = 0;
+    for (size_t r = 0; r < n; ++r) {
+      if (r % 8 == 0) bits = static_cast<int>(uniform(0, static_cast<size_t>(maxbits)));
+      if (bits > 0) level += static_cast<uint32_t>(rng() % (1u << bits)) - (1u << (bits - 1));
+      const size_t at = order == 0 ? r * nv + v : v * n + r;
+      if (isz == 1) {
+        x[at] = static_cast<uint8_t>(level);
+      } else {
+        const uint16_t w = static_cast<uint16_t>(level);
+        std::memcpy(&x[2 * at], &w, 2);
+      }
+    }
+  }
+  const size_t chunk = 16 * uniform(1, 40);
+  std::vector<uint8_t> sref, sgot;
+  set_active_isa(Isa::Scalar);
+  sprintz::compress(sref, x.data(), dtype, n, nv, ndim, order, fc, entropy, chunk);
+  set_active_isa(Isa::Neon);
+  sprintz::compress(sgot, x.data(), dtype, n, nv, ndim, order, fc, entropy, chunk);
+  char what[200];
+  std::snprintf(what, sizeof what, "sprintz round %d: dtype %d fc %d n %zu nv %zu order %d chunk %zu entropy %d",
+                round, dtype, fc, n, nv, order, chunk, int(entropy));
+  check(sref == sgot, std::string(what) + " (encoded streams)");
+  std::vector<uint8_t> oref(x.size()), ogot(x.size());
+  const std::string eref = decompress_as(Isa::Scalar, sref, oref), egot = decompress_as(Isa::Neon, sref, ogot);
+  check(eref.empty() && egot.empty() && oref == x && ogot == x, std::string(what) + " (round trip)");
+  // corrupted copies: same error (or, if undetected, same bytes) on both paths
+  for (int k = 0; k < 3; ++k) {
+    std::vector<uint8_t> bad = sref;
+    bad[uniform(sprintz::kHeaderBytes, bad.size() - 1)] ^= static_cast<uint8_t>(1 + rng() % 255);
+    std::fill(oref.begin(), oref.end(), 0);
+    std::fill(ogot.begin(), ogot.end(), 0);
+    const std::string a = decompress_as(Isa::Scalar, bad, oref), b = decompress_as(Isa::Neon, bad, ogot);
+    check(a == b && (!a.empty() || oref == ogot), std::string(what) + " (corrupted: " + a + " / " + b + ")");
+  }
+  // the checksum alone, on unaligned data of any length
+  Unaligned<uint8_t> data(x.size() + 130, round % 16);
+  for (size_t i = 0; i < x.size() + 130; ++i) data.p[i] = static_cast<uint8_t>(rng());
+  const size_t len = uniform(0, x.size() + 130);
+  set_active_isa(Isa::Scalar);
+  const uint32_t cref = sprintz::checksum(data.p, len);
+  set_active_isa(Isa::Neon);
+  check(cref == sprintz::checksum(data.p, len), std::string(what) + " (checksum)");
+}
+
 // ---------------------------------------------------------------- dispatch
 void dispatch() {
   check(detect_isa() == Isa::Neon, "detect_isa() is neon on AArch64");
@@ -212,6 +282,7 @@ int main(int argc, char** argv) {
     bolt_scans(r);
     maddness_encode(r);
     maddness_scan(r);
+    sprintz_codec(r);
   }
   std::printf("%d passed, %d failed\n", passed, failed);
   return failed ? 1 : 0;
