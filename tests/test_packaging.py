@@ -50,5 +50,13 @@ def test_license_and_typing_markers():
     assert (ROOT / "src" / "tenfold" / "_core.pyi").exists()
 
 
-def test_sdist_excludes_ci_files():
-    assert ".ci" in PYPROJECT["tool"]["scikit-build"]["sdist"]["exclude"]
+def test_sdist_excludes_ci_files(tmp_path, monkeypatch):
+    build = pytest.importorskip("scikit_build_core.build")
+    import tarfile
+
+    monkeypatch.chdir(ROOT)
+    name = build.build_sdist(str(tmp_path))
+    members = [m.split("/", 1)[1] for m in tarfile.open(tmp_path / name).getnames() if "/" in m]
+    assert "LICENSE" in members and "pyproject.toml" in members and "cpp/bindings.cpp" in members
+    leaked = [m for m in members if m.split("/")[0] in (".ci", ".github", ".venv", "build", "dist")]
+    assert not leaked, leaked
