@@ -119,4 +119,4 @@ stubs: install
 		-e 's/^from typing import Annotated$$/from typing import Annotated, Any/' src/tenfold/_core.pyi
 
 typecheck: install
-	$(PY) -m mypy --strict  # settings and what is excluded: pyproject.toml [tool.mypy]
+	$(PY) -m mypy  # --strict and what is excluded: pyproject.toml [tool.mypy]

@@ -47,9 +47,12 @@ def test_suite_passes_against_installed_wheel(tmp_path):
     assert subprocess.run([str(py), "-c", probe], env=env, capture_output=True, text=True,
                           check=True).stdout.strip() == "[]"
     subprocess.run([*pip, "--no-deps", "--no-index", "--only-binary=:all:", str(wheel)], env=env, check=True)
-    # the suite from a copy, so nothing can import the source tree
-    shutil.copytree(ROOT / "tests", tmp_path / "tests", ignore=shutil.ignore_patterns("__pycache__", "test_wheel.py"))
-    shutil.copy(ROOT / "README.md", tmp_path / "README.md")
+    # the suite from a copy, so nothing can import the source tree (the files some tests read
+    # besides the package come along; test_packaging checks the source tree's metadata: not here)
+    shutil.copytree(ROOT / "tests", tmp_path / "tests",
+                    ignore=shutil.ignore_patterns("__pycache__", "test_wheel.py", "test_packaging.py"))
+    for name in ("README.md", "CMakeLists.txt"):
+        shutil.copy(ROOT / name, tmp_path / name)
     where = subprocess.run([str(py), "-c", "import tenfold; print(tenfold.__file__)"], env=env, cwd=tmp_path,
                            capture_output=True, text=True, check=True).stdout.strip()
     assert where.startswith(str(venv)), where

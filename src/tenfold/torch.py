@@ -36,7 +36,7 @@ __all__ = ["MaddnessLinear", "replace_linear"]
 
 class _MaddnessFunction(torch.autograd.Function):
     @staticmethod
-    def forward(ctx: Any, x: torch.Tensor, layer: "MaddnessLinear") -> torch.Tensor:  # type: ignore[override]
+    def forward(ctx: Any, x: torch.Tensor, layer: "MaddnessLinear") -> torch.Tensor:
         return layer._apply_numpy(x)
 
     @staticmethod
@@ -110,7 +110,7 @@ class MaddnessLinear(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if torch.is_grad_enabled() and x.requires_grad:
-            return _MaddnessFunction.apply(x, self)
+            return _MaddnessFunction.apply(x, self)  # type: ignore[no-untyped-call]
         return self._apply_numpy(x)
 
     def extra_repr(self) -> str:
@@ -152,7 +152,7 @@ def replace_linear(model: nn.Module, calibration_inputs: Any,
     seen: dict[str, list[np.ndarray]] = {name: [] for name, _ in chosen}
     hooks = []
     for name, mod in chosen:
-        def hook(module: nn.Module, inputs: tuple, output: Any, _name: str = name) -> None:
+        def hook(module: nn.Module, inputs: tuple[Any, ...], output: Any, _name: str = name) -> None:
             x = inputs[0]
             seen[_name].append(x.detach().cpu().float().reshape(-1, x.shape[-1]).numpy())
         hooks.append(mod.register_forward_hook(hook))
