@@ -57,7 +57,7 @@ bench: install $(VENV)/.bench
 	$(PY) benchmarks/bench_dask.py
 	$(PY) benchmarks/collect.py
 
-fuzz: install
+fuzz: install $(VENV)/.test
 	TENFOLD_FUZZ_EXAMPLES=20000 $(PY) -m pytest -q tests -m fuzz
 
 # A wheel repaired to a manylinux tag (auditwheel) in dist/. The tag follows the glibc and
@@ -119,4 +119,5 @@ stubs: install
 		-e 's/^from typing import Annotated$$/from typing import Annotated, Any/' src/tenfold/_core.pyi
 
 typecheck: install
+	$(PIP) install "mypy>=1.10"
 	$(PY) -m mypy  # --strict and what is excluded: pyproject.toml [tool.mypy]
