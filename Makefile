@@ -116,9 +116,9 @@ clean:
 # from the installed build with nanobind's stubgen; mypy --strict over the package.
 stubs: install
 	$(PY) -m nanobind.stubgen -q -m tenfold._core -o src/tenfold/_core.pyi
-	# stubgen leaves untyped arrays and dicts bare; mypy --strict wants their parameters
-	sed -E -i -e '/^from numpy.typing/!s/\bNDArray\b([^[]|$$)/NDArray[Any]\1/g' -e 's/-> dict:/-> dict[str, Any]:/' \
-		-e 's/^from typing import Annotated$$/from typing import Annotated, Any/' src/tenfold/_core.pyi
+	# stubgen leaves untyped arrays, dicts and tuples bare; mypy --strict wants their parameters
+	sed -E -i -e '/^from numpy.typing/!s/\bNDArray\b([^[]|$$)/NDArray[Any]\1/g' -e 's/-> dict:/-> dict[str, Any]:/' -e 's/-> tuple:/-> tuple[Any, ...]:/' \
+		-e '/^from typing import/{/\bAny\b/!s/$$/, Any/}' src/tenfold/_core.pyi
 
 typecheck: install
 	$(PIP) install "mypy>=1.10"
