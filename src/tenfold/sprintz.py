@@ -21,6 +21,7 @@ True
 
 from __future__ import annotations
 
+import contextlib
 import os
 from typing import Any
 
@@ -373,7 +374,8 @@ def _read_file_header(f: Any, size: int) -> tuple[np.dtype, tuple, str, int]:
 def decompress_file(src: Any, dst: Any, progress: bool | None = None) -> tuple:
     """Decode a file from :func:`compress_file` into the ``.npy`` file ``dst``; returns its shape.
 
-    Frames are decoded one at a time into a memory-mapped output, so memory stays bounded.
+    Frames are decoded one at a time and written out (C order) or into a memory map of the
+    output (F order), so memory stays bounded by a frame (16 MiB of raw data).
     ``dst`` is written to a temporary file beside it and renamed into place only once every
     frame has decoded and checked: a corrupt or truncated file raises ValueError and leaves an
     existing ``dst`` as it was, with no partial file. ``dst`` naming the same file as ``src``
@@ -405,33 +407,43 @@ def decompress_file(src: Any, dst: Any, progress: bool | None = None) -> tuple:
         row_bytes = dtype.itemsize * (shape[1] if len(shape) == 2 else 1)
         # a frame's stream never exceeds its raw bytes much: raw chunks plus headers
         max_frame = _min_stream_bytes(frame_rows, row_bytes) + frame_rows * row_bytes
-        out = np.lib.format.open_memmap(tmp, mode="w+", dtype=dtype, shape=shape, fortran_order=order == "F")
+        # C order: frames are consecutive byte ranges of the output, written as they decode (memory:
+        # one frame); F order: each frame's rows are scattered over the columns of a memory map
+        out = None if order == "C" else np.lib.format.open_memmap(tmp, mode="w+", dtype=dtype, shape=shape,
+                                                                   fortran_order=True)
         try:
-            # C order: each frame decodes straight into its rows of the output; F order: into a
-            # C-ordered frame buffer, then copied
-            scratch = None if order == "C" else np.empty((min(frame_rows, n),) + row_shape, dtype)
-            for i in _progress(range(nframes), nframes, "sprintz decompress", enabled=progress):
-                raw_len = f.read(_FRAME_LENGTH)
-                if len(raw_len) < _FRAME_LENGTH:
-                    raise ValueError("corrupt Sprintz file: truncated frame length")
-                blen = int.from_bytes(raw_len, "little")
-                if blen > min(size - f.tell(), max_frame):
-                    raise ValueError(f"corrupt Sprintz file: frame {i} is longer than the file or than a frame "
-                                     f"can be ({blen} bytes)")
-                frame = f.read(blen)
-                rows = min(frame_rows, n - i * frame_rows)
-                meta = info(frame)
-                if meta["dtype"] != dtype or meta["shape"] != (rows,) + row_shape or (meta["order"] != "C" and rows > 1
-                                                                                      and row_bytes > dtype.itemsize):
-                    raise ValueError(f"corrupt Sprintz file: frame {i} holds {meta['dtype']} {meta['shape']}, "
-                                     f"not the declared {dtype} {(rows,) + row_shape}")
-                target = out[i * frame_rows:i * frame_rows + rows] if scratch is None else scratch[:rows]
-                decompress(frame, out=target)
-                if scratch is not None:
-                    out[i * frame_rows:i * frame_rows + rows] = target
-            if f.read(1):
-                raise ValueError("corrupt Sprintz file: trailing bytes after the last frame")
-            out.flush()
+            with open(tmp, "wb") if out is None else contextlib.nullcontext() as g:
+                if out is None:
+                    np.lib.format.write_array_header_1_0(g, {"descr": np.lib.format.dtype_to_descr(dtype),
+                                                             "fortran_order": False, "shape": shape})
+                frame_buf = np.empty((min(frame_rows, n),) + row_shape, dtype)  # untouched until a frame decodes
+                for i in _progress(range(nframes), nframes, "sprintz decompress", enabled=progress):
+                    raw_len = f.read(_FRAME_LENGTH)
+                    if len(raw_len) < _FRAME_LENGTH:
+                        raise ValueError("corrupt Sprintz file: truncated frame length")
+                    blen = int.from_bytes(raw_len, "little")
+                    if blen > min(size - f.tell(), max_frame):
+                        raise ValueError(f"corrupt Sprintz file: frame {i} is longer than the file or than a frame "
+                                         f"can be ({blen} bytes)")
+                    frame = f.read(blen)
+                    rows = min(frame_rows, n - i * frame_rows)
+                    meta = info(frame)
+                    if (meta["dtype"] != dtype or meta["shape"] != (rows,) + row_shape
+                            or (meta["order"] != "C" and rows > 1 and row_bytes > dtype.itemsize)):
+                        raise ValueError(f"corrupt Sprintz file: frame {i} holds {meta['dtype']} {meta['shape']}, "
+                                         f"not the declared {dtype} {(rows,) + row_shape}")
+                    try:
+                        decoded = decompress(frame, out=frame_buf[:rows])
+                    except ValueError as exc:
+                        raise ValueError(f"corrupt Sprintz file: frame {i}: {exc}") from None
+                    if out is None:
+                        g.write(decoded.data)
+                    else:
+                        out[i * frame_rows:i * frame_rows + rows] = decoded
+                if f.read(1):
+                    raise ValueError("corrupt Sprintz file: trailing bytes after the last frame")
+                if out is not None:
+                    out.flush()
         finally:
             del out
     return shape
