@@ -8,6 +8,19 @@ SOURCES := $(shell find cpp src -name '*.cpp' -o -name '*.hpp' -o -name '*.py') 
 
 .PHONY: demo test bench fuzz install clean
 
+# `make fuzz`: the whole extension built with AddressSanitizer + UBSan (every UB report aborts)
+# in its own venv (.venv-asan, seeing .venv's packages) and build dir, then the whole test suite
+# and the fuzz campaigns (tests marked `fuzz`, FUZZ_EXAMPLES cases each, seeded by FUZZ_SEED)
+# run against it. libasan is preloaded because the Python interpreter itself is not instrumented.
+ASAN_VENV := .venv-asan
+CXX ?= c++
+SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+FUZZ_SEED ?= 1
+FUZZ_EXAMPLES ?= 20000
+SAN_ENV = LD_PRELOAD=$$($(CXX) -print-file-name=libasan.so) \
+	ASAN_OPTIONS=detect_leaks=0:abort_on_error=1:detect_odr_violation=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	TENFOLD_SANITIZED=1
+
 $(VENV)/.deps: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install "scikit-build-core>=0.10" "nanobind>=2.4" "numpy>=1.24" "pytest>=7" "hypothesis>=6" \
@@ -42,8 +55,20 @@ bench: install $(VENV)/.bench
 	$(PY) benchmarks/bench_dask.py
 	$(PY) benchmarks/collect.py
 
-fuzz: install
-	TENFOLD_FUZZ_EXAMPLES=20000 $(PY) -m pytest -q tests -m fuzz
+$(ASAN_VENV)/.built: $(VENV)/.deps $(SOURCES)
+	$(PYTHON) -m venv $(ASAN_VENV)
+	$(PY) -c "import sysconfig; print('import site; site.addsitedir(%r)' % sysconfig.get_paths()['purelib'])" > \
+		"$$($(ASAN_VENV)/bin/python -c "import sysconfig; print(sysconfig.get_paths()['purelib'])")/_tenfold_deps.pth"
+	$(ASAN_VENV)/bin/python -m pip --disable-pip-version-check -q install --no-build-isolation --no-deps \
+		-C build-dir=build/asan -C cmake.build-type=RelWithDebInfo -C "cmake.define.CMAKE_CXX_FLAGS=$(SAN_FLAGS)" \
+		-C "cmake.define.CMAKE_MODULE_LINKER_FLAGS=-fsanitize=address,undefined" .
+	touch $@
+
+fuzz: $(ASAN_VENV)/.built
+	$(SAN_ENV) $(ASAN_VENV)/bin/python -c "import tenfold, sys; assert '$(ASAN_VENV)' in tenfold._core.__file__, tenfold._core.__file__"
+	$(SAN_ENV) $(ASAN_VENV)/bin/python -m pytest -q -p no:cacheprovider tests
+	$(SAN_ENV) TENFOLD_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) TENFOLD_FUZZ_SEED=$(FUZZ_SEED) \
+		$(ASAN_VENV)/bin/python -m pytest -q -s -p no:cacheprovider tests -m fuzz
 
 clean:
-	rm -rf build $(VENV)
+	rm -rf build $(VENV) $(ASAN_VENV)

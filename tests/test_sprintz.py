@@ -399,12 +399,17 @@ def _must_reject_or_decode(buf):
 
 
 def fuzz_streams(n_mutations, seed):
+    """Truncations, mutations (as is: must be rejected; resealed: must not crash) and junk of
+    every test stream; returns the number of decompress calls (cases)."""
     rng = np.random.default_rng(seed)
+    cases = 0
     for x, buf in _streams():
         assert np.array_equal(sprintz.decompress(buf), x)
         for cut in sorted(set(rng.integers(0, len(buf), size=min(len(buf), n_mutations)).tolist()) | {0, 39, 40, 52}):
             with pytest.raises(ValueError):
                 sprintz.decompress(buf[:cut])
+            cases += 1
+        cases += 1 + 2 * n_mutations + 3 * (n_mutations // 4)
         with pytest.raises(ValueError):
             sprintz.decompress(buf + b"\x00")
         for _ in range(n_mutations):
@@ -426,6 +431,7 @@ def fuzz_streams(n_mutations, seed):
             # a valid header followed by junk, as is and resealed
             _must_reject_or_match(buf[:40] + junk, x)
             _must_reject_or_decode(reseal(bytearray(buf[:40] + junk)))
+    return cases
 
 
 def test_hostile_buffers(isa):
@@ -455,9 +461,13 @@ def test_hostile_headers():
 @pytest.mark.skipif(not os.environ.get("TENFOLD_FUZZ_EXAMPLES"), reason="long fuzz run: make fuzz")
 def test_hostile_buffers_long():
     n = int(os.environ.get("TENFOLD_FUZZ_EXAMPLES", "2000"))
+    seed = int(os.environ.get("TENFOLD_FUZZ_SEED", "1"))
+    cases = 0
     for isa_name in tenfold.supported_isas():
         with tenfold.use_isa(isa_name):
-            fuzz_streams(n, seed=n)
+            cases += fuzz_streams(n, seed=seed)
+    print(f"sprintz stream fuzz: seed {seed}, {cases} cases ({n} mutations per stream and ISA; replay with "
+          f"TENFOLD_FUZZ_SEED={seed} TENFOLD_FUZZ_EXAMPLES={n} pytest -m fuzz -k hostile_buffers_long)")
 
 
 # ------------------------------------------------------------------ files and CLI
@@ -518,13 +528,20 @@ def test_native_sanitizer_fuzz(tmp_path):
     root = Path(__file__).resolve().parent.parent
     cpp = root / "cpp"
     obj = tmp_path / "avx2.o"
+    env = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"}  # (make fuzz preloads libasan for Python)
     subprocess.run([cxx, *flags, "-mavx2", "-mfma", "-mbmi", "-mbmi2", "-mpopcnt", "-c",
-                    str(cpp / "sprintz" / "codec_avx2.cpp"), "-o", str(obj)], check=True)
+                    str(cpp / "sprintz" / "codec_avx2.cpp"), "-o", str(obj)], check=True, env=env)
     exe = tmp_path / "fz"
     subprocess.run([cxx, *flags, str(root / "tests" / "native" / "sprintz_fuzz.cpp"),
                     *(str(cpp / f) for f in ("sprintz/sprintz.cpp", "sprintz/codec_scalar.cpp", "sprintz/huffman.cpp",
-                                              "common/isa.cpp")), str(obj), "-o", str(exe), "-lpthread"], check=True)
+                                              "common/isa.cpp")), str(obj), "-o", str(exe), "-lpthread"],
+                   check=True, env=env)
     rounds = max(50, int(os.environ.get("TENFOLD_FUZZ_EXAMPLES", "0")) // 20)
-    res = subprocess.run([str(exe), str(rounds)], capture_output=True, text=True)
+    seed = int(os.environ.get("TENFOLD_FUZZ_SEED", "42"))
+    res = subprocess.run([str(exe), str(rounds), str(seed)], capture_output=True, text=True, env=env)
     assert res.returncode == 0, res.stdout + res.stderr
-    assert "rejected" in res.stdout
+    counts = res.stdout.strip().splitlines()[-1]
+    print(counts)
+    assert counts.startswith(f"sprintz native fuzz: seed {seed}, ")
+    rejected, resealed = (int(counts.split(w)[1].split()[0]) for w in ("rejected ", "resealed-and-decoded "))
+    assert rejected > 0 and resealed > 0  # both kinds of case happened

@@ -40,7 +40,7 @@ def npy(tmp_path):
 
 @pytest.mark.parametrize("link", ["same", "hard", "sym", "dotted"])
 def test_same_file_as_source_and_destination_is_refused(npy, link):
-    folder, x = npy
+    folder, _ = npy
     for fn, src in ((sprintz.compress_file, folder / "x.npy"), (sprintz.decompress_file, folder / "x.tfsz")):
         before = src.read_bytes()
         dst = {"same": src, "dotted": folder / "." / src.name, "hard": folder / "hard", "sym": folder / "sym"}[link]
