@@ -11,15 +11,16 @@ SOURCES := $(shell find cpp src -name '*.cpp' -o -name '*.hpp' -o -name '*.py') 
 # `make fuzz`: the whole extension built with AddressSanitizer + UBSan (every UB report aborts)
 # in its own venv (.venv-asan, seeing .venv's packages) and build dir, then the whole test suite
 # and the fuzz campaigns (tests marked `fuzz`, FUZZ_EXAMPLES cases each, seeded by FUZZ_SEED)
-# run against it. libasan is preloaded because the Python interpreter itself is not instrumented.
+# run against it (--capture=sys: a sanitizer report, written to fd 2 just before the abort, stays
+# visible). libasan is preloaded because the Python interpreter itself is not instrumented,
+# and libstdc++ with it (else ASan cannot find the real __cxa_throw: every C++ exception aborts).
 ASAN_VENV := .venv-asan
 CXX ?= c++
 SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 FUZZ_SEED ?= 1
 FUZZ_EXAMPLES ?= 20000
-SAN_ENV = LD_PRELOAD=$$($(CXX) -print-file-name=libasan.so) \
-	ASAN_OPTIONS=detect_leaks=0:abort_on_error=1:detect_odr_violation=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-	TENFOLD_SANITIZED=1
+SAN_ENV = LD_PRELOAD="$$($(CXX) -print-file-name=libasan.so) $$($(CXX) -print-file-name=libstdc++.so)" \
+	ASAN_OPTIONS=detect_leaks=0:abort_on_error=1:detect_odr_violation=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 
 $(VENV)/.deps: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -66,7 +67,7 @@ $(ASAN_VENV)/.built: $(VENV)/.deps $(SOURCES)
 
 fuzz: $(ASAN_VENV)/.built
 	$(SAN_ENV) $(ASAN_VENV)/bin/python -c "import tenfold, sys; assert '$(ASAN_VENV)' in tenfold._core.__file__, tenfold._core.__file__"
-	$(SAN_ENV) $(ASAN_VENV)/bin/python -m pytest -q -p no:cacheprovider tests
+	$(SAN_ENV) $(ASAN_VENV)/bin/python -m pytest -q --capture=sys -p no:cacheprovider tests
 	$(SAN_ENV) TENFOLD_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) TENFOLD_FUZZ_SEED=$(FUZZ_SEED) \
 		$(ASAN_VENV)/bin/python -m pytest -q -s -p no:cacheprovider tests -m fuzz
 
