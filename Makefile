@@ -16,6 +16,20 @@ TEST_DEPS := "pytest>=7" "hypothesis>=6" "dask[array,distributed]>=2023.1" "numc
 
 .PHONY: demo test bench fuzz install wheel test-wheel test-arm check-clang stubs typecheck clean
 
+# `make fuzz`: the whole extension built with AddressSanitizer + UBSan (every UB report aborts)
+# in its own venv (.venv-asan, seeing .venv's packages) and build dir, then the whole test suite
+# and the fuzz campaigns (tests marked `fuzz`, FUZZ_EXAMPLES cases each, seeded by FUZZ_SEED)
+# run against it (--capture=sys: a sanitizer report, written to fd 2 just before the abort, stays
+# visible). libasan is preloaded because the Python interpreter itself is not instrumented,
+# and libstdc++ with it (else ASan cannot find the real __cxa_throw: every C++ exception aborts).
+ASAN_VENV := .venv-asan
+CXX ?= c++
+SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+FUZZ_SEED ?= 1
+FUZZ_EXAMPLES ?= 20000
+SAN_ENV = LD_PRELOAD="$$($(CXX) -print-file-name=libasan.so) $$($(CXX) -print-file-name=libstdc++.so)" \
+	ASAN_OPTIONS=detect_leaks=0:abort_on_error=1:detect_odr_violation=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+
 $(VENV)/.base:
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install $(BUILD_DEPS)
@@ -59,8 +73,20 @@ bench: install $(VENV)/.bench
 	$(PY) benchmarks/bench_dask.py
 	$(PY) benchmarks/collect.py
 
-fuzz: install $(VENV)/.test
-	TENFOLD_FUZZ_EXAMPLES=20000 $(PY) -m pytest -q tests -m fuzz
+$(ASAN_VENV)/.built: $(VENV)/.test $(SOURCES)
+	$(PYTHON) -m venv $(ASAN_VENV)
+	$(PY) -c "import sysconfig; print('import site; site.addsitedir(%r)' % sysconfig.get_paths()['purelib'])" > \
+		"$$($(ASAN_VENV)/bin/python -c "import sysconfig; print(sysconfig.get_paths()['purelib'])")/_tenfold_deps.pth"
+	$(ASAN_VENV)/bin/python -m pip --disable-pip-version-check -q install --no-build-isolation --no-deps \
+		-C build-dir=build/asan -C cmake.build-type=RelWithDebInfo -C "cmake.define.CMAKE_CXX_FLAGS=$(SAN_FLAGS)" \
+		-C "cmake.define.CMAKE_MODULE_LINKER_FLAGS=-fsanitize=address,undefined" .
+	touch $@
+
+fuzz: $(ASAN_VENV)/.built
+	$(SAN_ENV) $(ASAN_VENV)/bin/python -c "import tenfold, sys; assert '$(ASAN_VENV)' in tenfold._core.__file__, tenfold._core.__file__"
+	$(SAN_ENV) $(ASAN_VENV)/bin/python -m pytest -q --capture=sys -p no:cacheprovider tests
+	$(SAN_ENV) TENFOLD_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) TENFOLD_FUZZ_SEED=$(FUZZ_SEED) \
+		$(ASAN_VENV)/bin/python -m pytest -q -s -p no:cacheprovider tests -m fuzz
 
 # A wheel repaired to a manylinux tag (auditwheel) in dist/. The tag follows the glibc and
 # libstdc++ symbol versions this machine's toolchain links against (Debian 12, GCC 12:
@@ -110,7 +136,7 @@ check-clang: $(VENV)/.base
 	done; echo "clang: every file compiles for x86-64 and AArch64"
 
 clean:
-	rm -rf build $(VENV)
+	rm -rf build $(VENV) $(ASAN_VENV)
 
 # Type stubs of the compiled module (src/tenfold/_core.pyi, shipped with py.typed), regenerated
 # from the installed build with nanobind's stubgen; mypy --strict over the package.

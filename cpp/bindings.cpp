@@ -345,16 +345,28 @@ NB_MODULE(_core, m) {
         d["n"] = h.n;
         d["nvars"] = h.nvars;
         d["checksum"] = h.checksum;
+        d["version"] = h.version;
         return d;
       },
       "buf"_a.noconvert());
 
-  // Parse, allocate and decode in one call (the fixed cost matters for small streams): returns a
-  // new numpy array of the stream's dtype, shape and memory order.
-  static auto sprintz_decode_new = [](const uint8_t* p, size_t len) {
-    const auto h = tenfold::sprintz::parse_header(p, len);
+  // Parse, verify, allocate and decode in one call (the fixed cost matters for small streams):
+  // returns a new numpy array of the stream's dtype, shape and memory order. The header is
+  // checked against max_bytes and the stream's checksum (version 3: of the compressed bytes)
+  // before anything is allocated.
+  static auto sprintz_decode_new = [](const uint8_t* p, size_t len, uint64_t max_bytes) {
+    tenfold::sprintz::Header h;
+    {
+      nb::gil_scoped_release release;
+      h = tenfold::sprintz::parse_header(p, len);
+      const uint64_t declared = h.n * h.nvars * uint64_t(h.dtype < 2 ? 1 : 2);  // parse_header bounds it by 2^62
+      if (declared > max_bytes)
+        throw std::invalid_argument("the stream declares " + std::to_string(declared) +
+                                    " bytes of output, more than max_output_bytes=" + std::to_string(max_bytes));
+      h = tenfold::sprintz::open_stream(p, len);
+    }
     const size_t isz = h.dtype < 2 ? 1 : 2, n = size_t(h.n), nvars = size_t(h.nvars);
-    const size_t nbytes = n * nvars * isz;  // parse_header bounds it by 2^62
+    const size_t nbytes = n * nvars * isz;
     uint8_t* data = new (std::nothrow) uint8_t[nbytes ? nbytes : 1];
     if (!data)
       throw std::invalid_argument("the stream declares " + std::to_string(nbytes) +
@@ -362,7 +374,7 @@ NB_MODULE(_core, m) {
     nb::capsule owner(data, [](void* q) noexcept { delete[] static_cast<uint8_t*>(q); });
     {
       nb::gil_scoped_release release;
-      tenfold::sprintz::decompress(p, len, data, nbytes);  // on error, owner frees data
+      tenfold::sprintz::decode(h, p, len, data, nbytes);  // on error, owner frees data
     }
     const size_t shape[2] = {n, nvars};
     const int64_t strides[2] = {h.order == 0 ? int64_t(nvars) : 1, h.order == 0 ? 1 : int64_t(n)};
@@ -371,7 +383,8 @@ NB_MODULE(_core, m) {
     return nb::ndarray<nb::numpy>(data, size_t(h.ndim), shape, owner, h.ndim == 1 ? nullptr : strides, dts[h.dtype]);
   };
   // Decode into `out` if it has the stream's dtype and shape and is contiguous in its order
-  // (writeable: the caller checks); returns false, writing nothing, otherwise.
+  // (writeable: the caller checks); returns false, writing nothing, otherwise. A corrupt stream
+  // (version 3) is rejected before anything is written.
   using AnyArray = nb::ndarray<nb::device::cpu>;
   static auto sprintz_decode_out = [](const uint8_t* p, size_t len, AnyArray& out) {
     const auto h = tenfold::sprintz::parse_header(p, len);
@@ -389,7 +402,7 @@ NB_MODULE(_core, m) {
     }
     uint8_t* data = static_cast<uint8_t*>(out.data());
     nb::gil_scoped_release release;
-    tenfold::sprintz::decompress(p, len, data, n * nvars * isz);
+    tenfold::sprintz::decode(tenfold::sprintz::open_stream(p, len), p, len, data, n * nvars * isz);
     return true;
   };
   m.def(
@@ -404,12 +417,16 @@ NB_MODULE(_core, m) {
       "buf"_a, "out"_a.noconvert());
   m.def(
       "sprintz_decompress",
-      [](In<uint8_t, nb::ndim<1>> buf) { return sprintz_decode_new(buf.data(), buf.shape(0)); },
-      "buf"_a.noconvert());
+      [](In<uint8_t, nb::ndim<1>> buf, uint64_t max_bytes) {
+        return sprintz_decode_new(buf.data(), buf.shape(0), max_bytes);
+      },
+      "buf"_a.noconvert(), "max_bytes"_a);
   m.def(
       "sprintz_decompress_bytes",
-      [](nb::bytes buf) { return sprintz_decode_new(reinterpret_cast<const uint8_t*>(buf.c_str()), buf.size()); },
-      "buf"_a);
+      [](nb::bytes buf, uint64_t max_bytes) {
+        return sprintz_decode_new(reinterpret_cast<const uint8_t*>(buf.c_str()), buf.size(), max_bytes);
+      },
+      "buf"_a, "max_bytes"_a);
 
   m.def(
       "sprintz_checksum",

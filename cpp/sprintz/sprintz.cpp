@@ -17,7 +17,8 @@ namespace sprintz {
 namespace {
 
 constexpr uint8_t kMagic[4] = {'T', 'F', 'S', 'Z'};
-constexpr uint8_t kVersion = 2;
+constexpr uint8_t kVersion = 3;        // written; checksum of the compressed bytes
+constexpr uint8_t kLegacyVersion = 2;  // still read; checksum of the decoded data
 constexpr uint64_t kMaxChunkBytes = uint64_t(1) << 20;  // raw bytes per chunk (16 rows always allowed)
 
 template <class U>
@@ -179,8 +180,8 @@ void copy_rows(const View& v, size_t isz, const uint8_t* from, uint8_t* to, bool
     }
 }
 
-// The stored checksum covers the header fields (bytes 4-31) as well as the decoded data, so a
-// corrupted dtype, order or shape cannot decode "successfully" into different values.
+// The stored checksum covers the header fields (bytes 4-31) as well as the chunks (version 3) or
+// the decoded data (version 2), so a corrupted dtype, order or shape is caught too.
 uint32_t stream_checksum(const uint8_t* header, uint32_t data_sum) {
   uint8_t tmp[32];
   std::memcpy(tmp, header + 4, 28);
@@ -303,7 +304,7 @@ void compress(std::vector<uint8_t>& out, const uint8_t* data, int dtype, size_t 
   put<uint32_t>(out, 12, uint32_t(chunk_rows));
   put<uint64_t>(out, 16, uint64_t(n));
   put<uint64_t>(out, 24, uint64_t(nvars));
-  put<uint32_t>(out, 32, stream_checksum(out.data(), checksum(data, n * nvars * isz)));
+  put<uint32_t>(out, 32, 0);  // the checksum, once the chunks are written
   put<uint32_t>(out, 36, 0);
   static thread_local CompressScratch tls;
   if (tls.words.size() < scratch_words(nvars)) tls.words.resize(scratch_words(nvars));
@@ -366,15 +367,24 @@ void compress(std::vector<uint8_t>& out, const uint8_t* data, int dtype, size_t 
     put<uint32_t>(out, at + 8, uint32_t(stored_plen));
     std::memcpy(out.data() + at + kChunkHeaderBytes, body, blen);
   }
+  reseal(out.data(), out.size());
+}
+
+void reseal(uint8_t* buf, size_t len) {
+  if (len < kHeaderBytes) throw std::invalid_argument("reseal: shorter than the header");
+  const uint32_t sum = stream_checksum(buf, checksum(buf + kHeaderBytes, len - kHeaderBytes));
+  std::memcpy(buf + 32, &sum, 4);
 }
 
 Header parse_header(const uint8_t* buf, size_t len) {
   if (len < kHeaderBytes) fail("shorter than the 40-byte header");
   if (std::memcmp(buf, kMagic, 4) != 0) fail("bad magic (not a tenfold Sprintz stream)");
-  if (buf[4] != kVersion)
+  if (buf[4] != kVersion && buf[4] != kLegacyVersion)
     throw std::invalid_argument("unsupported Sprintz format version " + std::to_string(buf[4]) +
-                                " (this build reads version " + std::to_string(kVersion) + ")");
+                                " (this build reads versions " + std::to_string(kLegacyVersion) + " and " +
+                                std::to_string(kVersion) + ")");
   Header h;
+  h.version = buf[4];
   h.dtype = buf[5];
   h.ndim = buf[6];
   h.order = buf[7];
@@ -403,8 +413,20 @@ Header parse_header(const uint8_t* buf, size_t len) {
   return h;
 }
 
-void decompress(const uint8_t* buf, size_t len, uint8_t* out, size_t out_len) {
+Header open_stream(const uint8_t* buf, size_t len) {
   const Header h = parse_header(buf, len);
+  if (h.version != kLegacyVersion &&
+      stream_checksum(buf, checksum(buf + kHeaderBytes, len - kHeaderBytes)) != h.checksum)
+    fail("checksum mismatch (stream corrupted)");
+  return h;
+}
+
+void decompress(const uint8_t* buf, size_t len, uint8_t* out, size_t out_len) {
+  decode(open_stream(buf, len), buf, len, out, out_len);
+}
+
+void decode(const Header& h, const uint8_t* buf, size_t len, uint8_t* out, size_t out_len) {
+  const bool legacy = h.version == kLegacyVersion;  // checksum of the decoded data, computed here
   const int bits = dtype_bits(h.dtype);
   const size_t isz = size_t(bits / 8), n = size_t(h.n), nvars = size_t(h.nvars);
   if (out_len != n * nvars * isz) throw std::invalid_argument("output buffer has the wrong size");
@@ -432,7 +454,7 @@ void decompress(const uint8_t* buf, size_t len, uint8_t* out, size_t out_len) {
     if (mode == 2) {
       if (blen != plen || plen != rows * nvars * isz) fail("raw chunk length mismatch");
       copy_rows(View{rows, nvars, rs, cs}, isz, src, out + r0 * size_t(rs) * isz, /*gather=*/false);
-      if (h.order == 0) running.update(out + r0 * nvars * isz, rows * nvars * isz);
+      if (legacy && h.order == 0) running.update(out + r0 * nvars * isz, rows * nvars * isz);
       pos += blen;
       continue;
     }
@@ -448,10 +470,11 @@ void decompress(const uint8_t* buf, size_t len, uint8_t* out, size_t out_len) {
     if (const char* err = decode_chunk(src, plen, readable, out + r0 * size_t(rs) * isz, bits, v, chunk_fc, lag,
                                        scratch.data()))
       fail(err);
-    if (h.order == 0) running.update(out + r0 * nvars * isz, rows * nvars * isz);
+    if (legacy && h.order == 0) running.update(out + r0 * nvars * isz, rows * nvars * isz);
     pos += blen;
   }
   if (pos != len) fail("trailing bytes after the last chunk");
+  if (!legacy) return;
   const uint32_t data_sum = h.order == 0 ? running.finish() : checksum(out, out_len);
   if (stream_checksum(buf, data_sum) != h.checksum) fail("checksum mismatch (data or header corrupted)");
 }
