@@ -1,7 +1,9 @@
 // Sprintz chunks of 32/64-bit integers and lossless floats (dtype codes 4..9 of sprintz.hpp).
 //
-// A chunk has the usual 12-byte chunk header: u8 mode (0 coded, 2 raw rows row-major), three zero
-// bytes, u32 stored length, u32 the same length again. A coded chunk's body:
+// A chunk has the usual 12-byte chunk header: u8 mode (0 coded, 1 coded then Huffman-coded as a
+// whole by the 8/16-bit format's Huffman stage, where that saves >= 5%; 2 raw rows row-major),
+// three zero bytes, u32 stored length, u32 length of the coded body (= stored length in modes 0
+// and 2). A coded chunk's body:
 //   float dtypes only: nvars exponent bytes (e in [0, 18]: the column holds decimal digits d with
 //     value = d / 10^e, the division done in double then, for float32, rounded to float; 255: the
 //     column holds the values' bit patterns), u32 count k of exceptions, k u32 positions (row-major
@@ -11,8 +13,10 @@
 //   then the chunk's integer words (an int32 sign-extended, a uint32 zero-extended, 64-bit as is,
 //   float digits as int64, float32 bit patterns zero-extended), all arithmetic modulo 2^64:
 //     u8 kind: 0 delta (prediction: previous word of the column), 1 delta of delta (previous word
-//       plus the previous change: regularly sampled timestamps cost nothing), 2 narrowed;
-//     kinds 0 and 1: blocks of 16 rows (the last may be shorter), each: nvars width bytes (0..64);
+//       plus the previous change: regularly sampled timestamps cost nothing), 2 narrowed, 3 lagged
+//       (then u8 L in [2, 16]; prediction: the word L rows earlier in the column, 0 in the first L
+//       rows: periodic signals);
+//     kinds 0, 1 and 3: blocks of 16 rows (the last may be shorter), each: nvars width bytes (0..64);
 //       if all are zero, a LEB128 count of further all-zero blocks follows; otherwise for each
 //       column its zigzagged residuals bit-packed LSB-first in ceil(count * width / 8) bytes;
 //     kind 2 (the chunk's words span less than 2^16): u64 base, then a complete 16-bit chunk
@@ -39,7 +43,9 @@ constexpr int kMaxDecimalExp = 18;  // 10^18 < 2^63: digits and powers of ten st
 constexpr uint8_t kBitsColumn = 255;
 constexpr double kTwo52 = 4503599627370496.0;  // below 2^52 every integer converts to double exactly
 constexpr size_t kExpSamples = 64;             // values per column tried for each exponent
-constexpr uint8_t kKindDelta = 0, kKindDeltaDelta = 1, kKindNarrow = 2;
+constexpr uint8_t kKindDelta = 0, kKindDeltaDelta = 1, kKindNarrow = 2, kKindLag = 3;
+constexpr int kMaxLag = 16;
+constexpr size_t kLagProbeRows = 4096;  // rows of the first column the lag estimate looks at
 constexpr u64 kNarrowSpan = 1 << 16;
 
 const double kPow10[kMaxDecimalExp + 1] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8, 1e9,
@@ -142,14 +148,20 @@ uint8_t pick_exponent(const std::vector<u64>& w, size_t rows, size_t nv, size_t 
 }
 
 // Kinds 0 and 1: residuals of the (rows x nv) row-major words, block-packed, appended to o.
-void pack_words(const u64* w, size_t rows, size_t nv, bool second_order, std::vector<u64>& z,
+// The prediction of word (r, j) by `kind` (lag L for kKindLag) from the words before it.
+inline u64 predict(const u64* w, size_t r, size_t j, size_t nv, int kind, size_t lag, u64 prev, u64 step) {
+  if (kind == kKindLag) return r >= lag ? w[(r - lag) * nv + j] : 0;
+  return kind == kKindDeltaDelta ? prev + step : prev;
+}
+
+void pack_words(const u64* w, size_t rows, size_t nv, int kind, size_t lag, std::vector<u64>& z,
                 std::vector<uint8_t>& o) {
   z.resize(rows * nv);
   for (size_t j = 0; j < nv; ++j) {
     u64 prev = 0, step = 0;
     for (size_t r = 0; r < rows; ++r) {
       const u64 x = w[r * nv + j];
-      z[r * nv + j] = zigzag(x - (second_order ? prev + step : prev));
+      z[r * nv + j] = zigzag(x - predict(w, r, j, nv, kind, lag, prev, step));
       step = x - prev;
       prev = x;
     }
@@ -208,8 +220,8 @@ void pack_words(const u64* w, size_t rows, size_t nv, bool second_order, std::ve
   }
 }
 
-// Decodes kinds 0 and 1 from src[0, len) into the (rows x nv) words; returns the bytes used.
-size_t unpack_words(const uint8_t* src, size_t len, size_t rows, size_t nv, bool second_order, u64* w) {
+// Decodes kinds 0, 1 and 3 from src[0, len) into the (rows x nv) words; returns the bytes used.
+size_t unpack_words(const uint8_t* src, size_t len, size_t rows, size_t nv, int kind, size_t lag, u64* w) {
   std::vector<u64> prev(nv, 0), step(nv, 0);
   const size_t nblocks = (rows + kBlockRows - 1) / kBlockRows;
   size_t pos = 0;
@@ -235,7 +247,7 @@ size_t unpack_words(const uint8_t* src, size_t len, size_t rows, size_t nv, bool
       const size_t r1 = std::min(rows, (b + 1 + size_t(k)) * kBlockRows);
       for (size_t r = r0; r < r1; ++r)
         for (size_t j = 0; j < nv; ++j) {
-          const u64 x = second_order ? prev[j] + step[j] : prev[j];
+          const u64 x = predict(w, r, j, nv, kind, lag, prev[j], step[j]);
           step[j] = x - prev[j];
           prev[j] = x;
           w[r * nv + j] = x;
@@ -262,7 +274,7 @@ size_t unpack_words(const uint8_t* src, size_t len, size_t rows, size_t nv, bool
           if (sh) z |= u64(tmp[8]) << (64 - sh);
           z &= mask;
         }
-        const u64 nx = (second_order ? x + s : x) + unzigzag(z);
+        const u64 nx = predict(w, r0 + i, j, nv, kind, lag, x, s) + unzigzag(z);
         s = nx - x;
         x = nx;
         w[(r0 + i) * nv + j] = x;
@@ -276,20 +288,46 @@ size_t unpack_words(const uint8_t* src, size_t len, size_t rows, size_t nv, bool
   return pos;
 }
 
+// The lag L in [2, kMaxLag] whose differences look cheapest on the first column (estimated cost
+// of a difference: its bit length), or 0 if none looks cheaper than lag 1.
+size_t pick_lag(const std::vector<u64>& w, size_t rows, size_t nv) {
+  const size_t n = std::min(rows, kLagProbeRows);
+  if (n < 4 * kMaxLag) return 0;
+  uint64_t cost[kMaxLag + 1] = {0};
+  for (size_t t = kMaxLag; t < n; ++t)
+    for (int L = 1; L <= kMaxLag; ++L) {
+      const u64 z = zigzag(w[t * nv] - w[(t - size_t(L)) * nv]);
+      cost[L] += z ? 64 - uint64_t(__builtin_clzll(z)) : 0;
+    }
+  size_t best = 0;
+  uint64_t best_cost = cost[1];
+  for (int L = 2; L <= kMaxLag; ++L)
+    if (cost[L] < best_cost - best_cost / 8) {  // a longer lag must be clearly better (multiples of a period tie)
+      best = size_t(L);
+      best_cost = cost[L];
+    }
+  return best;
+}
+
 // The integer part (kind byte onwards) of the (rows x nv) words, appended to o: the smallest of
 // delta, delta of delta (FIRE streams only) and narrowed (words spanning < 2^16).
 void encode_words(const std::vector<u64>& w, size_t rows, size_t nv, int forecaster, bool entropy,
                   std::vector<uint8_t>& o) {
   static thread_local std::vector<u64> z;
-  static thread_local std::vector<uint8_t> cand[3];
+  static thread_local std::vector<uint8_t> cand[4];
   static thread_local std::vector<uint16_t> narrow;
   for (auto& c : cand) c.clear();
   const size_t count = rows * nv;
   cand[0].push_back(kKindDelta);
-  pack_words(w.data(), rows, nv, false, z, cand[0]);
+  pack_words(w.data(), rows, nv, kKindDelta, 0, z, cand[0]);
   if (forecaster == kForecastFire) {
     cand[1].push_back(kKindDeltaDelta);
-    pack_words(w.data(), rows, nv, true, z, cand[1]);
+    pack_words(w.data(), rows, nv, kKindDeltaDelta, 0, z, cand[1]);
+  }
+  if (const size_t lag = pick_lag(w, rows, nv)) {
+    cand[3].push_back(kKindLag);
+    cand[3].push_back(uint8_t(lag));
+    pack_words(w.data(), rows, nv, kKindLag, lag, z, cand[3]);
   }
   // narrowed: the words span < 2^16 in signed or in unsigned order
   int64_t smin = INT64_MAX, smax = INT64_MIN;
@@ -317,7 +355,7 @@ void encode_words(const std::vector<u64>& w, size_t rows, size_t nv, int forecas
     append_chunk16(cand[2], narrow.data(), View{rows, nv, ptrdiff_t(nv), 1}, forecaster, entropy);
   }
   size_t best = 0;
-  for (size_t c = 1; c < 3; ++c)
+  for (size_t c = 1; c < 4; ++c)
     if (!cand[c].empty() && cand[c].size() < cand[best].size()) best = c;
   o.insert(o.end(), cand[best].begin(), cand[best].end());
 }
@@ -327,7 +365,7 @@ void encode_words(const std::vector<u64>& w, size_t rows, size_t nv, int forecas
 void append_chunk(std::vector<uint8_t>& out, const uint8_t* x, int dtype, const View& v, int forecaster,
                   bool entropy) {
   static thread_local std::vector<u64> w;
-  static thread_local std::vector<uint8_t> body;
+  static thread_local std::vector<uint8_t> body, coded;
   const size_t rows = v.rows, nv = v.nvars, isz = dtype_size(dtype), count = rows * nv;
   w.resize(count);
   for (size_t r = 0; r < rows; ++r)
@@ -366,18 +404,23 @@ void append_chunk(std::vector<uint8_t>& out, const uint8_t* x, int dtype, const 
   encode_words(w, rows, nv, forecaster, entropy, body);
   const size_t raw_bytes = count * isz;
   const bool raw = body.size() >= raw_bytes;
-  const size_t blen = raw ? raw_bytes : body.size();
+  size_t clen = 0;
+  if (!raw && entropy) {
+    coded.resize(huffman_max_bytes(body.size()));
+    clen = huffman_encode(body.data(), body.size(), coded.data(), coded.size());  // 0 unless it saves >= 5%
+  }
+  const size_t blen = raw ? raw_bytes : clen ? clen : body.size();
   const size_t at = out.size();
   out.resize(at + kChunkHeaderBytes + blen);
   uint8_t* h = out.data() + at;
-  h[0] = raw ? 2 : 0;
+  h[0] = raw ? 2 : clen ? 1 : 0;
   h[1] = h[2] = h[3] = 0;
-  const uint32_t b32 = uint32_t(blen);
+  const uint32_t b32 = uint32_t(blen), p32 = uint32_t(raw ? raw_bytes : body.size());
   std::memcpy(h + 4, &b32, 4);
-  std::memcpy(h + 8, &b32, 4);
+  std::memcpy(h + 8, &p32, 4);
   uint8_t* dst = h + kChunkHeaderBytes;
   if (!raw) {
-    std::memcpy(dst, body.data(), blen);
+    std::memcpy(dst, clen ? coded.data() : body.data(), blen);
     return;
   }
   for (size_t r = 0; r < rows; ++r)
@@ -389,26 +432,36 @@ void decode_chunk(const uint8_t* buf, size_t len, size_t& pos, uint8_t* out, int
                   int header_fc) {
   static thread_local std::vector<u64> w;
   static thread_local std::vector<uint16_t> narrow;
+  static thread_local std::vector<uint8_t> plain;
   const size_t rows = v.rows, nv = v.nvars, isz = dtype_size(dtype), count = rows * nv;
   if (len - pos < kChunkHeaderBytes) fail("truncated chunk header");
   const uint8_t mode = buf[pos];
-  if ((mode != 0 && mode != 2) || buf[pos + 1] || buf[pos + 2] || buf[pos + 3]) fail("invalid chunk mode");
-  const size_t blen = load<uint32_t>(buf + pos + 4);
-  if (load<uint32_t>(buf + pos + 8) != blen) fail("stored chunk length mismatch");
+  if (mode > 2 || buf[pos + 1] || buf[pos + 2] || buf[pos + 3]) fail("invalid chunk mode");
+  const size_t blen = load<uint32_t>(buf + pos + 4), plen = load<uint32_t>(buf + pos + 8);
+  if (mode != 1 && plen != blen) fail("stored chunk length mismatch");
   pos += kChunkHeaderBytes;
   if (blen > len - pos) fail("chunk longer than the buffer (truncated?)");
   const uint8_t* src = buf + pos;
-  const size_t end = pos + blen;
   if (mode == 2) {
     if (blen != count * isz) fail("raw chunk length mismatch");
     for (size_t r = 0; r < rows; ++r)
       for (size_t j = 0; j < nv; ++j, src += isz)
         std::memcpy(out + (ptrdiff_t(r) * v.rs + ptrdiff_t(j) * v.cs) * ptrdiff_t(isz), src, isz);
-    pos = end;
+    pos += blen;
     return;
   }
-  if (blen > count * isz) fail("coded chunk longer than its raw size");
-  size_t at = pos;
+  if (plen >= count * isz) fail("coded chunk not shorter than its raw size");
+  // the body: the stored bytes, or (mode 1) their Huffman decoding
+  const uint8_t* b = buf;
+  size_t at = pos, end = pos + blen;
+  if (mode == 1) {
+    plain.resize(plen + 16);
+    if (const char* err = huffman_decode(src, blen, len - pos, plain.data(), plen)) fail(err);
+    b = plain.data();
+    at = 0;
+    end = plen;
+  }
+  pos += blen;
   // floats: exponents and exceptions (applied after the words are decoded)
   const uint8_t* exps = nullptr;
   size_t nexc = 0;
@@ -416,16 +469,16 @@ void decode_chunk(const uint8_t* buf, size_t len, size_t& pos, uint8_t* out, int
   const uint8_t* exc_raw = nullptr;
   if (is_float(dtype)) {
     if (end - at < nv + 4) fail("truncated float chunk header");
-    exps = buf + at;
+    exps = b + at;
     for (size_t j = 0; j < nv; ++j)
       if (exps[j] > kMaxDecimalExp && exps[j] != kBitsColumn) fail("invalid decimal exponent");
     at += nv;
-    nexc = load<uint32_t>(buf + at);
+    nexc = load<uint32_t>(b + at);
     at += 4;
     if (nexc > count || nexc * (4 + isz) > end - at) fail("exception count exceeds the chunk");
-    exc_pos = buf + at;
+    exc_pos = b + at;
     at += nexc * 4;
-    exc_raw = buf + at;
+    exc_raw = b + at;
     at += nexc * isz;
     for (size_t i = 0; i < nexc; ++i) {
       const uint32_t p = load<uint32_t>(exc_pos + 4 * i);
@@ -433,17 +486,23 @@ void decode_chunk(const uint8_t* buf, size_t len, size_t& pos, uint8_t* out, int
     }
   }
   if (at >= end) fail("truncated word part");
-  const uint8_t kind = buf[at++];
+  const uint8_t kind = b[at++];
   w.resize(count);
-  if (kind == kKindDelta || kind == kKindDeltaDelta) {
+  if (kind == kKindDelta || kind == kKindDeltaDelta || kind == kKindLag) {
     if (kind == kKindDeltaDelta && header_fc != kForecastFire) fail("chunk forecaster not allowed");
-    at += unpack_words(buf + at, end - at, rows, nv, kind == kKindDeltaDelta, w.data());
+    size_t lag = 0;
+    if (kind == kKindLag) {
+      if (at >= end) fail("truncated lag");
+      lag = b[at++];
+      if (lag < 2 || lag > size_t(kMaxLag)) fail("invalid chunk lag");
+    }
+    at += unpack_words(b + at, end - at, rows, nv, kind, lag, w.data());
   } else if (kind == kKindNarrow) {
     if (end - at < 8) fail("truncated narrowed chunk");
-    const u64 base = load<u64>(buf + at);
+    const u64 base = load<u64>(b + at);
     at += 8;
     narrow.resize(count);
-    decode_chunk16(buf, end, at, narrow.data(), View{rows, nv, ptrdiff_t(nv), 1}, header_fc);
+    decode_chunk16(b, end, at, narrow.data(), View{rows, nv, ptrdiff_t(nv), 1}, header_fc);
     for (size_t i = 0; i < count; ++i) w[i] = base + narrow[i];
   } else {
     fail("unknown word kind");
@@ -465,7 +524,6 @@ void decode_chunk(const uint8_t* buf, size_t len, size_t& pos, uint8_t* out, int
       write_item(out, isz, v, p / nv, p % nv, bits);
     }
   }
-  pos = end;
 }
 
 }  // namespace wide
