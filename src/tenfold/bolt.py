@@ -16,6 +16,7 @@ import numpy as np
 from . import _core, _io
 from ._checks import as_float_matrix, check_choice, check_fitted, check_int, raise_nonfinite
 from ._runtime import resolve_threads
+from ._validate import validate_bolt_encoder, validate_bolt_index
 
 __all__ = ["BoltEncoder", "BoltIndex"]
 
@@ -241,6 +242,7 @@ class BoltEncoder:
 
     @classmethod
     def _from_state(cls, meta: dict, arrays: dict) -> "BoltEncoder":
+        validate_bolt_encoder(meta, arrays)
         enc = cls(**{k: meta[k] for k in ("ncodebooks", "metric", "n_iter", "random_state")})
         cent = np.ascontiguousarray(arrays["centroids"], dtype=np.float32)
         bounds = np.ascontiguousarray(arrays["bounds"], dtype=np.int32)
@@ -370,7 +372,10 @@ class BoltIndex:
 
     @classmethod
     def _from_state(cls, meta: dict, arrays: dict) -> "BoltIndex":
-        index = cls(BoltEncoder._from_state(meta, arrays))
+        validate_bolt_index(meta, arrays, _BLOCK)
+        params = ("ncodebooks", "metric", "n_iter", "random_state")
+        index = cls(BoltEncoder._from_state({k: meta[k] for k in params},
+                                            {k: arrays[k] for k in ("centroids", "bounds")}))
         n = check_int(meta["ntotal"], "ntotal", minimum=0)
         blocked = arrays["codes_blocked"]
         if blocked.dtype != np.uint8 or blocked.ndim != 1 or \

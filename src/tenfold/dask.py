@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from . import _io
+from ._atomic import atomic_output
 from ._checks import as_float_matrix, check_fitted, check_int
 from ._runtime import resolve_threads
 from .bolt import BoltEncoder, BoltIndex, finish_search
@@ -136,8 +137,13 @@ def _build_shard(block: np.ndarray, encoder: BoltEncoder) -> BoltIndex:
     return shard
 
 
-def _load_shard(path: str) -> BoltIndex:
-    return _io.load(path)
+def _load_shard(path: str, encoder: BoltEncoder, size: int) -> BoltIndex:
+    shard = _io.load(path)
+    if not isinstance(shard, BoltIndex) or len(shard) != size \
+            or shard.encoder.get_params() != encoder.get_params() \
+            or not np.array_equal(shard.encoder.centroids_, encoder.centroids_):
+        raise ValueError(f"{path!r} is not the shard its index.json lists (another encoder or size)")
+    return shard
 
 
 def _search_shard(shard: BoltIndex, luts: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -219,8 +225,9 @@ class ShardedIndex:
         done = [self.client.submit(_save_shard, s, str(path / n), pure=False) for s, n in zip(self._shards, names)]
         sizes = self.client.gather(done)
         self.encoder.save(path / "encoder.tfz")
-        (path / "index.json").write_text(json.dumps({"format": "tenfold.ShardedIndex", "version": 1,
-                                                     "shards": names, "sizes": sizes}))
+        with atomic_output(path / "index.json") as tmp:
+            tmp.write_text(json.dumps({"format": "tenfold.ShardedIndex", "version": 1,
+                                       "shards": names, "sizes": sizes}))
 
 
 def load_index(directory: Any, client: Any = None) -> ShardedIndex:
@@ -239,7 +246,12 @@ def load_index(directory: Any, client: Any = None) -> ShardedIndex:
     for name in names:
         if Path(name).name != name:
             raise ValueError(f"{str(path)!r}: shard name {name!r} is not a plain file name")
-    index._shards = [index.client.submit(_load_shard, str(path / n), pure=False) for n in names]
+    if any(s < 0 for s in sizes):
+        raise ValueError(f"{str(path)!r}: negative shard size in index.json")
+    index._shards = [index.client.submit(_load_shard, str(path / n), index.encoder, s, pure=False)
+                     for n, s in zip(names, sizes)]
+    # Global ids are offsets by the listed sizes: check every shard now, not at the first search.
+    index.client.gather(index.client.map(len, index._shards, pure=False))
     index._sizes = sizes
     return index
 

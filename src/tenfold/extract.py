@@ -48,6 +48,7 @@ from typing import Any
 import numpy as np
 
 from . import _core, _io
+from ._validate import validate_extract_result
 
 __all__ = ["ExtractResult", "find_instances"]
 
@@ -580,6 +581,7 @@ class ExtractResult:
 
 
 def _load(meta: dict, arrays: dict) -> ExtractResult:
+    validate_extract_result(meta, arrays)
     bank = _ShapeletBank(arrays["bank_dims"], arrays["bank_lengths"], arrays["bank_values"],
                          arrays["bank_variances"])
     if not (len(bank.dims) == len(bank.lengths) == len(bank.variances) == bank.values.shape[0]

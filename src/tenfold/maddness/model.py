@@ -50,6 +50,7 @@ import numpy as np
 from .. import _core, _io
 from .._checks import as_float_matrix, check_choice, check_fitted, check_int
 from .._runtime import resolve_threads
+from .._validate import check_maddness_output_range, maddness_log2g, validate_maddness
 from .ridge import _LAM_GRID, _cv_lam, _one_hot, _ridge
 from .signed_sums import _learn_tree_sums, _sum_gram
 from .trees import _LEVELS, _leaf_means, _learn_tree, _quant_params, _quantize
@@ -59,6 +60,8 @@ __all__ = ["Maddness"]
 _BLOCK = 32
 _MIN_ROWS = 64
 _AGGREGATES = ("average", "exact")
+_NONFINITE_A = ("A contains NaN or infinite values, or values beyond float32's range (~3.4e38), in a "
+                "column the encoder reads")
 _OBJECTIVES = ("output", "input")
 
 
@@ -78,7 +81,7 @@ def _tables(T: np.ndarray, bias: np.ndarray, aggregate: str) -> tuple[np.ndarray
         log2g = 0
         mul = 1.0 / scale
     else:
-        log2g = min(4, (C & -C).bit_length() - 1)              # largest power of two <= 16 dividing C
+        log2g = maddness_log2g(C, aggregate)                   # largest power of two <= 16 dividing C
         g, ngroups = 1 << log2g, C >> log2g
         # Each rounding average adds 1/4 on average, and averaging keeps the bias of its inputs:
         # a tree of L levels returns sum / g + L / 4 in expectation.
@@ -377,7 +380,9 @@ class Maddness:
             raise ValueError("tables contain NaN or infinite values")
         m = T.shape[0]
         b = self._check_bias(bias, m)
-        luts, mul, add, log2g = _tables(T, b, self.aggregate)
+        with np.errstate(over="ignore"):  # float32 overflow is reported just below
+            luts, mul, add, log2g = _tables(T, b, self.aggregate)
+        check_maddness_output_range(mul, add, C, log2g, "tables (plus bias)")
         self.luts_ = np.ascontiguousarray(luts)
         self.mul_ = mul.astype(np.float32)
         self.add_ = add.astype(np.float32)
@@ -510,7 +515,7 @@ class Maddness:
         blocked, ok = _core.maddness_encode(self._plan(), A, self.split_dims_, self.offsets_, self.scales_,
                                             self.thresholds_, resolve_threads(self.n_threads))
         if not ok:
-            raise ValueError("A contains NaN or infinite values (in a column the encoder reads)")
+            raise ValueError(_NONFINITE_A)
         return blocked
 
     def encode(self, A: Any) -> np.ndarray:
@@ -580,7 +585,7 @@ class Maddness:
         res, ok = _core.maddness_run(self._bound(), self._split_input(A), resolve_threads(self.n_threads),
                                      None if out is None else (out if row_major else out.T), row_major)
         if not ok:
-            raise ValueError("A contains NaN or infinite values (in a column the encoder reads)")
+            raise ValueError(_NONFINITE_A)
         if out is not None:
             return out
         return res if row_major else res.T
@@ -606,6 +611,7 @@ class Maddness:
     def _from_state(cls, meta: dict, arrays: dict) -> "Maddness":
         obj = cls(**meta["params"])
         obj._check_params()
+        validate_maddness(meta, arrays)
         C, d, m = obj.ncodebooks, int(meta["n_features_in_"]), int(meta["n_outputs_"])
         shapes = {"split_dims": (C, 4), "offsets": (C, 4), "scales": (C, 4), "thresholds": (C, 4, 16),
                   "prototypes": (C, 16, d), "luts": (m, C, 16),
