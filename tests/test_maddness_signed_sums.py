@@ -205,15 +205,15 @@ def test_torch_layer_carries_the_sums():
     torch.manual_seed(0)
     lin = torch.nn.Linear(64, 8)
     X = torch.randn(2000, 64)
-    a = tt.MaddnessLinear.from_linear(lin, X, ncodebooks=8, split_width=8)
-    b = tt.MaddnessLinear.from_linear(lin, X * 2 + 1, ncodebooks=8, split_width=8)  # other sums
+    a = tt.MaddnessLinear.from_linear(lin, X, ncodebooks=8, split_width=8).eval()
+    b = tt.MaddnessLinear.from_linear(lin, X * 2 + 1, ncodebooks=8, split_width=8).eval()  # other sums
     assert {"sum_cols", "sum_npos"} <= set(dict(a.named_buffers()))
     with torch.no_grad():
         ya = a(X)
         assert not torch.equal(b(X), ya)
         b.load_state_dict(a.state_dict())
         assert torch.equal(b(X), ya)
-    assert torch.equal(ya, torch.from_numpy(a.amm.matmul(X.numpy(), order="C")))
+    assert torch.equal(ya, torch.from_numpy(a.to_maddness().matmul(X.numpy(), order="C")))
 
 
 def _correlated(n, d, rng):
