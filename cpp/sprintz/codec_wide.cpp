@@ -263,17 +263,21 @@ size_t unpack_words(const uint8_t* src, size_t len, size_t rows, size_t nv, int 
       const uint8_t* p = src + pos;
       const u64 mask = width == 64 ? ~u64(0) : (u64(1) << width) - 1;
       u64 x = prev[j], s = step[j];
+      // 9 bytes from each value's first byte: in place when the stream has them, else from a
+      // zero-padded copy of the column's bytes
+      const bool slack = len - pos >= nbytes + 9;
+      uint8_t padded[kBlockRows * 8 + 9];
+      if (!slack) {
+        std::memset(padded, 0, sizeof(padded));
+        std::memcpy(padded, p, nbytes);
+      }
+      const uint8_t* q = slack ? p : padded;
       for (size_t i = 0; i < cnt; ++i) {
-        u64 z = 0;
-        if (width) {
-          const size_t bit = i * size_t(width), byte = bit / 8;
-          const int sh = int(bit % 8);
-          uint8_t tmp[9] = {0};
-          std::memcpy(tmp, p + byte, std::min<size_t>(9, nbytes - byte));
-          z = load<u64>(tmp) >> sh;
-          if (sh) z |= u64(tmp[8]) << (64 - sh);
-          z &= mask;
-        }
+        const size_t bit = i * size_t(width), byte = bit / 8;
+        const int sh = int(bit % 8);
+        u64 z = load<u64>(q + byte) >> sh;
+        if (sh + width > 64) z |= u64(q[byte + 8]) << (64 - sh);
+        z &= mask;
         const u64 nx = predict(w, r0 + i, j, nv, kind, lag, x, s) + unzigzag(z);
         s = nx - x;
         x = nx;
