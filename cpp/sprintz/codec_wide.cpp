@@ -292,47 +292,52 @@ size_t unpack_words(const uint8_t* src, size_t len, size_t rows, size_t nv, int 
   return pos;
 }
 
-// The lag L in [2, kMaxLag] whose differences look cheapest on the first column (estimated cost
-// of a difference: its bit length), or 0 if none looks cheaper than lag 1.
-size_t pick_lag(const std::vector<u64>& w, size_t rows, size_t nv) {
-  const size_t n = std::min(rows, kLagProbeRows);
-  if (n < 4 * kMaxLag) return 0;
-  uint64_t cost[kMaxLag + 1] = {0};
+// The predictor (kind, and lag for kKindLag) whose residuals look cheapest on the chunk's first
+// rows (estimated cost of a residual: its bit length, summed over the columns): delta, delta of
+// delta (if allowed) or a lag in [2, kMaxLag], a longer lag only where clearly cheaper (multiples
+// of a period tie). Only the chosen one is then coded.
+int choose_predictor(const std::vector<u64>& w, size_t rows, size_t nv, bool allow_dd, size_t& lag) {
+  const size_t n = std::min(rows, std::max<size_t>(4 * kMaxLag, kLagProbeRows / nv));
+  lag = 0;
+  if (n < 4 * kMaxLag) return allow_dd ? kKindDeltaDelta : kKindDelta;  // too short to tell: tiny either way
+  auto bitlen = [](u64 z) -> uint64_t { return z ? 64 - uint64_t(__builtin_clzll(z)) : 0; };
+  uint64_t cost[kMaxLag + 1] = {0}, cost_dd = 0;
   for (size_t t = kMaxLag; t < n; ++t)
-    for (int L = 1; L <= kMaxLag; ++L) {
-      const u64 z = zigzag(w[t * nv] - w[(t - size_t(L)) * nv]);
-      cost[L] += z ? 64 - uint64_t(__builtin_clzll(z)) : 0;
+    for (size_t j = 0; j < nv; ++j) {
+      const u64 x = w[t * nv + j], p1 = w[(t - 1) * nv + j];
+      cost_dd += bitlen(zigzag(x - 2 * p1 + w[(t - 2) * nv + j]));
+      for (int L = 1; L <= kMaxLag; ++L) cost[L] += bitlen(zigzag(x - w[(t - size_t(L)) * nv + j]));
     }
-  size_t best = 0;
-  uint64_t best_cost = cost[1];
+  int kind = kKindDelta;
+  uint64_t best = cost[1];
+  if (allow_dd && cost_dd < best) {
+    kind = kKindDeltaDelta;
+    best = cost_dd;
+  }
   for (int L = 2; L <= kMaxLag; ++L)
-    if (cost[L] < best_cost - best_cost / 8) {  // a longer lag must be clearly better (multiples of a period tie)
-      best = size_t(L);
-      best_cost = cost[L];
+    if (cost[L] < best - best / 8) {
+      kind = kKindLag;
+      lag = size_t(L);
+      best = cost[L];
     }
-  return best;
+  return kind;
 }
 
-// The integer part (kind byte onwards) of the (rows x nv) words, appended to o: the smallest of
-// delta, delta of delta (FIRE streams only) and narrowed (words spanning < 2^16).
+// The integer part (kind byte onwards) of the (rows x nv) words, appended to o: the predictor
+// choose_predictor picks (delta of delta in FIRE streams only), or narrowed (words spanning < 2^16)
+// where that is smaller.
 void encode_words(const std::vector<u64>& w, size_t rows, size_t nv, int forecaster, bool entropy,
                   std::vector<uint8_t>& o) {
   static thread_local std::vector<u64> z;
-  static thread_local std::vector<uint8_t> cand[4];
+  static thread_local std::vector<uint8_t> cand[2];
   static thread_local std::vector<uint16_t> narrow;
   for (auto& c : cand) c.clear();
   const size_t count = rows * nv;
-  cand[0].push_back(kKindDelta);
-  pack_words(w.data(), rows, nv, kKindDelta, 0, z, cand[0]);
-  if (forecaster == kForecastFire) {
-    cand[1].push_back(kKindDeltaDelta);
-    pack_words(w.data(), rows, nv, kKindDeltaDelta, 0, z, cand[1]);
-  }
-  if (const size_t lag = pick_lag(w, rows, nv)) {
-    cand[3].push_back(kKindLag);
-    cand[3].push_back(uint8_t(lag));
-    pack_words(w.data(), rows, nv, kKindLag, lag, z, cand[3]);
-  }
+  size_t lag;
+  const int kind = choose_predictor(w, rows, nv, forecaster == kForecastFire, lag);
+  cand[0].push_back(uint8_t(kind));
+  if (kind == kKindLag) cand[0].push_back(uint8_t(lag));
+  pack_words(w.data(), rows, nv, kind, lag, z, cand[0]);
   // narrowed: the words span < 2^16 in signed or in unsigned order
   int64_t smin = INT64_MAX, smax = INT64_MIN;
   u64 umin = ~u64(0), umax = 0;
@@ -354,13 +359,11 @@ void encode_words(const std::vector<u64>& w, size_t rows, size_t nv, int forecas
   if (fits && count) {
     narrow.resize(count);
     for (size_t i = 0; i < count; ++i) narrow[i] = uint16_t(w[i] - base);
-    cand[2].push_back(kKindNarrow);
-    append<u64>(cand[2], base);
-    append_chunk16(cand[2], narrow.data(), View{rows, nv, ptrdiff_t(nv), 1}, forecaster, entropy);
+    cand[1].push_back(kKindNarrow);
+    append<u64>(cand[1], base);
+    append_chunk16(cand[1], narrow.data(), View{rows, nv, ptrdiff_t(nv), 1}, forecaster, entropy);
   }
-  size_t best = 0;
-  for (size_t c = 1; c < 4; ++c)
-    if (!cand[c].empty() && cand[c].size() < cand[best].size()) best = c;
+  const size_t best = !cand[1].empty() && cand[1].size() < cand[0].size() ? 1 : 0;
   o.insert(o.end(), cand[best].begin(), cand[best].end());
 }
 
