@@ -52,6 +52,7 @@ bench: install $(VENV)/.bench
 	$(PY) benchmarks/bench_maddness_accuracy.py
 	$(PY) benchmarks/bench_maddness_signed_sums.py
 	$(PY) benchmarks/bench_maddness_torch.py
+	$(PY) benchmarks/bench_maddness_fit.py
 	$(PY) benchmarks/bench_sprintz.py
 	$(PY) benchmarks/bench_sprintz_wide.py
 	$(PY) benchmarks/bench_extract.py

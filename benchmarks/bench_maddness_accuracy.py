@@ -97,7 +97,8 @@ class PQAmm:
         if ridge:
             G = _one_hot(codes_matrix(self.enc.encode(A_train, n_threads=1))).astype(np.float64)
             A64 = A_train.astype(np.float64)
-            self.lam, _ = _cv_lam(G, A64, B.astype(np.float64), 5, np.random.default_rng(0))
+            self.lam, _, _ = _cv_lam(codes_matrix(self.enc.encode(A_train, n_threads=1)), A64, B.astype(np.float64), 5,
+                                  np.random.default_rng(0))
             P = _ridge(G.T @ G, G.T @ A64, self.lam).reshape(C, 16, d)
         else:
             self.lam = None

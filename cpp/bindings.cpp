@@ -16,10 +16,12 @@
 #include <new>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "bolt/bolt.hpp"
 #include "maddness/maddness.hpp"
+#include "maddness/learn.hpp"
 #include "extract/extract.hpp"
 #include "common/checks.hpp"
 #include "common/isa.hpp"
@@ -518,6 +520,24 @@ NB_MODULE(_core, m) {
       },
       "bound"_a, "A"_a.noconvert(), "n_threads"_a, "out"_a.noconvert() = nb::none(), "row_major"_a = false,
       "maddness_matmul for a bound model: (products, ok).");
+  m.def(
+      "maddness_run_argmax",
+      [](MaddnessBound& b, nb::ndarray<const float, nb::ndim<2>, nb::device::cpu> A, int n_threads) {
+        require(b.sp.has_value(), "model not bound");
+        auto prep = maddness_prepared(b.plan, *b.sp, A.shape(1));
+        const auto s = maddness_scan_model(*b.luts, *b.mul, *b.add, b.log2g);
+        const size_t n = A.shape(0);
+        const auto [rs, cs] = maddness_strides(A);
+        auto idx = new_array<int64_t>({n}, false);  // every entry is written (or the call raises)
+        bool ok = true;
+        {
+          nb::gil_scoped_release release;
+          if (n > 0) ok = tenfold::maddness::matmul_argmax(prep->model(), s, A.data(), n, rs, cs, idx.data(), n_threads);
+        }
+        return std::make_pair(idx, ok);
+      },
+      "bound"_a, "A"_a.noconvert(), "n_threads"_a,
+      "Argmax over the columns of a bound model's products, fused (no (n, M) result): (int64 (n,), ok).");
 
   m.def(
       "maddness_encode",
@@ -587,6 +607,173 @@ NB_MODULE(_core, m) {
       "A"_a.noconvert(), "cols"_a.noconvert(), "npos"_a.noconvert(), "n_threads"_a,
       "Signed-sum split features float32 (nfeat, n) (transpose for (n, nfeat)): feature f of row i adds "
       "A[i, cols[f, :npos[f]]] and subtracts A[i, cols[f, npos[f]:]] (order: see maddness.hpp).");
+  // ---- maddness learning (learn.hpp): the row sums of fitting, over rows grouped by tree node
+  static auto check_perm = [](const In<int32_t, nb::ndim<1>>& perm, size_t n) {
+    require(perm.shape(0) == n, "perm must have one entry per row");
+    for (size_t r = 0; r < n; ++r)
+      require(perm.data()[r] >= 0 && static_cast<size_t>(perm.data()[r]) < n, "perm entry out of range");
+  };
+  static auto check_ranges = [](const int64_t* r, size_t count, size_t n, bool chained) {
+    for (size_t g = 0; g < count; ++g) {
+      const int64_t b = chained ? r[g] : r[2 * g], e = chained ? r[g + 1] : r[2 * g + 1];
+      require(b >= 0 && b <= e && static_cast<size_t>(e) <= n, "row range out of order or out of bounds");
+    }
+  };
+  m.def(
+      "maddness_split_scan",
+      [](In<int8_t, nb::ndim<2>> QT, In<int64_t, nb::ndim<1>> cands, In<int32_t, nb::ndim<1>> perm,
+         In<int64_t, nb::ndim<1>> starts, In<double, nb::ndim<3>> R, In<double, nb::ndim<1>> R2, int n_threads) {
+        const size_t d = QT.shape(0), n = QT.shape(1), k = cands.shape(0), np_ = R.shape(0);
+        require(k >= 1 && starts.shape(0) >= 2 && starts.shape(0) <= 129, "need >= 1 candidate and 1-128 nodes");
+        require(R.shape(1) == n && R.shape(2) == tenfold::maddness::learn::kPanel && R2.shape(0) == n && np_ >= 1,
+                "R (npanels, n, 8) and R2 (n,) must match QT (d, n)");
+        const int nnodes = static_cast<int>(starts.shape(0) - 1);
+        check_perm(perm, n);
+        check_ranges(starts.data(), static_cast<size_t>(nnodes), n, true);
+        std::vector<const int8_t*> qcols(k);
+        for (size_t c = 0; c < k; ++c) {
+          require(cands.data()[c] >= 0 && static_cast<size_t>(cands.data()[c]) < d, "candidate out of range");
+          qcols[c] = QT.data() + static_cast<size_t>(cands.data()[c]) * n;
+        }
+        auto loss = new_array<double>({k});
+        auto thr = new_array<int8_t>({k, static_cast<size_t>(nnodes)});
+        {
+          nb::gil_scoped_release release;
+          tenfold::maddness::learn::split_scan(qcols.data(), static_cast<int>(k), perm.data(), starts.data(), nnodes,
+                                               R.data(), n, np_, R2.data(), n_threads, loss.data(), thr.data());
+        }
+        return nb::make_tuple(loss, thr);
+      },
+      "QT"_a.noconvert(), "cands"_a.noconvert(), "perm"_a.noconvert(), "starts"_a.noconvert(), "R"_a.noconvert(),
+      "R2"_a.noconvert(), "n_threads"_a,
+      "Exact SSE threshold scan of one tree level for the candidate rows of QT, residual R in panels (npanels, n, 8) "
+      "(see learn.hpp): (loss (k,), thresholds (k, nnodes)).");
+  m.def(
+      "maddness_partition",
+      [](In<int8_t, nb::ndim<1>> q, In<int8_t, nb::ndim<1>> thr, nb::ndarray<int32_t, nb::ndim<1>, nb::c_contig,
+         nb::device::cpu> perm, In<int64_t, nb::ndim<1>> starts, nb::ndarray<uint8_t, nb::ndim<1>, nb::c_contig,
+         nb::device::cpu> node) {
+        const size_t n = q.shape(0), nnodes = thr.shape(0);
+        require(nnodes >= 1 && nnodes <= 128 && starts.shape(0) == nnodes + 1, "starts must have nnodes + 1 entries");
+        require(perm.shape(0) == n && node.shape(0) == n, "perm and node must have one entry per row");
+        for (size_t r = 0; r < n; ++r)
+          require(perm.data()[r] >= 0 && static_cast<size_t>(perm.data()[r]) < n, "perm entry out of range");
+        check_ranges(starts.data(), nnodes, n, true);
+        require(starts.data()[0] == 0 && static_cast<size_t>(starts.data()[nnodes]) == n, "starts must cover all rows");
+        auto new_starts = new_array<int64_t>({2 * nnodes + 1});
+        tenfold::maddness::learn::partition(q.data(), thr.data(), perm.data(), starts.data(), static_cast<int>(nnodes),
+                                            new_starts.data(), node.data());
+        return new_starts;
+      },
+      "q"_a.noconvert(), "thr"_a.noconvert(), "perm"_a.noconvert(), "starts"_a.noconvert(), "node"_a.noconvert(),
+      "Stable partition of each node's rows (perm, in place) by q > thr[node]; node[i] = new node; returns new starts.");
+  auto def_sums = [&](auto tag) {
+    using T = decltype(tag);
+    m.def(
+        "maddness_group_sums",
+        [](In<T, nb::ndim<2>> X, In<int32_t, nb::ndim<1>> perm, In<int64_t, nb::ndim<2>> ranges, bool want_sq,
+           int n_threads) {
+          const size_t n = X.shape(0), p = X.shape(1), g = ranges.shape(0);
+          require(ranges.shape(1) == 2, "ranges must be (ngroups, 2)");
+          check_perm(perm, n);
+          check_ranges(ranges.data(), g, n, false);
+          auto out = new_array<double>({g, p});
+          auto sq = new_array<double>({want_sq ? g : 0, p});
+          {
+            nb::gil_scoped_release release;
+            if constexpr (std::is_same_v<T, float>)
+              tenfold::maddness::learn::group_sums_f32(X.data(), p, p, perm.data(), ranges.data(), static_cast<int>(g),
+                                                       n_threads, out.data(), want_sq ? sq.data() : nullptr);
+            else
+              tenfold::maddness::learn::group_sums_f64(X.data(), p, p, perm.data(), ranges.data(), static_cast<int>(g),
+                                                       n_threads, out.data(), want_sq ? sq.data() : nullptr);
+          }
+          return nb::make_tuple(out, sq);
+        },
+        "X"_a.noconvert(), "perm"_a.noconvert(), "ranges"_a.noconvert(), "want_sq"_a, "n_threads"_a,
+        "Sums (and sums of squares if want_sq, else an empty array) of X's rows perm[b:e] per range (b, e): "
+        "float64 (ngroups, p) each.");
+    m.def(
+        "maddness_onehot_sums",
+        [](In<uint8_t, nb::ndim<2>> codes, In<T, nb::ndim<2>> X, int n_threads) {
+          const size_t n = codes.shape(0), C = codes.shape(1), p = X.shape(1);
+          require(X.shape(0) == n && C >= 1, "codes (n, C) and X (n, p) must have the same rows");
+          for (size_t i = 0; i < n * C; ++i) require(codes.data()[i] < 16, "codes must be in [0, 16)");
+          auto out = new_array<double>({16 * C, p});
+          {
+            nb::gil_scoped_release release;
+            if constexpr (std::is_same_v<T, float>)
+              tenfold::maddness::learn::onehot_sums_f32(codes.data(), n, C, X.data(), p, p, n_threads, out.data());
+            else
+              tenfold::maddness::learn::onehot_sums_f64(codes.data(), n, C, X.data(), p, p, n_threads, out.data());
+          }
+          return out;
+        },
+        "codes"_a.noconvert(), "X"_a.noconvert(), "n_threads"_a,
+        "G^T X for the one-hot matrix G (n, 16C) of 4-bit codes (n, C): float64 (16C, p).");
+  };
+  m.def(
+      "maddness_panel_sums",
+      [](In<double, nb::ndim<3>> XP, In<int32_t, nb::ndim<1>> perm, In<int64_t, nb::ndim<2>> ranges, bool want_sq,
+         int n_threads) {
+        const size_t P = XP.shape(0), n = XP.shape(1), w = XP.shape(2), g = ranges.shape(0);
+        require(ranges.shape(1) == 2 && w >= 1, "ranges must be (ngroups, 2)");
+        check_perm(perm, n);
+        check_ranges(ranges.data(), g, n, false);
+        auto out = new_array<double>({g, P * w});
+        auto sq = new_array<double>({want_sq ? g : 0, P * w});
+        {
+          nb::gil_scoped_release release;
+          std::vector<double> s(g * w), s2(want_sq ? g * w : 0);
+          for (size_t p = 0; p < P; ++p) {
+            tenfold::maddness::learn::group_sums_f64(XP.data() + p * n * w, w, w, perm.data(), ranges.data(),
+                                                     static_cast<int>(g), n_threads, s.data(),
+                                                     want_sq ? s2.data() : nullptr);
+            for (size_t k = 0; k < g; ++k)
+              for (size_t j = 0; j < w; ++j) {
+                out.data()[k * P * w + p * w + j] = s[k * w + j];
+                if (want_sq) sq.data()[k * P * w + p * w + j] = s2[k * w + j];
+              }
+          }
+        }
+        return nb::make_tuple(out, sq);
+      },
+      "XP"_a.noconvert(), "perm"_a.noconvert(), "ranges"_a.noconvert(), "want_sq"_a, "n_threads"_a,
+      "maddness_group_sums for a matrix stored in panels XP (npanels, n, w): float64 (ngroups, npanels * w) each.");
+  m.def(
+      "maddness_shrink_panels",
+      [](nb::ndarray<double, nb::ndim<3>, nb::c_contig, nb::device::cpu> RP, In<uint8_t, nb::ndim<1>> leaf,
+         In<double, nb::ndim<2>> means, double shrink) {
+        const size_t P = RP.shape(0), n = RP.shape(1);
+        require(RP.shape(2) == tenfold::maddness::learn::kPanel, "RP must be (npanels, n, 8)");
+        require(leaf.shape(0) == n && means.shape(0) == 16 && means.shape(1) == P * RP.shape(2),
+                "leaf (n,) and means (16, npanels * 8) must match RP");
+        for (size_t i = 0; i < n; ++i) require(leaf.data()[i] < 16, "leaf must be in [0, 16)");
+        auto R2 = new_array<double>({n}, false);
+        {
+          nb::gil_scoped_release release;
+          tenfold::maddness::learn::shrink_panels(RP.data(), n, P, leaf.data(), means.data(), shrink, R2.data());
+        }
+        return R2;
+      },
+      "RP"_a.noconvert(), "leaf"_a.noconvert(), "means"_a.noconvert(), "shrink"_a,
+      "RP -= shrink * means[leaf] on a residual in panels (in place); returns the new squared row norms.");
+  def_sums(float{});
+  def_sums(double{});
+  m.def(
+      "maddness_onehot_gram",
+      [](In<uint8_t, nb::ndim<2>> codes) {
+        const size_t n = codes.shape(0), C = codes.shape(1);
+        require(C >= 1 && C <= 256, "codes must be (n, C) with 1 <= C <= 256");
+        for (size_t i = 0; i < n * C; ++i) require(codes.data()[i] < 16, "codes must be in [0, 16)");
+        auto out = new_array<int64_t>({16 * C, 16 * C});
+        {
+          nb::gil_scoped_release release;
+          tenfold::maddness::learn::onehot_gram(codes.data(), n, C, out.data());
+        }
+        return out;
+      },
+      "codes"_a.noconvert(), "G^T G (counts, int64 (16C, 16C)) for the one-hot matrix G of 4-bit codes (n, C).");
   // ---- extract
   m.def(
       "extract_prefix_scores",

@@ -126,6 +126,45 @@ bool matmul(const EncodeModel& em, const ScanModel& sm, const float* A, size_t n
   return ok.load();
 }
 
+bool matmul_argmax(const EncodeModel& em, const ScanModel& sm, const float* A, size_t n, ptrdiff_t rs, ptrdiff_t cs,
+                   int64_t* idx, int n_threads) {
+  const Isa isa = active_isa();
+  const size_t M = static_cast<size_t>(sm.m);
+  std::atomic<bool> ok{true};
+  parallel_for(n, n_threads, kGrainRows, [&](int, size_t b, size_t e) {
+    alignas(64) uint8_t codes[kChunkRows * 128];  // up to 256 codebooks
+    std::vector<float> buf(M * kChunkRows);       // one chunk's products, column-major (stays in L2)
+    float best[kChunkRows];
+    int32_t arg[kChunkRows];
+    bool good = true;
+    for (size_t r0 = b; r0 < e; r0 += kChunkRows) {
+      const size_t r1 = r0 + kChunkRows < e ? r0 + kChunkRows : e, rows = r1 - r0;
+      const size_t rows_end = (r1 + kBlockRows - 1) / kBlockRows * kBlockRows;
+      good = encode_rows(isa, em, A, n, rs, cs, r0, rows_end, codes) && good;
+      scan_rows(isa, sm, codes, rows, buf.data(), kChunkRows, false);
+      // First maximum of each row, as numpy's argmax of the same floats (they are finite).
+      // Branch-free selects over local arrays, so the loop vectorises.
+      for (size_t r = 0; r < rows; ++r) {
+        best[r] = buf[r];
+        arg[r] = 0;
+      }
+      for (size_t m = 1; m < M; ++m) {
+        const float* col = buf.data() + m * kChunkRows;
+        const int32_t mm = static_cast<int32_t>(m);
+        for (size_t r = 0; r < rows; ++r) {
+          const float c = col[r], b = best[r];
+          const int32_t gt = -static_cast<int32_t>(c > b);  // all ones where column m is larger
+          best[r] = c > b ? c : b;
+          arg[r] ^= (arg[r] ^ mm) & gt;
+        }
+      }
+      for (size_t r = 0; r < rows; ++r) idx[r0 + r] = arg[r];
+    }
+    if (!good) ok.store(false);
+  }, kMinRowsPerThread);
+  return ok.load();
+}
+
 bool encode(const EncodeModel& m, const float* A, size_t n, ptrdiff_t rs, ptrdiff_t cs, uint8_t* blocked,
             int n_threads) {
   const Isa isa = active_isa();
