@@ -258,7 +258,9 @@ def validate_extract_result(meta: Any, arrays: dict[str, np.ndarray]) -> None:
     f.keys(("objective", "min_length", "max_length", "threshold", "blur_length", "offset",
             "match_threshold", "n_dims"),
            ("starts", "ends", "scores", "pattern", "filter", "bank_dims", "bank_lengths", "bank_values",
-            "bank_variances"))
+            "bank_variances"), optional_meta=("significance",))   # significance: absent before issue 14
+    if "significance" in meta:
+        f.real("significance")
     n_dims = f.int("n_dims", 1, INT32_MAX)
     hi = f.int("max_length", 2, max_series // 2)
     f.int("min_length", 2, hi)
