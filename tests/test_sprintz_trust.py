@@ -190,7 +190,7 @@ def test_zarr_codec_checks_dtype_and_shape_on_decode(tmp_path):
         assert np.array_equal(z[...], x)
 
 
-@pytest.mark.parametrize("dtype", ["float32", "int32", "int64", "bool", "complex64"])
+@pytest.mark.parametrize("dtype", ["float16", "bool", "complex64"])
 def test_zarr_codec_rejects_unsupported_dtypes_at_create(tmp_path, dtype):
     zarr = pytest.importorskip("zarr", minversion="3")
     from tenfold.sprintz import SprintzZarrCodec

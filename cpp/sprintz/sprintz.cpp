@@ -272,6 +272,11 @@ size_t max_packed_bytes(size_t rows, size_t nvars, int bits) {
 
 int dtype_bits(int dtype) { return dtype < 2 ? 8 : 16; }
 
+size_t dtype_size(int dtype) {
+  static constexpr uint8_t kSize[kNumDtypes] = {1, 1, 2, 2, 4, 4, 8, 8, 4, 8};
+  return dtype >= 0 && dtype < kNumDtypes ? kSize[dtype] : 0;
+}
+
 const char* huffman_decode(const uint8_t* src, size_t len, size_t readable, uint8_t* dst, size_t n) {
   return use_simd() ? simd::huffman_decode(src, len, readable, dst, n)
                     : scalar::huffman_decode(src, len, readable, dst, n);
@@ -281,13 +286,79 @@ uint32_t checksum(const uint8_t* data, size_t len) {
   return use_simd() ? simd::checksum(data, len) : scalar::checksum(data, len);
 }
 
+// Appends one 8/16-bit chunk (its 12-byte header, then its body) to out: packed with the
+// forecaster that pays, lagged where that pays, Huffman-coded where that pays, raw otherwise.
+static void append_chunk(std::vector<uint8_t>& out, const uint8_t* chunk_data, int bits, const View& v, int forecaster,
+                  bool entropy) {
+  static thread_local CompressScratch tls;
+  const size_t rows = v.rows, nvars = v.nvars, isz = size_t(bits / 8);
+  if (tls.words.size() < scratch_words(nvars)) tls.words.resize(scratch_words(nvars));
+  int32_t* const scratch = tls.words.data();
+  // scratch kept across calls, grown to the largest chunk seen, left uninitialized
+  const size_t psize = max_packed_bytes((rows + 15) / 16 * 16, nvars, bits);
+  Buffer &packed = tls.packed, &alt = tls.alt, &coded = tls.coded;
+  packed.at_least(psize);
+  if (forecaster == kForecastFire || nvars == 1) alt.at_least(psize);
+  if (entropy) coded.at_least(huffman_max_bytes(psize));
+  size_t plen = encode_chunk(chunk_data, bits, v, forecaster, 0, packed.data(), scratch);
+  // FIRE is kept for a chunk only where it beats delta by >= 1% (delta decodes faster).
+  int chunk_fc = forecaster, lag = 0;
+  if (forecaster == kForecastFire) {
+    const size_t dlen = encode_chunk(chunk_data, bits, v, kForecastDelta, 0, alt.data(), scratch);
+    if (plen >= dlen - dlen / 100) {
+      packed.swap(alt);
+      plen = dlen;
+      chunk_fc = kForecastDelta;
+    }
+  }
+  // 1 variable: a lagged delta where the estimate says it may pay and it is >= 2% smaller
+  if (nvars == 1) {
+    const int L = pick_lag(chunk_data, bits, rows);
+    if (L) {
+      const size_t llen = encode_chunk(chunk_data, bits, v, kForecastDelta, L, alt.data(), scratch);
+      if (llen < plen - plen / 50) {
+        packed.swap(alt);
+        plen = llen;
+        chunk_fc = kForecastDelta;
+        lag = L;
+      }
+    }
+  }
+  size_t clen = entropy ? huffman_encode(packed.data(), plen, coded.data(), coded.size()) : 0;
+  uint8_t mode = clen ? 1 : 0;
+  const uint8_t* body = clen ? coded.data() : packed.data();
+  size_t blen = clen ? clen : plen;
+  size_t stored_plen = plen;
+  const size_t raw_bytes = rows * nvars * isz;
+  if (blen >= raw_bytes) {  // incompressible chunk: store the rows verbatim (row-major)
+    mode = 2;
+    copy_rows(v, isz, chunk_data, packed.data(), /*gather=*/true);
+    body = packed.data();
+    blen = stored_plen = raw_bytes;
+  }
+  const size_t at = out.size();
+  out.resize(at + kChunkHeaderBytes + blen);
+  out[at] = mode;
+  out[at + 1] = uint8_t(chunk_fc);
+  out[at + 2] = uint8_t(mode == 2 ? 0 : lag);
+  out[at + 3] = 0;
+  put<uint32_t>(out, at + 4, uint32_t(blen));
+  put<uint32_t>(out, at + 8, uint32_t(stored_plen));
+  std::memcpy(out.data() + at + kChunkHeaderBytes, body, blen);
+}
+
+void append_chunk16(std::vector<uint8_t>& out, const uint16_t* x, const View& v, int forecaster, bool entropy) {
+  append_chunk(out, reinterpret_cast<const uint8_t*>(x), 16, v, forecaster, entropy);
+}
+
 void compress(std::vector<uint8_t>& out, const uint8_t* data, int dtype, size_t n, size_t nvars, int ndim, int order,
               int forecaster, bool entropy, size_t chunk_rows) {
-  if (dtype < 0 || dtype > 3) throw std::invalid_argument("dtype code must be in [0, 3]");
+  if (dtype < 0 || dtype >= kNumDtypes)
+    throw std::invalid_argument("dtype code must be in [0, " + std::to_string(kNumDtypes - 1) + "]");
   if (nvars == 0 || (ndim == 1 && nvars != 1) || ndim < 1 || ndim > 2)
     throw std::invalid_argument("shape must be (n,) or (n, nvars) with nvars >= 1");
   const int bits = dtype_bits(dtype);
-  const size_t isz = size_t(bits / 8);
+  const size_t isz = dtype_size(dtype);
   if (chunk_rows == 0 || chunk_rows % 16 || chunk_rows > 0xFFFFFFF0u ||
       (chunk_rows > 16 && uint64_t(chunk_rows) * nvars * isz > kMaxChunkBytes))
     throw std::invalid_argument("chunk_rows must be a positive multiple of 16 within the chunk size limit");
@@ -306,66 +377,15 @@ void compress(std::vector<uint8_t>& out, const uint8_t* data, int dtype, size_t 
   put<uint64_t>(out, 24, uint64_t(nvars));
   put<uint32_t>(out, 32, 0);  // the checksum, once the chunks are written
   put<uint32_t>(out, 36, 0);
-  static thread_local CompressScratch tls;
-  if (tls.words.size() < scratch_words(nvars)) tls.words.resize(scratch_words(nvars));
-  int32_t* const scratch = tls.words.data();
-  // scratch sized for the largest chunk actually present, left uninitialized
-  const size_t max_rows = std::min(size_t(chunk_rows), (n + 15) / 16 * 16);
-  const size_t psize = max_packed_bytes(max_rows, nvars, bits);
-  Buffer &packed = tls.packed, &alt = tls.alt, &coded = tls.coded;
-  packed.at_least(psize);
-  if (forecaster == kForecastFire || nvars == 1) alt.at_least(psize);
-  if (entropy) coded.at_least(huffman_max_bytes(psize));
   const ptrdiff_t rs = order == 0 ? ptrdiff_t(nvars) : 1, cs = order == 0 ? 1 : ptrdiff_t(n);
   for (size_t r0 = 0; r0 < n; r0 += chunk_rows) {
     const size_t rows = std::min(chunk_rows, n - r0);
-    View v{rows, nvars, rs, cs};
+    const View v{rows, nvars, rs, cs};
     const uint8_t* chunk_data = data + r0 * size_t(rs) * isz;
-    size_t plen = encode_chunk(chunk_data, bits, v, forecaster, 0, packed.data(), scratch);
-    // FIRE is kept for a chunk only where it beats delta by >= 1% (delta decodes faster).
-    int chunk_fc = forecaster, lag = 0;
-    if (forecaster == kForecastFire) {
-      const size_t dlen = encode_chunk(chunk_data, bits, v, kForecastDelta, 0, alt.data(), scratch);
-      if (plen >= dlen - dlen / 100) {
-        packed.swap(alt);
-        plen = dlen;
-        chunk_fc = kForecastDelta;
-      }
-    }
-    // 1 variable: a lagged delta where the estimate says it may pay and it is >= 2% smaller
-    if (nvars == 1) {
-      const int L = pick_lag(chunk_data, bits, rows);
-      if (L) {
-        const size_t llen = encode_chunk(chunk_data, bits, v, kForecastDelta, L, alt.data(), scratch);
-        if (llen < plen - plen / 50) {
-          packed.swap(alt);
-          plen = llen;
-          chunk_fc = kForecastDelta;
-          lag = L;
-        }
-      }
-    }
-    size_t clen = entropy ? huffman_encode(packed.data(), plen, coded.data(), coded.size()) : 0;
-    uint8_t mode = clen ? 1 : 0;
-    const uint8_t* body = clen ? coded.data() : packed.data();
-    size_t blen = clen ? clen : plen;
-    size_t stored_plen = plen;
-    const size_t raw_bytes = rows * nvars * isz;
-    if (blen >= raw_bytes) {  // incompressible chunk: store the rows verbatim (row-major)
-      mode = 2;
-      copy_rows(v, isz, chunk_data, packed.data(), /*gather=*/true);
-      body = packed.data();
-      blen = stored_plen = raw_bytes;
-    }
-    const size_t at = out.size();
-    out.resize(at + kChunkHeaderBytes + blen);
-    out[at] = mode;
-    out[at + 1] = uint8_t(chunk_fc);
-    out[at + 2] = uint8_t(mode == 2 ? 0 : lag);
-    out[at + 3] = 0;
-    put<uint32_t>(out, at + 4, uint32_t(blen));
-    put<uint32_t>(out, at + 8, uint32_t(stored_plen));
-    std::memcpy(out.data() + at + kChunkHeaderBytes, body, blen);
+    if (dtype >= kFirstWideDtype)
+      wide::append_chunk(out, chunk_data, dtype, v, forecaster, entropy);
+    else
+      append_chunk(out, chunk_data, bits, v, forecaster, entropy);
   }
   reseal(out.data(), out.size());
 }
@@ -394,14 +414,15 @@ Header parse_header(const uint8_t* buf, size_t len) {
   h.n = get<uint64_t>(buf + 16);
   h.nvars = get<uint64_t>(buf + 24);
   h.checksum = get<uint32_t>(buf + 32);
-  if (h.dtype > 3) fail("unknown dtype code");
+  if (h.dtype >= kNumDtypes) fail("unknown dtype code");
+  if (h.dtype >= kFirstWideDtype && h.version == kLegacyVersion) fail("dtype code not defined in version 2");
   if (h.ndim < 1 || h.ndim > 2) fail("ndim must be 1 or 2");
   if (h.order > 1) fail("unknown order");
   if (h.forecaster > 1) fail("unknown forecaster");
   if (h.flags > 1 || get<uint16_t>(buf + 10) != 0 || get<uint32_t>(buf + 36) != 0) fail("reserved bits set");
   if (h.nvars == 0 || (h.ndim == 1 && h.nvars != 1)) fail("invalid number of variables");
   if (h.chunk_rows == 0 || h.chunk_rows % 16) fail("invalid chunk size");
-  const size_t isz = size_t(dtype_bits(h.dtype) / 8);
+  const size_t isz = dtype_size(h.dtype);
   if (h.nvars > (uint64_t(1) << 40) || h.n > (uint64_t(1) << 62) / h.nvars / isz) fail("array too large");
   if (h.chunk_rows > 16 && uint64_t(h.chunk_rows) * h.nvars * isz > kMaxChunkBytes) fail("chunk too large");
   // every chunk needs at least its 12-byte header: rejects absurd sizes before any allocation
@@ -425,53 +446,68 @@ void decompress(const uint8_t* buf, size_t len, uint8_t* out, size_t out_len) {
   decode(open_stream(buf, len), buf, len, out, out_len);
 }
 
+// Decodes the 8/16-bit chunk at buf[pos] (header and body) into out (geometry v), advancing pos.
+static void decode_chunk_at(const uint8_t* buf, size_t len, size_t& pos, uint8_t* out, int bits, const View& v,
+                     int header_fc, int32_t* scratch, Buffer& plain) {
+  const size_t rows = v.rows, nvars = v.nvars, isz = size_t(bits / 8);
+  if (len - pos < kChunkHeaderBytes) fail("truncated chunk header");
+  const uint8_t mode = buf[pos];
+  if (mode > 2 || buf[pos + 1] > 1 || buf[pos + 3]) fail("invalid chunk mode");
+  const int lag = buf[pos + 2];
+  if (lag && (lag < 2 || lag > kMaxLag || nvars != 1 || buf[pos + 1] != kForecastDelta || mode == 2))
+    fail("invalid chunk lag");
+  if (buf[pos + 1] == kForecastFire && header_fc != kForecastFire) fail("chunk forecaster not allowed");
+  const int chunk_fc = buf[pos + 1];
+  const size_t blen = get<uint32_t>(buf + pos + 4), plen = get<uint32_t>(buf + pos + 8);
+  pos += kChunkHeaderBytes;
+  if (blen > len - pos) fail("chunk longer than the buffer (truncated?)");
+  if (plen > max_packed_bytes(rows, nvars, bits)) fail("chunk claims an impossible size");
+  const uint8_t* src = buf + pos;
+  size_t readable = len - pos;
+  if (mode == 2) {
+    if (blen != plen || plen != rows * nvars * isz) fail("raw chunk length mismatch");
+    copy_rows(v, isz, src, out, /*gather=*/false);
+    pos += blen;
+    return;
+  }
+  if (mode == 0) {
+    if (blen != plen) fail("stored chunk length mismatch");
+  } else {
+    plain.at_least(plen + 16);
+    if (const char* err = huffman_decode(src, blen, len - pos, plain.data(), plen)) fail(err);
+    src = plain.data();
+    readable = plain.size();
+  }
+  if (const char* err = decode_chunk(src, plen, readable, out, bits, v, chunk_fc, lag, scratch)) fail(err);
+  pos += blen;
+}
+
+void decode_chunk16(const uint8_t* buf, size_t len, size_t& pos, uint16_t* out, const View& v, int header_fc) {
+  static thread_local std::vector<int32_t> scratch;
+  static thread_local Buffer plain;
+  if (scratch.size() < scratch_words(v.nvars)) scratch.resize(scratch_words(v.nvars));
+  decode_chunk_at(buf, len, pos, reinterpret_cast<uint8_t*>(out), 16, v, header_fc, scratch.data(), plain);
+}
+
 void decode(const Header& h, const uint8_t* buf, size_t len, uint8_t* out, size_t out_len) {
   const bool legacy = h.version == kLegacyVersion;  // checksum of the decoded data, computed here
   const int bits = dtype_bits(h.dtype);
-  const size_t isz = size_t(bits / 8), n = size_t(h.n), nvars = size_t(h.nvars);
+  const size_t isz = dtype_size(h.dtype), n = size_t(h.n), nvars = size_t(h.nvars);
   if (out_len != n * nvars * isz) throw std::invalid_argument("output buffer has the wrong size");
   const ptrdiff_t rs = h.order == 0 ? ptrdiff_t(nvars) : 1, cs = h.order == 0 ? 1 : ptrdiff_t(n);
-  std::vector<int32_t> scratch(scratch_words(nvars));
+  std::vector<int32_t> scratch(h.dtype >= kFirstWideDtype ? 0 : scratch_words(nvars));
   Buffer plain;
   StreamingChecksum running;
   size_t pos = kHeaderBytes;
   for (size_t r0 = 0; r0 < n; r0 += h.chunk_rows) {
     const size_t rows = std::min(size_t(h.chunk_rows), n - r0);
-    if (len - pos < kChunkHeaderBytes) fail("truncated chunk header");
-    const uint8_t mode = buf[pos];
-    if (mode > 2 || buf[pos + 1] > 1 || buf[pos + 3]) fail("invalid chunk mode");
-    const int lag = buf[pos + 2];
-    if (lag && (lag < 2 || lag > kMaxLag || nvars != 1 || buf[pos + 1] != kForecastDelta || mode == 2))
-      fail("invalid chunk lag");
-    if (buf[pos + 1] == kForecastFire && h.forecaster != kForecastFire) fail("chunk forecaster not allowed");
-    const int chunk_fc = buf[pos + 1];
-    const size_t blen = get<uint32_t>(buf + pos + 4), plen = get<uint32_t>(buf + pos + 8);
-    pos += kChunkHeaderBytes;
-    if (blen > len - pos) fail("chunk longer than the buffer (truncated?)");
-    if (plen > max_packed_bytes(rows, nvars, bits)) fail("chunk claims an impossible size");
-    const uint8_t* src = buf + pos;
-    size_t readable = len - pos;
-    if (mode == 2) {
-      if (blen != plen || plen != rows * nvars * isz) fail("raw chunk length mismatch");
-      copy_rows(View{rows, nvars, rs, cs}, isz, src, out + r0 * size_t(rs) * isz, /*gather=*/false);
-      if (legacy && h.order == 0) running.update(out + r0 * nvars * isz, rows * nvars * isz);
-      pos += blen;
-      continue;
-    }
-    if (mode == 0) {
-      if (blen != plen) fail("stored chunk length mismatch");
-    } else {
-      plain.at_least(plen + 16);
-      if (const char* err = huffman_decode(src, blen, len - pos, plain.data(), plen)) fail(err);
-      src = plain.data();
-      readable = plain.size();
-    }
-    View v{rows, nvars, rs, cs};
-    if (const char* err = decode_chunk(src, plen, readable, out + r0 * size_t(rs) * isz, bits, v, chunk_fc, lag,
-                                       scratch.data()))
-      fail(err);
+    const View v{rows, nvars, rs, cs};
+    uint8_t* const chunk_out = out + r0 * size_t(rs) * isz;
+    if (h.dtype >= kFirstWideDtype)
+      wide::decode_chunk(buf, len, pos, chunk_out, h.dtype, v, h.forecaster);
+    else
+      decode_chunk_at(buf, len, pos, chunk_out, bits, v, h.forecaster, scratch.data(), plain);
     if (legacy && h.order == 0) running.update(out + r0 * nvars * isz, rows * nvars * isz);
-    pos += blen;
   }
   if (pos != len) fail("trailing bytes after the last chunk");
   if (!legacy) return;

@@ -1,7 +1,8 @@
 // Sprintz: lossless compression of 8/16-bit integer time series (Blalock et al., 2018), our format.
 //
 // Stream (all integers little-endian):
-//   header (40 bytes): "TFSZ", u8 version=3, u8 dtype (0 int8, 1 uint8, 2 int16, 3 uint16),
+//   header (40 bytes): "TFSZ", u8 version=3, u8 dtype (0 int8, 1 uint8, 2 int16, 3 uint16; version 3
+//     only: 4 int32, 5 uint32, 6 int64, 7 uint64, 8 float32, 9 float64, whose chunks codec_wide.hpp describes),
 //     u8 ndim (1|2), u8 order (0 C, 1 F), u8 forecaster (0 delta, 1 FIRE), u8 flags (bit0: entropy
 //     requested), u16 reserved=0, u32 chunk_rows (multiple of 16), u64 n, u64 nvars,
 //     u32 checksum (of header bytes 4-31 followed by the checksum of the stream's bytes 40-end,
@@ -87,7 +88,20 @@ struct Header {
 constexpr size_t kHeaderBytes = 40;
 constexpr size_t kChunkHeaderBytes = 12;
 
-int dtype_bits(int dtype);
+constexpr int kFirstWideDtype = 4;  // dtype codes >= 4 are coded by codec_wide.cpp
+constexpr int kNumDtypes = 10;
+int dtype_bits(int dtype);     // 8 or 16, for the dtype codes below kFirstWideDtype
+size_t dtype_size(int dtype);  // bytes per item; 0 for an unknown code
+// One 16-bit chunk in the stream's chunk format, header and body (codec_wide.cpp stores chunks
+// whose values span less than 2^16 this way): appended to out / decoded from buf[pos], pos advanced
+// (throws std::invalid_argument on a corrupt chunk).
+void append_chunk16(std::vector<uint8_t>& out, const uint16_t* x, const View& v, int forecaster, bool entropy);
+void decode_chunk16(const uint8_t* buf, size_t len, size_t& pos, uint16_t* out, const View& v, int header_fc);
+namespace wide {
+// One chunk of a 32/64-bit integer or float dtype (code >= kFirstWideDtype), header and body.
+void append_chunk(std::vector<uint8_t>& out, const uint8_t* x, int dtype, const View& v, int forecaster, bool entropy);
+void decode_chunk(const uint8_t* buf, size_t len, size_t& pos, uint8_t* out, int dtype, const View& v, int header_fc);
+}  // namespace wide
 // Parses and validates the header (no checksum check); throws std::invalid_argument.
 Header parse_header(const uint8_t* buf, size_t len);
 // parse_header, then (version 3) the checksum of the compressed bytes: call before allocating

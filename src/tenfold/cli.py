@@ -140,7 +140,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--plot", default=None, help="write a picture with the instances shaded (needs matplotlib)")
     p.set_defaults(fn=cmd_find_instances)
     p = sub.add_parser("compress", help="compress an integer .npy file with Sprintz (lossless)")
-    p.add_argument("src", help="input .npy (int8/uint8/int16/uint16, shape (n,) or (n, nvars))")
+    p.add_argument("src", help="input .npy (8- to 64-bit integers or float32/float64, shape (n,) or (n, nvars))")
     p.add_argument("dst", help="output file")
     p.add_argument("--forecaster", choices=["fire", "delta"], default="fire")
     p.add_argument("--no-entropy", action="store_true", help="skip the Huffman stage (faster decoding)")

@@ -1,4 +1,11 @@
-"""Sprintz: lossless compression of 8/16-bit integer time series (Blalock et al., IMWUT 2018).
+"""Sprintz: lossless compression of integer and float time series (Blalock et al., IMWUT 2018).
+
+8/16-bit integers take the paper's design below. 32/64-bit integers are predicted by delta or
+delta of delta (regular timestamps cost about nothing) and chunks whose values span less than
+2^16 are narrowed onto the 16-bit path; float32/float64 chunks store each column's values as
+decimal digits where that reproduces them bit for bit (values that are integers times 10^-e, as
+sensor and price data are), every other value (-0.0, NaN payloads, infinities, long fractions)
+stored verbatim as an exception, and columns without such structure as bit patterns.
 
 Each variable (column) is predicted from its past (``"delta"``: the previous sample; ``"fire"``:
 the previous sample plus a learned multiple of the previous change), the prediction errors are
@@ -34,7 +41,8 @@ __all__ = ["compress", "decompress", "quantize", "dequantize", "info", "compress
 
 # The dtypes a stream can hold, in the order of the format's dtype codes: the one list every
 # entry point (arrays, files, the numcodecs and Zarr codecs) checks against.
-_DTYPES = (np.dtype(np.int8), np.dtype(np.uint8), np.dtype(np.int16), np.dtype(np.uint16))
+_DTYPES = tuple(np.dtype(t) for t in (np.int8, np.uint8, np.int16, np.uint16, np.int32, np.uint32, np.int64,
+                                      np.uint64, np.float32, np.float64))
 _FORECASTERS = ("delta", "fire")
 _CHUNK_BYTES = 1 << 18  # target raw bytes per chunk (forecaster state and Huffman tables reset)
 
@@ -42,11 +50,6 @@ _CHUNK_BYTES = 1 << 18  # target raw bytes per chunk (forecaster state and Huffm
 def _dtype_code(x: Any, name: str) -> int:
     """The format's code for the dtype of array ``x`` (or of dtype ``x``); TypeError if unsupported."""
     dt = x if isinstance(x, np.dtype) else x.dtype
-    if dt.kind in "fc":
-        raise TypeError(
-            f"{name} has dtype {dt}: Sprintz is lossless for integers only. Quantize floats first, e.g. "
-            f"q, scale, offset = tenfold.sprintz.quantize({name}, bits=16), then compress q"
-        )
     native = dt.newbyteorder("=") if dt.byteorder not in ("=", "|") else dt
     for code, ok in enumerate(_DTYPES):
         if native == ok:
@@ -60,17 +63,18 @@ def _chunk_rows(nvars: int, itemsize: int) -> int:
 
 
 def compress(x: Any, forecaster: str = "fire", entropy: bool = True) -> bytes:
-    """Compress an int8/uint8/int16/uint16 array of shape (n,) or (n, nvars) losslessly.
+    """Compress an integer (8 to 64 bits) or float32/float64 array of shape (n,) or (n, nvars) losslessly.
 
     Rows are time steps and columns are variables. C- and Fortran-ordered arrays are both
     compressed without a copy, and :func:`decompress` returns the same memory order.
 
     Parameters
     ----------
-    x : array of int8, uint8, int16 or uint16, shape (n,) or (n, nvars); n may be 0.
+    x : array of int8, uint8, int16, uint16, int32, uint32, int64, uint64, float32 or float64,
+        shape (n,) or (n, nvars); n may be 0. Floats round-trip bit for bit (NaN payloads, -0.0).
     forecaster : ``"fire"`` (learned autoregression on deltas, best on smooth signals; used
         per chunk only where it beats delta by >= 1%) or ``"delta"`` (previous sample; fastest
-        to decode). With either, a single variable whose chunk is periodic (e.g. appliance
+        to decode; for 32/64-bit dtypes it disables delta of delta). With either, a single variable whose chunk is periodic (e.g. appliance
         cycles) is coded as lag-L deltas (L <= 16, chosen per chunk) where that is >= 2% smaller.
     entropy : add the Huffman stage where it makes a chunk at least 5% smaller (it costs about
         as much decode time as the rest of the decoder).

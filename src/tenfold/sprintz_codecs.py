@@ -66,7 +66,7 @@ except ImportError:  # pragma: no cover - exercised only without numcodecs
 if _NumcodecsCodec is not None:
 
     class SprintzCodec(_NumcodecsCodec):
-        """numcodecs codec ``"tenfold.sprintz"`` for int8/uint8/int16/uint16 chunks (Zarr v2).
+        """numcodecs codec ``"tenfold.sprintz"`` for 8- to 64-bit integer and float32/float64 chunks (Zarr v2).
 
         >>> import numpy as np, numcodecs
         >>> from tenfold.sprintz import SprintzCodec

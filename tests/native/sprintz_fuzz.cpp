@@ -68,12 +68,18 @@ int main(int argc, char** argv) {
         }
     if (fire_chunks < 130) {  // of 192 streams: most first chunks must be FIRE-coded
       printf("too few FIRE chunks (%ld)\n", fire_chunks); return 1; }
-    for (int cfg = 0; cfg < 48; ++cfg) {
-      int dtype = cfg % 4, fc = (cfg / 4) % 2, ent = (cfg / 8) % 2, order = (cfg / 16) % 3;
+    for (int cfg = 0; cfg < 120; ++cfg) {  // every dtype code (0..9), both forecasters, entropy on/off, 3 layouts
+      int dtype = cfg % 10, fc = (cfg / 10) % 2, ent = (cfg / 20) % 2, order = (cfg / 40) % 3;
       size_t nv = order == 2 ? 1 : (cfg % 3 ? 1 + rng() % 12 : 30 + rng() % 20), n = 1 + rng() % 3000;
-      size_t isz = dtype < 2 ? 1 : 2;
+      size_t isz = dtype_size(dtype);
       std::vector<uint8_t> x(n * nv * isz);
       for (size_t i = 0; i < x.size(); ++i) x[i] = uint8_t(int(40 * std::sin(i / (7.0 * nv)) + (rng() % 3)));
+      if (dtype >= 8 && cfg % 3)  // floats with 2 decimals (the decimal-digit path), a few NaN exceptions
+        for (size_t i = 0; i < n * nv; ++i) {
+          const double d = rng() % 97 == 0 ? std::nan("") : std::round(3000 * std::sin(i / 50.0) + rng() % 9) / 100;
+          const float f = float(d);
+          if (dtype == 8) std::memcpy(x.data() + 4 * i, &f, 4); else std::memcpy(x.data() + 8 * i, &d, 8);
+        }
       // periodic 1-variable data (period 3..9) so the lagged-delta chunks are exercised too
       if (nv == 1 && cfg % 2 == 0)
         for (size_t i = 0; i < x.size(); ++i) x[i] = uint8_t(((i / isz) % (3 + cfg % 7)) * 37 + (rng() % 3));
@@ -100,7 +106,7 @@ int main(int argc, char** argv) {
         std::memcpy(heap, b.data(), b.size());
         try {
           Header h = parse_header(heap, b.size());
-          size_t need = size_t(h.n) * size_t(h.nvars) * size_t(dtype_bits(h.dtype) / 8);
+          size_t need = size_t(h.n) * size_t(h.nvars) * dtype_size(h.dtype);
           if (need > (size_t(1) << 28)) throw std::invalid_argument("big");
           std::vector<uint8_t> o(need);
           decompress(heap, b.size(), o.data(), need);
