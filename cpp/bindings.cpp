@@ -6,11 +6,14 @@
 #include <nanobind/stl/pair.h>
 #include <nanobind/stl/optional.h>
 #include <nanobind/stl/string.h>
+#include <nanobind/stl/vector.h>
 
 #include <cstdlib>
 #include <cstring>
 #if defined(__linux__)
+#if defined(__linux__)
 #include <sys/mman.h>
+#endif
 #endif
 #include <limits>
 #include <new>
@@ -58,9 +61,13 @@ void advise_huge_pages(void* ptr, size_t n) {
 // Memory for an array handed to Python, freed by its capsule with std::free; 2 MiB-aligned when
 // large, so that all of it can be huge pages.
 void* array_memory(size_t bytes) {
+#if defined(__linux__)
   constexpr size_t kHuge = size_t(1) << 21;
   void* p = bytes >= 2 * kHuge ? std::aligned_alloc(kHuge, (bytes + kHuge - 1) / kHuge * kHuge)
                                : std::malloc(bytes > 0 ? bytes : 1);
+#else  // no huge-page advice elsewhere (and MSVC has no std::aligned_alloc)
+  void* p = std::malloc(bytes > 0 ? bytes : 1);
+#endif
   if (!p) throw std::bad_alloc();
   advise_huge_pages(p, bytes);
   return p;
@@ -107,6 +114,33 @@ void check_luts(const In<uint8_t, nb::ndim<3>>& luts, size_t ncols) {
   require(top <= tenfold::bolt::kMaxLutEntry, "lookup table entries must be <= 127");
 }
 
+std::vector<std::string> feature_list(uint32_t bits) {
+  std::vector<std::string> out;
+  for (const auto& f : tenfold::feature_names())
+    if (bits & f.first) out.emplace_back(f.second);
+  return out;
+}
+
+uint32_t feature_bits(const std::vector<std::string>& names) {
+  uint32_t bits = 0;
+  for (const std::string& name : names) {
+    bool known = false;
+    for (const auto& f : tenfold::feature_names())
+      if (name == f.second) {
+        bits |= f.first;
+        known = true;
+      }
+    if (!known) throw nb::value_error(("features: unknown CPU feature '" + name + "'").c_str());
+  }
+  return bits;
+}
+
+std::vector<std::string> isa_list(const std::vector<tenfold::Isa>& isas) {
+  std::vector<std::string> out;
+  for (tenfold::Isa isa : isas) out.emplace_back(tenfold::isa_name(isa));
+  return out;
+}
+
 }  // namespace
 
 // A bytes object of n uninitialized bytes, to be filled before it is shared (huge pages as for
@@ -114,7 +148,7 @@ void check_luts(const In<uint8_t, nb::ndim<3>>& luts, size_t ncols) {
 static nb::bytes bytes_for_writing(size_t n) {
   PyObject* o = PyBytes_FromStringAndSize(nullptr, static_cast<Py_ssize_t>(n));
   if (!o) throw nb::python_error();
-  advise_huge_pages(PyBytes_AS_STRING(o), n);
+  advise_huge_pages(PyBytes_AsString(o), n);
   return nb::steal<nb::bytes>(o);
 }
 
@@ -125,6 +159,19 @@ NB_MODULE(_core, m) {
   m.def("detect_isa", [] { return std::string(tenfold::isa_name(tenfold::detect_isa())); });
   m.def("active_isa", [] { return std::string(tenfold::isa_name(tenfold::active_isa())); });
   m.def("set_isa", [](const std::string& name) { tenfold::set_active_isa(tenfold::isa_from_name(name)); });
+  m.def("cpu_features", [] { return feature_list(tenfold::cpu_features()); },
+        "Features of this CPU and OS that the SIMD units depend on.");
+  m.def("isa_requirements", [](const std::string& name) {
+        return feature_list(tenfold::required_features(tenfold::isa_from_name(name)));
+      }, "name"_a, "Features the unit of ISA `name` was compiled for.");
+  m.def("compiled_isas", [] { return isa_list(tenfold::compiled_isas()); },
+        "ISAs whose kernels this build holds, portable first.");
+  m.def("usable_isas", [](const std::vector<std::string>& features) {
+        return isa_list(tenfold::usable_isas(feature_bits(features)));
+      }, "features"_a, "ISAs runnable on a CPU with `features`, portable first (pure: for tests).");
+  m.def("choose_isa", [](const std::vector<std::string>& features) {
+        return std::string(tenfold::isa_name(tenfold::choose_isa(feature_bits(features))));
+      }, "features"_a, "The ISA the dispatchers would pick on a CPU with `features` (pure: for tests).");
 
   m.def(
       "first_nonfinite_row",
@@ -258,11 +305,11 @@ NB_MODULE(_core, m) {
       "sprintz_compress",
       [](In<uint8_t, nb::ndim<1>> data, int dtype, size_t n, size_t nvars, int ndim, int order, int forecaster,
          bool entropy, size_t chunk_rows) {
-        require(dtype >= 0 && dtype <= 3, "dtype code must be in [0, 3]");
+        require(dtype >= 0 && dtype < tenfold::sprintz::kNumDtypes, "dtype code must be in [0, 9]");
         require(order == 0 || order == 1, "order must be 0 (C) or 1 (F)");
         require(forecaster == 0 || forecaster == 1, "forecaster must be 0 (delta) or 1 (fire)");
         require(nvars >= 1 && (n == 0 || nvars <= data.shape(0)), "nvars out of range");
-        const size_t isz = dtype < 2 ? 1 : 2;
+        const size_t isz = tenfold::sprintz::dtype_size(dtype);
         require(n <= data.shape(0) / nvars / isz && data.shape(0) == n * nvars * isz,
                 "data must hold exactly n * nvars items");
         // The stream is built in a per-thread buffer kept between calls (fresh multi-MB memory
@@ -276,7 +323,7 @@ NB_MODULE(_core, m) {
         nb::bytes result = bytes_for_writing(out.size());
         {
           nb::gil_scoped_release release;  // the new object is not shared yet
-          std::memcpy(PyBytes_AS_STRING(result.ptr()), out.data(), out.size());
+          std::memcpy(PyBytes_AsString(result.ptr()), out.data(), out.size());
         }
         if (out.capacity() > (size_t(64) << 20)) std::vector<uint8_t>().swap(out);  // keep at most 64 MiB
         return result;
@@ -298,16 +345,28 @@ NB_MODULE(_core, m) {
         d["n"] = h.n;
         d["nvars"] = h.nvars;
         d["checksum"] = h.checksum;
+        d["version"] = h.version;
         return d;
       },
       "buf"_a.noconvert());
 
-  // Parse, allocate and decode in one call (the fixed cost matters for small streams): returns a
-  // new numpy array of the stream's dtype, shape and memory order.
-  static auto sprintz_decode_new = [](const uint8_t* p, size_t len) {
-    const auto h = tenfold::sprintz::parse_header(p, len);
-    const size_t isz = h.dtype < 2 ? 1 : 2, n = size_t(h.n), nvars = size_t(h.nvars);
-    const size_t nbytes = n * nvars * isz;  // parse_header bounds it by 2^62
+  // Parse, verify, allocate and decode in one call (the fixed cost matters for small streams):
+  // returns a new numpy array of the stream's dtype, shape and memory order. The header is
+  // checked against max_bytes and the stream's checksum (version 3: of the compressed bytes)
+  // before anything is allocated.
+  static auto sprintz_decode_new = [](const uint8_t* p, size_t len, uint64_t max_bytes) {
+    tenfold::sprintz::Header h;
+    {
+      nb::gil_scoped_release release;
+      h = tenfold::sprintz::parse_header(p, len);
+      const uint64_t declared = h.n * h.nvars * uint64_t(tenfold::sprintz::dtype_size(h.dtype));  // parse_header bounds it by 2^62
+      if (declared > max_bytes)
+        throw std::invalid_argument("the stream declares " + std::to_string(declared) +
+                                    " bytes of output, more than max_output_bytes=" + std::to_string(max_bytes));
+      h = tenfold::sprintz::open_stream(p, len);
+    }
+    const size_t isz = tenfold::sprintz::dtype_size(h.dtype), n = size_t(h.n), nvars = size_t(h.nvars);
+    const size_t nbytes = n * nvars * isz;
     uint8_t* data = new (std::nothrow) uint8_t[nbytes ? nbytes : 1];
     if (!data)
       throw std::invalid_argument("the stream declares " + std::to_string(nbytes) +
@@ -315,22 +374,25 @@ NB_MODULE(_core, m) {
     nb::capsule owner(data, [](void* q) noexcept { delete[] static_cast<uint8_t*>(q); });
     {
       nb::gil_scoped_release release;
-      tenfold::sprintz::decompress(p, len, data, nbytes);  // on error, owner frees data
+      tenfold::sprintz::decode(h, p, len, data, nbytes);  // on error, owner frees data
     }
     const size_t shape[2] = {n, nvars};
     const int64_t strides[2] = {h.order == 0 ? int64_t(nvars) : 1, h.order == 0 ? 1 : int64_t(n)};
-    const nb::dlpack::dtype dts[4] = {nb::dtype<int8_t>(), nb::dtype<uint8_t>(), nb::dtype<int16_t>(),
-                                      nb::dtype<uint16_t>()};
+    const nb::dlpack::dtype dts[tenfold::sprintz::kNumDtypes] = {
+        nb::dtype<int8_t>(),  nb::dtype<uint8_t>(),  nb::dtype<int16_t>(), nb::dtype<uint16_t>(), nb::dtype<int32_t>(),
+        nb::dtype<uint32_t>(), nb::dtype<int64_t>(), nb::dtype<uint64_t>(), nb::dtype<float>(),   nb::dtype<double>()};
     return nb::ndarray<nb::numpy>(data, size_t(h.ndim), shape, owner, h.ndim == 1 ? nullptr : strides, dts[h.dtype]);
   };
   // Decode into `out` if it has the stream's dtype and shape and is contiguous in its order
-  // (writeable: the caller checks); returns false, writing nothing, otherwise.
+  // (writeable: the caller checks); returns false, writing nothing, otherwise. A corrupt stream
+  // (version 3) is rejected before anything is written.
   using AnyArray = nb::ndarray<nb::device::cpu>;
   static auto sprintz_decode_out = [](const uint8_t* p, size_t len, AnyArray& out) {
     const auto h = tenfold::sprintz::parse_header(p, len);
-    const size_t isz = h.dtype < 2 ? 1 : 2, n = size_t(h.n), nvars = size_t(h.nvars);
-    const nb::dlpack::dtype dts[4] = {nb::dtype<int8_t>(), nb::dtype<uint8_t>(), nb::dtype<int16_t>(),
-                                      nb::dtype<uint16_t>()};
+    const size_t isz = tenfold::sprintz::dtype_size(h.dtype), n = size_t(h.n), nvars = size_t(h.nvars);
+    const nb::dlpack::dtype dts[tenfold::sprintz::kNumDtypes] = {
+        nb::dtype<int8_t>(),  nb::dtype<uint8_t>(),  nb::dtype<int16_t>(), nb::dtype<uint16_t>(), nb::dtype<int32_t>(),
+        nb::dtype<uint32_t>(), nb::dtype<int64_t>(), nb::dtype<uint64_t>(), nb::dtype<float>(),   nb::dtype<double>()};
     if (out.dtype() != dts[h.dtype] || out.ndim() != size_t(h.ndim) || out.shape(0) != n ||
         (h.ndim == 2 && out.shape(1) != nvars))
       return false;
@@ -342,7 +404,7 @@ NB_MODULE(_core, m) {
     }
     uint8_t* data = static_cast<uint8_t*>(out.data());
     nb::gil_scoped_release release;
-    tenfold::sprintz::decompress(p, len, data, n * nvars * isz);
+    tenfold::sprintz::decode(tenfold::sprintz::open_stream(p, len), p, len, data, n * nvars * isz);
     return true;
   };
   m.def(
@@ -357,12 +419,16 @@ NB_MODULE(_core, m) {
       "buf"_a, "out"_a.noconvert());
   m.def(
       "sprintz_decompress",
-      [](In<uint8_t, nb::ndim<1>> buf) { return sprintz_decode_new(buf.data(), buf.shape(0)); },
-      "buf"_a.noconvert());
+      [](In<uint8_t, nb::ndim<1>> buf, uint64_t max_bytes) {
+        return sprintz_decode_new(buf.data(), buf.shape(0), max_bytes);
+      },
+      "buf"_a.noconvert(), "max_bytes"_a);
   m.def(
       "sprintz_decompress_bytes",
-      [](nb::bytes buf) { return sprintz_decode_new(reinterpret_cast<const uint8_t*>(buf.c_str()), buf.size()); },
-      "buf"_a);
+      [](nb::bytes buf, uint64_t max_bytes) {
+        return sprintz_decode_new(reinterpret_cast<const uint8_t*>(buf.c_str()), buf.size(), max_bytes);
+      },
+      "buf"_a, "max_bytes"_a);
 
   m.def(
       "sprintz_checksum",

@@ -74,7 +74,7 @@ CASES = {
                             ["--plot", "does not exist"], []),
     "plot format unknown": (lambda d: fi(d / "x.npy", "40", "60", "--plot", d / "p.xyz"), 2, ["--plot", ".xyz"], []),
     "compress missing": (lambda d: ["compress", d / "nope.npy", d / "o.tfsz"], 1, ["cannot read", "nope.npy"], []),
-    "compress floats": (lambda d: ["compress", d / "x.npy", d / "o.tfsz"], 1, ["x.npy", "quantize"], []),
+    "compress complex": (lambda d: ["compress", d / "complex.npy", d / "o.tfsz"], 1, ["complex.npy"], []),
     "compress into missing folder": (lambda d: ["compress", d / "ints.npy", d / "no" / "o.tfsz"], 1,
                                      ["cannot write", "does not exist"], []),
     "decompress junk": (lambda d: ["decompress", d / "junk.tfsz", d / "o.npy"], 1, ["junk.tfsz", "Sprintz"], []),

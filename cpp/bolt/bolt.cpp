@@ -36,8 +36,12 @@ bool encode(const EncodeModel& m, const float* X, size_t n, size_t ldx, uint8_t*
     uint8_t* o = out + b * ncols;
     bool ok;
     switch (isa) {
+#if defined(TENFOLD_X86)
       case Isa::Avx512: ok = avx512::encode(m, x, e - b, ldx, o); break;
       case Isa::Avx2: ok = avx2::encode(m, x, e - b, ldx, o); break;
+#elif defined(TENFOLD_ARM64)
+      case Isa::Neon: ok = neon::encode(m, x, e - b, ldx, o); break;
+#endif
       default: ok = scalar::encode(m, x, e - b, ldx, o); break;
     }
     if (!ok) finite = false;
@@ -70,8 +74,12 @@ void scan_u16(const uint8_t* codes, size_t n, int ncols, const uint8_t* luts, in
     for (size_t t0 = b0; t0 < b1; t0 += tile) {
       const size_t t1 = std::min(b1, t0 + tile);
       switch (isa) {
+#if defined(TENFOLD_X86)
         case Isa::Avx512: avx512::scan_u16(codes, t0, t1, ncols, luts, nq, out, ldo); break;
         case Isa::Avx2: avx2::scan_u16(codes, t0, t1, ncols, luts, nq, out, ldo); break;
+#elif defined(TENFOLD_ARM64)
+        case Isa::Neon: neon::scan_u16(codes, t0, t1, ncols, luts, nq, out, ldo); break;
+#endif
         default: scalar::scan_u16(codes, t0, t1, ncols, luts, nq, out, ldo); break;
       }
     }
@@ -156,8 +164,12 @@ void search(const uint8_t* codes, size_t n, int ncols, const uint8_t* luts, int 
     for (size_t t0 = b0; t0 < b1; t0 += tile) {
       const size_t t1 = std::min(b1, t0 + tile);
       switch (isa) {
+#if defined(TENFOLD_X86)
         case Isa::Avx512: avx512::scan_topk(codes, t0, t1, ncols, luts, nq, h, static_cast<int64_t>(n)); break;
         case Isa::Avx2: avx2::scan_topk(codes, t0, t1, ncols, luts, nq, h, static_cast<int64_t>(n)); break;
+#elif defined(TENFOLD_ARM64)
+        case Isa::Neon: neon::scan_topk(codes, t0, t1, ncols, luts, nq, h, static_cast<int64_t>(n)); break;
+#endif
         default: scalar::scan_topk(codes, t0, t1, ncols, luts, nq, h, static_cast<int64_t>(n)); break;
       }
     }

@@ -44,6 +44,7 @@ struct EncodeModel {
 namespace scalar { TENFOLD_BOLT_KERNELS }
 namespace avx2 { TENFOLD_BOLT_KERNELS }
 namespace avx512 { TENFOLD_BOLT_KERNELS }
+namespace neon { TENFOLD_BOLT_KERNELS }
 #undef TENFOLD_BOLT_KERNELS
 
 // Dispatching, multi-threaded entry points (baseline translation unit bolt.cpp).

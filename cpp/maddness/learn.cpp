@@ -20,7 +20,15 @@ namespace {
 constexpr size_t kChunkRows = 4096;            // rows per task of the row sums
 constexpr size_t kHistBytes = size_t(1) << 18;  // bins of one task and panel: kept within L2
 
-bool simd() { return active_isa() != Isa::Scalar; }
+// The SIMD unit of the learning kernels: AVX2 on x86; elsewhere the scalar unit (on AArch64 the
+// compiler vectorizes its element-wise loops with NEON already).
+#if defined(TENFOLD_X86)
+namespace simd_unit = avx2;
+bool simd() { return active_isa() == Isa::Avx2 || active_isa() == Isa::Avx512; }
+#else
+namespace simd_unit = scalar;
+bool simd() { return false; }
+#endif
 
 template <class T, class Kernel>
 void group_sums(const T* X, size_t ldx, size_t p, const int32_t* perm, const int64_t* ranges, int ngroups,
@@ -89,7 +97,7 @@ void split_scan(const int8_t* const* qcols, int ncand, const int32_t* perm, cons
   const int ngroups = (ncand + group - 1) / group;
   const size_t ntasks = static_cast<size_t>(nnodes) * ngroups;
   std::vector<double> node_loss(static_cast<size_t>(nnodes) * ncand, 0.0);
-  auto hist_fn = simd() ? avx2::histogram : scalar::histogram;
+  auto hist_fn = simd() ? simd_unit::histogram : scalar::histogram;
   parallel_for(ntasks, n_threads, 1, [&](int, size_t t0, size_t t1) {
     std::vector<double> hist(static_cast<size_t>(group) * kBins * kPanel), l2(static_cast<size_t>(group) * kBins),
         r2(static_cast<size_t>(group) * kBins), total(kPanel), cum(kPanel);
@@ -189,19 +197,19 @@ void partition(const int8_t* q, const int8_t* thr, int32_t* perm, const int64_t*
 
 void group_sums_f32(const float* X, size_t ldx, size_t p, const int32_t* perm, const int64_t* ranges, int ngroups,
                     int n_threads, double* out, double* sq) {
-  group_sums(X, ldx, p, perm, ranges, ngroups, n_threads, out, sq, simd() ? avx2::row_sums_f32 : scalar::row_sums_f32);
+  group_sums(X, ldx, p, perm, ranges, ngroups, n_threads, out, sq, simd() ? simd_unit::row_sums_f32 : scalar::row_sums_f32);
 }
 void group_sums_f64(const double* X, size_t ldx, size_t p, const int32_t* perm, const int64_t* ranges, int ngroups,
                     int n_threads, double* out, double* sq) {
-  group_sums(X, ldx, p, perm, ranges, ngroups, n_threads, out, sq, simd() ? avx2::row_sums_f64 : scalar::row_sums_f64);
+  group_sums(X, ldx, p, perm, ranges, ngroups, n_threads, out, sq, simd() ? simd_unit::row_sums_f64 : scalar::row_sums_f64);
 }
 void onehot_sums_f32(const uint8_t* codes, size_t n, size_t C, const float* X, size_t ldx, size_t p, int n_threads,
                      double* out) {
-  onehot_sums_impl(codes, n, C, X, ldx, p, n_threads, out, simd() ? avx2::onehot_sums_f32 : scalar::onehot_sums_f32);
+  onehot_sums_impl(codes, n, C, X, ldx, p, n_threads, out, simd() ? simd_unit::onehot_sums_f32 : scalar::onehot_sums_f32);
 }
 void onehot_sums_f64(const uint8_t* codes, size_t n, size_t C, const double* X, size_t ldx, size_t p, int n_threads,
                      double* out) {
-  onehot_sums_impl(codes, n, C, X, ldx, p, n_threads, out, simd() ? avx2::onehot_sums_f64 : scalar::onehot_sums_f64);
+  onehot_sums_impl(codes, n, C, X, ldx, p, n_threads, out, simd() ? simd_unit::onehot_sums_f64 : scalar::onehot_sums_f64);
 }
 
 void shrink_panels(double* RP, size_t n, size_t npanels, const uint8_t* leaf, const double* means, double shrink,

@@ -145,6 +145,11 @@ float float_threshold(float offset, float scale, int t);
 namespace avx2 {
 TENFOLD_MADDNESS_KERNELS
 }  // namespace avx2
+namespace neon {  // encode and scan; project and staging use the scalar kernels on AArch64
+bool encode(const EncodeModel& m, const float* A, size_t n, ptrdiff_t rs, ptrdiff_t cs, size_t r0, size_t r1,
+            uint8_t* codes);
+void scan(const ScanModel& s, const uint8_t* codes, size_t rows, float* out, size_t ldo, bool row_major);
+}  // namespace neon
 #undef TENFOLD_MADDNESS_KERNELS
 
 // Dispatching, multi-threaded entry points (baseline translation unit maddness.cpp).

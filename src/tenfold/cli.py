@@ -393,7 +393,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(fn=cmd_find_instances, parser=p)
     p = sub.add_parser("compress", help="compress an integer .npy file with Sprintz (lossless)",
                        epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("src", metavar="SRC", help="input .npy (int8/uint8/int16/uint16, shape (n,) or (n, nvars))")
+    p.add_argument("src", metavar="SRC",
+                   help="input .npy (8- to 64-bit integers or float32/float64, shape (n,) or (n, nvars))")
     p.add_argument("dst", metavar="DST", help="output file (written whole or not at all)")
     p.add_argument("--forecaster", choices=["fire", "delta"], default="fire")
     p.add_argument("--no-entropy", action="store_true", help="skip the Huffman stage (faster decoding)")
