@@ -98,8 +98,8 @@ def test_killed_worker_costs_time_not_correctness(client, data):
     expected = single.search(Q, 10)
     index = tdask.ShardedIndex(encoder, client=client)
     index.add(X, chunk_rows=2000)
-    distributed.wait(index._shards)
-    holders = {w for ws in client.who_has(index._shards).values() for w in ws}
+    distributed.wait(list(index._state.futures))
+    holders = {w for ws in client.who_has(list(index._state.futures)).values() for w in ws}
     assert len(holders) == 2  # shards live on both workers
     victim = sorted(holders)[0]
     pid = client.run(os.getpid, workers=[victim])[victim]
