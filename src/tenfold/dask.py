@@ -55,7 +55,9 @@ def _chunked_by_rows(X: Any, chunk_rows: int | None, default_rows: int):
         if not hasattr(X, "shape") or not hasattr(X, "dtype"):
             X = np.asarray(X)
         rows = chunk_rows or max(1, min(X.shape[0] if X.shape else 1, default_rows))
-        return da.from_array(X, chunks=(rows,) + tuple(-1 for _ in X.shape[1:]))
+        # name=False: a fresh key per call, without hashing the data (the same rows added again
+        # after reset() must not share keys with the copy the scheduler may still be releasing)
+        return da.from_array(X, chunks=(rows,) + tuple(-1 for _ in X.shape[1:]), name=False)
     return X.rechunk({0: chunk_rows}) if chunk_rows is not None else X
 
 
@@ -247,6 +249,8 @@ class ShardedIndex:
         from dask import delayed
 
         enc = delayed(self.encoder, pure=True)
+        # shard tasks get fresh keys (pure=False): after reset() a re-add of the same data must not
+        # reuse keys the scheduler may still be releasing for another thread's older version
         with self._lock:
             st = self._state
             if ids is not None and len(st.futures) and len(ids) and np.isin(ids, self.ids).any():
@@ -254,11 +258,11 @@ class ShardedIndex:
             blocks = X.to_delayed().ravel()
             bounds = np.concatenate([[0], np.cumsum(X.chunks[0])]).astype(np.int64)
             if ids is None:
-                parts = [delayed(_build_shard, pure=True)(b, enc, self.refine) for b in blocks]
+                parts = [delayed(_build_shard, pure=False)(b, enc, self.refine) for b in blocks]
                 offsets = tuple(int(st.next_id + s) for s in bounds[:-1])
                 next_id = st.next_id + X.shape[0]
             else:
-                parts = [delayed(_build_shard_with_ids, pure=True)(b, ids[lo:hi], enc, self.refine)
+                parts = [delayed(_build_shard_with_ids, pure=False)(b, ids[lo:hi], enc, self.refine)
                          for b, lo, hi in zip(blocks, bounds[:-1], bounds[1:])]
                 offsets = (0,) * len(parts)
                 next_id = max(st.next_id, int(ids.max()) + 1) if len(ids) else st.next_id
@@ -311,7 +315,8 @@ class ShardedIndex:
         return out
 
     def search(self, Q: Any, k: int = 10, *, rerank: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """As :meth:`BoltIndex.search`, over every shard."""
+        """As :meth:`BoltIndex.search`, over every shard. With ``rerank=R`` every shard re-ranks
+        its own R best by code (R per shard: at least as accurate as one index with the same R)."""
         k = check_int(k, "k", minimum=1)
         if rerank is not None:
             rerank = check_int(rerank, "rerank", minimum=k)
