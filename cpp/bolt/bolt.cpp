@@ -217,6 +217,10 @@ float half_bits_to_float(uint16_t h) {
   return f;
 }
 
+}  // namespace
+
+namespace scalar {
+namespace {
 const float* half_table() {
   static const std::vector<float> table = [] {
     std::vector<float> t(65536);
@@ -225,47 +229,43 @@ const float* half_table() {
   }();
   return table.data();
 }
+}  // namespace
 
-// Eight partial sums in lanes (the compiler vectorizes the lane loop), added in a fixed order.
-constexpr int kLanes = 8;
-
-template <class Elem>
-float exact_distance(const float* q, const float* row_f32, const uint16_t* row_f16, const float* half, int d,
-                     bool dot) {
+// Eight partial sums (lane l adds dimensions j = l mod 8 in order), then a fixed reduction
+// tree and the tail: the order the AVX2 variant follows with one 8-float register.
+float exact_distance(const float* q, const void* row, int d, bool dot, bool half) {
+  constexpr int kLanes = 8;
+  const float* table = half ? half_table() : nullptr;
+  const auto* f32 = static_cast<const float*>(row);
+  const auto* f16 = static_cast<const uint16_t*>(row);
+  auto x = [&](int j) { return half ? table[f16[j]] : f32[j]; };
   float acc[kLanes] = {};
-  float xs[kLanes];
   int j = 0;
-  for (; j + kLanes <= d; j += kLanes) {
-    for (int l = 0; l < kLanes; ++l) xs[l] = Elem::half ? half[row_f16[j + l]] : row_f32[j + l];
-    if (dot) {
-      for (int l = 0; l < kLanes; ++l) acc[l] -= load_f32(q + j + l) * xs[l];
-    } else {
-      for (int l = 0; l < kLanes; ++l) {
-        const float t = load_f32(q + j + l) - xs[l];
-        acc[l] += t * t;
+  for (; j + kLanes <= d; j += kLanes)
+    for (int l = 0; l < kLanes; ++l) {
+      const float qj = load_f32(q + j + l), xj = x(j + l);
+      if (dot) {
+        acc[l] -= qj * xj;
+      } else {
+        acc[l] += (qj - xj) * (qj - xj);
       }
     }
-  }
   float tail = 0.0f;
   for (; j < d; ++j) {
-    const float x = Elem::half ? half[row_f16[j]] : row_f32[j];
-    const float qj = load_f32(q + j);
+    const float qj = load_f32(q + j), xj = x(j);
     if (dot) {
-      tail -= qj * x;
+      tail -= qj * xj;
     } else {
-      tail += (qj - x) * (qj - x);
+      tail += (qj - xj) * (qj - xj);
     }
   }
   return (((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]))) + tail;
 }
-
-struct F32 { static constexpr bool half = false; };
-struct F16 { static constexpr bool half = true; };
-}  // namespace
+}  // namespace scalar
 
 void rerank(const void* vectors, bool half, size_t n_rows, int d, const float* Q, size_t nq,
             const int64_t* cand, int R, int k, bool dot, float* dist, int64_t* rows, int n_threads) {
-  const float* table = half ? half_table() : nullptr;
+  const bool simd = active_isa() != Isa::Scalar;  // AVX-512 CPUs run the AVX2 loop
   const size_t D = static_cast<size_t>(d);
   const auto* f32 = static_cast<const float*>(vectors);
   const auto* f16 = static_cast<const uint16_t*>(vectors);
@@ -285,8 +285,9 @@ void rerank(const void* vectors, bool half, size_t n_rows, int d, const float* Q
           for (size_t off = 0; off < D * (half ? 2 : 4); off += 64) __builtin_prefetch(next + off);
         }
         const size_t at = static_cast<size_t>(r) * D;
-        float v = half ? exact_distance<F16>(Q + q * D, nullptr, f16 + at, table, d, dot)
-                       : exact_distance<F32>(Q + q * D, f32 + at, nullptr, nullptr, d, dot);
+        const void* row = half ? static_cast<const void*>(f16 + at) : static_cast<const void*>(f32 + at);
+        float v = simd ? avx2::exact_distance(Q + q * D, row, d, dot, half)
+                       : scalar::exact_distance(Q + q * D, row, d, dot, half);
         if (v != v) v = std::numeric_limits<float>::infinity();  // overflowing dot products: rank last
         scored.emplace_back(v, r);
       }

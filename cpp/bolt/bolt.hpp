@@ -52,6 +52,11 @@ struct EncodeModel {
                  int nq, TopK* heaps, int64_t n_valid);
 
 namespace scalar { TENFOLD_BOLT_KERNELS }
+// Exact squared L2 distance (dot = false) or minus the inner product (dot = true) of query q and
+// one row (float32, or float16 bits if half); every variant gives the same bits. AVX-512 CPUs
+// use the AVX2 one (a memory-bound loop over d <= a few thousand values).
+namespace scalar { float exact_distance(const float* q, const void* row, int d, bool dot, bool half); }
+namespace avx2 { float exact_distance(const float* q, const void* row, int d, bool dot, bool half); }
 namespace avx2 { TENFOLD_BOLT_KERNELS }
 namespace avx512 { TENFOLD_BOLT_KERNELS }
 #undef TENFOLD_BOLT_KERNELS
