@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import CACHE, RESULTS, machine, median_time, read_bandwidth_gbs, write_results  # noqa: E402
 
 import tenfold  # noqa: E402
-from tenfold.cli import synthetic_embeddings  # noqa: E402
+from tenfold.datasets import synthetic_embeddings  # noqa: E402
 
 K = 10
 NQ = 100         # queries timed

@@ -28,7 +28,7 @@ from _common import machine, median_time, write_results  # noqa: E402
 
 import tenfold  # noqa: E402
 import tenfold.dask as tdask  # noqa: E402
-from tenfold.cli import synthetic_embeddings  # noqa: E402
+from tenfold.datasets import synthetic_embeddings  # noqa: E402
 
 
 ZARR_CHANNELS = 8

@@ -32,7 +32,7 @@ import numpy as np
 
 from tenfold import extract
 from tenfold._bench import cpu_name
-from tenfold.cli import interval_f1
+from tenfold.metrics import interval_f1
 
 RATE = 100.0                       # MFCC frames per second (10 ms hop)
 SR = 22050

@@ -34,7 +34,8 @@ import tenfold  # noqa: E402
 from tenfold import _core  # noqa: E402
 from tenfold._bench import cpu_name  # noqa: E402
 from tenfold._bench import median_time as med  # noqa: E402
-from tenfold.maddness import _cv_lam, _one_hot, _ridge, _tables  # noqa: E402
+from tenfold.maddness.model import _tables  # noqa: E402
+from tenfold.maddness.ridge import _cv_lam, _one_hot, _ridge  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 C_LIST = (2, 4, 8, 16, 32, 64)

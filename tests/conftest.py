@@ -70,7 +70,7 @@ def unpack_maddness_codes(packed):
 def reference_maddness_codes(amm, A):
     """MADDNESS encoder in numpy, with the learning code's arithmetic: quantize the split value
     to int8, compare with the int8 threshold of the node, descend."""
-    from tenfold.maddness import _quantize
+    from tenfold.maddness.trees import _quantize
 
     n, C = A.shape[0], amm.ncodebooks
     codes = np.zeros((n, C), dtype=np.uint8)

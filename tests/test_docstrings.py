@@ -5,7 +5,8 @@ import importlib
 
 import pytest
 
-MODULES = ["tenfold", "tenfold.bolt", "tenfold._io", "tenfold._atomic", "tenfold._runtime", "tenfold.dask"]
+MODULES = ["tenfold", "tenfold.bolt", "tenfold._io", "tenfold._atomic", "tenfold._runtime", "tenfold.dask",
+           "tenfold.datasets", "tenfold.metrics", "tenfold._table"]
 
 
 @pytest.mark.parametrize("name", MODULES)

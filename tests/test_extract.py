@@ -5,7 +5,8 @@ import pytest
 
 import tenfold
 from tenfold import extract as ex
-from tenfold.cli import interval_f1, planted_series
+from tenfold.datasets import planted_series
+from tenfold.metrics import interval_f1
 
 
 def f1_at(starts, ends, truth, thr=0.5):
@@ -223,3 +224,22 @@ def test_docstring_examples():
     import doctest
 
     assert doctest.testmod(ex, raise_on_error=False).failed == 0
+
+
+def test_absurd_parameters_fail_fast_or_work():
+    """issue 13 item 7: no long run or huge allocation before a clear error."""
+    import time
+    x = np.random.default_rng(0).normal(size=3000)
+    t = time.perf_counter()
+    with pytest.raises(ValueError, match="blur_length"):
+        ex.find_instances(x, 40, 80, blur_length=10 ** 9)
+    with pytest.raises(ValueError, match="rescale X"):
+        ex.find_instances(x * 1e160, 40, 80)
+    assert time.perf_counter() - t < 2.0
+    # a blur as wide as the series works, and equals the full-width blur on every row
+    F = (np.random.default_rng(1).random((2, 40)) < 0.2).astype(np.float32)
+    h = np.hamming(2001) / np.hamming(2001).max()
+    direct = np.clip([np.convolve(r, h)[1000:1040] for r in F], 0, 1)
+    np.testing.assert_allclose(ex._blur(F, 2001), direct, atol=1e-6)
+    assert ex._blur(F, 10 ** 12).shape == (2, 40)
+    ex.find_instances(x, 40, 80, blur_length=3000, random_state=0)   # runs (nothing to assert on noise)

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 import tenfold
-from tenfold.maddness import _one_hot
+from tenfold.maddness.ridge import _one_hot
 
 from conftest import maddness_task, reference_maddness_codes, unpack_maddness_codes
 
@@ -187,9 +187,11 @@ def test_bad_inputs(data, fitted):
 def test_docstring_examples():
     import doctest
 
-    import tenfold.maddness
+    import tenfold.maddness.model
 
-    assert doctest.testmod(tenfold.maddness).failed == 0
+    for module in (tenfold.maddness, tenfold.maddness.model):
+        result = doctest.testmod(module)
+        assert result.attempted > 0 and result.failed == 0
 
 
 def test_refit_passes_lower_training_error(data):

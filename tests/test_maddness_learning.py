@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import tenfold
-from tenfold.maddness import _LAM_GRID, _cv_lam, _one_hot, _ridge
+from tenfold.maddness.ridge import _LAM_GRID, _cv_lam, _one_hot, _ridge
 
 from conftest import structured_data
 

@@ -222,7 +222,7 @@ def _correlated(n, d, rng):
 
 
 def _within_moments(A, R, node):
-    from tenfold.maddness import _node_centred
+    from tenfold.maddness.trees import _node_centred
     onehot = (node[:, None] == np.arange(node.max() + 1)).astype(np.float64)
     counts = np.maximum(onehot.sum(0), 1)
     Am = _node_centred(A.astype(np.float64), onehot, counts)
@@ -231,7 +231,7 @@ def _within_moments(A, R, node):
 
 
 def test_refine_signs_raises_the_fit_and_keeps_the_format():
-    from tenfold.maddness import _refine_signs, _sign_pattern, _sum_fit
+    from tenfold.maddness.signed_sums import _refine_signs, _sign_pattern, _sum_fit
     rng = np.random.default_rng(3)
     A = _correlated(800, 40, rng)
     R = A.astype(np.float64) @ rng.normal(size=(40, 5)) + rng.normal(size=(800, 5))
@@ -254,7 +254,8 @@ def test_refine_signs_raises_the_fit_and_keeps_the_format():
 def test_level_sse_never_worse_than_the_singular_vector_pattern():
     # Each level keeps the candidate with the lowest exact SSE, and the first version's (the
     # singular vector's sign pattern) is one of them: replay the tree's levels and compare.
-    from tenfold.maddness import _best_splits, _learn_tree_sums, _quant_params, _quantize, _sign_pattern
+    from tenfold.maddness.signed_sums import _learn_tree_sums, _sign_pattern
+    from tenfold.maddness.trees import _best_splits, _quant_params, _quantize
     rng = np.random.default_rng(4)
     A = _correlated(1200, 30, rng)
     R = np.tanh(A.astype(np.float64) @ rng.normal(size=(30, 6)) / 4)

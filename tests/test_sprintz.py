@@ -469,9 +469,9 @@ def test_cli_compress_decompress(tmp_path, capsys):
 
 
 def test_demo_section_runs():
-    from tenfold import cli
+    from tenfold import _demo
 
-    rows = cli.demo_sprintz(20_000)
+    rows = _demo.demo_sprintz(20_000)
     assert rows and all(r[-1] == "lossless" for r in rows)
     sprintz_16 = [float(r[1]) for r in rows if r[0].startswith("16-bit, 1 var: sprintz")]
     zlib_16 = [float(r[1]) for r in rows if r[0].startswith("16-bit, 1 var: zlib")]

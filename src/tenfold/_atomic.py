@@ -28,6 +28,15 @@ def check_distinct(src: PathLike, dst: PathLike, src_name: str = "src", dst_name
                          f"{os.fspath(src)!r}; write to another path")
 
 
+def _read_umask() -> int:
+    mask = os.umask(0)   # the only portable way to read it; done once, at import
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _read_umask()
+
+
 @contextlib.contextmanager
 def atomic_output(dst: PathLike) -> Iterator[Path]:
     """Yield a temporary path beside ``dst``; rename it onto ``dst`` if the block succeeds.
@@ -47,6 +56,11 @@ def atomic_output(dst: PathLike) -> Iterator[Path]:
         raise ValueError(f"folder {str(folder)!r} of {str(dst)!r} does not exist")
     fd, name = tempfile.mkstemp(prefix=f".{dst.name}.", suffix=".tmp", dir=folder)
     os.close(fd)
+    try:   # mkstemp makes the file private (0600): give it the mode a plain open() would
+        mode = dst.stat().st_mode & 0o7777 if dst.exists() else 0o666 & ~_UMASK
+        os.chmod(name, mode)
+    except OSError:
+        pass
     tmp = Path(name)
     try:
         yield tmp

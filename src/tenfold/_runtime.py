@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import contextlib
+import numbers
 import os
 import warnings
 from typing import Iterator
 
+import numpy as np
+
 from . import _core
 
 ISAS = ("scalar", "avx2", "avx512")
+# The kernels take the thread count as a C int (they start at most one thread per chunk of work).
+MAX_THREADS = 2**31 - 1
 
 
 def isa() -> str:
@@ -56,9 +61,10 @@ def default_threads() -> int:
             value = int(env)
         except ValueError:
             value = 0
-        if value >= 1:
+        if 1 <= value <= MAX_THREADS:
             return value
-        warnings.warn(f"ignoring TENFOLD_NUM_THREADS={env!r}: expected a positive integer", RuntimeWarning)
+        warnings.warn(f"ignoring TENFOLD_NUM_THREADS={env!r}: expected an integer in [1, {MAX_THREADS}]",
+                      RuntimeWarning)
     try:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # not Linux
@@ -66,14 +72,18 @@ def default_threads() -> int:
 
 
 def resolve_threads(n_threads: int | None) -> int:
-    """Validate an ``n_threads`` argument; None means :func:`default_threads`."""
+    """Validate an ``n_threads`` argument; None means :func:`default_threads`.
+
+    An int (or integer numpy scalar) in [1, 2**31 - 1]; TypeError for bools, floats and other
+    types, ValueError for values out of range.
+    """
     if n_threads is None:
         return default_threads()
-    if isinstance(n_threads, bool) or not isinstance(n_threads, (int,)) and not hasattr(n_threads, "__index__"):
-        raise TypeError(f"n_threads must be a positive int or None, got {type(n_threads).__name__}")
+    if isinstance(n_threads, (bool, np.bool_)) or not isinstance(n_threads, numbers.Integral):
+        raise TypeError(f"n_threads must be a positive int or None, got {type(n_threads).__name__} {n_threads!r}")
     n_threads = int(n_threads)
-    if n_threads < 1:
-        raise ValueError(f"n_threads must be >= 1, got {n_threads}")
+    if not 1 <= n_threads <= MAX_THREADS:
+        raise ValueError(f"n_threads must be in [1, {MAX_THREADS}] (or None for all cores), got {n_threads}")
     return n_threads
 
 

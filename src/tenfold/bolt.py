@@ -17,6 +17,7 @@ import numpy as np
 from . import _core, _io
 from ._checks import as_float_matrix, check_choice, check_fitted, check_int, raise_nonfinite
 from ._runtime import resolve_threads
+from ._validate import validate_bolt_encoder, validate_bolt_index
 
 __all__ = ["BoltEncoder", "BoltIndex"]
 
@@ -262,6 +263,7 @@ class BoltEncoder:
 
     @classmethod
     def _from_state(cls, meta: dict, arrays: dict) -> "BoltEncoder":
+        validate_bolt_encoder(meta, arrays)
         enc = cls(**{k: meta[k] for k in ("ncodebooks", "metric", "n_iter", "random_state")})
         cent = np.ascontiguousarray(arrays["centroids"], dtype=np.float32)
         bounds = np.ascontiguousarray(arrays["bounds"], dtype=np.int32)
@@ -605,10 +607,13 @@ class BoltIndex:
     @classmethod
     def _from_state(cls, meta: dict, arrays: dict) -> "BoltIndex":
         where = "saved BoltIndex"
+        validate_bolt_index(meta, arrays, _BLOCK, own_meta=("refine", "next_id"), own_arrays=("vectors", "ids"))
         refine = meta.get("refine")
         if refine is not None and refine not in _REFINE:
             raise ValueError(f"{where}: refine must be one of {tuple(_REFINE)} or null, got {refine!r}")
-        index = cls(BoltEncoder._from_state(meta, arrays), refine=refine)
+        params = ("ncodebooks", "metric", "n_iter", "random_state")
+        index = cls(BoltEncoder._from_state({k: meta[k] for k in params},
+                                            {k: arrays[k] for k in ("centroids", "bounds")}), refine=refine)
         try:
             n = check_int(meta["ntotal"], "ntotal", minimum=0)
             next_id = check_int(meta.get("next_id", n), "next_id", minimum=0, maximum=np.iinfo(np.int64).max)

@@ -31,9 +31,9 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from . import _io
+from ._atomic import atomic_output
 from ._checks import as_float_matrix, check_fitted, check_int
 from ._runtime import resolve_threads
-from ._atomic import atomic_output
 from .bolt import _MAX_PADDED_K, BoltEncoder, BoltIndex, finish_search
 
 __all__ = ["encode", "matmul", "compress_to_zarr", "ShardedIndex", "load_index"]
@@ -146,8 +146,13 @@ def _build_shard_with_ids(block: np.ndarray, ids: np.ndarray, encoder: BoltEncod
     return shard
 
 
-def _load_shard(path: str) -> BoltIndex:
-    return _io.load(path)
+def _load_shard(path: str, encoder: BoltEncoder, size: int, refine: str | None) -> BoltIndex:
+    shard = _io.load(path)
+    if not isinstance(shard, BoltIndex) or len(shard) != size or shard.refine != refine \
+            or shard.encoder.get_params() != encoder.get_params() \
+            or not np.array_equal(shard.encoder.centroids_, encoder.centroids_):
+        raise ValueError(f"{path!r} is not the shard its index.json lists (another encoder, size or refine)")
+    return shard
 
 
 def _search_shard(shard: BoltIndex, luts: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -369,9 +374,9 @@ class ShardedIndex:
         sizes = self.client.gather(done)
         self.encoder.save(path / "encoder.tfz")
         with atomic_output(path / "index.json") as tmp:
-            Path(tmp).write_text(json.dumps({"format": "tenfold.ShardedIndex", "version": 2, "shards": names,
-                                             "sizes": sizes, "offsets": list(st.offsets),
-                                             "next_id": st.next_id, "refine": self.refine}))
+            tmp.write_text(json.dumps({"format": "tenfold.ShardedIndex", "version": 2, "shards": names,
+                                       "sizes": sizes, "offsets": list(st.offsets),
+                                       "next_id": st.next_id, "refine": self.refine}))
 
 
 def load_index(directory: Any, client: Any = None) -> ShardedIndex:
@@ -399,7 +404,10 @@ def load_index(directory: Any, client: Any = None) -> ShardedIndex:
     for name in names:
         if Path(name).name != name:
             raise ValueError(f"{str(path)!r}: shard name {name!r} is not a plain file name")
-    futures = tuple(index.client.submit(_load_shard, str(path / n), pure=False) for n in names)
+    futures = tuple(index.client.submit(_load_shard, str(path / n), index.encoder, s, refine, pure=False)
+                    for n, s in zip(names, sizes))
+    # Global ids are offsets plus each shard's own: check every shard now, not at the first search.
+    index.client.gather(index.client.map(len, list(futures), pure=False))
     index._state = _Shards(futures, tuple(sizes), tuple(offsets), next_id)
     return index
 

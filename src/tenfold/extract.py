@@ -48,11 +48,15 @@ from typing import Any
 import numpy as np
 
 from . import _core, _io
+from ._validate import validate_extract_result
 
-__all__ = ["ExtractResult", "find_instances", "mfcc", "read_wav"]
+__all__ = ["ExtractResult", "find_instances"]
 
 _TYPE_NAME = "tenfold.ExtractResult"
 MAX_FEATURE_CELLS = 400_000_000   # n x features of the binary feature matrix (float32)
+# Largest |value| accepted in X: window sums of squares (up to n * value^2) must stay far below
+# float64's maximum, 1.8e308.
+MAX_ABS_VALUE = 1e100
 MATCH_FRACTION = 0.35
 BOUNDARY_QUANTILE = 0.6  # per-instance bounds: evidence above this quantile of the window   # default match() threshold, as a fraction of the median instance score
 
@@ -76,6 +80,10 @@ def _as_series(X: Any, name: str = "X") -> np.ndarray:
         row = int(np.argmax(~np.isfinite(arr).all(axis=1)))
         raise ValueError(f"{name} contains NaN or infinite values (first at row {row}); "
                          "interpolate or drop them first")
+    big = float(np.abs(arr).max()) if arr.size else 0.0
+    if big > MAX_ABS_VALUE:
+        raise ValueError(f"{name} has values up to {big:.3g} in magnitude; values beyond "
+                         f"{MAX_ABS_VALUE:.0e} overflow the distance sums: rescale {name} first")
     return arr
 
 
@@ -274,16 +282,26 @@ def _feature_matrix(X: np.ndarray, bank: _ShapeletBank, threshold: float) -> np.
 
 
 def _blur(F_mat: np.ndarray, width: int) -> np.ndarray:
-    """Convolve each row with a peak-1 Hamming window of `width` (centred), clip to [0, 1]."""
+    """Convolve each row with a peak-1 Hamming window of `width` (centred), clip to [0, 1].
+
+    Only the window's taps within n - 1 of its centre can touch an n-long row, so only those are
+    built: a width far beyond n costs no more than width = 2n.
+    """
     n = F_mat.shape[1]
     if F_mat.shape[0] == 0:
         return F_mat.copy()
-    h = np.hamming(width) if width > 2 else np.ones(width)
-    h = h / h.max()
-    nfft = _next_fast_len(n + width)
-    full = np.fft.irfft(np.fft.rfft(F_mat, nfft, axis=1) * np.fft.rfft(h, nfft)[None, :], nfft, axis=1)
     off = (width - 1) // 2
-    out = full[:, off:off + n]
+    i0, i1 = max(0, off - (n - 1)), min(width, off + n)       # taps that can reach the row
+    idx = np.arange(i0, i1, dtype=np.float64)
+    if width > 2:
+        h = 0.54 - 0.46 * np.cos(2.0 * np.pi * idx / (width - 1))   # np.hamming(width)[i0:i1]
+        h /= 0.54 + 0.46 * (np.cos(np.pi / (width - 1)) if width % 2 == 0 else 1.0)  # peak 1
+    else:
+        h = np.ones(len(idx))
+    m = len(h)
+    nfft = _next_fast_len(n + m)
+    full = np.fft.irfft(np.fft.rfft(F_mat, nfft, axis=1) * np.fft.rfft(h, nfft)[None, :], nfft, axis=1)
+    out = full[:, off - i0:off - i0 + n]
     return np.clip(out, 0.0, 1.0, out=out).astype(np.float32)
 
 
@@ -563,6 +581,7 @@ class ExtractResult:
 
 
 def _load(meta: dict, arrays: dict) -> ExtractResult:
+    validate_extract_result(meta, arrays)
     bank = _ShapeletBank(arrays["bank_dims"], arrays["bank_lengths"], arrays["bank_values"],
                          arrays["bank_variances"])
     if not (len(bank.dims) == len(bank.lengths) == len(bank.variances) == bank.values.shape[0]
@@ -637,6 +656,8 @@ def find_instances(X: Any, min_length: int, max_length: int, *, random_state: An
     if not (isinstance(threshold, numbers.Real) and 0 < threshold < 4):
         raise ValueError(f"threshold must be a number in (0, 4), got {threshold!r}")
     blur = max(2, int(round(0.6 * lo))) if blur_length is None else _check_length(blur_length, "blur_length")
+    if blur > n:
+        raise ValueError(f"blur_length ({blur}) must be <= the length of X ({n} time steps)")
     if shapelets_per_length is None:
         per_length = int(np.ceil(np.log2(n)))
     elif isinstance(shapelets_per_length, bool) or not isinstance(shapelets_per_length, numbers.Integral) \
@@ -768,97 +789,3 @@ def _segment_offsets(filt: np.ndarray, BT: np.ndarray, locs: np.ndarray, log0: n
     ev -= (filt * np.exp(log0)).sum(axis=1)
     a, b = _best_segment(ev[None, :], lo, hi)
     return int(a[0]), int(b[0])
-
-
-# ---------------------------------------------------------------------------------------------
-# Audio front end (numpy only)
-# ---------------------------------------------------------------------------------------------
-
-def read_wav(path: Any) -> tuple[np.ndarray, int]:
-    """Read a PCM WAV file (8/16/24/32-bit) with the standard library.
-
-    Returns ``(audio, sample_rate)``: float64 in [-1, 1], shape (n,) for mono or (n, channels).
-    """
-    import wave
-
-    try:
-        with wave.open(str(path), "rb") as w:
-            ch, width, sr, nframes = w.getnchannels(), w.getsampwidth(), w.getframerate(), w.getnframes()
-            raw = w.readframes(nframes)
-    except (wave.Error, EOFError) as err:
-        raise ValueError(f"{str(path)!r} is not a readable PCM WAV file: {err}") from err
-    if width not in (1, 2, 3, 4) or ch < 1 or sr <= 0:
-        raise ValueError(f"{str(path)!r}: unsupported WAV format ({width}-byte samples, {ch} channels)")
-    usable = len(raw) // (width * ch) * (width * ch)
-    b = np.frombuffer(raw[:usable], dtype=np.uint8)
-    if width == 1:
-        a = (b.astype(np.float64) - 128.0) / 128.0
-    elif width == 3:
-        t = b.reshape(-1, 3).astype(np.int32)
-        v = t[:, 0] | (t[:, 1] << 8) | (t[:, 2] << 16)
-        a = np.where(v >= 1 << 23, v - (1 << 24), v) / float(1 << 23)
-    else:
-        a = np.frombuffer(b.tobytes(), dtype="<i2" if width == 2 else "<i4") / float(1 << (8 * width - 1))
-    a = a.reshape(-1, ch)
-    return (a[:, 0] if ch == 1 else a), int(sr)
-
-
-def _mel(f: np.ndarray) -> np.ndarray:
-    return 2595.0 * np.log10(1.0 + f / 700.0)
-
-
-def _mel_inv(m: np.ndarray) -> np.ndarray:
-    return 700.0 * (10.0 ** (m / 2595.0) - 1.0)
-
-
-def mfcc(audio: Any, sample_rate: int, *, n_mfcc: int = 13, frame_length: float = 0.025,
-         hop_length: float = 0.010, n_mels: int = 40, fmin: float = 20.0,
-         fmax: float | None = None, preemphasis: float = 0.97) -> np.ndarray:
-    """Mel-frequency cepstral coefficients, one row per frame (numpy only).
-
-    Pre-emphasis, frames of ``frame_length`` seconds every ``hop_length`` seconds, Hamming
-    window, power spectrum, triangular mel filterbank, log, orthonormal DCT-II. Frame ``i``
-    starts at sample ``i * round(hop_length * sample_rate)``. Stereo input is averaged.
-
-    >>> import numpy as np
-    >>> sr = 16000
-    >>> t = np.arange(sr) / sr
-    >>> feats = mfcc(np.sin(2 * np.pi * 440 * t), sr)
-    >>> feats.shape
-    (98, 13)
-    """
-    a = np.asarray(audio)
-    if a.dtype.kind not in "fiu":
-        raise TypeError(f"audio must be a real numeric array, got dtype {a.dtype}")
-    if a.ndim == 2:
-        a = a.mean(axis=1)
-    if a.ndim != 1:
-        raise ValueError(f"audio must have shape (n,) or (n, channels), got {a.shape}")
-    if isinstance(sample_rate, bool) or not isinstance(sample_rate, numbers.Integral) or sample_rate <= 0:
-        raise ValueError(f"sample_rate must be a positive int, got {sample_rate!r}")
-    a = a.astype(np.float64)
-    if not np.isfinite(a).all():
-        raise ValueError("audio contains NaN or infinite values")
-    frame = int(round(frame_length * sample_rate))
-    hop = int(round(hop_length * sample_rate))
-    if frame < 2 or hop < 1:
-        raise ValueError("frame_length and hop_length are too short for this sample_rate")
-    if not 1 <= n_mfcc <= n_mels:
-        raise ValueError(f"n_mfcc must be in [1, n_mels={n_mels}], got {n_mfcc}")
-    if len(a) < frame:
-        raise ValueError(f"audio has {len(a)} samples, fewer than one frame ({frame})")
-    a = np.concatenate([a[:1], a[1:] - preemphasis * a[:-1]])
-    n_frames = 1 + (len(a) - frame) // hop
-    frames = np.lib.stride_tricks.sliding_window_view(a, frame)[::hop][:n_frames] * np.hamming(frame)
-    nfft = 1 << int(np.ceil(np.log2(frame)))
-    power = np.abs(np.fft.rfft(frames, nfft, axis=1)) ** 2 / nfft
-    fmax = sample_rate / 2.0 if fmax is None else float(fmax)
-    pts = _mel_inv(np.linspace(_mel(np.array(fmin)), _mel(np.array(fmax)), n_mels + 2))
-    freqs = np.fft.rfftfreq(nfft, 1.0 / sample_rate)
-    lower, centre, upper = pts[:-2, None], pts[1:-1, None], pts[2:, None]
-    bank = np.maximum(0.0, np.minimum((freqs - lower) / (centre - lower), (upper - freqs) / (upper - centre)))
-    logmel = np.log(power @ bank.T + 1e-10)
-    k = np.arange(n_mfcc)[:, None]
-    dct = np.cos(np.pi * k * (2 * np.arange(n_mels)[None, :] + 1) / (2 * n_mels)) * np.sqrt(2.0 / n_mels)
-    dct[0] /= np.sqrt(2.0)
-    return logmel @ dct.T

@@ -47,287 +47,22 @@ from typing import Any, Union
 
 import numpy as np
 
-from . import _core, _io
-from ._checks import as_float_matrix, check_choice, check_fitted, check_int
-from ._runtime import resolve_threads
+from .. import _core, _io
+from .._checks import as_float_matrix, check_choice, check_fitted, check_int
+from .._runtime import resolve_threads
+from .._validate import check_maddness_output_range, maddness_log2g, validate_maddness
+from .ridge import _LAM_GRID, _cv_lam, _one_hot, _ridge
+from .signed_sums import _learn_tree_sums, _sum_gram
+from .trees import _LEVELS, _leaf_means, _learn_tree, _quant_params, _quantize
 
 __all__ = ["Maddness"]
 
-_LEVELS = 4
 _BLOCK = 32
 _MIN_ROWS = 64
 _AGGREGATES = ("average", "exact")
+_NONFINITE_A = ("A contains NaN or infinite values, or values beyond float32's range (~3.4e38), in a "
+                "column the encoder reads")
 _OBJECTIVES = ("output", "input")
-_LAM_GRID = (1e-2, 3e-2, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0, 300.0, 1e3, 3e3, 1e4)
-
-
-def _quant_params(A: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per-dimension (offset, scale): q = rint(clip((a - offset) * scale, -128, 127))."""
-    lo, hi = np.percentile(A, [0.1, 99.9], axis=0)
-    width = hi - lo
-    scale = np.where(width > 0, 255.0 / np.where(width > 0, width, 1.0), 1.0).astype(np.float32)
-    offset = (lo + 128.0 / scale).astype(np.float32)
-    return offset, scale
-
-
-def _quantize(a: np.ndarray, offset: np.ndarray, scale: np.ndarray) -> np.ndarray:
-    """Exactly the encoder's arithmetic (float32 sub, mul, clamp, round half to even)."""
-    u = (a.astype(np.float32, copy=False) - offset) * scale
-    return np.rint(np.clip(u, np.float32(-128), np.float32(127))).astype(np.int8)
-
-
-def _best_splits(q: np.ndarray, node: np.ndarray, nnodes: int, R: np.ndarray, R2: np.ndarray):
-    """Best byte threshold per node for one split column, by an exact cumulative-SSE scan.
-
-    q: (n,) int8 split values; node: (n,) node of each row; R: (n, d) residual; R2: (n,) squared
-    row norms. Returns (total SSE after the split, thresholds (nnodes,) int8); a row goes right
-    iff q > threshold.
-    """
-    key = node.astype(np.int64) * 256 + (q.astype(np.int64) + 128)
-    order = np.argsort(key, kind="stable")
-    ks = key[order]
-    starts = np.flatnonzero(np.r_[True, ks[1:] != ks[:-1]])
-    ukeys = ks[starts]
-    S1 = np.add.reduceat(R[order], starts, axis=0)
-    SQ = np.add.reduceat(R2[order], starts)
-    cnt = np.diff(np.r_[starts, len(ks)]).astype(np.float64)
-    bnode = ukeys // 256
-    bval = ukeys % 256 - 128
-    cS1 = np.cumsum(S1, axis=0)
-    cSQ = np.cumsum(SQ)
-    cN = np.cumsum(cnt)
-    # Cumulative values just before each node's first bin.
-    first = np.flatnonzero(np.r_[True, bnode[1:] != bnode[:-1]])
-    last = np.r_[first[1:], len(bnode)] - 1
-    run = np.repeat(np.arange(len(first)), np.diff(np.r_[first, len(bnode)]))
-    zero_d = np.zeros((1, R.shape[1]))
-    base_S1 = np.vstack([zero_d, cS1])[first][run]
-    base_SQ = np.r_[0.0, cSQ][first][run]
-    base_N = np.r_[0.0, cN][first][run]
-    lS1 = cS1 - base_S1
-    lSQ = cSQ - base_SQ
-    lN = cN - base_N
-    tS1 = cS1[last][run] - base_S1
-    tSQ = cSQ[last][run] - base_SQ
-    tN = cN[last][run] - base_N
-    rS1, rSQ, rN = tS1 - lS1, tSQ - lSQ, tN - lN
-    left = lSQ - np.einsum("ij,ij->i", lS1, lS1) / lN
-    right = np.where(rN > 0, rSQ - np.einsum("ij,ij->i", rS1, rS1) / np.maximum(rN, 1), 0.0)
-    loss = left + right
-    thresholds = np.full(nnodes, 127, dtype=np.int8)
-    total = 0.0
-    for f, l in zip(first, last):
-        u = f + int(np.argmin(loss[f:l + 1]))
-        total += float(loss[u])
-        thresholds[bnode[f]] = bval[u] if u < l else 127  # the last bin means "no split"
-    return total, thresholds
-
-
-def _leaf_means(node: np.ndarray, R: np.ndarray) -> np.ndarray:
-    onehot = (node[:, None] == np.arange(16)).astype(np.float64)
-    return (onehot.T @ R) / np.maximum(onehot.sum(0), 1)[:, None]
-
-
-def _node_centred(X: np.ndarray, onehot: np.ndarray, counts: np.ndarray) -> np.ndarray:
-    """X minus the mean of each row's node (onehot (n, nnodes), counts (nnodes,))."""
-    return X - onehot @ ((onehot.T @ X) / counts[:, None])
-
-
-def _learn_tree(Q: np.ndarray, R: np.ndarray, Ac: np.ndarray | None, k: int, output: bool):
-    """One balanced 4-level tree on residual R: (dims (4,), thresholds (4, 16), leaf of each row)."""
-    n = Q.shape[0]
-    dims = np.zeros(_LEVELS, dtype=np.int64)
-    thresholds = np.zeros((_LEVELS, 16), dtype=np.int8)
-    node = np.zeros(n, dtype=np.int64)
-    R2 = np.einsum("ij,ij->i", R, R)
-    for level in range(_LEVELS):
-        nnodes = 1 << level
-        onehot = (node[:, None] == np.arange(nnodes)).astype(np.float64)
-        counts = np.maximum(onehot.sum(0), 1)
-        if output:
-            # Candidates: the input dimensions that best explain the residual linearly within
-            # the nodes (largest SSE reduction of a per-node linear fit).
-            Am, Rm = _node_centred(Ac, onehot, counts), _node_centred(R, onehot, counts)
-            cross = Am.T @ Rm                                               # (d, m)
-            score = np.einsum("ij,ij->i", cross, cross) / np.maximum(np.einsum("ij,ij->j", Am, Am), 1e-12)
-        else:
-            S1 = onehot.T @ R
-            S2 = onehot.T @ (R * R)
-            score = (S2 - S1 ** 2 / counts[:, None]).sum(0)                # SSE per dimension
-        best = None
-        for j in np.argsort(-score, kind="stable")[:k]:
-            loss, thr = _best_splits(Q[:, j], node, nnodes, R, R2)
-            if best is None or loss < best[0]:
-                best = (loss, int(j), thr)
-        _, j, thr = best
-        dims[level] = j
-        thresholds[level, :nnodes] = thr
-        node = 2 * node + (Q[:, j] > thr[node])
-    return dims, thresholds, node
-
-
-_SHORTLIST = 64        # additions scored exactly per pass of the column search (_refine_signs)
-_SWAP_BUDGET = 1 << 24  # bound on passes x (width x shortlist + d) per level: caps the search for huge w, d
-
-
-def _sign_pattern(u: np.ndarray, width: int) -> np.ndarray:
-    """(d,) in {-1, 0, +1}: the signs of the ``width`` largest entries of ``u`` (ties: lower index)."""
-    top = np.argsort(-np.abs(u), kind="stable")[:width]
-    v = np.zeros(len(u))
-    v[top] = np.where(u[top] >= 0, 1.0, -1.0)
-    return v
-
-
-def _sum_fit(v: np.ndarray, K: np.ndarray, S: np.ndarray) -> float:
-    """How much of the residual the feature ``A v`` explains linearly within the nodes.
-
-    ``K = X Xᵀ`` with X the within-node cross-covariance of A and the residual, ``S`` the
-    within-node covariance of A. The ratio vᵀKv / vᵀSv is the squared norm of the regression
-    of the residual on the feature, summed over the residual's columns: it does not depend on
-    the feature's scale, which a threshold split ignores too.
-    """
-    return float(v @ K @ v) / max(float(v @ S @ v), 1e-300)
-
-
-def _refine_signs(v: np.ndarray, K: np.ndarray, S: np.ndarray, max_swaps: int) -> np.ndarray:
-    """Best-improvement local search on ``_sum_fit`` over sign patterns with ``v``'s support size.
-
-    A move flips the sign of a used column, or drops a used column and adds an unused one with
-    either sign. Moves are scored exactly from K v and S v (rank-2 updates of the quadratic
-    forms); the added column is one of the ``_SHORTLIST`` (column, sign) pairs that would raise
-    the fit most if added alone, so a pass costs O(d + width * _SHORTLIST), not O(width * d)
-    (K v and S v are updated in place, O(d) per move). The best move is taken while it raises
-    the fit. Why: the sign pattern of a dense direction's largest entries is only a rounding of
-    it, and on correlated inputs (embeddings) an explicit search over the sum's columns recovers
-    what the rounding lost (text task, with the eigenvector start: +7 points at C=16, w=32).
-    """
-    v = v.copy()
-    dK, dS = np.diag(K), np.diag(S)
-    floor = 1e-12 * max(float(dS.mean()), 1e-300)  # a feature constant within every node explains nothing
-    signs = np.array([[1.0], [-1.0]])
-
-    def ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
-        return np.where(den > floor, num / np.maximum(den, floor), 0.0)
-
-    Kv, Sv = K @ v, S @ v
-    for _ in range(max_swaps):
-        num, den = float(v @ Kv), float(v @ Sv)
-        best_fit, move = (num / den if den > floor else 0.0) * (1 + 1e-9), None
-        used, free = np.flatnonzero(v), np.flatnonzero(v == 0)
-        vi = v[used]
-        # Flip used column i: v' = v - 2 v_i e_i.
-        flip = ratio(num - 4 * vi * Kv[used] + 4 * dK[used], den - 4 * vi * Sv[used] + 4 * dS[used])
-        a = int(np.argmax(flip))
-        if flip[a] > best_fit:
-            best_fit, move = float(flip[a]), (used[a], used[a], -vi[a])
-        if free.size:
-            # Shortlist of additions (column j, sign s) by their fit alone...
-            alone = ratio(num + 2 * signs * Kv[free] + dK[free], den + 2 * signs * Sv[free] + dS[free])
-            sj, jj = np.unravel_index(np.argsort(-alone, axis=None, kind="stable")[:_SHORTLIST], alone.shape)
-            sg, j = signs[sj, 0], free[jj]
-            # ...then every (drop i, add j with sign s) pair exactly: v' = v - v_i e_i + s e_j.
-            vc = vi[:, None]
-            n2 = (num - 2 * vc * Kv[used][:, None] + dK[used][:, None]
-                  + 2 * sg * (Kv[j] - vc * K[np.ix_(used, j)]) + dK[j])
-            d2 = (den - 2 * vc * Sv[used][:, None] + dS[used][:, None]
-                  + 2 * sg * (Sv[j] - vc * S[np.ix_(used, j)]) + dS[j])
-            pair = ratio(n2, d2)
-            a2 = np.unravel_index(int(np.argmax(pair)), pair.shape)
-            if pair[a2] > best_fit:
-                best_fit, move = float(pair[a2]), (used[a2[0]], j[a2[1]], sg[a2[1]])
-        if move is None:
-            break
-        i, j_, s_ = move
-        Kv += s_ * K[:, j_] - v[i] * K[:, i]
-        Sv += s_ * S[:, j_] - v[i] * S[:, i]
-        v[i], v[j_] = 0.0, s_
-    return v
-
-
-def _sum_candidates(cross: np.ndarray, S: np.ndarray, S_inv_cross: np.ndarray, width: int) -> list[np.ndarray]:
-    """Sign patterns to try at one level, from the within-node cross-covariance ``cross`` (d, m)
-    of A and the residual, the within-node covariance ``S`` (d, d) of A, and (S + eps I)⁻¹ cross.
-
-    1. the first version's: the leading left singular vector of ``cross``, rounded to signs;
-    2. the direction that maximises ``_sum_fit`` among dense ones (the generalised eigenvector of
-       (cross crossᵀ, S): it accounts for the correlations of A's columns, which the singular
-       vector ignores), rounded to signs;
-    3. pattern 2 refined by ``_refine_signs``.
-    """
-    d = S.shape[0]
-    first = _sign_pattern(np.linalg.svd(cross, full_matrices=False)[0][:, 0], width)
-    z = np.linalg.eigh(cross.T @ S_inv_cross)[1][:, -1]
-    general = _sign_pattern(S_inv_cross @ z, width)
-    swaps = min(2 * width, max(1, _SWAP_BUDGET // (width * min(d, _SHORTLIST) + d)))
-    return [first, general, _refine_signs(general, cross @ cross.T, S, swaps)]
-
-
-def _sum_gram(Ac: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(Acᵀ Ac, (Acᵀ Ac + eps I)⁻¹): the same for every tree of a fit, so computed once. A small
-    ridge eps keeps the inverse finite when columns are constant or collinear."""
-    G = Ac.T @ Ac
-    d = G.shape[0]
-    eps = 1e-6 * float(np.trace(G)) / d
-    return G, np.linalg.inv(G + (eps if eps > 0 else 1.0) * np.eye(d))
-
-
-def _learn_tree_sums(A: np.ndarray, Ac: np.ndarray, R: np.ndarray, width: int, n_threads: int,
-                     gram: tuple[np.ndarray, np.ndarray] | None = None):
-    """One 4-level tree whose level l splits on a signed sum of ``width`` columns of A.
-
-    Each level tries the sign patterns of ``_sum_candidates`` (from the within-node statistics of
-    Ac, A centred, and the residual R) and keeps the one whose exact threshold scan gives the
-    lowest SSE of R, so a level is never worse on the training rows than the first version's
-    single candidate (the singular vector's sign pattern). ``gram`` is ``_sum_gram(Ac)`` if the
-    caller has it (it is the same for every tree). Returns (cols (4, width), npos (4,),
-    offsets (4,), scales (4,), thresholds (4, 16), leaf of each row); the terms added come first
-    in cols.
-    """
-    n = A.shape[0]
-    cols = np.zeros((_LEVELS, width), dtype=np.int64)
-    npos = np.zeros(_LEVELS, dtype=np.int32)
-    offsets = np.zeros(_LEVELS, dtype=np.float32)
-    scales = np.ones(_LEVELS, dtype=np.float32)
-    thresholds = np.zeros((_LEVELS, 16), dtype=np.int8)
-    node = np.zeros(n, dtype=np.int64)
-    R2 = np.einsum("ij,ij->i", R, R)
-    # Within-node moments from the global ones minus the node means' part (no n x d centred copies).
-    G, G_inv = _sum_gram(Ac) if gram is None else gram
-    AcR = Ac.T @ R
-    for level in range(_LEVELS):
-        nnodes = 1 << level
-        onehot = (node[:, None] == np.arange(nnodes)).astype(np.float64)
-        counts = np.maximum(onehot.sum(0), 1)[:, None]
-        SA, SR = onehot.T @ Ac, onehot.T @ R                                 # node sums
-        S = G - SA.T @ (SA / counts)
-        cross = AcR - SA.T @ (SR / counts)
-        # (S + eps I)⁻¹ cross by the Woodbury identity: S + eps I = (G + eps I) - SAᵀ diag(counts)⁻¹
-        # SA is a rank-nnodes update of the fit-wide matrix, so no d x d solve per level.
-        GU, Gc = G_inv @ SA.T, G_inv @ cross
-        S_inv_cross = Gc + GU @ np.linalg.solve(np.diag(counts[:, 0]) - SA @ GU, SA @ Gc)
-        best = None
-        for v in _sum_candidates(cross, S, S_inv_cross, width):
-            plus, minus = np.flatnonzero(v > 0), np.flatnonzero(v < 0)
-            c, p = np.r_[plus, minus].astype(np.int64)[None], np.array([len(plus)], dtype=np.int32)
-            # The features exactly as the encoder computes them (float32, the kernel's order);
-            # finite, since fit rejects |a| >= 2**60 and width <= 4096.
-            f = _core.maddness_project(A, c, p, n_threads)[0][:, None]
-            off, sc = _quant_params(f)
-            q = _quantize(f, off, sc)[:, 0]
-            loss, thr = _best_splits(q, node, nnodes, R, R2)
-            if best is None or loss < best[0]:
-                best = (loss, c[0], p[0], off[0], sc[0], thr, q)
-        _, cols[level], npos[level], offsets[level], scales[level], thr, q = best
-        thresholds[level, :nnodes] = thr
-        node = 2 * node + (q > thr[node])
-    return cols, npos, offsets, scales, thresholds, node
-
-
-def _one_hot(codes: np.ndarray) -> np.ndarray:
-    n, C = codes.shape
-    G = np.zeros((n, 16 * C), dtype=np.float32)
-    G[np.arange(n)[:, None], codes.astype(np.int64) + 16 * np.arange(C)] = 1.0
-    return G
 
 
 def _tables(T: np.ndarray, bias: np.ndarray, aggregate: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
@@ -346,7 +81,7 @@ def _tables(T: np.ndarray, bias: np.ndarray, aggregate: str) -> tuple[np.ndarray
         log2g = 0
         mul = 1.0 / scale
     else:
-        log2g = min(4, (C & -C).bit_length() - 1)              # largest power of two <= 16 dividing C
+        log2g = maddness_log2g(C, aggregate)                   # largest power of two <= 16 dividing C
         g, ngroups = 1 << log2g, C >> log2g
         # Each rounding average adds 1/4 on average, and averaging keeps the bias of its inputs:
         # a tree of L levels returns sum / g + L / 4 in expectation.
@@ -364,40 +99,6 @@ def _softmax(z: np.ndarray) -> np.ndarray:
     z = z - z.max(axis=1, keepdims=True)
     e = np.exp(z)
     return e / e.sum(axis=1, keepdims=True)
-
-
-def _ridge(GtG: np.ndarray, GtA: np.ndarray, lam: float) -> np.ndarray:
-    k = GtG.shape[0]
-    return np.linalg.solve(GtG + lam * np.eye(k), GtA)
-
-
-def _cv_lam(G: np.ndarray, A: np.ndarray, B: np.ndarray, folds: int, rng: np.random.Generator,
-            grid: tuple = _LAM_GRID) -> tuple[float, list[float]]:
-    """Ridge penalty from ``grid`` with the lowest ``folds``-fold cross-validated error of the
-    product: sum over folds of ||G_val P(lam) B - A_val B||^2, P(lam) fitted on the other folds.
-
-    G: (n, k) one-hot codes, A: (n, d) training rows, B: (d, m). Returns (lam, errors per lam).
-    The one-hot Gram matrix of each fold's training part is the full one minus the held-out part.
-    """
-    n = G.shape[0]
-    folds = max(2, min(folds, n))
-    fold = np.empty(n, dtype=np.int64)
-    fold[rng.permutation(n)] = np.arange(n) % folds
-    GtG, GtA = G.T @ G, G.T @ A
-    errs = np.zeros(len(grid))
-    for f in range(folds):
-        va = fold == f
-        Gv = G[va]
-        GtGf, GtAf = GtG - Gv.T @ Gv, GtA - Gv.T @ A[va]
-        target = A[va] @ B
-        # One eigendecomposition per fold serves every lam; ridge is linear in its target, so
-        # the prototypes times B are fitted directly.
-        evals, V = np.linalg.eigh(GtGf)
-        GvV, VtY = Gv @ V, V.T @ (GtAf @ B)
-        for i, lam in enumerate(grid):
-            est = GvV @ (VtY / (np.maximum(evals, 0.0) + lam)[:, None])
-            errs[i] += float(np.sum((est - target) ** 2))
-    return float(grid[int(np.argmin(errs))]), [float(e) for e in errs]
 
 
 class Maddness:
@@ -679,7 +380,9 @@ class Maddness:
             raise ValueError("tables contain NaN or infinite values")
         m = T.shape[0]
         b = self._check_bias(bias, m)
-        luts, mul, add, log2g = _tables(T, b, self.aggregate)
+        with np.errstate(over="ignore"):  # float32 overflow is reported just below
+            luts, mul, add, log2g = _tables(T, b, self.aggregate)
+        check_maddness_output_range(mul, add, C, log2g, "tables (plus bias)")
         self.luts_ = np.ascontiguousarray(luts)
         self.mul_ = mul.astype(np.float32)
         self.add_ = add.astype(np.float32)
@@ -812,7 +515,7 @@ class Maddness:
         blocked, ok = _core.maddness_encode(self._plan(), A, self.split_dims_, self.offsets_, self.scales_,
                                             self.thresholds_, resolve_threads(self.n_threads))
         if not ok:
-            raise ValueError("A contains NaN or infinite values (in a column the encoder reads)")
+            raise ValueError(_NONFINITE_A)
         return blocked
 
     def encode(self, A: Any) -> np.ndarray:
@@ -882,7 +585,7 @@ class Maddness:
         res, ok = _core.maddness_run(self._bound(), self._split_input(A), resolve_threads(self.n_threads),
                                      None if out is None else (out if row_major else out.T), row_major)
         if not ok:
-            raise ValueError("A contains NaN or infinite values (in a column the encoder reads)")
+            raise ValueError(_NONFINITE_A)
         if out is not None:
             return out
         return res if row_major else res.T
@@ -908,6 +611,7 @@ class Maddness:
     def _from_state(cls, meta: dict, arrays: dict) -> "Maddness":
         obj = cls(**meta["params"])
         obj._check_params()
+        validate_maddness(meta, arrays)
         C, d, m = obj.ncodebooks, int(meta["n_features_in_"]), int(meta["n_outputs_"])
         shapes = {"split_dims": (C, 4), "offsets": (C, 4), "scales": (C, 4), "thresholds": (C, 4, 16),
                   "prototypes": (C, 16, d), "luts": (m, C, 16),

@@ -1,0 +1,207 @@
+"""Speech front end for EXTRACT: WAV reading, MFCCs, and the speech feature recipe (numpy only).
+
+:func:`read_wav` reads RIFF/WAVE files: integer PCM with 8, 16, 24 or 32-bit samples, IEEE float
+(32 or 64-bit), in the plain or the WAVE_FORMAT_EXTENSIBLE layout. Other codecs (FLAC, MP3,
+ADPCM, ...) are rejected with a message that says so; convert them first, e.g.
+``ffmpeg -i in.flac out.wav``.
+
+:func:`mfcc` computes mel-frequency cepstral coefficients. :func:`speech_features` is the recipe
+the ``tenfold find-instances`` command uses on a recording: 13 MFCCs every 10 ms without c0
+(the frame's log energy, which makes windows that are mostly silence look alike), plus their
+deltas. The event search itself (:mod:`tenfold.extract`) knows nothing of speech.
+
+>>> import numpy as np
+>>> sr = 16000
+>>> t = np.arange(sr) / sr
+>>> speech_features(np.sin(2 * np.pi * 440 * t), sr).shape    # 1 s -> 98 frames, 12 + 12 columns
+(98, 24)
+"""
+
+from __future__ import annotations
+
+import numbers
+import struct
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = ["mfcc", "read_wav", "speech_features"]
+
+# WAVE format tags (Microsoft RIFF specification, mmreg.h)
+WAVE_FORMAT_PCM = 0x0001
+WAVE_FORMAT_IEEE_FLOAT = 0x0003
+WAVE_FORMAT_EXTENSIBLE = 0xFFFE
+_TAG_NAMES = {0x0002: "Microsoft ADPCM", 0x0006: "A-law", 0x0007: "mu-law", 0x0011: "IMA ADPCM",
+              0x0055: "MP3", 0x0050: "MPEG", 0xF1AC: "FLAC"}
+SUPPORTED = "PCM WAV (8/16/24/32-bit integer or 32/64-bit float samples, plain or extensible header)"
+SPEECH_HOP_S = 0.010     # 10 ms between frames: the usual hop for speech features
+SPEECH_FRAME_S = 0.025   # 25 ms analysis window
+
+
+def _unsupported(path: str, what: str) -> ValueError:
+    return ValueError(f"{path!r}: {what}; supported: {SUPPORTED}. Convert other formats first, "
+                      "e.g. ffmpeg -i input.flac output.wav")
+
+
+def read_wav(path: Any) -> tuple[np.ndarray, int]:
+    """Read a WAV file: integer PCM (8/16/24/32-bit) or float (32/64-bit), any channel count.
+
+    Returns ``(audio, sample_rate)``: float64 in [-1, 1] for integer PCM (float files as stored),
+    shape (n,) for mono or (n, channels). A file that is not such a WAV file raises ValueError
+    saying why (not RIFF/WAVE, FLAC or MP3 data, a compressed codec, a truncated header).
+
+    >>> import tempfile, os, wave
+    >>> p = os.path.join(tempfile.mkdtemp(), "a.wav")
+    >>> with wave.open(p, "wb") as w:
+    ...     w.setnchannels(1); w.setsampwidth(2); w.setframerate(8000)
+    ...     w.writeframes(np.array([0, 16384, -32768], "<i2").tobytes())
+    >>> read_wav(p)
+    (array([ 0. ,  0.5, -1. ]), 8000)
+    """
+    name = str(path)
+    try:
+        data = Path(path).read_bytes()
+    except OSError as err:
+        raise ValueError(f"{name!r}: cannot read the file: {err.strerror or err}") from err
+    head = data[:12]
+    if head[:4] == b"fLaC":
+        raise _unsupported(name, "this is FLAC data, not WAV")
+    if head[:3] == b"ID3" or (len(head) >= 2 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0):
+        raise _unsupported(name, "this looks like MP3 data, not WAV")
+    if head[:4] == b"OggS":
+        raise _unsupported(name, "this is Ogg data, not WAV")
+    if len(data) < 12 or head[:4] not in (b"RIFF", b"RF64") or head[8:12] != b"WAVE":
+        raise _unsupported(name, "not a RIFF/WAVE file (no 'RIFF....WAVE' header)")
+    fmt = None
+    samples = None
+    pos = 12
+    while pos + 8 <= len(data):
+        cid, size = data[pos:pos + 4], struct.unpack_from("<I", data, pos + 4)[0]
+        body = data[pos + 8:pos + 8 + size]
+        if cid == b"fmt ":
+            fmt = body
+        elif cid == b"data":
+            samples = body       # may be shorter than `size` if the file was cut: use what is there
+            break
+        pos += 8 + size + (size & 1)     # chunks are padded to even sizes
+    if fmt is None or len(fmt) < 16:
+        raise _unsupported(name, "no complete 'fmt ' chunk before the audio data")
+    if samples is None:
+        raise _unsupported(name, "no 'data' chunk")
+    tag, ch, sr, _, block, bits = struct.unpack_from("<HHIIHH", fmt)
+    if tag == WAVE_FORMAT_EXTENSIBLE:
+        if len(fmt) < 40:
+            raise _unsupported(name, "WAVE_FORMAT_EXTENSIBLE header shorter than 40 bytes")
+        tag = struct.unpack_from("<H", fmt, 24)[0]    # first two bytes of the SubFormat GUID
+    if tag not in (WAVE_FORMAT_PCM, WAVE_FORMAT_IEEE_FLOAT):
+        what = _TAG_NAMES.get(tag, f"format tag {tag:#06x}")
+        raise _unsupported(name, f"compressed or unknown codec ({what})")
+    if ch < 1 or sr < 1:
+        raise _unsupported(name, f"invalid header ({ch} channels, {sr} Hz)")
+    width = (bits + 7) // 8
+    if tag == WAVE_FORMAT_PCM and width not in (1, 2, 3, 4):
+        raise _unsupported(name, f"{bits}-bit integer samples")
+    if tag == WAVE_FORMAT_IEEE_FLOAT and width not in (4, 8):
+        raise _unsupported(name, f"{bits}-bit float samples")
+    if block < width * ch:
+        raise _unsupported(name, f"invalid block size {block} for {ch} x {bits}-bit samples")
+    frames = len(samples) // block
+    raw = np.frombuffer(samples, np.uint8, count=frames * block).reshape(frames, block)
+    raw = raw[:, :width * ch].reshape(frames * ch, width)    # drop any per-block padding
+    if tag == WAVE_FORMAT_IEEE_FLOAT:
+        a = raw.copy().view("<f4" if width == 4 else "<f8")[:, 0].astype(np.float64)
+        if not np.isfinite(a).all():
+            raise ValueError(f"{name!r}: float samples contain NaN or infinity")
+    elif width == 1:
+        a = (raw[:, 0].astype(np.float64) - 128.0) / 128.0     # 8-bit WAV is unsigned
+    else:
+        # little-endian signed integers of `width` bytes: place them in the top of an int32
+        buf = np.zeros((len(raw), 4), np.uint8)
+        buf[:, 4 - width:] = raw
+        a = buf.view("<i4")[:, 0].astype(np.float64) / float(1 << 31)
+    a = a.reshape(frames, ch)
+    return (a[:, 0] if ch == 1 else a), int(sr)
+
+
+def _mel(f: np.ndarray) -> np.ndarray:
+    return 2595.0 * np.log10(1.0 + f / 700.0)
+
+
+def _mel_inv(m: np.ndarray) -> np.ndarray:
+    return 700.0 * (10.0 ** (m / 2595.0) - 1.0)
+
+
+def mfcc(audio: Any, sample_rate: int, *, n_mfcc: int = 13, frame_length: float = SPEECH_FRAME_S,
+         hop_length: float = SPEECH_HOP_S, n_mels: int = 40, fmin: float = 20.0,
+         fmax: float | None = None, preemphasis: float = 0.97) -> np.ndarray:
+    """Mel-frequency cepstral coefficients, one row per frame (numpy only).
+
+    Pre-emphasis, frames of ``frame_length`` seconds every ``hop_length`` seconds, Hamming
+    window, power spectrum, triangular mel filterbank, log, orthonormal DCT-II. Frame ``i``
+    starts at sample ``i * round(hop_length * sample_rate)``. Stereo input is averaged.
+
+    >>> sr = 16000
+    >>> t = np.arange(sr) / sr
+    >>> feats = mfcc(np.sin(2 * np.pi * 440 * t), sr)
+    >>> feats.shape
+    (98, 13)
+    """
+    a = np.asarray(audio)
+    if a.dtype.kind not in "fiu":
+        raise TypeError(f"audio must be a real numeric array, got dtype {a.dtype}")
+    if a.ndim == 2:
+        a = a.mean(axis=1)
+    if a.ndim != 1:
+        raise ValueError(f"audio must have shape (n,) or (n, channels), got {a.shape}")
+    if isinstance(sample_rate, bool) or not isinstance(sample_rate, numbers.Integral) or sample_rate <= 0:
+        raise ValueError(f"sample_rate must be a positive int, got {sample_rate!r}")
+    a = a.astype(np.float64)
+    if not np.isfinite(a).all():
+        raise ValueError("audio contains NaN or infinite values")
+    frame = int(round(frame_length * sample_rate))
+    hop = int(round(hop_length * sample_rate))
+    if frame < 2 or hop < 1:
+        raise ValueError("frame_length and hop_length are too short for this sample_rate")
+    if not 1 <= n_mfcc <= n_mels:
+        raise ValueError(f"n_mfcc must be in [1, n_mels={n_mels}], got {n_mfcc}")
+    if len(a) < frame:
+        raise ValueError(f"audio has {len(a)} samples, fewer than one frame ({frame})")
+    a = np.concatenate([a[:1], a[1:] - preemphasis * a[:-1]])
+    n_frames = 1 + (len(a) - frame) // hop
+    frames = np.lib.stride_tricks.sliding_window_view(a, frame)[::hop][:n_frames] * np.hamming(frame)
+    nfft = 1 << int(np.ceil(np.log2(frame)))
+    power = np.abs(np.fft.rfft(frames, nfft, axis=1)) ** 2 / nfft
+    fmax = sample_rate / 2.0 if fmax is None else float(fmax)
+    pts = _mel_inv(np.linspace(_mel(np.array(fmin)), _mel(np.array(fmax)), n_mels + 2))
+    freqs = np.fft.rfftfreq(nfft, 1.0 / sample_rate)
+    lower, centre, upper = pts[:-2, None], pts[1:-1, None], pts[2:, None]
+    bank = np.maximum(0.0, np.minimum((freqs - lower) / (centre - lower), (upper - freqs) / (upper - centre)))
+    logmel = np.log(power @ bank.T + 1e-10)
+    k = np.arange(n_mfcc)[:, None]
+    dct = np.cos(np.pi * k * (2 * np.arange(n_mels)[None, :] + 1) / (2 * n_mels)) * np.sqrt(2.0 / n_mels)
+    dct[0] /= np.sqrt(2.0)
+    return logmel @ dct.T
+
+
+def _deltas(F: np.ndarray, width: int = 2) -> np.ndarray:
+    """Regression slope of each column over +-width frames (edges repeated)."""
+    P = np.pad(F, ((width, width), (0, 0)), mode="edge")
+    n = F.shape[0]
+    num = sum(k * (P[width + k:width + k + n] - P[width - k:width - k + n]) for k in range(1, width + 1))
+    return num / (2 * sum(k * k for k in range(1, width + 1)))
+
+
+def speech_features(audio: Any, sample_rate: int, *, deltas: bool = True) -> np.ndarray:
+    """The speech recipe for :func:`tenfold.extract.find_instances`: one row per 10 ms frame.
+
+    13 MFCCs with c0 dropped (c0 is the frame's log energy: with it, windows that are mostly
+    silence match each other better than two utterances of one word do), plus their deltas
+    (slopes over +-2 frames) when ``deltas`` is true.
+
+    >>> sr = 8000
+    >>> speech_features(np.random.default_rng(0).normal(size=sr), sr, deltas=False).shape
+    (98, 12)
+    """
+    c = mfcc(audio, sample_rate)[:, 1:]
+    return np.hstack([c, _deltas(c)]) if deltas else c

@@ -1,0 +1,161 @@
+"""Speech front end: WAV formats (and why a file is refused), MFCCs, the speech feature recipe."""
+
+import struct
+
+import numpy as np
+import pytest
+
+from tenfold import audio
+
+GUID_TAIL = b"\x00\x00\x00\x00\x10\x00\x80\x00\x00\xaa\x00\x38\x9b\x71"   # KSDATAFORMAT_SUBTYPE_*
+
+
+def riff(fmt_body: bytes, data: bytes, extra_chunk: bytes = b"") -> bytes:
+    chunks = b"fmt " + struct.pack("<I", len(fmt_body)) + fmt_body + extra_chunk
+    chunks += b"data" + struct.pack("<I", len(data)) + data
+    return b"RIFF" + struct.pack("<I", 4 + len(chunks)) + b"WAVE" + chunks
+
+
+def wav_bytes(x, sr=8000, bits=16, channels=1, floating=False, extensible=False, valid_bits=None):
+    """A WAV file written from the format definition (independent of read_wav's code)."""
+    x = np.asarray(x, np.float64).reshape(-1, channels)
+    width = bits // 8
+    if floating:
+        data = x.astype("<f4" if bits == 32 else "<f8").tobytes()
+    elif bits == 8:
+        data = np.clip(np.round(x * 128 + 128), 0, 255).astype(np.uint8).tobytes()
+    else:
+        scale = 2.0 ** (bits - 1)
+        ints = np.clip(np.round(x * scale), -scale, scale - 1).astype(np.int64).ravel()
+        data = b"".join(int(v).to_bytes(width, "little", signed=True) for v in ints)
+    tag = 3 if floating else 1
+    block = width * channels
+    base = struct.pack("<HHIIHH", 0xFFFE if extensible else tag, channels, sr, sr * block, block, bits)
+    if extensible:
+        base += struct.pack("<HHI", 22, valid_bits or bits, 0) + struct.pack("<H", tag) + GUID_TAIL
+    return riff(base, data, extra_chunk=b"LIST" + struct.pack("<I", 3) + b"abc\x00")  # odd chunk, padded
+
+
+SIGNAL = np.sin(np.linspace(0, 20, 1001)) * 0.5
+
+
+@pytest.mark.parametrize("bits", [8, 16, 24, 32])
+@pytest.mark.parametrize("extensible", [False, True])
+def test_integer_pcm(tmp_path, bits, extensible):
+    p = tmp_path / "a.wav"
+    p.write_bytes(wav_bytes(SIGNAL, bits=bits, extensible=extensible))
+    a, sr = audio.read_wav(p)
+    assert sr == 8000 and a.shape == (1001,) and a.dtype == np.float64
+    assert np.abs(a - SIGNAL).max() <= 1.0 / 2 ** (bits - 1) + 1e-12
+
+
+@pytest.mark.parametrize("bits", [32, 64])
+@pytest.mark.parametrize("extensible", [False, True])
+def test_float(tmp_path, bits, extensible):
+    p = tmp_path / "f.wav"
+    p.write_bytes(wav_bytes(SIGNAL * 1.5, bits=bits, floating=True, extensible=extensible))
+    a, _ = audio.read_wav(p)
+    np.testing.assert_allclose(a, SIGNAL * 1.5, rtol=1e-6 if bits == 32 else 0)
+
+
+def test_stereo_24bit_extensible_and_extremes(tmp_path):
+    x = np.stack([np.linspace(-1, 1 - 2 ** -23, 300), np.zeros(300)], 1)
+    p = tmp_path / "s.wav"
+    p.write_bytes(wav_bytes(x, bits=24, channels=2, extensible=True))
+    a, _ = audio.read_wav(p)
+    assert a.shape == (300, 2) and a[0, 0] == -1.0 and a[-1, 0] == 1 - 2 ** -23
+    np.testing.assert_allclose(a, x, atol=2 ** -23)
+
+
+def test_stdlib_writer_agrees(tmp_path):
+    import wave
+    p = str(tmp_path / "w.wav")
+    with wave.open(p, "wb") as w:
+        w.setnchannels(1), w.setsampwidth(2), w.setframerate(16000)
+        w.writeframes(np.array([0, 1, -1, 32767, -32768], "<i2").tobytes())
+    a, sr = audio.read_wav(p)
+    assert sr == 16000
+    np.testing.assert_array_equal(a, np.array([0, 1, -1, 32767, -32768]) / 32768.0)
+
+
+@pytest.mark.parametrize("content, reason", [
+    (b"hello, this is a text file\n" * 3, "not a RIFF/WAVE file"),
+    (b"fLaC\x00\x00\x00\x22" + bytes(40), "FLAC"),
+    (b"ID3\x03\x00" + bytes(40), "MP3"),
+    (b"\xff\xfb\x90\x64" + bytes(40), "MP3"),
+    (b"RIFF\x00\x00\x00\x00WAVE", "no complete 'fmt '"),
+    (riff(struct.pack("<HHIIHH", 0x55, 1, 8000, 2000, 1, 0), b"\x00" * 10), r"MP3\)"),
+    (riff(struct.pack("<HHIIHH", 2, 1, 8000, 4000, 256, 4), b"\x00" * 10), "ADPCM"),
+    (riff(struct.pack("<HHIIHH", 1, 1, 8000, 48000, 6, 48), b"\x00" * 12), "48-bit"),
+])
+def test_refusals_say_why(tmp_path, content, reason):
+    p = tmp_path / "x.wav"
+    p.write_bytes(content)
+    with pytest.raises(ValueError, match=reason) as info:
+        audio.read_wav(p)
+    assert "supported: PCM WAV" in str(info.value)
+
+
+def test_missing_file_and_missing_data(tmp_path):
+    with pytest.raises(ValueError, match="cannot read"):
+        audio.read_wav(tmp_path / "nope.wav")
+    p = tmp_path / "d.wav"
+    p.write_bytes(b"RIFF\x00\x00\x00\x00WAVEfmt " + struct.pack("<IHHIIHH", 16, 1, 1, 8000, 16000, 2, 16))
+    with pytest.raises(ValueError, match="no 'data' chunk"):
+        audio.read_wav(p)
+
+
+def test_truncated_data_reads_whole_frames(tmp_path):
+    b = wav_bytes(SIGNAL, bits=16)
+    p = tmp_path / "t.wav"
+    p.write_bytes(b[:-3])        # the header still claims every sample
+    a, _ = audio.read_wav(p)
+    assert len(a) == 999
+    np.testing.assert_allclose(a, SIGNAL[:999], atol=1 / 2 ** 15)
+
+
+def test_mfcc_properties():
+    sr = 16000
+    t = np.arange(sr) / sr
+    rng = np.random.default_rng(0)
+    tone = audio.mfcc(np.sin(2 * np.pi * 300 * t), sr)
+    noise = audio.mfcc(rng.normal(size=sr), sr)
+    assert tone.shape == (98, 13) and noise.shape == (98, 13)
+    assert np.isfinite(tone).all()
+    # a louder copy of the same signal: only c0 (orthonormal DCT of the log energies) moves,
+    # by sqrt(n_mels) * log(gain^2)
+    z = rng.normal(size=sr)
+    loud, quiet = audio.mfcc(4 * z, sr), audio.mfcc(z, sr)
+    np.testing.assert_allclose(loud[:, 0] - quiet[:, 0], np.sqrt(40) * np.log(16), rtol=1e-6)
+    np.testing.assert_allclose(loud[:, 1:], quiet[:, 1:], atol=1e-6)
+    # a stereo copy gives the same features
+    np.testing.assert_allclose(audio.mfcc(np.stack([np.sin(2 * np.pi * 300 * t)] * 2, 1), sr), tone)
+    with pytest.raises(ValueError, match="sample_rate"):
+        audio.mfcc(np.zeros(1000), 0)
+    with pytest.raises(ValueError, match="NaN"):
+        audio.mfcc(np.full(1000, np.nan), 8000)
+    with pytest.raises(ValueError, match="fewer than one frame"):
+        audio.mfcc(np.zeros(10), 8000)
+    with pytest.raises(TypeError, match="numeric"):
+        audio.mfcc(np.array(["a"] * 1000), 8000)
+
+
+def test_speech_features_recipe():
+    rng = np.random.default_rng(1)
+    z = rng.normal(size=8000)
+    m = audio.mfcc(z, 8000)
+    f = audio.speech_features(z, 8000)
+    np.testing.assert_array_equal(f[:, :12], m[:, 1:])            # c0 dropped
+    # deltas: the +-2-frame regression slope, checked in the interior against its definition
+    c = m[:, 1:]
+    i = 10
+    slope = sum(k * (c[i + k] - c[i - k]) for k in (1, 2)) / 10.0
+    np.testing.assert_allclose(f[i, 12:], slope)
+    # a louder copy changes nothing (c0 is gone)
+    np.testing.assert_allclose(audio.speech_features(8 * z, 8000), f, atol=1e-6)
+
+
+def test_docstring_examples():
+    import doctest
+    result = doctest.testmod(audio)
+    assert result.attempted > 0 and result.failed == 0
