@@ -57,7 +57,7 @@ def test_rerank_is_exact_among_candidates_and_lifts_recall(data, encoders, metri
     I200 = index.search(Q, 10, rerank=200)[1]
     recall_rerank = np.mean([len(set(t) & set(r)) / 10 for t, r in zip(truth, I200)])
     assert recall_rerank >= 0.95 and recall_rerank > recall_codes + 0.2, (recall_codes, recall_rerank)
-    Dall, Iall = index.search(Q[:3], 10, rerank=len(X))  # every row re-ranked: the exact answer
+    _, Iall = index.search(Q[:3], 10, rerank=len(X))  # every row re-ranked: the exact answer
     np.testing.assert_array_equal(Iall, truth[:3])
 
 
@@ -79,8 +79,9 @@ def test_rerank_kernel_against_numpy_with_missing_candidates():
             np.testing.assert_allclose(dist[q, :len(ref[:5])], [d for d, _ in ref[:5]], rtol=1e-5)
             assert np.isinf(dist[q, len(ref[:5]):]).all()
         dist16, rows16 = _core.bolt_rerank_f16(V.astype(np.float16).view(np.uint16), 50, Q, cand, 5, dot, 2)
-        d32, _ = _core.bolt_rerank_f32(V.astype(np.float16).astype(np.float32), 50, Q, cand, 5, dot, 1)
-        np.testing.assert_array_equal(dist16, d32)  # float16 widened exactly, same arithmetic
+        d32, r32 = _core.bolt_rerank_f32(V.astype(np.float16).astype(np.float32), 50, Q, cand, 5, dot, 1)
+        np.testing.assert_array_equal(dist16, d32)
+        np.testing.assert_array_equal(rows16, r32)  # float16 widened exactly, same arithmetic
 
 
 def test_rerank_arguments(data, encoders):
@@ -110,7 +111,7 @@ def test_absurd_k_is_refused_before_allocating(data, encoders):
     for kwargs in ({}, {"rerank": 2**31 - 1}):
         with pytest.raises(ValueError, match="exceeds the 500 vectors"):
             index.search(Q, 2**31 - 1, **kwargs)
-    D, I = index.search(Q[:2], 5, rerank=2**31 - 1)  # a huge candidate count is clipped to ntotal
+    _, I = index.search(Q[:2], 5, rerank=2**31 - 1)  # a huge candidate count is clipped to ntotal
     assert I.shape == (2, 5)
 
 
@@ -131,7 +132,6 @@ def test_ids_add_remove_reconstruct_reset_and_save(tmp_path, data, encoders):
         index.add_with_ids(X[:3], [900_000, 900_001])
     with pytest.raises(TypeError, match="integers"):
         index.add_with_ids(X[:1], [0.5])
-    _, I_before = index.search(Q, 5, rerank=50)
     ids = index.ids
     removed = index.remove_ids(np.r_[np.arange(0, 300, 2), 10_000, 10_399, 77_777])
     assert removed == 152 and len(index) == 548
@@ -269,3 +269,16 @@ def _or_empty(index, fn):
     except ValueError as err:
         assert "empty" in str(err)
         return np.zeros(0)
+
+
+def test_index_pickles_for_dask_workers(data, encoders):
+    import pickle
+
+    X, Q = data
+    index = tenfold.BoltIndex(encoders["l2"], refine="float16")
+    index.add_with_ids(X[:300], np.arange(300) + 7)
+    back = pickle.loads(pickle.dumps(index))
+    for a, b in zip(back.search(Q, 5, rerank=40), index.search(Q, 5, rerank=40)):
+        np.testing.assert_array_equal(a, b)
+    back.add(X[:2])  # its own lock: writers work after the trip
+    assert back.ids[-2:].tolist() == [307, 308] and len(index) == 300

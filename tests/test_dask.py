@@ -195,19 +195,7 @@ def test_ties_across_shards_go_to_the_smaller_global_id(client, data):
         np.testing.assert_array_equal(got[0], want[0])
 
 
-@pytest.fixture(scope="module")
-def fresh_client():
-    # Own cluster: on the shared one, after the killed-worker tests, a gather in reconstruct()
-    # hung (not diagnosed yet; see the Bolt notes)
-    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None)
-    client = distributed.Client(cluster)
-    yield client
-    client.close()
-    cluster.close()
-
-
-def test_ids_rerank_and_removal_match_one_index(fresh_client, data, tmp_path):
-    client = fresh_client
+def test_ids_rerank_and_removal_match_one_index(client, data, tmp_path):
     X, Q = data
     enc = tenfold.BoltEncoder(ncodebooks=8, metric="cosine").fit(X[:3000])
     single = tenfold.BoltIndex(enc, refine="float16")
@@ -245,8 +233,7 @@ def test_ids_rerank_and_removal_match_one_index(fresh_client, data, tmp_path):
     assert len(loaded) == 0
 
 
-def test_searches_beside_one_writer_see_whole_versions(fresh_client, data):
-    client = fresh_client
+def test_searches_beside_one_writer_see_whole_versions(client, data):
     import threading
 
     X, Q = data

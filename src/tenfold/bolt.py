@@ -366,6 +366,17 @@ class BoltIndex:
         self._lock = threading.Lock()
         self._contents = self._empty()
 
+    def __getstate__(self) -> dict:
+        # Dask moves shards between workers by pickling: a lock cannot travel (unpicklable),
+        # a fresh one is made on arrival
+        state = self.__dict__.copy()
+        del state["_lock"]
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
+
     def _empty(self) -> _Contents:
         vectors = None if self.refine is None else \
             np.zeros((0, self.encoder.d), np.float32 if self.refine == "float32" else np.uint16)

@@ -174,7 +174,7 @@ def _save_shard(shard: BoltIndex, path: str) -> int:
 
 def _shard_without(shard: BoltIndex, local_ids: np.ndarray) -> BoltIndex:
     out = copy.copy(shard)  # shards are shared by every task holding the future: never modified
-    out._lock = threading.Lock()
+    out._lock = threading.Lock()  # (copy.copy goes through __getstate__ and makes a fresh one anyway)
     out.remove_ids(local_ids)
     return out
 
