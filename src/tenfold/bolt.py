@@ -348,9 +348,9 @@ class BoltIndex:
     ((3, 5), dtype('int64'), dtype('float32'))
     >>> [int(i) for i in I[:, 0]]  # each query finds itself first after exact re-ranking
     [0, 1, 2]
-    >>> index.add_with_ids(X[:2], ids=[1000, 1001]); index.remove_ids([0, 1000])
+    >>> index.add_with_ids(X[:2], ids=[5000, 5001]); index.remove_ids([0, 5000])
     2
-    >>> index.reconstruct([1001]).shape
+    >>> index.reconstruct([5001]).shape
     (1, 32)
     """
 
