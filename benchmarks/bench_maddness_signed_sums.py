@@ -44,7 +44,7 @@ def plot(res: dict, path) -> None:
         ax.plot([r[f"{key}_speedup"] for r in rows], [100 * r[f"{key}_acc"] for r in rows], style, label=label)
         if key != 1:
             ax.plot([r[f"{key}_c_speedup"] for r in rows], [100 * r[f"{key}_acc"] for r in rows], style[0] + ":",
-                    color=ax.lines[-1].get_color(), alpha=0.6, label=f"  same, row-major (C-order) A")
+                    color=ax.lines[-1].get_color(), alpha=0.6, label="  same, row-major (C-order) A")
     ax.plot([r["pq_ridge_speedup"] for r in rows], [100 * r["pq_ridge_acc"] for r in rows], "v-", color="C3",
             label="PQ + ridge prototypes")
     ax.axhline(100 * res["exact_acc"], color="k", lw=1, label="exact (numpy, 1x)")

@@ -4,7 +4,8 @@ import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-ORDER = ["bolt", "maddness", "maddness_accuracy", "maddness_signed_sums", "sprintz", "extract"]
+ORDER = ["bolt", "maddness", "maddness_fit", "maddness_accuracy", "maddness_signed_sums", "sprintz", "extract",
+         "extract_baseline"]
 
 
 def main() -> None:

@@ -6,21 +6,26 @@
 #include <nanobind/stl/pair.h>
 #include <nanobind/stl/optional.h>
 #include <nanobind/stl/string.h>
+#include <nanobind/stl/vector.h>
 
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #if defined(__linux__)
+#if defined(__linux__)
 #include <sys/mman.h>
+#endif
 #endif
 #include <limits>
 #include <new>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "bolt/bolt.hpp"
 #include "maddness/maddness.hpp"
+#include "maddness/learn.hpp"
 #include "extract/extract.hpp"
 #include "common/checks.hpp"
 #include "common/isa.hpp"
@@ -57,9 +62,13 @@ void advise_huge_pages(void* ptr, size_t n) {
 // Memory for an array handed to Python, freed by its capsule with std::free; 2 MiB-aligned when
 // large, so that all of it can be huge pages.
 void* array_memory(size_t bytes) {
+#if defined(__linux__)
   constexpr size_t kHuge = size_t(1) << 21;
   void* p = bytes >= 2 * kHuge ? std::aligned_alloc(kHuge, (bytes + kHuge - 1) / kHuge * kHuge)
                                : std::malloc(bytes > 0 ? bytes : 1);
+#else  // no huge-page advice elsewhere (and MSVC has no std::aligned_alloc)
+  void* p = std::malloc(bytes > 0 ? bytes : 1);
+#endif
   if (!p) throw std::bad_alloc();
   advise_huge_pages(p, bytes);
   return p;
@@ -106,6 +115,33 @@ void check_luts(const In<uint8_t, nb::ndim<3>>& luts, size_t ncols) {
   require(top <= tenfold::bolt::kMaxLutEntry, "lookup table entries must be <= 127");
 }
 
+std::vector<std::string> feature_list(uint32_t bits) {
+  std::vector<std::string> out;
+  for (const auto& f : tenfold::feature_names())
+    if (bits & f.first) out.emplace_back(f.second);
+  return out;
+}
+
+uint32_t feature_bits(const std::vector<std::string>& names) {
+  uint32_t bits = 0;
+  for (const std::string& name : names) {
+    bool known = false;
+    for (const auto& f : tenfold::feature_names())
+      if (name == f.second) {
+        bits |= f.first;
+        known = true;
+      }
+    if (!known) throw nb::value_error(("features: unknown CPU feature '" + name + "'").c_str());
+  }
+  return bits;
+}
+
+std::vector<std::string> isa_list(const std::vector<tenfold::Isa>& isas) {
+  std::vector<std::string> out;
+  for (tenfold::Isa isa : isas) out.emplace_back(tenfold::isa_name(isa));
+  return out;
+}
+
 }  // namespace
 
 // A bytes object of n uninitialized bytes, to be filled before it is shared (huge pages as for
@@ -113,7 +149,7 @@ void check_luts(const In<uint8_t, nb::ndim<3>>& luts, size_t ncols) {
 static nb::bytes bytes_for_writing(size_t n) {
   PyObject* o = PyBytes_FromStringAndSize(nullptr, static_cast<Py_ssize_t>(n));
   if (!o) throw nb::python_error();
-  advise_huge_pages(PyBytes_AS_STRING(o), n);
+  advise_huge_pages(PyBytes_AsString(o), n);
   return nb::steal<nb::bytes>(o);
 }
 
@@ -124,6 +160,19 @@ NB_MODULE(_core, m) {
   m.def("detect_isa", [] { return std::string(tenfold::isa_name(tenfold::detect_isa())); });
   m.def("active_isa", [] { return std::string(tenfold::isa_name(tenfold::active_isa())); });
   m.def("set_isa", [](const std::string& name) { tenfold::set_active_isa(tenfold::isa_from_name(name)); });
+  m.def("cpu_features", [] { return feature_list(tenfold::cpu_features()); },
+        "Features of this CPU and OS that the SIMD units depend on.");
+  m.def("isa_requirements", [](const std::string& name) {
+        return feature_list(tenfold::required_features(tenfold::isa_from_name(name)));
+      }, "name"_a, "Features the unit of ISA `name` was compiled for.");
+  m.def("compiled_isas", [] { return isa_list(tenfold::compiled_isas()); },
+        "ISAs whose kernels this build holds, portable first.");
+  m.def("usable_isas", [](const std::vector<std::string>& features) {
+        return isa_list(tenfold::usable_isas(feature_bits(features)));
+      }, "features"_a, "ISAs runnable on a CPU with `features`, portable first (pure: for tests).");
+  m.def("choose_isa", [](const std::vector<std::string>& features) {
+        return std::string(tenfold::isa_name(tenfold::choose_isa(feature_bits(features))));
+      }, "features"_a, "The ISA the dispatchers would pick on a CPU with `features` (pure: for tests).");
 
   m.def(
       "first_nonfinite_row",
@@ -293,11 +342,11 @@ NB_MODULE(_core, m) {
       "sprintz_compress",
       [](In<uint8_t, nb::ndim<1>> data, int dtype, size_t n, size_t nvars, int ndim, int order, int forecaster,
          bool entropy, size_t chunk_rows) {
-        require(dtype >= 0 && dtype <= 3, "dtype code must be in [0, 3]");
+        require(dtype >= 0 && dtype < tenfold::sprintz::kNumDtypes, "dtype code must be in [0, 9]");
         require(order == 0 || order == 1, "order must be 0 (C) or 1 (F)");
         require(forecaster == 0 || forecaster == 1, "forecaster must be 0 (delta) or 1 (fire)");
         require(nvars >= 1 && (n == 0 || nvars <= data.shape(0)), "nvars out of range");
-        const size_t isz = dtype < 2 ? 1 : 2;
+        const size_t isz = tenfold::sprintz::dtype_size(dtype);
         require(n <= data.shape(0) / nvars / isz && data.shape(0) == n * nvars * isz,
                 "data must hold exactly n * nvars items");
         // The stream is built in a per-thread buffer kept between calls (fresh multi-MB memory
@@ -311,7 +360,7 @@ NB_MODULE(_core, m) {
         nb::bytes result = bytes_for_writing(out.size());
         {
           nb::gil_scoped_release release;  // the new object is not shared yet
-          std::memcpy(PyBytes_AS_STRING(result.ptr()), out.data(), out.size());
+          std::memcpy(PyBytes_AsString(result.ptr()), out.data(), out.size());
         }
         if (out.capacity() > (size_t(64) << 20)) std::vector<uint8_t>().swap(out);  // keep at most 64 MiB
         return result;
@@ -333,16 +382,28 @@ NB_MODULE(_core, m) {
         d["n"] = h.n;
         d["nvars"] = h.nvars;
         d["checksum"] = h.checksum;
+        d["version"] = h.version;
         return d;
       },
       "buf"_a.noconvert());
 
-  // Parse, allocate and decode in one call (the fixed cost matters for small streams): returns a
-  // new numpy array of the stream's dtype, shape and memory order.
-  static auto sprintz_decode_new = [](const uint8_t* p, size_t len) {
-    const auto h = tenfold::sprintz::parse_header(p, len);
-    const size_t isz = h.dtype < 2 ? 1 : 2, n = size_t(h.n), nvars = size_t(h.nvars);
-    const size_t nbytes = n * nvars * isz;  // parse_header bounds it by 2^62
+  // Parse, verify, allocate and decode in one call (the fixed cost matters for small streams):
+  // returns a new numpy array of the stream's dtype, shape and memory order. The header is
+  // checked against max_bytes and the stream's checksum (version 3: of the compressed bytes)
+  // before anything is allocated.
+  static auto sprintz_decode_new = [](const uint8_t* p, size_t len, uint64_t max_bytes) {
+    tenfold::sprintz::Header h;
+    {
+      nb::gil_scoped_release release;
+      h = tenfold::sprintz::parse_header(p, len);
+      const uint64_t declared = h.n * h.nvars * uint64_t(tenfold::sprintz::dtype_size(h.dtype));  // parse_header bounds it by 2^62
+      if (declared > max_bytes)
+        throw std::invalid_argument("the stream declares " + std::to_string(declared) +
+                                    " bytes of output, more than max_output_bytes=" + std::to_string(max_bytes));
+      h = tenfold::sprintz::open_stream(p, len);
+    }
+    const size_t isz = tenfold::sprintz::dtype_size(h.dtype), n = size_t(h.n), nvars = size_t(h.nvars);
+    const size_t nbytes = n * nvars * isz;
     uint8_t* data = new (std::nothrow) uint8_t[nbytes ? nbytes : 1];
     if (!data)
       throw std::invalid_argument("the stream declares " + std::to_string(nbytes) +
@@ -350,22 +411,25 @@ NB_MODULE(_core, m) {
     nb::capsule owner(data, [](void* q) noexcept { delete[] static_cast<uint8_t*>(q); });
     {
       nb::gil_scoped_release release;
-      tenfold::sprintz::decompress(p, len, data, nbytes);  // on error, owner frees data
+      tenfold::sprintz::decode(h, p, len, data, nbytes);  // on error, owner frees data
     }
     const size_t shape[2] = {n, nvars};
     const int64_t strides[2] = {h.order == 0 ? int64_t(nvars) : 1, h.order == 0 ? 1 : int64_t(n)};
-    const nb::dlpack::dtype dts[4] = {nb::dtype<int8_t>(), nb::dtype<uint8_t>(), nb::dtype<int16_t>(),
-                                      nb::dtype<uint16_t>()};
+    const nb::dlpack::dtype dts[tenfold::sprintz::kNumDtypes] = {
+        nb::dtype<int8_t>(),  nb::dtype<uint8_t>(),  nb::dtype<int16_t>(), nb::dtype<uint16_t>(), nb::dtype<int32_t>(),
+        nb::dtype<uint32_t>(), nb::dtype<int64_t>(), nb::dtype<uint64_t>(), nb::dtype<float>(),   nb::dtype<double>()};
     return nb::ndarray<nb::numpy>(data, size_t(h.ndim), shape, owner, h.ndim == 1 ? nullptr : strides, dts[h.dtype]);
   };
   // Decode into `out` if it has the stream's dtype and shape and is contiguous in its order
-  // (writeable: the caller checks); returns false, writing nothing, otherwise.
+  // (writeable: the caller checks); returns false, writing nothing, otherwise. A corrupt stream
+  // (version 3) is rejected before anything is written.
   using AnyArray = nb::ndarray<nb::device::cpu>;
   static auto sprintz_decode_out = [](const uint8_t* p, size_t len, AnyArray& out) {
     const auto h = tenfold::sprintz::parse_header(p, len);
-    const size_t isz = h.dtype < 2 ? 1 : 2, n = size_t(h.n), nvars = size_t(h.nvars);
-    const nb::dlpack::dtype dts[4] = {nb::dtype<int8_t>(), nb::dtype<uint8_t>(), nb::dtype<int16_t>(),
-                                      nb::dtype<uint16_t>()};
+    const size_t isz = tenfold::sprintz::dtype_size(h.dtype), n = size_t(h.n), nvars = size_t(h.nvars);
+    const nb::dlpack::dtype dts[tenfold::sprintz::kNumDtypes] = {
+        nb::dtype<int8_t>(),  nb::dtype<uint8_t>(),  nb::dtype<int16_t>(), nb::dtype<uint16_t>(), nb::dtype<int32_t>(),
+        nb::dtype<uint32_t>(), nb::dtype<int64_t>(), nb::dtype<uint64_t>(), nb::dtype<float>(),   nb::dtype<double>()};
     if (out.dtype() != dts[h.dtype] || out.ndim() != size_t(h.ndim) || out.shape(0) != n ||
         (h.ndim == 2 && out.shape(1) != nvars))
       return false;
@@ -377,7 +441,7 @@ NB_MODULE(_core, m) {
     }
     uint8_t* data = static_cast<uint8_t*>(out.data());
     nb::gil_scoped_release release;
-    tenfold::sprintz::decompress(p, len, data, n * nvars * isz);
+    tenfold::sprintz::decode(tenfold::sprintz::open_stream(p, len), p, len, data, n * nvars * isz);
     return true;
   };
   m.def(
@@ -392,12 +456,16 @@ NB_MODULE(_core, m) {
       "buf"_a, "out"_a.noconvert());
   m.def(
       "sprintz_decompress",
-      [](In<uint8_t, nb::ndim<1>> buf) { return sprintz_decode_new(buf.data(), buf.shape(0)); },
-      "buf"_a.noconvert());
+      [](In<uint8_t, nb::ndim<1>> buf, uint64_t max_bytes) {
+        return sprintz_decode_new(buf.data(), buf.shape(0), max_bytes);
+      },
+      "buf"_a.noconvert(), "max_bytes"_a);
   m.def(
       "sprintz_decompress_bytes",
-      [](nb::bytes buf) { return sprintz_decode_new(reinterpret_cast<const uint8_t*>(buf.c_str()), buf.size()); },
-      "buf"_a);
+      [](nb::bytes buf, uint64_t max_bytes) {
+        return sprintz_decode_new(reinterpret_cast<const uint8_t*>(buf.c_str()), buf.size(), max_bytes);
+      },
+      "buf"_a, "max_bytes"_a);
 
   m.def(
       "sprintz_checksum",
@@ -536,6 +604,24 @@ NB_MODULE(_core, m) {
       },
       "bound"_a, "A"_a.noconvert(), "n_threads"_a, "out"_a.noconvert() = nb::none(), "row_major"_a = false,
       "maddness_matmul for a bound model: (products, ok).");
+  m.def(
+      "maddness_run_argmax",
+      [](MaddnessBound& b, nb::ndarray<const float, nb::ndim<2>, nb::device::cpu> A, int n_threads) {
+        require(b.sp.has_value(), "model not bound");
+        auto prep = maddness_prepared(b.plan, *b.sp, A.shape(1));
+        const auto s = maddness_scan_model(*b.luts, *b.mul, *b.add, b.log2g);
+        const size_t n = A.shape(0);
+        const auto [rs, cs] = maddness_strides(A);
+        auto idx = new_array<int64_t>({n}, false);  // every entry is written (or the call raises)
+        bool ok = true;
+        {
+          nb::gil_scoped_release release;
+          if (n > 0) ok = tenfold::maddness::matmul_argmax(prep->model(), s, A.data(), n, rs, cs, idx.data(), n_threads);
+        }
+        return std::make_pair(idx, ok);
+      },
+      "bound"_a, "A"_a.noconvert(), "n_threads"_a,
+      "Argmax over the columns of a bound model's products, fused (no (n, M) result): (int64 (n,), ok).");
 
   m.def(
       "maddness_encode",
@@ -605,6 +691,173 @@ NB_MODULE(_core, m) {
       "A"_a.noconvert(), "cols"_a.noconvert(), "npos"_a.noconvert(), "n_threads"_a,
       "Signed-sum split features float32 (nfeat, n) (transpose for (n, nfeat)): feature f of row i adds "
       "A[i, cols[f, :npos[f]]] and subtracts A[i, cols[f, npos[f]:]] (order: see maddness.hpp).");
+  // ---- maddness learning (learn.hpp): the row sums of fitting, over rows grouped by tree node
+  static auto check_perm = [](const In<int32_t, nb::ndim<1>>& perm, size_t n) {
+    require(perm.shape(0) == n, "perm must have one entry per row");
+    for (size_t r = 0; r < n; ++r)
+      require(perm.data()[r] >= 0 && static_cast<size_t>(perm.data()[r]) < n, "perm entry out of range");
+  };
+  static auto check_ranges = [](const int64_t* r, size_t count, size_t n, bool chained) {
+    for (size_t g = 0; g < count; ++g) {
+      const int64_t b = chained ? r[g] : r[2 * g], e = chained ? r[g + 1] : r[2 * g + 1];
+      require(b >= 0 && b <= e && static_cast<size_t>(e) <= n, "row range out of order or out of bounds");
+    }
+  };
+  m.def(
+      "maddness_split_scan",
+      [](In<int8_t, nb::ndim<2>> QT, In<int64_t, nb::ndim<1>> cands, In<int32_t, nb::ndim<1>> perm,
+         In<int64_t, nb::ndim<1>> starts, In<double, nb::ndim<3>> R, In<double, nb::ndim<1>> R2, int n_threads) {
+        const size_t d = QT.shape(0), n = QT.shape(1), k = cands.shape(0), np_ = R.shape(0);
+        require(k >= 1 && starts.shape(0) >= 2 && starts.shape(0) <= 129, "need >= 1 candidate and 1-128 nodes");
+        require(R.shape(1) == n && R.shape(2) == tenfold::maddness::learn::kPanel && R2.shape(0) == n && np_ >= 1,
+                "R (npanels, n, 8) and R2 (n,) must match QT (d, n)");
+        const int nnodes = static_cast<int>(starts.shape(0) - 1);
+        check_perm(perm, n);
+        check_ranges(starts.data(), static_cast<size_t>(nnodes), n, true);
+        std::vector<const int8_t*> qcols(k);
+        for (size_t c = 0; c < k; ++c) {
+          require(cands.data()[c] >= 0 && static_cast<size_t>(cands.data()[c]) < d, "candidate out of range");
+          qcols[c] = QT.data() + static_cast<size_t>(cands.data()[c]) * n;
+        }
+        auto loss = new_array<double>({k});
+        auto thr = new_array<int8_t>({k, static_cast<size_t>(nnodes)});
+        {
+          nb::gil_scoped_release release;
+          tenfold::maddness::learn::split_scan(qcols.data(), static_cast<int>(k), perm.data(), starts.data(), nnodes,
+                                               R.data(), n, np_, R2.data(), n_threads, loss.data(), thr.data());
+        }
+        return nb::make_tuple(loss, thr);
+      },
+      "QT"_a.noconvert(), "cands"_a.noconvert(), "perm"_a.noconvert(), "starts"_a.noconvert(), "R"_a.noconvert(),
+      "R2"_a.noconvert(), "n_threads"_a,
+      "Exact SSE threshold scan of one tree level for the candidate rows of QT, residual R in panels (npanels, n, 8) "
+      "(see learn.hpp): (loss (k,), thresholds (k, nnodes)).");
+  m.def(
+      "maddness_partition",
+      [](In<int8_t, nb::ndim<1>> q, In<int8_t, nb::ndim<1>> thr, nb::ndarray<int32_t, nb::ndim<1>, nb::c_contig,
+         nb::device::cpu> perm, In<int64_t, nb::ndim<1>> starts, nb::ndarray<uint8_t, nb::ndim<1>, nb::c_contig,
+         nb::device::cpu> node) {
+        const size_t n = q.shape(0), nnodes = thr.shape(0);
+        require(nnodes >= 1 && nnodes <= 128 && starts.shape(0) == nnodes + 1, "starts must have nnodes + 1 entries");
+        require(perm.shape(0) == n && node.shape(0) == n, "perm and node must have one entry per row");
+        for (size_t r = 0; r < n; ++r)
+          require(perm.data()[r] >= 0 && static_cast<size_t>(perm.data()[r]) < n, "perm entry out of range");
+        check_ranges(starts.data(), nnodes, n, true);
+        require(starts.data()[0] == 0 && static_cast<size_t>(starts.data()[nnodes]) == n, "starts must cover all rows");
+        auto new_starts = new_array<int64_t>({2 * nnodes + 1});
+        tenfold::maddness::learn::partition(q.data(), thr.data(), perm.data(), starts.data(), static_cast<int>(nnodes),
+                                            new_starts.data(), node.data());
+        return new_starts;
+      },
+      "q"_a.noconvert(), "thr"_a.noconvert(), "perm"_a.noconvert(), "starts"_a.noconvert(), "node"_a.noconvert(),
+      "Stable partition of each node's rows (perm, in place) by q > thr[node]; node[i] = new node; returns new starts.");
+  auto def_sums = [&](auto tag) {
+    using T = decltype(tag);
+    m.def(
+        "maddness_group_sums",
+        [](In<T, nb::ndim<2>> X, In<int32_t, nb::ndim<1>> perm, In<int64_t, nb::ndim<2>> ranges, bool want_sq,
+           int n_threads) {
+          const size_t n = X.shape(0), p = X.shape(1), g = ranges.shape(0);
+          require(ranges.shape(1) == 2, "ranges must be (ngroups, 2)");
+          check_perm(perm, n);
+          check_ranges(ranges.data(), g, n, false);
+          auto out = new_array<double>({g, p});
+          auto sq = new_array<double>({want_sq ? g : 0, p});
+          {
+            nb::gil_scoped_release release;
+            if constexpr (std::is_same_v<T, float>)
+              tenfold::maddness::learn::group_sums_f32(X.data(), p, p, perm.data(), ranges.data(), static_cast<int>(g),
+                                                       n_threads, out.data(), want_sq ? sq.data() : nullptr);
+            else
+              tenfold::maddness::learn::group_sums_f64(X.data(), p, p, perm.data(), ranges.data(), static_cast<int>(g),
+                                                       n_threads, out.data(), want_sq ? sq.data() : nullptr);
+          }
+          return nb::make_tuple(out, sq);
+        },
+        "X"_a.noconvert(), "perm"_a.noconvert(), "ranges"_a.noconvert(), "want_sq"_a, "n_threads"_a,
+        "Sums (and sums of squares if want_sq, else an empty array) of X's rows perm[b:e] per range (b, e): "
+        "float64 (ngroups, p) each.");
+    m.def(
+        "maddness_onehot_sums",
+        [](In<uint8_t, nb::ndim<2>> codes, In<T, nb::ndim<2>> X, int n_threads) {
+          const size_t n = codes.shape(0), C = codes.shape(1), p = X.shape(1);
+          require(X.shape(0) == n && C >= 1, "codes (n, C) and X (n, p) must have the same rows");
+          for (size_t i = 0; i < n * C; ++i) require(codes.data()[i] < 16, "codes must be in [0, 16)");
+          auto out = new_array<double>({16 * C, p});
+          {
+            nb::gil_scoped_release release;
+            if constexpr (std::is_same_v<T, float>)
+              tenfold::maddness::learn::onehot_sums_f32(codes.data(), n, C, X.data(), p, p, n_threads, out.data());
+            else
+              tenfold::maddness::learn::onehot_sums_f64(codes.data(), n, C, X.data(), p, p, n_threads, out.data());
+          }
+          return out;
+        },
+        "codes"_a.noconvert(), "X"_a.noconvert(), "n_threads"_a,
+        "G^T X for the one-hot matrix G (n, 16C) of 4-bit codes (n, C): float64 (16C, p).");
+  };
+  m.def(
+      "maddness_panel_sums",
+      [](In<double, nb::ndim<3>> XP, In<int32_t, nb::ndim<1>> perm, In<int64_t, nb::ndim<2>> ranges, bool want_sq,
+         int n_threads) {
+        const size_t P = XP.shape(0), n = XP.shape(1), w = XP.shape(2), g = ranges.shape(0);
+        require(ranges.shape(1) == 2 && w >= 1, "ranges must be (ngroups, 2)");
+        check_perm(perm, n);
+        check_ranges(ranges.data(), g, n, false);
+        auto out = new_array<double>({g, P * w});
+        auto sq = new_array<double>({want_sq ? g : 0, P * w});
+        {
+          nb::gil_scoped_release release;
+          std::vector<double> s(g * w), s2(want_sq ? g * w : 0);
+          for (size_t p = 0; p < P; ++p) {
+            tenfold::maddness::learn::group_sums_f64(XP.data() + p * n * w, w, w, perm.data(), ranges.data(),
+                                                     static_cast<int>(g), n_threads, s.data(),
+                                                     want_sq ? s2.data() : nullptr);
+            for (size_t k = 0; k < g; ++k)
+              for (size_t j = 0; j < w; ++j) {
+                out.data()[k * P * w + p * w + j] = s[k * w + j];
+                if (want_sq) sq.data()[k * P * w + p * w + j] = s2[k * w + j];
+              }
+          }
+        }
+        return nb::make_tuple(out, sq);
+      },
+      "XP"_a.noconvert(), "perm"_a.noconvert(), "ranges"_a.noconvert(), "want_sq"_a, "n_threads"_a,
+      "maddness_group_sums for a matrix stored in panels XP (npanels, n, w): float64 (ngroups, npanels * w) each.");
+  m.def(
+      "maddness_shrink_panels",
+      [](nb::ndarray<double, nb::ndim<3>, nb::c_contig, nb::device::cpu> RP, In<uint8_t, nb::ndim<1>> leaf,
+         In<double, nb::ndim<2>> means, double shrink) {
+        const size_t P = RP.shape(0), n = RP.shape(1);
+        require(RP.shape(2) == tenfold::maddness::learn::kPanel, "RP must be (npanels, n, 8)");
+        require(leaf.shape(0) == n && means.shape(0) == 16 && means.shape(1) == P * RP.shape(2),
+                "leaf (n,) and means (16, npanels * 8) must match RP");
+        for (size_t i = 0; i < n; ++i) require(leaf.data()[i] < 16, "leaf must be in [0, 16)");
+        auto R2 = new_array<double>({n}, false);
+        {
+          nb::gil_scoped_release release;
+          tenfold::maddness::learn::shrink_panels(RP.data(), n, P, leaf.data(), means.data(), shrink, R2.data());
+        }
+        return R2;
+      },
+      "RP"_a.noconvert(), "leaf"_a.noconvert(), "means"_a.noconvert(), "shrink"_a,
+      "RP -= shrink * means[leaf] on a residual in panels (in place); returns the new squared row norms.");
+  def_sums(float{});
+  def_sums(double{});
+  m.def(
+      "maddness_onehot_gram",
+      [](In<uint8_t, nb::ndim<2>> codes) {
+        const size_t n = codes.shape(0), C = codes.shape(1);
+        require(C >= 1 && C <= 256, "codes must be (n, C) with 1 <= C <= 256");
+        for (size_t i = 0; i < n * C; ++i) require(codes.data()[i] < 16, "codes must be in [0, 16)");
+        auto out = new_array<int64_t>({16 * C, 16 * C});
+        {
+          nb::gil_scoped_release release;
+          tenfold::maddness::learn::onehot_gram(codes.data(), n, C, out.data());
+        }
+        return out;
+      },
+      "codes"_a.noconvert(), "G^T G (counts, int64 (16C, 16C)) for the one-hot matrix G of 4-bit codes (n, C).");
   // ---- extract
   m.def(
       "extract_prefix_scores",

@@ -163,6 +163,7 @@ def test_save_load_roundtrip(tmp_path):
     hits.save(tmp_path / "e.tfz")
     back = tenfold.load(tmp_path / "e.tfz")
     assert np.array_equal(back.starts, hits.starts)
+    assert back.significance == hits.significance > 0
     assert np.array_equal(back.match(x).starts, hits.match(x).starts)
     from tenfold import _io
     type_name, meta, arrays = _io.read(tmp_path / "e.tfz")
@@ -170,6 +171,49 @@ def test_save_load_roundtrip(tmp_path):
     _io.save(tmp_path / "bad.tfz", type_name, meta, arrays)
     with pytest.raises(ValueError, match="invalid shapelet bank"):
         tenfold.load(tmp_path / "bad.tfz")
+
+
+def naive_significance(XTp, BTp, locs, We, log0, sep):
+    """Leave-one-out z-scores from the definition: every window position, one at a time."""
+    npos = XTp.shape[0] - We + 1
+    far = [t for t in range(npos) if all(abs(t - c) >= sep for c in locs)]
+    z = []
+    for i in range(len(locs)):
+        f = ex._filter_for(XTp, BTp, np.delete(locs, i), We, log0).astype(np.float64)
+        r = np.array([np.sum(f * XTp[t:t + We]) for t in range(npos)])
+        bg = r[far]
+        z.append((r[locs[i]] - bg.mean()) / max(bg.std(), f[f > 0].mean()))
+    return float(np.median(z))
+
+
+def test_significance_matches_definition_and_separates():
+    rng = np.random.default_rng(11)
+    n, F, We = 400, 9, 20
+    XT = (rng.random((n, F)) < 0.05).astype(np.float32)
+    locs = np.array([30, 120, 250, 330])
+    for c in locs:                                  # the event: features 0-3 fire at fixed offsets
+        XT[c + np.arange(4) * 3, np.arange(4)] = 1
+    BT = ex._blur(XT.T.copy(), 5).T.copy()
+    log0 = np.log(BT.mean(0)).astype(np.float32)
+    got = ex._significance(XT, BT, locs, We, log0, 20)
+    assert np.isclose(got, naive_significance(XT, BT, locs, We, log0, 20), rtol=1e-4)
+    assert got > 5
+    # the same number of windows at random places: no held-out evidence
+    rand = np.sort(rng.choice(np.arange(0, n - We, 25), 4, replace=False))
+    assert ex._significance(XT, BT, rand, We, log0, 20) < 2
+
+
+def test_min_significance_gates_the_result():
+    rng = np.random.default_rng(12)
+    x, truth, _ = planted_series(3000, 3, 5, 40, 60, rng)
+    hits = ex.find_instances(x, 40, 60, random_state=0)
+    assert hits.significance > 3 and len(hits) >= 4
+    gated = ex.find_instances(x, 40, 60, random_state=0, min_significance=hits.significance + 1)
+    assert len(gated) == 0 and gated.significance == hits.significance
+    with pytest.raises(ValueError, match="min_significance"):
+        ex.find_instances(x, 40, 60, min_significance=float("nan"))
+    with pytest.raises(ValueError, match="n_seeds"):
+        ex.find_instances(x, 40, 60, n_seeds=0)
 
 
 # ------------------------------------------------------------------ degenerate and bad input

@@ -440,7 +440,7 @@ def test_sharded_index_manifest_is_checked_against_its_shards(tmp_path):
         assert manifest["sizes"] == [100, 100, 100]
         assert np.array_equal(tdask.load_index(tmp_path / "idx", client=client).search(Q, 5)[1], index.search(Q, 5)[1])
         (tmp_path / "idx" / "index.json").write_text(json.dumps(dict(manifest, sizes=[90, 110, 100])))
-        with pytest.raises(ValueError, match="shard-00000"):
+        with pytest.raises(ValueError, match=r"shard-0000[01]\.tfz"):
             tdask.load_index(tmp_path / "idx", client=client)
         (tmp_path / "idx" / "index.json").write_text(json.dumps(manifest))
         shard = tenfold.BoltIndex(other)

@@ -225,3 +225,22 @@ def test_averaging_bias_removed(data):
     diff = avg.matmul(A_test) - exact.matmul(A_test)
     step = exact.mul_  # one table step per column
     assert np.all(np.abs(diff.mean(axis=0)) < 1.5 * step)
+
+
+def test_predict_is_the_argmax_of_matmul():
+    rng = np.random.default_rng(7)
+    A = rng.normal(size=(1001, 24)).astype(np.float32)
+    B = rng.normal(size=(24, 13)).astype(np.float32)
+    for C, agg in ((4, "exact"), (16, "average")):
+        amm = tenfold.Maddness(ncodebooks=C, aggregate=agg).fit(A, B, bias=rng.normal(size=13))
+        for X in (A, np.asfortranarray(A), A[::3], A[5:6], A[:0]):  # layouts, strides, odd sizes
+            got = amm.predict(X)
+            assert got.dtype == np.int64 and got.shape == (len(X),)
+            if len(X):
+                assert np.array_equal(got, amm.matmul(X).argmax(axis=1))
+    flat = tenfold.Maddness(ncodebooks=4).fit(A, np.zeros((24, 3), np.float32))  # all outputs tie
+    assert (flat.predict(A) == 0).all()
+    bad = A.copy()
+    bad[3, amm.split_dims_[0, 0]] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        amm.predict(bad)

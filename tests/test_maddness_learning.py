@@ -54,7 +54,7 @@ def test_cv_lam_function_direct():
     P = rng.normal(size=(64, 6))
     A = G @ P + 0.01 * rng.normal(size=(300, 6))   # A is almost exactly a function of the codes
     B = rng.normal(size=(6, 3))
-    lam, errs = _cv_lam(G, A, B, 5, np.random.default_rng(0))
+    lam, errs, _ = _cv_lam(codes, A, B, 5, np.random.default_rng(0))
     assert len(errs) == len(_LAM_GRID) and lam == _LAM_GRID[int(np.argmin(errs))]
     assert lam <= 1.0   # little noise: a small penalty wins
     assert np.all(np.diff(errs[_LAM_GRID.index(lam):]) >= 0)  # larger penalties only add bias here

@@ -43,8 +43,12 @@ bool encode(const EncodeModel& m, const float* X, size_t n, size_t ldx, uint8_t*
     uint8_t* o = out + b * ncols;
     bool ok;
     switch (isa) {
+#if defined(TENFOLD_X86)
       case Isa::Avx512: ok = avx512::encode(m, x, e - b, ldx, o); break;
       case Isa::Avx2: ok = avx2::encode(m, x, e - b, ldx, o); break;
+#elif defined(TENFOLD_ARM64)
+      case Isa::Neon: ok = neon::encode(m, x, e - b, ldx, o); break;
+#endif
       default: ok = scalar::encode(m, x, e - b, ldx, o); break;
     }
     if (!ok) finite = false;
@@ -77,8 +81,12 @@ void scan_u16(const uint8_t* codes, size_t n, int ncols, const uint8_t* luts, in
     for (size_t t0 = b0; t0 < b1; t0 += tile) {
       const size_t t1 = std::min(b1, t0 + tile);
       switch (isa) {
+#if defined(TENFOLD_X86)
         case Isa::Avx512: avx512::scan_u16(codes, t0, t1, ncols, luts, nq, out, ldo); break;
         case Isa::Avx2: avx2::scan_u16(codes, t0, t1, ncols, luts, nq, out, ldo); break;
+#elif defined(TENFOLD_ARM64)
+        case Isa::Neon: neon::scan_u16(codes, t0, t1, ncols, luts, nq, out, ldo); break;
+#endif
         default: scalar::scan_u16(codes, t0, t1, ncols, luts, nq, out, ldo); break;
       }
     }
@@ -164,8 +172,12 @@ void search(const uint8_t* codes, size_t n, int ncols, const uint8_t* luts, int 
     for (size_t t0 = b0; t0 < b1; t0 += tile) {
       const size_t t1 = std::min(b1, t0 + tile);
       switch (isa) {
+#if defined(TENFOLD_X86)
         case Isa::Avx512: avx512::scan_topk(codes, t0, t1, ncols, l, m, h, static_cast<int64_t>(n)); break;
         case Isa::Avx2: avx2::scan_topk(codes, t0, t1, ncols, l, m, h, static_cast<int64_t>(n)); break;
+#elif defined(TENFOLD_ARM64)
+        case Isa::Neon: neon::scan_topk(codes, t0, t1, ncols, l, m, h, static_cast<int64_t>(n)); break;
+#endif
         default: scalar::scan_topk(codes, t0, t1, ncols, l, m, h, static_cast<int64_t>(n)); break;
       }
     }
@@ -265,7 +277,11 @@ float exact_distance(const float* q, const void* row, int d, bool dot, bool half
 
 void rerank(const void* vectors, bool half, size_t n_rows, int d, const float* Q, size_t nq,
             const int64_t* cand, int R, int k, bool dot, float* dist, int64_t* rows, int n_threads) {
+#if defined(TENFOLD_X86)
   const bool simd = active_isa() != Isa::Scalar;  // AVX-512 CPUs run the AVX2 loop
+#else
+  const bool simd = false;  // no NEON variant yet: the portable loop
+#endif
   const size_t D = static_cast<size_t>(d);
   const auto* f32 = static_cast<const float*>(vectors);
   const auto* f16 = static_cast<const uint16_t*>(vectors);
@@ -286,8 +302,12 @@ void rerank(const void* vectors, bool half, size_t n_rows, int d, const float* Q
         }
         const size_t at = static_cast<size_t>(r) * D;
         const void* row = half ? static_cast<const void*>(f16 + at) : static_cast<const void*>(f32 + at);
+#if defined(TENFOLD_X86)
         float v = simd ? avx2::exact_distance(Q + q * D, row, d, dot, half)
                        : scalar::exact_distance(Q + q * D, row, d, dot, half);
+#else
+        float v = scalar::exact_distance(Q + q * D, row, d, dot, half);
+#endif
         if (v != v) v = std::numeric_limits<float>::infinity();  // overflowing dot products: rank last
         scored.emplace_back(v, r);
       }

@@ -59,6 +59,7 @@ namespace scalar { float exact_distance(const float* q, const void* row, int d, 
 namespace avx2 { float exact_distance(const float* q, const void* row, int d, bool dot, bool half); }
 namespace avx2 { TENFOLD_BOLT_KERNELS }
 namespace avx512 { TENFOLD_BOLT_KERNELS }
+namespace neon { TENFOLD_BOLT_KERNELS }
 #undef TENFOLD_BOLT_KERNELS
 
 // Dispatching, multi-threaded entry points (baseline translation unit bolt.cpp).

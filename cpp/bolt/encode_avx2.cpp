@@ -10,6 +10,7 @@
 #include <new>
 
 #include "bolt/bolt.hpp"
+#include "common/portable.hpp"
 #include "common/checks.hpp"
 
 namespace tenfold {
@@ -25,7 +26,7 @@ inline int argmin16(__m256 lo, __m256 hi) {
   m = _mm256_min_ps(m, _mm256_shuffle_ps(m, m, _MM_SHUFFLE(2, 3, 0, 1)));
   const unsigned mask = static_cast<unsigned>(_mm256_movemask_ps(_mm256_cmp_ps(lo, m, _CMP_EQ_OQ))) |
                         (static_cast<unsigned>(_mm256_movemask_ps(_mm256_cmp_ps(hi, m, _CMP_EQ_OQ))) << 8);
-  return mask ? __builtin_ctz(mask) : 0;  // no lane equal only if every score is NaN (refused input)
+  return mask ? ctz32(mask) : 0;  // no lane equal only if every score is NaN (refused input)
 }
 
 inline bool in_range(float v) {

@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "bolt/bolt.hpp"
+#include "common/portable.hpp"
 #include "common/checks.hpp"
 
 namespace tenfold {
@@ -17,7 +18,7 @@ namespace {
 inline int argmin16(__m512 s) {
   const float m = _mm512_reduce_min_ps(s);
   const unsigned mask = static_cast<unsigned>(_mm512_cmp_ps_mask(s, _mm512_set1_ps(m), _CMP_EQ_OQ));
-  return mask ? __builtin_ctz(mask) : 0;  // no lane equal only if every score is NaN (refused input)
+  return mask ? ctz32(mask) : 0;  // no lane equal only if every score is NaN (refused input)
 }
 
 template <int R>

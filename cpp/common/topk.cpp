@@ -1,5 +1,7 @@
 #include "common/topk.hpp"
 
+#include "common/portable.hpp"
+
 #include <algorithm>
 
 namespace tenfold {
@@ -24,7 +26,7 @@ void TopK::compact() {
 
 void TopK::push_block(const uint16_t* d, uint32_t mask, int64_t base, int64_t n_valid) {
   while (mask) {
-    int i = __builtin_ctz(mask);
+    int i = ctz32(mask);
     mask &= mask - 1;
     if (base + i >= n_valid) break;  // bits are visited in increasing id order
     if (d[i] < threshold) push(d[i], base + i);

@@ -24,7 +24,7 @@ namespace avx2 {
 
 namespace {
 
-#define TF_INLINE inline __attribute__((always_inline))
+#define TF_INLINE TENFOLD_ALWAYS_INLINE
 
 // ---------------------------------------------------------------- encoder
 // Tree of one codebook over 32 rows. col[l]: the 32 values of the level-l split column;

@@ -25,16 +25,28 @@ constexpr size_t kMinRowsPerThread = 16384;
 
 bool encode_rows(Isa isa, const EncodeModel& m, const float* A, size_t n, ptrdiff_t rs, ptrdiff_t cs, size_t r0,
                  size_t r1, uint8_t* codes) {
-  return isa == Isa::Scalar ? scalar::encode(m, A, n, rs, cs, r0, r1, codes)
-                            : avx2::encode(m, A, n, rs, cs, r0, r1, codes);
+  switch (isa) {
+#if defined(TENFOLD_X86)
+    case Isa::Avx2:
+    case Isa::Avx512: return avx2::encode(m, A, n, rs, cs, r0, r1, codes);
+#elif defined(TENFOLD_ARM64)
+    case Isa::Neon: return neon::encode(m, A, n, rs, cs, r0, r1, codes);
+#endif
+    default: return scalar::encode(m, A, n, rs, cs, r0, r1, codes);
+  }
 }
 
 void scan_rows(Isa isa, const ScanModel& s, const uint8_t* codes, size_t rows, float* out, size_t ldo,
                bool row_major) {
-  if (isa == Isa::Scalar)
-    scalar::scan(s, codes, rows, out, ldo, row_major);
-  else
-    avx2::scan(s, codes, rows, out, ldo, row_major);
+  switch (isa) {
+#if defined(TENFOLD_X86)
+    case Isa::Avx2:
+    case Isa::Avx512: avx2::scan(s, codes, rows, out, ldo, row_major); break;
+#elif defined(TENFOLD_ARM64)
+    case Isa::Neon: neon::scan(s, codes, rows, out, ldo, row_major); break;
+#endif
+    default: scalar::scan(s, codes, rows, out, ldo, row_major); break;
+  }
 }
 
 // Byte of row r inside a 32-byte code column in scan order.
@@ -126,6 +138,45 @@ bool matmul(const EncodeModel& em, const ScanModel& sm, const float* A, size_t n
   return ok.load();
 }
 
+bool matmul_argmax(const EncodeModel& em, const ScanModel& sm, const float* A, size_t n, ptrdiff_t rs, ptrdiff_t cs,
+                   int64_t* idx, int n_threads) {
+  const Isa isa = active_isa();
+  const size_t M = static_cast<size_t>(sm.m);
+  std::atomic<bool> ok{true};
+  parallel_for(n, n_threads, kGrainRows, [&](int, size_t b, size_t e) {
+    alignas(64) uint8_t codes[kChunkRows * 128];  // up to 256 codebooks
+    std::vector<float> buf(M * kChunkRows);       // one chunk's products, column-major (stays in L2)
+    float best[kChunkRows];
+    int32_t arg[kChunkRows];
+    bool good = true;
+    for (size_t r0 = b; r0 < e; r0 += kChunkRows) {
+      const size_t r1 = r0 + kChunkRows < e ? r0 + kChunkRows : e, rows = r1 - r0;
+      const size_t rows_end = (r1 + kBlockRows - 1) / kBlockRows * kBlockRows;
+      good = encode_rows(isa, em, A, n, rs, cs, r0, rows_end, codes) && good;
+      scan_rows(isa, sm, codes, rows, buf.data(), kChunkRows, false);
+      // First maximum of each row, as numpy's argmax of the same floats (they are finite).
+      // Branch-free selects over local arrays, so the loop vectorises.
+      for (size_t r = 0; r < rows; ++r) {
+        best[r] = buf[r];
+        arg[r] = 0;
+      }
+      for (size_t m = 1; m < M; ++m) {
+        const float* col = buf.data() + m * kChunkRows;
+        const int32_t mm = static_cast<int32_t>(m);
+        for (size_t r = 0; r < rows; ++r) {
+          const float c = col[r], b = best[r];
+          const int32_t gt = -static_cast<int32_t>(c > b);  // all ones where column m is larger
+          best[r] = c > b ? c : b;
+          arg[r] ^= (arg[r] ^ mm) & gt;
+        }
+      }
+      for (size_t r = 0; r < rows; ++r) idx[r0 + r] = arg[r];
+    }
+    if (!good) ok.store(false);
+  }, kMinRowsPerThread);
+  return ok.load();
+}
+
 bool encode(const EncodeModel& m, const float* A, size_t n, ptrdiff_t rs, ptrdiff_t cs, uint8_t* blocked,
             int n_threads) {
   const Isa isa = active_isa();
@@ -180,7 +231,16 @@ std::vector<int64_t> used_columns(const int64_t* cols, size_t nterms, size_t str
 
 void project(const int64_t* cols, const int32_t* npos, int nfeat, int width, const float* A, size_t n, size_t d,
              ptrdiff_t rs, ptrdiff_t cs, float* feat, int n_threads) {
-  const bool simd = active_isa() != Isa::Scalar;
+  auto stage_rows = scalar::stage_rows;
+  auto stage_cols = scalar::stage_cols;
+  auto project_group = scalar::project;
+#if defined(TENFOLD_X86)
+  if (active_isa() != Isa::Scalar) {
+    stage_rows = avx2::stage_rows;
+    stage_cols = avx2::stage_cols;
+    project_group = avx2::project;
+  }
+#endif
   const size_t nterms = static_cast<size_t>(nfeat) * width;
   // A row costs ~0.1 ns per term, so a second thread pays off from ~2M term-rows per thread
   // (~0.2 ms), far fewer rows than the encoder needs.
@@ -219,13 +279,12 @@ void project(const int64_t* cols, const int32_t* npos, int nfeat, int width, con
       const size_t rows = std::min(kGroup, e - r0);
       const float* src = A + static_cast<ptrdiff_t>(r0) * rs;
       if (by_rows) {
-        (simd ? avx2::stage_rows : scalar::stage_rows)(src, rs, rows, blocks.data(), nblk, d, group.data());
+        stage_rows(src, rs, rows, blocks.data(), nblk, d, group.data());
       } else {
         const ptrdiff_t ahead = rs == 1 && r0 + 3 * kGroup <= n ? 2 * kGroup : 0;
-        (simd ? avx2::stage_cols : scalar::stage_cols)(src, rs, cs, rows, used.data(), used.size(), group.data(),
-                                                       ahead);
+        stage_cols(src, rs, cs, rows, used.data(), used.size(), group.data(), ahead);
       }
-      (simd ? avx2::project : scalar::project)(p, group.data(), rows, feat + r0, n);
+      project_group(p, group.data(), rows, feat + r0, n);
     }
   }, min_rows);
 }

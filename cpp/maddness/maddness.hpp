@@ -145,6 +145,11 @@ float float_threshold(float offset, float scale, int t);
 namespace avx2 {
 TENFOLD_MADDNESS_KERNELS
 }  // namespace avx2
+namespace neon {  // encode and scan; project and staging use the scalar kernels on AArch64
+bool encode(const EncodeModel& m, const float* A, size_t n, ptrdiff_t rs, ptrdiff_t cs, size_t r0, size_t r1,
+            uint8_t* codes);
+void scan(const ScanModel& s, const uint8_t* codes, size_t rows, float* out, size_t ldo, bool row_major);
+}  // namespace neon
 #undef TENFOLD_MADDNESS_KERNELS
 
 // Dispatching, multi-threaded entry points (baseline translation unit maddness.cpp).
@@ -153,6 +158,11 @@ TENFOLD_MADDNESS_KERNELS
 // Returns false if any value read was NaN or infinite (out is then unspecified).
 bool matmul(const EncodeModel& em, const ScanModel& sm, const float* A, size_t n, ptrdiff_t rs, ptrdiff_t cs,
             float* out, size_t ldo, bool row_major, int n_threads, int phases = 3);
+// Fused encode + aggregate + argmax for classifier heads: idx[i] = the first m maximising row i
+// of matmul's output (bias folded into add), without writing the n x M products (each chunk's
+// products stay in a per-thread buffer). False if a value read was NaN or infinite.
+bool matmul_argmax(const EncodeModel& em, const ScanModel& sm, const float* A, size_t n, ptrdiff_t rs, ptrdiff_t cs,
+                   int64_t* idx, int n_threads);
 // Codes in Bolt's blocked layout (natural row order); false if a value read was NaN or infinite.
 bool encode(const EncodeModel& m, const float* A, size_t n, ptrdiff_t rs, ptrdiff_t cs, uint8_t* blocked,
             int n_threads);

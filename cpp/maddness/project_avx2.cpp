@@ -3,6 +3,8 @@
 // into each addition. Same additions in the same order as the scalar reference.
 #include <immintrin.h>
 
+#include <cstring>
+
 #include "maddness/maddness.hpp"
 #include "maddness/transpose_avx2.hpp"
 
@@ -11,7 +13,7 @@ namespace maddness {
 namespace avx2 {
 
 namespace {
-#define TF_INLINE inline __attribute__((always_inline))
+#define TF_INLINE TENFOLD_ALWAYS_INLINE
 
 template <int V, bool Add>
 TF_INLINE void term(__m256 (&s)[V], const float* x) {
@@ -27,8 +29,8 @@ TF_INLINE void terms(__m256 (&s)[4][V], const float* A, const uint32_t* offs, in
   for (; k + 4 <= end; k += 4) {
     // Two offsets per 8-byte load, split with a shift: loads, not additions, limit this loop.
     uint64_t lo, hi;
-    __builtin_memcpy(&lo, offs + k, 8);
-    __builtin_memcpy(&hi, offs + k + 2, 8);
+    std::memcpy(&lo, offs + k, 8);
+    std::memcpy(&hi, offs + k + 2, 8);
     term<V, Add>(s[P], A + static_cast<uint32_t>(lo));
     term<V, Add>(s[(P + 1) & 3], A + (lo >> 32));
     term<V, Add>(s[(P + 2) & 3], A + static_cast<uint32_t>(hi));

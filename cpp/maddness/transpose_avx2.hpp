@@ -3,12 +3,14 @@
 #pragma once
 #include <immintrin.h>
 
+#include "common/portable.hpp"
+
 namespace tenfold {
 namespace maddness {
 namespace avx2 {
 
 // Transposes the 8x8 floats r[0..8) in place (r[i][j] <-> r[j][i]).
-static inline __attribute__((always_inline)) void transpose8(__m256* r) {
+static TENFOLD_ALWAYS_INLINE void transpose8(__m256* r) {
   const __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
   const __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
   const __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);

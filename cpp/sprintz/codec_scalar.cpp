@@ -3,6 +3,7 @@
 #include <cstring>
 #include <type_traits>
 
+#include "common/portable.hpp"
 #include "sprintz/sprintz.hpp"
 
 namespace tenfold {

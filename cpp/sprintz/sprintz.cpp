@@ -1,8 +1,6 @@
 // Sprintz stream format and dispatch (baseline translation unit). See sprintz.hpp for the layout.
 #include "sprintz/sprintz.hpp"
 
-#include <cpuid.h>
-
 #include <algorithm>
 #include <cstring>
 #include <memory>
@@ -11,6 +9,7 @@
 #include <string>
 
 #include "common/isa.hpp"
+#include "common/portable.hpp"
 
 namespace tenfold {
 namespace sprintz {
@@ -18,7 +17,8 @@ namespace sprintz {
 namespace {
 
 constexpr uint8_t kMagic[4] = {'T', 'F', 'S', 'Z'};
-constexpr uint8_t kVersion = 2;
+constexpr uint8_t kVersion = 3;        // written; checksum of the compressed bytes
+constexpr uint8_t kLegacyVersion = 2;  // still read; checksum of the decoded data
 constexpr uint64_t kMaxChunkBytes = uint64_t(1) << 20;  // raw bytes per chunk (16 rows always allowed)
 
 template <class U>
@@ -32,38 +32,36 @@ U get(const uint8_t* p) {
   return v;
 }
 
-// AMD Zen 1/2 (family 17h, and Hygon 18h) run pdep in microcode, ~20x slower than elsewhere;
-// the AVX2 kernels unpack with pdep, so those CPUs keep the portable kernels.
-bool pdep_is_slow() {
-  static const bool slow = [] {
-    unsigned a, b, c, d;
-    if (!__get_cpuid(0, &a, &b, &c, &d)) return false;
-    const bool amd = (b == 0x68747541 && d == 0x69746e65 && c == 0x444d4163);    // AuthenticAMD
-    const bool hygon = (b == 0x6f677948 && d == 0x6e65476e && c == 0x656e6975);  // HygonGenuine
-    if (!(amd || hygon) || !__get_cpuid(1, &a, &b, &c, &d)) return false;
-    unsigned family = (a >> 8) & 0xf;
-    if (family == 0xf) family += (a >> 20) & 0xff;
-    return family == 0x17 || family == 0x18;
-  }();
-  return slow;
+// The SIMD unit of this build: AVX2 on x86 (its kernels unpack with pdep: CPUs that run it in
+// microcode keep the portable kernels), NEON on AArch64.
+#if defined(TENFOLD_X86)
+namespace simd = avx2;
+bool use_simd() {
+  const Isa isa = active_isa();
+  return (isa == Isa::Avx2 || isa == Isa::Avx512) && !slow_pdep();
 }
-
-bool use_avx2() { return active_isa() != Isa::Scalar && !pdep_is_slow(); }
+#elif defined(TENFOLD_ARM64)
+namespace simd = neon;
+bool use_simd() { return active_isa() == Isa::Neon; }
+#else
+namespace simd = scalar;  // no SIMD unit in this build
+bool use_simd() { return false; }
+#endif
 
 size_t encode_plain(const uint8_t* x, int bits, const View& v, int fc, uint8_t* dst, int32_t* scratch) {
   if (bits == 8)
-    return use_avx2() ? avx2::encode8(x, v, fc, dst, scratch) : scalar::encode8(x, v, fc, dst, scratch);
+    return use_simd() ? simd::encode8(x, v, fc, dst, scratch) : scalar::encode8(x, v, fc, dst, scratch);
   const uint16_t* x16 = reinterpret_cast<const uint16_t*>(x);
-  return use_avx2() ? avx2::encode16(x16, v, fc, dst, scratch) : scalar::encode16(x16, v, fc, dst, scratch);
+  return use_simd() ? simd::encode16(x16, v, fc, dst, scratch) : scalar::encode16(x16, v, fc, dst, scratch);
 }
 
 const char* decode_plain(const uint8_t* src, size_t len, size_t readable, uint8_t* out, int bits, const View& v,
                          int fc, int32_t* scratch) {
   if (bits == 8)
-    return use_avx2() ? avx2::decode8(src, len, readable, out, v, fc, scratch)
+    return use_simd() ? simd::decode8(src, len, readable, out, v, fc, scratch)
                       : scalar::decode8(src, len, readable, out, v, fc, scratch);
   uint16_t* o16 = reinterpret_cast<uint16_t*>(out);
-  return use_avx2() ? avx2::decode16(src, len, readable, o16, v, fc, scratch)
+  return use_simd() ? simd::decode16(src, len, readable, o16, v, fc, scratch)
                     : scalar::decode16(src, len, readable, o16, v, fc, scratch);
 }
 
@@ -127,7 +125,7 @@ int pick_lag(const uint8_t* x, int bits, size_t rows) {
     for (int L = 1; L <= kMaxLag; ++L) {
       const int32_t d = xt - at(t - size_t(L));
       const uint32_t ad = uint32_t(d < 0 ? -d : d);
-      cost[L] += ad ? 33 - uint64_t(__builtin_clz(ad)) : 0;
+      cost[L] += ad ? 33 - uint64_t(clz32(ad)) : 0;
     }
   }
   int best = 0;
@@ -182,8 +180,8 @@ void copy_rows(const View& v, size_t isz, const uint8_t* from, uint8_t* to, bool
     }
 }
 
-// The stored checksum covers the header fields (bytes 4-31) as well as the decoded data, so a
-// corrupted dtype, order or shape cannot decode "successfully" into different values.
+// The stored checksum covers the header fields (bytes 4-31) as well as the chunks (version 3) or
+// the decoded data (version 2), so a corrupted dtype, order or shape is caught too.
 uint32_t stream_checksum(const uint8_t* header, uint32_t data_sum) {
   uint8_t tmp[32];
   std::memcpy(tmp, header + 4, 28);
@@ -204,7 +202,7 @@ struct StreamingChecksum {
   uint64_t total = 0;
   StreamingChecksum() { chk::checksum_init(acc); }
   void stripes(const uint8_t* p, size_t n) {
-    if (use_avx2()) avx2::checksum_stripes(acc, p, n);
+    if (use_simd()) simd::checksum_stripes(acc, p, n);
     else scalar::checksum_stripes(acc, p, n);
   }
   void update(const uint8_t* p, size_t len) {
@@ -274,22 +272,93 @@ size_t max_packed_bytes(size_t rows, size_t nvars, int bits) {
 
 int dtype_bits(int dtype) { return dtype < 2 ? 8 : 16; }
 
+size_t dtype_size(int dtype) {
+  static constexpr uint8_t kSize[kNumDtypes] = {1, 1, 2, 2, 4, 4, 8, 8, 4, 8};
+  return dtype >= 0 && dtype < kNumDtypes ? kSize[dtype] : 0;
+}
+
 const char* huffman_decode(const uint8_t* src, size_t len, size_t readable, uint8_t* dst, size_t n) {
-  return use_avx2() ? avx2::huffman_decode(src, len, readable, dst, n)
+  return use_simd() ? simd::huffman_decode(src, len, readable, dst, n)
                     : scalar::huffman_decode(src, len, readable, dst, n);
 }
 
 uint32_t checksum(const uint8_t* data, size_t len) {
-  return use_avx2() ? avx2::checksum(data, len) : scalar::checksum(data, len);
+  return use_simd() ? simd::checksum(data, len) : scalar::checksum(data, len);
+}
+
+// Appends one 8/16-bit chunk (its 12-byte header, then its body) to out: packed with the
+// forecaster that pays, lagged where that pays, Huffman-coded where that pays, raw otherwise.
+static void append_chunk(std::vector<uint8_t>& out, const uint8_t* chunk_data, int bits, const View& v, int forecaster,
+                  bool entropy) {
+  static thread_local CompressScratch tls;
+  const size_t rows = v.rows, nvars = v.nvars, isz = size_t(bits / 8);
+  if (tls.words.size() < scratch_words(nvars)) tls.words.resize(scratch_words(nvars));
+  int32_t* const scratch = tls.words.data();
+  // scratch kept across calls, grown to the largest chunk seen, left uninitialized
+  const size_t psize = max_packed_bytes((rows + 15) / 16 * 16, nvars, bits);
+  Buffer &packed = tls.packed, &alt = tls.alt, &coded = tls.coded;
+  packed.at_least(psize);
+  if (forecaster == kForecastFire || nvars == 1) alt.at_least(psize);
+  if (entropy) coded.at_least(huffman_max_bytes(psize));
+  size_t plen = encode_chunk(chunk_data, bits, v, forecaster, 0, packed.data(), scratch);
+  // FIRE is kept for a chunk only where it beats delta by >= 1% (delta decodes faster).
+  int chunk_fc = forecaster, lag = 0;
+  if (forecaster == kForecastFire) {
+    const size_t dlen = encode_chunk(chunk_data, bits, v, kForecastDelta, 0, alt.data(), scratch);
+    if (plen >= dlen - dlen / 100) {
+      packed.swap(alt);
+      plen = dlen;
+      chunk_fc = kForecastDelta;
+    }
+  }
+  // 1 variable: a lagged delta where the estimate says it may pay and it is >= 2% smaller
+  if (nvars == 1) {
+    const int L = pick_lag(chunk_data, bits, rows);
+    if (L) {
+      const size_t llen = encode_chunk(chunk_data, bits, v, kForecastDelta, L, alt.data(), scratch);
+      if (llen < plen - plen / 50) {
+        packed.swap(alt);
+        plen = llen;
+        chunk_fc = kForecastDelta;
+        lag = L;
+      }
+    }
+  }
+  size_t clen = entropy ? huffman_encode(packed.data(), plen, coded.data(), coded.size()) : 0;
+  uint8_t mode = clen ? 1 : 0;
+  const uint8_t* body = clen ? coded.data() : packed.data();
+  size_t blen = clen ? clen : plen;
+  size_t stored_plen = plen;
+  const size_t raw_bytes = rows * nvars * isz;
+  if (blen >= raw_bytes) {  // incompressible chunk: store the rows verbatim (row-major)
+    mode = 2;
+    copy_rows(v, isz, chunk_data, packed.data(), /*gather=*/true);
+    body = packed.data();
+    blen = stored_plen = raw_bytes;
+  }
+  const size_t at = out.size();
+  out.resize(at + kChunkHeaderBytes + blen);
+  out[at] = mode;
+  out[at + 1] = uint8_t(chunk_fc);
+  out[at + 2] = uint8_t(mode == 2 ? 0 : lag);
+  out[at + 3] = 0;
+  put<uint32_t>(out, at + 4, uint32_t(blen));
+  put<uint32_t>(out, at + 8, uint32_t(stored_plen));
+  std::memcpy(out.data() + at + kChunkHeaderBytes, body, blen);
+}
+
+void append_chunk16(std::vector<uint8_t>& out, const uint16_t* x, const View& v, int forecaster, bool entropy) {
+  append_chunk(out, reinterpret_cast<const uint8_t*>(x), 16, v, forecaster, entropy);
 }
 
 void compress(std::vector<uint8_t>& out, const uint8_t* data, int dtype, size_t n, size_t nvars, int ndim, int order,
               int forecaster, bool entropy, size_t chunk_rows) {
-  if (dtype < 0 || dtype > 3) throw std::invalid_argument("dtype code must be in [0, 3]");
+  if (dtype < 0 || dtype >= kNumDtypes)
+    throw std::invalid_argument("dtype code must be in [0, " + std::to_string(kNumDtypes - 1) + "]");
   if (nvars == 0 || (ndim == 1 && nvars != 1) || ndim < 1 || ndim > 2)
     throw std::invalid_argument("shape must be (n,) or (n, nvars) with nvars >= 1");
   const int bits = dtype_bits(dtype);
-  const size_t isz = size_t(bits / 8);
+  const size_t isz = dtype_size(dtype);
   if (chunk_rows == 0 || chunk_rows % 16 || chunk_rows > 0xFFFFFFF0u ||
       (chunk_rows > 16 && uint64_t(chunk_rows) * nvars * isz > kMaxChunkBytes))
     throw std::invalid_argument("chunk_rows must be a positive multiple of 16 within the chunk size limit");
@@ -306,78 +375,36 @@ void compress(std::vector<uint8_t>& out, const uint8_t* data, int dtype, size_t 
   put<uint32_t>(out, 12, uint32_t(chunk_rows));
   put<uint64_t>(out, 16, uint64_t(n));
   put<uint64_t>(out, 24, uint64_t(nvars));
-  put<uint32_t>(out, 32, stream_checksum(out.data(), checksum(data, n * nvars * isz)));
+  put<uint32_t>(out, 32, 0);  // the checksum, once the chunks are written
   put<uint32_t>(out, 36, 0);
-  static thread_local CompressScratch tls;
-  if (tls.words.size() < scratch_words(nvars)) tls.words.resize(scratch_words(nvars));
-  int32_t* const scratch = tls.words.data();
-  // scratch sized for the largest chunk actually present, left uninitialized
-  const size_t max_rows = std::min(size_t(chunk_rows), (n + 15) / 16 * 16);
-  const size_t psize = max_packed_bytes(max_rows, nvars, bits);
-  Buffer &packed = tls.packed, &alt = tls.alt, &coded = tls.coded;
-  packed.at_least(psize);
-  if (forecaster == kForecastFire || nvars == 1) alt.at_least(psize);
-  if (entropy) coded.at_least(huffman_max_bytes(psize));
   const ptrdiff_t rs = order == 0 ? ptrdiff_t(nvars) : 1, cs = order == 0 ? 1 : ptrdiff_t(n);
   for (size_t r0 = 0; r0 < n; r0 += chunk_rows) {
     const size_t rows = std::min(chunk_rows, n - r0);
-    View v{rows, nvars, rs, cs};
+    const View v{rows, nvars, rs, cs};
     const uint8_t* chunk_data = data + r0 * size_t(rs) * isz;
-    size_t plen = encode_chunk(chunk_data, bits, v, forecaster, 0, packed.data(), scratch);
-    // FIRE is kept for a chunk only where it beats delta by >= 1% (delta decodes faster).
-    int chunk_fc = forecaster, lag = 0;
-    if (forecaster == kForecastFire) {
-      const size_t dlen = encode_chunk(chunk_data, bits, v, kForecastDelta, 0, alt.data(), scratch);
-      if (plen >= dlen - dlen / 100) {
-        packed.swap(alt);
-        plen = dlen;
-        chunk_fc = kForecastDelta;
-      }
-    }
-    // 1 variable: a lagged delta where the estimate says it may pay and it is >= 2% smaller
-    if (nvars == 1) {
-      const int L = pick_lag(chunk_data, bits, rows);
-      if (L) {
-        const size_t llen = encode_chunk(chunk_data, bits, v, kForecastDelta, L, alt.data(), scratch);
-        if (llen < plen - plen / 50) {
-          packed.swap(alt);
-          plen = llen;
-          chunk_fc = kForecastDelta;
-          lag = L;
-        }
-      }
-    }
-    size_t clen = entropy ? huffman_encode(packed.data(), plen, coded.data(), coded.size()) : 0;
-    uint8_t mode = clen ? 1 : 0;
-    const uint8_t* body = clen ? coded.data() : packed.data();
-    size_t blen = clen ? clen : plen;
-    size_t stored_plen = plen;
-    const size_t raw_bytes = rows * nvars * isz;
-    if (blen >= raw_bytes) {  // incompressible chunk: store the rows verbatim (row-major)
-      mode = 2;
-      copy_rows(v, isz, chunk_data, packed.data(), /*gather=*/true);
-      body = packed.data();
-      blen = stored_plen = raw_bytes;
-    }
-    const size_t at = out.size();
-    out.resize(at + kChunkHeaderBytes + blen);
-    out[at] = mode;
-    out[at + 1] = uint8_t(chunk_fc);
-    out[at + 2] = uint8_t(mode == 2 ? 0 : lag);
-    out[at + 3] = 0;
-    put<uint32_t>(out, at + 4, uint32_t(blen));
-    put<uint32_t>(out, at + 8, uint32_t(stored_plen));
-    std::memcpy(out.data() + at + kChunkHeaderBytes, body, blen);
+    if (dtype >= kFirstWideDtype)
+      wide::append_chunk(out, chunk_data, dtype, v, forecaster, entropy);
+    else
+      append_chunk(out, chunk_data, bits, v, forecaster, entropy);
   }
+  reseal(out.data(), out.size());
+}
+
+void reseal(uint8_t* buf, size_t len) {
+  if (len < kHeaderBytes) throw std::invalid_argument("reseal: shorter than the header");
+  const uint32_t sum = stream_checksum(buf, checksum(buf + kHeaderBytes, len - kHeaderBytes));
+  std::memcpy(buf + 32, &sum, 4);
 }
 
 Header parse_header(const uint8_t* buf, size_t len) {
   if (len < kHeaderBytes) fail("shorter than the 40-byte header");
   if (std::memcmp(buf, kMagic, 4) != 0) fail("bad magic (not a tenfold Sprintz stream)");
-  if (buf[4] != kVersion)
+  if (buf[4] != kVersion && buf[4] != kLegacyVersion)
     throw std::invalid_argument("unsupported Sprintz format version " + std::to_string(buf[4]) +
-                                " (this build reads version " + std::to_string(kVersion) + ")");
+                                " (this build reads versions " + std::to_string(kLegacyVersion) + " and " +
+                                std::to_string(kVersion) + ")");
   Header h;
+  h.version = buf[4];
   h.dtype = buf[5];
   h.ndim = buf[6];
   h.order = buf[7];
@@ -387,14 +414,15 @@ Header parse_header(const uint8_t* buf, size_t len) {
   h.n = get<uint64_t>(buf + 16);
   h.nvars = get<uint64_t>(buf + 24);
   h.checksum = get<uint32_t>(buf + 32);
-  if (h.dtype > 3) fail("unknown dtype code");
+  if (h.dtype >= kNumDtypes) fail("unknown dtype code");
+  if (h.dtype >= kFirstWideDtype && h.version == kLegacyVersion) fail("dtype code not defined in version 2");
   if (h.ndim < 1 || h.ndim > 2) fail("ndim must be 1 or 2");
   if (h.order > 1) fail("unknown order");
   if (h.forecaster > 1) fail("unknown forecaster");
   if (h.flags > 1 || get<uint16_t>(buf + 10) != 0 || get<uint32_t>(buf + 36) != 0) fail("reserved bits set");
   if (h.nvars == 0 || (h.ndim == 1 && h.nvars != 1)) fail("invalid number of variables");
   if (h.chunk_rows == 0 || h.chunk_rows % 16) fail("invalid chunk size");
-  const size_t isz = size_t(dtype_bits(h.dtype) / 8);
+  const size_t isz = dtype_size(h.dtype);
   if (h.nvars > (uint64_t(1) << 40) || h.n > (uint64_t(1) << 62) / h.nvars / isz) fail("array too large");
   if (h.chunk_rows > 16 && uint64_t(h.chunk_rows) * h.nvars * isz > kMaxChunkBytes) fail("chunk too large");
   // every chunk needs at least its 12-byte header: rejects absurd sizes before any allocation
@@ -406,55 +434,83 @@ Header parse_header(const uint8_t* buf, size_t len) {
   return h;
 }
 
-void decompress(const uint8_t* buf, size_t len, uint8_t* out, size_t out_len) {
+Header open_stream(const uint8_t* buf, size_t len) {
   const Header h = parse_header(buf, len);
+  if (h.version != kLegacyVersion &&
+      stream_checksum(buf, checksum(buf + kHeaderBytes, len - kHeaderBytes)) != h.checksum)
+    fail("checksum mismatch (stream corrupted)");
+  return h;
+}
+
+void decompress(const uint8_t* buf, size_t len, uint8_t* out, size_t out_len) {
+  decode(open_stream(buf, len), buf, len, out, out_len);
+}
+
+// Decodes the 8/16-bit chunk at buf[pos] (header and body) into out (geometry v), advancing pos.
+static void decode_chunk_at(const uint8_t* buf, size_t len, size_t& pos, uint8_t* out, int bits, const View& v,
+                     int header_fc, int32_t* scratch, Buffer& plain) {
+  const size_t rows = v.rows, nvars = v.nvars, isz = size_t(bits / 8);
+  if (len - pos < kChunkHeaderBytes) fail("truncated chunk header");
+  const uint8_t mode = buf[pos];
+  if (mode > 2 || buf[pos + 1] > 1 || buf[pos + 3]) fail("invalid chunk mode");
+  const int lag = buf[pos + 2];
+  if (lag && (lag < 2 || lag > kMaxLag || nvars != 1 || buf[pos + 1] != kForecastDelta || mode == 2))
+    fail("invalid chunk lag");
+  if (buf[pos + 1] == kForecastFire && header_fc != kForecastFire) fail("chunk forecaster not allowed");
+  const int chunk_fc = buf[pos + 1];
+  const size_t blen = get<uint32_t>(buf + pos + 4), plen = get<uint32_t>(buf + pos + 8);
+  pos += kChunkHeaderBytes;
+  if (blen > len - pos) fail("chunk longer than the buffer (truncated?)");
+  if (plen > max_packed_bytes(rows, nvars, bits)) fail("chunk claims an impossible size");
+  const uint8_t* src = buf + pos;
+  size_t readable = len - pos;
+  if (mode == 2) {
+    if (blen != plen || plen != rows * nvars * isz) fail("raw chunk length mismatch");
+    copy_rows(v, isz, src, out, /*gather=*/false);
+    pos += blen;
+    return;
+  }
+  if (mode == 0) {
+    if (blen != plen) fail("stored chunk length mismatch");
+  } else {
+    plain.at_least(plen + 16);
+    if (const char* err = huffman_decode(src, blen, len - pos, plain.data(), plen)) fail(err);
+    src = plain.data();
+    readable = plain.size();
+  }
+  if (const char* err = decode_chunk(src, plen, readable, out, bits, v, chunk_fc, lag, scratch)) fail(err);
+  pos += blen;
+}
+
+void decode_chunk16(const uint8_t* buf, size_t len, size_t& pos, uint16_t* out, const View& v, int header_fc) {
+  static thread_local std::vector<int32_t> scratch;
+  static thread_local Buffer plain;
+  if (scratch.size() < scratch_words(v.nvars)) scratch.resize(scratch_words(v.nvars));
+  decode_chunk_at(buf, len, pos, reinterpret_cast<uint8_t*>(out), 16, v, header_fc, scratch.data(), plain);
+}
+
+void decode(const Header& h, const uint8_t* buf, size_t len, uint8_t* out, size_t out_len) {
+  const bool legacy = h.version == kLegacyVersion;  // checksum of the decoded data, computed here
   const int bits = dtype_bits(h.dtype);
-  const size_t isz = size_t(bits / 8), n = size_t(h.n), nvars = size_t(h.nvars);
+  const size_t isz = dtype_size(h.dtype), n = size_t(h.n), nvars = size_t(h.nvars);
   if (out_len != n * nvars * isz) throw std::invalid_argument("output buffer has the wrong size");
   const ptrdiff_t rs = h.order == 0 ? ptrdiff_t(nvars) : 1, cs = h.order == 0 ? 1 : ptrdiff_t(n);
-  std::vector<int32_t> scratch(scratch_words(nvars));
+  std::vector<int32_t> scratch(h.dtype >= kFirstWideDtype ? 0 : scratch_words(nvars));
   Buffer plain;
   StreamingChecksum running;
   size_t pos = kHeaderBytes;
   for (size_t r0 = 0; r0 < n; r0 += h.chunk_rows) {
     const size_t rows = std::min(size_t(h.chunk_rows), n - r0);
-    if (len - pos < kChunkHeaderBytes) fail("truncated chunk header");
-    const uint8_t mode = buf[pos];
-    if (mode > 2 || buf[pos + 1] > 1 || buf[pos + 3]) fail("invalid chunk mode");
-    const int lag = buf[pos + 2];
-    if (lag && (lag < 2 || lag > kMaxLag || nvars != 1 || buf[pos + 1] != kForecastDelta || mode == 2))
-      fail("invalid chunk lag");
-    if (buf[pos + 1] == kForecastFire && h.forecaster != kForecastFire) fail("chunk forecaster not allowed");
-    const int chunk_fc = buf[pos + 1];
-    const size_t blen = get<uint32_t>(buf + pos + 4), plen = get<uint32_t>(buf + pos + 8);
-    pos += kChunkHeaderBytes;
-    if (blen > len - pos) fail("chunk longer than the buffer (truncated?)");
-    if (plen > max_packed_bytes(rows, nvars, bits)) fail("chunk claims an impossible size");
-    const uint8_t* src = buf + pos;
-    size_t readable = len - pos;
-    if (mode == 2) {
-      if (blen != plen || plen != rows * nvars * isz) fail("raw chunk length mismatch");
-      copy_rows(View{rows, nvars, rs, cs}, isz, src, out + r0 * size_t(rs) * isz, /*gather=*/false);
-      if (h.order == 0) running.update(out + r0 * nvars * isz, rows * nvars * isz);
-      pos += blen;
-      continue;
-    }
-    if (mode == 0) {
-      if (blen != plen) fail("stored chunk length mismatch");
-    } else {
-      plain.at_least(plen + 16);
-      if (const char* err = huffman_decode(src, blen, len - pos, plain.data(), plen)) fail(err);
-      src = plain.data();
-      readable = plain.size();
-    }
-    View v{rows, nvars, rs, cs};
-    if (const char* err = decode_chunk(src, plen, readable, out + r0 * size_t(rs) * isz, bits, v, chunk_fc, lag,
-                                       scratch.data()))
-      fail(err);
-    if (h.order == 0) running.update(out + r0 * nvars * isz, rows * nvars * isz);
-    pos += blen;
+    const View v{rows, nvars, rs, cs};
+    uint8_t* const chunk_out = out + r0 * size_t(rs) * isz;
+    if (h.dtype >= kFirstWideDtype)
+      wide::decode_chunk(buf, len, pos, chunk_out, h.dtype, v, h.forecaster);
+    else
+      decode_chunk_at(buf, len, pos, chunk_out, bits, v, h.forecaster, scratch.data(), plain);
+    if (legacy && h.order == 0) running.update(out + r0 * nvars * isz, rows * nvars * isz);
   }
   if (pos != len) fail("trailing bytes after the last chunk");
+  if (!legacy) return;
   const uint32_t data_sum = h.order == 0 ? running.finish() : checksum(out, out_len);
   if (stream_checksum(buf, data_sum) != h.checksum) fail("checksum mismatch (data or header corrupted)");
 }

@@ -1,11 +1,17 @@
 // Sprintz: lossless compression of 8/16-bit integer time series (Blalock et al., 2018), our format.
 //
 // Stream (all integers little-endian):
-//   header (40 bytes): "TFSZ", u8 version=2, u8 dtype (0 int8, 1 uint8, 2 int16, 3 uint16),
+//   header (40 bytes): "TFSZ", u8 version=3, u8 dtype (0 int8, 1 uint8, 2 int16, 3 uint16; version 3
+//     only: 4 int32, 5 uint32, 6 int64, 7 uint64, 8 float32, 9 float64, whose chunks codec_wide.hpp describes),
 //     u8 ndim (1|2), u8 order (0 C, 1 F), u8 forecaster (0 delta, 1 FIRE), u8 flags (bit0: entropy
 //     requested), u16 reserved=0, u32 chunk_rows (multiple of 16), u64 n, u64 nvars,
-//     u32 checksum (of header bytes 4-31 followed by the checksum of the decoded array's bytes in
-//     memory order), u32 reserved=0.
+//     u32 checksum (of header bytes 4-31 followed by the checksum of the stream's bytes 40-end,
+//     i.e. everything after the header), u32 reserved=0.
+//   The checksum covers the compressed bytes, so the decoder verifies it in one pass over the
+//   input BEFORE it allocates or writes any output: a corrupt stream cannot make it expand a
+//   65,536:1 zero run into gigabytes first. Version 2 streams (same layout; their checksum is of
+//   header bytes 4-31 followed by the checksum of the decoded array's bytes in memory order,
+//   verified after decoding) still decode.
 //   ceil(n / chunk_rows) chunks, each: u8 mode (0 packed, 1 Huffman-coded packed, 2 raw rows,
 //     row-major, used when coding does not pay; Huffman only where it saves >= 5%), u8 forecaster
 //     of this chunk (FIRE streams use FIRE only in chunks where it beats delta by >= 1%), u8 lag
@@ -63,6 +69,7 @@ size_t max_packed_bytes(size_t rows, size_t nvars, int bits);
 
 namespace scalar { TENFOLD_SPRINTZ_KERNELS }
 namespace avx2 { TENFOLD_SPRINTZ_KERNELS }
+namespace neon { TENFOLD_SPRINTZ_KERNELS }
 #undef TENFOLD_SPRINTZ_KERNELS
 
 // Huffman stage (huffman.cpp): kHuffmanStreams interleaved bit streams per coded chunk.
@@ -74,22 +81,44 @@ const char* huffman_decode(const uint8_t* src, size_t len, size_t readable, uint
 size_t huffman_max_bytes(size_t n);
 
 struct Header {
-  int dtype, ndim, order, forecaster, flags;
+  int version, dtype, ndim, order, forecaster, flags;
   uint32_t chunk_rows, checksum;
   uint64_t n, nvars;
 };
 constexpr size_t kHeaderBytes = 40;
 constexpr size_t kChunkHeaderBytes = 12;
 
-int dtype_bits(int dtype);
-// Parses and validates the header; throws std::invalid_argument.
+constexpr int kFirstWideDtype = 4;  // dtype codes >= 4 are coded by codec_wide.cpp
+constexpr int kNumDtypes = 10;
+int dtype_bits(int dtype);     // 8 or 16, for the dtype codes below kFirstWideDtype
+size_t dtype_size(int dtype);  // bytes per item; 0 for an unknown code
+// One 16-bit chunk in the stream's chunk format, header and body (codec_wide.cpp stores chunks
+// whose values span less than 2^16 this way): appended to out / decoded from buf[pos], pos advanced
+// (throws std::invalid_argument on a corrupt chunk).
+void append_chunk16(std::vector<uint8_t>& out, const uint16_t* x, const View& v, int forecaster, bool entropy);
+void decode_chunk16(const uint8_t* buf, size_t len, size_t& pos, uint16_t* out, const View& v, int header_fc);
+namespace wide {
+// One chunk of a 32/64-bit integer or float dtype (code >= kFirstWideDtype), header and body.
+void append_chunk(std::vector<uint8_t>& out, const uint8_t* x, int dtype, const View& v, int forecaster, bool entropy);
+void decode_chunk(const uint8_t* buf, size_t len, size_t& pos, uint8_t* out, int dtype, const View& v, int header_fc);
+}  // namespace wide
+// Parses and validates the header (no checksum check); throws std::invalid_argument.
 Header parse_header(const uint8_t* buf, size_t len);
+// parse_header, then (version 3) the checksum of the compressed bytes: call before allocating
+// the output. Throws std::invalid_argument.
+Header open_stream(const uint8_t* buf, size_t len);
+// Decodes a stream opened by open_stream into out (out_len must be the header's n * nvars *
+// itemsize bytes); version 2 streams have their decoded data checked here. Throws std::invalid_argument.
+void decode(const Header& h, const uint8_t* buf, size_t len, uint8_t* out, size_t out_len);
+// Recomputes the checksum of a version 3 stream in place (for fuzzers that mutate streams and
+// want them to reach the decoder).
+void reseal(uint8_t* buf, size_t len);
 
 // data: the array's bytes in memory order (C: row-major, F: column-major). The stream replaces
 // out's contents; pass the same vector again to reuse its memory.
 void compress(std::vector<uint8_t>& out, const uint8_t* data, int dtype, size_t n, size_t nvars, int ndim, int order,
               int forecaster, bool entropy, size_t chunk_rows);
-// out must hold n * nvars * itemsize bytes of the parsed header. Throws std::invalid_argument.
+// open_stream + decode. Throws std::invalid_argument.
 void decompress(const uint8_t* buf, size_t len, uint8_t* out, size_t out_len);
 uint32_t checksum(const uint8_t* data, size_t len);
 

@@ -8,6 +8,8 @@
 (1, 1)
 """
 
+__version__ = "0.1.0"  # the one version source (pyproject.toml reads it)
+
 from ._io import load
 from ._runtime import isa, set_isa, supported_isas, use_isa
 from .bolt import BoltEncoder, BoltIndex
@@ -17,6 +19,5 @@ from ._selfcheck import verify_simd_paths as _verify_simd_paths
 
 _verify_simd_paths()
 
-__version__ = "0.1.0"
 __all__ = ["BoltEncoder", "BoltIndex", "Maddness", "extract", "isa", "load", "set_isa", "sprintz",
            "supported_isas", "use_isa"]

@@ -12,25 +12,30 @@ import numpy as np
 
 from . import _core
 
-ISAS = ("scalar", "avx2", "avx512")
+ISAS = ("scalar", "avx2", "avx512", "neon")
 # The kernels take the thread count as a C int (they start at most one thread per chunk of work).
 MAX_THREADS = 2**31 - 1
 
 
 def isa() -> str:
-    """Name of the SIMD path in use: ``"scalar"``, ``"avx2"`` or ``"avx512"``.
+    """Name of the SIMD path in use: ``"scalar"``, ``"avx2"``, ``"avx512"`` or ``"neon"``.
 
     >>> import tenfold
-    >>> tenfold.isa() in ("scalar", "avx2", "avx512")
+    >>> tenfold.isa() in tenfold.supported_isas()
     True
     """
-    return _core.active_isa()
+    return str(_core.active_isa())
 
 
 def supported_isas() -> list[str]:
-    """Every path this CPU can run, portable first."""
-    best = ISAS.index(_core.detect_isa())
-    return list(ISAS[: best + 1])
+    """Every path this build holds and this CPU can run (all the features its kernels were
+    compiled for are present), portable first.
+
+    >>> import tenfold
+    >>> tenfold.supported_isas()[0]
+    'scalar'
+    """
+    return list(_core.usable_isas(_core.cpu_features()))
 
 
 def set_isa(name: str) -> None:

@@ -14,7 +14,7 @@ import numpy as np
 from . import _core, _runtime
 
 
-def _bolt_outputs() -> tuple:
+def _bolt_outputs() -> tuple[np.ndarray, ...]:
     rng = np.random.default_rng(12345)
     n, ncols, d = 45, 3, 13
     codes = rng.integers(0, 256, size=(n, ncols), dtype=np.uint8)
@@ -36,14 +36,15 @@ def verify_simd_paths() -> None:
     _core.set_isa("scalar")
     reference = _bolt_outputs()
     chosen = "scalar"
+    # Paths in preference order up to the one in use; stop at the first that disagrees.
     for name in _runtime.supported_isas()[1:]:
-        if _runtime.ISAS.index(name) > _runtime.ISAS.index(best):
-            break
         _core.set_isa(name)
         if all(np.array_equal(a, b) for a, b in zip(_bolt_outputs(), reference)):
             chosen = name
         else:
             warnings.warn(f"tenfold: the {name} kernels disagree with the scalar reference on this CPU; "
                           f"not using them (please report this)", RuntimeWarning)
+            break
+        if name == best:
             break
     _core.set_isa(chosen)

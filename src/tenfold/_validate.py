@@ -75,14 +75,14 @@ class _Fields:
             self.fail(f"{key} must be in {'(' if open_lo else '['}{lo}, {hi}], got {v}")
         return v
 
-    def choice(self, key: str, choices: tuple) -> Any:
+    def choice(self, key: str, choices: tuple[Any, ...]) -> Any:
         v = self.meta[key]
         if not isinstance(v, str) or v not in choices:
             self.fail(f"{key} must be one of {choices}, got {v!r}")
         return v
 
     # ------------------------------------------------------------ arrays
-    def array(self, name: str, kind: str, shape: tuple, lo: float | None = None, hi: float | None = None,
+    def array(self, name: str, kind: str, shape: tuple[Any, ...], lo: float | None = None, hi: float | None = None,
               *, open_lo: bool = False, note: str = "") -> np.ndarray:
         """An array of `kind` "int" (any integer dtype), "float" (float32/float64, every value
         finite and within float32's range: the kernels compute in float32) or "float64" (float
@@ -93,7 +93,7 @@ class _Fields:
         except ValueError as err:
             raise ValueError(f"{err} ({note})" if note else str(err)) from None
 
-    def _array(self, name: str, kind: str, shape: tuple, lo: float | None, hi: float | None,
+    def _array(self, name: str, kind: str, shape: tuple[Any, ...], lo: float | None, hi: float | None,
                open_lo: bool) -> np.ndarray:
         a = self.arrays[name]
         if kind == "int" and a.dtype.kind not in "iu" or kind != "int" and a.dtype.kind != "f":
@@ -258,7 +258,9 @@ def validate_extract_result(meta: Any, arrays: dict[str, np.ndarray]) -> None:
     f.keys(("objective", "min_length", "max_length", "threshold", "blur_length", "offset",
             "match_threshold", "n_dims"),
            ("starts", "ends", "scores", "pattern", "filter", "bank_dims", "bank_lengths", "bank_values",
-            "bank_variances"))
+            "bank_variances"), optional_meta=("significance",))   # significance: absent before issue 14
+    if "significance" in meta:
+        f.real("significance")
     n_dims = f.int("n_dims", 1, INT32_MAX)
     hi = f.int("max_length", 2, max_series // 2)
     f.int("min_length", 2, hi)

@@ -39,6 +39,7 @@ def cmd_find_instances(args: argparse.Namespace) -> int:
     path = args.recording
     if path.lower().endswith(".npy"):
         series = np.load(path, allow_pickle=False)
+        min_sig = 0.0
         rate, unit = args.rate, "s" if args.rate != 1.0 else "samples"
         label = f"{series.shape[0]} samples"
     else:
@@ -47,13 +48,14 @@ def cmd_find_instances(args: argparse.Namespace) -> int:
         except ValueError as err:
             raise SystemExit(f"tenfold find-instances: error: {err}")
         series = audio.speech_features(sound, sr)
+        min_sig = audio.SPEECH_MIN_SIGNIFICANCE
         rate, unit = 1.0 / audio.SPEECH_HOP_S, "s"
         label = f"{len(sound) / sr:.2f} s of audio at {sr} Hz -> {series.shape[0]} frames of speech features"
     lo = _parse_length(args.min_length, rate, "--min-length")
     hi = _parse_length(args.max_length, rate, "--max-length")
     t = time.perf_counter()
     try:
-        hits = extract.find_instances(series, lo, hi, random_state=args.seed)
+        hits = extract.find_instances(series, lo, hi, random_state=args.seed, min_significance=min_sig)
     except (ValueError, TypeError) as err:
         raise SystemExit(f"tenfold: error: {err}")
     took = time.perf_counter() - t
@@ -138,7 +140,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--plot", default=None, help="write a picture with the instances shaded (needs matplotlib)")
     p.set_defaults(fn=cmd_find_instances)
     p = sub.add_parser("compress", help="compress an integer .npy file with Sprintz (lossless)")
-    p.add_argument("src", help="input .npy (int8/uint8/int16/uint16, shape (n,) or (n, nvars))")
+    p.add_argument("src", help="input .npy (8- to 64-bit integers or float32/float64, shape (n,) or (n, nvars))")
     p.add_argument("dst", help="output file")
     p.add_argument("--forecaster", choices=["fire", "delta"], default="fire")
     p.add_argument("--no-entropy", action="store_true", help="skip the Huffman stage (faster decoding)")

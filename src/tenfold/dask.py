@@ -415,7 +415,7 @@ def load_index(directory: Any, client: Any = None) -> ShardedIndex:
 # ---------------------------------------------------------------- Sprintz into Zarr
 def compress_to_zarr(x: Any, store: Any, *, forecaster: str = "fire", entropy: bool = True,
                      chunk_rows: int | None = None, overwrite: bool = False):
-    """Write an integer array (Dask, numpy or Zarr; int8/uint8/int16/uint16, 1-D or 2-D) to a
+    """Write an array (Dask, numpy or Zarr; 8- to 64-bit integers or float32/float64, 1-D or 2-D) to a
     Zarr v3 store with Sprintz as its serializer, one task per chunk (compressed in parallel
     on the workers of the current Dask client, or locally without one). Returns the Zarr array;
     read it back with ``zarr.open_array(store)`` or ``dask.array.from_zarr(store)``.
@@ -435,9 +435,9 @@ def compress_to_zarr(x: Any, store: Any, *, forecaster: str = "fire", entropy: b
     x = _chunked_by_rows(x, chunk_rows, 1 << 20)
     if x.ndim not in (1, 2):
         raise ValueError(f"x must be 1-D or 2-D (time first), got shape {x.shape}")
-    if np.dtype(x.dtype) not in (np.int8, np.uint8, np.int16, np.uint16):
-        raise TypeError(f"x must be int8/uint8/int16/uint16 for Sprintz, got {x.dtype}; "
-                        "quantize floats first with tenfold.sprintz.quantize")
+    from .sprintz import _dtype_code
+
+    _dtype_code(np.dtype(x.dtype), "x")  # TypeError naming the dtypes Sprintz holds
     if x.ndim == 2 and len(x.chunks[1]) > 1:
         x = x.rechunk({1: -1})
     if len(set(x.chunks[0][:-1])) > 1 or (len(x.chunks[0]) > 1 and x.chunks[0][-1] > x.chunks[0][0]):

@@ -3,7 +3,10 @@
 ``tenfold.sprintz.SprintzZarrCodec`` needs zarr >= 3; numpy stays tenfold's only hard dependency.
 
 Chunks of any dimensionality are compressed as a (rows, columns) matrix: the first axis is
-time, all other axes are flattened into variables.
+time, all other axes are flattened into variables. Decoding checks the stream's header against
+the chunk the array expects (dtype and item count; for Zarr v3 also the matrix shape) before
+anything is allocated and decodes straight into the chunk, so a stream claiming a larger
+array (a decompression bomb) or another dtype or shape is a ValueError.
 
 >>> import numpy as np
 >>> from tenfold.sprintz import SprintzCodec  # doctest: +SKIP
@@ -33,6 +36,21 @@ def _as_matrix(a: np.ndarray) -> np.ndarray:
     return a
 
 
+def _native_dtype(dtype: Any) -> np.dtype:
+    """A numpy dtype from a numpy dtype or a zarr >= 3.1 ZDType."""
+    to_native = getattr(dtype, "to_native_dtype", None)
+    return np.dtype(to_native() if to_native is not None else dtype)
+
+
+def _stream_shape(shape: tuple) -> tuple:
+    """The (rows,) or (rows, columns) shape of the stream that encodes a chunk of ``shape``."""
+    if len(shape) == 0:
+        return (1,)
+    if len(shape) == 1:
+        return (int(shape[0]),)
+    return (int(shape[0]), int(np.prod(shape[1:], dtype=np.int64)))
+
+
 def _check_options(forecaster: Any, entropy: Any) -> tuple[str, bool]:
     check_choice(forecaster, "forecaster", ("delta", "fire"))
     if not isinstance(entropy, (bool, np.bool_)):
@@ -48,7 +66,7 @@ except ImportError:  # pragma: no cover - exercised only without numcodecs
 if _NumcodecsCodec is not None:
 
     class SprintzCodec(_NumcodecsCodec):
-        """numcodecs codec ``"tenfold.sprintz"`` for int8/uint8/int16/uint16 chunks (Zarr v2).
+        """numcodecs codec ``"tenfold.sprintz"`` for 8- to 64-bit integer and float32/float64 chunks (Zarr v2).
 
         >>> import numpy as np, numcodecs
         >>> from tenfold.sprintz import SprintzCodec
@@ -70,13 +88,24 @@ if _NumcodecsCodec is not None:
             return _sz.compress(_as_matrix(arr), forecaster=self.forecaster, entropy=self.entropy)
 
         def decode(self, buf: Any, out: Any = None) -> Any:
-            from numcodecs.compat import ensure_contiguous_ndarray, ndarray_copy
+            """Decode ``buf``; with ``out`` (an array of the chunk's dtype and size, or a byte
+            buffer of its size) the stream is checked against ``out`` before anything is decoded
+            and decoded straight into it, in the memory order of the encoded buffer."""
+            from numcodecs.compat import ensure_contiguous_ndarray
 
             raw = ensure_contiguous_ndarray(buf).view(np.uint8).reshape(-1)
-            arr = _sz.decompress(raw)
-            if out is not None:
-                return ndarray_copy(np.ascontiguousarray(arr).reshape(-1), out)
-            return arr
+            if out is None:
+                return _sz.decompress(raw)
+            dest = ensure_contiguous_ndarray(out)
+            if not dest.flags.writeable:
+                raise ValueError("out must be writeable")
+            if not isinstance(out, np.ndarray):  # a raw byte buffer: take the stream's dtype
+                dt = _sz.info(raw)["dtype"]
+                if dest.nbytes % dt.itemsize:
+                    raise ValueError(f"out holds {dest.nbytes} bytes, not a whole number of {dt} items")
+                dest = dest.view(dt)
+            _sz._decode_into(raw, dest, "out")
+            return out
 
         def __repr__(self) -> str:
             return f"SprintzCodec(forecaster={self.forecaster!r}, entropy={self.entropy})"
@@ -126,10 +155,23 @@ if _ArrayBytesCodec is not None:
         def to_dict(self) -> dict:
             return {"name": CODEC_ID, "configuration": {"forecaster": self.forecaster, "entropy": self.entropy}}
 
+        def validate(self, *, shape: tuple, dtype: Any, chunk_grid: Any) -> None:
+            """Refuse, at ``create_array``, an array dtype Sprintz cannot hold."""
+            _sz._dtype_code(_native_dtype(dtype), "the array")
+
         async def _decode_single(self, chunk_bytes: Any, chunk_spec: Any) -> Any:
-            arr = _sz.decompress(chunk_bytes.as_numpy_array().view(np.uint8).reshape(-1))
-            arr = np.ascontiguousarray(arr).reshape(chunk_spec.shape)
-            return chunk_spec.prototype.nd_buffer.from_numpy_array(arr)
+            raw = chunk_bytes.as_numpy_array().view(np.uint8).reshape(-1)
+            dtype, shape = _native_dtype(chunk_spec.dtype), tuple(chunk_spec.shape)
+            meta = _sz.info(raw)
+            want = _stream_shape(shape)
+            transposed = meta["order"] == "F" and len(want) == 2 and min(want) > 1  # the encoder writes C order
+            if meta["dtype"] != dtype or meta["shape"] != want or transposed:
+                raise ValueError(f"Sprintz chunk holds {meta['dtype']} of shape {meta['shape']} ({meta['order']} order), but the array's "
+                                 f"chunk is {dtype} of shape {shape} (stream shape {want}): corrupt chunk or "
+                                 f"wrong codec")
+            out = np.empty(shape, dtype)
+            _sz._decode_into(raw, out.reshape(-1), "chunk")
+            return chunk_spec.prototype.nd_buffer.from_numpy_array(out)
 
         async def _encode_single(self, chunk_array: Any, chunk_spec: Any) -> Any:
             arr = np.ascontiguousarray(chunk_array.as_numpy_array())

@@ -49,7 +49,7 @@ int main(int argc, char** argv) {
     set_active_isa(Isa::Scalar);
     maddness::project(cols.data(), npos.data(), F, w, A, n, d, rs, cs, ref.data(), 1);
     if (simd) {
-      set_active_isa(Isa::Avx2);
+      set_active_isa(detect_isa());  // the best path (AVX2 kernels on x86)
       for (int threads : {1, 3}) {
         maddness::project(cols.data(), npos.data(), F, w, A, n, d, rs, cs, got.data(), threads);
         if (std::memcmp(ref.data(), got.data(), ref.size() * sizeof(float)) != 0) {

@@ -1,11 +1,14 @@
-// Sanitizer fuzz run of the Sprintz decoder (both ISA paths): mutated, truncated and random
-// streams must either raise std::invalid_argument or decode to exactly the original data, with
-// no out-of-bounds access (AddressSanitizer) or undefined behaviour (UBSan). Each input is
+// Sanitizer fuzz run of the Sprintz decoder (both ISA paths): mutated and truncated streams must
+// raise std::invalid_argument (the checksum of the compressed bytes catches every change) or
+// decode to exactly the original data; mutated streams whose checksum is then recomputed
+// (reseal) reach the decoder proper and must raise or decode to some array of the declared size,
+// with no out-of-bounds access (AddressSanitizer) or undefined behaviour (UBSan). Each input is
 // copied to an exact-size heap block so any over-read is caught. Built and run by
 // tests/test_sprintz.py::test_native_sanitizer_fuzz under `make fuzz`; by hand:
 //   g++ -O1 -g -fsanitize=address,undefined -std=c++17 -Icpp tests/native/sprintz_fuzz.cpp \
 //       cpp/sprintz/sprintz.cpp cpp/sprintz/codec_scalar.cpp cpp/sprintz/huffman.cpp cpp/common/isa.cpp \
-//       <cpp/sprintz/codec_avx2.cpp compiled with -mavx2 -mfma -mbmi -mbmi2> -o fz && ./fz 1000
+//       <cpp/sprintz/codec_avx2.cpp compiled with -mavx2 -mfma -mbmi -mbmi2> -o fz && ./fz 1000 [seed]
+// Prints the seed and the number of cases; the same seed and rounds replay the same run.
 #include "sprintz/sprintz.hpp"
 #include "common/isa.hpp"
 #include <cstdio>
@@ -16,12 +19,14 @@
 #include <vector>
 using namespace tenfold::sprintz;
 int main(int argc, char** argv) {
-  int rounds = atoi(argv[1]);
-  std::mt19937_64 rng(42);
-  long rejected = 0, accepted = 0;
+  if (argc < 2) { printf("usage: fz rounds [seed]\n"); return 2; }
+  const int rounds = atoi(argv[1]);
+  const unsigned long long seed = argc > 2 ? strtoull(argv[2], nullptr, 10) : 42;
+  std::mt19937_64 rng(seed);
+  long rejected = 0, accepted = 0, resealed_decoded = 0;
   const int nisa = tenfold::detect_isa() == tenfold::Isa::Scalar ? 1 : 2;
   for (int isa = 0; isa < nisa; ++isa) {
-    tenfold::set_active_isa(isa ? tenfold::Isa::Avx2 : tenfold::Isa::Scalar);
+    tenfold::set_active_isa(isa ? tenfold::detect_isa() : tenfold::Isa::Scalar);
     // deterministic: few C-order variables with short raw tails (wide SIMD row stores must not
     // spill past the output), both forecasters, all dtypes, exact-size heap output
     for (int dtype = 0; dtype < 4; ++dtype)
@@ -49,7 +54,7 @@ int main(int argc, char** argv) {
           std::vector<uint8_t> x(n * nv);
           for (size_t r = 0; r < n; ++r)
             for (size_t v = 0; v < nv; ++v)
-              x[r * nv + v] = (r >= 64 && r < 112) ? 7 : uint8_t(120 * std::sin(r / (4.0 + 0.3 * v)) + (rng() % 2));
+              x[r * nv + v] = (r >= 64 && r < 112) ? 7 : uint8_t(int(120 * std::sin(r / (4.0 + 0.3 * v)) + (rng() % 2)));
           std::vector<uint8_t> buf;
           compress(buf, x.data(), dtype, n, nv, 2, 0, 1, false, n > 256 ? 256 : 128);
           fire_chunks += buf[41] == 1;
@@ -63,12 +68,18 @@ int main(int argc, char** argv) {
         }
     if (fire_chunks < 130) {  // of 192 streams: most first chunks must be FIRE-coded
       printf("too few FIRE chunks (%ld)\n", fire_chunks); return 1; }
-    for (int cfg = 0; cfg < 48; ++cfg) {
-      int dtype = cfg % 4, fc = (cfg / 4) % 2, ent = (cfg / 8) % 2, order = (cfg / 16) % 3;
+    for (int cfg = 0; cfg < 120; ++cfg) {  // every dtype code (0..9), both forecasters, entropy on/off, 3 layouts
+      int dtype = cfg % 10, fc = (cfg / 10) % 2, ent = (cfg / 20) % 2, order = (cfg / 40) % 3;
       size_t nv = order == 2 ? 1 : (cfg % 3 ? 1 + rng() % 12 : 30 + rng() % 20), n = 1 + rng() % 3000;
-      size_t isz = dtype < 2 ? 1 : 2;
+      size_t isz = dtype_size(dtype);
       std::vector<uint8_t> x(n * nv * isz);
-      for (size_t i = 0; i < x.size(); ++i) x[i] = uint8_t(40 * std::sin(i / (7.0 * nv)) + (rng() % 3));
+      for (size_t i = 0; i < x.size(); ++i) x[i] = uint8_t(int(40 * std::sin(i / (7.0 * nv)) + (rng() % 3)));
+      if (dtype >= 8 && cfg % 3)  // floats with 2 decimals (the decimal-digit path), a few NaN exceptions
+        for (size_t i = 0; i < n * nv; ++i) {
+          const double d = rng() % 97 == 0 ? std::nan("") : std::round(3000 * std::sin(i / 50.0) + rng() % 9) / 100;
+          const float f = float(d);
+          if (dtype == 8) std::memcpy(x.data() + 4 * i, &f, 4); else std::memcpy(x.data() + 8 * i, &d, 8);
+        }
       // periodic 1-variable data (period 3..9) so the lagged-delta chunks are exercised too
       if (nv == 1 && cfg % 2 == 0)
         for (size_t i = 0; i < x.size(); ++i) x[i] = uint8_t(((i / isz) % (3 + cfg % 7)) * 37 + (rng() % 3));
@@ -80,7 +91,7 @@ int main(int argc, char** argv) {
       if (out != x) { printf("ROUNDTRIP FAIL\n"); return 1; }
       for (int r = 0; r < rounds; ++r) {
         std::vector<uint8_t> b(buf);
-        int kind = rng() % 3;
+        const int kind = rng() % 4;  // 0 truncate, 1 mutate, 2 mutate, 3 mutate and reseal
         if (kind == 0) b.resize(rng() % b.size());
         else {
           int flips = 1 + rng() % 4;
@@ -88,25 +99,30 @@ int main(int argc, char** argv) {
             size_t pos = rng() % b.size();
             if (rng() % 2) b[pos] ^= uint8_t(1u << (rng() % 8)); else b[pos] = uint8_t(rng());
           }
+          if (kind == 3 && b.size() >= kHeaderBytes) reseal(b.data(), b.size());
         }
         // exact-size heap copy so ASan sees any over-read of the input
         uint8_t* heap = new uint8_t[b.size() ? b.size() : 1];
         std::memcpy(heap, b.data(), b.size());
         try {
           Header h = parse_header(heap, b.size());
-          size_t need = size_t(h.n) * size_t(h.nvars) * size_t(dtype_bits(h.dtype) / 8);
+          size_t need = size_t(h.n) * size_t(h.nvars) * dtype_size(h.dtype);
           if (need > (size_t(1) << 28)) throw std::invalid_argument("big");
           std::vector<uint8_t> o(need);
           decompress(heap, b.size(), o.data(), need);
-          if (o != x) {
+          if (kind == 3) {
+            ++resealed_decoded;  // a valid checksum over changed bytes: any data of the declared size
+          } else if (o != x) {
             printf("ACCEPTED WITH DIFFERENT DATA (kind %d)\n", kind);
             return 1;
+          } else {
+            ++accepted;
           }
-          ++accepted;
         } catch (const std::invalid_argument&) { ++rejected; } catch (const std::bad_alloc&) { ++rejected; }
         delete[] heap;
       }
     }
   }
-  printf("rejected %ld accepted %ld\n", rejected, accepted);
+  printf("sprintz native fuzz: seed %llu, %ld cases: rejected %ld accepted %ld resealed-and-decoded %ld\n", seed,
+         rejected + accepted + resealed_decoded, rejected, accepted, resealed_decoded);
 }

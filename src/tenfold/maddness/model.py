@@ -6,7 +6,8 @@ and no arithmetic on the whole row: only the ``4 * ncodebooks`` split columns of
 row's codes select one learned prototype per codebook; the prototypes times B are precomputed into
 16-entry uint8 tables, so ``A @ B`` becomes ``ncodebooks`` table look-ups per output entry.
 
-Learning (numpy, deterministic):
+Learning (deterministic, the same model for any thread count and SIMD path; the sums over rows in
+C++, see trees.py):
 
 - the split values are quantized to signed bytes with an offset/scale per input dimension
   (fitted on the training rows' 0.1-99.9 percentiles), so the encoder compares bytes;
@@ -51,9 +52,9 @@ from .. import _core, _io
 from .._checks import as_float_matrix, check_choice, check_fitted, check_int
 from .._runtime import resolve_threads
 from .._validate import check_maddness_output_range, maddness_log2g, validate_maddness
-from .ridge import _LAM_GRID, _cv_lam, _one_hot, _ridge
+from .ridge import _LAM_GRID, _cv_lam, _one_hot, _onehot_products, _ridge
 from .signed_sums import _learn_tree_sums, _sum_gram
-from .trees import _LEVELS, _leaf_means, _learn_tree, _quant_params, _quantize
+from .trees import _LEVELS, _TreeData, _leaf_means, _learn_tree, _panels, _quant_params, _quantize
 
 __all__ = ["Maddness"]
 
@@ -253,9 +254,14 @@ class Maddness:
         A64 = A.astype(np.float64)
         output = self.objective == "output"
         Y = A64 @ Bf.astype(np.float64) if output else None
-        R = (Y if output else A64).copy()                         # running residual
         width = min(int(self.split_width), d)
         sums = width > 1
+        refit_passes = check_int(self.refit_passes, "refit_passes", minimum=0)
+        R = Y if output else A64                                  # running residual (C order: rows summed)
+        if sums or refit_passes:  # updated in place below (otherwise its panels are the copy)
+            R = R.copy()
+        target = R.copy() if refit_passes else None
+        m_res = R.shape[1]
         Ac = A64 - A64.mean(0) if output or sums else None
         dims = np.zeros((C, _LEVELS), dtype=np.int64)
         offsets = np.zeros((C, _LEVELS), dtype=np.float32)
@@ -265,31 +271,52 @@ class Maddness:
         sum_npos = np.zeros((C, _LEVELS), dtype=np.int32) if sums else None
         codes = np.zeros((n, C), dtype=np.uint8)
         k = min(self.n_candidates * (2 if output else 1), d)
+        shrink = float(self.shrinkage)
         if sums:
             gram = _sum_gram(Ac)
 
-            def learn(c: int, R: np.ndarray) -> np.ndarray:
+            def learn(c: int, R: np.ndarray, AcR: np.ndarray | None, R2: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
                 sum_cols[c], sum_npos[c], offsets[c], scales[c], thresholds[c], node = \
                     _learn_tree_sums(A, Ac, R, width, nt, gram)
                 dims[c] = np.arange(c * _LEVELS, (c + 1) * _LEVELS)  # the encoder reads feature columns
-                return node
-        else:
-            offset, scale = _quant_params(A)
-            Q = _quantize(A, offset, scale)                       # (n, d) int8
+                return node, _leaf_means(node, R, nt)
 
-            def learn(c: int, R: np.ndarray) -> np.ndarray:
-                dims[c], thresholds[c], node = _learn_tree(Q, R, Ac, k, output)
+            def shrink_residual(R: np.ndarray, node: np.ndarray, means: np.ndarray) -> np.ndarray | None:
+                R -= shrink * means[node]
+                return None
+        else:
+            # The trees read the residual in panels (see trees._panels) and the split values
+            # quantized from a transposed copy of A (one dimension's values contiguous).
+            AT = np.ascontiguousarray(A.T)
+            offset, scale = _quant_params(AT, axis=1)
+            data = _TreeData(_quantize(AT, offset[:, None], scale[:, None]), A if output else None,
+                             A64.mean(0) if output else None, np.einsum("ij,ij->j", Ac, Ac) if output else None, nt)
+            del AT
+
+            def learn(c: int, R: np.ndarray, AcR: np.ndarray | None, R2: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+                if R2 is None:
+                    R2 = np.einsum("pij,pij->i", R, R)
+                dims[c], thresholds[c], node, leaf_R, leaf_n, leaf_A = _learn_tree(data, R, R2, AcR, k)
                 offsets[c], scales[c] = offset[dims[c]], scale[dims[c]]
-                return node
-        target = R.copy()
+                means = leaf_R / np.maximum(leaf_n, 1)[:, None]                 # (16, m padded)
+                if AcR is not None:  # Acᵀ R after R -= shrink * means[node], without a pass over A
+                    AcR -= shrink * (leaf_A.T @ means[:, :m_res])
+                return node, means
+
+            def shrink_residual(R: np.ndarray, node: np.ndarray, means: np.ndarray) -> np.ndarray | None:
+                return _core.maddness_shrink_panels(R, node, means, shrink)  # and the new squared row norms
+        # Acᵀ R, kept current through the greedy pass by the trees (output objective, one column per split).
+        AcR = Ac.T @ R if output and not sums else None
+        if not sums:
+            R = _panels(R)
+        R2 = None  # squared row norms of the residual, when the last update computed them
         for c in range(C):  # greedy pass: each tree on the residual of the previous ones
-            node = learn(c, R)
+            node, means = learn(c, R, AcR, R2)
             codes[:, c] = node
-            R -= float(self.shrinkage) * _leaf_means(node, R)[node]
+            R2 = shrink_residual(R, node, means)
         # Diagnostic: training error of the greedy (leaf-mean) fit, in the objective's space.
         self.greedy_train_error_ = float(np.linalg.norm(R))
-        rng_passes = check_int(self.refit_passes, "refit_passes", minimum=0)
-        for _ in range(rng_passes):
+        for _ in range(refit_passes):
             # Backfitting: relearn each tree on the target minus the (ridge) fit of all others.
             G = _one_hot(codes).astype(np.float64)
             P = _ridge(G.T @ G, G.T @ target, 1.0)
@@ -298,11 +325,11 @@ class Maddness:
                 cols = slice(16 * c, 16 * c + 16)
                 fit -= G[:, cols] @ P[cols]
                 R = target - fit
-                node = learn(c, R)
+                node, _ = learn(c, R if sums else _panels(R), Ac.T @ R if output and not sums else None, None)
                 codes[:, c] = node
                 G[:, cols] = 0.0
                 G[np.arange(n), 16 * c + node] = 1.0
-                P[cols] = _leaf_means(node, R)
+                P[cols] = _leaf_means(node, R, nt)
                 fit += G[:, cols] @ P[cols]
         self.split_dims_ = dims
         self.offsets_ = offsets
@@ -311,18 +338,16 @@ class Maddness:
         self.sum_cols_, self.sum_npos_ = sum_cols, sum_npos
         self.n_features_in_ = d
         # Ridge refinement of all prototypes at once (input space, so set_B works for any B).
-        G = _one_hot(codes).astype(np.float64)
-        lam = self._choose_lam(G, A64, Bf, rng) if self.lam == "auto" else float(self.lam)
-        GtG = G.T @ G
+        if self.lam == "auto":
+            lam, errs, (GtG, GtA) = _cv_lam(codes, A, Bf, self.lam_folds, rng, n_threads=nt, AB=Y)
+            self.lam_cv_errors_ = dict(zip(_LAM_GRID, errs))
+        else:
+            lam = float(self.lam)
+            GtG, GtA = _onehot_products(codes, A, nt)
         self.lam_ = lam
-        self.prototypes_ = _ridge(GtG, G.T @ A64, lam).reshape(C, 16, d).astype(np.float32)
+        self.prototypes_ = _ridge(GtG, GtA, lam).reshape(C, 16, d).astype(np.float32)
         self.set_B(Bf, bias)
         return self
-
-    def _choose_lam(self, G: np.ndarray, A: np.ndarray, B: Any, rng: np.random.Generator) -> float:
-        lam, errs = _cv_lam(G, A, np.asarray(B, dtype=np.float64), self.lam_folds, rng)
-        self.lam_cv_errors_ = dict(zip(_LAM_GRID, errs))
-        return lam
 
     def _check_B(self, B: Any, d: int) -> np.ndarray:
         Bf = as_float_matrix(B, "B")
@@ -589,6 +614,26 @@ class Maddness:
         if out is not None:
             return out
         return res if row_major else res.T
+
+    def predict(self, A: Any) -> np.ndarray:
+        """Index of the largest output of each row, ``matmul(A).argmax(axis=1)`` exactly (first
+        maximum on ties), for a classifier head (bias folded in by ``fit``/``set_B``): int64 (n,).
+
+        Fused: each chunk of rows is encoded, aggregated into a small cache-resident buffer and
+        reduced, so the (n, m) float32 products are never written to memory.
+
+        >>> import numpy as np, tenfold
+        >>> rng = np.random.default_rng(0)
+        >>> A = rng.normal(size=(1000, 16)).astype(np.float32)
+        >>> amm = tenfold.Maddness(ncodebooks=8).fit(A, rng.normal(size=(16, 5)), bias=np.arange(5.0))
+        >>> bool(np.array_equal(amm.predict(A), amm.matmul(A).argmax(axis=1)))
+        True
+        """
+        A = self._as_input(A)
+        idx, ok = _core.maddness_run_argmax(self._bound(), self._split_input(A), resolve_threads(self.n_threads))
+        if not ok:
+            raise ValueError(_NONFINITE_A)
+        return idx
 
     def __call__(self, A: Any) -> np.ndarray:
         return self.matmul(A)

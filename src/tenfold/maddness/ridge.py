@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import _core
+
 _LAM_GRID = (1e-2, 3e-2, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0, 300.0, 1e3, 3e3, 1e4)
 
 
@@ -20,31 +22,46 @@ def _ridge(GtG: np.ndarray, GtA: np.ndarray, lam: float) -> np.ndarray:
     return np.linalg.solve(GtG + lam * np.eye(k), GtA)
 
 
-def _cv_lam(G: np.ndarray, A: np.ndarray, B: np.ndarray, folds: int, rng: np.random.Generator,
-            grid: tuple = _LAM_GRID) -> tuple[float, list[float]]:
+def _onehot_products(codes: np.ndarray, A: np.ndarray, n_threads: int) -> tuple[np.ndarray, np.ndarray]:
+    """(GᵀG, GᵀA) for the one-hot matrix G (n, 16C) of ``codes`` (n, C), without forming G:
+    counts of code pairs and sums of A's rows per (codebook, code), in C++."""
+    codes = np.ascontiguousarray(codes, dtype=np.uint8)
+    A = np.ascontiguousarray(A) if A.dtype in (np.float32, np.float64) else np.ascontiguousarray(A, np.float64)
+    return (_core.maddness_onehot_gram(codes).astype(np.float64),
+            _core.maddness_onehot_sums(codes, A, n_threads))
+
+
+def _cv_lam(codes: np.ndarray, A: np.ndarray, B: np.ndarray, folds: int, rng: np.random.Generator,
+            grid: tuple = _LAM_GRID, n_threads: int = 1, AB: np.ndarray | None = None
+            ) -> tuple[float, list[float], tuple[np.ndarray, np.ndarray]]:
     """Ridge penalty from ``grid`` with the lowest ``folds``-fold cross-validated error of the
     product: sum over folds of ||G_val P(lam) B - A_val B||^2, P(lam) fitted on the other folds.
 
-    G: (n, k) one-hot codes, A: (n, d) training rows, B: (d, m). Returns (lam, errors per lam).
-    The one-hot Gram matrix of each fold's training part is the full one minus the held-out part.
+    codes: (n, C) codes in [0, 16) (G their one-hot matrix), A: (n, d) training rows, B: (d, m),
+    AB: A @ B if the caller has it. Returns (lam, errors per lam, (GᵀG, GᵀA) of all rows: the
+    sums over the folds, for the final fit). Each fold's training part is the total minus the
+    held-out part. One eigendecomposition GᵀG_f = V diag(e) Vᵀ per fold serves every lam, and
+    the held-out error is expanded so that no (n, 16C) matrix is formed: with W = diag(1 / (e +
+    lam)) Vᵀ GᵀA_f B, the estimate is G_v V W and ||G_v V W - T||² = tr(Wᵀ H W) - 2 tr(Wᵀ P)
+    + ||T||² for H = Vᵀ G_vᵀG_v V, P = Vᵀ G_vᵀ A_v B, T = A_v B.
     """
-    n = G.shape[0]
+    n = codes.shape[0]
     folds = max(2, min(folds, n))
     fold = np.empty(n, dtype=np.int64)
     fold[rng.permutation(n)] = np.arange(n) % folds
-    GtG, GtA = G.T @ G, G.T @ A
+    B = np.asarray(B, dtype=np.float64)
+    parts = [_onehot_products(codes[fold == f], A[fold == f], n_threads) for f in range(folds)]
+    GtG, GtA = sum(p[0] for p in parts), sum(p[1] for p in parts)
+    if AB is None:
+        AB = A.astype(np.float64) @ B
+    target_sq = np.bincount(fold, weights=np.einsum("ij,ij->i", AB, AB), minlength=folds)
     errs = np.zeros(len(grid))
-    for f in range(folds):
-        va = fold == f
-        Gv = G[va]
-        GtGf, GtAf = GtG - Gv.T @ Gv, GtA - Gv.T @ A[va]
-        target = A[va] @ B
-        # One eigendecomposition per fold serves every lam; ridge is linear in its target, so
-        # the prototypes times B are fitted directly.
-        evals, V = np.linalg.eigh(GtGf)
-        GvV, VtY = Gv @ V, V.T @ (GtAf @ B)
+    for f, (GvG, GvA) in enumerate(parts):
+        evals, V = np.linalg.eigh(GtG - GvG)
+        VtY = V.T @ ((GtA - GvA) @ B)
+        H = V.T @ GvG @ V
+        P = V.T @ (GvA @ B)
         for i, lam in enumerate(grid):
-            est = GvV @ (VtY / (np.maximum(evals, 0.0) + lam)[:, None])
-            errs[i] += float(np.sum((est - target) ** 2))
-    return float(grid[int(np.argmin(errs))]), [float(e) for e in errs]
-
+            W = VtY / (np.maximum(evals, 0.0) + lam)[:, None]
+            errs[i] += float(np.sum(W * (H @ W))) - 2.0 * float(np.sum(W * P)) + float(target_sq[f])
+    return float(grid[int(np.argmin(errs))]), [float(e) for e in errs], (GtG, GtA)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import _core
-from .trees import _LEVELS, _best_splits, _quant_params, _quantize
+from .trees import _LEVELS, _child_sums, _panels, _quant_params, _quantize
 
 
 _SHORTLIST = 64        # additions scored exactly per pass of the column search (_refine_signs)
@@ -132,36 +132,44 @@ def _learn_tree_sums(A: np.ndarray, Ac: np.ndarray, R: np.ndarray, width: int, n
     offsets = np.zeros(_LEVELS, dtype=np.float32)
     scales = np.ones(_LEVELS, dtype=np.float32)
     thresholds = np.zeros((_LEVELS, 16), dtype=np.int8)
-    node = np.zeros(n, dtype=np.int64)
+    node = np.zeros(n, dtype=np.uint8)
+    perm = np.arange(n, dtype=np.int32)               # rows of each node contiguous (see trees.py)
+    starts = np.array([0, n], dtype=np.int64)
+    R = np.ascontiguousarray(R)
     R2 = np.einsum("ij,ij->i", R, R)
+    RP = _panels(R)
     # Within-node moments from the global ones minus the node means' part (no n x d centred copies).
     G, G_inv = _sum_gram(Ac) if gram is None else gram
     AcR = Ac.T @ R
+    SA, SR = Ac.sum(0)[None], R.sum(0)[None]                                # node sums
+    counts = np.array([n], dtype=np.int64)
     for level in range(_LEVELS):
         nnodes = 1 << level
-        onehot = (node[:, None] == np.arange(nnodes)).astype(np.float64)
-        counts = np.maximum(onehot.sum(0), 1)[:, None]
-        SA, SR = onehot.T @ Ac, onehot.T @ R                                 # node sums
-        S = G - SA.T @ (SA / counts)
-        cross = AcR - SA.T @ (SR / counts)
+        cnt = np.maximum(counts, 1)[:, None]
+        S = G - SA.T @ (SA / cnt)
+        cross = AcR - SA.T @ (SR / cnt)
         # (S + eps I)⁻¹ cross by the Woodbury identity: S + eps I = (G + eps I) - SAᵀ diag(counts)⁻¹
         # SA is a rank-nnodes update of the fit-wide matrix, so no d x d solve per level.
         GU, Gc = G_inv @ SA.T, G_inv @ cross
-        S_inv_cross = Gc + GU @ np.linalg.solve(np.diag(counts[:, 0]) - SA @ GU, SA @ Gc)
-        best = None
-        for v in _sum_candidates(cross, S, S_inv_cross, width):
+        S_inv_cross = Gc + GU @ np.linalg.solve(np.diag(cnt[:, 0].astype(np.float64)) - SA @ GU, SA @ Gc)
+        cands = _sum_candidates(cross, S, S_inv_cross, width)
+        c_all = np.zeros((len(cands), width), dtype=np.int64)
+        p_all = np.zeros(len(cands), dtype=np.int32)
+        for i, v in enumerate(cands):
             plus, minus = np.flatnonzero(v > 0), np.flatnonzero(v < 0)
-            c, p = np.r_[plus, minus].astype(np.int64)[None], np.array([len(plus)], dtype=np.int32)
-            # The features exactly as the encoder computes them (float32, the kernel's order);
-            # finite, since fit rejects |a| >= 2**60 and width <= 4096.
-            f = _core.maddness_project(A, c, p, n_threads)[0][:, None]
-            off, sc = _quant_params(f)
-            q = _quantize(f, off, sc)[:, 0]
-            loss, thr = _best_splits(q, node, nnodes, R, R2)
-            if best is None or loss < best[0]:
-                best = (loss, c[0], p[0], off[0], sc[0], thr, q)
-        _, cols[level], npos[level], offsets[level], scales[level], thr, q = best
-        thresholds[level, :nnodes] = thr
-        node = 2 * node + (q > thr[node])
-    return cols, npos, offsets, scales, thresholds, node
-
+            c_all[i], p_all[i] = np.r_[plus, minus], len(plus)
+        # The features exactly as the encoder computes them (float32, the kernel's order);
+        # finite, since fit rejects |a| >= 2**60 and width <= 4096.
+        f = _core.maddness_project(A, c_all, p_all, n_threads).T               # (n, ncand)
+        off, sc = _quant_params(f)
+        qT = np.ascontiguousarray(_quantize(f, off, sc).T)                    # (ncand, n)
+        loss, thr = _core.maddness_split_scan(
+            qT, np.arange(len(cands), dtype=np.int64), perm, starts, RP, R2, n_threads)
+        b = int(np.argmin(loss))                                              # the first on ties
+        cols[level], npos[level], offsets[level], scales[level] = c_all[b], p_all[b], off[b], sc[b]
+        thresholds[level, :nnodes] = thr[b]
+        starts = _core.maddness_partition(qT[b], thr[b], perm, starts, node)
+        counts = np.diff(starts)
+        SR = _child_sums(R, perm, starts, SR, None, n_threads)[0]
+        SA = _child_sums(Ac, perm, starts, SA, None, n_threads)[0]
+    return cols, npos, offsets, scales, thresholds, node.astype(np.int64)

@@ -1,16 +1,27 @@
-"""MADDNESS tree learning: byte quantization of the split values, exact SSE threshold scans,
-and one balanced 4-level tree per codebook on a running residual (one input dimension per level)."""
+"""MADDNESS tree learning: byte quantization of the split values, and one balanced 4-level tree
+per codebook on a running residual (one input dimension per level), with the row sums in C++.
+
+The rows of each node are kept contiguous in a permutation, so every statistic is a sum over a
+node's rows: the exact threshold scans (``_core.maddness_split_scan``: per node and candidate
+dimension, 256 byte bins of the residual's sums, then a cumulative scan) and the within-node
+moments that rank the candidates. Of the two children of a node only the smaller is summed; the
+other is the parent minus it. A tree then costs, per level, one pass over the residual per group
+of candidates plus one over the smaller children's rows of A, instead of dense n x d products.
+tests/maddness_reference.py keeps the numpy learner this replaced; the tests compare the two."""
 
 from __future__ import annotations
 
 import numpy as np
 
+from .. import _core
+
 _LEVELS = 4
 
 
-def _quant_params(A: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per-dimension (offset, scale): q = rint(clip((a - offset) * scale, -128, 127))."""
-    lo, hi = np.percentile(A, [0.1, 99.9], axis=0)
+def _quant_params(A: np.ndarray, axis: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Per-dimension (offset, scale): q = rint(clip((a - offset) * scale, -128, 127)). The
+    dimensions are A's columns, or its rows with ``axis=1`` (faster for a transposed copy)."""
+    lo, hi = np.percentile(A, [0.1, 99.9], axis=axis)
     width = hi - lo
     scale = np.where(width > 0, 255.0 / np.where(width > 0, width, 1.0), 1.0).astype(np.float32)
     offset = (lo + 128.0 / scale).astype(np.float32)
@@ -19,96 +30,120 @@ def _quant_params(A: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def _quantize(a: np.ndarray, offset: np.ndarray, scale: np.ndarray) -> np.ndarray:
     """Exactly the encoder's arithmetic (float32 sub, mul, clamp, round half to even)."""
-    u = (a.astype(np.float32, copy=False) - offset) * scale
-    return np.rint(np.clip(u, np.float32(-128), np.float32(127))).astype(np.int8)
+    u = np.subtract(a, offset, dtype=np.float32)
+    u *= scale
+    np.clip(u, np.float32(-128), np.float32(127), out=u)
+    np.rint(u, out=u)
+    return u.astype(np.int8)
 
 
-def _best_splits(q: np.ndarray, node: np.ndarray, nnodes: int, R: np.ndarray, R2: np.ndarray):
-    """Best byte threshold per node for one split column, by an exact cumulative-SSE scan.
+class _TreeData:
+    """What every tree of one fit reads: the quantized split values QT (d, n), a candidate's
+    values contiguous; for ``objective="output"``, A's rows as float32 (n, d) C order, A's
+    column means and the squared norms of its centred columns (the within-node moments of A
+    are these minus the node means' part)."""
 
-    q: (n,) int8 split values; node: (n,) node of each row; R: (n, d) residual; R2: (n,) squared
-    row norms. Returns (total SSE after the split, thresholds (nnodes,) int8); a row goes right
-    iff q > threshold.
+    def __init__(self, QT: np.ndarray, A32: np.ndarray | None, mean: np.ndarray | None,
+                 col_sq: np.ndarray | None, n_threads: int) -> None:
+        self.QT, self.A32, self.mean, self.col_sq, self.n_threads = QT, A32, mean, col_sq, n_threads
+
+
+def _group_sums(X: np.ndarray, perm: np.ndarray, ranges: np.ndarray, want_sq: bool, n_threads: int):
+    """Sums (and sums of squares) of X's rows perm[b:e] per range; X (n, p) or panels (P, n, 8)."""
+    if X.ndim == 3:
+        return _core.maddness_panel_sums(X, perm, ranges, want_sq, n_threads)
+    return _core.maddness_group_sums(X, perm, ranges, want_sq, n_threads)
+
+
+_PANEL = 8  # residual columns per panel of the threshold scan (learn.hpp: kPanel)
+
+
+def _panels(R: np.ndarray) -> np.ndarray:
+    """R (n, m) as the threshold scan reads it: (ceil(m / 8), n, 8) float64, each panel of 8
+    columns contiguous, the last one zero-padded (zero columns add nothing to any sum)."""
+    n, m = R.shape
+    out = np.zeros((-(-m // _PANEL), n, _PANEL))
+    for p in range(out.shape[0]):
+        cols = R[:, p * _PANEL:(p + 1) * _PANEL]
+        out[p, :, :cols.shape[1]] = cols
+    return out
+
+
+def _leaf_means(node: np.ndarray, R: np.ndarray, n_threads: int) -> np.ndarray:
+    """(16, m): the mean of R's rows in each leaf (0 for an empty leaf)."""
+    leaf = np.ascontiguousarray(node, dtype=np.uint8)[:, None]
+    sums = _core.maddness_onehot_sums(leaf, np.ascontiguousarray(R), n_threads)
+    return sums / np.maximum(np.bincount(leaf[:, 0], minlength=16), 1)[:, None]
+
+
+def _child_sums(X: np.ndarray, perm: np.ndarray, starts: np.ndarray, parent: np.ndarray,
+                parent_sq: np.ndarray | None, n_threads: int) -> tuple[np.ndarray, np.ndarray | None]:
+    """Sums (and sums of squares if ``parent_sq`` is given) of X's rows over the children of each
+    node (starts: 2 * nparents + 1 boundaries in perm): the smaller child is summed, the other
+    is its parent minus it."""
+    cnt = np.diff(starts)
+    small = np.arange(0, len(cnt), 2) + (cnt[0::2] > cnt[1::2])
+    ranges = np.stack([starts[small], starts[small + 1]], axis=1)
+    s, sq = _group_sums(X, perm, ranges, parent_sq is not None, n_threads)
+    out = np.repeat(parent, 2, axis=0)
+    out[small] = s
+    out[small ^ 1] -= s
+    if parent_sq is None:
+        return out, None
+    out_sq = np.repeat(parent_sq, 2, axis=0)
+    out_sq[small] = sq
+    out_sq[small ^ 1] -= sq
+    return out, out_sq
+
+
+def _learn_tree(data: _TreeData, RP: np.ndarray, R2: np.ndarray, AcR: np.ndarray | None, k: int):
+    """One balanced 4-level tree on the residual R (n, m), given in panels RP = _panels(R), and R2
+    its squared row norms.
+
+    With ``AcR`` (d, m) = Ac.T @ R (Ac: A minus its column means) the objective is "output":
+    the ``k`` candidate dimensions of a level are those that best explain the residual linearly
+    within the nodes (largest SSE reduction of a per-node linear fit); without, "input": those
+    with the largest within-node SSE of R (R is then A's residual, m = d). The candidate whose
+    exact threshold scan gives the lowest total SSE wins (the first on ties).
+    Returns (dims (4,), thresholds (4, 16), leaf of each row (n,) uint8, leaf sums of R (16, m
+    rounded up to a multiple of 8, zero-padded), leaf counts (16,), leaf sums of Ac (16, d) or None).
     """
-    key = node.astype(np.int64) * 256 + (q.astype(np.int64) + 128)
-    order = np.argsort(key, kind="stable")
-    ks = key[order]
-    starts = np.flatnonzero(np.r_[True, ks[1:] != ks[:-1]])
-    ukeys = ks[starts]
-    S1 = np.add.reduceat(R[order], starts, axis=0)
-    SQ = np.add.reduceat(R2[order], starts)
-    cnt = np.diff(np.r_[starts, len(ks)]).astype(np.float64)
-    bnode = ukeys // 256
-    bval = ukeys % 256 - 128
-    cS1 = np.cumsum(S1, axis=0)
-    cSQ = np.cumsum(SQ)
-    cN = np.cumsum(cnt)
-    # Cumulative values just before each node's first bin.
-    first = np.flatnonzero(np.r_[True, bnode[1:] != bnode[:-1]])
-    last = np.r_[first[1:], len(bnode)] - 1
-    run = np.repeat(np.arange(len(first)), np.diff(np.r_[first, len(bnode)]))
-    zero_d = np.zeros((1, R.shape[1]))
-    base_S1 = np.vstack([zero_d, cS1])[first][run]
-    base_SQ = np.r_[0.0, cSQ][first][run]
-    base_N = np.r_[0.0, cN][first][run]
-    lS1 = cS1 - base_S1
-    lSQ = cSQ - base_SQ
-    lN = cN - base_N
-    tS1 = cS1[last][run] - base_S1
-    tSQ = cSQ[last][run] - base_SQ
-    tN = cN[last][run] - base_N
-    rS1, rSQ, rN = tS1 - lS1, tSQ - lSQ, tN - lN
-    left = lSQ - np.einsum("ij,ij->i", lS1, lS1) / lN
-    right = np.where(rN > 0, rSQ - np.einsum("ij,ij->i", rS1, rS1) / np.maximum(rN, 1), 0.0)
-    loss = left + right
-    thresholds = np.full(nnodes, 127, dtype=np.int8)
-    total = 0.0
-    for f, l in zip(first, last):
-        u = f + int(np.argmin(loss[f:l + 1]))
-        total += float(loss[u])
-        thresholds[bnode[f]] = bval[u] if u < l else 127  # the last bin means "no split"
-    return total, thresholds
-
-
-def _leaf_means(node: np.ndarray, R: np.ndarray) -> np.ndarray:
-    onehot = (node[:, None] == np.arange(16)).astype(np.float64)
-    return (onehot.T @ R) / np.maximum(onehot.sum(0), 1)[:, None]
-
-
-def _node_centred(X: np.ndarray, onehot: np.ndarray, counts: np.ndarray) -> np.ndarray:
-    """X minus the mean of each row's node (onehot (n, nnodes), counts (nnodes,))."""
-    return X - onehot @ ((onehot.T @ X) / counts[:, None])
-
-
-def _learn_tree(Q: np.ndarray, R: np.ndarray, Ac: np.ndarray | None, k: int, output: bool):
-    """One balanced 4-level tree on residual R: (dims (4,), thresholds (4, 16), leaf of each row)."""
-    n = Q.shape[0]
+    n = RP.shape[1]
+    nt = data.n_threads
     dims = np.zeros(_LEVELS, dtype=np.int64)
     thresholds = np.zeros((_LEVELS, 16), dtype=np.int8)
-    node = np.zeros(n, dtype=np.int64)
-    R2 = np.einsum("ij,ij->i", R, R)
+    perm = np.arange(n, dtype=np.int32)
+    starts = np.array([0, n], dtype=np.int64)
+    node = np.zeros(n, dtype=np.uint8)
+    whole = np.array([[0, n]], dtype=np.int64)
+    counts = np.array([n], dtype=np.int64)
+    output = AcR is not None
+    if output:
+        SA = _core.maddness_group_sums(data.A32, perm, whole, False, nt)[0]          # sums of A's rows
+        SR = _group_sums(RP, perm, whole, False, nt)[0]
+    else:
+        SR, SR2 = _group_sums(RP, perm, whole, True, nt)
     for level in range(_LEVELS):
-        nnodes = 1 << level
-        onehot = (node[:, None] == np.arange(nnodes)).astype(np.float64)
-        counts = np.maximum(onehot.sum(0), 1)
+        cnt = np.maximum(counts, 1)[:, None]
         if output:
-            # Candidates: the input dimensions that best explain the residual linearly within
-            # the nodes (largest SSE reduction of a per-node linear fit).
-            Am, Rm = _node_centred(Ac, onehot, counts), _node_centred(R, onehot, counts)
-            cross = Am.T @ Rm                                               # (d, m)
-            score = np.einsum("ij,ij->i", cross, cross) / np.maximum(np.einsum("ij,ij->j", Am, Am), 1e-12)
+            SAc = SA - counts[:, None] * data.mean                            # sums of Ac's rows
+            cross = AcR - SAc.T @ (SR[:, :AcR.shape[1]] / cnt)                # (d, m)
+            within_sq = data.col_sq - (SAc * SAc / cnt).sum(0)
+            score = np.einsum("ij,ij->i", cross, cross) / np.maximum(within_sq, 1e-12)
         else:
-            S1 = onehot.T @ R
-            S2 = onehot.T @ (R * R)
-            score = (S2 - S1 ** 2 / counts[:, None]).sum(0)                # SSE per dimension
-        best = None
-        for j in np.argsort(-score, kind="stable")[:k]:
-            loss, thr = _best_splits(Q[:, j], node, nnodes, R, R2)
-            if best is None or loss < best[0]:
-                best = (loss, int(j), thr)
-        _, j, thr = best
+            score = (SR2 - SR * SR / cnt).sum(0)[:data.QT.shape[0]]          # SSE per dimension
+        cands = np.argsort(-score, kind="stable")[:k].astype(np.int64)
+        loss, thr = _core.maddness_split_scan(data.QT, cands, perm, starts, RP, R2, nt)
+        b = int(np.argmin(loss))
+        j = int(cands[b])
         dims[level] = j
-        thresholds[level, :nnodes] = thr
-        node = 2 * node + (Q[:, j] > thr[node])
-    return dims, thresholds, node
-
+        thresholds[level, :1 << level] = thr[b]
+        starts = _core.maddness_partition(data.QT[j], thr[b], perm, starts, node)
+        counts = np.diff(starts)
+        if output:
+            SR = _child_sums(RP, perm, starts, SR, None, nt)[0]
+            SA = _child_sums(data.A32, perm, starts, SA, None, nt)[0]
+        else:
+            SR, SR2 = _child_sums(RP, perm, starts, SR, SR2, nt)
+    leaf_A = SA - counts[:, None] * data.mean if output else None
+    return dims, thresholds, node, SR, counts, leaf_A

@@ -1,0 +1,538 @@
+// Sprintz chunks of 32/64-bit integers and lossless floats (dtype codes 4..9 of sprintz.hpp).
+//
+// A chunk has the usual 12-byte chunk header: u8 mode (0 coded, 1 coded then Huffman-coded as a
+// whole by the 8/16-bit format's Huffman stage, where that saves >= 5%; 2 raw rows row-major),
+// three zero bytes, u32 stored length, u32 length of the coded body (= stored length in modes 0
+// and 2). A coded chunk's body:
+//   float dtypes only: nvars exponent bytes (e in [0, 18]: the column holds decimal digits d with
+//     value = d / 10^e, the division done in double then, for float32, rounded to float; 255: the
+//     column holds the values' bit patterns), u32 count k of exceptions, k u32 positions (row-major
+//     index r * nvars + v within the chunk, strictly increasing), k raw values (itemsize bytes each)
+//     that overwrite the decoded values at those positions. Every value whose digits do not
+//     reproduce it bit for bit (-0.0, NaN, infinities, too many digits) is an exception.
+//   then the chunk's integer words (an int32 sign-extended, a uint32 zero-extended, 64-bit as is,
+//   float digits as int64, float32 bit patterns zero-extended), all arithmetic modulo 2^64:
+//     u8 kind: 0 delta (prediction: previous word of the column), 1 delta of delta (previous word
+//       plus the previous change: regularly sampled timestamps cost nothing), 2 narrowed, 3 lagged
+//       (then u8 L in [2, 16]; prediction: the word L rows earlier in the column, 0 in the first L
+//       rows: periodic signals);
+//     kinds 0, 1 and 3: blocks of 16 rows (the last may be shorter), each: nvars width bytes (0..64);
+//       if all are zero, a LEB128 count of further all-zero blocks follows; otherwise for each
+//       column its zigzagged residuals bit-packed LSB-first in ceil(count * width / 8) bytes;
+//     kind 2 (the chunk's words span less than 2^16): u64 base, then a complete 16-bit chunk
+//       (sprintz.hpp's format: FIRE, lags and Huffman apply) of the words minus base.
+// Forecaster state starts at zero in every chunk and column.
+#include <cmath>
+#include <cstring>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "sprintz/sprintz.hpp"
+
+namespace tenfold {
+namespace sprintz {
+namespace wide {
+namespace {
+
+using u64 = uint64_t;
+using u128 = unsigned __int128;
+
+constexpr size_t kBlockRows = 16;
+constexpr int kMaxDecimalExp = 18;  // 10^18 < 2^63: digits and powers of ten stay exact
+constexpr uint8_t kBitsColumn = 255;
+constexpr double kTwo52 = 4503599627370496.0;  // below 2^52 every integer converts to double exactly
+constexpr size_t kExpSamples = 64;             // values per column tried for each exponent
+constexpr uint8_t kKindDelta = 0, kKindDeltaDelta = 1, kKindNarrow = 2, kKindLag = 3;
+constexpr int kMaxLag = 16;
+constexpr size_t kLagProbeRows = 4096;  // rows of the first column the lag estimate looks at
+constexpr u64 kNarrowSpan = 1 << 16;
+
+const double kPow10[kMaxDecimalExp + 1] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8, 1e9,
+                                           1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18};
+
+[[noreturn]] void fail(const std::string& what) {
+  throw std::invalid_argument("corrupt or invalid Sprintz stream: " + what);
+}
+
+bool is_float(int dtype) { return dtype >= 8; }
+
+template <class U>
+U load(const uint8_t* p) {
+  U v;
+  std::memcpy(&v, p, sizeof(U));
+  return v;
+}
+template <class U>
+void append(std::vector<uint8_t>& o, U v) {
+  const size_t at = o.size();
+  o.resize(at + sizeof(U));
+  std::memcpy(o.data() + at, &v, sizeof(U));
+}
+
+inline u64 zigzag(u64 r) { return (r << 1) ^ u64(int64_t(r) >> 63); }
+inline u64 unzigzag(u64 z) { return (z >> 1) ^ (u64(0) - (z & 1)); }
+
+// Element (r, j) of a chunk view, as a word / from a word.
+inline u64 read_word(const uint8_t* x, int dtype, const View& v, size_t r, size_t j) {
+  const uint8_t* p = x + (ptrdiff_t(r) * v.rs + ptrdiff_t(j) * v.cs) * ptrdiff_t(dtype_size(dtype));
+  switch (dtype) {
+    case 4: return u64(int64_t(load<int32_t>(p)));
+    case 5: case 8: return load<uint32_t>(p);
+    default: return load<u64>(p);
+  }
+}
+inline void write_item(uint8_t* out, size_t isz, const View& v, size_t r, size_t j, u64 bits) {
+  uint8_t* p = out + (ptrdiff_t(r) * v.rs + ptrdiff_t(j) * v.cs) * ptrdiff_t(isz);
+  if (isz == 4) {
+    const uint32_t b = uint32_t(bits);
+    std::memcpy(p, &b, 4);
+  } else {
+    std::memcpy(p, &bits, 8);
+  }
+}
+
+// The value digits d stand for with exponent e, as the item's bit pattern (the decoder's rule).
+inline u64 decimal_bits(int64_t d, int e, bool f32) {
+  const double x = double(d) / kPow10[e];
+  if (f32) {
+    const float f = float(x);
+    uint32_t b;
+    std::memcpy(&b, &f, 4);
+    return b;
+  }
+  u64 b;
+  std::memcpy(&b, &x, 8);
+  return b;
+}
+
+inline double as_double(u64 bits, bool f32) {
+  if (f32) {
+    float f;
+    const uint32_t b = uint32_t(bits);
+    std::memcpy(&f, &b, 4);
+    return double(f);
+  }
+  double d;
+  std::memcpy(&d, &bits, 8);
+  return d;
+}
+
+// Digits of a value for exponent e, if they reproduce it bit for bit.
+inline bool to_digits(u64 bits, int e, bool f32, int64_t& d) {
+  const double y = as_double(bits, f32) * kPow10[e];
+  if (!(std::fabs(y) < kTwo52)) return false;  // also NaN and infinities
+  d = int64_t(std::nearbyint(y));
+  return decimal_bits(d, e, f32) == bits;
+}
+
+// The exponent under which most of a column's sampled values are exact decimals (the smallest
+// such), or kBitsColumn when fewer than half are.
+uint8_t pick_exponent(const std::vector<u64>& w, size_t rows, size_t nv, size_t j, bool f32) {
+  const size_t ns = std::min(rows, kExpSamples);
+  size_t best_hits = 0;
+  int best = -1;
+  for (int e = 0; e <= kMaxDecimalExp; ++e) {
+    size_t hits = 0;
+    for (size_t s = 0; s < ns; ++s) {
+      int64_t d;
+      hits += to_digits(w[(s * rows / ns) * nv + j], e, f32, d);
+    }
+    if (hits > best_hits) {
+      best_hits = hits;
+      best = e;
+      if (hits == ns) break;
+    }
+  }
+  return best >= 0 && 2 * best_hits >= ns ? uint8_t(best) : kBitsColumn;
+}
+
+// Kinds 0 and 1: residuals of the (rows x nv) row-major words, block-packed, appended to o.
+// The prediction of word (r, j) by `kind` (lag L for kKindLag) from the words before it.
+inline u64 predict(const u64* w, size_t r, size_t j, size_t nv, int kind, size_t lag, u64 prev, u64 step) {
+  if (kind == kKindLag) return r >= lag ? w[(r - lag) * nv + j] : 0;
+  return kind == kKindDeltaDelta ? prev + step : prev;
+}
+
+void pack_words(const u64* w, size_t rows, size_t nv, int kind, size_t lag, std::vector<u64>& z,
+                std::vector<uint8_t>& o) {
+  z.resize(rows * nv);
+  for (size_t j = 0; j < nv; ++j) {
+    u64 prev = 0, step = 0;
+    for (size_t r = 0; r < rows; ++r) {
+      const u64 x = w[r * nv + j];
+      z[r * nv + j] = zigzag(x - predict(w, r, j, nv, kind, lag, prev, step));
+      step = x - prev;
+      prev = x;
+    }
+  }
+  const size_t nblocks = (rows + kBlockRows - 1) / kBlockRows;
+  std::vector<uint8_t> widths(nv);
+  auto block_zero = [&](size_t b) {
+    const size_t end = std::min(rows, (b + 1) * kBlockRows) * nv;
+    for (size_t i = b * kBlockRows * nv; i < end; ++i)
+      if (z[i]) return false;
+    return true;
+  };
+  for (size_t b = 0; b < nblocks;) {
+    const size_t r0 = b * kBlockRows, cnt = std::min(kBlockRows, rows - r0);
+    bool any = false;
+    for (size_t j = 0; j < nv; ++j) {
+      u64 acc = 0;
+      for (size_t i = 0; i < cnt; ++i) acc |= z[(r0 + i) * nv + j];
+      widths[j] = uint8_t(acc ? 64 - __builtin_clzll(acc) : 0);
+      any |= acc != 0;
+    }
+    o.insert(o.end(), widths.begin(), widths.end());
+    if (!any) {
+      size_t k = 0;
+      while (b + 1 + k < nblocks && block_zero(b + 1 + k)) ++k;
+      for (size_t c = k;; c >>= 7) {  // LEB128
+        o.push_back(uint8_t((c & 0x7f) | (c >= 0x80 ? 0x80 : 0)));
+        if (c < 0x80) break;
+      }
+      b += 1 + k;
+      continue;
+    }
+    for (size_t j = 0; j < nv; ++j) {
+      const int width = widths[j];
+      const size_t at = o.size(), nbytes = (cnt * size_t(width) + 7) / 8;
+      o.resize(at + nbytes + 8);  // 8 bytes of slack for the last 64-bit store
+      uint8_t* q = o.data() + at;
+      u128 acc = 0;
+      int nb = 0;
+      for (size_t i = 0; i < cnt && width; ++i) {
+        acc |= u128(z[(r0 + i) * nv + j]) << nb;
+        nb += width;
+        if (nb >= 64) {
+          const u64 lo = u64(acc);
+          std::memcpy(q, &lo, 8);
+          q += 8;
+          acc >>= 64;
+          nb -= 64;
+        }
+      }
+      const u64 lo = u64(acc);
+      std::memcpy(q, &lo, 8);
+      o.resize(at + nbytes);
+    }
+    ++b;
+  }
+}
+
+// Decodes kinds 0, 1 and 3 from src[0, len) into the (rows x nv) words; returns the bytes used.
+size_t unpack_words(const uint8_t* src, size_t len, size_t rows, size_t nv, int kind, size_t lag, u64* w) {
+  std::vector<u64> prev(nv, 0), step(nv, 0);
+  const size_t nblocks = (rows + kBlockRows - 1) / kBlockRows;
+  size_t pos = 0;
+  for (size_t b = 0; b < nblocks;) {
+    const size_t r0 = b * kBlockRows;
+    if (len - pos < nv) fail("truncated block widths");
+    const uint8_t* widths = src + pos;
+    pos += nv;
+    bool any = false;
+    for (size_t j = 0; j < nv; ++j) {
+      if (widths[j] > 64) fail("block width above 64");
+      any |= widths[j] != 0;
+    }
+    if (!any) {
+      u64 k = 0;
+      for (int shift = 0;; shift += 7) {
+        if (pos >= len || shift > 63) fail("truncated or overlong zero-run count");
+        const uint8_t byte = src[pos++];
+        k |= u64(byte & 0x7f) << shift;
+        if (!(byte & 0x80)) break;
+      }
+      if (k > nblocks - b - 1) fail("zero run past the end of the chunk");
+      const size_t r1 = std::min(rows, (b + 1 + size_t(k)) * kBlockRows);
+      for (size_t r = r0; r < r1; ++r)
+        for (size_t j = 0; j < nv; ++j) {
+          const u64 x = predict(w, r, j, nv, kind, lag, prev[j], step[j]);
+          step[j] = x - prev[j];
+          prev[j] = x;
+          w[r * nv + j] = x;
+        }
+      b += 1 + size_t(k);
+      continue;
+    }
+    const size_t cnt = std::min(kBlockRows, rows - r0);
+    for (size_t j = 0; j < nv; ++j) {
+      const int width = widths[j];
+      const size_t nbytes = (cnt * size_t(width) + 7) / 8;
+      if (len - pos < nbytes) fail("truncated block");
+      const uint8_t* p = src + pos;
+      const u64 mask = width == 64 ? ~u64(0) : (u64(1) << width) - 1;
+      u64 x = prev[j], s = step[j];
+      // 9 bytes from each value's first byte: in place when the stream has them, else from a
+      // zero-padded copy of the column's bytes
+      const bool slack = len - pos >= nbytes + 9;
+      uint8_t padded[kBlockRows * 8 + 9];
+      if (!slack) {
+        std::memset(padded, 0, sizeof(padded));
+        std::memcpy(padded, p, nbytes);
+      }
+      const uint8_t* q = slack ? p : padded;
+      for (size_t i = 0; i < cnt; ++i) {
+        const size_t bit = i * size_t(width), byte = bit / 8;
+        const int sh = int(bit % 8);
+        u64 z = load<u64>(q + byte) >> sh;
+        if (sh + width > 64) z |= u64(q[byte + 8]) << (64 - sh);
+        z &= mask;
+        const u64 nx = predict(w, r0 + i, j, nv, kind, lag, x, s) + unzigzag(z);
+        s = nx - x;
+        x = nx;
+        w[(r0 + i) * nv + j] = x;
+      }
+      prev[j] = x;
+      step[j] = s;
+      pos += nbytes;
+    }
+    ++b;
+  }
+  return pos;
+}
+
+// The predictor (kind, and lag for kKindLag) whose residuals look cheapest on the chunk's first
+// rows (estimated cost of a residual: its bit length, summed over the columns): delta, delta of
+// delta (if allowed) or a lag in [2, kMaxLag], a longer lag only where clearly cheaper (multiples
+// of a period tie). Only the chosen one is then coded.
+int choose_predictor(const std::vector<u64>& w, size_t rows, size_t nv, bool allow_dd, size_t& lag) {
+  const size_t n = std::min(rows, std::max<size_t>(4 * kMaxLag, kLagProbeRows / nv));
+  lag = 0;
+  if (n < 4 * kMaxLag) return allow_dd ? kKindDeltaDelta : kKindDelta;  // too short to tell: tiny either way
+  auto bitlen = [](u64 z) -> uint64_t { return z ? 64 - uint64_t(__builtin_clzll(z)) : 0; };
+  uint64_t cost[kMaxLag + 1] = {0}, cost_dd = 0;
+  for (size_t t = kMaxLag; t < n; ++t)
+    for (size_t j = 0; j < nv; ++j) {
+      const u64 x = w[t * nv + j], p1 = w[(t - 1) * nv + j];
+      cost_dd += bitlen(zigzag(x - 2 * p1 + w[(t - 2) * nv + j]));
+      for (int L = 1; L <= kMaxLag; ++L) cost[L] += bitlen(zigzag(x - w[(t - size_t(L)) * nv + j]));
+    }
+  int kind = kKindDelta;
+  uint64_t best = cost[1];
+  if (allow_dd && cost_dd < best) {
+    kind = kKindDeltaDelta;
+    best = cost_dd;
+  }
+  for (int L = 2; L <= kMaxLag; ++L)
+    if (cost[L] < best - best / 8) {
+      kind = kKindLag;
+      lag = size_t(L);
+      best = cost[L];
+    }
+  return kind;
+}
+
+// The integer part (kind byte onwards) of the (rows x nv) words, appended to o: the predictor
+// choose_predictor picks (delta of delta in FIRE streams only), or narrowed (words spanning < 2^16)
+// where that is smaller.
+void encode_words(const std::vector<u64>& w, size_t rows, size_t nv, int forecaster, bool entropy,
+                  std::vector<uint8_t>& o) {
+  static thread_local std::vector<u64> z;
+  static thread_local std::vector<uint8_t> cand[2];
+  static thread_local std::vector<uint16_t> narrow;
+  for (auto& c : cand) c.clear();
+  const size_t count = rows * nv;
+  size_t lag;
+  const int kind = choose_predictor(w, rows, nv, forecaster == kForecastFire, lag);
+  cand[0].push_back(uint8_t(kind));
+  if (kind == kKindLag) cand[0].push_back(uint8_t(lag));
+  pack_words(w.data(), rows, nv, kind, lag, z, cand[0]);
+  // narrowed: the words span < 2^16 in signed or in unsigned order
+  int64_t smin = INT64_MAX, smax = INT64_MIN;
+  u64 umin = ~u64(0), umax = 0;
+  for (size_t i = 0; i < count; ++i) {
+    smin = std::min(smin, int64_t(w[i]));
+    smax = std::max(smax, int64_t(w[i]));
+    umin = std::min(umin, w[i]);
+    umax = std::max(umax, w[i]);
+  }
+  u64 base = 0;
+  bool fits = false;
+  if (u64(smax) - u64(smin) < kNarrowSpan) {
+    base = u64(smin);
+    fits = true;
+  } else if (umax - umin < kNarrowSpan) {
+    base = umin;
+    fits = true;
+  }
+  if (fits && count) {
+    narrow.resize(count);
+    for (size_t i = 0; i < count; ++i) narrow[i] = uint16_t(w[i] - base);
+    cand[1].push_back(kKindNarrow);
+    append<u64>(cand[1], base);
+    append_chunk16(cand[1], narrow.data(), View{rows, nv, ptrdiff_t(nv), 1}, forecaster, entropy);
+  }
+  const size_t best = !cand[1].empty() && cand[1].size() < cand[0].size() ? 1 : 0;
+  o.insert(o.end(), cand[best].begin(), cand[best].end());
+}
+
+}  // namespace
+
+void append_chunk(std::vector<uint8_t>& out, const uint8_t* x, int dtype, const View& v, int forecaster,
+                  bool entropy) {
+  static thread_local std::vector<u64> w;
+  static thread_local std::vector<uint8_t> body, coded;
+  const size_t rows = v.rows, nv = v.nvars, isz = dtype_size(dtype), count = rows * nv;
+  w.resize(count);
+  for (size_t r = 0; r < rows; ++r)
+    for (size_t j = 0; j < nv; ++j) w[r * nv + j] = read_word(x, dtype, v, r, j);
+  body.clear();
+  if (is_float(dtype)) {
+    const bool f32 = dtype == 8;
+    std::vector<uint8_t> exps(nv);
+    for (size_t j = 0; j < nv; ++j) exps[j] = pick_exponent(w, rows, nv, j, f32);
+    std::vector<uint32_t> pos;
+    std::vector<u64> raw;
+    std::vector<u64> last(nv, 0);  // an exception's digits repeat the column's previous digits
+    for (size_t r = 0; r < rows; ++r)
+      for (size_t j = 0; j < nv; ++j) {
+        if (exps[j] == kBitsColumn) continue;
+        u64& word = w[r * nv + j];
+        int64_t d;
+        if (to_digits(word, exps[j], f32, d)) {
+          last[j] = word = u64(d);
+        } else {
+          pos.push_back(uint32_t(r * nv + j));
+          raw.push_back(word);
+          word = last[j];
+        }
+      }
+    body.insert(body.end(), exps.begin(), exps.end());
+    append<uint32_t>(body, uint32_t(pos.size()));
+    for (uint32_t p : pos) append<uint32_t>(body, p);
+    for (u64 b : raw) {
+      if (f32)
+        append<uint32_t>(body, uint32_t(b));
+      else
+        append<u64>(body, b);
+    }
+  }
+  encode_words(w, rows, nv, forecaster, entropy, body);
+  const size_t raw_bytes = count * isz;
+  const bool raw = body.size() >= raw_bytes;
+  size_t clen = 0;
+  if (!raw && entropy) {
+    coded.resize(huffman_max_bytes(body.size()));
+    clen = huffman_encode(body.data(), body.size(), coded.data(), coded.size());  // 0 unless it saves >= 5%
+  }
+  const size_t blen = raw ? raw_bytes : clen ? clen : body.size();
+  const size_t at = out.size();
+  out.resize(at + kChunkHeaderBytes + blen);
+  uint8_t* h = out.data() + at;
+  h[0] = raw ? 2 : clen ? 1 : 0;
+  h[1] = h[2] = h[3] = 0;
+  const uint32_t b32 = uint32_t(blen), p32 = uint32_t(raw ? raw_bytes : body.size());
+  std::memcpy(h + 4, &b32, 4);
+  std::memcpy(h + 8, &p32, 4);
+  uint8_t* dst = h + kChunkHeaderBytes;
+  if (!raw) {
+    std::memcpy(dst, clen ? coded.data() : body.data(), blen);
+    return;
+  }
+  for (size_t r = 0; r < rows; ++r)
+    for (size_t j = 0; j < nv; ++j, dst += isz)
+      std::memcpy(dst, x + (ptrdiff_t(r) * v.rs + ptrdiff_t(j) * v.cs) * ptrdiff_t(isz), isz);
+}
+
+void decode_chunk(const uint8_t* buf, size_t len, size_t& pos, uint8_t* out, int dtype, const View& v,
+                  int header_fc) {
+  static thread_local std::vector<u64> w;
+  static thread_local std::vector<uint16_t> narrow;
+  static thread_local std::vector<uint8_t> plain;
+  const size_t rows = v.rows, nv = v.nvars, isz = dtype_size(dtype), count = rows * nv;
+  if (len - pos < kChunkHeaderBytes) fail("truncated chunk header");
+  const uint8_t mode = buf[pos];
+  if (mode > 2 || buf[pos + 1] || buf[pos + 2] || buf[pos + 3]) fail("invalid chunk mode");
+  const size_t blen = load<uint32_t>(buf + pos + 4), plen = load<uint32_t>(buf + pos + 8);
+  if (mode != 1 && plen != blen) fail("stored chunk length mismatch");
+  pos += kChunkHeaderBytes;
+  if (blen > len - pos) fail("chunk longer than the buffer (truncated?)");
+  const uint8_t* src = buf + pos;
+  if (mode == 2) {
+    if (blen != count * isz) fail("raw chunk length mismatch");
+    for (size_t r = 0; r < rows; ++r)
+      for (size_t j = 0; j < nv; ++j, src += isz)
+        std::memcpy(out + (ptrdiff_t(r) * v.rs + ptrdiff_t(j) * v.cs) * ptrdiff_t(isz), src, isz);
+    pos += blen;
+    return;
+  }
+  if (plen >= count * isz) fail("coded chunk not shorter than its raw size");
+  // the body: the stored bytes, or (mode 1) their Huffman decoding
+  const uint8_t* b = buf;
+  size_t at = pos, end = pos + blen;
+  if (mode == 1) {
+    plain.resize(plen + 16);
+    if (const char* err = huffman_decode(src, blen, len - pos, plain.data(), plen)) fail(err);
+    b = plain.data();
+    at = 0;
+    end = plen;
+  }
+  pos += blen;
+  // floats: exponents and exceptions (applied after the words are decoded)
+  const uint8_t* exps = nullptr;
+  size_t nexc = 0;
+  const uint8_t* exc_pos = nullptr;
+  const uint8_t* exc_raw = nullptr;
+  if (is_float(dtype)) {
+    if (end - at < nv + 4) fail("truncated float chunk header");
+    exps = b + at;
+    for (size_t j = 0; j < nv; ++j)
+      if (exps[j] > kMaxDecimalExp && exps[j] != kBitsColumn) fail("invalid decimal exponent");
+    at += nv;
+    nexc = load<uint32_t>(b + at);
+    at += 4;
+    if (nexc > count || nexc * (4 + isz) > end - at) fail("exception count exceeds the chunk");
+    exc_pos = b + at;
+    at += nexc * 4;
+    exc_raw = b + at;
+    at += nexc * isz;
+    for (size_t i = 0; i < nexc; ++i) {
+      const uint32_t p = load<uint32_t>(exc_pos + 4 * i);
+      if (p >= count || (i && p <= load<uint32_t>(exc_pos + 4 * (i - 1)))) fail("invalid exception position");
+    }
+  }
+  if (at >= end) fail("truncated word part");
+  const uint8_t kind = b[at++];
+  w.resize(count);
+  if (kind == kKindDelta || kind == kKindDeltaDelta || kind == kKindLag) {
+    if (kind == kKindDeltaDelta && header_fc != kForecastFire) fail("chunk forecaster not allowed");
+    size_t lag = 0;
+    if (kind == kKindLag) {
+      if (at >= end) fail("truncated lag");
+      lag = b[at++];
+      if (lag < 2 || lag > size_t(kMaxLag)) fail("invalid chunk lag");
+    }
+    at += unpack_words(b + at, end - at, rows, nv, kind, lag, w.data());
+  } else if (kind == kKindNarrow) {
+    if (end - at < 8) fail("truncated narrowed chunk");
+    const u64 base = load<u64>(b + at);
+    at += 8;
+    narrow.resize(count);
+    decode_chunk16(b, end, at, narrow.data(), View{rows, nv, ptrdiff_t(nv), 1}, header_fc);
+    for (size_t i = 0; i < count; ++i) w[i] = base + narrow[i];
+  } else {
+    fail("unknown word kind");
+  }
+  if (at != end) fail("chunk length does not match its contents");
+  if (!is_float(dtype)) {
+    for (size_t r = 0; r < rows; ++r)
+      for (size_t j = 0; j < nv; ++j) write_item(out, isz, v, r, j, w[r * nv + j]);
+  } else {
+    const bool f32 = dtype == 8;
+    for (size_t r = 0; r < rows; ++r)
+      for (size_t j = 0; j < nv; ++j) {
+        const u64 word = w[r * nv + j];
+        write_item(out, isz, v, r, j, exps[j] == kBitsColumn ? word : decimal_bits(int64_t(word), exps[j], f32));
+      }
+    for (size_t i = 0; i < nexc; ++i) {
+      const uint32_t p = load<uint32_t>(exc_pos + 4 * i);
+      const u64 bits = isz == 4 ? u64(load<uint32_t>(exc_raw + 4 * i)) : load<u64>(exc_raw + 8 * i);
+      write_item(out, isz, v, p / nv, p % nv, bits);
+    }
+  }
+}
+
+}  // namespace wide
+}  // namespace sprintz
+}  // namespace tenfold

@@ -1,0 +1,231 @@
+"""Sprintz for 32/64-bit integers and lossless floats (issue 16): bit-exact round trips in every
+layout, special float values, the wider-storage and timestamp claims, hostile streams."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tenfold import _core, sprintz
+
+DATA = Path(__file__).resolve().parent / "data"
+INTS = ["int32", "uint32", "int64", "uint64"]
+FLOATS = ["float32", "float64"]
+
+
+def reseal(b: bytearray) -> bytes:
+    """Recompute a version-3 stream's checksum so a mutated stream reaches the decoder."""
+    body = _core.sprintz_checksum(np.frombuffer(bytes(b[40:]), np.uint8))
+    seal = _core.sprintz_checksum(np.frombuffer(bytes(b[4:32]) + int(body).to_bytes(4, "little"), np.uint8))
+    b[32:36] = int(seal).to_bytes(4, "little")
+    return bytes(b)
+
+
+def bits(a: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(a).view(f"u{a.dtype.itemsize}")
+
+
+def assert_round_trip(x: np.ndarray, **kw) -> bytes:
+    buf = sprintz.compress(x, **kw)
+    y = sprintz.decompress(buf)
+    assert y.dtype == x.dtype and y.shape == x.shape
+    assert np.array_equal(bits(y), bits(x))  # bit for bit: NaN payloads and -0.0 included
+    if x.ndim == 2 and not x.flags.c_contiguous and x.flags.f_contiguous:
+        assert y.flags.f_contiguous
+    out = np.empty_like(y)
+    assert np.array_equal(bits(sprintz.decompress(buf, out=out)), bits(x))
+    return buf
+
+
+def series(dtype: str, n: int, nvars: int, kind: str, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    dt = np.dtype(dtype)
+    shape = (n, nvars) if nvars else (n,)
+    if dt.kind == "f":
+        if kind == "decimal":  # a 2-decimal random walk, like prices or sensor readings
+            return (np.round(rng.normal(size=shape).cumsum(0) * 100) / 100).astype(dt)
+        if kind == "random":
+            return rng.normal(size=shape).astype(dt)
+        return rng.integers(0, 1 << (8 * dt.itemsize), size=shape, dtype=f"u{dt.itemsize}",
+                            endpoint=False).view(dt)  # arbitrary bit patterns: NaNs, subnormals, ...
+    info = np.iinfo(dt)
+    if kind == "walk":
+        return (np.cumsum(rng.integers(-1000, 1000, size=shape), axis=0) % (1 << 20)).astype(dt)
+    if kind == "extremes":
+        return rng.choice(np.array([info.min, info.max, 0, 1, info.max - 1], dtype=dt), size=shape)
+    return rng.integers(info.min, info.max, size=shape, dtype=dt, endpoint=True)
+
+
+@pytest.mark.parametrize("dtype", INTS + FLOATS)
+def test_round_trips_every_layout(dtype):
+    kinds = ["walk", "extremes", "uniform"] if dtype in INTS else ["decimal", "random", "bits"]
+    for i, (n, nvars) in enumerate([(0, 0), (1, 0), (15, 0), (17, 3), (1001, 0), (333, 5), (40_003, 0)]):
+        for kind in kinds:
+            x = series(dtype, n, nvars, kind, seed=i)
+            for fc in ("fire", "delta"):
+                assert_round_trip(x, forecaster=fc, entropy=fc == "fire")
+            if x.ndim == 2:
+                assert_round_trip(np.asfortranarray(x))
+                assert_round_trip(x[::2, ::-1])  # non-contiguous
+    # more rows than one chunk, non-contiguous 1-D
+    assert_round_trip(series(dtype, 200_001, 0, kinds[0], 9)[::3])
+
+
+@pytest.mark.parametrize("dtype", FLOATS)
+def test_special_float_values_are_exact(dtype):
+    dt = np.dtype(dtype)
+    u = f"u{dt.itemsize}"
+    fi = np.finfo(dt)
+    nan_payloads = np.array([0x7FF8000000000123, 0xFFF0000000000001] if dt.itemsize == 8 else
+                            [0x7FC00123, 0xFF800001], u).view(dt)  # quiet and signalling, both signs
+    special = np.concatenate([np.array([-0.0, 0.0, np.inf, -np.inf, np.nan, fi.smallest_subnormal,
+                                        -fi.smallest_subnormal, fi.tiny, fi.max, -fi.max, 0.1, 1e300 if
+                                        dt.itemsize == 8 else 1e30], dt), nan_payloads])
+    rng = np.random.default_rng(1)
+    base = np.round(rng.normal(size=5000).cumsum(), 1).astype(dt)  # decimal structure around them
+    base[rng.choice(5000, size=len(special) * 20)] = np.tile(special, 20)
+    buf = assert_round_trip(base)
+    assert len(buf) < base.nbytes / 2  # the exceptions do not cost the structure of the rest
+    assert_round_trip(np.tile(special, 7).reshape(-1, 2))  # nothing but exceptions
+    assert_round_trip(np.full(100, -0.0, dt))
+
+
+def test_decimal_floats_compress_like_their_digits():
+    """A 2-decimal float64 series costs about what its integer digits cost (the ALP idea), and far
+    less than its bit patterns do."""
+    rng = np.random.default_rng(2)
+    digits = np.cumsum(rng.integers(-300, 301, size=100_000)) + 20_000
+    x = digits / 100
+    assert np.array_equal(np.round(x * 100), digits)
+    f64 = len(assert_round_trip(x))
+    ints = len(sprintz.compress(digits.astype(np.int64)))
+    assert f64 <= ints * 1.05
+    assert f64 < x.nbytes / 5
+    f32 = len(assert_round_trip(x.astype(np.float32)))
+    assert f32 <= ints * 1.05
+
+
+@pytest.mark.parametrize("kind", ["sine", "walk"])
+def test_wider_storage_costs_within_five_percent(kind):
+    rng = np.random.default_rng(3)
+    t = np.arange(100_000)
+    if kind == "sine":
+        x16 = (8000 * np.sin(t / 40) + rng.normal(size=t.size) * 20).astype(np.int16)
+    else:
+        x16 = np.clip(np.cumsum(rng.integers(-40, 41, size=(t.size // 4, 4)), axis=0), -32768, 32767).astype(np.int16)
+    base = len(sprintz.compress(x16))
+    for dt in ("int32", "int64"):
+        wide = len(assert_round_trip(x16.astype(dt)))
+        assert wide <= base * 1.05, (dt, wide, base)
+    for dt in ("uint32", "uint64"):
+        wide = len(assert_round_trip(x16.astype(np.uint16).astype(dt)))
+        assert wide <= len(sprintz.compress(x16.astype(np.uint16))) * 1.05, (dt, wide, base)
+
+
+def test_regular_timestamps_cost_about_nothing():
+    rng = np.random.default_rng(4)
+    n = 200_000
+    ns = np.int64(1_700_000_000) * 10**9 + np.arange(n, dtype=np.int64) * 10**9  # 1 Hz in nanoseconds
+    jitter = rng.choice(n, size=n // 1000, replace=False)
+    ns[jitter] += rng.integers(-500, 500, size=jitter.size)  # 0.1% of samples off by < 1 us
+    ns[n // 2:] += 3600 * 10**9  # a one-hour gap
+    buf = assert_round_trip(ns)
+    assert len(buf) * 8 / n < 0.5  # bits per sample, jitter and gap included
+    assert len(sprintz.compress(np.arange(n, dtype=np.int64) * 10**9)) * 8 / n < 0.05
+    assert len(assert_round_trip((ns // 10**9).astype(np.uint32))) * 8 / n < 0.5  # unix seconds
+    # "delta" forbids delta of delta: the step's 31-bit zigzag is paid on every sample (< 32 bits, not 64)
+    assert 30 < len(sprintz.compress(ns, forecaster="delta", entropy=False)) * 8 / n < 32
+
+
+@pytest.mark.parametrize("dtype", INTS + FLOATS)
+def test_hostile_streams_are_value_errors(dtype):
+    kind = "walk" if dtype in INTS else "decimal"
+    x = series(dtype, 3000, 3, kind, seed=5)
+    if dtype in FLOATS:
+        x[5, 1] = np.nan  # exceptions present
+    buf = bytearray(sprintz.compress(x))
+    rng = np.random.default_rng(6)
+    rejected = 0
+    for trial in range(300):
+        b = bytearray(buf)
+        if trial % 3 == 0:
+            b = b[: rng.integers(40, len(b))]
+        else:
+            for _ in range(rng.integers(1, 4)):
+                b[rng.integers(40, len(b))] ^= 1 << rng.integers(0, 8)
+        try:
+            y = sprintz.decompress(reseal(b))  # may decode to other values, never crash
+            assert y.dtype == x.dtype and y.shape == x.shape
+        except ValueError:
+            rejected += 1
+    assert rejected > 50
+    b = bytearray(buf)
+    b[50] ^= 1
+    with pytest.raises(ValueError, match="checksum"):  # unsealed corruption: caught before decoding
+        sprintz.decompress(bytes(b))
+    for code in (10, 255):
+        b = bytearray(buf)
+        b[5] = code
+        with pytest.raises(ValueError, match="dtype"):
+            sprintz.decompress(reseal(b))
+    b = bytearray(buf)
+    b[4] = 2  # version 2 had no wide dtypes
+    with pytest.raises(ValueError, match="version 2"):
+        sprintz.decompress(bytes(b))
+
+
+def test_hostile_wide_chunk_fields():
+    x = np.round(np.random.default_rng(7).normal(size=(64, 2)), 2)
+    buf = bytearray(sprintz.compress(x))
+    body = 40 + 12
+    cases = {
+        "decimal exponent": (body, 19),  # exponent of column 0 out of range
+        "exception count": (body + 2, 0xFF),  # count far above the chunk
+        "chunk mode": (41, 1),  # wide chunks keep header bytes 1-3 zero
+    }
+    for what, (at, value) in cases.items():
+        b = bytearray(buf)
+        b[at] = value
+        with pytest.raises(ValueError, match=what):
+            sprintz.decompress(reseal(b))
+    ints = bytearray(sprintz.compress(np.arange(100, dtype=np.int64) * 10**12))
+    b = bytearray(ints)
+    b[52] = 7  # unknown word kind
+    with pytest.raises(ValueError, match="word kind"):
+        sprintz.decompress(reseal(b))
+
+
+def test_version_3_wide_fixture_still_decodes():
+    streams = np.load(DATA / "sprintz_wide_v3_streams.npz")
+    arrays = np.load(DATA / "sprintz_wide_v3_arrays.npz")
+    assert set(streams.files) == set(arrays.files) and len(arrays.files) == 6
+    for name in arrays.files:
+        y = sprintz.decompress(streams[name].tobytes())
+        assert np.array_equal(bits(y), bits(arrays[name])), name
+
+
+def test_codecs_and_files_take_the_new_dtypes(tmp_path):
+    numcodecs = pytest.importorskip("numcodecs")
+    zarr = pytest.importorskip("zarr", minversion="3")
+    from tenfold.sprintz import SprintzZarrCodec
+
+    x = series("float64", 1000, 4, "decimal", 8)
+    x[3, 2] = -0.0
+    codec = numcodecs.get_codec({"id": "tenfold.sprintz"})
+    out = np.empty_like(x)
+    codec.decode(codec.encode(x), out=out)
+    assert np.array_equal(bits(out), bits(x))
+    with pytest.raises(ValueError, match="destination"):
+        codec.decode(codec.encode(x), out=np.empty(x.size, np.int64))
+    for dtype, kind in (("float32", "decimal"), ("uint64", "uniform"), ("int32", "walk")):
+        y = series(dtype, 1000, 4, kind, 9)
+        z = zarr.create_array(str(tmp_path / dtype), shape=y.shape, chunks=(256, 4), dtype=dtype,
+                              serializer=SprintzZarrCodec(), compressors=None)
+        z[:] = y
+        assert np.array_equal(bits(zarr.open_array(str(tmp_path / dtype))[:]), bits(y))
+        np.save(tmp_path / f"{dtype}.npy", y)
+        sprintz.compress_file(tmp_path / f"{dtype}.npy", tmp_path / f"{dtype}.tfsz")
+        sprintz.decompress_file(tmp_path / f"{dtype}.tfsz", tmp_path / f"{dtype}.out.npy")
+        assert np.array_equal(bits(np.load(tmp_path / f"{dtype}.out.npy")), bits(y))
