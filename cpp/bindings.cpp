@@ -8,6 +8,7 @@
 #include <nanobind/stl/string.h>
 #include <nanobind/stl/vector.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #if defined(__linux__)
@@ -299,6 +300,42 @@ NB_MODULE(_core, m) {
         return std::make_pair(dist, ids);
       },
       "blocked"_a.noconvert(), "n"_a, "ncols"_a, "luts"_a.noconvert(), "k"_a, "n_threads"_a);
+
+  // Exact re-ranking; vectors float32 (n, d) or float16 as uint16 bits (n, d).
+  auto rerank = [](const void* vectors, bool half, size_t n_rows, size_t d, In<float, nb::ndim<2>>& Q,
+                   In<int64_t, nb::ndim<2>>& cand, int k, bool dot, int n_threads) {
+    require(Q.shape(1) == d, "Q must have as many columns as the vectors");
+    require(cand.shape(0) == Q.shape(0), "cand must have one row per query");
+    require(k >= 1 && static_cast<size_t>(k) <= std::max<size_t>(cand.shape(1), 1), "k must be in [1, R]");
+    require(d >= 1 && d <= static_cast<size_t>(std::numeric_limits<int>::max()), "d out of range");
+    const size_t nq = Q.shape(0), R = cand.shape(1);
+    auto dist = new_array<float>({nq, static_cast<size_t>(k)}, false);
+    auto rows = new_array<int64_t>({nq, static_cast<size_t>(k)}, false);
+    {
+      nb::gil_scoped_release release;
+      tenfold::bolt::rerank(vectors, half, n_rows, static_cast<int>(d), Q.data(), nq, cand.data(),
+                            static_cast<int>(R), k, dot, dist.data(), rows.data(), n_threads);
+    }
+    return std::make_pair(dist, rows);
+  };
+  m.def(
+      "bolt_rerank_f32",
+      [rerank](In<float, nb::ndim<2>> vectors, size_t n_rows, In<float, nb::ndim<2>> Q,
+               In<int64_t, nb::ndim<2>> cand, int k, bool dot, int n_threads) {
+        require(n_rows <= vectors.shape(0), "n_rows exceeds the vectors");
+        return rerank(vectors.data(), false, n_rows, vectors.shape(1), Q, cand, k, dot, n_threads);
+      },
+      "vectors"_a.noconvert(), "n_rows"_a, "Q"_a.noconvert(), "cand"_a.noconvert(), "k"_a, "dot"_a, "n_threads"_a,
+      "Exact distances (or minus inner products) of candidate rows: the k best per query, (dist, rows).");
+  m.def(
+      "bolt_rerank_f16",
+      [rerank](In<uint16_t, nb::ndim<2>> vectors, size_t n_rows, In<float, nb::ndim<2>> Q,
+               In<int64_t, nb::ndim<2>> cand, int k, bool dot, int n_threads) {
+        require(n_rows <= vectors.shape(0), "n_rows exceeds the vectors");
+        return rerank(vectors.data(), true, n_rows, vectors.shape(1), Q, cand, k, dot, n_threads);
+      },
+      "vectors"_a.noconvert(), "n_rows"_a, "Q"_a.noconvert(), "cand"_a.noconvert(), "k"_a, "dot"_a, "n_threads"_a,
+      "As bolt_rerank_f32 for float16 vectors passed as their uint16 bits.");
 
   // ---- sprintz
   m.def(

@@ -145,7 +145,7 @@ class TestBadInput:
         with pytest.raises(TypeError, match="ncodebooks"):
             tenfold.BoltEncoder(ncodebooks=4.0)
         with pytest.raises(ValueError, match="metric"):
-            tenfold.BoltEncoder(metric="cosine")
+            tenfold.BoltEncoder(metric="angular")
 
     def test_unfitted(self):
         enc = tenfold.BoltEncoder(4)
@@ -230,15 +230,20 @@ def test_environment_forces_isa():
     assert out.stdout.strip() == "scalar"
 
 
-def test_mmap_load_searches_from_the_file(tmp_path):
+@pytest.mark.parametrize("refine", [None, "float16"])
+def test_mmap_load_searches_and_reranks_from_the_file(tmp_path, refine):
     rng = np.random.default_rng(5)
     X = rng.normal(size=(140_000, 16)).astype(np.float32)  # codes of 1.1 MB: mapped, not read
-    index = tenfold.BoltIndex(tenfold.BoltEncoder(ncodebooks=16).fit(X[:5000]))
+    index = tenfold.BoltIndex(tenfold.BoltEncoder(ncodebooks=16).fit(X[:5000]), refine=refine)
     index.add(X)
     index.save(tmp_path / "big.tfz")
     mapped = tenfold.load(tmp_path / "big.tfz", mmap=True)
-    assert isinstance(mapped._blocked, np.memmap) and not mapped._blocked.flags.writeable
-    for a, b in zip(mapped.search(X[:9], 12), index.search(X[:9], 12)):
+    c = mapped._contents
+    assert isinstance(c.blocked, np.memmap) and not c.blocked.flags.writeable
+    rerank = None if refine is None else 40
+    if refine is not None:
+        assert isinstance(c.vectors, np.memmap)  # exact distances read from the file
+    for a, b in zip(mapped.search(X[:9], 12, rerank=rerank), index.search(X[:9], 12, rerank=rerank)):
         np.testing.assert_array_equal(a, b)
     mapped.add(X[:3])  # appending copies the mapped codes into memory
     assert len(mapped) == len(X) + 3

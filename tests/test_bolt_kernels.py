@@ -221,3 +221,36 @@ def test_search_stops_taking_rows_once_k_zero_distances_are_held():
         np.testing.assert_array_equal(ids, np.tile([0, 1, 2], (5, 1)), err_msg=name)
         np.testing.assert_array_equal(dist[1], [8, 8, 8], err_msg=name)
         assert (dist[[0, 2, 3, 4]] == 0).all(), name
+
+
+@pytest.mark.parametrize("d", [1, 7, 8, 13, 385])
+def test_rerank_paths_agree_bit_for_bit_on_odd_and_unaligned_input(d):
+    rng = np.random.default_rng(d)
+    V = rng.normal(size=(40, d)).astype(np.float32)
+    raw = np.zeros(4 * 6 * d + 1, dtype=np.uint8)
+    Q = np.frombuffer(raw.data, dtype=np.float32, count=6 * d, offset=1).reshape(6, d)  # not 4-byte aligned
+    Q[...] = rng.normal(size=(6, d))
+    assert Q.ctypes.data % 4 != 0
+    cand = np.stack([rng.permutation(40)[:17] for _ in range(6)]).astype(np.int64)
+    V16 = V.astype(np.float16).view(np.uint16)
+    for dot in (False, True):
+        results = {}
+        for name in tenfold.supported_isas():
+            with tenfold.use_isa(name):
+                results[name] = (_core.bolt_rerank_f32(V, 40, Q, cand, 9, dot, 1),
+                                 _core.bolt_rerank_f16(V16, 40, Q, cand, 9, dot, 2))
+        for name, got in results.items():
+            for (dist, rows), (ref_dist, ref_rows) in zip(got, results["scalar"]):
+                np.testing.assert_array_equal(rows, ref_rows, err_msg=name)
+                assert dist.tobytes() == ref_dist.tobytes(), name
+
+
+def test_search_with_non_contiguous_queries_and_rerank_matches_contiguous(isa):
+    rng = np.random.default_rng(4)
+    X = rng.normal(size=(700, 19)).astype(np.float32)
+    index = tenfold.BoltIndex(tenfold.BoltEncoder(ncodebooks=4).fit(X), refine="float16")
+    index.add(X)
+    wide = rng.normal(size=(9, 38)).astype(np.float32)
+    Q = wide[:, ::2]  # strided view
+    for a, b in zip(index.search(Q, 5, rerank=60), index.search(np.ascontiguousarray(Q), 5, rerank=60)):
+        np.testing.assert_array_equal(a, b)

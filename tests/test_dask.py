@@ -98,8 +98,8 @@ def test_killed_worker_costs_time_not_correctness(client, data):
     expected = single.search(Q, 10)
     index = tdask.ShardedIndex(encoder, client=client)
     index.add(X, chunk_rows=2000)
-    distributed.wait(index._shards)
-    holders = {w for ws in client.who_has(index._shards).values() for w in ws}
+    distributed.wait(list(index._state.futures))
+    holders = {w for ws in client.who_has(list(index._state.futures)).values() for w in ws}
     assert len(holders) == 2  # shards live on both workers
     victim = sorted(holders)[0]
     pid = client.run(os.getpid, workers=[victim])[victim]
@@ -196,3 +196,80 @@ def test_ties_across_shards_go_to_the_smaller_global_id(client, data):
         got, want = index.search(Q[:20], k), single.search(Q[:20], k)
         np.testing.assert_array_equal(got[1], want[1])
         np.testing.assert_array_equal(got[0], want[0])
+
+
+def test_ids_rerank_and_removal_match_one_index(client, data, tmp_path):
+    X, Q = data
+    enc = tenfold.BoltEncoder(ncodebooks=8, metric="cosine").fit(X[:3000])
+    single = tenfold.BoltIndex(enc, refine="float16")
+    index = tdask.ShardedIndex(enc, client=client, refine="float16")
+    for target in (single, index):
+        target.add(X[:5000])
+        target.add_with_ids(X[5000:9000], np.arange(10**12, 10**12 + 4000))  # beyond the 47-bit packing
+        target.add(X[9000:10000])
+    for got, want in zip(index.search(Q, 10), single.search(Q, 10)):
+        np.testing.assert_array_equal(got, want)
+    # each shard re-ranks its own 50 best: a superset of the single index's 50 candidates, so
+    # every place is at least as good; with every row re-ranked both give the exact answer
+    D_sharded, _ = index.search(Q, 10, rerank=50)
+    assert (D_sharded >= single.search(Q, 10, rerank=50)[0]).all()
+    for got, want in zip(index.search(Q, 10, rerank=10_000), single.search(Q, 10, rerank=10_000)):
+        np.testing.assert_array_equal(got, want)
+    gone = np.r_[np.arange(0, 5000, 7), 10**12 + 5, 10**12 + 4001]
+    assert index.remove_ids(gone) == single.remove_ids(gone) == 715 + 2  # ids 10**12 + 4000.. came from add()
+    np.testing.assert_array_equal(index.ids, single.ids)
+    np.testing.assert_array_equal(index.reconstruct([1, 10**12 + 6]), single.reconstruct([1, 10**12 + 6]))
+    with pytest.raises(ValueError, match="not in the index"):
+        index.reconstruct([0])
+    with pytest.raises(ValueError, match="already in the index"):
+        index.add_with_ids(X[:1], [10**12 + 6])
+    index.save(tmp_path / "ids")
+    loaded = tdask.load_index(tmp_path / "ids", client=client)
+    for rerank in (None, 50):
+        for got, want in zip(loaded.search(Q, 10, rerank=rerank), index.search(Q, 10, rerank=rerank)):
+            np.testing.assert_array_equal(got, want)
+    loaded.add(X[:1])
+    assert loaded.ids.max() == 10**12 + 5000  # next id survives save/load
+    with pytest.raises(ValueError, match="exceeds"):
+        loaded.search(Q, 2**31 - 1)
+    loaded.reset()
+    assert len(loaded) == 0
+
+
+def test_searches_beside_one_writer_see_whole_versions(client, data):
+    import threading
+
+    X, Q = data
+    enc = tenfold.BoltEncoder(ncodebooks=8).fit(X[:3000])
+    index = tdask.ShardedIndex(enc, client=client)
+    expected = []
+    reference = tenfold.BoltIndex(enc)
+    for i in range(6):
+        reference.add(X[i * 500:(i + 1) * 500])
+        expected.append(reference.search(Q[:4], 5))
+    stop, errors, calls = threading.Event(), [], [0]
+
+    def read():
+        while not stop.is_set():
+            try:
+                D, I = index.search(Q[:4], 5)
+            except ValueError as err:  # before the first add
+                assert "empty" in str(err)
+                continue
+            if not any(np.array_equal(I, e[1]) and np.array_equal(D, e[0]) for e in expected):
+                errors.append(I[0])
+            calls[0] += 1
+
+    threads = [threading.Thread(target=read) for _ in range(6)]
+    for t in threads:
+        t.start()
+    try:
+        for _ in range(3):
+            index.reset()
+            for i in range(6):
+                index.add(X[i * 500:(i + 1) * 500], chunk_rows=250)
+    finally:
+        stop.set()
+        for t in threads:
+            t.join()
+    assert not errors and calls[0] >= 6, (errors[:3], calls)  # every search ran during the writes

@@ -234,7 +234,7 @@ HOSTILE = [
     ("bolt_index", setitem("ntotal", 2**63), None, "ntotal"),
     ("bolt_index", setitem("ncodebooks", 2**31), None, "ncodebooks"),
     ("bolt_index", None, lambda a: a.update(codes_blocked=a["codes_blocked"].astype(np.uint16)), "uint8"),
-    ("bolt_encoder", setitem("metric", "cosine"), None, "metric"),
+    ("bolt_encoder", setitem("metric", "angular"), None, "metric"),
     ("bolt_encoder", setitem("random_state", -1), None, "random_state"),
     ("bolt_encoder", None, lambda a: a.update(centroids=a["centroids"] * np.float32(1e30)), "centroids"),
     ("bolt_encoder", None, lambda a: a.update(bounds=a["bounds"][::-1].copy()), "bounds"),

@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <atomic>
 #include <cstring>
+#include <limits>
+#include <utility>
 #include <vector>
 
 #include "common/isa.hpp"
@@ -16,6 +18,11 @@ namespace {
 // Rows per thread below which starting threads costs more than it saves.
 constexpr size_t kEncodeGrain = 4096;
 constexpr size_t kScanGrainBlocks = 2048;  // 64k rows
+// Batch search splits queries over threads in groups of this many (the scan kernels handle 4
+// queries per pass) once there are codes x queries enough to pay for waking another core
+// (~50 us here; 2^21 code look-ups take ~0.5 ms on one core).
+constexpr int kQueriesPerThread = 4;
+constexpr size_t kMinThreadedWork = size_t(1) << 21;
 
 // Codes are scanned in tiles of about this many bytes, every query over one tile before the
 // next: a batch of queries then reads the codes from L2 instead of memory (or L3) once per
@@ -101,7 +108,7 @@ void query_tables(const float* Q, size_t nq, const float* centroids, const int32
       for (int c = 0; c < ncodebooks; ++c) {
         double acc[16] = {};
         for (int j = bounds[c]; j < bounds[c + 1]; ++j) {
-          const double xj = x[j];
+          const double xj = load_f32(x + j);
           const float* cj = cent_t.data() + static_cast<size_t>(j) * 16;
           if (dot) {
             for (int k = 0; k < 16; ++k) acc[k] -= xj * cj[k];
@@ -139,7 +146,7 @@ void centroid_sums(const float* X, size_t n, size_t ldx, const uint8_t* codes, c
           const size_t q = (code[c / 2] >> ((c % 2) * 4)) & 15;
           ++pc[c * 16 + q];
           double* s = ps + q * D;
-          for (int j = bounds[c]; j < bounds[c + 1]; ++j) s[j] += x[j];
+          for (int j = bounds[c]; j < bounds[c + 1]; ++j) s[j] += load_f32(x + j);
         }
       }
     }
@@ -156,34 +163,164 @@ void search(const uint8_t* codes, size_t n, int ncols, const uint8_t* luts, int 
             uint32_t* dist, int64_t* ids, int n_threads) {
   const Isa isa = active_isa();
   const size_t nblocks = (n + kBlockRows - 1) / kBlockRows;
-  const int t = std::max(1, std::min<int>(n_threads, static_cast<int>((nblocks + kScanGrainBlocks - 1) / kScanGrainBlocks)));
-  std::vector<std::vector<TopK>> heaps(static_cast<size_t>(t), std::vector<TopK>(static_cast<size_t>(nq), TopK(k)));
+  const size_t lut_stride = static_cast<size_t>(2 * ncols) * 16;
   const size_t tile = tile_blocks(ncols);
-  parallel_for(nblocks, t, kScanGrainBlocks, [&](int ti, size_t b0, size_t b1) {
-    TopK* h = heaps[static_cast<size_t>(ti)].data();
+  // Scans blocks [b0, b1) for queries [q0, q1) into heaps h (one per query of the range).
+  auto scan = [&](size_t b0, size_t b1, size_t q0, size_t q1, TopK* h) {
+    const uint8_t* l = luts + q0 * lut_stride;
+    const int m = static_cast<int>(q1 - q0);
     for (size_t t0 = b0; t0 < b1; t0 += tile) {
       const size_t t1 = std::min(b1, t0 + tile);
       switch (isa) {
 #if defined(TENFOLD_X86)
-        case Isa::Avx512: avx512::scan_topk(codes, t0, t1, ncols, luts, nq, h, static_cast<int64_t>(n)); break;
-        case Isa::Avx2: avx2::scan_topk(codes, t0, t1, ncols, luts, nq, h, static_cast<int64_t>(n)); break;
+        case Isa::Avx512: avx512::scan_topk(codes, t0, t1, ncols, l, m, h, static_cast<int64_t>(n)); break;
+        case Isa::Avx2: avx2::scan_topk(codes, t0, t1, ncols, l, m, h, static_cast<int64_t>(n)); break;
 #elif defined(TENFOLD_ARM64)
-        case Isa::Neon: neon::scan_topk(codes, t0, t1, ncols, luts, nq, h, static_cast<int64_t>(n)); break;
+        case Isa::Neon: neon::scan_topk(codes, t0, t1, ncols, l, m, h, static_cast<int64_t>(n)); break;
 #endif
-        default: scalar::scan_topk(codes, t0, t1, ncols, luts, nq, h, static_cast<int64_t>(n)); break;
+        default: scalar::scan_topk(codes, t0, t1, ncols, l, m, h, static_cast<int64_t>(n)); break;
       }
     }
-  });
+  };
+  std::vector<TopK> heaps(static_cast<size_t>(nq), TopK(k));
+  const size_t work = n * static_cast<size_t>(nq);
+  if (n_threads > 1 && nq >= kQueriesPerThread * 2 && work >= kMinThreadedWork) {
+    // Many queries: each thread takes a share of them over all the codes (no merging; every
+    // thread streams the codes tile by tile, from the shared cache).
+    parallel_for(static_cast<size_t>(nq), n_threads, kQueriesPerThread,
+                 [&](int, size_t q0, size_t q1) { scan(0, nblocks, q0, q1, heaps.data() + q0); });
+  } else {
+    // Few queries: split the codes, one set of heaps per thread, merged afterwards.
+    const int t = std::max(1, std::min<int>(n_threads, static_cast<int>((nblocks + kScanGrainBlocks - 1) / kScanGrainBlocks)));
+    std::vector<std::vector<TopK>> extra(static_cast<size_t>(t - 1), std::vector<TopK>(static_cast<size_t>(nq), TopK(k)));
+    parallel_for(nblocks, t, kScanGrainBlocks, [&](int ti, size_t b0, size_t b1) {
+      scan(b0, b1, 0, static_cast<size_t>(nq), ti == 0 ? heaps.data() : extra[static_cast<size_t>(ti - 1)].data());
+    });
+    for (auto& part : extra)
+      for (int q = 0; q < nq; ++q) heaps[static_cast<size_t>(q)].merge(part[static_cast<size_t>(q)]);
+  }
   for (int q = 0; q < nq; ++q) {
-    TopK& h = heaps[0][static_cast<size_t>(q)];
-    for (int ti = 1; ti < t; ++ti) h.merge(heaps[static_cast<size_t>(ti)][static_cast<size_t>(q)]);
-    const auto best = h.sorted();
+    const auto best = heaps[static_cast<size_t>(q)].sorted();
     for (int i = 0; i < k; ++i) {
       const bool have = i < static_cast<int>(best.size());
       dist[static_cast<size_t>(q) * k + i] = have ? best[static_cast<size_t>(i)].first : 0xffffffffu;
       ids[static_cast<size_t>(q) * k + i] = have ? best[static_cast<size_t>(i)].second : -1;
     }
   }
+}
+
+namespace {
+// float16 bits -> float, exactly (every half is a float). Used through a 65,536-entry table.
+float half_bits_to_float(uint16_t h) {
+  const uint32_t sign = static_cast<uint32_t>(h & 0x8000u) << 16;
+  const uint32_t exp = (h >> 10) & 0x1fu, mant = h & 0x3ffu;
+  uint32_t bits;
+  if (exp == 0x1f) {
+    bits = sign | 0x7f800000u | (mant << 13);
+  } else if (exp != 0) {
+    bits = sign | ((exp + (127 - 15)) << 23) | (mant << 13);  // rebias the exponent
+  } else {
+    const float v = static_cast<float>(mant) * 0x1p-24f;  // subnormal half: mant * 2^-24, exact
+    std::memcpy(&bits, &v, 4);
+    bits |= sign;
+  }
+  float f;
+  std::memcpy(&f, &bits, 4);
+  return f;
+}
+
+}  // namespace
+
+namespace scalar {
+namespace {
+const float* half_table() {
+  static const std::vector<float> table = [] {
+    std::vector<float> t(65536);
+    for (uint32_t i = 0; i < 65536; ++i) t[i] = half_bits_to_float(static_cast<uint16_t>(i));
+    return t;
+  }();
+  return table.data();
+}
+}  // namespace
+
+// Eight partial sums (lane l adds dimensions j = l mod 8 in order), then a fixed reduction
+// tree and the tail: the order the AVX2 variant follows with one 8-float register.
+float exact_distance(const float* q, const void* row, int d, bool dot, bool half) {
+  constexpr int kLanes = 8;
+  const float* table = half ? half_table() : nullptr;
+  const auto* f32 = static_cast<const float*>(row);
+  const auto* f16 = static_cast<const uint16_t*>(row);
+  auto x = [&](int j) { return half ? table[f16[j]] : f32[j]; };
+  float acc[kLanes] = {};
+  int j = 0;
+  for (; j + kLanes <= d; j += kLanes)
+    for (int l = 0; l < kLanes; ++l) {
+      const float qj = load_f32(q + j + l), xj = x(j + l);
+      if (dot) {
+        acc[l] -= qj * xj;
+      } else {
+        acc[l] += (qj - xj) * (qj - xj);
+      }
+    }
+  float tail = 0.0f;
+  for (; j < d; ++j) {
+    const float qj = load_f32(q + j), xj = x(j);
+    if (dot) {
+      tail -= qj * xj;
+    } else {
+      tail += (qj - xj) * (qj - xj);
+    }
+  }
+  return (((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]))) + tail;
+}
+}  // namespace scalar
+
+void rerank(const void* vectors, bool half, size_t n_rows, int d, const float* Q, size_t nq,
+            const int64_t* cand, int R, int k, bool dot, float* dist, int64_t* rows, int n_threads) {
+#if defined(TENFOLD_X86)
+  const bool simd = active_isa() != Isa::Scalar;  // AVX-512 CPUs run the AVX2 loop
+#else
+  const bool simd = false;  // no NEON variant yet: the portable loop
+#endif
+  const size_t D = static_cast<size_t>(d);
+  const auto* f32 = static_cast<const float*>(vectors);
+  const auto* f16 = static_cast<const uint16_t*>(vectors);
+  parallel_for(nq, n_threads, 8, [&](int, size_t q0, size_t q1) {
+    std::vector<std::pair<float, int64_t>> scored;
+    scored.reserve(static_cast<size_t>(R));
+    for (size_t q = q0; q < q1; ++q) {
+      scored.clear();
+      const int64_t* c = cand + q * static_cast<size_t>(R);
+      for (int i = 0; i < R; ++i) {
+        const int64_t r = c[i];
+        if (r < 0 || static_cast<size_t>(r) >= n_rows) continue;
+        if (i + 1 < R && c[i + 1] >= 0 && static_cast<size_t>(c[i + 1]) < n_rows) {
+          // the next row is at a random place in memory: start fetching its first lines now
+          const char* next = half ? reinterpret_cast<const char*>(f16 + static_cast<size_t>(c[i + 1]) * D)
+                                  : reinterpret_cast<const char*>(f32 + static_cast<size_t>(c[i + 1]) * D);
+          for (size_t off = 0; off < D * (half ? 2 : 4); off += 64) __builtin_prefetch(next + off);
+        }
+        const size_t at = static_cast<size_t>(r) * D;
+        const void* row = half ? static_cast<const void*>(f16 + at) : static_cast<const void*>(f32 + at);
+#if defined(TENFOLD_X86)
+        float v = simd ? avx2::exact_distance(Q + q * D, row, d, dot, half)
+                       : scalar::exact_distance(Q + q * D, row, d, dot, half);
+#else
+        float v = scalar::exact_distance(Q + q * D, row, d, dot, half);
+#endif
+        if (v != v) v = std::numeric_limits<float>::infinity();  // overflowing dot products: rank last
+        scored.emplace_back(v, r);
+      }
+      const size_t keep = std::min(scored.size(), static_cast<size_t>(k));
+      std::partial_sort(scored.begin(), scored.begin() + static_cast<std::ptrdiff_t>(keep), scored.end());
+      for (int i = 0; i < k; ++i) {
+        const bool have = static_cast<size_t>(i) < keep;
+        dist[q * static_cast<size_t>(k) + i] = have ? scored[static_cast<size_t>(i)].first
+                                                    : std::numeric_limits<float>::infinity();
+        rows[q * static_cast<size_t>(k) + i] = have ? scored[static_cast<size_t>(i)].second : -1;
+      }
+    }
+  });
 }
 
 }  // namespace bolt

@@ -12,6 +12,7 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 
 #include "common/topk.hpp"
 
@@ -19,6 +20,15 @@ namespace tenfold {
 namespace bolt {
 
 constexpr int kBlockRows = 32;
+
+// A float read through memcpy: input arrays need not be 4-byte aligned (numpy allows such
+// views), and dereferencing a misaligned float* is undefined behaviour. Compiles to one plain
+// load. static: every translation unit (each with its own ISA flags) keeps its own copy.
+static inline float load_f32(const float* p) {
+  float v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
 // Largest table entry the scans accept: two entries must add in a byte without overflow.
 constexpr int kMaxLutEntry = 127;
 
@@ -42,6 +52,11 @@ struct EncodeModel {
                  int nq, TopK* heaps, int64_t n_valid);
 
 namespace scalar { TENFOLD_BOLT_KERNELS }
+// Exact squared L2 distance (dot = false) or minus the inner product (dot = true) of query q and
+// one row (float32, or float16 bits if half); every variant gives the same bits. AVX-512 CPUs
+// use the AVX2 one (a memory-bound loop over d <= a few thousand values).
+namespace scalar { float exact_distance(const float* q, const void* row, int d, bool dot, bool half); }
+namespace avx2 { float exact_distance(const float* q, const void* row, int d, bool dot, bool half); }
 namespace avx2 { TENFOLD_BOLT_KERNELS }
 namespace avx512 { TENFOLD_BOLT_KERNELS }
 namespace neon { TENFOLD_BOLT_KERNELS }
@@ -65,6 +80,12 @@ void query_tables(const float* Q, size_t nq, const float* centroids, const int32
 // codebook c. Codes are row-major. The result does not depend on n_threads.
 void centroid_sums(const float* X, size_t n, size_t ldx, const uint8_t* codes, const int32_t* bounds,
                    int ncodebooks, int d, double* sums, int64_t* counts, int n_threads);
+// Exact distances of candidate rows. vectors: (n_rows, d) float32, or float16 bits if half.
+// cand: (nq, R) row numbers, -1 for none. Writes the k best of each query's candidates, best
+// first (ties to the smaller row): dist = squared L2 distance (dot = false) or minus the inner
+// product (dot = true), rows = their row numbers; missing places get +inf and -1.
+void rerank(const void* vectors, bool half, size_t n_rows, int d, const float* Q, size_t nq,
+            const int64_t* cand, int R, int k, bool dot, float* dist, int64_t* rows, int n_threads);
 // dist/ids: (nq, k); missing entries get dist 0xFFFFFFFF and id -1.
 void search(const uint8_t* codes, size_t n, int ncols, const uint8_t* luts, int nq, int k,
             uint32_t* dist, int64_t* ids, int n_threads);

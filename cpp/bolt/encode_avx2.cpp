@@ -37,7 +37,7 @@ inline bool in_range(float v) {
 
 inline bool row_finite(const float* x, int d) {
   bool finite = true;
-  for (int j = 0; j < d; ++j) finite &= in_range(x[j]);
+  for (int j = 0; j < d; ++j) finite &= in_range(load_f32(x + j));
   return finite;
 }
 
@@ -56,7 +56,7 @@ inline void encode_rows(const EncodeModel& m, const float* X, size_t ldx, uint8_
       const float* ct = m.centroids_t + static_cast<size_t>(j) * 16;
       const __m256 c0 = _mm256_loadu_ps(ct), c1 = _mm256_loadu_ps(ct + 8);
       for (int r = 0; r < R; ++r) {
-        const __m256 xj = _mm256_broadcast_ss(X + r * ldx + j);
+        const __m256 xj = _mm256_set1_ps(load_f32(X + r * ldx + j));
         lo[r] = _mm256_add_ps(lo[r], _mm256_mul_ps(xj, c0));
         hi[r] = _mm256_add_ps(hi[r], _mm256_mul_ps(xj, c1));
       }
@@ -107,8 +107,8 @@ bool encode8(const EncodeModel& m, const float* X, size_t ldx, uint8_t* out, int
   bool finite = _mm256_testz_si256(bad, bad);
   for (; j < d; ++j)
     for (int i = 0; i < 8; ++i) {
-      xt[j * 8 + i] = X[i * ldx + j];
-      finite &= in_range(X[i * ldx + j]);
+      xt[j * 8 + i] = load_f32(X + i * ldx + j);
+      finite &= in_range(xt[j * 8 + i]);
     }
   alignas(32) int32_t codes[8];
   __m256i packed = _mm256_setzero_si256();  // 32-bit lane i collects row i's codes for a byte

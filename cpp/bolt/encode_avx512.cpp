@@ -31,7 +31,7 @@ inline void encode_rows(const EncodeModel& m, const float* X, size_t ldx, uint8_
     for (int r = 0; r < R; ++r) acc[r] = nrm;
     for (int j = m.bounds[c]; j < m.bounds[c + 1]; ++j) {
       const __m512 ct = _mm512_loadu_ps(m.centroids_t + static_cast<size_t>(j) * 16);
-      for (int r = 0; r < R; ++r) acc[r] = _mm512_add_ps(acc[r], _mm512_mul_ps(_mm512_set1_ps(X[r * ldx + j]), ct));
+      for (int r = 0; r < R; ++r) acc[r] = _mm512_add_ps(acc[r], _mm512_mul_ps(_mm512_set1_ps(load_f32(X + r * ldx + j)), ct));
     }
     for (int r = 0; r < R; ++r)
       out[r * ncols + (c >> 1)] |= static_cast<uint8_t>(argmin16(acc[r]) << (4 * (c & 1)));

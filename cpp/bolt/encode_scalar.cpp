@@ -31,7 +31,7 @@ bool encode(const EncodeModel& m, const float* X, size_t n, size_t ldx, uint8_t*
       float acc[16];
       for (int k = 0; k < 16; ++k) acc[k] = m.norms[c * 16 + k];
       for (int j = m.bounds[c]; j < m.bounds[c + 1]; ++j) {
-        const float xj = x[j];
+        const float xj = load_f32(x + j);
         const float* ct = m.centroids_t + static_cast<size_t>(j) * 16;
         for (int k = 0; k < 16; ++k) acc[k] = acc[k] + xj * ct[k];
       }

@@ -6,21 +6,22 @@
 
 namespace tenfold {
 
-TopK::TopK(int k) : threshold((1u << 16) + 1), k_(k) { heap_.reserve(static_cast<size_t>(k)); }
+TopK::TopK(int k) : threshold((1u << 16) + 1), k_(k), cap_(2 * static_cast<size_t>(k) + 32) {}
 
 void TopK::push(uint32_t dist, int64_t id) {
-  std::pair<uint32_t, int64_t> item(dist, id);
-  if (static_cast<int>(heap_.size()) < k_) {
-    heap_.push_back(item);
-    std::push_heap(heap_.begin(), heap_.end());
-  } else if (item < heap_.front()) {
-    std::pop_heap(heap_.begin(), heap_.end());
-    heap_.back() = item;
-    std::push_heap(heap_.begin(), heap_.end());
-  } else {
-    return;
-  }
-  if (static_cast<int>(heap_.size()) == k_) threshold = heap_.front().first;
+  if (dist >= threshold) return;
+  if (items_.capacity() == 0) items_.reserve(cap_);
+  items_.emplace_back(dist, id);
+  if (items_.size() == cap_) compact();
+}
+
+void TopK::compact() {
+  const auto kth = items_.begin() + (k_ - 1);
+  std::nth_element(items_.begin(), kth, items_.end());
+  items_.resize(static_cast<size_t>(k_));
+  // Rows arrive in increasing id order (and heaps merge in range order), so a later row with
+  // the k-th distance would rank after it: strictly smaller distances only from now on.
+  threshold = kth->first;
 }
 
 void TopK::push_block(const uint16_t* d, uint32_t mask, int64_t base, int64_t n_valid) {
@@ -33,12 +34,14 @@ void TopK::push_block(const uint16_t* d, uint32_t mask, int64_t base, int64_t n_
 }
 
 void TopK::merge(const TopK& other) {
-  for (const auto& item : other.heap_) push(item.first, item.second);
+  for (const auto& item : other.items_) push(item.first, item.second);
 }
 
 std::vector<std::pair<uint32_t, int64_t>> TopK::sorted() const {
-  auto out = heap_;
-  std::sort(out.begin(), out.end());
+  auto out = items_;
+  const size_t keep = std::min(out.size(), static_cast<size_t>(k_));
+  std::partial_sort(out.begin(), out.begin() + static_cast<std::ptrdiff_t>(keep), out.end());
+  out.resize(keep);
   return out;
 }
 

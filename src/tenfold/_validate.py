@@ -133,7 +133,7 @@ def _bolt_encoder_fields(f: _Fields) -> tuple[int, int]:
     C = f.int("ncodebooks", 2, 256)
     if C % 2:
         f.fail(f"ncodebooks must be even, got {C}")
-    f.choice("metric", ("l2", "dot"))
+    f.choice("metric", ("l2", "dot", "ip", "cosine"))
     f.int("n_iter", 0, INT32_MAX)
     if f.meta["random_state"] is not None:
         f.int("random_state", 0, 2**63 - 1)

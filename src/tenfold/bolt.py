@@ -9,7 +9,8 @@ its table entries, computed for 32 vectors at a time with byte shuffles.
 
 from __future__ import annotations
 
-from typing import Any
+import threading
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -20,7 +21,7 @@ from ._validate import validate_bolt_encoder, validate_bolt_index
 
 __all__ = ["BoltEncoder", "BoltIndex"]
 
-_METRICS = ("l2", "dot")
+_METRICS = ("l2", "dot", "ip", "cosine")  # "ip" = "dot"; "cosine" = "dot" on unit-norm rows
 _BLOCK = 32
 _LUT_TOP = _core.BOLT_MAX_LUT_ENTRY  # 127
 _MAX_TRAIN = 1 << 17  # k-means sees at most this many rows (a random sample beyond it)
@@ -96,7 +97,9 @@ class BoltEncoder:
     Parameters
     ----------
     ncodebooks : even int in [2, 256] and <= d. Bytes per vector = ncodebooks / 2.
-    metric : "l2" (squared Euclidean, smaller is closer) or "dot" (inner product, larger is closer).
+    metric : "l2" (squared Euclidean, smaller is closer), "dot" or its alias "ip" (inner product,
+        larger is closer), or "cosine" (rows scaled to unit length when fitted, encoded and
+        queried, then "dot": results are cosine similarities).
     n_iter : k-means iterations per subspace.
     random_state : seed for k-means++ seeding and row sampling.
 
@@ -146,6 +149,19 @@ class BoltEncoder:
         if self.random_state is not None:
             check_int(self.random_state, "random_state", minimum=0)
 
+    @property
+    def inner_product(self) -> bool:
+        """True for the metrics where larger is closer ("dot", "ip", "cosine")."""
+        return self.metric != "l2"
+
+    def normalize(self, X: np.ndarray) -> np.ndarray:
+        """Rows of a validated float32 matrix scaled to unit length under "cosine" (all-zero rows
+        stay zero); X itself under the other metrics."""
+        if self.metric != "cosine" or X.size == 0:
+            return X
+        norms = np.sqrt(np.einsum("ij,ij->i", X, X, dtype=np.float64))
+        return (X / np.where(norms > 0, norms, 1.0)[:, None]).astype(np.float32)
+
     # ---------------------------------------------------------------- fitting
     @property
     def d(self) -> int | None:
@@ -163,6 +179,7 @@ class BoltEncoder:
         rng = np.random.default_rng(self.random_state)
         if n > _MAX_TRAIN:
             X = X[np.sort(rng.choice(n, _MAX_TRAIN, replace=False))]
+        X = self.normalize(X)
         bounds = _subspace_bounds(d, self.ncodebooks)
         self.centroids_ = _kmeans(X, bounds, rng, self.n_iter, resolve_threads(None))
         self.bounds_ = bounds
@@ -180,6 +197,9 @@ class BoltEncoder:
         threads = resolve_threads(n_threads)
         original = X
         X = as_float_matrix(X, "X", cols=self.d, n_threads=threads, check_finite=False)
+        if self.metric == "cosine":
+            raise_nonfinite(original, X, "X", threads)  # before scaling hides an inf
+            X = self.normalize(X)
         codes, finite = _core.bolt_encode(X, self._centroids_t, self._norms, self.bounds_, threads)
         if not finite:  # the kernel checks as it reads; find the row for the message
             raise_nonfinite(original, X, "X", threads)
@@ -207,7 +227,8 @@ class BoltEncoder:
 
     # ---------------------------------------------------------------- query tables
     def lookup_tables(self, Q: np.ndarray, n_threads: int = 1) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Quantized tables for validated float32 queries Q (nq, d).
+        """Quantized tables for validated float32 queries Q (nq, d), already normalized
+        (:meth:`normalize`) under "cosine".
 
         Returns (luts uint8 (nq, C, 16), scale (nq,), offset (nq,)) such that the approximate
         distance is ``sum(luts entries) / scale + offset``. Every table is shifted by its own
@@ -225,7 +246,7 @@ class BoltEncoder:
             # exact tables in double precision (C++): distances, or negated inner products so
             # that smaller is better in both metrics
             tables = _core.bolt_query_tables(np.ascontiguousarray(Q[q0:q0 + 4096]), self.centroids_, self.bounds_,
-                                             self.metric == "dot", n_threads)
+                                             self.inner_product, n_threads)
             low = tables.min(axis=2)
             shifted = tables - low[:, :, None]
             span = shifted.max(axis=(1, 2))
@@ -261,127 +282,379 @@ class BoltEncoder:
 
 
 def finish_search(raw: np.ndarray, ids: np.ndarray, scale: np.ndarray, offset: np.ndarray, k: int,
-                  metric: str) -> tuple[np.ndarray, np.ndarray]:
+                  inner_product: bool) -> tuple[np.ndarray, np.ndarray]:
     """Dequantize integer sums (nq, k') into (D, I) of width k, padding with -1 / +-inf."""
     nq, found = raw.shape
     D = np.full((nq, k), np.inf, dtype=np.float32)
     I = np.full((nq, k), -1, dtype=np.int64)
     D[:, :found] = raw / scale[:, None] + offset[:, None]
     I[:, :found] = ids
-    return (-D if metric == "dot" else D), I
+    return (-D if inner_product else D), I
+
+
+_REFINE = {"float32": np.float32, "float16": np.float16}
+# A result wider than the index is padded with -1 (as FAISS does) up to this width; a larger k
+# on a smaller index is refused, so that k = 2**31 cannot allocate gigabytes of padding.
+_MAX_PADDED_K = 4096
+_FLOAT16_MAX = 65504.0  # largest finite float16
+
+
+class _Contents(NamedTuple):
+    """One version of an index's contents. Writers build a new one and publish it with a single
+    attribute assignment; readers take it once per call, so every call sees one version whole.
+    Arrays have spare capacity: rows >= n may be written by a later version (appends), rows < n
+    are never changed once published."""
+
+    n: int
+    blocked: np.ndarray             # codes in the scan's blocked layout
+    vectors: np.ndarray | None      # (capacity, d) float32, or float16 stored as uint16 bits
+    ids: np.ndarray | None          # (capacity,) int64 ids; None: the id of row i is i
+    next_id: int                    # id that add() gives the next row
+
+    def row_ids(self) -> np.ndarray:
+        return np.arange(self.n, dtype=np.int64) if self.ids is None else self.ids[:self.n]
+
+
+def _grown(arr: np.ndarray, need: int, zero: bool) -> np.ndarray:
+    """arr itself if it holds `need` rows and is writeable, else a copy with doubled capacity."""
+    if need <= len(arr) and arr.flags.writeable:
+        return arr
+    make = np.zeros if zero else np.empty
+    out = make((max(need, 2 * len(arr)),) + arr.shape[1:], dtype=arr.dtype)
+    out[:len(arr)] = arr
+    return out
 
 
 class BoltIndex:
-    """Brute-force approximate search over Bolt codes (no index structure needed).
+    """Approximate nearest-neighbour search over Bolt codes, optionally re-ranked exactly.
+
+    ``refine="float32"`` or ``"float16"`` also keeps the added vectors (4 or 2 bytes per value,
+    in memory and in the saved file): ``search(Q, k, rerank=R)`` then takes the R best rows by
+    code and returns the k best of those by exact distance. Ids are int64: row numbers from
+    :meth:`add`, or your own from :meth:`add_with_ids`.
+
+    Thread safety: every method may be called from many threads at once. Each call works on one
+    version of the contents: a search or ``scores`` running beside an ``add``, ``remove_ids`` or
+    ``reset`` sees the index as it was before that write or as it is after it, never a mix.
+    Writes are serialized by a lock. The encoder must not be refitted while an index uses it.
 
     >>> import numpy as np, tenfold
     >>> rng = np.random.default_rng(0)
     >>> X = rng.normal(size=(2000, 32)).astype(np.float32)
-    >>> index = tenfold.BoltIndex(tenfold.BoltEncoder(ncodebooks=8).fit(X))
+    >>> index = tenfold.BoltIndex(tenfold.BoltEncoder(ncodebooks=8).fit(X), refine="float32")
     >>> index.add(X)
-    >>> D, I = index.search(X[:3], k=5)
+    >>> D, I = index.search(X[:3], k=5, rerank=50)
     >>> I.shape, I.dtype, D.dtype
     ((3, 5), dtype('int64'), dtype('float32'))
+    >>> [int(i) for i in I[:, 0]]  # each query finds itself first after exact re-ranking
+    [0, 1, 2]
+    >>> index.add_with_ids(X[:2], ids=[5000, 5001]); index.remove_ids([0, 5000])
+    2
+    >>> index.reconstruct([5001]).shape
+    (1, 32)
     """
 
-    def __init__(self, encoder: BoltEncoder) -> None:
+    def __init__(self, encoder: BoltEncoder, refine: str | None = None) -> None:
         if not isinstance(encoder, BoltEncoder):
             raise TypeError(f"encoder must be a BoltEncoder, got {type(encoder).__name__}")
         check_fitted(encoder, "centroids_")
+        if refine is not None:
+            check_choice(refine, "refine", tuple(_REFINE))
         self.encoder = encoder
+        self.refine = refine
         self._ncols = encoder.ncodebooks // 2
-        self._n = 0
-        self._blocked = np.zeros(0, dtype=np.uint8)  # blocked layout, capacity in whole blocks
+        self._lock = threading.Lock()
+        self._contents = self._empty()
+
+    def __getstate__(self) -> dict:
+        # Dask moves shards between workers by pickling: a lock cannot travel (unpicklable),
+        # a fresh one is made on arrival
+        state = self.__dict__.copy()
+        del state["_lock"]
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
+
+    def _empty(self) -> _Contents:
+        vectors = None if self.refine is None else \
+            np.zeros((0, self.encoder.d), np.float32 if self.refine == "float32" else np.uint16)
+        return _Contents(0, np.zeros(0, dtype=np.uint8), vectors, None, 0)
 
     def __len__(self) -> int:
-        return self._n
+        return self._contents.n
 
     @property
     def ntotal(self) -> int:
         """Number of vectors in the index."""
-        return self._n
+        return self._contents.n
 
     @property
     def codes(self) -> np.ndarray:
-        """Row-major codes of every vector added, uint8 (ntotal, ncodebooks // 2)."""
-        return _core.bolt_unpack_blocked(self._blocked, self._n, self._ncols)
+        """Row-major codes of every vector, uint8 (ntotal, ncodebooks // 2), in row order."""
+        c = self._contents
+        return _core.bolt_unpack_blocked(c.blocked, c.n, self._ncols)
 
+    @property
+    def ids(self) -> np.ndarray:
+        """The id of every row, int64 (ntotal,): the columns of :meth:`scores`, in order."""
+        return self._contents.row_ids().copy()
+
+    # ---------------------------------------------------------------- writers
     def add(self, X: Any, *, n_threads: int | None = None) -> None:
-        """Encode vectors X (n, d) and append them; their ids continue from ntotal."""
-        self.add_codes(self.encoder.encode(X, n_threads=n_threads))
+        """Encode vectors X (n, d) and append them. Their ids continue from the largest id so
+        far plus one (0, 1, 2, ... when every row came from add)."""
+        self._add(X, None, n_threads)
+
+    def add_with_ids(self, X: Any, ids: Any, *, n_threads: int | None = None) -> None:
+        """Encode vectors X (n, d) and append them with the given ids: distinct int64 values
+        >= 0 not already in the index (checked, O(ntotal log ntotal) per call)."""
+        self._add(X, ids, n_threads)
 
     def add_codes(self, codes: Any) -> None:
-        """Append codes already produced by ``encoder.encode``."""
+        """Append codes already produced by ``encoder.encode`` (indexes without ``refine``)."""
+        if self.refine is not None:
+            raise ValueError("add_codes cannot keep vectors for refine: use add() on this index")
         codes = self.encoder._check_codes(codes)
-        n_new = self._n + codes.shape[0]
-        need = (n_new + _BLOCK - 1) // _BLOCK * _BLOCK * self._ncols
-        if need > self._blocked.size or not self._blocked.flags.writeable:
-            grown = np.zeros(max(need, 2 * self._blocked.size), dtype=np.uint8)
-            grown[: self._blocked.size] = self._blocked
-            self._blocked = grown
-        _core.bolt_pack_blocked(codes, self._blocked, self._n)
-        self._n = n_new
+        with self._lock:
+            self._append(codes, None, None)
 
-    def _queries(self, Q: Any, threads: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        if self._n == 0:
+    def _add(self, X: Any, ids: Any, n_threads: int | None) -> None:
+        threads = resolve_threads(n_threads)
+        new_ids = None if ids is None else self._check_new_ids(ids)
+        vectors = None
+        if self.refine is not None:
+            vectors = self.encoder.normalize(as_float_matrix(X, "X", cols=self.encoder.d, n_threads=threads))
+            if self.refine == "float16":
+                if vectors.size and np.abs(vectors).max() > _FLOAT16_MAX:
+                    raise ValueError(f"X holds values beyond float16's range (+-{_FLOAT16_MAX}): "
+                                     "use refine='float32'")
+                vectors = vectors.astype(np.float16).view(np.uint16)
+        codes = self.encoder.encode(X, n_threads=threads)
+        if new_ids is not None and len(new_ids) != len(codes):
+            raise ValueError(f"ids must have one entry per row of X ({len(codes)}), got {len(new_ids)}")
+        with self._lock:
+            if new_ids is not None and self._contents.n:
+                existing = np.sort(self._contents.row_ids())
+                pos = np.minimum(np.searchsorted(existing, new_ids), len(existing) - 1)
+                taken = existing[pos] == new_ids
+                if taken.any():
+                    raise ValueError(f"ids: {int(new_ids[np.argmax(taken)])} is already in the index")
+            self._append(codes, vectors, new_ids)
+
+    @staticmethod
+    def _check_new_ids(ids: Any) -> np.ndarray:
+        arr = np.asarray(ids)
+        if arr.ndim != 1 or (arr.dtype.kind not in "iu" and arr.size):
+            raise TypeError(f"ids must be a 1-D array of integers, got dtype {arr.dtype} shape {arr.shape}")
+        if arr.size and (arr.min() < 0 or (arr.dtype.kind == "u" and arr.max() > np.iinfo(np.int64).max)):
+            raise ValueError("ids must be >= 0 and fit in int64 (-1 marks a missing result)")
+        arr = arr.astype(np.int64)
+        if len(np.unique(arr)) != len(arr):
+            raise ValueError("ids must be distinct")
+        return arr
+
+    def _append(self, codes: np.ndarray, vectors: np.ndarray | None, new_ids: np.ndarray | None) -> None:
+        """Publish contents with rows appended (caller holds the lock)."""
+        c = self._contents
+        n_new = c.n + len(codes)
+        blocked = _grown(c.blocked, (n_new + _BLOCK - 1) // _BLOCK * _BLOCK * self._ncols, zero=True)
+        _core.bolt_pack_blocked(codes, blocked, c.n)
+        if vectors is not None:
+            vecs = _grown(c.vectors, n_new, zero=False)
+            vecs[c.n:n_new] = vectors
+        else:
+            vecs = c.vectors
+        ids, next_id = c.ids, c.next_id
+        if new_ids is not None or ids is not None:
+            given = np.arange(next_id, next_id + len(codes), dtype=np.int64) if new_ids is None else new_ids
+            ids = _grown(np.arange(c.n, dtype=np.int64) if ids is None else ids, n_new, zero=False)
+            ids[c.n:n_new] = given
+            if len(given):
+                next_id = max(next_id, int(given.max()) + 1)
+        else:
+            next_id = n_new
+        self._contents = _Contents(n_new, blocked, vecs, ids, next_id)
+
+    def remove_ids(self, ids: Any) -> int:
+        """Remove the rows with these ids (ids not in the index are ignored); returns how many
+        were removed. Later rows move up; every remaining row keeps its id."""
+        arr = np.asarray(ids)
+        if arr.ndim != 1 or (arr.dtype.kind not in "iu" and arr.size):
+            raise TypeError(f"ids must be a 1-D array of integers, got dtype {arr.dtype} shape {arr.shape}")
+        with self._lock:
+            c = self._contents
+            row_ids = c.row_ids()
+            keep = ~np.isin(row_ids, arr.astype(np.int64, copy=False))
+            removed = int(c.n - keep.sum())
+            if removed == 0:
+                return 0
+            codes = _core.bolt_unpack_blocked(c.blocked, c.n, self._ncols)[keep]
+            blocked = np.zeros((len(codes) + _BLOCK - 1) // _BLOCK * _BLOCK * self._ncols, dtype=np.uint8)
+            _core.bolt_pack_blocked(np.ascontiguousarray(codes), blocked, 0)
+            vectors = None if c.vectors is None else c.vectors[:c.n][keep]
+            self._contents = _Contents(len(codes), blocked, vectors, row_ids[keep], c.next_id)
+            return removed
+
+    def reset(self) -> None:
+        """Remove every vector (the encoder stays); ids start again from 0."""
+        with self._lock:
+            self._contents = self._empty()
+
+    def reconstruct(self, ids: Any) -> np.ndarray:
+        """Vectors of these ids, float32 (len(ids), d): the kept vectors under ``refine``
+        (exact for float32, scaled to unit length under "cosine"), else decoded from the codes.
+        An id not in the index is a ValueError."""
+        arr = np.asarray(ids)
+        if arr.ndim != 1 or (arr.dtype.kind not in "iu" and arr.size):
+            raise TypeError(f"ids must be a 1-D array of integers, got dtype {arr.dtype} shape {arr.shape}")
+        c = self._contents
+        row_ids = c.row_ids()
+        order = np.argsort(row_ids, kind="stable")
+        pos = np.searchsorted(row_ids[order], arr) if c.n else np.zeros(len(arr), np.intp)
+        found = (pos < c.n) & (row_ids[order][np.minimum(pos, max(c.n - 1, 0))] == arr) if c.n else \
+            np.zeros(len(arr), bool)
+        if not found.all():
+            raise ValueError(f"ids: {arr[np.argmin(found)]} is not in the index")
+        rows = order[pos]
+        if c.vectors is None:
+            codes = _core.bolt_unpack_blocked(c.blocked, c.n, self._ncols)[rows]
+            return self.encoder.decode(codes)
+        vecs = c.vectors[rows]
+        return vecs.view(np.float16).astype(np.float32) if self.refine == "float16" else np.array(vecs)
+
+    # ---------------------------------------------------------------- readers
+    def _queries(self, Q: Any, c: _Contents, threads: int):
+        if c.n == 0:
             raise ValueError("the index is empty: add() vectors before searching")
-        Q = as_float_matrix(Q, "Q", cols=self.encoder.d, n_threads=threads)
-        return self.encoder.lookup_tables(Q, threads)
+        Q = self.encoder.normalize(as_float_matrix(Q, "Q", cols=self.encoder.d, n_threads=threads))
+        return (Q,) + self.encoder.lookup_tables(Q, threads)
 
-    def search(self, Q: Any, k: int = 10, *, n_threads: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """Approximate k nearest neighbours (l2) or largest inner products (dot).
+    def search(self, Q: Any, k: int = 10, *, rerank: int | None = None,
+               n_threads: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """The k nearest rows (l2: smallest squared distance; dot/ip/cosine: largest inner product).
 
-        Returns D float32 (nq, k), the approximate squared distances (l2) or inner products
-        (dot), and I int64 (nq, k), the ids, both sorted best first with ties going to the
-        smaller id. If k > ntotal the missing places hold id -1 and D = +inf (l2) / -inf (dot).
+        Returns D float32 (nq, k), the squared distances (l2) or inner products (cosine
+        similarities under "cosine"), and I int64 (nq, k), the ids, both best first with ties
+        going to the earlier row. Without ``rerank`` both come from the codes (approximate);
+        with ``rerank=R`` (needs ``refine``) the R best rows by code are ranked again by exact
+        distance to the kept vectors and D is exact. If k > ntotal the missing places hold
+        id -1 and D = +inf (l2) / -inf (inner products); k above both ntotal and 4096 is an error.
         """
         k = check_int(k, "k", minimum=1)
+        if rerank is not None:
+            rerank = check_int(rerank, "rerank", minimum=1)
+            if self.refine is None:
+                raise ValueError("rerank needs the vectors: create the index with refine='float32' or 'float16'")
+            if rerank < k:
+                raise ValueError(f"rerank ({rerank}) must be >= k ({k})")
         threads = resolve_threads(n_threads)
-        luts, scale, offset = self._queries(Q, threads)
-        raw, ids = self._search_raw(luts, k, threads)
-        return finish_search(raw, ids, scale, offset, k, self.encoder.metric)
+        c = self._contents  # one version for the whole call
+        if k > max(c.n, _MAX_PADDED_K):
+            raise ValueError(f"k ({k}) exceeds the {c.n} vectors in the index (and {_MAX_PADDED_K}, "
+                             "the widest padded result)")
+        Q, luts, scale, offset = self._queries(Q, c, threads)
+        inner = self.encoder.inner_product
+        if rerank is None:
+            raw, rows = _core.bolt_search(c.blocked, c.n, self._ncols, luts, min(k, c.n), threads)
+            D, I = finish_search(raw, rows, scale, offset, k, inner)
+        else:
+            _, cand = _core.bolt_search(c.blocked, c.n, self._ncols, luts, min(rerank, c.n), threads)
+            rerank_fn = _core.bolt_rerank_f32 if self.refine == "float32" else _core.bolt_rerank_f16
+            dist, rows = rerank_fn(c.vectors, c.n, Q, cand, min(k, cand.shape[1]), inner, threads)
+            D = np.full((len(Q), k), np.inf, dtype=np.float32)
+            I = np.full((len(Q), k), -1, dtype=np.int64)
+            D[:, :dist.shape[1]], I[:, :rows.shape[1]] = dist, rows
+            if inner:
+                D = -D
+        if c.ids is not None:
+            I = np.where(I >= 0, c.ids[np.maximum(I, 0)], -1)
+        return D, I
 
-    def _search_raw(self, luts: np.ndarray, k: int, threads: int) -> tuple[np.ndarray, np.ndarray]:
-        """Integer sums and ids of the best min(k, ntotal) codes per query (tables precomputed)."""
-        if self._n == 0:
-            return np.zeros((luts.shape[0], 0), np.uint32), np.zeros((luts.shape[0], 0), np.int64)
-        return _core.bolt_search(self._blocked, self._n, self._ncols, luts, min(k, self._n), threads)
+    def _search_raw(self, luts: np.ndarray, k: int, threads: int) -> tuple[np.ndarray, np.ndarray, bool]:
+        """Integer sums and ids of the best min(k, ntotal) codes per query (tables precomputed),
+        and whether the ids are row numbers (True) or ids given to add_with_ids."""
+        c = self._contents
+        if c.n == 0:
+            empty = np.zeros((luts.shape[0], 0), np.int64)
+            return empty.astype(np.uint32), empty, True
+        raw, rows = _core.bolt_search(c.blocked, c.n, self._ncols, luts, min(k, c.n), threads)
+        if c.ids is None:
+            return raw, rows, True
+        return raw, np.where(rows >= 0, c.ids[np.maximum(rows, 0)], -1), False
 
     def scores(self, Q: Any, *, n_threads: int | None = None) -> np.ndarray:
-        """Approximate squared distances (l2) or inner products (dot), float32 (nq, ntotal)."""
+        """Approximate squared distances (l2) or inner products, float32 (nq, ntotal); column j
+        belongs to row j, whose id is ``ids[j]``."""
         threads = resolve_threads(n_threads)
-        luts, scale, offset = self._queries(Q, threads)
-        raw = _core.bolt_scan(self._blocked, self._n, self._ncols, luts, threads)[:, : self._n]
-        sign = -1.0 if self.encoder.metric == "dot" else 1.0
+        c = self._contents  # one version for the whole call
+        _, luts, scale, offset = self._queries(Q, c, threads)
+        raw = _core.bolt_scan(c.blocked, c.n, self._ncols, luts, threads)[:, :c.n]
+        sign = -1.0 if self.encoder.inner_product else 1.0
         out = raw.astype(np.float32)
         out *= (sign / scale)[:, None].astype(np.float32)
         out += (sign * offset)[:, None].astype(np.float32)
         return out
 
+    # ---------------------------------------------------------------- persistence
     def save(self, path: _io.PathLike) -> None:
-        """Save encoder and codes to a file readable by :func:`tenfold.load`.
+        """Save encoder, codes, ids and kept vectors to a file readable by :func:`tenfold.load`.
 
-        Codes are stored in the scan's blocked layout, so ``tenfold.load(path, mmap=True)``
-        can search an index larger than memory straight from the file.
+        Codes and vectors are stored as the search reads them, so ``tenfold.load(path,
+        mmap=True)`` searches and re-ranks an index larger than memory straight from the file.
         """
+        c = self._contents
         meta, arrays = self.encoder._state()
-        meta = dict(meta, ntotal=self._n)
-        used = (self._n + _BLOCK - 1) // _BLOCK * _BLOCK * self._ncols
-        arrays = dict(arrays, codes_blocked=self._blocked[:used])
+        meta = dict(meta, ntotal=c.n, refine=self.refine, next_id=c.next_id)
+        used = (c.n + _BLOCK - 1) // _BLOCK * _BLOCK * self._ncols
+        arrays = dict(arrays, codes_blocked=c.blocked[:used])
+        if c.vectors is not None:
+            arrays["vectors"] = c.vectors[:c.n]
+        if c.ids is not None:
+            arrays["ids"] = c.ids[:c.n]
         _io.save(path, "BoltIndex", meta, arrays)
 
     @classmethod
     def _from_state(cls, meta: dict, arrays: dict) -> "BoltIndex":
-        validate_bolt_index(meta, arrays, _BLOCK)
+        where = "saved BoltIndex"
+        validate_bolt_index(meta, arrays, _BLOCK, own_meta=("refine", "next_id"), own_arrays=("vectors", "ids"))
+        refine = meta.get("refine")
+        if refine is not None and refine not in _REFINE:
+            raise ValueError(f"{where}: refine must be one of {tuple(_REFINE)} or null, got {refine!r}")
         params = ("ncodebooks", "metric", "n_iter", "random_state")
         index = cls(BoltEncoder._from_state({k: meta[k] for k in params},
-                                            {k: arrays[k] for k in ("centroids", "bounds")}))
-        n = check_int(meta["ntotal"], "ntotal", minimum=0)
+                                            {k: arrays[k] for k in ("centroids", "bounds")}), refine=refine)
+        try:
+            n = check_int(meta["ntotal"], "ntotal", minimum=0)
+            next_id = check_int(meta.get("next_id", n), "next_id", minimum=0, maximum=np.iinfo(np.int64).max)
+        except (KeyError, TypeError, ValueError) as err:
+            raise ValueError(f"{where}: bad ntotal or next_id ({err})") from None
         blocked = arrays["codes_blocked"]
         if blocked.dtype != np.uint8 or blocked.ndim != 1 or \
                 blocked.size != (n + _BLOCK - 1) // _BLOCK * _BLOCK * index._ncols:
-            raise ValueError("saved BoltIndex: codes do not match ntotal and ncodebooks")
-        index._blocked, index._n = blocked, n
+            raise ValueError(f"{where}: codes do not match ntotal and ncodebooks")
+        vectors = arrays.get("vectors")
+        if (vectors is None) != (refine is None):
+            raise ValueError(f"{where}: kept vectors present without refine, or missing with it")
+        if vectors is not None:
+            want = np.float32 if refine == "float32" else np.uint16
+            if vectors.dtype != want or vectors.shape != (n, index.encoder.d):
+                raise ValueError(f"{where}: vectors must be {np.dtype(want)} ({n}, {index.encoder.d}), "
+                                 f"got {vectors.dtype} {vectors.shape}")
+            if not isinstance(vectors, np.memmap):  # a mapped file is not read whole to check it
+                values = vectors if refine == "float32" else vectors.view(np.float16)
+                if not np.isfinite(values).all():
+                    raise ValueError(f"{where}: vectors hold NaN or infinite values")
+        ids = arrays.get("ids")
+        if ids is not None:
+            if ids.dtype != np.int64 or ids.shape != (n,):
+                raise ValueError(f"{where}: ids must be int64 ({n},), got {ids.dtype} {ids.shape}")
+            if n and (ids.min() < 0 or ids.max() >= next_id or len(np.unique(ids)) != n):
+                raise ValueError(f"{where}: ids must be distinct, >= 0 and below next_id")
+        elif next_id != n:
+            raise ValueError(f"{where}: next_id ({next_id}) differs from ntotal ({n}) without ids")
+        index._contents = _Contents(n, blocked, vectors, ids, next_id)
         return index
 
 

@@ -23,9 +23,10 @@ from __future__ import annotations
 import copy
 import json
 import os
+import threading
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -33,7 +34,7 @@ from . import _io
 from ._atomic import atomic_output
 from ._checks import as_float_matrix, check_fitted, check_int
 from ._runtime import resolve_threads
-from .bolt import BoltEncoder, BoltIndex, finish_search
+from .bolt import _MAX_PADDED_K, BoltEncoder, BoltIndex, finish_search
 
 __all__ = ["encode", "matmul", "compress_to_zarr", "ShardedIndex", "load_index"]
 
@@ -54,7 +55,9 @@ def _chunked_by_rows(X: Any, chunk_rows: int | None, default_rows: int):
         if not hasattr(X, "shape") or not hasattr(X, "dtype"):
             X = np.asarray(X)
         rows = chunk_rows or max(1, min(X.shape[0] if X.shape else 1, default_rows))
-        return da.from_array(X, chunks=(rows,) + tuple(-1 for _ in X.shape[1:]))
+        # name=False: a fresh key per call, without hashing the data (the same rows added again
+        # after reset() must not share keys with the copy the scheduler may still be releasing)
+        return da.from_array(X, chunks=(rows,) + tuple(-1 for _ in X.shape[1:]), name=False)
     return X.rechunk({0: chunk_rows}) if chunk_rows is not None else X
 
 
@@ -131,23 +134,37 @@ def matmul(model: Any, A: Any, *, chunk_rows: int | None = None):
 
 
 # ---------------------------------------------------------------- sharded index
-def _build_shard(block: np.ndarray, encoder: BoltEncoder) -> BoltIndex:
-    shard = BoltIndex(encoder)
+def _build_shard(block: np.ndarray, encoder: BoltEncoder, refine: str | None) -> BoltIndex:
+    shard = BoltIndex(encoder, refine=refine)
     shard.add(block, n_threads=1)
     return shard
 
 
-def _load_shard(path: str, encoder: BoltEncoder, size: int) -> BoltIndex:
+def _build_shard_with_ids(block: np.ndarray, ids: np.ndarray, encoder: BoltEncoder, refine: str | None) -> BoltIndex:
+    shard = BoltIndex(encoder, refine=refine)
+    shard.add_with_ids(block, ids, n_threads=1)
+    return shard
+
+
+def _load_shard(path: str, encoder: BoltEncoder, size: int, refine: str | None) -> BoltIndex:
     shard = _io.load(path)
-    if not isinstance(shard, BoltIndex) or len(shard) != size \
+    if not isinstance(shard, BoltIndex) or len(shard) != size or shard.refine != refine \
             or shard.encoder.get_params() != encoder.get_params() \
             or not np.array_equal(shard.encoder.centroids_, encoder.centroids_):
-        raise ValueError(f"{path!r} is not the shard its index.json lists (another encoder or size)")
+        raise ValueError(f"{path!r} is not the shard its index.json lists (another encoder, size or refine)")
     return shard
 
 
 def _search_shard(shard: BoltIndex, luts: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    return shard._search_raw(luts, k, 1)
+    raw, ids, _ = shard._search_raw(luts, k, 1)
+    return raw, ids
+
+
+def _search_shard_rerank(shard: BoltIndex, Q: np.ndarray, k: int, rerank: int) -> tuple[np.ndarray, np.ndarray]:
+    if len(shard) == 0:
+        return np.zeros((len(Q), 0), np.float32), np.zeros((len(Q), 0), np.int64)
+    D, I = shard.search(Q, min(k, len(shard)), rerank=rerank, n_threads=1)
+    return D, I
 
 
 def _save_shard(shard: BoltIndex, path: str) -> int:
@@ -155,19 +172,46 @@ def _save_shard(shard: BoltIndex, path: str) -> int:
     return len(shard)
 
 
+def _shard_without(shard: BoltIndex, local_ids: np.ndarray) -> BoltIndex:
+    out = copy.copy(shard)  # shards are shared by every task holding the future: never modified
+    out._lock = threading.Lock()  # (copy.copy goes through __getstate__ and makes a fresh one anyway)
+    out.remove_ids(local_ids)
+    return out
+
+
+def _shard_ids(shard: BoltIndex) -> np.ndarray:
+    return shard.ids
+
+
+def _shard_lookup(shard: BoltIndex, local_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    found = np.isin(local_ids, shard.ids)
+    return found, shard.reconstruct(local_ids[found])
+
+
+class _Shards(NamedTuple):
+    """One version of a ShardedIndex's contents (published whole, as BoltIndex does)."""
+
+    futures: tuple  # futures of BoltIndex, one per chunk of rows
+    sizes: tuple    # rows in each
+    offsets: tuple  # added to a shard's own ids to give global ids (0 for shards built with ids)
+    next_id: int    # id that add() gives the next row
+
+
 class ShardedIndex:
     """A BoltIndex split by rows over Dask workers; same answers as one BoltIndex.
 
     Shards stay in the workers' memory (built there, never re-sent); each search sends the
-    queries' lookup tables, every shard returns its own top-k, and the client merges them
-    exactly (ties to the smaller global id, as BoltIndex does). Ids are global row numbers in
-    the order rows were added.
+    queries' lookup tables (the queries too when re-ranking), every shard returns its own top-k,
+    and the client merges them exactly (ties to the smaller global id). Ids are global row
+    numbers in the order rows were added, or the ids given to :meth:`add_with_ids`.
+    Thread safety as for BoltIndex: searches beside one writer see the old or the new shards.
     """
 
-    def __init__(self, encoder: BoltEncoder, client: Any = None) -> None:
+    def __init__(self, encoder: BoltEncoder, client: Any = None, *, refine: str | None = None) -> None:
         if not isinstance(encoder, BoltEncoder):
             raise TypeError(f"encoder must be a BoltEncoder, got {type(encoder).__name__}")
         check_fitted(encoder, "centroids_")
+        BoltIndex(encoder, refine=refine)  # validates refine
         if client is None:
             from distributed import get_client
 
@@ -176,58 +220,163 @@ class ShardedIndex:
             except ValueError as err:
                 raise ValueError("no Dask client: pass client=Client(...) or create one first") from err
         self.encoder = encoder
+        self.refine = refine
         self.client = client
-        self._shards: list[Any] = []  # futures of BoltIndex, one per chunk of rows
-        self._sizes: list[int] = []
+        self._lock = threading.Lock()
+        self._state = _Shards((), (), (), 0)
 
     def __len__(self) -> int:
-        return int(sum(self._sizes))
+        return int(sum(self._state.sizes))
+
+    @property
+    def ntotal(self) -> int:
+        return len(self)
 
     @property
     def nshards(self) -> int:
-        return len(self._shards)
+        return len(self._state.futures)
 
     def add(self, X: Any, *, chunk_rows: int | None = None) -> None:
-        """Encode X (Dask, numpy or Zarr array) on the workers, one shard per chunk of rows."""
+        """Encode X (Dask, numpy or Zarr array) on the workers, one shard per chunk of rows; ids
+        continue from the largest id so far plus one."""
+        self._add(X, None, chunk_rows)
+
+    def add_with_ids(self, X: Any, ids: Any, *, chunk_rows: int | None = None) -> None:
+        """As :meth:`add` with the given ids (distinct int64 >= 0, not already in the index)."""
+        self._add(X, ids, chunk_rows)
+
+    def _add(self, X: Any, ids: Any, chunk_rows: int | None) -> None:
         X = _as_dask_rows(X, self.encoder.d, chunk_rows)
-        if len(self) + X.shape[0] >= 1 << 47:  # search packs ids into 47 bits
-            raise ValueError("a ShardedIndex holds fewer than 2**47 vectors")
+        if ids is not None:
+            ids = BoltIndex._check_new_ids(ids)
+            if len(ids) != X.shape[0]:
+                raise ValueError(f"ids must have one entry per row of X ({X.shape[0]}), got {len(ids)}")
         from dask import delayed
 
         enc = delayed(self.encoder, pure=True)
-        parts = [delayed(_build_shard, pure=True)(block, enc) for block in X.to_delayed().ravel()]
-        self._shards.extend(self.client.compute(parts))
-        self._sizes.extend(int(c) for c in X.chunks[0])
+        # shard tasks get fresh keys (pure=False): after reset() a re-add of the same data must not
+        # reuse keys the scheduler may still be releasing for another thread's older version
+        with self._lock:
+            st = self._state
+            if ids is not None and len(st.futures) and len(ids) and np.isin(ids, self.ids).any():
+                raise ValueError(f"ids: {int(ids[np.isin(ids, self.ids)][0])} is already in the index")
+            blocks = X.to_delayed().ravel()
+            bounds = np.concatenate([[0], np.cumsum(X.chunks[0])]).astype(np.int64)
+            if ids is None:
+                parts = [delayed(_build_shard, pure=False)(b, enc, self.refine) for b in blocks]
+                offsets = tuple(int(st.next_id + s) for s in bounds[:-1])
+                next_id = st.next_id + X.shape[0]
+            else:
+                parts = [delayed(_build_shard_with_ids, pure=False)(b, ids[lo:hi], enc, self.refine)
+                         for b, lo, hi in zip(blocks, bounds[:-1], bounds[1:])]
+                offsets = (0,) * len(parts)
+                next_id = max(st.next_id, int(ids.max()) + 1) if len(ids) else st.next_id
+            futures = tuple(self.client.compute(parts))
+            self._state = _Shards(st.futures + futures, st.sizes + tuple(int(c) for c in X.chunks[0]),
+                                  st.offsets + offsets, next_id)
 
-    def search(self, Q: Any, k: int = 10) -> tuple[np.ndarray, np.ndarray]:
-        """As :meth:`BoltIndex.search`, over every shard."""
+    @property
+    def ids(self) -> np.ndarray:
+        """Every id in the index, shard by shard (computed on the workers)."""
+        st = self._state
+        parts = self.client.gather([self.client.submit(_shard_ids, f, pure=False) for f in st.futures])
+        return np.concatenate([p + o for p, o in zip(parts, st.offsets)] + [np.zeros(0, np.int64)])
+
+    def remove_ids(self, ids: Any) -> int:
+        """Remove the rows with these ids (others ignored); returns how many were removed."""
+        arr = np.asarray(ids)
+        if arr.ndim != 1 or (arr.dtype.kind not in "iu" and arr.size):
+            raise TypeError(f"ids must be a 1-D array of integers, got dtype {arr.dtype} shape {arr.shape}")
+        arr = arr.astype(np.int64)
+        with self._lock:
+            st = self._state
+            futures = tuple(self.client.submit(_shard_without, f, arr - o, pure=False)
+                            for f, o in zip(st.futures, st.offsets))
+            sizes = tuple(self.client.gather([self.client.submit(len, f, pure=False) for f in futures]))
+            self._state = _Shards(futures, sizes, st.offsets, st.next_id)
+            return int(sum(st.sizes) - sum(sizes))
+
+    def reset(self) -> None:
+        """Drop every shard (the encoder stays); ids start again from 0."""
+        with self._lock:
+            self._state = _Shards((), (), (), 0)
+
+    def reconstruct(self, ids: Any) -> np.ndarray:
+        """As :meth:`BoltIndex.reconstruct`, over every shard."""
+        arr = np.asarray(ids)
+        if arr.ndim != 1 or (arr.dtype.kind not in "iu" and arr.size):
+            raise TypeError(f"ids must be a 1-D array of integers, got dtype {arr.dtype} shape {arr.shape}")
+        arr = arr.astype(np.int64)
+        st = self._state
+        out = np.zeros((len(arr), self.encoder.d), dtype=np.float32)
+        seen = np.zeros(len(arr), dtype=bool)
+        parts = self.client.gather([self.client.submit(_shard_lookup, f, arr - o, pure=False)
+                                    for f, o in zip(st.futures, st.offsets)])
+        for found, vecs in parts:
+            out[found] = vecs
+            seen |= found
+        if not seen.all():
+            raise ValueError(f"ids: {arr[np.argmin(seen)]} is not in the index")
+        return out
+
+    def search(self, Q: Any, k: int = 10, *, rerank: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """As :meth:`BoltIndex.search`, over every shard. With ``rerank=R`` every shard re-ranks
+        its own R best by code (R per shard: at least as accurate as one index with the same R)."""
         k = check_int(k, "k", minimum=1)
-        if len(self) == 0:
+        if rerank is not None:
+            rerank = check_int(rerank, "rerank", minimum=k)
+            if self.refine is None:
+                raise ValueError("rerank needs the vectors: create the index with refine='float32' or 'float16'")
+        st = self._state  # one version for the whole call
+        n = int(sum(st.sizes))
+        if n == 0:
             raise ValueError("the index is empty: add() vectors before searching")
-        Q = as_float_matrix(Q, "Q", cols=self.encoder.d)
+        if k > max(n, _MAX_PADDED_K):
+            raise ValueError(f"k ({k}) exceeds the {n} vectors in the index (and {_MAX_PADDED_K}, "
+                             "the widest padded result)")
+        Q = self.encoder.normalize(as_float_matrix(Q, "Q", cols=self.encoder.d))
+        if rerank is not None:
+            futures = [self.client.submit(_search_shard_rerank, f, Q, k, rerank, pure=False) for f in st.futures]
+            parts = self.client.gather(futures)
+            dist = np.concatenate([p[0] for p in parts], axis=1)
+            ids = np.concatenate([p[1] + o for p, o in zip(parts, st.offsets)], axis=1)
+            key = -dist if self.encoder.inner_product else dist
+            order = np.lexsort((ids, key), axis=1)[:, :min(k, dist.shape[1])]
+            D = np.full((len(Q), k), -np.inf if self.encoder.inner_product else np.inf, dtype=np.float32)
+            I = np.full((len(Q), k), -1, dtype=np.int64)
+            D[:, :order.shape[1]] = np.take_along_axis(dist, order, 1)
+            I[:, :order.shape[1]] = np.take_along_axis(ids, order, 1)
+            return D, I
         luts, scale, offset = self.encoder.lookup_tables(Q, resolve_threads(None))
         # The tables travel inside each task (nq * C * 16 bytes): nothing to lose with a worker.
-        futures = [self.client.submit(_search_shard, shard, luts, k, pure=False) for shard in self._shards]
+        futures = [self.client.submit(_search_shard, f, luts, k, pure=False) for f in st.futures]
         parts = self.client.gather(futures)
-        starts = np.concatenate([[0], np.cumsum(self._sizes)[:-1]]).astype(np.int64)
         raw = np.concatenate([p[0].astype(np.int64) for p in parts], axis=1)
-        ids = np.concatenate([p[1] + s for p, s in zip(parts, starts)], axis=1)
-        # One sort on (sum, id) packed in an int64: sums are < 2**16 (C * 127) and ids < 2**47,
-        # so ties go to the smaller global id as in BoltIndex; 5x faster than np.lexsort here.
-        best = np.sort((raw << 47) | ids, axis=1)[:, :min(k, raw.shape[1])]
-        return finish_search(best >> 47, best & ((1 << 47) - 1), scale, offset, k, self.encoder.metric)
+        ids = np.concatenate([p[1] + o for p, o in zip(parts, st.offsets)], axis=1)
+        width = min(k, raw.shape[1])
+        if ids.size == 0 or ids.max() < 1 << 47:
+            # One sort on (sum, id) packed in an int64: sums are < 2**16 (C * 127) and ids < 2**47,
+            # so ties go to the smaller id as in BoltIndex; 5x faster than np.lexsort here.
+            best = np.sort((raw << 47) | ids, axis=1)[:, :width]
+            best_raw, best_ids = best >> 47, best & ((1 << 47) - 1)
+        else:
+            order = np.lexsort((ids, raw), axis=1)[:, :width]
+            best_raw, best_ids = np.take_along_axis(raw, order, 1), np.take_along_axis(ids, order, 1)
+        return finish_search(best_raw, best_ids, scale, offset, k, self.encoder.inner_product)
 
     def save(self, directory: Any) -> None:
         """Each worker writes its shards to `directory` (shared storage on a real cluster)."""
+        st = self._state
         path = Path(directory).absolute()  # workers need not share the client's working directory
         path.mkdir(parents=True, exist_ok=True)
-        names = [f"shard-{i:05d}.tfz" for i in range(len(self._shards))]
-        done = [self.client.submit(_save_shard, s, str(path / n), pure=False) for s, n in zip(self._shards, names)]
+        names = [f"shard-{i:05d}.tfz" for i in range(len(st.futures))]
+        done = [self.client.submit(_save_shard, s, str(path / n), pure=False) for s, n in zip(st.futures, names)]
         sizes = self.client.gather(done)
         self.encoder.save(path / "encoder.tfz")
         with atomic_output(path / "index.json") as tmp:
-            tmp.write_text(json.dumps({"format": "tenfold.ShardedIndex", "version": 1,
-                                       "shards": names, "sizes": sizes}))
+            tmp.write_text(json.dumps({"format": "tenfold.ShardedIndex", "version": 2, "shards": names,
+                                       "sizes": sizes, "offsets": list(st.offsets),
+                                       "next_id": st.next_id, "refine": self.refine}))
 
 
 def load_index(directory: Any, client: Any = None) -> ShardedIndex:
@@ -236,23 +385,30 @@ def load_index(directory: Any, client: Any = None) -> ShardedIndex:
     try:
         manifest = json.loads((path / "index.json").read_text())
         names, sizes = manifest["shards"], [int(s) for s in manifest["sizes"]]
-        if manifest.get("format") != "tenfold.ShardedIndex" or len(names) != len(sizes):
+        if manifest.get("format") != "tenfold.ShardedIndex" or len(names) != len(sizes) \
+                or not all(isinstance(nm, str) for nm in names) or min(sizes, default=0) < 0:
             raise KeyError("format")
+        version = manifest.get("version")
+        if version == 1:  # row numbers in the order added
+            offsets = [int(s) for s in np.concatenate([[0], np.cumsum(sizes)[:-1]])] if sizes else []
+            next_id, refine = int(sum(sizes)), None
+        elif version == 2:
+            offsets, next_id, refine = [int(o) for o in manifest["offsets"]], int(manifest["next_id"]), manifest["refine"]
+            if len(offsets) != len(names) or min(offsets, default=0) < 0 or next_id < 0:
+                raise KeyError("offsets")
+        else:
+            raise ValueError(f"ShardedIndex version {version} is not supported")
     except (OSError, ValueError, KeyError, TypeError) as err:
         raise ValueError(f"{str(path)!r} does not hold a saved ShardedIndex: {err}") from err
-    if manifest.get("version") != 1:
-        raise ValueError(f"{str(path)!r}: ShardedIndex version {manifest.get('version')} is not supported")
-    index = ShardedIndex(_io.load(path / "encoder.tfz"), client=client)
+    index = ShardedIndex(_io.load(path / "encoder.tfz"), client=client, refine=refine)
     for name in names:
         if Path(name).name != name:
             raise ValueError(f"{str(path)!r}: shard name {name!r} is not a plain file name")
-    if any(s < 0 for s in sizes):
-        raise ValueError(f"{str(path)!r}: negative shard size in index.json")
-    index._shards = [index.client.submit(_load_shard, str(path / n), index.encoder, s, pure=False)
-                     for n, s in zip(names, sizes)]
-    # Global ids are offsets by the listed sizes: check every shard now, not at the first search.
-    index.client.gather(index.client.map(len, index._shards, pure=False))
-    index._sizes = sizes
+    futures = tuple(index.client.submit(_load_shard, str(path / n), index.encoder, s, refine, pure=False)
+                    for n, s in zip(names, sizes))
+    # Global ids are offsets plus each shard's own: check every shard now, not at the first search.
+    index.client.gather(index.client.map(len, list(futures), pure=False))
+    index._state = _Shards(futures, tuple(sizes), tuple(offsets), next_id)
     return index
 
 
