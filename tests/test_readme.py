@@ -102,9 +102,17 @@ def check_extract(ns):
     np.testing.assert_array_equal(again.ends, found.ends)
 
 
+def check_bolt_rerank(ns):
+    D, ids = ns["D"], ns["I"]
+    assert D.shape == ids.shape == (5, 10) and ids.dtype == np.int64
+    assert (ids[:, 0] == np.arange(5)).all()          # re-ranked by exact distance: each query finds itself
+    assert ns["index"].ntotal == 0                    # reset() emptied it
+
+
 # each block is recognised by a line it contains; a new block must bring its checks
 CHECKS = {
     "tenfold.BoltIndex(enc)": check_bolt,
+    'refine="float32"': check_bolt_rerank,
     "tenfold.Maddness(ncodebooks=16).fit(A_train, B)": check_maddness,
     "replace_linear(model": check_torch,
     "tenfold.sprintz.compress(x)": check_sprintz,
