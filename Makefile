@@ -11,7 +11,7 @@ SOURCES := $(shell find cpp src -name '*.cpp' -o -name '*.hpp' -o -name '*.inc' 
 TORCH := torch==2.13.0
 BUILD_DEPS := "scikit-build-core>=0.10" "nanobind>=2.4" "numpy>=1.24"
 DEMO_DEPS := "faiss-cpu>=1.8" "threadpoolctl>=3" "zstandard>=0.21"
-TEST_DEPS := "pytest>=7" "hypothesis>=6" "dask[array,distributed]>=2023.1" "numcodecs>=0.12" "zarr>=2.16" \
+TEST_DEPS := "pytest>=7" "hypothesis>=6" "matplotlib>=3.7" "dask[array,distributed]>=2023.1" "numcodecs>=0.12" "zarr>=2.16" \
 	"$(TORCH)" "threadpoolctl>=3"
 
 .PHONY: demo test bench fuzz install wheel test-wheel test-arm check-clang stubs typecheck clean

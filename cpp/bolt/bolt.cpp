@@ -100,7 +100,7 @@ void query_tables(const float* Q, size_t nq, const float* centroids, const int32
   // do not depend on the vector width.
   std::vector<float> cent_t(static_cast<size_t>(d) * 16);
   for (int k = 0; k < 16; ++k)
-    for (int j = 0; j < d; ++j) cent_t[static_cast<size_t>(j) * 16 + k] = centroids[static_cast<size_t>(k) * d + j];
+    for (int j = 0; j < d; ++j) cent_t[static_cast<size_t>(j) * 16 + k] = load_f32(centroids + static_cast<size_t>(k) * d + j);
   parallel_for(nq, n_threads, 256, [&](int, size_t q0, size_t q1) {
     for (size_t q = q0; q < q1; ++q) {
       const float* x = Q + q * static_cast<size_t>(d);

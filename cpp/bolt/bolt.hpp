@@ -10,6 +10,7 @@
 // Lookup tables: (nq, C, 16) uint8 with entries <= kMaxLutEntry, table c of query q at
 // luts + (q*C + c)*16. Sums are exact: C * 127 < 2^16 for every C <= 256.
 #pragma once
+#include "common/portable.hpp"
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -21,14 +22,7 @@ namespace bolt {
 
 constexpr int kBlockRows = 32;
 
-// A float read through memcpy: input arrays need not be 4-byte aligned (numpy allows such
-// views), and dereferencing a misaligned float* is undefined behaviour. Compiles to one plain
-// load. static: every translation unit (each with its own ISA flags) keeps its own copy.
-static inline float load_f32(const float* p) {
-  float v;
-  std::memcpy(&v, p, sizeof v);
-  return v;
-}
+using tenfold::load_f32;
 // Largest table entry the scans accept: two entries must add in a byte without overflow.
 constexpr int kMaxLutEntry = 127;
 

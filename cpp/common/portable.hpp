@@ -2,11 +2,21 @@
 // builtins are undefined for a zero argument; so are these.)
 #pragma once
 #include <cstdint>
+#include <cstring>
 #if defined(_MSC_VER) && !defined(__clang__)
 #include <intrin.h>
 #endif
 
 namespace tenfold {
+
+// A float read through memcpy: numpy allows float32 views that are not 4-byte aligned, and
+// dereferencing a misaligned float* is undefined behaviour. Compiles to one plain load.
+// static: each translation unit (each with its own ISA flags) keeps its own copy.
+static inline float load_f32(const float* p) {
+  float v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
 
 inline int ctz32(uint32_t x) {
 #if defined(_MSC_VER) && !defined(__clang__)

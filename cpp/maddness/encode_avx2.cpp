@@ -16,6 +16,7 @@
 #include <immintrin.h>
 
 #include "maddness/maddness.hpp"
+#include "common/portable.hpp"
 #include "maddness/transpose_avx2.hpp"
 
 namespace tenfold {
@@ -108,7 +109,7 @@ bool encode(const EncodeModel& m, const float* A, size_t n, ptrdiff_t rs, ptrdif
     for (size_t r = 0; r < static_cast<size_t>(kBlockRows); ++r) {
       if (r < rows) {
         const float* row = A + static_cast<ptrdiff_t>(i + r) * rs;
-        for (int t = 0; t < m.nslots; ++t) colbuf[t * kBlockRows + r] = row[m.slot_dims[t] * cs];
+        for (int t = 0; t < m.nslots; ++t) colbuf[t * kBlockRows + r] = tenfold::load_f32(row + m.slot_dims[t] * cs);
       } else {
         for (int t = 0; t < m.nslots; ++t) colbuf[t * kBlockRows + r] = 0.0f;
       }

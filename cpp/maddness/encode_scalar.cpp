@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "maddness/maddness.hpp"
+#include "common/portable.hpp"
 
 namespace tenfold {
 namespace maddness {
@@ -24,7 +25,7 @@ inline uint8_t tree_code(const EncodeModel& m, int c, const float* row, ptrdiff_
   int node = 0;
   for (int l = 0; l < kLevels; ++l) {
     const int s = c * kLevels + l;
-    const float a = row[m.dims[s] * cs];
+    const float a = tenfold::load_f32(row + m.dims[s] * cs);
     probe += a * 0.0f;  // becomes NaN on any NaN or infinity
     const int q = quantize(a, m.offsets[s], m.scales[s]);
     node = 2 * node + (q > m.thresholds[s * 16 + node] ? 1 : 0);

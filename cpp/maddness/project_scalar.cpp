@@ -1,6 +1,7 @@
 // Portable reference for the signed-sum split features (split_width > 1); the SIMD path must
 // match it bit for bit, so the order of the additions below is the definition.
 #include "maddness/maddness.hpp"
+#include "common/portable.hpp"
 
 namespace tenfold {
 namespace maddness {
@@ -35,7 +36,7 @@ void stage_cols(const float* A, ptrdiff_t rs, ptrdiff_t cs, size_t rows, const i
                 float* grp, ptrdiff_t) {
   for (size_t r = 0; r < rows; ++r) {
     const float* row = A + static_cast<ptrdiff_t>(r) * rs;
-    for (size_t j = 0; j < nused; ++j) grp[j * 16 + r] = row[used[j] * cs];
+    for (size_t j = 0; j < nused; ++j) grp[j * 16 + r] = tenfold::load_f32(row + used[j] * cs);
   }
 }
 
