@@ -6,9 +6,18 @@
 
 namespace {
 
+// An element read through memcpy: numpy allows views whose rows are not aligned to the element
+// size, and dereferencing such a pointer is undefined behaviour. Compiles to a plain load.
+template <class T>
+inline double load_as_double(const T* p) {
+  T v;
+  __builtin_memcpy(&v, p, sizeof v);
+  return static_cast<double>(v);
+}
+
 template <class T>
 inline void add_row(double* __restrict acc, const T* __restrict x, size_t p) {
-  for (size_t j = 0; j < p; ++j) acc[j] += static_cast<double>(x[j]);
+  for (size_t j = 0; j < p; ++j) acc[j] += load_as_double(x + j);
 }
 
 // Four 4-double vectors (GCC vector extension: AVX2 registers in the AVX2 build, pairs of SSE2
@@ -18,7 +27,7 @@ typedef double v4d __attribute__((vector_size(32)));
 template <class T>
 inline void add_row_sq(double* __restrict acc, double* __restrict sq, const T* __restrict x, size_t p) {
   for (size_t j = 0; j < p; ++j) {
-    const double v = static_cast<double>(x[j]);
+    const double v = load_as_double(x + j);
     acc[j] += v;
     sq[j] += v * v;
   }
