@@ -267,10 +267,6 @@ class BoltEncoder:
         enc = cls(**{k: meta[k] for k in ("ncodebooks", "metric", "n_iter", "random_state")})
         cent = np.ascontiguousarray(arrays["centroids"], dtype=np.float32)
         bounds = np.ascontiguousarray(arrays["bounds"], dtype=np.int32)
-        if cent.ndim != 2 or cent.shape[0] != 16 or bounds.shape != (enc.ncodebooks + 1,) \
-                or not np.isfinite(cent).all() or bounds[0] != 0 or bounds[-1] != cent.shape[1] \
-                or np.any(np.diff(bounds) < 1):
-            raise ValueError("saved BoltEncoder has inconsistent centroids or subspace bounds")
         enc.centroids_, enc.bounds_ = cent, bounds
         enc._prepare()
         return enc

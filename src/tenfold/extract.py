@@ -596,13 +596,6 @@ def _load(meta: dict, arrays: dict) -> ExtractResult:
     validate_extract_result(meta, arrays)
     bank = _ShapeletBank(arrays["bank_dims"], arrays["bank_lengths"], arrays["bank_values"],
                          arrays["bank_variances"])
-    if not (len(bank.dims) == len(bank.lengths) == len(bank.variances) == bank.values.shape[0]
-            == arrays["filter"].shape[1]):
-        raise ValueError("corrupt ExtractResult: inconsistent model shapes")
-    n_dims = int(meta["n_dims"])
-    if len(bank.dims) and (bank.dims.min() < 0 or bank.dims.max() >= n_dims or bank.lengths.min() < 2
-                           or bank.lengths.max() > bank.values.shape[1] or not (bank.variances > 0).all()):
-        raise ValueError("corrupt ExtractResult: invalid shapelet bank")
     return ExtractResult(arrays["starts"], arrays["ends"], arrays["scores"], arrays["pattern"],
                          float(meta["objective"]), int(meta["min_length"]), int(meta["max_length"]),
                          float(meta["threshold"]), int(meta["blur_length"]), bank, arrays["filter"],

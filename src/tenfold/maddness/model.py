@@ -656,33 +656,12 @@ class Maddness:
     def _from_state(cls, meta: dict, arrays: dict) -> "Maddness":
         obj = cls(**meta["params"])
         obj._check_params()
-        validate_maddness(meta, arrays)
-        C, d, m = obj.ncodebooks, int(meta["n_features_in_"]), int(meta["n_outputs_"])
-        shapes = {"split_dims": (C, 4), "offsets": (C, 4), "scales": (C, 4), "thresholds": (C, 4, 16),
-                  "prototypes": (C, 16, d), "luts": (m, C, 16),
-                  "mul": (m,), "add": (m,)}
-        for name, shape in shapes.items():
-            if arrays[name].shape != shape:
-                raise ValueError(f"Maddness file: array {name!r} has shape {arrays[name].shape}, expected {shape}")
-        width = min(int(obj.split_width), d)
-        nsplit = d
+        validate_maddness(meta, arrays)   # shapes, ranges and log2g_ against ncodebooks: checked there
+        d, m, log2g = int(meta["n_features_in_"]), int(meta["n_outputs_"]), int(meta["log2g_"])
         obj.sum_cols_ = obj.sum_npos_ = None
-        if width > 1:
-            for name, shape in (("sum_cols", (C, 4, width)), ("sum_npos", (C, 4))):
-                if name not in arrays or arrays[name].shape != shape:
-                    raise ValueError(f"Maddness file: array {name!r} missing or not of shape {shape}")
-            if (arrays["sum_cols"] < 0).any() or (arrays["sum_cols"] >= d).any():
-                raise ValueError("Maddness file: signed-sum column out of range")
-            if (arrays["sum_npos"] < 0).any() or (arrays["sum_npos"] > width).any():
-                raise ValueError("Maddness file: signed-sum term count out of range")
+        if min(int(obj.split_width), d) > 1:
             obj.sum_cols_ = arrays["sum_cols"].astype(np.int64)
             obj.sum_npos_ = arrays["sum_npos"].astype(np.int32)
-            nsplit = 4 * C
-        if (arrays["split_dims"] < 0).any() or (arrays["split_dims"] >= nsplit).any():
-            raise ValueError("Maddness file: split dimension out of range")
-        log2g = int(meta["log2g_"])
-        if not 0 <= log2g <= 4 or C % (1 << log2g):
-            raise ValueError("Maddness file: bad averaging group size")
         obj.split_dims_ = arrays["split_dims"].astype(np.int64)
         obj.offsets_ = arrays["offsets"].astype(np.float32)
         obj.scales_ = arrays["scales"].astype(np.float32)
