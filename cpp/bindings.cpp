@@ -4,6 +4,7 @@
 #include <nanobind/nanobind.h>
 #include <nanobind/ndarray.h>
 #include <nanobind/stl/pair.h>
+#include <nanobind/stl/tuple.h>
 #include <nanobind/stl/optional.h>
 #include <nanobind/stl/string.h>
 #include <nanobind/stl/vector.h>
@@ -239,6 +240,32 @@ NB_MODULE(_core, m) {
         return out;
       },
       "Q"_a.noconvert(), "centroids"_a.noconvert(), "bounds"_a.noconvert(), "dot"_a, "n_threads"_a);
+
+  m.def(
+      "bolt_lookup_tables",
+      [](nb::ndarray<const float, nb::ndim<2>, nb::device::cpu> Q, In<float, nb::ndim<2>> cent_t,
+         In<int32_t, nb::ndim<1>> bounds, bool dot, int n_threads) {
+        const size_t d = cent_t.shape(0), C = bounds.shape(0) - 1;
+        require(cent_t.shape(1) == 16 && Q.shape(1) == d, "Q must have d columns and cent_t shape (d, 16)");
+        require(bounds.shape(0) >= 3 && C % 2 == 0 && C <= 256 && bounds.data()[0] == 0 &&
+                    static_cast<size_t>(bounds.data()[C]) == d, "bounds must span [0, d] with an even C <= 256");
+        for (size_t c = 0; c < C; ++c) require(bounds.data()[c] <= bounds.data()[c + 1], "bounds must increase");
+        const size_t nq = Q.shape(0);
+        require(Q.stride(1) == 1 && (nq <= 1 || Q.stride(0) >= static_cast<int64_t>(d)),
+                "Q rows must be contiguous");
+        const size_t ldq = nq <= 1 ? d : static_cast<size_t>(Q.stride(0));
+        auto luts = new_array<uint8_t>({nq, C, 16}, false);
+        auto scale = new_array<double>({nq}, false);
+        auto offset = new_array<double>({nq}, false);
+        {
+          nb::gil_scoped_release release;
+          const tenfold::bolt::LutModel model{cent_t.data(), bounds.data(), static_cast<int>(C), static_cast<int>(d), dot};
+          tenfold::bolt::lookup_tables(model, Q.data(), nq, ldq, luts.data(), scale.data(), offset.data(), n_threads);
+        }
+        return std::make_tuple(luts, scale, offset);
+      },
+      "Q"_a.noconvert(), "cent_t"_a.noconvert(), "bounds"_a.noconvert(), "dot"_a, "n_threads"_a,
+      "Quantized query tables (luts (nq, C, 16) uint8, scale (nq,), offset (nq,)); Q's rows may be strided.");
 
   m.def(
       "bolt_pack_blocked",

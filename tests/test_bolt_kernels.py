@@ -160,6 +160,43 @@ def test_query_tables_match_numpy(metric):
     assert luts.max() <= _core.BOLT_MAX_LUT_ENTRY and (luts.min(axis=2) == 0).all()
 
 
+def _numpy_lookup_tables(enc, Q):
+    """The numpy quantization BoltEncoder.lookup_tables used before it moved to C++: the C++
+    tables must keep its exact bits (saved results and tests depend on them)."""
+    tables = _core.bolt_query_tables(np.ascontiguousarray(Q), enc.centroids_, enc.bounds_, enc.inner_product, 1)
+    low = tables.min(axis=2)
+    shifted = tables - low[:, :, None]
+    span = shifted.max(axis=(1, 2))
+    s = np.where(span > 0, 127 / np.where(span > 0, span, 1.0), 1.0)
+    luts = np.rint(shifted * s[:, None, None]).clip(0, 127).astype(np.uint8)
+    return luts, s, low.sum(axis=1)
+
+
+@pytest.mark.parametrize("metric", ["l2", "dot"])
+@pytest.mark.parametrize("d,C", [(37, 6), (64, 16), (97, 32), (300, 150), (257, 256), (16, 2)])
+def test_lookup_tables_equal_numpy_bits_on_every_path(metric, d, C):
+    # odd widths, C above numpy's 128-term pairwise block (offset sums), constant columns
+    # (a table whose entries are all equal), an all-zero query (span 0 when the metric is dot)
+    rng = np.random.default_rng(d * 1000 + C)
+    X = rng.normal(size=(400, d)).astype(np.float32) * rng.uniform(0.01, 100, size=d).astype(np.float32)
+    X[:, 3] = 2.5
+    enc = tenfold.BoltEncoder(ncodebooks=C, metric=metric, n_iter=2).fit(X)
+    Q = rng.normal(size=(23, d)).astype(np.float32) * 7
+    Q[4] = 0
+    want = _numpy_lookup_tables(enc, Q)
+    raw = np.zeros(23 * d * 2 * 4 + 1, dtype=np.uint8)  # float rows at an odd address, every other row
+    strided = raw[1:1 + 23 * 2 * d * 4].view(np.float32).reshape(46, d)[::2]
+    strided[:] = Q
+    assert not strided.flags.c_contiguous and strided.ctypes.data % 4
+    for name in tenfold.supported_isas():
+        with tenfold.use_isa(name):
+            for q_in, threads in ((Q, 1), (strided, 2), (Q[5:6], 1)):
+                got = enc.lookup_tables(q_in, threads)
+                rows = slice(5, 6) if len(q_in) == 1 else slice(None)
+                for g, w, what in zip(got, want, ("luts", "scale", "offset")):
+                    np.testing.assert_array_equal(g, w[rows], err_msg=f"{name} {what}")
+
+
 def test_encode_refuses_huge_values_on_every_path(isa):
     # |x| >= 2**60 would overflow the float32 scores; such rows are refused, never mis-coded
     X = np.random.default_rng(1).normal(size=(17, 64)).astype(np.float32)

@@ -125,6 +125,55 @@ void query_tables(const float* Q, size_t nq, const float* centroids, const int32
   });
 }
 
+namespace {
+// numpy's pairwise summation of n doubles (np.add.reduce over a contiguous axis): plain sums
+// below 8 terms, 8 interleaved partial sums up to 128, halves (multiples of 8) beyond.
+double pairwise_sum(const double* a, int n) {
+  constexpr int kBlock = 128;
+  if (n < 8) {
+    double r = 0.0;
+    for (int i = 0; i < n; ++i) r += a[i];
+    return r;
+  }
+  if (n <= kBlock) {
+    double r[8];
+    for (int j = 0; j < 8; ++j) r[j] = a[j];
+    int i = 8;
+    for (; i < n - n % 8; i += 8)
+      for (int j = 0; j < 8; ++j) r[j] += a[i + j];
+    double res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]));
+    for (; i < n; ++i) res += a[i];
+    return res;
+  }
+  int half = n / 2;
+  half -= half % 8;
+  return pairwise_sum(a, half) + pairwise_sum(a + half, n - half);
+}
+}  // namespace
+
+void lookup_tables(const LutModel& m, const float* Q, size_t nq, size_t ldq, uint8_t* luts, double* scale,
+                   double* offset, int n_threads) {
+  const Isa isa = active_isa();
+  const size_t C = static_cast<size_t>(m.ncodebooks);
+  parallel_for(nq, n_threads, 256, [&](int, size_t q0, size_t q1) {
+    std::vector<double> work(C * 16), low(C);
+    for (size_t q = q0; q < q1; ++q) {
+      const float* x = Q + q * ldq;
+      uint8_t* lut = luts + q * C * 16;
+      switch (isa) {
+#if defined(TENFOLD_X86)
+        case Isa::Avx512:
+        case Isa::Avx2: avx2::query_lut(m, x, work.data(), lut, low.data(), scale + q); break;
+#elif defined(TENFOLD_ARM64)
+        case Isa::Neon: neon::query_lut(m, x, work.data(), lut, low.data(), scale + q); break;
+#endif
+        default: scalar::query_lut(m, x, work.data(), lut, low.data(), scale + q); break;
+      }
+      offset[q] = 0.0 + pairwise_sum(low.data(), m.ncodebooks);  // numpy adds the sum to its identity, 0
+    }
+  });
+}
+
 void centroid_sums(const float* X, size_t n, size_t ldx, const uint8_t* codes, const int32_t* bounds,
                    int ncodebooks, int d, double* sums, int64_t* counts, int n_threads) {
   // Rows are summed in fixed chunks (each read once, row by row) and the chunks' partial sums

@@ -34,6 +34,26 @@ struct EncodeModel {
   int d;
 };
 
+// What query tables are built from. cent_t (d, 16): coordinate j of centroid k at [j*16 + k].
+struct LutModel {
+  const float* cent_t;
+  const int32_t* bounds;  // (C + 1): subspace c covers dims [bounds[c], bounds[c+1])
+  int ncodebooks;
+  int d;
+  bool dot;  // tables hold minus inner products (else squared distances)
+};
+
+// One query's table, per ISA (AVX-512 CPUs use the AVX2 one), the same bits on every path:
+// the exact table of subspace c, entry k, in double (terms added in dimension order, multiply
+// then add), shifted by its minimum low[c]; scale = 127 / (largest shifted entry), or 1 if
+// all are 0; lut = round-half-even(shifted * scale) in [0, kMaxLutEntry]. work: C * 16 doubles.
+#define TENFOLD_BOLT_LUT \
+  void query_lut(const LutModel& m, const float* x, double* work, uint8_t* lut, double* low, double* scale);
+namespace scalar { TENFOLD_BOLT_LUT }
+namespace avx2 { TENFOLD_BOLT_LUT }
+namespace neon { TENFOLD_BOLT_LUT }
+#undef TENFOLD_BOLT_LUT
+
 #define TENFOLD_BOLT_KERNELS                                                                  \
   /* rows [0, n) of X (row stride ldx floats) -> row-major codes (n, C/2); returns false   */ \
   /* if X holds NaN or inf (checked in the same pass, so validation costs no extra read)   */ \
@@ -69,6 +89,12 @@ void scan_u16(const uint8_t* codes, size_t n, int ncols, const uint8_t* luts, in
 // each centroid (dot = false) or minus their inner product (dot = true). centroids: (16, d).
 void query_tables(const float* Q, size_t nq, const float* centroids, const int32_t* bounds, int ncodebooks,
                   int d, bool dot, double* out, int n_threads);
+// Quantized tables of queries Q (row stride ldq floats): luts (nq, C, 16) uint8, and per query
+// scale and offset such that distance ~ sum of entries / scale + offset. offset is the sum of
+// the tables' minima in numpy's pairwise order, so every output equals the numpy formulation
+// this replaced (BoltEncoder.lookup_tables before 2026-12) bit for bit.
+void lookup_tables(const LutModel& m, const float* Q, size_t nq, size_t ldq, uint8_t* luts, double* scale,
+                   double* offset, int n_threads);
 // k-means update step for all codebooks at once: sums[k*d + j] = sum of X[i][j] over rows i
 // whose code in the codebook owning dim j is k; counts[c*16 + k] = rows with code k in
 // codebook c. Codes are row-major. The result does not depend on n_threads.
