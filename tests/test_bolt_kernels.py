@@ -68,6 +68,31 @@ def test_search_paths_agree_with_sorted_reference(n, ncols, nq, k, seed, levels)
         np.testing.assert_array_equal(dist, np.take_along_axis(sums, order, axis=1), err_msg=name)
 
 
+@pytest.mark.parametrize("n,k", [(9000, 10), (9000, 40), (9000, 70), (9000, 300), (130_000, 200), (700, 699)])
+@pytest.mark.parametrize("levels", [3, 128])
+def test_search_selection_strategies_agree_with_sorted_reference(n, k, levels):
+    # every way search picks its k best: the TopK scan (k < 32), the TopK with a counting
+    # threshold (k >= 32, n > 128 k), counting selection over all sums (n <= 128 k); 130,000
+    # rows exceed the counting selection's limit. Few levels: ties decided by the smaller row.
+    rng = np.random.default_rng(n + k + levels)
+    ncols, nq = 5, 9
+    codes = rng.integers(0, 256, size=(n, ncols), dtype=np.uint8)
+    luts = rng.integers(0, levels, size=(nq, 2 * ncols, 16), dtype=np.uint8)
+    luts[3] = 0  # every sum equal
+    blocked = _blocked(codes)
+    with tenfold.use_isa("scalar"):
+        sums = _core.bolt_scan(blocked, n, ncols, luts, 1)[:, :n].astype(np.int64)
+    order = np.lexsort((np.broadcast_to(np.arange(n), sums.shape), sums), axis=1)[:, :k]
+    for name in tenfold.supported_isas():
+        with tenfold.use_isa(name):
+            for threads in (1, 2):
+                dist, ids = _core.bolt_search(blocked, n, ncols, luts, k, threads)
+                np.testing.assert_array_equal(ids, order, err_msg=f"{name} {threads}")
+                np.testing.assert_array_equal(dist, np.take_along_axis(sums, order, axis=1), err_msg=name)
+                _, loose = _core.bolt_search(blocked, n, ncols, luts, k, threads, False)
+                np.testing.assert_array_equal(np.sort(loose, axis=1), np.sort(order, axis=1), err_msg=name)
+
+
 def test_scan_and_search_span_several_code_tiles():
     # Codes are scanned tile by tile (256 KiB: 64 blocks of 32 rows at 128 byte columns); top-k
     # heaps and sums must carry across tiles, including a partial last tile.
@@ -260,7 +285,7 @@ def test_search_stops_taking_rows_once_k_zero_distances_are_held():
         assert (dist[[0, 2, 3, 4]] == 0).all(), name
 
 
-@pytest.mark.parametrize("d", [1, 7, 8, 13, 385])
+@pytest.mark.parametrize("d", [1, 7, 8, 13, 33, 100, 385])
 def test_rerank_paths_agree_bit_for_bit_on_odd_and_unaligned_input(d):
     rng = np.random.default_rng(d)
     V = rng.normal(size=(40, d)).astype(np.float32)

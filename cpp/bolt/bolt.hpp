@@ -106,9 +106,11 @@ void centroid_sums(const float* X, size_t n, size_t ldx, const uint8_t* codes, c
 // product (dot = true), rows = their row numbers; missing places get +inf and -1.
 void rerank(const void* vectors, bool half, size_t n_rows, int d, const float* Q, size_t nq,
             const int64_t* cand, int R, int k, bool dot, float* dist, int64_t* rows, int n_threads);
-// dist/ids: (nq, k); missing entries get dist 0xFFFFFFFF and id -1.
+// dist/ids: (nq, k); missing entries get dist 0xFFFFFFFF and id -1. Best first (ties to the
+// smaller row) if sorted, else the same k entries in no particular order (re-ranking needs the
+// set alone).
 void search(const uint8_t* codes, size_t n, int ncols, const uint8_t* luts, int nq, int k,
-            uint32_t* dist, int64_t* ids, int n_threads);
+            uint32_t* dist, int64_t* ids, int n_threads, bool sorted = true);
 
 }  // namespace bolt
 }  // namespace tenfold

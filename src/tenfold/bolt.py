@@ -542,7 +542,8 @@ class BoltIndex:
             raw, rows = _core.bolt_search(c.blocked, c.n, self._ncols, luts, min(k, c.n), threads)
             D, I = finish_search(raw, rows, scale, offset, k, inner)
         else:
-            _, cand = _core.bolt_search(c.blocked, c.n, self._ncols, luts, min(rerank, c.n), threads)
+            # the candidate set alone matters (the re-ranking orders it by exact distance)
+            _, cand = _core.bolt_search(c.blocked, c.n, self._ncols, luts, min(rerank, c.n), threads, False)
             rerank_fn = _core.bolt_rerank_f32 if self.refine == "float32" else _core.bolt_rerank_f16
             dist, rows = rerank_fn(c.vectors, c.n, Q, cand, min(k, cand.shape[1]), inner, threads)
             D = np.full((len(Q), k), np.inf, dtype=np.float32)
