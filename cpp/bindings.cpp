@@ -329,6 +329,38 @@ NB_MODULE(_core, m) {
       "blocked"_a.noconvert(), "n"_a, "ncols"_a, "luts"_a.noconvert(), "k"_a, "n_threads"_a, "sorted"_a = true,
       "The k best (sums, rows) per query: best first, or in no particular order if not sorted.");
 
+  m.def(
+      "bolt_search_queries",
+      [](nb::ndarray<const float, nb::ndim<2>, nb::device::cpu> Q, In<float, nb::ndim<2>> cent_t,
+         In<int32_t, nb::ndim<1>> bounds, bool dot, In<uint8_t, nb::ndim<1>> blocked, size_t n, int k,
+         int n_threads, bool sorted) {
+        const size_t d = cent_t.shape(0), C = bounds.shape(0) - 1, nq = Q.shape(0);
+        require(cent_t.shape(1) == 16 && Q.shape(1) == d, "Q must have d columns and cent_t shape (d, 16)");
+        require(bounds.shape(0) >= 3 && C % 2 == 0 && C <= 256 && bounds.data()[0] == 0 &&
+                    static_cast<size_t>(bounds.data()[C]) == d, "bounds must span [0, d] with an even C <= 256");
+        for (size_t c = 0; c < C; ++c) require(bounds.data()[c] <= bounds.data()[c + 1], "bounds must increase");
+        require(Q.stride(1) == 1 && (nq <= 1 || Q.stride(0) >= static_cast<int64_t>(d)), "Q rows must be contiguous");
+        require(blocked.shape(0) >= blocked_bytes(n, C / 2), "blocked buffer too small");
+        require(k >= 1, "k must be >= 1");
+        require(nq <= static_cast<size_t>(std::numeric_limits<int>::max()), "too many queries");
+        const size_t ldq = nq <= 1 ? d : static_cast<size_t>(Q.stride(0));
+        auto scale = new_array<double>({nq}, false);
+        auto offset = new_array<double>({nq}, false);
+        auto dist = new_array<uint32_t>({nq, static_cast<size_t>(k)}, false);
+        auto ids = new_array<int64_t>({nq, static_cast<size_t>(k)}, false);
+        {
+          nb::gil_scoped_release release;
+          const tenfold::bolt::LutModel model{cent_t.data(), bounds.data(), static_cast<int>(C), static_cast<int>(d), dot};
+          tenfold::bolt::search_queries(model, Q.data(), ldq, static_cast<int>(nq), blocked.data(), n,
+                                        static_cast<int>(C / 2), k, scale.data(), offset.data(), dist.data(),
+                                        ids.data(), n_threads, sorted);
+        }
+        return std::make_tuple(dist, ids, scale, offset);
+      },
+      "Q"_a.noconvert(), "cent_t"_a.noconvert(), "bounds"_a.noconvert(), "dot"_a, "blocked"_a.noconvert(), "n"_a,
+      "k"_a, "n_threads"_a, "sorted"_a = true,
+      "Query tables and search in one call: (sums (nq, k), rows (nq, k), scale (nq,), offset (nq,)).");
+
   // Exact re-ranking; vectors float32 (n, d) or float16 as uint16 bits (n, d).
   auto rerank = [](const void* vectors, bool half, size_t n_rows, size_t d, In<float, nb::ndim<2>>& Q,
                    In<int64_t, nb::ndim<2>>& cand, int k, bool dot, int n_threads) {

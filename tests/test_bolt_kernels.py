@@ -93,6 +93,27 @@ def test_search_selection_strategies_agree_with_sorted_reference(n, k, levels):
                 np.testing.assert_array_equal(np.sort(loose, axis=1), np.sort(order, axis=1), err_msg=name)
 
 
+@pytest.mark.parametrize("k", [5, 40, 300])
+def test_fused_tables_and_search_equal_the_two_calls(k):
+    # bolt_search_queries builds the tables inside the search (per thread when the queries are
+    # split: 30,000 rows x 80 queries is enough work for that); same bits as lookup_tables +
+    # bolt_search, for the TopK scan, the counting TopK and the counting selection
+    rng = np.random.default_rng(k)
+    n, d = 30_000, 24
+    X = rng.normal(size=(n, d)).astype(np.float32)
+    enc = tenfold.BoltEncoder(ncodebooks=8, n_iter=2).fit(X[:2000])
+    blocked = _blocked(enc.encode(X))
+    Q = rng.normal(size=(80, d)).astype(np.float32)
+    for name in tenfold.supported_isas():
+        with tenfold.use_isa(name):
+            luts, scale, offset = enc.lookup_tables(Q)
+            want = _core.bolt_search(blocked, n, 4, luts, k, 1)
+            for threads in (1, 2):
+                got = _core.bolt_search_queries(Q, enc._lut_centroids, enc.bounds_, False, blocked, n, k, threads)
+                for g, w in zip(got, want + (scale, offset)):
+                    np.testing.assert_array_equal(g, w, err_msg=f"{name} {threads}")
+
+
 def test_scan_and_search_span_several_code_tiles():
     # Codes are scanned tile by tile (256 KiB: 64 blocks of 32 rows at 128 byte columns); top-k
     # heaps and sums must carry across tiles, including a partial last tile.

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <functional>
 #include <cstring>
 #include <limits>
 #include <utility>
@@ -251,8 +252,14 @@ constexpr size_t kSelectRowsPerK = 128;
 constexpr size_t kSelectMaxRows = size_t(1) << 17;
 }  // namespace
 
-void search(const uint8_t* codes, size_t n, int ncols, const uint8_t* luts, int nq, int k,
-            uint32_t* dist, int64_t* ids, int n_threads, bool sorted) {
+namespace {
+// search(), with an optional prepare(q0, q1) that writes the tables of queries [q0, q1) before
+// they are scanned: called by each worker thread for its own queries when the queries are
+// split over threads (so that table building scales with them), else once up front.
+using Prepare = std::function<void(size_t, size_t)>;
+
+void search_impl(const uint8_t* codes, size_t n, int ncols, const uint8_t* luts, int nq, int k,
+                 uint32_t* dist, int64_t* ids, int n_threads, bool sorted, const Prepare* prepare) {
   const Isa isa = active_isa();
   const size_t nblocks = (n + kBlockRows - 1) / kBlockRows;
   const size_t lut_stride = static_cast<size_t>(2 * ncols) * 16;
@@ -273,7 +280,9 @@ void search(const uint8_t* codes, size_t n, int ncols, const uint8_t* luts, int 
     constexpr int kGroup = 4;  // queries per scan pass (as the scan kernels take them)
     const size_t ngroups = (static_cast<size_t>(nq) + kGroup - 1) / kGroup;
     const bool by_queries = n_threads > 1 && nq >= 2 * kGroup && n * static_cast<size_t>(nq) >= kMinThreadedWork;
+    if (prepare && !by_queries) (*prepare)(0, static_cast<size_t>(nq));
     parallel_for(ngroups, by_queries ? n_threads : 1, 1, [&](int, size_t g0, size_t g1) {
+      if (prepare && by_queries) (*prepare)(g0 * kGroup, std::min(g1 * kGroup, static_cast<size_t>(nq)));
       std::vector<uint16_t> sums(kGroup * ldo);
       std::vector<uint32_t> hist(nbins);
       std::vector<std::pair<uint32_t, int64_t>> best;
@@ -312,9 +321,12 @@ void search(const uint8_t* codes, size_t n, int ncols, const uint8_t* luts, int 
   if (n_threads > 1 && nq >= kQueriesPerThread * 2 && work >= kMinThreadedWork) {
     // Many queries: each thread takes a share of them over all the codes (no merging; every
     // thread streams the codes tile by tile, from the shared cache).
-    parallel_for(static_cast<size_t>(nq), n_threads, kQueriesPerThread,
-                 [&](int, size_t q0, size_t q1) { scan(0, nblocks, q0, q1, heaps.data() + q0); });
+    parallel_for(static_cast<size_t>(nq), n_threads, kQueriesPerThread, [&](int, size_t q0, size_t q1) {
+      if (prepare) (*prepare)(q0, q1);
+      scan(0, nblocks, q0, q1, heaps.data() + q0);
+    });
   } else {
+    if (prepare) (*prepare)(0, static_cast<size_t>(nq));
     // Few queries: split the codes, one set of heaps per thread, merged afterwards.
     const int t = std::max(1, std::min<int>(n_threads, static_cast<int>((nblocks + kScanGrainBlocks - 1) / kScanGrainBlocks)));
     std::vector<std::vector<TopK>> extra(static_cast<size_t>(t - 1), std::vector<TopK>(static_cast<size_t>(nq), TopK(k, max_sum)));
@@ -328,6 +340,24 @@ void search(const uint8_t* codes, size_t n, int ncols, const uint8_t* luts, int 
     auto best = heaps[static_cast<size_t>(q)].sorted();
     write(q, best, true);
   }
+}
+
+}  // namespace
+
+void search(const uint8_t* codes, size_t n, int ncols, const uint8_t* luts, int nq, int k,
+            uint32_t* dist, int64_t* ids, int n_threads, bool sorted) {
+  search_impl(codes, n, ncols, luts, nq, k, dist, ids, n_threads, sorted, nullptr);
+}
+
+void search_queries(const LutModel& m, const float* Q, size_t ldq, int nq, const uint8_t* codes, size_t n,
+                    int ncols, int k, double* scale, double* offset, uint32_t* dist, int64_t* ids, int n_threads,
+                    bool sorted) {
+  const size_t lut_stride = static_cast<size_t>(m.ncodebooks) * 16;
+  std::vector<uint8_t> luts(static_cast<size_t>(nq) * lut_stride);
+  const Prepare prepare = [&](size_t q0, size_t q1) {
+    lookup_tables(m, Q + q0 * ldq, q1 - q0, ldq, luts.data() + q0 * lut_stride, scale + q0, offset + q0, 1);
+  };
+  search_impl(codes, n, ncols, luts.data(), nq, k, dist, ids, n_threads, sorted, &prepare);
 }
 
 namespace {

@@ -111,6 +111,11 @@ void rerank(const void* vectors, bool half, size_t n_rows, int d, const float* Q
 // set alone).
 void search(const uint8_t* codes, size_t n, int ncols, const uint8_t* luts, int nq, int k,
             uint32_t* dist, int64_t* ids, int n_threads, bool sorted = true);
+// lookup_tables + search in one call: where the queries are split over threads, each thread
+// builds the tables of its own queries just before scanning them. Writes scale and offset (nq).
+void search_queries(const LutModel& m, const float* Q, size_t ldq, int nq, const uint8_t* codes, size_t n,
+                    int ncols, int k, double* scale, double* offset, uint32_t* dist, int64_t* ids, int n_threads,
+                    bool sorted = true);
 
 }  // namespace bolt
 }  // namespace tenfold

@@ -507,10 +507,14 @@ class BoltIndex:
         return vecs.view(np.float16).astype(np.float32) if self.refine == "float16" else np.array(vecs)
 
     # ---------------------------------------------------------------- readers
-    def _queries(self, Q: Any, c: _Contents, threads: int):
+    def _checked_queries(self, Q: Any, c: _Contents, threads: int) -> np.ndarray:
         if c.n == 0:
             raise ValueError("the index is empty: add() vectors before searching")
-        Q = self.encoder.normalize(as_float_matrix(Q, "Q", cols=self.encoder.d, n_threads=threads))
+        return np.ascontiguousarray(self.encoder.normalize(as_float_matrix(Q, "Q", cols=self.encoder.d,
+                                                                           n_threads=threads)))
+
+    def _queries(self, Q: Any, c: _Contents, threads: int):
+        Q = self._checked_queries(Q, c, threads)
         return (Q,) + self.encoder.lookup_tables(Q, threads)
 
     def search(self, Q: Any, k: int = 10, *, rerank: int | None = None,
@@ -536,14 +540,20 @@ class BoltIndex:
         if k > max(c.n, _MAX_PADDED_K):
             raise ValueError(f"k ({k}) exceeds the {c.n} vectors in the index (and {_MAX_PADDED_K}, "
                              "the widest padded result)")
-        Q, luts, scale, offset = self._queries(Q, c, threads)
-        inner = self.encoder.inner_product
+        Q = self._checked_queries(Q, c, threads)
+        enc, inner = self.encoder, self.encoder.inner_product
+
+        def scan(width: int, ordered: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+            # tables built inside the scan call, per thread when the queries are split
+            return _core.bolt_search_queries(Q, enc._lut_centroids, enc.bounds_, inner, c.blocked, c.n,
+                                             min(width, c.n), threads, ordered)
+
         if rerank is None:
-            raw, rows = _core.bolt_search(c.blocked, c.n, self._ncols, luts, min(k, c.n), threads)
+            raw, rows, scale, offset = scan(k, True)
             D, I = finish_search(raw, rows, scale, offset, k, inner)
         else:
             # the candidate set alone matters (the re-ranking orders it by exact distance)
-            _, cand = _core.bolt_search(c.blocked, c.n, self._ncols, luts, min(rerank, c.n), threads, False)
+            cand = scan(rerank, False)[1]
             rerank_fn = _core.bolt_rerank_f32 if self.refine == "float32" else _core.bolt_rerank_f16
             dist, rows = rerank_fn(c.vectors, c.n, Q, cand, min(k, cand.shape[1]), inner, threads)
             D = np.full((len(Q), k), np.inf, dtype=np.float32)
