@@ -15,6 +15,8 @@
 // through 8x8 register transposes).
 #include <immintrin.h>
 
+#include <cstdint>
+
 #include "maddness/maddness.hpp"
 #include "common/portable.hpp"
 #include "maddness/transpose_avx2.hpp"
@@ -145,31 +147,43 @@ TF_INLINE void avg_tree(const __m256i* const* nib, const uint8_t* lut, int c0, _
   }
 }
 
+// Stores 8 results: non-temporal (NT, dst 32-byte aligned) or plain.
+template <bool NT>
+TF_INLINE void put(float* dst, __m256 v) {
+  if constexpr (NT)
+    _mm256_stream_ps(dst, v);
+  else
+    _mm256_storeu_ps(dst, v);
+}
+
 // 32 results as bytes in scan order (row 8k+j at byte 4j+k) -> dst[0..32).
+template <bool NT>
 TF_INLINE void emit_bytes(__m256i v, __m256 mul, __m256 add, float* dst) {
   const __m256i ff = _mm256_set1_epi32(0xff);
   const __m256i q0 = _mm256_and_si256(v, ff);
   const __m256i q1 = _mm256_and_si256(_mm256_srli_epi32(v, 8), ff);
   const __m256i q2 = _mm256_and_si256(_mm256_srli_epi32(v, 16), ff);
   const __m256i q3 = _mm256_srli_epi32(v, 24);
-  _mm256_storeu_ps(dst, _mm256_fmadd_ps(_mm256_cvtepi32_ps(q0), mul, add));
-  _mm256_storeu_ps(dst + 8, _mm256_fmadd_ps(_mm256_cvtepi32_ps(q1), mul, add));
-  _mm256_storeu_ps(dst + 16, _mm256_fmadd_ps(_mm256_cvtepi32_ps(q2), mul, add));
-  _mm256_storeu_ps(dst + 24, _mm256_fmadd_ps(_mm256_cvtepi32_ps(q3), mul, add));
+  put<NT>(dst, _mm256_fmadd_ps(_mm256_cvtepi32_ps(q0), mul, add));
+  put<NT>(dst + 8, _mm256_fmadd_ps(_mm256_cvtepi32_ps(q1), mul, add));
+  put<NT>(dst + 16, _mm256_fmadd_ps(_mm256_cvtepi32_ps(q2), mul, add));
+  put<NT>(dst + 24, _mm256_fmadd_ps(_mm256_cvtepi32_ps(q3), mul, add));
 }
 
 // 32 uint16 sums: `even` has the bytes 4j (row j) and 4j+2 (row 16+j) of each 32-bit lane j,
 // `odd` the bytes 4j+1 (row 8+j) and 4j+3 (row 24+j).
+template <bool NT>
 TF_INLINE void emit_u16(__m256i even, __m256i odd, __m256 mul, __m256 add, float* dst) {
   const __m256i lo16 = _mm256_set1_epi32(0xffff);
-  _mm256_storeu_ps(dst, _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_and_si256(even, lo16)), mul, add));
-  _mm256_storeu_ps(dst + 8, _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_and_si256(odd, lo16)), mul, add));
-  _mm256_storeu_ps(dst + 16, _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_srli_epi32(even, 16)), mul, add));
-  _mm256_storeu_ps(dst + 24, _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_srli_epi32(odd, 16)), mul, add));
+  put<NT>(dst, _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_and_si256(even, lo16)), mul, add));
+  put<NT>(dst + 8, _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_and_si256(odd, lo16)), mul, add));
+  put<NT>(dst + 16, _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_srli_epi32(even, 16)), mul, add));
+  put<NT>(dst + 24, _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_srli_epi32(odd, 16)), mul, add));
 }
 
-// Output column mm for R blocks of 32 rows: dst[r] receives rows 32r..32r+31.
-template <int L, int R>
+// Output column mm for R blocks of 32 rows: dst[r] receives rows 32r..32r+31 (NT: streaming
+// stores, every dst[r] 32-byte aligned).
+template <int L, int R, bool NT = false>
 TF_INLINE void column(const ScanModel& s, const __m256i* const* nib, int mm, float* const* dst) {
   const int C = s.ncodebooks;
   const uint8_t* lut = s.luts + static_cast<size_t>(mm) * C * 16;
@@ -188,13 +202,13 @@ TF_INLINE void column(const ScanModel& s, const __m256i* const* nib, int mm, flo
       }
     }
     for (int r = 0; r < R; ++r)
-      emit_u16(_mm256_sub_epi16(acc[r], _mm256_slli_epi16(odd[r], 8)), odd[r], mul, add, dst[r]);
+      emit_u16<NT>(_mm256_sub_epi16(acc[r], _mm256_slli_epi16(odd[r], 8)), odd[r], mul, add, dst[r]);
   } else {
     const int ngroups = C >> L;
     __m256i v[R];
     if (ngroups == 1) {
       avg_tree<L, R>(nib, lut, 0, v);
-      for (int r = 0; r < R; ++r) emit_bytes(v[r], mul, add, dst[r]);
+      for (int r = 0; r < R; ++r) emit_bytes<NT>(v[r], mul, add, dst[r]);
     } else {
       const __m256i low8 = _mm256_set1_epi16(0xff);
       __m256i even[R], odd[R];
@@ -206,7 +220,7 @@ TF_INLINE void column(const ScanModel& s, const __m256i* const* nib, int mm, flo
           odd[r] = _mm256_add_epi16(odd[r], _mm256_srli_epi16(v[r], 8));
         }
       }
-      for (int r = 0; r < R; ++r) emit_u16(even[r], odd[r], mul, add, dst[r]);
+      for (int r = 0; r < R; ++r) emit_u16<NT>(even[r], odd[r], mul, add, dst[r]);
     }
   }
 }
@@ -219,7 +233,11 @@ void scan_blocks(const ScanModel& s, const __m256i* const* nib, size_t row0, siz
     for (int mm = 0; mm < M; ++mm) {
       float* dst[R];
       for (int r = 0; r < R; ++r) dst[r] = out + static_cast<size_t>(mm) * ldo + row0 + r * kBlockRows;
-      column<L, R>(s, nib, mm, dst);
+      // Runs of 32 * R floats: whole cache lines when the first starts on one.
+      if (s.stream && (reinterpret_cast<uintptr_t>(dst[0]) & 63) == 0)
+        column<L, R, true>(s, nib, mm, dst);
+      else
+        column<L, R>(s, nib, mm, dst);
     }
     return;
   }
@@ -290,6 +308,7 @@ void scan(const ScanModel& s, const uint8_t* codes, size_t rows, float* out, siz
     case 4: scan_impl<4>(s, codes, rows, out, ldo, row_major); break;
     default: scan_impl<0>(s, codes, rows, out, ldo, row_major); break;
   }
+  if (s.stream) _mm_sfence();  // streaming stores are weakly ordered: visible before we return
 }
 
 }  // namespace avx2

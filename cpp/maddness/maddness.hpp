@@ -83,6 +83,10 @@ struct ScanModel {
   int ncodebooks;       // even
   int m;
   int log2g;            // 0: exact uint16 sums; 1..4: averaging in groups of 2^log2g codebooks
+  // Column-major output only: write the runs of a column that start on a cache line with
+  // non-temporal (streaming) stores, which bypass the caches (AVX2 path; same values). matmul sets
+  // it for results that would not stay in cache anyway.
+  bool stream = false;
 };
 
 // Encoder tables derived from (dims, offsets, scales, thresholds): float thresholds and the
@@ -158,11 +162,15 @@ void scan(const ScanModel& s, const uint8_t* codes, size_t rows, float* out, siz
 // Returns false if any value read was NaN or infinite (out is then unspecified).
 bool matmul(const EncodeModel& em, const ScanModel& sm, const float* A, size_t n, ptrdiff_t rs, ptrdiff_t cs,
             float* out, size_t ldo, bool row_major, int n_threads, int phases = 3);
-// Fused encode + aggregate + argmax for classifier heads: idx[i] = the first m maximising row i
-// of matmul's output (bias folded into add), without writing the n x M products (each chunk's
-// products stay in a per-thread buffer). False if a value read was NaN or infinite.
-bool matmul_argmax(const EncodeModel& em, const ScanModel& sm, const float* A, size_t n, ptrdiff_t rs, ptrdiff_t cs,
-                   int64_t* idx, int n_threads);
+// Fused encode + aggregate + top-k for classifier heads: the k largest products of each row
+// (bias folded into add) without writing the n x M products (64 rows' products at a time stay
+// in a per-thread buffer). Row i's columns at idx[i*k .. i*k + k), their values (if val is not
+// null) at val[i*k ...], by decreasing value, ties to the lower column (k = 1: the first
+// maximum, as numpy's argmax). 1 <= k <= min(M, kMaxTopK), else std::invalid_argument. False
+// if a value read was NaN or infinite.
+constexpr size_t kMaxTopK = 64;
+bool matmul_topk(const EncodeModel& em, const ScanModel& sm, const float* A, size_t n, ptrdiff_t rs, ptrdiff_t cs,
+                 size_t k, int64_t* idx, float* val, int n_threads);
 // Codes in Bolt's blocked layout (natural row order); false if a value read was NaN or infinite.
 bool encode(const EncodeModel& m, const float* A, size_t n, ptrdiff_t rs, ptrdiff_t cs, uint8_t* blocked,
             int n_threads);
