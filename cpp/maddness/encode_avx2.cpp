@@ -300,6 +300,32 @@ void scan_impl(const ScanModel& s, const uint8_t* codes, size_t rows, float* out
 
 }  // namespace
 
+void argmax(const float* buf, size_t M, int32_t* arg, float* best) {
+  // Two passes of 32 rows (4 vectors of maxima and 4 of arguments stay in registers).
+  for (size_t h = 0; h < kSelectRows; h += 32) {
+    __m256 b[4];
+    __m256i a[4];
+    for (int q = 0; q < 4; ++q) {
+      b[q] = _mm256_loadu_ps(buf + h + 8 * q);
+      a[q] = _mm256_setzero_si256();
+    }
+    for (size_t m = 1; m < M; ++m) {
+      const float* col = buf + m * kSelectRows + h;
+      const __m256i mm = _mm256_set1_epi32(static_cast<int>(m));
+      for (int q = 0; q < 4; ++q) {
+        const __m256 c = _mm256_loadu_ps(col + 8 * q);
+        const __m256 gt = _mm256_cmp_ps(c, b[q], _CMP_GT_OQ);  // strict: the first maximum stays
+        b[q] = _mm256_blendv_ps(b[q], c, gt);
+        a[q] = _mm256_castps_si256(_mm256_blendv_ps(_mm256_castsi256_ps(a[q]), _mm256_castsi256_ps(mm), gt));
+      }
+    }
+    for (int q = 0; q < 4; ++q) {
+      _mm256_storeu_ps(best + h + 8 * q, b[q]);
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(arg + h + 8 * q), a[q]);
+    }
+  }
+}
+
 void scan(const ScanModel& s, const uint8_t* codes, size_t rows, float* out, size_t ldo, bool row_major) {
   switch (s.log2g) {
     case 1: scan_impl<1>(s, codes, rows, out, ldo, row_major); break;

@@ -119,6 +119,19 @@ void scan(const ScanModel& s, const uint8_t* codes, size_t rows, float* out, siz
   }
 }
 
+void argmax(const float* buf, size_t M, int32_t* arg, float* best) {
+  for (size_t r = 0; r < kSelectRows; ++r) {
+    best[r] = buf[r];
+    arg[r] = 0;
+  }
+  for (size_t m = 1; m < M; ++m)
+    for (size_t r = 0; r < kSelectRows; ++r)
+      if (buf[m * kSelectRows + r] > best[r]) {
+        best[r] = buf[m * kSelectRows + r];
+        arg[r] = static_cast<int32_t>(m);
+      }
+}
+
 }  // namespace scalar
 }  // namespace maddness
 }  // namespace tenfold

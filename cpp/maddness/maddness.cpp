@@ -159,29 +159,20 @@ bool matmul(const EncodeModel& em, const ScanModel& sm_in, const float* A, size_
 }
 
 namespace {
-constexpr size_t kSelectRows = 2 * kBlockRows;  // products held at once for the selection (M x 64 floats)
-
 // The k largest of the products buf[m*kSelectRows + r] (m < M) of each row r < rows, in
 // descending order, ties to the lower column (the order of a stable sort by decreasing value):
 // idx/val rows of k entries from row r0 on (val may be null). k <= M.
-void select_top(const float* buf, size_t M, size_t rows, size_t k, size_t r0, int64_t* idx, float* val) {
-  if (k == 1) {  // running maximum; branch-free selects over local arrays, so the loop vectorises
+void select_top(Isa isa, const float* buf, size_t M, size_t rows, size_t k, size_t r0, int64_t* idx, float* val) {
+  if (k == 1) {
     float best[kSelectRows];
     int32_t arg[kSelectRows];
-    for (size_t r = 0; r < rows; ++r) {
-      best[r] = buf[r];
-      arg[r] = 0;
-    }
-    for (size_t m = 1; m < M; ++m) {
-      const float* col = buf + m * kSelectRows;
-      const int32_t mm = static_cast<int32_t>(m);
-      for (size_t r = 0; r < rows; ++r) {
-        const float c = col[r], b = best[r];
-        const int32_t gt = -static_cast<int32_t>(c > b);  // all ones where column m is larger
-        best[r] = c > b ? c : b;
-        arg[r] ^= (arg[r] ^ mm) & gt;
-      }
-    }
+#if defined(TENFOLD_X86)
+    if (isa == Isa::Avx2 || isa == Isa::Avx512)
+      avx2::argmax(buf, M, arg, best);
+    else
+#endif
+      scalar::argmax(buf, M, arg, best);
+    (void)isa;
     for (size_t r = 0; r < rows; ++r) {
       idx[r0 + r] = arg[r];
       if (val) val[r0 + r] = best[r];
@@ -241,7 +232,7 @@ bool matmul_topk(const EncodeModel& em, const ScanModel& sm, const float* A, siz
   std::atomic<bool> ok{true};
   parallel_for(n, n_threads, kGrainRows, [&](int, size_t b, size_t e) {
     std::vector<uint8_t> codes(chunk * static_cast<size_t>(ncols));
-    std::vector<float> buf(M * kSelectRows);  // 64 rows' products, column-major (first-level cache for M <= 100)
+    std::vector<float> buf(M * kSelectRows, 0.0f);  // 64 rows' products, column-major (first-level cache for M <= 100)
     bool good = true;
     for (size_t r0 = b; r0 < e; r0 += chunk) {
       const size_t r1 = r0 + chunk < e ? r0 + chunk : e;
@@ -250,7 +241,7 @@ bool matmul_topk(const EncodeModel& em, const ScanModel& sm, const float* A, siz
       for (size_t s0 = r0; s0 < r1; s0 += kSelectRows) {
         const size_t rows = r1 - s0 < kSelectRows ? r1 - s0 : kSelectRows;
         scan_rows(isa, sm, codes.data() + (s0 - r0) * ncols, rows, buf.data(), kSelectRows, false);
-        select_top(buf.data(), M, rows, k, s0, idx, val);
+        select_top(isa, buf.data(), M, rows, k, s0, idx, val);
       }
     }
     if (!good) ok.store(false);

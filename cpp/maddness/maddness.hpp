@@ -51,6 +51,7 @@ namespace maddness {
 constexpr int kBlockRows = 32;
 constexpr int kLevels = 4;
 constexpr size_t kChunkBlocks = 8;  // rows encoded then aggregated together: 256
+constexpr size_t kSelectRows = 64;  // rows whose products top-k holds at once (M x 64 floats)
 
 struct EncodeModel {
   const int64_t* dims;        // (C, 4)
@@ -139,7 +140,10 @@ class Plan {
   /* A[r*rs + j*cs]) -> a group: column used[j] at grp[j*16 + r]; ahead > 0 (unit row stride */ \
   /* only): also prefetch each column `ahead` floats further on (the rows staged next) */      \
   void stage_cols(const float* A, ptrdiff_t rs, ptrdiff_t cs, size_t rows, const int64_t* used, size_t nused, \
-                  float* grp, ptrdiff_t ahead);
+                  float* grp, ptrdiff_t ahead);                                                 \
+  /* first maximum over columns m < M of buf[m*kSelectRows + r] for rows r < kSelectRows (all */ \
+  /* of them: the buffer's rows past the valid ones hold finite stale values) -> arg, best */  \
+  void argmax(const float* buf, size_t M, int32_t* arg, float* best);
 
 namespace scalar {
 TENFOLD_MADDNESS_KERNELS
