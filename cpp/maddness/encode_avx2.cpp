@@ -15,6 +15,7 @@
 // through 8x8 register transposes).
 #include <immintrin.h>
 
+#include <cmath>
 #include <cstdint>
 
 #include "maddness/maddness.hpp"
@@ -322,6 +323,37 @@ void argmax(const float* buf, size_t M, int32_t* arg, float* best) {
     for (int q = 0; q < 4; ++q) {
       _mm256_storeu_ps(best + h + 8 * q, b[q]);
       _mm256_storeu_si256(reinterpret_cast<__m256i*>(arg + h + 8 * q), a[q]);
+    }
+  }
+}
+
+void topk(const float* buf, size_t M, size_t k, float* tv, int32_t* ti) {
+  // The scalar kernel's compare-exchange, 8 rows per vector, with blends.
+  for (size_t j = 0; j < k * kSelectRows; j += 8) {
+    _mm256_storeu_ps(tv + j, _mm256_set1_ps(-INFINITY));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(ti + j), _mm256_set1_epi32(static_cast<int>(M)));
+  }
+  for (size_t m = 0; m < M; ++m) {
+    const __m256i mm = _mm256_set1_epi32(static_cast<int>(m));
+    for (size_t q = 0; q < kSelectRows; q += 8) {
+      __m256 c = _mm256_loadu_ps(buf + m * kSelectRows + q);
+      __m256 ci = _mm256_castsi256_ps(mm);
+      // Most columns beat no row's last entry (then nothing moves): one compare skips them.
+      const __m256 last = _mm256_loadu_ps(tv + (k - 1) * kSelectRows + q);
+      if (_mm256_movemask_ps(_mm256_cmp_ps(c, last, _CMP_GE_OQ)) == 0 && m >= k) continue;
+      for (size_t j = 0; j < k; ++j) {
+        float* pv = tv + j * kSelectRows + q;
+        int32_t* pi = ti + j * kSelectRows + q;
+        const __m256 v = _mm256_loadu_ps(pv);
+        const __m256 vi = _mm256_castsi256_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(pi)));
+        const __m256 lower = _mm256_castsi256_ps(_mm256_cmpgt_epi32(_mm256_castps_si256(vi), _mm256_castps_si256(ci)));
+        const __m256 gt = _mm256_or_ps(_mm256_cmp_ps(c, v, _CMP_GT_OQ),
+                                       _mm256_and_ps(_mm256_cmp_ps(c, v, _CMP_EQ_OQ), lower));
+        _mm256_storeu_ps(pv, _mm256_blendv_ps(v, c, gt));
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(pi), _mm256_castps_si256(_mm256_blendv_ps(vi, ci, gt)));
+        c = _mm256_blendv_ps(c, v, gt);
+        ci = _mm256_blendv_ps(ci, vi, gt);
+      }
     }
   }
 }

@@ -179,45 +179,18 @@ void select_top(Isa isa, const float* buf, size_t M, size_t rows, size_t k, size
     }
     return;
   }
-  // Each row's list, sorted, starts with its first k columns; a later column enters only if it
-  // is strictly larger than the list's last (smallest) entry, after every entry >= it. A
-  // vectorisable pass over the 64 rows finds the rows a column enters.
-  constexpr size_t kMaxK = 64;  // checked by the caller
-  float tv[kSelectRows][kMaxK];
-  int32_t ti[kSelectRows][kMaxK];
-  float last[kSelectRows];
-  auto insert = [&](size_t r, size_t len, float v, int32_t m) {  // into tv[r][0..len), len <= k
-    size_t j = len < k ? len : k - 1;
-    while (j > 0 && tv[r][j - 1] < v) {
-      tv[r][j] = tv[r][j - 1];
-      ti[r][j] = ti[r][j - 1];
-      --j;
-    }
-    tv[r][j] = v;
-    ti[r][j] = m;
-  };
-  for (size_t m = 0; m < k; ++m)
-    for (size_t r = 0; r < rows; ++r) insert(r, m, buf[m * kSelectRows + r], static_cast<int32_t>(m));
-  for (size_t r = 0; r < rows; ++r) last[r] = tv[r][k - 1];
-  for (size_t m = k; m < M; ++m) {
-    const float* col = buf + m * kSelectRows;
-    uint8_t hit[kSelectRows];
-    int any = 0;
-    for (size_t r = 0; r < rows; ++r) {
-      hit[r] = col[r] > last[r];
-      any |= hit[r];
-    }
-    if (!any) continue;
-    for (size_t r = 0; r < rows; ++r)
-      if (hit[r]) {
-        insert(r, k, col[r], static_cast<int32_t>(m));
-        last[r] = tv[r][k - 1];
-      }
-  }
+  float tv[kMaxTopK * kSelectRows];
+  int32_t ti[kMaxTopK * kSelectRows];
+#if defined(TENFOLD_X86)
+  if (isa == Isa::Avx2 || isa == Isa::Avx512)
+    avx2::topk(buf, M, k, tv, ti);
+  else
+#endif
+    scalar::topk(buf, M, k, tv, ti);
   for (size_t r = 0; r < rows; ++r)
     for (size_t j = 0; j < k; ++j) {
-      idx[(r0 + r) * k + j] = ti[r][j];
-      if (val) val[(r0 + r) * k + j] = tv[r][j];
+      idx[(r0 + r) * k + j] = ti[j * kSelectRows + r];
+      if (val) val[(r0 + r) * k + j] = tv[j * kSelectRows + r];
     }
 }
 }  // namespace

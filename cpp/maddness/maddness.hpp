@@ -143,7 +143,10 @@ class Plan {
                   float* grp, ptrdiff_t ahead);                                                 \
   /* first maximum over columns m < M of buf[m*kSelectRows + r] for rows r < kSelectRows (all */ \
   /* of them: the buffer's rows past the valid ones hold finite stale values) -> arg, best */  \
-  void argmax(const float* buf, size_t M, int32_t* arg, float* best);
+  void argmax(const float* buf, size_t M, int32_t* arg, float* best);                            \
+  /* the k largest (k <= kMaxTopK) of the same buffer's rows: place j of row r at */            \
+  /* tv/ti[j*kSelectRows + r], by decreasing value, ties to the lower column */                  \
+  void topk(const float* buf, size_t M, size_t k, float* tv, int32_t* ti);
 
 namespace scalar {
 TENFOLD_MADDNESS_KERNELS
