@@ -194,12 +194,14 @@ def test_streaming_store_path_equals_scalar(models, n):
     A = np.asfortranarray(A_all[rng.integers(len(A_all), size=n)])
     with tenfold.use_isa("scalar"):
         ref = amm.matmul(np.ascontiguousarray(A))
+        ref_codes = amm.encode(np.ascontiguousarray(A))
     M = amm.n_outputs_
     raw = np.empty(M * n + 32, np.float32)
     lead = (-raw.ctypes.data // 4) % 16  # first float on a 64-byte boundary
     for isa_name in tenfold.supported_isas():
         with tenfold.use_isa(isa_name):
             assert np.array_equal(amm.matmul(A), ref), isa_name
+            assert np.array_equal(amm.encode(A), ref_codes), isa_name  # the same long chunks
             assert np.array_equal(amm.matmul(A[::-1][::-1]), ref), isa_name
             for shift in (0, 1, 8):  # aligned, 4 bytes off, 32 bytes off
                 out = raw[lead + shift:lead + shift + M * n].reshape(M, n).T

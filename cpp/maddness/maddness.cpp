@@ -228,14 +228,15 @@ bool encode(const EncodeModel& m, const float* A, size_t n, ptrdiff_t rs, ptrdif
   const int ncols = m.ncodebooks / 2;
   const size_t nblocks = (n + kBlockRows - 1) / kBlockRows;
   std::atomic<bool> ok{true};
+  const size_t chunk = fused_chunk_rows(ncols, rs);
   parallel_for(nblocks * kBlockRows, n_threads, kGrainRows, [&](int, size_t b, size_t e) {
-    alignas(64) uint8_t codes[kChunkRows * 128];
+    std::vector<uint8_t> codes(chunk * static_cast<size_t>(ncols));
     bool good = true;
-    for (size_t r0 = b; r0 < e; r0 += kChunkRows) {
-      const size_t r1 = r0 + kChunkRows < e ? r0 + kChunkRows : e;
-      good = encode_rows(isa, m, A, n, rs, cs, r0, r1, codes) && good;
+    for (size_t r0 = b; r0 < e; r0 += chunk) {
+      const size_t r1 = r0 + chunk < e ? r0 + chunk : e;
+      good = encode_rows(isa, m, A, n, rs, cs, r0, r1, codes.data()) && good;
       for (size_t blk = 0; blk < (r1 - r0) / kBlockRows; ++blk)
-        permute_block(codes + blk * kBlockRows * ncols, blocked + (r0 / kBlockRows + blk) * kBlockRows * ncols,
+        permute_block(codes.data() + blk * kBlockRows * ncols, blocked + (r0 / kBlockRows + blk) * kBlockRows * ncols,
                       ncols, false);
     }
     if (!good) ok.store(false);

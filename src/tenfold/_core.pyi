@@ -93,7 +93,7 @@ class maddness_Bound:
 def maddness_run(bound: maddness_Bound, A: Annotated[NDArray[numpy.float32], dict(shape=(None, None), device='cpu', writable=False)], n_threads: int, out: Annotated[NDArray[numpy.float32], dict(shape=(None, None), order='C', device='cpu')] | None = None, row_major: bool = False) -> tuple[object, bool]:
     """maddness_matmul for a bound model: (products, ok)."""
 
-def maddness_run_topk(bound: maddness_Bound, A: Annotated[NDArray[numpy.float32], dict(shape=(None, None), device='cpu', writable=False)], k: int, values: bool, n_threads: int) -> tuple:
+def maddness_run_topk(bound: maddness_Bound, A: Annotated[NDArray[numpy.float32], dict(shape=(None, None), device='cpu', writable=False)], k: int, values: bool, n_threads: int) -> tuple[Any, ...]:
     """
     The k largest products of each row of a bound model, fused (no (n, M) result): (int64 (n, k) columns, float32 (n, k) values or None, ok); by decreasing value, ties to the lower column.
     """
