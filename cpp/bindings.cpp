@@ -61,12 +61,14 @@ void advise_huge_pages(void* ptr, size_t n) {
 }
 
 // Memory for an array handed to Python, freed by its capsule with std::free; 2 MiB-aligned when
-// large, so that all of it can be huge pages.
+// large, so that all of it can be huge pages, else on a cache line when over a page (streaming
+// stores write whole 64-byte lines: MADDNESS's column-major results use them).
 void* array_memory(size_t bytes) {
 #if defined(__linux__)
-  constexpr size_t kHuge = size_t(1) << 21;
+  constexpr size_t kHuge = size_t(1) << 21, kLine = 64, kPage = 4096;
   void* p = bytes >= 2 * kHuge ? std::aligned_alloc(kHuge, (bytes + kHuge - 1) / kHuge * kHuge)
-                               : std::malloc(bytes > 0 ? bytes : 1);
+            : bytes >= kPage  ? std::aligned_alloc(kLine, (bytes + kLine - 1) / kLine * kLine)
+                              : std::malloc(bytes > 0 ? bytes : 1);
 #else  // no huge-page advice elsewhere (and MSVC has no std::aligned_alloc)
   void* p = std::malloc(bytes > 0 ? bytes : 1);
 #endif
@@ -665,23 +667,31 @@ NB_MODULE(_core, m) {
       "bound"_a, "A"_a.noconvert(), "n_threads"_a, "out"_a.noconvert() = nb::none(), "row_major"_a = false,
       "maddness_matmul for a bound model: (products, ok).");
   m.def(
-      "maddness_run_argmax",
-      [](MaddnessBound& b, nb::ndarray<const float, nb::ndim<2>, nb::device::cpu> A, int n_threads) {
+      "maddness_run_topk",
+      [](MaddnessBound& b, nb::ndarray<const float, nb::ndim<2>, nb::device::cpu> A, size_t k, bool values,
+         int n_threads) {
         require(b.sp.has_value(), "model not bound");
         auto prep = maddness_prepared(b.plan, *b.sp, A.shape(1));
         const auto s = maddness_scan_model(*b.luts, *b.mul, *b.add, b.log2g);
+        require(k >= 1 && k <= static_cast<size_t>(s.m) && k <= tenfold::maddness::kMaxTopK,
+                "k must be in [1, min(n_outputs, 64)]");
         const size_t n = A.shape(0);
         const auto [rs, cs] = maddness_strides(A);
-        auto idx = new_array<int64_t>({n}, false);  // every entry is written (or the call raises)
+        auto idx = new_array<int64_t>({n, k}, false);  // every entry is written (or the call raises)
+        std::optional<Out<float>> val;
+        if (values) val = new_array<float>({n, k}, false);
         bool ok = true;
         {
           nb::gil_scoped_release release;
-          if (n > 0) ok = tenfold::maddness::matmul_argmax(prep->model(), s, A.data(), n, rs, cs, idx.data(), n_threads);
+          if (n > 0)
+            ok = tenfold::maddness::matmul_topk(prep->model(), s, A.data(), n, rs, cs, k, idx.data(),
+                                                val ? val->data() : nullptr, n_threads);
         }
-        return std::make_pair(idx, ok);
+        return nb::make_tuple(nb::cast(idx), val ? nb::cast(*val) : nb::none(), ok);
       },
-      "bound"_a, "A"_a.noconvert(), "n_threads"_a,
-      "Argmax over the columns of a bound model's products, fused (no (n, M) result): (int64 (n,), ok).");
+      "bound"_a, "A"_a.noconvert(), "k"_a, "values"_a, "n_threads"_a,
+      "The k largest products of each row of a bound model, fused (no (n, M) result): (int64 (n, k) columns, "
+      "float32 (n, k) values or None, ok); by decreasing value, ties to the lower column.");
 
   m.def(
       "maddness_encode",
