@@ -28,6 +28,8 @@
 #include <string>
 #include <vector>
 
+#include "common/isa.hpp"
+#include "sprintz/codec_wide.hpp"
 #include "sprintz/sprintz.hpp"
 
 namespace tenfold {
@@ -220,21 +222,80 @@ void pack_words(const u64* w, size_t rows, size_t nv, int kind, size_t lag, std:
   }
 }
 
+// Unpacks cnt (<= kBlockRows) values of `width` bits, LSB-first, from q (which has 8 readable
+// bytes past the last value's first byte) into z.
+inline void unpack_block(const uint8_t* q, size_t cnt, int width, u64* z) {
+  if (width == 0) {
+    for (size_t i = 0; i < cnt; ++i) z[i] = 0;
+    return;
+  }
+  const u64 mask = width == 64 ? ~u64(0) : (u64(1) << width) - 1;
+  if (width <= 56) {  // a value never spans more than the 8 bytes from its first byte
+    size_t bit = 0;
+    for (size_t i = 0; i < cnt; ++i, bit += size_t(width)) z[i] = (load<u64>(q + bit / 8) >> (bit % 8)) & mask;
+    return;
+  }
+  size_t bit = 0;
+  for (size_t i = 0; i < cnt; ++i, bit += size_t(width)) {
+    const size_t byte = bit / 8;
+    const int sh = int(bit % 8);
+    u64 v = load<u64>(q + byte) >> sh;
+    if (sh) v |= u64(q[byte + 8]) << (64 - sh);
+    z[i] = v & mask;
+  }
+}
+
+// Rebuilds rows [r0, r0 + cnt) of column j of w from their zigzagged residuals z under predictor
+// Kind; x and s carry the column's previous word and previous change.
+template <int Kind>
+inline void apply_block(const u64* z, size_t cnt, u64* w, size_t r0, size_t nv, size_t j, size_t lag, u64& xr,
+                        u64& sr) {
+  u64* o = w + r0 * nv + j;
+  u64 x = xr, s = sr;  // in registers (through the references every store to o would reload them)
+  if (Kind == kKindDelta) {
+    for (size_t i = 0; i < cnt; ++i) {
+      x += unzigzag(z[i]);
+      o[i * nv] = x;
+    }
+  } else if (Kind == kKindDeltaDelta) {
+    for (size_t i = 0; i < cnt; ++i) {
+      s += unzigzag(z[i]);
+      x += s;
+      o[i * nv] = x;
+    }
+  } else {
+    for (size_t i = 0; i < cnt; ++i) {
+      const size_t r = r0 + i;
+      o[i * nv] = (r >= lag ? w[(r - lag) * nv + j] : 0) + unzigzag(z[i]);
+    }
+  }
+  xr = x;
+  sr = s;
+}
+
 // Decodes kinds 0, 1 and 3 from src[0, len) into the (rows x nv) words; returns the bytes used.
-size_t unpack_words(const uint8_t* src, size_t len, size_t rows, size_t nv, int kind, size_t lag, u64* w) {
-  std::vector<u64> prev(nv, 0), step(nv, 0);
+template <int Kind>
+size_t unpack_words_kind(const uint8_t* src, size_t len, size_t rows, size_t nv, size_t lag, u64* w) {
+  static thread_local std::vector<u64> state_tls;
+  std::vector<u64>& state = state_tls;
+  state.assign(2 * nv, 0);
+  u64* prev = state.data();
+  u64* step = prev + nv;
+  static const u64 zeros[kBlockRows] = {};
   const size_t nblocks = (rows + kBlockRows - 1) / kBlockRows;
   size_t pos = 0;
+  u64 z[kBlockRows];
   for (size_t b = 0; b < nblocks;) {
     const size_t r0 = b * kBlockRows;
     if (len - pos < nv) fail("truncated block widths");
     const uint8_t* widths = src + pos;
     pos += nv;
-    bool any = false;
+    uint8_t any = 0, top = 0;
     for (size_t j = 0; j < nv; ++j) {
-      if (widths[j] > 64) fail("block width above 64");
-      any |= widths[j] != 0;
+      any |= widths[j];
+      top = std::max(top, widths[j]);
     }
+    if (top > 64) fail("block width above 64");
     if (!any) {
       u64 k = 0;
       for (int shift = 0;; shift += 7) {
@@ -245,13 +306,9 @@ size_t unpack_words(const uint8_t* src, size_t len, size_t rows, size_t nv, int 
       }
       if (k > nblocks - b - 1) fail("zero run past the end of the chunk");
       const size_t r1 = std::min(rows, (b + 1 + size_t(k)) * kBlockRows);
-      for (size_t r = r0; r < r1; ++r)
-        for (size_t j = 0; j < nv; ++j) {
-          const u64 x = predict(w, r, j, nv, kind, lag, prev[j], step[j]);
-          step[j] = x - prev[j];
-          prev[j] = x;
-          w[r * nv + j] = x;
-        }
+      for (size_t j = 0; j < nv; ++j)
+        for (size_t r = r0; r < r1; r += kBlockRows)
+          apply_block<Kind>(zeros, std::min(kBlockRows, r1 - r), w, r, nv, j, lag, prev[j], step[j]);
       b += 1 + size_t(k);
       continue;
     }
@@ -261,35 +318,27 @@ size_t unpack_words(const uint8_t* src, size_t len, size_t rows, size_t nv, int 
       const size_t nbytes = (cnt * size_t(width) + 7) / 8;
       if (len - pos < nbytes) fail("truncated block");
       const uint8_t* p = src + pos;
-      const u64 mask = width == 64 ? ~u64(0) : (u64(1) << width) - 1;
-      u64 x = prev[j], s = step[j];
       // 9 bytes from each value's first byte: in place when the stream has them, else from a
       // zero-padded copy of the column's bytes
-      const bool slack = len - pos >= nbytes + 9;
       uint8_t padded[kBlockRows * 8 + 9];
-      if (!slack) {
+      if (len - pos < nbytes + 9) {
         std::memset(padded, 0, sizeof(padded));
         std::memcpy(padded, p, nbytes);
+        p = padded;
       }
-      const uint8_t* q = slack ? p : padded;
-      for (size_t i = 0; i < cnt; ++i) {
-        const size_t bit = i * size_t(width), byte = bit / 8;
-        const int sh = int(bit % 8);
-        u64 z = load<u64>(q + byte) >> sh;
-        if (sh + width > 64) z |= u64(q[byte + 8]) << (64 - sh);
-        z &= mask;
-        const u64 nx = predict(w, r0 + i, j, nv, kind, lag, x, s) + unzigzag(z);
-        s = nx - x;
-        x = nx;
-        w[(r0 + i) * nv + j] = x;
-      }
-      prev[j] = x;
-      step[j] = s;
+      unpack_block(p, cnt, width, z);
+      apply_block<Kind>(z, cnt, w, r0, nv, j, lag, prev[j], step[j]);
       pos += nbytes;
     }
     ++b;
   }
   return pos;
+}
+
+size_t unpack_words(const uint8_t* src, size_t len, size_t rows, size_t nv, int kind, size_t lag, u64* w) {
+  if (kind == kKindDelta) return unpack_words_kind<kKindDelta>(src, len, rows, nv, lag, w);
+  if (kind == kKindDeltaDelta) return unpack_words_kind<kKindDeltaDelta>(src, len, rows, nv, lag, w);
+  return unpack_words_kind<kKindLag>(src, len, rows, nv, lag, w);
 }
 
 // The predictor (kind, and lag for kKindLag) whose residuals look cheapest on the chunk's first
@@ -435,6 +484,62 @@ void append_chunk(std::vector<uint8_t>& out, const uint8_t* x, int dtype, const 
       std::memcpy(dst, x + (ptrdiff_t(r) * v.rs + ptrdiff_t(j) * v.cs) * ptrdiff_t(isz), isz);
 }
 
+namespace {
+
+// Writes the (rows x nv) words, truncated to isz bytes, to the chunk view of out.
+void store_words(const u64* w, size_t rows, size_t nv, size_t isz, const View& v, uint8_t* out) {
+  if (v.cs == 1 && v.rs == ptrdiff_t(nv)) {  // contiguous rows
+    const size_t count = rows * nv;
+    if (isz == 8) {
+      std::memcpy(out, w, count * 8);
+    } else {
+      for (size_t i = 0; i < count; ++i) {
+        const uint32_t b = uint32_t(w[i]);
+        std::memcpy(out + 4 * i, &b, 4);
+      }
+    }
+    return;
+  }
+  for (size_t r = 0; r < rows; ++r)
+    for (size_t j = 0; j < nv; ++j) write_item(out, isz, v, r, j, w[r * nv + j]);
+}
+
+// Column j's words (w[r * nv]) to the view, truncated to isz bytes.
+void store_column(const u64* w, size_t rows, size_t nv, size_t isz, const View& v, size_t j, uint8_t* out) {
+  for (size_t r = 0; r < rows; ++r) write_item(out, isz, v, r, j, w[r * nv]);
+}
+
+// Column j's digits (w[r * nv]) under exponent e to the view as floats (decimal_bits' rule), by
+// the best kernel this CPU runs.
+void store_decimals(const u64* w, size_t rows, size_t nv, int e, bool f32, const View& v, size_t j, uint8_t* out) {
+  const ptrdiff_t isz = f32 ? 4 : 8;
+  uint8_t* o = out + v.cs * ptrdiff_t(j) * isz;
+#if defined(TENFOLD_X86)
+  const Isa isa = active_isa();
+  if (isa == Isa::Avx2 || isa == Isa::Avx512) return avx2::digits_to_floats(w, nv, rows, kPow10[e], f32, o, v.rs * isz);
+#elif defined(TENFOLD_ARM64)
+  if (active_isa() == Isa::Neon) return neon::digits_to_floats(w, nv, rows, kPow10[e], f32, o, v.rs * isz);
+#endif
+  scalar::digits_to_floats(w, nv, rows, kPow10[e], f32, o, v.rs * isz);
+}
+
+}  // namespace
+
+namespace scalar {
+void digits_to_floats(const uint64_t* w, size_t in_stride, size_t n, double pow10, bool f32, uint8_t* out,
+                      ptrdiff_t out_step) {
+  for (size_t i = 0; i < n; ++i, out += out_step) {
+    const double x = double(int64_t(w[i * in_stride])) / pow10;
+    if (f32) {
+      const float f = float(x);
+      std::memcpy(out, &f, 4);
+    } else {
+      std::memcpy(out, &x, 8);
+    }
+  }
+}
+}  // namespace scalar
+
 void decode_chunk(const uint8_t* buf, size_t len, size_t& pos, uint8_t* out, int dtype, const View& v,
                   int header_fc) {
   static thread_local std::vector<u64> w;
@@ -515,16 +620,18 @@ void decode_chunk(const uint8_t* buf, size_t len, size_t& pos, uint8_t* out, int
     fail("unknown word kind");
   }
   if (at != end) fail("chunk length does not match its contents");
+  const u64* wp = w.data();
   if (!is_float(dtype)) {
-    for (size_t r = 0; r < rows; ++r)
-      for (size_t j = 0; j < nv; ++j) write_item(out, isz, v, r, j, w[r * nv + j]);
+    store_words(wp, rows, nv, isz, v, out);
   } else {
     const bool f32 = dtype == 8;
-    for (size_t r = 0; r < rows; ++r)
-      for (size_t j = 0; j < nv; ++j) {
-        const u64 word = w[r * nv + j];
-        write_item(out, isz, v, r, j, exps[j] == kBitsColumn ? word : decimal_bits(int64_t(word), exps[j], f32));
+    for (size_t j = 0; j < nv; ++j) {
+      if (exps[j] == kBitsColumn) {
+        store_column(wp + j, rows, nv, isz, v, j, out);
+      } else {
+        store_decimals(wp + j, rows, nv, exps[j], f32, v, j, out);
       }
+    }
     for (size_t i = 0; i < nexc; ++i) {
       const uint32_t p = load<uint32_t>(exc_pos + 4 * i);
       const u64 bits = isz == 4 ? u64(load<uint32_t>(exc_raw + 4 * i)) : load<u64>(exc_raw + 8 * i);
