@@ -44,7 +44,7 @@ constexpr size_t kBlockRows = 16;
 constexpr int kMaxDecimalExp = 18;  // 10^18 < 2^63: digits and powers of ten stay exact
 constexpr uint8_t kBitsColumn = 255;
 constexpr double kTwo52 = 4503599627370496.0;  // below 2^52 every integer converts to double exactly
-constexpr size_t kExpSamples = 64;             // values per column tried for each exponent
+constexpr size_t kExpSamples = 512;            // values per column tried for each exponent
 constexpr uint8_t kKindDelta = 0, kKindDeltaDelta = 1, kKindNarrow = 2, kKindLag = 3;
 constexpr int kMaxLag = 16;
 constexpr size_t kLagProbeRows = 4096;  // rows of the first column the lag estimate looks at
@@ -94,6 +94,24 @@ inline void write_item(uint8_t* out, size_t isz, const View& v, size_t r, size_t
   }
 }
 
+// The chunk view's elements as (rows x nv) row-major words (read_word's rule), contiguous rows
+// without per-element dispatch.
+void read_words(const uint8_t* x, int dtype, const View& v, u64* w) {
+  const size_t rows = v.rows, nv = v.nvars, count = rows * nv;
+  if (v.cs == 1 && v.rs == ptrdiff_t(nv)) {
+    if (dtype == 4) {
+      for (size_t i = 0; i < count; ++i) w[i] = u64(int64_t(load<int32_t>(x + 4 * i)));
+    } else if (dtype == 5 || dtype == 8) {
+      for (size_t i = 0; i < count; ++i) w[i] = load<uint32_t>(x + 4 * i);
+    } else {
+      std::memcpy(w, x, count * 8);
+    }
+    return;
+  }
+  for (size_t r = 0; r < rows; ++r)
+    for (size_t j = 0; j < nv; ++j) w[r * nv + j] = read_word(x, dtype, v, r, j);
+}
+
 // The value digits d stand for with exponent e, as the item's bit pattern (the decoder's rule).
 inline u64 decimal_bits(int64_t d, int e, bool f32) {
   const double x = double(d) / kPow10[e];
@@ -124,29 +142,42 @@ inline double as_double(u64 bits, bool f32) {
 inline bool to_digits(u64 bits, int e, bool f32, int64_t& d) {
   const double y = as_double(bits, f32) * kPow10[e];
   if (!(std::fabs(y) < kTwo52)) return false;  // also NaN and infinities
-  d = int64_t(std::nearbyint(y));
+  // round half to even as nearbyint in the default rounding mode (no libm call on baseline
+  // x86-64): for 0 <= y < 2^52, y + 2^52 lies where doubles are exactly the integers, so the
+  // addition rounds y to its nearest integer (ties to even) and the subtraction is exact
+  d = int64_t(y >= 0 ? (y + kTwo52) - kTwo52 : (y - kTwo52) + kTwo52);
   return decimal_bits(d, e, f32) == bits;
 }
 
-// The exponent under which most of a column's sampled values are exact decimals (the smallest
-// such), or kBitsColumn when fewer than half are.
+// The exponent of least estimated cost for a column: each extra decimal digit costs every value
+// log2(10) bits, each value the exponent does not reproduce costs an exception (its position and
+// raw bits). Only exponents reproducing at least half of the sampled values compete;
+// kBitsColumn when none does.
 uint8_t pick_exponent(const std::vector<u64>& w, size_t rows, size_t nv, size_t j, bool f32) {
   const size_t ns = std::min(rows, kExpSamples);
-  size_t best_hits = 0;
+  if (ns == 0) return kBitsColumn;
+  constexpr double kBitsPerDigit = 3.321928094887362;  // log2(10)
+  const double exception_bits = 8.0 * (4 + (f32 ? 4 : 8));
+  const size_t probe = std::min<size_t>(ns, 16);  // an exponent missing most of these cannot reach half
+  double best_cost = 0;
   int best = -1;
   for (int e = 0; e <= kMaxDecimalExp; ++e) {
-    size_t hits = 0;
+    if (best >= 0 && e * kBitsPerDigit * double(ns) / 2 >= best_cost) break;  // (>= half hit) cannot win
+    size_t hits = 0, tried = 0;
     for (size_t s = 0; s < ns; ++s) {
       int64_t d;
       hits += to_digits(w[(s * rows / ns) * nv + j], e, f32, d);
+      if (++tried == probe && 2 * hits < probe) break;
     }
-    if (hits > best_hits) {
-      best_hits = hits;
+    if (tried < ns || 2 * hits < ns) continue;
+    const double cost = e * kBitsPerDigit * double(hits) + exception_bits * double(ns - hits);
+    if (best < 0 || cost < best_cost) {
+      best_cost = cost;
       best = e;
-      if (hits == ns) break;
     }
+    if (hits == ns) break;  // every sample exact: a larger exponent only adds digits
   }
-  return best >= 0 && 2 * best_hits >= ns ? uint8_t(best) : kBitsColumn;
+  return best >= 0 ? uint8_t(best) : kBitsColumn;
 }
 
 // Kinds 0 and 1: residuals of the (rows x nv) row-major words, block-packed, appended to o.
@@ -424,8 +455,7 @@ void append_chunk(std::vector<uint8_t>& out, const uint8_t* x, int dtype, const 
   static thread_local std::vector<uint8_t> body, coded;
   const size_t rows = v.rows, nv = v.nvars, isz = dtype_size(dtype), count = rows * nv;
   w.resize(count);
-  for (size_t r = 0; r < rows; ++r)
-    for (size_t j = 0; j < nv; ++j) w[r * nv + j] = read_word(x, dtype, v, r, j);
+  read_words(x, dtype, v, w.data());
   body.clear();
   if (is_float(dtype)) {
     const bool f32 = dtype == 8;
