@@ -232,9 +232,9 @@ def test_codecs_and_files_take_the_new_dtypes(tmp_path):
 
 
 def test_decimal_kernels_equal_scalar_on_every_isa():
-    """The SIMD digit-to-float kernels (codec_wide_<isa>.cpp) give the scalar path's bits: odd
-    lengths, strided columns, Fortran order, digits beyond the 2^51 fast-conversion range, and
-    the arbitrary words of a mutated stream."""
+    """The SIMD float-to-digit and digit-to-float kernels (codec_wide_<isa>.cpp) give the scalar
+    path's streams and bits: odd lengths, strided columns, Fortran order, digits beyond the 2^51
+    fast-conversion range, exceptions, and the arbitrary words of a mutated stream."""
     import tenfold
 
     rng = np.random.default_rng(11)
@@ -245,7 +245,15 @@ def test_decimal_kernels_equal_scalar_on_every_isa():
         big = (np.float64(3e15) + rng.integers(-1000, 1000, size=999).cumsum()).astype(dt)  # e = 0, |d| > 2^51
         cases += [big, -big]
     cases.append(np.asfortranarray(series("float64", 333, 5, "decimal", seed=3)))
+    for dt in FLOATS:  # decimals with a few exceptions of every kind, several columns
+        x = series(dt, 2001, 3, "decimal", seed=8)
+        x[rng.integers(0, 2001, 40), rng.integers(0, 3, 40)] = np.array(
+            [np.nan, -0.0, np.inf, 1e-40, 0.123456789, 2.0**52 / 100, 2.0**51 / 100 + 0.5, 7e15], dt)[
+            rng.integers(0, 8, 40)]
+        cases += [x, x[::3, 1]]
     streams = [sprintz.compress(x) for x in cases]
+    with tenfold.use_isa("scalar"):
+        assert streams == [sprintz.compress(x) for x in cases]
     mutated = []
     for x in cases[:4]:
         b = bytearray(sprintz.compress(x, entropy=False))
@@ -256,6 +264,7 @@ def test_decimal_kernels_equal_scalar_on_every_isa():
     results = {}
     for isa in tenfold.supported_isas():
         with tenfold.use_isa(isa):
+            assert [sprintz.compress(x) for x in cases] == streams, isa
             out = [bits(sprintz.decompress(s)) for s in streams]
             for m in mutated:
                 try:

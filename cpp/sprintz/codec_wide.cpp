@@ -22,6 +22,7 @@
 //     kind 2 (the chunk's words span less than 2^16): u64 base, then a complete 16-bit chunk
 //       (sprintz.hpp's format: FIRE, lags and Huffman apply) of the words minus base.
 // Forecaster state starts at zero in every chunk and column.
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <stdexcept>
@@ -113,8 +114,8 @@ void read_words(const uint8_t* x, int dtype, const View& v, u64* w) {
 }
 
 // The value digits d stand for with exponent e, as the item's bit pattern (the decoder's rule).
-inline u64 decimal_bits(int64_t d, int e, bool f32) {
-  const double x = double(d) / kPow10[e];
+inline u64 decimal_bits(int64_t d, double pow10, bool f32) {
+  const double x = double(d) / pow10;
   if (f32) {
     const float f = float(x);
     uint32_t b;
@@ -139,14 +140,14 @@ inline double as_double(u64 bits, bool f32) {
 }
 
 // Digits of a value for exponent e, if they reproduce it bit for bit.
-inline bool to_digits(u64 bits, int e, bool f32, int64_t& d) {
-  const double y = as_double(bits, f32) * kPow10[e];
+inline bool to_digits(u64 bits, double pow10, bool f32, int64_t& d) {
+  const double y = as_double(bits, f32) * pow10;
   if (!(std::fabs(y) < kTwo52)) return false;  // also NaN and infinities
   // round half to even as nearbyint in the default rounding mode (no libm call on baseline
   // x86-64): for 0 <= y < 2^52, y + 2^52 lies where doubles are exactly the integers, so the
   // addition rounds y to its nearest integer (ties to even) and the subtraction is exact
   d = int64_t(y >= 0 ? (y + kTwo52) - kTwo52 : (y - kTwo52) + kTwo52);
-  return decimal_bits(d, e, f32) == bits;
+  return decimal_bits(d, pow10, f32) == bits;
 }
 
 // The exponent of least estimated cost for a column: each extra decimal digit costs every value
@@ -166,7 +167,7 @@ uint8_t pick_exponent(const std::vector<u64>& w, size_t rows, size_t nv, size_t 
     size_t hits = 0, tried = 0;
     for (size_t s = 0; s < ns; ++s) {
       int64_t d;
-      hits += to_digits(w[(s * rows / ns) * nv + j], e, f32, d);
+      hits += to_digits(w[(s * rows / ns) * nv + j], kPow10[e], f32, d);
       if (++tried == probe && 2 * hits < probe) break;
     }
     if (tried < ns || 2 * hits < ns) continue;
@@ -447,12 +448,23 @@ void encode_words(const std::vector<u64>& w, size_t rows, size_t nv, int forecas
   o.insert(o.end(), cand[best].begin(), cand[best].end());
 }
 
+// floats_to_digits of a column by the best kernel this CPU runs.
+size_t digits_of(u64* w, size_t stride, size_t n, int e, bool f32, uint8_t* exact) {
+#if defined(TENFOLD_X86)
+  const Isa isa = active_isa();
+  if (isa == Isa::Avx2 || isa == Isa::Avx512) return avx2::floats_to_digits(w, stride, n, kPow10[e], f32, exact);
+#elif defined(TENFOLD_ARM64)
+  if (active_isa() == Isa::Neon) return neon::floats_to_digits(w, stride, n, kPow10[e], f32, exact);
+#endif
+  return scalar::floats_to_digits(w, stride, n, kPow10[e], f32, exact);
+}
+
 }  // namespace
 
 void append_chunk(std::vector<uint8_t>& out, const uint8_t* x, int dtype, const View& v, int forecaster,
                   bool entropy) {
   static thread_local std::vector<u64> w;
-  static thread_local std::vector<uint8_t> body, coded;
+  static thread_local std::vector<uint8_t> body, coded, exact;
   const size_t rows = v.rows, nv = v.nvars, isz = dtype_size(dtype), count = rows * nv;
   w.resize(count);
   read_words(x, dtype, v, w.data());
@@ -463,20 +475,34 @@ void append_chunk(std::vector<uint8_t>& out, const uint8_t* x, int dtype, const 
     for (size_t j = 0; j < nv; ++j) exps[j] = pick_exponent(w, rows, nv, j, f32);
     std::vector<uint32_t> pos;
     std::vector<u64> raw;
-    std::vector<u64> last(nv, 0);  // an exception's digits repeat the column's previous digits
-    for (size_t r = 0; r < rows; ++r)
+    exact.resize(count);  // column-major: exact[j * rows + r]
+    size_t misses = 0;
+    for (size_t j = 0; j < nv; ++j) {
+      uint8_t* ex = exact.data() + j * rows;
+      if (exps[j] == kBitsColumn)
+        std::memset(ex, 1, rows);
+      else
+        misses += rows - digits_of(w.data() + j, nv, rows, exps[j], f32, ex);
+    }
+    if (misses) {
+      // an exception's digits repeat the column's previous digits (0 in the first row)
+      std::vector<std::pair<uint32_t, u64>> found;
       for (size_t j = 0; j < nv; ++j) {
-        if (exps[j] == kBitsColumn) continue;
-        u64& word = w[r * nv + j];
-        int64_t d;
-        if (to_digits(word, exps[j], f32, d)) {
-          last[j] = word = u64(d);
-        } else {
-          pos.push_back(uint32_t(r * nv + j));
-          raw.push_back(word);
-          word = last[j];
+        const uint8_t* ex = exact.data() + j * rows;
+        for (const void* at = std::memchr(ex, 0, rows); at; ) {
+          const size_t r = size_t(static_cast<const uint8_t*>(at) - ex);
+          u64& word = w[r * nv + j];
+          found.emplace_back(uint32_t(r * nv + j), word);
+          word = r ? w[(r - 1) * nv + j] : 0;
+          at = r + 1 < rows ? std::memchr(ex + r + 1, 0, rows - r - 1) : nullptr;
         }
       }
+      if (nv > 1) std::sort(found.begin(), found.end());  // row-major order
+      for (const auto& f : found) {
+        pos.push_back(f.first);
+        raw.push_back(f.second);
+      }
+    }
     body.insert(body.end(), exps.begin(), exps.end());
     append<uint32_t>(body, uint32_t(pos.size()));
     for (uint32_t p : pos) append<uint32_t>(body, p);
@@ -567,6 +593,17 @@ void digits_to_floats(const uint64_t* w, size_t in_stride, size_t n, double pow1
       std::memcpy(out, &x, 8);
     }
   }
+}
+size_t floats_to_digits(uint64_t* w, size_t stride, size_t n, double pow10, bool f32, uint8_t* exact) {
+  size_t hits = 0;
+  for (size_t i = 0; i < n; ++i) {
+    int64_t d;
+    const bool e = to_digits(w[i * stride], pow10, f32, d);
+    if (e) w[i * stride] = u64(d);
+    exact[i] = uint8_t(e);
+    hits += e;
+  }
+  return hits;
 }
 }  // namespace scalar
 

@@ -12,7 +12,11 @@ namespace wide {
 // in double, then for f32 rounded to float), stored at out + i * out_step bytes.
 #define TENFOLD_WIDE_KERNELS                                                                     \
   void digits_to_floats(const uint64_t* w, size_t in_stride, size_t n, double pow10, bool f32, uint8_t* out, \
-                        ptrdiff_t out_step);
+                        ptrdiff_t out_step);                                                      \
+  /* The digits of n floats (bit patterns, zero-extended for f32, at w[i * stride]) for one exponent:  */ \
+  /* where round(x * 10^e) reproduces x by the rule above, w[i * stride] becomes the digits (int64)  */ \
+  /* and exact[i] 1; elsewhere w is left as it was and exact[i] is 0. Returns the count of exact ones. */ \
+  size_t floats_to_digits(uint64_t* w, size_t stride, size_t n, double pow10, bool f32, uint8_t* exact);
 
 namespace scalar { TENFOLD_WIDE_KERNELS }
 namespace avx2 { TENFOLD_WIDE_KERNELS }

@@ -291,6 +291,20 @@ void sprintz_wide_digits(int round) {
   char what[120];
   std::snprintf(what, sizeof what, "sprintz wide digits round %d: n %zu stride %zu f32 %d", round, n, stride, int(f32));
   check(ref == got, what);
+  // and back: the digits of those floats (exact ones replaced, flags set) for a random exponent
+  std::vector<uint64_t> fw(n * stride + 1), gw;
+  for (size_t i = 0; i < n; ++i) {
+    uint64_t b = 0;
+    std::memcpy(&b, ref.data() + 1 + i * step, isz);
+    const uint64_t minus_zero = f32 ? 0x80000000u : 0x8000000000000000u;
+    fw[i * stride] = uniform(0, 9) ? b : uniform(0, 1) ? minus_zero : rng() >> (f32 ? 32 : 0);  // -0.0, any bits
+  }
+  gw = fw;
+  std::vector<uint8_t> fe(n + 1, 7), ge(n + 1, 7);
+  const double p2 = std::pow(10.0, double(uniform(0, 18)));
+  const size_t fh = sprintz::wide::scalar::floats_to_digits(fw.data(), stride, n, p2, f32, fe.data());
+  const size_t gh = sprintz::wide::neon::floats_to_digits(gw.data(), stride, n, p2, f32, ge.data());
+  check(fh == gh && fw == gw && fe == ge, std::string(what) + " (floats_to_digits)");
 }
 
 }  // namespace
