@@ -50,6 +50,7 @@ constexpr uint8_t kKindDelta = 0, kKindDeltaDelta = 1, kKindNarrow = 2, kKindLag
 constexpr int kMaxLag = 16;
 constexpr size_t kLagProbeRows = 4096;  // rows of the first column the lag estimate looks at
 constexpr u64 kNarrowSpan = 1 << 16;
+constexpr size_t kBothCandidatesValues = 1024;
 
 const double kPow10[kMaxDecimalExp + 1] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8, 1e9,
                                            1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18};
@@ -158,7 +159,10 @@ uint8_t pick_exponent(const std::vector<u64>& w, size_t rows, size_t nv, size_t 
   const size_t ns = std::min(rows, kExpSamples);
   if (ns == 0) return kBitsColumn;
   constexpr double kBitsPerDigit = 3.321928094887362;  // log2(10)
-  const double exception_bits = 8.0 * (4 + (f32 ? 4 : 8));
+  // its position and raw bits, plus about one residual's worth for the break in the digits
+  // sequence (the exception repeats the previous digits, the next residual spans two steps)
+  constexpr double kBreakBits = 32;
+  const double exception_bits = 8.0 * (4 + (f32 ? 4 : 8)) + kBreakBits;
   const size_t probe = std::min<size_t>(ns, 16);  // an exponent missing most of these cannot reach half
   double best_cost = 0;
   int best = -1;
@@ -404,9 +408,11 @@ int choose_predictor(const std::vector<u64>& w, size_t rows, size_t nv, bool all
   return kind;
 }
 
-// The integer part (kind byte onwards) of the (rows x nv) words, appended to o: the predictor
-// choose_predictor picks (delta of delta in FIRE streams only), or narrowed (words spanning < 2^16)
-// where that is smaller.
+// The integer part (kind byte onwards) of the (rows x nv) words, appended to o: narrowed where the
+// words span < 2^16 (the 16-bit format's FIRE, lags and Huffman then apply: on every set of the
+// benchmark's larger chunks it was never larger than the wide candidate, so that one is computed
+// too only for chunks of at most kBothCandidatesValues values, where it can win),
+// else the predictor choose_predictor picks (delta of delta in FIRE streams only).
 void encode_words(const std::vector<u64>& w, size_t rows, size_t nv, int forecaster, bool entropy,
                   std::vector<uint8_t>& o) {
   static thread_local std::vector<u64> z;
@@ -415,10 +421,6 @@ void encode_words(const std::vector<u64>& w, size_t rows, size_t nv, int forecas
   for (auto& c : cand) c.clear();
   const size_t count = rows * nv;
   size_t lag;
-  const int kind = choose_predictor(w, rows, nv, forecaster == kForecastFire, lag);
-  cand[0].push_back(uint8_t(kind));
-  if (kind == kKindLag) cand[0].push_back(uint8_t(lag));
-  pack_words(w.data(), rows, nv, kind, lag, z, cand[0]);
   // narrowed: the words span < 2^16 in signed or in unsigned order
   int64_t smin = INT64_MAX, smax = INT64_MIN;
   u64 umin = ~u64(0), umax = 0;
@@ -444,7 +446,13 @@ void encode_words(const std::vector<u64>& w, size_t rows, size_t nv, int forecas
     append<u64>(cand[1], base);
     append_chunk16(cand[1], narrow.data(), View{rows, nv, ptrdiff_t(nv), 1}, forecaster, entropy);
   }
-  const size_t best = !cand[1].empty() && cand[1].size() < cand[0].size() ? 1 : 0;
+  if (cand[1].empty() || count <= kBothCandidatesValues) {
+    const int kind = choose_predictor(w, rows, nv, forecaster == kForecastFire, lag);
+    cand[0].push_back(uint8_t(kind));
+    if (kind == kKindLag) cand[0].push_back(uint8_t(lag));
+    pack_words(w.data(), rows, nv, kind, lag, z, cand[0]);
+  }
+  const size_t best = !cand[1].empty() && (cand[0].empty() || cand[1].size() < cand[0].size()) ? 1 : 0;
   o.insert(o.end(), cand[best].begin(), cand[best].end());
 }
 
