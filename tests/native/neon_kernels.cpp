@@ -18,6 +18,7 @@
 #include "bolt/bolt.hpp"
 #include "common/isa.hpp"
 #include "maddness/maddness.hpp"
+#include "sprintz/codec_wide.hpp"
 #include "sprintz/sprintz.hpp"
 
 using namespace tenfold;
@@ -302,6 +303,40 @@ void dispatch() {
   check(refused, "an AArch64 build refuses the avx2 path");
 }
 
+// Wide Sprintz: decimal digits (small, near 2^52 and arbitrary words of a corrupt stream) to
+// float32/float64 with strided input and output, against the scalar reference.
+void sprintz_wide_digits(int round) {
+  const size_t n = uniform(0, 300), stride = uniform(1, 4);
+  const bool f32 = round % 2;
+  const size_t isz = f32 ? 4 : 8, step = isz * uniform(1, 3);
+  std::vector<uint64_t> w(n * stride + 1);
+  for (auto& d : w) {
+    const int kind = int(uniform(0, 2));
+    d = kind == 0 ? uint64_t(int64_t(uniform(0, 2000000)) - 1000000) : kind == 1 ? (uint64_t(1) << 52) - uniform(0, 9) : rng();
+  }
+  const double pow10 = std::pow(10.0, double(uniform(0, 18)));
+  std::vector<uint8_t> ref(n * step + 1, 0), got(n * step + 1, 0);
+  sprintz::wide::scalar::digits_to_floats(w.data(), stride, n, pow10, f32, ref.data() + 1, ptrdiff_t(step));
+  sprintz::wide::neon::digits_to_floats(w.data(), stride, n, pow10, f32, got.data() + 1, ptrdiff_t(step));
+  char what[120];
+  std::snprintf(what, sizeof what, "sprintz wide digits round %d: n %zu stride %zu f32 %d", round, n, stride, int(f32));
+  check(ref == got, what);
+  // and back: the digits of those floats (exact ones replaced, flags set) for a random exponent
+  std::vector<uint64_t> fw(n * stride + 1), gw;
+  for (size_t i = 0; i < n; ++i) {
+    uint64_t b = 0;
+    std::memcpy(&b, ref.data() + 1 + i * step, isz);
+    const uint64_t minus_zero = f32 ? 0x80000000u : 0x8000000000000000u;
+    fw[i * stride] = uniform(0, 9) ? b : uniform(0, 1) ? minus_zero : rng() >> (f32 ? 32 : 0);  // -0.0, any bits
+  }
+  gw = fw;
+  std::vector<uint8_t> fe(n + 1, 7), ge(n + 1, 7);
+  const double p2 = std::pow(10.0, double(uniform(0, 18)));
+  const size_t fh = sprintz::wide::scalar::floats_to_digits(fw.data(), stride, n, p2, f32, fe.data());
+  const size_t gh = sprintz::wide::neon::floats_to_digits(gw.data(), stride, n, p2, f32, ge.data());
+  check(fh == gh && fw == gw && fe == ge, std::string(what) + " (floats_to_digits)");
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -314,6 +349,7 @@ int main(int argc, char** argv) {
     maddness_encode(r);
     maddness_scan(r);
     sprintz_codec(r);
+    sprintz_wide_digits(r);
   }
   std::printf("%d passed, %d failed\n", passed, failed);
   return failed ? 1 : 0;
