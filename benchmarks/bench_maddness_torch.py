@@ -327,7 +327,8 @@ def write_md(res) -> str:
         span = f" [{100 * r['acc_min']:.2f}, {100 * r['acc_max']:.2f}]" if r["n_seeds"] > 1 else ""
         L.append(f"| {r['variant']} | {100 * r['acc']:.2f}{span} | {100 * (m['exact_acc'] - r['acc']):.2f} | "
                  f"{r['ms']:.2f} | {r['speedup']:.2f}x | {r['cpu_ms']:.2f} | {r['cpu_speedup']:.2f}x |")
-    L.append("\n| C | fit s | accuracy before | recipe | fine-tuning s | accuracy per seed | first seed, after each epoch |")
+    L.append("\n| C | fit s | accuracy before | recipe | fine-tuning s | accuracy per seed | "
+             "first seed, after each epoch |")
     L.append("|---|---|---|---|---|---|---|")
     for r in m["rows"]:
         for rname in res["recipes"]:
@@ -345,7 +346,8 @@ def write_md(res) -> str:
             ok_acc, ok_speed = m["exact_acc"] - r["acc"] <= 0.01, r["cpu_speedup"] >= 3
             dom = r["acc"] >= int8_all["acc"] and r["cpu_speedup"] >= int8_all["cpu_speedup"]
             L.append(f"\nC={C}, '{rname}': mean accuracy {100 * r['acc']:.2f}% vs exact {100 * m['exact_acc']:.2f}% "
-                     f"(within 1 point: {'met' if ok_acc else 'NOT met'}{'' if C == 16 else '; the target is at C=16'}), "
+                     f"(within 1 point: {'met' if ok_acc else 'NOT met'}"
+                     f"{'' if C == 16 else '; the target is at C=16'}), "
                      f"CPU speed-up {r['cpu_speedup']:.2f}x (>= 3x: {'met' if ok_speed else 'NOT met'}); against "
                      f"int8 ({100 * int8_all['acc']:.2f}% at {int8_all['cpu_speedup']:.2f}x): "
                      f"{'dominates' if dom else 'does not dominate'}.")

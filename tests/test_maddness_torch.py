@@ -306,7 +306,8 @@ def test_distill_fits_the_teacher_on_held_out_rows(calib):
     state = torch.get_rng_state()
     seen = []
     twin = copy.deepcopy(fast)
-    out = tt.distill(fast, net, Xtr, epochs=3, loss="mse", lr_other=0.0, callback=lambda ep, m: seen.append((ep, m.training)))
+    out = tt.distill(fast, net, Xtr, epochs=3, loss="mse", lr_other=0.0,
+                     callback=lambda ep, m: seen.append((ep, m.training)))
     assert out is fast and not fast.training and seen == [(0, False), (1, False), (2, False)]
     assert gap(fast) < 0.7 * before
     assert torch.equal(torch.get_rng_state(), state)             # its own generator

@@ -10,8 +10,9 @@ robust to that instead of memorising the training rows' codes).
 
 from __future__ import annotations
 
+import math
 import numbers
-from typing import Callable, Optional, Union
+from typing import Any, Callable, Optional, Union
 
 import torch
 from torch import nn
@@ -32,10 +33,10 @@ _LOSSES: dict[str, Loss] = {"kl": _kl, "mse": nn.functional.mse_loss}
 
 
 def _check_float(v: object, name: str, minimum: float, strict: bool) -> float:
-    if isinstance(v, bool) or not isinstance(v, numbers.Real) or not (v > minimum if strict else v >= minimum) \
-            or v != v or v == float("inf"):
+    x = float(v) if isinstance(v, numbers.Real) and not isinstance(v, bool) else float("nan")
+    if not math.isfinite(x) or not (x > minimum if strict else x >= minimum):
         raise ValueError(f"{name} must be a finite float {'>' if strict else '>='} {minimum:g}, got {v!r}")
-    return float(v)
+    return x
 
 
 def _check_int(v: object, name: str, minimum: int) -> int:
@@ -129,7 +130,8 @@ def distill(student: nn.Module, teacher: nn.Module, inputs: torch.Tensor, epochs
     if activation_noise > 0:
         stds = _input_stds(student, layers, inputs, batch_size)
         for m, std in zip(layers, stds):
-            def add_noise(mod: nn.Module, args: tuple, _std: torch.Tensor = activation_noise * std) -> Optional[tuple]:
+            def add_noise(mod: nn.Module, args: tuple[Any, ...],
+                          _std: torch.Tensor = activation_noise * std) -> Optional[tuple[Any, ...]]:
                 if not mod.training:
                     return None
                 x = args[0]
@@ -149,7 +151,7 @@ def distill(student: nn.Module, teacher: nn.Module, inputs: torch.Tensor, epochs
                 with torch.no_grad():
                     target = teacher(xb)
                 opt.zero_grad()
-                loss_fn(student(xb), target).backward()
+                loss_fn(student(xb), target).backward()  # type: ignore[no-untyped-call]
                 opt.step()
             student.eval()
             if callback is not None:
@@ -171,7 +173,7 @@ def _input_stds(student: nn.Module, layers: list[MaddnessLinear], inputs: torch.
     count = [0] * len(layers)
 
     def record(k: int) -> Callable[..., None]:
-        def hook(mod: nn.Module, args: tuple) -> None:
+        def hook(mod: nn.Module, args: tuple[Any, ...]) -> None:
             x = args[0].detach().reshape(-1, mod.in_features).double()
             sums[k] += x.sum(0)
             sq[k] += (x * x).sum(0)
