@@ -14,7 +14,7 @@ DEMO_DEPS := "faiss-cpu>=1.8" "threadpoolctl>=3" "zstandard>=0.21"
 TEST_DEPS := "pytest>=7" "hypothesis>=6" "matplotlib>=3.7" "dask[array,distributed]>=2023.1" "numcodecs>=0.12" "zarr>=2.16" \
 	"$(TORCH)" "threadpoolctl>=3"
 
-.PHONY: demo test bench fuzz install wheel test-wheel test-arm check-clang stubs typecheck clean
+.PHONY: demo test bench fuzz install wheel test-wheel test-arm test-arm-asan check-clang stubs typecheck clean
 
 # `make fuzz`: the whole extension built with AddressSanitizer + UBSan (every UB report aborts)
 # in its own venv (.venv-asan, seeing .venv's packages) and build dir, then the whole test suite
@@ -107,19 +107,40 @@ test-wheel: install $(VENV)/.test wheel
 
 # AArch64: the NEON kernels against the scalar ones (tests/native/neon_kernels.cpp) and the
 # native fuzzers, cross-compiled and run under qemu-user. Correctness only: no timing from qemu.
+# Each library source is compiled once per flavour (build/arm/obj/, build/arm-asan/obj/) and
+# linked into every test program. `make test-arm-asan` runs the same programs built with
+# AddressSanitizer + UBSan (under qemu: slow, so fewer rounds; not part of test-arm).
 ARM_CXX ?= aarch64-linux-gnu-g++
 QEMU_ARM ?= qemu-aarch64 -L /usr/aarch64-linux-gnu
 ARM_SOURCES = $(filter-out cpp/bindings.cpp %_avx2.cpp %_avx512.cpp,$(shell find cpp -name '*.cpp'))
 ARM_HEADERS = $(shell find cpp -name '*.hpp' -o -name '*.inc')
 ARM_FLAGS := -std=c++17 -O2 -ffp-contract=off -fno-math-errno -Wall -Wextra -Icpp
-build/arm/%: tests/native/%.cpp $(ARM_SOURCES) $(ARM_HEADERS)
-	@mkdir -p build/arm
-	$(ARM_CXX) $(ARM_FLAGS) $< $(ARM_SOURCES) -lpthread -o $@
+ARM_ASAN_FLAGS := $(ARM_FLAGS) -g $(SAN_FLAGS)
+ARM_TESTS := sprintz_fuzz maddness_project_fuzz neon_kernels
+build/arm/obj/%.o: %.cpp $(ARM_HEADERS)
+	@mkdir -p $(dir $@)
+	$(ARM_CXX) $(ARM_FLAGS) -c $< -o $@
+build/arm-asan/obj/%.o: %.cpp $(ARM_HEADERS)
+	@mkdir -p $(dir $@)
+	$(ARM_CXX) $(ARM_ASAN_FLAGS) -c $< -o $@
+build/arm/%: build/arm/obj/tests/native/%.o $(ARM_SOURCES:%.cpp=build/arm/obj/%.o)
+	$(ARM_CXX) $^ -lpthread -o $@
+build/arm-asan/%: build/arm-asan/obj/tests/native/%.o $(ARM_SOURCES:%.cpp=build/arm-asan/obj/%.o)
+	$(ARM_CXX) $(SAN_FLAGS) $^ -lpthread -o $@
+.SECONDARY:  # keep the objects
 
-test-arm: build/arm/sprintz_fuzz build/arm/maddness_project_fuzz build/arm/neon_kernels
+test-arm: $(ARM_TESTS:%=build/arm/%)
 	$(QEMU_ARM) build/arm/sprintz_fuzz 200
 	$(QEMU_ARM) build/arm/maddness_project_fuzz 100
 	$(QEMU_ARM) build/arm/neon_kernels 300
+
+test-arm-asan: $(ARM_TESTS:%=build/arm-asan/%)
+	ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+		$(QEMU_ARM) build/arm-asan/neon_kernels 100
+	ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+		$(QEMU_ARM) build/arm-asan/sprintz_fuzz 20
+	ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+		$(QEMU_ARM) build/arm-asan/maddness_project_fuzz 20
 
 # Portability: every C++ file through clang for x86-64 (each unit with its flags) and for
 # AArch64 (errors fail the target; warnings are printed).
