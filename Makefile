@@ -14,7 +14,7 @@ DEMO_DEPS := "faiss-cpu>=1.8" "threadpoolctl>=3" "zstandard>=0.21"
 TEST_DEPS := "pytest>=7" "hypothesis>=6" "matplotlib>=3.7" "dask[array,distributed]>=2023.1" "numcodecs>=0.12" "zarr>=2.16" \
 	"$(TORCH)" "threadpoolctl>=3"
 
-.PHONY: demo test bench fuzz install wheel test-wheel test-arm test-arm-asan check-clang stubs typecheck clean
+.PHONY: demo test bench fuzz install wheel test-wheel test-arm test-arm-asan check-clang check-msvc stubs typecheck clean
 
 # `make fuzz`: the whole extension built with AddressSanitizer + UBSan (every UB report aborts)
 # in its own venv (.venv-asan, seeing .venv's packages) and build dir, then the whole test suite
@@ -156,6 +156,13 @@ check-clang: $(VENV)/.base
 	  case $$f in *_avx2.cpp|*_avx512.cpp|cpp/bindings.cpp) ;; \
 	    *) $(CLANG) --target=aarch64-linux-gnu -std=c++17 -fsyntax-only -Wall -Wextra -Icpp $$f || exit 1;; esac; \
 	done; echo "clang: every file compiles for x86-64 and AArch64"
+
+# MSVC portability without MSVC: every unit a Windows x86-64 build compiles, preprocessed and
+# syntax-checked by clang in MSVC mode (x86_64-pc-windows-msvc, _MSC_VER without __clang__ or
+# __GNUC__); fails on any GCC-only builtin, attribute, pragma, inline asm, __int128 or VLA left in
+# our code. What it cannot check is listed in tests/native/check_msvc.py.
+check-msvc: $(VENV)/.base
+	$(PY) tests/native/check_msvc.py
 
 clean:
 	rm -rf build $(VENV) $(ASAN_VENV)

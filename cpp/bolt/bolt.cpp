@@ -10,6 +10,7 @@
 
 #include "common/isa.hpp"
 #include "common/parallel.hpp"
+#include "common/portable.hpp"
 
 namespace tenfold {
 namespace bolt {
@@ -298,7 +299,7 @@ void rerank(const void* vectors, bool half, size_t n_rows, int d, const float* Q
           // the next row is at a random place in memory: start fetching its first lines now
           const char* next = half ? reinterpret_cast<const char*>(f16 + static_cast<size_t>(c[i + 1]) * D)
                                   : reinterpret_cast<const char*>(f32 + static_cast<size_t>(c[i + 1]) * D);
-          for (size_t off = 0; off < D * (half ? 2 : 4); off += 64) __builtin_prefetch(next + off);
+          for (size_t off = 0; off < D * (half ? 2 : 4); off += 64) prefetch(next + off);
         }
         const size_t at = static_cast<size_t>(r) * D;
         const void* row = half ? static_cast<const void*>(f16 + at) : static_cast<const void*>(f32 + at);

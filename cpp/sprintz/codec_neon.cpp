@@ -162,6 +162,7 @@ inline int32x4_t sext_lanes(int32x4_t x) {
 template <class T>
 int forecast_rows_neon(const T* base, size_t nv, ptrdiff_t rs, ptrdiff_t cs, int fc, State st, T* tile,
                        uint8_t* codes) {
+  (void)rs;  // rows lie nv apart (cs == 1) or one apart in each column (rs == 1)
   constexpr int W = Tr<T>::W;
   const uint32x4_t mask = vdupq_n_u32((1u << W) - 1);
   const int32x4_t amax = vdupq_n_s32(kFireMax), amin = vdupq_n_s32(-kFireMax);
