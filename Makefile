@@ -145,8 +145,8 @@ test-arm-asan: $(ARM_TESTS:%=build/arm-asan/%)
 # The Python test suite (ARM_PYTESTS: the kernel-facing modules; the whole suite takes hours under
 # qemu) on an AArch64 CPython 3.11 + numpy 1.24 from Debian 12 arm64 packages (unpacked into
 # build/arm-root by tests/native/arm_sysroot.sh), the extension cross-compiled here without CMake
-# (nanobind's sources and ours, the NEON units included), pytest and hypothesis pure-Python
-# wheels in build/arm-py/site. Only tests whose optional dependencies exist there run.
+# (nanobind's sources and ours, the NEON units included), pytest and hypothesis (aarch64 or
+# pure-Python wheels) in build/arm-py/site. Only tests whose optional dependencies exist there run.
 ARM_ROOT := build/arm-root
 ARM_PY := build/arm-py
 ARM_PYTESTS ?= tests/test_isa.py tests/test_sprintz.py tests/test_bolt_kernels.py tests/test_maddness_kernels.py
@@ -167,6 +167,7 @@ test-arm-python: $(ARM_PY)/_core.so $(VENV)/.base
 	rm -rf $(ARM_PY)/pkg && mkdir -p $(ARM_PY)/pkg && cp -r src/tenfold $(ARM_PY)/pkg/
 	cp $(ARM_PY)/_core.so $(ARM_PY)/pkg/tenfold/_core.cpython-311-aarch64-linux-gnu.so
 	$(PIP) install --no-deps --only-binary=:all: --target $(ARM_PY)/site --upgrade \
+		--platform manylinux2014_aarch64 --python-version 3.11 --implementation cp \
 		"pytest>=7" iniconfig pluggy packaging pygments "hypothesis>=6" attrs sortedcontainers
 	PYTHONPATH=$(CURDIR)/$(ARM_PY)/pkg:$(CURDIR)/$(ARM_PY)/site $(QEMU_ARM:/usr/aarch64-linux-gnu=$(ARM_ROOT)) \
 		$(ARM_ROOT)/usr/bin/python3.11 -c "import platform, tenfold; print(platform.machine(), tenfold.isa(), tenfold.__file__)"
