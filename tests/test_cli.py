@@ -139,9 +139,10 @@ def test_plot_problems_are_found_before_the_search(files, capsys, monkeypatch):
         raise AssertionError("the search ran before --plot was checked")
 
     monkeypatch.setattr(extract, "find_instances", search_must_not_run)
-    argv = fi(files / "x.npy", "40", "60", "--plot", str(files / "missing" / "out.png"))
-    assert cli.main(argv) == 1
-    assert "folder" in capsys.readouterr().err
+    if importlib.util.find_spec("matplotlib") is not None:  # (the folder is checked after matplotlib loads)
+        argv = fi(files / "x.npy", "40", "60", "--plot", str(files / "missing" / "out.png"))
+        assert cli.main(argv) == 1
+        assert "folder" in capsys.readouterr().err
     monkeypatch.setitem(sys.modules, "matplotlib", None)   # import matplotlib -> ImportError
     assert cli.main(fi(files / "x.npy", "40", "60", "--plot", str(files / "out.png"))) == 2
     err = capsys.readouterr().err
