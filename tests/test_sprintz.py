@@ -7,7 +7,7 @@ import pytest
 
 import tenfold
 from tenfold import _core, sprintz
-from conftest import sanitizer_compiler
+from conftest import host_simd_units, sanitizer_compiler
 
 hyp = pytest.importorskip("hypothesis")
 from hypothesis import given, settings  # noqa: E402
@@ -528,11 +528,10 @@ def test_native_sanitizer_fuzz(tmp_path):
     root = Path(__file__).resolve().parent.parent
     cpp = root / "cpp"
     env = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"}  # (make fuzz preloads libasan for Python)
-    objs = []
-    for unit in ("codec_avx2", "codec_wide_avx2"):
-        objs.append(tmp_path / f"{unit}.o")
-        subprocess.run([cxx, *flags, "-mavx2", "-mfma", "-mbmi", "-mbmi2", "-mpopcnt", "-c",
-                        str(cpp / "sprintz" / f"{unit}.cpp"), "-o", str(objs[-1])], check=True, env=env)
+    objs = []  # the host's SIMD unit (AVX2 on x86-64, NEON on AArch64), each with its own flags
+    for src, unit_flags in host_simd_units(cpp / "sprintz", ["codec", "codec_wide"]):
+        objs.append(tmp_path / f"{src.stem}.o")
+        subprocess.run([cxx, *flags, *unit_flags, "-c", str(src), "-o", str(objs[-1])], check=True, env=env)
     exe = tmp_path / "fz"
     subprocess.run([cxx, *flags, str(root / "tests" / "native" / "sprintz_fuzz.cpp"),
                     *(str(cpp / f) for f in ("sprintz/sprintz.cpp", "sprintz/codec_scalar.cpp", "sprintz/codec_wide.cpp", "sprintz/huffman.cpp",

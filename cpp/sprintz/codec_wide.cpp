@@ -30,6 +30,7 @@
 #include <vector>
 
 #include "common/isa.hpp"
+#include "common/portable.hpp"
 #include "sprintz/codec_wide.hpp"
 #include "sprintz/sprintz.hpp"
 
@@ -39,7 +40,6 @@ namespace wide {
 namespace {
 
 using u64 = uint64_t;
-using u128 = unsigned __int128;
 
 constexpr size_t kBlockRows = 16;
 constexpr int kMaxDecimalExp = 18;  // 10^18 < 2^63: digits and powers of ten stay exact
@@ -218,7 +218,7 @@ void pack_words(const u64* w, size_t rows, size_t nv, int kind, size_t lag, std:
     for (size_t j = 0; j < nv; ++j) {
       u64 acc = 0;
       for (size_t i = 0; i < cnt; ++i) acc |= z[(r0 + i) * nv + j];
-      widths[j] = uint8_t(acc ? 64 - __builtin_clzll(acc) : 0);
+      widths[j] = uint8_t(acc ? 64 - clz64(acc) : 0);
       any |= acc != 0;
     }
     o.insert(o.end(), widths.begin(), widths.end());
@@ -237,20 +237,21 @@ void pack_words(const u64* w, size_t rows, size_t nv, int kind, size_t lag, std:
       const size_t at = o.size(), nbytes = (cnt * size_t(width) + 7) / 8;
       o.resize(at + nbytes + 8);  // 8 bytes of slack for the last 64-bit store
       uint8_t* q = o.data() + at;
-      u128 acc = 0;
+      u64 lo = 0, hi = 0;  // a 128-bit bit accumulator holding nb < 64 bits between values
       int nb = 0;
       for (size_t i = 0; i < cnt && width; ++i) {
-        acc |= u128(z[(r0 + i) * nv + j]) << nb;
+        const u64 val = z[(r0 + i) * nv + j];
+        lo |= val << nb;
+        if (nb) hi |= val >> (64 - nb);
         nb += width;
         if (nb >= 64) {
-          const u64 lo = u64(acc);
           std::memcpy(q, &lo, 8);
           q += 8;
-          acc >>= 64;
+          lo = hi;
+          hi = 0;
           nb -= 64;
         }
       }
-      const u64 lo = u64(acc);
       std::memcpy(q, &lo, 8);
       o.resize(at + nbytes);
     }
@@ -385,7 +386,7 @@ int choose_predictor(const std::vector<u64>& w, size_t rows, size_t nv, bool all
   const size_t n = std::min(rows, std::max<size_t>(4 * kMaxLag, kLagProbeRows / nv));
   lag = 0;
   if (n < 4 * kMaxLag) return allow_dd ? kKindDeltaDelta : kKindDelta;  // too short to tell: tiny either way
-  auto bitlen = [](u64 z) -> uint64_t { return z ? 64 - uint64_t(__builtin_clzll(z)) : 0; };
+  auto bitlen = [](u64 z) -> uint64_t { return z ? 64 - uint64_t(clz64(z)) : 0; };
   uint64_t cost[kMaxLag + 1] = {0}, cost_dd = 0;
   for (size_t t = kMaxLag; t < n; ++t)
     for (size_t j = 0; j < nv; ++j) {

@@ -26,7 +26,8 @@ import os
 import threading
 import uuid
 from pathlib import Path
-from typing import Any, NamedTuple
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
@@ -36,10 +37,13 @@ from ._checks import as_float_matrix, check_fitted, check_int
 from ._runtime import resolve_threads
 from .bolt import _MAX_PADDED_K, BoltEncoder, BoltIndex, finish_search
 
+if TYPE_CHECKING:
+    import dask.array as da
+
 __all__ = ["encode", "matmul", "compress_to_zarr", "ShardedIndex", "load_index"]
 
 
-def _dask_array():
+def _dask_array() -> ModuleType:
     try:
         import dask.array as da
     except ImportError as err:  # pragma: no cover - exercised only without the extra
@@ -47,7 +51,7 @@ def _dask_array():
     return da
 
 
-def _chunked_by_rows(X: Any, chunk_rows: int | None, default_rows: int):
+def _chunked_by_rows(X: Any, chunk_rows: int | None, default_rows: int) -> da.Array:
     """X as a Dask array: numpy and Zarr arrays are wrapped in chunks of rows (`chunk_rows`, else
     at most `default_rows`); a Dask array is rechunked only if `chunk_rows` is given."""
     da = _dask_array()
@@ -61,7 +65,7 @@ def _chunked_by_rows(X: Any, chunk_rows: int | None, default_rows: int):
     return X.rechunk({0: chunk_rows}) if chunk_rows is not None else X
 
 
-def _as_dask_rows(X: Any, d: int | None, chunk_rows: int | None, name: str = "X"):
+def _as_dask_rows(X: Any, d: int | None, chunk_rows: int | None, name: str = "X") -> da.Array:
     """A 2-D float Dask array chunked by rows only (numpy and Zarr arrays are wrapped)."""
     X = _chunked_by_rows(X, chunk_rows, 262_144)
     if X.ndim != 2:
@@ -91,19 +95,27 @@ def _single_threaded(model: Any) -> Any:
     return model
 
 
+def _fitted_d(encoder: BoltEncoder) -> int:
+    """The input dimension of a fitted encoder (NotFittedError if it is not)."""
+    check_fitted(encoder, "centroids_")
+    d = encoder.d
+    if d is None:  # pragma: no cover - a fitted encoder has its dimension
+        raise ValueError("the encoder has no input dimension")
+    return int(d)
+
+
 def _input_dim(model: Any) -> int:
     from .maddness import Maddness
 
     if isinstance(model, BoltEncoder):
-        check_fitted(model, "centroids_")
-        return int(model.d)
+        return _fitted_d(model)
     if isinstance(model, Maddness):
         check_fitted(model, "split_dims_")
         return int(model.n_features_in_)
     raise TypeError(f"expected a fitted BoltEncoder or Maddness, got {type(model).__name__}")
 
 
-def encode(encoder: Any, X: Any, *, chunk_rows: int | None = None):
+def encode(encoder: Any, X: Any, *, chunk_rows: int | None = None) -> da.Array:
     """Codes of every row of X as a Dask array (one task per chunk of rows), for a fitted
     BoltEncoder or Maddness model; identical to ``encoder.encode(X)``."""
     d = _input_dim(encoder)
@@ -118,7 +130,7 @@ def _matmul_block(block: np.ndarray, model: Any) -> np.ndarray:
     return np.ascontiguousarray(model.matmul(block))
 
 
-def matmul(model: Any, A: Any, *, chunk_rows: int | None = None):
+def matmul(model: Any, A: Any, *, chunk_rows: int | None = None) -> da.Array:
     """MADDNESS ``A @ B`` over a Dask array of rows: a Dask array (n, m) of float32, identical
     to ``model.matmul(A)`` chunk by chunk."""
     from .maddness import Maddness
@@ -150,6 +162,7 @@ def _load_shard(path: str, encoder: BoltEncoder, size: int, refine: str | None) 
     shard = _io.load(path)
     if not isinstance(shard, BoltIndex) or len(shard) != size or shard.refine != refine \
             or shard.encoder.get_params() != encoder.get_params() \
+            or shard.encoder.centroids_ is None or encoder.centroids_ is None \
             or not np.array_equal(shard.encoder.centroids_, encoder.centroids_):
         raise ValueError(f"{path!r} is not the shard its index.json lists (another encoder, size or refine)")
     return shard
@@ -191,9 +204,9 @@ def _shard_lookup(shard: BoltIndex, local_ids: np.ndarray) -> tuple[np.ndarray, 
 class _Shards(NamedTuple):
     """One version of a ShardedIndex's contents (published whole, as BoltIndex does)."""
 
-    futures: tuple  # futures of BoltIndex, one per chunk of rows
-    sizes: tuple    # rows in each
-    offsets: tuple  # added to a shard's own ids to give global ids (0 for shards built with ids)
+    futures: tuple[Any, ...]  # futures of BoltIndex, one per chunk of rows
+    sizes: tuple[int, ...]    # rows in each
+    offsets: tuple[int, ...]  # added to a shard's own ids to give global ids (0 for shards built with ids)
     next_id: int    # id that add() gives the next row
 
 
@@ -251,7 +264,7 @@ class ShardedIndex:
             ids = BoltIndex._check_new_ids(ids)
             if len(ids) != X.shape[0]:
                 raise ValueError(f"ids must have one entry per row of X ({X.shape[0]}), got {len(ids)}")
-        from dask import delayed
+        from dask.delayed import delayed
 
         enc = delayed(self.encoder, pure=True)
         # shard tasks get fresh keys (pure=False): after reset() a re-add of the same data must not
@@ -308,7 +321,7 @@ class ShardedIndex:
             raise TypeError(f"ids must be a 1-D array of integers, got dtype {arr.dtype} shape {arr.shape}")
         arr = arr.astype(np.int64)
         st = self._state
-        out = np.zeros((len(arr), self.encoder.d), dtype=np.float32)
+        out = np.zeros((len(arr), _fitted_d(self.encoder)), dtype=np.float32)
         seen = np.zeros(len(arr), dtype=bool)
         parts = self.client.gather([self.client.submit(_shard_lookup, f, arr - o, pure=False)
                                     for f, o in zip(st.futures, st.offsets)])
@@ -414,7 +427,7 @@ def load_index(directory: Any, client: Any = None) -> ShardedIndex:
 
 # ---------------------------------------------------------------- Sprintz into Zarr
 def compress_to_zarr(x: Any, store: Any, *, forecaster: str = "fire", entropy: bool = True,
-                     chunk_rows: int | None = None, overwrite: bool = False):
+                     chunk_rows: int | None = None, overwrite: bool = False) -> Any:
     """Write an array (Dask, numpy or Zarr; 8- to 64-bit integers or float32/float64, 1-D or 2-D) to a
     Zarr v3 store with Sprintz as its serializer, one task per chunk (compressed in parallel
     on the workers of the current Dask client, or locally without one). Returns the Zarr array;
@@ -459,7 +472,9 @@ def compress_to_zarr(x: Any, store: Any, *, forecaster: str = "fire", entropy: b
     return z
 
 
-def _write_block(block: np.ndarray, z: Any, block_info: dict | None = None) -> np.ndarray:
+def _write_block(block: np.ndarray, z: Any, block_info: dict[Any, Any] | None = None) -> np.ndarray:
+    if block_info is None:  # map_blocks passes it to a function that takes it
+        raise ValueError("_write_block needs dask's block_info")
     start = block_info[0]["array-location"][0][0]
     z[start:start + block.shape[0]] = block
     return np.full((1,) * block.ndim, block.shape[0], dtype=np.int64)

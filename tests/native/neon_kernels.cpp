@@ -51,6 +51,16 @@ struct Unaligned {
   }
 };
 
+// A heap block of exactly shift + n values' bytes, the data at `shift` (new[] blocks start
+// 16-byte aligned on the targets tested): reading past the n values leaves the block, which a
+// sanitizer build (make test-arm-asan) reports.
+template <class T>
+struct Tight {
+  std::vector<unsigned char> raw;
+  T* p;
+  Tight(size_t n, size_t shift) : raw(n * sizeof(T) + shift), p(reinterpret_cast<T*>(raw.data() + shift)) {}
+};
+
 // ---------------------------------------------------------------- Bolt encode
 void bolt_encode(int round) {
   const int C = 2 * static_cast<int>(uniform(1, 16));
@@ -258,11 +268,14 @@ void sprintz_codec(int round) {
     }
   }
   const size_t chunk = 16 * uniform(1, 40);
+  // the NEON encoder reads an unaligned copy (an element-aligned start off the 16-byte grid)
+  Unaligned<uint8_t> xu(x.size(), static_cast<size_t>(isz) * uniform(0, 15 / isz));
+  std::memcpy(xu.p, x.data(), x.size());
   std::vector<uint8_t> sref, sgot;
   set_active_isa(Isa::Scalar);
   sprintz::compress(sref, x.data(), dtype, n, nv, ndim, order, fc, entropy, chunk);
   set_active_isa(Isa::Neon);
-  sprintz::compress(sgot, x.data(), dtype, n, nv, ndim, order, fc, entropy, chunk);
+  sprintz::compress(sgot, xu.p, dtype, n, nv, ndim, order, fc, entropy, chunk);
   char what[200];
   std::snprintf(what, sizeof what, "sprintz round %d: dtype %d fc %d n %zu nv %zu order %d chunk %zu entropy %d",
                 round, dtype, fc, n, nv, order, chunk, int(entropy));
@@ -287,6 +300,60 @@ void sprintz_codec(int round) {
   const uint32_t cref = sprintz::checksum(data.p, len);
   set_active_isa(Isa::Neon);
   check(cref == sprintz::checksum(data.p, len), std::string(what) + " (checksum)");
+}
+
+// ---------------------------------------------------------------- Sprintz encoder kernels
+// encode8/encode16 of each path on one chunk view: C-ordered rows (the NEON forecaster, 8
+// variables per step, partial last groups), contiguous columns (rs == 1, the forecaster with a
+// transposed gather), a padded C order and strided columns (the shared loop), unaligned starts and
+// row counts that leave raw tails. Residual widths vary per block (every width code, 16 for 16-bit
+// data) and some stretches are constant (all-zero blocks, zero runs). Packed streams must be equal
+// byte for byte, and so must the forecaster state the scratch holds afterwards.
+template <class T>
+void sprintz_encoder_view(int round) {
+  constexpr int W = int(sizeof(T)) * 8;
+  const size_t nv = uniform(1, 27), rows = uniform(1, 90);
+  const int layout = static_cast<int>(uniform(0, 3)), fc = static_cast<int>(uniform(0, 1));
+  const size_t pad = uniform(1, 3);
+  ptrdiff_t rs, cs;
+  size_t total;
+  if (layout == 0) rs = ptrdiff_t(nv), cs = 1, total = rows * nv;                  // C order
+  else if (layout == 1) rs = 1, cs = ptrdiff_t(rows), total = rows * nv;           // Fortran order
+  else if (layout == 2) rs = ptrdiff_t(nv + pad), cs = 1, total = rows * (nv + pad);  // padded rows
+  else rs = 1, cs = ptrdiff_t(rows + pad), total = nv * (rows + pad);             // padded columns
+  // the input is exactly `total` values long: a kernel reading past the view reads past the block
+  Tight<T> x(total, sizeof(T) * uniform(0, 15 / sizeof(T)));
+  for (size_t v = 0; v < nv; ++v) {
+    uint32_t level = static_cast<uint32_t>(rng());
+    int bits = 0;
+    for (size_t r = 0; r < rows; ++r) {
+      if (r % 8 == 0) bits = uniform(0, 3) == 0 ? 0 : static_cast<int>(uniform(0, W));
+      if (bits > 0) level += static_cast<uint32_t>(rng() % (uint64_t(1) << bits)) - (1u << (bits - 1));
+      x.p[ptrdiff_t(r) * rs + ptrdiff_t(v) * cs] = static_cast<T>(level);
+    }
+  }
+  const sprintz::View view{rows, nv, rs, cs};
+  const size_t cap = sprintz::max_packed_bytes((rows + 15) / 16 * 16, nv, W) + 64;
+  std::vector<uint8_t> ref(cap, 0xAA), got(cap, 0x55);
+  std::vector<int32_t> sref(sprintz::scratch_words(nv), 7), sgot(sprintz::scratch_words(nv), -7);
+  size_t lr, lg;
+  if (W == 8) {
+    lr = sprintz::scalar::encode8(reinterpret_cast<const uint8_t*>(x.p), view, fc, ref.data(), sref.data());
+    lg = sprintz::neon::encode8(reinterpret_cast<const uint8_t*>(x.p), view, fc, got.data(), sgot.data());
+  } else {
+    lr = sprintz::scalar::encode16(reinterpret_cast<const uint16_t*>(x.p), view, fc, ref.data(), sref.data());
+    lg = sprintz::neon::encode16(reinterpret_cast<const uint16_t*>(x.p), view, fc, got.data(), sgot.data());
+  }
+  char what[200];
+  std::snprintf(what, sizeof what, "sprintz encode%d round %d: rows %zu nv %zu layout %d fc %d", W, round, rows, nv,
+                layout, fc);
+  check(lr == lg && std::equal(ref.begin(), ref.begin() + ptrdiff_t(lr), got.begin()), std::string(what) + " (stream)");
+  // the forecaster state (prev, d, a of each variable) after the last block
+  const size_t padded = (nv + 7) / 8 * 8;
+  bool same_state = true;
+  for (int k = 0; k < 3; ++k)
+    for (size_t v = 0; v < nv; ++v) same_state &= sref[k * padded + v] == sgot[k * padded + v];
+  check(same_state, std::string(what) + " (state)");
 }
 
 // ---------------------------------------------------------------- dispatch
@@ -350,6 +417,8 @@ int main(int argc, char** argv) {
     maddness_scan(r);
     sprintz_codec(r);
     sprintz_wide_digits(r);
+    sprintz_encoder_view<uint8_t>(r);
+    sprintz_encoder_view<uint16_t>(r);
   }
   std::printf("%d passed, %d failed\n", passed, failed);
   return failed ? 1 : 0;
