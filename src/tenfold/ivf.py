@@ -224,13 +224,18 @@ class IVFBoltIndex:
                 X = X[np.sort(rng.choice(len(X), _TRAIN_PER_LIST * self.nlist, replace=False))]
             self.centroids_ = _coarse_kmeans(self.encoder.normalize(X), self.nlist, self.n_iter, rng)
 
-    def assign(self, X: Any, nbest: int = 1) -> np.ndarray:
-        """The nbest lists each row of X would probe, best first, int32 (n, nbest); nbest=1 is
-        the list :meth:`add` puts it in."""
+    def assign(self, X: Any) -> np.ndarray:
+        """The list :meth:`add` puts each row of X in (nearest centroid), int32 (n,)."""
         cent = self._check_trained()
-        nbest = check_int(nbest, "nbest", minimum=1, maximum=self.nlist)
         X = self.encoder.normalize(as_float_matrix(X, "X", cols=self.encoder.d))
-        return self._probes(X, cent, nbest, for_add=nbest == 1)
+        return self._probes(X, cent, 1, for_add=True)[:, 0]
+
+    def probe(self, Q: Any, nprobe: int | None = None) -> np.ndarray:
+        """The lists :meth:`search` scans for each query, best first, int32 (nq, nprobe)."""
+        cent = self._check_trained()
+        nprobe = self.nprobe if nprobe is None else check_int(nprobe, "nprobe", minimum=1, maximum=self.nlist)
+        Q = self.encoder.normalize(as_float_matrix(Q, "Q", cols=self.encoder.d))
+        return self._probes(Q, cent, nprobe)
 
     def _probes(self, X: np.ndarray, cent: np.ndarray, nbest: int, for_add: bool = False) -> np.ndarray:
         # vectors go to the list of their nearest centroid (the k-means partition); queries
