@@ -90,18 +90,17 @@ def _coarse_kmeans(X: np.ndarray, nlist: int, n_iter: int, rng: np.random.Genera
     """Lloyd's k-means (squared L2) from nlist distinct random rows; float32 (nlist, d).
     An emptied list takes the row worst served by its centroid."""
     cent = X[rng.choice(len(X), nlist, replace=False)].astype(np.float32)
+    XT = np.ascontiguousarray(X.T)  # one weighted bincount per dimension sums the lists' rows
     assign = None
     for _ in range(n_iter):
         new = _nearest(X, cent, False, 1)[:, 0]
         if assign is not None and np.array_equal(new, assign):
             break
         assign = new
-        order = np.argsort(assign, kind="stable")
         counts = np.bincount(assign, minlength=nlist)
         full = np.flatnonzero(counts)
-        starts = np.concatenate([[0], np.cumsum(counts)[:-1]])[full]
-        sums = np.add.reduceat(X[order].astype(np.float64), starts, axis=0)
-        cent[full] = (sums / counts[full, None]).astype(np.float32)
+        sums = np.stack([np.bincount(assign, weights=col, minlength=nlist) for col in XT], axis=1)
+        cent[full] = (sums[full] / counts[full, None]).astype(np.float32)
         empty = np.flatnonzero(counts == 0)
         if len(empty):
             err = ((X - cent[assign]) ** 2).sum(axis=1)
@@ -276,13 +275,12 @@ class IVFBoltIndex:
             elif len(new_ids) and c.n and np.isin(new_ids, c.ids).any():
                 raise ValueError(f"ids: {int(new_ids[np.isin(new_ids, c.ids)][0])} is already in the index")
             next_id = max(c.next_id, int(new_ids.max()) + 1) if len(new_ids) else c.next_id
-            old_lists = np.repeat(np.arange(self.nlist, dtype=np.int32), c.sizes)
-            old_vectors = c.vectors
-            self._lists = self._rebuild(np.concatenate([old_lists, lists]),
-                                        np.concatenate([self._row_codes(c), codes]),
-                                        None if vectors is None or old_vectors is None
-                                        else np.concatenate([old_vectors, vectors]),
-                                        np.concatenate([c.ids, new_ids]), next_id)
+            if c.n:   # the old rows first: within a list, rows keep the order they came in
+                lists = np.concatenate([np.repeat(np.arange(self.nlist, dtype=np.int32), c.sizes), lists])
+                codes = np.concatenate([self._row_codes(c), codes])
+                vectors = None if vectors is None else np.concatenate([c.vectors, vectors])
+                new_ids = np.concatenate([c.ids, new_ids])
+            self._lists = self._rebuild(lists, codes, vectors, new_ids, next_id)
 
     def _row_codes(self, c: _Lists) -> np.ndarray:
         """Codes of every row, row-major (n, ncols), in row order."""
