@@ -89,16 +89,29 @@ def test_unfilled_places_are_minus_one_and_inf(encoder, data):
     assert (np.isinf(D2) == (I2 == -1)).all()
 
 
-def test_isas_and_threads_give_the_same_bits(data, index):
+# ~950 rows probed: k = 7 takes the heap path (> 64 rows per wanted row), k = 50 the select path
+@pytest.mark.parametrize("k", [7, 50])
+def test_isas_and_threads_give_the_same_bits(data, index, k):
     _, Q = data
     Qs = np.repeat(Q, 3, axis=0)   # enough queries for several threads and groups
-    want = index.search(Qs, 7, nprobe=5, n_threads=1)
+    want = index.search(Qs, k, nprobe=5, n_threads=1)
     for isa in tenfold.supported_isas():
         with tenfold.use_isa(isa):
             for threads in (1, 2, 3):
-                got = index.search(Qs, 7, nprobe=5, n_threads=threads)
+                got = index.search(Qs, k, nprobe=5, n_threads=threads)
                 np.testing.assert_array_equal(got[0], want[0], err_msg=isa)
                 np.testing.assert_array_equal(got[1], want[1], err_msg=isa)
+
+
+def test_heap_and_select_paths_find_the_same_sums(data, index):
+    _, Q = data
+    for nprobe in (1, 5, NLIST):
+        D_heap, I_heap = index.search(Q, 3, nprobe=nprobe)        # many rows per wanted row
+        D_sel, I_sel = index.search(Q, 400, nprobe=nprobe)        # few rows per wanted row
+        np.testing.assert_array_equal(D_heap, D_sel[:, :3])
+        for q in range(len(Q)):   # the same rows wherever the sum is not tied at the cut
+            strict = D_heap[q] < D_heap[q, -1]
+            assert set(I_heap[q][strict]) == set(I_sel[q][D_sel[q] < D_heap[q, -1]])
 
 
 def test_ids_remove_reset_reconstruct(encoder, data):

@@ -13,8 +13,8 @@ namespace bolt {
 // For each query q: scans the lists probes[q * nprobe + j] (-1 = none) with the query's lookup
 // tables luts + q * C * 16 (one table for every list: Bolt codes the vectors themselves, not
 // residuals) and writes its k best rows, best first: dist (integer sums, 0xFFFFFFFF where
-// missing) and rows (-1 where missing). A query meets its lists in increasing list number, so
-// which of the rows tied at the k-th sum are kept does not depend on the probe order or on
+// missing) and rows (-1 where missing). Which of the rows tied at the k-th sum are kept is
+// deterministic (ivf.cpp says how) and does not depend on
 // n_threads (queries are split over threads). The caller has checked that every probe is
 // < nlist and that the offsets describe the buffer.
 void ivf_search(const uint8_t* codes, int ncols, const int64_t* block_off, const int64_t* sizes,
