@@ -116,10 +116,11 @@ build/arm/%: tests/native/%.cpp $(ARM_SOURCES) $(ARM_HEADERS)
 	@mkdir -p build/arm
 	$(ARM_CXX) $(ARM_FLAGS) $< $(ARM_SOURCES) -lpthread -o $@
 
-test-arm: build/arm/sprintz_fuzz build/arm/maddness_project_fuzz build/arm/neon_kernels
+test-arm: build/arm/sprintz_fuzz build/arm/maddness_project_fuzz build/arm/neon_kernels build/arm/ivf_kernels
 	$(QEMU_ARM) build/arm/sprintz_fuzz 200
 	$(QEMU_ARM) build/arm/maddness_project_fuzz 100
 	$(QEMU_ARM) build/arm/neon_kernels 300
+	$(QEMU_ARM) build/arm/ivf_kernels 300
 
 # Portability: every C++ file through clang for x86-64 (each unit with its flags) and for
 # AArch64 (errors fail the target; warnings are printed).

@@ -133,8 +133,11 @@ def main() -> None:
                     continue
                 params = faiss.IndexRefineSearchParameters(
                     k_factor=R / K, base_index_params=faiss.SearchParametersIVF(nprobe=nprobe))
-                run_tf = lambda: tf.search(Q, K, rerank=R, nprobe=nprobe, n_threads=1)  # noqa: E731
-                run_fa = lambda: fa.search(Q, K, params=params)  # noqa: E731
+                def run_tf(R=R, nprobe=nprobe):
+                    return tf.search(Q, K, rerank=R, nprobe=nprobe, n_threads=1)
+
+                def run_fa(params=params):
+                    return fa.search(Q, K, params=params)
                 run_tf(), run_fa()  # warm-up
                 t = {"tf_wall": [], "tf_cpu": [], "fa_wall": [], "fa_cpu": []}
                 for _ in range(args.repeat):   # interleaved: both see the same load

@@ -15,7 +15,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from . import _core, _io
-from ._checks import as_float_matrix, check_choice, check_fitted, check_int
+from ._checks import as_float_matrix, check_choice, check_int
 from ._runtime import resolve_threads
 from ._validate import validate_ivf_bolt_index
 from .bolt import _BLOCK, _FLOAT16_MAX, _MAX_PADDED_K, _REFINE, BoltEncoder, BoltIndex, finish_search
@@ -68,13 +68,12 @@ def _nearest(X: np.ndarray, cent: np.ndarray, inner: bool, nbest: int) -> np.nda
     distance, or largest inner product if ``inner``."""
     n, nlist = len(X), len(cent)
     big = float(np.abs(X).max(initial=0)) * float(np.abs(cent).max(initial=0)) * X.shape[1] > _FLOAT32_SAFE
-    dtype = np.float64 if big else np.float32
-    C = cent.astype(dtype)
-    c_sq = None if inner else np.einsum("ij,ij->i", C, C)
+    C: np.ndarray = cent.astype(np.float64 if big else np.float32)
+    c_sq = np.einsum("ij,ij->i", C, C)
     out = np.empty((n, nbest), dtype=np.int32)
     step = max(1, _SCORE_CELLS // nlist)
     for r0 in range(0, n, step):
-        s = X[r0:r0 + step].astype(dtype, copy=False) @ C.T
+        s: np.ndarray = X[r0:r0 + step].astype(C.dtype, copy=False) @ C.T
         s = -s if inner else c_sq - 2 * s  # smaller is better; |x|^2 is the same for every list
         if nbest == 1:
             out[r0:r0 + step, 0] = s.argmin(axis=1)
@@ -143,7 +142,10 @@ class IVFBoltIndex:
                  n_iter: int = 10, random_state: int | None = 0) -> None:
         if not isinstance(encoder, BoltEncoder):
             raise TypeError(f"encoder must be a BoltEncoder, got {type(encoder).__name__}")
-        check_fitted(encoder, "centroids_")
+        d = encoder.d
+        if d is None:
+            raise ValueError("this BoltEncoder is not fitted yet: call fit() first")
+        self._d = d
         self.nlist = check_int(nlist, "nlist", minimum=1, maximum=2**31 - 1)
         if refine is not None:
             check_choice(refine, "refine", tuple(_REFINE))
@@ -159,19 +161,19 @@ class IVFBoltIndex:
         self._lock = threading.Lock()
         self._lists = self._empty(0)
 
-    def __getstate__(self) -> dict:
+    def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()  # a lock cannot be pickled (Dask moves shards so)
         del state["_lock"]
         return state
 
-    def __setstate__(self, state: dict) -> None:
+    def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
         self._lock = threading.Lock()
 
     def _empty(self, next_id: int) -> _Lists:
         sizes = np.zeros(self.nlist, dtype=np.int64)
         vectors = None if self.refine is None else \
-            np.zeros((0, self.encoder.d), np.float32 if self.refine == "float32" else np.uint16)
+            np.zeros((0, self._d), np.float32 if self.refine == "float32" else np.uint16)
         return _Lists(sizes, *_layout(sizes), np.zeros(0, np.uint8), vectors, np.zeros(0, np.int64), next_id)
 
     def __len__(self) -> int:
@@ -377,8 +379,12 @@ class IVFBoltIndex:
             D, I = finish_search(raw, rows, scale, offset, k, inner)
             D[:, :width][rows < 0] = -np.inf if inner else np.inf
         else:
-            rerank_fn = _core.bolt_rerank_f32 if self.refine == "float32" else _core.bolt_rerank_f16
-            dist, I = rerank_fn(c.vectors, c.n, Q, rows, min(k, width), inner, threads)
+            if c.vectors is None:  # an index with refine always keeps them (checked at load too)
+                raise ValueError("rerank needs the kept vectors, and this index has none")
+            if self.refine == "float32":
+                dist, I = _core.bolt_rerank_f32(c.vectors, c.n, Q, rows, min(k, width), inner, threads)
+            else:
+                dist, I = _core.bolt_rerank_f16(c.vectors, c.n, Q, rows, min(k, width), inner, threads)
             D = np.full((len(Q), k), np.inf, dtype=np.float32)
             D[:, :dist.shape[1]] = dist
             I = np.concatenate([I, np.full((len(Q), k - I.shape[1]), -1, np.int64)], axis=1)
@@ -401,7 +407,7 @@ class IVFBoltIndex:
         _io.save(path, "IVFBoltIndex", meta, arrays)
 
     @classmethod
-    def _from_state(cls, meta: dict, arrays: dict) -> "IVFBoltIndex":
+    def _from_state(cls, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> "IVFBoltIndex":
         validate_ivf_bolt_index(meta, arrays, _BLOCK)
         params = ("ncodebooks", "metric", "n_iter", "random_state")
         enc = BoltEncoder._from_state({k: meta[k] for k in params}, {k: arrays[k] for k in ("centroids", "bounds")})
