@@ -21,6 +21,7 @@ FLOAT32_MAX = float(np.finfo(np.float32).max)
 # fitted centroids are means of such inputs.
 INPUT_LIMIT = 2.0 ** 60
 INT32_MAX = 2**31 - 1  # the kernels take counts and thread numbers as C ints
+IVF_MAX_NLIST = 1 << 22  # tenfold.ivf.MAX_NLIST: the most lists an IVFBoltIndex may have
 UINT8_MAX = 255
 # Largest EXTRACT filter weight: a log-odds log(theta / p0) with theta <= 1 and p0 a positive
 # float32 mean, so at most -log of float32's smallest subnormal (~103.3).
@@ -174,7 +175,7 @@ def validate_ivf_bolt_index(meta: Any, arrays: dict[str, np.ndarray], block: int
     f.keys(_BOLT_PARAMS + ("nlist", "nprobe", "kmeans_iter", "kmeans_random_state", "ntotal", "refine", "next_id"),
            ("centroids", "bounds", "coarse_centroids", "list_sizes", "codes_blocked", "ids"), ("vectors",))
     C, d = _bolt_encoder_fields(f)
-    nlist = f.int("nlist", 1, INT32_MAX)
+    nlist = f.int("nlist", 1, IVF_MAX_NLIST)
     f.int("nprobe", 1, nlist)
     f.int("kmeans_iter", 0, INT32_MAX)
     if meta["kmeans_random_state"] is not None:

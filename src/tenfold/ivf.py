@@ -17,7 +17,7 @@ import numpy as np
 from . import _core, _io
 from ._checks import as_float_matrix, check_choice, check_int
 from ._runtime import resolve_threads
-from ._validate import validate_ivf_bolt_index
+from ._validate import IVF_MAX_NLIST, validate_ivf_bolt_index
 from .bolt import _BLOCK, _FLOAT16_MAX, _MAX_PADDED_K, _REFINE, BoltEncoder, BoltIndex, finish_search
 
 __all__ = ["IVFBoltIndex"]
@@ -28,6 +28,10 @@ _TRAIN_PER_LIST = 256
 # Rows whose scores against every centroid are computed at once: bounds the (rows, nlist)
 # score matrix to 2**22 floats (16 MiB).
 _SCORE_CELLS = 1 << 22
+# Most lists an index may have: an empty index holds three int64 tables of nlist entries (96 MiB
+# at this bound); a billion vectors take ~2**16-2**20 lists. (_validate checks saved files
+# against the same bound.)
+MAX_NLIST = IVF_MAX_NLIST
 # Score products below this stay finite in float32 (max ~3.4e38) with room for the sums.
 _FLOAT32_SAFE = 1e36
 
@@ -117,6 +121,14 @@ class IVFBoltIndex:
     distance. Probing: the lists whose centroids have the smallest squared distance to the query
     ("l2", and "cosine" on unit vectors) or the largest inner product ("dot"/"ip").
 
+    Parameters
+    ----------
+    encoder : a fitted BoltEncoder (its metric applies).
+    nlist : number of lists, in [1, 2**22]; ~4 * sqrt(n) is a common choice.
+    refine : None, "float32" or "float16": keep the vectors for ``search(rerank=R)``.
+    nprobe : lists scanned per query when ``search`` is not given ``nprobe`` (in [1, nlist]).
+    n_iter : k-means iterations of :meth:`train`; random_state : its seed.
+
     Each :meth:`add` or :meth:`remove_ids` rebuilds the lists (time proportional to ntotal):
     add in large batches. Thread safety as for :class:`BoltIndex` (searches beside a writer see
     the contents before or after the write, never a mix).
@@ -146,7 +158,7 @@ class IVFBoltIndex:
         if d is None:
             raise ValueError("this BoltEncoder is not fitted yet: call fit() first")
         self._d = d
-        self.nlist = check_int(nlist, "nlist", minimum=1, maximum=2**31 - 1)
+        self.nlist = check_int(nlist, "nlist", minimum=1, maximum=MAX_NLIST)
         if refine is not None:
             check_choice(refine, "refine", tuple(_REFINE))
         self.nprobe = check_int(nprobe, "nprobe", minimum=1, maximum=self.nlist)
