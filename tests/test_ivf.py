@@ -103,6 +103,21 @@ def test_isas_and_threads_give_the_same_bits(data, index, k):
                 np.testing.assert_array_equal(got[1], want[1], err_msg=isa)
 
 
+@pytest.mark.parametrize("k", [2, 300])   # heap and select paths
+def test_a_list_probed_twice_is_scanned_once(data, index, k):
+    from tenfold import _core
+
+    _, Q = data
+    c = index._lists
+    luts = index.encoder.lookup_tables(Q, 1)[0]
+    once = np.tile(np.array([[3, 5, -1, -1]], np.int32), (len(Q), 1))
+    twice = np.tile(np.array([[3, 5, 3, 5]], np.int32), (len(Q), 1))
+    want = _core.bolt_ivf_search(c.blocked, index._ncols, c.block_off, c.sizes, c.row_start, once, luts, k, 2)
+    got = _core.bolt_ivf_search(c.blocked, index._ncols, c.block_off, c.sizes, c.row_start, twice, luts, k, 2)
+    np.testing.assert_array_equal(got[0], want[0])
+    np.testing.assert_array_equal(got[1], want[1])
+
+
 def test_heap_and_select_paths_find_the_same_sums(data, index):
     _, Q = data
     for nprobe in (1, 5, NLIST):

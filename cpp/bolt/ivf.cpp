@@ -15,6 +15,7 @@
 #include "bolt/ivf.hpp"
 
 #include <algorithm>
+#include <cstdint>
 #include <cstring>
 #include <utility>
 #include <vector>
@@ -177,8 +178,19 @@ void ivf_search(const uint8_t* codes, int ncols, const int64_t* block_off, const
     std::vector<uint32_t> hist;
     std::vector<std::pair<uint32_t, int64_t>> best;
     std::vector<size_t> by_heap;  // queries of this range for the heap path
+    // This range's probes with repeats dropped (-1): a list probed twice is scanned once (a
+    // query's heap must never be in two places of a group at once).
+    std::vector<int32_t> own((q1 - q0) * np_);
+    std::vector<size_t> stamp(static_cast<size_t>(nlist), SIZE_MAX);
+    for (size_t q = q0; q < q1; ++q)
+      for (size_t j = 0; j < np_; ++j) {
+        int32_t l = probes[q * np_ + j];
+        if (l >= 0 && stamp[static_cast<size_t>(l)] == q) l = -1;
+        if (l >= 0) stamp[static_cast<size_t>(l)] = q;
+        own[(q - q0) * np_ + j] = l;
+      }
     for (size_t q = q0; q < q1; ++q) {
-      const int32_t* probe = probes + q * np_;
+      const int32_t* probe = own.data() + (q - q0) * np_;
       size_t total = 0;
       for (size_t j = 0; j < np_; ++j) total += L.padded_rows(probe[j]);
       if (total <= kSelectRowsPerCandidate * static_cast<size_t>(k)) {
@@ -196,7 +208,7 @@ void ivf_search(const uint8_t* codes, int ncols, const int64_t* block_off, const
     // slots from a list's end to its next block boundary are padding and ignored.
     std::vector<TopK> heaps(by_heap.size(), TopK(k));
     for (size_t i = 0; i < by_heap.size(); ++i) {
-      const int32_t l = probes[by_heap[i] * np_];
+      const int32_t l = own[(by_heap[i] - q0) * np_];
       if (l >= 0 && sizes[l] > 0) {
         const size_t b0 = static_cast<size_t>(block_off[l]), b1 = static_cast<size_t>(block_off[l + 1]);
         scan_topk_isa(isa, codes, b0, b1, ncols, luts + by_heap[i] * lut_stride, 1, &heaps[i],
@@ -206,15 +218,15 @@ void ivf_search(const uint8_t* codes, int ncols, const int64_t* block_off, const
     std::vector<size_t> first(static_cast<size_t>(nlist) + 1, 0);
     for (size_t i = 0; i < by_heap.size(); ++i)
       for (size_t j = 1; j < np_; ++j) {
-        const int32_t l = probes[by_heap[i] * np_ + j];
+        const int32_t l = own[(by_heap[i] - q0) * np_ + j];
         if (l >= 0) ++first[static_cast<size_t>(l) + 1];
       }
     for (size_t l = 0; l < static_cast<size_t>(nlist); ++l) first[l + 1] += first[l];
     std::vector<size_t> fill(first.begin(), first.end() - 1), who(first.back());
     for (size_t i = 0; i < by_heap.size(); ++i)
       for (size_t j = 1; j < np_; ++j) {
-        const int32_t l = probes[by_heap[i] * np_ + j];
-        if (l >= 0) who[fill[static_cast<size_t>(l)]++] = i;  // a list probed twice is scanned twice: harmless
+        const int32_t l = own[(by_heap[i] - q0) * np_ + j];
+        if (l >= 0) who[fill[static_cast<size_t>(l)]++] = i;
       }
     std::vector<uint8_t> group_luts(kGroup * lut_stride);
     std::vector<TopK> group(kGroup, TopK(k));

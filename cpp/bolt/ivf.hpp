@@ -10,7 +10,8 @@
 namespace tenfold {
 namespace bolt {
 
-// For each query q: scans the lists probes[q * nprobe + j] (-1 = none) with the query's lookup
+// For each query q: scans the lists probes[q * nprobe + j] (-1 = none; a list given twice is
+// scanned once) with the query's lookup
 // tables luts + q * C * 16 (one table for every list: Bolt codes the vectors themselves, not
 // residuals) and writes its k best rows, best first: dist (integer sums, 0xFFFFFFFF where
 // missing) and rows (-1 where missing). Which of the rows tied at the k-th sum are kept is

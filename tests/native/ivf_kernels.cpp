@@ -78,13 +78,13 @@ void round_of(int round) {
     check(d_ref == d_got && r_ref == r_got, std::string(what) + " neon threads " + std::to_string(threads));
   }
   // brute force: the k smallest sums over the probed lists' rows (a list probed twice counts
-  // twice, as the kernel scans it twice); every returned row belongs to a probed list
+  // once); every returned row belongs to a probed list
   for (int q = 0; q < nq; ++q) {
     std::vector<uint32_t> all;
     std::vector<char> probed(static_cast<size_t>(nlist), 0);
     for (int j = 0; j < nprobe; ++j) {
       const int32_t l = probes[static_cast<size_t>(q) * static_cast<size_t>(nprobe) + static_cast<size_t>(j)];
-      if (l < 0) continue;
+      if (l < 0 || probed[static_cast<size_t>(l)]) continue;
       probed[static_cast<size_t>(l)] = 1;
       for (int64_t r = 0; r < sizes[static_cast<size_t>(l)]; ++r) {
         const size_t slot = static_cast<size_t>(block_off[static_cast<size_t>(l)]) * bolt::kBlockRows + static_cast<size_t>(r);
