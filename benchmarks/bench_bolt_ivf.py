@@ -95,6 +95,7 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--quick", action="store_true", help="n = 100,000, nlist = 256, 300 queries, 3 repeats")
     ap.add_argument("--embed", type=int, default=0, help="embed this many sentences first")
+    ap.add_argument("--name", default="bolt_ivf", help="results file name (benchmarks/results/NAME.json/.md/.png)")
     args = ap.parse_args()
     if args.quick:
         args.n, args.nlist, args.nq, args.repeat = 100_000, 256, 300, 3
@@ -185,7 +186,7 @@ def main() -> None:
                      f"{r['ratio_wall']:.2f}x |")
     lines.append(f"\nTarget (issue 18): wherever tenfold reaches recall >= {TARGET_RECALL}, at least FAISS's "
                  f"queries/s at the same settings: **{'met' if results['target']['met'] else 'NOT met'}**.\n")
-    name = "bolt_ivf_quick" if args.quick else "bolt_ivf"
+    name = args.name + ("_quick" if args.quick else "")
     write_results(name, results, "\n".join(lines))
 
     import matplotlib
