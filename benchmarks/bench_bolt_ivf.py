@@ -14,7 +14,9 @@ BLAS and FAISS's OpenMP pinned to one thread (threadpoolctl, omp_set_num_threads
 
     python benchmarks/bench_bolt_ivf.py            # n = 1,000,000, nlist = 1024
     python benchmarks/bench_bolt_ivf.py --quick    # n = 100,000, nlist = 256, 300 queries
-    python benchmarks/bench_bolt_ivf.py --embed 60000   # embed the sentences first (once)
+    python benchmarks/bench_bolt_ivf.py --embed 41000   # embed the sentences first (once)
+    python benchmarks/bench_bolt_ivf.py --codebooks 64 --rerank 200 1000 --nprobe 4 8 16 32 64 128 \
+        --name bolt_ivf_c64                            # 32-byte codes, larger candidate counts
 """
 
 from __future__ import annotations
