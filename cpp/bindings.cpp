@@ -4,6 +4,7 @@
 #include <nanobind/nanobind.h>
 #include <nanobind/ndarray.h>
 #include <nanobind/stl/pair.h>
+#include <nanobind/stl/tuple.h>
 #include <nanobind/stl/optional.h>
 #include <nanobind/stl/string.h>
 #include <nanobind/stl/vector.h>
@@ -61,12 +62,14 @@ void advise_huge_pages(void* ptr, size_t n) {
 }
 
 // Memory for an array handed to Python, freed by its capsule with std::free; 2 MiB-aligned when
-// large, so that all of it can be huge pages.
+// large, so that all of it can be huge pages, else on a cache line when over a page (streaming
+// stores write whole 64-byte lines: MADDNESS's column-major results use them).
 void* array_memory(size_t bytes) {
 #if defined(__linux__)
-  constexpr size_t kHuge = size_t(1) << 21;
+  constexpr size_t kHuge = size_t(1) << 21, kLine = 64, kPage = 4096;
   void* p = bytes >= 2 * kHuge ? std::aligned_alloc(kHuge, (bytes + kHuge - 1) / kHuge * kHuge)
-                               : std::malloc(bytes > 0 ? bytes : 1);
+            : bytes >= kPage  ? std::aligned_alloc(kLine, (bytes + kLine - 1) / kLine * kLine)
+                              : std::malloc(bytes > 0 ? bytes : 1);
 #else  // no huge-page advice elsewhere (and MSVC has no std::aligned_alloc)
   void* p = std::malloc(bytes > 0 ? bytes : 1);
 #endif
@@ -242,6 +245,32 @@ NB_MODULE(_core, m) {
       "Q"_a.noconvert(), "centroids"_a.noconvert(), "bounds"_a.noconvert(), "dot"_a, "n_threads"_a);
 
   m.def(
+      "bolt_lookup_tables",
+      [](nb::ndarray<const float, nb::ndim<2>, nb::device::cpu> Q, In<float, nb::ndim<2>> cent_t,
+         In<int32_t, nb::ndim<1>> bounds, bool dot, int n_threads) {
+        const size_t d = cent_t.shape(0), C = bounds.shape(0) - 1;
+        require(cent_t.shape(1) == 16 && Q.shape(1) == d, "Q must have d columns and cent_t shape (d, 16)");
+        require(bounds.shape(0) >= 3 && C % 2 == 0 && C <= 256 && bounds.data()[0] == 0 &&
+                    static_cast<size_t>(bounds.data()[C]) == d, "bounds must span [0, d] with an even C <= 256");
+        for (size_t c = 0; c < C; ++c) require(bounds.data()[c] <= bounds.data()[c + 1], "bounds must increase");
+        const size_t nq = Q.shape(0);
+        require(Q.stride(1) == 1 && (nq <= 1 || Q.stride(0) >= static_cast<int64_t>(d)),
+                "Q rows must be contiguous");
+        const size_t ldq = nq <= 1 ? d : static_cast<size_t>(Q.stride(0));
+        auto luts = new_array<uint8_t>({nq, C, 16}, false);
+        auto scale = new_array<double>({nq}, false);
+        auto offset = new_array<double>({nq}, false);
+        {
+          nb::gil_scoped_release release;
+          const tenfold::bolt::LutModel model{cent_t.data(), bounds.data(), static_cast<int>(C), static_cast<int>(d), dot};
+          tenfold::bolt::lookup_tables(model, Q.data(), nq, ldq, luts.data(), scale.data(), offset.data(), n_threads);
+        }
+        return std::make_tuple(luts, scale, offset);
+      },
+      "Q"_a.noconvert(), "cent_t"_a.noconvert(), "bounds"_a.noconvert(), "dot"_a, "n_threads"_a,
+      "Quantized query tables (luts (nq, C, 16) uint8, scale (nq,), offset (nq,)); Q's rows may be strided.");
+
+  m.def(
       "bolt_pack_blocked",
       [](In<uint8_t, nb::ndim<2>> codes, nb::ndarray<uint8_t, nb::ndim<1>, nb::c_contig, nb::device::cpu> blocked,
          size_t row0) {
@@ -286,7 +315,7 @@ NB_MODULE(_core, m) {
   m.def(
       "bolt_search",
       [](In<uint8_t, nb::ndim<1>> blocked, size_t n, size_t ncols, In<uint8_t, nb::ndim<3>> luts, int k,
-         int n_threads) {
+         int n_threads, bool sorted) {
         require(ncols >= 1 && blocked.shape(0) >= blocked_bytes(n, ncols), "blocked buffer too small");
         check_luts(luts, ncols);
         require(k >= 1, "k must be >= 1");
@@ -296,11 +325,44 @@ NB_MODULE(_core, m) {
         {
           nb::gil_scoped_release release;
           tenfold::bolt::search(blocked.data(), n, static_cast<int>(ncols), luts.data(), static_cast<int>(nq), k,
-                                dist.data(), ids.data(), n_threads);
+                                dist.data(), ids.data(), n_threads, sorted);
         }
         return std::make_pair(dist, ids);
       },
-      "blocked"_a.noconvert(), "n"_a, "ncols"_a, "luts"_a.noconvert(), "k"_a, "n_threads"_a);
+      "blocked"_a.noconvert(), "n"_a, "ncols"_a, "luts"_a.noconvert(), "k"_a, "n_threads"_a, "sorted"_a = true,
+      "The k best (sums, rows) per query: best first, or in no particular order if not sorted.");
+
+  m.def(
+      "bolt_search_queries",
+      [](nb::ndarray<const float, nb::ndim<2>, nb::device::cpu> Q, In<float, nb::ndim<2>> cent_t,
+         In<int32_t, nb::ndim<1>> bounds, bool dot, In<uint8_t, nb::ndim<1>> blocked, size_t n, int k,
+         int n_threads, bool sorted) {
+        const size_t d = cent_t.shape(0), C = bounds.shape(0) - 1, nq = Q.shape(0);
+        require(cent_t.shape(1) == 16 && Q.shape(1) == d, "Q must have d columns and cent_t shape (d, 16)");
+        require(bounds.shape(0) >= 3 && C % 2 == 0 && C <= 256 && bounds.data()[0] == 0 &&
+                    static_cast<size_t>(bounds.data()[C]) == d, "bounds must span [0, d] with an even C <= 256");
+        for (size_t c = 0; c < C; ++c) require(bounds.data()[c] <= bounds.data()[c + 1], "bounds must increase");
+        require(Q.stride(1) == 1 && (nq <= 1 || Q.stride(0) >= static_cast<int64_t>(d)), "Q rows must be contiguous");
+        require(blocked.shape(0) >= blocked_bytes(n, C / 2), "blocked buffer too small");
+        require(k >= 1, "k must be >= 1");
+        require(nq <= static_cast<size_t>(std::numeric_limits<int>::max()), "too many queries");
+        const size_t ldq = nq <= 1 ? d : static_cast<size_t>(Q.stride(0));
+        auto scale = new_array<double>({nq}, false);
+        auto offset = new_array<double>({nq}, false);
+        auto dist = new_array<uint32_t>({nq, static_cast<size_t>(k)}, false);
+        auto ids = new_array<int64_t>({nq, static_cast<size_t>(k)}, false);
+        {
+          nb::gil_scoped_release release;
+          const tenfold::bolt::LutModel model{cent_t.data(), bounds.data(), static_cast<int>(C), static_cast<int>(d), dot};
+          tenfold::bolt::search_queries(model, Q.data(), ldq, static_cast<int>(nq), blocked.data(), n,
+                                        static_cast<int>(C / 2), k, scale.data(), offset.data(), dist.data(),
+                                        ids.data(), n_threads, sorted);
+        }
+        return std::make_tuple(dist, ids, scale, offset);
+      },
+      "Q"_a.noconvert(), "cent_t"_a.noconvert(), "bounds"_a.noconvert(), "dot"_a, "blocked"_a.noconvert(), "n"_a,
+      "k"_a, "n_threads"_a, "sorted"_a = true,
+      "Query tables and search in one call: (sums (nq, k), rows (nq, k), scale (nq,), offset (nq,)).");
 
   m.def(
       "bolt_ivf_search",
@@ -644,23 +706,31 @@ NB_MODULE(_core, m) {
       "bound"_a, "A"_a.noconvert(), "n_threads"_a, "out"_a.noconvert() = nb::none(), "row_major"_a = false,
       "maddness_matmul for a bound model: (products, ok).");
   m.def(
-      "maddness_run_argmax",
-      [](MaddnessBound& b, nb::ndarray<const float, nb::ndim<2>, nb::device::cpu> A, int n_threads) {
+      "maddness_run_topk",
+      [](MaddnessBound& b, nb::ndarray<const float, nb::ndim<2>, nb::device::cpu> A, size_t k, bool values,
+         int n_threads) {
         require(b.sp.has_value(), "model not bound");
         auto prep = maddness_prepared(b.plan, *b.sp, A.shape(1));
         const auto s = maddness_scan_model(*b.luts, *b.mul, *b.add, b.log2g);
+        require(k >= 1 && k <= static_cast<size_t>(s.m) && k <= tenfold::maddness::kMaxTopK,
+                "k must be in [1, min(n_outputs, 64)]");
         const size_t n = A.shape(0);
         const auto [rs, cs] = maddness_strides(A);
-        auto idx = new_array<int64_t>({n}, false);  // every entry is written (or the call raises)
+        auto idx = new_array<int64_t>({n, k}, false);  // every entry is written (or the call raises)
+        std::optional<Out<float>> val;
+        if (values) val = new_array<float>({n, k}, false);
         bool ok = true;
         {
           nb::gil_scoped_release release;
-          if (n > 0) ok = tenfold::maddness::matmul_argmax(prep->model(), s, A.data(), n, rs, cs, idx.data(), n_threads);
+          if (n > 0)
+            ok = tenfold::maddness::matmul_topk(prep->model(), s, A.data(), n, rs, cs, k, idx.data(),
+                                                val ? val->data() : nullptr, n_threads);
         }
-        return std::make_pair(idx, ok);
+        return nb::make_tuple(nb::cast(idx), val ? nb::cast(*val) : nb::none(), ok);
       },
-      "bound"_a, "A"_a.noconvert(), "n_threads"_a,
-      "Argmax over the columns of a bound model's products, fused (no (n, M) result): (int64 (n,), ok).");
+      "bound"_a, "A"_a.noconvert(), "k"_a, "values"_a, "n_threads"_a,
+      "The k largest products of each row of a bound model, fused (no (n, M) result): (int64 (n, k) columns, "
+      "float32 (n, k) values or None, ok); by decreasing value, ties to the lower column.");
 
   m.def(
       "maddness_encode",

@@ -527,14 +527,16 @@ def test_native_sanitizer_fuzz(tmp_path):
     cxx, flags = sanitizer_compiler(tmp_path)
     root = Path(__file__).resolve().parent.parent
     cpp = root / "cpp"
-    obj = tmp_path / "avx2.o"
     env = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"}  # (make fuzz preloads libasan for Python)
-    subprocess.run([cxx, *flags, "-mavx2", "-mfma", "-mbmi", "-mbmi2", "-mpopcnt", "-c",
-                    str(cpp / "sprintz" / "codec_avx2.cpp"), "-o", str(obj)], check=True, env=env)
+    objs = []
+    for unit in ("codec_avx2", "codec_wide_avx2"):
+        objs.append(tmp_path / f"{unit}.o")
+        subprocess.run([cxx, *flags, "-mavx2", "-mfma", "-mbmi", "-mbmi2", "-mpopcnt", "-c",
+                        str(cpp / "sprintz" / f"{unit}.cpp"), "-o", str(objs[-1])], check=True, env=env)
     exe = tmp_path / "fz"
     subprocess.run([cxx, *flags, str(root / "tests" / "native" / "sprintz_fuzz.cpp"),
                     *(str(cpp / f) for f in ("sprintz/sprintz.cpp", "sprintz/codec_scalar.cpp", "sprintz/codec_wide.cpp", "sprintz/huffman.cpp",
-                                              "common/isa.cpp")), str(obj), "-o", str(exe), "-lpthread"],
+                                              "common/isa.cpp")), *map(str, objs), "-o", str(exe), "-lpthread"],
                    check=True, env=env)
     rounds = max(50, int(os.environ.get("TENFOLD_FUZZ_EXAMPLES", "0")) // 20)
     seed = int(os.environ.get("TENFOLD_FUZZ_SEED", "42"))

@@ -18,6 +18,7 @@
 #include "bolt/bolt.hpp"
 #include "common/isa.hpp"
 #include "maddness/maddness.hpp"
+#include "sprintz/codec_wide.hpp"
 #include "sprintz/sprintz.hpp"
 
 using namespace tenfold;
@@ -101,8 +102,9 @@ void bolt_scans(int round) {
   std::snprintf(what, sizeof what, "bolt scan_u16 round %d: n %zu ncols %d nq %d", round, n, ncols, nq);
   check(ref == got, what);
 
-  const int k = static_cast<int>(uniform(1, 20));
-  std::vector<TopK> hr(nq, TopK(k)), hg(nq, TopK(k));
+  const int k = static_cast<int>(uniform(1, 60));  // k >= 32: the TopK's counting mode
+  const uint32_t max_sum = static_cast<uint32_t>(2 * ncols) * bolt::kMaxLutEntry;
+  std::vector<TopK> hr(nq, TopK(k, max_sum)), hg(nq, TopK(k, max_sum));
   // two calls over split block ranges, as the tiled dispatcher makes them
   const size_t mid = uniform(0, nblocks);
   bolt::scalar::scan_topk(codes.p, 0, mid, ncols, luts.p, nq, hr.data(), static_cast<int64_t>(n));
@@ -113,6 +115,35 @@ void bolt_scans(int round) {
   for (int q = 0; q < nq; ++q) same &= hr[q].sorted() == hg[q].sorted();
   std::snprintf(what, sizeof what, "bolt scan_topk round %d: n %zu ncols %d nq %d k %d", round, n, ncols, nq, k);
   check(same, what);
+}
+
+// ---------------------------------------------------------------- Bolt query tables
+void bolt_luts(int round) {
+  const int d = static_cast<int>(uniform(2, 90));
+  const int C = 2 * static_cast<int>(uniform(1, static_cast<size_t>(std::min(d, 64) / 2)));
+  std::vector<int32_t> bounds(C + 1);
+  for (int c = 0; c <= C; ++c) bounds[c] = (c * d) / C;
+  Unaligned<float> cent(static_cast<size_t>(d) * 16, 4 * (round % 4)), x(d, 1 + round % 3);
+  const float spread = round % 5 == 0 ? 0.0f : 1.0f;  // all-equal tables: span 0, scale 1
+  for (int i = 0; i < d * 16; ++i) {
+    const float v = spread * normal() * 3.0f;
+    std::memcpy(cent.p + i, &v, sizeof v);
+  }
+  for (int j = 0; j < d; ++j) {
+    const float v = normal() * 5.0f;
+    std::memcpy(x.p + j, &v, sizeof v);
+  }
+  const bolt::LutModel m{cent.p, bounds.data(), C, d, round % 2 == 1};
+  std::vector<double> wr(C * 16), wg(C * 16), lr(C), lg(C);
+  std::vector<uint8_t> ur(C * 16), ug(C * 16);
+  double sr = 0, sg = 0;
+  bolt::scalar::query_lut(m, x.p, wr.data(), ur.data(), lr.data(), &sr);
+  bolt::neon::query_lut(m, x.p, wg.data(), ug.data(), lg.data(), &sg);
+  char what[160];
+  std::snprintf(what, sizeof what, "bolt query_lut round %d: d %d C %d dot %d", round, d, C, round % 2);
+  check(ur == ug && std::memcmp(lr.data(), lg.data(), C * sizeof(double)) == 0 &&
+            std::memcmp(wr.data(), wg.data(), C * 16 * sizeof(double)) == 0 && std::memcmp(&sr, &sg, sizeof sr) == 0,
+        what);
 }
 
 // ---------------------------------------------------------------- MADDNESS encode
@@ -272,6 +303,40 @@ void dispatch() {
   check(refused, "an AArch64 build refuses the avx2 path");
 }
 
+// Wide Sprintz: decimal digits (small, near 2^52 and arbitrary words of a corrupt stream) to
+// float32/float64 with strided input and output, against the scalar reference.
+void sprintz_wide_digits(int round) {
+  const size_t n = uniform(0, 300), stride = uniform(1, 4);
+  const bool f32 = round % 2;
+  const size_t isz = f32 ? 4 : 8, step = isz * uniform(1, 3);
+  std::vector<uint64_t> w(n * stride + 1);
+  for (auto& d : w) {
+    const int kind = int(uniform(0, 2));
+    d = kind == 0 ? uint64_t(int64_t(uniform(0, 2000000)) - 1000000) : kind == 1 ? (uint64_t(1) << 52) - uniform(0, 9) : rng();
+  }
+  const double pow10 = std::pow(10.0, double(uniform(0, 18)));
+  std::vector<uint8_t> ref(n * step + 1, 0), got(n * step + 1, 0);
+  sprintz::wide::scalar::digits_to_floats(w.data(), stride, n, pow10, f32, ref.data() + 1, ptrdiff_t(step));
+  sprintz::wide::neon::digits_to_floats(w.data(), stride, n, pow10, f32, got.data() + 1, ptrdiff_t(step));
+  char what[120];
+  std::snprintf(what, sizeof what, "sprintz wide digits round %d: n %zu stride %zu f32 %d", round, n, stride, int(f32));
+  check(ref == got, what);
+  // and back: the digits of those floats (exact ones replaced, flags set) for a random exponent
+  std::vector<uint64_t> fw(n * stride + 1), gw;
+  for (size_t i = 0; i < n; ++i) {
+    uint64_t b = 0;
+    std::memcpy(&b, ref.data() + 1 + i * step, isz);
+    const uint64_t minus_zero = f32 ? 0x80000000u : 0x8000000000000000u;
+    fw[i * stride] = uniform(0, 9) ? b : uniform(0, 1) ? minus_zero : rng() >> (f32 ? 32 : 0);  // -0.0, any bits
+  }
+  gw = fw;
+  std::vector<uint8_t> fe(n + 1, 7), ge(n + 1, 7);
+  const double p2 = std::pow(10.0, double(uniform(0, 18)));
+  const size_t fh = sprintz::wide::scalar::floats_to_digits(fw.data(), stride, n, p2, f32, fe.data());
+  const size_t gh = sprintz::wide::neon::floats_to_digits(gw.data(), stride, n, p2, f32, ge.data());
+  check(fh == gh && fw == gw && fe == ge, std::string(what) + " (floats_to_digits)");
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -280,9 +345,11 @@ int main(int argc, char** argv) {
   for (int r = 0; r < rounds; ++r) {
     bolt_encode(r);
     bolt_scans(r);
+    bolt_luts(r);
     maddness_encode(r);
     maddness_scan(r);
     sprintz_codec(r);
+    sprintz_wide_digits(r);
   }
   std::printf("%d passed, %d failed\n", passed, failed);
   return failed ? 1 : 0;
