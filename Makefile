@@ -116,7 +116,7 @@ ARM_SOURCES = $(filter-out cpp/bindings.cpp %_avx2.cpp %_avx512.cpp,$(shell find
 ARM_HEADERS = $(shell find cpp -name '*.hpp' -o -name '*.inc')
 ARM_FLAGS := -std=c++17 -O2 -ffp-contract=off -fno-math-errno -Wall -Wextra -Icpp
 ARM_ASAN_FLAGS := $(ARM_FLAGS) -g $(SAN_FLAGS)
-ARM_TESTS := sprintz_fuzz maddness_project_fuzz neon_kernels
+ARM_TESTS := sprintz_fuzz maddness_project_fuzz neon_kernels ivf_kernels
 build/arm/obj/%.o: %.cpp $(ARM_HEADERS)
 	@mkdir -p $(dir $@)
 	$(ARM_CXX) $(ARM_FLAGS) -c $< -o $@
@@ -133,6 +133,7 @@ test-arm: $(ARM_TESTS:%=build/arm/%)
 	$(QEMU_ARM) build/arm/sprintz_fuzz 200
 	$(QEMU_ARM) build/arm/maddness_project_fuzz 100
 	$(QEMU_ARM) build/arm/neon_kernels 300
+	$(QEMU_ARM) build/arm/ivf_kernels 300
 
 test-arm-asan: $(ARM_TESTS:%=build/arm-asan/%)
 	ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \

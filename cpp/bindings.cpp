@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "bolt/bolt.hpp"
+#include "bolt/ivf.hpp"
 #include "maddness/maddness.hpp"
 #include "maddness/learn.hpp"
 #include "extract/extract.hpp"
@@ -362,6 +363,44 @@ NB_MODULE(_core, m) {
       "Q"_a.noconvert(), "cent_t"_a.noconvert(), "bounds"_a.noconvert(), "dot"_a, "blocked"_a.noconvert(), "n"_a,
       "k"_a, "n_threads"_a, "sorted"_a = true,
       "Query tables and search in one call: (sums (nq, k), rows (nq, k), scale (nq,), offset (nq,)).");
+
+  m.def(
+      "bolt_ivf_search",
+      [](In<uint8_t, nb::ndim<1>> blocked, size_t ncols, In<int64_t, nb::ndim<1>> block_off,
+         In<int64_t, nb::ndim<1>> sizes, In<int64_t, nb::ndim<1>> row_start, In<int32_t, nb::ndim<2>> probes,
+         In<uint8_t, nb::ndim<3>> luts, int k, int n_threads) {
+        const size_t nlist = sizes.shape(0);
+        require(ncols >= 1 && nlist >= 1, "ncols and nlist must be >= 1");
+        require(block_off.shape(0) == nlist + 1 && row_start.shape(0) == nlist, "list tables of the wrong length");
+        const int64_t* bo = block_off.data();
+        const int64_t* sz = sizes.data();
+        require(bo[0] == 0, "block_off must start at 0");
+        for (size_t l = 0; l < nlist; ++l)
+          require(bo[l + 1] >= bo[l] && sz[l] >= 0 && sz[l] <= (bo[l + 1] - bo[l]) * tenfold::bolt::kBlockRows &&
+                      row_start.data()[l] >= 0,
+                  "list sizes do not fit their blocks");
+        require(static_cast<size_t>(bo[nlist]) <= blocked.shape(0) / (tenfold::bolt::kBlockRows * ncols),
+                "blocked buffer too small for the lists");
+        check_luts(luts, ncols);
+        require(probes.shape(0) == luts.shape(0), "probes must have one row per query");
+        const int32_t* pr = probes.data();
+        for (size_t i = 0, n = probes.shape(0) * probes.shape(1); i < n; ++i)
+          require(pr[i] >= -1 && static_cast<size_t>(pr[i] + 1) <= nlist, "probes must be list numbers or -1");
+        require(k >= 1, "k must be >= 1");
+        const size_t nq = luts.shape(0);
+        auto dist = new_array<uint32_t>({nq, static_cast<size_t>(k)}, false);
+        auto rows = new_array<int64_t>({nq, static_cast<size_t>(k)}, false);
+        {
+          nb::gil_scoped_release release;
+          tenfold::bolt::ivf_search(blocked.data(), static_cast<int>(ncols), bo, sz, row_start.data(),
+                                    static_cast<int64_t>(nlist), pr, static_cast<int>(probes.shape(1)), luts.data(),
+                                    static_cast<int>(nq), k, dist.data(), rows.data(), n_threads);
+        }
+        return std::make_pair(dist, rows);
+      },
+      "blocked"_a.noconvert(), "ncols"_a, "block_off"_a.noconvert(), "sizes"_a.noconvert(),
+      "row_start"_a.noconvert(), "probes"_a.noconvert(), "luts"_a.noconvert(), "k"_a, "n_threads"_a,
+      "Top-k rows by code over the probed inverted lists: (dist uint32 (nq, k), rows int64 (nq, k)).");
 
   // Exact re-ranking; vectors float32 (n, d) or float16 as uint16 bits (n, d).
   auto rerank = [](const void* vectors, bool half, size_t n_rows, size_t d, In<float, nb::ndim<2>>& Q,

@@ -68,6 +68,11 @@ def bolt_search_queries(Q: Annotated[NDArray[numpy.float32], dict(shape=(None, N
     Query tables and search in one call: (sums (nq, k), rows (nq, k), scale (nq,), offset (nq,)).
     """
 
+def bolt_ivf_search(blocked: Annotated[NDArray[numpy.uint8], dict(shape=(None,), order='C', device='cpu', writable=False)], ncols: int, block_off: Annotated[NDArray[numpy.int64], dict(shape=(None,), order='C', device='cpu', writable=False)], sizes: Annotated[NDArray[numpy.int64], dict(shape=(None,), order='C', device='cpu', writable=False)], row_start: Annotated[NDArray[numpy.int64], dict(shape=(None,), order='C', device='cpu', writable=False)], probes: Annotated[NDArray[numpy.int32], dict(shape=(None, None), order='C', device='cpu', writable=False)], luts: Annotated[NDArray[numpy.uint8], dict(shape=(None, None, None), order='C', device='cpu', writable=False)], k: int, n_threads: int) -> tuple[NDArray[numpy.uint32], NDArray[numpy.int64]]:
+    """
+    Top-k rows by code over the probed inverted lists: (dist uint32 (nq, k), rows int64 (nq, k)).
+    """
+
 def bolt_rerank_f32(vectors: Annotated[NDArray[numpy.float32], dict(shape=(None, None), order='C', device='cpu', writable=False)], n_rows: int, Q: Annotated[NDArray[numpy.float32], dict(shape=(None, None), order='C', device='cpu', writable=False)], cand: Annotated[NDArray[numpy.int64], dict(shape=(None, None), order='C', device='cpu', writable=False)], k: int, dot: bool, n_threads: int) -> tuple[NDArray[numpy.float32], NDArray[numpy.int64]]:
     """
     Exact distances (or minus inner products) of candidate rows: the k best per query, (dist, rows).
