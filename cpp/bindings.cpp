@@ -9,6 +9,7 @@
 #include <nanobind/stl/vector.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
 #if defined(__linux__)
@@ -86,6 +87,10 @@ Out<T> new_array(std::initializer_list<size_t> shape, bool zero = true) {
 }
 
 void require(bool ok, const std::string& what) {
+  if (!ok) throw std::invalid_argument(what);
+}
+// For a literal message: no std::string is built unless the check fails (checks run per element).
+void require(bool ok, const char* what) {
   if (!ok) throw std::invalid_argument(what);
 }
 
@@ -787,14 +792,39 @@ NB_MODULE(_core, m) {
           {
             nb::gil_scoped_release release;
             if constexpr (std::is_same_v<T, float>)
-              tenfold::maddness::learn::onehot_sums_f32(codes.data(), n, C, X.data(), p, p, n_threads, out.data());
+              tenfold::maddness::learn::onehot_sums_f32(codes.data(), n, C, X.data(), p, p, nullptr, 1, n_threads,
+                                                        out.data());
             else
-              tenfold::maddness::learn::onehot_sums_f64(codes.data(), n, C, X.data(), p, p, n_threads, out.data());
+              tenfold::maddness::learn::onehot_sums_f64(codes.data(), n, C, X.data(), p, p, nullptr, 1, n_threads,
+                                                        out.data());
           }
           return out;
         },
         "codes"_a.noconvert(), "X"_a.noconvert(), "n_threads"_a,
         "G^T X for the one-hot matrix G (n, 16C) of 4-bit codes (n, C): float64 (16C, p).");
+    m.def(
+        "maddness_onehot_sums_grouped",
+        [](In<uint8_t, nb::ndim<2>> codes, In<T, nb::ndim<2>> X, In<uint8_t, nb::ndim<1>> group, size_t ngroups,
+           int n_threads) {
+          const size_t n = codes.shape(0), C = codes.shape(1), p = X.shape(1);
+          require(X.shape(0) == n && group.shape(0) == n && C >= 1, "codes (n, C), X (n, p) and group (n,) must have the same rows");
+          require(ngroups >= 1 && ngroups <= 256, "ngroups must be in [1, 256]");
+          for (size_t i = 0; i < n * C; ++i) require(codes.data()[i] < 16, "codes must be in [0, 16)");
+          for (size_t i = 0; i < n; ++i) require(group.data()[i] < ngroups, "group entries must be < ngroups");
+          auto out = new_array<double>({ngroups, 16 * C, p});
+          {
+            nb::gil_scoped_release release;
+            if constexpr (std::is_same_v<T, float>)
+              tenfold::maddness::learn::onehot_sums_f32(codes.data(), n, C, X.data(), p, p, group.data(), ngroups,
+                                                        n_threads, out.data());
+            else
+              tenfold::maddness::learn::onehot_sums_f64(codes.data(), n, C, X.data(), p, p, group.data(), ngroups,
+                                                        n_threads, out.data());
+          }
+          return out;
+        },
+        "codes"_a.noconvert(), "X"_a.noconvert(), "group"_a.noconvert(), "ngroups"_a, "n_threads"_a,
+        "G_g^T X for every group g of rows (group[i] < ngroups): float64 (ngroups, 16C, p), one pass over X.");
   };
   m.def(
       "maddness_panel_sums",
@@ -844,6 +874,42 @@ NB_MODULE(_core, m) {
       "RP -= shrink * means[leaf] on a residual in panels (in place); returns the new squared row norms.");
   def_sums(float{});
   def_sums(double{});
+  m.def(
+      "maddness_column_order_stats",
+      [](In<float, nb::ndim<2>> X, In<int64_t, nb::ndim<1>> ranks, int n_threads) {
+        const size_t n = X.shape(0), d = X.shape(1), r = ranks.shape(0);
+        require(n >= 1 && d >= 1 && r >= 1, "X must be non-empty and ranks given");
+        for (size_t k = 0; k < r; ++k)
+          require(ranks.data()[k] >= 0 && static_cast<size_t>(ranks.data()[k]) < n &&
+                      (k == 0 || ranks.data()[k] >= ranks.data()[k - 1]),
+                  "ranks must be ascending and in [0, n)");
+        for (size_t i = 0; i < n * d; ++i) require(std::isfinite(X.data()[i]), "X must be finite");
+        auto out = new_array<float>({r, d});
+        {
+          nb::gil_scoped_release release;
+          tenfold::maddness::learn::column_order_stats(X.data(), n, d, d, ranks.data(), static_cast<int>(r),
+                                                       n_threads, out.data());
+        }
+        return out;
+      },
+      "X"_a.noconvert(), "ranks"_a.noconvert(), "n_threads"_a,
+      "The ranks[r]-th smallest value of every column of X (n, d) float32, finite: float32 (len(ranks), d).");
+  m.def(
+      "maddness_quantize_transposed",
+      [](In<float, nb::ndim<2>> X, In<float, nb::ndim<1>> offset, In<float, nb::ndim<1>> scale, int n_threads) {
+        const size_t n = X.shape(0), d = X.shape(1);
+        require(offset.shape(0) == d && scale.shape(0) == d, "offset and scale must have one entry per column of X");
+        auto QT = new_array<int8_t>({d, n}, false);
+        {
+          nb::gil_scoped_release release;
+          tenfold::maddness::learn::quantize_transposed(X.data(), n, d, d, offset.data(), scale.data(), n_threads,
+                                                        QT.data());
+        }
+        return QT;
+      },
+      "X"_a.noconvert(), "offset"_a.noconvert(), "scale"_a.noconvert(), "n_threads"_a,
+      "The split bytes of X (n, d) float32, transposed (d, n) int8: rint(clip((x - offset) * scale, -128, 127)) in "
+      "float32.");
   m.def(
       "maddness_onehot_gram",
       [](In<uint8_t, nb::ndim<2>> codes) {

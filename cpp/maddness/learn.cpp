@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <functional>
 #include <limits>
 #include <vector>
 
@@ -20,15 +21,25 @@ namespace {
 constexpr size_t kChunkRows = 4096;            // rows per task of the row sums
 constexpr size_t kHistBytes = size_t(1) << 18;  // bins of one task and panel: kept within L2
 
-// The SIMD unit of the learning kernels: AVX2 on x86; elsewhere the scalar unit (on AArch64 the
-// compiler vectorizes its element-wise loops with NEON already).
+// The kernels of the active SIMD unit: AVX-512 or AVX2 on x86; elsewhere the scalar unit (on
+// AArch64 the compiler vectorizes its element-wise loops with NEON already). Every unit gives
+// the same bits (learn_kernels.hpp).
+struct Kernels {
+  decltype(&scalar::histogram) histogram;
+  decltype(&scalar::row_sums_f32) row_sums_f32;
+  decltype(&scalar::row_sums_f64) row_sums_f64;
+  decltype(&scalar::onehot_sums_f32) onehot_sums_f32;
+  decltype(&scalar::onehot_sums_f64) onehot_sums_f64;
+};
+#define TENFOLD_LEARN_UNIT(ns) Kernels{ns::histogram, ns::row_sums_f32, ns::row_sums_f64, ns::onehot_sums_f32, ns::onehot_sums_f64}
+Kernels kernels() {
 #if defined(TENFOLD_X86)
-namespace simd_unit = avx2;
-bool simd() { return active_isa() == Isa::Avx2 || active_isa() == Isa::Avx512; }
-#else
-namespace simd_unit = scalar;
-bool simd() { return false; }
+  if (active_isa() == Isa::Avx512) return TENFOLD_LEARN_UNIT(avx512);
+  if (active_isa() == Isa::Avx2) return TENFOLD_LEARN_UNIT(avx2);
 #endif
+  return TENFOLD_LEARN_UNIT(scalar);
+}
+#undef TENFOLD_LEARN_UNIT
 
 template <class T, class Kernel>
 void group_sums(const T* X, size_t ldx, size_t p, const int32_t* perm, const int64_t* ranges, int ngroups,
@@ -64,16 +75,16 @@ void group_sums(const T* X, size_t ldx, size_t p, const int32_t* perm, const int
 }
 
 template <class T, class Kernel>
-void onehot_sums_impl(const uint8_t* codes, size_t n, size_t C, const T* X, size_t ldx, size_t p, int n_threads,
-                      double* out, Kernel kernel) {
-  const size_t k = 16 * C * p, nt = (n + kChunkRows - 1) / kChunkRows;
+void onehot_sums_impl(const uint8_t* codes, size_t n, size_t C, const T* X, size_t ldx, size_t p,
+                      const uint8_t* group, size_t ngroups, int n_threads, double* out, Kernel kernel) {
+  const size_t k = ngroups * 16 * C * p, nt = (n + kChunkRows - 1) / kChunkRows;
   std::fill(out, out + k, 0.0);
   if (nt <= 1 || n_threads <= 1) {
     // One accumulator, chunks in order: the same additions as the threaded path below.
     std::vector<double> acc(k);
     for (size_t t = 0; t < nt; ++t) {
       std::fill(acc.begin(), acc.end(), 0.0);
-      kernel(codes, C, X, ldx, p, t * kChunkRows, std::min(n, (t + 1) * kChunkRows), acc.data());
+      kernel(codes, C, X, ldx, p, t * kChunkRows, std::min(n, (t + 1) * kChunkRows), group, acc.data());
       for (size_t j = 0; j < k; ++j) out[j] += acc[j];
     }
     return;
@@ -81,10 +92,63 @@ void onehot_sums_impl(const uint8_t* codes, size_t n, size_t C, const T* X, size
   std::vector<double> part(nt * k, 0.0);
   parallel_for(nt, n_threads, 1, [&](int, size_t t0, size_t t1) {
     for (size_t t = t0; t < t1; ++t)
-      kernel(codes, C, X, ldx, p, t * kChunkRows, std::min(n, (t + 1) * kChunkRows), part.data() + t * k);
+      kernel(codes, C, X, ldx, p, t * kChunkRows, std::min(n, (t + 1) * kChunkRows), group, part.data() + t * k);
   });
   for (size_t t = 0; t < nt; ++t)
     for (size_t j = 0; j < k; ++j) out[j] += part[t * k + j];
+}
+
+// Puts the ranks[r]-th smallest of v[0..n) at v[ranks[r]] for every r (ranks ascending). Ranks
+// within kHeapRanks of either end (the extreme percentiles) come from one pass keeping the
+// smallest and the largest values in two bounded heaps (low, high: scratch); others from
+// successive std::nth_element calls.
+void select_ranks(float* v, size_t n, const int64_t* ranks, int nranks, std::vector<float>& low,
+                  std::vector<float>& high) {
+  constexpr size_t kHeapRanks = 1024;
+  size_t nlow = 0, nhigh = 0;  // how many of the smallest / largest values are needed
+  for (int r = 0; r < nranks; ++r) {
+    const size_t k = static_cast<size_t>(ranks[r]);
+    if (k < kHeapRanks && k < n / 2)
+      nlow = std::max(nlow, k + 1);
+    else if (n - k <= kHeapRanks)
+      nhigh = std::max(nhigh, n - k);
+    else
+      nlow = nhigh = n;  // a middle rank: select in place
+  }
+  if (nlow < n && nhigh < n) {
+    low.assign(v, v + nlow);  // max-heap of the nlow smallest so far
+    std::make_heap(low.begin(), low.end());
+    high.assign(v, v + nhigh);  // min-heap of the nhigh largest so far
+    std::make_heap(high.begin(), high.end(), std::greater<float>());
+    for (size_t i = nhigh; i < n; ++i)
+      if (v[i] > high.front()) {
+        std::pop_heap(high.begin(), high.end(), std::greater<float>());
+        high.back() = v[i];
+        std::push_heap(high.begin(), high.end(), std::greater<float>());
+      }
+    for (size_t i = nlow; i < n; ++i)
+      if (v[i] < low.front()) {
+        std::pop_heap(low.begin(), low.end());
+        low.back() = v[i];
+        std::push_heap(low.begin(), low.end());
+      }
+    std::sort(low.begin(), low.end());
+    std::sort(high.begin(), high.end());
+    // The values are a multiset: rank k < nlow is low[k], rank k >= n - nhigh is high[k - (n - nhigh)].
+    for (int r = 0; r < nranks; ++r) {
+      const size_t k = static_cast<size_t>(ranks[r]);
+      v[k] = k < nlow ? low[k] : high[k - (n - nhigh)];
+    }
+    return;
+  }
+  size_t lo = 0;  // after each selection, every later rank lies in [rank + 1, n)
+  for (int r = 0; r < nranks; ++r) {
+    const size_t k = static_cast<size_t>(ranks[r]);
+    if (k >= lo) {
+      std::nth_element(v + lo, v + k, v + n);
+      lo = k + 1;
+    }
+  }
 }
 
 }  // namespace
@@ -97,7 +161,7 @@ void split_scan(const int8_t* const* qcols, int ncand, const int32_t* perm, cons
   const int ngroups = (ncand + group - 1) / group;
   const size_t ntasks = static_cast<size_t>(nnodes) * ngroups;
   std::vector<double> node_loss(static_cast<size_t>(nnodes) * ncand, 0.0);
-  auto hist_fn = simd() ? simd_unit::histogram : scalar::histogram;
+  auto hist_fn = kernels().histogram;
   parallel_for(ntasks, n_threads, 1, [&](int, size_t t0, size_t t1) {
     std::vector<double> hist(static_cast<size_t>(group) * kBins * kPanel), l2(static_cast<size_t>(group) * kBins),
         r2(static_cast<size_t>(group) * kBins), total(kPanel), cum(kPanel);
@@ -197,19 +261,67 @@ void partition(const int8_t* q, const int8_t* thr, int32_t* perm, const int64_t*
 
 void group_sums_f32(const float* X, size_t ldx, size_t p, const int32_t* perm, const int64_t* ranges, int ngroups,
                     int n_threads, double* out, double* sq) {
-  group_sums(X, ldx, p, perm, ranges, ngroups, n_threads, out, sq, simd() ? simd_unit::row_sums_f32 : scalar::row_sums_f32);
+  group_sums(X, ldx, p, perm, ranges, ngroups, n_threads, out, sq, kernels().row_sums_f32);
 }
 void group_sums_f64(const double* X, size_t ldx, size_t p, const int32_t* perm, const int64_t* ranges, int ngroups,
                     int n_threads, double* out, double* sq) {
-  group_sums(X, ldx, p, perm, ranges, ngroups, n_threads, out, sq, simd() ? simd_unit::row_sums_f64 : scalar::row_sums_f64);
+  group_sums(X, ldx, p, perm, ranges, ngroups, n_threads, out, sq, kernels().row_sums_f64);
 }
-void onehot_sums_f32(const uint8_t* codes, size_t n, size_t C, const float* X, size_t ldx, size_t p, int n_threads,
-                     double* out) {
-  onehot_sums_impl(codes, n, C, X, ldx, p, n_threads, out, simd() ? simd_unit::onehot_sums_f32 : scalar::onehot_sums_f32);
+void onehot_sums_f32(const uint8_t* codes, size_t n, size_t C, const float* X, size_t ldx, size_t p,
+                     const uint8_t* group, size_t ngroups, int n_threads, double* out) {
+  onehot_sums_impl(codes, n, C, X, ldx, p, group, ngroups, n_threads, out, kernels().onehot_sums_f32);
 }
-void onehot_sums_f64(const uint8_t* codes, size_t n, size_t C, const double* X, size_t ldx, size_t p, int n_threads,
-                     double* out) {
-  onehot_sums_impl(codes, n, C, X, ldx, p, n_threads, out, simd() ? simd_unit::onehot_sums_f64 : scalar::onehot_sums_f64);
+void onehot_sums_f64(const uint8_t* codes, size_t n, size_t C, const double* X, size_t ldx, size_t p,
+                     const uint8_t* group, size_t ngroups, int n_threads, double* out) {
+  onehot_sums_impl(codes, n, C, X, ldx, p, group, ngroups, n_threads, out, kernels().onehot_sums_f64);
+}
+
+void column_order_stats(const float* X, size_t n, size_t d, size_t ldx, const int64_t* ranks, int nranks,
+                        int n_threads, float* out) {
+  // Columns in blocks of kCols: a block's values are gathered row by row (one pass over A per
+  // block, reading kCols consecutive floats of each row), then each column is selected in turn.
+  constexpr size_t kCols = 16;
+  const size_t nblocks = (d + kCols - 1) / kCols;
+  parallel_for(nblocks, n_threads, 1, [&](int, size_t b0, size_t b1) {
+    std::vector<float> buf(kCols * n), low, high;
+    for (size_t b = b0; b < b1; ++b) {
+      const size_t j0 = b * kCols, w = std::min(kCols, d - j0);
+      for (size_t i = 0; i < n; ++i) {
+        const float* x = X + i * ldx + j0;
+        for (size_t jj = 0; jj < w; ++jj) std::memcpy(&buf[jj * n + i], x + jj, sizeof(float));
+      }
+      for (size_t jj = 0; jj < w; ++jj) {
+        float* v = buf.data() + jj * n;
+        select_ranks(v, n, ranks, nranks, low, high);
+        for (int r = 0; r < nranks; ++r) out[static_cast<size_t>(r) * d + j0 + jj] = v[ranks[r]];
+      }
+    }
+  });
+}
+
+void quantize_transposed(const float* X, size_t n, size_t d, size_t ldx, const float* offset, const float* scale,
+                         int n_threads, int8_t* QT) {
+  // Adding then subtracting 1.5 * 2^23 rounds a float of magnitude below 2^22 to an integer in
+  // the current rounding mode (nearest, ties to even): the sum's unit in the last place is 1.
+  const float kRound = 12582912.0f;
+  constexpr size_t kRows = 64;  // a block's bytes of one column: one cache line of QT
+  const size_t nblocks = (n + kRows - 1) / kRows;
+  parallel_for(nblocks, n_threads, 1, [&](int, size_t b0, size_t b1) {
+    for (size_t b = b0; b < b1; ++b) {
+      const size_t i0 = b * kRows, i1 = std::min(n, i0 + kRows);
+      for (size_t i = i0; i < i1; ++i) {
+        const float* x = X + i * ldx;
+        for (size_t j = 0; j < d; ++j) {
+          float v;
+          std::memcpy(&v, x + j, sizeof v);
+          float u = (v - offset[j]) * scale[j];
+          u = u < -128.0f ? -128.0f : (u > 127.0f ? 127.0f : u);
+          u = (u + kRound) - kRound;
+          QT[j * n + i] = static_cast<int8_t>(u);
+        }
+      }
+    }
+  });
 }
 
 void shrink_panels(double* RP, size_t n, size_t npanels, const uint8_t* leaf, const double* means, double shrink,

@@ -8,6 +8,7 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <cstring>  // std::memcpy in learn_kernels.hpp, which is included inside a namespace
 
 namespace tenfold {
 namespace maddness {
@@ -31,11 +32,12 @@ constexpr size_t kPanel = 8;
                     double* sq);                                                                      \
   void row_sums_f64(const double* X, size_t ldx, size_t p, const int32_t* rows, size_t nrows, double* acc, \
                     double* sq);                                                                      \
-  /* acc[(c*16 + codes[i*C + c])*p + j] += X[i*ldx + j] for rows i in [r0, r1), codebooks c < C */   \
+  /* acc[((g*C + c)*16 + codes[i*C + c])*p + j] += X[i*ldx + j] for rows i in [r0, r1), codebooks */ \
+  /* c < C, g = group[i] (0 without groups) */                                                       \
   void onehot_sums_f32(const uint8_t* codes, size_t C, const float* X, size_t ldx, size_t p, size_t r0, \
-                       size_t r1, double* acc);                                                       \
+                       size_t r1, const uint8_t* group, double* acc);                                 \
   void onehot_sums_f64(const uint8_t* codes, size_t C, const double* X, size_t ldx, size_t p, size_t r0, \
-                       size_t r1, double* acc);
+                       size_t r1, const uint8_t* group, double* acc);
 
 namespace scalar {
 TENFOLD_LEARN_KERNELS
@@ -43,6 +45,9 @@ TENFOLD_LEARN_KERNELS
 namespace avx2 {
 TENFOLD_LEARN_KERNELS
 }  // namespace avx2
+namespace avx512 {
+TENFOLD_LEARN_KERNELS
+}  // namespace avx512
 #undef TENFOLD_LEARN_KERNELS
 
 // Dispatching, multi-threaded entry points (baseline translation unit learn.cpp).
@@ -74,10 +79,24 @@ void group_sums_f64(const double* X, size_t ldx, size_t p, const int32_t* perm, 
 
 // One-hot products of 4-bit codes (n x C, row-major bytes in [0, 16)): out (16C, p) =
 // G^T X with G the (n, 16C) one-hot matrix, i.e. the sums of X's rows per (codebook, code).
-void onehot_sums_f32(const uint8_t* codes, size_t n, size_t C, const float* X, size_t ldx, size_t p, int n_threads,
-                     double* out);
-void onehot_sums_f64(const uint8_t* codes, size_t n, size_t C, const double* X, size_t ldx, size_t p, int n_threads,
-                     double* out);
+// With group (n bytes < ngroups; else null and ngroups 1): one such product per group of rows,
+// out (ngroups, 16C, p), in the same single pass over X.
+void onehot_sums_f32(const uint8_t* codes, size_t n, size_t C, const float* X, size_t ldx, size_t p,
+                     const uint8_t* group, size_t ngroups, int n_threads, double* out);
+void onehot_sums_f64(const uint8_t* codes, size_t n, size_t C, const double* X, size_t ldx, size_t p,
+                     const uint8_t* group, size_t ngroups, int n_threads, double* out);
+
+// The ranks[r]-th smallest value (0-based; ranks ascending, < n) of every column j of X (n x d,
+// row stride ldx; finite values): out[r*d + j]. The exact order statistics np.percentile
+// interpolates between.
+void column_order_stats(const float* X, size_t n, size_t d, size_t ldx, const int64_t* ranks, int nranks,
+                        int n_threads, float* out);
+
+// The split bytes of X (n x d, row stride ldx), transposed: QT[j*n + i] = rint(clamp((X[i, j] -
+// offset[j]) * scale[j], -128, 127)), each step rounded to float32, ties to even: the encoder's
+// arithmetic, and numpy's for the same float32 operations.
+void quantize_transposed(const float* X, size_t n, size_t d, size_t ldx, const float* offset, const float* scale,
+                         int n_threads, int8_t* QT);
 // The greedy residual update on panels RP (npanels, n, kPanel): RP[p][i][j] -= shrink *
 // means[leaf[i]][p*kPanel + j], then R2[i] = the new squared norm of row i (panel by panel).
 void shrink_panels(double* RP, size_t n, size_t npanels, const uint8_t* leaf, const double* means, double shrink,

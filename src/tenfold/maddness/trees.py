@@ -18,14 +18,53 @@ from .. import _core
 _LEVELS = 4
 
 
-def _quant_params(A: np.ndarray, axis: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Per-dimension (offset, scale): q = rint(clip((a - offset) * scale, -128, 127)). The
-    dimensions are A's columns, or its rows with ``axis=1`` (faster for a transposed copy)."""
-    lo, hi = np.percentile(A, [0.1, 99.9], axis=axis)
+_PERCENTILES = (0.1, 99.9)  # each dimension's byte range spans these percentiles of its training values
+
+
+def _offset_scale(lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(offset, scale) mapping [lo, hi] onto the byte range [-128, 127]."""
     width = hi - lo
     scale = np.where(width > 0, 255.0 / np.where(width > 0, width, 1.0), 1.0).astype(np.float32)
     offset = (lo + 128.0 / scale).astype(np.float32)
     return offset, scale
+
+
+def _quant_params(A: np.ndarray, axis: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Per-dimension (offset, scale): q = rint(clip((a - offset) * scale, -128, 127)). The
+    dimensions are A's columns, or its rows with ``axis=1``. (numpy; :func:`_split_bytes` gets
+    the same values from C++ order statistics.)"""
+    lo, hi = np.percentile(A, _PERCENTILES, axis=axis)
+    return _offset_scale(lo, hi)
+
+
+def _column_percentiles(A: np.ndarray, n_threads: int) -> tuple[np.ndarray, np.ndarray]:
+    """np.percentile(A, _PERCENTILES, axis=0) of a finite float32 (n, d) array, bit for bit, from
+    the order statistics it interpolates between (selected in C++, no sort or copy of A): the
+    same virtual index, neighbouring ranks and linear interpolation as numpy's default method."""
+    n = A.shape[0]
+    q = np.true_divide(np.array(_PERCENTILES), 100)
+    virtual = (n - 1) * q                                    # numpy's default ("linear") method
+    prev = np.floor(virtual)
+    nxt = prev + 1
+    prev[virtual >= n - 1] = nxt[virtual >= n - 1] = -1      # past the last rank: the maximum
+    prev[virtual < 0] = nxt[virtual < 0] = 0
+    prev, nxt = prev.astype(np.intp), nxt.astype(np.intp)
+    gamma = (virtual - prev)[:, None]
+    ranks = np.unique(np.concatenate([prev, nxt]) % n).astype(np.int64)
+    stats = _core.maddness_column_order_stats(A, ranks, n_threads)         # (len(ranks), d)
+    a, b = stats[np.searchsorted(ranks, prev % n)], stats[np.searchsorted(ranks, nxt % n)]
+    diff = b - a
+    out = np.add(a, diff * gamma)
+    np.subtract(b, diff * (1 - gamma), out=out, where=gamma >= 0.5, casting="unsafe", dtype=out.dtype)
+    return out[0], out[1]
+
+
+def _split_bytes(A: np.ndarray, n_threads: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(QT, offset, scale) for a float32 (n, d) C-order array A of finite values: the byte
+    quantization of every dimension (as :func:`_quant_params`) and the split bytes transposed,
+    QT (d, n) int8 = _quantize(A, offset, scale).T, without a transposed copy of A."""
+    offset, scale = _offset_scale(*_column_percentiles(A, n_threads))
+    return _core.maddness_quantize_transposed(A, offset, scale, n_threads), offset, scale
 
 
 def _quantize(a: np.ndarray, offset: np.ndarray, scale: np.ndarray) -> np.ndarray:
@@ -46,6 +85,58 @@ class _TreeData:
     def __init__(self, QT: np.ndarray, A32: np.ndarray | None, mean: np.ndarray | None,
                  col_sq: np.ndarray | None, n_threads: int) -> None:
         self.QT, self.A32, self.mean, self.col_sq, self.n_threads = QT, A32, mean, col_sq, n_threads
+
+
+_ROW_BLOCK = 4096  # rows per block of the float64 work in _start: (4096, d) float64 stays in L2/L3
+
+
+def _start(A: np.ndarray, B: np.ndarray | None, n_threads: int
+           ) -> tuple[_TreeData, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray | None, np.ndarray]:
+    """Everything the greedy pass of fit starts from, computed from the float32 (n, d) C-order
+    training rows A in blocks of rows (no float64 copy of A, no transposed copy):
+
+    - the tree data (split bytes, and for ``objective="output"`` A's column means and the
+      squared norms of its centred columns) and the per-dimension (offset, scale);
+    - the residual in panels (``_panels``), initially A @ B in float64 ("output", B given) or A
+      ("input", B None), and its squared row norms;
+    - Acᵀ R (d, m) for "output" (Ac: A minus its column means), else None;
+    - the squared row norms of A @ B for the cross-validation of the ridge penalty ("output"; for
+      "input" those of A, unused).
+    Returns (data, offset, scale, RP, R2, AcR, target_sq).
+    """
+    n, d = A.shape
+    QT, offset, scale = _split_bytes(A, n_threads)
+    output = B is not None
+    m = B.shape[1] if B is not None else d
+    npan = -(-m // _PANEL)
+    RP = np.empty((npan, n, _PANEL))
+    target_sq = np.empty(n)
+    mean = A.mean(0, dtype=np.float64)
+    Bp = AcR = col_sq = None
+    if B is not None:
+        Bp = np.zeros((d, npan * _PANEL))
+        Bp[:, :m] = B
+        AcR = np.zeros((d, npan * _PANEL))
+        col_sq = np.zeros(d)
+    rows = min(n, _ROW_BLOCK)
+    buf, ybuf = np.empty((rows, d)), np.zeros((rows, npan * _PANEL))
+    for b in range(0, n, _ROW_BLOCK):
+        e = min(n, b + _ROW_BLOCK)
+        a, y = buf[:e - b], ybuf[:e - b]
+        np.copyto(a, A[b:e])                                       # float32 -> float64, exact
+        if Bp is not None:
+            np.matmul(a, Bp, out=y)
+        else:
+            y[:, :d] = a
+        RP[:, b:e, :] = y.reshape(e - b, npan, _PANEL).transpose(1, 0, 2)
+        target_sq[b:e] = np.einsum("ij,ij->i", y[:, :m], y[:, :m])
+        if AcR is not None and col_sq is not None:
+            a -= mean
+            AcR += a.T @ y
+            col_sq += np.einsum("ij,ij->j", a, a)
+    data = _TreeData(QT, A if output else None, mean if output else None, col_sq, n_threads)
+    R2 = np.einsum("pij,pij->i", RP, RP)
+    return (data, offset, scale, RP, R2, None if AcR is None else np.ascontiguousarray(AcR[:, :m]), target_sq)
 
 
 def _group_sums(X: np.ndarray, perm: np.ndarray, ranges: np.ndarray, want_sq: bool, n_threads: int):
