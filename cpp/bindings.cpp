@@ -711,7 +711,8 @@ NB_MODULE(_core, m) {
   m.def(
       "maddness_split_scan",
       [](In<int8_t, nb::ndim<2>> QT, In<int64_t, nb::ndim<1>> cands, In<int32_t, nb::ndim<1>> perm,
-         In<int64_t, nb::ndim<1>> starts, In<double, nb::ndim<3>> R, In<double, nb::ndim<1>> R2, int n_threads) {
+         In<int64_t, nb::ndim<1>> starts, In<double, nb::ndim<3>> R, In<double, nb::ndim<1>> R2, int n_threads,
+         bool want_left) {
         const size_t d = QT.shape(0), n = QT.shape(1), k = cands.shape(0), np_ = R.shape(0);
         require(k >= 1 && starts.shape(0) >= 2 && starts.shape(0) <= 129, "need >= 1 candidate and 1-128 nodes");
         require(R.shape(1) == n && R.shape(2) == tenfold::maddness::learn::kPanel && R2.shape(0) == n && np_ >= 1,
@@ -726,17 +727,22 @@ NB_MODULE(_core, m) {
         }
         auto loss = new_array<double>({k});
         auto thr = new_array<int8_t>({k, static_cast<size_t>(nnodes)});
+        auto left = new_array<double>(
+            {want_left ? k : 0, static_cast<size_t>(nnodes), np_ * tenfold::maddness::learn::kPanel}, false);
         {
           nb::gil_scoped_release release;
           tenfold::maddness::learn::split_scan(qcols.data(), static_cast<int>(k), perm.data(), starts.data(), nnodes,
-                                               R.data(), n, np_, R2.data(), n_threads, loss.data(), thr.data());
+                                               R.data(), n, np_, R2.data(), n_threads, loss.data(), thr.data(),
+                                               want_left ? left.data() : nullptr);
         }
+        if (want_left) return nb::make_tuple(loss, thr, left);
         return nb::make_tuple(loss, thr);
       },
       "QT"_a.noconvert(), "cands"_a.noconvert(), "perm"_a.noconvert(), "starts"_a.noconvert(), "R"_a.noconvert(),
-      "R2"_a.noconvert(), "n_threads"_a,
+      "R2"_a.noconvert(), "n_threads"_a, "want_left"_a = false,
       "Exact SSE threshold scan of one tree level for the candidate rows of QT, residual R in panels (npanels, n, 8) "
-      "(see learn.hpp): (loss (k,), thresholds (k, nnodes)).");
+      "(see learn.hpp): (loss (k,), thresholds (k, nnodes), sums of R over each node's rows that go left at its "
+      "threshold (k, nnodes, npanels * 8) if want_left).");
   m.def(
       "maddness_partition",
       [](In<int8_t, nb::ndim<1>> q, In<int8_t, nb::ndim<1>> thr, nb::ndarray<int32_t, nb::ndim<1>, nb::c_contig,

@@ -154,7 +154,8 @@ void select_ranks(float* v, size_t n, const int64_t* ranks, int nranks, std::vec
 }  // namespace
 
 void split_scan(const int8_t* const* qcols, int ncand, const int32_t* perm, const int64_t* starts, int nnodes,
-                const double* R, size_t n, size_t npanels, const double* R2, int n_threads, double* loss, int8_t* thr) {
+                const double* R, size_t n, size_t npanels, const double* R2, int n_threads, double* loss, int8_t* thr,
+                double* left_sums) {
   // Tasks: (node, group of candidates whose bins over one panel fit in kHistBytes).
   const size_t per_cand = static_cast<size_t>(kBins) * kPanel * sizeof(double);
   const int group = static_cast<int>(std::max<size_t>(1, std::min<size_t>(ncand, kHistBytes / per_cand)));
@@ -166,20 +167,34 @@ void split_scan(const int8_t* const* qcols, int ncand, const int32_t* perm, cons
     std::vector<double> hist(static_cast<size_t>(group) * kBins * kPanel), l2(static_cast<size_t>(group) * kBins),
         r2(static_cast<size_t>(group) * kBins), total(kPanel), cum(kPanel);
     std::vector<int64_t> cnt(static_cast<size_t>(group) * kBins);
+    std::vector<int8_t> qrows;
+    // With left_sums: the cumulative sums of every panel after every bin, kept until the best
+    // threshold of each candidate is known.
+    std::vector<double> cums(left_sums ? static_cast<size_t>(group) * npanels * kBins * kPanel : 0);
     for (size_t t = t0; t < t1; ++t) {
       const int k = static_cast<int>(t / ngroups), c0 = static_cast<int>(t % ngroups) * group;
       const int nc = std::min(group, ncand - c0);
       const int32_t* rows = perm + starts[k];
       const size_t nrows = static_cast<size_t>(starts[k + 1] - starts[k]);
+      // The node's split bytes of each candidate, gathered once in row order (the histogram
+      // reads them once per panel), and their counts.
       std::fill(cnt.begin(), cnt.end(), 0);
-      for (size_t r = 0; r < nrows; ++r)
-        for (int c = 0; c < nc; ++c) ++cnt[static_cast<size_t>(c) * kBins + (qcols[c0 + c][rows[r]] + 128)];
+      qrows.resize(static_cast<size_t>(nc) * nrows);
+      for (int c = 0; c < nc; ++c) {
+        const int8_t* q = qcols[c0 + c];
+        int8_t* g = qrows.data() + static_cast<size_t>(c) * nrows;
+        int64_t* cn = cnt.data() + static_cast<size_t>(c) * kBins;
+        for (size_t r = 0; r < nrows; ++r) {
+          g[r] = q[rows[r]];
+          ++cn[g[r] + 128];
+        }
+      }
       std::fill(l2.begin(), l2.end(), 0.0);
       std::fill(r2.begin(), r2.end(), 0.0);
       for (size_t p = 0; p < npanels; ++p) {
         const size_t w = kPanel;
         std::fill(hist.begin(), hist.begin() + static_cast<size_t>(nc) * kBins * w, 0.0);
-        hist_fn(qcols + c0, nc, rows, nrows, R + p * n * kPanel, hist.data());
+        hist_fn(qrows.data(), nc, rows, nrows, R + p * n * kPanel, hist.data());
         for (int c = 0; c < nc; ++c) {
           // |S_left|^2 and |S_right|^2 of this panel after each present bin.
           const double* h = hist.data() + static_cast<size_t>(c) * kBins * w;
@@ -200,6 +215,8 @@ void split_scan(const int8_t* const* qcols, int ncand, const int32_t* perm, cons
             }
             l2[static_cast<size_t>(c) * kBins + b] += sl;
             r2[static_cast<size_t>(c) * kBins + b] += sr;
+            if (left_sums)
+              std::copy(cum.begin(), cum.end(), cums.begin() + ((static_cast<size_t>(c) * npanels + p) * kBins + b) * w);
           }
         }
       }
@@ -210,6 +227,7 @@ void split_scan(const int8_t* const* qcols, int ncand, const int32_t* perm, cons
         const int64_t* cn = cnt.data() + static_cast<size_t>(c) * kBins;
         double best = 0.0;
         int best_thr = 127;  // also for an empty node
+        int best_bin = -1;   // the last bin of the left side (-1: empty node)
         int64_t left = 0;
         const int64_t N = static_cast<int64_t>(nrows);
         if (N > 0) best = std::numeric_limits<double>::infinity();
@@ -222,10 +240,18 @@ void split_scan(const int8_t* const* qcols, int ncand, const int32_t* perm, cons
           if (loss_b < best) {
             best = loss_b;
             best_thr = left == N ? 127 : b - 128;  // every row left: no split
+            best_bin = b;
           }
         }
         node_loss[cc * nnodes + k] = best;
         thr[cc * nnodes + k] = static_cast<int8_t>(best_thr);
+        if (left_sums) {
+          double* out = left_sums + (cc * nnodes + k) * npanels * kPanel;
+          for (size_t p = 0; p < npanels; ++p)
+            for (size_t j = 0; j < kPanel; ++j)
+              out[p * kPanel + j] =
+                  best_bin < 0 ? 0.0 : cums[((static_cast<size_t>(c) * npanels + p) * kBins + best_bin) * kPanel + j];
+        }
       }
     }
   });

@@ -23,8 +23,9 @@ constexpr size_t kPanel = 8;
 
 #define TENFOLD_LEARN_KERNELS                                                                          \
   /* hist[(c*256 + b)*kPanel + j] += P[i*kPanel + j] (one panel of R) for every row */              \
-  /* i = rows[0..nrows) and candidate c < ncand, b = qcols[c][i] + 128 */                            \
-  void histogram(const int8_t* const* qcols, int ncand, const int32_t* rows, size_t nrows, const double* P, \
+  /* i = rows[r], r < nrows, and candidate c < ncand, b = qrows[c*nrows + r] + 128 (the split */     \
+  /* bytes gathered in row order) */                                                                 \
+  void histogram(const int8_t* qrows, int ncand, const int32_t* rows, size_t nrows, const double* P,  \
                  double* hist);                                                                      \
   /* acc[j] += X[i*ldx + j] (and sq[j] += X[i*ldx + j]^2 if sq) for rows i = rows[0..nrows), in */  \
   /* that order */                                                                                    \
@@ -60,9 +61,13 @@ TENFOLD_LEARN_KERNELS
 // the right term is 0 when no row goes right) is found by a cumulative scan of the 256 bins;
 // the lowest t wins ties, and t = 127 when every row goes left (no split; also for empty nodes).
 // The bins are built kPanel columns of R at a time and |S|^2 accumulated over the panels.
-// Outputs: loss[c] = sum over nodes of the minimal SSE; thr[c*nnodes + k].
+// Outputs: loss[c] = sum over nodes of the minimal SSE; thr[c*nnodes + k]; if left_sums is not
+// null, left_sums[(c*nnodes + k)*npanels*kPanel + col] = the sum of R's column col over node k's
+// rows that go left at that threshold (all of them for no split; 0 for an empty node), summed
+// bin by bin: the left child's sums at no extra pass over R.
 void split_scan(const int8_t* const* qcols, int ncand, const int32_t* perm, const int64_t* starts, int nnodes,
-                const double* R, size_t n, size_t npanels, const double* R2, int n_threads, double* loss, int8_t* thr);
+                const double* R, size_t n, size_t npanels, const double* R2, int n_threads, double* loss, int8_t* thr,
+                double* left_sums = nullptr);
 
 // Stable partition of every node's rows by q > thr[k]: node k's rows go to nodes 2k (left, first)
 // and 2k+1; perm is rewritten, new_starts (2*nnodes + 1) filled, node[i] = the new node of row i.

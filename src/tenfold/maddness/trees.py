@@ -187,6 +187,19 @@ def _child_sums(X: np.ndarray, perm: np.ndarray, starts: np.ndarray, parent: np.
     return out, out_sq
 
 
+def _split_sums(parent: np.ndarray, left: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """The children's sums from their parents' (nparents, p) and the left children's (from the
+    threshold scan): the right child is its parent minus its left sibling; a child without rows
+    sums to exactly 0 (its sibling to exactly the parent)."""
+    out = np.empty((2 * len(parent), parent.shape[1]))
+    out[0::2] = left
+    out[1::2] = parent - left
+    empty = counts == 0
+    out[empty] = 0.0
+    out[np.flatnonzero(empty) ^ 1] = parent[np.flatnonzero(empty) >> 1]
+    return out
+
+
 def _learn_tree(data: _TreeData, RP: np.ndarray, R2: np.ndarray, AcR: np.ndarray | None, k: int):
     """One balanced 4-level tree on the residual R (n, m), given in panels RP = _panels(R), and R2
     its squared row norms.
@@ -224,7 +237,10 @@ def _learn_tree(data: _TreeData, RP: np.ndarray, R2: np.ndarray, AcR: np.ndarray
         else:
             score = (SR2 - SR * SR / cnt).sum(0)[:data.QT.shape[0]]          # SSE per dimension
         cands = np.argsort(-score, kind="stable")[:k].astype(np.int64)
-        loss, thr = _core.maddness_split_scan(data.QT, cands, perm, starts, RP, R2, nt)
+        if output:  # with the sums of R over the rows each threshold sends left: the children's sums
+            loss, thr, left = _core.maddness_split_scan(data.QT, cands, perm, starts, RP, R2, nt, True)
+        else:
+            loss, thr = _core.maddness_split_scan(data.QT, cands, perm, starts, RP, R2, nt)
         b = int(np.argmin(loss))
         j = int(cands[b])
         dims[level] = j
@@ -232,7 +248,7 @@ def _learn_tree(data: _TreeData, RP: np.ndarray, R2: np.ndarray, AcR: np.ndarray
         starts = _core.maddness_partition(data.QT[j], thr[b], perm, starts, node)
         counts = np.diff(starts)
         if output:
-            SR = _child_sums(RP, perm, starts, SR, None, nt)[0]
+            SR = _split_sums(SR, left[b], counts)
             SA = _child_sums(data.A32, perm, starts, SA, None, nt)[0]
         else:
             SR, SR2 = _child_sums(RP, perm, starts, SR, SR2, nt)
