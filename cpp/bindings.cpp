@@ -870,14 +870,17 @@ NB_MODULE(_core, m) {
                 "leaf (n,) and means (16, npanels * 8) must match RP");
         for (size_t i = 0; i < n; ++i) require(leaf.data()[i] < 16, "leaf must be in [0, 16)");
         auto R2 = new_array<double>({n}, false);
+        auto colsum = new_array<double>({P * RP.shape(2)}, false);
         {
           nb::gil_scoped_release release;
-          tenfold::maddness::learn::shrink_panels(RP.data(), n, P, leaf.data(), means.data(), shrink, R2.data());
+          tenfold::maddness::learn::shrink_panels(RP.data(), n, P, leaf.data(), means.data(), shrink, R2.data(),
+                                                  colsum.data());
         }
-        return R2;
+        return nb::make_tuple(R2, colsum);
       },
       "RP"_a.noconvert(), "leaf"_a.noconvert(), "means"_a.noconvert(), "shrink"_a,
-      "RP -= shrink * means[leaf] on a residual in panels (in place); returns the new squared row norms.");
+      "RP -= shrink * means[leaf] on a residual in panels (in place); returns the new squared row norms and column "
+      "sums (npanels * 8,), the latter summed as maddness_panel_sums sums all rows.");
   def_sums(float{});
   def_sums(double{});
   m.def(

@@ -19,7 +19,7 @@ namespace learn {
 namespace {
 
 constexpr size_t kChunkRows = 4096;            // rows per task of the row sums
-constexpr size_t kHistBytes = size_t(1) << 18;  // bins of one task and panel: kept within L2
+constexpr size_t kHistBytes = size_t(1) << 20;  // bins of one task and panel: kept within L2
 
 // The kernels of the active SIMD unit: AVX-512 or AVX2 on x86; elsewhere the scalar unit (on
 // AArch64 the compiler vectorizes its element-wise loops with NEON already). Every unit gives
@@ -156,49 +156,63 @@ void select_ranks(float* v, size_t n, const int64_t* ranks, int nranks, std::vec
 void split_scan(const int8_t* const* qcols, int ncand, const int32_t* perm, const int64_t* starts, int nnodes,
                 const double* R, size_t n, size_t npanels, const double* R2, int n_threads, double* loss, int8_t* thr,
                 double* left_sums) {
-  // Tasks: (node, group of candidates whose bins over one panel fit in kHistBytes).
-  const size_t per_cand = static_cast<size_t>(kBins) * kPanel * sizeof(double);
-  const int group = static_cast<int>(std::max<size_t>(1, std::min<size_t>(ncand, kHistBytes / per_cand)));
+  // Every node is scanned in the same pass over the rows, in their order in R (not node by
+  // node through perm, which scatters the reads below the root): each (node, candidate) has its
+  // own bins, so a bin still adds its rows in increasing row order, as a per-node pass over
+  // perm (ascending within each node, as partition keeps it) would. Tasks are groups of
+  // candidates whose bins over one panel fit in kHistBytes, at least one per thread (the
+  // grouping changes no sum).
+  const size_t nn = static_cast<size_t>(nnodes);
+  const size_t per_cand = nn * kBins * kPanel * sizeof(double);
+  const size_t by_threads = (static_cast<size_t>(ncand) + std::max(n_threads, 1) - 1) / std::max(n_threads, 1);
+  const int group = static_cast<int>(std::max<size_t>(1, std::min({static_cast<size_t>(ncand), kHistBytes / per_cand, by_threads})));
   const int ngroups = (ncand + group - 1) / group;
-  const size_t ntasks = static_cast<size_t>(nnodes) * ngroups;
-  std::vector<double> node_loss(static_cast<size_t>(nnodes) * ncand, 0.0);
+  std::vector<int32_t> node_of(n, -1);  // the node of each row (-1: in none)
+  for (int k = 0; k < nnodes; ++k)
+    for (int64_t r = starts[k]; r < starts[k + 1]; ++r) node_of[perm[r]] = k;
+  std::vector<double> total_sq(nn, 0.0);
+  for (int k = 0; k < nnodes; ++k)
+    for (int64_t r = starts[k]; r < starts[k + 1]; ++r) total_sq[k] += R2[perm[r]];
+  std::vector<double> node_loss(nn * ncand, 0.0);
   auto hist_fn = kernels().histogram;
-  parallel_for(ntasks, n_threads, 1, [&](int, size_t t0, size_t t1) {
-    std::vector<double> hist(static_cast<size_t>(group) * kBins * kPanel), l2(static_cast<size_t>(group) * kBins),
-        r2(static_cast<size_t>(group) * kBins), total(kPanel), cum(kPanel);
-    std::vector<int64_t> cnt(static_cast<size_t>(group) * kBins);
-    std::vector<int8_t> qrows;
+  parallel_for(static_cast<size_t>(ngroups), n_threads, 1, [&](int, size_t t0, size_t t1) {
+    // Bins, squared norms and counts of (node, candidate) pairs: pair index k * group + c.
+    const size_t npairs = nn * static_cast<size_t>(group);
+    std::vector<double> hist(npairs * kBins * kPanel), l2(npairs * kBins), r2(npairs * kBins), total(kPanel),
+        cum(kPanel);
+    std::vector<int64_t> cnt(npairs * kBins);
+    std::vector<int32_t> rows, bin;  // the rows in some node; their bins, (node, candidate, byte) per candidate
     // With left_sums: the cumulative sums of every panel after every bin, kept until the best
-    // threshold of each candidate is known.
-    std::vector<double> cums(left_sums ? static_cast<size_t>(group) * npanels * kBins * kPanel : 0);
+    // threshold of each pair is known.
+    std::vector<double> cums(left_sums ? npairs * npanels * kBins * kPanel : 0);
     for (size_t t = t0; t < t1; ++t) {
-      const int k = static_cast<int>(t / ngroups), c0 = static_cast<int>(t % ngroups) * group;
-      const int nc = std::min(group, ncand - c0);
-      const int32_t* rows = perm + starts[k];
-      const size_t nrows = static_cast<size_t>(starts[k + 1] - starts[k]);
-      // The node's split bytes of each candidate, gathered once in row order (the histogram
-      // reads them once per panel), and their counts.
+      const int c0 = static_cast<int>(t) * group, nc = std::min(group, ncand - c0);
+      rows.clear();
+      for (size_t i = 0; i < n; ++i)
+        if (node_of[i] >= 0) rows.push_back(static_cast<int32_t>(i));
+      const size_t nrows = rows.size();
+      bin.resize(static_cast<size_t>(nc) * nrows);
       std::fill(cnt.begin(), cnt.end(), 0);
-      qrows.resize(static_cast<size_t>(nc) * nrows);
       for (int c = 0; c < nc; ++c) {
         const int8_t* q = qcols[c0 + c];
-        int8_t* g = qrows.data() + static_cast<size_t>(c) * nrows;
-        int64_t* cn = cnt.data() + static_cast<size_t>(c) * kBins;
+        int32_t* b = bin.data() + static_cast<size_t>(c) * nrows;
         for (size_t r = 0; r < nrows; ++r) {
-          g[r] = q[rows[r]];
-          ++cn[g[r] + 128];
+          const size_t i = static_cast<size_t>(rows[r]);
+          b[r] = static_cast<int32_t>((static_cast<size_t>(node_of[i]) * group + c) * kBins) + (q[i] + 128);
+          ++cnt[static_cast<size_t>(b[r])];
         }
       }
       std::fill(l2.begin(), l2.end(), 0.0);
       std::fill(r2.begin(), r2.end(), 0.0);
       for (size_t p = 0; p < npanels; ++p) {
         const size_t w = kPanel;
-        std::fill(hist.begin(), hist.begin() + static_cast<size_t>(nc) * kBins * w, 0.0);
-        hist_fn(qrows.data(), nc, rows, nrows, R + p * n * kPanel, hist.data());
-        for (int c = 0; c < nc; ++c) {
+        std::fill(hist.begin(), hist.end(), 0.0);
+        hist_fn(bin.data(), nc, rows.data(), nrows, R + p * n * kPanel, hist.data());
+        for (size_t pair = 0; pair < npairs; ++pair) {
+          if (static_cast<int>(pair % group) >= nc) continue;
           // |S_left|^2 and |S_right|^2 of this panel after each present bin.
-          const double* h = hist.data() + static_cast<size_t>(c) * kBins * w;
-          const int64_t* cn = cnt.data() + static_cast<size_t>(c) * kBins;
+          const double* h = hist.data() + pair * kBins * w;
+          const int64_t* cn = cnt.data() + pair * kBins;
           std::fill(total.begin(), total.end(), 0.0);
           for (int b = 0; b < kBins; ++b)
             if (cn[b])
@@ -213,51 +227,49 @@ void split_scan(const int8_t* const* qcols, int ncand, const int32_t* perm, cons
               sl += cum[j] * cum[j];
               sr += rj * rj;
             }
-            l2[static_cast<size_t>(c) * kBins + b] += sl;
-            r2[static_cast<size_t>(c) * kBins + b] += sr;
-            if (left_sums)
-              std::copy(cum.begin(), cum.end(), cums.begin() + ((static_cast<size_t>(c) * npanels + p) * kBins + b) * w);
+            l2[pair * kBins + b] += sl;
+            r2[pair * kBins + b] += sr;
+            if (left_sums) std::copy(cum.begin(), cum.end(), cums.begin() + ((pair * npanels + p) * kBins + b) * w);
           }
         }
       }
-      double total_sq = 0.0;
-      for (size_t r = 0; r < nrows; ++r) total_sq += R2[rows[r]];
-      for (int c = 0; c < nc; ++c) {
+      for (size_t pair = 0; pair < npairs; ++pair) {
+        const int c = static_cast<int>(pair % group), k = static_cast<int>(pair / group);
+        if (c >= nc) continue;
         const size_t cc = static_cast<size_t>(c0 + c);
-        const int64_t* cn = cnt.data() + static_cast<size_t>(c) * kBins;
+        const int64_t* cn = cnt.data() + pair * kBins;
+        const int64_t N = starts[k + 1] - starts[k];
         double best = 0.0;
         int best_thr = 127;  // also for an empty node
         int best_bin = -1;   // the last bin of the left side (-1: empty node)
         int64_t left = 0;
-        const int64_t N = static_cast<int64_t>(nrows);
         if (N > 0) best = std::numeric_limits<double>::infinity();
         for (int b = 0; b < kBins; ++b) {
           if (!cn[b]) continue;
           left += cn[b];
-          const double sl = l2[static_cast<size_t>(c) * kBins + b], sr = r2[static_cast<size_t>(c) * kBins + b];
-          const double loss_b = left == N ? total_sq - sl / static_cast<double>(left)
-                                          : total_sq - sl / static_cast<double>(left) - sr / static_cast<double>(N - left);
+          const double sl = l2[pair * kBins + b], sr = r2[pair * kBins + b];
+          const double loss_b = left == N ? total_sq[k] - sl / static_cast<double>(left)
+                                          : total_sq[k] - sl / static_cast<double>(left) - sr / static_cast<double>(N - left);
           if (loss_b < best) {
             best = loss_b;
             best_thr = left == N ? 127 : b - 128;  // every row left: no split
             best_bin = b;
           }
         }
-        node_loss[cc * nnodes + k] = best;
-        thr[cc * nnodes + k] = static_cast<int8_t>(best_thr);
+        node_loss[cc * nn + k] = best;
+        thr[cc * nn + k] = static_cast<int8_t>(best_thr);
         if (left_sums) {
-          double* out = left_sums + (cc * nnodes + k) * npanels * kPanel;
+          double* out = left_sums + (cc * nn + k) * npanels * kPanel;
           for (size_t p = 0; p < npanels; ++p)
             for (size_t j = 0; j < kPanel; ++j)
-              out[p * kPanel + j] =
-                  best_bin < 0 ? 0.0 : cums[((static_cast<size_t>(c) * npanels + p) * kBins + best_bin) * kPanel + j];
+              out[p * kPanel + j] = best_bin < 0 ? 0.0 : cums[((pair * npanels + p) * kBins + best_bin) * kPanel + j];
         }
       }
     }
   });
   for (int c = 0; c < ncand; ++c) {
     double s = 0.0;
-    for (int k = 0; k < nnodes; ++k) s += node_loss[static_cast<size_t>(c) * nnodes + k];
+    for (size_t k = 0; k < nn; ++k) s += node_loss[static_cast<size_t>(c) * nn + k];
     loss[c] = s;
   }
 }
@@ -351,22 +363,30 @@ void quantize_transposed(const float* X, size_t n, size_t d, size_t ldx, const f
 }
 
 void shrink_panels(double* RP, size_t n, size_t npanels, const uint8_t* leaf, const double* means, double shrink,
-                   double* R2) {
+                   double* R2, double* colsum) {
   const size_t w = npanels * kPanel;
   std::vector<double> step(16 * w);  // shrink * means, rounded once as numpy's shrink * means[leaf] does
   for (size_t k = 0; k < 16 * w; ++k) step[k] = shrink * means[k];
   std::fill(R2, R2 + n, 0.0);
+  if (colsum) std::fill(colsum, colsum + w, 0.0);
   for (size_t p = 0; p < npanels; ++p) {
     double* P = RP + p * n * kPanel;
-    for (size_t i = 0; i < n; ++i) {
-      const double* s = step.data() + static_cast<size_t>(leaf[i]) * w + p * kPanel;
-      double* x = P + i * kPanel;
-      double acc = R2[i];
-      for (size_t j = 0; j < kPanel; ++j) {
-        x[j] -= s[j];
-        acc += x[j] * x[j];
+    for (size_t c0 = 0; c0 < n; c0 += kChunkRows) {
+      // Column sums chunk by chunk, added in order: group_sums' additions over all rows.
+      double part[kPanel] = {};
+      for (size_t i = c0; i < std::min(n, c0 + kChunkRows); ++i) {
+        const double* s = step.data() + static_cast<size_t>(leaf[i]) * w + p * kPanel;
+        double* x = P + i * kPanel;
+        double acc = R2[i];
+        for (size_t j = 0; j < kPanel; ++j) {
+          x[j] -= s[j];
+          acc += x[j] * x[j];
+          part[j] += x[j];
+        }
+        R2[i] = acc;
       }
-      R2[i] = acc;
+      if (colsum)
+        for (size_t j = 0; j < kPanel; ++j) colsum[p * kPanel + j] += part[j];
     }
   }
 }

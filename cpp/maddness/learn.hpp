@@ -22,10 +22,9 @@ constexpr int kBins = 256;  // one bin per int8 split value
 constexpr size_t kPanel = 8;
 
 #define TENFOLD_LEARN_KERNELS                                                                          \
-  /* hist[(c*256 + b)*kPanel + j] += P[i*kPanel + j] (one panel of R) for every row */              \
-  /* i = rows[r], r < nrows, and candidate c < ncand, b = qrows[c*nrows + r] + 128 (the split */     \
-  /* bytes gathered in row order) */                                                                 \
-  void histogram(const int8_t* qrows, int ncand, const int32_t* rows, size_t nrows, const double* P,  \
+  /* hist[bins[c*nrows + r]*kPanel + j] += P[rows[r]*kPanel + j] (one panel of R) for every */      \
+  /* r < nrows and c < ncand, in increasing r (each candidate's bins precomputed) */                 \
+  void histogram(const int32_t* bins, int ncand, const int32_t* rows, size_t nrows, const double* P,  \
                  double* hist);                                                                      \
   /* acc[j] += X[i*ldx + j] (and sq[j] += X[i*ldx + j]^2 if sq) for rows i = rows[0..nrows), in */  \
   /* that order */                                                                                    \
@@ -103,9 +102,11 @@ void column_order_stats(const float* X, size_t n, size_t d, size_t ldx, const in
 void quantize_transposed(const float* X, size_t n, size_t d, size_t ldx, const float* offset, const float* scale,
                          int n_threads, int8_t* QT);
 // The greedy residual update on panels RP (npanels, n, kPanel): RP[p][i][j] -= shrink *
-// means[leaf[i]][p*kPanel + j], then R2[i] = the new squared norm of row i (panel by panel).
+// means[leaf[i]][p*kPanel + j], then R2[i] = the new squared norm of row i (panel by panel) and,
+// if colsum is not null, colsum (npanels * kPanel) = the new column sums, with the additions of
+// group_sums_f64 over all rows (the next tree's root sums, bit for bit).
 void shrink_panels(double* RP, size_t n, size_t npanels, const uint8_t* leaf, const double* means, double shrink,
-                   double* R2);
+                   double* R2, double* colsum = nullptr);
 
 // G^T G (16C x 16C) as counts.
 void onehot_gram(const uint8_t* codes, size_t n, size_t C, int64_t* out);

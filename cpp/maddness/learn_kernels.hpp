@@ -94,20 +94,16 @@ void onehot_sums(const uint8_t* codes, size_t C, const T* X, size_t ldx, size_t 
 
 }  // namespace
 
-void histogram(const int8_t* qrows, int ncand, const int32_t* rows, size_t nrows, const double* P,
-               double* hist) {
-  // Rows in blocks of kBlock (32 KB of P, kept in L2); per block, candidate by candidate, so
-  // that one candidate's bins (16 KB) stay in L1 while the block's rows are added to them.
+void histogram(const int32_t* bins, int ncand, const int32_t* rows, size_t nrows, const double* P, double* hist) {
+  // Rows in blocks of kBlock (32 KB of P, kept in L1/L2) and, per block, candidate by candidate:
+  // the block's rows are read from memory once for all candidates.
   constexpr size_t kBlock = 512;
   for (size_t r0 = 0; r0 < nrows; r0 += kBlock) {
     const size_t r1 = r0 + kBlock < nrows ? r0 + kBlock : nrows;
     for (int c = 0; c < ncand; ++c) {
-      const int8_t* q = qrows + static_cast<size_t>(c) * nrows;
-      double* hc = hist + static_cast<size_t>(c) * kBins * kPanel;
-      for (size_t r = r0; r < r1; ++r) {
-        const size_t i = static_cast<size_t>(rows[r]);
-        add_panel_row(hc + static_cast<size_t>(q[r] + 128) * kPanel, P + i * kPanel);
-      }
+      const int32_t* b = bins + static_cast<size_t>(c) * nrows;
+      for (size_t r = r0; r < r1; ++r)
+        add_panel_row(hist + static_cast<size_t>(b[r]) * kPanel, P + static_cast<size_t>(rows[r]) * kPanel);
     }
   }
 }

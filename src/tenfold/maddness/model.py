@@ -293,18 +293,19 @@ class Maddness:
             if output:
                 target_sq = y_sq
 
-            def learn(c: int, R: np.ndarray, AcR: np.ndarray | None, R2: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+            def learn(c: int, R: np.ndarray, AcR: np.ndarray | None, R2: Any) -> tuple[np.ndarray, np.ndarray]:
+                R2, SR0 = R2 if isinstance(R2, tuple) else (R2, None)  # shrink_residual's row norms, column sums
                 if R2 is None:
                     R2 = np.einsum("pij,pij->i", R, R)
-                dims[c], thresholds[c], node, leaf_R, leaf_n, leaf_A = _learn_tree(data, R, R2, AcR, k)
+                dims[c], thresholds[c], node, leaf_R, leaf_n, leaf_A = _learn_tree(data, R, R2, AcR, k, SR0)
                 offsets[c], scales[c] = offset[dims[c]], scale[dims[c]]
                 means = leaf_R / np.maximum(leaf_n, 1)[:, None]                 # (16, m padded)
                 if AcR is not None:  # Acᵀ R after R -= shrink * means[node], without a pass over A
                     AcR -= shrink * (leaf_A.T @ means[:, :m_res])
                 return node, means
 
-            def shrink_residual(R: np.ndarray, node: np.ndarray, means: np.ndarray) -> np.ndarray | None:
-                return _core.maddness_shrink_panels(R, node, means, shrink)  # and the new squared row norms
+            def shrink_residual(R: np.ndarray, node: np.ndarray, means: np.ndarray) -> Any:
+                return _core.maddness_shrink_panels(R, node, means, shrink)  # and its new row norms, column sums
         # Acᵀ R, kept current through the greedy pass by the trees (output objective, one column per split).
         AcR = None
         R2 = None  # squared row norms of the residual, when the last update computed them

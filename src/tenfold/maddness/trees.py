@@ -85,6 +85,16 @@ class _TreeData:
     def __init__(self, QT: np.ndarray, A32: np.ndarray | None, mean: np.ndarray | None,
                  col_sq: np.ndarray | None, n_threads: int) -> None:
         self.QT, self.A32, self.mean, self.col_sq, self.n_threads = QT, A32, mean, col_sq, n_threads
+        self._sum_A: np.ndarray | None = None
+
+    def sum_A(self) -> np.ndarray:
+        """The sums of A's columns in float64 (every tree's root; summed on first use)."""
+        if self._sum_A is None:
+            assert self.A32 is not None
+            whole = np.array([[0, self.A32.shape[0]]], dtype=np.int64)
+            perm = np.arange(self.A32.shape[0], dtype=np.int32)
+            self._sum_A = _core.maddness_group_sums(self.A32, perm, whole, False, self.n_threads)[0][0]
+        return self._sum_A
 
 
 _ROW_BLOCK = 4096  # rows per block of the float64 work in _start: (4096, d) float64 stays in L2/L3
@@ -200,9 +210,11 @@ def _split_sums(parent: np.ndarray, left: np.ndarray, counts: np.ndarray) -> np.
     return out
 
 
-def _learn_tree(data: _TreeData, RP: np.ndarray, R2: np.ndarray, AcR: np.ndarray | None, k: int):
+def _learn_tree(data: _TreeData, RP: np.ndarray, R2: np.ndarray, AcR: np.ndarray | None, k: int,
+                SR0: np.ndarray | None = None):
     """One balanced 4-level tree on the residual R (n, m), given in panels RP = _panels(R), and R2
-    its squared row norms.
+    its squared row norms (and, for the output objective, SR0 its column sums if known: the
+    last residual update's).
 
     With ``AcR`` (d, m) = Ac.T @ R (Ac: A minus its column means) the objective is "output":
     the ``k`` candidate dimensions of a level are those that best explain the residual linearly
@@ -223,8 +235,8 @@ def _learn_tree(data: _TreeData, RP: np.ndarray, R2: np.ndarray, AcR: np.ndarray
     counts = np.array([n], dtype=np.int64)
     output = AcR is not None
     if output:
-        SA = _core.maddness_group_sums(data.A32, perm, whole, False, nt)[0]          # sums of A's rows
-        SR = _group_sums(RP, perm, whole, False, nt)[0]
+        SA = data.sum_A()[None, :]                                                   # sums of A's rows
+        SR = _group_sums(RP, perm, whole, False, nt)[0] if SR0 is None else SR0[None, :]
     else:
         SR, SR2 = _group_sums(RP, perm, whole, True, nt)
     for level in range(_LEVELS):
