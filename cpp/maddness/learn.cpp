@@ -178,13 +178,17 @@ void split_scan(const int8_t* const* qcols, int ncand, const int32_t* perm, cons
   parallel_for(static_cast<size_t>(ngroups), n_threads, 1, [&](int, size_t t0, size_t t1) {
     // Bins, squared norms and counts of (node, candidate) pairs: pair index k * group + c.
     const size_t npairs = nn * static_cast<size_t>(group);
-    std::vector<double> hist(npairs * kBins * kPanel), l2(npairs * kBins), r2(npairs * kBins), total(kPanel),
-        cum(kPanel);
+    std::vector<double> l2(npairs * kBins), r2(npairs * kBins), total(kPanel), cum(kPanel);
     std::vector<int64_t> cnt(npairs * kBins);
-    std::vector<int32_t> rows, bin;  // the rows in some node; their bins, (node, candidate, byte) per candidate
-    // With left_sums: the cumulative sums of every panel after every bin, kept until the best
+    // The large buffers are kept by the thread between calls (up to tens of MB, which a fresh
+    // allocation would page-fault in again at every tree level): the bins of one panel; the rows
+    // in some node and, per candidate, their bins ((node, candidate, byte) indices); with
+    // left_sums, the cumulative sums of every panel after every bin, kept until the best
     // threshold of each pair is known.
-    std::vector<double> cums(left_sums ? npairs * npanels * kBins * kPanel : 0);
+    thread_local std::vector<double> hist, cums;
+    thread_local std::vector<int32_t> rows, bin;
+    hist.resize(npairs * kBins * kPanel);
+    if (left_sums) cums.resize(npairs * npanels * kBins * kPanel);
     for (size_t t = t0; t < t1; ++t) {
       const int c0 = static_cast<int>(t) * group, nc = std::min(group, ncand - c0);
       rows.clear();
@@ -204,14 +208,14 @@ void split_scan(const int8_t* const* qcols, int ncand, const int32_t* perm, cons
       }
       std::fill(l2.begin(), l2.end(), 0.0);
       std::fill(r2.begin(), r2.end(), 0.0);
+      std::fill(hist.begin(), hist.end(), 0.0);  // and each scan below zeroes the bins it read
       for (size_t p = 0; p < npanels; ++p) {
         const size_t w = kPanel;
-        std::fill(hist.begin(), hist.end(), 0.0);
         hist_fn(bin.data(), nc, rows.data(), nrows, R + p * n * kPanel, hist.data());
         for (size_t pair = 0; pair < npairs; ++pair) {
           if (static_cast<int>(pair % group) >= nc) continue;
           // |S_left|^2 and |S_right|^2 of this panel after each present bin.
-          const double* h = hist.data() + pair * kBins * w;
+          double* h = hist.data() + pair * kBins * w;
           const int64_t* cn = cnt.data() + pair * kBins;
           std::fill(total.begin(), total.end(), 0.0);
           for (int b = 0; b < kBins; ++b)
@@ -223,6 +227,7 @@ void split_scan(const int8_t* const* qcols, int ncand, const int32_t* perm, cons
             double sl = 0.0, sr = 0.0;
             for (size_t j = 0; j < w; ++j) {
               cum[j] += h[b * w + j];
+              h[b * w + j] = 0.0;  // ready for the next panel
               const double rj = total[j] - cum[j];
               sl += cum[j] * cum[j];
               sr += rj * rj;
@@ -345,18 +350,17 @@ void quantize_transposed(const float* X, size_t n, size_t d, size_t ldx, const f
   constexpr size_t kRows = 64;  // a block's bytes of one column: one cache line of QT
   const size_t nblocks = (n + kRows - 1) / kRows;
   parallel_for(nblocks, n_threads, 1, [&](int, size_t b0, size_t b1) {
+    std::vector<float> u(d);
     for (size_t b = b0; b < b1; ++b) {
       const size_t i0 = b * kRows, i1 = std::min(n, i0 + kRows);
       for (size_t i = i0; i < i1; ++i) {
-        const float* x = X + i * ldx;
-        for (size_t j = 0; j < d; ++j) {
-          float v;
-          std::memcpy(&v, x + j, sizeof v);
-          float u = (v - offset[j]) * scale[j];
-          u = u < -128.0f ? -128.0f : (u > 127.0f ? 127.0f : u);
-          u = (u + kRound) - kRound;
-          QT[j * n + i] = static_cast<int8_t>(u);
+        std::memcpy(u.data(), X + i * ldx, d * sizeof(float));
+        for (size_t j = 0; j < d; ++j) {  // element-wise over the row: vectorized
+          float v = (u[j] - offset[j]) * scale[j];
+          v = v < -128.0f ? -128.0f : (v > 127.0f ? 127.0f : v);
+          u[j] = (v + kRound) - kRound;
         }
+        for (size_t j = 0; j < d; ++j) QT[j * n + i] = static_cast<int8_t>(u[j]);
       }
     }
   });
