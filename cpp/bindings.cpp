@@ -86,10 +86,7 @@ Out<T> new_array(std::initializer_list<size_t> shape, bool zero = true) {
   return Out<T>(data, shape, owner);
 }
 
-void require(bool ok, const std::string& what) {
-  if (!ok) throw std::invalid_argument(what);
-}
-// For a literal message: no std::string is built unless the check fails (checks run per element).
+// The message is a literal: no std::string is built unless the check fails (checks run per element).
 void require(bool ok, const char* what) {
   if (!ok) throw std::invalid_argument(what);
 }

@@ -247,8 +247,9 @@ def test_column_order_stats_middle_ranks_and_bad_input():
     X = rng.normal(size=(3001, 3)).astype(np.float32)
     ranks = np.array([0, 1, 1500, 1500, 2999, 3000], np.int64)  # both heaps and the in-place path
     np.testing.assert_array_equal(_core.maddness_column_order_stats(X, ranks, 2), np.sort(X, axis=0)[ranks])
-    ranks = np.array([2, 40, 2990], np.int64)
-    np.testing.assert_array_equal(_core.maddness_column_order_stats(X, ranks, 1), np.sort(X, axis=0)[ranks])
+    for ranks in ([2, 40, 2990], [0, 7], [2995, 3000], [3000]):  # both heaps, one heap only
+        ranks = np.array(ranks, np.int64)
+        np.testing.assert_array_equal(_core.maddness_column_order_stats(X, ranks, 1), np.sort(X, axis=0)[ranks])
     X[5, 1] = np.nan
     with pytest.raises(ValueError, match="finite"):
         _core.maddness_column_order_stats(X, ranks, 1)

@@ -98,58 +98,8 @@ void onehot_sums_impl(const uint8_t* codes, size_t n, size_t C, const T* X, size
     for (size_t j = 0; j < k; ++j) out[j] += part[t * k + j];
 }
 
-// Puts the ranks[r]-th smallest of v[0..n) at v[ranks[r]] for every r (ranks ascending). Ranks
-// within kHeapRanks of either end (the extreme percentiles) come from one pass keeping the
-// smallest and the largest values in two bounded heaps (low, high: scratch); others from
-// successive std::nth_element calls.
-void select_ranks(float* v, size_t n, const int64_t* ranks, int nranks, std::vector<float>& low,
-                  std::vector<float>& high) {
-  constexpr size_t kHeapRanks = 1024;
-  size_t nlow = 0, nhigh = 0;  // how many of the smallest / largest values are needed
-  for (int r = 0; r < nranks; ++r) {
-    const size_t k = static_cast<size_t>(ranks[r]);
-    if (k < kHeapRanks && k < n / 2)
-      nlow = std::max(nlow, k + 1);
-    else if (n - k <= kHeapRanks)
-      nhigh = std::max(nhigh, n - k);
-    else
-      nlow = nhigh = n;  // a middle rank: select in place
-  }
-  if (nlow < n && nhigh < n) {
-    low.assign(v, v + nlow);  // max-heap of the nlow smallest so far
-    std::make_heap(low.begin(), low.end());
-    high.assign(v, v + nhigh);  // min-heap of the nhigh largest so far
-    std::make_heap(high.begin(), high.end(), std::greater<float>());
-    for (size_t i = nhigh; i < n; ++i)
-      if (v[i] > high.front()) {
-        std::pop_heap(high.begin(), high.end(), std::greater<float>());
-        high.back() = v[i];
-        std::push_heap(high.begin(), high.end(), std::greater<float>());
-      }
-    for (size_t i = nlow; i < n; ++i)
-      if (v[i] < low.front()) {
-        std::pop_heap(low.begin(), low.end());
-        low.back() = v[i];
-        std::push_heap(low.begin(), low.end());
-      }
-    std::sort(low.begin(), low.end());
-    std::sort(high.begin(), high.end());
-    // The values are a multiset: rank k < nlow is low[k], rank k >= n - nhigh is high[k - (n - nhigh)].
-    for (int r = 0; r < nranks; ++r) {
-      const size_t k = static_cast<size_t>(ranks[r]);
-      v[k] = k < nlow ? low[k] : high[k - (n - nhigh)];
-    }
-    return;
-  }
-  size_t lo = 0;  // after each selection, every later rank lies in [rank + 1, n)
-  for (int r = 0; r < nranks; ++r) {
-    const size_t k = static_cast<size_t>(ranks[r]);
-    if (k >= lo) {
-      std::nth_element(v + lo, v + k, v + n);
-      lo = k + 1;
-    }
-  }
-}
+// Order statistics within kHeapRanks of either end of a column come from bounded heaps.
+constexpr size_t kHeapRanks = 1024;
 
 }  // namespace
 
@@ -321,12 +271,81 @@ void onehot_sums_f64(const uint8_t* codes, size_t n, size_t C, const double* X, 
 
 void column_order_stats(const float* X, size_t n, size_t d, size_t ldx, const int64_t* ranks, int nranks,
                         int n_threads, float* out) {
-  // Columns in blocks of kCols: a block's values are gathered row by row (one pass over A per
-  // block, reading kCols consecutive floats of each row), then each column is selected in turn.
+  size_t nlow = 0, nhigh = 0;  // how many of each column's smallest / largest values the ranks need
+  for (int r = 0; r < nranks; ++r) {
+    const size_t k = static_cast<size_t>(ranks[r]);
+    if (k < kHeapRanks && k < n / 2)
+      nlow = std::max(nlow, k + 1);
+    else if (n - k <= kHeapRanks)
+      nhigh = std::max(nhigh, n - k);
+    else
+      nlow = nhigh = n;  // a middle rank
+  }
+  if (nlow < n && nhigh < n) {
+    // Ranks near either end (the extreme percentiles): one pass over the rows in their order,
+    // each column keeping its nlow smallest values in a max-heap and its nhigh largest in a
+    // min-heap. A row is first compared with every column's two heap tops in a branch-free
+    // (vectorized) loop; the heaps change only for the rare rows that pass a top.
+    constexpr size_t kCols = 128;  // columns per task: 512 bytes of each row
+    const size_t nblocks = (d + kCols - 1) / kCols, init = std::max(nlow, nhigh);
+    parallel_for(nblocks, n_threads, 1, [&](int, size_t b0, size_t b1) {
+      std::vector<float> low(kCols * nlow), high(kCols * nhigh), lo_top(kCols), hi_top(kCols), row(kCols);
+      for (size_t blk = b0; blk < b1; ++blk) {
+        const size_t j0 = blk * kCols, w = std::min(kCols, d - j0);
+        auto insert = [&](size_t jj, float v, size_t i) {
+          float* lo = low.data() + jj * nlow;
+          float* hi = high.data() + jj * nhigh;
+          if (nlow == 0) {
+          } else if (i < nlow) {
+            lo[i] = v;
+            if (i + 1 == nlow) std::make_heap(lo, lo + nlow);
+          } else if (v < lo[0]) {
+            std::pop_heap(lo, lo + nlow);
+            lo[nlow - 1] = v;
+            std::push_heap(lo, lo + nlow);
+          }
+          if (nhigh == 0) {
+          } else if (i < nhigh) {
+            hi[i] = v;
+            if (i + 1 == nhigh) std::make_heap(hi, hi + nhigh, std::greater<float>());
+          } else if (v > hi[0]) {
+            std::pop_heap(hi, hi + nhigh, std::greater<float>());
+            hi[nhigh - 1] = v;
+            std::push_heap(hi, hi + nhigh, std::greater<float>());
+          }
+          lo_top[jj] = nlow ? lo[0] : -std::numeric_limits<float>::infinity();
+          hi_top[jj] = nhigh ? hi[0] : std::numeric_limits<float>::infinity();
+        };
+        for (size_t i = 0; i < n; ++i) {
+          std::memcpy(row.data(), X + i * ldx + j0, w * sizeof(float));
+          if (i >= init) {
+            int pass = 0;
+            for (size_t jj = 0; jj < w; ++jj) pass |= (row[jj] < lo_top[jj]) | (row[jj] > hi_top[jj]);
+            if (!pass) continue;
+          }
+          for (size_t jj = 0; jj < w; ++jj) insert(jj, row[jj], i);
+        }
+        for (size_t jj = 0; jj < w; ++jj) {
+          float* lo = low.data() + jj * nlow;
+          float* hi = high.data() + jj * nhigh;
+          std::sort(lo, lo + nlow);
+          std::sort(hi, hi + nhigh);
+          // The column's values as a multiset: rank k < nlow is lo[k]; rank k >= n - nhigh is hi[k - (n - nhigh)].
+          for (int r = 0; r < nranks; ++r) {
+            const size_t k = static_cast<size_t>(ranks[r]);
+            out[static_cast<size_t>(r) * d + j0 + jj] = k < nlow ? lo[k] : hi[k - (n - nhigh)];
+          }
+        }
+      }
+    });
+    return;
+  }
+  // A middle rank: columns in blocks of kCols, a block's values gathered row by row (one pass
+  // over X per block), then each column selected in place by successive std::nth_element calls.
   constexpr size_t kCols = 16;
   const size_t nblocks = (d + kCols - 1) / kCols;
   parallel_for(nblocks, n_threads, 1, [&](int, size_t b0, size_t b1) {
-    std::vector<float> buf(kCols * n), low, high;
+    std::vector<float> buf(kCols * n);
     for (size_t b = b0; b < b1; ++b) {
       const size_t j0 = b * kCols, w = std::min(kCols, d - j0);
       for (size_t i = 0; i < n; ++i) {
@@ -335,8 +354,15 @@ void column_order_stats(const float* X, size_t n, size_t d, size_t ldx, const in
       }
       for (size_t jj = 0; jj < w; ++jj) {
         float* v = buf.data() + jj * n;
-        select_ranks(v, n, ranks, nranks, low, high);
-        for (int r = 0; r < nranks; ++r) out[static_cast<size_t>(r) * d + j0 + jj] = v[ranks[r]];
+        size_t lo = 0;  // after each selection, every later rank lies in [rank + 1, n)
+        for (int r = 0; r < nranks; ++r) {
+          const size_t k = static_cast<size_t>(ranks[r]);
+          if (k >= lo) {
+            std::nth_element(v + lo, v + k, v + n);
+            lo = k + 1;
+          }
+          out[static_cast<size_t>(r) * d + j0 + jj] = v[k];
+        }
       }
     }
   });
