@@ -3,6 +3,8 @@ ridge penalty by cross-validation of the product's error."""
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from .. import _core
@@ -64,7 +66,7 @@ def _cv_lam(codes: np.ndarray, A: np.ndarray, B: np.ndarray, folds: int, rng: np
     A = np.ascontiguousarray(A) if A.dtype in (np.float32, np.float64) else np.ascontiguousarray(A, np.float64)
     sums = _core.maddness_onehot_sums_grouped(codes, A, fold.astype(np.uint8), folds, n_threads)
     parts = [(_core.maddness_onehot_gram(codes[fold == f]).astype(np.float64), sums[f]) for f in range(folds)]
-    GtG, GtA = sum(p[0] for p in parts), sum(p[1] for p in parts)
+    GtG, GtA = functools.reduce(np.add, [p[0] for p in parts]), functools.reduce(np.add, [p[1] for p in parts])
     if target_sq is None:
         target_sq = _product_row_sq(A, B)
     fold_sq = np.bincount(fold, weights=target_sq, minlength=folds)

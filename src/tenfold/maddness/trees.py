@@ -149,7 +149,8 @@ def _start(A: np.ndarray, B: np.ndarray | None, n_threads: int
     return (data, offset, scale, RP, R2, None if AcR is None else np.ascontiguousarray(AcR[:, :m]), target_sq)
 
 
-def _group_sums(X: np.ndarray, perm: np.ndarray, ranges: np.ndarray, want_sq: bool, n_threads: int):
+def _group_sums(X: np.ndarray, perm: np.ndarray, ranges: np.ndarray, want_sq: bool, n_threads: int
+                ) -> tuple[np.ndarray, np.ndarray]:
     """Sums (and sums of squares) of X's rows perm[b:e] per range; X (n, p) or panels (P, n, 8)."""
     if X.ndim == 3:
         return _core.maddness_panel_sums(X, perm, ranges, want_sq, n_threads)
@@ -211,7 +212,8 @@ def _split_sums(parent: np.ndarray, left: np.ndarray, counts: np.ndarray) -> np.
 
 
 def _learn_tree(data: _TreeData, RP: np.ndarray, R2: np.ndarray, AcR: np.ndarray | None, k: int,
-                SR0: np.ndarray | None = None):
+                SR0: np.ndarray | None = None
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
     """One balanced 4-level tree on the residual R (n, m), given in panels RP = _panels(R), and R2
     its squared row norms (and, for the output objective, SR0 its column sums if known: the
     last residual update's).
@@ -234,6 +236,9 @@ def _learn_tree(data: _TreeData, RP: np.ndarray, R2: np.ndarray, AcR: np.ndarray
     whole = np.array([[0, n]], dtype=np.int64)
     counts = np.array([n], dtype=np.int64)
     output = AcR is not None
+    A32, mean, col_sq = data.A32, data.mean, data.col_sq
+    if output and (A32 is None or mean is None or col_sq is None):
+        raise ValueError("the output objective needs the tree data's A32, mean and col_sq")
     if output:
         SA = data.sum_A()[None, :]                                                   # sums of A's rows
         SR = _group_sums(RP, perm, whole, False, nt)[0] if SR0 is None else SR0[None, :]
@@ -241,10 +246,10 @@ def _learn_tree(data: _TreeData, RP: np.ndarray, R2: np.ndarray, AcR: np.ndarray
         SR, SR2 = _group_sums(RP, perm, whole, True, nt)
     for level in range(_LEVELS):
         cnt = np.maximum(counts, 1)[:, None]
-        if output:
-            SAc = SA - counts[:, None] * data.mean                            # sums of Ac's rows
+        if AcR is not None and mean is not None and col_sq is not None:
+            SAc = SA - counts[:, None] * mean                                 # sums of Ac's rows
             cross = AcR - SAc.T @ (SR[:, :AcR.shape[1]] / cnt)                # (d, m)
-            within_sq = data.col_sq - (SAc * SAc / cnt).sum(0)
+            within_sq = col_sq - (SAc * SAc / cnt).sum(0)
             score = np.einsum("ij,ij->i", cross, cross) / np.maximum(within_sq, 1e-12)
         else:
             score = (SR2 - SR * SR / cnt).sum(0)[:data.QT.shape[0]]          # SSE per dimension
@@ -259,10 +264,12 @@ def _learn_tree(data: _TreeData, RP: np.ndarray, R2: np.ndarray, AcR: np.ndarray
         thresholds[level, :1 << level] = thr[b]
         starts = _core.maddness_partition(data.QT[j], thr[b], perm, starts, node)
         counts = np.diff(starts)
-        if output:
+        if output and A32 is not None:
             SR = _split_sums(SR, left[b], counts)
-            SA = _child_sums(data.A32, perm, starts, SA, None, nt)[0]
+            SA = _child_sums(A32, perm, starts, SA, None, nt)[0]
         else:
-            SR, SR2 = _child_sums(RP, perm, starts, SR, SR2, nt)
-    leaf_A = SA - counts[:, None] * data.mean if output else None
+            SR, SR2_children = _child_sums(RP, perm, starts, SR, SR2, nt)
+            assert SR2_children is not None  # sums of squares were asked for
+            SR2 = SR2_children
+    leaf_A = SA - counts[:, None] * mean if output and mean is not None else None
     return dims, thresholds, node, SR, counts, leaf_A
