@@ -166,7 +166,10 @@ def ranges(truth):
 
 
 def run_stumpy(series, K, m):
+    import warnings
+
     import stumpy
+    warnings.filterwarnings("ignore", message="'where' used without 'out'")   # stumpy 1.13 core.py
 
     T = np.ascontiguousarray(series.T.astype(np.float64))   # (d, n)
     P, I = stumpy.mstump(T, m)

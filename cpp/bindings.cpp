@@ -4,6 +4,7 @@
 #include <nanobind/nanobind.h>
 #include <nanobind/ndarray.h>
 #include <nanobind/stl/pair.h>
+#include <nanobind/stl/tuple.h>
 #include <nanobind/stl/optional.h>
 #include <nanobind/stl/string.h>
 #include <nanobind/stl/vector.h>
@@ -243,6 +244,32 @@ NB_MODULE(_core, m) {
       "Q"_a.noconvert(), "centroids"_a.noconvert(), "bounds"_a.noconvert(), "dot"_a, "n_threads"_a);
 
   m.def(
+      "bolt_lookup_tables",
+      [](nb::ndarray<const float, nb::ndim<2>, nb::device::cpu> Q, In<float, nb::ndim<2>> cent_t,
+         In<int32_t, nb::ndim<1>> bounds, bool dot, int n_threads) {
+        const size_t d = cent_t.shape(0), C = bounds.shape(0) - 1;
+        require(cent_t.shape(1) == 16 && Q.shape(1) == d, "Q must have d columns and cent_t shape (d, 16)");
+        require(bounds.shape(0) >= 3 && C % 2 == 0 && C <= 256 && bounds.data()[0] == 0 &&
+                    static_cast<size_t>(bounds.data()[C]) == d, "bounds must span [0, d] with an even C <= 256");
+        for (size_t c = 0; c < C; ++c) require(bounds.data()[c] <= bounds.data()[c + 1], "bounds must increase");
+        const size_t nq = Q.shape(0);
+        require(Q.stride(1) == 1 && (nq <= 1 || Q.stride(0) >= static_cast<int64_t>(d)),
+                "Q rows must be contiguous");
+        const size_t ldq = nq <= 1 ? d : static_cast<size_t>(Q.stride(0));
+        auto luts = new_array<uint8_t>({nq, C, 16}, false);
+        auto scale = new_array<double>({nq}, false);
+        auto offset = new_array<double>({nq}, false);
+        {
+          nb::gil_scoped_release release;
+          const tenfold::bolt::LutModel model{cent_t.data(), bounds.data(), static_cast<int>(C), static_cast<int>(d), dot};
+          tenfold::bolt::lookup_tables(model, Q.data(), nq, ldq, luts.data(), scale.data(), offset.data(), n_threads);
+        }
+        return std::make_tuple(luts, scale, offset);
+      },
+      "Q"_a.noconvert(), "cent_t"_a.noconvert(), "bounds"_a.noconvert(), "dot"_a, "n_threads"_a,
+      "Quantized query tables (luts (nq, C, 16) uint8, scale (nq,), offset (nq,)); Q's rows may be strided.");
+
+  m.def(
       "bolt_pack_blocked",
       [](In<uint8_t, nb::ndim<2>> codes, nb::ndarray<uint8_t, nb::ndim<1>, nb::c_contig, nb::device::cpu> blocked,
          size_t row0) {
@@ -287,7 +314,7 @@ NB_MODULE(_core, m) {
   m.def(
       "bolt_search",
       [](In<uint8_t, nb::ndim<1>> blocked, size_t n, size_t ncols, In<uint8_t, nb::ndim<3>> luts, int k,
-         int n_threads) {
+         int n_threads, bool sorted) {
         require(ncols >= 1 && blocked.shape(0) >= blocked_bytes(n, ncols), "blocked buffer too small");
         check_luts(luts, ncols);
         require(k >= 1, "k must be >= 1");
@@ -297,11 +324,44 @@ NB_MODULE(_core, m) {
         {
           nb::gil_scoped_release release;
           tenfold::bolt::search(blocked.data(), n, static_cast<int>(ncols), luts.data(), static_cast<int>(nq), k,
-                                dist.data(), ids.data(), n_threads);
+                                dist.data(), ids.data(), n_threads, sorted);
         }
         return std::make_pair(dist, ids);
       },
-      "blocked"_a.noconvert(), "n"_a, "ncols"_a, "luts"_a.noconvert(), "k"_a, "n_threads"_a);
+      "blocked"_a.noconvert(), "n"_a, "ncols"_a, "luts"_a.noconvert(), "k"_a, "n_threads"_a, "sorted"_a = true,
+      "The k best (sums, rows) per query: best first, or in no particular order if not sorted.");
+
+  m.def(
+      "bolt_search_queries",
+      [](nb::ndarray<const float, nb::ndim<2>, nb::device::cpu> Q, In<float, nb::ndim<2>> cent_t,
+         In<int32_t, nb::ndim<1>> bounds, bool dot, In<uint8_t, nb::ndim<1>> blocked, size_t n, int k,
+         int n_threads, bool sorted) {
+        const size_t d = cent_t.shape(0), C = bounds.shape(0) - 1, nq = Q.shape(0);
+        require(cent_t.shape(1) == 16 && Q.shape(1) == d, "Q must have d columns and cent_t shape (d, 16)");
+        require(bounds.shape(0) >= 3 && C % 2 == 0 && C <= 256 && bounds.data()[0] == 0 &&
+                    static_cast<size_t>(bounds.data()[C]) == d, "bounds must span [0, d] with an even C <= 256");
+        for (size_t c = 0; c < C; ++c) require(bounds.data()[c] <= bounds.data()[c + 1], "bounds must increase");
+        require(Q.stride(1) == 1 && (nq <= 1 || Q.stride(0) >= static_cast<int64_t>(d)), "Q rows must be contiguous");
+        require(blocked.shape(0) >= blocked_bytes(n, C / 2), "blocked buffer too small");
+        require(k >= 1, "k must be >= 1");
+        require(nq <= static_cast<size_t>(std::numeric_limits<int>::max()), "too many queries");
+        const size_t ldq = nq <= 1 ? d : static_cast<size_t>(Q.stride(0));
+        auto scale = new_array<double>({nq}, false);
+        auto offset = new_array<double>({nq}, false);
+        auto dist = new_array<uint32_t>({nq, static_cast<size_t>(k)}, false);
+        auto ids = new_array<int64_t>({nq, static_cast<size_t>(k)}, false);
+        {
+          nb::gil_scoped_release release;
+          const tenfold::bolt::LutModel model{cent_t.data(), bounds.data(), static_cast<int>(C), static_cast<int>(d), dot};
+          tenfold::bolt::search_queries(model, Q.data(), ldq, static_cast<int>(nq), blocked.data(), n,
+                                        static_cast<int>(C / 2), k, scale.data(), offset.data(), dist.data(),
+                                        ids.data(), n_threads, sorted);
+        }
+        return std::make_tuple(dist, ids, scale, offset);
+      },
+      "Q"_a.noconvert(), "cent_t"_a.noconvert(), "bounds"_a.noconvert(), "dot"_a, "blocked"_a.noconvert(), "n"_a,
+      "k"_a, "n_threads"_a, "sorted"_a = true,
+      "Query tables and search in one call: (sums (nq, k), rows (nq, k), scale (nq,), offset (nq,)).");
 
   // Exact re-ranking; vectors float32 (n, d) or float16 as uint16 bits (n, d).
   auto rerank = [](const void* vectors, bool half, size_t n_rows, size_t d, In<float, nb::ndim<2>>& Q,

@@ -68,6 +68,52 @@ def test_search_paths_agree_with_sorted_reference(n, ncols, nq, k, seed, levels)
         np.testing.assert_array_equal(dist, np.take_along_axis(sums, order, axis=1), err_msg=name)
 
 
+@pytest.mark.parametrize("n,k", [(9000, 10), (9000, 40), (9000, 70), (9000, 300), (130_000, 200), (700, 699)])
+@pytest.mark.parametrize("levels", [3, 128])
+def test_search_selection_strategies_agree_with_sorted_reference(n, k, levels):
+    # every way search picks its k best: the TopK scan (k < 32), the TopK with a counting
+    # threshold (k >= 32, n > 128 k), counting selection over all sums (n <= 128 k); 130,000
+    # rows exceed the counting selection's limit. Few levels: ties decided by the smaller row.
+    rng = np.random.default_rng(n + k + levels)
+    ncols, nq = 5, 9
+    codes = rng.integers(0, 256, size=(n, ncols), dtype=np.uint8)
+    luts = rng.integers(0, levels, size=(nq, 2 * ncols, 16), dtype=np.uint8)
+    luts[3] = 0  # every sum equal
+    blocked = _blocked(codes)
+    with tenfold.use_isa("scalar"):
+        sums = _core.bolt_scan(blocked, n, ncols, luts, 1)[:, :n].astype(np.int64)
+    order = np.lexsort((np.broadcast_to(np.arange(n), sums.shape), sums), axis=1)[:, :k]
+    for name in tenfold.supported_isas():
+        with tenfold.use_isa(name):
+            for threads in (1, 2):
+                dist, ids = _core.bolt_search(blocked, n, ncols, luts, k, threads)
+                np.testing.assert_array_equal(ids, order, err_msg=f"{name} {threads}")
+                np.testing.assert_array_equal(dist, np.take_along_axis(sums, order, axis=1), err_msg=name)
+                _, loose = _core.bolt_search(blocked, n, ncols, luts, k, threads, False)
+                np.testing.assert_array_equal(np.sort(loose, axis=1), np.sort(order, axis=1), err_msg=name)
+
+
+@pytest.mark.parametrize("k", [5, 40, 300])
+def test_fused_tables_and_search_equal_the_two_calls(k):
+    # bolt_search_queries builds the tables inside the search (per thread when the queries are
+    # split: 30,000 rows x 80 queries is enough work for that); same bits as lookup_tables +
+    # bolt_search, for the TopK scan, the counting TopK and the counting selection
+    rng = np.random.default_rng(k)
+    n, d = 30_000, 24
+    X = rng.normal(size=(n, d)).astype(np.float32)
+    enc = tenfold.BoltEncoder(ncodebooks=8, n_iter=2).fit(X[:2000])
+    blocked = _blocked(enc.encode(X))
+    Q = rng.normal(size=(80, d)).astype(np.float32)
+    for name in tenfold.supported_isas():
+        with tenfold.use_isa(name):
+            luts, scale, offset = enc.lookup_tables(Q)
+            want = _core.bolt_search(blocked, n, 4, luts, k, 1)
+            for threads in (1, 2):
+                got = _core.bolt_search_queries(Q, enc._lut_centroids, enc.bounds_, False, blocked, n, k, threads)
+                for g, w in zip(got, want + (scale, offset)):
+                    np.testing.assert_array_equal(g, w, err_msg=f"{name} {threads}")
+
+
 def test_scan_and_search_span_several_code_tiles():
     # Codes are scanned tile by tile (256 KiB: 64 blocks of 32 rows at 128 byte columns); top-k
     # heaps and sums must carry across tiles, including a partial last tile.
@@ -160,6 +206,43 @@ def test_query_tables_match_numpy(metric):
     assert luts.max() <= _core.BOLT_MAX_LUT_ENTRY and (luts.min(axis=2) == 0).all()
 
 
+def _numpy_lookup_tables(enc, Q):
+    """The numpy quantization BoltEncoder.lookup_tables used before it moved to C++: the C++
+    tables must keep its exact bits (saved results and tests depend on them)."""
+    tables = _core.bolt_query_tables(np.ascontiguousarray(Q), enc.centroids_, enc.bounds_, enc.inner_product, 1)
+    low = tables.min(axis=2)
+    shifted = tables - low[:, :, None]
+    span = shifted.max(axis=(1, 2))
+    s = np.where(span > 0, 127 / np.where(span > 0, span, 1.0), 1.0)
+    luts = np.rint(shifted * s[:, None, None]).clip(0, 127).astype(np.uint8)
+    return luts, s, low.sum(axis=1)
+
+
+@pytest.mark.parametrize("metric", ["l2", "dot"])
+@pytest.mark.parametrize("d,C", [(37, 6), (64, 16), (97, 32), (300, 150), (257, 256), (16, 2)])
+def test_lookup_tables_equal_numpy_bits_on_every_path(metric, d, C):
+    # odd widths, C above numpy's 128-term pairwise block (offset sums), constant columns
+    # (a table whose entries are all equal), an all-zero query (span 0 when the metric is dot)
+    rng = np.random.default_rng(d * 1000 + C)
+    X = rng.normal(size=(400, d)).astype(np.float32) * rng.uniform(0.01, 100, size=d).astype(np.float32)
+    X[:, 3] = 2.5
+    enc = tenfold.BoltEncoder(ncodebooks=C, metric=metric, n_iter=2).fit(X)
+    Q = rng.normal(size=(23, d)).astype(np.float32) * 7
+    Q[4] = 0
+    want = _numpy_lookup_tables(enc, Q)
+    raw = np.zeros(23 * d * 2 * 4 + 1, dtype=np.uint8)  # float rows at an odd address, every other row
+    strided = raw[1:1 + 23 * 2 * d * 4].view(np.float32).reshape(46, d)[::2]
+    strided[:] = Q
+    assert not strided.flags.c_contiguous and strided.ctypes.data % 4
+    for name in tenfold.supported_isas():
+        with tenfold.use_isa(name):
+            for q_in, threads in ((Q, 1), (strided, 2), (Q[5:6], 1)):
+                got = enc.lookup_tables(q_in, threads)
+                rows = slice(5, 6) if len(q_in) == 1 else slice(None)
+                for g, w, what in zip(got, want, ("luts", "scale", "offset")):
+                    np.testing.assert_array_equal(g, w[rows], err_msg=f"{name} {what}")
+
+
 def test_encode_refuses_huge_values_on_every_path(isa):
     # |x| >= 2**60 would overflow the float32 scores; such rows are refused, never mis-coded
     X = np.random.default_rng(1).normal(size=(17, 64)).astype(np.float32)
@@ -223,7 +306,7 @@ def test_search_stops_taking_rows_once_k_zero_distances_are_held():
         assert (dist[[0, 2, 3, 4]] == 0).all(), name
 
 
-@pytest.mark.parametrize("d", [1, 7, 8, 13, 385])
+@pytest.mark.parametrize("d", [1, 7, 8, 13, 33, 100, 385])
 def test_rerank_paths_agree_bit_for_bit_on_odd_and_unaligned_input(d):
     rng = np.random.default_rng(d)
     V = rng.normal(size=(40, d)).astype(np.float32)

@@ -57,3 +57,27 @@ def test_demo_section_runs():
     rows = _demo.demo_extract(n_series=1)
     assert rows and rows[0][0].startswith("tenfold") and "F1" in rows[0][2]
     assert "skipped" in rows[1][1]   # stumpy only on request
+
+
+def test_cli_reports_nothing_on_noise(capsys, tmp_path):
+    """The speech recipe's significance bar: white and brown noise hold no repeated word.
+
+    Without a bar, find_instances returns 3 "instances" on each of these (significance about 0).
+    """
+    import wave
+
+    rng = np.random.default_rng(3)
+    for i, brown in enumerate((False, True)):
+        x = rng.normal(scale=0.05, size=8 * 16000)
+        if brown:
+            x = np.cumsum(x) * 0.05
+        x = np.clip(x / max(1e-9, np.abs(x).max()) * 0.5, -1, 1)
+        path = tmp_path / f"noise{i}.wav"
+        with wave.open(str(path), "wb") as w:
+            w.setnchannels(1)
+            w.setsampwidth(2)
+            w.setframerate(16000)
+            w.writeframes((x * 32767).astype("<i2").tobytes())
+        assert cli.main(["find-instances", str(path), "--min-length", "0.3s", "--max-length", "0.6s"]) == 0
+        out = capsys.readouterr().out
+        assert "; 0 instance(s) found" in out, out

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <functional>
 #include <cstring>
 #include <limits>
 #include <utility>
@@ -125,6 +126,55 @@ void query_tables(const float* Q, size_t nq, const float* centroids, const int32
   });
 }
 
+namespace {
+// numpy's pairwise summation of n doubles (np.add.reduce over a contiguous axis): plain sums
+// below 8 terms, 8 interleaved partial sums up to 128, halves (multiples of 8) beyond.
+double pairwise_sum(const double* a, int n) {
+  constexpr int kBlock = 128;
+  if (n < 8) {
+    double r = 0.0;
+    for (int i = 0; i < n; ++i) r += a[i];
+    return r;
+  }
+  if (n <= kBlock) {
+    double r[8];
+    for (int j = 0; j < 8; ++j) r[j] = a[j];
+    int i = 8;
+    for (; i < n - n % 8; i += 8)
+      for (int j = 0; j < 8; ++j) r[j] += a[i + j];
+    double res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]));
+    for (; i < n; ++i) res += a[i];
+    return res;
+  }
+  int half = n / 2;
+  half -= half % 8;
+  return pairwise_sum(a, half) + pairwise_sum(a + half, n - half);
+}
+}  // namespace
+
+void lookup_tables(const LutModel& m, const float* Q, size_t nq, size_t ldq, uint8_t* luts, double* scale,
+                   double* offset, int n_threads) {
+  const Isa isa = active_isa();
+  const size_t C = static_cast<size_t>(m.ncodebooks);
+  parallel_for(nq, n_threads, 256, [&](int, size_t q0, size_t q1) {
+    std::vector<double> work(C * 16), low(C);
+    for (size_t q = q0; q < q1; ++q) {
+      const float* x = Q + q * ldq;
+      uint8_t* lut = luts + q * C * 16;
+      switch (isa) {
+#if defined(TENFOLD_X86)
+        case Isa::Avx512:
+        case Isa::Avx2: avx2::query_lut(m, x, work.data(), lut, low.data(), scale + q); break;
+#elif defined(TENFOLD_ARM64)
+        case Isa::Neon: neon::query_lut(m, x, work.data(), lut, low.data(), scale + q); break;
+#endif
+        default: scalar::query_lut(m, x, work.data(), lut, low.data(), scale + q); break;
+      }
+      offset[q] = 0.0 + pairwise_sum(low.data(), m.ncodebooks);  // numpy adds the sum to its identity, 0
+    }
+  });
+}
+
 void centroid_sums(const float* X, size_t n, size_t ldx, const uint8_t* codes, const int32_t* bounds,
                    int ncodebooks, int d, double* sums, int64_t* counts, int n_threads) {
   // Rows are summed in fixed chunks (each read once, row by row) and the chunks' partial sums
@@ -159,12 +209,104 @@ void centroid_sums(const float* X, size_t n, size_t ldx, const uint8_t* codes, c
   }
 }
 
-void search(const uint8_t* codes, size_t n, int ncols, const uint8_t* luts, int nq, int k,
-            uint32_t* dist, int64_t* ids, int n_threads) {
+namespace {
+// The k smallest (sum, row) of sums[0, n), by counting: a histogram of the sums (exact integers
+// <= C * 127; bins of 2^shift values) finds the bin holding the k-th; rows below it all enter,
+// rows in it enter by (sum, row) order. Two passes over n uint16 values and no sorting: where
+// k is a sizeable share of n (re-ranking candidates in a small collection) this costs a
+// fraction of pushing candidates through a TopK whose threshold falls slowly.
+void select_smallest(const uint16_t* sums, size_t n, int k, int shift, std::vector<uint16_t>& hist,
+                     std::vector<std::pair<uint32_t, int64_t>>& out) {
+  out.clear();
+  if (n <= static_cast<size_t>(k)) {
+    for (size_t i = 0; i < n; ++i) out.emplace_back(sums[i], static_cast<int64_t>(i));
+    return;
+  }
+  // four histograms, one per row mod 4: neighbouring rows often share a bin, and one counter
+  // per bin would chain every increment through memory. Each counts <= kSelectMaxRows / 4 rows.
+  const size_t nbins = hist.size() / 4;
+  std::fill(hist.begin(), hist.end(), uint16_t{0});
+  uint16_t* h[4] = {hist.data(), hist.data() + nbins, hist.data() + 2 * nbins, hist.data() + 3 * nbins};
+  size_t i = 0;
+  for (; i + 4 <= n; i += 4)
+    for (int j = 0; j < 4; ++j) ++h[j][sums[i + j] >> shift];
+  for (; i < n; ++i) ++h[0][sums[i] >> shift];
+  auto count = [&](size_t b) { return size_t{h[0][b]} + h[1][b] + h[2][b] + h[3][b]; };
+  size_t below = 0, bin = 0;
+  while (below + count(bin) < static_cast<size_t>(k)) below += count(bin++);
+  const uint32_t edge = static_cast<uint32_t>(bin);
+  const size_t first_edge = below;  // rows of the edge bin follow the rows below it, in row order
+  out.resize(below);
+  size_t m = 0;
+  for (size_t r = 0; r < n; ++r) {
+    const uint32_t b = static_cast<uint32_t>(sums[r] >> shift);
+    if (b < edge) {
+      out[m++] = {sums[r], static_cast<int64_t>(r)};
+    } else if (b == edge) {
+      out.emplace_back(sums[r], static_cast<int64_t>(r));
+    }
+  }
+  const auto take = out.begin() + static_cast<std::ptrdiff_t>(k);
+  // within one bin of one value (shift 0) the rows are already in order; else order the bin
+  if (shift != 0) std::nth_element(out.begin() + static_cast<std::ptrdiff_t>(first_edge), take - 1, out.end());
+  out.erase(take, out.end());
+}
+
+// Counting selection pays when a query keeps at least 1/kSelectRowsPerK of the rows, and the
+// sums of a group of queries fit in a few hundred kilobytes (measured, C = 32, one thread, CPU
+// time per query with the scan: 10,000 random rows, k = 200: 19 us against 40 us through the
+// TopK scan, k = 39-40: 17 us against 14 us; 100,000 rows, k = 400: 176 us against 145 us).
+constexpr size_t kSelectRowsPerK = 128;
+constexpr size_t kSelectMaxRows = size_t(1) << 17;
+static_assert(kSelectMaxRows / 4 + 3 <= 0xffff, "select_smallest counts rows in uint16");
+}  // namespace
+
+namespace {
+// search(), with an optional prepare(q0, q1) that writes the tables of queries [q0, q1) before
+// they are scanned: called by each worker thread for its own queries when the queries are
+// split over threads (so that table building scales with them), else once up front.
+using Prepare = std::function<void(size_t, size_t)>;
+
+void search_impl(const uint8_t* codes, size_t n, int ncols, const uint8_t* luts, int nq, int k,
+                 uint32_t* dist, int64_t* ids, int n_threads, bool sorted, const Prepare* prepare) {
   const Isa isa = active_isa();
   const size_t nblocks = (n + kBlockRows - 1) / kBlockRows;
   const size_t lut_stride = static_cast<size_t>(2 * ncols) * 16;
   const size_t tile = tile_blocks(ncols);
+  auto write = [&](int q, std::vector<std::pair<uint32_t, int64_t>>& best, bool in_order) {
+    if (sorted && !in_order) std::sort(best.begin(), best.end());
+    for (int i = 0; i < k; ++i) {
+      const bool have = i < static_cast<int>(best.size());
+      dist[static_cast<size_t>(q) * k + i] = have ? best[static_cast<size_t>(i)].first : 0xffffffffu;
+      ids[static_cast<size_t>(q) * k + i] = have ? best[static_cast<size_t>(i)].second : -1;
+    }
+  };
+  if (n <= kSelectMaxRows && n <= kSelectRowsPerK * static_cast<size_t>(k)) {
+    const size_t ldo = nblocks * kBlockRows;
+    int shift = 0;
+    while ((static_cast<size_t>(2 * ncols) * kMaxLutEntry >> shift) >= 4096) ++shift;
+    const size_t nbins = ((static_cast<size_t>(2 * ncols) * kMaxLutEntry) >> shift) + 1;
+    constexpr int kGroup = 4;  // queries per scan pass (as the scan kernels take them)
+    const size_t ngroups = (static_cast<size_t>(nq) + kGroup - 1) / kGroup;
+    const bool by_queries = n_threads > 1 && nq >= 2 * kGroup && n * static_cast<size_t>(nq) >= kMinThreadedWork;
+    if (prepare && !by_queries) (*prepare)(0, static_cast<size_t>(nq));
+    parallel_for(ngroups, by_queries ? n_threads : 1, 1, [&](int, size_t g0, size_t g1) {
+      if (prepare && by_queries) (*prepare)(g0 * kGroup, std::min(g1 * kGroup, static_cast<size_t>(nq)));
+      std::vector<uint16_t> sums(kGroup * ldo);
+      std::vector<uint16_t> hist(4 * nbins);
+      std::vector<std::pair<uint32_t, int64_t>> best;
+      for (size_t g = g0; g < g1; ++g) {
+        const size_t q0 = g * kGroup, m = std::min<size_t>(kGroup, static_cast<size_t>(nq) - q0);
+        scan_u16(codes, n, ncols, luts + q0 * lut_stride, static_cast<int>(m), sums.data(),
+                 by_queries ? 1 : n_threads);
+        for (size_t q = 0; q < m; ++q) {
+          select_smallest(sums.data() + q * ldo, n, k, shift, hist, best);
+          write(static_cast<int>(q0 + q), best, false);
+        }
+      }
+    });
+    return;
+  }
   // Scans blocks [b0, b1) for queries [q0, q1) into heaps h (one per query of the range).
   auto scan = [&](size_t b0, size_t b1, size_t q0, size_t q1, TopK* h) {
     const uint8_t* l = luts + q0 * lut_stride;
@@ -182,17 +324,21 @@ void search(const uint8_t* codes, size_t n, int ncols, const uint8_t* luts, int 
       }
     }
   };
-  std::vector<TopK> heaps(static_cast<size_t>(nq), TopK(k));
+  const uint32_t max_sum = static_cast<uint32_t>(2 * ncols) * kMaxLutEntry;  // lets large k count (topk.hpp)
+  std::vector<TopK> heaps(static_cast<size_t>(nq), TopK(k, max_sum));
   const size_t work = n * static_cast<size_t>(nq);
   if (n_threads > 1 && nq >= kQueriesPerThread * 2 && work >= kMinThreadedWork) {
     // Many queries: each thread takes a share of them over all the codes (no merging; every
     // thread streams the codes tile by tile, from the shared cache).
-    parallel_for(static_cast<size_t>(nq), n_threads, kQueriesPerThread,
-                 [&](int, size_t q0, size_t q1) { scan(0, nblocks, q0, q1, heaps.data() + q0); });
+    parallel_for(static_cast<size_t>(nq), n_threads, kQueriesPerThread, [&](int, size_t q0, size_t q1) {
+      if (prepare) (*prepare)(q0, q1);
+      scan(0, nblocks, q0, q1, heaps.data() + q0);
+    });
   } else {
+    if (prepare) (*prepare)(0, static_cast<size_t>(nq));
     // Few queries: split the codes, one set of heaps per thread, merged afterwards.
     const int t = std::max(1, std::min<int>(n_threads, static_cast<int>((nblocks + kScanGrainBlocks - 1) / kScanGrainBlocks)));
-    std::vector<std::vector<TopK>> extra(static_cast<size_t>(t - 1), std::vector<TopK>(static_cast<size_t>(nq), TopK(k)));
+    std::vector<std::vector<TopK>> extra(static_cast<size_t>(t - 1), std::vector<TopK>(static_cast<size_t>(nq), TopK(k, max_sum)));
     parallel_for(nblocks, t, kScanGrainBlocks, [&](int ti, size_t b0, size_t b1) {
       scan(b0, b1, 0, static_cast<size_t>(nq), ti == 0 ? heaps.data() : extra[static_cast<size_t>(ti - 1)].data());
     });
@@ -200,13 +346,27 @@ void search(const uint8_t* codes, size_t n, int ncols, const uint8_t* luts, int 
       for (int q = 0; q < nq; ++q) heaps[static_cast<size_t>(q)].merge(part[static_cast<size_t>(q)]);
   }
   for (int q = 0; q < nq; ++q) {
-    const auto best = heaps[static_cast<size_t>(q)].sorted();
-    for (int i = 0; i < k; ++i) {
-      const bool have = i < static_cast<int>(best.size());
-      dist[static_cast<size_t>(q) * k + i] = have ? best[static_cast<size_t>(i)].first : 0xffffffffu;
-      ids[static_cast<size_t>(q) * k + i] = have ? best[static_cast<size_t>(i)].second : -1;
-    }
+    auto best = heaps[static_cast<size_t>(q)].sorted();
+    write(q, best, true);
   }
+}
+
+}  // namespace
+
+void search(const uint8_t* codes, size_t n, int ncols, const uint8_t* luts, int nq, int k,
+            uint32_t* dist, int64_t* ids, int n_threads, bool sorted) {
+  search_impl(codes, n, ncols, luts, nq, k, dist, ids, n_threads, sorted, nullptr);
+}
+
+void search_queries(const LutModel& m, const float* Q, size_t ldq, int nq, const uint8_t* codes, size_t n,
+                    int ncols, int k, double* scale, double* offset, uint32_t* dist, int64_t* ids, int n_threads,
+                    bool sorted) {
+  const size_t lut_stride = static_cast<size_t>(m.ncodebooks) * 16;
+  std::vector<uint8_t> luts(static_cast<size_t>(nq) * lut_stride);
+  const Prepare prepare = [&](size_t q0, size_t q1) {
+    lookup_tables(m, Q + q0 * ldq, q1 - q0, ldq, luts.data() + q0 * lut_stride, scale + q0, offset + q0, 1);
+  };
+  search_impl(codes, n, ncols, luts.data(), nq, k, dist, ids, n_threads, sorted, &prepare);
 }
 
 namespace {
@@ -243,25 +403,29 @@ const float* half_table() {
 }
 }  // namespace
 
-// Eight partial sums (lane l adds dimensions j = l mod 8 in order), then a fixed reduction
-// tree and the tail: the order the AVX2 variant follows with one 8-float register.
+// 32 partial sums: chunk i of 8 dimensions into accumulator i mod 4 (four independent chains),
+// lane l of a chunk into lane l; accumulators added pairwise, then a fixed reduction tree over
+// the lanes and the tail: the order the AVX2 variant follows with four 8-float registers.
 float exact_distance(const float* q, const void* row, int d, bool dot, bool half) {
-  constexpr int kLanes = 8;
+  constexpr int kLanes = 8, kChains = 4;
   const float* table = half ? half_table() : nullptr;
   const auto* f32 = static_cast<const float*>(row);
   const auto* f16 = static_cast<const uint16_t*>(row);
-  auto x = [&](int j) { return half ? table[f16[j]] : f32[j]; };
-  float acc[kLanes] = {};
+  auto x = [&](int j) { return half ? table[f16[j]] : load_f32(f32 + j); };
+  float chain[kChains][kLanes] = {};
   int j = 0;
-  for (; j + kLanes <= d; j += kLanes)
+  for (int i = 0; j + kLanes <= d; j += kLanes, ++i)
     for (int l = 0; l < kLanes; ++l) {
       const float qj = load_f32(q + j + l), xj = x(j + l);
+      float& a = chain[i % kChains][l];
       if (dot) {
-        acc[l] -= qj * xj;
+        a -= qj * xj;
       } else {
-        acc[l] += (qj - xj) * (qj - xj);
+        a += (qj - xj) * (qj - xj);
       }
     }
+  float acc[kLanes];
+  for (int l = 0; l < kLanes; ++l) acc[l] = (chain[0][l] + chain[1][l]) + (chain[2][l] + chain[3][l]);
   float tail = 0.0f;
   for (; j < d; ++j) {
     const float qj = load_f32(q + j), xj = x(j);
@@ -279,27 +443,30 @@ void rerank(const void* vectors, bool half, size_t n_rows, int d, const float* Q
             const int64_t* cand, int R, int k, bool dot, float* dist, int64_t* rows, int n_threads) {
 #if defined(TENFOLD_X86)
   const bool simd = active_isa() != Isa::Scalar;  // AVX-512 CPUs run the AVX2 loop
-#else
-  const bool simd = false;  // no NEON variant yet: the portable loop
-#endif
+#endif  // (no NEON variant yet: the portable loop)
   const size_t D = static_cast<size_t>(d);
   const auto* f32 = static_cast<const float*>(vectors);
   const auto* f16 = static_cast<const uint16_t*>(vectors);
+  // Rows sit at random places in memory: fetch this many rows ahead of the one being read
+  // (each row is d * 4 bytes, 24 cache lines at d = 384).
+  constexpr int kPrefetchRows = 4;
+  const size_t row_bytes = D * (half ? 2 : 4);
+  auto prefetch_row = [&](int64_t r) {
+    if (r < 0 || static_cast<size_t>(r) >= n_rows) return;
+    const char* p = static_cast<const char*>(vectors) + static_cast<size_t>(r) * row_bytes;
+    for (size_t off = 0; off < row_bytes; off += 64) __builtin_prefetch(p + off);
+  };
   parallel_for(nq, n_threads, 8, [&](int, size_t q0, size_t q1) {
     std::vector<std::pair<float, int64_t>> scored;
     scored.reserve(static_cast<size_t>(R));
     for (size_t q = q0; q < q1; ++q) {
       scored.clear();
       const int64_t* c = cand + q * static_cast<size_t>(R);
+      for (int i = 0; i < std::min(R, kPrefetchRows); ++i) prefetch_row(c[i]);
       for (int i = 0; i < R; ++i) {
         const int64_t r = c[i];
         if (r < 0 || static_cast<size_t>(r) >= n_rows) continue;
-        if (i + 1 < R && c[i + 1] >= 0 && static_cast<size_t>(c[i + 1]) < n_rows) {
-          // the next row is at a random place in memory: start fetching its first lines now
-          const char* next = half ? reinterpret_cast<const char*>(f16 + static_cast<size_t>(c[i + 1]) * D)
-                                  : reinterpret_cast<const char*>(f32 + static_cast<size_t>(c[i + 1]) * D);
-          for (size_t off = 0; off < D * (half ? 2 : 4); off += 64) __builtin_prefetch(next + off);
-        }
+        if (i + kPrefetchRows < R) prefetch_row(c[i + kPrefetchRows]);
         const size_t at = static_cast<size_t>(r) * D;
         const void* row = half ? static_cast<const void*>(f16 + at) : static_cast<const void*>(f32 + at);
 #if defined(TENFOLD_X86)

@@ -34,6 +34,26 @@ struct EncodeModel {
   int d;
 };
 
+// What query tables are built from. cent_t (d, 16): coordinate j of centroid k at [j*16 + k].
+struct LutModel {
+  const float* cent_t;
+  const int32_t* bounds;  // (C + 1): subspace c covers dims [bounds[c], bounds[c+1])
+  int ncodebooks;
+  int d;
+  bool dot;  // tables hold minus inner products (else squared distances)
+};
+
+// One query's table, per ISA (AVX-512 CPUs use the AVX2 one), the same bits on every path:
+// the exact table of subspace c, entry k, in double (terms added in dimension order, multiply
+// then add), shifted by its minimum low[c]; scale = 127 / (largest shifted entry), or 1 if
+// all are 0; lut = round-half-even(shifted * scale) in [0, kMaxLutEntry]. work: C * 16 doubles.
+#define TENFOLD_BOLT_LUT \
+  void query_lut(const LutModel& m, const float* x, double* work, uint8_t* lut, double* low, double* scale);
+namespace scalar { TENFOLD_BOLT_LUT }
+namespace avx2 { TENFOLD_BOLT_LUT }
+namespace neon { TENFOLD_BOLT_LUT }
+#undef TENFOLD_BOLT_LUT
+
 #define TENFOLD_BOLT_KERNELS                                                                  \
   /* rows [0, n) of X (row stride ldx floats) -> row-major codes (n, C/2); returns false   */ \
   /* if X holds NaN or inf (checked in the same pass, so validation costs no extra read)   */ \
@@ -69,6 +89,12 @@ void scan_u16(const uint8_t* codes, size_t n, int ncols, const uint8_t* luts, in
 // each centroid (dot = false) or minus their inner product (dot = true). centroids: (16, d).
 void query_tables(const float* Q, size_t nq, const float* centroids, const int32_t* bounds, int ncodebooks,
                   int d, bool dot, double* out, int n_threads);
+// Quantized tables of queries Q (row stride ldq floats): luts (nq, C, 16) uint8, and per query
+// scale and offset such that distance ~ sum of entries / scale + offset. offset is the sum of
+// the tables' minima in numpy's pairwise order, so every output equals the numpy formulation
+// this replaced (BoltEncoder.lookup_tables before 2026-12) bit for bit.
+void lookup_tables(const LutModel& m, const float* Q, size_t nq, size_t ldq, uint8_t* luts, double* scale,
+                   double* offset, int n_threads);
 // k-means update step for all codebooks at once: sums[k*d + j] = sum of X[i][j] over rows i
 // whose code in the codebook owning dim j is k; counts[c*16 + k] = rows with code k in
 // codebook c. Codes are row-major. The result does not depend on n_threads.
@@ -80,9 +106,16 @@ void centroid_sums(const float* X, size_t n, size_t ldx, const uint8_t* codes, c
 // product (dot = true), rows = their row numbers; missing places get +inf and -1.
 void rerank(const void* vectors, bool half, size_t n_rows, int d, const float* Q, size_t nq,
             const int64_t* cand, int R, int k, bool dot, float* dist, int64_t* rows, int n_threads);
-// dist/ids: (nq, k); missing entries get dist 0xFFFFFFFF and id -1.
+// dist/ids: (nq, k); missing entries get dist 0xFFFFFFFF and id -1. Best first (ties to the
+// smaller row) if sorted, else the same k entries in no particular order (re-ranking needs the
+// set alone).
 void search(const uint8_t* codes, size_t n, int ncols, const uint8_t* luts, int nq, int k,
-            uint32_t* dist, int64_t* ids, int n_threads);
+            uint32_t* dist, int64_t* ids, int n_threads, bool sorted = true);
+// lookup_tables + search in one call: where the queries are split over threads, each thread
+// builds the tables of its own queries just before scanning them. Writes scale and offset (nq).
+void search_queries(const LutModel& m, const float* Q, size_t ldq, int nq, const uint8_t* codes, size_t n,
+                    int ncols, int k, double* scale, double* offset, uint32_t* dist, int64_t* ids, int n_threads,
+                    bool sorted = true);
 
 }  // namespace bolt
 }  // namespace tenfold

@@ -1,5 +1,6 @@
-// AVX2 exact distances for re-ranking: one 8-float accumulator whose lane l sums the terms of
-// dimensions j = l (mod 8) in order, then the same reduction tree and tail as the portable
+// AVX2 exact distances for re-ranking: four 8-float accumulators (chunk i of 8 dimensions into
+// accumulator i mod 4, lane l of a chunk into lane l), added pairwise, then the same reduction
+// tree and tail as the portable
 // version in bolt.cpp (exact_distance), so both give the same bits. float16 rows are widened
 // with F16C (exact, as the portable table is). Multiply then add: no FMA.
 #include <immintrin.h>
@@ -31,18 +32,21 @@ inline float element(const void* row, int j) {
 
 template <bool kHalf>
 float distance_impl(const float* q, const void* row, int d, bool dot) {
-  __m256 acc = _mm256_setzero_ps();
-  int j = 0;
+  // chunk i of 8 dimensions goes to accumulator i mod 4: four independent add chains
+  __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+  int j = 0, i = 0;
   if (dot) {
-    for (; j + 8 <= d; j += 8) acc = _mm256_sub_ps(acc, _mm256_mul_ps(_mm256_loadu_ps(q + j), load8<kHalf>(row, j)));
+    for (; j + 8 <= d; j += 8, ++i)
+      acc[i & 3] = _mm256_sub_ps(acc[i & 3], _mm256_mul_ps(_mm256_loadu_ps(q + j), load8<kHalf>(row, j)));
   } else {
-    for (; j + 8 <= d; j += 8) {
+    for (; j + 8 <= d; j += 8, ++i) {
       const __m256 t = _mm256_sub_ps(_mm256_loadu_ps(q + j), load8<kHalf>(row, j));
-      acc = _mm256_add_ps(acc, _mm256_mul_ps(t, t));
+      acc[i & 3] = _mm256_add_ps(acc[i & 3], _mm256_mul_ps(t, t));
     }
   }
+  const __m256 sum = _mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3]));
   alignas(32) float a[8];
-  _mm256_store_ps(a, acc);
+  _mm256_store_ps(a, sum);
   float tail = 0.0f;
   for (; j < d; ++j) {
     const float x = element<kHalf>(row, j), qj = load_f32(q + j);

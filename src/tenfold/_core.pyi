@@ -46,6 +46,11 @@ def bolt_centroid_sums(X: Annotated[NDArray[numpy.float32], dict(shape=(None, No
 
 def bolt_query_tables(Q: Annotated[NDArray[numpy.float32], dict(shape=(None, None), order='C', device='cpu', writable=False)], centroids: Annotated[NDArray[numpy.float32], dict(shape=(None, None), order='C', device='cpu', writable=False)], bounds: Annotated[NDArray[numpy.int32], dict(shape=(None,), order='C', device='cpu', writable=False)], dot: bool, n_threads: int) -> NDArray[numpy.float64]: ...
 
+def bolt_lookup_tables(Q: Annotated[NDArray[numpy.float32], dict(shape=(None, None), device='cpu', writable=False)], cent_t: Annotated[NDArray[numpy.float32], dict(shape=(None, None), order='C', device='cpu', writable=False)], bounds: Annotated[NDArray[numpy.int32], dict(shape=(None,), order='C', device='cpu', writable=False)], dot: bool, n_threads: int) -> tuple[NDArray[numpy.uint8], NDArray[numpy.float64], NDArray[numpy.float64]]:
+    """
+    Quantized query tables (luts (nq, C, 16) uint8, scale (nq,), offset (nq,)); Q's rows may be strided.
+    """
+
 def bolt_pack_blocked(codes: Annotated[NDArray[numpy.uint8], dict(shape=(None, None), order='C', device='cpu', writable=False)], blocked: Annotated[NDArray[numpy.uint8], dict(shape=(None,), order='C', device='cpu')], row0: int) -> None: ...
 
 def bolt_unpack_blocked(blocked: Annotated[NDArray[numpy.uint8], dict(shape=(None,), order='C', device='cpu', writable=False)], n: int, ncols: int) -> NDArray[numpy.uint8]: ...
@@ -53,7 +58,15 @@ def bolt_unpack_blocked(blocked: Annotated[NDArray[numpy.uint8], dict(shape=(Non
 def bolt_scan(blocked: Annotated[NDArray[numpy.uint8], dict(shape=(None,), order='C', device='cpu', writable=False)], n: int, ncols: int, luts: Annotated[NDArray[numpy.uint8], dict(shape=(None, None, None), order='C', device='cpu', writable=False)], n_threads: int) -> NDArray[numpy.uint16]:
     """Raw uint16 sums, shape (nq, n rounded up to 32)."""
 
-def bolt_search(blocked: Annotated[NDArray[numpy.uint8], dict(shape=(None,), order='C', device='cpu', writable=False)], n: int, ncols: int, luts: Annotated[NDArray[numpy.uint8], dict(shape=(None, None, None), order='C', device='cpu', writable=False)], k: int, n_threads: int) -> tuple[NDArray[numpy.uint32], NDArray[numpy.int64]]: ...
+def bolt_search(blocked: Annotated[NDArray[numpy.uint8], dict(shape=(None,), order='C', device='cpu', writable=False)], n: int, ncols: int, luts: Annotated[NDArray[numpy.uint8], dict(shape=(None, None, None), order='C', device='cpu', writable=False)], k: int, n_threads: int, sorted: bool = True) -> tuple[NDArray[numpy.uint32], NDArray[numpy.int64]]:
+    """
+    The k best (sums, rows) per query: best first, or in no particular order if not sorted.
+    """
+
+def bolt_search_queries(Q: Annotated[NDArray[numpy.float32], dict(shape=(None, None), device='cpu', writable=False)], cent_t: Annotated[NDArray[numpy.float32], dict(shape=(None, None), order='C', device='cpu', writable=False)], bounds: Annotated[NDArray[numpy.int32], dict(shape=(None,), order='C', device='cpu', writable=False)], dot: bool, blocked: Annotated[NDArray[numpy.uint8], dict(shape=(None,), order='C', device='cpu', writable=False)], n: int, k: int, n_threads: int, sorted: bool = True) -> tuple[NDArray[numpy.uint32], NDArray[numpy.int64], NDArray[numpy.float64], NDArray[numpy.float64]]:
+    """
+    Query tables and search in one call: (sums (nq, k), rows (nq, k), scale (nq,), offset (nq,)).
+    """
 
 def bolt_rerank_f32(vectors: Annotated[NDArray[numpy.float32], dict(shape=(None, None), order='C', device='cpu', writable=False)], n_rows: int, Q: Annotated[NDArray[numpy.float32], dict(shape=(None, None), order='C', device='cpu', writable=False)], cand: Annotated[NDArray[numpy.int64], dict(shape=(None, None), order='C', device='cpu', writable=False)], k: int, dot: bool, n_threads: int) -> tuple[NDArray[numpy.float32], NDArray[numpy.int64]]:
     """

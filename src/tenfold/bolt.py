@@ -10,7 +10,7 @@ its table entries, computed for 32 vectors at a time with byte shuffles.
 from __future__ import annotations
 
 import threading
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 import numpy as np
 
@@ -23,7 +23,6 @@ __all__ = ["BoltEncoder", "BoltIndex"]
 
 _METRICS = ("l2", "dot", "ip", "cosine")  # "ip" = "dot"; "cosine" = "dot" on unit-norm rows
 _BLOCK = 32
-_LUT_TOP = _core.BOLT_MAX_LUT_ENTRY  # 127
 _MAX_TRAIN = 1 << 17  # k-means sees at most this many rows (a random sample beyond it)
 
 
@@ -81,7 +80,7 @@ def _kmeans(X: np.ndarray, bounds: np.ndarray, rng: np.random.Generator, n_iter:
         sums, counts = _core.bolt_centroid_sums(X, codes, bounds, threads)
         per_dim = np.repeat(counts.T, widths, axis=1)  # (16, d): count of the codebook owning dim j
         cent = np.where(per_dim > 0, sums / np.maximum(per_dim, 1), cent).astype(np.float32)
-        for c in np.flatnonzero((counts == 0).any(axis=1)):
+        for c in map(int, np.flatnonzero((counts == 0).any(axis=1))):
             # re-seed empty clusters on the rows worst served by their centroid
             lo, hi = bounds[c], bounds[c + 1]
             own = (codes[:, c // 2] >> (4 * (c % 2))) & 15
@@ -186,36 +185,45 @@ class BoltEncoder:
         self._prepare()
         return self
 
+    def _fitted(self) -> tuple[np.ndarray, np.ndarray]:
+        """(centroids_, bounds_), or a ValueError before fit()."""
+        cent, bounds = self.centroids_, self.bounds_
+        if cent is None or bounds is None:
+            raise ValueError("this BoltEncoder is not fitted yet: call fit() first")
+        return cent, bounds
+
     def _prepare(self) -> None:
         """Derived tables the C++ encoder reads."""
-        self._centroids_t, self._norms = _encoder_tables(self.centroids_, self.bounds_)
+        cent, bounds = self._fitted()
+        self._centroids_t, self._norms = _encoder_tables(cent, bounds)
+        self._lut_centroids = np.ascontiguousarray(cent.T, dtype=np.float32)  # (d, 16)
 
     # ---------------------------------------------------------------- codes
     def encode(self, X: Any, *, n_threads: int | None = None) -> np.ndarray:
         """Codes of X as uint8 (n, ncodebooks // 2): codebook 2j in the low nibble of byte j."""
-        check_fitted(self, "centroids_")
+        _, bounds = self._fitted()
         threads = resolve_threads(n_threads)
         original = X
         X = as_float_matrix(X, "X", cols=self.d, n_threads=threads, check_finite=False)
         if self.metric == "cosine":
             raise_nonfinite(original, X, "X", threads)  # before scaling hides an inf
             X = self.normalize(X)
-        codes, finite = _core.bolt_encode(X, self._centroids_t, self._norms, self.bounds_, threads)
+        codes, finite = _core.bolt_encode(X, self._centroids_t, self._norms, bounds, threads)
         if not finite:  # the kernel checks as it reads; find the row for the message
             raise_nonfinite(original, X, "X", threads)
         return codes
 
     def decode(self, codes: Any) -> np.ndarray:
         """Reconstruction (n, d) float32: the chosen centroid of every subspace."""
-        check_fitted(self, "centroids_")
+        cent, bounds = self._fitted()
         codes = self._check_codes(codes)
         idx = np.empty((codes.shape[0], self.ncodebooks), dtype=np.intp)
         idx[:, 0::2] = codes & 15
         idx[:, 1::2] = codes >> 4
-        widths = np.diff(self.bounds_)
+        widths = np.diff(bounds)
         per_dim = np.repeat(idx, widths, axis=1)  # (n, d): centroid index used for each dim
-        return np.take_along_axis(self.centroids_, per_dim, axis=0) if len(codes) else \
-            np.empty((0, self.d), dtype=np.float32)
+        return np.take_along_axis(cent, per_dim, axis=0) if len(codes) else \
+            np.empty((0, cent.shape[1]), dtype=np.float32)
 
     def _check_codes(self, codes: Any) -> np.ndarray:
         codes = np.asarray(codes)
@@ -237,32 +245,18 @@ class BoltEncoder:
         entries let the scan add two look-ups in one byte (measured: no recall lost against
         8 bits on 128-d data with C = 16, and a faster inner loop).
         """
-        C = self.ncodebooks
-        nq = Q.shape[0]
-        luts = np.empty((nq, C, 16), dtype=np.uint8)
-        scale = np.empty(nq, dtype=np.float64)
-        offset = np.empty(nq, dtype=np.float64)
-        for q0 in range(0, nq, 4096):
-            # exact tables in double precision (C++): distances, or negated inner products so
-            # that smaller is better in both metrics
-            tables = _core.bolt_query_tables(np.ascontiguousarray(Q[q0:q0 + 4096]), self.centroids_, self.bounds_,
-                                             self.inner_product, n_threads)
-            low = tables.min(axis=2)
-            shifted = tables - low[:, :, None]
-            span = shifted.max(axis=(1, 2))
-            s = np.where(span > 0, _LUT_TOP / np.where(span > 0, span, 1.0), 1.0)
-            luts[q0:q0 + 4096] = np.rint(shifted * s[:, None, None]).clip(0, _LUT_TOP)
-            scale[q0:q0 + 4096] = s
-            offset[q0:q0 + 4096] = low.sum(axis=1)
-        return luts, scale, offset
+        Q = Q if Q.strides[1] == Q.itemsize and Q.strides[0] >= 0 else np.ascontiguousarray(Q)
+        # exact tables in double precision (distances, or negated inner products so that smaller
+        # is better in both metrics), minima, scale and rounding: one C++ pass per query
+        return _core.bolt_lookup_tables(Q, self._lut_centroids, self._fitted()[1], self.inner_product, n_threads)
 
     # ---------------------------------------------------------------- persistence
-    def _state(self) -> tuple[dict, dict]:
-        check_fitted(self, "centroids_")
-        return self.get_params(), {"centroids": self.centroids_, "bounds": self.bounds_}
+    def _state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        cent, bounds = self._fitted()
+        return self.get_params(), {"centroids": cent, "bounds": bounds}
 
     @classmethod
-    def _from_state(cls, meta: dict, arrays: dict) -> "BoltEncoder":
+    def _from_state(cls, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> BoltEncoder:
         validate_bolt_encoder(meta, arrays)
         enc = cls(**{k: meta[k] for k in ("ncodebooks", "metric", "n_iter", "random_state")})
         cent = np.ascontiguousarray(arrays["centroids"], dtype=np.float32)
@@ -362,20 +356,21 @@ class BoltIndex:
         self._lock = threading.Lock()
         self._contents = self._empty()
 
-    def __getstate__(self) -> dict:
+    def __getstate__(self) -> dict[str, Any]:
         # Dask moves shards between workers by pickling: a lock cannot travel (unpicklable),
         # a fresh one is made on arrival
         state = self.__dict__.copy()
         del state["_lock"]
         return state
 
-    def __setstate__(self, state: dict) -> None:
+    def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
         self._lock = threading.Lock()
 
     def _empty(self) -> _Contents:
+        d = self.encoder._fitted()[0].shape[1]
         vectors = None if self.refine is None else \
-            np.zeros((0, self.encoder.d), np.float32 if self.refine == "float32" else np.uint16)
+            np.zeros((0, d), dtype=np.float32 if self.refine == "float32" else np.uint16)
         return _Contents(0, np.zeros(0, dtype=np.uint8), vectors, None, 0)
 
     def __len__(self) -> int:
@@ -457,11 +452,10 @@ class BoltIndex:
         n_new = c.n + len(codes)
         blocked = _grown(c.blocked, (n_new + _BLOCK - 1) // _BLOCK * _BLOCK * self._ncols, zero=True)
         _core.bolt_pack_blocked(codes, blocked, c.n)
-        if vectors is not None:
-            vecs = _grown(c.vectors, n_new, zero=False)
+        vecs = c.vectors
+        if vectors is not None:  # under refine, where the contents always hold vectors
+            vecs = _grown(cast(np.ndarray, vecs), n_new, zero=False)
             vecs[c.n:n_new] = vectors
-        else:
-            vecs = c.vectors
         ids, next_id = c.ids, c.next_id
         if new_ids is not None or ids is not None:
             given = np.arange(next_id, next_id + len(codes), dtype=np.int64) if new_ids is None else new_ids
@@ -521,10 +515,14 @@ class BoltIndex:
         return vecs.view(np.float16).astype(np.float32) if self.refine == "float16" else np.array(vecs)
 
     # ---------------------------------------------------------------- readers
-    def _queries(self, Q: Any, c: _Contents, threads: int):
+    def _checked_queries(self, Q: Any, c: _Contents, threads: int) -> np.ndarray:
         if c.n == 0:
             raise ValueError("the index is empty: add() vectors before searching")
-        Q = self.encoder.normalize(as_float_matrix(Q, "Q", cols=self.encoder.d, n_threads=threads))
+        return np.ascontiguousarray(self.encoder.normalize(as_float_matrix(Q, "Q", cols=self.encoder.d,
+                                                                           n_threads=threads)))
+
+    def _queries(self, Q: Any, c: _Contents, threads: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        Q = self._checked_queries(Q, c, threads)
         return (Q,) + self.encoder.lookup_tables(Q, threads)
 
     def search(self, Q: Any, k: int = 10, *, rerank: int | None = None,
@@ -550,15 +548,23 @@ class BoltIndex:
         if k > max(c.n, _MAX_PADDED_K):
             raise ValueError(f"k ({k}) exceeds the {c.n} vectors in the index (and {_MAX_PADDED_K}, "
                              "the widest padded result)")
-        Q, luts, scale, offset = self._queries(Q, c, threads)
-        inner = self.encoder.inner_product
+        Q = self._checked_queries(Q, c, threads)
+        enc, inner = self.encoder, self.encoder.inner_product
+
+        def scan(width: int, ordered: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+            # tables built inside the scan call, per thread when the queries are split
+            return _core.bolt_search_queries(Q, enc._lut_centroids, enc._fitted()[1], inner, c.blocked, c.n,
+                                             min(width, c.n), threads, ordered)
+
         if rerank is None:
-            raw, rows = _core.bolt_search(c.blocked, c.n, self._ncols, luts, min(k, c.n), threads)
+            raw, rows, scale, offset = scan(k, True)
             D, I = finish_search(raw, rows, scale, offset, k, inner)
         else:
-            _, cand = _core.bolt_search(c.blocked, c.n, self._ncols, luts, min(rerank, c.n), threads)
+            # the candidate set alone matters (the re-ranking orders it by exact distance)
+            cand = scan(rerank, False)[1]
+            vectors = cast(np.ndarray, c.vectors)  # kept under refine, which rerank requires (checked above)
             rerank_fn = _core.bolt_rerank_f32 if self.refine == "float32" else _core.bolt_rerank_f16
-            dist, rows = rerank_fn(c.vectors, c.n, Q, cand, min(k, cand.shape[1]), inner, threads)
+            dist, rows = rerank_fn(vectors, c.n, Q, cand, min(k, cand.shape[1]), inner, threads)
             D = np.full((len(Q), k), np.inf, dtype=np.float32)
             I = np.full((len(Q), k), -1, dtype=np.int64)
             D[:, :dist.shape[1]], I[:, :rows.shape[1]] = dist, rows
@@ -612,7 +618,7 @@ class BoltIndex:
         _io.save(path, "BoltIndex", meta, arrays)
 
     @classmethod
-    def _from_state(cls, meta: dict, arrays: dict) -> "BoltIndex":
+    def _from_state(cls, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> BoltIndex:
         where = "saved BoltIndex"
         validate_bolt_index(meta, arrays, _BLOCK, own_meta=("refine", "next_id"), own_arrays=("vectors", "ids"))
         refine = meta.get("refine")

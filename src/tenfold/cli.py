@@ -124,7 +124,8 @@ class _Length:
     def frames(self, rate: float | None, unit: str) -> int:
         """Frames at ``rate`` per second (``unit`` names a frame in messages)."""
         if self.seconds is None:
-            frames = int(self.count)
+            assert self.count is not None  # __init__ sets exactly one of seconds and count
+            frames = self.count
         elif rate is None:
             raise _usage(f"{self.option} {self.text} is in seconds, but a .npy series has no sample rate: "
                          f"give --rate (samples per second) or a length in samples")

@@ -102,8 +102,9 @@ void bolt_scans(int round) {
   std::snprintf(what, sizeof what, "bolt scan_u16 round %d: n %zu ncols %d nq %d", round, n, ncols, nq);
   check(ref == got, what);
 
-  const int k = static_cast<int>(uniform(1, 20));
-  std::vector<TopK> hr(nq, TopK(k)), hg(nq, TopK(k));
+  const int k = static_cast<int>(uniform(1, 60));  // k >= 32: the TopK's counting mode
+  const uint32_t max_sum = static_cast<uint32_t>(2 * ncols) * bolt::kMaxLutEntry;
+  std::vector<TopK> hr(nq, TopK(k, max_sum)), hg(nq, TopK(k, max_sum));
   // two calls over split block ranges, as the tiled dispatcher makes them
   const size_t mid = uniform(0, nblocks);
   bolt::scalar::scan_topk(codes.p, 0, mid, ncols, luts.p, nq, hr.data(), static_cast<int64_t>(n));
@@ -114,6 +115,35 @@ void bolt_scans(int round) {
   for (int q = 0; q < nq; ++q) same &= hr[q].sorted() == hg[q].sorted();
   std::snprintf(what, sizeof what, "bolt scan_topk round %d: n %zu ncols %d nq %d k %d", round, n, ncols, nq, k);
   check(same, what);
+}
+
+// ---------------------------------------------------------------- Bolt query tables
+void bolt_luts(int round) {
+  const int d = static_cast<int>(uniform(2, 90));
+  const int C = 2 * static_cast<int>(uniform(1, static_cast<size_t>(std::min(d, 64) / 2)));
+  std::vector<int32_t> bounds(C + 1);
+  for (int c = 0; c <= C; ++c) bounds[c] = (c * d) / C;
+  Unaligned<float> cent(static_cast<size_t>(d) * 16, 4 * (round % 4)), x(d, 1 + round % 3);
+  const float spread = round % 5 == 0 ? 0.0f : 1.0f;  // all-equal tables: span 0, scale 1
+  for (int i = 0; i < d * 16; ++i) {
+    const float v = spread * normal() * 3.0f;
+    std::memcpy(cent.p + i, &v, sizeof v);
+  }
+  for (int j = 0; j < d; ++j) {
+    const float v = normal() * 5.0f;
+    std::memcpy(x.p + j, &v, sizeof v);
+  }
+  const bolt::LutModel m{cent.p, bounds.data(), C, d, round % 2 == 1};
+  std::vector<double> wr(C * 16), wg(C * 16), lr(C), lg(C);
+  std::vector<uint8_t> ur(C * 16), ug(C * 16);
+  double sr = 0, sg = 0;
+  bolt::scalar::query_lut(m, x.p, wr.data(), ur.data(), lr.data(), &sr);
+  bolt::neon::query_lut(m, x.p, wg.data(), ug.data(), lg.data(), &sg);
+  char what[160];
+  std::snprintf(what, sizeof what, "bolt query_lut round %d: d %d C %d dot %d", round, d, C, round % 2);
+  check(ur == ug && std::memcmp(lr.data(), lg.data(), C * sizeof(double)) == 0 &&
+            std::memcmp(wr.data(), wg.data(), C * 16 * sizeof(double)) == 0 && std::memcmp(&sr, &sg, sizeof sr) == 0,
+        what);
 }
 
 // ---------------------------------------------------------------- MADDNESS encode
@@ -303,6 +333,7 @@ int main(int argc, char** argv) {
   for (int r = 0; r < rounds; ++r) {
     bolt_encode(r);
     bolt_scans(r);
+    bolt_luts(r);
     maddness_encode(r);
     maddness_scan(r);
     sprintz_codec(r);
