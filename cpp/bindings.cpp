@@ -949,7 +949,13 @@ NB_MODULE(_core, m) {
           require(ranks.data()[k] >= 0 && static_cast<size_t>(ranks.data()[k]) < n &&
                       (k == 0 || ranks.data()[k] >= ranks.data()[k - 1]),
                   "ranks must be ascending and in [0, n)");
-        for (size_t i = 0; i < n * d; ++i) require(std::isfinite(X.data()[i]), "X must be finite");
+        bool finite = true;
+        for (size_t i = 0; i < n * d; ++i) {
+          float v;  // through memcpy: numpy views may be misaligned
+          std::memcpy(&v, X.data() + i, sizeof v);
+          finite &= std::isfinite(v);
+        }
+        require(finite, "X must be finite");
         auto out = new_array<float>({r, d});
         {
           nb::gil_scoped_release release;
