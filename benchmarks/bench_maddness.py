@@ -74,16 +74,39 @@ def best(fn, repeat):
 
 
 def bandwidths(repeat):
-    """Best single-thread read bandwidth (np.max over 2 MB, in cache, and 256 MB, from DRAM)
-    and write bandwidth (fill of 4 MB). Best, not median: a physical limit is the best case."""
+    """Single-thread stream test, timed by the calling thread's CPU time (immune to preemption on
+    a shared machine) and by the wall clock; best of the repeats (a physical limit is the best
+    case). Reads: np.add.reduce over 2 MB (in cache) and 256 MB (from DRAM) of int64. Writes: 4 MB
+    (in cache) and 256 MB (to DRAM, pages already mapped), by libc's memset (large fills use
+    streaming stores) and by numpy's fill (plain stores: each line is read before it is written);
+    the faster of the two is the DRAM write bandwidth. memset writes ones: a fill with zeros
+    measured 2x faster than DRAM can take here (54-56 GB/s), which no result write can use."""
+    import ctypes
+
+    def best_cpu(fn, r):
+        ts = []
+        for _ in range(r):
+            fn()  # first touch / warm
+            c = time.thread_time()
+            fn()
+            ts.append(time.thread_time() - c)
+        return min(ts)
+
     out = {}
     for name, nbytes in (("read_cache_GBps", 2 << 20), ("read_dram_GBps", 256 << 20)):
-        x = np.ones(nbytes // 4, dtype=np.int32)
-        out[name] = nbytes / best(lambda: x.max(), repeat * 3) / 1e9
+        x = np.ones(nbytes // 8, dtype=np.int64)
+        out[name] = nbytes / best_cpu(lambda: np.add.reduce(x), repeat * 3 if nbytes < (64 << 20) else repeat) / 1e9
     y = np.empty(1 << 20, dtype=np.float32)
-    out["write_GBps"] = y.nbytes / best(lambda: y.fill(1.0), repeat * 3) / 1e9
-    z = np.zeros(64 << 20, dtype=np.float32)  # 256 MB, pages already mapped: stores that reach DRAM
-    out["write_dram_GBps"] = z.nbytes / best(lambda: z.fill(1.0), repeat) / 1e9
+    out["write_GBps"] = y.nbytes / best_cpu(lambda: y.fill(1.0), repeat * 3) / 1e9
+    z = np.zeros(64 << 20, dtype=np.float32)  # 256 MB
+    out["write_dram_fill_GBps"] = z.nbytes / best_cpu(lambda: z.fill(1.0), repeat) / 1e9
+    try:
+        libc = ctypes.CDLL(None)
+        ptr, size = ctypes.c_void_p(z.ctypes.data), ctypes.c_size_t(z.nbytes)
+        out["write_dram_memset_GBps"] = z.nbytes / best_cpu(lambda: libc.memset(ptr, 1, size), repeat) / 1e9
+    except (OSError, AttributeError):  # no C library to load (not on Linux/macOS)
+        pass
+    out["write_dram_GBps"] = max(out["write_dram_fill_GBps"], out.get("write_dram_memset_GBps", 0.0))
     return out
 
 
@@ -173,12 +196,16 @@ def llc_bytes() -> int:
 
 
 def bench_cold(repeat, bw):
-    """Cold memory (issue 17): before every timed call the caches are flushed by writing then
-    reading a buffer of 3x the last-level cache, and every call allocates its result (no out=).
-    CIFAR-100 shape (N=10,000, D=512, M=100), C=16; BLAS (faster layout), MADDNESS with Fortran-
-    and row-major A, and torch's dynamic int8 Linear, each under the same condition. Medians."""
+    """Hot and cold memory side by side (issue 17), CIFAR-100 shape (N=10,000, D=512, M=100),
+    C=16, one thread. Every method allocates its result (no out=). Cold: before the timed call
+    the caches are flushed (a buffer of 3x the last-level cache is written and read). Hot: the
+    timed call directly follows an untimed call of the same method (A and the tables in cache).
+    Each round times every method under both conditions, so all see the same machine load;
+    medians of the calling thread's CPU time (every method runs on the calling thread) and of
+    wall time. Anchors: BLAS (numpy, faster layout), torch Linear fp32 and torch's dynamic int8
+    quantisation (quantize_dynamic, one thread)."""
     rng = np.random.default_rng(2)
-    N, D, M, ntrain = 10_000, 512, 100, 10_000
+    N, D, M, ntrain, K = 10_000, 512, 100, 10_000, 5
     X = structured(N + ntrain, D, rng, rank=D // 8)
     A_c = np.ascontiguousarray(X[ntrain:])
     A_f = np.asfortranarray(A_c)
@@ -191,13 +218,21 @@ def bench_cold(repeat, bw):
         np.add(flush_buf, 1.0, out=flush_buf)
         return float(flush_buf[::4096].sum())
 
+    def np_topk(P):  # the K largest of each row, by decreasing value (argpartition, then a sort of K)
+        part = np.argpartition(-P, K - 1, axis=1)[:, :K]
+        vals = np.take_along_axis(P, part, axis=1)
+        order = np.argsort(-vals, axis=1, kind="stable")
+        return np.take_along_axis(vals, order, axis=1), np.take_along_axis(part, order, axis=1)
+
     methods = {"blas_c": lambda: A_c @ B, "blas_f": lambda: A_f @ B,
                "maddness_f": lambda: amm.matmul(A_f), "maddness_c": lambda: amm.matmul(A_c),
                "maddness_c_in_c_out": lambda: amm.matmul(A_c, order="C"),
-               # Classifier head: the index of the largest output per row.
+               # Classifier head: the index of the largest output per row, and the top K.
                "blas_argmax": lambda: (A_c @ B).argmax(1), "maddness_f_argmax": lambda: amm.matmul(A_f).argmax(1),
-               "maddness_predict_f": lambda: amm.predict(A_f)}
+               "maddness_predict_f": lambda: amm.predict(A_f), "maddness_predict_c": lambda: amm.predict(A_c),
+               "blas_topk": lambda: np_topk(A_c @ B), "maddness_topk_f": lambda: amm.topk(A_f, K)}
     errs = {"maddness_f": float(np.linalg.norm(amm.matmul(A_f) - exact) / np.linalg.norm(exact))}
+    agree = {"maddness_predict_f": float((amm.predict(A_f) == exact.argmax(1)).mean())}
     try:
         import torch
 
@@ -209,52 +244,66 @@ def bench_cold(repeat, bw):
         At = torch.from_numpy(A_c)
         with torch.no_grad():
             errs["torch_int8"] = float(np.linalg.norm(q(At).numpy() - exact) / np.linalg.norm(exact))
+            agree["torch_int8_argmax"] = float((q(At).numpy().argmax(1) == exact.argmax(1)).mean())
 
         def torch_int8():
             with torch.no_grad():
                 return q(At)
 
+        def torch_int8_argmax():
+            with torch.no_grad():
+                return q(At).argmax(1)
+
         def torch_fp32():
             with torch.no_grad():
                 return lin(At)
         methods["torch_int8"], methods["torch_fp32"] = torch_int8, torch_fp32
+        methods["torch_int8_argmax"] = torch_int8_argmax
     except ImportError:
         pass
-    # Same conditions for all: each round times every method once, so all see the same machine load.
-    # Wall time, and the calling thread's CPU time (every method runs on the calling thread here):
-    # on a shared machine a long call (BLAS) is preempted more often than a short one, which
-    # inflates wall-time ratios; CPU time is immune to that (not to shared caches and bandwidth).
-    times = {k: [] for k in methods}
-    cpu = {k: [] for k in methods}
+    cpu = {c: {k: [] for k in methods} for c in ("hot", "cold")}
+    wall = {c: {k: [] for k in methods} for c in ("hot", "cold")}
     for _ in range(repeat):
         for k, fn in methods.items():
-            flush()
-            t0, c0 = time.perf_counter(), time.thread_time()
-            fn()
-            cpu[k].append(time.thread_time() - c0)
-            times[k].append(time.perf_counter() - t0)
-    t = {k: float(np.median(v)) for k, v in times.items()}
-    tc = {k: float(np.median(v)) for k, v in cpu.items()}
-    blas_cpu = min(tc["blas_c"], tc["blas_f"])
-    blas = min(t["blas_c"], t["blas_f"])
+            for cond in ("cold", "hot"):
+                if cond == "cold":
+                    flush()
+                else:
+                    fn()
+                t0, c0 = time.perf_counter(), time.thread_time()
+                fn()
+                cpu[cond][k].append(time.thread_time() - c0)
+                wall[cond][k].append(time.perf_counter() - t0)
+    tc = {c: {k: float(np.median(v)) for k, v in d.items()} for c, d in cpu.items()}
+    tw = {c: {k: float(np.median(v)) for k, v in d.items()} for c, d in wall.items()}
+    blas = {c: min(tc[c]["blas_c"], tc[c]["blas_f"]) for c in tc}
     ndims = len(np.unique(amm.split_dims_))
     lines = len(np.unique(amm.split_dims_ * 4 // 64))
     t_lookup = N * M * 16 / (64 * cpu_mhz() * 1e6)
     t_write = N * M * 4 / (bw["write_dram_GBps"] * 1e9)
-    limit_f = N * ndims * 4 / (bw["read_dram_GBps"] * 1e9) + t_lookup + t_write
-    limit_c = N * min(lines * 64, D * 4) / (bw["read_dram_GBps"] * 1e9) + t_lookup + t_write
-    row = dict(N=N, D=D, M=M, C=16, llc_mb=llc_bytes() / 2 ** 20, split_dims=ndims,
-               ms={k: v * 1e3 for k, v in t.items()}, blas_ms=blas * 1e3,
-               speedup={k: blas / v for k, v in t.items()}, rel_err=errs,
-               cpu_ms={k: v * 1e3 for k, v in tc.items()}, cpu_speedup={k: blas_cpu / v for k, v in tc.items()},
-               limit_f_ms=limit_f * 1e3, limit_c_ms=limit_c * 1e3, limit_f_speedup=blas / limit_f,
-               limit_c_speedup=blas / limit_c,
-               limit_parts_ms=dict(read_f=N * ndims * 4 / (bw["read_dram_GBps"] * 1e9) * 1e3,
-                                   read_c=N * min(lines * 64, D * 4) / (bw["read_dram_GBps"] * 1e9) * 1e3,
-                                   lookups=t_lookup * 1e3, write_out=t_write * 1e3))
-    print("cold", {k: f"{v:.3f} ms ({blas / (v / 1e3):.1f}x), CPU {tc[k] * 1e3:.3f} ms ({blas_cpu / tc[k]:.1f}x)"
-                   for k, v in row["ms"].items()},
-          f"limit F {limit_f * 1e3:.3f} ms ({blas / limit_f:.0f}x), C {limit_c * 1e3:.3f} ms", flush=True)
+    read_f = N * ndims * 4 / (bw["read_dram_GBps"] * 1e9)
+    read_c = N * min(lines * 64, D * 4) / (bw["read_dram_GBps"] * 1e9)
+    limit_f, limit_c = read_f + t_lookup + t_write, read_c + t_lookup + t_write
+    limit_predict = read_f + t_lookup  # no result written
+    row = dict(N=N, D=D, M=M, C=16, K=K, llc_mb=llc_bytes() / 2 ** 20, split_dims=ndims, repeat=repeat,
+               cpu_ms={c: {k: v * 1e3 for k, v in d.items()} for c, d in tc.items()},
+               wall_ms={c: {k: v * 1e3 for k, v in d.items()} for c, d in tw.items()},
+               blas_cpu_ms={c: v * 1e3 for c, v in blas.items()},
+               cpu_speedup={c: {k: blas[c] / v for k, v in d.items()} for c, d in tc.items()},
+               rel_err=errs, argmax_agreement=agree,
+               limit_f_ms=limit_f * 1e3, limit_c_ms=limit_c * 1e3, limit_predict_ms=limit_predict * 1e3,
+               limit_f_speedup=blas["cold"] / limit_f, limit_c_speedup=blas["cold"] / limit_c,
+               limit_predict_speedup=blas["cold"] / limit_predict,
+               fraction_of_limit_f=limit_f / tc["cold"]["maddness_f"],
+               fraction_of_limit_predict=limit_predict / tc["cold"]["maddness_predict_f"],
+               limit_parts_ms=dict(read_f=read_f * 1e3, read_c=read_c * 1e3, lookups=t_lookup * 1e3,
+                                   write_out=t_write * 1e3))
+    for k in methods:
+        print(f"{k:22s} hot CPU {tc['hot'][k] * 1e3:8.3f} ms ({blas['hot'] / tc['hot'][k]:6.1f}x)  "
+              f"cold CPU {tc['cold'][k] * 1e3:8.3f} ms ({blas['cold'] / tc['cold'][k]:6.1f}x)  "
+              f"cold wall {tw['cold'][k] * 1e3:8.3f} ms", flush=True)
+    print(f"cold limit F {limit_f * 1e3:.3f} ms ({blas['cold'] / limit_f:.1f}x), predict {limit_predict * 1e3:.3f} ms, "
+          f"C {limit_c * 1e3:.3f} ms", flush=True)
     return row
 
 
@@ -285,6 +334,52 @@ def bench_threads(repeat):
             print(f"N={N} threads {t}: BLAS {t_blas * 1e3:.3f} ms, MADDNESS {t_amm * 1e3:.3f} ms ({t_blas / t_amm:.1f}x)",
                   flush=True)
     return rows
+
+
+def render_cold(c, bw) -> str:
+    names = {"blas_c": "BLAS, C-order A", "blas_f": "BLAS, F-order A", "torch_fp32": "torch Linear fp32",
+             "torch_int8": "torch dynamic int8 (quantize_dynamic)",
+             "maddness_f": "MADDNESS, F-order A", "maddness_c": "MADDNESS, C-order A",
+             "maddness_c_in_c_out": "MADDNESS, C-order A and result",
+             "blas_argmax": "argmax head: BLAS then argmax",
+             "torch_int8_argmax": "argmax head: torch int8 then argmax",
+             "maddness_f_argmax": "argmax head: MADDNESS matmul then argmax",
+             "maddness_predict_f": "argmax head: MADDNESS predict, F-order A (fused, no N x M result)",
+             "maddness_predict_c": "argmax head: MADDNESS predict, C-order A",
+             "blas_topk": f"top-{c['K']}: BLAS then numpy argpartition + sort",
+             "maddness_topk_f": f"top-{c['K']}: MADDNESS topk, F-order A (fused)"}
+    L = [f"## Hot and cold memory (CIFAR-100 shape: N={c['N']:,}, D={c['D']}, M={c['M']}, C=16; one thread)\n",
+         f"Every call allocates its result (no out=). Cold: before the timed call the caches are flushed (a buffer "
+         f"of 3x the {c['llc_mb']:.0f} MB last-level cache is written and read). Hot: the timed call follows an "
+         "untimed call of the same method (A in cache). Each round times every method under both conditions; "
+         f"medians of {c['repeat']} rounds of the calling thread's CPU time (immune to preemption on a shared "
+         "machine, not to memory bandwidth shared with other jobs). Speed-ups against the faster BLAS layout "
+         "under the same condition. Command: `.venv/bin/python benchmarks/bench_maddness.py --only cold`.\n",
+         "| method | hot CPU ms | hot x BLAS | cold CPU ms | cold x BLAS | cold wall ms | rel. err |",
+         "|---|---:|---:|---:|---:|---:|---:|"]
+    for k, name in names.items():
+        if k in c["cpu_ms"]["cold"]:
+            err = c["rel_err"].get(k)
+            L.append(f"| {name} | {c['cpu_ms']['hot'][k]:.3f} | {c['cpu_speedup']['hot'][k]:.1f}x | "
+                     f"{c['cpu_ms']['cold'][k]:.3f} | {c['cpu_speedup']['cold'][k]:.1f}x | "
+                     f"{c['wall_ms']['cold'][k]:.3f} | {'' if err is None else f'{err:.3f}'} |")
+    ag = c.get("argmax_agreement", {})
+    if ag:
+        L.append("\nArgmax agreement with the exact product's: " + ", ".join(
+            f"{'MADDNESS predict' if k.startswith('maddness') else 'torch int8'} {v:.3f}" for k, v in ag.items()) + ".")
+    p = c["limit_parts_ms"]
+    L.append(f"\n**Cold physical limit** (this machine, one thread; stream test above: DRAM read "
+             f"{bw['read_dram_GBps']:.1f} GB/s, write {bw['write_dram_GBps']:.1f} GB/s): F order = "
+             f"{c['split_dims']} split columns ({c['N'] * c['split_dims'] * 4 / 1e6:.2f} MB) read ({p['read_f']:.3f} ms) "
+             f"+ N*M*16 look-ups at 64 per cycle at the reported clock ({p['lookups']:.3f} ms) + the "
+             f"{c['N'] * c['M'] * 4 / 1e6:.1f} MB result written ({p['write_out']:.3f} ms) = {c['limit_f_ms']:.3f} ms, "
+             f"i.e. at most **{c['limit_f_speedup']:.1f}x** cold BLAS; MADDNESS reaches "
+             f"{100 * c['fraction_of_limit_f']:.0f}% of it ({c['cpu_speedup']['cold']['maddness_f']:.1f}x). "
+             f"Without the result write (predict/top-k): {c['limit_predict_ms']:.3f} ms = {c['limit_predict_speedup']:.1f}x, "
+             f"predict reaches {100 * c['fraction_of_limit_predict']:.0f}%. C order (every cache line holding a split "
+             f"dimension, {p['read_c']:.3f} ms) {c['limit_c_ms']:.3f} ms = {c['limit_c_speedup']:.1f}x. "
+             "Target of issue 17: >= 25x cold in F order.\n")
+    return "\n".join(L)
 
 
 def render_md(res) -> str:
@@ -327,8 +422,9 @@ def render_md(res) -> str:
                  f"{r['maddness_f_out_ms']:.3f} ({r['speedup_f_out']:.1f}x) | "
                  f"{r['maddness_c_ms']:.3f} ({r['speedup_c']:.1f}x) | {cc} | {r['maddness_f_with_tables_ms']:.3f} "
                  f"({r['speedup_f_with_tables']:.1f}x) | {r['rel_err']:.3f} |")
-    L.append("\nOne C++ call per matmul: rows are encoded and aggregated 256 at a time, so the codes never "
-             "leave L1. encode / aggregate: the two phases of that call timed apart (F-order A, out= given). "
+    L.append("\nOne C++ call per matmul: rows are encoded and aggregated chunk by chunk (Fortran-order A: up to "
+             "4096 rows, 8 split columns read at a time down the chunk; other layouts 256 rows), so the codes stay "
+             "in L1/L2. encode / aggregate: the two phases of that call timed apart (F-order A, out= given). "
              "Limit (hot, F order) = split columns read at the in-cache read bandwidth + N*M*16 look-ups at 64 "
              "per cycle (2 vpshufb of 32 bytes) at the reported clock + writing the float32 (N, M) output at the "
              "measured write bandwidth; BLAS / limit is the largest speed-up any implementation of the issue's "
@@ -336,34 +432,7 @@ def render_md(res) -> str:
              "(for D=512 and C=16 nearly the whole row). C in and out is the layout of the torch wrapper "
              "(row-major activations in, row-major output written through 8x8 register transposes).\n")
     if res.get("cold"):
-        c = res["cold"]
-        names = {"blas_c": "BLAS, C-order A", "blas_f": "BLAS, F-order A", "maddness_f": "MADDNESS, F-order A",
-                 "maddness_c": "MADDNESS, C-order A", "maddness_c_in_c_out": "MADDNESS, C-order A and result",
-                 "torch_fp32": "torch Linear fp32", "torch_int8": "torch dynamic int8 (quantize_dynamic)",
-                 "blas_argmax": "argmax head: BLAS then argmax", "maddness_f_argmax": "argmax head: MADDNESS matmul then argmax",
-                 "maddness_predict_f": "argmax head: MADDNESS predict (fused, no N x M result)"}
-        L.append(f"## Cold memory (CIFAR-100 shape: N={c['N']:,}, D={c['D']}, M={c['M']}, C=16; one thread)\n")
-        L.append(f"Before every timed call the caches are flushed (a buffer of 3x the {c['llc_mb']:.0f} MB last-level "
-                 "cache is written and read), and every call allocates its result (no out=). Medians over rounds "
-                 "that time every method once. Speed-ups against the faster BLAS layout under the same condition.\n")
-        L.append("| method | wall ms | speed-up vs BLAS (wall) | thread CPU ms | speed-up vs BLAS (CPU) | rel. err |")
-        L.append("|---|---:|---:|---:|---:|---:|")
-        for k, name in names.items():
-            if k in c["ms"]:
-                err = c["rel_err"].get(k)
-                cpu = (f"{c['cpu_ms'][k]:.3f} | {c['cpu_speedup'][k]:.1f}x" if "cpu_ms" in c else "n/a | n/a")
-                L.append(f"| {name} | {c['ms'][k]:.3f} | {c['speedup'][k]:.1f}x | {cpu} | "
-                         f"{'' if err is None else f'{err:.3f}'} |")
-        L.append("\nOn a shared machine a long call (BLAS, tens of ms) is preempted more often than a short one, "
-                 "which inflates wall-time ratios; the calling thread's CPU time is immune to that (not to caches "
-                 "and memory bandwidth shared with other jobs).")
-        p = c["limit_parts_ms"]
-        L.append(f"\nCold limit, F order: {c['split_dims']} split columns ({c['N'] * c['split_dims'] * 4 / 1e6:.2f} MB) at "
-                 f"the DRAM read bandwidth ({p['read_f']:.3f} ms) + look-ups ({p['lookups']:.3f} ms) + the "
-                 f"{c['N'] * c['M'] * 4 / 1e6:.1f} MB result at the DRAM write bandwidth ({p['write_out']:.3f} ms) = "
-                 f"{c['limit_f_ms']:.3f} ms, i.e. at most {c['limit_f_speedup']:.0f}x BLAS; C order (every cache line "
-                 f"holding a split dimension: {p['read_c']:.3f} ms) {c['limit_c_ms']:.3f} ms, "
-                 f"{c['limit_c_speedup']:.0f}x. Target of issue 17: >= 25x in F order.\n")
+        L.append(render_cold(res["cold"], res["bandwidth"]))
     if res.get("threads"):
         L.append("## Thread scaling (CIFAR-100 shape: D=512, M=100, C=16; F-order A, out= given; medians of back-to-back calls, BLAS and MADDNESS timed apart)\n")
         L.append("A second thread is used from 16,384 rows per thread on (below, starting it costs more "
@@ -384,6 +453,7 @@ def render_md(res) -> str:
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--only", choices=("cold",), help="run only the hot/cold section (results/maddness_cold.*)")
     args = ap.parse_args()
     repeat = 5 if args.quick else 9
     res = dict(cpu=cpu_name(), cpu_mhz=cpu_mhz(), isa=tenfold.isa(), numpy=np.__version__, repeat=repeat,
@@ -391,10 +461,25 @@ def main():
     with threadpool_limits(1):
         res["bandwidth"] = bandwidths(repeat)
         print("bandwidth", res["bandwidth"], flush=True)
+        if args.only == "cold":
+            res["cold"] = bench_cold(2 * repeat + 1, res["bandwidth"])
+            write_results("maddness_cold", res, render_cold_md(res))
+            return
         res["shapes"] = bench_shapes(repeat, res["bandwidth"])
-        res["cold"] = bench_cold(repeat, res["bandwidth"])
+        res["cold"] = bench_cold(2 * repeat + 1, res["bandwidth"])
     res["threads"] = bench_threads(repeat)
     write_results("maddness", res, render_md(res))
+
+
+def render_cold_md(res) -> str:
+    bw = res["bandwidth"]
+    head = (f"# MADDNESS, hot and cold memory\n\nCPU: {res['cpu']} ({res['cpu_mhz']:.0f} MHz reported), ISA path "
+            f"`{res['isa']}`, 1 thread for tenfold, BLAS (threadpoolctl) and torch, numpy {res['numpy']}; 1-minute load "
+            f"average {res['loadavg']:.1f} on {res['cores']} cores at the start. Stream test (CPU time, best): read "
+            f"{bw['read_cache_GBps']:.1f} GB/s in cache, {bw['read_dram_GBps']:.1f} GB/s from DRAM; write "
+            f"{bw['write_GBps']:.1f} GB/s in cache, {bw['write_dram_GBps']:.1f} GB/s to DRAM (numpy fill "
+            f"{bw['write_dram_fill_GBps']:.1f}, memset {bw.get('write_dram_memset_GBps', float('nan')):.1f}).\n")
+    return head + "\n" + render_cold(res["cold"], bw)
 
 
 if __name__ == "__main__":

@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "bolt/bolt.hpp"
+#include "bolt/ivf.hpp"
 #include "maddness/maddness.hpp"
 #include "maddness/learn.hpp"
 #include "extract/extract.hpp"
@@ -62,12 +63,14 @@ void advise_huge_pages(void* ptr, size_t n) {
 }
 
 // Memory for an array handed to Python, freed by its capsule with std::free; 2 MiB-aligned when
-// large, so that all of it can be huge pages.
+// large, so that all of it can be huge pages, else on a cache line when over a page (streaming
+// stores write whole 64-byte lines: MADDNESS's column-major results use them).
 void* array_memory(size_t bytes) {
 #if defined(__linux__)
-  constexpr size_t kHuge = size_t(1) << 21;
+  constexpr size_t kHuge = size_t(1) << 21, kLine = 64, kPage = 4096;
   void* p = bytes >= 2 * kHuge ? std::aligned_alloc(kHuge, (bytes + kHuge - 1) / kHuge * kHuge)
-                               : std::malloc(bytes > 0 ? bytes : 1);
+            : bytes >= kPage  ? std::aligned_alloc(kLine, (bytes + kLine - 1) / kLine * kLine)
+                              : std::malloc(bytes > 0 ? bytes : 1);
 #else  // no huge-page advice elsewhere (and MSVC has no std::aligned_alloc)
   void* p = std::malloc(bytes > 0 ? bytes : 1);
 #endif
@@ -362,6 +365,44 @@ NB_MODULE(_core, m) {
       "Q"_a.noconvert(), "cent_t"_a.noconvert(), "bounds"_a.noconvert(), "dot"_a, "blocked"_a.noconvert(), "n"_a,
       "k"_a, "n_threads"_a, "sorted"_a = true,
       "Query tables and search in one call: (sums (nq, k), rows (nq, k), scale (nq,), offset (nq,)).");
+
+  m.def(
+      "bolt_ivf_search",
+      [](In<uint8_t, nb::ndim<1>> blocked, size_t ncols, In<int64_t, nb::ndim<1>> block_off,
+         In<int64_t, nb::ndim<1>> sizes, In<int64_t, nb::ndim<1>> row_start, In<int32_t, nb::ndim<2>> probes,
+         In<uint8_t, nb::ndim<3>> luts, int k, int n_threads) {
+        const size_t nlist = sizes.shape(0);
+        require(ncols >= 1 && nlist >= 1, "ncols and nlist must be >= 1");
+        require(block_off.shape(0) == nlist + 1 && row_start.shape(0) == nlist, "list tables of the wrong length");
+        const int64_t* bo = block_off.data();
+        const int64_t* sz = sizes.data();
+        require(bo[0] == 0, "block_off must start at 0");
+        for (size_t l = 0; l < nlist; ++l)
+          require(bo[l + 1] >= bo[l] && sz[l] >= 0 && sz[l] <= (bo[l + 1] - bo[l]) * tenfold::bolt::kBlockRows &&
+                      row_start.data()[l] >= 0,
+                  "list sizes do not fit their blocks");
+        require(static_cast<size_t>(bo[nlist]) <= blocked.shape(0) / (tenfold::bolt::kBlockRows * ncols),
+                "blocked buffer too small for the lists");
+        check_luts(luts, ncols);
+        require(probes.shape(0) == luts.shape(0), "probes must have one row per query");
+        const int32_t* pr = probes.data();
+        for (size_t i = 0, n = probes.shape(0) * probes.shape(1); i < n; ++i)
+          require(pr[i] >= -1 && static_cast<size_t>(pr[i] + 1) <= nlist, "probes must be list numbers or -1");
+        require(k >= 1, "k must be >= 1");
+        const size_t nq = luts.shape(0);
+        auto dist = new_array<uint32_t>({nq, static_cast<size_t>(k)}, false);
+        auto rows = new_array<int64_t>({nq, static_cast<size_t>(k)}, false);
+        {
+          nb::gil_scoped_release release;
+          tenfold::bolt::ivf_search(blocked.data(), static_cast<int>(ncols), bo, sz, row_start.data(),
+                                    static_cast<int64_t>(nlist), pr, static_cast<int>(probes.shape(1)), luts.data(),
+                                    static_cast<int>(nq), k, dist.data(), rows.data(), n_threads);
+        }
+        return std::make_pair(dist, rows);
+      },
+      "blocked"_a.noconvert(), "ncols"_a, "block_off"_a.noconvert(), "sizes"_a.noconvert(),
+      "row_start"_a.noconvert(), "probes"_a.noconvert(), "luts"_a.noconvert(), "k"_a, "n_threads"_a,
+      "Top-k rows by code over the probed inverted lists: (dist uint32 (nq, k), rows int64 (nq, k)).");
 
   // Exact re-ranking; vectors float32 (n, d) or float16 as uint16 bits (n, d).
   auto rerank = [](const void* vectors, bool half, size_t n_rows, size_t d, In<float, nb::ndim<2>>& Q,
@@ -667,23 +708,31 @@ NB_MODULE(_core, m) {
       "bound"_a, "A"_a.noconvert(), "n_threads"_a, "out"_a.noconvert() = nb::none(), "row_major"_a = false,
       "maddness_matmul for a bound model: (products, ok).");
   m.def(
-      "maddness_run_argmax",
-      [](MaddnessBound& b, nb::ndarray<const float, nb::ndim<2>, nb::device::cpu> A, int n_threads) {
+      "maddness_run_topk",
+      [](MaddnessBound& b, nb::ndarray<const float, nb::ndim<2>, nb::device::cpu> A, size_t k, bool values,
+         int n_threads) {
         require(b.sp.has_value(), "model not bound");
         auto prep = maddness_prepared(b.plan, *b.sp, A.shape(1));
         const auto s = maddness_scan_model(*b.luts, *b.mul, *b.add, b.log2g);
+        require(k >= 1 && k <= static_cast<size_t>(s.m) && k <= tenfold::maddness::kMaxTopK,
+                "k must be in [1, min(n_outputs, 64)]");
         const size_t n = A.shape(0);
         const auto [rs, cs] = maddness_strides(A);
-        auto idx = new_array<int64_t>({n}, false);  // every entry is written (or the call raises)
+        auto idx = new_array<int64_t>({n, k}, false);  // every entry is written (or the call raises)
+        std::optional<Out<float>> val;
+        if (values) val = new_array<float>({n, k}, false);
         bool ok = true;
         {
           nb::gil_scoped_release release;
-          if (n > 0) ok = tenfold::maddness::matmul_argmax(prep->model(), s, A.data(), n, rs, cs, idx.data(), n_threads);
+          if (n > 0)
+            ok = tenfold::maddness::matmul_topk(prep->model(), s, A.data(), n, rs, cs, k, idx.data(),
+                                                val ? val->data() : nullptr, n_threads);
         }
-        return std::make_pair(idx, ok);
+        return nb::make_tuple(nb::cast(idx), val ? nb::cast(*val) : nb::none(), ok);
       },
-      "bound"_a, "A"_a.noconvert(), "n_threads"_a,
-      "Argmax over the columns of a bound model's products, fused (no (n, M) result): (int64 (n,), ok).");
+      "bound"_a, "A"_a.noconvert(), "k"_a, "values"_a, "n_threads"_a,
+      "The k largest products of each row of a bound model, fused (no (n, M) result): (int64 (n, k) columns, "
+      "float32 (n, k) values or None, ok); by decreasing value, ties to the lower column.");
 
   m.def(
       "maddness_encode",

@@ -54,6 +54,27 @@ def sanitizer_compiler(tmp_path):
     return cxx, flags
 
 
+# The SIMD translation units of a native test build and their flags, by host architecture (as
+# CMakeLists.txt compiles them): AVX2 units with their -m flags on x86-64, NEON units (no flags:
+# Advanced SIMD is AArch64's baseline) on AArch64, none elsewhere (the scalar kernels alone).
+AVX2_FLAGS = ["-mavx2", "-mfma", "-mbmi", "-mbmi2", "-mpopcnt", "-mf16c"]
+
+
+def host_simd_units(kernel_dir, stems):
+    """[(source path, flags)] of the host's SIMD unit for each kernel stem (e.g. "codec" ->
+    codec_avx2.cpp or codec_neon.cpp) that exists in kernel_dir."""
+    import platform
+
+    machine = platform.machine().lower()
+    if machine in ("x86_64", "amd64"):
+        isa, flags = "avx2", AVX2_FLAGS
+    elif machine in ("aarch64", "arm64"):
+        isa, flags = "neon", []
+    else:
+        return []
+    return [(kernel_dir / f"{stem}_{isa}.cpp", flags) for stem in stems if (kernel_dir / f"{stem}_{isa}.cpp").exists()]
+
+
 def maddness_task(seed):
     """(A_train (1500, 48), A_test (1000, 48), B (48, 7)): structured rows and a random B."""
     rng = np.random.default_rng(seed)

@@ -244,3 +244,42 @@ def test_predict_is_the_argmax_of_matmul():
     bad[3, amm.split_dims_[0, 0]] = np.nan
     with pytest.raises(ValueError, match="NaN"):
         amm.predict(bad)
+
+
+def test_topk_equals_a_stable_sort_of_matmul():
+    rng = np.random.default_rng(11)
+    A = rng.normal(size=(4200, 24)).astype(np.float32)  # several 64-row buffers, a partial chunk
+    B = rng.normal(size=(24, 13)).astype(np.float32)
+    for C, agg in ((4, "exact"), (16, "average")):
+        amm = tenfold.Maddness(ncodebooks=C, aggregate=agg).fit(A[:2000], B, bias=rng.normal(size=13))
+        for X in (A, np.asfortranarray(A), A[::3], A[5:6], A[:0]):  # layouts, strides, odd sizes
+            full = amm.matmul(X)
+            order = np.argsort(-full, axis=1, kind="stable")  # ties: lower column first
+            for k in (1, 2, 5, 13):
+                for isa_name in tenfold.supported_isas():
+                    with tenfold.use_isa(isa_name):
+                        vals, idx = amm.topk(X, k)
+                    assert vals.dtype == np.float32 and idx.dtype == np.int64
+                    assert vals.shape == idx.shape == (len(X), k)
+                    assert np.array_equal(idx, order[:, :k]), (C, k, isa_name)
+                    assert np.array_equal(vals, np.take_along_axis(full, idx, axis=1))
+    # Ties everywhere: B = 0 and a bias with repeated values.
+    flat = tenfold.Maddness(ncodebooks=4).fit(A, np.zeros((24, 6), np.float32),
+                                              bias=np.array([1, 3, 3, 0, 3, 1], np.float32))
+    vals, idx = flat.topk(A, 4)
+    assert (idx == [1, 2, 4, 0]).all() and np.array_equal(vals[0], flat.matmul(A[:1])[0, [1, 2, 4, 0]])
+    # Coarse tables make many rows tie between columns: compare with numpy on those rows too.
+    coarse = tenfold.Maddness(ncodebooks=2, aggregate="exact").fit(A, B[:, :1] * np.ones((1, 8), np.float32)
+                                                                  + rng.integers(0, 2, size=(1, 8)))
+    full = coarse.matmul(A)
+    _, idx = coarse.topk(A, 3)
+    assert np.array_equal(idx, np.argsort(-full, axis=1, kind="stable")[:, :3])
+    for bad in (0, 14, 65):
+        with pytest.raises(ValueError, match="k must be"):
+            amm.topk(A, bad)
+    with pytest.raises(TypeError, match="k must be an int"):
+        amm.topk(A, 2.0)
+    nan = A.copy()
+    nan[7, amm.split_dims_[1, 2]] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        amm.topk(nan, 2)

@@ -180,3 +180,31 @@ def test_nan_and_inf_in_any_split_value_rejected(models, isa):
     unused = np.setdiff1d(np.arange(X.shape[1]), amm.split_dims_)
     ok[:, unused] = np.nan  # columns no tree reads do not enter the result
     np.testing.assert_array_equal(amm.matmul(ok), amm.matmul(X))
+
+
+@pytest.mark.parametrize("n", [20_480, 20_481])  # n * 13 * 4 bytes >= 1 MiB
+def test_streaming_store_path_equals_scalar(models, n):
+    # Column-major results of >= 1 MB are written with streaming stores where a column's run
+    # starts on a cache line (every column when n % 16 == 0 and the buffer is 64-byte aligned,
+    # some of them otherwise): the values must not change, in fresh and caller-given buffers,
+    # aligned and not, and for Fortran-order A read in chunks of several thousand rows.
+    A_all, mods = models
+    amm = mods[(16, "average")]  # M = 13
+    rng = np.random.default_rng(n)
+    A = np.asfortranarray(A_all[rng.integers(len(A_all), size=n)])
+    with tenfold.use_isa("scalar"):
+        ref = amm.matmul(np.ascontiguousarray(A))
+        ref_codes = amm.encode(np.ascontiguousarray(A))
+    M = amm.n_outputs_
+    raw = np.empty(M * n + 32, np.float32)
+    lead = (-raw.ctypes.data // 4) % 16  # first float on a 64-byte boundary
+    for isa_name in tenfold.supported_isas():
+        with tenfold.use_isa(isa_name):
+            assert np.array_equal(amm.matmul(A), ref), isa_name
+            assert np.array_equal(amm.encode(A), ref_codes), isa_name  # the same long chunks
+            assert np.array_equal(amm.matmul(A[::-1][::-1]), ref), isa_name
+            for shift in (0, 1, 8):  # aligned, 4 bytes off, 32 bytes off
+                out = raw[lead + shift:lead + shift + M * n].reshape(M, n).T
+                out[:] = np.nan
+                assert amm.matmul(A, out=out) is out
+                assert np.array_equal(out, ref), (isa_name, shift)

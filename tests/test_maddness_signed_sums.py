@@ -6,7 +6,7 @@ import pytest
 import tenfold
 from tenfold import _core
 
-from conftest import maddness_task, sanitizer_compiler
+from conftest import host_simd_units, maddness_task, sanitizer_compiler
 
 
 def reference_features(A, cols, npos):
@@ -73,11 +73,10 @@ def test_native_sanitizer_project(tmp_path):
     cxx, flags = sanitizer_compiler(tmp_path)
     root = Path(__file__).resolve().parent.parent
     cpp = root / "cpp"
-    objs = []
-    for name in ("project_avx2", "encode_avx2"):
-        objs.append(tmp_path / f"{name}.o")
-        subprocess.run([cxx, *flags, "-mavx2", "-mfma", "-mbmi2", "-c", str(cpp / "maddness" / f"{name}.cpp"),
-                        "-o", str(objs[-1])], check=True)
+    objs = []  # the host's SIMD units (AVX2 on x86-64, NEON on AArch64), each with its own flags
+    for src, unit_flags in host_simd_units(cpp / "maddness", ["project", "encode"]):
+        objs.append(tmp_path / f"{src.stem}.o")
+        subprocess.run([cxx, *flags, *unit_flags, "-c", str(src), "-o", str(objs[-1])], check=True)
     exe = tmp_path / "fz"
     sources = [cpp / "maddness" / f for f in ("maddness.cpp", "project_scalar.cpp", "encode_scalar.cpp")]
     sources += sorted((cpp / "common").glob("*.cpp"))

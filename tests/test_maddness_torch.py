@@ -1,3 +1,4 @@
+import copy
 import subprocess
 import sys
 
@@ -277,8 +278,71 @@ def test_tenfold_imports_without_torch():
 def test_docstring_examples():
     import doctest
 
+    import tenfold.torch._distill
     import tenfold.torch._linear
     import tenfold.torch._replace
 
-    for mod in (tt, tenfold.torch._linear, tenfold.torch._replace):
+    for mod in (tt, tenfold.torch._distill, tenfold.torch._linear, tenfold.torch._replace):
         assert doctest.testmod(mod).failed == 0
+
+
+def _distill_setup(calib):
+    torch.manual_seed(1)
+    net = torch.nn.Sequential(torch.nn.Linear(40, 32), torch.nn.ReLU(), torch.nn.Linear(32, 32), torch.nn.ReLU(),
+                              torch.nn.Linear(32, 5)).eval()
+    fast = tt.replace_linear(net, calib[:1000], filter_fn=lambda name, m: name == "2", ncodebooks=8, **FAST_FIT)
+    return net, fast
+
+
+def test_distill_fits_the_teacher(calib):
+    """Without noise the loop must fit the teacher on its rows (held-out gains: the doctest)."""
+    net, fast = _distill_setup(calib)
+    Xtr, Xte = calib[:1000], calib[1000:]
+
+    def gap(m):
+        with torch.no_grad():
+            return torch.nn.functional.mse_loss(m(Xtr), net(Xtr)).item()
+    fitted = gap(fast)
+    with torch.no_grad():
+        fast[2].tables.zero_()                    # the loop must learn them back
+    before = gap(fast)
+    assert before > 5 * fitted
+    first = [p.detach().clone() for p in fast[0].parameters()]
+    state = torch.get_rng_state()
+    seen = []
+    twin = copy.deepcopy(fast)
+    out = tt.distill(fast, net, Xtr, epochs=3, loss="mse", lr=3e-2, lr_other=0.0, activation_noise=0.0,
+                     callback=lambda ep, m: seen.append((ep, m.training)))
+    assert out is fast and not fast.training and seen == [(0, False), (1, False), (2, False)]
+    assert gap(fast) < 2 * fitted
+    assert torch.equal(torch.get_rng_state(), state)             # its own generator
+    assert all(torch.equal(a, b) for a, b in zip(first, fast[0].parameters()))  # lr_other=0: frozen
+    assert all(p.requires_grad for p in fast.parameters())       # ... and unfrozen afterwards
+    # Reproducible for a seed; the float tables moved and eval() requantized them.
+    tt.distill(twin, net, Xtr, epochs=3, loss="mse", lr=3e-2, lr_other=0.0, activation_noise=0.0)
+    assert torch.equal(twin[2].tables, fast[2].tables) and torch.equal(twin[2].luts, fast[2].luts)
+    assert not torch.equal(fast[2].luts, tt.replace_linear(net, calib[:1000], filter_fn=lambda n, m: n == "2",
+                                                           ncodebooks=8, **FAST_FIT)[2].luts)
+    with torch.no_grad():
+        h = fast[:2](Xte[:50])                    # the replaced layer's inputs
+    np.testing.assert_array_equal(fast[2](h).numpy(), fast[2].to_maddness().matmul(h.numpy()))
+    # The other layers learn with lr_other > 0; KL loss on logits.
+    tt.distill(twin, net, Xtr, epochs=1, loss="kl")
+    assert not all(torch.equal(a, b) for a, b in zip(first, twin[0].parameters()))
+
+
+def test_distill_rejects_bad_arguments(calib):
+    net, fast = _distill_setup(calib)
+    X = calib[:100]
+    for kw, err in ((dict(epochs=-1), ValueError), (dict(epochs=1.5), TypeError), (dict(batch_size=0), ValueError),
+                    (dict(lr=0.0), ValueError), (dict(lr_other=-1.0), ValueError), (dict(loss="l1"), ValueError),
+                    (dict(loss=3), TypeError), (dict(activation_noise=float("nan")), ValueError),
+                    (dict(callback=1), TypeError)):
+        with pytest.raises(err):
+            tt.distill(fast, net, X, **kw)
+    with pytest.raises(ValueError, match="no MaddnessLinear"):
+        tt.distill(net, net, X)
+    with pytest.raises(TypeError, match="inputs"):
+        tt.distill(fast, net, X.numpy())
+    with pytest.raises(ValueError, match="at least one row"):
+        tt.distill(fast, net, X[:0])

@@ -109,8 +109,19 @@ def check_bolt_rerank(ns):
     assert ns["index"].ntotal == 0                    # reset() emptied it
 
 
+def check_bolt_ivf(ns):
+    X, D, ids, ivf = ns["X"], ns["D"], ns["I"], ns["ivf"]
+    assert D.shape == ids.shape == (5, 10) and ids.dtype == np.int64
+    assert (ids[:, 0] == np.arange(5)).all() and (np.abs(D[:, 0]) < 1e-2).all()   # each finds itself
+    assert (ns["scanned"] < len(X) / 8).all()          # 8 of 128 lists: a small part of the rows
+    D2, ids2 = ivf.search(X[:5], k=10, rerank=100, nprobe=8)   # `ivf` is the reloaded (mapped) one
+    np.testing.assert_array_equal(ids2, ids)
+    np.testing.assert_array_equal(D2, D)
+
+
 # each block is recognised by a line it contains; a new block must bring its checks
 CHECKS = {
+    "tenfold.IVFBoltIndex(": check_bolt_ivf,
     "tenfold.BoltIndex(enc)": check_bolt,
     'refine="float32"': check_bolt_rerank,
     "tenfold.Maddness(ncodebooks=16).fit(A_train, B)": check_maddness,

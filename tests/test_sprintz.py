@@ -7,7 +7,7 @@ import pytest
 
 import tenfold
 from tenfold import _core, sprintz
-from conftest import sanitizer_compiler
+from conftest import host_simd_units, sanitizer_compiler
 
 hyp = pytest.importorskip("hypothesis")
 from hypothesis import given, settings  # noqa: E402
@@ -527,14 +527,15 @@ def test_native_sanitizer_fuzz(tmp_path):
     cxx, flags = sanitizer_compiler(tmp_path)
     root = Path(__file__).resolve().parent.parent
     cpp = root / "cpp"
-    obj = tmp_path / "avx2.o"
     env = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"}  # (make fuzz preloads libasan for Python)
-    subprocess.run([cxx, *flags, "-mavx2", "-mfma", "-mbmi", "-mbmi2", "-mpopcnt", "-c",
-                    str(cpp / "sprintz" / "codec_avx2.cpp"), "-o", str(obj)], check=True, env=env)
+    objs = []  # the host's SIMD unit (AVX2 on x86-64, NEON on AArch64), each with its own flags
+    for src, unit_flags in host_simd_units(cpp / "sprintz", ["codec", "codec_wide"]):
+        objs.append(tmp_path / f"{src.stem}.o")
+        subprocess.run([cxx, *flags, *unit_flags, "-c", str(src), "-o", str(objs[-1])], check=True, env=env)
     exe = tmp_path / "fz"
     subprocess.run([cxx, *flags, str(root / "tests" / "native" / "sprintz_fuzz.cpp"),
                     *(str(cpp / f) for f in ("sprintz/sprintz.cpp", "sprintz/codec_scalar.cpp", "sprintz/codec_wide.cpp", "sprintz/huffman.cpp",
-                                              "common/isa.cpp")), str(obj), "-o", str(exe), "-lpthread"],
+                                              "common/isa.cpp")), *map(str, objs), "-o", str(exe), "-lpthread"],
                    check=True, env=env)
     rounds = max(50, int(os.environ.get("TENFOLD_FUZZ_EXAMPLES", "0")) // 20)
     seed = int(os.environ.get("TENFOLD_FUZZ_SEED", "42"))

@@ -11,6 +11,7 @@
 
 #include "common/isa.hpp"
 #include "common/parallel.hpp"
+#include "common/portable.hpp"
 
 namespace tenfold {
 namespace bolt {
@@ -454,7 +455,7 @@ void rerank(const void* vectors, bool half, size_t n_rows, int d, const float* Q
   auto prefetch_row = [&](int64_t r) {
     if (r < 0 || static_cast<size_t>(r) >= n_rows) return;
     const char* p = static_cast<const char*>(vectors) + static_cast<size_t>(r) * row_bytes;
-    for (size_t off = 0; off < row_bytes; off += 64) __builtin_prefetch(p + off);
+    for (size_t off = 0; off < row_bytes; off += 64) prefetch(p + off);
   };
   parallel_for(nq, n_threads, 8, [&](int, size_t q0, size_t q1) {
     std::vector<std::pair<float, int64_t>> scored;

@@ -15,6 +15,9 @@
 // through 8x8 register transposes).
 #include <immintrin.h>
 
+#include <cmath>
+#include <cstdint>
+
 #include "maddness/maddness.hpp"
 #include "common/portable.hpp"
 #include "maddness/transpose_avx2.hpp"
@@ -145,31 +148,43 @@ TF_INLINE void avg_tree(const __m256i* const* nib, const uint8_t* lut, int c0, _
   }
 }
 
+// Stores 8 results: non-temporal (NT, dst 32-byte aligned) or plain.
+template <bool NT>
+TF_INLINE void put(float* dst, __m256 v) {
+  if constexpr (NT)
+    _mm256_stream_ps(dst, v);
+  else
+    _mm256_storeu_ps(dst, v);
+}
+
 // 32 results as bytes in scan order (row 8k+j at byte 4j+k) -> dst[0..32).
+template <bool NT>
 TF_INLINE void emit_bytes(__m256i v, __m256 mul, __m256 add, float* dst) {
   const __m256i ff = _mm256_set1_epi32(0xff);
   const __m256i q0 = _mm256_and_si256(v, ff);
   const __m256i q1 = _mm256_and_si256(_mm256_srli_epi32(v, 8), ff);
   const __m256i q2 = _mm256_and_si256(_mm256_srli_epi32(v, 16), ff);
   const __m256i q3 = _mm256_srli_epi32(v, 24);
-  _mm256_storeu_ps(dst, _mm256_fmadd_ps(_mm256_cvtepi32_ps(q0), mul, add));
-  _mm256_storeu_ps(dst + 8, _mm256_fmadd_ps(_mm256_cvtepi32_ps(q1), mul, add));
-  _mm256_storeu_ps(dst + 16, _mm256_fmadd_ps(_mm256_cvtepi32_ps(q2), mul, add));
-  _mm256_storeu_ps(dst + 24, _mm256_fmadd_ps(_mm256_cvtepi32_ps(q3), mul, add));
+  put<NT>(dst, _mm256_fmadd_ps(_mm256_cvtepi32_ps(q0), mul, add));
+  put<NT>(dst + 8, _mm256_fmadd_ps(_mm256_cvtepi32_ps(q1), mul, add));
+  put<NT>(dst + 16, _mm256_fmadd_ps(_mm256_cvtepi32_ps(q2), mul, add));
+  put<NT>(dst + 24, _mm256_fmadd_ps(_mm256_cvtepi32_ps(q3), mul, add));
 }
 
 // 32 uint16 sums: `even` has the bytes 4j (row j) and 4j+2 (row 16+j) of each 32-bit lane j,
 // `odd` the bytes 4j+1 (row 8+j) and 4j+3 (row 24+j).
+template <bool NT>
 TF_INLINE void emit_u16(__m256i even, __m256i odd, __m256 mul, __m256 add, float* dst) {
   const __m256i lo16 = _mm256_set1_epi32(0xffff);
-  _mm256_storeu_ps(dst, _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_and_si256(even, lo16)), mul, add));
-  _mm256_storeu_ps(dst + 8, _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_and_si256(odd, lo16)), mul, add));
-  _mm256_storeu_ps(dst + 16, _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_srli_epi32(even, 16)), mul, add));
-  _mm256_storeu_ps(dst + 24, _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_srli_epi32(odd, 16)), mul, add));
+  put<NT>(dst, _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_and_si256(even, lo16)), mul, add));
+  put<NT>(dst + 8, _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_and_si256(odd, lo16)), mul, add));
+  put<NT>(dst + 16, _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_srli_epi32(even, 16)), mul, add));
+  put<NT>(dst + 24, _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_srli_epi32(odd, 16)), mul, add));
 }
 
-// Output column mm for R blocks of 32 rows: dst[r] receives rows 32r..32r+31.
-template <int L, int R>
+// Output column mm for R blocks of 32 rows: dst[r] receives rows 32r..32r+31 (NT: streaming
+// stores, every dst[r] 32-byte aligned).
+template <int L, int R, bool NT = false>
 TF_INLINE void column(const ScanModel& s, const __m256i* const* nib, int mm, float* const* dst) {
   const int C = s.ncodebooks;
   const uint8_t* lut = s.luts + static_cast<size_t>(mm) * C * 16;
@@ -188,13 +203,13 @@ TF_INLINE void column(const ScanModel& s, const __m256i* const* nib, int mm, flo
       }
     }
     for (int r = 0; r < R; ++r)
-      emit_u16(_mm256_sub_epi16(acc[r], _mm256_slli_epi16(odd[r], 8)), odd[r], mul, add, dst[r]);
+      emit_u16<NT>(_mm256_sub_epi16(acc[r], _mm256_slli_epi16(odd[r], 8)), odd[r], mul, add, dst[r]);
   } else {
     const int ngroups = C >> L;
     __m256i v[R];
     if (ngroups == 1) {
       avg_tree<L, R>(nib, lut, 0, v);
-      for (int r = 0; r < R; ++r) emit_bytes(v[r], mul, add, dst[r]);
+      for (int r = 0; r < R; ++r) emit_bytes<NT>(v[r], mul, add, dst[r]);
     } else {
       const __m256i low8 = _mm256_set1_epi16(0xff);
       __m256i even[R], odd[R];
@@ -206,7 +221,7 @@ TF_INLINE void column(const ScanModel& s, const __m256i* const* nib, int mm, flo
           odd[r] = _mm256_add_epi16(odd[r], _mm256_srli_epi16(v[r], 8));
         }
       }
-      for (int r = 0; r < R; ++r) emit_u16(even[r], odd[r], mul, add, dst[r]);
+      for (int r = 0; r < R; ++r) emit_u16<NT>(even[r], odd[r], mul, add, dst[r]);
     }
   }
 }
@@ -219,7 +234,11 @@ void scan_blocks(const ScanModel& s, const __m256i* const* nib, size_t row0, siz
     for (int mm = 0; mm < M; ++mm) {
       float* dst[R];
       for (int r = 0; r < R; ++r) dst[r] = out + static_cast<size_t>(mm) * ldo + row0 + r * kBlockRows;
-      column<L, R>(s, nib, mm, dst);
+      // Runs of 32 * R floats: whole cache lines when the first starts on one.
+      if (s.stream && (reinterpret_cast<uintptr_t>(dst[0]) & 63) == 0)
+        column<L, R, true>(s, nib, mm, dst);
+      else
+        column<L, R>(s, nib, mm, dst);
     }
     return;
   }
@@ -282,6 +301,63 @@ void scan_impl(const ScanModel& s, const uint8_t* codes, size_t rows, float* out
 
 }  // namespace
 
+void argmax(const float* buf, size_t M, int32_t* arg, float* best) {
+  // Two passes of 32 rows (4 vectors of maxima and 4 of arguments stay in registers).
+  for (size_t h = 0; h < kSelectRows; h += 32) {
+    __m256 b[4];
+    __m256i a[4];
+    for (int q = 0; q < 4; ++q) {
+      b[q] = _mm256_loadu_ps(buf + h + 8 * q);
+      a[q] = _mm256_setzero_si256();
+    }
+    for (size_t m = 1; m < M; ++m) {
+      const float* col = buf + m * kSelectRows + h;
+      const __m256i mm = _mm256_set1_epi32(static_cast<int>(m));
+      for (int q = 0; q < 4; ++q) {
+        const __m256 c = _mm256_loadu_ps(col + 8 * q);
+        const __m256 gt = _mm256_cmp_ps(c, b[q], _CMP_GT_OQ);  // strict: the first maximum stays
+        b[q] = _mm256_blendv_ps(b[q], c, gt);
+        a[q] = _mm256_castps_si256(_mm256_blendv_ps(_mm256_castsi256_ps(a[q]), _mm256_castsi256_ps(mm), gt));
+      }
+    }
+    for (int q = 0; q < 4; ++q) {
+      _mm256_storeu_ps(best + h + 8 * q, b[q]);
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(arg + h + 8 * q), a[q]);
+    }
+  }
+}
+
+void topk(const float* buf, size_t M, size_t k, float* tv, int32_t* ti) {
+  // The scalar kernel's compare-exchange, 8 rows per vector, with blends.
+  for (size_t j = 0; j < k * kSelectRows; j += 8) {
+    _mm256_storeu_ps(tv + j, _mm256_set1_ps(-INFINITY));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(ti + j), _mm256_set1_epi32(static_cast<int>(M)));
+  }
+  for (size_t m = 0; m < M; ++m) {
+    const __m256i mm = _mm256_set1_epi32(static_cast<int>(m));
+    for (size_t q = 0; q < kSelectRows; q += 8) {
+      __m256 c = _mm256_loadu_ps(buf + m * kSelectRows + q);
+      __m256 ci = _mm256_castsi256_ps(mm);
+      // Most columns beat no row's last entry (then nothing moves): one compare skips them.
+      const __m256 last = _mm256_loadu_ps(tv + (k - 1) * kSelectRows + q);
+      if (_mm256_movemask_ps(_mm256_cmp_ps(c, last, _CMP_GE_OQ)) == 0 && m >= k) continue;
+      for (size_t j = 0; j < k; ++j) {
+        float* pv = tv + j * kSelectRows + q;
+        int32_t* pi = ti + j * kSelectRows + q;
+        const __m256 v = _mm256_loadu_ps(pv);
+        const __m256 vi = _mm256_castsi256_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(pi)));
+        const __m256 lower = _mm256_castsi256_ps(_mm256_cmpgt_epi32(_mm256_castps_si256(vi), _mm256_castps_si256(ci)));
+        const __m256 gt = _mm256_or_ps(_mm256_cmp_ps(c, v, _CMP_GT_OQ),
+                                       _mm256_and_ps(_mm256_cmp_ps(c, v, _CMP_EQ_OQ), lower));
+        _mm256_storeu_ps(pv, _mm256_blendv_ps(v, c, gt));
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(pi), _mm256_castps_si256(_mm256_blendv_ps(vi, ci, gt)));
+        c = _mm256_blendv_ps(c, v, gt);
+        ci = _mm256_blendv_ps(ci, vi, gt);
+      }
+    }
+  }
+}
+
 void scan(const ScanModel& s, const uint8_t* codes, size_t rows, float* out, size_t ldo, bool row_major) {
   switch (s.log2g) {
     case 1: scan_impl<1>(s, codes, rows, out, ldo, row_major); break;
@@ -290,6 +366,7 @@ void scan(const ScanModel& s, const uint8_t* codes, size_t rows, float* out, siz
     case 4: scan_impl<4>(s, codes, rows, out, ldo, row_major); break;
     default: scan_impl<0>(s, codes, rows, out, ldo, row_major); break;
   }
+  if (s.stream) _mm_sfence();  // streaming stores are weakly ordered: visible before we return
 }
 
 }  // namespace avx2

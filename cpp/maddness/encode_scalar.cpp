@@ -1,5 +1,6 @@
 // Portable reference for MADDNESS encoding and aggregation; SIMD paths must match it exactly.
 #include <algorithm>
+#include <utility>
 #include <cmath>
 #include <cstring>
 
@@ -117,6 +118,42 @@ void scan(const ScanModel& s, const uint8_t* codes, size_t rows, float* out, siz
         out[static_cast<size_t>(mm) * ldo + i] = v;
     }
   }
+}
+
+void argmax(const float* buf, size_t M, int32_t* arg, float* best) {
+  for (size_t r = 0; r < kSelectRows; ++r) {
+    best[r] = buf[r];
+    arg[r] = 0;
+  }
+  for (size_t m = 1; m < M; ++m)
+    for (size_t r = 0; r < kSelectRows; ++r)
+      if (buf[m * kSelectRows + r] > best[r]) {
+        best[r] = buf[m * kSelectRows + r];
+        arg[r] = static_cast<int32_t>(m);
+      }
+}
+
+void topk(const float* buf, size_t M, size_t k, float* tv, int32_t* ti) {
+  // Each row's list takes the columns in order: a column moves down the list by compare-exchange,
+  // swapping with each entry it beats (larger value, or equal value and lower column: only an
+  // empty place, index M, loses that way); the displaced entry moves on.
+  for (size_t j = 0; j < k * kSelectRows; ++j) {
+    tv[j] = -INFINITY;
+    ti[j] = static_cast<int32_t>(M);
+  }
+  for (size_t m = 0; m < M; ++m)
+    for (size_t r = 0; r < kSelectRows; ++r) {
+      float c = buf[m * kSelectRows + r];
+      int32_t ci = static_cast<int32_t>(m);
+      for (size_t j = 0; j < k; ++j) {
+        float& v = tv[j * kSelectRows + r];
+        int32_t& vi = ti[j * kSelectRows + r];
+        if (c > v || (c == v && ci < vi)) {
+          std::swap(c, v);
+          std::swap(ci, vi);
+        }
+      }
+    }
 }
 
 }  // namespace scalar

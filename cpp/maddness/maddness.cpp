@@ -22,6 +22,9 @@ constexpr size_t kGrainRows = 4096;  // thread boundaries fall on multiples of t
 // waking the other core costs more than it saves (measured: 10,000 rows x M=100 took 0.29 ms on
 // one thread, 0.39 ms on two; 40,000 rows 1.55 ms vs 0.90 ms).
 constexpr size_t kMinRowsPerThread = 16384;
+constexpr size_t kMaxChunkRows = kGrainRows;  // a thread's rows split into whole chunks
+// Column-major results from this size on are written with streaming stores (ScanModel::stream).
+constexpr size_t kStreamBytes = size_t(1) << 20;
 
 bool encode_rows(Isa isa, const EncodeModel& m, const float* A, size_t n, ptrdiff_t rs, ptrdiff_t cs, size_t r0,
                  size_t r1, uint8_t* codes) {
@@ -117,60 +120,102 @@ std::shared_ptr<const Prepared> Plan::get(const int64_t* d, const float* o, cons
   return cur_;
 }
 
-bool matmul(const EncodeModel& em, const ScanModel& sm, const float* A, size_t n, ptrdiff_t rs, ptrdiff_t cs,
+namespace {
+// Rows encoded then aggregated together by the fused calls.
+size_t fused_chunk_rows(int ncols, ptrdiff_t rs) {
+  if (rs != 1) return kChunkRows;
+  // Fortran-order A: the encoder reads one codebook pair's 8 split columns at a time down the
+  // whole chunk, so a long chunk keeps few columns streaming from memory at once. Measured
+  // here (one thread, caches flushed): 64 columns read 1 KB at a time (256-row chunks) ran at
+  // ~7-10 GB/s, 8 columns at a time at ~14 GB/s over 1 KB runs, ~15 over 4 KB, ~20 over 40 KB
+  // (sequential reads: ~22 GB/s). The codes of a chunk (rows * ncols bytes) stay within L2.
+  constexpr size_t kCodeBytes = size_t(1) << 16;
+  const size_t rows = kCodeBytes / static_cast<size_t>(ncols) / kChunkRows * kChunkRows;
+  return std::max(kChunkRows, std::min(kMaxChunkRows, rows));
+}
+}  // namespace
+
+bool matmul(const EncodeModel& em, const ScanModel& sm_in, const float* A, size_t n, ptrdiff_t rs, ptrdiff_t cs,
             float* out, size_t ldo, bool row_major, int n_threads, int phases) {
   const Isa isa = active_isa();
   const int ncols = em.ncodebooks / 2;
+  ScanModel sm = sm_in;
+  sm.stream = !row_major && n * static_cast<size_t>(sm.m) * sizeof(float) >= kStreamBytes;
+  const size_t chunk = fused_chunk_rows(ncols, rs);
   std::atomic<bool> ok{true};
   parallel_for(n, n_threads, kGrainRows, [&](int, size_t b, size_t e) {
-    alignas(64) uint8_t codes[kChunkRows * 128];  // up to 256 codebooks
+    std::vector<uint8_t> codes(chunk * static_cast<size_t>(ncols), 0);  // zero: phases == 2 scans zero codes
     bool good = true;
-    if (!(phases & 1)) std::memset(codes, 0, kChunkRows * ncols);
-    for (size_t r0 = b; r0 < e; r0 += kChunkRows) {
-      const size_t r1 = r0 + kChunkRows < e ? r0 + kChunkRows : e;
+    for (size_t r0 = b; r0 < e; r0 += chunk) {
+      const size_t r1 = r0 + chunk < e ? r0 + chunk : e;
       const size_t rows_end = (r1 + kBlockRows - 1) / kBlockRows * kBlockRows;
-      if (phases & 1) good = encode_rows(isa, em, A, n, rs, cs, r0, rows_end, codes) && good;
+      if (phases & 1) good = encode_rows(isa, em, A, n, rs, cs, r0, rows_end, codes.data()) && good;
       if (phases & 2)
-        scan_rows(isa, sm, codes, r1 - r0, row_major ? out + r0 * ldo : out + r0, ldo, row_major);
+        scan_rows(isa, sm, codes.data(), r1 - r0, row_major ? out + r0 * ldo : out + r0, ldo, row_major);
     }
     if (!good) ok.store(false);
   }, kMinRowsPerThread);
   return ok.load();
 }
 
-bool matmul_argmax(const EncodeModel& em, const ScanModel& sm, const float* A, size_t n, ptrdiff_t rs, ptrdiff_t cs,
-                   int64_t* idx, int n_threads) {
+namespace {
+// The k largest of the products buf[m*kSelectRows + r] (m < M) of each row r < rows, in
+// descending order, ties to the lower column (the order of a stable sort by decreasing value):
+// idx/val rows of k entries from row r0 on (val may be null). k <= M.
+void select_top(Isa isa, const float* buf, size_t M, size_t rows, size_t k, size_t r0, int64_t* idx, float* val) {
+  if (k == 1) {
+    float best[kSelectRows];
+    int32_t arg[kSelectRows];
+#if defined(TENFOLD_X86)
+    if (isa == Isa::Avx2 || isa == Isa::Avx512)
+      avx2::argmax(buf, M, arg, best);
+    else
+#endif
+      scalar::argmax(buf, M, arg, best);
+    (void)isa;
+    for (size_t r = 0; r < rows; ++r) {
+      idx[r0 + r] = arg[r];
+      if (val) val[r0 + r] = best[r];
+    }
+    return;
+  }
+  float tv[kMaxTopK * kSelectRows];
+  int32_t ti[kMaxTopK * kSelectRows];
+#if defined(TENFOLD_X86)
+  if (isa == Isa::Avx2 || isa == Isa::Avx512)
+    avx2::topk(buf, M, k, tv, ti);
+  else
+#endif
+    scalar::topk(buf, M, k, tv, ti);
+  for (size_t r = 0; r < rows; ++r)
+    for (size_t j = 0; j < k; ++j) {
+      idx[(r0 + r) * k + j] = ti[j * kSelectRows + r];
+      if (val) val[(r0 + r) * k + j] = tv[j * kSelectRows + r];
+    }
+}
+}  // namespace
+
+bool matmul_topk(const EncodeModel& em, const ScanModel& sm, const float* A, size_t n, ptrdiff_t rs, ptrdiff_t cs,
+                 size_t k, int64_t* idx, float* val, int n_threads) {
   const Isa isa = active_isa();
   const size_t M = static_cast<size_t>(sm.m);
+  const int ncols = em.ncodebooks / 2;
+  if (k < 1 || k > M || k > kMaxTopK) throw std::invalid_argument("k must be in [1, min(M, 64)]");
+  const size_t chunk = fused_chunk_rows(ncols, rs);
   std::atomic<bool> ok{true};
   parallel_for(n, n_threads, kGrainRows, [&](int, size_t b, size_t e) {
-    alignas(64) uint8_t codes[kChunkRows * 128];  // up to 256 codebooks
-    std::vector<float> buf(M * kChunkRows);       // one chunk's products, column-major (stays in L2)
-    float best[kChunkRows];
-    int32_t arg[kChunkRows];
+    std::vector<uint8_t> codes(chunk * static_cast<size_t>(ncols));
+    std::vector<float> buf(M * kSelectRows, 0.0f);  // 64 rows' products, column-major (first-level cache for M <= 100)
     bool good = true;
-    for (size_t r0 = b; r0 < e; r0 += kChunkRows) {
-      const size_t r1 = r0 + kChunkRows < e ? r0 + kChunkRows : e, rows = r1 - r0;
+    for (size_t r0 = b; r0 < e; r0 += chunk) {
+      const size_t r1 = r0 + chunk < e ? r0 + chunk : e;
       const size_t rows_end = (r1 + kBlockRows - 1) / kBlockRows * kBlockRows;
-      good = encode_rows(isa, em, A, n, rs, cs, r0, rows_end, codes) && good;
-      scan_rows(isa, sm, codes, rows, buf.data(), kChunkRows, false);
-      // First maximum of each row, as numpy's argmax of the same floats (they are finite).
-      // Branch-free selects over local arrays, so the loop vectorises.
-      for (size_t r = 0; r < rows; ++r) {
-        best[r] = buf[r];
-        arg[r] = 0;
+      good = encode_rows(isa, em, A, n, rs, cs, r0, rows_end, codes.data()) && good;
+      for (size_t s0 = r0; s0 < r1; s0 += kSelectRows) {
+        const size_t rows = r1 - s0 < kSelectRows ? r1 - s0 : kSelectRows;
+        scan_rows(isa, sm, codes.data() + (s0 - r0) * ncols, rows, buf.data(), kSelectRows, false);
+        select_top(isa, buf.data(), M, rows, k, s0, idx, val);
       }
-      for (size_t m = 1; m < M; ++m) {
-        const float* col = buf.data() + m * kChunkRows;
-        const int32_t mm = static_cast<int32_t>(m);
-        for (size_t r = 0; r < rows; ++r) {
-          const float c = col[r], b = best[r];
-          const int32_t gt = -static_cast<int32_t>(c > b);  // all ones where column m is larger
-          best[r] = c > b ? c : b;
-          arg[r] ^= (arg[r] ^ mm) & gt;
-        }
-      }
-      for (size_t r = 0; r < rows; ++r) idx[r0 + r] = arg[r];
     }
     if (!good) ok.store(false);
   }, kMinRowsPerThread);
@@ -183,14 +228,15 @@ bool encode(const EncodeModel& m, const float* A, size_t n, ptrdiff_t rs, ptrdif
   const int ncols = m.ncodebooks / 2;
   const size_t nblocks = (n + kBlockRows - 1) / kBlockRows;
   std::atomic<bool> ok{true};
+  const size_t chunk = fused_chunk_rows(ncols, rs);
   parallel_for(nblocks * kBlockRows, n_threads, kGrainRows, [&](int, size_t b, size_t e) {
-    alignas(64) uint8_t codes[kChunkRows * 128];
+    std::vector<uint8_t> codes(chunk * static_cast<size_t>(ncols));
     bool good = true;
-    for (size_t r0 = b; r0 < e; r0 += kChunkRows) {
-      const size_t r1 = r0 + kChunkRows < e ? r0 + kChunkRows : e;
-      good = encode_rows(isa, m, A, n, rs, cs, r0, r1, codes) && good;
+    for (size_t r0 = b; r0 < e; r0 += chunk) {
+      const size_t r1 = r0 + chunk < e ? r0 + chunk : e;
+      good = encode_rows(isa, m, A, n, rs, cs, r0, r1, codes.data()) && good;
       for (size_t blk = 0; blk < (r1 - r0) / kBlockRows; ++blk)
-        permute_block(codes + blk * kBlockRows * ncols, blocked + (r0 / kBlockRows + blk) * kBlockRows * ncols,
+        permute_block(codes.data() + blk * kBlockRows * ncols, blocked + (r0 / kBlockRows + blk) * kBlockRows * ncols,
                       ncols, false);
     }
     if (!good) ok.store(false);

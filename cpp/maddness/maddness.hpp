@@ -51,6 +51,7 @@ namespace maddness {
 constexpr int kBlockRows = 32;
 constexpr int kLevels = 4;
 constexpr size_t kChunkBlocks = 8;  // rows encoded then aggregated together: 256
+constexpr size_t kSelectRows = 64;  // rows whose products top-k holds at once (M x 64 floats)
 
 struct EncodeModel {
   const int64_t* dims;        // (C, 4)
@@ -83,6 +84,10 @@ struct ScanModel {
   int ncodebooks;       // even
   int m;
   int log2g;            // 0: exact uint16 sums; 1..4: averaging in groups of 2^log2g codebooks
+  // Column-major output only: write the runs of a column that start on a cache line with
+  // non-temporal (streaming) stores, which bypass the caches (AVX2 path; same values). matmul sets
+  // it for results that would not stay in cache anyway.
+  bool stream = false;
 };
 
 // Encoder tables derived from (dims, offsets, scales, thresholds): float thresholds and the
@@ -135,7 +140,13 @@ class Plan {
   /* A[r*rs + j*cs]) -> a group: column used[j] at grp[j*16 + r]; ahead > 0 (unit row stride */ \
   /* only): also prefetch each column `ahead` floats further on (the rows staged next) */      \
   void stage_cols(const float* A, ptrdiff_t rs, ptrdiff_t cs, size_t rows, const int64_t* used, size_t nused, \
-                  float* grp, ptrdiff_t ahead);
+                  float* grp, ptrdiff_t ahead);                                                 \
+  /* first maximum over columns m < M of buf[m*kSelectRows + r] for rows r < kSelectRows (all */ \
+  /* of them: the buffer's rows past the valid ones hold finite stale values) -> arg, best */  \
+  void argmax(const float* buf, size_t M, int32_t* arg, float* best);                            \
+  /* the k largest (k <= kMaxTopK) of the same buffer's rows: place j of row r at */            \
+  /* tv/ti[j*kSelectRows + r], by decreasing value, ties to the lower column */                  \
+  void topk(const float* buf, size_t M, size_t k, float* tv, int32_t* ti);
 
 namespace scalar {
 TENFOLD_MADDNESS_KERNELS
@@ -158,11 +169,15 @@ void scan(const ScanModel& s, const uint8_t* codes, size_t rows, float* out, siz
 // Returns false if any value read was NaN or infinite (out is then unspecified).
 bool matmul(const EncodeModel& em, const ScanModel& sm, const float* A, size_t n, ptrdiff_t rs, ptrdiff_t cs,
             float* out, size_t ldo, bool row_major, int n_threads, int phases = 3);
-// Fused encode + aggregate + argmax for classifier heads: idx[i] = the first m maximising row i
-// of matmul's output (bias folded into add), without writing the n x M products (each chunk's
-// products stay in a per-thread buffer). False if a value read was NaN or infinite.
-bool matmul_argmax(const EncodeModel& em, const ScanModel& sm, const float* A, size_t n, ptrdiff_t rs, ptrdiff_t cs,
-                   int64_t* idx, int n_threads);
+// Fused encode + aggregate + top-k for classifier heads: the k largest products of each row
+// (bias folded into add) without writing the n x M products (64 rows' products at a time stay
+// in a per-thread buffer). Row i's columns at idx[i*k .. i*k + k), their values (if val is not
+// null) at val[i*k ...], by decreasing value, ties to the lower column (k = 1: the first
+// maximum, as numpy's argmax). 1 <= k <= min(M, kMaxTopK), else std::invalid_argument. False
+// if a value read was NaN or infinite.
+constexpr size_t kMaxTopK = 64;
+bool matmul_topk(const EncodeModel& em, const ScanModel& sm, const float* A, size_t n, ptrdiff_t rs, ptrdiff_t cs,
+                 size_t k, int64_t* idx, float* val, int n_threads);
 // Codes in Bolt's blocked layout (natural row order); false if a value read was NaN or infinite.
 bool encode(const EncodeModel& m, const float* A, size_t n, ptrdiff_t rs, ptrdiff_t cs, uint8_t* blocked,
             int n_threads);

@@ -149,7 +149,7 @@ inline void column_delta(const uint16_t* tile, size_t nv, int32_t* prev, uint16_
 
 // 8 x 8 transposes. Bytes: the low 8 bytes of a[0..7] (8 values of 8 variables) become rows,
 // w[k] = rows 2k (low half) and 2k+1 (high half).
-__attribute__((always_inline)) inline void transpose8x8_epi8(const __m128i* a, __m128i* w) {
+TENFOLD_ALWAYS_INLINE void transpose8x8_epi8(const __m128i* a, __m128i* w) {
   const __m128i t0 = _mm_unpacklo_epi8(a[0], a[1]), t1 = _mm_unpacklo_epi8(a[2], a[3]);
   const __m128i t2 = _mm_unpacklo_epi8(a[4], a[5]), t3 = _mm_unpacklo_epi8(a[6], a[7]);
   const __m128i u0 = _mm_unpacklo_epi16(t0, t1), u1 = _mm_unpackhi_epi16(t0, t1);
@@ -302,7 +302,7 @@ inline __m128i unpack8x2_reg(const uint8_t* p, int b0, int b1) {
 // residuals at o, `block(o, q, b0, b1)` decodes one superblock from its payload q (the unpacks
 // may read 8 * sizeof(T) bytes past it), then the raw tail.
 template <class T, class Zeros, class Block>
-__attribute__((always_inline)) inline const char* single_chunk(const uint8_t* src, size_t len, size_t readable,
+TENFOLD_ALWAYS_INLINE const char* single_chunk(const uint8_t* src, size_t len, size_t readable,
                                                                T* out, size_t rows, Zeros zeros, Block block) {
   constexpr size_t kSlack = 8 * sizeof(T);
   const size_t nsb = rows / 16;
@@ -507,7 +507,7 @@ inline void store_cols(uint8_t* o, ptrdiff_t cs, const __m128i* c) {
 }
 
 template <int W>
-__attribute__((always_inline)) inline void fire_rows16(__m128i* r, __m128i& p, __m128i& d, __m128i& a) {
+TENFOLD_ALWAYS_INLINE void fire_rows16(__m128i* r, __m128i& p, __m128i& d, __m128i& a) {
   const __m128i one = _mm_set1_epi16(1), amax = _mm_set1_epi16(kFireMax), amin = _mm_set1_epi16(-kFireMax);
   __m128i gs = _mm_setzero_si128();
   for (int i = 0; i < 8; ++i) {
@@ -557,7 +557,7 @@ inline __m128i resid_reg(const uint8_t* q, int b, uint8_t*) {
 inline __m128i resid_reg(const uint8_t* q, int b, uint16_t*) { return unzz16(unpack16_reg(q, b)); }
 
 template <class T>
-__attribute__((noinline)) const char* seg_fire(const uint8_t* src, size_t len, size_t readable, T* out, size_t rows, ptrdiff_t cs) {
+TENFOLD_NOINLINE const char* seg_fire(const uint8_t* src, size_t len, size_t readable, T* out, size_t rows, ptrdiff_t cs) {
   constexpr int W = Tr<T>::W;
   const size_t nsb = rows / 16;
   size_t pos = 0, sb = 0;
@@ -656,7 +656,7 @@ inline bool sb_header(const uint8_t* hdr, size_t nv, size_t readable, uint64_t& 
 // sb from its payload q (the unpacks may read Slack bytes past it; tmp holds a padded copy near the
 // end of the readable bytes); then the raw tail.
 template <class T, size_t Slack, class Zeros, class Superblock>
-__attribute__((always_inline)) inline const char* rows_chunk(const uint8_t* src, size_t len, size_t readable, T* out,
+TENFOLD_ALWAYS_INLINE const char* rows_chunk(const uint8_t* src, size_t len, size_t readable, T* out,
                                                              size_t rows, size_t nv, uint8_t* tmp, Zeros zeros,
                                                              Superblock superblock) {
   const size_t nsb = rows / 16;
@@ -693,7 +693,7 @@ inline void repeat_rows(T* o, size_t nrows, size_t nv, bool first) {
     for (size_t r = 0; r < nrows; ++r) std::memcpy(o + r * nv, o + (ptrdiff_t(r) - 1) * ptrdiff_t(nv), nv * sizeof(T));
 }
 
-__attribute__((always_inline)) inline void rows8_group(const uint8_t* q, uint64_t w, const uint8_t* prev,
+TENFOLD_ALWAYS_INLINE void rows8_group(const uint8_t* q, uint64_t w, const uint8_t* prev,
                                                        uint8_t* od, size_t nv, size_t nreal, bool exact_last,
                                                        size_t j0) {
   // exclusive prefix sums of the widths, one per byte (at most 7 * 8 = 56: no carries)
@@ -726,7 +726,7 @@ __attribute__((always_inline)) inline void rows8_group(const uint8_t* q, uint64_
   }
 }
 
-__attribute__((noinline)) const char* rows8_delta(const uint8_t* src, size_t len, size_t readable, uint8_t* out, size_t rows, size_t nv,
+TENFOLD_NOINLINE const char* rows8_delta(const uint8_t* src, size_t len, size_t readable, uint8_t* out, size_t rows, size_t nv,
                         int32_t* scratch) {
   const size_t nsb = rows / 16, full = nv / 8 * 8, part = nv - full;
   auto zeros = [&](uint8_t* o, const uint8_t*, size_t sb, size_t n) { repeat_rows(o, 16 * n, nv, sb == 0); };
@@ -806,12 +806,12 @@ inline __m256i unzz8x32(__m256i e) {
 // Row-major output vectors O[0, M) of the variable-major block X (variable v in byte lane v % 4
 // of X[v / 4], rows 0..7 in its 8 bytes).
 template <size_t NV>
-__attribute__((always_inline)) inline void few8_transpose(const __m256i* X, __m256i* O) {
+TENFOLD_ALWAYS_INLINE void few8_transpose(const __m256i* X, __m256i* O) {
   constexpr const FewTables<NV>& tb = kFewTables<NV>;
-#pragma GCC unroll 16
+TENFOLD_UNROLL(16)
   for (size_t m = 0; m < FewTables<NV>::M; ++m) {
     __m256i acc = _mm256_setzero_si256();
-#pragma GCC unroll 16
+TENFOLD_UNROLL(16)
     for (size_t p = 0; p < FewTables<NV>::NP; ++p) {
       if (!tb.used[m][p]) continue;
       const __m256i d = (p % 2) ? _mm256_permute4x64_epi64(X[p / 2], 0xEE) : _mm256_permute4x64_epi64(X[p / 2], 0x44);
@@ -823,8 +823,8 @@ __attribute__((always_inline)) inline void few8_transpose(const __m256i* X, __m2
 }
 
 template <size_t NV>
-__attribute__((always_inline)) inline void few8_store(const __m256i* O, uint8_t* o) {
-#pragma GCC unroll 16
+TENFOLD_ALWAYS_INLINE void few8_store(const __m256i* O, uint8_t* o) {
+TENFOLD_UNROLL(16)
   for (size_t m = 0; m < FewTables<NV>::M; ++m) {
     const size_t n = 8 * NV - 32 * m < 32 ? 8 * NV - 32 * m : 32;
     uint8_t* d = o + 32 * m;
@@ -846,15 +846,15 @@ __attribute__((always_inline)) inline void few8_store(const __m256i* O, uint8_t*
 // u[v] = variable v's 8 zigzagged residuals (rows in bytes 0..7), zero for v >= NV. Widths from
 // the header nibbles in h0 (variables 0-7) and h1 (8-15); payload at q.
 template <size_t NV, int H, size_t NU>
-__attribute__((always_inline)) inline void few8_unpack(uint64_t h0, uint64_t h1, const uint8_t* q, uint64_t* u) {
+TENFOLD_ALWAYS_INLINE void few8_unpack(uint64_t h0, uint64_t h1, const uint8_t* q, uint64_t* u) {
   size_t off = 0;
-#pragma GCC unroll 16
+TENFOLD_UNROLL(16)
   for (size_t v = 0; v < NV; ++v) {
     const unsigned b = unsigned((v < 8 ? h0 >> (8 * v + 4 * H) : h1 >> (8 * (v - 8) + 4 * H)) & 15);
     u[v] = _pdep_u64(load64(q + off), kByteMask[b]);
     off += b;
   }
-#pragma GCC unroll 16
+TENFOLD_UNROLL(16)
   for (size_t v = NV; v < NU; ++v) u[v] = 0;
 }
 
@@ -867,13 +867,13 @@ struct FewDelta {
     for (size_t k = 0; k < K; ++k) P[k] = _mm256_setzero_si256();
   }
   template <int H>
-  __attribute__((always_inline)) void block(uint64_t h0, uint64_t h1, const uint8_t* q, uint8_t* o, bool) {
+  TENFOLD_ALWAYS_INLINE void block(uint64_t h0, uint64_t h1, const uint8_t* q, uint8_t* o, bool) {
     uint64_t u[4 * K];
     few8_unpack<NV, H, 4 * K>(h0, h1, q, u);
     const __m256i last = _mm256_setr_epi8(7, 7, 7, 7, 7, 7, 7, 7, 15, 15, 15, 15, 15, 15, 15, 15, 7, 7, 7, 7, 7, 7,
                                           7, 7, 15, 15, 15, 15, 15, 15, 15, 15);
     __m256i X[K];
-#pragma GCC unroll 4
+TENFOLD_UNROLL(4)
     for (size_t k = 0; k < K; ++k) {
       __m256i e = unzz8x32(_mm256_set_epi64x(int64_t(u[4 * k + 3]), int64_t(u[4 * k + 2]), int64_t(u[4 * k + 1]),
                                              int64_t(u[4 * k])));
@@ -914,23 +914,23 @@ inline void transpose8x8_bytes(const uint64_t* u, __m128i* w) {  // w[k] = rows 
 struct Fire8Lanes {  // 2..8 variables: xmm
   using V = __m128i;
   static constexpr size_t kLanes = 8;
-  __attribute__((always_inline)) static V zero() { return _mm_setzero_si128(); }
-  __attribute__((always_inline)) static V set1(int16_t x) { return _mm_set1_epi16(x); }
-  __attribute__((always_inline)) static V add(V x, V y) { return _mm_add_epi16(x, y); }
-  __attribute__((always_inline)) static V mulhi(V x, V y) { return _mm_mulhi_epi16(x, y); }
-  __attribute__((always_inline)) static V sign(V x, V y) { return _mm_sign_epi16(x, y); }
-  __attribute__((always_inline)) static V shl8(V x) { return _mm_slli_epi16(x, 8); }
-  __attribute__((always_inline)) static V and_(V x, V y) { return _mm_and_si128(x, y); }
-  __attribute__((always_inline)) static V clamp(V x, V lo, V hi) { return _mm_min_epi16(_mm_max_epi16(x, lo), hi); }
-  __attribute__((always_inline)) static V pack_rows(V x0, V x1) { return _mm_packus_epi16(x0, x1); }
-  __attribute__((always_inline)) static void store_rows(uint8_t* o0, uint8_t* o1, V b) {
+  TENFOLD_ALWAYS_INLINE static V zero() { return _mm_setzero_si128(); }
+  TENFOLD_ALWAYS_INLINE static V set1(int16_t x) { return _mm_set1_epi16(x); }
+  TENFOLD_ALWAYS_INLINE static V add(V x, V y) { return _mm_add_epi16(x, y); }
+  TENFOLD_ALWAYS_INLINE static V mulhi(V x, V y) { return _mm_mulhi_epi16(x, y); }
+  TENFOLD_ALWAYS_INLINE static V sign(V x, V y) { return _mm_sign_epi16(x, y); }
+  TENFOLD_ALWAYS_INLINE static V shl8(V x) { return _mm_slli_epi16(x, 8); }
+  TENFOLD_ALWAYS_INLINE static V and_(V x, V y) { return _mm_and_si128(x, y); }
+  TENFOLD_ALWAYS_INLINE static V clamp(V x, V lo, V hi) { return _mm_min_epi16(_mm_max_epi16(x, lo), hi); }
+  TENFOLD_ALWAYS_INLINE static V pack_rows(V x0, V x1) { return _mm_packus_epi16(x0, x1); }
+  TENFOLD_ALWAYS_INLINE static void store_rows(uint8_t* o0, uint8_t* o1, V b) {
     _mm_storel_epi64(reinterpret_cast<__m128i*>(o0), b);
     _mm_storeh_pi(reinterpret_cast<__m64*>(o1), _mm_castsi128_ps(b));
   }
-  __attribute__((always_inline)) static void store_aligned(uint8_t* o, V b) {
+  TENFOLD_ALWAYS_INLINE static void store_aligned(uint8_t* o, V b) {
     _mm_store_si128(reinterpret_cast<__m128i*>(o), b);
   }
-  __attribute__((always_inline)) static void resid_rows(const uint64_t* u, V* e) {
+  TENFOLD_ALWAYS_INLINE static void resid_rows(const uint64_t* u, V* e) {
     __m128i w[4];
     transpose8x8_bytes(u, w);
     for (int k = 0; k < 4; ++k) {
@@ -943,27 +943,27 @@ struct Fire8Lanes {  // 2..8 variables: xmm
 struct Fire16Lanes {  // 9..16 variables (and the groups of 16 of wide8_fire): ymm
   using V = __m256i;
   static constexpr size_t kLanes = 16;
-  __attribute__((always_inline)) static V zero() { return _mm256_setzero_si256(); }
-  __attribute__((always_inline)) static V set1(int16_t x) { return _mm256_set1_epi16(x); }
-  __attribute__((always_inline)) static V add(V x, V y) { return _mm256_add_epi16(x, y); }
-  __attribute__((always_inline)) static V mulhi(V x, V y) { return _mm256_mulhi_epi16(x, y); }
-  __attribute__((always_inline)) static V sign(V x, V y) { return _mm256_sign_epi16(x, y); }
-  __attribute__((always_inline)) static V shl8(V x) { return _mm256_slli_epi16(x, 8); }
-  __attribute__((always_inline)) static V and_(V x, V y) { return _mm256_and_si256(x, y); }
-  __attribute__((always_inline)) static V clamp(V x, V lo, V hi) {
+  TENFOLD_ALWAYS_INLINE static V zero() { return _mm256_setzero_si256(); }
+  TENFOLD_ALWAYS_INLINE static V set1(int16_t x) { return _mm256_set1_epi16(x); }
+  TENFOLD_ALWAYS_INLINE static V add(V x, V y) { return _mm256_add_epi16(x, y); }
+  TENFOLD_ALWAYS_INLINE static V mulhi(V x, V y) { return _mm256_mulhi_epi16(x, y); }
+  TENFOLD_ALWAYS_INLINE static V sign(V x, V y) { return _mm256_sign_epi16(x, y); }
+  TENFOLD_ALWAYS_INLINE static V shl8(V x) { return _mm256_slli_epi16(x, 8); }
+  TENFOLD_ALWAYS_INLINE static V and_(V x, V y) { return _mm256_and_si256(x, y); }
+  TENFOLD_ALWAYS_INLINE static V clamp(V x, V lo, V hi) {
     return _mm256_min_epi16(_mm256_max_epi16(x, lo), hi);
   }
-  __attribute__((always_inline)) static V pack_rows(V x0, V x1) {  // packus works per 128-bit half
+  TENFOLD_ALWAYS_INLINE static V pack_rows(V x0, V x1) {  // packus works per 128-bit half
     return _mm256_permute4x64_epi64(_mm256_packus_epi16(x0, x1), 0xD8);
   }
-  __attribute__((always_inline)) static void store_rows(uint8_t* o0, uint8_t* o1, V b) {
+  TENFOLD_ALWAYS_INLINE static void store_rows(uint8_t* o0, uint8_t* o1, V b) {
     _mm_storeu_si128(reinterpret_cast<__m128i*>(o0), _mm256_castsi256_si128(b));
     _mm_storeu_si128(reinterpret_cast<__m128i*>(o1), _mm256_extracti128_si256(b, 1));
   }
-  __attribute__((always_inline)) static void store_aligned(uint8_t* o, V b) {
+  TENFOLD_ALWAYS_INLINE static void store_aligned(uint8_t* o, V b) {
     _mm256_store_si256(reinterpret_cast<__m256i*>(o), b);
   }
-  __attribute__((always_inline)) static void resid_rows(const uint64_t* u, V* e) {
+  TENFOLD_ALWAYS_INLINE static void resid_rows(const uint64_t* u, V* e) {
     __m128i w0[4], w1[4];
     transpose8x8_bytes(u, w0);
     transpose8x8_bytes(u + 8, w1);
@@ -978,7 +978,7 @@ struct Fire16Lanes {  // 9..16 variables (and the groups of 16 of wide8_fire): y
 // rows stored at o + i * stride: kLanes-byte stores whose spill past `nbytes` lands on the next
 // row, or, when `exact`, exactly nbytes per row.
 template <class L>
-__attribute__((always_inline)) inline void fire_rows(const typename L::V* e, typename L::V& p, typename L::V& D,
+TENFOLD_ALWAYS_INLINE void fire_rows(const typename L::V* e, typename L::V& p, typename L::V& D,
                                                      typename L::V& a, uint8_t* o, size_t stride, size_t nbytes,
                                                      bool exact) {
   using V = typename L::V;
@@ -1007,7 +1007,7 @@ struct FewFire {
   using L = std::conditional_t<(NV > 8), Fire16Lanes, Fire8Lanes>;
   typename L::V p = L::zero(), D = L::zero(), a = L::zero();
   template <int H>
-  __attribute__((always_inline)) void block(uint64_t h0, uint64_t h1, const uint8_t* q, uint8_t* o, bool exact) {
+  TENFOLD_ALWAYS_INLINE void block(uint64_t h0, uint64_t h1, const uint8_t* q, uint8_t* o, bool exact) {
     uint64_t u[L::kLanes];
     few8_unpack<NV, H, L::kLanes>(h0, h1, q, u);
     typename L::V e[8];
@@ -1026,7 +1026,7 @@ struct FewFire {
 // kept per variable in scratch between blocks. The last partial group (nv % 16 variables) runs
 // first in each block: its spilling row stores land on the next row's first variables, which the
 // full groups (or the next block) rewrite; the chunk's last block is stored exactly.
-__attribute__((noinline)) const char* wide8_fire(const uint8_t* src, size_t len, size_t readable, uint8_t* out, size_t rows, size_t nv,
+TENFOLD_NOINLINE const char* wide8_fire(const uint8_t* src, size_t len, size_t readable, uint8_t* out, size_t rows, size_t nv,
                        int32_t* scratch) {
   const size_t nsb = rows / 16, ng = (nv + 15) / 16, part = nv % 16;
   int16_t* state = reinterpret_cast<int16_t*>(scratch);  // p, D, a: 3 x 16 ng int16 (<= 3 x padded(nv) words)
@@ -1182,7 +1182,7 @@ inline void store_row16(uint8_t* o, __m128i r, size_t n) {
 }
 
 template <class T>
-__attribute__((always_inline)) inline void rows_fire_group(const uint8_t* q, uint64_t w, size_t j0, State st, T* od,
+TENFOLD_ALWAYS_INLINE void rows_fire_group(const uint8_t* q, uint64_t w, size_t j0, State st, T* od,
                                                            size_t nv, bool exact_last) {
   constexpr int W = Tr<T>::W;
   const uint64_t pre = (w * 0x0101010101010101ull) << 8;  // exclusive prefix sums (<= 112)
@@ -1205,7 +1205,7 @@ __attribute__((always_inline)) inline void rows_fire_group(const uint8_t* q, uin
 }
 
 template <class T>
-__attribute__((noinline)) const char* rows_fire_fused(const uint8_t* src, size_t len, size_t readable, T* out, size_t rows, size_t nv,
+TENFOLD_NOINLINE const char* rows_fire_fused(const uint8_t* src, size_t len, size_t readable, T* out, size_t rows, size_t nv,
                             int32_t* scratch) {
   const size_t nsb = rows / 16, full = nv / 8 * 8, part = nv - full;
   State st = state_of(scratch, nv);
@@ -1249,7 +1249,7 @@ __attribute__((noinline)) const char* rows_fire_fused(const uint8_t* src, size_t
 
 // ---------------------------------------------------------------- C order, 16-bit, delta, >= 2 vars
 // The 16-bit counterpart of rows8_delta (also decodes lagged 1-variable chunks), same spill rules.
-__attribute__((always_inline)) inline void rows16_group(const uint8_t* q, uint64_t w, size_t j0,
+TENFOLD_ALWAYS_INLINE void rows16_group(const uint8_t* q, uint64_t w, size_t j0,
                                                         const uint16_t* prev, uint16_t* od, size_t nv,
                                                         bool exact_last) {
   const uint64_t pre = (w * 0x0101010101010101ull) << 8;  // exclusive prefix sums (<= 112)
@@ -1267,7 +1267,7 @@ __attribute__((always_inline)) inline void rows16_group(const uint8_t* q, uint64
   }
 }
 
-__attribute__((noinline)) const char* rows16_delta(const uint8_t* src, size_t len, size_t readable, uint16_t* out, size_t rows, size_t nv,
+TENFOLD_NOINLINE const char* rows16_delta(const uint8_t* src, size_t len, size_t readable, uint16_t* out, size_t rows, size_t nv,
                          int32_t* scratch) {
   const size_t nsb = rows / 16, full = nv / 8 * 8, part = nv - full;
   auto zeros = [&](uint16_t* o, const uint8_t*, size_t sb, size_t n) { repeat_rows(o, 16 * n, nv, sb == 0); };
@@ -1304,7 +1304,7 @@ __attribute__((noinline)) const char* rows16_delta(const uint8_t* src, size_t le
 // this block's 8 rows; the spill lands on columns of later rows that are rewritten afterwards
 // (this runs before the full groups, and rows go in increasing order).
 template <class T>
-__attribute__((always_inline)) inline void rows_partial(const T* tile, size_t k, State st, T* out, ptrdiff_t rs,
+TENFOLD_ALWAYS_INLINE void rows_partial(const T* tile, size_t k, State st, T* out, ptrdiff_t rs,
                                                         size_t full, int fc) {
   alignas(32) T o8[64];
   // the state arrays are padded to 8 lanes: lanes >= k carry junk that is never written out

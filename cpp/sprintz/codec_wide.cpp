@@ -22,12 +22,16 @@
 //     kind 2 (the chunk's words span less than 2^16): u64 base, then a complete 16-bit chunk
 //       (sprintz.hpp's format: FIRE, lags and Huffman apply) of the words minus base.
 // Forecaster state starts at zero in every chunk and column.
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
+#include "common/isa.hpp"
+#include "common/portable.hpp"
+#include "sprintz/codec_wide.hpp"
 #include "sprintz/sprintz.hpp"
 
 namespace tenfold {
@@ -36,17 +40,17 @@ namespace wide {
 namespace {
 
 using u64 = uint64_t;
-using u128 = unsigned __int128;
 
 constexpr size_t kBlockRows = 16;
 constexpr int kMaxDecimalExp = 18;  // 10^18 < 2^63: digits and powers of ten stay exact
 constexpr uint8_t kBitsColumn = 255;
 constexpr double kTwo52 = 4503599627370496.0;  // below 2^52 every integer converts to double exactly
-constexpr size_t kExpSamples = 64;             // values per column tried for each exponent
+constexpr size_t kExpSamples = 512;            // values per column tried for each exponent
 constexpr uint8_t kKindDelta = 0, kKindDeltaDelta = 1, kKindNarrow = 2, kKindLag = 3;
 constexpr int kMaxLag = 16;
 constexpr size_t kLagProbeRows = 4096;  // rows of the first column the lag estimate looks at
 constexpr u64 kNarrowSpan = 1 << 16;
+constexpr size_t kBothCandidatesValues = 1024;
 
 const double kPow10[kMaxDecimalExp + 1] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8, 1e9,
                                            1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18};
@@ -92,9 +96,27 @@ inline void write_item(uint8_t* out, size_t isz, const View& v, size_t r, size_t
   }
 }
 
+// The chunk view's elements as (rows x nv) row-major words (read_word's rule), contiguous rows
+// without per-element dispatch.
+void read_words(const uint8_t* x, int dtype, const View& v, u64* w) {
+  const size_t rows = v.rows, nv = v.nvars, count = rows * nv;
+  if (v.cs == 1 && v.rs == ptrdiff_t(nv)) {
+    if (dtype == 4) {
+      for (size_t i = 0; i < count; ++i) w[i] = u64(int64_t(load<int32_t>(x + 4 * i)));
+    } else if (dtype == 5 || dtype == 8) {
+      for (size_t i = 0; i < count; ++i) w[i] = load<uint32_t>(x + 4 * i);
+    } else {
+      std::memcpy(w, x, count * 8);
+    }
+    return;
+  }
+  for (size_t r = 0; r < rows; ++r)
+    for (size_t j = 0; j < nv; ++j) w[r * nv + j] = read_word(x, dtype, v, r, j);
+}
+
 // The value digits d stand for with exponent e, as the item's bit pattern (the decoder's rule).
-inline u64 decimal_bits(int64_t d, int e, bool f32) {
-  const double x = double(d) / kPow10[e];
+inline u64 decimal_bits(int64_t d, double pow10, bool f32) {
+  const double x = double(d) / pow10;
   if (f32) {
     const float f = float(x);
     uint32_t b;
@@ -119,32 +141,48 @@ inline double as_double(u64 bits, bool f32) {
 }
 
 // Digits of a value for exponent e, if they reproduce it bit for bit.
-inline bool to_digits(u64 bits, int e, bool f32, int64_t& d) {
-  const double y = as_double(bits, f32) * kPow10[e];
+inline bool to_digits(u64 bits, double pow10, bool f32, int64_t& d) {
+  const double y = as_double(bits, f32) * pow10;
   if (!(std::fabs(y) < kTwo52)) return false;  // also NaN and infinities
-  d = int64_t(std::nearbyint(y));
-  return decimal_bits(d, e, f32) == bits;
+  // round half to even as nearbyint in the default rounding mode (no libm call on baseline
+  // x86-64): for 0 <= y < 2^52, y + 2^52 lies where doubles are exactly the integers, so the
+  // addition rounds y to its nearest integer (ties to even) and the subtraction is exact
+  d = int64_t(y >= 0 ? (y + kTwo52) - kTwo52 : (y - kTwo52) + kTwo52);
+  return decimal_bits(d, pow10, f32) == bits;
 }
 
-// The exponent under which most of a column's sampled values are exact decimals (the smallest
-// such), or kBitsColumn when fewer than half are.
+// The exponent of least estimated cost for a column: each extra decimal digit costs every value
+// log2(10) bits, each value the exponent does not reproduce costs an exception (its position and
+// raw bits). Only exponents reproducing at least half of the sampled values compete;
+// kBitsColumn when none does.
 uint8_t pick_exponent(const std::vector<u64>& w, size_t rows, size_t nv, size_t j, bool f32) {
   const size_t ns = std::min(rows, kExpSamples);
-  size_t best_hits = 0;
+  if (ns == 0) return kBitsColumn;
+  constexpr double kBitsPerDigit = 3.321928094887362;  // log2(10)
+  // its position and raw bits, plus about one residual's worth for the break in the digits
+  // sequence (the exception repeats the previous digits, the next residual spans two steps)
+  constexpr double kBreakBits = 32;
+  const double exception_bits = 8.0 * (4 + (f32 ? 4 : 8)) + kBreakBits;
+  const size_t probe = std::min<size_t>(ns, 16);  // an exponent missing most of these cannot reach half
+  double best_cost = 0;
   int best = -1;
   for (int e = 0; e <= kMaxDecimalExp; ++e) {
-    size_t hits = 0;
+    if (best >= 0 && e * kBitsPerDigit * double(ns) / 2 >= best_cost) break;  // (>= half hit) cannot win
+    size_t hits = 0, tried = 0;
     for (size_t s = 0; s < ns; ++s) {
       int64_t d;
-      hits += to_digits(w[(s * rows / ns) * nv + j], e, f32, d);
+      hits += to_digits(w[(s * rows / ns) * nv + j], kPow10[e], f32, d);
+      if (++tried == probe && 2 * hits < probe) break;
     }
-    if (hits > best_hits) {
-      best_hits = hits;
+    if (tried < ns || 2 * hits < ns) continue;
+    const double cost = e * kBitsPerDigit * double(hits) + exception_bits * double(ns - hits);
+    if (best < 0 || cost < best_cost) {
+      best_cost = cost;
       best = e;
-      if (hits == ns) break;
     }
+    if (hits == ns) break;  // every sample exact: a larger exponent only adds digits
   }
-  return best >= 0 && 2 * best_hits >= ns ? uint8_t(best) : kBitsColumn;
+  return best >= 0 ? uint8_t(best) : kBitsColumn;
 }
 
 // Kinds 0 and 1: residuals of the (rows x nv) row-major words, block-packed, appended to o.
@@ -180,7 +218,7 @@ void pack_words(const u64* w, size_t rows, size_t nv, int kind, size_t lag, std:
     for (size_t j = 0; j < nv; ++j) {
       u64 acc = 0;
       for (size_t i = 0; i < cnt; ++i) acc |= z[(r0 + i) * nv + j];
-      widths[j] = uint8_t(acc ? 64 - __builtin_clzll(acc) : 0);
+      widths[j] = uint8_t(acc ? 64 - clz64(acc) : 0);
       any |= acc != 0;
     }
     o.insert(o.end(), widths.begin(), widths.end());
@@ -199,20 +237,21 @@ void pack_words(const u64* w, size_t rows, size_t nv, int kind, size_t lag, std:
       const size_t at = o.size(), nbytes = (cnt * size_t(width) + 7) / 8;
       o.resize(at + nbytes + 8);  // 8 bytes of slack for the last 64-bit store
       uint8_t* q = o.data() + at;
-      u128 acc = 0;
+      u64 lo = 0, hi = 0;  // a 128-bit bit accumulator holding nb < 64 bits between values
       int nb = 0;
       for (size_t i = 0; i < cnt && width; ++i) {
-        acc |= u128(z[(r0 + i) * nv + j]) << nb;
+        const u64 val = z[(r0 + i) * nv + j];
+        lo |= val << nb;
+        if (nb) hi |= val >> (64 - nb);
         nb += width;
         if (nb >= 64) {
-          const u64 lo = u64(acc);
           std::memcpy(q, &lo, 8);
           q += 8;
-          acc >>= 64;
+          lo = hi;
+          hi = 0;
           nb -= 64;
         }
       }
-      const u64 lo = u64(acc);
       std::memcpy(q, &lo, 8);
       o.resize(at + nbytes);
     }
@@ -220,21 +259,80 @@ void pack_words(const u64* w, size_t rows, size_t nv, int kind, size_t lag, std:
   }
 }
 
+// Unpacks cnt (<= kBlockRows) values of `width` bits, LSB-first, from q (which has 8 readable
+// bytes past the last value's first byte) into z.
+inline void unpack_block(const uint8_t* q, size_t cnt, int width, u64* z) {
+  if (width == 0) {
+    for (size_t i = 0; i < cnt; ++i) z[i] = 0;
+    return;
+  }
+  const u64 mask = width == 64 ? ~u64(0) : (u64(1) << width) - 1;
+  if (width <= 56) {  // a value never spans more than the 8 bytes from its first byte
+    size_t bit = 0;
+    for (size_t i = 0; i < cnt; ++i, bit += size_t(width)) z[i] = (load<u64>(q + bit / 8) >> (bit % 8)) & mask;
+    return;
+  }
+  size_t bit = 0;
+  for (size_t i = 0; i < cnt; ++i, bit += size_t(width)) {
+    const size_t byte = bit / 8;
+    const int sh = int(bit % 8);
+    u64 v = load<u64>(q + byte) >> sh;
+    if (sh) v |= u64(q[byte + 8]) << (64 - sh);
+    z[i] = v & mask;
+  }
+}
+
+// Rebuilds rows [r0, r0 + cnt) of column j of w from their zigzagged residuals z under predictor
+// Kind; x and s carry the column's previous word and previous change.
+template <int Kind>
+inline void apply_block(const u64* z, size_t cnt, u64* w, size_t r0, size_t nv, size_t j, size_t lag, u64& xr,
+                        u64& sr) {
+  u64* o = w + r0 * nv + j;
+  u64 x = xr, s = sr;  // in registers (through the references every store to o would reload them)
+  if (Kind == kKindDelta) {
+    for (size_t i = 0; i < cnt; ++i) {
+      x += unzigzag(z[i]);
+      o[i * nv] = x;
+    }
+  } else if (Kind == kKindDeltaDelta) {
+    for (size_t i = 0; i < cnt; ++i) {
+      s += unzigzag(z[i]);
+      x += s;
+      o[i * nv] = x;
+    }
+  } else {
+    for (size_t i = 0; i < cnt; ++i) {
+      const size_t r = r0 + i;
+      o[i * nv] = (r >= lag ? w[(r - lag) * nv + j] : 0) + unzigzag(z[i]);
+    }
+  }
+  xr = x;
+  sr = s;
+}
+
 // Decodes kinds 0, 1 and 3 from src[0, len) into the (rows x nv) words; returns the bytes used.
-size_t unpack_words(const uint8_t* src, size_t len, size_t rows, size_t nv, int kind, size_t lag, u64* w) {
-  std::vector<u64> prev(nv, 0), step(nv, 0);
+template <int Kind>
+size_t unpack_words_kind(const uint8_t* src, size_t len, size_t rows, size_t nv, size_t lag, u64* w) {
+  static thread_local std::vector<u64> state_tls;
+  std::vector<u64>& state = state_tls;
+  state.assign(2 * nv, 0);
+  u64* prev = state.data();
+  u64* step = prev + nv;
+  static const u64 zeros[kBlockRows] = {};
   const size_t nblocks = (rows + kBlockRows - 1) / kBlockRows;
   size_t pos = 0;
+  u64 z[kBlockRows];
   for (size_t b = 0; b < nblocks;) {
     const size_t r0 = b * kBlockRows;
     if (len - pos < nv) fail("truncated block widths");
     const uint8_t* widths = src + pos;
     pos += nv;
-    bool any = false;
+    uint8_t any = 0, top = 0;
     for (size_t j = 0; j < nv; ++j) {
-      if (widths[j] > 64) fail("block width above 64");
-      any |= widths[j] != 0;
+      any |= widths[j];
+      top = std::max(top, widths[j]);
     }
+    if (top > 64) fail("block width above 64");
     if (!any) {
       u64 k = 0;
       for (int shift = 0;; shift += 7) {
@@ -245,13 +343,9 @@ size_t unpack_words(const uint8_t* src, size_t len, size_t rows, size_t nv, int 
       }
       if (k > nblocks - b - 1) fail("zero run past the end of the chunk");
       const size_t r1 = std::min(rows, (b + 1 + size_t(k)) * kBlockRows);
-      for (size_t r = r0; r < r1; ++r)
-        for (size_t j = 0; j < nv; ++j) {
-          const u64 x = predict(w, r, j, nv, kind, lag, prev[j], step[j]);
-          step[j] = x - prev[j];
-          prev[j] = x;
-          w[r * nv + j] = x;
-        }
+      for (size_t j = 0; j < nv; ++j)
+        for (size_t r = r0; r < r1; r += kBlockRows)
+          apply_block<Kind>(zeros, std::min(kBlockRows, r1 - r), w, r, nv, j, lag, prev[j], step[j]);
       b += 1 + size_t(k);
       continue;
     }
@@ -261,35 +355,27 @@ size_t unpack_words(const uint8_t* src, size_t len, size_t rows, size_t nv, int 
       const size_t nbytes = (cnt * size_t(width) + 7) / 8;
       if (len - pos < nbytes) fail("truncated block");
       const uint8_t* p = src + pos;
-      const u64 mask = width == 64 ? ~u64(0) : (u64(1) << width) - 1;
-      u64 x = prev[j], s = step[j];
       // 9 bytes from each value's first byte: in place when the stream has them, else from a
       // zero-padded copy of the column's bytes
-      const bool slack = len - pos >= nbytes + 9;
       uint8_t padded[kBlockRows * 8 + 9];
-      if (!slack) {
+      if (len - pos < nbytes + 9) {
         std::memset(padded, 0, sizeof(padded));
         std::memcpy(padded, p, nbytes);
+        p = padded;
       }
-      const uint8_t* q = slack ? p : padded;
-      for (size_t i = 0; i < cnt; ++i) {
-        const size_t bit = i * size_t(width), byte = bit / 8;
-        const int sh = int(bit % 8);
-        u64 z = load<u64>(q + byte) >> sh;
-        if (sh + width > 64) z |= u64(q[byte + 8]) << (64 - sh);
-        z &= mask;
-        const u64 nx = predict(w, r0 + i, j, nv, kind, lag, x, s) + unzigzag(z);
-        s = nx - x;
-        x = nx;
-        w[(r0 + i) * nv + j] = x;
-      }
-      prev[j] = x;
-      step[j] = s;
+      unpack_block(p, cnt, width, z);
+      apply_block<Kind>(z, cnt, w, r0, nv, j, lag, prev[j], step[j]);
       pos += nbytes;
     }
     ++b;
   }
   return pos;
+}
+
+size_t unpack_words(const uint8_t* src, size_t len, size_t rows, size_t nv, int kind, size_t lag, u64* w) {
+  if (kind == kKindDelta) return unpack_words_kind<kKindDelta>(src, len, rows, nv, lag, w);
+  if (kind == kKindDeltaDelta) return unpack_words_kind<kKindDeltaDelta>(src, len, rows, nv, lag, w);
+  return unpack_words_kind<kKindLag>(src, len, rows, nv, lag, w);
 }
 
 // The predictor (kind, and lag for kKindLag) whose residuals look cheapest on the chunk's first
@@ -300,7 +386,7 @@ int choose_predictor(const std::vector<u64>& w, size_t rows, size_t nv, bool all
   const size_t n = std::min(rows, std::max<size_t>(4 * kMaxLag, kLagProbeRows / nv));
   lag = 0;
   if (n < 4 * kMaxLag) return allow_dd ? kKindDeltaDelta : kKindDelta;  // too short to tell: tiny either way
-  auto bitlen = [](u64 z) -> uint64_t { return z ? 64 - uint64_t(__builtin_clzll(z)) : 0; };
+  auto bitlen = [](u64 z) -> uint64_t { return z ? 64 - uint64_t(clz64(z)) : 0; };
   uint64_t cost[kMaxLag + 1] = {0}, cost_dd = 0;
   for (size_t t = kMaxLag; t < n; ++t)
     for (size_t j = 0; j < nv; ++j) {
@@ -323,9 +409,11 @@ int choose_predictor(const std::vector<u64>& w, size_t rows, size_t nv, bool all
   return kind;
 }
 
-// The integer part (kind byte onwards) of the (rows x nv) words, appended to o: the predictor
-// choose_predictor picks (delta of delta in FIRE streams only), or narrowed (words spanning < 2^16)
-// where that is smaller.
+// The integer part (kind byte onwards) of the (rows x nv) words, appended to o: narrowed where the
+// words span < 2^16 (the 16-bit format's FIRE, lags and Huffman then apply: on every set of the
+// benchmark's larger chunks it was never larger than the wide candidate, so that one is computed
+// too only for chunks of at most kBothCandidatesValues values, where it can win),
+// else the predictor choose_predictor picks (delta of delta in FIRE streams only).
 void encode_words(const std::vector<u64>& w, size_t rows, size_t nv, int forecaster, bool entropy,
                   std::vector<uint8_t>& o) {
   static thread_local std::vector<u64> z;
@@ -334,10 +422,6 @@ void encode_words(const std::vector<u64>& w, size_t rows, size_t nv, int forecas
   for (auto& c : cand) c.clear();
   const size_t count = rows * nv;
   size_t lag;
-  const int kind = choose_predictor(w, rows, nv, forecaster == kForecastFire, lag);
-  cand[0].push_back(uint8_t(kind));
-  if (kind == kKindLag) cand[0].push_back(uint8_t(lag));
-  pack_words(w.data(), rows, nv, kind, lag, z, cand[0]);
   // narrowed: the words span < 2^16 in signed or in unsigned order
   int64_t smin = INT64_MAX, smax = INT64_MIN;
   u64 umin = ~u64(0), umax = 0;
@@ -363,8 +447,25 @@ void encode_words(const std::vector<u64>& w, size_t rows, size_t nv, int forecas
     append<u64>(cand[1], base);
     append_chunk16(cand[1], narrow.data(), View{rows, nv, ptrdiff_t(nv), 1}, forecaster, entropy);
   }
-  const size_t best = !cand[1].empty() && cand[1].size() < cand[0].size() ? 1 : 0;
+  if (cand[1].empty() || count <= kBothCandidatesValues) {
+    const int kind = choose_predictor(w, rows, nv, forecaster == kForecastFire, lag);
+    cand[0].push_back(uint8_t(kind));
+    if (kind == kKindLag) cand[0].push_back(uint8_t(lag));
+    pack_words(w.data(), rows, nv, kind, lag, z, cand[0]);
+  }
+  const size_t best = !cand[1].empty() && (cand[0].empty() || cand[1].size() < cand[0].size()) ? 1 : 0;
   o.insert(o.end(), cand[best].begin(), cand[best].end());
+}
+
+// floats_to_digits of a column by the best kernel this CPU runs.
+size_t digits_of(u64* w, size_t stride, size_t n, int e, bool f32, uint8_t* exact) {
+#if defined(TENFOLD_X86)
+  const Isa isa = active_isa();
+  if (isa == Isa::Avx2 || isa == Isa::Avx512) return avx2::floats_to_digits(w, stride, n, kPow10[e], f32, exact);
+#elif defined(TENFOLD_ARM64)
+  if (active_isa() == Isa::Neon) return neon::floats_to_digits(w, stride, n, kPow10[e], f32, exact);
+#endif
+  return scalar::floats_to_digits(w, stride, n, kPow10[e], f32, exact);
 }
 
 }  // namespace
@@ -372,11 +473,10 @@ void encode_words(const std::vector<u64>& w, size_t rows, size_t nv, int forecas
 void append_chunk(std::vector<uint8_t>& out, const uint8_t* x, int dtype, const View& v, int forecaster,
                   bool entropy) {
   static thread_local std::vector<u64> w;
-  static thread_local std::vector<uint8_t> body, coded;
+  static thread_local std::vector<uint8_t> body, coded, exact;
   const size_t rows = v.rows, nv = v.nvars, isz = dtype_size(dtype), count = rows * nv;
   w.resize(count);
-  for (size_t r = 0; r < rows; ++r)
-    for (size_t j = 0; j < nv; ++j) w[r * nv + j] = read_word(x, dtype, v, r, j);
+  read_words(x, dtype, v, w.data());
   body.clear();
   if (is_float(dtype)) {
     const bool f32 = dtype == 8;
@@ -384,20 +484,34 @@ void append_chunk(std::vector<uint8_t>& out, const uint8_t* x, int dtype, const 
     for (size_t j = 0; j < nv; ++j) exps[j] = pick_exponent(w, rows, nv, j, f32);
     std::vector<uint32_t> pos;
     std::vector<u64> raw;
-    std::vector<u64> last(nv, 0);  // an exception's digits repeat the column's previous digits
-    for (size_t r = 0; r < rows; ++r)
+    exact.resize(count);  // column-major: exact[j * rows + r]
+    size_t misses = 0;
+    for (size_t j = 0; j < nv; ++j) {
+      uint8_t* ex = exact.data() + j * rows;
+      if (exps[j] == kBitsColumn)
+        std::memset(ex, 1, rows);
+      else
+        misses += rows - digits_of(w.data() + j, nv, rows, exps[j], f32, ex);
+    }
+    if (misses) {
+      // an exception's digits repeat the column's previous digits (0 in the first row)
+      std::vector<std::pair<uint32_t, u64>> found;
       for (size_t j = 0; j < nv; ++j) {
-        if (exps[j] == kBitsColumn) continue;
-        u64& word = w[r * nv + j];
-        int64_t d;
-        if (to_digits(word, exps[j], f32, d)) {
-          last[j] = word = u64(d);
-        } else {
-          pos.push_back(uint32_t(r * nv + j));
-          raw.push_back(word);
-          word = last[j];
+        const uint8_t* ex = exact.data() + j * rows;
+        for (const void* at = std::memchr(ex, 0, rows); at; ) {
+          const size_t r = size_t(static_cast<const uint8_t*>(at) - ex);
+          u64& word = w[r * nv + j];
+          found.emplace_back(uint32_t(r * nv + j), word);
+          word = r ? w[(r - 1) * nv + j] : 0;
+          at = r + 1 < rows ? std::memchr(ex + r + 1, 0, rows - r - 1) : nullptr;
         }
       }
+      if (nv > 1) std::sort(found.begin(), found.end());  // row-major order
+      for (const auto& f : found) {
+        pos.push_back(f.first);
+        raw.push_back(f.second);
+      }
+    }
     body.insert(body.end(), exps.begin(), exps.end());
     append<uint32_t>(body, uint32_t(pos.size()));
     for (uint32_t p : pos) append<uint32_t>(body, p);
@@ -434,6 +548,73 @@ void append_chunk(std::vector<uint8_t>& out, const uint8_t* x, int dtype, const 
     for (size_t j = 0; j < nv; ++j, dst += isz)
       std::memcpy(dst, x + (ptrdiff_t(r) * v.rs + ptrdiff_t(j) * v.cs) * ptrdiff_t(isz), isz);
 }
+
+namespace {
+
+// Writes the (rows x nv) words, truncated to isz bytes, to the chunk view of out.
+void store_words(const u64* w, size_t rows, size_t nv, size_t isz, const View& v, uint8_t* out) {
+  if (v.cs == 1 && v.rs == ptrdiff_t(nv)) {  // contiguous rows
+    const size_t count = rows * nv;
+    if (isz == 8) {
+      std::memcpy(out, w, count * 8);
+    } else {
+      for (size_t i = 0; i < count; ++i) {
+        const uint32_t b = uint32_t(w[i]);
+        std::memcpy(out + 4 * i, &b, 4);
+      }
+    }
+    return;
+  }
+  for (size_t r = 0; r < rows; ++r)
+    for (size_t j = 0; j < nv; ++j) write_item(out, isz, v, r, j, w[r * nv + j]);
+}
+
+// Column j's words (w[r * nv]) to the view, truncated to isz bytes.
+void store_column(const u64* w, size_t rows, size_t nv, size_t isz, const View& v, size_t j, uint8_t* out) {
+  for (size_t r = 0; r < rows; ++r) write_item(out, isz, v, r, j, w[r * nv]);
+}
+
+// Column j's digits (w[r * nv]) under exponent e to the view as floats (decimal_bits' rule), by
+// the best kernel this CPU runs.
+void store_decimals(const u64* w, size_t rows, size_t nv, int e, bool f32, const View& v, size_t j, uint8_t* out) {
+  const ptrdiff_t isz = f32 ? 4 : 8;
+  uint8_t* o = out + v.cs * ptrdiff_t(j) * isz;
+#if defined(TENFOLD_X86)
+  const Isa isa = active_isa();
+  if (isa == Isa::Avx2 || isa == Isa::Avx512) return avx2::digits_to_floats(w, nv, rows, kPow10[e], f32, o, v.rs * isz);
+#elif defined(TENFOLD_ARM64)
+  if (active_isa() == Isa::Neon) return neon::digits_to_floats(w, nv, rows, kPow10[e], f32, o, v.rs * isz);
+#endif
+  scalar::digits_to_floats(w, nv, rows, kPow10[e], f32, o, v.rs * isz);
+}
+
+}  // namespace
+
+namespace scalar {
+void digits_to_floats(const uint64_t* w, size_t in_stride, size_t n, double pow10, bool f32, uint8_t* out,
+                      ptrdiff_t out_step) {
+  for (size_t i = 0; i < n; ++i, out += out_step) {
+    const double x = double(int64_t(w[i * in_stride])) / pow10;
+    if (f32) {
+      const float f = float(x);
+      std::memcpy(out, &f, 4);
+    } else {
+      std::memcpy(out, &x, 8);
+    }
+  }
+}
+size_t floats_to_digits(uint64_t* w, size_t stride, size_t n, double pow10, bool f32, uint8_t* exact) {
+  size_t hits = 0;
+  for (size_t i = 0; i < n; ++i) {
+    int64_t d;
+    const bool e = to_digits(w[i * stride], pow10, f32, d);
+    if (e) w[i * stride] = u64(d);
+    exact[i] = uint8_t(e);
+    hits += e;
+  }
+  return hits;
+}
+}  // namespace scalar
 
 void decode_chunk(const uint8_t* buf, size_t len, size_t& pos, uint8_t* out, int dtype, const View& v,
                   int header_fc) {
@@ -515,16 +696,18 @@ void decode_chunk(const uint8_t* buf, size_t len, size_t& pos, uint8_t* out, int
     fail("unknown word kind");
   }
   if (at != end) fail("chunk length does not match its contents");
+  const u64* wp = w.data();
   if (!is_float(dtype)) {
-    for (size_t r = 0; r < rows; ++r)
-      for (size_t j = 0; j < nv; ++j) write_item(out, isz, v, r, j, w[r * nv + j]);
+    store_words(wp, rows, nv, isz, v, out);
   } else {
     const bool f32 = dtype == 8;
-    for (size_t r = 0; r < rows; ++r)
-      for (size_t j = 0; j < nv; ++j) {
-        const u64 word = w[r * nv + j];
-        write_item(out, isz, v, r, j, exps[j] == kBitsColumn ? word : decimal_bits(int64_t(word), exps[j], f32));
+    for (size_t j = 0; j < nv; ++j) {
+      if (exps[j] == kBitsColumn) {
+        store_column(wp + j, rows, nv, isz, v, j, out);
+      } else {
+        store_decimals(wp + j, rows, nv, exps[j], f32, v, j, out);
       }
+    }
     for (size_t i = 0; i < nexc; ++i) {
       const uint32_t p = load<uint32_t>(exc_pos + 4 * i);
       const u64 bits = isz == 4 ? u64(load<uint32_t>(exc_raw + 4 * i)) : load<u64>(exc_raw + 8 * i);

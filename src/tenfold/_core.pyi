@@ -68,6 +68,11 @@ def bolt_search_queries(Q: Annotated[NDArray[numpy.float32], dict(shape=(None, N
     Query tables and search in one call: (sums (nq, k), rows (nq, k), scale (nq,), offset (nq,)).
     """
 
+def bolt_ivf_search(blocked: Annotated[NDArray[numpy.uint8], dict(shape=(None,), order='C', device='cpu', writable=False)], ncols: int, block_off: Annotated[NDArray[numpy.int64], dict(shape=(None,), order='C', device='cpu', writable=False)], sizes: Annotated[NDArray[numpy.int64], dict(shape=(None,), order='C', device='cpu', writable=False)], row_start: Annotated[NDArray[numpy.int64], dict(shape=(None,), order='C', device='cpu', writable=False)], probes: Annotated[NDArray[numpy.int32], dict(shape=(None, None), order='C', device='cpu', writable=False)], luts: Annotated[NDArray[numpy.uint8], dict(shape=(None, None, None), order='C', device='cpu', writable=False)], k: int, n_threads: int) -> tuple[NDArray[numpy.uint32], NDArray[numpy.int64]]:
+    """
+    Top-k rows by code over the probed inverted lists: (dist uint32 (nq, k), rows int64 (nq, k)).
+    """
+
 def bolt_rerank_f32(vectors: Annotated[NDArray[numpy.float32], dict(shape=(None, None), order='C', device='cpu', writable=False)], n_rows: int, Q: Annotated[NDArray[numpy.float32], dict(shape=(None, None), order='C', device='cpu', writable=False)], cand: Annotated[NDArray[numpy.int64], dict(shape=(None, None), order='C', device='cpu', writable=False)], k: int, dot: bool, n_threads: int) -> tuple[NDArray[numpy.float32], NDArray[numpy.int64]]:
     """
     Exact distances (or minus inner products) of candidate rows: the k best per query, (dist, rows).
@@ -106,9 +111,9 @@ class maddness_Bound:
 def maddness_run(bound: maddness_Bound, A: Annotated[NDArray[numpy.float32], dict(shape=(None, None), device='cpu', writable=False)], n_threads: int, out: Annotated[NDArray[numpy.float32], dict(shape=(None, None), order='C', device='cpu')] | None = None, row_major: bool = False) -> tuple[object, bool]:
     """maddness_matmul for a bound model: (products, ok)."""
 
-def maddness_run_argmax(bound: maddness_Bound, A: Annotated[NDArray[numpy.float32], dict(shape=(None, None), device='cpu', writable=False)], n_threads: int) -> tuple[NDArray[numpy.int64], bool]:
+def maddness_run_topk(bound: maddness_Bound, A: Annotated[NDArray[numpy.float32], dict(shape=(None, None), device='cpu', writable=False)], k: int, values: bool, n_threads: int) -> tuple[Any, ...]:
     """
-    Argmax over the columns of a bound model's products, fused (no (n, M) result): (int64 (n,), ok).
+    The k largest products of each row of a bound model, fused (no (n, M) result): (int64 (n, k) columns, float32 (n, k) values or None, ok); by decreasing value, ties to the lower column.
     """
 
 def maddness_encode(plan: maddness_Plan, A: Annotated[NDArray[numpy.float32], dict(shape=(None, None), device='cpu', writable=False)], dims: Annotated[NDArray[numpy.int64], dict(shape=(None, None), order='C', device='cpu', writable=False)], offsets: Annotated[NDArray[numpy.float32], dict(shape=(None, None), order='C', device='cpu', writable=False)], scales: Annotated[NDArray[numpy.float32], dict(shape=(None, None), order='C', device='cpu', writable=False)], thresholds: Annotated[NDArray[numpy.int8], dict(shape=(None, None, None), order='C', device='cpu', writable=False)], n_threads: int) -> tuple[NDArray[numpy.uint8], bool]:

@@ -4,7 +4,7 @@ libraries it competes with (FAISS, zlib/lzma/zstd, stumpy) when they are install
 from __future__ import annotations
 
 import time
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 
@@ -20,8 +20,8 @@ from .metrics import interval_f1
 def demo_bolt(n: int, d: int, nq: int, k: int, ncodebooks: int, threads: int) -> list[list[str]]:
     steps = ["data", "fit", "encode", "search", "exact"]
     rows: list[list[str]] = []
-    results: dict[str, object] = {}
-    X = Q = None
+    results: dict[str, Any] = {}  # seconds per step, and the result ids (arrays)
+    X = Q = np.empty((0, d), np.float32)
     for step in progress(steps, len(steps), "bolt demo"):
         if step == "data":
             X = synthetic_embeddings(n + nq, d)
@@ -41,7 +41,7 @@ def demo_bolt(n: int, d: int, nq: int, k: int, ncodebooks: int, threads: int) ->
         else:
             sq = (X.astype(np.float32) ** 2).sum(1)
 
-            def exact():
+            def exact() -> np.ndarray:
                 dist = sq[None, :] - 2 * (Q @ X.T)
                 part = np.argpartition(dist, k, axis=1)[:, :k]
                 return np.take_along_axis(part, np.argsort(np.take_along_axis(dist, part, 1), 1), 1)
@@ -172,7 +172,7 @@ def demo_sprintz(n: int) -> list[list[str]]:
     datasets = [("16-bit, 1 var", synthetic_sensors(n, 1, 16)[:, 0]),
                 ("16-bit, 8 vars", synthetic_sensors(n // 8, 8, 16, 1)),
                 ("8-bit, 32 vars", synthetic_sensors(n // 16, 32, 8, 2))]
-    codecs: list[tuple[str, Callable, Callable]] = [
+    codecs: list[tuple[str, Callable[[np.ndarray], bytes], Callable[[bytes], Any]]] = [
         ("sprintz fire+huffman", lambda x: sprintz.compress(x), sprintz.decompress),
         ("sprintz delta", lambda x: sprintz.compress(x, forecaster="delta", entropy=False), sprintz.decompress),
         ("zlib level 6", lambda x: zlib.compress(x.tobytes(), 6), zlib.decompress),

@@ -43,10 +43,10 @@ _ENTRY_KEYS = {"name", "dtype", "shape", "offset", "nbytes", "crc32"}
 PathLike = Union[str, "os.PathLike[str]"]
 
 # type name -> constructor from (meta, arrays); filled by the modules that define the types.
-_LOADERS: dict[str, Callable[[dict, dict], Any]] = {}
+_LOADERS: dict[str, Callable[[dict[str, Any], dict[str, np.ndarray]], Any]] = {}
 
 
-def register(type_name: str, loader: Callable[[dict, dict], Any]) -> None:
+def register(type_name: str, loader: Callable[[dict[str, Any], dict[str, np.ndarray]], Any]) -> None:
     _LOADERS[type_name] = loader
 
 
@@ -65,11 +65,11 @@ def _layout(header_end: int, sizes: list[int]) -> list[int]:
     return offsets
 
 
-def save(path: PathLike, type_name: str, meta: dict, arrays: dict[str, np.ndarray]) -> None:
+def save(path: PathLike, type_name: str, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
     """Write an object atomically (a temporary file renamed into place)."""
     prefix = _PREFIXES[FORMAT_VERSION]
     entries: list[dict[str, Any]] = []
-    blobs = []
+    blobs: list[np.ndarray] = []
     for name, arr in arrays.items():
         arr = np.ascontiguousarray(arr)
         if arr.dtype.name not in _DTYPES:
@@ -96,7 +96,7 @@ def save(path: PathLike, type_name: str, meta: dict, arrays: dict[str, np.ndarra
             f.write(arr.data)
 
 
-def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict:
+def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     out = dict(pairs)
     if len(out) != len(pairs):
         raise ValueError("duplicate key in a JSON object")
@@ -107,7 +107,7 @@ def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _parse_header(raw: bytes, where: str) -> tuple[str, dict, list]:
+def _parse_header(raw: bytes, where: str) -> tuple[str, dict[str, Any], list[Any]]:
     try:
         header = json.loads(raw.decode("utf-8"), object_pairs_hook=_no_duplicate_keys)
     except (ValueError, RecursionError) as err:  # JSONDecodeError, UnicodeDecodeError are ValueErrors
@@ -120,7 +120,7 @@ def _parse_header(raw: bytes, where: str) -> tuple[str, dict, list]:
     return type_name, meta, entries
 
 
-def _check_entry(e: Any, where: str, seen: set) -> tuple[str, np.dtype, tuple, int, int, int]:
+def _check_entry(e: Any, where: str, seen: set[str]) -> tuple[str, np.dtype[Any], tuple[int, ...], int, int, int]:
     if not isinstance(e, dict) or set(e) != _ENTRY_KEYS:
         raise ValueError(f"{where} has a corrupt array entry: expected the keys {sorted(_ENTRY_KEYS)}")
     name, dtype, shape = e["name"], e["dtype"], e["shape"]
@@ -140,7 +140,7 @@ def _check_entry(e: Any, where: str, seen: set) -> tuple[str, np.dtype, tuple, i
     return name, dt, tuple(shape), off, nbytes, crc
 
 
-def read(path: PathLike, mmap: bool = False) -> tuple[str, dict, dict[str, np.ndarray]]:
+def read(path: PathLike, mmap: bool = False) -> tuple[str, dict[str, Any], dict[str, np.ndarray]]:
     """Read and verify a file written by :func:`save`; ValueError names what is wrong.
 
     With mmap=True, arrays of 1 MiB or more are read-only memory maps of the file; their
@@ -179,14 +179,14 @@ def read(path: PathLike, mmap: bool = False) -> tuple[str, dict, dict[str, np.nd
     if version >= 2 and zlib.crc32(raw_header) & 0xFFFFFFFF != fields[3]:
         raise ValueError(f"{where} is corrupt: checksum of the header does not match")
     type_name, meta, entries = _parse_header(raw_header, where)
-    seen: set = set()
+    seen: set[str] = set()
     checked = [_check_entry(e, where, seen) for e in entries]
     offsets = _layout(header_end, [c[4] for c in checked])
     end = offsets[-1] + checked[-1][4] if checked else header_end
     if end != size:
         raise ValueError(f"{where} is {'truncated' if end > size else 'corrupt'}: the arrays end at byte {end}, "
                          f"the file at {size}" + (" (trailing bytes)" if end < size else ""))
-    arrays = {}
+    arrays: dict[str, np.ndarray] = {}
     pos = header_end
     for (name, dt, shape, off, nbytes, crc), expected in zip(checked, offsets):
         if off != expected:
@@ -198,7 +198,7 @@ def read(path: PathLike, mmap: bool = False) -> tuple[str, dict, dict[str, np.nd
         if mmap and nbytes >= 1 << 20:
             arrays[name] = file_map[off:off + nbytes].view(dt).reshape(shape)
             continue
-        blob = memoryview(file_map[off:off + nbytes]) if mmap else memoryview(data)[off:off + nbytes]
+        blob = file_map[off:off + nbytes].data if mmap else memoryview(data)[off:off + nbytes]
         if zlib.crc32(blob) & 0xFFFFFFFF != crc:
             raise ValueError(f"{where} is corrupt: checksum of array {name!r} does not match")
         arrays[name] = np.frombuffer(blob, dtype=dt).reshape(shape).copy()

@@ -21,6 +21,7 @@ FLOAT32_MAX = float(np.finfo(np.float32).max)
 # fitted centroids are means of such inputs.
 INPUT_LIMIT = 2.0 ** 60
 INT32_MAX = 2**31 - 1  # the kernels take counts and thread numbers as C ints
+IVF_MAX_NLIST = 1 << 22  # tenfold.ivf.MAX_NLIST: the most lists an IVFBoltIndex may have
 UINT8_MAX = 255
 # Largest EXTRACT filter weight: a log-odds log(theta / p0) with theta <= 1 and p0 a positive
 # float32 mean, so at most -log of float32's smallest subnormal (~103.3).
@@ -165,6 +166,49 @@ def validate_bolt_index(meta: Any, arrays: dict[str, np.ndarray], block: int, *,
     f.array("codes_blocked", "int", ((n + block - 1) // block * block * (C // 2),))
     if f.arrays["codes_blocked"].dtype != np.uint8:
         f.fail(f"codes_blocked must be uint8, got {f.arrays['codes_blocked'].dtype}")
+
+
+def validate_ivf_bolt_index(meta: Any, arrays: dict[str, np.ndarray], block: int) -> None:
+    """Check an IVFBoltIndex's saved fields: its encoder's, the list centroids, the list sizes
+    against the codes (each list padded to blocks of `block` rows), ids and kept vectors."""
+    f = _Fields("IVFBoltIndex", meta, arrays)
+    f.keys(_BOLT_PARAMS + ("nlist", "nprobe", "kmeans_iter", "kmeans_random_state", "ntotal", "refine", "next_id"),
+           ("centroids", "bounds", "coarse_centroids", "list_sizes", "codes_blocked", "ids"), ("vectors",))
+    C, d = _bolt_encoder_fields(f)
+    nlist = f.int("nlist", 1, IVF_MAX_NLIST)
+    f.int("nprobe", 1, nlist)
+    f.int("kmeans_iter", 0, INT32_MAX)
+    if meta["kmeans_random_state"] is not None:
+        f.int("kmeans_random_state", 0, 2**63 - 1)
+    refine = meta["refine"]
+    if refine is not None:
+        f.choice("refine", ("float32", "float16"))
+    n = f.int("ntotal", 0, 2**62)
+    next_id = f.int("next_id", 0, 2**63 - 1)
+    f.array("coarse_centroids", "float", (nlist, d), -INPUT_LIMIT, INPUT_LIMIT)
+    sizes = f.array("list_sizes", "int", (nlist,), 0, n).astype(np.int64)
+    if int(sizes.sum()) != n:
+        f.fail(f"list sizes add up to {int(sizes.sum())}, not ntotal = {n}")
+    nblocks = int(((sizes + block - 1) // block).sum())
+    codes = f.array("codes_blocked", "int", (nblocks * block * (C // 2),))
+    if codes.dtype != np.uint8:
+        f.fail(f"codes_blocked must be uint8, got {codes.dtype}")
+    ids = f.array("ids", "int", (n,), 0, next_id - 1 if n else None)
+    if ids.dtype != np.int64:
+        f.fail(f"ids must be int64, got {ids.dtype}")
+    if n and len(np.unique(ids)) != n:
+        f.fail("ids must be distinct")
+    if ("vectors" in arrays) != (refine is not None):
+        f.fail("kept vectors present without refine, or missing with it")
+    if refine is not None:
+        vectors = arrays["vectors"]
+        want = np.float32 if refine == "float32" else np.uint16
+        if vectors.dtype != want or vectors.shape != (n, d):
+            f.fail(f"vectors must be {np.dtype(want)} ({n}, {d}), got {vectors.dtype} {vectors.shape}")
+        if not isinstance(vectors, np.memmap):  # a mapped file is not read whole to check it
+            values = vectors if refine == "float32" else vectors.view(np.float16)
+            if not np.isfinite(values).all():
+                f.fail("vectors hold NaN or infinite values")
 
 
 # -------------------------------------------------------------------------------- MADDNESS

@@ -123,13 +123,13 @@ class _Length:
 
     def frames(self, rate: float | None, unit: str) -> int:
         """Frames at ``rate`` per second (``unit`` names a frame in messages)."""
-        if self.seconds is None:
-            assert self.count is not None  # __init__ sets exactly one of seconds and count
+        if self.count is not None:  # a count (exactly one of count and seconds is set)
             frames = self.count
         elif rate is None:
             raise _usage(f"{self.option} {self.text} is in seconds, but a .npy series has no sample rate: "
                          f"give --rate (samples per second) or a length in samples")
         else:
+            assert self.seconds is not None  # exactly one of count and seconds is set
             frames = int(round(self.seconds * rate))
         if frames < 2:
             at = f" (it is {frames} at {rate:g} {unit} per second)" if self.seconds is not None else ""

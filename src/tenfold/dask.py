@@ -26,7 +26,8 @@ import os
 import threading
 import uuid
 from pathlib import Path
-from typing import Any, NamedTuple
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, NamedTuple, Union
 
 import numpy as np
 
@@ -35,11 +36,15 @@ from ._atomic import atomic_output
 from ._checks import as_float_matrix, check_fitted, check_int
 from ._runtime import resolve_threads
 from .bolt import _MAX_PADDED_K, BoltEncoder, BoltIndex, finish_search
+from .ivf import IVFBoltIndex
+
+if TYPE_CHECKING:
+    import dask.array as da
 
 __all__ = ["encode", "matmul", "compress_to_zarr", "ShardedIndex", "load_index"]
 
 
-def _dask_array():
+def _dask_array() -> ModuleType:
     try:
         import dask.array as da
     except ImportError as err:  # pragma: no cover - exercised only without the extra
@@ -47,7 +52,7 @@ def _dask_array():
     return da
 
 
-def _chunked_by_rows(X: Any, chunk_rows: int | None, default_rows: int):
+def _chunked_by_rows(X: Any, chunk_rows: int | None, default_rows: int) -> da.Array:
     """X as a Dask array: numpy and Zarr arrays are wrapped in chunks of rows (`chunk_rows`, else
     at most `default_rows`); a Dask array is rechunked only if `chunk_rows` is given."""
     da = _dask_array()
@@ -61,7 +66,7 @@ def _chunked_by_rows(X: Any, chunk_rows: int | None, default_rows: int):
     return X.rechunk({0: chunk_rows}) if chunk_rows is not None else X
 
 
-def _as_dask_rows(X: Any, d: int | None, chunk_rows: int | None, name: str = "X"):
+def _as_dask_rows(X: Any, d: int | None, chunk_rows: int | None, name: str = "X") -> da.Array:
     """A 2-D float Dask array chunked by rows only (numpy and Zarr arrays are wrapped)."""
     X = _chunked_by_rows(X, chunk_rows, 262_144)
     if X.ndim != 2:
@@ -91,19 +96,27 @@ def _single_threaded(model: Any) -> Any:
     return model
 
 
+def _fitted_d(encoder: BoltEncoder) -> int:
+    """The input dimension of a fitted encoder (NotFittedError if it is not)."""
+    check_fitted(encoder, "centroids_")
+    d = encoder.d
+    if d is None:  # pragma: no cover - a fitted encoder has its dimension
+        raise ValueError("the encoder has no input dimension")
+    return int(d)
+
+
 def _input_dim(model: Any) -> int:
     from .maddness import Maddness
 
     if isinstance(model, BoltEncoder):
-        check_fitted(model, "centroids_")
-        return int(model.d)
+        return _fitted_d(model)
     if isinstance(model, Maddness):
         check_fitted(model, "split_dims_")
         return int(model.n_features_in_)
     raise TypeError(f"expected a fitted BoltEncoder or Maddness, got {type(model).__name__}")
 
 
-def encode(encoder: Any, X: Any, *, chunk_rows: int | None = None):
+def encode(encoder: Any, X: Any, *, chunk_rows: int | None = None) -> da.Array:
     """Codes of every row of X as a Dask array (one task per chunk of rows), for a fitted
     BoltEncoder or Maddness model; identical to ``encoder.encode(X)``."""
     d = _input_dim(encoder)
@@ -118,7 +131,7 @@ def _matmul_block(block: np.ndarray, model: Any) -> np.ndarray:
     return np.ascontiguousarray(model.matmul(block))
 
 
-def matmul(model: Any, A: Any, *, chunk_rows: int | None = None):
+def matmul(model: Any, A: Any, *, chunk_rows: int | None = None) -> da.Array:
     """MADDNESS ``A @ B`` over a Dask array of rows: a Dask array (n, m) of float32, identical
     to ``model.matmul(A)`` chunk by chunk."""
     from .maddness import Maddness
@@ -134,23 +147,41 @@ def matmul(model: Any, A: Any, *, chunk_rows: int | None = None):
 
 
 # ---------------------------------------------------------------- sharded index
-def _build_shard(block: np.ndarray, encoder: BoltEncoder, refine: str | None) -> BoltIndex:
-    shard = BoltIndex(encoder, refine=refine)
+Shard = Union[BoltIndex, IVFBoltIndex]
+
+
+def _new_shard(model: BoltEncoder | IVFBoltIndex, refine: str | None) -> Shard:
+    """An empty shard: a BoltIndex of this encoder, or an empty copy of a trained IVFBoltIndex."""
+    return model.empty_copy() if isinstance(model, IVFBoltIndex) else BoltIndex(model, refine=refine)
+
+
+def _build_shard(block: np.ndarray, model: BoltEncoder | IVFBoltIndex, refine: str | None) -> Shard:
+    shard = _new_shard(model, refine)
     shard.add(block, n_threads=1)
     return shard
 
 
-def _build_shard_with_ids(block: np.ndarray, ids: np.ndarray, encoder: BoltEncoder, refine: str | None) -> BoltIndex:
-    shard = BoltIndex(encoder, refine=refine)
+def _build_shard_with_ids(block: np.ndarray, ids: np.ndarray, model: BoltEncoder | IVFBoltIndex,
+                          refine: str | None) -> Shard:
+    shard = _new_shard(model, refine)
     shard.add_with_ids(block, ids, n_threads=1)
     return shard
 
 
-def _load_shard(path: str, encoder: BoltEncoder, size: int, refine: str | None) -> BoltIndex:
+def _same_array(a: np.ndarray | None, b: np.ndarray | None) -> bool:
+    return a is not None and b is not None and np.array_equal(a, b)
+
+
+def _load_shard(path: str, model: BoltEncoder | IVFBoltIndex, size: int, refine: str | None) -> Shard:
     shard = _io.load(path)
-    if not isinstance(shard, BoltIndex) or len(shard) != size or shard.refine != refine \
-            or shard.encoder.get_params() != encoder.get_params() \
-            or not np.array_equal(shard.encoder.centroids_, encoder.centroids_):
+    encoder = model.encoder if isinstance(model, IVFBoltIndex) else model
+    ok = isinstance(shard, (IVFBoltIndex if isinstance(model, IVFBoltIndex) else BoltIndex)) \
+        and len(shard) == size and shard.refine == refine \
+        and shard.encoder.get_params() == encoder.get_params() \
+        and _same_array(shard.encoder.centroids_, encoder.centroids_)
+    if ok and isinstance(model, IVFBoltIndex):  # IVF shards also share the coarse lists
+        ok = isinstance(shard, IVFBoltIndex) and _same_array(shard.centroids_, model.centroids_)
+    if not ok:
         raise ValueError(f"{path!r} is not the shard its index.json lists (another encoder, size or refine)")
     return shard
 
@@ -160,10 +191,13 @@ def _search_shard(shard: BoltIndex, luts: np.ndarray, k: int) -> tuple[np.ndarra
     return raw, ids
 
 
-def _search_shard_rerank(shard: BoltIndex, Q: np.ndarray, k: int, rerank: int) -> tuple[np.ndarray, np.ndarray]:
+def _search_shard_rerank(shard: Shard, Q: np.ndarray, k: int, rerank: int | None,
+                         nprobe: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """A shard's own search (exact distances with rerank; for IVF shards, with or without)."""
     if len(shard) == 0:
         return np.zeros((len(Q), 0), np.float32), np.zeros((len(Q), 0), np.int64)
-    D, I = shard.search(Q, min(k, len(shard)), rerank=rerank, n_threads=1)
+    kw = {} if nprobe is None else {"nprobe": nprobe}
+    D, I = shard.search(Q, min(k, len(shard)), rerank=rerank, n_threads=1, **kw)
     return D, I
 
 
@@ -191,14 +225,18 @@ def _shard_lookup(shard: BoltIndex, local_ids: np.ndarray) -> tuple[np.ndarray, 
 class _Shards(NamedTuple):
     """One version of a ShardedIndex's contents (published whole, as BoltIndex does)."""
 
-    futures: tuple  # futures of BoltIndex, one per chunk of rows
-    sizes: tuple    # rows in each
-    offsets: tuple  # added to a shard's own ids to give global ids (0 for shards built with ids)
+    futures: tuple[Any, ...]  # futures of BoltIndex, one per chunk of rows
+    sizes: tuple[int, ...]    # rows in each
+    offsets: tuple[int, ...]  # added to a shard's own ids to give global ids (0 for shards built with ids)
     next_id: int    # id that add() gives the next row
 
 
 class ShardedIndex:
-    """A BoltIndex split by rows over Dask workers; same answers as one BoltIndex.
+    """A BoltIndex (or IVFBoltIndex) split by rows over Dask workers; same answers as one index.
+
+    Pass a fitted BoltEncoder for BoltIndex shards, or a trained IVFBoltIndex for IVF shards
+    (every shard then holds its rows in the same lists, and ``search`` takes ``nprobe``; the
+    IVF index's own contents are not used, only its encoder, list centroids and settings).
 
     Shards stay in the workers' memory (built there, never re-sent); each search sends the
     queries' lookup tables (the queries too when re-ranking), every shard returns its own top-k,
@@ -207,9 +245,18 @@ class ShardedIndex:
     Thread safety as for BoltIndex: searches beside one writer see the old or the new shards.
     """
 
-    def __init__(self, encoder: BoltEncoder, client: Any = None, *, refine: str | None = None) -> None:
+    def __init__(self, encoder: BoltEncoder | IVFBoltIndex, client: Any = None, *, refine: str | None = None) -> None:
+        self._model: BoltEncoder | IVFBoltIndex = encoder
+        if isinstance(encoder, IVFBoltIndex):
+            if not encoder.is_trained:
+                raise ValueError("the IVFBoltIndex is not trained yet: call train() first")
+            if refine is not None and refine != encoder.refine:
+                raise ValueError(f"refine ({refine!r}) differs from the IVFBoltIndex's ({encoder.refine!r})")
+            refine = encoder.refine
+            self._model = encoder.empty_copy()
+            encoder = encoder.encoder
         if not isinstance(encoder, BoltEncoder):
-            raise TypeError(f"encoder must be a BoltEncoder, got {type(encoder).__name__}")
+            raise TypeError(f"encoder must be a BoltEncoder or IVFBoltIndex, got {type(encoder).__name__}")
         check_fitted(encoder, "centroids_")
         BoltIndex(encoder, refine=refine)  # validates refine
         if client is None:
@@ -251,9 +298,9 @@ class ShardedIndex:
             ids = BoltIndex._check_new_ids(ids)
             if len(ids) != X.shape[0]:
                 raise ValueError(f"ids must have one entry per row of X ({X.shape[0]}), got {len(ids)}")
-        from dask import delayed
+        from dask.delayed import delayed
 
-        enc = delayed(self.encoder, pure=True)
+        enc = delayed(self._model, pure=True)
         # shard tasks get fresh keys (pure=False): after reset() a re-add of the same data must not
         # reuse keys the scheduler may still be releasing for another thread's older version
         with self._lock:
@@ -308,7 +355,7 @@ class ShardedIndex:
             raise TypeError(f"ids must be a 1-D array of integers, got dtype {arr.dtype} shape {arr.shape}")
         arr = arr.astype(np.int64)
         st = self._state
-        out = np.zeros((len(arr), self.encoder.d), dtype=np.float32)
+        out = np.zeros((len(arr), _fitted_d(self.encoder)), dtype=np.float32)
         seen = np.zeros(len(arr), dtype=bool)
         parts = self.client.gather([self.client.submit(_shard_lookup, f, arr - o, pure=False)
                                     for f, o in zip(st.futures, st.offsets)])
@@ -319,10 +366,17 @@ class ShardedIndex:
             raise ValueError(f"ids: {arr[np.argmin(seen)]} is not in the index")
         return out
 
-    def search(self, Q: Any, k: int = 10, *, rerank: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """As :meth:`BoltIndex.search`, over every shard. With ``rerank=R`` every shard re-ranks
-        its own R best by code (R per shard: at least as accurate as one index with the same R)."""
+    def search(self, Q: Any, k: int = 10, *, rerank: int | None = None,
+               nprobe: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """As :meth:`BoltIndex.search` (:meth:`IVFBoltIndex.search` with ``nprobe`` for IVF
+        shards), over every shard. With ``rerank=R`` every shard re-ranks its own R best by code
+        (R per shard: at least as accurate as one index with the same R)."""
         k = check_int(k, "k", minimum=1)
+        ivf = isinstance(self._model, IVFBoltIndex)
+        if nprobe is not None:
+            if not isinstance(self._model, IVFBoltIndex):
+                raise ValueError("nprobe applies to IVF shards: create the ShardedIndex from an IVFBoltIndex")
+            nprobe = check_int(nprobe, "nprobe", minimum=1, maximum=self._model.nlist)
         if rerank is not None:
             rerank = check_int(rerank, "rerank", minimum=k)
             if self.refine is None:
@@ -335,11 +389,15 @@ class ShardedIndex:
             raise ValueError(f"k ({k}) exceeds the {n} vectors in the index (and {_MAX_PADDED_K}, "
                              "the widest padded result)")
         Q = self.encoder.normalize(as_float_matrix(Q, "Q", cols=self.encoder.d))
-        if rerank is not None:
-            futures = [self.client.submit(_search_shard_rerank, f, Q, k, rerank, pure=False) for f in st.futures]
+        if rerank is not None or ivf:
+            # exact distances, or for IVF shards sums dequantized with the same per-query scale
+            # and offset in every shard: comparable across shards either way
+            futures = [self.client.submit(_search_shard_rerank, f, Q, k, rerank, nprobe, pure=False)
+                       for f in st.futures]
             parts = self.client.gather(futures)
             dist = np.concatenate([p[0] for p in parts], axis=1)
-            ids = np.concatenate([p[1] + o for p, o in zip(parts, st.offsets)], axis=1)
+            # -1 marks a place an IVF shard's probed lists could not fill
+            ids = np.concatenate([np.where(p[1] >= 0, p[1] + o, -1) for p, o in zip(parts, st.offsets)], axis=1)
             key = -dist if self.encoder.inner_product else dist
             order = np.lexsort((ids, key), axis=1)[:, :min(k, dist.shape[1])]
             D = np.full((len(Q), k), -np.inf if self.encoder.inner_product else np.inf, dtype=np.float32)
@@ -372,7 +430,7 @@ class ShardedIndex:
         names = [f"shard-{i:05d}.tfz" for i in range(len(st.futures))]
         done = [self.client.submit(_save_shard, s, str(path / n), pure=False) for s, n in zip(st.futures, names)]
         sizes = self.client.gather(done)
-        self.encoder.save(path / "encoder.tfz")
+        self._model.save(path / "encoder.tfz")  # an IVF index's empty template for IVF shards
         with atomic_output(path / "index.json") as tmp:
             tmp.write_text(json.dumps({"format": "tenfold.ShardedIndex", "version": 2, "shards": names,
                                        "sizes": sizes, "offsets": list(st.offsets),
@@ -404,7 +462,7 @@ def load_index(directory: Any, client: Any = None) -> ShardedIndex:
     for name in names:
         if Path(name).name != name:
             raise ValueError(f"{str(path)!r}: shard name {name!r} is not a plain file name")
-    futures = tuple(index.client.submit(_load_shard, str(path / n), index.encoder, s, refine, pure=False)
+    futures = tuple(index.client.submit(_load_shard, str(path / n), index._model, s, refine, pure=False)
                     for n, s in zip(names, sizes))
     # Global ids are offsets plus each shard's own: check every shard now, not at the first search.
     index.client.gather(index.client.map(len, list(futures), pure=False))
@@ -414,7 +472,7 @@ def load_index(directory: Any, client: Any = None) -> ShardedIndex:
 
 # ---------------------------------------------------------------- Sprintz into Zarr
 def compress_to_zarr(x: Any, store: Any, *, forecaster: str = "fire", entropy: bool = True,
-                     chunk_rows: int | None = None, overwrite: bool = False):
+                     chunk_rows: int | None = None, overwrite: bool = False) -> Any:
     """Write an array (Dask, numpy or Zarr; 8- to 64-bit integers or float32/float64, 1-D or 2-D) to a
     Zarr v3 store with Sprintz as its serializer, one task per chunk (compressed in parallel
     on the workers of the current Dask client, or locally without one). Returns the Zarr array;
@@ -459,7 +517,9 @@ def compress_to_zarr(x: Any, store: Any, *, forecaster: str = "fire", entropy: b
     return z
 
 
-def _write_block(block: np.ndarray, z: Any, block_info: dict | None = None) -> np.ndarray:
+def _write_block(block: np.ndarray, z: Any, block_info: dict[Any, Any] | None = None) -> np.ndarray:
+    if block_info is None:  # map_blocks passes it to a function that takes it
+        raise ValueError("_write_block needs dask's block_info")
     start = block_info[0]["array-location"][0][0]
     z[start:start + block.shape[0]] = block
     return np.full((1,) * block.ndim, block.shape[0], dtype=np.int64)

@@ -36,13 +36,13 @@ def _as_matrix(a: np.ndarray) -> np.ndarray:
     return a
 
 
-def _native_dtype(dtype: Any) -> np.dtype:
+def _native_dtype(dtype: Any) -> np.dtype[Any]:
     """A numpy dtype from a numpy dtype or a zarr >= 3.1 ZDType."""
     to_native = getattr(dtype, "to_native_dtype", None)
     return np.dtype(to_native() if to_native is not None else dtype)
 
 
-def _stream_shape(shape: tuple) -> tuple:
+def _stream_shape(shape: tuple[int, ...]) -> tuple[int, ...]:
     """The (rows,) or (rows, columns) shape of the stream that encodes a chunk of ``shape``."""
     if len(shape) == 0:
         return (1,)
@@ -60,12 +60,13 @@ def _check_options(forecaster: Any, entropy: Any) -> tuple[str, bool]:
 
 try:
     from numcodecs.abc import Codec as _NumcodecsCodec
+    _HAVE_NUMCODECS = True
 except ImportError:  # pragma: no cover - exercised only without numcodecs
-    _NumcodecsCodec = None
+    _HAVE_NUMCODECS = False
 
-if _NumcodecsCodec is not None:
+if _HAVE_NUMCODECS:
 
-    class SprintzCodec(_NumcodecsCodec):
+    class SprintzCodec(_NumcodecsCodec):  # type: ignore[misc]  # numcodecs ships no type information
         """numcodecs codec ``"tenfold.sprintz"`` for 8- to 64-bit integer and float32/float64 chunks (Zarr v2).
 
         >>> import numpy as np, numcodecs
@@ -117,10 +118,11 @@ if _NumcodecsCodec is not None:
 
 try:
     from zarr.abc.codec import ArrayBytesCodec as _ArrayBytesCodec
+    _HAVE_ZARR3 = True
 except ImportError:  # pragma: no cover - zarr < 3 or absent
-    _ArrayBytesCodec = None
+    _HAVE_ZARR3 = False
 
-if _ArrayBytesCodec is not None:
+if _HAVE_ZARR3:
     from dataclasses import dataclass
 
     @dataclass(frozen=True)
@@ -146,16 +148,17 @@ if _ArrayBytesCodec is not None:
             object.__setattr__(self, "entropy", e)
 
         @classmethod
-        def from_dict(cls, data: dict) -> "SprintzZarrCodec":
+        def from_dict(cls, data: dict[str, Any]) -> "SprintzZarrCodec":
             from zarr.core.common import parse_named_configuration
 
             _, config = parse_named_configuration(data, CODEC_ID, require_configuration=False)
-            return cls(**(config or {}))
+            options: dict[str, Any] = dict(config or {})  # unknown keys: TypeError from __init__
+            return cls(**options)
 
-        def to_dict(self) -> dict:
+        def to_dict(self) -> dict[str, Any]:
             return {"name": CODEC_ID, "configuration": {"forecaster": self.forecaster, "entropy": self.entropy}}
 
-        def validate(self, *, shape: tuple, dtype: Any, chunk_grid: Any) -> None:
+        def validate(self, *, shape: tuple[int, ...], dtype: Any, chunk_grid: Any) -> None:
             """Refuse, at ``create_array``, an array dtype Sprintz cannot hold."""
             _sz._dtype_code(_native_dtype(dtype), "the array")
 

@@ -19,6 +19,7 @@
 #include "common/isa.hpp"
 #include "maddness/learn.hpp"
 #include "maddness/maddness.hpp"
+#include "sprintz/codec_wide.hpp"
 #include "sprintz/sprintz.hpp"
 
 using namespace tenfold;
@@ -49,6 +50,16 @@ struct Unaligned {
     uintptr_t a = (reinterpret_cast<uintptr_t>(raw.data()) + 15) & ~uintptr_t(15);
     p = reinterpret_cast<T*>(a + shift);
   }
+};
+
+// A heap block of exactly shift + n values' bytes, the data at `shift` (new[] blocks start
+// 16-byte aligned on the targets tested): reading past the n values leaves the block, which a
+// sanitizer build (make test-arm-asan) reports.
+template <class T>
+struct Tight {
+  std::vector<unsigned char> raw;
+  T* p;
+  Tight(size_t n, size_t shift) : raw(n * sizeof(T) + shift), p(reinterpret_cast<T*>(raw.data() + shift)) {}
 };
 
 // ---------------------------------------------------------------- Bolt encode
@@ -258,11 +269,14 @@ void sprintz_codec(int round) {
     }
   }
   const size_t chunk = 16 * uniform(1, 40);
+  // the NEON encoder reads an unaligned copy (an element-aligned start off the 16-byte grid)
+  Unaligned<uint8_t> xu(x.size(), static_cast<size_t>(isz) * uniform(0, 15 / isz));
+  std::memcpy(xu.p, x.data(), x.size());
   std::vector<uint8_t> sref, sgot;
   set_active_isa(Isa::Scalar);
   sprintz::compress(sref, x.data(), dtype, n, nv, ndim, order, fc, entropy, chunk);
   set_active_isa(Isa::Neon);
-  sprintz::compress(sgot, x.data(), dtype, n, nv, ndim, order, fc, entropy, chunk);
+  sprintz::compress(sgot, xu.p, dtype, n, nv, ndim, order, fc, entropy, chunk);
   char what[200];
   std::snprintf(what, sizeof what, "sprintz round %d: dtype %d fc %d n %zu nv %zu order %d chunk %zu entropy %d",
                 round, dtype, fc, n, nv, order, chunk, int(entropy));
@@ -311,6 +325,60 @@ void learn_histogram(int round) {
         "maddness learn histogram, round " + std::to_string(round));
 }
 
+// ---------------------------------------------------------------- Sprintz encoder kernels
+// encode8/encode16 of each path on one chunk view: C-ordered rows (the NEON forecaster, 8
+// variables per step, partial last groups), contiguous columns (rs == 1, the forecaster with a
+// transposed gather), a padded C order and strided columns (the shared loop), unaligned starts and
+// row counts that leave raw tails. Residual widths vary per block (every width code, 16 for 16-bit
+// data) and some stretches are constant (all-zero blocks, zero runs). Packed streams must be equal
+// byte for byte, and so must the forecaster state the scratch holds afterwards.
+template <class T>
+void sprintz_encoder_view(int round) {
+  constexpr int W = int(sizeof(T)) * 8;
+  const size_t nv = uniform(1, 27), rows = uniform(1, 90);
+  const int layout = static_cast<int>(uniform(0, 3)), fc = static_cast<int>(uniform(0, 1));
+  const size_t pad = uniform(1, 3);
+  ptrdiff_t rs, cs;
+  size_t total;
+  if (layout == 0) rs = ptrdiff_t(nv), cs = 1, total = rows * nv;                  // C order
+  else if (layout == 1) rs = 1, cs = ptrdiff_t(rows), total = rows * nv;           // Fortran order
+  else if (layout == 2) rs = ptrdiff_t(nv + pad), cs = 1, total = rows * (nv + pad);  // padded rows
+  else rs = 1, cs = ptrdiff_t(rows + pad), total = nv * (rows + pad);             // padded columns
+  // the input is exactly `total` values long: a kernel reading past the view reads past the block
+  Tight<T> x(total, sizeof(T) * uniform(0, 15 / sizeof(T)));
+  for (size_t v = 0; v < nv; ++v) {
+    uint32_t level = static_cast<uint32_t>(rng());
+    int bits = 0;
+    for (size_t r = 0; r < rows; ++r) {
+      if (r % 8 == 0) bits = uniform(0, 3) == 0 ? 0 : static_cast<int>(uniform(0, W));
+      if (bits > 0) level += static_cast<uint32_t>(rng() % (uint64_t(1) << bits)) - (1u << (bits - 1));
+      x.p[ptrdiff_t(r) * rs + ptrdiff_t(v) * cs] = static_cast<T>(level);
+    }
+  }
+  const sprintz::View view{rows, nv, rs, cs};
+  const size_t cap = sprintz::max_packed_bytes((rows + 15) / 16 * 16, nv, W) + 64;
+  std::vector<uint8_t> ref(cap, 0xAA), got(cap, 0x55);
+  std::vector<int32_t> sref(sprintz::scratch_words(nv), 7), sgot(sprintz::scratch_words(nv), -7);
+  size_t lr, lg;
+  if (W == 8) {
+    lr = sprintz::scalar::encode8(reinterpret_cast<const uint8_t*>(x.p), view, fc, ref.data(), sref.data());
+    lg = sprintz::neon::encode8(reinterpret_cast<const uint8_t*>(x.p), view, fc, got.data(), sgot.data());
+  } else {
+    lr = sprintz::scalar::encode16(reinterpret_cast<const uint16_t*>(x.p), view, fc, ref.data(), sref.data());
+    lg = sprintz::neon::encode16(reinterpret_cast<const uint16_t*>(x.p), view, fc, got.data(), sgot.data());
+  }
+  char what[200];
+  std::snprintf(what, sizeof what, "sprintz encode%d round %d: rows %zu nv %zu layout %d fc %d", W, round, rows, nv,
+                layout, fc);
+  check(lr == lg && std::equal(ref.begin(), ref.begin() + ptrdiff_t(lr), got.begin()), std::string(what) + " (stream)");
+  // the forecaster state (prev, d, a of each variable) after the last block
+  const size_t padded = (nv + 7) / 8 * 8;
+  bool same_state = true;
+  for (int k = 0; k < 3; ++k)
+    for (size_t v = 0; v < nv; ++v) same_state &= sref[k * padded + v] == sgot[k * padded + v];
+  check(same_state, std::string(what) + " (state)");
+}
+
 // ---------------------------------------------------------------- dispatch
 void dispatch() {
   check(detect_isa() == Isa::Neon, "detect_isa() is neon on AArch64");
@@ -323,6 +391,40 @@ void dispatch() {
     refused = true;
   }
   check(refused, "an AArch64 build refuses the avx2 path");
+}
+
+// Wide Sprintz: decimal digits (small, near 2^52 and arbitrary words of a corrupt stream) to
+// float32/float64 with strided input and output, against the scalar reference.
+void sprintz_wide_digits(int round) {
+  const size_t n = uniform(0, 300), stride = uniform(1, 4);
+  const bool f32 = round % 2;
+  const size_t isz = f32 ? 4 : 8, step = isz * uniform(1, 3);
+  std::vector<uint64_t> w(n * stride + 1);
+  for (auto& d : w) {
+    const int kind = int(uniform(0, 2));
+    d = kind == 0 ? uint64_t(int64_t(uniform(0, 2000000)) - 1000000) : kind == 1 ? (uint64_t(1) << 52) - uniform(0, 9) : rng();
+  }
+  const double pow10 = std::pow(10.0, double(uniform(0, 18)));
+  std::vector<uint8_t> ref(n * step + 1, 0), got(n * step + 1, 0);
+  sprintz::wide::scalar::digits_to_floats(w.data(), stride, n, pow10, f32, ref.data() + 1, ptrdiff_t(step));
+  sprintz::wide::neon::digits_to_floats(w.data(), stride, n, pow10, f32, got.data() + 1, ptrdiff_t(step));
+  char what[120];
+  std::snprintf(what, sizeof what, "sprintz wide digits round %d: n %zu stride %zu f32 %d", round, n, stride, int(f32));
+  check(ref == got, what);
+  // and back: the digits of those floats (exact ones replaced, flags set) for a random exponent
+  std::vector<uint64_t> fw(n * stride + 1), gw;
+  for (size_t i = 0; i < n; ++i) {
+    uint64_t b = 0;
+    std::memcpy(&b, ref.data() + 1 + i * step, isz);
+    const uint64_t minus_zero = f32 ? 0x80000000u : 0x8000000000000000u;
+    fw[i * stride] = uniform(0, 9) ? b : uniform(0, 1) ? minus_zero : rng() >> (f32 ? 32 : 0);  // -0.0, any bits
+  }
+  gw = fw;
+  std::vector<uint8_t> fe(n + 1, 7), ge(n + 1, 7);
+  const double p2 = std::pow(10.0, double(uniform(0, 18)));
+  const size_t fh = sprintz::wide::scalar::floats_to_digits(fw.data(), stride, n, p2, f32, fe.data());
+  const size_t gh = sprintz::wide::neon::floats_to_digits(gw.data(), stride, n, p2, f32, ge.data());
+  check(fh == gh && fw == gw && fe == ge, std::string(what) + " (floats_to_digits)");
 }
 
 }  // namespace
@@ -338,6 +440,9 @@ int main(int argc, char** argv) {
     maddness_scan(r);
     sprintz_codec(r);
     learn_histogram(r);
+    sprintz_wide_digits(r);
+    sprintz_encoder_view<uint8_t>(r);
+    sprintz_encoder_view<uint16_t>(r);
   }
   std::printf("%d passed, %d failed\n", passed, failed);
   return failed ? 1 : 0;

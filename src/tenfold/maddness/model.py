@@ -64,6 +64,7 @@ _AGGREGATES = ("average", "exact")
 _NONFINITE_A = ("A contains NaN or infinite values, or values beyond float32's range (~3.4e38), in a "
                 "column the encoder reads")
 _OBJECTIVES = ("output", "input")
+_MAX_TOPK = 64  # the C++ kernel's bound (maddness.hpp, kMaxTopK)
 
 
 def _tables(T: np.ndarray, bias: np.ndarray, aggregate: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
@@ -600,6 +601,10 @@ class Maddness:
         preallocated float32 (n, m) array of the requested order to write into (saves the
         allocation and page faults of a new result on repeated calls). Column-major output is
         the faster one to write; ``order="C"`` writes rows directly (no transposing copy).
+        Column-major results of 1 MB or more bypass the caches (streaming stores) where a
+        column's run starts on a 64-byte boundary: new results always do when n % 16 == 0; an
+        ``out`` buffer only if it is 64-byte aligned (numpy's are often only 16), else the
+        writes go through the caches (about 2x slower to write from cold memory).
         """
         A = self._as_input(A)
         n = A.shape[0]
@@ -631,10 +636,38 @@ class Maddness:
         True
         """
         A = self._as_input(A)
-        idx, ok = _core.maddness_run_argmax(self._bound(), self._split_input(A), resolve_threads(self.n_threads))
+        idx, _, ok = _core.maddness_run_topk(self._bound(), self._split_input(A), 1, False,
+                                             resolve_threads(self.n_threads))
         if not ok:
             raise ValueError(_NONFINITE_A)
-        return idx
+        return idx.reshape(-1)
+
+    def topk(self, A: Any, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """The ``k`` largest outputs of each row and their columns, as ``torch.topk``: (values
+        float32 (n, k), indices int64 (n, k)), by decreasing value, ties to the lower column
+        (the order of a stable sort), exactly those of ``matmul(A)``. 1 <= k <= min(n_outputs, 64).
+
+        Fused like :meth:`predict`: the (n, m) products are never written to memory.
+
+        >>> import numpy as np, tenfold
+        >>> rng = np.random.default_rng(0)
+        >>> A = rng.normal(size=(1000, 16)).astype(np.float32)
+        >>> amm = tenfold.Maddness(ncodebooks=8).fit(A, rng.normal(size=(16, 5)))
+        >>> vals, idx = amm.topk(A, 2)
+        >>> full = amm.matmul(A)
+        >>> bool(np.array_equal(idx, np.argsort(-full, axis=1, kind="stable")[:, :2]))
+        True
+        >>> bool(np.array_equal(vals, np.take_along_axis(full, idx, axis=1)))
+        True
+        """
+        A = self._as_input(A)
+        m = self.n_outputs_
+        k = check_int(k, "k", minimum=1, maximum=min(m, _MAX_TOPK))
+        idx, vals, ok = _core.maddness_run_topk(self._bound(), self._split_input(A), k, True,
+                                                resolve_threads(self.n_threads))
+        if not ok:
+            raise ValueError(_NONFINITE_A)
+        return vals, idx
 
     def __call__(self, A: Any) -> np.ndarray:
         return self.matmul(A)

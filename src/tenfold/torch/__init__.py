@@ -33,7 +33,8 @@ except ImportError as err:  # pragma: no cover
     raise ImportError("tenfold.torch needs PyTorch: pip install 'tenfold[torch]'") from err
 
 from . import _ops  # noqa: F401  (registers torch.ops.tenfold.*)
+from ._distill import distill
 from ._linear import MaddnessLinear
 from ._replace import replace_linear
 
-__all__ = ["MaddnessLinear", "replace_linear"]
+__all__ = ["MaddnessLinear", "distill", "replace_linear"]

@@ -16,7 +16,7 @@ Two modes, as ``nn.Module.train``/``eval`` select:
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 import numpy as np
 import torch
@@ -27,6 +27,8 @@ from . import _ops
 
 _LEVELS = 4          # tree levels per codebook (16 leaves)
 _LEAVES = 16
+# torch.jit.is_tracing, which torch's stubs neither export nor type.
+_is_tracing: Callable[[], bool] = torch.jit.is_tracing  # type: ignore[attr-defined]
 
 
 def _as_rows(x: Any, d: int, name: str) -> np.ndarray:
@@ -45,17 +47,17 @@ class _StraightThrough(torch.autograd.Function):
     the dense layer the tables approximate)."""
 
     @staticmethod
-    def forward(y: torch.Tensor, x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+    def forward(y: torch.Tensor, x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
         return y.clone()
 
     @staticmethod
-    def setup_context(ctx: Any, inputs: tuple, output: Any) -> None:
+    def setup_context(ctx: Any, inputs: tuple[Any, ...], output: Any) -> None:
         _, x, weight = inputs
         ctx.save_for_backward(weight)
         ctx.x_dtype = x.dtype
 
     @staticmethod
-    def backward(ctx: Any, grad: torch.Tensor) -> Any:  # type: ignore[override]
+    def backward(ctx: Any, grad: torch.Tensor) -> Any:
         (weight,) = ctx.saved_tensors
         gx = (grad.to(weight.dtype) @ weight).to(ctx.x_dtype) if ctx.needs_input_grad[1] else None
         return grad, gx, None
@@ -141,7 +143,7 @@ class MaddnessLinear(nn.Module):
         self.bias = nn.Parameter(torch.zeros(m)) if bias else None
         self.register_buffer("ste_weight", torch.zeros(m, self.in_features) if input_grad else None)
         self.log2g = 0
-        self._quantized_at: tuple = ()
+        self._quantized_at: tuple[Any, ...] = ()
         self.quantize_tables()
 
     # ------------------------------------------------------------------ construction
@@ -212,7 +214,7 @@ class MaddnessLinear(nn.Module):
         amm.aggregate = self.aggregate
         return amm
 
-    def _table_state(self) -> tuple:
+    def _table_state(self) -> tuple[Any, ...]:
         # In-place updates (optimizer steps, load_state_dict) bump a tensor's version counter.
         ps = [self.tables] + ([] if self.bias is None else [self.bias])
         return tuple((id(p), p.data_ptr(), p._version) for p in ps)
@@ -242,7 +244,7 @@ class MaddnessLinear(nn.Module):
 
     # ------------------------------------------------------------------ forward
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if not torch.jit.is_tracing() and not torch.compiler.is_compiling():
+        if not _is_tracing() and not torch.compiler.is_compiling():
             if x.dim() == 0 or x.shape[-1] != self.in_features:
                 raise ValueError(f"input must have last dimension {self.in_features}, got shape {tuple(x.shape)}")
             if not self.training:
@@ -262,7 +264,8 @@ class MaddnessLinear(nn.Module):
         if self.bias is not None:
             out = out + self.bias
         if self.ste_weight is not None and x.requires_grad and torch.is_grad_enabled():
-            out = _StraightThrough.apply(out, x.reshape(-1, self.in_features), self.ste_weight)
+            flat = x.reshape(-1, self.in_features)
+            out = _StraightThrough.apply(out, flat, self.ste_weight)  # type: ignore[no-untyped-call]
         return out.reshape(*x.shape[:-1], m).to(x.dtype)
 
     def extra_repr(self) -> str:

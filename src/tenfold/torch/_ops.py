@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import atexit
 from collections import OrderedDict
-from typing import Callable, Optional
+from typing import Any, Callable, Optional
 
 import numpy as np
 import torch
@@ -57,12 +57,12 @@ def _model(split_dims: torch.Tensor, offsets: torch.Tensor, scales: torch.Tensor
 # products). Keyed by each tensor's identity, storage and version counter (bumped by any in-place
 # edit), so an edited or replaced tensor never meets a stale model; the entry holds the tensors,
 # so an id cannot be reused while it is cached. Bounded: least recently used entries are dropped.
-_CACHE: "OrderedDict[tuple, tuple]" = OrderedDict()
+_CACHE: "OrderedDict[tuple[Any, ...], tuple[tuple[Any, ...], Maddness]]" = OrderedDict()
 _CACHE_SIZE = 128
 atexit.register(_CACHE.clear)     # the C++ objects must go before the extension module does
 
 
-def _cached(tensors: tuple, build: Callable[[], Maddness]) -> Maddness:
+def _cached(tensors: tuple[Any, ...], build: Callable[[], Maddness]) -> Maddness:
     try:
         key = tuple((id(t), t.data_ptr(), t._version, t.dtype) if isinstance(t, torch.Tensor) else t
                     for t in tensors)

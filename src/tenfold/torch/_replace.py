@@ -46,7 +46,7 @@ def replace_linear(model: nn.Module, calibration_inputs: Any,
     seen: dict[str, list[np.ndarray]] = {name: [] for name, _ in chosen}
     hooks = []
     for name, mod in chosen:
-        def hook(module: nn.Module, inputs: tuple, output: Any, _name: str = name) -> None:
+        def hook(module: nn.Module, inputs: tuple[Any, ...], output: Any, _name: str = name) -> None:
             x = inputs[0]
             seen[_name].append(x.detach().cpu().float().reshape(-1, x.shape[-1]).numpy())
         hooks.append(mod.register_forward_hook(hook))

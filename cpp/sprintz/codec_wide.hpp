@@ -1,0 +1,28 @@
+// Per-ISA kernels of the 32/64-bit and float Sprintz chunks (codec_wide.cpp holds the format and
+// the scalar reference; codec_wide_<isa>.cpp the SIMD versions, equal to it bit for bit).
+#pragma once
+#include <cstddef>
+#include <cstdint>
+
+namespace tenfold {
+namespace sprintz {
+namespace wide {
+
+// n decimal digits d (int64 words, read at w[i * in_stride]) to the floats d / 10^e (the division
+// in double, then for f32 rounded to float), stored at out + i * out_step bytes.
+#define TENFOLD_WIDE_KERNELS                                                                     \
+  void digits_to_floats(const uint64_t* w, size_t in_stride, size_t n, double pow10, bool f32, uint8_t* out, \
+                        ptrdiff_t out_step);                                                      \
+  /* The digits of n floats (bit patterns, zero-extended for f32, at w[i * stride]) for one exponent:  */ \
+  /* where round(x * 10^e) reproduces x by the rule above, w[i * stride] becomes the digits (int64)  */ \
+  /* and exact[i] 1; elsewhere w is left as it was and exact[i] is 0. Returns the count of exact ones. */ \
+  size_t floats_to_digits(uint64_t* w, size_t stride, size_t n, double pow10, bool f32, uint8_t* exact);
+
+namespace scalar { TENFOLD_WIDE_KERNELS }
+namespace avx2 { TENFOLD_WIDE_KERNELS }
+namespace neon { TENFOLD_WIDE_KERNELS }
+#undef TENFOLD_WIDE_KERNELS
+
+}  // namespace wide
+}  // namespace sprintz
+}  // namespace tenfold
