@@ -10,6 +10,7 @@
 #include <nanobind/stl/vector.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
 #if defined(__linux__)
@@ -89,7 +90,8 @@ Out<T> new_array(std::initializer_list<size_t> shape, bool zero = true) {
   return Out<T>(data, shape, owner);
 }
 
-void require(bool ok, const std::string& what) {
+// The message is a literal: no std::string is built unless the check fails (checks run per element).
+void require(bool ok, const char* what) {
   if (!ok) throw std::invalid_argument(what);
 }
 
@@ -815,7 +817,8 @@ NB_MODULE(_core, m) {
   m.def(
       "maddness_split_scan",
       [](In<int8_t, nb::ndim<2>> QT, In<int64_t, nb::ndim<1>> cands, In<int32_t, nb::ndim<1>> perm,
-         In<int64_t, nb::ndim<1>> starts, In<double, nb::ndim<3>> R, In<double, nb::ndim<1>> R2, int n_threads) {
+         In<int64_t, nb::ndim<1>> starts, In<double, nb::ndim<3>> R, In<double, nb::ndim<1>> R2, int n_threads,
+         bool want_left) {
         const size_t d = QT.shape(0), n = QT.shape(1), k = cands.shape(0), np_ = R.shape(0);
         require(k >= 1 && starts.shape(0) >= 2 && starts.shape(0) <= 129, "need >= 1 candidate and 1-128 nodes");
         require(R.shape(1) == n && R.shape(2) == tenfold::maddness::learn::kPanel && R2.shape(0) == n && np_ >= 1,
@@ -830,17 +833,22 @@ NB_MODULE(_core, m) {
         }
         auto loss = new_array<double>({k});
         auto thr = new_array<int8_t>({k, static_cast<size_t>(nnodes)});
+        auto left = new_array<double>(
+            {want_left ? k : 0, static_cast<size_t>(nnodes), np_ * tenfold::maddness::learn::kPanel}, false);
         {
           nb::gil_scoped_release release;
           tenfold::maddness::learn::split_scan(qcols.data(), static_cast<int>(k), perm.data(), starts.data(), nnodes,
-                                               R.data(), n, np_, R2.data(), n_threads, loss.data(), thr.data());
+                                               R.data(), n, np_, R2.data(), n_threads, loss.data(), thr.data(),
+                                               want_left ? left.data() : nullptr);
         }
+        if (want_left) return nb::make_tuple(loss, thr, left);
         return nb::make_tuple(loss, thr);
       },
       "QT"_a.noconvert(), "cands"_a.noconvert(), "perm"_a.noconvert(), "starts"_a.noconvert(), "R"_a.noconvert(),
-      "R2"_a.noconvert(), "n_threads"_a,
+      "R2"_a.noconvert(), "n_threads"_a, "want_left"_a = false,
       "Exact SSE threshold scan of one tree level for the candidate rows of QT, residual R in panels (npanels, n, 8) "
-      "(see learn.hpp): (loss (k,), thresholds (k, nnodes)).");
+      "(see learn.hpp): (loss (k,), thresholds (k, nnodes), sums of R over each node's rows that go left at its "
+      "threshold (k, nnodes, npanels * 8) if want_left).");
   m.def(
       "maddness_partition",
       [](In<int8_t, nb::ndim<1>> q, In<int8_t, nb::ndim<1>> thr, nb::ndarray<int32_t, nb::ndim<1>, nb::c_contig,
@@ -896,14 +904,39 @@ NB_MODULE(_core, m) {
           {
             nb::gil_scoped_release release;
             if constexpr (std::is_same_v<T, float>)
-              tenfold::maddness::learn::onehot_sums_f32(codes.data(), n, C, X.data(), p, p, n_threads, out.data());
+              tenfold::maddness::learn::onehot_sums_f32(codes.data(), n, C, X.data(), p, p, nullptr, 1, n_threads,
+                                                        out.data());
             else
-              tenfold::maddness::learn::onehot_sums_f64(codes.data(), n, C, X.data(), p, p, n_threads, out.data());
+              tenfold::maddness::learn::onehot_sums_f64(codes.data(), n, C, X.data(), p, p, nullptr, 1, n_threads,
+                                                        out.data());
           }
           return out;
         },
         "codes"_a.noconvert(), "X"_a.noconvert(), "n_threads"_a,
         "G^T X for the one-hot matrix G (n, 16C) of 4-bit codes (n, C): float64 (16C, p).");
+    m.def(
+        "maddness_onehot_sums_grouped",
+        [](In<uint8_t, nb::ndim<2>> codes, In<T, nb::ndim<2>> X, In<uint8_t, nb::ndim<1>> group, size_t ngroups,
+           int n_threads) {
+          const size_t n = codes.shape(0), C = codes.shape(1), p = X.shape(1);
+          require(X.shape(0) == n && group.shape(0) == n && C >= 1, "codes (n, C), X (n, p) and group (n,) must have the same rows");
+          require(ngroups >= 1 && ngroups <= 256, "ngroups must be in [1, 256]");
+          for (size_t i = 0; i < n * C; ++i) require(codes.data()[i] < 16, "codes must be in [0, 16)");
+          for (size_t i = 0; i < n; ++i) require(group.data()[i] < ngroups, "group entries must be < ngroups");
+          auto out = new_array<double>({ngroups, 16 * C, p});
+          {
+            nb::gil_scoped_release release;
+            if constexpr (std::is_same_v<T, float>)
+              tenfold::maddness::learn::onehot_sums_f32(codes.data(), n, C, X.data(), p, p, group.data(), ngroups,
+                                                        n_threads, out.data());
+            else
+              tenfold::maddness::learn::onehot_sums_f64(codes.data(), n, C, X.data(), p, p, group.data(), ngroups,
+                                                        n_threads, out.data());
+          }
+          return out;
+        },
+        "codes"_a.noconvert(), "X"_a.noconvert(), "group"_a.noconvert(), "ngroups"_a, "n_threads"_a,
+        "G_g^T X for every group g of rows (group[i] < ngroups): float64 (ngroups, 16C, p), one pass over X.");
   };
   m.def(
       "maddness_panel_sums",
@@ -943,16 +976,61 @@ NB_MODULE(_core, m) {
                 "leaf (n,) and means (16, npanels * 8) must match RP");
         for (size_t i = 0; i < n; ++i) require(leaf.data()[i] < 16, "leaf must be in [0, 16)");
         auto R2 = new_array<double>({n}, false);
+        auto colsum = new_array<double>({P * RP.shape(2)}, false);
         {
           nb::gil_scoped_release release;
-          tenfold::maddness::learn::shrink_panels(RP.data(), n, P, leaf.data(), means.data(), shrink, R2.data());
+          tenfold::maddness::learn::shrink_panels(RP.data(), n, P, leaf.data(), means.data(), shrink, R2.data(),
+                                                  colsum.data());
         }
-        return R2;
+        return nb::make_tuple(R2, colsum);
       },
       "RP"_a.noconvert(), "leaf"_a.noconvert(), "means"_a.noconvert(), "shrink"_a,
-      "RP -= shrink * means[leaf] on a residual in panels (in place); returns the new squared row norms.");
+      "RP -= shrink * means[leaf] on a residual in panels (in place); returns the new squared row norms and column "
+      "sums (npanels * 8,), the latter summed as maddness_panel_sums sums all rows.");
   def_sums(float{});
   def_sums(double{});
+  m.def(
+      "maddness_column_order_stats",
+      [](In<float, nb::ndim<2>> X, In<int64_t, nb::ndim<1>> ranks, int n_threads) {
+        const size_t n = X.shape(0), d = X.shape(1), r = ranks.shape(0);
+        require(n >= 1 && d >= 1 && r >= 1, "X must be non-empty and ranks given");
+        for (size_t k = 0; k < r; ++k)
+          require(ranks.data()[k] >= 0 && static_cast<size_t>(ranks.data()[k]) < n &&
+                      (k == 0 || ranks.data()[k] >= ranks.data()[k - 1]),
+                  "ranks must be ascending and in [0, n)");
+        bool finite = true;
+        for (size_t i = 0; i < n * d; ++i) {
+          float v;  // through memcpy: numpy views may be misaligned
+          std::memcpy(&v, X.data() + i, sizeof v);
+          finite &= std::isfinite(v);
+        }
+        require(finite, "X must be finite");
+        auto out = new_array<float>({r, d});
+        {
+          nb::gil_scoped_release release;
+          tenfold::maddness::learn::column_order_stats(X.data(), n, d, d, ranks.data(), static_cast<int>(r),
+                                                       n_threads, out.data());
+        }
+        return out;
+      },
+      "X"_a.noconvert(), "ranks"_a.noconvert(), "n_threads"_a,
+      "The ranks[r]-th smallest value of every column of X (n, d) float32, finite: float32 (len(ranks), d).");
+  m.def(
+      "maddness_quantize_transposed",
+      [](In<float, nb::ndim<2>> X, In<float, nb::ndim<1>> offset, In<float, nb::ndim<1>> scale, int n_threads) {
+        const size_t n = X.shape(0), d = X.shape(1);
+        require(offset.shape(0) == d && scale.shape(0) == d, "offset and scale must have one entry per column of X");
+        auto QT = new_array<int8_t>({d, n}, false);
+        {
+          nb::gil_scoped_release release;
+          tenfold::maddness::learn::quantize_transposed(X.data(), n, d, d, offset.data(), scale.data(), n_threads,
+                                                        QT.data());
+        }
+        return QT;
+      },
+      "X"_a.noconvert(), "offset"_a.noconvert(), "scale"_a.noconvert(), "n_threads"_a,
+      "The split bytes of X (n, d) float32, transposed (d, n) int8: rint(clip((x - offset) * scale, -128, 127)) in "
+      "float32.");
   m.def(
       "maddness_onehot_gram",
       [](In<uint8_t, nb::ndim<2>> codes) {

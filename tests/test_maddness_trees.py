@@ -129,10 +129,16 @@ def _kernel_outputs():
                                               np.einsum("ij,ij->i", R, R), threads))
         out.append(_core.maddness_onehot_sums(codes, X32, threads))
         out.append(_core.maddness_onehot_sums(codes[::2].copy(), X64[::2].copy(), threads))
+        out += list(_core.maddness_split_scan(QT, np.array([1, 3], dtype=np.int64), perm, starts, _panels(R),
+                                              np.einsum("ij,ij->i", R, R), threads, True))
+        out.append(_core.maddness_onehot_sums_grouped(codes, X32, codes[:, 1] % 3, 3, threads))
     out.append(_core.maddness_onehot_gram(codes))
     RP = _panels(R)
-    out.append(_core.maddness_shrink_panels(RP, codes[:, 0].copy(), rng.normal(size=(16, 24)), 0.5))
+    out += list(_core.maddness_shrink_panels(RP, codes[:, 0].copy(), rng.normal(size=(16, 24)), 0.5))
     out.append(RP)
+    out.append(_core.maddness_column_order_stats(X32, np.array([0, 3, 4, 2500, 4998, 4999], np.int64), 1))
+    out.append(_core.maddness_quantize_transposed(X32, rng.normal(size=p).astype(np.float32),
+                                                  rng.uniform(1, 60, size=p).astype(np.float32), 2))
     return out, (X32, X64, perm, ranges, codes)
 
 
@@ -142,7 +148,7 @@ def test_kernels_same_bits_on_every_isa_and_thread_count():
         with tenfold.use_isa(isa):
             outs[isa], _ = _kernel_outputs()
     first = outs["scalar"]
-    half = (len(first) - 3) // 2
+    half = (len(first) - 6) // 2
     for isa, out in outs.items():
         for a, b in zip(first, out):
             assert a.dtype == b.dtype and a.shape == b.shape and a.tobytes() == b.tobytes(), isa
@@ -157,7 +163,7 @@ def test_kernels_same_bits_on_every_isa_and_thread_count():
         np.testing.assert_allclose(sq[g], (rows ** 2).sum(0), rtol=1e-12, atol=1e-9)
     G = _one_hot(codes).astype(np.float64)
     np.testing.assert_allclose(first[8], G.T @ X32.astype(np.float64), rtol=1e-12, atol=1e-9)
-    np.testing.assert_array_equal(first[-3], G.T @ G)
+    np.testing.assert_array_equal(first[-6], G.T @ G)
 
 
 def test_onehot_products_and_cv_lam_match_dense():
@@ -212,3 +218,112 @@ def test_learning_kernels_refuse_bad_arguments():
         _core.maddness_onehot_gram(np.full((4, 2), 16, np.uint8))
     with pytest.raises(ValueError, match="range"):
         _core.maddness_group_sums(np.zeros((n, 2), np.float32), perm, np.array([[5, 3]], np.int64), False, 1)
+
+
+def test_split_bytes_match_numpy_percentile_and_quantize():
+    # C++ order statistics + numpy's interpolation == np.percentile, bit for bit; the transposing
+    # quantizer == _quantize. Ties, a constant column, tiny n, a misaligned (but C-contiguous) view.
+    from tenfold.maddness.trees import _column_percentiles, _split_bytes
+    rng = np.random.default_rng(7)
+    for n in (1, 2, 3, 64, 999, 1001, 5003):
+        for ties in (False, True):
+            A = (rng.integers(-3, 3, size=(n, 5)) if ties else rng.normal(size=(n, 5)) * 3).astype(np.float32)
+            A[:, 2] = 1.5
+            raw = np.zeros(A.size * 4 + 1, np.uint8)
+            Au = np.frombuffer(raw.data, dtype=np.float32, count=A.size, offset=1).reshape(A.shape)
+            Au[...] = A
+            for X in (A, Au):
+                lo, hi = _column_percentiles(X, 1)
+                ref_lo, ref_hi = np.percentile(A, [0.1, 99.9], axis=0)
+                assert lo.tobytes() == ref_lo.tobytes() and hi.tobytes() == ref_hi.tobytes(), (n, ties)
+                QT, off, sc = _split_bytes(X, 2)
+                ref_off, ref_sc = _quant_params(A)
+                assert off.tobytes() == ref_off.tobytes() and sc.tobytes() == ref_sc.tobytes()
+                assert np.array_equal(QT, _quantize(A, ref_off, ref_sc).T), (n, ties)
+
+
+def test_column_order_stats_middle_ranks_and_bad_input():
+    rng = np.random.default_rng(8)
+    X = rng.normal(size=(3001, 3)).astype(np.float32)
+    ranks = np.array([0, 1, 1500, 1500, 2999, 3000], np.int64)  # both heaps and the in-place path
+    np.testing.assert_array_equal(_core.maddness_column_order_stats(X, ranks, 2), np.sort(X, axis=0)[ranks])
+    for ranks in ([2, 40, 2990], [0, 7], [2995, 3000], [3000]):  # both heaps, one heap only
+        ranks = np.array(ranks, np.int64)
+        np.testing.assert_array_equal(_core.maddness_column_order_stats(X, ranks, 1), np.sort(X, axis=0)[ranks])
+    X[5, 1] = np.nan
+    with pytest.raises(ValueError, match="finite"):
+        _core.maddness_column_order_stats(X, ranks, 1)
+    with pytest.raises(ValueError, match="ranks"):
+        _core.maddness_column_order_stats(X[:, :1].copy(), np.array([5, 3], np.int64), 1)
+    with pytest.raises(ValueError, match="ranks"):
+        _core.maddness_column_order_stats(X[:, :1].copy(), np.array([3001], np.int64), 1)
+    with pytest.raises(ValueError, match="offset"):
+        _core.maddness_quantize_transposed(X, np.zeros(2, np.float32), np.ones(3, np.float32), 1)
+
+
+def test_split_scan_left_sums_are_the_left_childrens_sums():
+    rng = np.random.default_rng(9)
+    n, m, nnodes = 900, 11, 4
+    QT = np.stack([rng.integers(-128, 128, n), np.full(n, 5), rng.integers(-4, 4, n)]).astype(np.int8)
+    node, perm, starts = _nodes(n, nnodes, rng, empty=(1,))
+    R = rng.normal(size=(n, m)) + (QT[0][:, None] > 0) * rng.normal(size=m)
+    R2 = np.einsum("ij,ij->i", R, R)
+    cands = np.arange(3, dtype=np.int64)
+    loss, thr, left = _core.maddness_split_scan(QT, cands, perm, starts, _panels(R), R2, 2, True)
+    loss0, thr0 = _core.maddness_split_scan(QT, cands, perm, starts, _panels(R), R2, 1)
+    assert loss.tobytes() == loss0.tobytes() and thr.tobytes() == thr0.tobytes()
+    assert left.shape == (3, nnodes, 16)
+    for c in range(3):
+        for k in range(nnodes):
+            goes_left = (node == k) & (QT[c] <= thr[c, k])
+            np.testing.assert_allclose(left[c, k, :m], R[goes_left].sum(0), rtol=1e-12, atol=1e-10)
+            assert (left[c, k, m:] == 0).all()
+    assert (left[:, 1] == 0).all()          # the empty node
+    assert (thr[1] == 127).all()            # a constant column: every row left, left = the node's sum
+
+
+def test_shrink_panels_column_sums_equal_panel_sums():
+    rng = np.random.default_rng(10)
+    n = 9000  # > two 4096-row chunks
+    RP = _panels(rng.normal(size=(n, 13)))
+    leaf = rng.integers(0, 16, n).astype(np.uint8)
+    R2, colsum = _core.maddness_shrink_panels(RP, leaf, rng.normal(size=(16, 16)), 0.5)
+    whole = np.array([[0, n]], np.int64)
+    ref = _core.maddness_panel_sums(RP, np.arange(n, dtype=np.int32), whole, False, 1)[0][0]
+    assert colsum.tobytes() == ref.tobytes()
+    np.testing.assert_allclose(R2, np.einsum("pij,pij->i", RP, RP), rtol=1e-12)
+
+
+def test_onehot_sums_grouped_match_per_group_products():
+    rng = np.random.default_rng(11)
+    codes = rng.integers(0, 16, size=(5000, 3)).astype(np.uint8)
+    X = rng.normal(size=(5000, 7))
+    group = rng.integers(0, 4, 5000).astype(np.uint8)
+    out = _core.maddness_onehot_sums_grouped(codes, X, group, 4, 1)
+    for g in range(4):
+        np.testing.assert_allclose(out[g], _one_hot(codes[group == g]).astype(np.float64).T @ X[group == g],
+                                   rtol=1e-12, atol=1e-10)
+    with pytest.raises(ValueError, match="group"):
+        _core.maddness_onehot_sums_grouped(codes, X, group, 3, 1)
+
+
+@pytest.mark.parametrize("output", [True, False])
+def test_start_matches_the_dense_computation(output):
+    from tenfold.maddness.trees import _start
+    rng = np.random.default_rng(12)
+    A = structured_data(5000, 19, rng, rank=5, clusters=6, noise=0.3)
+    B = rng.normal(size=(19, 10)).astype(np.float32)
+    data, offset, scale, RP, R2, AcR, target_sq = _start(A, B if output else None, 1)
+    A64 = A.astype(np.float64)
+    Y = A64 @ B.astype(np.float64) if output else A64
+    np.testing.assert_allclose(RP, _panels(Y), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(R2, np.einsum("ij,ij->i", Y, Y), rtol=1e-12)
+    np.testing.assert_allclose(target_sq, np.einsum("ij,ij->i", Y, Y), rtol=1e-12)
+    assert np.array_equal(data.QT, _quantize(A, offset, scale).T)
+    if output:
+        Ac = A64 - A64.mean(0)
+        np.testing.assert_allclose(AcR, Ac.T @ Y, rtol=1e-9, atol=1e-9)
+        np.testing.assert_allclose(data.col_sq, np.einsum("ij,ij->j", Ac, Ac), rtol=1e-12)
+        np.testing.assert_allclose(data.sum_A(), A64.sum(0), rtol=1e-12, atol=1e-9)
+    else:
+        assert AcR is None and data.col_sq is None

@@ -1,4 +1,6 @@
 // AVX2 build (the same source, 4 doubles per vector) of the learning kernels (learn_kernels.hpp).
+#include <immintrin.h>
+
 #include "maddness/learn.hpp"
 
 namespace tenfold {

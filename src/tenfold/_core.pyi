@@ -131,9 +131,9 @@ def maddness_project(A: Annotated[NDArray[numpy.float32], dict(shape=(None, None
     Signed-sum split features float32 (nfeat, n) (transpose for (n, nfeat)): feature f of row i adds A[i, cols[f, :npos[f]]] and subtracts A[i, cols[f, npos[f]:]] (order: see maddness.hpp).
     """
 
-def maddness_split_scan(QT: Annotated[NDArray[numpy.int8], dict(shape=(None, None), order='C', device='cpu', writable=False)], cands: Annotated[NDArray[numpy.int64], dict(shape=(None,), order='C', device='cpu', writable=False)], perm: Annotated[NDArray[numpy.int32], dict(shape=(None,), order='C', device='cpu', writable=False)], starts: Annotated[NDArray[numpy.int64], dict(shape=(None,), order='C', device='cpu', writable=False)], R: Annotated[NDArray[numpy.float64], dict(shape=(None, None, None), order='C', device='cpu', writable=False)], R2: Annotated[NDArray[numpy.float64], dict(shape=(None,), order='C', device='cpu', writable=False)], n_threads: int) -> tuple[Any, ...]:
+def maddness_split_scan(QT: Annotated[NDArray[numpy.int8], dict(shape=(None, None), order='C', device='cpu', writable=False)], cands: Annotated[NDArray[numpy.int64], dict(shape=(None,), order='C', device='cpu', writable=False)], perm: Annotated[NDArray[numpy.int32], dict(shape=(None,), order='C', device='cpu', writable=False)], starts: Annotated[NDArray[numpy.int64], dict(shape=(None,), order='C', device='cpu', writable=False)], R: Annotated[NDArray[numpy.float64], dict(shape=(None, None, None), order='C', device='cpu', writable=False)], R2: Annotated[NDArray[numpy.float64], dict(shape=(None,), order='C', device='cpu', writable=False)], n_threads: int, want_left: bool = False) -> tuple[Any, ...]:
     """
-    Exact SSE threshold scan of one tree level for the candidate rows of QT, residual R in panels (npanels, n, 8) (see learn.hpp): (loss (k,), thresholds (k, nnodes)).
+    Exact SSE threshold scan of one tree level for the candidate rows of QT, residual R in panels (npanels, n, 8) (see learn.hpp): (loss (k,), thresholds (k, nnodes), sums of R over each node's rows that go left at its threshold (k, nnodes, npanels * 8) if want_left).
     """
 
 def maddness_partition(q: Annotated[NDArray[numpy.int8], dict(shape=(None,), order='C', device='cpu', writable=False)], thr: Annotated[NDArray[numpy.int8], dict(shape=(None,), order='C', device='cpu', writable=False)], perm: Annotated[NDArray[numpy.int32], dict(shape=(None,), order='C', device='cpu')], starts: Annotated[NDArray[numpy.int64], dict(shape=(None,), order='C', device='cpu', writable=False)], node: Annotated[NDArray[numpy.uint8], dict(shape=(None,), order='C', device='cpu')]) -> NDArray[numpy.int64]:
@@ -146,9 +146,9 @@ def maddness_panel_sums(XP: Annotated[NDArray[numpy.float64], dict(shape=(None, 
     maddness_group_sums for a matrix stored in panels XP (npanels, n, w): float64 (ngroups, npanels * w) each.
     """
 
-def maddness_shrink_panels(RP: Annotated[NDArray[numpy.float64], dict(shape=(None, None, None), order='C', device='cpu')], leaf: Annotated[NDArray[numpy.uint8], dict(shape=(None,), order='C', device='cpu', writable=False)], means: Annotated[NDArray[numpy.float64], dict(shape=(None, None), order='C', device='cpu', writable=False)], shrink: float) -> NDArray[numpy.float64]:
+def maddness_shrink_panels(RP: Annotated[NDArray[numpy.float64], dict(shape=(None, None, None), order='C', device='cpu')], leaf: Annotated[NDArray[numpy.uint8], dict(shape=(None,), order='C', device='cpu', writable=False)], means: Annotated[NDArray[numpy.float64], dict(shape=(None, None), order='C', device='cpu', writable=False)], shrink: float) -> tuple[Any, ...]:
     """
-    RP -= shrink * means[leaf] on a residual in panels (in place); returns the new squared row norms.
+    RP -= shrink * means[leaf] on a residual in panels (in place); returns the new squared row norms and column sums (npanels * 8,), the latter summed as maddness_panel_sums sums all rows.
     """
 
 @overload
@@ -167,6 +167,25 @@ def maddness_onehot_sums(codes: Annotated[NDArray[numpy.uint8], dict(shape=(None
 def maddness_onehot_sums(codes: Annotated[NDArray[numpy.uint8], dict(shape=(None, None), order='C', device='cpu', writable=False)], X: Annotated[NDArray[numpy.float64], dict(shape=(None, None), order='C', device='cpu', writable=False)], n_threads: int) -> NDArray[numpy.float64]:
     """
     G^T X for the one-hot matrix G (n, 16C) of 4-bit codes (n, C): float64 (16C, p).
+    """
+
+@overload
+def maddness_onehot_sums_grouped(codes: Annotated[NDArray[numpy.uint8], dict(shape=(None, None), order='C', device='cpu', writable=False)], X: Annotated[NDArray[numpy.float32], dict(shape=(None, None), order='C', device='cpu', writable=False)], group: Annotated[NDArray[numpy.uint8], dict(shape=(None,), order='C', device='cpu', writable=False)], ngroups: int, n_threads: int) -> NDArray[numpy.float64]: ...
+
+@overload
+def maddness_onehot_sums_grouped(codes: Annotated[NDArray[numpy.uint8], dict(shape=(None, None), order='C', device='cpu', writable=False)], X: Annotated[NDArray[numpy.float64], dict(shape=(None, None), order='C', device='cpu', writable=False)], group: Annotated[NDArray[numpy.uint8], dict(shape=(None,), order='C', device='cpu', writable=False)], ngroups: int, n_threads: int) -> NDArray[numpy.float64]:
+    """
+    G_g^T X for every group g of rows (group[i] < ngroups): float64 (ngroups, 16C, p), one pass over X.
+    """
+
+def maddness_column_order_stats(X: Annotated[NDArray[numpy.float32], dict(shape=(None, None), order='C', device='cpu', writable=False)], ranks: Annotated[NDArray[numpy.int64], dict(shape=(None,), order='C', device='cpu', writable=False)], n_threads: int) -> NDArray[numpy.float32]:
+    """
+    The ranks[r]-th smallest value of every column of X (n, d) float32, finite: float32 (len(ranks), d).
+    """
+
+def maddness_quantize_transposed(X: Annotated[NDArray[numpy.float32], dict(shape=(None, None), order='C', device='cpu', writable=False)], offset: Annotated[NDArray[numpy.float32], dict(shape=(None,), order='C', device='cpu', writable=False)], scale: Annotated[NDArray[numpy.float32], dict(shape=(None,), order='C', device='cpu', writable=False)], n_threads: int) -> NDArray[numpy.int8]:
+    """
+    The split bytes of X (n, d) float32, transposed (d, n) int8: rint(clip((x - offset) * scale, -128, 127)) in float32.
     """
 
 def maddness_onehot_gram(codes: Annotated[NDArray[numpy.uint8], dict(shape=(None, None), order='C', device='cpu', writable=False)]) -> NDArray[numpy.int64]:

@@ -17,6 +17,7 @@
 
 #include "bolt/bolt.hpp"
 #include "common/isa.hpp"
+#include "maddness/learn.hpp"
 #include "maddness/maddness.hpp"
 #include "sprintz/codec_wide.hpp"
 #include "sprintz/sprintz.hpp"
@@ -302,6 +303,28 @@ void sprintz_codec(int round) {
   check(cref == sprintz::checksum(data.p, len), std::string(what) + " (checksum)");
 }
 
+// ---------------------------------------------------------------- MADDNESS learning
+// The threshold scan's bin updates (learn_scalar.cpp: NEON intrinsics on AArch64) against plain
+// additions in the same order: every bin adds its rows in increasing r.
+void learn_histogram(int round) {
+  using namespace tenfold::maddness::learn;
+  const int ncand = static_cast<int>(uniform(1, 5));
+  const size_t n = uniform(1, 1500), nrows = uniform(0, n);
+  Unaligned<double> P(n * kPanel, 8 * (round % 2));
+  for (size_t i = 0; i < n * kPanel; ++i) P.p[i] = normal();
+  std::vector<int32_t> rows(nrows), bins(static_cast<size_t>(ncand) * nrows);
+  for (auto& r : rows) r = static_cast<int32_t>(uniform(0, n - 1));
+  for (int c = 0; c < ncand; ++c)
+    for (size_t r = 0; r < nrows; ++r) bins[c * nrows + r] = static_cast<int32_t>(c * kBins + uniform(0, 255));
+  std::vector<double> got(static_cast<size_t>(ncand) * kBins * kPanel, 0.0), want(got);
+  scalar::histogram(bins.data(), ncand, rows.data(), nrows, P.p, got.data());
+  for (int c = 0; c < ncand; ++c)
+    for (size_t r = 0; r < nrows; ++r)
+      for (size_t j = 0; j < kPanel; ++j) want[bins[c * nrows + r] * kPanel + j] += P.p[rows[r] * kPanel + j];
+  check(std::memcmp(got.data(), want.data(), got.size() * sizeof(double)) == 0,
+        "maddness learn histogram, round " + std::to_string(round));
+}
+
 // ---------------------------------------------------------------- Sprintz encoder kernels
 // encode8/encode16 of each path on one chunk view: C-ordered rows (the NEON forecaster, 8
 // variables per step, partial last groups), contiguous columns (rs == 1, the forecaster with a
@@ -416,6 +439,7 @@ int main(int argc, char** argv) {
     maddness_encode(r);
     maddness_scan(r);
     sprintz_codec(r);
+    learn_histogram(r);
     sprintz_wide_digits(r);
     sprintz_encoder_view<uint8_t>(r);
     sprintz_encoder_view<uint16_t>(r);

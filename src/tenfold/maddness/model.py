@@ -54,7 +54,7 @@ from .._runtime import resolve_threads
 from .._validate import check_maddness_output_range, maddness_log2g, validate_maddness
 from .ridge import _LAM_GRID, _cv_lam, _one_hot, _onehot_products, _ridge
 from .signed_sums import _learn_tree_sums, _sum_gram
-from .trees import _LEVELS, _TreeData, _leaf_means, _learn_tree, _panels, _quant_params, _quantize
+from .trees import _LEVELS, _leaf_means, _learn_tree, _panels, _start
 
 __all__ = ["Maddness"]
 
@@ -252,18 +252,20 @@ class Maddness:
             A = A[np.sort(rng.choice(n, self.max_train_rows, replace=False))]
             n = A.shape[0]
         C = self.ncodebooks
-        A64 = A.astype(np.float64)
         output = self.objective == "output"
-        Y = A64 @ Bf.astype(np.float64) if output else None
         width = min(int(self.split_width), d)
         sums = width > 1
         refit_passes = check_int(self.refit_passes, "refit_passes", minimum=0)
-        R = Y if output else A64                                  # running residual (C order: rows summed)
-        if sums or refit_passes:  # updated in place below (otherwise its panels are the copy)
-            R = R.copy()
+        # A dense float64 residual only for signed sums and backfitting; the default path starts
+        # from trees._start (the residual in panels, built in blocks of rows).
+        dense = sums or refit_passes > 0
+        A64 = A.astype(np.float64) if dense else None
+        Y = A64 @ Bf.astype(np.float64) if dense and output else None
+        R = (Y if output else A64).copy() if dense else None     # running residual (C order: rows summed)
         target = R.copy() if refit_passes else None
-        m_res = R.shape[1]
-        Ac = A64 - A64.mean(0) if output or sums else None
+        m_res = Bf.shape[1] if output else d
+        Ac = A64 - A64.mean(0) if dense and (output or sums) else None
+        target_sq = np.einsum("ij,ij->i", Y, Y) if Y is not None else None  # |A_i B|², for lam="auto"
         dims = np.zeros((C, _LEVELS), dtype=np.int64)
         offsets = np.zeros((C, _LEVELS), dtype=np.float32)
         scales = np.ones((C, _LEVELS), dtype=np.float32)
@@ -287,30 +289,29 @@ class Maddness:
                 return None
         else:
             # The trees read the residual in panels (see trees._panels) and the split values
-            # quantized from a transposed copy of A (one dimension's values contiguous).
-            AT = np.ascontiguousarray(A.T)
-            offset, scale = _quant_params(AT, axis=1)
-            data = _TreeData(_quantize(AT, offset[:, None], scale[:, None]), A if output else None,
-                             A64.mean(0) if output else None, np.einsum("ij,ij->j", Ac, Ac) if output else None, nt)
-            del AT
+            # quantized and transposed (one dimension's values contiguous).
+            data, offset, scale, R_panels, R2_start, AcR_start, y_sq = _start(A, Bf if output else None, nt)
+            if output:
+                target_sq = y_sq
 
-            def learn(c: int, R: np.ndarray, AcR: np.ndarray | None, R2: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+            def learn(c: int, R: np.ndarray, AcR: np.ndarray | None, R2: Any) -> tuple[np.ndarray, np.ndarray]:
+                R2, SR0 = R2 if isinstance(R2, tuple) else (R2, None)  # shrink_residual's row norms, column sums
                 if R2 is None:
                     R2 = np.einsum("pij,pij->i", R, R)
-                dims[c], thresholds[c], node, leaf_R, leaf_n, leaf_A = _learn_tree(data, R, R2, AcR, k)
+                dims[c], thresholds[c], node, leaf_R, leaf_n, leaf_A = _learn_tree(data, R, R2, AcR, k, SR0)
                 offsets[c], scales[c] = offset[dims[c]], scale[dims[c]]
                 means = leaf_R / np.maximum(leaf_n, 1)[:, None]                 # (16, m padded)
                 if AcR is not None:  # Acᵀ R after R -= shrink * means[node], without a pass over A
                     AcR -= shrink * (leaf_A.T @ means[:, :m_res])
                 return node, means
 
-            def shrink_residual(R: np.ndarray, node: np.ndarray, means: np.ndarray) -> np.ndarray | None:
-                return _core.maddness_shrink_panels(R, node, means, shrink)  # and the new squared row norms
+            def shrink_residual(R: np.ndarray, node: np.ndarray, means: np.ndarray) -> Any:
+                return _core.maddness_shrink_panels(R, node, means, shrink)  # and its new row norms, column sums
         # Acᵀ R, kept current through the greedy pass by the trees (output objective, one column per split).
-        AcR = Ac.T @ R if output and not sums else None
-        if not sums:
-            R = _panels(R)
+        AcR = None
         R2 = None  # squared row norms of the residual, when the last update computed them
+        if not sums:
+            R, R2, AcR = R_panels, R2_start, AcR_start
         for c in range(C):  # greedy pass: each tree on the residual of the previous ones
             node, means = learn(c, R, AcR, R2)
             codes[:, c] = node
@@ -340,7 +341,7 @@ class Maddness:
         self.n_features_in_ = d
         # Ridge refinement of all prototypes at once (input space, so set_B works for any B).
         if self.lam == "auto":
-            lam, errs, (GtG, GtA) = _cv_lam(codes, A, Bf, self.lam_folds, rng, n_threads=nt, AB=Y)
+            lam, errs, (GtG, GtA) = _cv_lam(codes, A, Bf, self.lam_folds, rng, n_threads=nt, target_sq=target_sq)
             self.lam_cv_errors_ = dict(zip(_LAM_GRID, errs))
         else:
             lam = float(self.lam)

@@ -3,6 +3,8 @@ ridge penalty by cross-validation of the product's error."""
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from .. import _core
@@ -31,30 +33,43 @@ def _onehot_products(codes: np.ndarray, A: np.ndarray, n_threads: int) -> tuple[
             _core.maddness_onehot_sums(codes, A, n_threads))
 
 
+def _product_row_sq(A: np.ndarray, B: np.ndarray, block: int = 4096) -> np.ndarray:
+    """Squared norms of the rows of A @ B in float64, in blocks of rows (no (n, m) temporary)."""
+    out = np.empty(A.shape[0])
+    for b in range(0, A.shape[0], block):
+        y = A[b:b + block].astype(np.float64) @ B
+        out[b:b + block] = np.einsum("ij,ij->i", y, y)
+    return out
+
+
 def _cv_lam(codes: np.ndarray, A: np.ndarray, B: np.ndarray, folds: int, rng: np.random.Generator,
-            grid: tuple = _LAM_GRID, n_threads: int = 1, AB: np.ndarray | None = None
+            grid: tuple[float, ...] = _LAM_GRID, n_threads: int = 1, target_sq: np.ndarray | None = None
             ) -> tuple[float, list[float], tuple[np.ndarray, np.ndarray]]:
     """Ridge penalty from ``grid`` with the lowest ``folds``-fold cross-validated error of the
     product: sum over folds of ||G_val P(lam) B - A_val B||^2, P(lam) fitted on the other folds.
 
     codes: (n, C) codes in [0, 16) (G their one-hot matrix), A: (n, d) training rows, B: (d, m),
-    AB: A @ B if the caller has it. Returns (lam, errors per lam, (GᵀG, GᵀA) of all rows: the
-    sums over the folds, for the final fit). Each fold's training part is the total minus the
-    held-out part. One eigendecomposition GᵀG_f = V diag(e) Vᵀ per fold serves every lam, and
-    the held-out error is expanded so that no (n, 16C) matrix is formed: with W = diag(1 / (e +
-    lam)) Vᵀ GᵀA_f B, the estimate is G_v V W and ||G_v V W - T||² = tr(Wᵀ H W) - 2 tr(Wᵀ P)
-    + ||T||² for H = Vᵀ G_vᵀG_v V, P = Vᵀ G_vᵀ A_v B, T = A_v B.
+    target_sq: the squared row norms of A @ B if the caller has them. Returns (lam, errors per
+    lam, (GᵀG, GᵀA) of all rows: the sums over the folds, for the final fit). Each fold's
+    training part is the total minus the held-out part; the per-fold GᵀA come from one pass over
+    A. One eigendecomposition GᵀG_f = V diag(e) Vᵀ per fold serves every lam, and the held-out
+    error is expanded so that no (n, 16C) matrix is formed: with W = diag(1 / (e + lam)) Vᵀ
+    GᵀA_f B, the estimate is G_v V W and ||G_v V W - T||² = tr(Wᵀ H W) - 2 tr(Wᵀ P) + ||T||² for
+    H = Vᵀ G_vᵀG_v V, P = Vᵀ G_vᵀ A_v B, T = A_v B.
     """
     n = codes.shape[0]
     folds = max(2, min(folds, n))
     fold = np.empty(n, dtype=np.int64)
     fold[rng.permutation(n)] = np.arange(n) % folds
     B = np.asarray(B, dtype=np.float64)
-    parts = [_onehot_products(codes[fold == f], A[fold == f], n_threads) for f in range(folds)]
-    GtG, GtA = sum(p[0] for p in parts), sum(p[1] for p in parts)
-    if AB is None:
-        AB = A.astype(np.float64) @ B
-    target_sq = np.bincount(fold, weights=np.einsum("ij,ij->i", AB, AB), minlength=folds)
+    codes = np.ascontiguousarray(codes, dtype=np.uint8)
+    A = np.ascontiguousarray(A) if A.dtype in (np.float32, np.float64) else np.ascontiguousarray(A, np.float64)
+    sums = _core.maddness_onehot_sums_grouped(codes, A, fold.astype(np.uint8), folds, n_threads)
+    parts = [(_core.maddness_onehot_gram(codes[fold == f]).astype(np.float64), sums[f]) for f in range(folds)]
+    GtG, GtA = functools.reduce(np.add, [p[0] for p in parts]), functools.reduce(np.add, [p[1] for p in parts])
+    if target_sq is None:
+        target_sq = _product_row_sq(A, B)
+    fold_sq = np.bincount(fold, weights=target_sq, minlength=folds)
     errs = np.zeros(len(grid))
     for f, (GvG, GvA) in enumerate(parts):
         evals, V = np.linalg.eigh(GtG - GvG)
@@ -63,5 +78,5 @@ def _cv_lam(codes: np.ndarray, A: np.ndarray, B: np.ndarray, folds: int, rng: np
         P = V.T @ (GvA @ B)
         for i, lam in enumerate(grid):
             W = VtY / (np.maximum(evals, 0.0) + lam)[:, None]
-            errs[i] += float(np.sum(W * (H @ W))) - 2.0 * float(np.sum(W * P)) + float(target_sq[f])
+            errs[i] += float(np.sum(W * (H @ W))) - 2.0 * float(np.sum(W * P)) + float(fold_sq[f])
     return float(grid[int(np.argmin(errs))]), [float(e) for e in errs], (GtG, GtA)

@@ -18,14 +18,53 @@ from .. import _core
 _LEVELS = 4
 
 
-def _quant_params(A: np.ndarray, axis: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Per-dimension (offset, scale): q = rint(clip((a - offset) * scale, -128, 127)). The
-    dimensions are A's columns, or its rows with ``axis=1`` (faster for a transposed copy)."""
-    lo, hi = np.percentile(A, [0.1, 99.9], axis=axis)
+_PERCENTILES = (0.1, 99.9)  # each dimension's byte range spans these percentiles of its training values
+
+
+def _offset_scale(lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(offset, scale) mapping [lo, hi] onto the byte range [-128, 127]."""
     width = hi - lo
     scale = np.where(width > 0, 255.0 / np.where(width > 0, width, 1.0), 1.0).astype(np.float32)
     offset = (lo + 128.0 / scale).astype(np.float32)
     return offset, scale
+
+
+def _quant_params(A: np.ndarray, axis: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Per-dimension (offset, scale): q = rint(clip((a - offset) * scale, -128, 127)). The
+    dimensions are A's columns, or its rows with ``axis=1``. (numpy; :func:`_split_bytes` gets
+    the same values from C++ order statistics.)"""
+    lo, hi = np.percentile(A, _PERCENTILES, axis=axis)
+    return _offset_scale(lo, hi)
+
+
+def _column_percentiles(A: np.ndarray, n_threads: int) -> tuple[np.ndarray, np.ndarray]:
+    """np.percentile(A, _PERCENTILES, axis=0) of a finite float32 (n, d) array, bit for bit, from
+    the order statistics it interpolates between (selected in C++, no sort or copy of A): the
+    same virtual index, neighbouring ranks and linear interpolation as numpy's default method."""
+    n = A.shape[0]
+    q = np.true_divide(np.array(_PERCENTILES), 100)
+    virtual = (n - 1) * q                                    # numpy's default ("linear") method
+    prev = np.floor(virtual)
+    nxt = prev + 1
+    prev[virtual >= n - 1] = nxt[virtual >= n - 1] = -1      # past the last rank: the maximum
+    prev[virtual < 0] = nxt[virtual < 0] = 0
+    prev, nxt = prev.astype(np.intp), nxt.astype(np.intp)
+    gamma = (virtual - prev)[:, None]
+    ranks = np.unique(np.concatenate([prev, nxt]) % n).astype(np.int64)
+    stats = _core.maddness_column_order_stats(A, ranks, n_threads)         # (len(ranks), d)
+    a, b = stats[np.searchsorted(ranks, prev % n)], stats[np.searchsorted(ranks, nxt % n)]
+    diff = b - a
+    out = np.add(a, diff * gamma)
+    np.subtract(b, diff * (1 - gamma), out=out, where=gamma >= 0.5, casting="unsafe", dtype=out.dtype)
+    return out[0], out[1]
+
+
+def _split_bytes(A: np.ndarray, n_threads: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(QT, offset, scale) for a float32 (n, d) C-order array A of finite values: the byte
+    quantization of every dimension (as :func:`_quant_params`) and the split bytes transposed,
+    QT (d, n) int8 = _quantize(A, offset, scale).T, without a transposed copy of A."""
+    offset, scale = _offset_scale(*_column_percentiles(A, n_threads))
+    return _core.maddness_quantize_transposed(A, offset, scale, n_threads), offset, scale
 
 
 def _quantize(a: np.ndarray, offset: np.ndarray, scale: np.ndarray) -> np.ndarray:
@@ -46,9 +85,72 @@ class _TreeData:
     def __init__(self, QT: np.ndarray, A32: np.ndarray | None, mean: np.ndarray | None,
                  col_sq: np.ndarray | None, n_threads: int) -> None:
         self.QT, self.A32, self.mean, self.col_sq, self.n_threads = QT, A32, mean, col_sq, n_threads
+        self._sum_A: np.ndarray | None = None
+
+    def sum_A(self) -> np.ndarray:
+        """The sums of A's columns in float64 (every tree's root; summed on first use)."""
+        if self._sum_A is None:
+            assert self.A32 is not None
+            whole = np.array([[0, self.A32.shape[0]]], dtype=np.int64)
+            perm = np.arange(self.A32.shape[0], dtype=np.int32)
+            self._sum_A = _core.maddness_group_sums(self.A32, perm, whole, False, self.n_threads)[0][0]
+        return self._sum_A
 
 
-def _group_sums(X: np.ndarray, perm: np.ndarray, ranges: np.ndarray, want_sq: bool, n_threads: int):
+_ROW_BLOCK = 4096  # rows per block of the float64 work in _start: (4096, d) float64 stays in L2/L3
+
+
+def _start(A: np.ndarray, B: np.ndarray | None, n_threads: int
+           ) -> tuple[_TreeData, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray | None, np.ndarray]:
+    """Everything the greedy pass of fit starts from, computed from the float32 (n, d) C-order
+    training rows A in blocks of rows (no float64 copy of A, no transposed copy):
+
+    - the tree data (split bytes, and for ``objective="output"`` A's column means and the
+      squared norms of its centred columns) and the per-dimension (offset, scale);
+    - the residual in panels (``_panels``), initially A @ B in float64 ("output", B given) or A
+      ("input", B None), and its squared row norms;
+    - Acᵀ R (d, m) for "output" (Ac: A minus its column means), else None;
+    - the squared row norms of A @ B for the cross-validation of the ridge penalty ("output"; for
+      "input" those of A, unused).
+    Returns (data, offset, scale, RP, R2, AcR, target_sq).
+    """
+    n, d = A.shape
+    QT, offset, scale = _split_bytes(A, n_threads)
+    output = B is not None
+    m = B.shape[1] if B is not None else d
+    npan = -(-m // _PANEL)
+    RP = np.empty((npan, n, _PANEL))
+    target_sq = np.empty(n)
+    mean = A.mean(0, dtype=np.float64)
+    Bp = AcR = col_sq = None
+    if B is not None:
+        Bp = np.zeros((d, npan * _PANEL))
+        Bp[:, :m] = B
+        AcR = np.zeros((d, npan * _PANEL))
+        col_sq = np.zeros(d)
+    rows = min(n, _ROW_BLOCK)
+    buf, ybuf = np.empty((rows, d)), np.zeros((rows, npan * _PANEL))
+    for b in range(0, n, _ROW_BLOCK):
+        e = min(n, b + _ROW_BLOCK)
+        a, y = buf[:e - b], ybuf[:e - b]
+        np.copyto(a, A[b:e])                                       # float32 -> float64, exact
+        if Bp is not None:
+            np.matmul(a, Bp, out=y)
+        else:
+            y[:, :d] = a
+        RP[:, b:e, :] = y.reshape(e - b, npan, _PANEL).transpose(1, 0, 2)
+        target_sq[b:e] = np.einsum("ij,ij->i", y[:, :m], y[:, :m])
+        if AcR is not None and col_sq is not None:
+            a -= mean
+            AcR += a.T @ y
+            col_sq += np.einsum("ij,ij->j", a, a)
+    data = _TreeData(QT, A if output else None, mean if output else None, col_sq, n_threads)
+    R2 = np.einsum("pij,pij->i", RP, RP)
+    return (data, offset, scale, RP, R2, None if AcR is None else np.ascontiguousarray(AcR[:, :m]), target_sq)
+
+
+def _group_sums(X: np.ndarray, perm: np.ndarray, ranges: np.ndarray, want_sq: bool, n_threads: int
+                ) -> tuple[np.ndarray, np.ndarray]:
     """Sums (and sums of squares) of X's rows perm[b:e] per range; X (n, p) or panels (P, n, 8)."""
     if X.ndim == 3:
         return _core.maddness_panel_sums(X, perm, ranges, want_sq, n_threads)
@@ -96,9 +198,25 @@ def _child_sums(X: np.ndarray, perm: np.ndarray, starts: np.ndarray, parent: np.
     return out, out_sq
 
 
-def _learn_tree(data: _TreeData, RP: np.ndarray, R2: np.ndarray, AcR: np.ndarray | None, k: int):
+def _split_sums(parent: np.ndarray, left: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """The children's sums from their parents' (nparents, p) and the left children's (from the
+    threshold scan): the right child is its parent minus its left sibling; a child without rows
+    sums to exactly 0 (its sibling to exactly the parent)."""
+    out = np.empty((2 * len(parent), parent.shape[1]))
+    out[0::2] = left
+    out[1::2] = parent - left
+    empty = counts == 0
+    out[empty] = 0.0
+    out[np.flatnonzero(empty) ^ 1] = parent[np.flatnonzero(empty) >> 1]
+    return out
+
+
+def _learn_tree(data: _TreeData, RP: np.ndarray, R2: np.ndarray, AcR: np.ndarray | None, k: int,
+                SR0: np.ndarray | None = None
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
     """One balanced 4-level tree on the residual R (n, m), given in panels RP = _panels(R), and R2
-    its squared row norms.
+    its squared row norms (and, for the output objective, SR0 its column sums if known: the
+    last residual update's).
 
     With ``AcR`` (d, m) = Ac.T @ R (Ac: A minus its column means) the objective is "output":
     the ``k`` candidate dimensions of a level are those that best explain the residual linearly
@@ -118,32 +236,40 @@ def _learn_tree(data: _TreeData, RP: np.ndarray, R2: np.ndarray, AcR: np.ndarray
     whole = np.array([[0, n]], dtype=np.int64)
     counts = np.array([n], dtype=np.int64)
     output = AcR is not None
+    A32, mean, col_sq = data.A32, data.mean, data.col_sq
+    if output and (A32 is None or mean is None or col_sq is None):
+        raise ValueError("the output objective needs the tree data's A32, mean and col_sq")
     if output:
-        SA = _core.maddness_group_sums(data.A32, perm, whole, False, nt)[0]          # sums of A's rows
-        SR = _group_sums(RP, perm, whole, False, nt)[0]
+        SA = data.sum_A()[None, :]                                                   # sums of A's rows
+        SR = _group_sums(RP, perm, whole, False, nt)[0] if SR0 is None else SR0[None, :]
     else:
         SR, SR2 = _group_sums(RP, perm, whole, True, nt)
     for level in range(_LEVELS):
         cnt = np.maximum(counts, 1)[:, None]
-        if output:
-            SAc = SA - counts[:, None] * data.mean                            # sums of Ac's rows
+        if AcR is not None and mean is not None and col_sq is not None:
+            SAc = SA - counts[:, None] * mean                                 # sums of Ac's rows
             cross = AcR - SAc.T @ (SR[:, :AcR.shape[1]] / cnt)                # (d, m)
-            within_sq = data.col_sq - (SAc * SAc / cnt).sum(0)
+            within_sq = col_sq - (SAc * SAc / cnt).sum(0)
             score = np.einsum("ij,ij->i", cross, cross) / np.maximum(within_sq, 1e-12)
         else:
             score = (SR2 - SR * SR / cnt).sum(0)[:data.QT.shape[0]]          # SSE per dimension
         cands = np.argsort(-score, kind="stable")[:k].astype(np.int64)
-        loss, thr = _core.maddness_split_scan(data.QT, cands, perm, starts, RP, R2, nt)
+        if output:  # with the sums of R over the rows each threshold sends left: the children's sums
+            loss, thr, left = _core.maddness_split_scan(data.QT, cands, perm, starts, RP, R2, nt, True)
+        else:
+            loss, thr = _core.maddness_split_scan(data.QT, cands, perm, starts, RP, R2, nt)
         b = int(np.argmin(loss))
         j = int(cands[b])
         dims[level] = j
         thresholds[level, :1 << level] = thr[b]
         starts = _core.maddness_partition(data.QT[j], thr[b], perm, starts, node)
         counts = np.diff(starts)
-        if output:
-            SR = _child_sums(RP, perm, starts, SR, None, nt)[0]
-            SA = _child_sums(data.A32, perm, starts, SA, None, nt)[0]
+        if output and A32 is not None:
+            SR = _split_sums(SR, left[b], counts)
+            SA = _child_sums(A32, perm, starts, SA, None, nt)[0]
         else:
-            SR, SR2 = _child_sums(RP, perm, starts, SR, SR2, nt)
-    leaf_A = SA - counts[:, None] * data.mean if output else None
+            SR, SR2_children = _child_sums(RP, perm, starts, SR, SR2, nt)
+            assert SR2_children is not None  # sums of squares were asked for
+            SR2 = SR2_children
+    leaf_A = SA - counts[:, None] * mean if output and mean is not None else None
     return dims, thresholds, node, SR, counts, leaf_A
