@@ -17,7 +17,7 @@ void digits_to_floats(const uint64_t* w, size_t in_stride, size_t n, double pow1
   // int64 -> double without AVX-512: for -2^51 <= d < 2^51 the bits of d + 1.5 * 2^52 (as an
   // integer) are the double 1.5 * 2^52 + d, exactly; lanes outside that range take the scalar rule
   constexpr int64_t kMagicBits = 0x4338000000000000;  // 1.5 * 2^52
-  constexpr int64_t kHalfRange = int64_t(1) << 51;
+  constexpr int64_t kHalfRange = int64_t{1LL << 51};
   const __m256i magic = _mm256_set1_epi64x(kMagicBits);
   const __m256i half = _mm256_set1_epi64x(kHalfRange);
   const __m256i limit = _mm256_set1_epi64x(2 * kHalfRange - 1);
