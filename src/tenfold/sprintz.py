@@ -119,7 +119,7 @@ def _as_bytes_array(buf: Any) -> np.ndarray:
     raise TypeError(f"buf must be bytes, bytearray, memoryview or a uint8 array, got {type(buf).__name__}")
 
 
-def info(buf: Any) -> dict:
+def info(buf: Any) -> dict[str, Any]:
     """The header of a compressed stream: dtype, shape, order, forecaster, entropy flag.
 
     >>> import numpy as np
@@ -171,13 +171,11 @@ def decompress(buf: Any, out: np.ndarray | None = None, max_output_bytes: int | 
         raise TypeError(f"out must be a numpy array, got {type(out).__name__}")
     if max_output_bytes is not None and out.nbytes > limit:
         raise ValueError(f"out has {out.nbytes} bytes, more than max_output_bytes={limit}")
-    if type(buf) is bytes:
-        data, native = buf, _core.sprintz_decompress_out_bytes
-    else:
-        data, native = _as_bytes_array(buf), _core.sprintz_decompress_out
+    data: bytes | np.ndarray = buf if type(buf) is bytes else _as_bytes_array(buf)
     if out.flags.writeable:  # the native call checks dtype, shape and contiguity against the header
         try:
-            if native(data, out):
+            if (_core.sprintz_decompress_out_bytes(data, out) if isinstance(data, bytes)
+                    else _core.sprintz_decompress_out(data, out)):
                 return out
         except TypeError:  # an array the native layer cannot take (e.g. non-native byte order)
             pass
@@ -266,7 +264,7 @@ def _check_path(path: Any, name: str) -> str:
 
 
 def compress_file(src: Any, dst: Any, forecaster: str = "fire", entropy: bool = True,
-                  progress: bool | None = None) -> dict:
+                  progress: bool | None = None) -> dict[str, Any]:
     """Compress a ``.npy`` file to ``dst`` frame by frame (memory stays bounded for any size).
 
     The file holds a small header (dtype, shape, order) then independent Sprintz frames of
@@ -328,7 +326,7 @@ def _min_stream_bytes(rows: int, row_bytes: int) -> int:
     return _STREAM_HEADER + _CHUNK_HEADER * (-(-rows // chunk_rows))
 
 
-def _read_file_header(f: Any, size: int) -> tuple[np.dtype, tuple, str, int]:
+def _read_file_header(f: Any, size: int) -> tuple[np.dtype[Any], tuple[int, ...], str, int]:
     """Parse and bound a .tfsz header: every field is checked, and the declared shape must fit
     in the file (each frame takes at least its length field and a minimal stream), so a short
     file cannot declare an output larger than the format can expand it to."""
@@ -375,7 +373,7 @@ def _read_file_header(f: Any, size: int) -> tuple[np.dtype, tuple, str, int]:
     return dtype, shape, order, frame_rows
 
 
-def decompress_file(src: Any, dst: Any, progress: bool | None = None) -> tuple:
+def decompress_file(src: Any, dst: Any, progress: bool | None = None) -> tuple[int, ...]:
     """Decode a file from :func:`compress_file` into the ``.npy`` file ``dst``; returns its shape.
 
     Frames are decoded one at a time and written out (C order) or into a memory map of the
@@ -417,7 +415,7 @@ def decompress_file(src: Any, dst: Any, progress: bool | None = None) -> tuple:
                                                                    fortran_order=True)
         try:
             with open(tmp, "wb") if out is None else contextlib.nullcontext() as g:
-                if out is None:
+                if g is not None:  # open exactly when out is None (C order)
                     np.lib.format.write_array_header_1_0(g, {"descr": np.lib.format.dtype_to_descr(dtype),
                                                              "fortran_order": False, "shape": shape})
                 frame_buf = np.empty((min(frame_rows, n),) + row_shape, dtype)  # untouched until a frame decodes
@@ -441,6 +439,7 @@ def decompress_file(src: Any, dst: Any, progress: bool | None = None) -> tuple:
                     except ValueError as exc:
                         raise ValueError(f"corrupt Sprintz file: frame {i}: {exc}") from None
                     if out is None:
+                        assert g is not None
                         g.write(decoded.data)
                     else:
                         out[i * frame_rows:i * frame_rows + rows] = decoded
