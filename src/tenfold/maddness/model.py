@@ -259,12 +259,17 @@ class Maddness:
         # A dense float64 residual only for signed sums and backfitting; the default path starts
         # from trees._start (the residual in panels, built in blocks of rows).
         dense = sums or refit_passes > 0
-        A64 = A.astype(np.float64) if dense else None
-        Y = A64 @ Bf.astype(np.float64) if dense and output else None
-        R = (Y if output else A64).copy() if dense else None     # running residual (C order: rows summed)
-        target = R.copy() if refit_passes else None
+        Y: np.ndarray | None = None
+        R: Any = None  # running residual: dense (n, m) in C order (rows summed), or trees._start's panels
+        target: np.ndarray | None = None
+        Ac: np.ndarray | None = None
+        if dense:
+            A64 = A.astype(np.float64)
+            Y = A64 @ Bf.astype(np.float64) if output else None
+            R = (A64 if Y is None else Y).copy()
+            target = R.copy() if refit_passes else None
+            Ac = A64 - A64.mean(0) if output or sums else None
         m_res = Bf.shape[1] if output else d
-        Ac = A64 - A64.mean(0) if dense and (output or sums) else None
         target_sq = np.einsum("ij,ij->i", Y, Y) if Y is not None else None  # |A_i B|², for lam="auto"
         dims = np.zeros((C, _LEVELS), dtype=np.int64)
         offsets = np.zeros((C, _LEVELS), dtype=np.float32)
@@ -276,15 +281,17 @@ class Maddness:
         k = min(self.n_candidates * (2 if output else 1), d)
         shrink = float(self.shrinkage)
         if sums:
-            gram = _sum_gram(Ac)
+            assert Ac is not None and sum_cols is not None and sum_npos is not None  # dense, and set for sums
+            Ac_sums, tree_cols, tree_npos = Ac, sum_cols, sum_npos
+            gram = _sum_gram(Ac_sums)
 
-            def learn(c: int, R: np.ndarray, AcR: np.ndarray | None, R2: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
-                sum_cols[c], sum_npos[c], offsets[c], scales[c], thresholds[c], node = \
-                    _learn_tree_sums(A, Ac, R, width, nt, gram)
+            def learn(c: int, R: Any, AcR: np.ndarray | None, R2: Any) -> tuple[np.ndarray, np.ndarray]:
+                tree_cols[c], tree_npos[c], offsets[c], scales[c], thresholds[c], node = \
+                    _learn_tree_sums(A, Ac_sums, R, width, nt, gram)
                 dims[c] = np.arange(c * _LEVELS, (c + 1) * _LEVELS)  # the encoder reads feature columns
                 return node, _leaf_means(node, R, nt)
 
-            def shrink_residual(R: np.ndarray, node: np.ndarray, means: np.ndarray) -> np.ndarray | None:
+            def shrink_residual(R: Any, node: np.ndarray, means: np.ndarray) -> Any:
                 R -= shrink * means[node]
                 return None
         else:
@@ -294,7 +301,7 @@ class Maddness:
             if output:
                 target_sq = y_sq
 
-            def learn(c: int, R: np.ndarray, AcR: np.ndarray | None, R2: Any) -> tuple[np.ndarray, np.ndarray]:
+            def learn(c: int, R: Any, AcR: np.ndarray | None, R2: Any) -> tuple[np.ndarray, np.ndarray]:
                 R2, SR0 = R2 if isinstance(R2, tuple) else (R2, None)  # shrink_residual's row norms, column sums
                 if R2 is None:
                     R2 = np.einsum("pij,pij->i", R, R)
@@ -302,10 +309,11 @@ class Maddness:
                 offsets[c], scales[c] = offset[dims[c]], scale[dims[c]]
                 means = leaf_R / np.maximum(leaf_n, 1)[:, None]                 # (16, m padded)
                 if AcR is not None:  # Acᵀ R after R -= shrink * means[node], without a pass over A
+                    assert leaf_A is not None  # the output objective's trees return it with AcR
                     AcR -= shrink * (leaf_A.T @ means[:, :m_res])
                 return node, means
 
-            def shrink_residual(R: np.ndarray, node: np.ndarray, means: np.ndarray) -> Any:
+            def shrink_residual(R: Any, node: np.ndarray, means: np.ndarray) -> Any:
                 return _core.maddness_shrink_panels(R, node, means, shrink)  # and its new row norms, column sums
         # Acᵀ R, kept current through the greedy pass by the trees (output objective, one column per split).
         AcR = None
@@ -319,6 +327,7 @@ class Maddness:
         # Diagnostic: training error of the greedy (leaf-mean) fit, in the objective's space.
         self.greedy_train_error_ = float(np.linalg.norm(R))
         for _ in range(refit_passes):
+            assert target is not None  # dense whenever refit_passes > 0
             # Backfitting: relearn each tree on the target minus the (ridge) fit of all others.
             G = _one_hot(codes).astype(np.float64)
             P = _ridge(G.T @ G, G.T @ target, 1.0)
@@ -327,7 +336,8 @@ class Maddness:
                 cols = slice(16 * c, 16 * c + 16)
                 fit -= G[:, cols] @ P[cols]
                 R = target - fit
-                node, _ = learn(c, R if sums else _panels(R), Ac.T @ R if output and not sums else None, None)
+                AcR_refit = Ac.T @ R if output and not sums and Ac is not None else None  # Ac: dense and output
+                node, _ = learn(c, R if sums else _panels(R), AcR_refit, None)
                 codes[:, c] = node
                 G[:, cols] = 0.0
                 G[np.arange(n), 16 * c + node] = 1.0
@@ -506,7 +516,7 @@ class Maddness:
             plan = self._plan_cache = _core.maddness_Plan()
         return plan
 
-    def __getstate__(self) -> dict:
+    def __getstate__(self) -> dict[str, Any]:
         # The C++ caches are rebuilt on demand and cannot be pickled (Dask ships models to
         # workers, copy.deepcopy copies them).
         state = self.__dict__.copy()
@@ -520,6 +530,7 @@ class Maddness:
         if c is None or not (c[1] is self.split_dims_ and c[2] is self.offsets_ and c[3] is self.scales_
                              and c[4] is self.thresholds_ and c[5] is self.luts_ and c[6] is self.mul_
                              and c[7] is self.add_ and c[8] == self.log2g_):
+            assert self.split_dims_ is not None  # callers check_fitted first
             arrays = (self.split_dims_, self.offsets_, self.scales_, self.thresholds_, self.luts_, self.mul_,
                       self.add_, self.log2g_)
             bound = _core.maddness_Bound()
@@ -534,11 +545,13 @@ class Maddness:
         if sum_cols is None:
             return A
         C = self.ncodebooks
+        assert self.sum_npos_ is not None  # set together with sum_cols_
         return _core.maddness_project(A, sum_cols.reshape(C * _LEVELS, -1), self.sum_npos_.reshape(-1),
                                       resolve_threads(self.n_threads)).T
 
     def _encode_blocked(self, A: np.ndarray) -> np.ndarray:
         A = self._split_input(A)
+        assert self.split_dims_ is not None  # callers check_fitted first
         blocked, ok = _core.maddness_encode(self._plan(), A, self.split_dims_, self.offsets_, self.scales_,
                                             self.thresholds_, resolve_threads(self.n_threads))
         if not ok:
@@ -579,6 +592,7 @@ class Maddness:
         if out is None:
             res = _core.maddness_scan(blocked, n, self.luts_, self.mul_, self.add_, self.log2g_, threads, None,
                                       row_major)
+            assert isinstance(res, np.ndarray)  # the kernel allocates when out is None
             return res if row_major else res.T
         self._check_out(out, n, order)
         _core.maddness_scan(blocked, n, self.luts_, self.mul_, self.add_, self.log2g_, threads,
@@ -619,6 +633,7 @@ class Maddness:
             raise ValueError(_NONFINITE_A)
         if out is not None:
             return out
+        assert isinstance(res, np.ndarray)  # the kernel allocates when out is None
         return res if row_major else res.T
 
     def predict(self, A: Any) -> np.ndarray:
@@ -676,18 +691,20 @@ class Maddness:
     def save(self, path: _io.PathLike) -> None:
         """Save the fitted model (encoder, prototypes and tables); reload with :func:`tenfold.load`."""
         check_fitted(self, "split_dims_")
+        assert self.split_dims_ is not None
         meta = {"params": {k: v for k, v in self.get_params().items()}, "lam_": self.lam_,
                 "n_features_in_": self.n_features_in_, "n_outputs_": self.n_outputs_, "log2g_": self.log2g_}
         arrays = {"split_dims": self.split_dims_, "offsets": self.offsets_, "scales": self.scales_,
                   "thresholds": self.thresholds_, "prototypes": self.prototypes_,
                   "luts": self.luts_, "mul": self.mul_,
                   "add": self.add_}
-        if self.__dict__.get("sum_cols_") is not None:
-            arrays.update(sum_cols=self.sum_cols_, sum_npos=self.sum_npos_)
+        sum_cols = self.__dict__.get("sum_cols_")
+        if sum_cols is not None:  # split_width > 1 (sum_npos_ is set with it)
+            arrays.update(sum_cols=sum_cols, sum_npos=self.__dict__["sum_npos_"])
         _io.save(path, "Maddness", meta, arrays)
 
     @classmethod
-    def _from_state(cls, meta: dict, arrays: dict) -> "Maddness":
+    def _from_state(cls, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> "Maddness":
         obj = cls(**meta["params"])
         obj._check_params()
         validate_maddness(meta, arrays)   # shapes, ranges and log2g_ against ncodebooks: checked there

@@ -115,7 +115,8 @@ def _sum_gram(Ac: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _learn_tree_sums(A: np.ndarray, Ac: np.ndarray, R: np.ndarray, width: int, n_threads: int,
-                     gram: tuple[np.ndarray, np.ndarray] | None = None):
+                     gram: tuple[np.ndarray, np.ndarray] | None = None
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """One 4-level tree whose level l splits on a signed sum of ``width`` columns of A.
 
     Each level tries the sign patterns of ``_sum_candidates`` (from the within-node statistics of
