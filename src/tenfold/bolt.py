@@ -289,6 +289,19 @@ _MAX_PADDED_K = 4096
 _FLOAT16_MAX = 65504.0  # largest finite float16
 
 
+def check_rerank(rerank: Any, k: int, refine: str | None) -> int | None:
+    """``search``'s ``rerank`` argument (BoltIndex and IVFBoltIndex): None, or an int >= k on an
+    index that keeps its vectors."""
+    if rerank is None:
+        return None
+    rerank = check_int(rerank, "rerank", minimum=1)
+    if refine is None:
+        raise ValueError("rerank needs the vectors: create the index with refine='float32' or 'float16'")
+    if rerank < k:
+        raise ValueError(f"rerank ({rerank}) must be >= k ({k})")
+    return rerank
+
+
 class _Contents(NamedTuple):
     """One version of an index's contents. Writers build a new one and publish it with a single
     attribute assignment; readers take it once per call, so every call sees one version whole.
@@ -537,12 +550,7 @@ class BoltIndex:
         id -1 and D = +inf (l2) / -inf (inner products); k above both ntotal and 4096 is an error.
         """
         k = check_int(k, "k", minimum=1)
-        if rerank is not None:
-            rerank = check_int(rerank, "rerank", minimum=1)
-            if self.refine is None:
-                raise ValueError("rerank needs the vectors: create the index with refine='float32' or 'float16'")
-            if rerank < k:
-                raise ValueError(f"rerank ({rerank}) must be >= k ({k})")
+        rerank = check_rerank(rerank, k, self.refine)
         threads = resolve_threads(n_threads)
         c = self._contents  # one version for the whole call
         if k > max(c.n, _MAX_PADDED_K):

@@ -35,7 +35,7 @@ from . import _io
 from ._atomic import atomic_output
 from ._checks import as_float_matrix, check_fitted, check_int
 from ._runtime import resolve_threads
-from .bolt import _MAX_PADDED_K, BoltEncoder, BoltIndex, finish_search
+from .bolt import _MAX_PADDED_K, BoltEncoder, BoltIndex, check_rerank, finish_search
 from .ivf import IVFBoltIndex
 
 if TYPE_CHECKING:
@@ -377,10 +377,7 @@ class ShardedIndex:
             if not isinstance(self._model, IVFBoltIndex):
                 raise ValueError("nprobe applies to IVF shards: create the ShardedIndex from an IVFBoltIndex")
             nprobe = check_int(nprobe, "nprobe", minimum=1, maximum=self._model.nlist)
-        if rerank is not None:
-            rerank = check_int(rerank, "rerank", minimum=k)
-            if self.refine is None:
-                raise ValueError("rerank needs the vectors: create the index with refine='float32' or 'float16'")
+        rerank = check_rerank(rerank, k, self.refine)
         st = self._state  # one version for the whole call
         n = int(sum(st.sizes))
         if n == 0:

@@ -18,7 +18,8 @@ from . import _core, _io
 from ._checks import as_float_matrix, check_choice, check_int
 from ._runtime import resolve_threads
 from ._validate import IVF_MAX_NLIST, validate_ivf_bolt_index
-from .bolt import _BLOCK, _FLOAT16_MAX, _MAX_PADDED_K, _REFINE, BoltEncoder, BoltIndex, finish_search
+from .bolt import (_BLOCK, _FLOAT16_MAX, _MAX_PADDED_K, _REFINE, BoltEncoder, BoltIndex, check_rerank,
+                   finish_search)
 
 __all__ = ["IVFBoltIndex"]
 
@@ -367,12 +368,7 @@ class IVFBoltIndex:
         cent = self._check_trained()
         k = check_int(k, "k", minimum=1)
         nprobe = self.nprobe if nprobe is None else check_int(nprobe, "nprobe", minimum=1, maximum=self.nlist)
-        if rerank is not None:
-            rerank = check_int(rerank, "rerank", minimum=1)
-            if self.refine is None:
-                raise ValueError("rerank needs the vectors: create the index with refine='float32' or 'float16'")
-            if rerank < k:
-                raise ValueError(f"rerank ({rerank}) must be >= k ({k})")
+        rerank = check_rerank(rerank, k, self.refine)
         threads = resolve_threads(n_threads)
         c = self._lists  # one version for the whole call
         if c.n == 0:
