@@ -53,7 +53,7 @@ from typing import Any
 
 import numpy as np
 
-from . import _core, _io
+from . import _core, _io, segments
 from ._validate import validate_extract_result
 
 __all__ = ["ExtractResult", "find_instances"]
@@ -521,6 +521,10 @@ class ExtractResult:
     _match_threshold: float = field(repr=False)
     _n_dims: int = field(repr=False)
     significance: float = 0.0
+    method: str = "shapelets"
+    # segment search only: the instances' normalised rows stacked, and the end row of each
+    _templates: np.ndarray = field(repr=False, default_factory=lambda: np.zeros((0, 0)))
+    _template_ends: np.ndarray = field(repr=False, default_factory=lambda: np.zeros(0, np.int64))
 
     def __len__(self) -> int:
         return len(self.starts)
@@ -554,6 +558,8 @@ class ExtractResult:
         Xs = _as_series(X)
         if Xs.shape[1] != self._n_dims:
             raise ValueError(f"X has {Xs.shape[1]} dimensions; the event was learned on {self._n_dims}")
+        if self.method == "segments":
+            return self._match_segments(Xs, min_score)
         We = self._filter.shape[0]
         a, b = self._offset
         P = self.max_length // 2      # the filter spans [loc - P, loc - P + We)
@@ -572,24 +578,37 @@ class ExtractResult:
                                             self.max_length, n, starts, ends)
         return self._derived(starts, ends, dots[locs], Xs)
 
+    def _match_segments(self, Xs: np.ndarray, min_score: float | None) -> "ExtractResult":
+        """match() for the segment search: activity segments of Xs close to the instances by DTW."""
+        empty = np.zeros(0, np.int64)
+        if len(self.starts) == 0 or Xs.shape[0] < 2:
+            return self._derived(empty, empty, np.zeros(0), Xs)
+        s, e, dist = segments.match_segments(Xs, self._templates, self._template_ends,
+                                             self.min_length, self.max_length)
+        thr = self._match_threshold if min_score is None else float(min_score)
+        ok = -dist > thr
+        starts, ends = _fit_range(s[ok], e[ok], self.min_length, self.max_length, Xs.shape[0])
+        return self._derived(starts, ends, -dist[ok], Xs)
+
     def _derived(self, starts: np.ndarray, ends: np.ndarray, scores: np.ndarray,
                  Xs: np.ndarray) -> "ExtractResult":
         return ExtractResult(starts.astype(np.int64), ends.astype(np.int64), np.asarray(scores, np.float64),
                              _mean_pattern(Xs, starts, ends), self.objective, self.min_length,
                              self.max_length, self.threshold, self.blur_length, self._bank,
                              self._filter, self._offset, self._match_threshold, self._n_dims,
-                             self.significance)
+                             self.significance, self.method, self._templates, self._template_ends)
 
     def save(self, path: Any) -> None:
         """Save the result and model (``tenfold.load(path)`` reads it back; no pickle)."""
         meta = {"objective": self.objective, "min_length": self.min_length, "max_length": self.max_length,
                 "threshold": self.threshold, "blur_length": self.blur_length,
                 "offset": list(self._offset), "match_threshold": self._match_threshold,
-                "n_dims": self._n_dims, "significance": self.significance}
+                "n_dims": self._n_dims, "significance": self.significance, "method": self.method}
         arrays = {"starts": self.starts, "ends": self.ends, "scores": self.scores,
                   "pattern": self.pattern, "filter": self._filter, "bank_dims": self._bank.dims,
                   "bank_lengths": self._bank.lengths, "bank_values": self._bank.values,
-                  "bank_variances": self._bank.variances}
+                  "bank_variances": self._bank.variances, "templates": self._templates,
+                  "template_ends": self._template_ends}
         _io.save(path, _TYPE_NAME, meta, arrays)
 
 
@@ -602,10 +621,31 @@ def _load(meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> ExtractResult:
                          float(meta["threshold"]), int(meta["blur_length"]), bank, arrays["filter"],
                          (int(meta["offset"][0]), int(meta["offset"][1])),
                          float(meta["match_threshold"]), int(meta["n_dims"]),
-                         float(meta.get("significance", 0.0)))   # older files have none: 0
+                         float(meta.get("significance", 0.0)),   # older files have none: 0
+                         str(meta.get("method", "shapelets")),   # older files: the shapelet search
+                         arrays.get("templates", np.zeros((0, 0))),
+                         arrays.get("template_ends", np.zeros(0, np.int64)))
 
 
 _io.register(_TYPE_NAME, _load)
+
+
+def _fit_range(starts: np.ndarray, ends: np.ndarray, lo: int, hi: int,
+               n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Widen segments shorter than lo and trim longer than hi about their centres, inside [0, n).
+
+    Widened neighbours may touch; an overlap is cut at the midpoint between the two centres.
+    """
+    L = ends - starts
+    mid2 = starts + ends                          # twice the centre
+    newL = np.clip(L, lo, hi)
+    s = (mid2 - newL) // 2
+    s, e = _place(s, s + newL, n)
+    for i in range(1, len(s)):
+        if s[i] < e[i - 1]:
+            cut = (mid2[i - 1] + mid2[i]) // 4
+            e[i - 1], s[i] = max(cut, s[i - 1] + 1), max(cut, s[i - 1] + 1)
+    return s.astype(np.int64), e.astype(np.int64)
 
 
 def _mean_pattern(X: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
@@ -620,7 +660,8 @@ def find_instances(X: Any, min_length: int, max_length: int, *, random_state: An
                    threshold: float = 0.25, blur_length: int | None = None,
                    shapelets_per_length: int | None = None, n_seeds: int = 8, n_shifts: int = 3,
                    max_instances: int | None = None, per_instance_bounds: bool = True,
-                   min_significance: float = 0.0) -> ExtractResult:
+                   min_significance: float = 0.0, search: str = "auto",
+                   min_group_score: float = segments.MIN_SIGNIFICANCE) -> ExtractResult:
     """Find every instance of the repeated event in ``X``.
 
     Parameters
@@ -691,6 +732,10 @@ def find_instances(X: Any, min_length: int, max_length: int, *, random_state: An
         raise ValueError(f"n_seeds must be an int in [1, 1000], got {n_seeds!r}")
     if not isinstance(min_significance, numbers.Real) or np.isnan(min_significance):
         raise ValueError(f"min_significance must be a real number, got {min_significance!r}")
+    if not isinstance(min_group_score, numbers.Real) or np.isnan(min_group_score):
+        raise ValueError(f"min_group_score must be a real number, got {min_group_score!r}")
+    if search not in ("auto", "segments", "shapelets"):
+        raise ValueError(f"search must be 'auto', 'segments' or 'shapelets', got {search!r}")
     if isinstance(n_shifts, bool) or not isinstance(n_shifts, numbers.Integral) or n_shifts < 0:
         raise ValueError(f"n_shifts must be a non-negative int, got {n_shifts!r}")
     if max_instances is not None:
@@ -699,6 +744,12 @@ def find_instances(X: Any, min_length: int, max_length: int, *, random_state: An
             raise ValueError(f"max_instances must be an int >= 2 or None, got {max_instances!r}")
         max_instances = int(max_instances)
     rng = np.random.default_rng(random_state)
+
+    if search != "shapelets":
+        group = segments.find_group(Xs, lo, hi)
+        if search == "segments" or (group.coverage >= segments.MIN_COVERAGE and len(group.seg_starts) >= 3):
+            return _segment_result(Xs, group, lo, hi, float(threshold), max(2, int(round(0.6 * lo))),
+                                   float(min_group_score), max_instances)
 
     # centre each dimension (keeps cumulative sums accurate; distances are shift-invariant)
     Xc = Xs - Xs.mean(axis=0, keepdims=True)
@@ -770,6 +821,34 @@ def find_instances(X: Any, min_length: int, max_length: int, *, random_state: An
     return ExtractResult(starts.astype(np.int64), ends.astype(np.int64), inst_scores,
                          _mean_pattern(Xs, starts, ends), best.score, lo, hi, float(threshold), blur,
                          bank, filt, (int(a), int(b)), match_thr, d, significance)
+
+
+def _segment_result(Xs: np.ndarray, group: segments.Group, lo: int, hi: int, threshold: float, blur: int,
+                    min_significance: float, max_instances: int | None) -> ExtractResult:
+    """ExtractResult of the segment search (no shapelet model; match() uses the templates)."""
+    n, d = Xs.shape
+    W = hi + max(1, hi // 10)
+    bank = _ShapeletBank(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros((0, hi)), np.zeros(0))
+    filt = np.zeros((W + 2 * (hi // 2), 0), np.float32)
+    m = group.members
+    if len(m) < 2 or not group.significance >= min_significance:
+        e = np.zeros(0, np.int64)
+        return ExtractResult(e, e.copy(), np.zeros(0), np.zeros((0, d)), 0.0, lo, hi, threshold, blur, bank,
+                             filt, (0, lo), np.inf, d, float(group.significance), "segments")
+    D = group.distances[np.ix_(m, m)]
+    closeness = -D.sum(axis=1) / (len(m) - 1)          # minus the mean DTW distance to the others
+    if max_instances is not None and len(m) > max_instances:
+        keep = np.sort(np.argsort(-closeness, kind="stable")[:max_instances])
+        group = segments.Group(group.starts[keep], group.ends[keep], group.significance, m[keep],
+                               group.seg_starts, group.seg_ends, group.distances, group.features,
+                               group.coverage)
+        closeness = closeness[keep]
+    templates, tends = segments.templates_of(group)
+    starts, ends = _fit_range(group.starts, group.ends, lo, hi, n)
+    return ExtractResult(starts, ends, closeness.astype(np.float64), _mean_pattern(Xs, starts, ends), 0.0,
+                         lo, hi, threshold, blur, bank, filt, (0, lo),
+                         -segments.match_distance_threshold(group), d, float(group.significance),
+                         "segments", templates, tends)
 
 
 def _significance(XTp: np.ndarray, BTp: np.ndarray, locs: np.ndarray, We: int, log0: np.ndarray,
