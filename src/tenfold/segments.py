@@ -6,8 +6,8 @@ idle periods). Nothing here is specific to speech.
 
 1. **Background and activity.** Each dimension is scaled by its standard deviation; two-means
    clustering of the (3-step smoothed) rows separates two states, and the tighter one (smaller
-   mean squared distance to its centre) is the background. A row is active when it is closer to
-   the other centre.
+   mean squared distance to its centre) is the background. A row is active when it lies farther
+   from the background centre than half the distance between the centres, in any direction.
 2. **Segments.** Runs of active rows are merged across their shortest gaps first, while the gap
    is at most ``max_length / 5`` rows and the merged run at most ``1.5 * max_length``; merged
    runs with length in ``[min_length / 1.5, 1.5 * max_length]`` are the candidate events
@@ -20,9 +20,9 @@ idle periods). Nothing here is specific to speech.
    segment and its k - 1 nearest neighbours (re-ranked once by mean distance to that group) form
    a candidate group. Its score is the members' mean silhouette times sqrt(k): a member's
    silhouette compares its mean distance to the other members (a) with its mean distance to its
-   k nearest outsiders (b) as (b - a) / max(a, b). A group of repeats far tighter than its
+   3 nearest outsiders (b) as (b - a) / max(a, b). A group of repeats far tighter than its
    surroundings scores about 1-2; the tightest group among unrelated events (all words
-   different) scored at most 0.6 on the benchmark's tuning recordings, noise 0.1. The best group
+   different) scored at most 0.5 on the benchmark's tuning recordings, noise 0.1. The best group
    is returned with its score as ``significance``; :data:`MIN_SIGNIFICANCE` is the bar below
    which :func:`tenfold.extract.find_instances` reports nothing.
 
@@ -50,13 +50,14 @@ from . import _core
 __all__ = ["Group", "find_group", "segment_activity", "segment_features", "dtw_distances", "match_segments",
            "MIN_SIGNIFICANCE"]
 
+NEAR_OUTSIDERS = 3       # a member's outsiders: its 3 nearest (fewer if the group is smaller)
 MIN_COVERAGE = 0.8       # the segment search applies when candidates hold this much of the activity
-MIN_SIGNIFICANCE = 0.7   # group score below which find_instances reports nothing (tuned: see notes)
+MIN_SIGNIFICANCE = 0.65  # group score below which find_instances reports nothing (tuned: see notes)
 DTW_BAND = 0.25          # Sakoe-Chiba radius as a fraction of the longer segment
 KMEANS_ITERS = 20
 MAX_SEGMENTS = 400
 MERGE_GAP_DIVISOR = 5    # pauses up to max_length / 5 can lie inside one event
-MATCH_POSITION = 0.65    # match() threshold: from the members' typical distance towards outsiders'
+MATCH_POSITION = 0.65    # match() threshold: from the members' typical distance towards outsiders
 LENGTH_TOLERANCE = 1.5   # segments from min_length / 1.5 to 1.5 x max_length are candidates       # the pairwise DTW is quadratic in this
 
 
@@ -125,7 +126,9 @@ def segment_activity(X: np.ndarray, min_length: int, max_length: int) -> tuple[n
     bg = lab == 0
     if bg.sum() < 2 or bg.all():
         return empty, empty.copy(), 0.0
-    active = ~bg
+    # active: farther from the background centre than half-way to the other centre, in any
+    # direction (events can leave the background on either side of it)
+    active = np.linalg.norm(Ys - C[0], axis=1) > 0.5 * float(np.linalg.norm(C[1] - C[0]))
     edges = np.flatnonzero(np.diff(np.concatenate([[0], active.astype(np.int8), [0]])))
     rs, re = edges[0::2], edges[1::2]
     if len(rs) == 0:
@@ -189,8 +192,9 @@ def _group_score(D: np.ndarray, members: np.ndarray) -> float:
     """Mean silhouette of the members times sqrt(k).
 
     A member's silhouette is (b - a) / max(a, b) with a its mean distance to the other members
-    and b its mean distance to its k nearest outsiders: near 1 for a group far tighter than its
-    surroundings, near 0 or below for a group no tighter than the segments around it.
+    and b its mean distance to its NEAR_OUTSIDERS nearest outsiders (k if fewer): near 1 for a
+    group far tighter than its surroundings, near 0 or below for a group no tighter than the
+    segments around it.
     """
     S, k = len(D), len(members)
     inside = np.zeros(S, bool)
@@ -199,7 +203,7 @@ def _group_score(D: np.ndarray, members: np.ndarray) -> float:
     if len(out) == 0 or k < 2:
         return 0.0
     a = D[np.ix_(members, members)].sum(axis=1) / (k - 1)
-    b = np.sort(D[np.ix_(members, out)], axis=1)[:, :k].mean(axis=1)
+    b = np.sort(D[np.ix_(members, out)], axis=1)[:, :min(k, NEAR_OUTSIDERS)].mean(axis=1)
     sil = (b - a) / np.maximum(np.maximum(a, b), 1e-300)
     return float(sil.mean() * np.sqrt(k))
 
