@@ -94,8 +94,8 @@ double dtw_pair(const double* a, size_t la, const double* b, size_t lb, size_t d
   for (size_t i = 0; i < la; ++i) {
     const double centre = static_cast<double>(i) * slope;
     const double jlo_d = std::ceil(centre - radius), jhi_d = std::floor(centre + radius);
-    const size_t jlo = jlo_d < 0.0 ? 0 : static_cast<size_t>(jlo_d);
-    const size_t jhi = jhi_d > static_cast<double>(lb - 1) ? lb - 1 : static_cast<size_t>(jhi_d);
+    const size_t jlo = (la == 1 || jlo_d < 0.0) ? 0 : static_cast<size_t>(jlo_d);
+    const size_t jhi = (la == 1 || jhi_d > static_cast<double>(lb - 1)) ? lb - 1 : static_cast<size_t>(jhi_d);
     std::fill(cur.begin(), cur.end(), inf);
     const double* ai = a + i * d;
     for (size_t j = jlo; j <= jhi; ++j) {

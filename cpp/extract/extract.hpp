@@ -40,7 +40,7 @@ namespace tenfold::extract {
 // D(i, j) = min(D(i-1, j) + c, D(i, j-1) + c, D(i-1, j-1) + 2c) (ties: that order), D(0, 0) = 2c;
 // the result is D(la-1, lb-1) / (la + lb). Only cells within `radius` of the scaled diagonal are
 // used: j in [ceil(i * s - radius), floor(i * s + radius)] with s = (lb-1)/(la-1) (0 if la = 1)
-// and radius = max(band * max(la, lb), s / 2 + 1).
+// and radius = max(band * max(la, lb), s / 2 + 1); a one-row segment a uses every j.
 // out (SA, SB) row-major. If `symmetric` (A and B the same), only a < b is computed, mirrored,
 // and the diagonal is 0.
 void dtw_segments(const double* ZA, const int64_t* startsA, const int64_t* endsA, size_t SA,
