@@ -151,6 +151,12 @@ def test_segment_result_saves_and_loads(tmp_path) -> None:
     Y, _ = _events(rng, shapes, [1, 0, 2, 0])
     a, b = hits.match(Y), back.match(Y)
     assert np.array_equal(a.starts, b.starts) and np.array_equal(a.scores, b.scores)
+    from tenfold import _io
+    type_name, meta, arrays = _io.read(p)
+    arrays["template_ends"] = arrays["template_ends"][::-1].copy()     # no longer increasing
+    _io.save(tmp_path / "bad.tfz", type_name, meta, arrays)
+    with pytest.raises(ValueError, match="template_ends"):
+        tenfold.load(tmp_path / "bad.tfz")
 
 
 def test_random_walk_keeps_the_shapelet_search() -> None:

@@ -66,10 +66,6 @@ MAX_ABS_VALUE = 1e100
 SIGNIFICANCE_FOLDS = 8
 MATCH_FRACTION = 0.25   # default match() threshold, as a fraction of the median instance score
 BOUNDARY_QUANTILE = 0.6  # per-instance bounds: evidence above this quantile of the window
-# Shapelet search after the segment search found separate events but no group: its bar. Held-out
-# recordings of distinct words scored up to 11.5 (median 7.4; speech recipe, last session); planted
-# events in 1-D noise 10-97 (tests/test_extract.py). Provisional: see benchmarks/notes/extract.md.
-FALLBACK_SIGNIFICANCE = 10.0
 
 
 # ---------------------------------------------------------------------------------------------
@@ -752,12 +748,10 @@ def find_instances(X: Any, min_length: int, max_length: int, *, random_state: An
     if search != "shapelets":
         group = segments.find_group(Xs, lo, hi)
         if search == "segments" or (group.coverage >= segments.MIN_COVERAGE and len(group.seg_starts) >= 3):
-            found = _segment_result(Xs, group, lo, hi, float(threshold), max(2, int(round(0.6 * lo))),
-                                    float(min_group_score), max_instances)
-            if len(found) or search == "segments":
-                return found
-            # separate events that do not group: only a clearly significant shapelet set counts
-            min_significance = max(float(min_significance), FALLBACK_SIGNIFICANCE)
+            # separate events that do not group: nothing found (no fallback to the shapelets,
+            # which find sub-event repeats, e.g. shared syllables, in such series)
+            return _segment_result(Xs, group, lo, hi, float(threshold), max(2, int(round(0.6 * lo))),
+                                   float(min_group_score), max_instances)
 
     # centre each dimension (keeps cumulative sums accurate; distances are shift-invariant)
     Xc = Xs - Xs.mean(axis=0, keepdims=True)
@@ -849,7 +843,7 @@ def _segment_result(Xs: np.ndarray, group: segments.Group, lo: int, hi: int, thr
         keep = np.sort(np.argsort(-closeness, kind="stable")[:max_instances])
         group = segments.Group(group.starts[keep], group.ends[keep], group.significance, m[keep],
                                group.seg_starts, group.seg_ends, group.distances, group.features,
-                               group.coverage)
+                               group.decoy_distances, group.coverage)
         closeness = closeness[keep]
     templates, tends = segments.templates_of(group)
     starts, ends = _fit_range(group.starts, group.ends, lo, hi, n)

@@ -12,15 +12,21 @@ idle periods). Nothing here is specific to speech.
    is at most ``max_length / 5`` rows and the merged run at most ``1.5 * max_length``; merged
    runs with length in ``[min_length / 1.5, 1.5 * max_length]`` are the candidate events
    (tolerant: activity bounds are not the user's bounds). The search applies when these hold at
-   least ``MIN_COVERAGE`` of the active rows (a random walk's long excursions do not).
+   least ``MIN_COVERAGE`` of the active rows (a random walk's long excursions do not) and most
+   gaps between merged runs are longer than the merge limit (real pauses: in 1-D noise with
+   events, noise keeps rows active and the runs are split only by the length cap).
 3. **Distances.** Every pair of segments is compared by band-limited DTW (C++ kernel) on the
    scaled rows with each segment's own mean removed, plus their slopes over +-2 rows; the
    distance is the warped Euclidean cost divided by the two lengths' sum.
-4. **Group and significance.** For every segment and every size k up to half the segments, the
-   segment and its k - 1 nearest neighbours (re-ranked once by mean distance to that group) form
-   a candidate group. Its score is the members' mean silhouette times sqrt(k): a member's
-   silhouette compares its mean distance to the other members (a) with its mean distance to its
-   3 nearest outsiders (b) as (b - a) / max(a, b). A group of repeats far tighter than its
+4. **Group and significance.** For every segment and every size k up to half the segments (and
+   all of them), the segment and its k - 1
+   nearest neighbours (re-ranked once by mean distance to that group) form a candidate group.
+   Its score is the members' mean silhouette times sqrt(k): a member's silhouette compares its
+   mean distance to the other members (a) with its mean distance to its 3 nearest outsiders (b)
+   as (b - a) / max(a, b). Outsiders are the other segments; a group of *every* segment (a series
+   that holds only the event) is compared with decoys instead, every other segment rotated by
+   half its length (same rows, second half first). Events that merely share an envelope also
+   beat decoys, so such a group's score counts half. A group of repeats far tighter than its
    surroundings scores about 1-2; the tightest group among unrelated events (all words
    different) scored at most 0.5 on the benchmark's tuning recordings, noise 0.1. The best group
    is returned with its score as ``significance``; :data:`MIN_SIGNIFICANCE` is the bar below
@@ -47,18 +53,19 @@ import numpy as np
 
 from . import _core
 
-__all__ = ["Group", "find_group", "segment_activity", "segment_features", "dtw_distances", "match_segments",
-           "MIN_SIGNIFICANCE"]
+__all__ = ["MIN_SIGNIFICANCE", "Group", "dtw_distances", "find_group", "match_segments", "segment_activity",
+           "segment_features"]
 
+DECOY_ONLY_WEIGHT = 0.5  # score weight of a group of every segment (planted repeats: 1.6-2.3 before)
 NEAR_OUTSIDERS = 3       # a member's outsiders: its 3 nearest (fewer if the group is smaller)
 MIN_COVERAGE = 0.8       # the segment search applies when candidates hold this much of the activity
 MIN_SIGNIFICANCE = 0.65  # group score below which find_instances reports nothing (tuned: see notes)
 DTW_BAND = 0.25          # Sakoe-Chiba radius as a fraction of the longer segment
 KMEANS_ITERS = 20
-MAX_SEGMENTS = 400
+MAX_SEGMENTS = 400       # the longest are kept beyond this: pairwise DTW is quadratic in the count
 MERGE_GAP_DIVISOR = 5    # pauses up to max_length / 5 can lie inside one event
 MATCH_POSITION = 0.65    # match() threshold: from the members' typical distance towards outsiders
-LENGTH_TOLERANCE = 1.5   # segments from min_length / 1.5 to 1.5 x max_length are candidates       # the pairwise DTW is quadratic in this
+LENGTH_TOLERANCE = 1.5   # segments from min_length / 1.5 to 1.5 x max_length are candidates
 
 
 @dataclass
@@ -72,6 +79,7 @@ class Group:
     seg_ends: np.ndarray
     distances: np.ndarray       # (S, S) DTW distances between candidate segments
     features: np.ndarray        # (n, d') per-segment normalised rows (rows outside segments: 0)
+    decoy_distances: np.ndarray  # (S, S) from segment i to segment j rotated by half its length
     coverage: float             # fraction of active rows inside candidate segments
 
 
@@ -91,14 +99,13 @@ def _smooth(X: np.ndarray, w: int = 3) -> np.ndarray:
 def _two_means(Y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Labels (0 = background, the tighter cluster) and the two centres, deterministic."""
     r = np.linalg.norm(Y - np.median(Y, axis=0), axis=1)
-    lo, hi = np.quantile(r, [0.25, 0.75])
-    order = np.argsort(r)
+    order = np.argsort(r, kind="stable")       # start from the nearest and farthest quarters
     C = np.stack([Y[order[: max(1, len(r) // 4)]].mean(axis=0), Y[order[-max(1, len(r) // 4):]].mean(axis=0)])
     lab = np.zeros(len(Y), np.int64)
-    for _ in range(KMEANS_ITERS):
+    for it in range(KMEANS_ITERS):
         d2 = ((Y[:, None, :] - C[None]) ** 2).sum(axis=2)
         new = d2.argmin(axis=1)
-        if np.array_equal(new, lab) and _ > 0:
+        if it > 0 and np.array_equal(new, lab):
             break
         lab = new
         for c in (0, 1):
@@ -115,7 +122,8 @@ def segment_activity(X: np.ndarray, min_length: int, max_length: int) -> tuple[n
 
     Returns (starts, ends, coverage): coverage is the fraction of active rows inside the
     candidates (near 1 when the series is a sequence of separate events; a random walk's long
-    excursions give much less).
+    excursions give much less), and 0 when the median gap between merged runs is no longer than
+    the merge limit (no real pauses between events).
     """
     Y = _scale(np.asarray(X, dtype=np.float64))
     empty = np.zeros(0, np.int64)
@@ -157,6 +165,10 @@ def segment_activity(X: np.ndarray, min_length: int, max_length: int) -> tuple[n
     np.add.at(inside, ms[ok], 1)
     np.add.at(inside, me[ok], -1)
     coverage = float(active[np.cumsum(inside)[:-1] > 0].sum()) / max(1.0, float(active.sum()))
+    # pauses: most gaps between merged runs must be longer than the merge limit (else the runs
+    # were kept apart only by the length cap: activity everywhere, as in noisy 1-D series)
+    if len(ms) < 2 or np.median(ms[1:] - me[:-1]) <= gap_max:
+        coverage = 0.0
     return ms[ok].astype(np.int64), me[ok].astype(np.int64), coverage
 
 
@@ -188,42 +200,62 @@ def dtw_distances(ZA: np.ndarray, startsA: np.ndarray, endsA: np.ndarray, ZB: np
                                       float(band), sym)
 
 
-def _group_score(D: np.ndarray, members: np.ndarray) -> float:
+def _group_score(D: np.ndarray, R: np.ndarray, members: np.ndarray) -> float:
     """Mean silhouette of the members times sqrt(k).
 
     A member's silhouette is (b - a) / max(a, b) with a its mean distance to the other members
-    and b its mean distance to its NEAR_OUTSIDERS nearest outsiders (k if fewer): near 1 for a
-    group far tighter than its surroundings, near 0 or below for a group no tighter than the
-    segments around it.
+    and b its mean distance to its NEAR_OUTSIDERS nearest outsiders (k if fewer): the other
+    segments or, when every segment is a member, rotated copies of the other segments (decoys:
+    the same rows, second half first). Near 1 for a group far tighter than anything
+    around it, near 0 or below for a group no tighter than the segments around it.
     """
     S, k = len(D), len(members)
+    if k < 2:
+        return 0.0
     inside = np.zeros(S, bool)
     inside[members] = True
     out = np.flatnonzero(~inside)
-    if len(out) == 0 or k < 2:
-        return 0.0
     a = D[np.ix_(members, members)].sum(axis=1) / (k - 1)
-    b = np.sort(D[np.ix_(members, out)], axis=1)[:, :min(k, NEAR_OUTSIDERS)].mean(axis=1)
+    if len(out):
+        cand = D[np.ix_(members, out)]
+        b = np.sort(cand, axis=1)[:, :min(k, NEAR_OUTSIDERS, len(out))].mean(axis=1)
+    else:                                                  # every segment is a member: decoys
+        cand = R[members].copy()
+        cand[np.arange(k), members] = np.inf               # not the member's own decoy
+        b = np.sort(cand, axis=1)[:, :min(k, NEAR_OUTSIDERS, S - 1)].mean(axis=1)
     sil = (b - a) / np.maximum(np.maximum(a, b), 1e-300)
     return float(sil.mean() * np.sqrt(k))
 
 
-def best_group(D: np.ndarray, max_size: int | None = None) -> tuple[np.ndarray, float]:
-    """Largest-evidence group: (members sorted, Mann-Whitney z); empty when fewer than 3 segments."""
+def best_group(D: np.ndarray, R: np.ndarray) -> tuple[np.ndarray, float]:
+    """Highest-scoring group (members sorted, score); empty when fewer than 2 segments.
+
+    D: (S, S) distances between segments; R: (S, S) distances from segment i to the
+    rotated segment j.
+    """
     S = len(D)
-    if S < 3:
+    if S < 2:
         return np.zeros(0, np.int64), 0.0
-    kmax = min(S // 2, max_size or S)
     best, best_z = np.zeros(0, np.int64), -np.inf
     for i in range(S):
         order = np.argsort(D[i], kind="stable")         # i itself first (distance 0)
-        for k in range(2, kmax + 1):
+        for k in [*range(2, S // 2 + 1), S]:   # at least as many outsiders as members, or none
             g = order[:k]
             g = np.argsort(D[:, g].mean(axis=1), kind="stable")[:k]
-            z = _group_score(D, g)
+            z = _group_score(D, R, g)
+            if k == S:             # compared with decoys only, a weaker null than real outsiders
+                z *= DECOY_ONLY_WEIGHT
             if z > best_z:
                 best, best_z = np.sort(g), z
     return best, float(best_z)
+
+
+def rotated_features(Z: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """Decoys: each segment's rows rotated by half its length (second half first)."""
+    Zr = Z.copy()
+    for s0, e0 in zip(starts, ends):
+        Zr[s0:e0] = np.roll(Z[s0:e0], -((e0 - s0) // 2), axis=0)
+    return Zr
 
 
 def find_group(X: np.ndarray, min_length: int, max_length: int) -> Group:
@@ -238,8 +270,9 @@ def find_group(X: np.ndarray, min_length: int, max_length: int) -> Group:
         s, e = s[keep], e[keep]
     Z = segment_features(X, s, e)
     D = dtw_distances(Z, s, e) if len(s) else np.zeros((0, 0))
-    members, z = best_group(D)
-    return Group(s[members], e[members], z, members, s, e, D, Z, coverage)
+    R = dtw_distances(Z, s, e, rotated_features(Z, s, e), s, e) if len(s) else np.zeros((0, 0))
+    members, z = best_group(D, R)
+    return Group(s[members], e[members], z, members, s, e, D, Z, R, coverage)
 
 
 def templates_of(group: Group) -> tuple[np.ndarray, np.ndarray]:
@@ -254,7 +287,8 @@ def match_distance_threshold(group: Group) -> float:
     """Largest mean DTW distance to the templates that match() accepts, learned from the group.
 
     Members' mean distance to the other members (a) and outsiders' mean distance to the members
-    (o): the threshold lies MATCH_POSITION of the way from the median of a to the median of o.
+    (o; decoys' when every segment is a member): the threshold lies MATCH_POSITION of the way
+    from the median of a to the median of o.
     """
     D, m = group.distances, group.members
     k = len(m)
@@ -262,9 +296,11 @@ def match_distance_threshold(group: Group) -> float:
         return 0.0
     a = D[np.ix_(m, m)].sum(axis=1) / (k - 1)
     out = np.setdiff1d(np.arange(len(D)), m)
-    if len(out) == 0:
-        return float(np.max(a))
-    o = D[np.ix_(out, m)].mean(axis=1)
+    if len(out):
+        o = D[np.ix_(out, m)].mean(axis=1)
+    else:                                       # every segment is a member: decoys instead
+        R = group.decoy_distances[np.ix_(m, m)]
+        o = (R.sum(axis=1) - np.diag(R)) / (k - 1)
     return float(np.median(a) + MATCH_POSITION * (np.median(o) - np.median(a)))
 
 
