@@ -164,3 +164,8 @@ def test_random_walk_keeps_the_shapelet_search() -> None:
     assert find_instances(x, 40, 80, random_state=0).method == "shapelets"
     with pytest.raises(ValueError, match="search must be"):
         find_instances(x, 40, 80, search="dtw")
+
+
+def test_docstring_examples() -> None:
+    import doctest
+    assert doctest.testmod(segments, raise_on_error=False).failed == 0

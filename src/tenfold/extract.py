@@ -2,7 +2,14 @@
 
 Given a (multivariate) series that contains several instances of one event whose shape is not
 known, and only a rough range for its length, :func:`find_instances` returns where each
-instance starts and ends. How it works:
+instance starts and ends.
+
+Two searches. When the series is a sequence of separate events between stretches of a quiet
+background (speech between pauses, gestures between rests), the **segment search**
+(:mod:`tenfold.segments`) decides: activity segments compared by time-warped distance, the
+tightest group against its nearest outsiders, nothing if no group stands out
+(``ExtractResult.method == "segments"``). Otherwise (events embedded in a continuous signal,
+e.g. a random walk), the **shapelet search** below, after the EXTRACT paper, decides:
 
 1. **Features.** For every dimension and every shapelet length (powers of two from 8 up to the
    max length) about ``log2(n)`` windows are sampled as shapelets, favouring windows with more
@@ -502,7 +509,11 @@ class ExtractResult:
         instances (0 if the series has almost no stretch away from the instances). Spoken words
         scored 1-30 (median 7-15) on our benchmark, MFCCs of noise about 0.
         Threshold it with
-        ``find_instances(min_significance=...)``.
+        ``find_instances(min_significance=...)``. With the segment search, the group's score
+        instead (mean silhouette times sqrt(k); ``find_instances(min_group_score=...)``).
+    method : ``"shapelets"`` or ``"segments"``, the search that produced the result; match()
+        uses the same one (the segment search: activity segments of the new series within the
+        learned DTW distance of the instances).
     """
 
     starts: np.ndarray
@@ -540,6 +551,10 @@ class ExtractResult:
         one event length apart) whose evidence exceeds ``min_score`` is an instance. By default
         ``min_score`` is 0.25 x the median score of the training instances: the filter was fit
         to those, and new instances (other speakers, on our speech benchmark) score much less.
+        For a segment-search result, the new series is segmented the same way and a segment is
+        an instance when minus its mean DTW distance to the instances exceeds ``min_score``
+        (default: minus a distance 0.65 of the way from the instances' typical distance to each
+        other towards the outsiders' distance to them).
 
         >>> import numpy as np
         >>> from tenfold.extract import find_instances
@@ -690,17 +705,28 @@ def find_instances(X: Any, min_length: int, max_length: int, *, random_state: An
         Give each instance its own start and end (default); if False, all instances share the
         offsets learned for the event (they then all have the same length).
     min_significance : float
-        Report nothing unless the set's leave-one-out significance (``ExtractResult.significance``)
-        exceeds this. The default 0 only rejects sets whose held-out instances respond no better
-        than the background. Its scale depends on the data: on MFCCs of noise the best set scored
-        at most 1.7 (the speech recipe, :mod:`tenfold.audio`, uses 2), but 1-D white noise and
-        random walks reached 5-9, so pick a bar on recordings without the event.
+        Shapelet search: report nothing unless the set's leave-one-out significance
+        (``ExtractResult.significance``) exceeds this. The default 0 only rejects sets whose
+        held-out instances respond no better than the background. Its scale depends on the data:
+        on MFCCs of noise the best set scored at most 4.1 (the speech recipe, :mod:`tenfold.audio`,
+        uses 4), but 1-D white noise and random walks reached 5-9, so pick a bar on recordings
+        without the event.
+    search : "auto", "segments" or "shapelets"
+        Which search decides. ``"auto"`` (default): the segment search when its candidate
+        segments hold at least 80% of the series' activity and are separated by real pauses,
+        else the shapelet search.
+    min_group_score : float
+        Segment search: report nothing unless the group's score (``significance``: mean
+        silhouette times sqrt(k), see :mod:`tenfold.segments`) reaches this. Default 0.65:
+        on the benchmark's tuning recordings, words repeated by one voice scored 0.9-1.9, by many
+        voices 0.5-1.2, recordings of all-distinct words at most 0.6 and noise 0.1.
 
     Returns
     -------
     ExtractResult
-        ``starts``, ``ends`` (sorted, non-overlapping), ``scores``, ``pattern``, ``significance``
-        and ``match``. A series without a repeated structure (e.g. a constant one or noise) gives
+        ``starts``, ``ends`` (sorted, non-overlapping), ``scores``, ``pattern``, ``significance``,
+        ``method`` and ``match``. With the segment search, ``scores`` are minus each instance's
+        mean DTW distance to the others. A series without a repeated structure (e.g. a constant one or noise) gives
         no instances; ``significance`` then says how close the best set came.
 
     >>> import numpy as np

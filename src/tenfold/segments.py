@@ -34,15 +34,17 @@ idle periods). Nothing here is specific to speech.
 
 >>> import numpy as np
 >>> rng = np.random.default_rng(0)
->>> x = rng.normal(scale=0.05, size=(1200, 2))
->>> bump = np.stack([np.sin(np.linspace(0, 3 * np.pi, 40)), np.cos(np.linspace(0, 2 * np.pi, 40))], 1)
->>> for s in (100, 400, 700, 1000):
-...     x[s:s + 40] += 2 * bump
->>> for s in (250, 550, 850):                  # other events, each different
-...     x[s:s + 40] += 2 * rng.normal(size=(1, 2)) * np.linspace(-1, 1, 40)[:, None] ** s % 3
+>>> x = rng.normal(scale=0.05, size=(2000, 2))           # a quiet background
+>>> t = np.linspace(0, 1, 40)[:, None]
+>>> event = np.hstack([np.sin(2 * np.pi * t), np.cos(3 * np.pi * t)]) * np.hanning(40)[:, None] * 3
+>>> for s in (100, 500, 900, 1300):                      # the event, four times
+...     x[s:s + 40] += event
+>>> for s in (300, 700, 1100, 1500, 1700):               # five other events, each different
+...     f = rng.uniform(1, 4, size=2)
+...     x[s:s + 40] += np.sin(2 * np.pi * f * t + rng.uniform(0, 6, 2)) * np.hanning(40)[:, None] * 3
 >>> g = find_group(x, 30, 50)
->>> [int(round(s, -1)) for s in g.starts]
-[100, 400, 700, 1000]
+>>> [int(s) for s in g.starts], g.significance > MIN_SIGNIFICANCE   # activity starts a little late
+([108, 508, 908, 1308], True)
 """
 
 from __future__ import annotations
