@@ -73,6 +73,9 @@ MAX_ABS_VALUE = 1e100
 SIGNIFICANCE_FOLDS = 8
 MATCH_FRACTION = 0.25   # default match() threshold, as a fraction of the median instance score
 BOUNDARY_QUANTILE = 0.6  # per-instance bounds: evidence above this quantile of the window
+# Default bar of the shapelet search's leave-one-out significance: MFCCs of noise scored at most
+# 2.9 (tuning) / 3.3-4.1 (held out); GunPoint in a random walk 4.8-31, planted events 10-97.
+MIN_SIGNIFICANCE = 4.0
 
 
 # ---------------------------------------------------------------------------------------------
@@ -675,7 +678,7 @@ def find_instances(X: Any, min_length: int, max_length: int, *, random_state: An
                    threshold: float = 0.25, blur_length: int | None = None,
                    shapelets_per_length: int | None = None, n_seeds: int = 8, n_shifts: int = 3,
                    max_instances: int | None = None, per_instance_bounds: bool = True,
-                   min_significance: float = 0.0, search: str = "auto",
+                   min_significance: float = MIN_SIGNIFICANCE, search: str = "auto",
                    min_group_score: float = segments.MIN_SIGNIFICANCE) -> ExtractResult:
     """Find every instance of the repeated event in ``X``.
 
@@ -706,11 +709,11 @@ def find_instances(X: Any, min_length: int, max_length: int, *, random_state: An
         offsets learned for the event (they then all have the same length).
     min_significance : float
         Shapelet search: report nothing unless the set's leave-one-out significance
-        (``ExtractResult.significance``) exceeds this. The default 0 only rejects sets whose
-        held-out instances respond no better than the background. Its scale depends on the data:
-        on MFCCs of noise the best set scored at most 4.1 (the speech recipe, :mod:`tenfold.audio`,
-        uses 4), but 1-D white noise and random walks reached 5-9, so pick a bar on recordings
-        without the event.
+        (``ExtractResult.significance``) exceeds this. Default 4: on MFCCs of noise the best set
+        scored at most 4.1, GunPoint gestures in a random walk 4.8-31. Its scale depends on the
+        data (1-D white noise and random walks reached 5-9), so pick a bar on recordings without
+        the event; 0 only rejects sets whose held-out instances respond no better than the
+        background.
     search : "auto", "segments" or "shapelets"
         Which search decides. ``"auto"`` (default): the segment search when its candidate
         segments hold at least 80% of the series' activity and are separated by real pauses,

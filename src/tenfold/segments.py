@@ -14,7 +14,9 @@ idle periods). Nothing here is specific to speech.
    (tolerant: activity bounds are not the user's bounds). The search applies when these hold at
    least ``MIN_COVERAGE`` of the active rows (a random walk's long excursions do not) and most
    gaps between merged runs are longer than the merge limit (real pauses: in 1-D noise with
-   events, noise keeps rows active and the runs are split only by the length cap).
+   events, noise keeps rows active and the runs are split only by the length cap), and the two
+   clusters explain at least 78% of the variance along the axis between their centres (a
+   background clearly apart from the events; two-means on pure noise explains about 64%).
 3. **Distances.** Every pair of segments is compared by band-limited DTW (C++ kernel) on the
    scaled rows with each segment's own mean removed, plus their slopes over +-2 rows; the
    distance is the warped Euclidean cost divided by the two lengths' sum.
@@ -60,6 +62,7 @@ __all__ = ["MIN_SIGNIFICANCE", "Group", "dtw_distances", "find_group", "match_se
 
 DECOY_ONLY_WEIGHT = 0.5  # score weight of a group of every segment (planted repeats: 1.6-2.3 before)
 NEAR_OUTSIDERS = 3       # a member's outsiders: its 3 nearest (fewer if the group is smaller)
+MIN_SEPARATION = 0.78    # share of variance the two clusters explain (speech MFCCs 0.80-0.88, noise 0.63-0.72)
 MIN_COVERAGE = 0.8       # the segment search applies when candidates hold this much of the activity
 MIN_SIGNIFICANCE = 0.65  # group score below which find_instances reports nothing (tuned: see notes)
 DTW_BAND = 0.25          # Sakoe-Chiba radius as a fraction of the longer segment
@@ -125,7 +128,9 @@ def segment_activity(X: np.ndarray, min_length: int, max_length: int) -> tuple[n
     Returns (starts, ends, coverage): coverage is the fraction of active rows inside the
     candidates (near 1 when the series is a sequence of separate events; a random walk's long
     excursions give much less), and 0 when the median gap between merged runs is no longer than
-    the merge limit (no real pauses between events).
+    the merge limit (no real pauses between events) or when the two clusters explain less than
+    MIN_SEPARATION of the variance along the axis between their centres (no clear background:
+    noise, or events in noise as loud as they are).
     """
     Y = _scale(np.asarray(X, dtype=np.float64))
     empty = np.zeros(0, np.int64)
@@ -170,6 +175,13 @@ def segment_activity(X: np.ndarray, min_length: int, max_length: int) -> tuple[n
     # pauses: most gaps between merged runs must be longer than the merge limit (else the runs
     # were kept apart only by the length cap: activity everywhere, as in noisy 1-D series)
     if len(ms) < 2 or np.median(ms[1:] - me[:-1]) <= gap_max:
+        coverage = 0.0
+    # a clear background: on the axis between the centres, the two clusters explain most of the
+    # variance (two-means on one Gaussian explains 2/pi = 0.64, on a uniform 0.75)
+    proj = (Ys - C[0]) @ (C[1] - C[0])
+    total = float(((proj - proj.mean()) ** 2).sum())
+    within = sum(float(((proj[lab == c] - proj[lab == c].mean()) ** 2).sum()) for c in (0, 1))
+    if not total > 0 or 1.0 - within / total < MIN_SEPARATION:
         coverage = 0.0
     return ms[ok].astype(np.int64), me[ok].astype(np.int64), coverage
 
