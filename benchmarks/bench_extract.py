@@ -18,7 +18,10 @@ distractors); "nothing found" on recordings without a repeated word (all words d
 noise; GunPoint planted in a random walk (as in the paper); CPU scaling. stumpy (mstump +
 mmotifs, told the true K and the mean true length, on 13 MFCCs) is run on the same recordings.
 
-    python benchmarks/bench_extract.py [--n 20] [--sets dev,heldout] [--no-stumpy]
+    python benchmarks/bench_extract.py [--n 20] [--sets dev,heldout] [--no-stumpy] [--recipe eval|speech|mfcc13]
+
+The default recipe, "eval", calls find_instances(X, lo, hi) with default arguments on 13 MFCCs
+(c0 included), as the independent evaluation does.
 """
 
 from __future__ import annotations
