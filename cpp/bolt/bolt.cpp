@@ -2,6 +2,7 @@
 #include "bolt/bolt.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <atomic>
 #include <functional>
 #include <cstring>
@@ -253,6 +254,45 @@ void select_smallest(const uint16_t* sums, size_t n, int k, int shift, std::vect
   out.erase(take, out.end());
 }
 
+// The same k rows as select_smallest (the k smallest (sum, row)), for a k that is a small share
+// of n, in about a tenth of its time: a histogram of every s-th sum only (s ~ k / 32) gives a
+// limit that about 1.5 k sums stay below (the sampled count is set a few standard deviations
+// above k / s), one SIMD pass collects the rows at or below it in row order, and nth_element
+// keeps the k smallest. If fewer than k got through (an unlucky sample), returns false and the
+// caller counts every sum instead. The k rows come with the best k / 8 by code first (for the
+// early abandoning of re-ranking), the others in no particular order.
+bool select_sampled(const uint16_t* sums, size_t n, int k, int shift, Isa isa, std::vector<uint32_t>& hist,
+                    std::vector<uint32_t>& rowbuf, std::vector<std::pair<uint32_t, int64_t>>& out) {
+  const size_t nbins = hist.size();
+  const size_t kk = static_cast<size_t>(k);
+  const size_t s = std::max<size_t>(1, std::min<size_t>(16, kk / 32));
+  std::fill(hist.begin(), hist.end(), 0u);
+  for (size_t r = 0; r < n; r += s) ++hist[sums[r] >> shift];
+  const double expect = static_cast<double>(kk) / static_cast<double>(s);
+  const size_t need = s == 1 ? kk : static_cast<size_t>(expect + 3.0 * std::sqrt(expect) + 2.0);
+  size_t below = 0, bin = 0;
+  while (bin + 1 < nbins && below + hist[bin] < need) below += hist[bin++];
+  const uint16_t limit = static_cast<uint16_t>(std::min<size_t>(0xffff, ((bin + 1) << shift) - 1));
+  size_t m;
+  switch (isa) {
+#if defined(TENFOLD_X86)
+    case Isa::Avx512:
+    case Isa::Avx2: m = avx2::collect_le(sums, n, limit, rowbuf.data()); break;
+#elif defined(TENFOLD_ARM64)
+    case Isa::Neon: m = neon::collect_le(sums, n, limit, rowbuf.data()); break;
+#endif
+    default: m = scalar::collect_le(sums, n, limit, rowbuf.data()); break;
+  }
+  if (m < kk) return false;
+  out.resize(m);
+  for (size_t i = 0; i < m; ++i) out[i] = {sums[rowbuf[i]], static_cast<int64_t>(rowbuf[i])};
+  if (m > kk) std::nth_element(out.begin(), out.begin() + static_cast<std::ptrdiff_t>(kk - 1), out.end());
+  out.resize(kk);
+  const size_t lead = kk / 8;
+  if (lead > 0) std::nth_element(out.begin(), out.begin() + static_cast<std::ptrdiff_t>(lead - 1), out.end());
+  return true;
+}
+
 // Counting selection pays when a query keeps at least 1/kSelectRowsPerK of the rows, and the
 // sums of a group of queries fit in a few hundred kilobytes (measured, C = 32, one thread, CPU
 // time per query with the scan: 10,000 random rows, k = 200: 19 us against 40 us through the
@@ -295,13 +335,16 @@ void search_impl(const uint8_t* codes, size_t n, int ncols, const uint8_t* luts,
       if (prepare && by_queries) (*prepare)(g0 * kGroup, std::min(g1 * kGroup, static_cast<size_t>(nq)));
       std::vector<uint16_t> sums(kGroup * ldo);
       std::vector<uint16_t> hist(4 * nbins);
+      std::vector<uint32_t> sample_hist(nbins), rowbuf(ldo);
       std::vector<std::pair<uint32_t, int64_t>> best;
       for (size_t g = g0; g < g1; ++g) {
         const size_t q0 = g * kGroup, m = std::min<size_t>(kGroup, static_cast<size_t>(nq) - q0);
         scan_u16(codes, n, ncols, luts + q0 * lut_stride, static_cast<int>(m), sums.data(),
                  by_queries ? 1 : n_threads);
         for (size_t q = 0; q < m; ++q) {
-          select_smallest(sums.data() + q * ldo, n, k, shift, hist, best);
+          const uint16_t* qs = sums.data() + q * ldo;
+          if (n <= static_cast<size_t>(k) || !select_sampled(qs, n, k, shift, isa, sample_hist, rowbuf, best))
+            select_smallest(qs, n, k, shift, hist, best);
           write(static_cast<int>(q0 + q), best, false);
         }
       }
