@@ -10,6 +10,7 @@ zero-padded), the lists one after the other in one buffer.
 from __future__ import annotations
 
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -32,6 +33,8 @@ _SCORE_CELLS = 1 << 22
 # at this bound); a billion vectors take ~2**16-2**20 lists. (_validate checks saved files
 # against the same bound.)
 MAX_NLIST = IVF_MAX_NLIST
+# Queries per thread below which the coarse scoring of a search stays on one thread.
+_PROBE_ROWS_PER_THREAD = 64
 # Score products below this stay finite in float32 (max ~3.4e38) with room for the sums.
 _FLOAT32_SAFE = 1e36
 
@@ -233,11 +236,20 @@ class IVFBoltIndex(_VectorIndex):
         Q = self.encoder.normalize(as_float_matrix(Q, "Q", cols=self.encoder.d))
         return self._probes(Q, cent, nprobe)
 
-    def _probes(self, X: np.ndarray, cent: np.ndarray, nbest: int, for_add: bool = False) -> np.ndarray:
+    def _probes(self, X: np.ndarray, cent: np.ndarray, nbest: int, for_add: bool = False,
+                threads: int = 1) -> np.ndarray:
         # vectors go to the list of their nearest centroid (the k-means partition); queries
         # under "dot"/"ip" probe the lists of the largest inner product with the centroid
         inner = self.encoder.metric in ("dot", "ip") and not for_add
-        return _nearest(X, cent, inner, nbest)
+        parts = min(threads, len(X) // _PROBE_ROWS_PER_THREAD)
+        if parts < 2:
+            return _nearest(X, cent, inner, nbest)
+        # row blocks on threads (numpy's matmul and partitions release the GIL): unsplit, this
+        # scoring was the part of a batch search that did not scale with n_threads
+        bounds = np.linspace(0, len(X), parts + 1).astype(int)
+        with ThreadPoolExecutor(parts) as pool:
+            blocks = pool.map(lambda i: _nearest(X[bounds[i]:bounds[i + 1]], cent, inner, nbest), range(parts))
+            return np.concatenate(list(blocks))
 
     # ---------------------------------------------------------------- writers
     def add(self, X: Any, *, n_threads: int | None = None) -> None:
@@ -353,7 +365,7 @@ class IVFBoltIndex(_VectorIndex):
                              "the widest padded result)")
         Q = self.encoder.normalize(as_float_matrix(Q, "Q", cols=self.encoder.d, n_threads=threads))
         luts, scale, offset = self.encoder.lookup_tables(Q, threads)
-        probes = self._probes(Q, cent, nprobe)
+        probes = self._probes(Q, cent, nprobe, threads=threads)
         inner = self.encoder.inner_product
         width = min(k if rerank is None else rerank, c.n)
         raw, rows = _core.bolt_ivf_search(c.blocked, self._ncols, c.block_off, c.sizes, c.row_start, probes,
