@@ -72,7 +72,7 @@ def test_search_paths_agree_with_sorted_reference(n, ncols, nq, k, seed, levels)
 @pytest.mark.parametrize("levels", [3, 128])
 def test_search_selection_strategies_agree_with_sorted_reference(n, k, levels):
     # every way search picks its k best: the TopK scan (k < 32), the TopK with a counting
-    # threshold (k >= 32, n > 128 k), counting selection over all sums (n <= 128 k); 130,000
+    # threshold (k >= 32, n > 512 k), counting selection over all sums (n <= 512 k); 130,000
     # rows exceed the counting selection's limit. Few levels: ties decided by the smaller row.
     rng = np.random.default_rng(n + k + levels)
     ncols, nq = 5, 9
