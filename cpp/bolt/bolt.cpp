@@ -255,12 +255,11 @@ void select_smallest(const uint16_t* sums, size_t n, int k, int shift, std::vect
 }
 
 // The same k rows as select_smallest (the k smallest (sum, row)), for a k that is a small share
-// of n, in about a tenth of its time: a histogram of every s-th sum only (s ~ k / 32) gives a
+// of n, in a fraction of its time: a histogram of every s-th sum only (s ~ k / 32) gives a
 // limit that about 1.5 k sums stay below (the sampled count is set a few standard deviations
 // above k / s), one SIMD pass collects the rows at or below it in row order, and nth_element
 // keeps the k smallest. If fewer than k got through (an unlucky sample), returns false and the
-// caller counts every sum instead. The k rows come with the best k / 8 by code first (for the
-// early abandoning of re-ranking), the others in no particular order.
+// caller counts every sum instead. The k rows come in no particular order.
 bool select_sampled(const uint16_t* sums, size_t n, int k, int shift, Isa isa, std::vector<uint32_t>& hist,
                     std::vector<uint32_t>& rowbuf, std::vector<std::pair<uint32_t, int64_t>>& out) {
   const size_t nbins = hist.size();
@@ -288,8 +287,6 @@ bool select_sampled(const uint16_t* sums, size_t n, int k, int shift, Isa isa, s
   for (size_t i = 0; i < m; ++i) out[i] = {sums[rowbuf[i]], static_cast<int64_t>(rowbuf[i])};
   if (m > kk) std::nth_element(out.begin(), out.begin() + static_cast<std::ptrdiff_t>(kk - 1), out.end());
   out.resize(kk);
-  const size_t lead = kk / 8;
-  if (lead > 0) std::nth_element(out.begin(), out.begin() + static_cast<std::ptrdiff_t>(lead - 1), out.end());
   return true;
 }
 
