@@ -81,7 +81,7 @@ def _events(rng: np.random.Generator, shapes: list[np.ndarray], order: list[int]
         parts.append(rng.normal(scale=0.05, size=(g, d)))
         pos += g
         base = shapes[i]
-        L = int(round(len(base) * rng.uniform(0.8, 1.2)))
+        L = round(len(base) * rng.uniform(0.8, 1.2))
         t = np.linspace(0, len(base) - 1, L)
         ev = np.stack([np.interp(t, np.arange(len(base)), base[:, k]) for k in range(d)], 1)
         ev = ev + rng.normal(scale=0.05, size=ev.shape)
