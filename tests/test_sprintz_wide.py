@@ -181,15 +181,27 @@ def test_hostile_wide_chunk_fields():
     buf = bytearray(sprintz.compress(x))
     body = 40 + 12
     cases = {
-        "decimal exponent": (body, 19),  # exponent of column 0 out of range
-        "exception count": (body + 2, 0xFF),  # count far above the chunk
-        "chunk mode": (41, 1),  # wide chunks keep header bytes 1-3 zero
+        "decimal exponent": (body, [19]),  # exponent of column 0 out of range
+        "exception count": (body + 2, [0xFF, 0xFF, 0x7F]),  # LEB128 count far above the chunk
+        "LEB128": (body + 2, [0xFF] * 11),  # a count longer than 10 bytes
+        "chunk mode": (42, [1]),  # wide chunks keep header bytes 2-3 zero
     }
-    for what, (at, value) in cases.items():
+    for layout in (2, 3):  # byte 1: 0 or 1 (compact float exceptions) only
+        cases[f"chunk mode{layout}"] = (41, [layout])
+    for what, (at, values) in cases.items():
         b = bytearray(buf)
-        b[at] = value
-        with pytest.raises(ValueError, match=what):
+        b[at:at + len(values)] = bytes(values)
+        with pytest.raises(ValueError, match=what.rstrip("0123456789")):
             sprintz.decompress(reseal(b))
+    x[3, 0] = 1.234  # an exception with one more decimal: tag zigzag(rem) * 4 + 1 after its position 6
+    b = bytearray(sprintz.compress(x))
+    assert b[41] == 1 and b[body + 2:body + 4] == bytes([1, 6])
+    b[body + 4] = 0  # tag 0: 8 raw bytes follow, taken from the word part: it runs short
+    with pytest.raises(ValueError):
+        sprintz.decompress(reseal(b))
+    b = bytearray(sprintz.compress(x))
+    b[body + 4] = (b[body + 4] & ~3) | 3  # 3 more decimals: valid (another value), never a crash
+    assert sprintz.decompress(reseal(b)).shape == x.shape
     ints = bytearray(sprintz.compress(np.arange(100, dtype=np.int64) * 10**12))
     b = bytearray(ints)
     b[52] = 7  # unknown word kind

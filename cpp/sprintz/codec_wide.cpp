@@ -2,14 +2,23 @@
 //
 // A chunk has the usual 12-byte chunk header: u8 mode (0 coded, 1 coded then Huffman-coded as a
 // whole by the 8/16-bit format's Huffman stage, where that saves >= 5%; 2 raw rows row-major),
-// three zero bytes, u32 stored length, u32 length of the coded body (= stored length in modes 0
-// and 2). A coded chunk's body:
+// u8 layout (0 the first layout; 1 float chunks whose exceptions are in the compact layout, which
+// this build writes for every coded float chunk), two zero bytes, u32 stored length, u32 length
+// of the coded body (= stored length in modes 0 and 2). A coded chunk's body:
 //   float dtypes only: nvars exponent bytes (e in [0, 18]: the column holds decimal digits d with
 //     value = d / 10^e, the division done in double then, for float32, rounded to float; 255: the
-//     column holds the values' bit patterns), u32 count k of exceptions, k u32 positions (row-major
-//     index r * nvars + v within the chunk, strictly increasing), k raw values (itemsize bytes each)
-//     that overwrite the decoded values at those positions. Every value whose digits do not
-//     reproduce it bit for bit (-0.0, NaN, infinities, too many digits) is an exception.
+//     column holds the values' bit patterns), then the exceptions: the values whose digits do not
+//     reproduce them bit for bit (-0.0, NaN, infinities, too many digits), in row-major order of
+//     position (r * nvars + v within the chunk), overwriting the decoded values:
+//     first layout: u32 count k, k u32 positions (strictly increasing), k raw values (itemsize
+//       bytes each); the column holds the previous row's digits (0 in the first row) in their place;
+//     compact layout: LEB128 count k, then per exception LEB128 position gap (the first position,
+//       then the count of values since the previous exception) and LEB128 tag. Tag zigzag(rem) * 4
+//       + k, k in [1, 3]: the value is D / 10^(e + k) by the rule above, D = d * 10^k + rem (mod
+//       2^64) with d the column's word there, its digits rounded at exponent e (values with a few
+//       more decimals than their column, such as numbers of 8 significant digits below 0.1).
+//       Tag 0: itemsize raw bytes of the value follow; the column holds the rounded digits where
+//       |value * 10^e| < 2^52, else the previous row's word (0 in the first row).
 //   then the chunk's integer words (an int32 sign-extended, a uint32 zero-extended, 64-bit as is,
 //   float digits as int64, float32 bit patterns zero-extended), all arithmetic modulo 2^64:
 //     u8 kind: 0 delta (prediction: previous word of the column), 1 delta of delta (previous word
@@ -51,6 +60,12 @@ constexpr int kMaxLag = 16;
 constexpr size_t kLagProbeRows = 4096;  // rows of the first column the lag estimate looks at
 constexpr u64 kNarrowSpan = 1 << 16;
 constexpr size_t kBothCandidatesValues = 1024;
+// chunk header byte 1 (zero in the first wide layout): bit 0 set when the float exceptions are in
+// the compact layout (see the file comment)
+constexpr uint8_t kLayoutCompactExceptions = 1;
+constexpr int kMaxExtraDigits = 3;  // an exception's digits may have up to this many more decimals
+constexpr u64 kPow10Int[kMaxExtraDigits + 1] = {1, 10, 100, 1000};
+constexpr size_t kMaxLeb = 10;  // bytes of a LEB128-coded 64-bit number
 
 const double kPow10[kMaxDecimalExp + 1] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8, 1e9,
                                            1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18};
@@ -72,6 +87,24 @@ void append(std::vector<uint8_t>& o, U v) {
   const size_t at = o.size();
   o.resize(at + sizeof(U));
   std::memcpy(o.data() + at, &v, sizeof(U));
+}
+
+void put_leb(std::vector<uint8_t>& o, u64 c) {
+  for (;; c >>= 7) {
+    o.push_back(uint8_t((c & 0x7f) | (c >= 0x80 ? 0x80 : 0)));
+    if (c < 0x80) return;
+  }
+}
+// Reads a LEB128 number from b[at, end); fails on a truncated or over-long one.
+u64 get_leb(const uint8_t* b, size_t end, size_t& at) {
+  u64 v = 0;
+  for (size_t i = 0; i < kMaxLeb; ++i) {
+    if (at >= end) fail("truncated LEB128 number");
+    const uint8_t c = b[at++];
+    v |= u64(c & 0x7f) << (7 * i);
+    if (!(c & 0x80)) return v;
+  }
+  fail("LEB128 number longer than 10 bytes");
 }
 
 inline u64 zigzag(u64 r) { return (r << 1) ^ u64(int64_t(r) >> 63); }
@@ -140,20 +173,45 @@ inline double as_double(u64 bits, bool f32) {
   return d;
 }
 
-// Digits of a value for exponent e, if they reproduce it bit for bit.
-inline bool to_digits(u64 bits, double pow10, bool f32, int64_t& d) {
+// The nearest integer d to a value times 10^e, if |value * 10^e| < 2^52 (false for NaN and
+// infinities).
+inline bool round_digits(u64 bits, double pow10, bool f32, int64_t& d) {
   const double y = as_double(bits, f32) * pow10;
   if (!(std::fabs(y) < kTwo52)) return false;  // also NaN and infinities
   // round half to even as nearbyint in the default rounding mode (no libm call on baseline
   // x86-64): for 0 <= y < 2^52, y + 2^52 lies where doubles are exactly the integers, so the
   // addition rounds y to its nearest integer (ties to even) and the subtraction is exact
   d = int64_t(y >= 0 ? (y + kTwo52) - kTwo52 : (y - kTwo52) + kTwo52);
-  return decimal_bits(d, pow10, f32) == bits;
+  return true;
+}
+
+// Digits of a value for exponent e, if they reproduce it bit for bit.
+inline bool to_digits(u64 bits, double pow10, bool f32, int64_t& d) {
+  return round_digits(bits, pow10, f32, d) && decimal_bits(d, pow10, f32) == bits;
+}
+
+// A compact exception of a decimal column with exponent e (the value's bits do not equal its
+// rounded digits' float): sets `word` to the digits the column stores in its place and returns
+// the exception's tag: zigzag(rem) * 4 + k when the value has k in [1, kMaxExtraDigits] more
+// decimals (its digits at exponent e + k are word * 10^k + rem), else 0 (raw bits follow; word is
+// then the rounded digits where those exist, else `prev`, the column's previous word).
+inline u64 exception_tag(u64 bits, int e, bool f32, u64 prev, u64& word) {
+  int64_t d;
+  if (!round_digits(bits, kPow10[e], f32, d)) {
+    word = prev;
+    return 0;
+  }
+  word = u64(d);
+  for (int k = 1; k <= kMaxExtraDigits && e + k <= kMaxDecimalExp; ++k) {
+    int64_t dk;
+    if (to_digits(bits, kPow10[e + k], f32, dk)) return zigzag(u64(dk) - u64(d) * kPow10Int[k]) * 4 + u64(k);
+  }
+  return 0;
 }
 
 // The exponent of least estimated cost for a column: each extra decimal digit costs every value
-// log2(10) bits, each value the exponent does not reproduce costs an exception (its position and
-// raw bits). Only exponents reproducing at least half of the sampled values compete;
+// log2(10) bits, each value the exponent does not reproduce costs a compact exception (a tag, or
+// a tag and raw bits). Only exponents reproducing at least half of the sampled values compete;
 // kBitsColumn when none does.
 uint8_t pick_exponent(const std::vector<u64>& w, size_t rows, size_t nv, size_t j, bool f32) {
   const size_t ns = std::min(rows, kExpSamples);
@@ -162,20 +220,31 @@ uint8_t pick_exponent(const std::vector<u64>& w, size_t rows, size_t nv, size_t 
   // its position and raw bits, plus about one residual's worth for the break in the digits
   // sequence (the exception repeats the previous digits, the next residual spans two steps)
   constexpr double kBreakBits = 32;
-  const double exception_bits = 8.0 * (4 + (f32 ? 4 : 8)) + kBreakBits;
+  // a compact exception: a position gap and a tag of about a byte each, plus raw bits (and the
+  // break in the digits where the value has none) unless a few more decimals reproduce it
+  constexpr double kTagBits = 16;
+  const double raw_bits = kTagBits + 8.0 * (f32 ? 4 : 8);
   const size_t probe = std::min<size_t>(ns, 16);  // an exponent missing most of these cannot reach half
   double best_cost = 0;
   int best = -1;
   for (int e = 0; e <= kMaxDecimalExp; ++e) {
-    if (best >= 0 && e * kBitsPerDigit * double(ns) / 2 >= best_cost) break;  // (>= half hit) cannot win
+    if (best >= 0 && e * kBitsPerDigit * double(ns) >= best_cost) break;  // cannot win
     size_t hits = 0, tried = 0;
+    double miss_bits = 0;
     for (size_t s = 0; s < ns; ++s) {
       int64_t d;
-      hits += to_digits(w[(s * rows / ns) * nv + j], kPow10[e], f32, d);
+      const u64 bits = w[(s * rows / ns) * nv + j];
+      if (to_digits(bits, kPow10[e], f32, d)) {
+        ++hits;
+      } else {
+        u64 word;
+        const bool in_range = round_digits(bits, kPow10[e], f32, d);
+        miss_bits += exception_tag(bits, e, f32, 0, word) ? kTagBits : raw_bits + (in_range ? 0 : kBreakBits);
+      }
       if (++tried == probe && 2 * hits < probe) break;
     }
     if (tried < ns || 2 * hits < ns) continue;
-    const double cost = e * kBitsPerDigit * double(hits) + exception_bits * double(ns - hits);
+    const double cost = e * kBitsPerDigit * double(ns) + miss_bits;
     if (best < 0 || cost < best_cost) {
       best_cost = cost;
       best = e;
@@ -482,8 +551,6 @@ void append_chunk(std::vector<uint8_t>& out, const uint8_t* x, int dtype, const 
     const bool f32 = dtype == 8;
     std::vector<uint8_t> exps(nv);
     for (size_t j = 0; j < nv; ++j) exps[j] = pick_exponent(w, rows, nv, j, f32);
-    std::vector<uint32_t> pos;
-    std::vector<u64> raw;
     exact.resize(count);  // column-major: exact[j * rows + r]
     size_t misses = 0;
     for (size_t j = 0; j < nv; ++j) {
@@ -493,33 +560,38 @@ void append_chunk(std::vector<uint8_t>& out, const uint8_t* x, int dtype, const 
       else
         misses += rows - digits_of(w.data() + j, nv, rows, exps[j], f32, ex);
     }
-    if (misses) {
-      // an exception's digits repeat the column's previous digits (0 in the first row)
-      std::vector<std::pair<uint32_t, u64>> found;
-      for (size_t j = 0; j < nv; ++j) {
-        const uint8_t* ex = exact.data() + j * rows;
-        for (const void* at = std::memchr(ex, 0, rows); at; ) {
-          const size_t r = size_t(static_cast<const uint8_t*>(at) - ex);
-          u64& word = w[r * nv + j];
-          found.emplace_back(uint32_t(r * nv + j), word);
-          word = r ? w[(r - 1) * nv + j] : 0;
-          at = r + 1 < rows ? std::memchr(ex + r + 1, 0, rows - r - 1) : nullptr;
-        }
-      }
-      if (nv > 1) std::sort(found.begin(), found.end());  // row-major order
-      for (const auto& f : found) {
-        pos.push_back(f.first);
-        raw.push_back(f.second);
+    // compact exceptions, in row-major order: (position, tag, raw bits)
+    struct Exception {
+      uint32_t pos;
+      u64 tag, raw;
+      bool operator<(const Exception& o) const { return pos < o.pos; }
+    };
+    std::vector<Exception> found;
+    found.reserve(misses);
+    for (size_t j = 0; j < nv && misses; ++j) {
+      const uint8_t* ex = exact.data() + j * rows;
+      for (const void* at = std::memchr(ex, 0, rows); at;) {
+        const size_t r = size_t(static_cast<const uint8_t*>(at) - ex);
+        u64& word = w[r * nv + j];
+        const u64 raw = word;
+        const u64 tag = exception_tag(raw, exps[j], f32, r ? w[(r - 1) * nv + j] : 0, word);
+        found.push_back({uint32_t(r * nv + j), tag, raw});
+        at = r + 1 < rows ? std::memchr(ex + r + 1, 0, rows - r - 1) : nullptr;
       }
     }
+    if (nv > 1) std::sort(found.begin(), found.end());
     body.insert(body.end(), exps.begin(), exps.end());
-    append<uint32_t>(body, uint32_t(pos.size()));
-    for (uint32_t p : pos) append<uint32_t>(body, p);
-    for (u64 b : raw) {
+    put_leb(body, found.size());
+    uint32_t next = 0;  // positions as gaps: the first as is, then the count of values skipped
+    for (const Exception& f : found) {
+      put_leb(body, f.pos - next);
+      next = f.pos + 1;
+      put_leb(body, f.tag);
+      if (f.tag) continue;
       if (f32)
-        append<uint32_t>(body, uint32_t(b));
+        append<uint32_t>(body, uint32_t(f.raw));
       else
-        append<u64>(body, b);
+        append<u64>(body, f.raw);
     }
   }
   encode_words(w, rows, nv, forecaster, entropy, body);
@@ -535,7 +607,8 @@ void append_chunk(std::vector<uint8_t>& out, const uint8_t* x, int dtype, const 
   out.resize(at + kChunkHeaderBytes + blen);
   uint8_t* h = out.data() + at;
   h[0] = raw ? 2 : clen ? 1 : 0;
-  h[1] = h[2] = h[3] = 0;
+  h[1] = is_float(dtype) && !raw ? kLayoutCompactExceptions : 0;
+  h[2] = h[3] = 0;
   const uint32_t b32 = uint32_t(blen), p32 = uint32_t(raw ? raw_bytes : body.size());
   std::memcpy(h + 4, &b32, 4);
   std::memcpy(h + 8, &p32, 4);
@@ -616,6 +689,61 @@ size_t floats_to_digits(uint64_t* w, size_t stride, size_t n, double pow10, bool
 }
 }  // namespace scalar
 
+namespace {
+
+// A float exception: its row-major position, tag (exception_tag's) and, for tag 0, raw bits.
+struct Exc {
+  size_t pos;
+  u64 tag, raw;
+};
+
+u64 load_item(const uint8_t* p, size_t isz) { return isz == 4 ? u64(load<uint32_t>(p)) : load<u64>(p); }
+
+// The first layout's exceptions (u32 count, u32 positions, raw values) from b[at, end).
+void read_first_exceptions(const uint8_t* b, size_t end, size_t& at, size_t count, size_t isz, std::vector<Exc>& excs) {
+  if (end - at < 4) fail("truncated float chunk header");
+  const size_t nexc = load<uint32_t>(b + at);
+  at += 4;
+  if (nexc > count || nexc * (4 + isz) > end - at) fail("exception count exceeds the chunk");
+  const uint8_t* pos = b + at;
+  const uint8_t* raw = pos + 4 * nexc;
+  at += nexc * (4 + isz);
+  excs.resize(nexc);
+  for (size_t i = 0; i < nexc; ++i) {
+    const uint32_t p = load<uint32_t>(pos + 4 * i);
+    if (p >= count || (i && p <= excs[i - 1].pos)) fail("invalid exception position");
+    excs[i] = {p, 0, load_item(raw + isz * i, isz)};
+  }
+}
+
+// The compact layout's exceptions (LEB128 count; per exception LEB128 position gap and tag, raw
+// bits after a zero tag) from b[at, end).
+void read_compact_exceptions(const uint8_t* b, size_t end, size_t& at, size_t count, size_t nv, const uint8_t* exps,
+                             size_t isz, std::vector<Exc>& excs) {
+  const u64 nexc = get_leb(b, end, at);
+  if (nexc > count || nexc > (end - at) / 2) fail("exception count exceeds the chunk");  // >= 2 bytes each
+  excs.resize(size_t(nexc));
+  size_t next = 0;
+  for (Exc& e : excs) {
+    const u64 gap = get_leb(b, end, at);
+    if (gap >= count - next) fail("invalid exception position");
+    e.pos = next + size_t(gap);
+    next = e.pos + 1;
+    e.tag = get_leb(b, end, at);
+    e.raw = 0;
+    if (e.tag) {
+      const int k = int(e.tag & 3), ex = exps[e.pos % nv];
+      if (k == 0 || ex == kBitsColumn || ex + k > kMaxDecimalExp) fail("invalid exception tag");
+    } else {
+      if (end - at < isz) fail("truncated exception");
+      e.raw = load_item(b + at, isz);
+      at += isz;
+    }
+  }
+}
+
+}  // namespace
+
 void decode_chunk(const uint8_t* buf, size_t len, size_t& pos, uint8_t* out, int dtype, const View& v,
                   int header_fc) {
   static thread_local std::vector<u64> w;
@@ -624,7 +752,10 @@ void decode_chunk(const uint8_t* buf, size_t len, size_t& pos, uint8_t* out, int
   const size_t rows = v.rows, nv = v.nvars, isz = dtype_size(dtype), count = rows * nv;
   if (len - pos < kChunkHeaderBytes) fail("truncated chunk header");
   const uint8_t mode = buf[pos];
-  if (mode > 2 || buf[pos + 1] || buf[pos + 2] || buf[pos + 3]) fail("invalid chunk mode");
+  const uint8_t layout = buf[pos + 1];
+  if (mode > 2 || buf[pos + 2] || buf[pos + 3] || (layout && (layout != kLayoutCompactExceptions || mode == 2 ||
+                                                              !is_float(dtype))))
+    fail("invalid chunk mode");
   const size_t blen = load<uint32_t>(buf + pos + 4), plen = load<uint32_t>(buf + pos + 8);
   if (mode != 1 && plen != blen) fail("stored chunk length mismatch");
   pos += kChunkHeaderBytes;
@@ -651,27 +782,19 @@ void decode_chunk(const uint8_t* buf, size_t len, size_t& pos, uint8_t* out, int
   }
   pos += blen;
   // floats: exponents and exceptions (applied after the words are decoded)
+  static thread_local std::vector<Exc> excs;
+  excs.clear();
   const uint8_t* exps = nullptr;
-  size_t nexc = 0;
-  const uint8_t* exc_pos = nullptr;
-  const uint8_t* exc_raw = nullptr;
   if (is_float(dtype)) {
-    if (end - at < nv + 4) fail("truncated float chunk header");
+    if (end - at < nv + 1) fail("truncated float chunk header");
     exps = b + at;
     for (size_t j = 0; j < nv; ++j)
       if (exps[j] > kMaxDecimalExp && exps[j] != kBitsColumn) fail("invalid decimal exponent");
     at += nv;
-    nexc = load<uint32_t>(b + at);
-    at += 4;
-    if (nexc > count || nexc * (4 + isz) > end - at) fail("exception count exceeds the chunk");
-    exc_pos = b + at;
-    at += nexc * 4;
-    exc_raw = b + at;
-    at += nexc * isz;
-    for (size_t i = 0; i < nexc; ++i) {
-      const uint32_t p = load<uint32_t>(exc_pos + 4 * i);
-      if (p >= count || (i && p <= load<uint32_t>(exc_pos + 4 * (i - 1)))) fail("invalid exception position");
-    }
+    if (layout & kLayoutCompactExceptions)
+      read_compact_exceptions(b, end, at, count, nv, exps, isz, excs);
+    else
+      read_first_exceptions(b, end, at, count, isz, excs);
   }
   if (at >= end) fail("truncated word part");
   const uint8_t kind = b[at++];
@@ -708,10 +831,14 @@ void decode_chunk(const uint8_t* buf, size_t len, size_t& pos, uint8_t* out, int
         store_decimals(wp + j, rows, nv, exps[j], f32, v, j, out);
       }
     }
-    for (size_t i = 0; i < nexc; ++i) {
-      const uint32_t p = load<uint32_t>(exc_pos + 4 * i);
-      const u64 bits = isz == 4 ? u64(load<uint32_t>(exc_raw + 4 * i)) : load<u64>(exc_raw + 8 * i);
-      write_item(out, isz, v, p / nv, p % nv, bits);
+    for (const Exc& e : excs) {
+      u64 bits = e.raw;
+      if (e.tag) {  // digits with k more decimals: the stored digits * 10^k + rem, at exponent e + k
+        const int k = int(e.tag & 3);
+        const u64 digits = wp[e.pos] * kPow10Int[k] + unzigzag(e.tag >> 2);
+        bits = decimal_bits(int64_t(digits), kPow10[exps[e.pos % nv] + k], f32);
+      }
+      write_item(out, isz, v, e.pos / nv, e.pos % nv, bits);
     }
   }
 }
