@@ -132,11 +132,60 @@ def test_regular_timestamps_cost_about_nothing():
     ns[jitter] += rng.integers(-500, 500, size=jitter.size)  # 0.1% of samples off by < 1 us
     ns[n // 2:] += 3600 * 10**9  # a one-hour gap
     buf = assert_round_trip(ns)
-    assert len(buf) * 8 / n < 0.5  # bits per sample, jitter and gap included
-    assert len(sprintz.compress(np.arange(n, dtype=np.int64) * 10**9)) * 8 / n < 0.05
-    assert len(assert_round_trip((ns // 10**9).astype(np.uint32))) * 8 / n < 0.5  # unix seconds
+    # bits per sample, jitter and gap included: each jittered sample is one stepped exception of
+    # about 4 bytes (0.032 bits per sample at 0.1%), each chunk ~30 bytes of start and step
+    assert len(buf) * 8 / n < 0.05
+    assert len(sprintz.compress(np.arange(n, dtype=np.int64) * 10**9)) * 8 / n < 0.015  # 7 chunks: 250 bytes
+    assert len(assert_round_trip((ns // 10**9).astype(np.uint32))) * 8 / n < 0.03  # unix seconds
     # "delta" forbids delta of delta: the step's 31-bit zigzag is paid on every sample (< 32 bits, not 64)
     assert 30 < len(sprintz.compress(ns, forecaster="delta", entropy=False)) * 8 / n < 32
+
+
+@pytest.mark.parametrize("dtype", INTS + FLOATS)
+def test_stepped_columns_round_trip(dtype):
+    # regular columns with exceptions in every place the stepped kind treats apart: the first
+    # rows, consecutive ones, the last row, steps and deltas that wrap around the integer range
+    rng = np.random.default_rng(9)
+    dt = np.dtype(dtype)
+    n = 1001
+    if dt.kind == "f":
+        x = np.round(np.arange(n * 3).reshape(n, 3) * 0.25 + 1e3, 2).astype(dt)
+        x[[1, 2, 500, n - 1], [0, 1, 2, 0]] = [np.nan, -0.0, np.inf, 1.5e-300 if dt == np.float64 else 1e-40]
+    else:
+        info = np.iinfo(dt)
+        base = rng.integers(info.min // 2, info.max // 2, size=3)
+        step = np.array([7, -3 if dt.kind == "i" else 3, 1])
+        x = (base + np.arange(n)[:, None] * step).astype(dt)
+        x[[1, 2, 3, 400, 401, n - 1], 0] = [info.max, info.min, 0, info.max, 5, info.min]
+        x[600:, 1] += dt.type(1000)  # a gap: the line continues from there
+    assert_round_trip(x)
+    assert_round_trip(np.asfortranarray(x))
+    assert_round_trip(x[::2, ::2])
+    assert_round_trip(x[:, 0])
+    assert_round_trip(x[:2])
+
+
+def test_hostile_stepped_fields():
+    x = np.arange(1000, dtype=np.int64) * 1000
+    x[[10, 500]] += 3
+    b = bytearray(sprintz.compress(x, entropy=False))
+    body = 40 + 12
+    assert b[body] == 4  # stepped
+    at = body + 1 + 16  # the exception count
+    assert b[at] == 2
+    for value, what in [(0x7F, "exception count"), (2, "exception row")]:
+        m = bytearray(b)
+        if what == "exception count":
+            m[at] = value
+        else:
+            m[at + 1] = 0xFE  # the first exception's row gap far past the chunk (LEB128 0x7E | 0x80 ...)
+            m[at + 2] = 0x7F
+        with pytest.raises(ValueError, match=what):
+            sprintz.decompress(reseal(m))
+    m = bytearray(b)
+    m[8] = 0  # the header's forecaster: delta, whose streams have no stepped chunks
+    with pytest.raises(ValueError, match="forecaster not allowed"):
+        sprintz.decompress(reseal(m))
 
 
 @pytest.mark.parametrize("dtype", INTS + FLOATS)

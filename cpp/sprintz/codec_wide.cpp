@@ -24,12 +24,18 @@
 //     u8 kind: 0 delta (prediction: previous word of the column), 1 delta of delta (previous word
 //       plus the previous change: regularly sampled timestamps cost nothing), 2 narrowed, 3 lagged
 //       (then u8 L in [2, 16]; prediction: the word L rows earlier in the column, 0 in the first L
-//       rows: periodic signals);
+//       rows: periodic signals), 4 stepped (below);
 //     kinds 0, 1 and 3: blocks of 16 rows (the last may be shorter), each: nvars width bytes (0..64);
 //       if all are zero, a LEB128 count of further all-zero blocks follows; otherwise for each
 //       column its zigzagged residuals bit-packed LSB-first in ceil(count * width / 8) bytes;
 //     kind 2 (the chunk's words span less than 2^16): u64 base, then a complete 16-bit chunk
 //       (sprintz.hpp's format: FIRE, lags and Huffman apply) of the words minus base.
+//     kind 4, stepped (FIRE streams only; regularly sampled columns such as timestamps): per
+//       column u64 start, u64 step s, LEB128 count of exceptions, then per exception LEB128
+//       (row gap * 2 + rebase) and LEB128 zigzag(delta). Row 0 is start; every other row is the
+//       line's value (the previous line value + s) except at an exception's row (the row gap after
+//       the previous exception's row + 1, first after row 0), which is line value + delta; with
+//       rebase the line continues from that value, else (one jittered sample) it stays.
 // Forecaster state starts at zero in every chunk and column.
 #include <algorithm>
 #include <cmath>
@@ -55,11 +61,12 @@ constexpr int kMaxDecimalExp = 18;  // 10^18 < 2^63: digits and powers of ten st
 constexpr uint8_t kBitsColumn = 255;
 constexpr double kTwo52 = 4503599627370496.0;  // below 2^52 every integer converts to double exactly
 constexpr size_t kExpSamples = 512;            // values per column tried for each exponent
-constexpr uint8_t kKindDelta = 0, kKindDeltaDelta = 1, kKindNarrow = 2, kKindLag = 3;
+constexpr uint8_t kKindDelta = 0, kKindDeltaDelta = 1, kKindNarrow = 2, kKindLag = 3, kKindStepped = 4;
 constexpr int kMaxLag = 16;
 constexpr size_t kLagProbeRows = 4096;  // rows of the first column the lag estimate looks at
 constexpr u64 kNarrowSpan = 1 << 16;
 constexpr size_t kBothCandidatesValues = 1024;
+constexpr size_t kSteppedSureBits = 1;  // bits per value below which a stepped chunk skips the packed try
 // chunk header byte 1 (zero in the first wide layout): bit 0 set when the float exceptions are in
 // the compact layout (see the file comment)
 constexpr uint8_t kLayoutCompactExceptions = 1;
@@ -441,6 +448,34 @@ size_t unpack_words_kind(const uint8_t* src, size_t len, size_t rows, size_t nv,
   return pos;
 }
 
+// Decodes kind kKindStepped (after its kind byte) from b[at, end) into the (rows x nv) words.
+void unpack_stepped(const uint8_t* b, size_t end, size_t& at, size_t rows, size_t nv, u64* w) {
+  for (size_t j = 0; j < nv; ++j) {
+    if (end - at < 16) fail("truncated stepped column");
+    u64 pred = load<u64>(b + at);
+    const u64 s = load<u64>(b + at + 8);
+    at += 16;
+    const u64 count = get_leb(b, end, at);
+    if (count >= std::max<size_t>(rows, 1) || count > (end - at) / 2) fail("stepped exception count exceeds the chunk");
+    u64* o = w + j;
+    if (rows) o[0] = pred;
+    size_t r = 1;  // the next row to write
+    for (u64 i = 0; i < count; ++i) {
+      const u64 gap_flag = get_leb(b, end, at);
+      const u64 gap = gap_flag >> 1;
+      if (gap >= rows - r) fail("invalid stepped exception row");
+      const size_t row = r + size_t(gap);
+      for (; r < row; ++r) o[r * nv] = pred += s;
+      pred += s;
+      const u64 x = pred + unzigzag(get_leb(b, end, at));
+      o[row * nv] = x;
+      if (gap_flag & 1) pred = x;
+      r = row + 1;
+    }
+    for (; r < rows; ++r) o[r * nv] = pred += s;
+  }
+}
+
 size_t unpack_words(const uint8_t* src, size_t len, size_t rows, size_t nv, int kind, size_t lag, u64* w) {
   if (kind == kKindDelta) return unpack_words_kind<kKindDelta>(src, len, rows, nv, lag, w);
   if (kind == kKindDeltaDelta) return unpack_words_kind<kKindDeltaDelta>(src, len, rows, nv, lag, w);
@@ -478,6 +513,54 @@ int choose_predictor(const std::vector<u64>& w, size_t rows, size_t nv, bool all
   return kind;
 }
 
+// The step most first differences of column j share among the first rows (a majority vote), and
+// whether at least half of those differences equal it: the sign of a regularly sampled column.
+bool common_step(const std::vector<u64>& w, size_t rows, size_t nv, size_t j, u64& step) {
+  const size_t n = std::min(rows, kLagProbeRows);
+  if (n < 2) return false;
+  u64 cand = 0;
+  size_t votes = 0;
+  for (size_t r = 1; r < n; ++r) {  // Boyer-Moore majority vote
+    const u64 d = w[r * nv + j] - w[(r - 1) * nv + j];
+    if (votes == 0) cand = d;
+    votes += d == cand ? 1 : size_t(-1);
+  }
+  size_t same = 0;
+  for (size_t r = 1; r < n; ++r) same += w[r * nv + j] - w[(r - 1) * nv + j] == cand;
+  step = cand;
+  return 2 * same >= n - 1;
+}
+
+// Kind kKindStepped (see the file comment) of the (rows x nv) words with the given steps, appended
+// to o after the kind byte.
+void pack_stepped(const u64* w, size_t rows, size_t nv, const u64* steps, std::vector<uint8_t>& o) {
+  o.push_back(kKindStepped);
+  for (size_t j = 0; j < nv; ++j) {
+    const u64 s = steps[j];
+    append<u64>(o, rows ? w[j] : 0);
+    append<u64>(o, s);
+    // the exceptions: count first, so collected aside
+    static thread_local std::vector<uint8_t> ex;
+    ex.clear();
+    size_t count = 0, last = 1;  // last: the row after the previous exception (row 0 is the start)
+    u64 pred = rows ? w[j] : 0;  // the anchored line's value at row r
+    for (size_t r = 1; r < rows; ++r) {
+      pred += s;
+      const u64 x = w[r * nv + j];
+      if (x == pred) continue;
+      // rebase (the line continues from this value) unless the next row is back on the old line
+      const bool rebase = !(r + 1 < rows && w[(r + 1) * nv + j] == pred + s);
+      put_leb(ex, u64(r - last) * 2 + u64(rebase));
+      put_leb(ex, zigzag(x - pred));
+      ++count;
+      last = r + 1;
+      if (rebase) pred = x;
+    }
+    put_leb(o, count);
+    o.insert(o.end(), ex.begin(), ex.end());
+  }
+}
+
 // The integer part (kind byte onwards) of the (rows x nv) words, appended to o: narrowed where the
 // words span < 2^16 (the 16-bit format's FIRE, lags and Huffman then apply: on every set of the
 // benchmark's larger chunks it was never larger than the wide candidate, so that one is computed
@@ -486,7 +569,8 @@ int choose_predictor(const std::vector<u64>& w, size_t rows, size_t nv, bool all
 void encode_words(const std::vector<u64>& w, size_t rows, size_t nv, int forecaster, bool entropy,
                   std::vector<uint8_t>& o) {
   static thread_local std::vector<u64> z;
-  static thread_local std::vector<uint8_t> cand[2];
+  static thread_local std::vector<uint8_t> cand[3];
+  static thread_local std::vector<u64> steps;
   static thread_local std::vector<uint16_t> narrow;
   for (auto& c : cand) c.clear();
   const size_t count = rows * nv;
@@ -516,13 +600,27 @@ void encode_words(const std::vector<u64>& w, size_t rows, size_t nv, int forecas
     append<u64>(cand[1], base);
     append_chunk16(cand[1], narrow.data(), View{rows, nv, ptrdiff_t(nv), 1}, forecaster, entropy);
   }
-  if (cand[1].empty() || count <= kBothCandidatesValues) {
+  // stepped (regularly sampled columns): taken without the packed candidate when it costs
+  // under kSteppedSureBits per value (packed needs a byte of widths per block and column at least)
+  bool stepped_sure = false;
+  if (forecaster == kForecastFire && rows >= 2) {
+    steps.resize(nv);
+    bool regular = true;
+    for (size_t j = 0; j < nv && regular; ++j) regular = common_step(w, rows, nv, j, steps[j]);
+    if (regular) {
+      pack_stepped(w.data(), rows, nv, steps.data(), cand[2]);
+      stepped_sure = cand[2].size() * 8 < kSteppedSureBits * count;
+    }
+  }
+  if (!stepped_sure && (cand[1].empty() || count <= kBothCandidatesValues)) {
     const int kind = choose_predictor(w, rows, nv, forecaster == kForecastFire, lag);
     cand[0].push_back(uint8_t(kind));
     if (kind == kKindLag) cand[0].push_back(uint8_t(lag));
     pack_words(w.data(), rows, nv, kind, lag, z, cand[0]);
   }
-  const size_t best = !cand[1].empty() && (cand[0].empty() || cand[1].size() < cand[0].size()) ? 1 : 0;
+  size_t best = 0;
+  for (size_t c = 0; c < 3; ++c)
+    if (!cand[c].empty() && (cand[best].empty() || cand[c].size() < cand[best].size())) best = c;
   o.insert(o.end(), cand[best].begin(), cand[best].end());
 }
 
@@ -808,6 +906,9 @@ void decode_chunk(const uint8_t* buf, size_t len, size_t& pos, uint8_t* out, int
       if (lag < 2 || lag > size_t(kMaxLag)) fail("invalid chunk lag");
     }
     at += unpack_words(b + at, end - at, rows, nv, kind, lag, w.data());
+  } else if (kind == kKindStepped) {
+    if (header_fc != kForecastFire) fail("chunk forecaster not allowed");
+    unpack_stepped(b, end, at, rows, nv, w.data());
   } else if (kind == kKindNarrow) {
     if (end - at < 8) fail("truncated narrowed chunk");
     const u64 base = load<u64>(b + at);
