@@ -165,6 +165,48 @@ def test_stepped_columns_round_trip(dtype):
     assert_round_trip(x[:2])
 
 
+@pytest.mark.parametrize("dtype", ["int64", "uint32", "float64", "float32"])
+def test_few_levels_use_a_dictionary(dtype):
+    # a coarse sensor's few levels spread over a wide range (z-normalised or scaled): the
+    # dictionary kind codes each value as its rank among the chunk's distinct words
+    rng = np.random.default_rng(11)
+    levels = rng.normal(size=300) * 1e6 if dtype.startswith("f") else rng.integers(0, 2**31, size=300)
+    walk = np.clip(np.cumsum(rng.integers(-3, 4, size=(40_000, 2)), axis=0) + 150, 0, 299)
+    x = levels[walk].astype(dtype)
+    if dtype.startswith("f"):
+        x[[3, 7], [0, 1]] = [np.nan, -0.0]
+    buf = assert_round_trip(x)
+    assert_round_trip(np.asfortranarray(x)[::3])
+    if dtype == "int64":
+        assert buf[40 + 12] == 5  # the first chunk's word kind
+    # neighbouring levels differ by ~2^20 (floats) or ~2^31 (ints): > 20 bits per value coded
+    # plainly; ranks of <= 300 levels that move by <= 3 a step cost a few bits
+    assert len(buf) * 8 / x.size < 8
+
+
+def test_hostile_dictionary_fields():
+    rng = np.random.default_rng(12)
+    levels = rng.integers(0, 2**40, size=50)
+    x = levels[rng.integers(0, 50, size=4000)]
+    b = bytearray(sprintz.compress(x, entropy=False))
+    body = 40 + 12
+    assert b[body] == 5 and b[body + 1] == 50  # dictionary kind, 50 entries
+    for value, what in [(0, "dictionary size"), (0x7F, "Sprintz stream")]:
+        m = bytearray(b)
+        m[body + 1] = value
+        with pytest.raises(ValueError, match=what):
+            sprintz.decompress(reseal(m))
+    ranks = b.index(bytes([2] + [0] * 8), body + 2)  # the ranks' part: narrowed (kind 2), base 0
+    m = bytearray(b)
+    m[ranks + 1] = 64  # every rank + 64 >= 50 entries
+    with pytest.raises(ValueError, match="rank out of range"):
+        sprintz.decompress(reseal(m))
+    m = bytearray(b)
+    m[ranks] = 5  # a dictionary inside a dictionary's ranks is refused
+    with pytest.raises(ValueError, match="unknown word kind"):
+        sprintz.decompress(reseal(m))
+
+
 def test_hostile_stepped_fields():
     x = np.arange(1000, dtype=np.int64) * 1000
     x[[10, 500]] += 3

@@ -24,7 +24,7 @@
 //     u8 kind: 0 delta (prediction: previous word of the column), 1 delta of delta (previous word
 //       plus the previous change: regularly sampled timestamps cost nothing), 2 narrowed, 3 lagged
 //       (then u8 L in [2, 16]; prediction: the word L rows earlier in the column, 0 in the first L
-//       rows: periodic signals), 4 stepped (below);
+//       rows: periodic signals), 4 stepped and 5 dictionary (below);
 //     kinds 0, 1 and 3: blocks of 16 rows (the last may be shorter), each: nvars width bytes (0..64);
 //       if all are zero, a LEB128 count of further all-zero blocks follows; otherwise for each
 //       column its zigzagged residuals bit-packed LSB-first in ceil(count * width / 8) bytes;
@@ -36,6 +36,10 @@
 //       line's value (the previous line value + s) except at an exception's row (the row gap after
 //       the previous exception's row + 1, first after row 0), which is line value + delta; with
 //       rebase the line continues from that value, else (one jittered sample) it stays.
+//     kind 5, dictionary (the chunk repeats few distinct words): LEB128 count m >= 1 of the
+//       distinct words, the m words as one column of kind 0 blocks (sorted, so small deltas), then
+//       a complete integer part (kind byte onwards, any kind but 5) of the (rows x nv) ranks: each
+//       word is the dictionary entry its rank (< m) names.
 // Forecaster state starts at zero in every chunk and column.
 #include <algorithm>
 #include <cmath>
@@ -61,12 +65,19 @@ constexpr int kMaxDecimalExp = 18;  // 10^18 < 2^63: digits and powers of ten st
 constexpr uint8_t kBitsColumn = 255;
 constexpr double kTwo52 = 4503599627370496.0;  // below 2^52 every integer converts to double exactly
 constexpr size_t kExpSamples = 512;            // values per column tried for each exponent
-constexpr uint8_t kKindDelta = 0, kKindDeltaDelta = 1, kKindNarrow = 2, kKindLag = 3, kKindStepped = 4;
+constexpr uint8_t kKindDelta = 0, kKindDeltaDelta = 1, kKindNarrow = 2, kKindLag = 3, kKindStepped = 4,
+                  kKindDictionary = 5;
 constexpr int kMaxLag = 16;
 constexpr size_t kLagProbeRows = 4096;  // rows of the first column the lag estimate looks at
 constexpr u64 kNarrowSpan = 1 << 16;
 constexpr size_t kBothCandidatesValues = 1024;
-constexpr size_t kSteppedSureBits = 1;  // bits per value below which a stepped chunk skips the packed try
+constexpr size_t kSteppedSureBits = 1;
+// dictionary kind: tried for chunks of at least 2 kDictProbeValues words while their distinct words
+// stay under count / kDictMaxShare (and 7/8 of the first kDictProbeValues words)
+constexpr size_t kDictProbeValues = 1024, kDictMaxShare = 8;
+// and taken only where it makes the integer part at least 1 - num/den (10%) smaller: its ranks decode
+// through an extra gather, which costs more than small savings are worth
+constexpr size_t kDictGainNum = 9, kDictGainDen = 10;  // bits per value below which a stepped chunk skips the packed try
 // chunk header byte 1 (zero in the first wide layout): bit 0 set when the float exceptions are in
 // the compact layout (see the file comment)
 constexpr uint8_t kLayoutCompactExceptions = 1;
@@ -561,21 +572,8 @@ void pack_stepped(const u64* w, size_t rows, size_t nv, const u64* steps, std::v
   }
 }
 
-// The integer part (kind byte onwards) of the (rows x nv) words, appended to o: narrowed where the
-// words span < 2^16 (the 16-bit format's FIRE, lags and Huffman then apply: on every set of the
-// benchmark's larger chunks it was never larger than the wide candidate, so that one is computed
-// too only for chunks of at most kBothCandidatesValues values, where it can win),
-// else the predictor choose_predictor picks (delta of delta in FIRE streams only).
-void encode_words(const std::vector<u64>& w, size_t rows, size_t nv, int forecaster, bool entropy,
-                  std::vector<uint8_t>& o) {
-  static thread_local std::vector<u64> z;
-  static thread_local std::vector<uint8_t> cand[3];
-  static thread_local std::vector<u64> steps;
-  static thread_local std::vector<uint16_t> narrow;
-  for (auto& c : cand) c.clear();
-  const size_t count = rows * nv;
-  size_t lag;
-  // narrowed: the words span < 2^16 in signed or in unsigned order
+// Whether the count words span < 2^16 in signed or in unsigned order, and from which base.
+bool narrow_base(const u64* w, size_t count, u64& base) {
   int64_t smin = INT64_MAX, smax = INT64_MIN;
   u64 umin = ~u64(0), umax = 0;
   for (size_t i = 0; i < count; ++i) {
@@ -584,15 +582,26 @@ void encode_words(const std::vector<u64>& w, size_t rows, size_t nv, int forecas
     umin = std::min(umin, w[i]);
     umax = std::max(umax, w[i]);
   }
+  base = u64(smax) - u64(smin) < kNarrowSpan ? u64(smin) : umin;
+  return u64(smax) - u64(smin) < kNarrowSpan || umax - umin < kNarrowSpan;
+}
+
+// The integer part (kind byte onwards) of the (rows x nv) words, appended to o: narrowed where the
+// words span < 2^16 (the 16-bit format's FIRE, lags and Huffman then apply: on every set of the
+// benchmark's larger chunks it was never larger than the wide candidate, so that one is computed
+// too only for chunks of at most kBothCandidatesValues values, where it can win),
+// else the predictor choose_predictor picks (delta of delta in FIRE streams only).
+void encode_plain(const std::vector<u64>& w, size_t rows, size_t nv, int forecaster, bool entropy,
+                  std::vector<uint8_t>& o) {
+  static thread_local std::vector<u64> z;
+  static thread_local std::vector<uint8_t> cand[3];
+  static thread_local std::vector<u64> steps;
+  static thread_local std::vector<uint16_t> narrow;
+  for (auto& c : cand) c.clear();
+  const size_t count = rows * nv;
+  size_t lag;
   u64 base = 0;
-  bool fits = false;
-  if (u64(smax) - u64(smin) < kNarrowSpan) {
-    base = u64(smin);
-    fits = true;
-  } else if (umax - umin < kNarrowSpan) {
-    base = umin;
-    fits = true;
-  }
+  const bool fits = narrow_base(w.data(), count, base);
   if (fits && count) {
     narrow.resize(count);
     for (size_t i = 0; i < count; ++i) narrow[i] = uint16_t(w[i] - base);
@@ -622,6 +631,77 @@ void encode_words(const std::vector<u64>& w, size_t rows, size_t nv, int forecas
   for (size_t c = 0; c < 3; ++c)
     if (!cand[c].empty() && (cand[best].empty() || cand[c].size() < cand[best].size())) best = c;
   o.insert(o.end(), cand[best].begin(), cand[best].end());
+}
+
+// The distinct words of w[0, count) sorted (as unsigned), and each word's rank among them in
+// idx, if there are at most `limit`; false otherwise (found by an open-addressing hash table,
+// abandoned as soon as the limit is passed).
+bool dictionary_of(const u64* w, size_t count, size_t limit, std::vector<u64>& dict, std::vector<u64>& idx) {
+  static thread_local std::vector<u64> keys;
+  static thread_local std::vector<uint32_t> slot;  // 0 empty, else 1 + the key's entry in dict
+  size_t bits = 4;
+  while ((size_t(1) << bits) < 2 * limit + 2) ++bits;
+  const size_t mask = (size_t(1) << bits) - 1;
+  keys.resize(mask + 1);
+  slot.assign(mask + 1, 0);
+  dict.clear();
+  auto find = [&](u64 k) {
+    size_t h = size_t((k * 0x9E3779B97F4A7C15ull) >> (64 - bits));  // Fibonacci hashing: 2^64 / golden ratio
+    while (slot[h] && keys[h] != k) h = (h + 1) & mask;
+    return h;
+  };
+  for (size_t i = 0; i < count; ++i) {
+    // words that barely repeat in the first kDictProbeValues: give up early
+    if (i == kDictProbeValues && 8 * dict.size() > 7 * kDictProbeValues) return false;
+    const size_t h = find(w[i]);
+    if (slot[h]) continue;
+    if (dict.size() == limit) return false;
+    keys[h] = w[i];
+    dict.push_back(w[i]);
+    slot[h] = uint32_t(dict.size());
+  }
+  std::sort(dict.begin(), dict.end());
+  for (size_t r = 0; r < dict.size(); ++r) slot[find(dict[r])] = uint32_t(r + 1);
+  idx.resize(count);
+  for (size_t i = 0; i < count; ++i) idx[i] = slot[find(w[i])] - 1;
+  return true;
+}
+
+// The integer part (kind byte onwards) of the (rows x nv) words, appended to o: encode_plain's,
+// or where the chunk repeats few distinct words (levels of a coarse sensor, z-normalised per case),
+// is not narrowed and that is >= 10% smaller, kind kKindDictionary: the sorted distinct words, then their ranks coded
+// by encode_plain.
+void encode_words(const std::vector<u64>& w, size_t rows, size_t nv, int forecaster, bool entropy,
+                  std::vector<uint8_t>& o) {
+  static thread_local std::vector<u64> dict, idx, z;
+  static thread_local std::vector<uint8_t> alt, est;
+  const size_t count = rows * nv, at = o.size();
+  u64 base;
+  // (a chunk spanning < 2^16 is narrowed: ranks would gain little there and decode slower)
+  if (count < 2 * kDictProbeValues || narrow_base(w.data(), count, base) ||
+      !dictionary_of(w.data(), count, count / kDictMaxShare, dict, idx)) {
+    encode_plain(w, rows, nv, forecaster, entropy, o);
+    return;
+  }
+  alt.clear();
+  alt.push_back(kKindDictionary);
+  put_leb(alt, dict.size());
+  pack_words(dict.data(), dict.size(), 1, kKindDelta, 0, z, alt);
+  encode_plain(idx, rows, nv, forecaster, entropy, alt);
+  // the plain coding's size estimated on the first quarter of the rows: a dictionary under half
+  // of that is taken without coding the chunk plainly in full
+  est.clear();
+  const size_t part = std::max(rows / 4, std::min<size_t>(rows, 64));
+  encode_plain(w, part, nv, forecaster, entropy, est);
+  if (alt.size() * 2 * part < est.size() * rows) {
+    o.insert(o.end(), alt.begin(), alt.end());
+    return;
+  }
+  encode_plain(w, rows, nv, forecaster, entropy, o);
+  if (alt.size() * kDictGainDen < (o.size() - at) * kDictGainNum) {
+    o.resize(at);
+    o.insert(o.end(), alt.begin(), alt.end());
+  }
 }
 
 // floats_to_digits of a column by the best kernel this CPU runs.
@@ -789,6 +869,49 @@ size_t floats_to_digits(uint64_t* w, size_t stride, size_t n, double pow10, bool
 
 namespace {
 
+// Decodes an integer part (kind byte onwards) from b[at, end) into the (rows x nv) words w;
+// `dictionary`: whether kind kKindDictionary may appear (not inside a dictionary's ranks).
+void decode_words(const uint8_t* b, size_t end, size_t& at, size_t rows, size_t nv, int header_fc, bool dictionary,
+                  u64* w) {
+  static thread_local std::vector<uint16_t> narrow;
+  const size_t count = rows * nv;
+  if (at >= end) fail("truncated word part");
+  const uint8_t kind = b[at++];
+  if (kind == kKindDelta || kind == kKindDeltaDelta || kind == kKindLag) {
+    if (kind == kKindDeltaDelta && header_fc != kForecastFire) fail("chunk forecaster not allowed");
+    size_t lag = 0;
+    if (kind == kKindLag) {
+      if (at >= end) fail("truncated lag");
+      lag = b[at++];
+      if (lag < 2 || lag > size_t(kMaxLag)) fail("invalid chunk lag");
+    }
+    at += unpack_words(b + at, end - at, rows, nv, kind, lag, w);
+  } else if (kind == kKindStepped) {
+    if (header_fc != kForecastFire) fail("chunk forecaster not allowed");
+    unpack_stepped(b, end, at, rows, nv, w);
+  } else if (kind == kKindNarrow) {
+    if (end - at < 8) fail("truncated narrowed chunk");
+    const u64 base = load<u64>(b + at);
+    at += 8;
+    narrow.resize(count);
+    decode_chunk16(b, end, at, narrow.data(), View{rows, nv, ptrdiff_t(nv), 1}, header_fc);
+    for (size_t i = 0; i < count; ++i) w[i] = base + narrow[i];
+  } else if (kind == kKindDictionary && dictionary) {
+    static thread_local std::vector<u64> dict;
+    const u64 m = get_leb(b, end, at);
+    if (m == 0 || m > count) fail("invalid dictionary size");
+    dict.resize(size_t(m));
+    at += unpack_words(b + at, end - at, size_t(m), 1, kKindDelta, 0, dict.data());
+    decode_words(b, end, at, rows, nv, header_fc, false, w);
+    for (size_t i = 0; i < count; ++i) {
+      if (w[i] >= m) fail("dictionary rank out of range");
+      w[i] = dict[size_t(w[i])];
+    }
+  } else {
+    fail("unknown word kind");
+  }
+}
+
 // A float exception: its row-major position, tag (exception_tag's) and, for tag 0, raw bits.
 struct Exc {
   size_t pos;
@@ -845,7 +968,6 @@ void read_compact_exceptions(const uint8_t* b, size_t end, size_t& at, size_t co
 void decode_chunk(const uint8_t* buf, size_t len, size_t& pos, uint8_t* out, int dtype, const View& v,
                   int header_fc) {
   static thread_local std::vector<u64> w;
-  static thread_local std::vector<uint16_t> narrow;
   static thread_local std::vector<uint8_t> plain;
   const size_t rows = v.rows, nv = v.nvars, isz = dtype_size(dtype), count = rows * nv;
   if (len - pos < kChunkHeaderBytes) fail("truncated chunk header");
@@ -894,31 +1016,8 @@ void decode_chunk(const uint8_t* buf, size_t len, size_t& pos, uint8_t* out, int
     else
       read_first_exceptions(b, end, at, count, isz, excs);
   }
-  if (at >= end) fail("truncated word part");
-  const uint8_t kind = b[at++];
   w.resize(count);
-  if (kind == kKindDelta || kind == kKindDeltaDelta || kind == kKindLag) {
-    if (kind == kKindDeltaDelta && header_fc != kForecastFire) fail("chunk forecaster not allowed");
-    size_t lag = 0;
-    if (kind == kKindLag) {
-      if (at >= end) fail("truncated lag");
-      lag = b[at++];
-      if (lag < 2 || lag > size_t(kMaxLag)) fail("invalid chunk lag");
-    }
-    at += unpack_words(b + at, end - at, rows, nv, kind, lag, w.data());
-  } else if (kind == kKindStepped) {
-    if (header_fc != kForecastFire) fail("chunk forecaster not allowed");
-    unpack_stepped(b, end, at, rows, nv, w.data());
-  } else if (kind == kKindNarrow) {
-    if (end - at < 8) fail("truncated narrowed chunk");
-    const u64 base = load<u64>(b + at);
-    at += 8;
-    narrow.resize(count);
-    decode_chunk16(b, end, at, narrow.data(), View{rows, nv, ptrdiff_t(nv), 1}, header_fc);
-    for (size_t i = 0; i < count; ++i) w[i] = base + narrow[i];
-  } else {
-    fail("unknown word kind");
-  }
+  decode_words(b, end, at, rows, nv, header_fc, true, w.data());
   if (at != end) fail("chunk length does not match its contents");
   const u64* wp = w.data();
   if (!is_float(dtype)) {

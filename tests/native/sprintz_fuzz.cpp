@@ -104,6 +104,20 @@ int main(int argc, char** argv) {
           else std::memcpy(x.data() + isz * i, &word, isz);  // (little-endian: the low bytes)
         }
       }
+      // and one in four of the rest: few levels far apart (the dictionary word kind)
+      else if (dtype >= 4 && rng() % 4 == 0) {
+        uint64_t levels[37];
+        for (uint64_t& l : levels) l = rng();
+        size_t at = 18;
+        for (size_t i = 0; i < n * nv; ++i) {
+          at = (at + 37 + rng() % 3 - 1) % 37;
+          const double d = double(int64_t(levels[at] >> 11)) / 1024;
+          const float f = float(d);
+          if (dtype == 8) std::memcpy(x.data() + 4 * i, &f, 4);
+          else if (dtype == 9) std::memcpy(x.data() + 8 * i, &d, 8);
+          else std::memcpy(x.data() + isz * i, &levels[at], isz);
+        }
+      }
       size_t chunk = 16 * (1 + rng() % 40);
       std::vector<uint8_t> buf;
       compress(buf, x.data(), dtype, n, nv, order == 2 ? 1 : 2, order == 1, fc, ent, chunk);
