@@ -300,13 +300,18 @@ def test_hostile_wide_chunk_fields():
         sprintz.decompress(reseal(b))
 
 
-def test_version_3_wide_fixture_still_decodes():
-    streams = np.load(DATA / "sprintz_wide_v3_streams.npz")
-    arrays = np.load(DATA / "sprintz_wide_v3_arrays.npz")
+@pytest.mark.parametrize("name", ["sprintz_wide_v3", "sprintz_wide_v3_kinds"])
+def test_version_3_wide_fixture_still_decodes(name):
+    # the first wide layout (exceptions as u32 positions and raw values), and the later word
+    # kinds (stepped, dictionary) and compact float exceptions (tests/data/make_sprintz_wide_fixture.py)
+    streams = np.load(DATA / f"{name}_streams.npz")
+    arrays = np.load(DATA / f"{name}_arrays.npz")
     assert set(streams.files) == set(arrays.files) and len(arrays.files) == 6
-    for name in arrays.files:
-        y = sprintz.decompress(streams[name].tobytes())
-        assert np.array_equal(bits(y), bits(arrays[name])), name
+    for key in arrays.files:
+        buf = streams[key].tobytes()
+        assert buf[41] == (1 if name.endswith("kinds") and arrays[key].dtype.kind == "f" else 0)  # float layout
+        y = sprintz.decompress(buf)
+        assert np.array_equal(bits(y), bits(arrays[key])), key
 
 
 def test_codecs_and_files_take_the_new_dtypes(tmp_path):
