@@ -198,8 +198,10 @@ inline bool round_digits(u64 bits, double pow10, bool f32, int64_t& d) {
   if (!(std::fabs(y) < kTwo52)) return false;  // also NaN and infinities
   // round half to even as nearbyint in the default rounding mode (no libm call on baseline
   // x86-64): for 0 <= y < 2^52, y + 2^52 lies where doubles are exactly the integers, so the
-  // addition rounds y to its nearest integer (ties to even) and the subtraction is exact
-  d = int64_t(y >= 0 ? (y + kTwo52) - kTwo52 : (y - kTwo52) + kTwo52);
+  // addition rounds y to its nearest integer (ties to even) and the subtraction is exact (and
+  // mirrored for y < 0; the sign taken without a branch, which random signs would mispredict)
+  const double big = std::copysign(kTwo52, y);
+  d = int64_t((y + big) - big);
   return true;
 }
 
@@ -241,28 +243,30 @@ uint8_t pick_exponent(const std::vector<u64>& w, size_t rows, size_t nv, size_t 
   // a compact exception: a position gap and a tag of about a byte each, plus raw bits (and the
   // break in the digits where the value has none) unless a few more decimals reproduce it
   constexpr double kTagBits = 16;
+  constexpr size_t kPricedMisses = 32;  // misses priced one by one; the rest at their mean
   const double raw_bits = kTagBits + 8.0 * (f32 ? 4 : 8);
   const size_t probe = std::min<size_t>(ns, 16);  // an exponent missing most of these cannot reach half
   double best_cost = 0;
   int best = -1;
   for (int e = 0; e <= kMaxDecimalExp; ++e) {
     if (best >= 0 && e * kBitsPerDigit * double(ns) >= best_cost) break;  // cannot win
-    size_t hits = 0, tried = 0;
-    double miss_bits = 0;
+    size_t hits = 0, tried = 0, priced = 0;
+    double miss_bits = 0;  // of the first kPricedMisses misses
     for (size_t s = 0; s < ns; ++s) {
       int64_t d;
       const u64 bits = w[(s * rows / ns) * nv + j];
       if (to_digits(bits, kPow10[e], f32, d)) {
         ++hits;
-      } else {
+      } else if (priced < kPricedMisses) {
         u64 word;
         const bool in_range = round_digits(bits, kPow10[e], f32, d);
         miss_bits += exception_tag(bits, e, f32, 0, word) ? kTagBits : raw_bits + (in_range ? 0 : kBreakBits);
+        ++priced;
       }
       if (++tried == probe && 2 * hits < probe) break;
     }
     if (tried < ns || 2 * hits < ns) continue;
-    const double cost = e * kBitsPerDigit * double(ns) + miss_bits;
+    const double cost = e * kBitsPerDigit * double(ns) + (priced ? miss_bits / double(priced) * double(ns - hits) : 0);
     if (best < 0 || cost < best_cost) {
       best_cost = cost;
       best = e;
@@ -591,8 +595,9 @@ bool narrow_base(const u64* w, size_t count, u64& base) {
 // benchmark's larger chunks it was never larger than the wide candidate, so that one is computed
 // too only for chunks of at most kBothCandidatesValues values, where it can win),
 // else the predictor choose_predictor picks (delta of delta in FIRE streams only).
-void encode_plain(const std::vector<u64>& w, size_t rows, size_t nv, int forecaster, bool entropy,
-                  std::vector<uint8_t>& o) {
+// `fits` and `base`: narrow_base's answer for these words.
+void encode_plain(const std::vector<u64>& w, size_t rows, size_t nv, int forecaster, bool entropy, bool fits,
+                  u64 base, std::vector<uint8_t>& o) {
   static thread_local std::vector<u64> z;
   static thread_local std::vector<uint8_t> cand[3];
   static thread_local std::vector<u64> steps;
@@ -600,8 +605,6 @@ void encode_plain(const std::vector<u64>& w, size_t rows, size_t nv, int forecas
   for (auto& c : cand) c.clear();
   const size_t count = rows * nv;
   size_t lag;
-  u64 base = 0;
-  const bool fits = narrow_base(w.data(), count, base);
   if (fits && count) {
     narrow.resize(count);
     for (size_t i = 0; i < count; ++i) narrow[i] = uint16_t(w[i] - base);
@@ -677,32 +680,41 @@ void encode_words(const std::vector<u64>& w, size_t rows, size_t nv, int forecas
   static thread_local std::vector<uint8_t> alt, est;
   const size_t count = rows * nv, at = o.size();
   u64 base;
+  const bool fits = narrow_base(w.data(), count, base);
   // (a chunk spanning < 2^16 is narrowed: ranks would gain little there and decode slower)
-  if (count < 2 * kDictProbeValues || narrow_base(w.data(), count, base) ||
-      !dictionary_of(w.data(), count, count / kDictMaxShare, dict, idx)) {
-    encode_plain(w, rows, nv, forecaster, entropy, o);
+  if (count < 2 * kDictProbeValues || fits || !dictionary_of(w.data(), count, count / kDictMaxShare, dict, idx)) {
+    encode_plain(w, rows, nv, forecaster, entropy, fits, base, o);
     return;
   }
   alt.clear();
   alt.push_back(kKindDictionary);
   put_leb(alt, dict.size());
   pack_words(dict.data(), dict.size(), 1, kKindDelta, 0, z, alt);
-  encode_plain(idx, rows, nv, forecaster, entropy, alt);
+  u64 rank_base;
+  const bool rank_fits = narrow_base(idx.data(), count, rank_base);
+  encode_plain(idx, rows, nv, forecaster, entropy, rank_fits, rank_base, alt);
   // the plain coding's size estimated on the first quarter of the rows: a dictionary under half
   // of that is taken without coding the chunk plainly in full
   est.clear();
   const size_t part = std::max(rows / 4, std::min<size_t>(rows, 64));
-  encode_plain(w, part, nv, forecaster, entropy, est);
+  encode_plain(w, part, nv, forecaster, entropy, false, 0, est);  // (not narrowed: fits is false for all rows)
   if (alt.size() * 2 * part < est.size() * rows) {
     o.insert(o.end(), alt.begin(), alt.end());
     return;
   }
-  encode_plain(w, rows, nv, forecaster, entropy, o);
+  encode_plain(w, rows, nv, forecaster, entropy, false, 0, o);
   if (alt.size() * kDictGainDen < (o.size() - at) * kDictGainNum) {
     o.resize(at);
     o.insert(o.end(), alt.begin(), alt.end());
   }
 }
+
+// A float exception being coded: its row-major position, tag (exception_tag's) and raw bits.
+struct Exception {
+  uint32_t pos;
+  u64 tag, raw;
+  bool operator<(const Exception& o) const { return pos < o.pos; }
+};
 
 // floats_to_digits of a column by the best kernel this CPU runs.
 size_t digits_of(u64* w, size_t stride, size_t n, int e, bool f32, uint8_t* exact) {
@@ -739,22 +751,42 @@ void append_chunk(std::vector<uint8_t>& out, const uint8_t* x, int dtype, const 
         misses += rows - digits_of(w.data() + j, nv, rows, exps[j], f32, ex);
     }
     // compact exceptions, in row-major order: (position, tag, raw bits)
-    struct Exception {
-      uint32_t pos;
-      u64 tag, raw;
-      bool operator<(const Exception& o) const { return pos < o.pos; }
-    };
-    std::vector<Exception> found;
-    found.reserve(misses);
+    static thread_local std::vector<Exception> found;
+    static thread_local std::vector<u64> trial;
+    static thread_local std::vector<uint8_t> hit;
+    static thread_local std::vector<size_t> pending;
+    found.clear();
     for (size_t j = 0; j < nv && misses; ++j) {
       const uint8_t* ex = exact.data() + j * rows;
+      const int e = exps[j];
+      const size_t first = found.size();
       for (const void* at = std::memchr(ex, 0, rows); at;) {
         const size_t r = size_t(static_cast<const uint8_t*>(at) - ex);
         u64& word = w[r * nv + j];
-        const u64 raw = word;
-        const u64 tag = exception_tag(raw, exps[j], f32, r ? w[(r - 1) * nv + j] : 0, word);
-        found.push_back({uint32_t(r * nv + j), tag, raw});
+        int64_t d;
+        found.push_back({uint32_t(r * nv + j), 0, word});
+        word = round_digits(word, kPow10[e], f32, d) ? u64(d) : r ? w[(r - 1) * nv + j] : 0;
         at = r + 1 < rows ? std::memchr(ex + r + 1, 0, rows - r - 1) : nullptr;
+      }
+      // the tags (exception_tag's), found by the conversion kernel a decimal at a time: a value
+      // the column's rounded digits do not hold (out of range, NaN) has no more decimals either
+      pending.clear();
+      for (size_t i = first; i < found.size(); ++i) pending.push_back(i);
+      for (int k = 1; k <= kMaxExtraDigits && e + k <= kMaxDecimalExp && !pending.empty(); ++k) {
+        const size_t np = pending.size();
+        trial.resize(np);
+        hit.resize(np);
+        for (size_t i = 0; i < np; ++i) trial[i] = found[pending[i]].raw;
+        digits_of(trial.data(), 1, np, e + k, f32, hit.data());
+        size_t keep = 0;
+        for (size_t i = 0; i < np; ++i) {
+          Exception& f = found[pending[i]];
+          if (hit[i])
+            f.tag = zigzag(trial[i] - w[f.pos] * kPow10Int[k]) * 4 + u64(k);
+          else
+            pending[keep++] = pending[i];
+        }
+        pending.resize(keep);
       }
     }
     if (nv > 1) std::sort(found.begin(), found.end());
