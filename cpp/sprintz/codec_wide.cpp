@@ -114,7 +114,8 @@ void put_leb(std::vector<uint8_t>& o, u64 c) {
   }
 }
 // Reads a LEB128 number from b[at, end); fails on a truncated or over-long one.
-u64 get_leb(const uint8_t* b, size_t end, size_t& at) {
+inline u64 get_leb(const uint8_t* b, size_t end, size_t& at) {
+  if (at < end && b[at] < 0x80) return b[at++];  // the common one-byte case
   u64 v = 0;
   for (size_t i = 0; i < kMaxLeb; ++i) {
     if (at >= end) fail("truncated LEB128 number");
@@ -859,6 +860,19 @@ void store_column(const u64* w, size_t rows, size_t nv, size_t isz, const View& 
 
 // Column j's digits (w[r * nv]) under exponent e to the view as floats (decimal_bits' rule), by
 // the best kernel this CPU runs.
+// n digits d[i] under exponent e as item bit patterns (decimal_bits' rule; f32 zero-extended) in
+// bits[i], which must hold zeros, by the best kernel this CPU runs.
+void convert_decimals(const u64* d, size_t n, int e, bool f32, u64* bits) {
+  uint8_t* o = reinterpret_cast<uint8_t*>(bits);
+#if defined(TENFOLD_X86)
+  const Isa isa = active_isa();
+  if (isa == Isa::Avx2 || isa == Isa::Avx512) return avx2::digits_to_floats(d, 1, n, kPow10[e], f32, o, 8);
+#elif defined(TENFOLD_ARM64)
+  if (active_isa() == Isa::Neon) return neon::digits_to_floats(d, 1, n, kPow10[e], f32, o, 8);
+#endif
+  scalar::digits_to_floats(d, 1, n, kPow10[e], f32, o, 8);
+}
+
 void store_decimals(const u64* w, size_t rows, size_t nv, int e, bool f32, const View& v, size_t j, uint8_t* out) {
   const ptrdiff_t isz = f32 ? 4 : 8;
   uint8_t* o = out + v.cs * ptrdiff_t(j) * isz;
@@ -946,14 +960,21 @@ void decode_words(const uint8_t* b, size_t end, size_t& at, size_t rows, size_t 
 
 // A float exception: its row-major position, tag (exception_tag's) and, for tag 0, raw bits.
 struct Exc {
-  size_t pos;
+  size_t pos, row, col;  // (pos = row * nv + col)
   u64 tag, raw;
 };
+
+// e.pos split into row and column (without a division for one column).
+inline void place(Exc& e, size_t nv) {
+  e.row = nv == 1 ? e.pos : e.pos / nv;
+  e.col = e.pos - e.row * nv;
+}
 
 u64 load_item(const uint8_t* p, size_t isz) { return isz == 4 ? u64(load<uint32_t>(p)) : load<u64>(p); }
 
 // The first layout's exceptions (u32 count, u32 positions, raw values) from b[at, end).
-void read_first_exceptions(const uint8_t* b, size_t end, size_t& at, size_t count, size_t isz, std::vector<Exc>& excs) {
+void read_first_exceptions(const uint8_t* b, size_t end, size_t& at, size_t count, size_t nv, size_t isz,
+                           std::vector<Exc>& excs) {
   if (end - at < 4) fail("truncated float chunk header");
   const size_t nexc = load<uint32_t>(b + at);
   at += 4;
@@ -965,7 +986,8 @@ void read_first_exceptions(const uint8_t* b, size_t end, size_t& at, size_t coun
   for (size_t i = 0; i < nexc; ++i) {
     const uint32_t p = load<uint32_t>(pos + 4 * i);
     if (p >= count || (i && p <= excs[i - 1].pos)) fail("invalid exception position");
-    excs[i] = {p, 0, load_item(raw + isz * i, isz)};
+    excs[i] = {p, 0, 0, 0, load_item(raw + isz * i, isz)};
+    place(excs[i], nv);
   }
 }
 
@@ -982,10 +1004,11 @@ void read_compact_exceptions(const uint8_t* b, size_t end, size_t& at, size_t co
     if (gap >= count - next) fail("invalid exception position");
     e.pos = next + size_t(gap);
     next = e.pos + 1;
+    place(e, nv);
     e.tag = get_leb(b, end, at);
     e.raw = 0;
     if (e.tag) {
-      const int k = int(e.tag & 3), ex = exps[e.pos % nv];
+      const int k = int(e.tag & 3), ex = exps[e.col];
       if (k == 0 || ex == kBitsColumn || ex + k > kMaxDecimalExp) fail("invalid exception tag");
     } else {
       if (end - at < isz) fail("truncated exception");
@@ -1046,7 +1069,7 @@ void decode_chunk(const uint8_t* buf, size_t len, size_t& pos, uint8_t* out, int
     if (layout & kLayoutCompactExceptions)
       read_compact_exceptions(b, end, at, count, nv, exps, isz, excs);
     else
-      read_first_exceptions(b, end, at, count, isz, excs);
+      read_first_exceptions(b, end, at, count, nv, isz, excs);
   }
   w.resize(count);
   decode_words(b, end, at, rows, nv, header_fc, true, w.data());
@@ -1063,15 +1086,38 @@ void decode_chunk(const uint8_t* buf, size_t len, size_t& pos, uint8_t* out, int
         store_decimals(wp + j, rows, nv, exps[j], f32, v, j, out);
       }
     }
-    for (const Exc& e : excs) {
-      u64 bits = e.raw;
-      if (e.tag) {  // digits with k more decimals: the stored digits * 10^k + rem, at exponent e + k
-        const int k = int(e.tag & 3);
-        const u64 digits = wp[e.pos] * kPow10Int[k] + unzigzag(e.tag >> 2);
-        bits = decimal_bits(int64_t(digits), kPow10[exps[e.pos % nv] + k], f32);
-      }
-      write_item(out, isz, v, e.pos / nv, e.pos % nv, bits);
+    // tagged exceptions: digits with k more decimals (the stored digits * 10^k + rem) at exponent
+    // e + k, grouped by exponent (a counting sort) and converted by the kernel a group at a time
+    static thread_local std::vector<u64> digits, bits;
+    static thread_local std::vector<uint32_t> order;
+    size_t start[kMaxDecimalExp + 2] = {0};
+    for (Exc& e : excs) {
+      if (!e.tag) continue;
+      const int k = int(e.tag & 3), x = exps[e.col] + k;
+      e.raw = wp[e.pos] * kPow10Int[k] + unzigzag(e.tag >> 2);  // (the digits, until converted)
+      e.tag = u64(x);
+      ++start[x + 1];
     }
+    for (int x = 0; x <= kMaxDecimalExp; ++x) start[x + 1] += start[x];
+    const size_t ntag = start[kMaxDecimalExp + 1];
+    if (ntag) {
+      order.resize(ntag);
+      digits.resize(ntag);
+      bits.assign(ntag, 0);
+      size_t fill[kMaxDecimalExp + 1];
+      std::memcpy(fill, start, sizeof(fill));
+      for (size_t i = 0; i < excs.size(); ++i)
+        if (excs[i].tag) {
+          const size_t at = fill[excs[i].tag]++;
+          order[at] = uint32_t(i);
+          digits[at] = excs[i].raw;
+        }
+      for (int x = 0; x <= kMaxDecimalExp; ++x)
+        if (start[x + 1] > start[x])
+          convert_decimals(digits.data() + start[x], start[x + 1] - start[x], x, f32, bits.data() + start[x]);
+      for (size_t at = 0; at < ntag; ++at) excs[order[at]].raw = bits[at];
+    }
+    for (const Exc& e : excs) write_item(out, isz, v, e.row, e.col, e.raw);
   }
 }
 
