@@ -860,19 +860,6 @@ void store_column(const u64* w, size_t rows, size_t nv, size_t isz, const View& 
 
 // Column j's digits (w[r * nv]) under exponent e to the view as floats (decimal_bits' rule), by
 // the best kernel this CPU runs.
-// n digits d[i] under exponent e as item bit patterns (decimal_bits' rule; f32 zero-extended) in
-// bits[i], which must hold zeros, by the best kernel this CPU runs.
-void convert_decimals(const u64* d, size_t n, int e, bool f32, u64* bits) {
-  uint8_t* o = reinterpret_cast<uint8_t*>(bits);
-#if defined(TENFOLD_X86)
-  const Isa isa = active_isa();
-  if (isa == Isa::Avx2 || isa == Isa::Avx512) return avx2::digits_to_floats(d, 1, n, kPow10[e], f32, o, 8);
-#elif defined(TENFOLD_ARM64)
-  if (active_isa() == Isa::Neon) return neon::digits_to_floats(d, 1, n, kPow10[e], f32, o, 8);
-#endif
-  scalar::digits_to_floats(d, 1, n, kPow10[e], f32, o, 8);
-}
-
 void store_decimals(const u64* w, size_t rows, size_t nv, int e, bool f32, const View& v, size_t j, uint8_t* out) {
   const ptrdiff_t isz = f32 ? 4 : 8;
   uint8_t* o = out + v.cs * ptrdiff_t(j) * isz;
@@ -958,10 +945,10 @@ void decode_words(const uint8_t* b, size_t end, size_t& at, size_t rows, size_t 
   }
 }
 
-// A float exception: its row-major position, tag (exception_tag's) and, for tag 0, raw bits.
+// An exception of the first layout: its row-major position and raw bits.
 struct Exc {
   size_t pos, row, col;  // (pos = row * nv + col)
-  u64 tag, raw;
+  u64 raw;
 };
 
 // e.pos split into row and column (without a division for one column).
@@ -986,35 +973,67 @@ void read_first_exceptions(const uint8_t* b, size_t end, size_t& at, size_t coun
   for (size_t i = 0; i < nexc; ++i) {
     const uint32_t p = load<uint32_t>(pos + 4 * i);
     if (p >= count || (i && p <= excs[i - 1].pos)) fail("invalid exception position");
-    excs[i] = {p, 0, 0, 0, load_item(raw + isz * i, isz)};
+    excs[i] = {p, 0, 0, load_item(raw + isz * i, isz)};
     place(excs[i], nv);
   }
 }
 
-// The compact layout's exceptions (LEB128 count; per exception LEB128 position gap and tag, raw
-// bits after a zero tag) from b[at, end).
-void read_compact_exceptions(const uint8_t* b, size_t end, size_t& at, size_t count, size_t nv, const uint8_t* exps,
-                             size_t isz, std::vector<Exc>& excs) {
+// Checks the compact layout's exceptions (LEB128 count; per exception LEB128 position gap and
+// tag, raw bits after a zero tag) in b[at, end) and moves at past them; returns their count and
+// sets `first` to the offset of the first one (apply_compact_exceptions reads them from there).
+size_t check_compact_exceptions(const uint8_t* b, size_t end, size_t& at, size_t count, size_t nv, const uint8_t* exps,
+                                size_t isz, size_t& first) {
   const u64 nexc = get_leb(b, end, at);
   if (nexc > count || nexc > (end - at) / 2) fail("exception count exceeds the chunk");  // >= 2 bytes each
-  excs.resize(size_t(nexc));
+  first = at;
   size_t next = 0;
-  for (Exc& e : excs) {
+  for (u64 i = 0; i < nexc; ++i) {
     const u64 gap = get_leb(b, end, at);
     if (gap >= count - next) fail("invalid exception position");
-    e.pos = next + size_t(gap);
-    next = e.pos + 1;
-    place(e, nv);
-    e.tag = get_leb(b, end, at);
-    e.raw = 0;
-    if (e.tag) {
-      const int k = int(e.tag & 3), ex = exps[e.col];
+    const size_t pos = next + size_t(gap);
+    next = pos + 1;
+    const u64 tag = get_leb(b, end, at);
+    if (tag) {
+      const int k = int(tag & 3), ex = exps[nv == 1 ? 0 : pos % nv];
       if (k == 0 || ex == kBitsColumn || ex + k > kMaxDecimalExp) fail("invalid exception tag");
     } else {
       if (end - at < isz) fail("truncated exception");
-      e.raw = load_item(b + at, isz);
       at += isz;
     }
+  }
+  return size_t(nexc);
+}
+
+// A LEB128 number check_compact_exceptions has already checked.
+inline u64 checked_leb(const uint8_t*& p) {
+  u64 v = 0;
+  for (int sh = 0;; sh += 7) {
+    const uint8_t c = *p++;
+    v |= u64(c & 0x7f) << sh;
+    if (!(c & 0x80)) return v;
+  }
+}
+
+// Writes the n checked compact exceptions at p over the decoded values: a tagged one is the
+// digits wp[pos] * 10^k + rem at exponent e + k, an untagged one its raw bits.
+void apply_compact_exceptions(const uint8_t* p, size_t n, size_t nv, const uint8_t* exps, bool f32, const u64* wp,
+                              const View& v, uint8_t* out) {
+  const size_t isz = f32 ? 4 : 8;
+  size_t next = 0;
+  for (size_t i = 0; i < n; ++i) {
+    const size_t pos = next + size_t(checked_leb(p));
+    next = pos + 1;
+    const size_t row = nv == 1 ? pos : pos / nv, col = pos - row * nv;
+    const u64 tag = checked_leb(p);
+    u64 bits;
+    if (tag) {
+      const int k = int(tag & 3);
+      bits = decimal_bits(int64_t(wp[pos] * kPow10Int[k] + unzigzag(tag >> 2)), kPow10[exps[col] + k], f32);
+    } else {
+      bits = load_item(p, isz);
+      p += isz;
+    }
+    write_item(out, isz, v, row, col, bits);
   }
 }
 
@@ -1057,8 +1076,9 @@ void decode_chunk(const uint8_t* buf, size_t len, size_t& pos, uint8_t* out, int
   }
   pos += blen;
   // floats: exponents and exceptions (applied after the words are decoded)
-  static thread_local std::vector<Exc> excs;
+  static thread_local std::vector<Exc> excs;  // the first layout's
   excs.clear();
+  size_t compact = 0, compact_at = 0;  // the compact layout's: count, offset in b
   const uint8_t* exps = nullptr;
   if (is_float(dtype)) {
     if (end - at < nv + 1) fail("truncated float chunk header");
@@ -1067,7 +1087,7 @@ void decode_chunk(const uint8_t* buf, size_t len, size_t& pos, uint8_t* out, int
       if (exps[j] > kMaxDecimalExp && exps[j] != kBitsColumn) fail("invalid decimal exponent");
     at += nv;
     if (layout & kLayoutCompactExceptions)
-      read_compact_exceptions(b, end, at, count, nv, exps, isz, excs);
+      compact = check_compact_exceptions(b, end, at, count, nv, exps, isz, compact_at);
     else
       read_first_exceptions(b, end, at, count, nv, isz, excs);
   }
@@ -1086,37 +1106,7 @@ void decode_chunk(const uint8_t* buf, size_t len, size_t& pos, uint8_t* out, int
         store_decimals(wp + j, rows, nv, exps[j], f32, v, j, out);
       }
     }
-    // tagged exceptions: digits with k more decimals (the stored digits * 10^k + rem) at exponent
-    // e + k, grouped by exponent (a counting sort) and converted by the kernel a group at a time
-    static thread_local std::vector<u64> digits, bits;
-    static thread_local std::vector<uint32_t> order;
-    size_t start[kMaxDecimalExp + 2] = {0};
-    for (Exc& e : excs) {
-      if (!e.tag) continue;
-      const int k = int(e.tag & 3), x = exps[e.col] + k;
-      e.raw = wp[e.pos] * kPow10Int[k] + unzigzag(e.tag >> 2);  // (the digits, until converted)
-      e.tag = u64(x);
-      ++start[x + 1];
-    }
-    for (int x = 0; x <= kMaxDecimalExp; ++x) start[x + 1] += start[x];
-    const size_t ntag = start[kMaxDecimalExp + 1];
-    if (ntag) {
-      order.resize(ntag);
-      digits.resize(ntag);
-      bits.assign(ntag, 0);
-      size_t fill[kMaxDecimalExp + 1];
-      std::memcpy(fill, start, sizeof(fill));
-      for (size_t i = 0; i < excs.size(); ++i)
-        if (excs[i].tag) {
-          const size_t at = fill[excs[i].tag]++;
-          order[at] = uint32_t(i);
-          digits[at] = excs[i].raw;
-        }
-      for (int x = 0; x <= kMaxDecimalExp; ++x)
-        if (start[x + 1] > start[x])
-          convert_decimals(digits.data() + start[x], start[x + 1] - start[x], x, f32, bits.data() + start[x]);
-      for (size_t at = 0; at < ntag; ++at) excs[order[at]].raw = bits[at];
-    }
+    if (compact) apply_compact_exceptions(b + compact_at, compact, nv, exps, f32, wp, v, out);
     for (const Exc& e : excs) write_item(out, isz, v, e.row, e.col, e.raw);
   }
 }
