@@ -279,9 +279,15 @@ inline void apply_block(const u64* z, size_t cnt, u64* w, size_t r0, size_t nv, 
       o[i * nv] = x;
     }
   } else {
-    for (size_t i = 0; i < cnt; ++i) {
-      const size_t r = r0 + i;
-      o[i * nv] = (r >= lag ? w[(r - lag) * nv + j] : 0) + z[i];
+    size_t i = 0;
+    for (; i < cnt && r0 + i < lag; ++i) o[i * nv] = z[i];  // no word L rows earlier: prediction 0
+    if (i < cnt) {
+      const u64* p = w + (r0 + i - lag) * nv + j;  // the word L rows before row r0 + i
+      if (nv == 1) {
+        for (size_t k = i; k < cnt; ++k) o[k] = p[k - i] + z[k];
+      } else {
+        for (size_t k = i; k < cnt; ++k) o[k * nv] = p[(k - i) * nv] + z[k];
+      }
     }
   }
   xr = x;

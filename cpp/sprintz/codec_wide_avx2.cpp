@@ -247,6 +247,33 @@ void lag_costs(const uint64_t* w, size_t n, size_t nv, uint64_t* cost) {
   lag_costs_columns(w, n, nv, j, nv, cost);
 }
 
+void narrow_lag_costs(const uint8_t* x, int bits, size_t n, uint64_t* cost) {
+  for (int c = 0; c <= kProbeLags; ++c) cost[c] = 0;
+  // the samples widened to int32, 8 per vector; the cost of |d| (< 2^17, so exact as a float) is
+  // its float's biased exponent minus 125 (1.0 -> 2 = bit length 1 plus one), 0 for d = 0
+  alignas(32) int32_t a[kNarrowProbeMax];
+  for (size_t t = 0; t < n; ++t) a[t] = narrow_sample(x, bits, t);
+  const __m256i bias = _mm256_set1_epi32(125);
+  __m256i acc[kProbeLags];
+  for (auto& v : acc) v = _mm256_setzero_si256();
+  size_t t = size_t(kProbeLags);
+  for (; t + 8 <= n; t += 8) {
+    const __m256i xt = _mm256_load_si256(reinterpret_cast<const __m256i*>(a + t));  // t is a multiple of 8
+    for (int L = 1; L <= kProbeLags; ++L) {
+      const __m256i p = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a + t - size_t(L)));
+      const __m256i f = _mm256_castps_si256(_mm256_cvtepi32_ps(_mm256_abs_epi32(_mm256_sub_epi32(xt, p))));
+      acc[L - 1] = _mm256_add_epi32(acc[L - 1], _mm256_max_epi32(_mm256_sub_epi32(_mm256_srli_epi32(f, 23), bias),
+                                                                 _mm256_setzero_si256()));
+    }
+  }
+  for (int L = 1; L <= kProbeLags; ++L) {  // lanes hold at most 4096 / 8 * 18: no overflow
+    alignas(32) int32_t lanes[8];
+    _mm256_store_si256(reinterpret_cast<__m256i*>(lanes), acc[L - 1]);
+    for (int k = 0; k < 8; ++k) cost[L] += uint64_t(lanes[k]);
+  }
+  narrow_lag_costs_from(x, bits, t, n, cost);
+}
+
 }  // namespace avx2
 }  // namespace wide
 }  // namespace sprintz

@@ -192,6 +192,27 @@ void lag_costs(const uint64_t* w, size_t n, size_t nv, uint64_t* cost) {
   lag_costs_columns(w, n, nv, j, nv, cost);
 }
 
+void narrow_lag_costs(const uint8_t* x, int bits, size_t n, uint64_t* cost) {
+  for (int c = 0; c <= kProbeLags; ++c) cost[c] = 0;
+  // the samples widened to int32, 4 per vector; cost of |d|: 33 - clz(|d|), 0 where d = 0
+  int32_t a[kNarrowProbeMax];
+  for (size_t t = 0; t < n; ++t) a[t] = narrow_sample(x, bits, t);
+  const int32x4_t k33 = vdupq_n_s32(33);
+  int32x4_t acc[kProbeLags];
+  for (auto& v : acc) v = vdupq_n_s32(0);
+  size_t t = size_t(kProbeLags);
+  for (; t + 4 <= n; t += 4) {
+    const int32x4_t xt = vld1q_s32(a + t);
+    for (int L = 1; L <= kProbeLags; ++L) {
+      const int32x4_t ad = vabsq_s32(vsubq_s32(xt, vld1q_s32(a + t - size_t(L))));
+      const int32x4_t c = vsubq_s32(k33, vclzq_s32(ad));
+      acc[L - 1] = vaddq_s32(acc[L - 1], vandq_s32(c, vreinterpretq_s32_u32(vtstq_s32(ad, ad))));
+    }
+  }
+  for (int L = 1; L <= kProbeLags; ++L) cost[L] += uint64_t(vaddvq_s32(acc[L - 1]));  // < 2^31: no overflow
+  narrow_lag_costs_from(x, bits, t, n, cost);
+}
+
 }  // namespace neon
 }  // namespace wide
 }  // namespace sprintz

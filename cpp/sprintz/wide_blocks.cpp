@@ -76,6 +76,11 @@ void lag_costs(const uint64_t* w, size_t n, size_t nv, uint64_t* cost) {
   lag_costs_columns(w, n, nv, 0, nv, cost);
 }
 
+void narrow_lag_costs(const uint8_t* x, int bits, size_t n, uint64_t* cost) {
+  for (int c = 0; c <= kProbeLags; ++c) cost[c] = 0;
+  narrow_lag_costs_from(x, bits, size_t(kProbeLags), n, cost);
+}
+
 }  // namespace scalar
 
 UnpackFn residual_unpacker() {
@@ -96,6 +101,16 @@ void lag_costs(const uint64_t* w, size_t n, size_t nv, uint64_t* cost) {
   if (active_isa() == Isa::Neon) return neon::lag_costs(w, n, nv, cost);
 #endif
   scalar::lag_costs(w, n, nv, cost);
+}
+
+void narrow_lag_costs(const uint8_t* x, int bits, size_t n, uint64_t* cost) {
+#if defined(TENFOLD_X86)
+  const Isa isa = active_isa();
+  if (isa == Isa::Avx2 || isa == Isa::Avx512) return avx2::narrow_lag_costs(x, bits, n, cost);
+#elif defined(TENFOLD_ARM64)
+  if (active_isa() == Isa::Neon) return neon::narrow_lag_costs(x, bits, n, cost);
+#endif
+  scalar::narrow_lag_costs(x, bits, n, cost);
 }
 
 }  // namespace wide

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 
 #include "common/portable.hpp"
 
@@ -26,9 +27,15 @@ constexpr int kProbeLags = 16;      // lags the probe prices (codec_wide.cpp's k
 // of 16 (rows 16k .. 16k + 15); a block costs, per column and predictor, its row count times the bit
 // length of the OR of its zigzagged residuals: the bits that predictor's packed block would take.
 // All arithmetic modulo 2^64. Requires n >= kProbeLags.
+//
+// narrow_lag_costs: the 8/16-bit codec's lag probe (sprintz.cpp's pick_lag) over samples
+// [kProbeLags, n) of the n 8-bit (bits 8) or 16-bit unsigned samples at x (any alignment):
+// cost[L] for L in [1, kProbeLags] sums, over the samples, 0 for a zero delta d = x[t] - x[t - L]
+// and bit length of |d| plus one otherwise; cost[0] = 0. Requires n >= kProbeLags, n <= 4096.
 #define TENFOLD_WIDE_BLOCK_KERNELS                                                                  \
   void unpack_residuals(const uint8_t* q, size_t avail, size_t cnt, int width, uint64_t* r);       \
-  void lag_costs(const uint64_t* w, size_t n, size_t nv, uint64_t* cost);
+  void lag_costs(const uint64_t* w, size_t n, size_t nv, uint64_t* cost);                          \
+  void narrow_lag_costs(const uint8_t* x, int bits, size_t n, uint64_t* cost);
 
 namespace scalar { TENFOLD_WIDE_BLOCK_KERNELS }
 namespace avx2 { TENFOLD_WIDE_BLOCK_KERNELS }
@@ -57,6 +64,27 @@ static inline void lag_costs_columns(const uint64_t* w, size_t n, size_t nv, siz
 using UnpackFn = void (*)(const uint8_t*, size_t, size_t, int, uint64_t*);
 UnpackFn residual_unpacker();
 void lag_costs(const uint64_t* w, size_t n, size_t nv, uint64_t* cost);
+void narrow_lag_costs(const uint8_t* x, int bits, size_t n, uint64_t* cost);
+constexpr size_t kNarrowProbeMax = 4096;  // samples narrow_lag_costs accepts
+
+// The sample t of narrow_lag_costs' input.
+static inline int32_t narrow_sample(const uint8_t* x, int bits, size_t t) {
+  if (bits == 8) return x[t];
+  uint16_t v;
+  std::memcpy(&v, x + 2 * t, 2);
+  return v;
+}
+// narrow_lag_costs' rule for samples [t0, n), added to cost.
+static inline void narrow_lag_costs_from(const uint8_t* x, int bits, size_t t0, size_t n, uint64_t* cost) {
+  for (size_t t = t0; t < n; ++t) {
+    const int32_t xt = narrow_sample(x, bits, t);
+    for (int L = 1; L <= kProbeLags; ++L) {
+      const int32_t d = xt - narrow_sample(x, bits, t - size_t(L));
+      const uint32_t ad = uint32_t(d < 0 ? -d : d);
+      cost[L] += ad ? 33 - uint64_t(clz32(ad)) : 0;
+    }
+  }
+}
 
 }  // namespace wide
 }  // namespace sprintz

@@ -58,6 +58,16 @@ static int check_wide_blocks(std::mt19937_64& rng, int rounds) {
     W::lag_costs(w, n, nv, cb);
     if (std::memcmp(ca, cb, sizeof ca) != 0) { printf("lag_costs mismatch: n %zu nv %zu kind %d\n", n, nv, kind); ++bad; }
     delete[] w;
+    // the 8/16-bit probe: full-range, periodic and flat samples, up to its 4096-sample limit
+    const int nbits = r % 2 ? 8 : 16;
+    const size_t m = r % 5 ? 16 + rng() % 600 : W::kNarrowProbeMax - rng() % 40, off = rng() % 2;
+    uint8_t* x = new uint8_t[m * size_t(nbits / 8) + off];
+    for (size_t i = 0; i < m * size_t(nbits / 8) + off; ++i)
+      x[i] = kind == 0 ? uint8_t(rng()) : kind == 1 ? uint8_t((i % (3 + r % 13)) * 40 + rng() % 3) : uint8_t(i / 97);
+    W::scalar::narrow_lag_costs(x + off, nbits, m, ca);
+    W::narrow_lag_costs(x + off, nbits, m, cb);
+    if (std::memcmp(ca, cb, sizeof ca) != 0) { printf("narrow_lag_costs mismatch: n %zu bits %d kind %d\n", m, nbits, kind); ++bad; }
+    delete[] x;
   }
   return bad;
 }
