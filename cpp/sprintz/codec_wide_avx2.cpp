@@ -113,13 +113,19 @@ size_t floats_to_digits(uint64_t* w, size_t stride, size_t n, double pow10, bool
       same = _mm256_movemask_pd(_mm256_castsi256_pd(_mm256_cmpeq_epi64(_mm256_castpd_si256(back), bits)));
     }
     const int ok = same & in51;
-    alignas(32) int64_t lanes[4];
-    _mm256_store_si256(reinterpret_cast<__m256i*>(lanes), d);
-    for (int k = 0; k < 4; ++k) {
-      const bool e = (ok >> k) & 1;
-      exact[i + k] = uint8_t(e);
-      if (e) q[k * stride] = uint64_t(lanes[k]);
-      hits += e;
+    // the 4 flags as bytes (bit k of ok -> byte k), and the digits where exact
+    const uint32_t m = uint32_t(ok), flags = (m & 1) | (m & 2) << 7 | (m & 4) << 14 | (m & 8) << 21;
+    std::memcpy(exact + i, &flags, 4);
+    hits += size_t(_mm_popcnt_u32(uint32_t(ok)));
+    if (stride == 1) {
+      const __m256i lane_bit = _mm256_and_si256(_mm256_set1_epi64x(ok), _mm256_setr_epi64x(1, 2, 4, 8));
+      const __m256i sel = _mm256_cmpeq_epi64(lane_bit, _mm256_setr_epi64x(1, 2, 4, 8));
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(q), _mm256_blendv_epi8(bits, d, sel));
+    } else if (ok) {
+      alignas(32) int64_t lanes[4];
+      _mm256_store_si256(reinterpret_cast<__m256i*>(lanes), d);
+      for (int k = 0; k < 4; ++k)
+        if ((ok >> k) & 1) q[k * stride] = uint64_t(lanes[k]);
     }
   }
   return hits + scalar::floats_to_digits(w + i * stride, stride, n - i, pow10, f32, exact + i);
