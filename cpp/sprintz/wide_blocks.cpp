@@ -24,7 +24,7 @@ inline u64 unzigzag(u64 z) { return (z >> 1) ^ (u64(0) - (z & 1)); }
 // A full block of width W: every offset and shift a constant once the loop unrolls.
 template <int W>
 void unpack_full(const uint8_t* q, u64* r) {
-  constexpr u64 mask = W == 64 ? ~u64(0) : (u64(1) << (W & 63)) - 1;
+  constexpr u64 mask = W == 64 ? ~u64(0) : u64((1ULL << (W & 63)) - 1);
   TENFOLD_UNROLL(16)
   for (int i = 0; i < int(kUnpackRows); ++i) {
     const int bit = i * W, sh = bit & 7;
