@@ -202,6 +202,18 @@ def test_refit_passes_lower_training_error(data):
     assert errs[1] < errs[0]
 
 
+def test_refit_passes_beyond_16_codebooks():
+    # The backfitting pass indexes the one-hot codes by 16 * c + code: past codebook 15 that
+    # overflowed uint8 and raised (found at C=32 on the torch benchmark).
+    rng = np.random.default_rng(3)
+    A = (rng.normal(size=(400, 6)) @ rng.normal(size=(6, 40))).astype(np.float32)
+    B = rng.normal(size=(40, 3)).astype(np.float32)
+    exact = A @ B
+    errs = [np.linalg.norm(tenfold.Maddness(ncodebooks=18, lam=0.01, refit_passes=p, aggregate="exact")
+                           .fit(A, B).matmul(A) - exact) for p in (0, 1)]
+    assert errs[1] < errs[0]
+
+
 def test_threads_agree(fitted):
     amm = fitted["average"]
     A = np.random.default_rng(5).normal(size=(9000, 48)).astype(np.float32)

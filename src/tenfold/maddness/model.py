@@ -340,7 +340,7 @@ class Maddness:
                 node, _ = learn(c, R if sums else _panels(R), AcR_refit, None)
                 codes[:, c] = node
                 G[:, cols] = 0.0
-                G[np.arange(n), 16 * c + node] = 1.0
+                G[np.arange(n), 16 * c + node.astype(np.intp)] = 1.0  # node is uint8: 16 * c + node overflows from c = 16
                 P[cols] = _leaf_means(node, R, nt)
                 fit += G[:, cols] @ P[cols]
         self.split_dims_ = dims
