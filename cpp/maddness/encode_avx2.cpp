@@ -15,6 +15,7 @@
 // through 8x8 register transposes).
 #include <immintrin.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 
@@ -273,23 +274,58 @@ void scan_blocks(const ScanModel& s, const __m256i* const* nib, size_t row0, siz
   }
 }
 
+// Nibbles of block `blk` (32 rows of codes) -> nib[0..C): codebook c's 32 codes as bytes.
+TF_INLINE void unpack_block(const uint8_t* blk, int ncols, __m256i* nib) {
+  const __m256i low4 = _mm256_set1_epi8(0x0f);
+  for (int j = 0; j < ncols; ++j) {
+    const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + j * kBlockRows));
+    nib[2 * j] = _mm256_and_si256(v, low4);
+    nib[2 * j + 1] = _mm256_and_si256(_mm256_srli_epi16(v, 4), low4);
+  }
+}
+
+// Column-major output: blocks are aggregated in groups, column by column over the group's
+// pairs of blocks, so that each output column receives one contiguous run of group * 32 floats
+// (16 blocks at C=16: 2 KB runs. Runs of 64 floats, one pair of blocks at a time, measured
+// 3-5% slower from cold memory and 4% slower hot on the CIFAR-100 shape: the result was then
+// written 256 bytes at a time to M places in turn). The group's nibbles stay in the
+// first-level cache: kGroupNibbles vectors of 32 bytes (16 KB).
+constexpr int kGroupNibbles = 512;
+constexpr int kMaxGroupBlocks = 16;
+
 template <int L>
 void scan_impl(const ScanModel& s, const uint8_t* codes, size_t rows, float* out, size_t ldo, bool row_major) {
-  const int ncols = s.ncodebooks / 2;
-  const __m256i low4 = _mm256_set1_epi8(0x0f);
-  alignas(32) __m256i nibs[2][256];
-  const __m256i* nib[2] = {nibs[0], nibs[1]};
+  const int C = s.ncodebooks, ncols = C / 2;
+  alignas(32) __m256i nibs[kGroupNibbles];
   const size_t nblocks = (rows + kBlockRows - 1) / kBlockRows;
-  for (size_t b = 0; b < nblocks; b += 2) {
-    const int R = b + 1 < nblocks ? 2 : 1;
-    for (int r = 0; r < R; ++r) {
-      const uint8_t* blk = codes + (b + r) * kBlockRows * ncols;
-      for (int j = 0; j < ncols; ++j) {
-        const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + j * kBlockRows));
-        nibs[r][2 * j] = _mm256_and_si256(v, low4);
-        nibs[r][2 * j + 1] = _mm256_and_si256(_mm256_srli_epi16(v, 4), low4);
+  size_t b = 0;
+  if (!row_major) {
+    const int group = std::min(kMaxGroupBlocks, kGroupNibbles / C) & ~1;  // >= 2 for C <= 256
+    const size_t full_pairs = rows / (2 * kBlockRows);
+    while (b < 2 * full_pairs) {
+      const int g = static_cast<int>(std::min<size_t>(group, 2 * full_pairs - b));
+      for (int r = 0; r < g; ++r) unpack_block(codes + (b + r) * kBlockRows * ncols, ncols, nibs + r * C);
+      for (int mm = 0; mm < s.m; ++mm) {
+        float* col = out + static_cast<size_t>(mm) * ldo + b * kBlockRows;
+        // Runs of 64 floats: whole cache lines when the first starts on one.
+        const bool nt = s.stream && (reinterpret_cast<uintptr_t>(col) & 63) == 0;
+        for (int r = 0; r < g; r += 2) {
+          const __m256i* nib[2] = {nibs + r * C, nibs + (r + 1) * C};
+          float* dst[2] = {col + r * kBlockRows, col + (r + 1) * kBlockRows};
+          if (nt)
+            column<L, 2, true>(s, nib, mm, dst);
+          else
+            column<L, 2>(s, nib, mm, dst);
+        }
       }
+      b += g;
     }
+  }
+  // Row-major output and the last odd or partial block: pairs of blocks, 8 columns at a time.
+  const __m256i* nib[2] = {nibs, nibs + C};
+  for (; b < nblocks; b += 2) {
+    const int R = b + 1 < nblocks ? 2 : 1;
+    for (int r = 0; r < R; ++r) unpack_block(codes + (b + r) * kBlockRows * ncols, ncols, nibs + r * C);
     const size_t row0 = b * kBlockRows;
     const size_t here = rows - row0 < static_cast<size_t>(R * kBlockRows) ? rows - row0 : R * kBlockRows;
     if (R == 2)
