@@ -181,6 +181,16 @@ def bench_shapes(repeat, bw):
     return rows
 
 
+def minor_faults() -> int:
+    """Page faults (minor: memory mapped on first touch) of this process so far; 0 where the
+    resource module is missing (Windows)."""
+    try:
+        import resource
+    except ImportError:
+        return 0
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+
+
 def llc_bytes() -> int:
     """Size of the last-level cache (sysfs), 32 MB if unknown."""
     best_level, size = 0, 32 << 20
@@ -263,6 +273,7 @@ def bench_cold(repeat, bw):
         pass
     cpu = {c: {k: [] for k in methods} for c in ("hot", "cold")}
     wall = {c: {k: [] for k in methods} for c in ("hot", "cold")}
+    faults = {c: {k: [] for k in methods} for c in ("hot", "cold")}
     for _ in range(repeat):
         for k, fn in methods.items():
             for cond in ("cold", "hot"):
@@ -270,10 +281,12 @@ def bench_cold(repeat, bw):
                     flush()
                 else:
                     fn()
+                f0 = minor_faults()
                 t0, c0 = time.perf_counter(), time.thread_time()
                 fn()
                 cpu[cond][k].append(time.thread_time() - c0)
                 wall[cond][k].append(time.perf_counter() - t0)
+                faults[cond][k].append(minor_faults() - f0)
     tc = {c: {k: float(np.median(v)) for k, v in d.items()} for c, d in cpu.items()}
     tw = {c: {k: float(np.median(v)) for k, v in d.items()} for c, d in wall.items()}
     blas = {c: min(tc[c]["blas_c"], tc[c]["blas_f"]) for c in tc}
@@ -291,6 +304,7 @@ def bench_cold(repeat, bw):
                blas_cpu_ms={c: v * 1e3 for c, v in blas.items()},
                cpu_speedup={c: {k: blas[c] / v for k, v in d.items()} for c, d in tc.items()},
                rel_err=errs, argmax_agreement=agree,
+               page_faults={c: {k: float(np.median(v)) for k, v in d.items()} for c, d in faults.items()},
                limit_f_ms=limit_f * 1e3, limit_c_ms=limit_c * 1e3, limit_predict_ms=limit_predict * 1e3,
                limit_f_speedup=blas["cold"] / limit_f, limit_c_speedup=blas["cold"] / limit_c,
                limit_predict_speedup=blas["cold"] / limit_predict,
@@ -301,7 +315,7 @@ def bench_cold(repeat, bw):
     for k in methods:
         print(f"{k:22s} hot CPU {tc['hot'][k] * 1e3:8.3f} ms ({blas['hot'] / tc['hot'][k]:6.1f}x)  "
               f"cold CPU {tc['cold'][k] * 1e3:8.3f} ms ({blas['cold'] / tc['cold'][k]:6.1f}x)  "
-              f"cold wall {tw['cold'][k] * 1e3:8.3f} ms", flush=True)
+              f"cold wall {tw['cold'][k] * 1e3:8.3f} ms  faults {np.median(faults['cold'][k]):.0f}", flush=True)
     print(f"cold limit F {limit_f * 1e3:.3f} ms ({blas['cold'] / limit_f:.1f}x), predict {limit_predict * 1e3:.3f} ms, "
           f"C {limit_c * 1e3:.3f} ms", flush=True)
     return row
