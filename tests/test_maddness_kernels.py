@@ -208,3 +208,23 @@ def test_streaming_store_path_equals_scalar(models, n):
                 out[:] = np.nan
                 assert amm.matmul(A, out=out) is out
                 assert np.array_equal(out, ref), (isa_name, shift)
+
+
+def test_topk_with_the_group_bound_equals_a_stable_sort():
+    # k <= M / 4: the AVX2 top-k only lists the columns at or above a bound on each row's k-th
+    # largest (the k-th largest of 2k group maxima). Coarse tables and repeated bias values
+    # make ties at and around the bound, which must still resolve to the lower column.
+    rng = np.random.default_rng(5)
+    A = rng.normal(size=(700, 24)).astype(np.float32)
+    M = 40
+    B = np.repeat(rng.normal(size=(24, 5)), 8, axis=1).astype(np.float32)  # 8 equal columns each
+    for C, bias in ((2, np.tile(np.float32([0, 1, 1, 0]), 10)), (8, rng.normal(size=M))):
+        amm = tenfold.Maddness(ncodebooks=C, aggregate="exact").fit(A, B, bias=bias)
+        full = amm.matmul(A)
+        order = np.argsort(-full, axis=1, kind="stable")
+        for k in (2, 3, 7, 10, 11):
+            for isa_name in tenfold.supported_isas():
+                with tenfold.use_isa(isa_name):
+                    vals, idx = amm.topk(A[1:], k)  # 699 rows: a partial 64-row buffer
+                assert np.array_equal(idx, order[1:, :k]), (C, k, isa_name)
+                assert np.array_equal(vals, np.take_along_axis(full[1:], idx, axis=1)), (C, k, isa_name)
