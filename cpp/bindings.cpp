@@ -14,9 +14,7 @@
 #include <cstdlib>
 #include <cstring>
 #if defined(__linux__)
-#if defined(__linux__)
 #include <sys/mman.h>
-#endif
 #endif
 #include <limits>
 #include <new>
