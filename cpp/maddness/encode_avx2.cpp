@@ -228,6 +228,8 @@ TF_INLINE void column(const ScanModel& s, const __m256i* const* nib, int mm, flo
   }
 }
 
+constexpr size_t kStreamRowFloats = 8192;  // largest row-major block assembled before streaming (32 KB)
+
 template <int L, int R>
 void scan_blocks(const ScanModel& s, const __m256i* const* nib, size_t row0, size_t rows, float* out, size_t ldo,
                  bool row_major) {
@@ -244,7 +246,15 @@ void scan_blocks(const ScanModel& s, const __m256i* const* nib, size_t row0, siz
     }
     return;
   }
-  // Row-major output or a partial block: 8 columns at a time through a small tile.
+  // Row-major output or a partial block: 8 columns at a time through a small tile. Row-major
+  // results to stream (the blocks' rows one contiguous run of whole cache lines: ldo == M, the
+  // first on a line) are assembled in `rowbuf` (first-level cache), then copied out with
+  // streaming stores: written through 8x8 transposes directly, every line of the result would
+  // be read from memory before being written, and in parts.
+  const bool nt = row_major && s.stream && rows == static_cast<size_t>(R * kBlockRows) && ldo == static_cast<size_t>(M) &&
+                  rows * ldo <= kStreamRowFloats && (reinterpret_cast<uintptr_t>(out + row0 * ldo) & 63) == 0;
+  alignas(64) float rowbuf[kStreamRowFloats];
+  float* const base = nt ? rowbuf : out + row0 * ldo;
   alignas(32) float tile[8][R * kBlockRows];
   for (int m0 = 0; m0 < M; m0 += 8) {
     const int mc = M - m0 < 8 ? M - m0 : 8;
@@ -265,13 +275,17 @@ void scan_blocks(const ScanModel& s, const __m256i* const* nib, size_t row0, siz
       for (int k = 0; k < 8; ++k) v[k] = _mm256_load_ps(tile[k < mc ? k : 0] + r8);
       transpose8(v);
       const size_t nr = rows - r8 < 8 ? rows - r8 : 8;
-      float* o = out + (row0 + r8) * ldo + m0;
+      float* o = base + r8 * ldo + m0;
       if (mc == 8) {
         for (size_t i = 0; i < nr; ++i) _mm256_storeu_ps(o + i * ldo, v[i]);
       } else {
         for (size_t i = 0; i < nr; ++i) _mm256_maskstore_ps(o + i * ldo, mask, v[i]);
       }
     }
+  }
+  if (nt) {
+    float* dst = out + row0 * ldo;
+    for (size_t i = 0; i < rows * ldo; i += 8) _mm256_stream_ps(dst + i, _mm256_load_ps(rowbuf + i));
   }
 }
 

@@ -23,7 +23,7 @@ constexpr size_t kGrainRows = 4096;  // thread boundaries fall on multiples of t
 // one thread, 0.39 ms on two; 40,000 rows 1.55 ms vs 0.90 ms).
 constexpr size_t kMinRowsPerThread = 16384;
 constexpr size_t kMaxChunkRows = 2 * kGrainRows;  // chunks start on thread boundaries: any multiple of 32 works
-// Column-major results from this size on are written with streaming stores (ScanModel::stream).
+// Results from this size on are written with streaming stores (ScanModel::stream).
 constexpr size_t kStreamBytes = size_t(1) << 20;
 
 bool encode_rows(Isa isa, const EncodeModel& m, const float* A, size_t n, ptrdiff_t rs, ptrdiff_t cs, size_t r0,
@@ -142,7 +142,7 @@ bool matmul(const EncodeModel& em, const ScanModel& sm_in, const float* A, size_
   const Isa isa = active_isa();
   const int ncols = em.ncodebooks / 2;
   ScanModel sm = sm_in;
-  sm.stream = !row_major && n * static_cast<size_t>(sm.m) * sizeof(float) >= kStreamBytes;
+  sm.stream = n * static_cast<size_t>(sm.m) * sizeof(float) >= kStreamBytes;
   const size_t chunk = fused_chunk_rows(ncols, rs);
   std::atomic<bool> ok{true};
   parallel_for(n, n_threads, kGrainRows, [&](int, size_t b, size_t e) {
