@@ -8,6 +8,11 @@ perturbed copies until it holds n rows: copy of real vector x is normalize(x + N
 (cosine to x about 0.9), sources drawn uniformly with replacement. Metric: squared L2 on unit
 vectors. Recall 10@10 against exact float32 search (cached in benchmarks/.cache).
 
+Threads: batch search (all queries in one call, R = 200 at two nprobe values) on 1 and 2 threads,
+tenfold's n_threads and FAISS's OpenMP, by WALL time (CPU time cannot show a speed-up), 1- and
+2-thread runs interleaved, medians; the load average before and after is printed with them: on a
+machine shared with other jobs the 2-thread figure is meaningless (rerun on a quiet machine).
+
 Timing: tenfold and FAISS alternate within each repeat (same machine load); every number is the
 median over the repeats of wall time and of process CPU time (``time.process_time``), numpy's
 BLAS and FAISS's OpenMP pinned to one thread (threadpoolctl, omp_set_num_threads).
@@ -15,6 +20,7 @@ BLAS and FAISS's OpenMP pinned to one thread (threadpoolctl, omp_set_num_threads
     python benchmarks/bench_bolt_ivf.py            # n = 1,000,000, nlist = 1024
     python benchmarks/bench_bolt_ivf.py --quick    # n = 100,000, nlist = 256, 300 queries
     python benchmarks/bench_bolt_ivf.py --embed 41000   # embed the sentences first (once)
+    python benchmarks/bench_bolt_ivf.py --threads-only --quick   # 1 vs 2 threads only (section below)
     python benchmarks/bench_bolt_ivf.py --codebooks 64 --rerank 200 1000 --nprobe 4 8 16 32 64 128 \
         --name bolt_ivf_c64                            # 32-byte codes, larger candidate counts
 """
@@ -86,6 +92,55 @@ def faiss_bytes(base, n: int, C: int, d: int) -> float:
     return (blocks * 32 * C / 2 + 8 * n + 4 * d * n) / n
 
 
+def thread_rows(tf, fa, faiss, Q: np.ndarray, R: int, nprobes: list[int], repeat: int) -> list[dict]:
+    """Batch search on 1 and 2 threads, wall time, interleaved repeats (see the module docstring)."""
+    import os
+
+    out = []
+    for nprobe in nprobes:
+        params = faiss.IndexRefineSearchParameters(k_factor=R / K, base_index_params=faiss.SearchParametersIVF(nprobe=nprobe))
+
+        def run_fa(threads: int) -> None:
+            faiss.omp_set_num_threads(threads)
+            fa.search(Q, K, params=params)
+
+        runs = {("tenfold", t): (lambda t=t: tf.search(Q, K, rerank=R, nprobe=nprobe, n_threads=t)) for t in (1, 2)}
+        runs.update({("faiss", t): (lambda t=t: run_fa(t)) for t in (1, 2)})
+        for fn in runs.values():
+            fn()  # warm-up
+        load0 = os.getloadavg()[0]
+        wall: dict = {key: [] for key in runs}
+        for _ in range(repeat):
+            for key, fn in runs.items():
+                w = time.perf_counter()
+                fn()
+                wall[key].append(time.perf_counter() - w)
+        faiss.omp_set_num_threads(1)
+        med = {key: float(np.median(v)) for key, v in wall.items()}
+        row = {"R": R, "nprobe": nprobe, "nq": len(Q), "load_before": load0, "load_after": os.getloadavg()[0],
+               **{f"{lib}_{t}_ms": 1e3 * med[(lib, t)] for lib, t in runs},
+               "tenfold_speedup": float(np.median(np.array(wall[("tenfold", 1)]) / np.array(wall[("tenfold", 2)]))),
+               "faiss_speedup": float(np.median(np.array(wall[("faiss", 1)]) / np.array(wall[("faiss", 2)])))}
+        out.append(row)
+        print(row, flush=True)
+    return out
+
+
+def thread_lines(rows: list[dict]) -> list[str]:
+    lines = ["\n## Batch search on 1 and 2 threads (wall time)\n",
+             "All queries in one call; tenfold n_threads / FAISS OpenMP threads; 1- and 2-thread runs interleaved, "
+             "medians; speed-up = median of the per-repeat ratios. Target (the flat index's, issue 18 item 3): "
+             ">= 1.7x on 2 threads. The load average is that of the whole machine: above ~0.5 other jobs shared "
+             "the 2 cores and the speed-ups below understate what a quiet machine gives.\n",
+             "| R | nprobe | queries | tenfold 1 thread ms | 2 threads ms | speed-up | FAISS 1 thread ms | 2 threads ms | "
+             "speed-up | load average before / after |", "|---|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(f"| {r['R']} | {r['nprobe']} | {r['nq']:,} | {r['tenfold_1_ms']:.1f} | {r['tenfold_2_ms']:.1f} | "
+                     f"{r['tenfold_speedup']:.2f}x | {r['faiss_1_ms']:.1f} | {r['faiss_2_ms']:.1f} | "
+                     f"{r['faiss_speedup']:.2f}x | {r['load_before']:.1f} / {r['load_after']:.1f} |")
+    return lines
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--n", type=int, default=1_000_000)
@@ -98,6 +153,10 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="n = 100,000, nlist = 256, 300 queries, 3 repeats")
     ap.add_argument("--embed", type=int, default=0, help="embed this many sentences first")
     ap.add_argument("--name", default="bolt_ivf", help="results file name (benchmarks/results/NAME.json/.md/.png)")
+    ap.add_argument("--thread-nprobe", type=int, nargs="+", default=[16, 32],
+                    help="nprobe values of the 1 vs 2 threads section (R = 200)")
+    ap.add_argument("--threads-only", action="store_true",
+                    help="build both indexes and run only the 1 vs 2 threads section (NAME_threads results)")
     args = ap.parse_args()
     if args.quick:
         args.n, args.nlist, args.nq, args.repeat = 100_000, 256, 300, 3
@@ -129,6 +188,15 @@ def main() -> None:
         print(f"tenfold build {tf_wall:.1f} s wall, {tf_cpu:.1f} s CPU", flush=True)
         (fa, fa_base, _quantizer), fa_wall, fa_cpu = build_faiss(faiss, X, train, C, args.nlist)
         print(f"FAISS build {fa_wall:.1f} s wall, {fa_cpu:.1f} s CPU", flush=True)
+        threads = thread_rows(tf, fa, faiss, Q, 200, args.thread_nprobe, args.repeat)
+        if args.threads_only:
+            name = args.name + "_threads" + ("_quick" if args.quick else "")
+            head = (f"# IVFBoltIndex vs FAISS IndexRefineFlat(IndexIVFPQFastScan): threads\n\nMachine: {info['cpu']}, "
+                    f"{info['cores']} cores, tenfold ISA `{info['isa']}`, {info['date']}. n = {args.n:,} ({real:,} real "
+                    f"MiniLM vectors, the rest perturbed copies), {args.nq:,} queries, nlist = {args.nlist}, C = {C}.\n")
+            write_results(name, {"machine": info, "n": args.n, "real": real, "nlist": args.nlist, "codebooks": C,
+                                 "threads": threads}, head + "\n".join(thread_lines(threads)) + "\n")
+            return
         rows = []
         for R in args.rerank:
             for nprobe in args.nprobe:
@@ -158,7 +226,7 @@ def main() -> None:
                 rows.append(row)
                 print(row, flush=True)
     results = {"machine": info, "n": args.n, "real": real, "noise": NOISE, "nq": args.nq, "nlist": args.nlist,
-               "codebooks": C, "repeat": args.repeat, "rows": rows,
+               "codebooks": C, "repeat": args.repeat, "rows": rows, "threads": threads,
                "build": {"tenfold_wall_s": tf_wall, "tenfold_cpu_s": tf_cpu, "faiss_wall_s": fa_wall,
                          "faiss_cpu_s": fa_cpu},
                "bytes_per_vector": {"tenfold": tenfold_bytes(tf), "faiss": faiss_bytes(fa_base, args.n, C, d)}}
@@ -188,6 +256,7 @@ def main() -> None:
                      f"{r['ratio_wall']:.2f}x |")
     lines.append(f"\nTarget (issue 18): wherever tenfold reaches recall >= {TARGET_RECALL}, at least FAISS's "
                  f"queries/s at the same settings: **{'met' if results['target']['met'] else 'NOT met'}**.\n")
+    lines += thread_lines(threads)
     name = args.name + ("_quick" if args.quick else "")
     write_results(name, results, "\n".join(lines))
 

@@ -84,6 +84,31 @@ def test_rerank_kernel_against_numpy_with_missing_candidates():
         np.testing.assert_array_equal(rows16, r32)  # float16 widened exactly, same arithmetic
 
 
+@pytest.mark.parametrize("n_rows,R", [(300, 3000), (70_000, 40)])
+def test_batched_rerank_equals_one_query_at_a_time(n_rows, R):
+    # The kernel visits the (query, candidate) pairs of a block of queries in row order. Blocks:
+    # R = 3000 allows 21 queries per block (2**16 pairs), so 50 queries make three; 70,000 rows
+    # outnumber the pairs (bucketed by groups of rows). Exact ties (repeated vectors), repeated
+    # and invalid candidates included; the result must equal the kernel's answer for each query
+    # alone, bit for bit, and a plain sort of float64 distances where no two are close.
+    rng = np.random.default_rng(n_rows)
+    base = rng.integers(-3, 4, size=(40, 9)).astype(np.float32)  # small integers: many equal distances
+    V = base[rng.integers(0, 40, size=n_rows)]
+    Q = rng.integers(-3, 4, size=(50, 9)).astype(np.float32)
+    cand = rng.integers(-2, n_rows + 3, size=(50, R)).astype(np.int64)  # -2, -1 and >= n_rows: invalid
+    for dot in (False, True):
+        for threads in (1, 3):
+            dist, rows = _core.bolt_rerank_f32(V, n_rows, Q, cand, 7, dot, threads)
+            for q in range(50):
+                d1, r1 = _core.bolt_rerank_f32(V, n_rows, Q[q:q + 1], cand[q:q + 1], 7, dot, 1)
+                np.testing.assert_array_equal(dist[q], d1[0])
+                np.testing.assert_array_equal(rows[q], r1[0])
+                valid = cand[q][(cand[q] >= 0) & (cand[q] < n_rows)]
+                d64 = -(V[valid].astype(np.float64) @ Q[q]) if dot else ((V[valid] - Q[q]) ** 2).sum(1, dtype=np.float64)
+                want = sorted(zip(d64.tolist(), valid.tolist()))[:7]  # integers: float32 sums are exact here
+                assert rows[q].tolist() == [r for _, r in want], (q, dot, threads)
+
+
 def test_rerank_arguments(data, encoders):
     X, Q = data
     plain = tenfold.BoltIndex(encoders["l2"])

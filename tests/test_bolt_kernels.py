@@ -72,7 +72,7 @@ def test_search_paths_agree_with_sorted_reference(n, ncols, nq, k, seed, levels)
 @pytest.mark.parametrize("levels", [3, 128])
 def test_search_selection_strategies_agree_with_sorted_reference(n, k, levels):
     # every way search picks its k best: the TopK scan (k < 32), the TopK with a counting
-    # threshold (k >= 32, n > 128 k), counting selection over all sums (n <= 128 k); 130,000
+    # threshold (k >= 32, n > 512 k), counting selection over all sums (n <= 512 k); 130,000
     # rows exceed the counting selection's limit. Few levels: ties decided by the smaller row.
     rng = np.random.default_rng(n + k + levels)
     ncols, nq = 5, 9
@@ -91,6 +91,28 @@ def test_search_selection_strategies_agree_with_sorted_reference(n, k, levels):
                 np.testing.assert_array_equal(dist, np.take_along_axis(sums, order, axis=1), err_msg=name)
                 _, loose = _core.bolt_search(blocked, n, ncols, luts, k, threads, False)
                 np.testing.assert_array_equal(np.sort(loose, axis=1), np.sort(order, axis=1), err_msg=name)
+
+
+def test_sampled_selection_falls_back_when_the_sample_misleads():
+    # The counting selection first guesses a limit from every 9th sum (k = 300) and collects the
+    # sums at or below it. Here every sampled row but the first 52 has a large sum, and so does
+    # every other row: the guess lets 52 rows through, fewer than k, and the full count must
+    # take over. Rows 9 * i for i >= 52 and all others: sum 100; the 52 early sampled rows: 0.
+    n, ncols, k = 9000, 5, 300
+    codes = np.full((n, ncols), 0xFF, dtype=np.uint8)
+    codes[np.arange(52) * 9] = 0
+    codes[5000:5400] = 0x11  # code 1 in every codebook: sum 20, the next 400 best
+    luts = np.zeros((2, 2 * ncols, 16), dtype=np.uint8)
+    luts[:, :, 15], luts[:, :, 1] = 10, 2
+    sums = _reference_sums(codes, luts).astype(np.int64)
+    order = np.lexsort((np.broadcast_to(np.arange(n), sums.shape), sums), axis=1)[:, :k]
+    assert sums[0, order[0, -1]] == 20  # the k-th best lies beyond the sampled limit
+    for name in tenfold.supported_isas():
+        with tenfold.use_isa(name):
+            dist, ids = _core.bolt_search(_blocked(codes), n, ncols, luts, k, 1)
+            _, loose = _core.bolt_search(_blocked(codes), n, ncols, luts, k, 1, False)
+        np.testing.assert_array_equal(ids, order, err_msg=name)
+        np.testing.assert_array_equal(np.sort(loose, axis=1), np.sort(order, axis=1), err_msg=name)
 
 
 @pytest.mark.parametrize("k", [5, 40, 300])

@@ -93,7 +93,8 @@ def test_unfilled_places_are_minus_one_and_inf(encoder, data):
 @pytest.mark.parametrize("k", [7, 50])
 def test_isas_and_threads_give_the_same_bits(data, index, k):
     _, Q = data
-    Qs = np.repeat(Q, 3, axis=0)   # enough queries for several threads and groups
+    Qs = np.repeat(Q, 4, axis=0)   # enough queries for several threads and groups, and (>= 128) for
+    # the coarse scoring to be split over threads too
     want = index.search(Qs, k, nprobe=5, n_threads=1)
     for isa in tenfold.supported_isas():
         with tenfold.use_isa(isa):

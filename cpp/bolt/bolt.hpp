@@ -66,6 +66,13 @@ namespace neon { TENFOLD_BOLT_LUT }
                  int nq, TopK* heaps, int64_t n_valid);
 
 namespace scalar { TENFOLD_BOLT_KERNELS }
+// Rows r in [0, n) with sums[r] <= limit, in increasing order, written to rows; returns their
+// count (at most n). Every variant writes the same rows (AVX-512 CPUs use the AVX2 one).
+#define TENFOLD_BOLT_COLLECT size_t collect_le(const uint16_t* sums, size_t n, uint16_t limit, uint32_t* rows);
+namespace scalar { TENFOLD_BOLT_COLLECT }
+namespace avx2 { TENFOLD_BOLT_COLLECT }
+namespace neon { TENFOLD_BOLT_COLLECT }
+#undef TENFOLD_BOLT_COLLECT
 // Exact squared L2 distance (dot = false) or minus the inner product (dot = true) of query q and
 // one row (float32, or float16 bits if half); every variant gives the same bits. AVX-512 CPUs
 // use the AVX2 one (a memory-bound loop over d <= a few thousand values).

@@ -153,6 +153,29 @@ void scan_topk(const uint8_t* codes, size_t b0, size_t b1, int ncols, const uint
   for (; q < nq; ++q) scan_topk_group<1>(codes, b0, b1, ncols, luts + q * stride, heaps + q, n_valid);
 }
 
+size_t collect_le(const uint16_t* sums, size_t n, uint16_t limit, uint32_t* rows) {
+  // 32 sums per step: s <= limit iff max(s, limit) == limit (unsigned); the two compare masks
+  // packed to bytes (per 128-bit lane, so the middle quarters are swapped back) and the set
+  // bits visited in order. Candidates are a few percent of the rows.
+  const __m256i lim = _mm256_set1_epi16(static_cast<short>(limit));
+  size_t m = 0, r = 0;
+  for (; r + 32 <= n; r += 32) {
+    const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(sums + r));
+    const __m256i b = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(sums + r + 16));
+    const __m256i ka = _mm256_cmpeq_epi16(_mm256_max_epu16(a, lim), lim);
+    const __m256i kb = _mm256_cmpeq_epi16(_mm256_max_epu16(b, lim), lim);
+    const __m256i packed = _mm256_permute4x64_epi64(_mm256_packs_epi16(ka, kb), 0xD8);
+    uint32_t mask = static_cast<uint32_t>(_mm256_movemask_epi8(packed));
+    while (mask) {
+      rows[m++] = static_cast<uint32_t>(r) + static_cast<uint32_t>(ctz32(mask));
+      mask &= mask - 1;
+    }
+  }
+  for (; r < n; ++r)
+    if (sums[r] <= limit) rows[m++] = static_cast<uint32_t>(r);
+  return m;
+}
+
 }  // namespace avx2
 }  // namespace bolt
 }  // namespace tenfold

@@ -95,6 +95,21 @@ void scan_topk(const uint8_t* codes, size_t b0, size_t b1, int ncols, const uint
   for (; q < nq; ++q) scan_topk_group<1>(codes, b0, b1, ncols, luts + q * stride, heaps + q, n_valid);
 }
 
+size_t collect_le(const uint16_t* sums, size_t n, uint16_t limit, uint32_t* rows) {
+  // 8 sums per step; a step with no sum <= limit (most of them) costs one compare and one
+  // horizontal max, the others are visited row by row.
+  const uint16x8_t lim = vdupq_n_u16(limit);
+  size_t m = 0, r = 0;
+  for (; r + 8 <= n; r += 8) {
+    if (vmaxvq_u16(vcleq_u16(vld1q_u16(sums + r), lim)) == 0) continue;
+    for (size_t i = r; i < r + 8; ++i)
+      if (sums[i] <= limit) rows[m++] = static_cast<uint32_t>(i);
+  }
+  for (; r < n; ++r)
+    if (sums[r] <= limit) rows[m++] = static_cast<uint32_t>(r);
+  return m;
+}
+
 }  // namespace neon
 }  // namespace bolt
 }  // namespace tenfold

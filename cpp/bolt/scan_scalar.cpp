@@ -44,6 +44,15 @@ void scan_topk(const uint8_t* codes, size_t b0, size_t b1, int ncols, const uint
   }
 }
 
+size_t collect_le(const uint16_t* sums, size_t n, uint16_t limit, uint32_t* rows) {
+  size_t m = 0;
+  for (size_t r = 0; r < n; ++r) {
+    rows[m] = static_cast<uint32_t>(r);
+    m += sums[r] <= limit;  // branch-free: the store lands in the next free place either way
+  }
+  return m;
+}
+
 }  // namespace scalar
 }  // namespace bolt
 }  // namespace tenfold

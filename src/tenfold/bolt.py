@@ -328,7 +328,93 @@ def _grown(arr: np.ndarray, need: int, zero: bool) -> np.ndarray:
     return out
 
 
-class BoltIndex:
+class _VectorIndex:
+    """What BoltIndex and IVFBoltIndex share: the write lock (dropped when pickled), the row
+    count, the kept vectors of ``refine`` and the checks of ids and of vectors to keep."""
+
+    encoder: BoltEncoder
+    refine: str | None
+    _lock: threading.Lock
+
+    def _size(self) -> int:
+        raise NotImplementedError
+
+    def __len__(self) -> int:
+        return self._size()
+
+    @property
+    def ntotal(self) -> int:
+        """Number of vectors in the index."""
+        return self._size()
+
+    def __getstate__(self) -> dict[str, Any]:
+        # Dask moves shards between workers by pickling: a lock cannot travel (unpicklable),
+        # a fresh one is made on arrival
+        state = self.__dict__.copy()
+        del state["_lock"]
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
+
+    def _no_vectors(self) -> np.ndarray | None:
+        """The kept vectors of an empty index: None without refine."""
+        if self.refine is None:
+            return None
+        return np.zeros((0, self.encoder._fitted()[0].shape[1]), dtype=np.float32 if self.refine == "float32"
+                        else np.uint16)
+
+    def _vectors_to_keep(self, X: np.ndarray) -> np.ndarray | None:
+        """Validated (and under "cosine" normalized) float32 rows as refine keeps them: float32,
+        or float16 bits as uint16 (values beyond float16's range refused); None without refine."""
+        if self.refine is None:
+            return None
+        if self.refine == "float16":
+            if X.size and np.abs(X).max() > _FLOAT16_MAX:
+                raise ValueError(f"X holds values beyond float16's range (+-{_FLOAT16_MAX}): use refine='float32'")
+            return X.astype(np.float16).view(np.uint16)
+        return X
+
+    def _kept_as_float32(self, vecs: np.ndarray) -> np.ndarray:
+        """Kept rows (a fancy-indexed copy) as float32."""
+        return vecs.view(np.float16).astype(np.float32) if self.refine == "float16" else np.array(vecs)
+
+    def _rerank(self, vectors: np.ndarray, n: int, Q: np.ndarray, cand: np.ndarray, k: int,
+                threads: int) -> tuple[np.ndarray, np.ndarray]:
+        """Exact re-ranking of candidate rows cand (nq, R; -1 for none) of the kept vectors:
+        (D float32 (nq, k) as search returns it, rows int64 (nq, k)), missing places +-inf / -1."""
+        inner = self.encoder.inner_product
+        fn = _core.bolt_rerank_f32 if self.refine == "float32" else _core.bolt_rerank_f16
+        dist, rows = fn(vectors, n, Q, cand, min(k, max(cand.shape[1], 1)), inner, threads)
+        D = np.full((len(Q), k), np.inf, dtype=np.float32)
+        I = np.full((len(Q), k), -1, dtype=np.int64)
+        D[:, :dist.shape[1]], I[:, :rows.shape[1]] = dist, rows
+        return (-D if inner else D), I
+
+    @staticmethod
+    def _check_ids(ids: Any) -> np.ndarray:
+        """ids of remove_ids or reconstruct: a 1-D integer array, as int64."""
+        arr = np.asarray(ids)
+        if arr.ndim != 1 or (arr.dtype.kind not in "iu" and arr.size):
+            raise TypeError(f"ids must be a 1-D array of integers, got dtype {arr.dtype} shape {arr.shape}")
+        return arr.astype(np.int64)
+
+    @staticmethod
+    def _check_new_ids(ids: Any) -> np.ndarray:
+        """ids of add_with_ids: distinct integers >= 0 that fit in int64, as int64."""
+        arr = np.asarray(ids)
+        if arr.ndim != 1 or (arr.dtype.kind not in "iu" and arr.size):
+            raise TypeError(f"ids must be a 1-D array of integers, got dtype {arr.dtype} shape {arr.shape}")
+        if arr.size and (arr.min() < 0 or (arr.dtype.kind == "u" and arr.max() > np.iinfo(np.int64).max)):
+            raise ValueError("ids must be >= 0 and fit in int64 (-1 marks a missing result)")
+        arr = arr.astype(np.int64)
+        if len(np.unique(arr)) != len(arr):
+            raise ValueError("ids must be distinct")
+        return arr
+
+
+class BoltIndex(_VectorIndex):
     """Approximate nearest-neighbour search over Bolt codes, optionally re-ranked exactly.
 
     ``refine="float32"`` or ``"float16"`` also keeps the added vectors (4 or 2 bytes per value,
@@ -369,29 +455,10 @@ class BoltIndex:
         self._lock = threading.Lock()
         self._contents = self._empty()
 
-    def __getstate__(self) -> dict[str, Any]:
-        # Dask moves shards between workers by pickling: a lock cannot travel (unpicklable),
-        # a fresh one is made on arrival
-        state = self.__dict__.copy()
-        del state["_lock"]
-        return state
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state)
-        self._lock = threading.Lock()
-
     def _empty(self) -> _Contents:
-        d = self.encoder._fitted()[0].shape[1]
-        vectors = None if self.refine is None else \
-            np.zeros((0, d), dtype=np.float32 if self.refine == "float32" else np.uint16)
-        return _Contents(0, np.zeros(0, dtype=np.uint8), vectors, None, 0)
+        return _Contents(0, np.zeros(0, dtype=np.uint8), self._no_vectors(), None, 0)
 
-    def __len__(self) -> int:
-        return self._contents.n
-
-    @property
-    def ntotal(self) -> int:
-        """Number of vectors in the index."""
+    def _size(self) -> int:
         return self._contents.n
 
     @property
@@ -429,12 +496,8 @@ class BoltIndex:
         new_ids = None if ids is None else self._check_new_ids(ids)
         vectors = None
         if self.refine is not None:
-            vectors = self.encoder.normalize(as_float_matrix(X, "X", cols=self.encoder.d, n_threads=threads))
-            if self.refine == "float16":
-                if vectors.size and np.abs(vectors).max() > _FLOAT16_MAX:
-                    raise ValueError(f"X holds values beyond float16's range (+-{_FLOAT16_MAX}): "
-                                     "use refine='float32'")
-                vectors = vectors.astype(np.float16).view(np.uint16)
+            vectors = self._vectors_to_keep(
+                self.encoder.normalize(as_float_matrix(X, "X", cols=self.encoder.d, n_threads=threads)))
         codes = self.encoder.encode(X, n_threads=threads)
         if new_ids is not None and len(new_ids) != len(codes):
             raise ValueError(f"ids must have one entry per row of X ({len(codes)}), got {len(new_ids)}")
@@ -446,18 +509,6 @@ class BoltIndex:
                 if taken.any():
                     raise ValueError(f"ids: {int(new_ids[np.argmax(taken)])} is already in the index")
             self._append(codes, vectors, new_ids)
-
-    @staticmethod
-    def _check_new_ids(ids: Any) -> np.ndarray:
-        arr = np.asarray(ids)
-        if arr.ndim != 1 or (arr.dtype.kind not in "iu" and arr.size):
-            raise TypeError(f"ids must be a 1-D array of integers, got dtype {arr.dtype} shape {arr.shape}")
-        if arr.size and (arr.min() < 0 or (arr.dtype.kind == "u" and arr.max() > np.iinfo(np.int64).max)):
-            raise ValueError("ids must be >= 0 and fit in int64 (-1 marks a missing result)")
-        arr = arr.astype(np.int64)
-        if len(np.unique(arr)) != len(arr):
-            raise ValueError("ids must be distinct")
-        return arr
 
     def _append(self, codes: np.ndarray, vectors: np.ndarray | None, new_ids: np.ndarray | None) -> None:
         """Publish contents with rows appended (caller holds the lock)."""
@@ -483,13 +534,11 @@ class BoltIndex:
     def remove_ids(self, ids: Any) -> int:
         """Remove the rows with these ids (ids not in the index are ignored); returns how many
         were removed. Later rows move up; every remaining row keeps its id."""
-        arr = np.asarray(ids)
-        if arr.ndim != 1 or (arr.dtype.kind not in "iu" and arr.size):
-            raise TypeError(f"ids must be a 1-D array of integers, got dtype {arr.dtype} shape {arr.shape}")
+        arr = self._check_ids(ids)
         with self._lock:
             c = self._contents
             row_ids = c.row_ids()
-            keep = ~np.isin(row_ids, arr.astype(np.int64, copy=False))
+            keep = ~np.isin(row_ids, arr)
             removed = int(c.n - keep.sum())
             if removed == 0:
                 return 0
@@ -509,9 +558,7 @@ class BoltIndex:
         """Vectors of these ids, float32 (len(ids), d): the kept vectors under ``refine``
         (exact for float32, scaled to unit length under "cosine"), else decoded from the codes.
         An id not in the index is a ValueError."""
-        arr = np.asarray(ids)
-        if arr.ndim != 1 or (arr.dtype.kind not in "iu" and arr.size):
-            raise TypeError(f"ids must be a 1-D array of integers, got dtype {arr.dtype} shape {arr.shape}")
+        arr = self._check_ids(ids)
         c = self._contents
         row_ids = c.row_ids()
         order = np.argsort(row_ids, kind="stable")
@@ -524,8 +571,7 @@ class BoltIndex:
         if c.vectors is None:
             codes = _core.bolt_unpack_blocked(c.blocked, c.n, self._ncols)[rows]
             return self.encoder.decode(codes)
-        vecs = c.vectors[rows]
-        return vecs.view(np.float16).astype(np.float32) if self.refine == "float16" else np.array(vecs)
+        return self._kept_as_float32(c.vectors[rows])
 
     # ---------------------------------------------------------------- readers
     def _checked_queries(self, Q: Any, c: _Contents, threads: int) -> np.ndarray:
@@ -571,13 +617,7 @@ class BoltIndex:
             # the candidate set alone matters (the re-ranking orders it by exact distance)
             cand = scan(rerank, False)[1]
             vectors = cast(np.ndarray, c.vectors)  # kept under refine, which rerank requires (checked above)
-            rerank_fn = _core.bolt_rerank_f32 if self.refine == "float32" else _core.bolt_rerank_f16
-            dist, rows = rerank_fn(vectors, c.n, Q, cand, min(k, cand.shape[1]), inner, threads)
-            D = np.full((len(Q), k), np.inf, dtype=np.float32)
-            I = np.full((len(Q), k), -1, dtype=np.int64)
-            D[:, :dist.shape[1]], I[:, :rows.shape[1]] = dist, rows
-            if inner:
-                D = -D
+            D, I = self._rerank(vectors, c.n, Q, cand, k, threads)
         if c.ids is not None:
             I = np.where(I >= 0, c.ids[np.maximum(I, 0)], -1)
         return D, I

@@ -10,6 +10,7 @@ zero-padded), the lists one after the other in one buffer.
 from __future__ import annotations
 
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -18,8 +19,7 @@ from . import _core, _io
 from ._checks import as_float_matrix, check_choice, check_int
 from ._runtime import resolve_threads
 from ._validate import IVF_MAX_NLIST, validate_ivf_bolt_index
-from .bolt import (_BLOCK, _FLOAT16_MAX, _MAX_PADDED_K, _REFINE, BoltEncoder, BoltIndex, check_rerank,
-                   finish_search)
+from .bolt import _BLOCK, _MAX_PADDED_K, _REFINE, BoltEncoder, _VectorIndex, check_rerank, finish_search
 
 __all__ = ["IVFBoltIndex"]
 
@@ -33,6 +33,8 @@ _SCORE_CELLS = 1 << 22
 # at this bound); a billion vectors take ~2**16-2**20 lists. (_validate checks saved files
 # against the same bound.)
 MAX_NLIST = IVF_MAX_NLIST
+# Queries per thread below which the coarse scoring of a search stays on one thread.
+_PROBE_ROWS_PER_THREAD = 64
 # Score products below this stay finite in float32 (max ~3.4e38) with room for the sums.
 _FLOAT32_SAFE = 1e36
 
@@ -112,7 +114,7 @@ def _coarse_kmeans(X: np.ndarray, nlist: int, n_iter: int, rng: np.random.Genera
     return cent
 
 
-class IVFBoltIndex:
+class IVFBoltIndex(_VectorIndex):
     """Bolt codes in ``nlist`` inverted lists: a search scans only the ``nprobe`` nearest lists.
 
     The encoder (a fitted :class:`BoltEncoder`) codes the vectors; :meth:`train` learns the
@@ -155,10 +157,8 @@ class IVFBoltIndex:
                  n_iter: int = 10, random_state: int | None = 0) -> None:
         if not isinstance(encoder, BoltEncoder):
             raise TypeError(f"encoder must be a BoltEncoder, got {type(encoder).__name__}")
-        d = encoder.d
-        if d is None:
+        if encoder.d is None:
             raise ValueError("this BoltEncoder is not fitted yet: call fit() first")
-        self._d = d
         self.nlist = check_int(nlist, "nlist", minimum=1, maximum=MAX_NLIST)
         if refine is not None:
             check_choice(refine, "refine", tuple(_REFINE))
@@ -174,27 +174,12 @@ class IVFBoltIndex:
         self._lock = threading.Lock()
         self._lists = self._empty(0)
 
-    def __getstate__(self) -> dict[str, Any]:
-        state = self.__dict__.copy()  # a lock cannot be pickled (Dask moves shards so)
-        del state["_lock"]
-        return state
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state)
-        self._lock = threading.Lock()
-
     def _empty(self, next_id: int) -> _Lists:
         sizes = np.zeros(self.nlist, dtype=np.int64)
-        vectors = None if self.refine is None else \
-            np.zeros((0, self._d), np.float32 if self.refine == "float32" else np.uint16)
-        return _Lists(sizes, *_layout(sizes), np.zeros(0, np.uint8), vectors, np.zeros(0, np.int64), next_id)
+        return _Lists(sizes, *_layout(sizes), np.zeros(0, np.uint8), self._no_vectors(), np.zeros(0, np.int64),
+                      next_id)
 
-    def __len__(self) -> int:
-        return self._lists.n
-
-    @property
-    def ntotal(self) -> int:
-        """Number of vectors in the index."""
+    def _size(self) -> int:
         return self._lists.n
 
     @property
@@ -251,11 +236,20 @@ class IVFBoltIndex:
         Q = self.encoder.normalize(as_float_matrix(Q, "Q", cols=self.encoder.d))
         return self._probes(Q, cent, nprobe)
 
-    def _probes(self, X: np.ndarray, cent: np.ndarray, nbest: int, for_add: bool = False) -> np.ndarray:
+    def _probes(self, X: np.ndarray, cent: np.ndarray, nbest: int, for_add: bool = False,
+                threads: int = 1) -> np.ndarray:
         # vectors go to the list of their nearest centroid (the k-means partition); queries
         # under "dot"/"ip" probe the lists of the largest inner product with the centroid
         inner = self.encoder.metric in ("dot", "ip") and not for_add
-        return _nearest(X, cent, inner, nbest)
+        parts = min(threads, len(X) // _PROBE_ROWS_PER_THREAD)
+        if parts < 2:
+            return _nearest(X, cent, inner, nbest)
+        # row blocks on threads (numpy's matmul and partitions release the GIL): unsplit, this
+        # scoring was the part of a batch search that did not scale with n_threads
+        bounds = np.linspace(0, len(X), parts + 1).astype(int)
+        with ThreadPoolExecutor(parts) as pool:
+            blocks = pool.map(lambda i: _nearest(X[bounds[i]:bounds[i + 1]], cent, inner, nbest), range(parts))
+            return np.concatenate(list(blocks))
 
     # ---------------------------------------------------------------- writers
     def add(self, X: Any, *, n_threads: int | None = None) -> None:
@@ -270,17 +264,11 @@ class IVFBoltIndex:
     def _add(self, X: Any, ids: Any, n_threads: int | None) -> None:
         cent = self._check_trained()
         threads = resolve_threads(n_threads)
-        new_ids = None if ids is None else BoltIndex._check_new_ids(ids)
+        new_ids = None if ids is None else self._check_new_ids(ids)
         Xf = self.encoder.normalize(as_float_matrix(X, "X", cols=self.encoder.d, n_threads=threads))
         if new_ids is not None and len(new_ids) != len(Xf):
             raise ValueError(f"ids must have one entry per row of X ({len(Xf)}), got {len(new_ids)}")
-        vectors = None
-        if self.refine == "float32":
-            vectors = Xf
-        elif self.refine == "float16":
-            if Xf.size and np.abs(Xf).max() > _FLOAT16_MAX:
-                raise ValueError(f"X holds values beyond float16's range (+-{_FLOAT16_MAX}): use refine='float32'")
-            vectors = Xf.astype(np.float16).view(np.uint16)
+        vectors = self._vectors_to_keep(Xf)
         codes = self.encoder.encode(Xf, n_threads=threads)  # already unit rows under "cosine": unchanged
         lists = self._probes(Xf, cent, 1, for_add=True)[:, 0]
         with self._lock:
@@ -319,7 +307,7 @@ class IVFBoltIndex:
     def remove_ids(self, ids: Any) -> int:
         """Remove the rows with these ids (ids not in the index are ignored); returns how many
         were removed. Every remaining row keeps its id."""
-        arr = _check_ids(ids)
+        arr = self._check_ids(ids)
         with self._lock:
             c = self._lists
             keep = ~np.isin(c.ids, arr)
@@ -339,7 +327,7 @@ class IVFBoltIndex:
         """Vectors of these ids, float32 (len(ids), d): the kept vectors under ``refine``
         (exact for float32, unit length under "cosine"), else decoded from the codes.
         An id not in the index is a ValueError."""
-        arr = _check_ids(ids)
+        arr = self._check_ids(ids)
         c = self._lists
         order = np.argsort(c.ids, kind="stable")
         pos = np.minimum(np.searchsorted(c.ids[order], arr), max(c.n - 1, 0))
@@ -349,8 +337,7 @@ class IVFBoltIndex:
         rows = order[pos]
         if c.vectors is None:
             return self.encoder.decode(self._row_codes(c)[rows])
-        vecs = c.vectors[rows]
-        return vecs.view(np.float16).astype(np.float32) if self.refine == "float16" else np.array(vecs)
+        return self._kept_as_float32(c.vectors[rows])
 
     # ---------------------------------------------------------------- search
     def search(self, Q: Any, k: int = 10, *, rerank: int | None = None, nprobe: int | None = None,
@@ -378,7 +365,7 @@ class IVFBoltIndex:
                              "the widest padded result)")
         Q = self.encoder.normalize(as_float_matrix(Q, "Q", cols=self.encoder.d, n_threads=threads))
         luts, scale, offset = self.encoder.lookup_tables(Q, threads)
-        probes = self._probes(Q, cent, nprobe)
+        probes = self._probes(Q, cent, nprobe, threads=threads)
         inner = self.encoder.inner_product
         width = min(k if rerank is None else rerank, c.n)
         raw, rows = _core.bolt_ivf_search(c.blocked, self._ncols, c.block_off, c.sizes, c.row_start, probes,
@@ -389,15 +376,7 @@ class IVFBoltIndex:
         else:
             if c.vectors is None:  # an index with refine always keeps them (checked at load too)
                 raise ValueError("rerank needs the kept vectors, and this index has none")
-            if self.refine == "float32":
-                dist, I = _core.bolt_rerank_f32(c.vectors, c.n, Q, rows, min(k, width), inner, threads)
-            else:
-                dist, I = _core.bolt_rerank_f16(c.vectors, c.n, Q, rows, min(k, width), inner, threads)
-            D = np.full((len(Q), k), np.inf, dtype=np.float32)
-            D[:, :dist.shape[1]] = dist
-            I = np.concatenate([I, np.full((len(Q), k - I.shape[1]), -1, np.int64)], axis=1)
-            if inner:
-                D = -D
+            D, I = self._rerank(c.vectors, c.n, Q, rows, k, threads)
         return D, np.where(I >= 0, c.ids[np.maximum(I, 0)], -1)
 
     # ---------------------------------------------------------------- persistence
@@ -426,13 +405,6 @@ class IVFBoltIndex:
         index._lists = _Lists(sizes, *_layout(sizes), arrays["codes_blocked"], arrays.get("vectors"),
                               np.ascontiguousarray(arrays["ids"], dtype=np.int64), meta["next_id"])
         return index
-
-
-def _check_ids(ids: Any) -> np.ndarray:
-    arr = np.asarray(ids)
-    if arr.ndim != 1 or (arr.dtype.kind not in "iu" and arr.size):
-        raise TypeError(f"ids must be a 1-D array of integers, got dtype {arr.dtype} shape {arr.shape}")
-    return arr.astype(np.int64)
 
 
 _io.register("IVFBoltIndex", IVFBoltIndex._from_state)

@@ -126,6 +126,16 @@ void bolt_scans(int round) {
   for (int q = 0; q < nq; ++q) same &= hr[q].sorted() == hg[q].sorted();
   std::snprintf(what, sizeof what, "bolt scan_topk round %d: n %zu ncols %d nq %d k %d", round, n, ncols, nq, k);
   check(same, what);
+
+  // candidate collection (counting selection) over the sums just scanned, from an unaligned
+  // start, at a limit below, inside and above their range
+  const size_t start = uniform(0, std::min<size_t>(n - 1, 3)), len = n - start;
+  const uint16_t limit = static_cast<uint16_t>(round % 3 == 0 ? 0xffff : uniform(0, 2 * ncols * top));
+  std::vector<uint32_t> cr(len + 1, 7), cg(len + 1, 7);
+  const size_t mr = bolt::scalar::collect_le(ref.data() + start, len, limit, cr.data());
+  const size_t mg = bolt::neon::collect_le(ref.data() + start, len, limit, cg.data());
+  std::snprintf(what, sizeof what, "bolt collect_le round %d: n %zu limit %u", round, len, unsigned(limit));
+  check(mr == mg && std::equal(cr.begin(), cr.begin() + ptrdiff_t(mr), cg.begin()), what);
 }
 
 // ---------------------------------------------------------------- Bolt query tables
