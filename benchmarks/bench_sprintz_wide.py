@@ -14,17 +14,19 @@ Data, all offline from installed packages or the wheels bench_sprintz.py caches:
 pcodec gets each column as its own series (standalone.simple_compress, default level), its best case.
 The int32 sets also get delta + zigzag + SIMD-FastPFor-128 (pyfastpfor) per column as a speed anchor.
 Times: CPU time (time.process_time), median over rounds, each codec timed once per round (looping to
->= 20 ms) so load from other processes hits all codecs alike. The machine is SHARED (2 cores, other
-jobs running): absolute MB/s are noisy, ratios to pcodec measured in the same round are the figure.
+>= 20 ms) so load from other processes hits all codecs alike; the results state the load average the
+run saw (start, end, highest sampled between data sets) next to the core count: on a loaded machine
+absolute MB/s are noisy, ratios to pcodec measured in the same round are the figure.
 Every decompression is checked bit for bit. MB/s are of uncompressed bytes.
 
-Run: python benchmarks/bench_sprintz_wide.py [--quick]
+Run (writes results/sprintz_wide.json and .md): python benchmarks/bench_sprintz_wide.py [--quick]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import sys
 from pathlib import Path
@@ -168,7 +170,9 @@ def main() -> None:
     repeat = 3 if args.quick else 7
     data, cs = load(), codecs()
     rows = []
+    loads = [os.getloadavg()[0]]
     for dname, (x, real) in data.items():
+        loads.append(os.getloadavg()[0])
         jobs = []
         for cname, (comp, decomp) in cs.items():
             buf = comp(x)
@@ -193,8 +197,10 @@ def main() -> None:
                   f"dec {r['decompress_MBps']:7.0f} MB/s", flush=True)
     cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")),
                platform.processor())
-    meta = {"cpu": cpu, "isa": tenfold.isa(), "threads": 1, "repeats": repeat, "clock": "time.process_time",
-            "shared_machine": True}
+    loads.append(os.getloadavg()[0])
+    meta = {"cpu": cpu, "cores": os.cpu_count(), "isa": tenfold.isa(), "threads": 1, "repeats": repeat,
+            "clock": "time.process_time",
+            "load_average_1min": {"start": loads[0], "end": loads[-1], "max": max(loads)}}
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "sprintz_wide.json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=1))
     write_markdown(meta, rows)
@@ -203,11 +209,14 @@ def main() -> None:
 def write_markdown(meta: dict, rows: list[dict]) -> None:
     by = {(r["data"], r["codec"]): r for r in rows}
     names = list(dict.fromkeys(r["data"] for r in rows))
+    load = meta["load_average_1min"]
     out = ["# Sprintz on 32/64-bit integers and floats vs pcodec\n",
            f"CPU: {meta['cpu']}, Sprintz path {meta['isa']} (wide dtypes: scalar C++ except the digit-to-float "
            "conversion, which has AVX2/NEON kernels), 1 thread, "
-           f"median of {meta['repeats']} rounds of CPU time, codecs timed round-robin. SHARED machine (2 cores, "
-           "other jobs running): absolute MB/s are noisy. MB/s of uncompressed data; ratio = raw / compressed; "
+           f"median of {meta['repeats']} rounds of CPU time, codecs timed round-robin. Load average seen (1 min, "
+           f"{meta['cores']} cores): {load['start']:.1f} at the start, {load['end']:.1f} at the end, {load['max']:.1f} "
+           f"at most{' (a loaded machine: absolute MB/s are noisy)' if load['max'] > 0.5 * meta['cores'] else ''}. "
+           "MB/s of uncompressed data; ratio = raw / compressed; "
            "x pcodec = Sprintz / pcodec measured in the same run. Every round trip checked bit for bit.\n",
            "| data | dtype, shape | sprintz ratio | pcodec ratio | zstd-3 ratio | ratio x pcodec | "
            "comp MB/s (x pcodec) | dec MB/s (x pcodec) |", "|---|---|---|---|---|---|---|---|"]
@@ -233,6 +242,10 @@ def write_markdown(meta: dict, rows: list[dict]) -> None:
             f"({'met' if met['dec'] == len(names) else 'NOT met'})",
             f"- compress >= 4x pcodec: {met['comp']} of {len(names)} ({'met' if met['comp'] == len(names) else 'NOT met'})",
             "- bit-exact: every round trip above was checked byte for byte (the run asserts it)"]
+    if ("ts-ns-i64", "sprintz") in by:
+        ts = [64 / by[("ts-ns-i64", c)]["ratio"] for c in ("sprintz", "pcodec")]
+        out.append(f"- regular timestamps ~0 bits/sample (ts-ns-i64, 0.1% jittered samples and a gap): sprintz "
+                   f"{ts[0]:.3f} bits/sample, pcodec {ts[1]:.3f} ({'met' if ts[0] < 0.05 else 'NOT met'}: < 0.05)")
     pfor = [d for d in names if (d, "delta+FastPFor") in by]
     if pfor:
         out += ["", "Speed anchor on the int32 sets: delta + zigzag + SIMD-FastPFor-128 (pyfastpfor, per column; "

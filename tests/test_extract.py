@@ -148,8 +148,8 @@ def test_match_finds_event_in_new_series():
 def test_deterministic_and_pattern():
     rng = np.random.default_rng(8)
     x, truth, _ = planted_series(2000, 1, 4, 40, 60, rng)
-    a = ex.find_instances(x[:, 0], 40, 60, random_state=3)
-    b = ex.find_instances(x[:, 0], 40, 60, random_state=3)
+    a = ex.find_instances(x[:, 0], 40, 60, random_state=3, search="shapelets")   # seeded sampling
+    b = ex.find_instances(x[:, 0], 40, 60, random_state=3, search="shapelets")
     assert np.array_equal(a.starts, b.starts) and np.array_equal(a.ends, b.ends)
     assert np.array_equal(a.scores, b.scores)
     assert a.pattern.shape == (int(np.median(a.lengths)), 1)
@@ -159,7 +159,7 @@ def test_deterministic_and_pattern():
 def test_save_load_roundtrip(tmp_path):
     rng = np.random.default_rng(9)
     x, truth, _ = planted_series(2000, 2, 4, 40, 60, rng)
-    hits = ex.find_instances(x, 40, 60, random_state=0)
+    hits = ex.find_instances(x, 40, 60, random_state=0, search="shapelets")   # the shapelet model
     hits.save(tmp_path / "e.tfz")
     back = tenfold.load(tmp_path / "e.tfz")
     assert np.array_equal(back.starts, hits.starts)
@@ -206,9 +206,10 @@ def test_significance_matches_definition_and_separates():
 def test_min_significance_gates_the_result():
     rng = np.random.default_rng(12)
     x, truth, _ = planted_series(3000, 3, 5, 40, 60, rng)
-    hits = ex.find_instances(x, 40, 60, random_state=0)
+    hits = ex.find_instances(x, 40, 60, random_state=0, search="shapelets")   # its leave-one-out z
     assert hits.significance > 3 and len(hits) >= 4
-    gated = ex.find_instances(x, 40, 60, random_state=0, min_significance=hits.significance + 1)
+    gated = ex.find_instances(x, 40, 60, random_state=0, min_significance=hits.significance + 1,
+                              search="shapelets")
     assert len(gated) == 0 and gated.significance == hits.significance
     with pytest.raises(ValueError, match="min_significance"):
         ex.find_instances(x, 40, 60, min_significance=float("nan"))

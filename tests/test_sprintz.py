@@ -374,6 +374,19 @@ def _streams():
         out.append((x, sprintz.compress(x, forecaster=fc, entropy=ent)))
     big = make(np.int16, 5000, None, "walk", 9)
     out.append((big, sprintz.compress(big, forecaster="fire", entropy=True)))
+    # wide dtypes (issue 16): stepped timestamps with jitter and a gap; floats of 8 significant
+    # digits across magnitudes (compact exceptions with tags and raw values); a packed walk; few
+    # levels far apart
+    stamps = np.int64(1_600_000_000_000) + np.arange(900, dtype=np.int64) * 250
+    stamps[::41] += rng.integers(-9, 9, size=stamps[::41].size)
+    stamps[600:] += 10**6
+    walk = np.abs(np.cumsum(rng.normal(size=(300, 2)) * 0.05, axis=0)) + 1e-3
+    sig8 = np.array([float(f"{v:.7e}") for v in walk.ravel()]).reshape(walk.shape)
+    sig8[5, 1] = -0.0
+    words = np.cumsum(rng.integers(-3000, 3000, size=(400, 3)), axis=0).astype(np.uint32)
+    levels = rng.integers(-(2**62), 2**62, size=40)[np.cumsum(rng.integers(0, 2, size=2500)) % 40]  # dictionary
+    for x in (stamps, sig8, words, levels):
+        out.append((x, sprintz.compress(x)))
     return out
 
 

@@ -132,11 +132,102 @@ def test_regular_timestamps_cost_about_nothing():
     ns[jitter] += rng.integers(-500, 500, size=jitter.size)  # 0.1% of samples off by < 1 us
     ns[n // 2:] += 3600 * 10**9  # a one-hour gap
     buf = assert_round_trip(ns)
-    assert len(buf) * 8 / n < 0.5  # bits per sample, jitter and gap included
-    assert len(sprintz.compress(np.arange(n, dtype=np.int64) * 10**9)) * 8 / n < 0.05
-    assert len(assert_round_trip((ns // 10**9).astype(np.uint32))) * 8 / n < 0.5  # unix seconds
+    # bits per sample, jitter and gap included: each jittered sample is one stepped exception of
+    # about 4 bytes (0.032 bits per sample at 0.1%), each chunk ~30 bytes of start and step
+    assert len(buf) * 8 / n < 0.05
+    assert len(sprintz.compress(np.arange(n, dtype=np.int64) * 10**9)) * 8 / n < 0.015  # 7 chunks: 250 bytes
+    assert len(assert_round_trip((ns // 10**9).astype(np.uint32))) * 8 / n < 0.03  # unix seconds
     # "delta" forbids delta of delta: the step's 31-bit zigzag is paid on every sample (< 32 bits, not 64)
     assert 30 < len(sprintz.compress(ns, forecaster="delta", entropy=False)) * 8 / n < 32
+
+
+@pytest.mark.parametrize("dtype", INTS + FLOATS)
+def test_stepped_columns_round_trip(dtype):
+    # regular columns with exceptions in every place the stepped kind treats apart: the first
+    # rows, consecutive ones, the last row, steps and deltas that wrap around the integer range
+    rng = np.random.default_rng(9)
+    dt = np.dtype(dtype)
+    n = 1001
+    if dt.kind == "f":
+        x = np.round(np.arange(n * 3).reshape(n, 3) * 0.25 + 1e3, 2).astype(dt)
+        x[[1, 2, 500, n - 1], [0, 1, 2, 0]] = [np.nan, -0.0, np.inf, 1.5e-300 if dt == np.float64 else 1e-40]
+    else:
+        info = np.iinfo(dt)
+        base = rng.integers(info.min // 2, info.max // 2, size=3)
+        step = np.array([7, -3 if dt.kind == "i" else 3, 1])
+        x = (base + np.arange(n)[:, None] * step).astype(dt)
+        x[[1, 2, 3, 400, 401, n - 1], 0] = [info.max, info.min, 0, info.max, 5, info.min]
+        x[600:, 1] += dt.type(1000)  # a gap: the line continues from there
+    assert_round_trip(x)
+    assert_round_trip(np.asfortranarray(x))
+    assert_round_trip(x[::2, ::2])
+    assert_round_trip(x[:, 0])
+    assert_round_trip(x[:2])
+
+
+@pytest.mark.parametrize("dtype", ["int64", "uint32", "float64", "float32"])
+def test_few_levels_use_a_dictionary(dtype):
+    # a coarse sensor's few levels spread over a wide range (z-normalised or scaled): the
+    # dictionary kind codes each value as its rank among the chunk's distinct words
+    rng = np.random.default_rng(11)
+    levels = rng.normal(size=300) * 1e6 if dtype.startswith("f") else rng.integers(0, 2**31, size=300)
+    walk = np.clip(np.cumsum(rng.integers(-3, 4, size=(40_000, 2)), axis=0) + 150, 0, 299)
+    x = levels[walk].astype(dtype)
+    if dtype.startswith("f"):
+        x[[3, 7], [0, 1]] = [np.nan, -0.0]
+    buf = assert_round_trip(x)
+    assert_round_trip(np.asfortranarray(x)[::3])
+    if dtype == "int64":
+        assert buf[40 + 12] == 5  # the first chunk's word kind
+    # neighbouring levels differ by ~2^20 (floats) or ~2^31 (ints): > 20 bits per value coded
+    # plainly; ranks of <= 300 levels that move by <= 3 a step cost a few bits
+    assert len(buf) * 8 / x.size < 8
+
+
+def test_hostile_dictionary_fields():
+    rng = np.random.default_rng(12)
+    levels = rng.integers(0, 2**40, size=50)
+    x = levels[rng.integers(0, 50, size=4000)]
+    b = bytearray(sprintz.compress(x, entropy=False))
+    body = 40 + 12
+    assert b[body] == 5 and b[body + 1] == 50  # dictionary kind, 50 entries
+    for value, what in [(0, "dictionary size"), (0x7F, "Sprintz stream")]:
+        m = bytearray(b)
+        m[body + 1] = value
+        with pytest.raises(ValueError, match=what):
+            sprintz.decompress(reseal(m))
+    ranks = b.index(bytes([2] + [0] * 8), body + 2)  # the ranks' part: narrowed (kind 2), base 0
+    m = bytearray(b)
+    m[ranks + 1] = 64  # every rank + 64 >= 50 entries
+    with pytest.raises(ValueError, match="rank out of range"):
+        sprintz.decompress(reseal(m))
+    m = bytearray(b)
+    m[ranks] = 5  # a dictionary inside a dictionary's ranks is refused
+    with pytest.raises(ValueError, match="unknown word kind"):
+        sprintz.decompress(reseal(m))
+
+
+def test_hostile_stepped_fields():
+    x = np.arange(1000, dtype=np.int64) * 1000
+    x[[10, 500]] += 3
+    b = bytearray(sprintz.compress(x, entropy=False))
+    body = 40 + 12
+    assert b[body] == 4  # stepped
+    at = body + 1 + 16  # the exception count
+    assert b[at] == 2
+    for value, what in [(0x7F, "exception count"), (2, "exception row")]:
+        m = bytearray(b)
+        if what == "exception count":
+            m[at] = value
+        else:
+            m[at + 1] = 0xFE  # the first exception's row gap far past the chunk (LEB128 0x7E | 0x80 ...)
+            m[at + 2] = 0x7F
+        with pytest.raises(ValueError, match=what):
+            sprintz.decompress(reseal(m))
+    m = bytearray(b)
+    m[8] = 0  # the header's forecaster: delta, whose streams have no stepped chunks
+    with pytest.raises(ValueError, match="forecaster not allowed"):
+        sprintz.decompress(reseal(m))
 
 
 @pytest.mark.parametrize("dtype", INTS + FLOATS)
@@ -181,15 +272,27 @@ def test_hostile_wide_chunk_fields():
     buf = bytearray(sprintz.compress(x))
     body = 40 + 12
     cases = {
-        "decimal exponent": (body, 19),  # exponent of column 0 out of range
-        "exception count": (body + 2, 0xFF),  # count far above the chunk
-        "chunk mode": (41, 1),  # wide chunks keep header bytes 1-3 zero
+        "decimal exponent": (body, [19]),  # exponent of column 0 out of range
+        "exception count": (body + 2, [0xFF, 0xFF, 0x7F]),  # LEB128 count far above the chunk
+        "LEB128": (body + 2, [0xFF] * 11),  # a count longer than 10 bytes
+        "chunk mode": (42, [1]),  # wide chunks keep header bytes 2-3 zero
     }
-    for what, (at, value) in cases.items():
+    for layout in (2, 3):  # byte 1: 0 or 1 (compact float exceptions) only
+        cases[f"chunk mode{layout}"] = (41, [layout])
+    for what, (at, values) in cases.items():
         b = bytearray(buf)
-        b[at] = value
-        with pytest.raises(ValueError, match=what):
+        b[at:at + len(values)] = bytes(values)
+        with pytest.raises(ValueError, match=what.rstrip("0123456789")):
             sprintz.decompress(reseal(b))
+    x[3, 0] = 1.234  # an exception with one more decimal: tag zigzag(rem) * 4 + 1 after its position 6
+    b = bytearray(sprintz.compress(x))
+    assert b[41] == 1 and b[body + 2:body + 4] == bytes([1, 6])
+    b[body + 4] = 0  # tag 0: 8 raw bytes follow, taken from the word part: it runs short
+    with pytest.raises(ValueError):
+        sprintz.decompress(reseal(b))
+    b = bytearray(sprintz.compress(x))
+    b[body + 4] = (b[body + 4] & ~3) | 3  # 3 more decimals: valid (another value), never a crash
+    assert sprintz.decompress(reseal(b)).shape == x.shape
     ints = bytearray(sprintz.compress(np.arange(100, dtype=np.int64) * 10**12))
     b = bytearray(ints)
     b[52] = 7  # unknown word kind
@@ -197,13 +300,18 @@ def test_hostile_wide_chunk_fields():
         sprintz.decompress(reseal(b))
 
 
-def test_version_3_wide_fixture_still_decodes():
-    streams = np.load(DATA / "sprintz_wide_v3_streams.npz")
-    arrays = np.load(DATA / "sprintz_wide_v3_arrays.npz")
+@pytest.mark.parametrize("name", ["sprintz_wide_v3", "sprintz_wide_v3_kinds"])
+def test_version_3_wide_fixture_still_decodes(name):
+    # the first wide layout (exceptions as u32 positions and raw values), and the later word
+    # kinds (stepped, dictionary) and compact float exceptions (tests/data/make_sprintz_wide_fixture.py)
+    streams = np.load(DATA / f"{name}_streams.npz")
+    arrays = np.load(DATA / f"{name}_arrays.npz")
     assert set(streams.files) == set(arrays.files) and len(arrays.files) == 6
-    for name in arrays.files:
-        y = sprintz.decompress(streams[name].tobytes())
-        assert np.array_equal(bits(y), bits(arrays[name])), name
+    for key in arrays.files:
+        buf = streams[key].tobytes()
+        assert buf[41] == (1 if name.endswith("kinds") and arrays[key].dtype.kind == "f" else 0)  # float layout
+        y = sprintz.decompress(buf)
+        assert np.array_equal(bits(y), bits(arrays[key])), key
 
 
 def test_codecs_and_files_take_the_new_dtypes(tmp_path):

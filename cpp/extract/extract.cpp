@@ -82,4 +82,64 @@ size_t nonoverlapping_maxima(const double* v, size_t n, size_t sep, double floor
   return taken;
 }
 
+namespace {
+
+double dtw_pair(const double* a, size_t la, const double* b, size_t lb, size_t d, double band,
+                std::vector<double>& prev, std::vector<double>& cur) {
+  const double inf = std::numeric_limits<double>::infinity();
+  const double slope = la > 1 ? static_cast<double>(lb - 1) / static_cast<double>(la - 1) : 0.0;
+  const double radius = std::max(band * static_cast<double>(std::max(la, lb)), slope / 2.0 + 1.0);
+  prev.assign(lb, inf);
+  cur.assign(lb, inf);
+  for (size_t i = 0; i < la; ++i) {
+    const double centre = static_cast<double>(i) * slope;
+    const double jlo_d = std::ceil(centre - radius), jhi_d = std::floor(centre + radius);
+    const size_t jlo = (la == 1 || jlo_d < 0.0) ? 0 : static_cast<size_t>(jlo_d);
+    const size_t jhi = (la == 1 || jhi_d > static_cast<double>(lb - 1)) ? lb - 1 : static_cast<size_t>(jhi_d);
+    std::fill(cur.begin(), cur.end(), inf);
+    const double* ai = a + i * d;
+    for (size_t j = jlo; j <= jhi; ++j) {
+      const double* bj = b + j * d;
+      double s = 0.0;
+      for (size_t k = 0; k < d; ++k) {
+        const double t = ai[k] - bj[k];
+        s += t * t;
+      }
+      const double c = std::sqrt(s);
+      double best;
+      if (i == 0 && j == 0) {
+        best = 2.0 * c;
+      } else {
+        best = inf;
+        if (i > 0 && prev[j] + c < best) best = prev[j] + c;
+        if (j > 0 && cur[j - 1] + c < best) best = cur[j - 1] + c;
+        if (i > 0 && j > 0 && prev[j - 1] + 2.0 * c < best) best = prev[j - 1] + 2.0 * c;
+      }
+      cur[j] = best;
+    }
+    std::swap(prev, cur);
+  }
+  return prev[lb - 1] / static_cast<double>(la + lb);
+}
+
+}  // namespace
+
+void dtw_segments(const double* ZA, const int64_t* startsA, const int64_t* endsA, size_t SA,
+                  const double* ZB, const int64_t* startsB, const int64_t* endsB, size_t SB, size_t d,
+                  double band, bool symmetric, double* out) {
+  std::vector<double> prev, cur;
+  for (size_t a = 0; a < SA; ++a) {
+    const size_t la = static_cast<size_t>(endsA[a] - startsA[a]);
+    const double* pa = ZA + static_cast<size_t>(startsA[a]) * d;
+    for (size_t b = symmetric ? a + 1 : 0; b < SB; ++b) {
+      const size_t lb = static_cast<size_t>(endsB[b] - startsB[b]);
+      const double* pb = ZB + static_cast<size_t>(startsB[b]) * d;
+      const double v = dtw_pair(pa, la, pb, lb, d, band, prev, cur);
+      out[a * SB + b] = v;
+      if (symmetric) out[b * SB + a] = v;
+    }
+    if (symmetric) out[a * SB + a] = 0.0;
+  }
+}
+
 }  // namespace tenfold::extract

@@ -29,3 +29,22 @@ size_t nonoverlapping_maxima(const double* v, size_t n, size_t sep, double floor
                              int64_t* out);
 
 }  // namespace tenfold::extract
+
+namespace tenfold::extract {
+
+// Band-limited dynamic time warping between segments of two multivariate series.
+//   ZA (nA, d), ZB (nB, d) row-major; segment s of A is rows [startsA[s], endsA[s]) (same for B;
+//   each at least one row long, checked by the caller).
+// For segments a (length la) and b (length lb): local cost c(i, j) = Euclidean distance between
+// row i of a and row j of b (squares summed over k = 0..d-1 in order, then sqrt); cumulative
+// D(i, j) = min(D(i-1, j) + c, D(i, j-1) + c, D(i-1, j-1) + 2c) (ties: that order), D(0, 0) = 2c;
+// the result is D(la-1, lb-1) / (la + lb). Only cells within `radius` of the scaled diagonal are
+// used: j in [ceil(i * s - radius), floor(i * s + radius)] with s = (lb-1)/(la-1) (0 if la = 1)
+// and radius = max(band * max(la, lb), s / 2 + 1); a one-row segment a uses every j.
+// out (SA, SB) row-major. If `symmetric` (A and B the same), only a < b is computed, mirrored,
+// and the diagonal is 0.
+void dtw_segments(const double* ZA, const int64_t* startsA, const int64_t* endsA, size_t SA,
+                  const double* ZB, const int64_t* startsB, const int64_t* endsB, size_t SB, size_t d,
+                  double band, bool symmetric, double* out);
+
+}  // namespace tenfold::extract

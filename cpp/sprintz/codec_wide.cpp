@@ -2,25 +2,44 @@
 //
 // A chunk has the usual 12-byte chunk header: u8 mode (0 coded, 1 coded then Huffman-coded as a
 // whole by the 8/16-bit format's Huffman stage, where that saves >= 5%; 2 raw rows row-major),
-// three zero bytes, u32 stored length, u32 length of the coded body (= stored length in modes 0
-// and 2). A coded chunk's body:
+// u8 layout (0 the first layout; 1 float chunks whose exceptions are in the compact layout, which
+// this build writes for every coded float chunk), two zero bytes, u32 stored length, u32 length
+// of the coded body (= stored length in modes 0 and 2). A coded chunk's body:
 //   float dtypes only: nvars exponent bytes (e in [0, 18]: the column holds decimal digits d with
 //     value = d / 10^e, the division done in double then, for float32, rounded to float; 255: the
-//     column holds the values' bit patterns), u32 count k of exceptions, k u32 positions (row-major
-//     index r * nvars + v within the chunk, strictly increasing), k raw values (itemsize bytes each)
-//     that overwrite the decoded values at those positions. Every value whose digits do not
-//     reproduce it bit for bit (-0.0, NaN, infinities, too many digits) is an exception.
+//     column holds the values' bit patterns), then the exceptions: the values whose digits do not
+//     reproduce them bit for bit (-0.0, NaN, infinities, too many digits), in row-major order of
+//     position (r * nvars + v within the chunk), overwriting the decoded values:
+//     first layout: u32 count k, k u32 positions (strictly increasing), k raw values (itemsize
+//       bytes each); the column holds the previous row's digits (0 in the first row) in their place;
+//     compact layout: LEB128 count k, then per exception LEB128 position gap (the first position,
+//       then the count of values since the previous exception) and LEB128 tag. Tag zigzag(rem) * 4
+//       + k, k in [1, 3]: the value is D / 10^(e + k) by the rule above, D = d * 10^k + rem (mod
+//       2^64) with d the column's word there, its digits rounded at exponent e (values with a few
+//       more decimals than their column, such as numbers of 8 significant digits below 0.1).
+//       Tag 0: itemsize raw bytes of the value follow; the column holds the rounded digits where
+//       |value * 10^e| < 2^52, else the previous row's word (0 in the first row).
 //   then the chunk's integer words (an int32 sign-extended, a uint32 zero-extended, 64-bit as is,
 //   float digits as int64, float32 bit patterns zero-extended), all arithmetic modulo 2^64:
 //     u8 kind: 0 delta (prediction: previous word of the column), 1 delta of delta (previous word
 //       plus the previous change: regularly sampled timestamps cost nothing), 2 narrowed, 3 lagged
 //       (then u8 L in [2, 16]; prediction: the word L rows earlier in the column, 0 in the first L
-//       rows: periodic signals);
+//       rows: periodic signals), 4 stepped and 5 dictionary (below);
 //     kinds 0, 1 and 3: blocks of 16 rows (the last may be shorter), each: nvars width bytes (0..64);
 //       if all are zero, a LEB128 count of further all-zero blocks follows; otherwise for each
 //       column its zigzagged residuals bit-packed LSB-first in ceil(count * width / 8) bytes;
 //     kind 2 (the chunk's words span less than 2^16): u64 base, then a complete 16-bit chunk
 //       (sprintz.hpp's format: FIRE, lags and Huffman apply) of the words minus base.
+//     kind 4, stepped (FIRE streams only; regularly sampled columns such as timestamps): per
+//       column u64 start, u64 step s, LEB128 count of exceptions, then per exception LEB128
+//       (row gap * 2 + rebase) and LEB128 zigzag(delta). Row 0 is start; every other row is the
+//       line's value (the previous line value + s) except at an exception's row (the row gap after
+//       the previous exception's row + 1, first after row 0), which is line value + delta; with
+//       rebase the line continues from that value, else (one jittered sample) it stays.
+//     kind 5, dictionary (the chunk repeats few distinct words): LEB128 count m >= 1 of the
+//       distinct words, the m words as one column of kind 0 blocks (sorted, so small deltas), then
+//       a complete integer part (kind byte onwards, any kind but 5) of the (rows x nv) ranks: each
+//       word is the dictionary entry its rank (< m) names.
 // Forecaster state starts at zero in every chunk and column.
 #include <algorithm>
 #include <cmath>
@@ -46,11 +65,25 @@ constexpr int kMaxDecimalExp = 18;  // 10^18 < 2^63: digits and powers of ten st
 constexpr uint8_t kBitsColumn = 255;
 constexpr double kTwo52 = 4503599627370496.0;  // below 2^52 every integer converts to double exactly
 constexpr size_t kExpSamples = 512;            // values per column tried for each exponent
-constexpr uint8_t kKindDelta = 0, kKindDeltaDelta = 1, kKindNarrow = 2, kKindLag = 3;
+constexpr uint8_t kKindDelta = 0, kKindDeltaDelta = 1, kKindNarrow = 2, kKindLag = 3, kKindStepped = 4,
+                  kKindDictionary = 5;
 constexpr int kMaxLag = 16;
 constexpr size_t kLagProbeRows = 4096;  // rows of the first column the lag estimate looks at
 constexpr u64 kNarrowSpan = 1 << 16;
 constexpr size_t kBothCandidatesValues = 1024;
+constexpr size_t kSteppedSureBits = 1;
+// dictionary kind: tried for chunks of at least 2 kDictProbeValues words while their distinct words
+// stay under count / kDictMaxShare (and 7/8 of the first kDictProbeValues words)
+constexpr size_t kDictProbeValues = 1024, kDictMaxShare = 8;
+// and taken only where it makes the integer part at least 1 - num/den (10%) smaller: its ranks decode
+// through an extra gather, which costs more than small savings are worth
+constexpr size_t kDictGainNum = 9, kDictGainDen = 10;  // bits per value below which a stepped chunk skips the packed try
+// chunk header byte 1 (zero in the first wide layout): bit 0 set when the float exceptions are in
+// the compact layout (see the file comment)
+constexpr uint8_t kLayoutCompactExceptions = 1;
+constexpr int kMaxExtraDigits = 3;  // an exception's digits may have up to this many more decimals
+constexpr u64 kPow10Int[kMaxExtraDigits + 1] = {1, 10, 100, 1000};
+constexpr size_t kMaxLeb = 10;  // bytes of a LEB128-coded 64-bit number
 
 const double kPow10[kMaxDecimalExp + 1] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8, 1e9,
                                            1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18};
@@ -72,6 +105,25 @@ void append(std::vector<uint8_t>& o, U v) {
   const size_t at = o.size();
   o.resize(at + sizeof(U));
   std::memcpy(o.data() + at, &v, sizeof(U));
+}
+
+void put_leb(std::vector<uint8_t>& o, u64 c) {
+  for (;; c >>= 7) {
+    o.push_back(uint8_t((c & 0x7f) | (c >= 0x80 ? 0x80 : 0)));
+    if (c < 0x80) return;
+  }
+}
+// Reads a LEB128 number from b[at, end); fails on a truncated or over-long one.
+inline u64 get_leb(const uint8_t* b, size_t end, size_t& at) {
+  if (at < end && b[at] < 0x80) return b[at++];  // the common one-byte case
+  u64 v = 0;
+  for (size_t i = 0; i < kMaxLeb; ++i) {
+    if (at >= end) fail("truncated LEB128 number");
+    const uint8_t c = b[at++];
+    v |= u64(c & 0x7f) << (7 * i);
+    if (!(c & 0x80)) return v;
+  }
+  fail("LEB128 number longer than 10 bytes");
 }
 
 inline u64 zigzag(u64 r) { return (r << 1) ^ u64(int64_t(r) >> 63); }
@@ -140,20 +192,47 @@ inline double as_double(u64 bits, bool f32) {
   return d;
 }
 
-// Digits of a value for exponent e, if they reproduce it bit for bit.
-inline bool to_digits(u64 bits, double pow10, bool f32, int64_t& d) {
+// The nearest integer d to a value times 10^e, if |value * 10^e| < 2^52 (false for NaN and
+// infinities).
+inline bool round_digits(u64 bits, double pow10, bool f32, int64_t& d) {
   const double y = as_double(bits, f32) * pow10;
   if (!(std::fabs(y) < kTwo52)) return false;  // also NaN and infinities
   // round half to even as nearbyint in the default rounding mode (no libm call on baseline
   // x86-64): for 0 <= y < 2^52, y + 2^52 lies where doubles are exactly the integers, so the
-  // addition rounds y to its nearest integer (ties to even) and the subtraction is exact
-  d = int64_t(y >= 0 ? (y + kTwo52) - kTwo52 : (y - kTwo52) + kTwo52);
-  return decimal_bits(d, pow10, f32) == bits;
+  // addition rounds y to its nearest integer (ties to even) and the subtraction is exact (and
+  // mirrored for y < 0; the sign taken without a branch, which random signs would mispredict)
+  const double big = std::copysign(kTwo52, y);
+  d = int64_t((y + big) - big);
+  return true;
+}
+
+// Digits of a value for exponent e, if they reproduce it bit for bit.
+inline bool to_digits(u64 bits, double pow10, bool f32, int64_t& d) {
+  return round_digits(bits, pow10, f32, d) && decimal_bits(d, pow10, f32) == bits;
+}
+
+// A compact exception of a decimal column with exponent e (the value's bits do not equal its
+// rounded digits' float): sets `word` to the digits the column stores in its place and returns
+// the exception's tag: zigzag(rem) * 4 + k when the value has k in [1, kMaxExtraDigits] more
+// decimals (its digits at exponent e + k are word * 10^k + rem), else 0 (raw bits follow; word is
+// then the rounded digits where those exist, else `prev`, the column's previous word).
+inline u64 exception_tag(u64 bits, int e, bool f32, u64 prev, u64& word) {
+  int64_t d;
+  if (!round_digits(bits, kPow10[e], f32, d)) {
+    word = prev;
+    return 0;
+  }
+  word = u64(d);
+  for (int k = 1; k <= kMaxExtraDigits && e + k <= kMaxDecimalExp; ++k) {
+    int64_t dk;
+    if (to_digits(bits, kPow10[e + k], f32, dk)) return zigzag(u64(dk) - u64(d) * kPow10Int[k]) * 4 + u64(k);
+  }
+  return 0;
 }
 
 // The exponent of least estimated cost for a column: each extra decimal digit costs every value
-// log2(10) bits, each value the exponent does not reproduce costs an exception (its position and
-// raw bits). Only exponents reproducing at least half of the sampled values compete;
+// log2(10) bits, each value the exponent does not reproduce costs a compact exception (a tag, or
+// a tag and raw bits). Only exponents reproducing at least half of the sampled values compete;
 // kBitsColumn when none does.
 uint8_t pick_exponent(const std::vector<u64>& w, size_t rows, size_t nv, size_t j, bool f32) {
   const size_t ns = std::min(rows, kExpSamples);
@@ -162,20 +241,33 @@ uint8_t pick_exponent(const std::vector<u64>& w, size_t rows, size_t nv, size_t 
   // its position and raw bits, plus about one residual's worth for the break in the digits
   // sequence (the exception repeats the previous digits, the next residual spans two steps)
   constexpr double kBreakBits = 32;
-  const double exception_bits = 8.0 * (4 + (f32 ? 4 : 8)) + kBreakBits;
+  // a compact exception: a position gap and a tag of about a byte each, plus raw bits (and the
+  // break in the digits where the value has none) unless a few more decimals reproduce it
+  constexpr double kTagBits = 16;
+  constexpr size_t kPricedMisses = 32;  // misses priced one by one; the rest at their mean
+  const double raw_bits = kTagBits + 8.0 * (f32 ? 4 : 8);
   const size_t probe = std::min<size_t>(ns, 16);  // an exponent missing most of these cannot reach half
   double best_cost = 0;
   int best = -1;
   for (int e = 0; e <= kMaxDecimalExp; ++e) {
-    if (best >= 0 && e * kBitsPerDigit * double(ns) / 2 >= best_cost) break;  // (>= half hit) cannot win
-    size_t hits = 0, tried = 0;
+    if (best >= 0 && e * kBitsPerDigit * double(ns) >= best_cost) break;  // cannot win
+    size_t hits = 0, tried = 0, priced = 0;
+    double miss_bits = 0;  // of the first kPricedMisses misses
     for (size_t s = 0; s < ns; ++s) {
       int64_t d;
-      hits += to_digits(w[(s * rows / ns) * nv + j], kPow10[e], f32, d);
+      const u64 bits = w[(s * rows / ns) * nv + j];
+      if (to_digits(bits, kPow10[e], f32, d)) {
+        ++hits;
+      } else if (priced < kPricedMisses) {
+        u64 word;
+        const bool in_range = round_digits(bits, kPow10[e], f32, d);
+        miss_bits += exception_tag(bits, e, f32, 0, word) ? kTagBits : raw_bits + (in_range ? 0 : kBreakBits);
+        ++priced;
+      }
       if (++tried == probe && 2 * hits < probe) break;
     }
     if (tried < ns || 2 * hits < ns) continue;
-    const double cost = e * kBitsPerDigit * double(hits) + exception_bits * double(ns - hits);
+    const double cost = e * kBitsPerDigit * double(ns) + (priced ? miss_bits / double(priced) * double(ns - hits) : 0);
     if (best < 0 || cost < best_cost) {
       best_cost = cost;
       best = e;
@@ -372,6 +464,34 @@ size_t unpack_words_kind(const uint8_t* src, size_t len, size_t rows, size_t nv,
   return pos;
 }
 
+// Decodes kind kKindStepped (after its kind byte) from b[at, end) into the (rows x nv) words.
+void unpack_stepped(const uint8_t* b, size_t end, size_t& at, size_t rows, size_t nv, u64* w) {
+  for (size_t j = 0; j < nv; ++j) {
+    if (end - at < 16) fail("truncated stepped column");
+    u64 pred = load<u64>(b + at);
+    const u64 s = load<u64>(b + at + 8);
+    at += 16;
+    const u64 count = get_leb(b, end, at);
+    if (count >= std::max<size_t>(rows, 1) || count > (end - at) / 2) fail("stepped exception count exceeds the chunk");
+    u64* o = w + j;
+    if (rows) o[0] = pred;
+    size_t r = 1;  // the next row to write
+    for (u64 i = 0; i < count; ++i) {
+      const u64 gap_flag = get_leb(b, end, at);
+      const u64 gap = gap_flag >> 1;
+      if (gap >= rows - r) fail("invalid stepped exception row");
+      const size_t row = r + size_t(gap);
+      for (; r < row; ++r) o[r * nv] = pred += s;
+      pred += s;
+      const u64 x = pred + unzigzag(get_leb(b, end, at));
+      o[row * nv] = x;
+      if (gap_flag & 1) pred = x;
+      r = row + 1;
+    }
+    for (; r < rows; ++r) o[r * nv] = pred += s;
+  }
+}
+
 size_t unpack_words(const uint8_t* src, size_t len, size_t rows, size_t nv, int kind, size_t lag, u64* w) {
   if (kind == kKindDelta) return unpack_words_kind<kKindDelta>(src, len, rows, nv, lag, w);
   if (kind == kKindDeltaDelta) return unpack_words_kind<kKindDeltaDelta>(src, len, rows, nv, lag, w);
@@ -409,20 +529,56 @@ int choose_predictor(const std::vector<u64>& w, size_t rows, size_t nv, bool all
   return kind;
 }
 
-// The integer part (kind byte onwards) of the (rows x nv) words, appended to o: narrowed where the
-// words span < 2^16 (the 16-bit format's FIRE, lags and Huffman then apply: on every set of the
-// benchmark's larger chunks it was never larger than the wide candidate, so that one is computed
-// too only for chunks of at most kBothCandidatesValues values, where it can win),
-// else the predictor choose_predictor picks (delta of delta in FIRE streams only).
-void encode_words(const std::vector<u64>& w, size_t rows, size_t nv, int forecaster, bool entropy,
-                  std::vector<uint8_t>& o) {
-  static thread_local std::vector<u64> z;
-  static thread_local std::vector<uint8_t> cand[2];
-  static thread_local std::vector<uint16_t> narrow;
-  for (auto& c : cand) c.clear();
-  const size_t count = rows * nv;
-  size_t lag;
-  // narrowed: the words span < 2^16 in signed or in unsigned order
+// The step most first differences of column j share among the first rows (a majority vote), and
+// whether at least half of those differences equal it: the sign of a regularly sampled column.
+bool common_step(const std::vector<u64>& w, size_t rows, size_t nv, size_t j, u64& step) {
+  const size_t n = std::min(rows, kLagProbeRows);
+  if (n < 2) return false;
+  u64 cand = 0;
+  size_t votes = 0;
+  for (size_t r = 1; r < n; ++r) {  // Boyer-Moore majority vote
+    const u64 d = w[r * nv + j] - w[(r - 1) * nv + j];
+    if (votes == 0) cand = d;
+    votes += d == cand ? 1 : size_t(-1);
+  }
+  size_t same = 0;
+  for (size_t r = 1; r < n; ++r) same += w[r * nv + j] - w[(r - 1) * nv + j] == cand;
+  step = cand;
+  return 2 * same >= n - 1;
+}
+
+// Kind kKindStepped (see the file comment) of the (rows x nv) words with the given steps, appended
+// to o after the kind byte.
+void pack_stepped(const u64* w, size_t rows, size_t nv, const u64* steps, std::vector<uint8_t>& o) {
+  o.push_back(kKindStepped);
+  for (size_t j = 0; j < nv; ++j) {
+    const u64 s = steps[j];
+    append<u64>(o, rows ? w[j] : 0);
+    append<u64>(o, s);
+    // the exceptions: count first, so collected aside
+    static thread_local std::vector<uint8_t> ex;
+    ex.clear();
+    size_t count = 0, last = 1;  // last: the row after the previous exception (row 0 is the start)
+    u64 pred = rows ? w[j] : 0;  // the anchored line's value at row r
+    for (size_t r = 1; r < rows; ++r) {
+      pred += s;
+      const u64 x = w[r * nv + j];
+      if (x == pred) continue;
+      // rebase (the line continues from this value) unless the next row is back on the old line
+      const bool rebase = !(r + 1 < rows && w[(r + 1) * nv + j] == pred + s);
+      put_leb(ex, u64(r - last) * 2 + u64(rebase));
+      put_leb(ex, zigzag(x - pred));
+      ++count;
+      last = r + 1;
+      if (rebase) pred = x;
+    }
+    put_leb(o, count);
+    o.insert(o.end(), ex.begin(), ex.end());
+  }
+}
+
+// Whether the count words span < 2^16 in signed or in unsigned order, and from which base.
+bool narrow_base(const u64* w, size_t count, u64& base) {
   int64_t smin = INT64_MAX, smax = INT64_MIN;
   u64 umin = ~u64(0), umax = 0;
   for (size_t i = 0; i < count; ++i) {
@@ -431,15 +587,25 @@ void encode_words(const std::vector<u64>& w, size_t rows, size_t nv, int forecas
     umin = std::min(umin, w[i]);
     umax = std::max(umax, w[i]);
   }
-  u64 base = 0;
-  bool fits = false;
-  if (u64(smax) - u64(smin) < kNarrowSpan) {
-    base = u64(smin);
-    fits = true;
-  } else if (umax - umin < kNarrowSpan) {
-    base = umin;
-    fits = true;
-  }
+  base = u64(smax) - u64(smin) < kNarrowSpan ? u64(smin) : umin;
+  return u64(smax) - u64(smin) < kNarrowSpan || umax - umin < kNarrowSpan;
+}
+
+// The integer part (kind byte onwards) of the (rows x nv) words, appended to o: narrowed where the
+// words span < 2^16 (the 16-bit format's FIRE, lags and Huffman then apply: on every set of the
+// benchmark's larger chunks it was never larger than the wide candidate, so that one is computed
+// too only for chunks of at most kBothCandidatesValues values, where it can win),
+// else the predictor choose_predictor picks (delta of delta in FIRE streams only).
+// `fits` and `base`: narrow_base's answer for these words.
+void encode_plain(const std::vector<u64>& w, size_t rows, size_t nv, int forecaster, bool entropy, bool fits,
+                  u64 base, std::vector<uint8_t>& o) {
+  static thread_local std::vector<u64> z;
+  static thread_local std::vector<uint8_t> cand[3];
+  static thread_local std::vector<u64> steps;
+  static thread_local std::vector<uint16_t> narrow;
+  for (auto& c : cand) c.clear();
+  const size_t count = rows * nv;
+  size_t lag;
   if (fits && count) {
     narrow.resize(count);
     for (size_t i = 0; i < count; ++i) narrow[i] = uint16_t(w[i] - base);
@@ -447,15 +613,109 @@ void encode_words(const std::vector<u64>& w, size_t rows, size_t nv, int forecas
     append<u64>(cand[1], base);
     append_chunk16(cand[1], narrow.data(), View{rows, nv, ptrdiff_t(nv), 1}, forecaster, entropy);
   }
-  if (cand[1].empty() || count <= kBothCandidatesValues) {
+  // stepped (regularly sampled columns): taken without the packed candidate when it costs
+  // under kSteppedSureBits per value (packed needs a byte of widths per block and column at least)
+  bool stepped_sure = false;
+  if (forecaster == kForecastFire && rows >= 2) {
+    steps.resize(nv);
+    bool regular = true;
+    for (size_t j = 0; j < nv && regular; ++j) regular = common_step(w, rows, nv, j, steps[j]);
+    if (regular) {
+      pack_stepped(w.data(), rows, nv, steps.data(), cand[2]);
+      stepped_sure = cand[2].size() * 8 < kSteppedSureBits * count;
+    }
+  }
+  if (!stepped_sure && (cand[1].empty() || count <= kBothCandidatesValues)) {
     const int kind = choose_predictor(w, rows, nv, forecaster == kForecastFire, lag);
     cand[0].push_back(uint8_t(kind));
     if (kind == kKindLag) cand[0].push_back(uint8_t(lag));
     pack_words(w.data(), rows, nv, kind, lag, z, cand[0]);
   }
-  const size_t best = !cand[1].empty() && (cand[0].empty() || cand[1].size() < cand[0].size()) ? 1 : 0;
+  size_t best = 0;
+  for (size_t c = 0; c < 3; ++c)
+    if (!cand[c].empty() && (cand[best].empty() || cand[c].size() < cand[best].size())) best = c;
   o.insert(o.end(), cand[best].begin(), cand[best].end());
 }
+
+// The distinct words of w[0, count) sorted (as unsigned), and each word's rank among them in
+// idx, if there are at most `limit`; false otherwise (found by an open-addressing hash table,
+// abandoned as soon as the limit is passed).
+bool dictionary_of(const u64* w, size_t count, size_t limit, std::vector<u64>& dict, std::vector<u64>& idx) {
+  static thread_local std::vector<u64> keys;
+  static thread_local std::vector<uint32_t> slot;  // 0 empty, else 1 + the key's entry in dict
+  size_t bits = 4;
+  while ((size_t(1) << bits) < 2 * limit + 2) ++bits;
+  const size_t mask = (size_t(1) << bits) - 1;
+  keys.resize(mask + 1);
+  slot.assign(mask + 1, 0);
+  dict.clear();
+  auto find = [&](u64 k) {
+    size_t h = size_t((k * 0x9E3779B97F4A7C15ull) >> (64 - bits));  // Fibonacci hashing: 2^64 / golden ratio
+    while (slot[h] && keys[h] != k) h = (h + 1) & mask;
+    return h;
+  };
+  for (size_t i = 0; i < count; ++i) {
+    // words that barely repeat in the first kDictProbeValues: give up early
+    if (i == kDictProbeValues && 8 * dict.size() > 7 * kDictProbeValues) return false;
+    const size_t h = find(w[i]);
+    if (slot[h]) continue;
+    if (dict.size() == limit) return false;
+    keys[h] = w[i];
+    dict.push_back(w[i]);
+    slot[h] = uint32_t(dict.size());
+  }
+  std::sort(dict.begin(), dict.end());
+  for (size_t r = 0; r < dict.size(); ++r) slot[find(dict[r])] = uint32_t(r + 1);
+  idx.resize(count);
+  for (size_t i = 0; i < count; ++i) idx[i] = slot[find(w[i])] - 1;
+  return true;
+}
+
+// The integer part (kind byte onwards) of the (rows x nv) words, appended to o: encode_plain's,
+// or where the chunk repeats few distinct words (levels of a coarse sensor, z-normalised per case),
+// is not narrowed and that is >= 10% smaller, kind kKindDictionary: the sorted distinct words, then their ranks coded
+// by encode_plain.
+void encode_words(const std::vector<u64>& w, size_t rows, size_t nv, int forecaster, bool entropy,
+                  std::vector<uint8_t>& o) {
+  static thread_local std::vector<u64> dict, idx, z;
+  static thread_local std::vector<uint8_t> alt, est;
+  const size_t count = rows * nv, at = o.size();
+  u64 base;
+  const bool fits = narrow_base(w.data(), count, base);
+  // (a chunk spanning < 2^16 is narrowed: ranks would gain little there and decode slower)
+  if (count < 2 * kDictProbeValues || fits || !dictionary_of(w.data(), count, count / kDictMaxShare, dict, idx)) {
+    encode_plain(w, rows, nv, forecaster, entropy, fits, base, o);
+    return;
+  }
+  alt.clear();
+  alt.push_back(kKindDictionary);
+  put_leb(alt, dict.size());
+  pack_words(dict.data(), dict.size(), 1, kKindDelta, 0, z, alt);
+  u64 rank_base;
+  const bool rank_fits = narrow_base(idx.data(), count, rank_base);
+  encode_plain(idx, rows, nv, forecaster, entropy, rank_fits, rank_base, alt);
+  // the plain coding's size estimated on the first quarter of the rows: a dictionary under half
+  // of that is taken without coding the chunk plainly in full
+  est.clear();
+  const size_t part = std::max(rows / 4, std::min<size_t>(rows, 64));
+  encode_plain(w, part, nv, forecaster, entropy, false, 0, est);  // (not narrowed: fits is false for all rows)
+  if (alt.size() * 2 * part < est.size() * rows) {
+    o.insert(o.end(), alt.begin(), alt.end());
+    return;
+  }
+  encode_plain(w, rows, nv, forecaster, entropy, false, 0, o);
+  if (alt.size() * kDictGainDen < (o.size() - at) * kDictGainNum) {
+    o.resize(at);
+    o.insert(o.end(), alt.begin(), alt.end());
+  }
+}
+
+// A float exception being coded: its row-major position, tag (exception_tag's) and raw bits.
+struct Exception {
+  uint32_t pos;
+  u64 tag, raw;
+  bool operator<(const Exception& o) const { return pos < o.pos; }
+};
 
 // floats_to_digits of a column by the best kernel this CPU runs.
 size_t digits_of(u64* w, size_t stride, size_t n, int e, bool f32, uint8_t* exact) {
@@ -482,8 +742,6 @@ void append_chunk(std::vector<uint8_t>& out, const uint8_t* x, int dtype, const 
     const bool f32 = dtype == 8;
     std::vector<uint8_t> exps(nv);
     for (size_t j = 0; j < nv; ++j) exps[j] = pick_exponent(w, rows, nv, j, f32);
-    std::vector<uint32_t> pos;
-    std::vector<u64> raw;
     exact.resize(count);  // column-major: exact[j * rows + r]
     size_t misses = 0;
     for (size_t j = 0; j < nv; ++j) {
@@ -493,33 +751,58 @@ void append_chunk(std::vector<uint8_t>& out, const uint8_t* x, int dtype, const 
       else
         misses += rows - digits_of(w.data() + j, nv, rows, exps[j], f32, ex);
     }
-    if (misses) {
-      // an exception's digits repeat the column's previous digits (0 in the first row)
-      std::vector<std::pair<uint32_t, u64>> found;
-      for (size_t j = 0; j < nv; ++j) {
-        const uint8_t* ex = exact.data() + j * rows;
-        for (const void* at = std::memchr(ex, 0, rows); at; ) {
-          const size_t r = size_t(static_cast<const uint8_t*>(at) - ex);
-          u64& word = w[r * nv + j];
-          found.emplace_back(uint32_t(r * nv + j), word);
-          word = r ? w[(r - 1) * nv + j] : 0;
-          at = r + 1 < rows ? std::memchr(ex + r + 1, 0, rows - r - 1) : nullptr;
-        }
+    // compact exceptions, in row-major order: (position, tag, raw bits)
+    static thread_local std::vector<Exception> found;
+    static thread_local std::vector<u64> trial;
+    static thread_local std::vector<uint8_t> hit;
+    static thread_local std::vector<size_t> pending;
+    found.clear();
+    for (size_t j = 0; j < nv && misses; ++j) {
+      const uint8_t* ex = exact.data() + j * rows;
+      const int e = exps[j];
+      const size_t first = found.size();
+      for (const void* at = std::memchr(ex, 0, rows); at;) {
+        const size_t r = size_t(static_cast<const uint8_t*>(at) - ex);
+        u64& word = w[r * nv + j];
+        int64_t d;
+        found.push_back({uint32_t(r * nv + j), 0, word});
+        word = round_digits(word, kPow10[e], f32, d) ? u64(d) : r ? w[(r - 1) * nv + j] : 0;
+        at = r + 1 < rows ? std::memchr(ex + r + 1, 0, rows - r - 1) : nullptr;
       }
-      if (nv > 1) std::sort(found.begin(), found.end());  // row-major order
-      for (const auto& f : found) {
-        pos.push_back(f.first);
-        raw.push_back(f.second);
+      // the tags (exception_tag's), found by the conversion kernel a decimal at a time: a value
+      // the column's rounded digits do not hold (out of range, NaN) has no more decimals either
+      pending.clear();
+      for (size_t i = first; i < found.size(); ++i) pending.push_back(i);
+      for (int k = 1; k <= kMaxExtraDigits && e + k <= kMaxDecimalExp && !pending.empty(); ++k) {
+        const size_t np = pending.size();
+        trial.resize(np);
+        hit.resize(np);
+        for (size_t i = 0; i < np; ++i) trial[i] = found[pending[i]].raw;
+        digits_of(trial.data(), 1, np, e + k, f32, hit.data());
+        size_t keep = 0;
+        for (size_t i = 0; i < np; ++i) {
+          Exception& f = found[pending[i]];
+          if (hit[i])
+            f.tag = zigzag(trial[i] - w[f.pos] * kPow10Int[k]) * 4 + u64(k);
+          else
+            pending[keep++] = pending[i];
+        }
+        pending.resize(keep);
       }
     }
+    if (nv > 1) std::sort(found.begin(), found.end());
     body.insert(body.end(), exps.begin(), exps.end());
-    append<uint32_t>(body, uint32_t(pos.size()));
-    for (uint32_t p : pos) append<uint32_t>(body, p);
-    for (u64 b : raw) {
+    put_leb(body, found.size());
+    uint32_t next = 0;  // positions as gaps: the first as is, then the count of values skipped
+    for (const Exception& f : found) {
+      put_leb(body, f.pos - next);
+      next = f.pos + 1;
+      put_leb(body, f.tag);
+      if (f.tag) continue;
       if (f32)
-        append<uint32_t>(body, uint32_t(b));
+        append<uint32_t>(body, uint32_t(f.raw));
       else
-        append<u64>(body, b);
+        append<u64>(body, f.raw);
     }
   }
   encode_words(w, rows, nv, forecaster, entropy, body);
@@ -535,7 +818,8 @@ void append_chunk(std::vector<uint8_t>& out, const uint8_t* x, int dtype, const 
   out.resize(at + kChunkHeaderBytes + blen);
   uint8_t* h = out.data() + at;
   h[0] = raw ? 2 : clen ? 1 : 0;
-  h[1] = h[2] = h[3] = 0;
+  h[1] = is_float(dtype) && !raw ? kLayoutCompactExceptions : 0;
+  h[2] = h[3] = 0;
   const uint32_t b32 = uint32_t(blen), p32 = uint32_t(raw ? raw_bytes : body.size());
   std::memcpy(h + 4, &b32, 4);
   std::memcpy(h + 8, &p32, 4);
@@ -616,15 +900,156 @@ size_t floats_to_digits(uint64_t* w, size_t stride, size_t n, double pow10, bool
 }
 }  // namespace scalar
 
+namespace {
+
+// Decodes an integer part (kind byte onwards) from b[at, end) into the (rows x nv) words w;
+// `dictionary`: whether kind kKindDictionary may appear (not inside a dictionary's ranks).
+void decode_words(const uint8_t* b, size_t end, size_t& at, size_t rows, size_t nv, int header_fc, bool dictionary,
+                  u64* w) {
+  static thread_local std::vector<uint16_t> narrow;
+  const size_t count = rows * nv;
+  if (at >= end) fail("truncated word part");
+  const uint8_t kind = b[at++];
+  if (kind == kKindDelta || kind == kKindDeltaDelta || kind == kKindLag) {
+    if (kind == kKindDeltaDelta && header_fc != kForecastFire) fail("chunk forecaster not allowed");
+    size_t lag = 0;
+    if (kind == kKindLag) {
+      if (at >= end) fail("truncated lag");
+      lag = b[at++];
+      if (lag < 2 || lag > size_t(kMaxLag)) fail("invalid chunk lag");
+    }
+    at += unpack_words(b + at, end - at, rows, nv, kind, lag, w);
+  } else if (kind == kKindStepped) {
+    if (header_fc != kForecastFire) fail("chunk forecaster not allowed");
+    unpack_stepped(b, end, at, rows, nv, w);
+  } else if (kind == kKindNarrow) {
+    if (end - at < 8) fail("truncated narrowed chunk");
+    const u64 base = load<u64>(b + at);
+    at += 8;
+    narrow.resize(count);
+    decode_chunk16(b, end, at, narrow.data(), View{rows, nv, ptrdiff_t(nv), 1}, header_fc);
+    for (size_t i = 0; i < count; ++i) w[i] = base + narrow[i];
+  } else if (kind == kKindDictionary && dictionary) {
+    static thread_local std::vector<u64> dict;
+    const u64 m = get_leb(b, end, at);
+    if (m == 0 || m > count) fail("invalid dictionary size");
+    dict.resize(size_t(m));
+    at += unpack_words(b + at, end - at, size_t(m), 1, kKindDelta, 0, dict.data());
+    decode_words(b, end, at, rows, nv, header_fc, false, w);
+    for (size_t i = 0; i < count; ++i) {
+      if (w[i] >= m) fail("dictionary rank out of range");
+      w[i] = dict[size_t(w[i])];
+    }
+  } else {
+    fail("unknown word kind");
+  }
+}
+
+// An exception of the first layout: its row-major position and raw bits.
+struct Exc {
+  size_t pos, row, col;  // (pos = row * nv + col)
+  u64 raw;
+};
+
+// e.pos split into row and column (without a division for one column).
+inline void place(Exc& e, size_t nv) {
+  e.row = nv == 1 ? e.pos : e.pos / nv;
+  e.col = e.pos - e.row * nv;
+}
+
+u64 load_item(const uint8_t* p, size_t isz) { return isz == 4 ? u64(load<uint32_t>(p)) : load<u64>(p); }
+
+// The first layout's exceptions (u32 count, u32 positions, raw values) from b[at, end).
+void read_first_exceptions(const uint8_t* b, size_t end, size_t& at, size_t count, size_t nv, size_t isz,
+                           std::vector<Exc>& excs) {
+  if (end - at < 4) fail("truncated float chunk header");
+  const size_t nexc = load<uint32_t>(b + at);
+  at += 4;
+  if (nexc > count || nexc * (4 + isz) > end - at) fail("exception count exceeds the chunk");
+  const uint8_t* pos = b + at;
+  const uint8_t* raw = pos + 4 * nexc;
+  at += nexc * (4 + isz);
+  excs.resize(nexc);
+  for (size_t i = 0; i < nexc; ++i) {
+    const uint32_t p = load<uint32_t>(pos + 4 * i);
+    if (p >= count || (i && p <= excs[i - 1].pos)) fail("invalid exception position");
+    excs[i] = {p, 0, 0, load_item(raw + isz * i, isz)};
+    place(excs[i], nv);
+  }
+}
+
+// Checks the compact layout's exceptions (LEB128 count; per exception LEB128 position gap and
+// tag, raw bits after a zero tag) in b[at, end) and moves at past them; returns their count and
+// sets `first` to the offset of the first one (apply_compact_exceptions reads them from there).
+size_t check_compact_exceptions(const uint8_t* b, size_t end, size_t& at, size_t count, size_t nv, const uint8_t* exps,
+                                size_t isz, size_t& first) {
+  const u64 nexc = get_leb(b, end, at);
+  if (nexc > count || nexc > (end - at) / 2) fail("exception count exceeds the chunk");  // >= 2 bytes each
+  first = at;
+  size_t next = 0;
+  for (u64 i = 0; i < nexc; ++i) {
+    const u64 gap = get_leb(b, end, at);
+    if (gap >= count - next) fail("invalid exception position");
+    const size_t pos = next + size_t(gap);
+    next = pos + 1;
+    const u64 tag = get_leb(b, end, at);
+    if (tag) {
+      const int k = int(tag & 3), ex = exps[nv == 1 ? 0 : pos % nv];
+      if (k == 0 || ex == kBitsColumn || ex + k > kMaxDecimalExp) fail("invalid exception tag");
+    } else {
+      if (end - at < isz) fail("truncated exception");
+      at += isz;
+    }
+  }
+  return size_t(nexc);
+}
+
+// A LEB128 number check_compact_exceptions has already checked.
+inline u64 checked_leb(const uint8_t*& p) {
+  u64 v = 0;
+  for (int sh = 0;; sh += 7) {
+    const uint8_t c = *p++;
+    v |= u64(c & 0x7f) << sh;
+    if (!(c & 0x80)) return v;
+  }
+}
+
+// Writes the n checked compact exceptions at p over the decoded values: a tagged one is the
+// digits wp[pos] * 10^k + rem at exponent e + k, an untagged one its raw bits.
+void apply_compact_exceptions(const uint8_t* p, size_t n, size_t nv, const uint8_t* exps, bool f32, const u64* wp,
+                              const View& v, uint8_t* out) {
+  const size_t isz = f32 ? 4 : 8;
+  size_t next = 0;
+  for (size_t i = 0; i < n; ++i) {
+    const size_t pos = next + size_t(checked_leb(p));
+    next = pos + 1;
+    const size_t row = nv == 1 ? pos : pos / nv, col = pos - row * nv;
+    const u64 tag = checked_leb(p);
+    u64 bits;
+    if (tag) {
+      const int k = int(tag & 3);
+      bits = decimal_bits(int64_t(wp[pos] * kPow10Int[k] + unzigzag(tag >> 2)), kPow10[exps[col] + k], f32);
+    } else {
+      bits = load_item(p, isz);
+      p += isz;
+    }
+    write_item(out, isz, v, row, col, bits);
+  }
+}
+
+}  // namespace
+
 void decode_chunk(const uint8_t* buf, size_t len, size_t& pos, uint8_t* out, int dtype, const View& v,
                   int header_fc) {
   static thread_local std::vector<u64> w;
-  static thread_local std::vector<uint16_t> narrow;
   static thread_local std::vector<uint8_t> plain;
   const size_t rows = v.rows, nv = v.nvars, isz = dtype_size(dtype), count = rows * nv;
   if (len - pos < kChunkHeaderBytes) fail("truncated chunk header");
   const uint8_t mode = buf[pos];
-  if (mode > 2 || buf[pos + 1] || buf[pos + 2] || buf[pos + 3]) fail("invalid chunk mode");
+  const uint8_t layout = buf[pos + 1];
+  if (mode > 2 || buf[pos + 2] || buf[pos + 3] || (layout && (layout != kLayoutCompactExceptions || mode == 2 ||
+                                                              !is_float(dtype))))
+    fail("invalid chunk mode");
   const size_t blen = load<uint32_t>(buf + pos + 4), plen = load<uint32_t>(buf + pos + 8);
   if (mode != 1 && plen != blen) fail("stored chunk length mismatch");
   pos += kChunkHeaderBytes;
@@ -651,50 +1076,23 @@ void decode_chunk(const uint8_t* buf, size_t len, size_t& pos, uint8_t* out, int
   }
   pos += blen;
   // floats: exponents and exceptions (applied after the words are decoded)
+  static thread_local std::vector<Exc> excs;  // the first layout's
+  excs.clear();
+  size_t compact = 0, compact_at = 0;  // the compact layout's: count, offset in b
   const uint8_t* exps = nullptr;
-  size_t nexc = 0;
-  const uint8_t* exc_pos = nullptr;
-  const uint8_t* exc_raw = nullptr;
   if (is_float(dtype)) {
-    if (end - at < nv + 4) fail("truncated float chunk header");
+    if (end - at < nv + 1) fail("truncated float chunk header");
     exps = b + at;
     for (size_t j = 0; j < nv; ++j)
       if (exps[j] > kMaxDecimalExp && exps[j] != kBitsColumn) fail("invalid decimal exponent");
     at += nv;
-    nexc = load<uint32_t>(b + at);
-    at += 4;
-    if (nexc > count || nexc * (4 + isz) > end - at) fail("exception count exceeds the chunk");
-    exc_pos = b + at;
-    at += nexc * 4;
-    exc_raw = b + at;
-    at += nexc * isz;
-    for (size_t i = 0; i < nexc; ++i) {
-      const uint32_t p = load<uint32_t>(exc_pos + 4 * i);
-      if (p >= count || (i && p <= load<uint32_t>(exc_pos + 4 * (i - 1)))) fail("invalid exception position");
-    }
+    if (layout & kLayoutCompactExceptions)
+      compact = check_compact_exceptions(b, end, at, count, nv, exps, isz, compact_at);
+    else
+      read_first_exceptions(b, end, at, count, nv, isz, excs);
   }
-  if (at >= end) fail("truncated word part");
-  const uint8_t kind = b[at++];
   w.resize(count);
-  if (kind == kKindDelta || kind == kKindDeltaDelta || kind == kKindLag) {
-    if (kind == kKindDeltaDelta && header_fc != kForecastFire) fail("chunk forecaster not allowed");
-    size_t lag = 0;
-    if (kind == kKindLag) {
-      if (at >= end) fail("truncated lag");
-      lag = b[at++];
-      if (lag < 2 || lag > size_t(kMaxLag)) fail("invalid chunk lag");
-    }
-    at += unpack_words(b + at, end - at, rows, nv, kind, lag, w.data());
-  } else if (kind == kKindNarrow) {
-    if (end - at < 8) fail("truncated narrowed chunk");
-    const u64 base = load<u64>(b + at);
-    at += 8;
-    narrow.resize(count);
-    decode_chunk16(b, end, at, narrow.data(), View{rows, nv, ptrdiff_t(nv), 1}, header_fc);
-    for (size_t i = 0; i < count; ++i) w[i] = base + narrow[i];
-  } else {
-    fail("unknown word kind");
-  }
+  decode_words(b, end, at, rows, nv, header_fc, true, w.data());
   if (at != end) fail("chunk length does not match its contents");
   const u64* wp = w.data();
   if (!is_float(dtype)) {
@@ -708,11 +1106,8 @@ void decode_chunk(const uint8_t* buf, size_t len, size_t& pos, uint8_t* out, int
         store_decimals(wp + j, rows, nv, exps[j], f32, v, j, out);
       }
     }
-    for (size_t i = 0; i < nexc; ++i) {
-      const uint32_t p = load<uint32_t>(exc_pos + 4 * i);
-      const u64 bits = isz == 4 ? u64(load<uint32_t>(exc_raw + 4 * i)) : load<u64>(exc_raw + 8 * i);
-      write_item(out, isz, v, p / nv, p % nv, bits);
-    }
+    if (compact) apply_compact_exceptions(b + compact_at, compact, nv, exps, f32, wp, v, out);
+    for (const Exc& e : excs) write_item(out, isz, v, e.row, e.col, e.raw);
   }
 }
 

@@ -302,9 +302,20 @@ def validate_extract_result(meta: Any, arrays: dict[str, np.ndarray]) -> None:
     f.keys(("objective", "min_length", "max_length", "threshold", "blur_length", "offset",
             "match_threshold", "n_dims"),
            ("starts", "ends", "scores", "pattern", "filter", "bank_dims", "bank_lengths", "bank_values",
-            "bank_variances"), optional_meta=("significance",))   # significance: absent before issue 14
+            "bank_variances"), optional_meta=("significance", "method"),   # absent before issue 14
+           optional_arrays=("templates", "template_ends"))             # the segment search's model
     if "significance" in meta:
         f.real("significance")
+    method = f.choice("method", ("shapelets", "segments")) if "method" in meta else "shapelets"
+    if method == "segments":
+        if "templates" not in arrays or "template_ends" not in arrays:
+            f.fail("a segment-search result needs arrays 'templates' and 'template_ends'")
+        tpl = f.array("templates", "float64", (None, None))
+        tends = f.array("template_ends", "int", (None,), 1, tpl.shape[0])
+        if len(tends) and (np.any(np.diff(tends) < 1) or int(tends[-1]) != tpl.shape[0]):
+            f.fail("template_ends must increase strictly and end at the number of template rows")
+        if len(tends) == 0 and len(f.arrays["starts"]):
+            f.fail("a segment-search result with instances needs templates")
     n_dims = f.int("n_dims", 1, INT32_MAX)
     hi = f.int("max_length", 2, max_series // 2)
     f.int("min_length", 2, hi)

@@ -2,7 +2,14 @@
 
 Given a (multivariate) series that contains several instances of one event whose shape is not
 known, and only a rough range for its length, :func:`find_instances` returns where each
-instance starts and ends. How it works:
+instance starts and ends.
+
+Two searches. When the series is a sequence of separate events between stretches of a quiet
+background (speech between pauses, gestures between rests), the **segment search**
+(:mod:`tenfold.segments`) decides: activity segments compared by time-warped distance, the
+tightest group against its nearest outsiders, nothing if no group stands out
+(``ExtractResult.method == "segments"``). Otherwise (events embedded in a continuous signal,
+e.g. a random walk), the **shapelet search** below, after the EXTRACT paper, decides:
 
 1. **Features.** For every dimension and every shapelet length (powers of two from 8 up to the
    max length) about ``log2(n)`` windows are sampled as shapelets, favouring windows with more
@@ -53,7 +60,7 @@ from typing import Any
 
 import numpy as np
 
-from . import _core, _io
+from . import _core, _io, segments
 from ._validate import validate_extract_result
 
 __all__ = ["ExtractResult", "find_instances"]
@@ -66,6 +73,9 @@ MAX_ABS_VALUE = 1e100
 SIGNIFICANCE_FOLDS = 8
 MATCH_FRACTION = 0.25   # default match() threshold, as a fraction of the median instance score
 BOUNDARY_QUANTILE = 0.6  # per-instance bounds: evidence above this quantile of the window
+# Default bar of the shapelet search's leave-one-out significance: MFCCs of noise scored at most
+# 2.9 (tuning) / 3.3-4.1 (held out); GunPoint in a random walk 4.8-31, planted events 10-97.
+MIN_SIGNIFICANCE = 4.0
 
 
 # ---------------------------------------------------------------------------------------------
@@ -502,7 +512,11 @@ class ExtractResult:
         instances (0 if the series has almost no stretch away from the instances). Spoken words
         scored 1-30 (median 7-15) on our benchmark, MFCCs of noise about 0.
         Threshold it with
-        ``find_instances(min_significance=...)``.
+        ``find_instances(min_significance=...)``. With the segment search, the group's score
+        instead (mean silhouette times sqrt(k); ``find_instances(min_group_score=...)``).
+    method : ``"shapelets"`` or ``"segments"``, the search that produced the result; match()
+        uses the same one (the segment search: activity segments of the new series within the
+        learned DTW distance of the instances).
     """
 
     starts: np.ndarray
@@ -521,6 +535,10 @@ class ExtractResult:
     _match_threshold: float = field(repr=False)
     _n_dims: int = field(repr=False)
     significance: float = 0.0
+    method: str = "shapelets"
+    # segment search only: the instances' normalised rows stacked, and the end row of each
+    _templates: np.ndarray = field(repr=False, default_factory=lambda: np.zeros((0, 0)))
+    _template_ends: np.ndarray = field(repr=False, default_factory=lambda: np.zeros(0, np.int64))
 
     def __len__(self) -> int:
         return len(self.starts)
@@ -536,6 +554,10 @@ class ExtractResult:
         one event length apart) whose evidence exceeds ``min_score`` is an instance. By default
         ``min_score`` is 0.25 x the median score of the training instances: the filter was fit
         to those, and new instances (other speakers, on our speech benchmark) score much less.
+        For a segment-search result, the new series is segmented the same way and a segment is
+        an instance when minus its mean DTW distance to the instances exceeds ``min_score``
+        (default: minus a distance 0.65 of the way from the instances' typical distance to each
+        other towards the outsiders' distance to them).
 
         >>> import numpy as np
         >>> from tenfold.extract import find_instances
@@ -554,6 +576,8 @@ class ExtractResult:
         Xs = _as_series(X)
         if Xs.shape[1] != self._n_dims:
             raise ValueError(f"X has {Xs.shape[1]} dimensions; the event was learned on {self._n_dims}")
+        if self.method == "segments":
+            return self._match_segments(Xs, min_score)
         We = self._filter.shape[0]
         a, b = self._offset
         P = self.max_length // 2      # the filter spans [loc - P, loc - P + We)
@@ -572,24 +596,37 @@ class ExtractResult:
                                             self.max_length, n, starts, ends)
         return self._derived(starts, ends, dots[locs], Xs)
 
+    def _match_segments(self, Xs: np.ndarray, min_score: float | None) -> "ExtractResult":
+        """match() for the segment search: activity segments of Xs close to the instances by DTW."""
+        empty = np.zeros(0, np.int64)
+        if len(self.starts) == 0 or Xs.shape[0] < 2:
+            return self._derived(empty, empty, np.zeros(0), Xs)
+        s, e, dist = segments.match_segments(Xs, self._templates, self._template_ends,
+                                             self.min_length, self.max_length)
+        thr = self._match_threshold if min_score is None else float(min_score)
+        ok = -dist > thr
+        starts, ends = _fit_range(s[ok], e[ok], self.min_length, self.max_length, Xs.shape[0])
+        return self._derived(starts, ends, -dist[ok], Xs)
+
     def _derived(self, starts: np.ndarray, ends: np.ndarray, scores: np.ndarray,
                  Xs: np.ndarray) -> "ExtractResult":
         return ExtractResult(starts.astype(np.int64), ends.astype(np.int64), np.asarray(scores, np.float64),
                              _mean_pattern(Xs, starts, ends), self.objective, self.min_length,
                              self.max_length, self.threshold, self.blur_length, self._bank,
                              self._filter, self._offset, self._match_threshold, self._n_dims,
-                             self.significance)
+                             self.significance, self.method, self._templates, self._template_ends)
 
     def save(self, path: Any) -> None:
         """Save the result and model (``tenfold.load(path)`` reads it back; no pickle)."""
         meta = {"objective": self.objective, "min_length": self.min_length, "max_length": self.max_length,
                 "threshold": self.threshold, "blur_length": self.blur_length,
                 "offset": list(self._offset), "match_threshold": self._match_threshold,
-                "n_dims": self._n_dims, "significance": self.significance}
+                "n_dims": self._n_dims, "significance": self.significance, "method": self.method}
         arrays = {"starts": self.starts, "ends": self.ends, "scores": self.scores,
                   "pattern": self.pattern, "filter": self._filter, "bank_dims": self._bank.dims,
                   "bank_lengths": self._bank.lengths, "bank_values": self._bank.values,
-                  "bank_variances": self._bank.variances}
+                  "bank_variances": self._bank.variances, "templates": self._templates,
+                  "template_ends": self._template_ends}
         _io.save(path, _TYPE_NAME, meta, arrays)
 
 
@@ -602,10 +639,31 @@ def _load(meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> ExtractResult:
                          float(meta["threshold"]), int(meta["blur_length"]), bank, arrays["filter"],
                          (int(meta["offset"][0]), int(meta["offset"][1])),
                          float(meta["match_threshold"]), int(meta["n_dims"]),
-                         float(meta.get("significance", 0.0)))   # older files have none: 0
+                         float(meta.get("significance", 0.0)),   # older files have none: 0
+                         str(meta.get("method", "shapelets")),   # older files: the shapelet search
+                         arrays.get("templates", np.zeros((0, 0))),
+                         arrays.get("template_ends", np.zeros(0, np.int64)))
 
 
 _io.register(_TYPE_NAME, _load)
+
+
+def _fit_range(starts: np.ndarray, ends: np.ndarray, lo: int, hi: int,
+               n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Widen segments shorter than lo and trim longer than hi about their centres, inside [0, n).
+
+    Widened neighbours may touch; an overlap is cut at the midpoint between the two centres.
+    """
+    L = ends - starts
+    mid2 = starts + ends                          # twice the centre
+    newL = np.clip(L, lo, hi)
+    s = (mid2 - newL) // 2
+    s, e = _place(s, s + newL, n)
+    for i in range(1, len(s)):
+        if s[i] < e[i - 1]:
+            cut = (mid2[i - 1] + mid2[i]) // 4
+            e[i - 1], s[i] = max(cut, s[i - 1] + 1), max(cut, s[i - 1] + 1)
+    return s.astype(np.int64), e.astype(np.int64)
 
 
 def _mean_pattern(X: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
@@ -620,7 +678,8 @@ def find_instances(X: Any, min_length: int, max_length: int, *, random_state: An
                    threshold: float = 0.25, blur_length: int | None = None,
                    shapelets_per_length: int | None = None, n_seeds: int = 8, n_shifts: int = 3,
                    max_instances: int | None = None, per_instance_bounds: bool = True,
-                   min_significance: float = 0.0) -> ExtractResult:
+                   min_significance: float = MIN_SIGNIFICANCE, search: str = "auto",
+                   min_group_score: float = segments.MIN_SIGNIFICANCE) -> ExtractResult:
     """Find every instance of the repeated event in ``X``.
 
     Parameters
@@ -649,17 +708,28 @@ def find_instances(X: Any, min_length: int, max_length: int, *, random_state: An
         Give each instance its own start and end (default); if False, all instances share the
         offsets learned for the event (they then all have the same length).
     min_significance : float
-        Report nothing unless the set's leave-one-out significance (``ExtractResult.significance``)
-        exceeds this. The default 0 only rejects sets whose held-out instances respond no better
-        than the background. Its scale depends on the data: on MFCCs of noise the best set scored
-        at most 1.7 (the speech recipe, :mod:`tenfold.audio`, uses 2), but 1-D white noise and
-        random walks reached 5-9, so pick a bar on recordings without the event.
+        Shapelet search: report nothing unless the set's leave-one-out significance
+        (``ExtractResult.significance``) exceeds this. Default 4: on MFCCs of noise the best set
+        scored at most 4.1, GunPoint gestures in a random walk 4.8-31. Its scale depends on the
+        data (1-D white noise and random walks reached 5-9), so pick a bar on recordings without
+        the event; 0 only rejects sets whose held-out instances respond no better than the
+        background.
+    search : "auto", "segments" or "shapelets"
+        Which search decides. ``"auto"`` (default): the segment search when its candidate
+        segments hold at least 80% of the series' activity and are separated by real pauses,
+        else the shapelet search.
+    min_group_score : float
+        Segment search: report nothing unless the group's score (``significance``: mean
+        silhouette times sqrt(k), see :mod:`tenfold.segments`) reaches this. Default 0.65:
+        on the benchmark's tuning recordings, words repeated by one voice scored 0.9-1.9, by many
+        voices 0.5-1.2, recordings of all-distinct words at most 0.6 and noise 0.1.
 
     Returns
     -------
     ExtractResult
-        ``starts``, ``ends`` (sorted, non-overlapping), ``scores``, ``pattern``, ``significance``
-        and ``match``. A series without a repeated structure (e.g. a constant one or noise) gives
+        ``starts``, ``ends`` (sorted, non-overlapping), ``scores``, ``pattern``, ``significance``,
+        ``method`` and ``match``. With the segment search, ``scores`` are minus each instance's
+        mean DTW distance to the others. A series without a repeated structure (e.g. a constant one or noise) gives
         no instances; ``significance`` then says how close the best set came.
 
     >>> import numpy as np
@@ -691,6 +761,10 @@ def find_instances(X: Any, min_length: int, max_length: int, *, random_state: An
         raise ValueError(f"n_seeds must be an int in [1, 1000], got {n_seeds!r}")
     if not isinstance(min_significance, numbers.Real) or np.isnan(min_significance):
         raise ValueError(f"min_significance must be a real number, got {min_significance!r}")
+    if not isinstance(min_group_score, numbers.Real) or np.isnan(min_group_score):
+        raise ValueError(f"min_group_score must be a real number, got {min_group_score!r}")
+    if search not in ("auto", "segments", "shapelets"):
+        raise ValueError(f"search must be 'auto', 'segments' or 'shapelets', got {search!r}")
     if isinstance(n_shifts, bool) or not isinstance(n_shifts, numbers.Integral) or n_shifts < 0:
         raise ValueError(f"n_shifts must be a non-negative int, got {n_shifts!r}")
     if max_instances is not None:
@@ -699,6 +773,14 @@ def find_instances(X: Any, min_length: int, max_length: int, *, random_state: An
             raise ValueError(f"max_instances must be an int >= 2 or None, got {max_instances!r}")
         max_instances = int(max_instances)
     rng = np.random.default_rng(random_state)
+
+    if search != "shapelets":
+        group = segments.find_group(Xs, lo, hi)
+        if search == "segments" or (group.coverage >= segments.MIN_COVERAGE and len(group.seg_starts) >= 3):
+            # separate events that do not group: nothing found (no fallback to the shapelets,
+            # which find sub-event repeats, e.g. shared syllables, in such series)
+            return _segment_result(Xs, group, lo, hi, float(threshold), max(2, int(round(0.6 * lo))),
+                                   float(min_group_score), max_instances)
 
     # centre each dimension (keeps cumulative sums accurate; distances are shift-invariant)
     Xc = Xs - Xs.mean(axis=0, keepdims=True)
@@ -770,6 +852,34 @@ def find_instances(X: Any, min_length: int, max_length: int, *, random_state: An
     return ExtractResult(starts.astype(np.int64), ends.astype(np.int64), inst_scores,
                          _mean_pattern(Xs, starts, ends), best.score, lo, hi, float(threshold), blur,
                          bank, filt, (int(a), int(b)), match_thr, d, significance)
+
+
+def _segment_result(Xs: np.ndarray, group: segments.Group, lo: int, hi: int, threshold: float, blur: int,
+                    min_significance: float, max_instances: int | None) -> ExtractResult:
+    """ExtractResult of the segment search (no shapelet model; match() uses the templates)."""
+    n, d = Xs.shape
+    W = hi + max(1, hi // 10)
+    bank = _ShapeletBank(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros((0, hi)), np.zeros(0))
+    filt = np.zeros((W + 2 * (hi // 2), 0), np.float32)
+    m = group.members
+    if len(m) < 2 or not group.significance >= min_significance:
+        e = np.zeros(0, np.int64)
+        return ExtractResult(e, e.copy(), np.zeros(0), np.zeros((0, d)), 0.0, lo, hi, threshold, blur, bank,
+                             filt, (0, lo), np.inf, d, float(group.significance), "segments")
+    D = group.distances[np.ix_(m, m)]
+    closeness = -D.sum(axis=1) / (len(m) - 1)          # minus the mean DTW distance to the others
+    if max_instances is not None and len(m) > max_instances:
+        keep = np.sort(np.argsort(-closeness, kind="stable")[:max_instances])
+        group = segments.Group(group.starts[keep], group.ends[keep], group.significance, m[keep],
+                               group.seg_starts, group.seg_ends, group.distances, group.features,
+                               group.decoy_distances, group.coverage)
+        closeness = closeness[keep]
+    templates, tends = segments.templates_of(group)
+    starts, ends = _fit_range(group.starts, group.ends, lo, hi, n)
+    return ExtractResult(starts, ends, closeness.astype(np.float64), _mean_pattern(Xs, starts, ends), 0.0,
+                         lo, hi, threshold, blur, bank, filt, (0, lo),
+                         -segments.match_distance_threshold(group), d, float(group.significance),
+                         "segments", templates, tends)
 
 
 def _significance(XTp: np.ndarray, BTp: np.ndarray, locs: np.ndarray, We: int, log0: np.ndarray,

@@ -1,11 +1,15 @@
 """Sprintz: lossless compression of integer and float time series (Blalock et al., IMWUT 2018).
 
 8/16-bit integers take the paper's design below. 32/64-bit integers are predicted by delta or
-delta of delta (regular timestamps cost about nothing) and chunks whose values span less than
-2^16 are narrowed onto the 16-bit path; float32/float64 chunks store each column's values as
-decimal digits where that reproduces them bit for bit (values that are integers times 10^-e, as
-sensor and price data are), every other value (-0.0, NaN payloads, infinities, long fractions)
-stored verbatim as an exception, and columns without such structure as bit patterns.
+delta of delta, or (``"fire"``) stored as a start, a step and a sparse list of off-step samples
+(regular timestamps with jitter and gaps cost about nothing); chunks whose values span less than
+2^16 are narrowed onto the 16-bit path, and chunks that repeat few distinct values (a coarse
+sensor's levels) are coded as ranks into a per-chunk dictionary where that is >= 10% smaller.
+float32/float64 chunks store each column's values as decimal digits where that reproduces them
+bit for bit (values that are integers times 10^-e, as sensor and price data are); a value with up
+to 3 more decimals than its column (numbers of fixed significant digits below 1) costs a short
+exception of about two bytes, every other value (-0.0, NaN payloads, infinities) is stored
+verbatim as an exception, and columns without such structure as bit patterns.
 
 Each variable (column) is predicted from its past (``"delta"``: the previous sample; ``"fire"``:
 the previous sample plus a learned multiple of the previous change), the prediction errors are

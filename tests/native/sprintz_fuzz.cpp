@@ -83,6 +83,41 @@ int main(int argc, char** argv) {
       // periodic 1-variable data (period 3..9) so the lagged-delta chunks are exercised too
       if (nv == 1 && cfg % 2 == 0)
         for (size_t i = 0; i < x.size(); ++i) x[i] = uint8_t(((i / isz) % (3 + cfg % 7)) * 37 + (rng() % 3));
+      // wide dtypes, one config in three: regularly stepped columns (jitter and a gap: the stepped
+      // word kind) or, for floats, 8 significant digits across magnitudes (compact exceptions with tags)
+      if (dtype >= 4 && rng() % 3 == 0) {
+        const bool digits8 = dtype >= 8 && rng() % 2;
+        double walk = 1;
+        for (size_t i = 0; i < n * nv; ++i) {
+          const size_t r = i / nv, j = i % nv;
+          uint64_t word = uint64_t(1000003) * (j + 1) + uint64_t(r) * (j + 7) + (r > n / 2 ? 100000 : 0);
+          if (rng() % 50 == 0) word += rng() % 1000 - 500;
+          double d = double(int64_t(word)) / 4;
+          if (digits8) {
+            walk = std::fabs(walk + (double(rng() % 2001) - 1000) / 10000) + 1e-4;
+            const double k = std::pow(10.0, 7 - std::floor(std::log10(walk)));
+            d = std::round(walk * k) / k;
+          }
+          const float f = float(d);
+          if (dtype == 8) std::memcpy(x.data() + 4 * i, &f, 4);
+          else if (dtype == 9) std::memcpy(x.data() + 8 * i, &d, 8);
+          else std::memcpy(x.data() + isz * i, &word, isz);  // (little-endian: the low bytes)
+        }
+      }
+      // and one in four of the rest: few levels far apart (the dictionary word kind)
+      else if (dtype >= 4 && rng() % 4 == 0) {
+        uint64_t levels[37];
+        for (uint64_t& l : levels) l = rng();
+        size_t at = 18;
+        for (size_t i = 0; i < n * nv; ++i) {
+          at = (at + 37 + rng() % 3 - 1) % 37;
+          const double d = double(int64_t(levels[at] >> 11)) / 1024;
+          const float f = float(d);
+          if (dtype == 8) std::memcpy(x.data() + 4 * i, &f, 4);
+          else if (dtype == 9) std::memcpy(x.data() + 8 * i, &d, 8);
+          else std::memcpy(x.data() + isz * i, &levels[at], isz);
+        }
+      }
       size_t chunk = 16 * (1 + rng() % 40);
       std::vector<uint8_t> buf;
       compress(buf, x.data(), dtype, n, nv, order == 2 ? 1 : 2, order == 1, fc, ent, chunk);

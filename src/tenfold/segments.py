@@ -1,0 +1,335 @@
+"""Repeated events as a tight group of activity segments compared by dynamic time warping.
+
+The second search of :func:`tenfold.extract.find_instances`, for series whose events stand out
+from a quiet background (speech between pauses, gestures between rests, machine cycles between
+idle periods). Nothing here is specific to speech.
+
+1. **Background and activity.** Each dimension is scaled by its standard deviation; two-means
+   clustering of the (3-step smoothed) rows separates two states, and the tighter one (smaller
+   mean squared distance to its centre) is the background. A row is active when it lies farther
+   from the background centre than half the distance between the centres, in any direction.
+2. **Segments.** Runs of active rows are merged across their shortest gaps first, while the gap
+   is at most ``max_length / 5`` rows and the merged run at most ``1.5 * max_length``; merged
+   runs with length in ``[min_length / 1.5, 1.5 * max_length]`` are the candidate events
+   (tolerant: activity bounds are not the user's bounds). The search applies when these hold at
+   least ``MIN_COVERAGE`` of the active rows (a random walk's long excursions do not) and most
+   gaps between merged runs are longer than the merge limit (real pauses: in 1-D noise with
+   events, noise keeps rows active and the runs are split only by the length cap), and the two
+   clusters explain at least 78% of the variance along the axis between their centres (a
+   background clearly apart from the events; two-means on pure noise explains about 64%).
+3. **Distances.** Every pair of segments is compared by band-limited DTW (C++ kernel) on the
+   scaled rows with each segment's own mean removed, plus their slopes over +-2 rows; the
+   distance is the warped Euclidean cost divided by the two lengths' sum.
+4. **Group and significance.** For every segment and every size k up to half the segments (and
+   all of them), the segment and its k - 1
+   nearest neighbours (re-ranked once by mean distance to that group) form a candidate group.
+   Its score is the members' mean silhouette times sqrt(k): a member's silhouette compares its
+   mean distance to the other members (a) with its mean distance to its 3 nearest outsiders (b)
+   as (b - a) / max(a, b). Outsiders are the other segments; a group of *every* segment (a series
+   that holds only the event) is compared with decoys instead, every other segment rotated by
+   half its length (same rows, second half first). Events that merely share an envelope also
+   beat decoys, so such a group's score counts half. A group of repeats far tighter than its
+   surroundings scores about 1-2; the tightest group among unrelated events (all words
+   different) scored at most 0.5 on the benchmark's tuning recordings, noise 0.1. The best group
+   is returned with its score as ``significance``; :data:`MIN_SIGNIFICANCE` is the bar below
+   which :func:`tenfold.extract.find_instances` reports nothing.
+
+>>> import numpy as np
+>>> rng = np.random.default_rng(0)
+>>> x = rng.normal(scale=0.05, size=(2000, 2))           # a quiet background
+>>> t = np.linspace(0, 1, 40)[:, None]
+>>> event = np.hstack([np.sin(2 * np.pi * t), np.cos(3 * np.pi * t)]) * np.hanning(40)[:, None] * 3
+>>> for s in (100, 500, 900, 1300):                      # the event, four times
+...     x[s:s + 40] += event
+>>> for s in (300, 700, 1100, 1500, 1700):               # five other events, each different
+...     f = rng.uniform(1, 4, size=2)
+...     x[s:s + 40] += np.sin(2 * np.pi * f * t + rng.uniform(0, 6, 2)) * np.hanning(40)[:, None] * 3
+>>> g = find_group(x, 30, 50)
+>>> [int(s) for s in g.starts], g.significance > MIN_SIGNIFICANCE   # activity starts a little late
+([108, 508, 908, 1308], True)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import _core
+
+__all__ = ["MIN_SIGNIFICANCE", "Group", "dtw_distances", "find_group", "match_segments", "segment_activity",
+           "segment_features"]
+
+DECOY_ONLY_WEIGHT = 0.5  # score weight of a group of every segment (planted repeats: 1.6-2.3 before)
+NEAR_OUTSIDERS = 3       # a member's outsiders: its 3 nearest (fewer if the group is smaller)
+MIN_SEPARATION = 0.78    # share of variance the two clusters explain (speech MFCCs 0.80-0.88, noise 0.63-0.72)
+MIN_COVERAGE = 0.8       # the segment search applies when candidates hold this much of the activity
+MIN_SIGNIFICANCE = 0.65  # group score below which find_instances reports nothing (tuned: see notes)
+DTW_BAND = 0.25          # Sakoe-Chiba radius as a fraction of the longer segment
+KMEANS_ITERS = 20
+MAX_SEGMENTS = 400       # the longest are kept beyond this: pairwise DTW is quadratic in the count
+MERGE_GAP_DIVISOR = 5    # pauses up to max_length / 5 can lie inside one event
+MATCH_POSITION = 0.65    # match() threshold: from the members' typical distance towards outsiders
+LENGTH_TOLERANCE = 1.5   # segments from min_length / 1.5 to 1.5 x max_length are candidates
+
+
+@dataclass
+class Group:
+    """A group of segments: bounds (sorted), significance, and all candidate segments."""
+    starts: np.ndarray
+    ends: np.ndarray
+    significance: float
+    members: np.ndarray         # indices into the candidate segments
+    seg_starts: np.ndarray
+    seg_ends: np.ndarray
+    distances: np.ndarray       # (S, S) DTW distances between candidate segments
+    features: np.ndarray        # (n, d') per-segment normalised rows (rows outside segments: 0)
+    decoy_distances: np.ndarray  # (S, S) from segment i to segment j rotated by half its length
+    coverage: float             # fraction of active rows inside candidate segments
+
+
+def _scale(X: np.ndarray) -> np.ndarray:
+    sd = X.std(axis=0)
+    keep = sd > 1e-12 * max(1.0, float(np.abs(X).max()))
+    return (X[:, keep] - X[:, keep].mean(axis=0)) / sd[keep]
+
+
+def _smooth(X: np.ndarray, w: int = 3) -> np.ndarray:
+    P = np.pad(X, ((w // 2, w - 1 - w // 2), (0, 0)), mode="edge")
+    c = np.cumsum(P, axis=0)
+    c = np.vstack([np.zeros((1, X.shape[1])), c])
+    return (c[w:] - c[:-w]) / w
+
+
+def _two_means(Y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Labels (0 = background, the tighter cluster) and the two centres, deterministic."""
+    r = np.linalg.norm(Y - np.median(Y, axis=0), axis=1)
+    order = np.argsort(r, kind="stable")       # start from the nearest and farthest quarters
+    C = np.stack([Y[order[: max(1, len(r) // 4)]].mean(axis=0), Y[order[-max(1, len(r) // 4):]].mean(axis=0)])
+    lab = np.zeros(len(Y), np.int64)
+    for it in range(KMEANS_ITERS):
+        d2 = ((Y[:, None, :] - C[None]) ** 2).sum(axis=2)
+        new = d2.argmin(axis=1)
+        if it > 0 and np.array_equal(new, lab):
+            break
+        lab = new
+        for c in (0, 1):
+            if np.any(lab == c):
+                C[c] = Y[lab == c].mean(axis=0)
+    spread = [((Y[lab == c] - C[c]) ** 2).sum(axis=1).mean() if np.any(lab == c) else np.inf for c in (0, 1)]
+    if spread[1] < spread[0]:
+        lab, C = 1 - lab, C[::-1].copy()
+    return lab, C
+
+
+def segment_activity(X: np.ndarray, min_length: int, max_length: int) -> tuple[np.ndarray, np.ndarray, float]:
+    """Candidate events: merged runs of rows unlike the background.
+
+    Returns (starts, ends, coverage): coverage is the fraction of active rows inside the
+    candidates (near 1 when the series is a sequence of separate events; a random walk's long
+    excursions give much less), and 0 when the median gap between merged runs is no longer than
+    the merge limit (no real pauses between events) or when the two clusters explain less than
+    MIN_SEPARATION of the variance along the axis between their centres (no clear background:
+    noise, or events in noise as loud as they are).
+    """
+    Y = _scale(np.asarray(X, dtype=np.float64))
+    empty = np.zeros(0, np.int64)
+    if Y.shape[1] == 0 or len(Y) < 4:
+        return empty, empty.copy(), 0.0
+    Ys = _smooth(Y)
+    lab, C = _two_means(Ys)
+    bg = lab == 0
+    if bg.sum() < 2 or bg.all():
+        return empty, empty.copy(), 0.0
+    # active: farther from the background centre than half-way to the other centre, in any
+    # direction (events can leave the background on either side of it)
+    active = np.linalg.norm(Ys - C[0], axis=1) > 0.5 * float(np.linalg.norm(C[1] - C[0]))
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], active.astype(np.int8), [0]])))
+    rs, re = edges[0::2], edges[1::2]
+    if len(rs) == 0:
+        return empty, empty.copy(), 0.0
+    # merge runs across their shortest gaps first, while the gap is short against the longest
+    # event (a pause inside an event) and the merged run stays within the tolerant range
+    gap_max = max(2, max_length // MERGE_GAP_DIVISOR)
+    long_max = int(LENGTH_TOLERANCE * max_length)
+    starts, ends = list(rs), list(re)
+    gaps = np.asarray(rs[1:] - re[:-1])
+    alive = np.ones(len(rs), bool)          # run i still starts a merged segment
+    head = np.arange(len(rs))               # merged segment each run belongs to
+    for g in np.argsort(gaps, kind="stable"):
+        if gaps[g] > gap_max:
+            break
+        a, b = head[g], g + 1               # merge segment a (ending with run g) and run g + 1's segment
+        if ends[b] - starts[a] > long_max:
+            continue
+        ends[a] = ends[b]
+        alive[b] = False
+        head[head == b] = a
+    ms, me = np.asarray(starts)[alive], np.asarray(ends)[alive]
+    L = me - ms
+    ok = (L >= max(2, int(min_length / LENGTH_TOLERANCE))) & (L <= long_max)
+    inside = np.zeros(len(active) + 1, np.int64)
+    np.add.at(inside, ms[ok], 1)
+    np.add.at(inside, me[ok], -1)
+    coverage = float(active[np.cumsum(inside)[:-1] > 0].sum()) / max(1.0, float(active.sum()))
+    # pauses: most gaps between merged runs must be longer than the merge limit (else the runs
+    # were kept apart only by the length cap: activity everywhere, as in noisy 1-D series)
+    if len(ms) < 2 or np.median(ms[1:] - me[:-1]) <= gap_max:
+        coverage = 0.0
+    # a clear background: on the axis between the centres, the two clusters explain most of the
+    # variance (two-means on one Gaussian explains 2/pi = 0.64, on a uniform 0.75)
+    proj = (Ys - C[0]) @ (C[1] - C[0])
+    total = float(((proj - proj.mean()) ** 2).sum())
+    within = sum(float(((proj[lab == c] - proj[lab == c].mean()) ** 2).sum()) for c in (0, 1))
+    if not total > 0 or 1.0 - within / total < MIN_SEPARATION:
+        coverage = 0.0
+    return ms[ok].astype(np.int64), me[ok].astype(np.int64), coverage
+
+
+def segment_features(X: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """Scaled rows with each segment's mean removed, plus slopes over +-2 rows (rows outside: 0)."""
+    Y = _scale(np.asarray(X, dtype=np.float64))
+    P = np.pad(Y, ((2, 2), (0, 0)), mode="edge")
+    n = len(Y)
+    dY = (P[3:3 + n] - P[1:1 + n] + 2 * (P[4:4 + n] - P[0:n])) / 10.0
+    Z = np.zeros((n, 2 * Y.shape[1]))
+    for s, e in zip(starts, ends):
+        seg = Y[s:e]
+        Z[s:e, :Y.shape[1]] = seg - seg.mean(axis=0)
+        Z[s:e, Y.shape[1]:] = dY[s:e]
+    return Z
+
+
+def dtw_distances(ZA: np.ndarray, startsA: np.ndarray, endsA: np.ndarray, ZB: np.ndarray | None = None,
+                  startsB: np.ndarray | None = None, endsB: np.ndarray | None = None,
+                  band: float = DTW_BAND) -> np.ndarray:
+    """(SA, SB) band-limited DTW distances between segments (C++; see dtw_distances_reference)."""
+    sym = ZB is None
+    if sym:
+        ZB, startsB, endsB = ZA, startsA, endsA
+    assert ZB is not None and startsB is not None and endsB is not None
+    return _core.extract_dtw_segments(np.ascontiguousarray(ZA, np.float64), np.ascontiguousarray(startsA, np.int64),
+                                      np.ascontiguousarray(endsA, np.int64), np.ascontiguousarray(ZB, np.float64),
+                                      np.ascontiguousarray(startsB, np.int64), np.ascontiguousarray(endsB, np.int64),
+                                      float(band), sym)
+
+
+def _group_score(D: np.ndarray, R: np.ndarray, members: np.ndarray) -> float:
+    """Mean silhouette of the members times sqrt(k).
+
+    A member's silhouette is (b - a) / max(a, b) with a its mean distance to the other members
+    and b its mean distance to its NEAR_OUTSIDERS nearest outsiders (k if fewer): the other
+    segments or, when every segment is a member, rotated copies of the other segments (decoys:
+    the same rows, second half first). Near 1 for a group far tighter than anything
+    around it, near 0 or below for a group no tighter than the segments around it.
+    """
+    S, k = len(D), len(members)
+    if k < 2:
+        return 0.0
+    inside = np.zeros(S, bool)
+    inside[members] = True
+    out = np.flatnonzero(~inside)
+    a = D[np.ix_(members, members)].sum(axis=1) / (k - 1)
+    if len(out):
+        cand = D[np.ix_(members, out)]
+        b = np.sort(cand, axis=1)[:, :min(k, NEAR_OUTSIDERS, len(out))].mean(axis=1)
+    else:                                                  # every segment is a member: decoys
+        cand = R[members].copy()
+        cand[np.arange(k), members] = np.inf               # not the member's own decoy
+        b = np.sort(cand, axis=1)[:, :min(k, NEAR_OUTSIDERS, S - 1)].mean(axis=1)
+    sil = (b - a) / np.maximum(np.maximum(a, b), 1e-300)
+    return float(sil.mean() * np.sqrt(k))
+
+
+def best_group(D: np.ndarray, R: np.ndarray) -> tuple[np.ndarray, float]:
+    """Highest-scoring group (members sorted, score); empty when fewer than 2 segments.
+
+    D: (S, S) distances between segments; R: (S, S) distances from segment i to the
+    rotated segment j.
+    """
+    S = len(D)
+    if S < 2:
+        return np.zeros(0, np.int64), 0.0
+    best, best_z = np.zeros(0, np.int64), -np.inf
+    for i in range(S):
+        order = np.argsort(D[i], kind="stable")         # i itself first (distance 0)
+        for k in [*range(2, S // 2 + 1), S]:   # at least as many outsiders as members, or none
+            g = order[:k]
+            g = np.argsort(D[:, g].mean(axis=1), kind="stable")[:k]
+            z = _group_score(D, R, g)
+            if k == S:             # compared with decoys only, a weaker null than real outsiders
+                z *= DECOY_ONLY_WEIGHT
+            if z > best_z:
+                best, best_z = np.sort(g), z
+    return best, float(best_z)
+
+
+def rotated_features(Z: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """Decoys: each segment's rows rotated by half its length (second half first)."""
+    Zr = Z.copy()
+    for s0, e0 in zip(starts, ends):
+        Zr[s0:e0] = np.roll(Z[s0:e0], -((e0 - s0) // 2), axis=0)
+    return Zr
+
+
+def find_group(X: np.ndarray, min_length: int, max_length: int) -> Group:
+    """Segment X by activity and return the most significant group of alike segments."""
+    X = np.asarray(X, dtype=np.float64)
+    if X.ndim == 1:
+        X = X[:, None]
+    s, e, coverage = segment_activity(X, min_length, max_length)
+    if len(s) > MAX_SEGMENTS:
+        keep = np.argsort(-(e - s), kind="stable")[:MAX_SEGMENTS]
+        keep.sort()
+        s, e = s[keep], e[keep]
+    Z = segment_features(X, s, e)
+    D = dtw_distances(Z, s, e) if len(s) else np.zeros((0, 0))
+    R = dtw_distances(Z, s, e, rotated_features(Z, s, e), s, e) if len(s) else np.zeros((0, 0))
+    members, z = best_group(D, R)
+    return Group(s[members], e[members], z, members, s, e, D, Z, R, coverage)
+
+
+def templates_of(group: Group) -> tuple[np.ndarray, np.ndarray]:
+    """The members' normalised rows stacked, and the end row of each (for match)."""
+    rows = [group.features[s:e] for s, e in zip(group.seg_starts[group.members], group.seg_ends[group.members])]
+    if not rows:
+        return np.zeros((0, group.features.shape[1])), np.zeros(0, np.int64)
+    return np.vstack(rows), np.cumsum([len(r) for r in rows]).astype(np.int64)
+
+
+def match_distance_threshold(group: Group) -> float:
+    """Largest mean DTW distance to the templates that match() accepts, learned from the group.
+
+    Members' mean distance to the other members (a) and outsiders' mean distance to the members
+    (o; decoys' when every segment is a member): the threshold lies MATCH_POSITION of the way
+    from the median of a to the median of o.
+    """
+    D, m = group.distances, group.members
+    k = len(m)
+    if k < 2:
+        return 0.0
+    a = D[np.ix_(m, m)].sum(axis=1) / (k - 1)
+    out = np.setdiff1d(np.arange(len(D)), m)
+    if len(out):
+        o = D[np.ix_(out, m)].mean(axis=1)
+    else:                                       # every segment is a member: decoys instead
+        R = group.decoy_distances[np.ix_(m, m)]
+        o = (R.sum(axis=1) - np.diag(R)) / (k - 1)
+    return float(np.median(a) + MATCH_POSITION * (np.median(o) - np.median(a)))
+
+
+def match_segments(X: np.ndarray, templates: np.ndarray, template_ends: np.ndarray, min_length: int,
+                   max_length: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Segments of X and each one's mean DTW distance to the templates: (starts, ends, distances)."""
+    X = np.asarray(X, dtype=np.float64)
+    if X.ndim == 1:
+        X = X[:, None]
+    s, e, _ = segment_activity(X, min_length, max_length)
+    if len(s) == 0 or len(template_ends) == 0:
+        return s, e, np.zeros(len(s))
+    Z = segment_features(X, s, e)
+    if Z.shape[1] != templates.shape[1]:        # a dimension constant here but not in training
+        return s[:0], e[:0], np.zeros(0)
+    ts = np.concatenate([[0], template_ends[:-1]]).astype(np.int64)
+    Dm = dtw_distances(Z, s, e, templates, ts, template_ends)
+    return s, e, Dm.mean(axis=1)

@@ -1,0 +1,171 @@
+"""The segment-and-cluster search of find_instances (tenfold.segments) and its DTW kernel."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+import tenfold
+from tenfold import segments
+from tenfold.extract import find_instances
+from tenfold.metrics import interval_f1
+
+
+def dtw_reference(A: np.ndarray, B: np.ndarray, band: float) -> float:
+    """Cell-by-cell DTW as documented in cpp/extract/extract.hpp (same operation order)."""
+    la, lb = len(A), len(B)
+    slope = (lb - 1) / (la - 1) if la > 1 else 0.0
+    radius = max(band * max(la, lb), slope / 2.0 + 1.0)
+    prev = [math.inf] * lb
+    for i in range(la):
+        cur = [math.inf] * lb
+        centre = i * slope
+        jlo, jhi = max(0, math.ceil(centre - radius)), min(lb - 1, math.floor(centre + radius))
+        if la == 1:
+            jlo, jhi = 0, lb - 1
+        for j in range(jlo, jhi + 1):
+            s = 0.0
+            for k in range(A.shape[1]):
+                t = float(A[i, k]) - float(B[j, k])
+                s += t * t
+            c = math.sqrt(s)
+            if i == 0 and j == 0:
+                best = 2.0 * c
+            else:
+                best = math.inf
+                if i > 0 and prev[j] + c < best:
+                    best = prev[j] + c
+                if j > 0 and cur[j - 1] + c < best:
+                    best = cur[j - 1] + c
+                if i > 0 and j > 0 and prev[j - 1] + 2.0 * c < best:
+                    best = prev[j - 1] + 2.0 * c
+            cur[j] = best
+        prev = cur
+    return prev[lb - 1] / (la + lb)
+
+
+@pytest.mark.parametrize("d, band", [(1, 0.0), (3, 0.25), (5, 0.1), (7, 1.0)])
+def test_dtw_kernel_equals_reference_bit_for_bit(d: int, band: float) -> None:
+    rng = np.random.default_rng(d)
+    ZA = rng.normal(size=(61, d))
+    ZB = np.asfortranarray(rng.normal(size=(47, d)))          # the wrapper makes it contiguous
+    sa = np.array([0, 1, 9, 20, 33]); ea = np.array([1, 8, 20, 33, 61])      # odd lengths, incl. 1
+    sb = np.array([0, 5, 12, 40, 46]); eb = np.array([3, 12, 39, 47, 47])
+    got = segments.dtw_distances(ZA, sa, ea, ZB, sb, eb, band=band)
+    want = np.array([[dtw_reference(ZA[a:b], np.ascontiguousarray(ZB)[c:e], band) for c, e in zip(sb, eb)]
+                     for a, b in zip(sa, ea)])
+    assert np.array_equal(got, want) and np.isfinite(got).all()
+    sym = segments.dtw_distances(ZA, sa, ea, band=band)
+    assert np.array_equal(np.diag(sym), np.zeros(len(sa)))
+    for i in range(len(sa)):
+        for j in range(i + 1, len(sa)):
+            assert sym[i, j] == sym[j, i] == dtw_reference(ZA[sa[i]:ea[i]], ZA[sa[j]:ea[j]], band)
+
+
+def test_dtw_kernel_rejects_bad_segments() -> None:
+    Z = np.zeros((10, 2))
+    with pytest.raises(ValueError, match="out of range"):
+        segments.dtw_distances(Z, np.array([0]), np.array([11]))
+    with pytest.raises(ValueError, match="out of range"):
+        segments.dtw_distances(Z, np.array([4]), np.array([4]))
+
+
+def _events(rng: np.random.Generator, shapes: list[np.ndarray], order: list[int], d: int = 3,
+            gap: tuple[int, int] = (20, 50)) -> tuple[np.ndarray, list[tuple[int, int]]]:
+    """Events (time-warped by up to +-20%) separated by quiet noise; truth of shape 0."""
+    parts, truth, pos = [], [], 0
+    for i in order:
+        g = int(rng.integers(*gap))
+        parts.append(rng.normal(scale=0.05, size=(g, d)))
+        pos += g
+        base = shapes[i]
+        L = round(len(base) * rng.uniform(0.8, 1.2))
+        t = np.linspace(0, len(base) - 1, L)
+        ev = np.stack([np.interp(t, np.arange(len(base)), base[:, k]) for k in range(d)], 1)
+        ev = ev + rng.normal(scale=0.05, size=ev.shape)
+        parts.append(ev)
+        if i == 0:
+            truth.append((pos, pos + L))
+        pos += L
+    parts.append(rng.normal(scale=0.05, size=(30, d)))
+    return np.vstack(parts), truth
+
+
+def _shapes(rng: np.random.Generator, m: int, d: int = 3, L: int = 40) -> list[np.ndarray]:
+    t = np.linspace(0, 1, L)[:, None]
+    out = []
+    for _ in range(m):
+        f = rng.uniform(1, 4, size=(1, d))
+        ph = rng.uniform(0, 2 * np.pi, size=(1, d))
+        out.append(2 + np.sin(2 * np.pi * f * t + ph) * 1.5 * np.hanning(L)[:, None])
+    return out
+
+
+def test_finds_warped_repeats_among_distinct_events_and_matches_them() -> None:
+    rng = np.random.default_rng(3)
+    shapes = _shapes(rng, 12)
+    order = [0] * 5 + list(range(1, 12))
+    rng.shuffle(order)
+    X, truth = _events(rng, shapes, order)
+    hits = find_instances(X, 25, 60, random_state=0)
+    assert hits.method == "segments"
+    assert hits.significance >= segments.MIN_SIGNIFICANCE
+    assert interval_f1(list(zip(hits.starts, hits.ends)), truth, 0.5) == 1.0
+    # deterministic
+    again = find_instances(X, 25, 60, random_state=5)
+    assert np.array_equal(again.starts, hits.starts) and np.array_equal(again.ends, hits.ends)
+    # a 5x length range finds the same instances
+    wide = find_instances(X, 12, 60)
+    assert interval_f1(list(zip(wide.starts, wide.ends)), truth, 0.5) == 1.0
+    # match: a new series with the event 3 times among other events
+    order2 = [0, 0, 0] + list(range(1, 8))
+    rng.shuffle(order2)
+    Y, truth2 = _events(rng, shapes, order2)
+    found = hits.match(Y)
+    assert interval_f1(list(zip(found.starts, found.ends)), truth2, 0.5) == 1.0
+
+
+def test_nothing_found_when_every_event_differs(tmp_path) -> None:
+    rng = np.random.default_rng(4)
+    X, _ = _events(rng, _shapes(rng, 16), list(range(16)))
+    assert len(find_instances(X, 25, 60)) == 0
+    hits = find_instances(X, 25, 60, search="segments")
+    assert hits.method == "segments" and len(hits) == 0
+    assert hits.significance < segments.MIN_SIGNIFICANCE
+    # the user's bar decides: at -inf the tightest group is reported
+    assert len(find_instances(X, 25, 60, search="segments", min_group_score=-np.inf)) >= 2
+
+
+def test_segment_result_saves_and_loads(tmp_path) -> None:
+    rng = np.random.default_rng(5)
+    shapes = _shapes(rng, 6)
+    X, _ = _events(rng, shapes, [0, 1, 0, 2, 3, 0, 4, 0, 5])
+    hits = find_instances(X, 25, 60)
+    assert hits.method == "segments" and len(hits) == 4
+    p = tmp_path / "seg.tfz"
+    hits.save(p)
+    back = tenfold.load(p)
+    assert back.method == "segments" and np.array_equal(back.starts, hits.starts)
+    Y, _ = _events(rng, shapes, [1, 0, 2, 0])
+    a, b = hits.match(Y), back.match(Y)
+    assert np.array_equal(a.starts, b.starts) and np.array_equal(a.scores, b.scores)
+    from tenfold import _io
+    type_name, meta, arrays = _io.read(p)
+    arrays["template_ends"] = arrays["template_ends"][::-1].copy()     # no longer increasing
+    _io.save(tmp_path / "bad.tfz", type_name, meta, arrays)
+    with pytest.raises(ValueError, match="template_ends"):
+        tenfold.load(tmp_path / "bad.tfz")
+
+
+def test_random_walk_keeps_the_shapelet_search() -> None:
+    x = np.random.default_rng(6).normal(size=3000).cumsum()
+    assert find_instances(x, 40, 80, random_state=0).method == "shapelets"
+    with pytest.raises(ValueError, match="search must be"):
+        find_instances(x, 40, 80, search="dtw")
+
+
+def test_docstring_examples() -> None:
+    import doctest
+    assert doctest.testmod(segments, raise_on_error=False).failed == 0
