@@ -70,6 +70,7 @@ bench: install $(VENV)/.bench
 	$(PY) benchmarks/bench_maddness_fit.py
 	$(PY) benchmarks/bench_sprintz.py
 	$(PY) benchmarks/bench_sprintz_wide.py
+	$(PY) benchmarks/bench_sprintz_wide_speed.py
 	$(PY) benchmarks/bench_extract.py
 	$(PY) benchmarks/bench_dask.py
 	$(PY) benchmarks/collect.py

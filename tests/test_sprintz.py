@@ -547,7 +547,8 @@ def test_native_sanitizer_fuzz(tmp_path):
         subprocess.run([cxx, *flags, *unit_flags, "-c", str(src), "-o", str(objs[-1])], check=True, env=env)
     exe = tmp_path / "fz"
     subprocess.run([cxx, *flags, str(root / "tests" / "native" / "sprintz_fuzz.cpp"),
-                    *(str(cpp / f) for f in ("sprintz/sprintz.cpp", "sprintz/codec_scalar.cpp", "sprintz/codec_wide.cpp", "sprintz/huffman.cpp",
+                    *(str(cpp / f) for f in ("sprintz/sprintz.cpp", "sprintz/codec_scalar.cpp", "sprintz/codec_wide.cpp", "sprintz/wide_blocks.cpp",
+                                              "sprintz/huffman.cpp",
                                               "common/isa.cpp")), *map(str, objs), "-o", str(exe), "-lpthread"],
                    check=True, env=env)
     rounds = max(50, int(os.environ.get("TENFOLD_FUZZ_EXAMPLES", "0")) // 20)

@@ -52,6 +52,7 @@
 #include "common/portable.hpp"
 #include "sprintz/codec_wide.hpp"
 #include "sprintz/sprintz.hpp"
+#include "sprintz/wide_blocks.hpp"
 
 namespace tenfold {
 namespace sprintz {
@@ -351,31 +352,8 @@ void pack_words(const u64* w, size_t rows, size_t nv, int kind, size_t lag, std:
   }
 }
 
-// Unpacks cnt (<= kBlockRows) values of `width` bits, LSB-first, from q (which has 8 readable
-// bytes past the last value's first byte) into z.
-inline void unpack_block(const uint8_t* q, size_t cnt, int width, u64* z) {
-  if (width == 0) {
-    for (size_t i = 0; i < cnt; ++i) z[i] = 0;
-    return;
-  }
-  const u64 mask = width == 64 ? ~u64(0) : (u64(1) << width) - 1;
-  if (width <= 56) {  // a value never spans more than the 8 bytes from its first byte
-    size_t bit = 0;
-    for (size_t i = 0; i < cnt; ++i, bit += size_t(width)) z[i] = (load<u64>(q + bit / 8) >> (bit % 8)) & mask;
-    return;
-  }
-  size_t bit = 0;
-  for (size_t i = 0; i < cnt; ++i, bit += size_t(width)) {
-    const size_t byte = bit / 8;
-    const int sh = int(bit % 8);
-    u64 v = load<u64>(q + byte) >> sh;
-    if (sh) v |= u64(q[byte + 8]) << (64 - sh);
-    z[i] = v & mask;
-  }
-}
-
-// Rebuilds rows [r0, r0 + cnt) of column j of w from their zigzagged residuals z under predictor
-// Kind; x and s carry the column's previous word and previous change.
+// Rebuilds rows [r0, r0 + cnt) of column j of w from their residuals z (unzigzagged) under
+// predictor Kind; x and s carry the column's previous word and previous change.
 template <int Kind>
 inline void apply_block(const u64* z, size_t cnt, u64* w, size_t r0, size_t nv, size_t j, size_t lag, u64& xr,
                         u64& sr) {
@@ -383,19 +361,25 @@ inline void apply_block(const u64* z, size_t cnt, u64* w, size_t r0, size_t nv, 
   u64 x = xr, s = sr;  // in registers (through the references every store to o would reload them)
   if (Kind == kKindDelta) {
     for (size_t i = 0; i < cnt; ++i) {
-      x += unzigzag(z[i]);
+      x += z[i];
       o[i * nv] = x;
     }
   } else if (Kind == kKindDeltaDelta) {
     for (size_t i = 0; i < cnt; ++i) {
-      s += unzigzag(z[i]);
+      s += z[i];
       x += s;
       o[i * nv] = x;
     }
   } else {
-    for (size_t i = 0; i < cnt; ++i) {
-      const size_t r = r0 + i;
-      o[i * nv] = (r >= lag ? w[(r - lag) * nv + j] : 0) + unzigzag(z[i]);
+    size_t i = 0;
+    for (; i < cnt && r0 + i < lag; ++i) o[i * nv] = z[i];  // no word L rows earlier: prediction 0
+    if (i < cnt) {
+      const u64* p = w + (r0 + i - lag) * nv + j;  // the word L rows before row r0 + i
+      if (nv == 1) {
+        for (size_t k = i; k < cnt; ++k) o[k] = p[k - i] + z[k];
+      } else {
+        for (size_t k = i; k < cnt; ++k) o[k * nv] = p[(k - i) * nv] + z[k];
+      }
     }
   }
   xr = x;
@@ -411,6 +395,7 @@ size_t unpack_words_kind(const uint8_t* src, size_t len, size_t rows, size_t nv,
   u64* prev = state.data();
   u64* step = prev + nv;
   static const u64 zeros[kBlockRows] = {};
+  const UnpackFn unpack = residual_unpacker();
   const size_t nblocks = (rows + kBlockRows - 1) / kBlockRows;
   size_t pos = 0;
   u64 z[kBlockRows];
@@ -455,7 +440,7 @@ size_t unpack_words_kind(const uint8_t* src, size_t len, size_t rows, size_t nv,
         std::memcpy(padded, p, nbytes);
         p = padded;
       }
-      unpack_block(p, cnt, width, z);
+      unpack(p, p == padded ? sizeof(padded) : len - pos, cnt, width, z);
       apply_block<Kind>(z, cnt, w, r0, nv, j, lag, prev[j], step[j]);
       pos += nbytes;
     }
@@ -506,14 +491,10 @@ int choose_predictor(const std::vector<u64>& w, size_t rows, size_t nv, bool all
   const size_t n = std::min(rows, std::max<size_t>(4 * kMaxLag, kLagProbeRows / nv));
   lag = 0;
   if (n < 4 * kMaxLag) return allow_dd ? kKindDeltaDelta : kKindDelta;  // too short to tell: tiny either way
-  auto bitlen = [](u64 z) -> uint64_t { return z ? 64 - uint64_t(clz64(z)) : 0; };
-  uint64_t cost[kMaxLag + 1] = {0}, cost_dd = 0;
-  for (size_t t = kMaxLag; t < n; ++t)
-    for (size_t j = 0; j < nv; ++j) {
-      const u64 x = w[t * nv + j], p1 = w[(t - 1) * nv + j];
-      cost_dd += bitlen(zigzag(x - 2 * p1 + w[(t - 2) * nv + j]));
-      for (int L = 1; L <= kMaxLag; ++L) cost[L] += bitlen(zigzag(x - w[(t - size_t(L)) * nv + j]));
-    }
+  static_assert(kMaxLag == kProbeLags && kBlockRows == kUnpackRows, "the probe prices this codec's lags and blocks");
+  uint64_t cost[kMaxLag + 1];  // [0]: delta of delta, [L]: lag L
+  wide::lag_costs(w.data(), n, nv, cost);
+  const uint64_t cost_dd = cost[0];
   int kind = kKindDelta;
   uint64_t best = cost[1];
   if (allow_dd && cost_dd < best) {

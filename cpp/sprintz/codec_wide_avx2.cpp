@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "sprintz/codec_wide.hpp"
+#include "sprintz/wide_blocks.hpp"
 
 namespace tenfold {
 namespace sprintz {
@@ -112,16 +113,171 @@ size_t floats_to_digits(uint64_t* w, size_t stride, size_t n, double pow10, bool
       same = _mm256_movemask_pd(_mm256_castsi256_pd(_mm256_cmpeq_epi64(_mm256_castpd_si256(back), bits)));
     }
     const int ok = same & in51;
-    alignas(32) int64_t lanes[4];
-    _mm256_store_si256(reinterpret_cast<__m256i*>(lanes), d);
-    for (int k = 0; k < 4; ++k) {
-      const bool e = (ok >> k) & 1;
-      exact[i + k] = uint8_t(e);
-      if (e) q[k * stride] = uint64_t(lanes[k]);
-      hits += e;
+    // the 4 flags as bytes (bit k of ok -> byte k), and the digits where exact
+    const uint32_t m = uint32_t(ok), flags = (m & 1) | (m & 2) << 7 | (m & 4) << 14 | (m & 8) << 21;
+    std::memcpy(exact + i, &flags, 4);
+    hits += size_t(_mm_popcnt_u32(uint32_t(ok)));
+    if (stride == 1) {
+      const __m256i lane_bit = _mm256_and_si256(_mm256_set1_epi64x(ok), _mm256_setr_epi64x(1, 2, 4, 8));
+      const __m256i sel = _mm256_cmpeq_epi64(lane_bit, _mm256_setr_epi64x(1, 2, 4, 8));
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(q), _mm256_blendv_epi8(bits, d, sel));
+    } else if (ok) {
+      alignas(32) int64_t lanes[4];
+      _mm256_store_si256(reinterpret_cast<__m256i*>(lanes), d);
+      for (int k = 0; k < 4; ++k)
+        if ((ok >> k) & 1) q[k * stride] = uint64_t(lanes[k]);
     }
   }
   return hits + scalar::floats_to_digits(w + i * stride, stride, n - i, pow10, f32, exact + i);
+}
+
+namespace {
+
+// Where a full block of width w (1..kMaxShuffleWidth) puts its values, per group g of 4 values
+// (4g .. 4g + 3): values 4g, 4g + 1 are read from the 16 bytes at byte (4g * w) / 8 (low lane),
+// values 4g + 2, 4g + 3 from the 16 bytes at ((4g + 2) * w) / 8 (high lane); a byte shuffle moves
+// each value's 8 bytes into its 64-bit lane, a variable shift drops its first bits.
+constexpr int kMaxShuffleWidth = 56;  // a value then lies within 8 bytes of its first byte
+struct GroupLayout {
+  __m256i shuffle, shift;
+  uint32_t lo, hi;
+};
+struct WidthLayout {
+  GroupLayout g[4];
+};
+
+struct Layouts {
+  WidthLayout w[kMaxShuffleWidth + 1];
+};
+
+Layouts make_layouts() {
+  Layouts table{};
+  for (int w = 1; w <= kMaxShuffleWidth; ++w)
+    for (int g = 0; g < 4; ++g) {
+      alignas(32) uint8_t shuf[32];
+      alignas(32) int64_t sh[4];
+      const int base[2] = {(4 * g * w) / 8, ((4 * g + 2) * w) / 8};
+      for (int k = 0; k < 4; ++k) {
+        const int bit = (4 * g + k) * w, lane = k / 2;
+        const int rel = bit / 8 - base[lane];  // <= 7: the 8 bytes stay within the lane's 16
+        for (int b = 0; b < 8; ++b) shuf[8 * k + b] = uint8_t(rel + b);
+        sh[k] = bit % 8;
+      }
+      GroupLayout& L = table.w[w].g[g];
+      L.shuffle = _mm256_load_si256(reinterpret_cast<const __m256i*>(shuf));
+      L.shift = _mm256_load_si256(reinterpret_cast<const __m256i*>(sh));
+      L.lo = uint32_t(base[0]);
+      L.hi = uint32_t(base[1]);
+    }
+  return table;
+}
+
+const WidthLayout* layouts() {
+  static const Layouts table = make_layouts();  // built once, thread-safe (function-local static)
+  return table.w;
+}
+
+inline __m256i zigzag4(__m256i d) { return _mm256_xor_si256(_mm256_slli_epi64(d, 1), _mm256_cmpgt_epi64(_mm256_setzero_si256(), d)); }
+
+// cost[c] += cnt * bit length of each lane's OR, lane k standing for predictor index lag_of(k)
+template <class F>
+inline void add_lane_costs(__m256i acc, size_t cnt, uint64_t* cost, F lag_of) {
+  alignas(32) uint64_t a[4];
+  _mm256_store_si256(reinterpret_cast<__m256i*>(a), acc);
+  for (int k = 0; k < 4; ++k) cost[lag_of(k)] += cnt * (a[k] ? 64 - uint64_t(clz64(a[k])) : 0);
+}
+
+}  // namespace
+
+void unpack_residuals(const uint8_t* q, size_t avail, size_t cnt, int width, uint64_t* r) {
+  // the vector path reads 16 bytes from the last group's high-lane byte ((14 * width) / 8)
+  if (cnt != kUnpackRows || width == 0 || width > kMaxShuffleWidth || avail < size_t(14 * width / 8 + 16))
+    return scalar::unpack_residuals(q, avail, cnt, width, r);
+  const WidthLayout& L = layouts()[width];
+  const __m256i mask = _mm256_set1_epi64x(int64_t((uint64_t(1) << width) - 1));
+  const __m256i one = _mm256_set1_epi64x(1);
+  for (int g = 0; g < 4; ++g) {
+    const GroupLayout& G = L.g[g];
+    const __m128i lo = _mm_loadu_si128(reinterpret_cast<const __m128i*>(q + G.lo));
+    const __m128i hi = _mm_loadu_si128(reinterpret_cast<const __m128i*>(q + G.hi));
+    __m256i v = _mm256_inserti128_si256(_mm256_castsi128_si256(lo), hi, 1);
+    v = _mm256_and_si256(_mm256_srlv_epi64(_mm256_shuffle_epi8(v, G.shuffle), G.shift), mask);
+    // unzigzag: (z >> 1) ^ -(z & 1)
+    v = _mm256_xor_si256(_mm256_srli_epi64(v, 1), _mm256_sub_epi64(_mm256_setzero_si256(), _mm256_and_si256(v, one)));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(r + 4 * g), v);
+  }
+}
+
+void lag_costs(const uint64_t* w, size_t n, size_t nv, uint64_t* cost) {
+  for (int c = 0; c <= kProbeLags; ++c) cost[c] = 0;
+  static_assert(kProbeLags == 16, "four vectors of four lags");
+  if (nv == 1) {
+    // lane k of the vector loaded at w + t - 4m holds the word 4m - k rows before t
+    for (size_t t0 = size_t(kProbeLags); t0 < n; t0 += kUnpackRows) {
+      const size_t cnt = std::min(kUnpackRows, n - t0);
+      __m256i acc[4] = {_mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256()};
+      uint64_t dd = 0;
+      for (size_t t = t0; t < t0 + cnt; ++t) {
+        const __m256i x = _mm256_set1_epi64x(int64_t(w[t]));
+        for (int m = 0; m < 4; ++m) {
+          const __m256i p = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + t - 4 * size_t(m + 1)));
+          acc[m] = _mm256_or_si256(acc[m], zigzag4(_mm256_sub_epi64(x, p)));
+        }
+        const uint64_t r = w[t] - 2 * w[t - 1] + w[t - 2];
+        dd |= (r << 1) ^ uint64_t(int64_t(r) >> 63);
+      }
+      for (int m = 0; m < 4; ++m) add_lane_costs(acc[m], cnt, cost, [m](int k) { return 4 * (m + 1) - k; });
+      cost[0] += cnt * (dd ? 64 - uint64_t(clz64(dd)) : 0);
+    }
+    return;
+  }
+  // four columns per vector (lane k: column j + k), the predictors one after another
+  size_t j = 0;
+  for (; j + 4 <= nv; j += 4) {
+    for (size_t t0 = size_t(kProbeLags); t0 < n; t0 += kUnpackRows) {
+      const size_t cnt = std::min(kUnpackRows, n - t0);
+      auto row = [&](size_t t) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + t * nv + j)); };
+      __m256i acc = _mm256_setzero_si256();
+      for (size_t t = t0; t < t0 + cnt; ++t) {
+        const __m256i p1 = row(t - 1);
+        acc = _mm256_or_si256(acc, zigzag4(_mm256_add_epi64(_mm256_sub_epi64(_mm256_sub_epi64(row(t), p1), p1), row(t - 2))));
+      }
+      add_lane_costs(acc, cnt, cost, [](int) { return 0; });
+      for (int L = 1; L <= kProbeLags; ++L) {
+        acc = _mm256_setzero_si256();
+        for (size_t t = t0; t < t0 + cnt; ++t) acc = _mm256_or_si256(acc, zigzag4(_mm256_sub_epi64(row(t), row(t - size_t(L)))));
+        add_lane_costs(acc, cnt, cost, [L](int) { return L; });
+      }
+    }
+  }
+  lag_costs_columns(w, n, nv, j, nv, cost);
+}
+
+void narrow_lag_costs(const uint8_t* x, int bits, size_t n, uint64_t* cost) {
+  for (int c = 0; c <= kProbeLags; ++c) cost[c] = 0;
+  // the samples widened to int32, 8 per vector; the cost of |d| (< 2^17, so exact as a float) is
+  // its float's biased exponent minus 125 (1.0 -> 2 = bit length 1 plus one), 0 for d = 0
+  alignas(32) int32_t a[kNarrowProbeMax];
+  for (size_t t = 0; t < n; ++t) a[t] = narrow_sample(x, bits, t);
+  const __m256i bias = _mm256_set1_epi32(125);
+  __m256i acc[kProbeLags];
+  for (auto& v : acc) v = _mm256_setzero_si256();
+  size_t t = size_t(kProbeLags);
+  for (; t + 8 <= n; t += 8) {
+    const __m256i xt = _mm256_load_si256(reinterpret_cast<const __m256i*>(a + t));  // t is a multiple of 8
+    for (int L = 1; L <= kProbeLags; ++L) {
+      const __m256i p = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a + t - size_t(L)));
+      const __m256i f = _mm256_castps_si256(_mm256_cvtepi32_ps(_mm256_abs_epi32(_mm256_sub_epi32(xt, p))));
+      acc[L - 1] = _mm256_add_epi32(acc[L - 1], _mm256_max_epi32(_mm256_sub_epi32(_mm256_srli_epi32(f, 23), bias),
+                                                                 _mm256_setzero_si256()));
+    }
+  }
+  for (int L = 1; L <= kProbeLags; ++L) {  // lanes hold at most 4096 / 8 * 18: no overflow
+    alignas(32) int32_t lanes[8];
+    _mm256_store_si256(reinterpret_cast<__m256i*>(lanes), acc[L - 1]);
+    for (int k = 0; k < 8; ++k) cost[L] += uint64_t(lanes[k]);
+  }
+  narrow_lag_costs_from(x, bits, t, n, cost);
 }
 
 }  // namespace avx2

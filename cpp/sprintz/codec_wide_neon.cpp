@@ -3,9 +3,11 @@
 // rounded division, so the bits are equal.
 #include <arm_neon.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "sprintz/codec_wide.hpp"
+#include "sprintz/wide_blocks.hpp"
 
 namespace tenfold {
 namespace sprintz {
@@ -82,6 +84,133 @@ size_t floats_to_digits(uint64_t* w, size_t stride, size_t n, double pow10, bool
     }
   }
   return hits + scalar::floats_to_digits(w + i * stride, stride, n - i, pow10, f32, exact + i);
+}
+
+namespace {
+
+// Where a full block of width w (1..kMaxShuffleWidth) puts values 2g and 2g + 1: both are read
+// from the 16 bytes at byte (2g * w) / 8; a table lookup moves each value's 8 bytes into its
+// 64-bit lane, a variable shift (negative: to the right) drops its first bits.
+constexpr int kMaxShuffleWidth = 56;  // a value then lies within 8 bytes of its first byte
+struct PairLayout {
+  uint8_t shuffle[16];
+  int64_t shift[2];
+  uint32_t at;
+};
+struct Layouts {
+  PairLayout p[kMaxShuffleWidth + 1][8];
+};
+
+Layouts make_layouts() {
+  Layouts t{};
+  for (int w = 1; w <= kMaxShuffleWidth; ++w)
+    for (int g = 0; g < 8; ++g) {
+      PairLayout& L = t.p[w][g];
+      L.at = uint32_t((2 * g * w) / 8);
+      for (int k = 0; k < 2; ++k) {
+        const int bit = (2 * g + k) * w, rel = bit / 8 - int(L.at);  // <= 7
+        for (int b = 0; b < 8; ++b) L.shuffle[8 * k + b] = uint8_t(rel + b);
+        L.shift[k] = -(bit % 8);
+      }
+    }
+  return t;
+}
+
+const Layouts& layouts() {
+  static const Layouts t = make_layouts();  // built once, thread-safe (function-local static)
+  return t;
+}
+
+inline uint64x2_t zigzag2(uint64x2_t d) {
+  return veorq_u64(vshlq_n_u64(d, 1), vreinterpretq_u64_s64(vshrq_n_s64(vreinterpretq_s64_u64(d), 63)));
+}
+
+inline void add_lane_costs(uint64x2_t acc, size_t cnt, uint64_t* cost, int c0, int c1) {
+  const uint64_t a0 = vgetq_lane_u64(acc, 0), a1 = vgetq_lane_u64(acc, 1);
+  cost[c0] += cnt * (a0 ? 64 - uint64_t(clz64(a0)) : 0);
+  cost[c1] += cnt * (a1 ? 64 - uint64_t(clz64(a1)) : 0);
+}
+
+}  // namespace
+
+void unpack_residuals(const uint8_t* q, size_t avail, size_t cnt, int width, uint64_t* r) {
+  // the vector path reads 16 bytes from the last pair's byte ((14 * width) / 8)
+  if (cnt != kUnpackRows || width == 0 || width > kMaxShuffleWidth || avail < size_t(14 * width / 8 + 16))
+    return scalar::unpack_residuals(q, avail, cnt, width, r);
+  const PairLayout* L = layouts().p[width];
+  const uint64x2_t mask = vdupq_n_u64((uint64_t(1) << width) - 1);
+  const uint64x2_t one = vdupq_n_u64(1);
+  for (int g = 0; g < 8; ++g) {
+    const uint8x16_t bytes = vqtbl1q_u8(vld1q_u8(q + L[g].at), vld1q_u8(L[g].shuffle));
+    uint64x2_t v = vandq_u64(vshlq_u64(vreinterpretq_u64_u8(bytes), vld1q_s64(L[g].shift)), mask);
+    // unzigzag: (z >> 1) ^ -(z & 1)
+    v = veorq_u64(vshrq_n_u64(v, 1), vreinterpretq_u64_s64(vnegq_s64(vreinterpretq_s64_u64(vandq_u64(v, one)))));
+    vst1q_u64(r + 2 * g, v);
+  }
+}
+
+void lag_costs(const uint64_t* w, size_t n, size_t nv, uint64_t* cost) {
+  for (int c = 0; c <= kProbeLags; ++c) cost[c] = 0;
+  if (nv == 1) {
+    // lane k of the vector loaded at w + t - 2m holds the word 2m - k rows before t
+    for (size_t t0 = size_t(kProbeLags); t0 < n; t0 += kUnpackRows) {
+      const size_t cnt = std::min(kUnpackRows, n - t0);
+      uint64x2_t acc[kProbeLags / 2];
+      for (auto& a : acc) a = vdupq_n_u64(0);
+      uint64_t dd = 0;
+      for (size_t t = t0; t < t0 + cnt; ++t) {
+        const uint64x2_t x = vdupq_n_u64(w[t]);
+        for (int m = 0; m < kProbeLags / 2; ++m)
+          acc[m] = vorrq_u64(acc[m], zigzag2(vsubq_u64(x, vld1q_u64(w + t - 2 * size_t(m + 1)))));
+        const uint64_t r = w[t] - 2 * w[t - 1] + w[t - 2];
+        dd |= (r << 1) ^ uint64_t(int64_t(r) >> 63);
+      }
+      for (int m = 0; m < kProbeLags / 2; ++m) add_lane_costs(acc[m], cnt, cost, 2 * (m + 1), 2 * (m + 1) - 1);
+      cost[0] += cnt * (dd ? 64 - uint64_t(clz64(dd)) : 0);
+    }
+    return;
+  }
+  // two columns per vector (lane k: column j + k), the predictors one after another
+  size_t j = 0;
+  for (; j + 2 <= nv; j += 2) {
+    for (size_t t0 = size_t(kProbeLags); t0 < n; t0 += kUnpackRows) {
+      const size_t cnt = std::min(kUnpackRows, n - t0);
+      auto row = [&](size_t t) { return vld1q_u64(w + t * nv + j); };
+      uint64x2_t acc = vdupq_n_u64(0);
+      for (size_t t = t0; t < t0 + cnt; ++t) {
+        const uint64x2_t p1 = row(t - 1);
+        acc = vorrq_u64(acc, zigzag2(vaddq_u64(vsubq_u64(vsubq_u64(row(t), p1), p1), row(t - 2))));
+      }
+      add_lane_costs(acc, cnt, cost, 0, 0);
+      for (int L = 1; L <= kProbeLags; ++L) {
+        acc = vdupq_n_u64(0);
+        for (size_t t = t0; t < t0 + cnt; ++t) acc = vorrq_u64(acc, zigzag2(vsubq_u64(row(t), row(t - size_t(L)))));
+        add_lane_costs(acc, cnt, cost, L, L);
+      }
+    }
+  }
+  lag_costs_columns(w, n, nv, j, nv, cost);
+}
+
+void narrow_lag_costs(const uint8_t* x, int bits, size_t n, uint64_t* cost) {
+  for (int c = 0; c <= kProbeLags; ++c) cost[c] = 0;
+  // the samples widened to int32, 4 per vector; cost of |d|: 33 - clz(|d|), 0 where d = 0
+  int32_t a[kNarrowProbeMax];
+  for (size_t t = 0; t < n; ++t) a[t] = narrow_sample(x, bits, t);
+  const int32x4_t k33 = vdupq_n_s32(33);
+  int32x4_t acc[kProbeLags];
+  for (auto& v : acc) v = vdupq_n_s32(0);
+  size_t t = size_t(kProbeLags);
+  for (; t + 4 <= n; t += 4) {
+    const int32x4_t xt = vld1q_s32(a + t);
+    for (int L = 1; L <= kProbeLags; ++L) {
+      const int32x4_t ad = vabsq_s32(vsubq_s32(xt, vld1q_s32(a + t - size_t(L))));
+      const int32x4_t c = vsubq_s32(k33, vclzq_s32(ad));
+      acc[L - 1] = vaddq_s32(acc[L - 1], vandq_s32(c, vreinterpretq_s32_u32(vtstq_s32(ad, ad))));
+    }
+  }
+  for (int L = 1; L <= kProbeLags; ++L) cost[L] += uint64_t(vaddvq_s32(acc[L - 1]));  // < 2^31: no overflow
+  narrow_lag_costs_from(x, bits, t, n, cost);
 }
 
 }  // namespace neon

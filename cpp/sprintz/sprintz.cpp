@@ -1,5 +1,6 @@
 // Sprintz stream format and dispatch (baseline translation unit). See sprintz.hpp for the layout.
 #include "sprintz/sprintz.hpp"
+#include "sprintz/wide_blocks.hpp"
 
 #include <algorithm>
 #include <cstring>
@@ -113,21 +114,9 @@ constexpr int kMaxLag = 16;
 int pick_lag(const uint8_t* x, int bits, size_t rows) {
   const size_t n = std::min<size_t>(rows, 4096);
   if (n < 4 * kMaxLag) return 0;
-  auto at = [&](size_t t) -> int32_t {
-    if (bits == 8) return x[t];
-    uint16_t w;
-    std::memcpy(&w, x + 2 * t, 2);
-    return w;
-  };
-  uint64_t cost[kMaxLag + 1] = {0};
-  for (size_t t = kMaxLag; t < n; ++t) {
-    const int32_t xt = at(t);
-    for (int L = 1; L <= kMaxLag; ++L) {
-      const int32_t d = xt - at(t - size_t(L));
-      const uint32_t ad = uint32_t(d < 0 ? -d : d);
-      cost[L] += ad ? 33 - uint64_t(clz32(ad)) : 0;
-    }
-  }
+  static_assert(kMaxLag == wide::kProbeLags && 4096 <= wide::kNarrowProbeMax, "the probe prices these lags");
+  uint64_t cost[kMaxLag + 1];
+  wide::narrow_lag_costs(x, bits, n, cost);  // SIMD kernels, equal to the scalar rule
   int best = 0;
   uint64_t best_cost = cost[1] - cost[1] / 4;
   for (int L = 2; L <= kMaxLag; ++L)  // a longer lag must be clearly better (multiples of a period tie)

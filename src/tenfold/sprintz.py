@@ -51,9 +51,15 @@ _FORECASTERS = ("delta", "fire")
 _CHUNK_BYTES = 1 << 18  # target raw bytes per chunk (forecaster state and Huffman tables reset)
 
 
+_DTYPE_CODES = {dt: code for code, dt in enumerate(_DTYPES)}  # one hash lookup for native-order dtypes
+
+
 def _dtype_code(x: Any, name: str) -> int:
     """The format's code for the dtype of array ``x`` (or of dtype ``x``); TypeError if unsupported."""
     dt = x if isinstance(x, np.dtype) else x.dtype
+    code = _DTYPE_CODES.get(dt)
+    if code is not None:
+        return code
     native = dt.newbyteorder("=") if dt.byteorder not in ("=", "|") else dt
     for code, ok in enumerate(_DTYPES):
         if native == ok:
@@ -108,7 +114,7 @@ def compress(x: Any, forecaster: str = "fire", entropy: bool = True) -> bytes:
         arr, order = np.ascontiguousarray(arr), 0
     n = arr.shape[0]
     nvars = 1 if arr.ndim == 1 else arr.shape[1]
-    raw = arr.ravel(order="F" if order else "C").view(np.uint8)
+    raw = arr.view(np.uint8) if arr.ndim == 1 else arr.ravel(order="F" if order else "C").view(np.uint8)
     return _core.sprintz_compress(raw, code, n, nvars, arr.ndim, order, _FORECASTERS.index(forecaster),
                                   bool(entropy), _chunk_rows(nvars, arr.dtype.itemsize))
 

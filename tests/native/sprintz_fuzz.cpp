@@ -10,7 +10,9 @@
 //       <cpp/sprintz/codec_avx2.cpp compiled with -mavx2 -mfma -mbmi -mbmi2> -o fz && ./fz 1000 [seed]
 // Prints the seed and the number of cases; the same seed and rounds replay the same run.
 #include "sprintz/sprintz.hpp"
+#include "sprintz/wide_blocks.hpp"
 #include "common/isa.hpp"
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <cmath>
@@ -18,6 +20,58 @@
 #include <stdexcept>
 #include <vector>
 using namespace tenfold::sprintz;
+
+// The active ISA's wide block kernels (wide_blocks.hpp) against the scalar reference: residual
+// unpacking at every width 0..64, full and short blocks, from exact-size heap buffers at random
+// offsets with the least readable bytes the contract allows (an over-read is an ASan report), and
+// the lag probe on small walks, periodic words, full-range words and words of every bit width,
+// 1..9 columns, odd lengths. Returns the number of mismatches.
+static int check_wide_blocks(std::mt19937_64& rng, int rounds) {
+  namespace W = tenfold::sprintz::wide;
+  int bad = 0;
+  const W::UnpackFn unpack = W::residual_unpacker();
+  for (int r = 0; r < rounds; ++r)
+    for (int width = 0; width <= 64; ++width) {
+      const size_t cnt = r % 3 ? 16 : 1 + rng() % 16;
+      const size_t need = std::max((cnt * size_t(width) + 7) / 8, (cnt - 1) * size_t(width) / 8 + 9);
+      const size_t avail = need + (r % 2 ? 0 : rng() % 24), off = rng() % 8;
+      uint8_t* buf = new uint8_t[avail + off];
+      for (size_t i = 0; i < avail + off; ++i) buf[i] = uint8_t(rng());
+      uint64_t a[16], b[16];
+      W::scalar::unpack_residuals(buf + off, avail, cnt, width, a);
+      unpack(buf + off, avail, cnt, width, b);
+      if (std::memcmp(a, b, cnt * 8) != 0) { printf("unpack_residuals mismatch: width %d cnt %zu\n", width, cnt); ++bad; }
+      delete[] buf;
+    }
+  for (int r = 0; r < rounds; ++r) {
+    const size_t n = 16 + rng() % 300, nv = 1 + rng() % 9;
+    const int kind = r % 4, bits = int(rng() % 65);
+    uint64_t* w = new uint64_t[n * nv];
+    for (size_t i = 0; i < n * nv; ++i) {
+      const uint64_t noise = rng();
+      w[i] = kind == 0 ? (i >= nv ? w[i - nv] : 0) + noise % 7 - 3
+           : kind == 1 ? uint64_t(1000 * ((i / nv) % (2 + r % 15))) + noise % 5
+           : kind == 2 ? noise : (bits == 64 ? noise : noise & ((uint64_t(1) << bits) - 1));
+    }
+    uint64_t ca[W::kProbeLags + 1], cb[W::kProbeLags + 1];
+    W::scalar::lag_costs(w, n, nv, ca);
+    W::lag_costs(w, n, nv, cb);
+    if (std::memcmp(ca, cb, sizeof ca) != 0) { printf("lag_costs mismatch: n %zu nv %zu kind %d\n", n, nv, kind); ++bad; }
+    delete[] w;
+    // the 8/16-bit probe: full-range, periodic and flat samples, up to its 4096-sample limit
+    const int nbits = r % 2 ? 8 : 16;
+    const size_t m = r % 5 ? 16 + rng() % 600 : W::kNarrowProbeMax - rng() % 40, off = rng() % 2;
+    uint8_t* x = new uint8_t[m * size_t(nbits / 8) + off];
+    for (size_t i = 0; i < m * size_t(nbits / 8) + off; ++i)
+      x[i] = kind == 0 ? uint8_t(rng()) : kind == 1 ? uint8_t((i % (3 + r % 13)) * 40 + rng() % 3) : uint8_t(i / 97);
+    W::scalar::narrow_lag_costs(x + off, nbits, m, ca);
+    W::narrow_lag_costs(x + off, nbits, m, cb);
+    if (std::memcmp(ca, cb, sizeof ca) != 0) { printf("narrow_lag_costs mismatch: n %zu bits %d kind %d\n", m, nbits, kind); ++bad; }
+    delete[] x;
+  }
+  return bad;
+}
+
 int main(int argc, char** argv) {
   if (argc < 2) { printf("usage: fz rounds [seed]\n"); return 2; }
   const int rounds = atoi(argv[1]);
@@ -27,6 +81,7 @@ int main(int argc, char** argv) {
   const int nisa = tenfold::detect_isa() == tenfold::Isa::Scalar ? 1 : 2;
   for (int isa = 0; isa < nisa; ++isa) {
     tenfold::set_active_isa(isa ? tenfold::detect_isa() : tenfold::Isa::Scalar);
+    if (check_wide_blocks(rng, 40 + rounds / 10)) return 1;
     // deterministic: few C-order variables with short raw tails (wide SIMD row stores must not
     // spill past the output), both forecasters, all dtypes, exact-size heap output
     for (int dtype = 0; dtype < 4; ++dtype)

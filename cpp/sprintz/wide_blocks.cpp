@@ -1,0 +1,118 @@
+// Scalar reference of the wide block kernels (wide_blocks.hpp) and their dispatch.
+#include "sprintz/wide_blocks.hpp"
+
+#include <algorithm>
+#include <cstring>
+
+#include "common/isa.hpp"
+#include "common/portable.hpp"
+
+namespace tenfold {
+namespace sprintz {
+namespace wide {
+namespace {
+
+using u64 = uint64_t;
+
+inline u64 load64(const uint8_t* p) {
+  u64 v;
+  std::memcpy(&v, p, 8);
+  return v;
+}
+inline u64 unzigzag(u64 z) { return (z >> 1) ^ (u64(0) - (z & 1)); }
+
+// A full block of width W: every offset and shift a constant once the loop unrolls.
+template <int W>
+void unpack_full(const uint8_t* q, u64* r) {
+  constexpr u64 mask = W == 64 ? ~u64(0) : u64((1ULL << (W & 63)) - 1);
+  TENFOLD_UNROLL(16)
+  for (int i = 0; i < int(kUnpackRows); ++i) {
+    const int bit = i * W, sh = bit & 7;
+    u64 v = load64(q + bit / 8) >> sh;
+    if (W > 56 && sh + W > 64) v |= u64(q[bit / 8 + 8]) << (64 - sh);
+    r[i] = unzigzag(v & mask);
+  }
+}
+
+using FullFn = void (*)(const uint8_t*, u64*);
+template <int... W>
+struct FullTable {
+  static constexpr FullFn fns[sizeof...(W)] = {&unpack_full<W>...};
+};
+template <int... W>
+constexpr FullFn FullTable<W...>::fns[sizeof...(W)];
+template <int N, int... W>
+struct MakeTable : MakeTable<N - 1, N - 1, W...> {};
+template <int... W>
+struct MakeTable<0, W...> {
+  using type = FullTable<W...>;
+};
+using Full = MakeTable<65>::type;  // widths 0..64
+
+}  // namespace
+
+namespace scalar {
+
+void unpack_residuals(const uint8_t* q, size_t avail, size_t cnt, int width, uint64_t* r) {
+  (void)avail;
+  if (cnt == kUnpackRows) return Full::fns[width](q, r);
+  if (width == 0) {
+    for (size_t i = 0; i < cnt; ++i) r[i] = 0;
+    return;
+  }
+  const u64 mask = width == 64 ? ~u64(0) : (u64(1) << width) - 1;
+  size_t bit = 0;
+  for (size_t i = 0; i < cnt; ++i, bit += size_t(width)) {
+    const size_t byte = bit / 8;
+    const int sh = int(bit % 8);
+    u64 v = load64(q + byte) >> sh;
+    if (sh && sh + width > 64) v |= u64(q[byte + 8]) << (64 - sh);
+    r[i] = unzigzag(v & mask);
+  }
+}
+
+void lag_costs(const uint64_t* w, size_t n, size_t nv, uint64_t* cost) {
+  for (int c = 0; c <= kProbeLags; ++c) cost[c] = 0;
+  lag_costs_columns(w, n, nv, 0, nv, cost);
+}
+
+void narrow_lag_costs(const uint8_t* x, int bits, size_t n, uint64_t* cost) {
+  for (int c = 0; c <= kProbeLags; ++c) cost[c] = 0;
+  narrow_lag_costs_from(x, bits, size_t(kProbeLags), n, cost);
+}
+
+}  // namespace scalar
+
+UnpackFn residual_unpacker() {
+#if defined(TENFOLD_X86)
+  const Isa isa = active_isa();
+  if (isa == Isa::Avx2 || isa == Isa::Avx512) return &avx2::unpack_residuals;
+#elif defined(TENFOLD_ARM64)
+  if (active_isa() == Isa::Neon) return &neon::unpack_residuals;
+#endif
+  return &scalar::unpack_residuals;
+}
+
+void lag_costs(const uint64_t* w, size_t n, size_t nv, uint64_t* cost) {
+#if defined(TENFOLD_X86)
+  const Isa isa = active_isa();
+  if (isa == Isa::Avx2 || isa == Isa::Avx512) return avx2::lag_costs(w, n, nv, cost);
+#elif defined(TENFOLD_ARM64)
+  if (active_isa() == Isa::Neon) return neon::lag_costs(w, n, nv, cost);
+#endif
+  scalar::lag_costs(w, n, nv, cost);
+}
+
+void narrow_lag_costs(const uint8_t* x, int bits, size_t n, uint64_t* cost) {
+#if defined(TENFOLD_X86)
+  const Isa isa = active_isa();
+  if (isa == Isa::Avx2 || isa == Isa::Avx512) return avx2::narrow_lag_costs(x, bits, n, cost);
+#elif defined(TENFOLD_ARM64)
+  if (active_isa() == Isa::Neon) return neon::narrow_lag_costs(x, bits, n, cost);
+#endif
+  scalar::narrow_lag_costs(x, bits, n, cost);
+}
+
+}  // namespace wide
+}  // namespace sprintz
+}  // namespace tenfold
