@@ -123,6 +123,12 @@ def bench_shapes(repeat, bw):
         t_blas_c = med(lambda: A_c @ B, repeat)
         t_blas_f = med(lambda: A_f @ B, repeat)
         blas = (lambda: A_c @ B) if t_blas_c <= t_blas_f else (lambda: A_f @ B)  # the faster layout
+        int8 = torch_int8_linear(B)  # what a PyTorch user picks today, timed against BLAS like MADDNESS
+        if int8 is not None:
+            call, At = int8[0], int8[1](A_c)
+            _, t_int8, sp_int8 = paired(blas, lambda: call(At), repeat)
+        else:
+            t_int8 = sp_int8 = float("nan")
         for agg in ("average", "exact"):
             amm = tenfold.Maddness(ncodebooks=16, aggregate=agg, n_threads=1).fit(A_train, B)
             out = amm.matmul(A_f)
@@ -162,7 +168,7 @@ def bench_shapes(repeat, bw):
                 blas_c_ms=t_blas_c * 1e3, blas_f_ms=t_blas_f * 1e3,
                 maddness_f_ms=t_f * 1e3, maddness_f_out_ms=t_fo * 1e3, speedup_f_out=sp_fo, maddness_c_ms=t_c * 1e3,
                 maddness_c_in_c_out_ms=t_cc * 1e3, speedup_c_in_c_out=sp_cc, maddness_f_with_tables_ms=t_setb_f * 1e3,
-                encode_f_ms=t_enc * 1e3, scan_ms=t_scan * 1e3,
+                encode_f_ms=t_enc * 1e3, scan_ms=t_scan * 1e3, torch_int8_ms=t_int8 * 1e3, speedup_torch_int8=sp_int8,
                 blas_ms=t_blas * 1e3, speedup_f=sp_f, speedup_c=sp_c, speedup_f_with_tables=sp_t,
                 limit_f_ms=limit_f * 1e3, limit_c_ms=limit_c * 1e3,
                 limit_parts_ms=dict(read_f=read_bytes_f / (bw["read_cache_GBps"] * 1e9) * 1e3,
@@ -179,6 +185,35 @@ def bench_shapes(repeat, bw):
                   f"({t_blas_alone / t_hot:5.1f}x) best {t_hot_best * 1e3:.3f} ms ({t_blas_best / t_hot_best:5.1f}x) | limit F {limit_f * 1e3:.3f} ms | rel.err {rel:.3f}",
                   flush=True)
     return rows
+
+
+def minor_faults() -> int:
+    """Page faults (minor: memory mapped on first touch) of this process so far; 0 where the
+    resource module is missing (Windows)."""
+    try:
+        import resource
+    except ImportError:
+        return 0
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+
+
+def torch_int8_linear(B):
+    """torch's dynamic int8 quantisation (quantize_dynamic) of a Linear layer with weights B.T, one
+    thread: (call on a tensor, numpy -> tensor), or None without torch."""
+    try:
+        import torch
+    except ImportError:
+        return None
+    torch.set_num_threads(1)
+    lin = torch.nn.Linear(B.shape[0], B.shape[1], bias=False)
+    with torch.no_grad():
+        lin.weight.copy_(torch.from_numpy(np.ascontiguousarray(B.T)))
+    q = torch.ao.quantization.quantize_dynamic(torch.nn.Sequential(lin), {torch.nn.Linear}, dtype=torch.qint8)
+
+    def call(x):
+        with torch.no_grad():
+            return q(x)
+    return call, torch.from_numpy
 
 
 def llc_bytes() -> int:
@@ -263,6 +298,7 @@ def bench_cold(repeat, bw):
         pass
     cpu = {c: {k: [] for k in methods} for c in ("hot", "cold")}
     wall = {c: {k: [] for k in methods} for c in ("hot", "cold")}
+    faults = {c: {k: [] for k in methods} for c in ("hot", "cold")}
     for _ in range(repeat):
         for k, fn in methods.items():
             for cond in ("cold", "hot"):
@@ -270,10 +306,12 @@ def bench_cold(repeat, bw):
                     flush()
                 else:
                     fn()
+                f0 = minor_faults()
                 t0, c0 = time.perf_counter(), time.thread_time()
                 fn()
                 cpu[cond][k].append(time.thread_time() - c0)
                 wall[cond][k].append(time.perf_counter() - t0)
+                faults[cond][k].append(minor_faults() - f0)
     tc = {c: {k: float(np.median(v)) for k, v in d.items()} for c, d in cpu.items()}
     tw = {c: {k: float(np.median(v)) for k, v in d.items()} for c, d in wall.items()}
     blas = {c: min(tc[c]["blas_c"], tc[c]["blas_f"]) for c in tc}
@@ -291,6 +329,7 @@ def bench_cold(repeat, bw):
                blas_cpu_ms={c: v * 1e3 for c, v in blas.items()},
                cpu_speedup={c: {k: blas[c] / v for k, v in d.items()} for c, d in tc.items()},
                rel_err=errs, argmax_agreement=agree,
+               page_faults={c: {k: float(np.median(v)) for k, v in d.items()} for c, d in faults.items()},
                limit_f_ms=limit_f * 1e3, limit_c_ms=limit_c * 1e3, limit_predict_ms=limit_predict * 1e3,
                limit_f_speedup=blas["cold"] / limit_f, limit_c_speedup=blas["cold"] / limit_c,
                limit_predict_speedup=blas["cold"] / limit_predict,
@@ -301,7 +340,7 @@ def bench_cold(repeat, bw):
     for k in methods:
         print(f"{k:22s} hot CPU {tc['hot'][k] * 1e3:8.3f} ms ({blas['hot'] / tc['hot'][k]:6.1f}x)  "
               f"cold CPU {tc['cold'][k] * 1e3:8.3f} ms ({blas['cold'] / tc['cold'][k]:6.1f}x)  "
-              f"cold wall {tw['cold'][k] * 1e3:8.3f} ms", flush=True)
+              f"cold wall {tw['cold'][k] * 1e3:8.3f} ms  faults {np.median(faults['cold'][k]):.0f}", flush=True)
     print(f"cold limit F {limit_f * 1e3:.3f} ms ({blas['cold'] / limit_f:.1f}x), predict {limit_predict * 1e3:.3f} ms, "
           f"C {limit_c * 1e3:.3f} ms", flush=True)
     return row
@@ -355,14 +394,15 @@ def render_cold(c, bw) -> str:
          f"medians of {c['repeat']} rounds of the calling thread's CPU time (immune to preemption on a shared "
          "machine, not to memory bandwidth shared with other jobs). Speed-ups against the faster BLAS layout "
          "under the same condition. Command: `.venv/bin/python benchmarks/bench_maddness.py --only cold`.\n",
-         "| method | hot CPU ms | hot x BLAS | cold CPU ms | cold x BLAS | cold wall ms | rel. err |",
-         "|---|---:|---:|---:|---:|---:|---:|"]
+         "| method | hot CPU ms | hot x BLAS | cold CPU ms | cold x BLAS | cold wall ms | page faults (cold) | rel. err |",
+         "|---|---:|---:|---:|---:|---:|---:|---:|"]
     for k, name in names.items():
         if k in c["cpu_ms"]["cold"]:
             err = c["rel_err"].get(k)
             L.append(f"| {name} | {c['cpu_ms']['hot'][k]:.3f} | {c['cpu_speedup']['hot'][k]:.1f}x | "
                      f"{c['cpu_ms']['cold'][k]:.3f} | {c['cpu_speedup']['cold'][k]:.1f}x | "
-                     f"{c['wall_ms']['cold'][k]:.3f} | {'' if err is None else f'{err:.3f}'} |")
+                     f"{c['wall_ms']['cold'][k]:.3f} | {c.get('page_faults', {}).get('cold', {}).get(k, float('nan')):.0f} | "
+                     f"{'' if err is None else f'{err:.3f}'} |")
     ag = c.get("argmax_agreement", {})
     if ag:
         L.append("\nArgmax agreement with the exact product's: " + ", ".join(
@@ -379,6 +419,14 @@ def render_cold(c, bw) -> str:
              f"predict reaches {100 * c['fraction_of_limit_predict']:.0f}%. C order (every cache line holding a split "
              f"dimension, {p['read_c']:.3f} ms) {c['limit_c_ms']:.3f} ms = {c['limit_c_speedup']:.1f}x. "
              "Target of issue 17: >= 25x cold in F order.\n")
+    L.append("Page faults: minor faults per call (median); 0 means the result's memory was reused, so the cold "
+             "times are memory stalls, not first-touch costs. Results of 1 MB or more are written with streaming "
+             "stores (column-major: runs of 512 floats per column; row-major: whole 64-row blocks). "
+             "Tried on this machine and not kept (interleaved medians, CPU time): prefetching the next chunk's split "
+             "columns while aggregating (encoder 2x faster from cold memory, aggregation slower by more: net 3% "
+             "slower); for row-major A, gathering four rows at a time (fewer instructions, 30% slower from memory), "
+             "software prefetch 8-64 rows ahead (slower) and 1024-8192-row chunks (no change). Row-major A reads "
+             "every cache line that holds a split value, row by row; its limit is the C-order one above.\n")
     return "\n".join(L)
 
 
@@ -404,8 +452,8 @@ def render_md(res) -> str:
              "condition (see the cold section below).\n")
     L.append("| shape | N | D | M | aggregate | BLAS ms | hot, F-order, out= ms (x) | best runs: BLAS / hot ms (x) | "
              "encode / aggregate ms (hot) | limit hot ms = BLAS / limit (% reached, median / best) | paired F-order ms (x) | paired F, out= ms (x) | paired C-order ms (x) | "
-             "paired C in and out, out= ms (x) | paired F + tables ms (x) | rel. err |")
-    L.append("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+             "paired C in and out, out= ms (x) | paired F + tables ms (x) | torch int8 (paired) ms (x) | rel. err |")
+    L.append("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in res["shapes"]:
         if "speedup_f_hot" in r:
             hot = (f"{r['maddness_f_hot_ms']:.3f} ({r['speedup_f_hot']:.1f}x) | {r['blas_best_ms']:.3f} / "
@@ -421,9 +469,10 @@ def render_md(res) -> str:
                  f"{r['maddness_f_ms']:.3f} ({r['speedup_f']:.1f}x) | "
                  f"{r['maddness_f_out_ms']:.3f} ({r['speedup_f_out']:.1f}x) | "
                  f"{r['maddness_c_ms']:.3f} ({r['speedup_c']:.1f}x) | {cc} | {r['maddness_f_with_tables_ms']:.3f} "
-                 f"({r['speedup_f_with_tables']:.1f}x) | {r['rel_err']:.3f} |")
+                 f"({r['speedup_f_with_tables']:.1f}x) | {r.get('torch_int8_ms', float('nan')):.3f} "
+                 f"({r.get('speedup_torch_int8', float('nan')):.1f}x) | {r['rel_err']:.3f} |")
     L.append("\nOne C++ call per matmul: rows are encoded and aggregated chunk by chunk (Fortran-order A: up to "
-             "4096 rows, 8 split columns read at a time down the chunk; other layouts 256 rows), so the codes stay "
+             "8192 rows at C=16 (64 KB of codes), 8 split columns read at a time down the chunk; other layouts 256 rows), so the codes stay "
              "in L1/L2. encode / aggregate: the two phases of that call timed apart (F-order A, out= given). "
              "Limit (hot, F order) = split columns read at the in-cache read bandwidth + N*M*16 look-ups at 64 "
              "per cycle (2 vpshufb of 32 bytes) at the reported clock + writing the float32 (N, M) output at the "

@@ -186,7 +186,8 @@ def test_nan_and_inf_in_any_split_value_rejected(models, isa):
 def test_streaming_store_path_equals_scalar(models, n):
     # Column-major results of >= 1 MB are written with streaming stores where a column's run
     # starts on a cache line (every column when n % 16 == 0 and the buffer is 64-byte aligned,
-    # some of them otherwise): the values must not change, in fresh and caller-given buffers,
+    # some of them otherwise), row-major ones by whole blocks of rows (M = 13 <= 128): the
+    # values must not change, in fresh and caller-given buffers,
     # aligned and not, and for Fortran-order A read in chunks of several thousand rows.
     A_all, mods = models
     amm = mods[(16, "average")]  # M = 13
@@ -203,8 +204,35 @@ def test_streaming_store_path_equals_scalar(models, n):
             assert np.array_equal(amm.matmul(A), ref), isa_name
             assert np.array_equal(amm.encode(A), ref_codes), isa_name  # the same long chunks
             assert np.array_equal(amm.matmul(A[::-1][::-1]), ref), isa_name
+            # Row-major results stream whole 64-row blocks (rows contiguous, block on a line).
+            assert np.array_equal(amm.matmul(A, order="C"), ref), isa_name
+            assert np.array_equal(amm.matmul(np.ascontiguousarray(A), order="C"), ref), isa_name
             for shift in (0, 1, 8):  # aligned, 4 bytes off, 32 bytes off
                 out = raw[lead + shift:lead + shift + M * n].reshape(M, n).T
                 out[:] = np.nan
                 assert amm.matmul(A, out=out) is out
                 assert np.array_equal(out, ref), (isa_name, shift)
+                out_c = raw[lead + shift:lead + shift + M * n].reshape(n, M)
+                out_c[:] = np.nan
+                assert amm.matmul(A, out=out_c, order="C") is out_c
+                assert np.array_equal(out_c, ref), (isa_name, shift)
+
+
+def test_topk_with_the_group_bound_equals_a_stable_sort():
+    # k <= M / 4: the AVX2 top-k only lists the columns at or above a bound on each row's k-th
+    # largest (the k-th largest of 2k group maxima). Coarse tables and repeated bias values
+    # make ties at and around the bound, which must still resolve to the lower column.
+    rng = np.random.default_rng(5)
+    A = rng.normal(size=(700, 24)).astype(np.float32)
+    M = 40
+    B = np.repeat(rng.normal(size=(24, 5)), 8, axis=1).astype(np.float32)  # 8 equal columns each
+    for C, bias in ((2, np.tile(np.float32([0, 1, 1, 0]), 10)), (8, rng.normal(size=M))):
+        amm = tenfold.Maddness(ncodebooks=C, aggregate="exact").fit(A, B, bias=bias)
+        full = amm.matmul(A)
+        order = np.argsort(-full, axis=1, kind="stable")
+        for k in (2, 3, 7, 10, 11):
+            for isa_name in tenfold.supported_isas():
+                with tenfold.use_isa(isa_name):
+                    vals, idx = amm.topk(A[1:], k)  # 699 rows: a partial 64-row buffer
+                assert np.array_equal(idx, order[1:, :k]), (C, k, isa_name)
+                assert np.array_equal(vals, np.take_along_axis(full[1:], idx, axis=1)), (C, k, isa_name)

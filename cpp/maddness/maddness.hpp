@@ -84,9 +84,10 @@ struct ScanModel {
   int ncodebooks;       // even
   int m;
   int log2g;            // 0: exact uint16 sums; 1..4: averaging in groups of 2^log2g codebooks
-  // Column-major output only: write the runs of a column that start on a cache line with
-  // non-temporal (streaming) stores, which bypass the caches (AVX2 path; same values). matmul sets
-  // it for results that would not stay in cache anyway.
+  // Write the result with non-temporal (streaming) stores, which bypass the caches (AVX2 path;
+  // same values): column-major, the runs of a column that start on a cache line; row-major, the
+  // blocks of whole rows that start on one when rows are contiguous (ldo == m) and M <= 128.
+  // matmul sets it for results that would not stay in cache anyway.
   bool stream = false;
 };
 

@@ -615,10 +615,11 @@ class Maddness:
         preallocated float32 (n, m) array of the requested order to write into (saves the
         allocation and page faults of a new result on repeated calls). Column-major output is
         the faster one to write; ``order="C"`` writes rows directly (no transposing copy).
-        Column-major results of 1 MB or more bypass the caches (streaming stores) where a
-        column's run starts on a 64-byte boundary: new results always do when n % 16 == 0; an
-        ``out`` buffer only if it is 64-byte aligned (numpy's are often only 16), else the
-        writes go through the caches (about 2x slower to write from cold memory).
+        Results of 1 MB or more bypass the caches (streaming stores): column-major, where a
+        column's run starts on a 64-byte boundary (new results always do when n % 16 == 0; an
+        ``out`` buffer only if it is 64-byte aligned, and numpy's are often only 16); row-major,
+        by blocks of 64 whole rows when m <= 128 (rows contiguous, a block on a 64-byte
+        boundary). Other writes go through the caches (about 2x slower from cold memory).
         """
         A = self._as_input(A)
         n = A.shape[0]
