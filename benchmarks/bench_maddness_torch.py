@@ -119,15 +119,18 @@ def tune(model: nn.Module, teacher: nn.Module, X: torch.Tensor, recipe: dict, se
 
 
 # ---------------------------------------------------------------- (a) digits MLP
-def bench_mlp(c_list, repeat, seeds):
+def digits_mlp(split: int = 0):
+    """The MLP (64-512-512-256-10) trained 30 epochs on scikit-learn's digits split `split`
+    (train_test_split random_state; torch seed = split): (net in eval mode, X_train, X_test, y_test).
+    The benchmark uses split 0; bench_maddness_torch_dev.py chooses recipes on splits 1-5."""
     from sklearn.datasets import load_digits
     from sklearn.model_selection import train_test_split
 
-    torch.manual_seed(0)
+    torch.manual_seed(split)
     X, y = load_digits(return_X_y=True)
     X = (X / 16.0).astype(np.float32)
-    X_tr, X_te, y_tr, y_te = train_test_split(X, y, test_size=0.25, random_state=0, stratify=y)
-    Xt, yt, Xte = torch.from_numpy(X_tr), torch.from_numpy(y_tr), torch.from_numpy(X_te)
+    X_tr, X_te, y_tr, y_te = train_test_split(X, y, test_size=0.25, random_state=split, stratify=y)
+    Xt, yt = torch.from_numpy(X_tr), torch.from_numpy(y_tr)
     net = nn.Sequential(nn.Linear(64, 512), nn.ReLU(), nn.Linear(512, 512), nn.ReLU(), nn.Linear(512, 256), nn.ReLU(),
                         nn.Linear(256, 10))
     opt = torch.optim.Adam(net.parameters(), lr=1e-3)
@@ -138,7 +141,11 @@ def bench_mlp(c_list, repeat, seeds):
             opt.zero_grad()
             nn.functional.cross_entropy(net(Xt[idx]), yt[idx]).backward()
             opt.step()
-    net.eval()
+    return net.eval(), Xt, torch.from_numpy(X_te), y_te
+
+
+def bench_mlp(c_list, repeat, seeds):
+    net, Xt, Xte, y_te = digits_mlp(0)
     hidden = ["2", "4"]
     outer = ["0", "6"]     # Linear(64, 512) and Linear(256, 10): exact in every MADDNESS variant
 
@@ -184,7 +191,7 @@ def bench_mlp(c_list, repeat, seeds):
             print(f"MLP C={C}: acc {before:.4f} -> {np.mean(finals):.4f} ({rname}; seeds {finals}; first seed per "
                   f"epoch {curve}), fit {fit_s:.1f} s CPU, fine-tuning {np.median(spent):.1f} s", flush=True)
         rows.append(row)
-    big = torch.from_numpy(X_te[np.random.default_rng(0).integers(len(X_te), size=TIMED_ROWS)])
+    big = Xte[torch.from_numpy(np.random.default_rng(0).integers(len(Xte), size=TIMED_ROWS))]
     with torch.no_grad():
         timing = rounds({k: (lambda m=m: m(big)) for k, m in variants.items()}, repeat)
     table = [dict(variant=k, acc=float(np.mean(accs[k])), acc_min=min(accs[k]), acc_max=max(accs[k]),
@@ -255,7 +262,6 @@ def bench_minilm(c_list, repeat, layer, n_train_sent, n_test_sent):
         return (float((out - exact_out).norm() / exact_out.norm()),
                 float((br - exact_branch).norm() / exact_branch.norm()))
 
-    names = ["intermediate.dense", "output.dense"]
     variants = {"fp32": block, "int8 (both Linear)": int8(block)}
     rows = []
     for C in c_list:

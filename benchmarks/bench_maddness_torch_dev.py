@@ -41,6 +41,7 @@ import torch  # noqa: E402
 from torch import nn  # noqa: E402
 
 import tenfold.torch as tt  # noqa: E402
+from bench_maddness_torch import digits_mlp, noisy_copies  # noqa: E402
 
 HIDDEN = ("2", "4")
 EPOCHS = 5
@@ -55,37 +56,6 @@ RECIPES = {
     "progressive": dict(mode="progressive", first_epochs=2),
     "refit": dict(mode="refit", first_epochs=3),
 }
-
-
-def make(split: int):
-    """The benchmark's MLP and data, on digits split `split` (train_test_split random_state)."""
-    from sklearn.datasets import load_digits
-    from sklearn.model_selection import train_test_split
-
-    torch.manual_seed(split)
-    X, y = load_digits(return_X_y=True)
-    X = (X / 16.0).astype(np.float32)
-    X_tr, X_te, y_tr, y_te = train_test_split(X, y, test_size=0.25, random_state=split, stratify=y)
-    Xt, yt = torch.from_numpy(X_tr), torch.from_numpy(y_tr)
-    net = nn.Sequential(nn.Linear(64, 512), nn.ReLU(), nn.Linear(512, 512), nn.ReLU(), nn.Linear(512, 256), nn.ReLU(),
-                        nn.Linear(256, 10))
-    opt = torch.optim.Adam(net.parameters(), lr=1e-3)
-    for _ in range(30):
-        perm = torch.randperm(len(Xt))
-        for i in range(0, len(Xt), 128):
-            idx = perm[i:i + 128]
-            opt.zero_grad()
-            nn.functional.cross_entropy(net(Xt[idx]), yt[idx]).backward()
-            opt.step()
-    return net.eval(), Xt, torch.from_numpy(X_te), y_te
-
-
-def noisy(X: torch.Tensor, copies: int, noise: float, seed: int) -> torch.Tensor:
-    if not copies:
-        return X
-    g = torch.Generator().manual_seed(seed)
-    std = X.std(0)
-    return torch.cat([X] + [X + noise * std * torch.randn(X.shape, generator=g) for _ in range(copies)])
 
 
 def dense_copy(model: nn.Module) -> nn.Module:
@@ -103,13 +73,13 @@ def dense_copy(model: nn.Module) -> nn.Module:
 
 def run(change: dict, split: int, seed: int = 0, C: int = 16) -> dict:
     r = dict(BASE, **change)
-    net, Xt, Xte, yte = make(split)
+    net, Xt, Xte, yte = digits_mlp(split)
 
     def acc(m):
         with torch.no_grad():
             return float((m(Xte).argmax(1).numpy() == yte).mean())
-    calib = noisy(Xt, r.get("calib_copies", 0), 0.3, 100 + seed)
-    Xft = noisy(Xt, r["copies"], r["input_noise"], seed)
+    calib = noisy_copies(Xt, r.get("calib_copies", 0), 0.3, 100 + seed)
+    Xft = noisy_copies(Xt, r["copies"], r["input_noise"], seed)
     kw = dict(epochs=EPOCHS, loss="kl", seed=seed, batch_size=r["batch_size"], activation_noise=r["activation_noise"],
               lr=r["lr"], lr_other=r["lr_other"])
     T = r.get("T", 1.0)
