@@ -254,7 +254,7 @@ def cmd_find_instances(args: argparse.Namespace) -> int:
     if is_npy:
         series = _read_npy_series(path)
         label = f"{series.shape[0]} samples" + (f" at {rate:g} per second" if rate is not None else "")
-        min_sig = 0.0
+        min_sig = extract.MIN_SIGNIFICANCE   # the library's default bar, as find_instances uses it
     else:
         series, label = _speech_series(path)
         min_sig = audio.SPEECH_MIN_SIGNIFICANCE
