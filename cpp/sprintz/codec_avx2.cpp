@@ -1170,16 +1170,6 @@ inline void store_row16(uint16_t* o, __m128i r, size_t n) {
     std::memcpy(o, tmp, n * 2);
   }
 }
-inline void store_row16(uint8_t* o, __m128i r, size_t n) {
-  const __m128i b = _mm_packus_epi16(_mm_and_si128(r, _mm_set1_epi16(0xff)), _mm_setzero_si128());
-  if (n >= 8) {
-    _mm_storel_epi64(reinterpret_cast<__m128i*>(o), b);
-  } else {
-    alignas(16) uint8_t tmp[16];
-    _mm_store_si128(reinterpret_cast<__m128i*>(tmp), b);
-    std::memcpy(o, tmp, n);
-  }
-}
 
 template <class T>
 TENFOLD_ALWAYS_INLINE void rows_fire_group(const uint8_t* q, uint64_t w, size_t j0, State st, T* od,
