@@ -250,18 +250,10 @@ def thread_runs(X: np.ndarray, Q: np.ndarray, faiss, repeat: int) -> list[dict]:
     Qb = Q[:100]
     row = {"n": n, "nq": len(Qb)}
 
-    def cpu(fn) -> float:
-        fn()
-        ts = []
-        for _ in range(repeat):
-            t = time.process_time()
-            fn()
-            ts.append(time.process_time() - t)
-        return float(np.median(ts))
-
     for t in (1, 2):
         row[f"tenfold_{t}"] = median_time(lambda: index.search(Qb, K, n_threads=t), repeat)
-        row[f"tenfold_cpu_{t}"] = cpu(lambda: index.search(Qb, K, n_threads=t))
+        row[f"tenfold_cpu_{t}"] = median_time(lambda: index.search(Qb, K, n_threads=t), repeat,
+                                              clock=time.process_time)
         faiss.omp_set_num_threads(t)
         row[f"faiss_{t}"] = median_time(lambda: fi.search(Qb, K), repeat)
     print(row, flush=True)

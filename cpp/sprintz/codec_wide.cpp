@@ -318,10 +318,7 @@ void pack_words(const u64* w, size_t rows, size_t nv, int kind, size_t lag, std:
     if (!any) {
       size_t k = 0;
       while (b + 1 + k < nblocks && block_zero(b + 1 + k)) ++k;
-      for (size_t c = k;; c >>= 7) {  // LEB128
-        o.push_back(uint8_t((c & 0x7f) | (c >= 0x80 ? 0x80 : 0)));
-        if (c < 0x80) break;
-      }
+      put_leb(o, k);
       b += 1 + k;
       continue;
     }

@@ -9,21 +9,24 @@ from typing import Callable
 import numpy as np
 
 
-def call_times(fn: Callable[[], object], repeat: int = 5, warmup: int = 0) -> list[float]:
-    """Wall times of `repeat` calls of fn, after `warmup` untimed calls."""
+def call_times(fn: Callable[[], object], repeat: int = 5, warmup: int = 0,
+               clock: Callable[[], float] = time.perf_counter) -> list[float]:
+    """Times of `repeat` calls of fn, after `warmup` untimed calls: wall time by default,
+    ``clock=time.process_time`` for the CPU time of the process."""
     for _ in range(warmup):
         fn()
     times = []
     for _ in range(repeat):
-        t = time.perf_counter()
+        t = clock()
         fn()
-        times.append(time.perf_counter() - t)
+        times.append(clock() - t)
     return times
 
 
-def median_time(fn: Callable[[], object], repeat: int = 5, warmup: int = 0) -> float:
-    """Median wall time of `repeat` calls of fn, after `warmup` untimed calls."""
-    return float(np.median(call_times(fn, repeat, warmup)))
+def median_time(fn: Callable[[], object], repeat: int = 5, warmup: int = 0,
+                clock: Callable[[], float] = time.perf_counter) -> float:
+    """Median time (wall by default, see `call_times`) of `repeat` calls of fn, after `warmup` untimed calls."""
+    return float(np.median(call_times(fn, repeat, warmup, clock)))
 
 
 def cpu_name() -> str:
