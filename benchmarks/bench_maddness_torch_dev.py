@@ -19,6 +19,15 @@ Recipes (each a change to the baseline):
   activations and replace it, 3 epochs.
 - "refit": replace both, 3 epochs, refit both encoders on the adapted activations (tables from the
   new prototypes, the tuned tables are lost), 2 epochs.
+- "encoder+ x8": encoder+ and calibration x8 together (the benchmark's "noisy, encoder+ x8").
+- "encoder+ x8, learned thresholds": the same fit, then the encoder is trained too (LUT-NN's idea
+  for a tree encoder): for 4 of the 5 epochs each replaced layer computes a soft tree, every split
+  a sigmoid of (byte value - threshold - 1/2) / tau with tau going geometrically from 4 to 0.5
+  bytes, so that a row's output is the leaf-probability-weighted sum of the tables and both the
+  thresholds (float, Adam lr 0.3 byte) and the layers before get the exact gradient of that
+  relaxation; the thresholds are then rounded to bytes (hardened) and the last epoch is the plain
+  `distill` loop on the hard codes, so eval() is the same lookup kernel.
+- "encoder+ x8, lr_other 0": the same fit, the non-replaced layers frozen.
 
 Writes benchmarks/results/maddness_torch_dev.{json,md}. One thread, CPU time.
 Run: `.venv/bin/python benchmarks/bench_maddness_torch_dev.py` (`--quick`: splits 1-2 only).
@@ -42,6 +51,7 @@ from torch import nn  # noqa: E402
 
 import tenfold.torch as tt  # noqa: E402
 from bench_maddness_torch import digits_mlp, noisy_copies  # noqa: E402
+from tenfold.torch import MaddnessLinear  # noqa: E402
 
 HIDDEN = ("2", "4")
 EPOCHS = 5
@@ -55,7 +65,14 @@ RECIPES = {
     "KL T=3": dict(T=3.0),
     "progressive": dict(mode="progressive", first_epochs=2),
     "refit": dict(mode="refit", first_epochs=3),
+    "encoder+ x8": dict(fit=dict(n_candidates=16, shrinkage=0.25, refit_passes=1), calib_copies=7),
+    "encoder+ x8, learned thresholds": dict(fit=dict(n_candidates=16, shrinkage=0.25, refit_passes=1), calib_copies=7,
+                                            mode="soft", soft_epochs=4, tau=(4.0, 0.5), lr_thr=0.3),
+    "encoder+ x8, lr_other 0": dict(fit=dict(n_candidates=16, shrinkage=0.25, refit_passes=1), calib_copies=7,
+                                    lr_other=0.0),
 }
+_MLPS: dict = {}     # split -> digits_mlp(split), trained once per run
+_FITS: dict = {}     # (split, fit, calibration copies) -> the replaced model before fine-tuning
 
 
 def dense_copy(model: nn.Module) -> nn.Module:
@@ -71,9 +88,69 @@ def dense_copy(model: nn.Module) -> nn.Module:
     return out
 
 
+def _soft_tree(self: MaddnessLinear, x: torch.Tensor) -> torch.Tensor:
+    """The layer's output through a soft tree (see "learned thresholds"): leaf probabilities from
+    sigmoids of the split bytes against the float thresholds ``self.soft_thr`` at temperature
+    ``self.tau``, times the tables."""
+    C = self.ncodebooks
+    flat = x.reshape(-1, self.in_features)
+    u = ((flat[:, self.split_dims.reshape(-1)].reshape(-1, C, 4) - self.offsets) * self.scales).clamp(-128, 127)
+    P = torch.ones(flat.shape[0], C, 1)
+    for level in range(4):  # a row goes right iff its byte > the node's threshold: child 2 * node + 1
+        right = torch.sigmoid((u[:, :, level, None] - self.soft_thr[:, level, :1 << level] - 0.5) / self.tau)
+        P = torch.stack([P * (1 - right), P * right], -1).reshape(flat.shape[0], C, 2 << level)
+    out = torch.einsum("nck,ckm->nm", P, self.tables)
+    out = out if self.bias is None else out + self.bias
+    return out.reshape(*x.shape[:-1], self.out_features)
+
+
+def learned_thresholds(student: nn.Module, teacher: nn.Module, X: torch.Tensor, soft_epochs: int,
+                       tau: tuple, lr_thr: float, kw: dict, callback) -> None:
+    """"learned thresholds": soft-tree epochs (tables, thresholds and the other layers trained by
+    Adam on the KL to the teacher, noise on the replaced layers' inputs as `distill`), then hard
+    thresholds and `distill` for the remaining epochs."""
+    layers = [m for m in student.modules() if isinstance(m, MaddnessLinear)]
+    for m in layers:
+        m.soft_thr = nn.Parameter(m.thresholds.float())
+    thr = [m.soft_thr for m in layers]
+    tables = {id(p) for m in layers for p in (m.tables, m.bias)} | {id(p) for p in thr}
+    others = [p for p in student.parameters() if id(p) not in tables]
+    opt = torch.optim.Adam([dict(params=[p for m in layers for p in (m.tables, m.bias) if p is not None], lr=kw["lr"]),
+                            dict(params=thr, lr=lr_thr), dict(params=others, lr=kw["lr_other"])])
+    gen = torch.Generator().manual_seed(kw["seed"])
+    stds = tt._distill._input_stds(student, layers, X, kw["batch_size"])
+    hooks = [m.register_forward_pre_hook(
+        lambda mod, a, _s=kw["activation_noise"] * sd: (a[0] + torch.randn(a[0].shape, generator=gen) * _s,)
+        if mod.training else None) for m, sd in zip(layers, stds)]
+    for epoch in range(soft_epochs):
+        for m in layers:
+            m.tau = tau[0] * (tau[1] / tau[0]) ** (epoch / max(soft_epochs - 1, 1))
+            m._forward_float = _soft_tree.__get__(m)
+        student.train()
+        order = torch.randperm(len(X), generator=gen)
+        for i in range(0, len(X), kw["batch_size"]):
+            xb = X[order[i:i + kw["batch_size"]]]
+            with torch.no_grad():
+                target = teacher(xb)
+            opt.zero_grad()
+            tt._distill._kl(student(xb), target).backward()
+            opt.step()
+        callback(epoch, student.eval())  # eval(): the kernel with the thresholds as they were fitted
+    for h in hooks:
+        h.remove()
+    with torch.no_grad():
+        for m in layers:
+            del m._forward_float
+            m.thresholds.copy_(m.soft_thr.round().clamp(-128, 127).to(torch.int8))
+            del m.soft_thr, m.tau
+    tt.distill(student, teacher, X, callback=callback, **dict(kw, epochs=EPOCHS - soft_epochs))
+
+
 def run(change: dict, split: int, seed: int = 0, C: int = 16) -> dict:
     r = dict(BASE, **change)
-    net, Xt, Xte, yte = digits_mlp(split)
+    if split not in _MLPS:
+        _MLPS[split] = digits_mlp(split)
+    net, Xt, Xte, yte = _MLPS[split]
 
     def acc(m):
         with torch.no_grad():
@@ -92,14 +169,24 @@ def run(change: dict, split: int, seed: int = 0, C: int = 16) -> dict:
 
     def replace(model, names):
         return tt.replace_linear(model, calib, filter_fn=lambda n, m: n in names, ncodebooks=C, n_threads=1, **fit)
+
+    def replace_both():  # the exact model's fit, shared by the recipes with the same fit and calibration rows
+        key = (split, C, tuple(sorted(fit.items())), r.get("calib_copies", 0))
+        if key not in _FITS:
+            _FITS[key] = replace(net, HIDDEN)
+        return copy.deepcopy(_FITS[key])
     curve: list[float] = []
     log = lambda ep, m: curve.append(acc(m))  # noqa: E731
     t0 = time.process_time()
     mode = r.get("mode", "both")
     if mode == "both":
-        fast = replace(net, HIDDEN)
+        fast = replace_both()
         before = acc(fast)
         tt.distill(fast, net, Xft, callback=log, **kw)
+    elif mode == "soft":
+        fast = replace_both()
+        before = acc(fast)
+        learned_thresholds(fast, net, Xft, r["soft_epochs"], r["tau"], r["lr_thr"], kw, log)
     elif mode == "progressive":
         fast = replace(net, HIDDEN[:1])
         tt.distill(fast, net, Xft, callback=log, **dict(kw, epochs=r["first_epochs"]))
@@ -107,7 +194,7 @@ def run(change: dict, split: int, seed: int = 0, C: int = 16) -> dict:
         before = acc(fast)
         tt.distill(fast, net, Xft, callback=log, **dict(kw, epochs=EPOCHS - r["first_epochs"]))
     else:  # refit
-        fast = replace(net, HIDDEN)
+        fast = replace_both()
         before = acc(fast)
         tt.distill(fast, net, Xft, callback=log, **dict(kw, epochs=r["first_epochs"]))
         fast = replace(dense_copy(fast), HIDDEN)
