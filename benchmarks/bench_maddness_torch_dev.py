@@ -29,7 +29,8 @@ Recipes (each a change to the baseline):
   `distill` loop on the hard codes, so eval() is the same lookup kernel.
 - "encoder+ x8, lr_other 0": the same fit, the non-replaced layers frozen.
 
-Writes benchmarks/results/maddness_torch_dev.{json,md}. One thread, CPU time.
+Writes benchmarks/results/maddness_torch_dev.{json,md}. One thread; each run's cpu_s is its CPU time,
+fitting included only for the first recipe that uses a given fit (later ones reuse it).
 Run: `.venv/bin/python benchmarks/bench_maddness_torch_dev.py` (`--quick`: splits 1-2 only).
 """
 
