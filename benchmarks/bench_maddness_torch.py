@@ -18,8 +18,9 @@ Speed: torch with 1 thread, medians over alternating rounds (each round times ev
 speed-ups = median of per-round ratios to fp32, by wall-clock and by CPU time (process_time: the
 machine is shared, so the CPU-time ratio is the steadier one).
 Writes benchmarks/results/maddness_torch.{json,md} and maddness_torch_front.png.
-Run: `.venv/bin/python benchmarks/bench_maddness_torch.py` (C=16 and C=32; `--quick`: fewer
-repeats, seeds and MiniLM sentences; `--c-list 8,16,32` for more points).
+Run: `.venv/bin/python benchmarks/bench_maddness_torch.py` (C=16, 32 and 64: C=64 is the point
+of the speed/accuracy front against int8; `--quick`: fewer repeats, seeds and MiniLM sentences;
+`--c-list 8,16,32` for other points).
 """
 
 from __future__ import annotations
@@ -423,7 +424,7 @@ def write_md(res) -> str:
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true", help="fewer repeats and seeds, fewer MiniLM sentences")
-    ap.add_argument("--c-list", default="16,32", help="comma-separated ncodebooks (default 16,32)")
+    ap.add_argument("--c-list", default="16,32,64", help="comma-separated ncodebooks (default 16,32,64)")
     ap.add_argument("--layer", type=int, default=3, help="MiniLM encoder layer (0-5)")
     ap.add_argument("--skip-minilm", action="store_true")
     ap.add_argument("--replot", action="store_true", help="rewrite the .md and plot from the last results .json")

@@ -206,11 +206,11 @@ def run(change: dict, split: int, seed: int = 0, C: int = 16) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true", help="splits 1-2 only")
-    ap.add_argument("--recipes", default=",".join(RECIPES), help="comma-separated names of RECIPES")
+    ap.add_argument("--recipes", default=";".join(RECIPES), help="names of RECIPES separated by ';'")
     args = ap.parse_args()
     torch.set_num_threads(1)
     splits = (1, 2) if args.quick else (1, 2, 3, 4, 5)
-    names = args.recipes.split(",")
+    names = args.recipes.split(";")
     res: dict = dict(machine=machine(), torch=torch.__version__, splits=list(splits), base=BASE, recipes={})
     for name in names:
         runs = [run(RECIPES[name], s) for s in splits]
