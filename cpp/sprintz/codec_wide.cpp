@@ -512,17 +512,24 @@ int choose_predictor(const std::vector<u64>& w, size_t rows, size_t nv, bool all
 bool common_step(const std::vector<u64>& w, size_t rows, size_t nv, size_t j, u64& step) {
   const size_t n = std::min(rows, kLagProbeRows);
   if (n < 2) return false;
+  const u64* c = w.data() + j;  // c[r * nv]: the column
   u64 cand = 0;
   size_t votes = 0;
-  for (size_t r = 1; r < n; ++r) {  // Boyer-Moore majority vote
-    const u64 d = w[r * nv + j] - w[(r - 1) * nv + j];
+  for (size_t r = 1, at = nv; r < n; ++r, at += nv) {  // Boyer-Moore majority vote
+    const u64 d = c[at] - c[at - nv];
     if (votes == 0) cand = d;
     votes += d == cand ? 1 : size_t(-1);
   }
-  size_t same = 0;
-  for (size_t r = 1; r < n; ++r) same += w[r * nv + j] - w[(r - 1) * nv + j] == cand;
   step = cand;
-  return 2 * same >= n - 1;
+  // count the candidate's differences, stopping once the rest could not make up half
+  const size_t need = (n - 1 + 1) / 2;  // 2 * same >= n - 1
+  size_t same = 0;
+  for (size_t r0 = 1; r0 < n; r0 += kLagProbeRows / 16) {
+    const size_t r1 = std::min(n, r0 + kLagProbeRows / 16);
+    for (size_t r = r0, at = r0 * nv; r < r1; ++r, at += nv) same += c[at] - c[at - nv] == cand;
+    if (same + (n - r1) < need) return false;
+  }
+  return same >= need;
 }
 
 // Kind kKindStepped (see the file comment) of the (rows x nv) words with the given steps, appended
@@ -555,18 +562,38 @@ void pack_stepped(const u64* w, size_t rows, size_t nv, const u64* steps, std::v
   }
 }
 
-// Whether the count words span < 2^16 in signed or in unsigned order, and from which base.
+// Whether the count words span < 2^16 in signed or in unsigned order, and from which base (the
+// signed minimum where the signed span is short enough, else the unsigned minimum). Spans only
+// grow, so each pass stops at the first block of kSpanBlock words where its span is too wide: a
+// chunk that does not fit (most wide chunks) costs a block or two. The unsigned pass (which differs
+// from the signed one only for words of both signs) runs only where the signed span is too wide.
 bool narrow_base(const u64* w, size_t count, u64& base) {
+  constexpr size_t kSpanBlock = 64;
   int64_t smin = INT64_MAX, smax = INT64_MIN;
-  u64 umin = ~u64(0), umax = 0;
-  for (size_t i = 0; i < count; ++i) {
-    smin = std::min(smin, int64_t(w[i]));
-    smax = std::max(smax, int64_t(w[i]));
-    umin = std::min(umin, w[i]);
-    umax = std::max(umax, w[i]);
+  bool signed_fits = true;
+  for (size_t i = 0; i < count && signed_fits; i += kSpanBlock) {
+    const size_t end = std::min(count, i + kSpanBlock);
+    for (size_t k = i; k < end; ++k) {
+      smin = std::min(smin, int64_t(w[k]));
+      smax = std::max(smax, int64_t(w[k]));
+    }
+    signed_fits = u64(smax) - u64(smin) < kNarrowSpan;
   }
-  base = u64(smax) - u64(smin) < kNarrowSpan ? u64(smin) : umin;
-  return u64(smax) - u64(smin) < kNarrowSpan || umax - umin < kNarrowSpan;
+  if (signed_fits) {
+    base = u64(smin);
+    return true;
+  }
+  u64 umin = ~u64(0), umax = 0;
+  for (size_t i = 0; i < count; i += kSpanBlock) {
+    const size_t end = std::min(count, i + kSpanBlock);
+    for (size_t k = i; k < end; ++k) {
+      umin = std::min(umin, w[k]);
+      umax = std::max(umax, w[k]);
+    }
+    if (umax - umin >= kNarrowSpan) return false;
+  }
+  base = umin;
+  return true;
 }
 
 // The integer part (kind byte onwards) of the (rows x nv) words, appended to o: narrowed where the
@@ -574,8 +601,9 @@ bool narrow_base(const u64* w, size_t count, u64& base) {
 // benchmark's larger chunks it was never larger than the wide candidate, so that one is computed
 // too only for chunks of at most kBothCandidatesValues values, where it can win),
 // else the predictor choose_predictor picks (delta of delta in FIRE streams only).
-// `fits` and `base`: narrow_base's answer for these words.
-void encode_plain(const std::vector<u64>& w, size_t rows, size_t nv, int forecaster, bool entropy, bool fits,
+// `fits` and `base`: narrow_base's answer for these words. Returns the bytes of the appended part
+// already Huffman-coded (a narrowed chunk whose 16-bit coding took the Huffman stage), else 0.
+size_t encode_plain(const std::vector<u64>& w, size_t rows, size_t nv, int forecaster, bool entropy, bool fits,
                   u64 base, std::vector<uint8_t>& o) {
   static thread_local std::vector<u64> z;
   static thread_local std::vector<uint8_t> cand[3];
@@ -613,6 +641,9 @@ void encode_plain(const std::vector<u64>& w, size_t rows, size_t nv, int forecas
   for (size_t c = 0; c < 3; ++c)
     if (!cand[c].empty() && (cand[best].empty() || cand[c].size() < cand[best].size())) best = c;
   o.insert(o.end(), cand[best].begin(), cand[best].end());
+  // the narrowed candidate: kind byte, u64 base, then the 16-bit chunk (its header's byte 0 is its mode)
+  constexpr size_t kInnerMode = 1 + 8;
+  return best == 1 && cand[1][kInnerMode] == 1 ? cand[1].size() - kInnerMode : 0;
 }
 
 // The distinct words of w[0, count) sorted (as unsigned), and each word's rank among them in
@@ -621,39 +652,48 @@ void encode_plain(const std::vector<u64>& w, size_t rows, size_t nv, int forecas
 bool dictionary_of(const u64* w, size_t count, size_t limit, std::vector<u64>& dict, std::vector<u64>& idx) {
   static thread_local std::vector<u64> keys;
   static thread_local std::vector<uint32_t> slot;  // 0 empty, else 1 + the key's entry in dict
+  static thread_local std::vector<uint32_t> at;    // the slot of each word (no second lookup for the ranks)
   size_t bits = 4;
   while ((size_t(1) << bits) < 2 * limit + 2) ++bits;
   const size_t mask = (size_t(1) << bits) - 1;
   keys.resize(mask + 1);
   slot.assign(mask + 1, 0);
+  at.resize(count);
   dict.clear();
   auto find = [&](u64 k) {
     size_t h = size_t((k * 0x9E3779B97F4A7C15ull) >> (64 - bits));  // Fibonacci hashing: 2^64 / golden ratio
     while (slot[h] && keys[h] != k) h = (h + 1) & mask;
     return h;
   };
-  for (size_t i = 0; i < count; ++i) {
-    // words that barely repeat in the first kDictProbeValues: give up early
-    if (i == kDictProbeValues && 8 * dict.size() > 7 * kDictProbeValues) return false;
+  auto insert = [&](size_t i) {
     const size_t h = find(w[i]);
-    if (slot[h]) continue;
+    at[i] = uint32_t(h);
+    if (slot[h]) return true;
     if (dict.size() == limit) return false;
     keys[h] = w[i];
     dict.push_back(w[i]);
     slot[h] = uint32_t(dict.size());
-  }
+    return true;
+  };
+  size_t i = 0;
+  for (const size_t probe = std::min(count, kDictProbeValues); i < probe; ++i)
+    if (!insert(i)) return false;
+  // words that barely repeat in the first kDictProbeValues: give up early
+  if (count > kDictProbeValues && 8 * dict.size() > 7 * kDictProbeValues) return false;
+  for (; i < count; ++i)
+    if (!insert(i)) return false;
   std::sort(dict.begin(), dict.end());
   for (size_t r = 0; r < dict.size(); ++r) slot[find(dict[r])] = uint32_t(r + 1);
   idx.resize(count);
-  for (size_t i = 0; i < count; ++i) idx[i] = slot[find(w[i])] - 1;
+  for (i = 0; i < count; ++i) idx[i] = slot[at[i]] - 1;
   return true;
 }
 
 // The integer part (kind byte onwards) of the (rows x nv) words, appended to o: encode_plain's,
 // or where the chunk repeats few distinct words (levels of a coarse sensor, z-normalised per case),
 // is not narrowed and that is >= 10% smaller, kind kKindDictionary: the sorted distinct words, then their ranks coded
-// by encode_plain.
-void encode_words(const std::vector<u64>& w, size_t rows, size_t nv, int forecaster, bool entropy,
+// by encode_plain. Returns encode_plain's count of bytes already Huffman-coded in what it appended.
+size_t encode_words(const std::vector<u64>& w, size_t rows, size_t nv, int forecaster, bool entropy,
                   std::vector<uint8_t>& o) {
   static thread_local std::vector<u64> dict, idx, z;
   static thread_local std::vector<uint8_t> alt, est;
@@ -662,16 +702,14 @@ void encode_words(const std::vector<u64>& w, size_t rows, size_t nv, int forecas
   const bool fits = narrow_base(w.data(), count, base);
   // (a chunk spanning < 2^16 is narrowed: ranks would gain little there and decode slower)
   if (count < 2 * kDictProbeValues || fits || !dictionary_of(w.data(), count, count / kDictMaxShare, dict, idx)) {
-    encode_plain(w, rows, nv, forecaster, entropy, fits, base, o);
-    return;
+    return encode_plain(w, rows, nv, forecaster, entropy, fits, base, o);
   }
   alt.clear();
   alt.push_back(kKindDictionary);
   put_leb(alt, dict.size());
   pack_words(dict.data(), dict.size(), 1, kKindDelta, 0, z, alt);
-  u64 rank_base;
-  const bool rank_fits = narrow_base(idx.data(), count, rank_base);
-  encode_plain(idx, rows, nv, forecaster, entropy, rank_fits, rank_base, alt);
+  // the ranks are 0 .. m - 1, each present: narrow_base's answer without a pass over them
+  const size_t alt_coded = encode_plain(idx, rows, nv, forecaster, entropy, dict.size() <= kNarrowSpan, 0, alt);
   // the plain coding's size estimated on the first quarter of the rows: a dictionary under half
   // of that is taken without coding the chunk plainly in full
   est.clear();
@@ -679,13 +717,15 @@ void encode_words(const std::vector<u64>& w, size_t rows, size_t nv, int forecas
   encode_plain(w, part, nv, forecaster, entropy, false, 0, est);  // (not narrowed: fits is false for all rows)
   if (alt.size() * 2 * part < est.size() * rows) {
     o.insert(o.end(), alt.begin(), alt.end());
-    return;
+    return alt_coded;
   }
-  encode_plain(w, rows, nv, forecaster, entropy, false, 0, o);
+  const size_t coded = encode_plain(w, rows, nv, forecaster, entropy, false, 0, o);
   if (alt.size() * kDictGainDen < (o.size() - at) * kDictGainNum) {
     o.resize(at);
     o.insert(o.end(), alt.begin(), alt.end());
+    return alt_coded;
   }
+  return coded;
 }
 
 // A float exception being coded: its row-major position, tag (exception_tag's) and raw bits.
@@ -783,11 +823,13 @@ void append_chunk(std::vector<uint8_t>& out, const uint8_t* x, int dtype, const 
         append<u64>(body, f.raw);
     }
   }
-  encode_words(w, rows, nv, forecaster, entropy, body);
+  const size_t inner_coded = encode_words(w, rows, nv, forecaster, entropy, body);
   const size_t raw_bytes = count * isz;
   const bool raw = body.size() >= raw_bytes;
   size_t clen = 0;
-  if (!raw && entropy) {
+  // a body mostly Huffman-coded already (a narrowed chunk's 16-bit coding took the stage) is not
+  // tried again: bytes of a Huffman code are close to uniform and would not save the 5% asked
+  if (!raw && entropy && 2 * inner_coded < body.size()) {
     coded.resize(huffman_max_bytes(body.size()));
     clen = huffman_encode(body.data(), body.size(), coded.data(), coded.size());  // 0 unless it saves >= 5%
   }

@@ -10,6 +10,7 @@
 // valid. The decoder reads only inside the input buffer and rejects any stream whose symbols
 // consumed bits beyond its own bytes. Used only where it saves >= 5% (see huffman_encode).
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <vector>
 
@@ -163,6 +164,19 @@ size_t huffman_encode(const uint8_t* src, size_t n, uint8_t* dst, size_t cap) {
       freq[s][c] += freq2[1][s][c];
       total_freq[c] += freq[s][c];
     }
+  // Huffman's code is never shorter than the entropy n H = n log2 n - sum c log2 c: where even that
+  // would not save the 5% asked below, return before building the code (small chunks, whose packed
+  // bytes are close to uniform, pay the table build for nothing otherwise). log2 is within a few
+  // ulps; kEntropySlack more than covers that, so the bound stays below the code's true size.
+  {
+    constexpr double kEntropySlack = 1e-9;
+    double sum_clogc = 0;
+    for (int c = 0; c < 256; ++c)
+      if (total_freq[c] > 1) sum_clogc += double(total_freq[c]) * std::log2(double(total_freq[c]));
+    const double nd = double(n);
+    const double bits_lower = (nd * std::log2(nd) - sum_clogc) * (1 - kEntropySlack) - nd * kEntropySlack;
+    if (double(kTableBytes + S) + std::floor(bits_lower / 8) > double(n - n / 20)) return 0;
+  }
   uint8_t len[256];
   code_lengths(total_freq, len);
   uint64_t stream_bits[S] = {}, bits = 0;
