@@ -278,75 +278,110 @@ uint8_t pick_exponent(const std::vector<u64>& w, size_t rows, size_t nv, size_t 
   return best >= 0 ? uint8_t(best) : kBitsColumn;
 }
 
-// Kinds 0 and 1: residuals of the (rows x nv) row-major words, block-packed, appended to o.
-// The prediction of word (r, j) by `kind` (lag L for kKindLag) from the words before it.
-inline u64 predict(const u64* w, size_t r, size_t j, size_t nv, int kind, size_t lag, u64 prev, u64 step) {
-  if (kind == kKindLag) return r >= lag ? w[(r - lag) * nv + j] : 0;
-  return kind == kKindDeltaDelta ? prev + step : prev;
+// Kinds 0, 1 and 3: residuals of the (rows x nv) row-major words, block-packed, appended to o.
+// The prediction of word (r, j) from the words before it in its column: delta w[r-1], delta of
+// delta 2 w[r-1] - w[r-2], lag L w[r-L], with w[r] = 0 for r < 0.
+template <int Kind>
+inline u64 predict(const u64* c, size_t r, size_t nv, size_t lag) {
+  const u64 p1 = r >= 1 ? c[(r - 1) * nv] : 0;
+  if (Kind == kKindDelta) return p1;
+  if (Kind == kKindDeltaDelta) return 2 * p1 - (r >= 2 ? c[(r - 2) * nv] : 0);
+  return r >= lag ? c[(r - lag) * nv] : 0;
 }
 
-void pack_words(const u64* w, size_t rows, size_t nv, int kind, size_t lag, std::vector<u64>& z,
-                std::vector<uint8_t>& o) {
-  z.resize(rows * nv);
-  for (size_t j = 0; j < nv; ++j) {
-    u64 prev = 0, step = 0;
-    for (size_t r = 0; r < rows; ++r) {
-      const u64 x = w[r * nv + j];
-      z[r * nv + j] = zigzag(x - predict(w, r, j, nv, kind, lag, prev, step));
-      step = x - prev;
-      prev = x;
+// zigzag with a logical shift (SSE2 and NEON vectorise it; no 64-bit arithmetic shift needed).
+inline u64 zigzag_v(u64 r) { return (r << 1) ^ (u64(0) - (r >> 63)); }
+
+// The zigzagged residuals of rows [r0, r0 + cnt) of column c (c[r * nv]) into z[0, cnt); returns their OR.
+// Stride1: nv == 1 (a constant stride, so the compiler vectorises the loop).
+template <int Kind, bool Stride1>
+inline u64 block_residuals(const u64* c, size_t r0, size_t cnt, size_t nv_arg, size_t lag, u64* z) {
+  const size_t nv = Stride1 ? 1 : nv_arg;
+  u64 acc = 0;
+  const size_t history = Kind == kKindLag ? lag : Kind == kKindDeltaDelta ? 2 : 1;
+  if (r0 >= history) {  // every prediction inside the column: no bounds to test
+    const u64* x = c + r0 * nv;
+    const ptrdiff_t back = ptrdiff_t(Kind == kKindLag ? lag * nv : nv);
+    for (size_t i = 0; i < cnt; ++i) {
+      const u64* xi = x + i * nv;
+      const u64 p = Kind == kKindDeltaDelta ? 2 * xi[-back] - xi[-2 * back] : xi[-back];
+      const u64 zi = zigzag_v(*xi - p);
+      z[i] = zi;
+      acc |= zi;
     }
+    return acc;
   }
+  for (size_t i = 0; i < cnt; ++i) {
+    z[i] = zigzag(c[(r0 + i) * nv] - predict<Kind>(c, r0 + i, nv, lag));
+    acc |= z[i];
+  }
+  return acc;
+}
+
+// put_leb's bytes at q; returns the end.
+inline uint8_t* put_leb_at(uint8_t* q, u64 c) {
+  for (;; c >>= 7) {
+    *q++ = uint8_t((c & 0x7f) | (c >= 0x80 ? 0x80 : 0));
+    if (c < 0x80) return q;
+  }
+}
+
+template <int Kind>
+void pack_kind(const u64* w, size_t rows, size_t nv, size_t lag, std::vector<uint8_t>& o) {
+  static thread_local std::vector<u64> zb;       // a block's residuals, column-major (16 per column)
+  static thread_local std::vector<uint8_t> wd;   // a block's widths
+  static thread_local std::vector<uint8_t> buf;  // the packed bytes, grown only (never zero-filled again)
   const size_t nblocks = (rows + kBlockRows - 1) / kBlockRows;
-  std::vector<uint8_t> widths(nv);
-  auto block_zero = [&](size_t b) {
-    const size_t end = std::min(rows, (b + 1) * kBlockRows) * nv;
-    for (size_t i = b * kBlockRows * nv; i < end; ++i)
-      if (z[i]) return false;
-    return true;
-  };
-  for (size_t b = 0; b < nblocks;) {
+  // widths, at most 8 bytes a value, a zero run's count per block, and a store's slack
+  const size_t bound = nblocks * (nv + kMaxLeb) + rows * nv * 8 + 8;
+  if (buf.size() < bound) buf.resize(bound);
+  zb.resize(kBlockRows * nv);
+  wd.resize(nv);
+  uint8_t* const q0 = buf.data();
+  uint8_t* q = q0;
+  bool in_run = false;  // inside a run of all-zero blocks: its first block's zero widths are written
+  u64 zero_run = 0;     // and this many all-zero blocks have followed it
+  for (size_t b = 0; b < nblocks; ++b) {
     const size_t r0 = b * kBlockRows, cnt = std::min(kBlockRows, rows - r0);
-    bool any = false;
+    u64 any = 0;
     for (size_t j = 0; j < nv; ++j) {
-      u64 acc = 0;
-      for (size_t i = 0; i < cnt; ++i) acc |= z[(r0 + i) * nv + j];
-      widths[j] = uint8_t(acc ? 64 - clz64(acc) : 0);
-      any |= acc != 0;
+      u64* z = zb.data() + j * kBlockRows;
+      const u64 acc = nv == 1 ? block_residuals<Kind, true>(w, r0, cnt, 1, lag, z)
+                              : block_residuals<Kind, false>(w + j, r0, cnt, nv, lag, z);
+      wd[j] = uint8_t(acc ? 64 - clz64(acc) : 0);
+      any |= acc;
     }
-    o.insert(o.end(), widths.begin(), widths.end());
     if (!any) {
-      size_t k = 0;
-      while (b + 1 + k < nblocks && block_zero(b + 1 + k)) ++k;
-      put_leb(o, k);
-      b += 1 + k;
+      if (in_run) {
+        ++zero_run;
+      } else {
+        std::memset(q, 0, nv);
+        q += nv;
+        in_run = true;
+        zero_run = 0;
+      }
       continue;
     }
+    if (in_run) q = put_leb_at(q, zero_run);
+    in_run = false;
+    if (nv == 1)
+      *q = wd[0];
+    else
+      std::memcpy(q, wd.data(), nv);
+    q += nv;
     for (size_t j = 0; j < nv; ++j) {
-      const int width = widths[j];
-      const size_t at = o.size(), nbytes = (cnt * size_t(width) + 7) / 8;
-      o.resize(at + nbytes + 8);  // 8 bytes of slack for the last 64-bit store
-      uint8_t* q = o.data() + at;
-      u64 lo = 0, hi = 0;  // a 128-bit bit accumulator holding nb < 64 bits between values
-      int nb = 0;
-      for (size_t i = 0; i < cnt && width; ++i) {
-        const u64 val = z[(r0 + i) * nv + j];
-        lo |= val << nb;
-        if (nb) hi |= val >> (64 - nb);
-        nb += width;
-        if (nb >= 64) {
-          std::memcpy(q, &lo, 8);
-          q += 8;
-          lo = hi;
-          hi = 0;
-          nb -= 64;
-        }
-      }
-      std::memcpy(q, &lo, 8);
-      o.resize(at + nbytes);
+      wide::pack_residuals(zb.data() + j * kBlockRows, cnt, wd[j], q);
+      q += (cnt * wd[j] + 7) / 8;
     }
-    ++b;
   }
+  if (in_run) q = put_leb_at(q, zero_run);
+  o.insert(o.end(), q0, q);
+}
+
+void pack_words(const u64* w, size_t rows, size_t nv, int kind, size_t lag, std::vector<uint8_t>& o) {
+  if (kind == kKindDeltaDelta) return pack_kind<kKindDeltaDelta>(w, rows, nv, 0, o);
+  if (kind == kKindLag) return pack_kind<kKindLag>(w, rows, nv, lag, o);
+  pack_kind<kKindDelta>(w, rows, nv, 0, o);
 }
 
 // Rebuilds rows [r0, r0 + cnt) of column j of w from their residuals z (unzigzagged) under
@@ -618,7 +653,6 @@ bool narrow_base(const u64* w, size_t count, u64& base) {
 // already Huffman-coded (a narrowed chunk whose 16-bit coding took the Huffman stage), else 0.
 size_t encode_plain(const std::vector<u64>& w, size_t rows, size_t nv, int forecaster, bool entropy, bool fits,
                   u64 base, std::vector<uint8_t>& o) {
-  static thread_local std::vector<u64> z;
   static thread_local std::vector<uint8_t> cand[3];
   static thread_local std::vector<u64> steps;
   static thread_local std::vector<uint16_t> narrow;
@@ -648,7 +682,7 @@ size_t encode_plain(const std::vector<u64>& w, size_t rows, size_t nv, int forec
     const int kind = choose_predictor(w, rows, nv, forecaster == kForecastFire, lag);
     cand[0].push_back(uint8_t(kind));
     if (kind == kKindLag) cand[0].push_back(uint8_t(lag));
-    pack_words(w.data(), rows, nv, kind, lag, z, cand[0]);
+    pack_words(w.data(), rows, nv, kind, lag, cand[0]);
   }
   size_t best = 0;
   for (size_t c = 0; c < 3; ++c)
@@ -708,7 +742,7 @@ bool dictionary_of(const u64* w, size_t count, size_t limit, std::vector<u64>& d
 // by encode_plain. Returns encode_plain's count of bytes already Huffman-coded in what it appended.
 size_t encode_words(const std::vector<u64>& w, size_t rows, size_t nv, int forecaster, bool entropy,
                   std::vector<uint8_t>& o) {
-  static thread_local std::vector<u64> dict, idx, z;
+  static thread_local std::vector<u64> dict, idx;
   static thread_local std::vector<uint8_t> alt;
   const size_t count = rows * nv, at = o.size();
   u64 base;
@@ -720,7 +754,7 @@ size_t encode_words(const std::vector<u64>& w, size_t rows, size_t nv, int forec
   alt.clear();
   alt.push_back(kKindDictionary);
   put_leb(alt, dict.size());
-  pack_words(dict.data(), dict.size(), 1, kKindDelta, 0, z, alt);
+  pack_words(dict.data(), dict.size(), 1, kKindDelta, 0, alt);
   // the ranks are 0 .. m - 1, each present: narrow_base's answer without a pass over them. They
   // are coded with delta: FIRE (tried beside delta, kept where >= 1% smaller) never won on the
   // benchmark's dictionary chunks and doubled the ranks' coding time

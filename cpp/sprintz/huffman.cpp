@@ -43,10 +43,9 @@ void code_lengths(const uint64_t* freq, uint8_t* len) {
   }
   std::sort(leaf, leaf + m);
   for (int round = 0;; ++round) {
-    if (round) {  // flatten: w -> w / 2 | 1 keeps the order but for new ties, so an insertion sort is quick
+    if (round) {  // flatten: w -> w / 2 | 1 keeps the order but for new ties (keys stay distinct: the symbol)
       for (int k = 0; k < m; ++k) leaf[k] = (((leaf[k] >> 9) | 1) << 8) | (leaf[k] & 255);
-      for (int k = 1; k < m; ++k)
-        for (int j = k; j > 0 && leaf[j] < leaf[j - 1]; --j) std::swap(leaf[j], leaf[j - 1]);
+      std::sort(leaf, leaf + m);
     }
     uint64_t weight[255];
     int parent[512];  // leaves 0..255, internal node k is 256 + k
@@ -78,6 +77,16 @@ void code_lengths(const uint64_t* freq, uint8_t* len) {
   }
 }
 
+// Each byte with its bits in reverse order.
+constexpr struct Reverse8 {
+  uint8_t v[256];
+  constexpr Reverse8() : v() {
+    for (int b = 0; b < 256; ++b)
+      for (int i = 0; i < 8; ++i) v[b] |= uint8_t(((b >> i) & 1) << (7 - i));
+  }
+  constexpr uint8_t operator[](unsigned b) const { return v[b]; }
+} kReverse8;
+
 // Canonical codes (MSB-first value), returned bit-reversed for LSB-first writing.
 void canonical_codes(const uint8_t* len, uint16_t* code) {
   int count[kMaxLen + 1] = {0};
@@ -92,34 +101,38 @@ void canonical_codes(const uint8_t* len, uint16_t* code) {
   for (int s = 0; s < 256; ++s) {
     const int l = len[s];
     if (!l) continue;
-    const int v = next[l]++;
-    int r = 0;
-    for (int i = 0; i < l; ++i) r |= ((v >> i) & 1) << (l - 1 - i);
-    code[s] = uint16_t(r);
+    const unsigned v = unsigned(next[l]++);  // < 2^l, l <= kMaxLen < 16: its 16-bit reversal shifted down
+    const unsigned r16 = unsigned(kReverse8[v & 255]) << 8 | kReverse8[(v >> 8) & 255];
+    code[s] = uint16_t(r16 >> (16 - l));
   }
 }
 
 // One stream's bit writer: LSB first, flushed whole bytes at a time. put4() appends up to 4 codes
 // (<= 44 bits) and stores 8 bytes at once, so the caller must leave 8 bytes of room; put() and
 // finish() write byte by byte and are used for a stream's last bytes.
+// The code of each symbol (bit-reversed) and its length, in two tables: one load each, no unpacking.
+struct CodeTable {
+  uint64_t code[256];
+  uint8_t len[256];
+};
+
 struct BitWriter {
   uint8_t* p = nullptr;
   uint64_t acc = 0;
   int n = 0;
-  void put4(const uint32_t* tab, const uint8_t* sym) {
+  void put4(const CodeTable& t, const uint8_t* sym) {
     for (int k = 0; k < 4; ++k) {
-      const uint32_t e = tab[sym[k]];
-      acc |= uint64_t(e & 0xFFFF) << n;
-      n += int(e >> 16);
+      acc |= t.code[sym[k]] << n;
+      n += t.len[sym[k]];
     }
     std::memcpy(p, &acc, 8);
     p += n >> 3;
     acc >>= n & ~7;
     n &= 7;
   }
-  void put(uint32_t e) {
-    acc |= uint64_t(e & 0xFFFF) << n;
-    n += int(e >> 16);
+  void put(const CodeTable& t, uint8_t sym) {
+    acc |= t.code[sym] << n;
+    n += t.len[sym];
     while (n >= 8) {
       *p++ = uint8_t(acc);
       acc >>= 8;
@@ -190,8 +203,11 @@ size_t huffman_encode(const uint8_t* src, size_t n, uint8_t* dst, size_t cap) {
   if (est > n - n / 20) return 0;
   uint16_t code[256] = {0};
   canonical_codes(len, code);
-  uint32_t tab[256];
-  for (int c = 0; c < 256; ++c) tab[c] = code[c] | uint32_t(len[c]) << 16;
+  CodeTable tab;
+  for (int c = 0; c < 256; ++c) {
+    tab.code[c] = code[c];
+    tab.len[c] = len[c];
+  }
   for (int k = 0; k < 128; ++k) dst[k] = uint8_t(len[2 * k] | (len[2 * k + 1] << 4));
   // Stream s occupies [start[s], start[s + 1]); its 8-byte stores must stay inside it, since the
   // next stream is being written at the same time.
@@ -214,7 +230,7 @@ size_t huffman_encode(const uint8_t* src, size_t n, uint8_t* dst, size_t cap) {
     for (int s = 0; s < S; ++s) w[s].put4(tab, src + first[s] + i);
   }
   for (int s = 0; s < S; ++s) {
-    for (size_t k = first[s] + i; k < first[s + 1]; ++k) w[s].put(tab[src[k]]);
+    for (size_t k = first[s] + i; k < first[s + 1]; ++k) w[s].put(tab, src[k]);
     w[s].finish();
     if (w[s].p != start[s + 1]) return 0;  // cannot happen: sizes are exact
   }

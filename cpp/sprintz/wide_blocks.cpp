@@ -35,6 +35,7 @@ void unpack_full(const uint8_t* q, u64* r) {
 }
 
 using FullFn = void (*)(const uint8_t*, u64*);
+using PackFn = void (*)(const u64*, uint8_t*);
 template <int... W>
 struct FullTable {
   static constexpr FullFn fns[sizeof...(W)] = {&unpack_full<W>...};
@@ -49,7 +50,60 @@ struct MakeTable<0, W...> {
 };
 using Full = MakeTable<65>::type;  // widths 0..64
 
+inline void store64(uint8_t* p, u64 v) { std::memcpy(p, &v, 8); }
+
+// A full block of width W packed: value i at bit i W, each 64-bit word stored once it is complete
+// (every offset, shift and test a constant once the loop unrolls), the last partial word stored whole.
+template <int W>
+void pack_full(const u64* z, uint8_t* q) {
+  u64 acc = 0;
+  TENFOLD_UNROLL(16)
+  for (int i = 0; i < int(kUnpackRows); ++i) {
+    const int nb = (i * W) & 63;
+    acc |= z[i] << nb;
+    if (nb + W >= 64) {
+      store64(q, acc);
+      q += 8;
+      acc = (z[i] >> 1) >> (63 - nb);  // the bits that did not fit: z >> (64 - nb), none for nb = 0
+    }
+  }
+  if ((kUnpackRows * W) & 63) store64(q, acc);
+}
+
+template <int... W>
+struct PackTable {
+  static constexpr PackFn fns[sizeof...(W)] = {&pack_full<W>...};
+};
+template <int... W>
+constexpr PackFn PackTable<W...>::fns[sizeof...(W)];
+template <int N, int... W>
+struct MakePackTable : MakePackTable<N - 1, N - 1, W...> {};
+template <int... W>
+struct MakePackTable<0, W...> {
+  using type = PackTable<W...>;
+};
+using Pack = MakePackTable<65>::type;  // widths 0..64
+
 }  // namespace
+
+void pack_residuals(const uint64_t* z, size_t cnt, int width, uint8_t* q) {
+  if (cnt == kUnpackRows) return Pack::fns[width](z, q);
+  if (width == 0) return;
+  u64 acc = 0;
+  int nb = 0;  // bits in acc (< 64 between values)
+  for (size_t i = 0; i < cnt; ++i) {
+    acc |= z[i] << nb;
+    if (nb + width >= 64) {
+      store64(q, acc);
+      q += 8;
+      acc = (z[i] >> 1) >> (63 - nb);
+      nb += width - 64;
+    } else {
+      nb += width;
+    }
+  }
+  if (nb) store64(q, acc);
+}
 
 namespace scalar {
 

@@ -60,6 +60,12 @@ static inline void lag_costs_columns(const uint64_t* w, size_t n, size_t nv, siz
   }
 }
 
+// pack_residuals: the cnt (<= kUnpackRows) values z[0, cnt), each < 2^width (width 0..64), bit-packed
+// LSB-first into q[0, ceil(cnt * width / 8)): unpack_residuals' input, before the unzigzag. Writes up
+// to 8 bytes past that end (the caller leaves the room; the bytes there are not defined). Scalar on
+// every ISA: a full block's offsets and shifts are constants, a few instructions per value.
+void pack_residuals(const uint64_t* z, size_t cnt, int width, uint8_t* q);
+
 // The kernels of the active ISA (resolved once per chunk by the codec).
 using UnpackFn = void (*)(const uint8_t*, size_t, size_t, int, uint64_t*);
 UnpackFn residual_unpacker();
