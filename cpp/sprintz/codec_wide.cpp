@@ -519,13 +519,13 @@ size_t unpack_words(const uint8_t* src, size_t len, size_t rows, size_t nv, int 
 // rows (estimated cost of a residual: its bit length, summed over the columns): delta, delta of
 // delta (if allowed) or a lag in [2, kMaxLag], a longer lag only where clearly cheaper (multiples
 // of a period tie). Only the chosen one is then coded.
-int choose_predictor(const std::vector<u64>& w, size_t rows, size_t nv, bool allow_dd, size_t& lag) {
+int choose_predictor(const u64* w, size_t rows, size_t nv, bool allow_dd, size_t& lag) {
   const size_t n = std::min(rows, std::max<size_t>(4 * kMaxLag, kLagProbeRows / nv));
   lag = 0;
   if (n < 4 * kMaxLag) return allow_dd ? kKindDeltaDelta : kKindDelta;  // too short to tell: tiny either way
   static_assert(kMaxLag == kProbeLags && kBlockRows == kUnpackRows, "the probe prices this codec's lags and blocks");
   uint64_t cost[kMaxLag + 1];  // [0]: delta of delta, [L]: lag L
-  wide::lag_costs(w.data(), n, nv, cost);
+  wide::lag_costs(w, n, nv, cost);
   const uint64_t cost_dd = cost[0];
   int kind = kKindDelta;
   uint64_t best = cost[1];
@@ -544,12 +544,12 @@ int choose_predictor(const std::vector<u64>& w, size_t rows, size_t nv, bool all
 
 // The bytes kinds 0, 1 and 3 would take for the (rows x nv) words, estimated from the predictor
 // probe's bits on the first rows (choose_predictor's) plus a width byte per block and column.
-size_t plain_estimate(const std::vector<u64>& w, size_t rows, size_t nv, bool allow_dd) {
+size_t plain_estimate(const u64* w, size_t rows, size_t nv, bool allow_dd) {
   const size_t n = std::min(rows, std::max<size_t>(4 * kMaxLag, kLagProbeRows / nv));
   const size_t widths = (rows + kBlockRows - 1) / kBlockRows * nv;
   if (n < 4 * kMaxLag) return widths + rows * nv * 8;  // too short to tell: the raw size bounds it
   uint64_t cost[kMaxLag + 1];
-  wide::lag_costs(w.data(), n, nv, cost);
+  wide::lag_costs(w, n, nv, cost);
   uint64_t best = allow_dd ? cost[0] : cost[1];
   for (int L = 1; L <= kMaxLag; ++L) best = std::min(best, cost[L]);
   return widths + size_t(best * rows / (n - kMaxLag) / 8);  // the probe prices rows [kMaxLag, n)
@@ -557,10 +557,10 @@ size_t plain_estimate(const std::vector<u64>& w, size_t rows, size_t nv, bool al
 
 // The step most first differences of column j share among the first rows (a majority vote), and
 // whether at least half of those differences equal it: the sign of a regularly sampled column.
-bool common_step(const std::vector<u64>& w, size_t rows, size_t nv, size_t j, u64& step) {
+bool common_step(const u64* w, size_t rows, size_t nv, size_t j, u64& step) {
   const size_t n = std::min(rows, kLagProbeRows);
   if (n < 2) return false;
-  const u64* c = w.data() + j;  // c[r * nv]: the column
+  const u64* c = w + j;  // c[r * nv]: the column
   u64 cand = 0;
   size_t votes = 0;
   for (size_t r = 1, at = nv; r < n; ++r, at += nv) {  // Boyer-Moore majority vote
@@ -651,7 +651,7 @@ bool narrow_base(const u64* w, size_t count, u64& base) {
 // else the predictor choose_predictor picks (delta of delta in FIRE streams only).
 // `fits` and `base`: narrow_base's answer for these words. Returns the bytes of the appended part
 // already Huffman-coded (a narrowed chunk whose 16-bit coding took the Huffman stage), else 0.
-size_t encode_plain(const std::vector<u64>& w, size_t rows, size_t nv, int forecaster, bool entropy, bool fits,
+size_t encode_plain(const u64* w, size_t rows, size_t nv, int forecaster, bool entropy, bool fits,
                   u64 base, std::vector<uint8_t>& o) {
   static thread_local std::vector<uint8_t> cand[3];
   static thread_local std::vector<u64> steps;
@@ -669,12 +669,14 @@ size_t encode_plain(const std::vector<u64>& w, size_t rows, size_t nv, int forec
   // stepped (regularly sampled columns): taken without the packed candidate when it costs
   // under kSteppedSureBits per value (packed needs a byte of widths per block and column at least)
   bool stepped_sure = false;
-  if (forecaster == kForecastFire && rows >= 2) {
+  // (a narrowed chunk is not tried: regular samples spanning < 2^16 leave the narrowed coding
+  // constant differences, which FIRE and delta code in zero blocks)
+  if (forecaster == kForecastFire && rows >= 2 && cand[1].empty()) {
     steps.resize(nv);
     bool regular = true;
     for (size_t j = 0; j < nv && regular; ++j) regular = common_step(w, rows, nv, j, steps[j]);
     if (regular) {
-      pack_stepped(w.data(), rows, nv, steps.data(), cand[2]);
+      pack_stepped(w, rows, nv, steps.data(), cand[2]);
       stepped_sure = cand[2].size() * 8 < kSteppedSureBits * count;
     }
   }
@@ -682,7 +684,7 @@ size_t encode_plain(const std::vector<u64>& w, size_t rows, size_t nv, int forec
     const int kind = choose_predictor(w, rows, nv, forecaster == kForecastFire, lag);
     cand[0].push_back(uint8_t(kind));
     if (kind == kKindLag) cand[0].push_back(uint8_t(lag));
-    pack_words(w.data(), rows, nv, kind, lag, cand[0]);
+    pack_words(w, rows, nv, kind, lag, cand[0]);
   }
   size_t best = 0;
   for (size_t c = 0; c < 3; ++c)
@@ -740,15 +742,15 @@ bool dictionary_of(const u64* w, size_t count, size_t limit, std::vector<u64>& d
 // or where the chunk repeats few distinct words (levels of a coarse sensor, z-normalised per case),
 // is not narrowed and that is >= 10% smaller, kind kKindDictionary: the sorted distinct words, then their ranks coded
 // by encode_plain. Returns encode_plain's count of bytes already Huffman-coded in what it appended.
-size_t encode_words(const std::vector<u64>& w, size_t rows, size_t nv, int forecaster, bool entropy,
+size_t encode_words(const u64* w, size_t rows, size_t nv, int forecaster, bool entropy,
                   std::vector<uint8_t>& o) {
   static thread_local std::vector<u64> dict, idx;
   static thread_local std::vector<uint8_t> alt;
   const size_t count = rows * nv, at = o.size();
   u64 base;
-  const bool fits = narrow_base(w.data(), count, base);
+  const bool fits = narrow_base(w, count, base);
   // (a chunk spanning < 2^16 is narrowed: ranks would gain little there and decode slower)
-  if (count < 2 * kDictProbeValues || fits || !dictionary_of(w.data(), count, count / kDictMaxShare, dict, idx)) {
+  if (count < 2 * kDictProbeValues || fits || !dictionary_of(w, count, count / kDictMaxShare, dict, idx)) {
     return encode_plain(w, rows, nv, forecaster, entropy, fits, base, o);
   }
   alt.clear();
@@ -758,7 +760,7 @@ size_t encode_words(const std::vector<u64>& w, size_t rows, size_t nv, int forec
   // the ranks are 0 .. m - 1, each present: narrow_base's answer without a pass over them. They
   // are coded with delta: FIRE (tried beside delta, kept where >= 1% smaller) never won on the
   // benchmark's dictionary chunks and doubled the ranks' coding time
-  const size_t alt_coded = encode_plain(idx, rows, nv, kForecastDelta, entropy, dict.size() <= kNarrowSpan, 0, alt);
+  const size_t alt_coded = encode_plain(idx.data(), rows, nv, kForecastDelta, entropy, dict.size() <= kNarrowSpan, 0, alt);
   // a dictionary under half of the plain coding's estimated size is taken without coding the
   // chunk plainly in full
   if (alt.size() * 2 < plain_estimate(w, rows, nv, forecaster == kForecastFire)) {
@@ -799,8 +801,16 @@ void append_chunk(std::vector<uint8_t>& out, const uint8_t* x, int dtype, const 
   static thread_local std::vector<u64> w;
   static thread_local std::vector<uint8_t> body, coded, exact;
   const size_t rows = v.rows, nv = v.nvars, isz = dtype_size(dtype), count = rows * nv;
-  w.resize(count);
-  read_words(x, dtype, v, w.data());
+  // 64-bit integers in contiguous, aligned rows are the words already: no copy (the float path
+  // rewrites its words in place, so it always copies)
+  const bool in_place = !is_float(dtype) && isz == 8 && v.cs == 1 && v.rs == ptrdiff_t(nv) &&
+                        reinterpret_cast<uintptr_t>(x) % alignof(u64) == 0;
+  const u64* words = reinterpret_cast<const u64*>(x);
+  if (!in_place) {
+    w.resize(count);
+    read_words(x, dtype, v, w.data());
+    words = w.data();
+  }
   body.clear();
   if (is_float(dtype)) {
     const bool f32 = dtype == 8;
@@ -869,7 +879,7 @@ void append_chunk(std::vector<uint8_t>& out, const uint8_t* x, int dtype, const 
         append<u64>(body, f.raw);
     }
   }
-  const size_t inner_coded = encode_words(w, rows, nv, forecaster, entropy, body);
+  const size_t inner_coded = encode_words(words, rows, nv, forecaster, entropy, body);
   const size_t raw_bytes = count * isz;
   const bool raw = body.size() >= raw_bytes;
   size_t clen = 0;

@@ -77,6 +77,18 @@ void code_lengths(const uint64_t* freq, uint8_t* len) {
   }
 }
 
+// c log2 c for the counts c < kLog2TableSize (0 for c = 0), computed once: the entropy bound below
+// reads one per symbol instead of calling log2.
+constexpr uint64_t kLog2TableSize = 4096;
+const double* count_log2_table() {
+  static const std::vector<double> table = [] {
+    std::vector<double> t(kLog2TableSize, 0.0);
+    for (uint64_t c = 2; c < kLog2TableSize; ++c) t[c] = double(c) * std::log2(double(c));
+    return t;
+  }();
+  return table.data();
+}
+
 // Each byte with its bits in reverse order.
 constexpr struct Reverse8 {
   uint8_t v[256];
@@ -183,9 +195,12 @@ size_t huffman_encode(const uint8_t* src, size_t n, uint8_t* dst, size_t cap) {
   // ulps; kEntropySlack more than covers that, so the bound stays below the code's true size.
   {
     constexpr double kEntropySlack = 1e-9;
+    const double* clogc = count_log2_table();
     double sum_clogc = 0;
-    for (int c = 0; c < 256; ++c)
-      if (total_freq[c] > 1) sum_clogc += double(total_freq[c]) * std::log2(double(total_freq[c]));
+    for (int c = 0; c < 256; ++c) {
+      const uint64_t f = total_freq[c];
+      sum_clogc += f < kLog2TableSize ? clogc[f] : double(f) * std::log2(double(f));
+    }
     const double nd = double(n);
     const double bits_lower = (nd * std::log2(nd) - sum_clogc) * (1 - kEntropySlack) - nd * kEntropySlack;
     if (double(kTableBytes + S) + std::floor(bits_lower / 8) > double(n - n / 20)) return 0;
