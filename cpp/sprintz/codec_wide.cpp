@@ -702,39 +702,51 @@ bool dictionary_of(const u64* w, size_t count, size_t limit, std::vector<u64>& d
   static thread_local std::vector<u64> keys;
   static thread_local std::vector<uint32_t> slot;  // 0 empty, else 1 + the key's entry in dict
   static thread_local std::vector<uint32_t> at;    // the slot of each word (no second lookup for the ranks)
-  size_t bits = 4;
+  int bits = 4;
   while ((size_t(1) << bits) < 2 * limit + 2) ++bits;
   const size_t mask = (size_t(1) << bits) - 1;
   keys.resize(mask + 1);
   slot.assign(mask + 1, 0);
   at.resize(count);
   dict.clear();
+  u64* const kp = keys.data();
+  uint32_t* const sp = slot.data();
+  uint32_t* const ap = at.data();
   auto find = [&](u64 k) {
     size_t h = size_t((k * 0x9E3779B97F4A7C15ull) >> (64 - bits));  // Fibonacci hashing: 2^64 / golden ratio
-    while (slot[h] && keys[h] != k) h = (h + 1) & mask;
+    while (sp[h] && kp[h] != k) h = (h + 1) & mask;
     return h;
   };
-  auto insert = [&](size_t i) {
-    const size_t h = find(w[i]);
-    at[i] = uint32_t(h);
-    if (slot[h]) return true;
-    if (dict.size() == limit) return false;
-    keys[h] = w[i];
-    dict.push_back(w[i]);
-    slot[h] = uint32_t(dict.size());
+  size_t distinct = 0;
+  // slots [i, end) of the words; false once more than `limit` distinct words are seen
+  auto insert = [&](size_t i, size_t end) {
+    for (; i < end; ++i) {
+      if (i && w[i] == w[i - 1]) {  // a repeated word (runs are common in such chunks): its slot again
+        ap[i] = ap[i - 1];
+        continue;
+      }
+      const size_t h = find(w[i]);
+      ap[i] = uint32_t(h);
+      if (sp[h]) continue;
+      if (distinct == limit) return false;
+      kp[h] = w[i];
+      sp[h] = uint32_t(++distinct);
+    }
     return true;
   };
-  size_t i = 0;
-  for (const size_t probe = std::min(count, kDictProbeValues); i < probe; ++i)
-    if (!insert(i)) return false;
+  const size_t probe = std::min(count, kDictProbeValues);
+  if (!insert(0, probe)) return false;
   // words that barely repeat in the first kDictProbeValues: give up early
-  if (count > kDictProbeValues && 8 * dict.size() > 7 * kDictProbeValues) return false;
-  for (; i < count; ++i)
-    if (!insert(i)) return false;
+  if (count > kDictProbeValues && 8 * distinct > 7 * kDictProbeValues) return false;
+  if (!insert(probe, count)) return false;
+  dict.resize(distinct);
+  for (size_t h = 0; h <= mask; ++h)
+    if (sp[h]) dict[sp[h] - 1] = kp[h];
   std::sort(dict.begin(), dict.end());
-  for (size_t r = 0; r < dict.size(); ++r) slot[find(dict[r])] = uint32_t(r + 1);
+  for (size_t r = 0; r < distinct; ++r) sp[find(dict[r])] = uint32_t(r + 1);
   idx.resize(count);
-  for (i = 0; i < count; ++i) idx[i] = slot[at[i]] - 1;
+  u64* const ip = idx.data();
+  for (size_t i = 0; i < count; ++i) ip[i] = sp[ap[i]] - 1;
   return true;
 }
 
