@@ -73,6 +73,7 @@ constexpr size_t kLagProbeRows = 4096;  // rows of the first column the lag esti
 constexpr u64 kNarrowSpan = 1 << 16;
 constexpr size_t kBothCandidatesValues = 1024;
 constexpr size_t kSteppedSureBits = 1;
+constexpr size_t kStepVoteRows = 256;  // rows whose differences elect a column's step (common_step)
 // dictionary kind: tried for chunks of at least 2 kDictProbeValues words while their distinct words
 // stay under count / kDictMaxShare (and 7/8 of the first kDictProbeValues words)
 constexpr size_t kDictProbeValues = 1024, kDictMaxShare = 8;
@@ -561,23 +562,28 @@ bool common_step(const u64* w, size_t rows, size_t nv, size_t j, u64& step) {
   const size_t n = std::min(rows, kLagProbeRows);
   if (n < 2) return false;
   const u64* c = w + j;  // c[r * nv]: the column
+  // the vote runs on the first kStepVoteRows rows only, which must themselves be regular: an
+  // irregular column (most) is told in a few hundred rows, not the probe's thousands
+  const size_t nvote = std::min(n, kStepVoteRows);
   u64 cand = 0;
   size_t votes = 0;
-  for (size_t r = 1, at = nv; r < n; ++r, at += nv) {  // Boyer-Moore majority vote
+  for (size_t r = 1, at = nv; r < nvote; ++r, at += nv) {  // Boyer-Moore majority vote
     const u64 d = c[at] - c[at - nv];
     if (votes == 0) cand = d;
     votes += d == cand ? 1 : size_t(-1);
   }
   step = cand;
-  // count the candidate's differences, stopping once the rest could not make up half
-  const size_t need = (n - 1 + 1) / 2;  // 2 * same >= n - 1
+  // count the candidate's differences, stopping once the rest could not make up half (of the
+  // voting rows first, then of all n)
   size_t same = 0;
-  for (size_t r0 = 1; r0 < n; r0 += kLagProbeRows / 16) {
-    const size_t r1 = std::min(n, r0 + kLagProbeRows / 16);
+  for (size_t r0 = 1; r0 < n;) {
+    const size_t r1 = r0 < nvote ? nvote : std::min(n, r0 + kStepVoteRows);
     for (size_t r = r0, at = r0 * nv; r < r1; ++r, at += nv) same += c[at] - c[at - nv] == cand;
-    if (same + (n - r1) < need) return false;
+    if (r1 == nvote && 2 * same < nvote - 1) return false;
+    if (2 * (same + (n - r1)) < n - 1) return false;
+    r0 = r1;
   }
-  return same >= need;
+  return 2 * same >= n - 1;
 }
 
 // Kind kKindStepped (see the file comment) of the (rows x nv) words with the given steps, appended
@@ -669,9 +675,7 @@ size_t encode_plain(const u64* w, size_t rows, size_t nv, int forecaster, bool e
   // stepped (regularly sampled columns): taken without the packed candidate when it costs
   // under kSteppedSureBits per value (packed needs a byte of widths per block and column at least)
   bool stepped_sure = false;
-  // (a narrowed chunk is not tried: regular samples spanning < 2^16 leave the narrowed coding
-  // constant differences, which FIRE and delta code in zero blocks)
-  if (forecaster == kForecastFire && rows >= 2 && cand[1].empty()) {
+  if (forecaster == kForecastFire && rows >= 2) {
     steps.resize(nv);
     bool regular = true;
     for (size_t j = 0; j < nv && regular; ++j) regular = common_step(w, rows, nv, j, steps[j]);
