@@ -185,7 +185,7 @@ def find(X, lo, hi, recipe, seed):
     """find_instances as the CLI calls it on a recording (the speech recipe's significance bar)."""
     if recipe == "eval":         # as the independent evaluation calls it: 13 MFCCs, default arguments
         return extract.find_instances(X, lo, hi, random_state=seed)
-    ms = audio.SPEECH_MIN_SIGNIFICANCE if recipe == "speech" else -np.inf
+    ms = extract.MIN_SIGNIFICANCE if recipe == "speech" else -np.inf
     if recipe == "mfcc13":       # the baseline: the call before issue 14 (2 seeds, 10 shifts)
         return extract.find_instances(X, lo, hi, random_state=seed, n_seeds=2, n_shifts=10, min_significance=ms)
     return extract.find_instances(X, lo, hi, random_state=seed, min_significance=ms)
@@ -376,6 +376,33 @@ def bench_gesture(n: int, with_stumpy: bool, log, sets=GESTURE_SETS):
     return out
 
 
+# Random walks without any event, shaped like the gesture series (same walk, same length range):
+# (label, dimensions, event length L, seed). The last is the hard case: short events (L = 50)
+# in a long walk, where the walk's own generic shapes (ramps, bends) recur.
+NULL_WALKS = [("random walk, 1-D, L = 150 (as GunPoint)", 1, 150, 40),
+              ("random walk, 6-D, L = 100 (as BasicMotions)", 6, 100, 41),
+              ("random walk, 1-D, L = 50 (short events, hard)", 1, 50, 42)]
+
+
+def bench_gesture_nothing(n: int, log, sets=NULL_WALKS) -> dict:
+    """How often find_instances returns nothing on a random walk without planted events."""
+    out = {}
+    for label, d, L, seed in sets:
+        rng = np.random.default_rng(seed)
+        hits = []
+        for i in range(n):
+            n_len = 12 * L + int(rng.integers(3, 9)) * L
+            walk = rng.normal(scale=0.05, size=(n_len, d)).cumsum(axis=0)
+            hits.append(extract.find_instances(walk if d > 1 else walk[:, 0], int(0.8 * L), int(1.2 * L),
+                                               random_state=0))
+        empty = float(np.mean([len(h) == 0 for h in hits]))
+        sig = [float(h.significance) for h in hits]
+        out[label] = {"nothing_found_fraction": empty, "n": n, "significance": sig,
+                      "mean_instances": float(np.mean([len(h) for h in hits]))}
+        log(f"[gesture] no event, {label}: nothing found in {empty:.0%}, significance max {max(sig):.1f}")
+    return out
+
+
 def scaling(seed: int):
     """CPU time of find_instances against series length (d=13, length 40-60, median of 5)."""
     out = []
@@ -439,6 +466,12 @@ def write_markdown(results: dict, path: Path) -> None:
                          f"{np.min(v['significance']):.1f}" if "significance" in v else " | ")
                 md.append(f"| {label} | {m} | {f['0.25']:.2f} | {f['0.5']:.2f} | {f['0.75']:.2f} | {extra} | "
                           f"{v['cpu_s_median'] * 1e3:.0f} ms |")
+    if r.get("gesture_nothing"):
+        md.append("")
+        for k, v in r["gesture_nothing"].items():
+            md.append(f"No event, {k}: nothing found in {v['nothing_found_fraction']:.0%} of {v['n']} series "
+                      f"(significance median {np.median(v['significance']):.1f}, max {np.max(v['significance']):.1f}; "
+                      f"default bar {extract.MIN_SIGNIFICANCE:g})")
     md.append("\nScaling, CPU time (noise d=13 with an event every 400 steps, length 40-60): "
               + ", ".join(f"n={n}: {t * 1e3:.0f} ms" for n, t in r["scaling"]))
     path.write_text("\n".join(md) + "\n")
@@ -451,9 +484,11 @@ def main(argv=None) -> int:
     ap.add_argument("--recipe", default="eval", choices=["eval", "speech", "mfcc13"],
                     help="eval (default): 13 MFCCs (c0 included) and find_instances' default arguments, "
                          "as the independent evaluation calls it; speech: the CLI's recipe "
-                         "(audio.speech_features, significance bar 4); mfcc13: the pre-issue-14 call")
+                         "(audio.speech_features, the library's significance bar); mfcc13: the pre-issue-14 call")
     ap.add_argument("--no-stumpy", action="store_true")
     ap.add_argument("--no-extras", action="store_true", help="skip nothing-found, gesture and scaling")
+    ap.add_argument("--gesture-only", action="store_true",
+                    help="only the shapes planted in random walks and the walks without events (no speech)")
     ap.add_argument("--out", default=str(Path(__file__).parent / "results"))
     ap.add_argument("--tag", default="extract", help="output file stem")
     args = ap.parse_args(argv)
@@ -476,7 +511,7 @@ def main(argv=None) -> int:
 
     results = {"cpu": cpu_name(), "threads": 1, "n": args.n, "recipe": args.recipe, "sets": {}}
     sets = {"dev": (usable(DEV_SPEAKERS), 1), "heldout": (usable(HELDOUT_SPEAKERS), 2)}
-    if have["espeak"]:
+    if have["espeak"] and not args.gesture_only:
         for set_name in args.sets.split(","):
             pool, seed0 = sets[set_name]
             S = {"speech": bench_set(set_name, pool, seed0, args.n, args.recipe, with_stumpy, log)}
@@ -487,6 +522,7 @@ def main(argv=None) -> int:
             results["sets"][set_name] = S
     if not args.no_extras:
         results["gesture"] = bench_gesture(args.n, with_stumpy, log)
+        results["gesture_nothing"] = bench_gesture_nothing(args.n, log)
         results["scaling"] = scaling(0)
         log(f"scaling: {results['scaling']}")
     else:

@@ -242,6 +242,33 @@ def test_min_significance_gates_the_result():
         ex.find_instances(x, 40, 60, n_seeds=0)
 
 
+def test_nothing_found_on_random_walks():
+    """Walks shaped like the gesture benchmark's background (1-D and 6-D), no event planted."""
+    rng = np.random.default_rng(21)
+    for d, L in ((1, 150), (1, 150), (6, 100)):
+        walk = rng.normal(scale=0.05, size=(17 * L, d)).cumsum(axis=0)
+        hits = ex.find_instances(walk, int(0.8 * L), int(1.2 * L), random_state=0)
+        assert hits.method == "shapelets"
+        assert len(hits) == 0 and hits.significance < ex.MIN_SIGNIFICANCE
+
+
+def test_gestures_in_a_random_walk_all_found():
+    """A bent, gesture-like shape planted 6 times on a random walk: every instance, default call."""
+    rng = np.random.default_rng(22)
+    L = 120
+    t = np.linspace(0, 1, L)
+    shape = 3 * np.exp(-((t - 0.35) / 0.12) ** 2) - 2 * np.exp(-((t - 0.7) / 0.08) ** 2)
+    x = rng.normal(scale=0.05, size=18 * L).cumsum()
+    truth = []
+    for s in 150 + np.arange(6) * 340 + rng.integers(0, 60, 6):
+        warped = np.interp(t, t ** rng.uniform(0.85, 1.15), shape) + rng.normal(scale=0.1, size=L)
+        x[s:s + L] += warped
+        truth.append((int(s), int(s + L)))
+    hits = ex.find_instances(x, int(0.8 * L), int(1.2 * L), random_state=0)
+    assert hits.significance >= ex.MIN_SIGNIFICANCE
+    assert f1_at(hits.starts, hits.ends, truth) == 1.0
+
+
 # ------------------------------------------------------------------ degenerate and bad input
 
 def test_constant_and_pure_noise():

@@ -30,8 +30,13 @@ e.g. a random walk), the **shapelet search** below, after the EXTRACT paper, dec
    evidence per time step minus its 60th percentile (so that consistent background, such as
    the silence around a word, is not counted as part of the event).
 4. **Significance.** Each instance (up to 8) is held out in turn and scored by the filter learned
-   from the others, in standard deviations above that filter's response away from every
-   instance; the median is ``significance``. Sets below ``min_significance`` are not reported.
+   from the others, slid over the blurred features: its response minus the median response away
+   from every instance, in robust standard deviations (1.4826 x the median absolute deviation,
+   at least one feature's weight), corrected for the search's choice among the series' disjoint
+   windows. The median is ``significance``; a pair scores 0 (each was chosen for matching the
+   other). Sets below ``min_significance`` are not reported.
+5. **Completion.** A set that passes keeps growing: windows the search left out whose response
+   to the set's filter reaches 0.4 x the instances' median (robust z, at least 3) join it.
 
 Speech (WAV reading, MFCCs, the feature recipe) lives in :mod:`tenfold.audio`; nothing here is
 specific to it.
@@ -76,8 +81,11 @@ JOIN_MIN_Z = 3.0         # ... and never below 3 robust standard deviations abov
 MAD_TO_SD = 1.4826      # median absolute deviation -> standard deviation of a Gaussian (1 / Phi^-1(3/4))
 MATCH_FRACTION = 0.25   # default match() threshold, as a fraction of the median instance score
 BOUNDARY_QUANTILE = 0.6  # per-instance bounds: evidence above this quantile of the window
-# Default bar of the shapelet search's leave-one-out significance: MFCCs of noise scored at most
-# 2.9 (tuning) / 3.3-4.1 (held out); GunPoint in a random walk 4.8-31, planted events 10-97.
+# Default bar of the shapelet search's significance (see _significance). On series without a
+# repeated event the best set scored at most 9.0 (60 MFCC noise recordings), 11.1 (40 1-D random
+# walks, events 120-180 long), 4.8 (6-D walks) and 3.2 (white noise); GunPoint and BasicMotions
+# gestures planted in random walks scored 41-274 and 2-718 (18 of 20 above 20). Dev series only;
+# benchmarks/notes/extract.md has the held-out figures.
 MIN_SIGNIFICANCE = 15.0
 
 
@@ -510,10 +518,13 @@ class ExtractResult:
     pattern : (length, d) float64 array; the mean of the instances (each cut to the median length).
     objective : the value of the EXTRACT objective for the chosen set (0 when nothing was found).
     significance : how well the set generalises: for each instance, the filter learned from the
-        other instances is slid over the series, and the instance's response is measured in
-        standard deviations above the responses far from every instance; the median over
-        instances (0 if the series has almost no stretch away from the instances). Spoken words
-        scored 1-30 (median 7-15) on our benchmark, MFCCs of noise about 0.
+        other instances is slid over the series' (blurred) features, and the instance's response
+        is measured in robust standard deviations above the median response far from every
+        instance, corrected for the number of disjoint windows the search chose from; the median
+        over instances (0 for a pair, or if the series has almost no stretch away from the
+        instances). On series without a repeated event (MFCCs of noise, 1-D and 6-D random walks,
+        white noise) the best set scored at most 11; gestures planted in a random walk 2-718
+        (most above 20), spoken words 10-20 (and shared syllables of distinct words up to 20).
         Threshold it with
         ``find_instances(min_significance=...)``. With the segment search, the group's score
         instead (mean silhouette times sqrt(k); ``find_instances(min_group_score=...)``).
@@ -712,11 +723,11 @@ def find_instances(X: Any, min_length: int, max_length: int, *, random_state: An
         offsets learned for the event (they then all have the same length).
     min_significance : float
         Shapelet search: report nothing unless the set's leave-one-out significance
-        (``ExtractResult.significance``) exceeds this. Default 4: on MFCCs of noise the best set
-        scored at most 4.1, GunPoint gestures in a random walk 4.8-31. Its scale depends on the
-        data (1-D white noise and random walks reached 5-9), so pick a bar on recordings without
-        the event; 0 only rejects sets whose held-out instances respond no better than the
-        background.
+        (``ExtractResult.significance``) reaches this. Default 15: the best set on series without
+        a repeated event scored at most 11 (MFCC noise, 1-D and 6-D random walks, white noise;
+        random walks searched for short events, 50 steps in 2000, reached 47: their ramps
+        and bends recur), gestures planted in a random walk mostly 20-700. With 0 every set found
+        is reported.
     search : "auto", "segments" or "shapelets"
         Which search decides. ``"auto"`` (default): the segment search when its candidate
         segments hold at least 80% of the series' activity and are separated by real pauses,
