@@ -340,6 +340,10 @@ void pack_kind(const u64* w, size_t rows, size_t nv, size_t lag, std::vector<uin
   wd.resize(nv);
   uint8_t* const q0 = buf.data();
   uint8_t* q = q0;
+  // one column: whole blocks past the first rows go through wide::block_residuals (lag 0 is delta of delta)
+  const wide::ResidualsFn residuals = wide::residual_maker();
+  const size_t history = Kind == kKindLag ? lag : Kind == kKindDeltaDelta ? 2 : 1;
+  const size_t kernel_lag = Kind == kKindLag ? lag : Kind == kKindDeltaDelta ? 0 : 1;
   bool in_run = false;  // inside a run of all-zero blocks: its first block's zero widths are written
   u64 zero_run = 0;     // and this many all-zero blocks have followed it
   for (size_t b = 0; b < nblocks; ++b) {
@@ -347,8 +351,9 @@ void pack_kind(const u64* w, size_t rows, size_t nv, size_t lag, std::vector<uin
     u64 any = 0;
     for (size_t j = 0; j < nv; ++j) {
       u64* z = zb.data() + j * kBlockRows;
-      const u64 acc = nv == 1 ? block_residuals<Kind, true>(w, r0, cnt, 1, lag, z)
-                              : block_residuals<Kind, false>(w + j, r0, cnt, nv, lag, z);
+      const u64 acc = nv != 1         ? block_residuals<Kind, false>(w + j, r0, cnt, nv, lag, z)
+                      : r0 < history ? block_residuals<Kind, true>(w, r0, cnt, 1, lag, z)
+                                     : residuals(w + r0, cnt, kernel_lag, z);  // the SIMD kernel
       wd[j] = uint8_t(acc ? 64 - clz64(acc) : 0);
       any |= acc;
     }

@@ -130,6 +130,10 @@ void lag_costs(const uint64_t* w, size_t n, size_t nv, uint64_t* cost) {
   lag_costs_columns(w, n, nv, 0, nv, cost);
 }
 
+uint64_t block_residuals(const uint64_t* x, size_t cnt, size_t lag, uint64_t* z) {
+  return block_residuals_from(x, 0, cnt, lag, z);
+}
+
 void narrow_lag_costs(const uint8_t* x, int bits, size_t n, uint64_t* cost) {
   for (int c = 0; c <= kProbeLags; ++c) cost[c] = 0;
   narrow_lag_costs_from(x, bits, size_t(kProbeLags), n, cost);
@@ -145,6 +149,16 @@ UnpackFn residual_unpacker() {
   if (active_isa() == Isa::Neon) return &neon::unpack_residuals;
 #endif
   return &scalar::unpack_residuals;
+}
+
+ResidualsFn residual_maker() {
+#if defined(TENFOLD_X86)
+  const Isa isa = active_isa();
+  if (isa == Isa::Avx2 || isa == Isa::Avx512) return &avx2::block_residuals;
+#elif defined(TENFOLD_ARM64)
+  if (active_isa() == Isa::Neon) return &neon::block_residuals;
+#endif
+  return &scalar::block_residuals;
 }
 
 void lag_costs(const uint64_t* w, size_t n, size_t nv, uint64_t* cost) {

@@ -66,6 +66,21 @@ static int check_wide_blocks(std::mt19937_64& rng, int rounds) {
         if (back[i] != ((z[i] >> 1) ^ (uint64_t(0) - (z[i] & 1)))) { printf("pack_residuals round trip: width %d cnt %zu\n", width, cnt); ++bad; break; }
       delete[] buf;
     }
+  // the residual kernel against the scalar rule: every lag 0..16 (0 delta of delta), full and
+  // short blocks, small walks and full-range words (wrapping differences), from an exact-size heap
+  // block holding just the history the contract asks
+  const W::ResidualsFn residuals = W::residual_maker();
+  for (int r = 0; r < rounds; ++r)
+    for (size_t lag = 0; lag <= size_t(W::kProbeLags); ++lag) {
+      const size_t cnt = r % 3 ? 16 : 1 + rng() % 16, hist = lag ? lag : 2;
+      uint64_t* x = new uint64_t[hist + cnt];
+      for (size_t i = 0; i < hist + cnt; ++i) x[i] = r % 2 ? uint64_t(rng()) : (i ? x[i - 1] : 0) + rng() % 9 - 4;
+      uint64_t za[16], zb[16];
+      const uint64_t oa = W::scalar::block_residuals(x + hist, cnt, lag, za);
+      const uint64_t ob = residuals(x + hist, cnt, lag, zb);
+      if (oa != ob || std::memcmp(za, zb, cnt * 8) != 0) { printf("block_residuals mismatch: lag %zu cnt %zu\n", lag, cnt); ++bad; }
+      delete[] x;
+    }
   for (int r = 0; r < rounds; ++r) {
     const size_t n = 16 + rng() % 300, nv = 1 + rng() % 9;
     const int kind = r % 4, bits = int(rng() % 65);
