@@ -628,6 +628,7 @@ void pack_stepped(const u64* w, size_t rows, size_t nv, const u64* steps, std::v
 // from the signed one only for words of both signs) runs only where the signed span is too wide.
 bool narrow_base(const u64* w, size_t count, u64& base) {
   constexpr size_t kSpanBlock = 64;
+  base = 0;  // (unused where the words do not fit)
   int64_t smin = INT64_MAX, smax = INT64_MIN;
   bool signed_fits = true;
   for (size_t i = 0; i < count && signed_fits; i += kSpanBlock) {
