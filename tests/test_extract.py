@@ -270,6 +270,10 @@ def test_gestures_in_a_random_walk_all_found():
     hits = ex.find_instances(x, int(0.8 * L), int(1.2 * L), random_state=0)
     assert hits.significance >= ex.MIN_SIGNIFICANCE
     assert len(hits) == K and f1_at(hits.starts, hits.ends, truth) == 1.0
+    for cap in (7, 6):                       # the completion respects max_instances
+        capped = ex.find_instances(x, int(0.8 * L), int(1.2 * L), random_state=0, max_instances=cap)
+        assert len(capped) == cap      # ... and each is a true instance (precision 1, recall cap / K):
+        assert np.isclose(f1_at(capped.starts, capped.ends, truth), 2 * cap / (cap + K))
 
 
 # ------------------------------------------------------------------ degenerate and bad input
