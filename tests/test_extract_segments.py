@@ -73,8 +73,13 @@ def test_dtw_kernel_rejects_bad_segments() -> None:
 
 
 def _events(rng: np.random.Generator, shapes: list[np.ndarray], order: list[int], d: int = 3,
-            gap: tuple[int, int] = (20, 50)) -> tuple[np.ndarray, list[tuple[int, int]]]:
-    """Events (time-warped by up to +-20%) separated by quiet noise; truth of shape 0."""
+            gap: tuple[int, int] = (20, 50),
+            gain: tuple[float, float] | None = None) -> tuple[np.ndarray, list[tuple[int, int]]]:
+    """Events (time-warped by up to +-20%) separated by quiet noise; truth of shape 0.
+
+    With ``gain``, every event's deviation from the shapes' baseline (2) is scaled by a random
+    factor per dimension drawn from that range (another sensor, another voice).
+    """
     parts, truth, pos = [], [], 0
     for i in order:
         g = int(rng.integers(*gap))
@@ -84,6 +89,8 @@ def _events(rng: np.random.Generator, shapes: list[np.ndarray], order: list[int]
         L = round(len(base) * rng.uniform(0.8, 1.2))
         t = np.linspace(0, len(base) - 1, L)
         ev = np.stack([np.interp(t, np.arange(len(base)), base[:, k]) for k in range(d)], 1)
+        if gain is not None:
+            ev = (ev - 2) * rng.uniform(*gain, size=(1, d)) + 2
         ev = ev + rng.normal(scale=0.05, size=ev.shape)
         parts.append(ev)
         if i == 0:
@@ -125,6 +132,22 @@ def test_finds_warped_repeats_among_distinct_events_and_matches_them() -> None:
     Y, truth2 = _events(rng, shapes, order2)
     found = hits.match(Y)
     assert interval_f1(list(zip(found.starts, found.ends)), truth2, 0.5) == 1.0
+
+
+def test_repeats_with_a_gain_per_dimension_still_group() -> None:
+    # each instance's dimensions scaled by 0.4-2.5x: the per-segment spread equalisation makes
+    # them alike (before it, with mean removal only, these four series scored F1 0.57-0.89)
+    f1 = []
+    for seed in range(4):
+        rng = np.random.default_rng(seed)
+        shapes = _shapes(rng, 12)
+        order = [0] * 5 + list(range(1, 12))
+        rng.shuffle(order)
+        X, truth = _events(rng, shapes, order, gain=(0.4, 2.5))
+        hits = find_instances(X, 25, 60)
+        assert hits.method == "segments"
+        f1.append(interval_f1(list(zip(hits.starts, hits.ends)), truth, 0.5))
+    assert min(f1) == 1.0
 
 
 def test_nothing_found_when_every_event_differs(tmp_path) -> None:
