@@ -65,7 +65,7 @@ import numpy as np
 from . import _core
 
 __all__ = ["MIN_SIGNIFICANCE", "Group", "dtw_distances", "find_group", "match_segments", "segment_activity",
-           "segment_features"]
+           "segment_features", "warped_distances"]
 
 DECOY_ONLY_WEIGHT = 0.75  # score weight of a group of every segment: sil x sqrt(k) >= 1.33 passes, as before
 NEAR_OUTSIDERS = 3       # a member's outsiders: its 3 nearest (fewer if the group is smaller)
@@ -75,6 +75,8 @@ MIN_SIGNIFICANCE = 1.0   # group score below which find_instances reports nothin
 DTW_BAND = 0.1           # Sakoe-Chiba radius as a fraction of the longer segment (0.05-0.4 tried, see notes)
 SEGMENT_SD_FLOOR = 0.3   # per-segment scaling divides by (segment sd + this), in series-sd units
 GROUP_SIZE_EXPONENT = 1.0  # group score = mean silhouette x k ** this (0.5 kept groups of 2-3 repeats)
+FEATURE_WARPS = (-0.1, 0.1)  # feature-axis stretches tried besides none (see warped_distances)
+FEATURE_WARP_MIN_DIMS = 8  # ... on series with at least this many dimensions (an axis, not a few sensors)
 KMEANS_ITERS = 20
 MAX_SEGMENTS = 400       # the longest are kept beyond this: pairwise DTW is quadratic in the count
 MERGE_GAP_DIVISOR = 5    # pauses up to max_length / 5 can lie inside one event
@@ -229,6 +231,50 @@ def dtw_distances(ZA: np.ndarray, startsA: np.ndarray, endsA: np.ndarray, ZB: np
                                       float(band), sym)
 
 
+def _axis_warp(alpha: float, d: int) -> np.ndarray:
+    """(d, d) matrix resampling a row along its dimension index at i * (1 + alpha) (linear, clipped)."""
+    idx = np.clip(np.arange(d) * (1.0 + alpha), 0, d - 1)
+    lo = np.floor(idx).astype(np.int64)
+    hi = np.minimum(lo + 1, d - 1)
+    W = np.zeros((d, d))
+    np.add.at(W, (np.arange(d), lo), 1.0 - (idx - lo))
+    np.add.at(W, (np.arange(d), hi), idx - lo)
+    return W
+
+
+def warped_distances(X: np.ndarray, starts: np.ndarray, ends: np.ndarray, ZB: np.ndarray | None = None,
+                     startsB: np.ndarray | None = None, endsB: np.ndarray | None = None) -> np.ndarray:
+    """DTW distances with a search over stretches of the feature axis.
+
+    Each segment of X is compared with each segment of B (X's own segments when ZB is None;
+    ZB holds segment features as :func:`segment_features` makes them) as is and with X's rows
+    resampled along the dimension index at i * (1 + alpha) for alpha in FEATURE_WARPS, keeping
+    the smallest distance (symmetrised by the smaller of the two directions when B is X). When
+    the dimensions are ordered samples of one axis (spectra, cepstra, filter banks, sensor
+    arrays), a stretch of that axis is how a source differs (a voice's vocal tract length,
+    a sensor's spacing); on the benchmark's tuning recordings with a voice per word, the same
+    word became the nearest segment in 96% of cases instead of 90%. Series with fewer than
+    FEATURE_WARP_MIN_DIMS dimensions (a few sensors, whose order means nothing) are compared
+    unwarped: there, mixing neighbouring dimensions brought unrelated events closer.
+    """
+    X = np.asarray(X, dtype=np.float64)
+    base = segment_features(X, starts, ends)
+    sym = ZB is None
+    if sym:
+        ZB, startsB, endsB = base, starts, ends
+    assert ZB is not None and startsB is not None and endsB is not None
+    D = dtw_distances(base, starts, ends, ZB, startsB, endsB)
+    for alpha in FEATURE_WARPS if X.shape[1] >= FEATURE_WARP_MIN_DIMS else ():
+        W = _axis_warp(alpha, X.shape[1])
+        if np.array_equal(W, np.eye(X.shape[1])):
+            continue
+        Zw = segment_features(X @ W.T, starts, ends)
+        if Zw.shape[1] != ZB.shape[1]:      # a warp that leaves a dimension constant
+            continue
+        D = np.minimum(D, dtw_distances(Zw, starts, ends, ZB, startsB, endsB))
+    return np.minimum(D, D.T) if sym else D
+
+
 def _group_score(D: np.ndarray, R: np.ndarray, members: np.ndarray) -> float:
     """Mean silhouette of the members times k ** GROUP_SIZE_EXPONENT.
 
@@ -300,7 +346,7 @@ def find_group(X: np.ndarray, min_length: int, max_length: int) -> Group:
         keep.sort()
         s, e = s[keep], e[keep]
     Z = segment_features(X, s, e)
-    D = dtw_distances(Z, s, e) if len(s) else np.zeros((0, 0))
+    D = warped_distances(X, s, e) if len(s) else np.zeros((0, 0))
     R = dtw_distances(Z, s, e, rotated_features(Z, s, e), s, e) if len(s) else np.zeros((0, 0))
     members, z = best_group(D, R)
     return Group(s[members], e[members], z, members, s, e, D, Z, R, coverage)
@@ -352,5 +398,5 @@ def match_segments(X: np.ndarray, templates: np.ndarray, template_ends: np.ndarr
     if Z.shape[1] != templates.shape[1]:        # a dimension constant here but not in training
         return s[:0], e[:0], np.zeros(0)
     ts = np.concatenate([[0], template_ends[:-1]]).astype(np.int64)
-    Dm = dtw_distances(Z, s, e, templates, ts, template_ends)
+    Dm = warped_distances(X, s, e, templates, ts, template_ends)
     return s, e, Dm.mean(axis=1)
