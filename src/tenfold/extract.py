@@ -721,10 +721,10 @@ def find_instances(X: Any, min_length: int, max_length: int, *, random_state: An
         else the shapelet search.
     min_group_score : float
         Segment search: report nothing unless the group's score (``significance``: mean
-        silhouette times k, see :mod:`tenfold.segments`) reaches this. Default 1.0: on the
-        benchmark's tuning recordings (24 per cell), words repeated by one voice scored 0.9-5.6,
-        by a voice per word 0.5-3.2 (median 1.2-1.4), recordings of all-distinct words 0.2-1.3
-        (nothing found in 92% of them).
+        silhouette times k, see :mod:`tenfold.segments`) reaches this. Default 1.2: on the
+        benchmark's development recordings (68 per condition), nothing is found in 96% of the
+        recordings of all-distinct words (87% with a bar of 1.0, 93% with 1.1), while words
+        repeated by one voice are found with F1 0.90 and by a voice per word with 0.57-0.69.
 
     Returns
     -------

@@ -35,9 +35,8 @@ idle periods). Nothing here is specific to speech.
    beat decoys, so such a group's size counts as sqrt(k) and its score x 0.75. Repeats that vary
    (a word by many voices) form loose groups whose silhouette falls as members are added; the
    size factor k (sqrt(k) kept groups of 2-3 of 5-8 repeats) keeps them whole. On the
-   benchmark's tuning recordings (24 per cell) a word by one voice scored 0.9-5.6 (median
-   2.3-3.3), by a voice per word 0.5-3.2 (median 1.2-1.4), all-distinct words 0.2-1.3 (90th
-   percentile 0.9). The best group
+   benchmark's development recordings a word by one voice scored about 1-5.6, by a voice per
+   word 0.5-3.2, all-distinct words 0.2-1.3 (96% of them below 1.2). The best group
    is returned with its score as ``significance``; :data:`MIN_SIGNIFICANCE` is the bar below
    which :func:`tenfold.extract.find_instances` reports nothing.
 
@@ -71,7 +70,7 @@ DECOY_ONLY_WEIGHT = 0.75  # score weight of a group of every segment: sil x sqrt
 NEAR_OUTSIDERS = 3       # a member's outsiders: its 3 nearest (fewer if the group is smaller)
 MIN_SEPARATION = 0.78    # share of variance the two clusters explain (speech MFCCs 0.80-0.88, noise 0.63-0.72)
 MIN_COVERAGE = 0.8       # the segment search applies when candidates hold this much of the activity
-MIN_SIGNIFICANCE = 1.0   # group score below which find_instances reports nothing (tuned: see notes)
+MIN_SIGNIFICANCE = 1.2   # group score below which find_instances reports nothing (tuned: see notes)
 DTW_BAND = 0.1           # Sakoe-Chiba radius as a fraction of the longer segment (0.05-0.4 tried, see notes)
 SEGMENT_SD_FLOOR = 0.3   # per-segment scaling divides by (segment sd + this), in series-sd units
 GROUP_SIZE_EXPONENT = 1.0  # group score = mean silhouette x k ** this (0.5 kept groups of 2-3 repeats)
