@@ -46,6 +46,7 @@
 #include <cstring>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "common/isa.hpp"
@@ -383,9 +384,93 @@ inline void apply_block(const u64* z, size_t cnt, u64* w, size_t r0, size_t nv, 
   sr = s;
 }
 
+// Adds to each word of w[L, n) the word L rows earlier (the lagged predictor of one column, after
+// its residuals were unpacked into w): the last L words stay in registers, so no load waits on the
+// store just before it.
+template <size_t L>
+void lag_sums(u64* w, size_t n) {
+  if (n <= L) return;
+  u64 last[L];
+  for (size_t t = 0; t < L; ++t) last[t] = w[t];
+  size_t k = L;
+  for (; k + L <= n; k += L)
+    for (size_t t = 0; t < L; ++t) w[k + t] = last[t] += w[k + t];
+  for (size_t t = 0; k + t < n; ++t) w[k + t] = last[t] += w[k + t];
+}
+
+template <size_t... Ls>
+void lag_sums_any(u64* w, size_t n, size_t lag, std::index_sequence<Ls...>) {
+  ((lag == Ls + 2 ? lag_sums<Ls + 2>(w, n) : void()), ...);
+}
+
+// Reads a block's zero-run count (LEB128) at src[pos, len); fails on a truncated or overlong one.
+inline u64 zero_run(const uint8_t* src, size_t len, size_t& pos) {
+  u64 k = 0;
+  for (int shift = 0;; shift += 7) {
+    if (pos >= len || shift > 63) fail("truncated or overlong zero-run count");
+    const uint8_t byte = src[pos++];
+    k |= u64(byte & 0x7f) << shift;
+    if (!(byte & 0x80)) return k;
+  }
+}
+
+// unpack_words_kind for one column (nv = 1): each block's residuals are unpacked straight into
+// w, delta and delta of delta summed there while the block is in L1 (the running word and change
+// in registers), the lagged predictor applied in one pass at the end (lag_sums). Same stream,
+// same checks and messages as the general loop.
+template <int Kind>
+size_t unpack_column(const uint8_t* src, size_t len, size_t rows, size_t lag, u64* w) {
+  const UnpackFn unpack = residual_unpacker();
+  const size_t nblocks = (rows + kBlockRows - 1) / kBlockRows;
+  size_t pos = 0;
+  u64 x = 0, s = 0;
+  for (size_t b = 0; b < nblocks;) {
+    const size_t r0 = b * kBlockRows;
+    if (len - pos < 1) fail("truncated block widths");
+    const int width = src[pos++];
+    if (width > 64) fail("block width above 64");
+    if (!width) {
+      const u64 k = zero_run(src, len, pos);
+      if (k > nblocks - b - 1) fail("zero run past the end of the chunk");
+      const size_t r1 = std::min(rows, (b + 1 + size_t(k)) * kBlockRows);
+      if (Kind == kKindDelta) {
+        std::fill(w + r0, w + r1, x);
+      } else if (Kind == kKindDeltaDelta) {
+        for (size_t r = r0; r < r1; ++r) w[r] = x += s;
+      } else {
+        std::fill(w + r0, w + r1, u64(0));
+      }
+      b += 1 + size_t(k);
+      continue;
+    }
+    const size_t cnt = std::min(kBlockRows, rows - r0);
+    const size_t nbytes = (cnt * size_t(width) + 7) / 8;
+    if (len - pos < nbytes) fail("truncated block");
+    const uint8_t* p = src + pos;
+    uint8_t padded[kBlockRows * 8 + 9];  // as in the general loop
+    if (len - pos < nbytes + 9) {
+      std::memset(padded, 0, sizeof(padded));
+      std::memcpy(padded, p, nbytes);
+      p = padded;
+    }
+    u64* o = w + r0;
+    unpack(p, p == padded ? sizeof(padded) : len - pos, cnt, width, o);
+    if (Kind == kKindDelta) {
+      for (size_t i = 0; i < cnt; ++i) o[i] = x += o[i];
+    } else if (Kind == kKindDeltaDelta) {
+      for (size_t i = 0; i < cnt; ++i) o[i] = x += s += o[i];
+    }
+    pos += nbytes;
+    ++b;
+  }
+  if (Kind == kKindLag) lag_sums_any(w, rows, lag, std::make_index_sequence<kMaxLag - 1>());
+  return pos;
+}
+
 // Decodes kinds 0, 1 and 3 from src[0, len) into the (rows x nv) words; returns the bytes used.
 template <int Kind>
 size_t unpack_words_kind(const uint8_t* src, size_t len, size_t rows, size_t nv, size_t lag, u64* w) {
+  if (nv == 1) return unpack_column<Kind>(src, len, rows, lag, w);
   static thread_local std::vector<u64> state_tls;
   std::vector<u64>& state = state_tls;
   state.assign(2 * nv, 0);
@@ -408,13 +493,7 @@ size_t unpack_words_kind(const uint8_t* src, size_t len, size_t rows, size_t nv,
     }
     if (top > 64) fail("block width above 64");
     if (!any) {
-      u64 k = 0;
-      for (int shift = 0;; shift += 7) {
-        if (pos >= len || shift > 63) fail("truncated or overlong zero-run count");
-        const uint8_t byte = src[pos++];
-        k |= u64(byte & 0x7f) << shift;
-        if (!(byte & 0x80)) break;
-      }
+      const u64 k = zero_run(src, len, pos);
       if (k > nblocks - b - 1) fail("zero run past the end of the chunk");
       const size_t r1 = std::min(rows, (b + 1 + size_t(k)) * kBlockRows);
       for (size_t j = 0; j < nv; ++j)
@@ -1069,10 +1148,15 @@ void decode_chunk(const uint8_t* buf, size_t len, size_t& pos, uint8_t* out, int
     else
       read_first_exceptions(b, end, at, count, nv, isz, excs);
   }
-  w.resize(count);
-  decode_words(b, end, at, rows, nv, header_fc, true, w.data());
+  // 64-bit integers into contiguous, aligned rows are decoded in place: the words are the values
+  const bool in_place = !is_float(dtype) && isz == sizeof(u64) && v.cs == 1 && v.rs == ptrdiff_t(nv) &&
+                        reinterpret_cast<uintptr_t>(out) % alignof(u64) == 0;
+  if (!in_place) w.resize(count);
+  u64* const words = in_place ? reinterpret_cast<u64*>(out) : w.data();
+  decode_words(b, end, at, rows, nv, header_fc, true, words);
   if (at != end) fail("chunk length does not match its contents");
-  const u64* wp = w.data();
+  const u64* wp = words;
+  if (in_place) return;
   if (!is_float(dtype)) {
     store_words(wp, rows, nv, isz, v, out);
   } else {
