@@ -915,27 +915,51 @@ void store_column(const u64* w, size_t rows, size_t nv, size_t isz, const View& 
   for (size_t r = 0; r < rows; ++r) write_item(out, isz, v, r, j, w[r * nv]);
 }
 
-// Column j's digits (w[r * nv]) under exponent e to the view as floats (decimal_bits' rule), by
-// the best kernel this CPU runs.
-void store_decimals(const u64* w, size_t rows, size_t nv, int e, bool f32, const View& v, size_t j, uint8_t* out) {
-  const ptrdiff_t isz = f32 ? 4 : 8;
-  uint8_t* o = out + v.cs * ptrdiff_t(j) * isz;
+// n digits (w[i * in_stride]) to floats at out + i * out_step bytes, value i divided by
+// pow10[i % period] (codec_wide.hpp's table), by the best kernel this CPU runs.
+void store_decimals(const u64* w, size_t in_stride, size_t n, const double* pow10, size_t period, bool f32,
+                    uint8_t* out, ptrdiff_t out_step) {
 #if defined(TENFOLD_X86)
   const Isa isa = active_isa();
-  if (isa == Isa::Avx2 || isa == Isa::Avx512) return avx2::digits_to_floats(w, nv, rows, kPow10[e], f32, o, v.rs * isz);
+  if (isa == Isa::Avx2 || isa == Isa::Avx512)
+    return avx2::digits_to_floats(w, in_stride, n, pow10, period, f32, out, out_step);
 #elif defined(TENFOLD_ARM64)
-  if (active_isa() == Isa::Neon) return neon::digits_to_floats(w, nv, rows, kPow10[e], f32, o, v.rs * isz);
+  if (active_isa() == Isa::Neon) return neon::digits_to_floats(w, in_stride, n, pow10, period, f32, out, out_step);
 #endif
-  scalar::digits_to_floats(w, nv, rows, kPow10[e], f32, o, v.rs * isz);
+  scalar::digits_to_floats(w, in_stride, n, pow10, period, f32, out, out_step);
+}
+
+// The decimal columns of the (rows x nv) words to the view as floats (decimal_bits' rule): where
+// the view's rows are contiguous and every column is decimal, the chunk in one row-major pass
+// (each value divided by its column's 10^e), else column by column; kBitsColumn columns as bits.
+void store_floats(const u64* w, size_t rows, size_t nv, const uint8_t* exps, bool f32, const View& v, uint8_t* out) {
+  static thread_local std::vector<double> pow10;
+  const size_t isz = f32 ? 4 : 8;
+  const bool all_decimal = std::find(exps, exps + nv, kBitsColumn) == exps + nv;
+  if (nv > 1 && all_decimal && v.cs == 1 && v.rs == ptrdiff_t(nv)) {
+    pow10.resize(nv + kDivisorPad);
+    for (size_t k = 0; k < pow10.size(); ++k) pow10[k] = kPow10[exps[k % nv]];
+    return store_decimals(w, 1, rows * nv, pow10.data(), nv, f32, out, ptrdiff_t(isz));
+  }
+  for (size_t j = 0; j < nv; ++j) {
+    if (exps[j] == kBitsColumn) {
+      store_column(w + j, rows, nv, isz, v, j, out);
+    } else {
+      const double p = kPow10[exps[j]], column[1 + kDivisorPad] = {p, p, p, p};
+      static_assert(kDivisorPad == 3, "one column's divisor table");
+      store_decimals(w + j, nv, rows, column, 1, f32, out + v.cs * ptrdiff_t(j * isz), v.rs * ptrdiff_t(isz));
+    }
+  }
 }
 
 }  // namespace
 
 namespace scalar {
-void digits_to_floats(const uint64_t* w, size_t in_stride, size_t n, double pow10, bool f32, uint8_t* out,
-                      ptrdiff_t out_step) {
-  for (size_t i = 0; i < n; ++i, out += out_step) {
-    const double x = double(int64_t(w[i * in_stride])) / pow10;
+void digits_to_floats(const uint64_t* w, size_t in_stride, size_t n, const double* pow10, size_t period, bool f32,
+                      uint8_t* out, ptrdiff_t out_step) {
+  for (size_t i = 0, c = 0; i < n; ++i, out += out_step) {
+    const double x = double(int64_t(w[i * in_stride])) / pow10[c];
+    if (++c == period) c = 0;
     if (f32) {
       const float f = float(x);
       std::memcpy(out, &f, 4);
@@ -1161,13 +1185,7 @@ void decode_chunk(const uint8_t* buf, size_t len, size_t& pos, uint8_t* out, int
     store_words(wp, rows, nv, isz, v, out);
   } else {
     const bool f32 = dtype == 8;
-    for (size_t j = 0; j < nv; ++j) {
-      if (exps[j] == kBitsColumn) {
-        store_column(wp + j, rows, nv, isz, v, j, out);
-      } else {
-        store_decimals(wp + j, rows, nv, exps[j], f32, v, j, out);
-      }
-    }
+    store_floats(wp, rows, nv, exps, f32, v, out);
     if (compact) apply_compact_exceptions(b + compact_at, compact, nv, exps, f32, wp, v, out);
     for (const Exc& e : excs) write_item(out, isz, v, e.row, e.col, e.raw);
   }
