@@ -31,7 +31,8 @@ void digits_to_floats(const uint64_t* w, size_t in_stride, size_t n, const doubl
     scalar::digits_to_floats(w + (i + k) * in_stride, in_stride, 1, pow10 + c + k, 1, f32,
                              out + ptrdiff_t(i + k) * out_step, out_step);
   };
-  size_t i = 0, c = 0;  // c = i % period
+  const size_t step = 4 % period;  // c < period and step < period: one subtraction keeps c below period
+  size_t i = 0, c = 0;                   // c = i % period
   for (; i + 4 <= n; i += 4) {
     __m256i d;
     if (dense_in) {
@@ -67,8 +68,8 @@ void digits_to_floats(const uint64_t* w, size_t in_stride, size_t n, const doubl
         for (int k = 0; k < 4; ++k) std::memcpy(o + k * out_step, &lanes[k], 8);
       }
     }
-    c += 4;
-    while (c >= period) c -= period;
+    c += step;
+    if (c >= period) c -= period;
   }
   for (size_t k = 0; i + k < n; ++k) one(i, c, k);
 }

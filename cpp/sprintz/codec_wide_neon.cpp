@@ -16,7 +16,8 @@ namespace neon {
 
 void digits_to_floats(const uint64_t* w, size_t in_stride, size_t n, const double* pow10, size_t period, bool f32,
                       uint8_t* out, ptrdiff_t out_step) {
-  size_t i = 0, c = 0;  // c = i % period
+  const size_t step = 2 % period;  // c < period and step < period: one subtraction keeps c below period
+  size_t i = 0, c = 0;                   // c = i % period
   for (; i + 2 <= n; i += 2) {
     int64x2_t d;
     if (in_stride == 1) {
@@ -38,8 +39,8 @@ void digits_to_floats(const uint64_t* w, size_t in_stride, size_t n, const doubl
       std::memcpy(o, &lanes[0], 8);
       std::memcpy(o + out_step, &lanes[1], 8);
     }
-    c += 2;
-    while (c >= period) c -= period;
+    c += step;
+    if (c >= period) c -= period;
   }
   if (i < n) scalar::digits_to_floats(w + i * in_stride, in_stride, 1, pow10 + c, 1, f32, out + ptrdiff_t(i) * out_step, out_step);
 }
