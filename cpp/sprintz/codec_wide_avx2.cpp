@@ -33,6 +33,21 @@ void digits_to_floats(const uint64_t* w, size_t in_stride, size_t n, const doubl
   };
   const size_t step = 4 % period;  // c < period and step < period: one subtraction keeps c below period
   size_t i = 0, c = 0;                   // c = i % period
+  if (dense_in && dense_out && !f32) {   // the common case (float64 rows or a float64 column) unswitched
+    for (; i + 4 <= n; i += 4) {
+      const __m256i d = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + i));
+      const __m256i out_of_range =
+          _mm256_cmpgt_epi64(_mm256_xor_si256(_mm256_add_epi64(d, half), flip), _mm256_xor_si256(limit, flip));
+      if (!_mm256_testz_si256(out_of_range, out_of_range)) {
+        for (size_t k = 0; k < 4; ++k) one(i, c, k);
+      } else {
+        const __m256d x = _mm256_sub_pd(_mm256_castsi256_pd(_mm256_add_epi64(d, magic)), magic_d);
+        _mm256_storeu_pd(reinterpret_cast<double*>(out + 8 * i), _mm256_div_pd(x, _mm256_loadu_pd(pow10 + c)));
+      }
+      c += step;
+      if (c >= period) c -= period;
+    }
+  }
   for (; i + 4 <= n; i += 4) {
     __m256i d;
     if (dense_in) {
