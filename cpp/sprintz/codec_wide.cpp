@@ -1,7 +1,7 @@
 // Sprintz chunks of 32/64-bit integers and lossless floats (dtype codes 4..9 of sprintz.hpp).
 //
 // A chunk has the usual 12-byte chunk header: u8 mode (0 coded, 1 coded then Huffman-coded as a
-// whole by the 8/16-bit format's Huffman stage, where that saves >= 5%; 2 raw rows row-major),
+// whole by the 8/16-bit format's Huffman stage, where that saves >= 8%; 2 raw rows row-major),
 // u8 layout (0 the first layout; 1 float chunks whose exceptions are in the compact layout, which
 // this build writes for every coded float chunk), two zero bytes, u32 stored length, u32 length
 // of the coded body (= stored length in modes 0 and 2). A coded chunk's body:
@@ -46,6 +46,7 @@
 #include <cstring>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "common/isa.hpp"
@@ -80,6 +81,10 @@ constexpr size_t kDictProbeValues = 1024, kDictMaxShare = 8;
 // and taken only where it makes the integer part at least 1 - num/den (10%) smaller: its ranks decode
 // through an extra gather, which costs more than small savings are worth
 constexpr size_t kDictGainNum = 9, kDictGainDen = 10;  // bits per value below which a stepped chunk skips the packed try
+// a wide chunk keeps the whole-chunk Huffman stage only where it is at least 1 - num/den (8%)
+// smaller: decoding it costs ~2 cycles per coded byte, about as much as the rest of a 64-bit chunk's
+// decoding (counter-u64 decoded 1.7x slower for a 6% saving)
+constexpr size_t kWideHuffmanNum = 23, kWideHuffmanDen = 25;
 // chunk header byte 1 (zero in the first wide layout): bit 0 set when the float exceptions are in
 // the compact layout (see the file comment)
 constexpr uint8_t kLayoutCompactExceptions = 1;
@@ -424,9 +429,93 @@ inline void apply_block(const u64* z, size_t cnt, u64* w, size_t r0, size_t nv, 
   sr = s;
 }
 
+// Adds to each word of w[L, n) the word L rows earlier (the lagged predictor of one column, after
+// its residuals were unpacked into w): the last L words stay in registers, so no load waits on the
+// store just before it.
+template <size_t L>
+void lag_sums(u64* w, size_t n) {
+  if (n <= L) return;
+  u64 last[L];
+  for (size_t t = 0; t < L; ++t) last[t] = w[t];
+  size_t k = L;
+  for (; k + L <= n; k += L)
+    for (size_t t = 0; t < L; ++t) w[k + t] = last[t] += w[k + t];
+  for (size_t t = 0; k + t < n; ++t) w[k + t] = last[t] += w[k + t];
+}
+
+template <size_t... Ls>
+void lag_sums_any(u64* w, size_t n, size_t lag, std::index_sequence<Ls...>) {
+  ((lag == Ls + 2 ? lag_sums<Ls + 2>(w, n) : void()), ...);
+}
+
+// Reads a block's zero-run count (LEB128) at src[pos, len); fails on a truncated or overlong one.
+inline u64 zero_run(const uint8_t* src, size_t len, size_t& pos) {
+  u64 k = 0;
+  for (int shift = 0;; shift += 7) {
+    if (pos >= len || shift > 63) fail("truncated or overlong zero-run count");
+    const uint8_t byte = src[pos++];
+    k |= u64(byte & 0x7f) << shift;
+    if (!(byte & 0x80)) return k;
+  }
+}
+
+// unpack_words_kind for one column (nv = 1): each block's residuals are unpacked straight into
+// w, delta and delta of delta summed there while the block is in L1 (the running word and change
+// in registers), the lagged predictor applied in one pass at the end (lag_sums). Same stream,
+// same checks and messages as the general loop.
+template <int Kind>
+size_t unpack_column(const uint8_t* src, size_t len, size_t rows, size_t lag, u64* w) {
+  const UnpackFn unpack = residual_unpacker();
+  const size_t nblocks = (rows + kBlockRows - 1) / kBlockRows;
+  size_t pos = 0;
+  u64 x = 0, s = 0;
+  for (size_t b = 0; b < nblocks;) {
+    const size_t r0 = b * kBlockRows;
+    if (len - pos < 1) fail("truncated block widths");
+    const int width = src[pos++];
+    if (width > 64) fail("block width above 64");
+    if (!width) {
+      const u64 k = zero_run(src, len, pos);
+      if (k > nblocks - b - 1) fail("zero run past the end of the chunk");
+      const size_t r1 = std::min(rows, (b + 1 + size_t(k)) * kBlockRows);
+      if (Kind == kKindDelta) {
+        std::fill(w + r0, w + r1, x);
+      } else if (Kind == kKindDeltaDelta) {
+        for (size_t r = r0; r < r1; ++r) w[r] = x += s;
+      } else {
+        std::fill(w + r0, w + r1, u64(0));
+      }
+      b += 1 + size_t(k);
+      continue;
+    }
+    const size_t cnt = std::min(kBlockRows, rows - r0);
+    const size_t nbytes = (cnt * size_t(width) + 7) / 8;
+    if (len - pos < nbytes) fail("truncated block");
+    const uint8_t* p = src + pos;
+    uint8_t padded[kBlockRows * 8 + 9];  // as in the general loop
+    if (len - pos < nbytes + 9) {
+      std::memset(padded, 0, sizeof(padded));
+      std::memcpy(padded, p, nbytes);
+      p = padded;
+    }
+    u64* o = w + r0;
+    unpack(p, p == padded ? sizeof(padded) : len - pos, cnt, width, o);
+    if (Kind == kKindDelta) {
+      for (size_t i = 0; i < cnt; ++i) o[i] = x += o[i];
+    } else if (Kind == kKindDeltaDelta) {
+      for (size_t i = 0; i < cnt; ++i) o[i] = x += s += o[i];
+    }
+    pos += nbytes;
+    ++b;
+  }
+  if (Kind == kKindLag) lag_sums_any(w, rows, lag, std::make_index_sequence<kMaxLag - 1>());
+  return pos;
+}
+
 // Decodes kinds 0, 1 and 3 from src[0, len) into the (rows x nv) words; returns the bytes used.
 template <int Kind>
 size_t unpack_words_kind(const uint8_t* src, size_t len, size_t rows, size_t nv, size_t lag, u64* w) {
+  if (nv == 1) return unpack_column<Kind>(src, len, rows, lag, w);
   static thread_local std::vector<u64> state_tls;
   std::vector<u64>& state = state_tls;
   state.assign(2 * nv, 0);
@@ -449,13 +538,7 @@ size_t unpack_words_kind(const uint8_t* src, size_t len, size_t rows, size_t nv,
     }
     if (top > 64) fail("block width above 64");
     if (!any) {
-      u64 k = 0;
-      for (int shift = 0;; shift += 7) {
-        if (pos >= len || shift > 63) fail("truncated or overlong zero-run count");
-        const uint8_t byte = src[pos++];
-        k |= u64(byte & 0x7f) << shift;
-        if (!(byte & 0x80)) break;
-      }
+      const u64 k = zero_run(src, len, pos);
       if (k > nblocks - b - 1) fail("zero run past the end of the chunk");
       const size_t r1 = std::min(rows, (b + 1 + size_t(k)) * kBlockRows);
       for (size_t j = 0; j < nv; ++j)
@@ -910,6 +993,7 @@ void append_chunk(std::vector<uint8_t>& out, const uint8_t* x, int dtype, const 
   if (!raw && entropy && 2 * inner_coded < body.size()) {
     coded.resize(huffman_max_bytes(body.size()));
     clen = huffman_encode(body.data(), body.size(), coded.data(), coded.size());  // 0 unless it saves >= 5%
+    if (clen * kWideHuffmanDen > body.size() * kWideHuffmanNum) clen = 0;
   }
   const size_t blen = raw ? raw_bytes : clen ? clen : body.size();
   const size_t at = out.size();
@@ -956,27 +1040,51 @@ void store_column(const u64* w, size_t rows, size_t nv, size_t isz, const View& 
   for (size_t r = 0; r < rows; ++r) write_item(out, isz, v, r, j, w[r * nv]);
 }
 
-// Column j's digits (w[r * nv]) under exponent e to the view as floats (decimal_bits' rule), by
-// the best kernel this CPU runs.
-void store_decimals(const u64* w, size_t rows, size_t nv, int e, bool f32, const View& v, size_t j, uint8_t* out) {
-  const ptrdiff_t isz = f32 ? 4 : 8;
-  uint8_t* o = out + v.cs * ptrdiff_t(j) * isz;
+// n digits (w[i * in_stride]) to floats at out + i * out_step bytes, value i divided by
+// pow10[i % period] (codec_wide.hpp's table), by the best kernel this CPU runs.
+void store_decimals(const u64* w, size_t in_stride, size_t n, const double* pow10, size_t period, bool f32,
+                    uint8_t* out, ptrdiff_t out_step) {
 #if defined(TENFOLD_X86)
   const Isa isa = active_isa();
-  if (isa == Isa::Avx2 || isa == Isa::Avx512) return avx2::digits_to_floats(w, nv, rows, kPow10[e], f32, o, v.rs * isz);
+  if (isa == Isa::Avx2 || isa == Isa::Avx512)
+    return avx2::digits_to_floats(w, in_stride, n, pow10, period, f32, out, out_step);
 #elif defined(TENFOLD_ARM64)
-  if (active_isa() == Isa::Neon) return neon::digits_to_floats(w, nv, rows, kPow10[e], f32, o, v.rs * isz);
+  if (active_isa() == Isa::Neon) return neon::digits_to_floats(w, in_stride, n, pow10, period, f32, out, out_step);
 #endif
-  scalar::digits_to_floats(w, nv, rows, kPow10[e], f32, o, v.rs * isz);
+  scalar::digits_to_floats(w, in_stride, n, pow10, period, f32, out, out_step);
+}
+
+// The decimal columns of the (rows x nv) words to the view as floats (decimal_bits' rule): where
+// the view's rows are contiguous and every column is decimal, the chunk in one row-major pass
+// (each value divided by its column's 10^e), else column by column; kBitsColumn columns as bits.
+void store_floats(const u64* w, size_t rows, size_t nv, const uint8_t* exps, bool f32, const View& v, uint8_t* out) {
+  static thread_local std::vector<double> pow10;
+  const size_t isz = f32 ? 4 : 8;
+  const bool all_decimal = std::find(exps, exps + nv, kBitsColumn) == exps + nv;
+  if (nv > 1 && all_decimal && v.cs == 1 && v.rs == ptrdiff_t(nv)) {
+    pow10.resize(nv + kDivisorPad);
+    for (size_t k = 0; k < pow10.size(); ++k) pow10[k] = kPow10[exps[k % nv]];
+    return store_decimals(w, 1, rows * nv, pow10.data(), nv, f32, out, ptrdiff_t(isz));
+  }
+  for (size_t j = 0; j < nv; ++j) {
+    if (exps[j] == kBitsColumn) {
+      store_column(w + j, rows, nv, isz, v, j, out);
+    } else {
+      const double p = kPow10[exps[j]], column[1 + kDivisorPad] = {p, p, p, p};
+      static_assert(kDivisorPad == 3, "one column's divisor table");
+      store_decimals(w + j, nv, rows, column, 1, f32, out + v.cs * ptrdiff_t(j * isz), v.rs * ptrdiff_t(isz));
+    }
+  }
 }
 
 }  // namespace
 
 namespace scalar {
-void digits_to_floats(const uint64_t* w, size_t in_stride, size_t n, double pow10, bool f32, uint8_t* out,
-                      ptrdiff_t out_step) {
-  for (size_t i = 0; i < n; ++i, out += out_step) {
-    const double x = double(int64_t(w[i * in_stride])) / pow10;
+void digits_to_floats(const uint64_t* w, size_t in_stride, size_t n, const double* pow10, size_t period, bool f32,
+                      uint8_t* out, ptrdiff_t out_step) {
+  for (size_t i = 0, c = 0; i < n; ++i, out += out_step) {
+    const double x = double(int64_t(w[i * in_stride])) / pow10[c];
+    if (++c == period) c = 0;
     if (f32) {
       const float f = float(x);
       std::memcpy(out, &f, 4);
@@ -1189,21 +1297,20 @@ void decode_chunk(const uint8_t* buf, size_t len, size_t& pos, uint8_t* out, int
     else
       read_first_exceptions(b, end, at, count, nv, isz, excs);
   }
-  w.resize(count);
-  decode_words(b, end, at, rows, nv, header_fc, true, w.data());
+  // 64-bit integers into contiguous, aligned rows are decoded in place: the words are the values
+  const bool in_place = !is_float(dtype) && isz == sizeof(u64) && v.cs == 1 && v.rs == ptrdiff_t(nv) &&
+                        reinterpret_cast<uintptr_t>(out) % alignof(u64) == 0;
+  if (!in_place) w.resize(count);
+  u64* const words = in_place ? reinterpret_cast<u64*>(out) : w.data();
+  decode_words(b, end, at, rows, nv, header_fc, true, words);
   if (at != end) fail("chunk length does not match its contents");
-  const u64* wp = w.data();
+  const u64* wp = words;
+  if (in_place) return;
   if (!is_float(dtype)) {
     store_words(wp, rows, nv, isz, v, out);
   } else {
     const bool f32 = dtype == 8;
-    for (size_t j = 0; j < nv; ++j) {
-      if (exps[j] == kBitsColumn) {
-        store_column(wp + j, rows, nv, isz, v, j, out);
-      } else {
-        store_decimals(wp + j, rows, nv, exps[j], f32, v, j, out);
-      }
-    }
+    store_floats(wp, rows, nv, exps, f32, v, out);
     if (compact) apply_compact_exceptions(b + compact_at, compact, nv, exps, f32, wp, v, out);
     for (const Exc& e : excs) write_item(out, isz, v, e.row, e.col, e.raw);
   }
