@@ -75,10 +75,10 @@ void advise_huge_pages(void* ptr, size_t n) {
 #if defined(__linux__)
 // Huge-page blocks for large arrays, kept for reuse after Python frees them. malloc cannot
 // promise huge pages: it often hands back heap memory already mapped with small pages, and
-// MADV_HUGEPAGE does not convert those (measured: about one process in four got a small-page
-// 4 MB MADDNESS result, 0.08 ms slower from cold memory). A block is mapped on its own, advised
-// before its first touch, and on release kept for the next array of the same size (no page
-// faults, no zeroing by the kernel) up to kKeepBytes in all; beyond that it is unmapped.
+// MADV_HUGEPAGE does not convert those (measured: in one process of four the 4 MB MADDNESS
+// result had small pages and took 0.08 ms longer from cold memory). A block is mapped on its
+// own, advised before its first touch, and on release kept for the next array of the same size
+// (no page faults, no zeroing by the kernel), up to kKeepBytes in all.
 class HugeBlocks {
  public:
   static constexpr size_t kKeepBytes = size_t(32) << 20;  // freed blocks kept: 8 results of 4 MB
@@ -105,16 +105,20 @@ class HugeBlocks {
 #endif
     return reinterpret_cast<void*>(a);
   }
+  // Keeps the newest blocks: the oldest are unmapped to make room.
   void put(void* p, size_t block) noexcept {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      if (kept_ + block <= kKeepBytes) {
-        free_.emplace_back(p, block);
-        kept_ += block;
-        return;
-      }
+    if (block > kKeepBytes) {
+      munmap(p, block);
+      return;
     }
-    munmap(p, block);
+    std::lock_guard<std::mutex> lock(mu_);
+    while (kept_ + block > kKeepBytes) {
+      munmap(free_.front().first, free_.front().second);
+      kept_ -= free_.front().second;
+      free_.erase(free_.begin());
+    }
+    free_.emplace_back(p, block);
+    kept_ += block;
   }
 
  private:

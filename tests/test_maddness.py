@@ -320,3 +320,9 @@ def test_large_results_in_reused_huge_page_blocks():
     assert np.array_equal(r3, want2) and np.array_equal(r2, want2)
     if sys.platform.startswith("linux"):
         assert r3.ctypes.data == addr
+    # More live results than the pool keeps (32 MiB: 8 of these), all freed, then taken again.
+    many = [amm.matmul(A1) for _ in range(10)]
+    assert len({r.ctypes.data for r in many}) == 10
+    del many
+    again = [amm.matmul(A2) for _ in range(10)]
+    assert all(np.array_equal(r, want2) for r in again) and len({r.ctypes.data for r in again}) == 10
