@@ -253,20 +253,27 @@ def test_nothing_found_on_random_walks():
 
 
 def test_gestures_in_a_random_walk_all_found():
-    """A bent, gesture-like shape planted 6 times on a random walk: every instance, default call."""
-    rng = np.random.default_rng(22)
-    L = 120
+    """A bent, gesture-like shape planted 8 times on a random walk (warped, scaled, noisy): all found.
+
+    The search alone stops at 6 of the 8 here; the completion step adds the other two.
+    """
+    rng = np.random.default_rng(0)
+    K, L = 8, 120
     t = np.linspace(0, 1, L)
     shape = 3 * np.exp(-((t - 0.35) / 0.12) ** 2) - 2 * np.exp(-((t - 0.7) / 0.08) ** 2)
-    x = rng.normal(scale=0.05, size=18 * L).cumsum()
+    x = rng.normal(scale=0.05, size=K * 280 + 300).cumsum()
     truth = []
-    for s in 150 + np.arange(6) * 340 + rng.integers(0, 60, 6):
-        warped = np.interp(t, t ** rng.uniform(0.85, 1.15), shape) + rng.normal(scale=0.1, size=L)
-        x[s:s + L] += warped
+    for s in 150 + np.arange(K) * 280 + rng.integers(0, 60, K):
+        x[s:s + L] += (np.interp(t, t ** rng.uniform(0.8, 1.2), shape) * rng.uniform(0.7, 1.3)
+                       + rng.normal(scale=0.2, size=L))
         truth.append((int(s), int(s + L)))
     hits = ex.find_instances(x, int(0.8 * L), int(1.2 * L), random_state=0)
     assert hits.significance >= ex.MIN_SIGNIFICANCE
-    assert f1_at(hits.starts, hits.ends, truth) == 1.0
+    assert len(hits) == K and f1_at(hits.starts, hits.ends, truth) == 1.0
+    for cap in (7, 6):                       # the completion respects max_instances
+        capped = ex.find_instances(x, int(0.8 * L), int(1.2 * L), random_state=0, max_instances=cap)
+        assert len(capped) == cap      # ... and each is a true instance (precision 1, recall cap / K):
+        assert np.isclose(f1_at(capped.starts, capped.ends, truth), 2 * cap / (cap + K))
 
 
 # ------------------------------------------------------------------ degenerate and bad input

@@ -850,8 +850,9 @@ def find_instances(X: Any, min_length: int, max_length: int, *, random_state: An
     significance = _significance(XTp, BTp, best.locs, We, log0, max(b - a, lo))
     if significance < min_significance:
         return nothing(significance)
-    if COMPLETE_FRACTION > 0:
-        more = _complete(XTp, BTp, best.locs, filt, We, max(b - a, lo))
+    room = None if max_instances is None else max_instances - len(best.locs)
+    if COMPLETE_FRACTION > 0 and room != 0:
+        more = _complete(XTp, BTp, best.locs, filt, We, max(b - a, lo), room)
         if len(more):
             best = _Search(best.score, np.sort(np.concatenate([best.locs, more])))
             filt, a, b = model(best.locs)
@@ -962,7 +963,7 @@ def _far_from(locs: np.ndarray, npos: int, sep: int) -> np.ndarray:
 
 
 def _complete(XTp: np.ndarray, BTp: np.ndarray, locs: np.ndarray, filt: np.ndarray, We: int,
-              sep: int) -> np.ndarray:
+              sep: int, limit: int | None = None) -> np.ndarray:
     """Windows the search left out that respond to the set's filter like its own instances.
 
     The search stops adding candidates when the objective stops rising, which with a handful of
@@ -970,7 +971,7 @@ def _complete(XTp: np.ndarray, BTp: np.ndarray, locs: np.ndarray, filt: np.ndarr
     whole set is slid over the blurred features; peaks at least `sep` from every instance and
     from each other whose robust z-score (as in _significance) reaches COMPLETE_FRACTION of the
     instances' median z-score, and at least JOIN_MIN_Z, join the set. (find_instances only calls
-    this for sets that passed its significance bar.)
+    this for sets that passed its significance bar.) At most `limit` windows, the strongest.
     """
     npos = XTp.shape[0] - We + 1
     far = _far_from(locs, npos, sep)
@@ -980,7 +981,7 @@ def _complete(XTp: np.ndarray, BTp: np.ndarray, locs: np.ndarray, filt: np.ndarr
     r = _slide(np.ascontiguousarray(filt[:, cols]), np.ascontiguousarray(BTp[:, cols]))[:npos]
     z = _robust_z(r, far, filt)
     bar = max(COMPLETE_FRACTION * float(np.median(z[locs])), JOIN_MIN_Z)
-    return _nonoverlapping_maxima(np.where(far, z, -np.inf), sep, floor=bar)
+    return _nonoverlapping_maxima(np.where(far, z, -np.inf), sep, limit=limit, floor=bar)
 
 
 def _instance_bounds(BTp: np.ndarray, locs: np.ndarray, filt: np.ndarray, P: int, lo: int, hi: int,
