@@ -208,6 +208,31 @@ void unpack_residuals(const uint8_t* q, size_t avail, size_t cnt, int width, uin
   }
 }
 
+uint64_t block_residuals(const uint64_t* x, size_t cnt, size_t lag, uint64_t* z) {
+  // 4 rows per step: the prediction loaded unaligned from 1, 2 or lag rows back, zigzag as
+  // (r << 1) ^ (0 - (r >> 63)) (no 64-bit arithmetic shift in AVX2)
+  __m256i acc = _mm256_setzero_si256();
+  const ptrdiff_t back = ptrdiff_t(lag ? lag : 1);
+  size_t i = 0;
+  for (; i + 4 <= cnt; i += 4) {
+    const __m256i xi = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x + i));
+    const __m256i p1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x + ptrdiff_t(i) - back));
+    __m256i p = p1;
+    if (!lag) {
+      const __m256i p2 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x + ptrdiff_t(i) - 2));
+      p = _mm256_sub_epi64(_mm256_add_epi64(p1, p1), p2);
+    }
+    const __m256i r = _mm256_sub_epi64(xi, p);
+    const __m256i zz = _mm256_xor_si256(_mm256_slli_epi64(r, 1),
+                                        _mm256_sub_epi64(_mm256_setzero_si256(), _mm256_srli_epi64(r, 63)));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(z + i), zz);
+    acc = _mm256_or_si256(acc, zz);
+  }
+  const __m128i a2 = _mm_or_si128(_mm256_castsi256_si128(acc), _mm256_extracti128_si256(acc, 1));
+  const uint64_t a = uint64_t(_mm_cvtsi128_si64(a2)) | uint64_t(_mm_extract_epi64(a2, 1));
+  return a | block_residuals_from(x, i, cnt, lag, z);
+}
+
 void lag_costs(const uint64_t* w, size_t n, size_t nv, uint64_t* cost) {
   for (int c = 0; c <= kProbeLags; ++c) cost[c] = 0;
   static_assert(kProbeLags == 16, "four vectors of four lags");

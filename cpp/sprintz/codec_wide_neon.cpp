@@ -149,6 +149,23 @@ void unpack_residuals(const uint8_t* q, size_t avail, size_t cnt, int width, uin
   }
 }
 
+uint64_t block_residuals(const uint64_t* x, size_t cnt, size_t lag, uint64_t* z) {
+  // 2 rows per step, the scalar rule lane-wise
+  uint64x2_t acc = vdupq_n_u64(0);
+  const ptrdiff_t back = ptrdiff_t(lag ? lag : 1);
+  size_t i = 0;
+  for (; i + 2 <= cnt; i += 2) {
+    const uint64x2_t xi = vld1q_u64(x + i);
+    const uint64x2_t p1 = vld1q_u64(x + ptrdiff_t(i) - back);
+    const uint64x2_t p = lag ? p1 : vsubq_u64(vaddq_u64(p1, p1), vld1q_u64(x + ptrdiff_t(i) - 2));
+    const uint64x2_t r = vsubq_u64(xi, p);
+    const uint64x2_t zz = veorq_u64(vshlq_n_u64(r, 1), vsubq_u64(vdupq_n_u64(0), vshrq_n_u64(r, 63)));
+    vst1q_u64(z + i, zz);
+    acc = vorrq_u64(acc, zz);
+  }
+  return (vgetq_lane_u64(acc, 0) | vgetq_lane_u64(acc, 1)) | block_residuals_from(x, i, cnt, lag, z);
+}
+
 void lag_costs(const uint64_t* w, size_t n, size_t nv, uint64_t* cost) {
   for (int c = 0; c <= kProbeLags; ++c) cost[c] = 0;
   if (nv == 1) {
