@@ -197,6 +197,44 @@ def minor_faults() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
 
 
+def huge_page_fraction(a: np.ndarray) -> float:
+    """Share of an array's bytes backed by transparent huge pages (Linux /proc/self/smaps: the
+    AnonHugePages of every mapping the array overlaps, pro rata); nan where unknown."""
+    lo, hi = a.ctypes.data, a.ctypes.data + a.nbytes
+    try:
+        text = Path("/proc/self/smaps").read_text()
+    except OSError:
+        return float("nan")
+    huge = 0.0
+    cur = None
+    for line in text.splitlines():
+        head = line.split(maxsplit=1)[0] if line else ""
+        if "-" in head and ":" not in head:
+            v0, v1 = (int(x, 16) for x in head.split("-"))
+            cur = (v0, v1) if v0 < hi and v1 > lo else None
+        elif cur and head == "AnonHugePages:":
+            v0, v1 = cur
+            huge += int(line.split()[1]) * 1024 * (min(v1, hi) - max(v0, lo)) / (v1 - v0)
+    return huge / a.nbytes
+
+
+def small_page_array(shape, order: str):
+    """A float32 array in memory advised against huge pages (MADV_NOHUGEPAGE), 2 MiB-aligned and
+    touched once: (array, mapping to keep alive), or None off Linux."""
+    import mmap
+    if not hasattr(mmap, "MADV_NOHUGEPAGE"):
+        return None
+    nbytes = int(np.prod(shape)) * 4
+    m = mmap.mmap(-1, nbytes + (2 << 20), flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+    m.madvise(mmap.MADV_NOHUGEPAGE)
+    raw = np.frombuffer(m, np.uint8)
+    off = (-raw.ctypes.data) % (2 << 20)
+    flat = raw[off:off + nbytes].view(np.float32)
+    a = flat.reshape(shape[::-1]).T if order == "F" else flat.reshape(shape)
+    a[...] = 0.0
+    return a, m
+
+
 def torch_int8_linear(B):
     """torch's dynamic int8 quantisation (quantize_dynamic) of a Linear layer with weights B.T, one
     thread: (call on a tensor, numpy -> tensor), or None without torch."""
@@ -266,6 +304,14 @@ def bench_cold(repeat, bw):
                "blas_argmax": lambda: (A_c @ B).argmax(1), "maddness_f_argmax": lambda: amm.matmul(A_f).argmax(1),
                "maddness_predict_f": lambda: amm.predict(A_f), "maddness_predict_c": lambda: amm.predict(A_c),
                "blas_topk": lambda: np_topk(A_c @ B), "maddness_topk_f": lambda: amm.topk(A_f, K)}
+    # The cost of small pages from cold memory (each 4 KB page of the result or of A's split
+    # columns needs a page walk whose table lines were flushed too): the same call into a result
+    # buffer, and on a copy of A, held in 4 KB pages.
+    small_out, small_a = small_page_array((N, M), "F"), small_page_array((N, D), "F")
+    if small_out is not None and small_a is not None:
+        small_a[0][...] = A_f
+        methods["maddness_f_small_out"] = lambda: amm.matmul(A_f, out=small_out[0])
+        methods["maddness_f_small_a"] = lambda: amm.matmul(small_a[0])
     errs = {"maddness_f": float(np.linalg.norm(amm.matmul(A_f) - exact) / np.linalg.norm(exact))}
     agree = {"maddness_predict_f": float((amm.predict(A_f) == exact.argmax(1)).mean())}
     try:
@@ -312,6 +358,12 @@ def bench_cold(repeat, bw):
                 cpu[cond][k].append(time.thread_time() - c0)
                 wall[cond][k].append(time.perf_counter() - t0)
                 faults[cond][k].append(minor_faults() - f0)
+    huge = {"A_f": huge_page_fraction(A_f), "A_c": huge_page_fraction(A_c)}
+    res_f = amm.matmul(A_f)
+    huge["result"] = huge_page_fraction(res_f.T)
+    if small_out is not None and small_a is not None:
+        huge["small_out"], huge["small_a"] = huge_page_fraction(small_out[0].T), huge_page_fraction(small_a[0].T)
+    del res_f
     tc = {c: {k: float(np.median(v)) for k, v in d.items()} for c, d in cpu.items()}
     tw = {c: {k: float(np.median(v)) for k, v in d.items()} for c, d in wall.items()}
     blas = {c: min(tc[c]["blas_c"], tc[c]["blas_f"]) for c in tc}
@@ -330,6 +382,7 @@ def bench_cold(repeat, bw):
                cpu_speedup={c: {k: blas[c] / v for k, v in d.items()} for c, d in tc.items()},
                rel_err=errs, argmax_agreement=agree,
                page_faults={c: {k: float(np.median(v)) for k, v in d.items()} for c, d in faults.items()},
+               huge_page_fraction=huge,
                limit_f_ms=limit_f * 1e3, limit_c_ms=limit_c * 1e3, limit_predict_ms=limit_predict * 1e3,
                limit_f_speedup=blas["cold"] / limit_f, limit_c_speedup=blas["cold"] / limit_c,
                limit_predict_speedup=blas["cold"] / limit_predict,
@@ -341,6 +394,7 @@ def bench_cold(repeat, bw):
         print(f"{k:22s} hot CPU {tc['hot'][k] * 1e3:8.3f} ms ({blas['hot'] / tc['hot'][k]:6.1f}x)  "
               f"cold CPU {tc['cold'][k] * 1e3:8.3f} ms ({blas['cold'] / tc['cold'][k]:6.1f}x)  "
               f"cold wall {tw['cold'][k] * 1e3:8.3f} ms  faults {np.median(faults['cold'][k]):.0f}", flush=True)
+    print("huge-page share", {k: round(v, 2) for k, v in huge.items()}, flush=True)
     print(f"cold limit F {limit_f * 1e3:.3f} ms ({blas['cold'] / limit_f:.1f}x), predict {limit_predict * 1e3:.3f} ms, "
           f"C {limit_c * 1e3:.3f} ms", flush=True)
     return row
@@ -378,7 +432,10 @@ def bench_threads(repeat):
 def render_cold(c, bw) -> str:
     names = {"blas_c": "BLAS, C-order A", "blas_f": "BLAS, F-order A", "torch_fp32": "torch Linear fp32",
              "torch_int8": "torch dynamic int8 (quantize_dynamic)",
-             "maddness_f": "MADDNESS, F-order A", "maddness_c": "MADDNESS, C-order A",
+             "maddness_f": "MADDNESS, F-order A",
+             "maddness_f_small_out": "MADDNESS, F-order A, into an out= buffer in 4 KB pages",
+             "maddness_f_small_a": "MADDNESS, F-order A in 4 KB pages",
+             "maddness_c": "MADDNESS, C-order A",
              "maddness_c_in_c_out": "MADDNESS, C-order A and result",
              "blas_argmax": "argmax head: BLAS then argmax",
              "torch_int8_argmax": "argmax head: torch int8 then argmax",
@@ -419,8 +476,16 @@ def render_cold(c, bw) -> str:
              f"predict reaches {100 * c['fraction_of_limit_predict']:.0f}%. C order (every cache line holding a split "
              f"dimension, {p['read_c']:.3f} ms) {c['limit_c_ms']:.3f} ms = {c['limit_c_speedup']:.1f}x. "
              "Target of issue 17: >= 25x cold in F order.\n")
+    hp = c.get("huge_page_fraction", {})
     L.append("Page faults: minor faults per call (median); 0 means the result's memory was reused, so the cold "
-             "times are memory stalls, not first-touch costs. Results of 1 MB or more are written with streaming "
+             "times are memory stalls, not first-touch costs. Page size: share of bytes in 2 MB pages "
+             + ", ".join(f"{k} {v:.2f}" for k, v in hp.items()) + " (A_f/A_c: the benchmark's numpy arrays; result: "
+             "a MADDNESS result; small_*: the 4 KB-page controls). From cold memory every 4 KB page touched needs a "
+             "page walk whose table lines were flushed with the data: the 4 MB result written column by column touches "
+             "~1,000 pages, the 64 split columns ~640; the rows `into an out= buffer in 4 KB pages` and `F-order A in "
+             "4 KB pages` measure that cost in the same run. New results of >= 2 MiB come from a pool of huge-page "
+             "blocks (malloc often handed back small-page heap memory, so the cold time had varied by up to 25% from "
+             "one process to the next, independent of the load). Results of 1 MB or more are written with streaming "
              "stores (column-major: runs of 512 floats per column; row-major: whole 64-row blocks). "
              "Tried on this machine and not kept (interleaved medians, CPU time): prefetching the next chunk's split "
              "columns while aggregating (encoder 2x faster from cold memory, aggregation slower by more: net 3% "

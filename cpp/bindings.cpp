@@ -17,6 +17,8 @@
 #include <sys/mman.h>
 #endif
 #include <limits>
+#include <mutex>
+#include <utility>
 #include <new>
 #include <stdexcept>
 #include <string>
@@ -45,13 +47,23 @@ using Out = nb::ndarray<nb::numpy, T>;
 // Multi-MB buffers are advised for transparent huge pages (as numpy does for its large arrays):
 // writing a fresh 25 MB result then faults in a dozen 2 MB pages instead of ~6,000 small ones
 // (those cost ~30 ms here, more than a MADDNESS product of 100,000 rows), which matters where
-// malloc hands back fresh memory on every call.
+// malloc hands back fresh memory on every call. Huge pages also spare the TLB: a 4 MB MADDNESS
+// result written column by column (100 columns, 40 KB apart) touches ~1,000 small pages per
+// call, whose page walks (their page-table lines flushed from the caches like the data) cost
+// 0.08-0.13 ms of a 0.4-0.5 ms cold call here; with two huge pages they disappear.
+constexpr size_t kHugePage = size_t(1) << 21;
+// Worth huge pages: from 4 MiB on (rounding up wastes at most a third), and from 2 MiB on where
+// rounding up to whole huge pages wastes at most an eighth (a 4,000,000-byte result: 5%).
+bool huge_worthy(size_t n) {
+  const size_t rounded = (n + kHugePage - 1) / kHugePage * kHugePage;
+  return n >= 2 * kHugePage || (n >= kHugePage && rounded - n <= n / 8);
+}
+
 void advise_huge_pages(void* ptr, size_t n) {
 #if defined(__linux__) && defined(MADV_HUGEPAGE)
-  constexpr uintptr_t kHuge = uintptr_t(1) << 21;
-  if (n >= 2 * kHuge) {
-    const uintptr_t p = reinterpret_cast<uintptr_t>(ptr);
-    const uintptr_t a = (p + kHuge - 1) & ~(kHuge - 1), b = (p + n) & ~(kHuge - 1);
+  if (huge_worthy(n)) {
+    const uintptr_t p = reinterpret_cast<uintptr_t>(ptr), h = kHugePage;
+    const uintptr_t a = (p + h - 1) & ~(h - 1), b = (p + n) & ~(h - 1);
     if (b > a) madvise(reinterpret_cast<void*>(a), b - a, MADV_HUGEPAGE);  // advice only: errors ignored
   }
 #else
@@ -60,31 +72,106 @@ void advise_huge_pages(void* ptr, size_t n) {
 #endif
 }
 
-// Memory for an array handed to Python, freed by its capsule with std::free; 2 MiB-aligned when
-// large, so that all of it can be huge pages, else on a cache line when over a page (streaming
-// stores write whole 64-byte lines: MADDNESS's column-major results use them).
-void* array_memory(size_t bytes) {
 #if defined(__linux__)
-  constexpr size_t kHuge = size_t(1) << 21, kLine = 64, kPage = 4096;
-  void* p = bytes >= 2 * kHuge ? std::aligned_alloc(kHuge, (bytes + kHuge - 1) / kHuge * kHuge)
-            : bytes >= kPage  ? std::aligned_alloc(kLine, (bytes + kLine - 1) / kLine * kLine)
-                              : std::malloc(bytes > 0 ? bytes : 1);
-#else  // no huge-page advice elsewhere (and MSVC has no std::aligned_alloc)
-  void* p = std::malloc(bytes > 0 ? bytes : 1);
+// Huge-page blocks for large arrays, kept for reuse after Python frees them. malloc cannot
+// promise huge pages: it often hands back heap memory already mapped with small pages, and
+// MADV_HUGEPAGE does not convert those (measured: in one process of four the 4 MB MADDNESS
+// result had small pages and took 0.08 ms longer from cold memory). A block is mapped on its
+// own, advised before its first touch, and on release kept for the next array of the same size
+// (no page faults, no zeroing by the kernel), up to kKeepBytes in all.
+class HugeBlocks {
+ public:
+  static constexpr size_t kKeepBytes = size_t(32) << 20;  // freed blocks kept: 8 results of 4 MB
+  HugeBlocks() { free_.reserve(kKeepBytes / kHugePage); }  // put() never allocates
+  void* get(size_t block) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      for (size_t i = free_.size(); i-- > 0;)
+        if (free_[i].second == block) {
+          void* p = free_[i].first;
+          free_.erase(free_.begin() + static_cast<ptrdiff_t>(i));
+          kept_ -= block;
+          return p;
+        }
+    }
+    // Map one huge page more than needed and trim both ends to a 2 MiB boundary.
+    void* raw = mmap(nullptr, block + kHugePage, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (raw == MAP_FAILED) return nullptr;
+    const uintptr_t r = reinterpret_cast<uintptr_t>(raw), a = (r + kHugePage - 1) & ~uintptr_t(kHugePage - 1);
+    if (a > r) munmap(raw, a - r);
+    if (r + kHugePage > a) munmap(reinterpret_cast<void*>(a + block), r + kHugePage - a);
+#if defined(MADV_HUGEPAGE)
+    madvise(reinterpret_cast<void*>(a), block, MADV_HUGEPAGE);  // advice only: errors ignored
 #endif
-  if (!p) throw std::bad_alloc();
-  advise_huge_pages(p, bytes);
-  return p;
-}
+    return reinterpret_cast<void*>(a);
+  }
+  // Keeps the newest blocks: the oldest are unmapped to make room.
+  void put(void* p, size_t block) noexcept {
+    if (block > kKeepBytes) {
+      munmap(p, block);
+      return;
+    }
+    std::lock_guard<std::mutex> lock(mu_);
+    while (kept_ + block > kKeepBytes) {
+      munmap(free_.front().first, free_.front().second);
+      kept_ -= free_.front().second;
+      free_.erase(free_.begin());
+    }
+    free_.emplace_back(p, block);
+    kept_ += block;
+  }
 
-// A new numpy array; zeroed unless the caller writes every element.
+ private:
+  std::mutex mu_;
+  std::vector<std::pair<void*, size_t>> free_;
+  size_t kept_ = 0;
+};
+HugeBlocks& huge_blocks() {
+  static HugeBlocks* pool = new HugeBlocks;  // never destroyed: arrays may be freed during interpreter teardown
+  return *pool;
+}
+#endif
+
+// A new numpy array; zeroed unless the caller writes every element. Its memory: a huge-page
+// block (above) when large, else on a cache line when over a page (streaming stores write whole
+// 64-byte lines: MADDNESS's column-major results use them), else malloc's.
 template <class T>
 Out<T> new_array(std::initializer_list<size_t> shape, bool zero = true) {
   size_t total = 1;
   for (size_t s : shape) total *= s;
-  T* data = static_cast<T*>(array_memory(total * sizeof(T)));
-  if (zero) std::memset(data, 0, total * sizeof(T));
-  nb::capsule owner(data, [](void* p) noexcept { std::free(p); });
+  const size_t bytes = total * sizeof(T);
+  void* p = nullptr;
+  nb::capsule owner;
+#if defined(__linux__)
+  constexpr size_t kLine = 64, kPage = 4096;
+  if (huge_worthy(bytes)) {
+    const size_t block = (bytes + kHugePage - 1) / kHugePage * kHugePage;
+    p = huge_blocks().get(block);
+    if (!p) throw std::bad_alloc();
+    // The capsule's deleter gets one pointer: a small cell carries the block and its size.
+    auto* cell = new (std::nothrow) std::pair<void*, size_t>(p, block);
+    if (!cell) {
+      huge_blocks().put(p, block);
+      throw std::bad_alloc();
+    }
+    owner = nb::capsule(cell, [](void* c) noexcept {
+      auto* pc = static_cast<std::pair<void*, size_t>*>(c);
+      huge_blocks().put(pc->first, pc->second);
+      delete pc;
+    });
+  } else {
+    p = bytes >= kPage ? std::aligned_alloc(kLine, (bytes + kLine - 1) / kLine * kLine)
+                       : std::malloc(bytes > 0 ? bytes : 1);
+    if (!p) throw std::bad_alloc();
+    owner = nb::capsule(p, [](void* q) noexcept { std::free(q); });
+  }
+#else  // no huge-page advice elsewhere (and MSVC has no std::aligned_alloc)
+  p = std::malloc(bytes > 0 ? bytes : 1);
+  if (!p) throw std::bad_alloc();
+  owner = nb::capsule(p, [](void* q) noexcept { std::free(q); });
+#endif
+  T* data = static_cast<T*>(p);
+  if (zero) std::memset(data, 0, bytes);
   return Out<T>(data, shape, owner);
 }
 

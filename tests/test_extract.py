@@ -174,15 +174,19 @@ def test_save_load_roundtrip(tmp_path):
 
 
 def naive_significance(XTp, BTp, locs, We, log0, sep):
-    """Leave-one-out z-scores from the definition: every window position, one at a time."""
+    """Leave-one-out robust z-scores from the definition: every window position, one at a time."""
+    if len(locs) < 3:
+        return 0.0
     npos = XTp.shape[0] - We + 1
     far = [t for t in range(npos) if all(abs(t - c) >= sep for c in locs)]
     z = []
     for i in range(len(locs)):
         f = ex._filter_for(XTp, BTp, np.delete(locs, i), We, log0).astype(np.float64)
-        r = np.array([np.sum(f * XTp[t:t + We]) for t in range(npos)])
+        r = np.array([np.sum(f * BTp[t:t + We]) for t in range(npos)])    # blurred features
         bg = r[far]
-        z.append((r[locs[i]] - bg.mean()) / max(bg.std(), f[f > 0].mean()))
+        spread = max(1.4826 * np.median(np.abs(bg - np.median(bg))), f[f > 0].mean())
+        zi = (r[locs[i]] - np.median(bg)) / spread
+        z.append(np.sqrt(max(zi ** 2 - 2 * np.log(npos / sep), 0)) if zi > 0 else 0.0)
     return float(np.median(z))
 
 
@@ -191,8 +195,8 @@ def test_significance_matches_definition_and_separates():
     n, F, We = 400, 9, 20
     XT = (rng.random((n, F)) < 0.05).astype(np.float32)
     locs = np.array([30, 120, 250, 330])
-    for c in locs:                                  # the event: features 0-3 fire at fixed offsets
-        XT[c + np.arange(4) * 3, np.arange(4)] = 1
+    for c in locs:                                  # the event: features 0-5 fire at fixed offsets
+        XT[c + np.arange(6) * 3, np.arange(6)] = 1
     BT = ex._blur(XT.T.copy(), 5).T.copy()
     log0 = np.log(BT.mean(0)).astype(np.float32)
     got = ex._significance(XT, BT, locs, We, log0, 20)
@@ -201,6 +205,27 @@ def test_significance_matches_definition_and_separates():
     # the same number of windows at random places: no held-out evidence
     rand = np.sort(rng.choice(np.arange(0, n - We, 25), 4, replace=False))
     assert ex._significance(XT, BT, rand, We, log0, 20) < 2
+    # a pair tests nothing (each was chosen for matching the other): 0, whatever the features
+    assert ex._significance(XT, BT, locs[:2], We, log0, 20) == 0.0
+
+
+def test_complete_adds_left_out_instances_only():
+    """_complete: windows of the event the search left out join; chance windows do not."""
+    rng = np.random.default_rng(13)
+    n, F, We = 900, 12, 20
+    XT = (rng.random((n, F)) < 0.03).astype(np.float32)
+    event = np.array([40, 190, 330, 480, 620, 770])
+    for c in event:                                  # features 0-7 fire at fixed offsets
+        XT[c + np.arange(8) * 2, np.arange(8)] = 1
+    BT = ex._blur(XT.T.copy(), 5).T.copy()
+    log0 = np.log(BT.mean(0)).astype(np.float32)
+    found = event[[0, 2, 3]]
+    filt = ex._filter_for(XT, BT, found, We, log0)
+    more = ex._complete(XT, BT, found, filt, We, 20)
+    assert np.array_equal(np.sort(more), event[[1, 4, 5]])
+    # chance windows: their filter matches nothing elsewhere well enough
+    rand = np.array([100, 400, 700])
+    assert len(ex._complete(XT, BT, rand, ex._filter_for(XT, BT, rand, We, log0), We, 20)) == 0
 
 
 def test_min_significance_gates_the_result():
@@ -215,6 +240,40 @@ def test_min_significance_gates_the_result():
         ex.find_instances(x, 40, 60, min_significance=float("nan"))
     with pytest.raises(ValueError, match="n_seeds"):
         ex.find_instances(x, 40, 60, n_seeds=0)
+
+
+def test_nothing_found_on_random_walks():
+    """Walks shaped like the gesture benchmark's background (1-D and 6-D), no event planted."""
+    rng = np.random.default_rng(21)
+    for d, L in ((1, 150), (1, 150), (6, 100)):
+        walk = rng.normal(scale=0.05, size=(17 * L, d)).cumsum(axis=0)
+        hits = ex.find_instances(walk, int(0.8 * L), int(1.2 * L), random_state=0)
+        assert hits.method == "shapelets"
+        assert len(hits) == 0 and hits.significance < ex.MIN_SIGNIFICANCE
+
+
+def test_gestures_in_a_random_walk_all_found():
+    """A bent, gesture-like shape planted 8 times on a random walk (warped, scaled, noisy): all found.
+
+    The search alone stops at 6 of the 8 here; the completion step adds the other two.
+    """
+    rng = np.random.default_rng(0)
+    K, L = 8, 120
+    t = np.linspace(0, 1, L)
+    shape = 3 * np.exp(-((t - 0.35) / 0.12) ** 2) - 2 * np.exp(-((t - 0.7) / 0.08) ** 2)
+    x = rng.normal(scale=0.05, size=K * 280 + 300).cumsum()
+    truth = []
+    for s in 150 + np.arange(K) * 280 + rng.integers(0, 60, K):
+        x[s:s + L] += (np.interp(t, t ** rng.uniform(0.8, 1.2), shape) * rng.uniform(0.7, 1.3)
+                       + rng.normal(scale=0.2, size=L))
+        truth.append((int(s), int(s + L)))
+    hits = ex.find_instances(x, int(0.8 * L), int(1.2 * L), random_state=0)
+    assert hits.significance >= ex.MIN_SIGNIFICANCE
+    assert len(hits) == K and f1_at(hits.starts, hits.ends, truth) == 1.0
+    for cap in (7, 6):                       # the completion respects max_instances
+        capped = ex.find_instances(x, int(0.8 * L), int(1.2 * L), random_state=0, max_instances=cap)
+        assert len(capped) == cap      # ... and each is a true instance (precision 1, recall cap / K):
+        assert np.isclose(f1_at(capped.starts, capped.ends, truth), 2 * cap / (cap + K))
 
 
 # ------------------------------------------------------------------ degenerate and bad input

@@ -60,7 +60,7 @@ def test_demo_section_runs():
 
 
 def test_cli_reports_nothing_on_noise(capsys, tmp_path):
-    """The speech recipe's significance bar: white and brown noise hold no repeated word.
+    """The library's significance bar, the same for speech: white and brown noise hold no repeated word.
 
     Without a bar, find_instances returns 3 "instances" on each of these (significance about 0).
     """

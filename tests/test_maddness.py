@@ -1,3 +1,5 @@
+import sys
+
 import numpy as np
 import pytest
 
@@ -295,3 +297,32 @@ def test_topk_equals_a_stable_sort_of_matmul():
     nan[7, amm.split_dims_[1, 2]] = np.nan
     with pytest.raises(ValueError, match="NaN"):
         amm.topk(nan, 2)
+
+
+def test_large_results_in_reused_huge_page_blocks():
+    # Results from 2 MiB on (when whole huge pages waste <= 1/8) come from a pool of 2 MiB-aligned
+    # blocks that freed results return to: a live result's block must never be handed out again,
+    # and a reused block must hold the new call's values only.
+    rng = np.random.default_rng(3)
+    amm = tenfold.Maddness(ncodebooks=4).fit(rng.normal(size=(2000, 16)).astype(np.float32),
+                                             rng.normal(size=(16, 100)).astype(np.float32))
+    A1, A2 = (rng.normal(size=(10_000, 16)).astype(np.float32) for _ in range(2))
+    want1, want2 = (amm.matmul(a, out=np.empty((10_000, 100), np.float32, order="F")) for a in (A1, A2))
+    r1 = amm.matmul(A1)  # 4,000,000 bytes: two huge pages
+    r2 = amm.matmul(A2)
+    assert not np.shares_memory(r1, r2)
+    assert np.array_equal(r1, want1) and np.array_equal(r2, want2)
+    if sys.platform.startswith("linux"):
+        assert r1.ctypes.data % (1 << 21) == 0 and r2.ctypes.data % (1 << 21) == 0
+    addr = r1.ctypes.data
+    del r1
+    r3 = amm.matmul(A2)  # may reuse r1's block
+    assert np.array_equal(r3, want2) and np.array_equal(r2, want2)
+    if sys.platform.startswith("linux"):
+        assert r3.ctypes.data == addr
+    # More live results than the pool keeps (32 MiB: 8 of these), all freed, then taken again.
+    many = [amm.matmul(A1) for _ in range(10)]
+    assert len({r.ctypes.data for r in many}) == 10
+    del many
+    again = [amm.matmul(A2) for _ in range(10)]
+    assert all(np.array_equal(r, want2) for r in again) and len({r.ctypes.data for r in again}) == 10

@@ -58,6 +58,9 @@ def test_fused_paths_equal_scalar_all_sizes_layouts_orders(models, n):
     c_rows = np.zeros((2 * n, 40), np.float32)
     c_rows[::2] = base
     wide_f = np.asfortranarray(np.hstack([A[:n] * 0, base]))
+    raw = np.zeros(base.nbytes + 1, np.uint8)
+    c_unaligned = raw[1:].view(np.float32).reshape(base.shape)  # rows copied with unaligned loads
+    c_unaligned[...] = base
     layouts = {
         "C": np.ascontiguousarray(base),
         "F": np.asfortranarray(base),
@@ -65,6 +68,7 @@ def test_fused_paths_equal_scalar_all_sizes_layouts_orders(models, n):
         "F cols offset": wide_f[:, 40:],                       # column-major view into a wider array
         "C rows strided": c_rows[::2],
         "C cols strided": np.ascontiguousarray(np.repeat(base, 2, axis=1))[:, ::2],
+        "C unaligned": c_unaligned,
     }
     for amm in mods.values():
         with tenfold.use_isa("scalar"):

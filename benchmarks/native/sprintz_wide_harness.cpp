@@ -38,5 +38,5 @@ int main(int argc, char** argv) {
   double t = double(clock() - t0) / CLOCKS_PER_SEC / (reps ? reps : 1);
   sprintz::decompress(out.data(), out.size(), dec.data(), dec.size());
   if (memcmp(dec.data(), data, dec.size())) { printf("MISMATCH\n"); return 1; }
-  printf("%s dtype %d n %zu nv %zu ratio %.2f  %s %.1f us  %.0f MB/s\n", argv[1], dtype, n, nv, double(n*nv*isz)/out.size(), argv[2], t*1e6, n*nv*isz/t/1e6);
+  printf("%s dtype %d n %zu nv %zu bytes %zu ratio %.4f  %s %.1f us  %.0f MB/s\n", argv[1], dtype, n, nv, out.size(), double(n*nv*isz)/out.size(), argv[2], t*1e6, n*nv*isz/t/1e6);
 }

@@ -16,6 +16,7 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <climits>
 #include <cmath>
 #include <cstdint>
 #include <vector>
@@ -81,6 +82,33 @@ inline __m256i valid_rows_mask(size_t rows) {
   return _mm256_cmpgt_epi8(_mm256_set1_epi8(static_cast<char>(rows)), row_of);
 }
 
+// Unit column stride (row-major A): the split values of 32 rows, slot t of row r to
+// colbuf[t*32 + r]. Eight rows at a time are copied row by row into an 8-row stage (slot t of
+// row r at stage[((t/8)*8 + r)*8 + t%8]: each row's loads go to consecutive floats; cols holds
+// the slots' columns, padded to a multiple of 8 with the last one), then moved to the column
+// buffer by 8x8 transposes. Writing each value straight to colbuf instead (stores 128 bytes
+// apart, an int64 multiply per address) took 1.5 ms to encode 10,000 rows of 512 (64 split
+// columns), 1.0 ms this way (A in cache as far as 20 MB goes; reading all of A takes 0.9 ms);
+// vgatherdps for the row loads: 2.4 ms (Zen 4's gathers are slower than the scalar loads);
+// slot by slot down the 8 rows straight into colbuf (no transposes): 10% slower than this.
+TF_INLINE void copy_rows32(const float* A, ptrdiff_t rs, const int32_t* cols, int ngroups, float* stage,
+                           float* colbuf) {
+  for (int q = 0; q < kBlockRows / 8; ++q) {
+    for (int r = 0; r < 8; ++r) {
+      const float* row = A + static_cast<ptrdiff_t>(8 * q + r) * rs;
+      float* st = stage + static_cast<size_t>(r) * 8;
+      for (int g = 0; g < ngroups; ++g)
+        for (int k = 0; k < 8; ++k) st[g * 64 + k] = tenfold::load_f32(row + cols[8 * g + k]);
+    }
+    for (int g = 0; g < ngroups; ++g) {
+      __m256 v[8];
+      for (int r = 0; r < 8; ++r) v[r] = _mm256_load_ps(stage + (static_cast<size_t>(g) * 8 + r) * 8);
+      transpose8(v);
+      for (int j = 0; j < 8; ++j) _mm256_store_ps(colbuf + (8 * static_cast<size_t>(g) + j) * kBlockRows + 8 * q, v[j]);
+    }
+  }
+}
+
 }  // namespace
 
 bool encode(const EncodeModel& m, const float* A, size_t n, ptrdiff_t rs, ptrdiff_t cs, size_t r0, size_t r1,
@@ -89,7 +117,7 @@ bool encode(const EncodeModel& m, const float* A, size_t n, ptrdiff_t rs, ptrdif
   __m256i bad = _mm256_setzero_si256();
   const size_t n_full = n / kBlockRows * kBlockRows;
   const size_t full_end = r1 < n_full ? r1 : n_full;
-  alignas(32) float colbuf[4 * 256 * kBlockRows];  // gathered split columns (up to 1024)
+  alignas(32) float colbuf[4 * 256 * kBlockRows];  // gathered split columns (up to 1024, a multiple of 8)
   const float* cols[4 * 256];                       // per split: its 32 values
   size_t i = r0;
   if (rs == 1 && full_end > i) {
@@ -109,14 +137,24 @@ bool encode(const EncodeModel& m, const float* A, size_t n, ptrdiff_t rs, ptrdif
   }
   // Other layouts and the partial last block: gather the split values of 32 rows (padding
   // rows read as 0), then the same trees on the gathered columns.
+  const int ngroups = (m.nslots + 7) / 8;
+  const bool by_rows = cs == 1 && m.nslots > 0 && m.slot_dims[m.nslots - 1] <= INT32_MAX;  // slot_dims ascend
+  int32_t idx[4 * 256];                  // the slots' columns, padded to 8 * ngroups
+  alignas(32) float stage[4 * 256 * 8];  // 8 rows of the copied slots
+  if (by_rows)
+    for (int t = 0; t < 8 * ngroups; ++t) idx[t] = static_cast<int32_t>(m.slot_dims[std::min(t, m.nslots - 1)]);
   for (; i < r1; i += kBlockRows) {
     const size_t rows = i + kBlockRows <= n ? kBlockRows : (i < n ? n - i : 0);
-    for (size_t r = 0; r < static_cast<size_t>(kBlockRows); ++r) {
-      if (r < rows) {
-        const float* row = A + static_cast<ptrdiff_t>(i + r) * rs;
-        for (int t = 0; t < m.nslots; ++t) colbuf[t * kBlockRows + r] = tenfold::load_f32(row + m.slot_dims[t] * cs);
-      } else {
-        for (int t = 0; t < m.nslots; ++t) colbuf[t * kBlockRows + r] = 0.0f;
+    if (by_rows && rows == static_cast<size_t>(kBlockRows)) {
+      copy_rows32(A + static_cast<ptrdiff_t>(i) * rs, rs, idx, ngroups, stage, colbuf);
+    } else {
+      for (size_t r = 0; r < static_cast<size_t>(kBlockRows); ++r) {
+        if (r < rows) {
+          const float* row = A + static_cast<ptrdiff_t>(i + r) * rs;
+          for (int t = 0; t < m.nslots; ++t) colbuf[t * kBlockRows + r] = tenfold::load_f32(row + m.slot_dims[t] * cs);
+        } else {
+          for (int t = 0; t < m.nslots; ++t) colbuf[t * kBlockRows + r] = 0.0f;
+        }
       }
     }
     for (int s = 0; s < C * kLevels; ++s) cols[s] = colbuf + m.slot[s] * kBlockRows;

@@ -1,7 +1,7 @@
 // Sprintz chunks of 32/64-bit integers and lossless floats (dtype codes 4..9 of sprintz.hpp).
 //
 // A chunk has the usual 12-byte chunk header: u8 mode (0 coded, 1 coded then Huffman-coded as a
-// whole by the 8/16-bit format's Huffman stage, where that saves >= 5%; 2 raw rows row-major),
+// whole by the 8/16-bit format's Huffman stage, where that saves >= 8%; 2 raw rows row-major),
 // u8 layout (0 the first layout; 1 float chunks whose exceptions are in the compact layout, which
 // this build writes for every coded float chunk), two zero bytes, u32 stored length, u32 length
 // of the coded body (= stored length in modes 0 and 2). A coded chunk's body:
@@ -46,6 +46,7 @@
 #include <cstring>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "common/isa.hpp"
@@ -73,12 +74,17 @@ constexpr size_t kLagProbeRows = 4096;  // rows of the first column the lag esti
 constexpr u64 kNarrowSpan = 1 << 16;
 constexpr size_t kBothCandidatesValues = 1024;
 constexpr size_t kSteppedSureBits = 1;
+constexpr size_t kStepVoteRows = 256;  // rows whose differences elect a column's step (common_step)
 // dictionary kind: tried for chunks of at least 2 kDictProbeValues words while their distinct words
 // stay under count / kDictMaxShare (and 7/8 of the first kDictProbeValues words)
 constexpr size_t kDictProbeValues = 1024, kDictMaxShare = 8;
 // and taken only where it makes the integer part at least 1 - num/den (10%) smaller: its ranks decode
 // through an extra gather, which costs more than small savings are worth
 constexpr size_t kDictGainNum = 9, kDictGainDen = 10;  // bits per value below which a stepped chunk skips the packed try
+// a wide chunk keeps the whole-chunk Huffman stage only where it is at least 1 - num/den (8%)
+// smaller: decoding it costs ~2 cycles per coded byte, about as much as the rest of a 64-bit chunk's
+// decoding (counter-u64 decoded 1.7x slower for a 6% saving)
+constexpr size_t kWideHuffmanNum = 23, kWideHuffmanDen = 25;
 // chunk header byte 1 (zero in the first wide layout): bit 0 set when the float exceptions are in
 // the compact layout (see the file comment)
 constexpr uint8_t kLayoutCompactExceptions = 1;
@@ -278,75 +284,115 @@ uint8_t pick_exponent(const std::vector<u64>& w, size_t rows, size_t nv, size_t 
   return best >= 0 ? uint8_t(best) : kBitsColumn;
 }
 
-// Kinds 0 and 1: residuals of the (rows x nv) row-major words, block-packed, appended to o.
-// The prediction of word (r, j) by `kind` (lag L for kKindLag) from the words before it.
-inline u64 predict(const u64* w, size_t r, size_t j, size_t nv, int kind, size_t lag, u64 prev, u64 step) {
-  if (kind == kKindLag) return r >= lag ? w[(r - lag) * nv + j] : 0;
-  return kind == kKindDeltaDelta ? prev + step : prev;
+// Kinds 0, 1 and 3: residuals of the (rows x nv) row-major words, block-packed, appended to o.
+// The prediction of word (r, j) from the words before it in its column: delta w[r-1], delta of
+// delta 2 w[r-1] - w[r-2], lag L w[r-L], with w[r] = 0 for r < 0.
+template <int Kind>
+inline u64 predict(const u64* c, size_t r, size_t nv, size_t lag) {
+  const u64 p1 = r >= 1 ? c[(r - 1) * nv] : 0;
+  if (Kind == kKindDelta) return p1;
+  if (Kind == kKindDeltaDelta) return 2 * p1 - (r >= 2 ? c[(r - 2) * nv] : 0);
+  return r >= lag ? c[(r - lag) * nv] : 0;
 }
 
-void pack_words(const u64* w, size_t rows, size_t nv, int kind, size_t lag, std::vector<u64>& z,
-                std::vector<uint8_t>& o) {
-  z.resize(rows * nv);
-  for (size_t j = 0; j < nv; ++j) {
-    u64 prev = 0, step = 0;
-    for (size_t r = 0; r < rows; ++r) {
-      const u64 x = w[r * nv + j];
-      z[r * nv + j] = zigzag(x - predict(w, r, j, nv, kind, lag, prev, step));
-      step = x - prev;
-      prev = x;
+// zigzag with a logical shift (SSE2 and NEON vectorise it; no 64-bit arithmetic shift needed).
+inline u64 zigzag_v(u64 r) { return (r << 1) ^ (u64(0) - (r >> 63)); }
+
+// The zigzagged residuals of rows [r0, r0 + cnt) of column c (c[r * nv]) into z[0, cnt); returns their OR.
+// Stride1: nv == 1 (a constant stride, so the compiler vectorises the loop).
+template <int Kind, bool Stride1>
+inline u64 block_residuals(const u64* c, size_t r0, size_t cnt, size_t nv_arg, size_t lag, u64* z) {
+  const size_t nv = Stride1 ? 1 : nv_arg;
+  u64 acc = 0;
+  const size_t history = Kind == kKindLag ? lag : Kind == kKindDeltaDelta ? 2 : 1;
+  if (r0 >= history) {  // every prediction inside the column: no bounds to test
+    const u64* x = c + r0 * nv;
+    const ptrdiff_t back = ptrdiff_t(Kind == kKindLag ? lag * nv : nv);
+    for (size_t i = 0; i < cnt; ++i) {
+      const u64* xi = x + i * nv;
+      const u64 p = Kind == kKindDeltaDelta ? 2 * xi[-back] - xi[-2 * back] : xi[-back];
+      const u64 zi = zigzag_v(*xi - p);
+      z[i] = zi;
+      acc |= zi;
     }
+    return acc;
   }
+  for (size_t i = 0; i < cnt; ++i) {
+    z[i] = zigzag(c[(r0 + i) * nv] - predict<Kind>(c, r0 + i, nv, lag));
+    acc |= z[i];
+  }
+  return acc;
+}
+
+// put_leb's bytes at q; returns the end.
+inline uint8_t* put_leb_at(uint8_t* q, u64 c) {
+  for (;; c >>= 7) {
+    *q++ = uint8_t((c & 0x7f) | (c >= 0x80 ? 0x80 : 0));
+    if (c < 0x80) return q;
+  }
+}
+
+template <int Kind>
+void pack_kind(const u64* w, size_t rows, size_t nv, size_t lag, std::vector<uint8_t>& o) {
+  static thread_local std::vector<u64> zb;       // a block's residuals, column-major (16 per column)
+  static thread_local std::vector<uint8_t> wd;   // a block's widths
+  static thread_local std::vector<uint8_t> buf;  // the packed bytes, grown only (never zero-filled again)
   const size_t nblocks = (rows + kBlockRows - 1) / kBlockRows;
-  std::vector<uint8_t> widths(nv);
-  auto block_zero = [&](size_t b) {
-    const size_t end = std::min(rows, (b + 1) * kBlockRows) * nv;
-    for (size_t i = b * kBlockRows * nv; i < end; ++i)
-      if (z[i]) return false;
-    return true;
-  };
-  for (size_t b = 0; b < nblocks;) {
+  // widths, at most 8 bytes a value, a zero run's count per block, and a store's slack
+  const size_t bound = nblocks * (nv + kMaxLeb) + rows * nv * 8 + 8;
+  if (buf.size() < bound) buf.resize(bound);
+  zb.resize(kBlockRows * nv);
+  wd.resize(nv);
+  uint8_t* const q0 = buf.data();
+  uint8_t* q = q0;
+  // one column: whole blocks past the first rows go through wide::block_residuals (lag 0 is delta of delta)
+  const wide::ResidualsFn residuals = wide::residual_maker();
+  const size_t history = Kind == kKindLag ? lag : Kind == kKindDeltaDelta ? 2 : 1;
+  const size_t kernel_lag = Kind == kKindLag ? lag : Kind == kKindDeltaDelta ? 0 : 1;
+  bool in_run = false;  // inside a run of all-zero blocks: its first block's zero widths are written
+  u64 zero_run = 0;     // and this many all-zero blocks have followed it
+  for (size_t b = 0; b < nblocks; ++b) {
     const size_t r0 = b * kBlockRows, cnt = std::min(kBlockRows, rows - r0);
-    bool any = false;
+    u64 any = 0;
     for (size_t j = 0; j < nv; ++j) {
-      u64 acc = 0;
-      for (size_t i = 0; i < cnt; ++i) acc |= z[(r0 + i) * nv + j];
-      widths[j] = uint8_t(acc ? 64 - clz64(acc) : 0);
-      any |= acc != 0;
+      u64* z = zb.data() + j * kBlockRows;
+      const u64 acc = nv != 1         ? block_residuals<Kind, false>(w + j, r0, cnt, nv, lag, z)
+                      : r0 < history ? block_residuals<Kind, true>(w, r0, cnt, 1, lag, z)
+                                     : residuals(w + r0, cnt, kernel_lag, z);  // the SIMD kernel
+      wd[j] = uint8_t(acc ? 64 - clz64(acc) : 0);
+      any |= acc;
     }
-    o.insert(o.end(), widths.begin(), widths.end());
     if (!any) {
-      size_t k = 0;
-      while (b + 1 + k < nblocks && block_zero(b + 1 + k)) ++k;
-      put_leb(o, k);
-      b += 1 + k;
+      if (in_run) {
+        ++zero_run;
+      } else {
+        std::memset(q, 0, nv);
+        q += nv;
+        in_run = true;
+        zero_run = 0;
+      }
       continue;
     }
+    if (in_run) q = put_leb_at(q, zero_run);
+    in_run = false;
+    if (nv == 1)
+      *q = wd[0];
+    else
+      std::memcpy(q, wd.data(), nv);
+    q += nv;
     for (size_t j = 0; j < nv; ++j) {
-      const int width = widths[j];
-      const size_t at = o.size(), nbytes = (cnt * size_t(width) + 7) / 8;
-      o.resize(at + nbytes + 8);  // 8 bytes of slack for the last 64-bit store
-      uint8_t* q = o.data() + at;
-      u64 lo = 0, hi = 0;  // a 128-bit bit accumulator holding nb < 64 bits between values
-      int nb = 0;
-      for (size_t i = 0; i < cnt && width; ++i) {
-        const u64 val = z[(r0 + i) * nv + j];
-        lo |= val << nb;
-        if (nb) hi |= val >> (64 - nb);
-        nb += width;
-        if (nb >= 64) {
-          std::memcpy(q, &lo, 8);
-          q += 8;
-          lo = hi;
-          hi = 0;
-          nb -= 64;
-        }
-      }
-      std::memcpy(q, &lo, 8);
-      o.resize(at + nbytes);
+      wide::pack_residuals(zb.data() + j * kBlockRows, cnt, wd[j], q);
+      q += (cnt * wd[j] + 7) / 8;
     }
-    ++b;
   }
+  if (in_run) q = put_leb_at(q, zero_run);
+  o.insert(o.end(), q0, q);
+}
+
+void pack_words(const u64* w, size_t rows, size_t nv, int kind, size_t lag, std::vector<uint8_t>& o) {
+  if (kind == kKindDeltaDelta) return pack_kind<kKindDeltaDelta>(w, rows, nv, 0, o);
+  if (kind == kKindLag) return pack_kind<kKindLag>(w, rows, nv, lag, o);
+  pack_kind<kKindDelta>(w, rows, nv, 0, o);
 }
 
 // Rebuilds rows [r0, r0 + cnt) of column j of w from their residuals z (unzigzagged) under
@@ -383,9 +429,93 @@ inline void apply_block(const u64* z, size_t cnt, u64* w, size_t r0, size_t nv, 
   sr = s;
 }
 
+// Adds to each word of w[L, n) the word L rows earlier (the lagged predictor of one column, after
+// its residuals were unpacked into w): the last L words stay in registers, so no load waits on the
+// store just before it.
+template <size_t L>
+void lag_sums(u64* w, size_t n) {
+  if (n <= L) return;
+  u64 last[L];
+  for (size_t t = 0; t < L; ++t) last[t] = w[t];
+  size_t k = L;
+  for (; k + L <= n; k += L)
+    for (size_t t = 0; t < L; ++t) w[k + t] = last[t] += w[k + t];
+  for (size_t t = 0; k + t < n; ++t) w[k + t] = last[t] += w[k + t];
+}
+
+template <size_t... Ls>
+void lag_sums_any(u64* w, size_t n, size_t lag, std::index_sequence<Ls...>) {
+  ((lag == Ls + 2 ? lag_sums<Ls + 2>(w, n) : void()), ...);
+}
+
+// Reads a block's zero-run count (LEB128) at src[pos, len); fails on a truncated or overlong one.
+inline u64 zero_run(const uint8_t* src, size_t len, size_t& pos) {
+  u64 k = 0;
+  for (int shift = 0;; shift += 7) {
+    if (pos >= len || shift > 63) fail("truncated or overlong zero-run count");
+    const uint8_t byte = src[pos++];
+    k |= u64(byte & 0x7f) << shift;
+    if (!(byte & 0x80)) return k;
+  }
+}
+
+// unpack_words_kind for one column (nv = 1): each block's residuals are unpacked straight into
+// w, delta and delta of delta summed there while the block is in L1 (the running word and change
+// in registers), the lagged predictor applied in one pass at the end (lag_sums). Same stream,
+// same checks and messages as the general loop.
+template <int Kind>
+size_t unpack_column(const uint8_t* src, size_t len, size_t rows, size_t lag, u64* w) {
+  const UnpackFn unpack = residual_unpacker();
+  const size_t nblocks = (rows + kBlockRows - 1) / kBlockRows;
+  size_t pos = 0;
+  u64 x = 0, s = 0;
+  for (size_t b = 0; b < nblocks;) {
+    const size_t r0 = b * kBlockRows;
+    if (len - pos < 1) fail("truncated block widths");
+    const int width = src[pos++];
+    if (width > 64) fail("block width above 64");
+    if (!width) {
+      const u64 k = zero_run(src, len, pos);
+      if (k > nblocks - b - 1) fail("zero run past the end of the chunk");
+      const size_t r1 = std::min(rows, (b + 1 + size_t(k)) * kBlockRows);
+      if (Kind == kKindDelta) {
+        std::fill(w + r0, w + r1, x);
+      } else if (Kind == kKindDeltaDelta) {
+        for (size_t r = r0; r < r1; ++r) w[r] = x += s;
+      } else {
+        std::fill(w + r0, w + r1, u64(0));
+      }
+      b += 1 + size_t(k);
+      continue;
+    }
+    const size_t cnt = std::min(kBlockRows, rows - r0);
+    const size_t nbytes = (cnt * size_t(width) + 7) / 8;
+    if (len - pos < nbytes) fail("truncated block");
+    const uint8_t* p = src + pos;
+    uint8_t padded[kBlockRows * 8 + 9];  // as in the general loop
+    if (len - pos < nbytes + 9) {
+      std::memset(padded, 0, sizeof(padded));
+      std::memcpy(padded, p, nbytes);
+      p = padded;
+    }
+    u64* o = w + r0;
+    unpack(p, p == padded ? sizeof(padded) : len - pos, cnt, width, o);
+    if (Kind == kKindDelta) {
+      for (size_t i = 0; i < cnt; ++i) o[i] = x += o[i];
+    } else if (Kind == kKindDeltaDelta) {
+      for (size_t i = 0; i < cnt; ++i) o[i] = x += s += o[i];
+    }
+    pos += nbytes;
+    ++b;
+  }
+  if (Kind == kKindLag) lag_sums_any(w, rows, lag, std::make_index_sequence<kMaxLag - 1>());
+  return pos;
+}
+
 // Decodes kinds 0, 1 and 3 from src[0, len) into the (rows x nv) words; returns the bytes used.
 template <int Kind>
 size_t unpack_words_kind(const uint8_t* src, size_t len, size_t rows, size_t nv, size_t lag, u64* w) {
+  if (nv == 1) return unpack_column<Kind>(src, len, rows, lag, w);
   static thread_local std::vector<u64> state_tls;
   std::vector<u64>& state = state_tls;
   state.assign(2 * nv, 0);
@@ -408,13 +538,7 @@ size_t unpack_words_kind(const uint8_t* src, size_t len, size_t rows, size_t nv,
     }
     if (top > 64) fail("block width above 64");
     if (!any) {
-      u64 k = 0;
-      for (int shift = 0;; shift += 7) {
-        if (pos >= len || shift > 63) fail("truncated or overlong zero-run count");
-        const uint8_t byte = src[pos++];
-        k |= u64(byte & 0x7f) << shift;
-        if (!(byte & 0x80)) break;
-      }
+      const u64 k = zero_run(src, len, pos);
       if (k > nblocks - b - 1) fail("zero run past the end of the chunk");
       const size_t r1 = std::min(rows, (b + 1 + size_t(k)) * kBlockRows);
       for (size_t j = 0; j < nv; ++j)
@@ -484,13 +608,13 @@ size_t unpack_words(const uint8_t* src, size_t len, size_t rows, size_t nv, int 
 // rows (estimated cost of a residual: its bit length, summed over the columns): delta, delta of
 // delta (if allowed) or a lag in [2, kMaxLag], a longer lag only where clearly cheaper (multiples
 // of a period tie). Only the chosen one is then coded.
-int choose_predictor(const std::vector<u64>& w, size_t rows, size_t nv, bool allow_dd, size_t& lag) {
+int choose_predictor(const u64* w, size_t rows, size_t nv, bool allow_dd, size_t& lag) {
   const size_t n = std::min(rows, std::max<size_t>(4 * kMaxLag, kLagProbeRows / nv));
   lag = 0;
   if (n < 4 * kMaxLag) return allow_dd ? kKindDeltaDelta : kKindDelta;  // too short to tell: tiny either way
   static_assert(kMaxLag == kProbeLags && kBlockRows == kUnpackRows, "the probe prices this codec's lags and blocks");
   uint64_t cost[kMaxLag + 1];  // [0]: delta of delta, [L]: lag L
-  wide::lag_costs(w.data(), n, nv, cost);
+  wide::lag_costs(w, n, nv, cost);
   const uint64_t cost_dd = cost[0];
   int kind = kKindDelta;
   uint64_t best = cost[1];
@@ -507,21 +631,46 @@ int choose_predictor(const std::vector<u64>& w, size_t rows, size_t nv, bool all
   return kind;
 }
 
+// The bytes kinds 0, 1 and 3 would take for the (rows x nv) words, estimated from the predictor
+// probe's bits on the first rows (choose_predictor's) plus a width byte per block and column.
+size_t plain_estimate(const u64* w, size_t rows, size_t nv, bool allow_dd) {
+  const size_t n = std::min(rows, std::max<size_t>(4 * kMaxLag, kLagProbeRows / nv));
+  const size_t widths = (rows + kBlockRows - 1) / kBlockRows * nv;
+  if (n < 4 * kMaxLag) return widths + rows * nv * 8;  // too short to tell: the raw size bounds it
+  uint64_t cost[kMaxLag + 1];
+  wide::lag_costs(w, n, nv, cost);
+  uint64_t best = allow_dd ? cost[0] : cost[1];
+  for (int L = 1; L <= kMaxLag; ++L) best = std::min(best, cost[L]);
+  return widths + size_t(best * rows / (n - kMaxLag) / 8);  // the probe prices rows [kMaxLag, n)
+}
+
 // The step most first differences of column j share among the first rows (a majority vote), and
 // whether at least half of those differences equal it: the sign of a regularly sampled column.
-bool common_step(const std::vector<u64>& w, size_t rows, size_t nv, size_t j, u64& step) {
+bool common_step(const u64* w, size_t rows, size_t nv, size_t j, u64& step) {
   const size_t n = std::min(rows, kLagProbeRows);
   if (n < 2) return false;
+  const u64* c = w + j;  // c[r * nv]: the column
+  // the vote runs on the first kStepVoteRows rows only, which must themselves be regular: an
+  // irregular column (most) is told in a few hundred rows, not the probe's thousands
+  const size_t nvote = std::min(n, kStepVoteRows);
   u64 cand = 0;
   size_t votes = 0;
-  for (size_t r = 1; r < n; ++r) {  // Boyer-Moore majority vote
-    const u64 d = w[r * nv + j] - w[(r - 1) * nv + j];
+  for (size_t r = 1, at = nv; r < nvote; ++r, at += nv) {  // Boyer-Moore majority vote
+    const u64 d = c[at] - c[at - nv];
     if (votes == 0) cand = d;
     votes += d == cand ? 1 : size_t(-1);
   }
-  size_t same = 0;
-  for (size_t r = 1; r < n; ++r) same += w[r * nv + j] - w[(r - 1) * nv + j] == cand;
   step = cand;
+  // count the candidate's differences, stopping once the rest could not make up half (of the
+  // voting rows first, then of all n)
+  size_t same = 0;
+  for (size_t r0 = 1; r0 < n;) {
+    const size_t r1 = r0 < nvote ? nvote : std::min(n, r0 + kStepVoteRows);
+    for (size_t r = r0, at = r0 * nv; r < r1; ++r, at += nv) same += c[at] - c[at - nv] == cand;
+    if (r1 == nvote && 2 * same < nvote - 1) return false;
+    if (2 * (same + (n - r1)) < n - 1) return false;
+    r0 = r1;
+  }
   return 2 * same >= n - 1;
 }
 
@@ -555,18 +704,39 @@ void pack_stepped(const u64* w, size_t rows, size_t nv, const u64* steps, std::v
   }
 }
 
-// Whether the count words span < 2^16 in signed or in unsigned order, and from which base.
+// Whether the count words span < 2^16 in signed or in unsigned order, and from which base (the
+// signed minimum where the signed span is short enough, else the unsigned minimum). Spans only
+// grow, so each pass stops at the first block of kSpanBlock words where its span is too wide: a
+// chunk that does not fit (most wide chunks) costs a block or two. The unsigned pass (which differs
+// from the signed one only for words of both signs) runs only where the signed span is too wide.
 bool narrow_base(const u64* w, size_t count, u64& base) {
+  constexpr size_t kSpanBlock = 64;
+  base = 0;  // (unused where the words do not fit)
   int64_t smin = INT64_MAX, smax = INT64_MIN;
-  u64 umin = ~u64(0), umax = 0;
-  for (size_t i = 0; i < count; ++i) {
-    smin = std::min(smin, int64_t(w[i]));
-    smax = std::max(smax, int64_t(w[i]));
-    umin = std::min(umin, w[i]);
-    umax = std::max(umax, w[i]);
+  bool signed_fits = true;
+  for (size_t i = 0; i < count && signed_fits; i += kSpanBlock) {
+    const size_t end = std::min(count, i + kSpanBlock);
+    for (size_t k = i; k < end; ++k) {
+      smin = std::min(smin, int64_t(w[k]));
+      smax = std::max(smax, int64_t(w[k]));
+    }
+    signed_fits = u64(smax) - u64(smin) < kNarrowSpan;
   }
-  base = u64(smax) - u64(smin) < kNarrowSpan ? u64(smin) : umin;
-  return u64(smax) - u64(smin) < kNarrowSpan || umax - umin < kNarrowSpan;
+  if (signed_fits) {
+    base = u64(smin);
+    return true;
+  }
+  u64 umin = ~u64(0), umax = 0;
+  for (size_t i = 0; i < count; i += kSpanBlock) {
+    const size_t end = std::min(count, i + kSpanBlock);
+    for (size_t k = i; k < end; ++k) {
+      umin = std::min(umin, w[k]);
+      umax = std::max(umax, w[k]);
+    }
+    if (umax - umin >= kNarrowSpan) return false;
+  }
+  base = umin;
+  return true;
 }
 
 // The integer part (kind byte onwards) of the (rows x nv) words, appended to o: narrowed where the
@@ -574,10 +744,10 @@ bool narrow_base(const u64* w, size_t count, u64& base) {
 // benchmark's larger chunks it was never larger than the wide candidate, so that one is computed
 // too only for chunks of at most kBothCandidatesValues values, where it can win),
 // else the predictor choose_predictor picks (delta of delta in FIRE streams only).
-// `fits` and `base`: narrow_base's answer for these words.
-void encode_plain(const std::vector<u64>& w, size_t rows, size_t nv, int forecaster, bool entropy, bool fits,
+// `fits` and `base`: narrow_base's answer for these words. Returns the bytes of the appended part
+// already Huffman-coded (a narrowed chunk whose 16-bit coding took the Huffman stage), else 0.
+size_t encode_plain(const u64* w, size_t rows, size_t nv, int forecaster, bool entropy, bool fits,
                   u64 base, std::vector<uint8_t>& o) {
-  static thread_local std::vector<u64> z;
   static thread_local std::vector<uint8_t> cand[3];
   static thread_local std::vector<u64> steps;
   static thread_local std::vector<uint16_t> narrow;
@@ -599,7 +769,7 @@ void encode_plain(const std::vector<u64>& w, size_t rows, size_t nv, int forecas
     bool regular = true;
     for (size_t j = 0; j < nv && regular; ++j) regular = common_step(w, rows, nv, j, steps[j]);
     if (regular) {
-      pack_stepped(w.data(), rows, nv, steps.data(), cand[2]);
+      pack_stepped(w, rows, nv, steps.data(), cand[2]);
       stepped_sure = cand[2].size() * 8 < kSteppedSureBits * count;
     }
   }
@@ -607,12 +777,15 @@ void encode_plain(const std::vector<u64>& w, size_t rows, size_t nv, int forecas
     const int kind = choose_predictor(w, rows, nv, forecaster == kForecastFire, lag);
     cand[0].push_back(uint8_t(kind));
     if (kind == kKindLag) cand[0].push_back(uint8_t(lag));
-    pack_words(w.data(), rows, nv, kind, lag, z, cand[0]);
+    pack_words(w, rows, nv, kind, lag, cand[0]);
   }
   size_t best = 0;
   for (size_t c = 0; c < 3; ++c)
     if (!cand[c].empty() && (cand[best].empty() || cand[c].size() < cand[best].size())) best = c;
   o.insert(o.end(), cand[best].begin(), cand[best].end());
+  // the narrowed candidate: kind byte, u64 base, then the 16-bit chunk (its header's byte 0 is its mode)
+  constexpr size_t kInnerMode = 1 + 8;
+  return best == 1 && cand[1][kInnerMode] == 1 ? cand[1].size() - kInnerMode : 0;
 }
 
 // The distinct words of w[0, count) sorted (as unsigned), and each word's rank among them in
@@ -621,71 +794,91 @@ void encode_plain(const std::vector<u64>& w, size_t rows, size_t nv, int forecas
 bool dictionary_of(const u64* w, size_t count, size_t limit, std::vector<u64>& dict, std::vector<u64>& idx) {
   static thread_local std::vector<u64> keys;
   static thread_local std::vector<uint32_t> slot;  // 0 empty, else 1 + the key's entry in dict
-  size_t bits = 4;
+  static thread_local std::vector<uint32_t> at;    // the slot of each word (no second lookup for the ranks)
+  int bits = 4;
   while ((size_t(1) << bits) < 2 * limit + 2) ++bits;
   const size_t mask = (size_t(1) << bits) - 1;
   keys.resize(mask + 1);
   slot.assign(mask + 1, 0);
+  at.resize(count);
   dict.clear();
+  u64* const kp = keys.data();
+  uint32_t* const sp = slot.data();
+  uint32_t* const ap = at.data();
   auto find = [&](u64 k) {
     size_t h = size_t((k * 0x9E3779B97F4A7C15ull) >> (64 - bits));  // Fibonacci hashing: 2^64 / golden ratio
-    while (slot[h] && keys[h] != k) h = (h + 1) & mask;
+    while (sp[h] && kp[h] != k) h = (h + 1) & mask;
     return h;
   };
-  for (size_t i = 0; i < count; ++i) {
-    // words that barely repeat in the first kDictProbeValues: give up early
-    if (i == kDictProbeValues && 8 * dict.size() > 7 * kDictProbeValues) return false;
-    const size_t h = find(w[i]);
-    if (slot[h]) continue;
-    if (dict.size() == limit) return false;
-    keys[h] = w[i];
-    dict.push_back(w[i]);
-    slot[h] = uint32_t(dict.size());
-  }
+  size_t distinct = 0;
+  // slots [i, end) of the words; false once more than `limit` distinct words are seen
+  auto insert = [&](size_t i, size_t end) {
+    for (; i < end; ++i) {
+      if (i && w[i] == w[i - 1]) {  // a repeated word (runs are common in such chunks): its slot again
+        ap[i] = ap[i - 1];
+        continue;
+      }
+      const size_t h = find(w[i]);
+      ap[i] = uint32_t(h);
+      if (sp[h]) continue;
+      if (distinct == limit) return false;
+      kp[h] = w[i];
+      sp[h] = uint32_t(++distinct);
+    }
+    return true;
+  };
+  const size_t probe = std::min(count, kDictProbeValues);
+  if (!insert(0, probe)) return false;
+  // words that barely repeat in the first kDictProbeValues: give up early
+  if (count > kDictProbeValues && 8 * distinct > 7 * kDictProbeValues) return false;
+  if (!insert(probe, count)) return false;
+  dict.resize(distinct);
+  for (size_t h = 0; h <= mask; ++h)
+    if (sp[h]) dict[sp[h] - 1] = kp[h];
   std::sort(dict.begin(), dict.end());
-  for (size_t r = 0; r < dict.size(); ++r) slot[find(dict[r])] = uint32_t(r + 1);
+  for (size_t r = 0; r < distinct; ++r) sp[find(dict[r])] = uint32_t(r + 1);
   idx.resize(count);
-  for (size_t i = 0; i < count; ++i) idx[i] = slot[find(w[i])] - 1;
+  u64* const ip = idx.data();
+  for (size_t i = 0; i < count; ++i) ip[i] = sp[ap[i]] - 1;
   return true;
 }
 
 // The integer part (kind byte onwards) of the (rows x nv) words, appended to o: encode_plain's,
 // or where the chunk repeats few distinct words (levels of a coarse sensor, z-normalised per case),
 // is not narrowed and that is >= 10% smaller, kind kKindDictionary: the sorted distinct words, then their ranks coded
-// by encode_plain.
-void encode_words(const std::vector<u64>& w, size_t rows, size_t nv, int forecaster, bool entropy,
+// by encode_plain. Returns encode_plain's count of bytes already Huffman-coded in what it appended.
+size_t encode_words(const u64* w, size_t rows, size_t nv, int forecaster, bool entropy,
                   std::vector<uint8_t>& o) {
-  static thread_local std::vector<u64> dict, idx, z;
-  static thread_local std::vector<uint8_t> alt, est;
+  static thread_local std::vector<u64> dict, idx;
+  static thread_local std::vector<uint8_t> alt;
   const size_t count = rows * nv, at = o.size();
   u64 base;
-  const bool fits = narrow_base(w.data(), count, base);
+  const bool fits = narrow_base(w, count, base);
   // (a chunk spanning < 2^16 is narrowed: ranks would gain little there and decode slower)
-  if (count < 2 * kDictProbeValues || fits || !dictionary_of(w.data(), count, count / kDictMaxShare, dict, idx)) {
-    encode_plain(w, rows, nv, forecaster, entropy, fits, base, o);
-    return;
+  if (count < 2 * kDictProbeValues || fits || !dictionary_of(w, count, count / kDictMaxShare, dict, idx)) {
+    return encode_plain(w, rows, nv, forecaster, entropy, fits, base, o);
   }
   alt.clear();
   alt.push_back(kKindDictionary);
   put_leb(alt, dict.size());
-  pack_words(dict.data(), dict.size(), 1, kKindDelta, 0, z, alt);
-  u64 rank_base;
-  const bool rank_fits = narrow_base(idx.data(), count, rank_base);
-  encode_plain(idx, rows, nv, forecaster, entropy, rank_fits, rank_base, alt);
-  // the plain coding's size estimated on the first quarter of the rows: a dictionary under half
-  // of that is taken without coding the chunk plainly in full
-  est.clear();
-  const size_t part = std::max(rows / 4, std::min<size_t>(rows, 64));
-  encode_plain(w, part, nv, forecaster, entropy, false, 0, est);  // (not narrowed: fits is false for all rows)
-  if (alt.size() * 2 * part < est.size() * rows) {
+  pack_words(dict.data(), dict.size(), 1, kKindDelta, 0, alt);
+  // the ranks are 0 .. m - 1, each present: narrow_base's answer without a pass over them. They
+  // are coded with delta: FIRE (tried beside delta, kept where >= 1% smaller) never won on the
+  // benchmark's dictionary chunks and doubled the ranks' coding time
+  const size_t alt_coded = encode_plain(idx.data(), rows, nv, kForecastDelta, entropy, dict.size() <= kNarrowSpan, 0, alt);
+  // a dictionary under half of the plain coding's estimated size is taken without coding the
+  // chunk plainly in full
+  if (alt.size() * 2 < plain_estimate(w, rows, nv, forecaster == kForecastFire)) {
     o.insert(o.end(), alt.begin(), alt.end());
-    return;
+    return alt_coded;
   }
-  encode_plain(w, rows, nv, forecaster, entropy, false, 0, o);
+  const size_t coded = encode_plain(w, rows, nv, forecaster, entropy, false, 0, o);
   if (alt.size() * kDictGainDen < (o.size() - at) * kDictGainNum) {
     o.resize(at);
     o.insert(o.end(), alt.begin(), alt.end());
+    return alt_coded;
   }
+  return coded;
 }
 
 // A float exception being coded: its row-major position, tag (exception_tag's) and raw bits.
@@ -713,8 +906,16 @@ void append_chunk(std::vector<uint8_t>& out, const uint8_t* x, int dtype, const 
   static thread_local std::vector<u64> w;
   static thread_local std::vector<uint8_t> body, coded, exact;
   const size_t rows = v.rows, nv = v.nvars, isz = dtype_size(dtype), count = rows * nv;
-  w.resize(count);
-  read_words(x, dtype, v, w.data());
+  // 64-bit integers in contiguous, aligned rows are the words already: no copy (the float path
+  // rewrites its words in place, so it always copies)
+  const bool in_place = !is_float(dtype) && isz == 8 && v.cs == 1 && v.rs == ptrdiff_t(nv) &&
+                        reinterpret_cast<uintptr_t>(x) % alignof(u64) == 0;
+  const u64* words = reinterpret_cast<const u64*>(x);
+  if (!in_place) {
+    w.resize(count);
+    read_words(x, dtype, v, w.data());
+    words = w.data();
+  }
   body.clear();
   if (is_float(dtype)) {
     const bool f32 = dtype == 8;
@@ -783,13 +984,16 @@ void append_chunk(std::vector<uint8_t>& out, const uint8_t* x, int dtype, const 
         append<u64>(body, f.raw);
     }
   }
-  encode_words(w, rows, nv, forecaster, entropy, body);
+  const size_t inner_coded = encode_words(words, rows, nv, forecaster, entropy, body);
   const size_t raw_bytes = count * isz;
   const bool raw = body.size() >= raw_bytes;
   size_t clen = 0;
-  if (!raw && entropy) {
+  // a body mostly Huffman-coded already (a narrowed chunk's 16-bit coding took the stage) is not
+  // tried again: bytes of a Huffman code are close to uniform and would not save the 5% asked
+  if (!raw && entropy && 2 * inner_coded < body.size()) {
     coded.resize(huffman_max_bytes(body.size()));
     clen = huffman_encode(body.data(), body.size(), coded.data(), coded.size());  // 0 unless it saves >= 5%
+    if (clen * kWideHuffmanDen > body.size() * kWideHuffmanNum) clen = 0;
   }
   const size_t blen = raw ? raw_bytes : clen ? clen : body.size();
   const size_t at = out.size();
@@ -836,27 +1040,51 @@ void store_column(const u64* w, size_t rows, size_t nv, size_t isz, const View& 
   for (size_t r = 0; r < rows; ++r) write_item(out, isz, v, r, j, w[r * nv]);
 }
 
-// Column j's digits (w[r * nv]) under exponent e to the view as floats (decimal_bits' rule), by
-// the best kernel this CPU runs.
-void store_decimals(const u64* w, size_t rows, size_t nv, int e, bool f32, const View& v, size_t j, uint8_t* out) {
-  const ptrdiff_t isz = f32 ? 4 : 8;
-  uint8_t* o = out + v.cs * ptrdiff_t(j) * isz;
+// n digits (w[i * in_stride]) to floats at out + i * out_step bytes, value i divided by
+// pow10[i % period] (codec_wide.hpp's table), by the best kernel this CPU runs.
+void store_decimals(const u64* w, size_t in_stride, size_t n, const double* pow10, size_t period, bool f32,
+                    uint8_t* out, ptrdiff_t out_step) {
 #if defined(TENFOLD_X86)
   const Isa isa = active_isa();
-  if (isa == Isa::Avx2 || isa == Isa::Avx512) return avx2::digits_to_floats(w, nv, rows, kPow10[e], f32, o, v.rs * isz);
+  if (isa == Isa::Avx2 || isa == Isa::Avx512)
+    return avx2::digits_to_floats(w, in_stride, n, pow10, period, f32, out, out_step);
 #elif defined(TENFOLD_ARM64)
-  if (active_isa() == Isa::Neon) return neon::digits_to_floats(w, nv, rows, kPow10[e], f32, o, v.rs * isz);
+  if (active_isa() == Isa::Neon) return neon::digits_to_floats(w, in_stride, n, pow10, period, f32, out, out_step);
 #endif
-  scalar::digits_to_floats(w, nv, rows, kPow10[e], f32, o, v.rs * isz);
+  scalar::digits_to_floats(w, in_stride, n, pow10, period, f32, out, out_step);
+}
+
+// The decimal columns of the (rows x nv) words to the view as floats (decimal_bits' rule): where
+// the view's rows are contiguous and every column is decimal, the chunk in one row-major pass
+// (each value divided by its column's 10^e), else column by column; kBitsColumn columns as bits.
+void store_floats(const u64* w, size_t rows, size_t nv, const uint8_t* exps, bool f32, const View& v, uint8_t* out) {
+  static thread_local std::vector<double> pow10;
+  const size_t isz = f32 ? 4 : 8;
+  const bool all_decimal = std::find(exps, exps + nv, kBitsColumn) == exps + nv;
+  if (nv > 1 && all_decimal && v.cs == 1 && v.rs == ptrdiff_t(nv)) {
+    pow10.resize(nv + kDivisorPad);
+    for (size_t k = 0; k < pow10.size(); ++k) pow10[k] = kPow10[exps[k % nv]];
+    return store_decimals(w, 1, rows * nv, pow10.data(), nv, f32, out, ptrdiff_t(isz));
+  }
+  for (size_t j = 0; j < nv; ++j) {
+    if (exps[j] == kBitsColumn) {
+      store_column(w + j, rows, nv, isz, v, j, out);
+    } else {
+      const double p = kPow10[exps[j]], column[1 + kDivisorPad] = {p, p, p, p};
+      static_assert(kDivisorPad == 3, "one column's divisor table");
+      store_decimals(w + j, nv, rows, column, 1, f32, out + v.cs * ptrdiff_t(j * isz), v.rs * ptrdiff_t(isz));
+    }
+  }
 }
 
 }  // namespace
 
 namespace scalar {
-void digits_to_floats(const uint64_t* w, size_t in_stride, size_t n, double pow10, bool f32, uint8_t* out,
-                      ptrdiff_t out_step) {
-  for (size_t i = 0; i < n; ++i, out += out_step) {
-    const double x = double(int64_t(w[i * in_stride])) / pow10;
+void digits_to_floats(const uint64_t* w, size_t in_stride, size_t n, const double* pow10, size_t period, bool f32,
+                      uint8_t* out, ptrdiff_t out_step) {
+  for (size_t i = 0, c = 0; i < n; ++i, out += out_step) {
+    const double x = double(int64_t(w[i * in_stride])) / pow10[c];
+    if (++c == period) c = 0;
     if (f32) {
       const float f = float(x);
       std::memcpy(out, &f, 4);
@@ -1069,21 +1297,20 @@ void decode_chunk(const uint8_t* buf, size_t len, size_t& pos, uint8_t* out, int
     else
       read_first_exceptions(b, end, at, count, nv, isz, excs);
   }
-  w.resize(count);
-  decode_words(b, end, at, rows, nv, header_fc, true, w.data());
+  // 64-bit integers into contiguous, aligned rows are decoded in place: the words are the values
+  const bool in_place = !is_float(dtype) && isz == sizeof(u64) && v.cs == 1 && v.rs == ptrdiff_t(nv) &&
+                        reinterpret_cast<uintptr_t>(out) % alignof(u64) == 0;
+  if (!in_place) w.resize(count);
+  u64* const words = in_place ? reinterpret_cast<u64*>(out) : w.data();
+  decode_words(b, end, at, rows, nv, header_fc, true, words);
   if (at != end) fail("chunk length does not match its contents");
-  const u64* wp = w.data();
+  const u64* wp = words;
+  if (in_place) return;
   if (!is_float(dtype)) {
     store_words(wp, rows, nv, isz, v, out);
   } else {
     const bool f32 = dtype == 8;
-    for (size_t j = 0; j < nv; ++j) {
-      if (exps[j] == kBitsColumn) {
-        store_column(wp + j, rows, nv, isz, v, j, out);
-      } else {
-        store_decimals(wp + j, rows, nv, exps[j], f32, v, j, out);
-      }
-    }
+    store_floats(wp, rows, nv, exps, f32, v, out);
     if (compact) apply_compact_exceptions(b + compact_at, compact, nv, exps, f32, wp, v, out);
     for (const Exc& e : excs) write_item(out, isz, v, e.row, e.col, e.raw);
   }

@@ -1,5 +1,5 @@
 // AVX2 kernels of the wide Sprintz chunks (codec_wide.hpp): 4 digits per step converted to double
-// exactly and divided by 10^e in one vdivpd, the same correctly rounded division as the scalar
+// exactly and divided by their columns' 10^e in one vdivpd, the same correctly rounded division as the scalar
 // reference, so the bits are equal.
 #include <immintrin.h>
 
@@ -13,8 +13,8 @@ namespace sprintz {
 namespace wide {
 namespace avx2 {
 
-void digits_to_floats(const uint64_t* w, size_t in_stride, size_t n, double pow10, bool f32, uint8_t* out,
-                      ptrdiff_t out_step) {
+void digits_to_floats(const uint64_t* w, size_t in_stride, size_t n, const double* pow10, size_t period, bool f32,
+                      uint8_t* out, ptrdiff_t out_step) {
   // int64 -> double without AVX-512: for -2^51 <= d < 2^51 the bits of d + 1.5 * 2^52 (as an
   // integer) are the double 1.5 * 2^52 + d, exactly; lanes outside that range take the scalar rule
   constexpr int64_t kMagicBits = 0x4338000000000000;  // 1.5 * 2^52
@@ -24,10 +24,30 @@ void digits_to_floats(const uint64_t* w, size_t in_stride, size_t n, double pow1
   const __m256i limit = _mm256_set1_epi64x(2 * kHalfRange - 1);
   const __m256i flip = _mm256_set1_epi64x(INT64_MIN);
   const __m256d magic_d = _mm256_set1_pd(6755399441055744.0);  // 1.5 * 2^52
-  const __m256d p = _mm256_set1_pd(pow10);
   const size_t isz = f32 ? 4 : 8;
   const bool dense_in = in_stride == 1, dense_out = out_step == ptrdiff_t(isz);
-  size_t i = 0;
+  // one value by the scalar rule: value i + k, whose divisor is pow10[c + k]
+  auto one = [&](size_t i, size_t c, size_t k) {
+    scalar::digits_to_floats(w + (i + k) * in_stride, in_stride, 1, pow10 + c + k, 1, f32,
+                             out + ptrdiff_t(i + k) * out_step, out_step);
+  };
+  const size_t step = 4 % period;  // c < period and step < period: one subtraction keeps c below period
+  size_t i = 0, c = 0;                   // c = i % period
+  if (dense_in && dense_out && !f32) {   // the common case (float64 rows or a float64 column) unswitched
+    for (; i + 4 <= n; i += 4) {
+      const __m256i d = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + i));
+      const __m256i out_of_range =
+          _mm256_cmpgt_epi64(_mm256_xor_si256(_mm256_add_epi64(d, half), flip), _mm256_xor_si256(limit, flip));
+      if (!_mm256_testz_si256(out_of_range, out_of_range)) {
+        for (size_t k = 0; k < 4; ++k) one(i, c, k);
+      } else {
+        const __m256d x = _mm256_sub_pd(_mm256_castsi256_pd(_mm256_add_epi64(d, magic)), magic_d);
+        _mm256_storeu_pd(reinterpret_cast<double*>(out + 8 * i), _mm256_div_pd(x, _mm256_loadu_pd(pow10 + c)));
+      }
+      c += step;
+      if (c >= period) c -= period;
+    }
+  }
   for (; i + 4 <= n; i += 4) {
     __m256i d;
     if (dense_in) {
@@ -41,30 +61,32 @@ void digits_to_floats(const uint64_t* w, size_t in_stride, size_t n, double pow1
     const __m256i shifted = _mm256_xor_si256(_mm256_add_epi64(d, half), flip);
     const __m256i out_of_range = _mm256_cmpgt_epi64(shifted, _mm256_xor_si256(limit, flip));
     if (!_mm256_testz_si256(out_of_range, out_of_range)) {
-      scalar::digits_to_floats(w + i * in_stride, in_stride, 4, pow10, f32, out + ptrdiff_t(i) * out_step, out_step);
-      continue;
-    }
-    const __m256d x = _mm256_sub_pd(_mm256_castsi256_pd(_mm256_add_epi64(d, magic)), magic_d);
-    const __m256d y = _mm256_div_pd(x, p);
-    uint8_t* o = out + ptrdiff_t(i) * out_step;
-    if (f32) {
-      const __m128 yf = _mm256_cvtpd_ps(y);  // round to nearest, as float(double) in the scalar rule
-      if (dense_out) {
-        _mm_storeu_ps(reinterpret_cast<float*>(o), yf);
-      } else {
-        alignas(16) float lanes[4];
-        _mm_store_ps(lanes, yf);
-        for (int k = 0; k < 4; ++k) std::memcpy(o + k * out_step, &lanes[k], 4);
-      }
-    } else if (dense_out) {
-      _mm256_storeu_pd(reinterpret_cast<double*>(o), y);
+      for (size_t k = 0; k < 4; ++k) one(i, c, k);
     } else {
-      alignas(32) double lanes[4];
-      _mm256_store_pd(lanes, y);
-      for (int k = 0; k < 4; ++k) std::memcpy(o + k * out_step, &lanes[k], 8);
+      const __m256d x = _mm256_sub_pd(_mm256_castsi256_pd(_mm256_add_epi64(d, magic)), magic_d);
+      const __m256d y = _mm256_div_pd(x, _mm256_loadu_pd(pow10 + c));
+      uint8_t* o = out + ptrdiff_t(i) * out_step;
+      if (f32) {
+        const __m128 yf = _mm256_cvtpd_ps(y);  // round to nearest, as float(double) in the scalar rule
+        if (dense_out) {
+          _mm_storeu_ps(reinterpret_cast<float*>(o), yf);
+        } else {
+          alignas(16) float lanes[4];
+          _mm_store_ps(lanes, yf);
+          for (int k = 0; k < 4; ++k) std::memcpy(o + k * out_step, &lanes[k], 4);
+        }
+      } else if (dense_out) {
+        _mm256_storeu_pd(reinterpret_cast<double*>(o), y);
+      } else {
+        alignas(32) double lanes[4];
+        _mm256_store_pd(lanes, y);
+        for (int k = 0; k < 4; ++k) std::memcpy(o + k * out_step, &lanes[k], 8);
+      }
     }
+    c += step;
+    if (c >= period) c -= period;
   }
-  scalar::digits_to_floats(w + i * in_stride, in_stride, n - i, pow10, f32, out + ptrdiff_t(i) * out_step, out_step);
+  for (size_t k = 0; i + k < n; ++k) one(i, c, k);
 }
 
 size_t floats_to_digits(uint64_t* w, size_t stride, size_t n, double pow10, bool f32, uint8_t* exact) {
@@ -206,6 +228,31 @@ void unpack_residuals(const uint8_t* q, size_t avail, size_t cnt, int width, uin
     v = _mm256_xor_si256(_mm256_srli_epi64(v, 1), _mm256_sub_epi64(_mm256_setzero_si256(), _mm256_and_si256(v, one)));
     _mm256_storeu_si256(reinterpret_cast<__m256i*>(r + 4 * g), v);
   }
+}
+
+uint64_t block_residuals(const uint64_t* x, size_t cnt, size_t lag, uint64_t* z) {
+  // 4 rows per step: the prediction loaded unaligned from 1, 2 or lag rows back, zigzag as
+  // (r << 1) ^ (0 - (r >> 63)) (no 64-bit arithmetic shift in AVX2)
+  __m256i acc = _mm256_setzero_si256();
+  const ptrdiff_t back = ptrdiff_t(lag ? lag : 1);
+  size_t i = 0;
+  for (; i + 4 <= cnt; i += 4) {
+    const __m256i xi = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x + i));
+    const __m256i p1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x + ptrdiff_t(i) - back));
+    __m256i p = p1;
+    if (!lag) {
+      const __m256i p2 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x + ptrdiff_t(i) - 2));
+      p = _mm256_sub_epi64(_mm256_add_epi64(p1, p1), p2);
+    }
+    const __m256i r = _mm256_sub_epi64(xi, p);
+    const __m256i zz = _mm256_xor_si256(_mm256_slli_epi64(r, 1),
+                                        _mm256_sub_epi64(_mm256_setzero_si256(), _mm256_srli_epi64(r, 63)));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(z + i), zz);
+    acc = _mm256_or_si256(acc, zz);
+  }
+  const __m128i a2 = _mm_or_si128(_mm256_castsi256_si128(acc), _mm256_extracti128_si256(acc, 1));
+  const uint64_t a = uint64_t(_mm_cvtsi128_si64(a2)) | uint64_t(_mm_extract_epi64(a2, 1));
+  return a | block_residuals_from(x, i, cnt, lag, z);
 }
 
 void lag_costs(const uint64_t* w, size_t n, size_t nv, uint64_t* cost) {

@@ -1,5 +1,5 @@
 // NEON kernels of the wide Sprintz chunks (codec_wide.hpp): 2 digits per step converted to double
-// (exact below 2^53) and divided by 10^e in one vdivq_f64, the scalar reference's correctly
+// (exact below 2^53) and divided by their columns' 10^e in one vdivq_f64, the scalar reference's correctly
 // rounded division, so the bits are equal.
 #include <arm_neon.h>
 
@@ -14,10 +14,10 @@ namespace sprintz {
 namespace wide {
 namespace neon {
 
-void digits_to_floats(const uint64_t* w, size_t in_stride, size_t n, double pow10, bool f32, uint8_t* out,
-                      ptrdiff_t out_step) {
-  const float64x2_t p = vdupq_n_f64(pow10);
-  size_t i = 0;
+void digits_to_floats(const uint64_t* w, size_t in_stride, size_t n, const double* pow10, size_t period, bool f32,
+                      uint8_t* out, ptrdiff_t out_step) {
+  const size_t step = 2 % period;  // c < period and step < period: one subtraction keeps c below period
+  size_t i = 0, c = 0;                   // c = i % period
   for (; i + 2 <= n; i += 2) {
     int64x2_t d;
     if (in_stride == 1) {
@@ -26,7 +26,7 @@ void digits_to_floats(const uint64_t* w, size_t in_stride, size_t n, double pow1
       d = vcombine_s64(vcreate_s64(w[i * in_stride]), vcreate_s64(w[(i + 1) * in_stride]));
     }
     // vcvtq_f64_s64 rounds to nearest like the scalar int64 -> double conversion
-    const float64x2_t y = vdivq_f64(vcvtq_f64_s64(d), p);
+    const float64x2_t y = vdivq_f64(vcvtq_f64_s64(d), vld1q_f64(pow10 + c));
     uint8_t* o = out + ptrdiff_t(i) * out_step;
     if (f32) {
       float lanes[2];
@@ -39,8 +39,10 @@ void digits_to_floats(const uint64_t* w, size_t in_stride, size_t n, double pow1
       std::memcpy(o, &lanes[0], 8);
       std::memcpy(o + out_step, &lanes[1], 8);
     }
+    c += step;
+    if (c >= period) c -= period;
   }
-  scalar::digits_to_floats(w + i * in_stride, in_stride, n - i, pow10, f32, out + ptrdiff_t(i) * out_step, out_step);
+  if (i < n) scalar::digits_to_floats(w + i * in_stride, in_stride, 1, pow10 + c, 1, f32, out + ptrdiff_t(i) * out_step, out_step);
 }
 
 size_t floats_to_digits(uint64_t* w, size_t stride, size_t n, double pow10, bool f32, uint8_t* exact) {
@@ -147,6 +149,23 @@ void unpack_residuals(const uint8_t* q, size_t avail, size_t cnt, int width, uin
     v = veorq_u64(vshrq_n_u64(v, 1), vreinterpretq_u64_s64(vnegq_s64(vreinterpretq_s64_u64(vandq_u64(v, one)))));
     vst1q_u64(r + 2 * g, v);
   }
+}
+
+uint64_t block_residuals(const uint64_t* x, size_t cnt, size_t lag, uint64_t* z) {
+  // 2 rows per step, the scalar rule lane-wise
+  uint64x2_t acc = vdupq_n_u64(0);
+  const ptrdiff_t back = ptrdiff_t(lag ? lag : 1);
+  size_t i = 0;
+  for (; i + 2 <= cnt; i += 2) {
+    const uint64x2_t xi = vld1q_u64(x + i);
+    const uint64x2_t p1 = vld1q_u64(x + ptrdiff_t(i) - back);
+    const uint64x2_t p = lag ? p1 : vsubq_u64(vaddq_u64(p1, p1), vld1q_u64(x + ptrdiff_t(i) - 2));
+    const uint64x2_t r = vsubq_u64(xi, p);
+    const uint64x2_t zz = veorq_u64(vshlq_n_u64(r, 1), vsubq_u64(vdupq_n_u64(0), vshrq_n_u64(r, 63)));
+    vst1q_u64(z + i, zz);
+    acc = vorrq_u64(acc, zz);
+  }
+  return (vgetq_lane_u64(acc, 0) | vgetq_lane_u64(acc, 1)) | block_residuals_from(x, i, cnt, lag, z);
 }
 
 void lag_costs(const uint64_t* w, size_t n, size_t nv, uint64_t* cost) {

@@ -10,6 +10,7 @@
 // valid. The decoder reads only inside the input buffer and rejects any stream whose symbols
 // consumed bits beyond its own bytes. Used only where it saves >= 5% (see huffman_encode).
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <vector>
 
@@ -42,10 +43,9 @@ void code_lengths(const uint64_t* freq, uint8_t* len) {
   }
   std::sort(leaf, leaf + m);
   for (int round = 0;; ++round) {
-    if (round) {  // flatten: w -> w / 2 | 1 keeps the order but for new ties, so an insertion sort is quick
+    if (round) {  // flatten: w -> w / 2 | 1 keeps the order but for new ties (keys stay distinct: the symbol)
       for (int k = 0; k < m; ++k) leaf[k] = (((leaf[k] >> 9) | 1) << 8) | (leaf[k] & 255);
-      for (int k = 1; k < m; ++k)
-        for (int j = k; j > 0 && leaf[j] < leaf[j - 1]; --j) std::swap(leaf[j], leaf[j - 1]);
+      std::sort(leaf, leaf + m);
     }
     uint64_t weight[255];
     int parent[512];  // leaves 0..255, internal node k is 256 + k
@@ -77,6 +77,28 @@ void code_lengths(const uint64_t* freq, uint8_t* len) {
   }
 }
 
+// c log2 c for the counts c < kLog2TableSize (0 for c = 0), computed once: the entropy bound below
+// reads one per symbol instead of calling log2.
+constexpr uint64_t kLog2TableSize = 4096;
+const double* count_log2_table() {
+  static const std::vector<double> table = [] {
+    std::vector<double> t(kLog2TableSize, 0.0);
+    for (uint64_t c = 2; c < kLog2TableSize; ++c) t[c] = double(c) * std::log2(double(c));
+    return t;
+  }();
+  return table.data();
+}
+
+// Each byte with its bits in reverse order.
+constexpr struct Reverse8 {
+  uint8_t v[256];
+  constexpr Reverse8() : v() {
+    for (int b = 0; b < 256; ++b)
+      for (int i = 0; i < 8; ++i) v[b] |= uint8_t(((b >> i) & 1) << (7 - i));
+  }
+  constexpr uint8_t operator[](unsigned b) const { return v[b]; }
+} kReverse8;
+
 // Canonical codes (MSB-first value), returned bit-reversed for LSB-first writing.
 void canonical_codes(const uint8_t* len, uint16_t* code) {
   int count[kMaxLen + 1] = {0};
@@ -91,34 +113,38 @@ void canonical_codes(const uint8_t* len, uint16_t* code) {
   for (int s = 0; s < 256; ++s) {
     const int l = len[s];
     if (!l) continue;
-    const int v = next[l]++;
-    int r = 0;
-    for (int i = 0; i < l; ++i) r |= ((v >> i) & 1) << (l - 1 - i);
-    code[s] = uint16_t(r);
+    const unsigned v = unsigned(next[l]++);  // < 2^l, l <= kMaxLen < 16: its 16-bit reversal shifted down
+    const unsigned r16 = unsigned(kReverse8[v & 255]) << 8 | kReverse8[(v >> 8) & 255];
+    code[s] = uint16_t(r16 >> (16 - l));
   }
 }
 
 // One stream's bit writer: LSB first, flushed whole bytes at a time. put4() appends up to 4 codes
 // (<= 44 bits) and stores 8 bytes at once, so the caller must leave 8 bytes of room; put() and
 // finish() write byte by byte and are used for a stream's last bytes.
+// The code of each symbol (bit-reversed) and its length, in two tables: one load each, no unpacking.
+struct CodeTable {
+  uint64_t code[256];
+  uint8_t len[256];
+};
+
 struct BitWriter {
   uint8_t* p = nullptr;
   uint64_t acc = 0;
   int n = 0;
-  void put4(const uint32_t* tab, const uint8_t* sym) {
+  void put4(const CodeTable& t, const uint8_t* sym) {
     for (int k = 0; k < 4; ++k) {
-      const uint32_t e = tab[sym[k]];
-      acc |= uint64_t(e & 0xFFFF) << n;
-      n += int(e >> 16);
+      acc |= t.code[sym[k]] << n;
+      n += t.len[sym[k]];
     }
     std::memcpy(p, &acc, 8);
     p += n >> 3;
     acc >>= n & ~7;
     n &= 7;
   }
-  void put(uint32_t e) {
-    acc |= uint64_t(e & 0xFFFF) << n;
-    n += int(e >> 16);
+  void put(const CodeTable& t, uint8_t sym) {
+    acc |= t.code[sym] << n;
+    n += t.len[sym];
     while (n >= 8) {
       *p++ = uint8_t(acc);
       acc >>= 8;
@@ -163,6 +189,22 @@ size_t huffman_encode(const uint8_t* src, size_t n, uint8_t* dst, size_t cap) {
       freq[s][c] += freq2[1][s][c];
       total_freq[c] += freq[s][c];
     }
+  // Huffman's code is never shorter than the entropy n H = n log2 n - sum c log2 c: where even that
+  // would not save the 5% asked below, return before building the code (small chunks, whose packed
+  // bytes are close to uniform, pay the table build for nothing otherwise). log2 is within a few
+  // ulps; kEntropySlack more than covers that, so the bound stays below the code's true size.
+  {
+    constexpr double kEntropySlack = 1e-9;
+    const double* clogc = count_log2_table();
+    double sum_clogc = 0;
+    for (int c = 0; c < 256; ++c) {
+      const uint64_t f = total_freq[c];
+      sum_clogc += f < kLog2TableSize ? clogc[f] : double(f) * std::log2(double(f));
+    }
+    const double nd = double(n);
+    const double bits_lower = (nd * std::log2(nd) - sum_clogc) * (1 - kEntropySlack) - nd * kEntropySlack;
+    if (double(kTableBytes + S) + std::floor(bits_lower / 8) > double(n - n / 20)) return 0;
+  }
   uint8_t len[256];
   code_lengths(total_freq, len);
   uint64_t stream_bits[S] = {}, bits = 0;
@@ -176,8 +218,11 @@ size_t huffman_encode(const uint8_t* src, size_t n, uint8_t* dst, size_t cap) {
   if (est > n - n / 20) return 0;
   uint16_t code[256] = {0};
   canonical_codes(len, code);
-  uint32_t tab[256];
-  for (int c = 0; c < 256; ++c) tab[c] = code[c] | uint32_t(len[c]) << 16;
+  CodeTable tab;
+  for (int c = 0; c < 256; ++c) {
+    tab.code[c] = code[c];
+    tab.len[c] = len[c];
+  }
   for (int k = 0; k < 128; ++k) dst[k] = uint8_t(len[2 * k] | (len[2 * k + 1] << 4));
   // Stream s occupies [start[s], start[s + 1]); its 8-byte stores must stay inside it, since the
   // next stream is being written at the same time.
@@ -200,7 +245,7 @@ size_t huffman_encode(const uint8_t* src, size_t n, uint8_t* dst, size_t cap) {
     for (int s = 0; s < S; ++s) w[s].put4(tab, src + first[s] + i);
   }
   for (int s = 0; s < S; ++s) {
-    for (size_t k = first[s] + i; k < first[s + 1]; ++k) w[s].put(tab[src[k]]);
+    for (size_t k = first[s] + i; k < first[s + 1]; ++k) w[s].put(tab, src[k]);
     w[s].finish();
     if (w[s].p != start[s + 1]) return 0;  // cannot happen: sizes are exact
   }

@@ -35,6 +35,7 @@ void unpack_full(const uint8_t* q, u64* r) {
 }
 
 using FullFn = void (*)(const uint8_t*, u64*);
+using PackFn = void (*)(const u64*, uint8_t*);
 template <int... W>
 struct FullTable {
   static constexpr FullFn fns[sizeof...(W)] = {&unpack_full<W>...};
@@ -49,7 +50,60 @@ struct MakeTable<0, W...> {
 };
 using Full = MakeTable<65>::type;  // widths 0..64
 
+inline void store64(uint8_t* p, u64 v) { std::memcpy(p, &v, 8); }
+
+// A full block of width W packed: value i at bit i W, each 64-bit word stored once it is complete
+// (every offset, shift and test a constant once the loop unrolls), the last partial word stored whole.
+template <int W>
+void pack_full(const u64* z, uint8_t* q) {
+  u64 acc = 0;
+  TENFOLD_UNROLL(16)
+  for (int i = 0; i < int(kUnpackRows); ++i) {
+    const int nb = (i * W) & 63;
+    acc |= z[i] << nb;
+    if (nb + W >= 64) {
+      store64(q, acc);
+      q += 8;
+      acc = (z[i] >> 1) >> (63 - nb);  // the bits that did not fit: z >> (64 - nb), none for nb = 0
+    }
+  }
+  if ((kUnpackRows * W) & 63) store64(q, acc);
+}
+
+template <int... W>
+struct PackTable {
+  static constexpr PackFn fns[sizeof...(W)] = {&pack_full<W>...};
+};
+template <int... W>
+constexpr PackFn PackTable<W...>::fns[sizeof...(W)];
+template <int N, int... W>
+struct MakePackTable : MakePackTable<N - 1, N - 1, W...> {};
+template <int... W>
+struct MakePackTable<0, W...> {
+  using type = PackTable<W...>;
+};
+using Pack = MakePackTable<65>::type;  // widths 0..64
+
 }  // namespace
+
+void pack_residuals(const uint64_t* z, size_t cnt, int width, uint8_t* q) {
+  if (cnt == kUnpackRows) return Pack::fns[width](z, q);
+  if (width == 0) return;
+  u64 acc = 0;
+  int nb = 0;  // bits in acc (< 64 between values)
+  for (size_t i = 0; i < cnt; ++i) {
+    acc |= z[i] << nb;
+    if (nb + width >= 64) {
+      store64(q, acc);
+      q += 8;
+      acc = (z[i] >> 1) >> (63 - nb);
+      nb += width - 64;
+    } else {
+      nb += width;
+    }
+  }
+  if (nb) store64(q, acc);
+}
 
 namespace scalar {
 
@@ -76,6 +130,10 @@ void lag_costs(const uint64_t* w, size_t n, size_t nv, uint64_t* cost) {
   lag_costs_columns(w, n, nv, 0, nv, cost);
 }
 
+uint64_t block_residuals(const uint64_t* x, size_t cnt, size_t lag, uint64_t* z) {
+  return block_residuals_from(x, 0, cnt, lag, z);
+}
+
 void narrow_lag_costs(const uint8_t* x, int bits, size_t n, uint64_t* cost) {
   for (int c = 0; c <= kProbeLags; ++c) cost[c] = 0;
   narrow_lag_costs_from(x, bits, size_t(kProbeLags), n, cost);
@@ -91,6 +149,16 @@ UnpackFn residual_unpacker() {
   if (active_isa() == Isa::Neon) return &neon::unpack_residuals;
 #endif
   return &scalar::unpack_residuals;
+}
+
+ResidualsFn residual_maker() {
+#if defined(TENFOLD_X86)
+  const Isa isa = active_isa();
+  if (isa == Isa::Avx2 || isa == Isa::Avx512) return &avx2::block_residuals;
+#elif defined(TENFOLD_ARM64)
+  if (active_isa() == Isa::Neon) return &neon::block_residuals;
+#endif
+  return &scalar::block_residuals;
 }
 
 void lag_costs(const uint64_t* w, size_t n, size_t nv, uint64_t* cost) {

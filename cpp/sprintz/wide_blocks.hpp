@@ -32,8 +32,14 @@ constexpr int kProbeLags = 16;      // lags the probe prices (codec_wide.cpp's k
 // [kProbeLags, n) of the n 8-bit (bits 8) or 16-bit unsigned samples at x (any alignment):
 // cost[L] for L in [1, kProbeLags] sums, over the samples, 0 for a zero delta d = x[t] - x[t - L]
 // and bit length of |d| plus one otherwise; cost[0] = 0. Requires n >= kProbeLags, n <= 4096.
+//
+// block_residuals: the zigzagged residuals z[i] of the cnt (<= kUnpackRows) contiguous words x[i] of
+// one column, i in [0, cnt), predicted by delta of delta (lag 0: 2 x[i-1] - x[i-2]) or by the word
+// `lag` rows earlier (lag in [1, kProbeLags]; 1 is delta); returns the OR of the z. The words it
+// predicts from, x[-2] or x[-lag] onwards, must exist (the codec's first block takes its own path).
 #define TENFOLD_WIDE_BLOCK_KERNELS                                                                  \
   void unpack_residuals(const uint8_t* q, size_t avail, size_t cnt, int width, uint64_t* r);       \
+  uint64_t block_residuals(const uint64_t* x, size_t cnt, size_t lag, uint64_t* z);                \
   void lag_costs(const uint64_t* w, size_t n, size_t nv, uint64_t* cost);                          \
   void narrow_lag_costs(const uint8_t* x, int bits, size_t n, uint64_t* cost);
 
@@ -60,9 +66,30 @@ static inline void lag_costs_columns(const uint64_t* w, size_t n, size_t nv, siz
   }
 }
 
+// pack_residuals: the cnt (<= kUnpackRows) values z[0, cnt), each < 2^width (width 0..64), bit-packed
+// LSB-first into q[0, ceil(cnt * width / 8)): unpack_residuals' input, before the unzigzag. Writes up
+// to 8 bytes past that end (the caller leaves the room; the bytes there are not defined). Scalar on
+// every ISA: a full block's offsets and shifts are constants, a few instructions per value.
+void pack_residuals(const uint64_t* z, size_t cnt, int width, uint8_t* q);
+
+// block_residuals' rule for entries [i0, cnt) (the scalar reference, and the SIMD kernels' tails).
+static inline uint64_t block_residuals_from(const uint64_t* x, size_t i0, size_t cnt, size_t lag, uint64_t* z) {
+  uint64_t acc = 0;
+  const ptrdiff_t back = ptrdiff_t(lag ? lag : 1);
+  for (size_t i = i0; i < cnt; ++i) {
+    const uint64_t p = lag ? x[ptrdiff_t(i) - back] : 2 * x[ptrdiff_t(i) - 1] - x[ptrdiff_t(i) - 2];
+    const uint64_t r = x[i] - p;
+    z[i] = (r << 1) ^ (uint64_t(0) - (r >> 63));
+    acc |= z[i];
+  }
+  return acc;
+}
+
 // The kernels of the active ISA (resolved once per chunk by the codec).
 using UnpackFn = void (*)(const uint8_t*, size_t, size_t, int, uint64_t*);
 UnpackFn residual_unpacker();
+using ResidualsFn = uint64_t (*)(const uint64_t*, size_t, size_t, uint64_t*);
+ResidualsFn residual_maker();
 void lag_costs(const uint64_t* w, size_t n, size_t nv, uint64_t* cost);
 void narrow_lag_costs(const uint8_t* x, int bits, size_t n, uint64_t* cost);
 constexpr size_t kNarrowProbeMax = 4096;  // samples narrow_lag_costs accepts

@@ -38,11 +38,6 @@ _TAG_NAMES = {0x0002: "Microsoft ADPCM", 0x0006: "A-law", 0x0007: "mu-law", 0x00
 SUPPORTED = "PCM WAV (8/16/24/32-bit integer or 32/64-bit float samples, plain or extensible header)"
 SPEECH_HOP_S = 0.010     # 10 ms between frames: the usual hop for speech features
 SPEECH_FRAME_S = 0.025   # 25 ms analysis window
-# find_instances(min_significance=...) for speech_features, chosen on the benchmark's tuning
-# recordings (a 12-per-condition draw): noise scored at most 2.9 and recordings of distinct words
-# 2.2-11.7, while 72 of the 73 sets that found the true word scored 4.9 or more (one 4.1); raising
-# the bar from 0 to 4 changed no condition's F1@IoU.5 there (5 cost one recording). See benchmarks/notes/extract.md.
-SPEECH_MIN_SIGNIFICANCE = 4.0
 
 
 def _unsupported(path: str, what: str) -> ValueError:

@@ -254,10 +254,8 @@ def cmd_find_instances(args: argparse.Namespace) -> int:
     if is_npy:
         series = _read_npy_series(path)
         label = f"{series.shape[0]} samples" + (f" at {rate:g} per second" if rate is not None else "")
-        min_sig = extract.MIN_SIGNIFICANCE   # the library's default bar, as find_instances uses it
     else:
         series, label = _speech_series(path)
-        min_sig = audio.SPEECH_MIN_SIGNIFICANCE
     n = series.shape[0]
     if n < 2 * hi:
         have = f"{n} {frame}" + (f" ({n / rate:.2f} s)" if rate is not None else "")
@@ -266,7 +264,7 @@ def cmd_find_instances(args: argparse.Namespace) -> int:
                            f"instances of the longest event need {need}")
     t = time.perf_counter()
     try:
-        hits = extract.find_instances(series, lo, hi, random_state=args.seed, min_significance=min_sig)
+        hits = extract.find_instances(series, lo, hi, random_state=args.seed)   # the library's bars
     except (ValueError, TypeError) as err:
         raise CommandError(f"{path!r}: {err}") from None
     took = time.perf_counter() - t

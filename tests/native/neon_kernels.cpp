@@ -414,12 +414,19 @@ void sprintz_wide_digits(int round) {
     const int kind = int(uniform(0, 2));
     d = kind == 0 ? uint64_t(int64_t(uniform(0, 2000000)) - 1000000) : kind == 1 ? (uint64_t(1) << 52) - uniform(0, 9) : rng();
   }
-  const double pow10 = std::pow(10.0, double(uniform(0, 18)));
+  // one column (period 1) or rows of several columns, each with its own exponent
+  const size_t period = uniform(0, 1) ? 1 : uniform(2, 7);
+  std::vector<double> exps(period), divisors(period + sprintz::wide::kDivisorPad);
+  for (auto& e : exps) e = std::pow(10.0, double(uniform(0, 18)));
+  for (size_t k = 0; k < divisors.size(); ++k) divisors[k] = exps[k % period];
   std::vector<uint8_t> ref(n * step + 1, 0), got(n * step + 1, 0);
-  sprintz::wide::scalar::digits_to_floats(w.data(), stride, n, pow10, f32, ref.data() + 1, ptrdiff_t(step));
-  sprintz::wide::neon::digits_to_floats(w.data(), stride, n, pow10, f32, got.data() + 1, ptrdiff_t(step));
+  sprintz::wide::scalar::digits_to_floats(w.data(), stride, n, divisors.data(), period, f32, ref.data() + 1,
+                                          ptrdiff_t(step));
+  sprintz::wide::neon::digits_to_floats(w.data(), stride, n, divisors.data(), period, f32, got.data() + 1,
+                                        ptrdiff_t(step));
   char what[120];
-  std::snprintf(what, sizeof what, "sprintz wide digits round %d: n %zu stride %zu f32 %d", round, n, stride, int(f32));
+  std::snprintf(what, sizeof what, "sprintz wide digits round %d: n %zu stride %zu period %zu f32 %d", round, n,
+                stride, period, int(f32));
   check(ref == got, what);
   // and back: the digits of those floats (exact ones replaced, flags set) for a random exponent
   std::vector<uint64_t> fw(n * stride + 1), gw;

@@ -43,6 +43,44 @@ static int check_wide_blocks(std::mt19937_64& rng, int rounds) {
       if (std::memcmp(a, b, cnt * 8) != 0) { printf("unpack_residuals mismatch: width %d cnt %zu\n", width, cnt); ++bad; }
       delete[] buf;
     }
+  // the packer (scalar on every ISA) against a bit-by-bit reference: every width 0..64, full and
+  // short blocks, values at the width's maximum and random, into an exact-size heap block plus the
+  // 8 bytes of room its contract asks (a write past them is an ASan report); its bytes must also
+  // unpack to the values
+  for (int r = 0; r < rounds; ++r)
+    for (int width = 0; width <= 64; ++width) {
+      const size_t cnt = r % 3 ? 16 : 1 + rng() % 16, nbytes = (cnt * size_t(width) + 7) / 8;
+      const uint64_t mask = width == 64 ? ~uint64_t(0) : (uint64_t(1) << width) - 1;
+      uint64_t z[16], back[16];
+      for (size_t i = 0; i < cnt; ++i) z[i] = (r % 4 == 1 ? ~uint64_t(0) : uint64_t(rng())) & mask;
+      std::vector<uint8_t> ref(nbytes + 9, 0);
+      for (size_t i = 0; i < cnt; ++i)
+        for (int k = 0; k < width; ++k)
+          if ((z[i] >> k) & 1) ref[(i * size_t(width) + size_t(k)) / 8] |= uint8_t(1u << ((i * size_t(width) + size_t(k)) % 8));
+      uint8_t* buf = new uint8_t[nbytes + 8];
+      W::pack_residuals(z, cnt, width, buf);
+      if (std::memcmp(buf, ref.data(), nbytes) != 0) { printf("pack_residuals mismatch: width %d cnt %zu\n", width, cnt); ++bad; }
+      std::memcpy(ref.data(), buf, nbytes);  // unpack reads 9 bytes past a value's first byte: from the padded copy
+      W::scalar::unpack_residuals(ref.data(), ref.size(), cnt, width, back);
+      for (size_t i = 0; i < cnt; ++i)
+        if (back[i] != ((z[i] >> 1) ^ (uint64_t(0) - (z[i] & 1)))) { printf("pack_residuals round trip: width %d cnt %zu\n", width, cnt); ++bad; break; }
+      delete[] buf;
+    }
+  // the residual kernel against the scalar rule: every lag 0..16 (0 delta of delta), full and
+  // short blocks, small walks and full-range words (wrapping differences), from an exact-size heap
+  // block holding just the history the contract asks
+  const W::ResidualsFn residuals = W::residual_maker();
+  for (int r = 0; r < rounds; ++r)
+    for (size_t lag = 0; lag <= size_t(W::kProbeLags); ++lag) {
+      const size_t cnt = r % 3 ? 16 : 1 + rng() % 16, hist = lag ? lag : 2;
+      uint64_t* x = new uint64_t[hist + cnt];
+      for (size_t i = 0; i < hist + cnt; ++i) x[i] = r % 2 ? uint64_t(rng()) : (i ? x[i - 1] : 0) + rng() % 9 - 4;
+      uint64_t za[16], zb[16];
+      const uint64_t oa = W::scalar::block_residuals(x + hist, cnt, lag, za);
+      const uint64_t ob = residuals(x + hist, cnt, lag, zb);
+      if (oa != ob || std::memcmp(za, zb, cnt * 8) != 0) { printf("block_residuals mismatch: lag %zu cnt %zu\n", lag, cnt); ++bad; }
+      delete[] x;
+    }
   for (int r = 0; r < rounds; ++r) {
     const size_t n = 16 + rng() % 300, nv = 1 + rng() % 9;
     const int kind = r % 4, bits = int(rng() % 65);
