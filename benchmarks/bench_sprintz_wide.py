@@ -211,8 +211,9 @@ def write_markdown(meta: dict, rows: list[dict]) -> None:
     names = list(dict.fromkeys(r["data"] for r in rows))
     load = meta["load_average_1min"]
     out = ["# Sprintz on 32/64-bit integers and floats vs pcodec\n",
-           f"CPU: {meta['cpu']}, Sprintz path {meta['isa']} (wide dtypes: scalar C++ except the digit-to-float "
-           "conversion, which has AVX2/NEON kernels), 1 thread, "
+           f"CPU: {meta['cpu']}, Sprintz path {meta['isa']} (wide dtypes: AVX2/NEON kernels for residual "
+           "packing and unpacking, the one-column residuals, the predictor probes and the digit-to-float "
+           "conversion; scalar C++ elsewhere), 1 thread, "
            f"median of {meta['repeats']} rounds of CPU time, codecs timed round-robin. Load average seen (1 min, "
            f"{meta['cores']} cores): {load['start']:.1f} at the start, {load['end']:.1f} at the end, {load['max']:.1f} "
            f"at most{' (a loaded machine: absolute MB/s are noisy)' if load['max'] > 0.5 * meta['cores'] else ''}. "
