@@ -459,6 +459,17 @@ inline u64 zero_run(const uint8_t* src, size_t len, size_t& pos) {
   }
 }
 
+// The running sums of one column's block of N residuals in o (kind delta: the word x; delta of
+// delta: the change s, then the word x), in place.
+template <int Kind, size_t N>
+inline void column_sums(u64* o, u64& x, u64& s) {
+  if (Kind == kKindDelta) {
+    for (size_t i = 0; i < N; ++i) o[i] = x += o[i];
+  } else if (Kind == kKindDeltaDelta) {
+    for (size_t i = 0; i < N; ++i) o[i] = x += s += o[i];
+  }
+}
+
 // unpack_words_kind for one column (nv = 1): each block's residuals are unpacked straight into
 // w, delta and delta of delta summed there while the block is in L1 (the running word and change
 // in registers), the lagged predictor applied in one pass at the end (lag_sums). Same stream,
@@ -500,10 +511,14 @@ size_t unpack_column(const uint8_t* src, size_t len, size_t rows, size_t lag, u6
     }
     u64* o = w + r0;
     unpack(p, p == padded ? sizeof(padded) : len - pos, cnt, width, o);
-    if (Kind == kKindDelta) {
-      for (size_t i = 0; i < cnt; ++i) o[i] = x += o[i];
-    } else if (Kind == kKindDeltaDelta) {
-      for (size_t i = 0; i < cnt; ++i) o[i] = x += s += o[i];
+    if (cnt == kBlockRows) {  // a full block: a loop of constant count, unrolled (no counter)
+      column_sums<Kind, kBlockRows>(o, x, s);
+    } else {
+      if (Kind == kKindDelta) {
+        for (size_t i = 0; i < cnt; ++i) o[i] = x += o[i];
+      } else if (Kind == kKindDeltaDelta) {
+        for (size_t i = 0; i < cnt; ++i) o[i] = x += s += o[i];
+      }
     }
     pos += nbytes;
     ++b;
