@@ -161,7 +161,8 @@ namespace {
 // each value's 8 bytes into its 64-bit lane, a variable shift drops its first bits.
 constexpr int kMaxShuffleWidth = 56;  // a value then lies within 8 bytes of its first byte
 struct GroupLayout {
-  __m256i shuffle, shift;
+  alignas(32) uint8_t shuffle[32];
+  alignas(32) int64_t shift[4];
   uint32_t lo, hi;
 };
 struct WidthLayout {
@@ -172,32 +173,29 @@ struct Layouts {
   WidthLayout w[kMaxShuffleWidth + 1];
 };
 
-Layouts make_layouts() {
+constexpr Layouts make_layouts() {
   Layouts table{};
   for (int w = 1; w <= kMaxShuffleWidth; ++w)
     for (int g = 0; g < 4; ++g) {
-      alignas(32) uint8_t shuf[32];
-      alignas(32) int64_t sh[4];
+      GroupLayout& L = table.w[w].g[g];
       const int base[2] = {(4 * g * w) / 8, ((4 * g + 2) * w) / 8};
       for (int k = 0; k < 4; ++k) {
         const int bit = (4 * g + k) * w, lane = k / 2;
         const int rel = bit / 8 - base[lane];  // <= 7: the 8 bytes stay within the lane's 16
-        for (int b = 0; b < 8; ++b) shuf[8 * k + b] = uint8_t(rel + b);
-        sh[k] = bit % 8;
+        for (int b = 0; b < 8; ++b) L.shuffle[8 * k + b] = uint8_t(rel + b);
+        L.shift[k] = bit % 8;
       }
-      GroupLayout& L = table.w[w].g[g];
-      L.shuffle = _mm256_load_si256(reinterpret_cast<const __m256i*>(shuf));
-      L.shift = _mm256_load_si256(reinterpret_cast<const __m256i*>(sh));
       L.lo = uint32_t(base[0]);
       L.hi = uint32_t(base[1]);
     }
   return table;
 }
 
-// Built once at load time (a namespace-scope constant, not a function-local static: the latter's
-// first-call path, inlined into unpack_residuals, made every call save five registers and realign
-// its stack, ~14 instructions of a ~100-instruction block)
-const Layouts kLayouts = make_layouts();
+// Computed at compile time (read-only data): no run-time initialisation, so no AVX2 instruction
+// runs at load time on a CPU without it, and no guard in the kernel. (The function-local static it
+// replaces had its first-call path inlined into unpack_residuals, which made every call save five
+// registers and realign its stack: ~14 instructions of a ~100-instruction block.)
+constexpr Layouts kLayouts = make_layouts();
 
 inline __m256i zigzag4(__m256i d) { return _mm256_xor_si256(_mm256_slli_epi64(d, 1), _mm256_cmpgt_epi64(_mm256_setzero_si256(), d)); }
 
@@ -223,7 +221,9 @@ void unpack_residuals(const uint8_t* q, size_t avail, size_t cnt, int width, uin
     const __m128i lo = _mm_loadu_si128(reinterpret_cast<const __m128i*>(q + G.lo));
     const __m128i hi = _mm_loadu_si128(reinterpret_cast<const __m128i*>(q + G.hi));
     __m256i v = _mm256_inserti128_si256(_mm256_castsi128_si256(lo), hi, 1);
-    v = _mm256_and_si256(_mm256_srlv_epi64(_mm256_shuffle_epi8(v, G.shuffle), G.shift), mask);
+    const __m256i shuffle = _mm256_load_si256(reinterpret_cast<const __m256i*>(G.shuffle));
+    const __m256i shift = _mm256_load_si256(reinterpret_cast<const __m256i*>(G.shift));
+    v = _mm256_and_si256(_mm256_srlv_epi64(_mm256_shuffle_epi8(v, shuffle), shift), mask);
     // unzigzag: (z >> 1) ^ -(z & 1)
     v = _mm256_xor_si256(_mm256_srli_epi64(v, 1), _mm256_sub_epi64(_mm256_setzero_si256(), _mm256_and_si256(v, one)));
     _mm256_storeu_si256(reinterpret_cast<__m256i*>(r + 4 * g), v);
