@@ -2,7 +2,9 @@
 #include "sprintz/wide_blocks.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cstring>
+#include <utility>
 
 #include "common/isa.hpp"
 #include "common/portable.hpp"
@@ -34,21 +36,15 @@ void unpack_full(const uint8_t* q, u64* r) {
   }
 }
 
-using FullFn = void (*)(const uint8_t*, u64*);
-using PackFn = void (*)(const u64*, uint8_t*);
-template <int... W>
-struct FullTable {
-  static constexpr FullFn fns[sizeof...(W)] = {&unpack_full<W>...};
-};
-template <int... W>
-constexpr FullFn FullTable<W...>::fns[sizeof...(W)];
-template <int N, int... W>
-struct MakeTable : MakeTable<N - 1, N - 1, W...> {};
-template <int... W>
-struct MakeTable<0, W...> {
-  using type = FullTable<W...>;
-};
-using Full = MakeTable<65>::type;  // widths 0..64
+// Residual widths run from 0 to 64 bits: one specialised full-block kernel per width.
+constexpr size_t kWidths = 65;
+using Widths = std::make_index_sequence<kWidths>;
+
+template <size_t... W>
+constexpr std::array<void (*)(const uint8_t*, u64*), kWidths> unpack_table(std::index_sequence<W...>) {
+  return {{&unpack_full<int(W)>...}};
+}
+constexpr auto kUnpackFull = unpack_table(Widths{});
 
 inline void store64(uint8_t* p, u64 v) { std::memcpy(p, &v, 8); }
 
@@ -70,24 +66,16 @@ void pack_full(const u64* z, uint8_t* q) {
   if ((kUnpackRows * W) & 63) store64(q, acc);
 }
 
-template <int... W>
-struct PackTable {
-  static constexpr PackFn fns[sizeof...(W)] = {&pack_full<W>...};
-};
-template <int... W>
-constexpr PackFn PackTable<W...>::fns[sizeof...(W)];
-template <int N, int... W>
-struct MakePackTable : MakePackTable<N - 1, N - 1, W...> {};
-template <int... W>
-struct MakePackTable<0, W...> {
-  using type = PackTable<W...>;
-};
-using Pack = MakePackTable<65>::type;  // widths 0..64
+template <size_t... W>
+constexpr std::array<void (*)(const u64*, uint8_t*), kWidths> pack_table(std::index_sequence<W...>) {
+  return {{&pack_full<int(W)>...}};
+}
+constexpr auto kPackFull = pack_table(Widths{});
 
 }  // namespace
 
 void pack_residuals(const uint64_t* z, size_t cnt, int width, uint8_t* q) {
-  if (cnt == kUnpackRows) return Pack::fns[width](z, q);
+  if (cnt == kUnpackRows) return kPackFull[size_t(width)](z, q);
   if (width == 0) return;
   u64 acc = 0;
   int nb = 0;  // bits in acc (< 64 between values)
@@ -109,7 +97,7 @@ namespace scalar {
 
 void unpack_residuals(const uint8_t* q, size_t avail, size_t cnt, int width, uint64_t* r) {
   (void)avail;
-  if (cnt == kUnpackRows) return Full::fns[width](q, r);
+  if (cnt == kUnpackRows) return kUnpackFull[size_t(width)](q, r);
   if (width == 0) {
     for (size_t i = 0; i < cnt; ++i) r[i] = 0;
     return;
