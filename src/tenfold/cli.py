@@ -390,7 +390,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=_int_in(0), default=0, help="random seed (default 0)")
     p.add_argument("--plot", default=None, help="write a picture with the instances shaded (needs matplotlib)")
     p.set_defaults(fn=cmd_find_instances, parser=p)
-    p = sub.add_parser("compress", help="compress an integer .npy file with Sprintz (lossless)",
+    p = sub.add_parser("compress", help="compress an integer or float .npy file with Sprintz (lossless)",
                        epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("src", metavar="SRC",
                    help="input .npy (8- to 64-bit integers or float32/float64, shape (n,) or (n, nvars))")
