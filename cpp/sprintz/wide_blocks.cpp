@@ -129,44 +129,34 @@ void narrow_lag_costs(const uint8_t* x, int bits, size_t n, uint64_t* cost) {
 
 }  // namespace scalar
 
-UnpackFn residual_unpacker() {
+namespace {
+// The SIMD kernels this build has (each ISA's are compiled and linked only on its platform), and
+// whether the running CPU takes them: AVX2's on AVX2 and AVX-512 machines, NEON's on ARM64.
 #if defined(TENFOLD_X86)
+namespace simd = avx2;
+bool simd_active() {
   const Isa isa = active_isa();
-  if (isa == Isa::Avx2 || isa == Isa::Avx512) return &avx2::unpack_residuals;
-#elif defined(TENFOLD_ARM64)
-  if (active_isa() == Isa::Neon) return &neon::unpack_residuals;
-#endif
-  return &scalar::unpack_residuals;
+  return isa == Isa::Avx2 || isa == Isa::Avx512;
 }
+#elif defined(TENFOLD_ARM64)
+namespace simd = neon;
+bool simd_active() { return active_isa() == Isa::Neon; }
+#else
+namespace simd = scalar;
+bool simd_active() { return false; }
+#endif
+}  // namespace
 
-ResidualsFn residual_maker() {
-#if defined(TENFOLD_X86)
-  const Isa isa = active_isa();
-  if (isa == Isa::Avx2 || isa == Isa::Avx512) return &avx2::block_residuals;
-#elif defined(TENFOLD_ARM64)
-  if (active_isa() == Isa::Neon) return &neon::block_residuals;
-#endif
-  return &scalar::block_residuals;
-}
+UnpackFn residual_unpacker() { return simd_active() ? &simd::unpack_residuals : &scalar::unpack_residuals; }
+
+ResidualsFn residual_maker() { return simd_active() ? &simd::block_residuals : &scalar::block_residuals; }
 
 void lag_costs(const uint64_t* w, size_t n, size_t nv, uint64_t* cost) {
-#if defined(TENFOLD_X86)
-  const Isa isa = active_isa();
-  if (isa == Isa::Avx2 || isa == Isa::Avx512) return avx2::lag_costs(w, n, nv, cost);
-#elif defined(TENFOLD_ARM64)
-  if (active_isa() == Isa::Neon) return neon::lag_costs(w, n, nv, cost);
-#endif
-  scalar::lag_costs(w, n, nv, cost);
+  (simd_active() ? &simd::lag_costs : &scalar::lag_costs)(w, n, nv, cost);
 }
 
 void narrow_lag_costs(const uint8_t* x, int bits, size_t n, uint64_t* cost) {
-#if defined(TENFOLD_X86)
-  const Isa isa = active_isa();
-  if (isa == Isa::Avx2 || isa == Isa::Avx512) return avx2::narrow_lag_costs(x, bits, n, cost);
-#elif defined(TENFOLD_ARM64)
-  if (active_isa() == Isa::Neon) return neon::narrow_lag_costs(x, bits, n, cost);
-#endif
-  scalar::narrow_lag_costs(x, bits, n, cost);
+  (simd_active() ? &simd::narrow_lag_costs : &scalar::narrow_lag_costs)(x, bits, n, cost);
 }
 
 }  // namespace wide
