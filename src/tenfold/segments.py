@@ -66,15 +66,14 @@ from . import _core
 __all__ = ["MIN_SIGNIFICANCE", "Group", "dtw_distances", "find_group", "match_segments", "segment_activity",
            "segment_features", "warped_distances"]
 
-DECOY_ONLY_WEIGHT = 0.75  # extent-score weight of a group of every segment (against decoys only)
-DECOY_ONLY_CORE_WEIGHT = 0.375  # its significance weight: passes at sil x sqrt(k) >= 1.6, as with the old bar
+DECOY_ONLY_WEIGHT = 0.75  # score weight of a group of every segment: sil x sqrt(k) >= 1.33 passes, as before
 NEAR_OUTSIDERS = 3       # a member's outsiders: its 3 nearest (fewer if the group is smaller)
 MIN_SEPARATION = 0.78    # share of variance the two clusters explain (speech MFCCs 0.80-0.88, noise 0.63-0.72)
 MIN_COVERAGE = 0.8       # the segment search applies when candidates hold this much of the activity
-MIN_SIGNIFICANCE = 0.6   # core score below which find_instances reports nothing (tuned: see notes)
+MIN_SIGNIFICANCE = 1.2   # group score below which find_instances reports nothing (tuned: see notes)
 DTW_BAND = 0.1           # Sakoe-Chiba radius as a fraction of the longer segment (0.05-0.4 tried, see notes)
 SEGMENT_SD_FLOOR = 0.3   # per-segment scaling divides by (segment sd + this), in series-sd units
-GROUP_SIZE_EXPONENT = 1.0  # extent score = mean silhouette x k ** this (0.5 kept groups of 2-3 repeats)
+GROUP_SIZE_EXPONENT = 1.0  # group score = mean silhouette x k ** this (0.5 kept groups of 2-3 repeats)
 FEATURE_WARPS = (-0.1, 0.1)  # feature-axis stretches tried besides none (see warped_distances)
 FEATURE_WARP_MIN_DIMS = 8  # ... on series with at least this many dimensions (an axis, not a few sensors)
 KMEANS_ITERS = 20
@@ -275,8 +274,8 @@ def warped_distances(X: np.ndarray, starts: np.ndarray, ends: np.ndarray, ZB: np
     return np.minimum(D, D.T) if sym else D
 
 
-def _silhouette(D: np.ndarray, R: np.ndarray, members: np.ndarray) -> float:
-    """Mean silhouette of the members (0 for fewer than 2).
+def _group_score(D: np.ndarray, R: np.ndarray, members: np.ndarray) -> float:
+    """Mean silhouette of the members times k ** GROUP_SIZE_EXPONENT.
 
     A member's silhouette is (b - a) / max(a, b) with a its mean distance to the other members
     and b its mean distance to its NEAR_OUTSIDERS nearest outsiders (k if fewer): the other
@@ -298,61 +297,33 @@ def _silhouette(D: np.ndarray, R: np.ndarray, members: np.ndarray) -> float:
         cand = R[members].copy()
         cand[np.arange(k), members] = np.inf               # not the member's own decoy
         b = np.sort(cand, axis=1)[:, :min(k, NEAR_OUTSIDERS, S - 1)].mean(axis=1)
-    return float(((b - a) / np.maximum(np.maximum(a, b), 1e-300)).mean())
-
-
-def _group_score(D: np.ndarray, R: np.ndarray, members: np.ndarray) -> float:
-    """Extent score of a candidate group: mean silhouette x k ** GROUP_SIZE_EXPONENT.
-
-    A group of every segment (compared with decoys only, a weaker null than real outsiders)
-    counts its size as sqrt(k) and is weighted by DECOY_ONLY_WEIGHT.
-    """
-    S, k = len(D), len(members)
-    sil = _silhouette(D, R, members)
-    if k == S:
-        return float(sil * np.sqrt(k) * DECOY_ONLY_WEIGHT)
-    return float(sil * k ** GROUP_SIZE_EXPONENT)
-
-
-def _core_score(D: np.ndarray, R: np.ndarray, members: np.ndarray) -> float:
-    """Significance of a candidate group: mean silhouette x sqrt(k) (decoy-only: see DECOY_ONLY_CORE_WEIGHT)."""
-    S, k = len(D), len(members)
-    sil = _silhouette(D, R, members)
-    return float(sil * np.sqrt(k) * (DECOY_ONLY_CORE_WEIGHT if k == S else 1.0))
-
-
-def _candidates(D: np.ndarray):
-    """Candidate groups: each segment with its k - 1 nearest neighbours, re-ranked once by mean
-    distance to that group, for k = 2..S/2 (at least as many outsiders as members) and k = S."""
-    S = len(D)
-    for i in range(S):
-        order = np.argsort(D[i], kind="stable")         # i itself first (distance 0)
-        for k in [*range(2, S // 2 + 1), S]:
-            g = order[:k]
-            yield np.argsort(D[:, g].mean(axis=1), kind="stable")[:k]
+    sil = (b - a) / np.maximum(np.maximum(a, b), 1e-300)
+    if len(out) == 0:         # against decoys only: the size counts as sqrt(k) (a weaker null)
+        return float(sil.mean() * np.sqrt(k))
+    return float(sil.mean() * k ** GROUP_SIZE_EXPONENT)
 
 
 def best_group(D: np.ndarray, R: np.ndarray) -> tuple[np.ndarray, float]:
-    """Highest-scoring group (members sorted) and its significance; empty when fewer than 2 segments.
+    """Highest-scoring group (members sorted, score); empty when fewer than 2 segments.
 
     D: (S, S) distances between segments; R: (S, S) distances from segment i to the
-    rotated segment j. The group is the candidate with the highest :func:`_group_score`
-    (silhouette x k: loose groups of varied repeats are kept whole); its significance is the
-    highest :func:`_core_score` (silhouette x sqrt(k)) among the candidates that lie inside it: a
-    group is significant when it holds a tight core, however loose its outer members are.
+    rotated segment j.
     """
     S = len(D)
     if S < 2:
         return np.zeros(0, np.int64), 0.0
     best, best_z = np.zeros(0, np.int64), -np.inf
-    for g in _candidates(D):
-        z = _group_score(D, R, g)
-        if z > best_z:
-            best, best_z = np.sort(g), z
-    inside = np.zeros(S, bool)
-    inside[best] = True
-    sig = max(_core_score(D, R, g) for g in _candidates(D) if inside[g].all())
-    return best, float(sig)
+    for i in range(S):
+        order = np.argsort(D[i], kind="stable")         # i itself first (distance 0)
+        for k in [*range(2, S // 2 + 1), S]:   # at least as many outsiders as members, or none
+            g = order[:k]
+            g = np.argsort(D[:, g].mean(axis=1), kind="stable")[:k]
+            z = _group_score(D, R, g)
+            if k == S:             # compared with decoys only, a weaker null than real outsiders
+                z *= DECOY_ONLY_WEIGHT
+            if z > best_z:
+                best, best_z = np.sort(g), z
+    return best, float(best_z)
 
 
 def rotated_features(Z: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
