@@ -80,6 +80,10 @@ COMPLETE_FRACTION = 0.4  # a left-out window joins at this fraction of the insta
 JOIN_MIN_Z = 3.0         # ... and never below 3 robust standard deviations above the background
 MAD_TO_SD = 1.4826      # median absolute deviation -> standard deviation of a Gaussian (1 / Phi^-1(3/4))
 MATCH_FRACTION = 0.25   # default match() threshold, as a fraction of the median instance score
+# match() of a group below the bar: the group pooled with its matches must score this x the bar.
+# At 1.0, 3 of 60 dev pairs of recordings without a repeated word matched (88% -> 83% nothing
+# found); at 1.25 none did, for match F1 +0.08 instead of +0.11 (benchmarks/notes/extract.md).
+JOINT_BAR_FACTOR = 1.25
 BOUNDARY_QUANTILE = 0.6  # per-instance bounds: evidence above this quantile of the window
 # Default bar of the shapelet search's significance (see _significance). On series without a
 # repeated event the best set scored at most 9.0 (60 MFCC noise recordings), 11.1 (40 1-D random
@@ -580,9 +584,10 @@ class ExtractResult:
         nearest outsider). When the training series' best group scored below the bar (no
         instances were reported: too few or too varied repeats to tell them from chance likeness
         in one series), the group is kept as a candidate: its matches in the new series are
-        reported only if the candidate's members together with them score at least the bar
-        (``find_instances(min_group_score=...)``) as one group, i.e. the two series together show a
-        repeated event. Without a match, or for a result of the shapelet search, nothing.
+        reported only if the candidate's members together with them score at least
+        ``JOINT_BAR_FACTOR`` (1.25) x the bar (``find_instances(min_group_score=...)``) as one
+        group (:func:`tenfold.segments.joint_group_score`): the two series together show a
+        repeated event. Without such matches, or for a result of the shapelet search, nothing.
 
         >>> import numpy as np
         >>> from tenfold.extract import find_instances
@@ -634,7 +639,7 @@ class ExtractResult:
         thr = self._match_threshold if min_score is None else float(min_score)
         ok = -dist > thr
         if candidate and not (ok.any() and segments.joint_group_score(
-                Xs, s, e, D, ok, self._template_distances, self._template_outsiders) >= self._group_bar):
+                Xs, s, e, D, ok, self._template_distances, self._template_outsiders) >= self._group_bar * JOINT_BAR_FACTOR):
             return self._derived(empty, empty, np.zeros(0), Xs)
         starts, ends = _fit_range(s[ok], e[ok], self.min_length, self.max_length, Xs.shape[0])
         return self._derived(starts, ends, -dist[ok], Xs)
