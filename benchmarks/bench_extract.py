@@ -198,7 +198,8 @@ def oracle_result(X: np.ndarray, truth: list, lo: int, hi: int) -> extract.Extra
     The recording is segmented as find_instances does (segments.find_group); the group is each
     true instance's best-overlapping activity segment (IoU >= 0.5; a word the segmentation
     splits or merges is left out), and the result is built exactly as find_instances builds a
-    segment-search result (templates and match() threshold from that group), bar disabled.
+    segment-search result (templates and match() threshold from that group) with the bar
+    disabled (-inf), for the group and for match()'s check of the pooled group: matching alone.
     """
     g = segments.find_group(X, lo, hi)
     segs = list(zip(g.seg_starts.tolist(), g.seg_ends.tolist()))

@@ -80,9 +80,9 @@ COMPLETE_FRACTION = 0.4  # a left-out window joins at this fraction of the insta
 JOIN_MIN_Z = 3.0         # ... and never below 3 robust standard deviations above the background
 MAD_TO_SD = 1.4826      # median absolute deviation -> standard deviation of a Gaussian (1 / Phi^-1(3/4))
 MATCH_FRACTION = 0.25   # default match() threshold, as a fraction of the median instance score
-# match() of a group below the bar: the group pooled with its matches must score this x the bar.
-# At 1.0, 3 of 60 dev pairs of recordings without a repeated word matched (88% -> 83% nothing
-# found); at 1.25 none did, for match F1 +0.08 instead of +0.11 (benchmarks/notes/extract.md).
+# match() of a group below the bar: the group pooled with its matches must score this x the bar
+# (above the bar: 1 x). With a fixed distance threshold, at 1.0, 3 of 60 dev pairs of recordings
+# without a repeated word matched (nothing found 88% -> 83%); at 1.25 none did (notes/extract.md).
 JOINT_BAR_FACTOR = 1.25
 BOUNDARY_QUANTILE = 0.6  # per-instance bounds: evidence above this quantile of the window
 # Default bar of the shapelet search's significance (see _significance). On series without a
@@ -577,11 +577,15 @@ class ExtractResult:
         one event length apart) whose evidence exceeds ``min_score`` is an instance. By default
         ``min_score`` is 0.25 x the median score of the training instances: the filter was fit
         to those, and new instances (other speakers, on our speech benchmark) score much less.
-        For a segment-search result, the new series is segmented the same way and a segment is
-        an instance when minus its mean DTW distance to the instances exceeds ``min_score``
-        (default: minus a distance 0.8 of the way from the instances' typical distance to each
-        other towards the outsiders' distance to them, and no farther than the training series'
-        nearest outsider). When the training series' best group scored below the bar (no
+        For a segment-search result, the new series is segmented the same way and its segments
+        are ranked by mean DTW distance to the instances. By default the accepted segments are the
+        prefix of that ranking that forms, with the instances, the highest-scoring group (the
+        score of ``find_instances``: mean silhouette x size; see
+        :func:`tenfold.segments.joint_match`), among segments within 1.3 x a distance 0.8 of the
+        way from the instances' typical distance to each other towards the outsiders' distance to
+        them (and no farther than the training series' nearest outsider); the pooled group must
+        still pass the bar, else nothing. With ``min_score``, a segment is an instance when minus
+        its mean distance exceeds it. When the training series' best group scored below the bar (no
         instances were reported: too few or too varied repeats to tell them from chance likeness
         in one series), the group is kept as a candidate: its matches in the new series are
         reported only if the candidate's members together with them score at least
@@ -637,10 +641,22 @@ class ExtractResult:
                                               self.min_length, self.max_length)
         dist = D.mean(axis=1) if len(s) else np.zeros(0)
         thr = self._match_threshold if min_score is None else float(min_score)
-        ok = -dist > thr
-        if candidate and not (ok.any() and segments.joint_group_score(
-                Xs, s, e, D, ok, self._template_distances, self._template_outsiders) >= self._group_bar * JOINT_BAR_FACTOR):
-            return self._derived(empty, empty, np.zeros(0), Xs)
+        bar = self._group_bar * (JOINT_BAR_FACTOR if candidate else 1.0)
+        if min_score is None and len(self._template_distances) == k:
+            # the cut adapts to X: the prefix (by distance) that joins the members best; the pooled
+            # group must still pass the bar (a candidate below it: JOINT_BAR_FACTOR x the bar)
+            # (a result above the bar may also accept every segment within its fixed threshold,
+            # e.g. a series that holds only the event; a candidate at most half of them)
+            most = len(s) // 2 if candidate else max(len(s) // 2, int(np.sum(-dist > thr)))
+            ok, joint = segments.joint_match(Xs, s, e, D, -thr, self._template_distances, self._template_outsiders,
+                                             most)
+            if not joint >= bar:
+                return self._derived(empty, empty, np.zeros(0), Xs)
+        else:          # the user's min_score, or a file saved before the neighbourhood was kept
+            ok = -dist > thr
+            if candidate and not (ok.any() and segments.joint_group_score(
+                    Xs, s, e, D, ok, self._template_distances, self._template_outsiders) >= bar):
+                return self._derived(empty, empty, np.zeros(0), Xs)
         starts, ends = _fit_range(s[ok], e[ok], self.min_length, self.max_length, Xs.shape[0])
         return self._derived(starts, ends, -dist[ok], Xs)
 

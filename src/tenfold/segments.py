@@ -63,7 +63,7 @@ import numpy as np
 
 from . import _core
 
-__all__ = ["MIN_SIGNIFICANCE", "Group", "dtw_distances", "find_group", "joint_group_score", "match_segments",
+__all__ = ["MIN_SIGNIFICANCE", "Group", "dtw_distances", "find_group", "joint_group_score", "joint_match", "match_segments",
            "segment_activity", "segment_features", "template_distances", "template_neighbourhood",
            "warped_distances"]
 
@@ -81,6 +81,7 @@ KMEANS_ITERS = 20
 MAX_SEGMENTS = 400       # the longest are kept beyond this: pairwise DTW is quadratic in the count
 MERGE_GAP_DIVISOR = 5    # pauses up to max_length / 5 can lie inside one event
 MATCH_POSITION = 0.8     # match() threshold: from the members' typical distance towards outsiders
+JOINT_REACH = 1.3       # joint_match considers segments up to this x match()'s distance threshold
 LENGTH_TOLERANCE = 1.5   # segments from min_length / 1.5 to 1.5 x max_length are candidates
 
 
@@ -425,6 +426,41 @@ def match_segments(X: np.ndarray, templates: np.ndarray, template_ends: np.ndarr
     return s, e, (D.mean(axis=1) if D.shape[1] else np.zeros(len(s)))
 
 
+def _joint_scores(M0: np.ndarray, D: np.ndarray, rows: np.ndarray, order: np.ndarray,
+                  member_outsiders: np.ndarray) -> np.ndarray:
+    """Pooled group score (see joint_group_score) of the members plus each prefix of ``order``.
+
+    M0: (k, k) member distances; D: (S, k) X's segments to the members; rows: (len(order), S)
+    warped distances from order's segments to every segment of X. Entry i: the first i + 1.
+    """
+    k, S = len(M0), len(D)
+    out = np.zeros(len(order))
+    for i in range(len(order)):
+        A = order[:i + 1]
+        R = np.setdiff1d(np.arange(S), A)
+        na = len(A)
+        K = k + na
+        M = np.zeros((K, K))
+        M[:k, :k] = M0
+        M[k:, :k] = D[A]
+        M[:k, k:] = D[A].T
+        M[k:, k:] = np.minimum(rows[:na, A], rows[:na, A].T)
+        a = M.sum(axis=1) / (K - 1)
+        n_near = min(K, NEAR_OUTSIDERS)
+        b = np.empty(K)
+        for j in range(k):
+            c = np.sort(np.concatenate([member_outsiders[j], D[R, j]]))[:n_near]
+            b[j] = c.mean() if len(c) else np.inf
+        for j in range(na):
+            c = np.sort(rows[j, R])[:n_near]
+            b[k + j] = c.mean() if len(c) else np.inf
+        sil = np.ones(K)             # no outsider at all: nothing to confuse the member with
+        fin = np.isfinite(b)
+        sil[fin] = (b[fin] - a[fin]) / np.maximum(np.maximum(a[fin], b[fin]), 1e-300)
+        out[i] = sil.mean() * K ** GROUP_SIZE_EXPONENT
+    return out
+
+
 def joint_group_score(X: np.ndarray, starts: np.ndarray, ends: np.ndarray, D: np.ndarray, accepted: np.ndarray,
                       member_distances: np.ndarray, member_outsiders: np.ndarray) -> float:
     """The group score of the training members pooled with the accepted segments of a new series.
@@ -444,26 +480,37 @@ def joint_group_score(X: np.ndarray, starts: np.ndarray, ends: np.ndarray, D: np
     starts, ends: X's segments; D: (S, k) their distances to the members; accepted: (S,) bool.
     """
     A = np.flatnonzero(accepted)
-    R = np.flatnonzero(~accepted)
-    k, na = len(member_distances), len(A)
-    K = k + na
-    if K < 2 or na == 0 or na > len(R):    # as in best_group: at least as many outsiders as members
+    if len(member_distances) + len(A) < 2 or len(A) == 0 or len(A) > len(D) - len(A):
         return 0.0
     Z = segment_features(X, starts, ends)
     rows = warped_distances(X, starts[A], ends[A], Z, starts, ends)      # (na, S): accepted vs all of X
-    M = np.zeros((K, K))
-    M[:k, :k] = member_distances
-    M[k:, :k] = D[A]
-    M[:k, k:] = D[A].T
-    M[k:, k:] = np.minimum(rows[:, A], rows[:, A].T)
-    a = M.sum(axis=1) / (K - 1)
-    b = np.empty(K)
-    n_near = min(K, NEAR_OUTSIDERS)
-    for j in range(k):
-        c = np.sort(np.concatenate([member_outsiders[j], D[R, j]]))[:n_near]
-        b[j] = c.mean() if len(c) else np.inf
-    for i in range(na):
-        c = np.sort(rows[i, R])[:n_near]
-        b[k + i] = c.mean() if len(c) else np.inf
-    sil = np.where(np.isinf(b), 1.0, (b - a) / np.maximum(np.maximum(a, b), 1e-300))
-    return float(sil.mean() * K ** GROUP_SIZE_EXPONENT)
+    return float(_joint_scores(member_distances, D, rows, A, member_outsiders)[-1])
+
+
+def joint_match(X: np.ndarray, starts: np.ndarray, ends: np.ndarray, D: np.ndarray, threshold: float,
+                member_distances: np.ndarray, member_outsiders: np.ndarray,
+                max_accepted: int | None = None) -> tuple[np.ndarray, float]:
+    """The segments of X that, joined to the members, form the best-scoring group: (accepted, score).
+
+    X's segments are ranked by mean distance to the members; of the ranking's prefixes whose
+    every segment lies within JOINT_REACH x ``threshold`` and that hold at most
+    ``max_accepted`` segments (default: half of X's, as in :func:`best_group`), the one with
+    the highest :func:`joint_group_score` is accepted. The cut so adapts to the new series (its
+    own spread of distances), as :func:`best_group` chooses a group's size, instead of a
+    distance fixed at training time. Empty with score 0 when no segment is within reach.
+    """
+    S = len(D)
+    accepted = np.zeros(S, bool)
+    if S == 0 or D.shape[1] == 0:
+        return accepted, 0.0
+    v = D.mean(axis=1)
+    order = np.argsort(v, kind="stable")
+    order = order[v[order] < JOINT_REACH * threshold][:S // 2 if max_accepted is None else max_accepted]
+    if len(order) == 0:
+        return accepted, 0.0
+    Z = segment_features(X, starts, ends)
+    rows = warped_distances(X, starts[order], ends[order], Z, starts, ends)
+    scores = _joint_scores(member_distances, D, rows, order, member_outsiders)
+    best = int(np.argmax(scores))
+    accepted[order[:best + 1]] = True
+    return accepted, float(scores[best])
