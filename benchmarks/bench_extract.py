@@ -562,8 +562,9 @@ def write_markdown(results: dict, path: Path) -> None:
             md.append(f"No event, {k}: nothing found in {v['nothing_found_fraction']:.0%} of {v['n']} series "
                       f"(significance median {np.median(v['significance']):.1f}, max {np.max(v['significance']):.1f}; "
                       f"default bar {extract.MIN_SIGNIFICANCE:g})")
-    md.append("\nScaling, CPU time (noise d=13 with an event every 400 steps, length 40-60): "
-              + ", ".join(f"n={n}: {t * 1e3:.0f} ms" for n, t in r["scaling"]))
+    if r["scaling"]:
+        md.append("\nScaling, CPU time (noise d=13 with an event every 400 steps, length 40-60): "
+                  + ", ".join(f"n={n}: {t * 1e3:.0f} ms" for n, t in r["scaling"]))
     path.write_text("\n".join(md) + "\n")
 
 

@@ -534,8 +534,8 @@ class ExtractResult:
         ``find_instances(min_significance=...)``. With the segment search, the group's score
         instead (mean silhouette times k; ``find_instances(min_group_score=...)``).
     method : ``"shapelets"`` or ``"segments"``, the search that produced the result; match()
-        uses the same one (the segment search: activity segments of the new series within the
-        learned DTW distance of the instances).
+        uses the same one (the segment search: activity segments of the new series that join
+        the instances' group; a result below the bar keeps its group as a candidate).
     """
 
     starts: np.ndarray
