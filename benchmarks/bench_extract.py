@@ -114,7 +114,9 @@ def say(word: str, speaker: tuple, speed: float, pitch: int) -> np.ndarray:
     a = a / max(1e-9, np.abs(a).max()) * 0.5
     loud = np.flatnonzero(np.abs(a) > 0.02)
     a = a[loud[0]:loud[-1] + 1] if len(loud) else a
-    np.save(path, a.astype(np.float32))
+    tmp = path.with_name(f"{path.stem}.{os.getpid()}.tmp.npy")   # runs at once may share the cache
+    np.save(tmp, a.astype(np.float32))
+    os.replace(tmp, path)
     return np.load(path)
 
 
