@@ -228,3 +228,43 @@ def test_random_walk_keeps_the_shapelet_search() -> None:
 def test_docstring_examples() -> None:
     import doctest
     assert doctest.testmod(segments, raise_on_error=False).failed == 0
+
+
+def test_match_confirms_a_group_below_the_bar_with_a_second_series(tmp_path) -> None:
+    # an event (3 variants: time warp +-20%, a gain of 0.5-2x per dimension) among 11 other
+    # events; the bar is set just above the training group's score, so find_instances reports
+    # nothing and keeps the group as a candidate. A second series with 4 more variants among
+    # 8 other events confirms it (the pooled group passes the same bar); a series without the
+    # event, or an unreachable bar, gives nothing.
+    for seed in (2, 3, 4):
+        rng = np.random.default_rng(seed)
+        shapes = _shapes(rng, 24)
+        order = [0] * 3 + list(range(1, 12))
+        rng.shuffle(order)
+        X, truth = _events(rng, shapes, order, gain=(0.5, 2.0))
+        free = find_instances(X, 25, 60, min_group_score=-np.inf)
+        assert interval_f1(list(zip(free.starts, free.ends)), truth, 0.5) == 1.0
+        hits = find_instances(X, 25, 60, min_group_score=free.significance + 0.01)
+        assert hits.method == "segments" and len(hits) == 0
+        order2 = [0] * 4 + list(range(12, 20))
+        rng.shuffle(order2)
+        Y, truth2 = _events(rng, shapes, order2, gain=(0.5, 2.0))
+        Z, _ = _events(rng, shapes, list(range(12, 24)), gain=(0.5, 2.0))
+        found = hits.match(Y)
+        assert interval_f1(list(zip(found.starts, found.ends)), truth2, 0.5) == 1.0
+        assert len(hits.match(Z)) == 0
+        assert len(find_instances(X, 25, 60, min_group_score=1e9).match(Y)) == 0
+        p = tmp_path / f"candidate{seed}.tfz"
+        hits.save(p)
+        back = tenfold.load(p)
+        assert len(back) == 0 and np.array_equal(back.match(Y).starts, found.starts)
+    from tenfold import _io
+    type_name, meta, arrays = _io.read(p)
+    arrays["template_distances"] = arrays["template_distances"][:-1].copy()      # not (k, k)
+    _io.save(tmp_path / "bad.tfz", type_name, meta, arrays)
+    with pytest.raises(ValueError, match="template_distances"):
+        tenfold.load(tmp_path / "bad.tfz")
+    for key in ("template_distances", "template_outsiders"):     # as saved before they existed
+        del arrays[key]
+    _io.save(tmp_path / "old.tfz", type_name, meta, arrays)
+    assert len(tenfold.load(tmp_path / "old.tfz").match(Y)) == 0
