@@ -431,15 +431,18 @@ def _joint_scores(M0: np.ndarray, D: np.ndarray, rows: np.ndarray, order: np.nda
     """Pooled group score (see joint_group_score) of the members plus each prefix of ``order``.
 
     M0: (k, k) member distances; D: (S, k) X's segments to the members; rows: (len(order), S)
-    warped distances from order's segments to every segment of X. Entry i: the first i + 1.
+    warped distances from order's segments to every segment of X. Entry i: the first i
+    (entry 0: the members alone, every segment of X among their outsiders).
     """
     k, S = len(M0), len(D)
-    out = np.zeros(len(order))
-    for i in range(len(order)):
-        A = order[:i + 1]
+    out = np.zeros(len(order) + 1)
+    for i in range(len(order) + 1):
+        A = order[:i]
         R = np.setdiff1d(np.arange(S), A)
         na = len(A)
         K = k + na
+        if K < 2:
+            continue
         M = np.zeros((K, K))
         M[:k, :k] = M0
         M[k:, :k] = D[A]
@@ -497,7 +500,11 @@ def joint_match(X: np.ndarray, starts: np.ndarray, ends: np.ndarray, D: np.ndarr
     ``max_accepted`` segments (default: half of X's, as in :func:`best_group`), the one with
     the highest :func:`joint_group_score` is accepted. The cut so adapts to the new series (its
     own spread of distances), as :func:`best_group` chooses a group's size, instead of a
-    distance fixed at training time. Empty with score 0 when no segment is within reach.
+    distance fixed at training time. The empty prefix competes too (the members alone, every
+    segment of X among their outsiders): a segment joins only if the group scores higher with it
+    than without it, so a series without the event adds nothing, whatever the bar (a single
+    unlike segment barely lowers a strong group's score, but it does lower it). Empty with
+    score 0 when no segment is within reach or none raises the score.
     """
     S = len(D)
     accepted = np.zeros(S, bool)
@@ -511,6 +518,8 @@ def joint_match(X: np.ndarray, starts: np.ndarray, ends: np.ndarray, D: np.ndarr
     Z = segment_features(X, starts, ends)
     rows = warped_distances(X, starts[order], ends[order], Z, starts, ends)
     scores = _joint_scores(member_distances, D, rows, order, member_outsiders)
-    best = int(np.argmax(scores))
-    accepted[order[:best + 1]] = True
+    best = int(np.argmax(scores))            # the first of equal scores: the smaller prefix
+    if best == 0:
+        return accepted, 0.0
+    accepted[order[:best]] = True
     return accepted, float(scores[best])
