@@ -85,6 +85,10 @@ MATCH_FRACTION = 0.25   # default match() threshold, as a fraction of the median
 # gave match F1 0.75 / 0.74 / 0.70, and pairs of recordings without a repeated word nothing
 # found in 85% / 88% / 93% of the benchmark's 60 dev pairs (88% before candidates were kept).
 JOINT_BAR_FACTOR = 1.1
+# match() of a result above the bar: the group pooled with its matches must also keep this share
+# of the score the group had alone (segments.stored_group_score): matches that weaken the group
+# are not the event (see notes/extract.md, session 11)
+JOINT_KEEP = 1.0
 BOUNDARY_QUANTILE = 0.6  # per-instance bounds: evidence above this quantile of the window
 # Default bar of the shapelet search's significance (see _significance). On series without a
 # repeated event the best set scored at most 9.0 (60 MFCC noise recordings), 11.1 (40 1-D random
@@ -651,7 +655,8 @@ class ExtractResult:
             most = len(s) // 2 if candidate else max(len(s) // 2, int(np.sum(-dist > thr)))
             ok, joint = segments.joint_match(Xs, s, e, D, -thr, self._template_distances, self._template_outsiders,
                                              most)
-            if not joint >= bar:
+            if not (ok.any() and joint >= bar and joint >= JOINT_KEEP * segments.stored_group_score(
+                    self._template_distances, self._template_outsiders)):
                 return self._derived(empty, empty, np.zeros(0), Xs)
         else:          # the user's min_score, or a file saved before the neighbourhood was kept
             ok = -dist > thr

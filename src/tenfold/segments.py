@@ -64,6 +64,7 @@ import numpy as np
 from . import _core
 
 __all__ = ["MIN_SIGNIFICANCE", "Group", "dtw_distances", "find_group", "joint_group_score", "joint_match", "match_segments",
+           "stored_group_score",
            "segment_activity", "segment_features", "template_distances", "template_neighbourhood",
            "warped_distances"]
 
@@ -488,6 +489,18 @@ def joint_group_score(X: np.ndarray, starts: np.ndarray, ends: np.ndarray, D: np
     Z = segment_features(X, starts, ends)
     rows = warped_distances(X, starts[A], ends[A], Z, starts, ends)      # (na, S): accepted vs all of X
     return float(_joint_scores(member_distances, D, rows, A, member_outsiders)[-1])
+
+
+def stored_group_score(member_distances: np.ndarray, member_outsiders: np.ndarray) -> float:
+    """The group score of the stored members against their stored training outsiders only.
+
+    The score :func:`best_group` gave the group in its own series (for a group cut to
+    ``max_instances``, the score of the kept members), from what match() keeps:
+    ``member_distances`` (k, k) and each member's nearest training outsiders' distances.
+    """
+    k = len(member_distances)
+    return float(_joint_scores(member_distances, np.zeros((0, k)), np.zeros((0, 0)), np.zeros(0, np.int64),
+                               member_outsiders)[0])
 
 
 def joint_match(X: np.ndarray, starts: np.ndarray, ends: np.ndarray, D: np.ndarray, threshold: float,
