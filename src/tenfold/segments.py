@@ -64,8 +64,7 @@ import numpy as np
 from . import _core
 
 __all__ = ["MIN_SIGNIFICANCE", "Group", "dtw_distances", "find_group", "joint_group_score", "joint_match", "match_segments",
-           "stored_group_score",
-           "segment_activity", "segment_features", "template_distances", "template_neighbourhood",
+           "segment_activity", "segment_features", "stored_group_score", "template_distances", "template_neighbourhood",
            "warped_distances"]
 
 DECOY_ONLY_WEIGHT = 0.75  # score weight of a group of every segment: sil x sqrt(k) >= 1.33 passes, as before
