@@ -793,10 +793,11 @@ def find_instances(X: Any, min_length: int, max_length: int, *, random_state: An
         else the shapelet search.
     min_group_score : float
         Segment search: report nothing unless the group's score (``significance``: mean
-        silhouette times k, see :mod:`tenfold.segments`) reaches this. Default 1.2: on the
-        benchmark's development recordings (68 per condition), nothing is found in 96% of the
-        recordings of all-distinct words (87% with a bar of 1.0, 93% with 1.1), while words
-        repeated by one voice are found with F1 0.90 and by a voice per word with 0.57-0.69.
+        silhouette times k, see :mod:`tenfold.segments`) reaches this. Default 1.1: on the
+        benchmark's development recordings (70 of all-distinct words, 10 dev voices more than
+        the benchmark's dev pool), nothing is found in 93% of the all-distinct recordings and
+        in 92% of synthetic 3-D series of distinct events (1.2: 94% / 96%), while words
+        repeated by a voice per word are found with F1 0.60-0.62 (1.2: 0.51-0.58).
 
     Returns
     -------

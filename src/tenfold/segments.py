@@ -19,7 +19,8 @@ idle periods). Nothing here is specific to speech.
    background clearly apart from the events; two-means on pure noise explains about 64%).
 3. **Distances.** Every pair of segments is compared by band-limited DTW (C++ kernel) on the
    scaled rows with each segment's own mean removed and each dimension divided by its spread
-   within the segment (plus a floor), plus their slopes over +-2 rows; the distance is the
+   within the segment (plus a floor), plus their slopes over +-2 rows (scaled the same way,
+   with a smaller floor); the distance is the
    warped Euclidean cost divided by the two lengths' sum. Equalising the spread per segment
    makes repeats that differ by a gain per dimension alike (another voice, another sensor): on
    the benchmark's tuning recordings with a voice per word, the same word became the nearest
@@ -36,7 +37,8 @@ idle periods). Nothing here is specific to speech.
    (a word by many voices) form loose groups whose silhouette falls as members are added; the
    size factor k (sqrt(k) kept groups of 2-3 of 5-8 repeats) keeps them whole. On the
    benchmark's development recordings a word by one voice scored about 1-5.6, by a voice per
-   word 0.5-3.2, all-distinct words 0.2-1.3 (96% of them below 1.2). The best group
+   word 0.4-3.2; 93% of all-distinct-word recordings and 92% of synthetic 3-D series of
+   distinct events score below 1.1. The best group
    is returned with its score as ``significance``; :data:`MIN_SIGNIFICANCE` is the bar below
    which :func:`tenfold.extract.find_instances` reports nothing.
 
@@ -71,9 +73,10 @@ DECOY_ONLY_WEIGHT = 0.75  # score weight of a group of every segment: sil x sqrt
 NEAR_OUTSIDERS = 3       # a member's outsiders: its 3 nearest (fewer if the group is smaller)
 MIN_SEPARATION = 0.78    # share of variance the two clusters explain (speech MFCCs 0.80-0.88, noise 0.63-0.72)
 MIN_COVERAGE = 0.8       # the segment search applies when candidates hold this much of the activity
-MIN_SIGNIFICANCE = 1.2   # group score below which find_instances reports nothing (tuned: see notes)
+MIN_SIGNIFICANCE = 1.1   # group score below which find_instances reports nothing (tuned: see notes)
 DTW_BAND = 0.1           # Sakoe-Chiba radius as a fraction of the longer segment (0.05-0.4 tried, see notes)
 SEGMENT_SD_FLOOR = 0.3   # per-segment scaling divides by (segment sd + this), in series-sd units
+SLOPE_SD_FLOOR = 0.03    # ... and the slopes by (their segment sd + this), series-sd per row (0.01-0.3 tried)
 GROUP_SIZE_EXPONENT = 1.0  # group score = mean silhouette x k ** this (0.5 kept groups of 2-3 repeats)
 FEATURE_WARPS = (-0.1, 0.1)  # feature-axis stretches tried besides none (see warped_distances)
 FEATURE_WARP_MIN_DIMS = 8  # ... on series with at least this many dimensions (an axis, not a few sensors)
@@ -204,7 +207,8 @@ def segment_features(X: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.
     Each dimension of a segment is divided by its standard deviation within the segment plus
     SEGMENT_SD_FLOOR (so a flat dimension is not blown up): repeats of one event that differ by
     a gain or offset per dimension (another sensor, another voice) become alike. Slopes over
-    +-2 rows of the series-scaled rows are appended unnormalised.
+    +-2 rows of the series-scaled rows are appended, each dimension divided by its spread within
+    the segment plus SLOPE_SD_FLOOR (faster and slower movements of one event become alike).
     """
     Y = _scale(np.asarray(X, dtype=np.float64))
     P = np.pad(Y, ((2, 2), (0, 0)), mode="edge")
@@ -214,7 +218,7 @@ def segment_features(X: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.
     for s, e in zip(starts, ends):
         seg = Y[s:e] - Y[s:e].mean(axis=0)
         Z[s:e, :Y.shape[1]] = seg / (seg.std(axis=0) + SEGMENT_SD_FLOOR)
-        Z[s:e, Y.shape[1]:] = dY[s:e]
+        Z[s:e, Y.shape[1]:] = dY[s:e] / (dY[s:e].std(axis=0) + SLOPE_SD_FLOOR)
     return Z
 
 
