@@ -662,8 +662,11 @@ class ExtractResult:
             most = len(s) // 2 if candidate else max(len(s) // 2, int(np.sum(-dist > thr)))
             ok, joint = segments.joint_match(Xs, s, e, D, -thr, self._template_distances, self._template_outsiders,
                                              most)
-            if not (ok.any() and joint >= bar and joint >= JOINT_KEEP * segments.stored_group_score(
-                    self._template_distances, self._template_outsiders)):
+            # ... and keep the group's own score (a group of every segment had no outsiders: the
+            # bar only, its score against decoys is not kept)
+            own = segments.stored_group_score(self._template_distances, self._template_outsiders) \
+                if self._template_outsiders.shape[1] else -np.inf
+            if not (ok.any() and joint >= bar and joint >= JOINT_KEEP * own):
                 return self._derived(empty, empty, np.zeros(0), Xs)
         else:          # the user's min_score, or a file saved before the neighbourhood was kept
             ok = -dist > thr

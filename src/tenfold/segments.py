@@ -499,7 +499,9 @@ def stored_group_score(member_distances: np.ndarray, member_outsiders: np.ndarra
 
     The score :func:`best_group` gave the group in its own series (for a group cut to
     ``max_instances``, the score of the kept members), from what match() keeps:
-    ``member_distances`` (k, k) and each member's nearest training outsiders' distances.
+    ``member_distances`` (k, k) and each member's nearest training outsiders' distances
+    (k, >= 1). Members without outsiders (a group of every segment was scored against decoys,
+    which are not kept) count as silhouette 1: k.
     """
     k = len(member_distances)
     return float(_joint_scores(member_distances, np.zeros((0, k)), np.zeros((0, 0)), np.zeros(0, np.int64),
