@@ -90,7 +90,7 @@ JOINT_BAR_FACTOR = 1.1
 # are not the event. Binding above the bar (below it, JOINT_BAR_FACTOR x the bar is higher). On
 # 40 dev seeds of planted 3-D events (bench_extract_match_null.py) 0 / 0.9 / 1.0 gave nothing
 # found in a series without the event in 78% / 82% / 95%, recall 0.98 throughout; speech dev
-# match F1 0.71 / 0.71 / 0.69 (notes/extract.md, session 11).
+# match F1 0.71 / 0.71 / 0.69 (notes/extract.md, session 10, match-null).
 JOINT_KEEP = 1.0
 BOUNDARY_QUANTILE = 0.6  # per-instance bounds: evidence above this quantile of the window
 # Default bar of the shapelet search's significance (see _significance). On series without a
