@@ -40,60 +40,28 @@ from bench_extract import planted_walk, ucr_instances
 
 from tenfold import extract
 from tenfold._bench import cpu_name
+from tenfold.datasets import event_shapes, events_in_noise
 from tenfold.metrics import interval_f1
 
-D3 = 3
-BASELINE = 2.0       # the shapes' resting level; the gain scales deviations from it
-
-
-def shapes(rng: np.random.Generator, m: int, d: int = D3, L: int = 40) -> list[np.ndarray]:
-    t = np.linspace(0, 1, L)[:, None]
-    out = []
-    for _ in range(m):
-        f = rng.uniform(1, 4, size=(1, d))
-        ph = rng.uniform(0, 2 * np.pi, size=(1, d))
-        out.append(BASELINE + np.sin(2 * np.pi * f * t + ph) * 1.5 * np.hanning(L)[:, None])
-    return out
-
-
-def events(rng: np.random.Generator, pool: list[np.ndarray], order: list[int]) -> tuple[np.ndarray, list]:
-    """The shapes of ``order`` (time-warped +-20%, gain 0.5-2x per dimension) in quiet noise;
-    truth: the intervals of shape 0."""
-    d = pool[0].shape[1]
-    parts, truth, pos = [], [], 0
-    for i in order:
-        g = int(rng.integers(20, 50))
-        parts.append(rng.normal(scale=0.05, size=(g, d)))
-        pos += g
-        base = pool[i]
-        L = round(len(base) * rng.uniform(0.8, 1.2))
-        t = np.linspace(0, len(base) - 1, L)
-        ev = np.stack([np.interp(t, np.arange(len(base)), base[:, k]) for k in range(d)], 1)
-        ev = (ev - BASELINE) * rng.uniform(0.5, 2.0, size=(1, d)) + BASELINE
-        parts.append(ev + rng.normal(scale=0.05, size=ev.shape))
-        if i == 0:
-            truth.append((pos, pos + L))
-        pos += L
-    parts.append(rng.normal(scale=0.05, size=(30, d)))
-    return np.vstack(parts), truth
+GAIN = (0.5, 2.0)   # per-dimension gain of each planted 3-D event (another sensor, another voice)
 
 
 def planted3d(seed: int, shared: bool):
     rng = np.random.default_rng(seed)
-    pool = shapes(rng, 32)
+    pool = event_shapes(rng, 32)
     K = int(rng.integers(3, 6))
     order = [0] * K + list(range(1, 12))
     rng.shuffle(order)
-    X, _ = events(rng, pool, order)
+    X, _ = events_in_noise(rng, pool, order, gain=GAIN)
     if shared:
         null_order = list(rng.choice(np.arange(1, 12), 6, replace=False)) + list(range(20, 26))
     else:
         null_order = list(range(20, 32))
     rng.shuffle(null_order)
-    N, _ = events(rng, pool, null_order)
+    N, _ = events_in_noise(rng, pool, null_order, gain=GAIN)
     pos_order = [0] * 4 + list(range(12, 20))
     rng.shuffle(pos_order)
-    P, truth = events(rng, pool, pos_order)
+    P, truth = events_in_noise(rng, pool, pos_order, gain=GAIN)
     return X, (25, 60), {"null": N}, (P, truth)
 
 
