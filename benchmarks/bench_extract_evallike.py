@@ -26,7 +26,7 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMB
 
 import numpy as np
 
-from bench_extract import HOP_S, IOUS, SPEEDS, PITCHES, SR, WORDS, run_stumpy, say
+from bench_extract import HOP_S, IOUS, PITCHES, SPEEDS, SR, WORDS, run_stumpy, say
 from tenfold import audio, extract
 from tenfold._bench import cpu_name
 from tenfold.metrics import interval_f1

@@ -7,7 +7,7 @@ Evaluates `tenfold.segments.find_group` at several group-score bars on three dev
   wide  DEV_SPEAKERS plus 10 other espeak-ng voices (WIDE_EXTRA, none in the held-out pool),
         seeds 95xx (16-40 per condition): closer to the held-out pool's variety.
 plus "nothing found" on all-distinct-word recordings of each draw and on synthetic 3-D series of
-16 distinct events (the generator of tests/test_extract_segments.py, seeds 4-53).
+16 distinct events (tenfold.datasets.events_in_noise, seeds 4-53).
 
     python benchmarks/dev_extract_groups.py [--bars 1.0,1.1,1.2]
 
@@ -27,6 +27,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 import bench_extract as B  # noqa: E402
 
 from tenfold import audio, extract, segments  # noqa: E402
+from tenfold.datasets import event_shapes, events_in_noise  # noqa: E402
 from tenfold.metrics import interval_f1  # noqa: E402
 
 WIDE_EXTRA = [("espeak", v) for v in (
@@ -69,12 +70,10 @@ def draws():
 
 def synthetic_nulls():
     """Significance of the best group in 3-D series of 16 distinct events (the tests' generator)."""
-    sys.path.insert(0, str(Path(__file__).parents[1] / "tests"))
-    from test_extract_segments import _events, _shapes
     out = []
     for seed in range(4, 54):
         rng = np.random.default_rng(seed)
-        X, _ = _events(rng, _shapes(rng, 16), list(range(16)))
+        X, _ = events_in_noise(rng, event_shapes(rng, 16), list(range(16)))
         out.append(segments.find_group(X, 25, 60).significance)
     return np.array(out)
 

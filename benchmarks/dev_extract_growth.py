@@ -28,11 +28,10 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-sys.path.insert(0, str(Path(__file__).parents[1] / "tests"))
 import dev_extract_groups as G
-from test_extract_segments import _events, _shapes
 
 from tenfold import extract, segments
+from tenfold.datasets import event_shapes, events_in_noise
 from tenfold.metrics import interval_f1
 
 BAR = segments.MIN_SIGNIFICANCE
@@ -72,7 +71,7 @@ def load():
     syn = []
     for seed in range(4, 54):
         rng = np.random.default_rng(seed)
-        X, _ = _events(rng, _shapes(rng, 16), list(range(16)))
+        X, _ = events_in_noise(rng, event_shapes(rng, 16), list(range(16)))
         syn.append({"X": X, "g": segments.find_group(X, 25, 60)})
     return recs, syn
 

@@ -85,6 +85,13 @@ MATCH_FRACTION = 0.25   # default match() threshold, as a fraction of the median
 # gave match F1 0.75 / 0.74 / 0.70, and pairs of recordings without a repeated word nothing
 # found in 85% / 88% / 93% of the benchmark's 60 dev pairs (88% before candidates were kept).
 JOINT_BAR_FACTOR = 1.1
+# match(): the group pooled with its matches must also score at least this x the score the
+# group had alone in its own series (segments.stored_group_score): matches that weaken the group
+# are not the event. Binding above the bar (below it, JOINT_BAR_FACTOR x the bar is higher). On
+# 40 dev seeds of planted 3-D events (bench_extract_match_null.py) 0 / 0.9 / 1.0 gave nothing
+# found in a series without the event in 78% / 82% / 95%, recall 0.98 throughout; speech dev
+# match F1 0.71 / 0.71 / 0.69 (notes/extract.md, session 10, match-null).
+JOINT_KEEP = 1.0
 BOUNDARY_QUANTILE = 0.6  # per-instance bounds: evidence above this quantile of the window
 # Default bar of the shapelet search's significance (see _significance). On series without a
 # repeated event the best set scored at most 9.0 (60 MFCC noise recordings), 11.1 (40 1-D random
@@ -585,8 +592,12 @@ class ExtractResult:
         :func:`tenfold.segments.joint_match`), among segments within 1.3 x a distance 0.8 of the
         way from the instances' typical distance to each other towards the outsiders' distance to
         them (and no farther than the training series' nearest outsider); the pooled group must
-        still pass the bar, else nothing. With ``min_score``, a segment is an instance when minus
-        its mean distance exceeds it. When the training series' best group scored below the bar (no
+        score higher than the instances alone (every segment of the new series among their
+        outsiders), still pass the bar, and keep at least the score the group had in its own
+        series (``JOINT_KEEP``), else nothing: a segment that makes the group looser is not the
+        event, however strong the group was (one such segment barely lowers a strong group's
+        score, and passed the bar before). With ``min_score``, a segment is an instance when
+        minus its mean distance exceeds it. When the training series' best group scored below the bar (no
         instances were reported: too few or too varied repeats to tell them from chance likeness
         in one series), the group is kept as a candidate: its matches in the new series are
         reported only if the candidate's members together with them score at least
@@ -651,7 +662,11 @@ class ExtractResult:
             most = len(s) // 2 if candidate else max(len(s) // 2, int(np.sum(-dist > thr)))
             ok, joint = segments.joint_match(Xs, s, e, D, -thr, self._template_distances, self._template_outsiders,
                                              most)
-            if not joint >= bar:
+            # ... and keep the group's own score (a group of every segment had no outsiders: the
+            # bar only, its score against decoys is not kept)
+            own = segments.stored_group_score(self._template_distances, self._template_outsiders) \
+                if self._template_outsiders.shape[1] else -np.inf
+            if not (ok.any() and joint >= bar and joint >= JOINT_KEEP * own):
                 return self._derived(empty, empty, np.zeros(0), Xs)
         else:          # the user's min_score, or a file saved before the neighbourhood was kept
             ok = -dist > thr

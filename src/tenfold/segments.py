@@ -66,7 +66,7 @@ import numpy as np
 from . import _core
 
 __all__ = ["MIN_SIGNIFICANCE", "Group", "dtw_distances", "find_group", "joint_group_score", "joint_match", "match_segments",
-           "segment_activity", "segment_features", "template_distances", "template_neighbourhood",
+           "segment_activity", "segment_features", "stored_group_score", "template_distances", "template_neighbourhood",
            "warped_distances"]
 
 DECOY_ONLY_WEIGHT = 0.75  # score weight of a group of every segment: sil x sqrt(k) >= 1.33 passes, as before
@@ -435,15 +435,18 @@ def _joint_scores(M0: np.ndarray, D: np.ndarray, rows: np.ndarray, order: np.nda
     """Pooled group score (see joint_group_score) of the members plus each prefix of ``order``.
 
     M0: (k, k) member distances; D: (S, k) X's segments to the members; rows: (len(order), S)
-    warped distances from order's segments to every segment of X. Entry i: the first i + 1.
+    warped distances from order's segments to every segment of X. Entry i: the first i
+    (entry 0: the members alone, every segment of X among their outsiders).
     """
     k, S = len(M0), len(D)
-    out = np.zeros(len(order))
-    for i in range(len(order)):
-        A = order[:i + 1]
+    out = np.zeros(len(order) + 1)
+    for i in range(len(order) + 1):
+        A = order[:i]
         R = np.setdiff1d(np.arange(S), A)
         na = len(A)
         K = k + na
+        if K < 2:
+            continue
         M = np.zeros((K, K))
         M[:k, :k] = M0
         M[k:, :k] = D[A]
@@ -491,6 +494,20 @@ def joint_group_score(X: np.ndarray, starts: np.ndarray, ends: np.ndarray, D: np
     return float(_joint_scores(member_distances, D, rows, A, member_outsiders)[-1])
 
 
+def stored_group_score(member_distances: np.ndarray, member_outsiders: np.ndarray) -> float:
+    """The group score of the stored members against their stored training outsiders only.
+
+    The score :func:`best_group` gave the group in its own series (for a group cut to
+    ``max_instances``, the score of the kept members), from what match() keeps:
+    ``member_distances`` (k, k) and each member's nearest training outsiders' distances
+    (k, >= 1). Members without outsiders (a group of every segment was scored against decoys,
+    which are not kept) count as silhouette 1: k.
+    """
+    k = len(member_distances)
+    return float(_joint_scores(member_distances, np.zeros((0, k)), np.zeros((0, 0)), np.zeros(0, np.int64),
+                               member_outsiders)[0])
+
+
 def joint_match(X: np.ndarray, starts: np.ndarray, ends: np.ndarray, D: np.ndarray, threshold: float,
                 member_distances: np.ndarray, member_outsiders: np.ndarray,
                 max_accepted: int | None = None) -> tuple[np.ndarray, float]:
@@ -501,7 +518,11 @@ def joint_match(X: np.ndarray, starts: np.ndarray, ends: np.ndarray, D: np.ndarr
     ``max_accepted`` segments (default: half of X's, as in :func:`best_group`), the one with
     the highest :func:`joint_group_score` is accepted. The cut so adapts to the new series (its
     own spread of distances), as :func:`best_group` chooses a group's size, instead of a
-    distance fixed at training time. Empty with score 0 when no segment is within reach.
+    distance fixed at training time. The empty prefix competes too (the members alone, every
+    segment of X among their outsiders): a segment joins only if the group scores higher with it
+    than without it, so a series without the event adds nothing, whatever the bar (a single
+    unlike segment barely lowers a strong group's score, but it does lower it). Empty with
+    score 0 when no segment is within reach or none raises the score.
     """
     S = len(D)
     accepted = np.zeros(S, bool)
@@ -515,6 +536,8 @@ def joint_match(X: np.ndarray, starts: np.ndarray, ends: np.ndarray, D: np.ndarr
     Z = segment_features(X, starts, ends)
     rows = warped_distances(X, starts[order], ends[order], Z, starts, ends)
     scores = _joint_scores(member_distances, D, rows, order, member_outsiders)
-    best = int(np.argmax(scores))
-    accepted[order[:best + 1]] = True
+    best = int(np.argmax(scores))            # the first of equal scores: the smaller prefix
+    if best == 0:
+        return accepted, 0.0
+    accepted[order[:best]] = True
     return accepted, float(scores[best])
