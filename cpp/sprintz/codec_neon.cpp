@@ -69,58 +69,43 @@ bool header_total(const uint8_t* hdr, size_t nv, size_t& total) {
 }
 
 // Byte gathers and right shifts for every width: 8-bit values in uint16 lanes (b <= 8), 16-bit
-// values in two vectors of uint32 lanes (b <= 16).
+// values in two vectors of uint32 lanes (b <= 16). Computed at compile time (read-only data), so
+// the kernels carry no first-call guard of a function-local static.
 struct UnpackTables {
-  uint8x16_t idx8[9];
-  int16x8_t shift8[9];
-  uint16x8_t mask8[9];
-  uint8x16_t idx16[17][2];
-  int32x4_t shift16[17][2];
-  uint32x4_t mask16[17];
-  UnpackTables() {
-    for (int b = 0; b <= 16; ++b) {
-      uint8_t i16[2][16];
-      int32_t s16[2][4];
-      uint8_t i8[16];
-      int16_t s8[8];
-      for (int i = 0; i < 8; ++i) {
-        const int bit = i * b, byte = bit / 8;
-        for (int k = 0; k < 4; ++k) i16[i / 4][4 * (i % 4) + k] = static_cast<uint8_t>(byte + k);
-        s16[i / 4][i % 4] = -(bit % 8);
-        for (int k = 0; k < 2; ++k) i8[2 * i + k] = static_cast<uint8_t>(byte + k);
-        s8[i] = static_cast<int16_t>(-(bit % 8));
-      }
-      for (int h = 0; h < 2; ++h) {
-        idx16[b][h] = vld1q_u8(i16[h]);
-        shift16[b][h] = vld1q_s32(s16[h]);
-      }
-      mask16[b] = vdupq_n_u32((1u << b) - 1);
+  uint8_t idx8[9][16];
+  int16_t shift8[9][8];
+  uint8_t idx16[17][2][16];
+  int32_t shift16[17][2][4];
+};
+constexpr UnpackTables make_unpack_tables() {
+  UnpackTables t{};
+  for (int b = 0; b <= 16; ++b)
+    for (int i = 0; i < 8; ++i) {
+      const int bit = i * b, byte = bit / 8;
+      for (int k = 0; k < 4; ++k) t.idx16[b][i / 4][4 * (i % 4) + k] = static_cast<uint8_t>(byte + k);
+      t.shift16[b][i / 4][i % 4] = -(bit % 8);
       if (b <= 8) {
-        idx8[b] = vld1q_u8(i8);
-        shift8[b] = vld1q_s16(s8);
-        mask8[b] = vdupq_n_u16(static_cast<uint16_t>((1u << b) - 1));
+        for (int k = 0; k < 2; ++k) t.idx8[b][2 * i + k] = static_cast<uint8_t>(byte + k);
+        t.shift8[b][i] = static_cast<int16_t>(-(bit % 8));
       }
     }
-  }
-};
-const UnpackTables& tables() {
-  static const UnpackTables t;
   return t;
 }
+constexpr UnpackTables kUnpack = make_unpack_tables();
 
 inline void unpack16(const uint8_t* bytes16, int b, uint8_t* out) {
-  const UnpackTables& t = tables();
   const uint8x16_t v = vld1q_u8(bytes16);
-  const uint16x8_t w = vreinterpretq_u16_u8(vqtbl1q_u8(v, t.idx8[b]));
-  vst1_u8(out, vmovn_u16(vandq_u16(vshlq_u16(w, t.shift8[b]), t.mask8[b])));
+  const uint16x8_t w = vreinterpretq_u16_u8(vqtbl1q_u8(v, vld1q_u8(kUnpack.idx8[b])));
+  const uint16x8_t mask = vdupq_n_u16(static_cast<uint16_t>((1u << b) - 1));
+  vst1_u8(out, vmovn_u16(vandq_u16(vshlq_u16(w, vld1q_s16(kUnpack.shift8[b])), mask)));
 }
 inline void unpack16(const uint8_t* bytes16, int b, uint16_t* out) {
-  const UnpackTables& t = tables();
   const uint8x16_t v = vld1q_u8(bytes16);
+  const uint32x4_t mask = vdupq_n_u32((1u << b) - 1);
   uint16x4_t half[2];
   for (int h = 0; h < 2; ++h) {
-    const uint32x4_t w = vreinterpretq_u32_u8(vqtbl1q_u8(v, t.idx16[b][h]));
-    half[h] = vmovn_u32(vandq_u32(vshlq_u32(w, t.shift16[b][h]), t.mask16[b]));
+    const uint32x4_t w = vreinterpretq_u32_u8(vqtbl1q_u8(v, vld1q_u8(kUnpack.idx16[b][h])));
+    half[h] = vmovn_u32(vandq_u32(vshlq_u32(w, vld1q_s32(kUnpack.shift16[b][h])), mask));
   }
   vst1q_u16(out, vcombine_u16(half[0], half[1]));
 }

@@ -103,7 +103,7 @@ struct Layouts {
   PairLayout p[kMaxShuffleWidth + 1][8];
 };
 
-Layouts make_layouts() {
+constexpr Layouts make_layouts() {
   Layouts t{};
   for (int w = 1; w <= kMaxShuffleWidth; ++w)
     for (int g = 0; g < 8; ++g) {
@@ -118,10 +118,9 @@ Layouts make_layouts() {
   return t;
 }
 
-const Layouts& layouts() {
-  static const Layouts t = make_layouts();  // built once, thread-safe (function-local static)
-  return t;
-}
+// Computed at compile time (read-only data): no first-call guard of a function-local static in
+// the kernel (the same change as the AVX2 unpack's table).
+constexpr Layouts kLayouts = make_layouts();
 
 inline uint64x2_t zigzag2(uint64x2_t d) {
   return veorq_u64(vshlq_n_u64(d, 1), vreinterpretq_u64_s64(vshrq_n_s64(vreinterpretq_s64_u64(d), 63)));
@@ -139,7 +138,7 @@ void unpack_residuals(const uint8_t* q, size_t avail, size_t cnt, int width, uin
   // the vector path reads 16 bytes from the last pair's byte ((14 * width) / 8)
   if (cnt != kUnpackRows || width == 0 || width > kMaxShuffleWidth || avail < size_t(14 * width / 8 + 16))
     return scalar::unpack_residuals(q, avail, cnt, width, r);
-  const PairLayout* L = layouts().p[width];
+  const PairLayout* L = kLayouts.p[width];
   const uint64x2_t mask = vdupq_n_u64((uint64_t(1) << width) - 1);
   const uint64x2_t one = vdupq_n_u64(1);
   for (int g = 0; g < 8; ++g) {
