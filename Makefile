@@ -63,6 +63,9 @@ $(VENV)/.bench: $(VENV)/.test
 
 bench: install $(VENV)/.bench
 	$(PY) benchmarks/bench_bolt.py
+	$(PY) benchmarks/bench_bolt_rerank.py --embed 41000
+	$(PY) benchmarks/bench_bolt_ivf.py
+	$(PY) benchmarks/bench_bolt_ivf.py --codebooks 64 --name bolt_ivf_c64
 	$(PY) benchmarks/bench_maddness.py
 	$(PY) benchmarks/bench_maddness_accuracy.py
 	$(PY) benchmarks/bench_maddness_signed_sums.py
@@ -72,6 +75,7 @@ bench: install $(VENV)/.bench
 	$(PY) benchmarks/bench_sprintz_wide.py
 	$(PY) benchmarks/bench_sprintz_wide_speed.py
 	$(PY) benchmarks/bench_extract.py
+	$(PY) benchmarks/bench_extract_evallike.py
 	$(PY) benchmarks/bench_dask.py
 	$(PY) benchmarks/collect.py
 

@@ -19,6 +19,7 @@ noise; GunPoint planted in a random walk (as in the paper); CPU scaling. stumpy 
 mmotifs, told the true K and the mean true length, on 13 MFCCs) is run on the same recordings.
 
     python benchmarks/bench_extract.py [--n 20] [--sets dev,heldout] [--no-stumpy] [--recipe eval|speech|mfcc13]
+    python benchmarks/bench_extract.py --match-only [--n 20] [--sets dev,heldout]   # match() rows only
 
 The default recipe, "eval", calls find_instances(X, lo, hi) with default arguments on 13 MFCCs
 (c0 included), as the independent evaluation does.
@@ -43,7 +44,7 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMB
 
 import numpy as np
 
-from tenfold import audio, extract
+from tenfold import audio, extract, segments
 from tenfold._bench import cpu_name
 from tenfold.metrics import interval_f1
 
@@ -113,7 +114,9 @@ def say(word: str, speaker: tuple, speed: float, pitch: int) -> np.ndarray:
     a = a / max(1e-9, np.abs(a).max()) * 0.5
     loud = np.flatnonzero(np.abs(a) > 0.02)
     a = a[loud[0]:loud[-1] + 1] if len(loud) else a
-    np.save(path, a.astype(np.float32))
+    tmp = path.with_name(f"{path.stem}.{os.getpid()}.tmp.npy")   # runs at once may share the cache
+    np.save(tmp, a.astype(np.float32))
+    os.replace(tmp, path)
     return np.load(path)
 
 
@@ -191,6 +194,55 @@ def find(X, lo, hi, recipe, seed):
     return extract.find_instances(X, lo, hi, random_state=seed, min_significance=ms)
 
 
+def oracle_result(X: np.ndarray, truth: list, lo: int, hi: int) -> extract.ExtractResult:
+    """The result find_instances would give had its group been the true instances (match()'s ceiling).
+
+    The recording is segmented as find_instances does (segments.find_group); the group is each
+    true instance's best-overlapping activity segment (IoU >= 0.5; a word the segmentation
+    splits or merges is left out), and the result is built exactly as find_instances builds a
+    segment-search result (templates and match() threshold from that group) with the bar
+    disabled (-inf), for the group and for match()'s check of the pooled group: matching alone.
+    """
+    g = segments.find_group(X, lo, hi)
+    segs = list(zip(g.seg_starts.tolist(), g.seg_ends.tolist()))
+    members: list = []
+    for t in truth:
+        ious = [max(0, min(e, t[1]) - max(s, t[0])) / (max(e, t[1]) - min(s, t[0])) for s, e in segs]
+        if ious and max(ious) >= 0.5 and int(np.argmax(ious)) not in members:
+            members.append(int(np.argmax(ious)))
+    m = np.array(sorted(members), np.int64)
+    group = segments.Group(g.seg_starts[m], g.seg_ends[m], np.inf, m, g.seg_starts, g.seg_ends, g.distances,
+                           g.features, g.decoy_distances, g.coverage)
+    return extract._segment_result(X, group, lo, hi, 0.25, max(2, int(round(0.6 * lo))), -np.inf, None)
+
+
+def match_f1(result: extract.ExtractResult, X: np.ndarray, truth: list) -> float:
+    found = result.match(X)
+    return interval_f1(list(zip(found.starts.tolist(), found.ends.tolist())), truth, 0.5)
+
+
+def match_summary(rows: list) -> dict:
+    """rows: (F1 of match() trained on find_instances' result, F1 trained on the true instances,
+    F1 of find_instances on the training recording, whether it found nothing)."""
+    r = np.array(rows, dtype=np.float64).reshape(-1, 4)
+    right = r[:, 2] >= 1.0
+    return {"match_other_voices_f1_0.5": float(r[:, 0].mean()),
+            "match_oracle_f1_0.5": float(r[:, 1].mean()),
+            "match_training_right_f1_0.5": float(r[right, 0].mean()) if right.any() else float("nan"),
+            "match_oracle_training_right_f1_0.5": float(r[right, 1].mean()) if right.any() else float("nan"),
+            "match_training_right_n": int(right.sum()),
+            "match_training_found_nothing_n": int(r[:, 3].sum()), "match_n": len(r),
+            "match_rows": r.round(4).tolist()}
+
+
+def match_line(name: str, m: dict) -> str:
+    return (f"match() on other speakers' recordings: F1@.5 {m['match_other_voices_f1_0.5']:.2f} (n={m['match_n']}); "
+            f"trained on the true instances (oracle) {m['match_oracle_f1_0.5']:.2f}; when find_instances was "
+            f"exactly right on the training recording ({m['match_training_right_n']} of {m['match_n']}) "
+            f"{m['match_training_right_f1_0.5']:.2f} (oracle {m['match_oracle_training_right_f1_0.5']:.2f}); "
+            f"training found nothing in {m['match_training_found_nothing_n']}")
+
+
 def tenfold_features(a: np.ndarray, recipe: str) -> np.ndarray:
     if recipe in ("mfcc13", "eval"):
         return audio.mfcc(a, SR)
@@ -201,13 +253,17 @@ CONDITIONS = [("one voice, few distractors", False, False), ("one voice, many di
               ("voice per word, few distractors", True, False), ("voice per word, many distractors", True, True)]
 
 
-def bench_set(name: str, pool, seed0: int, n: int, recipe: str, with_stumpy: bool, log) -> dict:
+def bench_set(name: str, pool, seed0: int, n: int, recipe: str, with_stumpy: bool, log,
+              match_only: bool = False) -> dict:
+    """Every condition; match_only: only the match() rows (same recordings, 0.7/1.3 range only)."""
     out: dict = {}
     for ci, (cond, vpw, many) in enumerate(CONDITIONS):
+        if match_only and not (vpw and not many):
+            continue
         rng = np.random.default_rng(seed0 * 100 + ci)
         cell = {r: {"f1": [], "count_err": [], "cpu10": []} for r in ("0.7/1.3", "5x")}
         st = {"f1": [], "cpu10": []}
-        match_f1 = []
+        match_rows = []
         for i in range(n):
             K = int(rng.integers(3, 9))
             rec = make_recording(rng, pool, K, voice_per_word=vpw, many=many)
@@ -215,6 +271,8 @@ def bench_set(name: str, pool, seed0: int, n: int, recipe: str, with_stumpy: boo
             secs = len(rec.audio) / SR
             hits = None
             for rname, (lo, hi) in ranges(rec.truth).items():
+                if match_only and rname != "0.7/1.3":
+                    continue
                 h, cpu = cpu_timed(find, feats, lo, hi, recipe, i)
                 pred = list(zip(h.starts.tolist(), h.ends.tolist()))
                 cell[rname]["f1"].append([interval_f1(pred, rec.truth, t) for t in IOUS])
@@ -225,16 +283,21 @@ def bench_set(name: str, pool, seed0: int, n: int, recipe: str, with_stumpy: boo
                 # match(): the same word by speakers other than those of the training recording
                 rec2 = make_recording(rng, pool, int(rng.integers(2, 6)), voice_per_word=True, many=False,
                                       target=rec.target, exclude=set(rec.speakers))
-                found = hits.match(tenfold_features(rec2.audio, recipe))
-                match_f1.append(interval_f1(list(zip(found.starts.tolist(), found.ends.tolist())),
-                                            rec2.truth, 0.5))
-            if with_stumpy:
+                X2 = tenfold_features(rec2.audio, recipe)
+                lo, hi = ranges(rec.truth)["0.7/1.3"]
+                train_f1 = interval_f1(list(zip(hits.starts.tolist(), hits.ends.tolist())), rec.truth, 0.5)
+                match_rows.append((match_f1(hits, X2, rec2.truth), match_f1(oracle_result(feats, rec.truth, lo, hi),
+                                                                                X2, rec2.truth),
+                                   train_f1, len(hits) == 0))
+            if with_stumpy and not match_only:
                 m = int(round(np.mean([e - s for s, e in rec.truth])))
                 pred, cpu = cpu_timed(run_stumpy, audio.mfcc(rec.audio, SR), K, m)
                 st["f1"].append([interval_f1(pred, rec.truth, t) for t in IOUS])
                 st["cpu10"].append(cpu / secs * 10)
         res = {}
         for rname, c in cell.items():
+            if not c["f1"]:              # --match-only: the 5x range is not run
+                continue
             f = np.mean(c["f1"], axis=0)
             res[rname] = {"f1": dict(zip(map(str, IOUS), f.round(4).tolist())),
                           "count_err_mean": float(np.mean(c["count_err"])),
@@ -249,9 +312,9 @@ def bench_set(name: str, pool, seed0: int, n: int, recipe: str, with_stumpy: boo
                              "cpu_s_per_10s_median": float(np.median(st["cpu10"])), "n": len(st["f1"])}
             log(f"[{name}] {cond:34s} stumpy   F1 {f[0]:.2f}/{f[1]:.2f}/{f[2]:.2f} "
                 f"CPU/10 s {np.median(st['cpu10']):.3f} s (told K and window)")
-        if match_f1:
-            res["match_other_voices_f1_0.5"] = float(np.mean(match_f1))
-            log(f"[{name}] match() on other speakers' recordings: F1@.5 {np.mean(match_f1):.2f} (n={len(match_f1)})")
+        if match_rows:
+            res.update(match_summary(match_rows))
+            log(f"[{name}] " + match_line(name, res))
         out[cond] = res
     return out
 
@@ -282,6 +345,28 @@ def bench_nothing(name: str, pool, seed0: int, n: int, recipe: str, log) -> dict
         log(f"[{name}] no repeat, {k:20s}: nothing found in {empty:.0%}, "
             f"mean {np.mean([len(h) for h in hits]):.1f} instances")
     return out
+
+
+def bench_match_nothing(name: str, pool, seed0: int, n: int, recipe: str, log) -> dict:
+    """match() trained on a recording without a repeated word, applied to another such recording.
+
+    The hard condition next to match() on the word's recordings: both recordings hold 12-30
+    distinct words (some words occur in both), half with a voice per word; the training result
+    usually reports nothing (its best group is below the bar) and match() must find nothing too.
+    """
+    rng = np.random.default_rng(seed0 * 100 + 60)
+    found = []
+    for i in range(n):
+        vpw = bool(i % 2)
+        rec = make_recording(rng, pool, 0, voice_per_word=vpw, many=True, distinct_only=True)
+        rec2 = make_recording(rng, pool, 0, voice_per_word=vpw, many=True, distinct_only=True)
+        hi = int(rng.integers(40, 90))
+        hits = find(tenfold_features(rec.audio, recipe), int(0.7 * hi / 1.3), hi, recipe, i)
+        found.append(len(hits.match(tenfold_features(rec2.audio, recipe))))
+    empty = float(np.mean([f == 0 for f in found]))
+    log(f"[{name}] match() between recordings without a repeated word: nothing found in {empty:.0%} "
+        f"(n={n}, mean {np.mean(found):.1f} instances)")
+    return {"nothing_found_fraction": empty, "n": n, "mean_instances": float(np.mean(found))}
 
 
 def ucr_instances(name: str, split: str):
@@ -444,9 +529,16 @@ def write_markdown(results: dict, path: Path) -> None:
                 md.append(f"| {cond} | {label} | {f['0.25']:.2f} | {f['0.5']:.2f} | {f['0.75']:.2f} | {ce} | "
                           f"{c['cpu_s_per_10s_median']:.3f} s |")
         for cond, res in S["speech"].items():
-            if "match_other_voices_f1_0.5" in res:
+            if "match_oracle_f1_0.5" in res:
+                md.append(f"\nTrained on \"{cond}\": " + match_line(set_name, res))
+            elif "match_other_voices_f1_0.5" in res:
                 md.append(f"\nmatch() on new recordings of the word by other speakers (trained on \"{cond}\"): "
                           f"F1@.5 = {res['match_other_voices_f1_0.5']:.2f}")
+        if S.get("match_nothing"):
+            v = S["match_nothing"]
+            md.append(f"\nmatch() trained on a recording without a repeated word, on another such recording: "
+                      f"nothing found in {v['nothing_found_fraction']:.0%} of {v['n']} (mean {v['mean_instances']:.1f} "
+                      "instances)")
         md.append("")
         for k, v in S["nothing"].items():
             md.append(f"No repeated event, {k}: nothing found in {v['nothing_found_fraction']:.0%} of {v['n']} "
@@ -472,8 +564,9 @@ def write_markdown(results: dict, path: Path) -> None:
             md.append(f"No event, {k}: nothing found in {v['nothing_found_fraction']:.0%} of {v['n']} series "
                       f"(significance median {np.median(v['significance']):.1f}, max {np.max(v['significance']):.1f}; "
                       f"default bar {extract.MIN_SIGNIFICANCE:g})")
-    md.append("\nScaling, CPU time (noise d=13 with an event every 400 steps, length 40-60): "
-              + ", ".join(f"n={n}: {t * 1e3:.0f} ms" for n, t in r["scaling"]))
+    if r["scaling"]:
+        md.append("\nScaling, CPU time (noise d=13 with an event every 400 steps, length 40-60): "
+                  + ", ".join(f"n={n}: {t * 1e3:.0f} ms" for n, t in r["scaling"]))
     path.write_text("\n".join(md) + "\n")
 
 
@@ -489,6 +582,9 @@ def main(argv=None) -> int:
     ap.add_argument("--no-extras", action="store_true", help="skip nothing-found, gesture and scaling")
     ap.add_argument("--gesture-only", action="store_true",
                     help="only the shapes planted in random walks and the walks without events (no speech)")
+    ap.add_argument("--match-only", action="store_true",
+                    help="only match() on other speakers (voice per word, few distractors; the same recordings "
+                         "as the full run), with its oracle (trained on the true instances); no extras")
     ap.add_argument("--out", default=str(Path(__file__).parent / "results"))
     ap.add_argument("--tag", default="extract", help="output file stem")
     args = ap.parse_args(argv)
@@ -514,13 +610,16 @@ def main(argv=None) -> int:
     if have["espeak"] and not args.gesture_only:
         for set_name in args.sets.split(","):
             pool, seed0 = sets[set_name]
-            S = {"speech": bench_set(set_name, pool, seed0, args.n, args.recipe, with_stumpy, log)}
-            if not args.no_extras:
+            S = {"speech": bench_set(set_name, pool, seed0, args.n, args.recipe, with_stumpy, log,
+                                     match_only=args.match_only)}
+            if not args.no_extras and not args.match_only:
                 S["nothing"] = bench_nothing(set_name, pool, seed0, args.n, args.recipe, log)
             else:
                 S["nothing"] = {}
+            if not args.no_extras or args.match_only:
+                S["match_nothing"] = bench_match_nothing(set_name, pool, seed0, args.n, args.recipe, log)
             results["sets"][set_name] = S
-    if not args.no_extras:
+    if not args.no_extras and not args.match_only:
         results["gesture"] = bench_gesture(args.n, with_stumpy, log)
         results["gesture_nothing"] = bench_gesture_nothing(args.n, log)
         results["scaling"] = scaling(0)

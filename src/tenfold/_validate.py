@@ -302,8 +302,9 @@ def validate_extract_result(meta: Any, arrays: dict[str, np.ndarray]) -> None:
     f.keys(("objective", "min_length", "max_length", "threshold", "blur_length", "offset",
             "match_threshold", "n_dims"),
            ("starts", "ends", "scores", "pattern", "filter", "bank_dims", "bank_lengths", "bank_values",
-            "bank_variances"), optional_meta=("significance", "method"),   # absent before issue 14
-           optional_arrays=("templates", "template_ends"))             # the segment search's model
+            "bank_variances"), optional_meta=("significance", "method", "group_bar"),   # absent before issue 14
+           optional_arrays=("templates", "template_ends",                # the segment search's model
+                            "template_distances", "template_outsiders"))  # ... of a group below the bar
     if "significance" in meta:
         f.real("significance")
     method = f.choice("method", ("shapelets", "segments")) if "method" in meta else "shapelets"
@@ -316,6 +317,15 @@ def validate_extract_result(meta: Any, arrays: dict[str, np.ndarray]) -> None:
             f.fail("template_ends must increase strictly and end at the number of template rows")
         if len(tends) == 0 and len(f.arrays["starts"]):
             f.fail("a segment-search result with instances needs templates")
+        k = len(tends)
+        if "template_distances" in arrays:
+            f.array("template_distances", "float64", (k, k), 0.0)
+        if "template_outsiders" in arrays:
+            near = f.array("template_outsiders", "float64", (k, None), 0.0)
+            if near.shape[1] > 3:
+                f.fail("template_outsiders must hold at most 3 distances per template")
+        if "group_bar" in meta:
+            f.real("group_bar", allow_inf=True)
     n_dims = f.int("n_dims", 1, INT32_MAX)
     hi = f.int("max_length", 2, max_series // 2)
     f.int("min_length", 2, hi)

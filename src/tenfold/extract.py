@@ -80,6 +80,18 @@ COMPLETE_FRACTION = 0.4  # a left-out window joins at this fraction of the insta
 JOIN_MIN_Z = 3.0         # ... and never below 3 robust standard deviations above the background
 MAD_TO_SD = 1.4826      # median absolute deviation -> standard deviation of a Gaussian (1 / Phi^-1(3/4))
 MATCH_FRACTION = 0.25   # default match() threshold, as a fraction of the median instance score
+# match() of a group below the bar: the group pooled with its matches must score this x the bar
+# (above the bar: 1 x). On the dev recordings (60 + 78 draws; notes/extract.md) 1.0 / 1.1 / 1.25
+# gave match F1 0.75 / 0.74 / 0.70, and pairs of recordings without a repeated word nothing
+# found in 85% / 88% / 93% of the benchmark's 60 dev pairs (88% before candidates were kept).
+JOINT_BAR_FACTOR = 1.1
+# match(): the group pooled with its matches must also score at least this x the score the
+# group had alone in its own series (segments.stored_group_score): matches that weaken the group
+# are not the event. Binding above the bar (below it, JOINT_BAR_FACTOR x the bar is higher). On
+# 40 dev seeds of planted 3-D events (bench_extract_match_null.py) 0 / 0.9 / 1.0 gave nothing
+# found in a series without the event in 78% / 82% / 95%, recall 0.98 throughout; speech dev
+# match F1 0.71 / 0.71 / 0.69 (notes/extract.md, session 10, match-null).
+JOINT_KEEP = 1.0
 BOUNDARY_QUANTILE = 0.6  # per-instance bounds: evidence above this quantile of the window
 # Default bar of the shapelet search's significance (see _significance). On series without a
 # repeated event the best set scored at most 9.0 (60 MFCC noise recordings), 11.1 (40 1-D random
@@ -529,8 +541,8 @@ class ExtractResult:
         ``find_instances(min_significance=...)``. With the segment search, the group's score
         instead (mean silhouette times k; ``find_instances(min_group_score=...)``).
     method : ``"shapelets"`` or ``"segments"``, the search that produced the result; match()
-        uses the same one (the segment search: activity segments of the new series within the
-        learned DTW distance of the instances).
+        uses the same one (the segment search: activity segments of the new series that join
+        the instances' group; a result below the bar keeps its group as a candidate).
     """
 
     starts: np.ndarray
@@ -553,6 +565,11 @@ class ExtractResult:
     # segment search only: the instances' normalised rows stacked, and the end row of each
     _templates: np.ndarray = field(repr=False, default_factory=lambda: np.zeros((0, 0)))
     _template_ends: np.ndarray = field(repr=False, default_factory=lambda: np.zeros(0, np.int64))
+    # ... and for a group below the bar (no instances reported): the members' distances to each
+    # other, each one's nearest training outsiders' distances, and the bar (see match())
+    _template_distances: np.ndarray = field(repr=False, default_factory=lambda: np.zeros((0, 0)))
+    _template_outsiders: np.ndarray = field(repr=False, default_factory=lambda: np.zeros((0, 0)))
+    _group_bar: float = field(repr=False, default=np.inf)
 
     def __len__(self) -> int:
         return len(self.starts)
@@ -568,11 +585,25 @@ class ExtractResult:
         one event length apart) whose evidence exceeds ``min_score`` is an instance. By default
         ``min_score`` is 0.25 x the median score of the training instances: the filter was fit
         to those, and new instances (other speakers, on our speech benchmark) score much less.
-        For a segment-search result, the new series is segmented the same way and a segment is
-        an instance when minus its mean DTW distance to the instances exceeds ``min_score``
-        (default: minus a distance 0.8 of the way from the instances' typical distance to each
-        other towards the outsiders' distance to them, and no farther than the training series'
-        nearest outsider).
+        For a segment-search result, the new series is segmented the same way and its segments
+        are ranked by mean DTW distance to the instances. By default the accepted segments are the
+        prefix of that ranking that forms, with the instances, the highest-scoring group (the
+        score of ``find_instances``: mean silhouette x size; see
+        :func:`tenfold.segments.joint_match`), among segments within 1.3 x a distance 0.8 of the
+        way from the instances' typical distance to each other towards the outsiders' distance to
+        them (and no farther than the training series' nearest outsider); the pooled group must
+        score higher than the instances alone (every segment of the new series among their
+        outsiders), still pass the bar, and keep at least the score the group had in its own
+        series (``JOINT_KEEP``), else nothing: a segment that makes the group looser is not the
+        event, however strong the group was (one such segment barely lowers a strong group's
+        score, and passed the bar before). With ``min_score``, a segment is an instance when
+        minus its mean distance exceeds it. When the training series' best group scored below the bar (no
+        instances were reported: too few or too varied repeats to tell them from chance likeness
+        in one series), the group is kept as a candidate: its matches in the new series are
+        reported only if the candidate's members together with them score at least
+        ``JOINT_BAR_FACTOR`` (1.1) x the bar (``find_instances(min_group_score=...)``) as one
+        group (:func:`tenfold.segments.joint_group_score`): the two series together show a
+        repeated event. Without such matches, or for a result of the shapelet search, nothing.
 
         >>> import numpy as np
         >>> from tenfold.extract import find_instances
@@ -614,12 +645,34 @@ class ExtractResult:
     def _match_segments(self, Xs: np.ndarray, min_score: float | None) -> "ExtractResult":
         """match() for the segment search: activity segments of Xs close to the instances by DTW."""
         empty = np.zeros(0, np.int64)
-        if len(self.starts) == 0 or Xs.shape[0] < 2:
+        k = len(self._template_ends)
+        candidate = len(self.starts) == 0          # a group below the bar, or nothing at all
+        if k == 0 or Xs.shape[0] < 2 or (candidate and len(self._template_distances) != k):
             return self._derived(empty, empty, np.zeros(0), Xs)
-        s, e, dist = segments.match_segments(Xs, self._templates, self._template_ends,
-                                             self.min_length, self.max_length)
+        s, e, D = segments.template_distances(Xs, self._templates, self._template_ends,
+                                              self.min_length, self.max_length)
+        dist = D.mean(axis=1) if len(s) else np.zeros(0)
         thr = self._match_threshold if min_score is None else float(min_score)
-        ok = -dist > thr
+        bar = self._group_bar * (JOINT_BAR_FACTOR if candidate else 1.0)
+        if min_score is None and len(self._template_distances) == k:
+            # the cut adapts to X: the prefix (by distance) that joins the members best; the pooled
+            # group must still pass the bar (a candidate below it: JOINT_BAR_FACTOR x the bar)
+            # (a result above the bar may also accept every segment within its fixed threshold,
+            # e.g. a series that holds only the event; a candidate at most half of them)
+            most = len(s) // 2 if candidate else max(len(s) // 2, int(np.sum(-dist > thr)))
+            ok, joint = segments.joint_match(Xs, s, e, D, -thr, self._template_distances, self._template_outsiders,
+                                             most)
+            # ... and keep the group's own score (a group of every segment had no outsiders: the
+            # bar only, its score against decoys is not kept)
+            own = segments.stored_group_score(self._template_distances, self._template_outsiders) \
+                if self._template_outsiders.shape[1] else -np.inf
+            if not (ok.any() and joint >= bar and joint >= JOINT_KEEP * own):
+                return self._derived(empty, empty, np.zeros(0), Xs)
+        else:          # the user's min_score, or a file saved before the neighbourhood was kept
+            ok = -dist > thr
+            if candidate and not (ok.any() and segments.joint_group_score(
+                    Xs, s, e, D, ok, self._template_distances, self._template_outsiders) >= bar):
+                return self._derived(empty, empty, np.zeros(0), Xs)
         starts, ends = _fit_range(s[ok], e[ok], self.min_length, self.max_length, Xs.shape[0])
         return self._derived(starts, ends, -dist[ok], Xs)
 
@@ -629,19 +682,22 @@ class ExtractResult:
                              _mean_pattern(Xs, starts, ends), self.objective, self.min_length,
                              self.max_length, self.threshold, self.blur_length, self._bank,
                              self._filter, self._offset, self._match_threshold, self._n_dims,
-                             self.significance, self.method, self._templates, self._template_ends)
+                             self.significance, self.method, self._templates, self._template_ends,
+                             self._template_distances, self._template_outsiders, self._group_bar)
 
     def save(self, path: Any) -> None:
         """Save the result and model (``tenfold.load(path)`` reads it back; no pickle)."""
         meta = {"objective": self.objective, "min_length": self.min_length, "max_length": self.max_length,
                 "threshold": self.threshold, "blur_length": self.blur_length,
                 "offset": list(self._offset), "match_threshold": self._match_threshold,
-                "n_dims": self._n_dims, "significance": self.significance, "method": self.method}
+                "n_dims": self._n_dims, "significance": self.significance, "method": self.method,
+                "group_bar": self._group_bar}
         arrays = {"starts": self.starts, "ends": self.ends, "scores": self.scores,
                   "pattern": self.pattern, "filter": self._filter, "bank_dims": self._bank.dims,
                   "bank_lengths": self._bank.lengths, "bank_values": self._bank.values,
                   "bank_variances": self._bank.variances, "templates": self._templates,
-                  "template_ends": self._template_ends}
+                  "template_ends": self._template_ends, "template_distances": self._template_distances,
+                  "template_outsiders": self._template_outsiders}
         _io.save(path, _TYPE_NAME, meta, arrays)
 
 
@@ -657,7 +713,12 @@ def _load(meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> ExtractResult:
                          float(meta.get("significance", 0.0)),   # older files have none: 0
                          str(meta.get("method", "shapelets")),   # older files: the shapelet search
                          arrays.get("templates", np.zeros((0, 0))),
-                         arrays.get("template_ends", np.zeros(0, np.int64)))
+                         arrays.get("template_ends", np.zeros(0, np.int64)),
+                         # absent before the candidate group (files of a result below the bar
+                         # then held no templates): match() of such a result finds nothing
+                         arrays.get("template_distances", np.zeros((0, 0))),
+                         arrays.get("template_outsiders", np.zeros((0, 0))),
+                         float(meta.get("group_bar", np.inf)))
 
 
 _io.register(_TYPE_NAME, _load)
@@ -735,10 +796,11 @@ def find_instances(X: Any, min_length: int, max_length: int, *, random_state: An
         else the shapelet search.
     min_group_score : float
         Segment search: report nothing unless the group's score (``significance``: mean
-        silhouette times k, see :mod:`tenfold.segments`) reaches this. Default 1.2: on the
-        benchmark's development recordings (68 per condition), nothing is found in 96% of the
-        recordings of all-distinct words (87% with a bar of 1.0, 93% with 1.1), while words
-        repeated by one voice are found with F1 0.90 and by a voice per word with 0.57-0.69.
+        silhouette times k, see :mod:`tenfold.segments`) reaches this. Default 1.1: on the
+        benchmark's development recordings (70 of all-distinct words, 10 dev voices more than
+        the benchmark's dev pool), nothing is found in 93% of the all-distinct recordings and
+        in 92% of synthetic 3-D series of distinct events (1.2: 94% / 96%), while words
+        repeated by a voice per word are found with F1 0.60-0.62 (1.2: 0.51-0.58).
 
     Returns
     -------
@@ -884,10 +946,20 @@ def _segment_result(Xs: np.ndarray, group: segments.Group, lo: int, hi: int, thr
     bank = _ShapeletBank(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros((0, hi)), np.zeros(0))
     filt = np.zeros((W + 2 * (hi // 2), 0), np.float32)
     m = group.members
-    if len(m) < 2 or not group.significance >= min_significance:
+    if len(m) < 2:
         e = np.zeros(0, np.int64)
         return ExtractResult(e, e.copy(), np.zeros(0), np.zeros((0, d)), 0.0, lo, hi, threshold, blur, bank,
                              filt, (0, lo), np.inf, d, float(group.significance), "segments")
+    if not group.significance >= min_significance:
+        # nothing reported; the group is kept as a candidate that match() confirms only together
+        # with its matches in another series (the pooled group must pass the same bar)
+        e = np.zeros(0, np.int64)
+        templates, tends = segments.templates_of(group)
+        near_d, near_out = segments.template_neighbourhood(group)
+        return ExtractResult(e, e.copy(), np.zeros(0), np.zeros((0, d)), 0.0, lo, hi, threshold, blur, bank,
+                             filt, (0, lo), -segments.match_distance_threshold(group), d,
+                             float(group.significance), "segments", templates, tends, near_d, near_out,
+                             float(min_significance))
     D = group.distances[np.ix_(m, m)]
     closeness = -D.sum(axis=1) / (len(m) - 1)          # minus the mean DTW distance to the others
     if max_instances is not None and len(m) > max_instances:
@@ -897,11 +969,12 @@ def _segment_result(Xs: np.ndarray, group: segments.Group, lo: int, hi: int, thr
                                group.decoy_distances, group.coverage)
         closeness = closeness[keep]
     templates, tends = segments.templates_of(group)
+    near_d, near_out = segments.template_neighbourhood(group)
     starts, ends = _fit_range(group.starts, group.ends, lo, hi, n)
     return ExtractResult(starts, ends, closeness.astype(np.float64), _mean_pattern(Xs, starts, ends), 0.0,
                          lo, hi, threshold, blur, bank, filt, (0, lo),
                          -segments.match_distance_threshold(group), d, float(group.significance),
-                         "segments", templates, tends)
+                         "segments", templates, tends, near_d, near_out, float(min_significance))
 
 
 def _significance(XTp: np.ndarray, BTp: np.ndarray, locs: np.ndarray, We: int, log0: np.ndarray,

@@ -19,7 +19,8 @@ idle periods). Nothing here is specific to speech.
    background clearly apart from the events; two-means on pure noise explains about 64%).
 3. **Distances.** Every pair of segments is compared by band-limited DTW (C++ kernel) on the
    scaled rows with each segment's own mean removed and each dimension divided by its spread
-   within the segment (plus a floor), plus their slopes over +-2 rows; the distance is the
+   within the segment (plus a floor), plus their slopes over +-2 rows (scaled the same way,
+   with a smaller floor); the distance is the
    warped Euclidean cost divided by the two lengths' sum. Equalising the spread per segment
    makes repeats that differ by a gain per dimension alike (another voice, another sensor): on
    the benchmark's tuning recordings with a voice per word, the same word became the nearest
@@ -36,7 +37,8 @@ idle periods). Nothing here is specific to speech.
    (a word by many voices) form loose groups whose silhouette falls as members are added; the
    size factor k (sqrt(k) kept groups of 2-3 of 5-8 repeats) keeps them whole. On the
    benchmark's development recordings a word by one voice scored about 1-5.6, by a voice per
-   word 0.5-3.2, all-distinct words 0.2-1.3 (96% of them below 1.2). The best group
+   word 0.4-3.2; 93% of all-distinct-word recordings and 92% of synthetic 3-D series of
+   distinct events score below 1.1. The best group
    is returned with its score as ``significance``; :data:`MIN_SIGNIFICANCE` is the bar below
    which :func:`tenfold.extract.find_instances` reports nothing.
 
@@ -63,16 +65,18 @@ import numpy as np
 
 from . import _core
 
-__all__ = ["MIN_SIGNIFICANCE", "Group", "dtw_distances", "find_group", "match_segments", "segment_activity",
-           "segment_features", "warped_distances"]
+__all__ = ["MIN_SIGNIFICANCE", "Group", "dtw_distances", "find_group", "joint_group_score", "joint_match", "match_segments",
+           "segment_activity", "segment_features", "stored_group_score", "template_distances", "template_neighbourhood",
+           "warped_distances"]
 
 DECOY_ONLY_WEIGHT = 0.75  # score weight of a group of every segment: sil x sqrt(k) >= 1.33 passes, as before
 NEAR_OUTSIDERS = 3       # a member's outsiders: its 3 nearest (fewer if the group is smaller)
 MIN_SEPARATION = 0.78    # share of variance the two clusters explain (speech MFCCs 0.80-0.88, noise 0.63-0.72)
 MIN_COVERAGE = 0.8       # the segment search applies when candidates hold this much of the activity
-MIN_SIGNIFICANCE = 1.2   # group score below which find_instances reports nothing (tuned: see notes)
+MIN_SIGNIFICANCE = 1.1   # group score below which find_instances reports nothing (tuned: see notes)
 DTW_BAND = 0.1           # Sakoe-Chiba radius as a fraction of the longer segment (0.05-0.4 tried, see notes)
 SEGMENT_SD_FLOOR = 0.3   # per-segment scaling divides by (segment sd + this), in series-sd units
+SLOPE_SD_FLOOR = 0.03    # ... and the slopes by (their segment sd + this), series-sd per row (0.01-0.3 tried)
 GROUP_SIZE_EXPONENT = 1.0  # group score = mean silhouette x k ** this (0.5 kept groups of 2-3 repeats)
 FEATURE_WARPS = (-0.1, 0.1)  # feature-axis stretches tried besides none (see warped_distances)
 FEATURE_WARP_MIN_DIMS = 8  # ... on series with at least this many dimensions (an axis, not a few sensors)
@@ -80,6 +84,7 @@ KMEANS_ITERS = 20
 MAX_SEGMENTS = 400       # the longest are kept beyond this: pairwise DTW is quadratic in the count
 MERGE_GAP_DIVISOR = 5    # pauses up to max_length / 5 can lie inside one event
 MATCH_POSITION = 0.8     # match() threshold: from the members' typical distance towards outsiders
+JOINT_REACH = 1.3       # joint_match considers segments up to this x match()'s distance threshold
 LENGTH_TOLERANCE = 1.5   # segments from min_length / 1.5 to 1.5 x max_length are candidates
 
 
@@ -202,7 +207,8 @@ def segment_features(X: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.
     Each dimension of a segment is divided by its standard deviation within the segment plus
     SEGMENT_SD_FLOOR (so a flat dimension is not blown up): repeats of one event that differ by
     a gain or offset per dimension (another sensor, another voice) become alike. Slopes over
-    +-2 rows of the series-scaled rows are appended unnormalised.
+    +-2 rows of the series-scaled rows are appended, each dimension divided by its spread within
+    the segment plus SLOPE_SD_FLOOR (faster and slower movements of one event become alike).
     """
     Y = _scale(np.asarray(X, dtype=np.float64))
     P = np.pad(Y, ((2, 2), (0, 0)), mode="edge")
@@ -212,7 +218,7 @@ def segment_features(X: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.
     for s, e in zip(starts, ends):
         seg = Y[s:e] - Y[s:e].mean(axis=0)
         Z[s:e, :Y.shape[1]] = seg / (seg.std(axis=0) + SEGMENT_SD_FLOOR)
-        Z[s:e, Y.shape[1]:] = dY[s:e]
+        Z[s:e, Y.shape[1]:] = dY[s:e] / (dY[s:e].std(axis=0) + SLOPE_SD_FLOOR)
     return Z
 
 
@@ -384,18 +390,154 @@ def match_distance_threshold(group: Group) -> float:
     return thr
 
 
-def match_segments(X: np.ndarray, templates: np.ndarray, template_ends: np.ndarray, min_length: int,
-                   max_length: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Segments of X and each one's mean DTW distance to the templates: (starts, ends, distances)."""
+def template_neighbourhood(group: Group) -> tuple[np.ndarray, np.ndarray]:
+    """What match() needs to re-score the group with a new series' matches (see joint_group_score).
+
+    Returns the (k, k) distances between the members and, per member, the distances to its
+    NEAR_OUTSIDERS nearest outsiders in the training series, ascending ((k, 0) when every
+    segment is a member).
+    """
+    D, m = group.distances, group.members
+    out = np.setdiff1d(np.arange(len(D)), m)
+    near = np.sort(D[np.ix_(m, out)], axis=1)[:, :NEAR_OUTSIDERS]
+    return D[np.ix_(m, m)].copy(), np.ascontiguousarray(near)
+
+
+def template_distances(X: np.ndarray, templates: np.ndarray, template_ends: np.ndarray, min_length: int,
+                       max_length: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Segments of X and their (S, k) DTW distances to each template: (starts, ends, distances).
+
+    X is segmented as find_group segments its series; the distances are warped_distances of
+    X's segments (warped along the feature axis) to the stored templates.
+    """
     X = np.asarray(X, dtype=np.float64)
     if X.ndim == 1:
         X = X[:, None]
     s, e, _ = segment_activity(X, min_length, max_length)
-    if len(s) == 0 or len(template_ends) == 0:
-        return s, e, np.zeros(len(s))
-    Z = segment_features(X, s, e)
-    if Z.shape[1] != templates.shape[1]:        # a dimension constant here but not in training
-        return s[:0], e[:0], np.zeros(0)
+    k = len(template_ends)
+    if len(s) == 0 or k == 0:
+        return s, e, np.zeros((len(s), k))
+    if segment_features(X, s[:1], e[:1]).shape[1] != templates.shape[1]:   # a dimension constant here
+        return s[:0], e[:0], np.zeros((0, k))
     ts = np.concatenate([[0], template_ends[:-1]]).astype(np.int64)
-    Dm = warped_distances(X, s, e, templates, ts, template_ends)
-    return s, e, Dm.mean(axis=1)
+    return s, e, warped_distances(X, s, e, templates, ts, template_ends)
+
+
+def match_segments(X: np.ndarray, templates: np.ndarray, template_ends: np.ndarray, min_length: int,
+                   max_length: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Segments of X and each one's mean DTW distance to the templates: (starts, ends, distances)."""
+    s, e, D = template_distances(X, templates, template_ends, min_length, max_length)
+    return s, e, (D.mean(axis=1) if D.shape[1] else np.zeros(len(s)))
+
+
+def _joint_scores(M0: np.ndarray, D: np.ndarray, rows: np.ndarray, order: np.ndarray,
+                  member_outsiders: np.ndarray) -> np.ndarray:
+    """Pooled group score (see joint_group_score) of the members plus each prefix of ``order``.
+
+    M0: (k, k) member distances; D: (S, k) X's segments to the members; rows: (len(order), S)
+    warped distances from order's segments to every segment of X. Entry i: the first i
+    (entry 0: the members alone, every segment of X among their outsiders).
+    """
+    k, S = len(M0), len(D)
+    out = np.zeros(len(order) + 1)
+    for i in range(len(order) + 1):
+        A = order[:i]
+        R = np.setdiff1d(np.arange(S), A)
+        na = len(A)
+        K = k + na
+        if K < 2:
+            continue
+        M = np.zeros((K, K))
+        M[:k, :k] = M0
+        M[k:, :k] = D[A]
+        M[:k, k:] = D[A].T
+        M[k:, k:] = np.minimum(rows[:na, A], rows[:na, A].T)
+        a = M.sum(axis=1) / (K - 1)
+        n_near = min(K, NEAR_OUTSIDERS)
+        b = np.empty(K)
+        for j in range(k):
+            c = np.sort(np.concatenate([member_outsiders[j], D[R, j]]))[:n_near]
+            b[j] = c.mean() if len(c) else np.inf
+        for j in range(na):
+            c = np.sort(rows[j, R])[:n_near]
+            b[k + j] = c.mean() if len(c) else np.inf
+        sil = np.ones(K)             # no outsider at all: nothing to confuse the member with
+        fin = np.isfinite(b)
+        sil[fin] = (b[fin] - a[fin]) / np.maximum(np.maximum(a[fin], b[fin]), 1e-300)
+        out[i] = sil.mean() * K ** GROUP_SIZE_EXPONENT
+    return out
+
+
+def joint_group_score(X: np.ndarray, starts: np.ndarray, ends: np.ndarray, D: np.ndarray, accepted: np.ndarray,
+                      member_distances: np.ndarray, member_outsiders: np.ndarray) -> float:
+    """The group score of the training members pooled with the accepted segments of a new series.
+
+    The score of :func:`best_group` (mean silhouette x size) for a group of the k training
+    members plus the accepted segments of X: a member's a is its mean distance to the other
+    pooled members (members to members: ``member_distances``; members to X's segments: D;
+    between X's accepted segments: warped DTW); its b is the mean distance to its
+    NEAR_OUTSIDERS nearest outsiders, taken for a training member among its stored training
+    outsiders (``member_outsiders``) and X's rejected segments, for an accepted segment among
+    X's rejected segments. One series may hold too few repeats to pass the bar (the training
+    group scored below it); the same event found again in a second series adds members, and
+    chance likeness between different events does not (they find nothing alike in the new
+    series, or a loose group). As in :func:`best_group`, X must hold at least as many rejected
+    segments as accepted ones (else 0: a generic shape that most segments resemble).
+
+    starts, ends: X's segments; D: (S, k) their distances to the members; accepted: (S,) bool.
+    """
+    A = np.flatnonzero(accepted)
+    if len(member_distances) + len(A) < 2 or len(A) == 0 or len(A) > len(D) - len(A):
+        return 0.0
+    Z = segment_features(X, starts, ends)
+    rows = warped_distances(X, starts[A], ends[A], Z, starts, ends)      # (na, S): accepted vs all of X
+    return float(_joint_scores(member_distances, D, rows, A, member_outsiders)[-1])
+
+
+def stored_group_score(member_distances: np.ndarray, member_outsiders: np.ndarray) -> float:
+    """The group score of the stored members against their stored training outsiders only.
+
+    The score :func:`best_group` gave the group in its own series (for a group cut to
+    ``max_instances``, the score of the kept members), from what match() keeps:
+    ``member_distances`` (k, k) and each member's nearest training outsiders' distances
+    (k, >= 1). Members without outsiders (a group of every segment was scored against decoys,
+    which are not kept) count as silhouette 1: k.
+    """
+    k = len(member_distances)
+    return float(_joint_scores(member_distances, np.zeros((0, k)), np.zeros((0, 0)), np.zeros(0, np.int64),
+                               member_outsiders)[0])
+
+
+def joint_match(X: np.ndarray, starts: np.ndarray, ends: np.ndarray, D: np.ndarray, threshold: float,
+                member_distances: np.ndarray, member_outsiders: np.ndarray,
+                max_accepted: int | None = None) -> tuple[np.ndarray, float]:
+    """The segments of X that, joined to the members, form the best-scoring group: (accepted, score).
+
+    X's segments are ranked by mean distance to the members; of the ranking's prefixes whose
+    every segment lies within JOINT_REACH x ``threshold`` and that hold at most
+    ``max_accepted`` segments (default: half of X's, as in :func:`best_group`), the one with
+    the highest :func:`joint_group_score` is accepted. The cut so adapts to the new series (its
+    own spread of distances), as :func:`best_group` chooses a group's size, instead of a
+    distance fixed at training time. The empty prefix competes too (the members alone, every
+    segment of X among their outsiders): a segment joins only if the group scores higher with it
+    than without it, so a series without the event adds nothing, whatever the bar (a single
+    unlike segment barely lowers a strong group's score, but it does lower it). Empty with
+    score 0 when no segment is within reach or none raises the score.
+    """
+    S = len(D)
+    accepted = np.zeros(S, bool)
+    if S == 0 or D.shape[1] == 0:
+        return accepted, 0.0
+    v = D.mean(axis=1)
+    order = np.argsort(v, kind="stable")
+    order = order[v[order] < JOINT_REACH * threshold][:S // 2 if max_accepted is None else max_accepted]
+    if len(order) == 0:
+        return accepted, 0.0
+    Z = segment_features(X, starts, ends)
+    rows = warped_distances(X, starts[order], ends[order], Z, starts, ends)
+    scores = _joint_scores(member_distances, D, rows, order, member_outsiders)
+    best = int(np.argmax(scores))            # the first of equal scores: the smaller prefix
+    if best == 0:
+        return accepted, 0.0
+    accepted[order[:best]] = True
+    return accepted, float(scores[best])
