@@ -346,3 +346,24 @@ def test_distill_rejects_bad_arguments(calib):
         tt.distill(fast, net, X.numpy())
     with pytest.raises(ValueError, match="at least one row"):
         tt.distill(fast, net, X[:0])
+
+
+def test_replace_linear_sequential_fits_on_the_replaced_activations(calib):
+    """sequential=True: layer 2 is fitted on what layer 0, already replaced, gives it (not on the
+    exact model's activations); layer 0 is fitted as before."""
+    torch.manual_seed(2)
+    net = torch.nn.Sequential(torch.nn.Linear(40, 32), torch.nn.ReLU(), torch.nn.Linear(32, 32), torch.nn.ReLU(),
+                              torch.nn.Linear(32, 5)).eval()
+    pick = dict(filter_fn=lambda name, m: m.out_features == 32, ncodebooks=8, **FAST_FIT)
+    plain = tt.replace_linear(net, calib[:1000], **pick)
+    seq = tt.replace_linear(net, calib[:1000], sequential=True, **pick)
+    assert [type(m).__name__ for m in seq] == ["MaddnessLinear", "ReLU", "MaddnessLinear", "ReLU", "Linear"]
+    assert all(torch.equal(a, b) for a, b in zip(seq[0].state_dict().values(), plain[0].state_dict().values()))
+    with torch.no_grad():
+        h = plain[:2](calib[:1000])               # layer 2's inputs with layer 0 replaced (eval: the kernel)
+    want = tt.MaddnessLinear.from_linear(net[2], h, ncodebooks=8, **FAST_FIT)
+    for key, v in want.state_dict().items():
+        assert torch.equal(seq[2].state_dict()[key], v), key
+    assert not torch.equal(seq[2].luts, plain[2].luts)
+    with pytest.raises(TypeError, match="sequential"):
+        tt.replace_linear(net, calib[:100], sequential=1, **pick)

@@ -65,7 +65,7 @@ import numpy as np
 
 from . import _core
 
-__all__ = ["MIN_SIGNIFICANCE", "Group", "dtw_distances", "find_group", "joint_group_score", "joint_match", "match_segments",
+__all__ = ["MIN_SIGNIFICANCE", "Group", "dtw_distances", "find_group", "joint_group_score", "joint_match",
            "segment_activity", "segment_features", "stored_group_score", "template_distances", "template_neighbourhood",
            "warped_distances"]
 
@@ -421,13 +421,6 @@ def template_distances(X: np.ndarray, templates: np.ndarray, template_ends: np.n
         return s[:0], e[:0], np.zeros((0, k))
     ts = np.concatenate([[0], template_ends[:-1]]).astype(np.int64)
     return s, e, warped_distances(X, s, e, templates, ts, template_ends)
-
-
-def match_segments(X: np.ndarray, templates: np.ndarray, template_ends: np.ndarray, min_length: int,
-                   max_length: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Segments of X and each one's mean DTW distance to the templates: (starts, ends, distances)."""
-    s, e, D = template_distances(X, templates, template_ends, min_length, max_length)
-    return s, e, (D.mean(axis=1) if D.shape[1] else np.zeros(len(s)))
 
 
 def _joint_scores(M0: np.ndarray, D: np.ndarray, rows: np.ndarray, order: np.ndarray,
