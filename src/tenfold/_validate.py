@@ -321,9 +321,10 @@ def validate_extract_result(meta: Any, arrays: dict[str, np.ndarray]) -> None:
         if "template_distances" in arrays:
             f.array("template_distances", "float64", (k, k), 0.0)
         if "template_outsiders" in arrays:
+            from .segments import NEAR_OUTSIDERS    # what template_neighbourhood keeps per member
             near = f.array("template_outsiders", "float64", (k, None), 0.0)
-            if near.shape[1] > 3:
-                f.fail("template_outsiders must hold at most 3 distances per template")
+            if near.shape[1] > NEAR_OUTSIDERS:
+                f.fail(f"template_outsiders must hold at most {NEAR_OUTSIDERS} distances per template")
         if "group_bar" in meta:
             f.real("group_bar", allow_inf=True)
     n_dims = f.int("n_dims", 1, INT32_MAX)
