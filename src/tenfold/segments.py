@@ -516,6 +516,26 @@ def joint_match(X: np.ndarray, starts: np.ndarray, ends: np.ndarray, D: np.ndarr
     than without it, so a series without the event adds nothing, whatever the bar (a single
     unlike segment barely lowers a strong group's score, but it does lower it). Empty with
     score 0 when no segment is within reach or none raises the score.
+
+    The steps of ``ExtractResult.match()`` on a group found in one series:
+
+    >>> import numpy as np
+    >>> from tenfold.datasets import event_shapes, events_in_noise
+    >>> rng = np.random.default_rng(3)
+    >>> shapes = event_shapes(rng, 8)
+    >>> X, truth = events_in_noise(rng, shapes, [0, 1, 0, 2, 0, 3, 0, 4])   # event 0, four times
+    >>> g = find_group(X, 25, 60)
+    >>> [(int(s), int(e)) for s, e in zip(g.starts, g.ends)] == truth
+    True
+    >>> templates, ends = templates_of(g)
+    >>> member_d, outsiders = template_neighbourhood(g)
+    >>> bool(np.isclose(stored_group_score(member_d, outsiders), g.significance))
+    True
+    >>> Y, truth2 = events_in_noise(rng, shapes, [5, 0, 6, 0, 7])            # a new series, twice
+    >>> s, e, D = template_distances(Y, templates, ends, 25, 60)
+    >>> ok, score = joint_match(Y, s, e, D, match_distance_threshold(g), member_d, outsiders)
+    >>> list(zip(s[ok].tolist(), e[ok].tolist())) == truth2, score > g.significance
+    (True, True)
     """
     S = len(D)
     accepted = np.zeros(S, bool)
