@@ -142,9 +142,16 @@ def make_recording(rng, pool, K, *, voice_per_word: bool, many: bool, target=Non
         rng.shuffle(seq)
     allowed = [s for s in pool if s not in exclude]
     base = allowed[rng.integers(len(allowed))]
+    pick = (lambda: allowed[rng.integers(len(allowed))]) if voice_per_word else (lambda: base)
+    return speak(rng, seq, target, pick)
+
+
+def speak(rng, seq, target: str, pick) -> Recording:
+    """The words of seq, each by the speaker pick() returns, at a random speed and pitch, between
+    0.15-0.6 s pauses, with light noise; truth and speakers of the target's instances."""
     parts, truth, used, pos = [], [], [], 0
     for w in seq:
-        spk = allowed[rng.integers(len(allowed))] if voice_per_word else base
+        spk = pick()
         a = say(w, spk, float(rng.choice(SPEEDS)), int(rng.choice(PITCHES)))
         gap = np.zeros(int(SR * rng.uniform(0.15, 0.6)))
         parts += [gap, a]

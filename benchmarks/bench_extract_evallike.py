@@ -26,7 +26,7 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMB
 
 import numpy as np
 
-from bench_extract import HOP_S, IOUS, PITCHES, SPEEDS, SR, WORDS, run_stumpy, say
+from bench_extract import IOUS, SR, WORDS, run_stumpy, speak
 from tenfold import audio, extract
 from tenfold._bench import cpu_name
 from tenfold.metrics import interval_f1
@@ -43,19 +43,8 @@ def recording(rng: np.random.Generator, target: str) -> tuple[np.ndarray, list]:
     others = rng.choice([w for w in WORDS if w != target], int(rng.integers(12, 34)), replace=False)
     seq = [target] * K + list(others)
     rng.shuffle(seq)
-    parts, truth, pos = [], [], 0
-    for w in seq:
-        voice = VOICES[rng.integers(len(VOICES))]
-        a = say(w, voice, float(rng.choice(SPEEDS)), int(rng.choice(PITCHES)))
-        gap = np.zeros(int(SR * rng.uniform(0.15, 0.6)))
-        parts += [gap, a]
-        pos += len(gap)
-        if w == target:
-            truth.append((int(round(pos / SR / HOP_S)), int(round((pos + len(a)) / SR / HOP_S))))
-        pos += len(a)
-    parts.append(np.zeros(int(SR * rng.uniform(0.15, 0.6))))
-    x = np.concatenate(parts)
-    return x + rng.normal(scale=0.003, size=len(x)), truth
+    rec = speak(rng, seq, target, lambda: VOICES[rng.integers(len(VOICES))])
+    return rec.audio, rec.truth
 
 
 def f1s(found: extract.ExtractResult, truth: list) -> list[float]:
