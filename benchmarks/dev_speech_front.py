@@ -237,7 +237,7 @@ def fe_mfcc_idct(a, sr, *, n_points=24):
 
 
 FRONT_ENDS = {
-    "mfcc": lambda a, sr: audio.speech_features(a, sr),               # today's recipe: c1..c12
+    "mfcc": lambda a, sr: audio.mfcc(a, sr)[:, 1:],                    # the MFCC recipe: c1..c12
     "mfcc_c0": lambda a, sr: audio.mfcc(a, sr),                         # the eval recipe: c0..c12
     "mels20": lambda a, sr: fe_mfcc(a, sr, n_mels=20),
     "mels24": lambda a, sr: fe_mfcc(a, sr, n_mels=24),
@@ -377,7 +377,7 @@ def yardstick(names: list) -> None:
               f"{np.median(r['cpu']):.3f} s |", flush=True)
 
 
-def lite(names: list, n_null: int = 60, n_pos: int = 20) -> None:
+def lite(names: list, n_null: int = 60, n_pos: int = 20, bar: float | None = None) -> None:
     """find_group + the bar 1.1 (what find_instances does on speech) on seeds 98xx of the dev pool:
     F1@.5 per condition and nothing found on all-distinct-word recordings (one voice / voice per word)."""
     from tenfold import extract
@@ -401,19 +401,21 @@ def lite(names: list, n_null: int = 60, n_pos: int = 20) -> None:
     for cond, x, truth, (lo, hi) in recs():
         for n in names:
             X = np.asarray(FRONT_ENDS[n](x, SR), np.float64)
-            h = extract.find_instances(X, lo, hi, random_state=0, min_significance=extract.MIN_SIGNIFICANCE)
+            h = extract.find_instances(X, lo, hi, random_state=0, min_significance=extract.MIN_SIGNIFICANCE,
+                                       **({} if bar is None else {"min_group_score": bar}))
             pred = list(zip(h.starts.tolist(), h.ends.tolist()))
             v = float(len(pred) == 0) if cond.startswith("null") else interval_f1(pred, truth, 0.5)
             res[n].setdefault(cond, []).append(v)
     conds = ["one_few", "one_many", "vpw_few", "vpw_many", "null_one", "null_vpw"]
-    print(f"find_instances (speech recipe bar), dev pool seeds 98xx, {n_pos} per condition, {n_null} nulls")
+    print(f"find_instances (group bar {bar or segments.MIN_SIGNIFICANCE}), dev pool seeds 98xx, {n_pos} per condition, "
+          f"{n_null} nulls")
     print("| front end | " + " | ".join(conds) + " |")
     print("|---|" + "---|" * len(conds))
     for n in names:
         print(f"| {n} | " + " | ".join(f"{np.mean(res[n][c]):.2f}" for c in conds) + " |", flush=True)
 
 
-def pipeline(name: str, bench_n: int, match_n: int, groups: bool = True) -> None:
+def pipeline(name: str, bench_n: int, match_n: int, groups: bool = True, bar: float | None = None) -> None:
     """dev_extract_groups.py and bench_extract.py's dev set (speech recipe) with this front end."""
     fe = FRONT_ENDS[name]
     shim = type("shim", (), {})()
@@ -425,6 +427,11 @@ def pipeline(name: str, bench_n: int, match_n: int, groups: bool = True) -> None
         print(f"== dev_extract_groups with front end {name}", flush=True)
         G.main(["--bars", "1.0,1.1,1.2"])
     B.audio = shim
+    if bar is not None:            # the speech recipe's find() with another group-score bar
+        from tenfold import extract as _ex
+        B.find = lambda X, lo, hi, recipe, seed: _ex.find_instances(
+            X, lo, hi, random_state=seed, min_significance=_ex.MIN_SIGNIFICANCE, min_group_score=bar)
+        name = f"{name}_bar{bar:g}"
     B.bench_gesture = lambda *a, **k: None          # gestures and scaling do not use the front end
     B.bench_gesture_nothing = lambda *a, **k: {}
     B.scaling = lambda *a, **k: []
@@ -448,17 +455,18 @@ def main(argv=None) -> int:
     ap.add_argument("--bench-n", type=int, default=20, help="bench_extract dev recordings per cell (0: skip)")
     ap.add_argument("--match-n", type=int, default=60, help="bench_extract --match-only dev recordings (0: skip)")
     ap.add_argument("--no-groups", action="store_true", help="skip dev_extract_groups")
+    ap.add_argument("--bar", type=float, default=None, help="--pipeline/--lite: find_instances(min_group_score=)")
     ap.add_argument("--lite", action="store_true", help="find_instances per condition and on nulls, seeds 98xx")
     args = ap.parse_args(argv)
     if args.pipeline:
-        pipeline(args.pipeline, args.bench_n, args.match_n, not args.no_groups)
+        pipeline(args.pipeline, args.bench_n, args.match_n, not args.no_groups, args.bar)
         return 0
     names = args.only.split(",") if args.only else list(FRONT_ENDS)
     unknown = set(names) - set(FRONT_ENDS)
     if unknown:
         ap.error(f"unknown front ends {sorted(unknown)}; known: {', '.join(FRONT_ENDS)}")
     if args.lite:
-        lite(names)
+        lite(names, bar=args.bar)
     else:
         yardstick(names)
     return 0
