@@ -17,13 +17,19 @@ slopes, band-limited DTW, feature-axis warps). Reported per front end:
   cpu     front-end CPU per 10 s of audio (median)
 
 Recordings: DEV_SPEAKERS plus dev_extract_groups.WIDE_EXTRA (no held-out voice), seeds 97xx,
-never used by another script. `--pipeline NAME` instead runs dev_extract_groups.py (find_group
-on the bdev/dev/wide draws) and bench_extract.py's dev set with the speech recipe, with
-`audio.mfcc` / `audio.speech_features` replaced by the named front end.
+never used by another script. Other modes, each with the named front end in place of
+`audio.mfcc` / `audio.speech_features`:
+  --lite             find_instances per condition and on all-distinct-word recordings (seeds 98xx)
+  --pipeline NAME    dev_extract_groups.py (find_group on its bdev/dev/wide draws), then
+                     bench_extract.py --sets dev --recipe speech --no-stumpy (n 20) and
+                     --match-only (n 60); `--sets heldout` runs the held-out set instead (report only)
+  --evallike NAME    bench_extract_evallike.py's draw (never tuned on), n 30, without stumpy
+Results: benchmarks/results/speech_front/.
 
-    python benchmarks/dev_speech_front.py                       # the yardstick table (~3 min)
-    python benchmarks/dev_speech_front.py --only mfcc,lpmel16   # some front ends
-    python benchmarks/dev_speech_front.py --pipeline lpmel16    # full dev pipeline for one
+    python benchmarks/dev_speech_front.py                       # the yardstick table (~4 min)
+    python benchmarks/dev_speech_front.py --only mfcc,logmel28  # some front ends
+    python benchmarks/dev_speech_front.py --lite --only mfcc,logmel28
+    python benchmarks/dev_speech_front.py --pipeline logmel28   # full dev pipeline for one (~6 min)
 """
 
 from __future__ import annotations
@@ -40,10 +46,10 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-import bench_extract as B  # noqa: E402
-import dev_extract_groups as G  # noqa: E402
+import bench_extract as B
+import dev_extract_groups as G
 
-from tenfold import audio, segments  # noqa: E402
+from tenfold import audio, segments
 
 SR = B.SR
 POOL = B.DEV_SPEAKERS + G.WIDE_EXTRA
@@ -58,7 +64,7 @@ def _framed(a: np.ndarray, sr: int, frame_s: float = audio.SPEECH_FRAME_S, hop_s
             pre: float = 0.97):
     """Hamming-windowed frames as audio.mfcc makes them (pre-emphasised and raw), and nfft."""
     a = np.asarray(a, np.float64)
-    frame, hop = int(round(frame_s * sr)), int(round(hop_s * sr))
+    frame, hop = round(frame_s * sr), round(hop_s * sr)
     e = np.concatenate([a[:1], a[1:] - pre * a[:-1]])
     n = 1 + (len(a) - frame) // hop
     w = np.hamming(frame)
@@ -415,7 +421,14 @@ def lite(names: list, n_null: int = 60, n_pos: int = 20, bar: float | None = Non
         print(f"| {n} | " + " | ".join(f"{np.mean(res[n][c]):.2f}" for c in conds) + " |", flush=True)
 
 
-def pipeline(name: str, bench_n: int, match_n: int, groups: bool = True, bar: float | None = None) -> None:
+def _label(md: Path, name: str) -> None:
+    """Say in a bench_extract result which front end stood in for the speech recipe."""
+    md.write_text(md.read_text().replace("features for tenfold: `speech`",
+                                         f"features for tenfold: `speech` recipe with the front end `{name}`"))
+
+
+def pipeline(name: str, bench_n: int, match_n: int, groups: bool = True, bar: float | None = None,
+             sets: str = "dev") -> None:
     """dev_extract_groups.py and bench_extract.py's dev set (speech recipe) with this front end."""
     fe = FRONT_ENDS[name]
     shim = type("shim", (), {})()
@@ -435,17 +448,36 @@ def pipeline(name: str, bench_n: int, match_n: int, groups: bool = True, bar: fl
     B.bench_gesture = lambda *a, **k: None          # gestures and scaling do not use the front end
     B.bench_gesture_nothing = lambda *a, **k: {}
     B.scaling = lambda *a, **k: []
-    outdir = str(Path(__file__).parent / "results" / "dev")
+    outdir = str(Path(__file__).parent / "results" / "speech_front")
     if bench_n:
-        print(f"== bench_extract --sets dev --recipe speech --no-stumpy --n {bench_n} with front end {name}",
+        print(f"== bench_extract --sets {sets} --recipe speech --no-stumpy --n {bench_n} with front end {name}",
               flush=True)
-        B.main(["--sets", "dev", "--recipe", "speech", "--no-stumpy", "--n", str(bench_n),
-                "--tag", f"dev_speech_front_{name}", "--out", outdir])
+        B.main(["--sets", sets, "--recipe", "speech", "--no-stumpy", "--n", str(bench_n),
+                "--tag", f"speech_front_{sets}_{name}", "--out", outdir])
+        _label(Path(outdir) / f"speech_front_{sets}_{name}.md", name)
     if match_n:
-        print(f"== bench_extract --match-only --sets dev --recipe speech --n {match_n} with front end {name}",
+        print(f"== bench_extract --match-only --sets {sets} --recipe speech --n {match_n} with front end {name}",
               flush=True)
-        B.main(["--match-only", "--sets", "dev", "--recipe", "speech", "--n", str(match_n),
-                "--tag", f"dev_speech_front_match_{name}", "--out", outdir])
+        B.main(["--match-only", "--sets", sets, "--recipe", "speech", "--n", str(match_n),
+                "--tag", f"speech_front_match_{sets}_{name}", "--out", outdir])
+        _label(Path(outdir) / f"speech_front_match_{sets}_{name}.md", name)
+
+
+def evallike(name: str, n: int) -> None:
+    """bench_extract_evallike.py's draw (never tuned on) with the front end in place of audio.mfcc; its
+    results go to results/speech_front/evallike_<name>/results/ (the committed eval-recipe file is not touched)."""
+    import bench_extract_evallike as E
+    shim = type("shim", (), {})()
+    shim.mfcc = FRONT_ENDS[name]
+    E.audio = shim
+    where = Path(__file__).parent / "results" / "speech_front" / f"evallike_{name}"
+    (where / "results").mkdir(parents=True, exist_ok=True)
+    E.__file__ = str(where / "bench_extract_evallike.py")
+    sys.argv = ["bench_extract_evallike.py", "--n", str(n), "--no-stumpy"]
+    print(f"== bench_extract_evallike --n {n} --no-stumpy with front end {name}", flush=True)
+    E.main()
+    md = where / "results" / "extract_evallike.md"     # say which features were used
+    md.write_text(md.read_text().replace("13 MFCCs (c0 included)", f"the front end `{name}` of dev_speech_front.py"))
 
 
 def main(argv=None) -> int:
@@ -455,11 +487,18 @@ def main(argv=None) -> int:
     ap.add_argument("--bench-n", type=int, default=20, help="bench_extract dev recordings per cell (0: skip)")
     ap.add_argument("--match-n", type=int, default=60, help="bench_extract --match-only dev recordings (0: skip)")
     ap.add_argument("--no-groups", action="store_true", help="skip dev_extract_groups")
+    ap.add_argument("--evallike", default="", help="run bench_extract_evallike's draw with this front end")
+    ap.add_argument("--evallike-n", type=int, default=30)
+    ap.add_argument("--sets", default="dev", help="--pipeline: bench_extract's set (heldout: run once, at the end)")
     ap.add_argument("--bar", type=float, default=None, help="--pipeline/--lite: find_instances(min_group_score=)")
     ap.add_argument("--lite", action="store_true", help="find_instances per condition and on nulls, seeds 98xx")
     args = ap.parse_args(argv)
+    if args.evallike:
+        evallike(args.evallike, args.evallike_n)
+        return 0
     if args.pipeline:
-        pipeline(args.pipeline, args.bench_n, args.match_n, not args.no_groups, args.bar)
+        pipeline(args.pipeline, args.bench_n, args.match_n, not args.no_groups and args.sets == "dev", args.bar,
+                 args.sets)
         return 0
     names = args.only.split(",") if args.only else list(FRONT_ENDS)
     unknown = set(names) - set(FRONT_ENDS)

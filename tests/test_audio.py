@@ -144,7 +144,7 @@ def log_mel_reference(x, sr, n_mels, frame_s=0.025, hop_s=0.010, fmin=20.0, fmax
     """log_mel from the definitions, one frame and one band at a time (direct DFT sums)."""
     x = np.asarray(x, np.float64)
     e = np.array([x[0]] + [x[i] - pre * x[i - 1] for i in range(1, len(x))])
-    frame, hop = int(round(frame_s * sr)), int(round(hop_s * sr))
+    frame, hop = round(frame_s * sr), round(hop_s * sr)
     nfft = 1
     while nfft < frame:
         nfft *= 2
