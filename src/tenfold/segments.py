@@ -59,7 +59,7 @@ idle periods). Nothing here is specific to speech.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -85,6 +85,7 @@ MAX_SEGMENTS = 400       # the longest are kept beyond this: pairwise DTW is qua
 MERGE_GAP_DIVISOR = 5    # pauses up to max_length / 5 can lie inside one event
 MATCH_POSITION = 0.8     # match() threshold: from the members' typical distance towards outsiders
 JOINT_REACH = 1.3       # joint_match considers segments up to this x match()'s distance threshold
+RUNNERS_UP = 1           # disjoint groups after the best that find_group keeps for match() (see best_groups)
 LENGTH_TOLERANCE = 1.5   # segments from min_length / 1.5 to 1.5 x max_length are candidates
 
 
@@ -101,6 +102,15 @@ class Group:
     features: np.ndarray        # (n, d') per-segment normalised rows (rows outside segments: 0)
     decoy_distances: np.ndarray  # (S, S) from segment i to segment j rotated by half its length
     coverage: float             # fraction of active rows inside candidate segments
+    # the next best groups with members disjoint from this one and each other, best first:
+    # [(members, score)] (match() lets them compete in a new series; see best_groups)
+    runners_up: list[tuple[np.ndarray, float]] = field(default_factory=list)
+
+    def with_members(self, members: np.ndarray, significance: float) -> "Group":
+        """The same segmentation with another group of its segments as the members (no runners-up)."""
+        m = np.asarray(members, np.int64)
+        return Group(self.seg_starts[m], self.seg_ends[m], float(significance), m, self.seg_starts,
+                     self.seg_ends, self.distances, self.features, self.decoy_distances, self.coverage)
 
 
 def _scale(X: np.ndarray) -> np.ndarray:
@@ -309,27 +319,66 @@ def _group_score(D: np.ndarray, R: np.ndarray, members: np.ndarray) -> float:
     return float(sil.mean() * k ** GROUP_SIZE_EXPONENT)
 
 
+def _candidate_scores(D: np.ndarray, R: np.ndarray) -> tuple[np.ndarray, list[int]]:
+    """Scores of every candidate group of :func:`best_group`: (S, len(sizes)) and the sizes.
+
+    Entry (i, j): the group grown from segment i to size ``sizes[j]`` (see :func:`_candidate`).
+    """
+    S = len(D)
+    sizes = [*range(2, S // 2 + 1), S]   # at least as many outsiders as members, or none
+    Z = np.full((S, len(sizes)), -np.inf)
+    for i in range(S):
+        for j, k in enumerate(sizes):
+            z = _group_score(D, R, _candidate(D, i, k))
+            if k == S:             # compared with decoys only, a weaker null than real outsiders
+                z *= DECOY_ONLY_WEIGHT
+            Z[i, j] = z
+    return Z, sizes
+
+
+def _candidate(D: np.ndarray, i: int, k: int) -> np.ndarray:
+    """Segment i and its k - 1 nearest, re-ranked once by mean distance to that group (unsorted)."""
+    g = np.argsort(D[i], kind="stable")[:k]         # i itself first (distance 0)
+    return np.argsort(D[:, g].mean(axis=1), kind="stable")[:k]
+
+
 def best_group(D: np.ndarray, R: np.ndarray) -> tuple[np.ndarray, float]:
     """Highest-scoring group (members sorted, score); empty when fewer than 2 segments.
 
     D: (S, S) distances between segments; R: (S, S) distances from segment i to the
-    rotated segment j.
+    rotated segment j. Of equal scores, the first candidate (lowest i, then smallest k) wins.
+    """
+    groups = best_groups(D, R, 1)
+    return groups[0] if groups else (np.zeros(0, np.int64), 0.0)
+
+
+def best_groups(D: np.ndarray, R: np.ndarray, n: int) -> list[tuple[np.ndarray, float]]:
+    """The n highest-scoring groups with disjoint members, best first: [(members sorted, score)].
+
+    The first is :func:`best_group`'s; each next one is the best candidate group that shares no
+    segment with the groups before it (fewer than n when no disjoint candidate is left). A
+    series may hold a generic event (an onset, a syllable many words share) that outscores the
+    repeated event; match() lets the runners-up compete in a new series.
     """
     S = len(D)
-    if S < 2:
-        return np.zeros(0, np.int64), 0.0
-    best, best_z = np.zeros(0, np.int64), -np.inf
-    for i in range(S):
-        order = np.argsort(D[i], kind="stable")         # i itself first (distance 0)
-        for k in [*range(2, S // 2 + 1), S]:   # at least as many outsiders as members, or none
-            g = order[:k]
-            g = np.argsort(D[:, g].mean(axis=1), kind="stable")[:k]
-            z = _group_score(D, R, g)
-            if k == S:             # compared with decoys only, a weaker null than real outsiders
-                z *= DECOY_ONLY_WEIGHT
-            if z > best_z:
-                best, best_z = np.sort(g), z
-    return best, float(best_z)
+    if S < 2 or n < 1:
+        return []
+    Z, sizes = _candidate_scores(D, R)
+    flat = np.argsort(-Z, axis=None, kind="stable")   # row-major: ties keep (i, k) order
+    taken = np.zeros(S, bool)
+    out: list[tuple[np.ndarray, float]] = []
+    for f in flat:
+        i, j = divmod(int(f), len(sizes))
+        if not np.isfinite(Z[i, j]) or taken[i]:
+            continue
+        g = _candidate(D, i, sizes[j])
+        if taken[g].any():
+            continue
+        out.append((np.sort(g), float(Z[i, j])))
+        taken[g] = True
+        if len(out) == n:
+            break
+    return out
 
 
 def rotated_features(Z: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
@@ -353,8 +402,9 @@ def find_group(X: np.ndarray, min_length: int, max_length: int) -> Group:
     Z = segment_features(X, s, e)
     D = warped_distances(X, s, e) if len(s) else np.zeros((0, 0))
     R = dtw_distances(Z, s, e, rotated_features(Z, s, e), s, e) if len(s) else np.zeros((0, 0))
-    members, z = best_group(D, R)
-    return Group(s[members], e[members], z, members, s, e, D, Z, R, coverage)
+    groups = best_groups(D, R, 1 + RUNNERS_UP)
+    members, z = groups[0] if groups else (np.zeros(0, np.int64), 0.0)
+    return Group(s[members], e[members], z, members, s, e, D, Z, R, coverage, groups[1:])
 
 
 def templates_of(group: Group) -> tuple[np.ndarray, np.ndarray]:
