@@ -95,6 +95,12 @@ JOINT_KEEP = 1.0
 # Version of the saved model (meta "model_version"; absent in files before it: 1). 2 adds the
 # runner-up groups (arrays runner_*); a file of a newer version is refused with a clear message.
 MODEL_VERSION = 2
+# match(): a runner-up group's match (segments.linked_runners_up) is added only if its mean
+# distance to the best group's members is below this x the median over the new series' segments
+# (more of the same event, not a second event that recurs). Dev (notes/extract.md, session 11):
+# inf / 1.0 / 0.95 / 0.9 gave speech match F1 0.720 / 0.708 / 0.698 / 0.697 (no runners-up:
+# 0.692) and, with a second repeated event in both series, F1 0.87 / 0.94 / 0.96 / 0.97 (0.97).
+RUNNER_MATCH_LINK = 1.0
 BOUNDARY_QUANTILE = 0.6  # per-instance bounds: evidence above this quantile of the window
 # Default bar of the shapelet search's significance (see _significance). On series without a
 # repeated event the best set scored at most 9.0 (60 MFCC noise recordings), 11.1 (40 1-D random
@@ -725,6 +731,9 @@ class ExtractResult:
                 if i == 0 and reported:     # the reported group decides whether the event is there
                     break
                 continue
+            if i > 0:       # a runner-up's match must also lie nearer the best group than most of Xs
+                near = D_all[:, :cols[1]].mean(axis=1)
+                acc &= near < RUNNER_MATCH_LINK * np.median(near)
             ok |= acc
             dist[acc] = np.minimum(dist[acc], D[acc].mean(axis=1))
         starts, ends = _fit_range(s[ok], e[ok], self.min_length, self.max_length, Xs.shape[0])
@@ -746,14 +755,54 @@ class ExtractResult:
                 "threshold": self.threshold, "blur_length": self.blur_length,
                 "offset": list(self._offset), "match_threshold": self._match_threshold,
                 "n_dims": self._n_dims, "significance": self.significance, "method": self.method,
-                "group_bar": self._group_bar}
+                "group_bar": self._group_bar, "model_version": MODEL_VERSION}
         arrays = {"starts": self.starts, "ends": self.ends, "scores": self.scores,
                   "pattern": self.pattern, "filter": self._filter, "bank_dims": self._bank.dims,
                   "bank_lengths": self._bank.lengths, "bank_values": self._bank.values,
                   "bank_variances": self._bank.variances, "templates": self._templates,
                   "template_ends": self._template_ends, "template_distances": self._template_distances,
                   "template_outsiders": self._template_outsiders}
+        if self._runners_up:
+            arrays.update(_runner_arrays(self._runners_up))
         _io.save(path, _TYPE_NAME, meta, arrays)
+
+
+def _runner_arrays(runners: tuple[_Candidate, ...]) -> dict[str, np.ndarray]:
+    """The runner-up groups as flat arrays (model version 2; see _runners_from_arrays)."""
+    n_out = np.array([r.outsiders.shape[1] for r in runners], np.int64)
+    width = int(n_out.max())
+    outsiders = np.vstack([np.pad(r.outsiders, ((0, 0), (0, width - r.outsiders.shape[1]))) for r in runners])
+    return {"runner_sizes": np.array([len(r.ends) for r in runners], np.int64),
+            "runner_templates": np.vstack([r.templates for r in runners]),
+            "runner_template_ends": np.concatenate([r.ends for r in runners]).astype(np.int64),
+            "runner_distances": np.concatenate([r.distances.ravel() for r in runners]),
+            "runner_outsider_counts": n_out, "runner_outsiders": outsiders,
+            "runner_thresholds": np.array([r.threshold for r in runners], np.float64)}
+
+
+def _runners_from_arrays(arrays: dict[str, np.ndarray]) -> tuple[_Candidate, ...]:
+    """Inverse of _runner_arrays (arrays already validated); () for a file without runners-up.
+
+    Per runner i of k_i members: k_i template ends (each within the runner's own rows), k_i x k_i
+    distances, k_i rows of outsiders of which the first runner_outsider_counts[i] are kept.
+    """
+    if "runner_sizes" not in arrays:
+        return ()
+    out = []
+    row = dist = 0
+    ends_all = arrays["runner_template_ends"]
+    for i, k in enumerate(arrays["runner_sizes"].tolist()):
+        first = int(np.sum(arrays["runner_sizes"][:i]))
+        ends = ends_all[first:first + k].astype(np.int64)
+        rows = int(ends[-1])
+        n_out = int(arrays["runner_outsider_counts"][i])
+        out.append(_Candidate(arrays["runner_templates"][row:row + rows], ends,
+                              arrays["runner_distances"][dist:dist + k * k].reshape(k, k),
+                              np.ascontiguousarray(arrays["runner_outsiders"][first:first + k, :n_out]),
+                              float(arrays["runner_thresholds"][i])))
+        row += rows
+        dist += k * k
+    return tuple(out)
 
 
 def _load(meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> ExtractResult:
@@ -773,7 +822,8 @@ def _load(meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> ExtractResult:
                          # then held no templates): match() of such a result finds nothing
                          arrays.get("template_distances", np.zeros((0, 0))),
                          arrays.get("template_outsiders", np.zeros((0, 0))),
-                         float(meta.get("group_bar", np.inf)))
+                         float(meta.get("group_bar", np.inf)),
+                         _runners_from_arrays(arrays))       # model version 1: none
 
 
 _io.register(_TYPE_NAME, _load)
@@ -1006,7 +1056,7 @@ def _segment_result(Xs: np.ndarray, group: segments.Group, lo: int, hi: int, thr
         return ExtractResult(e, e.copy(), np.zeros(0), np.zeros((0, d)), 0.0, lo, hi, threshold, blur, bank,
                              filt, (0, lo), np.inf, d, float(group.significance), "segments")
     # the next best disjoint groups: match() lets them compete with this one in a new series
-    runners = tuple(_Candidate.of(group.with_members(r, z)) for r, z in group.runners_up)
+    runners = tuple(_Candidate.of(group.with_members(r, z)) for r, z in segments.linked_runners_up(group))
     if not group.significance >= min_significance:
         # nothing reported; the group is kept as a candidate that match() confirms only together
         # with its matches in another series (the pooled group must pass the same bar)
