@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
@@ -259,3 +260,119 @@ def test_match_finds_nothing_in_a_series_without_the_event() -> None:
         found = list(zip(m.starts, m.ends))
         assert all(interval_f1(found, [t], 0.5) > 0 for t in truth2)     # each of the 4 is found
         assert interval_f1(found, truth2, 0.5) >= 0.85                     # (seed 0: one extra)
+
+
+def _two_forms(seed: int) -> tuple:
+    """An event in two forms (A: a shape; B: 0.3 A + 0.7 another shape) 3 times each among 8
+    other events, and a new series holding only form B 3 times among 8 other events."""
+    rng = np.random.default_rng(seed)
+    shapes = event_shapes(rng, 24)
+    B = 0.3 * shapes[0] + 0.7 * shapes[23]
+    order = [0] * 3 + [23] * 3 + list(range(1, 9))
+    rng.shuffle(order)
+    X, truth_a = events_in_noise(rng, [*shapes[:23], B], order, gain=(0.5, 2.0))
+    order2 = [0] * 3 + list(range(12, 20))
+    rng.shuffle(order2)
+    Y, truth_b = events_in_noise(rng, [B, *shapes[1:]], order2, gain=(0.5, 2.0))   # B as "shape 0"
+    N, _ = events_in_noise(rng, shapes, list(range(12, 24)), gain=(0.5, 2.0))
+    return X, truth_a, Y, truth_b, N
+
+
+def test_best_groups_are_disjoint_and_start_with_the_best() -> None:
+    rng = np.random.default_rng(0)
+    for S in (2, 5, 12, 23):
+        A = rng.random((S, S))
+        D = A + A.T
+        np.fill_diagonal(D, 0.0)
+        R = rng.random((S, S)) * 2
+        groups = segments.best_groups(D, R, 4)
+        best, z = segments.best_group(D, R)
+        assert np.array_equal(groups[0][0], best) and groups[0][1] == z
+        seen = np.concatenate([m for m, _ in groups])
+        assert len(np.unique(seen)) == len(seen)                           # disjoint
+        assert all(a[1] >= b[1] for a, b in itertools.pairwise(groups))    # best first
+        assert all(len(m) >= 2 for m, _ in groups)
+
+
+def test_match_finds_the_event_through_the_runner_up_group(tmp_path, monkeypatch) -> None:
+    # the event's two forms make two groups in training: the best is form A, the runner-up form
+    # B. Set just above the best group's score, the bar reports nothing; the new series holds
+    # form B only: the best group finds nothing there, the runner-up finds all of it (without
+    # runner-ups, F1 0). A series of other events gives nothing either way.
+    for seed in (3, 8):
+        X, truth_a, Y, truth_b, N = _two_forms(seed)
+        free = find_instances(X, 25, 60, min_group_score=-np.inf)
+        assert interval_f1(list(zip(free.starts, free.ends)), truth_a, 0.5) == 1.0   # form A
+        hits = find_instances(X, 25, 60, min_group_score=free.significance + 0.01)
+        assert len(hits) == 0 and len(hits._runners_up) == 1
+        found = hits.match(Y)
+        assert interval_f1(list(zip(found.starts, found.ends)), truth_b, 0.5) == 1.0
+        assert len(hits.match(N)) == 0
+        p = tmp_path / f"runner{seed}.tfz"
+        hits.save(p)
+        assert np.array_equal(tenfold.load(p).match(Y).starts, found.starts)
+        with monkeypatch.context() as m:
+            m.setattr(segments, "RUNNERS_UP", 0)
+            alone = find_instances(X, 25, 60, min_group_score=free.significance + 0.01)
+            assert len(alone._runners_up) == 0 and len(alone.match(Y)) == 0
+
+
+def test_runner_up_file_round_trip_versions_and_old_files(tmp_path) -> None:
+    from dataclasses import replace
+
+    from tenfold import _io
+    from tenfold.extract import MODEL_VERSION
+    X, _, Y, _, _ = _two_forms(3)
+    hits = find_instances(X, 25, 60)
+    assert len(hits) == 3 and len(hits._runners_up) == 1
+    p = tmp_path / "v2.tfz"
+    hits.save(p)
+    back = tenfold.load(p)
+    for a, b in zip(hits._runners_up, back._runners_up, strict=True):
+        for x, y in zip((a.templates, a.ends, a.distances, a.outsiders), (b.templates, b.ends, b.distances, b.outsiders)):
+            assert x.dtype == y.dtype and np.array_equal(x, y)
+        assert a.threshold == b.threshold
+    type_name, meta, arrays = _io.read(p)
+    assert meta["model_version"] == MODEL_VERSION
+    # a file of model version 1 (before runner-ups): loads, and matches as the result without them
+    old = {k: v for k, v in arrays.items() if not k.startswith("runner_")}
+    _io.save(tmp_path / "v1.tfz", type_name, {k: v for k, v in meta.items() if k != "model_version"}, old)
+    v1 = tenfold.load(tmp_path / "v1.tfz")
+    assert v1._runners_up == ()
+    for series in (Y, X):
+        a, b = v1.match(series), replace(hits, _runners_up=()).match(series)
+        assert np.array_equal(a.starts, b.starts) and np.array_equal(a.scores, b.scores)
+
+    def refused(meta2: dict, arrays2: dict, field: str) -> None:
+        _io.save(tmp_path / "bad.tfz", type_name, meta2, arrays2)
+        with pytest.raises(ValueError, match=field):
+            tenfold.load(tmp_path / "bad.tfz")
+
+    refused({**meta, "model_version": MODEL_VERSION + 1}, arrays, "newer")
+    refused({**meta, "model_version": 1}, arrays, "model_version")            # runner arrays in v1
+    refused(meta, {**arrays, "runner_thresholds": -arrays["runner_thresholds"]}, "runner_thresholds")
+    refused(meta, {**arrays, "runner_distances": arrays["runner_distances"][1:]}, "runner_distances")
+    refused(meta, {k: v for k, v in arrays.items() if k != "runner_outsiders"}, "runner")
+    bad_ends = arrays["runner_template_ends"].copy()
+    bad_ends[-1] = bad_ends[0]
+    refused(meta, {**arrays, "runner_template_ends": bad_ends}, "runner_template_ends")
+
+
+def test_runner_up_does_not_report_a_second_event() -> None:
+    # the training series holds a second event twice (shape 1) besides the event (shape 0, 4
+    # times), often kept as a runner-up; match() on a series with the second event but not the
+    # event finds nothing: the reported group decides whether the event is there (without that
+    # rule the runner-up reported the second event twice on each seed; bench_extract_match_null.py,
+    # "second event")
+    for seed in (0, 1):
+        rng = np.random.default_rng(seed)
+        shapes = event_shapes(rng, 32)
+        order = [0] * 4 + [1, 1] + list(range(2, 11))
+        rng.shuffle(order)
+        X, truth = events_in_noise(rng, shapes, order, gain=(0.5, 2.0))
+        hits = find_instances(X, 25, 60)
+        assert interval_f1(list(zip(hits.starts, hits.ends)), truth, 0.5) == 1.0
+        null_order = [1, 1] + list(range(20, 30))
+        rng.shuffle(null_order)
+        N, _ = events_in_noise(rng, shapes, null_order, gain=(0.5, 2.0))
+        assert len(hits.match(N)) == 0

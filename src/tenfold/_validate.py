@@ -317,7 +317,8 @@ def _is_int(v: Any) -> bool:
 
 def _runner_fields(f: _Fields, version: int, width: int) -> None:
     """The runner-up groups' arrays: all or none, from version 2, each group's parts consistent."""
-    from .segments import MAX_SEGMENTS, NEAR_OUTSIDERS   # a group is at most the segments kept
+    # a group is at most the segments kept
+    from .segments import MAX_SEGMENTS, NEAR_OUTSIDERS
 
     have = [name in f.arrays for name in _RUNNER_ARRAYS]
     if not any(have):

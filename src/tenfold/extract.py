@@ -542,7 +542,7 @@ class _Candidate:
     threshold: float
 
     @staticmethod
-    def of(group: segments.Group) -> "_Candidate":
+    def of(group: segments.Group) -> _Candidate:
         templates, ends = segments.templates_of(group)
         near_d, near_out = segments.template_neighbourhood(group)
         return _Candidate(templates, ends, near_d, near_out, segments.match_distance_threshold(group))
@@ -576,7 +576,8 @@ class ExtractResult:
         instead (mean silhouette times k; ``find_instances(min_group_score=...)``).
     method : ``"shapelets"`` or ``"segments"``, the search that produced the result; match()
         uses the same one (the segment search: activity segments of the new series that join
-        the instances' group; a result below the bar keeps its group as a candidate).
+        the instances' group; a result below the bar keeps its group as a candidate, and either
+        keeps the runner-up group near it).
     """
 
     starts: np.ndarray
@@ -641,6 +642,17 @@ class ExtractResult:
         group (:func:`tenfold.segments.joint_group_score`): the two series together show a
         repeated event. Without such matches, or for a result of the shapelet search, nothing.
 
+        The training series' runner-up group (the best group disjoint from the found one,
+        :func:`tenfold.segments.best_groups`) is kept too when it lies nearer the found group
+        than most segments do (:func:`tenfold.segments.linked_runners_up`: e.g. the same word by
+        other voices, split off by the grouping), and is pooled with the new series under the
+        same rules (bar, ``JOINT_BAR_FACTOR`` when it scored below the bar, ``JOINT_KEEP``). Its
+        matches that are also nearer the found group than the median segment of the new series
+        (``RUNNER_MATCH_LINK``) are added, scored by their distance to the runner-up; when the
+        found group was reported, it alone decides whether the event is there (nothing unless
+        it matches), so a second repeated event of the training series is not reported alone.
+        Files saved before the runner-up was kept (model version 1) match as they did.
+
         >>> import numpy as np
         >>> from tenfold.extract import find_instances
         >>> rng = np.random.default_rng(1)
@@ -700,7 +712,7 @@ class ExtractResult:
         starts, ends = _fit_range(s[ok], e[ok], self.min_length, self.max_length, Xs.shape[0])
         return self._derived(starts, ends, -dist[ok], Xs)
 
-    def _match_joint(self, Xs: np.ndarray) -> "ExtractResult":
+    def _match_joint(self, Xs: np.ndarray) -> ExtractResult:
         """match()'s default for the segment search: every stored group is pooled with Xs (see match())."""
         primary = _Candidate(self._templates, self._template_ends, self._template_distances,
                              self._template_outsiders, -self._match_threshold)

@@ -40,7 +40,9 @@ idle periods). Nothing here is specific to speech.
    word 0.4-3.2; 93% of all-distinct-word recordings and 92% of synthetic 3-D series of
    distinct events score below 1.1. The best group
    is returned with its score as ``significance``; :data:`MIN_SIGNIFICANCE` is the bar below
-   which :func:`tenfold.extract.find_instances` reports nothing.
+   which :func:`tenfold.extract.find_instances` reports nothing. The next best group disjoint
+   from it (:func:`best_groups`, ``Group.runners_up``) is kept for match(): the grouping may split
+   one event's repeats in two (a word by male and by female voices).
 
 >>> import numpy as np
 >>> rng = np.random.default_rng(0)
@@ -65,8 +67,8 @@ import numpy as np
 
 from . import _core
 
-__all__ = ["MIN_SIGNIFICANCE", "Group", "dtw_distances", "find_group", "joint_group_score", "joint_match",
-           "segment_activity", "segment_features", "stored_group_score", "template_distances", "template_neighbourhood",
+__all__ = ["MIN_SIGNIFICANCE", "Group", "best_groups", "dtw_distances", "find_group", "joint_group_score",
+           "joint_match", "linked_runners_up", "segment_activity", "segment_features", "stored_group_score", "template_distances", "template_neighbourhood",
            "warped_distances"]
 
 DECOY_ONLY_WEIGHT = 0.75  # score weight of a group of every segment: sil x sqrt(k) >= 1.33 passes, as before
@@ -107,7 +109,7 @@ class Group:
     # [(members, score)] (match() lets them compete in a new series; see best_groups)
     runners_up: list[tuple[np.ndarray, float]] = field(default_factory=list)
 
-    def with_members(self, members: np.ndarray, significance: float) -> "Group":
+    def with_members(self, members: np.ndarray, significance: float) -> Group:
         """The same segmentation with another group of its segments as the members (no runners-up)."""
         m = np.asarray(members, np.int64)
         return Group(self.seg_starts[m], self.seg_ends[m], float(significance), m, self.seg_starts,
