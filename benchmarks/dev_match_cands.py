@@ -7,8 +7,11 @@ Null pairs: two recordings without a repeated word (`bench_match_nothing`, seeds
 
     python benchmarks/dev_match_cands.py [--n 60] [--top 4]
 
-Prints (1) the diagnostic: the rank of the true word among the top-N disjoint training groups,
-and (2) match() F1@.5 / null nothing-found for the code as installed (PYTHONPATH).
+Prints (1) with --diag: the rank of the first group that is mostly the true word among the top-N
+disjoint training groups, and (2) match() F1@.5 per dev draw and the null pairs' nothing-found
+rate for the code on the path (PYTHONPATH=src). Session 11's runner-up variants (RUNNERS_UP,
+RUNNER_LINK, RUNNER_MATCH_LINK) need branch match-cands-runnerups, e.g.
+``--variants "segments=RUNNERS_UP=0;segments=RUNNERS_UP=1"``.
 Features are cached in benchmarks/.cache/match_cands_*.npz.
 """
 
@@ -76,6 +79,34 @@ def null_pairs(seed: int, n: int) -> list:
     return out
 
 
+def top_groups(D: np.ndarray, R: np.ndarray, n: int) -> list:
+    """The n best candidate groups of segments.best_group with disjoint members, best first.
+
+    The same candidates and score as best_group (segment i and its k - 1 nearest, re-ranked once
+    by mean distance to that group; mean silhouette x k); the first is best_group's.
+    """
+    S = len(D)
+    if S < 2:
+        return []
+    sizes = [*range(2, S // 2 + 1), S]
+    found = []
+    for i in range(S):
+        for k in sizes:
+            g = np.argsort(D[:, np.argsort(D[i], kind="stable")[:k]].mean(axis=1), kind="stable")[:k]
+            z = segments._group_score(D, R, g) * (segments.DECOY_ONLY_WEIGHT if k == S else 1.0)
+            found.append((-z, len(found), np.sort(g)))
+    found.sort(key=lambda t: (t[0], t[1]))
+    taken = np.zeros(S, bool)
+    out = []
+    for negz, _, g in found:
+        if not taken[g].any():
+            out.append((g, -negz))
+            taken[g] = True
+            if len(out) == n:
+                break
+    return out
+
+
 def iou(a, b) -> float:
     inter = max(0, min(a[1], b[1]) - max(a[0], b[0]))
     return inter / max(1, max(a[1], b[1]) - min(a[0], b[0]))
@@ -90,12 +121,13 @@ def true_share(g_starts, g_ends, truth) -> float:
 
 def diagnostic(P: list, top: int) -> None:
     """Rank of the first mostly-true group among the top disjoint groups, and its score."""
-    ranks, passing = [], []
+    ranks, passing, split = [], [], 0
     for X, truth, lo, hi, _, _ in P:
         g = segments.find_group(X, lo, hi)
-        groups = segments.best_groups(g.distances, g.decoy_distances, top)
-        r = next((j for j, (m, z) in enumerate(groups)
-                  if true_share(g.seg_starts[m], g.seg_ends[m], truth) > 0.5), None)
+        groups = top_groups(g.distances, g.decoy_distances, top)
+        mostly = [true_share(g.seg_starts[m], g.seg_ends[m], truth) > 0.5 for m, _ in groups]
+        r = mostly.index(True) if True in mostly else None
+        split += len(mostly) > 1 and mostly[0] and mostly[1]
         ranks.append(r)
         passing.append(groups[0][1] >= segments.MIN_SIGNIFICANCE if groups else False)
         scores = " ".join(f"{z:.2f}{'*' if j == r else ''}" for j, (m, z) in enumerate(groups))
@@ -106,6 +138,7 @@ def diagnostic(P: list, top: int) -> None:
         print(f"true word at rank {j}: {np.sum(ranks_a == j)} of {len(P)} "
               f"(training passed the bar: {np.sum((ranks_a == j) & passing_a)})")
     print(f"not among the top {top}: {np.sum(ranks_a < 0)}")
+    print(f"the best and the second group both mostly the true word (the word split in two): {split}")
 
 
 def evaluate(P: list, N: list) -> tuple[float, float]:
@@ -126,7 +159,8 @@ def main(argv=None) -> int:
     ap.add_argument("--n", type=int, default=60)
     ap.add_argument("--top", type=int, default=4)
     ap.add_argument("--diag", action="store_true")
-    ap.add_argument("--variants", default="", help="exploration: ;-separated module=NAME=value settings")
+    ap.add_argument("--variants", default="",
+                    help="';'-separated variants, each ','-separated module=NAME=value settings (cumulative)")
     args = ap.parse_args(argv)
     sets = {s: pairs(s, args.n if s == 1 else 30) for s in DEV_SEED0S}
     nulls = {s: null_pairs(s, args.n if s == 160 else 40) for s in NULL_SEEDS}

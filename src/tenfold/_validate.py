@@ -293,63 +293,6 @@ def extract_filter_length(max_length: int) -> int:
     return max_length + max(1, max_length // 10) + 2 * (max_length // 2)
 
 
-# the runner-up groups of a segment-search result (ExtractResult model version 2)
-_RUNNER_ARRAYS = ("runner_sizes", "runner_templates", "runner_template_ends", "runner_distances",
-                  "runner_outsider_counts", "runner_outsiders", "runner_thresholds")
-
-
-def _model_version(f: _Fields) -> int:
-    """The saved ExtractResult model's version (1 when absent); a newer one is refused by name."""
-    from .extract import MODEL_VERSION
-
-    if "model_version" not in f.meta:
-        return 1
-    v = f.meta["model_version"]
-    if _is_int(v) and v > MODEL_VERSION:
-        f.fail(f"model_version {v} was written by a newer tenfold (this one reads versions 1 to "
-               f"{MODEL_VERSION})")
-    return f.int("model_version", 1, MODEL_VERSION)
-
-
-def _is_int(v: Any) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool)
-
-
-def _runner_fields(f: _Fields, version: int, width: int) -> None:
-    """The runner-up groups' arrays: all or none, from version 2, each group's parts consistent."""
-    # a group is at most the segments kept
-    from .segments import MAX_SEGMENTS, NEAR_OUTSIDERS
-
-    have = [name in f.arrays for name in _RUNNER_ARRAYS]
-    if not any(have):
-        return
-    if not all(have):
-        f.fail(f"runner-up groups need all of the arrays {list(_RUNNER_ARRAYS)}")
-    if version < 2:
-        f.fail(f"runner-up groups need model_version >= 2, got {version}")
-    sizes = f.array("runner_sizes", "int", (None,), 2, MAX_SEGMENTS)
-    C, K = len(sizes), int(sizes.sum())
-    if C == 0:
-        f.fail("array 'runner_sizes' is empty (a file without runner-up groups has no runner arrays)")
-    ends = f.array("runner_template_ends", "int", (K,), 1, INT32_MAX)
-    first = np.concatenate([[0], np.cumsum(sizes)[:-1]])
-    rows = 0
-    for i in range(C):
-        e = ends[first[i]:first[i] + sizes[i]]
-        if np.any(np.diff(e) < 1):
-            f.fail(f"runner_template_ends of runner-up group {i} must increase strictly")
-        rows += int(e[-1])
-    f.array("runner_templates", "float64", (rows, width))
-    f.array("runner_distances", "float64", (int(np.sum(sizes.astype(np.int64) ** 2)),), 0.0)
-    counts = f.array("runner_outsider_counts", "int", (C,), 1, NEAR_OUTSIDERS)
-    out = f.array("runner_outsiders", "float64", (K, int(counts.max())), 0.0)
-    for i in range(C):
-        if np.any(out[first[i]:first[i] + sizes[i], int(counts[i]):]):
-            f.fail(f"runner_outsiders of runner-up group {i}: nonzero values beyond its "
-                   f"{int(counts[i])} outsiders")
-    f.array("runner_thresholds", "float64", (C,), 0.0)
-
-
 def validate_extract_result(meta: Any, arrays: dict[str, np.ndarray]) -> None:
     """Check a saved ExtractResult (instances and event model)."""
     # the longest series find_instances accepts (n x features <= MAX_FEATURE_CELLS, features >= 1)
@@ -359,13 +302,9 @@ def validate_extract_result(meta: Any, arrays: dict[str, np.ndarray]) -> None:
     f.keys(("objective", "min_length", "max_length", "threshold", "blur_length", "offset",
             "match_threshold", "n_dims"),
            ("starts", "ends", "scores", "pattern", "filter", "bank_dims", "bank_lengths", "bank_values",
-            "bank_variances"),
-           optional_meta=("significance", "method", "group_bar",   # absent before issue 14
-                          "model_version"),                         # absent before version 2
+            "bank_variances"), optional_meta=("significance", "method", "group_bar"),   # absent before issue 14
            optional_arrays=("templates", "template_ends",                # the segment search's model
-                            "template_distances", "template_outsiders",  # ... of a group below the bar
-                            *_RUNNER_ARRAYS))                            # ... runner-up groups (version 2)
-    version = _model_version(f)
+                            "template_distances", "template_outsiders"))  # ... of a group below the bar
     if "significance" in meta:
         f.real("significance")
     method = f.choice("method", ("shapelets", "segments")) if "method" in meta else "shapelets"
@@ -388,9 +327,6 @@ def validate_extract_result(meta: Any, arrays: dict[str, np.ndarray]) -> None:
                 f.fail(f"template_outsiders must hold at most {NEAR_OUTSIDERS} distances per template")
         if "group_bar" in meta:
             f.real("group_bar", allow_inf=True)
-        _runner_fields(f, version, tpl.shape[1])
-    elif any(name in arrays for name in _RUNNER_ARRAYS):
-        f.fail("runner-up groups belong to a segment-search result")
     n_dims = f.int("n_dims", 1, INT32_MAX)
     hi = f.int("max_length", 2, max_series // 2)
     f.int("min_length", 2, hi)

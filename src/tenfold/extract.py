@@ -92,15 +92,6 @@ JOINT_BAR_FACTOR = 1.1
 # found in a series without the event in 78% / 82% / 95%, recall 0.98 throughout; speech dev
 # match F1 0.71 / 0.71 / 0.69 (notes/extract.md, session 10, match-null).
 JOINT_KEEP = 1.0
-# Version of the saved model (meta "model_version"; absent in files before it: 1). 2 adds the
-# runner-up groups (arrays runner_*); a file of a newer version is refused with a clear message.
-MODEL_VERSION = 2
-# match(): a runner-up group's match (segments.linked_runners_up) is added only if its mean
-# distance to the best group's members is below this x the median over the new series' segments
-# (more of the same event, not a second event that recurs). Dev (notes/extract.md, session 11):
-# inf / 1.0 / 0.95 / 0.9 gave speech match F1 0.720 / 0.708 / 0.698 / 0.697 (no runners-up:
-# 0.692) and, with a second repeated event in both series, F1 0.87 / 0.94 / 0.96 / 0.97 (0.97).
-RUNNER_MATCH_LINK = 1.0
 BOUNDARY_QUANTILE = 0.6  # per-instance bounds: evidence above this quantile of the window
 # Default bar of the shapelet search's significance (see _significance). On series without a
 # repeated event the best set scored at most 9.0 (60 MFCC noise recordings), 11.1 (40 1-D random
@@ -527,31 +518,6 @@ def _filter_for(XT: np.ndarray, BT: np.ndarray, locs: np.ndarray, W: int,
 # Public API
 # ---------------------------------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class _Candidate:
-    """A group of training segments as match() uses it (see segments.template_neighbourhood).
-
-    templates: the members' normalised rows stacked; ends: the end row of each; distances: (k, k)
-    between the members; outsiders: (k, <= NEAR_OUTSIDERS) each member's nearest training
-    outsiders' distances, ascending; threshold: match()'s largest mean distance to the members.
-    """
-    templates: np.ndarray
-    ends: np.ndarray
-    distances: np.ndarray
-    outsiders: np.ndarray
-    threshold: float
-
-    @staticmethod
-    def of(group: segments.Group) -> _Candidate:
-        templates, ends = segments.templates_of(group)
-        near_d, near_out = segments.template_neighbourhood(group)
-        return _Candidate(templates, ends, near_d, near_out, segments.match_distance_threshold(group))
-
-    def own_score(self) -> float:
-        """The group's score in its own series (-inf when it had no outsiders: a group of every segment)."""
-        return segments.stored_group_score(self.distances, self.outsiders) if self.outsiders.shape[1] else -np.inf
-
-
 @dataclass
 class ExtractResult:
     """Instances found by :func:`find_instances`, and the learned event model.
@@ -576,8 +542,7 @@ class ExtractResult:
         instead (mean silhouette times k; ``find_instances(min_group_score=...)``).
     method : ``"shapelets"`` or ``"segments"``, the search that produced the result; match()
         uses the same one (the segment search: activity segments of the new series that join
-        the instances' group; a result below the bar keeps its group as a candidate, and either
-        keeps the runner-up group near it).
+        the instances' group; a result below the bar keeps its group as a candidate).
     """
 
     starts: np.ndarray
@@ -605,8 +570,6 @@ class ExtractResult:
     _template_distances: np.ndarray = field(repr=False, default_factory=lambda: np.zeros((0, 0)))
     _template_outsiders: np.ndarray = field(repr=False, default_factory=lambda: np.zeros((0, 0)))
     _group_bar: float = field(repr=False, default=np.inf)
-    # ... and the training series' next best groups, disjoint from it (segments.RUNNERS_UP)
-    _runners_up: tuple[_Candidate, ...] = field(repr=False, default=())
 
     def __len__(self) -> int:
         return len(self.starts)
@@ -641,17 +604,6 @@ class ExtractResult:
         ``JOINT_BAR_FACTOR`` (1.1) x the bar (``find_instances(min_group_score=...)``) as one
         group (:func:`tenfold.segments.joint_group_score`): the two series together show a
         repeated event. Without such matches, or for a result of the shapelet search, nothing.
-
-        The training series' runner-up group (the best group disjoint from the found one,
-        :func:`tenfold.segments.best_groups`) is kept too when it lies nearer the found group
-        than most segments do (:func:`tenfold.segments.linked_runners_up`: e.g. the same word by
-        other voices, split off by the grouping), and is pooled with the new series under the
-        same rules (bar, ``JOINT_BAR_FACTOR`` when it scored below the bar, ``JOINT_KEEP``). Its
-        matches that are also nearer the found group than the median segment of the new series
-        (``RUNNER_MATCH_LINK``) are added, scored by their distance to the runner-up; when the
-        found group was reported, it alone decides whether the event is there (nothing unless
-        it matches), so a second repeated event of the training series is not reported alone.
-        Files saved before the runner-up was kept (model version 1) match as they did.
 
         >>> import numpy as np
         >>> from tenfold.extract import find_instances
@@ -697,57 +649,30 @@ class ExtractResult:
         candidate = len(self.starts) == 0          # a group below the bar, or nothing at all
         if k == 0 or Xs.shape[0] < 2 or (candidate and len(self._template_distances) != k):
             return self._derived(empty, empty, np.zeros(0), Xs)
-        if min_score is None and len(self._template_distances) == k:
-            return self._match_joint(Xs)
-        # the user's min_score, or a file saved before the neighbourhood was kept: a fixed threshold
         s, e, D = segments.template_distances(Xs, self._templates, self._template_ends,
                                               self.min_length, self.max_length)
         dist = D.mean(axis=1) if len(s) else np.zeros(0)
         thr = self._match_threshold if min_score is None else float(min_score)
-        ok = -dist > thr
-        if candidate and not (ok.any() and segments.joint_group_score(
-                Xs, s, e, D, ok, self._template_distances, self._template_outsiders)
-                >= self._group_bar * JOINT_BAR_FACTOR):
-            return self._derived(empty, empty, np.zeros(0), Xs)
-        starts, ends = _fit_range(s[ok], e[ok], self.min_length, self.max_length, Xs.shape[0])
-        return self._derived(starts, ends, -dist[ok], Xs)
-
-    def _match_joint(self, Xs: np.ndarray) -> ExtractResult:
-        """match()'s default for the segment search: every stored group is pooled with Xs (see match())."""
-        primary = _Candidate(self._templates, self._template_ends, self._template_distances,
-                             self._template_outsiders, -self._match_threshold)
-        groups = (primary, *self._runners_up)
-        # one segmentation of Xs and one distance computation for every group's templates
-        offsets = np.cumsum([0, *(len(g.templates) for g in groups)])[:-1]
-        s, e, D_all = segments.template_distances(
-            Xs, np.vstack([g.templates for g in groups]),
-            np.concatenate([g.ends + o for g, o in zip(groups, offsets)]), self.min_length, self.max_length)
-        cols = np.cumsum([0, *(len(g.ends) for g in groups)])
-        reported = len(self.starts) > 0
-        ok = np.zeros(len(s), bool)
-        dist = np.full(len(s), np.inf)
-        for i, g in enumerate(groups):
-            D = D_all[:, cols[i]:cols[i + 1]]
-            own = g.own_score()
-            passed = reported if i == 0 else own >= self._group_bar      # the group passed the bar
-            # the reported group may also accept every segment within its fixed threshold (e.g. a
-            # series that holds only the event); any other group at most half of them
-            most = len(s) // 2
-            if i == 0 and reported and len(s):
-                most = max(most, int(np.sum(D.mean(axis=1) < g.threshold)))
-            acc, joint = segments.joint_match(Xs, s, e, D, g.threshold, g.distances, g.outsiders, most)
-            # the pooled group must pass the bar (a group below it: JOINT_BAR_FACTOR x the bar) and
-            # keep the group's own score (a group of every segment had no outsiders: the bar only)
-            bar = self._group_bar * (1.0 if passed else JOINT_BAR_FACTOR)
-            if not (acc.any() and joint >= bar and joint >= JOINT_KEEP * own):
-                if i == 0 and reported:     # the reported group decides whether the event is there
-                    break
-                continue
-            if i > 0:       # a runner-up's match must also lie nearer the best group than most of Xs
-                near = D_all[:, :cols[1]].mean(axis=1)
-                acc &= near < RUNNER_MATCH_LINK * np.median(near)
-            ok |= acc
-            dist[acc] = np.minimum(dist[acc], D[acc].mean(axis=1))
+        bar = self._group_bar * (JOINT_BAR_FACTOR if candidate else 1.0)
+        if min_score is None and len(self._template_distances) == k:
+            # the cut adapts to X: the prefix (by distance) that joins the members best; the pooled
+            # group must still pass the bar (a candidate below it: JOINT_BAR_FACTOR x the bar)
+            # (a result above the bar may also accept every segment within its fixed threshold,
+            # e.g. a series that holds only the event; a candidate at most half of them)
+            most = len(s) // 2 if candidate else max(len(s) // 2, int(np.sum(-dist > thr)))
+            ok, joint = segments.joint_match(Xs, s, e, D, -thr, self._template_distances, self._template_outsiders,
+                                             most)
+            # ... and keep the group's own score (a group of every segment had no outsiders: the
+            # bar only, its score against decoys is not kept)
+            own = segments.stored_group_score(self._template_distances, self._template_outsiders) \
+                if self._template_outsiders.shape[1] else -np.inf
+            if not (ok.any() and joint >= bar and joint >= JOINT_KEEP * own):
+                return self._derived(empty, empty, np.zeros(0), Xs)
+        else:          # the user's min_score, or a file saved before the neighbourhood was kept
+            ok = -dist > thr
+            if candidate and not (ok.any() and segments.joint_group_score(
+                    Xs, s, e, D, ok, self._template_distances, self._template_outsiders) >= bar):
+                return self._derived(empty, empty, np.zeros(0), Xs)
         starts, ends = _fit_range(s[ok], e[ok], self.min_length, self.max_length, Xs.shape[0])
         return self._derived(starts, ends, -dist[ok], Xs)
 
@@ -758,8 +683,7 @@ class ExtractResult:
                              self.max_length, self.threshold, self.blur_length, self._bank,
                              self._filter, self._offset, self._match_threshold, self._n_dims,
                              self.significance, self.method, self._templates, self._template_ends,
-                             self._template_distances, self._template_outsiders, self._group_bar,
-                             self._runners_up)
+                             self._template_distances, self._template_outsiders, self._group_bar)
 
     def save(self, path: Any) -> None:
         """Save the result and model (``tenfold.load(path)`` reads it back; no pickle)."""
@@ -767,54 +691,14 @@ class ExtractResult:
                 "threshold": self.threshold, "blur_length": self.blur_length,
                 "offset": list(self._offset), "match_threshold": self._match_threshold,
                 "n_dims": self._n_dims, "significance": self.significance, "method": self.method,
-                "group_bar": self._group_bar, "model_version": MODEL_VERSION}
+                "group_bar": self._group_bar}
         arrays = {"starts": self.starts, "ends": self.ends, "scores": self.scores,
                   "pattern": self.pattern, "filter": self._filter, "bank_dims": self._bank.dims,
                   "bank_lengths": self._bank.lengths, "bank_values": self._bank.values,
                   "bank_variances": self._bank.variances, "templates": self._templates,
                   "template_ends": self._template_ends, "template_distances": self._template_distances,
                   "template_outsiders": self._template_outsiders}
-        if self._runners_up:
-            arrays.update(_runner_arrays(self._runners_up))
         _io.save(path, _TYPE_NAME, meta, arrays)
-
-
-def _runner_arrays(runners: tuple[_Candidate, ...]) -> dict[str, np.ndarray]:
-    """The runner-up groups as flat arrays (model version 2; see _runners_from_arrays)."""
-    n_out = np.array([r.outsiders.shape[1] for r in runners], np.int64)
-    width = int(n_out.max())
-    outsiders = np.vstack([np.pad(r.outsiders, ((0, 0), (0, width - r.outsiders.shape[1]))) for r in runners])
-    return {"runner_sizes": np.array([len(r.ends) for r in runners], np.int64),
-            "runner_templates": np.vstack([r.templates for r in runners]),
-            "runner_template_ends": np.concatenate([r.ends for r in runners]).astype(np.int64),
-            "runner_distances": np.concatenate([r.distances.ravel() for r in runners]),
-            "runner_outsider_counts": n_out, "runner_outsiders": outsiders,
-            "runner_thresholds": np.array([r.threshold for r in runners], np.float64)}
-
-
-def _runners_from_arrays(arrays: dict[str, np.ndarray]) -> tuple[_Candidate, ...]:
-    """Inverse of _runner_arrays (arrays already validated); () for a file without runners-up.
-
-    Per runner i of k_i members: k_i template ends (each within the runner's own rows), k_i x k_i
-    distances, k_i rows of outsiders of which the first runner_outsider_counts[i] are kept.
-    """
-    if "runner_sizes" not in arrays:
-        return ()
-    out = []
-    row = dist = 0
-    ends_all = arrays["runner_template_ends"]
-    for i, k in enumerate(arrays["runner_sizes"].tolist()):
-        first = int(np.sum(arrays["runner_sizes"][:i]))
-        ends = ends_all[first:first + k].astype(np.int64)
-        rows = int(ends[-1])
-        n_out = int(arrays["runner_outsider_counts"][i])
-        out.append(_Candidate(arrays["runner_templates"][row:row + rows], ends,
-                              arrays["runner_distances"][dist:dist + k * k].reshape(k, k),
-                              np.ascontiguousarray(arrays["runner_outsiders"][first:first + k, :n_out]),
-                              float(arrays["runner_thresholds"][i])))
-        row += rows
-        dist += k * k
-    return tuple(out)
 
 
 def _load(meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> ExtractResult:
@@ -834,8 +718,7 @@ def _load(meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> ExtractResult:
                          # then held no templates): match() of such a result finds nothing
                          arrays.get("template_distances", np.zeros((0, 0))),
                          arrays.get("template_outsiders", np.zeros((0, 0))),
-                         float(meta.get("group_bar", np.inf)),
-                         _runners_from_arrays(arrays))       # model version 1: none
+                         float(meta.get("group_bar", np.inf)))
 
 
 _io.register(_TYPE_NAME, _load)
@@ -1067,8 +950,6 @@ def _segment_result(Xs: np.ndarray, group: segments.Group, lo: int, hi: int, thr
         e = np.zeros(0, np.int64)
         return ExtractResult(e, e.copy(), np.zeros(0), np.zeros((0, d)), 0.0, lo, hi, threshold, blur, bank,
                              filt, (0, lo), np.inf, d, float(group.significance), "segments")
-    # the next best disjoint groups: match() lets them compete with this one in a new series
-    runners = tuple(_Candidate.of(group.with_members(r, z)) for r, z in segments.linked_runners_up(group))
     if not group.significance >= min_significance:
         # nothing reported; the group is kept as a candidate that match() confirms only together
         # with its matches in another series (the pooled group must pass the same bar)
@@ -1078,7 +959,7 @@ def _segment_result(Xs: np.ndarray, group: segments.Group, lo: int, hi: int, thr
         return ExtractResult(e, e.copy(), np.zeros(0), np.zeros((0, d)), 0.0, lo, hi, threshold, blur, bank,
                              filt, (0, lo), -segments.match_distance_threshold(group), d,
                              float(group.significance), "segments", templates, tends, near_d, near_out,
-                             float(min_significance), runners)
+                             float(min_significance))
     D = group.distances[np.ix_(m, m)]
     closeness = -D.sum(axis=1) / (len(m) - 1)          # minus the mean DTW distance to the others
     if max_instances is not None and len(m) > max_instances:
@@ -1093,7 +974,7 @@ def _segment_result(Xs: np.ndarray, group: segments.Group, lo: int, hi: int, thr
     return ExtractResult(starts, ends, closeness.astype(np.float64), _mean_pattern(Xs, starts, ends), 0.0,
                          lo, hi, threshold, blur, bank, filt, (0, lo),
                          -segments.match_distance_threshold(group), d, float(group.significance),
-                         "segments", templates, tends, near_d, near_out, float(min_significance), runners)
+                         "segments", templates, tends, near_d, near_out, float(min_significance))
 
 
 def _significance(XTp: np.ndarray, BTp: np.ndarray, locs: np.ndarray, We: int, log0: np.ndarray,

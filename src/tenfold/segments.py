@@ -40,9 +40,7 @@ idle periods). Nothing here is specific to speech.
    word 0.4-3.2; 93% of all-distinct-word recordings and 92% of synthetic 3-D series of
    distinct events score below 1.1. The best group
    is returned with its score as ``significance``; :data:`MIN_SIGNIFICANCE` is the bar below
-   which :func:`tenfold.extract.find_instances` reports nothing. The next best group disjoint
-   from it (:func:`best_groups`, ``Group.runners_up``) is kept for match(): the grouping may split
-   one event's repeats in two (a word by male and by female voices).
+   which :func:`tenfold.extract.find_instances` reports nothing.
 
 >>> import numpy as np
 >>> rng = np.random.default_rng(0)
@@ -61,14 +59,14 @@ idle periods). Nothing here is specific to speech.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
 from . import _core
 
-__all__ = ["MIN_SIGNIFICANCE", "Group", "best_groups", "dtw_distances", "find_group", "joint_group_score",
-           "joint_match", "linked_runners_up", "segment_activity", "segment_features", "stored_group_score", "template_distances", "template_neighbourhood",
+__all__ = ["MIN_SIGNIFICANCE", "Group", "dtw_distances", "find_group", "joint_group_score", "joint_match",
+           "segment_activity", "segment_features", "stored_group_score", "template_distances", "template_neighbourhood",
            "warped_distances"]
 
 DECOY_ONLY_WEIGHT = 0.75  # score weight of a group of every segment: sil x sqrt(k) >= 1.33 passes, as before
@@ -87,8 +85,6 @@ MAX_SEGMENTS = 400       # the longest are kept beyond this: pairwise DTW is qua
 MERGE_GAP_DIVISOR = 5    # pauses up to max_length / 5 can lie inside one event
 MATCH_POSITION = 0.8     # match() threshold: from the members' typical distance towards outsiders
 JOINT_REACH = 1.3       # joint_match considers segments up to this x match()'s distance threshold
-RUNNERS_UP = 1           # disjoint groups after the best that find_group keeps for match() (see best_groups)
-RUNNER_LINK = 1.0        # ... that match() uses when nearer the best group than this x the median segment
 LENGTH_TOLERANCE = 1.5   # segments from min_length / 1.5 to 1.5 x max_length are candidates
 
 
@@ -105,15 +101,6 @@ class Group:
     features: np.ndarray        # (n, d') per-segment normalised rows (rows outside segments: 0)
     decoy_distances: np.ndarray  # (S, S) from segment i to segment j rotated by half its length
     coverage: float             # fraction of active rows inside candidate segments
-    # the next best groups with members disjoint from this one and each other, best first:
-    # [(members, score)] (match() lets them compete in a new series; see best_groups)
-    runners_up: list[tuple[np.ndarray, float]] = field(default_factory=list)
-
-    def with_members(self, members: np.ndarray, significance: float) -> Group:
-        """The same segmentation with another group of its segments as the members (no runners-up)."""
-        m = np.asarray(members, np.int64)
-        return Group(self.seg_starts[m], self.seg_ends[m], float(significance), m, self.seg_starts,
-                     self.seg_ends, self.distances, self.features, self.decoy_distances, self.coverage)
 
 
 def _scale(X: np.ndarray) -> np.ndarray:
@@ -322,66 +309,27 @@ def _group_score(D: np.ndarray, R: np.ndarray, members: np.ndarray) -> float:
     return float(sil.mean() * k ** GROUP_SIZE_EXPONENT)
 
 
-def _candidate_scores(D: np.ndarray, R: np.ndarray) -> tuple[np.ndarray, list[int]]:
-    """Scores of every candidate group of :func:`best_group`: (S, len(sizes)) and the sizes.
-
-    Entry (i, j): the group grown from segment i to size ``sizes[j]`` (see :func:`_candidate`).
-    """
-    S = len(D)
-    sizes = [*range(2, S // 2 + 1), S]   # at least as many outsiders as members, or none
-    Z = np.full((S, len(sizes)), -np.inf)
-    for i in range(S):
-        for j, k in enumerate(sizes):
-            z = _group_score(D, R, _candidate(D, i, k))
-            if k == S:             # compared with decoys only, a weaker null than real outsiders
-                z *= DECOY_ONLY_WEIGHT
-            Z[i, j] = z
-    return Z, sizes
-
-
-def _candidate(D: np.ndarray, i: int, k: int) -> np.ndarray:
-    """Segment i and its k - 1 nearest, re-ranked once by mean distance to that group (unsorted)."""
-    g = np.argsort(D[i], kind="stable")[:k]         # i itself first (distance 0)
-    return np.argsort(D[:, g].mean(axis=1), kind="stable")[:k]
-
-
 def best_group(D: np.ndarray, R: np.ndarray) -> tuple[np.ndarray, float]:
     """Highest-scoring group (members sorted, score); empty when fewer than 2 segments.
 
     D: (S, S) distances between segments; R: (S, S) distances from segment i to the
-    rotated segment j. Of equal scores, the first candidate (lowest i, then smallest k) wins.
-    """
-    groups = best_groups(D, R, 1)
-    return groups[0] if groups else (np.zeros(0, np.int64), 0.0)
-
-
-def best_groups(D: np.ndarray, R: np.ndarray, n: int) -> list[tuple[np.ndarray, float]]:
-    """The n highest-scoring groups with disjoint members, best first: [(members sorted, score)].
-
-    The first is :func:`best_group`'s; each next one is the best candidate group that shares no
-    segment with the groups before it (fewer than n when no disjoint candidate is left). A
-    series may hold a generic event (an onset, a syllable many words share) that outscores the
-    repeated event; match() lets the runners-up compete in a new series.
+    rotated segment j.
     """
     S = len(D)
-    if S < 2 or n < 1:
-        return []
-    Z, sizes = _candidate_scores(D, R)
-    flat = np.argsort(-Z, axis=None, kind="stable")   # row-major: ties keep (i, k) order
-    taken = np.zeros(S, bool)
-    out: list[tuple[np.ndarray, float]] = []
-    for f in flat:
-        i, j = divmod(int(f), len(sizes))
-        if not np.isfinite(Z[i, j]) or taken[i]:
-            continue
-        g = _candidate(D, i, sizes[j])
-        if taken[g].any():
-            continue
-        out.append((np.sort(g), float(Z[i, j])))
-        taken[g] = True
-        if len(out) == n:
-            break
-    return out
+    if S < 2:
+        return np.zeros(0, np.int64), 0.0
+    best, best_z = np.zeros(0, np.int64), -np.inf
+    for i in range(S):
+        order = np.argsort(D[i], kind="stable")         # i itself first (distance 0)
+        for k in [*range(2, S // 2 + 1), S]:   # at least as many outsiders as members, or none
+            g = order[:k]
+            g = np.argsort(D[:, g].mean(axis=1), kind="stable")[:k]
+            z = _group_score(D, R, g)
+            if k == S:             # compared with decoys only, a weaker null than real outsiders
+                z *= DECOY_ONLY_WEIGHT
+            if z > best_z:
+                best, best_z = np.sort(g), z
+    return best, float(best_z)
 
 
 def rotated_features(Z: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
@@ -405,32 +353,8 @@ def find_group(X: np.ndarray, min_length: int, max_length: int) -> Group:
     Z = segment_features(X, s, e)
     D = warped_distances(X, s, e) if len(s) else np.zeros((0, 0))
     R = dtw_distances(Z, s, e, rotated_features(Z, s, e), s, e) if len(s) else np.zeros((0, 0))
-    groups = best_groups(D, R, 1 + RUNNERS_UP)
-    members, z = groups[0] if groups else (np.zeros(0, np.int64), 0.0)
-    return Group(s[members], e[members], z, members, s, e, D, Z, R, coverage, groups[1:])
-
-
-def linked_runners_up(group: Group) -> list[tuple[np.ndarray, float]]:
-    """The runners-up that look like more of the best group's event: [(members, score)].
-
-    A runner-up is kept when its members' mean distance to the best group's members is below
-    RUNNER_LINK x the median, over the other segments (neither group's), of their mean distance
-    to the best group's members: a second cluster of the same event (the same word by other
-    voices) lies nearer to the group than most segments do; a second repeated event lies about
-    as far as any other segment. On the benchmark's dev recordings with a voice per word, the
-    runners-up that were the same word as the best group had ratios 0.72-1.00 (27 of 150
-    recordings), the others 0.88-1.24 (median 1.02).
-    """
-    D, m = group.distances, group.members
-    out = []
-    for r, z in group.runners_up:
-        others = np.setdiff1d(np.arange(len(D)), np.concatenate([m, r]))
-        if len(m) == 0 or len(others) == 0:
-            continue
-        ratio = D[np.ix_(r, m)].mean() / np.median(D[np.ix_(others, m)].mean(axis=1))
-        if ratio < RUNNER_LINK:
-            out.append((r, z))
-    return out
+    members, z = best_group(D, R)
+    return Group(s[members], e[members], z, members, s, e, D, Z, R, coverage)
 
 
 def templates_of(group: Group) -> tuple[np.ndarray, np.ndarray]:
