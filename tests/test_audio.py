@@ -196,6 +196,12 @@ def test_log_mel_matches_a_naive_reference():
         audio.log_mel(x, 8000, fmin=500.0, fmax=400.0)
     with pytest.raises(ValueError, match="fmax"):
         audio.log_mel(x, 8000, fmax=5000.0)          # above the Nyquist frequency
+    with pytest.raises(ValueError, match="fmin"):
+        audio.log_mel(x, 8000, fmin="low")
+    with pytest.raises(ValueError, match="n_mfcc"):
+        audio.mfcc(x, 8000, n_mfcc=41)
+    with pytest.raises(ValueError, match="n_mfcc"):
+        audio.mfcc(x, 8000, n_mfcc=2.0)
     with pytest.raises(ValueError, match="sample_rate"):
         audio.log_mel(x, -8000)
     with pytest.raises(TypeError, match="numeric"):

@@ -155,6 +155,9 @@ def log_mel(audio: Any, sample_rate: int, *, n_mels: int = 40, frame_length: flo
     a, frame, hop = _framing(audio, sample_rate, frame_length, hop_length)
     if isinstance(n_mels, bool) or not isinstance(n_mels, numbers.Integral) or n_mels < 1:
         raise ValueError(f"n_mels must be a positive int, got {n_mels!r}")
+    for name, v in (("fmin", fmin), ("fmax", fmax)):
+        if v is not None and (isinstance(v, bool) or not isinstance(v, numbers.Real)):
+            raise ValueError(f"{name} must be a number of Hz, got {v!r}")
     fmax = sample_rate / 2.0 if fmax is None else float(fmax)
     if not 0.0 <= float(fmin) < fmax <= sample_rate / 2.0:
         raise ValueError(f"need 0 <= fmin < fmax <= sample_rate / 2 = {sample_rate / 2.0:g} Hz, "
@@ -208,10 +211,10 @@ def mfcc(audio: Any, sample_rate: int, *, n_mfcc: int = 13, frame_length: float 
     >>> feats.shape
     (98, 13)
     """
-    if isinstance(n_mels, numbers.Integral) and not isinstance(n_mels, bool) and not 1 <= n_mfcc <= n_mels:
-        raise ValueError(f"n_mfcc must be in [1, n_mels={n_mels}], got {n_mfcc}")
     logmel = log_mel(audio, sample_rate, n_mels=n_mels, frame_length=frame_length, hop_length=hop_length,
                      fmin=fmin, fmax=fmax, preemphasis=preemphasis)
+    if isinstance(n_mfcc, bool) or not isinstance(n_mfcc, numbers.Integral) or not 1 <= n_mfcc <= n_mels:
+        raise ValueError(f"n_mfcc must be an int in [1, n_mels={n_mels}], got {n_mfcc!r}")
     k = np.arange(n_mfcc)[:, None]
     dct = np.cos(np.pi * k * (2 * np.arange(n_mels)[None, :] + 1) / (2 * n_mels)) * np.sqrt(2.0 / n_mels)
     dct[0] /= np.sqrt(2.0)
