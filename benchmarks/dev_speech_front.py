@@ -276,6 +276,9 @@ FRONT_ENDS = {
     "logmel20": lambda a, sr: fe_logmel(a, sr, n_mels=20),
     "logmel28": lambda a, sr: fe_logmel(a, sr, n_mels=28),
     "mfcc_idct24": lambda a, sr: fe_mfcc_idct(a, sr, n_points=24),
+    # the eval's 13 MFCCs (c0..c12) through audio.bands_from_mfcc (c0 dropped), n mel positions
+    **{f"bands{n}": (lambda a, sr, n=n: audio.bands_from_mfcc(audio.mfcc(a, sr), n_bands=n))
+       for n in (16, 24, 32, 40, 48)},
     "logmel24sum": lambda a, sr: fe_logmel(a, sr, n_mels=24, rasta=0.94, mix="sum"),
     "logmel20sum": lambda a, sr: fe_logmel(a, sr, n_mels=20, rasta=0.94, mix="sum"),
     "logmel24cat": lambda a, sr: fe_logmel(a, sr, n_mels=24, rasta=0.94, mix="concat"),
