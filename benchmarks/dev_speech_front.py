@@ -421,7 +421,8 @@ def lite(names: list, n_null: int = 60, n_pos: int = 20, bar: float | None = Non
     print("| front end | " + " | ".join(conds) + " |")
     print("|---|" + "---|" * len(conds))
     for n in names:
-        print(f"| {n} | " + " | ".join(f"{np.mean(res[n][c]):.2f}" for c in conds) + " |", flush=True)
+        print(f"| {n} | " + " | ".join(f"{np.mean(res[n][c]):.2f} ({int(np.sum(res[n][c]))}/{len(res[n][c])})"
+                                         if c in res[n] else "-" for c in conds) + " |", flush=True)
 
 
 def _label(md: Path, name: str) -> None:
@@ -495,6 +496,8 @@ def main(argv=None) -> int:
     ap.add_argument("--sets", default="dev", help="--pipeline: bench_extract's set (heldout: run once, at the end)")
     ap.add_argument("--bar", type=float, default=None, help="--pipeline/--lite: find_instances(min_group_score=)")
     ap.add_argument("--lite", action="store_true", help="find_instances per condition and on nulls, seeds 98xx")
+    ap.add_argument("--lite-pos", type=int, default=20, help="--lite: recordings per condition (0: nulls only)")
+    ap.add_argument("--lite-nulls", type=int, default=60, help="--lite: all-distinct-word recordings (seed 9850)")
     args = ap.parse_args(argv)
     if args.evallike:
         evallike(args.evallike, args.evallike_n)
@@ -508,7 +511,7 @@ def main(argv=None) -> int:
     if unknown:
         ap.error(f"unknown front ends {sorted(unknown)}; known: {', '.join(FRONT_ENDS)}")
     if args.lite:
-        lite(names, bar=args.bar)
+        lite(names, n_null=args.lite_nulls, n_pos=args.lite_pos, bar=args.bar)
     else:
         yardstick(names)
     return 0

@@ -223,7 +223,7 @@ def mfcc(audio: Any, sample_rate: int, *, n_mfcc: int = 13, frame_length: float 
     return logmel @ dct.T
 
 
-BANDS_FROM_MFCC = 24      # mel positions for bands_from_mfcc (chosen on dev recordings: see notes)
+BANDS_FROM_MFCC = 24      # mel positions for bands_from_mfcc (16-48 tried on dev recordings: see notes)
 
 
 def bands_from_mfcc(mfccs: Any, n_bands: int = BANDS_FROM_MFCC, *, drop_c0: bool = True) -> np.ndarray:
