@@ -30,6 +30,8 @@ Results: benchmarks/results/speech_front/.
     python benchmarks/dev_speech_front.py --only mfcc,logmel28  # some front ends
     python benchmarks/dev_speech_front.py --lite --only mfcc,logmel28
     python benchmarks/dev_speech_front.py --pipeline logmel28   # full dev pipeline for one (~6 min)
+    python benchmarks/dev_speech_front.py --lite --lite-pos 0 --lite-nulls 200 --only bands24  # nulls only
+Front ends bands16..bands48: the eval's 13 MFCCs through audio.bands_from_mfcc (helper cepstra).
 """
 
 from __future__ import annotations
