@@ -29,9 +29,14 @@ CODEC_ID = "tenfold.sprintz"
 
 
 def _as_matrix(a: np.ndarray) -> np.ndarray:
+    """``a`` as the (rows,) or (rows, columns) matrix a stream holds, keeping its memory order:
+    a numcodecs codec maps bytes to bytes, and Zarr v2 reads an order="F" chunk's decoded bytes
+    in Fortran order."""
     if a.ndim == 0:
         return a.reshape(1)
     if a.ndim > 2:
+        if a.flags.f_contiguous and not a.flags.c_contiguous:
+            return a.reshape(a.shape[0], -1, order="F")   # a Fortran-ordered view: same bytes
         return np.ascontiguousarray(a).reshape(a.shape[0], -1)
     return a
 
