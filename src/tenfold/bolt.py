@@ -17,7 +17,7 @@ import numpy as np
 from . import _core, _io
 from ._checks import as_float_matrix, check_choice, check_fitted, check_int, raise_nonfinite
 from ._runtime import resolve_threads
-from ._validate import validate_bolt_encoder, validate_bolt_index
+from ._validate import INT32_MAX, INT64_MAX, validate_bolt_encoder, validate_bolt_index
 
 __all__ = ["BoltEncoder", "BoltIndex"]
 
@@ -144,9 +144,10 @@ class BoltEncoder:
         if c % 2:
             raise ValueError(f"ncodebooks must be even (two 4-bit codes per byte), got {c}")
         check_choice(self.metric, "metric", _METRICS)
-        check_int(self.n_iter, "n_iter", minimum=0)
+        # the bounds a saved file's fields are checked against on load (_validate)
+        check_int(self.n_iter, "n_iter", minimum=0, maximum=INT32_MAX)
         if self.random_state is not None:
-            check_int(self.random_state, "random_state", minimum=0)
+            check_int(self.random_state, "random_state", minimum=0, maximum=INT64_MAX)
 
     @property
     def inner_product(self) -> bool:

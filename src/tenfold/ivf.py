@@ -18,7 +18,7 @@ import numpy as np
 from . import _core, _io
 from ._checks import as_float_matrix, check_choice, check_int
 from ._runtime import resolve_threads
-from ._validate import IVF_MAX_NLIST, validate_ivf_bolt_index
+from ._validate import INT32_MAX, INT64_MAX, IVF_MAX_NLIST, validate_ivf_bolt_index
 from .bolt import _BLOCK, _MAX_PADDED_K, _REFINE, BoltEncoder, _VectorIndex, check_rerank, finish_search
 
 __all__ = ["IVFBoltIndex"]
@@ -163,9 +163,9 @@ class IVFBoltIndex(_VectorIndex):
         if refine is not None:
             check_choice(refine, "refine", tuple(_REFINE))
         self.nprobe = check_int(nprobe, "nprobe", minimum=1, maximum=self.nlist)
-        self.n_iter = check_int(n_iter, "n_iter", minimum=0)
+        self.n_iter = check_int(n_iter, "n_iter", minimum=0, maximum=INT32_MAX)   # as a saved file's
         if random_state is not None:
-            check_int(random_state, "random_state", minimum=0)
+            check_int(random_state, "random_state", minimum=0, maximum=INT64_MAX)
         self.encoder = encoder
         self.refine = refine
         self.random_state = random_state
