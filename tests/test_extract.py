@@ -78,7 +78,7 @@ def test_slide_and_seed_dots_match_direct():
 def test_feature_matrix_matches_direct_distance():
     rng = np.random.default_rng(4)
     x = rng.normal(size=(400, 2)).cumsum(0)
-    bank = ex._sample_shapelets(x, 16, rng, 5)
+    bank = ex._sample_shapelets(x, 16, rng, 5, np.abs(x).max(axis=0))
     feats = ex._feature_matrix(x, bank, 0.25)
     for f in range(len(bank.dims)):
         L, j = int(bank.lengths[f]), int(bank.dims[f])
@@ -283,6 +283,30 @@ def test_constant_and_pure_noise():
     assert len(ex.find_instances(np.zeros((500, 3)), 20, 40)) == 0
     res = ex.find_instances(np.ones(500), 20, 40)
     assert len(res.match(np.ones(300))) == 0
+
+
+def test_results_do_not_depend_on_the_units():
+    """Both searches are scale-free (distances are z-normalised); an absolute 'constant' floor
+    made a series of magnitude ~1e-12 (SI units: amperes, strain) report nothing."""
+    from tenfold.datasets import event_shapes, events_in_noise
+    rng = np.random.default_rng(0)
+    event = np.sin(np.linspace(0, 3 * np.pi, 50)) * np.hanning(50)
+    X = rng.normal(0, 0.3, 3000)
+    for start in (200, 900, 1500, 2100, 2700):
+        X[start:start + 50] += 2 * event
+    ref = ex.find_instances(X, 40, 60, random_state=0)
+    assert ref.method == "shapelets" and len(ref) == 5
+    for scale in (1e-12, 1e-40):
+        got = ex.find_instances(X * scale, 40, 60, random_state=0)
+        assert np.array_equal(got.starts, ref.starts) and np.array_equal(got.ends, ref.ends), scale
+    shapes = event_shapes(np.random.default_rng(5), 4)
+    Y, _ = events_in_noise(np.random.default_rng(6), shapes, [0, 1, 0, 2, 0, 3, 0])
+    ref = ex.find_instances(Y, 30, 55, random_state=0)
+    assert ref.method == "segments" and len(ref) >= 3
+    got = ex.find_instances(Y * 1e-30, 30, 55, random_state=0)
+    assert got.method == "segments" and np.array_equal(got.starts, ref.starts)
+    with pytest.raises(ValueError, match="rescale"):   # squares would underflow
+        ex.find_instances(X * 1e-160, 40, 60)
 
 
 @pytest.mark.parametrize("bad,err,msg", [

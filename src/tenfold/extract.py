@@ -75,6 +75,9 @@ MAX_FEATURE_CELLS = 400_000_000   # n x features of the binary feature matrix (f
 # Largest |value| accepted in X: window sums of squares (up to n * value^2) must stay far below
 # float64's maximum, 1.8e308.
 MAX_ABS_VALUE = 1e100
+# Smallest largest-|value| of a series that is not all zeros: squared differences (down to
+# value^2 / n) must stay far above float64's smallest normal number, 2.2e-308.
+MIN_ABS_VALUE = 1e-100
 SIGNIFICANCE_FOLDS = 8
 COMPLETE_FRACTION = 0.4  # a left-out window joins at this fraction of the instances' median z
 JOIN_MIN_Z = 3.0         # ... and never below 3 robust standard deviations above the background
@@ -124,6 +127,9 @@ def _as_series(X: Any, name: str = "X") -> np.ndarray:
     if big > MAX_ABS_VALUE:
         raise ValueError(f"{name} has values up to {big:.3g} in magnitude; values beyond "
                          f"{MAX_ABS_VALUE:.0e} overflow the distance sums: rescale {name} first")
+    if 0 < big < MIN_ABS_VALUE:
+        raise ValueError(f"{name} has values of at most {big:.3g} in magnitude; below {MIN_ABS_VALUE:.0e} "
+                         f"the distance sums underflow: rescale {name} first")
     return arr
 
 
@@ -258,13 +264,17 @@ def _shapelet_lengths(max_length: int) -> list[int]:
 
 
 def _sample_shapelets(X: np.ndarray, max_length: int, rng: np.random.Generator,
-                      per_length: int) -> _ShapeletBank:
+                      per_length: int, magnitude: np.ndarray) -> _ShapeletBank:
+    """Shapelets of the centred series X; ``magnitude`` (d,) is each dimension's largest absolute
+    value before centring, the scale against which a dimension is numerically constant."""
     n, d = X.shape
     dims, lens, vals, vars_ = [], [], [], []
     for j in range(d):
         x = X[:, j]
         step_var = float(np.var(np.diff(x)))
-        if not step_var > 1e-24 * max(1.0, float(np.abs(x).max()) ** 2):
+        # relative to the data's own scale (an absolute floor made series of magnitude ~1e-12,
+        # e.g. SI units, look constant); float64 steps below ~1e-12 of it are rounding noise
+        if not step_var > 1e-24 * float(magnitude[j]) ** 2:
             continue  # constant (or numerically constant) dimension: no features
         for L in _shapelet_lengths(max_length):
             score = _structure_scores(x, L, step_var)
@@ -862,7 +872,7 @@ def find_instances(X: Any, min_length: int, max_length: int, *, random_state: An
 
     # centre each dimension (keeps cumulative sums accurate; distances are shift-invariant)
     Xc = Xs - Xs.mean(axis=0, keepdims=True)
-    bank = _sample_shapelets(Xc, hi, rng, per_length)
+    bank = _sample_shapelets(Xc, hi, rng, per_length, np.abs(Xs).max(axis=0))
     feats = _feature_matrix(Xc, bank, float(threshold))
     fblur = _blur(feats, blur)
     keep = (feats.sum(axis=1) >= 2) & (fblur.mean(axis=1) < 0.5)
