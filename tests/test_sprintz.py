@@ -504,6 +504,12 @@ def test_file_roundtrip(tmp_path, order, monkeypatch):
     np.save(tmp_path / "f.npy", np.zeros(10, np.float16))
     with pytest.raises(TypeError, match="src must have dtype"):
         sprintz.compress_file(tmp_path / "f.npy", tmp_path / "f.tfsz")
+    np.savez(tmp_path / "a.npz", x=x)   # np.load gives an archive, not an array (was AttributeError)
+    (tmp_path / "t.npy").write_text("1, 2, 3\n")   # (was numpy's "contains pickled data")
+    for name in ("a.npz", "t.npy"):
+        with pytest.raises(ValueError, match="not a .npy file"):
+            sprintz.compress_file(tmp_path / name, tmp_path / "a.tfsz")
+        assert not (tmp_path / "a.tfsz").exists()
 
 
 def test_cli_compress_decompress(tmp_path, capsys):

@@ -313,6 +313,9 @@ def compress_file(src: Any, dst: Any, forecaster: str = "fire", entropy: bool = 
         raise TypeError(f"entropy must be a bool, got {type(entropy).__name__}")
     check_distinct(src, dst)
     try:
+        with open(src, "rb") as f:   # np.load would also open .npz archives and guess at other files
+            if f.read(6) != b"\x93NUMPY":
+                raise ValueError(f"src {src!r} is not a .npy file (it does not start with numpy's header)")
         x = np.load(src, mmap_mode="r", allow_pickle=False)
     except (OSError, ValueError) as exc:
         raise ValueError(f"src must be a readable .npy file: {exc}") from exc
