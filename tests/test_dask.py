@@ -76,6 +76,15 @@ def test_k_beyond_size_and_bad_input(client, data, encoder):
         index.search(Q, 0)
     with pytest.raises(TypeError, match="BoltEncoder"):
         tdask.ShardedIndex("nope", client=client)
+    for bad in (0, -5):   # was dask's "Empty tuples are not allowed in chunks" (or 0 taken as None)
+        with pytest.raises(ValueError, match="chunk_rows"):
+            index.add(X[:7], chunk_rows=bad)
+        with pytest.raises(ValueError, match="chunk_rows"):
+            tdask.encode(encoder, X[:7], chunk_rows=bad)
+    with pytest.raises(TypeError, match="chunk_rows"):
+        tdask.encode(encoder, X[:7], chunk_rows=2.5)
+    D, I = index.search(Q[:0], 3)   # no queries: empty results
+    assert D.shape == I.shape == (0, 3)
 
 
 def test_save_and_load_index(client, data, encoder, tmp_path):

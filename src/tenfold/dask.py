@@ -56,6 +56,8 @@ def _chunked_by_rows(X: Any, chunk_rows: int | None, default_rows: int) -> da.Ar
     """X as a Dask array: numpy and Zarr arrays are wrapped in chunks of rows (`chunk_rows`, else
     at most `default_rows`); a Dask array is rechunked only if `chunk_rows` is given."""
     da = _dask_array()
+    if chunk_rows is not None:
+        chunk_rows = check_int(chunk_rows, "chunk_rows", minimum=1)
     if not isinstance(X, da.Array):
         if not hasattr(X, "shape") or not hasattr(X, "dtype"):
             X = np.asarray(X)
