@@ -282,3 +282,22 @@ def test_no_queries_give_empty_results(data, fitted, refine):
         assert D.shape == I.shape == (0, 3) and D.dtype == np.float32 and I.dtype == np.int64
     assert index.scores(Q).shape == (0, 100)
     assert fitted["l2"].lookup_tables(Q)[0].shape == (0, 16, 16)
+
+
+def test_training_data_too_small_for_float32_is_refused(data):
+    """Rows of magnitude ~1e-25 (squares underflow in float32) used to give an encoder whose codes
+    were all alike (recall of the row itself 0.02 instead of 0.96), silently; data scaled down
+    to a largest |x| of 2**-55 give the same codes as unscaled data."""
+    X, _ = data
+    X = X[:1000]
+    ref = tenfold.BoltEncoder(ncodebooks=8).fit(X)
+    small = (X.astype(np.float64) * (2.0**-55 / np.abs(X).max())).astype(np.float32)
+    assert (tenfold.BoltEncoder(ncodebooks=8).fit(small).encode(small) == ref.encode(X)).mean() > 0.99
+    tiny = (X.astype(np.float64) * 1e-25).astype(np.float32)
+    for metric in ("l2", "dot"):
+        with pytest.raises(ValueError, match="too small"):
+            tenfold.BoltEncoder(ncodebooks=8, metric=metric).fit(tiny)
+    with pytest.raises(ValueError, match="too small"):
+        tenfold.IVFBoltIndex(ref, 4).train(tiny)
+    tenfold.BoltEncoder(ncodebooks=8, metric="cosine").fit(tiny)   # rows scaled to unit length: fine
+    tenfold.BoltEncoder(ncodebooks=8).fit(np.zeros((100, 16), np.float32))   # all zeros: allowed

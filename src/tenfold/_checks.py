@@ -49,6 +49,20 @@ def raise_nonfinite(original: Any, converted: np.ndarray, name: str, n_threads: 
         raise ValueError(f"{name} contains NaN or infinite values (first in row {bad})")
 
 
+# Below this largest |value| a float32 training set's squared differences (~2**-120 and less)
+# underflow towards float32's subnormals (from 2**-126): k-means sees ties and learns nothing.
+# The mirror of the 2**60 bound above.
+FIT_MAGNITUDE_FLOOR = 2.0 ** -60
+
+
+def raise_too_small(X: np.ndarray, name: str) -> None:
+    """ValueError if the validated float32 matrix X is not all zeros but every |x| < 2**-60."""
+    big = float(np.abs(X).max()) if X.size else 0.0
+    if 0.0 < big < FIT_MAGNITUDE_FLOOR:
+        raise ValueError(f"{name} holds values too small to learn from in float32 (largest |x| {big:.3g} < 2**-60): "
+                         f"scale the data up")
+
+
 def check_int(value: Any, name: str, *, minimum: int | None = None, maximum: int | None = None) -> int:
     """Validate an integer argument (bools refused) within optional bounds."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):

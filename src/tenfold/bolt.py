@@ -15,7 +15,7 @@ from typing import Any, NamedTuple, cast
 import numpy as np
 
 from . import _core, _io
-from ._checks import as_float_matrix, check_choice, check_fitted, check_int, raise_nonfinite
+from ._checks import as_float_matrix, check_choice, check_fitted, check_int, raise_nonfinite, raise_too_small
 from ._runtime import resolve_threads
 from ._validate import INT32_MAX, INT64_MAX, validate_bolt_encoder, validate_bolt_index
 
@@ -176,6 +176,8 @@ class BoltEncoder:
             raise ValueError(f"X needs at least 16 rows to learn 16 centroids per subspace, got {n}")
         if d < self.ncodebooks:
             raise ValueError(f"ncodebooks ({self.ncodebooks}) must be <= the dimension d ({d})")
+        if self.metric != "cosine":   # (cosine scales rows to unit length)
+            raise_too_small(X, "X")
         rng = np.random.default_rng(self.random_state)
         if n > _MAX_TRAIN:
             X = X[np.sort(rng.choice(n, _MAX_TRAIN, replace=False))]

@@ -16,7 +16,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from . import _core, _io
-from ._checks import as_float_matrix, check_choice, check_int
+from ._checks import as_float_matrix, check_choice, check_int, raise_too_small
 from ._runtime import resolve_threads
 from ._validate import INT32_MAX, INT64_MAX, IVF_MAX_NLIST, validate_ivf_bolt_index
 from .bolt import _BLOCK, _MAX_PADDED_K, _REFINE, BoltEncoder, _VectorIndex, check_rerank, finish_search
@@ -215,6 +215,8 @@ class IVFBoltIndex(_VectorIndex):
         X = as_float_matrix(X, "X", cols=self.encoder.d, allow_empty=False, n_threads=resolve_threads(None))
         if len(X) < self.nlist:
             raise ValueError(f"X needs at least nlist = {self.nlist} rows to learn {self.nlist} lists, got {len(X)}")
+        if self.encoder.metric != "cosine":
+            raise_too_small(X, "X")
         with self._lock:
             if self._lists.n:
                 raise ValueError("the index holds vectors: reset() it before training again")
