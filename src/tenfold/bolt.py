@@ -404,13 +404,22 @@ class _VectorIndex:
         return arr.astype(np.int64)
 
     @staticmethod
+    def check_id_room(next_id: int, n: int) -> None:
+        """ValueError if add() of n rows would number them beyond int64 (ids from next_id on)."""
+        if next_id + n > INT64_MAX:
+            raise ValueError(f"add() would give ids beyond 2**63 - 1 (the next id is {next_id}): "
+                             "give the rows ids with add_with_ids")
+
+    @staticmethod
     def _check_new_ids(ids: Any) -> np.ndarray:
-        """ids of add_with_ids: distinct integers >= 0 that fit in int64, as int64."""
+        """ids of add_with_ids: distinct integers in [0, 2**63 - 2], as int64 (the largest id plus
+        one, where add() continues, must fit in int64 too: it is saved with the index)."""
         arr = np.asarray(ids)
         if arr.ndim != 1 or (arr.dtype.kind not in "iu" and arr.size):
             raise TypeError(f"ids must be a 1-D array of integers, got dtype {arr.dtype} shape {arr.shape}")
-        if arr.size and (arr.min() < 0 or (arr.dtype.kind == "u" and arr.max() > np.iinfo(np.int64).max)):
-            raise ValueError("ids must be >= 0 and fit in int64 (-1 marks a missing result)")
+        if arr.size and (arr.min() < 0 or arr.max() >= INT64_MAX):
+            raise ValueError("ids must be >= 0 and <= 2**63 - 2 (-1 marks a missing result; add() continues "
+                             "from the largest id plus one)")
         arr = arr.astype(np.int64)
         if len(np.unique(arr)) != len(arr):
             raise ValueError("ids must be distinct")
@@ -516,6 +525,8 @@ class BoltIndex(_VectorIndex):
     def _append(self, codes: np.ndarray, vectors: np.ndarray | None, new_ids: np.ndarray | None) -> None:
         """Publish contents with rows appended (caller holds the lock)."""
         c = self._contents
+        if new_ids is None:
+            self.check_id_room(c.next_id, len(codes))
         n_new = c.n + len(codes)
         blocked = _grown(c.blocked, (n_new + _BLOCK - 1) // _BLOCK * _BLOCK * self._ncols, zero=True)
         _core.bolt_pack_blocked(codes, blocked, c.n)

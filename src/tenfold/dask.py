@@ -312,6 +312,7 @@ class ShardedIndex:
             blocks = X.to_delayed().ravel()
             bounds = np.concatenate([[0], np.cumsum(X.chunks[0])]).astype(np.int64)
             if ids is None:
+                BoltIndex.check_id_room(st.next_id, X.shape[0])
                 parts = [delayed(_build_shard, pure=False)(b, enc, self.refine) for b in blocks]
                 offsets = tuple(int(st.next_id + s) for s in bounds[:-1])
                 next_id = st.next_id + X.shape[0]

@@ -276,6 +276,7 @@ class IVFBoltIndex(_VectorIndex):
         with self._lock:
             c = self._lists
             if new_ids is None:
+                self.check_id_room(c.next_id, len(Xf))
                 new_ids = np.arange(c.next_id, c.next_id + len(Xf), dtype=np.int64)
             elif len(new_ids) and c.n and np.isin(new_ids, c.ids).any():
                 raise ValueError(f"ids: {int(new_ids[np.isin(new_ids, c.ids)][0])} is already in the index")
