@@ -309,6 +309,25 @@ def test_results_do_not_depend_on_the_units():
         ex.find_instances(X * 1e-160, 40, 60)
 
 
+def test_max_instances_two_returns_the_two_strongest():
+    """max_instances=2 (allowed) always returned nothing: the significance needs 3 instances to
+    hold one out, so a set capped at 2 scored 0. The search now looks for 3 and keeps the 2
+    strongest; caps >= 3 are unchanged."""
+    rng = np.random.default_rng(0)
+    event = np.sin(np.linspace(0, 3 * np.pi, 50)) * np.hanning(50)
+    X = rng.normal(0, 0.3, 3000)
+    truth = [(s, s + 50) for s in (200, 900, 1500, 2100, 2700)]
+    for s, e in truth:
+        X[s:e] += 2 * event
+    full = ex.find_instances(X, 40, 60, random_state=0)
+    two = ex.find_instances(X, 40, 60, random_state=0, max_instances=2)
+    assert len(two) == 2 and two.significance >= ex.MIN_SIGNIFICANCE
+    assert interval_f1(list(zip(two.starts, two.ends)), truth) == 2 * 2 / (2 + 5)   # both are true instances
+    assert len(two.match(X)) >= 2
+    three = ex.find_instances(X, 40, 60, random_state=0, max_instances=3)
+    assert len(three) == 3 and len(full) == 5
+
+
 @pytest.mark.parametrize("bad,err,msg", [
     (np.array([1.0, np.nan] * 100), ValueError, "NaN"),
     (np.array([1.0, np.inf] * 100), ValueError, "NaN or inf"),

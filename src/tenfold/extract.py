@@ -789,7 +789,8 @@ def find_instances(X: Any, min_length: int, max_length: int, *, random_state: An
     n_shifts : int
         Each seed window is also tried shifted by ``k * max_length / 10`` for ``|k| <= n_shifts``.
     max_instances : int, optional
-        Upper bound on the number of instances returned.
+        Upper bound on the number of instances returned (>= 2; the strongest are kept. The
+        shapelet search's significance needs 3, so with 2 it still looks for 3).
     per_instance_bounds : bool
         Give each instance its own start and end (default); if False, all instances share the
         offsets learned for the event (they then all have the same length).
@@ -910,21 +911,24 @@ def find_instances(X: Any, min_length: int, max_length: int, *, random_state: An
         a, b = _segment_offsets(filt, BTp, locs, log0, lo, hi)
         return filt, a - P, b - P
 
-    best = _search(XT, BT, dots, W, lo, log0, p0blur, max_instances)
+    # the significance holds out one instance of at least 3 (see _significance): with
+    # max_instances=2 the search still looks for 3, and the 2 strongest are returned
+    search_max = None if max_instances is None else max(max_instances, 3)
+    best = _search(XT, BT, dots, W, lo, log0, p0blur, search_max)
     if len(best.locs) < 2:
         return nothing()
     filt, a, b = model(best.locs)
     if b - a > lo:
         # Wide range: candidates only min_length apart can put two peaks in one long instance.
         # Search again with candidates at least the learned event length apart; keep the better.
-        again = _search(XT, BT, dots, W, int(b - a), log0, p0blur, max_instances)
+        again = _search(XT, BT, dots, W, int(b - a), log0, p0blur, search_max)
         if len(again.locs) >= 2 and again.score >= best.score:
             best = again
             filt, a, b = model(best.locs)
     significance = _significance(XTp, BTp, best.locs, We, log0, max(b - a, lo))
     if significance < min_significance:
         return nothing(significance)
-    room = None if max_instances is None else max_instances - len(best.locs)
+    room = None if search_max is None else search_max - len(best.locs)
     if COMPLETE_FRACTION > 0 and room != 0:
         more = _complete(XTp, BTp, best.locs, filt, We, max(b - a, lo), room)
         if len(more):
@@ -936,6 +940,9 @@ def find_instances(X: Any, min_length: int, max_length: int, *, random_state: An
     kept = _nonoverlapping_maxima(_scatter(inst_scores, locs, n), max(b - a, 1), floor=-np.inf)
     locs = np.sort(kept)
     inst_scores = inst_scores[np.searchsorted(best.locs, locs)]
+    if max_instances is not None and len(locs) > max_instances:
+        top = np.sort(np.argsort(-inst_scores, kind="stable")[:max_instances])
+        locs, inst_scores = locs[top], inst_scores[top]
     starts, ends = _place(locs + a, locs + b, n)
     if per_instance_bounds and hi > lo:
         starts, ends = _instance_bounds(BTp, locs, filt, P, lo, hi, n, starts, ends)
