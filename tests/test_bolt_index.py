@@ -205,7 +205,7 @@ def test_loading_inconsistent_ids_or_vectors_is_a_value_error(tmp_path, data, en
         "ntotal": (dict(meta, ntotal="40"), arrays),
     }
     for name, (m, a) in bad_cases.items():
-        _io.save(tmp_path / "bad.tfz", kind, m, a)
+        _io.save(tmp_path / "bad.tfz", kind, m, a, verify=False)
         with pytest.raises(ValueError):
             tenfold.load(tmp_path / "bad.tfz")
 

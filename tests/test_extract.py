@@ -168,7 +168,7 @@ def test_save_load_roundtrip(tmp_path):
     from tenfold import _io
     type_name, meta, arrays = _io.read(tmp_path / "e.tfz")
     arrays["bank_dims"] = arrays["bank_dims"] + 5          # points at a dimension that does not exist
-    _io.save(tmp_path / "bad.tfz", type_name, meta, arrays)
+    _io.save(tmp_path / "bad.tfz", type_name, meta, arrays, verify=False)
     with pytest.raises(ValueError, match="invalid shapelet bank"):
         tenfold.load(tmp_path / "bad.tfz")
 
