@@ -328,6 +328,17 @@ def test_max_instances_two_returns_the_two_strongest():
     assert len(three) == 3 and len(full) == 5
 
 
+def test_match_min_score_must_be_a_number():
+    """min_score=nan matched nothing silently (every comparison false), True counted as 1 and a
+    string failed inside float(); each is now a ValueError naming min_score."""
+    x, _, _ = planted_series(1500, 1, 4, 40, 60, seed=1)
+    hits = ex.find_instances(x, 40, 60, random_state=0)
+    for bad in (float("nan"), True, "x"):
+        with pytest.raises(ValueError, match="min_score"):
+            hits.match(x, min_score=bad)
+    assert len(hits.match(x, min_score=-np.inf)) >= len(hits.match(x, min_score=np.float32(0.0)))
+
+
 @pytest.mark.parametrize("bad,err,msg", [
     (np.array([1.0, np.nan] * 100), ValueError, "NaN"),
     (np.array([1.0, np.inf] * 100), ValueError, "NaN or inf"),

@@ -629,6 +629,9 @@ class ExtractResult:
         >>> [int(round(s, -2)) for s in found.starts]
         [300, 1200]
         """
+        if min_score is not None and (isinstance(min_score, bool) or not isinstance(min_score, numbers.Real)
+                                      or np.isnan(min_score)):
+            raise ValueError(f"min_score must be a real number or None, got {min_score!r}")
         Xs = _as_series(X)
         if Xs.shape[1] != self._n_dims:
             raise ValueError(f"X has {Xs.shape[1]} dimensions; the event was learned on {self._n_dims}")
