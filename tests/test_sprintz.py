@@ -566,3 +566,14 @@ def test_native_sanitizer_fuzz(tmp_path):
     assert counts.startswith(f"sprintz native fuzz: seed {seed}, ")
     rejected, resealed = (int(counts.split(w)[1].split()[0]) for w in ("rejected ", "resealed-and-decoded "))
     assert rejected > 0 and resealed > 0  # both kinds of case happened
+
+
+@pytest.mark.filterwarnings("ignore::PendingDeprecationWarning")   # np.matrix's own
+def test_array_subclasses():
+    """np.matrix reached the native call (an unreadable nanobind TypeError) and a masked array
+    failed with 'cannot reshape'; a matrix now compresses as its plain array and a masked array
+    is a TypeError (compressing its data would lose the mask silently)."""
+    m = np.matrix(np.arange(60, dtype=np.int16).reshape(20, 3))
+    assert np.array_equal(sprintz.decompress(sprintz.compress(m)), np.asarray(m))
+    with pytest.raises(TypeError, match="masked"):
+        sprintz.compress(np.ma.masked_array(np.arange(10, dtype=np.int32), mask=[0, 1] * 5))

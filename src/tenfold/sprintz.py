@@ -95,7 +95,12 @@ def compress(x: Any, forecaster: str = "fire", entropy: bool = True) -> bytes:
     >>> np.array_equal(sprintz.decompress(sprintz.compress(x, forecaster="delta")), x)
     True
     """
-    arr = x if isinstance(x, np.ndarray) else np.asarray(x)
+    if type(x) is np.ndarray:
+        arr = x
+    elif isinstance(x, np.ma.MaskedArray):   # np.asarray would drop the mask without a word
+        raise TypeError("x is a masked array: compress x.filled(value) (and the mask separately)")
+    else:
+        arr = np.asarray(x)   # subclasses (np.matrix) as plain arrays
     # (the common case first: a native-order dtype is one dict lookup, a known forecaster one
     # tuple scan; small arrays spend a good part of a call on these checks)
     code = _DTYPE_CODES.get(arr.dtype)
