@@ -301,3 +301,19 @@ def test_training_data_too_small_for_float32_is_refused(data):
         tenfold.IVFBoltIndex(ref, 4).train(tiny)
     tenfold.BoltEncoder(ncodebooks=8, metric="cosine").fit(tiny)   # rows scaled to unit length: fine
     tenfold.BoltEncoder(ncodebooks=8).fit(np.zeros((100, 16), np.float32))   # all zeros: allowed
+
+
+def test_masked_arrays_are_refused(data, fitted):
+    """A numpy masked array was used as its data with the mask dropped silently (Bolt, MADDNESS,
+    EXTRACT); it is now a TypeError naming the argument."""
+    X, _ = data
+    masked = np.ma.masked_array(X[:100], mask=X[:100] > 1)
+    with pytest.raises(TypeError, match="X is a masked array"):
+        fitted["l2"].encode(masked)
+    with pytest.raises(TypeError, match="X is a masked array"):
+        tenfold.BoltEncoder(ncodebooks=4).fit(masked)
+    amm = tenfold.Maddness(ncodebooks=4).fit(X[:500], np.ones((X.shape[1], 2)))
+    with pytest.raises(TypeError, match="A is a masked array"):
+        amm.matmul(masked)
+    with pytest.raises(TypeError, match="X is a masked array"):
+        tenfold.extract.find_instances(np.ma.masked_array(np.zeros(300), mask=False), 10, 20)

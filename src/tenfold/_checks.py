@@ -19,6 +19,7 @@ def as_float_matrix(x: Any, name: str, *, cols: int | None = None, allow_empty: 
     check_finite=False the caller must check (kernels that do it in their own pass call
     :func:`raise_nonfinite` when they find a bad value).
     """
+    refuse_masked(x, name)
     arr = np.asarray(x) if not isinstance(x, np.ndarray) else x
     kind = arr.dtype.kind
     if kind not in "fiub":
@@ -37,6 +38,13 @@ def as_float_matrix(x: Any, name: str, *, cols: int | None = None, allow_empty: 
     if check_finite:
         raise_nonfinite(arr, out, name, n_threads)
     return out
+
+
+def refuse_masked(x: Any, name: str) -> None:
+    """TypeError for a numpy masked array: converting it would drop the mask without a word."""
+    if isinstance(x, np.ma.MaskedArray):
+        raise TypeError(f"{name} is a masked array, whose mask would be ignored: pass {name}.filled(value) "
+                        "or drop the masked rows")
 
 
 def raise_nonfinite(original: Any, converted: np.ndarray, name: str, n_threads: int = 1) -> None:

@@ -66,6 +66,7 @@ from typing import Any
 import numpy as np
 
 from . import _core, _io, segments
+from ._checks import refuse_masked
 from ._validate import validate_extract_result
 
 __all__ = ["ExtractResult", "find_instances"]
@@ -109,6 +110,7 @@ MIN_SIGNIFICANCE = 15.0
 # ---------------------------------------------------------------------------------------------
 
 def _as_series(X: Any, name: str = "X") -> np.ndarray:
+    refuse_masked(X, name)
     arr = np.asarray(X)
     if arr.dtype.kind not in "fiub":
         raise TypeError(f"{name} must be a real numeric array, got dtype {arr.dtype}")
