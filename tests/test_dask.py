@@ -282,3 +282,22 @@ def test_searches_beside_one_writer_see_whole_versions(client, data):
         for t in threads:
             t.join()
     assert not errors and calls[0] >= 6, (errors[:3], calls)  # every search ran during the writes
+
+
+def test_compress_to_zarr_refuses_its_own_source(client, tmp_path):
+    """compress_to_zarr(da.from_zarr(store), store, overwrite=True) created the new array (erasing
+    the old chunks) before the tasks read them: the input was lost and the result all zeros.
+    A destination holding an array the input reads is now a ValueError, and the input stays."""
+    zarr = pytest.importorskip("zarr")
+    if int(zarr.__version__.split(".")[0]) < 3:
+        pytest.skip("zarr v3 API needed")
+    x = np.arange(3000, dtype=np.int16).reshape(1000, 3)
+    z = zarr.create_array(str(tmp_path / "src.zarr"), shape=x.shape, chunks=(250, 3), dtype=x.dtype)
+    z[:] = x
+    for source, dst in ((da.from_zarr(str(tmp_path / "src.zarr")), tmp_path / "src.zarr"),
+                        (z, str(tmp_path / "." / "src.zarr")), (da.from_array(z) + 1, tmp_path)):
+        with pytest.raises(ValueError, match="read from"):
+            tdask.compress_to_zarr(source, dst, overwrite=True)
+    assert np.array_equal(zarr.open_array(str(tmp_path / "src.zarr"))[:], x)
+    out = tdask.compress_to_zarr(da.from_zarr(str(tmp_path / "src.zarr")), tmp_path / "copy.zarr")
+    assert np.array_equal(out[:], x)

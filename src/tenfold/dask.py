@@ -493,6 +493,8 @@ def compress_to_zarr(x: Any, store: Any, *, forecaster: str = "fire", entropy: b
     x = _chunked_by_rows(x, chunk_rows, 1 << 20)
     if x.ndim not in (1, 2):
         raise ValueError(f"x must be 1-D or 2-D (time first), got shape {x.shape}")
+    if isinstance(store, str):
+        _check_not_a_source(x, store, zarr.Array)
     from .sprintz import _dtype_code
 
     _dtype_code(np.dtype(x.dtype), "x")  # TypeError naming the dtypes Sprintz holds
@@ -515,6 +517,30 @@ def compress_to_zarr(x: Any, store: Any, *, forecaster: str = "fire", entropy: b
                                name=f"tenfold-compress-to-zarr-{uuid.uuid4().hex}")
         written.compute()
     return z
+
+
+def _zarr_source_paths(x: Any, array_type: type) -> list[str]:
+    """Local paths of the Zarr arrays x's graph reads (from_zarr, from_array of a Zarr array)."""
+    paths = []
+    for value in dict(x.__dask_graph__()).values():
+        arr = value if isinstance(value, array_type) else getattr(value, "value", None)
+        if not isinstance(arr, array_type):
+            continue
+        store = arr.store_path.store
+        root = getattr(store, "root", None) or getattr(store, "path", None)   # LocalStore / FsspecStore
+        if root is not None and os.path.exists(str(root)):
+            paths.append(os.path.realpath(os.path.join(str(root), arr.path)))
+    return paths
+
+
+def _check_not_a_source(x: Any, store: str, array_type: type) -> None:
+    """ValueError if the destination folder holds (or is inside) a Zarr array that x reads:
+    creating the destination would erase the input before the tasks read it."""
+    dst = os.path.realpath(store)
+    for src in _zarr_source_paths(x, array_type):
+        if os.path.commonpath([src, dst]) in (src, dst):
+            raise ValueError(f"store {store!r} holds the Zarr array x is read from ({src!r}); writing there would "
+                             "erase the input before it is read: write to another store")
 
 
 def _write_block(block: np.ndarray, z: Any, block_info: dict[Any, Any] | None = None) -> np.ndarray:
