@@ -523,9 +523,10 @@ def _zarr_source_paths(x: Any, array_type: type) -> list[str]:
     """Local paths of the Zarr arrays x's graph reads (from_zarr, from_array of a Zarr array)."""
     paths = []
     for value in dict(x.__dask_graph__()).values():
-        arr = value if isinstance(value, array_type) else getattr(value, "value", None)
-        if not isinstance(arr, array_type):
+        candidate = value if isinstance(value, array_type) else getattr(value, "value", None)
+        if not isinstance(candidate, array_type):
             continue
+        arr: Any = candidate
         store = arr.store_path.store
         root = getattr(store, "root", None) or getattr(store, "path", None)   # LocalStore / FsspecStore
         if root is not None and os.path.exists(str(root)):
