@@ -388,9 +388,21 @@ def yardstick(names: list) -> None:
               f"{np.median(r['cpu']):.3f} s |", flush=True)
 
 
-def lite(names: list, n_null: int = 60, n_pos: int = 20, bar: float | None = None) -> None:
+def parse_warps(text: str) -> list[tuple[float, ...]]:
+    """'-0.1,0.1;-0.15,0.15' -> [(-0.1, 0.1), (-0.15, 0.15)]; an empty grid ('none') is no stretch."""
+    grids = []
+    for g in text.split(";"):
+        g = g.strip()
+        grids.append(() if g in ("", "none") else tuple(float(a) for a in g.split(",")))
+    return grids
+
+
+def lite(names: list, n_null: int = 60, n_pos: int = 20, bar: float | None = None,
+         warps: list[tuple[float, ...]] | None = None) -> None:
     """find_group + the bar 1.1 (what find_instances does on speech) on seeds 98xx of the dev pool:
-    F1@.5 per condition and nothing found on all-distinct-word recordings (one voice / voice per word)."""
+    F1@.5 per condition and nothing found on all-distinct-word recordings (one voice / voice per word).
+    With warps, each front end is run once per feature-axis stretch grid (segments.FEATURE_WARPS) on
+    the same recordings, and the find_instances CPU per 10 s (median) is reported too."""
     from tenfold import extract
     from tenfold.metrics import interval_f1
 
@@ -408,23 +420,36 @@ def lite(names: list, n_null: int = 60, n_pos: int = 20, bar: float | None = Non
             hi = int(rng.integers(40, 90))
             yield ("null_vpw" if vpw else "null_one"), rec.audio, [], (int(0.7 * hi / 1.3), hi)
 
-    res: dict = {n: {} for n in names}
-    for cond, x, truth, (lo, hi) in recs():
-        for n in names:
-            X = np.asarray(FRONT_ENDS[n](x, SR), np.float64)
-            h = extract.find_instances(X, lo, hi, random_state=0, min_significance=extract.MIN_SIGNIFICANCE,
-                                       **({} if bar is None else {"min_group_score": bar}))
-            pred = list(zip(h.starts.tolist(), h.ends.tolist()))
-            v = float(len(pred) == 0) if cond.startswith("null") else interval_f1(pred, truth, 0.5)
-            res[n].setdefault(cond, []).append(v)
+    grids = warps if warps else [segments.FEATURE_WARPS]
+    kept = segments.FEATURE_WARPS
+    rows = [(n, g) for n in names for g in grids]
+    label = {r: (r[0] if not warps else f"{r[0]} {r[1] or 'none'}") for r in rows}
+    res: dict = {r: {} for r in rows}
+    cpu: dict = {r: [] for r in rows}
+    try:
+        for cond, x, truth, (lo, hi) in recs():
+            for n in names:
+                X = np.asarray(FRONT_ENDS[n](x, SR), np.float64)
+                for g in grids:
+                    segments.FEATURE_WARPS = g
+                    c = time.process_time()
+                    h = extract.find_instances(X, lo, hi, random_state=0, min_significance=extract.MIN_SIGNIFICANCE,
+                                               **({} if bar is None else {"min_group_score": bar}))
+                    cpu[(n, g)].append((time.process_time() - c) / (len(x) / SR) * 10)
+                    pred = list(zip(h.starts.tolist(), h.ends.tolist()))
+                    v = float(len(pred) == 0) if cond.startswith("null") else interval_f1(pred, truth, 0.5)
+                    res[(n, g)].setdefault(cond, []).append(v)
+    finally:
+        segments.FEATURE_WARPS = kept
     conds = ["one_few", "one_many", "vpw_few", "vpw_many", "null_one", "null_vpw"]
     print(f"find_instances (group bar {bar or segments.MIN_SIGNIFICANCE}), dev pool seeds 98xx, {n_pos} per condition, "
           f"{n_null} nulls")
-    print("| front end | " + " | ".join(conds) + " |")
-    print("|---|" + "---|" * len(conds))
-    for n in names:
-        print(f"| {n} | " + " | ".join(f"{np.mean(res[n][c]):.2f} ({int(np.sum(res[n][c]))}/{len(res[n][c])})"
-                                         if c in res[n] else "-" for c in conds) + " |", flush=True)
+    print("| front end | " + " | ".join(conds) + " | CPU / 10 s |")
+    print("|---|" + "---|" * (len(conds) + 1))
+    for r in rows:
+        print(f"| {label[r]} | " + " | ".join(f"{np.mean(res[r][c]):.2f} ({int(np.sum(res[r][c]))}/{len(res[r][c])})"
+                                              if c in res[r] else "-" for c in conds)
+              + f" | {np.median(cpu[r]):.3f} s |", flush=True)
 
 
 def _label(md: Path, name: str) -> None:
@@ -500,6 +525,8 @@ def main(argv=None) -> int:
     ap.add_argument("--lite", action="store_true", help="find_instances per condition and on nulls, seeds 98xx")
     ap.add_argument("--lite-pos", type=int, default=20, help="--lite: recordings per condition (0: nulls only)")
     ap.add_argument("--lite-nulls", type=int, default=60, help="--lite: all-distinct-word recordings (seed 9850)")
+    ap.add_argument("--warps", default="", help="--lite: feature-axis stretch grids to compare, e.g. "
+                    "'-0.1,0.1;-0.15,0.15;none' (segments.FEATURE_WARPS per grid)")
     args = ap.parse_args(argv)
     if args.evallike:
         evallike(args.evallike, args.evallike_n)
@@ -513,7 +540,8 @@ def main(argv=None) -> int:
     if unknown:
         ap.error(f"unknown front ends {sorted(unknown)}; known: {', '.join(FRONT_ENDS)}")
     if args.lite:
-        lite(names, n_null=args.lite_nulls, n_pos=args.lite_pos, bar=args.bar)
+        lite(names, n_null=args.lite_nulls, n_pos=args.lite_pos, bar=args.bar,
+             warps=parse_warps(args.warps) if args.warps else None)
     else:
         yardstick(names)
     return 0
