@@ -459,8 +459,9 @@ def _label(md: Path, name: str) -> None:
 
 
 def pipeline(name: str, bench_n: int, match_n: int, groups: bool = True, bar: float | None = None,
-             sets: str = "dev") -> None:
-    """dev_extract_groups.py and bench_extract.py's dev set (speech recipe) with this front end."""
+             sets: str = "dev", suffix: str = "") -> None:
+    """dev_extract_groups.py and bench_extract.py's dev set (speech recipe) with this front end
+    (suffix: appended to the result files' tag)."""
     fe = FRONT_ENDS[name]
     shim = type("shim", (), {})()
     shim.mfcc = fe
@@ -476,6 +477,7 @@ def pipeline(name: str, bench_n: int, match_n: int, groups: bool = True, bar: fl
         B.find = lambda X, lo, hi, recipe, seed: _ex.find_instances(
             X, lo, hi, random_state=seed, min_significance=_ex.MIN_SIGNIFICANCE, min_group_score=bar)
         name = f"{name}_bar{bar:g}"
+    name += suffix
     B.bench_gesture = lambda *a, **k: None          # gestures and scaling do not use the front end
     B.bench_gesture_nothing = lambda *a, **k: {}
     B.scaling = lambda *a, **k: []
@@ -526,14 +528,18 @@ def main(argv=None) -> int:
     ap.add_argument("--lite-pos", type=int, default=20, help="--lite: recordings per condition (0: nulls only)")
     ap.add_argument("--lite-nulls", type=int, default=60, help="--lite: all-distinct-word recordings (seed 9850)")
     ap.add_argument("--warps", default="", help="--lite: feature-axis stretch grids to compare, e.g. "
-                    "'-0.1,0.1;-0.15,0.15;none' (segments.FEATURE_WARPS per grid)")
+                    "'-0.1,0.1;-0.15,0.15;none' (segments.FEATURE_WARPS per grid); --pipeline: the first grid")
     args = ap.parse_args(argv)
     if args.evallike:
         evallike(args.evallike, args.evallike_n)
         return 0
     if args.pipeline:
+        if args.warps:             # one stretch grid in place of segments.FEATURE_WARPS for the whole run
+            segments.FEATURE_WARPS = parse_warps(args.warps)[0]
+            print(f"segments.FEATURE_WARPS = {segments.FEATURE_WARPS}", flush=True)
+        suffix = ("_warp" + "_".join(f"{a:g}" for a in segments.FEATURE_WARPS)) if args.warps else ""
         pipeline(args.pipeline, args.bench_n, args.match_n, not args.no_groups and args.sets == "dev", args.bar,
-                 args.sets)
+                 args.sets, suffix)
         return 0
     names = args.only.split(",") if args.only else list(FRONT_ENDS)
     unknown = set(names) - set(FRONT_ENDS)
