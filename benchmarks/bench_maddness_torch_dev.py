@@ -291,17 +291,17 @@ def hier_shrink(tuned: nn.Module, counts: dict, lam: float) -> nn.Module:
             T = m.tables.double()                                  # (C, 16, M)
             w = counts[n] + 1e-9                                   # (C, 16)
             levels = []                                            # level l: (C, 2**l, M) node means, counts
-            for l in range(5):
-                g = 16 >> l
-                cw = w.reshape(w.shape[0], 1 << l, g)
-                mean = (T.reshape(T.shape[0], 1 << l, g, -1) * cw[..., None]).sum(2) / cw.sum(2)[..., None]
+            for lev in range(5):
+                g = 16 >> lev
+                cw = w.reshape(w.shape[0], 1 << lev, g)
+                mean = (T.reshape(T.shape[0], 1 << lev, g, -1) * cw[..., None]).sum(2) / cw.sum(2)[..., None]
                 levels.append((mean, cw.sum(2)))
             new = levels[0][0].expand(-1, 16, -1).clone()
-            for l in range(1, 5):
-                mean, _ = levels[l]
-                pmean, pcount = levels[l - 1]
+            for lev in range(1, 5):
+                mean, _ = levels[lev]
+                pmean, pcount = levels[lev - 1]
                 delta = (mean - pmean.repeat_interleave(2, 1)) / (1 + lam / pcount.repeat_interleave(2, 1))[..., None]
-                new += delta.repeat_interleave(16 >> l, 1)
+                new += delta.repeat_interleave(16 >> lev, 1)
             m.tables.copy_(new.float())
     return out.eval()
 
