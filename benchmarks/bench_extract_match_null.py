@@ -10,6 +10,10 @@ Domains:
                     other shapes (none the event); positive: the event 4 times among 8 others.
   planted 3-D, shared : as above, but the null series reuses 6 of the training series' other
                     shapes (the outsiders the training group was compared with) and 6 new ones.
+  planted 3-D, second event : the training series also holds a second event twice (its
+                    runner-up group); null: the second event twice among 10 other shapes, without
+                    the event (a match of the second event is a false match); positive: the event 4
+                    times, the second event twice, 6 others (F1 against the event's 4 only).
   GunPoint walk   : bench_extract.planted_walk (1-D, L = 150); null: another class planted in a
                     random walk (Gun vs Point), and the walk alone.
   BasicMotions walk : the same with 6-D accelerometer + gyroscope gestures (L = 100).
@@ -65,6 +69,23 @@ def planted3d(seed: int, shared: bool):
     return X, (25, 60), {"null": N}, (P, truth)
 
 
+def planted3d_second(seed: int):
+    """Training with a second repeated event (shape 1, twice): match() must not report it."""
+    rng = np.random.default_rng(50_000 + seed)
+    pool = event_shapes(rng, 32)
+    K = int(rng.integers(3, 6))
+    order = [0] * K + [1, 1] + list(range(2, 11))
+    rng.shuffle(order)
+    X, _ = events_in_noise(rng, pool, order, gain=GAIN)
+    null_order = [1, 1] + list(range(20, 30))
+    rng.shuffle(null_order)
+    N, _ = events_in_noise(rng, pool, null_order, gain=GAIN)
+    pos_order = [0] * 4 + [1, 1] + list(range(12, 18))
+    rng.shuffle(pos_order)
+    P, truth = events_in_noise(rng, pool, pos_order, gain=GAIN)      # truth: shape 0's spans only
+    return X, (25, 60), {"null": N}, (P, truth)
+
+
 def walk_case(data, seed: int):
     X_all, y = data
     rng = np.random.default_rng(seed)
@@ -92,6 +113,7 @@ def run(seeds: list[int], log) -> dict:
     gp, bm = ucr_instances("GunPoint", "test"), ucr_instances("BasicMotions", "test")
     domains = {"planted 3-D": lambda s: planted3d(s, False),
                "planted 3-D, shared distractors": lambda s: planted3d(s, True),
+               "planted 3-D, second event": planted3d_second,
                "random walk 1-D": lambda s: random_walk(s, 1),
                "random walk 6-D": lambda s: random_walk(s, 6)}
     if gp is not None:

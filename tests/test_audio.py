@@ -140,11 +140,102 @@ def test_mfcc_properties():
         audio.mfcc(np.array(["a"] * 1000), 8000)
 
 
-def test_speech_features_recipe():
+def log_mel_reference(x, sr, n_mels, frame_s=0.025, hop_s=0.010, fmin=20.0, fmax=None, pre=0.97):
+    """log_mel from the definitions, one frame and one band at a time (direct DFT sums)."""
+    x = np.asarray(x, np.float64)
+    e = np.array([x[0]] + [x[i] - pre * x[i - 1] for i in range(1, len(x))])
+    frame, hop = round(frame_s * sr), round(hop_s * sr)
+    nfft = 1
+    while nfft < frame:
+        nfft *= 2
+    w = [0.54 - 0.46 * np.cos(2 * np.pi * i / (frame - 1)) for i in range(frame)]       # Hamming
+    fmax = sr / 2 if fmax is None else fmax
+
+    def mel(f):
+        return 2595.0 * np.log10(1.0 + f / 700.0)
+
+    edges = [700.0 * (10 ** ((mel(fmin) + j * (mel(fmax) - mel(fmin)) / (n_mels + 1)) / 2595.0) - 1.0)
+             for j in range(n_mels + 2)]
+    rows = []
+    for s in range(0, len(e) - frame + 1, hop):
+        seg = [e[s + i] * w[i] for i in range(frame)]
+        power = []
+        for k in range(nfft // 2 + 1):
+            z = sum(seg[i] * np.exp(-2j * np.pi * k * i / nfft) for i in range(frame))
+            power.append(abs(z) ** 2 / nfft)
+        row = []
+        for b in range(n_mels):
+            lo, c, hi = edges[b], edges[b + 1], edges[b + 2]
+            tot = 0.0
+            for k, p in enumerate(power):
+                f = k * sr / nfft
+                if lo < f < hi:
+                    tot += p * ((f - lo) / (c - lo) if f <= c else (hi - f) / (hi - c))
+            row.append(np.log(tot + 1e-10))
+        rows.append(row)
+    return np.array(rows)
+
+
+def test_log_mel_matches_a_naive_reference():
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=700)              # 8 kHz: 200-sample frames, 80-sample hop, 7 frames
+    for n_mels, fmin, fmax in ((28, 20.0, None), (9, 300.0, 3400.0)):
+        got = audio.log_mel(x, 8000, n_mels=n_mels, fmin=fmin, fmax=fmax)
+        np.testing.assert_allclose(got, log_mel_reference(x, 8000, n_mels, fmin=fmin, fmax=fmax), rtol=1e-9, atol=1e-9)
+    # mfcc is the orthonormal DCT-II of the log-mel rows
+    L = audio.log_mel(x, 8000)
+    n = L.shape[1]
+    dct = np.array([[np.cos(np.pi * k * (2 * i + 1) / (2 * n)) * np.sqrt((1 if k else 0.5) * 2 / n)
+                     for i in range(n)] for k in range(13)])
+    np.testing.assert_allclose(audio.mfcc(x, 8000), L @ dct.T, atol=1e-12)
+    with pytest.raises(ValueError, match="n_mels"):
+        audio.log_mel(x, 8000, n_mels=0)
+    with pytest.raises(ValueError, match="n_mels"):
+        audio.log_mel(x, 8000, n_mels=2.5)
+    with pytest.raises(ValueError, match="fmin"):
+        audio.log_mel(x, 8000, fmin=500.0, fmax=400.0)
+    with pytest.raises(ValueError, match="fmax"):
+        audio.log_mel(x, 8000, fmax=5000.0)          # above the Nyquist frequency
+    with pytest.raises(ValueError, match="fmin"):
+        audio.log_mel(x, 8000, fmin="low")
+    with pytest.raises(ValueError, match="n_mfcc"):
+        audio.mfcc(x, 8000, n_mfcc=41)
+    with pytest.raises(ValueError, match="n_mfcc"):
+        audio.mfcc(x, 8000, n_mfcc=2.0)
+    with pytest.raises(ValueError, match="sample_rate"):
+        audio.log_mel(x, -8000)
+    with pytest.raises(TypeError, match="numeric"):
+        audio.log_mel(np.array(["a"] * 700), 8000)
+
+
+def test_speech_features_logmel_recipe():
+    rng = np.random.default_rng(2)
+    z = rng.normal(size=8000)
+    f = audio.speech_features(z, 8000)
+    L = audio.log_mel(z, 8000, n_mels=audio.SPEECH_MEL_BANDS)
+    assert f.shape == (98, audio.SPEECH_MEL_BANDS)
+    np.testing.assert_allclose(f, L - L.mean(axis=1, keepdims=True), atol=1e-12)
+    # the frame's level is gone: a louder copy gives the same features
+    np.testing.assert_allclose(audio.speech_features(8 * z, 8000), f, atol=1e-6)
+    # ... and it equals every cepstral coefficient but c0, mapped back to the bands
+    c = audio.mfcc(z, 8000, n_mels=audio.SPEECH_MEL_BANDS, n_mfcc=audio.SPEECH_MEL_BANDS)
+    n = audio.SPEECH_MEL_BANDS
+    dct = np.array([[np.cos(np.pi * k * (2 * i + 1) / (2 * n)) * np.sqrt((1 if k else 0.5) * 2 / n)
+                     for i in range(n)] for k in range(n)])
+    np.testing.assert_allclose(c[:, 1:] @ dct[1:], f, atol=1e-9)
+    d = audio.speech_features(z, 8000, deltas=True)
+    np.testing.assert_array_equal(d[:, :n], f)
+    i = 10
+    np.testing.assert_allclose(d[i, n:], sum(k * (f[i + k] - f[i - k]) for k in (1, 2)) / 10.0)
+    with pytest.raises(ValueError, match="front_end"):
+        audio.speech_features(z, 8000, front_end="plp")
+
+
+def test_speech_features_mfcc_recipe():
     rng = np.random.default_rng(1)
     z = rng.normal(size=8000)
     m = audio.mfcc(z, 8000)
-    f = audio.speech_features(z, 8000, deltas=True)
+    f = audio.speech_features(z, 8000, deltas=True, front_end="mfcc")
     np.testing.assert_array_equal(f[:, :12], m[:, 1:])            # c0 dropped
     # deltas: the +-2-frame regression slope, checked in the interior against its definition
     c = m[:, 1:]
@@ -152,8 +243,8 @@ def test_speech_features_recipe():
     slope = sum(k * (c[i + k] - c[i - k]) for k in (1, 2)) / 10.0
     np.testing.assert_allclose(f[i, 12:], slope)
     # a louder copy changes nothing (c0 is gone)
-    np.testing.assert_allclose(audio.speech_features(8 * z, 8000, deltas=True), f, atol=1e-6)
-    np.testing.assert_array_equal(audio.speech_features(z, 8000), m[:, 1:])
+    np.testing.assert_allclose(audio.speech_features(8 * z, 8000, deltas=True, front_end="mfcc"), f, atol=1e-6)
+    np.testing.assert_array_equal(audio.speech_features(z, 8000, front_end="mfcc"), m[:, 1:])
 
 
 def test_docstring_examples():

@@ -5,17 +5,18 @@
 ADPCM, ...) are rejected with a message that says so; convert them first, e.g.
 ``ffmpeg -i in.flac out.wav``.
 
-:func:`mfcc` computes mel-frequency cepstral coefficients. :func:`speech_features` is the recipe
-the ``tenfold find-instances`` command uses on a recording: 13 MFCCs every 10 ms without c0
-(the frame's log energy, which makes windows that are mostly silence look alike); deltas are
-optional (they did not help on the benchmark's development set). The event search itself
-(:mod:`tenfold.extract`) knows nothing of speech.
+:func:`log_mel` computes log mel filterbank energies and :func:`mfcc` their cepstral coefficients.
+:func:`speech_features` is the recipe the ``tenfold find-instances`` command uses on a recording:
+every 10 ms, 28 log mel energies with the frame's level (their mean, the frame's log energy,
+which makes windows that are mostly silence look alike) removed; deltas are optional (they did
+not help on the benchmark's development set); ``front_end="mfcc"`` gives the earlier recipe
+(13 MFCCs without c0). The event search itself (:mod:`tenfold.extract`) knows nothing of speech.
 
 >>> import numpy as np
 >>> sr = 16000
 >>> t = np.arange(sr) / sr
->>> speech_features(np.sin(2 * np.pi * 440 * t), sr).shape    # 1 s -> 98 frames of c1..c12
-(98, 12)
+>>> speech_features(np.sin(2 * np.pi * 440 * t), sr).shape    # 1 s -> 98 frames of 28 bands
+(98, 28)
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["mfcc", "read_wav", "speech_features"]
+__all__ = ["log_mel", "mfcc", "read_wav", "speech_features"]
 
 # WAVE format tags (Microsoft RIFF specification, mmreg.h)
 WAVE_FORMAT_PCM = 0x0001
@@ -38,6 +39,7 @@ _TAG_NAMES = {0x0002: "Microsoft ADPCM", 0x0006: "A-law", 0x0007: "mu-law", 0x00
 SUPPORTED = "PCM WAV (8/16/24/32-bit integer or 32/64-bit float samples, plain or extensible header)"
 SPEECH_HOP_S = 0.010     # 10 ms between frames: the usual hop for speech features
 SPEECH_FRAME_S = 0.025   # 25 ms analysis window
+SPEECH_MEL_BANDS = 28    # log-mel bands of the speech recipe (16-40 tried on dev speakers: see notes)
 
 
 def _unsupported(path: str, what: str) -> ValueError:
@@ -133,21 +135,47 @@ def _mel_inv(m: np.ndarray) -> np.ndarray:
     return 700.0 * (10.0 ** (m / 2595.0) - 1.0)
 
 
-def mfcc(audio: Any, sample_rate: int, *, n_mfcc: int = 13, frame_length: float = SPEECH_FRAME_S,
-         hop_length: float = SPEECH_HOP_S, n_mels: int = 40, fmin: float = 20.0,
-         fmax: float | None = None, preemphasis: float = 0.97) -> np.ndarray:
-    """Mel-frequency cepstral coefficients, one row per frame (numpy only).
+def log_mel(audio: Any, sample_rate: int, *, n_mels: int = 40, frame_length: float = SPEECH_FRAME_S,
+            hop_length: float = SPEECH_HOP_S, fmin: float = 20.0, fmax: float | None = None,
+            preemphasis: float = 0.97) -> np.ndarray:
+    """Log mel filterbank energies, one row per frame and one column per band (numpy only).
 
     Pre-emphasis, frames of ``frame_length`` seconds every ``hop_length`` seconds, Hamming
-    window, power spectrum, triangular mel filterbank, log, orthonormal DCT-II. Frame ``i``
-    starts at sample ``i * round(hop_length * sample_rate)``. Stereo input is averaged.
+    window, power spectrum, ``n_mels`` triangular filters evenly spaced on the mel scale from
+    ``fmin`` to ``fmax`` (default: half the sample rate), natural log (of the energy + 1e-10).
+    Frame ``i`` starts at sample ``i * round(hop_length * sample_rate)``. Stereo input is
+    averaged. :func:`mfcc` is the DCT of these rows.
 
     >>> sr = 16000
     >>> t = np.arange(sr) / sr
-    >>> feats = mfcc(np.sin(2 * np.pi * 440 * t), sr)
-    >>> feats.shape
-    (98, 13)
+    >>> L = log_mel(np.sin(2 * np.pi * 440 * t), sr, n_mels=24)
+    >>> L.shape, int(L[50].argmax())     # the band holding 440 Hz is the loudest
+    ((98, 24), 4)
     """
+    a, frame, hop = _framing(audio, sample_rate, frame_length, hop_length)
+    if isinstance(n_mels, bool) or not isinstance(n_mels, numbers.Integral) or n_mels < 1:
+        raise ValueError(f"n_mels must be a positive int, got {n_mels!r}")
+    for name, v in (("fmin", fmin), ("fmax", fmax)):
+        if v is not None and (isinstance(v, bool) or not isinstance(v, numbers.Real)):
+            raise ValueError(f"{name} must be a number of Hz, got {v!r}")
+    fmax = sample_rate / 2.0 if fmax is None else float(fmax)
+    if not 0.0 <= float(fmin) < fmax <= sample_rate / 2.0:
+        raise ValueError(f"need 0 <= fmin < fmax <= sample_rate / 2 = {sample_rate / 2.0:g} Hz, "
+                         f"got fmin={fmin!r}, fmax={fmax!r}")
+    a = np.concatenate([a[:1], a[1:] - preemphasis * a[:-1]])
+    n_frames = 1 + (len(a) - frame) // hop
+    frames = np.lib.stride_tricks.sliding_window_view(a, frame)[::hop][:n_frames] * np.hamming(frame)
+    nfft = 1 << int(np.ceil(np.log2(frame)))
+    power = np.abs(np.fft.rfft(frames, nfft, axis=1)) ** 2 / nfft
+    pts = _mel_inv(np.linspace(_mel(np.array(float(fmin))), _mel(np.array(fmax)), int(n_mels) + 2))
+    freqs = np.fft.rfftfreq(nfft, 1.0 / sample_rate)
+    lower, centre, upper = pts[:-2, None], pts[1:-1, None], pts[2:, None]
+    bank = np.maximum(0.0, np.minimum((freqs - lower) / (centre - lower), (upper - freqs) / (upper - centre)))
+    return np.log(power @ bank.T + 1e-10)
+
+
+def _framing(audio: Any, sample_rate: int, frame_length: float, hop_length: float) -> tuple[np.ndarray, int, int]:
+    """Validated mono float64 samples and the frame and hop lengths in samples."""
     a = np.asarray(audio)
     if a.dtype.kind not in "fiu":
         raise TypeError(f"audio must be a real numeric array, got dtype {a.dtype}")
@@ -164,21 +192,29 @@ def mfcc(audio: Any, sample_rate: int, *, n_mfcc: int = 13, frame_length: float 
     hop = int(round(hop_length * sample_rate))
     if frame < 2 or hop < 1:
         raise ValueError("frame_length and hop_length are too short for this sample_rate")
-    if not 1 <= n_mfcc <= n_mels:
-        raise ValueError(f"n_mfcc must be in [1, n_mels={n_mels}], got {n_mfcc}")
     if len(a) < frame:
         raise ValueError(f"audio has {len(a)} samples, fewer than one frame ({frame})")
-    a = np.concatenate([a[:1], a[1:] - preemphasis * a[:-1]])
-    n_frames = 1 + (len(a) - frame) // hop
-    frames = np.lib.stride_tricks.sliding_window_view(a, frame)[::hop][:n_frames] * np.hamming(frame)
-    nfft = 1 << int(np.ceil(np.log2(frame)))
-    power = np.abs(np.fft.rfft(frames, nfft, axis=1)) ** 2 / nfft
-    fmax = sample_rate / 2.0 if fmax is None else float(fmax)
-    pts = _mel_inv(np.linspace(_mel(np.array(fmin)), _mel(np.array(fmax)), n_mels + 2))
-    freqs = np.fft.rfftfreq(nfft, 1.0 / sample_rate)
-    lower, centre, upper = pts[:-2, None], pts[1:-1, None], pts[2:, None]
-    bank = np.maximum(0.0, np.minimum((freqs - lower) / (centre - lower), (upper - freqs) / (upper - centre)))
-    logmel = np.log(power @ bank.T + 1e-10)
+    return a, frame, hop
+
+
+def mfcc(audio: Any, sample_rate: int, *, n_mfcc: int = 13, frame_length: float = SPEECH_FRAME_S,
+         hop_length: float = SPEECH_HOP_S, n_mels: int = 40, fmin: float = 20.0,
+         fmax: float | None = None, preemphasis: float = 0.97) -> np.ndarray:
+    """Mel-frequency cepstral coefficients, one row per frame (numpy only).
+
+    The rows of :func:`log_mel` (same arguments) times the orthonormal DCT-II: c0 is the
+    frame's mean log energy times sqrt(n_mels), c1, c2, ... its spectral shape, coarse to fine.
+
+    >>> sr = 16000
+    >>> t = np.arange(sr) / sr
+    >>> feats = mfcc(np.sin(2 * np.pi * 440 * t), sr)
+    >>> feats.shape
+    (98, 13)
+    """
+    logmel = log_mel(audio, sample_rate, n_mels=n_mels, frame_length=frame_length, hop_length=hop_length,
+                     fmin=fmin, fmax=fmax, preemphasis=preemphasis)
+    if isinstance(n_mfcc, bool) or not isinstance(n_mfcc, numbers.Integral) or not 1 <= n_mfcc <= n_mels:
+        raise ValueError(f"n_mfcc must be an int in [1, n_mels={n_mels}], got {n_mfcc!r}")
     k = np.arange(n_mfcc)[:, None]
     dct = np.cos(np.pi * k * (2 * np.arange(n_mels)[None, :] + 1) / (2 * n_mels)) * np.sqrt(2.0 / n_mels)
     dct[0] /= np.sqrt(2.0)
@@ -193,16 +229,34 @@ def _deltas(F: np.ndarray, width: int = 2) -> np.ndarray:
     return num / (2 * sum(k * k for k in range(1, width + 1)))
 
 
-def speech_features(audio: Any, sample_rate: int, *, deltas: bool = False) -> np.ndarray:
+SPEECH_FRONT_ENDS = ("logmel", "mfcc")
+
+
+def speech_features(audio: Any, sample_rate: int, *, deltas: bool = False, front_end: str = "logmel") -> np.ndarray:
     """The speech recipe for :func:`tenfold.extract.find_instances`: one row per 10 ms frame.
 
-    13 MFCCs with c0 dropped (c0 is the frame's log energy: with it, windows that are mostly
-    silence match each other better than two utterances of one word do), plus their deltas
-    (slopes over +-2 frames) when ``deltas`` is true.
+    ``front_end="logmel"`` (default): ``SPEECH_MEL_BANDS`` log mel energies, each frame's mean
+    over the bands subtracted (the frame's level: with it, windows that are mostly silence
+    match each other better than two utterances of one word do). The same information as every
+    cepstral coefficient but c0, kept on the band axis, where the segment search's per-dimension
+    scaling and feature-axis stretch act on frequency bands (a voice's formants sit higher or
+    lower on that axis). With a different voice per word, the benchmark's development speakers
+    found the repeated word far more often than with MFCCs (see benchmarks/notes/extract.md).
+    ``front_end="mfcc"``: the earlier recipe, 13 MFCCs with c0 dropped (c1..c12).
+    ``deltas`` appends each column's slope over +-2 frames.
 
     >>> sr = 8000
-    >>> speech_features(np.random.default_rng(0).normal(size=sr), sr, deltas=True).shape
-    (98, 24)
+    >>> x = np.random.default_rng(0).normal(size=sr)
+    >>> speech_features(x, sr).shape, speech_features(x, sr, front_end="mfcc", deltas=True).shape
+    ((98, 28), (98, 24))
+    >>> bool(np.allclose(speech_features(x, sr).sum(axis=1), 0.0))   # no level left in a frame
+    True
     """
-    c = mfcc(audio, sample_rate)[:, 1:]
+    if front_end == "logmel":
+        L = log_mel(audio, sample_rate, n_mels=SPEECH_MEL_BANDS)
+        c = L - L.mean(axis=1, keepdims=True)
+    elif front_end == "mfcc":
+        c = mfcc(audio, sample_rate)[:, 1:]
+    else:
+        raise ValueError(f"front_end must be one of {SPEECH_FRONT_ENDS}, got {front_end!r}")
     return np.hstack([c, _deltas(c)]) if deltas else c

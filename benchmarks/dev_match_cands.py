@@ -1,0 +1,184 @@
+"""Dev yardstick for match() candidates (issue 14 item 4; helper match-cands). Dev voices/seeds only.
+
+Pairs (training recording, new recording of the same word by other voices) are drawn exactly as
+`bench_extract.py --match-only` draws them (voice per word, few distractors), from the dev speaker
+pool, with seed0 in DEV_SEED0S (1 = the benchmark's own dev draw; 7, 8, 9 = further dev draws).
+Null pairs: two recordings without a repeated word (`bench_match_nothing`, seeds 160 and 777).
+
+    python benchmarks/dev_match_cands.py [--n 60] [--top 4]
+
+Prints (1) with --diag: the rank of the first group that is mostly the true word among the top-N
+disjoint training groups, and (2) match() F1@.5 per dev draw and the null pairs' nothing-found
+rate for the code on the path (PYTHONPATH=src). Session 11's runner-up variants (RUNNERS_UP,
+RUNNER_LINK, RUNNER_MATCH_LINK) need branch match-cands-runnerups, e.g.
+``--variants "segments=RUNNERS_UP=0;segments=RUNNERS_UP=1"``.
+Features are cached in benchmarks/.cache/match_cands_*.npz.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import pickle
+import sys
+from pathlib import Path
+
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).parent))
+import bench_extract as be
+
+from tenfold import extract, segments
+from tenfold.metrics import interval_f1
+
+DEV_SEED0S = (1, 7, 8, 9)
+NULL_SEEDS = (160, 777)
+CACHE = Path(__file__).parent / ".cache"
+
+
+def pairs(seed0: int, n: int) -> list:
+    """[(X, truth, lo, hi, X2, truth2)] as bench_set draws the match() rows (voice per word, few)."""
+    path = CACHE / f"match_cands_pairs_{seed0}_{n}.pkl"
+    if path.exists():
+        return pickle.loads(path.read_bytes())
+    pool = [s for s in be.DEV_SPEAKERS if be.engines_available()[s[0]]]
+    rng = np.random.default_rng(seed0 * 100 + 2)
+    out = []
+    for i in range(n):
+        K = int(rng.integers(3, 9))
+        rec = be.make_recording(rng, pool, K, voice_per_word=True, many=False)
+        rec2 = be.make_recording(rng, pool, int(rng.integers(2, 6)), voice_per_word=True, many=False,
+                                 target=rec.target, exclude=set(rec.speakers))
+        lo, hi = be.ranges(rec.truth)["0.7/1.3"]
+        out.append((be.tenfold_features(rec.audio, "eval"), rec.truth, lo, hi,
+                    be.tenfold_features(rec2.audio, "eval"), rec2.truth))
+    path.parent.mkdir(exist_ok=True)
+    path.write_bytes(pickle.dumps(out))
+    return out
+
+
+def null_pairs(seed: int, n: int) -> list:
+    path = CACHE / f"match_cands_null_{seed}_{n}.pkl"
+    if path.exists():
+        return pickle.loads(path.read_bytes())
+    pool = [s for s in be.DEV_SPEAKERS if be.engines_available()[s[0]]]
+    rng = np.random.default_rng(seed)
+    out = []
+    for i in range(n):
+        vpw = bool(i % 2)
+        rec = be.make_recording(rng, pool, 0, voice_per_word=vpw, many=True, distinct_only=True)
+        rec2 = be.make_recording(rng, pool, 0, voice_per_word=vpw, many=True, distinct_only=True)
+        hi = int(rng.integers(40, 90))
+        out.append((be.tenfold_features(rec.audio, "eval"), int(0.7 * hi / 1.3), hi,
+                    be.tenfold_features(rec2.audio, "eval")))
+    path.parent.mkdir(exist_ok=True)
+    path.write_bytes(pickle.dumps(out))
+    return out
+
+
+def top_groups(D: np.ndarray, R: np.ndarray, n: int) -> list:
+    """The n best candidate groups of segments.best_group with disjoint members, best first.
+
+    The same candidates and score as best_group (segment i and its k - 1 nearest, re-ranked once
+    by mean distance to that group; mean silhouette x k); the first is best_group's.
+    """
+    S = len(D)
+    if S < 2:
+        return []
+    sizes = [*range(2, S // 2 + 1), S]
+    found = []
+    for i in range(S):
+        for k in sizes:
+            g = np.argsort(D[:, np.argsort(D[i], kind="stable")[:k]].mean(axis=1), kind="stable")[:k]
+            z = segments._group_score(D, R, g) * (segments.DECOY_ONLY_WEIGHT if k == S else 1.0)
+            found.append((-z, len(found), np.sort(g)))
+    found.sort(key=lambda t: (t[0], t[1]))
+    taken = np.zeros(S, bool)
+    out = []
+    for negz, _, g in found:
+        if not taken[g].any():
+            out.append((g, -negz))
+            taken[g] = True
+            if len(out) == n:
+                break
+    return out
+
+
+def iou(a, b) -> float:
+    inter = max(0, min(a[1], b[1]) - max(a[0], b[0]))
+    return inter / max(1, max(a[1], b[1]) - min(a[0], b[0]))
+
+
+def true_share(g_starts, g_ends, truth) -> float:
+    """Fraction of a group's members that overlap a true instance (IoU >= 0.5)."""
+    if len(g_starts) == 0:
+        return 0.0
+    return float(np.mean([max(iou((s, e), t) for t in truth) >= 0.5 for s, e in zip(g_starts, g_ends)]))
+
+
+def diagnostic(P: list, top: int) -> None:
+    """Rank of the first mostly-true group among the top disjoint groups, and its score."""
+    ranks, passing, split = [], [], 0
+    for X, truth, lo, hi, _, _ in P:
+        g = segments.find_group(X, lo, hi)
+        groups = top_groups(g.distances, g.decoy_distances, top)
+        mostly = [true_share(g.seg_starts[m], g.seg_ends[m], truth) > 0.5 for m, _ in groups]
+        r = mostly.index(True) if True in mostly else None
+        split += len(mostly) > 1 and mostly[0] and mostly[1]
+        ranks.append(r)
+        passing.append(groups[0][1] >= segments.MIN_SIGNIFICANCE if groups else False)
+        scores = " ".join(f"{z:.2f}{'*' if j == r else ''}" for j, (m, z) in enumerate(groups))
+        print(f"  K={len(truth)} S={len(g.seg_starts)} true rank {r} scores {scores}")
+    ranks_a = np.array([-1 if r is None else r for r in ranks])
+    passing_a = np.array(passing)
+    for j in range(top):
+        print(f"true word at rank {j}: {np.sum(ranks_a == j)} of {len(P)} "
+              f"(training passed the bar: {np.sum((ranks_a == j) & passing_a)})")
+    print(f"not among the top {top}: {np.sum(ranks_a < 0)}")
+    print(f"the best and the second group both mostly the true word (the word split in two): {split}")
+
+
+def evaluate(P: list, N: list) -> tuple[float, float]:
+    f1 = []
+    for X, truth, lo, hi, X2, truth2 in P:
+        h = extract.find_instances(X, lo, hi, random_state=0)
+        m = h.match(X2)
+        f1.append(interval_f1(list(zip(m.starts.tolist(), m.ends.tolist())), truth2, 0.5))
+    empty = []
+    for X, lo, hi, X2 in N:
+        h = extract.find_instances(X, lo, hi, random_state=0)
+        empty.append(len(h.match(X2)) == 0)
+    return float(np.mean(f1)), float(np.mean(empty))
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--n", type=int, default=60)
+    ap.add_argument("--top", type=int, default=4)
+    ap.add_argument("--diag", action="store_true")
+    ap.add_argument("--variants", default="",
+                    help="';'-separated variants, each ','-separated module=NAME=value settings (cumulative)")
+    args = ap.parse_args(argv)
+    sets = {s: pairs(s, args.n if s == 1 else 30) for s in DEV_SEED0S}
+    nulls = {s: null_pairs(s, args.n if s == 160 else 40) for s in NULL_SEEDS}
+    if args.diag:
+        for s, P in sets.items():
+            print(f"== dev draw seed0 {s}")
+            diagnostic(P, args.top)
+    for variant in args.variants.split(";") if args.variants else [""]:
+        for setting in filter(None, variant.split(",")):
+            mod, name, value = setting.split("=")
+            setattr({"segments": segments, "extract": extract}[mod], name, eval(value))
+        f1s = [evaluate(P, [])[0] for P in sets.values()]
+        es = [evaluate([], N)[1] for N in nulls.values()]
+        print(f"{variant or 'as installed':50s} match F1@.5 " + " / ".join(f"{f:.3f}" for f in f1s)
+              + f" (mean {np.mean(f1s):.3f}); null pairs nothing found " + " / ".join(f"{e:.0%}" for e in es),
+              flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
