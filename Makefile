@@ -76,7 +76,9 @@ bench: install $(VENV)/.bench
 	$(PY) benchmarks/bench_sprintz_wide_speed.py
 	$(PY) benchmarks/bench_extract.py
 	$(PY) benchmarks/bench_extract.py --recipe speech --tag extract_speech
+	$(PY) benchmarks/bench_extract.py --recipe eval_bands --tag extract_eval_bands
 	$(PY) benchmarks/bench_extract_evallike.py
+	$(PY) benchmarks/bench_extract_evallike.py --bands
 	$(PY) benchmarks/bench_dask.py
 	$(PY) benchmarks/collect.py
 

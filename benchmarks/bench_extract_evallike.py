@@ -8,9 +8,11 @@ default arguments. match() is trained on one recording and applied to a second r
 same target word (other voices, other distractors). stumpy (mstump + mmotifs) is told the true K
 and the mean true length. Seeds 3xx: no tuning run of this project has seen these recordings.
 
-    python benchmarks/bench_extract_evallike.py [--n 30] [--no-stumpy]
+    python benchmarks/bench_extract_evallike.py [--n 30] [--no-stumpy] [--bands]
 
-Writes benchmarks/results/extract_evallike.{json,md}.
+Writes benchmarks/results/extract_evallike.{json,md}. ``--bands``: the same 13 MFCCs passed through
+audio.bands_from_mfcc (the route documented for users who already have MFCCs), the same call;
+writes extract_evallike_bands.{json,md}.
 """
 
 from __future__ import annotations
@@ -56,13 +58,15 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--n", type=int, default=30, help="recording pairs")
     ap.add_argument("--no-stumpy", action="store_true")
+    ap.add_argument("--bands", action="store_true", help="13 MFCCs -> audio.bands_from_mfcc for tenfold")
     args = ap.parse_args()
+    feats = (lambda a: audio.bands_from_mfcc(audio.mfcc(a, SR))) if args.bands else (lambda a: audio.mfcc(a, SR))
     rng = np.random.default_rng(SEED0)
     rows: dict = {"tenfold": [], "stumpy": [], "match": [], "count_err": [], "cpu10": [], "stumpy_cpu10": []}
     for i in range(args.n):
         target = str(rng.choice(WORDS))
         (a1, t1), (a2, t2) = recording(rng, target), recording(rng, target)
-        X1, X2 = audio.mfcc(a1, SR), audio.mfcc(a2, SR)
+        X1, X2 = feats(a1), feats(a2)
         lens = np.array([e - s for s, e in t1])
         lo, hi = max(2, int(np.floor(0.7 * lens.min()))), int(np.ceil(1.3 * lens.max()))
         c = time.process_time()
@@ -73,7 +77,7 @@ def main() -> None:
         rows["match"].append(f1s(found.match(X2), t2)[1])
         if not args.no_stumpy:
             c = time.process_time()
-            pred = run_stumpy(X1, len(t1), int(round(lens.mean())))
+            pred = run_stumpy(audio.mfcc(a1, SR), len(t1), int(round(lens.mean())))
             rows["stumpy_cpu10"].append((time.process_time() - c) / (len(a1) / SR) * 10)
             rows["stumpy"].append([interval_f1(pred, t1, t) for t in IOUS])
         print(f"{i:3d} {target:8s} K={len(t1)} found {len(found)} F1@.5 {rows['tenfold'][-1][1]:.2f} "
@@ -88,14 +92,18 @@ def main() -> None:
         summary["stumpy_f1"] = dict(zip(map(str, IOUS), np.mean(rows["stumpy"], axis=0).round(4).tolist()))
         summary["stumpy_cpu_s_per_10s_median"] = float(np.median(rows["stumpy_cpu10"]))
     out = Path(__file__).parent / "results"
-    (out / "extract_evallike.json").write_text(json.dumps(summary, indent=1))
+    stem = "extract_evallike_bands" if args.bands else "extract_evallike"
+    (out / f"{stem}.json").write_text(json.dumps(summary, indent=1))
     f, s = summary["tenfold_f1"], summary.get("stumpy_f1")
     md = ["# EXTRACT on a draw built like the independent evaluation (issue 14)\n",
           f"CPU: {summary['cpu']}, 1 thread (CPU times are this process's own). {args.n} recording pairs, seeds "
           f"{SEED0}: never used for tuning. Each recording: K = 3..8 instances of a target word among 12-33 other "
           f"words used once, every word by a different voice from {len(VOICES)} espeak-ng English voices and "
           "variants at random speed and pitch; range 0.7 x shortest to 1.3 x longest; 13 MFCCs (c0 included); "
-          "`find_instances` with default arguments. match(): trained on the first recording of a pair, applied "
+          + ("tenfold gets them through `audio.bands_from_mfcc` (c0 dropped, "
+             f"{audio.BANDS_FROM_MFCC} mel positions) and `find_instances` with default arguments."
+             if args.bands else "`find_instances` with default arguments.")
+          + " match(): trained on the first recording of a pair, applied "
           "to the second (same word, other voices and distractors).\n",
           "| method | F1@.25 | F1@.5 | F1@.75 | count error (mean, mean abs) | CPU per 10 s |", "|---|---|---|---|---|---|",
           f"| tenfold | {f['0.25']:.2f} | {f['0.5']:.2f} | {f['0.75']:.2f} | {summary['count_err_mean']:+.1f}, "
@@ -105,7 +113,7 @@ def main() -> None:
                   f"{summary['stumpy_cpu_s_per_10s_median']:.3f} s |")
     md.append(f"\nmatch() on the second recording: F1@.5 = {summary['match_f1_0.5']:.2f} "
               "(issue 14 targets: 0.75 for both find_instances and match())")
-    (out / "extract_evallike.md").write_text("\n".join(md) + "\n")
+    (out / f"{stem}.md").write_text("\n".join(md) + "\n")
     print("\n".join(md))
 
 

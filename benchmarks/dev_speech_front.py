@@ -30,6 +30,8 @@ Results: benchmarks/results/speech_front/.
     python benchmarks/dev_speech_front.py --only mfcc,logmel28  # some front ends
     python benchmarks/dev_speech_front.py --lite --only mfcc,logmel28
     python benchmarks/dev_speech_front.py --pipeline logmel28   # full dev pipeline for one (~6 min)
+    python benchmarks/dev_speech_front.py --lite --lite-pos 0 --lite-nulls 200 --only bands24  # nulls only
+Front ends bands16..bands48: the eval's 13 MFCCs through audio.bands_from_mfcc (helper cepstra).
 """
 
 from __future__ import annotations
@@ -276,6 +278,9 @@ FRONT_ENDS = {
     "logmel20": lambda a, sr: fe_logmel(a, sr, n_mels=20),
     "logmel28": lambda a, sr: fe_logmel(a, sr, n_mels=28),
     "mfcc_idct24": lambda a, sr: fe_mfcc_idct(a, sr, n_points=24),
+    # the eval's 13 MFCCs (c0..c12) through audio.bands_from_mfcc (c0 dropped), n mel positions
+    **{f"bands{n}": (lambda a, sr, n=n: audio.bands_from_mfcc(audio.mfcc(a, sr), n_bands=n))
+       for n in (16, 24, 32, 40, 48)},
     "logmel24sum": lambda a, sr: fe_logmel(a, sr, n_mels=24, rasta=0.94, mix="sum"),
     "logmel20sum": lambda a, sr: fe_logmel(a, sr, n_mels=20, rasta=0.94, mix="sum"),
     "logmel24cat": lambda a, sr: fe_logmel(a, sr, n_mels=24, rasta=0.94, mix="concat"),
@@ -418,7 +423,8 @@ def lite(names: list, n_null: int = 60, n_pos: int = 20, bar: float | None = Non
     print("| front end | " + " | ".join(conds) + " |")
     print("|---|" + "---|" * len(conds))
     for n in names:
-        print(f"| {n} | " + " | ".join(f"{np.mean(res[n][c]):.2f}" for c in conds) + " |", flush=True)
+        print(f"| {n} | " + " | ".join(f"{np.mean(res[n][c]):.2f} ({int(np.sum(res[n][c]))}/{len(res[n][c])})"
+                                         if c in res[n] else "-" for c in conds) + " |", flush=True)
 
 
 def _label(md: Path, name: str) -> None:
@@ -492,6 +498,8 @@ def main(argv=None) -> int:
     ap.add_argument("--sets", default="dev", help="--pipeline: bench_extract's set (heldout: run once, at the end)")
     ap.add_argument("--bar", type=float, default=None, help="--pipeline/--lite: find_instances(min_group_score=)")
     ap.add_argument("--lite", action="store_true", help="find_instances per condition and on nulls, seeds 98xx")
+    ap.add_argument("--lite-pos", type=int, default=20, help="--lite: recordings per condition (0: nulls only)")
+    ap.add_argument("--lite-nulls", type=int, default=60, help="--lite: all-distinct-word recordings (seed 9850)")
     args = ap.parse_args(argv)
     if args.evallike:
         evallike(args.evallike, args.evallike_n)
@@ -505,7 +513,7 @@ def main(argv=None) -> int:
     if unknown:
         ap.error(f"unknown front ends {sorted(unknown)}; known: {', '.join(FRONT_ENDS)}")
     if args.lite:
-        lite(names, bar=args.bar)
+        lite(names, n_null=args.lite_nulls, n_pos=args.lite_pos, bar=args.bar)
     else:
         yardstick(names)
     return 0

@@ -341,7 +341,8 @@ NB_MODULE(_core, m) {
                     static_cast<size_t>(bounds.data()[C]) == d, "bounds must span [0, d] with an even C <= 256");
         for (size_t c = 0; c < C; ++c) require(bounds.data()[c] <= bounds.data()[c + 1], "bounds must increase");
         const size_t nq = Q.shape(0);
-        require(Q.stride(1) == 1 && (nq <= 1 || Q.stride(0) >= static_cast<int64_t>(d)),
+        // (numpy gives an array without rows zero strides: nothing to check then)
+        require(nq == 0 || (Q.stride(1) == 1 && (nq == 1 || Q.stride(0) >= static_cast<int64_t>(d))),
                 "Q rows must be contiguous");
         const size_t ldq = nq <= 1 ? d : static_cast<size_t>(Q.stride(0));
         auto luts = new_array<uint8_t>({nq, C, 16}, false);
@@ -429,7 +430,8 @@ NB_MODULE(_core, m) {
         require(bounds.shape(0) >= 3 && C % 2 == 0 && C <= 256 && bounds.data()[0] == 0 &&
                     static_cast<size_t>(bounds.data()[C]) == d, "bounds must span [0, d] with an even C <= 256");
         for (size_t c = 0; c < C; ++c) require(bounds.data()[c] <= bounds.data()[c + 1], "bounds must increase");
-        require(Q.stride(1) == 1 && (nq <= 1 || Q.stride(0) >= static_cast<int64_t>(d)), "Q rows must be contiguous");
+        require(nq == 0 || (Q.stride(1) == 1 && (nq == 1 || Q.stride(0) >= static_cast<int64_t>(d))),
+                "Q rows must be contiguous");   // no rows: zero strides from numpy, nothing to check
         require(blocked.shape(0) >= blocked_bytes(n, C / 2), "blocked buffer too small");
         require(k >= 1, "k must be >= 1");
         require(nq <= static_cast<size_t>(std::numeric_limits<int>::max()), "too many queries");

@@ -247,6 +247,62 @@ def test_speech_features_mfcc_recipe():
     np.testing.assert_array_equal(audio.speech_features(z, 8000, front_end="mfcc"), m[:, 1:])
 
 
+def _naive_inverse(C, n_bands, first):
+    """Inverse orthonormal DCT-II written out term by term, coefficients from `first` on."""
+    out = np.zeros((C.shape[0], n_bands))
+    for t in range(C.shape[0]):
+        for j in range(n_bands):
+            for k in range(first, C.shape[1]):
+                w = np.sqrt((1.0 if k == 0 else 2.0) / n_bands)
+                out[t, j] += C[t, k] * w * np.cos(np.pi * k * (2 * j + 1) / (2 * n_bands))
+    return out
+
+
+def test_bands_from_mfcc_inverts_the_dct():
+    rng = np.random.default_rng(5)
+    z = rng.normal(size=4000)
+    L = audio.log_mel(z, 8000, n_mels=20)
+    centred = L - L.mean(axis=1, keepdims=True)
+    # every coefficient: the log mel energies minus each frame's mean, exactly; with c0 kept, L itself
+    full = audio.mfcc(z, 8000, n_mfcc=20, n_mels=20)
+    np.testing.assert_allclose(audio.bands_from_mfcc(full, n_bands=20), centred, atol=1e-9)
+    np.testing.assert_allclose(audio.bands_from_mfcc(full, n_bands=20, drop_c0=False), L, atol=1e-9)
+    # fewer coefficients: the least-squares fit of the centred rows by cosines 1..7 (the smoothed
+    # projection), computed independently by lstsq
+    part = audio.mfcc(z, 8000, n_mfcc=8, n_mels=20)
+    B = audio.bands_from_mfcc(part, n_bands=20)
+    cos = np.cos(np.pi * np.arange(1, 8)[None, :] * (2 * np.arange(20)[:, None] + 1) / 40)
+    coef, *_ = np.linalg.lstsq(cos, centred.T, rcond=None)
+    np.testing.assert_allclose(B, (cos @ coef).T, atol=1e-9)
+    # other band counts: the term-by-term formula; rows have no level; int input is accepted
+    C = audio.mfcc(z, 8000)
+    for n in (2, 7, 24):
+        np.testing.assert_allclose(audio.bands_from_mfcc(C, n_bands=n), _naive_inverse(C, n, 1), atol=1e-9)
+        np.testing.assert_allclose(audio.bands_from_mfcc(C, n_bands=n, drop_c0=False), _naive_inverse(C, n, 0),
+                                   atol=1e-9)
+    assert audio.bands_from_mfcc(C).shape == (C.shape[0], audio.BANDS_FROM_MFCC)
+    np.testing.assert_allclose(audio.bands_from_mfcc(C).sum(axis=1), 0.0, atol=1e-9)
+    Ci = np.arange(60).reshape(20, 3)
+    np.testing.assert_allclose(audio.bands_from_mfcc(Ci, n_bands=4), _naive_inverse(Ci.astype(float), 4, 1))
+
+
+@pytest.mark.parametrize("args, kwargs, exc, word", [
+    ((np.zeros(30),), {}, ValueError, "mfccs"),
+    ((np.zeros((30, 13, 2)),), {}, ValueError, "mfccs"),
+    ((np.zeros((30, 1)),), {}, ValueError, "mfccs"),
+    ((np.zeros((13, 300)),), {}, ValueError, "transpose"),         # librosa's layout, not transposed
+    ((np.array([["a", "b"]] * 5),), {}, TypeError, "mfccs"),
+    ((np.full((30, 13), np.nan),), {}, ValueError, "mfccs"),
+    ((np.zeros((30, 13)),), {"n_bands": 1}, ValueError, "n_bands"),
+    ((np.zeros((30, 13)),), {"n_bands": 2.5}, ValueError, "n_bands"),
+    ((np.zeros((30, 13)),), {"n_bands": True}, ValueError, "n_bands"),
+    ((np.zeros((30, 13)),), {"drop_c0": "yes"}, TypeError, "drop_c0"),
+])
+def test_bands_from_mfcc_bad_input(args, kwargs, exc, word):
+    with pytest.raises(exc, match=word):
+        audio.bands_from_mfcc(*args, **kwargs)
+
+
 def test_docstring_examples():
     import doctest
     result = doctest.testmod(audio)

@@ -252,3 +252,68 @@ def test_mmap_load_searches_and_reranks_from_the_file(tmp_path, refine):
     (tmp_path / "cut.tfz").write_bytes(blob[: len(blob) - 100])
     with pytest.raises(ValueError, match="truncated"):
         tenfold.load(tmp_path / "cut.tfz", mmap=True)
+
+
+def test_seed_beyond_int64_refused_at_construction(tmp_path, data):
+    """A seed (or n_iter) a saved file cannot hold (checked to int64 / int32 on load) used to be
+    accepted, fitted and saved, and only the load failed: the fitted model was lost. Now refused
+    up front."""
+    X, _ = data
+    with pytest.raises(ValueError, match="random_state"):
+        tenfold.BoltEncoder(ncodebooks=4, random_state=2**63)
+    enc = tenfold.BoltEncoder(ncodebooks=4, random_state=2**63 - 1).fit(X[:500])
+    enc.save(tmp_path / "e.tfz")
+    assert tenfold.load(tmp_path / "e.tfz").random_state == 2**63 - 1
+    with pytest.raises(ValueError, match="random_state"):
+        tenfold.IVFBoltIndex(enc, 4, random_state=2**64)
+    for make in (lambda: tenfold.BoltEncoder(4, n_iter=2**31), lambda: tenfold.IVFBoltIndex(enc, 4, n_iter=2**31)):
+        with pytest.raises(ValueError, match="n_iter"):   # "until converged" beyond the int32 a file holds
+            make()
+
+
+@pytest.mark.parametrize("refine", [None, "float32"])
+def test_no_queries_give_empty_results(data, fitted, refine):
+    """Q with zero rows (numpy gives it zero strides) was refused as 'Q rows must be contiguous'."""
+    X, _ = data
+    index = tenfold.BoltIndex(fitted["l2"], refine=refine)
+    index.add(X[:100])
+    Q = np.zeros((0, X.shape[1]), np.float32)
+    for D, I in [index.search(Q, k=3)] + ([index.search(Q, k=3, rerank=10)] if refine else []):
+        assert D.shape == I.shape == (0, 3) and D.dtype == np.float32 and I.dtype == np.int64
+    assert index.scores(Q).shape == (0, 100)
+    assert fitted["l2"].lookup_tables(Q)[0].shape == (0, 16, 16)
+
+
+def test_training_data_too_small_for_float32_is_refused(data):
+    """Rows of magnitude ~1e-25 (squares underflow in float32) used to give an encoder whose codes
+    were all alike (recall of the row itself 0.02 instead of 0.96), silently; data scaled down
+    to a largest |x| of 2**-55 give the same codes as unscaled data."""
+    X, _ = data
+    X = X[:1000]
+    ref = tenfold.BoltEncoder(ncodebooks=8).fit(X)
+    small = (X.astype(np.float64) * (2.0**-55 / np.abs(X).max())).astype(np.float32)
+    assert (tenfold.BoltEncoder(ncodebooks=8).fit(small).encode(small) == ref.encode(X)).mean() > 0.99
+    tiny = (X.astype(np.float64) * 1e-25).astype(np.float32)
+    for metric in ("l2", "dot"):
+        with pytest.raises(ValueError, match="too small"):
+            tenfold.BoltEncoder(ncodebooks=8, metric=metric).fit(tiny)
+    with pytest.raises(ValueError, match="too small"):
+        tenfold.IVFBoltIndex(ref, 4).train(tiny)
+    tenfold.BoltEncoder(ncodebooks=8, metric="cosine").fit(tiny)   # rows scaled to unit length: fine
+    tenfold.BoltEncoder(ncodebooks=8).fit(np.zeros((100, 16), np.float32))   # all zeros: allowed
+
+
+def test_masked_arrays_are_refused(data, fitted):
+    """A numpy masked array was used as its data with the mask dropped silently (Bolt, MADDNESS,
+    EXTRACT); it is now a TypeError naming the argument."""
+    X, _ = data
+    masked = np.ma.masked_array(X[:100], mask=X[:100] > 1)
+    with pytest.raises(TypeError, match="X is a masked array"):
+        fitted["l2"].encode(masked)
+    with pytest.raises(TypeError, match="X is a masked array"):
+        tenfold.BoltEncoder(ncodebooks=4).fit(masked)
+    amm = tenfold.Maddness(ncodebooks=4).fit(X[:500], np.ones((X.shape[1], 2)))
+    with pytest.raises(TypeError, match="A is a masked array"):
+        amm.matmul(masked)
+    with pytest.raises(TypeError, match="X is a masked array"):
+        tenfold.extract.find_instances(np.ma.masked_array(np.zeros(300), mask=False), 10, 20)

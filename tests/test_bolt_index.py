@@ -205,7 +205,7 @@ def test_loading_inconsistent_ids_or_vectors_is_a_value_error(tmp_path, data, en
         "ntotal": (dict(meta, ntotal="40"), arrays),
     }
     for name, (m, a) in bad_cases.items():
-        _io.save(tmp_path / "bad.tfz", kind, m, a)
+        _io.save(tmp_path / "bad.tfz", kind, m, a, verify=False)
         with pytest.raises(ValueError):
             tenfold.load(tmp_path / "bad.tfz")
 
@@ -307,3 +307,28 @@ def test_index_pickles_for_dask_workers(data, encoders):
         np.testing.assert_array_equal(a, b)
     back.add(X[:2])  # its own lock: writers work after the trip
     assert back.ids[-2:].tolist() == [307, 308] and len(index) == 300
+
+
+def test_ids_near_the_int64_limit_keep_the_index_usable(tmp_path, data, encoders):
+    """add_with_ids([2**63 - 1]) was accepted; the next add() then raised OverflowError and save()
+    wrote a file whose next_id (2**63) its loader refuses: the index was lost. Now the largest
+    id is 2**63 - 2, and add() refuses to number rows beyond int64."""
+    X, _ = data
+    top = 2**63 - 2
+    makers = {"flat": lambda: tenfold.BoltIndex(encoders["l2"], refine="float16")}
+    ivf = tenfold.IVFBoltIndex(encoders["l2"], 4)
+    ivf.train(X)
+    makers["ivf"] = ivf.empty_copy
+    for kind, make in makers.items():
+        index = make()
+        for bad in ([2**63 - 1], np.array([2**64 - 1], np.uint64), [-1]):
+            with pytest.raises(ValueError, match="ids must be >= 0 and <= 2\\*\\*63 - 2"):
+                index.add_with_ids(X[:1], bad)
+        index.add_with_ids(X[:2], [5, top])
+        with pytest.raises(ValueError, match="beyond 2\\*\\*63 - 1"):
+            index.add(X[:1])
+        assert index.ntotal == 2
+        index.save(tmp_path / f"{kind}.tfz")
+        again = tenfold.load(tmp_path / f"{kind}.tfz")
+        assert sorted(again.ids.tolist()) == [5, top]
+        assert again.search(X[:1], k=1)[1].shape == (1, 1)

@@ -36,6 +36,7 @@ def files(tmp_path):
     (tmp_path / "text.npy").write_text("1, 2, 3\n")
     (tmp_path / "text.wav").write_text("not audio at all\n")
     (tmp_path / "junk.tfsz").write_bytes(b"junk")
+    np.savez(tmp_path / "arrays.npz", a=np.arange(10))
     return tmp_path
 
 
@@ -76,6 +77,9 @@ CASES = {
     "plot format unknown": (lambda d: fi(d / "x.npy", "40", "60", "--plot", d / "p.xyz"), 2, ["--plot", ".xyz"], []),
     "compress missing": (lambda d: ["compress", d / "nope.npy", d / "o.tfsz"], 1, ["cannot read", "nope.npy"], []),
     "compress complex": (lambda d: ["compress", d / "complex.npy", d / "o.tfsz"], 1, ["complex.npy"], []),
+    "compress .npz": (lambda d: ["compress", d / "arrays.npz", d / "o.tfsz"], 1, ["arrays.npz", "not a .npy file"], []),
+    "compress text named .npy": (lambda d: ["compress", d / "text.npy", d / "o.tfsz"], 1,
+                                 ["text.npy", "not a .npy file"], ["pickle"]),
     "compress into missing folder": (lambda d: ["compress", d / "ints.npy", d / "no" / "o.tfsz"], 1,
                                      ["cannot write", "does not exist"], []),
     "decompress junk": (lambda d: ["decompress", d / "junk.tfsz", d / "o.npy"], 1, ["junk.tfsz", "Sprintz"], []),

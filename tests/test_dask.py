@@ -76,6 +76,15 @@ def test_k_beyond_size_and_bad_input(client, data, encoder):
         index.search(Q, 0)
     with pytest.raises(TypeError, match="BoltEncoder"):
         tdask.ShardedIndex("nope", client=client)
+    for bad in (0, -5):   # was dask's "Empty tuples are not allowed in chunks" (or 0 taken as None)
+        with pytest.raises(ValueError, match="chunk_rows"):
+            index.add(X[:7], chunk_rows=bad)
+        with pytest.raises(ValueError, match="chunk_rows"):
+            tdask.encode(encoder, X[:7], chunk_rows=bad)
+    with pytest.raises(TypeError, match="chunk_rows"):
+        tdask.encode(encoder, X[:7], chunk_rows=2.5)
+    D, I = index.search(Q[:0], 3)   # no queries: empty results
+    assert D.shape == I.shape == (0, 3)
 
 
 def test_save_and_load_index(client, data, encoder, tmp_path):
@@ -273,3 +282,22 @@ def test_searches_beside_one_writer_see_whole_versions(client, data):
         for t in threads:
             t.join()
     assert not errors and calls[0] >= 6, (errors[:3], calls)  # every search ran during the writes
+
+
+def test_compress_to_zarr_refuses_its_own_source(client, tmp_path):
+    """compress_to_zarr(da.from_zarr(store), store, overwrite=True) created the new array (erasing
+    the old chunks) before the tasks read them: the input was lost and the result all zeros.
+    A destination holding an array the input reads is now a ValueError, and the input stays."""
+    zarr = pytest.importorskip("zarr")
+    if int(zarr.__version__.split(".")[0]) < 3:
+        pytest.skip("zarr v3 API needed")
+    x = np.arange(3000, dtype=np.int16).reshape(1000, 3)
+    z = zarr.create_array(str(tmp_path / "src.zarr"), shape=x.shape, chunks=(250, 3), dtype=x.dtype)
+    z[:] = x
+    for source, dst in ((da.from_zarr(str(tmp_path / "src.zarr")), tmp_path / "src.zarr"),
+                        (z, str(tmp_path / "." / "src.zarr")), (da.from_array(z) + 1, tmp_path)):
+        with pytest.raises(ValueError, match="read from"):
+            tdask.compress_to_zarr(source, dst, overwrite=True)
+    assert np.array_equal(zarr.open_array(str(tmp_path / "src.zarr"))[:], x)
+    out = tdask.compress_to_zarr(da.from_zarr(str(tmp_path / "src.zarr")), tmp_path / "copy.zarr")
+    assert np.array_equal(out[:], x)

@@ -78,7 +78,7 @@ def test_slide_and_seed_dots_match_direct():
 def test_feature_matrix_matches_direct_distance():
     rng = np.random.default_rng(4)
     x = rng.normal(size=(400, 2)).cumsum(0)
-    bank = ex._sample_shapelets(x, 16, rng, 5)
+    bank = ex._sample_shapelets(x, 16, rng, 5, np.abs(x).max(axis=0))
     feats = ex._feature_matrix(x, bank, 0.25)
     for f in range(len(bank.dims)):
         L, j = int(bank.lengths[f]), int(bank.dims[f])
@@ -168,7 +168,7 @@ def test_save_load_roundtrip(tmp_path):
     from tenfold import _io
     type_name, meta, arrays = _io.read(tmp_path / "e.tfz")
     arrays["bank_dims"] = arrays["bank_dims"] + 5          # points at a dimension that does not exist
-    _io.save(tmp_path / "bad.tfz", type_name, meta, arrays)
+    _io.save(tmp_path / "bad.tfz", type_name, meta, arrays, verify=False)
     with pytest.raises(ValueError, match="invalid shapelet bank"):
         tenfold.load(tmp_path / "bad.tfz")
 
@@ -283,6 +283,60 @@ def test_constant_and_pure_noise():
     assert len(ex.find_instances(np.zeros((500, 3)), 20, 40)) == 0
     res = ex.find_instances(np.ones(500), 20, 40)
     assert len(res.match(np.ones(300))) == 0
+
+
+def test_results_do_not_depend_on_the_units():
+    """Both searches are scale-free (distances are z-normalised); an absolute 'constant' floor
+    made a series of magnitude ~1e-12 (SI units: amperes, strain) report nothing."""
+    from tenfold.datasets import event_shapes, events_in_noise
+    rng = np.random.default_rng(0)
+    event = np.sin(np.linspace(0, 3 * np.pi, 50)) * np.hanning(50)
+    X = rng.normal(0, 0.3, 3000)
+    for start in (200, 900, 1500, 2100, 2700):
+        X[start:start + 50] += 2 * event
+    ref = ex.find_instances(X, 40, 60, random_state=0)
+    assert ref.method == "shapelets" and len(ref) == 5
+    for scale in (1e-12, 1e-40):
+        got = ex.find_instances(X * scale, 40, 60, random_state=0)
+        assert np.array_equal(got.starts, ref.starts) and np.array_equal(got.ends, ref.ends), scale
+    shapes = event_shapes(np.random.default_rng(5), 4)
+    Y, _ = events_in_noise(np.random.default_rng(6), shapes, [0, 1, 0, 2, 0, 3, 0])
+    ref = ex.find_instances(Y, 30, 55, random_state=0)
+    assert ref.method == "segments" and len(ref) >= 3
+    got = ex.find_instances(Y * 1e-30, 30, 55, random_state=0)
+    assert got.method == "segments" and np.array_equal(got.starts, ref.starts)
+    with pytest.raises(ValueError, match="rescale"):   # squares would underflow
+        ex.find_instances(X * 1e-160, 40, 60)
+
+
+def test_max_instances_two_returns_the_two_strongest():
+    """max_instances=2 (allowed) always returned nothing: the significance needs 3 instances to
+    hold one out, so a set capped at 2 scored 0. The search now looks for 3 and keeps the 2
+    strongest; caps >= 3 are unchanged."""
+    rng = np.random.default_rng(0)
+    event = np.sin(np.linspace(0, 3 * np.pi, 50)) * np.hanning(50)
+    X = rng.normal(0, 0.3, 3000)
+    truth = [(s, s + 50) for s in (200, 900, 1500, 2100, 2700)]
+    for s, e in truth:
+        X[s:e] += 2 * event
+    full = ex.find_instances(X, 40, 60, random_state=0)
+    two = ex.find_instances(X, 40, 60, random_state=0, max_instances=2)
+    assert len(two) == 2 and two.significance >= ex.MIN_SIGNIFICANCE
+    assert interval_f1(list(zip(two.starts, two.ends)), truth) == 2 * 2 / (2 + 5)   # both are true instances
+    assert len(two.match(X)) >= 2
+    three = ex.find_instances(X, 40, 60, random_state=0, max_instances=3)
+    assert len(three) == 3 and len(full) == 5
+
+
+def test_match_min_score_must_be_a_number():
+    """min_score=nan matched nothing silently (every comparison false), True counted as 1 and a
+    string failed inside float(); each is now a ValueError naming min_score."""
+    x, _, _ = planted_series(1500, 1, 4, 40, 60, seed=1)
+    hits = ex.find_instances(x, 40, 60, random_state=0)
+    for bad in (float("nan"), True, "x"):
+        with pytest.raises(ValueError, match="min_score"):
+            hits.match(x, min_score=bad)
+    assert len(hits.match(x, min_score=-np.inf)) >= len(hits.match(x, min_score=np.float32(0.0)))
 
 
 @pytest.mark.parametrize("bad,err,msg", [

@@ -176,7 +176,7 @@ def test_segment_result_saves_and_loads(tmp_path) -> None:
     from tenfold import _io
     type_name, meta, arrays = _io.read(p)
     arrays["template_ends"] = arrays["template_ends"][::-1].copy()     # no longer increasing
-    _io.save(tmp_path / "bad.tfz", type_name, meta, arrays)
+    _io.save(tmp_path / "bad.tfz", type_name, meta, arrays, verify=False)
     with pytest.raises(ValueError, match="template_ends"):
         tenfold.load(tmp_path / "bad.tfz")
 
@@ -224,12 +224,12 @@ def test_match_confirms_a_group_below_the_bar_with_a_second_series(tmp_path) -> 
     from tenfold import _io
     type_name, meta, arrays = _io.read(p)
     arrays["template_distances"] = arrays["template_distances"][:-1].copy()      # not (k, k)
-    _io.save(tmp_path / "bad.tfz", type_name, meta, arrays)
+    _io.save(tmp_path / "bad.tfz", type_name, meta, arrays, verify=False)
     with pytest.raises(ValueError, match="template_distances"):
         tenfold.load(tmp_path / "bad.tfz")
     for key in ("template_distances", "template_outsiders"):     # as saved before they existed
         del arrays[key]
-    _io.save(tmp_path / "old.tfz", type_name, meta, arrays)
+    _io.save(tmp_path / "old.tfz", type_name, meta, arrays, verify=False)
     assert len(tenfold.load(tmp_path / "old.tfz").match(Y)) == 0
 
 

@@ -243,7 +243,7 @@ def saved(tmp_path, index):
 
 def rewrite(tmp_path, type_name, meta, arrays):
     path = tmp_path / "hostile.tfz"
-    _io.save(path, type_name, meta, arrays)
+    _io.save(path, type_name, meta, arrays, verify=False)
     return path
 
 
@@ -360,3 +360,10 @@ def test_sharded_index_of_ivf_shards_matches_one_index(tmp_path, encoder, data, 
             tdask.ShardedIndex(encoder, client=client).search(Q, nprobe=2)
         with pytest.raises(ValueError, match="not trained"):
             tdask.ShardedIndex(tenfold.IVFBoltIndex(encoder, 4), client=client)
+
+
+def test_no_queries_give_empty_results(data, index):
+    Q = np.zeros((0, D), np.float32)   # zero strides, as numpy makes empty arrays
+    for kw in ({}, {"rerank": 20}):
+        Dist, I = index.search(Q, k=5, nprobe=2, **kw)
+        assert Dist.shape == I.shape == (0, 5) and Dist.dtype == np.float32 and I.dtype == np.int64

@@ -58,6 +58,24 @@ def test_ridge_lowers_training_error(data):
         assert ridge < 0.9 * amm.greedy_train_error_, objective
 
 
+def test_no_ridge_penalty_is_least_squares(data):
+    """lam=0 (documented: a float >= 0) always failed with numpy's 'Singular matrix': one-hot codes
+    are collinear (every codebook's 16 columns sum to 1). It is the minimum-norm least-squares
+    fit, which a tiny penalty approaches."""
+    A_train, A_test, B = data
+    G = _one_hot(unpack_maddness_codes(tenfold.Maddness(ncodebooks=16, lam=1e-6).fit(A_train, B).encode(A_train)))
+    assert np.linalg.matrix_rank(G.T @ G) < G.shape[1]
+    errs, sizes = {}, {}
+    for lam in (0.0, 1e-300, 1e-6):
+        amm = tenfold.Maddness(ncodebooks=16, lam=lam).fit(A_train, B)
+        assert amm.lam_ == lam and np.isfinite(amm.prototypes_).all()
+        errs[lam] = np.linalg.norm(amm.matmul(A_test) - A_test @ B) / np.linalg.norm(A_test @ B)
+        sizes[lam] = np.linalg.norm(amm.prototypes_)
+    # the same fit as a tiny penalty, without a null-space component inflating the tables
+    for lam in (0.0, 1e-300):
+        assert abs(errs[lam] - errs[1e-6]) < 2e-3 and sizes[lam] <= 1.01 * sizes[1e-6], (errs, sizes)
+
+
 def test_tables_close_to_float_prototypes(data, fitted):
     _, A_test, B = data
     for amm in fitted.values():

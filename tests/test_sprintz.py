@@ -504,6 +504,12 @@ def test_file_roundtrip(tmp_path, order, monkeypatch):
     np.save(tmp_path / "f.npy", np.zeros(10, np.float16))
     with pytest.raises(TypeError, match="src must have dtype"):
         sprintz.compress_file(tmp_path / "f.npy", tmp_path / "f.tfsz")
+    np.savez(tmp_path / "a.npz", x=x)   # np.load gives an archive, not an array (was AttributeError)
+    (tmp_path / "t.npy").write_text("1, 2, 3\n")   # (was numpy's "contains pickled data")
+    for name in ("a.npz", "t.npy"):
+        with pytest.raises(ValueError, match="not a .npy file"):
+            sprintz.compress_file(tmp_path / name, tmp_path / "a.tfsz")
+        assert not (tmp_path / "a.tfsz").exists()
 
 
 def test_cli_compress_decompress(tmp_path, capsys):
@@ -560,3 +566,14 @@ def test_native_sanitizer_fuzz(tmp_path):
     assert counts.startswith(f"sprintz native fuzz: seed {seed}, ")
     rejected, resealed = (int(counts.split(w)[1].split()[0]) for w in ("rejected ", "resealed-and-decoded "))
     assert rejected > 0 and resealed > 0  # both kinds of case happened
+
+
+@pytest.mark.filterwarnings("ignore::PendingDeprecationWarning")   # np.matrix's own
+def test_array_subclasses():
+    """np.matrix reached the native call (an unreadable nanobind TypeError) and a masked array
+    failed with 'cannot reshape'; a matrix now compresses as its plain array and a masked array
+    is a TypeError (compressing its data would lose the mask silently)."""
+    m = np.matrix(np.arange(60, dtype=np.int16).reshape(20, 3))
+    assert np.array_equal(sprintz.decompress(sprintz.compress(m)), np.asarray(m))
+    with pytest.raises(TypeError, match="masked"):
+        sprintz.compress(np.ma.masked_array(np.arange(10, dtype=np.int32), mask=[0, 1] * 5))

@@ -19,6 +19,7 @@ def as_float_matrix(x: Any, name: str, *, cols: int | None = None, allow_empty: 
     check_finite=False the caller must check (kernels that do it in their own pass call
     :func:`raise_nonfinite` when they find a bad value).
     """
+    refuse_masked(x, name)
     arr = np.asarray(x) if not isinstance(x, np.ndarray) else x
     kind = arr.dtype.kind
     if kind not in "fiub":
@@ -39,6 +40,13 @@ def as_float_matrix(x: Any, name: str, *, cols: int | None = None, allow_empty: 
     return out
 
 
+def refuse_masked(x: Any, name: str) -> None:
+    """TypeError for a numpy masked array: converting it would drop the mask without a word."""
+    if isinstance(x, np.ma.MaskedArray):
+        raise TypeError(f"{name} is a masked array, whose mask would be ignored: pass {name}.filled(value) "
+                        "or drop the masked rows")
+
+
 def raise_nonfinite(original: Any, converted: np.ndarray, name: str, n_threads: int = 1) -> None:
     """Raise ValueError naming the first row of `converted` holding NaN, inf or |x| >= 2**60."""
     bad = _core.first_nonfinite_row(converted, n_threads) if converted.size else -1
@@ -47,6 +55,20 @@ def raise_nonfinite(original: Any, converted: np.ndarray, name: str, n_threads: 
             raise ValueError(f"{name} holds values too large to compute with in float32 "
                              f"(|x| >= 2**60, row {bad}): scale the data down")
         raise ValueError(f"{name} contains NaN or infinite values (first in row {bad})")
+
+
+# Below this largest |value| a float32 training set's squared differences (~2**-120 and less)
+# underflow towards float32's subnormals (from 2**-126): k-means sees ties and learns nothing.
+# The mirror of the 2**60 bound above.
+FIT_MAGNITUDE_FLOOR = 2.0 ** -60
+
+
+def raise_too_small(X: np.ndarray, name: str) -> None:
+    """ValueError if the validated float32 matrix X is not all zeros but every |x| < 2**-60."""
+    big = float(np.abs(X).max()) if X.size else 0.0
+    if 0.0 < big < FIT_MAGNITUDE_FLOOR:
+        raise ValueError(f"{name} holds values too small to learn from in float32 (largest |x| {big:.3g} < 2**-60): "
+                         f"scale the data up")
 
 
 def check_int(value: Any, name: str, *, minimum: int | None = None, maximum: int | None = None) -> int:

@@ -65,8 +65,11 @@ def _layout(header_end: int, sizes: list[int]) -> list[int]:
     return offsets
 
 
-def save(path: PathLike, type_name: str, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
-    """Write an object atomically (a temporary file renamed into place)."""
+def save(path: PathLike, type_name: str, meta: dict[str, Any], arrays: dict[str, np.ndarray], *,
+         verify: bool = True) -> None:
+    """Write an object atomically (a temporary file renamed into place). With ``verify`` (the
+    models' ``save``) the type's loader first checks what would be written; tests that write
+    hostile files on purpose pass False."""
     prefix = _PREFIXES[FORMAT_VERSION]
     entries: list[dict[str, Any]] = []
     blobs: list[np.ndarray] = []
@@ -78,6 +81,8 @@ def save(path: PathLike, type_name: str, meta: dict[str, Any], arrays: dict[str,
         entries.append({"name": name, "dtype": arr.dtype.name, "shape": list(arr.shape),
                         "nbytes": int(arr.nbytes), "crc32": zlib.crc32(arr.data) & 0xFFFFFFFF})
         blobs.append(arr)
+    if verify:
+        _check_loadable(type_name, meta, {e["name"]: arr for e, arr in zip(entries, blobs)})
     # Offsets depend on the header length, which depends on the offsets: iterate to a fixpoint.
     offsets = [0] * len(entries)
     while True:
@@ -94,6 +99,26 @@ def save(path: PathLike, type_name: str, meta: dict[str, Any], arrays: dict[str,
         for e, arr in zip(entries, blobs):
             f.write(b"\0" * (e["offset"] - f.tell()))
             f.write(arr.data)
+
+
+def _check_loadable(type_name: str, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
+    """Run the loader of ``type_name`` on what is about to be written (read-only views, meta as
+    JSON gives it back): a state its loader refuses, e.g. after ``set_params`` changed
+    ``ncodebooks`` of a fitted model, is a ValueError before anything is written, not a file
+    that can never be loaded."""
+    loader = _LOADERS.get(type_name)
+    if loader is None:
+        return
+    views = {}
+    for name, arr in arrays.items():
+        view = arr.view()
+        view.flags.writeable = False
+        views[name] = view
+    try:
+        loader(json.loads(json.dumps(meta)), views)
+    except (KeyError, TypeError, ValueError) as err:
+        raise ValueError(f"cannot save this {type_name}: its state would not load back ({err}); "
+                         "if parameters were changed with set_params after fitting, fit() again") from None
 
 
 def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:

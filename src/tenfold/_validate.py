@@ -21,6 +21,7 @@ FLOAT32_MAX = float(np.finfo(np.float32).max)
 # fitted centroids are means of such inputs.
 INPUT_LIMIT = 2.0 ** 60
 INT32_MAX = 2**31 - 1  # the kernels take counts and thread numbers as C ints
+INT64_MAX = 2**63 - 1  # seeds and ids are saved as (JSON) int64
 IVF_MAX_NLIST = 1 << 22  # tenfold.ivf.MAX_NLIST: the most lists an IVFBoltIndex may have
 UINT8_MAX = 255
 # Largest EXTRACT filter weight: a log-odds log(theta / p0) with theta <= 1 and p0 a positive
@@ -137,7 +138,7 @@ def _bolt_encoder_fields(f: _Fields) -> tuple[int, int]:
     f.choice("metric", ("l2", "dot", "ip", "cosine"))
     f.int("n_iter", 0, INT32_MAX)
     if f.meta["random_state"] is not None:
-        f.int("random_state", 0, 2**63 - 1)
+        f.int("random_state", 0, INT64_MAX)
     cent = f.array("centroids", "float", (16, None), -INPUT_LIMIT, INPUT_LIMIT)
     d = cent.shape[1]
     if d < C:
@@ -179,12 +180,12 @@ def validate_ivf_bolt_index(meta: Any, arrays: dict[str, np.ndarray], block: int
     f.int("nprobe", 1, nlist)
     f.int("kmeans_iter", 0, INT32_MAX)
     if meta["kmeans_random_state"] is not None:
-        f.int("kmeans_random_state", 0, 2**63 - 1)
+        f.int("kmeans_random_state", 0, INT64_MAX)
     refine = meta["refine"]
     if refine is not None:
         f.choice("refine", ("float32", "float16"))
     n = f.int("ntotal", 0, 2**62)
-    next_id = f.int("next_id", 0, 2**63 - 1)
+    next_id = f.int("next_id", 0, INT64_MAX)
     f.array("coarse_centroids", "float", (nlist, d), -INPUT_LIMIT, INPUT_LIMIT)
     sizes = f.array("list_sizes", "int", (nlist,), 0, n).astype(np.int64)
     if int(sizes.sum()) != n:

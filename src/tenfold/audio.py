@@ -10,7 +10,9 @@ ADPCM, ...) are rejected with a message that says so; convert them first, e.g.
 every 10 ms, 28 log mel energies with the frame's level (their mean, the frame's log energy,
 which makes windows that are mostly silence look alike) removed; deltas are optional (they did
 not help on the benchmark's development set); ``front_end="mfcc"`` gives the earlier recipe
-(13 MFCCs without c0). The event search itself (:mod:`tenfold.extract`) knows nothing of speech.
+(13 MFCCs without c0). :func:`bands_from_mfcc` turns MFCCs a user already has back into
+level-free values on the mel axis (the inverse DCT), the form the search does best with on
+speech. The event search itself (:mod:`tenfold.extract`) knows nothing of speech.
 
 >>> import numpy as np
 >>> sr = 16000
@@ -28,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["log_mel", "mfcc", "read_wav", "speech_features"]
+__all__ = ["bands_from_mfcc", "log_mel", "mfcc", "read_wav", "speech_features"]
 
 # WAVE format tags (Microsoft RIFF specification, mmreg.h)
 WAVE_FORMAT_PCM = 0x0001
@@ -219,6 +221,68 @@ def mfcc(audio: Any, sample_rate: int, *, n_mfcc: int = 13, frame_length: float 
     dct = np.cos(np.pi * k * (2 * np.arange(n_mels)[None, :] + 1) / (2 * n_mels)) * np.sqrt(2.0 / n_mels)
     dct[0] /= np.sqrt(2.0)
     return logmel @ dct.T
+
+
+BANDS_FROM_MFCC = 24      # mel positions for bands_from_mfcc (16-48 tried on dev recordings: see notes)
+
+
+def bands_from_mfcc(mfccs: Any, n_bands: int = BANDS_FROM_MFCC, *, drop_c0: bool = True) -> np.ndarray:
+    """Map cepstra back onto the mel axis: the inverse orthonormal DCT-II of each frame's MFCCs.
+
+    ``mfccs`` has one row per frame and one column per coefficient, c0 first: shape
+    ``(frames, coefficients)``, as :func:`mfcc` returns them and as
+    :func:`tenfold.extract.find_instances` reads a series. (librosa's ``feature.mfcc`` returns
+    ``(coefficients, frames)``: pass its transpose.) Each row ``c`` becomes
+    ``v[j] = sum_k c[k] * w_k * cos(pi * k * (2j + 1) / (2 * n_bands))`` for the ``n_bands``
+    evenly spaced mel positions ``j``, with the orthonormal weights ``w_0 = sqrt(1 / n_bands)``,
+    ``w_k = sqrt(2 / n_bands)``. With ``drop_c0`` (default) c0, the frame's level, is left out,
+    so every output row sums to zero. When ``n_bands`` equals the number of mel filters the
+    MFCCs came from and every coefficient is given, this returns the log mel energies minus
+    each frame's mean exactly; with fewer coefficients it is their smoothed version (the
+    projection onto the first cosines), sampled at ``n_bands`` positions.
+
+    No information is added: the point is where it sits. The segment search scales each
+    dimension and stretches the feature axis by a few percent; on mel positions these act on
+    frequency bands (a voice's formants sit higher or lower on that axis), on cepstra they mean
+    little. Held out, with a different voice per word, 13 MFCCs passed this way to
+    ``find_instances`` (default arguments) scored F1@.5 0.64-0.69 against 0.45-0.51 as they
+    were, nothing found on all-distinct words 95% (``benchmarks/notes/extract.md``, issue 14).
+
+    >>> sr = 16000
+    >>> x = np.random.default_rng(0).normal(size=sr)
+    >>> C = mfcc(x, sr)                                     # (98, 13): c0..c12
+    >>> B = bands_from_mfcc(C)
+    >>> B.shape, bool(np.allclose(B.sum(axis=1), 0.0))      # no level left in a frame
+    ((98, 24), True)
+    >>> L = log_mel(x, sr, n_mels=24)                       # all 24 coefficients: exact inverse
+    >>> full = bands_from_mfcc(mfcc(x, sr, n_mfcc=24, n_mels=24), n_bands=24)
+    >>> bool(np.allclose(full, L - L.mean(axis=1, keepdims=True)))
+    True
+    """
+    C = np.asarray(mfccs)
+    if C.dtype.kind not in "fiu":
+        raise TypeError(f"mfccs must be a real numeric array, got dtype {C.dtype}")
+    if C.ndim != 2:
+        raise ValueError(f"mfccs must have shape (frames, coefficients), got {C.shape}")
+    if C.shape[1] < 2:
+        raise ValueError(f"mfccs needs at least 2 coefficients (c0 and c1) per frame, got shape {C.shape}")
+    if C.shape[1] > C.shape[0]:
+        raise ValueError(f"mfccs has more coefficients than frames (shape {C.shape}): rows must be frames; "
+                         "librosa's (coefficients, frames) layout needs a transpose (.T)")
+    C = C.astype(np.float64)
+    if not np.isfinite(C).all():
+        raise ValueError("mfccs contains NaN or infinite values")
+    if isinstance(n_bands, bool) or not isinstance(n_bands, numbers.Integral) or n_bands < 2:
+        raise ValueError(f"n_bands must be an int >= 2, got {n_bands!r}")
+    if not isinstance(drop_c0, (bool, np.bool_)):
+        raise TypeError(f"drop_c0 must be a bool, got {drop_c0!r}")
+    n = int(n_bands)
+    k = np.arange(C.shape[1])[:, None]
+    basis = np.cos(np.pi * k * (2 * np.arange(n)[None, :] + 1) / (2 * n)) * np.sqrt(2.0 / n)
+    basis[0] /= np.sqrt(2.0)
+    if drop_c0:
+        basis[0] = 0.0
+    return C @ basis
 
 
 def _deltas(F: np.ndarray, width: int = 2) -> np.ndarray:

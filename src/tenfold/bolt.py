@@ -15,9 +15,9 @@ from typing import Any, NamedTuple, cast
 import numpy as np
 
 from . import _core, _io
-from ._checks import as_float_matrix, check_choice, check_fitted, check_int, raise_nonfinite
+from ._checks import as_float_matrix, check_choice, check_fitted, check_int, raise_nonfinite, raise_too_small
 from ._runtime import resolve_threads
-from ._validate import validate_bolt_encoder, validate_bolt_index
+from ._validate import INT32_MAX, INT64_MAX, validate_bolt_encoder, validate_bolt_index
 
 __all__ = ["BoltEncoder", "BoltIndex"]
 
@@ -144,9 +144,10 @@ class BoltEncoder:
         if c % 2:
             raise ValueError(f"ncodebooks must be even (two 4-bit codes per byte), got {c}")
         check_choice(self.metric, "metric", _METRICS)
-        check_int(self.n_iter, "n_iter", minimum=0)
+        # the bounds a saved file's fields are checked against on load (_validate)
+        check_int(self.n_iter, "n_iter", minimum=0, maximum=INT32_MAX)
         if self.random_state is not None:
-            check_int(self.random_state, "random_state", minimum=0)
+            check_int(self.random_state, "random_state", minimum=0, maximum=INT64_MAX)
 
     @property
     def inner_product(self) -> bool:
@@ -175,6 +176,8 @@ class BoltEncoder:
             raise ValueError(f"X needs at least 16 rows to learn 16 centroids per subspace, got {n}")
         if d < self.ncodebooks:
             raise ValueError(f"ncodebooks ({self.ncodebooks}) must be <= the dimension d ({d})")
+        if self.metric != "cosine":   # (cosine scales rows to unit length)
+            raise_too_small(X, "X")
         rng = np.random.default_rng(self.random_state)
         if n > _MAX_TRAIN:
             X = X[np.sort(rng.choice(n, _MAX_TRAIN, replace=False))]
@@ -401,13 +404,22 @@ class _VectorIndex:
         return arr.astype(np.int64)
 
     @staticmethod
+    def check_id_room(next_id: int, n: int) -> None:
+        """ValueError if add() of n rows would number them beyond int64 (ids from next_id on)."""
+        if next_id + n > INT64_MAX:
+            raise ValueError(f"add() would give ids beyond 2**63 - 1 (the next id is {next_id}): "
+                             "give the rows ids with add_with_ids")
+
+    @staticmethod
     def _check_new_ids(ids: Any) -> np.ndarray:
-        """ids of add_with_ids: distinct integers >= 0 that fit in int64, as int64."""
+        """ids of add_with_ids: distinct integers in [0, 2**63 - 2], as int64 (the largest id plus
+        one, where add() continues, must fit in int64 too: it is saved with the index)."""
         arr = np.asarray(ids)
         if arr.ndim != 1 or (arr.dtype.kind not in "iu" and arr.size):
             raise TypeError(f"ids must be a 1-D array of integers, got dtype {arr.dtype} shape {arr.shape}")
-        if arr.size and (arr.min() < 0 or (arr.dtype.kind == "u" and arr.max() > np.iinfo(np.int64).max)):
-            raise ValueError("ids must be >= 0 and fit in int64 (-1 marks a missing result)")
+        if arr.size and (arr.min() < 0 or arr.max() >= INT64_MAX):
+            raise ValueError("ids must be >= 0 and <= 2**63 - 2 (-1 marks a missing result; add() continues "
+                             "from the largest id plus one)")
         arr = arr.astype(np.int64)
         if len(np.unique(arr)) != len(arr):
             raise ValueError("ids must be distinct")
@@ -513,6 +525,8 @@ class BoltIndex(_VectorIndex):
     def _append(self, codes: np.ndarray, vectors: np.ndarray | None, new_ids: np.ndarray | None) -> None:
         """Publish contents with rows appended (caller holds the lock)."""
         c = self._contents
+        if new_ids is None:
+            self.check_id_room(c.next_id, len(codes))
         n_new = c.n + len(codes)
         blocked = _grown(c.blocked, (n_new + _BLOCK - 1) // _BLOCK * _BLOCK * self._ncols, zero=True)
         _core.bolt_pack_blocked(codes, blocked, c.n)

@@ -56,6 +56,8 @@ def _chunked_by_rows(X: Any, chunk_rows: int | None, default_rows: int) -> da.Ar
     """X as a Dask array: numpy and Zarr arrays are wrapped in chunks of rows (`chunk_rows`, else
     at most `default_rows`); a Dask array is rechunked only if `chunk_rows` is given."""
     da = _dask_array()
+    if chunk_rows is not None:
+        chunk_rows = check_int(chunk_rows, "chunk_rows", minimum=1)
     if not isinstance(X, da.Array):
         if not hasattr(X, "shape") or not hasattr(X, "dtype"):
             X = np.asarray(X)
@@ -310,6 +312,7 @@ class ShardedIndex:
             blocks = X.to_delayed().ravel()
             bounds = np.concatenate([[0], np.cumsum(X.chunks[0])]).astype(np.int64)
             if ids is None:
+                BoltIndex.check_id_room(st.next_id, X.shape[0])
                 parts = [delayed(_build_shard, pure=False)(b, enc, self.refine) for b in blocks]
                 offsets = tuple(int(st.next_id + s) for s in bounds[:-1])
                 next_id = st.next_id + X.shape[0]
@@ -490,6 +493,8 @@ def compress_to_zarr(x: Any, store: Any, *, forecaster: str = "fire", entropy: b
     x = _chunked_by_rows(x, chunk_rows, 1 << 20)
     if x.ndim not in (1, 2):
         raise ValueError(f"x must be 1-D or 2-D (time first), got shape {x.shape}")
+    if isinstance(store, str):
+        _check_not_a_source(x, store, zarr.Array)
     from .sprintz import _dtype_code
 
     _dtype_code(np.dtype(x.dtype), "x")  # TypeError naming the dtypes Sprintz holds
@@ -512,6 +517,31 @@ def compress_to_zarr(x: Any, store: Any, *, forecaster: str = "fire", entropy: b
                                name=f"tenfold-compress-to-zarr-{uuid.uuid4().hex}")
         written.compute()
     return z
+
+
+def _zarr_source_paths(x: Any, array_type: type) -> list[str]:
+    """Local paths of the Zarr arrays x's graph reads (from_zarr, from_array of a Zarr array)."""
+    paths = []
+    for value in dict(x.__dask_graph__()).values():
+        candidate = value if isinstance(value, array_type) else getattr(value, "value", None)
+        if not isinstance(candidate, array_type):
+            continue
+        arr: Any = candidate
+        store = arr.store_path.store
+        root = getattr(store, "root", None) or getattr(store, "path", None)   # LocalStore / FsspecStore
+        if root is not None and os.path.exists(str(root)):
+            paths.append(os.path.realpath(os.path.join(str(root), arr.path)))
+    return paths
+
+
+def _check_not_a_source(x: Any, store: str, array_type: type) -> None:
+    """ValueError if the destination folder holds (or is inside) a Zarr array that x reads:
+    creating the destination would erase the input before the tasks read it."""
+    dst = os.path.realpath(store)
+    for src in _zarr_source_paths(x, array_type):
+        if os.path.commonpath([src, dst]) in (src, dst):
+            raise ValueError(f"store {store!r} holds the Zarr array x is read from ({src!r}); writing there would "
+                             "erase the input before it is read: write to another store")
 
 
 def _write_block(block: np.ndarray, z: Any, block_info: dict[Any, Any] | None = None) -> np.ndarray:

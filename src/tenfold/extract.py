@@ -66,6 +66,7 @@ from typing import Any
 import numpy as np
 
 from . import _core, _io, segments
+from ._checks import refuse_masked
 from ._validate import validate_extract_result
 
 __all__ = ["ExtractResult", "find_instances"]
@@ -75,6 +76,9 @@ MAX_FEATURE_CELLS = 400_000_000   # n x features of the binary feature matrix (f
 # Largest |value| accepted in X: window sums of squares (up to n * value^2) must stay far below
 # float64's maximum, 1.8e308.
 MAX_ABS_VALUE = 1e100
+# Smallest largest-|value| of a series that is not all zeros: squared differences (down to
+# value^2 / n) must stay far above float64's smallest normal number, 2.2e-308.
+MIN_ABS_VALUE = 1e-100
 SIGNIFICANCE_FOLDS = 8
 COMPLETE_FRACTION = 0.4  # a left-out window joins at this fraction of the instances' median z
 JOIN_MIN_Z = 3.0         # ... and never below 3 robust standard deviations above the background
@@ -106,6 +110,7 @@ MIN_SIGNIFICANCE = 15.0
 # ---------------------------------------------------------------------------------------------
 
 def _as_series(X: Any, name: str = "X") -> np.ndarray:
+    refuse_masked(X, name)
     arr = np.asarray(X)
     if arr.dtype.kind not in "fiub":
         raise TypeError(f"{name} must be a real numeric array, got dtype {arr.dtype}")
@@ -124,6 +129,9 @@ def _as_series(X: Any, name: str = "X") -> np.ndarray:
     if big > MAX_ABS_VALUE:
         raise ValueError(f"{name} has values up to {big:.3g} in magnitude; values beyond "
                          f"{MAX_ABS_VALUE:.0e} overflow the distance sums: rescale {name} first")
+    if 0 < big < MIN_ABS_VALUE:
+        raise ValueError(f"{name} has values of at most {big:.3g} in magnitude; below {MIN_ABS_VALUE:.0e} "
+                         f"the distance sums underflow: rescale {name} first")
     return arr
 
 
@@ -258,13 +266,17 @@ def _shapelet_lengths(max_length: int) -> list[int]:
 
 
 def _sample_shapelets(X: np.ndarray, max_length: int, rng: np.random.Generator,
-                      per_length: int) -> _ShapeletBank:
+                      per_length: int, magnitude: np.ndarray) -> _ShapeletBank:
+    """Shapelets of the centred series X; ``magnitude`` (d,) is each dimension's largest absolute
+    value before centring, the scale against which a dimension is numerically constant."""
     n, d = X.shape
     dims, lens, vals, vars_ = [], [], [], []
     for j in range(d):
         x = X[:, j]
         step_var = float(np.var(np.diff(x)))
-        if not step_var > 1e-24 * max(1.0, float(np.abs(x).max()) ** 2):
+        # relative to the data's own scale (an absolute floor made series of magnitude ~1e-12,
+        # e.g. SI units, look constant); float64 steps below ~1e-12 of it are rounding noise
+        if not step_var > 1e-24 * float(magnitude[j]) ** 2:
             continue  # constant (or numerically constant) dimension: no features
         for L in _shapelet_lengths(max_length):
             score = _structure_scores(x, L, step_var)
@@ -619,6 +631,9 @@ class ExtractResult:
         >>> [int(round(s, -2)) for s in found.starts]
         [300, 1200]
         """
+        if min_score is not None and (isinstance(min_score, bool) or not isinstance(min_score, numbers.Real)
+                                      or np.isnan(min_score)):
+            raise ValueError(f"min_score must be a real number or None, got {min_score!r}")
         Xs = _as_series(X)
         if Xs.shape[1] != self._n_dims:
             raise ValueError(f"X has {Xs.shape[1]} dimensions; the event was learned on {self._n_dims}")
@@ -779,7 +794,8 @@ def find_instances(X: Any, min_length: int, max_length: int, *, random_state: An
     n_shifts : int
         Each seed window is also tried shifted by ``k * max_length / 10`` for ``|k| <= n_shifts``.
     max_instances : int, optional
-        Upper bound on the number of instances returned.
+        Upper bound on the number of instances returned (>= 2; the strongest are kept. The
+        shapelet search's significance needs 3, so with 2 it still looks for 3).
     per_instance_bounds : bool
         Give each instance its own start and end (default); if False, all instances share the
         offsets learned for the event (they then all have the same length).
@@ -862,7 +878,7 @@ def find_instances(X: Any, min_length: int, max_length: int, *, random_state: An
 
     # centre each dimension (keeps cumulative sums accurate; distances are shift-invariant)
     Xc = Xs - Xs.mean(axis=0, keepdims=True)
-    bank = _sample_shapelets(Xc, hi, rng, per_length)
+    bank = _sample_shapelets(Xc, hi, rng, per_length, np.abs(Xs).max(axis=0))
     feats = _feature_matrix(Xc, bank, float(threshold))
     fblur = _blur(feats, blur)
     keep = (feats.sum(axis=1) >= 2) & (fblur.mean(axis=1) < 0.5)
@@ -900,21 +916,24 @@ def find_instances(X: Any, min_length: int, max_length: int, *, random_state: An
         a, b = _segment_offsets(filt, BTp, locs, log0, lo, hi)
         return filt, a - P, b - P
 
-    best = _search(XT, BT, dots, W, lo, log0, p0blur, max_instances)
+    # the significance holds out one instance of at least 3 (see _significance): with
+    # max_instances=2 the search still looks for 3, and the 2 strongest are returned
+    search_max = None if max_instances is None else max(max_instances, 3)
+    best = _search(XT, BT, dots, W, lo, log0, p0blur, search_max)
     if len(best.locs) < 2:
         return nothing()
     filt, a, b = model(best.locs)
     if b - a > lo:
         # Wide range: candidates only min_length apart can put two peaks in one long instance.
         # Search again with candidates at least the learned event length apart; keep the better.
-        again = _search(XT, BT, dots, W, int(b - a), log0, p0blur, max_instances)
+        again = _search(XT, BT, dots, W, int(b - a), log0, p0blur, search_max)
         if len(again.locs) >= 2 and again.score >= best.score:
             best = again
             filt, a, b = model(best.locs)
     significance = _significance(XTp, BTp, best.locs, We, log0, max(b - a, lo))
     if significance < min_significance:
         return nothing(significance)
-    room = None if max_instances is None else max_instances - len(best.locs)
+    room = None if search_max is None else search_max - len(best.locs)
     if COMPLETE_FRACTION > 0 and room != 0:
         more = _complete(XTp, BTp, best.locs, filt, We, max(b - a, lo), room)
         if len(more):
@@ -926,6 +945,9 @@ def find_instances(X: Any, min_length: int, max_length: int, *, random_state: An
     kept = _nonoverlapping_maxima(_scatter(inst_scores, locs, n), max(b - a, 1), floor=-np.inf)
     locs = np.sort(kept)
     inst_scores = inst_scores[np.searchsorted(best.locs, locs)]
+    if max_instances is not None and len(locs) > max_instances:
+        top = np.sort(np.argsort(-inst_scores, kind="stable")[:max_instances])
+        locs, inst_scores = locs[top], inst_scores[top]
     starts, ends = _place(locs + a, locs + b, n)
     if per_instance_bounds and hi > lo:
         starts, ends = _instance_bounds(BTp, locs, filt, P, lo, hi, n, starts, ends)

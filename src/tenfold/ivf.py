@@ -16,9 +16,9 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from . import _core, _io
-from ._checks import as_float_matrix, check_choice, check_int
+from ._checks import as_float_matrix, check_choice, check_int, raise_too_small
 from ._runtime import resolve_threads
-from ._validate import IVF_MAX_NLIST, validate_ivf_bolt_index
+from ._validate import INT32_MAX, INT64_MAX, IVF_MAX_NLIST, validate_ivf_bolt_index
 from .bolt import _BLOCK, _MAX_PADDED_K, _REFINE, BoltEncoder, _VectorIndex, check_rerank, finish_search
 
 __all__ = ["IVFBoltIndex"]
@@ -163,9 +163,9 @@ class IVFBoltIndex(_VectorIndex):
         if refine is not None:
             check_choice(refine, "refine", tuple(_REFINE))
         self.nprobe = check_int(nprobe, "nprobe", minimum=1, maximum=self.nlist)
-        self.n_iter = check_int(n_iter, "n_iter", minimum=0)
+        self.n_iter = check_int(n_iter, "n_iter", minimum=0, maximum=INT32_MAX)   # as a saved file's
         if random_state is not None:
-            check_int(random_state, "random_state", minimum=0)
+            check_int(random_state, "random_state", minimum=0, maximum=INT64_MAX)
         self.encoder = encoder
         self.refine = refine
         self.random_state = random_state
@@ -215,6 +215,8 @@ class IVFBoltIndex(_VectorIndex):
         X = as_float_matrix(X, "X", cols=self.encoder.d, allow_empty=False, n_threads=resolve_threads(None))
         if len(X) < self.nlist:
             raise ValueError(f"X needs at least nlist = {self.nlist} rows to learn {self.nlist} lists, got {len(X)}")
+        if self.encoder.metric != "cosine":
+            raise_too_small(X, "X")
         with self._lock:
             if self._lists.n:
                 raise ValueError("the index holds vectors: reset() it before training again")
@@ -274,6 +276,7 @@ class IVFBoltIndex(_VectorIndex):
         with self._lock:
             c = self._lists
             if new_ids is None:
+                self.check_id_room(c.next_id, len(Xf))
                 new_ids = np.arange(c.next_id, c.next_id + len(Xf), dtype=np.int64)
             elif len(new_ids) and c.n and np.isin(new_ids, c.ids).any():
                 raise ValueError(f"ids: {int(new_ids[np.isin(new_ids, c.ids)][0])} is already in the index")

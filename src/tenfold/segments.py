@@ -105,7 +105,7 @@ class Group:
 
 def _scale(X: np.ndarray) -> np.ndarray:
     sd = X.std(axis=0)
-    keep = sd > 1e-12 * max(1.0, float(np.abs(X).max()))
+    keep = sd > 1e-12 * float(np.abs(X).max())   # relative: data of magnitude 1e-12 are not constant
     return (X[:, keep] - X[:, keep].mean(axis=0)) / sd[keep]
 
 

@@ -95,7 +95,12 @@ def compress(x: Any, forecaster: str = "fire", entropy: bool = True) -> bytes:
     >>> np.array_equal(sprintz.decompress(sprintz.compress(x, forecaster="delta")), x)
     True
     """
-    arr = x if isinstance(x, np.ndarray) else np.asarray(x)
+    if type(x) is np.ndarray:
+        arr = x
+    elif isinstance(x, np.ma.MaskedArray):   # np.asarray would drop the mask without a word
+        raise TypeError("x is a masked array: compress x.filled(value) (and the mask separately)")
+    else:
+        arr = np.asarray(x)   # subclasses (np.matrix) as plain arrays
     # (the common case first: a native-order dtype is one dict lookup, a known forecaster one
     # tuple scan; small arrays spend a good part of a call on these checks)
     code = _DTYPE_CODES.get(arr.dtype)
@@ -313,6 +318,9 @@ def compress_file(src: Any, dst: Any, forecaster: str = "fire", entropy: bool = 
         raise TypeError(f"entropy must be a bool, got {type(entropy).__name__}")
     check_distinct(src, dst)
     try:
+        with open(src, "rb") as f:   # np.load would also open .npz archives and guess at other files
+            if f.read(6) != b"\x93NUMPY":
+                raise ValueError(f"src {src!r} is not a .npy file (it does not start with numpy's header)")
         x = np.load(src, mmap_mode="r", allow_pickle=False)
     except (OSError, ValueError) as exc:
         raise ValueError(f"src must be a readable .npy file: {exc}") from exc

@@ -29,9 +29,14 @@ CODEC_ID = "tenfold.sprintz"
 
 
 def _as_matrix(a: np.ndarray) -> np.ndarray:
+    """``a`` as the (rows,) or (rows, columns) matrix a stream holds, keeping its memory order:
+    a numcodecs codec maps bytes to bytes, and Zarr v2 reads an order="F" chunk's decoded bytes
+    in Fortran order."""
     if a.ndim == 0:
         return a.reshape(1)
     if a.ndim > 2:
+        if a.flags.f_contiguous and not a.flags.c_contiguous:
+            return a.reshape(a.shape[0], -1, order="F")   # a Fortran-ordered view: same bytes
         return np.ascontiguousarray(a).reshape(a.shape[0], -1)
     return a
 
@@ -67,7 +72,8 @@ except ImportError:  # pragma: no cover - exercised only without numcodecs
 if _HAVE_NUMCODECS:
 
     class SprintzCodec(_NumcodecsCodec):  # type: ignore[misc]  # numcodecs ships no type information
-        """numcodecs codec ``"tenfold.sprintz"`` for 8- to 64-bit integer and float32/float64 chunks (Zarr v2).
+        """numcodecs codec ``"tenfold.sprintz"`` for 8- to 64-bit integer and float32/float64 chunks (Zarr v2),
+        in native byte order (a big-endian chunk is a TypeError: its bytes could not come back as they were).
 
         >>> import numpy as np, numcodecs
         >>> from tenfold.sprintz import SprintzCodec
@@ -86,6 +92,11 @@ if _HAVE_NUMCODECS:
             from numcodecs.compat import ensure_ndarray
 
             arr = ensure_ndarray(buf)
+            if not arr.dtype.isnative:
+                # a codec maps bytes to bytes, and a stream holds native-order values: decoded, a
+                # big-endian chunk's bytes would come back swapped (Zarr v2 would read garbage)
+                raise TypeError(f"SprintzCodec needs native byte order, got dtype {arr.dtype.str}: store the "
+                                f"array as {arr.dtype.newbyteorder('=').str}")
             return _sz.compress(_as_matrix(arr), forecaster=self.forecaster, entropy=self.entropy)
 
         def decode(self, buf: Any, out: Any = None) -> Any:

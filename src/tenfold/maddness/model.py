@@ -50,7 +50,7 @@ from typing import Any, Iterator, Union
 import numpy as np
 
 from .. import _core, _io
-from .._checks import as_float_matrix, check_choice, check_fitted, check_int
+from .._checks import as_float_matrix, check_choice, check_fitted, check_int, refuse_masked
 from .._runtime import resolve_threads
 from .._validate import check_maddness_output_range, maddness_log2g, validate_maddness
 from .ridge import _LAM_GRID, _cv_lam, _one_hot, _onehot_products, _ridge
@@ -515,6 +515,7 @@ class Maddness:
                 and A.shape[1] == self.n_features_in_ and (A.flags.f_contiguous or A.flags.c_contiguous):
             return A  # fast path: a contiguous float32 matrix of the right width
         check_fitted(self, "split_dims_")
+        refuse_masked(A, "A")
         arr = A if isinstance(A, np.ndarray) else np.asarray(A)
         if arr.dtype.kind not in "fiub":
             raise TypeError(f"A must be a real numeric array, got dtype {arr.dtype}")

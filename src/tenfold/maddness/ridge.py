@@ -20,7 +20,13 @@ def _one_hot(codes: np.ndarray) -> np.ndarray:
 
 
 def _ridge(GtG: np.ndarray, GtA: np.ndarray, lam: float) -> np.ndarray:
+    """Ridge prototypes (GᵀG + lam I)⁻¹ GᵀA. One-hot codes are collinear (each codebook's 16
+    columns sum to 1) and unused codes give empty columns, so GᵀG is singular: a lam lost in
+    its rounding (lam = 0 included) gets the minimum-norm least-squares solution, the limit of
+    the ridge as lam -> 0, instead of a singular solve."""
     k = GtG.shape[0]
+    if lam <= np.finfo(np.float64).eps * max(float(np.abs(np.diag(GtG)).max(initial=0.0)), 1.0):
+        return np.linalg.lstsq(GtG, GtA, rcond=None)[0]
     return np.linalg.solve(GtG + lam * np.eye(k), GtA)
 
 
