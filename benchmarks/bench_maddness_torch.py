@@ -20,7 +20,8 @@ machine is shared, so the CPU-time ratio is the steadier one).
 Writes benchmarks/results/maddness_torch.{json,md} and maddness_torch_front.png.
 Run: `.venv/bin/python benchmarks/bench_maddness_torch.py` (C=16, 32 and 64: C=64 is the point
 of the speed/accuracy front against int8; `--quick`: fewer repeats, seeds and MiniLM sentences;
-`--c-list 8,16,32` for other points).
+`--c-list 8,16,32` for other points; `--c-list 16 --skip-minilm --recipes "a;b" --out NAME`: only
+those recipes at C=16, into benchmarks/results/NAME.{json,md}).
 """
 
 from __future__ import annotations
@@ -152,7 +153,7 @@ def digits_mlp(split: int = 0):
     return net.eval(), Xt, torch.from_numpy(X_te), y_te
 
 
-def bench_mlp(c_list, repeat, seeds):
+def bench_mlp(c_list, repeat, seeds, recipes=RECIPES):
     net, Xt, Xte, y_te = digits_mlp(0)
     hidden = ["2", "4"]
     outer = ["0", "6"]     # Linear(64, 512) and Linear(256, 10): exact in every MADDNESS variant
@@ -168,7 +169,7 @@ def bench_mlp(c_list, repeat, seeds):
     for C in c_list:
         fits = {}       # encoder settings (a recipe's "fit") -> (model, CPU seconds of replace_linear)
         row = dict(C=C)
-        for rname, recipe in RECIPES.items():
+        for rname, recipe in recipes.items():
             key = json.dumps([recipe.get("fit", {}), recipe.get("calib_copies", 0)], sort_keys=True)
             if key not in fits:
                 t0 = time.process_time()
@@ -345,7 +346,7 @@ def plot(res, path):
     plt.close(fig)
 
 
-def write_md(res) -> str:
+def write_md(res, out: str = "maddness_torch") -> str:
     mc = res["machine"]
     m = res["mlp"]
     L = ["# tenfold.torch: MaddnessLinear in real models, fine-tuned, beside fp32 and int8\n",
@@ -426,7 +427,7 @@ def write_md(res) -> str:
                      f"{r['err_after'][0]:.4f} | " + ", ".join(f"{e:.4f}" for e in r["err_per_epoch"]) + " |")
     L.append("\nWhat else was tried on (a) and not kept (single exploratory runs): "
              "[notes/maddness_torch.md](../notes/maddness_torch.md).")
-    L.append("\n![front](maddness_torch_front.png)\n")
+    L.append(f"\n![front]({out}_front.png)\n")
     return "\n".join(L) + "\n"
 
 
@@ -436,25 +437,33 @@ def main():
     ap.add_argument("--c-list", default="16,32,64", help="comma-separated ncodebooks (default 16,32,64)")
     ap.add_argument("--layer", type=int, default=3, help="MiniLM encoder layer (0-5)")
     ap.add_argument("--skip-minilm", action="store_true")
+    ap.add_argument("--recipes", default=None, help="only these RECIPES (names separated by ';'; default all)")
+    ap.add_argument("--out", default="maddness_torch", help="results name: benchmarks/results/OUT.{json,md}, "
+                    "OUT_front.png (give another one for a partial run)")
     ap.add_argument("--replot", action="store_true", help="rewrite the .md and plot from the last results .json")
     args = ap.parse_args()
     if args.replot:
-        res = json.loads((RESULTS / "maddness_torch.json").read_text())
-        plot(res, RESULTS / "maddness_torch_front.png")
-        write_results("maddness_torch", res, write_md(res))
+        res = json.loads((RESULTS / f"{args.out}.json").read_text())
+        plot(res, RESULTS / f"{args.out}_front.png")
+        write_results(args.out, res, write_md(res, args.out))
         return
+    names = list(RECIPES) if args.recipes is None else args.recipes.split(";")
+    unknown = [n for n in names if n not in RECIPES]
+    if unknown:
+        ap.error(f"unknown recipes {unknown}; known: {list(RECIPES)}")
+    recipes = {n: RECIPES[n] for n in names}
     torch.set_num_threads(1)
     c_list = tuple(int(c) for c in args.c_list.split(","))
     repeat = 7 if args.quick else 15
     seeds = SEEDS[:1] if args.quick else SEEDS
     res = dict(machine=machine(), torch=torch.__version__, qengine=torch.backends.quantized.engine, repeat=repeat,
-               epochs=EPOCHS, recipes={k: dict(v) for k, v in RECIPES.items()})
-    res["mlp"] = bench_mlp(c_list, repeat, seeds)
+               epochs=EPOCHS, recipes={k: dict(v) for k, v in recipes.items()})
+    res["mlp"] = bench_mlp(c_list, repeat, seeds, recipes)
     res["minilm"] = {"skipped": "--skip-minilm"} if args.skip_minilm else \
         bench_minilm(c_list, repeat, args.layer, 300 if args.quick else 600, 200)
     RESULTS.mkdir(parents=True, exist_ok=True)
-    plot(res, RESULTS / "maddness_torch_front.png")
-    write_results("maddness_torch", res, write_md(res))
+    plot(res, RESULTS / f"{args.out}_front.png")
+    write_results(args.out, res, write_md(res, args.out))
 
 
 if __name__ == "__main__":

@@ -157,6 +157,21 @@ def test_export_records_the_operator(calib, net_pair):
         assert torch.equal(ep.module()(b), fast(b))
 
 
+
+@pytest.mark.parametrize("bias,input_grad", [(True, True), (False, False)])
+def test_export_of_a_bare_layer(calib, bias, input_grad):
+    # A bare MaddnessLinear (not inside a container) failed in torch.export with an IndexError:
+    # its own None buffers (sum_cols/sum_npos at split_width 1, ste_weight without input_grad).
+    lin = torch.nn.Linear(calib.shape[1], 12, bias=bias)
+    layer = tt.MaddnessLinear.from_linear(lin, calib[:800], input_grad=input_grad, **FAST_FIT).eval()
+    a, b = calib[1000:1100], calib[1200:1237]
+    ep = torch.export.export(layer, (a,), dynamic_shapes=({0: torch.export.Dim("n")},))
+    assert [str(n.target) for n in ep.graph.nodes if n.op == "call_function"].count(
+        "tenfold.maddness_matmul.default") == 1
+    with torch.no_grad():
+        ya, yb = ep.module()(a), ep.module()(b)
+    assert torch.equal(ya, layer(a)) and torch.equal(yb, layer(b)) and not torch.equal(ya[:37], yb)
+
 def test_compile_records_the_operator(calib, net_pair):
     _, fast = net_pair
     graphs = []

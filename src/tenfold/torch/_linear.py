@@ -132,8 +132,9 @@ class MaddnessLinear(nn.Module):
             self.register_buffer("sum_cols", torch.zeros(C, _LEVELS, w, dtype=torch.int64))
             self.register_buffer("sum_npos", torch.zeros(C, _LEVELS, dtype=torch.int32))
         else:
-            self.register_buffer("sum_cols", None)
-            self.register_buffer("sum_npos", None)
+            # Plain attributes, not None buffers: torch.export of a bare layer fails on a module's
+            # own None buffers (an IndexError inside torch 2.13's export), inside a container not.
+            self.sum_cols, self.sum_npos = None, None
         self.register_buffer("luts", torch.zeros(m, C, _LEAVES, dtype=torch.uint8))
         self.register_buffer("mul", torch.zeros(m))
         self.register_buffer("add", torch.zeros(m))
@@ -141,7 +142,10 @@ class MaddnessLinear(nn.Module):
         self.register_buffer("_code_base", torch.arange(C, dtype=torch.int64) * _LEAVES, persistent=False)
         self.tables = nn.Parameter(torch.zeros(C, _LEAVES, m))
         self.bias = nn.Parameter(torch.zeros(m)) if bias else None
-        self.register_buffer("ste_weight", torch.zeros(m, self.in_features) if input_grad else None)
+        if input_grad:
+            self.register_buffer("ste_weight", torch.zeros(m, self.in_features))
+        else:
+            self.ste_weight = None     # an attribute, not a None buffer (see sum_cols above)
         self.log2g = 0
         self._quantized_at: tuple[Any, ...] = ()
         self.quantize_tables()
