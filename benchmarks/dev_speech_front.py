@@ -452,6 +452,32 @@ def lite(names: list, n_null: int = 60, n_pos: int = 20, bar: float | None = Non
               + f" | {np.median(cpu[r]):.3f} s |", flush=True)
 
 
+def warp_alpha(names: list, n: int = 30) -> None:
+    """Which feature-axis stretch brings a word nearest to its repeat by another voice: for n
+    voice-per-word recordings with few distractors (seed 9802, dev pool), each ordered pair of true
+    instances is compared by DTW (as segments.warped_distances compares) with the first one's axis
+    stretched by alpha in -0.3..0.3; prints the share of pairs whose distance is smallest at each alpha."""
+    alphas = np.round(np.arange(-0.3, 0.301, 0.05), 3) + 0.0      # + 0.0: no "-0.00"
+    for name in names:
+        wins = np.zeros(len(alphas))
+        rng = np.random.default_rng(9802)
+        for _ in range(n):
+            rec = B.make_recording(rng, POOL, int(rng.integers(3, 9)), voice_per_word=True, many=False)
+            X = np.asarray(FRONT_ENDS[name](rec.audio, SR), np.float64)
+            s = np.array([a for a, _ in rec.truth])
+            e = np.array([b for _, b in rec.truth])
+            base = segments.segment_features(X, s, e)
+            D = np.array([segments.dtw_distances(segments.segment_features(X @ segments._axis_warp(a, X.shape[1]).T,
+                                                                           s, e), s, e, base, s, e)
+                          for a in alphas])
+            off = ~np.eye(len(s), dtype=bool)
+            np.add.at(wins, D[:, off].argmin(0), 1)
+        print(f"{name}: share of same-word pairs ({int(wins.sum())}) nearest at each stretch alpha")
+        print("| " + " | ".join(f"{a:+.2f}" for a in alphas) + " |")
+        print("|" + "---|" * len(alphas))
+        print("| " + " | ".join(f"{w / wins.sum():.2f}" for w in wins) + " |", flush=True)
+
+
 def _label(md: Path, name: str) -> None:
     """Say in a bench_extract result which front end stood in for the speech recipe."""
     md.write_text(md.read_text().replace("features for tenfold: `speech`",
@@ -527,6 +553,7 @@ def main(argv=None) -> int:
     ap.add_argument("--lite", action="store_true", help="find_instances per condition and on nulls, seeds 98xx")
     ap.add_argument("--lite-pos", type=int, default=20, help="--lite: recordings per condition (0: nulls only)")
     ap.add_argument("--lite-nulls", type=int, default=60, help="--lite: all-distinct-word recordings (seed 9850)")
+    ap.add_argument("--warp-alpha", action="store_true", help="which stretch brings a word nearest its repeat")
     ap.add_argument("--warps", default="", help="--lite: feature-axis stretch grids to compare, e.g. "
                     "'-0.1,0.1;-0.15,0.15;none' (segments.FEATURE_WARPS per grid); --pipeline: the first grid")
     args = ap.parse_args(argv)
@@ -545,7 +572,9 @@ def main(argv=None) -> int:
     unknown = set(names) - set(FRONT_ENDS)
     if unknown:
         ap.error(f"unknown front ends {sorted(unknown)}; known: {', '.join(FRONT_ENDS)}")
-    if args.lite:
+    if args.warp_alpha:
+        warp_alpha(names)
+    elif args.lite:
         lite(names, n_null=args.lite_nulls, n_pos=args.lite_pos, bar=args.bar,
              warps=parse_warps(args.warps) if args.warps else None)
     else:
