@@ -217,10 +217,19 @@ def mfcc(audio: Any, sample_rate: int, *, n_mfcc: int = 13, frame_length: float 
                      fmin=fmin, fmax=fmax, preemphasis=preemphasis)
     if isinstance(n_mfcc, bool) or not isinstance(n_mfcc, numbers.Integral) or not 1 <= n_mfcc <= n_mels:
         raise ValueError(f"n_mfcc must be an int in [1, n_mels={n_mels}], got {n_mfcc!r}")
-    k = np.arange(n_mfcc)[:, None]
-    dct = np.cos(np.pi * k * (2 * np.arange(n_mels)[None, :] + 1) / (2 * n_mels)) * np.sqrt(2.0 / n_mels)
-    dct[0] /= np.sqrt(2.0)
-    return logmel @ dct.T
+    return logmel @ _dct_rows(n_mfcc, n_mels).T
+
+
+def _dct_rows(n_coefficients: int, n_points: int) -> np.ndarray:
+    """(n_coefficients, n_points): the first rows of the orthonormal DCT-II on n_points values.
+
+    :func:`mfcc` multiplies log mel rows by its transpose; :func:`bands_from_mfcc` maps cepstra
+    back through it (the inverse, since the rows are orthonormal).
+    """
+    k = np.arange(n_coefficients)[:, None]
+    rows = np.cos(np.pi * k * (2 * np.arange(n_points)[None, :] + 1) / (2 * n_points)) * np.sqrt(2.0 / n_points)
+    rows[0] /= np.sqrt(2.0)
+    return rows
 
 
 BANDS_FROM_MFCC = 24      # mel positions for bands_from_mfcc (16-48 tried on dev recordings: see notes)
@@ -276,10 +285,7 @@ def bands_from_mfcc(mfccs: Any, n_bands: int = BANDS_FROM_MFCC, *, drop_c0: bool
         raise ValueError(f"n_bands must be an int >= 2, got {n_bands!r}")
     if not isinstance(drop_c0, (bool, np.bool_)):
         raise TypeError(f"drop_c0 must be a bool, got {drop_c0!r}")
-    n = int(n_bands)
-    k = np.arange(C.shape[1])[:, None]
-    basis = np.cos(np.pi * k * (2 * np.arange(n)[None, :] + 1) / (2 * n)) * np.sqrt(2.0 / n)
-    basis[0] /= np.sqrt(2.0)
+    basis = _dct_rows(C.shape[1], int(n_bands))
     if drop_c0:
         basis[0] = 0.0
     return C @ basis
