@@ -39,7 +39,7 @@ from typing import Any
 import numpy as np
 
 from . import _core
-from ._checks import check_choice, check_int
+from ._checks import check_choice, check_int, refuse_masked
 
 __all__ = ["compress", "decompress", "quantize", "dequantize", "info", "compress_file", "decompress_file"]
 
@@ -97,10 +97,9 @@ def compress(x: Any, forecaster: str = "fire", entropy: bool = True) -> bytes:
     """
     if type(x) is np.ndarray:
         arr = x
-    elif isinstance(x, np.ma.MaskedArray):   # np.asarray would drop the mask without a word
-        raise TypeError("x is a masked array: compress x.filled(value) (and the mask separately)")
     else:
-        arr = np.asarray(x)   # subclasses (np.matrix) as plain arrays
+        refuse_masked(x, "x")   # np.asarray would drop the mask without a word
+        arr = np.asarray(x)     # subclasses (np.matrix) as plain arrays
     # (the common case first: a native-order dtype is one dict lookup, a known forecaster one
     # tuple scan; small arrays spend a good part of a call on these checks)
     code = _DTYPE_CODES.get(arr.dtype)
