@@ -147,9 +147,19 @@ RECIPES.update({f"{K}, leaf flips to {to} {p}": dict(KX, x=dict(cb_drop=p, cb_dr
                 for to in ("sibling", "random") for p in (0.05, 0.15)})
 RECIPES.update({f"{K}, calibration noise {v}": dict(RECIPES[K], calib_noise=v) for v in (0.2, 0.45)})
 RECIPES[f"{K}, calibration x16"] = dict(RECIPES[K], calib_copies=15)
+RECIPES.update({f"{K}, split_width {w}": dict(RECIPES[K], fit=dict(RECIPES[K]["fit"], split_width=w))
+                for w in (2, 4, 8)})
+RECIPES.update({f"{K}, calibration seed {e}": dict(RECIPES[K], calib_seed=e) for e in (101, 102, 103)})
+RECIPES[f"{K}, fitted on 80%"] = dict(RECIPES[K], mode="select", select=dict(n=1, criterion="kl", final="kept"))
+RECIPES.update({f"{K}, select of 4 by held-out {crit} ({final})":
+                dict(RECIPES[K], mode="select", select=dict(n=4, criterion=crit, final=final))
+                for crit in ("kl", "acc", "kl tuned", "acc tuned") for final in ("kept", "refit")})
+SELECT_HOLDOUT = 0.2     # the fraction of the training rows held out of the candidates' encoder fits
+SELECT_SEED = 12345      # the generator seed of the held-out rows (the same for every split)
 _MLPS: dict = {}     # split -> digits_mlp(split), trained once per run
 _FITS: dict = {}     # (split, fit, calibration copies) -> the replaced model before fine-tuning
 _TUNED: dict = {}    # (split, seed, recipe without "post") -> (fine-tuned model, its run's figures)
+_CANDS: dict = {}    # (split, C, fit, calibration, candidate) -> (model fitted on the kept rows, criteria, cpu s)
 
 
 def dense_copy(model: nn.Module) -> nn.Module:
@@ -481,8 +491,11 @@ def run(change: dict, split: int, seed: int = 0, C: int = 16) -> dict:
     with "post" (session 11: ("wise", a) or ("shrink", lam)) edits the fine-tuned model of the same
     recipe without it (fine-tuned once per run, cached) and costs no training."""
     post = change.get("post")
+    if change.get("mode") == "select":
+        return run_select(change, split, seed, C)
     if post is None:
-        return _run(change, split, seed, C)[0]
+        key = (split, seed, C, repr(sorted(change.items())))
+        return _TUNED[key][0] if key in _TUNED else _run(change, split, seed, C)[0]   # deterministic: cached
     base = {k: v for k, v in change.items() if k != "post"}
     key = (split, seed, C, repr(sorted(base.items())))
     if key not in _TUNED:
@@ -498,6 +511,80 @@ def run(change: dict, split: int, seed: int = 0, C: int = 16) -> dict:
     return dict(res, final=final, curve=[], cpu_s=0.0)
 
 
+def fit_key(split: int, C: int, r: dict) -> tuple:
+    """The key of a fit of both hidden layers in _FITS: the split, C, the fit's settings and the calibration rows'."""
+    return (split, C, tuple(sorted(r.get("fit", {}).items())), r.get("calib_copies", 0), r.get("calib_noise", 0.3),
+            r.get("calib_seed", 100))
+
+
+def _kl_acc(model: nn.Module, teacher: nn.Module, X: torch.Tensor, y: torch.Tensor) -> dict:
+    with torch.no_grad():
+        out, tgt = model(X), teacher(X)
+    return dict(kl=float(tt._distill._kl(out, tgt)), acc=-float((out.argmax(1) == y).float().mean()))
+
+
+def candidate(split: int, r: dict, e: int, C: int = 16) -> tuple:
+    """Candidate e of a "select" recipe (cached): both hidden layers fitted as recipe r says, but on the
+    training rows minus the held-out ones (SELECT_HOLDOUT of them, drawn with SELECT_SEED) and their noisy
+    copies from calibration seed 100 + e; scored on the held-out rows only (never the test rows). Returns
+    (the replaced model before fine-tuning, criteria, CPU seconds). Criteria, lower is better: "kl" (the
+    KL from the teacher's softmax to the replaced model's on the held-out rows) and "acc" (minus its
+    accuracy on their labels) before fine-tuning; "kl tuned" / "acc tuned" the same after `distill`
+    (r's settings, fine-tuning seed 0 whatever the run's seed) on noisy copies of the kept rows only."""
+    key = (fit_key(split, C, dict(r, calib_seed=None)), SELECT_HOLDOUT, e)
+    if key not in _CANDS:
+        net, Xt, _, _ = _MLPS[split]
+        y = train_labels(split)
+        perm = torch.randperm(len(Xt), generator=torch.Generator().manual_seed(SELECT_SEED))
+        nh = round(SELECT_HOLDOUT * len(Xt))
+        H, F = perm[:nh], perm[nh:]
+        t0 = time.process_time()
+        calib = noisy_copies(Xt[F], r.get("calib_copies", 0), r.get("calib_noise", 0.3), 100 + e)
+        model = tt.replace_linear(net, calib, filter_fn=lambda n, m: n in HIDDEN, ncodebooks=C, n_threads=1,
+                                  **r.get("fit", {}))
+        crit = _kl_acc(model, net, Xt[H], y[H])
+        tuned = tt.distill(copy.deepcopy(model), net, noisy_copies(Xt[F], r["copies"], r["input_noise"], 0),
+                           epochs=EPOCHS, loss="kl", seed=0, batch_size=r["batch_size"],
+                           activation_noise=r["activation_noise"], lr=r["lr"], lr_other=r["lr_other"])
+        crit.update({f"{k} tuned": v for k, v in _kl_acc(tuned, net, Xt[H], y[H]).items()})
+        _CANDS[key] = (model, crit, time.process_time() - t0)
+    return _CANDS[key]
+
+
+def run_select(change: dict, split: int, seed: int = 0, C: int = 16) -> dict:
+    """A "select" recipe: candidates 0..n-1 (see `candidate`), the one with the lowest criterion (the first
+    on ties) chosen; "kept": that model (its encoder fitted without the held-out rows) fine-tuned on all the
+    training rows like any recipe; "refit": the chosen calibration seed's fit on all the training rows
+    (the recipe "K, calibration seed 100 + e", the same cached fit and run; seed 100 is K itself)."""
+    r = dict(BASE, **change)
+    sel = r["select"]
+    if split not in _MLPS:
+        _MLPS[split] = digits_mlp(split)
+    cands = [candidate(split, r, e, C) for e in range(sel["n"])]
+    crits = [c[1][sel["criterion"]] for c in cands]
+    best = int(np.argmin(crits))
+    info = dict(chosen=best, criteria=[c[1] for c in cands], select_cpu_s=float(sum(c[2] for c in cands)))
+    base = {k: v for k, v in change.items() if k not in ("mode", "select")}
+    if sel["final"] == "refit":
+        return dict(run(dict(base, calib_seed=100 + best) if best else base, split, seed, C), **info)
+    key = (split, seed, C, "kept", repr(sorted(base.items())), best)
+    if key not in _TUNED:
+        net, Xt, Xte, yte = _MLPS[split]
+        r0 = dict(BASE, **base)
+        fast = copy.deepcopy(cands[best][0])
+        with torch.no_grad():
+            before = float((fast(Xte).argmax(1).numpy() == yte).mean())
+        t0 = time.process_time()
+        tt.distill(fast, net, noisy_copies(Xt, r0["copies"], r0["input_noise"], seed), epochs=EPOCHS, loss="kl",
+                   seed=seed, batch_size=r0["batch_size"], activation_noise=r0["activation_noise"], lr=r0["lr"],
+                   lr_other=r0["lr_other"])
+        with torch.no_grad():
+            final = float((fast(Xte).argmax(1).numpy() == yte).mean())
+            exact = float((net(Xte).argmax(1).numpy() == yte).mean())
+        _TUNED[key] = (dict(exact=exact, before=before, final=final, curve=[], cpu_s=time.process_time() - t0),)
+    return dict(_TUNED[key][0], **info)
+
+
 def _run(change: dict, split: int, seed: int = 0, C: int = 16) -> tuple:
     r = dict(BASE, **change)
     if split not in _MLPS:
@@ -507,7 +594,7 @@ def _run(change: dict, split: int, seed: int = 0, C: int = 16) -> tuple:
     def acc(m):
         with torch.no_grad():
             return float((m(Xte).argmax(1).numpy() == yte).mean())
-    calib = noisy_copies(Xt, r.get("calib_copies", 0), r.get("calib_noise", 0.3), 100)
+    calib = noisy_copies(Xt, r.get("calib_copies", 0), r.get("calib_noise", 0.3), r.get("calib_seed", 100))
     Xft = noisy_copies(Xt, r["copies"], r["input_noise"], seed)
     kw = dict(epochs=EPOCHS, loss="kl", seed=seed, batch_size=r["batch_size"], activation_noise=r["activation_noise"],
               lr=r["lr"], lr_other=r["lr_other"])
@@ -523,7 +610,7 @@ def _run(change: dict, split: int, seed: int = 0, C: int = 16) -> tuple:
         return tt.replace_linear(model, calib, filter_fn=lambda n, m: n in names, ncodebooks=C, n_threads=1, **fit)
 
     def replace_both():  # the exact model's fit, shared by the recipes with the same fit and calibration rows
-        key = (split, C, tuple(sorted(fit.items())), r.get("calib_copies", 0), r.get("calib_noise", 0.3))
+        key = fit_key(split, C, r)
         if key not in _FITS:
             if "metric" in fit:
                 f = {k: v for k, v in fit.items() if k != "metric"}
@@ -565,8 +652,7 @@ def _run(change: dict, split: int, seed: int = 0, C: int = 16) -> tuple:
     res = dict(exact=acc(net), before=before, final=acc(fast), curve=curve, cpu_s=time.process_time() - t0)
     if mode in ("both", "x"):
         key = (split, seed, C, repr(sorted(change.items())))
-        _TUNED[key] = (res, fast, _FITS[(split, C, tuple(sorted(fit.items())), r.get("calib_copies", 0),
-                                         r.get("calib_noise", 0.3))])
+        _TUNED[key] = (res, fast, _FITS[fit_key(split, C, r)])
     return res, fast, None
 
 
