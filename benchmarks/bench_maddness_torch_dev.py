@@ -65,6 +65,21 @@ Session 11 (each a change to "encoder+ x8, shrinkage 0.1", the benchmark's kept 
   Jacobian's J^T J, "fisher" J^T (diag p - p p^T) J, averaged over the calibration rows); the
   tables are the prototypes times W^T as usual. beta = 0 is the plain fit (checked: identical).
 
+Session 12 (changes to K):
+- "K, split_width w": each tree level splits on a signed sum of w input columns (w = 2, 4, 8).
+- "K, calibration seed e": the 7 noisy calibration copies drawn from seed e instead of 100 (another
+  encoder of the same recipe; 100 is K).
+- Encoder selection ("select" recipes, see `candidate` and `run_select`): SELECT_HOLDOUT (20%) of
+  the training rows are held out (the same draw for every candidate); candidate e is K's fit on the
+  other 80% and their 7 noisy copies from calibration seed 100 + e, scored on the held-out rows
+  (never the test rows) by "kl" (KL from the teacher's softmax) or "acc" (accuracy on their
+  labels) before fine-tuning, or "kl tuned" / "acc tuned" after 5 epochs of the usual fine-tuning
+  on the 80% rows (fine-tuning seed 0 for every run seed). "K, select of 4 by held-out c (kept)":
+  the best of candidates 0-3 by c, its encoder as fitted (without the held-out rows), fine-tuned
+  as usual on all the training rows; "(refit)": the chosen calibration seed refitted on all the
+  rows (= "K, calibration seed 100 + e"). "K, fitted on 80%" is candidate 0 with no selection
+  (the cost of holding rows out), "K, fitted on 80%, calibration seed e" candidate e - 100.
+
 Writes benchmarks/results/maddness_torch_dev.{json,md}. One thread; each run's cpu_s is its CPU time,
 fitting included only for the first recipe that uses a given fit (later ones reuse it).
 Run: `.venv/bin/python benchmarks/bench_maddness_torch_dev.py` (`--quick`: splits 1-2 only;
@@ -151,6 +166,8 @@ RECIPES.update({f"{K}, split_width {w}": dict(RECIPES[K], fit=dict(RECIPES[K]["f
                 for w in (2, 4, 8)})
 RECIPES.update({f"{K}, calibration seed {e}": dict(RECIPES[K], calib_seed=e) for e in (101, 102, 103)})
 RECIPES[f"{K}, fitted on 80%"] = dict(RECIPES[K], mode="select", select=dict(n=1, criterion="kl", final="kept"))
+RECIPES.update({f"{K}, fitted on 80%, calibration seed {100 + e}":
+                dict(RECIPES[K], mode="select", select=dict(n=e + 1, criterion="index", final="kept")) for e in (1, 2, 3)})
 RECIPES.update({f"{K}, select of 4 by held-out {crit} ({final})":
                 dict(RECIPES[K], mode="select", select=dict(n=4, criterion=crit, final=final))
                 for crit in ("kl", "acc", "kl tuned", "acc tuned") for final in ("kept", "refit")})
@@ -553,7 +570,7 @@ def candidate(split: int, r: dict, e: int, C: int = 16) -> tuple:
 
 def run_select(change: dict, split: int, seed: int = 0, C: int = 16) -> dict:
     """A "select" recipe: candidates 0..n-1 (see `candidate`), the one with the lowest criterion (the first
-    on ties) chosen; "kept": that model (its encoder fitted without the held-out rows) fine-tuned on all the
+    on ties; criterion "index": the last, n - 1, whatever the scores) chosen; "kept": that model (its encoder fitted without the held-out rows) fine-tuned on all the
     training rows like any recipe; "refit": the chosen calibration seed's fit on all the training rows
     (the recipe "K, calibration seed 100 + e", the same cached fit and run; seed 100 is K itself)."""
     r = dict(BASE, **change)
@@ -561,8 +578,7 @@ def run_select(change: dict, split: int, seed: int = 0, C: int = 16) -> dict:
     if split not in _MLPS:
         _MLPS[split] = digits_mlp(split)
     cands = [candidate(split, r, e, C) for e in range(sel["n"])]
-    crits = [c[1][sel["criterion"]] for c in cands]
-    best = int(np.argmin(crits))
+    best = sel["n"] - 1 if sel["criterion"] == "index" else int(np.argmin([c[1][sel["criterion"]] for c in cands]))
     info = dict(chosen=best, criteria=[c[1] for c in cands], select_cpu_s=float(sum(c[2] for c in cands)))
     base = {k: v for k, v in change.items() if k not in ("mode", "select")}
     if sel["final"] == "refit":
