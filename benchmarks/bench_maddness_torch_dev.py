@@ -69,6 +69,7 @@ Session 12 (changes to K):
 - "K, split_width w": each tree level splits on a signed sum of w input columns (w = 2, 4, 8).
 - "K, calibration seed e": the 7 noisy calibration copies drawn from seed e instead of 100 (another
   encoder of the same recipe; 100 is K).
+- "K, split_width 8, calibration seed e": both (to pair w=8 with w=1 over 4 encoders of each).
 - Encoder selection ("select" recipes, see `candidate` and `run_select`): SELECT_HOLDOUT (20%) of
   the training rows are held out (the same draw for every candidate); candidate e is K's fit on the
   other 80% and their 7 noisy copies from calibration seed 100 + e, scored on the held-out rows
@@ -165,6 +166,8 @@ RECIPES[f"{K}, calibration x16"] = dict(RECIPES[K], calib_copies=15)
 RECIPES.update({f"{K}, split_width {w}": dict(RECIPES[K], fit=dict(RECIPES[K]["fit"], split_width=w))
                 for w in (2, 4, 8)})
 RECIPES.update({f"{K}, calibration seed {e}": dict(RECIPES[K], calib_seed=e) for e in (101, 102, 103)})
+RECIPES.update({f"{K}, split_width 8, calibration seed {e}": dict(RECIPES[f"{K}, split_width 8"], calib_seed=e)
+                for e in (101, 102, 103)})
 RECIPES[f"{K}, fitted on 80%"] = dict(RECIPES[K], mode="select", select=dict(n=1, criterion="kl", final="kept"))
 RECIPES.update({f"{K}, fitted on 80%, calibration seed {100 + e}":
                 dict(RECIPES[K], mode="select", select=dict(n=e + 1, criterion="index", final="kept")) for e in (1, 2, 3)})
