@@ -59,7 +59,9 @@ import tenfold.torch as tt  # noqa: E402
 # splits 1-5 mean drop 1.60 points, better than "noisy" on all five, than "encoder+" on three of five.
 # "noisy, encoder+ x8, shrinkage 0.1" = the same with shrinkage 0.1 instead of 0.25 (session 10,
 # chosen on the development splits 1-5 with fine-tuning seeds 0-4: mean drop 1.43 against 1.76,
-# better on four splits of five; notes/maddness_torch.md).
+# better on four splits of five; notes/maddness_torch.md). "..., split_width 8" = the same with each tree
+# level splitting on a signed sum of 8 columns (session 12, development splits 1-5 x seeds 0-4 x 4
+# calibration draws; notes/maddness_torch.md); not in the default run (--recipes).
 EPOCHS = 5
 RECIPES = {"distill": dict(distill=dict(), copies=0, input_noise=0.0),
            "noisy": dict(distill=dict(batch_size=128, activation_noise=0.3), copies=7, input_noise=0.3),
@@ -70,7 +72,11 @@ RECIPES = {"distill": dict(distill=dict(), copies=0, input_noise=0.0),
            "noisy, encoder+ x8, shrinkage 0.1": dict(distill=dict(batch_size=128, activation_noise=0.3), copies=7,
                                                      input_noise=0.3, calib_copies=7,
                                                      fit=dict(n_candidates=16, shrinkage=0.1, refit_passes=1),
-                                                     fit_label=" encoder+ shrinkage 0.1 x8 calibration")}
+                                                     fit_label=" encoder+ shrinkage 0.1 x8 calibration"),
+           "noisy, encoder+ x8, shrinkage 0.1, split_width 8": dict(
+               distill=dict(batch_size=128, activation_noise=0.3), copies=7, input_noise=0.3, calib_copies=7,
+               fit=dict(n_candidates=16, shrinkage=0.1, refit_passes=1, split_width=8),
+               fit_label=" encoder+ shrinkage 0.1 split_width 8 x8 calibration")}
 CALIB_SEED = 100   # the noise of the "x8" calibration rows
 SEEDS = (0, 1, 2)
 # MiniLM FFN block: MSE of the block's output, lr 1e-3, batches of 256, no activation noise.
