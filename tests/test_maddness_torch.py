@@ -382,3 +382,36 @@ def test_replace_linear_sequential_fits_on_the_replaced_activations(calib):
     assert not torch.equal(seq[2].luts, plain[2].luts)
     with pytest.raises(TypeError, match="sequential"):
         tt.replace_linear(net, calib[:100], sequential=1, **pick)
+
+
+def test_distill_fine_tunes_signed_sum_layers(calib):
+    """split_width > 1 (each split on a signed sum of columns; the digits MLP's better recipe at
+    C=16): train() looks the float tables up at the codes of the sums, distill learns them, and
+    eval() is the kernel with the tuned tables."""
+    torch.manual_seed(1)
+    net = torch.nn.Sequential(torch.nn.Linear(40, 32), torch.nn.ReLU(), torch.nn.Linear(32, 32), torch.nn.ReLU(),
+                              torch.nn.Linear(32, 5)).eval()
+    fast = tt.replace_linear(net, calib[:1000], filter_fn=lambda name, m: name == "2", ncodebooks=8, split_width=4,
+                             **FAST_FIT)
+    layer = fast[2]
+    assert layer.split_width == 4 and layer.sum_cols is not None
+    with torch.no_grad():
+        H = net[1](net[0](calib[:200]))          # what layer 2 sees
+        out = layer.train()(H)
+    codes = codes_of(layer, H)
+    T, b = layer.tables.detach().numpy(), layer.bias.detach().numpy()
+    np.testing.assert_allclose(out.numpy(), T[np.arange(8)[None, :], codes].sum(1) + b, rtol=1e-5, atol=1e-5)
+    Xtr = calib[:1000]
+
+    def gap(m):
+        with torch.no_grad():
+            return torch.nn.functional.mse_loss(m.eval()(Xtr), net(Xtr)).item()
+    fitted = gap(fast)
+    with torch.no_grad():
+        layer.tables.zero_()                     # the loop must learn them back
+    assert gap(fast) > 5 * fitted
+    tt.distill(fast, net, Xtr, epochs=3, loss="mse", lr=3e-2, lr_other=0.0, activation_noise=0.0)
+    assert gap(fast) < 2 * fitted
+    amm = layer.to_maddness()
+    with torch.no_grad():
+        np.testing.assert_array_equal(layer(H).numpy(), amm.matmul(H.numpy()))
