@@ -9,9 +9,15 @@ Evaluates `tenfold.segments.find_group` at several group-score bars on three dev
 plus "nothing found" on all-distinct-word recordings of each draw and on synthetic 3-D series of
 16 distinct events (tenfold.datasets.events_in_noise, seeds 4-53).
 
-    python benchmarks/dev_extract_groups.py [--bars 1.0,1.1,1.2]
+    python benchmarks/dev_extract_groups.py [--bars 1.0,1.1,1.2] [--front mfcc|speech|bands]
+    python benchmarks/dev_extract_groups.py --front bands --variants kept,ratio_half,ratio_half_sig
 
 Prints F1@IoU.5 per condition and draw (bdev/dev/wide) and the nothing-found shares per bar.
+--front: the features (mfcc: audio.mfcc, 13 with c0, as the evaluation gives them; speech:
+audio.speech_features, the CLI's recipe; bands: audio.bands_from_mfcc(audio.mfcc(...))).
+--variants: group searches to compare on the same segments and distances (see VARIANTS; session
+12, decoy-relative distances); each is also reported at its equal-null bar, the smallest bar at
+which distinct-word recordings (pooled) and synthetic 3-D nulls find nothing in >= 93% / >= 92%.
 Tune on this, report on bench_extract.py's held-out set.
 """
 
@@ -19,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -36,14 +43,19 @@ WIDE_EXTRA = [("espeak", v) for v in (
 CONDS = {"one_few": (False, False), "one_many": (False, True), "vpw_few": (True, False), "vpw_many": (True, True)}
 
 
-def draws():
+FRONTS = {"mfcc": lambda a: audio.mfcc(a, B.SR), "speech": lambda a: audio.speech_features(a, B.SR),
+          "bands": lambda a: audio.bands_from_mfcc(audio.mfcc(a, B.SR))}
+
+
+def draws(front: str = "mfcc"):
     """(draw, condition, X, truth, lo, hi) for every development recording."""
+    feats = FRONTS[front]
     assert not set(WIDE_EXTRA) & set(B.HELDOUT_SPEAKERS)
     for ci, (cond, (vpw, many)) in enumerate(CONDS.items()):          # the benchmark's dev draw
         rng = np.random.default_rng(100 + ci)
         for _ in range(20):
             rec = B.make_recording(rng, B.DEV_SPEAKERS, int(rng.integers(3, 9)), voice_per_word=vpw, many=many)
-            yield ("bdev", cond, audio.mfcc(rec.audio, B.SR), rec.truth, *B.ranges(rec.truth)["0.7/1.3"])
+            yield ("bdev", cond, feats(rec.audio), rec.truth, *B.ranges(rec.truth)["0.7/1.3"])
             if vpw and not many:                                       # keep bench_set's rng sequence
                 B.make_recording(rng, B.DEV_SPEAKERS, int(rng.integers(2, 6)), voice_per_word=True, many=False,
                                  target=rec.target, exclude=set(rec.speakers))
@@ -51,7 +63,7 @@ def draws():
     for i in range(20):
         rec = B.make_recording(rng, B.DEV_SPEAKERS, 0, voice_per_word=bool(i % 2), many=True, distinct_only=True)
         hi = int(rng.integers(40, 90))
-        yield ("bdev", "distinct", audio.mfcc(rec.audio, B.SR), [], int(0.7 * hi / 1.3), hi)
+        yield ("bdev", "distinct", feats(rec.audio), [], int(0.7 * hi / 1.3), hi)
         rng.uniform(5, 20)                                             # bench_nothing's noise length draw
     sizes = {"one_few": 16, "one_many": 20, "vpw_few": 30, "vpw_many": 40}
     for name, pool, base, scale in (("dev", B.DEV_SPEAKERS, 93, 2), ("wide", B.DEV_SPEAKERS + WIDE_EXTRA, 95, 1)):
@@ -60,55 +72,299 @@ def draws():
             rng = np.random.default_rng(base * 100 + ci)
             for _ in range(sizes[cond] // scale):
                 rec = B.make_recording(rng, pool, int(rng.integers(3, 9)), voice_per_word=vpw, many=many)
-                yield (name, cond, audio.mfcc(rec.audio, B.SR), rec.truth, *B.ranges(rec.truth)["0.7/1.3"])
+                yield (name, cond, feats(rec.audio), rec.truth, *B.ranges(rec.truth)["0.7/1.3"])
         rng = np.random.default_rng(base * 100 + 50)
         for i in range(20 if name == "dev" else 30):
             rec = B.make_recording(rng, pool, 0, voice_per_word=bool(i % 2), many=True, distinct_only=True)
             hi = int(rng.integers(40, 90))
-            yield (name, "distinct", audio.mfcc(rec.audio, B.SR), [], int(0.7 * hi / 1.3), hi)
+            yield (name, "distinct", feats(rec.audio), [], int(0.7 * hi / 1.3), hi)
 
 
-def synthetic_nulls():
-    """Significance of the best group in 3-D series of 16 distinct events (the tests' generator)."""
-    out = []
+DECOY_KINDS = ("half", "third", "rev")
+
+
+def decoy_features(Z: np.ndarray, starts: np.ndarray, ends: np.ndarray, kind: str) -> np.ndarray:
+    """Each segment's rows rotated by half (half) or a third (third) of its length, or reversed (rev)."""
+    Zr = Z.copy()
+    for s0, e0 in zip(starts, ends):
+        seg = Z[s0:e0]
+        Zr[s0:e0] = seg[::-1] if kind == "rev" else np.roll(seg, -((e0 - s0) // (2 if kind == "half" else 3)), axis=0)
+    return Zr
+
+
+class Case:
+    """A series' candidate segments, their warped distances D, find_group's decoy distances R0,
+    and warped decoy distances R[kind][i, j] (segment i, warped, to segment j's decoy)."""
+
+    def __init__(self, X: np.ndarray, lo: int, hi: int, kinds=()):
+        X = np.asarray(X, np.float64)
+        s, e, self.coverage = segments.segment_activity(X, lo, hi)
+        if len(s) > segments.MAX_SEGMENTS:
+            keep = np.sort(np.argsort(-(e - s), kind="stable")[:segments.MAX_SEGMENTS])
+            s, e = s[keep], e[keep]
+        self.s, self.e = s, e
+        t0 = time.process_time()
+        Z = segments.segment_features(X, s, e)
+        self.D = segments.warped_distances(X, s, e) if len(s) else np.zeros((0, 0))
+        self.R0 = segments.dtw_distances(Z, s, e, segments.rotated_features(Z, s, e), s, e) if len(s) \
+            else np.zeros((0, 0))
+        self.cpu_d = time.process_time() - t0
+        self.R, self.cpu_r = {}, {}
+        for kind in kinds:
+            t0 = time.process_time()
+            self.R[kind] = segments.warped_distances(X, s, e, decoy_features(Z, s, e, kind), s, e) if len(s) \
+                else np.zeros((0, 0))
+            self.cpu_r[kind] = time.process_time() - t0
+
+
+def _score(D: np.ndarray, R: np.ndarray, m: np.ndarray) -> float:
+    z = segments._group_score(D, R, m)
+    return z * segments.DECOY_ONLY_WEIGHT if len(m) == len(D) else z
+
+
+def _contrast(c: Case, form: str, kind: str) -> tuple[np.ndarray, np.ndarray]:
+    """Decoy-relative distances (D', R') of one form against one decoy kind."""
+    R = c.R[kind]
+    Rs, Rm = 0.5 * (R + R.T), np.minimum(R, R.T)
+    tiny = 1e-300
+    if form == "ratio":                       # D / mean of the two cross-decoy distances
+        return c.D / np.maximum(Rs, tiny), R / np.maximum(Rs, tiny)
+    if form == "rmin":
+        return c.D / np.maximum(Rm, tiny), R / np.maximum(Rm, tiny)
+    if form == "pow05":                       # half-way: D / sqrt(Rs)
+        return c.D / np.sqrt(np.maximum(Rs, tiny)), R / np.sqrt(np.maximum(Rs, tiny))
+    if form == "self":                        # D / geometric mean of each segment's distance to its own decoy
+        d = np.sqrt(np.maximum(np.diag(R), tiny))
+        N = np.outer(d, d)
+        return c.D / N, R / N
+    if form.startswith("sub"):                # D - c * min(R_ij, R_ji), floored
+        w = float(form[3:])
+        fl = 1e-3 * float(np.median(c.D)) if c.D.size else 1e-12
+        return np.maximum(c.D - w * Rm, fl) * (1 - np.eye(len(c.D))), np.maximum(R - w * Rm, fl)
+    raise ValueError(f"unknown form {form}")
+
+
+def _score_dout(D: np.ndarray, R: np.ndarray, m: np.ndarray, own: bool = False) -> float:
+    """silhouette x k with the members' decoys among each member's outsiders: b is the mean of the
+    NEAR_OUTSIDERS nearest of the other segments and the other members' decoys (and its own, with own)."""
+    S, k = len(D), len(m)
+    if k < 2:
+        return 0.0
+    inside = np.zeros(S, bool)
+    inside[m] = True
+    out = np.flatnonzero(~inside)
+    a = D[np.ix_(m, m)].sum(axis=1) / (k - 1)
+    Rm = R[np.ix_(m, m)].copy()
+    if not own:
+        Rm[np.arange(k), np.arange(k)] = np.inf
+    cand = np.hstack([D[np.ix_(m, out)], Rm])
+    b = np.sort(cand, axis=1)[:, :min(k, segments.NEAR_OUTSIDERS)].mean(axis=1)
+    sil = (b - a) / np.maximum(np.maximum(a, b), 1e-300)
+    if len(out) == 0:
+        return float(sil.mean() * np.sqrt(k) * segments.DECOY_ONLY_WEIGHT)
+    return float(sil.mean() * k)
+
+
+def _best(D: np.ndarray, score) -> tuple[np.ndarray, float]:
+    """segments.best_group's candidate groups under another score."""
+    S = len(D)
+    best, best_z = np.zeros(0, np.int64), -np.inf
+    for i in range(S):
+        order = np.argsort(D[i], kind="stable")
+        for k in [*range(2, S // 2 + 1), S]:
+            g = np.argsort(D[:, order[:k]].mean(axis=1), kind="stable")[:k]
+            z = score(g)
+            if z > best_z:
+                best, best_z = np.sort(g), z
+    return best, float(best_z)
+
+
+def variant(c: Case, name: str) -> tuple[np.ndarray, float]:
+    """(members, significance). kept: find_group as it is. FORM_KIND: the whole search on the
+    decoy-relative distances; FORM_KIND_sig: members from kept, significance on the contrast;
+    FORM_KIND_ext: members from the contrast, significance from kept."""
+    if name == "kept" or len(c.D) < 2:
+        return segments.best_group(c.D, c.R0)
+    parts = name.split("_")
+    form, kind, how = parts[0], parts[1], (parts[2] if len(parts) > 2 else "all")
+    if form in ("dout", "doutown"):            # decoys of the members as extra outsiders
+        R, own = c.R[kind], form == "doutown"
+        if how == "all":
+            return _best(c.D, lambda g: _score_dout(c.D, R, g, own))
+        m, _ = segments.best_group(c.D, c.R0)
+        return m, _score_dout(c.D, R, m, own)
+    D1, R1 = _contrast(c, form, kind)
+    if how == "all":
+        return segments.best_group(D1, R1)
+    if how == "sig":
+        m, _ = segments.best_group(c.D, c.R0)
+        return m, _score(D1, R1, m)
+    if how == "ext":
+        m, _ = segments.best_group(D1, R1)
+        return m, _score(c.D, c.R0, m)
+    raise ValueError(name)
+
+
+def kinds_of(names) -> list:
+    return sorted({n.split("_")[1] for n in names if n != "kept"})
+
+
+def synthetic_nulls(names=("kept",)):
+    """Per variant, the significance of the best group in 3-D series of 16 distinct events (the tests' generator)."""
+    out = {n: [] for n in names}
     for seed in range(4, 54):
         rng = np.random.default_rng(seed)
         X, _ = events_in_noise(rng, event_shapes(rng, 16), list(range(16)))
-        out.append(segments.find_group(X, 25, 60).significance)
-    return np.array(out)
+        c = Case(X, 25, 60, kinds_of(names))
+        for n in names:
+            out[n].append(variant(c, n)[1])
+    return {n: np.array(v) for n, v in out.items()}
+
+
+def _value(r: dict, v: str, bar: float) -> float:
+    if r["fixed"] is not None:
+        return r["fixed"]
+    m, sig, f1 = r["var"][v]
+    found = len(m) >= 2 and sig >= bar
+    return float(not found) if r["cond"] == "distinct" else (f1 if found else 0.0)
+
+
+def equal_null_bar(rows: list, syn: np.ndarray, v: str, distinct_min: float = 0.93, syn_min: float = 0.92) -> float:
+    """The smallest bar at which the pooled distinct-word nulls and the synthetic nulls find nothing enough."""
+    cands = sorted({float(r["var"][v][1]) for r in rows if r["cond"] == "distinct" and r["fixed"] is None}
+                   | {float(x) for x in syn} | {0.0})
+    for b in cands:
+        b = float(np.nextafter(b, np.inf))
+        dn = np.mean([_value(r, v, b) for r in rows if r["cond"] == "distinct"])
+        if dn >= distinct_min and np.mean(syn < b) >= syn_min:
+            return b
+    return float("inf")
+
+
+def table(rows: list, syn: np.ndarray, v: str, bar: float) -> str:
+    cells = []
+    for cond in (*CONDS, "distinct"):
+        per = [np.mean([_value(r, v, bar) for r in rows if r["cond"] == cond and r["draw"] == d])
+               for d in ("bdev", "dev", "wide")]
+        pooled = np.mean([_value(r, v, bar) for r in rows if r["cond"] == cond])
+        cells.append(f"{cond} " + "/".join(f"{x:.2f}" for x in per) + f" ({pooled:.2f})")
+    return f"{v:18s} bar {bar:6.3f} | " + " | ".join(cells) + f" | synthetic {np.mean(syn < bar):.2f}"
+
+
+def _iou(a, b) -> float:
+    inter = max(0, min(a[1], b[1]) - max(a[0], b[0]))
+    return inter / max(1, max(a[1], b[1]) - min(a[0], b[0]))
+
+
+def pair_diagnostic(front: str, kinds=("half", "rev")) -> None:
+    """Does the decoy contrast separate a word's repeats from other words better than D does?
+
+    On the draws' many-distractor recordings (each other word used once) and one-voice
+    all-distinct-word nulls: segments overlapping a true instance (IoU >= 0.5) are the target.
+    Per recording, AUC = P(a target-target pair is nearer than a target-other pair), and 1-NN =
+    share of target segments whose nearest segment is a target; pooled medians of each
+    distance relative to the recording's median pair, per pair class.
+    """
+    forms = ["D"] + [f"{f}_{k}" for k in kinds for f in ("ratio", "self")]
+    auc: dict = {}
+    nn: dict = {}
+    rel: dict = {}
+    corr: dict = {}
+    for name, cond, X, truth, lo, hi in draws(front):
+        if cond not in ("one_many", "vpw_many", "distinct"):
+            continue
+        c = Case(np.asarray(X, np.float64), lo, hi, kinds)
+        if len(c.s) < 4:
+            continue
+        tgt = np.array([any(_iou((a, b), t) >= 0.5 for t in truth) for a, b in zip(c.s, c.e)])
+        off = ~np.eye(len(c.s), dtype=bool)
+        for f in forms:
+            M = c.D if f == "D" else _contrast(c, *f.split("_"))[0]
+            M = M / np.median(M[off])
+            if cond == "distinct":
+                rel.setdefault((f, "null pairs (other words)"), []).extend(M[off].tolist())
+                if f != "D":          # how much of log D the decoy distances share, within a recording
+                    k = f.split("_")[1]
+                    Rs = 0.5 * (c.R[k] + c.R[k].T)
+                    corr.setdefault(k, []).append(float(np.corrcoef(np.log(c.D[off]), np.log(Rs[off]))[0, 1]))
+                continue
+            if tgt.sum() < 2:
+                continue
+            tt = M[np.ix_(tgt, tgt)][~np.eye(tgt.sum(), dtype=bool)]
+            to = M[np.ix_(tgt, ~tgt)].ravel()
+            auc.setdefault((f, cond), []).append(float(np.mean(tt[:, None] < to[None, :])))
+            Mi = M + np.diag(np.full(len(M), np.inf))
+            nn.setdefault((f, cond), []).extend(tgt[np.argmin(Mi[tgt], axis=1)].tolist())
+            rel.setdefault((f, f"{cond} same word"), []).extend(tt.tolist())
+            rel.setdefault((f, f"{cond} target vs other"), []).extend(to.tolist())
+    print(f"front {front}: per-recording AUC (median) and 1-NN of target segments, many distractors")
+    for f in forms:
+        cells = " | ".join(f"{cond} AUC {np.median(auc[(f, cond)]):.3f} 1-NN {np.mean(nn[(f, cond)]):.2f}"
+                           for cond in ("one_many", "vpw_many"))
+        meds = " ".join(f"{k[1]} {np.median(v):.2f}" for k, v in rel.items() if k[0] == f)
+        lg = {k[1]: np.log(np.maximum(v, 1e-12)) for k, v in rel.items() if k[0] == f}
+        null = lg["null pairs (other words)"]
+        dprime = " ".join(f"{cond} {(np.median(lg[f'{cond} target vs other']) - np.median(lg[f'{cond} same word'])) / null.std():.2f}"
+                          for cond in ("one_many", "vpw_many"))
+        print(f"{f:12s} {cells} | median / recording median: {meds} | null pairs: sd of log {null.std():.3f}, "
+              f"5% quantile {np.exp(np.quantile(null, 0.05)):.2f} | same-word gap in null sds: {dprime}")
+    print("null recordings, correlation of log D and log of the mean cross-decoy distance over pairs (median): "
+          + " ".join(f"{k} {np.median(v):.2f}" for k, v in corr.items()))
+    print("(log distances relative to each recording's median pair; a decoy contrast helps if it narrows the "
+          "null pairs' spread more than the same-word gap)")
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--bars", default="1.0,1.1,1.2")
+    ap.add_argument("--front", default="mfcc", choices=sorted(FRONTS))
+    ap.add_argument("--variants", default="kept",
+                    help="comma-separated: kept, or FORM_KIND[_sig|_ext] with FORM in ratio, rmin, pow05, self, "
+                         "subC (e.g. sub0.5), dout, doutown (members' decoys as outsiders; _sig only) and KIND "
+                         "in half, third, rev")
+    ap.add_argument("--pairs", action="store_true", help="pair diagnostic of the decoy contrast (no search)")
     args = ap.parse_args(argv)
+    if args.pairs:
+        pair_diagnostic(args.front)
+        return 0
     bars = [float(b) for b in args.bars.split(",")]
-    res: dict = {}
-    for name, cond, X, truth, lo, hi in draws():
+    names = args.variants.split(",")
+    kinds = kinds_of(names)
+    rows: list = []
+    cpu_d, cpu_r, secs = 0.0, {k: 0.0 for k in kinds}, 0.0
+    for name, cond, X, truth, lo, hi in draws(args.front):
         X = np.asarray(X, np.float64)
-        g = segments.find_group(X, lo, hi)
-        on_segments = g.coverage >= segments.MIN_COVERAGE and len(g.seg_starts) >= 3
-        other = None
+        c = Case(X, lo, hi, kinds)
+        cpu_d += c.cpu_d
+        secs += len(X) * B.HOP_S
+        for k in kinds:
+            cpu_r[k] += c.cpu_r[k]
+        on_segments = c.coverage >= segments.MIN_COVERAGE and len(c.s) >= 3
+        r = {"draw": name, "cond": cond, "fixed": None, "var": {}}
         if not on_segments:                       # the shapelet search decides: fixed by the bar here
             h = extract.find_instances(X, lo, hi, random_state=0)
             other = list(zip(h.starts.tolist(), h.ends.tolist()))
+            r["fixed"] = float(len(other) == 0) if cond == "distinct" else interval_f1(other, truth, 0.5)
+        else:
+            for v in names:
+                m, sig = variant(c, v)
+                f1 = 0.0
+                if cond != "distinct" and len(m) >= 2:
+                    s, e = extract._fit_range(c.s[m], c.e[m], lo, hi, len(X))
+                    f1 = interval_f1(list(zip(s.tolist(), e.tolist())), truth, 0.5)
+                r["var"][v] = (m, sig, f1)
+        rows.append(r)
+    syn = synthetic_nulls(names)
+    print(f"front {args.front}; F1@.5 per draw bdev/dev/wide (pooled); distinct: nothing found")
+    for v in names:
         for bar in bars:
-            if other is not None:
-                pred = other
-            elif len(g.members) >= 2 and g.significance >= bar:
-                s, e = extract._fit_range(g.starts, g.ends, lo, hi, len(X))
-                pred = list(zip(s.tolist(), e.tolist()))
-            else:
-                pred = []
-            v = float(len(pred) == 0) if cond == "distinct" else interval_f1(pred, truth, 0.5)
-            res.setdefault(bar, {}).setdefault(cond, {}).setdefault(name, []).append(v)
-    syn = synthetic_nulls()
-    for bar in bars:
-        cells = " ".join(f"{c} " + "/".join(f"{np.mean(d[n]):.2f}" for n in ("bdev", "dev", "wide"))
-                         for c, d in res[bar].items())
-        print(f"bar {bar:.2f} | {cells} | synthetic 3-D distinct events: nothing found {np.mean(syn < bar):.2f}")
-    n = {c: "/".join(str(len(d[k])) for k in ("bdev", "dev", "wide")) for c, d in res[bars[0]].items()}
-    print("recordings per cell (bdev/dev/wide):", n, "synthetic:", len(syn))
+            print(table(rows, syn[v], v, bar))
+        print(table(rows, syn[v], v, equal_null_bar(rows, syn[v], v)), " <- equal nulls")
+    n = {c: "/".join(str(sum(r["cond"] == c and r["draw"] == d for r in rows)) for d in ("bdev", "dev", "wide"))
+         for c in (*CONDS, "distinct")}
+    print("recordings per cell (bdev/dev/wide):", n, "synthetic:", len(syn[names[0]]))
+    print(f"CPU per 10 s of audio: D + R0 {10 * cpu_d / secs:.4f} s;",
+          "; ".join(f"warped decoys {k} +{10 * cpu_r[k] / secs:.4f} s" for k in kinds))
     return 0
 
 
