@@ -31,11 +31,11 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-import bench_extract as B  # noqa: E402
+import bench_extract as B
 
-from tenfold import audio, extract, segments  # noqa: E402
-from tenfold.datasets import event_shapes, events_in_noise  # noqa: E402
-from tenfold.metrics import interval_f1  # noqa: E402
+from tenfold import audio, extract, segments
+from tenfold.datasets import event_shapes, events_in_noise
+from tenfold.metrics import interval_f1
 
 WIDE_EXTRA = [("espeak", v) for v in (
     "en-gb-x-gbcwmd", "en-gb-x-gbcwmd+m6", "en-gb-x-gbcwmd+f5", "en-gb-x-gbcwmd+klatt",
@@ -270,6 +270,7 @@ def pair_diagnostic(front: str, kinds=("half", "rev")) -> None:
     nn: dict = {}
     rel: dict = {}
     corr: dict = {}
+    ratios: dict = {}
     for name, cond, X, truth, lo, hi in draws(front):
         if cond not in ("one_many", "vpw_many", "distinct"):
             continue
@@ -278,6 +279,13 @@ def pair_diagnostic(front: str, kinds=("half", "rev")) -> None:
             continue
         tgt = np.array([any(_iou((a, b), t) >= 0.5 for t in truth) for a, b in zip(c.s, c.e)])
         off = ~np.eye(len(c.s), dtype=bool)
+        Rh = 0.5 * (c.R[kinds[0]] + c.R[kinds[0]].T)
+        raw = c.D / Rh               # not relative to the recording: D against its cross-decoy distance
+        if cond == "distinct":
+            ratios.setdefault("null pairs (other words)", []).extend(raw[off].tolist())
+        elif tgt.sum() >= 2:
+            ratios.setdefault(f"{cond} same word", []).extend(raw[np.ix_(tgt, tgt)][~np.eye(tgt.sum(), dtype=bool)])
+            ratios.setdefault(f"{cond} target vs other", []).extend(raw[np.ix_(tgt, ~tgt)].ravel().tolist())
         for f in forms:
             M = c.D if f == "D" else _contrast(c, *f.split("_"))[0]
             M = M / np.median(M[off])
@@ -310,6 +318,9 @@ def pair_diagnostic(front: str, kinds=("half", "rev")) -> None:
               f"5% quantile {np.exp(np.quantile(null, 0.05)):.2f} | same-word gap in null sds: {dprime}")
     print("null recordings, correlation of log D and log of the mean cross-decoy distance over pairs (median): "
           + " ".join(f"{k} {np.median(v):.2f}" for k, v in corr.items()))
+    print(f"D / mean cross-decoy distance ({kinds[0]}), median [10%, 90%]: "
+          + "; ".join(f"{k} {np.median(v):.2f} [{np.quantile(v, 0.1):.2f}, {np.quantile(v, 0.9):.2f}]"
+                      for k, v in ratios.items()))
     print("(log distances relative to each recording's median pair; a decoy contrast helps if it narrows the "
           "null pairs' spread more than the same-word gap)")
 
