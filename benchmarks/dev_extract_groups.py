@@ -80,12 +80,17 @@ def draws(front: str = "mfcc"):
             yield (name, "distinct", feats(rec.audio), [], int(0.7 * hi / 1.3), hi)
 
 
-DECOY_KINDS = ("half", "third", "rev")
+DECOY_KINDS = ("half", "third", "rev", "flip")
 
 
 def decoy_features(Z: np.ndarray, starts: np.ndarray, ends: np.ndarray, kind: str) -> np.ndarray:
-    """Each segment's rows rotated by half (half) or a third (third) of its length, or reversed (rev)."""
+    """Each segment's rows rotated by half (half) or a third (third) of its length, or reversed (rev);
+    flip: the time course kept, the feature axis reversed (static and slope halves each)."""
     Zr = Z.copy()
+    if kind == "flip":
+        d = Z.shape[1] // 2
+        Zr[:, :d], Zr[:, d:] = Z[:, d - 1::-1], Z[:, :d - 1:-1]
+        return Zr
     for s0, e0 in zip(starts, ends):
         seg = Z[s0:e0]
         Zr[s0:e0] = seg[::-1] if kind == "rev" else np.roll(seg, -((e0 - s0) // (2 if kind == "half" else 3)), axis=0)
@@ -248,7 +253,10 @@ def table(rows: list, syn: np.ndarray, v: str, bar: float) -> str:
                for d in ("bdev", "dev", "wide")]
         pooled = np.mean([_value(r, v, bar) for r in rows if r["cond"] == cond])
         cells.append(f"{cond} " + "/".join(f"{x:.2f}" for x in per) + f" ({pooled:.2f})")
-    return f"{v:18s} bar {bar:6.3f} | " + " | ".join(cells) + f" | synthetic {np.mean(syn < bar):.2f}"
+    split = "/".join(f"{np.mean([_value(r, v, bar) for r in rows if r['cond'] == 'distinct' and r['one_voice'] == o]):.2f}"
+                     for o in (True, False))
+    return (f"{v:18s} bar {bar:6.3f} | " + " | ".join(cells) + f" (one voice/vpw {split})"
+            + f" | synthetic {np.mean(syn < bar):.2f}")
 
 
 def _iou(a, b) -> float:
@@ -256,7 +264,7 @@ def _iou(a, b) -> float:
     return inter / max(1, max(a[1], b[1]) - min(a[0], b[0]))
 
 
-def pair_diagnostic(front: str, kinds=("half", "rev")) -> None:
+def pair_diagnostic(front: str, kinds=("half", "rev", "flip")) -> None:
     """Does the decoy contrast separate a word's repeats from other words better than D does?
 
     On the draws' many-distractor recordings (each other word used once) and one-voice
@@ -332,7 +340,7 @@ def main(argv=None) -> int:
     ap.add_argument("--variants", default="kept",
                     help="comma-separated: kept, or FORM_KIND[_sig|_ext] with FORM in ratio, rmin, pow05, self, "
                          "subC (e.g. sub0.5), dout, doutown (members' decoys as outsiders; _sig only) and KIND "
-                         "in half, third, rev")
+                         "in half, third, rev, flip")
     ap.add_argument("--pairs", action="store_true", help="pair diagnostic of the decoy contrast (no search)")
     args = ap.parse_args(argv)
     if args.pairs:
@@ -342,6 +350,7 @@ def main(argv=None) -> int:
     names = args.variants.split(",")
     kinds = kinds_of(names)
     rows: list = []
+    n_distinct: dict = {}
     cpu_d, cpu_r, secs = 0.0, {k: 0.0 for k in kinds}, 0.0
     for name, cond, X, truth, lo, hi in draws(args.front):
         X = np.asarray(X, np.float64)
@@ -352,6 +361,9 @@ def main(argv=None) -> int:
             cpu_r[k] += c.cpu_r[k]
         on_segments = c.coverage >= segments.MIN_COVERAGE and len(c.s) >= 3
         r = {"draw": name, "cond": cond, "fixed": None, "var": {}}
+        if cond == "distinct":                    # draws() alternates one voice / a voice per word
+            r["one_voice"] = n_distinct.get(name, 0) % 2 == 0
+            n_distinct[name] = n_distinct.get(name, 0) + 1
         if not on_segments:                       # the shapelet search decides: fixed by the bar here
             h = extract.find_instances(X, lo, hi, random_state=0)
             other = list(zip(h.starts.tolist(), h.ends.tolist()))
