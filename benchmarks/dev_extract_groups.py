@@ -24,6 +24,8 @@ Tune on this, report on bench_extract.py's held-out set.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import sys
 import time
 from pathlib import Path
@@ -342,10 +344,32 @@ def main(argv=None) -> int:
                          "subC (e.g. sub0.5), dout, doutown (members' decoys as outsiders; _sig only) and KIND "
                          "in half, third, rev, flip")
     ap.add_argument("--pairs", action="store_true", help="pair diagnostic of the decoy contrast (no search)")
+    ap.add_argument("--out", default="", help="also write what is printed to this file")
     args = ap.parse_args(argv)
+    if args.out:
+        buf = io.StringIO()
+
+        class _Tee(io.TextIOBase):
+            def write(self, text: str) -> int:
+                sys.__stdout__.write(text)
+                sys.__stdout__.flush()
+                return buf.write(text)
+
+        with contextlib.redirect_stdout(_Tee()):
+            print(f"dev_extract_groups.py {' '.join(argv if argv is not None else sys.argv[1:])}")
+            run(args)
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(buf.getvalue())
+        return 0
+    run(args)
+    return 0
+
+
+def run(args) -> None:
+    """Print the tables main() describes."""
     if args.pairs:
         pair_diagnostic(args.front)
-        return 0
+        return
     bars = [float(b) for b in args.bars.split(",")]
     names = args.variants.split(",")
     kinds = kinds_of(names)
@@ -388,7 +412,6 @@ def main(argv=None) -> int:
     print("recordings per cell (bdev/dev/wide):", n, "synthetic:", len(syn[names[0]]))
     print(f"CPU per 10 s of audio: D + R0 {10 * cpu_d / secs:.4f} s;",
           "; ".join(f"warped decoys {k} +{10 * cpu_r[k] / secs:.4f} s" for k in kinds))
-    return 0
 
 
 if __name__ == "__main__":
