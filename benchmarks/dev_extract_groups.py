@@ -341,7 +341,7 @@ def main(argv=None) -> int:
     ap.add_argument("--front", default="mfcc", choices=sorted(FRONTS))
     ap.add_argument("--variants", default="kept",
                     help="comma-separated: kept, or FORM_KIND[_sig|_ext] with FORM in ratio, rmin, pow05, self, "
-                         "subC (e.g. sub0.5), dout, doutown (members' decoys as outsiders; _sig only) and KIND "
+                         "subC (e.g. sub0.5), dout, doutown (members' decoys as outsiders; whole or _sig) and KIND "
                          "in half, third, rev, flip")
     ap.add_argument("--pairs", action="store_true", help="pair diagnostic of the decoy contrast (no search)")
     ap.add_argument("--out", default="", help="also write what is printed to this file")
@@ -410,8 +410,8 @@ def run(args) -> None:
     n = {c: "/".join(str(sum(r["cond"] == c and r["draw"] == d for r in rows)) for d in ("bdev", "dev", "wide"))
          for c in (*CONDS, "distinct")}
     print("recordings per cell (bdev/dev/wide):", n, "synthetic:", len(syn[names[0]]))
-    print(f"CPU per 10 s of audio: D + R0 {10 * cpu_d / secs:.4f} s;",
-          "; ".join(f"warped decoys {k} +{10 * cpu_r[k] / secs:.4f} s" for k in kinds))
+    print(f"CPU per 10 s of audio: D + R0 {10 * cpu_d / secs:.4f} s"
+          + "".join(f"; warped decoys {k} +{10 * cpu_r[k] / secs:.4f} s" for k in kinds))
 
 
 if __name__ == "__main__":
