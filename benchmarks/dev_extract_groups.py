@@ -15,9 +15,11 @@ plus "nothing found" on all-distinct-word recordings of each draw and on synthet
 Prints F1@IoU.5 per condition and draw (bdev/dev/wide) and the nothing-found shares per bar.
 --front: the features (mfcc: audio.mfcc, 13 with c0, as the evaluation gives them; speech:
 audio.speech_features, the CLI's recipe; bands: audio.bands_from_mfcc(audio.mfcc(...))).
---variants: group searches to compare on the same segments and distances (see VARIANTS; session
+--variants: group searches to compare on the same segments and distances (see variant(); session
 12, decoy-relative distances); each is also reported at its equal-null bar, the smallest bar at
 which distinct-word recordings (pooled) and synthetic 3-D nulls find nothing in >= 93% / >= 92%.
+--pairs: how decoy-relative distances separate a word's repeats from other words, pair by pair.
+--out FILE: also write what is printed to FILE (results of session 12: benchmarks/results/decoy_ratio/).
 Tune on this, report on bench_extract.py's held-out set.
 """
 
@@ -213,7 +215,10 @@ def variant(c: Case, name: str) -> tuple[np.ndarray, float]:
 
 
 def kinds_of(names) -> list:
-    return sorted({n.split("_")[1] for n in names if n != "kept"})
+    kinds = sorted({n.split("_")[1] for n in names if n != "kept"})
+    if set(kinds) - set(DECOY_KINDS):
+        raise ValueError(f"decoy kinds are {DECOY_KINDS}, not {sorted(set(kinds) - set(DECOY_KINDS))}")
+    return kinds
 
 
 def synthetic_nulls(names=("kept",)):
