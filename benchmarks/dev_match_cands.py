@@ -6,6 +6,7 @@ pool, with seed0 in DEV_SEED0S (1 = the benchmark's own dev draw; 7, 8, 9 = furt
 Null pairs: two recordings without a repeated word (`bench_match_nothing`, seeds 160 and 777).
 
     python benchmarks/dev_match_cands.py [--n 60] [--top 4]
+    python benchmarks/dev_match_cands.py --decoy --recipe eval_bands   # session 12: decoy-relative ranking
 
 Prints (1) with --diag: the rank of the first group that is mostly the true word among the top-N
 disjoint training groups, and (2) match() F1@.5 per dev draw and the null pairs' nothing-found
