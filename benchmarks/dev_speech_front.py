@@ -294,6 +294,13 @@ FRONT_ENDS = {
     "rasta98": lambda a, sr: fe_rasta(a, sr, pole=0.98),
     "rasta24": lambda a, sr: fe_rasta(a, sr, n_mels=24),
 }
+# learned speaker-invariant maps (dev_speaker_proj.py --learn writes them): proj*/cbp* run without the stretch
+import dev_speaker_proj as _SP  # noqa: E402
+NO_WARP = _SP.register(FRONT_ENDS)
+
+
+def _warps_for(name: str) -> tuple:
+    return () if name in NO_WARP else segments.FEATURE_WARPS
 
 
 # ----------------------------------------------------------------------------- yardstick
@@ -362,7 +369,12 @@ def yardstick(names: list) -> None:
             c = time.process_time()
             X = np.asarray(FRONT_ENDS[n](x, SR), np.float64)
             rows[n]["cpu"].append((time.process_time() - c) / (len(x) / SR) * 10)
-            m = measure(X, segs, tgt, lo, hi)
+            kept = segments.FEATURE_WARPS
+            segments.FEATURE_WARPS = _warps_for(n)
+            try:
+                m = measure(X, segs, tgt, lo, hi)
+            finally:
+                segments.FEATURE_WARPS = kept
             rows[n]["seg"].append(m["seg"])
             if cond == "distinct":
                 rows[n]["null"].append(m["null"])
@@ -431,7 +443,7 @@ def lite(names: list, n_null: int = 60, n_pos: int = 20, bar: float | None = Non
             for n in names:
                 X = np.asarray(FRONT_ENDS[n](x, SR), np.float64)
                 for g in grids:
-                    segments.FEATURE_WARPS = g
+                    segments.FEATURE_WARPS = () if n in NO_WARP else g
                     c = time.process_time()
                     h = extract.find_instances(X, lo, hi, random_state=0, min_significance=extract.MIN_SIGNIFICANCE,
                                                **({} if bar is None else {"min_group_score": bar}))
@@ -565,6 +577,8 @@ def main(argv=None) -> int:
             segments.FEATURE_WARPS = parse_warps(args.warps)[0]
             print(f"segments.FEATURE_WARPS = {segments.FEATURE_WARPS}", flush=True)
         suffix = ("_warp" + "_".join(f"{a:g}" for a in segments.FEATURE_WARPS)) if args.warps else ""
+        if args.pipeline in NO_WARP:    # a learned projection: its axis is not a band axis
+            segments.FEATURE_WARPS = ()
         pipeline(args.pipeline, args.bench_n, args.match_n, not args.no_groups and args.sets == "dev", args.bar,
                  args.sets, suffix)
         return 0
