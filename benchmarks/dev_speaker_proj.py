@@ -98,10 +98,12 @@ def dtw_path(A: np.ndarray, Bm: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.array(pi[::-1]), np.array(pj[::-1])
 
 
-def scatter(pool, n_pairs: int, feats) -> tuple[np.ndarray, np.ndarray, int]:
-    """(St, Sw, frames) from n_pairs (word, voice A, voice B) draws, each word's mean removed."""
+def scatter(pool, n_pairs: int, feats) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """(St, Sw, Sn, frames) from n_pairs (word w, voice A, voice B, word w') draws, each word's mean
+    removed: Sw from w by A aligned with w by B, Sn from w by A aligned with w' by A (another word
+    by the same voice: the near outsiders of an all-distinct-word recording of one voice)."""
     rng = np.random.default_rng(LEARN_SEED)
-    frames, diffs = [], []
+    frames, diffs, negs = [], [], []
     for _ in range(n_pairs):
         w = str(rng.choice(B.WORDS))
         ia, ib = rng.choice(len(pool), 2, replace=False)
@@ -112,9 +114,20 @@ def scatter(pool, n_pairs: int, feats) -> tuple[np.ndarray, np.ndarray, int]:
         i, j = dtw_path(X, Y)
         diffs.append(X[i] - Y[j])
         frames += [X, Y]
+    rng = np.random.default_rng(LEARN_SEED + 1)
+    for _ in range(n_pairs):
+        w, w2 = (str(v) for v in rng.choice(B.WORDS, 2, replace=False))
+        spk = pool[rng.integers(len(pool))]
+        X = feats(word(rng, w, spk))
+        Y = feats(word(rng, w2, spk))
+        X = X - X.mean(0)
+        Y = Y - Y.mean(0)
+        i, j = dtw_path(X, Y)
+        negs.append(X[i] - Y[j])
     F = np.vstack(frames)
     Dd = np.vstack(diffs)
-    return F.T @ F / len(F), Dd.T @ Dd / (2 * len(Dd)), len(F)
+    Dn = np.vstack(negs)
+    return F.T @ F / len(F), Dd.T @ Dd / (2 * len(Dd)), Dn.T @ Dn / (2 * len(Dn)), len(F)
 
 
 def solve(St: np.ndarray, Sw: np.ndarray, shrink: float, null: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -138,11 +151,14 @@ def learn(n_pairs: int, espeak_only: bool) -> None:
     out: dict = {"pool": np.array([f"{e}:{v}" for e, v in pool]), "pairs": n_pairs, "seed": LEARN_SEED}
     for name, feats, null in (("lm", logmel28, np.ones((audio.SPEECH_MEL_BANDS, 1)) / np.sqrt(audio.SPEECH_MEL_BANDS)),
                               ("cep", ceps12, None)):
-        St, Sw, nf = scatter(pool, n_pairs, feats)
-        out[f"{name}_St"], out[f"{name}_Sw"] = St, Sw
+        St, Sw, Sn, nf = scatter(pool, n_pairs, feats)
+        out[f"{name}_St"], out[f"{name}_Sw"], out[f"{name}_Sn"] = St, Sw, Sn
         for g in SHRINK:
             V, lam = solve(St, Sw, g, null)
             out[f"{name}_V_{g:g}"], out[f"{name}_lam_{g:g}"] = V, lam
+            V, lam = solve(Sn, Sw, g, null)      # against another word by the same voice
+            out[f"{name}n_V_{g:g}"], out[f"{name}n_lam_{g:g}"] = V, lam
+        print(f"{name}: lambdas Sn/Sw (shrink 0) {np.round(out[f'{name}n_lam_0'], 2)}", flush=True)
         print(f"{name}: {nf} frames, lambdas (shrink 0) {np.round(out[f'{name}_lam_0'], 2)}", flush=True)
     tag = "speaker_proj_espeak" if espeak_only else "speaker_proj"
     OUT.mkdir(parents=True, exist_ok=True)
@@ -185,6 +201,15 @@ def front_ends(M: dict, suffix: str = "") -> tuple[dict, set]:
     basis = audio._dct_rows(13, audio.BANDS_FROM_MFCC)[1:]      # c1..c12 -> 24 mel positions
     for g in SHRINK:
         gs = "" if g == 0.1 else f"g{g:g}"
+        if "lmn_V_0" in M:        # against another word by the same voice
+            for k in (3, 4, 6, 8, 12):
+                fes[f"backn{k}{gs}{suffix}"] = (lambda a, sr, Mb=back_matrix(M[f"lmn_V_{g:g}"], k):
+                                                audio.speech_features(a, sr) @ Mb)
+                fes[f"cbn{k}{gs}{suffix}"] = (lambda a, sr, Mc=back_matrix(M[f"cepn_V_{g:g}"], k):
+                                              audio.mfcc(a, sr)[:, 1:] @ Mc @ basis)
+            for pw in (0.5, 1.0):
+                fes[f"softn{pw:g}{gs}{suffix}"] = (lambda a, sr, Ms=soft_matrix(M[f"lmn_V_{g:g}"], M[f"lmn_lam_{g:g}"], pw):
+                                                   audio.speech_features(a, sr) @ Ms)
         V = M[f"lm_V_{g:g}"]
         for k in (3, 4, 5, 6, 8, 12, 16, 20, 24):
             Pk = V[:, :k].copy()
@@ -273,6 +298,68 @@ def check(names: list, n_sets: int) -> None:
               f"{np.mean(nn['flite']):.3f} | {np.median(score):.2f} |", flush=True)
 
 
+# ----------------------------------------------------------------------------- bar sweep
+def sweep(names: list, n_pos: int, n_null: int, bars: np.ndarray, draw: str = "lite") -> None:
+    """find_instances once per recording with no group-score bar; a result found by the segment
+    search counts at bar b only when its significance >= b (what find_instances(min_group_score=b)
+    returns: the segment route does not depend on the bar otherwise). Draw "lite": dev_speech_front
+    --lite's recordings (seeds 9800-9803, 9850; the first 20 per condition and 60 nulls are the
+    same); "pipe": seeds 9400-9403 and 9450 (a fresh dev draw: the confirmation, no choosing on it).
+    Prints F1@.5 per condition and nothing found on one-voice / voice-per-word nulls per bar."""
+    import dev_speech_front as F
+
+    from tenfold import extract
+    from tenfold.metrics import interval_f1
+    base = {"lite": 9800, "pipe": 9400}[draw]
+    conds = (("one_few", False, False), ("one_many", False, True), ("vpw_few", True, False), ("vpw_many", True, True))
+
+    def recs():
+        for ci, (cond, vpw, many) in enumerate(conds):
+            rng = np.random.default_rng(base + ci)
+            for _ in range(n_pos):
+                rec = B.make_recording(rng, POOL, int(rng.integers(3, 9)), voice_per_word=vpw, many=many)
+                yield cond, rec.audio, rec.truth, B.ranges(rec.truth)["0.7/1.3"]
+        rng = np.random.default_rng(base + 50)
+        for i in range(n_null):
+            vpw = bool(i % 2)
+            rec = B.make_recording(rng, POOL, 0, voice_per_word=vpw, many=True, distinct_only=True)
+            hi = int(rng.integers(40, 90))
+            yield ("null_vpw" if vpw else "null_one"), rec.audio, [], (int(0.7 * hi / 1.3), hi)
+
+    res: dict = {n: [] for n in names}        # (cond, segment route, significance, F1 or found-nothing)
+    kept = segments.FEATURE_WARPS
+    t0 = time.time()
+    try:
+        for cond, x, truth, (lo, hi) in recs():
+            for n in names:
+                segments.FEATURE_WARPS = () if n in F.NO_WARP else kept
+                X = np.asarray(F.FRONT_ENDS[n](x, SR), np.float64)
+                h = extract.find_instances(X, lo, hi, random_state=0, min_significance=extract.MIN_SIGNIFICANCE,
+                                           min_group_score=-np.inf)
+                pred = list(zip(h.starts.tolist(), h.ends.tolist()))
+                v = float(len(pred) == 0) if cond.startswith("null") else interval_f1(pred, truth, 0.5)
+                res[n].append((cond, h.method == "segments", float(h.significance), v))
+    finally:
+        segments.FEATURE_WARPS = kept
+    cn = [c for c, _, _ in conds] + ["null_one", "null_vpw"]
+    print(f"bar sweep, draw {draw} (dev pool), {n_pos} per condition, {n_null} nulls, {time.time() - t0:.0f} s")
+    print("| front end | bar | " + " | ".join(cn) + " | vpw mean |")
+    print("|---|---|" + "---|" * (len(cn) + 1))
+    for n in names:
+        for b in bars:
+            row = {}
+            for c in cn:
+                vals = []
+                for cond, seg, sig, v in res[n]:
+                    if cond != c:
+                        continue
+                    passed = (not seg) or sig >= b
+                    vals.append(v if passed else (1.0 if c.startswith("null") else 0.0))
+                row[c] = np.mean(vals)
+            print(f"| {n} | {b:.2f} | " + " | ".join(f"{row[c]:.2f}" for c in cn)
+                  + f" | {(row['vpw_few'] + row['vpw_many']) / 2:.3f} |", flush=True)
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--learn", action="store_true")
@@ -280,9 +367,17 @@ def main(argv=None) -> int:
     ap.add_argument("--espeak-only", action="store_true")
     ap.add_argument("--check", default="", help="comma-separated front ends for the engine-split check")
     ap.add_argument("--check-sets", type=int, default=30)
+    ap.add_argument("--sweep", default="", help="comma-separated front ends: find_instances over group-score bars")
+    ap.add_argument("--sweep-draw", default="lite", choices=("lite", "pipe"))
+    ap.add_argument("--sweep-pos", type=int, default=40)
+    ap.add_argument("--sweep-nulls", type=int, default=120)
+    ap.add_argument("--bars", default="1.0,1.1,1.2,1.3,1.4,1.5,1.6,1.8")
     args = ap.parse_args(argv)
     if args.learn:
         learn(args.pairs, args.espeak_only)
+    if args.sweep:
+        sweep(args.sweep.split(","), args.sweep_pos, args.sweep_nulls, np.array([float(b) for b in args.bars.split(",")]),
+              args.sweep_draw)
     if args.check:
         check(args.check.split(","), args.check_sets)
     return 0
