@@ -360,6 +360,36 @@ def sweep(names: list, n_pos: int, n_null: int, bars: np.ndarray, draw: str = "l
                   + f" | {(row['vpw_few'] + row['vpw_many']) / 2:.3f} |", flush=True)
 
 
+def pool_sweeps(paths: list) -> None:
+    """Average --sweep tables (same n per condition) over draws, row by row (front end, bar); with
+    each front end's F1 at the lowest bar whose nothing-found share over all nulls (one voice and
+    voice per word together) is at least logmel28's at the kept bar 1.1 (equal nothing found)."""
+    rows: dict = {}
+    for p in paths:
+        for line in Path(p).read_text().splitlines():
+            cells = [c.strip() for c in line.strip().strip("|").split("|")]
+            if len(cells) == 9 and cells[1].replace(".", "").isdigit():
+                rows.setdefault((cells[0], float(cells[1])), []).append([float(c) for c in cells[2:]])
+    keys = [k for k in rows if len(rows[k]) == len(paths)]
+    mean = {k: np.mean(rows[k], axis=0) for k in keys}
+    print(f"pooled over {len(paths)} draws: one few, one many, vpw few, vpw many, null one, null vpw, vpw mean")
+    print("| front end | bar | one_few | one_many | vpw_few | vpw_many | null_one | null_vpw | vpw mean |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for k in keys:
+        print(f"| {k[0]} | {k[1]:.2f} | " + " | ".join(f"{v:.3f}" for v in mean[k]) + " |")
+    ref = mean.get(("logmel28", 1.1))
+    if ref is None:
+        return
+    both = (ref[4] + ref[5]) / 2
+    print(f"\nat equal nothing found (all nulls >= {both:.3f}: logmel28 at 1.1):")
+    for fe in dict.fromkeys(k[0] for k in keys):
+        ok = [k for k in keys if k[0] == fe and (mean[k][4] + mean[k][5]) / 2 >= both - 1e-9]
+        if ok:
+            k = min(ok, key=lambda k: k[1])
+            print(f"- {fe}: bar {k[1]:.2f}, vpw few / many {mean[k][2]:.3f} / {mean[k][3]:.3f}, "
+                  f"one few / many {mean[k][0]:.3f} / {mean[k][1]:.3f}, nulls {mean[k][4]:.3f} / {mean[k][5]:.3f}")
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--learn", action="store_true")
@@ -372,7 +402,10 @@ def main(argv=None) -> int:
     ap.add_argument("--sweep-pos", type=int, default=40)
     ap.add_argument("--sweep-nulls", type=int, default=120)
     ap.add_argument("--bars", default="1.0,1.1,1.2,1.3,1.4,1.5,1.6,1.8")
+    ap.add_argument("--pool", default="", help="comma-separated --sweep outputs to average (same front ends and bars)")
     args = ap.parse_args(argv)
+    if args.pool:
+        pool_sweeps(args.pool.split(","))
     if args.learn:
         learn(args.pairs, args.espeak_only)
     if args.sweep:
