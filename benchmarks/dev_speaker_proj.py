@@ -28,10 +28,19 @@ speed and pitch, with the recordings' light noise; seed 9100 (no other script us
 seen, gain as well). `--check` measures, on seed 9150, AUC (a same-word segment by another voice
 nearer than another word) and the true word group's score, split by the engines of the pair.
 
+`--sweep` runs find_instances once per recording with no group-score bar and reads F1 and nothing
+found at every bar (two dev draws: "lite" seeds 98xx, "pipe" seeds 94xx); `--pool` averages the
+draws and reads each front end at equal nothing found.
+
     python benchmarks/dev_speaker_proj.py --learn [--pairs 1500] [--espeak-only]   # writes the .npz
-    python benchmarks/dev_speaker_proj.py --check                                  # engine split
-The yardstick and find_instances runs use dev_speech_front.py with the names above, e.g.
-    python benchmarks/dev_speech_front.py --only logmel28,back16,proj12 --lite
+    python benchmarks/dev_speaker_proj.py --check logmel28,back8,cb4,back8_e       # engine split
+    python benchmarks/dev_speaker_proj.py --sweep logmel28,back8 --sweep-draw pipe > pipe.txt
+    python benchmarks/dev_speaker_proj.py --pool lite.txt,pipe.txt
+The yardstick uses dev_speech_front.py with the names above, e.g.
+    python benchmarks/dev_speech_front.py --only logmel28,back8,proj8
+
+Result (benchmarks/notes/extract.md, issue 14 session 12): at equal nothing found no map beats the
+speech recipe (log mel route within -0.03..+0.01 F1, cepstral route 0.07-0.16 worse); nothing shipped.
 """
 
 from __future__ import annotations
@@ -48,10 +57,10 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-import bench_extract as B  # noqa: E402
-import dev_extract_groups as G  # noqa: E402
+import bench_extract as B
+import dev_extract_groups as G
 
-from tenfold import audio, segments  # noqa: E402
+from tenfold import audio, segments
 
 SR = B.SR
 POOL = B.DEV_SPEAKERS + G.WIDE_EXTRA
@@ -87,8 +96,7 @@ def dtw_path(A: np.ndarray, Bm: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         row, prev, c = D[i], D[i - 1], C[i - 1]
         best = np.minimum(prev[:-1], prev[1:])            # diagonal or from above, vectorised
         for j in range(1, m + 1):
-            v = best[j - 1] if best[j - 1] < row[j - 1] else row[j - 1]
-            row[j] = c[j - 1] + v
+            row[j] = c[j - 1] + min(row[j - 1], best[j - 1])
     i, j, pi, pj = n, m, [], []
     while i > 0 and j > 0:
         pi.append(i - 1)
@@ -203,13 +211,13 @@ def front_ends(M: dict, suffix: str = "") -> tuple[dict, set]:
         gs = "" if g == 0.1 else f"g{g:g}"
         if "lmn_V_0" in M:        # against another word by the same voice
             for k in (3, 4, 6, 8, 12):
-                fes[f"backn{k}{gs}{suffix}"] = (lambda a, sr, Mb=back_matrix(M[f"lmn_V_{g:g}"], k):
-                                                audio.speech_features(a, sr) @ Mb)
-                fes[f"cbn{k}{gs}{suffix}"] = (lambda a, sr, Mc=back_matrix(M[f"cepn_V_{g:g}"], k):
-                                              audio.mfcc(a, sr)[:, 1:] @ Mc @ basis)
+                Mb = back_matrix(M[f"lmn_V_{g:g}"], k)
+                fes[f"backn{k}{gs}{suffix}"] = lambda a, sr, Mb=Mb: audio.speech_features(a, sr) @ Mb
+                Mc = back_matrix(M[f"cepn_V_{g:g}"], k)
+                fes[f"cbn{k}{gs}{suffix}"] = lambda a, sr, Mc=Mc: audio.mfcc(a, sr)[:, 1:] @ Mc @ basis
             for pw in (0.5, 1.0):
-                fes[f"softn{pw:g}{gs}{suffix}"] = (lambda a, sr, Ms=soft_matrix(M[f"lmn_V_{g:g}"], M[f"lmn_lam_{g:g}"], pw):
-                                                   audio.speech_features(a, sr) @ Ms)
+                Ms = soft_matrix(M[f"lmn_V_{g:g}"], M[f"lmn_lam_{g:g}"], pw)
+                fes[f"softn{pw:g}{gs}{suffix}"] = lambda a, sr, Ms=Ms: audio.speech_features(a, sr) @ Ms
         V = M[f"lm_V_{g:g}"]
         for k in (3, 4, 5, 6, 8, 12, 16, 20, 24):
             Pk = V[:, :k].copy()

@@ -32,6 +32,9 @@ Results: benchmarks/results/speech_front/.
     python benchmarks/dev_speech_front.py --pipeline logmel28   # full dev pipeline for one (~6 min)
     python benchmarks/dev_speech_front.py --lite --lite-pos 0 --lite-nulls 200 --only bands24  # nulls only
 Front ends bands16..bands48: the eval's 13 MFCCs through audio.bands_from_mfcc (helper cepstra).
+Learned speaker-invariant maps (proj*, back*, soft*, cb*, ...; session 12) are added from
+results/speech_front/speaker_proj*.npz when dev_speaker_proj.py --learn has written them; proj* and
+cbp* run without the band-axis stretch.
 """
 
 from __future__ import annotations
@@ -50,6 +53,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).parent))
 import bench_extract as B
 import dev_extract_groups as G
+import dev_speaker_proj as _SP
 
 from tenfold import audio, segments
 
@@ -295,7 +299,6 @@ FRONT_ENDS = {
     "rasta24": lambda a, sr: fe_rasta(a, sr, n_mels=24),
 }
 # learned speaker-invariant maps (dev_speaker_proj.py --learn writes them): proj*/cbp* run without the stretch
-import dev_speaker_proj as _SP  # noqa: E402
 NO_WARP = _SP.register(FRONT_ENDS)
 
 
@@ -383,8 +386,9 @@ def yardstick(names: list) -> None:
     print(f"{nrec} recordings (vpw few {N_VPW} + many {N_VPW}, one voice many 20, distinct {N_NULL}), "
           f"{time.time() - t0:.0f} s wall", flush=True)
     print("| front end | 1-NN vpw | AUC vpw | true-group score vpw (median) | pass at null q90 / q95 | "
-          "pass at 1.1 (nulls below) | P(true group > null's best) | one voice many: 1-NN / pass q90 | segment search applies | CPU per 10 s |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+          "pass at 1.1 (nulls below) | P(true group > null's best) | one voice many: 1-NN / pass q90 | segment search applies | CPU per 10 s | "
+          "null's best: median / q90 |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for n in names:
         r = rows[n]
         null = np.array(r["null"])
@@ -397,7 +401,7 @@ def yardstick(names: list) -> None:
               f"{((sc[:, None] > null[None, :]) + 0.5 * (sc[:, None] == null[None, :])).mean():.3f} | "
               f"{np.mean([m['nn'] for m in r['one_many']]):.3f} / {np.mean(sc1 > q90):.2f} | "
               f"{np.mean(r['seg']):.2f} | "
-              f"{np.median(r['cpu']):.3f} s |", flush=True)
+              f"{np.median(r['cpu']):.3f} s | {np.median(null):.2f} / {q90:.2f} |", flush=True)
 
 
 def parse_warps(text: str) -> list[tuple[float, ...]]:
