@@ -190,11 +190,13 @@ def back_matrix(V: np.ndarray, k: int) -> np.ndarray:
     return V[:, :k] @ Vi[:k]
 
 
-def soft_matrix(V: np.ndarray, lam: np.ndarray, power: float) -> np.ndarray:
+def soft_matrix(V: np.ndarray, lam: np.ndarray, power: float, floor: float = 0.0) -> np.ndarray:
     """(d, d): each coefficient on V scaled by the share of its spread that two voices share,
-    max(0, 1 - 1/lambda) ** power (a Wiener-like gain; lambda = St/Sw along it), mapped back."""
+    max(0, 1 - 1/lambda) ** power (a Wiener-like gain; lambda = St/Sw along it), at least floor
+    (relative to the largest gain: the voice directions are shrunk, not dropped), mapped back."""
     d = len(V)
     gain = np.maximum(0.0, 1.0 - 1.0 / np.maximum(lam, 1e-12)) ** power
+    gain = np.maximum(gain, floor * gain.max())
     if V.shape[1] < d:
         u = np.linalg.svd(V, full_matrices=True)[0][:, V.shape[1]:]
         V = np.column_stack([V, u])
@@ -231,6 +233,9 @@ def front_ends(M: dict, suffix: str = "") -> tuple[dict, set]:
             fes[f"soft{pw:g}{gs}{suffix}"] = lambda a, sr, Ms=Ms: audio.speech_features(a, sr) @ Ms
             Mcs = soft_matrix(M[f"cep_V_{g:g}"], M[f"cep_lam_{g:g}"], pw)
             fes[f"cbsoft{pw:g}{gs}{suffix}"] = lambda a, sr, Mcs=Mcs: audio.mfcc(a, sr)[:, 1:] @ Mcs @ basis
+        for fl in (0.3, 0.6):
+            Mf = soft_matrix(V, M[f"lm_lam_{g:g}"], 1.0, fl)
+            fes[f"softf{fl:g}{gs}{suffix}"] = lambda a, sr, Mf=Mf: audio.speech_features(a, sr) @ Mf
         Vc = M[f"cep_V_{g:g}"]
         for k in (3, 4, 5, 6, 8, 10):
             Mc = back_matrix(Vc, k)
