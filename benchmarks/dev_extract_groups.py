@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
+import pickle
 import sys
 import time
 from pathlib import Path
@@ -188,12 +189,66 @@ def _best(D: np.ndarray, score) -> tuple[np.ndarray, float]:
     return best, float(best_z)
 
 
+HOMOG_STATS = ("nn", "q10", "lsd", "rd", "logS", "nn3")
+
+
+def homogeneity(D: np.ndarray, R0: np.ndarray, stat: str) -> float:
+    """A scale-free statistic of how alike a recording's segments are (session 12, adaptive-bar).
+
+    nn:   median over segments of (nearest other segment / median distance to the others);
+          near 1 when every segment is about as far from all others (alike), small when tight
+          pairs stand out;
+    nn3:  the same with the mean of the 3 nearest;
+    q10:  10% quantile of the pair distances / their median;
+    lsd:  sd of log pair distance (small = alike);
+    rd:   median decoy distance R0 / median pair distance D (large = real segments alike
+          relative to time-scrambled ones);
+    logS: log of the number of segments (not homogeneity: a control for the group-size effect).
+    """
+    S = len(D)
+    if S < 3:
+        return 0.0
+    off = ~np.eye(S, dtype=bool)
+    Do = D[off].reshape(S, S - 1)
+    if stat == "nn":
+        return float(np.median(Do.min(axis=1) / np.median(Do, axis=1)))
+    if stat == "nn3":
+        return float(np.median(np.sort(Do, axis=1)[:, :3].mean(axis=1) / np.median(Do, axis=1)))
+    if stat == "q10":
+        return float(np.quantile(Do, 0.1) / np.median(Do))
+    if stat == "lsd":
+        return float(np.log(np.maximum(Do, 1e-300)).std())
+    if stat == "rd":
+        return float(np.median(R0[off]) / np.median(Do))
+    if stat == "logS":
+        return float(np.log(S))
+    raise ValueError(f"homogeneity statistics are {HOMOG_STATS}, not {stat!r}")
+
+
+def _kept(c) -> tuple[np.ndarray, float]:
+    """find_group's best group, computed once per case."""
+    if getattr(c, "kept", None) is None:
+        c.kept = segments.best_group(c.D, c.R0)
+    return c.kept
+
+
 def variant(c: Case, name: str) -> tuple[np.ndarray, float]:
     """(members, significance). kept: find_group as it is. FORM_KIND: the whole search on the
     decoy-relative distances; FORM_KIND_sig: members from kept, significance on the contrast;
-    FORM_KIND_ext: members from the contrast, significance from kept."""
+    FORM_KIND_ext: members from the contrast, significance from kept.
+    adapt_STAT_B1: members and score from kept, significance = score - B1 x homogeneity(STAT), so
+    that the bar b0 it is compared with acts as the recording-adaptive bar b0 + B1 x h;
+    step_STAT_T_RISE: the bar b0 + RISE where homogeneity(STAT) >= T, else b0."""
     if name == "kept" or len(c.D) < 2:
-        return segments.best_group(c.D, c.R0)
+        return _kept(c)
+    if name.startswith("adapt_"):
+        _, stat, b1 = name.split("_")
+        m, z = _kept(c)
+        return m, z - float(b1) * homogeneity(c.D, c.R0, stat)
+    if name.startswith("step_"):               # two-level: the bar is b0, or b0 + RISE where h >= T
+        _, stat, thr, rise = name.split("_")
+        m, z = _kept(c)
+        return m, z - float(rise) * float(homogeneity(c.D, c.R0, stat) >= float(thr))
     parts = name.split("_")
     form, kind, how = parts[0], parts[1], (parts[2] if len(parts) > 2 else "all")
     if form in ("dout", "doutown"):            # decoys of the members as extra outsiders
@@ -215,19 +270,24 @@ def variant(c: Case, name: str) -> tuple[np.ndarray, float]:
 
 
 def kinds_of(names) -> list:
-    kinds = sorted({n.split("_")[1] for n in names if n != "kept"})
+    kinds = sorted({n.split("_")[1] for n in names if n != "kept" and not n.startswith(("adapt_", "step_"))})
     if set(kinds) - set(DECOY_KINDS):
         raise ValueError(f"decoy kinds are {DECOY_KINDS}, not {sorted(set(kinds) - set(DECOY_KINDS))}")
     return kinds
 
 
-def synthetic_nulls(names=("kept",)):
-    """Per variant, the significance of the best group in 3-D series of 16 distinct events (the tests' generator)."""
-    out = {n: [] for n in names}
+def synthetic_cases(kinds=()):
+    """Case of each 3-D series of 16 distinct events (the tests' generator, seeds 4-53)."""
     for seed in range(4, 54):
         rng = np.random.default_rng(seed)
         X, _ = events_in_noise(rng, event_shapes(rng, 16), list(range(16)))
-        c = Case(X, 25, 60, kinds_of(names))
+        yield Case(X, 25, 60, kinds)
+
+
+def synthetic_nulls(names=("kept",), cases=None):
+    """Per variant, the significance of the best group in 3-D series of 16 distinct events (the tests' generator)."""
+    out = {n: [] for n in names}
+    for c in (cases if cases is not None else synthetic_cases(kinds_of(names))):
         for n in names:
             out[n].append(variant(c, n)[1])
     return {n: np.array(v) for n, v in out.items()}
@@ -264,6 +324,34 @@ def table(rows: list, syn: np.ndarray, v: str, bar: float) -> str:
                      for o in (True, False))
     return (f"{v:18s} bar {bar:6.3f} | " + " | ".join(cells) + f" (one voice/vpw {split})"
             + f" | synthetic {np.mean(syn < bar):.2f}")
+
+
+def select_rule(rows: list, syn: dict, names: list, fit=("bdev", "dev"), check=("wide",)) -> None:
+    """Choose an adaptive bar on the fit draws only, then read it on the check draws.
+
+    For each variant: b0 = its equal-null bar over the fit draws' distinct-word nulls (and the
+    synthetic nulls); F1@.5 per condition on the fit draws at b0; then the same b0 on the check draws
+    (their own nulls, one voice / voice per word). Sorted by vpw_many on the fit draws.
+    """
+    def cell(rs, v, b, cond, ov=None):
+        return float(np.mean([_value(r, v, b) for r in rs if r["cond"] == cond
+                              and (ov is None or r["one_voice"] == ov)]))
+
+    fit_rows = [r for r in rows if r["draw"] in fit]
+    chk_rows = [r for r in rows if r["draw"] in check]
+    out = []
+    for v in names:
+        b = equal_null_bar(fit_rows, syn[v], v)
+        f = [cell(fit_rows, v, b, c) for c in CONDS]
+        k = [cell(chk_rows, v, b, c) for c in CONDS]
+        nf = (cell(fit_rows, v, b, "distinct", True), cell(fit_rows, v, b, "distinct", False))
+        nk = (cell(chk_rows, v, b, "distinct", True), cell(chk_rows, v, b, "distinct", False))
+        out.append((f[3], v, b, f, k, nf, nk, float(np.mean(syn[v] < b))))
+    print(f"rule chosen on {'+'.join(fit)} (equal-null b0 there), read on {'+'.join(check)}; cells "
+          "one_few/one_many/vpw_few/vpw_many | nulls one voice/vpw | synthetic")
+    for _, v, b, f, k, nf, nk, sy in sorted(out, key=lambda x: -x[0]):
+        print(f"{v:22s} b0 {b:7.3f} | fit " + "/".join(f"{x:.3f}" for x in f) + f" nulls {nf[0]:.2f}/{nf[1]:.2f}"
+              + " | check " + "/".join(f"{x:.3f}" for x in k) + f" nulls {nk[0]:.2f}/{nk[1]:.2f} | syn {sy:.2f}")
 
 
 def _iou(a, b) -> float:
@@ -350,6 +438,10 @@ def main(argv=None) -> int:
                          "in half, third, rev, flip")
     ap.add_argument("--pairs", action="store_true", help="pair diagnostic of the decoy contrast (no search)")
     ap.add_argument("--out", default="", help="also write what is printed to this file")
+    ap.add_argument("--cache", default="", help="pickle of the recordings' segments and distances (read if it "
+                    "exists, else written; only without decoy kinds)")
+    ap.add_argument("--select", action="store_true", help="choose the variant's bar on bdev+dev, read it on wide")
+    ap.add_argument("--homog", action="store_true", help="homogeneity diagnostic (adaptive bar, session 12)")
     args = ap.parse_args(argv)
     if args.out:
         buf = io.StringIO()
@@ -370,6 +462,75 @@ def main(argv=None) -> int:
     return 0
 
 
+def recordings(front: str, kinds, cache: str = ""):
+    """Every draw recording as a dict (draw, cond, one_voice, fixed, case, lo, hi, n, truth), and the
+    synthetic nulls' cases; with cache (and no decoy kinds), read from / written to that pickle."""
+    if cache and not kinds and Path(cache).exists():
+        with open(cache, "rb") as f:
+            return pickle.load(f)
+    recs: list = []
+    n_distinct: dict = {}
+    for name, cond, X, truth, lo, hi in draws(front):
+        X = np.asarray(X, np.float64)
+        c = Case(X, lo, hi, kinds)
+        on_segments = c.coverage >= segments.MIN_COVERAGE and len(c.s) >= 3
+        rec = {"draw": name, "cond": cond, "fixed": None, "one_voice": None, "case": c, "lo": lo, "hi": hi,
+               "n": len(X), "truth": truth}
+        if cond == "distinct":                    # draws() alternates one voice / a voice per word
+            rec["one_voice"] = n_distinct.get(name, 0) % 2 == 0
+            n_distinct[name] = n_distinct.get(name, 0) + 1
+        if not on_segments:                       # the shapelet search decides: fixed by the bar here
+            h = extract.find_instances(X, lo, hi, random_state=0)
+            other = list(zip(h.starts.tolist(), h.ends.tolist()))
+            rec["fixed"] = float(len(other) == 0) if cond == "distinct" else interval_f1(other, truth, 0.5)
+        recs.append(rec)
+    out = (recs, list(synthetic_cases(kinds)))
+    if cache and not kinds:
+        Path(cache).parent.mkdir(parents=True, exist_ok=True)
+        with open(cache, "wb") as f:
+            pickle.dump(out, f)
+    return out
+
+
+def _auc(a, b) -> float:
+    """P(a value from a > a value from b), ties half."""
+    a, b = np.asarray(a, float)[:, None], np.asarray(b, float)[None, :]
+    return float(np.mean((a > b) + 0.5 * (a == b))) if a.size and b.size else float("nan")
+
+
+def homog_diagnostic(recs: list, syn_cases: list) -> None:
+    """Does a homogeneity statistic h separate one-voice from voice-per-word recordings, and do the
+    nulls' best-group scores rise with it? Per statistic: h per class (median [10%, 90%]), the AUC of
+    one-voice against voice-per-word nulls, and the Spearman correlation of h with the best score."""
+    def rank(x):
+        return np.argsort(np.argsort(x)).astype(float)
+
+    classes: dict = {}
+    for rec in recs:
+        if rec["fixed"] is not None:
+            continue
+        key = (f"null {'one' if rec['one_voice'] else 'vpw'}" if rec["cond"] == "distinct" else rec["cond"])
+        classes.setdefault(key, []).append(rec["case"])
+    classes["synthetic"] = syn_cases
+    print("homogeneity per class: median [10%, 90%]; kept best score median [10%, 90%]")
+    print("  score: " + "; ".join(
+        f"{k} {np.median([_kept(c)[1] for c in v]):.2f} [{np.quantile([_kept(c)[1] for c in v], 0.1):.2f}, "
+        f"{np.quantile([_kept(c)[1] for c in v], 0.9):.2f}] n={len(v)}" for k, v in classes.items()))
+    for stat in HOMOG_STATS:
+        h = {k: np.array([homogeneity(c.D, c.R0, stat) for c in v]) for k, v in classes.items()}
+        z = {k: np.array([_kept(c)[1] for c in v]) for k, v in classes.items()}
+        hn = np.concatenate([h["null one"], h["null vpw"]])
+        zn = np.concatenate([z["null one"], z["null vpw"]])
+        rho = float(np.corrcoef(rank(hn), rank(zn))[0, 1])
+        rho1 = float(np.corrcoef(rank(h["null one"]), rank(z["null one"]))[0, 1])
+        slope = float(np.polyfit(hn, zn, 1)[0])
+        print(f"  {stat:5s} " + "; ".join(f"{k} {np.median(v):.3f} [{np.quantile(v, 0.1):.3f}, {np.quantile(v, 0.9):.3f}]"
+                                       for k, v in h.items())
+              + f" | AUC null one > vpw {_auc(h['null one'], h['null vpw']):.2f}; one_many > vpw_many "
+              f"{_auc(h['one_many'], h['vpw_many']):.2f}; null vpw > vpw_many {_auc(h['null vpw'], h['vpw_many']):.2f}"
+              f" | nulls: Spearman(h, score) {rho:.2f} (one-voice only {rho1:.2f}), slope {slope:.2f}")
+
+
 def run(args) -> None:
     """Print the tables main() describes."""
     if args.pairs:
@@ -378,35 +539,32 @@ def run(args) -> None:
     bars = [float(b) for b in args.bars.split(",")]
     names = args.variants.split(",")
     kinds = kinds_of(names)
-    rows: list = []
-    n_distinct: dict = {}
+    recs, syn_cases = recordings(args.front, kinds, args.cache)
     cpu_d, cpu_r, secs = 0.0, {k: 0.0 for k in kinds}, 0.0
-    for name, cond, X, truth, lo, hi in draws(args.front):
-        X = np.asarray(X, np.float64)
-        c = Case(X, lo, hi, kinds)
+    rows: list = []
+    for rec in recs:
+        c = rec["case"]
         cpu_d += c.cpu_d
-        secs += len(X) * B.HOP_S
+        secs += rec["n"] * B.HOP_S
         for k in kinds:
             cpu_r[k] += c.cpu_r[k]
-        on_segments = c.coverage >= segments.MIN_COVERAGE and len(c.s) >= 3
-        r = {"draw": name, "cond": cond, "fixed": None, "var": {}}
-        if cond == "distinct":                    # draws() alternates one voice / a voice per word
-            r["one_voice"] = n_distinct.get(name, 0) % 2 == 0
-            n_distinct[name] = n_distinct.get(name, 0) + 1
-        if not on_segments:                       # the shapelet search decides: fixed by the bar here
-            h = extract.find_instances(X, lo, hi, random_state=0)
-            other = list(zip(h.starts.tolist(), h.ends.tolist()))
-            r["fixed"] = float(len(other) == 0) if cond == "distinct" else interval_f1(other, truth, 0.5)
-        else:
+        r = {k: rec[k] for k in ("draw", "cond", "fixed", "one_voice")}
+        r["var"] = {}
+        if r["fixed"] is None:
             for v in names:
                 m, sig = variant(c, v)
                 f1 = 0.0
-                if cond != "distinct" and len(m) >= 2:
-                    s, e = extract._fit_range(c.s[m], c.e[m], lo, hi, len(X))
-                    f1 = interval_f1(list(zip(s.tolist(), e.tolist())), truth, 0.5)
+                if rec["cond"] != "distinct" and len(m) >= 2:
+                    s, e = extract._fit_range(c.s[m], c.e[m], rec["lo"], rec["hi"], rec["n"])
+                    f1 = interval_f1(list(zip(s.tolist(), e.tolist())), rec["truth"], 0.5)
                 r["var"][v] = (m, sig, f1)
         rows.append(r)
-    syn = synthetic_nulls(names)
+    if args.homog:
+        homog_diagnostic(recs, syn_cases)
+    syn = synthetic_nulls(names, syn_cases)
+    if args.select:
+        select_rule(rows, syn, names)
+        return
     print(f"front {args.front}; F1@.5 per draw bdev/dev/wide (pooled); distinct: nothing found")
     for v in names:
         for bar in bars:
