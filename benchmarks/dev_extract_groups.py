@@ -52,8 +52,10 @@ FRONTS = {"mfcc": lambda a: audio.mfcc(a, B.SR), "speech": lambda a: audio.speec
           "bands": lambda a: audio.bands_from_mfcc(audio.mfcc(a, B.SR))}
 
 
-def draws(front: str = "mfcc"):
-    """(draw, condition, X, truth, lo, hi) for every development recording."""
+def draws(front: str = "mfcc", extra_nulls: int = 0):
+    """(draw, condition, X, truth, lo, hi) for every development recording; with extra_nulls, that many
+    more all-distinct-word recordings (draw "xnull": the wide pool, seeds 99xx, alternately one voice
+    and a voice per word) at the end."""
     feats = FRONTS[front]
     assert not set(WIDE_EXTRA) & set(B.HELDOUT_SPEAKERS)
     for ci, (cond, (vpw, many)) in enumerate(CONDS.items()):          # the benchmark's dev draw
@@ -83,6 +85,12 @@ def draws(front: str = "mfcc"):
             rec = B.make_recording(rng, pool, 0, voice_per_word=bool(i % 2), many=True, distinct_only=True)
             hi = int(rng.integers(40, 90))
             yield (name, "distinct", feats(rec.audio), [], int(0.7 * hi / 1.3), hi)
+    for i in range(extra_nulls):
+        rng = np.random.default_rng(9900 + i)
+        rec = B.make_recording(rng, B.DEV_SPEAKERS + WIDE_EXTRA, 0, voice_per_word=bool(i % 2), many=True,
+                               distinct_only=True)
+        hi = int(rng.integers(40, 90))
+        yield ("xnull", "distinct", feats(rec.audio), [], int(0.7 * hi / 1.3), hi)
 
 
 DECOY_KINDS = ("half", "third", "rev", "flip")
@@ -189,10 +197,10 @@ def _best(D: np.ndarray, score) -> tuple[np.ndarray, float]:
     return best, float(best_z)
 
 
-HOMOG_STATS = ("nn", "q10", "lsd", "rd", "logS", "nn3")
+HOMOG_STATS = ("nn", "q10", "lsd", "rd", "logS", "nn3", "nnbg", "q10bg", "lsdbg", "nn3bg")
 
 
-def homogeneity(D: np.ndarray, R0: np.ndarray, stat: str) -> float:
+def homogeneity(D: np.ndarray, R0: np.ndarray, stat: str, members: np.ndarray | None = None) -> float:
     """A scale-free statistic of how alike a recording's segments are (session 12, adaptive-bar).
 
     nn:   median over segments of (nearest other segment / median distance to the others);
@@ -203,8 +211,13 @@ def homogeneity(D: np.ndarray, R0: np.ndarray, stat: str) -> float:
     lsd:  sd of log pair distance (small = alike);
     rd:   median decoy distance R0 / median pair distance D (large = real segments alike
           relative to time-scrambled ones);
-    logS: log of the number of segments (not homogeneity: a control for the group-size effect).
+    logS: log of the number of segments (not homogeneity: a control for the group-size effect);
+    STATbg: STAT on the segments outside `members` (the best group), so that a true group's own
+    tight pairs do not count as the recording's structure.
     """
+    if stat.endswith("bg"):                    # the same on the background: the best group's members left out
+        keep = np.setdiff1d(np.arange(len(D)), members if members is not None else [])
+        return homogeneity(D[np.ix_(keep, keep)], R0[np.ix_(keep, keep)], stat[:-2])
     S = len(D)
     if S < 3:
         return 0.0
@@ -244,11 +257,11 @@ def variant(c: Case, name: str) -> tuple[np.ndarray, float]:
     if name.startswith("adapt_"):
         _, stat, b1 = name.split("_")
         m, z = _kept(c)
-        return m, z - float(b1) * homogeneity(c.D, c.R0, stat)
+        return m, z - float(b1) * homogeneity(c.D, c.R0, stat, m)
     if name.startswith("step_"):               # two-level: the bar is b0, or b0 + RISE where h >= T
         _, stat, thr, rise = name.split("_")
         m, z = _kept(c)
-        return m, z - float(rise) * float(homogeneity(c.D, c.R0, stat) >= float(thr))
+        return m, z - float(rise) * float(homogeneity(c.D, c.R0, stat, m) >= float(thr))
     parts = name.split("_")
     form, kind, how = parts[0], parts[1], (parts[2] if len(parts) > 2 else "all")
     if form in ("dout", "doutown"):            # decoys of the members as extra outsiders
@@ -314,6 +327,12 @@ def equal_null_bar(rows: list, syn: np.ndarray, v: str, distinct_min: float = 0.
 
 
 def table(rows: list, syn: np.ndarray, v: str, bar: float) -> str:
+    """One line: F1@.5 per condition and draw, nothing found (pooled over bdev/dev/wide), and the
+    extra nulls (xnull, one voice / voice per word) when there are any."""
+    xn = [r for r in rows if r["draw"] == "xnull"]
+    rows = [r for r in rows if r["draw"] != "xnull"]
+    extra = "" if not xn else " | xnull one voice/vpw " + "/".join(
+        f"{np.mean([_value(r, v, bar) for r in xn if r['one_voice'] == o]):.2f}" for o in (True, False))
     cells = []
     for cond in (*CONDS, "distinct"):
         per = [np.mean([_value(r, v, bar) for r in rows if r["cond"] == cond and r["draw"] == d])
@@ -323,7 +342,7 @@ def table(rows: list, syn: np.ndarray, v: str, bar: float) -> str:
     split = "/".join(f"{np.mean([_value(r, v, bar) for r in rows if r['cond'] == 'distinct' and r['one_voice'] == o]):.2f}"
                      for o in (True, False))
     return (f"{v:18s} bar {bar:6.3f} | " + " | ".join(cells) + f" (one voice/vpw {split})"
-            + f" | synthetic {np.mean(syn < bar):.2f}")
+            + f" | synthetic {np.mean(syn < bar):.2f}" + extra)
 
 
 def select_rule(rows: list, syn: dict, names: list, fit=("bdev", "dev"), check=("wide",)) -> None:
@@ -339,6 +358,8 @@ def select_rule(rows: list, syn: dict, names: list, fit=("bdev", "dev"), check=(
 
     fit_rows = [r for r in rows if r["draw"] in fit]
     chk_rows = [r for r in rows if r["draw"] in check]
+    print("(xnull: the extra nulls at the fit b0; the last cells: the check draws' own equal-null b0, "
+          "93% of their distinct-word nulls and 92% synthetic)")
     out = []
     for v in names:
         b = equal_null_bar(fit_rows, syn[v], v)
@@ -346,12 +367,18 @@ def select_rule(rows: list, syn: dict, names: list, fit=("bdev", "dev"), check=(
         k = [cell(chk_rows, v, b, c) for c in CONDS]
         nf = (cell(fit_rows, v, b, "distinct", True), cell(fit_rows, v, b, "distinct", False))
         nk = (cell(chk_rows, v, b, "distinct", True), cell(chk_rows, v, b, "distinct", False))
-        out.append((f[3], v, b, f, k, nf, nk, float(np.mean(syn[v] < b))))
+        bk = equal_null_bar(chk_rows, syn[v], v)
+        kk = [cell(chk_rows, v, bk, c) for c in CONDS]
+        xn = [r for r in rows if r["draw"] == "xnull"]
+        nx = (cell(xn, v, b, "distinct", True), cell(xn, v, b, "distinct", False)) if xn else (np.nan, np.nan)
+        out.append((f[3], v, b, f, k, nf, nk, float(np.mean(syn[v] < b)), bk, kk, nx))
     print(f"rule chosen on {'+'.join(fit)} (equal-null b0 there), read on {'+'.join(check)}; cells "
           "one_few/one_many/vpw_few/vpw_many | nulls one voice/vpw | synthetic")
-    for _, v, b, f, k, nf, nk, sy in sorted(out, key=lambda x: -x[0]):
+    for _, v, b, f, k, nf, nk, sy, bk, kk, nx in sorted(out, key=lambda x: -x[0]):
         print(f"{v:22s} b0 {b:7.3f} | fit " + "/".join(f"{x:.3f}" for x in f) + f" nulls {nf[0]:.2f}/{nf[1]:.2f}"
-              + " | check " + "/".join(f"{x:.3f}" for x in k) + f" nulls {nk[0]:.2f}/{nk[1]:.2f} | syn {sy:.2f}")
+              + " | check " + "/".join(f"{x:.3f}" for x in k) + f" nulls {nk[0]:.2f}/{nk[1]:.2f} | syn {sy:.2f}"
+              + f" | xnull {nx[0]:.2f}/{nx[1]:.2f} | check at its own equal nulls b0 {bk:.3f}: "
+              + "/".join(f"{x:.3f}" for x in kk))
 
 
 def _iou(a, b) -> float:
@@ -441,6 +468,8 @@ def main(argv=None) -> int:
     ap.add_argument("--cache", default="", help="pickle of the recordings' segments and distances (read if it "
                     "exists, else written; only without decoy kinds)")
     ap.add_argument("--select", action="store_true", help="choose the variant's bar on bdev+dev, read it on wide")
+    ap.add_argument("--extra-nulls", type=int, default=0, help="more all-distinct-word recordings (draw xnull, "
+                    "seeds 9900+, never fitted on); use another --cache file with it")
     ap.add_argument("--homog", action="store_true", help="homogeneity diagnostic (adaptive bar, session 12)")
     args = ap.parse_args(argv)
     if args.out:
@@ -462,7 +491,7 @@ def main(argv=None) -> int:
     return 0
 
 
-def recordings(front: str, kinds, cache: str = ""):
+def recordings(front: str, kinds, cache: str = "", extra_nulls: int = 0):
     """Every draw recording as a dict (draw, cond, one_voice, fixed, case, lo, hi, n, truth), and the
     synthetic nulls' cases; with cache (and no decoy kinds), read from / written to that pickle."""
     if cache and not kinds and Path(cache).exists():
@@ -470,7 +499,7 @@ def recordings(front: str, kinds, cache: str = ""):
             return pickle.load(f)
     recs: list = []
     n_distinct: dict = {}
-    for name, cond, X, truth, lo, hi in draws(front):
+    for name, cond, X, truth, lo, hi in draws(front, extra_nulls):
         X = np.asarray(X, np.float64)
         c = Case(X, lo, hi, kinds)
         on_segments = c.coverage >= segments.MIN_COVERAGE and len(c.s) >= 3
@@ -517,7 +546,7 @@ def homog_diagnostic(recs: list, syn_cases: list) -> None:
         f"{k} {np.median([_kept(c)[1] for c in v]):.2f} [{np.quantile([_kept(c)[1] for c in v], 0.1):.2f}, "
         f"{np.quantile([_kept(c)[1] for c in v], 0.9):.2f}] n={len(v)}" for k, v in classes.items()))
     for stat in HOMOG_STATS:
-        h = {k: np.array([homogeneity(c.D, c.R0, stat) for c in v]) for k, v in classes.items()}
+        h = {k: np.array([homogeneity(c.D, c.R0, stat, _kept(c)[0]) for c in v]) for k, v in classes.items()}
         z = {k: np.array([_kept(c)[1] for c in v]) for k, v in classes.items()}
         hn = np.concatenate([h["null one"], h["null vpw"]])
         zn = np.concatenate([z["null one"], z["null vpw"]])
@@ -539,7 +568,7 @@ def run(args) -> None:
     bars = [float(b) for b in args.bars.split(",")]
     names = args.variants.split(",")
     kinds = kinds_of(names)
-    recs, syn_cases = recordings(args.front, kinds, args.cache)
+    recs, syn_cases = recordings(args.front, kinds, args.cache, args.extra_nulls)
     cpu_d, cpu_r, secs = 0.0, {k: 0.0 for k in kinds}, 0.0
     rows: list = []
     for rec in recs:
@@ -569,7 +598,8 @@ def run(args) -> None:
     for v in names:
         for bar in bars:
             print(table(rows, syn[v], v, bar))
-        print(table(rows, syn[v], v, equal_null_bar(rows, syn[v], v)), " <- equal nulls")
+        print(table(rows, syn[v], v, equal_null_bar([r for r in rows if r["draw"] != "xnull"], syn[v], v)),
+              " <- equal nulls")
     n = {c: "/".join(str(sum(r["cond"] == c and r["draw"] == d for r in rows)) for d in ("bdev", "dev", "wide"))
          for c in (*CONDS, "distinct")}
     print("recordings per cell (bdev/dev/wide):", n, "synthetic:", len(syn[names[0]]))
