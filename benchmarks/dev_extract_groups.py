@@ -381,6 +381,29 @@ def select_rule(rows: list, syn: dict, names: list, fit=("bdev", "dev"), check=(
               + "/".join(f"{x:.3f}" for x in kk))
 
 
+def trade_curve(rows: list, syn: dict, names: list, window: float = 0.25) -> None:
+    """Each variant's F1 against its nothing-found shares, bar by bar (at every null score within
+    `window` of its equal-null bar): to compare variants at truly equal nulls, not only at the
+    93% / 92% criterion."""
+    base = [r for r in rows if r["draw"] != "xnull"]
+    for v in names:
+        b0 = equal_null_bar(base, syn[v], v)
+        print(f"{v}: bar | distinct nulls bdev+dev+wide, all with xnull, one voice of all | synthetic | "
+              "F1 one_few/one_many/vpw_few/vpw_many | wide vpw_many")
+        sigs = sorted({float(r["var"][v][1]) for r in rows if r["cond"] == "distinct" and r["fixed"] is None}
+                      | {float(x) for x in syn[v]})
+        for s in sigs:
+            if abs(s - b0) > window:
+                continue
+            b = float(np.nextafter(s, np.inf))
+            d = [np.mean([_value(r, v, b) for r in rs if r["cond"] == "distinct"])
+                 for rs in (base, rows, [r for r in rows if r["one_voice"]])]
+            f = [np.mean([_value(r, v, b) for r in rows if r["cond"] == c]) for c in CONDS]
+            w = np.mean([_value(r, v, b) for r in rows if r["cond"] == "vpw_many" and r["draw"] == "wide"])
+            print(f"  {b:7.3f} | " + " ".join(f"{x:.3f}" for x in d) + f" | {np.mean(syn[v] < b):.2f} | "
+                  + "/".join(f"{x:.3f}" for x in f) + f" | {w:.3f}" + ("  <- equal nulls" if b == b0 else ""))
+
+
 def _iou(a, b) -> float:
     inter = max(0, min(a[1], b[1]) - max(a[0], b[0]))
     return inter / max(1, max(a[1], b[1]) - min(a[0], b[0]))
@@ -470,6 +493,7 @@ def main(argv=None) -> int:
     ap.add_argument("--select", action="store_true", help="choose the variant's bar on bdev+dev, read it on wide")
     ap.add_argument("--extra-nulls", type=int, default=0, help="more all-distinct-word recordings (draw xnull, "
                     "seeds 9900+, never fitted on); use another --cache file with it")
+    ap.add_argument("--curve", action="store_true", help="each variant's F1 against its nulls, bar by bar")
     ap.add_argument("--homog", action="store_true", help="homogeneity diagnostic (adaptive bar, session 12)")
     args = ap.parse_args(argv)
     if args.out:
@@ -593,13 +617,16 @@ def run(args) -> None:
     syn = synthetic_nulls(names, syn_cases)
     if args.select:
         select_rule(rows, syn, names)
-        return
+    if args.curve:
+        trade_curve(rows, syn, names)
     print(f"front {args.front}; F1@.5 per draw bdev/dev/wide (pooled); distinct: nothing found")
     for v in names:
         for bar in bars:
             print(table(rows, syn[v], v, bar))
         print(table(rows, syn[v], v, equal_null_bar([r for r in rows if r["draw"] != "xnull"], syn[v], v)),
               " <- equal nulls")
+        if any(r["draw"] == "xnull" for r in rows):
+            print(table(rows, syn[v], v, equal_null_bar(rows, syn[v], v)), " <- equal nulls, xnull pooled in")
     n = {c: "/".join(str(sum(r["cond"] == c and r["draw"] == d for r in rows)) for d in ("bdev", "dev", "wide"))
          for c in (*CONDS, "distinct")}
     print("recordings per cell (bdev/dev/wide):", n, "synthetic:", len(syn[names[0]]))
