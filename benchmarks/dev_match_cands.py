@@ -6,6 +6,7 @@ pool, with seed0 in DEV_SEED0S (1 = the benchmark's own dev draw; 7, 8, 9 = furt
 Null pairs: two recordings without a repeated word (`bench_match_nothing`, seeds 160 and 777).
 
     python benchmarks/dev_match_cands.py [--n 60] [--top 4]
+    python benchmarks/dev_match_cands.py --decoy --recipe eval_bands   # session 12: decoy-relative ranking
 
 Prints (1) with --diag: the rank of the first group that is mostly the true word among the top-N
 disjoint training groups, and (2) match() F1@.5 per dev draw and the null pairs' nothing-found
@@ -39,9 +40,10 @@ NULL_SEEDS = (160, 777)
 CACHE = Path(__file__).parent / ".cache"
 
 
-def pairs(seed0: int, n: int) -> list:
+def pairs(seed0: int, n: int, recipe: str = "eval") -> list:
     """[(X, truth, lo, hi, X2, truth2)] as bench_set draws the match() rows (voice per word, few)."""
-    path = CACHE / f"match_cands_pairs_{seed0}_{n}.pkl"
+    path = CACHE / (f"match_cands_pairs_{seed0}_{n}.pkl" if recipe == "eval" else
+                    f"match_cands_pairs_{seed0}_{n}_{recipe}.pkl")
     if path.exists():
         return pickle.loads(path.read_bytes())
     pool = [s for s in be.DEV_SPEAKERS if be.engines_available()[s[0]]]
@@ -53,8 +55,8 @@ def pairs(seed0: int, n: int) -> list:
         rec2 = be.make_recording(rng, pool, int(rng.integers(2, 6)), voice_per_word=True, many=False,
                                  target=rec.target, exclude=set(rec.speakers))
         lo, hi = be.ranges(rec.truth)["0.7/1.3"]
-        out.append((be.tenfold_features(rec.audio, "eval"), rec.truth, lo, hi,
-                    be.tenfold_features(rec2.audio, "eval"), rec2.truth))
+        out.append((be.tenfold_features(rec.audio, recipe), rec.truth, lo, hi,
+                    be.tenfold_features(rec2.audio, recipe), rec2.truth))
     path.parent.mkdir(exist_ok=True)
     path.write_bytes(pickle.dumps(out))
     return out
@@ -141,6 +143,38 @@ def diagnostic(P: list, top: int) -> None:
     print(f"the best and the second group both mostly the true word (the word split in two): {split}")
 
 
+def decoy_ranking(P: list) -> dict:
+    """Session 12 (decoy-relative distances): does dividing by decoy distances rank a new series'
+    repeats of the training word above its other segments better than the plain distances?
+
+    Per pair: the training group's templates (find_group), the new series' segments and their
+    warped distances D to the templates (as match() computes them), and R, the same segments'
+    warped distances to the templates' decoys (each template rotated by half its length). The
+    segments overlapping a true instance (IoU >= 0.5) should rank first by mean distance to the
+    templates. Returns per ranking: AUC (true before other) and precision at the true count.
+    """
+    out: dict = {}
+    for X, truth, lo, hi, X2, truth2 in P:
+        g = segments.find_group(X, lo, hi)
+        if len(g.members) < 2:
+            continue
+        T, tends = segments.templates_of(g)
+        s, e, D = segments.template_distances(X2, T, tends, lo, hi)
+        if len(s) < 2:
+            continue
+        ts = np.concatenate([[0], tends[:-1]]).astype(np.int64)
+        R = segments.warped_distances(X2, s, e, segments.rotated_features(T, ts, tends), ts, tends)
+        true = np.array([max(iou((a, b), t) for t in truth2) >= 0.5 for a, b in zip(s, e)])
+        if not true.any() or true.all():
+            continue
+        for name, v in (("D", D.mean(axis=1)), ("D / R per template", (D / R).mean(axis=1)),
+                        ("mean D / mean R", D.mean(axis=1) / R.mean(axis=1))):
+            auc = float(np.mean(v[true][:, None] < v[~true][None, :]))
+            top = np.argsort(v, kind="stable")[:true.sum()]
+            out.setdefault(name, []).append((auc, float(true[top].mean())))
+    return out
+
+
 def evaluate(P: list, N: list) -> tuple[float, float]:
     f1 = []
     for X, truth, lo, hi, X2, truth2 in P:
@@ -159,10 +193,23 @@ def main(argv=None) -> int:
     ap.add_argument("--n", type=int, default=60)
     ap.add_argument("--top", type=int, default=4)
     ap.add_argument("--diag", action="store_true")
+    ap.add_argument("--decoy", action="store_true", help="rank a new series' segments by decoy-relative distances")
+    ap.add_argument("--recipe", default="eval", choices=["eval", "eval_bands", "speech"],
+                    help="features of the training and new recordings (bench_extract.tenfold_features)")
     ap.add_argument("--variants", default="",
                     help="';'-separated variants, each ','-separated module=NAME=value settings (cumulative)")
     args = ap.parse_args(argv)
-    sets = {s: pairs(s, args.n if s == 1 else 30) for s in DEV_SEED0S}
+    sets = {s: pairs(s, args.n if s == 1 else 30, args.recipe) for s in DEV_SEED0S}
+    if args.decoy:
+        res: dict = {}
+        for P in sets.values():
+            for k, v in decoy_ranking(P).items():
+                res.setdefault(k, []).extend(v)
+        for k, v in res.items():
+            a = np.array(v)
+            print(f"{args.recipe}: {k:20s} pairs {len(a)}  AUC median {np.median(a[:, 0]):.3f} mean {a[:, 0].mean():.3f}"
+                  f"  precision at the true count {a[:, 1].mean():.3f}")
+        return 0
     nulls = {s: null_pairs(s, args.n if s == 160 else 40) for s in NULL_SEEDS}
     if args.diag:
         for s, P in sets.items():

@@ -32,6 +32,9 @@ Results: benchmarks/results/speech_front/.
     python benchmarks/dev_speech_front.py --pipeline logmel28   # full dev pipeline for one (~6 min)
     python benchmarks/dev_speech_front.py --lite --lite-pos 0 --lite-nulls 200 --only bands24  # nulls only
 Front ends bands16..bands48: the eval's 13 MFCCs through audio.bands_from_mfcc (helper cepstra).
+Learned speaker-invariant maps (proj*, back*, soft*, cb*, ...; session 12) are added from
+results/speech_front/speaker_proj*.npz when dev_speaker_proj.py --learn has written them; proj* and
+cbp* run without the band-axis stretch.
 """
 
 from __future__ import annotations
@@ -50,6 +53,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).parent))
 import bench_extract as B
 import dev_extract_groups as G
+import dev_speaker_proj as _SP
 
 from tenfold import audio, segments
 
@@ -294,6 +298,12 @@ FRONT_ENDS = {
     "rasta98": lambda a, sr: fe_rasta(a, sr, pole=0.98),
     "rasta24": lambda a, sr: fe_rasta(a, sr, n_mels=24),
 }
+# learned speaker-invariant maps (dev_speaker_proj.py --learn writes them): proj*/cbp* run without the stretch
+NO_WARP = _SP.register(FRONT_ENDS)
+
+
+def _warps_for(name: str) -> tuple:
+    return () if name in NO_WARP else segments.FEATURE_WARPS
 
 
 # ----------------------------------------------------------------------------- yardstick
@@ -362,7 +372,12 @@ def yardstick(names: list) -> None:
             c = time.process_time()
             X = np.asarray(FRONT_ENDS[n](x, SR), np.float64)
             rows[n]["cpu"].append((time.process_time() - c) / (len(x) / SR) * 10)
-            m = measure(X, segs, tgt, lo, hi)
+            kept = segments.FEATURE_WARPS
+            segments.FEATURE_WARPS = _warps_for(n)
+            try:
+                m = measure(X, segs, tgt, lo, hi)
+            finally:
+                segments.FEATURE_WARPS = kept
             rows[n]["seg"].append(m["seg"])
             if cond == "distinct":
                 rows[n]["null"].append(m["null"])
@@ -371,8 +386,9 @@ def yardstick(names: list) -> None:
     print(f"{nrec} recordings (vpw few {N_VPW} + many {N_VPW}, one voice many 20, distinct {N_NULL}), "
           f"{time.time() - t0:.0f} s wall", flush=True)
     print("| front end | 1-NN vpw | AUC vpw | true-group score vpw (median) | pass at null q90 / q95 | "
-          "pass at 1.1 (nulls below) | P(true group > null's best) | one voice many: 1-NN / pass q90 | segment search applies | CPU per 10 s |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+          "pass at 1.1 (nulls below) | P(true group > null's best) | one voice many: 1-NN / pass q90 | segment search applies | CPU per 10 s | "
+          "null's best: median / q90 |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for n in names:
         r = rows[n]
         null = np.array(r["null"])
@@ -385,7 +401,7 @@ def yardstick(names: list) -> None:
               f"{((sc[:, None] > null[None, :]) + 0.5 * (sc[:, None] == null[None, :])).mean():.3f} | "
               f"{np.mean([m['nn'] for m in r['one_many']]):.3f} / {np.mean(sc1 > q90):.2f} | "
               f"{np.mean(r['seg']):.2f} | "
-              f"{np.median(r['cpu']):.3f} s |", flush=True)
+              f"{np.median(r['cpu']):.3f} s | {np.median(null):.2f} / {q90:.2f} |", flush=True)
 
 
 def parse_warps(text: str) -> list[tuple[float, ...]]:
@@ -431,7 +447,7 @@ def lite(names: list, n_null: int = 60, n_pos: int = 20, bar: float | None = Non
             for n in names:
                 X = np.asarray(FRONT_ENDS[n](x, SR), np.float64)
                 for g in grids:
-                    segments.FEATURE_WARPS = g
+                    segments.FEATURE_WARPS = () if n in NO_WARP else g
                     c = time.process_time()
                     h = extract.find_instances(X, lo, hi, random_state=0, min_significance=extract.MIN_SIGNIFICANCE,
                                                **({} if bar is None else {"min_group_score": bar}))
@@ -565,6 +581,8 @@ def main(argv=None) -> int:
             segments.FEATURE_WARPS = parse_warps(args.warps)[0]
             print(f"segments.FEATURE_WARPS = {segments.FEATURE_WARPS}", flush=True)
         suffix = ("_warp" + "_".join(f"{a:g}" for a in segments.FEATURE_WARPS)) if args.warps else ""
+        if args.pipeline in NO_WARP:    # a learned projection: its axis is not a band axis
+            segments.FEATURE_WARPS = ()
         pipeline(args.pipeline, args.bench_n, args.match_n, not args.no_groups and args.sets == "dev", args.bar,
                  args.sets, suffix)
         return 0

@@ -259,3 +259,37 @@ def test_match_finds_nothing_in_a_series_without_the_event() -> None:
         found = list(zip(m.starts, m.ends))
         assert all(interval_f1(found, [t], 0.5) > 0 for t in truth2)     # each of the 4 is found
         assert interval_f1(found, truth2, 0.5) >= 0.85                     # (seed 0: one extra)
+
+
+def test_neighbour_contrast_and_group_bar_follow_their_definitions() -> None:
+    rng = np.random.default_rng(3)
+    for S in (3, 4, 9, 30):
+        P = rng.normal(size=(S, 5))
+        D = np.sqrt(((P[:, None] - P[None]) ** 2).sum(-1))
+        ratios = []
+        for i in range(S):                                  # naive: segment by segment
+            others = [D[i, j] for j in range(S) if j != i]
+            ratios.append(min(others) / float(np.median(others)))
+        want = float(np.median(ratios))
+        assert segments.neighbour_contrast(D) == pytest.approx(want, rel=1e-12)
+        assert segments.neighbour_contrast(7.5 * D) == pytest.approx(want, rel=1e-12)     # scale-free
+        assert segments.group_bar(D) == pytest.approx(
+            segments.MIN_SIGNIFICANCE + segments.ADAPTIVE_BAR_SLOPE * (segments.ADAPTIVE_BAR_REFERENCE - want))
+    assert segments.group_bar(np.zeros((2, 2))) == segments.MIN_SIGNIFICANCE            # too few segments
+
+
+def test_the_default_bar_adapts_to_the_series() -> None:
+    # a 3-D series of 16 distinct events (seed 45 of the development nulls): its chance group scores
+    # 1.12, above the fixed bar 1.1, but its segments have close neighbours (contrast 0.71), which
+    # raises the adaptive bar to 1.14: nothing found by default, the group with the fixed bar
+    rng = np.random.default_rng(45)
+    X, _ = events_in_noise(rng, event_shapes(rng, 16), list(range(16)))
+    g = segments.find_group(X, 25, 60)
+    bar = segments.group_bar(g.distances)
+    assert segments.MIN_SIGNIFICANCE <= g.significance < bar
+    assert len(find_instances(X, 25, 60)) == 0
+    fixed = find_instances(X, 25, 60, min_group_score=segments.MIN_SIGNIFICANCE)
+    assert len(fixed) == len(g.members) >= 2
+    assert fixed.significance == find_instances(X, 25, 60).significance
+    with pytest.raises(ValueError, match="min_group_score"):
+        find_instances(X, 25, 60, min_group_score="1.1")
