@@ -170,7 +170,8 @@ RECIPES.update({f"{K}, split_width 8, calibration seed {e}": dict(RECIPES[f"{K},
                 for e in (101, 102, 103)})
 RECIPES[f"{K}, fitted on 80%"] = dict(RECIPES[K], mode="select", select=dict(n=1, criterion="kl", final="kept"))
 RECIPES.update({f"{K}, fitted on 80%, calibration seed {100 + e}":
-                dict(RECIPES[K], mode="select", select=dict(n=e + 1, criterion="index", final="kept")) for e in (1, 2, 3)})
+                dict(RECIPES[K], mode="select", select=dict(n=e + 1, criterion="index", final="kept"))
+                for e in (1, 2, 3)})
 RECIPES.update({f"{K}, select of 4 by held-out {crit} ({final})":
                 dict(RECIPES[K], mode="select", select=dict(n=4, criterion=crit, final=final))
                 for crit in ("kl", "acc", "kl tuned", "acc tuned") for final in ("kept", "refit")})
@@ -573,7 +574,8 @@ def candidate(split: int, r: dict, e: int, C: int = 16) -> tuple:
 
 def run_select(change: dict, split: int, seed: int = 0, C: int = 16) -> dict:
     """A "select" recipe: candidates 0..n-1 (see `candidate`), the one with the lowest criterion (the first
-    on ties; criterion "index": the last, n - 1, whatever the scores) chosen; "kept": that model (its encoder fitted without the held-out rows) fine-tuned on all the
+    on ties; criterion "index": the last, n - 1, whatever the scores) chosen; "kept": that model (its
+    encoder fitted without the held-out rows) fine-tuned on all the
     training rows like any recipe; "refit": the chosen calibration seed's fit on all the training rows
     (the recipe "K, calibration seed 100 + e", the same cached fit and run; seed 100 is K itself)."""
     r = dict(BASE, **change)
