@@ -62,8 +62,10 @@ def pairs(seed0: int, n: int, recipe: str = "eval") -> list:
     return out
 
 
-def null_pairs(seed: int, n: int) -> list:
-    path = CACHE / f"match_cands_null_{seed}_{n}.pkl"
+def null_pairs(seed: int, n: int, recipe: str = "eval") -> list:
+    """[(X, lo, hi, X2)]: two all-distinct-word recordings (many distractors; odd i a voice per word)."""
+    path = CACHE / (f"match_cands_null_{seed}_{n}.pkl" if recipe == "eval" else
+                    f"match_cands_null_{seed}_{n}_{recipe}.pkl")
     if path.exists():
         return pickle.loads(path.read_bytes())
     pool = [s for s in be.DEV_SPEAKERS if be.engines_available()[s[0]]]
@@ -74,8 +76,8 @@ def null_pairs(seed: int, n: int) -> list:
         rec = be.make_recording(rng, pool, 0, voice_per_word=vpw, many=True, distinct_only=True)
         rec2 = be.make_recording(rng, pool, 0, voice_per_word=vpw, many=True, distinct_only=True)
         hi = int(rng.integers(40, 90))
-        out.append((be.tenfold_features(rec.audio, "eval"), int(0.7 * hi / 1.3), hi,
-                    be.tenfold_features(rec2.audio, "eval")))
+        out.append((be.tenfold_features(rec.audio, recipe), int(0.7 * hi / 1.3), hi,
+                    be.tenfold_features(rec2.audio, recipe)))
     path.parent.mkdir(exist_ok=True)
     path.write_bytes(pickle.dumps(out))
     return out
@@ -175,6 +177,75 @@ def decoy_ranking(P: list) -> dict:
     return out
 
 
+BAR_RULES = {
+    "train (today)": lambda tb, nb, pb: tb,
+    "new": lambda tb, nb, pb: nb,
+    "pooled": lambda tb, nb, pb: pb,
+    "max(train, new)": lambda tb, nb, pb: max(tb, nb),
+    "max(train, pooled)": lambda tb, nb, pb: max(tb, pb),
+    "mean(train, new)": lambda tb, nb, pb: 0.5 * (tb + nb),
+    # today's rule with a raised bar: the comparison at an equal nothing-found rate
+    **{f"train + {c:.2f}": (lambda c: lambda tb, nb, pb: tb + c)(c) for c in (0.05, 0.1, 0.15, 0.2, 0.3)},
+    **{f"mean(train, new) + {c:.2f}": (lambda c: lambda tb, nb, pb: 0.5 * (tb + nb) + c)(c) for c in (0.05, 0.1)},
+}
+
+
+def match_parts(h: extract.ExtractResult, X2: np.ndarray):
+    """match()'s default segment path (extract.ExtractResult._match_segments, min_score None) up to
+    the bar: (intervals if accepted, pooled score, training bar, new series' bar, pooled bar, bar
+    factor), or None when match() returns nothing before the bar is read. The new series' bar is
+    segments.group_bar of its (S, S) warped distances; the pooled bar of the (k + S, k + S) matrix
+    of the training members and the new segments."""
+    Xs = extract._as_series(X2)
+    k = len(h._template_ends)
+    candidate = len(h.starts) == 0
+    if h.method != "segments" or k == 0 or Xs.shape[0] < 2 or len(h._template_distances) != k:
+        return None
+    s, e, D = segments.template_distances(Xs, h._templates, h._template_ends, h.min_length, h.max_length)
+    dist = D.mean(axis=1) if len(s) else np.zeros(0)
+    thr = h._match_threshold
+    most = len(s) // 2 if candidate else max(len(s) // 2, int(np.sum(-dist > thr)))
+    ok, joint = segments.joint_match(Xs, s, e, D, -thr, h._template_distances, h._template_outsiders, most)
+    own = segments.stored_group_score(h._template_distances, h._template_outsiders) \
+        if h._template_outsiders.shape[1] else -np.inf
+    if not (ok.any() and joint >= extract.JOINT_KEEP * own):
+        return None
+    DS = segments.warped_distances(Xs, s, e)
+    pooled = np.block([[h._template_distances, D.T], [D, DS]])
+    st, en = extract._fit_range(s[ok], e[ok], h.min_length, h.max_length, Xs.shape[0])
+    return (list(zip(st.tolist(), en.tolist())), joint, h._group_bar, segments.group_bar(DS),
+            segments.group_bar(pooled), extract.JOINT_BAR_FACTOR if candidate else 1.0)
+
+
+def bar_rules(P: list, N: list, check: int = 8) -> dict:
+    """F1@.5 over the pairs P and nothing-found over the null pairs N per BAR_RULES entry, from one
+    find_instances and one match_parts per pair; the first ``check`` pairs of each also run
+    match() to confirm that "train (today)" reproduces it."""
+    f1 = {r: [] for r in BAR_RULES}
+    empty = {r: [] for r in BAR_RULES}
+    parts_log = []
+    for i, item in enumerate([*P, *N]):
+        if i < len(P):
+            X, truth, lo, hi, X2, truth2 = item
+        else:
+            X, lo, hi, X2 = item
+            truth2 = None
+        h = extract.find_instances(X, lo, hi, random_state=0)
+        parts = match_parts(h, X2)
+        if parts is not None:
+            parts_log.append((truth2 is None, *parts[1:]))
+        for r, rule in BAR_RULES.items():
+            found = [] if parts is None or parts[1] < parts[5] * rule(*parts[2:5]) else parts[0]
+            if r == "train (today)" and (i < check or len(P) <= i < len(P) + check):
+                m = h.match(X2)
+                assert found == list(zip(m.starts.tolist(), m.ends.tolist())), (i, found, m.starts)
+            if truth2 is None:
+                empty[r].append(len(found) == 0)
+            else:
+                f1[r].append(interval_f1(found, truth2, 0.5))
+    return {"f1": f1, "empty": empty, "parts": parts_log}
+
+
 def evaluate(P: list, N: list) -> tuple[float, float]:
     f1 = []
     for X, truth, lo, hi, X2, truth2 in P:
@@ -188,6 +259,32 @@ def evaluate(P: list, N: list) -> tuple[float, float]:
     return float(np.mean(f1)), float(np.mean(empty))
 
 
+def bar_main(args) -> int:
+    """--bar: every BAR_RULES entry on the dev pairs and the dev null pairs of one recipe."""
+    sets = {s: pairs(s, args.n if s == 1 else 30, args.recipe) for s in DEV_SEED0S}
+    nulls = {s: null_pairs(s, args.n if s == 160 else 40, args.recipe) for s in NULL_SEEDS}
+    res = bar_rules([p for P in sets.values() for p in P], [q for N in nulls.values() for q in N])
+    lines = [f"recipe {args.recipe}: {sum(map(len, sets.values()))} dev pairs (seed0 {DEV_SEED0S}), "
+             f"{sum(map(len, nulls.values()))} dev null pairs (seeds {NULL_SEEDS})",
+             f"{'bar rule':26s} {'match F1@.5':>12s} {'null: nothing found':>20s}"]
+    for r in BAR_RULES:
+        f, f0 = np.array(res["f1"][r]), np.array(res["f1"]["train (today)"])
+        n, n0 = np.array(res["empty"][r]), np.array(res["empty"]["train (today)"])
+        lines.append(f"{r:26s} {f.mean():12.3f} {n.mean():20.1%}   pairs better/worse than today "
+                     f"{np.sum(f > f0)}/{np.sum(f < f0)}, nulls emptied/filled {np.sum(n & ~n0)}/{np.sum(~n & n0)}")
+    for null in (False, True):
+        rows = np.array([p[1:] for p in res["parts"] if p[0] == null]).reshape(-1, 5)
+        if len(rows):
+            lines.append(f"{'null' if null else 'true'} pairs reaching the bar test ({len(rows)}): median pooled "
+                         f"score {np.median(rows[:, 0]):.3f}, bars train {np.median(rows[:, 1]):.3f} / new "
+                         f"{np.median(rows[:, 2]):.3f} / pooled {np.median(rows[:, 3]):.3f}")
+    print("\n".join(lines))
+    if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text("\n".join(lines) + "\n")
+    return 0
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=60)
@@ -198,7 +295,13 @@ def main(argv=None) -> int:
                     help="features of the training and new recordings (bench_extract.tenfold_features)")
     ap.add_argument("--variants", default="",
                     help="';'-separated variants, each ','-separated module=NAME=value settings (cumulative)")
+    ap.add_argument("--bar", action="store_true",
+                    help="session 12 (helper match-bar): the bar of match()'s pooled decision from the new "
+                         "series' distances (BAR_RULES); null pairs featurised with --recipe")
+    ap.add_argument("--out", default="", help="with --bar: also write the table to this file")
     args = ap.parse_args(argv)
+    if args.bar:
+        return bar_main(args)
     sets = {s: pairs(s, args.n if s == 1 else 30, args.recipe) for s in DEV_SEED0S}
     if args.decoy:
         res: dict = {}
