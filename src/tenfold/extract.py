@@ -681,7 +681,9 @@ class ExtractResult:
             # bar only, its score against decoys is not kept)
             own = segments.stored_group_score(self._template_distances, self._template_outsiders) \
                 if self._template_outsiders.shape[1] else -np.inf
-            if not (ok.any() and joint >= bar and joint >= JOINT_KEEP * own):
+            # ... and pass the new series' own bar too (its segments' neighbour contrast)
+            if not (ok.any() and joint >= bar and joint >= JOINT_KEEP * own
+                    and joint >= (JOINT_BAR_FACTOR if candidate else 1.0) * segments.series_bar(Xs, s, e)):
                 return self._derived(empty, empty, np.zeros(0), Xs)
         else:          # the user's min_score, or a file saved before the neighbourhood was kept
             ok = -dist > thr
