@@ -319,6 +319,9 @@ def test_match_holds_the_pooled_group_to_the_new_series_bar_too() -> None:
     assert ok.sum() == 2 and joint >= hits._group_bar and joint >= own      # the training bar alone: 2 found
     assert new_bar == segments.group_bar(segments.warped_distances(Y, s, e)) > joint
     assert len(hits.match(Y)) == 0
+    # with the bar off (min_group_score=-inf), matching alone: the two segments
+    off = find_instances(X, 25, 60, random_state=0, min_group_score=-np.inf)
+    assert len(off.match(Y)) == 2
     # a new series with the event twice still finds both
     Y2, truth2 = events_in_noise(rng, shapes, [1, 0, 2, 3, 0, 4], gain=(0.6, 1.6))
     m = hits.match(Y2)
