@@ -7,6 +7,7 @@ Null pairs: two recordings without a repeated word (`bench_match_nothing`, seeds
 
     python benchmarks/dev_match_cands.py [--n 60] [--top 4]
     python benchmarks/dev_match_cands.py --decoy --recipe eval_bands   # session 12: decoy-relative ranking
+    python benchmarks/dev_match_cands.py --bar --recipe eval_bands     # session 12: match()'s bar (BAR_RULES)
 
 Prints (1) with --diag: the rank of the first group that is mostly the true word among the top-N
 disjoint training groups, and (2) match() F1@.5 per dev draw and the null pairs' nothing-found
