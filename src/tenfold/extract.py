@@ -605,10 +605,8 @@ class ExtractResult:
         way from the instances' typical distance to each other towards the outsiders' distance to
         them (and no farther than the training series' nearest outsider); the pooled group must
         score higher than the instances alone (every segment of the new series among their
-        outsiders), still pass the bar, pass the new series' own bar too
-        (:func:`tenfold.segments.series_bar`: chance groups score higher in a series whose
-        segments have close neighbours; off with ``min_group_score=-inf``), and keep at least
-        the score the group had in its own series (``JOINT_KEEP``), else nothing: a segment that makes the group looser is not the
+        outsiders), still pass the bar, and keep at least the score the group had in its own
+        series (``JOINT_KEEP``), else nothing: a segment that makes the group looser is not the
         event, however strong the group was (one such segment barely lowers a strong group's
         score, and passed the bar before). With ``min_score``, a segment is an instance when
         minus its mean distance exceeds it. When the training series' best group scored below the bar (no
@@ -683,11 +681,7 @@ class ExtractResult:
             # bar only, its score against decoys is not kept)
             own = segments.stored_group_score(self._template_distances, self._template_outsiders) \
                 if self._template_outsiders.shape[1] else -np.inf
-            # ... and pass the new series' own bar too (its segments' neighbour contrast), unless
-            # the bar is off (min_group_score=-inf: matching alone)
-            if not (ok.any() and joint >= bar and joint >= JOINT_KEEP * own
-                    and (bar == -np.inf or joint >= (JOINT_BAR_FACTOR if candidate else 1.0)
-                         * segments.series_bar(Xs, s, e))):
+            if not (ok.any() and joint >= bar and joint >= JOINT_KEEP * own):
                 return self._derived(empty, empty, np.zeros(0), Xs)
         else:          # the user's min_score, or a file saved before the neighbourhood was kept
             ok = -dist > thr

@@ -68,8 +68,8 @@ import numpy as np
 from . import _core
 
 __all__ = ["MIN_SIGNIFICANCE", "Group", "dtw_distances", "find_group", "group_bar", "joint_group_score",
-           "joint_match", "neighbour_contrast", "segment_activity", "segment_features", "series_bar",
-           "stored_group_score", "template_distances", "template_neighbourhood", "warped_distances"]
+           "joint_match", "neighbour_contrast", "segment_activity", "segment_features", "stored_group_score", "template_distances", "template_neighbourhood",
+           "warped_distances"]
 
 DECOY_ONLY_WEIGHT = 0.75  # score weight of a group of every segment: sil x sqrt(k) >= 1.33 passes, as before
 NEAR_OUTSIDERS = 3       # a member's outsiders: its 3 nearest (fewer if the group is smaller)
@@ -536,29 +536,6 @@ def joint_group_score(X: np.ndarray, starts: np.ndarray, ends: np.ndarray, D: np
     Z = segment_features(X, starts, ends)
     rows = warped_distances(X, starts[A], ends[A], Z, starts, ends)      # (na, S): accepted vs all of X
     return float(_joint_scores(member_distances, D, rows, A, member_outsiders)[-1])
-
-
-def series_bar(X: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> float:
-    """:func:`group_bar` of a new series' own segments (their (S, S) warped DTW distances).
-
-    match() holds the pooled group (training members plus the new series' accepted segments) to
-    the larger of this and the training series' bar: a new series whose segments have close
-    neighbours everywhere (its own repeats of other events, one voice's alike words) makes chance
-    groups score higher there, as it does in find_instances. On the development pairs of the speech
-    benchmark (150 pairs, 100 null pairs) this emptied 5 / 2 / 3 more null pairs of 100 (bands /
-    speech recipe / 13 MFCCs) at a cost of 1 / 1 / 0 pairs' F1 (benchmarks/notes/extract.md,
-    session 12, match-bar).
-
-    >>> import numpy as np
-    >>> X = np.zeros((200, 1))
-    >>> X[20:50, 0] = X[80:110, 0] = X[140:170, 0] = np.hanning(30)
-    >>> round(series_bar(X, np.array([20, 80, 140]), np.array([50, 110, 170])), 3)   # three alike segments
-    2.925
-    """
-    X = np.asarray(X, dtype=np.float64)
-    if X.ndim == 1:
-        X = X[:, None]
-    return group_bar(warped_distances(X, starts, ends) if len(starts) else np.zeros((0, 0)))
 
 
 def stored_group_score(member_distances: np.ndarray, member_outsiders: np.ndarray) -> float:
