@@ -32,7 +32,8 @@ def replace_linear(model: nn.Module, calibration_inputs: Any,
     e.g. ``split_width=8`` (each tree level splits on a signed sum of 8 input columns) generalises
     better to unseen rows once the tables are fine-tuned: on the digits MLP benchmark (C=16, both
     hidden layers, :func:`distill`) 97.3% against 96.1% with single columns (exact 97.6%), at
-    4.2-4.4x the fp32 model's speed against 4.3-4.7x (``benchmarks/notes/maddness_torch.md``, session 12).
+    4.2-4.4x the fp32 model's speed against 4.3-4.7x; at C=64 it loses (96.4% against 97.6%)
+    (``benchmarks/notes/maddness_torch.md``, session 12).
 
     >>> import torch, tenfold.torch as tt
     >>> _ = torch.manual_seed(0)
