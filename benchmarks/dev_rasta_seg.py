@@ -15,6 +15,7 @@ static part (the slopes over +-2 rows are kept as they are unless said):
   sumX          X + the filtered rows (X one of the above), i.e. the drift halved
   catX          today's static part, X's static part and the slopes side by side
   X_fslope      X with the slopes taken of the filtered rows too
+  X_wide        X on series with at least FEATURE_WARP_MIN_DIMS dimensions (an ordered axis), kept below
 
 Every variant's D (warped_distances) and decoy distances R0 are computed with segment_features
 swapped for the variant (so find_group, decoys and the feature-axis stretches all see it), on the
@@ -98,6 +99,8 @@ def make_features(name: str):
     """A segment_features replacement for variant `name` (see the module docstring)."""
     if name == "kept":
         return _ORIGINAL
+    wide_only = name.endswith("_wide")
+    name = name[:-len("_wide")] if wide_only else name
     fslope = name.endswith("_fslope")
     base = name[:-len("_fslope")] if fslope else name
     mode = "sum" if base.startswith("sum") else "cat" if base.startswith("cat") else "plain"
@@ -106,6 +109,8 @@ def make_features(name: str):
     def feats(X: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
         Y = segments._scale(np.asarray(X, dtype=np.float64))
         d = Y.shape[1]
+        if wide_only and np.asarray(X).shape[1] < segments.FEATURE_WARP_MIN_DIMS:
+            return _ORIGINAL(X, starts, ends)
         P = np.pad(Y, ((2, 2), (0, 0)), mode="edge")
         n = len(Y)
         dY = (P[3:3 + n] - P[1:1 + n] + 2 * (P[4:4 + n] - P[0:n])) / 10.0
