@@ -206,12 +206,15 @@ def _sig(c, rule: str) -> tuple[np.ndarray, float]:
     m, z = c.kept
     if rule == "adaptive":     # z >= 1.1 + 2.5 (0.73 - contrast)  <=>  z + 2.5 contrast >= 2.925
         z = z + segments.ADAPTIVE_BAR_SLOPE * segments.neighbour_contrast(c.D)
+    elif rule.startswith("slope"):   # another adaptive slope (its b0 found at equal nulls)
+        z = z + float(rule[5:]) * segments.neighbour_contrast(c.D)
     return m, float(z)
 
 
 def run(args) -> None:
     recs = base_records(args.front, args.extra_nulls)
     names = args.variants.split(",")
+    rules = ["fixed", "adaptive"] + [f"slope{b}" for b in args.slopes.split(",") if b]
     rows = [{k: r[k] for k in ("draw", "cond", "fixed", "one_voice")} | {"var": {}} for r in recs]
     syn: dict = {}
     cpu: dict = {}
@@ -220,7 +223,7 @@ def run(args) -> None:
         t0 = time.time()
         cases, syn_cases = variant_cases(args.front, args.extra_nulls, name, recs)
         cpu[name] = sum(c.cpu_d for c in cases if c is not None)
-        for rule in ("fixed", "adaptive"):
+        for rule in rules:
             v = f"{name}/{rule}"
             for r, rec, c in zip(rows, recs, cases):
                 if c is None:
@@ -233,7 +236,7 @@ def run(args) -> None:
                 r["var"][v] = (m, sig, f1)
             syn[v] = np.array([_sig(c, rule)[1] for c in syn_cases])
         print(f"[{name}: {time.time() - t0:.0f} s]", file=sys.stderr)
-    vs = [f"{n}/{rule}" for rule in ("fixed", "adaptive") for n in names]
+    vs = [f"{n}/{rule}" for rule in rules for n in names]
     base = [r for r in rows if r["draw"] != "xnull"]
     print(f"front {args.front}; F1@.5 per draw bdev/dev/wide (pooled); distinct: nothing found; each variant at "
           "its equal-null bar (distinct bdev+dev+wide >= 93%, synthetic >= 92%); xnull: the fresh nulls at that bar")
@@ -243,8 +246,10 @@ def run(args) -> None:
         print("the same, the equal-null bar over the fresh nulls pooled in:")
         for v in vs:
             print(G.table(rows, syn[v], v, G.equal_null_bar(rows, syn[v], v)))
+    if args.select:
+        G.select_rule(rows, syn, vs)
     print("main's bars (fixed 1.1; adaptive b0 2.925):")
-    for v in vs:
+    for v in vs[:2 * len(names)]:
         print(G.table(rows, syn[v], v, segments.MIN_SIGNIFICANCE if v.endswith("fixed") else
                       segments.MIN_SIGNIFICANCE + segments.ADAPTIVE_BAR_SLOPE * segments.ADAPTIVE_BAR_REFERENCE))
     if args.curve:
@@ -256,13 +261,37 @@ def run(args) -> None:
     print("CPU per 10 s of audio, D + R0: " + "; ".join(f"{k} {10 * v / secs:.4f} s" for k, v in cpu.items()))
 
 
+def check_match(names: list, n: int, out: str) -> None:
+    """match() on dev_match_cands' dev pairs (eval_bands: seed0 1 with n pairs, 7/8/9 with 30) and its dev
+    null pairs, then bench_extract_match_null.py's dev seeds (generic 3-D / walks / gestures), per variant."""
+    import bench_extract_match_null as MN
+    import dev_match_cands as MC
+    sets = {s: MC.pairs(s, n if s == 1 else 30, "eval_bands") for s in MC.DEV_SEED0S}
+    nulls = [q for s in MC.NULL_SEEDS for q in MC.null_pairs(s, n if s == 160 else 40, "eval_bands")]
+    for name in names:
+        with features_swapped(name):
+            cells = []
+            for s, P in sets.items():
+                f1, _ = MC.evaluate(P, [])
+                cells.append(f"seed0 {s} {f1:.3f}")
+            f1, empty = MC.evaluate([p for P in sets.values() for p in P], nulls)
+            print(f"match() eval_bands {name}: F1@.5 pooled {f1:.3f} ({'; '.join(cells)}) | null pairs nothing found "
+                  f"{empty:.1%} of {len(nulls)}")
+            MN.main(["--seeds", "40", "--first", "0", "--out", out, "--tag", f"match_null_dev_{name}"])
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--front", default="bands", choices=sorted(G.FRONTS))
     ap.add_argument("--variants", default="kept,rasta0.94,hp20,detrend")
     ap.add_argument("--extra-nulls", type=int, default=80)
     ap.add_argument("--curve", action="store_true")
+    ap.add_argument("--slopes", default="", help="other adaptive-bar slopes, comma-separated (e.g. 1.5,3.5)")
+    ap.add_argument("--select", action="store_true", help="each rule's b0 chosen on bdev+dev, read on wide "
+                    "(dev_extract_groups.select_rule)")
     ap.add_argument("--out", default="")
+    ap.add_argument("--match", type=int, default=0, help="instead: match() on N dev pairs of dev_match_cands and "
+                    "bench_extract_match_null's dev seeds, per variant (files beside --out)")
     args = ap.parse_args(argv)
     buf = io.StringIO()
 
@@ -274,7 +303,10 @@ def main(argv=None) -> int:
 
     with contextlib.redirect_stdout(_Tee()):
         print(f"dev_rasta_seg.py {' '.join(argv if argv is not None else sys.argv[1:])}")
-        run(args)
+        if args.match:
+            check_match(args.variants.split(","), args.match, str(Path(args.out or "benchmarks/results/rasta_seg/x").parent))
+        else:
+            run(args)
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         Path(args.out).write_text(buf.getvalue())
