@@ -246,6 +246,19 @@ def run(args) -> None:
         print("the same, the equal-null bar over the fresh nulls pooled in:")
         for v in vs:
             print(G.table(rows, syn[v], v, G.equal_null_bar(rows, syn[v], v)))
+    print(f"paired against {names[0]}, each at its equal-null bar (adaptive rule): mean F1 difference (se), "
+          "recordings better/worse")
+    ref = f"{names[0]}/adaptive"
+    b_ref = G.equal_null_bar(base, syn[ref], ref)
+    for name in names[1:]:
+        v = f"{name}/adaptive"
+        b = G.equal_null_bar(base, syn[v], v)
+        cells = []
+        for cond in G.CONDS:
+            d = np.array([G._value(r, v, b) - G._value(r, ref, b_ref) for r in base if r["cond"] == cond])
+            cells.append(f"{cond} {d.mean():+.3f} ({d.std(ddof=1) / np.sqrt(len(d)):.3f}) "
+                         f"{int(np.sum(d > 1e-9))}/{int(np.sum(d < -1e-9))}")
+        print(f"{name:18s} " + " | ".join(cells))
     if args.select:
         G.select_rule(rows, syn, vs)
     print("main's bars (fixed 1.1; adaptive b0 2.925):")
