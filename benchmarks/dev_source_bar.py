@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import io
 import sys
 from pathlib import Path
@@ -49,7 +50,7 @@ G.Case = SrcCase        # recordings() and synthetic_cases() build SrcCase
 
 def _pairs(A: np.ndarray) -> np.ndarray:
     """Euclidean distances between all pairs of rows (upper triangle), per dimension (RMS)."""
-    S, d = A.shape
+    S = len(A)
     iu = np.triu_indices(S, 1)
     return np.sqrt(((A[iu[0]] - A[iu[1]]) ** 2).mean(axis=1)) if S >= 2 else np.zeros(0)
 
@@ -165,28 +166,33 @@ def make_rules(spec: str) -> dict:
     step_STAT_T_DELTA: -DELTA where STAT > T (two bars); oracle_DELTA: -DELTA on recordings that truly
     have a voice per word (the best any perfect source statistic could do with two bars);
     oraclec_DELTA: the oracle plus the current contrast term."""
+    def offset(c, r, kind: str, stat: str = "c", x: float = 0.0, y: float = 0.0) -> float:
+        if kind == "fixed":
+            return 0.0
+        if kind == "cur":
+            return -segments.ADAPTIVE_BAR_SLOPE * source_stat(c, "c")
+        if kind == "lin":
+            return -x * source_stat(c, stat)
+        if kind == "both":
+            return -x * source_stat(c, stat) - y * source_stat(c, "c")
+        if kind == "step":
+            return -y * float(source_stat(c, stat) > x)
+        if kind == "oracle":
+            return -x * float(_is_vpw(r))
+        return -x * float(_is_vpw(r)) - segments.ADAPTIVE_BAR_SLOPE * source_stat(c, "c")   # oraclec
+
     rules: dict = {}
     for name in spec.split(","):
         p = name.split("_")
-        if name == "fixed":
-            rules[name] = lambda c, r: 0.0
-        elif name == "cur":
-            rules[name] = lambda c, r: -segments.ADAPTIVE_BAR_SLOPE * source_stat(c, "c")
-        elif p[0] == "lin":
-            rules[name] = (lambda st, b1: lambda c, r: -b1 * source_stat(c, st))(p[1], float(p[2]))
-        elif p[0] == "both":
-            rules[name] = (lambda st, b1, b2: lambda c, r: -b1 * source_stat(c, st) - b2 * source_stat(c, "c"))(
-                p[1], float(p[2]), float(p[3]))
-        elif p[0] == "step":
-            rules[name] = (lambda st, t, d: lambda c, r: -d * float(source_stat(c, st) > t))(
-                p[1], float(p[2]), float(p[3]))
-        elif p[0] == "oracle":
-            rules[name] = (lambda d: lambda c, r: -d * float(_is_vpw(r)))(float(p[1]))
-        elif p[0] == "oraclec":
-            rules[name] = (lambda d: lambda c, r: -d * float(_is_vpw(r))
-                           - segments.ADAPTIVE_BAR_SLOPE * source_stat(c, "c"))(float(p[1]))
+        if p[0] in ("fixed", "cur") and len(p) == 1:
+            rules[name] = functools.partial(offset, kind=p[0])
+        elif p[0] in ("lin", "both", "step") and len(p) == 3 + (p[0] != "lin"):
+            rules[name] = functools.partial(offset, kind=p[0], stat=p[1], x=float(p[2]),
+                                            y=float(p[3]) if len(p) > 3 else 0.0)
+        elif p[0] in ("oracle", "oraclec") and len(p) == 2:
+            rules[name] = functools.partial(offset, kind=p[0], x=float(p[1]))
         else:
-            raise ValueError(name)
+            raise ValueError(f"unknown rule {name!r}")
     return rules
 
 
