@@ -12,7 +12,8 @@ word content, not only the source. Here they are added back, down-weighted and s
     add: D' = D + lam x median(D) x M;     mul: D' = D x (1 + lam x M);
     (the decoy distances R0 the same way: decoy j has segment j's mean and spread).
 
-STAT in m (means), s (log spreads), ms (their sum, each normalised); warp w (stretch search) or n (none).
+STAT in m (means), mt (means, tilt removed), s (log spreads), ms (m + s, each normalised); warp w (the
+stretch search), W (a wider one, -0.2..0.2) or n (none).
 
     python benchmarks/dev_source_dist.py --front bands --cache benchmarks/.cache/source_bar_bands.pkl --pairs
     python benchmarks/dev_source_dist.py --front bands --cache benchmarks/.cache/source_bar_bands.pkl \
@@ -49,21 +50,29 @@ def _rms_pairs(A: np.ndarray, B: np.ndarray) -> np.ndarray:
     return np.sqrt(((A[:, None, :] - B[None, :, :]) ** 2).mean(axis=2))
 
 
-def level_distances(c, stat: str, warp: bool) -> np.ndarray:
+WIDE_WARPS = (-0.2, -0.15, -0.1, -0.05, 0.05, 0.1, 0.15, 0.2)
+
+
+def level_distances(c, stat: str, warp: str) -> np.ndarray:
     """(S, S) distances between segment-level vectors (means and/or log spreads), each normalised by its
     median over pairs (scale-free); with warp, the smaller over the stretches segments.FEATURE_WARPS of the
-    feature axis (applied to the vector; series with >= FEATURE_WARP_MIN_DIMS dimensions), symmetrised."""
+    feature axis (applied to the vector; series with >= FEATURE_WARP_MIN_DIMS dimensions), symmetrised; W: over
+    WIDE_WARPS. Parts: m (means), mt (means with their linear trend over the dimension index removed), s (log
+    spreads), ms (m + s)."""
     S = len(c.s)
     out = np.zeros((S, S))
     if S < 2:
         return out
     off = ~np.eye(S, dtype=bool)
     for part in ("m", "s") if stat == "ms" else (stat,):
-        V = c.mu if part == "m" else np.log(c.sd + segments.SEGMENT_SD_FLOOR)
-        M = _rms_pairs(V, V)
+        V = c.mu if part in ("m", "mt") else np.log(c.sd + segments.SEGMENT_SD_FLOOR)
         d = V.shape[1]
-        if warp and d >= segments.FEATURE_WARP_MIN_DIMS:
-            for alpha in segments.FEATURE_WARPS:
+        if part == "mt":        # each mean vector's straight-line trend over the dimension index removed (a tilt)
+            A = np.vstack([np.ones(d), np.linspace(-1, 1, d)]).T
+            V = V - (V @ np.linalg.pinv(A).T) @ A.T
+        M = _rms_pairs(V, V)
+        if warp != "n" and d >= segments.FEATURE_WARP_MIN_DIMS:
+            for alpha in segments.FEATURE_WARPS if warp == "w" else WIDE_WARPS:
                 M = np.minimum(M, _rms_pairs(V @ segments._axis_warp(alpha, d).T, V))
             M = np.minimum(M, M.T)
         out += M / max(float(np.median(M[off])), 1e-300)
@@ -79,7 +88,7 @@ def distances(c, name: str) -> tuple[np.ndarray, np.ndarray]:
     key = (stat, warp)
     cache = c.__dict__.setdefault("_lvl", {})
     if key not in cache:
-        cache[key] = level_distances(c, stat, warp == "w")
+        cache[key] = level_distances(c, stat, warp)
     M = cache[key]
     S = len(c.s)
     if form == "add":
@@ -134,6 +143,24 @@ def pair_table(recs: list, names: list) -> None:
               f"{np.median(same['one_many']):.2f} / {np.median(same['vpw_many']):.2f} | {np.median(other):.2f} | "
               f"{np.median(closest['one']):.2f} / {np.median(closest['vpw']):.2f} | "
               f"{np.median(q5['one']):.2f} / {np.median(q5['vpw']):.2f} | {below:.2f} |")
+
+
+def score_table(recs: list, syn_cases: list, names: list) -> None:
+    """Best-group score per class under each variant's distances (no bar): median and the 10% quantile for
+    true groups, the 90% quantile for nulls (bdev+dev+wide; synthetic: 3-D series of 16 distinct events)."""
+    print("\n## Best-group scores: true groups median [10%], nulls median [90%]\n")
+    for v in names:
+        out: dict = {}
+        for r in recs:
+            if r["fixed"] is not None or r["draw"] == "xnull":
+                continue
+            k = ("null_one" if r["one_voice"] else "null_vpw") if r["cond"] == "distinct" else r["cond"]
+            if k in ("null_one", "null_vpw", "one_many", "vpw_many"):
+                out.setdefault(k, []).append(segments.best_group(*distances(r["case"], v))[1])
+        out["synthetic"] = [segments.best_group(*distances(c, v))[1] for c in syn_cases]
+        print(f"- {v}: " + "; ".join(
+            f"{k} {np.median(x):.2f} [{np.quantile(x, 0.9 if k.startswith(('null', 'syn')) else 0.1):.2f}]"
+            for k, x in out.items()))
 
 
 def build_rows(recs: list, syn_cases: list, names: list, bars: tuple) -> tuple[list, dict]:
@@ -202,6 +229,8 @@ def run(args) -> None:
           f"synthetic {len(syn_cases)}; dims {next(r['case'].mu.shape[1] for r in recs if r['fixed'] is None)}")
     if args.pairs:
         pair_table(recs, names)
+    if args.scores:
+        score_table(recs, syn_cases, names)
     if args.search:
         bars = tuple(args.bars.split(","))
         rows, syn = build_rows(recs, syn_cases, names, bars)
@@ -227,6 +256,7 @@ def main(argv=None) -> int:
     ap.add_argument("--variants", default="kept,add_m_w_0.25,add_m_w_0.5",
                     help="comma-separated: kept, or FORM_STAT_WARP_LAM (FORM add|mul, STAT m|s|ms, WARP w|n)")
     ap.add_argument("--pairs", action="store_true", help="pair diagnostic")
+    ap.add_argument("--scores", action="store_true", help="best-group scores per class (no bar)")
     ap.add_argument("--search", action="store_true", help="group search at equal nulls")
     ap.add_argument("--bars", default="fixed,cur", help="fixed (one bar) and/or cur (group_bar's form on D')")
     ap.add_argument("--synthetic", action="store_true", help="synthetic true repeats at the equal-null b0")
