@@ -10,6 +10,7 @@ word content, not only the source. Here they are added back, down-weighted and s
               warped_distances on series with >= FEATURE_WARP_MIN_DIMS dimensions: the smaller of
               the unwarped and the warped distances, symmetrised), divided by its median over pairs;
     add: D' = D + lam x median(D) x M;     mul: D' = D x (1 + lam x M);
+    addr, mulr: the same with M's ranks (per row, symmetrised, over the median) instead of its values;
     (the decoy distances R0 the same way: decoy j has segment j's mean and spread).
 
 STAT in m (means), mt (means, tilt removed), s (log spreads), ms (m + s, each normalised); warp w (the
@@ -34,11 +35,10 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-import __main__
-
 import dev_extract_groups as G
 import dev_source_bar as SB
 
+import __main__
 from tenfold import extract, segments
 from tenfold.metrics import interval_f1
 
@@ -91,6 +91,11 @@ def distances(c, name: str) -> tuple[np.ndarray, np.ndarray]:
         cache[key] = level_distances(c, stat, warp)
     M = cache[key]
     S = len(c.s)
+    if form.endswith("r"):      # ranks instead of values: mean of M[i, j]'s rank in row i and in row j
+        Rk = np.argsort(np.argsort(M + np.diag(np.full(S, -np.inf)), axis=1), axis=1) / max(S - 1, 1)
+        M = 0.5 * (Rk + Rk.T) * (1 - np.eye(S))
+        M = M / max(float(np.median(M[~np.eye(S, dtype=bool)])), 1e-300)
+        form = form[:-1]
     if form == "add":
         med = float(np.median(c.D[~np.eye(S, dtype=bool)]))
         return c.D + lam * med * M, c.R0 + lam * med * M
@@ -254,7 +259,7 @@ def main(argv=None) -> int:
     ap.add_argument("--cache", default="")
     ap.add_argument("--extra-nulls", type=int, default=80)
     ap.add_argument("--variants", default="kept,add_m_w_0.25,add_m_w_0.5",
-                    help="comma-separated: kept, or FORM_STAT_WARP_LAM (FORM add|mul, STAT m|s|ms, WARP w|n)")
+                    help="comma-separated: kept, or FORM_STAT_WARP_LAM (FORM add|mul|addr|mulr, STAT m|mt|s|ms, WARP w|W|n)")
     ap.add_argument("--pairs", action="store_true", help="pair diagnostic")
     ap.add_argument("--scores", action="store_true", help="best-group scores per class (no bar)")
     ap.add_argument("--search", action="store_true", help="group search at equal nulls")
