@@ -154,7 +154,7 @@ def base_records(front: str, extra_nulls: int) -> list:
     out, n_distinct = [], {}
     for name, cond, X, truth, lo, hi in G.draws(front, extra_nulls):
         X = np.asarray(X, np.float64)
-        s, e, cov = segments.segment_activity(X, lo, hi)
+        s, _, cov = segments.segment_activity(X, lo, hi)
         rec = {"draw": name, "cond": cond, "fixed": None, "one_voice": None, "X": X, "lo": lo, "hi": hi,
                "truth": truth}
         if cond == "distinct":
@@ -285,7 +285,7 @@ def check_match(names: list, n: int, out: str) -> None:
         with features_swapped(name):
             cells = []
             for s, P in sets.items():
-                f1, _ = MC.evaluate(P, [])
+                f1, _ = MC.evaluate(P, [])   # (the empty null list gives a NaN share, unused)
                 cells.append(f"seed0 {s} {f1:.3f}")
             f1, empty = MC.evaluate([p for P in sets.values() for p in P], nulls)
             print(f"match() eval_bands {name}: F1@.5 pooled {f1:.3f} ({'; '.join(cells)}) | null pairs nothing found "
