@@ -1196,13 +1196,12 @@ NB_MODULE(_core, m) {
       "extract_dtw_segments",
       [](In<double, nb::ndim<2>> ZA, In<int64_t, nb::ndim<1>> startsA, In<int64_t, nb::ndim<1>> endsA,
          In<double, nb::ndim<2>> ZB, In<int64_t, nb::ndim<1>> startsB, In<int64_t, nb::ndim<1>> endsB,
-         double band, double slack, bool symmetric) {
+         double band, bool symmetric) {
         const size_t d = ZA.shape(1), SA = startsA.shape(0), SB = startsB.shape(0);
         require(ZB.shape(1) == d, "ZA and ZB must have the same number of columns");
         require(endsA.shape(0) == SA && endsB.shape(0) == SB, "starts and ends must have the same length");
         require(!symmetric || SA == SB, "symmetric needs the same segments on both sides");
         require(band >= 0.0, "band must be >= 0");
-        require(slack >= 0.0 && slack < 0.5, "slack must be in [0, 0.5)");
         for (size_t s = 0; s < SA; ++s)
           require(startsA.data()[s] >= 0 && endsA.data()[s] > startsA.data()[s] &&
                       static_cast<size_t>(endsA.data()[s]) <= ZA.shape(0), "segment of A out of range");
@@ -1213,11 +1212,10 @@ NB_MODULE(_core, m) {
         {
           nb::gil_scoped_release release;
           tenfold::extract::dtw_segments(ZA.data(), startsA.data(), endsA.data(), SA, ZB.data(),
-                                         startsB.data(), endsB.data(), SB, d, band, slack, symmetric,
-                                         out.data());
+                                         startsB.data(), endsB.data(), SB, d, band, symmetric, out.data());
         }
         return out;
       },
       "ZA"_a.noconvert(), "startsA"_a.noconvert(), "endsA"_a.noconvert(), "ZB"_a.noconvert(),
-      "startsB"_a.noconvert(), "endsB"_a.noconvert(), "band"_a, "slack"_a, "symmetric"_a);
+      "startsB"_a.noconvert(), "endsB"_a.noconvert(), "band"_a, "symmetric"_a);
 }

@@ -54,89 +54,15 @@ def test_dtw_kernel_equals_reference_bit_for_bit(d: int, band: float) -> None:
     ZB = np.asfortranarray(rng.normal(size=(47, d)))          # the wrapper makes it contiguous
     sa = np.array([0, 1, 9, 20, 33]); ea = np.array([1, 8, 20, 33, 61])      # odd lengths, incl. 1
     sb = np.array([0, 5, 12, 40, 46]); eb = np.array([3, 12, 39, 47, 47])
-    got = segments.dtw_distances(ZA, sa, ea, ZB, sb, eb, band=band, slack=0.0)
+    got = segments.dtw_distances(ZA, sa, ea, ZB, sb, eb, band=band)
     want = np.array([[dtw_reference(ZA[a:b], np.ascontiguousarray(ZB)[c:e], band) for c, e in zip(sb, eb)]
                      for a, b in zip(sa, ea)])
     assert np.array_equal(got, want) and np.isfinite(got).all()
-    sym = segments.dtw_distances(ZA, sa, ea, band=band, slack=0.0)
+    sym = segments.dtw_distances(ZA, sa, ea, band=band)
     assert np.array_equal(np.diag(sym), np.zeros(len(sa)))
     for i in range(len(sa)):
         for j in range(i + 1, len(sa)):
             assert sym[i, j] == sym[j, i] == dtw_reference(ZA[sa[i]:ea[i]], ZA[sa[j]:ea[j]], band)
-
-
-def open_dtw_reference(A: np.ndarray, B: np.ndarray, band: float, slack: float) -> float:
-    """Open-boundary DTW by another route than the kernel's: for every allowed start cell, the closed
-    DTW from it (numpy costs), each allowed end cell's cost divided by the rows aligned; the minimum."""
-    la, lb = len(A), len(B)
-    slope = (lb - 1) / (la - 1) if la > 1 else 0.0
-    radius = max(band * max(la, lb), slope / 2.0 + 1.0) + slack * max(la, lb)
-    sa, sb = min(la - 1, math.floor(slack * la)), min(lb - 1, math.floor(slack * lb))
-    inband = np.ones((la, lb), dtype=bool)
-    if la > 1:
-        j = np.arange(lb)[None, :]
-        centre = np.arange(la)[:, None] * slope
-        inband = (j >= np.ceil(centre - radius)) & (j <= np.floor(centre + radius))
-    cost = np.sqrt(((A[:, None, :] - B[None, :, :]) ** 2).sum(axis=2))
-    ends = [(la - 1, j) for j in range(lb - 1 - sb, lb)] + [(i, lb - 1) for i in range(la - 1 - sa, la - 1)]
-    best = math.inf
-    for i0, j0 in [(i, 0) for i in range(sa + 1)] + [(0, j) for j in range(1, sb + 1)]:
-        if not inband[i0, j0]:
-            continue
-        D = np.full((la + 1, lb + 1), math.inf)            # D[i + 1, j + 1]: cost from (i0, j0) to (i, j)
-        for i in range(i0, la):
-            for j in range(j0, lb):
-                if inband[i, j]:
-                    c = cost[i, j]
-                    D[i + 1, j + 1] = 2 * c if (i, j) == (i0, j0) else min(D[i, j + 1] + c, D[i + 1, j] + c,
-                                                                           D[i, j] + 2 * c)
-        for i, j in ends:
-            if i >= i0 and j >= j0:
-                best = min(best, D[i + 1, j + 1] / ((i - i0 + 1) + (j - j0 + 1)))
-    return best
-
-
-@pytest.mark.parametrize("d, band, slack", [(1, 0.0, 0.1), (3, 0.1, 0.2), (2, 0.25, 0.3), (5, 1.0, 0.49)])
-def test_open_dtw_kernel_equals_reference(d: int, band: float, slack: float) -> None:
-    rng = np.random.default_rng(10 + d)
-    ZA = rng.normal(size=(61, d))[::-1]                       # non-contiguous: the wrapper copies
-    ZB = rng.normal(size=(47, d))
-    sa = np.array([0, 1, 9, 20, 33]); ea = np.array([1, 8, 20, 33, 61])      # odd lengths, incl. 1
-    sb = np.array([0, 5, 12, 40, 46]); eb = np.array([3, 12, 39, 47, 47])
-    got = segments.dtw_distances(ZA, sa, ea, ZB, sb, eb, band=band, slack=slack)
-    ZA = np.ascontiguousarray(ZA)
-    want = np.array([[open_dtw_reference(ZA[a:b], ZB[c:e], band, slack) for c, e in zip(sb, eb)]
-                     for a, b in zip(sa, ea)])
-    # the same optimal path summed in the same order; only exact ties between paths may differ
-    assert np.allclose(got, want, rtol=1e-12, atol=0) and np.isfinite(got).all()
-    closed = segments.dtw_distances(ZA, sa, ea, ZB, sb, eb, band=band, slack=0.0)
-    assert (got <= closed).all() and (got < closed).any()     # the closed path is one of the open ones
-    sym = segments.dtw_distances(ZA, sa, ea, band=band, slack=slack)
-    assert np.array_equal(np.diag(sym), np.zeros(len(sa)))
-    for i in range(len(sa)):
-        for j in range(i + 1, len(sa)):
-            assert sym[i, j] == sym[j, i]
-            assert math.isclose(sym[i, j], open_dtw_reference(ZA[sa[i]:ea[i]], ZA[sa[j]:ea[j]], band, slack),
-                                rel_tol=1e-12)
-
-
-def test_open_dtw_forgives_a_cut_boundary() -> None:
-    """A segment that starts a few rows late, next to the whole event: far apart end to end, close open."""
-    rng = np.random.default_rng(5)
-    event = np.cumsum(rng.normal(size=(40, 3)), axis=0)
-    Z = np.vstack([event, event[6:], rng.normal(size=(40, 3)) * 5])   # the same event cut 6 rows (15%) late
-    s, e = np.array([0, 40, 74]), np.array([40, 74, 114])
-    closed = segments.dtw_distances(Z, s, e, slack=0.0)
-    opened = segments.dtw_distances(Z, s, e, slack=0.2)
-    assert opened[0, 1] == 0.0 < closed[0, 1]
-    assert opened[0, 2] > 0.5 * closed[0, 2]           # an unrelated segment stays far
-
-
-@pytest.mark.parametrize("slack", [-0.1, 0.5, float("nan"), "0.1", True])
-def test_dtw_kernel_rejects_bad_slack(slack) -> None:
-    Z = np.zeros((10, 2))
-    with pytest.raises(ValueError, match="slack"):
-        segments.dtw_distances(Z, np.array([0]), np.array([5]), slack=slack)
 
 
 def test_dtw_kernel_rejects_bad_segments() -> None:

@@ -41,16 +41,10 @@ namespace tenfold::extract {
 // the result is D(la-1, lb-1) / (la + lb). Only cells within `radius` of the scaled diagonal are
 // used: j in [ceil(i * s - radius), floor(i * s + radius)] with s = (lb-1)/(la-1) (0 if la = 1)
 // and radius = max(band * max(la, lb), s / 2 + 1); a one-row segment a uses every j.
-// With slack > 0 (below 0.5) the boundaries are open: the path may start anywhere in the first
-// floor(slack * length) + 1 rows of either segment's side of the grid (cells (i, 0) or (0, j)) and
-// end anywhere in the last ones (cells (la-1, j) or (i, lb-1)); the radius grows by
-// slack * max(la, lb), and the result is the smallest (path cost) / (rows of a + rows of b the path
-// aligns) over those paths (exact, by Dinkelbach's iteration; see dtw_pair_open). slack = 0 is
-// the closed DTW above, bit for bit.
 // out (SA, SB) row-major. If `symmetric` (A and B the same), only a < b is computed, mirrored,
 // and the diagonal is 0.
 void dtw_segments(const double* ZA, const int64_t* startsA, const int64_t* endsA, size_t SA,
                   const double* ZB, const int64_t* startsB, const int64_t* endsB, size_t SB, size_t d,
-                  double band, double slack, bool symmetric, double* out);
+                  double band, bool symmetric, double* out);
 
 }  // namespace tenfold::extract

@@ -82,7 +82,6 @@ MIN_SIGNIFICANCE = 1.1   # group score below which find_instances reports nothin
 ADAPTIVE_BAR_SLOPE = 2.5
 ADAPTIVE_BAR_REFERENCE = 0.73
 DTW_BAND = 0.1           # Sakoe-Chiba radius as a fraction of the longer segment (0.05-0.4 tried, see notes)
-DTW_SLACK = 0.0          # open DTW boundaries: share of each segment's ends a path may leave out (see dtw_distances)
 SEGMENT_SD_FLOOR = 0.3   # per-segment scaling divides by (segment sd + this), in series-sd units
 SLOPE_SD_FLOOR = 0.03    # ... and the slopes by (their segment sd + this), series-sd per row (0.01-0.3 tried)
 GROUP_SIZE_EXPONENT = 1.0  # group score = mean silhouette x k ** this (0.5 kept groups of 2-3 repeats)
@@ -232,24 +231,8 @@ def segment_features(X: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.
 
 def dtw_distances(ZA: np.ndarray, startsA: np.ndarray, endsA: np.ndarray, ZB: np.ndarray | None = None,
                   startsB: np.ndarray | None = None, endsB: np.ndarray | None = None,
-                  band: float = DTW_BAND, slack: float = DTW_SLACK) -> np.ndarray:
-    """(SA, SB) band-limited DTW distances between segments (C++, cpp/extract/extract.hpp).
-
-    Segment a of A is rows [startsA[a], endsA[a]) of ZA (B likewise; B is A when ZB is None, and
-    then the result is symmetric with a zero diagonal). The distance is the DTW path cost with step
-    weights 1, 1, 2 divided by the rows the path aligns, inside a Sakoe-Chiba band of radius `band`
-    x the longer length. With slack > 0 the path may leave out up to that share of each segment's
-    first and last rows (open boundaries, for segments cut a little early or late), and the
-    smallest such normalised cost is returned; slack = 0 aligns the segments end to end.
-
-    >>> Z = np.array([[0.], [1.], [2.], [9.], [0.], [1.], [2.]])
-    >>> D = dtw_distances(Z, np.array([0, 3]), np.array([3, 7]))
-    >>> float(D[0, 1]) > 0.0, float(dtw_distances(Z, np.array([0, 3]), np.array([3, 7]), slack=0.3)[0, 1])
-    (True, 0.0)
-    """
-    if isinstance(slack, bool) or not isinstance(slack, (int, float, np.integer, np.floating)) \
-            or not 0.0 <= float(slack) < 0.5:
-        raise ValueError(f"slack must be a number in [0, 0.5), got {slack!r}")
+                  band: float = DTW_BAND) -> np.ndarray:
+    """(SA, SB) band-limited DTW distances between segments (C++; see dtw_distances_reference)."""
     sym = ZB is None
     if sym:
         ZB, startsB, endsB = ZA, startsA, endsA
@@ -257,7 +240,7 @@ def dtw_distances(ZA: np.ndarray, startsA: np.ndarray, endsA: np.ndarray, ZB: np
     return _core.extract_dtw_segments(np.ascontiguousarray(ZA, np.float64), np.ascontiguousarray(startsA, np.int64),
                                       np.ascontiguousarray(endsA, np.int64), np.ascontiguousarray(ZB, np.float64),
                                       np.ascontiguousarray(startsB, np.int64), np.ascontiguousarray(endsB, np.int64),
-                                      float(band), float(slack), sym)
+                                      float(band), sym)
 
 
 def _axis_warp(alpha: float, d: int) -> np.ndarray:
