@@ -156,15 +156,15 @@ def true_words(recs: list, bars: dict) -> dict:
 
 def report(front: str, data: dict) -> str:
     lines = [f"front {front}; dev draws bdev/dev/wide (+ xnull: fresh all-distinct-word nulls, seeds 9900+)",
-             "(b) full search at equal nulls (distinct >= 93% pooled bdev/dev/wide, synthetic >= 92%); F1@.5 pooled "
-             "one_few/one_many/vpw_few/vpw_many (wide vpw_many); nothing found: distinct one voice/vpw, synthetic, "
-             "xnull one voice/vpw; CPU of D + R0 per 10 s of audio",
-             "| slack | search | bar | one few | one many | vpw few | vpw many | wide vpw many | distinct one/vpw "
-             "| synthetic | xnull one/vpw | xnull-pooled bar: vpw many, one many | CPU / 10 s |",
+             ("(b) full search at equal nulls (distinct >= 93% pooled bdev/dev/wide, synthetic >= 92%); F1@.5 pooled "
+              "one_few/one_many/vpw_few/vpw_many (wide vpw_many); nothing found: distinct one voice/vpw, synthetic, "
+              "xnull one voice/vpw; CPU of D + R0 per 10 s of audio"),
+             ("| slack | search | bar | one few | one many | vpw few | vpw many | wide vpw many | distinct one/vpw "
+              "| synthetic | xnull one/vpw | xnull-pooled bar: vpw many, one many | CPU / 10 s |"),
              "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
-    diag = ["", "(a) true words' activity segments (IoU >= .5), recordings where the segment search applies: "
-            "1-NN same word | median AUC | true group's score median (kept / adaptive significance) | share "
-            "above the equal-null bar (kept / adaptive)",
+    diag = ["", ("(a) true words' activity segments (IoU >= .5), recordings where the segment search applies: "
+                 "1-NN same word | median AUC | true group's score median (kept / adaptive significance) | share "
+                 "above the equal-null bar (kept / adaptive)"),
             "| slack | cond | 1-NN | AUC | score | adaptive sig | pass kept | pass adaptive |",
             "|---|---|---|---|---|---|---|---|"]
     for s, (recs, syn_cases) in data.items():
@@ -179,7 +179,7 @@ def report(front: str, data: dict) -> str:
             bars[v] = b
             bx = G.equal_null_bar(rows, syn[v], v)
 
-            def cell(rs, cond, bar, ov=None, draw=None):
+            def cell(rs, cond, bar, ov=None, draw=None, v=v):
                 return np.mean([G._value(r, v, bar) for r in rs if r["cond"] == cond
                                 and (ov is None or r["one_voice"] == ov) and (draw is None or r["draw"] == draw)])
             xn = [r for r in rows if r["draw"] == "xnull"]
@@ -196,8 +196,7 @@ def report(front: str, data: dict) -> str:
                         f"{np.mean(o['pass_a']):.2f} |")
     n = {c: "/".join(str(sum(r["cond"] == c and r["draw"] == d for r in recs))
                      for d in ("bdev", "dev", "wide", "xnull")) for c in (*G.CONDS, "distinct")}
-    return "\n".join(lines + diag + ["", f"recordings per cell (bdev/dev/wide/xnull): {n}; synthetic: "
-                                          f"{len(syn_cases)}"])
+    return "\n".join([*lines, *diag, "", f"recordings per cell (bdev/dev/wide/xnull): {n}; synthetic: {len(syn_cases)}"])
 
 
 def match_rows(recipe: str, slacks: list, n: int) -> str:
@@ -205,8 +204,8 @@ def match_rows(recipe: str, slacks: list, n: int) -> str:
     import dev_match_cands as M
     sets = {s: M.pairs(s, n if s == 1 else 30, recipe) for s in M.DEV_SEED0S}
     nulls = {s: M.null_pairs(s, n if s == 160 else 40, recipe) for s in M.NULL_SEEDS}
-    lines = [f"match() recipe {recipe}: dev pairs seed0 {M.DEV_SEED0S} ({'/'.join(str(len(P)) for P in sets.values())}), "
-             f"null pairs seeds {M.NULL_SEEDS} ({'/'.join(str(len(N)) for N in nulls.values())})",
+    lines = [(f"match() recipe {recipe}: dev pairs seed0 {M.DEV_SEED0S} ({'/'.join(str(len(P)) for P in sets.values())}), "
+              f"null pairs seeds {M.NULL_SEEDS} ({'/'.join(str(len(N)) for N in nulls.values())})"),
              "| slack | match F1@.5 per draw | mean | null pairs nothing found | CPU s |", "|---|---|---|---|---|"]
     for s in slacks:
         use_slack(s)
