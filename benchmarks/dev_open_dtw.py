@@ -1,6 +1,6 @@
 """Open-boundary DTW for the segment search (issue 14, session 13, helper open-dtw): dev draws only.
 
-Needs branch open-dtw-kernel (commit 972f2b7): segments.dtw_distances(..., slack=...) and the C++
+Needs branch open-dtw-kernel: segments.dtw_distances(..., slack=...) and the C++
 kernel's open boundaries were not kept (a clear negative; benchmarks/notes/extract.md, session 13).
 
 Activity segments start late, end early, or carry a neighbour's tail; segments.dtw_distances(...,
