@@ -30,6 +30,7 @@ Variants (each read at its own equal-null bar, as dev_extract_groups does):
   sumW_S_sig          cur + W x S on the kept group (a sum of the two scores)
   bothD_S_sig         S on the kept group where cur >= src's bar - D, else nothing (both required)
   S_all_cur           members from S_all, significance cur of those members
+  eitherD_S_sig/_all  found where cur >= src's bar + D (kept group), else where S passes (S_sig / S_all)
 A group of every segment keeps its decoy comparison at src's bar: its significance is then +inf where cur
 passes src's bar, else -inf (S_all: else the best smaller group under S).
 
@@ -171,6 +172,10 @@ def variant(c, name: str) -> tuple[np.ndarray, float]:
     if name == "cur":
         return m, cur
     parts = name.split("_")
+    if parts[0].startswith("either"):          # found where cur passes src's bar + D, or else where S passes
+        if cur >= SRC_BAR0 + float(parts[0][6:]):
+            return m, np.inf
+        parts = parts[1:]
     if len(m) == len(c.D):                     # a group of every segment: decoys decide, at src's bar
         if cur >= SRC_BAR0 or not parts[1].startswith("all"):
             return m, np.inf if cur >= SRC_BAR0 else -np.inf
