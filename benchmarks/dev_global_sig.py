@@ -17,6 +17,7 @@ group's P = k(k-1)/2 pairs:
   q     P(a random pair <= the group's median pair) turned into -log10: a rank form (scale-free twice)
   zr    -w / (1.4826 x MAD of L) x sqrt(P)   (z with a robust spread: a true group's own pairs barely move it)
   zrk   -w / (1.4826 x MAD of L) x k
+  zrb   (median - w) / (1.4826 x MAD) x k over the pairs not inside the group (zrbs: x sqrt(P))
   tkb   (mean L over pairs with no member - w) x k   (against the background only)
   tsk1  t x sqrt(k - 1)   (the nulls' best chance group of size k has t ~ 0.56 / sqrt(k - 1): flat for chance)
   ez    (t - median t of the recording's candidate groups of size k) / (1.4826 x their MAD)
@@ -29,6 +30,7 @@ Variants (each read at its own equal-null bar, as dev_extract_groups does):
   S_all               the best group under S (best_group's candidate groups, sizes 2..S/2; S_allK: K..S/2)
   sumW_S_sig          cur + W x S on the kept group (a sum of the two scores)
   bothD_S_sig         S on the kept group where cur >= src's bar - D, else nothing (both required)
+  S_grd               S_all's group, then greedy single-segment additions / removals while S rises
   S_all_cur           members from S_all, significance cur of those members
   eitherD_S_sig/_all  found where cur >= src's bar + D (kept group), else where S passes (S_sig / S_all)
 A group of every segment keeps its decoy comparison at src's bar: its significance is then +inf where cur
@@ -54,7 +56,7 @@ from tenfold import extract, segments
 from tenfold.metrics import interval_f1
 
 SRC_BAR0 = segments.MIN_SIGNIFICANCE + segments.ADAPTIVE_BAR_SLOPE * segments.ADAPTIVE_BAR_REFERENCE  # 2.925
-SCORES = ("t", "tsk", "tk", "z", "q", "zr", "zrk", "tkb", "pk", "tsk1", "ez")
+SCORES = ("t", "tsk", "tk", "z", "q", "zr", "zrk", "tkb", "pk", "tsk1", "ez", "zrb", "zrbs")
 
 
 def _logrel(c) -> tuple[np.ndarray, float, float, np.ndarray]:
@@ -89,6 +91,14 @@ def gscore(c, m: np.ndarray, kind: str) -> float:
     if kind in ("zr", "zrk"):                   # robust spread: 1.4826 x MAD of L (centre 0 by construction)
         mad = 1.4826 * float(np.median(np.abs(vals - np.median(vals))))
         return t / max(mad, 1e-12) * (np.sqrt(len(W)) if kind == "zr" else k)
+    if kind in ("zrb", "zrbs"):                 # centre and robust spread of the pairs NOT inside the group
+        inside = np.zeros(len(L), bool)
+        inside[m] = True
+        iu = np.triu_indices(len(L), 1)
+        ref = L[iu][~(inside[iu[0]] & inside[iu[1]])]
+        cen = float(np.median(ref))
+        mad = 1.4826 * float(np.median(np.abs(ref - cen)))
+        return (cen - w) / max(mad, 1e-12) * (k if kind == "zrb" else np.sqrt(len(W)))
     if kind == "tkb":                          # against the pairs that involve no member
         keep = np.setdiff1d(np.arange(len(L)), m)
         Lb = L[np.ix_(keep, keep)][np.triu_indices(len(keep), 1)]
@@ -161,6 +171,29 @@ def best_t_of_size(c, k: int) -> float:
     return max(candidate_ts(c, k))
 
 
+def greedy(c, kind: str, start: np.ndarray, steps: int = 30) -> tuple[np.ndarray, float]:
+    """From `start`, add the outsider or drop the member that raises score `kind` most, while one does
+    (sizes 2..S/2); cached per case and kind."""
+    cache = c.__dict__.setdefault("_gr", {})
+    if kind in cache:
+        return cache[kind]
+    S = len(c.D)
+    g = {int(i) for i in start}
+    z = gscore(c, np.array(sorted(g)), kind)
+    for _ in range(steps):
+        moves = [g | {j} for j in range(S) if j not in g and len(g) < S // 2]
+        moves += [g - {j} for j in g if len(g) > 2]
+        if not moves:
+            break
+        vals = [gscore(c, np.array(sorted(h)), kind) for h in moves]
+        i = int(np.argmax(vals))
+        if vals[i] <= z + 1e-12:
+            break
+        g, z = moves[i], vals[i]
+    cache[kind] = (np.array(sorted(g)), float(z))
+    return cache[kind]
+
+
 def variant(c, name: str) -> tuple[np.ndarray, float]:
     """(members, significance) of variant `name` (see the module docstring)."""
     m, z = G._kept(c)
@@ -176,9 +209,11 @@ def variant(c, name: str) -> tuple[np.ndarray, float]:
         if cur >= SRC_BAR0 + float(parts[0][6:]):
             return m, np.inf
         parts = parts[1:]
-    if len(m) == len(c.D):                     # a group of every segment: decoys decide, at src's bar
-        if cur >= SRC_BAR0 or not parts[1].startswith("all"):
-            return m, np.inf if cur >= SRC_BAR0 else -np.inf
+    if len(m) == len(c.D) and (cur >= SRC_BAR0 or parts[1] not in ("grd",) and not parts[1].startswith("all")):
+        return m, np.inf if cur >= SRC_BAR0 else -np.inf   # a group of every segment: decoys decide
+    if parts[0] in SCORES and parts[1] == "grd":  # the best candidate group, then greedy moves
+        g, s = greedy(c, parts[0], best_global(c, parts[0])[0])
+        return (g, cur_of(c, g)) if len(parts) > 2 and parts[2] == "cur" else (g, s)
     if parts[0] in SCORES and parts[1].startswith("all"):
         g, s = best_global(c, parts[0], int(parts[1][3:] or 2))
         if len(parts) > 2 and parts[2] == "cur":
@@ -286,6 +321,35 @@ def diagnostics(recs: list, syn_cases: list) -> None:
           + "; ".join(f"{k}: " + ", ".join(f"{s} {_q(kall[k][s])}" for s in SCORES) for k in classes))
 
 
+def oracle(recs: list, syn_cases: list, kinds=("tk", "zrk", "zrb", "zrbs", "z", "tsk1", "tsk", "t")) -> None:
+    """Does the score judge the TRUE group (segments overlapping an instance) better than cur does?
+    Share of true groups at or above each score's equal-null bar (the bar of S_all, or S_all3 for tsk1),
+    and the Jaccard overlap of the kept group with the true group."""
+    names = ["cur"] + [f"{k}_all3" if k == "tsk1" else f"{k}_all" for k in kinds]
+    rows = rows_of(recs, names)
+    base = [r for r in rows if r["draw"] != "xnull"]
+    bars = {v: G.equal_null_bar(base, np.array([variant(c, v)[1] for c in syn_cases]), v) for v in names}
+    print("\n## The true group judged by each score at that score's equal-null bar (bands of the _all search)\n")
+    print("bars: " + ", ".join(f"{v} {b:.3f}" for v, b in bars.items()))
+    for cond in ("one_many", "vpw_few", "vpw_many"):
+        ok: dict = {v: [] for v in names}
+        jac = []
+        for rec in recs:
+            c = rec["case"]
+            if rec["fixed"] is not None or rec["cond"] != cond or len(c.D) < 4:
+                continue
+            tgt = np.flatnonzero([any(_iou((a, b), t) >= 0.5 for t in rec["truth"]) for a, b in zip(c.s, c.e)])
+            if len(tgt) < 2:
+                continue
+            for v in names:
+                ok[v].append((cur_of(c, tgt) if v == "cur" else gscore(c, tgt, v.split("_")[0])) >= bars[v])
+            m = G._kept(c)[0]
+            jac.append(len(set(m) & set(tgt)) / len(set(m) | set(tgt)))
+        print(f"{cond}: true group passes: " + ", ".join(f"{v} {np.mean(x):.2f}" for v, x in ok.items())
+              + f" (n={len(jac)}); kept group vs true group Jaccard median {np.median(jac):.2f}, "
+              f">= 0.8 in {np.mean(np.array(jac) >= 0.8):.2f}")
+
+
 def rows_of(recs: list, names: list) -> list:
     rows = []
     for rec in recs:
@@ -321,6 +385,8 @@ def run(args) -> None:
     recs, syn_cases = G.recordings(args.front, [], args.cache, args.extra_nulls)
     if args.diag:
         diagnostics(recs, syn_cases)
+    if args.oracle:
+        oracle(recs, syn_cases)
     names = args.variants.split(",")
     rows = rows_of(recs, names)
     syn = {v: np.array([variant(c, v)[1] for c in syn_cases]) for v in names}
@@ -345,6 +411,7 @@ def main(argv=None) -> int:
     ap.add_argument("--variants", default="cur,fixed,t_sig,tsk_sig,tk_sig,z_sig,q_sig")
     ap.add_argument("--diag", action="store_true", help="pair- and score-level diagnostics")
     ap.add_argument("--curve", action="store_true")
+    ap.add_argument("--oracle", action="store_true", help="each score on the TRUE group, at its equal-null bar")
     ap.add_argument("--out", default="")
     args = ap.parse_args(argv)
     with tee_output(args.out, f"dev_global_sig.py {' '.join(argv if argv is not None else sys.argv[1:])}"):
