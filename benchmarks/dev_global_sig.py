@@ -32,6 +32,7 @@ Variants (each read at its own equal-null bar, as dev_extract_groups does):
   bothD_S_sig         S on the kept group where cur >= src's bar - D, else nothing (both required)
   S_grd               S_all's group, then greedy single-segment additions / removals while S rises
   S_all_cur           members from S_all, significance cur of those members
+  adaptB_VARIANT      VARIANT's significance + B x neighbour_contrast (the adaptive bar's form)
   eitherD_S_sig/_all  found where cur >= src's bar + D (kept group), else where S passes (S_sig / S_all)
 A group of every segment keeps its decoy comparison at src's bar: its significance is then +inf where cur
 passes src's bar, else -inf (S_all: else the best smaller group under S).
@@ -205,6 +206,9 @@ def variant(c, name: str) -> tuple[np.ndarray, float]:
     if name == "cur":
         return m, cur
     parts = name.split("_")
+    if parts[0].startswith("adapt"):           # adaptB_S_all: S + B x neighbour_contrast (cur's adaptive form)
+        g, sc = variant(c, "_".join(parts[1:]))
+        return g, sc + float(parts[0][5:]) * segments.neighbour_contrast(c.D)
     if parts[0].startswith("either"):          # found where cur passes src's bar + D, or else where S passes
         if cur >= SRC_BAR0 + float(parts[0][6:]):
             return m, np.inf
