@@ -8,6 +8,8 @@ Null pairs: two recordings without a repeated word (`bench_match_nothing`, seeds
     python benchmarks/dev_match_cands.py [--n 60] [--top 4]
     python benchmarks/dev_match_cands.py --decoy --recipe eval_bands   # session 12: decoy-relative ranking
     python benchmarks/dev_match_cands.py --bar --recipe eval_bands     # session 12: match()'s bar (BAR_RULES)
+    python benchmarks/dev_match_cands.py --sym --recipe eval_bands --out benchmarks/results/match_sym/dev_eval_bands.txt
+                                                                       # session 13: one-way vs two-way DTW
 
 Prints (1) with --diag: the rank of the first group that is mostly the true word among the top-N
 disjoint training groups, and (2) match() F1@.5 per dev draw and the null pairs' nothing-found
@@ -23,6 +25,7 @@ import argparse
 import os
 import pickle
 import sys
+import time
 from pathlib import Path
 
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
@@ -290,6 +293,112 @@ def bar_main(args) -> int:
     return 0
 
 
+def one_way(ZA, startsA, endsA, ZB, startsB, endsB):
+    """Before session 13 (match-sym): A-to-B only, the kernel's band laid out along B's rows."""
+    return segments.dtw_distances(ZA, startsA, endsA, ZB, startsB, endsB)
+
+
+TWO_WAY = segments.two_way_distances
+WARPED = segments.warped_distances
+
+
+def _within(X, starts, ends, ZB, startsB, endsB):
+    """Row indices of (starts, ends) among (startsB, endsB) when B is X's own segments, else None
+    (joint_match and joint_group_score compare X's segments with all of X's segments)."""
+    if ZB is None or ZB.shape[0] != len(X) or startsB is None or endsB is None:
+        return None
+    if not np.array_equal(ZB, segments.segment_features(np.asarray(X, np.float64), startsB, endsB)):
+        return None
+    pos = {(int(a), int(b)): i for i, (a, b) in enumerate(zip(startsB, endsB))}
+    return np.array([pos[(int(a), int(b))] for a, b in zip(starts, ends)], np.int64)
+
+
+def _rows_one_way(X, starts, ends, ZB=None, startsB=None, endsB=None):
+    """Within X (joint rows): one way as before; to templates: as installed."""
+    if _within(X, starts, ends, ZB, startsB, endsB) is None:
+        return WARPED(X, starts, ends, ZB, startsB, endsB)
+    segments.two_way_distances = one_way
+    try:
+        return WARPED(X, starts, ends, ZB, startsB, endsB)
+    finally:
+        segments.two_way_distances = TWO_WAY
+
+
+def _rows_symmetric(X, starts, ends, ZB=None, startsB=None, endsB=None):
+    """Within X (joint rows): rows of X's symmetric warped matrix (as find_group's D)."""
+    idx = _within(X, starts, ends, ZB, startsB, endsB)
+    if idx is None:
+        return WARPED(X, starts, ends, ZB, startsB, endsB)
+    return WARPED(X, startsB, endsB)[idx]
+
+
+SYM_VARIANTS = {"one-way (before)": {"two_way_distances": one_way},
+                "two-way (installed)": {},
+                "two-way to templates, joint rows one-way": {"warped_distances": _rows_one_way},
+                "two-way to templates, joint rows symmetric": {"warped_distances": _rows_symmetric}}
+
+
+def sym_main(args) -> int:
+    """--sym (session 13, helper match-sym): match() with one-way vs two-way DTW distances.
+
+    Per variant (segments.two_way_distances swapped for one_way, i.e. the code before this
+    session, in every non-symmetric warped_distances and in find_group's decoys): match() F1@.5,
+    precision and recall per dev draw, split by whether the training group is mostly the word,
+    the null pairs' nothing-found rate, and match()'s CPU time per 10 s of new recording.
+    """
+    sets = {s: pairs(s, args.n if s == 1 else 30, args.recipe) for s in DEV_SEED0S}
+    nulls = {s: null_pairs(s, args.n if s == 160 else 40, args.recipe) for s in NULL_SEEDS}
+    hop = 0.01                       # both recipes' frame hop (10 ms)
+    lines = [f"recipe {args.recipe}: {sum(map(len, sets.values()))} dev pairs (seed0 {DEV_SEED0S}), "
+             f"{sum(map(len, nulls.values()))} dev null pairs (seeds {NULL_SEEDS}); CPU time.process_time, 1 thread"]
+    rows: dict = {}
+    for name, patch in SYM_VARIANTS.items():
+        for k, v in patch.items():
+            setattr(segments, k, v)
+        rec = []
+        cpu = []
+        for s, P in sets.items():
+            for X, truth, lo, hi, X2, truth2 in P:
+                h = extract.find_instances(X, lo, hi, random_state=0)
+                t0 = time.process_time()
+                m = h.match(X2)
+                cpu.append((time.process_time() - t0) / (len(X2) * hop / 10.0))
+                found = list(zip(m.starts.tolist(), m.ends.tolist()))
+                tp = sum(max((iou(f, t) for t in truth2), default=0) >= 0.5 for f in found)
+                trained = true_share(h.starts, h.ends, truth) > 0.5
+                rec.append((s, interval_f1(found, truth2, 0.5), tp, len(found), len(truth2), trained, len(h.starts) > 0))
+        empty = []
+        for s, N in nulls.items():
+            for X, lo, hi, X2 in N:
+                h = extract.find_instances(X, lo, hi, random_state=0)
+                empty.append((s, len(h.match(X2)) == 0))
+        segments.two_way_distances, segments.warped_distances = TWO_WAY, WARPED
+        rows[name] = (rec, empty)
+        r = np.array([x[:5] for x in rec], float)
+        tr = np.array([x[5] for x in rec])
+        fnd = np.array([x[6] for x in rec])
+        per = " / ".join(f"{r[r[:, 0] == s, 1].mean():.3f}" for s in DEV_SEED0S)
+        e = np.array([x[1] for x in empty])
+        es = " / ".join(f"{np.mean([x[1] for x in empty if x[0] == s]):.0%}" for s in NULL_SEEDS)
+        lines.append(f"{name:22s} match F1@.5 {r[:, 1].mean():.3f} ({per}); precision {r[:, 2].sum() / max(1, r[:, 3].sum()):.3f} "
+                     f"recall {r[:, 2].sum() / r[:, 4].sum():.3f}; trained mostly the word ({tr.sum()}) F1 {r[tr, 1].mean():.3f}, "
+                     f"group but not the word ({np.sum(fnd & ~tr)}) {r[fnd & ~tr, 1].mean() if np.any(fnd & ~tr) else 0:.3f}, "
+                     f"nothing found ({np.sum(~fnd)}); nulls nothing found {e.mean():.1%} ({es}); "
+                     f"match CPU per 10 s median {np.median(cpu):.3f} s, max {np.max(cpu):.3f} s")
+        print(lines[-1], flush=True)
+    a, ea = rows["one-way (before)"]
+    fa, na = np.array([x[1] for x in a]), np.array([x[1] for x in ea])
+    for name, (b, eb) in rows.items():
+        fb, nb = np.array([x[1] for x in b]), np.array([x[1] for x in eb])
+        lines.append(f"{name} vs one-way: pairs better/worse {np.sum(fb > fa)}/{np.sum(fb < fa)}, mean paired "
+                     f"difference {np.mean(fb - fa):+.3f}; nulls emptied/filled {np.sum(nb & ~na)}/{np.sum(~nb & na)}")
+        print(lines[-1])
+    if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text("\n".join(lines) + "\n")
+    return 0
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=60)
@@ -303,8 +412,12 @@ def main(argv=None) -> int:
     ap.add_argument("--bar", action="store_true",
                     help="session 12 (helper match-bar): the bar of match()'s pooled decision from the new "
                          "series' distances (BAR_RULES); null pairs featurised with --recipe")
-    ap.add_argument("--out", default="", help="with --bar: also write the table to this file")
+    ap.add_argument("--out", default="", help="with --bar or --sym: also write the table to this file")
+    ap.add_argument("--sym", action="store_true",
+                    help="session 13 (helper match-sym): match() with one-way vs two-way DTW distances")
     args = ap.parse_args(argv)
+    if args.sym:
+        return sym_main(args)
     if args.bar:
         return bar_main(args)
     sets = {s: pairs(s, args.n if s == 1 else 30, args.recipe) for s in DEV_SEED0S}
