@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import platform
+import sys
 import time
+from collections.abc import Iterator
 from functools import partial
 from pathlib import Path
 
@@ -26,6 +30,25 @@ def machine() -> dict:
             "numpy": np.__version__, "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
 
 
+@contextlib.contextmanager
+def tee_output(path: str, header: str) -> Iterator[None]:
+    """Print as usual; with a path, also write the header and everything printed to that file."""
+    buf = io.StringIO()
+
+    class _Tee(io.TextIOBase):
+        def write(self, text: str) -> int:
+            sys.__stdout__.write(text)
+            sys.__stdout__.flush()
+            return buf.write(text)
+
+    with contextlib.redirect_stdout(_Tee()):
+        print(header)
+        yield
+    if path:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        Path(path).write_text(buf.getvalue())
+
+
 # Benchmarks time after one untimed warm-up call.
 median_time = partial(_median_time, warmup=1)
 
@@ -34,7 +57,6 @@ def read_bandwidth_gbs(nbytes: int = 1 << 30, repeat: int = 5) -> float:
     """Single-thread sequential read bandwidth: a sum over an array much larger than the caches."""
     a = np.ones(nbytes // 8, dtype=np.int64)
     t = median_time(lambda: np.add.reduce(a), repeat)
-    del a
     return nbytes / t / 1e9
 
 

@@ -26,8 +26,6 @@ Tune on this, report on bench_extract.py's held-out set.
 from __future__ import annotations
 
 import argparse
-import contextlib
-import io
 import pickle
 import sys
 import time
@@ -37,6 +35,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
 import bench_extract as B
+from _common import tee_output
 
 from tenfold import audio, extract, segments
 from tenfold.datasets import event_shapes, events_in_noise
@@ -496,22 +495,8 @@ def main(argv=None) -> int:
     ap.add_argument("--curve", action="store_true", help="each variant's F1 against its nulls, bar by bar")
     ap.add_argument("--homog", action="store_true", help="homogeneity diagnostic (adaptive bar, session 12)")
     args = ap.parse_args(argv)
-    if args.out:
-        buf = io.StringIO()
-
-        class _Tee(io.TextIOBase):
-            def write(self, text: str) -> int:
-                sys.__stdout__.write(text)
-                sys.__stdout__.flush()
-                return buf.write(text)
-
-        with contextlib.redirect_stdout(_Tee()):
-            print(f"dev_extract_groups.py {' '.join(argv if argv is not None else sys.argv[1:])}")
-            run(args)
-        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.out).write_text(buf.getvalue())
-        return 0
-    run(args)
+    with tee_output(args.out, f"dev_extract_groups.py {' '.join(argv if argv is not None else sys.argv[1:])}"):
+        run(args)
     return 0
 
 

@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import io
 import pickle
 import sys
 import time
@@ -47,6 +46,7 @@ from scipy.signal import lfilter
 sys.path.insert(0, str(Path(__file__).parent))
 import bench_extract as B
 import dev_extract_groups as G
+from _common import tee_output
 
 from tenfold import extract, segments
 from tenfold.metrics import interval_f1
@@ -306,23 +306,11 @@ def main(argv=None) -> int:
     ap.add_argument("--match", type=int, default=0, help="instead: match() on N dev pairs of dev_match_cands and "
                     "bench_extract_match_null's dev seeds, per variant (files beside --out)")
     args = ap.parse_args(argv)
-    buf = io.StringIO()
-
-    class _Tee(io.TextIOBase):
-        def write(self, text: str) -> int:
-            sys.__stdout__.write(text)
-            sys.__stdout__.flush()
-            return buf.write(text)
-
-    with contextlib.redirect_stdout(_Tee()):
-        print(f"dev_rasta_seg.py {' '.join(argv if argv is not None else sys.argv[1:])}")
+    with tee_output(args.out, f"dev_rasta_seg.py {' '.join(argv if argv is not None else sys.argv[1:])}"):
         if args.match:
             check_match(args.variants.split(","), args.match, str(Path(args.out or "benchmarks/results/rasta_seg/x").parent))
         else:
             run(args)
-    if args.out:
-        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.out).write_text(buf.getvalue())
     return 0
 
 

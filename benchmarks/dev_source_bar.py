@@ -19,9 +19,7 @@ The cache (built on the first run, ~10-20 min per front) holds dev_extract_group
 from __future__ import annotations
 
 import argparse
-import contextlib
 import functools
-import io
 import sys
 from pathlib import Path
 
@@ -29,6 +27,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
 import dev_extract_groups as G
+from _common import tee_output
 
 from tenfold import segments
 
@@ -267,22 +266,8 @@ def main(argv=None) -> int:
     ap.add_argument("--rules", default="", help="comma-separated: fixed, cur, lin_STAT_B1, both_STAT_B1_B2")
     ap.add_argument("--out", default="")
     args = ap.parse_args(argv)
-    if not args.out:
+    with tee_output(args.out, f"dev_source_bar.py {' '.join(argv if argv is not None else sys.argv[1:])}\n"):
         run(args)
-        return 0
-    buf = io.StringIO()
-
-    class _Tee(io.TextIOBase):
-        def write(self, text: str) -> int:
-            sys.__stdout__.write(text)
-            sys.__stdout__.flush()
-            return buf.write(text)
-
-    with contextlib.redirect_stdout(_Tee()):
-        print(f"dev_source_bar.py {' '.join(argv if argv is not None else sys.argv[1:])}\n")
-        run(args)
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(buf.getvalue())
     return 0
 
 

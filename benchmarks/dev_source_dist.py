@@ -27,8 +27,6 @@ dimension of the series-scaled rows); built on the first run if missing.
 from __future__ import annotations
 
 import argparse
-import contextlib
-import io
 import sys
 from pathlib import Path
 
@@ -37,6 +35,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).parent))
 import dev_extract_groups as G
 import dev_source_bar as SB
+from _common import tee_output
 
 import __main__
 from tenfold import extract, segments
@@ -267,22 +266,8 @@ def main(argv=None) -> int:
     ap.add_argument("--synthetic", action="store_true", help="synthetic true repeats at the equal-null b0")
     ap.add_argument("--out", default="")
     args = ap.parse_args(argv)
-    if not args.out:
+    with tee_output(args.out, f"dev_source_dist.py {' '.join(argv if argv is not None else sys.argv[1:])}\n"):
         run(args)
-        return 0
-    buf = io.StringIO()
-
-    class _Tee(io.TextIOBase):
-        def write(self, text: str) -> int:
-            sys.__stdout__.write(text)
-            sys.__stdout__.flush()
-            return buf.write(text)
-
-    with contextlib.redirect_stdout(_Tee()):
-        print(f"dev_source_dist.py {' '.join(argv if argv is not None else sys.argv[1:])}\n")
-        run(args)
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(buf.getvalue())
     return 0
 
 
