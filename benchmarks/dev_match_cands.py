@@ -344,8 +344,8 @@ def sym_main(args) -> int:
     sets = {s: pairs(s, args.n if s == 1 else 30, args.recipe) for s in DEV_SEED0S}
     nulls = {s: null_pairs(s, args.n if s == 160 else 40, args.recipe) for s in NULL_SEEDS}
     hop = 0.01                       # both recipes' frame hop (10 ms)
-    lines = [f"recipe {args.recipe}: {sum(map(len, sets.values()))} dev pairs (seed0 {DEV_SEED0S}), "
-             f"{sum(map(len, nulls.values()))} dev null pairs (seeds {NULL_SEEDS}); CPU time.process_time, 1 thread"]
+    lines = [(f"recipe {args.recipe}: {sum(map(len, sets.values()))} dev pairs (seed0 {DEV_SEED0S}), "
+              f"{sum(map(len, nulls.values()))} dev null pairs (seeds {NULL_SEEDS}); CPU time.process_time, 1 thread")]
     rows: dict = {}
     for name, patch in SYM_VARIANTS.items():
         for k, v in patch.items():
@@ -439,6 +439,92 @@ def decoy_sym_main(args) -> int:
     return 0
 
 
+def otsu_prefix(v: np.ndarray) -> int:
+    """Size of the lower class of the 1-D values v split at the largest between-class variance."""
+    x = np.sort(v)
+    n = len(x)
+    if n < 2:
+        return n
+    c = np.cumsum(x)
+    i = np.arange(1, n)
+    m0, m1 = c[:-1] / i, (c[-1] - c[:-1]) / (n - i)
+    return int(i[np.argmax(i * (n - i) * (m1 - m0) ** 2)])
+
+
+def _f1_counts(tp: int, n_found: int, n_true: int) -> float:
+    return 2.0 * tp / (n_found + n_true) if n_found + n_true else 1.0
+
+
+def loss_main(args) -> int:
+    """--loss (session 13): where match() loses on the dev pairs whose training found the word.
+
+    Per pair (training group mostly the word): the new recording's activity segments, which of
+    them are a true instance (IoU >= 0.5), and match()'s path (segments.joint_match, then the
+    bar and JOINT_KEEP). Ceilings, each F1@.5 over the pairs: accept exactly the true segments
+    (segmentation), the best prefix of the ranking by mean distance to the templates (ranking),
+    the prefix of the true count (told K), joint_match's cut before the bar test (no bar), and
+    match() itself. Each pair's loss is charged to the first stage that loses it.
+    """
+    sets = {s: pairs(s, args.n if s == 1 else 30, args.recipe) for s in DEV_SEED0S}
+    stages = ("segmentation", "ranking", "told K", "joint cut", "match()", "idea: Otsu cut")
+    f1 = {k: [] for k in stages}
+    why = {"rejected by the bar/keep": 0, "cut too short": 0, "cut too long": 0, "cut mixed": 0}
+    n_trained = 0
+    for P in sets.values():
+        for X, truth, lo, hi, X2, truth2 in P:
+            h = extract.find_instances(X, lo, hi, random_state=0)
+            if h.method != "segments" or true_share(h.starts, h.ends, truth) <= 0.5:
+                continue
+            n_trained += 1
+            Xs = extract._as_series(X2)
+            s, e, D = segments.template_distances(Xs, h._templates, h._template_ends, h.min_length, h.max_length)
+            true = np.array([max(iou((a, b), t) for t in truth2) >= 0.5 for a, b in zip(s, e)], bool)
+            T = len(truth2)
+            f1["segmentation"].append(_f1_counts(int(true.sum()), int(true.sum()), T))
+            order = np.argsort(D.mean(axis=1), kind="stable") if len(s) else np.zeros(0, np.int64)
+            cum = np.concatenate([[0], np.cumsum(true[order])]) if len(s) else np.zeros(1)
+            f1["ranking"].append(max(_f1_counts(int(cum[i]), i, T) for i in range(len(cum))))
+            f1["told K"].append(_f1_counts(int(cum[min(T, len(cum) - 1)]), min(T, len(cum) - 1), T))
+            thr = h._match_threshold
+            dist = D.mean(axis=1) if len(s) else np.zeros(0)
+            most = max(len(s) // 2, int(np.sum(-dist > thr)))
+            ok, joint = segments.joint_match(Xs, s, e, D, -thr, h._template_distances, h._template_outsiders, most)
+            f1["joint cut"].append(_f1_counts(int(true[ok].sum()), int(ok.sum()), T))
+            m = h.match(X2)
+            found = list(zip(m.starts.tolist(), m.ends.tolist()))
+            f1["match()"].append(interval_f1(found, truth2, 0.5))
+            # the one idea (session 13): match()'s decision unchanged (so are the null pairs), the
+            # reported segments the lower class of a two-class (Otsu) split of the mean distances,
+            # within joint_match's candidates (reach, at most `most`), at least one
+            cand = order[dist[order] < segments.JOINT_REACH * -thr][:most]
+            n_otsu = min(max(1, otsu_prefix(dist)), len(cand))
+            pick = np.zeros(len(s), bool)
+            pick[cand[:n_otsu]] = True
+            if found:
+                st, en = extract._fit_range(s[pick], e[pick], h.min_length, h.max_length, Xs.shape[0])
+                f1["idea: Otsu cut"].append(interval_f1(list(zip(st.tolist(), en.tolist())), truth2, 0.5))
+            else:
+                f1["idea: Otsu cut"].append(f1["match()"][-1])
+            if f1["match()"][-1] < f1["ranking"][-1]:
+                if not found and ok.any():
+                    why["rejected by the bar/keep"] += 1
+                else:
+                    best = [i for i in range(len(cum)) if _f1_counts(int(cum[i]), i, T) == f1["ranking"][-1]]
+                    n = int(ok.sum())
+                    why["cut too short" if n < min(best) else "cut too long" if n > max(best) else "cut mixed"] += 1
+    lines = [f"recipe {args.recipe}: {n_trained} dev pairs whose training group is mostly the word "
+             f"(seed0 {DEV_SEED0S}); F1@.5 ceilings, each stage the best it could do given the stages before"]
+    for k in stages:
+        lines.append(f"  {k:14s} {np.mean(f1[k]):.3f}")
+    lines.append("  pairs where match() is below the ranking ceiling: "
+                 + ", ".join(f"{k} {v}" for k, v in why.items()))
+    print("\n".join(lines))
+    if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text("\n".join(lines) + "\n")
+    return 0
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=60)
@@ -457,7 +543,11 @@ def main(argv=None) -> int:
                     help="session 13 (helper match-sym): match() with one-way vs two-way DTW distances")
     ap.add_argument("--decoy-sym", action="store_true",
                     help="session 13: find_group's decoy distances one-way vs two-way on planted gestures and walks")
+    ap.add_argument("--loss", action="store_true",
+                    help="session 13: where match() loses on dev pairs whose training found the word")
     args = ap.parse_args(argv)
+    if args.loss:
+        return loss_main(args)
     if args.decoy_sym:
         return decoy_sym_main(args)
     if args.sym:
