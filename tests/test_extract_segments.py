@@ -67,7 +67,7 @@ def test_dtw_kernel_equals_reference_bit_for_bit(d: int, band: float) -> None:
 
 def test_distances_to_templates_do_not_depend_on_argument_order() -> None:
     # the kernel's band follows its second argument's rows: one-way distances differ with the
-    # order when lengths differ; match() takes the smaller of both ways, warps included
+    # order when lengths differ; match() takes the mean of both ways, warps included
     rng = np.random.default_rng(11)
     X = rng.normal(size=(70, 9))                       # >= FEATURE_WARP_MIN_DIMS: warped
     s, e = np.array([0, 13, 40]), np.array([13, 40, 70])
