@@ -123,8 +123,8 @@ class Case:
         t0 = time.process_time()
         Z = segments.segment_features(X, s, e)
         self.D = segments.warped_distances(X, s, e) if len(s) else np.zeros((0, 0))
-        self.R0 = segments.dtw_distances(Z, s, e, segments.rotated_features(Z, s, e), s, e) if len(s) \
-            else np.zeros((0, 0))
+        self.R0 = segments.two_way_distances(Z, s, e, segments.rotated_features(Z, s, e), s, e) if len(s) \
+            else np.zeros((0, 0))     # as find_group computes its decoys (both DTW ways, session 13)
         self.cpu_d = time.process_time() - t0
         self.R, self.cpu_r = {}, {}
         for kind in kinds:
