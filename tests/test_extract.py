@@ -240,6 +240,12 @@ def test_min_significance_gates_the_result():
         ex.find_instances(x, 40, 60, min_significance=float("nan"))
     with pytest.raises(ValueError, match="n_seeds"):
         ex.find_instances(x, 40, 60, n_seeds=0)
+    # a bool is refused as a threshold wherever one is taken (True is not the number 1 here)
+    for name in ("min_significance", "min_group_score", "threshold"):
+        with pytest.raises(ValueError, match=name):
+            ex.find_instances(x, 40, 60, **{name: True})
+    with pytest.raises(ValueError, match="min_score"):
+        hits.match(x, min_score=False)
 
 
 def test_nothing_found_on_random_walks():

@@ -135,6 +135,11 @@ def _as_series(X: Any, name: str = "X") -> np.ndarray:
     return arr
 
 
+def _is_real(value: Any) -> bool:
+    """A real number, not NaN and not a bool (a bool given as a threshold is a slip, not 0 or 1)."""
+    return isinstance(value, numbers.Real) and not isinstance(value, bool) and not np.isnan(value)
+
+
 def _check_length(value: Any, name: str) -> int:
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         if isinstance(value, numbers.Real) and float(value).is_integer():
@@ -631,8 +636,7 @@ class ExtractResult:
         >>> [int(round(s, -2)) for s in found.starts]
         [300, 1200]
         """
-        if min_score is not None and (isinstance(min_score, bool) or not isinstance(min_score, numbers.Real)
-                                      or np.isnan(min_score)):
+        if min_score is not None and not _is_real(min_score):
             raise ValueError(f"min_score must be a real number or None, got {min_score!r}")
         Xs = _as_series(X)
         if Xs.shape[1] != self._n_dims:
@@ -838,7 +842,7 @@ def find_instances(X: Any, min_length: int, max_length: int, *, random_state: An
     Xs = _as_series(X)
     n, d = Xs.shape
     lo, hi = _check_lengths(n, min_length, max_length)
-    if not (isinstance(threshold, numbers.Real) and 0 < threshold < 4):
+    if not (_is_real(threshold) and 0 < threshold < 4):
         raise ValueError(f"threshold must be a number in (0, 4), got {threshold!r}")
     blur = max(2, int(round(0.6 * lo))) if blur_length is None else _check_length(blur_length, "blur_length")
     if blur > n:
@@ -857,9 +861,9 @@ def find_instances(X: Any, min_length: int, max_length: int, *, random_state: An
                          "split the series or downsample it")
     if isinstance(n_seeds, bool) or not isinstance(n_seeds, numbers.Integral) or not 1 <= n_seeds <= 1000:
         raise ValueError(f"n_seeds must be an int in [1, 1000], got {n_seeds!r}")
-    if not isinstance(min_significance, numbers.Real) or np.isnan(min_significance):
+    if not _is_real(min_significance):
         raise ValueError(f"min_significance must be a real number, got {min_significance!r}")
-    if min_group_score is not None and (not isinstance(min_group_score, numbers.Real) or np.isnan(min_group_score)):
+    if min_group_score is not None and not _is_real(min_group_score):
         raise ValueError(f"min_group_score must be a real number or None, got {min_group_score!r}")
     if search not in ("auto", "segments", "shapelets"):
         raise ValueError(f"search must be 'auto', 'segments' or 'shapelets', got {search!r}")
