@@ -59,6 +59,7 @@ least the learned event length apart, and the final instances never overlap.
 
 from __future__ import annotations
 
+import math
 import numbers
 from dataclasses import dataclass, field
 from typing import Any
@@ -137,7 +138,7 @@ def _as_series(X: Any, name: str = "X") -> np.ndarray:
 
 def _is_real(value: Any) -> bool:
     """A real number, not NaN and not a bool (a bool given as a threshold is a slip, not 0 or 1)."""
-    return isinstance(value, numbers.Real) and not isinstance(value, bool) and not np.isnan(value)
+    return isinstance(value, numbers.Real) and not isinstance(value, bool) and not math.isnan(float(value))
 
 
 def _check_length(value: Any, name: str) -> int:
