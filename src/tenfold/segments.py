@@ -68,8 +68,8 @@ import numpy as np
 from . import _core
 
 __all__ = ["MIN_SIGNIFICANCE", "Group", "dtw_distances", "find_group", "group_bar", "joint_group_score",
-           "joint_match", "neighbour_contrast", "segment_activity", "segment_features", "stored_group_score", "template_distances", "template_neighbourhood",
-           "warped_distances"]
+           "joint_match", "neighbour_contrast", "segment_activity", "segment_features", "stored_group_score",
+           "template_distances", "template_neighbourhood", "two_way_distances", "warped_distances"]
 
 DECOY_ONLY_WEIGHT = 0.75  # score weight of a group of every segment: sil x sqrt(k) >= 1.33 passes, as before
 NEAR_OUTSIDERS = 3       # a member's outsiders: its 3 nearest (fewer if the group is smaller)
