@@ -289,7 +289,7 @@ def hostile_value(rng, old):
     pool = INTS + FLOATS + OTHERS
     if isinstance(old, (int, float)) and not isinstance(old, bool):
         pool = pool + [old + 1, old - 1, old * 2, -old, old / 2]
-    return pool[rng.integers(len(pool))]
+    return copy.deepcopy(pool[rng.integers(len(pool))])   # a fresh {} / [1, 2]: never shared, never its own member
 
 
 def mutate_meta(rng, meta):
