@@ -500,6 +500,15 @@ def main(argv=None) -> int:
     return 0
 
 
+def group_f1(rec: dict, c, m: np.ndarray, n: int | None = None) -> float:
+    """F1@.5 of group members m of case c (cut to the recording's length range) against its truth;
+    0 on an all-distinct recording or for fewer than 2 members. n: the series length (rec["n"])."""
+    if rec["cond"] == "distinct" or len(m) < 2:
+        return 0.0
+    s, e = extract._fit_range(c.s[m], c.e[m], rec["lo"], rec["hi"], rec["n"] if n is None else n)
+    return interval_f1(list(zip(s.tolist(), e.tolist())), rec["truth"], 0.5)
+
+
 def recordings(front: str, kinds, cache: str = "", extra_nulls: int = 0):
     """Every draw recording as a dict (draw, cond, one_voice, fixed, case, lo, hi, n, truth), and the
     synthetic nulls' cases; with cache (and no decoy kinds), read from / written to that pickle."""
@@ -591,10 +600,7 @@ def run(args) -> None:
         if r["fixed"] is None:
             for v in names:
                 m, sig = variant(c, v)
-                f1 = 0.0
-                if rec["cond"] != "distinct" and len(m) >= 2:
-                    s, e = extract._fit_range(c.s[m], c.e[m], rec["lo"], rec["hi"], rec["n"])
-                    f1 = interval_f1(list(zip(s.tolist(), e.tolist())), rec["truth"], 0.5)
+                f1 = group_f1(rec, c, m)
                 r["var"][v] = (m, sig, f1)
         rows.append(r)
     if args.homog:

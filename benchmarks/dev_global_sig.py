@@ -53,8 +53,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 import dev_extract_groups as G
 from _common import tee_output
 
-from tenfold import extract, segments
-from tenfold.metrics import interval_f1
+from tenfold import segments
 
 SRC_BAR0 = segments.MIN_SIGNIFICANCE + segments.ADAPTIVE_BAR_SLOPE * segments.ADAPTIVE_BAR_REFERENCE  # 2.925
 SCORES = ("t", "tsk", "tk", "z", "q", "zr", "zrk", "tkb", "pk", "tsk1", "ez", "zrb", "zrbs")
@@ -363,10 +362,7 @@ def rows_of(recs: list, names: list) -> list:
         if r["fixed"] is None:
             for v in names:
                 m, sig = variant(c, v)
-                f1 = 0.0
-                if rec["cond"] != "distinct" and len(m) >= 2:
-                    s, e = extract._fit_range(c.s[m], c.e[m], rec["lo"], rec["hi"], rec["n"])
-                    f1 = interval_f1(list(zip(s.tolist(), e.tolist())), rec["truth"], 0.5)
+                f1 = G.group_f1(rec, c, m)
                 r["var"][v] = (m, sig, f1)
         rows.append(r)
     return rows

@@ -116,10 +116,7 @@ def rows_of(recs: list) -> list:
         if r["fixed"] is None:
             for v in VARIANTS:
                 m, sig = G.variant(c, v)
-                f1 = 0.0
-                if rec["cond"] != "distinct" and len(m) >= 2:
-                    s, e = extract._fit_range(c.s[m], c.e[m], rec["lo"], rec["hi"], rec["n"])
-                    f1 = interval_f1(list(zip(s.tolist(), e.tolist())), rec["truth"], 0.5)
+                f1 = G.group_f1(rec, c, m)
                 r["var"][v] = (m, sig, f1)
         rows.append(r)
     return rows

@@ -229,10 +229,7 @@ def run(args) -> None:
                 if c is None:
                     continue
                 m, sig = _sig(c, rule)
-                f1 = 0.0
-                if rec["cond"] != "distinct" and len(m) >= 2:
-                    s, e = extract._fit_range(c.s[m], c.e[m], rec["lo"], rec["hi"], len(rec["X"]))
-                    f1 = interval_f1(list(zip(s.tolist(), e.tolist())), rec["truth"], 0.5)
+                f1 = G.group_f1(rec, c, m, len(rec["X"]))
                 r["var"][v] = (m, sig, f1)
             syn[v] = np.array([_sig(c, rule)[1] for c in syn_cases])
         print(f"[{name}: {time.time() - t0:.0f} s]", file=sys.stderr)

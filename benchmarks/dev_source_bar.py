@@ -132,8 +132,6 @@ def diagnostic(recs: list, syn_cases: list) -> None:
 def build_rows(recs: list, syn_cases: list, rules: dict):
     """dev_extract_groups rows with one variant per rule: significance = kept score - offset(case), so that
     the equal-null b0 it is compared with acts as the bar b0 + offset."""
-    from tenfold import extract
-    from tenfold.metrics import interval_f1
     rows = []
     for rec in recs:
         c = rec["case"]
@@ -141,10 +139,7 @@ def build_rows(recs: list, syn_cases: list, rules: dict):
         r["var"] = {}
         if r["fixed"] is None:
             m, z = G._kept(c)
-            f1 = 0.0
-            if rec["cond"] != "distinct" and len(m) >= 2:
-                s, e = extract._fit_range(c.s[m], c.e[m], rec["lo"], rec["hi"], rec["n"])
-                f1 = interval_f1(list(zip(s.tolist(), e.tolist())), rec["truth"], 0.5)
+            f1 = G.group_f1(rec, c, m)
             for name, off in rules.items():
                 r["var"][name] = (m, z - off(c, rec), f1)
         rows.append(r)

@@ -38,7 +38,7 @@ import dev_source_bar as SB
 from _common import tee_output
 
 import __main__
-from tenfold import extract, segments
+from tenfold import segments
 from tenfold.metrics import interval_f1
 
 __main__.SrcCase = SB.SrcCase       # the cache was pickled by dev_source_bar run as a script
@@ -184,10 +184,7 @@ def build_rows(recs: list, syn_cases: list, names: list, bars: tuple) -> tuple[l
             for v in names:
                 D, R = distances(c, v)
                 m, z = segments.best_group(D, R)
-                f1 = 0.0
-                if rec["cond"] != "distinct" and len(m) >= 2:
-                    s, e = extract._fit_range(c.s[m], c.e[m], rec["lo"], rec["hi"], rec["n"])
-                    f1 = interval_f1(list(zip(s.tolist(), e.tolist())), rec["truth"], 0.5)
+                f1 = G.group_f1(rec, c, m)
                 for b in bars:
                     r["var"][f"{v}|{b}"] = (m, sig(D, z, b), f1)
         rows.append(r)
