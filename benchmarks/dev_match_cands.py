@@ -565,7 +565,7 @@ def main(argv=None) -> int:
             print(f"{args.recipe}: {k:20s} pairs {len(a)}  AUC median {np.median(a[:, 0]):.3f} mean {a[:, 0].mean():.3f}"
                   f"  precision at the true count {a[:, 1].mean():.3f}")
         return 0
-    nulls = {s: null_pairs(s, args.n if s == 160 else 40) for s in NULL_SEEDS}
+    nulls = {s: null_pairs(s, args.n if s == 160 else 40, args.recipe) for s in NULL_SEEDS}
     if args.diag:
         for s, P in sets.items():
             print(f"== dev draw seed0 {s}")
