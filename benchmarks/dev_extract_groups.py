@@ -281,6 +281,19 @@ def variant(c: Case, name: str) -> tuple[np.ndarray, float]:
     raise ValueError(name)
 
 
+def row_of(rec: dict, names: list, variant_of=variant) -> dict:
+    """One recording's row for the tables: its labels and, on a searched recording (not a fixed
+    one), each named variant's (members, significance, F1@.5); variant_of(case, name) gives the
+    members and significance (this script's variant by default)."""
+    r = {k: rec[k] for k in ("draw", "cond", "fixed", "one_voice")}
+    r["var"] = {}
+    if r["fixed"] is None:
+        for v in names:
+            m, sig = variant_of(rec["case"], v)
+            r["var"][v] = (m, sig, group_f1(rec, rec["case"], m))
+    return r
+
+
 def kinds_of(names) -> list:
     kinds = sorted({n.split("_")[1] for n in names if n != "kept" and not n.startswith(("adapt_", "step_"))})
     if set(kinds) - set(DECOY_KINDS):
@@ -595,14 +608,7 @@ def run(args) -> None:
         secs += rec["n"] * B.HOP_S
         for k in kinds:
             cpu_r[k] += c.cpu_r[k]
-        r = {k: rec[k] for k in ("draw", "cond", "fixed", "one_voice")}
-        r["var"] = {}
-        if r["fixed"] is None:
-            for v in names:
-                m, sig = variant(c, v)
-                f1 = group_f1(rec, c, m)
-                r["var"][v] = (m, sig, f1)
-        rows.append(r)
+        rows.append(row_of(rec, names))
     if args.homog:
         homog_diagnostic(recs, syn_cases)
     syn = synthetic_nulls(names, syn_cases)

@@ -354,18 +354,7 @@ def oracle(recs: list, syn_cases: list, kinds=("tk", "zrk", "zrb", "zrbs", "z", 
 
 
 def rows_of(recs: list, names: list) -> list:
-    rows = []
-    for rec in recs:
-        c = rec["case"]
-        r = {k: rec[k] for k in ("draw", "cond", "fixed", "one_voice")}
-        r["var"] = {}
-        if r["fixed"] is None:
-            for v in names:
-                m, sig = variant(c, v)
-                f1 = G.group_f1(rec, c, m)
-                r["var"][v] = (m, sig, f1)
-        rows.append(r)
-    return rows
+    return [G.row_of(rec, names, variant) for rec in recs]
 
 
 def paired(rows: list, syn: dict, names: list) -> None:

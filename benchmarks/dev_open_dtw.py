@@ -108,18 +108,7 @@ def build(front: str, all_slacks: list, extra_nulls: int, cache_dir: Path) -> di
 
 def rows_of(recs: list) -> list:
     """dev_extract_groups.run()'s rows: each variant's (members, significance, F1@.5)."""
-    rows = []
-    for rec in recs:
-        c = rec["case"]
-        r = {k: rec[k] for k in ("draw", "cond", "fixed", "one_voice")}
-        r["var"] = {}
-        if r["fixed"] is None:
-            for v in VARIANTS:
-                m, sig = G.variant(c, v)
-                f1 = G.group_f1(rec, c, m)
-                r["var"][v] = (m, sig, f1)
-        rows.append(r)
-    return rows
+    return [G.row_of(rec, VARIANTS) for rec in recs]
 
 
 def true_words(recs: list, bars: dict) -> dict:
