@@ -62,6 +62,7 @@ idle periods). Nothing here is specific to speech.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 
@@ -302,8 +303,8 @@ def warped_distances(X: np.ndarray, starts: np.ndarray, ends: np.ndarray, ZB: np
     if sym:
         ZB, startsB, endsB = base, starts, ends
     assert ZB is not None and startsB is not None and endsB is not None
-    D = dtw_distances(base, starts, ends, ZB, startsB, endsB) if sym \
-        else two_way_distances(base, starts, ends, ZB, startsB, endsB, average=True)
+    way = dtw_distances if sym else partial(two_way_distances, average=True)
+    D = way(base, starts, ends, ZB, startsB, endsB)
     for alpha in FEATURE_WARPS if X.shape[1] >= FEATURE_WARP_MIN_DIMS else ():
         W = _axis_warp(alpha, X.shape[1])
         if np.array_equal(W, np.eye(X.shape[1])):
@@ -311,8 +312,7 @@ def warped_distances(X: np.ndarray, starts: np.ndarray, ends: np.ndarray, ZB: np
         Zw = segment_features(X @ W.T, starts, ends)
         if Zw.shape[1] != ZB.shape[1]:      # a warp that leaves a dimension constant
             continue
-        D = np.minimum(D, dtw_distances(Zw, starts, ends, ZB, startsB, endsB) if sym
-                       else two_way_distances(Zw, starts, ends, ZB, startsB, endsB, average=True))
+        D = np.minimum(D, way(Zw, starts, ends, ZB, startsB, endsB))
     return np.minimum(D, D.T) if sym else D
 
 
