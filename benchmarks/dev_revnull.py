@@ -9,8 +9,11 @@ stretches on the first argument, the smaller of the two directions; segments.war
   rev   D0[i, j] = distance of segment i to segment j with its rows in reverse order (i != j): a
         segment's frames (source, spectral content) are kept, the order a repeat shares is not;
   rot   segment j rotated by half its length (find_group's decoy kind);
-  shuf  segment j's rows permuted in blocks of SHUF_BLOCK rows (a fixed permutation per segment);
-  max   the largest s0 of rev and rot (max3: of all three).
+  shuf  segment j's rows permuted in blocks of SHUF_BLOCK rows (a fixed permutation per segment;
+        shufN: blocks of N rows);
+  max   the largest s0 of rev and rot (max3: of all three);
+  bgK   the runner-up: best_group on null K restricted to the segments outside the recording's best
+        group (bg: on D itself, no null; a true group's repeats then do not enter the null).
 
 The null's own search has its own outsiders (the other null columns) and decoys (the null segments
 rotated again: by half for rev, by a third for rot and shuf), as find_group's search has.
@@ -61,7 +64,8 @@ SHUF_BLOCK = 5           # rows per block of the shuffled null (50 ms at a 10 ms
 
 def null_rows(Z: np.ndarray, starts: np.ndarray, ends: np.ndarray, kind: str) -> np.ndarray:
     """Each segment's rows of Z reversed (rev), rotated by half its length (rot), or permuted in blocks
-    of SHUF_BLOCK rows (shuf; the permutation seeded by the segment's index, so deterministic)."""
+    of SHUF_BLOCK rows (shuf, or N rows: shufN; the permutation seeded by the segment's index, so
+    deterministic)."""
     Zn = Z.copy()
     for i, (s0, e0) in enumerate(zip(starts, ends)):
         seg = Z[s0:e0]
@@ -69,8 +73,8 @@ def null_rows(Z: np.ndarray, starts: np.ndarray, ends: np.ndarray, kind: str) ->
             Zn[s0:e0] = seg[::-1]
         elif kind == "rot":
             Zn[s0:e0] = np.roll(seg, -((e0 - s0) // 2), axis=0)
-        elif kind == "shuf":
-            blocks = np.array_split(np.arange(e0 - s0), max(1, (e0 - s0) // SHUF_BLOCK))
+        elif kind.startswith("shuf"):
+            blocks = np.array_split(np.arange(e0 - s0), max(1, (e0 - s0) // int(kind[4:] or SHUF_BLOCK)))
             order = np.random.default_rng(i).permutation(len(blocks))
             if len(blocks) > 1 and np.array_equal(order, np.arange(len(blocks))):
                 order = np.roll(order, 1)            # never the identity
@@ -104,6 +108,22 @@ def null_distances(X: np.ndarray, starts: np.ndarray, ends: np.ndarray, kind: st
     return D0, segments.two_way_distances(base, starts, ends, decoy, starts, ends)
 
 
+def _null_best(X: np.ndarray, c, kind: str) -> tuple[float, np.ndarray]:
+    """(s0, members) of best_group on the null `kind` of case c. bgK: the runner-up on null K (bg alone:
+    on D itself), i.e. best_group on the segments outside the recording's best group (its members
+    left out, so that a true group's repeats do not enter the null)."""
+    if not kind.startswith("bg"):
+        D0, Rn = null_distances(X, c.s, c.e, kind)
+        m, z = segments.best_group(D0, Rn)
+        return float(z), m
+    if getattr(c, "kept", None) is None:
+        c.kept = segments.best_group(c.D, c.R0)
+    D0, Rn = null_distances(X, c.s, c.e, kind[2:]) if kind[2:] else (c.D, c.R0)
+    keep = np.setdiff1d(np.arange(len(c.s)), c.kept[0])
+    m, z = segments.best_group(D0[np.ix_(keep, keep)], Rn[np.ix_(keep, keep)])
+    return float(z), keep[m]
+
+
 def synthetic_X():
     for seed in range(4, 54):
         rng = np.random.default_rng(seed)
@@ -129,16 +149,12 @@ def null_scores(front: str, feats: str, recs: list, cases: list, syn_cases: list
                     if c is None or len(c.s) < 2:
                         continue
                     t1 = time.process_time()
-                    D0, Rn = null_distances(rec["X"], c.s, c.e, k)
+                    slot[k] = _null_best(rec["X"], c, k)
                     cpu += time.process_time() - t1
-                    m, z = segments.best_group(D0, Rn)
-                    slot[k] = (float(z), m)
                 for slot, X, c in zip(store["syn"], synthetic_X(), syn_cases):
                     if len(c.s) < 2:
                         continue
-                    D0, Rn = null_distances(X, c.s, c.e, k)
-                    m, z = segments.best_group(D0, Rn)
-                    slot[k] = (float(z), m)
+                    slot[k] = _null_best(X, c, k)
                 store["cpu"][k] = cpu
                 print(f"[null {k}: {time.process_time() - t0:.0f} s CPU]", file=sys.stderr)
         with open(path, "wb") as f:
@@ -191,6 +207,10 @@ def kinds_needed(names) -> list:
             continue
         k = v.rsplit("_", 1)[1]
         need |= {"rev", "rot"} if k == "max" else set(NULL_KINDS) if k == "max3" else {k}
+    for k in need:
+        b = k[2:] if k.startswith("bg") else k
+        if b and b not in NULL_KINDS and not (b.startswith("shuf") and b[4:].isdigit()):
+            raise ValueError(f"null kinds are {NULL_KINDS} or shufN, not {k!r}")
     return sorted(need)
 
 
@@ -208,8 +228,10 @@ def diagnose(classes: dict) -> None:
     def rank(x):
         return np.argsort(np.argsort(x)).astype(float)
 
-    kinds = [k for k in ("rev", "rot", "shuf", "max") if all(
-        k == "max" and {"rev", "rot"} <= set(nd) or k in nd for cl in classes.values() for _, _, nd in cl)]
+    have = set.intersection(*[set(nd) for cl in classes.values() for _, _, nd in cl])
+    kinds = [k for k in ("rev", "rot", "shuf") if k in have] + sorted(k for k in have if k[4:].isdigit()) \
+        + sorted(k for k in have if k.startswith("bg")) \
+        + (["max"] if {"rev", "rot"} <= have else [])
     print("\n#### Diagnostic: score s of the best group, s0 on each null, contrast c; median [10%, 90%]\n")
     print("| class | n | s | " + " | ".join(f"s0 {k}" for k in kinds) + " | c | s - bar(c) |")
     print("|---|---|---|" + "---|" * len(kinds) + "---|---|")
@@ -242,6 +264,44 @@ def diagnose(classes: dict) -> None:
         print(f"| {fname} | " + " | ".join(
             f"{_auc([f(x) for x in classes[t]], [f(x) for x in classes[n]]):.3f}"
             for t in true_names for n in null_names) + " |")
+
+
+def why(recs: list, cases: list, nrec: list, kinds=("rev", "rot", "shuf")) -> None:
+    """Why s0 sits where it does: per class (bdev and dev draws only), the pair-distance structure of
+    D and of each null D0, each relative to its own median pair, L = log(D / median): sd of L, the
+    closest pair's L, the Spearman correlation of L(D) and L(D0) over pairs, and the best group's
+    size in D and in D0 (median [10%, 90%] over recordings)."""
+    def q(x):
+        x = np.asarray(x, float)
+        return f"{np.median(x):.2f} [{np.quantile(x, 0.1):.2f}, {np.quantile(x, 0.9):.2f}]"
+
+    def rank(x):
+        return np.argsort(np.argsort(x)).astype(float)
+
+    out: dict = {}
+    for rec, c, nd in zip(recs, cases, nrec):
+        if c is None or rec["draw"] not in ("bdev", "dev") or len(c.s) < 4 or rec["cond"] in ("one_few", "vpw_few"):
+            continue
+        key = f"null {'one voice' if rec['one_voice'] else 'vpw'}" if rec["cond"] == "distinct" else rec["cond"]
+        o = out.setdefault(key, {})
+        off = ~np.eye(len(c.s), dtype=bool)
+        mats = {"D": c.D} | {k: null_distances(rec["X"], c.s, c.e, k)[0] for k in kinds}
+        LD = np.log(c.D[off] / np.median(c.D[off]))
+        for k, M in mats.items():
+            L = np.log(np.maximum(M[off], 1e-300) / np.median(M[off]))
+            o.setdefault(f"sd {k}", []).append(L.std())
+            o.setdefault(f"min {k}", []).append(L.min())
+            if k != "D":
+                o.setdefault(f"rho {k}", []).append(float(np.corrcoef(rank(LD), rank(L))[0, 1]))
+                o.setdefault(f"k {k}", []).append(len(nd[k][1]))
+        o.setdefault("k D", []).append(len(c.kept[0]))
+    print("\n#### Why: pair structure of D and of the nulls D0 (bdev+dev; L = log(distance / median pair))\n")
+    cols = [f"sd {k}" for k in ("D", *kinds)] + [f"min {k}" for k in ("D", *kinds)] + \
+        [f"rho {k}" for k in kinds] + [f"k {k}" for k in ("D", *kinds)]
+    print("| class | n | " + " | ".join(cols) + " |")
+    print("|---|---|" + "---|" * len(cols))
+    for key, o in out.items():
+        print(f"| {key} | {len(o['k D'])} | " + " | ".join(q(o[c]) for c in cols) + " |")
 
 
 def run(args) -> None:
@@ -285,6 +345,9 @@ def run(args) -> None:
         for v in names:
             syn_all[f"{feats}/{v}"] = np.array([significance(v, s, cc, nd) for s, cc, nd in syn_list])
         classes["synthetic 3-D"] = syn_list
+        if args.why:
+            with R.features_swapped(feats):
+                why(recs, cases, nrec, ("rev", "rot", "shuf", *[k for k in kinds if k[4:].isdigit()]))
         if args.diag:
             order = ["one_few", "one_many", "vpw_few", "vpw_many", "null one voice", "null vpw", "synthetic 3-D"]
             diagnose({k: classes[k] for k in order if k in classes})
@@ -326,6 +389,7 @@ def main(argv=None) -> int:
     ap.add_argument("--variants", default="cur,fixed,ratio_rev,ratio_rot,ratio_max,diff_rev,diff_rot,diff_max")
     ap.add_argument("--extra-nulls", type=int, default=80)
     ap.add_argument("--diag", action="store_true", help="distributions of s, s0, c per class and AUCs")
+    ap.add_argument("--why", action="store_true", help="pair structure of D and the nulls (bdev+dev)")
     ap.add_argument("--select", action="store_true", help="each variant's bar chosen on bdev+dev, read on wide")
     ap.add_argument("--out", default="")
     args = ap.parse_args(argv)
