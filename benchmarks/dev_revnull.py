@@ -124,6 +124,30 @@ def _null_best(X: np.ndarray, c, kind: str) -> tuple[float, np.ndarray]:
     return float(z), keep[m]
 
 
+def self_check() -> None:
+    """null_distances with the null's rows left as they are must give warped_distances' D exactly (the
+    null is computed as D is), and every null must be symmetric with a zero diagonal."""
+    rng = np.random.default_rng(0)
+    for d in (3, 12):                       # unwarped (few dimensions) and with the feature-axis stretches
+        X = rng.normal(size=(700, d))
+        s = np.arange(0, 640, 64)
+        e = s + rng.integers(25, 60, len(s))
+        D = segments.warped_distances(X, s, e)
+        saved = globals()["null_rows"]
+        globals()["null_rows"] = lambda Z, a, b, k: Z.copy()
+        try:
+            same = null_distances(X, s, e, "rev")[0]
+        finally:
+            globals()["null_rows"] = saved
+        assert np.array_equal(same, D), f"identity null differs from D (d={d}): {np.abs(same - D).max()}"
+        for k in (*NULL_KINDS, "shuf20"):
+            D0 = null_distances(X, s, e, k)[0]
+            assert np.array_equal(D0, D0.T) and not np.diag(D0).any(), k
+            assert not np.array_equal(D0, D), k
+    print("self-check passed: the identity null reproduces warped_distances exactly (3 and 12 dimensions); "
+          "every null is symmetric with a zero diagonal and differs from D")
+
+
 def synthetic_X():
     for seed in range(4, 54):
         rng = np.random.default_rng(seed)
@@ -208,7 +232,7 @@ def kinds_needed(names) -> list:
         k = v.rsplit("_", 1)[1]
         need |= {"rev", "rot"} if k == "max" else set(NULL_KINDS) if k == "max3" else {k}
     for k in need:
-        b = k[2:] if k.startswith("bg") else k
+        b = k.removeprefix("bg")
         if b and b not in NULL_KINDS and not (b.startswith("shuf") and b[4:].isdigit()):
             raise ValueError(f"null kinds are {NULL_KINDS} or shufN, not {k!r}")
     return sorted(need)
@@ -243,26 +267,27 @@ def diagnose(classes: dict) -> None:
     sn = np.array([x[0] for x in nulls])
     print("\nHow well each statistic tracks the nulls' chance maximum s (Spearman over the "
           f"{len(nulls)} distinct-word and synthetic nulls; per null class in brackets):")
+    def stat(cl, k):
+        return np.array([x[1] if k == "c" else s0_of(x[2], k) for x in cl])
+
     for k in [*kinds, "c"]:
-        def st(cl):
-            return np.array([x[1] if k == "c" else s0_of(x[2], k) for x in cl])
-        rho = float(np.corrcoef(rank(st(nulls)), rank(sn))[0, 1])
+        rho = float(np.corrcoef(rank(stat(nulls, k)), rank(sn))[0, 1])
         per = []
         for n, cl in classes.items():
             if n.startswith(("null", "synthetic")) and len(cl) > 3:
-                per.append(f"{n} {np.corrcoef(rank(st(cl)), rank([x[0] for x in cl]))[0, 1]:.2f}")
+                per.append(f"{n} {np.corrcoef(rank(stat(cl, k)), rank([x[0] for x in cl]))[0, 1]:.2f}")
         print(f"- {k}: {rho:.2f} ({'; '.join(per)})")
     print("\nAUC, true-group recordings (rows) against null classes (columns), per significance:")
-    forms = [("s", lambda x: x[0]), ("s - bar(c)", lambda x: x[0] + 2.5 * x[1])] + \
-        [(f"s / s0 {k}", (lambda k: lambda x: x[0] / max(s0_of(x[2], k), 1e-9))(k)) for k in kinds] + \
-        [(f"s - s0 {k}", (lambda k: lambda x: x[0] - s0_of(x[2], k))(k)) for k in kinds]
+    forms = [("s", lambda x, k: x[0], None), ("s - bar(c)", lambda x, k: x[0] + 2.5 * x[1], None)] + \
+        [(f"s / s0 {k}", lambda x, k: x[0] / max(s0_of(x[2], k), 1e-9), k) for k in kinds] + \
+        [(f"s - s0 {k}", lambda x, k: x[0] - s0_of(x[2], k), k) for k in kinds]
     null_names = [n for n in classes if n.startswith(("null", "synthetic"))]
     true_names = [n for n in classes if not n.startswith(("null", "synthetic"))]
     print("\n| significance | " + " | ".join(f"{t} vs {n}" for t in true_names for n in null_names) + " |")
     print("|---|" + "---|" * (len(true_names) * len(null_names)))
-    for fname, f in forms:
+    for fname, f, k in forms:
         print(f"| {fname} | " + " | ".join(
-            f"{_auc([f(x) for x in classes[t]], [f(x) for x in classes[n]]):.3f}"
+            f"{_auc([f(x, k) for x in classes[t]], [f(x, k) for x in classes[n]]):.3f}"
             for t in true_names for n in null_names) + " |")
 
 
@@ -314,6 +339,9 @@ def run(args) -> None:
     for feats in args.feats.split(","):
         cases, syn_cases = R.variant_cases(args.front, args.extra_nulls, feats, recs)
         nrec, nsyn, cpu = null_scores(args.front, feats, recs, cases, syn_cases, kinds)
+        nrec = [{k: v for k, v in nd.items() if k in kinds} for nd in nrec]     # only this run's nulls
+        nsyn = [{k: v for k, v in nd.items() if k in kinds} for nd in nsyn]
+        cpu = {k: v for k, v in cpu.items() if k in kinds}
         print(f"front {args.front}, features {feats}: CPU per 10 s of audio, D + R0 "
               f"{10 * sum(c.cpu_d for c in cases if c is not None) / secs:.4f} s; null matrices (D0 + decoys "
               "not counted; one warped DTW matrix set each): "
@@ -394,6 +422,7 @@ def main(argv=None) -> int:
     ap.add_argument("--out", default="")
     args = ap.parse_args(argv)
     with tee_output(args.out, f"dev_revnull.py {' '.join(argv if argv is not None else sys.argv[1:])}"):
+        self_check()
         run(args)
     return 0
 
