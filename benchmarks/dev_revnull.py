@@ -332,7 +332,8 @@ def why(recs: list, cases: list, nrec: list, kinds=("rev", "rot", "shuf")) -> No
 def run(args) -> None:
     recs = R.base_records(args.front, args.extra_nulls)
     names = args.variants.split(",")
-    kinds = sorted(set(kinds_needed(names)) | ({"rev", "rot"} if args.diag else set()))
+    kinds = sorted(set(kinds_needed(names)) | ({"rev", "rot"} if args.diag else set())
+                   | ({"rev", "rot", "shuf"} if args.why else set()))
     rows_all = {}
     syn_all = {}
     secs = sum(len(r["X"]) for r in recs) * B.HOP_S
