@@ -11,6 +11,8 @@ stretches on the first argument, the smaller of the two directions; segments.war
   rot   segment j rotated by half its length (find_group's decoy kind);
   shuf  segment j's rows permuted in blocks of SHUF_BLOCK rows (a fixed permutation per segment;
         shufN: blocks of N rows);
+  flip  segment j's time course kept, its feature axis reversed (static and slope halves each;
+        dev_extract_groups' decoy kind): a null of the spectral likeness, not of the order;
   max   the largest s0 of rev and rot (max3: of all three);
   bgK   the runner-up: best_group on null K restricted to the segments outside the recording's best
         group (bg: on D itself, no null; a true group's repeats then do not enter the null).
@@ -58,14 +60,14 @@ from _common import tee_output
 from tenfold import segments
 
 CACHE = Path(__file__).parent / ".cache"
-NULL_KINDS = ("rev", "rot", "shuf")
+NULL_KINDS = ("rev", "rot", "shuf")      # plus shufN (blocks of N rows) and flip
 SHUF_BLOCK = 5           # rows per block of the shuffled null (50 ms at a 10 ms hop: about a phone)
 
 
 def null_rows(Z: np.ndarray, starts: np.ndarray, ends: np.ndarray, kind: str) -> np.ndarray:
-    """Each segment's rows of Z reversed (rev), rotated by half its length (rot), or permuted in blocks
+    """Each segment's rows of Z reversed (rev), rotated by half its length (rot), permuted in blocks
     of SHUF_BLOCK rows (shuf, or N rows: shufN; the permutation seeded by the segment's index, so
-    deterministic)."""
+    deterministic), or with the feature axis reversed (flip)."""
     Zn = Z.copy()
     for i, (s0, e0) in enumerate(zip(starts, ends)):
         seg = Z[s0:e0]
@@ -79,8 +81,10 @@ def null_rows(Z: np.ndarray, starts: np.ndarray, ends: np.ndarray, kind: str) ->
             if len(blocks) > 1 and np.array_equal(order, np.arange(len(blocks))):
                 order = np.roll(order, 1)            # never the identity
             Zn[s0:e0] = seg[np.concatenate([blocks[k] for k in order])]
-        else:
+        elif kind != "flip":
             raise ValueError(f"null kinds are {NULL_KINDS}, not {kind!r}")
+    if kind == "flip":                         # the time course kept, the feature axis reversed
+        Zn = G.decoy_features(Z, starts, ends, "flip")
     return Zn
 
 
@@ -140,7 +144,7 @@ def self_check() -> None:
         finally:
             globals()["null_rows"] = saved
         assert np.array_equal(same, D), f"identity null differs from D (d={d}): {np.abs(same - D).max()}"
-        for k in (*NULL_KINDS, "shuf20"):
+        for k in (*NULL_KINDS, "shuf20", "flip"):
             D0 = null_distances(X, s, e, k)[0]
             assert np.array_equal(D0, D0.T) and not np.diag(D0).any(), k
             assert not np.array_equal(D0, D), k
@@ -233,7 +237,7 @@ def kinds_needed(names) -> list:
         need |= {"rev", "rot"} if k == "max" else set(NULL_KINDS) if k == "max3" else {k}
     for k in need:
         b = k.removeprefix("bg")
-        if b and b not in NULL_KINDS and not (b.startswith("shuf") and b[4:].isdigit()):
+        if b and b not in (*NULL_KINDS, "flip") and not (b.startswith("shuf") and b[4:].isdigit()):
             raise ValueError(f"null kinds are {NULL_KINDS} or shufN, not {k!r}")
     return sorted(need)
 
@@ -253,7 +257,7 @@ def diagnose(classes: dict) -> None:
         return np.argsort(np.argsort(x)).astype(float)
 
     have = set.intersection(*[set(nd) for cl in classes.values() for _, _, nd in cl])
-    kinds = [k for k in ("rev", "rot", "shuf") if k in have] + sorted(k for k in have if k[4:].isdigit()) \
+    kinds = [k for k in ("rev", "rot", "shuf", "flip") if k in have] + sorted(k for k in have if k[4:].isdigit()) \
         + sorted(k for k in have if k.startswith("bg")) \
         + (["max"] if {"rev", "rot"} <= have else [])
     print("\n#### Diagnostic: score s of the best group, s0 on each null, contrast c; median [10%, 90%]\n")
