@@ -1,0 +1,233 @@
+"""The eval_bands recipe on MFCCs computed elsewhere (issue 14, session 14, helper foreign): dev draws only.
+
+Every figure of issue 14 was measured with tenfold's own `audio.mfcc` (40 mels, natural log,
+25 ms Hamming frames, orthonormal DCT, no lifter). The independent evaluation computes its own
+13 MFCCs (c0 included, 10 ms hop); users' MFCCs usually come from one of these, called with
+their DEFAULT conventions and only the 10 ms hop and 13 coefficients set:
+
+  librosa      librosa.feature.mfcc(y=, sr=, n_mfcc=13, hop_length=160): 128 mels, power
+               spectrogram, power_to_db (10 log10, top_db=80 clipping), orthonormal DCT, n_fft
+               2048 (128 ms at 16 kHz), centred frames;
+  librosa25    the same with n_fft=400 (25 ms frames, what a speech user often sets);
+  psf          python_speech_features.mfcc(signal, samplerate): 26 filters, nfft 512, pre-emphasis
+               0.97, cepstral lifter 22 (c_k scaled by 1 + 11 sin(pi k / 22): up to 12x at k = 11),
+               c0 replaced by the log frame energy;
+  kaldilike    Kaldi's (and torchaudio.compliance.kaldi's) main differences on OUR filterbank: 23 mel
+               bins and lifter 22 (torchaudio is not installed here; no povey window, dither or
+               Kaldi mel formula: a stand-in for the lifter on 23 bins, not Kaldi itself).
+
+Front ends registered in dev_extract_groups.FRONTS (the yardstick's --front):
+  bands                    ours: audio.bands_from_mfcc(audio.mfcc(a))  (dev_extract_groups' own)
+  bands_librosa, bands_librosa25, bands_psf   audio.bands_from_mfcc(foreign 13 MFCCs)
+  mfcc_librosa, mfcc_psf   the foreign 13 MFCCs as they are (the eval recipe)
+  <front>_std              bands from cepstra with c1..c12 each divided by its spread over the
+                           series (the normalisation candidate: it undoes any per-coefficient scale,
+                           a lifter included); e.g. bands_std, bands_psf_std
+  <front>_ref              as _std, then multiplied by REF_PROFILE (the spread profile of our own
+                           MFCCs on dev speech), so that our MFCCs keep their weights
+
+    python benchmarks/dev_foreign_mfcc.py groups --front bands_psf [--extra-nulls 80]
+    python benchmarks/dev_foreign_mfcc.py match --front bands_psf
+    python benchmarks/dev_foreign_mfcc.py profile
+
+groups: dev_extract_groups' tables for the front at main's default bar (variant adapt_nn_-2.5 at
+bar 2.925 = segments.group_bar, what find_instances uses with min_group_score=None), the fixed
+bar 1.1 (kept), both at equal nulls; then the true-boundary pairwise check on the vpw_many
+recordings (AUC of same-word pairs against same-word-to-other pairs of D, 1-NN share) and CPU of
+the features per 10 s. Cache: benchmarks/.cache/foreign/<front>_x<extra>.pkl; results:
+benchmarks/results/foreign/groups_<front>.txt.
+match: bench_extract.py --match-only --sets dev --n 20 --recipe eval_bands with the front's
+features in place of eval_bands'; results benchmarks/results/foreign/match_<front>.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).parent))
+import bench_extract as B
+import dev_extract_groups as G
+from _common import tee_output
+
+from tenfold import audio
+
+ROOT = Path(__file__).parent
+Case = G.Case        # caches written by dev_extract_groups.py run as a script pickle its Case as __main__.Case
+HOP = int(round(B.SR * B.HOP_S))          # 160 samples: the 10 ms hop the evaluation uses
+N_MFCC = 13
+
+
+def librosa_mfcc(a: np.ndarray, n_fft: int | None = None) -> np.ndarray:
+    """(frames, 13) librosa MFCCs at its defaults (n_fft 2048 unless given), 10 ms hop."""
+    import librosa
+    kw = {} if n_fft is None else {"n_fft": n_fft}
+    return librosa.feature.mfcc(y=np.asarray(a, np.float32), sr=B.SR, n_mfcc=N_MFCC, hop_length=HOP, **kw).T \
+        .astype(np.float64)
+
+
+def psf_mfcc(a: np.ndarray) -> np.ndarray:
+    """(frames, 13) python_speech_features MFCCs at its defaults (lifter 22, c0 = log energy)."""
+    import python_speech_features as psf
+    return np.asarray(psf.mfcc(np.asarray(a, np.float64), samplerate=B.SR), np.float64)
+
+
+KALDI_LIFTER = 22.0      # Kaldi's and python_speech_features' default cepstral lifter
+
+
+def kaldilike_mfcc(a: np.ndarray) -> np.ndarray:
+    """(frames, 13) Kaldi's main conventions on our filterbank (not a reimplementation of Kaldi):
+    23 mel bins, orthonormal DCT, lifter 22 (c_k times 1 + 11 sin(pi k / 22)); c0 kept as the DCT gives it."""
+    C = audio.mfcc(a, B.SR, n_mels=23)
+    k = np.arange(C.shape[1])
+    return C * (1 + KALDI_LIFTER / 2 * np.sin(np.pi * k / KALDI_LIFTER))
+
+
+CEPSTRA = {"": lambda a: audio.mfcc(a, B.SR), "_librosa": librosa_mfcc,
+           "_librosa25": lambda a: librosa_mfcc(a, n_fft=400), "_psf": psf_mfcc, "_kaldilike": kaldilike_mfcc}
+
+# Spread (std over frames) of c1..c12 of audio.mfcc on dev speech, relative to c1: what `profile`
+# prints (median over 20 voice-per-word recordings of the dev pool). Used only by the _ref candidate.
+REF_PROFILE = np.array([1.000, 0.414, 0.516, 0.404, 0.350, 0.335, 0.309, 0.250, 0.215, 0.179, 0.185, 0.192])
+
+
+def normalised(C: np.ndarray, how: str) -> np.ndarray:
+    """c1.. divided by their spread over the series (std); ref: then times REF_PROFILE."""
+    C = np.array(C, np.float64)
+    sd = C[:, 1:].std(axis=0)
+    C[:, 1:] /= np.where(sd > 0, sd, 1.0)
+    if how == "ref":
+        C[:, 1:] *= REF_PROFILE
+    return C
+
+
+def _front(name: str):
+    """The feature function of a front name (see the module docstring)."""
+    norm = ""
+    for suf in ("_std", "_ref"):
+        if name.endswith(suf):
+            name, norm = name[:-len(suf)], suf[1:]
+    kind, _, conv = name.partition("_")
+    cep = CEPSTRA["_" + conv if conv else ""]
+
+    def f(a):
+        C = cep(a)
+        if norm:
+            C = normalised(C, norm)
+        return audio.bands_from_mfcc(C) if kind == "bands" else C
+    return f
+
+
+FOREIGN = ["bands_librosa", "bands_librosa25", "bands_psf", "bands_kaldilike", "mfcc_librosa", "mfcc_psf"]
+for _n in FOREIGN + [f"{b}_{s}" for b in ("bands", "bands_librosa", "bands_librosa25", "bands_psf", "bands_kaldilike")
+                     for s in ("std", "ref")]:
+    G.FRONTS[_n] = _front(_n)
+
+
+def profile(n: int = 20) -> np.ndarray:
+    """Median over bdev recordings of the std of c1..c12 relative to c1, per convention."""
+    out = {}
+    for conv, cep in CEPSTRA.items():
+        prof, cpu, secs = [], 0.0, 0.0
+        rng = np.random.default_rng(100 + 3)
+        for _ in range(n):
+            rec = B.make_recording(rng, B.DEV_SPEAKERS, int(rng.integers(3, 9)), voice_per_word=True, many=True)
+            t0 = time.process_time()
+            C = cep(rec.audio)
+            cpu += time.process_time() - t0
+            secs += len(rec.audio) / B.SR
+            sd = C[:, 1:].std(axis=0)
+            prof.append(sd / sd[0])
+        out[conv or "_ours"] = np.median(prof, axis=0)
+        print(f"{conv or '_ours':11s} std(c_k)/std(c1), k=1..12: " + " ".join(f"{x:.3f}" for x in out[conv or '_ours'])
+              + f" | CPU per 10 s {10 * cpu / secs:.4f} s")
+    return out["_ours"]
+
+
+def pairwise_check(recs: list) -> str:
+    """True-boundary check on vpw_many recordings: segments with IoU >= .5 with a true instance are the
+    word's; AUC of D(word, word) < D(word, other) per recording (mean), and the share of word segments
+    whose nearest segment is a word segment."""
+    aucs, nn = [], []
+    for rec in recs:
+        if rec["cond"] != "vpw_many" or rec["fixed"] is not None:
+            continue
+        c = rec["case"]
+        true = np.array([max((G._iou((s, e), t) for t in rec["truth"]), default=0) >= 0.5
+                         for s, e in zip(c.s, c.e)])
+        if true.sum() < 2 or (~true).sum() < 1:
+            continue
+        idx = np.flatnonzero(true)
+        same = [c.D[i, j] for i in idx for j in idx if i < j]
+        other = [c.D[i, j] for i in idx for j in np.flatnonzero(~true)]
+        aucs.append(G._auc(other, same))
+        for i in idx:
+            d = c.D[i].copy()
+            d[i] = np.inf
+            nn.append(true[int(np.argmin(d))])
+    return (f"true-boundary check (vpw_many, {len(aucs)} recordings): AUC same-word < word-other "
+            f"{np.mean(aucs):.3f}; nearest segment of a word segment is the word {np.mean(nn):.3f}")
+
+
+def groups(front: str, extra: int) -> None:
+    cache = ROOT / ".cache" / "foreign" / f"{front}_x{extra}.pkl"
+    out = ROOT / "results" / "foreign" / f"groups_{front}{'_x' + str(extra) if extra else ''}.txt"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    argv = ["--front", front, "--variants", "adapt_nn_-2.5,kept", "--bars", "2.925,1.1", "--cache", str(cache),
+            "--extra-nulls", str(extra)]
+    with tee_output(str(out), f"dev_foreign_mfcc.py groups --front {front} --extra-nulls {extra}"):
+        print("adapt_nn_-2.5 at bar 2.925 = main's default (segments.group_bar); kept at 1.1 = the fixed bar")
+        G.run(G_args(argv))
+        recs, _ = G.recordings(front, [], str(cache), extra)
+        print(pairwise_check(recs))
+        f, cpu, secs = G.FRONTS[front], 0.0, 0.0
+        rng = np.random.default_rng(7)
+        for _ in range(8):
+            rec = B.make_recording(rng, B.DEV_SPEAKERS, 5, voice_per_word=True, many=True)
+            t0 = time.process_time()
+            f(rec.audio)
+            cpu += time.process_time() - t0
+            secs += len(rec.audio) / B.SR
+        print(f"features CPU per 10 s of audio: {10 * cpu / secs:.4f} s (8 recordings, 1 thread)")
+
+
+def G_args(argv):
+    """dev_extract_groups' parsed arguments (its main() parses and tees; we tee ourselves)."""
+    import argparse as ap_
+    p = ap_.ArgumentParser()
+    for a, kw in (("--bars", {"default": "1.0,1.1,1.2"}), ("--front", {}), ("--variants", {"default": "kept"}),
+                  ("--cache", {"default": ""}), ("--extra-nulls", {"type": int, "default": 0})):
+        p.add_argument(a, **kw)
+    args = p.parse_args(argv)
+    args.pairs = args.select = args.curve = args.homog = False
+    return args
+
+
+def match(front: str) -> None:
+    f = G.FRONTS[front]
+    B.tenfold_features = lambda a, recipe: f(a)
+    B.main(["--match-only", "--sets", "dev", "--n", "20", "--no-stumpy", "--recipe", "eval_bands",
+            "--out", str(ROOT / "results" / "foreign"), "--tag", f"match_{front}"])
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("what", choices=["groups", "match", "profile"])
+    ap.add_argument("--front", default="bands", choices=sorted(G.FRONTS))
+    ap.add_argument("--extra-nulls", type=int, default=0)
+    args = ap.parse_args(argv)
+    if args.what == "profile":
+        profile()
+    elif args.what == "groups":
+        groups(args.front, args.extra_nulls)
+    else:
+        match(args.front)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
