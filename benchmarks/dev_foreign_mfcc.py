@@ -25,10 +25,17 @@ Front ends registered in dev_extract_groups.FRONTS (the yardstick's --front):
                            a lifter included); e.g. bands_std, bands_psf_std
   <front>_ref              as _std, then multiplied by REF_PROFILE (the spread profile of our own
                            MFCCs on dev speech), so that our MFCCs keep their weights
+  <front>_unlift, _auto    audio.bands_from_mfcc(..., lifter=22) / (..., lifter="auto"): the lifter
+                           22 undone always / where audio.looks_liftered (src, adopted); every other
+                           front calls bands_from_mfcc(..., lifter=0), main's behaviour before
+  bands (dev_extract_groups' own) uses the src default, lifter="auto"
 
     python benchmarks/dev_foreign_mfcc.py groups --front bands_psf [--extra-nulls 80]
     python benchmarks/dev_foreign_mfcc.py match --front bands_psf
     python benchmarks/dev_foreign_mfcc.py profile
+    python benchmarks/dev_foreign_mfcc.py nothing --front bands_psf_auto
+    python benchmarks/dev_foreign_mfcc.py heldout --front bands_psf_auto [--n 40]     # held out: run ONCE
+    python benchmarks/dev_foreign_mfcc.py evallike --front bands_psf_auto --n 30      # eval-like: run ONCE
 
 groups: dev_extract_groups' tables for the front at main's default bar (variant adapt_nn_-2.5 at
 bar 2.925 = segments.group_bar, what find_instances uses with min_group_score=None), the fixed
@@ -54,7 +61,7 @@ import bench_extract as B
 import dev_extract_groups as G
 from _common import tee_output
 
-from tenfold import audio
+from tenfold import audio, extract
 
 ROOT = Path(__file__).parent
 Case = G.Case        # caches written by dev_extract_groups.py run as a script pickle its Case as __main__.Case
@@ -76,15 +83,13 @@ def psf_mfcc(a: np.ndarray) -> np.ndarray:
     return np.asarray(psf.mfcc(np.asarray(a, np.float64), samplerate=B.SR), np.float64)
 
 
-KALDI_LIFTER = 22.0      # Kaldi's and python_speech_features' default cepstral lifter
 
 
 def kaldilike_mfcc(a: np.ndarray) -> np.ndarray:
     """(frames, 13) Kaldi's main conventions on our filterbank (not a reimplementation of Kaldi):
     23 mel bins, orthonormal DCT, lifter 22 (c_k times 1 + 11 sin(pi k / 22)); c0 kept as the DCT gives it."""
     C = audio.mfcc(a, B.SR, n_mels=23)
-    k = np.arange(C.shape[1])
-    return C * (1 + KALDI_LIFTER / 2 * np.sin(np.pi * k / KALDI_LIFTER))
+    return C * audio.lifter_factors(audio.STANDARD_LIFTER, C.shape[1])
 
 
 CEPSTRA = {"": lambda a: audio.mfcc(a, B.SR), "_librosa": librosa_mfcc,
@@ -108,23 +113,27 @@ def normalised(C: np.ndarray, how: str) -> np.ndarray:
 def _front(name: str):
     """The feature function of a front name (see the module docstring)."""
     norm = ""
-    for suf in ("_std", "_ref"):
+    for suf in ("_std", "_ref", "_unlift", "_auto"):
         if name.endswith(suf):
             name, norm = name[:-len(suf)], suf[1:]
     kind, _, conv = name.partition("_")
     cep = CEPSTRA["_" + conv if conv else ""]
 
+    # main before this session had no lifter argument: lifter=0 is its behaviour; _unlift and _auto
+    # are audio.bands_from_mfcc's lifter=22 and lifter="auto" (src, this session)
+    lifter = {"unlift": audio.STANDARD_LIFTER, "auto": "auto"}.get(norm, 0.0)
+
     def f(a):
         C = cep(a)
-        if norm:
+        if norm in ("std", "ref"):
             C = normalised(C, norm)
-        return audio.bands_from_mfcc(C) if kind == "bands" else C
+        return audio.bands_from_mfcc(C, lifter=lifter) if kind == "bands" else C
     return f
 
 
 FOREIGN = ["bands_librosa", "bands_librosa25", "bands_psf", "bands_kaldilike", "mfcc_librosa", "mfcc_psf"]
 for _n in FOREIGN + [f"{b}_{s}" for b in ("bands", "bands_librosa", "bands_librosa25", "bands_psf", "bands_kaldilike")
-                     for s in ("std", "ref")]:
+                     for s in ("std", "ref", "unlift", "auto")]:
     G.FRONTS[_n] = _front(_n)
 
 
@@ -214,9 +223,53 @@ def match(front: str) -> None:
             "--out", str(ROOT / "results" / "foreign"), "--tag", f"match_{front}"])
 
 
+def heldout(front: str, n: int) -> None:
+    """The COMMON_S14 held-out command (eval_bands, n recordings per condition, no stumpy, no extras)
+    with the front's features in place of eval_bands' (bands: ours, i.e. src's bands_from_mfcc)."""
+    f = G.FRONTS[front]
+    B.tenfold_features = lambda a, recipe: f(a)
+    B.main(["--sets", "heldout", "--n", str(n), "--no-stumpy", "--no-extras", "--recipe", "eval_bands",
+            "--out", str(ROOT / "results" / "foreign"), "--tag", f"heldout_{front}_n{n}"])
+
+
+def nothing(front: str) -> None:
+    """bench_extract's nothing-found rows on the dev pool (all-distinct words, and white/brown noise)
+    with the front's features; prints them and writes results/foreign/nothing_<front>.txt."""
+    f = G.FRONTS[front]
+    B.tenfold_features = lambda a, recipe: f(a)
+    with tee_output(str(ROOT / "results" / "foreign" / f"nothing_{front}.txt"),
+                    f"dev_foreign_mfcc.py nothing --front {front}"):
+        B.bench_nothing("dev", B.DEV_SPEAKERS, 1, 20, "eval_bands", print)
+
+
+def evallike(front: str, n: int) -> None:
+    """bench_extract_evallike.py's draw (seeds 300, n pairs, never tuned on) with the front's features:
+    find_instances F1@.5 and match() F1@.5; results/foreign/evallike_<front>.txt."""
+    import bench_extract_evallike as E
+    f = G.FRONTS[front]
+    with tee_output(str(ROOT / "results" / "foreign" / f"evallike_{front}.txt"),
+                    f"dev_foreign_mfcc.py evallike --front {front} --n {n}"):
+        rng = np.random.default_rng(E.SEED0)
+        f1, mt, cpu = [], [], []
+        for i in range(n):
+            target = str(rng.choice(E.WORDS))
+            (a1, t1), (a2, t2) = E.recording(rng, target), E.recording(rng, target)
+            X1, X2 = f(a1), f(a2)
+            lens = np.array([e - s for s, e in t1])
+            lo, hi = max(2, int(np.floor(0.7 * lens.min()))), int(np.ceil(1.3 * lens.max()))
+            c = time.process_time()
+            found = extract.find_instances(X1, lo, hi, random_state=i)
+            cpu.append((time.process_time() - c) / (len(a1) / B.SR) * 10)
+            f1.append(E.f1s(found, t1)[1])
+            mt.append(E.f1s(found.match(X2), t2)[1])
+        print(f"front {front}: {n} pairs; find_instances F1@.5 {np.mean(f1):.3f}; match() F1@.5 {np.mean(mt):.3f}; "
+              f"CPU per 10 s (find_instances, median) {np.median(cpu):.3f} s")
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("what", choices=["groups", "match", "profile"])
+    ap.add_argument("what", choices=["groups", "match", "profile", "heldout", "nothing", "evallike"])
+    ap.add_argument("--n", type=int, default=40, help="heldout: recordings per condition")
     ap.add_argument("--front", default="bands", choices=sorted(G.FRONTS))
     ap.add_argument("--extra-nulls", type=int, default=0)
     args = ap.parse_args(argv)
@@ -224,6 +277,12 @@ def main(argv=None) -> int:
         profile()
     elif args.what == "groups":
         groups(args.front, args.extra_nulls)
+    elif args.what == "heldout":
+        heldout(args.front, args.n)
+    elif args.what == "evallike":
+        evallike(args.front, args.n)
+    elif args.what == "nothing":
+        nothing(args.front)
     else:
         match(args.front)
     return 0

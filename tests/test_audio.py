@@ -265,25 +265,59 @@ def test_bands_from_mfcc_inverts_the_dct():
     centred = L - L.mean(axis=1, keepdims=True)
     # every coefficient: the log mel energies minus each frame's mean, exactly; with c0 kept, L itself
     full = audio.mfcc(z, 8000, n_mfcc=20, n_mels=20)
-    np.testing.assert_allclose(audio.bands_from_mfcc(full, n_bands=20), centred, atol=1e-9)
-    np.testing.assert_allclose(audio.bands_from_mfcc(full, n_bands=20, drop_c0=False), L, atol=1e-9)
+    np.testing.assert_allclose(audio.bands_from_mfcc(full, n_bands=20, lifter=0), centred, atol=1e-9)
+    np.testing.assert_allclose(audio.bands_from_mfcc(full, n_bands=20, drop_c0=False, lifter=0), L, atol=1e-9)
+    # (white noise has flat cepstral spreads, which lifter="auto" reads as liftered: lifter=0 here)
     # fewer coefficients: the least-squares fit of the centred rows by cosines 1..7 (the smoothed
     # projection), computed independently by lstsq
     part = audio.mfcc(z, 8000, n_mfcc=8, n_mels=20)
-    B = audio.bands_from_mfcc(part, n_bands=20)
+    B = audio.bands_from_mfcc(part, n_bands=20, lifter=0)
     cos = np.cos(np.pi * np.arange(1, 8)[None, :] * (2 * np.arange(20)[:, None] + 1) / 40)
     coef, *_ = np.linalg.lstsq(cos, centred.T, rcond=None)
     np.testing.assert_allclose(B, (cos @ coef).T, atol=1e-9)
     # other band counts: the term-by-term formula; rows have no level; int input is accepted
     C = audio.mfcc(z, 8000)
     for n in (2, 7, 24):
-        np.testing.assert_allclose(audio.bands_from_mfcc(C, n_bands=n), _naive_inverse(C, n, 1), atol=1e-9)
-        np.testing.assert_allclose(audio.bands_from_mfcc(C, n_bands=n, drop_c0=False), _naive_inverse(C, n, 0),
+        np.testing.assert_allclose(audio.bands_from_mfcc(C, n_bands=n, lifter=0), _naive_inverse(C, n, 1), atol=1e-9)
+        np.testing.assert_allclose(audio.bands_from_mfcc(C, n_bands=n, drop_c0=False, lifter=0), _naive_inverse(C, n, 0),
                                    atol=1e-9)
-    assert audio.bands_from_mfcc(C).shape == (C.shape[0], audio.BANDS_FROM_MFCC)
-    np.testing.assert_allclose(audio.bands_from_mfcc(C).sum(axis=1), 0.0, atol=1e-9)
+    assert audio.bands_from_mfcc(C, lifter=0).shape == (C.shape[0], audio.BANDS_FROM_MFCC)
+    np.testing.assert_allclose(audio.bands_from_mfcc(C, lifter=0).sum(axis=1), 0.0, atol=1e-9)
     Ci = np.arange(60).reshape(20, 3)
-    np.testing.assert_allclose(audio.bands_from_mfcc(Ci, n_bands=4), _naive_inverse(Ci.astype(float), 4, 1))
+    np.testing.assert_allclose(audio.bands_from_mfcc(Ci, n_bands=4, lifter=0), _naive_inverse(Ci.astype(float), 4, 1))
+
+
+def _speechlike_cepstra(rng, frames=300, n=13):
+    """Cepstra whose spread decays with k as speech's does (c_k ~ 1/(1+k)), c0 a level."""
+    C = rng.normal(size=(frames, n)) / (1.0 + np.arange(n))
+    C[:, 0] += 10.0
+    return C
+
+
+def test_bands_from_mfcc_undoes_a_lifter():
+    rng = np.random.default_rng(11)
+    C = _speechlike_cepstra(rng)
+    k = np.arange(13)
+    naive = 1 + 11 * np.sin(np.pi * k / 22)          # the standard lifter, L = 22, written out
+    np.testing.assert_allclose(audio.lifter_factors(22.0, 13), naive)
+    np.testing.assert_allclose(audio.lifter_factors(0.0, 13), np.ones(13))
+    lifted = C * naive
+    plain = audio.bands_from_mfcc(C, lifter=0)
+    # an explicit lifter undoes it exactly; "auto" finds it on the lifted copy and not on the plain one
+    np.testing.assert_allclose(audio.bands_from_mfcc(lifted, lifter=22.0), plain, atol=1e-12)
+    assert audio.looks_liftered(lifted) and not audio.looks_liftered(C)
+    np.testing.assert_allclose(audio.bands_from_mfcc(lifted), plain, atol=1e-12)
+    np.testing.assert_array_equal(audio.bands_from_mfcc(C), plain)
+    # another lifter is undone exactly when named; auto is not fooled into changing our own MFCCs' scale
+    np.testing.assert_allclose(audio.bands_from_mfcc(C * audio.lifter_factors(30.0, 13), lifter=30), plain, atol=1e-12)
+    # the per-column mean and a global scale do not change what auto decides
+    assert audio.looks_liftered(3.0 * lifted + 5.0) and not audio.looks_liftered(0.1 * C - 2.0)
+    # too few coefficients to judge, or more than the lifter can have been applied to: no lifter
+    assert not audio.looks_liftered(lifted[:, :8])
+    wide = _speechlike_cepstra(rng, n=24)
+    wide[:, 1:] = rng.normal(size=(300, 23))        # flat spreads, but 24 coefficients
+    assert not audio.looks_liftered(wide)
+    np.testing.assert_array_equal(audio.bands_from_mfcc(wide), audio.bands_from_mfcc(wide, lifter=0))
 
 
 @pytest.mark.parametrize("args, kwargs, exc, word", [
@@ -297,6 +331,11 @@ def test_bands_from_mfcc_inverts_the_dct():
     ((np.zeros((30, 13)),), {"n_bands": 2.5}, ValueError, "n_bands"),
     ((np.zeros((30, 13)),), {"n_bands": True}, ValueError, "n_bands"),
     ((np.zeros((30, 13)),), {"drop_c0": "yes"}, TypeError, "drop_c0"),
+    ((np.zeros((30, 13)),), {"lifter": "kaldi"}, ValueError, "lifter"),
+    ((np.zeros((30, 13)),), {"lifter": -1.0}, ValueError, "lifter"),
+    ((np.zeros((30, 13)),), {"lifter": np.nan}, ValueError, "lifter"),
+    ((np.zeros((30, 13)),), {"lifter": True}, ValueError, "lifter"),
+    ((np.zeros((30, 13)),), {"lifter": 4.0}, ValueError, "lifter"),      # factor <= 0 from c5 on
 ])
 def test_bands_from_mfcc_bad_input(args, kwargs, exc, word):
     with pytest.raises(exc, match=word):
