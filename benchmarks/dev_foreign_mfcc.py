@@ -9,6 +9,7 @@ their DEFAULT conventions and only the 10 ms hop and 13 coefficients set:
                spectrogram, power_to_db (10 log10, top_db=80 clipping), orthonormal DCT, n_fft
                2048 (128 ms at 16 kHz), centred frames;
   librosa25    the same with n_fft=400 (25 ms frames, what a speech user often sets);
+  librosa25m40 the same with n_fft=400 and n_mels=40 (our mel count); ...nc: and top_db=None (no clipping);
   psf          python_speech_features.mfcc(signal, samplerate): 26 filters, nfft 512, pre-emphasis
                0.97, cepstral lifter 22 (c_k scaled by 1 + 11 sin(pi k / 22): up to 12x at k = 11),
                c0 replaced by the log frame energy;
@@ -18,6 +19,7 @@ their DEFAULT conventions and only the 10 ms hop and 13 coefficients set:
 
 Front ends registered in dev_extract_groups.FRONTS (the yardstick's --front):
   bands                    ours: audio.bands_from_mfcc(audio.mfcc(a))  (dev_extract_groups' own)
+  bands_ours               ours with lifter=0 (main's bands_from_mfcc before this session)
   bands_librosa, bands_librosa25, bands_psf   audio.bands_from_mfcc(foreign 13 MFCCs)
   mfcc_librosa, mfcc_psf   the foreign 13 MFCCs as they are (the eval recipe)
   <front>_std              bands from cepstra with c1..c12 each divided by its spread over the
@@ -33,6 +35,7 @@ Front ends registered in dev_extract_groups.FRONTS (the yardstick's --front):
     python benchmarks/dev_foreign_mfcc.py groups --front bands_psf [--extra-nulls 80]
     python benchmarks/dev_foreign_mfcc.py match --front bands_psf
     python benchmarks/dev_foreign_mfcc.py profile
+    python benchmarks/dev_foreign_mfcc.py spread                # looks_liftered's statistic per convention
     python benchmarks/dev_foreign_mfcc.py nothing --front bands_psf_auto
     python benchmarks/dev_foreign_mfcc.py heldout --front bands_psf_auto [--n 40]     # held out: run ONCE
     python benchmarks/dev_foreign_mfcc.py evallike --front bands_psf_auto --n 30      # eval-like: run ONCE
@@ -69,10 +72,14 @@ HOP = int(round(B.SR * B.HOP_S))          # 160 samples: the 10 ms hop the evalu
 N_MFCC = 13
 
 
-def librosa_mfcc(a: np.ndarray, n_fft: int | None = None) -> np.ndarray:
-    """(frames, 13) librosa MFCCs at its defaults (n_fft 2048 unless given), 10 ms hop."""
+def librosa_mfcc(a: np.ndarray, n_fft: int | None = None, **kw) -> np.ndarray:
+    """(frames, 13) librosa MFCCs at its defaults (n_fft 2048 unless given; other keywords passed on), 10 ms hop."""
     import librosa
-    kw = {} if n_fft is None else {"n_fft": n_fft}
+    kw = kw | ({} if n_fft is None else {"n_fft": n_fft})
+    if "top_db" in kw:        # mfcc() does not pass top_db on: its own steps, power_to_db given top_db
+        top_db = kw.pop("top_db")
+        S = librosa.feature.melspectrogram(y=np.asarray(a, np.float32), sr=B.SR, hop_length=HOP, **kw)
+        return librosa.feature.mfcc(S=librosa.power_to_db(S, top_db=top_db), n_mfcc=N_MFCC).T.astype(np.float64)
     return librosa.feature.mfcc(y=np.asarray(a, np.float32), sr=B.SR, n_mfcc=N_MFCC, hop_length=HOP, **kw).T \
         .astype(np.float64)
 
@@ -92,8 +99,10 @@ def kaldilike_mfcc(a: np.ndarray) -> np.ndarray:
     return C * audio.lifter_factors(audio.STANDARD_LIFTER, C.shape[1])
 
 
-CEPSTRA = {"": lambda a: audio.mfcc(a, B.SR), "_librosa": librosa_mfcc,
-           "_librosa25": lambda a: librosa_mfcc(a, n_fft=400), "_psf": psf_mfcc, "_kaldilike": kaldilike_mfcc}
+CEPSTRA = {"": lambda a: audio.mfcc(a, B.SR), "_ours": lambda a: audio.mfcc(a, B.SR), "_librosa": librosa_mfcc,
+           "_librosa25": lambda a: librosa_mfcc(a, n_fft=400), "_psf": psf_mfcc,
+           "_librosa25m40": lambda a: librosa_mfcc(a, n_fft=400, n_mels=40),
+           "_librosa25m40nc": lambda a: librosa_mfcc(a, n_fft=400, n_mels=40, top_db=None), "_kaldilike": kaldilike_mfcc}
 
 # Spread (std over frames) of c1..c12 of audio.mfcc on dev speech, relative to c1: what `profile`
 # prints (median over 20 voice-per-word recordings of the dev pool). Used only by the _ref candidate.
@@ -131,7 +140,7 @@ def _front(name: str):
     return f
 
 
-FOREIGN = ["bands_librosa", "bands_librosa25", "bands_psf", "bands_kaldilike", "mfcc_librosa", "mfcc_psf"]
+FOREIGN = ["bands_ours", "bands_librosa25m40", "bands_librosa25m40nc", "bands_librosa", "bands_librosa25", "bands_psf", "bands_kaldilike", "mfcc_librosa", "mfcc_psf"]
 for _n in FOREIGN + [f"{b}_{s}" for b in ("bands", "bands_librosa", "bands_librosa25", "bands_psf", "bands_kaldilike")
                      for s in ("std", "ref", "unlift", "auto")]:
     G.FRONTS[_n] = _front(_n)
@@ -140,7 +149,7 @@ for _n in FOREIGN + [f"{b}_{s}" for b in ("bands", "bands_librosa", "bands_libro
 def profile(n: int = 20) -> np.ndarray:
     """Median over bdev recordings of the std of c1..c12 relative to c1, per convention."""
     out = {}
-    for conv, cep in CEPSTRA.items():
+    for conv, cep in ((c, f) for c, f in CEPSTRA.items() if c != "_ours"):
         prof, cpu, secs = [], 0.0, 0.0
         rng = np.random.default_rng(100 + 3)
         for _ in range(n):
@@ -155,6 +164,29 @@ def profile(n: int = 20) -> np.ndarray:
         print(f"{conv or '_ours':11s} std(c_k)/std(c1), k=1..12: " + " ".join(f"{x:.3f}" for x in out[conv or '_ours'])
               + f" | CPU per 10 s {10 * cpu / secs:.4f} s")
     return out["_ours"]
+
+
+def spread(n: int = 40) -> None:
+    """audio.looks_liftered's statistic, median std(c5..c8) / std(c1), per convention on n dev-pool
+    recordings (seed 555: voice per word or one voice, few or many distractors, every fifth all
+    distinct) and on 10 s of white noise: quantiles 0/10/50/90/100%; and how often looks_liftered fires."""
+    def stat(C):
+        sd = C.std(axis=0)
+        return float(np.median(sd[5:9]) / sd[1])
+    res: dict = {c: [] for c in CEPSTRA if c != "_ours"}
+    fired: dict = {c: 0 for c in res}
+    rng = np.random.default_rng(555)
+    for i in range(n):
+        rec = B.make_recording(rng, B.DEV_SPEAKERS, int(rng.integers(3, 9)) if i % 5 else 0,
+                               voice_per_word=bool(i % 2), many=bool((i // 2) % 2), distinct_only=i % 5 == 0)
+        for c in res:
+            C = CEPSTRA[c](rec.audio)
+            res[c].append(stat(C))
+            fired[c] += audio.looks_liftered(C)
+    noise = np.random.default_rng(1).normal(size=10 * B.SR) * 0.01
+    for c, v in res.items():
+        print(f"{c or 'ours':11s} std(c5..c8)/std(c1) quantiles {np.round(np.quantile(v, [0, .1, .5, .9, 1]), 3)}; "
+              f"looks_liftered {fired[c]}/{n}; white noise {stat(CEPSTRA[c](noise)):.3f}")
 
 
 def pairwise_check(recs: list) -> str:
@@ -268,13 +300,17 @@ def evallike(front: str, n: int) -> None:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("what", choices=["groups", "match", "profile", "heldout", "nothing", "evallike"])
+    ap.add_argument("what", choices=["groups", "match", "profile", "spread", "heldout", "nothing",
+                                           "evallike"])
     ap.add_argument("--n", type=int, default=40, help="heldout: recordings per condition")
     ap.add_argument("--front", default="bands", choices=sorted(G.FRONTS))
     ap.add_argument("--extra-nulls", type=int, default=0)
     args = ap.parse_args(argv)
     if args.what == "profile":
         profile()
+    elif args.what == "spread":
+        with tee_output(str(ROOT / "results" / "foreign" / "spread.txt"), "dev_foreign_mfcc.py spread"):
+            spread()
     elif args.what == "groups":
         groups(args.front, args.extra_nulls)
     elif args.what == "heldout":
