@@ -40,6 +40,9 @@ Front ends registered in dev_extract_groups.FRONTS (the yardstick's --front):
     python benchmarks/dev_foreign_mfcc.py heldout --front bands_psf_auto [--n 40]     # held out: run ONCE
     python benchmarks/dev_foreign_mfcc.py evallike --front bands_psf_auto --n 30      # eval-like: run ONCE
 
+Needs librosa and python_speech_features (`pip install librosa python_speech_features`; not in
+the Makefile's bench deps: no `make bench` target runs this dev script).
+
 groups: dev_extract_groups' tables for the front at main's default bar (variant adapt_nn_-2.5 at
 bar 2.925 = segments.group_bar, what find_instances uses with min_group_score=None), the fixed
 bar 1.1 (kept), both at equal nulls; then the true-boundary pairwise check on the vpw_many
