@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["bands_from_mfcc", "log_mel", "mfcc", "read_wav", "speech_features"]
+__all__ = ["bands_from_mfcc", "lifter_factors", "log_mel", "looks_liftered", "mfcc", "read_wav", "speech_features"]
 
 # WAVE format tags (Microsoft RIFF specification, mmreg.h)
 WAVE_FORMAT_PCM = 0x0001
@@ -251,16 +251,20 @@ def lifter_factors(lifter: float, n_coefficients: int) -> np.ndarray:
     >>> np.round(lifter_factors(22.0, 13)[[0, 1, 11, 12]], 2)
     array([ 1.  ,  2.57, 12.  , 11.89])
     """
-    k = np.arange(n_coefficients)
     if lifter == 0:
         return np.ones(n_coefficients)
-    return 1.0 + lifter / 2.0 * np.sin(np.pi * k / lifter)
+    return 1.0 + lifter / 2.0 * np.sin(np.pi * np.arange(n_coefficients) / lifter)
 
 
 def looks_liftered(mfccs: np.ndarray) -> bool:
-    """True when the spread of c5..c8 over the frames is that of liftered speech cepstra (see
-    LIFTED_SPREAD_RATIO); False with fewer than 9 coefficients, more than the standard lifter
-    can have been applied to (its factor is <= 0 from c23 on), or a constant c1."""
+    """True when the spread of c5..c8 over the frames (rows) is that of liftered speech cepstra
+    (see LIFTED_SPREAD_RATIO); False with fewer than 9 coefficients, more than the standard lifter
+    can have been applied to (its factor is <= 0 from c23 on), or a constant c1.
+
+    >>> C = np.random.default_rng(0).normal(size=(200, 13)) / (1.0 + np.arange(13))   # decaying spreads
+    >>> looks_liftered(C), looks_liftered(C * lifter_factors(STANDARD_LIFTER, 13))
+    (False, True)
+    """
     C = np.asarray(mfccs, np.float64)
     if C.ndim != 2 or not _LIFTER_PROBE.stop <= C.shape[1] or (lifter_factors(STANDARD_LIFTER, C.shape[1]) <= 0).any():
         return False
