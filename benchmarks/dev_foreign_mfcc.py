@@ -71,7 +71,7 @@ from tenfold import audio, extract
 
 ROOT = Path(__file__).parent
 Case = G.Case        # caches written by dev_extract_groups.py run as a script pickle its Case as __main__.Case
-HOP = int(round(B.SR * B.HOP_S))          # 160 samples: the 10 ms hop the evaluation uses
+HOP = round(B.SR * B.HOP_S)          # 160 samples: the 10 ms hop the evaluation uses
 N_MFCC = 13
 
 
@@ -182,9 +182,9 @@ def spread(n: int = 40) -> None:
     for i in range(n):
         rec = B.make_recording(rng, B.DEV_SPEAKERS, int(rng.integers(3, 9)) if i % 5 else 0,
                                voice_per_word=bool(i % 2), many=bool((i // 2) % 2), distinct_only=i % 5 == 0)
-        for c in res:
+        for c, values in res.items():
             C = CEPSTRA[c](rec.audio)
-            res[c].append(stat(C))
+            values.append(stat(C))
             fired[c] += audio.looks_liftered(C)
     noise = np.random.default_rng(1).normal(size=10 * B.SR) * 0.01
     for c, v in res.items():
