@@ -150,10 +150,26 @@ def embed(mfccs: np.ndarray, W: dict) -> np.ndarray:
     return E / np.maximum(np.linalg.norm(E, axis=1, keepdims=True), 1e-12)
 
 
+GATE_DIMS = 4            # constant dims carrying the activity gate (the segment search finds events with them)
+GATE_SLOPE = 4.0         # gate = sigmoid(GATE_SLOPE x (standardised c0 - GATE_LEVEL))
+GATE_LEVEL = -0.5
+
+
+def gated(mfccs: np.ndarray, W: dict) -> np.ndarray:
+    """The embedding times an activity gate from the frame's standardised level c0, and GATE_DIMS
+    columns holding the gate itself: pauses go to the origin, speech to the gated sphere, so that
+    segments.segment_activity sees a background (on the bare embedding it finds none: speech
+    frames spread over the whole sphere and two-means explains too little variance)."""
+    z0 = standardise(mfccs)[:, :1]
+    g = 1.0 / (1.0 + np.exp(-GATE_SLOPE * (z0 - GATE_LEVEL)))
+    return np.hstack([g * embed(mfccs, W), np.repeat(g, GATE_DIMS, axis=1)])
+
+
 _W: dict = {}
 
 
-def weights(path: Path = WEIGHTS) -> dict:
+def weights(path: Path | None = None) -> dict:
+    path = WEIGHTS if path is None else path
     if str(path) not in _W:
         _W[str(path)] = {k: v for k, v in np.load(path).items()}
     return _W[str(path)]
@@ -338,6 +354,10 @@ def fronts() -> dict:
         "bands": G.FRONTS["bands"],
         "cae": lambda a: cae_front(a),
         "cae_nw": lambda a: cae_front(a),
+        "caeg": lambda a: gated(audio.mfcc(a, SR), weights()),
+        "caeg_nw": lambda a: gated(audio.mfcc(a, SR), weights()),
+        "caeg_m26": lambda a: gated(audio.mfcc(a, SR, n_mels=26), weights()),
+        "caeg_lift": lambda a: gated(audio.mfcc(a, SR) * LIFTER, weights()),
         "cae_m26": lambda a: cae_front(a, n_mels=26),
         "cae_lift": lambda a: embed(audio.mfcc(a, SR) * LIFTER, weights()),
         "bands_m26": lambda a: audio.bands_from_mfcc(audio.mfcc(a, SR, n_mels=26)),
@@ -438,19 +458,52 @@ def _speak(rng, items: list) -> tuple[np.ndarray, list]:
     return x + rng.normal(scale=0.003, size=len(x)), marks
 
 
+def match_check(names: list, n: int) -> None:
+    """match() F1@.5 on dev_match_cands' dev pairs (seed0 1, 7, 8, 9) and its null pairs' nothing
+    found (seeds 160, 777), with each front's features (cached per front and weights file)."""
+    import dev_match_cands as M
+    fr = fronts()
+    original = B.tenfold_features
+    for name in names:
+        recipe = name if name.startswith("bands") else f"{name}_{WEIGHTS.stem}"
+        B.tenfold_features = lambda a, r, _o=original, _n=name: _o(a, r) if r in ("eval", "eval_bands", "speech") \
+            else np.asarray(fr[_n](a), np.float64)
+        kept = segments.FEATURE_WARPS
+        segments.FEATURE_WARPS = () if name.endswith("_nw") else kept
+        try:
+            sets = {s: M.pairs(s, n if s == 1 else 30, recipe) for s in M.DEV_SEED0S}
+            nulls = {s: M.null_pairs(s, n if s == 160 else 40, recipe) for s in M.NULL_SEEDS}
+            f1s = [M.evaluate(P, [])[0] for P in sets.values()]
+            es = [M.evaluate([], N)[1] for N in nulls.values()]
+        finally:
+            B.tenfold_features = original
+            segments.FEATURE_WARPS = kept
+        print(f"{recipe:24s} match F1@.5 " + " / ".join(f"{f:.3f}" for f in f1s)
+              + f" (mean {np.mean(f1s):.3f}); null pairs nothing found " + " / ".join(f"{e:.0%}" for e in es),
+              flush=True)
+
+
 def main(argv=None) -> int:
+    global WEIGHTS
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--train", action="store_true")
+    ap.add_argument("--weights", default=str(WEIGHTS), help="the .npz the front reads (--train writes it)")
     ap.add_argument("--steps", type=int, default=4000)
     ap.add_argument("--check", default="")
     ap.add_argument("--sets", type=int, default=30)
     ap.add_argument("--yard", default="", help="a front of fronts(): run dev_extract_groups with it (rest of the "
                     "arguments passed on)")
+    ap.add_argument("--match", default="", help="fronts of fronts() (comma-separated): match() F1 on "
+                    "dev_match_cands' dev pairs and null pairs")
+    ap.add_argument("--match-n", type=int, default=60)
     args, rest = ap.parse_known_args(argv)
+    WEIGHTS = Path(args.weights)
     if args.train:
         train(args.steps)
     if args.check:
         check(args.check.split(","), args.sets)
+    if args.match:
+        match_check(args.match.split(","), args.match_n)
     if args.yard:
         fr = fronts()
         G.FRONTS[args.yard] = fr[args.yard]
