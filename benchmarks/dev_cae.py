@@ -105,9 +105,22 @@ HELDOUT_LANGS = ("en", "en-gb-scotland", "en-us-nyc", "en-gb-x-gbclan")
 HELDOUT_VARIANTS = ("+m2", "+m5", "+f2", "+f4")
 
 
+def left_out(spk: tuple) -> bool:
+    """The voices --leave-out keeps out of training (a dev-only test of unseen voices): every en-029
+    espeak-ng voice and flite awb."""
+    return spk == ("flite", "awb") or (spk[0] == "espeak" and spk[1].startswith("en-029"))
+
+
+LEAVE_OUT = False
+CHECK_POOL = "all"
+
+
 def train_pool() -> list:
-    """DEV_SPEAKERS + WIDE_EXTRA + EXTRA_VOICES (deduplicated), checked against everything held out."""
+    """DEV_SPEAKERS + WIDE_EXTRA + EXTRA_VOICES (deduplicated), checked against everything held out;
+    with LEAVE_OUT, without the left_out() voices."""
     pool = list(dict.fromkeys(B.DEV_SPEAKERS + G.WIDE_EXTRA + EXTRA_VOICES))
+    if LEAVE_OUT:
+        pool = [s for s in pool if not left_out(s)]
     assert not set(pool) & set(B.HELDOUT_SPEAKERS)
     for eng, v in pool:
         assert eng in ("espeak", "flite"), (eng, v)
@@ -278,7 +291,7 @@ def train(steps: int = 4000, batch: int = 512, seed: int = SEED) -> None:
     torch.manual_seed(seed)
     torch.use_deterministic_algorithms(True)
     t0 = time.time()
-    cache = Path(__file__).parent / ".cache" / f"cae_data_{seed}.npz"   # the aligned pairs take ~2 min
+    cache = Path(__file__).parent / ".cache" / f"cae_data_{seed}{'_lo' if LEAVE_OUT else ''}.npz"   # the aligned pairs take ~2 min
     if cache.exists():
         data = dict(np.load(cache))
     else:
@@ -384,6 +397,10 @@ def check(names: list, n_sets: int) -> None:
     AUC of a same-word segment by another voice against other words by the SAME voice and by OTHER
     voices, the 1-NN share, the true word groups' score, and the null's best-group score."""
     pool = B.DEV_SPEAKERS + G.WIDE_EXTRA
+    if CHECK_POOL == "lo":                       # only voices --leave-out kept out of training
+        pool = [s for s in pool if left_out(s)]
+    elif CHECK_POOL == "seen":
+        pool = [s for s in pool if not left_out(s)]
     esp = [s for s in pool if s[0] == "espeak"]
     fl = [s for s in pool if s[0] == "flite"]
     fr = fronts()
@@ -397,7 +414,7 @@ def check(names: list, n_sets: int) -> None:
         nv = pool[rng.integers(len(pool))]
         null = [(str(w), nv) for w in rng.choice(B.WORDS, 24, replace=False)]
         sets.append((_speak(rng, items), _speak(rng, null)))
-    print(f"{n_sets} sets: 8 target words x 3 dev voices (2 espeak-ng + 1 flite) in one recording; nulls: one "
+    print(f"voices: {CHECK_POOL}; {n_sets} sets: 8 target words x 3 dev voices (2 espeak-ng + 1 flite) in one recording; nulls: one "
           f"voice x 24 distinct words; seed {CHECK_SEED}; true word boundaries")
     print("| front | AUC vs same-voice other words | AUC vs other-voice other words | 1-NN | 1-NN flite anchor | "
           "true group score median | null best score median / q90 | P(true > null best) |")
@@ -490,6 +507,9 @@ def main(argv=None) -> int:
     ap.add_argument("--weights", default=str(WEIGHTS), help="the .npz the front reads (--train writes it)")
     ap.add_argument("--steps", type=int, default=4000)
     ap.add_argument("--check", default="")
+    ap.add_argument("--leave-out", action="store_true", help="train without the left_out() voices")
+    ap.add_argument("--check-pool", default="all", choices=["all", "lo", "seen"],
+                    help="the check's voices: all dev voices, only left_out() ones, or only the others")
     ap.add_argument("--sets", type=int, default=30)
     ap.add_argument("--yard", default="", help="a front of fronts(): run dev_extract_groups with it (rest of the "
                     "arguments passed on)")
@@ -497,6 +517,8 @@ def main(argv=None) -> int:
                     "dev_match_cands' dev pairs and null pairs")
     ap.add_argument("--match-n", type=int, default=60)
     args, rest = ap.parse_known_args(argv)
+    global LEAVE_OUT, CHECK_POOL
+    LEAVE_OUT, CHECK_POOL = args.leave_out, args.check_pool
     WEIGHTS = Path(args.weights)
     if args.train:
         train(args.steps)
