@@ -24,7 +24,7 @@ mmotifs, told the true K and the mean true length, on 13 MFCCs) is run on the sa
 The default recipe, "eval", calls find_instances(X, lo, hi) with default arguments on 13 MFCCs
 (c0 included), as the independent evaluation does. "eval_bands" passes the same 13 MFCCs through
 audio.bands_from_mfcc (the route for a user who already has MFCCs), otherwise the same call;
-"eval_contrastive" through audio.contrastive_from_mfcc (the learned embedding, session 14).
+"eval_contrastive" through session 14's learned frame embedding (dev_cae.gated; not adopted).
 """
 
 from __future__ import annotations
@@ -257,8 +257,9 @@ def tenfold_features(a: np.ndarray, recipe: str) -> np.ndarray:
         return audio.mfcc(a, SR)
     if recipe == "eval_bands":
         return audio.bands_from_mfcc(audio.mfcc(a, SR))
-    if recipe == "eval_contrastive":
-        return audio.contrastive_from_mfcc(audio.mfcc(a, SR))
+    if recipe == "eval_contrastive":     # session 14's learned embedding (not adopted; dev script only)
+        import dev_cae
+        return dev_cae.gated(audio.mfcc(a, SR), dev_cae.weights())
     return audio.speech_features(a, SR)
 
 

@@ -12,8 +12,8 @@ and the mean true length. Seeds 3xx: no tuning run of this project has seen thes
 
 Writes benchmarks/results/extract_evallike.{json,md}. ``--bands``: the same 13 MFCCs passed through
 audio.bands_from_mfcc (the route documented for users who already have MFCCs), the same call;
-writes extract_evallike_bands.{json,md}. ``--contrastive``: through audio.contrastive_from_mfcc (the
-learned embedding, session 14); writes extract_evallike_contrastive.{json,md}.
+writes extract_evallike_bands.{json,md}. ``--contrastive``: through session 14's learned frame
+embedding (dev_cae.gated, not adopted); writes extract_evallike_contrastive.{json,md}.
 """
 
 from __future__ import annotations
@@ -55,16 +55,21 @@ def f1s(found: extract.ExtractResult, truth: list) -> list[float]:
     return [interval_f1(pred, truth, t) for t in IOUS]
 
 
+def _contrastive(C: np.ndarray) -> np.ndarray:
+    import dev_cae
+    return dev_cae.gated(C, dev_cae.weights())
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--n", type=int, default=30, help="recording pairs")
     ap.add_argument("--no-stumpy", action="store_true")
     how = ap.add_mutually_exclusive_group()
     how.add_argument("--bands", action="store_true", help="13 MFCCs -> audio.bands_from_mfcc for tenfold")
-    how.add_argument("--contrastive", action="store_true", help="13 MFCCs -> audio.contrastive_from_mfcc for tenfold")
+    how.add_argument("--contrastive", action="store_true", help="13 MFCCs -> dev_cae.gated (session 14) for tenfold")
     args = ap.parse_args()
     feats = ((lambda a: audio.bands_from_mfcc(audio.mfcc(a, SR))) if args.bands else
-             (lambda a: audio.contrastive_from_mfcc(audio.mfcc(a, SR))) if args.contrastive else
+             (lambda a: _contrastive(audio.mfcc(a, SR))) if args.contrastive else
              (lambda a: audio.mfcc(a, SR)))
     rng = np.random.default_rng(SEED0)
     rows: dict = {"tenfold": [], "stumpy": [], "match": [], "count_err": [], "cpu10": [], "stumpy_cpu10": []}
@@ -108,7 +113,7 @@ def main() -> None:
           "variants at random speed and pitch; range 0.7 x shortest to 1.3 x longest; 13 MFCCs (c0 included); "
           + ("tenfold gets them through `audio.bands_from_mfcc` (c0 dropped, "
              f"{audio.BANDS_FROM_MFCC} mel positions) and `find_instances` with default arguments."
-             if args.bands else "`audio.contrastive_from_mfcc` (the learned embedding) and `find_instances` with "
+             if args.bands else "session 14's learned frame embedding (`dev_cae.gated`) and `find_instances` with "
              "default arguments." if args.contrastive else "`find_instances` with default arguments.")
           + " match(): trained on the first recording of a pair, applied "
           "to the second (same word, other voices and distractors).\n",

@@ -23,7 +23,7 @@ at run time. Positives: frames aligned by DTW between two voices' utterances of 
 Negatives: HARD_NEG frames of other words by the anchor's voice, and every other positive of the batch
 (InfoNCE, temperature TAU).
 
-    python benchmarks/dev_cae.py --train                 # writes results/cae/cae.npz (and the log)
+    python benchmarks/dev_cae.py --train                 # writes results/cae/cae_v2.npz (see --weights)
     python benchmarks/dev_cae.py --check bands,cae,cae_nw [--sets 30]
     python benchmarks/dev_cae.py --yard cae [--nowarp] [dev_extract_groups args...]
 """
@@ -50,7 +50,7 @@ from tenfold import audio, segments
 
 SR = B.SR
 OUT = Path(__file__).parent / "results" / "cae"
-WEIGHTS = OUT / "cae.npz"
+WEIGHTS = OUT / "cae_v2.npz"   # the weights every table of the notes was measured with
 SEED = 9600              # 96xx: used by no other script
 CHECK_SEED = 9650
 CONTEXT = 4              # +-frames stacked around each frame
@@ -184,7 +184,7 @@ _W: dict = {}
 def weights(path: Path | None = None) -> dict:
     path = WEIGHTS if path is None else path
     if str(path) not in _W:
-        _W[str(path)] = {k: v for k, v in np.load(path).items()}
+        _W[str(path)] = {k: v.astype(np.float64) if v.dtype.kind == "f" else v for k, v in np.load(path).items()}
     return _W[str(path)]
 
 
@@ -351,12 +351,12 @@ def train(steps: int = 4000, batch: int = 512, seed: int = SEED) -> None:
     lin = [m for m in net if isinstance(m, torch.nn.Linear)]
     out = {"context": np.int64(CONTEXT), "seed": np.int64(seed), "steps": np.int64(steps)}
     for i, m in enumerate(lin):
-        out[f"w{i}"] = m.weight.detach().numpy().T.astype(np.float64)
-        out[f"b{i}"] = m.bias.detach().numpy().astype(np.float64)
-    OUT.mkdir(parents=True, exist_ok=True)
-    np.savez(WEIGHTS, **out)
-    h = hashlib.sha256(WEIGHTS.read_bytes()).hexdigest()
-    print(f"wrote {WEIGHTS} sha256 {h} ({time.time() - t0:.0f} s)")
+        out[f"w{i}"] = m.weight.detach().numpy().T.copy()          # float32, as trained
+        out[f"b{i}"] = m.bias.detach().numpy().copy()
+    WEIGHTS.parent.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(WEIGHTS, **out)
+    h = hashlib.sha256(b"".join(np.ascontiguousarray(out[k]).tobytes() for k in sorted(out))).hexdigest()
+    print(f"wrote {WEIGHTS}; sha256 of the arrays (sorted by name) {h} ({time.time() - t0:.0f} s)")
 
 
 # ----------------------------------------------------------------------------- fronts and the check

@@ -11,9 +11,8 @@ every 10 ms, 28 log mel energies with the frame's level (their mean, the frame's
 which makes windows that are mostly silence look alike) removed; deltas are optional (they did
 not help on the benchmark's development set); ``front_end="mfcc"`` gives the earlier recipe
 (13 MFCCs without c0). :func:`bands_from_mfcc` turns MFCCs a user already has back into
-level-free values on the mel axis (the inverse DCT). :func:`contrastive_from_mfcc` maps 13
-MFCCs through a small learned frame embedding in which one word said by different voices lines
-up better than on the mel axis (``front_end="contrastive"``). The event search itself (:mod:`tenfold.extract`) knows nothing of speech.
+level-free values on the mel axis (the inverse DCT), the form the search does best with on
+speech. The event search itself (:mod:`tenfold.extract`) knows nothing of speech.
 
 >>> import numpy as np
 >>> sr = 16000
@@ -31,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["bands_from_mfcc", "contrastive_from_mfcc", "log_mel", "mfcc", "read_wav", "speech_features"]
+__all__ = ["bands_from_mfcc", "log_mel", "mfcc", "read_wav", "speech_features"]
 
 # WAVE format tags (Microsoft RIFF specification, mmreg.h)
 WAVE_FORMAT_PCM = 0x0001
@@ -300,34 +299,7 @@ def _deltas(F: np.ndarray, width: int = 2) -> np.ndarray:
     return num / (2 * sum(k * k for k in range(1, width + 1)))
 
 
-SPEECH_FRONT_ENDS = ("logmel", "mfcc", "contrastive")
-
-
-def contrastive_from_mfcc(mfccs: Any) -> np.ndarray:
-    """A learned, voice-robust frame embedding of 13 MFCCs (c0 first, one row per 10 ms frame).
-
-    Each coefficient is standardised over the series (so a per-coefficient lifter or gain of
-    another MFCC implementation cancels), each frame is stacked with its 4 neighbours on each
-    side, and a small multilayer perceptron (numpy forward pass; weights packaged with tenfold,
-    checksummed on load) maps it to 32 unit-length values, times an activity gate taken from the
-    level c0, plus 4 columns holding that gate (pauses near the origin). It was trained
-    contrastively (``benchmarks/dev_cae.py --train``): a frame of a word by one voice towards the
-    aligned frame of the same word by another voice, away from other words by the same voice.
-    On the benchmark's development recordings with a different voice per word and many
-    distractors, :func:`tenfold.extract.find_instances` found the repeated word with F1@.5 0.83
-    on these features against 0.76 on :func:`bands_from_mfcc`, at the same share of
-    all-distinct-word recordings where it found nothing (benchmarks/notes/extract.md, issue 14).
-    Only 13 coefficients are accepted: the embedding was trained on them.
-
-    >>> sr = 16000
-    >>> x = np.random.default_rng(0).normal(size=sr)
-    >>> E = contrastive_from_mfcc(mfcc(x, sr))
-    >>> E.shape, E.dtype
-    ((98, 36), dtype('float64'))
-    """
-    from tenfold._speech_contrastive import embed_mfcc
-
-    return embed_mfcc(mfccs)
+SPEECH_FRONT_ENDS = ("logmel", "mfcc")
 
 
 def speech_features(audio: Any, sample_rate: int, *, deltas: bool = False, front_end: str = "logmel") -> np.ndarray:
@@ -341,7 +313,6 @@ def speech_features(audio: Any, sample_rate: int, *, deltas: bool = False, front
     lower on that axis). With a different voice per word, the benchmark's development speakers
     found the repeated word far more often than with MFCCs (see benchmarks/notes/extract.md).
     ``front_end="mfcc"``: the earlier recipe, 13 MFCCs with c0 dropped (c1..c12).
-    ``front_end="contrastive"``: :func:`contrastive_from_mfcc` of the 13 MFCCs (36 columns).
     ``deltas`` appends each column's slope over +-2 frames.
 
     >>> sr = 8000
@@ -356,8 +327,6 @@ def speech_features(audio: Any, sample_rate: int, *, deltas: bool = False, front
         c = L - L.mean(axis=1, keepdims=True)
     elif front_end == "mfcc":
         c = mfcc(audio, sample_rate)[:, 1:]
-    elif front_end == "contrastive":
-        c = contrastive_from_mfcc(mfcc(audio, sample_rate))
     else:
         raise ValueError(f"front_end must be one of {SPEECH_FRONT_ENDS}, got {front_end!r}")
     return np.hstack([c, _deltas(c)]) if deltas else c
