@@ -501,11 +501,13 @@ def match_check(names: list, n: int) -> None:
 
 
 def main(argv=None) -> int:
-    global WEIGHTS
+    global WEIGHTS, LEAVE_OUT, CHECK_POOL, PAUSE_NEG
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--train", action="store_true")
     ap.add_argument("--weights", default=str(WEIGHTS), help="the .npz the front reads (--train writes it)")
-    ap.add_argument("--steps", type=int, default=4000)
+    ap.add_argument("--steps", type=int, default=3000)
+    ap.add_argument("--pause-neg", type=int, default=PAUSE_NEG, help="pause frames among each anchor's negatives "
+                    "(v1: 0)")
     ap.add_argument("--check", default="")
     ap.add_argument("--leave-out", action="store_true", help="train without the left_out() voices")
     ap.add_argument("--check-pool", default="all", choices=["all", "lo", "seen"],
@@ -517,8 +519,7 @@ def main(argv=None) -> int:
                     "dev_match_cands' dev pairs and null pairs")
     ap.add_argument("--match-n", type=int, default=60)
     args, rest = ap.parse_known_args(argv)
-    global LEAVE_OUT, CHECK_POOL
-    LEAVE_OUT, CHECK_POOL = args.leave_out, args.check_pool
+    LEAVE_OUT, CHECK_POOL, PAUSE_NEG = args.leave_out, args.check_pool, args.pause_neg
     WEIGHTS = Path(args.weights)
     if args.train:
         train(args.steps)
