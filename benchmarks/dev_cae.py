@@ -213,7 +213,7 @@ def pseudo_recordings(rng, pool: list, words: list, per_word: int, per_rec: int 
             gap = np.zeros(int(SR * rng.uniform(0.15, 0.6)))
             parts += [gap, a]
             pos += len(gap)
-            marks.append((w, spk, int(round(pos / SR / B.HOP_S)), int(round((pos + len(a)) / SR / B.HOP_S))))
+            marks.append((w, spk, round(pos / SR / B.HOP_S), round((pos + len(a)) / SR / B.HOP_S)))
             pos += len(a)
         parts.append(np.zeros(int(SR * rng.uniform(0.15, 0.6))))
         x = np.concatenate(parts)
@@ -247,7 +247,7 @@ def build_data(seed: int = SEED) -> dict:
     check_words()
     pool = train_pool()
     rng = np.random.default_rng(seed)
-    rows, voice, word, utt = [], [], [], []
+    rows, voice, word = [], [], []
     spans = {}                              # word -> [(voice id, first row, last row + 1)]
     off = 0
     widx = {w: i for i, w in enumerate(TRAIN_WORDS)}
@@ -468,7 +468,7 @@ def _speak(rng, items: list) -> tuple[np.ndarray, list]:
         gap = np.zeros(int(SR * rng.uniform(0.15, 0.6)))
         parts += [gap, a]
         pos += len(gap)
-        marks.append((w, spk, int(round(pos / SR / B.HOP_S)), int(round((pos + len(a)) / SR / B.HOP_S))))
+        marks.append((w, spk, round(pos / SR / B.HOP_S), round((pos + len(a)) / SR / B.HOP_S)))
         pos += len(a)
     parts.append(np.zeros(int(SR * rng.uniform(0.15, 0.6))))
     x = np.concatenate(parts)
