@@ -112,6 +112,10 @@ def left_out(spk: tuple) -> bool:
 
 
 LEAVE_OUT = False
+AUGMENT = False          # --augment: mel-axis warps and tilts of every training utterance
+AUG_WARP = (0.85, 1.15)
+AUG_TILT = (-1.0, 1.0)
+N_MELS = 40              # audio.mfcc's default
 CHECK_POOL = "all"
 
 
@@ -218,7 +222,25 @@ def pseudo_recordings(rng, pool: list, words: list, per_word: int, per_rec: int 
         parts.append(np.zeros(int(SR * rng.uniform(0.15, 0.6))))
         x = np.concatenate(parts)
         x = x + rng.normal(scale=0.003, size=len(x))
-        yield audio.mfcc(x, SR), marks
+        yield audio.log_mel(x, SR, n_mels=N_MELS), marks
+
+
+def augment(L: np.ndarray, marks: list, rng) -> np.ndarray:
+    """Each utterance's log mel rows warped along the mel axis by a random factor (vocal tract
+    length: band j reads band j x alpha, alpha in AUG_WARP) and tilted (a line over the bands
+    from -t to +t natural-log units, t in AUG_TILT); pauses untouched."""
+    L = L.copy()
+    j = np.arange(L.shape[1], dtype=np.float64)
+    for _, _, s0, e0 in marks:
+        alpha = rng.uniform(*AUG_WARP)
+        tilt = rng.uniform(*AUG_TILT)
+        seg = L[s0:e0]
+        src = np.clip(j * alpha, 0, L.shape[1] - 1)
+        lo = np.floor(src).astype(int)
+        hi = np.minimum(lo + 1, L.shape[1] - 1)
+        fr = src - lo
+        L[s0:e0] = seg[:, lo] * (1 - fr) + seg[:, hi] * fr + tilt * (2 * j / (L.shape[1] - 1) - 1)
+    return L
 
 
 def dtw_path(A: np.ndarray, Bm: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -252,7 +274,11 @@ def build_data(seed: int = SEED) -> dict:
     off = 0
     widx = {w: i for i, w in enumerate(TRAIN_WORDS)}
     vidx = {v: i for i, v in enumerate(pool)}
-    for C, marks in pseudo_recordings(rng, pool, TRAIN_WORDS, VOICES_PER_WORD):
+    dct = audio._dct_rows(13, N_MELS)
+    for L, marks in pseudo_recordings(rng, pool, TRAIN_WORDS, VOICES_PER_WORD):
+        if AUGMENT:
+            L = augment(L, marks, rng)
+        C = L @ dct.T                          # = audio.mfcc(x, SR) without augmentation
         H = stack_context(standardise(C))
         n = len(H)
         wv = np.full(n, -1)
@@ -291,7 +317,7 @@ def train(steps: int = 4000, batch: int = 512, seed: int = SEED) -> None:
     torch.manual_seed(seed)
     torch.use_deterministic_algorithms(True)
     t0 = time.time()
-    cache = Path(__file__).parent / ".cache" / f"cae_data_{seed}{'_lo' if LEAVE_OUT else ''}.npz"   # the aligned pairs take ~2 min
+    cache = Path(__file__).parent / ".cache" / f"cae_data_{seed}{'_lo' if LEAVE_OUT else ''}{'_aug' if AUGMENT else ''}.npz"   # the aligned pairs take ~2 min
     if cache.exists():
         data = dict(np.load(cache))
     else:
@@ -501,7 +527,7 @@ def match_check(names: list, n: int) -> None:
 
 
 def main(argv=None) -> int:
-    global WEIGHTS, LEAVE_OUT, CHECK_POOL, PAUSE_NEG
+    global WEIGHTS, LEAVE_OUT, CHECK_POOL, PAUSE_NEG, AUGMENT
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--train", action="store_true")
     ap.add_argument("--weights", default=str(WEIGHTS), help="the .npz the front reads (--train writes it)")
@@ -510,6 +536,7 @@ def main(argv=None) -> int:
                     "(v1: 0)")
     ap.add_argument("--check", default="")
     ap.add_argument("--leave-out", action="store_true", help="train without the left_out() voices")
+    ap.add_argument("--augment", action="store_true", help="warp and tilt each training utterance (augment())")
     ap.add_argument("--check-pool", default="all", choices=["all", "lo", "seen"],
                     help="the check's voices: all dev voices, only left_out() ones, or only the others")
     ap.add_argument("--sets", type=int, default=30)
@@ -519,7 +546,7 @@ def main(argv=None) -> int:
                     "dev_match_cands' dev pairs and null pairs")
     ap.add_argument("--match-n", type=int, default=60)
     args, rest = ap.parse_known_args(argv)
-    LEAVE_OUT, CHECK_POOL, PAUSE_NEG = args.leave_out, args.check_pool, args.pause_neg
+    LEAVE_OUT, CHECK_POOL, PAUSE_NEG, AUGMENT = args.leave_out, args.check_pool, args.pause_neg, args.augment
     WEIGHTS = Path(args.weights)
     if args.train:
         train(args.steps)
