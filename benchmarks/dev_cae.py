@@ -317,7 +317,8 @@ def train(steps: int = 4000, batch: int = 512, seed: int = SEED) -> None:
     torch.manual_seed(seed)
     torch.use_deterministic_algorithms(True)
     t0 = time.time()
-    cache = Path(__file__).parent / ".cache" / f"cae_data_{seed}{'_lo' if LEAVE_OUT else ''}{'_aug' if AUGMENT else ''}.npz"   # the aligned pairs take ~2 min
+    aug = f"_aug{AUG_WARP[0]:g}-{AUG_WARP[1]:g}-{AUG_TILT[1]:g}" if AUGMENT else ""
+    cache = Path(__file__).parent / ".cache" / f"cae_data_{seed}{'_lo' if LEAVE_OUT else ''}{aug}.npz"   # pairs: ~2 min
     if cache.exists():
         data = dict(np.load(cache))
     else:
@@ -527,7 +528,7 @@ def match_check(names: list, n: int) -> None:
 
 
 def main(argv=None) -> int:
-    global WEIGHTS, LEAVE_OUT, CHECK_POOL, PAUSE_NEG, AUGMENT
+    global WEIGHTS, LEAVE_OUT, CHECK_POOL, PAUSE_NEG, AUGMENT, AUG_WARP, AUG_TILT
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--train", action="store_true")
     ap.add_argument("--weights", default=str(WEIGHTS), help="the .npz the front reads (--train writes it)")
@@ -537,6 +538,8 @@ def main(argv=None) -> int:
     ap.add_argument("--check", default="")
     ap.add_argument("--leave-out", action="store_true", help="train without the left_out() voices")
     ap.add_argument("--augment", action="store_true", help="warp and tilt each training utterance (augment())")
+    ap.add_argument("--aug-warp", default="0.85,1.15", help="the mel-axis warp factor's range")
+    ap.add_argument("--aug-tilt", default="1.0", help="the tilt's largest size (natural-log units)")
     ap.add_argument("--check-pool", default="all", choices=["all", "lo", "seen"],
                     help="the check's voices: all dev voices, only left_out() ones, or only the others")
     ap.add_argument("--sets", type=int, default=30)
@@ -547,6 +550,8 @@ def main(argv=None) -> int:
     ap.add_argument("--match-n", type=int, default=60)
     args, rest = ap.parse_known_args(argv)
     LEAVE_OUT, CHECK_POOL, PAUSE_NEG, AUGMENT = args.leave_out, args.check_pool, args.pause_neg, args.augment
+    AUG_WARP = tuple(float(v) for v in args.aug_warp.split(","))
+    AUG_TILT = (-float(args.aug_tilt), float(args.aug_tilt))
     WEIGHTS = Path(args.weights)
     if args.train:
         train(args.steps)
