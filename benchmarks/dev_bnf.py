@@ -18,7 +18,7 @@ Training data (never the benchmark's words, never a held-out voice):
   uses 94xx... except dev_speaker_proj's sweep "pipe" draw (94xx recordings of bench_extract.WORDS);
   this script's words are disjoint from those, so no recording is shared).
 
-    python benchmarks/dev_bnf.py --train                 # data + MLP; writes results/bnf/bnf_<tag>.npz
+    python benchmarks/dev_bnf.py --train                 # data + MLP; writes .cache/bnf/bnf_<tag>.npz
     python benchmarks/dev_bnf.py --check bands,bnf       # pairwise AUC / 1-NN / group scores, dev voices
     python benchmarks/dev_bnf.py --groups bnf [--nowarp] # dev_extract_groups' yardstick with this front
 
@@ -185,6 +185,35 @@ def frame_labels(n_frames: int, spans, word_index: dict, n_bins: int) -> np.ndar
     return y
 
 
+VOWEL_MARKS = set("aeiouAEIOUV@3")      # espeak-ng's ASCII phoneme names: a vowel contains one of these
+
+
+def phonemes(words) -> dict:
+    """Each word's en-us phoneme names (espeak-ng -x, stress marks dropped): the transcription of
+    every voice's rendering (a shared label set, not what each voice says exactly)."""
+    import subprocess
+    out = subprocess.run(["espeak-ng", "-q", "-x", "--sep=_", "-v", "en-us", " ".join(words)],
+                         check=True, capture_output=True, text=True).stdout.split()
+    assert len(out) == len(words), (len(out), len(words))
+    return {w: [p.strip("',") for p in o.split("_") if p.strip("',")] for w, o in zip(words, out)}
+
+
+def phone_labels(n_frames: int, spans, phones: dict, phone_index: dict) -> np.ndarray:
+    """Phone class per frame: the word's span split among its phonemes in proportion to a duration
+    weight (vowels 2, consonants 1); silence class len(phone_index) between words."""
+    centre = np.arange(n_frames) * HOP + FRAME // 2
+    y = np.full(n_frames, len(phone_index), np.int64)
+    for w, s, e in spans:
+        ph = phones[w]
+        wt = np.array([2.0 if set(p) & VOWEL_MARKS else 1.0 for p in ph])
+        edges = np.concatenate([[0.0], np.cumsum(wt) / wt.sum()])
+        inside = (centre >= s) & (centre < e)
+        pos = (centre[inside] - s) / (e - s)
+        k = np.clip(np.searchsorted(edges, pos, side="right") - 1, 0, len(ph) - 1)
+        y[inside] = np.array([phone_index[p] for p in ph])[k]
+    return y
+
+
 def training_data(reps: int, n_bins: int):
     """(X stacked inputs float32, y classes, rec id per frame, spans) for reps utterances of every
     training word, cached on disk by its parameters."""
@@ -193,12 +222,15 @@ def training_data(reps: int, n_bins: int):
     path = CACHE / f"train_{key}.npz"
     if path.exists():
         z = np.load(path)
-        return z["X"], z["y"], z["rec"]
+        if "ph" in z.files:                   # else: an older cache without phone labels, remade
+            return z["X"], z["y"], z["rec"], z["ph"]
     rng = np.random.default_rng(TRAIN_SEED)
     word_index = {w: i for i, w in enumerate(TRAIN_WORDS)}
     todo = [w for w in TRAIN_WORDS for _ in range(reps)]
     rng.shuffle(todo)
-    Xs, ys, recs, i, r = [], [], [], 0, 0
+    phones = phonemes(TRAIN_WORDS)
+    phone_index = {p: i for i, p in enumerate(sorted({p for v in phones.values() for p in v}))}
+    Xs, ys, ps, recs, i, r = [], [], [], [], 0, 0
     t0 = time.time()
     while i < len(todo):
         n = int(rng.integers(5, 9))
@@ -208,6 +240,7 @@ def training_data(reps: int, n_bins: int):
         F = bands(x)
         Xs.append(stack(normalise(F)).astype(np.float32))
         ys.append(frame_labels(len(F), spans, word_index, n_bins))
+        ps.append(phone_labels(len(F), spans, phones, phone_index))
         recs.append(np.full(len(F), r, np.int32))
         r += 1
         if r % 200 == 0:
@@ -215,73 +248,85 @@ def training_data(reps: int, n_bins: int):
     X, y, rec = np.concatenate(Xs), np.concatenate(ys), np.concatenate(recs)
     CACHE.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.stem + f".{os.getpid()}.tmp.npz")
-    np.savez(tmp, X=X, y=y, rec=rec)
+    np.savez(tmp, X=X, y=y, rec=rec, ph=np.concatenate(ps))
     os.replace(tmp, path)
-    return X, y, rec
+    return X, y, rec, np.concatenate(ps)
 
 
 # ----------------------------------------------------------------------------- training
-def train(reps: int, n_bins: int, hidden: int, n_bn: int, epochs: int, tag: str) -> Path:
+def train(reps: int, n_bins: int, hidden: int, n_bn: int, epochs: int, tag: str, targets: str = "word") -> Path:
+    """The MLP: input -> hidden -> hidden -> linear bottleneck -> hidden -> softmax head(s); targets
+    "word" ((word, position bin) classes), "phone" (en-us phonemes, uniform-by-weight alignment) or
+    "both" (two heads, losses added)."""
     import torch
     torch.set_num_threads(1)
     torch.manual_seed(TRAIN_SEED)
     torch.use_deterministic_algorithms(True)
-    X, y, rec = training_data(reps, n_bins)
+    X, y, rec, ph = training_data(reps, n_bins)
     n_cls = len(TRAIN_WORDS) * n_bins + 1
-    print(f"training data: {len(X)} frames x {X.shape[1]}, {rec.max() + 1} recordings, {n_cls} classes, "
-          f"silence share {np.mean(y == n_cls - 1):.2f}", flush=True)
+    n_ph = int(ph.max()) + 1
+    print(f"training data: {len(X)} frames x {X.shape[1]}, {rec.max() + 1} recordings, {n_cls} word classes, "
+          f"{n_ph} phone classes, silence share {np.mean(y == n_cls - 1):.2f}; targets {targets}", flush=True)
     rng = np.random.default_rng(TRAIN_SEED + 1)
     val = np.isin(rec, rng.choice(rec.max() + 1, (rec.max() + 1) // 20, replace=False))   # 5% recordings
-    Xt, yt = torch.from_numpy(X[~val]), torch.from_numpy(y[~val])
-    Xv, yv = torch.from_numpy(X[val]), torch.from_numpy(y[val])
-    net = torch.nn.Sequential(
-        torch.nn.Linear(X.shape[1], hidden), torch.nn.ReLU(),
-        torch.nn.Linear(hidden, hidden), torch.nn.ReLU(),
-        torch.nn.Linear(hidden, n_bn),                      # the linear bottleneck
-        torch.nn.ReLU(), torch.nn.Linear(n_bn, hidden), torch.nn.ReLU(),
-        torch.nn.Linear(hidden, n_cls))
+    Xt, Xv = torch.from_numpy(X[~val]), torch.from_numpy(X[val])
+    T = {"word": (y, n_cls), "phone": (ph, n_ph)}
+    use = ["word", "phone"] if targets == "both" else [targets]
+    lin = torch.nn.Linear
+    trunk = [lin(X.shape[1], hidden), lin(hidden, hidden), lin(hidden, n_bn), lin(n_bn, hidden)]
+    heads = {u: lin(hidden, T[u][1]) for u in use}
+    net = torch.nn.ModuleList(trunk + list(heads.values()))
+
+    def run(xb):
+        h = torch.relu(trunk[1](torch.relu(trunk[0](xb))))
+        h = torch.relu(trunk[3](torch.relu(trunk[2](h))))
+        return {u: heads[u](h) for u in use}
+
     opt = torch.optim.Adam(net.parameters(), lr=1e-3, weight_decay=1e-5)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, epochs)
     lossf = torch.nn.CrossEntropyLoss()
     g = torch.Generator().manual_seed(TRAIN_SEED)
+    yt = {u: torch.from_numpy(T[u][0][~val]) for u in use}
+    yv = {u: torch.from_numpy(T[u][0][val]) for u in use}
     for ep in range(epochs):
         c0 = time.process_time()
-        net.train()
         perm = torch.randperm(len(Xt), generator=g)
         tot = 0.0
         for b in range(0, len(perm), 512):
             idx = perm[b:b + 512]
             xb = Xt[idx] + 0.1 * torch.randn(len(idx), X.shape[1], generator=g)   # light input noise
-            loss = lossf(net(xb), yt[idx])
+            out = run(xb)
+            loss = sum(lossf(out[u], yt[u][idx]) for u in use)
             opt.zero_grad()
             loss.backward()
             opt.step()
             tot += loss.item() * len(idx)
         sched.step()
-        net.eval()
         with torch.no_grad():
-            acc = float((net(Xv).argmax(1) == yv).float().mean())
+            out = run(Xv)
+            acc = ", ".join(f"{u} {float((out[u].argmax(1) == yv[u]).float().mean()):.3f}" for u in use)
         print(f"  epoch {ep + 1}/{epochs}: train loss {tot / len(Xt):.3f}, held-back recordings' frame "
-              f"accuracy {acc:.3f}, CPU {time.process_time() - c0:.0f} s", flush=True)
-    W = {"w1": net[0].weight, "b1": net[0].bias, "w2": net[2].weight, "b2": net[2].bias,
-         "w3": net[4].weight, "b3": net[4].bias}
+              f"accuracy {acc}, CPU {time.process_time() - c0:.0f} s", flush=True)
+    W = {"w1": trunk[0].weight, "b1": trunk[0].bias, "w2": trunk[1].weight, "b2": trunk[1].bias,
+         "w3": trunk[2].weight, "b3": trunk[2].bias}
     W = {k: v.detach().numpy().astype(np.float32) for k, v in W.items()}
-    OUT.mkdir(parents=True, exist_ok=True)
-    path = OUT / f"bnf_{tag}.npz"
+    CACHE.mkdir(parents=True, exist_ok=True)
+    path = CACHE / f"bnf_{tag}.npz"               # weights stay out of git: --train remakes them
     np.savez(path, **W, context=np.int64(CONTEXT))
     print(f"wrote {path}; sha256 {hashlib.sha256(path.read_bytes()).hexdigest()[:16]}")
     return path
 
 
 def load(tag: str) -> dict:
-    z = np.load(OUT / f"bnf_{tag}.npz")
+    z = np.load(CACHE / f"bnf_{tag}.npz")
     return {k: z[k].astype(np.float64) for k in z.files if k != "context"}
 
 
 # ----------------------------------------------------------------------------- front ends
 def front(name: str):
     """A feature function audio -> (T, d) by name: bands; speech (audio.speech_features); bands26/bands_lift (other MFCC settings);
-    bnf[_TAG][_h2][@26|@lift] (the bottleneck of weights TAG, default "main"; h2: last hidden layer)."""
+    bnf[_TAG][_h2][@26|@lift] (the bottleneck of weights TAG, default "main"; h2: last hidden layer);
+    cat_bnf...: bands and that bottleneck side by side."""
     base, _, mf = name.partition("@")
     opts = {"": {}, "26": {"n_mels": 26}, "lift": {"lifter": 22.0}}[mf]
     if base == "bands":
@@ -289,6 +334,9 @@ def front(name: str):
     if base == "speech":
         return lambda a: audio.speech_features(a, SR)
     parts = base.split("_")
+    if parts[0] == "cat":                     # bands and the bottleneck side by side
+        f = front("_".join(parts[1:]) + ("@" + mf if mf else ""))
+        return lambda a: np.hstack([bands(a, **opts), f(a)])
     assert parts[0] == "bnf", name
     layer = "h2" if "h2" in parts else "bn"
     tags = [p for p in parts[1:] if p != "h2"]
@@ -379,6 +427,39 @@ def groups(name: str, nowarp: bool, extra: list) -> None:
             "--out", str(OUT / f"groups_{tag}.txt"), *extra])
 
 
+def hybrid(name: str, names: list) -> None:
+    """Diagnostic: the bands front's segments (its cache, made by --groups bands or
+    dev_extract_groups --front bands --cache ...), distances D and decoys R0 recomputed on those
+    segments with front `name`: does the learned front group better when segmentation is equal?"""
+    import pickle
+    sys.modules["__main__"].Case = G.Case     # the bands cache was pickled by dev_extract_groups run as a script
+    with open(CACHE.parent / "groups_bnf_bands.pkl", "rb") as fh:
+        recs, syn_cases = pickle.load(fh)
+    f = front(name)
+    for rec, (_, cond, a_X, _, _, _) in zip(recs, _draw_audio()):
+        assert rec["cond"] == cond
+        c = rec["case"]
+        if rec["fixed"] is not None or not len(c.s):
+            continue
+        X = np.asarray(f(a_X), np.float64)
+        Z = segments.segment_features(X, c.s, c.e)
+        c.D = segments.warped_distances(X, c.s, c.e)
+        c.R0 = segments.two_way_distances(Z, c.s, c.e, segments.rotated_features(Z, c.s, c.e), c.s, c.e)
+        c.kept = None
+    rows = [G.row_of(rec, names) for rec in recs]
+    syn = G.synthetic_nulls(names, syn_cases)
+    print(f"hybrid: bands' segments, D and R0 from {name}")
+    for v in names:
+        print(G.table(rows, syn[v], v, G.equal_null_bar([r for r in rows if r["draw"] != "xnull"], syn[v], v)),
+              " <- equal nulls")
+
+
+def _draw_audio():
+    """dev_extract_groups.draws with the raw audio as the 'features' (same order and seeds)."""
+    G.FRONTS["_audio"] = lambda a: a
+    return G.draws("_audio", 80)
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--train", action="store_true")
@@ -388,15 +469,20 @@ def main(argv=None) -> int:
     ap.add_argument("--bn", type=int, default=24, help="bottleneck width")
     ap.add_argument("--epochs", type=int, default=12)
     ap.add_argument("--tag", default="main")
+    ap.add_argument("--targets", default="word", choices=("word", "phone", "both"))
     ap.add_argument("--check", default="", help="comma-separated fronts (suffix :nw = no feature-axis stretch)")
     ap.add_argument("--check-sets", type=int, default=30)
     ap.add_argument("--groups", default="", help="a front for dev_extract_groups' yardstick")
     ap.add_argument("--nowarp", action="store_true", help="with --groups: no feature-axis stretch")
+    ap.add_argument("--hybrid", default="", help="a front: its D on the bands front's segments")
     args, extra = ap.parse_known_args(argv)
     if args.train:
-        train(args.reps, args.bins, args.hidden, args.bn, args.epochs, args.tag)
+        train(args.reps, args.bins, args.hidden, args.bn, args.epochs, args.tag, args.targets)
     if args.check:
         check(args.check.split(","), args.check_sets)
+    if args.hybrid:
+        segments.FEATURE_WARPS = () if args.nowarp else segments.FEATURE_WARPS
+        hybrid(args.hybrid, ["kept", "adapt_nn_-2.5"])
     if args.groups:
         groups(args.groups, args.nowarp, extra)
     return 0
