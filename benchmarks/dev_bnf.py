@@ -460,6 +460,37 @@ def _draw_audio():
     return G.draws("_audio", 80)
 
 
+def segment_diagnostic(tags: list) -> None:
+    """From --groups caches (.cache/groups_bnf_<tag>.pkl): recordings where segment_activity gave no
+    usable segments (find_instances falls back to its shapelet search), median segment count, and the
+    share of true instances that an activity segment overlaps with IoU >= 0.5."""
+    import pickle
+    sys.modules["__main__"].Case = G.Case
+    print("| front | condition | no usable segments | median segments | true instances with a segment at IoU >= .5 |")
+    print("|---|---|---|---|---|")
+    for tag in tags:
+        with open(CACHE.parent / f"groups_bnf_{tag}.pkl", "rb") as fh:
+            recs, _ = pickle.load(fh)
+        for cond in ("one_few", "one_many", "vpw_few", "vpw_many", "distinct"):
+            rs = [r for r in recs if r["cond"] == cond]
+            hit = [max([max(0, min(e, b) - max(s, a)) / (max(e, b) - min(s, a)) for a, b in zip(r["case"].s, r["case"].e)],
+                       default=0.0) >= 0.5 for r in rs for s, e in r["truth"]]
+            print(f"| {tag} | {cond} | {sum(r['fixed'] is not None for r in rs)}/{len(rs)} | "
+                  f"{np.median([len(r['case'].s) for r in rs]):.0f} | {np.mean(hit) if hit else float('nan'):.2f} |")
+
+
+def match_yardstick(name: str, extra: list) -> None:
+    """dev_match_cands' default table (match() F1 per dev draw, null pairs) with front `name` in
+    place of its --recipe (its pair caches under .cache/bnf/match_<name>/); name "bands" is the
+    eval_bands recipe, run the same way for a paired baseline."""
+    import dev_match_cands as M
+    M.CACHE = CACHE / f"match_{name.replace('@', '-')}"
+    M.CACHE.mkdir(parents=True, exist_ok=True)
+    f = front(name)
+    B.tenfold_features = lambda a, recipe: f(a)
+    M.main(["--recipe", "eval_bands", *extra])
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--train", action="store_true")
@@ -475,6 +506,8 @@ def main(argv=None) -> int:
     ap.add_argument("--groups", default="", help="a front for dev_extract_groups' yardstick")
     ap.add_argument("--nowarp", action="store_true", help="with --groups: no feature-axis stretch")
     ap.add_argument("--hybrid", default="", help="a front: its D on the bands front's segments")
+    ap.add_argument("--match", default="", help="a front for dev_match_cands' default table")
+    ap.add_argument("--segdiag", default="", help="comma-separated --groups cache tags (e.g. bands,bnf_nw)")
     args, extra = ap.parse_known_args(argv)
     if args.train:
         train(args.reps, args.bins, args.hidden, args.bn, args.epochs, args.tag, args.targets)
@@ -483,6 +516,10 @@ def main(argv=None) -> int:
     if args.hybrid:
         segments.FEATURE_WARPS = () if args.nowarp else segments.FEATURE_WARPS
         hybrid(args.hybrid, ["kept", "adapt_nn_-2.5"])
+    if args.segdiag:
+        segment_diagnostic(args.segdiag.split(","))
+    if args.match:
+        match_yardstick(args.match, extra)
     if args.groups:
         groups(args.groups, args.nowarp, extra)
     return 0
