@@ -450,6 +450,7 @@ def hybrid(name: str, names: list) -> None:
     syn = G.synthetic_nulls(names, syn_cases)
     print(f"hybrid: bands' segments, D and R0 from {name}")
     for v in names:
+        print(G.table(rows, syn[v], v, 1.0), " <- bar 1 (adapt: no bar)")
         print(G.table(rows, syn[v], v, G.equal_null_bar([r for r in rows if r["draw"] != "xnull"], syn[v], v)),
               " <- equal nulls")
 
