@@ -46,8 +46,8 @@ import dev_extract_groups as G
 from tenfold import audio, segments
 
 SR = B.SR
-HOP = int(round(B.HOP_S * SR))
-FRAME = int(round(audio.SPEECH_FRAME_S * SR))
+HOP = round(B.HOP_S * SR)
+FRAME = round(audio.SPEECH_FRAME_S * SR)
 TRAIN_SEED = 9400
 CHECK_SEED = 9450
 NOISE = 0.003                       # bench_extract.speak's light noise
@@ -366,7 +366,7 @@ def check(names: list, n_sets: int) -> None:
         order = rng.permutation(len(seq))
         seq = [seq[i] for i in order]
         it = iter(seq)
-        x, spans = recording(rng, [w for w, _ in seq], lambda: next(it)[1])
+        x, spans = recording(rng, [w for w, _ in seq], lambda it=it: next(it)[1])
         sets.append((x, spans, [s for _, s in seq], ws[8:]))
     print(f"{n_sets} recordings of 8 words x 3 dev voices + 3 words by one voice; seed {CHECK_SEED}; "
           f"bench_extract.WORDS (unseen in training)")
@@ -383,8 +383,8 @@ def check(names: list, n_sets: int) -> None:
         try:
             for x, spans, spk, chance in sets:
                 X = f(x)
-                s = np.array([int(round(a / HOP)) for _, a, _ in spans])
-                e = np.array([int(round(b / HOP)) for _, _, b in spans])
+                s = np.array([round(a / HOP) for _, a, _ in spans])
+                e = np.array([round(b / HOP) for _, _, b in spans])
                 e = np.minimum(e, len(X))
                 D = segments.warped_distances(X, s, e)
                 wl = np.array([w for w, _, _ in spans])
