@@ -18,12 +18,13 @@ distractors); "nothing found" on recordings without a repeated word (all words d
 noise; GunPoint planted in a random walk (as in the paper); CPU scaling. stumpy (mstump +
 mmotifs, told the true K and the mean true length, on 13 MFCCs) is run on the same recordings.
 
-    python benchmarks/bench_extract.py [--n 20] [--sets dev,heldout] [--no-stumpy] [--recipe eval|eval_bands|speech|mfcc13]
+    python benchmarks/bench_extract.py [--n 20] [--sets dev,heldout] [--no-stumpy] [--recipe eval|eval_bands|eval_contrastive|speech|mfcc13]
     python benchmarks/bench_extract.py --match-only [--n 20] [--sets dev,heldout]   # match() rows only
 
 The default recipe, "eval", calls find_instances(X, lo, hi) with default arguments on 13 MFCCs
 (c0 included), as the independent evaluation does. "eval_bands" passes the same 13 MFCCs through
-audio.bands_from_mfcc (the route for a user who already has MFCCs), otherwise the same call.
+audio.bands_from_mfcc (the route for a user who already has MFCCs), otherwise the same call;
+"eval_contrastive" through session 14's learned frame embedding (dev_cae.gated; not adopted).
 """
 
 from __future__ import annotations
@@ -194,7 +195,7 @@ def run_stumpy(series, K, m):
 
 def find(X, lo, hi, recipe, seed):
     """find_instances as the CLI calls it on a recording (the speech recipe's significance bar)."""
-    if recipe in ("eval", "eval_bands"):   # as the independent evaluation calls it: default arguments
+    if recipe in ("eval", "eval_bands", "eval_contrastive"):   # as the independent evaluation calls it: defaults
         return extract.find_instances(X, lo, hi, random_state=seed)
     ms = extract.MIN_SIGNIFICANCE if recipe == "speech" else -np.inf
     if recipe == "mfcc13":       # the baseline: the call before issue 14 (2 seeds, 10 shifts)
@@ -256,6 +257,9 @@ def tenfold_features(a: np.ndarray, recipe: str) -> np.ndarray:
         return audio.mfcc(a, SR)
     if recipe == "eval_bands":
         return audio.bands_from_mfcc(audio.mfcc(a, SR))
+    if recipe == "eval_contrastive":     # session 14's learned embedding (not adopted; dev script only)
+        import dev_cae
+        return dev_cae.gated(audio.mfcc(a, SR), dev_cae.weights())
     return audio.speech_features(a, SR)
 
 
@@ -584,7 +588,7 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=20, help="recordings per condition and set (default 20)")
     ap.add_argument("--sets", default="dev,heldout")
-    ap.add_argument("--recipe", default="eval", choices=["eval", "eval_bands", "speech", "mfcc13"],
+    ap.add_argument("--recipe", default="eval", choices=["eval", "eval_bands", "eval_contrastive", "speech", "mfcc13"],
                     help="eval (default): 13 MFCCs (c0 included) and find_instances' default arguments, "
                          "as the independent evaluation calls it; eval_bands: the same 13 MFCCs through "
                          "audio.bands_from_mfcc, the same call; speech: the CLI's recipe "

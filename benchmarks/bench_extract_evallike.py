@@ -8,11 +8,12 @@ default arguments. match() is trained on one recording and applied to a second r
 same target word (other voices, other distractors). stumpy (mstump + mmotifs) is told the true K
 and the mean true length. Seeds 3xx: no tuning run of this project has seen these recordings.
 
-    python benchmarks/bench_extract_evallike.py [--n 30] [--no-stumpy] [--bands]
+    python benchmarks/bench_extract_evallike.py [--n 30] [--no-stumpy] [--bands | --contrastive]
 
 Writes benchmarks/results/extract_evallike.{json,md}. ``--bands``: the same 13 MFCCs passed through
 audio.bands_from_mfcc (the route documented for users who already have MFCCs), the same call;
-writes extract_evallike_bands.{json,md}.
+writes extract_evallike_bands.{json,md}. ``--contrastive``: through session 14's learned frame
+embedding (dev_cae.gated, not adopted); writes extract_evallike_contrastive.{json,md}.
 """
 
 from __future__ import annotations
@@ -54,13 +55,22 @@ def f1s(found: extract.ExtractResult, truth: list) -> list[float]:
     return [interval_f1(pred, truth, t) for t in IOUS]
 
 
+def _contrastive(C: np.ndarray) -> np.ndarray:
+    import dev_cae
+    return dev_cae.gated(C, dev_cae.weights())
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--n", type=int, default=30, help="recording pairs")
     ap.add_argument("--no-stumpy", action="store_true")
-    ap.add_argument("--bands", action="store_true", help="13 MFCCs -> audio.bands_from_mfcc for tenfold")
+    how = ap.add_mutually_exclusive_group()
+    how.add_argument("--bands", action="store_true", help="13 MFCCs -> audio.bands_from_mfcc for tenfold")
+    how.add_argument("--contrastive", action="store_true", help="13 MFCCs -> dev_cae.gated (session 14) for tenfold")
     args = ap.parse_args()
-    feats = (lambda a: audio.bands_from_mfcc(audio.mfcc(a, SR))) if args.bands else (lambda a: audio.mfcc(a, SR))
+    feats = ((lambda a: audio.bands_from_mfcc(audio.mfcc(a, SR))) if args.bands else
+             (lambda a: _contrastive(audio.mfcc(a, SR))) if args.contrastive else
+             (lambda a: audio.mfcc(a, SR)))
     rng = np.random.default_rng(SEED0)
     rows: dict = {"tenfold": [], "stumpy": [], "match": [], "count_err": [], "cpu10": [], "stumpy_cpu10": []}
     for i in range(args.n):
@@ -92,7 +102,8 @@ def main() -> None:
         summary["stumpy_f1"] = dict(zip(map(str, IOUS), np.mean(rows["stumpy"], axis=0).round(4).tolist()))
         summary["stumpy_cpu_s_per_10s_median"] = float(np.median(rows["stumpy_cpu10"]))
     out = Path(__file__).parent / "results"
-    stem = "extract_evallike_bands" if args.bands else "extract_evallike"
+    stem = ("extract_evallike_bands" if args.bands else "extract_evallike_contrastive" if args.contrastive
+            else "extract_evallike")
     (out / f"{stem}.json").write_text(json.dumps(summary, indent=1))
     f, s = summary["tenfold_f1"], summary.get("stumpy_f1")
     md = ["# EXTRACT on a draw built like the independent evaluation (issue 14)\n",
@@ -102,7 +113,8 @@ def main() -> None:
           "variants at random speed and pitch; range 0.7 x shortest to 1.3 x longest; 13 MFCCs (c0 included); "
           + ("tenfold gets them through `audio.bands_from_mfcc` (c0 dropped, "
              f"{audio.BANDS_FROM_MFCC} mel positions) and `find_instances` with default arguments."
-             if args.bands else "`find_instances` with default arguments.")
+             if args.bands else "session 14's learned frame embedding (`dev_cae.gated`) and `find_instances` with "
+             "default arguments." if args.contrastive else "`find_instances` with default arguments.")
           + " match(): trained on the first recording of a pair, applied "
           "to the second (same word, other voices and distractors).\n",
           "| method | F1@.25 | F1@.5 | F1@.75 | count error (mean, mean abs) | CPU per 10 s |", "|---|---|---|---|---|---|",
