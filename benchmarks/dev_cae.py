@@ -45,6 +45,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).parent))
 import bench_extract as B
 import dev_extract_groups as G
+from dev_speaker_proj import dtw_path
 
 from tenfold import audio, segments
 
@@ -211,17 +212,7 @@ def pseudo_recordings(rng, pool: list, words: list, per_word: int, per_rec: int 
     order = rng.permutation(len(items))
     items = [items[i] for i in order]
     for r0 in range(0, len(items), per_rec):
-        parts, marks, pos = [], [], 0
-        for w, spk in items[r0:r0 + per_rec]:
-            a = say_any(rng, w, spk)
-            gap = np.zeros(int(SR * rng.uniform(0.15, 0.6)))
-            parts += [gap, a]
-            pos += len(gap)
-            marks.append((w, spk, round(pos / SR / B.HOP_S), round((pos + len(a)) / SR / B.HOP_S)))
-            pos += len(a)
-        parts.append(np.zeros(int(SR * rng.uniform(0.15, 0.6))))
-        x = np.concatenate(parts)
-        x = x + rng.normal(scale=0.003, size=len(x))
+        x, marks = _speak(rng, items[r0:r0 + per_rec])
         yield audio.log_mel(x, SR, n_mels=N_MELS), marks
 
 
@@ -241,26 +232,6 @@ def augment(L: np.ndarray, marks: list, rng) -> np.ndarray:
         fr = src - lo
         L[s0:e0] = seg[:, lo] * (1 - fr) + seg[:, hi] * fr + tilt * (2 * j / (L.shape[1] - 1) - 1)
     return L
-
-
-def dtw_path(A: np.ndarray, Bm: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Frame pairs of the least-cost monotone alignment (squared Euclidean; steps (1,1), (1,0), (0,1))."""
-    C = ((A[:, None, :] - Bm[None, :, :]) ** 2).sum(-1)
-    n, m = C.shape
-    D = np.full((n + 1, m + 1), np.inf)
-    D[0, 0] = 0.0
-    for i in range(1, n + 1):
-        best = np.minimum(D[i - 1, :-1], D[i - 1, 1:])       # diagonal or from above
-        row, c = D[i], C[i - 1]
-        for j in range(1, m + 1):
-            row[j] = c[j - 1] + min(row[j - 1], best[j - 1])
-    i, j, pi, pj = n, m, [], []
-    while i > 0 and j > 0:
-        pi.append(i - 1)
-        pj.append(j - 1)
-        k = int(np.argmin((D[i - 1, j - 1], D[i - 1, j], D[i, j - 1])))
-        i, j = (i - 1, j - 1) if k == 0 else (i - 1, j) if k == 1 else (i, j - 1)
-    return np.array(pi[::-1]), np.array(pj[::-1])
 
 
 def build_data(seed: int = SEED) -> dict:
