@@ -1,0 +1,175 @@
+"""librosa's default 128 ms frames and "nothing found" (issue 14, session 14, helper longwin): dev draws only.
+
+    python benchmarks/dev_longwin.py cache --front bands_librosa      # segments + D + input series per recording
+    python benchmarks/dev_longwin.py diagnose                          # per-kind medians: segments, c, bar, best score
+    python benchmarks/dev_longwin.py stat                              # scale-free input statistics per convention
+
+Fronts are dev_foreign_mfcc's (bands = ours, bands_librosa25 = librosa n_fft=400, bands_librosa =
+librosa's default n_fft=2048, bands_psf). Caches: benchmarks/.cache/longwin/<front>.pkl.
+"""
+
+from __future__ import annotations
+
+import argparse
+import pickle
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).parent))
+import dev_extract_groups as G
+import dev_foreign_mfcc as F  # noqa: F401  (registers the foreign fronts in G.FRONTS)
+from _common import tee_output
+
+from tenfold import segments
+from tenfold.datasets import event_shapes, events_in_noise
+
+ROOT = Path(__file__).parent
+CACHE = ROOT / ".cache" / "longwin"
+OUT = ROOT / "results" / "longwin"
+Case = G.Case
+
+
+def build(front: str) -> None:
+    """Cache (recs, synthetic cases) as dev_extract_groups.recordings, plus each recording's input series."""
+    f0 = G.FRONTS[front]
+    series: list = []
+
+    def f(a):
+        X = f0(a)
+        series.append(np.asarray(X, np.float32))
+        return X
+    G.FRONTS[front] = f
+    recs, syn = G.recordings(front, [], "", 0)
+    G.FRONTS[front] = f0
+    assert len(series) == len(recs)
+    CACHE.mkdir(parents=True, exist_ok=True)
+    with open(CACHE / f"{front}.pkl", "wb") as fh:
+        pickle.dump((recs, syn, series), fh)
+
+
+def load(front: str):
+    with open(CACHE / f"{front}.pkl", "rb") as fh:
+        return pickle.load(fh)
+
+
+FRONTS = ("bands", "bands_librosa25", "bands_librosa")
+KINDS = (("distinct, one voice", lambda r: r["cond"] == "distinct" and r["one_voice"]),
+         ("distinct, vpw", lambda r: r["cond"] == "distinct" and not r["one_voice"]),
+         ("one_many", lambda r: r["cond"] == "one_many"), ("vpw_many", lambda r: r["cond"] == "vpw_many"),
+         ("vpw_few", lambda r: r["cond"] == "vpw_few"))
+
+
+def per_recording(rec: dict) -> dict:
+    """Segment count and median length, neighbour contrast c, the bar, the best group's score, found."""
+    c = rec["case"]
+    out = {"fixed": rec["fixed"] is not None, "S": len(c.s), "len": float(np.median(c.e - c.s)) if len(c.s) else 0.0,
+           "cov": c.coverage}
+    if rec["fixed"] is None:
+        m, z = G._kept(c)
+        out |= {"c": segments.neighbour_contrast(c.D), "bar": segments.group_bar(c.D), "z": z, "k": len(m)}
+        out["found"] = len(m) >= 2 and z >= out["bar"]
+    else:
+        out["found"] = (rec["fixed"] == 0.0) if rec["cond"] == "distinct" else None
+    return out
+
+
+def diagnose() -> None:
+    print("per front and kind: n recordings; shapelet fallback (not on segments) share; medians of segment count S, "
+          "segment length (frames), coverage, neighbour contrast c, group_bar, best group score z, group size k; "
+          "found share (distinct: a false find) and, for distinct, the margin z - bar quantiles 10/50/90%")
+    for front in FRONTS:
+        recs, _, _ = load(front)
+        print(f"\n== {front}")
+        for label, sel in KINDS:
+            rs = [per_recording(r) for r in recs if sel(r)]
+            seg = [x for x in rs if not x["fixed"]]
+            med = lambda k: np.median([x[k] for x in seg]) if seg else float("nan")  # noqa: E731
+            found = np.mean([bool(x["found"]) for x in rs if x["found"] is not None])
+            line = (f"{label:20s} n {len(rs):3d} | fallback {np.mean([x['fixed'] for x in rs]):.2f} | S {med('S'):5.1f} "
+                    f"len {med('len'):5.1f} cov {med('cov'):.2f} | c {med('c'):.3f} bar {med('bar'):.3f} "
+                    f"z {med('z'):.3f} k {med('k'):.1f} | found {found:.2f}")
+            if label.startswith("distinct") and seg:
+                mg = np.quantile([x["z"] - x["bar"] for x in seg], [.1, .5, .9])
+                line += " | z-bar " + "/".join(f"{v:+.2f}" for v in mg)
+                fb = [x for x in rs if x["fixed"]]
+                if fb:
+                    line += f" | fallback false finds {sum(bool(x['found']) for x in fb)}/{len(fb)}"
+            print(line)
+
+
+def stats(X: np.ndarray) -> dict:
+    """Scale-free statistics of a series' time course, medians over its dimensions: rough = std of the
+    first differences / std of the rows; r31 = std of lag-3 differences / std of lag-1 differences
+    (sqrt 3 = 1.73 for a random walk, up to 3 for a smooth series, below 1.73 for a rough one);
+    ac1 = lag-1 autocorrelation of the first differences."""
+    X = np.asarray(X, np.float64)
+    X = X[:, X.std(axis=0) > 0]
+    d1, d3 = np.diff(X, axis=0), X[3:] - X[:-3]
+    sd1 = d1.std(axis=0)
+    a = d1 - d1.mean(axis=0)
+    ac1 = (a[1:] * a[:-1]).mean(axis=0) / np.maximum(a.var(axis=0), 1e-300)
+    return {"rough": float(np.median(sd1 / X.std(axis=0))), "r31": float(np.median(d3.std(axis=0) / sd1)),
+            "ac1": float(np.median(ac1))}
+
+
+def other_series():
+    """(label, series) of the non-speech series: the tests' 3-D synthetic nulls (seeds 4-53), the tests'
+    repeat generator (seeds 0-19, 12 shapes, 3 repeats), and random walks (1-D and 6-D)."""
+    for seed in range(4, 54):
+        rng = np.random.default_rng(seed)
+        yield "synthetic 3-D null", events_in_noise(rng, event_shapes(rng, 16), list(range(16)))[0]
+    for seed in range(20):
+        rng = np.random.default_rng(seed)
+        order = list(rng.permutation([0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9]))
+        yield "synthetic repeats", events_in_noise(rng, event_shapes(rng, 12), order)[0]
+    for seed in range(20):
+        rng = np.random.default_rng(1000 + seed)
+        yield "random walk 1-D", np.cumsum(rng.normal(size=(3000, 1)), axis=0)
+        yield "random walk 6-D", np.cumsum(rng.normal(size=(1000, 6)), axis=0)
+
+
+def _auc(a, b) -> float:
+    a, b = np.asarray(a, float)[:, None], np.asarray(b, float)[None, :]
+    return float(np.mean((a > b) + 0.5 * (a == b)))
+
+
+def stat_table() -> None:
+    vals: dict = {}
+    for front in FRONTS:
+        _, _, series = load(front)
+        vals[front] = [stats(X) for X in series]
+    psf = [stats(X) for _, _, X, *_ in G.draws("bands_psf")]
+    vals["bands_psf"] = psf
+    for label, X in other_series():
+        vals.setdefault(label, []).append(stats(X))
+    for key in ("rough", "r31", "ac1"):
+        print(f"\n{key}: quantiles 0/10/50/90/100% per series kind (speech: bands_from_mfcc of each convention's "
+              "13 MFCCs on every dev-yardstick recording)")
+        for k, v in vals.items():
+            x = [d[key] for d in v]
+            print(f"  {k:22s} n {len(x):3d} " + " ".join(f"{q:.3f}" for q in np.quantile(x, [0, .1, .5, .9, 1])))
+        lib = [d[key] for d in vals["bands_librosa"]]
+        for k in ("bands", "bands_librosa25", "bands_psf"):
+            print(f"  AUC librosa-default vs {k}: {_auc(lib, [d[key] for d in vals[k]]):.3f}")
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("what", choices=["cache", "diagnose", "stat"])
+    ap.add_argument("--front", default="bands")
+    args = ap.parse_args(argv)
+    if args.what == "cache":
+        build(args.front)
+    elif args.what == "stat":
+        with tee_output(str(OUT / "stat.txt"), "dev_longwin.py stat"):
+            stat_table()
+    elif args.what == "diagnose":
+        with tee_output(str(OUT / "diagnose.txt"), "dev_longwin.py diagnose"):
+            diagnose()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
