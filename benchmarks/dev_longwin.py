@@ -47,6 +47,37 @@ def build(front: str) -> None:
     CACHE.mkdir(parents=True, exist_ok=True)
     with open(CACHE / f"{front}.pkl", "wb") as fh:
         pickle.dump((recs, syn, series), fh)
+    with open(CACHE / f"{front}_G.pkl", "wb") as fh:       # dev_extract_groups' --cache format
+        pickle.dump((recs, syn), fh)
+
+
+def sharpened(C: np.ndarray, w: int, a: float) -> np.ndarray:
+    """Unsharp mask along time: C + a (C - moving average of C over w frames, edges repeated)."""
+    P = np.pad(C, ((w // 2, w - 1 - w // 2), (0, 0)), mode="edge")
+    c = np.vstack([np.zeros((1, C.shape[1])), np.cumsum(P, axis=0)])
+    return C + a * (C - (c[w:] - c[:-w]) / w)
+
+
+def _register() -> None:
+    from tenfold import audio
+    for conv in ("", "_librosa"):
+        for w, a in ((13, 1.0), (13, 2.0), (5, 1.0)):
+            G.FRONTS[f"bands{conv}_sh{w}a{a:g}"] = (lambda cep, w, a: lambda x: audio.bands_from_mfcc(
+                sharpened(cep(x), w, a), lifter=0))(F.CEPSTRA[conv], w, a)
+
+
+_register()
+
+
+def groups(front: str) -> None:
+    cache = CACHE / f"{front}_G.pkl"
+    if not cache.exists():
+        recs, syn, _ = load(front)
+        with open(cache, "wb") as fh:
+            pickle.dump((recs, syn), fh)
+    with tee_output(str(OUT / f"groups_{front}.txt"), f"dev_longwin.py groups --front {front}"):
+        print("adapt_nn_-2.5 at bar 2.925 = main's default (segments.group_bar)")
+        G.run(F.G_args(["--front", front, "--variants", "adapt_nn_-2.5", "--bars", "2.925", "--cache", str(cache)]))
 
 
 def load(front: str):
@@ -157,11 +188,13 @@ def stat_table() -> None:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("what", choices=["cache", "diagnose", "stat"])
+    ap.add_argument("what", choices=["cache", "diagnose", "stat", "groups"])
     ap.add_argument("--front", default="bands")
     args = ap.parse_args(argv)
     if args.what == "cache":
         build(args.front)
+    elif args.what == "groups":
+        groups(args.front)
     elif args.what == "stat":
         with tee_output(str(OUT / "stat.txt"), "dev_longwin.py stat"):
             stat_table()
