@@ -63,7 +63,7 @@ def _register() -> None:
     for conv in ("", "_librosa"):
         for w, a in ((13, 1.0), (13, 2.0), (5, 1.0), (5, 2.0), (5, 4.0), (9, 1.0)):
             G.FRONTS[f"bands{conv}_sh{w}a{a:g}"] = (lambda cep, w, a: lambda x: audio.bands_from_mfcc(
-                sharpened(cep(x), w, a), lifter=0))(F.CEPSTRA[conv], w, a)
+                sharpened(cep(x), w, a), lifter=0, sharpen=False))(F.CEPSTRA[conv], w, a)
 
 
 _register()
