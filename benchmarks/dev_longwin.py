@@ -19,7 +19,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
 import dev_extract_groups as G
-import dev_foreign_mfcc as F  # noqa: F401  (registers the foreign fronts in G.FRONTS)
+import dev_foreign_mfcc as F   # registers the foreign fronts in G.FRONTS
 from _common import tee_output
 
 from tenfold import segments
@@ -58,12 +58,15 @@ def sharpened(C: np.ndarray, w: int, a: float) -> np.ndarray:
     return C + a * (C - (c[w:] - c[:-w]) / w)
 
 
-def _register() -> None:
+def _sharp_front(cep, w: int, a: float):
     from tenfold import audio
+    return lambda x: audio.bands_from_mfcc(sharpened(cep(x), w, a), lifter=0, sharpen=False)
+
+
+def _register() -> None:
     for conv in ("", "_librosa"):
         for w, a in ((13, 1.0), (13, 2.0), (5, 1.0), (5, 2.0), (5, 4.0), (9, 1.0)):
-            G.FRONTS[f"bands{conv}_sh{w}a{a:g}"] = (lambda cep, w, a: lambda x: audio.bands_from_mfcc(
-                sharpened(cep(x), w, a), lifter=0, sharpen=False))(F.CEPSTRA[conv], w, a)
+            G.FRONTS[f"bands{conv}_sh{w}a{a:g}"] = _sharp_front(F.CEPSTRA[conv], w, a)
 
 
 _register()
@@ -116,7 +119,8 @@ def diagnose() -> None:
         for label, sel in KINDS:
             rs = [per_recording(r) for r in recs if sel(r)]
             seg = [x for x in rs if not x["fixed"]]
-            med = lambda k: np.median([x[k] for x in seg]) if seg else float("nan")  # noqa: E731
+            def med(k, seg=seg):
+                return np.median([x[k] for x in seg]) if seg else float("nan")
             found = np.mean([bool(x["found"]) for x in rs if x["found"] is not None])
             line = (f"{label:20s} n {len(rs):3d} | fallback {np.mean([x['fixed'] for x in rs]):.2f} | S {med('S'):5.1f} "
                     f"len {med('len'):5.1f} cov {med('cov'):.2f} | c {med('c'):.3f} bar {med('bar'):.3f} "

@@ -246,8 +246,8 @@ _LIFTER_PROBE = slice(5, 9)     # c5..c8, where the standard lifter's factor is 
 
 # sharpen="auto" reads MFCCs as computed on long frames (librosa's default n_fft=2048: 128 ms at a
 # 10 ms hop) when the lag-1 autocorrelation of their frame-to-frame differences (median over
-# c1..) exceeds this. On the 309 dev-yardstick recordings: librosa's defaults 0.78-0.89; audio.mfcc,
-# librosa with n_fft=400 and python_speech_features -0.14-0.21 (benchmarks/notes/extract.md, issue 14
+# c1..) exceeds this. On the 309 dev-yardstick recordings: librosa's defaults 0.69-0.87; audio.mfcc,
+# librosa with n_fft=400 and python_speech_features -0.28-0.14 (benchmarks/notes/extract.md, issue 14
 # session 14, longwin). Heavily overlapping frames make successive differences alike.
 LONG_FRAME_AUTOCORRELATION = 0.6
 # The temporal sharpening then applied: C + SHARPEN_GAIN x (C - moving average of C over
