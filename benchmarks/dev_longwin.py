@@ -19,7 +19,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
 import dev_extract_groups as G
-import dev_foreign_mfcc as F   # registers the foreign fronts in G.FRONTS
+import dev_foreign_mfcc as F  # registers the foreign fronts in G.FRONTS
 from _common import tee_output
 
 from tenfold import segments
