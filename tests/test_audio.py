@@ -372,6 +372,9 @@ def test_bands_from_mfcc_sharpens_long_frames_only():
 def test_bands_from_mfcc_bad_input(args, kwargs, exc, word):
     with pytest.raises(exc, match=word):
         audio.bands_from_mfcc(*args, **kwargs)
+    if not kwargs:                      # a bad mfccs array: looks_liftered refuses it the same way
+        with pytest.raises(exc, match=word):
+            audio.looks_liftered(*args)
 
 
 def test_docstring_examples():

@@ -301,7 +301,25 @@ def lifter_factors(lifter: float, n_coefficients: int) -> np.ndarray:
     return 1.0 + lifter / 2.0 * np.sin(np.pi * np.arange(n_coefficients) / lifter)
 
 
-def looks_liftered(mfccs: np.ndarray) -> bool:
+def _as_mfccs(mfccs: Any) -> np.ndarray:
+    """``mfccs`` checked (real, finite, (frames, coefficients) with >= 2 coefficients) as float64."""
+    C = np.asarray(mfccs)
+    if C.dtype.kind not in "fiu":
+        raise TypeError(f"mfccs must be a real numeric array, got dtype {C.dtype}")
+    if C.ndim != 2:
+        raise ValueError(f"mfccs must have shape (frames, coefficients), got {C.shape}")
+    if C.shape[1] < 2:
+        raise ValueError(f"mfccs needs at least 2 coefficients (c0 and c1) per frame, got shape {C.shape}")
+    if C.shape[1] > C.shape[0]:
+        raise ValueError(f"mfccs has more coefficients than frames (shape {C.shape}): rows must be frames; "
+                         "librosa's (coefficients, frames) layout needs a transpose (.T)")
+    C = C.astype(np.float64)
+    if not np.isfinite(C).all():
+        raise ValueError("mfccs contains NaN or infinite values")
+    return C
+
+
+def looks_liftered(mfccs: Any) -> bool:
     """True when the spread of c5..c8 over the frames (rows) is that of liftered speech cepstra
     (see LIFTED_SPREAD_RATIO); False with fewer than 9 coefficients, more than the standard lifter
     can have been applied to (its factor is <= 0 from c23 on), or a constant c1.
@@ -310,8 +328,8 @@ def looks_liftered(mfccs: np.ndarray) -> bool:
     >>> looks_liftered(C), looks_liftered(C * lifter_factors(STANDARD_LIFTER, 13))
     (False, True)
     """
-    C = np.asarray(mfccs, np.float64)
-    if C.ndim != 2 or not _LIFTER_PROBE.stop <= C.shape[1] or (lifter_factors(STANDARD_LIFTER, C.shape[1]) <= 0).any():
+    C = _as_mfccs(mfccs)
+    if not _LIFTER_PROBE.stop <= C.shape[1] or (lifter_factors(STANDARD_LIFTER, C.shape[1]) <= 0).any():
         return False
     spread = C.std(axis=0)
     return bool(spread[1] > 0 and np.median(spread[_LIFTER_PROBE]) > LIFTED_SPREAD_RATIO * spread[1])
@@ -371,19 +389,7 @@ def bands_from_mfcc(mfccs: Any, n_bands: int = BANDS_FROM_MFCC, *, drop_c0: bool
     >>> bool(np.allclose(bands_from_mfcc(lifted, lifter=22.0), bands_from_mfcc(C, lifter=0)))
     True
     """
-    C = np.asarray(mfccs)
-    if C.dtype.kind not in "fiu":
-        raise TypeError(f"mfccs must be a real numeric array, got dtype {C.dtype}")
-    if C.ndim != 2:
-        raise ValueError(f"mfccs must have shape (frames, coefficients), got {C.shape}")
-    if C.shape[1] < 2:
-        raise ValueError(f"mfccs needs at least 2 coefficients (c0 and c1) per frame, got shape {C.shape}")
-    if C.shape[1] > C.shape[0]:
-        raise ValueError(f"mfccs has more coefficients than frames (shape {C.shape}): rows must be frames; "
-                         "librosa's (coefficients, frames) layout needs a transpose (.T)")
-    C = C.astype(np.float64)
-    if not np.isfinite(C).all():
-        raise ValueError("mfccs contains NaN or infinite values")
+    C = _as_mfccs(mfccs)
     if isinstance(n_bands, bool) or not isinstance(n_bands, numbers.Integral) or n_bands < 2:
         raise ValueError(f"n_bands must be an int >= 2, got {n_bands!r}")
     if not isinstance(drop_c0, (bool, np.bool_)):
