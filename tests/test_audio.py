@@ -333,7 +333,7 @@ def test_bands_from_mfcc_sharpens_long_frames_only():
     # the gate: scale-free, fires on the smeared copy only
     assert audio.looks_long_framed(long) and audio.looks_long_framed(7.0 * long - 3.0)
     assert not audio.looks_long_framed(C) and not audio.looks_long_framed(audio.mfcc(rng.normal(size=16000), 16000))
-    assert not audio.looks_long_framed(long[:3]) and not audio.looks_long_framed(np.ones((50, 13)))
+    assert not audio.looks_long_framed(long[:3, :3]) and not audio.looks_long_framed(np.ones((50, 13)))
     # sharpening, written out naively: each row plus 4 x (row - mean of the 5 rows around it, edges repeated)
     w, g = audio.SHARPEN_FRAMES, audio.SHARPEN_GAIN
     naive = np.empty_like(long)
@@ -375,6 +375,8 @@ def test_bands_from_mfcc_bad_input(args, kwargs, exc, word):
     if not kwargs:                      # a bad mfccs array: looks_liftered refuses it the same way
         with pytest.raises(exc, match=word):
             audio.looks_liftered(*args)
+        with pytest.raises(exc, match=word):
+            audio.looks_long_framed(*args)
 
 
 def test_docstring_examples():

@@ -256,11 +256,12 @@ SHARPEN_FRAMES = 5
 SHARPEN_GAIN = 4.0
 
 
-def looks_long_framed(mfccs: np.ndarray) -> bool:
+def looks_long_framed(mfccs: Any) -> bool:
     """True when the frame-to-frame differences of c1.. are strongly autocorrelated (median lag-1
     autocorrelation over the coefficients > LONG_FRAME_AUTOCORRELATION): frames much longer than
     the hop, as librosa's default 2048-sample window at a 160-sample hop. Scale-free; False with
-    fewer than 4 frames or no varying coefficient beyond c0.
+    fewer than 4 frames or no varying coefficient beyond c0. A bad array is refused as by
+    :func:`bands_from_mfcc` (ValueError/TypeError naming mfccs).
 
     >>> rng = np.random.default_rng(0)
     >>> C = rng.normal(size=(400, 13))
@@ -268,8 +269,8 @@ def looks_long_framed(mfccs: np.ndarray) -> bool:
     >>> looks_long_framed(C), looks_long_framed(smeared)
     (False, True)
     """
-    C = np.asarray(mfccs, np.float64)
-    if C.ndim != 2 or C.shape[0] < 4 or C.shape[1] < 2:
+    C = _as_mfccs(mfccs)
+    if C.shape[0] < 4:
         return False
     d = np.diff(C[:, 1:], axis=0)
     d = d - d.mean(axis=0)
