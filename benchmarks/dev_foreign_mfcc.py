@@ -30,9 +30,7 @@ Front ends registered in dev_extract_groups.FRONTS (the yardstick's --front):
   <front>_unlift, _auto    audio.bands_from_mfcc(..., lifter=22) / (..., lifter="auto"): the lifter
                            22 undone always / where audio.looks_liftered (src, adopted); every other
                            front calls bands_from_mfcc(..., lifter=0), main's behaviour before
-  bands (dev_extract_groups' own) uses the src defaults, lifter="auto" and sharpen="auto"
-  <front>_sharp            audio.bands_from_mfcc(..., lifter=0, sharpen="auto") (src, helper longwin); every
-                           other front passes sharpen=False
+  bands (dev_extract_groups' own) uses the src default, lifter="auto"
 
     python benchmarks/dev_foreign_mfcc.py groups --front bands_psf [--extra-nulls 80]
     python benchmarks/dev_foreign_mfcc.py match --front bands_psf
@@ -127,9 +125,6 @@ def normalised(C: np.ndarray, how: str) -> np.ndarray:
 def _front(name: str):
     """The feature function of a front name (see the module docstring)."""
     norm = ""
-    sharpen = False                   # main before session 14's longwin: no sharpening (src default "auto")
-    if name.endswith("_sharp"):
-        name, sharpen = name[:-len("_sharp")], "auto"
     for suf in ("_std", "_ref", "_unlift", "_auto"):
         if name.endswith(suf):
             name, norm = name[:-len(suf)], suf[1:]
@@ -144,11 +139,11 @@ def _front(name: str):
         C = cep(a)
         if norm in ("std", "ref"):
             C = normalised(C, norm)
-        return audio.bands_from_mfcc(C, lifter=lifter, sharpen=sharpen) if kind == "bands" else C
+        return audio.bands_from_mfcc(C, lifter=lifter) if kind == "bands" else C
     return f
 
 
-FOREIGN = ["bands_librosa_sharp", "bands_librosa25_sharp", "bands_psf_sharp", "bands_ours", "bands_librosa25m40", "bands_librosa25m40nc", "bands_librosa", "bands_librosa25", "bands_psf", "bands_kaldilike", "mfcc_librosa", "mfcc_psf"]
+FOREIGN = ["bands_ours", "bands_librosa25m40", "bands_librosa25m40nc", "bands_librosa", "bands_librosa25", "bands_psf", "bands_kaldilike", "mfcc_librosa", "mfcc_psf"]
 for _n in FOREIGN + [f"{b}_{s}" for b in ("bands", "bands_librosa", "bands_librosa25", "bands_psf", "bands_kaldilike")
                      for s in ("std", "ref", "unlift", "auto")]:
     G.FRONTS[_n] = _front(_n)

@@ -3,6 +3,9 @@
     python benchmarks/dev_longwin.py cache --front bands_librosa      # segments + D + input series per recording
     python benchmarks/dev_longwin.py diagnose                          # per-kind medians: segments, c, bar, best score
     python benchmarks/dev_longwin.py stat                              # scale-free input statistics per convention
+    python benchmarks/dev_longwin.py groups --front bands_librosa_sh5a4  # dev tables (after cache --front ...)
+    python benchmarks/dev_longwin.py fresh --front bands_librosa_sh5a4   # the 80 fresh nulls
+    python benchmarks/dev_longwin.py heldout --front bands_librosa_sh5a4 # held out, n 40: run ONCE (done)
 
 Fronts are dev_foreign_mfcc's (bands = ours, bands_librosa25 = librosa n_fft=400, bands_librosa =
 librosa's default n_fft=2048, bands_psf). Caches: benchmarks/.cache/longwin/<front>.pkl.
@@ -60,7 +63,7 @@ def sharpened(C: np.ndarray, w: int, a: float) -> np.ndarray:
 
 def _sharp_front(cep, w: int, a: float):
     from tenfold import audio
-    return lambda x: audio.bands_from_mfcc(sharpened(cep(x), w, a), lifter=0, sharpen=False)
+    return lambda x: audio.bands_from_mfcc(sharpened(cep(x), w, a), lifter=0)
 
 
 def _register() -> None:
@@ -222,11 +225,17 @@ def fresh(fronts: list, n: int = 80) -> None:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("what", choices=["cache", "diagnose", "stat", "groups", "fresh"])
+    ap.add_argument("what", choices=["cache", "diagnose", "stat", "groups", "fresh", "heldout"])
     ap.add_argument("--front", default="bands")
     args = ap.parse_args(argv)
     if args.what == "cache":
         build(args.front)
+    elif args.what == "heldout":           # the COMMON_S14 held-out command with the front's features: run ONCE
+        import bench_extract as B
+        f = G.FRONTS[args.front]
+        B.tenfold_features = lambda a, recipe: f(a)
+        B.main(["--sets", "heldout", "--n", "40", "--no-stumpy", "--no-extras", "--recipe", "eval_bands",
+                "--out", str(OUT), "--tag", f"heldout_{args.front}_n40"])
     elif args.what == "fresh":
         with tee_output(str(OUT / f"fresh_{args.front}.txt"), f"dev_longwin.py fresh --front {args.front}"):
             fresh([args.front])

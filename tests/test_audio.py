@@ -320,36 +320,6 @@ def test_bands_from_mfcc_undoes_a_lifter():
     np.testing.assert_array_equal(audio.bands_from_mfcc(wide), audio.bands_from_mfcc(wide, lifter=0))
 
 
-def _smeared(C, frames=13):
-    """C's time course convolved with a Hann window of `frames` rows: frames much longer than the hop."""
-    w = np.hanning(frames)
-    return np.stack([np.convolve(c, w / w.sum(), "same") for c in C.T], axis=1)
-
-
-def test_bands_from_mfcc_sharpens_long_frames_only():
-    rng = np.random.default_rng(12)
-    C = _speechlike_cepstra(rng, frames=400)
-    long = _smeared(C)
-    # the gate: scale-free, fires on the smeared copy only
-    assert audio.looks_long_framed(long) and audio.looks_long_framed(7.0 * long - 3.0)
-    assert not audio.looks_long_framed(C) and not audio.looks_long_framed(audio.mfcc(rng.normal(size=16000), 16000))
-    assert not audio.looks_long_framed(long[:3, :3]) and not audio.looks_long_framed(np.ones((50, 13)))
-    # sharpening, written out naively: each row plus 4 x (row - mean of the 5 rows around it, edges repeated)
-    w, g = audio.SHARPEN_FRAMES, audio.SHARPEN_GAIN
-    naive = np.empty_like(long)
-    for t in range(len(long)):
-        rows = [long[min(max(t + j, 0), len(long) - 1)] for j in range(-(w // 2), w - w // 2)]
-        naive[t] = long[t] + g * (long[t] - np.mean(rows, axis=0))
-    np.testing.assert_allclose(audio.bands_from_mfcc(long), audio.bands_from_mfcc(naive, sharpen=False), atol=1e-12)
-    np.testing.assert_allclose(audio.bands_from_mfcc(C, sharpen=True), audio.bands_from_mfcc(
-        C + g * (C - np.stack([np.convolve(np.pad(c, (w // 2, w // 2), mode="edge"), np.ones(w) / w, "valid")
-                               for c in C.T], axis=1)), sharpen=False), atol=1e-12)
-    # cepstra that are not long-framed are left bit for bit as they were; deterministic
-    np.testing.assert_array_equal(audio.bands_from_mfcc(C), audio.bands_from_mfcc(C, sharpen=False))
-    np.testing.assert_array_equal(audio.bands_from_mfcc(long), audio.bands_from_mfcc(long))
-    assert not np.allclose(audio.bands_from_mfcc(long), audio.bands_from_mfcc(long, sharpen=False))
-
-
 @pytest.mark.parametrize("args, kwargs, exc, word", [
     ((np.zeros(30),), {}, ValueError, "mfccs"),
     ((np.zeros((30, 13, 2)),), {}, ValueError, "mfccs"),
@@ -366,8 +336,6 @@ def test_bands_from_mfcc_sharpens_long_frames_only():
     ((np.zeros((30, 13)),), {"lifter": np.nan}, ValueError, "lifter"),
     ((np.zeros((30, 13)),), {"lifter": True}, ValueError, "lifter"),
     ((np.zeros((30, 13)),), {"lifter": 4.0}, ValueError, "lifter"),      # factor <= 0 from c5 on
-    ((np.zeros((30, 13)),), {"sharpen": "yes"}, ValueError, "sharpen"),
-    ((np.zeros((30, 13)),), {"sharpen": 1}, TypeError, "sharpen"),
 ])
 def test_bands_from_mfcc_bad_input(args, kwargs, exc, word):
     with pytest.raises(exc, match=word):
@@ -375,8 +343,6 @@ def test_bands_from_mfcc_bad_input(args, kwargs, exc, word):
     if not kwargs:                      # a bad mfccs array: looks_liftered refuses it the same way
         with pytest.raises(exc, match=word):
             audio.looks_liftered(*args)
-        with pytest.raises(exc, match=word):
-            audio.looks_long_framed(*args)
 
 
 def test_docstring_examples():

@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["bands_from_mfcc", "lifter_factors", "log_mel", "looks_liftered", "looks_long_framed", "mfcc", "read_wav", "speech_features"]
+__all__ = ["bands_from_mfcc", "lifter_factors", "log_mel", "looks_liftered", "mfcc", "read_wav", "speech_features"]
 
 # WAVE format tags (Microsoft RIFF specification, mmreg.h)
 WAVE_FORMAT_PCM = 0x0001
@@ -244,52 +244,6 @@ LIFTED_SPREAD_RATIO = 0.6
 _LIFTER_PROBE = slice(5, 9)     # c5..c8, where the standard lifter's factor is 8-11 (c1: 2.6)
 
 
-# sharpen="auto" reads MFCCs as computed on long frames (librosa's default n_fft=2048: 128 ms at a
-# 10 ms hop) when the lag-1 autocorrelation of their frame-to-frame differences (median over
-# c1..) exceeds this. On the 309 dev-yardstick recordings: librosa's defaults 0.69-0.87; audio.mfcc,
-# librosa with n_fft=400 and python_speech_features -0.28-0.14 (benchmarks/notes/extract.md, issue 14
-# session 14, longwin). Heavily overlapping frames make successive differences alike.
-LONG_FRAME_AUTOCORRELATION = 0.6
-# The temporal sharpening then applied: C + SHARPEN_GAIN x (C - moving average of C over
-# SHARPEN_FRAMES frames: 50 ms at the 10 ms hop). Chosen on dev among windows 5/9/13 and gains 1-4.
-SHARPEN_FRAMES = 5
-SHARPEN_GAIN = 4.0
-
-
-def looks_long_framed(mfccs: Any) -> bool:
-    """True when the frame-to-frame differences of c1.. are strongly autocorrelated (median lag-1
-    autocorrelation over the coefficients > LONG_FRAME_AUTOCORRELATION): frames much longer than
-    the hop, as librosa's default 2048-sample window at a 160-sample hop. Scale-free; False with
-    fewer than 4 frames or no varying coefficient beyond c0. A bad array is refused as by
-    :func:`bands_from_mfcc` (ValueError/TypeError naming mfccs).
-
-    >>> rng = np.random.default_rng(0)
-    >>> C = rng.normal(size=(400, 13))
-    >>> smeared = np.stack([np.convolve(c, np.hanning(13), "same") for c in C.T], axis=1)
-    >>> looks_long_framed(C), looks_long_framed(smeared)
-    (False, True)
-    """
-    C = _as_mfccs(mfccs)
-    if C.shape[0] < 4:
-        return False
-    d = np.diff(C[:, 1:], axis=0)
-    d = d - d.mean(axis=0)
-    var = (d * d).mean(axis=0)
-    keep = var > 0
-    if not keep.any():
-        return False
-    ac1 = (d[1:, keep] * d[:-1, keep]).mean(axis=0) / var[keep]
-    return bool(np.median(ac1) > LONG_FRAME_AUTOCORRELATION)
-
-
-def _sharpened(C: np.ndarray) -> np.ndarray:
-    """C + SHARPEN_GAIN (C - its moving average over SHARPEN_FRAMES rows, edges repeated)."""
-    w = SHARPEN_FRAMES
-    P = np.pad(C, ((w // 2, w - 1 - w // 2), (0, 0)), mode="edge")
-    c = np.vstack([np.zeros((1, C.shape[1])), np.cumsum(P, axis=0)])
-    return C + SHARPEN_GAIN * (C - (c[w:] - c[:-w]) / w)
-
-
 def lifter_factors(lifter: float, n_coefficients: int) -> np.ndarray:
     """The factors 1 + (lifter / 2) sin(pi k / lifter), k = 0..n_coefficients-1, of a sinusoidal
     cepstral lifter (ones for lifter 0).
@@ -337,7 +291,7 @@ def looks_liftered(mfccs: Any) -> bool:
 
 
 def bands_from_mfcc(mfccs: Any, n_bands: int = BANDS_FROM_MFCC, *, drop_c0: bool = True,
-                    lifter: float | str = "auto", sharpen: bool | str = "auto") -> np.ndarray:
+                    lifter: float | str = "auto") -> np.ndarray:
     """Map cepstra back onto the mel axis: the inverse orthonormal DCT-II of each frame's MFCCs.
 
     ``mfccs`` has one row per frame and one column per coefficient, c0 first: shape
@@ -360,14 +314,6 @@ def bands_from_mfcc(mfccs: Any, n_bands: int = BANDS_FROM_MFCC, *, drop_c0: bool
     this function without undoing it, 0.75 with ``"auto"``, as ours (0.76); unliftered MFCCs
     (:func:`mfcc`, librosa's) were never read as liftered there. Stationary noise has flat cepstral
     spreads and is read as liftered: harmless, it holds no event to find.
-
-    ``sharpen`` (after the lifter) sharpens the time course of frames much longer than the hop:
-    ``True``, ``False``, or ``"auto"`` (default: when :func:`looks_long_framed`). librosa's default
-    ``n_fft=2048`` (128 ms frames at a 10 ms hop) smears one voice's different words into each
-    other: on dev, all-distinct-word recordings found nothing in 76% (ours 94%); with ``"auto"`` 91%,
-    a voice per word among many distractors F1@.5 0.54 -> 0.59 (ours 0.76), one voice few
-    0.90 -> 0.87. Better still: pass ``n_fft=400`` (25 ms) to librosa. Our MFCCs, librosa's with
-    n_fft=400 and python_speech_features' were never read as long-framed on dev.
 
     No information is added: the point is where it sits. The segment search scales each
     dimension and stretches the feature axis by a few percent; on mel positions these act on
@@ -406,14 +352,6 @@ def bands_from_mfcc(mfccs: Any, n_bands: int = BANDS_FROM_MFCC, *, drop_c0: bool
         raise ValueError(f"lifter={lifter!r} has a factor <= 0 for c{int(np.argmax(factors <= 0))} "
                          f"of {C.shape[1]} coefficients: it cannot have been applied")
     C = C / factors
-    if isinstance(sharpen, str):
-        if sharpen != "auto":
-            raise ValueError(f"sharpen must be 'auto', True or False, got {sharpen!r}")
-        sharpen = looks_long_framed(C)
-    elif not isinstance(sharpen, (bool, np.bool_)):
-        raise TypeError(f"sharpen must be 'auto', True or False, got {sharpen!r}")
-    if sharpen:
-        C = _sharpened(C)
     basis = _dct_rows(C.shape[1], int(n_bands))
     if drop_c0:
         basis[0] = 0.0
