@@ -198,6 +198,12 @@ def stat_table() -> None:
             x = [d[key] for d in v]
             print(f"  {k:22s} n {len(x):3d} " + " ".join(f"{q:.3f}" for q in np.quantile(x, [0, .1, .5, .9, 1])))
         lib = [d[key] for d in vals["bands_librosa"]]
+        if key == "ac1":                    # the same on the 13 cepstra's c1..c12 (what bands_from_mfcc reads)
+            for conv in ("", "_librosa25", "_psf", "_librosa"):
+                G.FRONTS["cepstra_tmp"] = F.CEPSTRA[conv]
+                x = [stats(np.asarray(X)[:, 1:])["ac1"] for _, _, X, *_ in G.draws("cepstra_tmp")]
+                print(f"  cepstra c1..c12 {conv or 'ours':12s} n {len(x):3d} "
+                      + " ".join(f"{q:.3f}" for q in np.quantile(x, [0, .1, .5, .9, 1])))
         for k in ("bands", "bands_librosa25", "bands_psf"):
             print(f"  AUC librosa-default vs {k}: {_auc(lib, [d[key] for d in vals[k]]):.3f}")
 
