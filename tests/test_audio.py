@@ -1,6 +1,7 @@
 """Speech front end: WAV formats (and why a file is refused), MFCCs, the speech feature recipe."""
 
 import struct
+import warnings
 
 import numpy as np
 import pytest
@@ -349,3 +350,28 @@ def test_docstring_examples():
     import doctest
     result = doctest.testmod(audio)
     assert result.attempted > 0 and result.failed == 0
+
+
+def test_long_framed_mfccs_are_flagged():
+    x = np.random.default_rng(5).normal(size=48000)
+    short = audio.mfcc(x, 16000)                               # 25 ms frames every 10 ms
+    long = audio.mfcc(x, 16000, frame_length=0.128)             # librosa's default n_fft=2048 at 16 kHz
+    # the statistic against a column-by-column loop
+    for C in (short, long):
+        acs = []
+        for col in C.T:
+            d = np.diff(col)
+            d = d - d.mean()
+            acs.append(np.mean(d[1:] * d[:-1]) / np.mean(d * d))
+        assert audio.difference_autocorrelation(C) == pytest.approx(np.median(acs), abs=1e-12)
+    assert audio.difference_autocorrelation(short) < audio.LONG_FRAME_AUTOCORRELATION
+    assert audio.difference_autocorrelation(long) > audio.LONG_FRAME_AUTOCORRELATION
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")                          # 25 ms frames: no warning
+        audio.bands_from_mfcc(short)
+    with pytest.warns(UserWarning, match="n_fft"):
+        B = audio.bands_from_mfcc(long)
+    assert B.shape == (long.shape[0], audio.BANDS_FROM_MFCC)   # a warning, the bands are still returned
+    assert np.isnan(audio.difference_autocorrelation(np.ones((3, 2))))
+    with pytest.raises(ValueError, match="mfccs"):
+        audio.difference_autocorrelation(np.zeros(30))

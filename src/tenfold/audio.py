@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import numbers
 import struct
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -242,6 +243,12 @@ STANDARD_LIFTER = 22.0
 # (benchmarks/notes/extract.md, issue 14 session 14); lifter 22 raises c5..c8 about 3.8x against c1.
 LIFTED_SPREAD_RATIO = 0.6
 _LIFTER_PROBE = slice(5, 9)     # c5..c8, where the standard lifter's factor is 8-11 (c1: 2.6)
+# MFCCs from frames much longer than their hop change slowly, so their frame-to-frame differences are
+# correlated: the lag-1 autocorrelation of the differences (median over the coefficients) was 0.69-0.87
+# for librosa's default n_fft=2048 (128 ms frames every 10 ms at 16 kHz) and -0.28-0.14 for 25 ms
+# frames (ours, librosa with n_fft=400, python_speech_features) on 309 dev recordings each
+# (benchmarks/notes/extract.md, issue 14 session 14). bands_from_mfcc warns above this value.
+LONG_FRAME_AUTOCORRELATION = 0.6
 
 
 def lifter_factors(lifter: float, n_coefficients: int) -> np.ndarray:
@@ -272,6 +279,29 @@ def _as_mfccs(mfccs: Any) -> np.ndarray:
     if not np.isfinite(C).all():
         raise ValueError("mfccs contains NaN or infinite values")
     return C
+
+
+def difference_autocorrelation(mfccs: Any) -> float:
+    """The lag-1 autocorrelation of each coefficient's frame-to-frame differences, median over the
+    coefficients that vary (nan with fewer than 4 frames or none varying). Near 0 or below for MFCCs
+    from frames about 2.5x their hop; near 1 when each frame spans many hops (see
+    LONG_FRAME_AUTOCORRELATION).
+
+    >>> x = np.random.default_rng(0).normal(size=32000)
+    >>> short, long = mfcc(x, 16000), mfcc(x, 16000, frame_length=0.128)   # 25 ms and 128 ms frames
+    >>> bool(difference_autocorrelation(short) < 0.6 < difference_autocorrelation(long))
+    True
+    """
+    C = _as_mfccs(mfccs)
+    d = np.diff(C[:, C.std(axis=0) > 0], axis=0)
+    if d.shape[0] < 3 or d.shape[1] == 0:
+        return float("nan")
+    d = d - d.mean(axis=0)
+    var = (d * d).mean(axis=0)
+    d, var = d[:, var > 0], var[var > 0]
+    if len(var) == 0:
+        return float("nan")
+    return float(np.median((d[1:] * d[:-1]).mean(axis=0) / var))
 
 
 def looks_liftered(mfccs: Any) -> bool:
@@ -315,6 +345,12 @@ def bands_from_mfcc(mfccs: Any, n_bands: int = BANDS_FROM_MFCC, *, drop_c0: bool
     (:func:`mfcc`, librosa's) were never read as liftered there. Stationary noise has flat cepstral
     spreads and is read as liftered: harmless, it holds no event to find.
 
+    A ``UserWarning`` says when the MFCCs look computed from frames much longer than their hop
+    (:func:`difference_autocorrelation` above ``LONG_FRAME_AUTOCORRELATION``), as librosa's default
+    ``n_fft=2048`` gives at a 10 ms hop: on dev recordings such MFCCs scored 0.54 with a voice per
+    word and many distractors and found a chance group in 24% of recordings without a repeat (ours
+    0.76 and 6%); nothing inside this function recovered it (sharpening the time course was tried).
+
     No information is added: the point is where it sits. The segment search scales each
     dimension and stretches the feature axis by a few percent; on mel positions these act on
     frequency bands (a voice's formants sit higher or lower on that axis), on cepstra they mean
@@ -352,6 +388,13 @@ def bands_from_mfcc(mfccs: Any, n_bands: int = BANDS_FROM_MFCC, *, drop_c0: bool
         raise ValueError(f"lifter={lifter!r} has a factor <= 0 for c{int(np.argmax(factors <= 0))} "
                          f"of {C.shape[1]} coefficients: it cannot have been applied")
     C = C / factors
+    slow = difference_autocorrelation(C)
+    if slow > LONG_FRAME_AUTOCORRELATION:
+        warnings.warn(f"mfccs change slowly from frame to frame (lag-1 autocorrelation of their differences "
+                      f"{slow:.2f} > {LONG_FRAME_AUTOCORRELATION}), as MFCCs from frames "
+                      "much longer than the hop do (librosa's default n_fft=2048 is 128 ms at 16 kHz); on such "
+                      "input find_instances finds chance groups more often: compute them from ~25 ms frames "
+                      "(librosa: n_fft=400 at 16 kHz)", UserWarning, stacklevel=2)
     basis = _dct_rows(C.shape[1], int(n_bands))
     if drop_c0:
         basis[0] = 0.0
