@@ -302,6 +302,12 @@ def test_bands_from_mfcc_undoes_a_lifter():
     naive = 1 + 11 * np.sin(np.pi * k / 22)          # the standard lifter, L = 22, written out
     np.testing.assert_allclose(audio.lifter_factors(22.0, 13), naive)
     np.testing.assert_allclose(audio.lifter_factors(0.0, 13), np.ones(13))
+    for bad in (-1.0, np.nan, True, "22"):
+        with pytest.raises(ValueError, match="lifter"):
+            audio.lifter_factors(bad, 13)
+    for bad in (0, 2.0, True):
+        with pytest.raises(ValueError, match="n_coefficients"):
+            audio.lifter_factors(22.0, bad)
     lifted = C * naive
     plain = audio.bands_from_mfcc(C, lifter=0)
     # an explicit lifter undoes it exactly; "auto" finds it on the lifted copy and not on the plain one

@@ -31,7 +31,8 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["bands_from_mfcc", "lifter_factors", "log_mel", "looks_liftered", "mfcc", "read_wav", "speech_features"]
+__all__ = ["bands_from_mfcc", "difference_autocorrelation", "lifter_factors", "log_mel", "looks_liftered", "mfcc",
+           "read_wav", "speech_features"]
 
 # WAVE format tags (Microsoft RIFF specification, mmreg.h)
 WAVE_FORMAT_PCM = 0x0001
@@ -258,6 +259,10 @@ def lifter_factors(lifter: float, n_coefficients: int) -> np.ndarray:
     >>> np.round(lifter_factors(22.0, 13)[[0, 1, 11, 12]], 2)
     array([ 1.  ,  2.57, 12.  , 11.89])
     """
+    if isinstance(lifter, bool) or not isinstance(lifter, numbers.Real) or not np.isfinite(lifter) or lifter < 0:
+        raise ValueError(f"lifter must be a finite number >= 0, got {lifter!r}")
+    if isinstance(n_coefficients, bool) or not isinstance(n_coefficients, numbers.Integral) or n_coefficients < 1:
+        raise ValueError(f"n_coefficients must be an int >= 1, got {n_coefficients!r}")
     if lifter == 0:
         return np.ones(n_coefficients)
     return 1.0 + lifter / 2.0 * np.sin(np.pi * np.arange(n_coefficients) / lifter)
@@ -381,9 +386,7 @@ def bands_from_mfcc(mfccs: Any, n_bands: int = BANDS_FROM_MFCC, *, drop_c0: bool
         if lifter != "auto":
             raise ValueError(f"lifter must be 'auto' or a number >= 0, got {lifter!r}")
         lifter = STANDARD_LIFTER if looks_liftered(C) else 0.0
-    elif isinstance(lifter, bool) or not isinstance(lifter, numbers.Real) or not np.isfinite(lifter) or lifter < 0:
-        raise ValueError(f"lifter must be 'auto' or a finite number >= 0, got {lifter!r}")
-    factors = lifter_factors(float(lifter), C.shape[1])
+    factors = lifter_factors(lifter, C.shape[1])      # refuses a lifter that is not a finite number >= 0
     if (factors <= 0).any():
         raise ValueError(f"lifter={lifter!r} has a factor <= 0 for c{int(np.argmax(factors <= 0))} "
                          f"of {C.shape[1]} coefficients: it cannot have been applied")
