@@ -357,6 +357,44 @@ def table(rows: list, syn: np.ndarray, v: str, bar: float) -> str:
             + f" | synthetic {np.mean(syn < bar):.2f}" + extra)
 
 
+def equal_null_tables(rows: list, syn: dict, names: list, front: str, extra_nulls: int) -> None:
+    """Each variant's table at its equal-null bar on bdev+dev+wide; with fresh nulls (xnull rows), also
+    at the bar over them pooled in."""
+    base = [r for r in rows if r["draw"] != "xnull"]
+    print(f"front {front}; F1@.5 per draw bdev/dev/wide (pooled); distinct: nothing found; each variant at "
+          "its equal-null bar (distinct bdev+dev+wide >= 93%, synthetic >= 92%); xnull: the fresh nulls at that bar")
+    for v in names:
+        print(table(rows, syn[v], v, equal_null_bar(base, syn[v], v)))
+    if extra_nulls:
+        print("the same, the equal-null bar over the fresh nulls pooled in:")
+        for v in names:
+            print(table(rows, syn[v], v, equal_null_bar(rows, syn[v], v)))
+
+
+def paired_lines(rows: list, syn: dict, ref: str, others: list, width: int = 18) -> list:
+    """Per variant against ref, each at its own equal-null bar: per condition the mean F1 difference
+    (standard error) and how many recordings got better/worse."""
+    base = [r for r in rows if r["draw"] != "xnull"]
+    b_ref = equal_null_bar(base, syn[ref], ref)
+    lines = []
+    for v in others:
+        b = equal_null_bar(base, syn[v], v)
+        cells = []
+        for cond in CONDS:
+            d = np.array([_value(r, v, b) - _value(r, ref, b_ref) for r in base if r["cond"] == cond])
+            cells.append(f"{cond} {d.mean():+.3f} ({d.std(ddof=1) / np.sqrt(len(d)):.3f}) "
+                         f"{int(np.sum(d > 1e-9))}/{int(np.sum(d < -1e-9))}")
+        lines.append(f"{v:{width}s} " + " | ".join(cells))
+    return lines
+
+
+def cell_counts(rows: list) -> str:
+    """Recordings per condition and draw, fresh nulls and synthetic series, as the reports end."""
+    n = {c: "/".join(str(sum(r["cond"] == c and r["draw"] == d for r in rows)) for d in ("bdev", "dev", "wide"))
+         for c in (*CONDS, "distinct")}
+    return f"recordings per cell (bdev/dev/wide): {n} xnull: {sum(r['draw'] == 'xnull' for r in rows)} synthetic: 50"
+
+
 def select_rule(rows: list, syn: dict, names: list, fit=("bdev", "dev"), check=("wide",)) -> None:
     """Choose an adaptive bar on the fit draws only, then read it on the check draws.
 

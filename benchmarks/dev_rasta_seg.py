@@ -234,28 +234,10 @@ def run(args) -> None:
             syn[v] = np.array([_sig(c, rule)[1] for c in syn_cases])
         print(f"[{name}: {time.time() - t0:.0f} s]", file=sys.stderr)
     vs = [f"{n}/{rule}" for rule in rules for n in names]
-    base = [r for r in rows if r["draw"] != "xnull"]
-    print(f"front {args.front}; F1@.5 per draw bdev/dev/wide (pooled); distinct: nothing found; each variant at "
-          "its equal-null bar (distinct bdev+dev+wide >= 93%, synthetic >= 92%); xnull: the fresh nulls at that bar")
-    for v in vs:
-        print(G.table(rows, syn[v], v, G.equal_null_bar(base, syn[v], v)))
-    if args.extra_nulls:
-        print("the same, the equal-null bar over the fresh nulls pooled in:")
-        for v in vs:
-            print(G.table(rows, syn[v], v, G.equal_null_bar(rows, syn[v], v)))
+    G.equal_null_tables(rows, syn, vs, args.front, args.extra_nulls)
     print(f"paired against {names[0]}, each at its equal-null bar (adaptive rule): mean F1 difference (se), "
           "recordings better/worse")
-    ref = f"{names[0]}/adaptive"
-    b_ref = G.equal_null_bar(base, syn[ref], ref)
-    for name in names[1:]:
-        v = f"{name}/adaptive"
-        b = G.equal_null_bar(base, syn[v], v)
-        cells = []
-        for cond in G.CONDS:
-            d = np.array([G._value(r, v, b) - G._value(r, ref, b_ref) for r in base if r["cond"] == cond])
-            cells.append(f"{cond} {d.mean():+.3f} ({d.std(ddof=1) / np.sqrt(len(d)):.3f}) "
-                         f"{int(np.sum(d > 1e-9))}/{int(np.sum(d < -1e-9))}")
-        print(f"{name:18s} " + " | ".join(cells))
+    print("\n".join(G.paired_lines(rows, syn, f"{names[0]}/adaptive", [f"{name}/adaptive" for name in names[1:]])))
     if args.select:
         G.select_rule(rows, syn, vs)
     print("main's bars (fixed 1.1; adaptive b0 2.925):")
@@ -264,10 +246,7 @@ def run(args) -> None:
                       segments.MIN_SIGNIFICANCE + segments.ADAPTIVE_BAR_SLOPE * segments.ADAPTIVE_BAR_REFERENCE))
     if args.curve:
         G.trade_curve(rows, syn, vs)
-    n = {c: "/".join(str(sum(r["cond"] == c and r["draw"] == d for r in rows)) for d in ("bdev", "dev", "wide"))
-         for c in (*G.CONDS, "distinct")}
-    print("recordings per cell (bdev/dev/wide):", n, "xnull:", sum(r["draw"] == "xnull" for r in rows),
-          "synthetic: 50")
+    print(G.cell_counts(rows))
     print("CPU per 10 s of audio, D + R0: " + "; ".join(f"{k} {10 * v / secs:.4f} s" for k, v in cpu.items()))
 
 

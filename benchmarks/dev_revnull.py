@@ -386,34 +386,14 @@ def run(args) -> None:
             diagnose({k: classes[k] for k in order if k in classes})
     rows = list(rows_all.values())
     vs = [f"{f}/{v}" for f in args.feats.split(",") for v in names]
-    base = [r for r in rows if r["draw"] != "xnull"]
-    print(f"\nfront {args.front}; F1@.5 per draw bdev/dev/wide (pooled); distinct: nothing found; each variant "
-          "at its equal-null bar (distinct bdev+dev+wide >= 93%, synthetic >= 92%); xnull: the fresh nulls at that bar")
-    for v in vs:
-        print(G.table(rows, syn_all[v], v, G.equal_null_bar(base, syn_all[v], v)))
-    if args.extra_nulls:
-        print("the same, the equal-null bar over the fresh nulls pooled in:")
-        for v in vs:
-            print(G.table(rows, syn_all[v], v, G.equal_null_bar(rows, syn_all[v], v)))
-    ref = vs[0]
-    b_ref = G.equal_null_bar(base, syn_all[ref], ref)
-    print(f"paired against {ref}, each at its equal-null bar: mean F1 difference (se), recordings better/worse; "
+    print()
+    G.equal_null_tables(rows, syn_all, vs, args.front, args.extra_nulls)
+    print(f"paired against {vs[0]}, each at its equal-null bar: mean F1 difference (se), recordings better/worse; "
           "xnull one voice/vpw nothing found")
-    for v in vs[1:]:
-        b = G.equal_null_bar(base, syn_all[v], v)
-        cells = []
-        for cond in G.CONDS:
-            d = np.array([G._value(r, v, b) - G._value(r, ref, b_ref) for r in base if r["cond"] == cond])
-            cells.append(f"{cond} {d.mean():+.3f} ({d.std(ddof=1) / np.sqrt(len(d)):.3f}) "
-                         f"{int(np.sum(d > 1e-9))}/{int(np.sum(d < -1e-9))}")
-        print(f"{v:22s} " + " | ".join(cells))
+    print("\n".join(G.paired_lines(rows, syn_all, vs[0], vs[1:], width=22)))
     if args.select:
         G.select_rule(rows, syn_all, vs)
-    n = {c: "/".join(str(sum(r["cond"] == c and r["draw"] == d for r in rows)) for d in ("bdev", "dev", "wide"))
-         for c in (*G.CONDS, "distinct")}
-    print("recordings per cell (bdev/dev/wide):", n, "xnull:", sum(r["draw"] == "xnull" for r in rows),
-          "synthetic: 50")
-
+    print(G.cell_counts(rows))
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
