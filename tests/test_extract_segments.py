@@ -74,13 +74,14 @@ def test_distances_to_templates_do_not_depend_on_argument_order() -> None:
     Y = rng.normal(size=(55, 9))
     ts, te = np.array([0, 21]), np.array([21, 55])
     T = segments.segment_features(Y, ts, te)
-    one = segments.dtw_distances(segments.segment_features(X, s, e), s, e, T, ts, te)
-    other = segments.dtw_distances(T, ts, te, segments.segment_features(X, s, e), s, e).T
+    Zx = segments.segment_features(X, s, e)
+    one = segments.dtw_distances(Zx, s, e, T, ts, te)
+    other = segments.dtw_distances(T, ts, te, Zx, s, e).T
     assert np.any(one != other)                        # the kernel alone is one-way
-    two = segments.two_way_distances(segments.segment_features(X, s, e), s, e, T, ts, te)
-    assert np.array_equal(two, segments.two_way_distances(T, ts, te, segments.segment_features(X, s, e), s, e).T)
+    two = segments.two_way_distances(Zx, s, e, T, ts, te)
+    assert np.array_equal(two, segments.two_way_distances(T, ts, te, Zx, s, e).T)
     assert np.array_equal(two, np.minimum(one, other))
-    mean = segments.two_way_distances(T, ts, te, segments.segment_features(X, s, e), s, e, average=True).T
+    mean = segments.two_way_distances(T, ts, te, Zx, s, e, average=True).T
     assert np.array_equal(mean, 0.5 * (one + other))
     want = np.full((len(s), len(ts)), np.inf)          # naive: every warp of X's rows, mean of both ways
     for alpha in (0.0, *segments.FEATURE_WARPS):
