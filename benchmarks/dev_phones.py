@@ -44,6 +44,7 @@ from tenfold import audio
 
 SR = B.SR
 TEMP = 1.0            # softmax temperature on the summed log-likelihoods (1: the model's own posteriors)
+FAST = True           # loglik: one exp shift per frame and stream (see loglik)
 MIXW = False          # True: sendump's CI-senone mixture weights (max over a phone's 3 states)
 
 
@@ -256,6 +257,16 @@ def loglik(S: np.ndarray, mixw: bool = False, senones: bool = False) -> np.ndarr
     # for the phone's 3 CI senones at once as a batched matmul with the (phone, density, state) weights
     W = M["w"]
     sen = np.zeros((T, n_cb, 3), np.float64)
+    if FAST:
+        # one shift per frame (its best Gaussian of the stream) instead of one per frame and phone:
+        # a phone whose every Gaussian is > ~87 nats below that best underflows in float32 and is
+        # floored (its posterior is nil at any temperature used here)
+        for s, G in enumerate(per):
+            G2 = G.reshape(T, -1)
+            mx = G2.max(axis=1)
+            E = np.exp(G2 - mx[:, None]).reshape(T, n_cb, n_den).transpose(1, 0, 2)   # (42, T, 128)
+            sen += mx[:, None, None] + np.log(np.maximum(np.matmul(E, W[s]), 1e-37)).transpose(1, 0, 2)
+        return sen.reshape(T, -1) if senones else sen.max(axis=2)
     for s, G in enumerate(per):
         mx = G.max(axis=2)
         E = np.exp(G - mx[:, :, None])                                   # (T, 42, 128) float32
@@ -287,6 +298,14 @@ def post_mfcc_warpmax(a, temp=2.0, warps=(0.88, 1.0, 1.12)):
     C = audio.mfcc(a, SR)
     ll = np.max([loglik(streams(mfcc_cepstra(C, w)), True) for w in warps], axis=0)
     return posteriors(ll, temp)
+
+
+def speech_only(P: np.ndarray) -> np.ndarray:
+    """The 39 speech phones' columns (SIL, +NSN+, +SPN+ dropped), renormalised per frame."""
+    ph = model()["phones"]
+    keep = [i for i, p in enumerate(ph) if p not in ("SIL", "+NSN+", "+SPN+")]
+    Q = P[:, keep]
+    return Q / np.maximum(Q.sum(axis=1, keepdims=True), 1e-12)
 
 
 def smooth(P: np.ndarray, k: int = 2) -> np.ndarray:
@@ -340,6 +359,9 @@ def fronts() -> dict:
         "phm_w_sqrt_t15s4_nw": lambda a: sqrt_feats(smooth(post_mfcc(a, temp=1.5, mixw=True), 4)),
         "bands_s2": lambda a: smooth(G.FRONTS["bands"](a), 2),
         "bands_s4": lambda a: smooth(G.FRONTS["bands"](a), 4),
+        "phm_w_sp_sqrt_t2s6_nw": lambda a: sqrt_feats(speech_only(smooth(post_mfcc(a, temp=2.0, mixw=True), 6))),
+        "bands_phs6": lambda a: np.hstack([G.FRONTS["bands"](a), sqrt_feats(smooth(post_mfcc(a, temp=2.0, mixw=True), 6))]),
+        "bands_phs6x3": lambda a: np.hstack([G.FRONTS["bands"](a), 3 * sqrt_feats(smooth(post_mfcc(a, temp=2.0, mixw=True), 6))]),
         "bands_phm": lambda a: np.hstack([G.FRONTS["bands"](a), sqrt_feats(post_mfcc(a, temp=2.0, mixw=True))]),
         "bands_phm_nw": lambda a: np.hstack([G.FRONTS["bands"](a), sqrt_feats(post_mfcc(a, temp=2.0, mixw=True))]),
     }
