@@ -4,23 +4,30 @@ The model (installed with the `pocketsphinx` wheel, `<site-packages>/pocketsphin
 was trained on real speakers. It is a PTM model: one codebook of 128 diagonal Gaussians per
 context-independent phone (42: +NSN+ +SPN+ AA ... SIL ... ZH, in mdef order), in three streams
 (13 cepstra, their deltas, their delta-deltas). Here, per frame and per phone codebook: the
-log-likelihood of each stream (logsumexp over its 128 Gaussians, equal weights, or sendump's CI
-senone weights with --mixw), summed over the streams, then a softmax over the 42 phones at
-temperature TEMP: a 42-dim posteriorgram.
+log-likelihood of each stream (logsumexp over its 128 Gaussians, with equal weights or, mixw=True,
+sendump's weights of the phone's 3 CI senones, then the best senone), summed over the streams, then
+a softmax over the 42 phones at a temperature: a 42-dim posteriorgram. Fronts (fronts()) use its
+square root (Euclidean = Hellinger) or clipped log, optionally smoothed over +-k frames.
 
 Two routes to the model's cepstra:
-  wave  a numpy sphinx-like front end from 16 kHz audio (pre-emphasis 0.97, 410-sample Hamming
-        window every 160 samples, 512-point FFT, 25 triangular mel filters 130-6800 Hz, natural log,
-        orthonormal DCT-II, lifter 22);
-  mfcc  the route a user has: 13 MFCCs of any convention -> audio.bands_from_mfcc (log mel on the
-        MFCCs' own mel axis, level kept) -> evaluated at sphinx's 25 filter centres -> the same DCT
-        and lifter.
+  wave  a numpy sphinx-like front end from 16 kHz audio (16-bit scale, pre-emphasis 0.97, 410-sample
+        Hamming window every 160 samples, 512-point FFT, 25 triangular mel filters 130-6800 Hz,
+        natural log floored at 1e-4, orthonormal DCT-II, lifter 22);
+  mfcc  the route a user has: 13 MFCCs of audio.mfcc's convention (40 filters 20-8000 Hz, natural
+        log, orthonormal DCT; another n_mels rescales the cepstra and would need SRC_NMELS) ->
+        audio.bands_from_mfcc (level kept) on a fine grid -> read at sphinx's 25 filter centres ->
+        the same DCT and lifter.
 Both: batch CMN (the utterance mean removed), then 1s_c_d_dd deltas.
 
+Result (notes, session 15): not adopted; dev only. Commands (all dev):
+    python benchmarks/dev_phones.py --selftest          # vectorised log-likelihoods against a naive loop
     python benchmarks/dev_phones.py --sanity            # argmax phones of a few clean words, CPU
-    python benchmarks/dev_phones.py --check bands,ph_sqrt_nw,... [--sets 20]
-    python benchmarks/dev_phones.py --yard ph_sqrt_nw [dev_extract_groups args...]
-    python benchmarks/dev_phones.py --hybrid ph_sqrt_nw
+    python benchmarks/dev_phones.py --crosscheck        # against pocketsphinx's own allphone decoding
+    python benchmarks/dev_phones.py --check bands,phm_w_sqrt_t2s6_nw [--sets 20]
+    python benchmarks/dev_phones.py --yard phm_w_sqrt_t2s6_nw --cache benchmarks/.cache/groups_phm_s6.pkl \
+        --extra-nulls 80 --variants kept,adapt_nn_-2.5 --bars 2.925 --select
+    python benchmarks/dev_phones.py --hybrid phm_w_sqrt_t2s6_nw   # needs .cache/groups_bnf_bands.pkl
+    python benchmarks/dev_phones.py --pairdiag phm_w_sqrt_t2s6_nw # idem
 """
 
 from __future__ import annotations
@@ -29,7 +36,7 @@ import argparse
 import os
 import sys
 import time
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
@@ -135,7 +142,7 @@ def read_sendump(path: Path, n_streams: int = 3, n_den: int = 128) -> tuple[np.n
     return q.transpose(2, 0, 1).copy(), strings
 
 
-@lru_cache(maxsize=None)
+@cache
 def model(mixw: bool = False) -> dict:
     """Matrices for the vectorised log-likelihoods: per stream s, A[s] (2 x 13, 42 x 128) so that
     [x**2, x] @ A[s] + b[s] is every Gaussian's log density."""
@@ -404,30 +411,161 @@ def sanity() -> None:
     print(f"  of which cepstra+streams {(t1 - t0) / 3:.3f} s, log-likelihoods {(t2 - t1) / 3:.3f} s")
 
 
+def selftest() -> None:
+    """The vectorised log-likelihoods (both weightings, exact and FAST) against a naive per-frame loop."""
+    global FAST
+    rng = np.random.default_rng(0)
+    S = streams(wave_cepstra(rng.normal(scale=0.05, size=SR * 2)))
+    mu, var = model(True)["mu"], model(True)["var"]
+    logw = model(True)["logw"].astype(np.float64)
+    frames = np.arange(0, S.shape[1], 23)
+    for mixw in (False, True):
+        ref = np.zeros((len(frames), 42))
+        for r, t in enumerate(frames):
+            for p in range(42):
+                states = []
+                for j in range(3 if mixw else 1):
+                    tot = 0.0
+                    for st in range(3):
+                        v = -0.5 * np.sum((S[st, t] - mu[p, st]) ** 2 / var[p, st] + np.log(2 * np.pi * var[p, st]), axis=1)
+                        v = v + (logw[p, j, st] if mixw else -np.log(128))
+                        tot += v.max() + np.log(np.exp(v - v.max()).sum())
+                    states.append(tot)
+                ref[r, p] = max(states)
+        for fast in (False, True):
+            FAST = fast
+            got = loglik(S, mixw)[frames]
+            print(f"mixw {mixw}, fast {fast}: max |vectorised - naive| {np.abs(got - ref).max():.2e} "
+                  f"(values ~{np.abs(ref).mean():.0f})")
+    FAST = True
+
+
+def crosscheck() -> None:
+    """Frame agreement of this front's argmax phone with pocketsphinx's own allphone decoding (its CD
+    models and phone-loop search) of the same audio: 10 words x 4 dev voices, speech frames only."""
+    import pocketsphinx as ps
+    mp = ps.get_model_path()
+    ph = model()["phones"]
+    words = ["seven", "zero", "yellow", "music", "window", "banana", "orange", "purple", "table", "garden"]
+    voices = [("espeak", "en-us"), ("espeak", "en-gb-x-rp+m3"), ("flite", "kal16"), ("flite", "awb")]
+    agree: dict = {k: [] for k in ("wave", "mfcc", "wave, mixture weights", "mfcc, mixture weights")}
+    same, corr = [], []
+    for w in words:
+        for v in voices:
+            a = np.asarray(B.say(w, v, 1.0, 0), np.float64)
+            a = np.concatenate([np.zeros(3200), a, np.zeros(3200)])
+            a = a + np.random.default_rng(0).normal(scale=0.003, size=len(a))
+            d = ps.Decoder(hmm=os.path.join(mp, "en-us/en-us"), allphone=os.path.join(mp, "en-us-phone.lm.bin"),
+                           lm=None, samprate=16000, loglevel="FATAL", beam=1e-20, pbeam=1e-20, lw=2.0)
+            d.start_utt()
+            d.process_raw((a * 32767).astype(np.int16).tobytes(), full_utt=True)
+            d.end_utt()
+            Ps = {"wave": post_wave(a, 1.0, False), "mfcc": post_mfcc(a, 1.0, False),
+                  "wave, mixture weights": post_wave(a, 1.0, True), "mfcc, mixture weights": post_mfcc(a, 1.0, True)}
+            lab = np.full(len(Ps["wave"]), -1)
+            for sg in d.seg():
+                if sg.word in ph:
+                    lab[sg.start_frame:sg.end_frame + 1] = ph.index(sg.word)
+            sp = (lab >= 0) & (lab != ph.index("SIL"))
+            for k, Q in Ps.items():
+                agree[k].append(float(np.mean(Q.argmax(1)[sp] == lab[sp])))
+            same.append(float(np.mean(Ps["wave"].argmax(1) == Ps["mfcc"].argmax(1))))
+            corr.append(float(np.corrcoef(np.sqrt(Ps["wave"]).ravel(), np.sqrt(Ps["mfcc"]).ravel())[0, 1]))
+    print(f"{len(same)} utterances ({len(words)} words x {len(voices)} dev voices), temperature 1")
+    print("| posteriors | argmax = pocketsphinx allphone's phone (speech frames) |\n|---|---|")
+    for k, v in agree.items():
+        print(f"| {k} | {np.mean(v):.3f} |")
+    print(f"wave vs mfcc route (equal weights): argmax agreement {np.mean(same):.3f}, "
+          f"correlation of sqrt posteriors {np.mean(corr):.3f}")
+
+
+def pair_diagnostic(name: str) -> None:
+    """On the bands front's own segments of every dev-draw recording with a target (its cache, as
+    --hybrid reads it): per recording, the AUC of a true instance's distance to another true
+    instance against its distance to a non-instance segment, and the share of true instances whose
+    nearest segment is another instance, with D from bands (cached) and from front `name`."""
+    import pickle
+
+    import dev_bnf
+    import dev_extract_groups as G
+
+    from tenfold import segments
+    sys.modules["__main__"].Case = G.Case
+    with open(dev_bnf.CACHE.parent / "groups_bnf_bands.pkl", "rb") as fh:
+        recs, _ = pickle.load(fh)
+    f = fronts()[name]
+    kept = segments.FEATURE_WARPS
+    if name.endswith("_nw"):
+        segments.FEATURE_WARPS = ()
+    out: dict = {}
+    for rec, (_, cond, a_X, _, _, _) in zip(recs, dev_bnf._draw_audio()):
+        assert rec["cond"] == cond
+        c = rec["case"]
+        if cond == "distinct" or rec["fixed"] is not None or not len(c.s):
+            continue
+        inst = []
+        for t0, t1 in rec["truth"]:
+            iou = [max(0, min(e, t1) - max(s0, t0)) / (max(e, t1) - min(s0, t0)) for s0, e in zip(c.s, c.e)]
+            if max(iou) >= 0.5:
+                inst.append(int(np.argmax(iou)))
+        inst = sorted(set(inst))
+        if len(inst) < 2:
+            continue
+        other = np.setdiff1d(np.arange(len(c.s)), inst)
+        X = np.asarray(f(a_X), np.float64)
+        for tag, D in (("bands", c.D), (name, segments.warped_distances(X, c.s, c.e))):
+            aucs, nn = [], []
+            for i in inst:
+                pos = [D[i, j] for j in inst if j != i]
+                neg = D[i, other]
+                aucs.append(np.mean([(p < neg).mean() + 0.5 * (p == neg).mean() for p in pos]))
+                d = D[i].copy()
+                d[i] = np.inf
+                nn.append(int(np.argmin(d)) in inst)
+            out.setdefault((cond, tag), []).append((np.mean(aucs), np.mean(nn)))
+    segments.FEATURE_WARPS = kept
+    print(f"true instances on the bands front's segments (IoU >= .5), dev draws bdev/dev/wide pooled; front {name}")
+    print("| condition | front | recordings | AUC instance-instance vs instance-other (mean of recordings) | nearest segment an instance |")
+    print("|---|---|---|---|---|")
+    for (cond, tag), v in out.items():
+        v = np.array(v)
+        print(f"| {cond} | {tag} | {len(v)} | {v[:, 0].mean():.3f} | {v[:, 1].mean():.3f} |")
+
+
 def main(argv=None) -> int:
-    global TEMP, MIXW
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sanity", action="store_true")
+    ap.add_argument("--selftest", action="store_true")
+    ap.add_argument("--crosscheck", action="store_true", help="against pocketsphinx's allphone decoding")
     ap.add_argument("--check", default="")
     ap.add_argument("--sets", type=int, default=20)
     ap.add_argument("--yard", default="")
     ap.add_argument("--hybrid", default="")
+    ap.add_argument("--pairdiag", default="", help="a front: pair separation on the bands front's segments")
     args, rest = ap.parse_known_args(argv)
+    if args.selftest:
+        selftest()
     if args.sanity:
         sanity()
+    if args.crosscheck:
+        crosscheck()
     if args.check:
         import dev_cae
         dev_cae.fronts = fronts
         dev_cae.check(args.check.split(","), args.sets)
     if args.yard:
         import dev_extract_groups as G
+
         from tenfold import segments
         G.FRONTS[args.yard] = fronts()[args.yard]
         if args.yard.endswith("_nw"):
             segments.FEATURE_WARPS = ()
         return G.main(["--front", args.yard, *rest])
+    if args.pairdiag:
+        pair_diagnostic(args.pairdiag)
     if args.hybrid:
         import dev_bnf
+
         from tenfold import segments
         dev_bnf.front = lambda name: fronts()[name]
         if args.hybrid.endswith("_nw"):
