@@ -369,6 +369,7 @@ def fronts() -> dict:
         "phm_w_sp_sqrt_t2s6_nw": lambda a: sqrt_feats(speech_only(smooth(post_mfcc(a, temp=2.0, mixw=True), 6))),
         "bands_phs6": lambda a: np.hstack([G.FRONTS["bands"](a), sqrt_feats(smooth(post_mfcc(a, temp=2.0, mixw=True), 6))]),
         "bands_phs6x3": lambda a: np.hstack([G.FRONTS["bands"](a), 3 * sqrt_feats(smooth(post_mfcc(a, temp=2.0, mixw=True), 6))]),
+        "ph_w_sqrt_t2s6_nw": lambda a: sqrt_feats(smooth(post_wave(a, temp=2.0, mixw=True), 6)),
         "bands_phm": lambda a: np.hstack([G.FRONTS["bands"](a), sqrt_feats(post_mfcc(a, temp=2.0, mixw=True))]),
         "bands_phm_nw": lambda a: np.hstack([G.FRONTS["bands"](a), sqrt_feats(post_mfcc(a, temp=2.0, mixw=True))]),
     }
@@ -540,6 +541,9 @@ def main(argv=None) -> int:
     ap.add_argument("--check", default="")
     ap.add_argument("--sets", type=int, default=20)
     ap.add_argument("--yard", default="")
+    ap.add_argument("--match", default="", help="fronts: match() F1 on dev_match_cands' dev pairs and null pairs "
+                    "(dev_cae.match_check)")
+    ap.add_argument("--match-n", type=int, default=60)
     ap.add_argument("--hybrid", default="")
     ap.add_argument("--pairdiag", default="", help="a front: pair separation on the bands front's segments")
     args, rest = ap.parse_known_args(argv)
@@ -553,6 +557,10 @@ def main(argv=None) -> int:
         import dev_cae
         dev_cae.fronts = fronts
         dev_cae.check(args.check.split(","), args.sets)
+    if args.match:
+        import dev_cae
+        dev_cae.fronts = fronts
+        dev_cae.match_check(args.match.split(","), args.match_n)
     if args.yard:
         import dev_extract_groups as G
 
