@@ -1,0 +1,234 @@
+"""The pocketsphinx decoder's phones as a representation for find_instances (issue 14, session 15).
+
+pocketsphinx's Decoder in allphone mode (a phone loop weighted by the en-us phone bigram
+`en-us-phone.lm.bin`, the context-dependent PTM senones and HMMs of the en-us model) decodes a whole
+recording once; its 1-best phone segments become a per-frame representation:
+
+  one-hot  the 1-best phone of each frame (42 columns, mdef order), moving average over +-k frames,
+           sqrt (Euclidean on sqrt p is the Hellinger distance);
+  nbest    the same averaged over the decoder's n-best phone strings (a crude soft version).
+
+Two routes into the decoder:
+  raw   16 kHz int16 audio (process_raw: sphinx's own front end, noise removal, batch CMN);
+  cep   the user's 13 MFCCs -> bands_from_mfcc -> sphinx-like cepstra (dev_phones.mfcc_cepstra),
+        handed to process_cep with full_utt=True (pre-CMN cepstra: the decoder's acmod applies the
+        model's batch CMN and 1s_c_d_dd itself).
+
+    python benchmarks/dev_phdec.py --sanity
+    python benchmarks/dev_phdec.py --check bands,pd_cep_s4_nw,... [--sets 20]
+    python benchmarks/dev_phdec.py --yard pd_cep_s4_nw [dev_extract_groups args...]
+    python benchmarks/dev_phdec.py --hybrid pd_cep_s4_nw
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).parent))
+import bench_extract as B
+import dev_phones as P
+
+from tenfold import audio
+
+SR = B.SR
+LW = 6.5          # language weight of the phone bigram (pocketsphinx's default)
+BEAM = 1e-48      # pocketsphinx's defaults
+PBEAM = 1e-48
+# pocketsphinx's batch CMN averages only frames with c0 >= 0 (sphinx's level: log mel energies of 16-bit
+# samples); dev_phones.mfcc_cepstra keeps audio.mfcc's level (float samples), about 110.6 lower in c0
+# (5 ln(32768^2) = 104.0 for the sample scale, the rest the filters' normalisation; median over the 24
+# --sanity words, 110.4-110.9). Without it every frame is excluded and the decoder sees NaN cepstra.
+C0_OFFSET = 110.6
+
+
+@lru_cache(maxsize=None)
+def decoder(lw: float = LW, beam: float = BEAM, pbeam: float = PBEAM, pip: float = 1.0):
+    from pocketsphinx import Decoder
+    md = P.model_dir()
+    return Decoder(hmm=str(md), allphone=str(md.parent / "en-us-phone.lm.bin"), lw=lw, beam=beam,
+                   pbeam=pbeam, pip=pip, bestpath=True, loglevel="FATAL")
+
+
+@lru_cache(maxsize=None)
+def phone_index() -> dict:
+    return {p: i for i, p in enumerate(P.model()["phones"])}
+
+
+def _segments(dec) -> list:
+    return [(s.word, int(s.start_frame), int(s.end_frame)) for s in dec.seg()]
+
+
+def decode_raw(a: np.ndarray, **kw) -> tuple[list, int]:
+    """1-best (phone, first frame, last frame) from 16 kHz float audio; and the decoder's frame count."""
+    dec = decoder(**kw)
+    pcm = (np.clip(np.asarray(a, np.float64), -1.0, 1.0) * 32767.0).astype(np.int16).tobytes()
+    dec.start_utt()
+    dec.process_raw(pcm, False, True)
+    dec.end_utt()
+    return _segments(dec), int(dec.n_frames())
+
+
+def decode_cep(cep: np.ndarray, **kw) -> tuple[list, int]:
+    """1-best (phone, first frame, last frame) from pre-CMN 13-dim cepstra (frames x 13)."""
+    dec = decoder(**kw)
+    dec.start_utt()
+    dec.process_cep(np.ascontiguousarray(cep, np.float32).tobytes(), False, True)
+    dec.end_utt()
+    return _segments(dec), int(dec.n_frames())
+
+
+def onehot(segs: list, T: int) -> np.ndarray:
+    """(T, 42) one-hot of the decoded phone per frame; frames no segment covers stay all zero
+    (then filled from the nearest covered frame)."""
+    idx = phone_index()
+    Y = np.zeros((T, len(idx)))
+    covered = np.zeros(T, bool)
+    for w, s, e in segs:
+        j = idx.get(w, idx["SIL"])
+        s, e = max(0, s), min(T - 1, e)
+        if e >= s:
+            Y[s:e + 1, j] = 1.0
+            covered[s:e + 1] = True
+    if covered.any() and not covered.all():
+        c = np.flatnonzero(covered)
+        near = c[np.clip(np.searchsorted(c, np.arange(T)), 0, len(c) - 1)]
+        Y[~covered] = Y[near[~covered]]
+    return Y
+
+
+def cep_of(a: np.ndarray) -> np.ndarray:
+    """The mfcc route: the user's 13 MFCCs (audio.mfcc, the evaluator's convention) -> sphinx-like cepstra."""
+    return to_sphinx_level(P.mfcc_cepstra(audio.mfcc(a, SR)))
+
+
+def to_sphinx_level(cep: np.ndarray) -> np.ndarray:
+    out = np.array(cep, np.float64)
+    out[:, 0] += C0_OFFSET
+    return out
+
+
+def pd_cep(a: np.ndarray, k: int = 4, **kw) -> np.ndarray:
+    C = audio.mfcc(a, SR)
+    segs, _ = decode_cep(to_sphinx_level(P.mfcc_cepstra(C)), **kw)
+    return np.sqrt(P.smooth(onehot(segs, len(C)), k)) if k else onehot(segs, len(C))
+
+
+def pd_raw(a: np.ndarray, k: int = 4, **kw) -> np.ndarray:
+    T = len(audio.mfcc(a, SR))
+    segs, _ = decode_raw(a, **kw)
+    return np.sqrt(P.smooth(onehot(segs, T), k)) if k else onehot(segs, T)
+
+
+def onehot_cep(C: np.ndarray, **kw) -> np.ndarray:
+    """(T, 42) 1-best one-hot from the user's MFCCs C (T x 13)."""
+    segs, _ = decode_cep(to_sphinx_level(P.mfcc_cepstra(C)), **kw)
+    return onehot(segs, len(C))
+
+
+def pd_ens(a: np.ndarray, k: int = 4, lws=(2.0, 4.0, 6.5, 10.0)) -> np.ndarray:
+    """The one-hots of decodes at several language weights averaged (a soft 1-best), smoothed, sqrt."""
+    C = audio.mfcc(a, SR)
+    return np.sqrt(P.smooth(np.mean([onehot_cep(C, lw=lw) for lw in lws], axis=0), k))
+
+
+def pd_mix(a: np.ndarray, alpha: float = 0.5, k: int = 6, product: bool = False) -> np.ndarray:
+    """Fusion with dev_phones' frame posteriorgram (mixture weights, temperature 2, +-6 smoothing):
+    alpha * one-hot + (1 - alpha) * posteriorgram, or (product) the posteriorgram times
+    (0.1 + one-hot) renormalised (the decoded phone as a prior on the frame's posteriors); sqrt."""
+    C = audio.mfcc(a, SR)
+    Q = P.smooth(P.posteriors(P.loglik(P.streams(P.mfcc_cepstra(C)), True), 2.0), k)
+    Y = P.smooth(onehot_cep(C), k)
+    if product:
+        R = Q * (0.1 + Y)
+        return np.sqrt(R / R.sum(axis=1, keepdims=True))
+    return np.sqrt(alpha * Y + (1 - alpha) * Q)
+
+
+def fronts() -> dict:
+    """{name: fn(audio) -> features}; names ending in _nw run without the feature-axis stretch."""
+    out = dict(P.fronts())
+    for k in (2, 4, 6):
+        out[f"pd_cep_s{k}_nw"] = lambda a, k=k: pd_cep(a, k)
+        out[f"pd_raw_s{k}_nw"] = lambda a, k=k: pd_raw(a, k)
+    for lw in (2, 4, 10):
+        out[f"pd_cep_lw{lw}_s4_nw"] = lambda a, lw=lw: pd_cep(a, 4, lw=float(lw))
+    out["pd_ens_s4_nw"] = lambda a: pd_ens(a, 4)
+    out["pd_mix05_nw"] = lambda a: pd_mix(a, 0.5)
+    out["pd_mix03_nw"] = lambda a: pd_mix(a, 0.3)
+    out["pd_prod_nw"] = lambda a: pd_mix(a, product=True)
+    return out
+
+
+# ----------------------------------------------------------------------------- sanity
+def sanity() -> None:
+    voices = [("espeak", "en-us"), ("espeak", "en-gb-x-rp+f1"), ("flite", "kal16"), ("flite", "awb")]
+    for w in P.SANITY_WORDS:
+        for v in voices:
+            a = np.asarray(B.say(w, v, 1.0, 0), np.float64)
+            a = np.concatenate([np.zeros(1600), a, np.zeros(1600)])
+            a = a + np.random.default_rng(0).normal(scale=0.003, size=len(a))
+            T = len(audio.mfcc(a, SR))
+            sr_, nr = decode_raw(a)
+            sw, nw = decode_cep(P.wave_cepstra(a))
+            sm, nm = decode_cep(cep_of(a))
+            print(f"{w:8s} {v[0]}:{v[1]:14s} frames mfcc {T} raw {nr} wave {nw} cep {nm}")
+            for route, s in (("raw", sr_), ("wave-cep", sw), ("mfcc-cep", sm)):
+                print(f"    {route:9s} {' '.join(x[0] for x in s if x[0] != 'SIL')}")
+    a = np.random.default_rng(1).normal(scale=0.1, size=SR * 10)
+    speech = np.concatenate([np.concatenate([np.asarray(B.say(w, v, 1.0, 0)), np.zeros(3200)])
+                             for w in P.SANITY_WORDS for v in voices])
+    speech = speech + np.random.default_rng(2).normal(scale=0.003, size=len(speech))
+    for name, x in (("noise", a), ("speech", speech)):
+        sec = len(x) / SR
+        for route, f in (("raw", lambda y: decode_raw(y)), ("cep", lambda y: decode_cep(cep_of(y))),
+                         ("cep decode only", None)):
+            if f is None:
+                c = cep_of(x)
+                t0 = time.process_time()
+                decode_cep(c)
+            else:
+                f(x)
+                t0 = time.process_time()
+                f(x)
+            print(f"CPU per 10 s, {name} ({sec:.1f} s), {route}: {(time.process_time() - t0) * 10 / sec:.3f} s")
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--sanity", action="store_true")
+    ap.add_argument("--check", default="")
+    ap.add_argument("--sets", type=int, default=20)
+    ap.add_argument("--yard", default="")
+    ap.add_argument("--hybrid", default="")
+    args, rest = ap.parse_known_args(argv)
+    if args.sanity:
+        sanity()
+    if args.check:
+        import dev_cae
+        dev_cae.fronts = fronts
+        dev_cae.check(args.check.split(","), args.sets)
+    if args.yard:
+        import dev_extract_groups as G
+        from tenfold import segments
+        G.FRONTS[args.yard] = fronts()[args.yard]
+        if args.yard.endswith("_nw"):
+            segments.FEATURE_WARPS = ()
+        return G.main(["--front", args.yard, *rest])
+    if args.hybrid:
+        import dev_bnf
+        from tenfold import segments
+        dev_bnf.front = lambda name: fronts()[name]
+        if args.hybrid.endswith("_nw"):
+            segments.FEATURE_WARPS = ()
+        dev_bnf.hybrid(args.hybrid, ["kept", "adapt_nn_-2.5"])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
