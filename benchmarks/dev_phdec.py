@@ -25,7 +25,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -47,7 +47,7 @@ PBEAM = 1e-48
 C0_OFFSET = 110.6
 
 
-@lru_cache(maxsize=None)
+@cache
 def decoder(lw: float = LW, beam: float = BEAM, pbeam: float = PBEAM, pip: float = 1.0):
     from pocketsphinx import Decoder
     md = P.model_dir()
@@ -55,7 +55,7 @@ def decoder(lw: float = LW, beam: float = BEAM, pbeam: float = PBEAM, pip: float
                    pbeam=pbeam, pip=pip, bestpath=True, loglevel="FATAL")
 
 
-@lru_cache(maxsize=None)
+@cache
 def phone_index() -> dict:
     return {p: i for i, p in enumerate(P.model()["phones"])}
 
@@ -150,18 +150,63 @@ def pd_mix(a: np.ndarray, alpha: float = 0.5, k: int = 6, product: bool = False)
     return np.sqrt(alpha * Y + (1 - alpha) * Q)
 
 
+def chunks(C: np.ndarray, gap: int = 8, pad: int = 5) -> list:
+    """Runs of loud frames (smoothed c0 above 30% of the way from its 10th to its 90th percentile),
+    merged across gaps shorter than `gap` frames, padded by `pad`: [(start, end exclusive)]."""
+    c0 = P.smooth(C[:, :1], 2)[:, 0]
+    lo, hi = np.percentile(c0, [10, 90])
+    act = c0 > lo + 0.3 * (hi - lo)
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], act.astype(np.int8), [0]])))
+    runs = []
+    for a, b in zip(edges[0::2], edges[1::2]):
+        if runs and a - runs[-1][1] < gap:
+            runs[-1][1] = b
+        else:
+            runs.append([a, b])
+    return [(max(0, a - pad), min(len(C), b + pad)) for a, b in runs]
+
+
+def pd_chunked(a: np.ndarray, k: int = 4, **kw) -> np.ndarray:
+    """Each loud chunk decoded on its own (so batch CMN is per chunk: per word and voice here);
+    frames outside every chunk are SIL."""
+    C = audio.mfcc(a, SR)
+    cep = to_sphinx_level(P.mfcc_cepstra(C))
+    Y = np.zeros((len(C), len(phone_index())))
+    Y[:, phone_index()["SIL"]] = 1.0
+    for s, e in chunks(C):
+        if e - s >= 8:
+            segs, _ = decode_cep(cep[s:e], **kw)
+            Y[s:e] = onehot(segs, e - s)
+    return np.sqrt(P.smooth(Y, k))
+
+
+def phm_chunked(a: np.ndarray, k: int = 6, temp: float = 2.0) -> np.ndarray:
+    """dev_phones' posteriorgram (mixture weights, temperature 2, +-6 smoothing) with CMN and deltas per
+    loud chunk instead of per recording (frames outside chunks: the recording's CMN)."""
+    C = audio.mfcc(a, SR)
+    cep = P.mfcc_cepstra(C)
+    ll = P.loglik(P.streams(cep), True)
+    for s, e in chunks(C):
+        if e - s >= 8:
+            ll[s:e] = P.loglik(P.streams(cep[s:e]), True)
+    return np.sqrt(P.smooth(P.posteriors(ll, temp), k))
+
+
 def fronts() -> dict:
     """{name: fn(audio) -> features}; names ending in _nw run without the feature-axis stretch."""
     out = dict(P.fronts())
     for k in (2, 4, 6):
         out[f"pd_cep_s{k}_nw"] = lambda a, k=k: pd_cep(a, k)
         out[f"pd_raw_s{k}_nw"] = lambda a, k=k: pd_raw(a, k)
-    for lw in (2, 4, 10):
-        out[f"pd_cep_lw{lw}_s4_nw"] = lambda a, lw=lw: pd_cep(a, 4, lw=float(lw))
+    for lw in (0.5, 1, 2, 4, 10):
+        out[f"pd_cep_lw{lw:g}_s4_nw".replace(".", "")] = lambda a, lw=lw: pd_cep(a, 4, lw=float(lw))
     out["pd_ens_s4_nw"] = lambda a: pd_ens(a, 4)
     out["pd_mix05_nw"] = lambda a: pd_mix(a, 0.5)
     out["pd_mix03_nw"] = lambda a: pd_mix(a, 0.3)
     out["pd_prod_nw"] = lambda a: pd_mix(a, product=True)
+    out["pd_chunk_s4_nw"] = lambda a: pd_chunked(a, 4)
+    out["pd_chunk_lw2_s4_nw"] = lambda a: pd_chunked(a, 4, lw=2.0)
+    out["phm_chunk_nw"] = lambda a: phm_chunked(a)
     return out
 
 
@@ -215,6 +260,7 @@ def main(argv=None) -> int:
         dev_cae.check(args.check.split(","), args.sets)
     if args.yard:
         import dev_extract_groups as G
+
         from tenfold import segments
         G.FRONTS[args.yard] = fronts()[args.yard]
         if args.yard.endswith("_nw"):
@@ -222,6 +268,7 @@ def main(argv=None) -> int:
         return G.main(["--front", args.yard, *rest])
     if args.hybrid:
         import dev_bnf
+
         from tenfold import segments
         dev_bnf.front = lambda name: fronts()[name]
         if args.hybrid.endswith("_nw"):
