@@ -23,6 +23,7 @@ Two routes into the decoder:
 from __future__ import annotations
 
 import argparse
+import itertools
 import sys
 import time
 from functools import cache
@@ -244,9 +245,112 @@ def sanity() -> None:
             print(f"CPU per 10 s, {name} ({sec:.1f} s), {route}: {(time.process_time() - t0) * 10 / sec:.3f} s")
 
 
+def cmudict() -> dict:
+    """{word: [phones]} from the model's cmudict (first pronunciation, stress marks dropped)."""
+    out = {}
+    for line in (P.model_dir().parent / "cmudict-en-us.dict").read_text().splitlines():
+        parts = line.split()
+        if parts and parts[0] not in out:
+            out[parts[0]] = ["".join(c for c in x if not c.isdigit()) for x in parts[1:]]
+    return out
+
+
+def edit(a: list, b: list) -> int:
+    d = np.arange(len(b) + 1)
+    for i, x in enumerate(a, 1):
+        prev, d[0] = d.copy(), i
+        for j, y in enumerate(b, 1):
+            d[j] = min(prev[j] + 1, d[j - 1] + 1, prev[j - 1] + (x != y))
+    return int(d[-1])
+
+
+NONSPEECH = {"SIL", "+NSN+", "+SPN+"}
+
+
+def collapse(labels: list) -> list:
+    return [x for i, x in enumerate(labels) if x not in NONSPEECH and (i == 0 or x != labels[i - 1])]
+
+
+def per_table(n_words: int = 30) -> None:
+    """Per word and voice (isolated words, 0.1 s pauses, light noise): the phone strings of each route
+    against cmudict (phone error rate), and as a symbolic representation: the AUC of a same-word
+    other-voice string against the same voice's other words (normalised edit distance)."""
+    voices = [("espeak", "en-us"), ("espeak", "en-gb-x-rp+f1"), ("espeak", "en-029+m3"), ("espeak", "en-us+f3"),
+              ("flite", "kal16"), ("flite", "awb")]
+    ref = cmudict()
+    words = [w for w in B.WORDS if w in ref][:n_words]
+    ph = P.model()["phones"]
+    routes = {
+        "decoder raw lw 6.5": lambda a, C: collapse([x[0] for x in decode_raw(a)[0]]),
+        "decoder mfcc lw 6.5": lambda a, C: collapse([x[0] for x in decode_cep(to_sphinx_level(P.mfcc_cepstra(C)))[0]]),
+        "decoder mfcc lw 2": lambda a, C: collapse([x[0] for x in decode_cep(to_sphinx_level(P.mfcc_cepstra(C)), lw=2.0)[0]]),
+        "posteriorgram argmax (s6, runs >= 3 frames)": lambda a, C: _argmax_string(C, ph),
+    }
+    hyps = {r: {} for r in routes}
+    rng = np.random.default_rng(0)
+    for w in words:
+        for v in voices:
+            a = np.concatenate([np.zeros(1600), np.asarray(B.say(w, v, 1.0, 0), np.float64), np.zeros(1600)])
+            a = a + rng.normal(scale=0.003, size=len(a))
+            C = audio.mfcc(a, SR)
+            for r, f in routes.items():
+                hyps[r][(w, v)] = f(a, C)
+    print(f"{len(words)} words x {len(voices)} voices ({', '.join(f'{e}:{n}' for e, n in voices)}); reference: cmudict")
+    print("| route | phone error rate (all) | espeak | flite | example (window, 6 voices) | "
+          "string AUC same word other voice vs same voice other word | string 1-NN |")
+    print("|---|---|---|---|---|---|---|")
+    for r in routes:
+        H = hyps[r]
+        err = {e: [edit(H[(w, v)], ref[w]) / len(ref[w]) for w in words for v in voices if v[0] == e] for e in ("espeak", "flite")}
+        keys = list(H)
+        nd = np.array([[edit(H[a], H[b]) / max(1, len(H[a]), len(H[b])) for b in keys] for a in keys])
+        auc, nn = [], []
+        for i, (w, v) in enumerate(keys):
+            pos = [j for j, (w2, v2) in enumerate(keys) if w2 == w and v2 != v]
+            neg = [j for j, (w2, v2) in enumerate(keys) if w2 != w and v2 == v]
+            for j in pos:
+                auc.append(np.mean((nd[i, j] < nd[i, neg]) + 0.5 * (nd[i, j] == nd[i, neg])))
+            others = [j for j in range(len(keys)) if keys[j][1] != v]
+            best = min(nd[i, j] for j in others)
+            ties = [j for j in others if nd[i, j] == best]
+            nn.append(np.mean([keys[j][0] == w for j in ties]))
+        ex = " / ".join(" ".join(H[("window", v)]) or "-" for v in voices) if "window" in words else ""
+        print(f"| {r} | {np.mean(err['espeak'] + err['flite']):.2f} | {np.mean(err['espeak']):.2f} | "
+              f"{np.mean(err['flite']):.2f} | {ex} | {np.mean(auc):.3f} | {np.mean(nn):.3f} |")
+
+
+def _argmax_string(C: np.ndarray, ph: list) -> list:
+    lab = P.smooth(P.posteriors(P.loglik(P.streams(P.mfcc_cepstra(C)), True), 2.0), 6).argmax(axis=1)
+    edges = np.flatnonzero(np.diff(np.concatenate([[-1], lab, [-1]])))
+    runs = [(ph[lab[a]], b - a) for a, b in itertools.pairwise(edges)]
+    return collapse([p for p, n in runs if n >= 3])
+
+
+def cpu_table() -> None:
+    """Decoding CPU per 10 s (mfcc route, cepstra precomputed) and the 1-best on the --sanity words at
+    a few beam settings."""
+    voices = [("espeak", "en-us"), ("flite", "kal16")]
+    speech = np.concatenate([np.concatenate([np.asarray(B.say(w, v, 1.0, 0)), np.zeros(3200)])
+                             for w in P.SANITY_WORDS for v in voices])
+    speech = speech + np.random.default_rng(2).normal(scale=0.003, size=len(speech))
+    cep = cep_of(speech)
+    sec = len(speech) / SR
+    print(f"speech {sec:.1f} s ({len(P.SANITY_WORDS)} words x {len(voices)} voices); CPU of decode_cep only")
+    print("| beam / pbeam | maxhmmpf | CPU per 10 s | phones (collapsed) |")
+    print("|---|---|---|---|")
+    for beam in (1e-48, 1e-30, 1e-20, 1e-10):
+        decode_cep(cep, beam=beam, pbeam=beam)
+        t0 = time.process_time()
+        segs, _ = decode_cep(cep, beam=beam, pbeam=beam)
+        t = (time.process_time() - t0) * 10 / sec
+        print(f"| {beam:g} | 30000 | {t:.3f} | {' '.join(collapse([x[0] for x in segs]))[:90]} |")
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sanity", action="store_true")
+    ap.add_argument("--per", action="store_true")
+    ap.add_argument("--cpu", action="store_true")
     ap.add_argument("--check", default="")
     ap.add_argument("--sets", type=int, default=20)
     ap.add_argument("--yard", default="")
@@ -254,6 +358,10 @@ def main(argv=None) -> int:
     args, rest = ap.parse_known_args(argv)
     if args.sanity:
         sanity()
+    if args.per:
+        per_table()
+    if args.cpu:
+        cpu_table()
     if args.check:
         import dev_cae
         dev_cae.fronts = fronts
