@@ -362,27 +362,7 @@ def main(argv=None) -> int:
         per_table()
     if args.cpu:
         cpu_table()
-    if args.check:
-        import dev_cae
-        dev_cae.fronts = fronts
-        dev_cae.check(args.check.split(","), args.sets)
-    if args.yard:
-        import dev_extract_groups as G
-
-        from tenfold import segments
-        G.FRONTS[args.yard] = fronts()[args.yard]
-        if args.yard.endswith("_nw"):
-            segments.FEATURE_WARPS = ()
-        return G.main(["--front", args.yard, *rest])
-    if args.hybrid:
-        import dev_bnf
-
-        from tenfold import segments
-        dev_bnf.front = lambda name: fronts()[name]
-        if args.hybrid.endswith("_nw"):
-            segments.FEATURE_WARPS = ()
-        dev_bnf.hybrid(args.hybrid, ["kept", "adapt_nn_-2.5"])
-    return 0
+    return P.run_yardsticks(args, rest, fronts)
 
 
 if __name__ == "__main__":

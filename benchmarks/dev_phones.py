@@ -533,6 +533,30 @@ def pair_diagnostic(name: str) -> None:
         print(f"| {cond} | {tag} | {len(v)} | {v[:, 0].mean():.3f} | {v[:, 1].mean():.3f} |")
 
 
+def run_yardsticks(args, rest: list, fronts) -> int:
+    """--check, --yard and --hybrid with the fronts `fronts()` (shared with dev_phdec.py); `_nw`
+    names run without the feature-axis stretch. --yard hands the rest of the arguments to
+    dev_extract_groups."""
+    from tenfold import segments
+    if args.check:
+        import dev_cae
+        dev_cae.fronts = fronts
+        dev_cae.check(args.check.split(","), args.sets)
+    if args.yard:
+        import dev_extract_groups as G
+        G.FRONTS[args.yard] = fronts()[args.yard]
+        if args.yard.endswith("_nw"):
+            segments.FEATURE_WARPS = ()
+        return G.main(["--front", args.yard, *rest])
+    if args.hybrid:
+        import dev_bnf
+        dev_bnf.front = lambda name: fronts()[name]
+        if args.hybrid.endswith("_nw"):
+            segments.FEATURE_WARPS = ()
+        dev_bnf.hybrid(args.hybrid, ["kept", "adapt_nn_-2.5"])
+    return 0
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sanity", action="store_true")
@@ -553,33 +577,13 @@ def main(argv=None) -> int:
         sanity()
     if args.crosscheck:
         crosscheck()
-    if args.check:
-        import dev_cae
-        dev_cae.fronts = fronts
-        dev_cae.check(args.check.split(","), args.sets)
     if args.match:
         import dev_cae
         dev_cae.fronts = fronts
         dev_cae.match_check(args.match.split(","), args.match_n)
-    if args.yard:
-        import dev_extract_groups as G
-
-        from tenfold import segments
-        G.FRONTS[args.yard] = fronts()[args.yard]
-        if args.yard.endswith("_nw"):
-            segments.FEATURE_WARPS = ()
-        return G.main(["--front", args.yard, *rest])
     if args.pairdiag:
         pair_diagnostic(args.pairdiag)
-    if args.hybrid:
-        import dev_bnf
-
-        from tenfold import segments
-        dev_bnf.front = lambda name: fronts()[name]
-        if args.hybrid.endswith("_nw"):
-            segments.FEATURE_WARPS = ()
-        dev_bnf.hybrid(args.hybrid, ["kept", "adapt_nn_-2.5"])
-    return 0
+    return run_yardsticks(args, rest, fronts)
 
 
 if __name__ == "__main__":
