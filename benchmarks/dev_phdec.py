@@ -351,10 +351,7 @@ def main(argv=None) -> int:
     ap.add_argument("--sanity", action="store_true")
     ap.add_argument("--per", action="store_true")
     ap.add_argument("--cpu", action="store_true")
-    ap.add_argument("--check", default="")
-    ap.add_argument("--sets", type=int, default=20)
-    ap.add_argument("--yard", default="")
-    ap.add_argument("--hybrid", default="")
+    P.add_yardstick_args(ap)
     args, rest = ap.parse_known_args(argv)
     if args.sanity:
         sanity()

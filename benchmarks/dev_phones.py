@@ -169,13 +169,7 @@ def model(mixw: bool = False) -> dict:
 
 
 # ----------------------------------------------------------------------------- fronts
-def _mel(f):
-    return 2595.0 * np.log10(1.0 + np.asarray(f, np.float64) / 700.0)
-
-
-def _mel_inv(m):
-    return 700.0 * (10.0 ** (np.asarray(m, np.float64) / 2595.0) - 1.0)
-
+_mel, _mel_inv = audio._mel, audio._mel_inv       # the HTK mel scale, as audio.log_mel uses it
 
 NFILT, LOWERF, UPPERF, NCEP, LIFTER = 25, 130.0, 6800.0, 13, 22.0
 _EDGES = _mel_inv(np.linspace(_mel(LOWERF), _mel(UPPERF), NFILT + 2))
@@ -533,6 +527,14 @@ def pair_diagnostic(name: str) -> None:
         print(f"| {cond} | {tag} | {len(v)} | {v[:, 0].mean():.3f} | {v[:, 1].mean():.3f} |")
 
 
+def add_yardstick_args(ap: argparse.ArgumentParser) -> None:
+    """The options run_yardsticks reads (shared with dev_phdec.py)."""
+    ap.add_argument("--check", default="")
+    ap.add_argument("--sets", type=int, default=20)
+    ap.add_argument("--yard", default="")
+    ap.add_argument("--hybrid", default="")
+
+
 def run_yardsticks(args, rest: list, fronts) -> int:
     """--check, --yard and --hybrid with the fronts `fronts()` (shared with dev_phdec.py); `_nw`
     names run without the feature-axis stretch. --yard hands the rest of the arguments to
@@ -562,13 +564,10 @@ def main(argv=None) -> int:
     ap.add_argument("--sanity", action="store_true")
     ap.add_argument("--selftest", action="store_true")
     ap.add_argument("--crosscheck", action="store_true", help="against pocketsphinx's allphone decoding")
-    ap.add_argument("--check", default="")
-    ap.add_argument("--sets", type=int, default=20)
-    ap.add_argument("--yard", default="")
+    add_yardstick_args(ap)
     ap.add_argument("--match", default="", help="fronts: match() F1 on dev_match_cands' dev pairs and null pairs "
                     "(dev_cae.match_check)")
     ap.add_argument("--match-n", type=int, default=60)
-    ap.add_argument("--hybrid", default="")
     ap.add_argument("--pairdiag", default="", help="a front: pair separation on the bands front's segments")
     args, rest = ap.parse_known_args(argv)
     if args.selftest:

@@ -35,7 +35,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 import dev_extract_groups as G
 from _common import tee_output
 
-from tenfold import extract, segments
+from tenfold import extract
 
 Case = G.Case      # the cache was pickled by dev_extract_groups run as __main__: its Case is looked up here
 
@@ -68,14 +68,7 @@ def true_group(rec: dict, c) -> np.ndarray:
 
 def candidates(D: np.ndarray) -> list:
     """best_group's candidate groups (seed, size), each sorted, in its order."""
-    S = len(D)
-    out = []
-    for i in range(S):
-        order = np.argsort(D[i], kind="stable")
-        for k in [*range(2, S // 2 + 1), S]:
-            g = np.argsort(D[:, order[:k]].mean(axis=1), kind="stable")[:k]
-            out.append(np.sort(g))
-    return out
+    return [np.sort(g) for g in G.candidate_groups(D)]
 
 
 def local_search(c, start: np.ndarray, max_steps: int = 50) -> tuple[np.ndarray, float]:
@@ -109,11 +102,11 @@ def local_variant(c, n_starts: int = 5) -> tuple[np.ndarray, float]:
     """The best of local searches from the n_starts best distinct candidate groups of best_group."""
     if getattr(c, "local", None) is None:
         if len(c.D) < 4:
-            c.local = segments.best_group(c.D, c.R0)
+            c.local = G._kept(c)
         else:
             cands = {tuple(g) for g in candidates(c.D) if len(g) <= max(2, len(c.D) // 2)}
             ranked = sorted(cands, key=lambda g: -score(c, g))[:n_starts]
-            best, best_z = segments.best_group(c.D, c.R0)
+            best, best_z = G._kept(c)
             for g in ranked:
                 m, z = local_search(c, np.array(g))
                 if z > best_z:
