@@ -1,0 +1,325 @@
+"""Diagnostic (issue 14, session 16): a learned group objective and a learned bar for the segment search.
+
+Session 15 found that every F1 point lost on dev is an objective miss: the true group scores below
+the reported one under mean silhouette x k. This asks whether a model of scale-free group statistics,
+fitted on dev, picks better groups and tells repeats from chance better than the hand-made score.
+
+Per candidate group of best_group (seed x size neighbourhoods, duplicates removed), FEATURES: the
+silhouettes (mean, min, median), today's score z, size (k, log k, k / S), log S, the members' mean
+distance to each other (a) and to their nearest outsiders (b) over the recording's median distance,
+the worst member's a over its nearest outsider, the largest within-group distance, the AUC of
+within-group against member-to-outsider distances, the recording's neighbour contrast h (the adaptive
+bar's statistic), the members' length spread and fit to the user's range, and whether the group holds
+every segment.
+  ranker  a linear score per group, fitted listwise (softmax over a recording's candidate groups,
+          cross-entropy against softmax(20 x group F1)) on recordings with a repeat: its argmax is
+          the group;
+  bar     a logistic model of the chosen group's features, fitted to the group's F1 (0 on nulls),
+          the four classes (speech repeats and nulls, synthetic repeats and nulls) weighted equally:
+          its logit is the significance.
+Fitted on bdev + dev + the first halves of the synthetic nulls (tests' generator, seeds 4-28) and of
+60 synthetic series with a repeated event (seeds 300-329); read on wide, the fresh nulls (xnull) and
+the second synthetic halves. Compared with main (kept: best_group's group, adaptive bar z + 2.5 h) at
+three bars: equal nulls over every null (the adoption rule: distinct-word >= 93%, synthetic >= 92%),
+over the fit draws' nulls only, and over the speech nulls only (synthetic ignored: not a candidate).
+
+--heldout: both models refitted on every dev draw, the bar chosen at speech-only equal nulls, then
+bench_extract.py run with them in place of best_group's choice and the adaptive bar (the remaining
+arguments go to bench_extract.py). A diagnostic of generalisation to new voices, not a candidate;
+its match() rows compare the learned significance with main's bar units and are not meaningful.
+
+    python benchmarks/dev_learned_group.py [--out F]
+    python benchmarks/dev_learned_group.py --heldout -- --sets heldout --n 40 --no-stumpy --no-extras \
+        --recipe eval_bands --out benchmarks/results/learned_group
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+from scipy.optimize import minimize
+
+sys.path.insert(0, str(Path(__file__).parent))
+import dev_extract_groups as G
+import dev_search_miss as M
+from _common import tee_output
+
+from tenfold import extract, segments
+from tenfold.datasets import event_shapes, events_in_noise
+
+Case = G.Case      # the cache was pickled by dev_extract_groups run as __main__: its Case is looked up here
+FEATURES = ["sil", "silmin", "silmed", "z", "k", "logk", "k/S", "logS", "a", "b", "amax/b1min", "wmax", "b1",
+            "bmed", "auc", "h", "lensd", "inrange", "maxrel", "all"]
+ADAPT = 2.5                 # main's adaptive bar: z - (-2.5) x h against a fixed bar
+RANK_SHARPNESS = 20.0       # target distribution softmax(20 x F1): the best groups of a recording
+RIDGE = {"ranker": 1e-3, "bar": 1e-2}
+FIT_DRAWS = {"bdev", "dev", "syn_fit", "synrep_fit"}
+CHECK_DRAWS = {"wide", "xnull", "syn_chk", "synrep_chk"}
+
+
+def group_features(D: np.ndarray, R: np.ndarray, s: np.ndarray, e: np.ndarray, lo: int, hi: int,
+                   groups: list) -> np.ndarray:
+    """(len(groups), len(FEATURES)): each candidate group's statistics (see the module docstring)."""
+    S = len(D)
+    off = ~np.eye(S, dtype=bool)
+    Do = D[off].reshape(S, S - 1)
+    med = float(np.median(Do))
+    h = float(np.median(Do.min(axis=1) / np.median(Do, axis=1)))
+    L = (e - s).astype(float)
+    mid = np.sqrt(lo * hi)
+    rel = np.log(L / mid) / np.log(hi / mid) if hi > lo else np.zeros(S)
+    rows = []
+    for g in groups:
+        k = len(g)
+        inside = np.zeros(S, bool)
+        inside[g] = True
+        out = np.flatnonzero(~inside)
+        W = D[np.ix_(g, g)]
+        a = W.sum(axis=1) / (k - 1)
+        if len(out):
+            near = np.sort(D[np.ix_(g, out)], axis=1)
+            b, b1, bmed = near[:, :min(k, segments.NEAR_OUTSIDERS)].mean(axis=1), near[:, 0], np.median(near, axis=1)
+        else:
+            b = b1 = bmed = np.full(k, med)
+        sil = (b - a) / np.maximum(np.maximum(a, b), 1e-300)
+        z = G._score(D, R, g)
+        within = W[np.triu_indices(k, 1)]
+        if len(out):
+            o = D[np.ix_(g, out)].ravel()
+            if len(o) * len(within) > 200_000:          # a fixed subsample keeps it cheap and deterministic
+                o = np.random.default_rng(0).choice(o, 400)
+            auc = float(np.mean(within[:, None] < o[None, :]))
+        else:
+            auc = 0.5
+        rows.append([sil.mean(), sil.min(), np.median(sil), z, k, np.log(k), k / S, np.log(S), a.mean() / med,
+                     b.mean() / med, a.max() / max(b1.min(), 1e-300), within.max() / med, b1.mean() / med,
+                     bmed.mean() / med, auc, h, np.std(np.log(L[g])), float(np.mean(np.abs(rel[g]) <= 1)),
+                     float(np.max(np.abs(rel[g]))), float(k == S)])
+    return np.array(rows)
+
+
+def unique_candidates(D: np.ndarray) -> list:
+    return [np.array(g) for g in sorted({tuple(np.sort(g)) for g in G.candidate_groups(D)})]
+
+
+def synthetic_repeats():
+    """(rec, case) of 60 3-D series: one event 3-6 times among 9-15 others (gain per dimension 0.5-2 in
+    every second one), the tests' generator, seeds 300-359; range 25-60 as the synthetic nulls'."""
+    for i, seed in enumerate(range(300, 360)):
+        rng = np.random.default_rng(seed)
+        m, K = int(rng.integers(10, 17)), int(rng.integers(3, 7))
+        order = list(range(1, m)) + [0] * K
+        rng.shuffle(order)
+        X, truth = events_in_noise(rng, event_shapes(rng, m), order, gain=(0.5, 2.0) if i % 2 else None)
+        c = G.Case(X, 25, 60)
+        if c.coverage >= segments.MIN_COVERAGE and len(c.s) >= 3:
+            yield ({"draw": "synrep_fit" if i < 30 else "synrep_chk", "cond": "synrep", "fixed": None,
+                    "one_voice": None, "case": c, "lo": 25, "hi": 60, "n": len(X), "truth": truth}, c)
+
+
+def items(recs: list, syn_cases: list) -> list:
+    """Per searched recording: (rec, candidate groups, features, approximate F1 of each group)."""
+    out = []
+    recs = [r for r in recs if r["fixed"] is None and len(r["case"].D) >= 2]
+    syn = [({"draw": "syn_fit" if i < 25 else "syn_chk", "cond": "distinct", "fixed": None, "one_voice": None,
+             "case": c, "lo": 25, "hi": 60, "n": 0, "truth": []}, c) for i, c in enumerate(syn_cases)]
+    for r, c in [(r, r["case"]) for r in recs] + syn + list(synthetic_repeats()):
+        groups = unique_candidates(c.D)
+        F = group_features(c.D, c.R0, c.s, c.e, r["lo"], r["hi"], groups)
+        if r["cond"] == "distinct":
+            y = np.zeros(len(groups))
+        else:                     # F1 from the segments matched to the truth (exact F1 is read below)
+            tg, K = set(M.true_group(r, c).tolist()), len(r["truth"])
+            y = np.array([2 * len(tg & set(g.tolist())) / (len(g) + K) for g in groups])
+        out.append((r, groups, F, y))
+    return out
+
+
+class Linear:
+    """Standardised features, a weight vector; fitted by L-BFGS."""
+
+    def __init__(self, F: np.ndarray):
+        self.mu, self.sd = F.mean(axis=0), F.std(axis=0) + 1e-12
+
+    def z(self, F: np.ndarray) -> np.ndarray:
+        return ((F - self.mu) / self.sd) @ self.w[:-1] + self.w[-1]
+
+
+def fit_ranker(its: list) -> Linear:
+    reps = [it for it in its if it[0]["cond"] not in ("distinct", "synrep")]
+    model = Linear(np.vstack([it[2] for it in reps]))
+    blocks = [((it[2] - model.mu) / model.sd, it[3]) for it in reps]
+
+    def loss(w):
+        total, grad = 0.0, np.zeros_like(w)
+        for X, y in blocks:
+            z = X @ w
+            p = np.exp(z - z.max())
+            p /= p.sum()
+            q = np.exp(RANK_SHARPNESS * (y - y.max()))
+            q /= q.sum()
+            total -= float((q * np.log(p + 1e-300)).sum())
+            grad += X.T @ (p - q)
+        return total / len(blocks) + RIDGE["ranker"] * (w @ w), grad / len(blocks) + 2 * RIDGE["ranker"] * w
+
+    w = minimize(loss, np.zeros(len(FEATURES)), jac=True, method="L-BFGS-B").x
+    model.w = np.r_[w, 0.0]
+    return model
+
+
+def fit_bar(chosen: list) -> Linear:
+    """chosen: (rec, features of the chosen group, its F1)."""
+    F = np.array([c[1] for c in chosen])
+    model = Linear(F)
+    X = np.hstack([(F - model.mu) / model.sd, np.ones((len(F), 1))])
+    y = np.array([c[2] for c in chosen])
+    null = np.array([c[0]["cond"] == "distinct" for c in chosen])
+    syn = np.array([c[0]["draw"].startswith("syn") for c in chosen])
+    wt = np.zeros(len(F))
+    for a in (False, True):
+        for b in (False, True):
+            cls = (null == a) & (syn == b)
+            wt[cls] = 0.25 / max(cls.sum(), 1)
+
+    def loss(w):
+        p = 1 / (1 + np.exp(-(X @ w)))
+        nll = -float((wt * (y * np.log(p + 1e-12) + (1 - y) * np.log(1 - p + 1e-12))).sum())
+        reg = np.r_[w[:-1], 0.0]
+        return nll + RIDGE["bar"] * float(reg @ reg), X.T @ (wt * (p - y)) + 2 * RIDGE["bar"] * reg
+
+    model.w = minimize(loss, np.zeros(X.shape[1]), jac=True, method="L-BFGS-B").x
+    return model
+
+
+def fit(its: list, draws: set) -> tuple[Linear, Linear]:
+    sub = [it for it in its if it[0]["draw"] in draws]
+    ranker = fit_ranker(sub)
+    chosen = []
+    for r, groups, F, y in sub:
+        i = int(np.argmax(ranker.z(F)))
+        chosen.append((r, F[i], 0.0 if r["cond"] == "distinct" else G.group_f1(r, r["case"], groups[i])))
+    return ranker, fit_bar(chosen)
+
+
+def rows_of(its: list, ranker: Linear | None, bar: Linear | None) -> list:
+    """(draw, cond, significance, F1 of the chosen group) per recording; main's choice without models."""
+    out = []
+    zi, hi = FEATURES.index("z"), FEATURES.index("h")
+    for r, groups, F, _ in its:
+        if ranker is None:
+            i = int(np.argmax(F[:, zi]))
+            sig = F[i, zi] + ADAPT * F[i, hi]
+        else:
+            i = int(np.argmax(ranker.z(F)))
+            sig = float(bar.z(F[i:i + 1])[0])
+        f1 = 0.0 if r["cond"] == "distinct" else G.group_f1(r, r["case"], groups[i])
+        out.append((r["draw"], r["cond"], sig, f1))
+    return out
+
+
+def _value(x, b: float) -> float:
+    return float(x[2] < b) if x[1] == "distinct" else (x[3] if x[2] >= b else 0.0)
+
+
+def equal_null_bar(rows: list, draws: set, synthetic: bool = True) -> float:
+    """Smallest bar at which the distinct-word nulls of draws find nothing in >= 93% and (with
+    synthetic) the synthetic nulls among draws in >= 92%."""
+    nd = [x for x in rows if x[1] == "distinct" and x[0] in draws and not x[0].startswith("syn")]
+    ns = [x for x in rows if x[0] in draws and x[0].startswith("syn_")] if synthetic else []
+    for b in sorted({x[2] for x in nd + ns}):
+        b = float(np.nextafter(b, np.inf))
+        if np.mean([_value(x, b) for x in nd]) >= 0.93 and (not ns or np.mean([_value(x, b) for x in ns]) >= 0.92):
+            return b
+    return float("inf")
+
+
+def line(name: str, rows: list, b: float) -> str:
+    def cell(pred):
+        v = [_value(x, b) for x in rows if pred(x)]
+        return f"{np.mean(v):.2f}" if v else "-"
+    cells = [f"{cond} " + "/".join(cell(lambda x, c=cond, d=d: x[1] == c and x[0] == d) for d in ("bdev", "dev", "wide"))
+             for cond in G.CONDS]
+    cells.append("synrep fit/chk " + "/".join(cell(lambda x, d=d: x[0] == d) for d in ("synrep_fit", "synrep_chk")))
+    nulls = "/".join(cell(lambda x, d=d: x[1] == "distinct" and x[0] == d)
+                     for d in ("bdev", "dev", "wide", "xnull", "syn_fit", "syn_chk"))
+    return f"{name:8s} bar {b:7.3f} | " + " | ".join(cells) + f" | nothing found bdev/dev/wide/xnull/syn fit/chk {nulls}"
+
+
+def report(its: list) -> None:
+    ranker, bar = fit(its, FIT_DRAWS)
+    print("ranker weights: " + " ".join(f"{n}={w:+.2f}" for n, w in zip(FEATURES, ranker.w)))
+    print("bar weights:    " + " ".join(f"{n}={w:+.2f}" for n, w in zip(FEATURES, bar.w)) + f" const={bar.w[-1]:+.2f}")
+    main_rows, learned_rows = rows_of(its, None, None), rows_of(its, ranker, bar)
+    print("F1@.5 per draw bdev/dev/wide (fit: bdev, dev, synthetic halves; check: wide, xnull, synthetic halves)")
+    every = {"bdev", "dev", "wide", "syn_fit", "syn_chk"}
+    for label, draws, synthetic in (("equal nulls over every null (the rule)", every, True),
+                                    ("equal nulls over the fit draws' nulls", FIT_DRAWS, True),
+                                    ("equal nulls over the speech nulls only (not a candidate)", every, False)):
+        print(label)
+        for name, rows in (("kept_a", main_rows), ("learned", learned_rows)):
+            print("  " + line(name, rows, equal_null_bar(rows, draws, synthetic)))
+    print("no bar")
+    for name, rows in (("kept_a", main_rows), ("learned", learned_rows)):
+        print("  " + line(name, rows, -np.inf))
+    for cond in ("vpw_many", "vpw_few", "one_many"):
+        d = np.array([y[3] - x[3] for x, y in zip(main_rows, learned_rows) if x[1] == cond and x[0] == "wide"])
+        print(f"no bar, wide {cond}: learned - kept {d.mean():+.3f} (se {d.std(ddof=1) / np.sqrt(len(d)):.3f}, "
+              f"n {len(d)}, better {int((d > 1e-9).sum())}, worse {int((d < -1e-9).sum())})")
+
+
+def heldout(its: list, bench_args: list) -> int:
+    import bench_extract as B
+    ranker, bar = fit(its, {it[0]["draw"] for it in its})
+    rows = rows_of(its, ranker, bar)
+    b = equal_null_bar(rows, {"bdev", "dev", "wide"}, synthetic=False)
+    print(f"models fitted on every dev draw; bar {b:.3f} (speech nulls only); dev at that bar: {line('learned', rows, b)}")
+    original = segments.find_group
+
+    def learned_group(X, lo, hi):
+        g = original(X, lo, hi)
+        if len(g.seg_starts) < 3:
+            return g
+        groups = unique_candidates(g.distances)
+        F = group_features(g.distances, g.decoy_distances, g.seg_starts, g.seg_ends, lo, hi, groups)
+        i = int(np.argmax(ranker.z(F)))
+        m = groups[i]
+        sig = float(bar.z(F[i:i + 1])[0]) - b          # reported iff the learned logit reaches b
+        return segments.Group(g.seg_starts[m], g.seg_ends[m], sig, m, g.seg_starts, g.seg_ends, g.distances,
+                              g.features, g.decoy_distances, g.coverage)
+
+    def find(X, lo, hi, recipe, seed):
+        if recipe not in ("eval", "eval_bands"):
+            raise SystemExit(f"--recipe {recipe}: only eval / eval_bands (default arguments) are diagnosed")
+        return extract.find_instances(X, lo, hi, random_state=seed, min_group_score=0.0)
+
+    segments.find_group = learned_group
+    B.find = find
+    return B.main(bench_args)
+
+
+def main(argv=None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    bench_args = argv[argv.index("--") + 1:] if "--" in argv else []
+    argv = argv[:argv.index("--")] if "--" in argv else argv
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--cache", default="benchmarks/.cache/groups_bands.pkl")
+    ap.add_argument("--heldout", action="store_true", help="run bench_extract.py with the models (args after --)")
+    ap.add_argument("--out", default="")
+    args = ap.parse_args(argv)
+    if not Path(args.cache).exists():
+        raise SystemExit(f"{args.cache} missing: build it with dev_extract_groups.py --front bands --cache ... "
+                         "--extra-nulls 80")
+    recs, syn_cases = G.recordings("bands", [], args.cache, 80)
+    its = items(recs, syn_cases)
+    if args.heldout:
+        return heldout(its, bench_args)
+    with tee_output(args.out, f"dev_learned_group.py {' '.join(argv)}"):
+        report(its)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
