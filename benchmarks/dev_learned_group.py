@@ -23,12 +23,18 @@ the second synthetic halves. Compared with main (kept: best_group's group, adapt
 three bars: equal nulls over every null (the adoption rule: distinct-word >= 93%, synthetic >= 92%),
 over the fit draws' nulls only, and over the speech nulls only (synthetic ignored: not a candidate).
 
+--cv: out of fold (the three draws as folds, synthetic series in thirds) with 150 more synthetic nulls
+(seeds 1000-1149), for four sets of statistics, groups of >= 2 and >= 3, at the rule's bar and at
+the speech nulls' bar. --gated: main decides whether anything is reported; the ranker (out of fold)
+chooses among the groups that pass main's bar. --length: main's choice among groups whose members
+all lie in [min_length, max_length].
+
 --heldout: both models refitted on every dev draw, the bar chosen at speech-only equal nulls, then
 bench_extract.py run with them in place of best_group's choice and the adaptive bar (the remaining
 arguments go to bench_extract.py). A diagnostic of generalisation to new voices, not a candidate;
 its match() rows compare the learned significance with main's bar units and are not meaningful.
 
-    python benchmarks/dev_learned_group.py [--out F]
+    python benchmarks/dev_learned_group.py [--cv] [--gated] [--length] [--out F]
     python benchmarks/dev_learned_group.py --heldout -- --sets heldout --n 40 --no-stumpy --no-extras \
         --recipe eval_bands --out benchmarks/results/learned_group
 """
@@ -139,19 +145,26 @@ def items(recs: list, syn_cases: list) -> list:
 
 
 class Linear:
-    """Standardised features, a weight vector; fitted by L-BFGS."""
+    """The statistics in cols, standardised; a weight vector (last: the constant); fitted by L-BFGS."""
 
-    def __init__(self, F: np.ndarray):
-        self.mu, self.sd = F.mean(axis=0), F.std(axis=0) + 1e-12
+    def __init__(self, F: np.ndarray, cols: np.ndarray):
+        self.cols = cols
+        self.mu, self.sd = F[:, cols].mean(axis=0), F[:, cols].std(axis=0) + 1e-12
+
+    def x(self, F: np.ndarray) -> np.ndarray:
+        return (F[:, self.cols] - self.mu) / self.sd
 
     def z(self, F: np.ndarray) -> np.ndarray:
-        return ((F - self.mu) / self.sd) @ self.w[:-1] + self.w[-1]
+        return self.x(F) @ self.w[:-1] + self.w[-1]
 
 
-def fit_ranker(its: list) -> Linear:
+ALL_COLS = np.arange(len(FEATURES))
+
+
+def fit_ranker(its: list, cols: np.ndarray = ALL_COLS) -> Linear:
     reps = [it for it in its if it[0]["cond"] not in ("distinct", "synrep")]
-    model = Linear(np.vstack([it[2] for it in reps]))
-    blocks = [((it[2] - model.mu) / model.sd, it[3]) for it in reps]
+    model = Linear(np.vstack([it[2] for it in reps]), cols)
+    blocks = [(model.x(it[2]), it[3]) for it in reps]
 
     def loss(w):
         total, grad = 0.0, np.zeros_like(w)
@@ -165,16 +178,16 @@ def fit_ranker(its: list) -> Linear:
             grad += X.T @ (p - q)
         return total / len(blocks) + RIDGE["ranker"] * (w @ w), grad / len(blocks) + 2 * RIDGE["ranker"] * w
 
-    w = minimize(loss, np.zeros(len(FEATURES)), jac=True, method="L-BFGS-B").x
+    w = minimize(loss, np.zeros(len(cols)), jac=True, method="L-BFGS-B").x
     model.w = np.r_[w, 0.0]
     return model
 
 
-def fit_bar(chosen: list) -> Linear:
+def fit_bar(chosen: list, cols: np.ndarray = ALL_COLS) -> Linear:
     """chosen: (rec, features of the chosen group, its F1)."""
     F = np.array([c[1] for c in chosen])
-    model = Linear(F)
-    X = np.hstack([(F - model.mu) / model.sd, np.ones((len(F), 1))])
+    model = Linear(F, cols)
+    X = np.hstack([model.x(F), np.ones((len(F), 1))])
     y = np.array([c[2] for c in chosen])
     null = np.array([c[0]["cond"] == "distinct" for c in chosen])
     syn = np.array([c[0]["draw"].startswith("syn") for c in chosen])
@@ -194,14 +207,14 @@ def fit_bar(chosen: list) -> Linear:
     return model
 
 
-def fit(its: list, draws: set) -> tuple[Linear, Linear]:
+def fit(its: list, draws: set, cols: np.ndarray = ALL_COLS) -> tuple[Linear, Linear]:
     sub = [it for it in its if it[0]["draw"] in draws]
-    ranker = fit_ranker(sub)
+    ranker = fit_ranker(sub, cols)
     chosen = []
     for r, groups, F, y in sub:
         i = int(np.argmax(ranker.z(F)))
         chosen.append((r, F[i], 0.0 if r["cond"] == "distinct" else G.group_f1(r, r["case"], groups[i])))
-    return ranker, fit_bar(chosen)
+    return ranker, fit_bar(chosen, cols)
 
 
 def rows_of(its: list, ranker: Linear | None, bar: Linear | None) -> list:
@@ -270,6 +283,137 @@ def report(its: list) -> None:
               f"n {len(d)}, better {int((d > 1e-9).sum())}, worse {int((d < -1e-9).sum())})")
 
 
+STAT_SETS = {
+    "all 20": FEATURES,
+    "without bmed, b1, wmax, all": [f for f in FEATURES if f not in ("bmed", "b1", "wmax", "all")],
+    "14": ["sil", "silmin", "z", "k", "logk", "logS", "a", "b", "amax/b1min", "auc", "h", "inrange", "maxrel", "lensd"],
+    "without the length ones": [f for f in FEATURES if f not in ("lensd", "inrange", "maxrel")]}
+SPEECH_DRAWS = ("bdev", "dev", "wide")
+
+
+def more_synthetic_nulls(n: int = 150) -> list:
+    """Items of n more synthetic nulls (the same generator, seeds 1000+): the rule's bar then rests on
+    200 synthetic nulls instead of 50."""
+    out = []
+    for seed in range(1000, 1000 + n):
+        rng = np.random.default_rng(seed)
+        X, _ = events_in_noise(rng, event_shapes(rng, 16), list(range(16)))
+        c = G.Case(X, 25, 60)
+        if len(c.D) >= 2:
+            groups = unique_candidates(c.D)
+            out.append(({"draw": "syn_x", "cond": "distinct", "fixed": None, "one_voice": None, "case": c, "lo": 25,
+                         "hi": 60, "n": len(X), "truth": []},
+                        groups, group_features(c.D, c.R0, c.s, c.e, 25, 60, groups), np.zeros(len(groups))))
+    return out
+
+
+def at_least(its: list, kmin: int) -> list:
+    """Only candidate groups of at least kmin segments (all of them where S < 2 kmin)."""
+    ki = FEATURES.index("k")
+    out = []
+    for r, groups, F, y in its:
+        keep = F[:, ki] >= kmin if len(r["case"].D) >= 2 * kmin else np.ones(len(F), bool)
+        out.append((r, [g for g, k in zip(groups, keep) if k], F[keep], y[keep]))
+    return out
+
+
+def out_of_fold(its: list, cols: np.ndarray) -> list:
+    """rows_of with each speech draw scored by models fitted on the other two, synthetic series in thirds
+    (by position), the fresh nulls by the first fold's models."""
+    def fold(i, r):
+        if r["draw"] in SPEECH_DRAWS:
+            return SPEECH_DRAWS.index(r["draw"])
+        return 0 if r["draw"] == "xnull" else i % 3
+    folds = [fold(i, it[0]) for i, it in enumerate(its)]
+    rows = [None] * len(its)
+    for f in range(3):
+        train = [it for it, g in zip(its, folds) if g != f and it[0]["draw"] != "xnull"]
+        ranker, bar = fit(train, {it[0]["draw"] for it in train}, cols)
+        idx = [i for i, g in enumerate(folds) if g == f]
+        for i, row in zip(idx, rows_of([its[i] for i in idx], ranker, bar)):
+            rows[i] = row
+    return rows
+
+
+def _cond_mean(rows: list, cond: str, b: float) -> float:
+    return float(np.mean([_value(x, b) for x in rows if x[1] == cond]))
+
+
+def cv_report(its: list) -> None:
+    """Out of fold, 200 synthetic nulls: vpw-many (pooled over the draws) at the rule's bar and at the
+    speech nulls' bar (synthetic nulls' nothing found in brackets), groups of >= 2 and >= 3."""
+    extra = more_synthetic_nulls()
+    every = set(SPEECH_DRAWS) | {"syn_fit", "syn_chk", "syn_x"}
+    print("out of fold (draws as folds), 200 synthetic nulls; vpw-many pooled over bdev/dev/wide")
+    for kmin in (2, 3):
+        data = at_least(its + extra, kmin)
+        variants = {"main": rows_of(data, None, None)}
+        for name, feats in STAT_SETS.items():
+            variants[f"learned, {name}"] = out_of_fold(data, np.array([FEATURES.index(f) for f in feats]))
+        for name, rows in variants.items():
+            syn = [x for x in rows if x[0].startswith("syn_")]
+            cells = []
+            for label, synthetic in (("rule", True), ("speech nulls only", False)):
+                b = equal_null_bar(rows, every, synthetic)
+                cells.append(f"{label}: {_cond_mean(rows, 'vpw_many', b):.3f} (synthetic nulls "
+                             f"{np.mean([_value(x, b) for x in syn]):.2f}; vpw few {_cond_mean(rows, 'vpw_few', b):.3f}, "
+                             f"one many {_cond_mean(rows, 'one_many', b):.3f})")
+            print(f"  groups >= {kmin} {name:38s} " + " | ".join(cells))
+
+
+def gated_report(its: list) -> None:
+    """Main decides whether anything is reported (best z + 2.5 h at the rule's bar); the ranker (out of
+    fold) chooses among the groups that pass. Paired against main per condition."""
+    zi, hi = FEATURES.index("z"), FEATURES.index("h")
+    b = equal_null_bar(rows_of(its, None, None), set(SPEECH_DRAWS) | {"syn_fit", "syn_chk"})
+    print(f"gated ranker at main's rule bar {b:.3f}, out of fold; per condition main -> gated (paired mean, se, better/worse)")
+    for name, feats in STAT_SETS.items():
+        cols = np.array([FEATURES.index(f) for f in feats])
+        res: dict = {c: [] for c in G.CONDS}
+        for f, held in enumerate(SPEECH_DRAWS):
+            ranker = fit_ranker([it for it in its if it[0]["draw"] in SPEECH_DRAWS and it[0]["draw"] != held], cols)
+            for r, groups, F, _ in its:
+                if r["draw"] != held or r["cond"] not in G.CONDS:
+                    continue
+                s = F[:, zi] + ADAPT * F[:, hi]
+                ik = int(np.argmax(F[:, zi]))
+                if s[ik] < b:
+                    res[r["cond"]].append((0.0, 0.0))
+                    continue
+                ok = np.flatnonzero(s >= b)
+                j = ok[int(np.argmax(ranker.z(F[ok])))]
+                res[r["cond"]].append((G.group_f1(r, r["case"], groups[ik]), G.group_f1(r, r["case"], groups[j])))
+        cells = []
+        for c, v in res.items():
+            a = np.array(v)
+            d = a[:, 1] - a[:, 0]
+            cells.append(f"{c} {a[:, 0].mean():.3f} -> {a[:, 1].mean():.3f} ({d.mean():+.3f}, "
+                         f"{d.std(ddof=1) / np.sqrt(len(d)):.3f}, {int((d > 1e-9).sum())}/{int((d < -1e-9).sum())})")
+        print(f"  {name:28s} " + " | ".join(cells))
+
+
+def length_report(its: list) -> None:
+    """Main's choice among groups whose members all lie in [min_length, max_length] (none: nothing)."""
+    zi, hi, ri = FEATURES.index("z"), FEATURES.index("h"), FEATURES.index("inrange")
+    rows = []
+    for r, groups, F, _ in its:
+        ok = np.flatnonzero(F[:, ri] == 1)
+        if len(ok) == 0:
+            rows.append((r["draw"], r["cond"], -np.inf, 0.0))
+            continue
+        i = ok[int(np.argmax(F[ok, zi]))]
+        rows.append((r["draw"], r["cond"], F[i, zi] + ADAPT * F[i, hi],
+                     0.0 if r["cond"] == "distinct" else G.group_f1(r, r["case"], groups[i])))
+    every = set(SPEECH_DRAWS) | {"syn_fit", "syn_chk"}
+    main_rows = rows_of(its, None, None)
+    print("length filter: members only among segments inside the user's range")
+    for name, rs in (("main", main_rows), ("in range", rows)):
+        b = equal_null_bar(rs, every)
+        print("  " + line(name, rs, b))
+        print("  " + line(name, rs, b if name == "main" else equal_null_bar(main_rows, every)) + "  (main's bar)")
+        print("  " + line(name, rs, -np.inf))
+
+
 def heldout(its: list, bench_args: list) -> int:
     import bench_extract as B
     ranker, bar = fit(its, {it[0]["draw"] for it in its})
@@ -307,6 +451,9 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--cache", default="benchmarks/.cache/groups_bands.pkl")
     ap.add_argument("--heldout", action="store_true", help="run bench_extract.py with the models (args after --)")
+    ap.add_argument("--cv", action="store_true", help="also: out of fold, 200 synthetic nulls, statistic sets")
+    ap.add_argument("--gated", action="store_true", help="also: the ranker choosing among groups that pass main's bar")
+    ap.add_argument("--length", action="store_true", help="also: main's choice among groups inside the range")
     ap.add_argument("--out", default="")
     args = ap.parse_args(argv)
     if not Path(args.cache).exists():
@@ -318,6 +465,12 @@ def main(argv=None) -> int:
         return heldout(its, bench_args)
     with tee_output(args.out, f"dev_learned_group.py {' '.join(argv)}"):
         report(its)
+        if args.cv:
+            cv_report(its)
+        if args.gated:
+            gated_report(its)
+        if args.length:
+            length_report(its)
     return 0
 
 
