@@ -344,12 +344,16 @@ def cv_report(its: list) -> None:
     speech nulls' bar (synthetic nulls' nothing found in brackets), groups of >= 2 and >= 3."""
     extra = more_synthetic_nulls()
     every = set(SPEECH_DRAWS) | {"syn_fit", "syn_chk", "syn_x"}
-    print("out of fold (draws as folds), 200 synthetic nulls; vpw-many pooled over bdev/dev/wide")
+    print("out of fold (draws as folds), 200 synthetic nulls; vpw-many pooled over bdev/dev/wide; + log d: "
+          "the series' dimension count as one more statistic (24 bands, 3 synthetic), a domain covariate")
     for kmin in (2, 3):
-        data = at_least(its + extra, kmin)
+        data = [(r, g, np.hstack([F, np.full((len(F), 1), np.log(24 if r["draw"] in SPEECH_DRAWS + ("xnull",) else 3))]), y)
+                for r, g, F, y in at_least(its + extra, kmin)]
         variants = {"main": rows_of(data, None, None)}
         for name, feats in STAT_SETS.items():
-            variants[f"learned, {name}"] = out_of_fold(data, np.array([FEATURES.index(f) for f in feats]))
+            cols = np.array([FEATURES.index(f) for f in feats])
+            variants[f"learned, {name}"] = out_of_fold(data, cols)
+            variants[f"learned, {name}, + log d"] = out_of_fold(data, np.r_[cols, len(FEATURES)])
         for name, rows in variants.items():
             syn = [x for x in rows if x[0].startswith("syn_")]
             cells = []
@@ -358,7 +362,7 @@ def cv_report(its: list) -> None:
                 cells.append(f"{label}: {_cond_mean(rows, 'vpw_many', b):.3f} (synthetic nulls "
                              f"{np.mean([_value(x, b) for x in syn]):.2f}; vpw few {_cond_mean(rows, 'vpw_few', b):.3f}, "
                              f"one many {_cond_mean(rows, 'one_many', b):.3f})")
-            print(f"  groups >= {kmin} {name:38s} " + " | ".join(cells))
+            print(f"  groups >= {kmin} {name:46s} " + " | ".join(cells))
 
 
 def gated_report(its: list) -> None:
