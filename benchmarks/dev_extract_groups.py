@@ -6,6 +6,10 @@ Evaluates `tenfold.segments.find_group` at several group-score bars on three dev
   dev   DEV_SPEAKERS, seeds 93xx (8-20 per condition),
   wide  DEV_SPEAKERS plus 10 other espeak-ng voices (WIDE_EXTRA, none in the held-out pool),
         seeds 95xx (16-40 per condition): closer to the held-out pool's variety.
+  vdev  (only with draws(only_vdev=True) / recordings(..., only_vdev=True), its own cache) 15 voices in
+        no other pool (VDEV_SPEAKERS), seeds 97xx, sized as wide: for reading what was fitted on
+        the draws above (session 16: main scores there as held out, 0.66 with a voice per word and
+        many distractors, against 0.76 on the draws above).
 plus "nothing found" on all-distinct-word recordings of each draw and on synthetic 3-D series of
 16 distinct events (tenfold.datasets.events_in_noise, seeds 4-53).
 
@@ -44,6 +48,11 @@ from tenfold.metrics import interval_f1
 WIDE_EXTRA = [("espeak", v) for v in (
     "en-gb-x-gbcwmd", "en-gb-x-gbcwmd+m6", "en-gb-x-gbcwmd+f5", "en-gb-x-gbcwmd+klatt",
     "en-us+m4", "en-us+m7", "en-us+klatt3", "en-us+f5", "en-029+klatt2", "en-gb-x-rp+m6")]
+# voices in no other pool (dev, wide, held out): the dev accents with espeak-ng's named variants (session 16)
+VDEV_SPEAKERS = [("espeak", f"{lang}+{v}") for lang, variants in (
+    ("en-us", ("Andy", "Annie", "Michael", "Steph", "travis")),
+    ("en-gb-x-rp", ("Alex", "Linda", "Paul", "Storm", "victor")),
+    ("en-029", ("Edward", "Gene", "Jacky", "Lee", "zac"))) for v in variants]
 CONDS = {"one_few": (False, False), "one_many": (False, True), "vpw_few": (True, False), "vpw_many": (True, True)}
 
 
@@ -51,12 +60,17 @@ FRONTS = {"mfcc": lambda a: audio.mfcc(a, B.SR), "speech": lambda a: audio.speec
           "bands": lambda a: audio.bands_from_mfcc(audio.mfcc(a, B.SR))}
 
 
-def draws(front: str = "mfcc", extra_nulls: int = 0):
+def draws(front: str = "mfcc", extra_nulls: int = 0, only_vdev: bool = False):
     """(draw, condition, X, truth, lo, hi) for every development recording; with extra_nulls, that many
     more all-distinct-word recordings (draw "xnull": the wide pool, seeds 99xx, alternately one voice
-    and a voice per word) at the end."""
+    and a voice per word) at the end. only_vdev: instead, the draw "vdev" alone (VDEV_SPEAKERS, seeds
+    97xx, sized as wide: voices in no other pool, for checking what was fitted on the others)."""
     feats = FRONTS[front]
     assert not set(WIDE_EXTRA) & set(B.HELDOUT_SPEAKERS)
+    assert not set(VDEV_SPEAKERS) & set(B.HELDOUT_SPEAKERS + B.DEV_SPEAKERS + WIDE_EXTRA)
+    if only_vdev:
+        yield from _pool_draw("vdev", VDEV_SPEAKERS, 97, 1, feats)
+        return
     for ci, (cond, (vpw, many)) in enumerate(CONDS.items()):          # the benchmark's dev draw
         rng = np.random.default_rng(100 + ci)
         for _ in range(20):
@@ -71,25 +85,31 @@ def draws(front: str = "mfcc", extra_nulls: int = 0):
         hi = int(rng.integers(40, 90))
         yield ("bdev", "distinct", feats(rec.audio), [], int(0.7 * hi / 1.3), hi)
         rng.uniform(5, 20)                                             # bench_nothing's noise length draw
-    sizes = {"one_few": 16, "one_many": 20, "vpw_few": 30, "vpw_many": 40}
     for name, pool, base, scale in (("dev", B.DEV_SPEAKERS, 93, 2), ("wide", B.DEV_SPEAKERS + WIDE_EXTRA, 95, 1)):
-        for ci, cond in enumerate(("vpw_few", "vpw_many", "one_many", "one_few")):   # seed order
-            vpw, many = CONDS[cond]
-            rng = np.random.default_rng(base * 100 + ci)
-            for _ in range(sizes[cond] // scale):
-                rec = B.make_recording(rng, pool, int(rng.integers(3, 9)), voice_per_word=vpw, many=many)
-                yield (name, cond, feats(rec.audio), rec.truth, *B.ranges(rec.truth)["0.7/1.3"])
-        rng = np.random.default_rng(base * 100 + 50)
-        for i in range(20 if name == "dev" else 30):
-            rec = B.make_recording(rng, pool, 0, voice_per_word=bool(i % 2), many=True, distinct_only=True)
-            hi = int(rng.integers(40, 90))
-            yield (name, "distinct", feats(rec.audio), [], int(0.7 * hi / 1.3), hi)
+        yield from _pool_draw(name, pool, base, scale, feats)
     for i in range(extra_nulls):
         rng = np.random.default_rng(9900 + i)
         rec = B.make_recording(rng, B.DEV_SPEAKERS + WIDE_EXTRA, 0, voice_per_word=bool(i % 2), many=True,
                                distinct_only=True)
         hi = int(rng.integers(40, 90))
         yield ("xnull", "distinct", feats(rec.audio), [], int(0.7 * hi / 1.3), hi)
+
+
+def _pool_draw(name: str, pool: list, base: int, scale: int, feats):
+    """One draw from a speaker pool: per condition 16/20/30/40 recordings (divided by scale), seeds
+    base * 100 + condition; then 20 (scale 2) or 30 all-distinct-word nulls, seeds base * 100 + 50."""
+    sizes = {"one_few": 16, "one_many": 20, "vpw_few": 30, "vpw_many": 40}
+    for ci, cond in enumerate(("vpw_few", "vpw_many", "one_many", "one_few")):   # seed order
+        vpw, many = CONDS[cond]
+        rng = np.random.default_rng(base * 100 + ci)
+        for _ in range(sizes[cond] // scale):
+            rec = B.make_recording(rng, pool, int(rng.integers(3, 9)), voice_per_word=vpw, many=many)
+            yield (name, cond, feats(rec.audio), rec.truth, *B.ranges(rec.truth)["0.7/1.3"])
+    rng = np.random.default_rng(base * 100 + 50)
+    for i in range(20 if scale == 2 else 30):
+        rec = B.make_recording(rng, pool, 0, voice_per_word=bool(i % 2), many=True, distinct_only=True)
+        hi = int(rng.integers(40, 90))
+        yield (name, "distinct", feats(rec.audio), [], int(0.7 * hi / 1.3), hi)
 
 
 DECOY_KINDS = ("half", "third", "rev", "flip")
@@ -566,15 +586,16 @@ def group_f1(rec: dict, c, m: np.ndarray, n: int | None = None) -> float:
     return interval_f1(list(zip(s.tolist(), e.tolist())), rec["truth"], 0.5)
 
 
-def recordings(front: str, kinds, cache: str = "", extra_nulls: int = 0):
+def recordings(front: str, kinds, cache: str = "", extra_nulls: int = 0, only_vdev: bool = False):
     """Every draw recording as a dict (draw, cond, one_voice, fixed, case, lo, hi, n, truth), and the
-    synthetic nulls' cases; with cache (and no decoy kinds), read from / written to that pickle."""
+    synthetic nulls' cases; with cache (and no decoy kinds), read from / written to that pickle.
+    only_vdev: the vdev draw instead (see draws; give it its own cache file)."""
     if cache and not kinds and Path(cache).exists():
         with open(cache, "rb") as f:
             return pickle.load(f)
     recs: list = []
     n_distinct: dict = {}
-    for name, cond, X, truth, lo, hi in draws(front, extra_nulls):
+    for name, cond, X, truth, lo, hi in draws(front, extra_nulls, only_vdev):
         X = np.asarray(X, np.float64)
         c = Case(X, lo, hi, kinds)
         on_segments = c.coverage >= segments.MIN_COVERAGE and len(c.s) >= 3

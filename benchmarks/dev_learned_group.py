@@ -126,13 +126,14 @@ def synthetic_repeats():
                     "one_voice": None, "case": c, "lo": 25, "hi": 60, "n": len(X), "truth": truth}, c)
 
 
-def items(recs: list, syn_cases: list) -> list:
-    """Per searched recording: (rec, candidate groups, features, approximate F1 of each group)."""
+def items(recs: list, syn_cases: list, repeats: bool = True) -> list:
+    """Per searched recording: (rec, candidate groups, features, approximate F1 of each group); the
+    synthetic nulls' cases and (repeats) the synthetic series with a repeat after the recordings."""
     out = []
     recs = [r for r in recs if r["fixed"] is None and len(r["case"].D) >= 2]
     syn = [({"draw": "syn_fit" if i < 25 else "syn_chk", "cond": "distinct", "fixed": None, "one_voice": None,
              "case": c, "lo": 25, "hi": 60, "n": 0, "truth": []}, c) for i, c in enumerate(syn_cases)]
-    for r, c in [(r, r["case"]) for r in recs] + syn + list(synthetic_repeats()):
+    for r, c in [(r, r["case"]) for r in recs] + syn + (list(synthetic_repeats()) if repeats else []):
         groups = unique_candidates(c.D)
         F = group_features(c.D, c.R0, c.s, c.e, r["lo"], r["hi"], groups)
         if r["cond"] == "distinct":
@@ -418,6 +419,40 @@ def length_report(its: list) -> None:
         print("  " + line(name, rs, -np.inf))
 
 
+def with_log_d(its: list) -> list:
+    """The dimension count (24 bands, 3 synthetic) appended as one more statistic."""
+    return [(r, g, np.hstack([F, np.full((len(F), 1), np.log(3 if r["draw"].startswith("syn") else 24))]), y)
+            for r, g, F, y in its]
+
+
+def vdev_report(its: list, vdev: list) -> None:
+    """Models fitted on every dev draw, bars chosen on the dev draws' nulls (200 synthetic), then read
+    on the vdev draw (voices in no other pool; its own all-distinct-word nulls)."""
+    extra = more_synthetic_nulls()
+    every = set(SPEECH_DRAWS) | {"syn_fit", "syn_chk", "syn_x"}
+    fit_draws = {it[0]["draw"] for it in its}
+    print(f"vdev: {len(vdev)} recordings searched on segments, voices in no other pool "
+          "(models fitted on every dev draw; bars from the dev draws' nulls; F1@.5 on vdev)")
+    for kmin in (2, 3):
+        base = with_log_d(at_least(its + extra, kmin))
+        target = with_log_d(at_least(vdev, kmin))
+        variants = [("main", None, None, True)]
+        for name, feats in STAT_SETS.items():
+            cols = np.array([FEATURES.index(f) for f in feats])
+            variants += [(f"learned, {name}", cols, True, True), (f"learned, {name}, + log d", np.r_[cols, len(FEATURES)], True, True),
+                         (f"learned, {name}, speech bar", cols, True, False)]
+        for name, cols, _, synthetic in variants:
+            if cols is None:
+                dev_rows, v_rows = rows_of(base, None, None), rows_of(target, None, None)
+            else:
+                ranker, bar = fit(base, fit_draws | {"syn_x"}, cols)
+                dev_rows, v_rows = rows_of(base, ranker, bar), rows_of(target, ranker, bar)
+            b = equal_null_bar(dev_rows, every, synthetic)
+            nulls = np.mean([_value(x, b) for x in v_rows if x[1] == "distinct"])
+            print(f"  groups >= {kmin} {name:46s} bar {b:7.3f} | " + " ".join(
+                f"{c} {_cond_mean(v_rows, c, b):.3f}" for c in G.CONDS) + f" | vdev nulls nothing found {nulls:.2f}")
+
+
 def heldout(its: list, bench_args: list) -> int:
     import bench_extract as B
     ranker, bar = fit(its, {it[0]["draw"] for it in its})
@@ -458,6 +493,8 @@ def main(argv=None) -> int:
     ap.add_argument("--cv", action="store_true", help="also: out of fold, 200 synthetic nulls, statistic sets")
     ap.add_argument("--gated", action="store_true", help="also: the ranker choosing among groups that pass main's bar")
     ap.add_argument("--length", action="store_true", help="also: main's choice among groups inside the range")
+    ap.add_argument("--vdev", action="store_true", help="also: fitted on every dev draw, read on the vdev draw")
+    ap.add_argument("--vdev-cache", default="benchmarks/.cache/groups_bands_vdev.pkl")
     ap.add_argument("--out", default="")
     args = ap.parse_args(argv)
     if not Path(args.cache).exists():
@@ -475,6 +512,9 @@ def main(argv=None) -> int:
             gated_report(its)
         if args.length:
             length_report(its)
+        if args.vdev:
+            vrecs, _ = G.recordings("bands", [], args.vdev_cache, 0, only_vdev=True)
+            vdev_report(its, items(vrecs, [], repeats=False))
     return 0
 
 
