@@ -27,6 +27,8 @@ i.e. dev_extract_groups' adapt_nn_-2.5, whose bar b0 = 1.1 + 2.5 x 0.73 = 2.925 
     python benchmarks/dev_rasta_seg.py --front bands --variants kept,rasta0.94,hp20,detrend \
         --extra-nulls 80 --out benchmarks/results/rasta_seg/bands.txt
 
+--vdev (session 16): each variant's b0 from the dev draws, read on the voice-disjoint vdev draw.
+
 Caches (benchmarks/.cache/rasta_seg_*): the feature rows per recording (per front), and each
 variant's segments and distances (per front and variant). Dev draws only: tune here.
 """
@@ -269,6 +271,53 @@ def check_match(names: list, n: int, out: str) -> None:
             MN.main(["--seeds", "40", "--first", "0", "--out", out, "--tag", f"match_null_dev_{name}"])
 
 
+def vdev_records(front: str) -> list:
+    """Like base_records for the vdev draw (voices in no other pool), segment-searched recordings only."""
+    path = CACHE / f"rasta_seg_X_{front}_vdev.pkl"
+    if path.exists():
+        with open(path, "rb") as f:
+            return pickle.load(f)
+    out = []
+    for name, cond, X, truth, lo, hi in G.draws(front, only_vdev=True):
+        X = np.asarray(X, np.float64)
+        s, _, cov = segments.segment_activity(X, lo, hi)
+        if cov >= segments.MIN_COVERAGE and len(s) >= 3:
+            out.append({"draw": name, "cond": cond, "fixed": None, "X": X, "lo": lo, "hi": hi, "truth": truth,
+                        "n": len(X)})
+    with open(path, "wb") as f:
+        pickle.dump(out, f)
+    return out
+
+
+def check_vdev(front: str, names: list) -> None:
+    """Session 16: each variant's adaptive-bar b0 at equal nulls on the dev draws (bdev/dev/wide and the
+    50 synthetic nulls), read on the vdev draw (dev_extract_groups.VDEV_SPEAKERS)."""
+    import dev_learned_group as LG
+    recs, vrecs = base_records(front, 0), vdev_records(front)
+
+    def rows(rs, cs):
+        out = []
+        for r, c in zip(rs, cs):
+            if c is not None and len(c.D) >= 2:
+                m, z = _sig(c, "adaptive")
+                f1 = 0.0 if r["cond"] == "distinct" else G.group_f1({**r, "n": len(r["X"])}, c, m)
+                out.append((r["draw"], r["cond"], z, f1))
+        return out
+
+    print(f"front {front}; b0 at equal nulls on the dev draws, read on vdev ({len(vrecs)} recordings)")
+    for name in names:
+        cases, syn = variant_cases(front, 0, name, recs)
+        with features_swapped(name):
+            vcases = [Slim(r["X"], r["lo"], r["hi"]) for r in vrecs]
+        dev_rows = rows(recs, cases) + [("syn_fit", "distinct", _sig(c, "adaptive")[1], 0.0) for c in syn]
+        v_rows = rows(vrecs, vcases)
+        b = LG.equal_null_bar(dev_rows, {"bdev", "dev", "wide", "syn_fit"})
+        print(f"{name:12s} b0 {b:.3f} | dev " + " ".join(f"{c} {LG._cond_mean(dev_rows, c, b):.3f}" for c in G.CONDS)
+              + " | vdev " + " ".join(f"{c} {LG._cond_mean(v_rows, c, b):.3f}" for c in G.CONDS)
+              + f", nulls nothing found {np.mean([LG._value(x, b) for x in v_rows if x[1] == 'distinct']):.2f}"
+              + f" | vdev no bar vpw_many {LG._cond_mean(v_rows, 'vpw_many', -np.inf):.3f}")
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--front", default="bands", choices=sorted(G.FRONTS))
@@ -279,11 +328,14 @@ def main(argv=None) -> int:
     ap.add_argument("--select", action="store_true", help="each rule's b0 chosen on bdev+dev, read on wide "
                     "(dev_extract_groups.select_rule)")
     ap.add_argument("--out", default="")
+    ap.add_argument("--vdev", action="store_true", help="instead: each variant's b0 from the dev draws, read on vdev")
     ap.add_argument("--match", type=int, default=0, help="instead: match() on N dev pairs of dev_match_cands and "
                     "bench_extract_match_null's dev seeds, per variant (files beside --out)")
     args = ap.parse_args(argv)
     with tee_output(args.out, f"dev_rasta_seg.py {' '.join(argv if argv is not None else sys.argv[1:])}"):
-        if args.match:
+        if args.vdev:
+            check_vdev(args.front, args.variants.split(","))
+        elif args.match:
             check_match(args.variants.split(","), args.match, str(Path(args.out or "benchmarks/results/rasta_seg/x").parent))
         else:
             run(args)
