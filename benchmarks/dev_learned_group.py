@@ -290,6 +290,12 @@ STAT_SETS = {
     "14": ["sil", "silmin", "z", "k", "logk", "logS", "a", "b", "amax/b1min", "auc", "h", "inrange", "maxrel", "lensd"],
     "without the length ones": [f for f in FEATURES if f not in ("lensd", "inrange", "maxrel")]}
 SPEECH_DRAWS = ("bdev", "dev", "wide")
+COMPACT_SETS = {       # session 16: smaller sets read on vdev (is the gain in a few statistics?)
+    "8": ["sil", "z", "logk", "a", "b", "h", "inrange", "maxrel"],
+    "10": ["sil", "silmin", "z", "k", "logk", "a", "b", "h", "inrange", "maxrel"],
+    "6": ["z", "logk", "a", "h", "inrange", "maxrel"],
+    "12": ["sil", "silmin", "z", "k", "logk", "a", "b", "auc", "h", "inrange", "maxrel", "lensd"],
+    "9": ["sil", "z", "k", "logk", "a", "b", "h", "maxrel", "lensd"]}
 
 
 def more_synthetic_nulls(n: int = 150) -> list:
@@ -441,6 +447,9 @@ def vdev_report(its: list, vdev: list) -> None:
             cols = np.array([FEATURES.index(f) for f in feats])
             variants += [(f"learned, {name}", cols, True, True), (f"learned, {name}, + log d", np.r_[cols, len(FEATURES)], True, True),
                          (f"learned, {name}, speech bar", cols, True, False)]
+        if kmin == 2:
+            variants += [(f"learned, {name} compact, + log d", np.r_[[FEATURES.index(f) for f in feats], len(FEATURES)],
+                          True, True) for name, feats in COMPACT_SETS.items()]
         for name, cols, _, synthetic in variants:
             if cols is None:
                 dev_rows, v_rows = rows_of(base, None, None), rows_of(target, None, None)
