@@ -11,6 +11,7 @@ Null pairs: two recordings without a repeated word (`bench_match_nothing`, seeds
     python benchmarks/dev_match_cands.py --sym --recipe eval_bands --out benchmarks/results/match_sym/dev_eval_bands.txt
                                                                        # session 13: one-way vs two-way DTW
     python benchmarks/dev_match_cands.py --decoy-sym --n 20 --out benchmarks/results/match_sym/decoy_gestures.txt
+    python benchmarks/dev_match_cands.py --vdev --recipe eval_bands --n 60   # session 16: voice-disjoint pairs
 
 Prints (1) with --diag: the rank of the first group that is mostly the true word among the top-N
 disjoint training groups, and (2) match() F1@.5 per dev draw and the null pairs' nothing-found
@@ -27,6 +28,7 @@ import os
 import pickle
 import sys
 import time
+from functools import partial
 from pathlib import Path
 
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
@@ -45,13 +47,15 @@ NULL_SEEDS = (160, 777)
 CACHE = Path(__file__).parent / ".cache"
 
 
-def pairs(seed0: int, n: int, recipe: str = "eval") -> list:
-    """[(X, truth, lo, hi, X2, truth2)] as bench_set draws the match() rows (voice per word, few)."""
-    path = CACHE / (f"match_cands_pairs_{seed0}_{n}.pkl" if recipe == "eval" else
-                    f"match_cands_pairs_{seed0}_{n}_{recipe}.pkl")
+def pairs(seed0: int, n: int, recipe: str = "eval", vdev: bool = False) -> list:
+    """[(X, truth, lo, hi, X2, truth2)] as bench_set draws the match() rows (voice per word, few); vdev:
+    from the voice-disjoint pool (dev_extract_groups.VDEV_SPEAKERS) instead of the dev speakers."""
+    tag = "_vdev" if vdev else ""
+    path = CACHE / (f"match_cands_pairs_{seed0}_{n}{tag}.pkl" if recipe == "eval" else
+                    f"match_cands_pairs_{seed0}_{n}_{recipe}{tag}.pkl")
     if path.exists():
         return pickle.loads(path.read_bytes())
-    pool = [s for s in be.DEV_SPEAKERS if be.engines_available()[s[0]]]
+    pool = [s for s in (_vdev_pool() if vdev else be.DEV_SPEAKERS) if be.engines_available()[s[0]]]
     rng = np.random.default_rng(seed0 * 100 + 2)
     out = []
     for i in range(n):
@@ -67,13 +71,19 @@ def pairs(seed0: int, n: int, recipe: str = "eval") -> list:
     return out
 
 
-def null_pairs(seed: int, n: int, recipe: str = "eval") -> list:
+def _vdev_pool() -> list:
+    import dev_extract_groups
+    return dev_extract_groups.VDEV_SPEAKERS
+
+
+def null_pairs(seed: int, n: int, recipe: str = "eval", vdev: bool = False) -> list:
     """[(X, lo, hi, X2)]: two all-distinct-word recordings (many distractors; odd i a voice per word)."""
-    path = CACHE / (f"match_cands_null_{seed}_{n}.pkl" if recipe == "eval" else
-                    f"match_cands_null_{seed}_{n}_{recipe}.pkl")
+    tag = "_vdev" if vdev else ""
+    path = CACHE / (f"match_cands_null_{seed}_{n}{tag}.pkl" if recipe == "eval" else
+                    f"match_cands_null_{seed}_{n}_{recipe}{tag}.pkl")
     if path.exists():
         return pickle.loads(path.read_bytes())
-    pool = [s for s in be.DEV_SPEAKERS if be.engines_available()[s[0]]]
+    pool = [s for s in (_vdev_pool() if vdev else be.DEV_SPEAKERS) if be.engines_available()[s[0]]]
     rng = np.random.default_rng(seed)
     out = []
     for i in range(n):
@@ -182,6 +192,11 @@ def decoy_ranking(P: list) -> dict:
     return out
 
 
+def _raised(c: float, mean_with_new: bool, tb: float, nb: float, pb: float) -> float:
+    """Today's rule (or the mean of the training and new bars) raised by c."""
+    return (0.5 * (tb + nb) if mean_with_new else tb) + c
+
+
 BAR_RULES = {
     "train (today)": lambda tb, nb, pb: tb,
     "new": lambda tb, nb, pb: nb,
@@ -190,8 +205,8 @@ BAR_RULES = {
     "max(train, pooled)": lambda tb, nb, pb: max(tb, pb),
     "mean(train, new)": lambda tb, nb, pb: 0.5 * (tb + nb),
     # today's rule with a raised bar: the comparison at an equal nothing-found rate
-    **{f"train + {c:.2f}": (lambda c: lambda tb, nb, pb: tb + c)(c) for c in (0.05, 0.1, 0.15, 0.2, 0.3)},
-    **{f"mean(train, new) + {c:.2f}": (lambda c: lambda tb, nb, pb: 0.5 * (tb + nb) + c)(c) for c in (0.05, 0.1)},
+    **{f"train + {c:.2f}": partial(_raised, c, False) for c in (0.05, 0.1, 0.15, 0.2, 0.3)},
+    **{f"mean(train, new) + {c:.2f}": partial(_raised, c, True) for c in (0.05, 0.1)},
 }
 
 
@@ -235,7 +250,7 @@ def bar_rules(P: list, N: list, check: int = 8) -> dict:
     parts_log = []
     for i, item in enumerate([*P, *N]):
         if i < len(P):
-            X, truth, lo, hi, X2, truth2 = item
+            X, _truth, lo, hi, X2, truth2 = item
         else:
             X, lo, hi, X2 = item
             truth2 = None
@@ -273,8 +288,8 @@ def bar_main(args) -> int:
     sets = {s: pairs(s, args.n if s == 1 else 30, args.recipe) for s in DEV_SEED0S}
     nulls = {s: null_pairs(s, args.n if s == 160 else 40, args.recipe) for s in NULL_SEEDS}
     res = bar_rules([p for P in sets.values() for p in P], [q for N in nulls.values() for q in N])
-    lines = [f"recipe {args.recipe}: {sum(map(len, sets.values()))} dev pairs (seed0 {DEV_SEED0S}), "
-             f"{sum(map(len, nulls.values()))} dev null pairs (seeds {NULL_SEEDS})",
+    lines = [(f"recipe {args.recipe}: {sum(map(len, sets.values()))} dev pairs (seed0 {DEV_SEED0S}), "
+              f"{sum(map(len, nulls.values()))} dev null pairs (seeds {NULL_SEEDS})"),
              f"{'bar rule':26s} {'match F1@.5':>12s} {'null: nothing found':>20s}"]
     for r in BAR_RULES:
         f, f0 = np.array(res["f1"][r]), np.array(res["f1"]["train (today)"])
@@ -488,7 +503,7 @@ def loss_main(args) -> int:
             thr = h._match_threshold
             dist = D.mean(axis=1) if len(s) else np.zeros(0)
             most = max(len(s) // 2, int(np.sum(-dist > thr)))
-            ok, joint = segments.joint_match(Xs, s, e, D, -thr, h._template_distances, h._template_outsiders, most)
+            ok, _joint = segments.joint_match(Xs, s, e, D, -thr, h._template_distances, h._template_outsiders, most)
             f1["joint cut"].append(_f1_counts(int(true[ok].sum()), int(ok.sum()), T))
             m = h.match(X2)
             found = list(zip(m.starts.tolist(), m.ends.tolist()))
@@ -512,8 +527,8 @@ def loss_main(args) -> int:
                     best = [i for i in range(len(cum)) if _f1_counts(int(cum[i]), i, T) == f1["ranking"][-1]]
                     n = int(ok.sum())
                     why["cut too short" if n < min(best) else "cut too long" if n > max(best) else "cut mixed"] += 1
-    lines = [f"recipe {args.recipe}: {n_trained} dev pairs whose training group is mostly the word "
-             f"(seed0 {DEV_SEED0S}); F1@.5 ceilings, each stage the best it could do given the stages before"]
+    lines = [(f"recipe {args.recipe}: {n_trained} dev pairs whose training group is mostly the word "
+              f"(seed0 {DEV_SEED0S}); F1@.5 ceilings, each stage the best it could do given the stages before")]
     for k in stages:
         lines.append(f"  {k:14s} {np.mean(f1[k]):.3f}")
     lines.append("  pairs where match() is below the ranking ceiling: "
@@ -545,7 +560,14 @@ def main(argv=None) -> int:
                     help="session 13: find_group's decoy distances one-way vs two-way on planted gestures and walks")
     ap.add_argument("--loss", action="store_true",
                     help="session 13: where match() loses on dev pairs whose training found the word")
+    ap.add_argument("--vdev", action="store_true",
+                    help="session 16: match() on pairs from the voice-disjoint pool (seed0 97, --n pairs; null "
+                         "pairs seed 9760, 40), with --recipe")
     args = ap.parse_args(argv)
+    if args.vdev:
+        f1, empty = evaluate(pairs(97, args.n, args.recipe, vdev=True), null_pairs(9760, 40, args.recipe, vdev=True))
+        print(f"vdev ({args.recipe}): match() F1@.5 {f1:.3f} on {args.n} pairs; null pairs nothing found {empty:.0%} of 40")
+        return 0
     if args.loss:
         return loss_main(args)
     if args.decoy_sym:
