@@ -27,7 +27,8 @@ i.e. dev_extract_groups' adapt_nn_-2.5, whose bar b0 = 1.1 + 2.5 x 0.73 = 2.925 
     python benchmarks/dev_rasta_seg.py --front bands --variants kept,rasta0.94,hp20,detrend \
         --extra-nulls 80 --out benchmarks/results/rasta_seg/bands.txt
 
---vdev (session 16): each variant's b0 from the dev draws, read on the voice-disjoint vdev draw.
+--vdev (session 16): each variant's b0 from the dev draws, read on the voice-disjoint vdev draw;
+there a variant may be "ROWS+warpsW" or "warpsW": the feature-axis stretches widened to +-0.1 ... +-W.
 
 Caches (benchmarks/.cache/rasta_seg_*): the feature rows per recording (per front), and each
 variant's segments and distances (per front and variant). Dev draws only: tune here.
@@ -182,12 +183,14 @@ class Slim:
         self.kept = None
 
 
-def variant_cases(front: str, extra_nulls: int, name: str, recs: list) -> tuple[list, list]:
+def variant_cases(front: str, extra_nulls: int, name: str, recs: list, rows: str | None = None) -> tuple[list, list]:
+    """Each recording's Slim case (and the 50 synthetic nulls') for variant name, cached; rows: the
+    segment_features variant to swap in (default: name itself)."""
     path = CACHE / f"rasta_seg_{front}_{extra_nulls}_{name}.pkl"
     if path.exists():
         with open(path, "rb") as f:
             return pickle.load(f)
-    with features_swapped(name):
+    with features_swapped(rows or name):
         cases = [Slim(r["X"], r["lo"], r["hi"]) if r["fixed"] is None else None for r in recs]
         syn = []
         for seed in range(4, 54):
@@ -289,6 +292,23 @@ def vdev_records(front: str) -> list:
     return out
 
 
+@contextlib.contextmanager
+def warps_of(name: str):
+    """A variant "ROWS+warpsW" (session 16): the segment rows ROWS (a name above; "kept" if absent) with
+    segments.FEATURE_WARPS widened to +-0.1, +-0.2, ... +-W. Yields ROWS."""
+    rows, _, w = name.partition("+warps")
+    if not w and rows.startswith("warps"):
+        rows, w = "kept", rows[len("warps"):]
+    old = segments.FEATURE_WARPS
+    if w:
+        steps = np.arange(1, round(float(w) / 0.1) + 1) * 0.1
+        segments.FEATURE_WARPS = tuple(np.round(np.r_[-steps[::-1], steps], 2))
+    try:
+        yield rows or "kept"
+    finally:
+        segments.FEATURE_WARPS = old
+
+
 def check_vdev(front: str, names: list) -> None:
     """Session 16: each variant's adaptive-bar b0 at equal nulls on the dev draws (bdev/dev/wide and the
     50 synthetic nulls), read on the vdev draw (dev_extract_groups.VDEV_SPEAKERS)."""
@@ -306,9 +326,10 @@ def check_vdev(front: str, names: list) -> None:
 
     print(f"front {front}; b0 at equal nulls on the dev draws, read on vdev ({len(vrecs)} recordings)")
     for name in names:
-        cases, syn = variant_cases(front, 0, name, recs)
-        with features_swapped(name):
-            vcases = [Slim(r["X"], r["lo"], r["hi"]) for r in vrecs]
+        with warps_of(name) as rows_name:
+            cases, syn = variant_cases(front, 0, name, recs, rows_name)
+            with features_swapped(rows_name):
+                vcases = [Slim(r["X"], r["lo"], r["hi"]) for r in vrecs]
         dev_rows = rows(recs, cases) + [("syn_fit", "distinct", _sig(c, "adaptive")[1], 0.0) for c in syn]
         v_rows = rows(vrecs, vcases)
         b = LG.equal_null_bar(dev_rows, {"bdev", "dev", "wide", "syn_fit"})
