@@ -571,6 +571,8 @@ def main(argv=None) -> int:
                     "seeds 9900+, never fitted on); use another --cache file with it")
     ap.add_argument("--curve", action="store_true", help="each variant's F1 against its nulls, bar by bar")
     ap.add_argument("--homog", action="store_true", help="homogeneity diagnostic (adaptive bar, session 12)")
+    ap.add_argument("--only-vdev", action="store_true", help="the vdev draw instead of bdev/dev/wide (its own "
+                    "--cache file; its rows print in the wide column)")
     args = ap.parse_args(argv)
     with tee_output(args.out, f"dev_extract_groups.py {' '.join(argv if argv is not None else sys.argv[1:])}"):
         run(args)
@@ -664,7 +666,10 @@ def run(args) -> None:
     bars = [float(b) for b in args.bars.split(",")]
     names = args.variants.split(",")
     kinds = kinds_of(names)
-    recs, syn_cases = recordings(args.front, kinds, args.cache, args.extra_nulls)
+    recs, syn_cases = recordings(args.front, kinds, args.cache, args.extra_nulls, args.only_vdev)
+    if args.only_vdev:                  # the tables' columns are bdev/dev/wide
+        for rec in recs:
+            rec["draw"] = "wide"
     cpu_d, cpu_r, secs = 0.0, {k: 0.0 for k in kinds}, 0.0
     rows: list = []
     for rec in recs:
