@@ -29,12 +29,14 @@ the speech nulls' bar. --gated: main decides whether anything is reported; the r
 chooses among the groups that pass main's bar. --length: main's choice among groups whose members
 all lie in [min_length, max_length].
 
+--vtrain: the vdev reading again, fitted with and without two more draws from 41 other espeak-ng voices.
+
 --heldout: both models refitted on every dev draw, the bar chosen at speech-only equal nulls, then
 bench_extract.py run with them in place of best_group's choice and the adaptive bar (the remaining
 arguments go to bench_extract.py). A diagnostic of generalisation to new voices, not a candidate;
 its match() rows compare the learned significance with main's bar units and are not meaningful.
 
-    python benchmarks/dev_learned_group.py [--cv] [--gated] [--length] [--out F]
+    python benchmarks/dev_learned_group.py [--cv] [--gated] [--length] [--vdev] [--vtrain] [--out F]
     python benchmarks/dev_learned_group.py --heldout -- --sets heldout --n 40 --no-stumpy --no-extras \
         --recipe eval_bands --out benchmarks/results/learned_group
 """
@@ -42,6 +44,7 @@ its match() rows compare the learned significance with main's bar units and are 
 from __future__ import annotations
 
 import argparse
+import pickle
 import sys
 from pathlib import Path
 
@@ -462,6 +465,52 @@ def vdev_report(its: list, vdev: list) -> None:
                 f"{c} {_cond_mean(v_rows, c, b):.3f}" for c in G.CONDS) + f" | vdev nulls nothing found {nulls:.2f}")
 
 
+# session 16: 41 more espeak-ng named variants on four accents, in no other pool (nor in vdev): more voices to
+# fit on, read on vdev
+VTRAIN_VARIANTS = ("Adam", "Alicia", "Andrea", "Antonio", "Belinda", "Benjamin", "Boris", "Caleb", "David", "Denis",
+                   "Diogo", "Ed", "Edward2", "Gene2", "Gustave", "Henrique", "Hugo", "Iven", "Iven2", "Iven3", "John",
+                   "Marcelo", "Marco", "Mario", "Max", "Michel", "Miguel", "Mike", "Pablo", "Pedro", "Quincy", "Rob",
+                   "Robert", "Steph2", "Steph3", "anika", "norbert", "sandro", "shelby", "grandma", "grandpa")
+VTRAIN_ACCENTS = ("en-us", "en-gb-x-rp", "en-029", "en-gb-x-gbcwmd")
+VTRAIN_SPEAKERS = [("espeak", f"{VTRAIN_ACCENTS[i % len(VTRAIN_ACCENTS)]}+{v}") for i, v in enumerate(VTRAIN_VARIANTS)]
+
+
+def vtrain_items(cache: str) -> list:
+    """Items of two draws from VTRAIN_SPEAKERS (seeds 96xx and 94xx, sized as wide), cached."""
+    import bench_extract as B
+    assert not set(VTRAIN_SPEAKERS) & set(G.VDEV_SPEAKERS + B.HELDOUT_SPEAKERS + B.DEV_SPEAKERS + G.WIDE_EXTRA)
+    if Path(cache).exists():
+        with open(cache, "rb") as f:
+            recs = pickle.load(f)
+    else:
+        recs = []
+        for base in (96, 94):
+            for name, cond, X, truth, lo, hi in G._pool_draw("vtrain", VTRAIN_SPEAKERS, base, 1, G.FRONTS["bands"]):
+                c = G.Case(np.asarray(X, np.float64), lo, hi)
+                if c.coverage >= segments.MIN_COVERAGE and len(c.s) >= 3:
+                    recs.append({"draw": "vtrain", "cond": cond, "fixed": None, "one_voice": None, "case": c,
+                                 "lo": lo, "hi": hi, "n": len(X), "truth": truth})
+        with open(cache, "wb") as f:
+            pickle.dump(recs, f)
+    return items(recs, [], repeats=False)
+
+
+def vtrain_report(its: list, vdev: list, vtrain: list) -> None:
+    """The vdev reading of every statistic set (+ log d), fitted on the dev draws alone and with vtrain."""
+    extra = more_synthetic_nulls()
+    every = set(SPEECH_DRAWS) | {"syn_fit", "syn_chk", "syn_x"}
+    target = with_log_d(vdev)
+    print(f"fitted with and without {len(vtrain)} vtrain recordings ({len(VTRAIN_SPEAKERS)} more voices), read on vdev")
+    for label, train in (("dev draws", its + extra), ("dev draws + vtrain", its + extra + vtrain)):
+        base = with_log_d(train)
+        for name, feats in {**STAT_SETS, **COMPACT_SETS}.items():
+            ranker, bar = fit(base, {it[0]["draw"] for it in base}, np.r_[[FEATURES.index(f) for f in feats], len(FEATURES)])
+            b = equal_null_bar(rows_of(base, ranker, bar), every)
+            rows = rows_of(target, ranker, bar)
+            print(f"  {label:20s} {name:28s} + log d: " + " ".join(f"{c} {_cond_mean(rows, c, b):.3f}" for c in G.CONDS)
+                  + f" | vdev nulls nothing found {np.mean([_value(x, b) for x in rows if x[1] == 'distinct']):.2f}")
+
+
 def heldout(its: list, bench_args: list) -> int:
     import bench_extract as B
     ranker, bar = fit(its, {it[0]["draw"] for it in its})
@@ -504,6 +553,8 @@ def main(argv=None) -> int:
     ap.add_argument("--length", action="store_true", help="also: main's choice among groups inside the range")
     ap.add_argument("--vdev", action="store_true", help="also: fitted on every dev draw, read on the vdev draw")
     ap.add_argument("--vdev-cache", default="benchmarks/.cache/groups_bands_vdev.pkl")
+    ap.add_argument("--vtrain", action="store_true", help="also: fitted with 41 more voices, read on vdev")
+    ap.add_argument("--vtrain-cache", default="benchmarks/.cache/groups_bands_vtrain.pkl")
     ap.add_argument("--out", default="")
     args = ap.parse_args(argv)
     if not Path(args.cache).exists():
@@ -521,9 +572,13 @@ def main(argv=None) -> int:
             gated_report(its)
         if args.length:
             length_report(its)
-        if args.vdev:
+        if args.vdev or args.vtrain:
             vrecs, _ = G.recordings("bands", [], args.vdev_cache, 0, only_vdev=True)
-            vdev_report(its, items(vrecs, [], repeats=False))
+            vdev = items(vrecs, [], repeats=False)
+            if args.vdev:
+                vdev_report(its, vdev)
+            if args.vtrain:
+                vtrain_report(its, vdev, vtrain_items(args.vtrain_cache))
     return 0
 
 
