@@ -500,15 +500,29 @@ def vtrain_report(its: list, vdev: list, vtrain: list) -> None:
     extra = more_synthetic_nulls()
     every = set(SPEECH_DRAWS) | {"syn_fit", "syn_chk", "syn_x"}
     target = with_log_d(vdev)
-    print(f"fitted with and without {len(vtrain)} vtrain recordings ({len(VTRAIN_SPEAKERS)} more voices), read on vdev")
+    both = with_log_d(vdev + vtrain)
+    print(f"fitted with and without {len(vtrain)} vtrain recordings ({len(VTRAIN_SPEAKERS)} more voices), read on vdev; "
+          "fitted on the dev draws alone, read on vdev + vtrain (voices in no fitted draw)")
     for label, train in (("dev draws", its + extra), ("dev draws + vtrain", its + extra + vtrain)):
         base = with_log_d(train)
+        b = equal_null_bar(rows_of(base, None, None), every)
+        for tag, rows in (("vdev", rows_of(target, None, None)), ("vdev + vtrain", rows_of(both, None, None))):
+            if label == "dev draws":
+                print(f"  {'main':20s} {'':28s} on {tag:13s}: " + " ".join(f"{c} {_cond_mean(rows, c, b):.3f}" for c in G.CONDS)
+                      + f" | nulls nothing found {np.mean([_value(x, b) for x in rows if x[1] == 'distinct']):.2f}")
         for name, feats in {**STAT_SETS, **COMPACT_SETS}.items():
-            ranker, bar = fit(base, {it[0]["draw"] for it in base}, np.r_[[FEATURES.index(f) for f in feats], len(FEATURES)])
-            b = equal_null_bar(rows_of(base, ranker, bar), every)
-            rows = rows_of(target, ranker, bar)
-            print(f"  {label:20s} {name:28s} + log d: " + " ".join(f"{c} {_cond_mean(rows, c, b):.3f}" for c in G.CONDS)
-                  + f" | vdev nulls nothing found {np.mean([_value(x, b) for x in rows if x[1] == 'distinct']):.2f}")
+            for logd in (False, True):
+                cols = np.array([FEATURES.index(f) for f in feats])
+                ranker, bar = fit(base, {it[0]["draw"] for it in base}, np.r_[cols, len(FEATURES)] if logd else cols)
+                b = equal_null_bar(rows_of(base, ranker, bar), every)
+                reads = [("vdev", target)] + ([("vdev + vtrain", both)] if label == "dev draws" else [])
+                for tag, data in reads:
+                    if not logd and tag == "vdev":
+                        continue
+                    rows = rows_of(data, ranker, bar)
+                    print(f"  {label:20s} {name:28s} {'+ log d' if logd else '       '} on {tag:13s}: "
+                          + " ".join(f"{c} {_cond_mean(rows, c, b):.3f}" for c in G.CONDS)
+                          + f" | nulls nothing found {np.mean([_value(x, b) for x in rows if x[1] == 'distinct']):.2f}")
 
 
 def heldout(its: list, bench_args: list) -> int:
