@@ -29,7 +29,12 @@ the speech nulls' bar. --gated: main decides whether anything is reported; the r
 chooses among the groups that pass main's bar. --length: main's choice among groups whose members
 all lie in [min_length, max_length].
 
---vtrain: the vdev reading again, fitted with and without two more draws from 41 other espeak-ng voices.
+--vdev: models fitted on every dev draw, bars from the dev draws' nulls, read on the voice-disjoint vdev
+draw (dev_extract_groups.VDEV_SPEAKERS), for every statistic set (+ log d: the dimension count as one
+more statistic, a domain covariate), groups of >= 2 and >= 3.
+--vtrain: the vdev reading again, fitted with and without two more draws from 41 other espeak-ng voices
+(VTRAIN_SPEAKERS); and, fitted on the dev draws alone, read on vdev + vtrain (120 recordings with a
+voice per word and many distractors, none of their voices fitted on).
 
 --heldout: both models refitted on every dev draw, the bar chosen at speech-only equal nulls, then
 bench_extract.py run with them in place of best_group's choice and the adaptive bar (the remaining
@@ -37,8 +42,8 @@ arguments go to bench_extract.py). A diagnostic of generalisation to new voices,
 its match() rows compare the learned significance with main's bar units and are not meaningful.
 
     python benchmarks/dev_learned_group.py [--cv] [--gated] [--length] [--vdev] [--vtrain] [--out F]
-    python benchmarks/dev_learned_group.py --heldout -- --sets heldout --n 40 --no-stumpy --no-extras \
-        --recipe eval_bands --out benchmarks/results/learned_group
+    python benchmarks/dev_learned_group.py --heldout -- --sets heldout --n 40 --no-stumpy \
+        --recipe eval_bands --out benchmarks/results/learned_group --tag heldout_n40
 """
 
 from __future__ import annotations
