@@ -34,7 +34,8 @@ draw (dev_extract_groups.VDEV_SPEAKERS), for every statistic set (+ log d: the d
 more statistic, a domain covariate), groups of >= 2 and >= 3.
 --vtrain: the vdev reading again, fitted with and without two more draws from 41 other espeak-ng voices
 (VTRAIN_SPEAKERS); and, fitted on the dev draws alone, read on vdev + vtrain (120 recordings with a
-voice per word and many distractors, none of their voices fitted on).
+voice per word and many distractors, none of their voices fitted on); and the same fitted on the
+speech draws alone (no synthetic series, no log d, the speech nulls' bar).
 
 --heldout: both models refitted on every dev draw, the bar chosen at speech-only equal nulls, then
 bench_extract.py run with them in place of best_group's choice and the adaptive bar (the remaining
@@ -530,6 +531,21 @@ def vtrain_report(its: list, vdev: list, vtrain: list) -> None:
                           + f" | nulls nothing found {np.mean([_value(x, b) for x in rows if x[1] == 'distinct']):.2f}")
 
 
+def speech_only_report(its: list, vdev: list, vtrain: list) -> None:
+    """Models fitted on the speech draws alone (no synthetic series, no log d), the bar at the speech nulls'
+    equal-null level, read on vdev + vtrain: the design where series with a feature axis (>=
+    FEATURE_WARP_MIN_DIMS dimensions) take the learned score and the others keep the silhouette score."""
+    speech = [it for it in its if not it[0]["draw"].startswith("syn")]
+    target = vdev + vtrain
+    print("fitted on the speech draws alone, bar at the speech nulls' equal-null level, read on vdev + vtrain")
+    for name, feats in {**STAT_SETS, **COMPACT_SETS}.items():
+        ranker, bar = fit(speech, {it[0]["draw"] for it in speech}, np.array([FEATURES.index(f) for f in feats]))
+        b = equal_null_bar(rows_of(speech, ranker, bar), set(SPEECH_DRAWS), synthetic=False)
+        rows = rows_of(target, ranker, bar)
+        print(f"  {name:28s} " + " ".join(f"{c} {_cond_mean(rows, c, b):.3f}" for c in G.CONDS)
+              + f" | nulls nothing found {np.mean([_value(x, b) for x in rows if x[1] == 'distinct']):.2f}")
+
+
 def heldout(its: list, bench_args: list) -> int:
     import bench_extract as B
     ranker, bar = fit(its, {it[0]["draw"] for it in its})
@@ -597,7 +613,9 @@ def main(argv=None) -> int:
             if args.vdev:
                 vdev_report(its, vdev)
             if args.vtrain:
-                vtrain_report(its, vdev, vtrain_items(args.vtrain_cache))
+                vtrain = vtrain_items(args.vtrain_cache)
+                vtrain_report(its, vdev, vtrain)
+                speech_only_report(its, vdev, vtrain)
     return 0
 
 
