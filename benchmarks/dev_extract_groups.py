@@ -6,10 +6,12 @@ Evaluates `tenfold.segments.find_group` at several group-score bars on three dev
   dev   DEV_SPEAKERS, seeds 93xx (8-20 per condition),
   wide  DEV_SPEAKERS plus 10 other espeak-ng voices (WIDE_EXTRA, none in the held-out pool),
         seeds 95xx (16-40 per condition): closer to the held-out pool's variety.
-  vdev  (only with draws(only_vdev=True) / recordings(..., only_vdev=True), its own cache) 15 voices in
+  vdev  (only with draws(only="vdev") / recordings(..., only="vdev"), its own cache) 15 voices in
         no other pool (VDEV_SPEAKERS), seeds 97xx, sized as wide: for reading what was fitted on
         the draws above (session 16: main scores there as held out, 0.66 with a voice per word and
         many distractors, against 0.76 on the draws above).
+  vtrain (only with only="vtrain", its own cache) 41 more voices in no other pool (VTRAIN_SPEAKERS),
+        two draws sized as wide, seeds 96xx and 94xx (session 16: more voices to fit on).
 plus "nothing found" on all-distinct-word recordings of each draw and on synthetic 3-D series of
 16 distinct events (tenfold.datasets.events_in_noise, seeds 4-53).
 
@@ -53,6 +55,13 @@ VDEV_SPEAKERS = [("espeak", f"{lang}+{v}") for lang, variants in (
     ("en-us", ("Andy", "Annie", "Michael", "Steph", "travis")),
     ("en-gb-x-rp", ("Alex", "Linda", "Paul", "Storm", "victor")),
     ("en-029", ("Edward", "Gene", "Jacky", "Lee", "zac"))) for v in variants]
+# 41 more named variants on four accents, in no other pool nor in vdev (session 16)
+VTRAIN_VARIANTS = ("Adam", "Alicia", "Andrea", "Antonio", "Belinda", "Benjamin", "Boris", "Caleb", "David", "Denis",
+                   "Diogo", "Ed", "Edward2", "Gene2", "Gustave", "Henrique", "Hugo", "Iven", "Iven2", "Iven3", "John",
+                   "Marcelo", "Marco", "Mario", "Max", "Michel", "Miguel", "Mike", "Pablo", "Pedro", "Quincy", "Rob",
+                   "Robert", "Steph2", "Steph3", "anika", "norbert", "sandro", "shelby", "grandma", "grandpa")
+VTRAIN_ACCENTS = ("en-us", "en-gb-x-rp", "en-029", "en-gb-x-gbcwmd")
+VTRAIN_SPEAKERS = [("espeak", f"{VTRAIN_ACCENTS[i % len(VTRAIN_ACCENTS)]}+{v}") for i, v in enumerate(VTRAIN_VARIANTS)]
 CONDS = {"one_few": (False, False), "one_many": (False, True), "vpw_few": (True, False), "vpw_many": (True, True)}
 
 
@@ -60,17 +69,24 @@ FRONTS = {"mfcc": lambda a: audio.mfcc(a, B.SR), "speech": lambda a: audio.speec
           "bands": lambda a: audio.bands_from_mfcc(audio.mfcc(a, B.SR))}
 
 
-def draws(front: str = "mfcc", extra_nulls: int = 0, only_vdev: bool = False):
+def draws(front: str = "mfcc", extra_nulls: int = 0, only: str = ""):
     """(draw, condition, X, truth, lo, hi) for every development recording; with extra_nulls, that many
     more all-distinct-word recordings (draw "xnull": the wide pool, seeds 99xx, alternately one voice
-    and a voice per word) at the end. only_vdev: instead, the draw "vdev" alone (VDEV_SPEAKERS, seeds
-    97xx, sized as wide: voices in no other pool, for checking what was fitted on the others)."""
+    and a voice per word) at the end. only="vdev" / "vtrain": instead, that draw alone (voices in no
+    other pool, for checking what was fitted on the others; see the module docstring)."""
     feats = FRONTS[front]
     assert not set(WIDE_EXTRA) & set(B.HELDOUT_SPEAKERS)
     assert not set(VDEV_SPEAKERS) & set(B.HELDOUT_SPEAKERS + B.DEV_SPEAKERS + WIDE_EXTRA)
-    if only_vdev:
+    assert not set(VTRAIN_SPEAKERS) & set(VDEV_SPEAKERS + B.HELDOUT_SPEAKERS + B.DEV_SPEAKERS + WIDE_EXTRA)
+    if only == "vdev":
         yield from _pool_draw("vdev", VDEV_SPEAKERS, 97, 1, feats)
         return
+    if only == "vtrain":
+        for base in (96, 94):
+            yield from _pool_draw("vtrain", VTRAIN_SPEAKERS, base, 1, feats)
+        return
+    if only:
+        raise ValueError(f"only must be '', 'vdev' or 'vtrain', not {only!r}")
     for ci, (cond, (vpw, many)) in enumerate(CONDS.items()):          # the benchmark's dev draw
         rng = np.random.default_rng(100 + ci)
         for _ in range(20):
@@ -588,16 +604,16 @@ def group_f1(rec: dict, c, m: np.ndarray, n: int | None = None) -> float:
     return interval_f1(list(zip(s.tolist(), e.tolist())), rec["truth"], 0.5)
 
 
-def recordings(front: str, kinds, cache: str = "", extra_nulls: int = 0, only_vdev: bool = False):
+def recordings(front: str, kinds, cache: str = "", extra_nulls: int = 0, only: str = ""):
     """Every draw recording as a dict (draw, cond, one_voice, fixed, case, lo, hi, n, truth), and the
     synthetic nulls' cases; with cache (and no decoy kinds), read from / written to that pickle.
-    only_vdev: the vdev draw instead (see draws; give it its own cache file)."""
+    only: the vdev or vtrain draw instead (see draws; give it its own cache file)."""
     if cache and not kinds and Path(cache).exists():
         with open(cache, "rb") as f:
             return pickle.load(f)
     recs: list = []
     n_distinct: dict = {}
-    for name, cond, X, truth, lo, hi in draws(front, extra_nulls, only_vdev):
+    for name, cond, X, truth, lo, hi in draws(front, extra_nulls, only):
         X = np.asarray(X, np.float64)
         c = Case(X, lo, hi, kinds)
         on_segments = c.coverage >= segments.MIN_COVERAGE and len(c.s) >= 3
@@ -666,7 +682,7 @@ def run(args) -> None:
     bars = [float(b) for b in args.bars.split(",")]
     names = args.variants.split(",")
     kinds = kinds_of(names)
-    recs, syn_cases = recordings(args.front, kinds, args.cache, args.extra_nulls, args.only_vdev)
+    recs, syn_cases = recordings(args.front, kinds, args.cache, args.extra_nulls, "vdev" if args.only_vdev else "")
     if args.only_vdev:                  # the tables' columns are bdev/dev/wide
         for rec in recs:
             rec["draw"] = "wide"

@@ -33,7 +33,7 @@ all lie in [min_length, max_length].
 draw (dev_extract_groups.VDEV_SPEAKERS), for every statistic set (+ log d: the dimension count as one
 more statistic, a domain covariate), groups of >= 2 and >= 3.
 --vtrain: the vdev reading again, fitted with and without two more draws from 41 other espeak-ng voices
-(VTRAIN_SPEAKERS); and, fitted on the dev draws alone, read on vdev + vtrain (120 recordings with a
+(dev_extract_groups.VTRAIN_SPEAKERS); and, fitted on the dev draws alone, read on vdev + vtrain (120 recordings with a
 voice per word and many distractors, none of their voices fitted on); and the same fitted on the
 speech draws alone (no synthetic series, no log d, the speech nulls' bar).
 
@@ -50,7 +50,6 @@ its match() rows compare the learned significance with main's bar units and are 
 from __future__ import annotations
 
 import argparse
-import pickle
 import sys
 from pathlib import Path
 
@@ -355,16 +354,15 @@ def _cond_mean(rows: list, cond: str, b: float) -> float:
     return float(np.mean([_value(x, b) for x in rows if x[1] == cond]))
 
 
-def cv_report(its: list) -> None:
-    """Out of fold, 200 synthetic nulls: vpw-many (pooled over the draws) at the rule's bar and at the
-    speech nulls' bar (synthetic nulls' nothing found in brackets), groups of >= 2 and >= 3."""
-    extra = more_synthetic_nulls()
+def cv_report(its: list, extra: list) -> None:
+    """Out of fold, 200 synthetic nulls (extra: more_synthetic_nulls()): vpw-many (pooled over the draws)
+    at the rule's bar and at the speech nulls' bar (synthetic nulls' nothing found in brackets), groups of
+    >= 2 and >= 3."""
     every = set(SPEECH_DRAWS) | {"syn_fit", "syn_chk", "syn_x"}
     print("out of fold (draws as folds), 200 synthetic nulls; vpw-many pooled over bdev/dev/wide; + log d: "
           "the series' dimension count as one more statistic (24 bands, 3 synthetic), a domain covariate")
     for kmin in (2, 3):
-        data = [(r, g, np.hstack([F, np.full((len(F), 1), np.log(24 if r["draw"] in SPEECH_DRAWS + ("xnull",) else 3))]), y)
-                for r, g, F, y in at_least(its + extra, kmin)]
+        data = with_log_d(at_least(its + extra, kmin))
         variants = {"main": rows_of(data, None, None)}
         for name, feats in STAT_SETS.items():
             cols = np.array([FEATURES.index(f) for f in feats])
@@ -440,10 +438,9 @@ def with_log_d(its: list) -> list:
             for r, g, F, y in its]
 
 
-def vdev_report(its: list, vdev: list) -> None:
-    """Models fitted on every dev draw, bars chosen on the dev draws' nulls (200 synthetic), then read
-    on the vdev draw (voices in no other pool; its own all-distinct-word nulls)."""
-    extra = more_synthetic_nulls()
+def vdev_report(its: list, extra: list, vdev: list) -> None:
+    """Models fitted on every dev draw, bars chosen on the dev draws' nulls (200 synthetic with extra),
+    then read on the vdev draw (voices in no other pool; its own all-distinct-word nulls)."""
     every = set(SPEECH_DRAWS) | {"syn_fit", "syn_chk", "syn_x"}
     fit_draws = {it[0]["draw"] for it in its}
     print(f"vdev: {len(vdev)} recordings searched on segments, voices in no other pool "
@@ -471,43 +468,12 @@ def vdev_report(its: list, vdev: list) -> None:
                 f"{c} {_cond_mean(v_rows, c, b):.3f}" for c in G.CONDS) + f" | vdev nulls nothing found {nulls:.2f}")
 
 
-# session 16: 41 more espeak-ng named variants on four accents, in no other pool (nor in vdev): more voices to
-# fit on, read on vdev
-VTRAIN_VARIANTS = ("Adam", "Alicia", "Andrea", "Antonio", "Belinda", "Benjamin", "Boris", "Caleb", "David", "Denis",
-                   "Diogo", "Ed", "Edward2", "Gene2", "Gustave", "Henrique", "Hugo", "Iven", "Iven2", "Iven3", "John",
-                   "Marcelo", "Marco", "Mario", "Max", "Michel", "Miguel", "Mike", "Pablo", "Pedro", "Quincy", "Rob",
-                   "Robert", "Steph2", "Steph3", "anika", "norbert", "sandro", "shelby", "grandma", "grandpa")
-VTRAIN_ACCENTS = ("en-us", "en-gb-x-rp", "en-029", "en-gb-x-gbcwmd")
-VTRAIN_SPEAKERS = [("espeak", f"{VTRAIN_ACCENTS[i % len(VTRAIN_ACCENTS)]}+{v}") for i, v in enumerate(VTRAIN_VARIANTS)]
-
-
-def vtrain_items(cache: str) -> list:
-    """Items of two draws from VTRAIN_SPEAKERS (seeds 96xx and 94xx, sized as wide), cached."""
-    import bench_extract as B
-    assert not set(VTRAIN_SPEAKERS) & set(G.VDEV_SPEAKERS + B.HELDOUT_SPEAKERS + B.DEV_SPEAKERS + G.WIDE_EXTRA)
-    if Path(cache).exists():
-        with open(cache, "rb") as f:
-            recs = pickle.load(f)
-    else:
-        recs = []
-        for base in (96, 94):
-            for name, cond, X, truth, lo, hi in G._pool_draw("vtrain", VTRAIN_SPEAKERS, base, 1, G.FRONTS["bands"]):
-                c = G.Case(np.asarray(X, np.float64), lo, hi)
-                if c.coverage >= segments.MIN_COVERAGE and len(c.s) >= 3:
-                    recs.append({"draw": "vtrain", "cond": cond, "fixed": None, "one_voice": None, "case": c,
-                                 "lo": lo, "hi": hi, "n": len(X), "truth": truth})
-        with open(cache, "wb") as f:
-            pickle.dump(recs, f)
-    return items(recs, [], repeats=False)
-
-
-def vtrain_report(its: list, vdev: list, vtrain: list) -> None:
+def vtrain_report(its: list, extra: list, vdev: list, vtrain: list) -> None:
     """The vdev reading of every statistic set (+ log d), fitted on the dev draws alone and with vtrain."""
-    extra = more_synthetic_nulls()
     every = set(SPEECH_DRAWS) | {"syn_fit", "syn_chk", "syn_x"}
     target = with_log_d(vdev)
     both = with_log_d(vdev + vtrain)
-    print(f"fitted with and without {len(vtrain)} vtrain recordings ({len(VTRAIN_SPEAKERS)} more voices), read on vdev; "
+    print(f"fitted with and without {len(vtrain)} vtrain recordings ({len(G.VTRAIN_SPEAKERS)} more voices), read on vdev; "
           "fitted on the dev draws alone, read on vdev + vtrain (voices in no fitted draw)")
     for label, train in (("dev draws", its + extra), ("dev draws + vtrain", its + extra + vtrain)):
         base = with_log_d(train)
@@ -601,20 +567,20 @@ def main(argv=None) -> int:
         return heldout(its, bench_args)
     with tee_output(args.out, f"dev_learned_group.py {' '.join(argv)}"):
         report(its)
+        extra = more_synthetic_nulls() if args.cv or args.vdev or args.vtrain else []
         if args.cv:
-            cv_report(its)
+            cv_report(its, extra)
         if args.gated:
             gated_report(its)
         if args.length:
             length_report(its)
         if args.vdev or args.vtrain:
-            vrecs, _ = G.recordings("bands", [], args.vdev_cache, 0, only_vdev=True)
-            vdev = items(vrecs, [], repeats=False)
+            vdev = items(G.recordings("bands", [], args.vdev_cache, 0, only="vdev")[0], [], repeats=False)
             if args.vdev:
-                vdev_report(its, vdev)
+                vdev_report(its, extra, vdev)
             if args.vtrain:
-                vtrain = vtrain_items(args.vtrain_cache)
-                vtrain_report(its, vdev, vtrain)
+                vtrain = items(G.recordings("bands", [], args.vtrain_cache, 0, only="vtrain")[0], [], repeats=False)
+                vtrain_report(its, extra, vdev, vtrain)
                 speech_only_report(its, vdev, vtrain)
     return 0
 

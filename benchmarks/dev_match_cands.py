@@ -38,6 +38,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
 import bench_extract as be
+import dev_extract_groups as G
 
 from tenfold import extract, segments
 from tenfold.metrics import interval_f1
@@ -55,7 +56,7 @@ def pairs(seed0: int, n: int, recipe: str = "eval", vdev: bool = False) -> list:
                     f"match_cands_pairs_{seed0}_{n}_{recipe}{tag}.pkl")
     if path.exists():
         return pickle.loads(path.read_bytes())
-    pool = [s for s in (_vdev_pool() if vdev else be.DEV_SPEAKERS) if be.engines_available()[s[0]]]
+    pool = [s for s in (G.VDEV_SPEAKERS if vdev else be.DEV_SPEAKERS) if be.engines_available()[s[0]]]
     rng = np.random.default_rng(seed0 * 100 + 2)
     out = []
     for i in range(n):
@@ -71,11 +72,6 @@ def pairs(seed0: int, n: int, recipe: str = "eval", vdev: bool = False) -> list:
     return out
 
 
-def _vdev_pool() -> list:
-    import dev_extract_groups
-    return dev_extract_groups.VDEV_SPEAKERS
-
-
 def null_pairs(seed: int, n: int, recipe: str = "eval", vdev: bool = False) -> list:
     """[(X, lo, hi, X2)]: two all-distinct-word recordings (many distractors; odd i a voice per word)."""
     tag = "_vdev" if vdev else ""
@@ -83,7 +79,7 @@ def null_pairs(seed: int, n: int, recipe: str = "eval", vdev: bool = False) -> l
                     f"match_cands_null_{seed}_{n}_{recipe}{tag}.pkl")
     if path.exists():
         return pickle.loads(path.read_bytes())
-    pool = [s for s in (_vdev_pool() if vdev else be.DEV_SPEAKERS) if be.engines_available()[s[0]]]
+    pool = [s for s in (G.VDEV_SPEAKERS if vdev else be.DEV_SPEAKERS) if be.engines_available()[s[0]]]
     rng = np.random.default_rng(seed)
     out = []
     for i in range(n):

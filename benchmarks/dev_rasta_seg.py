@@ -147,15 +147,16 @@ def features_swapped(name: str):
         segments.segment_features = _ORIGINAL
 
 
-def base_records(front: str, extra_nulls: int) -> list:
+def base_records(front: str, extra_nulls: int, only: str = "") -> list:
     """Per recording: draw, cond, one_voice, fixed (the shapelet search's result where the segment
-    search does not apply: the same for every variant, segmentation being unchanged), X, truth, lo, hi."""
-    path = CACHE / f"rasta_seg_X_{front}_{extra_nulls}.pkl"
+    search does not apply: the same for every variant, segmentation being unchanged), X, truth, lo, hi.
+    only: dev_extract_groups' vdev or vtrain draw instead."""
+    path = CACHE / (f"rasta_seg_X_{front}_{only}.pkl" if only else f"rasta_seg_X_{front}_{extra_nulls}.pkl")
     if path.exists():
         with open(path, "rb") as f:
             return pickle.load(f)
     out, n_distinct = [], {}
-    for name, cond, X, truth, lo, hi in G.draws(front, extra_nulls):
+    for name, cond, X, truth, lo, hi in G.draws(front, extra_nulls, only):
         X = np.asarray(X, np.float64)
         s, _, cov = segments.segment_activity(X, lo, hi)
         rec = {"draw": name, "cond": cond, "fixed": None, "one_voice": None, "X": X, "lo": lo, "hi": hi,
@@ -274,24 +275,6 @@ def check_match(names: list, n: int, out: str) -> None:
             MN.main(["--seeds", "40", "--first", "0", "--out", out, "--tag", f"match_null_dev_{name}"])
 
 
-def vdev_records(front: str) -> list:
-    """Like base_records for the vdev draw (voices in no other pool), segment-searched recordings only."""
-    path = CACHE / f"rasta_seg_X_{front}_vdev.pkl"
-    if path.exists():
-        with open(path, "rb") as f:
-            return pickle.load(f)
-    out = []
-    for name, cond, X, truth, lo, hi in G.draws(front, only_vdev=True):
-        X = np.asarray(X, np.float64)
-        s, _, cov = segments.segment_activity(X, lo, hi)
-        if cov >= segments.MIN_COVERAGE and len(s) >= 3:
-            out.append({"draw": name, "cond": cond, "fixed": None, "X": X, "lo": lo, "hi": hi, "truth": truth,
-                        "n": len(X)})
-    with open(path, "wb") as f:
-        pickle.dump(out, f)
-    return out
-
-
 @contextlib.contextmanager
 def warps_of(name: str):
     """A variant "ROWS+warpsW" (session 16): the segment rows ROWS (a name above; "kept" if absent) with
@@ -313,7 +296,7 @@ def check_vdev(front: str, names: list) -> None:
     """Session 16: each variant's adaptive-bar b0 at equal nulls on the dev draws (bdev/dev/wide and the
     50 synthetic nulls), read on the vdev draw (dev_extract_groups.VDEV_SPEAKERS)."""
     import dev_learned_group as LG
-    recs, vrecs = base_records(front, 0), vdev_records(front)
+    recs, vrecs = base_records(front, 0), base_records(front, 0, "vdev")
 
     def rows(rs, cs):
         out = []
@@ -329,7 +312,7 @@ def check_vdev(front: str, names: list) -> None:
         with warps_of(name) as rows_name:
             cases, syn = variant_cases(front, 0, name, recs, rows_name)
             with features_swapped(rows_name):
-                vcases = [Slim(r["X"], r["lo"], r["hi"]) for r in vrecs]
+                vcases = [Slim(r["X"], r["lo"], r["hi"]) if r["fixed"] is None else None for r in vrecs]
         dev_rows = rows(recs, cases) + [("syn_fit", "distinct", _sig(c, "adaptive")[1], 0.0) for c in syn]
         v_rows = rows(vrecs, vcases)
         b = LG.equal_null_bar(dev_rows, {"bdev", "dev", "wide", "syn_fit"})
