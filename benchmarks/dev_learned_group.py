@@ -61,12 +61,11 @@ import dev_extract_groups as G
 import dev_search_miss as M
 from _common import tee_output
 
-from tenfold import extract, segments
+from tenfold import extract, group_model, segments
 from tenfold.datasets import event_shapes, events_in_noise
 
 Case = G.Case      # the cache was pickled by dev_extract_groups run as __main__: its Case is looked up here
-FEATURES = ["sil", "silmin", "silmed", "z", "k", "logk", "k/S", "logS", "a", "b", "amax/b1min", "wmax", "b1",
-            "bmed", "auc", "h", "lensd", "inrange", "maxrel", "all"]
+FEATURES = list(group_model.STATISTICS)
 ADAPT = 2.5                 # main's adaptive bar: z - (-2.5) x h against a fixed bar
 RANK_SHARPNESS = 20.0       # target distribution softmax(20 x F1): the best groups of a recording
 RIDGE = {"ranker": 1e-3, "bar": 1e-2}
@@ -76,47 +75,13 @@ CHECK_DRAWS = {"wide", "xnull", "syn_chk", "synrep_chk"}
 
 def group_features(D: np.ndarray, R: np.ndarray, s: np.ndarray, e: np.ndarray, lo: int, hi: int,
                    groups: list) -> np.ndarray:
-    """(len(groups), len(FEATURES)): each candidate group's statistics (see the module docstring)."""
-    S = len(D)
-    off = ~np.eye(S, dtype=bool)
-    Do = D[off].reshape(S, S - 1)
-    med = float(np.median(Do))
-    h = float(np.median(Do.min(axis=1) / np.median(Do, axis=1)))
-    L = (e - s).astype(float)
-    mid = np.sqrt(lo * hi)
-    rel = np.log(L / mid) / np.log(hi / mid) if hi > lo else np.zeros(S)
-    rows = []
-    for g in groups:
-        k = len(g)
-        inside = np.zeros(S, bool)
-        inside[g] = True
-        out = np.flatnonzero(~inside)
-        W = D[np.ix_(g, g)]
-        a = W.sum(axis=1) / (k - 1)
-        if len(out):
-            near = np.sort(D[np.ix_(g, out)], axis=1)
-            b, b1, bmed = near[:, :min(k, segments.NEAR_OUTSIDERS)].mean(axis=1), near[:, 0], np.median(near, axis=1)
-        else:
-            b = b1 = bmed = np.full(k, med)
-        sil = (b - a) / np.maximum(np.maximum(a, b), 1e-300)
-        z = G._score(D, R, g)
-        within = W[np.triu_indices(k, 1)]
-        if len(out):
-            o = D[np.ix_(g, out)].ravel()
-            if len(o) * len(within) > 200_000:          # a fixed subsample keeps it cheap and deterministic
-                o = np.random.default_rng(0).choice(o, 400)
-            auc = float(np.mean(within[:, None] < o[None, :]))
-        else:
-            auc = 0.5
-        rows.append([sil.mean(), sil.min(), np.median(sil), z, k, np.log(k), k / S, np.log(S), a.mean() / med,
-                     b.mean() / med, a.max() / max(b1.min(), 1e-300), within.max() / med, b1.mean() / med,
-                     bmed.mean() / med, auc, h, np.std(np.log(L[g])), float(np.mean(np.abs(rel[g]) <= 1)),
-                     float(np.max(np.abs(rel[g]))), float(k == S)])
-    return np.array(rows)
+    """(len(groups), len(FEATURES)): each candidate group's statistics (tenfold.group_model since
+    session 17; session 16's own loop subsampled the outsider distances of the AUC for large groups)."""
+    return group_model.group_statistics(D, R, s, e, lo, hi, groups)
 
 
 def unique_candidates(D: np.ndarray) -> list:
-    return [np.array(g) for g in sorted({tuple(np.sort(g)) for g in G.candidate_groups(D)})]
+    return group_model.candidate_groups(D)
 
 
 def synthetic_repeats():

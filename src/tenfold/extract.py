@@ -61,12 +61,12 @@ from __future__ import annotations
 
 import math
 import numbers
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 
-from . import _core, _io, segments
+from . import _core, _io, group_model, segments
 from ._checks import refuse_masked
 from ._validate import validate_extract_result
 
@@ -882,9 +882,14 @@ def find_instances(X: Any, min_length: int, max_length: int, *, random_state: An
         if search == "segments" or (group.coverage >= segments.MIN_COVERAGE and len(group.seg_starts) >= 3):
             # separate events that do not group: nothing found (no fallback to the shapelets,
             # which find sub-event repeats, e.g. shared syllables, in such series)
-            bar = segments.group_bar(group.distances) if min_group_score is None else float(min_group_score)
+            if d >= segments.FEATURE_WARP_MIN_DIMS and len(group.seg_starts) >= 2:
+                bar = group_model.BAR if min_group_score is None else float(min_group_score)
+                group, match_bar = _learned_group(group, lo, hi, bar)
+            else:
+                bar = segments.group_bar(group.distances) if min_group_score is None else float(min_group_score)
+                match_bar = bar
             return _segment_result(Xs, group, lo, hi, float(threshold), max(2, int(round(0.6 * lo))),
-                                   bar, max_instances)
+                                   bar, match_bar, max_instances)
 
     # centre each dimension (keeps cumulative sums accurate; distances are shift-invariant)
     Xc = Xs - Xs.mean(axis=0, keepdims=True)
@@ -970,9 +975,31 @@ def find_instances(X: Any, min_length: int, max_length: int, *, random_state: An
                          bank, filt, (int(a), int(b)), match_thr, d, significance)
 
 
+def _learned_group(group: segments.Group, lo: int, hi: int, bar: float) -> tuple[segments.Group, float]:
+    """The group of tenfold.group_model among the silhouette search's candidates, with the learned
+    significance, and match()'s bar in silhouette-score units (match() pools a group with a new
+    series' segments and scores them by the silhouette score).
+
+    A group that reaches ``bar`` is reported; match() then needs the pooled group to score at least
+    the group's own silhouette score (JOINT_KEEP) and the lower of that and segments.group_bar.
+    Below ``bar`` the candidate kept for match() is the silhouette search's own group, whose
+    pooled score must reach JOINT_BAR_FACTOR x segments.group_bar (vdev pairs: match() F1 0.793
+    and null pairs nothing found 98%, against 0.764 / 98% with the learned group as the candidate
+    and 0.781 / 100% before the learned objective; benchmarks/notes/extract.md, session 17).
+    """
+    D, R = group.distances, group.decoy_distances
+    m, significance = group_model.best_group(D, R, group.seg_starts, group.seg_ends, lo, hi)
+    silhouette_bar = segments.group_bar(D)
+    if not significance >= bar:
+        return replace(group, significance=significance), silhouette_bar
+    learned = replace(group, starts=group.seg_starts[m], ends=group.seg_ends[m], significance=significance, members=m)
+    return learned, min(silhouette_bar, segments.group_score(D, R, m))
+
+
 def _segment_result(Xs: np.ndarray, group: segments.Group, lo: int, hi: int, threshold: float, blur: int,
-                    min_significance: float, max_instances: int | None) -> ExtractResult:
-    """ExtractResult of the segment search (no shapelet model; match() uses the templates)."""
+                    min_significance: float, match_bar: float, max_instances: int | None) -> ExtractResult:
+    """ExtractResult of the segment search (no shapelet model; match() uses the templates and
+    match_bar, a bar in silhouette-score units: see ExtractResult.match)."""
     n, d = Xs.shape
     W = hi + max(1, hi // 10)
     bank = _ShapeletBank(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros((0, hi)), np.zeros(0))
@@ -991,7 +1018,7 @@ def _segment_result(Xs: np.ndarray, group: segments.Group, lo: int, hi: int, thr
         return ExtractResult(e, e.copy(), np.zeros(0), np.zeros((0, d)), 0.0, lo, hi, threshold, blur, bank,
                              filt, (0, lo), -segments.match_distance_threshold(group), d,
                              float(group.significance), "segments", templates, tends, near_d, near_out,
-                             float(min_significance))
+                             float(match_bar))
     D = group.distances[np.ix_(m, m)]
     closeness = -D.sum(axis=1) / (len(m) - 1)          # minus the mean DTW distance to the others
     if max_instances is not None and len(m) > max_instances:
@@ -1006,7 +1033,7 @@ def _segment_result(Xs: np.ndarray, group: segments.Group, lo: int, hi: int, thr
     return ExtractResult(starts, ends, closeness.astype(np.float64), _mean_pattern(Xs, starts, ends), 0.0,
                          lo, hi, threshold, blur, bank, filt, (0, lo),
                          -segments.match_distance_threshold(group), d, float(group.significance),
-                         "segments", templates, tends, near_d, near_out, float(min_significance))
+                         "segments", templates, tends, near_d, near_out, float(match_bar))
 
 
 def _significance(XTp: np.ndarray, BTp: np.ndarray, locs: np.ndarray, We: int, log0: np.ndarray,

@@ -61,6 +61,7 @@ idle periods). Nothing here is specific to speech.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import partial
 
@@ -68,7 +69,8 @@ import numpy as np
 
 from . import _core
 
-__all__ = ["MIN_SIGNIFICANCE", "Group", "dtw_distances", "find_group", "group_bar", "joint_group_score",
+__all__ = ["MIN_SIGNIFICANCE", "Group", "candidate_groups", "dtw_distances", "find_group", "group_bar",
+           "group_score", "joint_group_score",
            "joint_match", "neighbour_contrast", "segment_activity", "segment_features", "stored_group_score",
            "template_distances", "template_neighbourhood", "two_way_distances", "warped_distances"]
 
@@ -345,6 +347,13 @@ def _group_score(D: np.ndarray, R: np.ndarray, members: np.ndarray) -> float:
     return float(sil.mean() * k ** GROUP_SIZE_EXPONENT)
 
 
+def group_score(D: np.ndarray, R: np.ndarray, members: np.ndarray) -> float:
+    """best_group's score of a group: _group_score, x DECOY_ONLY_WEIGHT for a group of every segment
+    (compared with decoys only, a weaker null than real outsiders)."""
+    z = _group_score(D, R, members)
+    return z * DECOY_ONLY_WEIGHT if len(members) == len(D) else z
+
+
 def best_group(D: np.ndarray, R: np.ndarray) -> tuple[np.ndarray, float]:
     """Highest-scoring group (members sorted, score); empty when fewer than 2 segments.
 
@@ -355,17 +364,22 @@ def best_group(D: np.ndarray, R: np.ndarray) -> tuple[np.ndarray, float]:
     if S < 2:
         return np.zeros(0, np.int64), 0.0
     best, best_z = np.zeros(0, np.int64), -np.inf
+    for g in candidate_groups(D):
+        z = group_score(D, R, g)
+        if z > best_z:
+            best, best_z = np.sort(g), z
+    return best, float(best_z)
+
+
+def candidate_groups(D: np.ndarray) -> Iterator[np.ndarray]:
+    """best_group's candidate groups (members unsorted, repeats included), in its order: for each
+    segment i and each size k from 2 to S // 2 (at least as many outsiders as members) and S, i and
+    its k - 1 nearest segments, re-ranked once by mean distance to that group."""
+    S = len(D)
     for i in range(S):
         order = np.argsort(D[i], kind="stable")         # i itself first (distance 0)
-        for k in [*range(2, S // 2 + 1), S]:   # at least as many outsiders as members, or none
-            g = order[:k]
-            g = np.argsort(D[:, g].mean(axis=1), kind="stable")[:k]
-            z = _group_score(D, R, g)
-            if k == S:             # compared with decoys only, a weaker null than real outsiders
-                z *= DECOY_ONLY_WEIGHT
-            if z > best_z:
-                best, best_z = np.sort(g), z
-    return best, float(best_z)
+        for k in [*range(2, S // 2 + 1), S]:
+            yield np.argsort(D[:, order[:k]].mean(axis=1), kind="stable")[:k]
 
 
 def neighbour_contrast(D: np.ndarray) -> float:
