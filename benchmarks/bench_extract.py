@@ -222,7 +222,7 @@ def oracle_result(X: np.ndarray, truth: list, lo: int, hi: int) -> extract.Extra
     m = np.array(sorted(members), np.int64)
     group = segments.Group(g.seg_starts[m], g.seg_ends[m], np.inf, m, g.seg_starts, g.seg_ends, g.distances,
                            g.features, g.decoy_distances, g.coverage)
-    return extract._segment_result(X, group, lo, hi, 0.25, max(2, int(round(0.6 * lo))), -np.inf, None)
+    return extract._segment_result(X, group, lo, hi, 0.25, max(2, int(round(0.6 * lo))), -np.inf, -np.inf, None)
 
 
 def match_f1(result: extract.ExtractResult, X: np.ndarray, truth: list) -> float:

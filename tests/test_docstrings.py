@@ -6,7 +6,7 @@ import importlib
 import pytest
 
 MODULES = ["tenfold", "tenfold.bolt", "tenfold.ivf", "tenfold._io", "tenfold._atomic", "tenfold._runtime", "tenfold.dask",
-           "tenfold.datasets", "tenfold.metrics", "tenfold._table", "tenfold.cli"]
+           "tenfold.datasets", "tenfold.metrics", "tenfold._table", "tenfold.cli", "tenfold.group_model"]
 # Modules that import without their optional extra but whose examples need it.
 EXTRA_FOR_EXAMPLES = {"tenfold.dask": "distributed"}
 

@@ -8,8 +8,11 @@ Two searches. When the series is a sequence of separate events between stretches
 background (speech between pauses, gestures between rests), the **segment search**
 (:mod:`tenfold.segments`) decides: activity segments compared by time-warped distance, the
 tightest group against its nearest outsiders, nothing if no group stands out
-(``ExtractResult.method == "segments"``). Otherwise (events embedded in a continuous signal,
-e.g. a random walk), the **shapelet search** below, after the EXTRACT paper, decides:
+(``ExtractResult.method == "segments"``). On series with a feature axis (at least
+``segments.FEATURE_WARP_MIN_DIMS`` = 8 dimensions: frequency bands, cepstra) the group is chosen
+and scored by a learned objective instead (:mod:`tenfold.group_model`). Otherwise (events
+embedded in a continuous signal, e.g. a random walk), the **shapelet search** below, after the
+EXTRACT paper, decides:
 
 1. **Features.** For every dimension and every shapelet length (powers of two from 8 up to the
    max length) about ``log2(n)`` windows are sampled as shapelets, favouring windows with more
@@ -39,7 +42,9 @@ e.g. a random walk), the **shapelet search** below, after the EXTRACT paper, dec
    to the set's filter reaches 0.4 x the instances' median (robust z, at least 3) join it.
 
 Speech (WAV reading, MFCCs, the feature recipe) lives in :mod:`tenfold.audio`; nothing here is
-specific to it.
+specific to it, except that :mod:`tenfold.group_model`'s weights were fitted on speech recordings
+(its statistics are scale-free; on 12-D synthetic series of distinct events it reports nothing
+in 95% of them, the silhouette score in 98%).
 
 Unlike the authors' research code, this handles length ranges wider than 2x: a long instance can
 hold two candidate peaks ``min_length`` apart, so the search is repeated with candidates kept at
@@ -61,7 +66,7 @@ from __future__ import annotations
 
 import math
 import numbers
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -557,7 +562,9 @@ class ExtractResult:
         (most above 20), spoken words 10-20 (and shared syllables of distinct words up to 20).
         Threshold it with
         ``find_instances(min_significance=...)``. With the segment search, the group's score
-        instead (mean silhouette times k; ``find_instances(min_group_score=...)``).
+        instead (``find_instances(min_group_score=...)``): on series with fewer than 8
+        dimensions its mean silhouette times k; with 8 or more the learned objective's log-odds
+        that the group is the event (:mod:`tenfold.group_model`).
     method : ``"shapelets"`` or ``"segments"``, the search that produced the result; match()
         uses the same one (the segment search: activity segments of the new series that join
         the instances' group; a result below the bar keeps its group as a candidate).
@@ -622,6 +629,11 @@ class ExtractResult:
         ``JOINT_BAR_FACTOR`` (1.1) x the bar (``find_instances(min_group_score=...)``) as one
         group (:func:`tenfold.segments.joint_group_score`): the two series together show a
         repeated event. Without such matches, or for a result of the shapelet search, nothing.
+        Pooled groups are always scored by the silhouette score, also on series with 8 or more
+        dimensions, where ``significance`` is :mod:`tenfold.group_model`'s log-odds: there the
+        bar of a reported group is the lower of ``segments.group_bar`` and the group's own
+        silhouette score, and a candidate is the silhouette score's best group, held to
+        ``JOINT_BAR_FACTOR`` x ``segments.group_bar``.
 
         >>> import numpy as np
         >>> from tenfold.extract import find_instances
@@ -816,16 +828,18 @@ def find_instances(X: Any, min_length: int, max_length: int, *, random_state: An
         segments hold at least 80% of the series' activity and are separated by real pauses,
         else the shapelet search.
     min_group_score : float or None
-        Segment search: report nothing unless the group's score (``significance``: mean
-        silhouette times k, see :mod:`tenfold.segments`) reaches this fixed bar. Default None:
-        the bar adapts to the series, ``segments.group_bar`` (1.1 on a typical series, higher
-        where the segments have close neighbours, as one source's different events do, lower
-        where they are diverse). On the benchmark's development recordings (70 of all-distinct
-        words, 10 dev voices more than the benchmark's dev pool) nothing is found in 94% of the
-        all-distinct recordings and in 94% of synthetic 3-D series of distinct events, as with
-        the fixed bar 1.1 (94% / 92%), while words repeated by a voice per word among many
-        distractors are found with F1@.5 0.72-0.76 (fixed 1.1: 0.63-0.70). The bar used is
-        kept for ``match()``.
+        Segment search: report nothing unless the group's score (``significance``) reaches this
+        fixed bar. On series with fewer than 8 dimensions the score is the members' mean
+        silhouette times k (see :mod:`tenfold.segments`), and by default (None) the bar adapts
+        to the series, ``segments.group_bar`` (1.1 on a typical series, higher where the
+        segments have close neighbours, as one source's different events do, lower where they
+        are diverse); the bar used is kept for ``match()``. On series with 8 or more dimensions
+        (a feature axis) the score is :mod:`tenfold.group_model`'s log-odds and the default bar
+        ``group_model.BAR`` (about -1.1: 93% of the development recordings without a repeated
+        word report nothing). On 120 recordings whose voices no fitted draw used, words repeated
+        by a voice per word among many distractors are found with F1@.5 0.78 (the silhouette
+        score and its adaptive bar: 0.67), and 97% of recordings without a repeat report
+        nothing (90%).
 
     Returns
     -------
@@ -878,7 +892,7 @@ def find_instances(X: Any, min_length: int, max_length: int, *, random_state: An
     rng = np.random.default_rng(random_state)
 
     if search != "shapelets":
-        group = segments.find_group(Xs, lo, hi)
+        group = segments.compare_segments(Xs, lo, hi)
         if search == "segments" or (group.coverage >= segments.MIN_COVERAGE and len(group.seg_starts) >= 3):
             # separate events that do not group: nothing found (no fallback to the shapelets,
             # which find sub-event repeats, e.g. shared syllables, in such series)
@@ -886,6 +900,7 @@ def find_instances(X: Any, min_length: int, max_length: int, *, random_state: An
                 bar = group_model.BAR if min_group_score is None else float(min_group_score)
                 group, match_bar = _learned_group(group, lo, hi, bar)
             else:
+                group = segments.with_members(group, *segments.best_group(group.distances, group.decoy_distances))
                 bar = segments.group_bar(group.distances) if min_group_score is None else float(min_group_score)
                 match_bar = bar
             return _segment_result(Xs, group, lo, hi, float(threshold), max(2, int(round(0.6 * lo))),
@@ -976,24 +991,23 @@ def find_instances(X: Any, min_length: int, max_length: int, *, random_state: An
 
 
 def _learned_group(group: segments.Group, lo: int, hi: int, bar: float) -> tuple[segments.Group, float]:
-    """The group of tenfold.group_model among the silhouette search's candidates, with the learned
+    """The group of tenfold.group_model among the segments' candidate groups, with the learned
     significance, and match()'s bar in silhouette-score units (match() pools a group with a new
     series' segments and scores them by the silhouette score).
 
     A group that reaches ``bar`` is reported; match() then needs the pooled group to score at least
     the group's own silhouette score (JOINT_KEEP) and the lower of that and segments.group_bar.
-    Below ``bar`` the candidate kept for match() is the silhouette search's own group, whose
+    Below ``bar`` the candidate kept for match() is the silhouette score's best group, whose
     pooled score must reach JOINT_BAR_FACTOR x segments.group_bar (vdev pairs: match() F1 0.793
     and null pairs nothing found 98%, against 0.764 / 98% with the learned group as the candidate
     and 0.781 / 100% before the learned objective; benchmarks/notes/extract.md, session 17).
     """
     D, R = group.distances, group.decoy_distances
-    m, significance = group_model.best_group(D, R, group.seg_starts, group.seg_ends, lo, hi)
+    m, significance, m_sil, z_sil = group_model.best_group(D, R, group.seg_starts, group.seg_ends, lo, hi)
     silhouette_bar = segments.group_bar(D)
     if not significance >= bar:
-        return replace(group, significance=significance), silhouette_bar
-    learned = replace(group, starts=group.seg_starts[m], ends=group.seg_ends[m], significance=significance, members=m)
-    return learned, min(silhouette_bar, segments.group_score(D, R, m))
+        return segments.with_members(group, m_sil, significance), silhouette_bar
+    return segments.with_members(group, m, significance), min(silhouette_bar, segments.group_score(D, R, m))
 
 
 def _segment_result(Xs: np.ndarray, group: segments.Group, lo: int, hi: int, threshold: float, blur: int,

@@ -45,6 +45,10 @@ STATISTICS = ("sil", "silmin", "silmed", "z", "k", "logk", "k/S", "logS", "a", "
 BAR = W.BAR
 TINY = 1e-300
 CHUNK_CELLS = 2_000_000   # groups x members x segments per vectorised block (16 MB of float64)
+# auc compares at most this many member-to-outsider distances per group (beyond it: each member's
+# at evenly spaced ranks) with at most this many within-group distances (evenly spaced pairs), so
+# that its cost per group stays bounded on series with hundreds of segments
+AUC_SAMPLES = 512
 
 
 def candidate_groups(D: np.ndarray) -> list[np.ndarray]:
@@ -67,16 +71,20 @@ def group_statistics(D: np.ndarray, R: np.ndarray, starts: np.ndarray, ends: np.
     members and divided by the median distance between segments; the largest a over the smallest
     b1; the largest within-group distance over the median; auc, the share of (within-group,
     member-to-outsider) distance pairs in which the within-group one is smaller; h, the series'
-    neighbour contrast; the standard deviation of the members' log lengths; the share of members
-    inside [min_length, max_length]; the largest |log(length / centre)| / log(max_length / centre)
-    (centre: the range's geometric mean); and whether the group holds every segment. Where there
-    are no outsiders, b, b1 and bmed are the median distance and auc is 0.5.
+    neighbour contrast (1 with two segments); the standard deviation of the members' log lengths;
+    the share of members inside [min_length, max_length]; the largest |log(length / centre)| /
+    log(max_length / centre) (centre: the range's geometric mean); and whether the group holds
+    every segment. Where there are no outsiders, b, b1 and bmed are the median distance and auc is
+    0.5. Where the group has more than AUC_SAMPLES member-to-outsider distances, auc takes each
+    member's at ceil(AUC_SAMPLES / k) evenly spaced ranks (its sorted distances to the outsiders),
+    and of more than AUC_SAMPLES within-group distances (pairs in member order) that many at
+    evenly spaced positions.
     """
     D = np.asarray(D, dtype=np.float64)
     S = len(D)
     off = D[~np.eye(S, dtype=bool)].reshape(S, S - 1)
     med = max(float(np.median(off)), TINY)
-    h = segments.neighbour_contrast(D) if S >= 3 else float(np.median(off.min(axis=1) / np.median(off, axis=1)))
+    h = segments.neighbour_contrast(D) if S >= 3 else 1.0    # 2 segments: each one's nearest is its median
     L = (np.asarray(ends) - np.asarray(starts)).astype(np.float64)
     mid = np.sqrt(min_length * max_length)
     rel = np.log(L / mid) / np.log(max_length / mid) if max_length > min_length else np.zeros(S)
@@ -103,12 +111,18 @@ def _same_size(D: np.ndarray, R: np.ndarray, G: np.ndarray, med: float, h: float
     iu = np.triu_indices(k, 1)
     within = Wt[:, iu[0], iu[1]]                                   # (n, k (k - 1) / 2)
     if k < S:
+        Q = S - k
         rows = D[G]                                                # (n, k, S) members to every segment
         np.put_along_axis(rows, np.broadcast_to(G[:, None, :], (n, k, k)), np.inf, axis=2)
-        near = np.sort(rows, axis=2)[:, :, :S - k]                 # members to outsiders, ascending
+        near = np.sort(rows, axis=2)[:, :, :Q]                     # members to outsiders, ascending
         b = near[:, :, :min(k, segments.NEAR_OUTSIDERS)].mean(axis=2)
-        b1, bmed = near[:, :, 0], np.median(near, axis=2)
-        auc = _auc(within, near.reshape(n, -1))
+        b1, bmed = near[:, :, 0], 0.5 * (near[:, :, (Q - 1) // 2] + near[:, :, Q // 2])
+        outside = near[:, :, _quantile_ranks(Q, -(-AUC_SAMPLES // k))] if k * Q > AUC_SAMPLES else near
+        if within.shape[1] > AUC_SAMPLES:
+            within_sample = within[:, _quantile_ranks(within.shape[1], AUC_SAMPLES)]
+        else:
+            within_sample = within
+        auc = _auc(within_sample, outside.reshape(n, -1))
     else:
         b = b1 = bmed = np.full((n, k), med)
         auc = np.full(n, 0.5)
@@ -126,9 +140,18 @@ def _same_size(D: np.ndarray, R: np.ndarray, G: np.ndarray, med: float, h: float
     return np.stack(cols, axis=1)
 
 
+def _quantile_ranks(size: int, count: int) -> np.ndarray:
+    """min(count, size) positions spread evenly over 0 .. size - 1, both ends included: position j
+    is j (size - 1) / (m - 1) rounded half up (m = min(count, size); just 0 when m is 1)."""
+    m = min(count, size)
+    if m <= 1:
+        return np.zeros(1, np.int64)
+    return (np.arange(m, dtype=np.int64) * (size - 1) + (m - 1) // 2) // (m - 1)
+
+
 def _auc(within: np.ndarray, outside: np.ndarray) -> np.ndarray:
     """Per row, the share of pairs (w, o) with w < o (ties count 0): within (n, p), outside (n, q)."""
-    n, p = within.shape
+    p = within.shape[1]
     q = outside.shape[1]
     both = np.hstack([outside, within])            # outsiders first: a stable sort keeps them before
     order = np.argsort(both, axis=1, kind="stable")  # equal within-group values (a tie is not "<")
@@ -153,12 +176,15 @@ def bar_logits(F: np.ndarray) -> np.ndarray:
 
 
 def best_group(D: np.ndarray, R: np.ndarray, starts: np.ndarray, ends: np.ndarray, min_length: int,
-               max_length: int) -> tuple[np.ndarray, float]:
-    """The ranker's group (members sorted) and its significance (the bar model's logit); empty and
-    -inf when there are fewer than 2 segments."""
+               max_length: int) -> tuple[np.ndarray, float, np.ndarray, float]:
+    """The ranker's group (members sorted) and its significance (the bar model's logit), and the
+    candidates' best group by the silhouette score with that score (segments.best_group's choice,
+    up to exact ties); empty groups and -inf with fewer than 2 segments."""
     if len(D) < 2:
-        return np.zeros(0, np.int64), -np.inf
+        none = np.zeros(0, np.int64)
+        return none, -np.inf, none, -np.inf
     groups = candidate_groups(D)
     F = group_statistics(D, R, starts, ends, min_length, max_length, groups)
     i = int(np.argmax(ranker_scores(F)))
-    return groups[i], float(bar_logits(F[i:i + 1])[0])
+    j = int(np.argmax(F[:, STATISTICS.index("z")]))
+    return groups[i], float(bar_logits(F[i:i + 1])[0]), groups[j], float(F[j, STATISTICS.index("z")])

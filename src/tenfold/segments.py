@@ -42,7 +42,9 @@ idle periods). Nothing here is specific to speech.
    is returned with its score as ``significance``. :func:`group_bar` is the bar below which
    :func:`tenfold.extract.find_instances` reports nothing: :data:`MIN_SIGNIFICANCE` on a typical
    series, higher where the segments have close neighbours (:func:`neighbour_contrast`), where
-   chance groups score higher, and lower where they are diverse.
+   chance groups score higher, and lower where they are diverse. On series with at least
+   :data:`FEATURE_WARP_MIN_DIMS` dimensions, :func:`tenfold.extract.find_instances` chooses among
+   the same candidate groups (:func:`candidate_groups`) with :mod:`tenfold.group_model` instead.
 
 >>> import numpy as np
 >>> rng = np.random.default_rng(0)
@@ -62,15 +64,15 @@ idle periods). Nothing here is specific to speech.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 
 import numpy as np
 
 from . import _core
 
-__all__ = ["MIN_SIGNIFICANCE", "Group", "candidate_groups", "dtw_distances", "find_group", "group_bar",
-           "group_score", "joint_group_score",
+__all__ = ["MIN_SIGNIFICANCE", "Group", "candidate_groups", "compare_segments", "dtw_distances", "find_group",
+           "group_bar", "group_score", "joint_group_score", "with_members",
            "joint_match", "neighbour_contrast", "segment_activity", "segment_features", "stored_group_score",
            "template_distances", "template_neighbourhood", "two_way_distances", "warped_distances"]
 
@@ -434,8 +436,9 @@ def rotated_features(Z: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.
     return Zr
 
 
-def find_group(X: np.ndarray, min_length: int, max_length: int) -> Group:
-    """Segment X by activity and return the most significant group of alike segments."""
+def compare_segments(X: np.ndarray, min_length: int, max_length: int) -> Group:
+    """Segment X by activity and compare every pair of segments; no group chosen yet (no members,
+    significance 0)."""
     X = np.asarray(X, dtype=np.float64)
     if X.ndim == 1:
         X = X[:, None]
@@ -447,8 +450,20 @@ def find_group(X: np.ndarray, min_length: int, max_length: int) -> Group:
     Z = segment_features(X, s, e)
     D = warped_distances(X, s, e) if len(s) else np.zeros((0, 0))
     R = two_way_distances(Z, s, e, rotated_features(Z, s, e), s, e) if len(s) else np.zeros((0, 0))
-    members, z = best_group(D, R)
-    return Group(s[members], e[members], z, members, s, e, D, Z, R, coverage)
+    none = np.zeros(0, np.int64)
+    return Group(none, none, 0.0, none, s, e, D, Z, R, coverage)
+
+
+def with_members(group: Group, members: np.ndarray, significance: float) -> Group:
+    """The group of those segments (indices into group's candidate segments) with that significance."""
+    return replace(group, starts=group.seg_starts[members], ends=group.seg_ends[members], significance=significance,
+                   members=members)
+
+
+def find_group(X: np.ndarray, min_length: int, max_length: int) -> Group:
+    """Segment X by activity and return the most significant group of alike segments (best_group)."""
+    group = compare_segments(X, min_length, max_length)
+    return with_members(group, *best_group(group.distances, group.decoy_distances))
 
 
 def templates_of(group: Group) -> tuple[np.ndarray, np.ndarray]:
