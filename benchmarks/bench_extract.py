@@ -21,8 +21,9 @@ mmotifs, told the true K and the mean true length, on 13 MFCCs) is run on the sa
     python benchmarks/bench_extract.py [--n 20] [--sets dev,heldout] [--no-stumpy] [--recipe eval|eval_bands|eval_contrastive|speech|mfcc13]
     python benchmarks/bench_extract.py --match-only [--n 20] [--sets dev,heldout]   # match() rows only
 
-The default recipe, "eval", calls find_instances(X, lo, hi) with default arguments on 13 MFCCs
-(c0 included), as the independent evaluation does. "eval_bands" passes the same 13 MFCCs through
+The default recipe, "eval", calls find_instances(X, lo, hi, group_score="speech") on 13 MFCCs
+(c0 included), otherwise default arguments, as the independent evaluation calls it
+(--group-score silhouette: every argument its default). "eval_bands" passes the same 13 MFCCs through
 audio.bands_from_mfcc (the route for a user who already has MFCCs), otherwise the same call;
 "eval_contrastive" through session 14's learned frame embedding (dev_cae.gated; not adopted).
 """
@@ -193,14 +194,17 @@ def run_stumpy(series, K, m):
     return list(zip(starts, starts + m))
 
 
+GROUP_SCORE = "speech"     # find_instances(group_score=...) for speech (--group-score)
+
+
 def find(X, lo, hi, recipe, seed):
     """find_instances as the CLI calls it on a recording (the speech recipe's significance bar)."""
-    if recipe in ("eval", "eval_bands", "eval_contrastive"):   # as the independent evaluation calls it: defaults
-        return extract.find_instances(X, lo, hi, random_state=seed)
+    if recipe in ("eval", "eval_bands", "eval_contrastive"):   # default arguments but the speech objective
+        return extract.find_instances(X, lo, hi, random_state=seed, group_score=GROUP_SCORE)
     ms = extract.MIN_SIGNIFICANCE if recipe == "speech" else -np.inf
     if recipe == "mfcc13":       # the baseline: the call before issue 14 (2 seeds, 10 shifts)
         return extract.find_instances(X, lo, hi, random_state=seed, n_seeds=2, n_shifts=10, min_significance=ms)
-    return extract.find_instances(X, lo, hi, random_state=seed, min_significance=ms)
+    return extract.find_instances(X, lo, hi, random_state=seed, min_significance=ms, group_score=GROUP_SCORE)
 
 
 def oracle_result(X: np.ndarray, truth: list, lo: int, hi: int) -> extract.ExtractResult:
@@ -521,7 +525,7 @@ def write_markdown(results: dict, path: Path) -> None:
     md = ["# EXTRACT benchmark\n",
           f"CPU: {r['cpu']}, 1 thread, numpy {np.__version__}; machine shared with other jobs (CPU "
           f"times are this process's own). {r['n']} recordings per condition and set; features for "
-          f"tenfold: `{r['recipe']}`; stumpy gets 13 MFCCs, the true K and the mean true length "
+          f"tenfold: `{r['recipe']}`, `find_instances(group_score={r.get('group_score', 'silhouette')!r})`; stumpy gets 13 MFCCs, the true K and the mean true length "
           "(numba compilation excluded). F1 with one-to-one matching; count error = found - true K "
           "(mean); CPU per 10 s of audio is a median. The dev set was used for tuning; the held-out "
           "set has other speakers (other espeak-ng languages/variants, flite rms/slt/kal, festival) "
@@ -593,6 +597,9 @@ def main(argv=None) -> int:
                          "as the independent evaluation calls it; eval_bands: the same 13 MFCCs through "
                          "audio.bands_from_mfcc, the same call; speech: the CLI's recipe "
                          "(audio.speech_features, the library's significance bar); mfcc13: the pre-issue-14 call")
+    ap.add_argument("--group-score", default="speech", choices=["speech", "silhouette"],
+                    help="find_instances(group_score=...) on the speech recordings (default speech; the gestures "
+                         "and walks always get the default, silhouette)")
     ap.add_argument("--no-stumpy", action="store_true")
     ap.add_argument("--no-extras", action="store_true", help="skip nothing-found, gesture and scaling")
     ap.add_argument("--gesture-only", action="store_true",
@@ -620,7 +627,10 @@ def main(argv=None) -> int:
     def usable(pool):
         return [s for s in pool if have[s[0]]]
 
-    results = {"cpu": cpu_name(), "threads": 1, "n": args.n, "recipe": args.recipe, "sets": {}}
+    global GROUP_SCORE
+    GROUP_SCORE = args.group_score
+    results = {"cpu": cpu_name(), "threads": 1, "n": args.n, "recipe": args.recipe, "group_score": GROUP_SCORE,
+               "sets": {}}
     sets = {"dev": (usable(DEV_SPEAKERS), 1), "heldout": (usable(HELDOUT_SPEAKERS), 2)}
     if have["espeak"] and not args.gesture_only:
         for set_name in args.sets.split(","):

@@ -3,12 +3,14 @@
 Each recording holds K = 3..8 instances of one target word among 12-33 other words, each used
 once; every word is spoken by a different voice drawn from espeak-ng's English voices and
 variants (male and female), at random speed and pitch; the length range given is 0.7 x the
-shortest to 1.3 x the longest instance; 13 MFCCs with c0 at a 10 ms hop; `find_instances` with
-default arguments. match() is trained on one recording and applied to a second recording of the
+shortest to 1.3 x the longest instance; 13 MFCCs with c0 at a 10 ms hop;
+`find_instances(X, lo, hi, group_score="speech")`, otherwise default arguments (``--group-score
+silhouette``: every argument its default; the files' names then end in ``_silhouette``). match() is trained on one recording and applied to a second recording of the
 same target word (other voices, other distractors). stumpy (mstump + mmotifs) is told the true K
 and the mean true length. Seeds 3xx: no tuning run of this project has seen these recordings.
 
     python benchmarks/bench_extract_evallike.py [--n 30] [--no-stumpy] [--bands | --contrastive]
+                                                [--group-score speech|silhouette]
 
 Writes benchmarks/results/extract_evallike.{json,md}. ``--bands``: the same 13 MFCCs passed through
 audio.bands_from_mfcc (the route documented for users who already have MFCCs), the same call;
@@ -64,6 +66,8 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--n", type=int, default=30, help="recording pairs")
     ap.add_argument("--no-stumpy", action="store_true")
+    ap.add_argument("--group-score", default="speech", choices=["speech", "silhouette"],
+                    help="find_instances(group_score=...) (default speech; silhouette: every argument its default)")
     how = ap.add_mutually_exclusive_group()
     how.add_argument("--bands", action="store_true", help="13 MFCCs -> audio.bands_from_mfcc for tenfold")
     how.add_argument("--contrastive", action="store_true", help="13 MFCCs -> dev_cae.gated (session 14) for tenfold")
@@ -72,7 +76,7 @@ def main() -> None:
              (lambda a: _contrastive(audio.mfcc(a, SR))) if args.contrastive else
              (lambda a: audio.mfcc(a, SR)))
     rng = np.random.default_rng(SEED0)
-    rows: dict = {"tenfold": [], "stumpy": [], "match": [], "count_err": [], "cpu10": [], "stumpy_cpu10": []}
+    rows: dict = {"tenfold": [], "stumpy": [], "match": [], "count_err": [], "cpu10": [], "stumpy_cpu10": [], "K": []}
     for i in range(args.n):
         target = str(rng.choice(WORDS))
         (a1, t1), (a2, t2) = recording(rng, target), recording(rng, target)
@@ -80,10 +84,11 @@ def main() -> None:
         lens = np.array([e - s for s, e in t1])
         lo, hi = max(2, int(np.floor(0.7 * lens.min()))), int(np.ceil(1.3 * lens.max()))
         c = time.process_time()
-        found = extract.find_instances(X1, lo, hi, random_state=i)
+        found = extract.find_instances(X1, lo, hi, random_state=i, group_score=args.group_score)
         rows["cpu10"].append((time.process_time() - c) / (len(a1) / SR) * 10)
         rows["tenfold"].append(f1s(found, t1))
         rows["count_err"].append(len(found) - len(t1))
+        rows["K"].append(len(t1))
         rows["match"].append(f1s(found.match(X2), t2)[1])
         if not args.no_stumpy:
             c = time.process_time()
@@ -92,7 +97,7 @@ def main() -> None:
             rows["stumpy"].append([interval_f1(pred, t1, t) for t in IOUS])
         print(f"{i:3d} {target:8s} K={len(t1)} found {len(found)} F1@.5 {rows['tenfold'][-1][1]:.2f} "
               f"match {rows['match'][-1]:.2f}", flush=True)
-    summary = {"n": args.n, "voices": len(VOICES), "cpu": cpu_name(),
+    summary = {"n": args.n, "voices": len(VOICES), "cpu": cpu_name(), "group_score": args.group_score,
                "tenfold_f1": dict(zip(map(str, IOUS), np.mean(rows["tenfold"], axis=0).round(4).tolist())),
                "count_err_mean": float(np.mean(rows["count_err"])),
                "count_err_abs_mean": float(np.mean(np.abs(rows["count_err"]))),
@@ -103,18 +108,20 @@ def main() -> None:
         summary["stumpy_cpu_s_per_10s_median"] = float(np.median(rows["stumpy_cpu10"]))
     out = Path(__file__).parent / "results"
     stem = ("extract_evallike_bands" if args.bands else "extract_evallike_contrastive" if args.contrastive
-            else "extract_evallike")
+            else "extract_evallike") + ("_silhouette" if args.group_score == "silhouette" else "")
     (out / f"{stem}.json").write_text(json.dumps(summary, indent=1))
     f, s = summary["tenfold_f1"], summary.get("stumpy_f1")
+    call = (f'`find_instances(X, lo, hi, group_score="{args.group_score}")`, otherwise default arguments'
+            if args.group_score != "silhouette" else "`find_instances` with default arguments")
     md = ["# EXTRACT on a draw built like the independent evaluation (issue 14)\n",
           f"CPU: {summary['cpu']}, 1 thread (CPU times are this process's own). {args.n} recording pairs, seeds "
           f"{SEED0}: never used for tuning. Each recording: K = 3..8 instances of a target word among 12-33 other "
           f"words used once, every word by a different voice from {len(VOICES)} espeak-ng English voices and "
           "variants at random speed and pitch; range 0.7 x shortest to 1.3 x longest; 13 MFCCs (c0 included); "
           + ("tenfold gets them through `audio.bands_from_mfcc` (c0 dropped, "
-             f"{audio.BANDS_FROM_MFCC} mel positions) and `find_instances` with default arguments."
-             if args.bands else "session 14's learned frame embedding (`dev_cae.gated`) and `find_instances` with "
-             "default arguments." if args.contrastive else "`find_instances` with default arguments.")
+             f"{audio.BANDS_FROM_MFCC} mel positions) and {call}."
+             if args.bands else f"session 14's learned frame embedding (`dev_cae.gated`) and {call}."
+             if args.contrastive else f"{call}.")
           + " match(): trained on the first recording of a pair, applied "
           "to the second (same word, other voices and distractors).\n",
           "| method | F1@.25 | F1@.5 | F1@.75 | count error (mean, mean abs) | CPU per 10 s |", "|---|---|---|---|---|---|",
@@ -125,6 +132,9 @@ def main() -> None:
                   f"{summary['stumpy_cpu_s_per_10s_median']:.3f} s |")
     md.append(f"\nmatch() on the second recording: F1@.5 = {summary['match_f1_0.5']:.2f} "
               "(issue 14 targets: 0.75 for both find_instances and match())")
+    K, f5 = np.array(rows["K"]), np.array(rows["tenfold"])[:, 1]
+    md.append("\ntenfold F1@.5 by the number of instances K (recordings): " + ", ".join(
+        f"K = {k}: {f5[K == k].mean():.2f} ({int((K == k).sum())})" for k in np.unique(K)))
     (out / f"{stem}.md").write_text("\n".join(md) + "\n")
     print("\n".join(md))
 

@@ -12,6 +12,7 @@ Null pairs: two recordings without a repeated word (`bench_match_nothing`, seeds
                                                                        # session 13: one-way vs two-way DTW
     python benchmarks/dev_match_cands.py --decoy-sym --n 20 --out benchmarks/results/match_sym/decoy_gestures.txt
     python benchmarks/dev_match_cands.py --vdev --recipe eval_bands --n 60   # session 16: voice-disjoint pairs
+    python benchmarks/dev_match_cands.py --vdev --recipe eval_bands --n 60 --group-score speech   # session 17
 
 Prints (1) with --diag: the rank of the first group that is mostly the true word among the top-N
 disjoint training groups, and (2) match() F1@.5 per dev draw and the null pairs' nothing-found
@@ -38,6 +39,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
 import bench_extract as be
+
+GROUP_SCORE = "silhouette"      # find_instances(group_score=...) on speech (--group-score)
 import dev_extract_groups as G
 
 from tenfold import extract, segments
@@ -250,7 +253,7 @@ def bar_rules(P: list, N: list, check: int = 8) -> dict:
         else:
             X, lo, hi, X2 = item
             truth2 = None
-        h = extract.find_instances(X, lo, hi, random_state=0)
+        h = extract.find_instances(X, lo, hi, random_state=0, group_score=GROUP_SCORE)
         parts = match_parts(h, X2)
         if parts is not None:
             parts_log.append((truth2 is None, *parts[1:]))
@@ -269,12 +272,12 @@ def bar_rules(P: list, N: list, check: int = 8) -> dict:
 def evaluate(P: list, N: list) -> tuple[float, float]:
     f1 = []
     for X, truth, lo, hi, X2, truth2 in P:
-        h = extract.find_instances(X, lo, hi, random_state=0)
+        h = extract.find_instances(X, lo, hi, random_state=0, group_score=GROUP_SCORE)
         m = h.match(X2)
         f1.append(interval_f1(list(zip(m.starts.tolist(), m.ends.tolist())), truth2, 0.5))
     empty = []
     for X, lo, hi, X2 in N:
-        h = extract.find_instances(X, lo, hi, random_state=0)
+        h = extract.find_instances(X, lo, hi, random_state=0, group_score=GROUP_SCORE)
         empty.append(len(h.match(X2)) == 0)
     return float(np.mean(f1)), float(np.mean(empty))
 
@@ -365,7 +368,7 @@ def sym_main(args) -> int:
         cpu = []
         for s, P in sets.items():
             for X, truth, lo, hi, X2, truth2 in P:
-                h = extract.find_instances(X, lo, hi, random_state=0)
+                h = extract.find_instances(X, lo, hi, random_state=0, group_score=GROUP_SCORE)
                 t0 = time.process_time()
                 m = h.match(X2)
                 cpu.append((time.process_time() - t0) / (len(X2) * hop / 10.0))
@@ -376,7 +379,7 @@ def sym_main(args) -> int:
         empty = []
         for s, N in nulls.items():
             for X, lo, hi, X2 in N:
-                h = extract.find_instances(X, lo, hi, random_state=0)
+                h = extract.find_instances(X, lo, hi, random_state=0, group_score=GROUP_SCORE)
                 empty.append((s, len(h.match(X2)) == 0))
         segments.two_way_distances, segments.warped_distances = TWO_WAY, WARPED
         rows[name] = (rec, empty)
@@ -483,7 +486,7 @@ def loss_main(args) -> int:
     n_trained = 0
     for P in sets.values():
         for X, truth, lo, hi, X2, truth2 in P:
-            h = extract.find_instances(X, lo, hi, random_state=0)
+            h = extract.find_instances(X, lo, hi, random_state=0, group_score=GROUP_SCORE)
             if h.method != "segments" or true_share(h.starts, h.ends, truth) <= 0.5:
                 continue
             n_trained += 1
@@ -559,7 +562,11 @@ def main(argv=None) -> int:
     ap.add_argument("--vdev", action="store_true",
                     help="session 16: match() on pairs from the voice-disjoint pool (seed0 97, --n pairs; null "
                          "pairs seed 9760, 40), with --recipe")
+    ap.add_argument("--group-score", default="silhouette", choices=["silhouette", "speech"],
+                    help="find_instances(group_score=...) on the speech recordings (session 17)")
     args = ap.parse_args(argv)
+    global GROUP_SCORE
+    GROUP_SCORE = args.group_score
     if args.vdev:
         f1, empty = evaluate(pairs(97, args.n, args.recipe, vdev=True), null_pairs(9760, 40, args.recipe, vdev=True))
         print(f"vdev ({args.recipe}): match() F1@.5 {f1:.3f} on {args.n} pairs; null pairs nothing found {empty:.0%} of 40")

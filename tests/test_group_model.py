@@ -10,6 +10,7 @@ import pytest
 from tenfold import group_model, segments
 from tenfold.datasets import event_shapes, events_in_noise
 from tenfold.extract import find_instances
+from tenfold.metrics import interval_f1
 
 
 def naive_statistics(D, R, starts, ends, lo, hi, g) -> list[float]:
@@ -54,7 +55,7 @@ def naive_statistics(D, R, starts, ends, lo, hi, g) -> list[float]:
 
 def even_ranks(size: int, count: int) -> list[int]:
     m = min(count, size)
-    return [0] if m == 1 else [int(math.floor(j * (size - 1) / (m - 1) + 0.5)) for j in range(m)]
+    return [0] if m == 1 else [math.floor(j * (size - 1) / (m - 1) + 0.5) for j in range(m)]
 
 
 def _random_case(seed: int, S: int, ties: bool):
@@ -111,28 +112,59 @@ def test_best_group_is_the_rankers_choice_with_the_bar_models_logit() -> None:
     assert len(one[0]) == len(one[2]) == 0 and one[1] == one[3] == -np.inf
 
 
-def _series(seed: int, d: int, repeats: int):
-    rng = np.random.default_rng(seed)
-    order = list(range(1, 16)) + [0] * repeats if repeats else list(range(16))
+def _series(seed: int, d: int, repeats: int, shapes_seed: int | None = None, others: range = range(1, 16)):
+    """Event 0 repeated (none: every shape once) among the others, shapes from shapes_seed (default: seed)."""
+    shapes = event_shapes(np.random.default_rng(seed if shapes_seed is None else shapes_seed), 16, d=d)
+    rng = np.random.default_rng(seed + 1000)
+    order = list(others) + [0] * repeats if repeats else list(range(16))
     rng.shuffle(order)
-    return events_in_noise(rng, event_shapes(rng, 16, d=d), order, gain=(0.5, 2.0))
+    return events_in_noise(rng, shapes, order, gain=(0.5, 2.0))
 
 
-def test_find_instances_uses_the_learned_objective_on_a_feature_axis_only() -> None:
+def test_find_instances_uses_the_learned_objective_when_asked() -> None:
     X, truth = _series(1, 12, 5)
     g = segments.compare_segments(X, 25, 60)
     members, significance, _, _ = group_model.best_group(g.distances, g.decoy_distances, g.seg_starts, g.seg_ends,
                                                          25, 60)
-    hits = find_instances(X, 25, 60)
+    hits = find_instances(X, 25, 60, group_score="speech")
     assert hits.method == "segments" and hits.significance == significance >= group_model.BAR
     assert len(hits) == len(members) == len(truth)
     # the user's bar is in the same units: just above the significance, nothing is reported
-    assert len(find_instances(X, 25, 60, min_group_score=significance + 1e-9)) == 0
-    # three dimensions (a few sensors): the silhouette score, as before
-    X3, _ = _series(1, 3, 5)
-    assert find_instances(X3, 25, 60).significance == segments.find_group(X3, 25, 60).significance
+    assert len(find_instances(X, 25, 60, group_score="speech", min_group_score=significance + 1e-9)) == 0
+    # by default, on any number of dimensions, the silhouette score
+    for d in (3, 12):
+        Xd, _ = _series(1, d, 5)
+        assert find_instances(Xd, 25, 60).significance == segments.find_group(Xd, 25, 60).significance
 
 
-def test_nothing_found_on_distinct_events_with_a_feature_axis() -> None:
-    found = [len(find_instances(_series(seed, 12, 0)[0], 25, 60)) > 0 for seed in range(10)]
+def test_group_score_is_checked() -> None:
+    X, _ = _series(1, 12, 5)
+    for bad in ("learned", "", None, 1, ["speech"], np.array(["speech"])):
+        with pytest.raises(ValueError, match="group_score"):
+            find_instances(X, 25, 60, group_score=bad)
+
+
+def test_nothing_found_on_distinct_events_with_the_speech_objective() -> None:
+    found = [len(find_instances(_series(seed, 12, 0)[0], 25, 60, group_score="speech")) > 0 for seed in range(10)]
     assert sum(found) <= 1
+
+
+def test_match_after_the_speech_objective_keeps_silhouette_units(tmp_path) -> None:
+    """A reported group's match() bar is the lower of group_bar and its own silhouette score; below
+    the bar the candidate is the silhouette score's best group, held to group_bar."""
+    X, _ = _series(1, 12, 5)
+    g = segments.compare_segments(X, 25, 60)
+    m, _, m_sil, _ = group_model.best_group(g.distances, g.decoy_distances, g.seg_starts, g.seg_ends, 25, 60)
+    hits = find_instances(X, 25, 60, group_score="speech")
+    own = segments.group_score(g.distances, g.decoy_distances, m)
+    assert hits._group_bar == min(segments.group_bar(g.distances), own)
+    below = find_instances(X, 25, 60, group_score="speech", min_group_score=np.inf)
+    assert len(below) == 0 and below._group_bar == segments.group_bar(g.distances)
+    assert len(below._template_ends) == len(m_sil)
+    # the event in a second series (other gains and warps, other companions) is found; a series
+    # without it gives nothing
+    Y, truth = _series(2, 12, 4, shapes_seed=1, others=range(8, 16))
+    assert interval_f1(list(zip(hits.match(Y).starts, hits.match(Y).ends)), truth, 0.5) >= 0.75
+    rng = np.random.default_rng(3)
+    Z, _ = events_in_noise(rng, event_shapes(np.random.default_rng(1), 16, d=12), list(range(1, 16)), gain=(0.5, 2.0))
+    assert len(hits.match(Z)) == 0

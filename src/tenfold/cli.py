@@ -264,7 +264,9 @@ def cmd_find_instances(args: argparse.Namespace) -> int:
                            f"instances of the longest event need {need}")
     t = time.perf_counter()
     try:
-        hits = extract.find_instances(series, lo, hi, random_state=args.seed)   # the library's bars
+        # the library's bars; on a WAV file's speech features, the objective learned on speech
+        hits = extract.find_instances(series, lo, hi, random_state=args.seed,
+                                      group_score="silhouette" if is_npy else "speech")
     except (ValueError, TypeError) as err:
         raise CommandError(f"{path!r}: {err}") from None
     took = time.perf_counter() - t
@@ -379,8 +381,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("find-instances", help="find every instance of the repeated event in a WAV (or .npy) file",
                        epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
     hop_ms = audio.SPEECH_HOP_S * 1e3
-    p.add_argument("recording", help=f"a .wav file (described by speech features every {hop_ms:g} ms) "
-                                     "or a .npy array (n,) or (n, d)")
+    p.add_argument("recording", help=f"a .wav file (described by speech features every {hop_ms:g} ms, "
+                                     "groups scored by the objective learned on speech) or a .npy array (n,) "
+                                     "or (n, d)")
     p.add_argument("--min-length", required=True,
                    help="shortest instance: 0.3s, 300ms, or a number of frames (WAV) / samples (.npy)")
     p.add_argument("--max-length", required=True,

@@ -8,11 +8,10 @@ Two searches. When the series is a sequence of separate events between stretches
 background (speech between pauses, gestures between rests), the **segment search**
 (:mod:`tenfold.segments`) decides: activity segments compared by time-warped distance, the
 tightest group against its nearest outsiders, nothing if no group stands out
-(``ExtractResult.method == "segments"``). On series with a feature axis (at least
-``segments.FEATURE_WARP_MIN_DIMS`` = 8 dimensions: frequency bands, cepstra) the group is chosen
-and scored by a learned objective instead (:mod:`tenfold.group_model`). Otherwise (events
-embedded in a continuous signal, e.g. a random walk), the **shapelet search** below, after the
-EXTRACT paper, decides:
+(``ExtractResult.method == "segments"``); for speech features, ``group_score="speech"`` chooses
+and scores the group by an objective learned on speech recordings instead
+(:mod:`tenfold.group_model`). Otherwise (events embedded in a continuous signal, e.g. a random
+walk), the **shapelet search** below, after the EXTRACT paper, decides:
 
 1. **Features.** For every dimension and every shapelet length (powers of two from 8 up to the
    max length) about ``log2(n)`` windows are sampled as shapelets, favouring windows with more
@@ -42,9 +41,8 @@ EXTRACT paper, decides:
    to the set's filter reaches 0.4 x the instances' median (robust z, at least 3) join it.
 
 Speech (WAV reading, MFCCs, the feature recipe) lives in :mod:`tenfold.audio`; nothing here is
-specific to it, except that :mod:`tenfold.group_model`'s weights were fitted on speech recordings
-(its statistics are scale-free; on 12-D synthetic series of distinct events it reports nothing
-in 95% of them, the silhouette score in 98%).
+specific to it but the ``group_score="speech"`` option, whose weights were fitted on speech
+recordings and are used only when asked for.
 
 Unlike the authors' research code, this handles length ranges wider than 2x: a long instance can
 hold two candidate peaks ``min_length`` apart, so the search is repeated with candidates kept at
@@ -109,6 +107,7 @@ BOUNDARY_QUANTILE = 0.6  # per-instance bounds: evidence above this quantile of 
 # gestures planted in random walks scored 41-274 and 2-718 (18 of 20 above 20). Dev series only;
 # benchmarks/notes/extract.md has the held-out figures.
 MIN_SIGNIFICANCE = 15.0
+GROUP_SCORES = ("silhouette", "speech")   # find_instances(group_score=...)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -562,9 +561,9 @@ class ExtractResult:
         (most above 20), spoken words 10-20 (and shared syllables of distinct words up to 20).
         Threshold it with
         ``find_instances(min_significance=...)``. With the segment search, the group's score
-        instead (``find_instances(min_group_score=...)``): on series with fewer than 8
-        dimensions its mean silhouette times k; with 8 or more the learned objective's log-odds
-        that the group is the event (:mod:`tenfold.group_model`).
+        instead (``find_instances(min_group_score=...)``): its members' mean silhouette times k,
+        or with ``group_score="speech"`` the learned objective's log-odds that the group is the
+        event (:mod:`tenfold.group_model`).
     method : ``"shapelets"`` or ``"segments"``, the search that produced the result; match()
         uses the same one (the segment search: activity segments of the new series that join
         the instances' group; a result below the bar keeps its group as a candidate).
@@ -629,11 +628,11 @@ class ExtractResult:
         ``JOINT_BAR_FACTOR`` (1.1) x the bar (``find_instances(min_group_score=...)``) as one
         group (:func:`tenfold.segments.joint_group_score`): the two series together show a
         repeated event. Without such matches, or for a result of the shapelet search, nothing.
-        Pooled groups are always scored by the silhouette score, also on series with 8 or more
-        dimensions, where ``significance`` is :mod:`tenfold.group_model`'s log-odds: there the
-        bar of a reported group is the lower of ``segments.group_bar`` and the group's own
-        silhouette score, and a candidate is the silhouette score's best group, held to
-        ``JOINT_BAR_FACTOR`` x ``segments.group_bar``.
+        Pooled groups are always scored by the silhouette score, also after
+        ``group_score="speech"``, whose ``significance`` is :mod:`tenfold.group_model`'s
+        log-odds: there the bar of a reported group is the lower of ``segments.group_bar`` and
+        the group's own silhouette score, and a candidate is the silhouette score's best group,
+        held to ``JOINT_BAR_FACTOR`` x ``segments.group_bar``.
 
         >>> import numpy as np
         >>> from tenfold.extract import find_instances
@@ -787,7 +786,7 @@ def find_instances(X: Any, min_length: int, max_length: int, *, random_state: An
                    shapelets_per_length: int | None = None, n_seeds: int = 8, n_shifts: int = 3,
                    max_instances: int | None = None, per_instance_bounds: bool = True,
                    min_significance: float = MIN_SIGNIFICANCE, search: str = "auto",
-                   min_group_score: float | None = None) -> ExtractResult:
+                   min_group_score: float | None = None, group_score: str = "silhouette") -> ExtractResult:
     """Find every instance of the repeated event in ``X``.
 
     Parameters
@@ -829,17 +828,25 @@ def find_instances(X: Any, min_length: int, max_length: int, *, random_state: An
         else the shapelet search.
     min_group_score : float or None
         Segment search: report nothing unless the group's score (``significance``) reaches this
-        fixed bar. On series with fewer than 8 dimensions the score is the members' mean
-        silhouette times k (see :mod:`tenfold.segments`), and by default (None) the bar adapts
-        to the series, ``segments.group_bar`` (1.1 on a typical series, higher where the
-        segments have close neighbours, as one source's different events do, lower where they
-        are diverse); the bar used is kept for ``match()``. On series with 8 or more dimensions
-        (a feature axis) the score is :mod:`tenfold.group_model`'s log-odds and the default bar
-        ``group_model.BAR`` (about -1.1: 93% of the development recordings without a repeated
-        word report nothing). On 120 recordings whose voices no fitted draw used, words repeated
-        by a voice per word among many distractors are found with F1@.5 0.78 (the silhouette
-        score and its adaptive bar: 0.67), and 97% of recordings without a repeat report
-        nothing (90%).
+        fixed bar. With ``group_score="silhouette"`` the score is the members' mean silhouette
+        times k (see :mod:`tenfold.segments`), and by default (None) the bar adapts to the
+        series, ``segments.group_bar`` (1.1 on a typical series, higher where the segments have
+        close neighbours, as one source's different events do, lower where they are diverse);
+        the bar used is kept for ``match()``. With ``group_score="speech"`` the score is
+        :mod:`tenfold.group_model`'s log-odds and the default bar ``group_model.BAR`` (about
+        -1.1: 93% of the development recordings without a repeated word report nothing).
+    group_score : "silhouette" or "speech"
+        Segment search: how the group is chosen and scored. ``"silhouette"`` (default, for any
+        kind of data): the members' mean silhouette times k. ``"speech"``: a ranker and a
+        logistic bar over 20 scale-free group statistics, fitted on speech features (mel bands
+        from 13 MFCCs) of the benchmark's development voices (:mod:`tenfold.group_model`); for
+        speech features (``audio.speech_features``, ``audio.bands_from_mfcc``, MFCCs), as the
+        ``find-instances`` command uses it on WAV files. On 120 recordings whose voices no
+        fitted draw used, words repeated by a voice per word among many distractors are found
+        with F1@.5 0.78 instead of 0.67, and 97% of recordings without a repeat report nothing
+        instead of 90%. It is not for other data: on a synthetic 16-D series of events gliding
+        along the feature axis it finds F1@.5 0.16 where the silhouette score finds 0.61, at the
+        same 90% nothing found (``benchmarks/notes/extract.md``, session 17).
 
     Returns
     -------
@@ -880,6 +887,8 @@ def find_instances(X: Any, min_length: int, max_length: int, *, random_state: An
         raise ValueError(f"min_significance must be a real number, got {min_significance!r}")
     if min_group_score is not None and not _is_real(min_group_score):
         raise ValueError(f"min_group_score must be a real number or None, got {min_group_score!r}")
+    if not isinstance(group_score, str) or group_score not in GROUP_SCORES:
+        raise ValueError(f"group_score must be one of {', '.join(map(repr, GROUP_SCORES))}, got {group_score!r}")
     if search not in ("auto", "segments", "shapelets"):
         raise ValueError(f"search must be 'auto', 'segments' or 'shapelets', got {search!r}")
     if isinstance(n_shifts, bool) or not isinstance(n_shifts, numbers.Integral) or n_shifts < 0:
@@ -896,7 +905,7 @@ def find_instances(X: Any, min_length: int, max_length: int, *, random_state: An
         if search == "segments" or (group.coverage >= segments.MIN_COVERAGE and len(group.seg_starts) >= 3):
             # separate events that do not group: nothing found (no fallback to the shapelets,
             # which find sub-event repeats, e.g. shared syllables, in such series)
-            if d >= segments.FEATURE_WARP_MIN_DIMS and len(group.seg_starts) >= 2:
+            if group_score == "speech" and len(group.seg_starts) >= 2:
                 bar = group_model.BAR if min_group_score is None else float(min_group_score)
                 group, match_bar = _learned_group(group, lo, hi, bar)
             else:

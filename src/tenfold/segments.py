@@ -42,9 +42,9 @@ idle periods). Nothing here is specific to speech.
    is returned with its score as ``significance``. :func:`group_bar` is the bar below which
    :func:`tenfold.extract.find_instances` reports nothing: :data:`MIN_SIGNIFICANCE` on a typical
    series, higher where the segments have close neighbours (:func:`neighbour_contrast`), where
-   chance groups score higher, and lower where they are diverse. On series with at least
-   :data:`FEATURE_WARP_MIN_DIMS` dimensions, :func:`tenfold.extract.find_instances` chooses among
-   the same candidate groups (:func:`candidate_groups`) with :mod:`tenfold.group_model` instead.
+   chance groups score higher, and lower where they are diverse. With ``group_score="speech"``,
+   :func:`tenfold.extract.find_instances` chooses among the same candidate groups
+   (:func:`candidate_groups`) with :mod:`tenfold.group_model` instead.
 
 >>> import numpy as np
 >>> rng = np.random.default_rng(0)
