@@ -4,8 +4,9 @@ Each recording holds K = 3..8 instances of one target word among 12-33 other wor
 once; every word is spoken by a different voice drawn from espeak-ng's English voices and
 variants (male and female), at random speed and pitch; the length range given is 0.7 x the
 shortest to 1.3 x the longest instance; 13 MFCCs with c0 at a 10 ms hop;
-`find_instances(X, lo, hi, group_score="speech")`, otherwise default arguments (``--group-score
-silhouette``: every argument its default; the files' names then end in ``_silhouette``). match() is trained on one recording and applied to a second recording of the
+`find_instances` with default arguments (with ``--bands``: ``group_score="speech"``, the README's
+route for MFCCs; ``--group-score`` chooses, and the files' names then end in ``_speech`` or
+``_silhouette`` when it is not the default). match() is trained on one recording and applied to a second recording of the
 same target word (other voices, other distractors). stumpy (mstump + mmotifs) is told the true K
 and the mean true length. Seeds 3xx: no tuning run of this project has seen these recordings.
 
@@ -66,12 +67,15 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--n", type=int, default=30, help="recording pairs")
     ap.add_argument("--no-stumpy", action="store_true")
-    ap.add_argument("--group-score", default="speech", choices=["speech", "silhouette"],
-                    help="find_instances(group_score=...) (default speech; silhouette: every argument its default)")
+    ap.add_argument("--group-score", default=None, choices=["speech", "silhouette"],
+                    help="find_instances(group_score=...) (default: speech with --bands, else silhouette, the "
+                         "library's default; the files' names end in _speech / _silhouette when not the default)")
     how = ap.add_mutually_exclusive_group()
     how.add_argument("--bands", action="store_true", help="13 MFCCs -> audio.bands_from_mfcc for tenfold")
     how.add_argument("--contrastive", action="store_true", help="13 MFCCs -> dev_cae.gated (session 14) for tenfold")
     args = ap.parse_args()
+    default_score = "speech" if args.bands else "silhouette"
+    args.group_score = args.group_score or default_score
     feats = ((lambda a: audio.bands_from_mfcc(audio.mfcc(a, SR))) if args.bands else
              (lambda a: _contrastive(audio.mfcc(a, SR))) if args.contrastive else
              (lambda a: audio.mfcc(a, SR)))
@@ -108,7 +112,7 @@ def main() -> None:
         summary["stumpy_cpu_s_per_10s_median"] = float(np.median(rows["stumpy_cpu10"]))
     out = Path(__file__).parent / "results"
     stem = ("extract_evallike_bands" if args.bands else "extract_evallike_contrastive" if args.contrastive
-            else "extract_evallike") + ("_silhouette" if args.group_score == "silhouette" else "")
+            else "extract_evallike") + (f"_{args.group_score}" if args.group_score != default_score else "")
     (out / f"{stem}.json").write_text(json.dumps(summary, indent=1))
     f, s = summary["tenfold_f1"], summary.get("stumpy_f1")
     call = (f'`find_instances(X, lo, hi, group_score="{args.group_score}")`, otherwise default arguments'

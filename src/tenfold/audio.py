@@ -361,7 +361,9 @@ def bands_from_mfcc(mfccs: Any, n_bands: int = BANDS_FROM_MFCC, *, drop_c0: bool
     frequency bands (a voice's formants sit higher or lower on that axis), on cepstra they mean
     little. Held out, with a different voice per word, 13 MFCCs passed this way to
     ``find_instances`` (default arguments) scored F1@.5 0.64-0.69 against 0.45-0.51 as they
-    were, nothing found on all-distinct words 95% (``benchmarks/notes/extract.md``, issue 14).
+    were, nothing found on all-distinct words 95% (``benchmarks/notes/extract.md``, issue 14);
+    with ``find_instances(..., group_score="speech")``, the objective learned on these bands,
+    0.79-0.80 (session 17).
 
     >>> sr = 16000
     >>> x = np.random.default_rng(0).normal(size=sr)
@@ -426,7 +428,8 @@ def speech_features(audio: Any, sample_rate: int, *, deltas: bool = False, front
     lower on that axis). With a different voice per word, the benchmark's development speakers
     found the repeated word far more often than with MFCCs (see benchmarks/notes/extract.md).
     ``front_end="mfcc"``: the earlier recipe, 13 MFCCs with c0 dropped (c1..c12).
-    ``deltas`` appends each column's slope over +-2 frames.
+    ``deltas`` appends each column's slope over +-2 frames. The ``find-instances`` command passes
+    these to ``find_instances(..., group_score="speech")``, the group objective learned on speech.
 
     >>> sr = 8000
     >>> x = np.random.default_rng(0).normal(size=sr)

@@ -840,13 +840,15 @@ def find_instances(X: Any, min_length: int, max_length: int, *, random_state: An
         kind of data): the members' mean silhouette times k. ``"speech"``: a ranker and a
         logistic bar over 20 scale-free group statistics, fitted on speech features (mel bands
         from 13 MFCCs) of the benchmark's development voices (:mod:`tenfold.group_model`); for
-        speech features (``audio.speech_features``, ``audio.bands_from_mfcc``, MFCCs), as the
+        speech on a mel axis (``audio.speech_features``, ``audio.bands_from_mfcc``), as the
         ``find-instances`` command uses it on WAV files. On 120 recordings whose voices no
         fitted draw used, words repeated by a voice per word among many distractors are found
         with F1@.5 0.78 instead of 0.67, and 97% of recordings without a repeat report nothing
-        instead of 90%. It is not for other data: on a synthetic 16-D series of events gliding
-        along the feature axis it finds F1@.5 0.16 where the silhouette score finds 0.61, at the
-        same 90% nothing found (``benchmarks/notes/extract.md``, session 17).
+        instead of 90%. On raw MFCCs it helps a voice per word less and costs one voice (held
+        out 0.90 / 0.92 -> 0.83 / 0.87): map them with ``audio.bands_from_mfcc`` first. It is
+        not for other data: on a synthetic 16-D series of events gliding along the feature axis
+        it finds F1@.5 0.16 where the silhouette score finds 0.61, at the same 90% nothing found
+        (``benchmarks/notes/extract.md``, session 17).
 
     Returns
     -------
