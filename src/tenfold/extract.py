@@ -1014,7 +1014,7 @@ def _learned_group(group: segments.Group, lo: int, hi: int, bar: float) -> tuple
     and 0.781 / 100% before the learned objective; benchmarks/notes/extract.md, session 17).
     """
     D, R = group.distances, group.decoy_distances
-    m, significance, m_sil, z_sil = group_model.best_group(D, R, group.seg_starts, group.seg_ends, lo, hi)
+    m, significance, m_sil, _ = group_model.best_group(D, R, group.seg_starts, group.seg_ends, lo, hi)
     silhouette_bar = segments.group_bar(D)
     if not significance >= bar:
         return segments.with_members(group, m_sil, significance), silhouette_bar
