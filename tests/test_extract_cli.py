@@ -40,6 +40,22 @@ def test_cli_find_instances_on_spoken_word(capsys, tmp_path):
         assert png.stat().st_size > 1000
 
 
+def test_cli_group_score(capsys, tmp_path):
+    """A .npy of speech features with --group-score speech gives what the WAV file gives; a wrong name
+    is a usage error."""
+    from tenfold import audio
+    wav = str(DATA / "extract_seven.wav")
+    np.save(tmp_path / "f.npy", audio.speech_features(*audio.read_wav(wav)))
+    lengths = ["--min-length", "25", "--max-length", "60"]
+    assert cli.main(["find-instances", wav, *lengths]) == 0
+    from_wav = _parse_table(capsys.readouterr().out)
+    assert cli.main(["find-instances", str(tmp_path / "f.npy"), *lengths, "--group-score", "speech"]) == 0
+    from_npy = _parse_table(capsys.readouterr().out)
+    assert len(from_wav) >= 3 and from_npy == [(round(s * 100), round(e * 100)) for s, e in from_wav]
+    assert cli.main(["find-instances", wav, *lengths, "--group-score", "learned"]) == 2
+    assert "--group-score" in capsys.readouterr().err
+
+
 def test_cli_npy_and_errors(capsys, tmp_path):
     x, truth, _ = planted_series(2000, 2, 4, 40, 60, seed=1)
     np.save(tmp_path / "x.npy", x)

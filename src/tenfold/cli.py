@@ -265,8 +265,8 @@ def cmd_find_instances(args: argparse.Namespace) -> int:
     t = time.perf_counter()
     try:
         # the library's bars; on a WAV file's speech features, the objective learned on speech
-        hits = extract.find_instances(series, lo, hi, random_state=args.seed,
-                                      group_score="silhouette" if is_npy else "speech")
+        score = args.group_score or ("silhouette" if is_npy else "speech")
+        hits = extract.find_instances(series, lo, hi, random_state=args.seed, group_score=score)
     except (ValueError, TypeError) as err:
         raise CommandError(f"{path!r}: {err}") from None
     took = time.perf_counter() - t
@@ -366,7 +366,7 @@ def _int_in(lo: int, hi: int | None = None) -> Any:
 
 def build_parser() -> argparse.ArgumentParser:
     import tenfold
-    from . import audio
+    from . import audio, extract
 
     parser = _Parser(prog="tenfold", description=tenfold.__doc__.splitlines()[0], epilog=EXIT_CODES,
                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -381,9 +381,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("find-instances", help="find every instance of the repeated event in a WAV (or .npy) file",
                        epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
     hop_ms = audio.SPEECH_HOP_S * 1e3
-    p.add_argument("recording", help=f"a .wav file (described by speech features every {hop_ms:g} ms, "
-                                     "groups scored by the objective learned on speech) or a .npy array (n,) "
-                                     "or (n, d)")
+    p.add_argument("recording", help=f"a .wav file (described by speech features every {hop_ms:g} ms) "
+                                     "or a .npy array (n,) or (n, d)")
     p.add_argument("--min-length", required=True,
                    help="shortest instance: 0.3s, 300ms, or a number of frames (WAV) / samples (.npy)")
     p.add_argument("--max-length", required=True,
@@ -391,6 +390,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rate", type=float, default=None,
                    help="samples per second of a .npy series; needed for lengths in seconds (not for WAV)")
     p.add_argument("--seed", type=_int_in(0), default=0, help="random seed (default 0)")
+    p.add_argument("--group-score", choices=extract.GROUP_SCORES, default=None,
+                   help="how groups of segments are scored: speech, the objective learned on speech (default "
+                        "for WAV files; also for .npy speech features on a mel axis), or silhouette (default "
+                        "for .npy)")
     p.add_argument("--plot", default=None, help="write a picture with the instances shaded (needs matplotlib)")
     p.set_defaults(fn=cmd_find_instances, parser=p)
     p = sub.add_parser("compress", help="compress an integer or float .npy file with Sprintz (lossless)",
