@@ -39,6 +39,7 @@ Front ends registered in dev_extract_groups.FRONTS (the yardstick's --front):
     python benchmarks/dev_foreign_mfcc.py nothing --front bands_psf_auto
     python benchmarks/dev_foreign_mfcc.py heldout --front bands_psf_auto [--n 40]     # held out: run ONCE
     python benchmarks/dev_foreign_mfcc.py evallike --front bands_psf_auto --n 30      # eval-like: run ONCE
+    python benchmarks/dev_foreign_mfcc.py evallike --front bands_psf_auto --n 100 --group-score speech   # session 17
 
 Needs librosa and python_speech_features (`pip install librosa python_speech_features`; not in
 the Makefile's bench deps: no `make bench` target runs this dev script).
@@ -277,13 +278,14 @@ def nothing(front: str) -> None:
         B.bench_nothing("dev", B.DEV_SPEAKERS, 1, 20, "eval_bands", print)
 
 
-def evallike(front: str, n: int) -> None:
+def evallike(front: str, n: int, group_score: str = "silhouette") -> None:
     """bench_extract_evallike.py's draw (seeds 300, n pairs, never tuned on) with the front's features:
-    find_instances F1@.5 and match() F1@.5; results/foreign/evallike_<front>.txt."""
+    find_instances F1@.5 and match() F1@.5; results/foreign/evallike_<front>[_speech].txt."""
     import bench_extract_evallike as E
     f = G.FRONTS[front]
-    with tee_output(str(ROOT / "results" / "foreign" / f"evallike_{front}.txt"),
-                    f"dev_foreign_mfcc.py evallike --front {front} --n {n}"):
+    tag = "" if group_score == "silhouette" else f"_{group_score}"
+    with tee_output(str(ROOT / "results" / "foreign" / f"evallike_{front}{tag}.txt"),
+                    f"dev_foreign_mfcc.py evallike --front {front} --n {n} --group-score {group_score}"):
         rng = np.random.default_rng(E.SEED0)
         f1, mt, cpu = [], [], []
         for i in range(n):
@@ -293,7 +295,7 @@ def evallike(front: str, n: int) -> None:
             lens = np.array([e - s for s, e in t1])
             lo, hi = max(2, int(np.floor(0.7 * lens.min()))), int(np.ceil(1.3 * lens.max()))
             c = time.process_time()
-            found = extract.find_instances(X1, lo, hi, random_state=i)
+            found = extract.find_instances(X1, lo, hi, random_state=i, group_score=group_score)
             cpu.append((time.process_time() - c) / (len(a1) / B.SR) * 10)
             f1.append(E.f1s(found, t1)[1])
             mt.append(E.f1s(found.match(X2), t2)[1])
@@ -308,6 +310,8 @@ def main(argv=None) -> int:
     ap.add_argument("--n", type=int, default=40, help="heldout: recordings per condition")
     ap.add_argument("--front", default="bands", choices=sorted(G.FRONTS))
     ap.add_argument("--extra-nulls", type=int, default=0)
+    ap.add_argument("--group-score", default="silhouette", choices=["silhouette", "speech"],
+                    help="evallike: find_instances(group_score=...) (session 17)")
     args = ap.parse_args(argv)
     if args.what == "profile":
         profile()
@@ -319,7 +323,7 @@ def main(argv=None) -> int:
     elif args.what == "heldout":
         heldout(args.front, args.n)
     elif args.what == "evallike":
-        evallike(args.front, args.n)
+        evallike(args.front, args.n, args.group_score)
     elif args.what == "nothing":
         nothing(args.front)
     else:
