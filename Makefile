@@ -78,8 +78,8 @@ bench: install $(VENV)/.bench
 	$(PY) benchmarks/bench_extract.py
 	$(PY) benchmarks/bench_extract.py --recipe speech --tag extract_speech
 	$(PY) benchmarks/bench_extract.py --recipe eval_bands --tag extract_eval_bands
-	$(PY) benchmarks/bench_extract_evallike.py --n 100
-	$(PY) benchmarks/bench_extract_evallike.py --n 100 --bands
+	$(PY) benchmarks/bench_extract_evallike.py --n 100 --nulls 100
+	$(PY) benchmarks/bench_extract_evallike.py --n 100 --nulls 100 --bands
 	$(PY) benchmarks/fit_group_model.py --check
 	$(PY) benchmarks/bench_dask.py
 	$(PY) benchmarks/collect.py

@@ -10,7 +10,7 @@ route for MFCCs; ``--group-score`` chooses, and the files' names then end in ``_
 same target word (other voices, other distractors). stumpy (mstump + mmotifs) is told the true K
 and the mean true length. Seeds 3xx: no tuning run of this project has seen these recordings.
 
-    python benchmarks/bench_extract_evallike.py [--n 30] [--no-stumpy] [--bands | --contrastive]
+    python benchmarks/bench_extract_evallike.py [--n 30] [--nulls 0] [--no-stumpy] [--bands | --contrastive]
                                                 [--group-score speech|silhouette]
 
 Writes benchmarks/results/extract_evallike.{json,md}. ``--bands``: the same 13 MFCCs passed through
@@ -53,6 +53,15 @@ def recording(rng: np.random.Generator, target: str) -> tuple[np.ndarray, list]:
     return rec.audio, rec.truth
 
 
+def null_recording(rng: np.random.Generator) -> tuple[np.ndarray, int, int]:
+    """Audio of 15-41 distinct words (as many as a recording with a repeat holds), every word by
+    another voice, and the length range a user would give for one of them (0.7 x to 1.3 x its length)."""
+    seq = list(rng.choice(WORDS, int(rng.integers(15, 42)), replace=False))
+    rec = speak(rng, seq, str(rng.choice(seq)), lambda: VOICES[rng.integers(len(VOICES))])
+    (s, e), = rec.truth
+    return rec.audio, max(2, int(np.floor(0.7 * (e - s)))), int(np.ceil(1.3 * (e - s)))
+
+
 def f1s(found: extract.ExtractResult, truth: list) -> list[float]:
     pred = list(zip(found.starts.tolist(), found.ends.tolist()))
     return [interval_f1(pred, truth, t) for t in IOUS]
@@ -67,6 +76,8 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--n", type=int, default=30, help="recording pairs")
     ap.add_argument("--no-stumpy", action="store_true")
+    ap.add_argument("--nulls", type=int, default=0,
+                    help="also this many recordings without a repeated word (seeds 301): nothing found?")
     ap.add_argument("--group-score", default=None, choices=["speech", "silhouette"],
                     help="find_instances(group_score=...) (default: speech with --bands, else silhouette, the "
                          "library's default; the files' names end in _speech / _silhouette when not the default)")
@@ -101,7 +112,13 @@ def main() -> None:
             rows["stumpy"].append([interval_f1(pred, t1, t) for t in IOUS])
         print(f"{i:3d} {target:8s} K={len(t1)} found {len(found)} F1@.5 {rows['tenfold'][-1][1]:.2f} "
               f"match {rows['match'][-1]:.2f}", flush=True)
+    rng = np.random.default_rng(SEED0 + 1)
+    nulls = []
+    for i in range(args.nulls):
+        a, lo, hi = null_recording(rng)
+        nulls.append(len(extract.find_instances(feats(a), lo, hi, random_state=i, group_score=args.group_score)))
     summary = {"n": args.n, "voices": len(VOICES), "cpu": cpu_name(), "group_score": args.group_score,
+               "nulls_found_counts": nulls,
                "tenfold_f1": dict(zip(map(str, IOUS), np.mean(rows["tenfold"], axis=0).round(4).tolist())),
                "count_err_mean": float(np.mean(rows["count_err"])),
                "count_err_abs_mean": float(np.mean(np.abs(rows["count_err"]))),
@@ -136,6 +153,10 @@ def main() -> None:
                   f"{summary['stumpy_cpu_s_per_10s_median']:.3f} s |")
     md.append(f"\nmatch() on the second recording: F1@.5 = {summary['match_f1_0.5']:.2f} "
               "(issue 14 targets: 0.75 for both find_instances and match())")
+    if nulls:
+        md.append(f"\nRecordings without a repeated word ({len(nulls)}: 15-41 distinct words, every word by another "
+                  "voice, the range 0.7-1.3 x one word's length; seeds 301): nothing found in "
+                  f"{np.mean(np.array(nulls) == 0):.0%} (issue 14 target: 90%)")
     K, f5 = np.array(rows["K"]), np.array(rows["tenfold"])[:, 1]
     md.append("\ntenfold F1@.5 by the number of instances K (recordings): " + ", ".join(
         f"K = {k}: {f5[K == k].mean():.2f} ({int((K == k).sum())})" for k in np.unique(K)))
