@@ -218,20 +218,10 @@ def _score_dout(D: np.ndarray, R: np.ndarray, m: np.ndarray, own: bool = False) 
     return float(sil.mean() * k)
 
 
-def candidate_groups(D: np.ndarray):
-    """segments.best_group's candidate groups (unsorted members), in its order: per seed segment, its
-    k nearest (k = 2 .. S // 2, and S) refined once by mean distance."""
-    S = len(D)
-    for i in range(S):
-        order = np.argsort(D[i], kind="stable")
-        for k in [*range(2, S // 2 + 1), S]:
-            yield np.argsort(D[:, order[:k]].mean(axis=1), kind="stable")[:k]
-
-
 def _best(D: np.ndarray, score) -> tuple[np.ndarray, float]:
     """segments.best_group's candidate groups under another score."""
     best, best_z = np.zeros(0, np.int64), -np.inf
-    for g in candidate_groups(D):
+    for g in segments.candidate_groups(D):
         z = score(g)
         if z > best_z:
             best, best_z = np.sort(g), z

@@ -35,7 +35,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 import dev_extract_groups as G
 from _common import tee_output
 
-from tenfold import extract
+from tenfold import extract, segments
 
 Case = G.Case      # the cache was pickled by dev_extract_groups run as __main__: its Case is looked up here
 
@@ -68,7 +68,7 @@ def true_group(rec: dict, c) -> np.ndarray:
 
 def candidates(D: np.ndarray) -> list:
     """best_group's candidate groups (seed, size), each sorted, in its order."""
-    return [np.sort(g) for g in G.candidate_groups(D)]
+    return [np.sort(g) for g in segments.candidate_groups(D)]
 
 
 def local_search(c, start: np.ndarray, max_steps: int = 50) -> tuple[np.ndarray, float]:

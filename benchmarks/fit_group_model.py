@@ -3,8 +3,8 @@
 Issue 14, session 17 (design: benchmarks/notes/extract.md, session 16, "a learned group objective").
 The data are the development speech recordings of dev_extract_groups.py through
 audio.bands_from_mfcc (draws bdev, dev and wide, with their all-distinct-word nulls and 80 more
-nulls, "xnull"); no synthetic series, because series with fewer than
-segments.FEATURE_WARP_MIN_DIMS dimensions keep the silhouette score. Per recording searched on
+nulls, "xnull"); no synthetic series: the model is only for speech, find_instances(...,
+group_score="speech"). Per recording searched on
 segments, every distinct candidate group of segments.best_group and its 20 statistics
 (group_model.group_statistics):
 
