@@ -22,12 +22,12 @@ mmotifs, told the true K and the mean true length, on 13 MFCCs) is run on the sa
     python benchmarks/bench_extract.py --match-only [--n 20] [--sets dev,heldout]   # match() rows only
 
 The default recipe, "eval", calls find_instances(X, lo, hi) with default arguments on 13 MFCCs
-(c0 included), as the independent evaluation does (--group-score speech: with the objective
-learned on speech, which is fitted on mel bands; on raw MFCCs it costs one voice 0.05-0.07). "eval_bands" passes the same 13 MFCCs through
-audio.bands_from_mfcc (the route for a user who already has MFCCs), otherwise the same call;
-"eval_contrastive" through session 14's learned frame embedding (dev_cae.gated; not adopted).
-"eval_bands" and "speech" (mel bands) use group_score="speech", as the README's MFCC route and the
-find-instances command do.
+(c0 included), as the independent evaluation does. "eval_bands" passes the same 13 MFCCs through
+audio.bands_from_mfcc (the route for a user who already has MFCCs) and "speech" is the command's
+recipe; both call find_instances(..., group_score="speech"), as the README's MFCC route and the
+find-instances command do. "eval_contrastive" goes through session 14's learned frame embedding
+(dev_cae.gated; not adopted). --group-score overrides the recipe's choice (speech on raw MFCCs costs
+one voice 0.05-0.07: results/extract_group_speech.md).
 """
 
 from __future__ import annotations
@@ -196,7 +196,9 @@ def run_stumpy(series, K, m):
     return list(zip(starts, starts + m))
 
 
-GROUP_SCORE = "speech"     # find_instances(group_score=...) on the speech recordings (--group-score)
+# find_instances(group_score=...) on the speech recordings: the library's default here, for scripts
+# that call find or bench_nothing; main sets the recipe's (or --group-score's)
+GROUP_SCORE = "silhouette"
 
 
 def find(X, lo, hi, recipe, seed):
@@ -527,7 +529,8 @@ def write_markdown(results: dict, path: Path) -> None:
     md = ["# EXTRACT benchmark\n",
           f"CPU: {r['cpu']}, 1 thread, numpy {np.__version__}; machine shared with other jobs (CPU "
           f"times are this process's own). {r['n']} recordings per condition and set; features for "
-          f"tenfold: `{r['recipe']}`, `find_instances(group_score={r.get('group_score', 'silhouette')!r})`; stumpy gets 13 MFCCs, the true K and the mean true length "
+          f"tenfold: `{r['recipe']}`, `find_instances(group_score={r.get('group_score', 'silhouette')!r})`; "
+          "stumpy gets 13 MFCCs, the true K and the mean true length "
           "(numba compilation excluded). F1 with one-to-one matching; count error = found - true K "
           "(mean); CPU per 10 s of audio is a median. The dev set was used for tuning; the held-out "
           "set has other speakers (other espeak-ng languages/variants, flite rms/slt/kal, festival) "

@@ -3,10 +3,10 @@
 Each recording holds K = 3..8 instances of one target word among 12-33 other words, each used
 once; every word is spoken by a different voice drawn from espeak-ng's English voices and
 variants (male and female), at random speed and pitch; the length range given is 0.7 x the
-shortest to 1.3 x the longest instance; 13 MFCCs with c0 at a 10 ms hop;
-`find_instances` with default arguments (with ``--bands``: ``group_score="speech"``, the README's
-route for MFCCs; ``--group-score`` chooses, and the files' names then end in ``_speech`` or
-``_silhouette`` when it is not the default). match() is trained on one recording and applied to a second recording of the
+shortest to 1.3 x the longest instance; 13 MFCCs with c0 at a 10 ms hop; `find_instances` with
+default arguments (with ``--bands``: ``group_score="speech"``, the README's route for MFCCs;
+``--group-score`` chooses, and the files' names then end in ``_speech`` or ``_silhouette`` when it
+is not the default). match() is trained on one recording and applied to a second recording of the
 same target word (other voices, other distractors). stumpy (mstump + mmotifs) is told the true K
 and the mean true length. Seeds 3xx: no tuning run of this project has seen these recordings.
 

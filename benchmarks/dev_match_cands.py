@@ -39,12 +39,12 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
 import bench_extract as be
-
-GROUP_SCORE = "silhouette"      # find_instances(group_score=...) on speech (--group-score)
 import dev_extract_groups as G
 
 from tenfold import extract, segments
 from tenfold.metrics import interval_f1
+
+GROUP_SCORE = "silhouette"      # find_instances(group_score=...) on speech (--group-score)
 
 DEV_SEED0S = (1, 7, 8, 9)
 NULL_SEEDS = (160, 777)
